@@ -1,0 +1,50 @@
+# batchlane: every command installs what it needs first (idempotent, stamp files under .stamps/).
+SHELL := /bin/bash
+PY := .venv/bin/python
+PIP := .venv/bin/pip
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_VERSION_CHECK := 1
+export AWS_CDK_CLI_TELEMETRY_DISABLED := 1
+# Lambda functions run on arm64 python3.12; the layer is built for exactly that platform.
+LAYER_PLATFORM := manylinux2014_aarch64
+CONFIG ?= dev
+
+.PHONY: demo test setup synth bench layer clean
+
+demo: setup  ## the main job: the local end-to-end demo (today: synthesize the whole app)
+	npx --no-install cdk synth -c config=$(CONFIG) --quiet
+	@echo "Synthesized: cdk.out/ (templates for config '$(CONFIG)')"
+
+test: setup  ## install everything, then run all tests
+	$(PY) -m pytest
+
+setup: .stamps/venv .stamps/npm .stamps/layer
+
+synth: setup
+	npx --no-install cdk synth -c config=$(CONFIG)
+
+bench: setup
+	$(PY) bench/launch_bench.py
+
+.stamps/venv: requirements.txt requirements-dev.txt pyproject.toml
+	@mkdir -p .stamps
+	test -x $(PY) || python3 -m venv .venv
+	$(PIP) install -q -r requirements-dev.txt
+	$(PIP) install -q --no-deps -e .
+	@touch $@
+
+.stamps/npm: package.json package-lock.json
+	@mkdir -p .stamps
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Runtime dependencies of every function, pinned like the tests' (lambdas/requirements.txt).
+.stamps/layer: lambdas/requirements.txt .stamps/venv
+	rm -rf build/layer && mkdir -p build/layer/python
+	$(PIP) install -q --target build/layer/python --platform $(LAYER_PLATFORM) \
+	  --implementation cp --python-version 3.12 --only-binary=:all: -r lambdas/requirements.txt
+	find build/layer -name __pycache__ -prune -exec rm -rf {} +
+	@touch $@
+
+clean:
+	rm -rf .venv node_modules build cdk.out .stamps

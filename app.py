@@ -1,0 +1,19 @@
+#!/usr/bin/env python3
+"""CDK app: one batchlane stack per deployment configuration (``-c config=<name>``)."""
+
+import os
+import sys
+
+import aws_cdk as cdk
+
+from stacks.app_factory import build_app
+from stacks.config import ConfigError
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+app = cdk.App()
+try:
+    build_app(app, app.node.try_get_context("config") or "dev")
+except ConfigError as exc:
+    sys.exit(str(exc))
+app.synth()

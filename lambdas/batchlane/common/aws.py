@@ -1,0 +1,71 @@
+"""boto3 clients with one retry policy, and the line between transient and permanent errors."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError
+
+# botocore retries quickly a few times; past that the SQS message is retried later.
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
+_TRANSIENT_CODES = {
+    "TooManyRequestsException", "ThrottlingException", "Throttling", "ThrottledException",
+    "ProvisionedThroughputExceededException", "RequestLimitExceeded", "RequestThrottled",
+    "SlowDown", "ServiceUnavailable", "ServiceUnavailableException", "InternalServerError",
+    "InternalFailure", "ServerException", "TransactionConflictException",
+}
+
+
+@cache
+def client(service: str):
+    return boto3.client(service, config=_CONFIG, region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+
+
+@cache
+def resource(service: str):
+    return boto3.resource(service, config=_CONFIG, region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests start a fresh AWS mock per test)."""
+    client.cache_clear()
+    resource.cache_clear()
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return code in _TRANSIENT_CODES or status == 429 or status >= 500
+    return isinstance(exc, (BotoConnectionError, BotoCoreError))
+
+
+def error_code(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+def to_dynamo(value: Any) -> Any:
+    """Python values as the DynamoDB resource API wants them (no floats)."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_dynamo(v) for v in value]
+    return value
+
+
+def from_dynamo(value: Any) -> Any:
+    """DynamoDB numbers back to int or float."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_dynamo(v) for v in value]
+    return value

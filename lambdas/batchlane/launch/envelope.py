@@ -1,0 +1,27 @@
+"""Reading the EventBridge event out of an SQS message body (Powertools parser)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser import ValidationError, parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+
+from batchlane.common.errors import UnprocessableEvent
+from batchlane.launch.models import LAUNCH_REQUESTED
+
+
+class LaunchEnvelope(EventBridgeModel):
+    account: str | None = None  # absent in some test harnesses' deliveries
+    detail: Any
+
+
+def launch_detail(body: str) -> Any:
+    """The detail of a "Task Launch Requested" event; anything else cannot be processed."""
+    try:
+        envelope = parse(event=body, model=LaunchEnvelope)
+    except (ValidationError, ValueError, TypeError) as exc:
+        raise UnprocessableEvent(f"not an EventBridge event: {str(exc)[:300]}") from exc
+    if envelope.detail_type != LAUNCH_REQUESTED:
+        raise UnprocessableEvent(f"unexpected detail-type {envelope.detail_type!r} (expected {LAUNCH_REQUESTED!r})")
+    return envelope.detail

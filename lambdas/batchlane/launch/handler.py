@@ -1,0 +1,67 @@
+"""Launcher Lambda: SQS batch of "Task Launch Requested" events -> Batch jobs (partial failures)."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from batchlane.common.events import EventBusAnnouncer
+from batchlane.common.observability import PowertoolsCounter, logger, metrics, tracer
+from batchlane.common.settings_store import SsmSettingsSource
+from batchlane.launch.adapters import BatchJobDefinitions, BatchJobs, DynamoLedger, S3InputStore
+from batchlane.launch.envelope import launch_detail
+from batchlane.launch.service import LaunchService
+from batchlane.routing.store import DynamoRoutingSource
+
+processor = BatchProcessor(event_type=EventType.SQS)
+idempotency_config = IdempotencyConfig(event_key_jmespath="launchId", expires_after_seconds=24 * 3600)
+
+
+def _report_malformed(problems: list[str]) -> None:
+    logger.warning("skipping malformed routing items", extra={"problems": problems})
+    PowertoolsCounter().count("RoutingItemMalformed", len(problems))
+
+
+@cache
+def runtime():
+    """Adapters and the idempotent entry point, built once per container (after any test mock)."""
+    env = os.environ
+    service = LaunchService(
+        settings=SsmSettingsSource(env["SETTINGS_PATH"], max_age=int(env.get("SETTINGS_MAX_AGE", "30"))),
+        routing=DynamoRoutingSource(env["ROUTING_TABLE"], on_malformed=_report_malformed),
+        definitions=BatchJobDefinitions(),
+        inputs=S3InputStore(env["DATA_BUCKET"]),
+        jobs=BatchJobs(),
+        ledger=DynamoLedger(env["EXECUTIONS_TABLE"]),
+        announcer=EventBusAnnouncer(env["EVENT_BUS"]),
+        metrics=PowertoolsCounter(),
+        bucket=env["DATA_BUCKET"],
+        lease_seconds=int(env.get("LEASE_SECONDS", "900")),
+    )
+    persistence = DynamoDBPersistenceLayer(table_name=env["IDEMPOTENCY_TABLE"])
+    launch = idempotent_function(
+        data_keyword_argument="detail", persistence_store=persistence, config=idempotency_config
+    )(service.handle)
+    return service, launch
+
+
+def record_handler(record) -> dict:
+    _, launch = runtime()
+    result = launch(detail=launch_detail(record.body))
+    logger.info("launch processed", extra=result)
+    return result
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event, context):
+    idempotency_config.register_lambda_context(context)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,193 @@
+"""Turn a validated, routed launch into the exact AWS calls to make (pure, no AWS)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from batchlane.common.settings import Settings
+from batchlane.launch.models import LaunchRequest, Problem
+from batchlane.routing import Decision
+
+# What a container learns from its environment (documented in docs/launch-event.md).
+ENV_LAUNCH_ID = "BATCHLANE_LAUNCH_ID"
+ENV_INPUTS_URI = "BATCHLANE_INPUTS_URI"
+ENV_INPUTS_FORMAT = "BATCHLANE_INPUTS_FORMAT"
+ENV_OUTPUTS_URI = "BATCHLANE_OUTPUTS_URI"
+ENV_ARRAY_SIZE = "BATCHLANE_ARRAY_SIZE"
+INDEX_VARIABLE = "AWS_BATCH_JOB_ARRAY_INDEX"  # set by Batch for array children; absent (index 0) otherwise
+
+
+def _digest(value: Any, length: int) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+@dataclass(frozen=True)
+class JobDefinitionSpec:
+    """Everything that must live in a job definition: the role cannot be overridden at submit."""
+
+    image: str
+    job_role_arn: str
+    platform: str
+    execution_role_arn: str | None
+    log_group: str
+
+    def _content(self) -> dict[str, Any]:
+        container: dict[str, Any] = {
+            "image": self.image,
+            "jobRoleArn": self.job_role_arn,
+            # Placeholders valid on every platform; each launch overrides them.
+            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "2048"}],
+            "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": self.log_group}},
+        }
+        if self.execution_role_arn:
+            container["executionRoleArn"] = self.execution_role_arn
+        if self.platform == "FARGATE":
+            container["fargatePlatformConfiguration"] = {"platformVersion": "LATEST"}
+            container["networkConfiguration"] = {"assignPublicIp": "DISABLED"}
+        return {
+            "type": "container",
+            "platformCapabilities": [self.platform],
+            "containerProperties": container,
+            "propagateTags": True,
+            "tags": {"batchlane:managed": "true"},
+        }
+
+    @property
+    def name(self) -> str:
+        # Derived from the content: found again after a cold start, never duplicated.
+        return f"batchlane-{_digest(self._content(), 24)}"
+
+    def register_request(self) -> dict[str, Any]:
+        return {"jobDefinitionName": self.name, **self._content()}
+
+
+def job_name(task: str, launch_id: str) -> str:
+    """Deterministic per launch (it is how a crashed submission is found again)."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", task).strip("-_")[:100] or "task"
+    if not stem[0].isalnum():
+        stem = "t" + stem
+    return f"{stem}-{_digest(launch_id, 16)}"
+
+
+def _tag_value(value: str) -> str:
+    return re.sub(r"[^\w .:/=+@-]", "_", value)[:256]
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    request: LaunchRequest
+    decision: Decision
+    queue: str
+    job_name: str
+    definition: JobDefinitionSpec
+    size: int
+    attempts: int
+    timeout_seconds: int
+    inputs_uri: str
+    outputs_uri: str
+    inputs_key: str | None  # the one object to write, None when the client uploaded the inputs
+    inputs_body: bytes | None
+    overrides: dict[str, Any]
+    tags: dict[str, str]
+
+    @property
+    def launch_id(self) -> str:
+        return self.request.launch_id
+
+    @property
+    def is_array(self) -> bool:
+        return self.size > 1
+
+    def submit_request(self, job_definition: str, queue: str | None = None) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "jobName": self.job_name,
+            "jobQueue": queue or self.queue,
+            "jobDefinition": job_definition,
+            "retryStrategy": {"attempts": self.attempts},
+            "timeout": {"attemptDurationSeconds": self.timeout_seconds},
+            "containerOverrides": self.overrides,
+            "tags": self.tags,
+            "propagateTags": True,
+        }
+        if self.is_array:
+            request["arrayProperties"] = {"size": self.size}
+        return request
+
+
+def _inputs_body(request: LaunchRequest) -> bytes:
+    documents = request.inputs if request.inputs is not None else [request.input if request.input is not None else {}]
+    return "".join(json.dumps(d, separators=(",", ":"), sort_keys=True) + "\n" for d in documents).encode()
+
+
+def plan_launch(
+    request: LaunchRequest, role_arn: str, decision: Decision, settings: Settings, bucket: str
+) -> tuple[LaunchPlan | None, list[Problem]]:
+    assert decision.queue is not None
+    base = f"launches/{request.launch_id}/"
+    inputs_key = None if request.inputs_location else f"{base}inputs.jsonl"
+    inputs_uri = request.inputs_location.uri if request.inputs_location else f"s3://{bucket}/{inputs_key}"
+    outputs_uri = f"s3://{bucket}/{base}outputs/"
+    container = request.container
+    environment = {
+        **container.environment,
+        ENV_LAUNCH_ID: request.launch_id,
+        ENV_INPUTS_URI: inputs_uri,
+        ENV_INPUTS_FORMAT: "jsonl",
+        ENV_OUTPUTS_URI: outputs_uri,
+        ENV_ARRAY_SIZE: str(request.size),
+    }
+    resources = [
+        {"type": "VCPU", "value": f"{container.resources.vcpu:g}"},
+        {"type": "MEMORY", "value": str(container.resources.memory)},
+    ]
+    if container.resources.gpu:
+        resources.append({"type": "GPU", "value": str(container.resources.gpu)})
+    overrides: dict[str, Any] = {
+        "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
+        "resourceRequirements": resources,
+    }
+    if container.command:
+        overrides["command"] = list(container.command)
+    # ECS caps overrides at 8,192 characters and the job would FAIL late; refuse early instead.
+    length = len(json.dumps(overrides, separators=(",", ":")))
+    if length > settings.limits.max_overrides_chars:
+        return None, [Problem(
+            field="container",
+            message=f"command and environment take {length} characters once encoded; the limit is "
+                    f"{settings.limits.max_overrides_chars}: pass large values as inputs instead",
+        )]
+    tags = {
+        **request.tags,
+        "batchlane:launchId": request.launch_id,
+        "batchlane:project": _tag_value(request.project),
+        "batchlane:domain": _tag_value(request.domain),
+        "batchlane:workflow": _tag_value(request.workflow),
+    }
+    definition = JobDefinitionSpec(
+        image=container.image,
+        job_role_arn=role_arn,
+        platform=container.platform,
+        execution_role_arn=settings.execution_role_arn,
+        log_group=settings.job_log_group,
+    )
+    return LaunchPlan(
+        request=request,
+        decision=decision,
+        queue=decision.queue,
+        job_name=job_name(request.task, request.launch_id),
+        definition=definition,
+        size=request.size,
+        attempts=request.retries + 1,
+        timeout_seconds=request.timeout_seconds or settings.limits.default_timeout_seconds,
+        inputs_uri=inputs_uri,
+        outputs_uri=outputs_uri,
+        inputs_key=inputs_key,
+        inputs_body=_inputs_body(request) if inputs_key else None,
+        overrides=overrides,
+        tags=tags,
+    ), []

@@ -1,0 +1,136 @@
+"""Validate a launch request and list every problem at once, each with its field (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from batchlane.common.settings import Settings
+from batchlane.launch.models import LaunchRequest, Problem
+
+# Fargate accepts these memory sizes (MiB) per vCPU value.
+FARGATE_MEMORY = {
+    0.25: range(512, 2049, 512),
+    0.5: range(1024, 4097, 1024),
+    1.0: range(2048, 8193, 1024),
+    2.0: range(4096, 16385, 1024),
+    4.0: range(8192, 30721, 1024),
+    8.0: range(16384, 61441, 4096),
+    16.0: range(32768, 122881, 8192),
+}
+
+
+def _field(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "detail"
+
+
+def _at(raw: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(raw, dict):
+            return None
+        raw = raw.get(key)
+    return raw
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def schema_problems(raw: Any) -> tuple[LaunchRequest | None, list[Problem]]:
+    if not isinstance(raw, dict):
+        return None, [Problem(field="detail", message="the event detail must be a JSON object")]
+    try:
+        return LaunchRequest.model_validate(raw), []
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            message = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                message = "unknown field (see docs/launch-event.md for the fields a launch takes)"
+            elif err["type"] == "missing":
+                message = "is required"
+            problems.append(Problem(field=_field(err["loc"]), message=message))
+        return None, problems
+
+
+def resolve_role(raw: Any, settings: Settings) -> tuple[str | None, list[Problem]]:
+    role = _at(raw, "role")
+    if role is None:
+        if settings.default_role_arn is None:
+            return None, [Problem(field="role", message="is required: this deployment has no default role")]
+        return settings.default_role_arn, []
+    if not isinstance(role, str):
+        return None, []  # the schema already reports the type
+    if role not in settings.usable_role_arns:
+        return None, [Problem(
+            field="role",
+            message=f"{role} is not an allowed job role (allowed: {', '.join(sorted(settings.usable_role_arns)) or 'none'})",
+        )]
+    return role, []
+
+
+def policy_problems(raw: Any, settings: Settings) -> list[Problem]:
+    """Checks that depend on the deployment's settings or on several fields together.
+
+    They read the raw detail defensively so that they run, and report, even when the schema
+    found problems elsewhere: the client learns everything wrong in one answer.
+    """
+    if not isinstance(raw, dict):
+        return []
+    problems: list[Problem] = []
+    limits = settings.limits
+    given = [k for k in ("input", "inputs", "inputsLocation") if raw.get(k) is not None]
+    if len(given) > 1:
+        problems.append(Problem(field=given[1], message=f"give only one of input, inputs and inputsLocation (got {', '.join(given)})"))
+    inputs = raw.get("inputs")
+    size = len(inputs) if isinstance(inputs, list) else _number(_at(raw, "inputsLocation", "size"))
+    if size is not None and size > limits.max_array_size:
+        field = "inputs" if isinstance(inputs, list) else "inputsLocation.size"
+        problems.append(Problem(
+            field=field,
+            message=f"a map task has at most {limits.max_array_size} children here (got {int(size)}); split it",
+        ))
+    timeout = _number(raw.get("timeoutSeconds"))
+    if timeout is not None and not limits.min_timeout_seconds <= timeout <= limits.max_timeout_seconds:
+        problems.append(Problem(
+            field="timeoutSeconds",
+            message=f"must be between {limits.min_timeout_seconds} and {limits.max_timeout_seconds} seconds",
+        ))
+    if _at(raw, "container", "platform") == "FARGATE":
+        gpu = _number(_at(raw, "container", "resources", "gpu"))
+        if gpu:
+            problems.append(Problem(field="container.resources.gpu", message="Fargate has no GPUs: use platform EC2"))
+        vcpu = _number(_at(raw, "container", "resources", "vcpu"))
+        memory = _number(_at(raw, "container", "resources", "memory"))
+        vcpu = 1.0 if vcpu is None and _at(raw, "container", "resources", "vcpu") is None else vcpu
+        memory = 2048 if memory is None and _at(raw, "container", "resources", "memory") is None else memory
+        if vcpu is not None and vcpu not in FARGATE_MEMORY:
+            problems.append(Problem(
+                field="container.resources.vcpu",
+                message=f"Fargate takes {', '.join(f'{v:g}' for v in FARGATE_MEMORY)} vCPUs (got {vcpu:g})",
+            ))
+        elif vcpu is not None and memory is not None and memory not in FARGATE_MEMORY[vcpu]:
+            allowed = FARGATE_MEMORY[vcpu]
+            problems.append(Problem(
+                field="container.resources.memory",
+                message=f"Fargate with {vcpu:g} vCPU takes {allowed.start}-{allowed.stop - 1} MiB "
+                        f"in steps of {allowed.step} (got {memory:g})",
+            ))
+    return problems
+
+
+def validate(raw: Any, settings: Settings) -> tuple[LaunchRequest | None, str | None, list[Problem]]:
+    """Returns the parsed request, the role it runs as, and every problem found."""
+    request, problems = schema_problems(raw)
+    role, role_problems = resolve_role(raw, settings)
+    problems = problems + role_problems + policy_problems(raw, settings)
+    return (request if not problems else None), role, problems
+
+
+def readable_launch_id(raw: Any) -> str | None:
+    launch_id = _at(raw, "launchId")
+    return launch_id if isinstance(launch_id, str) and 0 < len(launch_id) <= 128 else None

@@ -1,0 +1,370 @@
+"""Where jobs run: the network, Batch compute environments, job queues, job roles and the job log group.
+
+Everything here is derived from :class:`stacks.config.DeploymentConfig`; nothing is looked up in an
+AWS account at synth time (an existing VPC is given by explicit ids).
+
+What the rest of the stack reads from :class:`BatchCompute`:
+
+* ``job_queues``      config queue name -> Batch job queue (physical name ``config.queue_name(q)``)
+* ``job_roles``       config role name -> IAM role jobs run as (trusted by ``ecs-tasks.amazonaws.com``)
+* ``execution_role``  the Fargate / awslogs execution role every job definition carries
+* ``passable_role_arns``  exactly the roles the launcher may ``iam:PassRole`` (RegisterJobDefinition)
+* ``default_role_arn``    ``config.defaultRole`` as an ARN (``None`` when no default is configured)
+* ``log_group``       the ``awslogs`` group of every job (``/aws/batch/<prefix>``)
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_batch as batch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.config import (
+    ComputeEnvironmentConfig,
+    ComputeKind,
+    ConfigError,
+    DeploymentConfig,
+    EcsImageType,
+    JobQueueConfig,
+    LOG_RETENTION_DAYS,
+)
+
+# The S3 key prefix under which the launcher writes inputs and jobs write outputs.
+DATA_PREFIX = "launches/"
+# Default instance family of a gpu compute environment that names no instance types.
+DEFAULT_GPU_INSTANCE_TYPES = ("g5",)
+# The three reasons a job can sit in RUNNABLE that Batch can act on (jobStateTimeLimitActions).
+_RUNNABLE_REASONS = (
+    batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY,
+    batch.JobStateTimeLimitActionsReason.COMPUTE_ENVIRONMENT_MAX_RESOURCE,
+    batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT,
+)
+
+
+def _retention(days: int) -> logs.RetentionDays:
+    """The RetentionDays member for a validated ``logRetentionDays`` (same order as the tuple)."""
+    return list(logs.RetentionDays)[LOG_RETENTION_DAYS.index(days)]
+
+
+class BatchCompute(Construct):
+    def __init__(self, scope: Construct, id: str, *, config: DeploymentConfig, data_bucket: s3.IBucket) -> None:
+        super().__init__(scope, id)
+        self._config = config
+        stack = Stack.of(self)
+
+        # ---- network ------------------------------------------------------------------------
+        self.vpc, self.subnets, self.security_groups = self._network(config)
+
+        # ---- the log group every job writes to (awslogs driver) ------------------------------
+        self.log_group_name = f"/aws/batch/{config.prefix}"
+        self.log_group: logs.ILogGroup = logs.LogGroup(
+            self,
+            "JobLogs",
+            log_group_name=self.log_group_name,
+            retention=_retention(config.log_retention_days),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+        # ---- roles --------------------------------------------------------------------------
+        # ECS only assumes these roles for tasks launched in this account (confused deputy guard).
+        def ecs_tasks() -> iam.IPrincipal:
+            return iam.ServicePrincipal("ecs-tasks.amazonaws.com").with_conditions(
+                {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+            )
+
+        self.execution_role: iam.IRole = iam.Role(
+            self,
+            "ExecutionRole",
+            role_name=f"{config.prefix}-execution",
+            assumed_by=ecs_tasks(),
+            description="batchlane: ECS task execution role (image pull from ECR, awslogs) for every job",
+        )
+        # Least-privilege equivalent of AmazonECSTaskExecutionRolePolicy: pull images from ECR
+        # repositories of this account and region, write to the job log group only.
+        self.execution_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="EcrAuthorizationToken",
+                actions=["ecr:GetAuthorizationToken"],
+                resources=["*"],  # the API has no resource-level permissions
+            )
+        )
+        self.execution_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="EcrPull",
+                actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                resources=[stack.format_arn(service="ecr", resource="repository", resource_name="*")],
+            )
+        )
+        self.log_group.grant_write(self.execution_role)
+
+        self.job_roles: dict[str, iam.IRole] = {}
+        for role_config in config.job_roles:
+            role = iam.Role(
+                self,
+                f"JobRole-{role_config.name}",
+                role_name=config.job_role_name(role_config),
+                assumed_by=ecs_tasks(),
+                description=f"batchlane: job role {role_config.name!r} (what a task's code may do)",
+                managed_policies=[_managed_policy(self, role_config.name, p) for p in role_config.managed_policies],
+            )
+            # Every job reads its inputs and writes its outputs under launches/ in the data bucket.
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="LaunchData",
+                    actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                    resources=[data_bucket.arn_for_objects(f"{DATA_PREFIX}*")],
+                )
+            )
+            if data_bucket.encryption_key is not None:
+                data_bucket.encryption_key.grant_encrypt_decrypt(role)
+            self.job_roles[role_config.name] = role
+
+        self.passable_role_arns: list[str] = (
+            [r.role_arn for r in self.job_roles.values()]
+            + [self.execution_role.role_arn]
+            + list(config.allowed_role_arns)
+        )
+        self.default_role_arn: str | None = None
+        if config.default_role:
+            known = self.job_roles.get(config.default_role)
+            self.default_role_arn = known.role_arn if known is not None else config.default_role
+
+        # ---- compute environments -----------------------------------------------------------
+        self._instance_role: iam.IRole | None = None
+        self.compute_environments: dict[str, batch.IManagedComputeEnvironment] = {
+            ce.name: self._compute_environment(ce) for ce in config.compute_environments
+        }
+
+        # ---- job queues ---------------------------------------------------------------------
+        self.job_queues: dict[str, batch.IJobQueue] = {q.name: self._job_queue(q) for q in config.job_queues}
+        for name, queue in self.job_queues.items():
+            CfnOutput(
+                self,
+                f"JobQueueArn-{name}",
+                value=queue.job_queue_arn,
+                description=f"Batch job queue {name!r} (routing attribute(s) in the routing table)",
+            )
+        CfnOutput(self, "JobLogGroupName", value=self.log_group_name, description="awslogs group of every job")
+        Tags.of(self).add("batchlane:deployment", config.name)
+
+    # ------------------------------------------------------------------------------------------
+    def _network(self, config: DeploymentConfig) -> tuple[ec2.IVpc, ec2.SubnetSelection, list[ec2.ISecurityGroup]]:
+        existing = config.network.existing_vpc
+        if existing is not None:
+            # Explicit ids only: no Vpc.from_lookup, so synth never needs AWS credentials.
+            aligned = len(existing.subnet_ids) % len(existing.availability_zones) == 0
+            vpc = ec2.Vpc.from_vpc_attributes(
+                self,
+                "Vpc",
+                vpc_id=existing.vpc_id,
+                availability_zones=list(existing.availability_zones),
+                private_subnet_ids=list(existing.subnet_ids) if aligned else None,
+            )
+            subnets = ec2.SubnetSelection(
+                subnets=[ec2.Subnet.from_subnet_id(self, f"Subnet{i}", s) for i, s in enumerate(existing.subnet_ids)]
+            )
+            if existing.security_group_ids:
+                groups = [
+                    ec2.SecurityGroup.from_security_group_id(self, f"SecurityGroup{i}", sg, mutable=False)
+                    for i, sg in enumerate(existing.security_group_ids)
+                ]
+                return vpc, subnets, groups
+            return vpc, subnets, [self._compute_security_group(vpc)]
+
+        new = config.network.new_vpc
+        assert new is not None  # NetworkConfig guarantees one of the two
+        private_type = ec2.SubnetType.PRIVATE_WITH_EGRESS if new.nat_gateways else ec2.SubnetType.PUBLIC
+        vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=new.max_azs,
+            nat_gateways=new.nat_gateways,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
+                *(
+                    [ec2.SubnetConfiguration(name="compute", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=20)]
+                    if new.nat_gateways
+                    else []
+                ),
+            ],
+            # S3 traffic (inputs, outputs, image layers from ECR) bypasses the NAT gateway: free.
+            gateway_endpoints={"S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)},
+        )
+        flow_logs = logs.LogGroup(
+            self,
+            "FlowLogs",
+            retention=_retention(config.log_retention_days),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        vpc.add_flow_log(
+            "FlowLog",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs),
+            traffic_type=ec2.FlowLogTrafficType.REJECT,
+        )
+        return vpc, ec2.SubnetSelection(subnet_type=private_type), [self._compute_security_group(vpc)]
+
+    def _compute_security_group(self, vpc: ec2.IVpc) -> ec2.ISecurityGroup:
+        # No ingress at all; egress for image pulls, S3, the AWS APIs a job calls.
+        return ec2.SecurityGroup(
+            self,
+            "ComputeSecurityGroup",
+            vpc=vpc,
+            description="batchlane compute: no inbound traffic, outbound to pull images and reach AWS APIs",
+            allow_all_outbound=True,
+        )
+
+    def _instance_role_for_ec2(self) -> iam.IRole:
+        # One ECS container-instance role shared by every EC2 compute environment.
+        if self._instance_role is None:
+            self._instance_role = iam.Role(
+                self,
+                "InstanceRole",
+                assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+                description="batchlane: ECS container instance role of the EC2 compute environments",
+                managed_policies=[
+                    iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AmazonEC2ContainerServiceforEC2Role")
+                ],
+            )
+        return self._instance_role
+
+    def _compute_environment(self, ce: ComputeEnvironmentConfig) -> batch.IManagedComputeEnvironment:
+        common = dict(
+            vpc=self.vpc,
+            vpc_subnets=self.subnets,
+            security_groups=self.security_groups,
+            maxv_cpus=ce.max_vcpus,
+            # Batch's service-linked role (AWSServiceRoleForBatch); see _use_service_linked_role.
+            service_role=self._service_linked_role(),
+            # Running jobs finish before instances are replaced by an infrastructure update.
+            terminate_on_update=False,
+            update_timeout=Duration.minutes(30),
+        )
+        if ce.kind.is_fargate:
+            env: batch.IManagedComputeEnvironment = batch.FargateComputeEnvironment(
+                self, f"Compute-{ce.name}", spot=ce.kind is ComputeKind.FARGATE_SPOT, **common
+            )
+        else:
+            names = list(ce.instance_types) or (list(DEFAULT_GPU_INSTANCE_TYPES) if ce.kind is ComputeKind.GPU else [])
+            explicit = [n for n in names if n != "optimal"]
+            image_type = ce.image_type or (
+                EcsImageType.ECS_AL2023_NVIDIA if ce.kind is ComputeKind.GPU else EcsImageType.ECS_AL2023
+            )
+            spot = ce.kind is ComputeKind.SPOT
+            strategy = ce.allocation_strategy.value if ce.allocation_strategy else (
+                "SPOT_PRICE_CAPACITY_OPTIMIZED" if spot else "BEST_FIT_PROGRESSIVE"
+            )
+            env = batch.ManagedEc2EcsComputeEnvironment(
+                self,
+                f"Compute-{ce.name}",
+                spot=spot,
+                spot_bid_percentage=ce.spot_bid_percentage,
+                allocation_strategy=batch.AllocationStrategy[strategy],
+                minv_cpus=ce.min_vcpus,
+                instance_types=[ec2.InstanceType(n) for n in explicit if "." in n],
+                instance_classes=[_instance_class(ce, n) for n in explicit if "." not in n],
+                use_optimal_instance_classes=not explicit or "optimal" in names,
+                images=[batch.EcsMachineImage(image_type=batch.EcsMachineImageType[image_type.value])],
+                instance_role=self._instance_role_for_ec2(),
+                launch_template=self._launch_template(),
+                **common,
+            )
+        _use_service_linked_role(env)
+        Tags.of(env).add("batchlane:compute", ce.name)
+        return env
+
+    def _launch_template(self) -> ec2.ILaunchTemplate:
+        # Instances require IMDSv2 with a hop limit of 1: containers cannot reach the instance's
+        # credentials; jobs get theirs from their job role through the ECS agent.
+        existing = self.node.try_find_child("InstanceLaunchTemplate")
+        if existing is not None:
+            return existing  # type: ignore[return-value]
+        return ec2.LaunchTemplate(
+            self,
+            "InstanceLaunchTemplate",
+            require_imdsv2=True,
+            http_put_response_hop_limit=1,
+            block_devices=[
+                ec2.BlockDevice(
+                    device_name="/dev/xvda",
+                    volume=ec2.BlockDeviceVolume.ebs(100, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3),
+                )
+            ],
+        )
+
+    def _service_linked_role(self) -> iam.IRole:
+        existing = self.node.try_find_child("BatchServiceLinkedRole")
+        if existing is not None:
+            return existing  # type: ignore[return-value]
+        return iam.Role.from_role_name(
+            self, "BatchServiceLinkedRole", "aws-service-role/batch.amazonaws.com/AWSServiceRoleForBatch"
+        )
+
+    def _job_queue(self, q: JobQueueConfig) -> batch.JobQueue:
+        policy = None
+        if q.fair_share is not None:
+            policy = batch.FairshareSchedulingPolicy(
+                self,
+                f"FairShare-{q.name}",
+                scheduling_policy_name=f"{self._config.prefix}-{q.name}",
+                share_decay=Duration.seconds(q.fair_share.share_decay_seconds),
+                compute_reservation=q.fair_share.compute_reservation,
+                shares=[batch.Share(share_identifier=k, weight_factor=v) for k, v in q.fair_share.shares.items()],
+            )
+        actions = None
+        if q.runnable_time_limit_seconds is not None:
+            # A job stuck in RUNNABLE for one of these reasons is cancelled (then FAILED, which the
+            # status path reports) instead of blocking the head of the queue forever.
+            actions = [
+                batch.JobStateTimeLimitAction(
+                    max_time=Duration.seconds(q.runnable_time_limit_seconds),
+                    reason=reason,
+                    action=batch.JobStateTimeLimitActionsAction.CANCEL,
+                    state=batch.JobStateTimeLimitActionsState.RUNNABLE,
+                )
+                for reason in _RUNNABLE_REASONS
+            ]
+        return batch.JobQueue(
+            self,
+            f"Queue-{q.name}",
+            job_queue_name=self._config.queue_name(q),
+            priority=q.priority,
+            compute_environments=[
+                batch.OrderedComputeEnvironment(compute_environment=self.compute_environments[name], order=i + 1)
+                for i, name in enumerate(q.compute_environments)
+            ],
+            scheduling_policy=policy,
+            job_state_time_limit_actions=actions,
+        )
+
+
+def _use_service_linked_role(env: Construct) -> None:
+    """Omit ServiceRole so Batch uses (and creates when missing) its service-linked role.
+
+    The L2 insists on a role object; we hand it an imported reference to the service-linked role
+    (nothing is created) and drop the property, which is what AWS recommends for managed compute
+    environments and avoids a role carrying the broad AWSBatchServiceRole managed policy.
+    """
+    cfn = env.node.default_child
+    cfn.add_property_deletion_override("ServiceRole")  # type: ignore[union-attr]
+
+
+def _instance_class(ce: ComputeEnvironmentConfig, family: str) -> ec2.InstanceClass:
+    """An instance family such as ``g5`` or ``m6i`` (Batch launches any size of it)."""
+    try:
+        return ec2.InstanceClass[family.upper().replace("-", "_")]
+    except KeyError:
+        raise ConfigError(
+            f"computeEnvironments.{ce.name}.instanceTypes: {family!r} is not an EC2 instance family known to "
+            "aws-cdk-lib (give a family such as g5, m6i, c7g, a size such as g5.xlarge, or optimal)"
+        ) from None
+
+
+def _managed_policy(scope: Construct, role: str, policy: str) -> iam.IManagedPolicy:
+    """A managed policy given in the config by ARN or by AWS managed policy name."""
+    if policy.startswith("arn:"):
+        return iam.ManagedPolicy.from_managed_policy_arn(scope, f"Policy-{role}-{policy.rsplit('/', 1)[-1]}", policy)
+    return iam.ManagedPolicy.from_aws_managed_policy_name(policy)

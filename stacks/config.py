@@ -1,0 +1,383 @@
+"""The one typed deployment configuration of batchlane.
+
+A deployment is described by a YAML file under ``config/`` (``config/dev.yaml`` by default,
+another with ``cdk synth -c config=prod``). It is validated here, at synth time, so a wrong
+value fails with the key that is wrong and the values that are allowed. The same model is read
+by the CDK stacks, by the local sandbox and by the CLI: one source of truth for names and
+settings.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+if TYPE_CHECKING:
+    from batchlane.routing import RoutingTable
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
+# The retention periods CloudWatch Logs accepts, in days (aws_logs.RetentionDays, in order).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a typo must not silently fall back to a default."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class ComputeKind(str, Enum):
+    EC2 = "ec2"
+    SPOT = "spot"
+    GPU = "gpu"
+    FARGATE = "fargate"
+    FARGATE_SPOT = "fargate-spot"
+
+    @property
+    def is_fargate(self) -> bool:
+        return self in (ComputeKind.FARGATE, ComputeKind.FARGATE_SPOT)
+
+
+class SpotAllocation(str, Enum):
+    SPOT_CAPACITY_OPTIMIZED = "SPOT_CAPACITY_OPTIMIZED"
+    SPOT_PRICE_CAPACITY_OPTIMIZED = "SPOT_PRICE_CAPACITY_OPTIMIZED"
+    BEST_FIT_PROGRESSIVE = "BEST_FIT_PROGRESSIVE"
+
+
+class EcsImageType(str, Enum):
+    """The ECS-optimized AMI family Batch picks for EC2 instances (the NVIDIA ones carry GPU drivers)."""
+
+    ECS_AL2023 = "ECS_AL2023"
+    ECS_AL2023_NVIDIA = "ECS_AL2023_NVIDIA"
+    ECS_AL2 = "ECS_AL2"
+    ECS_AL2_NVIDIA = "ECS_AL2_NVIDIA"
+
+    @property
+    def is_gpu(self) -> bool:
+        return self.value.endswith("_NVIDIA")
+
+
+class ComputeEnvironmentConfig(_Strict):
+    name: Annotated[str, Field(pattern=NAME_RE)]
+    kind: ComputeKind
+    max_vcpus: Annotated[int, Field(alias="maxVcpus", ge=1, le=100_000)] = 256
+    min_vcpus: Annotated[int, Field(alias="minVcpus", ge=0)] = 0
+    # EC2 kinds only; "optimal" lets Batch choose (default for ec2/spot, g5 family for gpu).
+    instance_types: Annotated[list[str], Field(alias="instanceTypes")] = []
+    allocation_strategy: Annotated[SpotAllocation | None, Field(alias="allocationStrategy")] = None
+    spot_bid_percentage: Annotated[int | None, Field(alias="spotBidPercentage", ge=1, le=100)] = None
+    # EC2 kinds only; default ECS_AL2023 (ec2, spot) and ECS_AL2023_NVIDIA (gpu).
+    image_type: Annotated[EcsImageType | None, Field(alias="imageType")] = None
+
+    @model_validator(mode="after")
+    def _kind_specific(self) -> "ComputeEnvironmentConfig":
+        if self.kind.is_fargate and (
+            self.instance_types or self.min_vcpus or self.allocation_strategy or self.image_type
+        ):
+            raise ValueError(
+                f"compute environment {self.name!r} is {self.kind.value}: instanceTypes, minVcpus, "
+                "allocationStrategy and imageType apply to ec2, spot and gpu kinds only"
+            )
+        if (
+            self.allocation_strategy is not None
+            and self.allocation_strategy.value.startswith("SPOT_")
+            and self.kind is not ComputeKind.SPOT
+        ):
+            raise ValueError(
+                f"compute environment {self.name!r}: allocationStrategy {self.allocation_strategy.value} applies to "
+                f"kind spot only (allowed for {self.kind.value}: BEST_FIT_PROGRESSIVE)"
+            )
+        if self.image_type is not None and self.image_type.is_gpu != (self.kind is ComputeKind.GPU):
+            allowed = [t.value for t in EcsImageType if t.is_gpu == (self.kind is ComputeKind.GPU)]
+            raise ValueError(
+                f"compute environment {self.name!r}: imageType {self.image_type.value} does not fit kind "
+                f"{self.kind.value} (allowed: {', '.join(allowed)})"
+            )
+        bad = [t for t in self.instance_types if not re.fullmatch(r"optimal|[a-z][a-z0-9-]*[0-9][a-z0-9-]*(\.[a-z0-9]+)?", t)]
+        if bad:
+            raise ValueError(
+                f"compute environment {self.name!r}: instanceTypes {', '.join(bad)} are not instance types or "
+                "families (expected e.g. m6i, m6i.xlarge, g5 or optimal)"
+            )
+        if self.spot_bid_percentage is not None and self.kind is not ComputeKind.SPOT:
+            raise ValueError(f"compute environment {self.name!r}: spotBidPercentage applies to kind spot only")
+        if self.min_vcpus > self.max_vcpus:
+            raise ValueError(f"compute environment {self.name!r}: minVcpus must not exceed maxVcpus")
+        return self
+
+
+class FairShareConfig(_Strict):
+    share_decay_seconds: Annotated[int, Field(alias="shareDecaySeconds", ge=0, le=604_800)] = 3600
+    compute_reservation: Annotated[int, Field(alias="computeReservation", ge=0, le=99)] = 0
+    # share identifier -> weight factor (lower factor = larger share, as Batch defines it)
+    shares: dict[str, Annotated[float, Field(gt=0, le=1000)]] = {}
+
+
+class JobQueueConfig(_Strict):
+    name: Annotated[str, Field(pattern=NAME_RE)]
+    # The Batch job queue name; default "<prefix>-<name>". Routing items refer to this name.
+    queue_name: Annotated[str | None, Field(alias="queueName", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")] = None
+    priority: Annotated[int, Field(ge=0, le=1000)] = 1
+    compute_environments: Annotated[list[str], Field(alias="computeEnvironments", min_length=1, max_length=3)]
+    attributes: Annotated[list[str], Field(min_length=1)]
+    weight: Annotated[int, Field(ge=0, le=1000)] = 1
+    enabled: bool = True
+    fair_share: Annotated[FairShareConfig | None, Field(alias="fairShare")] = None
+    runnable_time_limit_seconds: Annotated[
+        int | None, Field(alias="runnableTimeLimitSeconds", ge=600, le=86_400)
+    ] = None
+
+
+class RoutingRuleConfig(_Strict):
+    """A FlyteAdmin ``workflowConfigs`` entry: every field named must match."""
+
+    project: str | None = None
+    domain: str | None = None
+    workflow: Annotated[str | None, Field(alias="workflowName")] = None
+    tags: Annotated[list[str], Field(min_length=1)]
+
+
+class JobRoleConfig(_Strict):
+    name: Annotated[str, Field(pattern=NAME_RE)]
+    managed_policies: Annotated[list[str], Field(alias="managedPolicies")] = []
+    # S3 access to batchlane's data bucket (inputs read, outputs written) is always granted.
+
+
+class NewVpcConfig(_Strict):
+    max_azs: Annotated[int, Field(alias="maxAzs", ge=1, le=6)] = 2
+    nat_gateways: Annotated[int, Field(alias="natGateways", ge=0, le=6)] = 1
+
+
+class ExistingVpcConfig(_Strict):
+    vpc_id: Annotated[str, Field(alias="vpcId", pattern=r"^vpc-[0-9a-f]{8,17}$")]
+    availability_zones: Annotated[list[str], Field(alias="availabilityZones", min_length=1)]
+    subnet_ids: Annotated[list[str], Field(alias="subnetIds", min_length=1)]
+    security_group_ids: Annotated[list[str], Field(alias="securityGroupIds")] = []
+
+    @field_validator("subnet_ids")
+    @classmethod
+    def _subnets(cls, value: list[str]) -> list[str]:
+        bad = [s for s in value if not re.fullmatch(r"subnet-[0-9a-f]{8,17}", s)]
+        if bad:
+            raise ValueError(f"not subnet ids: {', '.join(bad)} (expected subnet-xxxxxxxx)")
+        return value
+
+
+class NetworkConfig(_Strict):
+    new_vpc: Annotated[NewVpcConfig | None, Field(alias="newVpc")] = None
+    existing_vpc: Annotated[ExistingVpcConfig | None, Field(alias="existingVpc")] = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "NetworkConfig":
+        if self.new_vpc and self.existing_vpc:
+            raise ValueError("network: give either newVpc or existingVpc, not both")
+        if not self.new_vpc and not self.existing_vpc:
+            raise ValueError("network: give one of newVpc or existingVpc")
+        return self
+
+
+class LimitsConfig(_Strict):
+    max_array_size: Annotated[int, Field(alias="maxArraySize", ge=2, le=10_000)] = 10_000
+    max_overrides_chars: Annotated[int, Field(alias="maxOverridesChars", ge=512, le=8192)] = 4096
+    min_timeout_seconds: Annotated[int, Field(alias="minTimeoutSeconds", ge=60)] = 60
+    max_timeout_seconds: Annotated[int, Field(alias="maxTimeoutSeconds", ge=60)] = 14 * 24 * 3600
+    default_timeout_seconds: Annotated[int, Field(alias="defaultTimeoutSeconds", ge=60)] = 72 * 3600
+
+
+class FunctionConfig(_Strict):
+    batch_size: Annotated[int, Field(alias="batchSize", ge=1, le=10_000)] = 10
+    batching_window_seconds: Annotated[int, Field(alias="batchingWindowSeconds", ge=0, le=300)] = 0
+    memory_mb: Annotated[int, Field(alias="memoryMb", ge=128, le=10_240)] = 512
+    timeout_seconds: Annotated[int, Field(alias="timeoutSeconds", ge=3, le=900)] = 60
+    max_receive_count: Annotated[int, Field(alias="maxReceiveCount", ge=1, le=1000)] = 10
+    reserved_concurrency: Annotated[int | None, Field(alias="reservedConcurrency", ge=1)] = None
+
+
+class DeploymentConfig(_Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,19}$")]
+    account: Annotated[str | None, Field(pattern=r"^\d{12}$")] = None
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")] = "us-east-1"
+    network: NetworkConfig = NetworkConfig(newVpc=NewVpcConfig())
+    compute_environments: Annotated[list[ComputeEnvironmentConfig], Field(alias="computeEnvironments", min_length=1)]
+    job_queues: Annotated[list[JobQueueConfig], Field(alias="jobQueues", min_length=1, max_length=50)]
+    routing_rules: Annotated[list[RoutingRuleConfig], Field(alias="routingRules")] = []
+    job_roles: Annotated[list[JobRoleConfig], Field(alias="jobRoles", min_length=1)]
+    # Existing role ARNs a team brings; the launcher may pass these and the job roles, nothing else.
+    allowed_role_arns: Annotated[list[str], Field(alias="allowedRoleArns")] = []
+    # A job role name or an allowed ARN, used when a launch names no role (Flyte's roleNameKey).
+    default_role: Annotated[str | None, Field(alias="defaultRole")] = None
+    routing_cache_seconds: Annotated[int, Field(alias="routingCacheSeconds", ge=0, le=300)] = 30
+    log_retention_days: Annotated[int, Field(alias="logRetentionDays")] = 30
+    data_retention_days: Annotated[int, Field(alias="dataRetentionDays", ge=1)] = 90
+    event_archive_days: Annotated[int, Field(alias="eventArchiveDays", ge=0)] = 30
+    limits: LimitsConfig = LimitsConfig()
+    launcher: FunctionConfig = FunctionConfig()
+    aggregator: FunctionConfig = FunctionConfig(batchSize=100, batchingWindowSeconds=2)
+
+    @field_validator("allowed_role_arns")
+    @classmethod
+    def _role_arns(cls, value: list[str]) -> list[str]:
+        bad = [a for a in value if not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+", a)]
+        if bad:
+            raise ValueError(f"not IAM role ARNs: {', '.join(bad)} (expected arn:aws:iam::<account>:role/<name>)")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"logRetentionDays must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return value
+
+    @model_validator(mode="after")
+    def _references(self) -> "DeploymentConfig":
+        ces = {ce.name: ce for ce in self.compute_environments}
+        problems: list[str] = []
+        for dup in _duplicates([ce.name for ce in self.compute_environments]):
+            problems.append(f"computeEnvironments: name {dup!r} is used twice")
+        for dup in _duplicates([q.name for q in self.job_queues]):
+            problems.append(f"jobQueues: name {dup!r} is used twice")
+        for dup in _duplicates([self.queue_name(q) for q in self.job_queues]):
+            problems.append(f"jobQueues: Batch queue name {dup!r} is used twice (check queueName)")
+        for dup in _duplicates([r.name for r in self.job_roles]):
+            problems.append(f"jobRoles: name {dup!r} is used twice")
+        for queue in self.job_queues:
+            unknown = [n for n in queue.compute_environments if n not in ces]
+            if unknown:
+                problems.append(
+                    f"jobQueues.{queue.name}.computeEnvironments: unknown {', '.join(unknown)} "
+                    f"(allowed: {', '.join(ces)})"
+                )
+                continue
+            fargate = {ces[n].kind.is_fargate for n in queue.compute_environments}
+            if len(fargate) > 1:
+                problems.append(
+                    f"jobQueues.{queue.name}.computeEnvironments: cannot mix Fargate and EC2 compute in one queue"
+                )
+        tags = {t for q in self.job_queues for t in q.attributes}
+        for i, rule in enumerate(self.routing_rules):
+            if not any(t in tags for t in rule.tags):
+                problems.append(
+                    f"routingRules[{i}].tags: no job queue carries any of {', '.join(rule.tags)} "
+                    f"(queue attributes: {', '.join(sorted(tags))})"
+                )
+        if self.default_role and self.default_role not in {r.name for r in self.job_roles} | set(
+            self.allowed_role_arns
+        ):
+            problems.append(
+                f"defaultRole: {self.default_role!r} is neither a jobRoles name "
+                f"({', '.join(r.name for r in self.job_roles)}) nor one of allowedRoleArns"
+            )
+        if self.limits.default_timeout_seconds > self.limits.max_timeout_seconds:
+            problems.append("limits.defaultTimeoutSeconds must not exceed limits.maxTimeoutSeconds")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # Derived names: one place that says what every resource is called.
+    @property
+    def prefix(self) -> str:
+        return f"batchlane-{self.name}"
+
+    def queue_name(self, queue: JobQueueConfig) -> str:
+        return queue.queue_name or f"{self.prefix}-{queue.name}"
+
+    @property
+    def bus_name(self) -> str:
+        return self.prefix
+
+    @property
+    def ssm_prefix(self) -> str:
+        return f"/batchlane/{self.name}"
+
+    def job_role_name(self, role: JobRoleConfig) -> str:
+        return f"{self.prefix}-job-{role.name}"
+
+    @property
+    def execution_role_name(self) -> str:
+        return f"{self.prefix}-execution"
+
+    @property
+    def job_log_group(self) -> str:
+        return f"/aws/batch/{self.prefix}"
+
+    def table_name(self, kind: Literal["routing", "executions", "idempotency"]) -> str:
+        return f"{self.prefix}-{kind}"
+
+    def role_arn(self, name_or_arn: str, account: str, partition: str = "aws") -> str:
+        """A job role's ARN from its config name; an ARN is returned as is."""
+        if name_or_arn.startswith("arn:"):
+            return name_or_arn
+        role = next(r for r in self.job_roles if r.name == name_or_arn)
+        return f"arn:{partition}:iam::{account}:role/{self.job_role_name(role)}"
+
+    def routing_table(self) -> "RoutingTable":
+        """The queues and rules a deployment seeds its routing table with."""
+        from batchlane.routing import Queue, RoutingTable, Rule
+        from batchlane.routing.items import rule_ids
+
+        queues = tuple(Queue(self.queue_name(q), tuple(q.attributes), q.weight, q.enabled) for q in self.job_queues)
+        rules = tuple(
+            Rule(rule_id, tuple(r.tags), project=r.project, domain=r.domain, workflow=r.workflow)
+            for rule_id, r in zip(rule_ids(len(self.routing_rules)), self.routing_rules)
+        )
+        return RoutingTable(queues, rules)
+
+    def settings_parameters(self, account: str, partition: str = "aws") -> dict[str, str]:
+        """The SSM parameters (relative names) the functions read: batchlane.common.settings."""
+        job_roles = [self.role_arn(r.name, account, partition) for r in self.job_roles]
+        params = {
+            "allowed-role-arns": ",".join(job_roles + list(self.allowed_role_arns)),
+            "execution-role-arn": f"arn:{partition}:iam::{account}:role/{self.execution_role_name}",
+            "job-log-group": self.job_log_group,
+            "routing-cache-seconds": str(self.routing_cache_seconds),
+            "limits": self.limits.model_dump_json(by_alias=True),
+            "region": self.region,
+        }
+        if self.default_role:
+            params["default-role-arn"] = self.role_arn(self.default_role, account, partition)
+        return params
+
+
+def _duplicates(names: list[str]) -> list[str]:
+    seen: set[str] = set()
+    return sorted({n for n in names if n in seen or seen.add(n)})
+
+
+class ConfigError(Exception):
+    """A deployment configuration that cannot be used; the message names every wrong key."""
+
+
+def _format_errors(source: str, error: ValidationError) -> str:
+    lines = [f"invalid deployment configuration {source}:"]
+    for item in error.errors():
+        location = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "enum":
+            message = f"{message} (got {item['input']!r})"
+        lines.append(f"  - {location}: {message}")
+    return "\n".join(lines)
+
+
+def load_config(name_or_path: str | Path = "dev") -> DeploymentConfig:
+    """Load ``config/<name>.yaml`` (or a path) and validate it."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = CONFIG_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        available = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
+        raise ConfigError(f"no deployment configuration {path} (available: {available})")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    try:
+        return DeploymentConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(str(path), exc)) from None

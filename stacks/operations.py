@@ -1,0 +1,207 @@
+"""Operations: alarms (every DLQ, every function's errors) to an encrypted SNS topic, and a dashboard.
+
+The dashboard reads batchlane's own metrics (namespace ``batchlane``, emitted as EMF by the
+functions) with CloudWatch ``SEARCH`` expressions, so it shows them whatever extra dimensions
+the emitter adds (Powertools adds ``service``): ``LaunchRequested``, ``LaunchRejected``,
+``JobSubmitted`` (per ``queue``), ``StatusEventProcessed``, ``QueueBlocked`` (per ``queue``) and
+``RoutingItemMalformed``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Aws, CfnOutput, Duration
+from aws_cdk import aws_batch as batch
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.config import DeploymentConfig
+
+NAMESPACE = "batchlane"
+PERIOD = Duration.minutes(5)
+
+
+def _search(metric_name: str, statistic: str = "Sum") -> str:
+    seconds = int(PERIOD.to_seconds())
+    return f"SEARCH('Namespace=\"{NAMESPACE}\" MetricName=\"{metric_name}\"', '{statistic}', {seconds})"
+
+
+def _total(metric_name: str, label: str) -> cw.MathExpression:
+    """All series of a metric summed into one line (0 when there is none yet)."""
+    return cw.MathExpression(
+        expression=f"FILL(SUM({_search(metric_name)}), 0)",
+        label=label,
+        period=PERIOD,
+        using_metrics={},
+    )
+
+
+def _per_queue(metric_name: str) -> cw.MathExpression:
+    """One line per series (per ``queue``; CloudWatch labels each with its dimensions)."""
+    return cw.MathExpression(
+        expression=_search(metric_name),
+        period=PERIOD,
+        using_metrics={},
+    )
+
+
+class Operations(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: DeploymentConfig,
+        dlqs: Mapping[str, sqs.IQueue],
+        functions: Mapping[str, lambda_.IFunction],
+        job_queues: Mapping[str, batch.IJobQueue],
+    ) -> None:
+        super().__init__(scope, id)
+        prefix = config.prefix
+
+        # ---- alarm topic: KMS-encrypted (a customer key, because CloudWatch cannot use the
+        # aws/sns key), TLS-only publishing and subscribing.
+        self.key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description=f"{prefix}: encrypts the alarm topic",
+            enable_key_rotation=True,
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy, "*" means this key
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
+        self.topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            topic_name=f"{prefix}-alarms",
+            display_name=f"batchlane {config.name} alarms",
+            master_key=self.key,
+            enforce_ssl=True,
+        )
+        action = cw_actions.SnsAction(self.topic)
+
+        # ---- alarms ----------------------------------------------------------------------
+        self.alarms: dict[str, cw.Alarm] = {}
+        for name, queue in dlqs.items():
+            alarm = cw.Alarm(
+                self,
+                f"DlqAlarm-{name}",
+                alarm_name=f"{prefix}-dlq-{name}",
+                alarm_description=(
+                    f"Messages in the {name} dead-letter queue: events batchlane could not process. "
+                    "Inspect them, fix the cause, then redrive (docs/deploying.md, Operations)."
+                ),
+                metric=queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"),
+                threshold=0,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            )
+            self.alarms[f"dlq-{name}"] = alarm
+        for name, function in functions.items():
+            alarm = cw.Alarm(
+                self,
+                f"ErrorsAlarm-{name}",
+                alarm_name=f"{prefix}-errors-{name}",
+                alarm_description=f"The {name} function failed (uncaught errors or timeouts); see its logs.",
+                metric=function.metric_errors(period=PERIOD, statistic="Sum"),
+                threshold=0,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            )
+            self.alarms[f"errors-{name}"] = alarm
+        for alarm in self.alarms.values():
+            alarm.add_alarm_action(action)
+            alarm.add_ok_action(action)
+
+        # ---- dashboard -------------------------------------------------------------------
+        self.dashboard = cw.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=f"{prefix}",
+            default_interval=Duration.hours(24),
+        )
+        queue_names = ", ".join(f"`{config.queue_name(q)}`" for q in config.job_queues if q.name in job_queues)
+        self.dashboard.add_widgets(
+            cw.TextWidget(
+                markdown=(
+                    f"# batchlane `{config.name}`\n"
+                    f"Job queues: {queue_names}. Custom metrics: namespace `{NAMESPACE}` (EMF from the functions)."
+                ),
+                width=24,
+                height=2,
+            )
+        )
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Launches",
+                left=[
+                    _total("LaunchRequested", "requested"),
+                    _total("LaunchRejected", "rejected"),
+                    _total("JobSubmitted", "submitted"),
+                ],
+                width=12,
+            ),
+            cw.GraphWidget(title="Submissions per queue", left=[_per_queue("JobSubmitted")], width=12),
+        )
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Status events processed",
+                left=[_total("StatusEventProcessed", "processed"), _total("RoutingItemMalformed", "malformed routing items")],
+                width=12,
+            ),
+            cw.GraphWidget(title="Queue blocked (per queue)", left=[_per_queue("QueueBlocked")], width=12),
+        )
+        if functions:
+            self.dashboard.add_widgets(
+                cw.GraphWidget(
+                    title="Function errors",
+                    left=[f.metric_errors(period=PERIOD, label=n) for n, f in functions.items()],
+                    width=8,
+                ),
+                cw.GraphWidget(
+                    title="Function invocations",
+                    left=[f.metric_invocations(period=PERIOD, label=n) for n, f in functions.items()],
+                    width=8,
+                ),
+                cw.GraphWidget(
+                    title="Function duration (p99)",
+                    left=[f.metric_duration(period=PERIOD, statistic="p99", label=n) for n, f in functions.items()],
+                    width=8,
+                ),
+            )
+        if dlqs:
+            self.dashboard.add_widgets(
+                cw.GraphWidget(
+                    title="Dead-letter queues (messages visible)",
+                    left=[
+                        q.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum", label=n)
+                        for n, q in dlqs.items()
+                    ],
+                    width=24,
+                ),
+                cw.AlarmStatusWidget(alarms=list(self.alarms.values()), title="Alarms", width=24)
+                if self.alarms
+                else cw.TextWidget(markdown="no alarms", width=24),
+            )
+        CfnOutput(self, "AlarmTopicArn", value=self.topic.topic_arn, description="Subscribe to receive batchlane alarms")
+        CfnOutput(
+            self,
+            "DashboardUrl",
+            value=f"https://console.aws.amazon.com/cloudwatch/home?region={Aws.REGION}#dashboards:name={prefix}",
+            description="CloudWatch dashboard",
+        )

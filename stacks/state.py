@@ -1,0 +1,89 @@
+"""Where batchlane keeps state: the data bucket, the three tables and its own event bus."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from batchlane import EVENT_SOURCE
+from stacks.config import DeploymentConfig
+
+
+def _table(scope: Construct, id: str, *, name: str, pk: str, sk: str | None = None, ttl: str | None = None) -> dynamodb.Table:
+    return dynamodb.Table(
+        scope,
+        id,
+        table_name=name,
+        partition_key=dynamodb.Attribute(name=pk, type=dynamodb.AttributeType.STRING),
+        sort_key=dynamodb.Attribute(name=sk, type=dynamodb.AttributeType.STRING) if sk else None,
+        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+        encryption=dynamodb.TableEncryption.AWS_MANAGED,
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+        time_to_live_attribute=ttl,
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+
+
+class StateStore(Construct):
+    def __init__(self, scope: Construct, id: str, *, config: DeploymentConfig) -> None:
+        super().__init__(scope, id)
+        access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(config.data_retention_days))],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # Inputs and outputs of every launch, under launches/<launchId>/.
+        self.bucket = s3.Bucket(
+            self,
+            "Data",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="data/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-launch-data",
+                    prefix="launches/",
+                    expiration=Duration.days(config.data_retention_days),
+                ),
+                s3.LifecycleRule(id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(1)),
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # Queues and rules, edited by operators (see docs/routing.md for the item shape).
+        self.routing_table = _table(self, "Routing", name=config.table_name("routing"), pk="pk", sk="sk")
+        # One partition per launch: the launch record, then the status path's items.
+        self.executions_table = _table(
+            self, "Executions", name=config.table_name("executions"), pk="launchId", sk="sk", ttl="expiresAt"
+        )
+        self.executions_table.add_global_secondary_index(
+            index_name="byJobId",
+            partition_key=dynamodb.Attribute(name="jobId", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
+        # Powertools idempotency records (key "id", TTL "expiration").
+        self.idempotency_table = _table(
+            self, "Idempotency", name=config.table_name("idempotency"), pk="id", ttl="expiration"
+        )
+        self.bus = events.EventBus(self, "Bus", event_bus_name=config.bus_name)
+        if config.event_archive_days:
+            # Every launch request and answer can be replayed.
+            self.bus.archive(
+                "Archive",
+                archive_name=f"{config.prefix}-archive",
+                description="batchlane task events, for replay",
+                event_pattern=events.EventPattern(source=events.Match.prefix("")),
+                retention=Duration.days(config.event_archive_days),
+            )
+        self.event_source = EVENT_SOURCE
