@@ -53,7 +53,8 @@ def _retention(days: int) -> logs.RetentionDays:
 class BatchCompute(Construct):
     def __init__(self, scope: Construct, id: str, *, config: DeploymentConfig, data_bucket: s3.IBucket) -> None:
         super().__init__(scope, id)
-        self._config = config
+        self.config = config
+        self.data_bucket = data_bucket
         stack = Stack.of(self)
 
         # ---- network ------------------------------------------------------------------------
@@ -141,13 +142,6 @@ class BatchCompute(Construct):
 
         # ---- job queues ---------------------------------------------------------------------
         self.job_queues: dict[str, batch.IJobQueue] = {q.name: self._job_queue(q) for q in config.job_queues}
-        for name, queue in self.job_queues.items():
-            CfnOutput(
-                self,
-                f"JobQueueArn-{name}",
-                value=queue.job_queue_arn,
-                description=f"Batch job queue {name!r} (routing attribute(s) in the routing table)",
-            )
         CfnOutput(self, "JobLogGroupName", value=self.log_group_name, description="awslogs group of every job")
         Tags.of(self).add("batchlane:deployment", config.name)
 
@@ -309,7 +303,7 @@ class BatchCompute(Construct):
             policy = batch.FairshareSchedulingPolicy(
                 self,
                 f"FairShare-{q.name}",
-                scheduling_policy_name=f"{self._config.prefix}-{q.name}",
+                scheduling_policy_name=f"{self.config.prefix}-{q.name}",
                 share_decay=Duration.seconds(q.fair_share.share_decay_seconds),
                 compute_reservation=q.fair_share.compute_reservation,
                 shares=[batch.Share(share_identifier=k, weight_factor=v) for k, v in q.fair_share.shares.items()],
@@ -330,7 +324,7 @@ class BatchCompute(Construct):
         return batch.JobQueue(
             self,
             f"Queue-{q.name}",
-            job_queue_name=self._config.queue_name(q),
+            job_queue_name=self.config.queue_name(q),
             priority=q.priority,
             compute_environments=[
                 batch.OrderedComputeEnvironment(compute_environment=self.compute_environments[name], order=i + 1)

@@ -47,6 +47,7 @@ def _per_queue(metric_name: str) -> cw.MathExpression:
     """One line per series (per ``queue``; CloudWatch labels each with its dimensions)."""
     return cw.MathExpression(
         expression=_search(metric_name),
+        label="${PROP('Dim.queue')}",
         period=PERIOD,
         using_metrics={},
     )

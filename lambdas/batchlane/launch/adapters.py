@@ -8,7 +8,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from batchlane.common import aws
-from batchlane.common.errors import TransientError
+from batchlane.common.errors import Refused, TransientError
 from batchlane.launch.planner import JobDefinitionSpec
 from batchlane.launch.ports import SubmittedJob
 
@@ -16,12 +16,15 @@ _DESERIALIZE = TypeDeserializer()
 
 
 def _call(operation: str, fn, **kwargs):
-    """Call AWS; throttling and 5xx become TransientError (the message is retried)."""
+    """Call AWS; throttling and 5xx become TransientError (the message is retried), and Batch's
+    ClientException (a request it will never accept) becomes Refused (the launch is rejected)."""
     try:
         return fn(**kwargs)
     except ClientError as exc:
         if aws.is_transient(exc):
             raise TransientError(f"{operation}: {aws.error_code(exc)}") from exc
+        if aws.error_code(exc) == "ClientException":
+            raise Refused(operation, exc.response.get("Error", {}).get("Message", "")) from exc
         raise
 
 

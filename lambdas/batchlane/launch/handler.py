@@ -20,7 +20,8 @@ from batchlane.launch.envelope import launch_detail
 from batchlane.launch.service import LaunchService
 from batchlane.routing.store import DynamoRoutingSource
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# Report every failed record, even when all fail: SQS retries exactly those, then dead-letters them.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 idempotency_config = IdempotencyConfig(event_key_jmespath="launchId", expires_after_seconds=24 * 3600)
 
 

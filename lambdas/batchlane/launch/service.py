@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from batchlane.common.console import batch_job_url, partition_of
+from batchlane.common.errors import Refused
 from batchlane.launch.models import (
     LAUNCH_REJECTED,
     LAUNCHED,
@@ -110,15 +111,19 @@ class LaunchService:
             if found is not None:
                 self.metrics.count("LaunchRecovered")
                 return self._complete(plan, token, found, existing.get("queue", plan.queue))
-        definition_arn = self.definitions.ensure(plan.definition)
-        if plan.inputs_key:
-            self.inputs.put(plan.inputs_key, plan.inputs_body)
         try:
+            definition_arn = self.definitions.ensure(plan.definition)
+            if plan.inputs_key:
+                self.inputs.put(plan.inputs_key, plan.inputs_body)
             job = self.jobs.submit(plan.submit_request(definition_arn))
         except TransientError:
             # Nothing was created: free the claim so the retry need not wait for the lease.
             self.ledger.release(plan.launch_id, token)
             raise
+        except Refused as exc:
+            self.ledger.release(plan.launch_id, token)
+            field = "container" if exc.operation == "RegisterJobDefinition" else "submission"
+            return self._reject(plan.launch_id, [Problem(field=field, message=f"AWS Batch refused it: {exc.message}")])
         self.metrics.count("JobSubmitted", queue=plan.queue)
         return self._complete(plan, token, job, plan.queue, definition_arn)
 

@@ -2,6 +2,10 @@
 
 The block may be the whole file or nested anywhere inside a larger YAML document such as Helm
 values (``configmap.adminServer.queues`` or ``configMaps.adminServer.queues``).
+
+An ``executionQueues`` entry may also carry batchlane's optional ``weight`` (a whole number
+>= 0, default 1) and ``enabled`` (default true), so that ``batchlane routes export`` output
+imports back unchanged. Flyte itself only reads ``dynamic`` and ``attributes``.
 """
 
 from __future__ import annotations
@@ -52,15 +56,28 @@ def parse_flyte_config(text: str, source: str = "config") -> RoutingTable:
         raise FlyteConfigError(f"{source}: no FlyteAdmin 'queues:' block with executionQueues/workflowConfigs found")
     problems: list[str] = []
     queues: list[Queue] = []
-    for i, entry in enumerate(block.get("executionQueues") or []):
+    lists = {}
+    for key in ("executionQueues", "workflowConfigs"):
+        lists[key] = block.get(key) or []
+        if not isinstance(lists[key], list):
+            problems.append(f"queues.{key}: must be a list")
+            lists[key] = []
+    for i, entry in enumerate(lists["executionQueues"]):
         where = f"queues.executionQueues[{i}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("dynamic"), str) or not entry["dynamic"]:
             problems.append(f"{where}.dynamic: the job queue name is missing")
             continue
         attributes = _names(entry.get("attributes"), f"{where}.attributes", problems)
+        weight, enabled = entry.get("weight", 1), entry.get("enabled", True)
+        if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
+            problems.append(f"{where}.weight: must be a whole number >= 0")
+            continue
+        if not isinstance(enabled, bool):
+            problems.append(f"{where}.enabled: must be true or false")
+            continue
         if attributes:
-            queues.append(Queue(entry["dynamic"], attributes))
-    configs = block.get("workflowConfigs") or []
+            queues.append(Queue(entry["dynamic"], attributes, weight, enabled))
+    configs = lists["workflowConfigs"]
     rules: list[Rule] = []
     for rule_id, (i, entry) in zip(rule_ids(len(configs)), enumerate(configs)):
         where = f"queues.workflowConfigs[{i}]"

@@ -1,0 +1,188 @@
+"""What every command group shares: exit codes, errors, the parser class, the run context.
+
+A command handler is ``handler(args, ctx) -> int`` (an exit code). It reports a failure by
+raising :class:`CliError` (one line, an exit code); AWS errors raised by boto3 are turned into
+one line and exit code 3 by ``main``. Nothing here imports boto3: commands that work offline
+stay fast and never touch AWS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+# Exit codes, the same for every command.
+OK = 0
+NOT_FOUND = 1  # the thing asked for does not exist, or no queue matches
+USAGE = 2  # bad arguments or an invalid input file
+AWS_ERROR = 3  # AWS (or the emulator) refused or could not be reached
+INTERNAL = 4  # a bug in batchlane (set BATCHLANE_DEBUG=1 for the traceback)
+
+DEFAULT_DEPLOYMENT = "dev"
+
+
+class CliError(Exception):
+    """A failure to report as one line on stderr with the given exit code."""
+
+    def __init__(self, message: str, code: int = USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``prog: error: ... (see prog --help)``)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _global_options() -> argparse.ArgumentParser:
+    # SUPPRESS: the options are accepted before or after the command without one position
+    # overwriting the other; main() fills in the defaults.
+    options = argparse.ArgumentParser(add_help=False)
+    group = options.add_argument_group("global options")
+    group.add_argument("--deployment", metavar="NAME", default=argparse.SUPPRESS,
+                       help="deployment configuration config/NAME.yaml (or a path); default $BATCHLANE_DEPLOYMENT or dev")
+    group.add_argument("--table", metavar="NAME", default=argparse.SUPPRESS,
+                       help="DynamoDB table to use instead of the deployment's")
+    group.add_argument("--endpoint-url", metavar="URL", default=argparse.SUPPRESS,
+                       help="AWS endpoint (e.g. the sandbox's); default $AWS_ENDPOINT_URL")
+    group.add_argument("--region", metavar="REGION", default=argparse.SUPPRESS,
+                       help="AWS region; default $AWS_REGION, $AWS_DEFAULT_REGION or the deployment's")
+    return options
+
+
+GLOBAL_OPTIONS = _global_options()
+
+
+def add_group(subparsers, name: str, help: str, description: str | None = None):
+    """A command group (``batchlane routes``); returns the subparsers to add its commands to."""
+    parser = subparsers.add_parser(name, help=help, description=description or help)
+    return parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND", required=True)
+
+
+def add_command(subparsers, name: str, handler: Callable[[argparse.Namespace, "Context"], int], help: str,
+                description: str | None = None, json_output: bool = True) -> argparse.ArgumentParser:
+    """A command with the global options, ``--json`` (unless json_output=False) and its handler."""
+    parser = subparsers.add_parser(name, help=help, description=description or help, parents=[GLOBAL_OPTIONS],
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    if json_output:
+        parser.add_argument("--json", action="store_true", help="print one JSON document (for scripts)")
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def csv_list(value: str) -> tuple[str, ...]:
+    """argparse type for ``a,b,c`` (order kept, no empty names)."""
+    names = tuple(v.strip() for v in value.split(","))
+    if not value.strip() or not all(names):
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of names, got {value!r}")
+    return names
+
+
+def non_negative_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value!r}")
+    return number
+
+
+@dataclass
+class Context:
+    """Where a command runs: the deployment, the AWS endpoint, and how it prints."""
+
+    deployment: str = DEFAULT_DEPLOYMENT
+    table: str | None = None
+    endpoint_url: str | None = None
+    region_name: str | None = None
+    last_table: str | None = None  # the table a command used last (named in AWS errors)
+    _config: Any = field(default=None, repr=False)
+    _session: Any = field(default=None, repr=False)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "Context":
+        return cls(
+            deployment=getattr(args, "deployment", None) or os.environ.get("BATCHLANE_DEPLOYMENT") or DEFAULT_DEPLOYMENT,
+            table=getattr(args, "table", None),
+            endpoint_url=getattr(args, "endpoint_url", None) or os.environ.get("AWS_ENDPOINT_URL") or None,
+            region_name=getattr(args, "region", None),
+        )
+
+    # --- configuration -------------------------------------------------------------------
+    def config(self):
+        """The deployment configuration (loaded once); an invalid one is a usage error."""
+        if self._config is None:
+            from stacks.config import ConfigError, load_config
+
+            try:
+                self._config = load_config(self.deployment)
+            except ConfigError as exc:
+                raise CliError(" ".join(line.strip() for line in str(exc).splitlines()), USAGE) from None
+        return self._config
+
+    def table_name(self, kind: str) -> str:
+        name = self.table or self.config().table_name(kind)
+        self.last_table = name
+        return name
+
+    @property
+    def region(self) -> str:
+        if self.region_name:
+            return self.region_name
+        env = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        if env:
+            return env
+        try:
+            return self.config().region
+        except CliError:
+            return "us-east-1"
+
+    @property
+    def where(self) -> str:
+        """Where AWS calls go, for messages."""
+        return f"endpoint {self.endpoint_url}" if self.endpoint_url else f"region {self.region}"
+
+    # --- AWS (boto3 imported only when a command needs it) -------------------------------
+    def _boto_session(self):
+        if self._session is None:
+            import boto3
+
+            self._session = boto3.session.Session(region_name=self.region)
+        return self._session
+
+    def _boto_config(self):
+        from botocore.config import Config
+
+        return Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
+
+    def client(self, service: str):
+        return self._boto_session().client(service, endpoint_url=self.endpoint_url, config=self._boto_config())
+
+    def resource(self, service: str):
+        return self._boto_session().resource(service, endpoint_url=self.endpoint_url, config=self._boto_config())
+
+    # --- output ----------------------------------------------------------------------------
+    @staticmethod
+    def out(text: str = "") -> None:
+        print(text, file=sys.stdout)
+
+    @staticmethod
+    def warn(text: str) -> None:
+        print(f"warning: {text}", file=sys.stderr)
+
+    @staticmethod
+    def emit_json(document: Any) -> None:
+        print(json.dumps(document, indent=2, default=str), file=sys.stdout)
+
+
+def table_text(rows: list[list[str]], indent: str = "  ") -> list[str]:
+    """Left-aligned columns; the first row is the header."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]

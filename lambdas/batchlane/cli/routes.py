@@ -1,0 +1,507 @@
+"""``batchlane routes``: see, check and edit queue routing (the routing table, or a FlyteAdmin file).
+
+Routing decisions come from ``batchlane.routing.decide``, the same function the launcher runs;
+item shapes from ``batchlane.routing.items``. Exit codes: ``batchlane.cli.common``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from batchlane.cli.common import (
+    NOT_FOUND, OK, USAGE, CliError, Context, add_command, add_group, csv_list, non_negative_int, table_text,
+)
+from batchlane.routing import Decision, RoutingTable, Rule, decide
+from batchlane.routing.engine import Queue
+from batchlane.routing.items import (
+    KEY_ATTR, PARTITION, QUEUE_PREFIX, RULE_PREFIX, SORT_ATTR, MalformedItem, items_from_table, queue_from_item,
+    queue_item, rule_from_item, rule_item, table_from_items,
+)
+
+# The launch id explain uses when none is given. With several candidate queues for the tag the
+# choice depends on the launch id, so explain says so and shows each candidate's share.
+SAMPLE_LAUNCH_ID = "sample-launch"
+QUEUE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")  # AWS Batch job queue names
+RULE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+# --- reading sources ---------------------------------------------------------------------------
+
+def _read_text(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text()
+    except FileNotFoundError:
+        raise CliError(f"{path}: no such file", USAGE) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"{path}: cannot read it: {exc}", USAGE) from None
+
+
+def parse_routing_file(text: str, source: str, fmt: str = "auto") -> RoutingTable:
+    """A FlyteAdmin config (``queues:`` anywhere in the document) or an ``export --format items`` list."""
+    import yaml
+
+    from batchlane.routing.flyte import FlyteConfigError, parse_flyte_config
+
+    if fmt in ("auto", "items"):
+        try:
+            document = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise CliError(f"{source}: not valid YAML or JSON: {' '.join(str(exc).split())}", USAGE) from None
+        if isinstance(document, list):
+            return _table_from_item_list(document, source)
+        if fmt == "items":
+            raise CliError(f"{source}: expected a list of routing items (batchlane routes export --format items)", USAGE)
+    try:
+        return parse_flyte_config(text, source)
+    except FlyteConfigError as exc:
+        raise CliError(" ".join(str(exc).split()), USAGE) from None
+
+
+def _table_from_item_list(document: list, source: str) -> RoutingTable:
+    items: dict[str, Any] = {}
+    problems: list[str] = []
+    for i, item in enumerate(document):
+        if not isinstance(item, dict) or not isinstance(item.get(SORT_ATTR), str):
+            problems.append(f"[{i}]: not a routing item (a mapping with {SORT_ATTR!r})")
+        elif item.get(KEY_ATTR, PARTITION) != PARTITION:
+            problems.append(f"[{i}]: {KEY_ATTR} must be {PARTITION!r}")
+        elif item[SORT_ATTR] in items:
+            problems.append(f"[{i}]: {item[SORT_ATTR]} is listed twice")
+        else:
+            items[item[SORT_ATTR]] = item
+    table, malformed = table_from_items(items)
+    problems += malformed
+    if problems:
+        raise CliError(f"{source}: " + "; ".join(problems), USAGE)
+    return table
+
+
+def _store(ctx: Context):
+    from batchlane.cli.routing_table import RoutingTableStore
+
+    return RoutingTableStore(ctx.resource("dynamodb"), ctx.table_name("routing"))
+
+
+def _read_table(ctx: Context, store) -> tuple[RoutingTable, dict[str, dict[str, Any]]]:
+    """The routing table as the launcher sees it; malformed items are warnings, never fatal."""
+    items = store.items()
+    table, problems = table_from_items(items)
+    for problem in problems:
+        ctx.warn(f"skipping malformed routing item {problem}")
+    return table, items
+
+
+# --- presenting ----------------------------------------------------------------------------------
+
+def _scope(rule: Rule) -> str:
+    named = [f"{f}={getattr(rule, f)}" for f in ("project", "domain", "workflow") if getattr(rule, f) is not None]
+    return " ".join(named) or "(any launch)"
+
+
+def _precedence(rule: Rule) -> tuple:
+    """Sort key: the first rule in this order that applies to a launch is the one that wins."""
+    return tuple(not s for s in rule.specificity), rule.id
+
+
+def _queue_doc(queue: Queue) -> dict[str, Any]:
+    return {"name": queue.name, "attributes": list(queue.attributes), "weight": queue.weight, "enabled": queue.enabled}
+
+
+def _rule_doc(rule: Rule) -> dict[str, Any]:
+    return {"id": rule.id, "project": rule.project, "domain": rule.domain, "workflow": rule.workflow,
+            "tags": list(rule.tags)}
+
+
+def _describe_item(item: dict[str, Any]) -> str:
+    sk = item[SORT_ATTR]
+    if sk.startswith(QUEUE_PREFIX):
+        state = "enabled" if item.get("enabled", True) else "disabled"
+        return f"attributes [{', '.join(item.get('attributes', []))}], weight {item.get('weight', 1)}, {state}"
+    named = [f"{f}={item[f]}" for f in ("project", "domain", "workflow") if item.get(f) is not None]
+    return f"{' '.join(named) or '(any launch)'} -> tags [{', '.join(item.get('tags', []))}]"
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, (list, tuple, set)):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def routing_warnings(table: RoutingTable) -> list[str]:
+    """Things that are valid but probably not meant: rules that can never route anything."""
+    warnings: list[str] = []
+    for rule in sorted(table.rules, key=_precedence):
+        if not any(q.eligible and tag in q.attributes for tag in rule.tags for q in table.queues):
+            warnings.append(f"rule {rule.id} ({_scope(rule)}): no enabled queue with weight > 0 carries any of its "
+                            f"tags [{', '.join(rule.tags)}]; launches it matches are rejected")
+    scopes: dict[tuple, str] = {}
+    for rule in sorted(table.rules, key=lambda r: r.id):
+        scope = (rule.project, rule.domain, rule.workflow)
+        if scope in scopes:
+            warnings.append(f"rule {rule.id} names the same {_scope(rule)} as rule {scopes[scope]}, "
+                            f"which wins the tie (its id sorts first): rule {rule.id} never applies")
+        else:
+            scopes[scope] = rule.id
+    return warnings
+
+
+def _warn_all(ctx: Context, table: RoutingTable) -> list[str]:
+    warnings = routing_warnings(table)
+    for warning in warnings:
+        ctx.warn(warning)
+    return warnings
+
+
+# --- explain -----------------------------------------------------------------------------------------
+
+def cmd_explain(args: argparse.Namespace, ctx: Context) -> int:
+    if args.config:
+        table = parse_routing_file(_read_text(args.config), args.config)  # offline: no AWS at all
+        source = f"config {args.config} (offline)"
+    else:
+        store = _store(ctx)
+        table, items = _read_table(ctx, store)
+        source = f"table {store.name} ({ctx.where})"
+        if not items:
+            ctx.warn(f"table {store.name} has no routing items (load some with: batchlane routes import FILE)")
+    key = args.launch_id or SAMPLE_LAUNCH_ID
+    decision = decide(table, args.project, args.domain, args.workflow, key)
+    if args.json:
+        document = decision.as_dict()
+        document["launch"] = {"project": args.project, "domain": args.domain, "workflow": args.workflow,
+                              "launchId": key, "sampleLaunchId": args.launch_id is None}
+        document["source"] = source
+        ctx.emit_json(document)
+    else:
+        _print_decision(ctx, decision, args, key, source)
+    return OK if decision.matched else NOT_FOUND
+
+
+def _print_decision(ctx: Context, decision: Decision, args: argparse.Namespace, key: str, source: str) -> None:
+    launch_id = f"{key} (a fixed sample; pass --launch-id for a real one)" if args.launch_id is None else key
+    lines = [
+        ["Routing from", source],
+        ["Launch", f"project={args.project} domain={args.domain} workflow={args.workflow}"],
+        ["Launch id", launch_id],
+        ["Rule", decision.rule.describe() if decision.rule else "none applies"],
+    ]
+    for skipped in decision.skipped_tags:
+        lines.append(["Passed over", skipped])
+    if decision.matched:
+        lines.append(["Tag", decision.tag or ""])
+        for i, c in enumerate(decision.candidates):
+            state = "disabled" if not c.enabled else ("drained (weight 0)" if c.weight == 0 else f"share {c.share:.1%}")
+            mark = "  <- chosen" if c.chosen else ""
+            lines.append(["Candidates" if i == 0 else "", f"{c.queue}  weight {c.weight}  {state}{mark}"])
+        lines.append(["Queue", decision.queue or ""])
+    else:
+        lines.append(["Queue", "none: the launch would be rejected"])
+    lines.append(["Why", decision.reason])
+    width = max(len(label) for label, _ in lines)
+    for label, text in lines:
+        ctx.out(f"{label.ljust(width)}  {text}")
+    eligible = [c for c in decision.candidates if c.share > 0]
+    if len(eligible) > 1:
+        ctx.out(f"Note: {len(eligible)} queues carry tag {decision.tag}: each launch goes to one of them by its launch id, "
+                "in proportion to the shares above (the same launch id always gets the same queue).")
+
+
+# --- import / export -------------------------------------------------------------------------------
+
+def _normalized(sk: str, item: dict[str, Any]) -> dict[str, Any] | None:
+    """An existing item in the codec's canonical form, or None when it is malformed."""
+    try:
+        if sk.startswith(QUEUE_PREFIX):
+            return queue_item(queue_from_item(sk[len(QUEUE_PREFIX):], item))
+        if sk.startswith(RULE_PREFIX):
+            return rule_item(rule_from_item(sk[len(RULE_PREFIX):], item))
+    except MalformedItem:
+        return None
+    return None
+
+
+def _changes(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
+    if old is None:
+        return "replaces a malformed item"
+    fields = [f for f in dict.fromkeys([*old, *new]) if f not in (KEY_ATTR, SORT_ATTR, "description")]
+    return ", ".join(f"{f} {_show(old.get(f))} -> {_show(new.get(f))}" for f in fields if old.get(f) != new.get(f))
+
+
+def _plan(existing: dict[str, dict[str, Any]], wanted: dict[str, dict[str, Any]], replace: bool) -> dict[str, list]:
+    plan: dict[str, list] = {"added": [], "updated": [], "unchanged": [], "deleted": [], "kept": []}
+    for sk, item in wanted.items():
+        if sk not in existing:
+            plan["added"].append((sk, item, _describe_item(item)))
+            continue
+        old = _normalized(sk, existing[sk])
+        if old == item:
+            plan["unchanged"].append((sk, existing[sk], ""))
+            continue
+        if "description" in existing[sk]:
+            item = {**item, "description": existing[sk]["description"]}
+        plan["updated"].append((sk, item, _changes(old, item)))
+    for sk in sorted(set(existing) - set(wanted)):
+        if replace:
+            plan["deleted"].append((sk, None, "not in the file"))
+        else:
+            plan["kept"].append((sk, existing[sk], "not in the file; --replace deletes it"))
+    return plan
+
+
+def cmd_import(args: argparse.Namespace, ctx: Context) -> int:
+    imported = parse_routing_file(_read_text(args.file), args.file, args.format)
+    wanted = {item[SORT_ATTR]: item for item in items_from_table(imported)}
+    store = _store(ctx)
+    existing = store.items()
+    plan = _plan(existing, wanted, args.replace)
+    if not args.dry_run:
+        store.write(puts=[item for _, item, _ in plan["added"] + plan["updated"]],
+                    deletes=[sk for sk, _, _ in plan["deleted"]])
+    final = {sk: item for kind in ("added", "updated", "unchanged", "kept") for sk, item, _ in plan[kind]}
+    result, problems = table_from_items(final)
+    for problem in problems:
+        ctx.warn(f"malformed routing item kept in the table (not in the file): {problem}")
+    warnings = routing_warnings(result)
+    if args.json:
+        document = {"table": store.name, "file": args.file, "dryRun": args.dry_run, "replace": args.replace}
+        document.update({kind: [sk for sk, _, _ in entries] for kind, entries in plan.items()})
+        document["warnings"] = warnings + problems
+        ctx.emit_json(document)
+        for warning in warnings:
+            ctx.warn(warning)
+        return OK
+    verb = "Would import" if args.dry_run else "Imported"
+    ctx.out(f"{verb} {args.file} into table {store.name} ({ctx.where}): "
+            f"{len(imported.queues)} queues, {len(imported.rules)} rules")
+    rows = [[kind, sk, note] for kind in ("added", "updated", "deleted", "kept") for sk, _, note in plan[kind]]
+    if rows:
+        for line in table_text(rows):
+            ctx.out(line)
+    counts = ", ".join(f"{len(plan[k])} {k}" for k in ("added", "updated", "deleted", "unchanged", "kept") if plan[k])
+    ctx.out(counts.capitalize() + "." if counts else "Nothing to do: the file is empty and so is the table.")
+    if args.dry_run:
+        ctx.out("Dry run: nothing was written.")
+    _warn_all(ctx, result)
+    return OK
+
+
+def flyte_yaml(table: RoutingTable, source: str) -> str:
+    import yaml
+
+    queues = []
+    for q in table.queues:
+        entry: dict[str, Any] = {"dynamic": q.name, "attributes": list(q.attributes)}
+        if q.weight != 1:
+            entry["weight"] = q.weight
+        if not q.enabled:
+            entry["enabled"] = False
+        queues.append(entry)
+    configs = []
+    for rule in sorted(table.rules, key=lambda r: r.id):  # file order = tie-break order on import
+        entry = {theirs: getattr(rule, ours) for ours, theirs in
+                 (("project", "project"), ("domain", "domain"), ("workflow", "workflowName"))
+                 if getattr(rule, ours) is not None}
+        entry["tags"] = list(rule.tags)
+        configs.append(entry)
+    header = (f"# FlyteAdmin queue configuration, exported by batchlane from {source}.\n"
+              "# workflowConfigs are in rule-id order (the tie-break order); `weight` and `enabled` are\n"
+              "# batchlane extensions (FlyteAdmin does not know them), written only when not the default.\n")
+    body = yaml.safe_dump({"queues": {"executionQueues": queues, "workflowConfigs": configs}},
+                          sort_keys=False, default_flow_style=False)
+    return header + body
+
+
+def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
+    store = _store(ctx)
+    table, _ = _read_table(ctx, store)
+    if args.format == "items":
+        sys.stdout.write(json.dumps(items_from_table(table), indent=2) + "\n")
+    else:
+        sys.stdout.write(flyte_yaml(table, f"table {store.name}"))
+    return OK
+
+
+# --- list / set / delete ---------------------------------------------------------------------------
+
+def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
+    store = _store(ctx)
+    items = store.items()
+    table, problems = table_from_items(items)
+    rules = sorted(table.rules, key=_precedence)
+    warnings = routing_warnings(table)
+    if args.json:
+        ctx.emit_json({"table": store.name, "queues": [_queue_doc(q) for q in table.queues],
+                       "rules": [_rule_doc(r) for r in rules], "problems": problems, "warnings": warnings})
+        return OK
+    ctx.out(f"Table {store.name} ({ctx.where})")
+    ctx.out(f"Queues ({len(table.queues)}):")
+    if table.queues:
+        rows = [["NAME", "ATTRIBUTES", "WEIGHT", "ENABLED"]]
+        rows += [[q.name, ",".join(q.attributes), str(q.weight), "yes" if q.enabled else "no"] for q in table.queues]
+        for line in table_text(rows):
+            ctx.out(line)
+    ctx.out(f"Rules ({len(rules)}, most specific first: the first one that applies to a launch decides):")
+    if rules:
+        rows = [["ID", "PROJECT", "DOMAIN", "WORKFLOW", "TAGS"]]
+        rows += [[r.id, r.project or "*", r.domain or "*", r.workflow or "*", ",".join(r.tags)] for r in rules]
+        for line in table_text(rows):
+            ctx.out(line)
+    if not any(r.specificity == (False, False, False) for r in rules):
+        ctx.out("No rule matches every launch: launches no rule applies to are rejected.")
+    for problem in problems:
+        ctx.warn(f"skipping malformed routing item {problem}")
+    for warning in warnings:
+        ctx.warn(warning)
+    return OK
+
+
+def _after_write(ctx: Context, store, json_out: bool, document: dict[str, Any], message: str) -> int:
+    table, _ = table_from_items(store.items())
+    warnings = routing_warnings(table)
+    if json_out:
+        document["warnings"] = warnings
+        ctx.emit_json(document)
+    else:
+        ctx.out(message)
+    for warning in warnings:
+        ctx.warn(warning)
+    return OK
+
+
+def cmd_set_queue(args: argparse.Namespace, ctx: Context) -> int:
+    if not QUEUE_NAME_RE.match(args.name):
+        raise CliError(f"queue name {args.name!r} is not an AWS Batch job queue name "
+                       "(letters, digits, - and _, at most 128, starting with a letter or digit)", USAGE)
+    store = _store(ctx)
+    sk = QUEUE_PREFIX + args.name
+    existing = store.items().get(sk)
+    old = _normalized(sk, existing) if existing is not None else None
+    if old is None and args.attributes is None:
+        state = "is malformed" if existing is not None else "does not exist yet"
+        raise CliError(f"queue {args.name} {state}: give --attributes", USAGE)
+    base = old or {"attributes": [], "weight": 1, "enabled": True}
+    queue = Queue(args.name, tuple(args.attributes) if args.attributes is not None else tuple(base["attributes"]),
+                  args.weight if args.weight is not None else base["weight"],
+                  args.enabled if args.enabled is not None else base["enabled"])
+    item = queue_item(queue)
+    if existing is not None and "description" in existing:
+        item["description"] = existing["description"]
+    if existing is None:
+        action, message = "created", f"Created queue {args.name}: {_describe_item(item)}"
+    elif old == queue_item(queue):
+        action, message = "unchanged", f"Queue {args.name} unchanged: {_describe_item(item)}"
+    else:
+        action, message = "updated", f"Updated queue {args.name}: {_changes(old, item)}"
+    if action != "unchanged":
+        store.put(item)
+    return _after_write(ctx, store, args.json, {"action": action, "queue": _queue_doc(queue)}, message)
+
+
+def cmd_set_rule(args: argparse.Namespace, ctx: Context) -> int:
+    if not RULE_ID_RE.match(args.id):
+        raise CliError(f"rule id {args.id!r}: use letters, digits, '.', '-' and '_' (at most 64); "
+                       "ids also break ties between equally specific rules (the lowest sorts first)", USAGE)
+    for field in ("project", "domain", "workflow"):
+        if getattr(args, field) is not None and not getattr(args, field).strip():
+            raise CliError(f"--{field} must not be empty (leave it out to match any {field})", USAGE)
+    store = _store(ctx)
+    sk = RULE_PREFIX + args.id
+    existing = store.items().get(sk)
+    rule = Rule(args.id, tuple(args.tags), project=args.project, domain=args.domain, workflow=args.workflow)
+    item = rule_item(rule)
+    old = _normalized(sk, existing) if existing is not None else None
+    if existing is not None and "description" in existing:
+        item["description"] = existing["description"]
+    if existing is None:
+        action, message = "created", f"Created rule {args.id}: {_describe_item(item)}"
+    elif old == rule_item(rule):
+        action, message = "unchanged", f"Rule {args.id} unchanged: {_describe_item(item)}"
+    else:
+        action, message = "updated", f"Updated rule {args.id}: {_changes(old, item)}"
+    if action != "unchanged":
+        store.put(item)
+    return _after_write(ctx, store, args.json, {"action": action, "rule": _rule_doc(rule)}, message)
+
+
+def cmd_delete(args: argparse.Namespace, ctx: Context) -> int:
+    store = _store(ctx)
+    sk = (QUEUE_PREFIX if args.kind == "queue" else RULE_PREFIX) + args.name
+    if not store.delete(sk):
+        raise CliError(f"no {args.kind} {args.name!r} in table {store.name}", NOT_FOUND)
+    return _after_write(ctx, store, args.json, {"action": "deleted", "kind": args.kind, "name": args.name},
+                        f"Deleted {args.kind} {args.name}")
+
+
+# --- registration ------------------------------------------------------------------------------------
+
+EXPLAIN_HELP = """\
+Shows the rule that applies (the most specific: workflow > project > domain; ties go to the
+lowest rule id, i.e. file order for imported configs), the tag chosen (the first one an enabled
+queue carries), the candidate queues with their shares, and the queue. When several queues carry
+the tag, the choice depends on the launch id (weighted, repeatable): without --launch-id a fixed
+sample id is used. Exit code 1 when no queue matches (the launch would be rejected).
+"""
+
+
+def register(subparsers) -> None:
+    routes = add_group(subparsers, "routes", help="see, check and edit queue routing",
+                       description="Queue routing: which AWS Batch job queue a launch goes to.")
+
+    p = add_command(routes, "explain", cmd_explain, help="show which queue a launch goes to, and why",
+                    description="Explain the routing decision for one launch.\n\n" + EXPLAIN_HELP)
+    p.add_argument("--project", required=True)
+    p.add_argument("--domain", required=True)
+    p.add_argument("--workflow", required=True)
+    p.add_argument("--launch-id", metavar="ID", help=f"the launch id (default: the sample id {SAMPLE_LAUNCH_ID!r})")
+    p.add_argument("--config", metavar="FILE",
+                   help="evaluate this FlyteAdmin config (or items export) offline, without AWS, instead of the table")
+
+    p = add_command(routes, "import", cmd_import, help="load a FlyteAdmin queues config into the routing table",
+                    description="Load a FlyteAdmin config's `queues:` block (top level or nested, e.g. in Helm values),\n"
+                                "or an `export --format items` file, into the routing table. Rules from a FlyteAdmin\n"
+                                "file get ids 0001, 0002, ... in file order (the tie-break order).")
+    p.add_argument("file", metavar="FILE", help="YAML file, or - for standard input")
+    p.add_argument("--replace", action="store_true", help="delete routing items that are not in the file")
+    p.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
+    p.add_argument("--format", choices=("auto", "flyte", "items"), default="auto",
+                   help="input format (default: auto, an items list or a FlyteAdmin config)")
+
+    p = add_command(routes, "export", cmd_export, help="print the routing table as a FlyteAdmin config or items",
+                    description="Print the routing table: `flyte` (default) is a FlyteAdmin `queues:` block that\n"
+                                "`routes import` reads back (rules renumbered in tie-break order); `items` is the\n"
+                                "DynamoDB items as JSON, rule ids kept.", json_output=False)
+    p.add_argument("--format", choices=("flyte", "items"), default="flyte")
+
+    add_command(routes, "list", cmd_list, help="list queues and rules (rules in precedence order)")
+
+    p = add_command(routes, "set-queue", cmd_set_queue, help="create or change a queue",
+                    description="Create a queue (--attributes required) or change the options given.\n"
+                                "Weight 0 drains a queue; --disabled takes it out of routing.")
+    p.add_argument("name", metavar="NAME", help="the AWS Batch job queue name")
+    p.add_argument("--attributes", type=csv_list, metavar="A,B", help="the tags this queue carries")
+    p.add_argument("--weight", type=non_negative_int, metavar="N", help="share of launches among queues with the same tag")
+    state = p.add_mutually_exclusive_group()
+    state.add_argument("--enabled", dest="enabled", action="store_const", const=True, default=None)
+    state.add_argument("--disabled", dest="enabled", action="store_const", const=False)
+
+    p = add_command(routes, "set-rule", cmd_set_rule, help="create or replace a rule",
+                    description="Create or replace rule ID. A field left out matches any value; the most specific\n"
+                                "applicable rule wins (workflow > project > domain), ties go to the lowest id.")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--tags", type=csv_list, required=True, metavar="A,B", help="tags to try, in order")
+    p.add_argument("--project")
+    p.add_argument("--domain")
+    p.add_argument("--workflow")
+
+    p = add_command(routes, "delete", cmd_delete, help="delete a queue or a rule")
+    p.add_argument("kind", choices=("queue", "rule"))
+    p.add_argument("name", metavar="NAME", help="queue name or rule id")

@@ -1,0 +1,66 @@
+"""The routing table read and written directly with boto3 (the CLI wants fresh, consistent reads,
+not the launcher's cached provider). Item shapes: ``batchlane.routing.items``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from batchlane.routing.items import KEY_ATTR, PARTITION, SORT_ATTR
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers back to int/float; everything else (including sets) as is."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+class RoutingTableStore:
+    def __init__(self, dynamodb_resource, table_name: str) -> None:
+        self.name = table_name
+        self.table = dynamodb_resource.Table(table_name)
+
+    def items(self) -> dict[str, dict[str, Any]]:
+        """Every routing item, ``{sk: item}`` (one consistent Query of the routing partition)."""
+        from boto3.dynamodb.conditions import Key
+
+        request: dict[str, Any] = {"KeyConditionExpression": Key(KEY_ATTR).eq(PARTITION), "ConsistentRead": True}
+        found: dict[str, dict[str, Any]] = {}
+        while True:
+            response = self.table.query(**request)
+            for item in response.get("Items", []):
+                found[item[SORT_ATTR]] = _plain(item)
+            if "LastEvaluatedKey" not in response:
+                return found
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def write(self, puts: Iterable[Mapping[str, Any]] = (), deletes: Iterable[str] = ()) -> None:
+        """BatchWriteItem (25 per call, unprocessed items retried by boto3's batch writer)."""
+        with self.table.batch_writer() as batch:
+            for item in puts:
+                batch.put_item(Item=dict(item))
+            for sk in deletes:
+                batch.delete_item(Key={KEY_ATTR: PARTITION, SORT_ATTR: sk})
+
+    def put(self, item: Mapping[str, Any]) -> None:
+        self.table.put_item(Item=dict(item))
+
+    def delete(self, sk: str) -> bool:
+        """Delete one item; False when there was none."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.table.delete_item(Key={KEY_ATTR: PARTITION, SORT_ATTR: sk},
+                                   ConditionExpression="attribute_exists(#sk)",
+                                   ExpressionAttributeNames={"#sk": SORT_ATTR})
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

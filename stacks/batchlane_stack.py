@@ -1,0 +1,40 @@
+"""One batchlane deployment, read top to bottom like the architecture diagram."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from stacks.compute import BatchCompute
+from stacks.config import DeploymentConfig
+from stacks.launch_path import LaunchPath
+from stacks.routing_seed import RoutingSeed
+from stacks.runtime import LambdaRuntime
+from stacks.settings import DeploymentSettings
+from stacks.state import StateStore
+
+
+class BatchlaneStack(Stack):
+    def __init__(self, scope: Construct, id: str, *, config: DeploymentConfig, **kwargs) -> None:
+        super().__init__(scope, id, description=f"batchlane deployment {config.name}", **kwargs)
+        self.config = config
+        self.state = StateStore(self, "State", config=config)
+        self.compute = BatchCompute(self, "Compute", config=config, data_bucket=self.state.bucket)
+        self.settings = DeploymentSettings(self, "Settings", config=config)
+        self.routing_seed = RoutingSeed(self, "RoutingSeed", config=config, table=self.state.routing_table)
+        self.runtime = LambdaRuntime(self, "Runtime", config=config)
+        self.launch = LaunchPath(
+            self, "Launch",
+            config=config, state=self.state, compute=self.compute, runtime=self.runtime, settings=self.settings,
+        )
+        self._outputs()
+
+    def _outputs(self) -> None:
+        CfnOutput(self, "EventBusName", value=self.state.bus.event_bus_name, description="put task launches here")
+        CfnOutput(self, "RoutingTableName", value=self.state.routing_table.table_name)
+        CfnOutput(self, "ExecutionsTableName", value=self.state.executions_table.table_name)
+        CfnOutput(self, "DataBucketName", value=self.state.bucket.bucket_name)
+        CfnOutput(self, "LaunchDeadLetterQueueUrl", value=self.launch.dlq.queue_url)
+        for name, queue in self.compute.job_queues.items():
+            CfnOutput(self, f"JobQueue{''.join(p.title() for p in name.replace('_', '-').split('-'))}",
+                      value=queue.job_queue_arn, description=f"job queue {name}")

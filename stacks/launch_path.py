@@ -1,0 +1,141 @@
+"""Launch path: bus rule -> SQS buffer (with DLQ) -> launcher Lambda -> AWS Batch."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from batchlane.launch.models import LAUNCH_REQUESTED
+from stacks.compute import BatchCompute
+from stacks.config import DeploymentConfig, FunctionConfig
+from stacks.nag import acknowledge, bucket_arn_token
+from stacks.runtime import LambdaRuntime
+from stacks.settings import DeploymentSettings
+from stacks.state import StateStore
+
+
+def buffered_queue(scope: Construct, id: str, settings: FunctionConfig) -> tuple[sqs.Queue, sqs.Queue]:
+    """An encrypted, TLS-only SQS buffer and its dead-letter queue, sized for a function."""
+    dlq = sqs.Queue(
+        scope, f"{id}DeadLetters",
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+    )
+    queue = sqs.Queue(
+        scope, id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        # AWS's advice: six times the function timeout, so a slow batch is not redelivered early.
+        visibility_timeout=Duration.seconds(6 * settings.timeout_seconds),
+        retention_period=Duration.days(4),
+        dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=settings.max_receive_count, queue=dlq),
+    )
+    return queue, dlq
+
+
+class LaunchPath(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: DeploymentConfig,
+        state: StateStore,
+        compute: BatchCompute,
+        runtime: LambdaRuntime,
+        settings: DeploymentSettings,
+    ) -> None:
+        super().__init__(scope, id)
+        self.queue, self.dlq = buffered_queue(self, "Requests", config.launcher)
+        self.rule = events.Rule(
+            self, "LaunchRequested",
+            event_bus=state.bus,
+            description="Task launch requests to the launcher's buffer",
+            event_pattern=events.EventPattern(detail_type=[LAUNCH_REQUESTED]),
+        )
+        # Delivery failures (EventBridge retries for 24 h) end in the same dead-letter queue.
+        self.rule.add_target(targets.SqsQueue(self.queue, dead_letter_queue=self.dlq, retry_attempts=185,
+                                              max_event_age=Duration.hours(24)))
+        self.function = runtime.function(
+            self, "Launcher",
+            handler="batchlane.launch.handler.handler",
+            service="launcher",
+            settings=config.launcher,
+            description="Validates, routes and submits task launches to AWS Batch",
+            environment={
+                "SETTINGS_PATH": config.ssm_prefix,
+                "SETTINGS_MAX_AGE": str(config.routing_cache_seconds),
+                "ROUTING_TABLE": state.routing_table.table_name,
+                "EXECUTIONS_TABLE": state.executions_table.table_name,
+                "IDEMPOTENCY_TABLE": state.idempotency_table.table_name,
+                "DATA_BUCKET": state.bucket.bucket_name,
+                "EVENT_BUS": state.bus.event_bus_name,
+                # Longer than the function can run: a crashed submission is looked up, not repeated.
+                "LEASE_SECONDS": str(3 * config.launcher.timeout_seconds),
+            },
+        )
+        self.function.add_event_source(sources.SqsEventSource(
+            self.queue,
+            batch_size=config.launcher.batch_size,
+            max_batching_window=Duration.seconds(config.launcher.batching_window_seconds) if config.launcher.batching_window_seconds else None,
+            report_batch_item_failures=True,
+        ))
+        self._grant(config, state, compute, settings)
+        acknowledge(self.function, [
+            ("AwsSolutions-IAM5[Resource::*]", "batch:DescribeJobDefinitions and batch:ListJobs have no resource-level "
+                                               "permissions (and X-Ray tracing)."),
+            (f"AwsSolutions-IAM5[Resource::{bucket_arn_token(state.bucket)}/launches/*]",
+             "Writes the inputs of each launch under launches/<launchId>/ only."),
+            ("AwsSolutions-IAM5[Action::s3:Abort*]", "Part of put access: aborts its own multipart uploads of inputs."),
+            (f"AwsSolutions-IAM5[Resource::<{Stack.of(self).get_logical_id(state.executions_table.node.default_child)}.Arn>/index/*]",
+             "Table grants include its indexes; the launcher only reads and writes launch items."),
+            ("AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job-definition/batchlane-*]",
+             "Job definitions are registered on demand, one per (image, role, platform), all named batchlane-<hash>."),
+            (f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:batch:{Stack.of(self).region}:<AWS::AccountId>:job-definition/batchlane-*]",
+             "Job definitions are registered on demand, one per (image, role, platform), all named batchlane-<hash>."),
+            (f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:batch:{Stack.of(self).region}:<AWS::AccountId>:job/*]",
+             "Tag-on-create of the jobs it submits; job ids are not known before SubmitJob."),
+        ])
+
+    def _grant(self, config: DeploymentConfig, state: StateStore, compute: BatchCompute, settings: DeploymentSettings) -> None:
+        fn = self.function
+        stack = Stack.of(self)
+        settings.grant_read(fn)
+        state.routing_table.grant(fn, "dynamodb:Query")
+        state.executions_table.grant(fn, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem")
+        state.idempotency_table.grant(fn, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem")
+        state.bucket.grant_put(fn, "launches/*")
+        state.bus.grant_put_events_to(fn)
+        definitions = stack.format_arn(service="batch", resource="job-definition", resource_name="batchlane-*")
+        queues = [q.job_queue_arn for q in compute.job_queues.values()]
+        fn.add_to_role_policy(iam.PolicyStatement(
+            sid="SubmitToOwnQueues",
+            actions=["batch:SubmitJob"],
+            resources=[definitions, *queues],
+        ))
+        fn.add_to_role_policy(iam.PolicyStatement(
+            sid="TagOnCreate",
+            actions=["batch:TagResource"],
+            resources=[definitions, stack.format_arn(service="batch", resource="job", resource_name="*")],
+        ))
+        fn.add_to_role_policy(iam.PolicyStatement(
+            sid="RegisterOwnDefinitions",
+            actions=["batch:RegisterJobDefinition"],
+            resources=[definitions],
+        ))
+        fn.add_to_role_policy(iam.PolicyStatement(
+            sid="DescribeAndListDemandStar",
+            actions=["batch:DescribeJobDefinitions", "batch:ListJobs"],
+            resources=["*"],
+        ))
+        fn.add_to_role_policy(iam.PolicyStatement(
+            sid="PassOnlyJobRoles",
+            actions=["iam:PassRole"],
+            resources=list(compute.passable_role_arns),
+        ))
