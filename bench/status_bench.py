@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lambdas"))
 
 from batchlane.status.events import parse_event  # noqa: E402
 from batchlane.status.fold import (  # noqa: E402
-    ChildState, add_deltas, count_delta, initial_counts, merge_child, merge_parent, observe, summarize,
+    ChildState, add_deltas, count_delta, merge_child, merge_parent, observe, summarize,
 )
 from batchlane.status.simulate import launch_events, simple_array  # noqa: E402
 

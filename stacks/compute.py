@@ -61,7 +61,7 @@ class BatchCompute(Construct):
         self.vpc, self.subnets, self.security_groups = self._network(config)
 
         # ---- the log group every job writes to (awslogs driver) ------------------------------
-        self.log_group_name = f"/aws/batch/{config.prefix}"
+        self.log_group_name = config.job_log_group
         self.log_group: logs.ILogGroup = logs.LogGroup(
             self,
             "JobLogs",
@@ -80,7 +80,7 @@ class BatchCompute(Construct):
         self.execution_role: iam.IRole = iam.Role(
             self,
             "ExecutionRole",
-            role_name=f"{config.prefix}-execution",
+            role_name=config.execution_role_name,
             assumed_by=ecs_tasks(),
             description="batchlane: ECS task execution role (image pull from ECR, awslogs) for every job",
         )

@@ -179,9 +179,15 @@ def add_checks(app: IConstruct) -> None:
 
 def acknowledge(scope: IConstruct, findings: Iterable[tuple[str, str]]) -> None:
     """Acknowledge ``(finding id, reason)`` pairs on ``scope`` (and the resources under it)."""
-    acks = [Acknowledgment(id=i, reason=r) for i, r in findings]
+    acks = [Acknowledgment(id=_qualified(i), reason=r) for i, r in findings]
     if acks:
         Validations.of(scope).acknowledge(*acks)
+
+
+def _qualified(rule_id: str) -> str:
+    """``AwsSolutions-X`` -> ``AwsSolutions::AwsSolutions-X``: the pack-qualified id cdk-nag reports."""
+    pack = rule_id.split("-", 1)[0]
+    return rule_id if "::" in rule_id.split("[", 1)[0] else f"{pack}::{rule_id}"
 
 
 def acknowledge_known_findings(root: IConstruct) -> None:

@@ -27,8 +27,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from batchlane.routing.engine import Queue, Rule
-from batchlane.routing.items import SORT_ATTR, queue_item, rule_ids, rule_item
+from batchlane.routing.items import SORT_ATTR, items_from_table
 from stacks.config import LOG_RETENTION_DAYS, DeploymentConfig
 
 GENERATION_CONTEXT_KEY = "routingSeedGeneration"
@@ -36,14 +35,7 @@ GENERATION_CONTEXT_KEY = "routingSeedGeneration"
 
 def seed_items(config: DeploymentConfig) -> list[dict[str, Any]]:
     """The routing items the configuration describes, in the item codec's shape (plain Python)."""
-    queues = [
-        queue_item(Queue(config.queue_name(q), tuple(q.attributes), q.weight, q.enabled)) for q in config.job_queues
-    ]
-    rules = [
-        rule_item(Rule(rule_id, tuple(r.tags), project=r.project, domain=r.domain, workflow=r.workflow))
-        for rule_id, r in zip(rule_ids(len(config.routing_rules)), config.routing_rules)
-    ]
-    return queues + rules
+    return items_from_table(config.routing_table())
 
 
 def to_attribute_value(value: Any) -> dict[str, Any]:

@@ -127,7 +127,9 @@ def validate(raw: Any, settings: Settings) -> tuple[LaunchRequest | None, str | 
     """Returns the parsed request, the role it runs as, and every problem found."""
     request, problems = schema_problems(raw)
     role, role_problems = resolve_role(raw, settings)
-    problems = problems + role_problems + policy_problems(raw, settings)
+    reported = {p.field for p in problems}
+    # One answer per field: a value the schema already refused is not reported twice.
+    problems = problems + [p for p in role_problems + policy_problems(raw, settings) if p.field not in reported]
     return (request if not problems else None), role, problems
 
 

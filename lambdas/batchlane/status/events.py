@@ -101,8 +101,18 @@ class JobDetail(_Lenient):
         return self.job_id.split(":", 1)[0]
 
     @property
+    def child_index(self) -> int | None:
+        """The array index of a child: ``arrayProperties.index``, else the ``:<index>`` suffix of
+        its job id (moto's children, and some DescribeJobs results, lack the former)."""
+        ap = self.array_properties
+        if ap is not None and ap.index is not None:
+            return ap.index
+        _, sep, tail = self.job_id.partition(":")
+        return int(tail) if sep and tail.isdigit() else None
+
+    @property
     def is_array_child(self) -> bool:
-        return self.array_properties is not None and self.array_properties.index is not None
+        return self.child_index is not None
 
     @property
     def is_array_parent(self) -> bool:
@@ -146,22 +156,23 @@ class BatchJobEvent(EventBridgeModel):
 
 def parse_event(raw: str | bytes | dict[str, Any]) -> BatchJobEvent:
     """Parse one EventBridge event (dict or JSON text). Raises ForeignEvent / MalformedEvent."""
-    if isinstance(raw, (str, bytes)):
-        try:
-            data = json.loads(raw)
-        except ValueError as exc:
-            raise MalformedEvent(f"not JSON: {exc}") from None
-    else:
-        data = raw
-    if not isinstance(data, dict):
-        raise MalformedEvent(f"an event must be a JSON object, not {type(data).__name__}")
-    source, detail_type = data.get("source"), data.get("detail-type")
-    if source != SOURCE or detail_type not in DETAIL_TYPES:
-        raise ForeignEvent(f"not handled by the status path: source={source!r} detail-type={detail_type!r}")
     try:
-        return BatchJobEvent.model_validate(data)
+        if isinstance(raw, (str, bytes)):
+            return BatchJobEvent.model_validate_json(raw)  # pydantic's own JSON parser: no dict detour
+        return BatchJobEvent.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)[:5]
-        )
-        raise MalformedEvent(f"unusable {detail_type} event: {problems}") from None
+        errors = exc.errors(include_url=False)
+    if any(e["loc"] and e["loc"][0] in ("source", "detail-type") for e in errors):
+        data = raw if isinstance(raw, dict) else _loads_or_none(raw)
+        data = data if isinstance(data, dict) else {}
+        raise ForeignEvent(f"not handled by the status path: source={data.get('source')!r} "
+                           f"detail-type={data.get('detail-type')!r}") from None
+    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}" for e in errors[:5])
+    raise MalformedEvent(f"unusable Batch event: {problems}") from None
+
+
+def _loads_or_none(raw: str | bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None

@@ -336,8 +336,8 @@ def observe(event: BatchJobEvent | Mapping[str, Any] | str) -> Observation:
     d = event.detail
     blocked = event.is_queue_blocked
     common = {"job_id": d.parent_job_id, "region": event.region, "partition": event.partition}
-    if d.is_array_child:
-        index = d.array_properties.index
+    index = d.child_index
+    if index is not None:
         if index < 0:
             raise MalformedEvent(f"negative array index {index}")
         return Observation(**common, child=child_from_detail(d, index, queue_blocked=blocked))

@@ -84,3 +84,10 @@ def test_unusable_events_are_reported(event):
         parse_event("{not json")
     with pytest.raises(MalformedEvent):
         parse_event("[1, 2]")
+
+
+def test_child_index_from_the_job_id_when_array_properties_lack_it(event):
+    e = event("array-child-succeeded.json")
+    del e["detail"]["arrayProperties"]
+    d = parse_event(e).detail
+    assert d.is_array_child and d.child_index == 12

@@ -45,7 +45,8 @@ def test_plain_job_phases_as_events_arrive(event):
     running = f.status(plain_record())
     assert running.phase == "running"
     # the running attempt already has its log link
-    assert [link.name for link in child_log_links(running.children[0], "us-east-1")] == ["AWS Batch #0-0 (PhaseRunning)"]
+    links = child_log_links(running.children[0], "us-east-1")
+    assert [link.name for link in links] == ["AWS Batch #0-0 (PhaseRunning)"]
 
 
 def test_duplicate_and_stale_events_change_nothing(event):

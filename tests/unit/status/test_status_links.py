@@ -36,7 +36,8 @@ def test_partition_from_arn():
 
 def test_links_use_the_jobs_own_log_group(event):
     e = event("single-running.json")
-    e["detail"]["container"]["logConfiguration"] = {"logDriver": "awslogs", "options": {"awslogs-group": "/team/jobs"}}
+    e["detail"]["container"]["logConfiguration"] = {"logDriver": "awslogs",
+                                                    "options": {"awslogs-group": "/team/jobs"}}
     child, _ = merge_child(None, e)
     (link,) = child_log_links(child, "us-east-1", log_group="/from/launch/record")
     assert "/log-group/$252Fteam$252Fjobs/" in link.url

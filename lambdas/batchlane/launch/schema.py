@@ -1,0 +1,37 @@
+"""JSON Schemas of the launch events, generated from the models: ``python -m batchlane.launch.schema DIR``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from batchlane.launch.models import LaunchRequest, TaskLaunched, TaskLaunchRejected
+
+SCHEMAS = {
+    "task-launch-requested.json": (LaunchRequest, "Task Launch Requested"),
+    "task-launched.json": (TaskLaunched, "Task Launched"),
+    "task-launch-rejected.json": (TaskLaunchRejected, "Task Launch Rejected"),
+}
+
+
+def schemas() -> dict[str, str]:
+    out = {}
+    for filename, (model, detail_type) in SCHEMAS.items():
+        schema = model.model_json_schema(by_alias=True, mode="validation")
+        schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+                  "title": f"batchlane: detail of a \"{detail_type}\" event", **schema}
+        out[filename] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
+    return out
+
+
+def main(directory: str) -> None:
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    for filename, text in schemas().items():
+        (target / filename).write_text(text)
+        print(target / filename)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "docs/schemas")
