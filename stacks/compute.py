@@ -30,8 +30,8 @@ from stacks.config import (
     DeploymentConfig,
     EcsImageType,
     JobQueueConfig,
-    LOG_RETENTION_DAYS,
 )
+from stacks.runtime import log_retention
 
 # The S3 key prefix under which the launcher writes inputs and jobs write outputs.
 DATA_PREFIX = "launches/"
@@ -43,11 +43,6 @@ _RUNNABLE_REASONS = (
     batch.JobStateTimeLimitActionsReason.COMPUTE_ENVIRONMENT_MAX_RESOURCE,
     batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT,
 )
-
-
-def _retention(days: int) -> logs.RetentionDays:
-    """The RetentionDays member for a validated ``logRetentionDays`` (same order as the tuple)."""
-    return list(logs.RetentionDays)[LOG_RETENTION_DAYS.index(days)]
 
 
 class BatchCompute(Construct):
@@ -66,7 +61,7 @@ class BatchCompute(Construct):
             self,
             "JobLogs",
             log_group_name=self.log_group_name,
-            retention=_retention(config.log_retention_days),
+            retention=log_retention(config.log_retention_days),
             removal_policy=RemovalPolicy.RETAIN,
         )
 
@@ -191,7 +186,7 @@ class BatchCompute(Construct):
         flow_logs = logs.LogGroup(
             self,
             "FlowLogs",
-            retention=_retention(config.log_retention_days),
+            retention=log_retention(config.log_retention_days),
             removal_policy=RemovalPolicy.DESTROY,
         )
         vpc.add_flow_log(

@@ -28,7 +28,8 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from batchlane.routing.items import SORT_ATTR, items_from_table
-from stacks.config import LOG_RETENTION_DAYS, DeploymentConfig
+from stacks.config import DeploymentConfig
+from stacks.runtime import log_retention
 
 GENERATION_CONTEXT_KEY = "routingSeedGeneration"
 
@@ -62,7 +63,7 @@ class RoutingSeed(Construct):
         self.log_group = logs.LogGroup(
             self,
             "Logs",
-            retention=list(logs.RetentionDays)[LOG_RETENTION_DAYS.index(config.log_retention_days)],
+            retention=log_retention(config.log_retention_days),
             removal_policy=RemovalPolicy.DESTROY,
         )
         # Least privilege: PutItem on the routing table, nothing else (no read, no delete).

@@ -139,6 +139,7 @@ class LaunchService:
             "queue": plan.queue,
             "size": plan.size,
             "isArray": plan.is_array,
+            "isMapTask": request.is_map,
             "attempts": plan.attempts,
             "minSuccessRatio": request.min_success_ratio,
             "inputsUri": plan.inputs_uri,
