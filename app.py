@@ -4,12 +4,12 @@
 import os
 import sys
 
-import aws_cdk as cdk
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")  # before jsii starts
 
-from stacks.app_factory import build_app
-from stacks.config import ConfigError
+import aws_cdk as cdk  # noqa: E402
 
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+from stacks.app_factory import build_app  # noqa: E402
+from stacks.config import ConfigError  # noqa: E402
 
 app = cdk.App()
 try:

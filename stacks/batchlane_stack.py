@@ -8,9 +8,11 @@ from constructs import Construct
 from stacks.compute import BatchCompute
 from stacks.config import DeploymentConfig
 from stacks.launch_path import LaunchPath
+from stacks.operations import Operations
 from stacks.routing_seed import RoutingSeed
 from stacks.runtime import LambdaRuntime
 from stacks.settings import DeploymentSettings
+from stacks.status_path import StatusPath
 from stacks.state import StateStore
 
 
@@ -27,6 +29,16 @@ class BatchlaneStack(Stack):
             self, "Launch",
             config=config, state=self.state, compute=self.compute, runtime=self.runtime, settings=self.settings,
         )
+        self.status = StatusPath(
+            self, "Status", config=config, state=self.state, compute=self.compute, runtime=self.runtime,
+        )
+        self.operations = Operations(
+            self, "Operations",
+            config=config,
+            dlqs={"launch": self.launch.dlq, "status": self.status.dlq},
+            functions={"launcher": self.launch.function, "aggregator": self.status.function},
+            job_queues=self.compute.job_queues,
+        )
         self._outputs()
 
     def _outputs(self) -> None:
@@ -35,6 +47,7 @@ class BatchlaneStack(Stack):
         CfnOutput(self, "ExecutionsTableName", value=self.state.executions_table.table_name)
         CfnOutput(self, "DataBucketName", value=self.state.bucket.bucket_name)
         CfnOutput(self, "LaunchDeadLetterQueueUrl", value=self.launch.dlq.queue_url)
+        CfnOutput(self, "StatusDeadLetterQueueUrl", value=self.status.dlq.queue_url)
         for name, queue in self.compute.job_queues.items():
             CfnOutput(self, f"JobQueue{''.join(p.title() for p in name.replace('_', '-').split('-'))}",
                       value=queue.job_queue_arn, description=f"job queue {name}")

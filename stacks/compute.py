@@ -15,7 +15,7 @@ What the rest of the stack reads from :class:`BatchCompute`:
 
 from __future__ import annotations
 
-from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import Acknowledgment, Aws, CfnOutput, Duration, RemovalPolicy, Stack, Tags, Validations
 from aws_cdk import aws_batch as batch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -145,17 +145,20 @@ class BatchCompute(Construct):
         existing = config.network.existing_vpc
         if existing is not None:
             # Explicit ids only: no Vpc.from_lookup, so synth never needs AWS credentials.
-            aligned = len(existing.subnet_ids) % len(existing.availability_zones) == 0
+            # Compute gets its subnets explicitly (``self.subnets``), so the VPC itself carries none.
             vpc = ec2.Vpc.from_vpc_attributes(
-                self,
-                "Vpc",
-                vpc_id=existing.vpc_id,
-                availability_zones=list(existing.availability_zones),
-                private_subnet_ids=list(existing.subnet_ids) if aligned else None,
+                self, "Vpc", vpc_id=existing.vpc_id, availability_zones=list(existing.availability_zones)
             )
-            subnets = ec2.SubnetSelection(
-                subnets=[ec2.Subnet.from_subnet_id(self, f"Subnet{i}", s) for i, s in enumerate(existing.subnet_ids)]
-            )
+            imported = [ec2.Subnet.from_subnet_id(self, f"Subnet{i}", s) for i, s in enumerate(existing.subnet_ids)]
+            for subnet in imported:
+                # batchlane never reads a subnet's route table: the "no routeTableId" warning does not apply.
+                Validations.of(subnet).acknowledge(
+                    Acknowledgment(
+                        id="@aws-cdk/aws-ec2:noSubnetRouteTableId",
+                        reason="Subnets given by id only place Batch compute; no route table is read or changed.",
+                    )
+                )
+            subnets = ec2.SubnetSelection(subnets=imported)
             if existing.security_group_ids:
                 groups = [
                     ec2.SecurityGroup.from_security_group_id(self, f"SecurityGroup{i}", sg, mutable=False)

@@ -13,7 +13,6 @@ from constructs import Construct
 from batchlane.launch.models import LAUNCH_REQUESTED
 from stacks.compute import BatchCompute
 from stacks.config import DeploymentConfig, FunctionConfig
-from stacks.nag import acknowledge, bucket_arn_token
 from stacks.runtime import LambdaRuntime
 from stacks.settings import DeploymentSettings
 from stacks.state import StateStore
@@ -87,21 +86,6 @@ class LaunchPath(Construct):
             report_batch_item_failures=True,
         ))
         self._grant(config, state, compute, settings)
-        acknowledge(self.function, [
-            ("AwsSolutions-IAM5[Resource::*]", "batch:DescribeJobDefinitions and batch:ListJobs have no resource-level "
-                                               "permissions (and X-Ray tracing)."),
-            (f"AwsSolutions-IAM5[Resource::{bucket_arn_token(state.bucket)}/launches/*]",
-             "Writes the inputs of each launch under launches/<launchId>/ only."),
-            ("AwsSolutions-IAM5[Action::s3:Abort*]", "Part of put access: aborts its own multipart uploads of inputs."),
-            (f"AwsSolutions-IAM5[Resource::<{Stack.of(self).get_logical_id(state.executions_table.node.default_child)}.Arn>/index/*]",
-             "Table grants include its indexes; the launcher only reads and writes launch items."),
-            ("AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job-definition/batchlane-*]",
-             "Job definitions are registered on demand, one per (image, role, platform), all named batchlane-<hash>."),
-            (f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:batch:{Stack.of(self).region}:<AWS::AccountId>:job-definition/batchlane-*]",
-             "Job definitions are registered on demand, one per (image, role, platform), all named batchlane-<hash>."),
-            (f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:batch:{Stack.of(self).region}:<AWS::AccountId>:job/*]",
-             "Tag-on-create of the jobs it submits; job ids are not known before SubmitJob."),
-        ])
 
     def _grant(self, config: DeploymentConfig, state: StateStore, compute: BatchCompute, settings: DeploymentSettings) -> None:
         fn = self.function

@@ -9,7 +9,6 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.nag import LAMBDA_BASIC_EXECUTION, acknowledge
 from stacks.config import LOG_RETENTION_DAYS, ConfigError, DeploymentConfig, FunctionConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,13 +74,6 @@ class LambdaRuntime(Construct):
                 **environment,
             },
         )
-        acknowledge(function, [
-            ("AwsSolutions-L1", "python3.12 is the runtime batchlane targets and builds its dependency layer for "
-                                "(Makefile LAYER_PLATFORM); moving runtime is a deliberate, tested change."),
-            (LAMBDA_BASIC_EXECUTION, "AWSLambdaBasicExecutionRole only allows writing this function's own logs."),
-            ("AwsSolutions-IAM5[Resource::*]", "X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) have no "
-                                               "resource-level permissions."),
-        ])
         return function
 
 

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable
 
 # Exit codes, the same for every command.
@@ -152,9 +153,7 @@ class Context:
     # --- AWS (boto3 imported only when a command needs it) -------------------------------
     def _boto_session(self):
         if self._session is None:
-            import boto3
-
-            self._session = boto3.session.Session(region_name=self.region)
+            self._session = _boto3_session(self.region)
         return self._session
 
     def _boto_config(self):
@@ -180,6 +179,15 @@ class Context:
     @staticmethod
     def emit_json(document: Any) -> None:
         print(json.dumps(document, indent=2, default=str), file=sys.stdout)
+
+
+@lru_cache(maxsize=None)
+def _boto3_session(region: str):
+    """One boto3 session per region and process: service models are loaded once (this matters
+    for anything that runs several commands in one process, such as the tests or the sandbox)."""
+    import boto3
+
+    return boto3.session.Session(region_name=region)
 
 
 def table_text(rows: list[list[str]], indent: str = "  ") -> list[str]:

@@ -192,16 +192,17 @@ def _print_decision(ctx: Context, decision: Decision, args: argparse.Namespace, 
         ["Routing from", source],
         ["Launch", f"project={args.project} domain={args.domain} workflow={args.workflow}"],
         ["Launch id", launch_id],
-        ["Rule", decision.rule.describe() if decision.rule else "none applies"],
+        ["Rule", decision.rule.describe().removeprefix("rule ") if decision.rule else "none applies"],
     ]
     for skipped in decision.skipped_tags:
         lines.append(["Passed over", skipped])
     if decision.matched:
         lines.append(["Tag", decision.tag or ""])
+        width = max(len(c.queue) for c in decision.candidates)
         for i, c in enumerate(decision.candidates):
             state = "disabled" if not c.enabled else ("drained (weight 0)" if c.weight == 0 else f"share {c.share:.1%}")
             mark = "  <- chosen" if c.chosen else ""
-            lines.append(["Candidates" if i == 0 else "", f"{c.queue}  weight {c.weight}  {state}{mark}"])
+            lines.append(["Candidates" if i == 0 else "", f"{c.queue.ljust(width)}  weight {c.weight}  {state}{mark}"])
         lines.append(["Queue", decision.queue or ""])
     else:
         lines.append(["Queue", "none: the launch would be rejected"])
@@ -232,7 +233,8 @@ def _normalized(sk: str, item: dict[str, Any]) -> dict[str, Any] | None:
 def _changes(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
     if old is None:
         return "replaces a malformed item"
-    fields = [f for f in dict.fromkeys([*old, *new]) if f not in (KEY_ATTR, SORT_ATTR, "description")]
+    order = ["project", "domain", "workflow", "tags", "attributes", "weight", "enabled"]
+    fields = [f for f in order if f in old or f in new]
     return ", ".join(f"{f} {_show(old.get(f))} -> {_show(new.get(f))}" for f in fields if old.get(f) != new.get(f))
 
 

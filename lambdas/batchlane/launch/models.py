@@ -75,6 +75,8 @@ class LaunchRequest(_Model):
     inputs_location: Annotated[InputsLocation | None, Field(alias="inputsLocation")] = None
     min_success_ratio: Annotated[float, Field(alias="minSuccessRatio", gt=0, le=1)] = 1.0
     tags: Annotated[dict[str, str], Field(max_length=40, description="cost-allocation tags")] = {}
+    share_identifier: Annotated[str | None, Field(alias="shareIdentifier", pattern=r"^[A-Za-z0-9_]{1,255}$",
+                                                  description="fair-share queues: the share this launch uses")] = None
 
     @field_validator("tags")
     @classmethod

@@ -116,6 +116,8 @@ class LaunchPlan:
         }
         if self.is_array:
             request["arrayProperties"] = {"size": self.size}
+        if self.request.share_identifier:
+            request["shareIdentifier"] = self.request.share_identifier
         return request
 
 

@@ -28,16 +28,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from batchlane.common.console import batch_job_url, console_host
 from batchlane.status.fold import TERMINAL, ChildState
 
 DEFAULT_LOG_GROUP = "/aws/batch/job"
 JOB_LINK_NAME = "AWS Batch Job"
-
-_HOSTS = {
-    "aws": "{region}.console.aws.amazon.com",
-    "aws-cn": "{region}.console.amazonaws.cn",
-    "aws-us-gov": "{region}.console.amazonaws-us-gov.com",
-}
 
 FLYTE_PHASE = {
     "SUBMITTED": "PhaseQueued",
@@ -60,22 +55,6 @@ class Link:
         return {"name": self.name, "url": self.url}
 
 
-def partition_of(arn: str | None, default: str = "aws") -> str:
-    """``arn:<partition>:...`` -> partition."""
-    if arn and arn.startswith("arn:"):
-        parts = arn.split(":", 2)
-        if len(parts) > 2 and parts[1]:
-            return parts[1]
-    return default
-
-
-def console_host(region: str, partition: str = "aws") -> str:
-    try:
-        return _HOSTS[partition].format(region=region)
-    except KeyError:
-        raise ValueError(f"no console host known for partition {partition!r}") from None
-
-
 def console_escape(s: str) -> str:
     """The CloudWatch console's fragment escaping: URL-encode twice, then ``%`` -> ``$``."""
     return quote(quote(s, safe=""), safe="").replace("%", "$")
@@ -83,14 +62,8 @@ def console_escape(s: str) -> str:
 
 def log_stream_url(region: str, log_stream: str, log_group: str | None = None, partition: str = "aws") -> str:
     group = log_group or DEFAULT_LOG_GROUP
-    return (f"https://{console_host(region, partition)}/cloudwatch/home?region={region}"
+    return (f"https://{console_host(partition, region)}/cloudwatch/home?region={region}"
             f"#logsV2:log-groups/log-group/{console_escape(group)}/log-events/{console_escape(log_stream)}")
-
-
-def batch_job_url(region: str, job_id: str, partition: str = "aws") -> str:
-    """The Batch console page of a job (``<parent>:<index>`` for a child). Best effort: the
-    console's fragment routes are not documented."""
-    return f"https://{console_host(region, partition)}/batch/home?region={region}#jobs/detail/{job_id}"
 
 
 def flyte_phase(status: str) -> str:
@@ -121,7 +94,7 @@ def child_log_links(child: ChildState, region: str, *, partition: str = "aws",
 
 
 def job_link(region: str, job_id: str, *, partition: str = "aws") -> Link:
-    return Link(JOB_LINK_NAME, batch_job_url(region, job_id, partition))
+    return Link(JOB_LINK_NAME, batch_job_url(partition, region, job_id))
 
 
 def child_job_id(job_id: str, index: int, is_array: bool) -> str:

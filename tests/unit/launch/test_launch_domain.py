@@ -114,3 +114,8 @@ def test_settings_from_ssm_parameters():
         Settings.from_parameters({"limits": '{"maxArray": 1}'})
     with pytest.raises(ValueError, match="routing-cache-seconds"):
         Settings.from_parameters({"routing-cache-seconds": "900"})
+
+
+def test_share_identifier_is_sent_only_when_given():
+    assert "shareIdentifier" not in plan()[0].submit_request("def")
+    assert plan(shareIdentifier="team_a")[0].submit_request("def")["shareIdentifier"] == "team_a"

@@ -123,6 +123,8 @@ def test_batchlane_weight_and_enabled_extensions():
     ("flyteadmin:\n  roleNameKey: x\n", "cfg: no FlyteAdmin 'queues:' block with executionQueues/workflowConfigs found"),
     ("", "no FlyteAdmin 'queues:' block"),
     ("queues:\n  executionQueues:\n    - attributes: [a]\n", "queues.executionQueues[0].dynamic: the job queue name is missing"),
+    ("queues:\n  executionQueues:\n    - {dynamic: off, attributes: [a]}\n",
+     "queues.executionQueues[0].dynamic: the job queue name must be a string, got False (quote it"),
     ("queues:\n  executionQueues:\n    - dynamic: q\n", "queues.executionQueues[0].attributes: must be a non-empty list of strings"),
     ("queues:\n  executionQueues:\n    - {dynamic: q, attributes: default}\n", "queues.executionQueues[0].attributes: must be a non-empty list"),
     ("queues:\n  executionQueues:\n    - {dynamic: q, attributes: [a]}\n    - {dynamic: q, attributes: [b]}\n",

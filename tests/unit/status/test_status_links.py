@@ -1,10 +1,8 @@
 import pytest
 
 from batchlane.status.fold import Attempt, ChildState, merge_child
-from batchlane.status.links import (
-    batch_job_url, child_log_links, console_escape, console_host, job_link, log_link_name, log_stream_url,
-    partition_of,
-)
+from batchlane.common.console import batch_job_url, console_host, partition_of
+from batchlane.status.links import child_log_links, console_escape, job_link, log_link_name, log_stream_url
 
 
 def test_console_escaping_of_the_default_log_group():
@@ -24,14 +22,14 @@ def test_log_stream_url_in_the_current_console_format():
     ("aws-us-gov", "us-gov-west-1", "us-gov-west-1.console.amazonaws-us-gov.com"),
 ])
 def test_console_host_per_partition(partition, region, host):
-    assert console_host(region, partition) == host
+    assert console_host(partition, region) == host
     assert log_stream_url(region, "s", partition=partition).startswith(f"https://{host}/cloudwatch/")
-    assert batch_job_url(region, "j", partition) == f"https://{host}/batch/home?region={region}#jobs/detail/j"
+    assert batch_job_url(partition, region, "j") == f"https://{host}/batch/home?region={region}#jobs/detail/j"
 
 
 def test_partition_from_arn():
     assert partition_of("arn:aws-cn:batch:cn-north-1:1:job/x") == "aws-cn"
-    assert partition_of(None) == "aws"
+    assert partition_of("") == "aws"
 
 
 def test_links_use_the_jobs_own_log_group(event):

@@ -1,0 +1,263 @@
+"""Thin AWS adapters behind the status service's ports (DynamoDB status items, Batch, S3 outputs).
+
+Status items live in the launch's partition of the executions table (docs/contracts.md):
+
+* ``sk = "child#<index:06d>"``: one per child (``ChildState.to_item()`` + ``rev``), so no event
+  sits on one hot item and every item stays far below DynamoDB's 400 KB;
+* ``sk = "parent"``: the array parent's state (``ParentState.to_item()`` + ``rev``);
+* ``sk = "status"``: the summary: ``phase``, ``reason``, count deltas ``n_<STATUS>`` relative to
+  "every child SUBMITTED", ``parentStatus``, ``blocked``, ``outputs``, ``error``.
+
+A batch's changes to one launch are written by one ``TransactWriteItems``: a ``Put`` per changed
+child (conditioned on the ``rev`` that was read) and one ``Update`` of the summary that adds the
+count deltas. Children and counts therefore never disagree, even when a Lambda dies half way.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from batchlane.common import aws
+from batchlane.common.errors import TransientError
+from batchlane.status.fold import ChildState, ParentState
+from batchlane.status.service import WriteConflict
+
+_SER = TypeSerializer()
+_DES = TypeDeserializer()
+SUMMARY_SK = "status"
+PARENT_SK = "parent"
+MAX_TRANSACTION_ITEMS = 100
+
+
+def child_sk(index: int) -> str:
+    return f"child#{index:06d}"
+
+
+def _low(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _SER.serialize(v) for k, v in aws.to_dynamo(item).items()}
+
+
+def _high(item: dict[str, Any]) -> dict[str, Any]:
+    return aws.from_dynamo({k: _DES.deserialize(v) for k, v in item.items()})
+
+
+def _transient(operation: str, exc: ClientError) -> None:
+    if aws.is_transient(exc):
+        raise TransientError(f"{operation}: {aws.error_code(exc)}") from exc
+
+
+class DynamoStatusStore:
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+        self.write_requests = 0  # write requests issued (figures for tests and the bench)
+        self.items_written = 0  # items those requests wrote (a transactional item costs 2 WCU)
+
+    @property
+    def _ddb(self):
+        return aws.client("dynamodb")
+
+    # ------------------------------------------------------------------ the launch record
+    def find_launch(self, job_id: str) -> dict[str, Any] | None:
+        try:
+            found = self._ddb.query(TableName=self.table_name, IndexName="byJobId",
+                                    KeyConditionExpression="jobId = :j",
+                                    ExpressionAttributeValues={":j": {"S": job_id}})
+            for key in found.get("Items", []):
+                if key.get("sk", {}).get("S") == "launch":
+                    item = self._ddb.get_item(TableName=self.table_name, ConsistentRead=True,
+                                              Key={"launchId": key["launchId"], "sk": key["sk"]}).get("Item")
+                    return _high(item) if item else None
+        except ClientError as exc:
+            _transient("Query byJobId", exc)
+            raise
+        return None
+
+    # ------------------------------------------------------------------ state items
+    def read_states(self, launch_id: str, indexes: list[int], parent: bool
+                    ) -> tuple[dict[int, tuple[ChildState, int]], tuple[ParentState, int] | None]:
+        """Children (and the parent) as stored: ``{index: (state, rev)}``; absent ones are left out."""
+        keys = [child_sk(i) for i in indexes] + ([PARENT_SK] if parent else [])
+        children: dict[int, tuple[ChildState, int]] = {}
+        parent_state = None
+        for start in range(0, len(keys), 100):
+            pending = {self.table_name: {"ConsistentRead": True, "Keys": [
+                {"launchId": {"S": launch_id}, "sk": {"S": sk}} for sk in keys[start:start + 100]]}}
+            while pending:
+                try:
+                    response = self._ddb.batch_get_item(RequestItems=pending)
+                except ClientError as exc:
+                    _transient("BatchGetItem", exc)
+                    raise
+                for raw in response.get("Responses", {}).get(self.table_name, []):
+                    item = _high(raw)
+                    if item["sk"] == PARENT_SK:
+                        parent_state = (ParentState.from_item(item), int(item["rev"]))
+                    else:
+                        state = ChildState.from_item(item)
+                        children[state.index] = (state, int(item["rev"]))
+                pending = response.get("UnprocessedKeys") or {}
+        return children, parent_state
+
+    def commit(self, launch_id: str, children: list[tuple[ChildState, int | None]],
+               parent: tuple[ParentState, int | None] | None, summary: dict[str, Any]) -> None:
+        """One transaction: conditional puts of the changed states and one summary update.
+        ``summary``: ``deltas`` (counts), ``set`` (attributes), ``remove`` (attribute names)."""
+        items = []
+        for state, rev in children:
+            items.append(self._put(launch_id, child_sk(state.index), state.to_item(), rev))
+        if parent is not None:
+            items.append(self._put(launch_id, PARENT_SK, parent[0].to_item(), parent[1]))
+        items.append({"Update": self._summary_update(launch_id, summary)})
+        if len(items) > MAX_TRANSACTION_ITEMS:
+            raise ValueError(f"{len(items)} items do not fit in one transaction")
+        try:
+            self.write_requests += 1
+            self.items_written += len(items)
+            self._ddb.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if aws.error_code(exc) == "TransactionCanceledException":
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons:
+                    raise WriteConflict(str(reasons)) from exc
+                if any(r in ("ThrottlingError", "ProvisionedThroughputExceeded") for r in reasons):
+                    raise TransientError(f"TransactWriteItems: {reasons}") from exc
+            _transient("TransactWriteItems", exc)
+            raise
+
+    def _put(self, launch_id: str, sk: str, state: dict[str, Any], rev: int | None) -> dict[str, Any]:
+        put: dict[str, Any] = {"TableName": self.table_name,
+                               "Item": _low({"launchId": launch_id, "sk": sk, **state, "rev": (rev or 0) + 1})}
+        if rev is None:
+            put["ConditionExpression"] = "attribute_not_exists(sk)"
+        else:
+            put["ConditionExpression"] = "rev = :rev"
+            put["ExpressionAttributeValues"] = {":rev": {"N": str(rev)}}
+        return {"Put": put}
+
+    def _summary_update(self, launch_id: str, summary: dict[str, Any]) -> dict[str, Any]:
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        sets, adds = [], []
+        for i, (k, v) in enumerate(summary.get("set", {}).items()):
+            names[f"#s{i}"] = k
+            values[f":s{i}"] = _SER.serialize(aws.to_dynamo(v))
+            sets.append(f"#s{i} = :s{i}")
+        for i, (k, v) in enumerate(summary.get("deltas", {}).items()):
+            names[f"#d{i}"] = f"n_{k}"
+            values[f":d{i}"] = {"N": str(v)}
+            adds.append(f"#d{i} :d{i}")
+        removes = []
+        for i, k in enumerate(summary.get("remove", ())):
+            names[f"#r{i}"] = k
+            removes.append(f"#r{i}")
+        expression = " ".join(part for part in (
+            "SET " + ", ".join(sets) if sets else "",
+            "ADD " + ", ".join(adds) if adds else "",
+            "REMOVE " + ", ".join(removes) if removes else "") if part)
+        update = {"TableName": self.table_name, "Key": {"launchId": {"S": launch_id}, "sk": {"S": SUMMARY_SK}},
+                  "UpdateExpression": expression, "ExpressionAttributeNames": names}
+        if values:
+            update["ExpressionAttributeValues"] = values
+        return update
+
+    # ------------------------------------------------------------------ the summary
+    def summary(self, launch_id: str) -> dict[str, Any] | None:
+        try:
+            item = self._ddb.get_item(TableName=self.table_name, ConsistentRead=True,
+                                      Key={"launchId": {"S": launch_id}, "sk": {"S": SUMMARY_SK}}).get("Item")
+        except ClientError as exc:
+            _transient("GetItem", exc)
+            raise
+        return _high(item) if item else None
+
+    def set_phase(self, launch_id: str, old_phase: str | None, fields: dict[str, Any]) -> bool:
+        """Write the new phase (and what goes with it) unless another writer changed it first."""
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        values = {f":f{i}": _SER.serialize(aws.to_dynamo(v)) for i, v in enumerate(fields.values())}
+        if old_phase is None:
+            condition = "attribute_not_exists(phase)"
+        else:
+            condition = "phase = :old"
+            values[":old"] = {"S": old_phase}
+        try:
+            self.write_requests += 1
+            self.items_written += 1
+            self._ddb.update_item(TableName=self.table_name,
+                                  Key={"launchId": {"S": launch_id}, "sk": {"S": SUMMARY_SK}},
+                                  UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields))),
+                                  ConditionExpression=condition, ExpressionAttributeNames=names,
+                                  ExpressionAttributeValues=values)
+            return True
+        except ClientError as exc:
+            if aws.error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            _transient("UpdateItem", exc)
+            raise
+
+    def all_children(self, launch_id: str) -> list[ChildState]:
+        out: list[ChildState] = []
+        pages = self._ddb.get_paginator("query").paginate(
+            TableName=self.table_name, ConsistentRead=True,
+            KeyConditionExpression="launchId = :l AND begins_with(sk, :c)",
+            ExpressionAttributeValues={":l": {"S": launch_id}, ":c": {"S": "child#"}})
+        for page in pages:
+            out += [ChildState.from_item(_high(i)) for i in page.get("Items", [])]
+        return out
+
+
+class BatchTerminator:
+    def terminate(self, job_id: str, reason: str) -> None:
+        """TerminateJob on the parent stops every child; a job that already ended is no error."""
+        try:
+            aws.client("batch").terminate_job(jobId=job_id, reason=reason[:256])
+        except ClientError as exc:
+            _transient("TerminateJob", exc)
+            if aws.error_code(exc) != "ClientException":
+                raise
+
+
+def _split(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://"):
+        raise ValueError(f"not an S3 URI: {uri!r}")
+    bucket, _, key = uri[5:].partition("/")
+    return bucket, key
+
+
+class S3Outputs:
+    """Children's ``<outputsUri><i>/outputs.json`` in, the launch's ``outputs.json`` out."""
+
+    def __init__(self, workers: int = 32) -> None:
+        self.workers = workers
+
+    def read(self, uri: str) -> dict[str, Any] | None:
+        bucket, key = _split(uri)
+        try:
+            body = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if aws.error_code(exc) in ("NoSuchKey", "404", "NotFound"):
+                return None
+            _transient("GetObject", exc)
+            raise
+        try:
+            value = json.loads(body)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+
+    def read_many(self, uris: dict[int, str]) -> dict[int, dict[str, Any] | None]:
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            return dict(zip(uris, pool.map(self.read, uris.values())))
+
+    def write(self, uri: str, value: Any) -> None:
+        bucket, key = _split(uri)
+        try:
+            aws.client("s3").put_object(Bucket=bucket, Key=key, ContentType="application/json",
+                                        Body=json.dumps(value, separators=(",", ":"), default=str).encode())
+        except ClientError as exc:
+            _transient("PutObject", exc)
+            raise

@@ -1,0 +1,278 @@
+"""Aggregator service: a batch of Batch events -> per-launch status items, phase, side effects.
+
+Per Lambda batch and launch: one read of the touched children (BatchGetItem), the events folded
+in memory (``merge_child``: a join, so order and duplicates do not matter), then **one**
+transaction that writes only the children whose state advanced (conditioned on the revision
+read) and adds their count deltas to the summary. A batch of duplicates or stale events writes
+nothing. When the phase that follows from the counts changes, the side effects run first
+(TerminateJob when the launch can no longer succeed, outputs when it succeeded, "Task Status
+Changed"), then the phase is written conditionally: a retry repeats them rather than losing them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from batchlane.common.errors import TransientError
+from batchlane.status.events import ForeignEvent, MalformedEvent, parse_event
+from batchlane.status.fold import (
+    FINAL_PHASES, RANK, ChildState, Observation, ParentState, add_deltas, count_delta, decide_phase,
+    initial_counts, merge_child, merge_parent, min_successes, observe,
+)
+from batchlane.status.outputs import assemble_outputs, launch_error_summary
+
+STATUS_CHANGED = "Task Status Changed"
+CONTENTION_RETRIES = 5
+CHILDREN_PER_TRANSACTION = 98  # + the parent + the summary = DynamoDB's 100 items
+
+
+class LaunchNotFound(TransientError):
+    """No launch record names this Batch job (yet): retried, then dead-lettered."""
+
+
+class WriteConflict(Exception):
+    """A conditional write lost a race with another writer: read, merge and write again."""
+
+
+class Contention(TransientError):
+    """Other writers kept winning: the message is retried later."""
+
+
+class Store(Protocol):
+    def find_launch(self, job_id: str) -> dict[str, Any] | None: ...
+    def read_states(self, launch_id: str, indexes: list[int], parent: bool) -> tuple[dict, Any]: ...
+    def commit(self, launch_id: str, children: list, parent: Any, summary: dict[str, Any]) -> None: ...
+    def summary(self, launch_id: str) -> dict[str, Any] | None: ...
+    def set_phase(self, launch_id: str, old_phase: str | None, fields: dict[str, Any]) -> bool: ...
+    def all_children(self, launch_id: str) -> list[ChildState]: ...
+
+
+class Terminator(Protocol):
+    def terminate(self, job_id: str, reason: str) -> None: ...
+
+
+class Outputs(Protocol):
+    def read_many(self, uris: dict[int, str]) -> dict[int, dict[str, Any] | None]: ...
+    def write(self, uri: str, value: Any) -> None: ...
+
+
+class Announcer(Protocol):
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
+
+
+class Counter(Protocol):
+    def count(self, name: str, value: int = 1, **dimensions: str) -> None: ...
+
+
+class Log(Protocol):
+    def warning(self, msg: str, *args: Any, **kwargs: Any) -> None: ...
+    def exception(self, msg: str, *args: Any, **kwargs: Any) -> None: ...
+
+
+def counts_of(summary: dict[str, Any] | None, size: int) -> dict[str, int]:
+    counts = initial_counts(size)
+    for k, v in (summary or {}).items():
+        if k.startswith("n_") and k[2:] in counts:
+            counts[k[2:]] += int(v)
+    return counts
+
+
+def assembled_outputs_uri(outputs_uri: str) -> str:
+    """``s3://b/<base>outputs/`` -> ``s3://b/<base>outputs.json`` (next to the inputs)."""
+    return outputs_uri.rstrip("/") + ".json"
+
+
+def queue_name(arn: str | None) -> str:
+    return (arn or "unknown").rsplit("/", 1)[-1]
+
+
+@dataclass
+class _Batch:
+    """The observations of one launch in one Lambda batch."""
+
+    message_ids: list[str] = field(default_factory=list)
+    children: dict[int, ChildState] = field(default_factory=dict)
+    parent: ParentState | None = None
+    blocked: str | None = None
+    started: bool = False  # some child reached STARTING or later: a block no longer applies
+
+    def add(self, obs: Observation) -> None:
+        if obs.child is not None:
+            c = obs.child
+            prev = self.children.get(c.index)
+            self.children[c.index] = c if prev is None else prev.join(c)
+            if c.blocked:
+                self.blocked = c.blocked
+            elif RANK[c.status] >= RANK["STARTING"]:
+                self.started = True
+        else:
+            self.parent = obs.parent if self.parent is None else self.parent.join(obs.parent)
+            if obs.parent.blocked:
+                self.blocked = obs.parent.blocked
+
+
+class StatusService:
+    def __init__(self, *, store: Store, jobs: Terminator, outputs: Outputs, announcer: Announcer,
+                 metrics: Counter, log: Log, clock=time.time, launch_cache_size: int = 4096) -> None:
+        self.store = store
+        self.jobs = jobs
+        self.outputs = outputs
+        self.announcer = announcer
+        self.metrics = metrics
+        self.log = log
+        self.clock = clock
+        self.launch_cache_size = launch_cache_size
+        self._launches: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    # ------------------------------------------------------------------ entry point
+    def process(self, records: Iterable[tuple[str, str | dict]]) -> dict[str, Exception]:
+        """``(messageId, body)`` pairs in; the failed message ids (with why) out. Foreign and
+        malformed events are logged, counted and dropped: they never fail the batch."""
+        batches: dict[str, _Batch] = {}
+        for message_id, body in records:
+            try:
+                event = parse_event(body)
+                obs = observe(event)
+            except (ForeignEvent, MalformedEvent) as exc:
+                self.log.warning("skipping an event the status path cannot use",
+                                 extra={"messageId": message_id, "problem": str(exc)[:500]})
+                self.metrics.count("StatusEventMalformed")
+                continue
+            if event.is_queue_blocked:
+                self.metrics.count("QueueBlocked", queue=queue_name(event.detail.job_queue))
+            b = batches.setdefault(obs.job_id, _Batch())
+            b.message_ids.append(message_id)
+            b.add(obs)
+        failures: dict[str, Exception] = {}
+        for job_id, b in batches.items():
+            try:
+                self._apply(job_id, b)
+                self.metrics.count("StatusEventProcessed", len(b.message_ids))
+            except Exception as exc:  # noqa: BLE001 - fail this launch's messages only
+                self.log.exception("status update failed", extra={"jobId": job_id, "messages": len(b.message_ids)})
+                for m in b.message_ids:
+                    failures[m] = exc
+        return failures
+
+    # ------------------------------------------------------------------ one launch
+    def _launch(self, job_id: str) -> dict[str, Any]:
+        launch = self._launches.get(job_id)
+        if launch is None:
+            launch = self.store.find_launch(job_id)
+            if launch is None or launch.get("jobId") != job_id:
+                raise LaunchNotFound(f"no launch record for Batch job {job_id}")
+            self._launches[job_id] = launch
+            while len(self._launches) > self.launch_cache_size:
+                self._launches.popitem(last=False)
+        else:
+            self._launches.move_to_end(job_id)
+        return launch
+
+    def _apply(self, job_id: str, b: _Batch) -> None:
+        launch = self._launch(job_id)
+        launch_id = launch["launchId"]
+        size = int(launch.get("size") or 1)
+        foreign = [i for i in b.children if not 0 <= i < size]
+        for i in foreign:
+            self.log.warning("child index outside the launch", extra={"launchId": launch_id, "index": i})
+            self.metrics.count("StatusEventMalformed")
+            del b.children[i]
+        indexes = sorted(b.children)
+        chunks = [indexes[k:k + CHILDREN_PER_TRANSACTION] for k in range(0, len(indexes), CHILDREN_PER_TRANSACTION)]
+        for n, chunk in enumerate(chunks or [[]]):
+            self._commit(launch, {i: b.children[i] for i in chunk}, b.parent if n == 0 else None,
+                         b if n == 0 else None)
+        self._advance_phase(launch)
+
+    def _commit(self, launch: dict[str, Any], children: dict[int, ChildState], parent: ParentState | None,
+                b: _Batch | None) -> None:
+        launch_id = launch["launchId"]
+        for _ in range(CONTENTION_RETRIES):
+            stored, stored_parent = self.store.read_states(launch_id, list(children), parent is not None)
+            writes: list[tuple[ChildState, int | None]] = []
+            deltas: dict[str, int] = {}
+            for i, new in children.items():
+                old, rev = stored.get(i, (None, None))
+                merged, changed = merge_child(old, new)
+                if changed:
+                    writes.append((merged, rev))
+                    add_deltas(deltas, count_delta(old.status if old else None, merged.status))
+            parent_write = None
+            summary_set: dict[str, Any] = {}
+            if parent is not None:
+                old_p, prev = stored_parent or (None, None)
+                merged_p, changed = merge_parent(old_p, parent)
+                if changed:
+                    parent_write = (merged_p, prev)
+                    summary_set["parentStatus"] = merged_p.status
+            remove: list[str] = []
+            if b is not None and b.blocked and not b.started:
+                summary_set["blocked"] = b.blocked
+            elif b is not None and b.started and writes:
+                remove.append("blocked")
+            if not writes and parent_write is None and "blocked" not in summary_set:
+                return  # duplicates and stale events only: no write at all
+            summary_set.update({"jobId": launch["jobId"], "queue": launch.get("queue"), "size": int(launch.get("size") or 1),
+                                "updatedAt": int(self.clock() * 1000)})
+            try:
+                self.store.commit(launch_id, writes, parent_write,
+                                  {"set": summary_set, "deltas": deltas, "remove": remove})
+                return
+            except WriteConflict:
+                continue
+        raise Contention(f"launch {launch_id}: {CONTENTION_RETRIES} write conflicts in a row")
+
+    def _advance_phase(self, launch: dict[str, Any]) -> None:
+        launch_id = launch["launchId"]
+        size = int(launch.get("size") or 1)
+        summary = self.store.summary(launch_id)
+        if summary is None:
+            return
+        old_phase = summary.get("phase")
+        if old_phase in FINAL_PHASES:
+            return
+        counts = counts_of(summary, size)
+        need = min_successes(size, launch.get("minSuccessRatio", 1))
+        decision = decide_phase(size, need, counts, parent_status=summary.get("parentStatus"))
+        if decision.phase == old_phase:
+            return
+        fields: dict[str, Any] = {"phase": decision.phase, "reason": decision.reason,
+                                  "phaseChangedAt": int(self.clock() * 1000)}
+        if decision.terminate:
+            self.jobs.terminate(launch["jobId"], f"batchlane: launch failed ({decision.reason})")
+            fields["terminated"] = True
+        if decision.phase in FINAL_PHASES:
+            fields.update(self._finish(launch, decision.phase))
+        self.announcer.publish(STATUS_CHANGED, {
+            "launchId": launch_id, "jobId": launch["jobId"], "queue": launch.get("queue"),
+            "phase": decision.phase, "previousPhase": old_phase, "reason": decision.reason,
+            "size": size, "counts": {k: v for k, v in counts.items() if v},
+            **{k: fields[k] for k in ("outputsUri", "error") if k in fields},
+        })
+        if not self.store.set_phase(launch_id, old_phase, fields):
+            self.log.warning("phase changed concurrently", extra={"launchId": launch_id, "phase": decision.phase})
+
+    def _finish(self, launch: dict[str, Any], phase: str) -> dict[str, Any]:
+        """Error summary of a finished launch, and its outputs when it succeeded."""
+        size = int(launch.get("size") or 1)
+        children = self.store.all_children(launch["launchId"])
+        out: dict[str, Any] = {}
+        error = launch_error_summary(children)
+        if error:
+            out["error"] = error
+        base = launch.get("outputsUri")
+        if phase == "succeeded" and base:
+            ok = {c.index: f"{base}{c.index}/outputs.json" for c in children if c.status == "SUCCEEDED"}
+            if len(ok) < size and not any(c.status == "FAILED" for c in children):
+                # A SUCCEEDED parent proved the children without events succeeded too.
+                ok = {i: f"{base}{i}/outputs.json" for i in range(size)}
+            values = self.outputs.read_many(ok)
+            unwrap = not launch.get("isMapTask", launch.get("isArray", False)) and size == 1
+            uri = assembled_outputs_uri(base)
+            self.outputs.write(uri, assemble_outputs(size, values, unwrap=unwrap))
+            out["outputsUri"] = uri
+        return out

@@ -1,0 +1,301 @@
+"""The aggregator end to end against moto: launches made by the launcher, then AWS Batch events
+(built with batchlane.status.simulate, and the sample events) delivered the way SQS does."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import boto3
+import pytest
+from boto3.dynamodb.conditions import Key
+
+from batchlane.common import aws
+from batchlane.status import handler as aggregator
+from batchlane.status.fold import ChildState, fold_events
+from batchlane.status.links import child_log_links
+from batchlane.status.simulate import AttemptPlan, ChildPlan, launch_events
+from tests.integration.conftest import LambdaContext, sqs_event
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events"
+FAIL = AttemptPlan("exit", 1)
+NOSTART = AttemptPlan("nostart")
+OK = AttemptPlan()
+
+
+def task(launch_id, **overrides):
+    detail = {"launchId": launch_id, "project": "flytesnacks", "domain": "development", "workflow": "wf",
+              "task": "my.task", "container": {"image": "busybox:1.36", "command": ["echo", "hi"]}}
+    detail.update(overrides)
+    return detail
+
+
+@pytest.fixture
+def agg(world):
+    aggregator.runtime.cache_clear()
+    yield aggregator
+    aggregator.runtime.cache_clear()
+
+
+@pytest.fixture
+def deliver(agg):
+    def send(*events, raw_bodies: tuple[str, ...] = ()) -> dict:
+        bodies = tuple(json.dumps(e) for e in events) + raw_bodies
+        return agg.handler(sqs_event(*bodies), LambdaContext())
+    return send
+
+
+@pytest.fixture
+def launched(world, launch):
+    """Launch through the launcher; returns the launch record (with the Batch job id)."""
+    def make(launch_id, **overrides):
+        assert launch(task(launch_id, **overrides)) == {"batchItemFailures": []}
+        world.answers()
+        return aws.from_dynamo(world.launch_record(launch_id))
+    return make
+
+
+@pytest.fixture
+def terminated(world):
+    calls: list[dict] = []
+    aws.client("batch").meta.events.register(
+        "provide-client-params.batch.TerminateJob", lambda params, **_: calls.append(dict(params)))
+    return calls
+
+
+def items(world, launch_id):
+    table = boto3.resource("dynamodb").Table(world.config.table_name("executions"))
+    found = table.query(KeyConditionExpression=Key("launchId").eq(launch_id), ConsistentRead=True)["Items"]
+    return {i["sk"]: aws.from_dynamo(i) for i in found}
+
+
+def summary(world, launch_id):
+    return items(world, launch_id)["status"]
+
+
+def children(world, launch_id):
+    return {int(sk.split("#")[1]): ChildState.from_item(i) for sk, i in items(world, launch_id).items()
+            if sk.startswith("child#")}
+
+
+def status_changes(world):
+    return [a["detail"] for a in world.answers() if a["detail-type"] == "Task Status Changed"]
+
+
+def s3_put_json(uri, value):
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(value).encode())
+
+
+def s3_json(uri):
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    return json.loads(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def metric(stdout: str, name: str, **dimensions: str) -> float:
+    """Sum of one metric in the EMF lines the handler printed (optionally with dimensions)."""
+    total = 0.0
+    for line in stdout.splitlines():
+        if not line.startswith('{"_aws"'):
+            continue
+        blob = json.loads(line)
+        if name in blob and all(blob.get(k) == v for k, v in dimensions.items()):
+            value = blob[name]
+            total += sum(value) if isinstance(value, list) else value
+    return total
+
+
+def writes():
+    return aggregator.runtime().store.write_requests
+
+
+def test_single_job_lifecycle_with_log_links_and_unwrapped_outputs(world, launched, deliver):
+    record = launched("s-1", input={"x": 1})
+    job = record["jobId"]
+    pending, runnable, starting, running, succeeded = launch_events(job, [ChildPlan(pending=True)])
+    s3_put_json(f"{record['outputsUri']}0/outputs.json", {"y": 2})
+
+    assert deliver(pending, runnable) == {"batchItemFailures": []}
+    assert summary(world, "s-1")["phase"] == "queued"
+    assert [c["phase"] for c in status_changes(world)] == ["queued"]
+
+    deliver(starting, running)
+    s = summary(world, "s-1")
+    assert s["phase"] == "running" and s["jobId"] == job and s["queue"] == "batchlane-dev-default"
+    assert [c["phase"] for c in status_changes(world)] == ["running"]
+    [child] = children(world, "s-1").values()
+    [link] = child_log_links(child, "us-east-1", log_group=record.get("logGroup"))
+    assert link.name == "AWS Batch #0-0 (PhaseRunning)"
+    assert link.url.startswith("https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:")
+
+    deliver(succeeded)
+    s = summary(world, "s-1")
+    assert s["phase"] == "succeeded" and s["n_SUCCEEDED"] == 1
+    [change] = status_changes(world)
+    assert change["phase"] == "succeeded" and change["previousPhase"] == "running"
+    assert change["outputsUri"] == record["outputsUri"].rstrip("/") + ".json"
+    assert s3_json(change["outputsUri"]) == {"y": 2}  # a single task's outputs are unwrapped
+    [child] = children(world, "s-1").values()
+    assert [link.name for link in child_log_links(child, "us-east-1")] == ["AWS Batch #0-0 (PhaseSuccess)"]
+
+
+def test_sample_event_of_a_running_job_gives_its_log_link(world, launched, deliver, event_sample):
+    record = launched("s-2")
+    sample = event_sample("single-running.json", record["jobId"])
+    assert deliver(sample) == {"batchItemFailures": []}
+    [child] = children(world, "s-2").values()
+    [link] = child_log_links(child, "us-east-1")
+    assert link.url.endswith("/log-events/first-run-job-definition$252Fdefault$252F770a2f9cd4bb407c84227223b775ca25")
+    assert summary(world, "s-2")["phase"] == "running"
+
+
+@pytest.fixture
+def event_sample():
+    def load(name, job_id):
+        e = json.loads((FIXTURES / name).read_text())
+        old = e["detail"]["jobId"]
+        return json.loads(json.dumps(e).replace(old, job_id))
+    return load
+
+
+def test_array_with_retries_fails_fast_and_terminates_the_rest(world, launched, deliver, terminated):
+    record = launched("a-1", inputs=[{"i": i} for i in range(4)])
+    job = record["jobId"]
+    plans = [ChildPlan(), ChildPlan(attempts=(FAIL, OK)), ChildPlan(attempts=(NOSTART, FAIL)), ChildPlan()]
+    events = launch_events(job, plans, rng=random.Random(3))
+    # Child 3 is still running when child 2 has failed for good: the launch can no longer succeed.
+    child3 = [e for e in events if e["detail"]["jobId"] == f"{job}:3"]
+    upto_running = [e for e in events if e not in child3 or e["detail"]["status"] != "SUCCEEDED"]
+    upto_running = [e for e in upto_running if "size" not in e["detail"].get("arrayProperties", {})
+                    or e["detail"]["status"] == "PENDING"]
+    for k in range(0, len(upto_running), 7):
+        assert deliver(*upto_running[k:k + 7]) == {"batchItemFailures": []}
+    s = summary(world, "a-1")
+    assert s["phase"] == "failed" and s["terminated"] is True
+    assert s["error"] == "[2]: Essential container in task exited (exit code 1)"
+    assert [t["jobId"] for t in terminated] == [job]
+    final = [c for c in status_changes(world) if c["phase"] == "failed"]
+    assert len(final) == 1 and final[0]["counts"]["FAILED"] == 1
+    kids = children(world, "a-1")
+    assert kids[1].status == "SUCCEEDED" and kids[1].attempt_count == 2 and kids[1].attempts[0].exit_code == 1
+    assert [link.name for link in child_log_links(kids[1], "us-east-1")] == [
+        "AWS Batch #1-0 (PhaseRetryableFailure)", "AWS Batch #1-1 (PhaseSuccess)"]
+    assert kids[2].status == "FAILED" and kids[2].attempt_count == 2
+    # Later events change child states, never the final phase, and terminate nothing more.
+    deliver(*[e for e in events if e not in upto_running])
+    assert summary(world, "a-1")["phase"] == "failed" and len(terminated) == 1
+
+
+def test_duplicates_and_out_of_order_events_make_no_write(world, launched, deliver):
+    record = launched("a-2", inputs=[{"i": i} for i in range(30)], minSuccessRatio=0.9)
+    job = record["jobId"]
+    plans = [ChildPlan(pending=True, attempts=(FAIL, OK) if i % 5 == 0 else (OK,)) for i in range(30)]
+    plans[7] = ChildPlan(attempts=(NOSTART, FAIL, FAIL))
+    events = launch_events(job, plans, rng=random.Random(1))
+    shuffled = events[:]
+    random.Random(2).shuffle(shuffled)
+    for k in range(0, len(shuffled), 10):
+        assert deliver(*shuffled[k:k + 10]) == {"batchItemFailures": []}
+    first_pass = writes()
+    assert first_pass <= len(events)
+    # The stored record is the one the pure fold builds from the events in their true order.
+    expected = fold_events(record, events)
+    s = summary(world, "a-2")
+    assert s["phase"] == expected.phase == "succeeded"
+    assert set(children(world, "a-2").values()) == set(expected.children)
+    before = items(world, "a-2")
+    # Every event again, in another order, in other batches: no write at all, no event.
+    world.answers()
+    random.Random(5).shuffle(shuffled)
+    for k in range(0, len(shuffled), 25):
+        assert deliver(*shuffled[k:k + 25]) == {"batchItemFailures": []}
+    assert writes() == first_pass
+    assert items(world, "a-2") == before
+    assert status_changes(world) == []
+
+
+def test_stale_event_after_the_end_makes_no_write(world, launched, deliver):
+    record = launched("s-3")
+    events = launch_events(record["jobId"], [ChildPlan(pending=True)])
+    deliver(events[-1])  # SUCCEEDED first
+    n = writes()
+    for e in events[:-1]:
+        deliver(e)
+    assert writes() == n
+    assert summary(world, "s-3")["phase"] == "succeeded"
+
+
+def test_malformed_and_foreign_events_do_not_fail_the_batch(world, launched, deliver, capsys):
+    record = launched("s-4")
+    good = launch_events(record["jobId"], [ChildPlan()])[0]
+    no_status = json.loads(json.dumps(good))
+    del no_status["detail"]["status"]
+    foreign = {"version": "0", "id": "x", "detail-type": "Something Else", "source": "my.app", "region": "us-east-1",
+               "resources": [], "detail": {}}
+    capsys.readouterr()
+    response = deliver(good, no_status, foreign, raw_bodies=("not json", "[1, 2]"))
+    assert response == {"batchItemFailures": []}
+    assert summary(world, "s-4")["phase"] == "queued"
+    out = capsys.readouterr().out
+    assert metric(out, "StatusEventMalformed") == 4 and metric(out, "StatusEventProcessed") == 1
+
+
+def test_unknown_job_fails_only_its_own_message(world, launched, deliver):
+    record = launched("s-5")
+    ours = launch_events(record["jobId"], [ChildPlan()])[0]
+    stranger = launch_events("0000aaaa-0000-4000-8000-000000000000", [ChildPlan()])[0]
+    bodies = sqs_event(json.dumps(ours), json.dumps(stranger))
+    response = aggregator.handler(bodies, LambdaContext())
+    assert response == {"batchItemFailures": [{"itemIdentifier": bodies["Records"][1]["messageId"]}]}
+    assert summary(world, "s-5")["phase"] == "queued"
+
+
+def test_queue_blocked_is_attached_and_counted(world, launched, deliver, capsys, event_sample):
+    record = launched("s-6")
+    blocked = event_sample("queue-blocked.json", record["jobId"])
+    capsys.readouterr()
+    assert deliver(blocked) == {"batchItemFailures": []}
+    assert summary(world, "s-6")["blocked"]
+    out = capsys.readouterr().out
+    assert metric(out, "QueueBlocked", queue="critical") == 1
+
+
+def test_outputs_of_a_map_task_are_lists_with_none_for_failed_children(world, launched, deliver):
+    record = launched("a-3", inputs=[{"i": i} for i in range(3)], minSuccessRatio=0.6)
+    plans = [ChildPlan(), ChildPlan(attempts=(FAIL,)), ChildPlan()]
+    for i in (0, 2):
+        s3_put_json(f"{record['outputsUri']}{i}/outputs.json", {"y": i * 10, "z": f"v{i}"})
+    events = launch_events(record["jobId"], plans, rng=random.Random(4))
+    assert deliver(*events) == {"batchItemFailures": []}
+    s = summary(world, "a-3")
+    assert s["phase"] == "succeeded" and s["error"].startswith("[1]: ")
+    assert s3_json(s["outputsUri"]) == {"y": [0, None, 20], "z": ["v0", None, "v2"]}
+    assert s["outputsUri"] == record["outputsUri"].rstrip("/") + ".json"
+
+
+def test_map_task_of_one_input_keeps_lists(world, launched, deliver):
+    record = launched("a-4", inputs=[{"only": True}])
+    assert record["isMapTask"] is True and record["size"] == 1
+    s3_put_json(f"{record['outputsUri']}0/outputs.json", {"y": 1})
+    deliver(*launch_events(record["jobId"], [ChildPlan()]))
+    assert s3_json(summary(world, "a-4")["outputsUri"]) == {"y": [1]}
+
+
+def test_writes_per_event_on_a_shuffled_array(world, launched, deliver):
+    """Write requests per event with batches of 100 (the configured batch size), 10% duplicates."""
+    size = 200
+    record = launched("a-5", inputs=[{"i": i} for i in range(size)])
+    events = launch_events(record["jobId"], [ChildPlan(pending=True)] * size, rng=random.Random(8))
+    rng = random.Random(9)
+    delivered = events + rng.sample(events, len(events) // 10)
+    rng.shuffle(delivered)
+    for k in range(0, len(delivered), 100):
+        assert deliver(*delivered[k:k + 100]) == {"batchItemFailures": []}
+    store = aggregator.runtime().store
+    per_event = writes() / len(delivered)
+    print(f"write requests per event: {per_event:.3f} ({writes()} for {len(delivered)} events); "
+          f"items written per event: {store.items_written / len(delivered):.3f}")
+    assert per_event <= 1.2
+    assert store.items_written <= len(delivered)
+    assert summary(world, "a-5")["phase"] == "succeeded"
