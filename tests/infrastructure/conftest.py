@@ -65,15 +65,11 @@ def synthesize(name: str) -> Synthesized:
         return _CACHE[name]
     import time
 
-    import aws_cdk as cdk
+    from stacks.app_factory import new_app
 
-    from stacks.app_factory import build_app
-
-    context = json.loads((ROOT / "cdk.json").read_text())["context"]
     outdir = Path(tempfile.mkdtemp(prefix=f"batchlane-synth-{name}-"))
     started = time.perf_counter()
-    app = cdk.App(context=context, outdir=str(outdir))
-    stack = build_app(app, name)
+    app, stack = new_app(name, outdir=str(outdir))
     nag_error = None
     try:
         app.synth()

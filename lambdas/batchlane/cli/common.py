@@ -62,7 +62,7 @@ GLOBAL_OPTIONS = _global_options()
 
 def add_group(subparsers, name: str, help: str, description: str | None = None):
     """A command group (``batchlane routes``); returns the subparsers to add its commands to."""
-    parser = subparsers.add_parser(name, help=help, description=description or help)
+    parser = subparsers.add_parser(name, help=help, description=description or help, parents=[GLOBAL_OPTIONS])
     return parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND", required=True)
 
 
