@@ -136,6 +136,10 @@ def _show(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def routing_warnings(table: RoutingTable) -> list[str]:
     """Things that are valid but probably not meant: rules that can never route anything."""
     warnings: list[str] = []
@@ -283,7 +287,7 @@ def cmd_import(args: argparse.Namespace, ctx: Context) -> int:
         return OK
     verb = "Would import" if args.dry_run else "Imported"
     ctx.out(f"{verb} {args.file} into table {store.name} ({ctx.where}): "
-            f"{len(imported.queues)} queues, {len(imported.rules)} rules")
+            f"{_count(len(imported.queues), 'queue')}, {_count(len(imported.rules), 'rule')}")
     rows = [[kind, sk, note] for kind in ("added", "updated", "deleted", "kept") for sk, _, note in plan[kind]]
     if rows:
         for line in table_text(rows):

@@ -4,21 +4,10 @@ not the launcher's cached provider). Item shapes: ``batchlane.routing.items``.""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
 from typing import Any
 
+from batchlane.common.values import from_dynamo
 from batchlane.routing.items import KEY_ATTR, PARTITION, SORT_ATTR
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB numbers back to int/float; everything else (including sets) as is."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 class RoutingTableStore:
@@ -35,7 +24,7 @@ class RoutingTableStore:
         while True:
             response = self.table.query(**request)
             for item in response.get("Items", []):
-                found[item[SORT_ATTR]] = _plain(item)
+                found[item[SORT_ATTR]] = from_dynamo(item)
             if "LastEvaluatedKey" not in response:
                 return found
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from decimal import Decimal
 from functools import cache
-from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError
+
+from batchlane.common.values import from_dynamo, to_dynamo  # noqa: F401  (adapters use aws.to_dynamo)
 
 # botocore retries quickly a few times; past that the SQS message is retried later.
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
@@ -47,25 +47,3 @@ def is_transient(exc: BaseException) -> bool:
 
 def error_code(exc: ClientError) -> str:
     return exc.response.get("Error", {}).get("Code", "")
-
-
-def to_dynamo(value: Any) -> Any:
-    """Python values as the DynamoDB resource API wants them (no floats)."""
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, dict):
-        return {k: to_dynamo(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_dynamo(v) for v in value]
-    return value
-
-
-def from_dynamo(value: Any) -> Any:
-    """DynamoDB numbers back to int or float."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: from_dynamo(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [from_dynamo(v) for v in value]
-    return value

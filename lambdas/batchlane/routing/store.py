@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parameters import DynamoDBProvider
 from boto3.dynamodb.conditions import Key
 
-from batchlane.common.aws import from_dynamo
+from batchlane.common.values import from_dynamo
 from batchlane.routing.engine import RoutingTable
 from batchlane.routing.items import KEY_ATTR, PARTITION, SORT_ATTR, table_from_items
 
