@@ -98,3 +98,101 @@ def provision(config: DeploymentConfig, session: boto3.session.Session | None = 
         for item in items_from_table(config.routing_table()):
             writer.put_item(Item=item)
     return Provisioned(config=config, account=account, bucket=bucket, queue_arns=queue_arns)
+
+
+# ---------------------------------------------------------------------------------------------
+# Event paths: the rules, SQS buffers and dead-letter queues of stacks/launch_path.py and
+# stacks/status_path.py, with the settings of config.launcher / config.aggregator.
+
+LAUNCH_REQUESTED = "Task Launch Requested"
+BATCH_SOURCE = "aws.batch"
+BATCH_DETAIL_TYPES = ("Batch Job State Change", "Batch Job Queue Blocked")
+
+
+def status_path_available() -> bool:
+    """True when the aggregator (batchlane.status.handler) is part of this checkout."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("batchlane.status.handler") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """One function's event path: the rule's SQS buffer, its DLQ and the function settings."""
+
+    function: str  # "launcher" | "aggregator"
+    handler: str  # dotted path of the handler function
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    dlq_arn: str
+    rule: str
+    bus: str
+    batch_size: int
+    batching_window_seconds: int
+    timeout_seconds: int
+    max_receive_count: int
+    visibility_timeout_seconds: int
+    environment: dict
+
+
+def _buffered_queue(sqs, name: str, *, visibility: int, max_receive_count: int) -> tuple[str, str, str, str]:
+    """Like stacks.launch_path.buffered_queue: SSE-SQS, 14 d DLQ, 4 d buffer, redrive after N receives."""
+    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq", Attributes={
+        "MessageRetentionPeriod": str(14 * 24 * 3600), "SqsManagedSseEnabled": "true"})["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(QueueName=name, Attributes={
+        "VisibilityTimeout": str(visibility),
+        "MessageRetentionPeriod": str(4 * 24 * 3600),
+        "SqsManagedSseEnabled": "true",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}),
+    })["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn, dlq_url, dlq_arn
+
+
+def provision_event_paths(deployment: Provisioned, session: boto3.session.Session, *,
+                          visibility_timeout_seconds: int | None = None) -> dict[str, Buffer]:
+    """The launch path (always) and the status path (when its handler exists) in the emulator.
+
+    ``visibility_timeout_seconds`` replaces the stacks' ``6 x function timeout`` (a sandbox
+    compresses time so that a retried message comes back in seconds, not minutes).
+    """
+    config = deployment.config
+    sqs = session.client("sqs")
+    events = session.client("events")
+    logs = session.client("logs")
+    try:
+        logs.create_log_group(logGroupName=config.job_log_group)
+    except logs.exceptions.ResourceAlreadyExistsException:
+        pass
+    env = deployment.function_environment()
+    paths: dict[str, Buffer] = {}
+
+    def path(function: str, handler: str, settings, rule: str, bus: str, pattern: dict, environment: dict) -> None:
+        visibility = visibility_timeout_seconds if visibility_timeout_seconds is not None else 6 * settings.timeout_seconds
+        url, arn, dlq_url, dlq_arn = _buffered_queue(
+            sqs, f"{config.prefix}-{function}-buffer", visibility=visibility, max_receive_count=settings.max_receive_count)
+        events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(pattern), State="ENABLED")
+        events.put_targets(Rule=rule, EventBusName=bus, Targets=[{
+            "Id": "buffer", "Arn": arn, "DeadLetterConfig": {"Arn": dlq_arn},
+            "RetryPolicy": {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 24 * 3600}}])
+        paths[function] = Buffer(
+            function=function, handler=handler, queue_url=url, queue_arn=arn, dlq_url=dlq_url, dlq_arn=dlq_arn,
+            rule=rule, bus=bus, batch_size=settings.batch_size,
+            batching_window_seconds=settings.batching_window_seconds, timeout_seconds=settings.timeout_seconds,
+            max_receive_count=settings.max_receive_count, visibility_timeout_seconds=visibility,
+            environment=environment)
+
+    path("launcher", "batchlane.launch.handler.handler", config.launcher, f"{config.prefix}-launch-requested",
+         config.bus_name, {"detail-type": [LAUNCH_REQUESTED]},
+         {**env, "LEASE_SECONDS": str(3 * config.launcher.timeout_seconds)})
+    if status_path_available():
+        path("aggregator", "batchlane.status.handler.handler", config.aggregator, f"{config.prefix}-batch-job-events",
+             "default", {"source": [BATCH_SOURCE], "detail-type": list(BATCH_DETAIL_TYPES),
+                         "detail": {"jobQueue": sorted(deployment.queue_arns.values())}},
+             {"EXECUTIONS_TABLE": env["EXECUTIONS_TABLE"], "EVENT_BUS": env["EVENT_BUS"]})
+    return paths

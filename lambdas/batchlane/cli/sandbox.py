@@ -1,0 +1,165 @@
+"""``batchlane sandbox``: the whole system on this machine, no AWS account (docs/sandbox.md).
+
+    batchlane sandbox up                    # emulator + handlers + simulated Batch, until Ctrl-C
+    batchlane sandbox run SCENARIO [--json] # from scratch: run a scenario, print each launch's end
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from contextlib import contextmanager
+
+from batchlane.cli.common import OK, USAGE, CliError, Context, add_command, add_group
+
+FAILED = 1  # some launch did not end as the scenario expects (or did not end at all)
+
+
+@contextmanager
+def _quiet_stdout():
+    """The handlers log (Powertools) and print metrics to standard output; keep it for our report
+    by pointing file descriptor 1 at standard error while the sandbox runs."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield os.fdopen(os.dup(saved), "w")
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _sandbox(args, ctx: Context, scenario=None):
+    from batchlane.sandbox.core import Sandbox
+
+    return Sandbox(ctx.config(), scenario=scenario, port=getattr(args, "port", 0) or 0,
+                   visibility_timeout_seconds=args.visibility_timeout)
+
+
+def cmd_up(args: argparse.Namespace, ctx: Context) -> int:
+    sandbox = _sandbox(args, ctx)
+    with _quiet_stdout() as out:
+        sandbox.start()
+        env = sandbox.emulator.environment()
+        lines = [
+            f"batchlane sandbox ({sandbox.config.name}) is up in {sandbox.started_in:.1f} s at {sandbox.endpoint}",
+            f"  functions: {', '.join(f'{n} (batch {b.batch_size}, window {b.batching_window_seconds} s)' for n, b in sandbox.paths.items())}",
+            f"  event bus: {sandbox.config.bus_name}; Batch queues: {', '.join(sandbox.deployment.queue_arns)}",
+            "",
+            "Point the CLI and boto3 at it (another shell):",
+            *[f"  export {k}={v}" for k, v in env.items()],
+            f"  batchlane routes list --deployment {sandbox.config.name}",
+            "  aws events put-events --entries '[{\"Source\":\"me\",\"DetailType\":\"Task Launch Requested\","
+            f"\"EventBusName\":\"{sandbox.config.bus_name}\",\"Detail\":\"{{...}}\"}}]'",
+            "",
+            "Ctrl-C stops it.",
+        ]
+        out.write("\n".join(lines) + "\n")
+        out.flush()
+        try:
+            while True:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            out.write("stopping the sandbox\n")
+        finally:
+            sandbox.stop()
+            out.close()
+    return OK
+
+
+def _summary_line(o) -> str:
+    status = o.status or {}
+    parts = [f"{o.name}: {o.result}"]
+    if o.launch_id:
+        parts.append(f"launchId={o.launch_id}")
+    if o.record:
+        parts.append(f"job={o.record.get('jobId')} queue={o.record.get('queue')} size={o.record.get('size')}")
+    if status.get("reason"):
+        parts.append(f"({status['reason']})")
+    rejected = next((a["detail"] for a in o.answers if a["detail-type"] == "Task Launch Rejected"), None)
+    if rejected:
+        parts.append("problems: " + "; ".join(f"{p['field']}: {p['message']}" for p in rejected.get("problems", [])))
+    if status.get("error"):
+        parts.append(f"error: {status['error']}")
+    if status.get("outputs") is not None:
+        parts.append("outputs: " + json.dumps(status["outputs"])[:300])
+    return "  ".join(parts)
+
+
+def _expected(spec, outcome) -> list[str]:
+    """What differs from the scenario's `expect` (result: succeeded | failed | rejected | ...)."""
+    problems = []
+    want = spec.expect.get("result") if spec else None
+    if want and outcome.result != want:
+        problems.append(f"{outcome.name}: expected {want}, got {outcome.result}")
+    return problems
+
+
+def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
+    from batchlane.sandbox.scenario import ScenarioError, load_scenario
+
+    try:
+        scenario = load_scenario(args.scenario)
+    except ScenarioError as exc:
+        raise CliError(str(exc), USAGE) from None
+    if args.timeout:
+        from dataclasses import replace
+
+        scenario = replace(scenario, timeout_seconds=args.timeout)
+    if not getattr(args, "deployment", None) and not os.environ.get("BATCHLANE_DEPLOYMENT"):
+        ctx.deployment = scenario.deployment
+    sandbox = _sandbox(args, ctx, scenario)
+    t0 = time.monotonic()
+    with _quiet_stdout() as out:
+        try:
+            sandbox.start()
+            outcomes = sandbox.run_scenario(scenario)
+            emitted = len(sandbox.executor.emitted) if sandbox.executor else 0
+            invocations = {n: {"invocations": p.stats.invocations, "messages": p.stats.messages}
+                           for n, p in sandbox.pollers.items()}
+        finally:
+            sandbox.stop()
+        seconds = round(time.monotonic() - t0, 2)
+        specs = {s.name: s for s in scenario.launches}
+        problems = [p for o in outcomes for p in _expected(specs.get(o.name), o)]
+        problems += [f"{o.name}: {o.result}" for o in outcomes if not o.final]
+        if args.json:
+            out.write(json.dumps({
+                "scenario": scenario.name, "endpoint": sandbox.endpoint, "seconds": seconds,
+                "startSeconds": round(sandbox.started_in or 0, 2), "statusPath": sandbox.has_status_path,
+                "batchEventsEmitted": emitted, "functions": invocations,
+                "launches": [o.as_json() for o in outcomes], "problems": problems}, indent=2, default=str) + "\n")
+        else:
+            out.write(f"scenario {scenario.name}: {len(outcomes)} launch(es) in {seconds} s "
+                      f"(sandbox start {sandbox.started_in or 0:.1f} s, {emitted} Batch events)\n")
+            for o in outcomes:
+                out.write("  " + _summary_line(o) + "\n")
+            for p in problems:
+                out.write(f"  PROBLEM {p}\n")
+        out.close()
+    return FAILED if problems else OK
+
+
+def register(subparsers) -> None:
+    group = add_group(subparsers, "sandbox", help="run batchlane locally on an AWS emulator (no AWS account)",
+                      description="The local sandbox: moto server, batchlane's real handlers, simulated AWS Batch.")
+
+    def visibility(p) -> None:
+        p.add_argument("--visibility-timeout", type=int, default=2, metavar="SECONDS",
+                       help="SQS visibility timeout of the buffers (the stacks use 6 x the function timeout; "
+                            "the sandbox compresses time; default 2)")
+
+    p = add_command(group, "up", cmd_up, help="start the sandbox and keep it running until Ctrl-C", json_output=False)
+    p.add_argument("--port", type=int, default=0, help="port of the emulator (default: a free one)")
+    visibility(p)
+    p = add_command(group, "run", cmd_run, help="run a scenario file from scratch and print each launch's end",
+                    description="Start a fresh sandbox, run SCENARIO (docs/sandbox.md), wait for every launch to\n"
+                                "end (or the scenario's timeoutSeconds), print each launch's final status, stop.\n"
+                                "Exit code 1 when a launch did not end, or ended otherwise than its `expect`.")
+    p.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="overrides timeoutSeconds")
+    visibility(p)

@@ -1,0 +1,319 @@
+"""The sandbox: emulator + provisioned deployment + emulated Lambda service + simulated Batch.
+
+    with Sandbox.started() as sandbox:          # or sandbox = Sandbox().start() ... sandbox.stop()
+        sandbox.put_launch({...})               # PutEvents on the batchlane bus, like a client
+        sandbox.wait([launch_id])               # until each launch is final (or a timeout)
+
+While it runs, this process's environment points boto3 at the emulator (AWS_ENDPOINT_URL and
+fake credentials), as the handlers need it; ``stop()`` puts the environment back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from batchlane.sandbox.emulator import Emulator, EndpointSession
+from batchlane.sandbox.executor import BatchExecutor
+from batchlane.sandbox.lambda_service import FunctionPoller
+from batchlane.sandbox.provision import Buffer, Provisioned, provision, provision_event_paths, status_path_available
+from batchlane.sandbox.scenario import Scenario
+
+LAUNCH_REQUESTED = "Task Launch Requested"
+LAUNCHED = "Task Launched"
+REJECTED = "Task Launch Rejected"
+STATUS_CHANGED = "Task Status Changed"
+FINAL_PHASES = ("succeeded", "failed", "aborted")
+
+HANDLER_MODULES = ("batchlane.launch.handler", "batchlane.status.handler")
+
+
+def _clear_handler_caches() -> None:
+    """Handlers build their adapters once per container: forget them (a new emulator)."""
+    import importlib
+    import sys
+
+    from batchlane.common import aws
+
+    aws.reset_clients()
+    for name in HANDLER_MODULES:
+        module = sys.modules.get(name)
+        if module is None and name == "batchlane.launch.handler":
+            module = importlib.import_module(name)
+        runtime = getattr(module, "runtime", None) if module else None
+        if runtime is not None and hasattr(runtime, "cache_clear"):
+            runtime.cache_clear()
+
+
+@dataclass
+class LaunchOutcome:
+    name: str
+    launch_id: str | None
+    final: bool = False
+    result: str = "pending"  # rejected | succeeded | failed | aborted | events-emitted | poisoned | timeout
+    answers: list[dict] = field(default_factory=list)
+    record: dict | None = None
+    status: dict | None = None
+    seconds: float | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "launchId": self.launch_id, "result": self.result, "final": self.final,
+                "seconds": self.seconds, "answers": self.answers, "record": self.record, "status": self.status}
+
+
+class Sandbox:
+    def __init__(self, config=None, *, deployment: str = "dev", scenario: Scenario | None = None,
+                 visibility_timeout_seconds: int = 2, port: int = 0, step_seconds: float = 0.05) -> None:
+        if config is None:
+            from stacks.config import load_config
+
+            config = load_config(deployment)
+        self.config = config
+        self.scenario = scenario or Scenario()
+        self.visibility_timeout_seconds = visibility_timeout_seconds
+        self.step_seconds = step_seconds
+        self.emulator = Emulator(region=config.region, port=port)
+        self.session: EndpointSession | None = None
+        self.deployment: Provisioned | None = None
+        self.paths: dict[str, Buffer] = {}
+        self.pollers: dict[str, FunctionPoller] = {}
+        self.executor: BatchExecutor | None = None
+        self.answers_queue: str | None = None
+        self.bus_events: list[dict] = []  # everything batchlane published on its bus
+        self._answers_lock = threading.Lock()
+        self._saved_env: dict[str, str | None] = {}
+        self.started_in: float | None = None
+        self.timings: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def endpoint(self) -> str:
+        return self.emulator.endpoint or ""
+
+    @property
+    def has_status_path(self) -> bool:
+        return "aggregator" in self.paths
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        for k, v in values.items():
+            self._saved_env.setdefault(k, os.environ.get(k))
+            os.environ[k] = v
+
+    def start(self) -> "Sandbox":
+        t0 = time.monotonic()
+        self.emulator.start()
+        self.timings["emulator"] = time.monotonic() - t0
+        self.session = EndpointSession(self.endpoint, self.config.region)
+        self._set_env({**self.emulator.environment(), "POWERTOOLS_TRACE_DISABLED": "true",
+                       "POWERTOOLS_METRICS_NAMESPACE": "batchlane",
+                       "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+                       "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING")})
+        self.deployment = provision(self.config, self.session)
+        self.paths = provision_event_paths(self.deployment, self.session,
+                                           visibility_timeout_seconds=self.visibility_timeout_seconds)
+        self.timings["provision"] = time.monotonic() - t0 - self.timings["emulator"]
+        for buffer in self.paths.values():  # the environment the stacks give the functions
+            self._set_env(buffer.environment)
+        self.answers_queue = self._observer()
+        _clear_handler_caches()
+        sqs = self.session.client("sqs")
+        for name, buffer in self.paths.items():
+            self.pollers[name] = FunctionPoller(buffer, sqs, prefix=self.config.prefix, region=self.config.region,
+                                                account=self.deployment.account)
+        self.executor = BatchExecutor(self.session, self.deployment, self.scenario, step_seconds=self.step_seconds)
+        for thread in [*self.pollers.values(), self.executor]:
+            thread.start()
+        self.started_in = time.monotonic() - t0
+        return self
+
+    def stop(self) -> None:
+        threads = [*self.pollers.values(), *([self.executor] if self.executor else [])]
+        for thread in threads:
+            thread.stop()
+        for thread in threads:
+            thread.join(timeout=5)
+        self.emulator.stop()
+        for k, v in self._saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        self._saved_env.clear()
+        _clear_handler_caches()
+
+    @classmethod
+    @contextmanager
+    def started(cls, *args, **kwargs):
+        sandbox = cls(*args, **kwargs).start()
+        try:
+            yield sandbox
+        finally:
+            sandbox.stop()
+
+    def _observer(self) -> str:
+        """A sandbox-only queue that sees what batchlane publishes on its bus (not in the stacks)."""
+        sqs = self.session.client("sqs")
+        url = sqs.create_queue(QueueName=f"{self.config.prefix}-sandbox-answers")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events = self.session.client("events")
+        events.put_rule(Name=f"{self.config.prefix}-sandbox-answers", EventBusName=self.config.bus_name,
+                        EventPattern=json.dumps({"source": ["batchlane"]}))
+        events.put_targets(Rule=f"{self.config.prefix}-sandbox-answers", EventBusName=self.config.bus_name,
+                           Targets=[{"Id": "observer", "Arn": arn}])
+        return url
+
+    # ------------------------------------------------------------------ clients' view
+    def put_launch(self, detail: Any, source: str = "sandbox.scenario") -> dict:
+        """What a client does: PutEvents of a Task Launch Requested on the batchlane bus."""
+        response = self.session.client("events").put_events(Entries=[{
+            "Source": source, "DetailType": LAUNCH_REQUESTED, "EventBusName": self.config.bus_name,
+            "Detail": detail if isinstance(detail, str) else json.dumps(detail)}])
+        if response.get("FailedEntryCount"):
+            raise RuntimeError(f"PutEvents refused the launch: {response['Entries']}")
+        return response
+
+    def send_raw(self, body: str) -> None:
+        """A message straight on the launcher's buffer (what a broken producer could leave there)."""
+        self.session.client("sqs").send_message(QueueUrl=self.paths["launcher"].queue_url, MessageBody=body)
+
+    def drain_answers(self) -> list[dict]:
+        sqs = self.session.client("sqs")
+        new: list[dict] = []
+        with self._answers_lock:
+            while True:
+                messages = sqs.receive_message(QueueUrl=self.answers_queue, MaxNumberOfMessages=10).get("Messages", [])
+                if not messages:
+                    break
+                for m in messages:
+                    new.append(json.loads(m["Body"]))
+                sqs.delete_message_batch(QueueUrl=self.answers_queue, Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+            self.bus_events += new
+        return new
+
+    def answers_for(self, launch_id: str | None) -> list[dict]:
+        self.drain_answers()
+        return [e for e in self.bus_events if (e.get("detail") or {}).get("launchId") == launch_id]
+
+    def dead_letters(self, function: str = "launcher") -> list[dict]:
+        sqs = self.session.client("sqs")
+        return sqs.receive_message(QueueUrl=self.paths[function].dlq_url, MaxNumberOfMessages=10,
+                                   AttributeNames=["All"], VisibilityTimeout=0).get("Messages", [])
+
+    def launch_record(self, launch_id: str) -> dict | None:
+        from batchlane.common.aws import from_dynamo
+
+        table = self.session.resource("dynamodb").Table(self.config.table_name("executions"))
+        item = table.get_item(Key={"launchId": launch_id, "sk": "launch"}, ConsistentRead=True).get("Item")
+        return from_dynamo(item) if item else None
+
+    def status(self, launch_id: str) -> dict | None:
+        """The launch's status document, or None when the status path is absent / has no record yet.
+
+        This is the one place to switch to the status path's own ``batchlane status --json``
+        document once it exists; until then: the status summary item, plus the assembled outputs.
+        """
+        if not self.has_status_path:
+            return None
+        from batchlane.common.aws import from_dynamo
+
+        table = self.session.resource("dynamodb").Table(self.config.table_name("executions"))
+        item = table.get_item(Key={"launchId": launch_id, "sk": "status"}, ConsistentRead=True).get("Item")
+        if not item:
+            return None
+        summary = from_dynamo(item)
+        document = {"launchId": launch_id, **{k: v for k, v in summary.items() if k not in ("launchId", "sk")}}
+        uri = summary.get("outputsUri")
+        if isinstance(uri, str) and uri.startswith("s3://") and summary.get("phase") in FINAL_PHASES:
+            bucket, key = uri[5:].split("/", 1)
+            try:
+                body = self.session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+                document["outputs"] = json.loads(body)
+            except Exception:  # noqa: BLE001 - not written (yet)
+                pass
+        return document
+
+    # ------------------------------------------------------------------ waiting
+    def outcome(self, name: str, launch_id: str | None) -> LaunchOutcome:
+        out = LaunchOutcome(name=name, launch_id=launch_id)
+        answers = self.answers_for(launch_id) if launch_id else []
+        out.answers = [{"detail-type": a["detail-type"], "detail": a["detail"]} for a in answers]
+        kinds = [a["detail-type"] for a in answers]
+        if REJECTED in kinds and LAUNCHED not in kinds:
+            out.final, out.result = True, "rejected"
+            return out
+        if launch_id is None or LAUNCHED not in kinds:
+            return out
+        out.record = self.launch_record(launch_id)
+        if self.has_status_path:
+            out.status = self.status(launch_id)
+            phase = (out.status or {}).get("phase")
+            if phase in FINAL_PHASES:
+                out.final, out.result = True, phase
+            elif out.status:
+                out.result = str(phase)
+        else:
+            job = self.executor.job_of_launch(launch_id) if self.executor else None
+            if job is not None and job.finished:
+                out.final, out.result = True, "events-emitted"
+        return out
+
+    def wait(self, launches: list[tuple[str, str | None]], timeout: float = 60.0, poll: float = 0.2) -> list[LaunchOutcome]:
+        """Wait until every ``(name, launchId)`` is final or the timeout passes."""
+        t0 = time.monotonic()
+        done: dict[str, LaunchOutcome] = {}
+        while True:
+            for name, launch_id in launches:
+                if name not in done:
+                    out = self.outcome(name, launch_id)
+                    if out.final:
+                        out.seconds = round(time.monotonic() - t0, 2)
+                        done[name] = out
+            if len(done) == len(launches) or time.monotonic() - t0 > timeout:
+                break
+            time.sleep(poll)
+        result = []
+        for name, launch_id in launches:
+            out = done.get(name) or self.outcome(name, launch_id)
+            if not out.final:
+                out.result = f"timeout ({out.result})"
+            result.append(out)
+        return result
+
+    def run_scenario(self, scenario: Scenario | None = None) -> list[LaunchOutcome]:
+        """Launch every launch of the scenario (at its atSeconds) and wait for them all."""
+        scenario = scenario or self.scenario
+        if self.executor is not None:
+            self.executor.scenario = scenario
+        t0 = time.monotonic()
+        waiting: list[tuple[str, str | None]] = []
+        raw: list[str] = []
+        for spec in sorted(scenario.launches, key=lambda s: s.at_seconds):
+            delay = spec.at_seconds - (time.monotonic() - t0)
+            if delay > 0:
+                time.sleep(delay)
+            if spec.sqs_body is not None:
+                self.send_raw(spec.sqs_body)
+                raw.append(spec.name)
+                continue
+            self.put_launch(spec.detail, source=spec.source)
+            waiting.append((spec.name, spec.launch_id))
+        outcomes = self.wait(waiting, timeout=scenario.timeout_seconds)
+        for name in raw:  # poisoned messages: final once they reach the dead-letter queue
+            out = LaunchOutcome(name=name, launch_id=None)
+            deadline = time.monotonic() + scenario.timeout_seconds
+            while time.monotonic() < deadline:
+                if any(m["Body"] == next(s.sqs_body for s in scenario.launches if s.name == name)
+                       for m in self.dead_letters()):
+                    out.final, out.result = True, "dead-lettered"
+                    break
+                time.sleep(0.3)
+            else:
+                out.result = "timeout (not dead-lettered)"
+            outcomes.append(out)
+        return outcomes

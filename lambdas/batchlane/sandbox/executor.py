@@ -1,0 +1,419 @@
+"""The simulated AWS Batch executor of the sandbox.
+
+moto accepts SubmitJob but runs nothing and emits no events. This executor finds every job
+submitted to the emulator (``ListJobs`` per job queue, with a name filter so that jobs in any
+status are listed), looks up its launch (the execution record, via the ``byJobId`` index),
+plans what each child does from the scenario (attempts, exit codes, failures before the
+container starts, run time; retries up to the job's ``retryStrategy.attempts``), and then, on
+a schedule:
+
+* puts "Batch Job State Change" (and "Batch Job Queue Blocked") events on the emulated
+  **default** bus, where the real rules route them. The events are built by
+  :mod:`batchlane.status.simulate` and localised to the real job (queue ARN, job name and ARN,
+  job definition, log configuration, retry strategy, timestamps);
+* writes each attempt's log lines to CloudWatch Logs (group from the job definition's
+  ``awslogs-group``, stream ``<jobDefinitionName>/default/<taskId>``);
+* writes ``<outputsUri><index>/outputs.json`` for every child that succeeds, from the child's
+  line in the launch's inputs: ``{"echo": <input>, "digest": <sha256 of the input>}``.
+
+Delivery chaos (duplicates, reordering, delay) applies to the events only; logs and outputs
+happen at the job's true time. Everything is deterministic given the scenario's seed: the
+random generator of a launch is seeded with ``"<seed>:<launchId>"``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import heapq
+import itertools
+import json
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from batchlane.sandbox.provision import Provisioned
+from batchlane.sandbox.scenario import ChildBehaviour, LaunchSpec, Scenario
+from batchlane.status import simulate
+
+log = logging.getLogger("batchlane.sandbox")
+SIM_EPOCH_MS = 1_700_000_000_000  # simulate's time origin; shifted to the job's submission time
+SIM_PREFIX = f"{simulate.JOB_DEFINITION}/default/"
+TERMINAL = ("SUCCEEDED", "FAILED")
+
+
+def output_for(input_document: Any, index: int) -> dict[str, Any]:
+    """What a sandbox child writes: its input echoed, and a value computed from it."""
+    canonical = json.dumps(input_document, sort_keys=True, separators=(",", ":"))
+    return {"echo": input_document, "digest": hashlib.sha256(canonical.encode()).hexdigest()[:16], "index": index}
+
+
+@dataclass(order=True)
+class _Action:
+    at: float
+    seq: int
+    kind: str = field(compare=False)  # emit | logs | output
+    job_id: str = field(compare=False)
+    payload: Any = field(compare=False)
+
+
+@dataclass
+class SimulatedJob:
+    job_id: str
+    launch_id: str
+    record: dict[str, Any]
+    definition_name: str
+    log_group: str
+    size: int
+    is_array: bool
+    pending_actions: int = 0
+    events_emitted: int = 0
+    children_final: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.pending_actions == 0
+
+
+class BatchExecutor(threading.Thread):
+    def __init__(self, session, deployment: Provisioned, scenario: Scenario | None = None, *,
+                 poll_seconds: float = 0.2, step_seconds: float = 0.05,
+                 on_event: Callable[[dict], None] | None = None) -> None:
+        super().__init__(name="sandbox-batch-executor", daemon=True)
+        self.deployment = deployment
+        self.config = deployment.config
+        self.scenario = scenario or Scenario()
+        self.poll_seconds = poll_seconds
+        self.step_seconds = step_seconds
+        self.on_event = on_event
+        self.batch = session.client("batch")
+        self.events = session.client("events")
+        self.logs = session.client("logs")
+        self.s3 = session.client("s3")
+        self.ddb = session.client("dynamodb")
+        self.jobs: dict[str, SimulatedJob] = {}
+        self.emitted: list[dict] = []  # every event put on the default bus (copies included)
+        self._first_seen: dict[str, float] = {}
+        self._ignored: set[str] = set()
+        self._heap: list[_Action] = []
+        self._seq = itertools.count()
+        self._lock = threading.Lock()
+        self._halt = threading.Event()
+        self._groups: set[str] = set()
+        self._streams: set[tuple[str, str]] = set()
+        self._inputs: dict[str, list[Any]] = {}
+
+    # ------------------------------------------------------------------ public
+    def stop(self) -> None:
+        self._halt.set()
+
+    def job_of_launch(self, launch_id: str) -> SimulatedJob | None:
+        with self._lock:
+            return next((j for j in self.jobs.values() if j.launch_id == launch_id), None)
+
+    def run(self) -> None:
+        next_poll = 0.0
+        while not self._halt.is_set():
+            now = time.monotonic()
+            try:
+                if now >= next_poll:
+                    self.discover()
+                    next_poll = now + self.poll_seconds
+                self._fire_due()
+            except Exception:
+                if self._halt.is_set():
+                    return
+                log.exception("sandbox executor step failed")
+                time.sleep(0.2)
+            with self._lock:
+                due = self._heap[0].at if self._heap else next_poll
+            self._halt.wait(max(0.0, min(due, next_poll) - time.monotonic()))
+
+    # ------------------------------------------------------------------ discovery
+    def discover(self) -> None:
+        for queue_arn in self.deployment.queue_arns.values():
+            pages = self.batch.get_paginator("list_jobs").paginate(
+                jobQueue=queue_arn, filters=[{"name": "JOB_NAME", "values": ["*"]}])  # a filter lists every status
+            for page in pages:
+                for summary in page.get("jobSummaryList", []):
+                    job_id = summary["jobId"]
+                    if ":" in job_id or job_id in self.jobs or job_id in self._ignored:
+                        continue
+                    self._adopt(job_id)
+
+    def _launch_record(self, job_id: str) -> dict[str, Any] | None:
+        table = self.config.table_name("executions")
+        keys = self.ddb.query(TableName=table, IndexName="byJobId", KeyConditionExpression="jobId = :j",
+                              ExpressionAttributeValues={":j": {"S": job_id}}).get("Items", [])
+        if not keys:
+            return None
+        from boto3.dynamodb.types import TypeDeserializer
+
+        from batchlane.common.aws import from_dynamo
+
+        item = self.ddb.get_item(TableName=table, ConsistentRead=True,
+                                 Key={"launchId": keys[0]["launchId"], "sk": {"S": "launch"}}).get("Item")
+        if not item:
+            return None
+        des = TypeDeserializer()
+        return from_dynamo({k: des.deserialize(v) for k, v in item.items()})
+
+    def _adopt(self, job_id: str) -> None:
+        record = self._launch_record(job_id)
+        if record is None or record.get("state") != "SUBMITTED":
+            # The launcher records the job right after SubmitJob: look again at the next poll.
+            first = self._first_seen.setdefault(job_id, time.monotonic())
+            if time.monotonic() - first > 30:
+                log.warning("job %s has no batchlane launch record: not simulated", job_id)
+                self._ignored.add(job_id)
+            return
+        definition = self._definition(record)
+        options = (definition.get("containerProperties", {}).get("logConfiguration") or {}).get("options") or {}
+        job = SimulatedJob(
+            job_id=job_id, launch_id=record["launchId"], record=record,
+            definition_name=definition.get("jobDefinitionName") or str(record.get("jobDefinition", "")).rsplit("/", 1)[-1].split(":")[0],
+            log_group=options.get("awslogs-group") or record.get("logGroup") or "/aws/batch/job",
+            size=int(record.get("size") or 1), is_array=bool(record.get("isArray")))
+        job.record["_definition"] = definition
+        spec = self.scenario.for_launch(job.launch_id) or LaunchSpec(name=job.launch_id)
+        actions = self._plan(job, spec)
+        with self._lock:
+            self.jobs[job_id] = job
+            job.pending_actions = len(actions)
+            for a in actions:
+                heapq.heappush(self._heap, a)
+
+    def _definition(self, record: dict[str, Any]) -> dict[str, Any]:
+        ref = record.get("jobDefinition")
+        if not ref:
+            return {}
+        found = self.batch.describe_job_definitions(jobDefinitions=[ref]).get("jobDefinitions", [])
+        return found[0] if found else {}
+
+    # ------------------------------------------------------------------ planning
+    def _plan(self, job: SimulatedJob, spec: LaunchSpec) -> list[_Action]:
+        rng = random.Random(f"{self.scenario.seed}:{job.launch_id}")
+        max_attempts = max(1, int(job.record.get("attempts") or 1))
+        step = self.step_seconds
+        start = time.monotonic() + step
+        timeline: list[tuple[float, str, Any]] = []  # (true time, kind, payload)
+        child_ends: list[float] = []
+        outcomes: dict[int, str] = {}
+        for index in range(job.size):
+            behaviour: ChildBehaviour = spec.child(index)
+            plan = behaviour.plan(max_attempts, pending=job.is_array)
+            run = behaviour.run_seconds if behaviour.run_seconds is not None else spec.run_seconds
+            events = simulate.child_events(job.job_id, index, plan, is_array=job.is_array, log_group=job.log_group)
+            t = start + step * (index % 20)
+            previous = None
+            for event in events:
+                event = self._localize(copy.deepcopy(event), job, max_attempts)
+                self._apply_failure_reasons(event, behaviour)
+                status = event["detail"]["status"]
+                t += run if previous == "RUNNING" else step
+                if previous == "RUNNING":  # the attempt that was running has ended
+                    timeline.append((t, "logs", (index, len(event["detail"]["attempts"]) - 1, "end", event)))
+                if status == "SUCCEEDED":
+                    timeline.append((t, "output", index))
+                timeline.append((t, "emit", event))
+                if status == "RUNNING" and event["detail"]["container"].get("logStreamName"):
+                    timeline.append((t, "logs", (index, len(event["detail"]["attempts"]), "start", event)))
+                previous = status
+            outcomes[index] = "SUCCEEDED" if plan.succeeded else "FAILED"
+            child_ends.append(t)
+        if job.is_array:
+            size = job.size
+            pending = simulate.job_event(job_id=job.job_id, status="PENDING", size=size, log_group=job.log_group,
+                                         status_summary={"SUBMITTED": size}, region=self.config.region,
+                                         retry_attempts=max_attempts)
+            timeline.append((start - step / 2, "emit", self._localize(pending, job, max_attempts)))
+            ok = sum(1 for v in outcomes.values() if v == "SUCCEEDED")
+            final = "SUCCEEDED" if ok == size else "FAILED"
+            terminal = simulate.job_event(
+                job_id=job.job_id, status=final, size=size, log_group=job.log_group,
+                status_summary={"SUCCEEDED": ok, "FAILED": size - ok}, region=self.config.region,
+                status_reason=None if final == "SUCCEEDED" else "Array Child Job failed", retry_attempts=max_attempts)
+            timeline.append((max(child_ends) + step, "emit", self._localize(terminal, job, max_attempts)))
+        job.children_final = outcomes
+
+        actions: list[_Action] = []
+        d = spec.delivery
+        for t, kind, payload in sorted(timeline, key=lambda x: x[0]):
+            if kind != "emit":
+                actions.append(_Action(t, next(self._seq), kind, job.job_id, payload))
+                continue
+            at = t + d.delay_seconds + (rng.uniform(0, d.jitter_seconds) if d.jitter_seconds else 0.0)
+            if d.reorder and rng.random() < d.reorder:
+                at += rng.uniform(0, d.reorder_window_seconds)
+            actions.append(_Action(at, next(self._seq), kind, job.job_id, payload))
+            if d.duplicate and rng.random() < d.duplicate:
+                actions.append(_Action(at + rng.uniform(0, d.reorder_window_seconds), next(self._seq), kind,
+                                       job.job_id, payload))
+        return actions
+
+    def _localize(self, event: dict[str, Any], job: SimulatedJob, max_attempts: int) -> dict[str, Any]:
+        """simulate's generic event -> this job's event (names, ARNs, definition, times)."""
+        rec = job.record
+        detail = event["detail"]
+        definition = rec.get("_definition") or {}
+        props = definition.get("containerProperties") or {}
+        offset = int(rec.get("submittedAt") or SIM_EPOCH_MS) - SIM_EPOCH_MS
+        parent_arn = rec.get("jobArn") or detail["tags"]["resourceArn"]
+        index = (detail.get("arrayProperties") or {}).get("index")
+        detail["jobArn"] = parent_arn if index is None else f"{parent_arn}:{index}"
+        detail["jobName"] = rec.get("jobName") or detail["jobName"]
+        detail["jobQueue"] = rec.get("queueArn") or detail["jobQueue"]
+        detail["jobDefinition"] = definition.get("jobDefinitionArn") or rec.get("jobDefinition") or detail["jobDefinition"]
+        detail["retryStrategy"] = {"attempts": max_attempts, "evaluateOnExit": []}
+        detail["tags"] = {"resourceArn": parent_arn, "batchlane:launchId": job.launch_id}
+        detail.pop("someFieldAwsAddsLater", None)
+        container = detail.setdefault("container", {})
+        for key in ("image", "command", "vcpus", "memory", "jobRoleArn", "executionRoleArn", "resourceRequirements"):
+            if key in props:
+                container[key] = props[key]
+        container["logConfiguration"] = props.get("logConfiguration") or {
+            "logDriver": "awslogs", "options": {"awslogs-group": job.log_group}}
+        if definition.get("platformCapabilities"):
+            detail["platformCapabilities"] = definition["platformCapabilities"]
+        prefix = f"{job.definition_name}/default/"
+        for holder in [container, *[a.get("container", {}) for a in detail.get("attempts", [])]]:
+            stream = holder.get("logStreamName")
+            if stream and stream.startswith(SIM_PREFIX):
+                holder["logStreamName"] = prefix + stream[len(SIM_PREFIX):]
+        for holder in [detail, *detail.get("attempts", [])]:
+            for key in ("createdAt", "startedAt", "stoppedAt"):
+                if holder.get(key):
+                    holder[key] = int(holder[key]) + offset
+        event["resources"] = [detail["jobArn"]] if event["detail-type"] != simulate.QUEUE_BLOCKED else [
+            detail["jobArn"], detail["jobQueue"]]
+        event["region"] = self.config.region
+        event["account"] = self.deployment.account
+        return event
+
+    @staticmethod
+    def _apply_failure_reasons(event: dict[str, Any], behaviour: ChildBehaviour) -> None:
+        detail = event["detail"]
+        attempts = detail.get("attempts", [])
+        for k, attempt in enumerate(attempts, start=1):
+            failure = behaviour.failure(k)
+            if failure is None:
+                continue
+            if failure.error:
+                attempt.setdefault("container", {})["reason"] = failure.error
+            if failure.reason:
+                attempt["statusReason"] = failure.reason
+        if detail["status"] == "FAILED" and attempts:
+            failure = behaviour.failure(len(attempts))
+            if failure is not None:
+                detail["statusReason"] = failure.reason or attempts[-1].get("statusReason") or detail.get("statusReason")
+
+    # ------------------------------------------------------------------ doing
+    def _fire_due(self) -> None:
+        now = time.monotonic()
+        due: list[_Action] = []
+        with self._lock:
+            while self._heap and self._heap[0].at <= now:
+                due.append(heapq.heappop(self._heap))
+        emits: list[_Action] = []
+        for action in due:
+            if action.kind == "emit":
+                emits.append(action)
+                continue
+            self._flush(emits)
+            emits = []
+            if action.kind == "logs":
+                self._write_logs(action)
+            elif action.kind == "output":
+                self._write_output(action)
+            self._done(action)
+        self._flush(emits)
+
+    def _done(self, action: _Action) -> None:
+        with self._lock:
+            job = self.jobs.get(action.job_id)
+            if job is not None:
+                job.pending_actions -= 1
+                if action.kind == "emit":
+                    job.events_emitted += 1
+
+    def _flush(self, emits: list[_Action]) -> None:
+        for i in range(0, len(emits), 10):
+            chunk = emits[i:i + 10]
+            now = datetime.now(timezone.utc)
+            entries = [{"Source": a.payload["source"], "DetailType": a.payload["detail-type"],
+                        "Detail": json.dumps(a.payload["detail"]), "Resources": a.payload["resources"],
+                        "EventBusName": "default", "Time": now} for a in chunk]
+            response = self.events.put_events(Entries=entries)
+            if response.get("FailedEntryCount"):
+                log.warning("PutEvents refused %s entries: %s", response["FailedEntryCount"], response["Entries"])
+            for a in chunk:
+                self.emitted.append(a.payload)
+                if self.on_event:
+                    self.on_event(a.payload)
+                self._done(a)
+
+    def _ensure_stream(self, group: str, stream: str) -> None:
+        if group not in self._groups:
+            try:
+                self.logs.create_log_group(logGroupName=group)
+            except self.logs.exceptions.ResourceAlreadyExistsException:
+                pass
+            self._groups.add(group)
+        if (group, stream) not in self._streams:
+            try:
+                self.logs.create_log_stream(logGroupName=group, logStreamName=stream)
+            except self.logs.exceptions.ResourceAlreadyExistsException:
+                pass
+            self._streams.add((group, stream))
+
+    def _write_logs(self, action: _Action) -> None:
+        index, attempt, phase, event = action.payload
+        job = self.jobs[action.job_id]
+        detail = event["detail"]
+        if phase == "start":
+            stream = detail["container"]["logStreamName"]
+            lines = [f"[sandbox] {detail['jobName']} child {index} attempt {attempt + 1} started on "
+                     f"{detail['jobQueue'].rsplit('/', 1)[-1]}",
+                     f"[sandbox] input: {json.dumps(self._input(job, index))}"]
+        else:
+            record = detail["attempts"][attempt]
+            stream = record.get("container", {}).get("logStreamName")
+            if not stream:  # never started: no log stream
+                return
+            code = record.get("container", {}).get("exitCode")
+            lines = [f"[sandbox] wrote outputs for child {index}" if code == 0 else
+                     f"[sandbox] error: child {index} failed (simulated)",
+                     f"[sandbox] exit code {code}"]
+        self._ensure_stream(job.log_group, stream)
+        base = int(time.time() * 1000)
+        self.logs.put_log_events(logGroupName=job.log_group, logStreamName=stream,
+                                 logEvents=[{"timestamp": base + n, "message": line} for n, line in enumerate(lines)])
+
+    def _input(self, job: SimulatedJob, index: int) -> Any:
+        lines = self._inputs.get(job.job_id)
+        if lines is None:
+            lines = []
+            uri = job.record.get("inputsUri") or ""
+            if uri.startswith("s3://"):
+                bucket, key = uri[5:].split("/", 1)
+                try:
+                    body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+                    lines = [json.loads(line) for line in body.splitlines() if line.strip()]
+                except Exception as exc:  # noqa: BLE001 - the client's own bucket may not exist here
+                    log.warning("cannot read inputs %s: %s", uri, exc)
+            self._inputs[job.job_id] = lines
+        return lines[index] if index < len(lines) else None
+
+    def _write_output(self, action: _Action) -> None:
+        job = self.jobs[action.job_id]
+        index = action.payload
+        base = job.record.get("outputsUri") or ""
+        if not base.startswith("s3://"):
+            return
+        bucket, key = f"{base}{index}/outputs.json"[5:].split("/", 1)
+        self.s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(output_for(self._input(job, index), index)).encode(),
+                           ContentType="application/json")

@@ -1,0 +1,142 @@
+"""The Lambda service, emulated: an SQS event source mapping per function.
+
+Each :class:`FunctionPoller` does what Lambda's SQS poller does for one function: receive from
+the function's buffer until ``batch_size`` messages or the batching window (or, without a
+window, what one receive returns), invoke the real handler with an SQS-shaped event and a
+context, delete the messages that succeeded, and leave the ones reported in
+``batchItemFailures`` (or the whole batch, when the handler raises) to come back after the
+visibility timeout. The queue's redrive policy (moto honours ``maxReceiveCount``) moves a
+message that keeps failing to the dead-letter queue. One invocation at a time per function.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from batchlane.sandbox.provision import Buffer
+
+log = logging.getLogger("batchlane.sandbox")
+
+
+class LambdaContext:
+    """The parts of the Lambda context object the handlers (and Powertools) read."""
+
+    def __init__(self, function_name: str, timeout_seconds: int, region: str, account: str, request_id: str) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = 512
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:{account}:function:{function_name}"
+        self.aws_request_id = request_id
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "sandbox"
+        self._deadline = time.monotonic() + timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    attributes = message.get("Attributes", {})
+    return {
+        "messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
+        "attributes": {k: attributes[k] for k in ("ApproximateReceiveCount", "SentTimestamp", "SenderId",
+                                                  "ApproximateFirstReceiveTimestamp") if k in attributes},
+        "messageAttributes": message.get("MessageAttributes", {}), "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": region,
+    }
+
+
+@dataclass
+class InvocationStats:
+    invocations: int = 0
+    messages: int = 0
+    failures_reported: int = 0
+    errors: int = 0
+    batch_sizes: list[int] = field(default_factory=list)
+
+
+class FunctionPoller(threading.Thread):
+    def __init__(self, buffer: Buffer, sqs, *, prefix: str, region: str, account: str) -> None:
+        super().__init__(name=f"sandbox-{buffer.function}", daemon=True)
+        self.buffer = buffer
+        self.sqs = sqs
+        self.region = region
+        self.account = account
+        self.function_name = f"{prefix}-{buffer.function}"
+        self.stats = InvocationStats()
+        self._halt = threading.Event()
+        self._idle = threading.Event()
+        module, _, attr = buffer.handler.rpartition(".")
+        self._module = importlib.import_module(module)
+        self._handler = getattr(self._module, attr)
+
+    def stop(self) -> None:
+        self._halt.set()
+
+    @property
+    def idle(self) -> bool:
+        """Nothing in hand (the last receive came back empty)."""
+        return self._idle.is_set()
+
+    def _receive(self, count: int, wait: int) -> list[dict]:
+        return self.sqs.receive_message(
+            QueueUrl=self.buffer.queue_url, MaxNumberOfMessages=max(1, min(10, count)), WaitTimeSeconds=wait,
+            AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
+
+    def _collect(self) -> list[dict]:
+        """One batch, gathered as Lambda's poller does."""
+        size, window = self.buffer.batch_size, self.buffer.batching_window_seconds
+        messages = self._receive(size, 1)
+        if not messages:
+            return []
+        deadline = time.monotonic() + window
+        while len(messages) < size and time.monotonic() < deadline and not self._halt.is_set():
+            more = self._receive(size - len(messages), 0)
+            if not more:
+                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+            messages += more
+        return messages
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            try:
+                messages = self._collect()
+            except Exception:  # the emulator is going away
+                if self._halt.is_set():
+                    return
+                log.exception("%s: receive failed", self.function_name)
+                time.sleep(0.2)
+                continue
+            if not messages:
+                self._idle.set()
+                continue
+            self._idle.clear()
+            self.invoke(messages)
+
+    def invoke(self, messages: list[dict]) -> dict | None:
+        event = {"Records": [sqs_record(m, self.buffer.queue_arn, self.region) for m in messages]}
+        self.stats.invocations += 1
+        self.stats.messages += len(messages)
+        self.stats.batch_sizes.append(len(messages))
+        context = LambdaContext(self.function_name, self.buffer.timeout_seconds, self.region, self.account,
+                                f"sandbox-{self.buffer.function}-{self.stats.invocations}")
+        try:
+            response = self._handler(event, context) or {}
+        except Exception:
+            # A crashed invocation: Lambda leaves the whole batch to the visibility timeout.
+            self.stats.errors += 1
+            log.error("%s raised; the batch will be retried:\n%s", self.function_name, traceback.format_exc())
+            return None
+        failed = {f.get("itemIdentifier") for f in response.get("batchItemFailures") or []}
+        self.stats.failures_reported += len(failed)
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for i in range(0, len(done), 10):
+            self.sqs.delete_message_batch(QueueUrl=self.buffer.queue_url, Entries=[
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done[i:i + 10])])
+        return response

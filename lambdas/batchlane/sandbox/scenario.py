@@ -1,0 +1,195 @@
+"""Sandbox scenario files (YAML): what to launch, how the simulated Batch jobs behave, and how
+their events are delivered. The format is documented in docs/sandbox.md."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from batchlane.status.simulate import CANNOT_PULL, AttemptPlan, ChildPlan
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be used (the message names the key)."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    attempt: int  # 1-based
+    exit_code: int | None = None  # the container ran and exited with this code
+    error: str | None = None  # the container never started (e.g. CannotPullContainerError: ...)
+    reason: str | None = None  # statusReason of the attempt (default: Batch's own wording)
+
+    def plan(self) -> AttemptPlan:
+        if self.error is not None:
+            return AttemptPlan(outcome="nostart")
+        return AttemptPlan(outcome="exit", exit_code=self.exit_code if self.exit_code is not None else 1)
+
+
+@dataclass(frozen=True)
+class ChildBehaviour:
+    failures: tuple[Failure, ...] = ()
+    run_seconds: float | None = None
+    queue_blocked: bool = False
+
+    def plan(self, max_attempts: int, pending: bool) -> ChildPlan:
+        by_attempt = {f.attempt: f for f in self.failures}
+        attempts: list[AttemptPlan] = []
+        for k in range(1, max_attempts + 1):
+            failure = by_attempt.get(k)
+            if failure is None:
+                attempts.append(AttemptPlan())
+                break
+            attempts.append(failure.plan())
+        return ChildPlan(attempts=tuple(attempts), pending=pending, blocked=self.queue_blocked)
+
+    def failure(self, attempt: int) -> Failure | None:
+        return next((f for f in self.failures if f.attempt == attempt), None)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How EventBridge delivers the job's events: at least once, in any order, late."""
+
+    duplicate: float = 0.0  # fraction of events delivered twice
+    reorder: float = 0.0  # fraction of events held back by up to reorder_window_seconds
+    reorder_window_seconds: float = 1.0
+    delay_seconds: float = 0.0  # added to every event
+    jitter_seconds: float = 0.0  # uniform extra delay in [0, jitter]
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    name: str
+    detail: Any = None  # the Task Launch Requested detail (any JSON: malformed ones too)
+    sqs_body: str | None = None  # a raw message put straight on the launcher's buffer (poison)
+    source: str = "sandbox.scenario"
+    at_seconds: float = 0.0
+    run_seconds: float = 0.5
+    children: dict[int, ChildBehaviour] = field(default_factory=dict)
+    default_child: ChildBehaviour = ChildBehaviour()
+    delivery: Delivery = Delivery()
+    expect: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def launch_id(self) -> str | None:
+        return self.detail.get("launchId") if isinstance(self.detail, dict) else None
+
+    def child(self, index: int) -> ChildBehaviour:
+        return self.children.get(index, self.default_child)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    launches: tuple[LaunchSpec, ...] = ()
+    seed: int = 0
+    deployment: str = "dev"
+    timeout_seconds: float = 60.0
+    name: str = "scenario"
+
+    def for_launch(self, launch_id: str | None) -> LaunchSpec | None:
+        return next((s for s in self.launches if launch_id and s.launch_id == launch_id), None)
+
+
+_DEFAULT = LaunchSpec(name="(default)")
+
+
+def _keys(where: str, raw: dict, allowed: set[str]) -> None:
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{where}: expected a mapping, got {type(raw).__name__}")
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise ScenarioError(f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
+
+
+def _failure(where: str, raw: dict) -> Failure:
+    _keys(where, raw, {"attempt", "exitCode", "error", "reason"})
+    if "attempt" not in raw or not isinstance(raw["attempt"], int) or raw["attempt"] < 1:
+        raise ScenarioError(f"{where}.attempt: a whole number >= 1 is required")
+    if "exitCode" in raw and "error" in raw:
+        raise ScenarioError(f"{where}: give exitCode (the container ran) or error (it never started), not both")
+    error = raw.get("error")
+    if error is not None and ":" not in str(error):
+        error = CANNOT_PULL if error == "CannotPullContainerError" else f"{error}: sandbox failure"
+    return Failure(attempt=raw["attempt"], exit_code=raw.get("exitCode"), error=error, reason=raw.get("reason"))
+
+
+def _child(where: str, raw: dict) -> ChildBehaviour:
+    _keys(where, raw, {"failures", "runSeconds", "queueBlocked"})
+    failures = tuple(_failure(f"{where}.failures[{i}]", f) for i, f in enumerate(raw.get("failures") or []))
+    return ChildBehaviour(failures=failures, run_seconds=raw.get("runSeconds"), queue_blocked=bool(raw.get("queueBlocked")))
+
+
+def _delivery(where: str, raw: dict | None, base: Delivery) -> Delivery:
+    if raw is None:
+        return base
+    _keys(where, raw, {"duplicate", "reorder", "reorderWindowSeconds", "delaySeconds", "jitterSeconds"})
+    values = {"duplicate": raw.get("duplicate", base.duplicate), "reorder": raw.get("reorder", base.reorder),
+              "reorder_window_seconds": raw.get("reorderWindowSeconds", base.reorder_window_seconds),
+              "delay_seconds": raw.get("delaySeconds", base.delay_seconds),
+              "jitter_seconds": raw.get("jitterSeconds", base.jitter_seconds)}
+    for k in ("duplicate", "reorder"):
+        if not 0 <= float(values[k]) <= 1:
+            raise ScenarioError(f"{where}.{k}: a fraction in [0, 1] is required")
+    return Delivery(**{k: float(v) for k, v in values.items()})
+
+
+def parse_scenario(raw: dict, base_dir: Path | None = None, name: str = "scenario") -> Scenario:
+    _keys("scenario", raw, {"seed", "deployment", "timeoutSeconds", "defaults", "launches", "name"})
+    defaults = raw.get("defaults") or {}
+    _keys("defaults", defaults, {"runSeconds", "delivery", "source"})
+    base_delivery = _delivery("defaults.delivery", defaults.get("delivery"), Delivery())
+    launches = []
+    for i, item in enumerate(raw.get("launches") or []):
+        where = f"launches[{i}]"
+        _keys(where, item, {"name", "detail", "detailFile", "sqsBody", "source", "atSeconds", "runSeconds",
+                            "children", "delivery", "expect"})
+        given = [k for k in ("detail", "detailFile", "sqsBody") if k in item]
+        if len(given) != 1:
+            raise ScenarioError(f"{where}: give exactly one of detail, detailFile, sqsBody")
+        detail = item.get("detail")
+        if "detailFile" in item:
+            path = (base_dir or Path.cwd()) / item["detailFile"]
+            try:
+                text = path.read_text()
+            except OSError as exc:
+                raise ScenarioError(f"{where}.detailFile: cannot read {path}: {exc.strerror}") from None
+            detail = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        children: dict[int, ChildBehaviour] = {}
+        default_child = ChildBehaviour()
+        for key, behaviour in (item.get("children") or {}).items():
+            if str(key) == "*":
+                default_child = _child(f"{where}.children.*", behaviour or {})
+                continue
+            try:
+                indexes = [int(key)]
+            except ValueError:
+                raise ScenarioError(f"{where}.children: key {key!r} is not a child index or '*'") from None
+            for index in indexes:
+                children[index] = _child(f"{where}.children.{key}", behaviour or {})
+        detail_name = detail.get("launchId") if isinstance(detail, dict) else None
+        launches.append(LaunchSpec(
+            name=str(item.get("name") or detail_name or f"launch-{i}"), detail=detail, sqs_body=item.get("sqsBody"),
+            source=item.get("source") or defaults.get("source") or "sandbox.scenario",
+            at_seconds=float(item.get("atSeconds", 0)),
+            run_seconds=float(item.get("runSeconds", defaults.get("runSeconds", 0.5))),
+            children=children, default_child=default_child,
+            delivery=_delivery(f"{where}.delivery", item.get("delivery"), base_delivery),
+            expect=dict(item.get("expect") or {})))
+    return Scenario(launches=tuple(launches), seed=int(raw.get("seed", 0)), deployment=str(raw.get("deployment", "dev")),
+                    timeout_seconds=float(raw.get("timeoutSeconds", 60)), name=str(raw.get("name", name)))
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise ScenarioError(f"cannot read scenario {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"scenario {path} is not valid YAML: {exc}") from None
+    return parse_scenario(raw, base_dir=path.parent, name=path.stem)
