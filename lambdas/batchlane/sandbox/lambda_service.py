@@ -72,12 +72,25 @@ class FunctionPoller(threading.Thread):
         self.stats = InvocationStats()
         self._halt = threading.Event()
         self._idle = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self._in_batch = threading.Event()
         module, _, attr = buffer.handler.rpartition(".")
         self._module = importlib.import_module(module)
         self._handler = getattr(self._module, attr)
 
     def stop(self) -> None:
         self._halt.set()
+        self._running.set()
+
+    def pause(self) -> None:
+        """Stop polling after the current batch (like disabling the event source mapping)."""
+        self._running.clear()
+        while not self._halt.is_set() and self._in_batch.is_set():
+            time.sleep(0.01)
+
+    def resume(self) -> None:
+        self._running.set()
 
     @property
     def idle(self) -> bool:
@@ -105,6 +118,17 @@ class FunctionPoller(threading.Thread):
 
     def run(self) -> None:
         while not self._halt.is_set():
+            self._running.wait()
+            if self._halt.is_set():
+                return
+            self._in_batch.set()
+            try:
+                self._poll_once()
+            finally:
+                self._in_batch.clear()
+
+    def _poll_once(self) -> None:
+        if True:
             try:
                 messages = self._collect()
             except Exception:  # the emulator is going away
@@ -112,10 +136,10 @@ class FunctionPoller(threading.Thread):
                     return
                 log.exception("%s: receive failed", self.function_name)
                 time.sleep(0.2)
-                continue
+                return
             if not messages:
                 self._idle.set()
-                continue
+                return
             self._idle.clear()
             self.invoke(messages)
 
