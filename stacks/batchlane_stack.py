@@ -35,8 +35,9 @@ class BatchlaneStack(Stack):
         self.operations = Operations(
             self, "Operations",
             config=config,
-            dlqs={"launch": self.launch.dlq, "status": self.status.dlq},
-            functions={"launcher": self.launch.function, "aggregator": self.status.function},
+            dlqs={"launch": self.launch.dlq, "status": self.status.dlq, "abort": self.status.abort_dlq},
+            functions={"launcher": self.launch.function, "aggregator": self.status.function,
+                       "reconciler": self.status.reconciler},
             job_queues=self.compute.job_queues,
         )
         self._outputs()

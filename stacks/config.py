@@ -199,6 +199,20 @@ class FunctionConfig(_Strict):
     reserved_concurrency: Annotated[int | None, Field(alias="reservedConcurrency", ge=1)] = None
 
 
+class StatusConfig(_Strict):
+    """The status path beyond the aggregator's buffer: progress events and the reconciler."""
+
+    # "Task Status Changed" (kind progress) at most once per launch per interval; 0 turns them off.
+    progress_interval_seconds: Annotated[int, Field(alias="progressIntervalSeconds", ge=0, le=3600)] = 60
+    # Only launches with at least this many children report progress.
+    progress_min_size: Annotated[int, Field(alias="progressMinSize", ge=2, le=10_000)] = 100
+    # The reconciler runs every N minutes and repairs launches silent for longer than silentSeconds.
+    reconcile_every_minutes: Annotated[int, Field(alias="reconcileEveryMinutes", ge=1, le=1440)] = 10
+    silent_seconds: Annotated[int, Field(alias="silentSeconds", ge=60, le=7 * 24 * 3600)] = 1800
+    # AWS Batch requests (DescribeJobs, 100 job ids each) one reconciler run may make.
+    reconcile_request_budget: Annotated[int, Field(alias="reconcileRequestBudget", ge=1, le=10_000)] = 50
+
+
 class DeploymentConfig(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,19}$")]
     account: Annotated[str | None, Field(pattern=r"^\d{12}$")] = None
@@ -219,6 +233,8 @@ class DeploymentConfig(_Strict):
     limits: LimitsConfig = LimitsConfig()
     launcher: FunctionConfig = FunctionConfig()
     aggregator: FunctionConfig = FunctionConfig(batchSize=100, batchingWindowSeconds=2)
+    reconciler: FunctionConfig = FunctionConfig(timeoutSeconds=300)
+    status: StatusConfig = StatusConfig()
 
     @field_validator("allowed_role_arns")
     @classmethod

@@ -71,6 +71,13 @@ class StateStore(Construct):
             partition_key=dynamodb.Attribute(name="jobId", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
+        # Sparse: only launches that are not final (batchlane.common.open_launches), for the reconciler.
+        self.executions_table.add_global_secondary_index(
+            index_name="openLaunches",
+            partition_key=dynamodb.Attribute(name="openShard", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="lastSeenAt", type=dynamodb.AttributeType.NUMBER),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
         # Powertools idempotency records (key "id", TTL "expiration").
         self.idempotency_table = _table(
             self, "Idempotency", name=config.table_name("idempotency"), pk="id", ttl="expiration"

@@ -1,4 +1,7 @@
-"""Status path: AWS Batch events (default bus) -> SQS buffer (with DLQ) -> aggregator Lambda -> status items."""
+"""Status path: AWS Batch events (default bus) -> SQS buffer (with DLQ) -> aggregator Lambda -> status items.
+
+"Task Abort Requested" events (batchlane's bus) reach the same function through their own buffer.
+A scheduled reconciler repairs launches whose events were missed (DescribeJobs, within a budget)."""
 
 from __future__ import annotations
 
@@ -6,10 +9,12 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
 from batchlane.status.events import DETAIL_TYPES, SOURCE
+from batchlane.status.service import ABORT_REQUESTED
 from stacks.compute import BatchCompute
 from stacks.config import DeploymentConfig
 from stacks.launch_path import buffered_queue
@@ -50,10 +55,7 @@ class StatusPath(Construct):
             service="aggregator",
             settings=settings,
             description="Folds AWS Batch job events into one live status per launch",
-            environment={
-                "EXECUTIONS_TABLE": state.executions_table.table_name,
-                "EVENT_BUS": state.bus.event_bus_name,
-            },
+            environment=self._environment(config, state),
         )
         self.function.add_event_source(sources.SqsEventSource(
             self.queue,
@@ -61,10 +63,55 @@ class StatusPath(Construct):
             max_batching_window=Duration.seconds(settings.batching_window_seconds) if settings.batching_window_seconds else None,
             report_batch_item_failures=True,
         ))
-        self._grant(state)
+        # Aborts: their own small buffer (an abort never waits behind a burst of Batch events).
+        self.abort_queue, self.abort_dlq = buffered_queue(self, "AbortRequests", settings)
+        self.abort_rule = events.Rule(
+            self, "AbortRequested",
+            event_bus=state.bus,
+            description="Task abort requests to the aggregator",
+            event_pattern=events.EventPattern(detail_type=[ABORT_REQUESTED]),
+        )
+        self.abort_rule.add_target(targets.SqsQueue(self.abort_queue, dead_letter_queue=self.abort_dlq,
+                                                    retry_attempts=185, max_event_age=Duration.hours(24)))
+        self.function.add_event_source(sources.SqsEventSource(
+            self.abort_queue, batch_size=10, report_batch_item_failures=True))
+        self._grant(state, self.function)
+        # The reconciler: on a schedule, never on the event path (no DescribeJobs while events flow).
+        self.reconciler = runtime.function(
+            self, "Reconciler",
+            handler="batchlane.status.handler.reconcile",
+            service="reconciler",
+            settings=config.reconciler,
+            description="Repairs launches whose AWS Batch events were missed (DescribeJobs, within a budget)",
+            environment={
+                **self._environment(config, state),
+                "SILENT_SECONDS": str(config.status.silent_seconds),
+                "RECONCILE_REQUEST_BUDGET": str(config.status.reconcile_request_budget),
+            },
+        )
+        self.schedule = events.Rule(
+            self, "ReconcileSchedule",
+            description="Runs the status reconciler",
+            schedule=events.Schedule.rate(Duration.minutes(config.status.reconcile_every_minutes)),
+        )
+        self.schedule.add_target(targets.LambdaFunction(self.reconciler, retry_attempts=0))
+        self._grant(state, self.reconciler)
+        self.reconciler.add_to_role_policy(iam.PolicyStatement(
+            sid="DescribeJobsToRepair",
+            actions=["batch:DescribeJobs"],
+            resources=["*"],
+        ))
 
-    def _grant(self, state: StateStore) -> None:
-        fn = self.function
+    @staticmethod
+    def _environment(config: DeploymentConfig, state: StateStore) -> dict[str, str]:
+        return {
+            "EXECUTIONS_TABLE": state.executions_table.table_name,
+            "EVENT_BUS": state.bus.event_bus_name,
+            "PROGRESS_INTERVAL_SECONDS": str(config.status.progress_interval_seconds),
+            "PROGRESS_MIN_SIZE": str(config.status.progress_min_size),
+        }
+
+    def _grant(self, state: StateStore, fn: lambda_.Function) -> None:
         stack = Stack.of(self)
         # Query (byJobId and the launch's partition), GetItem/BatchGetItem, and the transaction's Put/Update.
         state.executions_table.grant(fn, "dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem",

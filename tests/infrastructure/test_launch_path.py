@@ -99,7 +99,7 @@ def test_tables_are_named_for_the_cli_and_the_executions_table_finds_jobs(templa
         template.has_resource_properties("AWS::DynamoDB::Table", {"TableName": f"batchlane-dev-{name}"})
     template.has_resource_properties("AWS::DynamoDB::Table", {
         "TableName": "batchlane-dev-executions",
-        "GlobalSecondaryIndexes": [Match.object_like({"IndexName": "byJobId"})],
+        "GlobalSecondaryIndexes": Match.array_with([Match.object_like({"IndexName": "byJobId"})]),
         "TimeToLiveSpecification": {"AttributeName": "expiresAt", "Enabled": True},
     })
     template.has_resource_properties("AWS::DynamoDB::Table", {

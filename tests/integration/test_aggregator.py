@@ -241,14 +241,37 @@ def test_malformed_and_foreign_events_do_not_fail_the_batch(world, launched, del
     assert metric(out, "StatusEventMalformed") == 4 and metric(out, "StatusEventProcessed") == 1
 
 
-def test_unknown_job_fails_only_its_own_message(world, launched, deliver):
+def test_foreign_job_is_acknowledged_and_counted(world, launched, deliver, capsys):
+    """A job in our queues that batchlane did not launch (no batchlane:launchId tag, no record)."""
     record = launched("s-5")
     ours = launch_events(record["jobId"], [ChildPlan()])[0]
     stranger = launch_events("0000aaaa-0000-4000-8000-000000000000", [ChildPlan()])[0]
-    bodies = sqs_event(json.dumps(ours), json.dumps(stranger))
-    response = aggregator.handler(bodies, LambdaContext())
-    assert response == {"batchItemFailures": [{"itemIdentifier": bodies["Records"][1]["messageId"]}]}
+    capsys.readouterr()
+    response = aggregator.handler(sqs_event(json.dumps(ours), json.dumps(stranger), json.dumps(stranger)),
+                                  LambdaContext())
+    assert response == {"batchItemFailures": []}
     assert summary(world, "s-5")["phase"] == "queued"
+    out = capsys.readouterr().out
+    assert metric(out, "StatusEventForeign") == 2 and metric(out, "StatusEventProcessed") == 1
+    # Remembered: a later event of the same foreign job costs no lookup.
+    deliver(stranger)
+    assert "0000aaaa-0000-4000-8000-000000000000" in aggregator.runtime()._foreign
+
+
+def test_tagged_job_without_its_record_yet_is_retried(world, launched, deliver):
+    """Our tag but no completed launch record yet (the launcher has not recorded the job id):
+    the message fails and SQS retries it (bounded by maxReceiveCount), then it is folded."""
+    job = "0000bbbb-0000-4000-8000-000000000000"
+    early = launch_events(job, [ChildPlan()], tags={"batchlane:launchId": "s-7"})[0]
+    bodies = sqs_event(json.dumps(early))
+    response = aggregator.handler(bodies, LambdaContext())
+    assert response == {"batchItemFailures": [{"itemIdentifier": bodies["Records"][0]["messageId"]}]}
+    record = launched("s-7")  # the launcher completes; the job id differs in moto, so re-tag its events
+    events = launch_events(record["jobId"], [ChildPlan()], tags={"batchlane:launchId": "s-7"})
+    assert deliver(events[0]) == {"batchItemFailures": []}
+    assert summary(world, "s-7")["phase"] == "queued"
+    # A job that carries our tag but is not the launch's job (e.g. an orphan) is foreign, not retried.
+    assert deliver(early) == {"batchItemFailures": []}
 
 
 def test_queue_blocked_is_attached_and_counted(world, launched, deliver, capsys, event_sample):
@@ -299,3 +322,146 @@ def test_writes_per_event_on_a_shuffled_array(world, launched, deliver):
     assert per_event <= 1.2
     assert store.items_written <= len(delivered)
     assert summary(world, "a-5")["phase"] == "succeeded"
+
+
+def abort_body(launch_id, reason=None):
+    from tests.integration.conftest import eventbridge_event
+
+    detail = {"launchId": launch_id} if launch_id is not None else {}
+    if reason:
+        detail["reason"] = reason
+    return json.dumps(eventbridge_event(detail, "Task Abort Requested"))
+
+
+def answers_of(world, detail_type):
+    return [a["detail"] for a in world.answers() if a["detail-type"] == detail_type]
+
+
+def test_abort_terminates_the_job_and_the_launch_ends_aborted(world, launched, deliver, terminated, agg):
+    record = launched("ab-1", inputs=[{"i": i} for i in range(3)])
+    job = record["jobId"]
+    events = launch_events(job, [ChildPlan()] * 3, rng=random.Random(1))
+    running = [e for e in events if e["detail"]["status"] in ("PENDING", "RUNNABLE", "STARTING", "RUNNING")]
+    assert deliver(*running) == {"batchItemFailures": []}
+    world.answers()
+
+    response = agg.handler(sqs_event(abort_body("ab-1", "user cancelled")), LambdaContext())
+    assert response == {"batchItemFailures": []}
+    assert [t["jobId"] for t in terminated] == [job]
+    s = summary(world, "ab-1")
+    assert s["phase"] == "aborted" and s["reason"] == "aborted on request: user cancelled" and s["terminated"]
+    [change] = answers_of(world, "Task Status Changed")
+    assert change["phase"] == "aborted" and change["previousPhase"] == "running" and change["kind"] == "phase"
+
+    # The children's own end (FAILED by TerminateJob) is recorded; the phase stays aborted.
+    killed = [simulate_terminated(e) for e in running if e["detail"]["status"] == "RUNNING"]
+    assert deliver(*killed) == {"batchItemFailures": []}
+    assert summary(world, "ab-1")["phase"] == "aborted"
+    assert answers_of(world, "Task Status Changed") == []
+
+    # Aborting it again, or an unknown launch, or an event without launchId: answered, acknowledged.
+    bodies = sqs_event(abort_body("ab-1"), abort_body("no-such-launch"), abort_body(None))
+    assert agg.handler(bodies, LambdaContext()) == {"batchItemFailures": []}
+    rejected = sorted(answers_of(world, "Task Abort Rejected"), key=lambda d: str(d["launchId"]))
+    assert rejected == [
+        {"launchId": None, "reason": "the event names no launchId"},
+        {"launchId": "ab-1", "reason": "the launch has already aborted", "phase": "aborted"},
+        {"launchId": "no-such-launch", "reason": "no such launch"},
+    ]
+    assert len(terminated) == 1
+
+
+def simulate_terminated(event):
+    e = json.loads(json.dumps(event))
+    e["detail"]["status"] = "FAILED"
+    e["detail"]["statusReason"] = "batchlane: aborted on request"
+    return e
+
+
+def test_abort_before_any_batch_event_and_of_a_finished_launch(world, launched, deliver, terminated, agg):
+    record = launched("ab-2")
+    assert agg.handler(sqs_event(abort_body("ab-2")), LambdaContext()) == {"batchItemFailures": []}
+    assert summary(world, "ab-2")["phase"] == "aborted"
+    assert [t["jobId"] for t in terminated] == [record["jobId"]]
+
+    done = launched("ab-3")
+    deliver(*launch_events(done["jobId"], [ChildPlan()]))
+    world.answers()
+    assert agg.handler(sqs_event(abort_body("ab-3")), LambdaContext()) == {"batchItemFailures": []}
+    assert answers_of(world, "Task Abort Rejected") == [
+        {"launchId": "ab-3", "reason": "the launch has already succeeded", "phase": "succeeded"}]
+    assert summary(world, "ab-3")["phase"] == "succeeded" and len(terminated) == 1
+
+
+def test_abort_of_a_launch_still_being_submitted_is_retried(world, agg, terminated):
+    table = boto3.resource("dynamodb").Table(world.config.table_name("executions"))
+    table.put_item(Item={"launchId": "ab-4", "sk": "launch", "state": "SUBMITTING", "size": 1})
+    bodies = sqs_event(abort_body("ab-4"))
+    assert agg.handler(bodies, LambdaContext()) == {
+        "batchItemFailures": [{"itemIdentifier": bodies["Records"][0]["messageId"]}]}
+    assert terminated == [] and answers_of(world, "Task Abort Rejected") == []
+
+
+class Clock:
+    def __init__(self, t=1_800_000_000.0):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+
+def test_progress_of_a_large_map_task_is_rate_limited(world, launched, deliver, agg):
+    size = 120
+    record = launched("p-1", inputs=[{"i": i} for i in range(size)])
+    events = launch_events(record["jobId"], [ChildPlan(pending=True)] * size, rng=random.Random(5))
+    clock = Clock()
+    agg.runtime().clock = clock
+    batches = [events[k:k + 25] for k in range(0, len(events), 25)]
+    for batch in batches:
+        assert deliver(*batch) == {"batchItemFailures": []}
+        clock.t += 20  # 20 s between batches: at most one progress event per 60 s (the default interval)
+    changes = status_changes(world)
+    progress = [c for c in changes if c["kind"] == "progress"]
+    phases = [c["phase"] for c in changes if c["kind"] == "phase"]
+    assert phases == ["queued", "running", "succeeded"]
+    elapsed = 20 * len(batches)
+    assert 1 <= len(progress) <= elapsed // 60 + 1 and len(progress) < len(batches)
+    assert all(sum(p["counts"].values()) == size and p["phase"] == "running" for p in progress)
+    assert [p["final"] for p in progress] == sorted(p["final"] for p in progress)
+
+
+def test_small_launches_report_no_progress(world, launched, deliver, agg):
+    record = launched("p-2", inputs=[{"i": i} for i in range(5)])
+    clock = Clock()
+    agg.runtime().clock = clock
+    for e in launch_events(record["jobId"], [ChildPlan()] * 5, rng=random.Random(1)):
+        deliver(e)
+        clock.t += 120
+    assert [c["kind"] for c in status_changes(world)] == ["phase"] * 3
+
+
+def test_a_failed_map_task_has_outputs_with_none_for_failed_children(world, launched, deliver, terminated):
+    record = launched("f-1", inputs=[{"i": i} for i in range(4)])
+    for i in (0, 2):
+        s3_put_json(f"{record['outputsUri']}{i}/outputs.json", {"y": i * 10})
+    plans = [ChildPlan(), ChildPlan(attempts=(FAIL,)), ChildPlan(), ChildPlan()]
+    events = launch_events(record["jobId"], plans, rng=random.Random(2))
+    job = record["jobId"]
+    # Children 0 and 2 succeed, child 1 fails while child 3 still runs: the launch fails fast.
+    first = [e for e in events if e["detail"]["jobId"] in (f"{job}:0", f"{job}:2", f"{job}:1")
+             or (e["detail"]["jobId"] == f"{job}:3" and e["detail"]["status"] != "SUCCEEDED")]
+    first = [e for e in first if e["detail"]["jobId"] != job]
+    assert deliver(*first) == {"batchItemFailures": []}
+    s = summary(world, "f-1")
+    assert s["phase"] == "failed" and s["terminated"] is True and len(terminated) == 1
+    assert s3_json(s["outputsUri"]) == {"y": [0, None, 20, None]}
+    [change] = [c for c in status_changes(world) if c["phase"] == "failed"]
+    assert change["outputsUri"] == s["outputsUri"]
+
+
+def test_a_failed_single_task_has_no_outputs(world, launched, deliver):
+    record = launched("f-2")
+    assert deliver(*launch_events(record["jobId"], [ChildPlan(attempts=(FAIL,))])) == {"batchItemFailures": []}
+    s = summary(world, "f-2")
+    assert s["phase"] == "failed" and "outputsUri" not in s
+    assert s["error"] == "[0]: Essential container in task exited (exit code 1)"

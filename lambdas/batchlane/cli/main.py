@@ -16,6 +16,7 @@ from batchlane.cli.common import AWS_ERROR, GLOBAL_OPTIONS, INTERNAL, USAGE, Cli
 
 COMMAND_MODULES = (
     "batchlane.cli.routes",
+    "batchlane.cli.status",
     "batchlane.cli.sandbox",
 )
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 
 from batchlane.cli.common import OK, USAGE, CliError, Context, add_command, add_group
 
@@ -24,9 +25,11 @@ def _quiet_stdout():
     by pointing file descriptor 1 at standard error while the sandbox runs."""
     sys.stdout.flush()
     saved = os.dup(1)
+    report = os.fdopen(os.dup(saved), "w")
     os.dup2(2, 1)
     try:
-        yield os.fdopen(os.dup(saved), "w")
+        with redirect_stdout(sys.stderr):  # print() (Powertools metrics) goes to sys.stdout
+            yield report
     finally:
         sys.stdout.flush()
         os.dup2(saved, 1)
@@ -60,6 +63,13 @@ def cmd_up(args: argparse.Namespace, ctx: Context) -> int:
         ]
         out.write("\n".join(lines) + "\n")
         out.flush()
+
+        def interrupted(signum, frame):
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, interrupted)
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started in the background by a shell
+            signal.signal(signal.SIGINT, interrupted)
         try:
             while True:
                 time.sleep(1)

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from batchlane.common.console import batch_job_url, partition_of
 from batchlane.common.errors import Refused
+from batchlane.common.open_launches import LAST_SEEN_ATTR, OPEN_SHARD_ATTR, open_shard
 from batchlane.launch.models import (
     LAUNCH_REJECTED,
     LAUNCHED,
@@ -166,6 +167,9 @@ class LaunchService:
             "submittedAt": int(self.clock() * 1000),
             "jobDefinition": definition or plan.definition.name,
             "consoleUrl": batch_job_url(partition, region, job.job_id),
+            # In the open-launches index until the status path sees it end (the reconciler's view).
+            OPEN_SHARD_ATTR: open_shard(plan.launch_id),
+            LAST_SEEN_ATTR: int(self.clock() * 1000),
         }
         record = self.ledger.complete(plan.launch_id, token, fields)
         self._announce_launched(record)

@@ -213,22 +213,31 @@ class Sandbox:
         return from_dynamo(item) if item else None
 
     def status(self, launch_id: str) -> dict | None:
-        """The launch's status document, or None when the status path is absent / has no record yet.
-
-        This is the one place to switch to the status path's own ``batchlane status --json``
-        document once it exists; until then: the status summary item, plus the assembled outputs.
-        """
+        """The launch's status document (the same JSON as ``batchlane status --json``, from
+        ``batchlane.status.view.record_document``), with the assembled ``outputs`` once finished;
+        ``storedPhase`` is the phase the aggregator wrote (final only when it is final). None when
+        the status path is absent or the launch is unknown."""
         if not self.has_status_path:
             return None
+        from boto3.dynamodb.conditions import Key
+
         from batchlane.common.aws import from_dynamo
+        from batchlane.status.view import SUMMARY_SK, record_document
 
         table = self.session.resource("dynamodb").Table(self.config.table_name("executions"))
-        item = table.get_item(Key={"launchId": launch_id, "sk": "status"}, ConsistentRead=True).get("Item")
-        if not item:
+        items, kwargs = [], {"KeyConditionExpression": Key("launchId").eq(launch_id), "ConsistentRead": True}
+        while True:
+            page = table.query(**kwargs)
+            items += [from_dynamo(i) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        document = record_document(items)
+        if document is None:
             return None
-        summary = from_dynamo(item)
-        document = {"launchId": launch_id, **{k: v for k, v in summary.items() if k not in ("launchId", "sk")}}
-        uri = summary.get("outputsUri")
+        summary = next((i for i in items if i.get("sk") == SUMMARY_SK), {})
+        document["storedPhase"] = summary.get("phase")
+        uri = document.get("outputsUri")
         if isinstance(uri, str) and uri.startswith("s3://") and summary.get("phase") in FINAL_PHASES:
             bucket, key = uri[5:].split("/", 1)
             try:
@@ -252,11 +261,11 @@ class Sandbox:
         out.record = self.launch_record(launch_id)
         if self.has_status_path:
             out.status = self.status(launch_id)
-            phase = (out.status or {}).get("phase")
+            phase = (out.status or {}).get("storedPhase")
             if phase in FINAL_PHASES:
                 out.final, out.result = True, phase
             elif out.status:
-                out.result = str(phase)
+                out.result = str(out.status.get("phase"))
         else:
             job = self.executor.job_of_launch(launch_id) if self.executor else None
             if job is not None and job.finished:

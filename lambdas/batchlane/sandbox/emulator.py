@@ -30,12 +30,16 @@ class Emulator:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
-        request = urllib.request.Request(f"{self.endpoint}/moto-api/config", method="POST",
-                                         data=json.dumps({"batch": {"use_docker": False}}).encode(),
+        # moto's state is global to the process: start from scratch (one sandbox per process at a time).
+        self._post("/moto-api/reset", b"")
+        self._post("/moto-api/config", json.dumps({"batch": {"use_docker": False}}).encode())
+        return self
+
+    def _post(self, path: str, body: bytes) -> None:
+        request = urllib.request.Request(f"{self.endpoint}{path}", method="POST", data=body,
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
-        return self
 
     def stop(self) -> None:
         if self._server is not None:

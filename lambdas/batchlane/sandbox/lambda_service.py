@@ -128,20 +128,19 @@ class FunctionPoller(threading.Thread):
                 self._in_batch.clear()
 
     def _poll_once(self) -> None:
-        if True:
-            try:
-                messages = self._collect()
-            except Exception:  # the emulator is going away
-                if self._halt.is_set():
-                    return
-                log.exception("%s: receive failed", self.function_name)
-                time.sleep(0.2)
+        try:
+            messages = self._collect()
+        except Exception:  # the emulator is going away
+            if self._halt.is_set():
                 return
-            if not messages:
-                self._idle.set()
-                return
-            self._idle.clear()
-            self.invoke(messages)
+            log.exception("%s: receive failed", self.function_name)
+            time.sleep(0.2)
+            return
+        if not messages:
+            self._idle.set()
+            return
+        self._idle.clear()
+        self.invoke(messages)
 
     def invoke(self, messages: list[dict]) -> dict | None:
         event = {"Records": [sqs_record(m, self.buffer.queue_arn, self.region) for m in messages]}

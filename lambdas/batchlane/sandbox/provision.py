@@ -54,11 +54,20 @@ def provision(config: DeploymentConfig, session: boto3.session.Session | None = 
         keys = [{"AttributeName": pk, "KeyType": "HASH"}] + ([{"AttributeName": sk, "KeyType": "RANGE"}] if sk else [])
         attrs = {pk, sk, gsi} - {None}
         extra = {}
+        numbers = []
         if gsi:
             extra["GlobalSecondaryIndexes"] = [{"IndexName": "byJobId", "KeySchema": [{"AttributeName": gsi, "KeyType": "HASH"}],
+                                                "Projection": {"ProjectionType": "KEYS_ONLY"}},
+                                               # stacks/state.py: launches not final yet, for the reconciler
+                                               {"IndexName": "openLaunches", "KeySchema": [
+                                                   {"AttributeName": "openShard", "KeyType": "HASH"},
+                                                   {"AttributeName": "lastSeenAt", "KeyType": "RANGE"}],
                                                 "Projection": {"ProjectionType": "KEYS_ONLY"}}]
+            attrs |= {"openShard"}
+            numbers = [{"AttributeName": "lastSeenAt", "AttributeType": "N"}]
         ddb.create_table(TableName=name, KeySchema=keys, BillingMode="PAY_PER_REQUEST",
-                         AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in sorted(attrs)], **extra)
+                         AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in sorted(attrs)] + numbers,
+                         **extra)
 
     table(config.table_name("routing"), "pk", "sk")
     table(config.table_name("executions"), "launchId", "sk", gsi="jobId")

@@ -24,6 +24,9 @@ from botocore.exceptions import ClientError
 
 from batchlane.common import aws
 from batchlane.common.errors import TransientError
+from batchlane.common.open_launches import (
+    LAST_SEEN_ATTR, OPEN_INDEX, OPEN_SHARD_ATTR, all_shards, open_shard,
+)
 from batchlane.status.fold import ChildState, ParentState
 from batchlane.status.service import WriteConflict
 
@@ -76,6 +79,16 @@ class DynamoStatusStore:
             _transient("Query byJobId", exc)
             raise
         return None
+
+    def get_launch(self, launch_id: str) -> dict[str, Any] | None:
+        """The launch item by key (strongly consistent: no index lag)."""
+        try:
+            item = self._ddb.get_item(TableName=self.table_name, ConsistentRead=True,
+                                      Key={"launchId": {"S": launch_id}, "sk": {"S": "launch"}}).get("Item")
+        except ClientError as exc:
+            _transient("GetItem", exc)
+            raise
+        return _high(item) if item else None
 
     # ------------------------------------------------------------------ state items
     def read_states(self, launch_id: str, indexes: list[int], parent: bool
@@ -175,21 +188,26 @@ class DynamoStatusStore:
             raise
         return _high(item) if item else None
 
-    def set_phase(self, launch_id: str, old_phase: str | None, fields: dict[str, Any]) -> bool:
+    def set_phase(self, launch_id: str, old_phase: str | None, fields: dict[str, Any],
+                  remove: tuple[str, ...] = ()) -> bool:
         """Write the new phase (and what goes with it) unless another writer changed it first."""
         names = {f"#f{i}": k for i, k in enumerate(fields)}
         values = {f":f{i}": _SER.serialize(aws.to_dynamo(v)) for i, v in enumerate(fields.values())}
+        names.update({f"#r{i}": k for i, k in enumerate(remove)})
         if old_phase is None:
             condition = "attribute_not_exists(phase)"
         else:
             condition = "phase = :old"
             values[":old"] = {"S": old_phase}
+        expression = "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
+        if remove:
+            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
         try:
             self.write_requests += 1
             self.items_written += 1
             self._ddb.update_item(TableName=self.table_name,
                                   Key={"launchId": {"S": launch_id}, "sk": {"S": SUMMARY_SK}},
-                                  UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields))),
+                                  UpdateExpression=expression,
                                   ConditionExpression=condition, ExpressionAttributeNames=names,
                                   ExpressionAttributeValues=values)
             return True
@@ -198,6 +216,76 @@ class DynamoStatusStore:
                 return False
             _transient("UpdateItem", exc)
             raise
+
+    def claim_progress(self, launch_id: str, previous: int | None, now_ms: int) -> bool:
+        """Take the right to announce progress now: ``progressAt`` moves from ``previous`` to now."""
+        values: dict[str, Any] = {":now": {"N": str(now_ms)}}
+        if previous is None:
+            condition = "attribute_not_exists(progressAt)"
+        else:
+            condition = "progressAt = :prev"
+            values[":prev"] = {"N": str(previous)}
+        try:
+            self.write_requests += 1
+            self.items_written += 1
+            self._ddb.update_item(TableName=self.table_name,
+                                  Key={"launchId": {"S": launch_id}, "sk": {"S": SUMMARY_SK}},
+                                  UpdateExpression="SET progressAt = :now", ConditionExpression=condition,
+                                  ExpressionAttributeValues=values)
+            return True
+        except ClientError as exc:
+            if aws.error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            _transient("UpdateItem", exc)
+            raise
+
+    # ------------------------------------------------------------------ the open-launches index
+    def silent(self, cutoff_ms: int, limit: int) -> list[tuple[str, str]]:
+        """``(launchId, sk)`` of index entries not seen since ``cutoff_ms``, oldest first per shard."""
+        found: list[tuple[str, str]] = []
+        shards = all_shards()
+        for n, shard in enumerate(shards):
+            quota = len(found) + -(-(limit - len(found)) // (len(shards) - n))  # share what is left
+            kwargs: dict[str, Any] = {
+                "TableName": self.table_name, "IndexName": OPEN_INDEX,
+                "KeyConditionExpression": "#o = :o AND #t < :t",
+                "ExpressionAttributeNames": {"#o": OPEN_SHARD_ATTR, "#t": LAST_SEEN_ATTR},
+                "ExpressionAttributeValues": {":o": {"S": shard}, ":t": {"N": str(cutoff_ms)}},
+            }
+            while len(found) < quota:
+                try:
+                    page = self._ddb.query(**kwargs, Limit=min(1000, quota - len(found)))
+                except ClientError as exc:
+                    _transient("Query openLaunches", exc)
+                    raise
+                found += [(i["launchId"]["S"], i["sk"]["S"]) for i in page.get("Items", [])]
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found[:limit]
+
+    def close(self, launch_id: str, sk: str) -> None:
+        """Take one item out of the open-launches index."""
+        self.write_requests += 1
+        self._ddb.update_item(TableName=self.table_name, Key={"launchId": {"S": launch_id}, "sk": {"S": sk}},
+                              UpdateExpression="REMOVE #o", ExpressionAttributeNames={"#o": OPEN_SHARD_ATTR})
+
+    def touch(self, launch_id: str, now_ms: int) -> None:
+        """The reconciler looked at the launch now: keep it in the index, quiet for another period
+        (the summary is created if the launch never had an event). Never reopens a final launch."""
+        self.write_requests += 1
+        try:
+            self._ddb.update_item(
+                TableName=self.table_name, Key={"launchId": {"S": launch_id}, "sk": {"S": SUMMARY_SK}},
+                UpdateExpression="SET #o = :o, #t = :t",
+                ConditionExpression="attribute_not_exists(phase) OR NOT phase IN (:s, :f, :a)",
+                ExpressionAttributeNames={"#o": OPEN_SHARD_ATTR, "#t": LAST_SEEN_ATTR},
+                ExpressionAttributeValues={":o": {"S": open_shard(launch_id)}, ":t": {"N": str(now_ms)},
+                                           ":s": {"S": "succeeded"}, ":f": {"S": "failed"}, ":a": {"S": "aborted"}})
+        except ClientError as exc:
+            if aws.error_code(exc) != "ConditionalCheckFailedException":
+                _transient("UpdateItem", exc)
+                raise
 
     def all_children(self, launch_id: str) -> list[ChildState]:
         out: list[ChildState] = []
@@ -219,6 +307,25 @@ class BatchTerminator:
             _transient("TerminateJob", exc)
             if aws.error_code(exc) != "ClientException":
                 raise
+
+
+class BatchJobReader:
+    """DescribeJobs, at most 100 job ids per call (the reconciler's only Batch read)."""
+
+    MAX_IDS = 100
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+    def describe(self, job_ids: list[str]) -> list[dict[str, Any]]:
+        if len(job_ids) > self.MAX_IDS:
+            raise ValueError(f"DescribeJobs takes at most {self.MAX_IDS} job ids")
+        self.requests += 1
+        try:
+            return aws.client("batch").describe_jobs(jobs=job_ids).get("jobs", [])
+        except ClientError as exc:
+            _transient("DescribeJobs", exc)
+            raise
 
 
 def _split(uri: str) -> tuple[str, str]:

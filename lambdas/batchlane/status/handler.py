@@ -2,6 +2,8 @@
 
 The whole batch is folded at once (one transaction per launch per batch); the BatchProcessor then
 reports exactly the messages of the launches whose update failed, so SQS retries only those.
+"Task Abort Requested" events arrive through their own buffer at the same ``handler``.
+``reconcile`` is the scheduled reconciler's entry point (batchlane.status.reconcile).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 
 from batchlane.common.events import EventBusAnnouncer
 from batchlane.common.observability import PowertoolsCounter, logger, metrics, tracer
-from batchlane.status.adapters import BatchTerminator, DynamoStatusStore, S3Outputs
+from batchlane.status.adapters import BatchJobReader, BatchTerminator, DynamoStatusStore, S3Outputs
+from batchlane.status.reconcile import Reconciler
 from batchlane.status.service import StatusService
 
 # Report every failed record, even when all fail: SQS retries exactly those, then dead-letters them.
@@ -32,6 +35,20 @@ def runtime() -> StatusService:
         metrics=PowertoolsCounter(),
         log=logger,
         launch_cache_size=int(env.get("LAUNCH_CACHE_SIZE", "4096")),
+        progress_interval_seconds=int(env.get("PROGRESS_INTERVAL_SECONDS", "60")),
+        progress_min_size=int(env.get("PROGRESS_MIN_SIZE", "100")),
+    )
+
+
+@cache
+def reconciler() -> Reconciler:
+    service = runtime()
+    env = os.environ
+    return Reconciler(
+        store=service.store, index=service.store, batch=BatchJobReader(), service=service,
+        metrics=service.metrics, log=logger,
+        silent_seconds=int(env.get("SILENT_SECONDS", "1800")),
+        request_budget=int(env.get("RECONCILE_REQUEST_BUDGET", "50")),
     )
 
 
@@ -48,3 +65,12 @@ def handler(event, context):
             raise failure
 
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def reconcile(event, context):
+    report = reconciler().run().as_dict()
+    logger.info("reconciler run", extra=report)
+    return report

@@ -76,8 +76,9 @@ def job_event(*, job_id: str, status: str, index: int | None = None, size: int |
               detail_type: str = STATE_CHANGE, status_summary: dict[str, int] | None = None,
               started_at: int | None = None, stopped_at: int | None = None, queue: str = "batchlane-default",
               region: str = REGION, partition: str = "aws", log_group: str | None = None, time_ms: int = 0,
-              retry_attempts: int = 3) -> dict[str, Any]:
-    """One EventBridge event of a Batch job (a child when ``index`` is set, a parent with ``size``)."""
+              retry_attempts: int = 3, tags: dict[str, str] | None = None) -> dict[str, Any]:
+    """One EventBridge event of a Batch job (a child when ``index`` is set, a parent with ``size``).
+    ``tags`` are added to the job's tags (e.g. ``{"batchlane:launchId": ...}`` as the launcher sets)."""
     full_id = f"{job_id}:{index}" if index is not None else job_id
     job_arn = f"arn:{partition}:batch:{region}:{ACCOUNT}:job/{full_id}"
     cont: dict[str, Any] = {"image": "public.ecr.aws/docker/library/busybox:latest", "command": ["run"],
@@ -92,7 +93,7 @@ def job_event(*, job_id: str, status: str, index: int | None = None, size: int |
         "retryStrategy": {"attempts": retry_attempts, "evaluateOnExit": []}, "dependsOn": [],
         "jobDefinition": f"arn:{partition}:batch:{region}:{ACCOUNT}:job-definition/{JOB_DEFINITION}:1",
         "parameters": {}, "container": cont, "propagateTags": True, "platformCapabilities": ["EC2"],
-        "tags": {"resourceArn": f"arn:{partition}:batch:{region}:{ACCOUNT}:job/{job_id}"},
+        "tags": {"resourceArn": f"arn:{partition}:batch:{region}:{ACCOUNT}:job/{job_id}", **(tags or {})},
         "eksAttempts": [], "someFieldAwsAddsLater": {"x": 1},
     }
     if status_reason:
@@ -126,10 +127,11 @@ def _attempt_record(job_id: str, index: int, k: int, plan: AttemptPlan, t0: int)
 
 
 def child_events(job_id: str, index: int, plan: ChildPlan, *, is_array: bool = True,
-                 log_group: str | None = None, t0: int = 1_700_000_000_000) -> list[dict[str, Any]]:
+                 log_group: str | None = None, t0: int = 1_700_000_000_000,
+                 tags: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """The events of one child (or plain job) in their true order."""
     idx = index if is_array else None
-    kw = {"job_id": job_id, "index": idx, "log_group": log_group}
+    kw = {"job_id": job_id, "index": idx, "log_group": log_group, "tags": tags}
     out: list[dict[str, Any]] = []
     done: list[dict[str, Any]] = []
     t = t0 + index * 1000
@@ -164,16 +166,17 @@ def child_events(job_id: str, index: int, plan: ChildPlan, *, is_array: bool = T
 
 
 def launch_events(job_id: str, plans: Sequence[ChildPlan], *, rng: random.Random | None = None,
-                  log_group: str | None = None, stale_summary: bool = True) -> list[dict[str, Any]]:
+                  log_group: str | None = None, stale_summary: bool = True,
+                  tags: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """All events of a launch in one possible true order: the children's sequences interleaved
     at random (``rng``), the parent's PENDING first and its terminal event last (arrays)."""
     rng = rng or random.Random(0)
     size = len(plans)
     is_array = size > 1
-    seqs = [child_events(job_id, i, p, is_array=is_array, log_group=log_group) for i, p in enumerate(plans)]
+    seqs = [child_events(job_id, i, p, is_array=is_array, log_group=log_group, tags=tags) for i, p in enumerate(plans)]
     out: list[dict[str, Any]] = []
     if is_array:
-        out.append(job_event(job_id=job_id, status="PENDING", size=size, log_group=log_group,
+        out.append(job_event(job_id=job_id, status="PENDING", size=size, log_group=log_group, tags=tags,
                              status_summary={"SUBMITTED": size}, time_ms=1_699_999_999_000))
     cursors = [0] * size
     live = [i for i in range(size) if seqs[i]]
@@ -189,7 +192,7 @@ def launch_events(job_id: str, plans: Sequence[ChildPlan], *, rng: random.Random
         if stale_summary and size > 1:  # Batch's counts may lag: claim one child still runs
             summary = {"SUCCEEDED": max(ok - 1, 0), "FAILED": size - ok, "RUNNING": 1 if ok else 0}
         final = "SUCCEEDED" if ok == size else "FAILED"
-        out.append(job_event(job_id=job_id, status=final, size=size, log_group=log_group, status_summary=summary,
+        out.append(job_event(job_id=job_id, status=final, size=size, log_group=log_group, status_summary=summary, tags=tags,
                              status_reason=None if final == "SUCCEEDED" else "Array Child Job failed",
                              time_ms=1_800_000_000_000))
     return out

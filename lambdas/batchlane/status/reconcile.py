@@ -1,0 +1,158 @@
+"""The reconciler: repairs launches whose events were missed (scheduled, never on the event path).
+
+Every run (a schedule, ``status.reconcileEveryMinutes``):
+
+1. Finds the launches that are not final and were not seen for ``silentSeconds``: the sparse
+   index ``openLaunches`` of the executions table (``batchlane.common.open_launches``) holds the
+   launch item from submission and the summary item from the first event, keyed by
+   ``lastSeenAt``; entries of launches that have ended meanwhile are removed on the way.
+2. Asks AWS Batch where they stand: DescribeJobs, at most 100 job ids per call (for an array,
+   its children that are not final in the record, then the parent), within a budget of requests per
+   run (``reconcileRequestBudget``); what the budget does not cover waits for the next run.
+3. Feeds the answers through the aggregator's own code (``StatusService.process``) as synthetic
+   "Batch Job State Change" events: the same join, the same phase rule, the same side effects.
+   A job description is an observation like any event, so a late or duplicate one changes nothing.
+4. Marks each launch it looked at as seen now (``lastSeenAt``), so it rests for another period.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from batchlane.status.events import STATE_CHANGE
+from batchlane.status.fold import FINAL_PHASES
+from batchlane.status.service import LAUNCH_TAG, Counter, Log, StatusService, Store
+
+DESCRIBE_BATCH = 100  # DescribeJobs takes at most 100 job ids
+SUMMARY_SK = "status"
+LAUNCH_SK = "launch"
+
+
+class OpenIndex(Protocol):
+    def silent(self, cutoff_ms: int, limit: int) -> list[tuple[str, str]]: ...
+    def close(self, launch_id: str, sk: str) -> None: ...
+    def touch(self, launch_id: str, now_ms: int) -> None: ...
+
+
+class JobReader(Protocol):
+    def describe(self, job_ids: list[str]) -> list[dict[str, Any]]: ...
+
+
+def synthetic_event(job: dict[str, Any], *, region: str, launch_id: str, now: float | None = None) -> dict[str, Any]:
+    """A DescribeJobs result as the "Batch Job State Change" event Batch would have sent."""
+    detail = dict(job)
+    tags = dict(detail.get("tags") or {})
+    tags.setdefault(LAUNCH_TAG, launch_id)  # children may lack the propagated tag: the launch is known
+    detail["tags"] = tags
+    return {"version": "0", "id": f"reconcile-{job.get('jobId')}-{job.get('status')}", "detail-type": STATE_CHANGE,
+            "source": "aws.batch", "region": region,
+            "time": datetime.fromtimestamp(time.time() if now is None else now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "resources": [job.get("jobArn") or ""],
+            "detail": detail}
+
+
+@dataclass
+class RunReport:
+    candidates: int = 0  # launches found silent
+    repaired: int = 0  # launches whose jobs were described and folded
+    closed: int = 0  # stale index entries removed (the launch had ended)
+    requests: int = 0  # DescribeJobs calls
+    jobs: int = 0  # job descriptions folded
+    deferred: int = 0  # launches left for the next run (budget spent)
+    failed: int = 0  # launches whose repair failed (retried next run)
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+class Reconciler:
+    def __init__(self, *, store: Store, index: OpenIndex, batch: JobReader, service: StatusService,
+                 metrics: Counter, log: Log, silent_seconds: int, request_budget: int,
+                 max_candidates: int = 1000, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.index = index
+        self.batch = batch
+        self.service = service
+        self.metrics = metrics
+        self.log = log
+        self.silent_seconds = silent_seconds
+        self.request_budget = request_budget
+        self.max_candidates = max_candidates
+        self.clock = clock
+
+    def run(self) -> RunReport:
+        report = RunReport()
+        now_ms = int(self.clock() * 1000)
+        entries: dict[str, list[str]] = {}
+        for launch_id, sk in self.index.silent(now_ms - self.silent_seconds * 1000, self.max_candidates):
+            entries.setdefault(launch_id, []).append(sk)
+        report.candidates = len(entries)
+        budget = self.request_budget
+        for launch_id, sks in entries.items():
+            if budget <= 0:
+                report.deferred += 1
+                continue
+            try:
+                budget -= self._one(launch_id, sks, now_ms, budget, report)
+            except Exception:  # noqa: BLE001 - one launch's trouble must not stop the others
+                self.log.exception("reconciling a launch failed", extra={"launchId": launch_id})
+                report.failed += 1
+        for name, value in (("ReconcileRepaired", report.repaired), ("ReconcileRequests", report.requests),
+                            ("ReconcileDeferred", report.deferred), ("ReconcileFailed", report.failed)):
+            if value:
+                self.metrics.count(name, value)
+        return report
+
+    def _one(self, launch_id: str, sks: list[str], now_ms: int, budget: int, report: RunReport) -> int:
+        """Repair one launch; returns the Batch requests it used."""
+        launch = self.store.get_launch(launch_id)
+        summary = self.store.summary(launch_id)
+        phase = (summary or {}).get("phase")
+        if launch is None or phase in FINAL_PHASES:
+            for sk in sks:  # ended (or gone): out of the index
+                self.index.close(launch_id, sk)
+                report.closed += 1
+            return 0
+        if summary is not None and LAUNCH_SK in sks:
+            self.index.close(launch_id, LAUNCH_SK)  # the summary item carries the launch in the index now
+            report.closed += 1
+            if SUMMARY_SK not in sks:
+                return 0  # the summary was seen recently: the launch is not silent
+        job_id = launch.get("jobId")
+        if not job_id:
+            return 0  # still being submitted: the launcher's lease takes care of it
+        size = int(launch.get("size") or 1)
+        is_array = bool(launch.get("isArray", size > 1))
+        ids = []
+        if is_array:
+            done = {c.index for c in self.store.all_children(launch_id) if c.final}
+            ids += [f"{job_id}:{i}" for i in range(size) if i not in done]
+        ids.append(job_id)  # the parent last: its end (which settles the phase) comes with the last chunk
+        all_chunks = [ids[k:k + DESCRIBE_BATCH] for k in range(0, len(ids), DESCRIBE_BATCH)]
+        chunks = all_chunks[:budget]
+        jobs: list[dict[str, Any]] = []
+        for chunk in chunks:
+            jobs += self.batch.describe(chunk)
+            report.requests += 1
+        region = launch.get("region") or "us-east-1"
+        records = [(f"reconcile:{j.get('jobId')}", synthetic_event(j, region=region, launch_id=launch_id,
+                                                                     now=now_ms / 1000))
+                   for j in jobs if str(j.get("jobId", "")).split(":", 1)[0] == job_id]
+        failures = self.service.process(records) if records else {}
+        if failures:
+            report.failed += 1
+            self.log.warning("repair not applied", extra={"launchId": launch_id, "failures": len(failures)})
+        elif len(chunks) < len(all_chunks):
+            report.deferred += 1  # the rest next run (children folded now are final: not asked again)
+            report.jobs += len(records)
+        else:
+            report.repaired += 1
+            report.jobs += len(records)
+            if not jobs:
+                self.log.warning("AWS Batch does not know the launch's job", extra={"launchId": launch_id, "jobId": job_id})
+            self.index.touch(launch_id, now_ms)
+        return len(chunks)

@@ -1,0 +1,105 @@
+"""A launch's status as one JSON document, for people and programs (pure).
+
+One shaping function for every reader: ``batchlane status`` (items read from the executions
+table), ``batchlane status replay`` (events folded offline) and the local sandbox. The stored
+record and the offline fold give the same document for the same events, outputs aside.
+
+Document (docs/status.md): ``launchId, phase, reason, jobId, queue, size, isArray, counts,
+minSuccesses, blocked, console {name, url}, children`` (each ``index, jobId, status,
+attempts, statusReason, exitCode, logs: [{name, url}]``), ``error`` when a child failed, and
+``outputsUri`` (+ ``outputs`` when the caller read them) once finished. ``children`` lists the
+children batchlane has seen an event of, by index; the others are counted as SUBMITTED.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from batchlane.common.console import partition_of
+from batchlane.status.fold import FINAL_PHASES, ChildState, LaunchStatus, ParentState, summarize
+from batchlane.status.links import child_job_id, child_log_links, job_link
+from batchlane.status.outputs import launch_error_summary
+
+SUMMARY_SK = "status"
+PARENT_SK = "parent"
+LAUNCH_SK = "launch"
+CHILD_PREFIX = "child#"
+
+
+def child_document(child: ChildState, *, job_id: str | None, is_array: bool, region: str, partition: str,
+                   log_group: str | None) -> dict[str, Any]:
+    last = child.last_attempt
+    return {
+        "index": child.index,
+        "jobId": child_job_id(job_id, child.index, is_array) if job_id else None,
+        "status": child.status,
+        "attempts": child.attempt_count,
+        "statusReason": child.status_reason or child.blocked,
+        "exitCode": last.exit_code if last is not None else None,
+        "logs": [link.as_dict() for link in child_log_links(child, region, partition=partition, log_group=log_group)],
+    }
+
+
+def status_document(status: LaunchStatus, *, region: str, partition: str = "aws", log_group: str | None = None,
+                    phase: str | None = None, reason: str | None = None, error: str | None = None,
+                    outputs_uri: str | None = None, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON document of a launch. ``phase``/``reason`` override the computed ones (the
+    stored phase is authoritative: an abort or a fail-fast decision sticks)."""
+    final_phase = phase or status.phase
+    doc: dict[str, Any] = {
+        "launchId": status.launch_id,
+        "phase": final_phase,
+        "reason": reason if phase else status.reason,
+        "jobId": status.job_id,
+        "queue": status.queue,
+        "size": status.size,
+        "isArray": status.is_array,
+        "counts": dict(status.counts),
+        "minSuccesses": status.min_successes,
+        "blocked": None if final_phase in FINAL_PHASES else status.blocked,
+        "console": job_link(region, status.job_id, partition=partition).as_dict() if status.job_id else None,
+        "children": [child_document(c, job_id=status.job_id, is_array=status.is_array, region=region,
+                                    partition=partition, log_group=log_group) for c in status.children],
+    }
+    if status.parent is not None:
+        doc["parent"] = {"status": status.parent.status, "statusReason": status.parent.status_reason,
+                         "statusSummary": dict(status.parent.status_summary)}
+    err = error if error is not None else launch_error_summary(status.children)
+    if err:
+        doc["error"] = err
+    if outputs_uri and final_phase in FINAL_PHASES:
+        doc["outputsUri"] = outputs_uri
+    if extra:
+        doc.update(extra)
+    return doc
+
+
+def record_document(items: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The document of a launch from the items of its partition in the executions table
+    (plain Python values: numbers as int/Decimal). None when there is no launch item."""
+    launch: Mapping[str, Any] | None = None
+    summary: Mapping[str, Any] = {}
+    parent: ParentState | None = None
+    children: list[ChildState] = []
+    for item in items:
+        sk = item.get("sk")
+        if sk == LAUNCH_SK:
+            launch = item
+        elif sk == SUMMARY_SK:
+            summary = item
+        elif sk == PARENT_SK:
+            parent = ParentState.from_item(item)
+        elif isinstance(sk, str) and sk.startswith(CHILD_PREFIX):
+            children.append(ChildState.from_item(item))
+    if launch is None:
+        return None
+    status = summarize(launch, children, parent, aborted=summary.get("phase") == "aborted")
+    region = launch.get("region") or "us-east-1"
+    partition = partition_of(launch.get("jobArn") or "")
+    extra = {"terminated": True} if summary.get("terminated") else None
+    return status_document(
+        status, region=region, partition=partition, log_group=launch.get("logGroup"),
+        phase=summary.get("phase"), reason=summary.get("reason"), error=summary.get("error"),
+        outputs_uri=summary.get("outputsUri"), extra=extra,
+    )

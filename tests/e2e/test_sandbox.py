@@ -1,0 +1,151 @@
+"""Launch events in on the batchlane bus; Batch events, logs, outputs and answers out."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+
+from batchlane.sandbox.core import Sandbox
+from batchlane.sandbox.provision import status_path_available
+from batchlane.sandbox.scenario import parse_scenario
+from stacks.config import load_config
+from tests.e2e.conftest import task
+
+SCENARIO = parse_scenario({"seed": 7, "defaults": {"runSeconds": 0.2}, "launches": [
+    {"detail": task("e2e-map", inputs=[{"i": i} for i in range(5)], retries=1),
+     "children": {"2": {"failures": [{"attempt": 1, "exitCode": 3, "reason": "Essential container in task exited"}]}},
+     "delivery": {"duplicate": 0.3, "reorder": 0.3, "reorderWindowSeconds": 0.3}},
+]})
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    config = load_config("dev")
+    # Two receives before the DLQ (the dev config says 10): the poison test ends in seconds.
+    config = config.model_copy(update={"launcher": config.launcher.model_copy(update={"max_receive_count": 2})})
+    with Sandbox.started(config, scenario=SCENARIO, visibility_timeout_seconds=1) as sandbox:
+        yield sandbox
+
+
+def wait_for(predicate, timeout=20.0, poll=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout} s")
+
+
+def answer(sandbox, launch_id, detail_type, timeout=15.0):
+    return wait_for(lambda: next((a["detail"] for a in sandbox.answers_for(launch_id)
+                                  if a["detail-type"] == detail_type), None), timeout)
+
+
+def job_events(sandbox, job_id):
+    return [e for e in list(sandbox.executor.emitted) if e["detail"]["jobId"].split(":")[0] == job_id]
+
+
+def test_the_sandbox_mirrors_the_deployment(sandbox):
+    assert sandbox.started_in < 15
+    assert set(sandbox.paths) == ({"launcher", "aggregator"} if status_path_available() else {"launcher"})
+    launcher = sandbox.paths["launcher"]
+    assert (launcher.batch_size, launcher.batching_window_seconds) == (sandbox.config.launcher.batch_size,
+                                                                       sandbox.config.launcher.batching_window_seconds)
+    sqs = sandbox.session.client("sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=launcher.queue_url, AttributeNames=["All"])["Attributes"]
+    assert json.loads(attributes["RedrivePolicy"]) == {"deadLetterTargetArn": launcher.dlq_arn, "maxReceiveCount": 2}
+    rule = sandbox.session.client("events").describe_rule(Name=launcher.rule, EventBusName=sandbox.config.bus_name)
+    assert json.loads(rule["EventPattern"]) == {"detail-type": ["Task Launch Requested"]}
+
+
+def test_single_task_through_the_bus_is_launched_and_runs(sandbox):
+    sandbox.put_launch(task("e2e-single", input={"x": 1}, retries=2))
+    launched = answer(sandbox, "e2e-single", "Task Launched")
+    assert launched["arraySize"] == 0
+    job = wait_for(lambda: (j := sandbox.executor.job_of_launch("e2e-single")) and j.finished and j)
+    events = job_events(sandbox, launched["jobId"])
+    assert [e["detail"]["status"] for e in events] == ["RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"]
+    assert all(e["source"] == "aws.batch" and e["detail-type"] == "Batch Job State Change" for e in events)
+    final = events[-1]["detail"]
+    assert final["jobQueue"] == sandbox.deployment.queue_arns[launched["queue"]]
+    assert final["retryStrategy"]["attempts"] == 3
+    stream = final["attempts"][0]["container"]["logStreamName"]
+    definition = launched["jobDefinition"].rsplit("/", 1)[-1].split(":")[0]
+    assert stream.startswith(f"{definition}/default/") and final["attempts"][0]["container"]["exitCode"] == 0
+    group = final["container"]["logConfiguration"]["options"]["awslogs-group"]
+    assert group == sandbox.config.job_log_group
+    lines = sandbox.session.client("logs").get_log_events(logGroupName=group, logStreamName=stream)["events"]
+    assert any('"x": 1' in e["message"] for e in lines) and "exit code 0" in lines[-1]["message"]
+    bucket, key = (launched["outputsUri"] + "0/outputs.json")[5:].split("/", 1)
+    output = json.loads(sandbox.session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert output["echo"] == {"x": 1} and output["digest"]
+    if sandbox.has_status_path:
+        status = wait_for(lambda: (s := sandbox.status("e2e-single")) and s.get("storedPhase") == "succeeded" and s)
+        assert status["outputs"]["echo"] == {"x": 1}
+        [child] = status["children"]
+        assert child["status"] == "SUCCEEDED" and child["logs"] and child["logs"][0]["url"].startswith("https://")
+
+
+def test_map_task_is_one_array_job_with_a_child_retried(sandbox):
+    sandbox.put_launch(task("e2e-map", inputs=[{"i": i} for i in range(5)], retries=1))
+    launched = answer(sandbox, "e2e-map", "Task Launched")
+    assert launched["arraySize"] == 5
+    batch = sandbox.session.client("batch")
+    parents = [j for q in sandbox.deployment.queue_arns.values()
+               for j in batch.list_jobs(jobQueue=q, filters=[{"name": "JOB_NAME", "values": ["*"]}])["jobSummaryList"]
+               if j["jobName"] == launched["jobName"] and ":" not in j["jobId"]]
+    assert len(parents) == 1
+    wait_for(lambda: (j := sandbox.executor.job_of_launch("e2e-map")) and j.finished)
+    events = job_events(sandbox, launched["jobId"])
+    children = {}
+    for e in events:
+        index = (e["detail"].get("arrayProperties") or {}).get("index")
+        if index is not None:
+            children.setdefault(index, []).append(e["detail"])
+    assert sorted(children) == [0, 1, 2, 3, 4]
+    retried = [d for d in children[2] if d["status"] in ("SUCCEEDED", "FAILED")][-1]
+    assert retried["status"] == "SUCCEEDED" and len(retried["attempts"]) == 2
+    assert [a["container"]["exitCode"] for a in retried["attempts"]] == [3, 0]
+    assert all(len([d for d in children[i] if d["status"] == "SUCCEEDED"][-1]["attempts"]) == 1 for i in (0, 1, 3, 4))
+    parent = [e["detail"] for e in events if "size" in (e["detail"].get("arrayProperties") or {})]
+    assert {d["status"] for d in parent} == {"PENDING", "SUCCEEDED"}
+    if sandbox.has_status_path:
+        status = wait_for(lambda: (s := sandbox.status("e2e-map")) and s.get("storedPhase") == "succeeded" and s)
+        assert status["outputs"]["echo"] == [{"i": i} for i in range(5)]
+        assert status["counts"]["SUCCEEDED"] == 5
+        retried_child = next(c for c in status["children"] if c["index"] == 2)
+        assert retried_child["attempts"] == 2 and len(retried_child["logs"]) == 2
+
+
+def test_poisoned_message_goes_to_the_dlq_and_the_rest_of_its_batch_is_processed(sandbox):
+    launcher = sandbox.pollers["launcher"]
+    good = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Task Launch Requested", "source": "me",
+            "account": sandbox.deployment.account, "time": "2026-11-24T00:00:00Z", "region": "us-east-1",
+            "resources": [], "detail": task("e2e-batchmate", input={"y": 2})}
+    sqs = sandbox.session.client("sqs")
+    launcher.pause()
+    try:
+        sqs.send_message_batch(QueueUrl=sandbox.paths["launcher"].queue_url, Entries=[
+            {"Id": "poison", "MessageBody": "not json {"}, {"Id": "good", "MessageBody": json.dumps(good)}])
+    finally:
+        launcher.resume()
+    assert answer(sandbox, "e2e-batchmate", "Task Launched")["arraySize"] == 0
+    assert 2 in launcher.stats.batch_sizes  # the two arrived together
+    dead = wait_for(lambda: sandbox.dead_letters("launcher"), timeout=15)
+    assert [m["Body"] for m in dead] == ["not json {"]
+    assert int(dead[0]["Attributes"]["ApproximateReceiveCount"]) >= 2
+
+
+def test_malformed_launch_is_rejected_with_its_reasons(sandbox):
+    bad = task("e2e-bad", retries=12, container={"image": ""})
+    del bad["task"]
+    sandbox.put_launch(bad)
+    rejected = answer(sandbox, "e2e-bad", "Task Launch Rejected")
+    fields = {p["field"] for p in rejected["problems"]}
+    assert {"task", "retries", "container.image"} <= fields and all(p["message"] for p in rejected["problems"])
+    assert sandbox.launch_record("e2e-bad") is None
+    assert sandbox.executor.job_of_launch("e2e-bad") is None
