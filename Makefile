@@ -9,14 +9,16 @@ export AWS_CDK_CLI_TELEMETRY_DISABLED := 1
 LAYER_PLATFORM := manylinux2014_aarch64
 CONFIG ?= dev
 
-.PHONY: demo test setup synth bench layer clean
+.PHONY: demo test test-e2e setup synth bench clean
 
-demo: setup  ## the main job: the local end-to-end demo (today: synthesize the whole app)
-	npx --no-install cdk synth -c config=$(CONFIG) --quiet
-	@echo "Synthesized: cdk.out/ (templates for config '$(CONFIG)')"
+demo: .stamps/venv  ## the main job: the narrated demo on the local sandbox (no AWS account, ~20 s)
+	.venv/bin/batchlane sandbox demo
 
 test: setup  ## install everything, then run all tests
 	$(PY) -m pytest
+
+test-e2e: .stamps/venv  ## end-to-end tests through the sandbox only
+	$(PY) -m pytest -m e2e
 
 setup: .stamps/venv .stamps/npm .stamps/layer
 

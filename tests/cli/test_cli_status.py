@@ -107,7 +107,9 @@ def test_replay_folds_offline_like_the_aggregator(cli, tmp_path, monkeypatch, un
     shuffled = events + events[:4]
     random.Random(3).shuffle(shuffled)
     lines = [json.dumps(e) for e in shuffled]
-    lines[2:2] = ["", "{not json", json.dumps({"source": "my.app", "detail-type": "x", "detail": {}})]
+    weird = json.loads(json.dumps(events[0]))
+    weird["detail"]["status"] = "TELEPORTED"  # an unknown Batch status: malformed, as in the aggregator
+    lines[2:2] = ["", "{not json", json.dumps({"source": "my.app", "detail-type": "x", "detail": {}}), json.dumps(weird)]
     path = tmp_path / "events.jsonl"
     path.write_text("\n".join(lines) + "\n")
 
@@ -122,7 +124,7 @@ def test_replay_folds_offline_like_the_aggregator(cli, tmp_path, monkeypatch, un
         "AWS Batch #1-0 (PhaseRetryableFailure)", "AWS Batch #1-1 (PhaseRetryableFailure)"]
     assert doc["error"] == "[1]: Essential container in task exited (exit code 1)"
     assert "outputs" not in doc and "outputsUri" not in doc
-    assert doc["replay"] == {"events": len(shuffled), "malformed": 1, "foreign": 1, "otherJobs": 0}
+    assert doc["replay"] == {"events": len(shuffled), "malformed": 2, "foreign": 1, "otherJobs": 0}
     assert "malformed" in result.err
 
     strict = json.loads(cli("status", "replay", path, "--json").out)  # ratio 1: child 1 failed

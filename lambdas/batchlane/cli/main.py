@@ -17,6 +17,7 @@ from batchlane.cli.common import AWS_ERROR, GLOBAL_OPTIONS, INTERNAL, USAGE, Cli
 COMMAND_MODULES = (
     "batchlane.cli.routes",
     "batchlane.cli.status",
+    "batchlane.cli.launch",
     "batchlane.cli.sandbox",
 )
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,6 @@ from typing import Any
 from batchlane.cli.common import NOT_FOUND, OK, USAGE, CliError, Context, add_command, non_negative_int, table_text
 
 REPLAY = "replay"
-LAUNCH_TAG = "batchlane:launchId"
 
 
 def register(subparsers) -> None:
@@ -124,63 +122,9 @@ def _lines(path: str) -> list[str]:
         raise CliError(f"{path}: cannot read it: {exc}", USAGE) from None
 
 
-def replay_document(lines: list[str], *, size: int | None = None, min_success_ratio: Any = None,
-                    job_id: str | None = None, warn=lambda text: None) -> tuple[dict[str, Any] | None, dict[str, int]]:
-    """Fold the events of one Batch job (offline) into the status document; also the tallies
-    (``events``, ``malformed``, ``foreign``, ``otherJobs``)."""
-    from batchlane.status.events import ForeignEvent, MalformedEvent, parse_event
-    from batchlane.status.fold import fold_events
-    from batchlane.status.view import status_document
-
-    tally = Counter(events=0, malformed=0, foreign=0, otherJobs=0)
-    events = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            event = parse_event(line)
-        except ForeignEvent as exc:
-            tally["foreign"] += 1
-            warn(f"line {number}: skipped, {exc}")
-            continue
-        except MalformedEvent as exc:
-            tally["malformed"] += 1
-            warn(f"line {number}: malformed: {str(exc)[:300]}")
-            continue
-        events.append(event)
-    if not events:
-        return None, dict(tally)
-    job = job_id or events[0].detail.parent_job_id
-    ours = [e for e in events if e.detail.parent_job_id == job]
-    tally["otherJobs"] = len(events) - len(ours)
-    tally["events"] = len(ours)
-    if tally["otherJobs"]:
-        warn(f"{tally['otherJobs']} events of other Batch jobs skipped (folding job {job}; --job-id picks another)")
-    if not ours:
-        return None, dict(tally)
-    parent_sizes = [e.detail.array_properties.size for e in ours
-                    if e.detail.is_array_parent and e.detail.array_properties.size]
-    indexes = [e.detail.child_index for e in ours if e.detail.is_array_child]
-    is_array = bool(parent_sizes or indexes)
-    inferred = max(parent_sizes) if parent_sizes else (max(indexes) + 1 if indexes else 1)
-    launch_ids = [e.detail.tags.get(LAUNCH_TAG) for e in ours if e.detail.tags and e.detail.tags.get(LAUNCH_TAG)]
-    launch = {"launchId": launch_ids[0] if launch_ids else None, "jobId": job,
-              "size": size or inferred, "isArray": is_array or (size or 1) > 1,
-              "minSuccessRatio": 1 if min_success_ratio is None else min_success_ratio}
-    queues = [e.detail.job_queue for e in ours if e.detail.job_queue]
-    if queues:
-        launch["queue"] = queues[0].rsplit("/", 1)[-1]
-    try:
-        status = fold_events(launch, ours)  # the aggregator's fold: order and duplicates do not matter
-    except MalformedEvent as exc:  # e.g. an unknown Batch status
-        raise CliError(f"cannot fold the events: {exc}", USAGE) from None
-    log_groups = [e.detail.log_group for e in ours if e.detail.log_group]
-    document = status_document(status, region=ours[0].region, partition=ours[0].partition,
-                               log_group=log_groups[0] if log_groups else None)
-    return document, dict(tally)
-
-
 def _replay(args: argparse.Namespace, ctx: Context) -> int:
+    from batchlane.status.view import replay_document
+
     document, tally = replay_document(_lines(args.events_file), size=args.size or None,
                                       min_success_ratio=args.min_success_ratio, job_id=args.job_id, warn=ctx.warn)
     if tally["malformed"]:

@@ -83,7 +83,8 @@ class Sandbox:
         self.paths: dict[str, Buffer] = {}
         self.pollers: dict[str, FunctionPoller] = {}
         self.executor: BatchExecutor | None = None
-        self.answers_queue: str | None = None
+        self.answers_queue: str | None = None  # the sandbox's own observer (every batchlane event)
+        self.client_answers_queue: str | None = None  # for clients: <prefix>-answers
         self.bus_events: list[dict] = []  # everything batchlane published on its bus
         self._answers_lock = threading.Lock()
         self._saved_env: dict[str, str | None] = {}
@@ -120,6 +121,7 @@ class Sandbox:
         for buffer in self.paths.values():  # the environment the stacks give the functions
             self._set_env(buffer.environment)
         self.answers_queue = self._observer()
+        self.client_answers_queue = self._client_answers()
         _clear_handler_caches()
         sqs = self.session.client("sqs")
         for name, buffer in self.paths.items():
@@ -165,6 +167,23 @@ class Sandbox:
                         EventPattern=json.dumps({"source": ["batchlane"]}))
         events.put_targets(Rule=f"{self.config.prefix}-sandbox-answers", EventBusName=self.config.bus_name,
                            Targets=[{"Id": "observer", "Arn": arn}])
+        return url
+
+    def _client_answers(self) -> str:
+        """The answers queue clients read (``batchlane launch`` shows a rejection's reasons from it):
+        ``<prefix>-answers`` behind a rule on ``source: batchlane``. Not in the stacks; a deployment
+        can add the same (docs/sandbox.md). Answers nobody takes expire after 10 minutes."""
+        from batchlane.cli.launch import answers_queue_name
+
+        name = answers_queue_name(self.config)
+        sqs = self.session.client("sqs")
+        url = sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": "600"})["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events = self.session.client("events")
+        events.put_rule(Name=name, EventBusName=self.config.bus_name,
+                        EventPattern=json.dumps({"source": ["batchlane"],
+                                                 "detail-type": ["Task Launched", "Task Launch Rejected"]}))
+        events.put_targets(Rule=name, EventBusName=self.config.bus_name, Targets=[{"Id": "answers", "Arn": arn}])
         return url
 
     # ------------------------------------------------------------------ clients' view

@@ -16,6 +16,10 @@ a schedule:
 * writes ``<outputsUri><index>/outputs.json`` for every child that succeeds, from the child's
   line in the launch's inputs: ``{"echo": <input>, "digest": <sha256 of the input>}``.
 
+TerminateJob is honoured: a job whose DescribeJobs shows the call's reason has every child that
+has not ended yet end FAILED at once (``statusReason`` "Terminated by batchlane: ...", a running
+attempt stopped with exit code 143), the array parent FAILED after them.
+
 Delivery chaos (duplicates, reordering, delay) applies to the events only; logs and outputs
 happen at the job's true time. Everything is deterministic given the scenario's seed: the
 random generator of a launch is seeded with ``"<seed>:<launchId>"``.
@@ -59,6 +63,8 @@ class _Action:
     kind: str = field(compare=False)  # emit | logs | output
     job_id: str = field(compare=False)
     payload: Any = field(compare=False)
+    child: int | None = field(default=None, compare=False)  # None: the array parent
+    true_at: float = field(default=0.0, compare=False)  # when it happens at Batch (before delivery chaos)
 
 
 @dataclass
@@ -73,6 +79,9 @@ class SimulatedJob:
     pending_actions: int = 0
     events_emitted: int = 0
     children_final: dict[int, str] = field(default_factory=dict)
+    # (true time, child or None, event): what the job does at Batch, for TerminateJob
+    history: list[tuple[float, int | None, dict]] = field(default_factory=list)
+    terminated: str | None = None  # the TerminateJob reason, once seen
 
     @property
     def finished(self) -> bool:
@@ -122,6 +131,7 @@ class BatchExecutor(threading.Thread):
             try:
                 if now >= next_poll:
                     self.discover()
+                    self.check_terminations()
                     next_poll = now + self.poll_seconds
                 self._fire_due()
             except Exception:
@@ -194,13 +204,101 @@ class BatchExecutor(threading.Thread):
         found = self.batch.describe_job_definitions(jobDefinitions=[ref]).get("jobDefinitions", [])
         return found[0] if found else {}
 
+    # ------------------------------------------------------------------ TerminateJob
+    def check_terminations(self) -> None:
+        """Honour TerminateJob: moto records the call (``statusReason`` in DescribeJobs) but runs
+        nothing; stop the children of a terminated job that have not ended yet."""
+        with self._lock:
+            live = [j.job_id for j in self.jobs.values() if j.terminated is None and not j.finished]
+        for i in range(0, len(live), 100):
+            for described in self.batch.describe_jobs(jobs=live[i:i + 100]).get("jobs", []):
+                reason = described.get("statusReason")
+                job = self.jobs.get(described.get("jobId", ""))
+                if reason and job is not None:
+                    self.terminate(job, reason)
+
+    def terminate(self, job: SimulatedJob, reason: str) -> None:
+        """What Batch does on TerminateJob of a job (an array parent stops every child): each
+        child not yet final ends FAILED now, with the reason in ``statusReason`` (a running
+        attempt is stopped: exit code 143); nothing it had still to do happens."""
+        now = time.monotonic()
+        now_ms = int(time.time() * 1000)
+        status_reason = f"Terminated by batchlane: {reason.removeprefix('batchlane: ')}"
+        with self._lock:
+            if job.terminated is not None:
+                return
+            job.terminated = reason
+            last: dict[int | None, dict] = {}
+            for t, child, event in job.history:
+                if t <= now:
+                    last[child] = event
+            stopped = [i for i in range(job.size)
+                       if (last.get(i) or {}).get("detail", {}).get("status") not in TERMINAL]
+            if not stopped:
+                return
+            gone = {i for i in stopped} | {None}
+            keep = [a for a in self._heap if not (a.job_id == job.job_id and a.true_at > now and a.child in gone)]
+            dropped = len(self._heap) - len(keep)
+            heapq.heapify(keep)
+            self._heap = keep
+            max_attempts = max(1, int(job.record.get("attempts") or 1))
+            new: list[_Action] = []
+            at = now + self.step_seconds
+            for index in stopped:
+                event = self._terminated_event(job, index, last.get(index), status_reason, now_ms, max_attempts)
+                attempts = event["detail"]["attempts"]
+                if (last.get(index) or {}).get("detail", {}).get("status") == "RUNNING":
+                    new.append(_Action(at, next(self._seq), "logs", job.job_id,
+                                       (index, len(attempts) - 1, "end", event), index, at))
+                new.append(_Action(at, next(self._seq), "emit", job.job_id, event, index, at))
+                job.history.append((at, index, event))
+                job.children_final[index] = "FAILED"
+            if job.is_array:
+                ok = sum(1 for v in job.children_final.values() if v == "SUCCEEDED")
+                parent = simulate.job_event(
+                    job_id=job.job_id, status="FAILED", size=job.size, log_group=job.log_group,
+                    status_summary={"SUCCEEDED": ok, "FAILED": job.size - ok}, region=self.config.region,
+                    status_reason=status_reason, retry_attempts=max_attempts)
+                parent = self._localize(parent, job, max_attempts)
+                parent["detail"]["stoppedAt"] = now_ms
+                new.append(_Action(at + self.step_seconds, next(self._seq), "emit", job.job_id, parent, None, at))
+                job.history.append((at + self.step_seconds, None, parent))
+            for a in new:
+                heapq.heappush(self._heap, a)
+            job.pending_actions += len(new) - dropped
+        log.info("job %s terminated (%s): %d children stopped", job.job_id, reason, len(stopped))
+
+    def _terminated_event(self, job: SimulatedJob, index: int, last: dict | None, status_reason: str,
+                          now_ms: int, max_attempts: int) -> dict[str, Any]:
+        if last is None:  # no event yet (terminated before it was scheduled)
+            event = simulate.job_event(job_id=job.job_id, status="FAILED", index=index if job.is_array else None,
+                                       log_group=job.log_group, region=self.config.region,
+                                       retry_attempts=max_attempts)
+            event = self._localize(event, job, max_attempts)
+        else:
+            event = copy.deepcopy(last)
+        event["detail-type"] = simulate.STATE_CHANGE  # the last one may have been a Queue Blocked event
+        detail = event["detail"]
+        event["resources"] = [detail["jobArn"]]
+        if last is not None and detail["status"] == "RUNNING":  # the running attempt is stopped
+            container = detail.get("container", {})
+            detail["attempts"] = [*detail.get("attempts", []), {
+                "container": {"taskArn": container.get("taskArn"), "exitCode": 143,
+                              "logStreamName": container.get("logStreamName"), "networkInterfaces": []},
+                "startedAt": detail.get("startedAt") or now_ms, "stoppedAt": now_ms, "statusReason": status_reason}]
+            container["exitCode"] = 143
+        detail["status"] = "FAILED"
+        detail["statusReason"] = status_reason
+        detail["stoppedAt"] = now_ms
+        return event
+
     # ------------------------------------------------------------------ planning
     def _plan(self, job: SimulatedJob, spec: LaunchSpec) -> list[_Action]:
         rng = random.Random(f"{self.scenario.seed}:{job.launch_id}")
         max_attempts = max(1, int(job.record.get("attempts") or 1))
         step = self.step_seconds
         start = time.monotonic() + step
-        timeline: list[tuple[float, str, Any]] = []  # (true time, kind, payload)
+        timeline: list[tuple[float, str, Any, int | None]] = []  # (true time, kind, payload, child)
         child_ends: list[float] = []
         outcomes: dict[int, str] = {}
         for index in range(job.size):
@@ -216,12 +314,12 @@ class BatchExecutor(threading.Thread):
                 status = event["detail"]["status"]
                 t += run if previous == "RUNNING" else step
                 if previous == "RUNNING":  # the attempt that was running has ended
-                    timeline.append((t, "logs", (index, len(event["detail"]["attempts"]) - 1, "end", event)))
+                    timeline.append((t, "logs", (index, len(event["detail"]["attempts"]) - 1, "end", event), index))
                 if status == "SUCCEEDED":
-                    timeline.append((t, "output", index))
-                timeline.append((t, "emit", event))
+                    timeline.append((t, "output", index, index))
+                timeline.append((t, "emit", event, index))
                 if status == "RUNNING" and event["detail"]["container"].get("logStreamName"):
-                    timeline.append((t, "logs", (index, len(event["detail"]["attempts"]), "start", event)))
+                    timeline.append((t, "logs", (index, len(event["detail"]["attempts"]), "start", event), index))
                 previous = status
             outcomes[index] = "SUCCEEDED" if plan.succeeded else "FAILED"
             child_ends.append(t)
@@ -230,29 +328,30 @@ class BatchExecutor(threading.Thread):
             pending = simulate.job_event(job_id=job.job_id, status="PENDING", size=size, log_group=job.log_group,
                                          status_summary={"SUBMITTED": size}, region=self.config.region,
                                          retry_attempts=max_attempts)
-            timeline.append((start - step / 2, "emit", self._localize(pending, job, max_attempts)))
+            timeline.append((start - step / 2, "emit", self._localize(pending, job, max_attempts), None))
             ok = sum(1 for v in outcomes.values() if v == "SUCCEEDED")
             final = "SUCCEEDED" if ok == size else "FAILED"
             terminal = simulate.job_event(
                 job_id=job.job_id, status=final, size=size, log_group=job.log_group,
                 status_summary={"SUCCEEDED": ok, "FAILED": size - ok}, region=self.config.region,
                 status_reason=None if final == "SUCCEEDED" else "Array Child Job failed", retry_attempts=max_attempts)
-            timeline.append((max(child_ends) + step, "emit", self._localize(terminal, job, max_attempts)))
+            timeline.append((max(child_ends) + step, "emit", self._localize(terminal, job, max_attempts), None))
         job.children_final = outcomes
 
         actions: list[_Action] = []
         d = spec.delivery
-        for t, kind, payload in sorted(timeline, key=lambda x: x[0]):
+        for t, kind, payload, child in sorted(timeline, key=lambda x: x[0]):
             if kind != "emit":
-                actions.append(_Action(t, next(self._seq), kind, job.job_id, payload))
+                actions.append(_Action(t, next(self._seq), kind, job.job_id, payload, child, t))
                 continue
+            job.history.append((t, child, payload))
             at = t + d.delay_seconds + (rng.uniform(0, d.jitter_seconds) if d.jitter_seconds else 0.0)
             if d.reorder and rng.random() < d.reorder:
                 at += rng.uniform(0, d.reorder_window_seconds)
-            actions.append(_Action(at, next(self._seq), kind, job.job_id, payload))
+            actions.append(_Action(at, next(self._seq), kind, job.job_id, payload, child, t))
             if d.duplicate and rng.random() < d.duplicate:
                 actions.append(_Action(at + rng.uniform(0, d.reorder_window_seconds), next(self._seq), kind,
-                                       job.job_id, payload))
+                                       job.job_id, payload, child, t))
         return actions
 
     def _localize(self, event: dict[str, Any], job: SimulatedJob, max_attempts: int) -> dict[str, Any]:

@@ -33,6 +33,7 @@ ABORT_REJECTED = "Task Abort Rejected"
 LAUNCH_TAG = "batchlane:launchId"  # the launcher tags every job with it (propagateTags: children too)
 CONTENTION_RETRIES = 5
 CHILDREN_PER_TRANSACTION = 98  # + the parent + the summary = DynamoDB's 100 items
+FOREIGN_MEMORY_SECONDS = 300  # an untagged job without a launch record is not looked up again for this long
 
 
 class LaunchNotFound(TransientError):
@@ -168,7 +169,7 @@ class StatusService:
         self.progress_interval_seconds = progress_interval_seconds  # 0: no progress events
         self.progress_min_size = progress_min_size
         self._launches: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._foreign: OrderedDict[str, None] = OrderedDict()  # untagged job ids without a launch
+        self._foreign: OrderedDict[str, float] = OrderedDict()  # untagged job ids without a launch -> when
 
     # ------------------------------------------------------------------ entry point
     def process(self, records: Iterable[tuple[str, str | dict]]) -> dict[str, Exception]:
@@ -241,11 +242,13 @@ class StatusService:
                 raise ForeignJob(f"Batch job {job_id} is tagged with launch {launch_tag}, "
                                  f"whose job is {launch['jobId']}")
         else:
-            if job_id in self._foreign:
+            seen = self._foreign.get(job_id)
+            if seen is not None and self.clock() - seen < FOREIGN_MEMORY_SECONDS:
                 raise ForeignJob(f"Batch job {job_id} has no {LAUNCH_TAG} tag and no launch record")
             launch = self.store.find_launch(job_id)
             if launch is None or launch.get("jobId") != job_id:
-                self._foreign[job_id] = None
+                self._foreign[job_id] = self.clock()
+                self._foreign.move_to_end(job_id)
                 while len(self._foreign) > self.launch_cache_size:
                     self._foreign.popitem(last=False)
                 raise ForeignJob(f"Batch job {job_id} has no {LAUNCH_TAG} tag and no launch record")

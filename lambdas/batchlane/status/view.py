@@ -4,6 +4,8 @@ One shaping function for every reader: ``batchlane status`` (items read from the
 table), ``batchlane status replay`` (events folded offline) and the local sandbox. The stored
 record and the offline fold give the same document for the same events, outputs aside.
 
+``replay_document`` folds raw events offline (``batchlane status replay``).
+
 Document (docs/status.md): ``launchId, phase, reason, jobId, queue, size, isArray, counts,
 minSuccesses, blocked, console {name, url}, children`` (each ``index, jobId, status,
 attempts, statusReason, exitCode, logs: [{name, url}]``), ``error`` when a child failed, and
@@ -13,11 +15,13 @@ children batchlane has seen an event of, by index; the others are counted as SUB
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from batchlane.common.console import partition_of
-from batchlane.status.fold import FINAL_PHASES, ChildState, LaunchStatus, ParentState, summarize
+from batchlane.status.events import ForeignEvent, MalformedEvent, parse_event
+from batchlane.status.fold import FINAL_PHASES, ChildState, LaunchStatus, ParentState, fold_events, observe, summarize
 from batchlane.status.links import child_job_id, child_log_links, job_link
 from batchlane.status.outputs import launch_error_summary
 
@@ -25,6 +29,7 @@ SUMMARY_SK = "status"
 PARENT_SK = "parent"
 LAUNCH_SK = "launch"
 CHILD_PREFIX = "child#"
+LAUNCH_TAG = "batchlane:launchId"
 
 
 def child_document(child: ChildState, *, job_id: str | None, is_array: bool, region: str, partition: str,
@@ -103,3 +108,54 @@ def record_document(items: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None
         phase=summary.get("phase"), reason=summary.get("reason"), error=summary.get("error"),
         outputs_uri=summary.get("outputsUri"), extra=extra,
     )
+
+
+def replay_document(lines: list[str], *, size: int | None = None, min_success_ratio: Any = None,
+                    job_id: str | None = None, warn=lambda text: None) -> tuple[dict[str, Any] | None, dict[str, int]]:
+    """``batchlane status replay``: fold the raw events (one EventBridge event per line) of one
+    Batch job offline, with the aggregator's fold, into the status document (no outputs); also the
+    tallies ``events``, ``malformed``, ``foreign``, ``otherJobs``. Nothing here calls AWS."""
+    tally = Counter(events=0, malformed=0, foreign=0, otherJobs=0)
+    events = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            event = parse_event(line)
+            observe(event)  # an unknown Batch status or a negative index: malformed, like in the aggregator
+        except ForeignEvent as exc:
+            tally["foreign"] += 1
+            warn(f"line {number}: skipped, {exc}")
+            continue
+        except MalformedEvent as exc:
+            tally["malformed"] += 1
+            warn(f"line {number}: malformed: {str(exc)[:300]}")
+            continue
+        events.append(event)
+    if not events:
+        return None, dict(tally)
+    job = job_id or events[0].detail.parent_job_id
+    ours = [e for e in events if e.detail.parent_job_id == job]
+    tally["otherJobs"] = len(events) - len(ours)
+    tally["events"] = len(ours)
+    if tally["otherJobs"]:
+        warn(f"{tally['otherJobs']} events of other Batch jobs skipped (folding job {job}; --job-id picks another)")
+    if not ours:
+        return None, dict(tally)
+    parent_sizes = [e.detail.array_properties.size for e in ours
+                    if e.detail.is_array_parent and e.detail.array_properties.size]
+    indexes = [e.detail.child_index for e in ours if e.detail.is_array_child]
+    is_array = bool(parent_sizes or indexes)
+    inferred = max(parent_sizes) if parent_sizes else (max(indexes) + 1 if indexes else 1)
+    launch_ids = [e.detail.tags.get(LAUNCH_TAG) for e in ours if e.detail.tags and e.detail.tags.get(LAUNCH_TAG)]
+    launch = {"launchId": launch_ids[0] if launch_ids else None, "jobId": job,
+              "size": size or inferred, "isArray": is_array or (size or 1) > 1,
+              "minSuccessRatio": 1 if min_success_ratio is None else min_success_ratio}
+    queues = [e.detail.job_queue for e in ours if e.detail.job_queue]
+    if queues:
+        launch["queue"] = queues[0].rsplit("/", 1)[-1]
+    status = fold_events(launch, ours)  # the aggregator's fold: order and duplicates do not matter
+    log_groups = [e.detail.log_group for e in ours if e.detail.log_group]
+    document = status_document(status, region=ours[0].region, partition=ours[0].partition,
+                               log_group=log_groups[0] if log_groups else None)
+    return document, dict(tally)
