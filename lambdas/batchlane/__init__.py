@@ -1,3 +1,11 @@
 """batchlane: run containerised workflow tasks and map tasks on AWS Batch, event-driven."""
 
 EVENT_SOURCE = "batchlane"
+
+# The detail-types of the events on batchlane's own bus (docs/launch-event.md, docs/status.md).
+LAUNCH_REQUESTED = "Task Launch Requested"
+LAUNCHED = "Task Launched"
+LAUNCH_REJECTED = "Task Launch Rejected"
+STATUS_CHANGED = "Task Status Changed"
+ABORT_REQUESTED = "Task Abort Requested"
+ABORT_REJECTED = "Task Abort Rejected"

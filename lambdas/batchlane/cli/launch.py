@@ -26,12 +26,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from batchlane import LAUNCH_REJECTED as REJECTED, LAUNCH_REQUESTED, LAUNCHED  # noqa: F401
 from batchlane.cli.common import OK, USAGE, AWS_ERROR, CliError, Context, add_command
 
 NOT_OK = 1  # rejected, no answer, failed, aborted
-LAUNCH_REQUESTED = "Task Launch Requested"
-LAUNCHED = "Task Launched"
-REJECTED = "Task Launch Rejected"
 FINAL_PHASES = ("succeeded", "failed", "aborted")
 SUBMITTED = "SUBMITTED"
 COUNT_ORDER = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")

@@ -15,6 +15,7 @@ import sys
 import time
 from contextlib import contextmanager, redirect_stdout
 
+from batchlane import LAUNCH_REJECTED
 from batchlane.cli.common import OK, USAGE, CliError, Context, add_command, add_group
 
 FAILED = 1  # some launch did not end as the scenario expects (or did not end at all)
@@ -93,7 +94,7 @@ def _summary_line(o) -> str:
         parts.append(f"job={o.record.get('jobId')} queue={o.record.get('queue')} size={o.record.get('size')}")
     if status.get("reason"):
         parts.append(f"({status['reason']})")
-    rejected = next((a["detail"] for a in o.answers if a["detail-type"] == "Task Launch Rejected"), None)
+    rejected = next((a["detail"] for a in o.answers if a["detail-type"] == LAUNCH_REJECTED), None)
     if rejected:
         parts.append("problems: " + "; ".join(f"{p['field']}: {p['message']}" for p in rejected.get("problems", [])))
     if status.get("error"):

@@ -10,9 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-LAUNCH_REQUESTED = "Task Launch Requested"
-LAUNCHED = "Task Launched"
-LAUNCH_REJECTED = "Task Launch Rejected"
+from batchlane import LAUNCH_REJECTED, LAUNCH_REQUESTED, LAUNCHED  # noqa: F401  (re-exported)
 
 Name = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^\S(.*\S)?$")]
 RESERVED_ENV_PREFIXES = ("AWS_BATCH_", "BATCHLANE_", "ECS_")

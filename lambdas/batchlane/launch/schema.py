@@ -6,12 +6,13 @@ import json
 import sys
 from pathlib import Path
 
+from batchlane import LAUNCH_REJECTED, LAUNCH_REQUESTED, LAUNCHED
 from batchlane.launch.models import LaunchRequest, TaskLaunched, TaskLaunchRejected
 
 SCHEMAS = {
-    "task-launch-requested.json": (LaunchRequest, "Task Launch Requested"),
-    "task-launched.json": (TaskLaunched, "Task Launched"),
-    "task-launch-rejected.json": (TaskLaunchRejected, "Task Launch Rejected"),
+    "task-launch-requested.json": (LaunchRequest, LAUNCH_REQUESTED),
+    "task-launched.json": (TaskLaunched, LAUNCHED),
+    "task-launch-rejected.json": (TaskLaunchRejected, LAUNCH_REJECTED),
 }
 
 

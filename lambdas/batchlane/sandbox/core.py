@@ -18,16 +18,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from batchlane import LAUNCH_REJECTED as REJECTED, LAUNCH_REQUESTED, LAUNCHED, STATUS_CHANGED  # noqa: F401
 from batchlane.sandbox.emulator import Emulator, EndpointSession
 from batchlane.sandbox.executor import BatchExecutor
 from batchlane.sandbox.lambda_service import FunctionPoller
 from batchlane.sandbox.provision import Buffer, Provisioned, provision, provision_event_paths, status_path_available
 from batchlane.sandbox.scenario import Scenario
 
-LAUNCH_REQUESTED = "Task Launch Requested"
-LAUNCHED = "Task Launched"
-REJECTED = "Task Launch Rejected"
-STATUS_CHANGED = "Task Status Changed"
 FINAL_PHASES = ("succeeded", "failed", "aborted")
 
 HANDLER_MODULES = ("batchlane.launch.handler", "batchlane.status.handler")
@@ -182,7 +179,7 @@ class Sandbox:
         events = self.session.client("events")
         events.put_rule(Name=name, EventBusName=self.config.bus_name,
                         EventPattern=json.dumps({"source": ["batchlane"],
-                                                 "detail-type": ["Task Launched", "Task Launch Rejected"]}))
+                                                 "detail-type": [LAUNCHED, REJECTED]}))
         events.put_targets(Rule=name, EventBusName=self.config.bus_name, Targets=[{"Id": "answers", "Arn": arn}])
         return url
 

@@ -7,6 +7,7 @@ every step did. Handler logs go to a file (``--log-file``), not the screen.
 
 from __future__ import annotations
 
+
 import io
 import json
 import logging
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from batchlane import LAUNCH_REQUESTED
 EXAMPLES = Path(__file__).parent / "examples"
 FLYTE_CONFIG = EXAMPLES / "flyteadmin-queues.yaml"
 MAP_LAUNCH = EXAMPLES / "map-launch.yaml"
@@ -262,7 +264,7 @@ def run_demo(out=None, *, deployment: str = "dev", log_file: str | None = None) 
             tour.say("A broken producer leaves a message that is not an event on the launcher's buffer,\n"
                      "next to a good launch. The good one is launched; the bad one is retried, then kept\n"
                      f"in the dead-letter queue after maxReceiveCount ({launcher.max_receive_count} here) receives.")
-            good = {"version": "0", "id": "demo-batchmate", "detail-type": "Task Launch Requested",
+            good = {"version": "0", "id": "demo-batchmate", "detail-type": LAUNCH_REQUESTED,
                     "source": "demo", "account": sandbox.deployment.account, "time": "2026-01-01T00:00:00Z",
                     "region": config.region, "resources": [],
                     "detail": {"launchId": "demo-batchmate", "project": "p", "domain": "development",

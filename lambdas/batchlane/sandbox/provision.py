@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import boto3
 
+from batchlane import LAUNCH_REQUESTED
 from batchlane.routing.items import items_from_table
 from stacks.config import DeploymentConfig
 
@@ -113,7 +114,6 @@ def provision(config: DeploymentConfig, session: boto3.session.Session | None = 
 # Event paths: the rules, SQS buffers and dead-letter queues of stacks/launch_path.py and
 # stacks/status_path.py, with the settings of config.launcher / config.aggregator.
 
-LAUNCH_REQUESTED = "Task Launch Requested"
 BATCH_SOURCE = "aws.batch"
 BATCH_DETAIL_TYPES = ("Batch Job State Change", "Batch Job Queue Blocked")
 
