@@ -27,9 +27,7 @@ from batchlane.status.fold import (
 )
 from batchlane.status.outputs import assemble_outputs, launch_error_summary
 
-STATUS_CHANGED = "Task Status Changed"
-ABORT_REQUESTED = "Task Abort Requested"
-ABORT_REJECTED = "Task Abort Rejected"
+from batchlane import ABORT_REJECTED, ABORT_REQUESTED, STATUS_CHANGED  # noqa: F401  (used by the handler)
 LAUNCH_TAG = "batchlane:launchId"  # the launcher tags every job with it (propagateTags: children too)
 CONTENTION_RETRIES = 5
 CHILDREN_PER_TRANSACTION = 98  # + the parent + the summary = DynamoDB's 100 items
