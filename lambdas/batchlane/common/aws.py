@@ -9,6 +9,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError
 
+from batchlane.common.errors import TransientError
 from batchlane.common.values import from_dynamo, to_dynamo  # noqa: F401  (adapters use aws.to_dynamo)
 
 # botocore retries quickly a few times; past that the SQS message is retried later.
@@ -43,6 +44,13 @@ def is_transient(exc: BaseException) -> bool:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return code in _TRANSIENT_CODES or status == 429 or status >= 500
     return isinstance(exc, (BotoConnectionError, BotoCoreError))
+
+
+def raise_if_transient(operation: str, exc: BaseException) -> None:
+    """Throttling, 5xx and connection errors become TransientError: the message is retried later."""
+    if is_transient(exc):
+        detail = error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+        raise TransientError(f"{operation}: {detail}") from exc
 
 
 def error_code(exc: ClientError) -> str:

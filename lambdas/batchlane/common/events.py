@@ -7,7 +7,6 @@ from typing import Any
 
 from batchlane import EVENT_SOURCE
 from batchlane.common import aws
-from batchlane.common.errors import TransientError
 
 
 class PublishError(Exception):
@@ -27,8 +26,7 @@ class EventBusAnnouncer:
                 "Detail": json.dumps(detail, separators=(",", ":"), default=str),
             }])
         except Exception as exc:
-            if aws.is_transient(exc):
-                raise TransientError(f"PutEvents: {exc}") from exc
+            aws.raise_if_transient("PutEvents", exc)
             raise
         if response.get("FailedEntryCount"):
             entry = response["Entries"][0]

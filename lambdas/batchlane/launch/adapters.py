@@ -8,7 +8,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from batchlane.common import aws
-from batchlane.common.errors import Refused, TransientError
+from batchlane.common.errors import Refused
 from batchlane.launch.planner import JobDefinitionSpec
 from batchlane.launch.ports import SubmittedJob
 
@@ -21,8 +21,7 @@ def _call(operation: str, fn, **kwargs):
     try:
         return fn(**kwargs)
     except ClientError as exc:
-        if aws.is_transient(exc):
-            raise TransientError(f"{operation}: {aws.error_code(exc)}") from exc
+        aws.raise_if_transient(operation, exc)
         if aws.error_code(exc) == "ClientException":
             raise Refused(operation, exc.response.get("Error", {}).get("Message", "")) from exc
         raise
@@ -65,8 +64,7 @@ class BatchJobs:
                     if job.get("jobName") == job_name:
                         return SubmittedJob(job_id=job["jobId"], job_arn=job["jobArn"])
         except ClientError as exc:
-            if aws.is_transient(exc):
-                raise TransientError(f"ListJobs: {aws.error_code(exc)}") from exc
+            aws.raise_if_transient("ListJobs", exc)
             raise
         return None
 

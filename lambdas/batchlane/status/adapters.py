@@ -49,11 +49,6 @@ def _high(item: dict[str, Any]) -> dict[str, Any]:
     return aws.from_dynamo({k: _DES.deserialize(v) for k, v in item.items()})
 
 
-def _transient(operation: str, exc: ClientError) -> None:
-    if aws.is_transient(exc):
-        raise TransientError(f"{operation}: {aws.error_code(exc)}") from exc
-
-
 class DynamoStatusStore:
     def __init__(self, table_name: str) -> None:
         self.table_name = table_name
@@ -76,7 +71,7 @@ class DynamoStatusStore:
                                               Key={"launchId": key["launchId"], "sk": key["sk"]}).get("Item")
                     return _high(item) if item else None
         except ClientError as exc:
-            _transient("Query byJobId", exc)
+            aws.raise_if_transient("Query byJobId", exc)
             raise
         return None
 
@@ -86,7 +81,7 @@ class DynamoStatusStore:
             item = self._ddb.get_item(TableName=self.table_name, ConsistentRead=True,
                                       Key={"launchId": {"S": launch_id}, "sk": {"S": "launch"}}).get("Item")
         except ClientError as exc:
-            _transient("GetItem", exc)
+            aws.raise_if_transient("GetItem", exc)
             raise
         return _high(item) if item else None
 
@@ -104,7 +99,7 @@ class DynamoStatusStore:
                 try:
                     response = self._ddb.batch_get_item(RequestItems=pending)
                 except ClientError as exc:
-                    _transient("BatchGetItem", exc)
+                    aws.raise_if_transient("BatchGetItem", exc)
                     raise
                 for raw in response.get("Responses", {}).get(self.table_name, []):
                     item = _high(raw)
@@ -139,7 +134,7 @@ class DynamoStatusStore:
                     raise WriteConflict(str(reasons)) from exc
                 if any(r in ("ThrottlingError", "ProvisionedThroughputExceeded") for r in reasons):
                     raise TransientError(f"TransactWriteItems: {reasons}") from exc
-            _transient("TransactWriteItems", exc)
+            aws.raise_if_transient("TransactWriteItems", exc)
             raise
 
     def _put(self, launch_id: str, sk: str, state: dict[str, Any], rev: int | None) -> dict[str, Any]:
@@ -184,7 +179,7 @@ class DynamoStatusStore:
             item = self._ddb.get_item(TableName=self.table_name, ConsistentRead=True,
                                       Key={"launchId": {"S": launch_id}, "sk": {"S": SUMMARY_SK}}).get("Item")
         except ClientError as exc:
-            _transient("GetItem", exc)
+            aws.raise_if_transient("GetItem", exc)
             raise
         return _high(item) if item else None
 
@@ -214,7 +209,7 @@ class DynamoStatusStore:
         except ClientError as exc:
             if aws.error_code(exc) == "ConditionalCheckFailedException":
                 return False
-            _transient("UpdateItem", exc)
+            aws.raise_if_transient("UpdateItem", exc)
             raise
 
     def claim_progress(self, launch_id: str, previous: int | None, now_ms: int) -> bool:
@@ -236,7 +231,7 @@ class DynamoStatusStore:
         except ClientError as exc:
             if aws.error_code(exc) == "ConditionalCheckFailedException":
                 return False
-            _transient("UpdateItem", exc)
+            aws.raise_if_transient("UpdateItem", exc)
             raise
 
     # ------------------------------------------------------------------ the open-launches index
@@ -256,7 +251,7 @@ class DynamoStatusStore:
                 try:
                     page = self._ddb.query(**kwargs, Limit=min(1000, quota - len(found)))
                 except ClientError as exc:
-                    _transient("Query openLaunches", exc)
+                    aws.raise_if_transient("Query openLaunches", exc)
                     raise
                 found += [(i["launchId"]["S"], i["sk"]["S"]) for i in page.get("Items", [])]
                 if "LastEvaluatedKey" not in page:
@@ -284,7 +279,7 @@ class DynamoStatusStore:
                                            ":s": {"S": "succeeded"}, ":f": {"S": "failed"}, ":a": {"S": "aborted"}})
         except ClientError as exc:
             if aws.error_code(exc) != "ConditionalCheckFailedException":
-                _transient("UpdateItem", exc)
+                aws.raise_if_transient("UpdateItem", exc)
                 raise
 
     def all_children(self, launch_id: str) -> list[ChildState]:
@@ -304,7 +299,7 @@ class BatchTerminator:
         try:
             aws.client("batch").terminate_job(jobId=job_id, reason=reason[:256])
         except ClientError as exc:
-            _transient("TerminateJob", exc)
+            aws.raise_if_transient("TerminateJob", exc)
             if aws.error_code(exc) != "ClientException":
                 raise
 
@@ -324,7 +319,7 @@ class BatchJobReader:
         try:
             return aws.client("batch").describe_jobs(jobs=job_ids).get("jobs", [])
         except ClientError as exc:
-            _transient("DescribeJobs", exc)
+            aws.raise_if_transient("DescribeJobs", exc)
             raise
 
 
@@ -348,7 +343,7 @@ class S3Outputs:
         except ClientError as exc:
             if aws.error_code(exc) in ("NoSuchKey", "404", "NotFound"):
                 return None
-            _transient("GetObject", exc)
+            aws.raise_if_transient("GetObject", exc)
             raise
         try:
             value = json.loads(body)
@@ -366,5 +361,5 @@ class S3Outputs:
             aws.client("s3").put_object(Bucket=bucket, Key=key, ContentType="application/json",
                                         Body=json.dumps(value, separators=(",", ":"), default=str).encode())
         except ClientError as exc:
-            _transient("PutObject", exc)
+            aws.raise_if_transient("PutObject", exc)
             raise
