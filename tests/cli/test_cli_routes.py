@@ -219,8 +219,8 @@ def test_explain_against_an_empty_table_warns_and_exits_1(cli, table):
 
 def test_list_shows_queues_and_rules_in_precedence_order(cli, table, configs):
     assert cli("routes", "import", configs / "seed-three-queues.yaml").code == 0
-    assert cli("routes", "set-rule", "9", "--tags", "critical", "--project", "p").code == 0
-    assert cli("routes", "set-rule", "8", "--tags", "default", "--domain", "d").code == 0
+    assert cli("routes", "set", "rule", "9", "--tags", "critical", "--project", "p").code == 0
+    assert cli("routes", "set", "rule", "8", "--tags", "default", "--domain", "d").code == 0
     document = json.loads(cli("routes", "list", "--json").out)
     assert [r["id"] for r in document["rules"]] == ["0001", "0003", "0002", "9", "8", "0004"]
     assert document["queues"][0] == {"name": "critical", "attributes": ["critical"], "weight": 1, "enabled": True}
@@ -232,34 +232,34 @@ def test_list_shows_queues_and_rules_in_precedence_order(cli, table, configs):
 
 
 def test_set_queue_create_update_and_drain(cli, table, stored):
-    created = cli("routes", "set-queue", "gpu-a", "--attributes", "gpu,default", "--json")
+    created = cli("routes", "set", "queue", "gpu-a", "--attributes", "gpu,default", "--json")
     assert created.code == 0
     assert json.loads(created.out)["action"] == "created"
     assert stored()["queue#gpu-a"]["attributes"] == ["gpu", "default"]
-    updated = cli("routes", "set-queue", "gpu-a", "--weight", "0", "--disabled")
+    updated = cli("routes", "set", "queue", "gpu-a", "--weight", "0", "--disabled")
     assert updated.code == 0 and updated.out == "Updated queue gpu-a: weight 1 -> 0, enabled true -> false\n"
     item = stored()["queue#gpu-a"]
     assert (item["attributes"], item["weight"], item["enabled"]) == (["gpu", "default"], 0, False)
-    assert cli("routes", "set-queue", "gpu-a", "--weight", "0", "--disabled").out.startswith("Queue gpu-a unchanged")
-    assert cli("routes", "set-queue", "gpu-a", "--enabled", "--weight", "2").code == 0
+    assert cli("routes", "set", "queue", "gpu-a", "--weight", "0", "--disabled").out.startswith("Queue gpu-a unchanged")
+    assert cli("routes", "set", "queue", "gpu-a", "--enabled", "--weight", "2").code == 0
     assert stored()["queue#gpu-a"]["enabled"] is True
 
 
 def test_set_queue_keeps_a_hand_written_description(cli, table, stored):
     table.put_item(Item={"pk": "routing", "sk": "queue#q", "attributes": ["a"], "description": "team A"})
-    assert cli("routes", "set-queue", "q", "--weight", "5").code == 0
+    assert cli("routes", "set", "queue", "q", "--weight", "5").code == 0
     assert stored()["queue#q"]["description"] == "team A" and stored()["queue#q"]["weight"] == 5
 
 
 @pytest.mark.parametrize("argv, message", [
-    (("routes", "set-queue", "new"), "queue new does not exist yet: give --attributes"),
-    (("routes", "set-queue", "bad name", "--attributes", "a"), "is not an AWS Batch job queue name"),
-    (("routes", "set-queue", "q", "--attributes", "a,,b"), "expected a comma-separated list of names"),
-    (("routes", "set-queue", "q", "--attributes", "a", "--weight", "-1"), "expected a whole number >= 0"),
-    (("routes", "set-queue", "q", "--attributes", "a", "--enabled", "--disabled"), "not allowed with argument"),
-    (("routes", "set-rule", "r 1", "--tags", "a"), "rule id 'r 1'"),
-    (("routes", "set-rule", "r1"), "the following arguments are required: --tags"),
-    (("routes", "set-rule", "r1", "--tags", "a", "--project", ""), "--project must not be empty"),
+    (("routes", "set", "queue", "new"), "queue new does not exist yet: give --attributes"),
+    (("routes", "set", "queue", "bad name", "--attributes", "a"), "is not an AWS Batch job queue name"),
+    (("routes", "set", "queue", "q", "--attributes", "a,,b"), "expected a comma-separated list of names"),
+    (("routes", "set", "queue", "q", "--attributes", "a", "--weight", "-1"), "expected a whole number >= 0"),
+    (("routes", "set", "queue", "q", "--attributes", "a", "--enabled", "--disabled"), "not allowed with argument"),
+    (("routes", "set", "rule", "r 1", "--tags", "a"), "rule id 'r 1'"),
+    (("routes", "set", "rule", "r1"), "the following arguments are required: --tags"),
+    (("routes", "set", "rule", "r1", "--tags", "a", "--project", ""), "--project must not be empty"),
     (("routes", "delete", "table", "x"), "invalid choice: 'table'"),
     (("routes",), "the following arguments are required: COMMAND"),
     (("nope",), "invalid choice: 'nope'"),
@@ -271,13 +271,13 @@ def test_invalid_input_is_one_line_exit_2(cli, table, stored, argv, message):
 
 
 def test_set_rule_replaces_and_warns_about_ties_and_dead_tags(cli, table, stored):
-    assert cli("routes", "set-queue", "q", "--attributes", "a").code == 0
-    first = cli("routes", "set-rule", "r1", "--tags", "a", "--domain", "d")
+    assert cli("routes", "set", "queue", "q", "--attributes", "a").code == 0
+    first = cli("routes", "set", "rule", "r1", "--tags", "a", "--domain", "d")
     assert first.code == 0 and first.out == "Created rule r1: domain=d -> tags [a]\n" and first.err == ""
-    replaced = cli("routes", "set-rule", "r1", "--tags", "zz,a", "--project", "p")
+    replaced = cli("routes", "set", "rule", "r1", "--tags", "zz,a", "--project", "p")
     assert replaced.out == "Updated rule r1: project (none) -> p, domain d -> (none), tags [a] -> [zz, a]\n"
     assert stored()["rule#r1"] == {"pk": "routing", "sk": "rule#r1", "tags": ["zz", "a"], "project": "p"}
-    tie = cli("routes", "set-rule", "r0", "--tags", "zz", "--project", "p", "--json")
+    tie = cli("routes", "set", "rule", "r0", "--tags", "zz", "--project", "p", "--json")
     assert json.loads(tie.out)["warnings"] == [
         "rule r0 (project=p): no enabled queue with weight > 0 carries any of its tags [zz]; launches it matches are rejected",
         "rule r1 names the same project=p as rule r0, which wins the tie (its id sorts first): rule r1 never applies",
@@ -286,8 +286,8 @@ def test_set_rule_replaces_and_warns_about_ties_and_dead_tags(cli, table, stored
 
 
 def test_delete(cli, table, stored):
-    assert cli("routes", "set-queue", "q", "--attributes", "a").code == 0
-    assert cli("routes", "set-rule", "r", "--tags", "a").code == 0
+    assert cli("routes", "set", "queue", "q", "--attributes", "a").code == 0
+    assert cli("routes", "set", "rule", "r", "--tags", "a").code == 0
     missing = cli("routes", "delete", "rule", "nope")
     assert missing.code == 1 and missing.err == "batchlane: no rule 'nope' in table batchlane-dev-routing\n"
     deleted = cli("routes", "delete", "queue", "q")
@@ -299,8 +299,8 @@ def test_delete(cli, table, stored):
 
 def test_export_flyte_round_trips_through_import(cli, table, stored, configs, tmp_path):
     assert cli("routes", "import", configs / "seed-three-queues.yaml").code == 0
-    assert cli("routes", "set-queue", "critical", "--weight", "3").code == 0
-    assert cli("routes", "set-queue", "spare", "--attributes", "critical", "--disabled").code == 0
+    assert cli("routes", "set", "queue", "critical", "--weight", "3").code == 0
+    assert cli("routes", "set", "queue", "spare", "--attributes", "critical", "--disabled").code == 0
     exported = cli("routes", "export")
     assert exported.code == 0 and exported.out.startswith("# FlyteAdmin queue configuration")
     assert "  - dynamic: critical\n    attributes:\n    - critical\n    weight: 3\n" in exported.out
@@ -316,9 +316,9 @@ def test_export_flyte_round_trips_through_import(cli, table, stored, configs, tm
 
 
 def test_export_renumbers_rule_ids_in_tie_break_order_and_items_keep_them(cli, table, stored, tmp_path):
-    assert cli("routes", "set-queue", "q", "--attributes", "a").code == 0
-    assert cli("routes", "set-rule", "team-b", "--tags", "a", "--domain", "d").code == 0
-    assert cli("routes", "set-rule", "team-a", "--tags", "a", "--project", "p").code == 0
+    assert cli("routes", "set", "queue", "q", "--attributes", "a").code == 0
+    assert cli("routes", "set", "rule", "team-b", "--tags", "a", "--domain", "d").code == 0
+    assert cli("routes", "set", "rule", "team-a", "--tags", "a", "--project", "p").code == 0
     flyte = tmp_path / "flyte.yaml"
     flyte.write_text(cli("routes", "export", "--format", "flyte").out)
     items = tmp_path / "items.json"
@@ -344,7 +344,7 @@ def test_table_override_and_options_after_the_command(cli, aws, stored, boto_ses
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
     )
-    assert cli("--table", "other", "--region", "eu-west-1", "routes", "set-queue", "q", "--attributes", "a").code == 0
+    assert cli("--table", "other", "--region", "eu-west-1", "routes", "set", "queue", "q", "--attributes", "a").code == 0
     listed = cli("routes", "list", "--json", "--table", "other", "--region", "eu-west-1")
     assert json.loads(listed.out)["table"] == "other" and len(json.loads(listed.out)["queues"]) == 1
     assert "queue#q" not in stored()

@@ -41,7 +41,7 @@ def launch(capfd, *argv: str) -> tuple[int, str, str]:
 def test_a_routing_edit_is_followed_within_the_cache_lifetime(sandbox, capfd):
     code, out, _ = launch(capfd, "--project", "e2e-reroute", "--input", "{}", "--json")
     assert code == 0 and json.loads(out)["queue"] == "batchlane-dev-default"
-    assert main(["routes", "set-rule", "e2e-reroute", "--project", "e2e-reroute", "--tags", "critical"]) == 0
+    assert main(["routes", "set", "rule", "e2e-reroute", "--project", "e2e-reroute", "--tags", "critical"]) == 0
     edited = time.monotonic()
     capfd.readouterr()
     queues = []

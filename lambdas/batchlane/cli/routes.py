@@ -489,7 +489,9 @@ def register(subparsers) -> None:
 
     add_command(routes, "list", cmd_list, help="list queues and rules (rules in precedence order)")
 
-    p = add_command(routes, "set-queue", cmd_set_queue, help="create or change a queue",
+    setter = add_group(routes, "set", help="create or change a queue or a rule",
+                       description="batchlane routes set queue NAME ... | set rule ID ...")
+    p = add_command(setter, "queue", cmd_set_queue, help="create or change a queue",
                     description="Create a queue (--attributes required) or change the options given.\n"
                                 "Weight 0 drains a queue; --disabled takes it out of routing.")
     p.add_argument("name", metavar="NAME", help="the AWS Batch job queue name")
@@ -499,7 +501,7 @@ def register(subparsers) -> None:
     state.add_argument("--enabled", dest="enabled", action="store_const", const=True, default=None)
     state.add_argument("--disabled", dest="enabled", action="store_const", const=False)
 
-    p = add_command(routes, "set-rule", cmd_set_rule, help="create or replace a rule",
+    p = add_command(setter, "rule", cmd_set_rule, help="create or replace a rule",
                     description="Create or replace rule ID. A field left out matches any value; the most specific\n"
                                 "applicable rule wins (workflow > project > domain), ties go to the lowest id.")
     p.add_argument("id", metavar="ID")

@@ -233,8 +233,8 @@ def run_demo(out=None, *, deployment: str = "dev", log_file: str | None = None) 
 
         def reroute() -> str:
             tour.say("An operator sends project flytesnacks to the critical queue: one DynamoDB item.")
-            code, _ = tour.cli("routes", "set-rule", "flytesnacks", "--project", "flytesnacks", "--tags", "critical")
-            expect(code == 0, f"routes set-rule exited {code}")
+            code, _ = tour.cli("routes", "set", "rule", "flytesnacks", "--project", "flytesnacks", "--tags", "critical")
+            expect(code == 0, f"routes set rule exited {code}")
             tour.say(f"The launcher caches routing for routingCacheSeconds ({CACHE_SECONDS} s here): waiting it out.")
             time.sleep(CACHE_SECONDS + 0.5)
             code, text = tour.cli("launch", "--launch-id", "demo-rerouted", "--project", "flytesnacks", "--domain",
