@@ -51,7 +51,7 @@ def job_events(sandbox, job_id):
 
 def test_the_sandbox_mirrors_the_deployment(sandbox):
     assert sandbox.started_in < 15
-    assert set(sandbox.paths) == ({"launcher", "aggregator"} if status_path_available() else {"launcher"})
+    assert set(sandbox.paths) == ({"launcher", "aggregator", "abort"} if status_path_available() else {"launcher"})
     launcher = sandbox.paths["launcher"]
     assert (launcher.batch_size, launcher.batching_window_seconds) == (sandbox.config.launcher.batch_size,
                                                                        sandbox.config.launcher.batching_window_seconds)

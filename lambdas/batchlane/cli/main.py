@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "batchlane.cli.routes",
     "batchlane.cli.status",
     "batchlane.cli.launch",
+    "batchlane.cli.abort",
     "batchlane.cli.sandbox",
 )
 

@@ -3,6 +3,7 @@
     with Sandbox.started() as sandbox:          # or sandbox = Sandbox().start() ... sandbox.stop()
         sandbox.put_launch({...})               # PutEvents on the batchlane bus, like a client
         sandbox.wait([launch_id])               # until each launch is final (or a timeout)
+        sandbox.abort(launch_id)                # PutEvents of a Task Abort Requested, like a client
 
 While it runs, this process's environment points boto3 at the emulator (AWS_ENDPOINT_URL and
 fake credentials), as the handlers need it; ``stop()`` puts the environment back.
@@ -18,11 +19,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchlane import LAUNCH_REJECTED as REJECTED, LAUNCH_REQUESTED, LAUNCHED, STATUS_CHANGED  # noqa: F401
+from batchlane import ABORT_REJECTED, ABORT_REQUESTED, LAUNCH_REJECTED as REJECTED, LAUNCH_REQUESTED, LAUNCHED, STATUS_CHANGED  # noqa: F401
 from batchlane.sandbox.emulator import Emulator, EndpointSession
-from batchlane.sandbox.executor import BatchExecutor
-from batchlane.sandbox.lambda_service import FunctionPoller
-from batchlane.sandbox.provision import Buffer, Provisioned, provision, provision_event_paths, status_path_available
+from batchlane.sandbox.executor import BatchExecutor, install_describe_jobs
+from batchlane.sandbox.lambda_service import FunctionPoller, ScheduledFunction
+from batchlane.sandbox.provision import (
+    RECONCILER_HANDLER, Buffer, Provisioned, provision, provision_event_paths, reconciler_environment,
+    status_path_available,
+)
 from batchlane.sandbox.scenario import Scenario
 
 FINAL_PHASES = ("succeeded", "failed", "aborted")
@@ -42,9 +46,10 @@ def _clear_handler_caches() -> None:
         module = sys.modules.get(name)
         if module is None and name == "batchlane.launch.handler":
             module = importlib.import_module(name)
-        runtime = getattr(module, "runtime", None) if module else None
-        if runtime is not None and hasattr(runtime, "cache_clear"):
-            runtime.cache_clear()
+        for attr in ("runtime", "reconciler"):
+            cached = getattr(module, attr, None) if module else None
+            if cached is not None and hasattr(cached, "cache_clear"):
+                cached.cache_clear()
 
 
 @dataclass
@@ -63,9 +68,19 @@ class LaunchOutcome:
                 "seconds": self.seconds, "answers": self.answers, "record": self.record, "status": self.status}
 
 
+def _has_reconciler() -> bool:
+    import importlib
+
+    return hasattr(importlib.import_module(RECONCILER_HANDLER.rpartition(".")[0]), "reconcile")
+
+
 class Sandbox:
+    """``reconcile_every_seconds`` and ``silent_seconds`` compress the reconciler's time (default:
+    the deployment's ``status.reconcileEveryMinutes`` and ``status.silentSeconds``)."""
+
     def __init__(self, config=None, *, deployment: str = "dev", scenario: Scenario | None = None,
-                 visibility_timeout_seconds: int = 2, port: int = 0, step_seconds: float = 0.05) -> None:
+                 visibility_timeout_seconds: int = 2, port: int = 0, step_seconds: float = 0.05,
+                 reconcile_every_seconds: float | None = None, silent_seconds: int | None = None) -> None:
         if config is None:
             from stacks.config import load_config
 
@@ -80,6 +95,11 @@ class Sandbox:
         self.paths: dict[str, Buffer] = {}
         self.pollers: dict[str, FunctionPoller] = {}
         self.executor: BatchExecutor | None = None
+        self.reconciler: ScheduledFunction | None = None  # the scheduled reconciler (status path only)
+        self.reconcile_every_seconds = (reconcile_every_seconds if reconcile_every_seconds is not None
+                                        else config.status.reconcile_every_minutes * 60)
+        self.silent_seconds = silent_seconds
+        self._uninstall_describe = None
         self.answers_queue: str | None = None  # the sandbox's own observer (every batchlane event)
         self.client_answers_queue: str | None = None  # for clients: <prefix>-answers
         self.bus_events: list[dict] = []  # everything batchlane published on its bus
@@ -125,17 +145,29 @@ class Sandbox:
             self.pollers[name] = FunctionPoller(buffer, sqs, prefix=self.config.prefix, region=self.config.region,
                                                 account=self.deployment.account)
         self.executor = BatchExecutor(self.session, self.deployment, self.scenario, step_seconds=self.step_seconds)
-        for thread in [*self.pollers.values(), self.executor]:
+        self._uninstall_describe = install_describe_jobs(self.executor)  # DescribeJobs: the simulated Batch
+        if self.has_status_path and _has_reconciler():
+            self._set_env(reconciler_environment(self.deployment, silent_seconds=self.silent_seconds))
+            _clear_handler_caches()
+            self.reconciler = ScheduledFunction(
+                "reconciler", RECONCILER_HANDLER, every_seconds=self.reconcile_every_seconds,
+                timeout_seconds=self.config.reconciler.timeout_seconds, prefix=self.config.prefix,
+                region=self.config.region, account=self.deployment.account)
+        for thread in [*self.pollers.values(), self.executor, *([self.reconciler] if self.reconciler else [])]:
             thread.start()
         self.started_in = time.monotonic() - t0
         return self
 
     def stop(self) -> None:
-        threads = [*self.pollers.values(), *([self.executor] if self.executor else [])]
+        threads = [*self.pollers.values(), *([self.executor] if self.executor else []),
+                   *([self.reconciler] if self.reconciler else [])]
         for thread in threads:
             thread.stop()
         for thread in threads:
             thread.join(timeout=5)
+        if self._uninstall_describe is not None:
+            self._uninstall_describe()
+            self._uninstall_describe = None
         self.emulator.stop()
         for k, v in self._saved_env.items():
             if v is None:
@@ -167,7 +199,8 @@ class Sandbox:
         return url
 
     def _client_answers(self) -> str:
-        """The answers queue clients read (``batchlane launch`` shows a rejection's reasons from it):
+        """The answers queue clients read (``batchlane launch`` shows a rejection's reasons from it,
+        ``batchlane abort --wait`` an abort's rejection):
         ``<prefix>-answers`` behind a rule on ``source: batchlane``. Not in the stacks; a deployment
         can add the same (docs/sandbox.md). Answers nobody takes expire after 10 minutes."""
         from batchlane.cli.launch import answers_queue_name
@@ -179,7 +212,7 @@ class Sandbox:
         events = self.session.client("events")
         events.put_rule(Name=name, EventBusName=self.config.bus_name,
                         EventPattern=json.dumps({"source": ["batchlane"],
-                                                 "detail-type": [LAUNCHED, REJECTED]}))
+                                                 "detail-type": [LAUNCHED, REJECTED, ABORT_REJECTED]}))
         events.put_targets(Rule=name, EventBusName=self.config.bus_name, Targets=[{"Id": "answers", "Arn": arn}])
         return url
 
@@ -192,6 +225,22 @@ class Sandbox:
         if response.get("FailedEntryCount"):
             raise RuntimeError(f"PutEvents refused the launch: {response['Entries']}")
         return response
+
+    def abort(self, launch_id: Any, reason: str | None = None, source: str = "sandbox.client") -> dict:
+        """What a client does to stop a launch: PutEvents of a Task Abort Requested on the batchlane bus."""
+        detail: dict[str, Any] = {"launchId": launch_id}
+        if reason is not None:
+            detail["reason"] = reason
+        response = self.session.client("events").put_events(Entries=[{
+            "Source": source, "DetailType": ABORT_REQUESTED, "EventBusName": self.config.bus_name,
+            "Detail": json.dumps(detail)}])
+        if response.get("FailedEntryCount"):
+            raise RuntimeError(f"PutEvents refused the abort: {response['Entries']}")
+        return response
+
+    def reconcile_now(self) -> dict | None:
+        """Run the reconciler once, now (as its schedule would); its report, or None without one."""
+        return self.reconciler.run_now() if self.reconciler else None
 
     def send_raw(self, body: str) -> None:
         """A message straight on the launcher's buffer (what a broken producer could leave there)."""

@@ -20,6 +20,12 @@ TerminateJob is honoured: a job whose DescribeJobs shows the call's reason has e
 has not ended yet end FAILED at once (``statusReason`` "Terminated by batchlane: ...", a running
 attempt stopped with exit code 143), the array parent FAILED after them.
 
+DescribeJobs answers what is true at the simulated Batch (:meth:`BatchExecutor.describe_now`,
+installed into the emulator by :func:`install_describe_jobs`): each job's latest state at its true
+time, before any delivery chaos, so the reconciler sees what Batch would tell it, lost events
+(``delivery.drop``) included. The executor itself reads the emulator's own record (where
+TerminateJob leaves its reason).
+
 Delivery chaos (duplicates, reordering, delay) applies to the events only; logs and outputs
 happen at the job's true time. Everything is deterministic given the scenario's seed: the
 random generator of a launch is seeded with ``"<seed>:<launchId>"``.
@@ -48,6 +54,7 @@ log = logging.getLogger("batchlane.sandbox")
 SIM_EPOCH_MS = 1_700_000_000_000  # simulate's time origin; shifted to the job's submission time
 SIM_PREFIX = f"{simulate.JOB_DEFINITION}/default/"
 TERMINAL = ("SUCCEEDED", "FAILED")
+RAW_HEADER = "X-Batchlane-Sandbox-Raw"  # DescribeJobs with it: the emulator's own record, unchanged
 
 
 def output_for(input_document: Any, index: int) -> dict[str, Any]:
@@ -78,6 +85,7 @@ class SimulatedJob:
     is_array: bool
     pending_actions: int = 0
     events_emitted: int = 0
+    events_dropped: int = 0  # events the scenario's delivery.drop lost (never put on the bus)
     children_final: dict[int, str] = field(default_factory=dict)
     # (true time, child or None, event): what the job does at Batch, for TerminateJob
     history: list[tuple[float, int | None, dict]] = field(default_factory=list)
@@ -115,6 +123,8 @@ class BatchExecutor(threading.Thread):
         self._groups: set[str] = set()
         self._streams: set[tuple[str, str]] = set()
         self._inputs: dict[str, list[Any]] = {}
+        # The executor's own DescribeJobs (TerminateJob's reason) reads the emulator's record as it is.
+        self.batch.meta.events.register("before-sign.batch.DescribeJobs", _raw_describe)
 
     # ------------------------------------------------------------------ public
     def stop(self) -> None:
@@ -203,6 +213,56 @@ class BatchExecutor(threading.Thread):
             return {}
         found = self.batch.describe_job_definitions(jobDefinitions=[ref]).get("jobDefinitions", [])
         return found[0] if found else {}
+
+    # ------------------------------------------------------------------ DescribeJobs
+    def describe_now(self, job_id: str) -> dict[str, Any] | None:
+        """What DescribeJobs says of ``job_id`` (a job or ``<job>:<index>``) at the simulated Batch
+        now: its latest state at its true time (the detail of that state's event), the array
+        parent's ``statusSummary`` counted from its children. None when the job is not simulated
+        (yet), or nothing has happened to it yet."""
+        parent_id, _, index = job_id.partition(":")
+        now = time.monotonic()
+        with self._lock:
+            job = self.jobs.get(parent_id)
+            if job is None or (index and not job.is_array):
+                return None
+            history = [(t, child, event) for t, child, event in job.history if t <= now]
+        target = (int(index) if index.isdigit() else -1) if index else (None if job.is_array else 0)
+        latest: dict[int | None, tuple[float, dict]] = {}
+        for t, child, event in history:
+            if child not in latest or t >= latest[child][0]:
+                latest[child] = (t, event)
+        if target not in latest:
+            return None
+        detail = copy.deepcopy(latest[target][1]["detail"])
+        if job.is_array and target is None:
+            summary = dict.fromkeys(("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED"), 0)
+            for i in range(job.size):
+                summary[(latest[i][1]["detail"]["status"]) if i in latest else "PENDING"] += 1
+            detail.setdefault("arrayProperties", {})["statusSummary"] = summary
+        return detail
+
+    def described(self, recorded: dict[str, Any]) -> dict[str, Any]:
+        """The emulator's DescribeJobs entry of a job -> the simulated Batch's. moto runs nothing
+        (it reports every job SUCCEEDED at once): a job not started yet here is SUBMITTED. A
+        TerminateJob reason moto recorded shows until the job has ended, as at Batch."""
+        job_id = str(recorded.get("jobId", ""))
+        simulated = self.describe_now(job_id)
+        if simulated is None:
+            simulated = copy.deepcopy(recorded)
+            simulated["status"] = "SUBMITTED"
+            simulated["attempts"] = []
+            for key in ("startedAt", "stoppedAt", "statusReason"):
+                simulated.pop(key, None)
+            _, _, index = job_id.partition(":")
+            if index.isdigit():
+                simulated["arrayProperties"] = {"index": int(index)}
+            elif isinstance(simulated.get("arrayProperties"), dict) and "size" in simulated["arrayProperties"]:
+                size = int(simulated["arrayProperties"]["size"])
+                simulated["arrayProperties"]["statusSummary"] = {"SUBMITTED": size}
+        if recorded.get("statusReason") and simulated.get("status") not in TERMINAL:
+            simulated["statusReason"] = recorded["statusReason"]
+        return simulated
 
     # ------------------------------------------------------------------ TerminateJob
     def check_terminations(self) -> None:
@@ -345,6 +405,9 @@ class BatchExecutor(threading.Thread):
                 actions.append(_Action(t, next(self._seq), kind, job.job_id, payload, child, t))
                 continue
             job.history.append((t, child, payload))
+            if d.drop and rng.random() < d.drop:
+                job.events_dropped += 1  # lost on the way: it happened at Batch, nobody hears of it
+                continue
             at = t + d.delay_seconds + (rng.uniform(0, d.jitter_seconds) if d.jitter_seconds else 0.0)
             if d.reorder and rng.random() < d.reorder:
                 at += rng.uniform(0, d.reorder_window_seconds)
@@ -516,3 +579,30 @@ class BatchExecutor(threading.Thread):
         bucket, key = f"{base}{index}/outputs.json"[5:].split("/", 1)
         self.s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(output_for(self._input(job, index), index)).encode(),
                            ContentType="application/json")
+
+
+def _raw_describe(request, **_kwargs) -> None:
+    request.headers[RAW_HEADER] = "1"
+
+
+def install_describe_jobs(executor: BatchExecutor) -> Callable[[], None]:
+    """Make the emulator's DescribeJobs answer as the simulated Batch (``executor.described``)
+    for every caller but the executor; returns the function that puts moto's answer back. The
+    emulator runs in this process: its response class is patched while the sandbox runs."""
+    from moto.batch import responses
+
+    original = responses.BatchResponse.describejobs
+
+    def describejobs(self) -> str:
+        answer = original(self)
+        if self.headers.get(RAW_HEADER):
+            return answer
+        jobs = json.loads(answer).get("jobs", [])
+        return json.dumps({"jobs": [executor.described(job) for job in jobs]})
+
+    responses.BatchResponse.describejobs = describejobs
+
+    def uninstall() -> None:
+        responses.BatchResponse.describejobs = original
+
+    return uninstall

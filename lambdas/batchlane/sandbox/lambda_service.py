@@ -6,7 +6,15 @@ window, what one receive returns), invoke the real handler with an SQS-shaped ev
 context, delete the messages that succeeded, and leave the ones reported in
 ``batchItemFailures`` (or the whole batch, when the handler raises) to come back after the
 visibility timeout. The queue's redrive policy (moto honours ``maxReceiveCount``) moves a
-message that keeps failing to the dead-letter queue. One invocation at a time per function.
+message that keeps failing to the dead-letter queue.
+
+A function may have several event source mappings (the aggregator reads the Batch events' buffer
+and the abort requests' buffer): one poller each. :class:`ScheduledFunction` is an EventBridge
+schedule rule's target: it invokes a handler with a "Scheduled Event" every interval.
+
+Invocations of handlers of one module take turns (:func:`module_lock`): in AWS every concurrent
+invocation has a container of its own, here they share the module's caches and Powertools
+processor in one process, so one runs at a time (the aggregator's two pollers and the reconciler).
 """
 
 from __future__ import annotations
@@ -16,12 +24,21 @@ import logging
 import threading
 import time
 import traceback
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from batchlane.sandbox.provision import Buffer
 
 log = logging.getLogger("batchlane.sandbox")
+_module_locks: dict[str, threading.Lock] = {}
+_module_locks_guard = threading.Lock()
+
+
+def module_lock(module: str) -> threading.Lock:
+    """One lock per handler module: its invocations in this process take turns."""
+    with _module_locks_guard:
+        return _module_locks.setdefault(module, threading.Lock())
 
 
 class LambdaContext:
@@ -63,7 +80,7 @@ class InvocationStats:
 
 class FunctionPoller(threading.Thread):
     def __init__(self, buffer: Buffer, sqs, *, prefix: str, region: str, account: str) -> None:
-        super().__init__(name=f"sandbox-{buffer.function}", daemon=True)
+        super().__init__(name=f"sandbox-{buffer.function}-{buffer.queue_url.rsplit('/', 1)[-1]}", daemon=True)
         self.buffer = buffer
         self.sqs = sqs
         self.region = region
@@ -78,6 +95,7 @@ class FunctionPoller(threading.Thread):
         module, _, attr = buffer.handler.rpartition(".")
         self._module = importlib.import_module(module)
         self._handler = getattr(self._module, attr)
+        self._lock = module_lock(module)
 
     def stop(self) -> None:
         self._halt.set()
@@ -150,7 +168,8 @@ class FunctionPoller(threading.Thread):
         context = LambdaContext(self.function_name, self.buffer.timeout_seconds, self.region, self.account,
                                 f"sandbox-{self.buffer.function}-{self.stats.invocations}")
         try:
-            response = self._handler(event, context) or {}
+            with self._lock:
+                response = self._handler(event, context) or {}
         except Exception:
             # A crashed invocation: Lambda leaves the whole batch to the visibility timeout.
             self.stats.errors += 1
@@ -163,3 +182,58 @@ class FunctionPoller(threading.Thread):
             self.sqs.delete_message_batch(QueueUrl=self.buffer.queue_url, Entries=[
                 {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done[i:i + 10])])
         return response
+
+
+def scheduled_event(rule_arn: str, region: str, account: str) -> dict[str, Any]:
+    """The event an EventBridge schedule rule sends its Lambda target."""
+    from datetime import datetime, timezone
+
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": account, "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": region, "resources": [rule_arn], "detail": {}}
+
+
+class ScheduledFunction(threading.Thread):
+    """A function behind a schedule rule (``rate(...)``): invoked with a "Scheduled Event" every
+    ``every_seconds`` (the first time one interval after start), asynchronously and with no retry
+    (the stacks' ``retry_attempts=0``: a failed run waits for the next). ``run_now()`` invokes it
+    at once, in the caller's thread, and returns the handler's result."""
+
+    def __init__(self, name: str, handler: str, *, every_seconds: float, timeout_seconds: int, prefix: str,
+                 region: str, account: str) -> None:
+        super().__init__(name=f"sandbox-{name}-schedule", daemon=True)
+        self.every_seconds = every_seconds
+        self.timeout_seconds = timeout_seconds
+        self.region = region
+        self.account = account
+        self.function_name = f"{prefix}-{name}"
+        self.rule_arn = f"arn:aws:events:{region}:{account}:rule/{prefix}-{name}-schedule"
+        self.stats = InvocationStats()
+        self.results: list[Any] = []  # what each run returned (None when it raised), the last 100
+        module, _, attr = handler.rpartition(".")
+        self._handler = getattr(importlib.import_module(module), attr)
+        self._lock = module_lock(module)
+        self._halt = threading.Event()
+
+    def stop(self) -> None:
+        self._halt.set()
+
+    def run(self) -> None:
+        while not self._halt.wait(self.every_seconds):
+            self.run_now()
+
+    def run_now(self) -> Any:
+        self.stats.invocations += 1
+        context = LambdaContext(self.function_name, self.timeout_seconds, self.region, self.account,
+                                f"sandbox-{self.function_name}-{self.stats.invocations}")
+        result = None
+        try:
+            with self._lock:
+                result = self._handler(scheduled_event(self.rule_arn, self.region, self.account), context)
+        except Exception:
+            if self._halt.is_set():
+                return None
+            self.stats.errors += 1
+            log.error("%s raised (the schedule does not retry):\n%s", self.function_name, traceback.format_exc())
+        self.results = [*self.results[-99:], result]
+        return result

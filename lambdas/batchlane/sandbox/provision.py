@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import boto3
 
-from batchlane import LAUNCH_REQUESTED
+from batchlane import ABORT_REQUESTED, LAUNCH_REQUESTED
 from batchlane.routing.items import items_from_table
 from stacks.config import DeploymentConfig
 
@@ -115,6 +115,9 @@ def provision(config: DeploymentConfig, session: boto3.session.Session | None = 
 # stacks/status_path.py, with the settings of config.launcher / config.aggregator.
 
 BATCH_SOURCE = "aws.batch"
+AGGREGATOR_HANDLER = "batchlane.status.handler.handler"
+RECONCILER_HANDLER = "batchlane.status.handler.reconcile"
+ABORT_BATCH_SIZE = 10  # stacks/status_path.py: the abort buffer's event source mapping
 BATCH_DETAIL_TYPES = ("Batch Job State Change", "Batch Job Queue Blocked")
 
 
@@ -130,9 +133,10 @@ def status_path_available() -> bool:
 
 @dataclass(frozen=True)
 class Buffer:
-    """One function's event path: the rule's SQS buffer, its DLQ and the function settings."""
+    """One event source mapping: a rule's SQS buffer, its DLQ, and the settings of the function it
+    feeds. A function may have two (the aggregator: Batch events, and abort requests)."""
 
-    function: str  # "launcher" | "aggregator"
+    function: str  # the function's name: "launcher" | "aggregator" (both its event source mappings)
     handler: str  # dotted path of the handler function
     queue_url: str
     queue_arn: str
@@ -165,7 +169,8 @@ def _buffered_queue(sqs, name: str, *, visibility: int, max_receive_count: int) 
 
 def provision_event_paths(deployment: Provisioned, session: boto3.session.Session, *,
                           visibility_timeout_seconds: int | None = None) -> dict[str, Buffer]:
-    """The launch path (always) and the status path (when its handler exists) in the emulator.
+    """The launch path (always) and the status path (when its handler exists) in the emulator:
+    ``{"launcher", "aggregator", "abort"}`` (the last two feed the same function).
 
     ``visibility_timeout_seconds`` replaces the stacks' ``6 x function timeout`` (a sandbox
     compresses time so that a retried message comes back in seconds, not minutes).
@@ -181,27 +186,51 @@ def provision_event_paths(deployment: Provisioned, session: boto3.session.Sessio
     env = deployment.function_environment()
     paths: dict[str, Buffer] = {}
 
-    def path(function: str, handler: str, settings, rule: str, bus: str, pattern: dict, environment: dict) -> None:
+    def path(name: str, function: str, handler: str, settings, rule: str, bus: str, pattern: dict,
+             environment: dict, *, batch_size: int | None = None, batching_window_seconds: int | None = None) -> None:
         visibility = visibility_timeout_seconds if visibility_timeout_seconds is not None else 6 * settings.timeout_seconds
         url, arn, dlq_url, dlq_arn = _buffered_queue(
-            sqs, f"{config.prefix}-{function}-buffer", visibility=visibility, max_receive_count=settings.max_receive_count)
+            sqs, f"{config.prefix}-{name}-buffer", visibility=visibility, max_receive_count=settings.max_receive_count)
         events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(pattern), State="ENABLED")
         events.put_targets(Rule=rule, EventBusName=bus, Targets=[{
             "Id": "buffer", "Arn": arn, "DeadLetterConfig": {"Arn": dlq_arn},
             "RetryPolicy": {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 24 * 3600}}])
-        paths[function] = Buffer(
+        paths[name] = Buffer(
             function=function, handler=handler, queue_url=url, queue_arn=arn, dlq_url=dlq_url, dlq_arn=dlq_arn,
-            rule=rule, bus=bus, batch_size=settings.batch_size,
-            batching_window_seconds=settings.batching_window_seconds, timeout_seconds=settings.timeout_seconds,
+            rule=rule, bus=bus, batch_size=settings.batch_size if batch_size is None else batch_size,
+            batching_window_seconds=(settings.batching_window_seconds if batching_window_seconds is None
+                                     else batching_window_seconds),
+            timeout_seconds=settings.timeout_seconds,
             max_receive_count=settings.max_receive_count, visibility_timeout_seconds=visibility,
             environment=environment)
 
-    path("launcher", "batchlane.launch.handler.handler", config.launcher, f"{config.prefix}-launch-requested",
-         config.bus_name, {"detail-type": [LAUNCH_REQUESTED]},
+    path("launcher", "launcher", "batchlane.launch.handler.handler", config.launcher,
+         f"{config.prefix}-launch-requested", config.bus_name, {"detail-type": [LAUNCH_REQUESTED]},
          {**env, "LEASE_SECONDS": str(3 * config.launcher.timeout_seconds)})
     if status_path_available():
-        path("aggregator", "batchlane.status.handler.handler", config.aggregator, f"{config.prefix}-batch-job-events",
+        status_env = {"EXECUTIONS_TABLE": env["EXECUTIONS_TABLE"], "EVENT_BUS": env["EVENT_BUS"],
+                      "PROGRESS_INTERVAL_SECONDS": str(config.status.progress_interval_seconds),
+                      "PROGRESS_MIN_SIZE": str(config.status.progress_min_size)}
+        path("aggregator", "aggregator", AGGREGATOR_HANDLER, config.aggregator, f"{config.prefix}-batch-job-events",
              "default", {"source": [BATCH_SOURCE], "detail-type": list(BATCH_DETAIL_TYPES),
                          "detail": {"jobQueue": sorted(deployment.queue_arns.values())}},
-             {"EXECUTIONS_TABLE": env["EXECUTIONS_TABLE"], "EVENT_BUS": env["EVENT_BUS"]})
+             status_env)
+        # stacks/status_path.py: abort requests on batchlane's bus, their own buffer and DLQ (the
+        # aggregator's settings), a second event source mapping of the same function: batch size
+        # 10, no batching window.
+        path("abort", "aggregator", AGGREGATOR_HANDLER, config.aggregator, f"{config.prefix}-abort-requested",
+             config.bus_name, {"detail-type": [ABORT_REQUESTED]}, status_env,
+             batch_size=ABORT_BATCH_SIZE, batching_window_seconds=0)
     return paths
+
+
+def reconciler_environment(deployment: Provisioned, *, silent_seconds: int | None = None) -> dict[str, str]:
+    """The reconciler function's environment, as stacks/status_path.py gives it (``silent_seconds``
+    replaces ``status.silentSeconds``: a sandbox may compress time)."""
+    config = deployment.config
+    env = deployment.function_environment()
+    return {"EXECUTIONS_TABLE": env["EXECUTIONS_TABLE"], "EVENT_BUS": env["EVENT_BUS"],
+            "PROGRESS_INTERVAL_SECONDS": str(config.status.progress_interval_seconds),
+            "PROGRESS_MIN_SIZE": str(config.status.progress_min_size),
+            "SILENT_SECONDS": str(config.status.silent_seconds if silent_seconds is None else silent_seconds),
+            "RECONCILE_REQUEST_BUDGET": str(config.status.reconcile_request_budget)}

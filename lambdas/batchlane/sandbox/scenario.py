@@ -60,6 +60,7 @@ class Delivery:
     reorder_window_seconds: float = 1.0
     delay_seconds: float = 0.0  # added to every event
     jitter_seconds: float = 0.0  # uniform extra delay in [0, jitter]
+    drop: float = 0.0  # fraction of events never delivered (lost: only the reconciler can repair them)
 
 
 @dataclass(frozen=True)
@@ -127,12 +128,13 @@ def _child(where: str, raw: dict) -> ChildBehaviour:
 def _delivery(where: str, raw: dict | None, base: Delivery) -> Delivery:
     if raw is None:
         return base
-    _keys(where, raw, {"duplicate", "reorder", "reorderWindowSeconds", "delaySeconds", "jitterSeconds"})
+    _keys(where, raw, {"duplicate", "reorder", "reorderWindowSeconds", "delaySeconds", "jitterSeconds", "drop"})
     values = {"duplicate": raw.get("duplicate", base.duplicate), "reorder": raw.get("reorder", base.reorder),
               "reorder_window_seconds": raw.get("reorderWindowSeconds", base.reorder_window_seconds),
               "delay_seconds": raw.get("delaySeconds", base.delay_seconds),
-              "jitter_seconds": raw.get("jitterSeconds", base.jitter_seconds)}
-    for k in ("duplicate", "reorder"):
+              "jitter_seconds": raw.get("jitterSeconds", base.jitter_seconds),
+              "drop": raw.get("drop", base.drop)}
+    for k in ("duplicate", "reorder", "drop"):
         if not 0 <= float(values[k]) <= 1:
             raise ScenarioError(f"{where}.{k}: a fraction in [0, 1] is required")
     return Delivery(**{k: float(v) for k, v in values.items()})
