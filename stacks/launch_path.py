@@ -10,7 +10,7 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from batchlane.launch.models import LAUNCH_REQUESTED
+from batchlane import LAUNCH_REQUESTED
 from stacks.compute import BatchCompute
 from stacks.config import DeploymentConfig, FunctionConfig
 from stacks.runtime import LambdaRuntime

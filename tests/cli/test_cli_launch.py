@@ -3,7 +3,6 @@ AWS errors (exit 3). The full round trip runs through the sandbox in tests/e2e/t
 
 from __future__ import annotations
 
-import json
 
 import pytest
 

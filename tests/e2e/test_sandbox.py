@@ -66,7 +66,7 @@ def test_single_task_through_the_bus_is_launched_and_runs(sandbox):
     sandbox.put_launch(task("e2e-single", input={"x": 1}, retries=2))
     launched = answer(sandbox, "e2e-single", "Task Launched")
     assert launched["arraySize"] == 0
-    job = wait_for(lambda: (j := sandbox.executor.job_of_launch("e2e-single")) and j.finished and j)
+    wait_for(lambda: (j := sandbox.executor.job_of_launch("e2e-single")) and j.finished and j)
     events = job_events(sandbox, launched["jobId"])
     assert [e["detail"]["status"] for e in events] == ["RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED"]
     assert all(e["source"] == "aws.batch" and e["detail-type"] == "Batch Job State Change" for e in events)

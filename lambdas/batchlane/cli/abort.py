@@ -17,13 +17,13 @@ no answer within ``--wait-timeout``, 2 usage, 3 AWS error.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from typing import Any
 
 from batchlane import ABORT_REJECTED, ABORT_REQUESTED
-from batchlane.cli.common import AWS_ERROR, OK, USAGE, CliError, Context, add_command
+from batchlane.cli.common import OK, USAGE, CliError, Context, add_command
+from batchlane.cli.launch import SETTLE_SECONDS, AnswersQueue, _settled, _status, launch_record, put_event
 
 NOT_OK = 1  # rejected, unknown, already ended, no answer
 ABORTED = "aborted"
@@ -31,58 +31,18 @@ FINAL_PHASES = ("succeeded", "failed", "aborted")
 REJECTION_GRACE_SECONDS = 5  # an ended launch: how long to wait for batchlane's own rejection
 
 
-def put_abort(ctx: Context, launch_id: str, reason: str | None, source: str) -> None:
-    bus = ctx.config().bus_name
-    detail: dict[str, Any] = {"launchId": launch_id}
-    if reason:
-        detail["reason"] = reason
-    response = ctx.client("events").put_events(Entries=[{
-        "Source": source, "DetailType": ABORT_REQUESTED, "EventBusName": bus, "Detail": json.dumps(detail)}])
-    if response.get("FailedEntryCount"):
-        entry = response["Entries"][0]
-        raise CliError(f"AWS error: PutEvents on bus {bus} refused the abort: "
-                       f"{entry.get('ErrorCode')}: {entry.get('ErrorMessage')}", AWS_ERROR)
-
-
-def find_rejection(answers, launch_id: str) -> dict[str, Any] | None:
-    """The "Task Abort Rejected" answer for ``launch_id`` in the answers queue (read with
-    visibility 0 so other clients still see theirs; ours and stale ones are deleted)."""
-    from batchlane.cli.launch import STALE_ANSWER_SECONDS
-
-    if answers.url is None:
-        return None
-    messages = answers.sqs.receive_message(QueueUrl=answers.url, MaxNumberOfMessages=10, VisibilityTimeout=0,
-                                           AttributeNames=["SentTimestamp"]).get("Messages", [])
-    found = None
-    now_ms = time.time() * 1000
-    for m in messages:
-        try:
-            event = json.loads(m["Body"])
-        except ValueError:
-            event = {}
-        mine = event.get("detail-type") == ABORT_REJECTED and (event.get("detail") or {}).get("launchId") == launch_id
-        stale = now_ms - int(m.get("Attributes", {}).get("SentTimestamp", now_ms)) > STALE_ANSWER_SECONDS * 1000
-        if mine or stale:
-            answers.sqs.delete_message(QueueUrl=answers.url, ReceiptHandle=m["ReceiptHandle"])
-        if mine:
-            found = event["detail"]
-    return found
-
-
 def wait_for_outcome(ctx: Context, launch_id: str, timeout: float, poll: float,
                      phase_before: str | None = None) -> tuple[str, dict[str, Any]]:
     """("aborted", status document) | ("rejected", Task Abort Rejected detail)
     | ("ended", {"phase", "document"}) | ("none", {"known": bool, "answersQueue": url}).
     ``phase_before``: the stored phase before the request (a launch aborted earlier has ended)."""
-    from batchlane.cli.launch import AnswersQueue, _status, launch_record
-
     answers = AnswersQueue(ctx)
     deadline = time.monotonic() + timeout
     ended_at: float | None = None
     while True:
-        rejection = find_rejection(answers, launch_id)
+        rejection = answers.find(launch_id, (ABORT_REJECTED,))
         if rejection is not None:
-            return "rejected", rejection
+            return "rejected", rejection["detail"]
         doc, stored = _status(ctx, launch_id)
         if stored == ABORTED and phase_before != ABORTED:
             return "aborted", doc or {}
@@ -99,8 +59,6 @@ def wait_for_outcome(ctx: Context, launch_id: str, timeout: float, poll: float,
 
 def _settle(ctx: Context, launch_id: str, doc: dict[str, Any], poll: float, say) -> dict[str, Any]:
     """After ``aborted``: wait (briefly) for the stopped children's events, as ``launch --wait`` does."""
-    from batchlane.cli.launch import SETTLE_SECONDS, _settled, _status
-
     if _settled(doc):
         return doc
     say("  the remaining children are being stopped (TerminateJob)")
@@ -123,10 +81,9 @@ def cmd_abort(args: argparse.Namespace, ctx: Context) -> int:
     say = (lambda text: print(text, file=sys.stderr)) if json_out else ctx.out
     phase_before = None
     if args.wait:
-        from batchlane.cli.launch import _status
-
         phase_before = _status(ctx, launch_id)[1]
-    put_abort(ctx, launch_id, args.reason, args.source)
+    put_event(ctx, ABORT_REQUESTED, {"launchId": launch_id, **({"reason": args.reason} if args.reason else {})},
+              args.source)
     if not args.wait:
         if json_out:
             ctx.emit_json({"launchId": launch_id, "abortRequested": True, "bus": ctx.config().bus_name})

@@ -152,13 +152,14 @@ def build_detail(args: argparse.Namespace) -> dict[str, Any]:
 
 # --- talking to the deployment --------------------------------------------------------------
 
-def put_launch(ctx: Context, detail: dict[str, Any], source: str, bus: str | None = None) -> None:
+def put_event(ctx: Context, detail_type: str, detail: dict[str, Any], source: str, bus: str | None = None) -> None:
+    """Put one event on the deployment's bus, as any client would."""
     bus = bus or ctx.config().bus_name
     response = ctx.client("events").put_events(Entries=[{
-        "Source": source, "DetailType": LAUNCH_REQUESTED, "EventBusName": bus, "Detail": json.dumps(detail)}])
+        "Source": source, "DetailType": detail_type, "EventBusName": bus, "Detail": json.dumps(detail)}])
     if response.get("FailedEntryCount"):
         entry = response["Entries"][0]
-        raise CliError(f"AWS error: PutEvents on bus {bus} refused the launch: "
+        raise CliError(f"AWS error: PutEvents on bus {bus} refused the {detail_type} event: "
                        f"{entry.get('ErrorCode')}: {entry.get('ErrorMessage')}", AWS_ERROR)
 
 
@@ -189,8 +190,9 @@ class AnswersQueue:
             if "NonExistentQueue" not in code and "QueueDoesNotExist" not in code:
                 raise
 
-    def find(self, launch_id: str) -> dict[str, Any] | None:
-        """The event batchlane answered ``launch_id`` with, if it is in the queue."""
+    def find(self, launch_id: str, detail_types: tuple[str, ...] = (LAUNCHED, REJECTED)) -> dict[str, Any] | None:
+        """The event of one of ``detail_types`` batchlane answered ``launch_id`` with, if it is in the
+        queue (the last type wins when several are there: the rejection)."""
         if self.url is None:
             return None
         messages = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, VisibilityTimeout=0,
@@ -203,11 +205,11 @@ class AnswersQueue:
             except ValueError:
                 event = {}
             mine = (event.get("detail") or {}).get("launchId") == launch_id and \
-                event.get("detail-type") in (LAUNCHED, REJECTED)
+                event.get("detail-type") in detail_types
             stale = now_ms - int(m.get("Attributes", {}).get("SentTimestamp", now_ms)) > STALE_ANSWER_SECONDS * 1000
             if mine or stale:
                 self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
-            if mine and (found is None or event["detail-type"] == REJECTED):
+            if mine and (found is None or event["detail-type"] == detail_types[-1]):
                 found = event
         return found
 
@@ -304,7 +306,7 @@ def cmd_launch(args: argparse.Namespace, ctx: Context) -> int:
     launch_id = str(detail["launchId"])
     json_out = args.json
     say = (lambda text: print(text, file=sys.stderr)) if json_out else ctx.out
-    put_launch(ctx, detail, args.source)
+    put_event(ctx, LAUNCH_REQUESTED, detail, args.source)
     if not json_out:
         ctx.out(f"Sent Task Launch Requested {launch_id} to bus {ctx.config().bus_name} ({ctx.where})")
     kind, answer = wait_for_answer(ctx, launch_id, args.answer_timeout)

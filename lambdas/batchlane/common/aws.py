@@ -10,7 +10,6 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError
 
 from batchlane.common.errors import TransientError
-from batchlane.common.values import from_dynamo, to_dynamo  # noqa: F401  (adapters use aws.to_dynamo)
 
 # botocore retries quickly a few times; past that the SQS message is retried later.
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)

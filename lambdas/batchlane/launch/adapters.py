@@ -8,6 +8,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from batchlane.common import aws
+from batchlane.common.values import from_dynamo, to_dynamo
 from batchlane.common.errors import Refused
 from batchlane.launch.planner import JobDefinitionSpec
 from batchlane.launch.ports import SubmittedJob
@@ -90,7 +91,7 @@ class DynamoLedger:
 
     def claim(self, item: dict[str, Any]) -> dict[str, Any] | None:
         try:
-            _call("PutItem", self._table.put_item, Item=aws.to_dynamo(item),
+            _call("PutItem", self._table.put_item, Item=to_dynamo(item),
                   ConditionExpression="attribute_not_exists(launchId)",
                   ReturnValuesOnConditionCheckFailure="ALL_OLD")
             return None
@@ -99,12 +100,12 @@ class DynamoLedger:
                 raise
             old = exc.response.get("Item")  # the existing record, in low-level form: no extra read
             if old:
-                return aws.from_dynamo({k: _DESERIALIZE.deserialize(v) for k, v in old.items()})
+                return from_dynamo({k: _DESERIALIZE.deserialize(v) for k, v in old.items()})
             return self.get(item["launchId"]) or {}
 
     def take_over(self, item: dict[str, Any], old_token: str) -> bool:
         try:
-            _call("PutItem", self._table.put_item, Item=aws.to_dynamo(item),
+            _call("PutItem", self._table.put_item, Item=to_dynamo(item),
                   ConditionExpression="#s = :submitting AND leaseToken = :old",
                   ExpressionAttributeNames={"#s": "state"},
                   ExpressionAttributeValues={":submitting": "SUBMITTING", ":old": old_token})
@@ -116,7 +117,7 @@ class DynamoLedger:
 
     def complete(self, launch_id: str, token: str, fields: dict[str, Any]) -> dict[str, Any]:
         names = {f"#f{i}": k for i, k in enumerate(fields)}
-        values = {f":v{i}": aws.to_dynamo(v) for i, v in enumerate(fields.values())}
+        values = {f":v{i}": to_dynamo(v) for i, v in enumerate(fields.values())}
         response = _call(
             "UpdateItem", self._table.update_item,
             Key={"launchId": launch_id, "sk": "launch"},
@@ -126,7 +127,7 @@ class DynamoLedger:
             ExpressionAttributeValues={**values, ":token": token},
             ReturnValues="ALL_NEW",
         )
-        return aws.from_dynamo(response["Attributes"])
+        return from_dynamo(response["Attributes"])
 
     def release(self, launch_id: str, token: str) -> None:
         try:
@@ -140,4 +141,4 @@ class DynamoLedger:
     def get(self, launch_id: str) -> dict[str, Any] | None:
         item = _call("GetItem", self._table.get_item, Key={"launchId": launch_id, "sk": "launch"},
                      ConsistentRead=True).get("Item")
-        return aws.from_dynamo(item) if item else None
+        return from_dynamo(item) if item else None

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 
 from batchlane.common.errors import UnprocessableEvent
-from batchlane.launch.models import LAUNCH_REQUESTED
+from batchlane import LAUNCH_REQUESTED
 
 
 class LaunchEnvelope(EventBridgeModel):

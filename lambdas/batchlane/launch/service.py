@@ -17,9 +17,8 @@ from typing import Any, Callable
 from batchlane.common.console import batch_job_url, partition_of
 from batchlane.common.errors import Refused
 from batchlane.common.open_launches import LAST_SEEN_ATTR, OPEN_SHARD_ATTR, open_shard
+from batchlane import LAUNCH_REJECTED, LAUNCHED
 from batchlane.launch.models import (
-    LAUNCH_REJECTED,
-    LAUNCHED,
     Problem,
     RoutingExplanation,
     TaskLaunched,

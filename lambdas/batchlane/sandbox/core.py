@@ -19,13 +19,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchlane import ABORT_REJECTED, ABORT_REQUESTED, LAUNCH_REJECTED as REJECTED, LAUNCH_REQUESTED, LAUNCHED, STATUS_CHANGED  # noqa: F401
+from batchlane import ABORT_REJECTED, ABORT_REQUESTED, LAUNCH_REJECTED as REJECTED, LAUNCH_REQUESTED, LAUNCHED
 from batchlane.sandbox.emulator import Emulator, EndpointSession
 from batchlane.sandbox.executor import BatchExecutor, install_describe_jobs
 from batchlane.sandbox.lambda_service import FunctionPoller, ScheduledFunction
 from batchlane.sandbox.provision import (
     RECONCILER_HANDLER, Buffer, Provisioned, provision, provision_event_paths, reconciler_environment,
-    status_path_available,
 )
 from batchlane.sandbox.scenario import Scenario
 

@@ -23,6 +23,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from batchlane.common import aws
+from batchlane.common.values import from_dynamo, to_dynamo
 from batchlane.common.errors import TransientError
 from batchlane.common.open_launches import (
     LAST_SEEN_ATTR, OPEN_INDEX, OPEN_SHARD_ATTR, all_shards, open_shard,
@@ -42,11 +43,11 @@ def child_sk(index: int) -> str:
 
 
 def _low(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _SER.serialize(v) for k, v in aws.to_dynamo(item).items()}
+    return {k: _SER.serialize(v) for k, v in to_dynamo(item).items()}
 
 
 def _high(item: dict[str, Any]) -> dict[str, Any]:
-    return aws.from_dynamo({k: _DES.deserialize(v) for k, v in item.items()})
+    return from_dynamo({k: _DES.deserialize(v) for k, v in item.items()})
 
 
 class DynamoStatusStore:
@@ -153,7 +154,7 @@ class DynamoStatusStore:
         sets, adds = [], []
         for i, (k, v) in enumerate(summary.get("set", {}).items()):
             names[f"#s{i}"] = k
-            values[f":s{i}"] = _SER.serialize(aws.to_dynamo(v))
+            values[f":s{i}"] = _SER.serialize(to_dynamo(v))
             sets.append(f"#s{i} = :s{i}")
         for i, (k, v) in enumerate(summary.get("deltas", {}).items()):
             names[f"#d{i}"] = f"n_{k}"
@@ -187,7 +188,7 @@ class DynamoStatusStore:
                   remove: tuple[str, ...] = ()) -> bool:
         """Write the new phase (and what goes with it) unless another writer changed it first."""
         names = {f"#f{i}": k for i, k in enumerate(fields)}
-        values = {f":f{i}": _SER.serialize(aws.to_dynamo(v)) for i, v in enumerate(fields.values())}
+        values = {f":f{i}": _SER.serialize(to_dynamo(v)) for i, v in enumerate(fields.values())}
         names.update({f"#r{i}": k for i, k in enumerate(remove)})
         if old_phase is None:
             condition = "attribute_not_exists(phase)"

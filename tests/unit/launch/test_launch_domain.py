@@ -33,7 +33,7 @@ def plan(**overrides):
 
 def test_published_schemas_are_the_generated_ones():
     for filename, text in schemas().items():
-        assert (ROOT / "docs" / "schemas" / filename).read_text() == text, f"run: python -m batchlane.launch.schema"
+        assert (ROOT / "docs" / "schemas" / filename).read_text() == text, "run: python -m batchlane.launch.schema"
 
 
 def test_lambda_layer_pins_match_the_tested_versions():
