@@ -11,7 +11,7 @@ import boto3
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from batchlane.common import aws
+from batchlane.common import aws, values
 from batchlane.status import handler as aggregator
 from batchlane.status.fold import ChildState, fold_events
 from batchlane.status.links import child_log_links
@@ -52,7 +52,7 @@ def launched(world, launch):
     def make(launch_id, **overrides):
         assert launch(task(launch_id, **overrides)) == {"batchItemFailures": []}
         world.answers()
-        return aws.from_dynamo(world.launch_record(launch_id))
+        return values.from_dynamo(world.launch_record(launch_id))
     return make
 
 
@@ -67,7 +67,7 @@ def terminated(world):
 def items(world, launch_id):
     table = boto3.resource("dynamodb").Table(world.config.table_name("executions"))
     found = table.query(KeyConditionExpression=Key("launchId").eq(launch_id), ConsistentRead=True)["Items"]
-    return {i["sk"]: aws.from_dynamo(i) for i in found}
+    return {i["sk"]: values.from_dynamo(i) for i in found}
 
 
 def summary(world, launch_id):

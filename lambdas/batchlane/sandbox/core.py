@@ -270,7 +270,7 @@ class Sandbox:
                                    AttributeNames=["All"], VisibilityTimeout=0).get("Messages", [])
 
     def launch_record(self, launch_id: str) -> dict | None:
-        from batchlane.common.aws import from_dynamo
+        from batchlane.common.values import from_dynamo
 
         table = self.session.resource("dynamodb").Table(self.config.table_name("executions"))
         item = table.get_item(Key={"launchId": launch_id, "sk": "launch"}, ConsistentRead=True).get("Item")
@@ -285,7 +285,7 @@ class Sandbox:
             return None
         from boto3.dynamodb.conditions import Key
 
-        from batchlane.common.aws import from_dynamo
+        from batchlane.common.values import from_dynamo
         from batchlane.status.view import SUMMARY_SK, record_document
 
         table = self.session.resource("dynamodb").Table(self.config.table_name("executions"))

@@ -173,7 +173,7 @@ class BatchExecutor(threading.Thread):
             return None
         from boto3.dynamodb.types import TypeDeserializer
 
-        from batchlane.common.aws import from_dynamo
+        from batchlane.common.values import from_dynamo
 
         item = self.ddb.get_item(TableName=table, ConsistentRead=True,
                                  Key={"launchId": keys[0]["launchId"], "sk": {"S": "launch"}}).get("Item")
