@@ -2,40 +2,18 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from batchlane import LAUNCH_REQUESTED
 from stacks.compute import BatchCompute
-from stacks.config import DeploymentConfig, FunctionConfig
+from stacks.buffers import buffered_queue, consume, deliver
+from stacks.config import DeploymentConfig
 from stacks.runtime import LambdaRuntime
 from stacks.settings import DeploymentSettings
 from stacks.state import StateStore
-
-
-def buffered_queue(scope: Construct, id: str, settings: FunctionConfig) -> tuple[sqs.Queue, sqs.Queue]:
-    """An encrypted, TLS-only SQS buffer and its dead-letter queue, sized for a function."""
-    dlq = sqs.Queue(
-        scope, f"{id}DeadLetters",
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
-        enforce_ssl=True,
-        retention_period=Duration.days(14),
-    )
-    queue = sqs.Queue(
-        scope, id,
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
-        enforce_ssl=True,
-        # AWS's advice: six times the function timeout, so a slow batch is not redelivered early.
-        visibility_timeout=Duration.seconds(6 * settings.timeout_seconds),
-        retention_period=Duration.days(4),
-        dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=settings.max_receive_count, queue=dlq),
-    )
-    return queue, dlq
 
 
 class LaunchPath(Construct):
@@ -58,9 +36,7 @@ class LaunchPath(Construct):
             description="Task launch requests to the launcher's buffer",
             event_pattern=events.EventPattern(detail_type=[LAUNCH_REQUESTED]),
         )
-        # Delivery failures (EventBridge retries for 24 h) end in the same dead-letter queue.
-        self.rule.add_target(targets.SqsQueue(self.queue, dead_letter_queue=self.dlq, retry_attempts=185,
-                                              max_event_age=Duration.hours(24)))
+        deliver(self.rule, self.queue, self.dlq)
         self.function = runtime.function(
             self, "Launcher",
             handler="batchlane.launch.handler.handler",
@@ -79,12 +55,8 @@ class LaunchPath(Construct):
                 "LEASE_SECONDS": str(3 * config.launcher.timeout_seconds),
             },
         )
-        self.function.add_event_source(sources.SqsEventSource(
-            self.queue,
-            batch_size=config.launcher.batch_size,
-            max_batching_window=Duration.seconds(config.launcher.batching_window_seconds) if config.launcher.batching_window_seconds else None,
-            report_batch_item_failures=True,
-        ))
+        consume(self.function, self.queue, batch_size=config.launcher.batch_size,
+                batching_window_seconds=config.launcher.batching_window_seconds)
         self._grant(config, state, compute, settings)
 
     def _grant(self, config: DeploymentConfig, state: StateStore, compute: BatchCompute, settings: DeploymentSettings) -> None:

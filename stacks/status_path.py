@@ -10,14 +10,13 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
 from batchlane.status.events import DETAIL_TYPES, SOURCE
 from batchlane.status.service import ABORT_REQUESTED
 from stacks.compute import BatchCompute
 from stacks.config import DeploymentConfig
-from stacks.launch_path import buffered_queue
+from stacks.buffers import buffered_queue, consume, deliver
 from stacks.runtime import LambdaRuntime
 from stacks.state import StateStore
 
@@ -47,8 +46,7 @@ class StatusPath(Construct):
                 detail={"jobQueue": queue_arns},
             ),
         )
-        self.rule.add_target(targets.SqsQueue(self.queue, dead_letter_queue=self.dlq, retry_attempts=185,
-                                              max_event_age=Duration.hours(24)))
+        deliver(self.rule, self.queue, self.dlq)
         self.function = runtime.function(
             self, "Aggregator",
             handler="batchlane.status.handler.handler",
@@ -57,12 +55,8 @@ class StatusPath(Construct):
             description="Folds AWS Batch job events into one live status per launch",
             environment=self._environment(config, state),
         )
-        self.function.add_event_source(sources.SqsEventSource(
-            self.queue,
-            batch_size=settings.batch_size,
-            max_batching_window=Duration.seconds(settings.batching_window_seconds) if settings.batching_window_seconds else None,
-            report_batch_item_failures=True,
-        ))
+        consume(self.function, self.queue, batch_size=settings.batch_size,
+                batching_window_seconds=settings.batching_window_seconds)
         # Aborts: their own small buffer (an abort never waits behind a burst of Batch events).
         self.abort_queue, self.abort_dlq = buffered_queue(self, "AbortRequests", settings)
         self.abort_rule = events.Rule(
@@ -71,10 +65,8 @@ class StatusPath(Construct):
             description="Task abort requests to the aggregator",
             event_pattern=events.EventPattern(detail_type=[ABORT_REQUESTED]),
         )
-        self.abort_rule.add_target(targets.SqsQueue(self.abort_queue, dead_letter_queue=self.abort_dlq,
-                                                    retry_attempts=185, max_event_age=Duration.hours(24)))
-        self.function.add_event_source(sources.SqsEventSource(
-            self.abort_queue, batch_size=10, report_batch_item_failures=True))
+        deliver(self.abort_rule, self.abort_queue, self.abort_dlq)
+        consume(self.function, self.abort_queue, batch_size=10)
         self._grant(state, self.function)
         # The reconciler: on a schedule, never on the event path (no DescribeJobs while events flow).
         self.reconciler = runtime.function(
