@@ -70,6 +70,16 @@ class World:
         table = boto3.resource("dynamodb").Table(self.config.table_name("executions"))
         return table.get_item(Key={"launchId": launch_id, "sk": "launch"}).get("Item")
 
+    def execution_items(self, launch_id: str) -> dict[str, dict]:
+        """Every item of a launch's partition (launch record, status items), by sort key."""
+        from boto3.dynamodb.conditions import Key
+
+        from batchlane.common.values import from_dynamo
+
+        table = boto3.resource("dynamodb").Table(self.config.table_name("executions"))
+        found = table.query(KeyConditionExpression=Key("launchId").eq(launch_id), ConsistentRead=True)["Items"]
+        return {i["sk"]: from_dynamo(i) for i in found}
+
     def jobs(self) -> list[dict]:
         batch = boto3.client("batch")
         found = []

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from boto3.dynamodb.conditions import Key
 
 from batchlane.common import aws, values
 from batchlane.status import handler as aggregator
@@ -64,18 +63,14 @@ def terminated(world):
     return calls
 
 
-def items(world, launch_id):
-    table = boto3.resource("dynamodb").Table(world.config.table_name("executions"))
-    found = table.query(KeyConditionExpression=Key("launchId").eq(launch_id), ConsistentRead=True)["Items"]
-    return {i["sk"]: values.from_dynamo(i) for i in found}
 
 
 def summary(world, launch_id):
-    return items(world, launch_id)["status"]
+    return world.execution_items(launch_id)["status"]
 
 
 def children(world, launch_id):
-    return {int(sk.split("#")[1]): ChildState.from_item(i) for sk, i in items(world, launch_id).items()
+    return {int(sk.split("#")[1]): ChildState.from_item(i) for sk, i in world.execution_items(launch_id).items()
             if sk.startswith("child#")}
 
 
@@ -204,14 +199,14 @@ def test_duplicates_and_out_of_order_events_make_no_write(world, launched, deliv
     s = summary(world, "a-2")
     assert s["phase"] == expected.phase == "succeeded"
     assert set(children(world, "a-2").values()) == set(expected.children)
-    before = items(world, "a-2")
+    before = world.execution_items("a-2")
     # Every event again, in another order, in other batches: no write at all, no event.
     world.answers()
     random.Random(5).shuffle(shuffled)
     for k in range(0, len(shuffled), 25):
         assert deliver(*shuffled[k:k + 25]) == {"batchItemFailures": []}
     assert writes() == first_pass
-    assert items(world, "a-2") == before
+    assert world.execution_items("a-2") == before
     assert status_changes(world) == []
 
 

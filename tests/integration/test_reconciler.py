@@ -7,14 +7,13 @@ import time
 
 import boto3
 import pytest
-from boto3.dynamodb.conditions import Key
 
-from batchlane.common import aws, values
+from batchlane.common import aws
 from batchlane.status import handler as aggregator
 from batchlane.status.reconcile import Reconciler
 from batchlane.status.simulate import ChildPlan, launch_events
 from tests.integration.conftest import LambdaContext, sqs_event
-from tests.integration.test_aggregator import task
+from tests.integration.test_aggregator import launched, task  # noqa: F401  (a fixture)
 
 SILENT = 600
 
@@ -36,15 +35,6 @@ def described(world):
     return calls
 
 
-@pytest.fixture
-def launched(world, launch):
-    def make(launch_id, **overrides):
-        assert launch(task(launch_id, **overrides)) == {"batchItemFailures": []}
-        world.answers()
-        return values.from_dynamo(world.launch_record(launch_id))
-    return make
-
-
 def reconciler(agg, *, budget=50, later=SILENT + 60):
     service = agg.runtime()
     return Reconciler(store=service.store, index=service.store, batch=__import__(
@@ -53,10 +43,6 @@ def reconciler(agg, *, budget=50, later=SILENT + 60):
         clock=lambda: time.time() + later)
 
 
-def items(world, launch_id):
-    table = boto3.resource("dynamodb").Table(world.config.table_name("executions"))
-    found = table.query(KeyConditionExpression=Key("launchId").eq(launch_id), ConsistentRead=True)["Items"]
-    return {i["sk"]: values.from_dynamo(i) for i in found}
 
 
 def open_entries(world):
@@ -74,7 +60,7 @@ def test_a_launch_whose_events_were_all_missed_is_repaired(world, launched, agg,
     report = reconciler(agg).run()
     assert report.candidates == 1 and report.repaired == 1 and report.requests == 1 and report.jobs == 4
     assert described == [[f"{record['jobId']}:{i}" for i in range(3)] + [record["jobId"]]]
-    s = items(world, "r-1")["status"]
+    s = world.execution_items("r-1")["status"]
     assert s["phase"] == "succeeded" and s["n_SUCCEEDED"] == 3
     changes = [a["detail"] for a in world.answers() if a["detail-type"] == "Task Status Changed"]
     assert [c["phase"] for c in changes] == ["succeeded"]
@@ -90,13 +76,13 @@ def test_the_request_budget_defers_the_rest_to_the_next_run(world, launched, agg
     first = reconciler(agg, budget=2).run()
     assert first.requests == 2 and first.deferred == 1 and first.repaired == 0
     assert all(len(ids) <= 100 for ids in described)
-    s = items(world, "r-2")["status"]
+    s = world.execution_items("r-2")["status"]
     assert s["phase"] == "running" and s["n_SUCCEEDED"] == 200  # 200 children folded, the parent not yet
     second = reconciler(agg, budget=2).run()
     assert second.requests == 1 and second.repaired == 1  # only the 50 children not final yet + the parent
     job = described[0][0].split(":")[0]
     assert described[-1] == [f"{job}:{i}" for i in range(200, size)] + [job]
-    assert items(world, "r-2")["status"]["phase"] == "succeeded"
+    assert world.execution_items("r-2")["status"]["phase"] == "succeeded"
 
 
 def test_launches_with_recent_events_are_left_alone(world, launched, agg, described):
@@ -110,7 +96,7 @@ def test_launches_with_recent_events_are_left_alone(world, launched, agg, descri
     assert report.requests == 0 and described == []
     report = reconciler(agg).run()
     assert report.repaired == 1 and report.requests == 1
-    assert items(world, "r-3")["status"]["phase"] == "succeeded"
+    assert world.execution_items("r-3")["status"]["phase"] == "succeeded"
     assert open_entries(world) == []
 
 
