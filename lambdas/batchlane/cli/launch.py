@@ -240,7 +240,8 @@ def wait_for_answer(ctx: Context, launch_id: str, timeout: float, poll: float = 
 def _status(ctx: Context, launch_id: str) -> tuple[dict[str, Any] | None, str | None]:
     """The status document (record_document) and the stored phase."""
     from batchlane.cli.status import _items
-    from batchlane.status.view import SUMMARY_SK, record_document
+    from batchlane.common.executions import SUMMARY_SK
+    from batchlane.status.view import record_document
 
     items = _items(ctx, launch_id)
     summary = next((i for i in items if i.get("sk") == SUMMARY_SK), {})

@@ -80,6 +80,8 @@ class LaunchRecord(BaseModel):
     task: str | None = None
     log_group: str | None = None
     routing: dict[str, Any] | None = None  # the RoutingExplanation of "Task Launched"
+    # Of the launch detail as received (batchlane.launch.service.request_fingerprint): one request per launchId.
+    request_fingerprint: str | None = None
     # The write-ahead claim (while SUBMITTING).
     lease_token: str | None = None
     lease_until: int | None = None  # epoch seconds

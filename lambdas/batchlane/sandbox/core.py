@@ -286,7 +286,8 @@ class Sandbox:
         from boto3.dynamodb.conditions import Key
 
         from batchlane.common.values import from_dynamo
-        from batchlane.status.view import SUMMARY_SK, record_document
+        from batchlane.common.executions import SUMMARY_SK
+        from batchlane.status.view import record_document
 
         table = self.session.resource("dynamodb").Table(self.config.table_name("executions"))
         items, kwargs = [], {"KeyConditionExpression": Key("launchId").eq(launch_id), "ConsistentRead": True}

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, Literal
 
+from batchlane.common.executions import FINAL_PHASES, Phase
 from batchlane.status.events import BatchJobEvent, JobDetail, MalformedEvent, parse_event
 
 STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
@@ -53,9 +54,6 @@ ACTIVE = frozenset({"STARTING", "RUNNING"})  # an attempt is under way
 MAX_ATTEMPTS = 10  # retryStrategy.attempts is 1..10: a bound on the per-child item size
 MAX_TEXT = 1024  # characters kept of any free-text reason (AWS reasons are far shorter)
 
-Phase = Literal["queued", "running", "succeeded", "failed", "aborted"]
-PHASES: tuple[Phase, ...] = ("queued", "running", "succeeded", "failed", "aborted")
-FINAL_PHASES = frozenset({"succeeded", "failed", "aborted"})
 
 
 def _j(a, b):
