@@ -26,7 +26,7 @@ from batchlane.launch.planner import plan_launch
 from batchlane.launch.validation import FARGATE_MEMORY, readable_launch_id, validate
 from batchlane.routing import decide
 
-FUZZ = settings(max_examples=200, deadline=None,
+FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
 
 # Text as json.loads can produce it: any code point, unpaired surrogates ("\ud800" in the JSON)
