@@ -1,7 +1,7 @@
 """Where jobs run: the network, Batch compute environments, job queues, job roles and the job log group.
 
-Everything here is derived from :class:`stacks.config.DeploymentConfig`; nothing is looked up in an
-AWS account at synth time (an existing VPC is given by explicit ids).
+Everything here is derived from :class:`batchlane.deployment.config.DeploymentConfig`; nothing is
+looked up in an AWS account at synth time (an existing VPC is given by explicit ids).
 
 What the rest of the stack reads from :class:`BatchCompute`:
 
@@ -23,7 +23,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.config import (
+from batchlane.deployment.config import (
     ComputeEnvironmentConfig,
     ComputeKind,
     ConfigError,

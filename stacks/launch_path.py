@@ -8,9 +8,9 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from batchlane import LAUNCH_REQUESTED
+from batchlane.deployment.config import DeploymentConfig
 from stacks.compute import BatchCompute
 from stacks.buffers import buffered_queue, consume, deliver
-from stacks.config import DeploymentConfig
 from stacks.runtime import LambdaRuntime
 from stacks.settings import DeploymentSettings
 from stacks.state import StateStore

@@ -22,7 +22,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.config import DeploymentConfig
+from batchlane.deployment.config import DeploymentConfig
 
 NAMESPACE = "batchlane"
 PERIOD = Duration.minutes(5)

@@ -9,7 +9,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.config import LOG_RETENTION_DAYS, ConfigError, DeploymentConfig, FunctionConfig
+from batchlane.deployment.config import LOG_RETENTION_DAYS, ConfigError, DeploymentConfig, FunctionConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYER_DIR = ROOT / "build" / "layer"

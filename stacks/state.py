@@ -9,7 +9,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from batchlane import EVENT_SOURCE
-from stacks.config import DeploymentConfig
+from batchlane.deployment.config import DeploymentConfig
 
 
 def _table(scope: Construct, id: str, *, name: str, pk: str, sk: str | None = None, ttl: str | None = None) -> dynamodb.Table:

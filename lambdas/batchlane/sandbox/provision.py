@@ -1,8 +1,8 @@
 """Create, in an AWS emulator, the resources a deployment's stack would have.
 
-Names and settings come from the deployment configuration (stacks/config.py), the same source
-the CDK stacks read, so the sandbox and the tests see what a deployment sees. Batch compute is
-emulated: one unmanaged compute environment stands behind every job queue.
+Names and settings come from the deployment configuration (batchlane.deployment.config), the
+same source the CDK stacks read, so the sandbox and the tests see what a deployment sees. Batch
+compute is emulated: one unmanaged compute environment stands behind every job queue.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import boto3
 
 from batchlane import ABORT_REQUESTED, LAUNCH_REQUESTED
+from batchlane.deployment.config import DeploymentConfig
 from batchlane.routing.items import items_from_table
-from stacks.config import DeploymentConfig
 
 ECS_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]})

@@ -4,7 +4,8 @@ A deployment is described by a YAML file under ``config/`` (``config/dev.yaml`` 
 another with ``cdk synth -c config=prod``). It is validated here, at synth time, so a wrong
 value fails with the key that is wrong and the values that are allowed. The same model is read
 by the CDK stacks, by the local sandbox and by the CLI: one source of truth for names and
-settings.
+settings. It lives in the runtime package so that the runtime never imports ``stacks``; PyYAML
+is imported only by :func:`load_config` (the Lambda layer does not carry it).
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 if TYPE_CHECKING:
     from batchlane.routing import RoutingTable
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+# The repository's config/ directory (this file is lambdas/batchlane/deployment/config.py).
+CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
 NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
 # The retention periods CloudWatch Logs accepts, in days (aws_logs.RetentionDays, in order).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
@@ -383,6 +384,8 @@ def _format_errors(source: str, error: ValidationError) -> str:
 
 def load_config(name_or_path: str | Path = "dev") -> DeploymentConfig:
     """Load ``config/<name>.yaml`` (or a path) and validate it."""
+    import yaml  # here, not at the top: a function importing this module never loads PyYAML
+
     path = Path(name_or_path)
     if not path.suffix:
         path = CONFIG_DIR / f"{name_or_path}.yaml"
