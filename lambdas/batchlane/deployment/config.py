@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from batchlane.common.settings import Limits
+
 if TYPE_CHECKING:
     from batchlane.routing import RoutingTable
 
@@ -183,14 +185,6 @@ class NetworkConfig(_Strict):
         return self
 
 
-class LimitsConfig(_Strict):
-    max_array_size: Annotated[int, Field(alias="maxArraySize", ge=2, le=10_000)] = 10_000
-    max_overrides_chars: Annotated[int, Field(alias="maxOverridesChars", ge=512, le=8192)] = 4096
-    min_timeout_seconds: Annotated[int, Field(alias="minTimeoutSeconds", ge=60)] = 60
-    max_timeout_seconds: Annotated[int, Field(alias="maxTimeoutSeconds", ge=60)] = 14 * 24 * 3600
-    default_timeout_seconds: Annotated[int, Field(alias="defaultTimeoutSeconds", ge=60)] = 72 * 3600
-
-
 class FunctionConfig(_Strict):
     batch_size: Annotated[int, Field(alias="batchSize", ge=1, le=10_000)] = 10
     batching_window_seconds: Annotated[int, Field(alias="batchingWindowSeconds", ge=0, le=300)] = 0
@@ -231,7 +225,7 @@ class DeploymentConfig(_Strict):
     log_retention_days: Annotated[int, Field(alias="logRetentionDays")] = 30
     data_retention_days: Annotated[int, Field(alias="dataRetentionDays", ge=1)] = 90
     event_archive_days: Annotated[int, Field(alias="eventArchiveDays", ge=0)] = 30
-    limits: LimitsConfig = LimitsConfig()
+    limits: Limits = Limits()
     launcher: FunctionConfig = FunctionConfig()
     aggregator: FunctionConfig = FunctionConfig(batchSize=100, batchingWindowSeconds=2)
     reconciler: FunctionConfig = FunctionConfig(timeoutSeconds=300)
@@ -291,8 +285,6 @@ class DeploymentConfig(_Strict):
                 f"defaultRole: {self.default_role!r} is neither a jobRoles name "
                 f"({', '.join(r.name for r in self.job_roles)}) nor one of allowedRoleArns"
             )
-        if self.limits.default_timeout_seconds > self.limits.max_timeout_seconds:
-            problems.append("limits.defaultTimeoutSeconds must not exceed limits.maxTimeoutSeconds")
         if problems:
             raise ValueError("; ".join(problems))
         return self
