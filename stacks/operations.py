@@ -22,9 +22,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from batchlane.common.environment import METRICS_NAMESPACE as NAMESPACE
 from batchlane.deployment.config import DeploymentConfig
 
-NAMESPACE = "batchlane"
 PERIOD = Duration.minutes(5)
 
 

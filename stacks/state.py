@@ -9,7 +9,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from batchlane import EVENT_SOURCE
-from batchlane.deployment.config import DeploymentConfig
+from batchlane.deployment.config import DeploymentConfig, StateNames
 
 
 def _table(scope: Construct, id: str, *, name: str, pk: str, sk: str | None = None, ttl: str | None = None) -> dynamodb.Table:
@@ -93,3 +93,14 @@ class StateStore(Construct):
                 retention=Duration.days(config.event_archive_days),
             )
         self.event_source = EVENT_SOURCE
+
+    @property
+    def names(self) -> StateNames:
+        """The resources' names (tokens) as the function environments carry them."""
+        return StateNames(
+            routing_table=self.routing_table.table_name,
+            executions_table=self.executions_table.table_name,
+            idempotency_table=self.idempotency_table.table_name,
+            data_bucket=self.bucket.bucket_name,
+            event_bus=self.bus.event_bus_name,
+        )

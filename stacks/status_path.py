@@ -53,7 +53,7 @@ class StatusPath(Construct):
             service="aggregator",
             settings=settings,
             description="Folds AWS Batch job events into one live status per launch",
-            environment=self._environment(config, state),
+            environment=config.aggregator_environment(state.names),
         )
         consume(self.function, self.queue, batch_size=settings.batch_size,
                 batching_window_seconds=settings.batching_window_seconds)
@@ -75,11 +75,7 @@ class StatusPath(Construct):
             service="reconciler",
             settings=config.reconciler,
             description="Repairs launches whose AWS Batch events were missed (DescribeJobs, within a budget)",
-            environment={
-                **self._environment(config, state),
-                "SILENT_SECONDS": str(config.status.silent_seconds),
-                "RECONCILE_REQUEST_BUDGET": str(config.status.reconcile_request_budget),
-            },
+            environment=config.reconciler_environment(state.names),
         )
         self.schedule = events.Rule(
             self, "ReconcileSchedule",
@@ -93,15 +89,6 @@ class StatusPath(Construct):
             actions=["batch:DescribeJobs"],
             resources=["*"],
         ))
-
-    @staticmethod
-    def _environment(config: DeploymentConfig, state: StateStore) -> dict[str, str]:
-        return {
-            "EXECUTIONS_TABLE": state.executions_table.table_name,
-            "EVENT_BUS": state.bus.event_bus_name,
-            "PROGRESS_INTERVAL_SECONDS": str(config.status.progress_interval_seconds),
-            "PROGRESS_MIN_SIZE": str(config.status.progress_min_size),
-        }
 
     def _grant(self, state: StateStore, fn: lambda_.Function) -> None:
         stack = Stack.of(self)

@@ -11,12 +11,14 @@ is imported only by :func:`load_config` (the Lambda layer does not carry it).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from batchlane.common.environment import AggregatorEnvironment, LauncherEnvironment, ReconcilerEnvironment
 from batchlane.common.settings import Limits
 
 if TYPE_CHECKING:
@@ -352,6 +354,47 @@ class DeploymentConfig(_Strict):
         if self.default_role:
             params["default-role-arn"] = self.role_arn(self.default_role, account, partition)
         return params
+
+    # Function environments: what each function is told, derived once for the stacks and the sandbox.
+    def launcher_environment(self, state: StateNames) -> LauncherEnvironment:
+        return LauncherEnvironment(
+            settings_path=self.ssm_prefix,
+            settings_max_age=self.routing_cache_seconds,
+            routing_table=state.routing_table,
+            executions_table=state.executions_table,
+            idempotency_table=state.idempotency_table,
+            data_bucket=state.data_bucket,
+            event_bus=state.event_bus,
+            # Longer than the function can run: a crashed submission is looked up, not repeated.
+            lease_seconds=3 * self.launcher.timeout_seconds,
+        )
+
+    def aggregator_environment(self, state: StateNames) -> AggregatorEnvironment:
+        return AggregatorEnvironment(
+            executions_table=state.executions_table,
+            event_bus=state.event_bus,
+            progress_interval_seconds=self.status.progress_interval_seconds,
+            progress_min_size=self.status.progress_min_size,
+        )
+
+    def reconciler_environment(self, state: StateNames) -> ReconcilerEnvironment:
+        return ReconcilerEnvironment(
+            **self.aggregator_environment(state).model_dump(exclude_unset=True),
+            silent_seconds=self.status.silent_seconds,
+            reconcile_request_budget=self.status.reconcile_request_budget,
+        )
+
+
+@dataclass(frozen=True)
+class StateNames:
+    """The names of a deployment's state resources that its functions are given: CDK tokens in the
+    stacks (the bucket's name is chosen by CloudFormation), plain names in the sandbox."""
+
+    routing_table: str
+    executions_table: str
+    idempotency_table: str
+    data_bucket: str
+    event_bus: str
 
 
 def _duplicates(names: list[str]) -> list[str]:

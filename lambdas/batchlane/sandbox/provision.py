@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import boto3
 
 from batchlane import ABORT_REQUESTED, LAUNCH_REQUESTED
-from batchlane.deployment.config import DeploymentConfig
+from batchlane.deployment.config import DeploymentConfig, StateNames
 from batchlane.routing.items import items_from_table
 
 ECS_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
@@ -33,16 +33,26 @@ class Provisioned:
     def settings_path(self) -> str:
         return self.config.ssm_prefix
 
+    @property
+    def state_names(self) -> StateNames:
+        """What the functions are told the resources are called (the stack lets CloudFormation name
+        the bucket; here it is named after the account)."""
+        return StateNames(
+            routing_table=self.config.table_name("routing"),
+            executions_table=self.config.table_name("executions"),
+            idempotency_table=self.config.table_name("idempotency"),
+            data_bucket=self.bucket,
+            event_bus=self.config.bus_name,
+        )
+
     def function_environment(self) -> dict[str, str]:
-        """The environment the stacks give the functions."""
+        """Every function's environment, as the stacks give it, in one mapping: for tests and
+        benchmarks that play every function in one process (shared variables have equal values)."""
+        config, names = self.config, self.state_names
         return {
-            "SETTINGS_PATH": self.config.ssm_prefix,
-            "SETTINGS_MAX_AGE": str(self.config.routing_cache_seconds),
-            "ROUTING_TABLE": self.config.table_name("routing"),
-            "EXECUTIONS_TABLE": self.config.table_name("executions"),
-            "IDEMPOTENCY_TABLE": self.config.table_name("idempotency"),
-            "DATA_BUCKET": self.bucket,
-            "EVENT_BUS": self.config.bus_name,
+            **config.launcher_environment(names).variables(),
+            **config.aggregator_environment(names).variables(),
+            **config.reconciler_environment(names).variables(),
         }
 
 
@@ -183,7 +193,8 @@ def provision_event_paths(deployment: Provisioned, session: boto3.session.Sessio
         logs.create_log_group(logGroupName=config.job_log_group)
     except logs.exceptions.ResourceAlreadyExistsException:
         pass
-    env = deployment.function_environment()
+    launcher_env = config.launcher_environment(deployment.state_names).variables()
+    aggregator_env = config.aggregator_environment(deployment.state_names).variables()
     paths: dict[str, Buffer] = {}
 
     def path(name: str, function: str, handler: str, settings, rule: str, bus: str, pattern: dict,
@@ -206,20 +217,17 @@ def provision_event_paths(deployment: Provisioned, session: boto3.session.Sessio
 
     path("launcher", "launcher", "batchlane.launch.handler.handler", config.launcher,
          f"{config.prefix}-launch-requested", config.bus_name, {"detail-type": [LAUNCH_REQUESTED]},
-         {**env, "LEASE_SECONDS": str(3 * config.launcher.timeout_seconds)})
+         launcher_env)
     if status_path_available():
-        status_env = {"EXECUTIONS_TABLE": env["EXECUTIONS_TABLE"], "EVENT_BUS": env["EVENT_BUS"],
-                      "PROGRESS_INTERVAL_SECONDS": str(config.status.progress_interval_seconds),
-                      "PROGRESS_MIN_SIZE": str(config.status.progress_min_size)}
         path("aggregator", "aggregator", AGGREGATOR_HANDLER, config.aggregator, f"{config.prefix}-batch-job-events",
              "default", {"source": [BATCH_SOURCE], "detail-type": list(BATCH_DETAIL_TYPES),
                          "detail": {"jobQueue": sorted(deployment.queue_arns.values())}},
-             status_env)
+             aggregator_env)
         # stacks/status_path.py: abort requests on batchlane's bus, their own buffer and DLQ (the
         # aggregator's settings), a second event source mapping of the same function: batch size
         # 10, no batching window.
         path("abort", "aggregator", AGGREGATOR_HANDLER, config.aggregator, f"{config.prefix}-abort-requested",
-             config.bus_name, {"detail-type": [ABORT_REQUESTED]}, status_env,
+             config.bus_name, {"detail-type": [ABORT_REQUESTED]}, aggregator_env,
              batch_size=ABORT_BATCH_SIZE, batching_window_seconds=0)
     return paths
 
@@ -227,10 +235,7 @@ def provision_event_paths(deployment: Provisioned, session: boto3.session.Sessio
 def reconciler_environment(deployment: Provisioned, *, silent_seconds: int | None = None) -> dict[str, str]:
     """The reconciler function's environment, as stacks/status_path.py gives it (``silent_seconds``
     replaces ``status.silentSeconds``: a sandbox may compress time)."""
-    config = deployment.config
-    env = deployment.function_environment()
-    return {"EXECUTIONS_TABLE": env["EXECUTIONS_TABLE"], "EVENT_BUS": env["EVENT_BUS"],
-            "PROGRESS_INTERVAL_SECONDS": str(config.status.progress_interval_seconds),
-            "PROGRESS_MIN_SIZE": str(config.status.progress_min_size),
-            "SILENT_SECONDS": str(config.status.silent_seconds if silent_seconds is None else silent_seconds),
-            "RECONCILE_REQUEST_BUDGET": str(config.status.reconcile_request_budget)}
+    environment = deployment.config.reconciler_environment(deployment.state_names)
+    if silent_seconds is not None:
+        environment = environment.model_copy(update={"silent_seconds": silent_seconds})
+    return environment.variables()
