@@ -33,6 +33,14 @@ class StatusPath(Construct):
         runtime: LambdaRuntime,
     ) -> None:
         super().__init__(scope, id)
+        self._batch_events_to_aggregator(config, state, compute, runtime)
+        self._abort_requests_to_aggregator(config, state)
+        self._grant(state, self.function)
+        self._scheduled_reconciler(config, state, runtime)
+
+    def _batch_events_to_aggregator(
+        self, config: DeploymentConfig, state: StateStore, compute: BatchCompute, runtime: LambdaRuntime
+    ) -> None:
         settings = config.aggregator
         self.queue, self.dlq = buffered_queue(self, "BatchEvents", settings)
         queue_arns = [q.job_queue_arn for q in compute.job_queues.values()]
@@ -57,8 +65,10 @@ class StatusPath(Construct):
         )
         consume(self.function, self.queue, batch_size=settings.batch_size,
                 batching_window_seconds=settings.batching_window_seconds)
-        # Aborts: their own small buffer (an abort never waits behind a burst of Batch events).
-        self.abort_queue, self.abort_dlq = buffered_queue(self, "AbortRequests", settings)
+
+    def _abort_requests_to_aggregator(self, config: DeploymentConfig, state: StateStore) -> None:
+        """Their own small buffer: an abort never waits behind a burst of Batch events."""
+        self.abort_queue, self.abort_dlq = buffered_queue(self, "AbortRequests", config.aggregator)
         self.abort_rule = events.Rule(
             self, "AbortRequested",
             event_bus=state.bus,
@@ -67,8 +77,9 @@ class StatusPath(Construct):
         )
         deliver(self.abort_rule, self.abort_queue, self.abort_dlq)
         consume(self.function, self.abort_queue, batch_size=10)
-        self._grant(state, self.function)
-        # The reconciler: on a schedule, never on the event path (no DescribeJobs while events flow).
+
+    def _scheduled_reconciler(self, config: DeploymentConfig, state: StateStore, runtime: LambdaRuntime) -> None:
+        """On a schedule, never on the event path (no DescribeJobs while events flow)."""
         self.reconciler = runtime.function(
             self, "Reconciler",
             handler="batchlane.status.handler.reconcile",

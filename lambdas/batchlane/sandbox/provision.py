@@ -59,52 +59,71 @@ class Provisioned:
 def provision(config: DeploymentConfig, session: boto3.session.Session | None = None) -> Provisioned:
     session = session or boto3.session.Session(region_name=config.region)
     account = session.client("sts").get_caller_identity()["Account"]
-    ddb = session.client("dynamodb")
-
-    def table(name: str, pk: str, sk: str | None = None, gsi: str | None = None) -> None:
-        keys = [{"AttributeName": pk, "KeyType": "HASH"}] + ([{"AttributeName": sk, "KeyType": "RANGE"}] if sk else [])
-        attrs = {pk, sk, gsi} - {None}
-        extra = {}
-        numbers = []
-        if gsi:
-            extra["GlobalSecondaryIndexes"] = [{"IndexName": "byJobId", "KeySchema": [{"AttributeName": gsi, "KeyType": "HASH"}],
-                                                "Projection": {"ProjectionType": "KEYS_ONLY"}},
-                                               # stacks/state.py: launches not final yet, for the reconciler
-                                               {"IndexName": "openLaunches", "KeySchema": [
-                                                   {"AttributeName": "openShard", "KeyType": "HASH"},
-                                                   {"AttributeName": "lastSeenAt", "KeyType": "RANGE"}],
-                                                "Projection": {"ProjectionType": "KEYS_ONLY"}}]
-            attrs |= {"openShard"}
-            numbers = [{"AttributeName": "lastSeenAt", "AttributeType": "N"}]
-        ddb.create_table(TableName=name, KeySchema=keys, BillingMode="PAY_PER_REQUEST",
-                         AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in sorted(attrs)] + numbers,
-                         **extra)
-
-    table(config.table_name("routing"), "pk", "sk")
-    table(config.table_name("executions"), "launchId", "sk", gsi="jobId")
-    table(config.table_name("idempotency"), "id")
-    bucket = f"{config.prefix}-data-{account}"
-    s3 = session.client("s3")
-    if config.region == "us-east-1":
-        s3.create_bucket(Bucket=bucket)
-    else:
-        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": config.region})
+    _create_tables(session.client("dynamodb"), config)
+    bucket = _create_data_bucket(session.client("s3"), config, account)
     session.client("events").create_event_bus(Name=config.bus_name)
-
-    iam = session.client("iam")
-    for role in config.job_roles:
-        iam.create_role(RoleName=config.job_role_name(role), AssumeRolePolicyDocument=ECS_TRUST)
-    iam.create_role(RoleName=config.execution_role_name, AssumeRolePolicyDocument=ECS_TRUST)
-    service_role = iam.create_role(RoleName=f"{config.prefix}-batch-service", AssumeRolePolicyDocument=BATCH_TRUST)
+    service_role_arn = _create_roles(session.client("iam"), config)
     ssm = session.client("ssm")
     for name, value in config.settings_parameters(account).items():
         ssm.put_parameter(Name=f"{config.ssm_prefix}/{name}", Value=value,
                           Type="StringList" if name == "allowed-role-arns" else "String")
+    queue_arns = _create_job_queues(session.client("batch"), config, service_role_arn)
+    routing = session.resource("dynamodb").Table(config.table_name("routing"))
+    with routing.batch_writer() as writer:
+        for item in items_from_table(config.routing_table()):
+            writer.put_item(Item=item)
+    return Provisioned(config=config, account=account, bucket=bucket, queue_arns=queue_arns)
 
-    batch = session.client("batch")
+
+def _create_tables(ddb, config: DeploymentConfig) -> None:
+    """The three tables of stacks/state.py, with the executions table's two indexes."""
+    _create_table(ddb, config.table_name("routing"), "pk", "sk")
+    _create_table(ddb, config.table_name("executions"), "launchId", "sk", gsi="jobId")
+    _create_table(ddb, config.table_name("idempotency"), "id")
+
+
+def _create_table(ddb, name: str, pk: str, sk: str | None = None, gsi: str | None = None) -> None:
+    keys = [{"AttributeName": pk, "KeyType": "HASH"}] + ([{"AttributeName": sk, "KeyType": "RANGE"}] if sk else [])
+    attrs = {pk, sk, gsi} - {None}
+    extra = {}
+    numbers = []
+    if gsi:
+        extra["GlobalSecondaryIndexes"] = [{"IndexName": "byJobId", "KeySchema": [{"AttributeName": gsi, "KeyType": "HASH"}],
+                                            "Projection": {"ProjectionType": "KEYS_ONLY"}},
+                                           # stacks/state.py: launches not final yet, for the reconciler
+                                           {"IndexName": "openLaunches", "KeySchema": [
+                                               {"AttributeName": "openShard", "KeyType": "HASH"},
+                                               {"AttributeName": "lastSeenAt", "KeyType": "RANGE"}],
+                                            "Projection": {"ProjectionType": "KEYS_ONLY"}}]
+        attrs |= {"openShard"}
+        numbers = [{"AttributeName": "lastSeenAt", "AttributeType": "N"}]
+    ddb.create_table(TableName=name, KeySchema=keys, BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in sorted(attrs)] + numbers,
+                     **extra)
+
+
+def _create_data_bucket(s3, config: DeploymentConfig, account: str) -> str:
+    bucket = f"{config.prefix}-data-{account}"
+    if config.region == "us-east-1":
+        s3.create_bucket(Bucket=bucket)
+    else:
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": config.region})
+    return bucket
+
+
+def _create_roles(iam, config: DeploymentConfig) -> str:
+    """The job roles and the execution role, and a service role for the emulated compute (its ARN)."""
+    for role in config.job_roles:
+        iam.create_role(RoleName=config.job_role_name(role), AssumeRolePolicyDocument=ECS_TRUST)
+    iam.create_role(RoleName=config.execution_role_name, AssumeRolePolicyDocument=ECS_TRUST)
+    return iam.create_role(RoleName=f"{config.prefix}-batch-service", AssumeRolePolicyDocument=BATCH_TRUST)["Role"]["Arn"]
+
+
+def _create_job_queues(batch, config: DeploymentConfig, service_role_arn: str) -> dict[str, str]:
+    """Every configured job queue (Batch name -> ARN), all in front of one unmanaged compute environment."""
     compute = batch.create_compute_environment(
         computeEnvironmentName=f"{config.prefix}-emulated", type="UNMANAGED", state="ENABLED",
-        serviceRole=service_role["Role"]["Arn"],
+        serviceRole=service_role_arn,
     )["computeEnvironmentArn"]
     queue_arns = {}
     for queue in config.job_queues:
@@ -113,11 +132,7 @@ def provision(config: DeploymentConfig, session: boto3.session.Session | None = 
             jobQueueName=name, state="ENABLED", priority=queue.priority,
             computeEnvironmentOrder=[{"order": 1, "computeEnvironment": compute}],
         )["jobQueueArn"]
-    routing = session.resource("dynamodb").Table(config.table_name("routing"))
-    with routing.batch_writer() as writer:
-        for item in items_from_table(config.routing_table()):
-            writer.put_item(Item=item)
-    return Provisioned(config=config, account=account, bucket=bucket, queue_arns=queue_arns)
+    return queue_arns
 
 
 # ---------------------------------------------------------------------------------------------
