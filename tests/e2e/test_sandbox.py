@@ -8,10 +8,10 @@ import uuid
 
 import pytest
 
+from batchlane.deployment.config import load_config
 from batchlane.sandbox.core import Sandbox
 from batchlane.sandbox.provision import status_path_available
 from batchlane.sandbox.scenario import parse_scenario
-from stacks.config import load_config
 from tests.e2e.conftest import task
 
 SCENARIO = parse_scenario({"seed": 7, "defaults": {"runSeconds": 0.2}, "launches": [

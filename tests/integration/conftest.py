@@ -12,8 +12,8 @@ import pytest
 from moto import mock_aws
 
 from batchlane.common import aws
+from batchlane.deployment.config import load_config
 from batchlane.sandbox.provision import Provisioned, provision
-from stacks.config import load_config
 
 
 class LambdaContext:

@@ -120,7 +120,7 @@ class Context:
     def config(self):
         """The deployment configuration (loaded once); an invalid one is a usage error."""
         if self._config is None:
-            from stacks.config import ConfigError, load_config
+            from batchlane.deployment.config import ConfigError, load_config
 
             try:
                 self._config = load_config(self.deployment)

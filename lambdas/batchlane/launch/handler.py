@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from functools import cache
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
+from batchlane.common.environment import LauncherEnvironment
 from batchlane.common.events import EventBusAnnouncer
 from batchlane.common.observability import PowertoolsCounter, logger, metrics, tracer
 from batchlane.common.settings_store import SsmSettingsSource
@@ -29,18 +29,18 @@ def runtime() -> LaunchService:
     """The service and its adapters, built once per container (after any test mock). Exactly-once
     is the launch record's job (docs/exactly-once.md), not an idempotency cache: every delivery,
     duplicates included, must be answered, and a rejected launch id may be sent again."""
-    env = os.environ
+    env = LauncherEnvironment.from_environ()
     service = LaunchService(
-        settings=SsmSettingsSource(env["SETTINGS_PATH"], max_age=int(env.get("SETTINGS_MAX_AGE", "30"))),
-        routing=DynamoRoutingSource(env["ROUTING_TABLE"], on_malformed=_report_malformed),
+        settings=SsmSettingsSource(env.settings_path, max_age=env.settings_max_age),
+        routing=DynamoRoutingSource(env.routing_table, on_malformed=_report_malformed),
         definitions=BatchJobDefinitions(),
-        inputs=S3InputStore(env["DATA_BUCKET"]),
+        inputs=S3InputStore(env.data_bucket),
         jobs=BatchJobs(),
-        ledger=DynamoLedger(env["EXECUTIONS_TABLE"]),
-        announcer=EventBusAnnouncer(env["EVENT_BUS"]),
+        ledger=DynamoLedger(env.executions_table),
+        announcer=EventBusAnnouncer(env.event_bus),
         metrics=PowertoolsCounter(),
-        bucket=env["DATA_BUCKET"],
-        lease_seconds=int(env.get("LEASE_SECONDS", "900")),
+        bucket=env.data_bucket,
+        lease_seconds=env.lease_seconds,
     )
     return service
 

@@ -81,7 +81,7 @@ class Sandbox:
                  visibility_timeout_seconds: int = 2, port: int = 0, step_seconds: float = 0.05,
                  reconcile_every_seconds: float | None = None, silent_seconds: int | None = None) -> None:
         if config is None:
-            from stacks.config import load_config
+            from batchlane.deployment.config import load_config
 
             config = load_config(deployment)
         self.config = config

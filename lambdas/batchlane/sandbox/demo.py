@@ -120,7 +120,7 @@ def _wait(predicate, timeout: float, poll: float = 0.2):
 def demo_config(deployment: str = "dev"):
     """The deployment's configuration, with the two settings the demo shortens: the routing
     cache (3 s instead of 30) and the receives before the launcher's DLQ (2 instead of 10)."""
-    from stacks.config import load_config
+    from batchlane.deployment.config import load_config
 
     config = load_config(deployment)
     return config.model_copy(update={
