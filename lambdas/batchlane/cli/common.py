@@ -2,8 +2,8 @@
 
 A command handler is ``handler(args, ctx) -> int`` (an exit code). It reports a failure by
 raising :class:`CliError` (one line, an exit code); AWS errors raised by boto3 are turned into
-one line and exit code 3 by ``main``. Nothing here imports boto3: commands that work offline
-stay fast and never touch AWS.
+one line and exit code 3 by ``main``. boto3 is imported only when a command makes its first AWS
+client: commands that work offline stay fast and never touch AWS.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
     with Sandbox.started() as sandbox:          # or sandbox = Sandbox().start() ... sandbox.stop()
         sandbox.put_launch({...})               # PutEvents on the batchlane bus, like a client
-        sandbox.wait([launch_id])               # until each launch is final (or a timeout)
+        sandbox.wait([(name, launch_id)])       # until each launch is final (or a timeout)
         sandbox.abort(launch_id)                # PutEvents of a Task Abort Requested, like a client
 
 While it runs, this process's environment points boto3 at the emulator (AWS_ENDPOINT_URL and
@@ -57,7 +57,9 @@ class LaunchOutcome:
     name: str
     launch_id: str | None
     final: bool = False
-    result: str = "pending"  # rejected | succeeded | failed | aborted | events-emitted | poisoned | timeout
+    # rejected | succeeded | failed | aborted | events-emitted | dead-lettered | timeout (<last result>);
+    # until final: pending, or the launch's phase
+    result: str = "pending"
     answers: list[dict] = field(default_factory=list)
     record: LaunchRecord | None = None
     status: dict | None = None

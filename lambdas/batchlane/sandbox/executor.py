@@ -14,7 +14,7 @@ a schedule:
 * writes each attempt's log lines to CloudWatch Logs (group from the job definition's
   ``awslogs-group``, stream ``<jobDefinitionName>/default/<taskId>``);
 * writes ``<outputsUri><index>/outputs.json`` for every child that succeeds, from the child's
-  line in the launch's inputs: ``{"echo": <input>, "digest": <sha256 of the input>}``.
+  line in the launch's inputs: ``{"echo": <input>, "digest": <sha256 prefix of it>, "index": i}``.
 
 TerminateJob is honoured: a job whose DescribeJobs shows the call's reason has every child that
 has not ended yet end FAILED at once (``statusReason`` "Terminated by batchlane: ...", a running
