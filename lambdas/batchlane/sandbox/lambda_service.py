@@ -99,7 +99,8 @@ class SandboxFunction(threading.Thread):
         self._halt.set()
 
     def _call(self, event: dict[str, Any], request_id: str) -> Any:
-        """One invocation; what the handler raises is the caller's to handle, as Lambda's caller's."""
+        """One invocation; an exception from the handler reaches the caller, which retries (or not)
+        as the Lambda event source it stands for would."""
         self.stats.invocations += 1
         context = LambdaContext(self.function_name, self.timeout_seconds, self.region, self.account, request_id)
         with self._lock:
