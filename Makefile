@@ -28,6 +28,7 @@ synth: setup
 bench: setup
 	$(PY) bench/launch_bench.py
 	$(PY) bench/status_bench.py
+	$(PY) bench/fault_matrix_bench.py
 
 .stamps/venv: requirements.txt requirements-dev.txt pyproject.toml
 	@mkdir -p .stamps

@@ -55,7 +55,6 @@ class LaunchPath(Construct):
         settings.grant_read(fn)
         state.routing_table.grant(fn, "dynamodb:Query")
         state.executions_table.grant(fn, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem")
-        state.idempotency_table.grant(fn, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem")
         state.bucket.grant_put(fn, "launches/*")
         state.bus.grant_put_events_to(fn)
         definitions = stack.format_arn(service="batch", resource="job-definition", resource_name="batchlane-*")

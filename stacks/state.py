@@ -36,10 +36,6 @@ class StateStore(Construct):
         # Queues and rules, edited by operators (see docs/routing.md for the item shape).
         self.routing_table = _table(self, "Routing", name=config.table_name("routing"), pk="pk", sk="sk")
         self.executions_table = self._executions_table(config)
-        # Powertools idempotency records (key "id", TTL "expiration").
-        self.idempotency_table = _table(
-            self, "Idempotency", name=config.table_name("idempotency"), pk="id", ttl="expiration"
-        )
         self.bus = self._bus(config)
         self.event_source = EVENT_SOURCE
 
@@ -112,7 +108,6 @@ class StateStore(Construct):
         return StateNames(
             routing_table=self.routing_table.table_name,
             executions_table=self.executions_table.table_name,
-            idempotency_table=self.idempotency_table.table_name,
             data_bucket=self.bucket.bucket_name,
             event_bus=self.bus.event_bus_name,
         )

@@ -12,9 +12,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from batchlane import ABORT_REQUESTED
 from batchlane.deployment.config import DeploymentConfig
 from batchlane.status.events import DETAIL_TYPES, SOURCE
-from batchlane.status.service import ABORT_REQUESTED
 from stacks.compute import BatchCompute
 from stacks.buffers import buffered_queue, consume, deliver
 from stacks.runtime import LambdaRuntime

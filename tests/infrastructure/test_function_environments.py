@@ -43,7 +43,7 @@ def test_each_environment_is_what_its_handler_reads_and_nothing_else(synth):
 def test_environments_name_the_deployment_s_own_resources(synth):
     state = synth.stack.state
     resources = {"ROUTING_TABLE": state.routing_table, "EXECUTIONS_TABLE": state.executions_table,
-                 "IDEMPOTENCY_TABLE": state.idempotency_table, "DATA_BUCKET": state.bucket, "EVENT_BUS": state.bus}
+                 "DATA_BUCKET": state.bucket, "EVENT_BUS": state.bus}
     for props in _functions(synth).values():
         written = props["Environment"]["Variables"]
         for variable, resource in resources.items():

@@ -54,9 +54,12 @@ def test_launcher_reads_its_buffer_with_partial_batch_failures(dev, template):
     assert props["Runtime"] == "python3.12" and props["Architectures"] == ["arm64"]
     assert props["TracingConfig"] == {"Mode": "Active"} and len(props["Layers"]) == 1
     env = props["Environment"]["Variables"]
-    assert set(env) >= {"SETTINGS_PATH", "ROUTING_TABLE", "EXECUTIONS_TABLE", "IDEMPOTENCY_TABLE",
-                        "DATA_BUCKET", "EVENT_BUS", "LEASE_SECONDS"}
+    assert set(env) >= {"SETTINGS_PATH", "ROUTING_TABLE", "EXECUTIONS_TABLE", "DATA_BUCKET", "EVENT_BUS", "LEASE_SECONDS"}
     assert int(env["LEASE_SECONDS"]) > props["Timeout"]  # a crashed submission's claim outlives the crash
+    # ... and has run out by the time SQS redelivers (docs/exactly-once.md).
+    buffers = [q for logical_id, q in template.find_resources("AWS::SQS::Queue").items()
+               if logical_id.startswith("LaunchRequests") and "DeadLetters" not in logical_id]
+    assert [int(env["LEASE_SECONDS"]) < q["Properties"]["VisibilityTimeout"] for q in buffers] == [True]
 
 
 def test_settings_parameters_hold_roles_limits_and_cache_lifetime(template):
@@ -95,17 +98,14 @@ def test_launcher_routing_and_settings_reads_are_scoped(dev):
 
 
 def test_tables_are_named_for_the_cli_and_the_executions_table_finds_jobs(template):
-    for name in ("routing", "executions", "idempotency"):
+    for name in ("routing", "executions"):
         template.has_resource_properties("AWS::DynamoDB::Table", {"TableName": f"batchlane-dev-{name}"})
     template.has_resource_properties("AWS::DynamoDB::Table", {
         "TableName": "batchlane-dev-executions",
         "GlobalSecondaryIndexes": Match.array_with([Match.object_like({"IndexName": "byJobId"})]),
         "TimeToLiveSpecification": {"AttributeName": "expiresAt", "Enabled": True},
     })
-    template.has_resource_properties("AWS::DynamoDB::Table", {
-        "TableName": "batchlane-dev-idempotency",
-        "TimeToLiveSpecification": {"AttributeName": "expiration", "Enabled": True},
-    })
+    assert len(template.find_resources("AWS::DynamoDB::Table")) == 2  # exactly-once needs no idempotency table
 
 
 def test_data_bucket_expires_launch_data(template):

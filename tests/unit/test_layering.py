@@ -26,17 +26,6 @@ DOMAIN = frozenset({
     "batchlane.status.view", "batchlane.common.executions", "batchlane.common.values", "batchlane.common.settings",
 })
 
-# The deployment configuration still lives in the CDK app (stacks/config.py) in this branch; it moves
-# into batchlane.deployment in another part of issue 8, which removes these imports. Named one by one
-# so that any other import of the CDK app from the runtime package still fails.
-KNOWN_CONFIG_IMPORTS = frozenset({
-    ("batchlane.cli.common", "stacks.config"),
-    ("batchlane.sandbox.core", "stacks.config"),
-    ("batchlane.sandbox.demo", "stacks.config"),
-    ("batchlane.sandbox.provision", "stacks.config"),
-})
-
-
 def within(*packages: str) -> Callable[[str], bool]:
     """The modules of these packages (a package's own ``__init__`` included)."""
     return lambda name: any(name == p or name.startswith(p + ".") for p in packages)
@@ -61,18 +50,16 @@ class Rule:
     name: str
     applies_to: Callable[[str], bool]
     forbids: Callable[[str], bool]
-    allowed: frozenset[tuple[str, str]] = frozenset()  # (module, import) known and accepted
 
     def violations(self, imports: Mapping[str, set[str]]) -> list[str]:
         return [f"{module} -> {imported} ({self.name})"
                 for module in sorted(imports) if self.applies_to(module)
                 for imported in sorted(imports[module])
-                if self.forbids(imported) and imported != module and (module, imported) not in self.allowed]
+                if self.forbids(imported) and imported != module]
 
 
 RULES = (
-    Rule("the runtime package never imports the CDK app", within("batchlane"), within("stacks"),
-         allowed=KNOWN_CONFIG_IMPORTS),
+    Rule("the runtime package never imports the CDK app", within("batchlane"), within("stacks")),
     Rule("the runtime package never imports the CDK", within("batchlane"), within("aws_cdk", "constructs", "cdk_nag")),
     Rule("the CDK app never imports the clients", within("stacks"),
          within("batchlane.cli", "batchlane.client", "batchlane.sandbox")),
@@ -134,16 +121,9 @@ def check(imports: Mapping[str, set[str]], rules: Iterable[Rule] = RULES) -> lis
 
 def test_every_package_imports_only_what_its_layer_may():
     imports = project_imports()
-    assert {"batchlane.client.api", "batchlane.cli.main", "batchlane.sandbox.demo", "stacks.config"} <= set(imports)
+    assert {"batchlane.client.api", "batchlane.cli.main", "batchlane.sandbox.demo", "stacks.app_factory"} <= set(imports)
     violations = check(imports)
     assert not violations, "\n" + "\n".join(violations)
-
-
-def test_the_known_config_imports_are_still_there():
-    """When another part of issue 8 moves the configuration, drop KNOWN_CONFIG_IMPORTS' stale entries."""
-    imports = project_imports()
-    stale = sorted(f"{m} -> {i}" for m, i in KNOWN_CONFIG_IMPORTS if i not in imports.get(m, set()))
-    assert not stale, f"no longer imported, remove from KNOWN_CONFIG_IMPORTS: {stale}"
 
 
 @pytest.mark.parametrize("module, source, expected", [

@@ -70,7 +70,6 @@ class LauncherEnvironment(FunctionEnvironment):
     settings_max_age: Annotated[NonNegativeInt, Field(alias="SETTINGS_MAX_AGE")]  # seconds the settings are cached
     routing_table: Annotated[Name, Field(alias="ROUTING_TABLE")]
     executions_table: Annotated[Name, Field(alias="EXECUTIONS_TABLE")]
-    idempotency_table: Annotated[Name, Field(alias="IDEMPOTENCY_TABLE")]
     data_bucket: Annotated[Name, Field(alias="DATA_BUCKET")]
     event_bus: Annotated[Name, Field(alias="EVENT_BUS")]
     lease_seconds: Annotated[PositiveInt, Field(alias="LEASE_SECONDS")]  # a submission's claim on its launch record

@@ -318,7 +318,7 @@ class DeploymentConfig(_Strict):
     def job_log_group(self) -> str:
         return f"/aws/batch/{self.prefix}"
 
-    def table_name(self, kind: Literal["routing", "executions", "idempotency"]) -> str:
+    def table_name(self, kind: Literal["routing", "executions"]) -> str:
         return f"{self.prefix}-{kind}"
 
     def role_arn(self, name_or_arn: str, account: str, partition: str = "aws") -> str:
@@ -362,7 +362,6 @@ class DeploymentConfig(_Strict):
             settings_max_age=self.routing_cache_seconds,
             routing_table=state.routing_table,
             executions_table=state.executions_table,
-            idempotency_table=state.idempotency_table,
             data_bucket=state.data_bucket,
             event_bus=state.event_bus,
             # Longer than the function can run: a crashed submission is looked up, not repeated.
@@ -392,7 +391,6 @@ class StateNames:
 
     routing_table: str
     executions_table: str
-    idempotency_table: str
     data_bucket: str
     event_bus: str
 

@@ -1,6 +1,6 @@
 """The launch contract: the detail of a "Task Launch Requested" event and the answers to it.
 
-The JSON Schema in docs/schemas/ is generated from these models (``python -m batchlane.launch.schema``).
+The JSON Schema in docs/schemas/ is generated from these models (``python -m batchlane.schemas``).
 """
 
 from __future__ import annotations

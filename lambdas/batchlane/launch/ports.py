@@ -1,5 +1,5 @@
 """What the launch service needs from the outside world (AWS adapters in adapters.py; in-memory fakes
-in tests/unit/launch/fakes.py)."""
+in tests/support/launch_fakes.py)."""
 
 from __future__ import annotations
 

@@ -40,7 +40,6 @@ class Provisioned:
         return StateNames(
             routing_table=self.config.table_name("routing"),
             executions_table=self.config.table_name("executions"),
-            idempotency_table=self.config.table_name("idempotency"),
             data_bucket=self.bucket,
             event_bus=self.config.bus_name,
         )
@@ -76,10 +75,9 @@ def provision(config: DeploymentConfig, session: boto3.session.Session | None = 
 
 
 def _create_tables(ddb, config: DeploymentConfig) -> None:
-    """The three tables of stacks/state.py, with the executions table's two indexes."""
+    """The two tables of stacks/state.py, with the executions table's two indexes."""
     _create_table(ddb, config.table_name("routing"), "pk", "sk")
     _create_table(ddb, config.table_name("executions"), "launchId", "sk", gsi="jobId")
-    _create_table(ddb, config.table_name("idempotency"), "id")
 
 
 def _create_table(ddb, name: str, pk: str, sk: str | None = None, gsi: str | None = None) -> None:

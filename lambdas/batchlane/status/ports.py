@@ -1,5 +1,5 @@
 """What the status path needs from the outside world (AWS adapters in adapters.py; in-memory fakes in
-tests/unit/status/fakes.py), and the errors its parts raise."""
+tests/support/status_fakes.py), and the errors its parts raise."""
 
 from __future__ import annotations
 

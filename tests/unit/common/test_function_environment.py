@@ -16,7 +16,7 @@ from batchlane.common.environment import (
 )
 from batchlane.deployment.config import StateNames, load_config
 
-NAMES = StateNames(routing_table="rt", executions_table="ex", idempotency_table="id", data_bucket="bk", event_bus="bus")
+NAMES = StateNames(routing_table="rt", executions_table="ex", data_bucket="bk", event_bus="bus")
 CONFIG = load_config("dev")
 ENVIRONMENTS = {
     "launcher": CONFIG.launcher_environment(NAMES),
@@ -37,7 +37,7 @@ def test_round_trip_through_the_environment(function):
 def test_the_launcher_is_told_the_config_s_values_and_the_resource_names():
     assert ENVIRONMENTS["launcher"].variables() == {
         "SETTINGS_PATH": "/batchlane/dev", "SETTINGS_MAX_AGE": str(CONFIG.routing_cache_seconds),
-        "ROUTING_TABLE": "rt", "EXECUTIONS_TABLE": "ex", "IDEMPOTENCY_TABLE": "id", "DATA_BUCKET": "bk",
+        "ROUTING_TABLE": "rt", "EXECUTIONS_TABLE": "ex", "DATA_BUCKET": "bk",
         "EVENT_BUS": "bus", "LEASE_SECONDS": str(3 * CONFIG.launcher.timeout_seconds),
     }
 
@@ -89,7 +89,7 @@ def test_common_variables_check_the_log_level():
 
 def test_cdk_tokens_pass_as_names():
     token = "${Token[TOKEN.42]}"
-    names = StateNames(routing_table=token, executions_table=token, idempotency_table=token, data_bucket=token,
+    names = StateNames(routing_table=token, executions_table=token, data_bucket=token,
                        event_bus=token)
     assert CONFIG.launcher_environment(names).variables()["ROUTING_TABLE"] == token
 

@@ -1,4 +1,4 @@
-"""JSON Schemas of the launch events, generated from the models: ``python -m batchlane.launch.schema DIR``."""
+"""JSON Schemas of every event on batchlane's bus, generated from their models: ``python -m batchlane.schemas DIR``."""
 
 from __future__ import annotations
 
@@ -6,13 +6,19 @@ import json
 import sys
 from pathlib import Path
 
-from batchlane import LAUNCH_REJECTED, LAUNCH_REQUESTED, LAUNCHED
+from batchlane import (
+    ABORT_REJECTED, ABORT_REQUESTED, LAUNCH_REJECTED, LAUNCH_REQUESTED, LAUNCHED, STATUS_CHANGED,
+)
 from batchlane.launch.models import LaunchRequest, TaskLaunched, TaskLaunchRejected
+from batchlane.status.models import TaskAbortRejected, TaskAbortRequested, TaskStatusChanged
 
 SCHEMAS = {
     "task-launch-requested.json": (LaunchRequest, LAUNCH_REQUESTED),
     "task-launched.json": (TaskLaunched, LAUNCHED),
     "task-launch-rejected.json": (TaskLaunchRejected, LAUNCH_REJECTED),
+    "task-status-changed.json": (TaskStatusChanged, STATUS_CHANGED),
+    "task-abort-requested.json": (TaskAbortRequested, ABORT_REQUESTED),
+    "task-abort-rejected.json": (TaskAbortRejected, ABORT_REJECTED),
 }
 
 

@@ -1,0 +1,123 @@
+"""In-memory fakes of the launch service's ports (the announcer and counter: port_fakes.py) (batchlane.launch.ports), with DynamoDB's
+conditional-write semantics and Batch's job names, so the service is tested without AWS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from batchlane.common.errors import Refused, TransientError
+from batchlane.common.executions import SUBMITTING, LaunchRecord
+from batchlane.launch.ports import SubmitOutcomeUnknown, SubmittedJob
+
+
+class FakeSettings:
+    def __init__(self, settings) -> None:
+        self.settings = settings
+
+    def get(self):
+        return self.settings
+
+
+class FakeRouting:
+    def __init__(self, table) -> None:
+        self.routing_table = table
+
+    def table(self, max_age: int):
+        return self.routing_table
+
+
+class FakeDefinitions:
+    def __init__(self) -> None:
+        self.registered: dict[str, Any] = {}
+
+    def ensure(self, spec) -> str:
+        self.registered[spec.name] = spec
+        return f"arn:aws:batch:us-east-1:123456789012:job-definition/{spec.name}:1"
+
+
+class FakeInputs:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.fail: Exception | None = None
+
+    def put(self, key: str, body: bytes) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.objects[key] = body
+
+
+@dataclass
+class FakeJobs:
+    """Batch: jobs by name; ``outcome`` decides what the next SubmitJob does."""
+
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    # "ok" | "lost" (created, answer lost) | "unknown" (not created, outcome unknown) | "refused" | "never-sent"
+    outcomes: list[str] = field(default_factory=list)
+
+    def submit(self, request: dict[str, Any]) -> SubmittedJob:
+        self.requests.append(request)
+        outcome = self.outcomes.pop(0) if self.outcomes else "ok"
+        if outcome == "refused":
+            raise Refused("SubmitJob", "JobQueue is not in a valid state")
+        if outcome == "never-sent":
+            raise TransientError("SubmitJob: EndpointConnectionError")
+        if outcome == "unknown":
+            raise SubmitOutcomeUnknown("SubmitJob: InternalServerError")
+        n = len(self.jobs)
+        job = {"jobId": f"job-{n}", "jobArn": f"arn:aws:batch:us-east-1:123456789012:job/job-{n}",
+               "jobName": request["jobName"], "jobQueue": request["jobQueue"], "createdAt": n}
+        self.jobs.append(job)
+        if outcome == "lost":
+            raise SubmitOutcomeUnknown("SubmitJob: ReadTimeoutError")
+        return SubmittedJob(job["jobId"], job["jobArn"])
+
+    def find(self, queue: str, job_name: str) -> SubmittedJob | None:
+        found = [j for j in self.jobs if j["jobName"] == job_name and j["jobQueue"] == queue]
+        return SubmittedJob(found[0]["jobId"], found[0]["jobArn"]) if found else None
+
+    def named(self, job_name: str) -> list[dict[str, Any]]:
+        return [j for j in self.jobs if j["jobName"] == job_name]
+
+
+class FakeLedger:
+    """The launch items, with the conditions DynamoLedger puts on its writes."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, LaunchRecord] = {}
+        self.before_write: Callable[[str], None] = lambda operation: None  # fault injection
+
+    def claim(self, record: LaunchRecord) -> LaunchRecord | None:
+        self.before_write("claim")
+        existing = self.records.get(record.launch_id)
+        if existing is not None:
+            return existing
+        self.records[record.launch_id] = record
+        return None
+
+    def take_over(self, record: LaunchRecord, old_token: str | None) -> bool:
+        self.before_write("take_over")
+        existing = self.records.get(record.launch_id)
+        if existing is None or existing.state != SUBMITTING or existing.lease_token != old_token:
+            return False
+        self.records[record.launch_id] = record
+        return True
+
+    def complete(self, launch_id: str, token: str, fields: dict[str, Any]) -> LaunchRecord:
+        self.before_write("complete")
+        existing = self.records[launch_id]
+        if existing.lease_token != token:
+            raise TransientError("taken over")
+        item = {**existing.to_item(), **fields}
+        item.pop("leaseUntil", None)
+        self.records[launch_id] = LaunchRecord.from_item(item)
+        return self.records[launch_id]
+
+    def release(self, launch_id: str, token: str | None) -> None:
+        existing = self.records.get(launch_id)
+        if existing is not None and existing.lease_token == token:
+            del self.records[launch_id]
+
+    def get(self, launch_id: str) -> LaunchRecord | None:
+        return self.records.get(launch_id)
