@@ -111,38 +111,32 @@ class Operations(Construct):
 
     def _dlq_alarms(self, prefix: str, dlqs: Mapping[str, sqs.IQueue]) -> dict[str, cw.Alarm]:
         return {
-            f"dlq-{name}": cw.Alarm(
-                self,
-                f"DlqAlarm-{name}",
-                alarm_name=f"{prefix}-dlq-{name}",
-                alarm_description=(
-                    f"Messages in the {name} dead-letter queue: events batchlane could not process. "
-                    "Inspect them, fix the cause, then redrive (docs/deploying.md, Operations)."
-                ),
-                metric=queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"),
-                threshold=0,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            f"dlq-{name}": self._any_alarm(
+                f"DlqAlarm-{name}", f"{prefix}-dlq-{name}",
+                f"Messages in the {name} dead-letter queue: events batchlane could not process. "
+                "Inspect them, fix the cause, then redrive (docs/deploying.md, Operations).",
+                queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"),
             )
             for name, queue in dlqs.items()
         }
 
     def _error_alarms(self, prefix: str, functions: Mapping[str, lambda_.IFunction]) -> dict[str, cw.Alarm]:
         return {
-            f"errors-{name}": cw.Alarm(
-                self,
-                f"ErrorsAlarm-{name}",
-                alarm_name=f"{prefix}-errors-{name}",
-                alarm_description=f"The {name} function failed (uncaught errors or timeouts); see its logs.",
-                metric=function.metric_errors(period=PERIOD, statistic="Sum"),
-                threshold=0,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            f"errors-{name}": self._any_alarm(
+                f"ErrorsAlarm-{name}", f"{prefix}-errors-{name}",
+                f"The {name} function failed (uncaught errors or timeouts); see its logs.",
+                function.metric_errors(period=PERIOD, statistic="Sum"),
             )
             for name, function in functions.items()
         }
+
+    def _any_alarm(self, id: str, name: str, description: str, metric: cw.IMetric) -> cw.Alarm:
+        """In alarm as soon as the metric is above zero in one period: every such count is a problem."""
+        return cw.Alarm(
+            self, id, alarm_name=name, alarm_description=description, metric=metric, threshold=0,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD, evaluation_periods=1,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+        )
 
     def _dashboard(
         self,

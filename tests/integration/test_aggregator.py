@@ -467,3 +467,66 @@ def test_a_failed_single_task_has_no_outputs(world, launched, deliver):
     s = summary(world, "f-2")
     assert s["phase"] == "failed" and "outputsUri" not in s
     assert s["error"] == "[0]: Essential container in task exited (exit code 1)"
+
+
+@pytest.fixture
+def atomic_moto(monkeypatch):
+    """moto in-process handles concurrent requests without DynamoDB's per-request atomicity: serialise
+    requests, as the real service makes each conditional write atomic."""
+    import threading
+
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    lock = threading.RLock()
+    original = BotocoreStubber.__call__
+
+    def atomic(self, *args, **kwargs):
+        with lock:
+            return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(BotocoreStubber, "__call__", atomic)
+
+
+def test_concurrent_invocations_announce_each_phase_once_and_assemble_outputs_once(world, launched, atomic_moto):
+    import threading
+
+    from batchlane.common.events import EventBusAnnouncer
+    from batchlane.common.observability import PowertoolsCounter
+    from batchlane.status.adapters import BatchTerminator, DynamoStatusStore, S3Outputs
+    from batchlane.status.service import StatusService
+
+    size = 12
+    record = launched("c-1", inputs=[{"i": i} for i in range(size)])
+    for i in range(size):
+        s3_put_json(f"{record['outputsUri']}{i}/outputs.json", {"y": i})
+    events = launch_events(record["jobId"], [ChildPlan(pending=True)] * size, rng=random.Random(3),
+                           tags={"batchlane:launchId": "c-1"})
+    writes_of_outputs = []
+    outputs = S3Outputs()
+    real_write = outputs.write
+    outputs.write = lambda uri, value: (writes_of_outputs.append(uri), real_write(uri, value))
+
+    def invocation():  # one Lambda container each: its own service, caches and clients
+        return StatusService(store=DynamoStatusStore(world.config.table_name("executions")), jobs=BatchTerminator(),
+                             outputs=outputs, announcer=EventBusAnnouncer(world.config.bus_name),
+                             metrics=PowertoolsCounter(), log=aggregator.logger)
+
+    services = [invocation() for _ in range(4)]
+    barrier = threading.Barrier(4)
+    failures = []
+
+    def run(svc, part):
+        barrier.wait()
+        for k in range(0, len(part), 4):
+            failures.append(svc.process((f"m{k}-{j}", json.dumps(e)) for j, e in enumerate(part[k:k + 4])))
+
+    threads = [threading.Thread(target=run, args=(svc, events[n::4])) for n, svc in enumerate(services)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    services[0].process((f"late-{j}", json.dumps(e)) for j, e in enumerate(events[-3:]))  # a redelivery settles the rest
+    assert all(f == {} for f in failures)
+    phase_changes = [c["phase"] for c in status_changes(world) if c["kind"] == "phase"]
+    assert phase_changes.count("succeeded") == 1 and len(phase_changes) == len(set(phase_changes))
+    assert writes_of_outputs == [record["outputsUri"].rstrip("/") + ".json"]
+    assert s3_json(writes_of_outputs[0]) == {"y": list(range(size))}
+    assert summary(world, "c-1")["phase"] == "succeeded"

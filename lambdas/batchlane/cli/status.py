@@ -4,7 +4,7 @@
   (the deployment's, or ``--table``) and, once the launch is finished, its assembled outputs from S3.
 * ``batchlane status replay EVENTS_FILE [--size N] [--min-success-ratio R] [--json]`` folds a file
   of raw AWS Batch events (one EventBridge event per line, as an archive or a DLQ holds them)
-  offline with the aggregator's own fold (``fold_events``): no AWS call at all.
+  offline with the join the aggregator applies (``fold_events`` over ``merge_child``): no AWS call at all.
 
 The launch is read through ``batchlane.client`` and its document shaped by ``batchlane.status.view``,
 as the sandbox does. Exit codes:
@@ -33,7 +33,7 @@ def register(subparsers) -> None:
             "    phase, counts, a row per child with its log links, outputs when finished\n"
             "batchlane status replay EVENTS_FILE [--size N] [--min-success-ratio R] [--json]\n"
             "    fold raw Batch events (one EventBridge event per line, e.g. an archive or DLQ dump)\n"
-            "    offline with the aggregator's own fold; needs no AWS"),
+            "    offline with the aggregator's join; needs no AWS"),
     )
     parser.add_argument("target", metavar="LAUNCH_ID|replay", help="a launch id, or 'replay'")
     parser.add_argument("events_file", metavar="EVENTS_FILE", nargs="?", help="replay: the events file ('-': stdin)")

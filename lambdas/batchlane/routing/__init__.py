@@ -1,4 +1,5 @@
-"""Queue routing: which AWS Batch job queue a launch goes to, and why (pure, no AWS)."""
+"""Queue routing: which AWS Batch job queue a launch goes to, and why. The engine, the item codec and
+the FlyteAdmin reader are pure; `store.py` reads the routing items from DynamoDB."""
 
 from batchlane.routing.engine import Candidate, Decision, Queue, RoutingTable, Rule, decide
 
