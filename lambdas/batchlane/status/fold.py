@@ -42,16 +42,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, Decimal
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from batchlane.status.events import BatchJobEvent, JobDetail, MalformedEvent, parse_event
+from batchlane.status.events import MAX_TEXT, BatchJobEvent, JobDetail, JobStatus, MalformedEvent, parse_event, truncate
 
-STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
+STATUSES: tuple[str, ...] = get_args(JobStatus)
 RANK = {"SUBMITTED": 0, "PENDING": 1, "RUNNABLE": 2, "STARTING": 3, "RUNNING": 4, "FAILED": 5, "SUCCEEDED": 6}
 TERMINAL = frozenset({"SUCCEEDED", "FAILED"})
 ACTIVE = frozenset({"STARTING", "RUNNING"})  # an attempt is under way
 MAX_ATTEMPTS = 10  # retryStrategy.attempts is 1..10: a bound on the per-child item size
-MAX_TEXT = 1024  # characters kept of any free-text reason (AWS reasons are far shorter)
 
 Phase = Literal["queued", "running", "succeeded", "failed", "aborted"]
 PHASES: tuple[Phase, ...] = ("queued", "running", "succeeded", "failed", "aborted")
@@ -68,9 +67,7 @@ def _j(a, b):
 
 
 def _text(s: str | None) -> str | None:
-    if not s:
-        return None
-    return s if len(s) <= MAX_TEXT else s[: MAX_TEXT - 1] + "…"
+    return truncate(s, MAX_TEXT) if s else None  # parse_event has cut it already; "" means none
 
 
 def _ms(v: int | None) -> int | None:
@@ -336,10 +333,8 @@ def observe(event: BatchJobEvent | Mapping[str, Any] | str) -> Observation:
     d = event.detail
     blocked = event.is_queue_blocked
     common = {"job_id": d.parent_job_id, "region": event.region, "partition": event.partition}
-    index = d.child_index
+    index = d.child_index  # 0..MAX_INDEX: parse_event rejects any other
     if index is not None:
-        if index < 0:
-            raise MalformedEvent(f"negative array index {index}")
         return Observation(**common, child=child_from_detail(d, index, queue_blocked=blocked))
     if d.is_array_parent:
         return Observation(**common, parent=parent_from_detail(d, queue_blocked=blocked))
