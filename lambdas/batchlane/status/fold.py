@@ -269,7 +269,7 @@ def _attempt_from_detail(a) -> Attempt:
     c = a.container
     if c is None:
         return Attempt(status_reason=_text(a.status_reason), started_at=_ms(a.started_at), stopped_at=_ms(a.stopped_at))
-    return Attempt(c.exit_code, _text(c.reason), _text(a.status_reason), c.log_stream_name,
+    return Attempt(c.exit_code, _text(c.reason), _text(a.status_reason), c.log_stream_name or None,
                    _ms(a.started_at), _ms(a.stopped_at))
 
 
@@ -285,13 +285,13 @@ def child_from_detail(d: JobDetail, index: int, *, queue_blocked: bool = False) 
     if status in ACTIVE and n < MAX_ATTEMPTS:
         # The attempt under way is not in `attempts` yet: its log stream is the container's
         # (unless that is a stale copy of an earlier attempt's stream).
-        stream = c.log_stream_name if c is not None else None
+        stream = (c.log_stream_name or None) if c is not None else None  # "": no stream, no link
         if stream and any(a.log_stream == stream for a in attempts):
             stream = None
         attempts.append(Attempt(log_stream=stream, started_at=_ms(d.started_at) if status == "RUNNING" else None))
     elif status in TERMINAL and c is not None and (c.log_stream_name or c.exit_code is not None or c.reason):
         # The container section repeats the last attempt: fill what the attempt record lacks.
-        extra = Attempt(c.exit_code, _text(c.reason), None, c.log_stream_name)
+        extra = Attempt(c.exit_code, _text(c.reason), None, c.log_stream_name or None)
         if attempts:
             last = attempts[-1]
             if extra.log_stream is None or last.log_stream in (None, extra.log_stream):

@@ -162,3 +162,14 @@ def test_more_attempts_than_batch_allows_keep_the_first_ten(event):
     e = mutated(event, "single-failed-exit1.json", lambda d: d.update(attempts=d["attempts"] * 50))
     child = observe(e).child
     assert child.n == 10 and len(child.attempts) == 10
+
+
+@pytest.mark.parametrize("name", ["single-failed-exit1.json", "single-running.json"])
+def test_an_empty_log_stream_name_is_no_stream(event, name):
+    """Found by the fuzz: "" was kept as a stream, and would have given a log link to nowhere."""
+    def empty(d):
+        d["container"]["logStreamName"] = ""
+        for a in d["attempts"]:
+            a["container"]["logStreamName"] = ""
+    child = observe(mutated(event, name, empty)).child
+    assert [a.log_stream for a in child.attempts] == [None]
