@@ -13,7 +13,7 @@
 * Every value is bounded at parse (docs/status.md, "Limits on event values"), so that no value
   can make a write fail for ever (DynamoDB's 400 KB items and 38-digit numbers, EventBridge's
   256 KB events): numbers are JSON integers within their range, else the event is malformed;
-  free strings are cut to a fixed length.
+  the strings that are stored or shown are cut to a fixed length.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints, ValidationError
 
 SOURCE = "aws.batch"
 STATE_CHANGE = "Batch Job State Change"
@@ -33,7 +33,7 @@ DETAIL_TYPES = (STATE_CHANGE, QUEUE_BLOCKED)
 JobStatus = Literal["SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED"]
 
 # Limits on event values (docs/status.md). Real Batch events are far inside every one of them.
-MAX_TEXT = 1024  # characters kept of a reason and of any other free string
+MAX_TEXT = 1024  # characters kept of a reason and of the other strings that are stored or shown
 MAX_LOG_NAME = 512  # characters kept of a log stream / log group name (CloudWatch's own maximum)
 MAX_ARRAY_SIZE = 10_000  # Batch's maximum array size; children are 0..size-1
 MAX_INDEX = MAX_ARRAY_SIZE - 1
@@ -72,8 +72,10 @@ TagKey = Annotated[str, StringConstraints(max_length=MAX_TAG_KEY)]
 TagValue = Annotated[str, StringConstraints(max_length=MAX_TAG_VALUE)]
 
 # A Batch job id: "<id>", or "<id>:<index>" for a child of an array job ("<id>#<node>" for a node
-# of a multi-node job). The index is ASCII digits: str.isdigit() would take "²" and "٣" too.
-_JOB_ID = re.compile(r"(?P<job>[A-Za-z0-9][A-Za-z0-9_#.-]{0,127})(?::(?P<index>0|[1-9][0-9]*))?")
+# of a multi-node job). The index is ASCII digits 0..MAX_INDEX: str.isdigit() would take "²" and "٣".
+JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_#.-]{0,127}(?::(?:0|[1-9][0-9]{0,3}))?$"
+JobId = Annotated[str, StringConstraints(pattern=JOB_ID_PATTERN)]
+_PARTITION = re.compile(r"aws(?:-[a-z]+){0,3}")  # aws, aws-cn, aws-us-gov, aws-iso-b, ...
 
 
 class _Lenient(BaseModel):
@@ -84,7 +86,7 @@ class AttemptContainer(_Lenient):
     exit_code: ExitCode | None = Field(None, alias="exitCode")
     reason: Text | None = None
     log_stream_name: LogName | None = Field(None, alias="logStreamName")
-    task_arn: Text | None = Field(None, alias="taskArn")
+    task_arn: str | None = Field(None, alias="taskArn")
 
 
 class AttemptDetail(_Lenient):
@@ -95,7 +97,7 @@ class AttemptDetail(_Lenient):
 
 
 class LogConfiguration(_Lenient):
-    log_driver: Text | None = Field(None, alias="logDriver")
+    log_driver: str | None = Field(None, alias="logDriver")
     options: dict[str, str] | None = None
 
 
@@ -105,7 +107,7 @@ class ContainerDetail(_Lenient):
     exit_code: ExitCode | None = Field(None, alias="exitCode")
     reason: Text | None = None
     log_stream_name: LogName | None = Field(None, alias="logStreamName")
-    task_arn: Text | None = Field(None, alias="taskArn")
+    task_arn: str | None = Field(None, alias="taskArn")
     log_configuration: LogConfiguration | None = Field(None, alias="logConfiguration")
 
 
@@ -121,11 +123,12 @@ class RetryStrategy(_Lenient):
 
 
 class JobDetail(_Lenient):
-    job_id: str = Field(alias="jobId")
+    job_id: JobId = Field(alias="jobId")
     status: JobStatus
-    job_arn: Text | None = Field(None, alias="jobArn")
-    job_name: Text | None = Field(None, alias="jobName")
-    job_queue: Text | None = Field(None, alias="jobQueue")
+    # Strings never stored or shown (ARNs, names) are only typed: the event's size bounds them.
+    job_arn: str | None = Field(None, alias="jobArn")
+    job_name: str | None = Field(None, alias="jobName")
+    job_queue: Text | None = Field(None, alias="jobQueue")  # its name is a metric dimension
     status_reason: Text | None = Field(None, alias="statusReason")
     attempts: list[AttemptDetail] = Field(default_factory=list)  # the fold keeps the first 10 (Batch's maximum)
     created_at: EpochMs | None = Field(None, alias="createdAt")
@@ -134,19 +137,8 @@ class JobDetail(_Lenient):
     container: ContainerDetail | None = None
     array_properties: ArrayProperties | None = Field(None, alias="arrayProperties")
     retry_strategy: RetryStrategy | None = Field(None, alias="retryStrategy")
-    job_definition: Text | None = Field(None, alias="jobDefinition")
+    job_definition: str | None = Field(None, alias="jobDefinition")
     tags: dict[TagKey, TagValue] | None = None
-
-    @field_validator("job_id")
-    @classmethod
-    def _is_batch_job_id(cls, job_id: str) -> str:
-        match = _JOB_ID.fullmatch(job_id)
-        if match is None:
-            raise ValueError("not a Batch job id (<id> or <id>:<array index>, ASCII, at most 128 characters)")
-        index = match["index"]
-        if index is not None and (len(index) > len(str(MAX_INDEX)) or int(index) > MAX_INDEX):
-            raise ValueError(f"array index outside 0..{MAX_INDEX}")
-        return job_id
 
     @property
     def parent_job_id(self) -> str:
@@ -160,8 +152,8 @@ class JobDetail(_Lenient):
         ap = self.array_properties
         if ap is not None and ap.index is not None:
             return ap.index
-        index = _JOB_ID.fullmatch(self.job_id)["index"]  # validated: it matches
-        return None if index is None else int(index)
+        _, sep, index = self.job_id.partition(":")
+        return int(index) if sep else None  # JobId: ASCII digits 0..MAX_INDEX
 
     @property
     def is_array_child(self) -> bool:
@@ -204,7 +196,7 @@ class BatchJobEvent(EventBridgeModel):
         for arn in (self.detail.job_arn, self.detail.job_queue, *self.resources):
             if arn and arn.startswith("arn:"):
                 parts = arn.split(":", 2)
-                if len(parts) > 2 and parts[1]:
+                if len(parts) > 2 and _PARTITION.fullmatch(parts[1]):
                     return parts[1]
         return "aws"
 

@@ -194,6 +194,7 @@ def as_delivered(event: dict, draw) -> str | dict:
 
 # ------------------------------------------------------------------ the limits
 _JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_#.-]{0,127}")
+_PARTITION = re.compile(r"aws(-[a-z]+)*")
 # The largest child item: every text at its limit in 4-byte characters, plus the numbers and keys.
 MAX_CHILD_ITEM_BYTES = 4 * (MAX_ATTEMPTS * (2 * MAX_TEXT + MAX_LOG_NAME) + 2 * MAX_TEXT + MAX_LOG_NAME) + 4096
 
@@ -208,7 +209,7 @@ def _text(v, limit: int) -> bool:
 
 def assert_within_limits(obs) -> None:
     assert _JOB_ID.fullmatch(obs.job_id)
-    assert (obs.region == "" or _text(obs.region, MAX_TEXT)) and _text(obs.partition, MAX_TEXT)
+    assert (obs.region == "" or _text(obs.region, MAX_TEXT)) and _PARTITION.fullmatch(obs.partition)
     if obs.child is not None:
         c = obs.child
         assert isinstance(c.index, int) and 0 <= c.index <= MAX_INDEX

@@ -173,3 +173,13 @@ def test_an_empty_log_stream_name_is_no_stream(event, name):
             a["container"]["logStreamName"] = ""
     child = observe(mutated(event, name, empty)).child
     assert [a.log_stream for a in child.attempts] == [None]
+
+
+def test_an_arn_whose_partition_is_not_one_reads_as_aws(event):
+    def odd_arns(d):
+        d["jobArn"] = "arn:" + HUGE + ":batch:us-east-1:123456789012:job/x"
+        d["jobQueue"] = "arn:aws cn:batch:us-east-1:123456789012:job-queue/q"
+    e = mutated(event, "single-running.json", odd_arns)
+    e["resources"] = ["arn:" + "²" * 10 + ":batch"]
+    assert parse_event(e).partition == "aws"
+    assert observe(e).partition == "aws"
