@@ -8,8 +8,8 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")  # 
 
 import aws_cdk as cdk  # noqa: E402
 
+from batchlane.deployment.config import ConfigError  # noqa: E402
 from stacks.app_factory import build_app  # noqa: E402
-from stacks.config import ConfigError  # noqa: E402
 
 app = cdk.App()
 try:

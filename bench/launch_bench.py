@@ -55,8 +55,8 @@ def measure_calls(launches: int, size: int) -> None:
     from integration.conftest import LambdaContext
 
     from batchlane.common import aws
+    from batchlane.deployment.config import load_config
     from batchlane.sandbox.provision import provision
-    from stacks.config import load_config
 
     with mock_aws(config={"batch": {"use_docker": False}}):
         aws.reset_clients()

@@ -164,9 +164,9 @@ def moto_run(size: int, dup: float, seed: int) -> None:
     from moto import mock_aws
 
     from batchlane.common import aws
+    from batchlane.deployment.config import load_config
     from batchlane.sandbox.provision import provision
     from batchlane.status import handler as aggregator
-    from stacks.config import load_config
 
     config = load_config("dev")
     with mock_aws(config={"batch": {"use_docker": False}}):
@@ -282,7 +282,7 @@ def main() -> None:
 
     # the transaction model (pure fold + write-count model, not DynamoDB)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from stacks.config import load_config
+    from batchlane.deployment.config import load_config
 
     agg = load_config("dev").aggregator
     for label, obs_list in (("shuffled+dups", observations), ("true order", true_obs)):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
+from batchlane.deployment.config import load_config
 from stacks.batchlane_stack import BatchlaneStack
-from stacks.config import load_config
 from stacks.nag import add_checks
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from batchlane.deployment.config import DeploymentConfig
 from stacks.compute import BatchCompute
-from stacks.config import DeploymentConfig
 from stacks.launch_path import LaunchPath
 from stacks.operations import Operations
 from stacks.routing_seed import RoutingSeed

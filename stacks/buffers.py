@@ -10,7 +10,7 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.config import FunctionConfig
+from batchlane.deployment.config import FunctionConfig
 
 
 def buffered_queue(scope: Construct, id: str, settings: FunctionConfig) -> tuple[sqs.Queue, sqs.Queue]:

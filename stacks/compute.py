@@ -1,7 +1,7 @@
 """Where jobs run: the network, Batch compute environments, job queues, job roles and the job log group.
 
-Everything here is derived from :class:`stacks.config.DeploymentConfig`; nothing is looked up in an
-AWS account at synth time (an existing VPC is given by explicit ids).
+Everything here is derived from :class:`batchlane.deployment.config.DeploymentConfig`; nothing is
+looked up in an AWS account at synth time (an existing VPC is given by explicit ids).
 
 What the rest of the stack reads from :class:`BatchCompute`:
 
@@ -23,13 +23,14 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.config import (
+from batchlane.deployment.config import (
     ComputeEnvironmentConfig,
     ComputeKind,
     ConfigError,
     DeploymentConfig,
     EcsImageType,
     JobQueueConfig,
+    JobRoleConfig,
 )
 from stacks.runtime import log_retention
 
@@ -50,75 +51,11 @@ class BatchCompute(Construct):
         super().__init__(scope, id)
         self.config = config
         self.data_bucket = data_bucket
-        stack = Stack.of(self)
-
-        # ---- network ------------------------------------------------------------------------
         self.vpc, self.subnets, self.security_groups = self._network(config)
-
-        # ---- the log group every job writes to (awslogs driver) ------------------------------
         self.log_group_name = config.job_log_group
-        self.log_group: logs.ILogGroup = logs.LogGroup(
-            self,
-            "JobLogs",
-            log_group_name=self.log_group_name,
-            retention=log_retention(config.log_retention_days),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-
-        # ---- roles --------------------------------------------------------------------------
-        # ECS only assumes these roles for tasks launched in this account (confused deputy guard).
-        def ecs_tasks() -> iam.IPrincipal:
-            return iam.ServicePrincipal("ecs-tasks.amazonaws.com").with_conditions(
-                {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
-            )
-
-        self.execution_role: iam.IRole = iam.Role(
-            self,
-            "ExecutionRole",
-            role_name=config.execution_role_name,
-            assumed_by=ecs_tasks(),
-            description="batchlane: ECS task execution role (image pull from ECR, awslogs) for every job",
-        )
-        # Least-privilege equivalent of AmazonECSTaskExecutionRolePolicy: pull images from ECR
-        # repositories of this account and region, write to the job log group only.
-        self.execution_role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="EcrAuthorizationToken",
-                actions=["ecr:GetAuthorizationToken"],
-                resources=["*"],  # the API has no resource-level permissions
-            )
-        )
-        self.execution_role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="EcrPull",
-                actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                resources=[stack.format_arn(service="ecr", resource="repository", resource_name="*")],
-            )
-        )
-        self.log_group.grant_write(self.execution_role)
-
-        self.job_roles: dict[str, iam.IRole] = {}
-        for role_config in config.job_roles:
-            role = iam.Role(
-                self,
-                f"JobRole-{role_config.name}",
-                role_name=config.job_role_name(role_config),
-                assumed_by=ecs_tasks(),
-                description=f"batchlane: job role {role_config.name!r} (what a task's code may do)",
-                managed_policies=[_managed_policy(self, role_config.name, p) for p in role_config.managed_policies],
-            )
-            # Every job reads its inputs and writes its outputs under launches/ in the data bucket.
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    sid="LaunchData",
-                    actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
-                    resources=[data_bucket.arn_for_objects(f"{DATA_PREFIX}*")],
-                )
-            )
-            if data_bucket.encryption_key is not None:
-                data_bucket.encryption_key.grant_encrypt_decrypt(role)
-            self.job_roles[role_config.name] = role
-
+        self.log_group: logs.ILogGroup = self._job_log_group(config)
+        self.execution_role: iam.IRole = self._execution_role(config)
+        self.job_roles: dict[str, iam.IRole] = {r.name: self._job_role(r) for r in config.job_roles}
         self.passable_role_arns: list[str] = (
             [r.role_arn for r in self.job_roles.values()]
             + [self.execution_role.role_arn]
@@ -128,17 +65,71 @@ class BatchCompute(Construct):
         if config.default_role:
             known = self.job_roles.get(config.default_role)
             self.default_role_arn = known.role_arn if known is not None else config.default_role
-
-        # ---- compute environments -----------------------------------------------------------
         self._instance_role: iam.IRole | None = None
         self.compute_environments: dict[str, batch.IManagedComputeEnvironment] = {
             ce.name: self._compute_environment(ce) for ce in config.compute_environments
         }
-
-        # ---- job queues ---------------------------------------------------------------------
         self.job_queues: dict[str, batch.IJobQueue] = {q.name: self._job_queue(q) for q in config.job_queues}
         CfnOutput(self, "JobLogGroupName", value=self.log_group_name, description="awslogs group of every job")
         Tags.of(self).add("batchlane:deployment", config.name)
+
+    def _job_log_group(self, config: DeploymentConfig) -> logs.ILogGroup:
+        """The group every job writes to (awslogs driver); kept when the stack is deleted."""
+        return logs.LogGroup(
+            self,
+            "JobLogs",
+            log_group_name=self.log_group_name,
+            retention=log_retention(config.log_retention_days),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    def _execution_role(self, config: DeploymentConfig) -> iam.IRole:
+        role = iam.Role(
+            self,
+            "ExecutionRole",
+            role_name=config.execution_role_name,
+            assumed_by=_ecs_tasks(),
+            description="batchlane: ECS task execution role (image pull from ECR, awslogs) for every job",
+        )
+        # Least-privilege equivalent of AmazonECSTaskExecutionRolePolicy: pull images from ECR
+        # repositories of this account and region, write to the job log group only.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="EcrAuthorizationToken",
+                actions=["ecr:GetAuthorizationToken"],
+                resources=["*"],  # the API has no resource-level permissions
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="EcrPull",
+                actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                resources=[Stack.of(self).format_arn(service="ecr", resource="repository", resource_name="*")],
+            )
+        )
+        self.log_group.grant_write(role)
+        return role
+
+    def _job_role(self, role_config: JobRoleConfig) -> iam.IRole:
+        role = iam.Role(
+            self,
+            f"JobRole-{role_config.name}",
+            role_name=self.config.job_role_name(role_config),
+            assumed_by=_ecs_tasks(),
+            description=f"batchlane: job role {role_config.name!r} (what a task's code may do)",
+            managed_policies=[_managed_policy(self, role_config.name, p) for p in role_config.managed_policies],
+        )
+        # Every job reads its inputs and writes its outputs under launches/ in the data bucket.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="LaunchData",
+                actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[self.data_bucket.arn_for_objects(f"{DATA_PREFIX}*")],
+            )
+        )
+        if self.data_bucket.encryption_key is not None:
+            self.data_bucket.encryption_key.grant_encrypt_decrypt(role)
+        return role
 
     # ------------------------------------------------------------------------------------------
     def _network(self, config: DeploymentConfig) -> tuple[ec2.IVpc, ec2.SubnetSelection, list[ec2.ISecurityGroup]]:
@@ -331,6 +322,13 @@ class BatchCompute(Construct):
             scheduling_policy=policy,
             job_state_time_limit_actions=actions,
         )
+
+
+def _ecs_tasks() -> iam.IPrincipal:
+    """ECS, assuming a role only for tasks launched in this account (confused deputy guard)."""
+    return iam.ServicePrincipal("ecs-tasks.amazonaws.com").with_conditions(
+        {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+    )
 
 
 def _use_service_linked_role(env: Construct) -> None:

@@ -8,9 +8,9 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from batchlane import LAUNCH_REQUESTED
+from batchlane.deployment.config import DeploymentConfig
 from stacks.compute import BatchCompute
 from stacks.buffers import buffered_queue, consume, deliver
-from stacks.config import DeploymentConfig
 from stacks.runtime import LambdaRuntime
 from stacks.settings import DeploymentSettings
 from stacks.state import StateStore
@@ -43,17 +43,7 @@ class LaunchPath(Construct):
             service="launcher",
             settings=config.launcher,
             description="Validates, routes and submits task launches to AWS Batch",
-            environment={
-                "SETTINGS_PATH": config.ssm_prefix,
-                "SETTINGS_MAX_AGE": str(config.routing_cache_seconds),
-                "ROUTING_TABLE": state.routing_table.table_name,
-                "EXECUTIONS_TABLE": state.executions_table.table_name,
-                "IDEMPOTENCY_TABLE": state.idempotency_table.table_name,
-                "DATA_BUCKET": state.bucket.bucket_name,
-                "EVENT_BUS": state.bus.event_bus_name,
-                # Longer than the function can run: a crashed submission is looked up, not repeated.
-                "LEASE_SECONDS": str(3 * config.launcher.timeout_seconds),
-            },
+            environment=config.launcher_environment(state.names),
         )
         consume(self.function, self.queue, batch_size=config.launcher.batch_size,
                 batching_window_seconds=config.launcher.batching_window_seconds)

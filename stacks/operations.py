@@ -22,9 +22,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.config import DeploymentConfig
+from batchlane.common.environment import METRICS_NAMESPACE as NAMESPACE
+from batchlane.deployment.config import DeploymentConfig
 
-NAMESPACE = "batchlane"
 PERIOD = Duration.minutes(5)
 
 
@@ -66,16 +66,31 @@ class Operations(Construct):
     ) -> None:
         super().__init__(scope, id)
         prefix = config.prefix
+        self.key, self.topic = self._alarm_topic(config)
+        self.alarms: dict[str, cw.Alarm] = {**self._dlq_alarms(prefix, dlqs), **self._error_alarms(prefix, functions)}
+        action = cw_actions.SnsAction(self.topic)
+        for alarm in self.alarms.values():
+            alarm.add_alarm_action(action)
+            alarm.add_ok_action(action)
+        self.dashboard = self._dashboard(config, dlqs, functions, job_queues)
+        CfnOutput(self, "AlarmTopicArn", value=self.topic.topic_arn, description="Subscribe to receive batchlane alarms")
+        CfnOutput(
+            self,
+            "DashboardUrl",
+            value=f"https://console.aws.amazon.com/cloudwatch/home?region={Aws.REGION}#dashboards:name={prefix}",
+            description="CloudWatch dashboard",
+        )
 
-        # ---- alarm topic: KMS-encrypted (a customer key, because CloudWatch cannot use the
-        # aws/sns key), TLS-only publishing and subscribing.
-        self.key = kms.Key(
+    def _alarm_topic(self, config: DeploymentConfig) -> tuple[kms.Key, sns.Topic]:
+        """KMS-encrypted (a customer key, because CloudWatch cannot use the aws/sns key), TLS-only
+        publishing and subscribing."""
+        key = kms.Key(
             self,
             "AlarmTopicKey",
-            description=f"{prefix}: encrypts the alarm topic",
+            description=f"{config.prefix}: encrypts the alarm topic",
             enable_key_rotation=True,
         )
-        self.key.add_to_resource_policy(
+        key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchAlarmsPublish",
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
@@ -84,20 +99,19 @@ class Operations(Construct):
                 conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
             )
         )
-        self.topic = sns.Topic(
+        topic = sns.Topic(
             self,
             "AlarmTopic",
-            topic_name=f"{prefix}-alarms",
+            topic_name=f"{config.prefix}-alarms",
             display_name=f"batchlane {config.name} alarms",
-            master_key=self.key,
+            master_key=key,
             enforce_ssl=True,
         )
-        action = cw_actions.SnsAction(self.topic)
+        return key, topic
 
-        # ---- alarms ----------------------------------------------------------------------
-        self.alarms: dict[str, cw.Alarm] = {}
-        for name, queue in dlqs.items():
-            alarm = cw.Alarm(
+    def _dlq_alarms(self, prefix: str, dlqs: Mapping[str, sqs.IQueue]) -> dict[str, cw.Alarm]:
+        return {
+            f"dlq-{name}": cw.Alarm(
                 self,
                 f"DlqAlarm-{name}",
                 alarm_name=f"{prefix}-dlq-{name}",
@@ -111,9 +125,12 @@ class Operations(Construct):
                 evaluation_periods=1,
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
             )
-            self.alarms[f"dlq-{name}"] = alarm
-        for name, function in functions.items():
-            alarm = cw.Alarm(
+            for name, queue in dlqs.items()
+        }
+
+    def _error_alarms(self, prefix: str, functions: Mapping[str, lambda_.IFunction]) -> dict[str, cw.Alarm]:
+        return {
+            f"errors-{name}": cw.Alarm(
                 self,
                 f"ErrorsAlarm-{name}",
                 alarm_name=f"{prefix}-errors-{name}",
@@ -124,20 +141,25 @@ class Operations(Construct):
                 evaluation_periods=1,
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
             )
-            self.alarms[f"errors-{name}"] = alarm
-        for alarm in self.alarms.values():
-            alarm.add_alarm_action(action)
-            alarm.add_ok_action(action)
+            for name, function in functions.items()
+        }
 
-        # ---- dashboard -------------------------------------------------------------------
-        self.dashboard = cw.Dashboard(
+    def _dashboard(
+        self,
+        config: DeploymentConfig,
+        dlqs: Mapping[str, sqs.IQueue],
+        functions: Mapping[str, lambda_.IFunction],
+        job_queues: Mapping[str, batch.IJobQueue],
+    ) -> cw.Dashboard:
+        """Rows, top to bottom: what this is, launches, status events, functions, dead letters."""
+        dashboard = cw.Dashboard(
             self,
             "Dashboard",
-            dashboard_name=f"{prefix}",
+            dashboard_name=f"{config.prefix}",
             default_interval=Duration.hours(24),
         )
         queue_names = ", ".join(f"`{config.queue_name(q)}`" for q in config.job_queues if q.name in job_queues)
-        self.dashboard.add_widgets(
+        dashboard.add_widgets(
             cw.TextWidget(
                 markdown=(
                     f"# batchlane `{config.name}`\n"
@@ -147,62 +169,71 @@ class Operations(Construct):
                 height=2,
             )
         )
-        self.dashboard.add_widgets(
-            cw.GraphWidget(
-                title="Launches",
-                left=[
-                    _total("LaunchRequested", "requested"),
-                    _total("LaunchRejected", "rejected"),
-                    _total("JobSubmitted", "submitted"),
-                ],
-                width=12,
-            ),
-            cw.GraphWidget(title="Submissions per queue", left=[_per_queue("JobSubmitted")], width=12),
-        )
-        self.dashboard.add_widgets(
-            cw.GraphWidget(
-                title="Status events processed",
-                left=[_total("StatusEventProcessed", "processed"), _total("RoutingItemMalformed", "malformed routing items")],
-                width=12,
-            ),
-            cw.GraphWidget(title="Queue blocked (per queue)", left=[_per_queue("QueueBlocked")], width=12),
-        )
+        dashboard.add_widgets(*_launch_widgets())
+        dashboard.add_widgets(*_status_widgets())
         if functions:
-            self.dashboard.add_widgets(
-                cw.GraphWidget(
-                    title="Function errors",
-                    left=[f.metric_errors(period=PERIOD, label=n) for n, f in functions.items()],
-                    width=8,
-                ),
-                cw.GraphWidget(
-                    title="Function invocations",
-                    left=[f.metric_invocations(period=PERIOD, label=n) for n, f in functions.items()],
-                    width=8,
-                ),
-                cw.GraphWidget(
-                    title="Function duration (p99)",
-                    left=[f.metric_duration(period=PERIOD, statistic="p99", label=n) for n, f in functions.items()],
-                    width=8,
-                ),
-            )
+            dashboard.add_widgets(*_function_widgets(functions))
         if dlqs:
-            self.dashboard.add_widgets(
-                cw.GraphWidget(
-                    title="Dead-letter queues (messages visible)",
-                    left=[
-                        q.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum", label=n)
-                        for n, q in dlqs.items()
-                    ],
-                    width=24,
-                ),
-                cw.AlarmStatusWidget(alarms=list(self.alarms.values()), title="Alarms", width=24)
-                if self.alarms
-                else cw.TextWidget(markdown="no alarms", width=24),
-            )
-        CfnOutput(self, "AlarmTopicArn", value=self.topic.topic_arn, description="Subscribe to receive batchlane alarms")
-        CfnOutput(
-            self,
-            "DashboardUrl",
-            value=f"https://console.aws.amazon.com/cloudwatch/home?region={Aws.REGION}#dashboards:name={prefix}",
-            description="CloudWatch dashboard",
-        )
+            dashboard.add_widgets(*self._dead_letter_widgets(dlqs))
+        return dashboard
+
+    def _dead_letter_widgets(self, dlqs: Mapping[str, sqs.IQueue]) -> list[cw.IWidget]:
+        return [
+            cw.GraphWidget(
+                title="Dead-letter queues (messages visible)",
+                left=[
+                    q.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum", label=n)
+                    for n, q in dlqs.items()
+                ],
+                width=24,
+            ),
+            cw.AlarmStatusWidget(alarms=list(self.alarms.values()), title="Alarms", width=24)
+            if self.alarms
+            else cw.TextWidget(markdown="no alarms", width=24),
+        ]
+
+
+def _launch_widgets() -> list[cw.IWidget]:
+    return [
+        cw.GraphWidget(
+            title="Launches",
+            left=[
+                _total("LaunchRequested", "requested"),
+                _total("LaunchRejected", "rejected"),
+                _total("JobSubmitted", "submitted"),
+            ],
+            width=12,
+        ),
+        cw.GraphWidget(title="Submissions per queue", left=[_per_queue("JobSubmitted")], width=12),
+    ]
+
+
+def _status_widgets() -> list[cw.IWidget]:
+    return [
+        cw.GraphWidget(
+            title="Status events processed",
+            left=[_total("StatusEventProcessed", "processed"), _total("RoutingItemMalformed", "malformed routing items")],
+            width=12,
+        ),
+        cw.GraphWidget(title="Queue blocked (per queue)", left=[_per_queue("QueueBlocked")], width=12),
+    ]
+
+
+def _function_widgets(functions: Mapping[str, lambda_.IFunction]) -> list[cw.IWidget]:
+    return [
+        cw.GraphWidget(
+            title="Function errors",
+            left=[f.metric_errors(period=PERIOD, label=n) for n, f in functions.items()],
+            width=8,
+        ),
+        cw.GraphWidget(
+            title="Function invocations",
+            left=[f.metric_invocations(period=PERIOD, label=n) for n, f in functions.items()],
+            width=8,
+        ),
+        cw.GraphWidget(
+            title="Function duration (p99)",
+            left=[f.metric_duration(period=PERIOD, statistic="p99", label=n) for n, f in functions.items()],
+            width=8,
+        ),
+    ]

@@ -27,8 +27,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from batchlane.deployment.config import DeploymentConfig
 from batchlane.routing.items import SORT_ATTR, items_from_table
-from stacks.config import DeploymentConfig
 from stacks.runtime import log_retention
 
 GENERATION_CONTEXT_KEY = "routingSeedGeneration"

@@ -9,7 +9,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.config import LOG_RETENTION_DAYS, ConfigError, DeploymentConfig, FunctionConfig
+from batchlane.common.environment import METRICS_NAMESPACE, CommonEnvironment, FunctionEnvironment
+from batchlane.deployment.config import LOG_RETENTION_DAYS, ConfigError, DeploymentConfig, FunctionConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYER_DIR = ROOT / "build" / "layer"
@@ -43,7 +44,7 @@ class LambdaRuntime(Construct):
         handler: str,
         service: str,
         settings: FunctionConfig,
-        environment: dict[str, str],
+        environment: FunctionEnvironment,
         description: str,
     ) -> lambda_.Function:
         log_group = logs.LogGroup(
@@ -67,11 +68,13 @@ class LambdaRuntime(Construct):
             log_group=log_group,
             description=description,
             environment={
-                "POWERTOOLS_SERVICE_NAME": service,
-                "POWERTOOLS_METRICS_NAMESPACE": "batchlane",
-                "POWERTOOLS_LOG_LEVEL": "INFO",
-                "BATCHLANE_DEPLOYMENT": self._config.name,
-                **environment,
+                **CommonEnvironment(
+                    service_name=service,
+                    metrics_namespace=METRICS_NAMESPACE,
+                    log_level="INFO",
+                    deployment=self._config.name,
+                ).variables(),
+                **environment.variables(),
             },
         )
         return function

@@ -7,7 +7,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from stacks.config import DeploymentConfig
+from batchlane.deployment.config import DeploymentConfig
 
 
 class DeploymentSettings(Construct):

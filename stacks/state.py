@@ -9,7 +9,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from batchlane import EVENT_SOURCE
-from stacks.config import DeploymentConfig
+from batchlane.deployment.config import DeploymentConfig, StateNames
 
 
 def _table(scope: Construct, id: str, *, name: str, pk: str, sk: str | None = None, ttl: str | None = None) -> dynamodb.Table:
@@ -32,6 +32,19 @@ def _table(scope: Construct, id: str, *, name: str, pk: str, sk: str | None = No
 class StateStore(Construct):
     def __init__(self, scope: Construct, id: str, *, config: DeploymentConfig) -> None:
         super().__init__(scope, id)
+        self.bucket = self._data_bucket(config)
+        # Queues and rules, edited by operators (see docs/routing.md for the item shape).
+        self.routing_table = _table(self, "Routing", name=config.table_name("routing"), pk="pk", sk="sk")
+        self.executions_table = self._executions_table(config)
+        # Powertools idempotency records (key "id", TTL "expiration").
+        self.idempotency_table = _table(
+            self, "Idempotency", name=config.table_name("idempotency"), pk="id", ttl="expiration"
+        )
+        self.bus = self._bus(config)
+        self.event_source = EVENT_SOURCE
+
+    def _data_bucket(self, config: DeploymentConfig) -> s3.Bucket:
+        """Inputs and outputs of every launch, under launches/<launchId>/, with its access logs."""
         access_logs = s3.Bucket(
             self,
             "AccessLogs",
@@ -41,8 +54,7 @@ class StateStore(Construct):
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(config.data_retention_days))],
             removal_policy=RemovalPolicy.RETAIN,
         )
-        # Inputs and outputs of every launch, under launches/<launchId>/.
-        self.bucket = s3.Bucket(
+        return s3.Bucket(
             self,
             "Data",
             encryption=s3.BucketEncryption.S3_MANAGED,
@@ -60,36 +72,47 @@ class StateStore(Construct):
             ],
             removal_policy=RemovalPolicy.RETAIN,
         )
-        # Queues and rules, edited by operators (see docs/routing.md for the item shape).
-        self.routing_table = _table(self, "Routing", name=config.table_name("routing"), pk="pk", sk="sk")
-        # One partition per launch: the launch record, then the status path's items.
-        self.executions_table = _table(
+
+    def _executions_table(self, config: DeploymentConfig) -> dynamodb.Table:
+        """One partition per launch: the launch record, then the status path's items."""
+        table = _table(
             self, "Executions", name=config.table_name("executions"), pk="launchId", sk="sk", ttl="expiresAt"
         )
-        self.executions_table.add_global_secondary_index(
+        table.add_global_secondary_index(
             index_name="byJobId",
             partition_key=dynamodb.Attribute(name="jobId", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
         # Sparse: only launches that are not final (batchlane.common.open_launches), for the reconciler.
-        self.executions_table.add_global_secondary_index(
+        table.add_global_secondary_index(
             index_name="openLaunches",
             partition_key=dynamodb.Attribute(name="openShard", type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name="lastSeenAt", type=dynamodb.AttributeType.NUMBER),
             projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
-        # Powertools idempotency records (key "id", TTL "expiration").
-        self.idempotency_table = _table(
-            self, "Idempotency", name=config.table_name("idempotency"), pk="id", ttl="expiration"
-        )
-        self.bus = events.EventBus(self, "Bus", event_bus_name=config.bus_name)
+        return table
+
+    def _bus(self, config: DeploymentConfig) -> events.EventBus:
+        """batchlane's own bus: launch and abort requests, and every answer."""
+        bus = events.EventBus(self, "Bus", event_bus_name=config.bus_name)
         if config.event_archive_days:
             # Every launch request and answer can be replayed.
-            self.bus.archive(
+            bus.archive(
                 "Archive",
                 archive_name=f"{config.prefix}-archive",
                 description="batchlane task events, for replay",
                 event_pattern=events.EventPattern(source=events.Match.prefix("")),
                 retention=Duration.days(config.event_archive_days),
             )
-        self.event_source = EVENT_SOURCE
+        return bus
+
+    @property
+    def names(self) -> StateNames:
+        """The resources' names (tokens) as the function environments carry them."""
+        return StateNames(
+            routing_table=self.routing_table.table_name,
+            executions_table=self.executions_table.table_name,
+            idempotency_table=self.idempotency_table.table_name,
+            data_bucket=self.bucket.bucket_name,
+            event_bus=self.bus.event_bus_name,
+        )

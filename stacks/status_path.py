@@ -12,10 +12,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from batchlane.deployment.config import DeploymentConfig
 from batchlane.status.events import DETAIL_TYPES, SOURCE
 from batchlane.status.service import ABORT_REQUESTED
 from stacks.compute import BatchCompute
-from stacks.config import DeploymentConfig
 from stacks.buffers import buffered_queue, consume, deliver
 from stacks.runtime import LambdaRuntime
 from stacks.state import StateStore
@@ -33,6 +33,14 @@ class StatusPath(Construct):
         runtime: LambdaRuntime,
     ) -> None:
         super().__init__(scope, id)
+        self._batch_events_to_aggregator(config, state, compute, runtime)
+        self._abort_requests_to_aggregator(config, state)
+        self._grant(state, self.function)
+        self._scheduled_reconciler(config, state, runtime)
+
+    def _batch_events_to_aggregator(
+        self, config: DeploymentConfig, state: StateStore, compute: BatchCompute, runtime: LambdaRuntime
+    ) -> None:
         settings = config.aggregator
         self.queue, self.dlq = buffered_queue(self, "BatchEvents", settings)
         queue_arns = [q.job_queue_arn for q in compute.job_queues.values()]
@@ -53,12 +61,14 @@ class StatusPath(Construct):
             service="aggregator",
             settings=settings,
             description="Folds AWS Batch job events into one live status per launch",
-            environment=self._environment(config, state),
+            environment=config.aggregator_environment(state.names),
         )
         consume(self.function, self.queue, batch_size=settings.batch_size,
                 batching_window_seconds=settings.batching_window_seconds)
-        # Aborts: their own small buffer (an abort never waits behind a burst of Batch events).
-        self.abort_queue, self.abort_dlq = buffered_queue(self, "AbortRequests", settings)
+
+    def _abort_requests_to_aggregator(self, config: DeploymentConfig, state: StateStore) -> None:
+        """Their own small buffer: an abort never waits behind a burst of Batch events."""
+        self.abort_queue, self.abort_dlq = buffered_queue(self, "AbortRequests", config.aggregator)
         self.abort_rule = events.Rule(
             self, "AbortRequested",
             event_bus=state.bus,
@@ -67,19 +77,16 @@ class StatusPath(Construct):
         )
         deliver(self.abort_rule, self.abort_queue, self.abort_dlq)
         consume(self.function, self.abort_queue, batch_size=10)
-        self._grant(state, self.function)
-        # The reconciler: on a schedule, never on the event path (no DescribeJobs while events flow).
+
+    def _scheduled_reconciler(self, config: DeploymentConfig, state: StateStore, runtime: LambdaRuntime) -> None:
+        """On a schedule, never on the event path (no DescribeJobs while events flow)."""
         self.reconciler = runtime.function(
             self, "Reconciler",
             handler="batchlane.status.handler.reconcile",
             service="reconciler",
             settings=config.reconciler,
             description="Repairs launches whose AWS Batch events were missed (DescribeJobs, within a budget)",
-            environment={
-                **self._environment(config, state),
-                "SILENT_SECONDS": str(config.status.silent_seconds),
-                "RECONCILE_REQUEST_BUDGET": str(config.status.reconcile_request_budget),
-            },
+            environment=config.reconciler_environment(state.names),
         )
         self.schedule = events.Rule(
             self, "ReconcileSchedule",
@@ -93,15 +100,6 @@ class StatusPath(Construct):
             actions=["batch:DescribeJobs"],
             resources=["*"],
         ))
-
-    @staticmethod
-    def _environment(config: DeploymentConfig, state: StateStore) -> dict[str, str]:
-        return {
-            "EXECUTIONS_TABLE": state.executions_table.table_name,
-            "EVENT_BUS": state.bus.event_bus_name,
-            "PROGRESS_INTERVAL_SECONDS": str(config.status.progress_interval_seconds),
-            "PROGRESS_MIN_SIZE": str(config.status.progress_min_size),
-        }
 
     def _grant(self, state: StateStore, fn: lambda_.Function) -> None:
         stack = Stack.of(self)

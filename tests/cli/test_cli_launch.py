@@ -3,11 +3,17 @@ AWS errors (exit 3). The full round trip runs through the sandbox in tests/e2e/t
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from batchlane.cli.launch import build_detail, generated_launch_id
 from batchlane.cli.main import build_parser
+
+ROOT = Path(__file__).resolve().parents[2]
 
 FLAGS = ["--project", "p", "--domain", "d", "--workflow", "w", "--task", "my.task", "--image", "busybox"]
 
@@ -69,3 +75,20 @@ def test_no_record_and_no_answers_queue_means_no_answer(cli, aws, boto_session):
 def test_an_unreachable_endpoint_is_an_aws_error(cli, unused_endpoint):
     result = cli("launch", *FLAGS, "--input", "{}", "--endpoint-url", unused_endpoint)
     assert result.code == 3 and result.err.startswith("batchlane: AWS error")
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "nan", "inf", "most"])
+@pytest.mark.parametrize("command", [("launch", *FLAGS, "--input", "{}"), ("status", "replay", "events.jsonl")])
+def test_min_success_ratio_is_a_number_from_0_to_1_for_every_command(cli, command, value):
+    result = cli(*command, "--min-success-ratio", value)
+    assert result.code == 2 and len(result.err.strip().splitlines()) == 1
+    assert f"argument --min-success-ratio: expected a number from 0 to 1, got '{value}'" in result.err
+
+
+def test_the_command_line_starts_without_boto3_or_pydantic():
+    """Offline commands (routes explain --config, status replay, --help) never pay for the AWS SDK."""
+    probe = ("import sys; from batchlane.cli.main import build_parser; build_parser(); "
+             "print(sorted(m for m in ('boto3', 'botocore', 'pydantic') if m in sys.modules))")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "lambdas"), str(ROOT)])}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

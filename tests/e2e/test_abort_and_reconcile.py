@@ -9,10 +9,10 @@ import time
 import pytest
 
 from batchlane.cli.main import main
+from batchlane.deployment.config import load_config
 from batchlane.sandbox.core import Sandbox
 from batchlane.sandbox.provision import status_path_available
 from batchlane.sandbox.scenario import parse_scenario
-from stacks.config import load_config
 from tests.e2e.conftest import task
 
 pytestmark = pytest.mark.skipif(not status_path_available(), reason="no status path in this checkout")

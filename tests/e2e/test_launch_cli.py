@@ -9,9 +9,9 @@ import time
 import pytest
 
 from batchlane.cli.main import main
+from batchlane.deployment.config import load_config
 from batchlane.sandbox.core import Sandbox
 from batchlane.sandbox.scenario import parse_scenario
-from stacks.config import load_config
 
 CACHE_SECONDS = 2
 LONG = 30.0  # children that would run this long unless terminated

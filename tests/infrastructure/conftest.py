@@ -26,7 +26,7 @@ CONFIGS = tuple(sorted(p.stem for p in (ROOT / "config").glob("*.yaml")))
 @dataclass
 class Synthesized:
     name: str
-    config: Any  # stacks.config.DeploymentConfig
+    config: Any  # batchlane.deployment.config.DeploymentConfig
     stack: Any  # stacks.batchlane_stack.BatchlaneStack
     outdir: Path
     nag_error: str | None

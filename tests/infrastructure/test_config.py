@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from batchlane.deployment.config import CONFIG_DIR, ConfigError, load_config
 from batchlane.routing.items import table_from_items
-from stacks.config import CONFIG_DIR, ConfigError, load_config
 from stacks.routing_seed import seed_items, to_attribute_value
 
 CONFIGS = tuple(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))

@@ -68,7 +68,7 @@ def test_a_new_seed_generation_reruns_the_seed(tmp_path):
     import aws_cdk as cdk
     from aws_cdk import aws_dynamodb as dynamodb
 
-    from stacks.config import load_config
+    from batchlane.deployment.config import load_config
     from stacks.routing_seed import RoutingSeed
 
     rendered = []
@@ -155,7 +155,7 @@ def test_operations_construct_in_a_small_stack():
     from aws_cdk import aws_sqs as sqs
     from aws_cdk.assertions import Match, Template
 
-    from stacks.config import load_config
+    from batchlane.deployment.config import load_config
     from stacks.operations import Operations
 
     config = load_config("dev")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import boto3
@@ -11,8 +12,8 @@ import pytest
 from moto import mock_aws
 
 from batchlane.common import aws
+from batchlane.deployment.config import load_config
 from batchlane.sandbox.provision import Provisioned, provision
-from stacks.config import load_config
 
 
 class LambdaContext:
@@ -89,13 +90,15 @@ class World:
         return [j for j in found if ":" not in j["jobId"]]  # parents and plain jobs, not children
 
 
-@pytest.fixture
-def world(monkeypatch):
+@contextmanager
+def moto_world(setenv):
+    """The dev deployment's resources in moto, an answers queue on its bus, fresh launcher caches;
+    ``setenv(name, value)`` sets the functions' environment (pytest's monkeypatch.setenv)."""
     with mock_aws(config={"batch": {"use_docker": False}}):
         aws.reset_clients()
         deployment = provision(load_config("dev"))
         for key, value in deployment.function_environment().items():
-            monkeypatch.setenv(key, value)
+            setenv(key, value)
         sqs = boto3.client("sqs")
         url = sqs.create_queue(QueueName="answers")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -109,6 +112,12 @@ def world(monkeypatch):
         yield World(deployment, url)
         handler.runtime.cache_clear()
         aws.reset_clients()
+
+
+@pytest.fixture
+def world(monkeypatch):
+    with moto_world(monkeypatch.setenv) as w:
+        yield w
 
 
 @pytest.fixture

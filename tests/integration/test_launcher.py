@@ -32,7 +32,7 @@ def submitted(world):
     from batchlane.common import aws
 
     requests: list[dict] = []
-    aws.client("batch").meta.events.register(
+    aws.single_attempt_client("batch").meta.events.register(
         "provide-client-params.batch.SubmitJob", lambda params, **_: requests.append(dict(params)))
     return requests
 
@@ -187,11 +187,13 @@ def test_oversized_command_and_environment_are_rejected_before_submission(world,
     assert world.jobs() == []
 
 
-def test_same_launch_delivered_twice_submits_one_job(world, launch):
+def test_same_launch_delivered_twice_submits_one_job_and_answers_both(world, launch):
     launch(task())
     launch(task())
     assert len(world.jobs()) == 1
-    assert [a["detail-type"] for a in world.answers()] == ["Task Launched"]
+    answers = world.answers()
+    assert [a["detail-type"] for a in answers] == ["Task Launched", "Task Launched"]
+    assert answers[0]["detail"]["jobId"] == answers[1]["detail"]["jobId"] == world.jobs()[0]["jobId"]
 
 
 def test_duplicates_in_one_batch_submit_one_job(world, launch):
@@ -218,12 +220,12 @@ def test_concurrent_deliveries_submit_one_job(world, launch):
     assert len(world.jobs()) == 1
 
 
-def test_duplicate_a_day_later_submits_nothing_and_repeats_the_answer(world, launch):
+def test_duplicate_a_day_later_submits_nothing_and_repeats_the_answer(world, launch, monkeypatch):
     launch(task())
     first = only(world.answers(), "Task Launched")
-    idempotency = boto3.resource("dynamodb").Table("batchlane-dev-idempotency")
-    for item in idempotency.scan()["Items"]:  # the idempotency records have expired
-        idempotency.delete_item(Key={"id": item["id"]})
+    service = handler.runtime()
+    later = service.clock() + 24 * 3600 + 1
+    monkeypatch.setattr(service, "clock", lambda: later)
     launch(task())
     again = only(world.answers(), "Task Launched")
     assert again["jobId"] == first["jobId"] and len(world.jobs()) == 1
@@ -244,7 +246,7 @@ def test_crash_after_submit_is_recovered_without_a_second_job(world, launch, mon
     # redelivered while the lease still runs: handed back again, nothing submitted
     assert len(launch(task())["batchItemFailures"]) == 1
     # redelivered after the lease: the job is found by its name, not submitted again
-    service, _ = handler.runtime()
+    service = handler.runtime()
     monkeypatch.setattr(service, "clock", lambda: 4_000_000_000.0)
     assert launch(task()) == {"batchItemFailures": []}
     assert len(world.jobs()) == 1
@@ -264,17 +266,24 @@ def _throttle_submit_once():
             raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "Too Many Requests"},
                                "ResponseMetadata": {"HTTPStatusCode": 429}}, "SubmitJob")
 
-    aws.client("batch").meta.events.register("before-call.batch.SubmitJob", throttle)
+    aws.single_attempt_client("batch").meta.events.register("before-call.batch.SubmitJob", throttle)
     return calls
 
 
-def test_throttling_hands_the_message_back_and_the_retry_submits_once(world, launch):
+def test_throttled_submit_keeps_the_claim_and_the_retry_after_the_lease_submits_once(world, launch, monkeypatch):
+    """A 429 may have come after the job was created: the claim is kept (no second SubmitJob while
+    it runs), and the delivery after the lease looks the job up by name before it submits."""
     calls = _throttle_submit_once()
     assert len(launch(task())["batchItemFailures"]) == 1
-    assert world.jobs() == [] and world.launch_record("l-1") is None  # the claim was released
+    assert world.jobs() == [] and world.launch_record("l-1")["state"] == "SUBMITTING"
     assert world.answers() == []
-    assert launch(task()) == {"batchItemFailures": []}  # the SQS retry
+    assert len(launch(task())["batchItemFailures"]) == 1  # redelivered within the lease: handed back
+    assert calls["n"] == 1
+    service = handler.runtime()
+    monkeypatch.setattr(service, "clock", lambda: 4_000_000_000.0)
+    assert launch(task()) == {"batchItemFailures": []}  # the SQS retry after the lease
     assert calls["n"] == 2 and len(world.jobs()) == 1
+    assert only(world.answers(), "Task Launched")["jobId"] == world.jobs()[0]["jobId"]
 
 
 def test_unreadable_message_fails_alone_and_the_rest_of_the_batch_launches(world, launch):
@@ -286,7 +295,7 @@ def test_unreadable_message_fails_alone_and_the_rest_of_the_batch_launches(world
 
 
 def _age_routing_cache():
-    service, _ = handler.runtime()
+    service = handler.runtime()
     store = service.routing.provider.store
     for key, value in list(store.items()):
         store[key] = value._replace(ttl=datetime.now() - timedelta(seconds=1))

@@ -17,121 +17,65 @@ no answer within ``--wait-timeout``, 2 usage, 3 AWS error.
 from __future__ import annotations
 
 import argparse
-import sys
-import time
-from typing import Any
 
-from batchlane import ABORT_REJECTED, ABORT_REQUESTED
-from batchlane.cli.common import OK, USAGE, CliError, Context, add_command
-from batchlane.cli.launch import SETTLE_SECONDS, AnswersQueue, _settled, _status, launch_record, put_event
+from batchlane import ABORT_REQUESTED
+from batchlane.cli.common import OK, USAGE, CliError, Context, add_command, positive_seconds
+from batchlane.client.render import sent_line, status_lines
 
 NOT_OK = 1  # rejected, unknown, already ended, no answer
-ABORTED = "aborted"
-FINAL_PHASES = ("succeeded", "failed", "aborted")
-REJECTION_GRACE_SECONDS = 5  # an ended launch: how long to wait for batchlane's own rejection
 
 
-def wait_for_outcome(ctx: Context, launch_id: str, timeout: float, poll: float,
-                     phase_before: str | None = None) -> tuple[str, dict[str, Any]]:
-    """("aborted", status document) | ("rejected", Task Abort Rejected detail)
-    | ("ended", {"phase", "document"}) | ("none", {"known": bool, "answersQueue": url}).
-    ``phase_before``: the stored phase before the request (a launch aborted earlier has ended)."""
-    answers = AnswersQueue(ctx)
-    deadline = time.monotonic() + timeout
-    ended_at: float | None = None
-    while True:
-        rejection = answers.find(launch_id, (ABORT_REJECTED,))
-        if rejection is not None:
-            return "rejected", rejection["detail"]
-        doc, stored = _status(ctx, launch_id)
-        if stored == ABORTED and phase_before != ABORTED:
-            return "aborted", doc or {}
-        if stored in FINAL_PHASES:
-            # Already ended: batchlane rejects the abort; take its answer when there is a queue for it.
-            ended_at = ended_at or time.monotonic()
-            if answers.url is None or time.monotonic() - ended_at > REJECTION_GRACE_SECONDS:
-                return "ended", {"phase": stored, "document": doc}
-        if time.monotonic() >= deadline:
-            known = doc is not None or launch_record(ctx, launch_id) is not None
-            return "none", {"known": known, "answersQueue": answers.url}
-        time.sleep(poll)
+def _rejected(ctx: Context, json_out: bool, launch_id: str, reason: str, phase: str | None) -> int:
+    if json_out:
+        ctx.emit_json({"launchId": launch_id, "abortRejected": True, "reason": reason, "phase": phase})
+    else:
+        ctx.out(f"Abort of {launch_id} rejected: {reason}")
+    return NOT_OK
 
 
-def _settle(ctx: Context, launch_id: str, doc: dict[str, Any], poll: float, say) -> dict[str, Any]:
-    """After ``aborted``: wait (briefly) for the stopped children's events, as ``launch --wait`` does."""
-    if _settled(doc):
-        return doc
-    say("  the remaining children are being stopped (TerminateJob)")
-    until = time.monotonic() + SETTLE_SECONDS
-    while time.monotonic() < until:
-        time.sleep(poll)
-        fresh, _ = _status(ctx, launch_id)
-        if fresh is not None:
-            doc = fresh
-            if _settled(doc):
-                break
-    return doc
+def _report(args: argparse.Namespace, ctx: Context, client, outcome, say) -> int:
+    """The outcome of the request, as ``--wait`` shows it."""
+    from batchlane.client.waiting import settle
 
-
-def cmd_abort(args: argparse.Namespace, ctx: Context) -> int:
     launch_id = args.launch_id.strip()
-    if not launch_id:
-        raise CliError("LAUNCH_ID must not be empty", USAGE)
-    json_out = args.json
-    say = (lambda text: print(text, file=sys.stderr)) if json_out else ctx.out
-    phase_before = None
-    if args.wait:
-        phase_before = _status(ctx, launch_id)[1]
-    put_event(ctx, ABORT_REQUESTED, {"launchId": launch_id, **({"reason": args.reason} if args.reason else {})},
-              args.source)
-    if not args.wait:
-        if json_out:
-            ctx.emit_json({"launchId": launch_id, "abortRequested": True, "bus": ctx.config().bus_name})
-        else:
-            ctx.out(f"Sent Task Abort Requested {launch_id} to bus {ctx.config().bus_name} ({ctx.where}); "
-                    "--wait follows it")
-        return OK
-    say(f"Sent Task Abort Requested {launch_id} to bus {ctx.config().bus_name} ({ctx.where}); waiting for the outcome")
-    kind, answer = wait_for_outcome(ctx, launch_id, args.wait_timeout, args.poll, phase_before)
-    if kind == "aborted":
-        doc = _settle(ctx, launch_id, answer, args.poll, say)
-        if json_out:
+    if outcome.kind == "aborted":
+        doc = settle(client, launch_id, outcome.document, poll=args.poll, say=say)
+        if args.json:
             ctx.emit_json(doc)
         else:
-            from batchlane.cli.status import _print
-
-            _print(ctx, doc)
+            ctx.lines(status_lines(doc))
         return OK
-    if kind == "rejected":
-        reason = answer.get("reason") or "rejected"
-        if json_out:
-            ctx.emit_json({"launchId": launch_id, "abortRejected": True, "reason": reason, "phase": answer.get("phase")})
-        else:
-            ctx.out(f"Abort of {launch_id} rejected: {reason}")
-        return NOT_OK
-    if kind == "ended":
-        phase = answer["phase"]
-        if json_out:
-            ctx.emit_json({"launchId": launch_id, "abortRejected": True,
-                           "reason": f"the launch has already {phase}", "phase": phase})
-        else:
-            ctx.out(f"Abort of {launch_id} rejected: the launch has already {phase}")
-        return NOT_OK
-    if not answer.get("known"):
-        hint = "" if answer.get("answersQueue") else " (no answers queue: a rejection cannot be shown here)"
+    if outcome.kind == "rejected":
+        return _rejected(ctx, args.json, launch_id, outcome.reason, outcome.phase)
+    if outcome.kind == "ended":
+        return _rejected(ctx, args.json, launch_id, f"the launch has already {outcome.phase}", outcome.phase)
+    if not outcome.known:
+        hint = "" if outcome.answers_queue else " (no answers queue: a rejection cannot be shown here)"
         raise CliError(f"no launch {launch_id!r} in table {ctx.last_table} and no answer within "
                        f"{args.wait_timeout:g} s{hint}", NOT_OK)
     raise CliError(f"launch {launch_id} was not aborted within {args.wait_timeout:g} s (no answer yet)", NOT_OK)
 
 
-def _positive(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {value!r}")
-    return number
+def cmd_abort(args: argparse.Namespace, ctx: Context) -> int:
+    from batchlane.client.waiting import wait_for_abort
+
+    launch_id = args.launch_id.strip()
+    if not launch_id:
+        raise CliError("LAUNCH_ID must not be empty", USAGE)
+    say = ctx.progress(args.json)
+    client = ctx.batchlane()
+    phase_before = client.executions.status(launch_id).phase if args.wait else None
+    client.put_abort(launch_id, args.reason, args.source)
+    sent = sent_line(ABORT_REQUESTED, launch_id, client.bus_name, ctx.where)
+    if not args.wait:
+        if args.json:
+            ctx.emit_json({"launchId": launch_id, "abortRequested": True, "bus": client.bus_name})
+        else:
+            ctx.out(f"{sent}; --wait follows it")
+        return OK
+    say(f"{sent}; waiting for the outcome")
+    outcome = wait_for_abort(client, launch_id, timeout=args.wait_timeout, poll=args.poll, phase_before=phase_before)
+    return _report(args, ctx, client, outcome, say)
 
 
 def register(subparsers) -> None:
@@ -149,6 +93,6 @@ def register(subparsers) -> None:
     p.add_argument("--reason", metavar="TEXT", help="why (kept in the launch's reason: 'aborted on request: TEXT')")
     p.add_argument("--source", default="batchlane.cli", help="the event's source (default batchlane.cli)")
     p.add_argument("--wait", action="store_true", help="wait until the launch is aborted or the abort rejected")
-    p.add_argument("--wait-timeout", type=_positive, default=60, metavar="SECONDS",
+    p.add_argument("--wait-timeout", type=positive_seconds, default=60, metavar="SECONDS",
                    help="how long --wait waits for the outcome (default 60)")
     p.add_argument("--poll", type=float, default=0.3, metavar="SECONDS", help=argparse.SUPPRESS)

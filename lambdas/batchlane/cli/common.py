@@ -2,8 +2,8 @@
 
 A command handler is ``handler(args, ctx) -> int`` (an exit code). It reports a failure by
 raising :class:`CliError` (one line, an exit code); AWS errors raised by boto3 are turned into
-one line and exit code 3 by ``main``. Nothing here imports boto3: commands that work offline
-stay fast and never touch AWS.
+one line and exit code 3 by ``main``. boto3 is imported only when a command makes its first AWS
+client: commands that work offline stay fast and never touch AWS.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Callable
 
 # Exit codes, the same for every command.
@@ -85,14 +86,35 @@ def csv_list(value: str) -> tuple[str, ...]:
     return names
 
 
-def non_negative_int(value: str) -> int:
+def _number(convert: Callable[[str], Any], accept: Callable[[Any], bool], expected: str) -> Callable[[str], Any]:
+    """An argparse type: ``convert`` the text, then ``accept`` the number, else a usage error."""
+    def parse(value: str):
+        try:
+            number = convert(value)
+        except ValueError:
+            number = None
+        if number is None or not accept(number):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value!r}")
+        return number
+    return parse
+
+
+non_negative_int = _number(int, lambda n: n >= 0, "a whole number >= 0")
+positive_seconds = _number(float, lambda s: s > 0, "a number of seconds > 0")
+# Flyte's minSuccessRatio; NaN fails the comparison, infinities the bounds.
+min_success_ratio = _number(float, lambda r: 0 <= r <= 1, "a number from 0 to 1")
+
+
+def read_text(path: str) -> str:
+    """A file named on the command line ('-': standard input); a missing or unreadable one is a usage error."""
+    if path == "-":
+        return sys.stdin.read()
     try:
-        number = int(value)
-    except ValueError:
-        number = -1
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value!r}")
-    return number
+        return Path(path).read_text()
+    except FileNotFoundError:
+        raise CliError(f"{path}: no such file", USAGE) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"{path}: cannot read it: {exc}", USAGE) from None
 
 
 @dataclass
@@ -120,7 +142,7 @@ class Context:
     def config(self):
         """The deployment configuration (loaded once); an invalid one is a usage error."""
         if self._config is None:
-            from stacks.config import ConfigError, load_config
+            from batchlane.deployment.config import ConfigError, load_config
 
             try:
                 self._config = load_config(self.deployment)
@@ -167,10 +189,25 @@ class Context:
     def resource(self, service: str):
         return self._boto_session().resource(service, endpoint_url=self.endpoint_url, config=self._boto_config())
 
+    def batchlane(self):
+        """The deployment as a client sees it (batchlane.client.api): its bus, executions table and
+        answers queue, reached through this context's clients."""
+        from batchlane.client.api import BatchlaneClient
+
+        return BatchlaneClient.for_deployment(self.config(), self.client, executions_table=self.table_name("executions"))
+
     # --- output ----------------------------------------------------------------------------
     @staticmethod
     def out(text: str = "") -> None:
         print(text, file=sys.stdout)
+
+    def lines(self, lines: list[str]) -> None:
+        for line in lines:
+            self.out(line)
+
+    def progress(self, json_output: bool) -> Callable[[str], None]:
+        """Where progress lines go: standard error when standard output carries one JSON document."""
+        return (lambda text: print(text, file=sys.stderr)) if json_output else self.out
 
     @staticmethod
     def warn(text: str) -> None:
@@ -184,13 +221,8 @@ class Context:
 @lru_cache(maxsize=None)
 def _boto3_session(region: str):
     """One boto3 session per region and process: service models are loaded once (this matters
-    for anything that runs several commands in one process, such as the tests or the sandbox)."""
+    for anything that runs several commands in one process, such as the tests)."""
     import boto3
 
     return boto3.session.Session(region_name=region)
 
-
-def table_text(rows: list[list[str]], indent: str = "  ") -> list[str]:
-    """Left-aligned columns; the first row is the header."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]

@@ -20,26 +20,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 import uuid
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
-from batchlane import LAUNCH_REJECTED as REJECTED, LAUNCH_REQUESTED, LAUNCHED  # noqa: F401
-from batchlane.cli.common import OK, USAGE, AWS_ERROR, CliError, Context, add_command
+from batchlane import LAUNCH_REQUESTED
+from batchlane.cli.common import OK, USAGE, CliError, Context, add_command, min_success_ratio, read_text
+from batchlane.client.answers import answers_queue_name
+from batchlane.client.render import launched_lines, rejected_lines, sent_line, status_lines
 
 NOT_OK = 1  # rejected, no answer, failed, aborted
-FINAL_PHASES = ("succeeded", "failed", "aborted")
-SUBMITTED = "SUBMITTED"
-COUNT_ORDER = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
-SETTLE_SECONDS = 10  # after a failed launch was stopped: how long to wait for its children to end
-STALE_ANSWER_SECONDS = 600  # answers nobody took are dropped from the answers queue after this
-
-
-def answers_queue_name(config) -> str:
-    """The optional answers queue of a deployment (the sandbox has one): ``<prefix>-answers``."""
-    return f"{config.prefix}-answers"
 
 
 # --- the launch detail ------------------------------------------------------------------------
@@ -51,20 +41,11 @@ def _json_arg(text: str, what: str) -> Any:
         raise CliError(f"{what}: not valid JSON: {exc}", USAGE) from None
 
 
-def _read(path: str) -> str:
-    try:
-        return sys.stdin.read() if path == "-" else Path(path).read_text()
-    except FileNotFoundError:
-        raise CliError(f"{path}: no such file", USAGE) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(f"{path}: cannot read it: {exc}", USAGE) from None
-
-
 def _load_file(path: str) -> dict[str, Any]:
     """A launch detail (docs/launch-event.md) in JSON or YAML."""
     import yaml
 
-    text = _read(path)
+    text = read_text(path)
     try:
         document = yaml.safe_load(text)  # JSON is YAML
     except yaml.YAMLError as exc:
@@ -75,7 +56,7 @@ def _load_file(path: str) -> dict[str, Any]:
 
 
 def _inputs_file(path: str) -> list[Any]:
-    text = _read(path)
+    text = read_text(path)
     if path.endswith(".jsonl") or path.endswith(".ndjson"):
         inputs = []
         for number, line in enumerate(text.splitlines(), 1):
@@ -150,216 +131,63 @@ def build_detail(args: argparse.Namespace) -> dict[str, Any]:
     return detail
 
 
-# --- talking to the deployment --------------------------------------------------------------
+# --- the answer, and the launch followed to its end ------------------------------------------------
 
-def put_event(ctx: Context, detail_type: str, detail: dict[str, Any], source: str, bus: str | None = None) -> None:
-    """Put one event on the deployment's bus, as any client would."""
-    bus = bus or ctx.config().bus_name
-    response = ctx.client("events").put_events(Entries=[{
-        "Source": source, "DetailType": detail_type, "EventBusName": bus, "Detail": json.dumps(detail)}])
-    if response.get("FailedEntryCount"):
-        entry = response["Entries"][0]
-        raise CliError(f"AWS error: PutEvents on bus {bus} refused the {detail_type} event: "
-                       f"{entry.get('ErrorCode')}: {entry.get('ErrorMessage')}", AWS_ERROR)
+def _no_answer(ctx: Context, launch_id: str, answer, timeout: float) -> CliError:
+    hint = ("" if answer.answers_queue else
+            f"; a rejection leaves no record: its reasons are in the 'Task Launch Rejected' event on bus "
+            f"{ctx.config().bus_name} (an SQS queue named {answers_queue_name(ctx.config().prefix)} behind a rule "
+            "on source 'batchlane' lets this command show them)")
+    return CliError(f"no answer for launch {launch_id} within {timeout:g} s{hint}", NOT_OK)
 
 
-def launch_record(ctx: Context, launch_id: str) -> dict[str, Any] | None:
-    from boto3.dynamodb.types import TypeDeserializer
+def _follow(args: argparse.Namespace, ctx: Context, client, launch_id: str, say) -> int:
+    from batchlane.client.waiting import follow
 
-    from batchlane.common.values import from_dynamo
-
-    item = ctx.client("dynamodb").get_item(TableName=ctx.table_name("executions"), ConsistentRead=True,
-                                           Key={"launchId": {"S": launch_id}, "sk": {"S": "launch"}}).get("Item")
-    if not item:
-        return None
-    des = TypeDeserializer()
-    return from_dynamo({k: des.deserialize(v) for k, v in item.items()})
-
-
-class AnswersQueue:
-    """The optional answers queue: read without taking other clients' answers (visibility 0),
-    delete our own answer and answers nobody took for a long time."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.sqs = ctx.client("sqs")
-        self.url: str | None = None
-        try:
-            self.url = self.sqs.get_queue_url(QueueName=answers_queue_name(ctx.config()))["QueueUrl"]
-        except Exception as exc:  # noqa: BLE001 - no such queue: the record is the only answer
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-            if "NonExistentQueue" not in code and "QueueDoesNotExist" not in code:
-                raise
-
-    def find(self, launch_id: str, detail_types: tuple[str, ...] = (LAUNCHED, REJECTED)) -> dict[str, Any] | None:
-        """The event of one of ``detail_types`` batchlane answered ``launch_id`` with, if it is in the
-        queue (the last type wins when several are there: the rejection)."""
-        if self.url is None:
-            return None
-        messages = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, VisibilityTimeout=0,
-                                            AttributeNames=["SentTimestamp"]).get("Messages", [])
-        found = None
-        now_ms = time.time() * 1000
-        for m in messages:
-            try:
-                event = json.loads(m["Body"])
-            except ValueError:
-                event = {}
-            mine = (event.get("detail") or {}).get("launchId") == launch_id and \
-                event.get("detail-type") in detail_types
-            stale = now_ms - int(m.get("Attributes", {}).get("SentTimestamp", now_ms)) > STALE_ANSWER_SECONDS * 1000
-            if mine or stale:
-                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
-            if mine and (found is None or event["detail-type"] == detail_types[-1]):
-                found = event
-        return found
-
-
-def wait_for_answer(ctx: Context, launch_id: str, timeout: float, poll: float = 0.3) -> tuple[str, dict[str, Any]]:
-    """("launched", record or Task Launched detail) | ("rejected", Task Launch Rejected detail)
-    | ("none", {}) after ``timeout`` seconds."""
-    answers = AnswersQueue(ctx)
-    deadline = time.monotonic() + timeout
-    while True:
-        record = launch_record(ctx, launch_id)
-        if record and record.get("state") == SUBMITTED:
-            return "launched", record
-        event = answers.find(launch_id)
-        if event is not None:
-            if event["detail-type"] == REJECTED:
-                return "rejected", event["detail"]
-            # Launched: the record says the same (and more); it is written before the answer.
-            record = launch_record(ctx, launch_id)
-            return "launched", record or event["detail"]
-        if time.monotonic() >= deadline:
-            return "none", {"answersQueue": answers.url}
-        time.sleep(poll)
-
-
-# --- following the status ---------------------------------------------------------------------
-
-def _status(ctx: Context, launch_id: str) -> tuple[dict[str, Any] | None, str | None]:
-    """The status document (record_document) and the stored phase."""
-    from batchlane.cli.status import _items
-    from batchlane.status.view import SUMMARY_SK, record_document
-
-    items = _items(ctx, launch_id)
-    summary = next((i for i in items if i.get("sk") == SUMMARY_SK), {})
-    return record_document(items), summary.get("phase")
-
-
-def counts_text(doc: dict[str, Any]) -> str:
-    counts = doc.get("counts") or {}
-    names = [k for k in COUNT_ORDER if counts.get(k)] + [k for k in counts if k not in COUNT_ORDER and counts[k]]
-    return "  ".join(f"{k} {counts[k]}" for k in names) or "-"
-
-
-def _settled(doc: dict[str, Any]) -> bool:
-    counts = doc.get("counts") or {}
-    return int(counts.get("SUCCEEDED", 0)) + int(counts.get("FAILED", 0)) >= int(doc.get("size") or 1)
-
-
-def follow(ctx: Context, launch_id: str, *, timeout: float | None, poll: float, say) -> tuple[dict | None, str | None]:
-    """Poll the launch's status until its stored phase is final; ``say`` gets a line per phase
-    change and per change of the counts."""
-    t0 = time.monotonic()
-    last_phase, last_counts = None, None
-    settle_until: float | None = None
-    while True:
-        doc, stored = _status(ctx, launch_id)
-        if doc is not None:
-            elapsed = time.monotonic() - t0
-            phase = stored or doc.get("phase")
-            if phase != last_phase:
-                say(f"  [{elapsed:5.1f} s] phase {phase}: {doc.get('reason') or ''}".rstrip(": "))
-                last_phase = phase
-            counts = counts_text(doc)
-            if counts != last_counts:
-                say(f"  [{elapsed:5.1f} s]   {counts}   (of {doc.get('size')}, success needs {doc.get('minSuccesses')})")
-                last_counts = counts
-        if stored in FINAL_PHASES:
-            if doc and doc.get("terminated") and not _settled(doc) and time.monotonic() < (settle_until or 0):
-                time.sleep(poll)  # the stopped children's FAILED events are on their way
-                continue
-            if settle_until is None and doc and doc.get("terminated") and not _settled(doc):
-                settle_until = time.monotonic() + SETTLE_SECONDS
-                say(f"  [{time.monotonic() - t0:5.1f} s] the remaining children are being stopped (TerminateJob)")
-                continue
-            return doc, stored
-        if timeout and time.monotonic() - t0 > timeout:
-            return doc, None
-        time.sleep(poll)
-
-
-def _describe_launched(ctx: Context, launch_id: str, record: dict[str, Any], out) -> None:
-    routing = record.get("routing") or {}
-    size = int(record.get("size") or 1)
-    what = f"array job of {size} children" if record.get("isArray") else "job"
-    out(f"Launched {launch_id}: {what} {record.get('jobId')} on queue {record.get('queue')}")
-    if routing:
-        out(f"  routing: {routing.get('reason') or ''}".rstrip())
-    if record.get("consoleUrl"):
-        out(f"  console: {record['consoleUrl']}")
-
-
-def cmd_launch(args: argparse.Namespace, ctx: Context) -> int:
-    detail = build_detail(args)
-    launch_id = str(detail["launchId"])
-    json_out = args.json
-    say = (lambda text: print(text, file=sys.stderr)) if json_out else ctx.out
-    put_event(ctx, LAUNCH_REQUESTED, detail, args.source)
-    if not json_out:
-        ctx.out(f"Sent Task Launch Requested {launch_id} to bus {ctx.config().bus_name} ({ctx.where})")
-    kind, answer = wait_for_answer(ctx, launch_id, args.answer_timeout)
-    if kind == "none":
-        hint = ("" if answer.get("answersQueue") else
-                f"; a rejection leaves no record: its reasons are in the 'Task Launch Rejected' event on bus "
-                f"{ctx.config().bus_name} (an SQS queue named {answers_queue_name(ctx.config())} behind a rule "
-                "on source 'batchlane' lets this command show them)")
-        raise CliError(f"no answer for launch {launch_id} within {args.answer_timeout:g} s{hint}", NOT_OK)
-    if kind == "rejected":
-        problems = answer.get("problems") or []
-        if json_out:
-            ctx.emit_json({"launchId": launch_id, "phase": "rejected", "problems": problems})
-        else:
-            ctx.out(f"Rejected {launch_id}: {len(problems)} problem(s)")
-            for p in problems:
-                ctx.out(f"  {p.get('field')}: {p.get('message')}")
-        return NOT_OK
-    if "state" not in answer:  # the answer, not the record (it was not readable)
-        answer = {**answer, "size": answer.get("arraySize") or 1, "isArray": bool(answer.get("arraySize"))}
-    _describe_launched(ctx, launch_id, answer, say)
-    if not args.wait:
-        if json_out:
-            ctx.emit_json({"launchId": launch_id, "phase": "launched", "jobId": answer.get("jobId"),
-                           "queue": answer.get("queue"), "routing": answer.get("routing"),
-                           "consoleUrl": answer.get("consoleUrl"), "outputsUri": answer.get("outputsUri")})
-        return OK
     say(f"Following {launch_id} (Ctrl-C stops following, not the launch):")
-    doc, phase = follow(ctx, launch_id, timeout=args.wait_timeout or None, poll=args.poll, say=say)
+    status = follow(client, launch_id, timeout=args.wait_timeout or None, poll=args.poll, say=say)
+    doc, phase = status.document, status.phase
     if doc is None:
         raise CliError(f"launch {launch_id} has no status yet after {args.wait_timeout:g} s", NOT_OK)
-    if doc.get("outputsUri"):
-        from batchlane.cli.status import _read_outputs
-
-        doc["outputs"] = _read_outputs(ctx, doc["outputsUri"])
-    if json_out:
+    client.with_outputs(doc, ctx.warn)
+    if args.json:
         ctx.emit_json(doc)
     else:
-        from batchlane.cli.status import _print
-
-        _print(ctx, doc)
+        ctx.lines(status_lines(doc))
     if phase is None:
         print(f"batchlane: launch {launch_id} is still {doc.get('phase')} after {args.wait_timeout:g} s", file=sys.stderr)
         return NOT_OK
     return OK if phase == "succeeded" else NOT_OK
 
 
-def _ratio(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
-    return number
+def cmd_launch(args: argparse.Namespace, ctx: Context) -> int:
+    from batchlane.client.waiting import wait_for_answer
+
+    detail = build_detail(args)
+    launch_id = str(detail["launchId"])
+    say = ctx.progress(args.json)
+    client = ctx.batchlane()
+    client.put_launch(detail, args.source)
+    if not args.json:
+        ctx.out(sent_line(LAUNCH_REQUESTED, launch_id, client.bus_name, ctx.where))
+    answer = wait_for_answer(client, launch_id, args.answer_timeout)
+    if answer.kind == "none":
+        raise _no_answer(ctx, launch_id, answer, args.answer_timeout)
+    if answer.kind == "rejected":
+        if args.json:
+            ctx.emit_json({"launchId": launch_id, "phase": "rejected", "problems": answer.problems})
+        else:
+            ctx.lines(rejected_lines(launch_id, answer.problems))
+        return NOT_OK
+    record = answer.record
+    for line in launched_lines(record):
+        say(line)
+    if args.wait:
+        return _follow(args, ctx, client, launch_id, say)
+    if args.json:
+        ctx.emit_json({"launchId": launch_id, "phase": "launched", "jobId": record.job_id, "queue": record.queue,
+                       "routing": record.routing, "consoleUrl": record.console_url, "outputsUri": record.outputs_uri})
+    return OK
 
 
 def register(subparsers) -> None:
@@ -391,7 +219,8 @@ def register(subparsers) -> None:
     p.add_argument("--memory", type=int, metavar="MIB")
     p.add_argument("--gpu", type=int, metavar="N")
     p.add_argument("--role", metavar="ARN|NAME")
-    p.add_argument("--min-success-ratio", type=_ratio, metavar="R", help="map tasks: fraction that must succeed")
+    p.add_argument("--min-success-ratio", type=min_success_ratio, metavar="R",
+                   help="map tasks: fraction that must succeed, 0..1")
     p.add_argument("--share", metavar="ID", help="shareIdentifier (fair-share queues)")
     p.add_argument("--tag", action="append", metavar="KEY=VALUE", help="cost-allocation tag (repeatable)")
     p.add_argument("--source", default="batchlane.cli", help="the event's source (default batchlane.cli)")

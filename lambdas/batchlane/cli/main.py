@@ -13,6 +13,7 @@ import os
 import sys
 
 from batchlane.cli.common import AWS_ERROR, GLOBAL_OPTIONS, INTERNAL, USAGE, CliError, Context, Parser
+from batchlane.client.events import EventRefused
 
 COMMAND_MODULES = (
     "batchlane.cli.routes",
@@ -39,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _aws_error(exc: BaseException, ctx: Context | None) -> str | None:
     """One line for an error raised by boto3/botocore, or None when it is not one."""
+    if isinstance(exc, EventRefused):
+        return f"AWS error: {exc}"
     botocore_exceptions = sys.modules.get("botocore.exceptions")
     if botocore_exceptions is None:
         return None

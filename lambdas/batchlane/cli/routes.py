@@ -10,38 +10,25 @@ import argparse
 import json
 import re
 import sys
-from pathlib import Path
 from typing import Any
 
 from batchlane.cli.common import (
-    NOT_FOUND, OK, USAGE, CliError, Context, add_command, add_group, csv_list, non_negative_int, table_text,
+    NOT_FOUND, OK, USAGE, CliError, Context, add_command, add_group, csv_list, non_negative_int, read_text,
 )
-from batchlane.routing import Decision, RoutingTable, Rule, decide
+from batchlane.client.render import decision_lines, describe_item, table_text
+from batchlane.client.routing import SAMPLE_LAUNCH_ID
+from batchlane.routing import RoutingTable, Rule, decide
 from batchlane.routing.engine import Queue
 from batchlane.routing.items import (
     KEY_ATTR, PARTITION, QUEUE_PREFIX, RULE_PREFIX, SORT_ATTR, MalformedItem, items_from_table, queue_from_item,
     queue_item, rule_from_item, rule_item, table_from_items,
 )
 
-# The launch id explain uses when none is given. With several candidate queues for the tag the
-# choice depends on the launch id, so explain says so and shows each candidate's share.
-SAMPLE_LAUNCH_ID = "sample-launch"
 QUEUE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")  # AWS Batch job queue names
 RULE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 # --- reading sources ---------------------------------------------------------------------------
-
-def _read_text(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    try:
-        return Path(path).read_text()
-    except FileNotFoundError:
-        raise CliError(f"{path}: no such file", USAGE) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(f"{path}: cannot read it: {exc}", USAGE) from None
-
 
 def parse_routing_file(text: str, source: str, fmt: str = "auto") -> RoutingTable:
     """A FlyteAdmin config (``queues:`` anywhere in the document) or an ``export --format items`` list."""
@@ -84,7 +71,7 @@ def _table_from_item_list(document: list, source: str) -> RoutingTable:
 
 
 def _store(ctx: Context):
-    from batchlane.cli.routing_table import RoutingTableStore
+    from batchlane.client.routing import RoutingTableStore
 
     return RoutingTableStore(ctx.resource("dynamodb"), ctx.table_name("routing"))
 
@@ -117,15 +104,6 @@ def _queue_doc(queue: Queue) -> dict[str, Any]:
 def _rule_doc(rule: Rule) -> dict[str, Any]:
     return {"id": rule.id, "project": rule.project, "domain": rule.domain, "workflow": rule.workflow,
             "tags": list(rule.tags)}
-
-
-def _describe_item(item: dict[str, Any]) -> str:
-    sk = item[SORT_ATTR]
-    if sk.startswith(QUEUE_PREFIX):
-        state = "enabled" if item.get("enabled", True) else "disabled"
-        return f"attributes [{', '.join(item.get('attributes', []))}], weight {item.get('weight', 1)}, {state}"
-    named = [f"{f}={item[f]}" for f in ("project", "domain", "workflow") if item.get(f) is not None]
-    return f"{' '.join(named) or '(any launch)'} -> tags [{', '.join(item.get('tags', []))}]"
 
 
 def _show(value: Any) -> str:
@@ -169,7 +147,7 @@ def _warn_all(ctx: Context, table: RoutingTable) -> list[str]:
 
 def cmd_explain(args: argparse.Namespace, ctx: Context) -> int:
     if args.config:
-        table = parse_routing_file(_read_text(args.config), args.config)  # offline: no AWS at all
+        table = parse_routing_file(read_text(args.config), args.config)  # offline: no AWS at all
         source = f"config {args.config} (offline)"
     else:
         store = _store(ctx)
@@ -186,38 +164,9 @@ def cmd_explain(args: argparse.Namespace, ctx: Context) -> int:
         document["source"] = source
         ctx.emit_json(document)
     else:
-        _print_decision(ctx, decision, args, key, source)
+        ctx.lines(decision_lines(decision, project=args.project, domain=args.domain, workflow=args.workflow,
+                                 launch_id=key, sample=args.launch_id is None, source=source))
     return OK if decision.matched else NOT_FOUND
-
-
-def _print_decision(ctx: Context, decision: Decision, args: argparse.Namespace, key: str, source: str) -> None:
-    launch_id = f"{key} (a fixed sample; pass --launch-id for a real one)" if args.launch_id is None else key
-    lines = [
-        ["Routing from", source],
-        ["Launch", f"project={args.project} domain={args.domain} workflow={args.workflow}"],
-        ["Launch id", launch_id],
-        ["Rule", decision.rule.describe().removeprefix("rule ") if decision.rule else "none applies"],
-    ]
-    for skipped in decision.skipped_tags:
-        lines.append(["Passed over", skipped])
-    if decision.matched:
-        lines.append(["Tag", decision.tag or ""])
-        width = max(len(c.queue) for c in decision.candidates)
-        for i, c in enumerate(decision.candidates):
-            state = "disabled" if not c.enabled else ("drained (weight 0)" if c.weight == 0 else f"share {c.share:.1%}")
-            mark = "  <- chosen" if c.chosen else ""
-            lines.append(["Candidates" if i == 0 else "", f"{c.queue.ljust(width)}  weight {c.weight}  {state}{mark}"])
-        lines.append(["Queue", decision.queue or ""])
-    else:
-        lines.append(["Queue", "none: the launch would be rejected"])
-    lines.append(["Why", decision.reason])
-    width = max(len(label) for label, _ in lines)
-    for label, text in lines:
-        ctx.out(f"{label.ljust(width)}  {text}")
-    eligible = [c for c in decision.candidates if c.share > 0]
-    if len(eligible) > 1:
-        ctx.out(f"Note: {len(eligible)} queues carry tag {decision.tag}: each launch goes to one of them by its launch id, "
-                "in proportion to the shares above (the same launch id always gets the same queue).")
 
 
 # --- import / export -------------------------------------------------------------------------------
@@ -246,7 +195,7 @@ def _plan(existing: dict[str, dict[str, Any]], wanted: dict[str, dict[str, Any]]
     plan: dict[str, list] = {"added": [], "updated": [], "unchanged": [], "deleted": [], "kept": []}
     for sk, item in wanted.items():
         if sk not in existing:
-            plan["added"].append((sk, item, _describe_item(item)))
+            plan["added"].append((sk, item, describe_item(item)))
             continue
         old = _normalized(sk, existing[sk])
         if old == item:
@@ -264,7 +213,7 @@ def _plan(existing: dict[str, dict[str, Any]], wanted: dict[str, dict[str, Any]]
 
 
 def cmd_import(args: argparse.Namespace, ctx: Context) -> int:
-    imported = parse_routing_file(_read_text(args.file), args.file, args.format)
+    imported = parse_routing_file(read_text(args.file), args.file, args.format)
     wanted = {item[SORT_ATTR]: item for item in items_from_table(imported)}
     store = _store(ctx)
     existing = store.items()
@@ -383,6 +332,22 @@ def _after_write(ctx: Context, store, json_out: bool, document: dict[str, Any], 
     return OK
 
 
+def _put_changed(store, noun: str, name: str, item: dict[str, Any], existing: dict[str, Any] | None) -> tuple[str, str]:
+    """Write ``item`` (keeping the existing item's description) unless the table already holds it;
+    the action (created, updated, unchanged) and the line that says it."""
+    old = _normalized(item[SORT_ATTR], existing) if existing is not None else None
+    written = {**item, **({"description": existing["description"]} if existing and "description" in existing else {})}
+    if existing is None:
+        action, message = "created", f"Created {noun} {name}: {describe_item(written)}"
+    elif old == item:
+        action, message = "unchanged", f"{noun.capitalize()} {name} unchanged: {describe_item(written)}"
+    else:
+        action, message = "updated", f"Updated {noun} {name}: {_changes(old, written)}"
+    if action != "unchanged":
+        store.put(written)
+    return action, message
+
+
 def cmd_set_queue(args: argparse.Namespace, ctx: Context) -> int:
     if not QUEUE_NAME_RE.match(args.name):
         raise CliError(f"queue name {args.name!r} is not an AWS Batch job queue name "
@@ -398,17 +363,7 @@ def cmd_set_queue(args: argparse.Namespace, ctx: Context) -> int:
     queue = Queue(args.name, tuple(args.attributes) if args.attributes is not None else tuple(base["attributes"]),
                   args.weight if args.weight is not None else base["weight"],
                   args.enabled if args.enabled is not None else base["enabled"])
-    item = queue_item(queue)
-    if existing is not None and "description" in existing:
-        item["description"] = existing["description"]
-    if existing is None:
-        action, message = "created", f"Created queue {args.name}: {_describe_item(item)}"
-    elif old == queue_item(queue):
-        action, message = "unchanged", f"Queue {args.name} unchanged: {_describe_item(item)}"
-    else:
-        action, message = "updated", f"Updated queue {args.name}: {_changes(old, item)}"
-    if action != "unchanged":
-        store.put(item)
+    action, message = _put_changed(store, "queue", args.name, queue_item(queue), existing)
     return _after_write(ctx, store, args.json, {"action": action, "queue": _queue_doc(queue)}, message)
 
 
@@ -423,18 +378,7 @@ def cmd_set_rule(args: argparse.Namespace, ctx: Context) -> int:
     sk = RULE_PREFIX + args.id
     existing = store.items().get(sk)
     rule = Rule(args.id, tuple(args.tags), project=args.project, domain=args.domain, workflow=args.workflow)
-    item = rule_item(rule)
-    old = _normalized(sk, existing) if existing is not None else None
-    if existing is not None and "description" in existing:
-        item["description"] = existing["description"]
-    if existing is None:
-        action, message = "created", f"Created rule {args.id}: {_describe_item(item)}"
-    elif old == rule_item(rule):
-        action, message = "unchanged", f"Rule {args.id} unchanged: {_describe_item(item)}"
-    else:
-        action, message = "updated", f"Updated rule {args.id}: {_changes(old, item)}"
-    if action != "unchanged":
-        store.put(item)
+    action, message = _put_changed(store, "rule", args.id, rule_item(rule), existing)
     return _after_write(ctx, store, args.json, {"action": action, "rule": _rule_doc(rule)}, message)
 
 

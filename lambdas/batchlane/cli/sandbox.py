@@ -91,7 +91,7 @@ def _summary_line(o) -> str:
     if o.launch_id:
         parts.append(f"launchId={o.launch_id}")
     if o.record:
-        parts.append(f"job={o.record.get('jobId')} queue={o.record.get('queue')} size={o.record.get('size')}")
+        parts.append(f"job={o.record.job_id} queue={o.record.queue} size={o.record.size}")
     if status.get("reason"):
         parts.append(f"({status['reason']})")
     rejected = next((a["detail"] for a in o.answers if a["detail-type"] == LAUNCH_REJECTED), None)

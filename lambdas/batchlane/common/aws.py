@@ -7,12 +7,16 @@ from functools import cache
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError
+from botocore.exceptions import (
+    BotoCoreError, ClientError, ConnectionError as BotoConnectionError, ConnectTimeoutError, EndpointConnectionError,
+)
 
 from batchlane.common.errors import TransientError
 
 # botocore retries quickly a few times; past that the SQS message is retried later.
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
+# For calls that are not idempotent (SubmitJob): a retry after a lost response duplicates the effect.
+_SINGLE_ATTEMPT = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=5, read_timeout=20)
 _TRANSIENT_CODES = {
     "TooManyRequestsException", "ThrottlingException", "Throttling", "ThrottledException",
     "ProvisionedThroughputExceededException", "RequestLimitExceeded", "RequestThrottled",
@@ -27,6 +31,12 @@ def client(service: str):
 
 
 @cache
+def single_attempt_client(service: str):
+    """A client that never retries: the caller decides what an unknown outcome means."""
+    return boto3.client(service, config=_SINGLE_ATTEMPT, region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+
+
+@cache
 def resource(service: str):
     return boto3.resource(service, config=_CONFIG, region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
 
@@ -34,6 +44,7 @@ def resource(service: str):
 def reset_clients() -> None:
     """Forget cached clients (tests start a fresh AWS mock per test)."""
     client.cache_clear()
+    single_attempt_client.cache_clear()
     resource.cache_clear()
 
 
@@ -50,6 +61,11 @@ def raise_if_transient(operation: str, exc: BaseException) -> None:
     if is_transient(exc):
         detail = error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
         raise TransientError(f"{operation}: {detail}") from exc
+
+
+def never_sent(exc: BaseException) -> bool:
+    """The request cannot have reached AWS (no connection was made): it had no effect."""
+    return isinstance(exc, (EndpointConnectionError, ConnectTimeoutError))
 
 
 def error_code(exc: ClientError) -> str:

@@ -9,34 +9,53 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 
-@dataclass(frozen=True)
-class Limits:
-    max_array_size: int = 10_000
-    max_overrides_chars: int = 4096
-    min_timeout_seconds: int = 60
-    max_timeout_seconds: int = 14 * 24 * 3600
-    default_timeout_seconds: int = 72 * 3600
+class Limits(BaseModel):
+    """What a launch may ask for: the deployment config's ``limits`` and the SSM ``limits`` parameter
+    (the same JSON, written from the config and editable by operators) are both this model."""
 
-    # JSON keys as the deployment configuration spells them (camelCase).
-    _KEYS = {"maxArraySize": "max_array_size", "maxOverridesChars": "max_overrides_chars",
-             "minTimeoutSeconds": "min_timeout_seconds", "maxTimeoutSeconds": "max_timeout_seconds",
-             "defaultTimeoutSeconds": "default_timeout_seconds"}
+    # Whole numbers only (no "10", 10.0 or true); unknown keys are errors, not ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, validate_by_name=True)
+
+    max_array_size: Annotated[int, Field(alias="maxArraySize", ge=2, le=10_000)] = 10_000
+    max_overrides_chars: Annotated[int, Field(alias="maxOverridesChars", ge=512, le=8192)] = 4096
+    min_timeout_seconds: Annotated[int, Field(alias="minTimeoutSeconds", ge=60)] = 60
+    max_timeout_seconds: Annotated[int, Field(alias="maxTimeoutSeconds", ge=60)] = 14 * 24 * 3600
+    default_timeout_seconds: Annotated[int, Field(alias="defaultTimeoutSeconds", ge=60)] = 72 * 3600
+
+    @model_validator(mode="after")
+    def _default_within_maximum(self) -> "Limits":
+        if self.default_timeout_seconds > self.max_timeout_seconds:
+            raise ValueError("defaultTimeoutSeconds must not exceed maxTimeoutSeconds")
+        return self
 
     @classmethod
     def from_json(cls, text: str) -> "Limits":
+        """The SSM parameter's JSON; a bad one raises ValueError naming the key."""
         raw = json.loads(text)
         if not isinstance(raw, dict):
             raise ValueError("limits must be a JSON object")
-        values = {}
-        for key, value in raw.items():
-            if key not in cls._KEYS:
-                raise ValueError(f"limits: unknown key {key!r} (allowed: {', '.join(cls._KEYS)})")
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"limits.{key} must be a whole number")
-            values[cls._KEYS[key]] = value
-        return cls(**values)
+        try:
+            return cls.model_validate(raw, by_alias=True, by_name=False)
+        except ValidationError as exc:
+            raise ValueError("; ".join(_limits_problem(e) for e in exc.errors())) from None
+
+
+def _limits_problem(error: ErrorDetails) -> str:
+    """One validation error as the SSM parameter's key names it (camelCase, as operators write it)."""
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        allowed = ", ".join(f.alias for f in Limits.model_fields.values() if f.alias)
+        return f"limits: unknown key {key!r} (allowed: {allowed})"
+    if error["type"].startswith("int_"):
+        return f"limits.{key} must be a whole number"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"limits.{key}: {message}" if key else f"limits: {message}"
 
 
 @dataclass(frozen=True)

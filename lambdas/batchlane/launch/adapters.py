@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from batchlane.common import aws
-from batchlane.common.values import from_dynamo, to_dynamo
-from batchlane.common.errors import Refused
+from batchlane.common.errors import Refused, TransientError
+from batchlane.common.executions import LAUNCH_SK, SUBMITTING, LaunchRecord, key
+from batchlane.common.values import to_dynamo
 from batchlane.launch.planner import JobDefinitionSpec
-from batchlane.launch.ports import SubmittedJob
+from batchlane.launch.ports import LaunchInProgress, SubmitOutcomeUnknown, SubmittedJob
 
 _DESERIALIZE = TypeDeserializer()
 
@@ -21,6 +22,9 @@ def _call(operation: str, fn, **kwargs):
     ClientException (a request it will never accept) becomes Refused (the launch is rejected)."""
     try:
         return fn(**kwargs)
+    except BotoCoreError as exc:
+        aws.raise_if_transient(operation, exc)
+        raise
     except ClientError as exc:
         aws.raise_if_transient(operation, exc)
         if aws.error_code(exc) == "ClientException":
@@ -51,7 +55,18 @@ class BatchJobDefinitions:
 
 class BatchJobs:
     def submit(self, request: dict[str, Any]) -> SubmittedJob:
-        response = _call("SubmitJob", aws.client("batch").submit_job, **request)
+        """One attempt, no SDK retry: after a lost response a retry would create a second job."""
+        try:
+            response = aws.single_attempt_client("batch").submit_job(**request)
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if not aws.is_transient(exc) and 400 <= status < 500:
+                raise Refused("SubmitJob", exc.response.get("Error", {}).get("Message", "") or aws.error_code(exc)) from exc
+            raise SubmitOutcomeUnknown(f"SubmitJob: {aws.error_code(exc) or status}") from exc
+        except BotoCoreError as exc:
+            if aws.never_sent(exc):
+                raise TransientError(f"SubmitJob: {type(exc).__name__}") from exc
+            raise SubmitOutcomeUnknown(f"SubmitJob: {type(exc).__name__}") from exc
         return SubmittedJob(job_id=response["jobId"], job_arn=response["jobArn"])
 
     def find(self, queue: str, job_name: str) -> SubmittedJob | None:
@@ -59,15 +74,17 @@ class BatchJobs:
         pages = aws.client("batch").get_paginator("list_jobs").paginate(
             jobQueue=queue, filters=[{"name": "JOB_NAME", "values": [job_name]}]
         )
+        found: list[dict[str, Any]] = []
         try:
             for page in pages:
-                for job in page.get("jobSummaryList", []):
-                    if job.get("jobName") == job_name:
-                        return SubmittedJob(job_id=job["jobId"], job_arn=job["jobArn"])
-        except ClientError as exc:
+                found += [job for job in page.get("jobSummaryList", []) if job.get("jobName") == job_name]
+        except (ClientError, BotoCoreError) as exc:
             aws.raise_if_transient("ListJobs", exc)
             raise
-        return None
+        if not found:
+            return None
+        first = min(found, key=lambda job: (job.get("createdAt") or 0, job["jobId"]))
+        return SubmittedJob(job_id=first["jobId"], job_arn=first["jobArn"])
 
 
 class S3InputStore:
@@ -80,7 +97,7 @@ class S3InputStore:
 
 
 class DynamoLedger:
-    """The execution record's ``launch`` item (docs/contracts.md)."""
+    """The executions table's ``launch`` item (batchlane.common.executions)."""
 
     def __init__(self, table_name: str) -> None:
         self.table_name = table_name
@@ -89,9 +106,9 @@ class DynamoLedger:
     def _table(self):
         return aws.resource("dynamodb").Table(self.table_name)
 
-    def claim(self, item: dict[str, Any]) -> dict[str, Any] | None:
+    def claim(self, record: LaunchRecord) -> LaunchRecord | None:
         try:
-            _call("PutItem", self._table.put_item, Item=to_dynamo(item),
+            _call("PutItem", self._table.put_item, Item=to_dynamo(record.to_item()),
                   ConditionExpression="attribute_not_exists(launchId)",
                   ReturnValuesOnConditionCheckFailure="ALL_OLD")
             return None
@@ -100,45 +117,52 @@ class DynamoLedger:
                 raise
             old = exc.response.get("Item")  # the existing record, in low-level form: no extra read
             if old:
-                return from_dynamo({k: _DESERIALIZE.deserialize(v) for k, v in old.items()})
-            return self.get(item["launchId"]) or {}
+                return LaunchRecord.from_item({k: _DESERIALIZE.deserialize(v) for k, v in old.items()})
+            existing = self.get(record.launch_id)
+            if existing is None:
+                raise LaunchInProgress(f"launch {record.launch_id}: the record changed while it was claimed") from exc
+            return existing
 
-    def take_over(self, item: dict[str, Any], old_token: str) -> bool:
+    def take_over(self, record: LaunchRecord, old_token: str | None) -> bool:
         try:
-            _call("PutItem", self._table.put_item, Item=to_dynamo(item),
+            _call("PutItem", self._table.put_item, Item=to_dynamo(record.to_item()),
                   ConditionExpression="#s = :submitting AND leaseToken = :old",
                   ExpressionAttributeNames={"#s": "state"},
-                  ExpressionAttributeValues={":submitting": "SUBMITTING", ":old": old_token})
+                  ExpressionAttributeValues={":submitting": SUBMITTING, ":old": old_token or ""})
             return True
         except ClientError as exc:
             if aws.error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise
 
-    def complete(self, launch_id: str, token: str, fields: dict[str, Any]) -> dict[str, Any]:
+    def complete(self, launch_id: str, token: str, fields: dict[str, Any]) -> LaunchRecord:
         names = {f"#f{i}": k for i, k in enumerate(fields)}
         values = {f":v{i}": to_dynamo(v) for i, v in enumerate(fields.values())}
-        response = _call(
-            "UpdateItem", self._table.update_item,
-            Key={"launchId": launch_id, "sk": "launch"},
-            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))) + " REMOVE leaseUntil",
-            ConditionExpression="leaseToken = :token",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues={**values, ":token": token},
-            ReturnValues="ALL_NEW",
-        )
-        return from_dynamo(response["Attributes"])
-
-    def release(self, launch_id: str, token: str) -> None:
         try:
-            self._table.delete_item(Key={"launchId": launch_id, "sk": "launch"},
-                                    ConditionExpression="leaseToken = :token",
-                                    ExpressionAttributeValues={":token": token})
+            response = _call(
+                "UpdateItem", self._table.update_item,
+                Key=key(launch_id, LAUNCH_SK),
+                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))) + " REMOVE leaseUntil",
+                ConditionExpression="leaseToken = :token",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={**values, ":token": token},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if aws.error_code(exc) == "ConditionalCheckFailedException":
+                # Another delivery took the claim over (we were slower than the lease): it finds our job.
+                raise LaunchInProgress(f"launch {launch_id} was taken over before it was recorded") from exc
+            raise
+        return LaunchRecord.from_item(response["Attributes"])
+
+    def release(self, launch_id: str, token: str | None) -> None:
+        try:
+            _call("DeleteItem", self._table.delete_item, Key=key(launch_id, LAUNCH_SK),
+                  ConditionExpression="leaseToken = :token", ExpressionAttributeValues={":token": token or ""})
         except ClientError as exc:
             if aws.error_code(exc) != "ConditionalCheckFailedException":
                 raise
 
-    def get(self, launch_id: str) -> dict[str, Any] | None:
-        item = _call("GetItem", self._table.get_item, Key={"launchId": launch_id, "sk": "launch"},
-                     ConsistentRead=True).get("Item")
-        return from_dynamo(item) if item else None
+    def get(self, launch_id: str) -> LaunchRecord | None:
+        item = _call("GetItem", self._table.get_item, Key=key(launch_id, LAUNCH_SK), ConsistentRead=True).get("Item")
+        return LaunchRecord.from_item(item) if item else None

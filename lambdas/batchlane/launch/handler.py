@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from functools import cache
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 
+from batchlane.common.environment import LauncherEnvironment
 from batchlane.common.events import EventBusAnnouncer
 from batchlane.common.observability import PowertoolsCounter, logger, metrics, tracer
 from batchlane.common.settings_store import SsmSettingsSource
@@ -22,7 +17,6 @@ from batchlane.routing.store import DynamoRoutingSource
 
 # Report every failed record, even when all fail: SQS retries exactly those, then dead-letters them.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-idempotency_config = IdempotencyConfig(event_key_jmespath="launchId", expires_after_seconds=24 * 3600)
 
 
 def _report_malformed(problems: list[str]) -> None:
@@ -31,31 +25,28 @@ def _report_malformed(problems: list[str]) -> None:
 
 
 @cache
-def runtime():
-    """Adapters and the idempotent entry point, built once per container (after any test mock)."""
-    env = os.environ
+def runtime() -> LaunchService:
+    """The service and its adapters, built once per container (after any test mock). Exactly-once
+    is the launch record's job (docs/exactly-once.md), not an idempotency cache: every delivery,
+    duplicates included, must be answered, and a rejected launch id may be sent again."""
+    env = LauncherEnvironment.from_environ()
     service = LaunchService(
-        settings=SsmSettingsSource(env["SETTINGS_PATH"], max_age=int(env.get("SETTINGS_MAX_AGE", "30"))),
-        routing=DynamoRoutingSource(env["ROUTING_TABLE"], on_malformed=_report_malformed),
+        settings=SsmSettingsSource(env.settings_path, max_age=env.settings_max_age),
+        routing=DynamoRoutingSource(env.routing_table, on_malformed=_report_malformed),
         definitions=BatchJobDefinitions(),
-        inputs=S3InputStore(env["DATA_BUCKET"]),
+        inputs=S3InputStore(env.data_bucket),
         jobs=BatchJobs(),
-        ledger=DynamoLedger(env["EXECUTIONS_TABLE"]),
-        announcer=EventBusAnnouncer(env["EVENT_BUS"]),
+        ledger=DynamoLedger(env.executions_table),
+        announcer=EventBusAnnouncer(env.event_bus),
         metrics=PowertoolsCounter(),
-        bucket=env["DATA_BUCKET"],
-        lease_seconds=int(env.get("LEASE_SECONDS", "900")),
+        bucket=env.data_bucket,
+        lease_seconds=env.lease_seconds,
     )
-    persistence = DynamoDBPersistenceLayer(table_name=env["IDEMPOTENCY_TABLE"])
-    launch = idempotent_function(
-        data_keyword_argument="detail", persistence_store=persistence, config=idempotency_config
-    )(service.handle)
-    return service, launch
+    return service
 
 
 def record_handler(record) -> dict:
-    _, launch = runtime()
-    result = launch(detail=launch_detail(record.body))
+    result = runtime().handle(launch_detail(record.body))
     logger.info("launch processed", extra=result)
     return result
 
@@ -64,5 +55,4 @@ def record_handler(record) -> dict:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event, context):
-    idempotency_config.register_lambda_context(context)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -5,14 +5,149 @@ The JSON Schema in docs/schemas/ is generated from these models (``python -m bat
 
 from __future__ import annotations
 
+import json
+import math
 import re
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 
 Name = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^\S(.*\S)?$")]
 RESERVED_ENV_PREFIXES = ("AWS_BATCH_", "BATCHLANE_", "ECS_")
+
+# Bounds of what a rejection quotes back (docs/launch-event.md#out-task-launch-rejected), so that a
+# "Task Launch Rejected" event always fits EventBridge's 256 KB entry, whatever the request held.
+ELLIPSIS = "\u2026"
+QUOTED_VALUE_CHARS = 100  # a client's value quoted inside a message
+PROBLEM_TEXT_CHARS = 500  # a problem's field path and its message, each
+MAX_PROBLEMS = 50  # entries, the final "and N more problems" included
+REJECTION_DETAIL_BYTES = 64 * 1024  # the whole detail as published: compact JSON, non-ASCII escaped
+LAUNCH_ID_CHARS = 128  # the longest valid launch id
+OMITTED_FIELD = "problems"
+_OMITTED = re.compile(r"and (\d+) more problems?")
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` if it has at most ``limit`` characters, else its start and an ellipsis (``limit`` in all)."""
+    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
+
+
+def quoted(value: Any) -> str:
+    """A client's value as JSON, cut to QUOTED_VALUE_CHARS, for use inside a message."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=True)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(value)
+    return cut(text, QUOTED_VALUE_CHARS)
+
+
+def _json_bytes(value: Any) -> int:
+    # As the announcer publishes it (json.dumps, compact): escaped non-ASCII is the worst case.
+    return len(json.dumps(value, separators=(",", ":")))
+
+
+# Image references, as the distribution grammar defines them (github.com/distribution/reference):
+# [registry[:port]/]repository[:tag][@digest]. Written with classes only (no \w, no lookaround) so
+# that the same text is a valid JSON Schema (ECMA-262) pattern and a Python one.
+_ALPHANUMERIC = r"[a-z0-9]+"
+_PATH_COMPONENT = rf"{_ALPHANUMERIC}(?:(?:[._]|__|-+){_ALPHANUMERIC})*"
+_DOMAIN_COMPONENT = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+_REGISTRY = rf"{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*(?::[0-9]+)?"
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+# Only the registered algorithms: go-digest (which registries use) refuses any other.
+_DIGESTS = {"sha256": 64, "sha512": 128}
+_DIGEST = "(?:" + "|".join(f"{algorithm}:[a-f0-9]{{{length}}}" for algorithm, length in _DIGESTS.items()) + ")"
+IMAGE_REFERENCE = rf"(?:{_REGISTRY}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*(?::{_TAG})?(?:@{_DIGEST})?"
+IMAGE_REFERENCE_CHARS = 255  # AWS Batch's limit on a job definition's image (the grammar's own limit on the name)
+_IMAGE_CHARACTERS = re.compile(r"[A-Za-z0-9._/:@-]*")
+
+
+def is_image_reference(text: str) -> bool:
+    return len(text) <= IMAGE_REFERENCE_CHARS and re.fullmatch(IMAGE_REFERENCE, text) is not None
+
+
+def image_reference_problem(text: str) -> str | None:
+    """What is wrong with ``text`` as an image reference, or None when it is one (pure).
+
+    Parsed piece by piece, so that the message names the part that is wrong; it accepts exactly
+    what IMAGE_REFERENCE matches (a test holds them together).
+    """
+    form = "[registry[:port]/]repository[:tag][@digest]"
+    if not text:
+        return f"is empty: give an image reference, {form}"
+    if len(text) > IMAGE_REFERENCE_CHARS:
+        return f"has {len(text)} characters; AWS Batch takes at most {IMAGE_REFERENCE_CHARS}"
+    if not _IMAGE_CHARACTERS.fullmatch(text):
+        bad = sorted({c for c in text if not _IMAGE_CHARACTERS.fullmatch(c)})
+        shown = ", ".join("a space" if c == " " else quoted(c) for c in bad[:10])
+        return f"contains {shown}: an image reference ({form}) has only letters, digits and . _ - / : @"
+    name, at, digest = text.partition("@")
+    if at:
+        if not digest:
+            return "ends with '@' but no digest follows it"
+        if "@" in digest:
+            return "has more than one '@': only one digest may follow the name"
+        algorithm, _, hex_digits = digest.partition(":")
+        if algorithm not in _DIGESTS:
+            return f"digest algorithm {quoted(algorithm)} is not supported (use {' or '.join(_DIGESTS)})"
+        if not re.fullmatch(f"[a-f0-9]{{{_DIGESTS[algorithm]}}}", hex_digits):
+            return f"digest must be {algorithm}: and {_DIGESTS[algorithm]} lower-case hex digits (got {quoted(digest)})"
+    components = name.split("/")
+    last, colon, tag = components[-1].partition(":")
+    if colon:
+        if ":" in tag:
+            return f"has more than one ':' in {quoted(components[-1])}: only the tag follows a ':'"
+        if not re.fullmatch(_TAG, tag):
+            return (f"tag {quoted(tag)} must be 1 to 128 letters, digits, '_', '.' or '-', "
+                    "not starting with '.' or '-'")
+        components[-1] = last
+    # The first of several components is a registry when it can be one (a repository component
+    # is then a host name too); a ':' before a '/' can only be a registry's port.
+    if len(components) > 1 and re.fullmatch(_REGISTRY, components[0]):
+        components = components[1:]
+    elif len(components) > 1 and ":" in components[0]:
+        return f"registry {quoted(components[0])} must be a host name (letters, digits, '-', '.') with an optional :port"
+    for component in components:
+        if not component:
+            return f"has an empty path component in {quoted(name)}"
+        if not re.fullmatch(_PATH_COMPONENT, component):
+            if re.fullmatch(_PATH_COMPONENT, component.lower()):
+                return f"the repository must be lower case (got {quoted('/'.join(components))})"
+            return (f"repository component {quoted(component)} must be lower-case letters and digits, "
+                    "separated by '.', '_', '__' or '-'")
+    return None
+
+
+INPUT_DEPTH_LIMIT = 100  # nested lists and objects in one input document
+
+
+def json_document_problem(document: Any) -> str | None:
+    """Why an input document cannot be written to inputs.jsonl as JSON, or None (pure).
+
+    NaN and Infinity have no JSON spelling, and encoders recurse: a limit well inside theirs.
+    """
+    pending = [(document, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            return f"holds {quoted(node)}, which is not a JSON number"
+        if isinstance(node, (dict, list)):
+            if depth > INPUT_DEPTH_LIMIT:
+                return f"nests lists and objects more than {INPUT_DEPTH_LIMIT} levels deep"
+            pending.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return None
+
+
+def _json_document(document: Any) -> Any:
+    problem = json_document_problem(document)
+    if problem:
+        raise ValueError(problem)
+    return document
+
+
+JsonDocument = Annotated[Any, AfterValidator(_json_document)]
 
 
 class _Model(BaseModel):
@@ -20,25 +155,42 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
 
-class Resources(_Model):
+class _Contract(_Model):
+    # The public request: no coercion ("2" is not 2, true is not 1, 4096.0 is not 4096; an int
+    # still fills a float field). NaN and Infinity are not numbers a launch can ask for.
+    model_config = ConfigDict(strict=True, allow_inf_nan=False)
+
+
+class Resources(_Contract):
     vcpu: Annotated[float, Field(gt=0, le=192, description="vCPUs per child (Fargate: 0.25 to 16)")] = 1
     memory: Annotated[int, Field(ge=128, le=2_000_000, description="MiB per child")] = 2048
     gpu: Annotated[int, Field(ge=0, le=16, description="GPUs per child (EC2 only)")] = 0
 
 
-class Container(_Model):
-    image: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^\S+$")]
+class Container(_Contract):
+    # Checked by image_reference_problem (which says what is wrong); the schema states the grammar.
+    image: Annotated[str, Field(json_schema_extra={"minLength": 1, "maxLength": IMAGE_REFERENCE_CHARS,
+                                                   "pattern": f"^{IMAGE_REFERENCE}$"},
+                                description="[registry[:port]/]repository[:tag][@digest]")]
     command: Annotated[list[str], Field(max_length=256, description="empty: the image's default command")] = []
     environment: dict[str, str] = {}
     resources: Resources = Resources()
     platform: Literal["EC2", "FARGATE"] = "EC2"
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        problem = image_reference_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("environment")
     @classmethod
     def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
         bad = [k for k in value if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,254}", k)]
         if bad:
-            raise ValueError(f"invalid variable names: {', '.join(sorted(bad))}")
+            raise ValueError(f"invalid variable names: {', '.join(quoted(k) for k in sorted(bad))}")
         reserved = [k for k in value if k.upper().startswith(RESERVED_ENV_PREFIXES)]
         if reserved:
             raise ValueError(
@@ -47,14 +199,17 @@ class Container(_Model):
         return value
 
 
-class InputsLocation(_Model):
+class InputsLocation(_Contract):
     """Inputs already uploaded: a JSON Lines object, line i is the input of child i."""
 
     uri: Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+$")]
     size: Annotated[int, Field(ge=1)]
 
 
-class LaunchRequest(_Model):
+class LaunchRequest(_Contract):
+    """The detail of a "Task Launch Requested" event (docs/launch-event.md). Types are strict: a
+    value of the wrong JSON type is refused, never converted."""
+
     launch_id: Annotated[str, Field(alias="launchId", pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",
                                     description="client idempotency key")]
     project: Name
@@ -67,8 +222,8 @@ class LaunchRequest(_Model):
     retries: Annotated[int, Field(ge=0, le=9, description="retries after the first attempt (attempts = retries + 1)")] = 0
     timeout_seconds: Annotated[int | None, Field(alias="timeoutSeconds", ge=60,
                                                  description="per attempt (per child for map tasks)")] = None
-    input: Annotated[Any, Field(description="single task: its input document")] = None
-    inputs: Annotated[list[Any] | None, Field(min_length=1, description="map task: one input document per child")] = None
+    input: Annotated[JsonDocument, Field(description="single task: its input document (any JSON)")] = None
+    inputs: Annotated[list[JsonDocument] | None, Field(min_length=1, description="map task: one input document per child")] = None
     inputs_location: Annotated[InputsLocation | None, Field(alias="inputsLocation")] = None
     min_success_ratio: Annotated[float, Field(alias="minSuccessRatio", gt=0, le=1)] = 1.0
     tags: Annotated[dict[str, str], Field(max_length=40, description="cost-allocation tags")] = {}
@@ -78,9 +233,9 @@ class LaunchRequest(_Model):
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
-        problems = [f"{k!r}: key must be 1-128 characters" for k in value if not 1 <= len(k) <= 128]
-        problems += [f"{k!r}: value must be at most 256 characters" for k, v in value.items() if len(v) > 256]
-        problems += [f"{k!r}: the aws: and batchlane: prefixes are reserved" for k in value
+        problems = [f"{quoted(k)}: key must be 1-128 characters" for k in value if not 1 <= len(k) <= 128]
+        problems += [f"{quoted(k)}: value must be at most 256 characters" for k, v in value.items() if len(v) > 256]
+        problems += [f"{quoted(k)}: the aws: and batchlane: prefixes are reserved" for k in value
                      if k.lower().startswith(("aws:", "batchlane:"))]
         if problems:
             raise ValueError("; ".join(problems))
@@ -99,9 +254,47 @@ class LaunchRequest(_Model):
         return 1
 
 
+def _cut_text(value: Any) -> Any:
+    return cut(value, PROBLEM_TEXT_CHARS) if isinstance(value, str) else value
+
+
+ProblemText = Annotated[str, BeforeValidator(_cut_text), Field(max_length=PROBLEM_TEXT_CHARS)]
+
+
 class Problem(_Model):
-    field: str
-    message: str
+    field: ProblemText
+    message: ProblemText
+
+
+def bounded_problems(problems: Sequence[Problem]) -> list[Problem]:
+    """At most MAX_PROBLEMS entries, in a detail of at most REJECTION_DETAIL_BYTES; the rest are counted
+    in a final "and N more problems" (which a later call adds to, so bounding twice changes nothing)."""
+    listed: list[Problem] = []
+    omitted = 0
+    for problem in problems:
+        earlier = _OMITTED.fullmatch(problem.message) if problem.field == OMITTED_FIELD else None
+        if earlier:
+            omitted += int(earlier[1])
+        else:
+            listed.append(problem)
+    if len(listed) + bool(omitted) > MAX_PROBLEMS:
+        omitted += len(listed) - (MAX_PROBLEMS - 1)
+        listed = listed[: MAX_PROBLEMS - 1]
+    # Room for the longest launch id and the summary, then the problems in order while they fit.
+    budget = (REJECTION_DETAIL_BYTES - _json_bytes({"launchId": "\U0010ffff" * LAUNCH_ID_CHARS, "problems": []})
+              - _json_bytes(_omitted_problem(omitted + len(listed)).model_dump()) - 1)
+    kept = []
+    for problem in listed:
+        budget -= _json_bytes(problem.model_dump()) + 1
+        if budget < 0:
+            break
+        kept.append(problem)
+    omitted += len(listed) - len(kept)
+    return kept + [_omitted_problem(omitted)] if omitted else kept
+
+
+def _omitted_problem(count: int) -> Problem:
+    return Problem(field=OMITTED_FIELD, message=f"and {count} more problem{'s' if count != 1 else ''}")
 
 
 class RoutingExplanation(_Model):
@@ -124,9 +317,22 @@ class TaskLaunched(_Model):
     job_definition: str = Field(alias="jobDefinition")
 
 
+def _bounded_launch_id(value: Any) -> Any:
+    return cut(value, LAUNCH_ID_CHARS) if isinstance(value, str) else value
+
+
+def _bounded_problem_list(value: Any) -> Any:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(p, (Problem, dict)) for p in value):
+        return value  # the field's own validation says what is wrong
+    return bounded_problems([p if isinstance(p, Problem) else Problem.model_validate(p) for p in value])
+
+
 class TaskLaunchRejected(_Model):
-    launch_id: str | None = Field(alias="launchId")
-    problems: list[Problem]
+    """Every problem found, bounded (docs/launch-event.md) so that the event always fits EventBridge."""
+
+    launch_id: Annotated[Annotated[str, Field(max_length=LAUNCH_ID_CHARS)] | None,
+                         BeforeValidator(_bounded_launch_id), Field(alias="launchId")]
+    problems: Annotated[list[Problem], BeforeValidator(_bounded_problem_list), Field(max_length=MAX_PROBLEMS)]
 
 
 def detail_json(model: BaseModel) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from batchlane.common.executions import LAUNCH_TAG
 from batchlane.common.settings import Settings
 from batchlane.launch.models import LaunchRequest, Problem
 from batchlane.routing import Decision
@@ -129,11 +130,53 @@ def _inputs_body(request: LaunchRequest) -> bytes:
 def plan_launch(
     request: LaunchRequest, role_arn: str, decision: Decision, settings: Settings, bucket: str
 ) -> tuple[LaunchPlan | None, list[Problem]]:
+    """The Batch job a valid, routed request becomes; or the problem that stops it (overrides
+    too long for ECS)."""
     assert decision.queue is not None
+    inputs_key, inputs_uri, outputs_uri = _data_locations(request, bucket)
+    overrides = _container_overrides(request, inputs_uri, outputs_uri)
+    # ECS caps overrides at 8,192 characters and the job would FAIL late; refuse early instead.
+    length = len(json.dumps(overrides, separators=(",", ":")))
+    if length > settings.limits.max_overrides_chars:
+        return None, [Problem(
+            field="container",
+            message=f"command and environment take {length} characters once encoded; the limit is "
+                    f"{settings.limits.max_overrides_chars}: pass large values as inputs instead",
+        )]
+    definition = JobDefinitionSpec(
+        image=request.container.image,
+        job_role_arn=role_arn,
+        platform=request.container.platform,
+        execution_role_arn=settings.execution_role_arn,
+        log_group=settings.job_log_group,
+    )
+    return LaunchPlan(
+        request=request,
+        decision=decision,
+        queue=decision.queue,
+        job_name=job_name(request.task, request.launch_id),
+        definition=definition,
+        size=request.size,
+        attempts=request.retries + 1,
+        timeout_seconds=request.timeout_seconds or settings.limits.default_timeout_seconds,
+        inputs_uri=inputs_uri,
+        outputs_uri=outputs_uri,
+        inputs_key=inputs_key,
+        inputs_body=_inputs_body(request) if inputs_key else None,
+        overrides=overrides,
+        tags=_job_tags(request),
+    ), []
+
+
+def _data_locations(request: LaunchRequest, bucket: str) -> tuple[str | None, str, str]:
+    """The inputs object to write (None when the client uploaded them), the inputs URI, the outputs prefix."""
     base = f"launches/{request.launch_id}/"
     inputs_key = None if request.inputs_location else f"{base}inputs.jsonl"
     inputs_uri = request.inputs_location.uri if request.inputs_location else f"s3://{bucket}/{inputs_key}"
-    outputs_uri = f"s3://{bucket}/{base}outputs/"
+    return inputs_key, inputs_uri, f"s3://{bucket}/{base}outputs/"
+
+
+def _container_overrides(request: LaunchRequest, inputs_uri: str, outputs_uri: str) -> dict[str, Any]:
     container = request.container
     environment = {
         **container.environment,
@@ -155,41 +198,14 @@ def plan_launch(
     }
     if container.command:
         overrides["command"] = list(container.command)
-    # ECS caps overrides at 8,192 characters and the job would FAIL late; refuse early instead.
-    length = len(json.dumps(overrides, separators=(",", ":")))
-    if length > settings.limits.max_overrides_chars:
-        return None, [Problem(
-            field="container",
-            message=f"command and environment take {length} characters once encoded; the limit is "
-                    f"{settings.limits.max_overrides_chars}: pass large values as inputs instead",
-        )]
-    tags = {
+    return overrides
+
+
+def _job_tags(request: LaunchRequest) -> dict[str, str]:
+    return {
         **request.tags,
-        "batchlane:launchId": request.launch_id,
+        LAUNCH_TAG: request.launch_id,  # how the status path finds the launch of a job's events
         "batchlane:project": _tag_value(request.project),
         "batchlane:domain": _tag_value(request.domain),
         "batchlane:workflow": _tag_value(request.workflow),
     }
-    definition = JobDefinitionSpec(
-        image=container.image,
-        job_role_arn=role_arn,
-        platform=container.platform,
-        execution_role_arn=settings.execution_role_arn,
-        log_group=settings.job_log_group,
-    )
-    return LaunchPlan(
-        request=request,
-        decision=decision,
-        queue=decision.queue,
-        job_name=job_name(request.task, request.launch_id),
-        definition=definition,
-        size=request.size,
-        attempts=request.retries + 1,
-        timeout_seconds=request.timeout_seconds or settings.limits.default_timeout_seconds,
-        inputs_uri=inputs_uri,
-        outputs_uri=outputs_uri,
-        inputs_key=inputs_key,
-        inputs_body=_inputs_body(request) if inputs_key else None,
-        overrides=overrides,
-        tags=tags,
-    ), []

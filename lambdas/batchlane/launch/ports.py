@@ -1,4 +1,5 @@
-"""What the launch service needs from the outside world (implemented in adapters.py, faked in tests)."""
+"""What the launch service needs from the outside world (AWS adapters in adapters.py; in-memory fakes
+in tests/unit/launch/fakes.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from batchlane.common.errors import TransientError
+from batchlane.common.executions import LaunchRecord
 from batchlane.common.settings import Settings
 from batchlane.launch.planner import JobDefinitionSpec
 from batchlane.routing import RoutingTable
@@ -13,6 +15,10 @@ from batchlane.routing import RoutingTable
 
 class LaunchInProgress(TransientError):
     """Another delivery of the same launch holds the submission lease."""
+
+
+class SubmitOutcomeUnknown(TransientError):
+    """SubmitJob may or may not have created the job (timeout, 5xx, 429, connection lost)."""
 
 
 @dataclass(frozen=True)
@@ -38,29 +44,26 @@ class InputStore(Protocol):
 
 
 class Jobs(Protocol):
-    def submit(self, request: dict[str, Any]) -> SubmittedJob: ...
+    def submit(self, request: dict[str, Any]) -> SubmittedJob:
+        """One SubmitJob call: Refused when Batch refused it, SubmitOutcomeUnknown when the job
+        may exist, TransientError only when it certainly does not."""
 
-    def find(self, queue: str, job_name: str) -> SubmittedJob | None: ...
+    def find(self, queue: str, job_name: str) -> SubmittedJob | None:
+        """The job of that name on that queue (the first created, if there are several)."""
 
 
 class Ledger(Protocol):
-    """The execution record: a write-ahead claim before SubmitJob, completed after it."""
+    """The launch record: a write-ahead claim before SubmitJob, completed after it."""
 
-    def claim(self, item: dict[str, Any]) -> dict[str, Any] | None:
+    def claim(self, record: LaunchRecord) -> LaunchRecord | None:
         """Create the record; on conflict return the existing record instead."""
 
-    def take_over(self, item: dict[str, Any], old_token: str) -> bool: ...
+    def take_over(self, record: LaunchRecord, old_token: str | None) -> bool:
+        """Replace a SUBMITTING claim still held with ``old_token``."""
 
-    def complete(self, launch_id: str, token: str, fields: dict[str, Any]) -> dict[str, Any]: ...
+    def complete(self, launch_id: str, token: str, fields: dict[str, Any]) -> LaunchRecord:
+        """Record the job (``fields``) if the claim is still ``token``'s."""
 
-    def release(self, launch_id: str, token: str) -> None: ...
+    def release(self, launch_id: str, token: str | None) -> None: ...
 
-    def get(self, launch_id: str) -> dict[str, Any] | None: ...
-
-
-class Announcer(Protocol):
-    def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
-
-
-class Counter(Protocol):
-    def count(self, name: str, value: int = 1, **dimensions: str) -> None: ...
+    def get(self, launch_id: str) -> LaunchRecord | None: ...

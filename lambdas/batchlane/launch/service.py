@@ -1,48 +1,50 @@
-"""The launch use case: validate, route, plan, then submit exactly once.
+"""The launch use case: validate, route, plan, then submit exactly once, and answer every delivery.
 
-Exactly-once without a client token on SubmitJob: the execution record is claimed first with a
-lease (conditional write), the job name is derived from the launch id, and a delivery that
-finds an expired claim looks the job up by that name (ListJobs) before submitting again. The
-lease outlives the function timeout, and SQS redelivers only after the visibility timeout, so a
-crash between SubmitJob and recording it is recovered without a second job.
+Exactly once without a client token on SubmitJob (docs/exactly-once.md):
+
+* the launch record is claimed first (a conditional write with a lease and the request's
+  fingerprint); only the claim's holder may submit;
+* the job name is derived from the launch id, so a job can always be found again by its name;
+* SubmitJob is called once per delivery, never retried by the SDK. When its outcome is unknown
+  (timeout, 5xx, 429, connection lost) the claim is kept, and whoever takes it over once its lease
+  has run out (the lease outlives the function; SQS redelivers only after the visibility
+  timeout, which outlives the lease) looks the job up by name before submitting again;
+* one request per launch id: a later delivery of the same request gets the original answer, at
+  any age; a different request under a launched id is rejected; an id that was only rejected
+  holds no record and may be sent again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from batchlane import LAUNCH_REJECTED, LAUNCHED
 from batchlane.common.console import batch_job_url, partition_of
 from batchlane.common.errors import Refused
+from batchlane.common.executions import SUBMITTED, SUBMITTING, LaunchRecord
 from batchlane.common.open_launches import LAST_SEEN_ATTR, OPEN_SHARD_ATTR, open_shard
-from batchlane import LAUNCH_REJECTED, LAUNCHED
-from batchlane.launch.models import (
-    Problem,
-    RoutingExplanation,
-    TaskLaunched,
-    TaskLaunchRejected,
-    detail_json,
-)
+from batchlane.common.ports import Announcer, Counter
+from batchlane.launch.models import Problem, RoutingExplanation, TaskLaunched, TaskLaunchRejected, detail_json
 from batchlane.launch.planner import LaunchPlan, plan_launch
 from batchlane.launch.ports import (
-    Announcer,
-    Counter,
-    InputStore,
-    JobDefinitions,
-    Jobs,
-    LaunchInProgress,
-    Ledger,
-    RoutingSource,
-    SettingsSource,
-    TransientError,
+    InputStore, JobDefinitions, Jobs, LaunchInProgress, Ledger, RoutingSource, SettingsSource, SubmitOutcomeUnknown,
+    SubmittedJob, TransientError,
 )
 from batchlane.launch.validation import readable_launch_id, validate
 from batchlane.routing import Decision, decide
 
-SUBMITTING = "SUBMITTING"
-SUBMITTED = "SUBMITTED"
+CONFLICT = "already used for a different request: a launchId names one request (send a new launchId)"
+
+
+def request_fingerprint(detail: Any) -> str:
+    """Of the detail as received, key order aside: two deliveries are the same request iff equal."""
+    canonical = json.dumps(detail, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass
@@ -60,8 +62,9 @@ class LaunchService:
     clock: Callable[[], float] = time.time
 
     def handle(self, detail: Any) -> dict[str, Any]:
-        """Process one launch request; returns a small summary of what happened."""
+        """Process one delivery of a launch request; every delivery is answered on the bus."""
         self.metrics.count("LaunchRequested")
+        fingerprint = request_fingerprint(detail)
         settings = self.settings.get()
         request, role, problems = validate(detail, settings)
         decision = self._route(detail, settings)
@@ -71,8 +74,8 @@ class LaunchService:
         if not problems:
             plan, problems = plan_launch(request, role, decision, settings, self.bucket)
         if problems:
-            return self._reject(readable_launch_id(detail), problems)
-        return self._submit(plan)
+            return self._refuse(readable_launch_id(detail), fingerprint, problems)
+        return self._submit(plan, fingerprint)
 
     def _route(self, detail: Any, settings) -> Decision | None:
         keys = ("project", "domain", "workflow")
@@ -81,113 +84,136 @@ class LaunchService:
         table = self.routing.table(settings.routing_cache_seconds)
         return decide(table, *(detail[k] for k in keys), key=str(detail.get("launchId", "")))
 
-    def _reject(self, launch_id: str | None, problems: list[Problem]) -> dict[str, Any]:
+    # ------------------------------------------------------------------ answers
+    def _refuse(self, launch_id: str | None, fingerprint: str, problems: list[Problem]) -> dict[str, Any]:
+        """Problems found before any claim: unless this very request was launched before (and the
+        rules have changed since), it is rejected."""
         if launch_id:
             record = self.ledger.get(launch_id)
-            if record and record.get("state") == SUBMITTED:
-                # A late duplicate of a launch that was accepted: repeat the acceptance.
-                self._announce_launched(record)
-                self.metrics.count("LaunchDuplicate")
-                return {"outcome": "duplicate", "launchId": launch_id, "jobId": record["jobId"]}
-        self.announcer.publish(LAUNCH_REJECTED, detail_json(TaskLaunchRejected(launchId=launch_id, problems=problems)))
-        self.metrics.count("LaunchRejected")
-        return {"outcome": "rejected", "launchId": launch_id, "problems": [p.model_dump() for p in problems]}
+            if record is not None and _same_request(record, fingerprint):
+                return self._answer_existing(record)
+        return self._reject(launch_id, problems)
 
-    def _submit(self, plan: LaunchPlan) -> dict[str, Any]:
+    def _reject(self, launch_id: str | None, problems: list[Problem]) -> dict[str, Any]:
+        rejected = TaskLaunchRejected(launchId=launch_id, problems=problems)
+        self.announcer.publish(LAUNCH_REJECTED, detail_json(rejected))
+        self.metrics.count("LaunchRejected")
+        return {"outcome": "rejected", "launchId": launch_id, "problems": [p.model_dump() for p in rejected.problems]}
+
+    def _answer_existing(self, record: LaunchRecord) -> dict[str, Any]:
+        """A later delivery of a request that holds the record: the original answer, or a retry
+        while its submission is under way (the lease holder answers it)."""
+        if record.state != SUBMITTED:
+            raise LaunchInProgress(f"launch {record.launch_id} is being submitted by another delivery")
+        self._announce_launched(record)
+        self.metrics.count("LaunchDuplicate")
+        return {"outcome": "duplicate", "launchId": record.launch_id, "jobId": record.job_id}
+
+    def _announce_launched(self, record: LaunchRecord) -> None:
+        launched = TaskLaunched(
+            launchId=record.launch_id, jobId=record.job_id, jobName=record.job_name, queue=record.queue,
+            arraySize=record.size if record.is_array else 0, routing=RoutingExplanation(**(record.routing or {})),
+            consoleUrl=record.console_url, inputsUri=record.inputs_uri, outputsUri=record.outputs_uri,
+            jobDefinition=record.job_definition,
+        )
+        self.announcer.publish(LAUNCHED, detail_json(launched))
+
+    # ------------------------------------------------------------------ the claim
+    def _submit(self, plan: LaunchPlan, fingerprint: str) -> dict[str, Any]:
         token = uuid.uuid4().hex
-        claim = self._claim_item(plan, token)
+        claim = self._claim_record(plan, token, fingerprint)
         existing = self.ledger.claim(claim)
-        if existing is not None:
-            if existing.get("state") == SUBMITTED:
-                self._announce_launched(existing)
-                self.metrics.count("LaunchDuplicate")
-                return {"outcome": "duplicate", "launchId": plan.launch_id, "jobId": existing["jobId"]}
-            if float(existing.get("leaseUntil", 0)) > self.clock():
-                raise LaunchInProgress(f"launch {plan.launch_id} is being submitted by another delivery")
-            if not self.ledger.take_over(claim, old_token=existing["leaseToken"]):
-                raise LaunchInProgress(f"launch {plan.launch_id} was taken over by another delivery")
-            # The earlier holder may have crashed after SubmitJob: find its job before submitting.
-            found = self.jobs.find(existing.get("queue", plan.queue), plan.job_name)
-            if found is not None:
-                self.metrics.count("LaunchRecovered")
-                return self._complete(plan, token, found, existing.get("queue", plan.queue))
+        if existing is None:
+            return self._submit_claimed(plan, claim)
+        if not _same_request(existing, fingerprint):
+            self._recover_abandoned(existing)  # keep the launch that owns the id in order
+            return self._reject(plan.launch_id, [Problem(field="launchId", message=CONFLICT)])
+        if existing.state == SUBMITTED or existing.lease_until is None or existing.lease_until > self.clock():
+            return self._answer_existing(existing)
+        # The earlier holder's lease ran out: it died, maybe after SubmitJob. Take over, then look.
+        if not self.ledger.take_over(claim, old_token=existing.lease_token):
+            raise LaunchInProgress(f"launch {plan.launch_id} was taken over by another delivery")
+        found = self.jobs.find(existing.queue, existing.job_name)
+        if found is not None:
+            self.metrics.count("LaunchRecovered")
+            return self._complete(claim, found)
+        return self._submit_claimed(plan, claim)
+
+    def _recover_abandoned(self, existing: LaunchRecord) -> None:
+        """A conflicting request met a claim whose holder died: complete the record with the job
+        that holder submitted, if there is one, so that the job is not left unrecorded. Without a
+        job the claim stays for the original request's own redelivery."""
+        if existing.state == SUBMITTED or existing.lease_until is None or existing.lease_until > self.clock():
+            return
+        found = self.jobs.find(existing.queue, existing.job_name)
+        if found is None:
+            return
+        token = uuid.uuid4().hex
+        taken = existing.model_copy(update={"lease_token": token, "lease_until": int(self.clock()) + self.lease_seconds})
+        if self.ledger.take_over(taken, old_token=existing.lease_token):
+            self.metrics.count("LaunchRecovered")
+            self.ledger.complete(existing.launch_id, token, self._submitted_fields(existing, found))
+
+    def _claim_record(self, plan: LaunchPlan, token: str, fingerprint: str) -> LaunchRecord:
+        request = plan.request
+        return LaunchRecord(
+            launch_id=plan.launch_id, state=SUBMITTING, lease_token=token,
+            lease_until=int(self.clock()) + self.lease_seconds, request_fingerprint=fingerprint,
+            job_name=plan.job_name, queue=plan.queue, size=plan.size, is_array=plan.is_array,
+            is_map_task=request.is_map, attempts=plan.attempts, min_success_ratio=request.min_success_ratio,
+            inputs_uri=plan.inputs_uri, outputs_uri=plan.outputs_uri, project=request.project,
+            domain=request.domain, workflow=request.workflow, task=request.task,
+            log_group=plan.definition.log_group, job_definition=plan.definition.name,
+            routing=RoutingExplanation(**_explanation(plan.decision)).model_dump(mode="json"),
+        )
+
+    # ------------------------------------------------------------------ submission
+    def _submit_claimed(self, plan: LaunchPlan, claim: LaunchRecord) -> dict[str, Any]:
         try:
             definition_arn = self.definitions.ensure(plan.definition)
             if plan.inputs_key:
                 self.inputs.put(plan.inputs_key, plan.inputs_body)
             job = self.jobs.submit(plan.submit_request(definition_arn))
+        except SubmitOutcomeUnknown:
+            # The job may exist: keep the claim; its next holder looks the job up by name first.
+            self.metrics.count("SubmitOutcomeUnknown")
+            raise
         except TransientError:
-            # Nothing was created: free the claim so the retry need not wait for the lease.
-            self.ledger.release(plan.launch_id, token)
+            # Nothing was submitted: free the claim so the retry need not wait for the lease.
+            self.ledger.release(plan.launch_id, claim.lease_token)
             raise
         except Refused as exc:
-            self.ledger.release(plan.launch_id, token)
+            self.ledger.release(plan.launch_id, claim.lease_token)
             field = "container" if exc.operation == "RegisterJobDefinition" else "submission"
             return self._reject(plan.launch_id, [Problem(field=field, message=f"AWS Batch refused it: {exc.message}")])
         self.metrics.count("JobSubmitted", queue=plan.queue)
-        return self._complete(plan, token, job, plan.queue, definition_arn)
+        return self._complete(claim, job, definition_arn)
 
-    def _claim_item(self, plan: LaunchPlan, token: str) -> dict[str, Any]:
-        request = plan.request
-        return {
-            "launchId": plan.launch_id,
-            "sk": "launch",
-            "state": SUBMITTING,
-            "leaseToken": token,
-            "leaseUntil": int(self.clock()) + self.lease_seconds,
-            "jobName": plan.job_name,
-            "queue": plan.queue,
-            "size": plan.size,
-            "isArray": plan.is_array,
-            "isMapTask": request.is_map,
-            "attempts": plan.attempts,
-            "minSuccessRatio": request.min_success_ratio,
-            "inputsUri": plan.inputs_uri,
-            "outputsUri": plan.outputs_uri,
-            "project": request.project,
-            "domain": request.domain,
-            "workflow": request.workflow,
-            "task": request.task,
-            "logGroup": plan.definition.log_group,
-            "routing": RoutingExplanation(**_explanation(plan.decision)).model_dump(mode="json"),
-        }
+    def _complete(self, claim: LaunchRecord, job: SubmittedJob, definition: str | None = None) -> dict[str, Any]:
+        fields = self._submitted_fields(claim, job, definition)
+        record = self.ledger.complete(claim.launch_id, claim.lease_token, fields)
+        self._announce_launched(record)
+        return {"outcome": "launched", "launchId": record.launch_id, "jobId": job.job_id, "queue": record.queue}
 
-    def _complete(self, plan: LaunchPlan, token: str, job, queue: str, definition: str | None = None) -> dict[str, Any]:
+    def _submitted_fields(self, claim: LaunchRecord, job: SubmittedJob, definition: str | None = None) -> dict[str, Any]:
+        """What the record gains once its job exists (the job was submitted to the claim's queue)."""
         partition = partition_of(job.job_arn)
-        region = job.job_arn.split(":")[3]
-        account = job.job_arn.split(":")[4]
-        fields = {
-            "state": SUBMITTED,
-            "jobId": job.job_id,
-            "jobArn": job.job_arn,
-            "queue": queue,
-            "queueArn": f"arn:{partition}:batch:{region}:{account}:job-queue/{queue}",
-            "region": region,
-            "submittedAt": int(self.clock() * 1000),
-            "jobDefinition": definition or plan.definition.name,
+        _, _, _, region, account, _ = job.job_arn.split(":", 5)
+        now_ms = int(self.clock() * 1000)
+        queue = claim.queue
+        return {
+            "state": SUBMITTED, "jobId": job.job_id, "jobArn": job.job_arn, "queue": queue,
+            "queueArn": f"arn:{partition}:batch:{region}:{account}:job-queue/{queue}", "region": region,
+            "submittedAt": now_ms, "jobDefinition": definition or claim.job_definition,
             "consoleUrl": batch_job_url(partition, region, job.job_id),
             # In the open-launches index until the status path sees it end (the reconciler's view).
-            OPEN_SHARD_ATTR: open_shard(plan.launch_id),
-            LAST_SEEN_ATTR: int(self.clock() * 1000),
+            OPEN_SHARD_ATTR: open_shard(claim.launch_id), LAST_SEEN_ATTR: now_ms,
         }
-        record = self.ledger.complete(plan.launch_id, token, fields)
-        self._announce_launched(record)
-        return {"outcome": "launched", "launchId": plan.launch_id, "jobId": job.job_id, "queue": queue}
 
-    def _announce_launched(self, record: dict[str, Any]) -> None:
-        launched = TaskLaunched(
-            launchId=record["launchId"],
-            jobId=record["jobId"],
-            jobName=record["jobName"],
-            queue=record["queue"],
-            arraySize=int(record["size"]) if record.get("isArray") else 0,
-            routing=RoutingExplanation(**record["routing"]),
-            consoleUrl=record["consoleUrl"],
-            inputsUri=record["inputsUri"],
-            outputsUri=record["outputsUri"],
-            jobDefinition=record["jobDefinition"],
-        )
-        self.announcer.publish(LAUNCHED, detail_json(launched))
+
+def _same_request(record: LaunchRecord, fingerprint: str) -> bool:
+    # Records written before fingerprints were kept are taken to be of the same request.
+    return record.request_fingerprint is None or record.request_fingerprint == fingerprint
 
 
 def _explanation(decision: Decision) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from batchlane.common.settings import Settings
-from batchlane.launch.models import LaunchRequest, Problem
+from batchlane.launch.models import LAUNCH_ID_CHARS, LaunchRequest, Problem, bounded_problems, quoted
 
 # Fargate accepts these memory sizes (MiB) per vCPU value.
 FARGATE_MEMORY = {
@@ -36,8 +36,54 @@ def _at(raw: Any, *path: str) -> Any:
     return raw
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+def _number(value: Any) -> int | float | None:
+    # Not float(value): a JSON integer can be far beyond a float's range.
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _shown(number: int | float) -> str:
+    return f"{number:g}" if isinstance(number, float) else quoted(number)
+
+
+# What a field of each pydantic type error must hold, in the words of JSON (strict mode: no coercion).
+_EXPECTED = {
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "string_type": "a string",
+    "list_type": "a list",
+    "dict_type": "an object",
+    "model_type": "an object",
+}
+
+
+def _described(value: Any) -> str:
+    """A JSON value as a client would name it, e.g. 'a string ("2")'."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean ({quoted(value)})"
+    if isinstance(value, int):
+        return f"a whole number ({quoted(value)})"
+    if isinstance(value, float):
+        return f"a decimal number ({quoted(value)})"
+    if isinstance(value, str):
+        return f"a string ({quoted(value)})"
+    return "a list" if isinstance(value, list) else "an object" if isinstance(value, dict) else type(value).__name__
+
+
+def _message(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    if kind in _EXPECTED:
+        return f"must be {_EXPECTED[kind]}, not {_described(error['input'])}"
+    if kind == "extra_forbidden":
+        return "unknown field (see docs/launch-event.md for the fields a launch takes)"
+    if kind == "missing":
+        return "is required"
+    if kind == "finite_number":
+        return "must be a finite number (NaN and Infinity are not JSON numbers)"
+    if kind == "string_unicode":
+        return "must be valid Unicode text (it holds an unpaired surrogate)"
+    return error["msg"].removeprefix("Value error, ")
 
 
 def schema_problems(raw: Any) -> tuple[LaunchRequest | None, list[Problem]]:
@@ -46,15 +92,7 @@ def schema_problems(raw: Any) -> tuple[LaunchRequest | None, list[Problem]]:
     try:
         return LaunchRequest.model_validate(raw), []
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            message = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                message = "unknown field (see docs/launch-event.md for the fields a launch takes)"
-            elif err["type"] == "missing":
-                message = "is required"
-            problems.append(Problem(field=_field(err["loc"]), message=message))
-        return None, problems
+        return None, [Problem(field=_field(err["loc"]), message=_message(err)) for err in exc.errors()]
 
 
 def resolve_role(raw: Any, settings: Settings) -> tuple[str | None, list[Problem]]:
@@ -68,7 +106,7 @@ def resolve_role(raw: Any, settings: Settings) -> tuple[str | None, list[Problem
     if role not in settings.usable_role_arns:
         return None, [Problem(
             field="role",
-            message=f"{role} is not an allowed job role (allowed: {', '.join(sorted(settings.usable_role_arns)) or 'none'})",
+            message=f"{quoted(role)} is not an allowed job role (allowed: {', '.join(sorted(settings.usable_role_arns)) or 'none'})",
         )]
     return role, []
 
@@ -92,7 +130,7 @@ def policy_problems(raw: Any, settings: Settings) -> list[Problem]:
         field = "inputs" if isinstance(inputs, list) else "inputsLocation.size"
         problems.append(Problem(
             field=field,
-            message=f"a map task has at most {limits.max_array_size} children here (got {int(size)}); split it",
+            message=f"a map task has at most {limits.max_array_size} children here (got {_shown(size)}); split it",
         ))
     timeout = _number(raw.get("timeoutSeconds"))
     if timeout is not None and not limits.min_timeout_seconds <= timeout <= limits.max_timeout_seconds:
@@ -111,28 +149,37 @@ def policy_problems(raw: Any, settings: Settings) -> list[Problem]:
         if vcpu is not None and vcpu not in FARGATE_MEMORY:
             problems.append(Problem(
                 field="container.resources.vcpu",
-                message=f"Fargate takes {', '.join(f'{v:g}' for v in FARGATE_MEMORY)} vCPUs (got {vcpu:g})",
+                message=f"Fargate takes {', '.join(f'{v:g}' for v in FARGATE_MEMORY)} vCPUs (got {_shown(vcpu)})",
             ))
         elif vcpu is not None and memory is not None and memory not in FARGATE_MEMORY[vcpu]:
             allowed = FARGATE_MEMORY[vcpu]
             problems.append(Problem(
                 field="container.resources.memory",
                 message=f"Fargate with {vcpu:g} vCPU takes {allowed.start}-{allowed.stop - 1} MiB "
-                        f"in steps of {allowed.step} (got {memory:g})",
+                        f"in steps of {allowed.step} (got {_shown(memory)})",
             ))
     return problems
 
 
 def validate(raw: Any, settings: Settings) -> tuple[LaunchRequest | None, str | None, list[Problem]]:
-    """Returns the parsed request, the role it runs as, and every problem found."""
+    """Returns the parsed request, the role it runs as, and every problem found (bounded, see
+    models.bounded_problems: thousands of bad keys must not make an answer too large to send)."""
     request, problems = schema_problems(raw)
     role, role_problems = resolve_role(raw, settings)
     reported = {p.field for p in problems}
     # One answer per field: a value the schema already refused is not reported twice.
     problems = problems + [p for p in role_problems + policy_problems(raw, settings) if p.field not in reported]
-    return (request if not problems else None), role, problems
+    return (request if not problems else None), role, bounded_problems(problems)
 
 
 def readable_launch_id(raw: Any) -> str | None:
+    """The launch id to answer with (and to look up): None if there is none, or if it is too long
+    or not Unicode text (an unpaired surrogate) to be a key, since no such launch can exist."""
     launch_id = _at(raw, "launchId")
-    return launch_id if isinstance(launch_id, str) and 0 < len(launch_id) <= 128 else None
+    if not isinstance(launch_id, str) or not 0 < len(launch_id) <= LAUNCH_ID_CHARS:
+        return None
+    try:
+        launch_id.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return launch_id

@@ -2,7 +2,7 @@
 
     with Sandbox.started() as sandbox:          # or sandbox = Sandbox().start() ... sandbox.stop()
         sandbox.put_launch({...})               # PutEvents on the batchlane bus, like a client
-        sandbox.wait([launch_id])               # until each launch is final (or a timeout)
+        sandbox.wait([(name, launch_id)])       # until each launch is final (or a timeout)
         sandbox.abort(launch_id)                # PutEvents of a Task Abort Requested, like a client
 
 While it runs, this process's environment points boto3 at the emulator (AWS_ENDPOINT_URL and
@@ -19,7 +19,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchlane import ABORT_REJECTED, ABORT_REQUESTED, LAUNCH_REJECTED as REJECTED, LAUNCH_REQUESTED, LAUNCHED
+from batchlane import EVENT_SOURCE, LAUNCH_REJECTED as REJECTED, LAUNCHED
+from batchlane.client.answers import ANSWER_TYPES, answers_queue_name
+from batchlane.client.api import BatchlaneClient
+from batchlane.common.executions import FINAL_PHASES, LaunchRecord
 from batchlane.sandbox.emulator import Emulator, EndpointSession
 from batchlane.sandbox.executor import BatchExecutor, install_describe_jobs
 from batchlane.sandbox.lambda_service import FunctionPoller, ScheduledFunction
@@ -27,8 +30,6 @@ from batchlane.sandbox.provision import (
     RECONCILER_HANDLER, Buffer, Provisioned, provision, provision_event_paths, reconciler_environment,
 )
 from batchlane.sandbox.scenario import Scenario
-
-FINAL_PHASES = ("succeeded", "failed", "aborted")
 
 HANDLER_MODULES = ("batchlane.launch.handler", "batchlane.status.handler")
 
@@ -56,15 +57,18 @@ class LaunchOutcome:
     name: str
     launch_id: str | None
     final: bool = False
-    result: str = "pending"  # rejected | succeeded | failed | aborted | events-emitted | poisoned | timeout
+    # rejected | succeeded | failed | aborted | events-emitted | dead-lettered | timeout (<last result>);
+    # until final: pending, or the launch's phase
+    result: str = "pending"
     answers: list[dict] = field(default_factory=list)
-    record: dict | None = None
+    record: LaunchRecord | None = None
     status: dict | None = None
     seconds: float | None = None
 
     def as_json(self) -> dict[str, Any]:
+        record = self.record.to_item() if self.record else None
         return {"name": self.name, "launchId": self.launch_id, "result": self.result, "final": self.final,
-                "seconds": self.seconds, "answers": self.answers, "record": self.record, "status": self.status}
+                "seconds": self.seconds, "answers": self.answers, "record": record, "status": self.status}
 
 
 def _has_reconciler() -> bool:
@@ -81,7 +85,7 @@ class Sandbox:
                  visibility_timeout_seconds: int = 2, port: int = 0, step_seconds: float = 0.05,
                  reconcile_every_seconds: float | None = None, silent_seconds: int | None = None) -> None:
         if config is None:
-            from stacks.config import load_config
+            from batchlane.deployment.config import load_config
 
             config = load_config(deployment)
         self.config = config
@@ -90,6 +94,7 @@ class Sandbox:
         self.step_seconds = step_seconds
         self.emulator = Emulator(region=config.region, port=port)
         self.session: EndpointSession | None = None
+        self.client: BatchlaneClient | None = None  # what a client of the deployment uses, pointed at the emulator
         self.deployment: Provisioned | None = None
         self.paths: dict[str, Buffer] = {}
         self.pollers: dict[str, FunctionPoller] = {}
@@ -138,6 +143,7 @@ class Sandbox:
             self._set_env(buffer.environment)
         self.answers_queue = self._observer()
         self.client_answers_queue = self._client_answers()
+        self.client = BatchlaneClient.for_deployment(self.config, self.session.client)
         _clear_handler_caches()
         sqs = self.session.client("sqs")
         for name, buffer in self.paths.items():
@@ -192,7 +198,7 @@ class Sandbox:
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         events = self.session.client("events")
         events.put_rule(Name=f"{self.config.prefix}-sandbox-answers", EventBusName=self.config.bus_name,
-                        EventPattern=json.dumps({"source": ["batchlane"]}))
+                        EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
         events.put_targets(Rule=f"{self.config.prefix}-sandbox-answers", EventBusName=self.config.bus_name,
                            Targets=[{"Id": "observer", "Arn": arn}])
         return url
@@ -202,40 +208,25 @@ class Sandbox:
         ``batchlane abort --wait`` an abort's rejection):
         ``<prefix>-answers`` behind a rule on ``source: batchlane``. Not in the stacks; a deployment
         can add the same (docs/sandbox.md). Answers nobody takes expire after 10 minutes."""
-        from batchlane.cli.launch import answers_queue_name
-
-        name = answers_queue_name(self.config)
+        name = answers_queue_name(self.config.prefix)
         sqs = self.session.client("sqs")
         url = sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": "600"})["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         events = self.session.client("events")
         events.put_rule(Name=name, EventBusName=self.config.bus_name,
-                        EventPattern=json.dumps({"source": ["batchlane"],
-                                                 "detail-type": [LAUNCHED, REJECTED, ABORT_REJECTED]}))
+                        EventPattern=json.dumps({"source": [EVENT_SOURCE], "detail-type": list(ANSWER_TYPES)}))
         events.put_targets(Rule=name, EventBusName=self.config.bus_name, Targets=[{"Id": "answers", "Arn": arn}])
         return url
 
     # ------------------------------------------------------------------ clients' view
-    def put_launch(self, detail: Any, source: str = "sandbox.scenario") -> dict:
-        """What a client does: PutEvents of a Task Launch Requested on the batchlane bus."""
-        response = self.session.client("events").put_events(Entries=[{
-            "Source": source, "DetailType": LAUNCH_REQUESTED, "EventBusName": self.config.bus_name,
-            "Detail": detail if isinstance(detail, str) else json.dumps(detail)}])
-        if response.get("FailedEntryCount"):
-            raise RuntimeError(f"PutEvents refused the launch: {response['Entries']}")
-        return response
+    def put_launch(self, detail: Any, source: str = "sandbox.scenario") -> None:
+        """What a client does: PutEvents of a Task Launch Requested on the batchlane bus (``detail``
+        may be a string: a malformed one)."""
+        self.client.put_launch(detail, source)
 
-    def abort(self, launch_id: Any, reason: str | None = None, source: str = "sandbox.client") -> dict:
+    def abort(self, launch_id: Any, reason: str | None = None, source: str = "sandbox.client") -> None:
         """What a client does to stop a launch: PutEvents of a Task Abort Requested on the batchlane bus."""
-        detail: dict[str, Any] = {"launchId": launch_id}
-        if reason is not None:
-            detail["reason"] = reason
-        response = self.session.client("events").put_events(Entries=[{
-            "Source": source, "DetailType": ABORT_REQUESTED, "EventBusName": self.config.bus_name,
-            "Detail": json.dumps(detail)}])
-        if response.get("FailedEntryCount"):
-            raise RuntimeError(f"PutEvents refused the abort: {response['Entries']}")
-        return response
+        self.client.put_abort(launch_id, reason, source)
 
     def reconcile_now(self) -> dict | None:
         """Run the reconciler once, now (as its schedule would); its report, or None without one."""
@@ -269,12 +260,8 @@ class Sandbox:
         return sqs.receive_message(QueueUrl=self.paths[function].dlq_url, MaxNumberOfMessages=10,
                                    AttributeNames=["All"], VisibilityTimeout=0).get("Messages", [])
 
-    def launch_record(self, launch_id: str) -> dict | None:
-        from batchlane.common.values import from_dynamo
-
-        table = self.session.resource("dynamodb").Table(self.config.table_name("executions"))
-        item = table.get_item(Key={"launchId": launch_id, "sk": "launch"}, ConsistentRead=True).get("Item")
-        return from_dynamo(item) if item else None
+    def launch_record(self, launch_id: str) -> LaunchRecord | None:
+        return self.client.executions.record(launch_id)
 
     def status(self, launch_id: str) -> dict | None:
         """The launch's status document (the same JSON as ``batchlane status --json``, from
@@ -283,33 +270,11 @@ class Sandbox:
         the status path is absent or the launch is unknown."""
         if not self.has_status_path:
             return None
-        from boto3.dynamodb.conditions import Key
-
-        from batchlane.common.values import from_dynamo
-        from batchlane.status.view import SUMMARY_SK, record_document
-
-        table = self.session.resource("dynamodb").Table(self.config.table_name("executions"))
-        items, kwargs = [], {"KeyConditionExpression": Key("launchId").eq(launch_id), "ConsistentRead": True}
-        while True:
-            page = table.query(**kwargs)
-            items += [from_dynamo(i) for i in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        document = record_document(items)
-        if document is None:
+        stored = self.client.executions.status(launch_id)
+        if stored.document is None:
             return None
-        summary = next((i for i in items if i.get("sk") == SUMMARY_SK), {})
-        document["storedPhase"] = summary.get("phase")
-        uri = document.get("outputsUri")
-        if isinstance(uri, str) and uri.startswith("s3://") and summary.get("phase") in FINAL_PHASES:
-            bucket, key = uri[5:].split("/", 1)
-            try:
-                body = self.session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-                document["outputs"] = json.loads(body)
-            except Exception:  # noqa: BLE001 - not written (yet)
-                pass
-        return document
+        document = {**stored.document, "storedPhase": stored.phase}
+        return self.client.with_outputs(document) if stored.final else document
 
     # ------------------------------------------------------------------ waiting
     def outcome(self, name: str, launch_id: str | None) -> LaunchOutcome:

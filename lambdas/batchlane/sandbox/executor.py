@@ -14,7 +14,7 @@ a schedule:
 * writes each attempt's log lines to CloudWatch Logs (group from the job definition's
   ``awslogs-group``, stream ``<jobDefinitionName>/default/<taskId>``);
 * writes ``<outputsUri><index>/outputs.json`` for every child that succeeds, from the child's
-  line in the launch's inputs: ``{"echo": <input>, "digest": <sha256 of the input>}``.
+  line in the launch's inputs: ``{"echo": <input>, "digest": <sha256 prefix of it>, "index": i}``.
 
 TerminateJob is honoured: a job whose DescribeJobs shows the call's reason has every child that
 has not ended yet end FAILED at once (``statusReason`` "Terminated by batchlane: ...", a running
@@ -46,8 +46,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from batchlane.client.records import Executions
+from batchlane.common.executions import LAUNCH_TAG, LaunchRecord
 from batchlane.sandbox.provision import Provisioned
-from batchlane.sandbox.scenario import ChildBehaviour, LaunchSpec, Scenario
+from batchlane.sandbox.scenario import ChildBehaviour, Delivery, LaunchSpec, Scenario
 from batchlane.status import simulate
 
 log = logging.getLogger("batchlane.sandbox")
@@ -78,7 +80,8 @@ class _Action:
 class SimulatedJob:
     job_id: str
     launch_id: str
-    record: dict[str, Any]
+    record: LaunchRecord
+    definition: dict[str, Any]  # DescribeJobDefinitions of the job's definition
     definition_name: str
     log_group: str
     size: int
@@ -111,7 +114,7 @@ class BatchExecutor(threading.Thread):
         self.events = session.client("events")
         self.logs = session.client("logs")
         self.s3 = session.client("s3")
-        self.ddb = session.client("dynamodb")
+        self.executions = Executions(session.client("dynamodb"), self.config.table_name("executions"))
         self.jobs: dict[str, SimulatedJob] = {}
         self.emitted: list[dict] = []  # every event put on the default bus (copies included)
         self._first_seen: dict[str, float] = {}
@@ -165,26 +168,13 @@ class BatchExecutor(threading.Thread):
                         continue
                     self._adopt(job_id)
 
-    def _launch_record(self, job_id: str) -> dict[str, Any] | None:
-        table = self.config.table_name("executions")
-        keys = self.ddb.query(TableName=table, IndexName="byJobId", KeyConditionExpression="jobId = :j",
-                              ExpressionAttributeValues={":j": {"S": job_id}}).get("Items", [])
-        if not keys:
-            return None
-        from boto3.dynamodb.types import TypeDeserializer
-
-        from batchlane.common.values import from_dynamo
-
-        item = self.ddb.get_item(TableName=table, ConsistentRead=True,
-                                 Key={"launchId": keys[0]["launchId"], "sk": {"S": "launch"}}).get("Item")
-        if not item:
-            return None
-        des = TypeDeserializer()
-        return from_dynamo({k: des.deserialize(v) for k, v in item.items()})
+    def _launch_record(self, job_id: str) -> LaunchRecord | None:
+        launch_id = self.executions.launch_id_of_job(job_id)
+        return self.executions.record(launch_id) if launch_id else None
 
     def _adopt(self, job_id: str) -> None:
         record = self._launch_record(job_id)
-        if record is None or record.get("state") != "SUBMITTED":
+        if record is None or not record.submitted:
             # The launcher records the job right after SubmitJob: look again at the next poll.
             first = self._first_seen.setdefault(job_id, time.monotonic())
             if time.monotonic() - first > 30:
@@ -194,11 +184,10 @@ class BatchExecutor(threading.Thread):
         definition = self._definition(record)
         options = (definition.get("containerProperties", {}).get("logConfiguration") or {}).get("options") or {}
         job = SimulatedJob(
-            job_id=job_id, launch_id=record["launchId"], record=record,
-            definition_name=definition.get("jobDefinitionName") or str(record.get("jobDefinition", "")).rsplit("/", 1)[-1].split(":")[0],
-            log_group=options.get("awslogs-group") or record.get("logGroup") or "/aws/batch/job",
-            size=int(record.get("size") or 1), is_array=bool(record.get("isArray")))
-        job.record["_definition"] = definition
+            job_id=job_id, launch_id=record.launch_id, record=record, definition=definition,
+            definition_name=definition.get("jobDefinitionName") or str(record.job_definition or "").rsplit("/", 1)[-1].split(":")[0],
+            log_group=options.get("awslogs-group") or record.log_group or "/aws/batch/job",
+            size=record.size, is_array=record.is_array)
         spec = self.scenario.for_launch(job.launch_id) or LaunchSpec(name=job.launch_id)
         actions = self._plan(job, spec)
         with self._lock:
@@ -207,8 +196,8 @@ class BatchExecutor(threading.Thread):
             for a in actions:
                 heapq.heappush(self._heap, a)
 
-    def _definition(self, record: dict[str, Any]) -> dict[str, Any]:
-        ref = record.get("jobDefinition")
+    def _definition(self, record: LaunchRecord) -> dict[str, Any]:
+        ref = record.job_definition
         if not ref:
             return {}
         found = self.batch.describe_job_definitions(jobDefinitions=[ref]).get("jobDefinitions", [])
@@ -301,7 +290,7 @@ class BatchExecutor(threading.Thread):
             dropped = len(self._heap) - len(keep)
             heapq.heapify(keep)
             self._heap = keep
-            max_attempts = max(1, int(job.record.get("attempts") or 1))
+            max_attempts = max(1, job.record.attempts)
             new: list[_Action] = []
             at = now + self.step_seconds
             for index in stopped:
@@ -354,8 +343,8 @@ class BatchExecutor(threading.Thread):
 
     # ------------------------------------------------------------------ planning
     def _plan(self, job: SimulatedJob, spec: LaunchSpec) -> list[_Action]:
-        rng = random.Random(f"{self.scenario.seed}:{job.launch_id}")
-        max_attempts = max(1, int(job.record.get("attempts") or 1))
+        """What the job does at Batch, when (its true timeline), then as delivered."""
+        max_attempts = max(1, job.record.attempts)
         step = self.step_seconds
         start = time.monotonic() + step
         timeline: list[tuple[float, str, Any, int | None]] = []  # (true time, kind, payload, child)
@@ -397,9 +386,13 @@ class BatchExecutor(threading.Thread):
                 status_reason=None if final == "SUCCEEDED" else "Array Child Job failed", retry_attempts=max_attempts)
             timeline.append((max(child_ends) + step, "emit", self._localize(terminal, job, max_attempts), None))
         job.children_final = outcomes
+        return self._deliver(job, spec.delivery, timeline)
 
+    def _deliver(self, job: SimulatedJob, d: Delivery, timeline: list[tuple[float, str, Any, int | None]]) -> list[_Action]:
+        """The timeline's events as EventBridge delivers them (lost, late, out of order, twice);
+        logs and outputs at their true time."""
+        rng = random.Random(f"{self.scenario.seed}:{job.launch_id}")
         actions: list[_Action] = []
-        d = spec.delivery
         for t, kind, payload, child in sorted(timeline, key=lambda x: x[0]):
             if kind != "emit":
                 actions.append(_Action(t, next(self._seq), kind, job.job_id, payload, child, t))
@@ -421,17 +414,17 @@ class BatchExecutor(threading.Thread):
         """simulate's generic event -> this job's event (names, ARNs, definition, times)."""
         rec = job.record
         detail = event["detail"]
-        definition = rec.get("_definition") or {}
+        definition = job.definition
         props = definition.get("containerProperties") or {}
-        offset = int(rec.get("submittedAt") or SIM_EPOCH_MS) - SIM_EPOCH_MS
-        parent_arn = rec.get("jobArn") or detail["tags"]["resourceArn"]
+        offset = (rec.submitted_at or SIM_EPOCH_MS) - SIM_EPOCH_MS
+        parent_arn = rec.job_arn or detail["tags"]["resourceArn"]
         index = (detail.get("arrayProperties") or {}).get("index")
         detail["jobArn"] = parent_arn if index is None else f"{parent_arn}:{index}"
-        detail["jobName"] = rec.get("jobName") or detail["jobName"]
-        detail["jobQueue"] = rec.get("queueArn") or detail["jobQueue"]
-        detail["jobDefinition"] = definition.get("jobDefinitionArn") or rec.get("jobDefinition") or detail["jobDefinition"]
+        detail["jobName"] = rec.job_name or detail["jobName"]
+        detail["jobQueue"] = rec.queue_arn or detail["jobQueue"]
+        detail["jobDefinition"] = definition.get("jobDefinitionArn") or rec.job_definition or detail["jobDefinition"]
         detail["retryStrategy"] = {"attempts": max_attempts, "evaluateOnExit": []}
-        detail["tags"] = {"resourceArn": parent_arn, "batchlane:launchId": job.launch_id}
+        detail["tags"] = {"resourceArn": parent_arn, LAUNCH_TAG: job.launch_id}
         detail.pop("someFieldAwsAddsLater", None)
         container = detail.setdefault("container", {})
         for key in ("image", "command", "vcpus", "memory", "jobRoleArn", "executionRoleArn", "resourceRequirements"):
@@ -559,7 +552,7 @@ class BatchExecutor(threading.Thread):
         lines = self._inputs.get(job.job_id)
         if lines is None:
             lines = []
-            uri = job.record.get("inputsUri") or ""
+            uri = job.record.inputs_uri or ""
             if uri.startswith("s3://"):
                 bucket, key = uri[5:].split("/", 1)
                 try:
@@ -573,7 +566,7 @@ class BatchExecutor(threading.Thread):
     def _write_output(self, action: _Action) -> None:
         job = self.jobs[action.job_id]
         index = action.payload
-        base = job.record.get("outputsUri") or ""
+        base = job.record.outputs_uri or ""
         if not base.startswith("s3://"):
             return
         bucket, key = f"{base}{index}/outputs.json"[5:].split("/", 1)

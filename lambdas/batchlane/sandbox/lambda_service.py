@@ -78,27 +78,49 @@ class InvocationStats:
     batch_sizes: list[int] = field(default_factory=list)
 
 
-class FunctionPoller(threading.Thread):
-    def __init__(self, buffer: Buffer, sqs, *, prefix: str, region: str, account: str) -> None:
-        super().__init__(name=f"sandbox-{buffer.function}-{buffer.queue_url.rsplit('/', 1)[-1]}", daemon=True)
-        self.buffer = buffer
-        self.sqs = sqs
+class SandboxFunction(threading.Thread):
+    """A function as the sandbox runs it: its real handler (``module.attr``) invoked in this
+    process, one invocation of the module at a time, with a Lambda context; counted in ``stats``."""
+
+    def __init__(self, thread_name: str, *, function_name: str, handler: str, timeout_seconds: int, region: str,
+                 account: str) -> None:
+        super().__init__(name=thread_name, daemon=True)
+        self.function_name = function_name
+        self.timeout_seconds = timeout_seconds
         self.region = region
         self.account = account
-        self.function_name = f"{prefix}-{buffer.function}"
         self.stats = InvocationStats()
         self._halt = threading.Event()
-        self._idle = threading.Event()
-        self._running = threading.Event()
-        self._running.set()
-        self._in_batch = threading.Event()
-        module, _, attr = buffer.handler.rpartition(".")
-        self._module = importlib.import_module(module)
-        self._handler = getattr(self._module, attr)
+        module, _, attr = handler.rpartition(".")
+        self._handler = getattr(importlib.import_module(module), attr)
         self._lock = module_lock(module)
 
     def stop(self) -> None:
         self._halt.set()
+
+    def _call(self, event: dict[str, Any], request_id: str) -> Any:
+        """One invocation; an exception from the handler reaches the caller, which retries (or not)
+        as the Lambda event source it stands for would."""
+        self.stats.invocations += 1
+        context = LambdaContext(self.function_name, self.timeout_seconds, self.region, self.account, request_id)
+        with self._lock:
+            return self._handler(event, context)
+
+
+class FunctionPoller(SandboxFunction):
+    def __init__(self, buffer: Buffer, sqs, *, prefix: str, region: str, account: str) -> None:
+        super().__init__(f"sandbox-{buffer.function}-{buffer.queue_url.rsplit('/', 1)[-1]}",
+                         function_name=f"{prefix}-{buffer.function}", handler=buffer.handler,
+                         timeout_seconds=buffer.timeout_seconds, region=region, account=account)
+        self.buffer = buffer
+        self.sqs = sqs
+        self._idle = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self._in_batch = threading.Event()
+
+    def stop(self) -> None:
+        super().stop()
         self._running.set()
 
     def pause(self) -> None:
@@ -162,14 +184,10 @@ class FunctionPoller(threading.Thread):
 
     def invoke(self, messages: list[dict]) -> dict | None:
         event = {"Records": [sqs_record(m, self.buffer.queue_arn, self.region) for m in messages]}
-        self.stats.invocations += 1
         self.stats.messages += len(messages)
         self.stats.batch_sizes.append(len(messages))
-        context = LambdaContext(self.function_name, self.buffer.timeout_seconds, self.region, self.account,
-                                f"sandbox-{self.buffer.function}-{self.stats.invocations}")
         try:
-            with self._lock:
-                response = self._handler(event, context) or {}
+            response = self._call(event, f"sandbox-{self.buffer.function}-{self.stats.invocations + 1}") or {}
         except Exception:
             # A crashed invocation: Lambda leaves the whole batch to the visibility timeout.
             self.stats.errors += 1
@@ -193,7 +211,7 @@ def scheduled_event(rule_arn: str, region: str, account: str) -> dict[str, Any]:
             "region": region, "resources": [rule_arn], "detail": {}}
 
 
-class ScheduledFunction(threading.Thread):
+class ScheduledFunction(SandboxFunction):
     """A function behind a schedule rule (``rate(...)``): invoked with a "Scheduled Event" every
     ``every_seconds`` (the first time one interval after start), asynchronously and with no retry
     (the stacks' ``retry_attempts=0``: a failed run waits for the next). ``run_now()`` invokes it
@@ -201,35 +219,21 @@ class ScheduledFunction(threading.Thread):
 
     def __init__(self, name: str, handler: str, *, every_seconds: float, timeout_seconds: int, prefix: str,
                  region: str, account: str) -> None:
-        super().__init__(name=f"sandbox-{name}-schedule", daemon=True)
+        super().__init__(f"sandbox-{name}-schedule", function_name=f"{prefix}-{name}", handler=handler,
+                         timeout_seconds=timeout_seconds, region=region, account=account)
         self.every_seconds = every_seconds
-        self.timeout_seconds = timeout_seconds
-        self.region = region
-        self.account = account
-        self.function_name = f"{prefix}-{name}"
         self.rule_arn = f"arn:aws:events:{region}:{account}:rule/{prefix}-{name}-schedule"
-        self.stats = InvocationStats()
         self.results: list[Any] = []  # what each run returned (None when it raised), the last 100
-        module, _, attr = handler.rpartition(".")
-        self._handler = getattr(importlib.import_module(module), attr)
-        self._lock = module_lock(module)
-        self._halt = threading.Event()
-
-    def stop(self) -> None:
-        self._halt.set()
 
     def run(self) -> None:
         while not self._halt.wait(self.every_seconds):
             self.run_now()
 
     def run_now(self) -> Any:
-        self.stats.invocations += 1
-        context = LambdaContext(self.function_name, self.timeout_seconds, self.region, self.account,
-                                f"sandbox-{self.function_name}-{self.stats.invocations}")
         result = None
         try:
-            with self._lock:
-                result = self._handler(scheduled_event(self.rule_arn, self.region, self.account), context)
+            result = self._call(scheduled_event(self.rule_arn, self.region, self.account),
+                                f"sandbox-{self.function_name}-{self.stats.invocations + 1}")
         except Exception:
             if self._halt.is_set():
                 return None

@@ -1,8 +1,8 @@
 """Create, in an AWS emulator, the resources a deployment's stack would have.
 
-Names and settings come from the deployment configuration (stacks/config.py), the same source
-the CDK stacks read, so the sandbox and the tests see what a deployment sees. Batch compute is
-emulated: one unmanaged compute environment stands behind every job queue.
+Names and settings come from the deployment configuration (batchlane.deployment.config), the
+same source the CDK stacks read, so the sandbox and the tests see what a deployment sees. Batch
+compute is emulated: one unmanaged compute environment stands behind every job queue.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import boto3
 
 from batchlane import ABORT_REQUESTED, LAUNCH_REQUESTED
+from batchlane.deployment.config import DeploymentConfig, StateNames
 from batchlane.routing.items import items_from_table
-from stacks.config import DeploymentConfig
 
 ECS_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
@@ -33,68 +33,97 @@ class Provisioned:
     def settings_path(self) -> str:
         return self.config.ssm_prefix
 
+    @property
+    def state_names(self) -> StateNames:
+        """What the functions are told the resources are called (the stack lets CloudFormation name
+        the bucket; here it is named after the account)."""
+        return StateNames(
+            routing_table=self.config.table_name("routing"),
+            executions_table=self.config.table_name("executions"),
+            idempotency_table=self.config.table_name("idempotency"),
+            data_bucket=self.bucket,
+            event_bus=self.config.bus_name,
+        )
+
     def function_environment(self) -> dict[str, str]:
-        """The environment the stacks give the functions."""
+        """Every function's environment, as the stacks give it, in one mapping: for tests and
+        benchmarks that play every function in one process (shared variables have equal values)."""
+        config, names = self.config, self.state_names
         return {
-            "SETTINGS_PATH": self.config.ssm_prefix,
-            "SETTINGS_MAX_AGE": str(self.config.routing_cache_seconds),
-            "ROUTING_TABLE": self.config.table_name("routing"),
-            "EXECUTIONS_TABLE": self.config.table_name("executions"),
-            "IDEMPOTENCY_TABLE": self.config.table_name("idempotency"),
-            "DATA_BUCKET": self.bucket,
-            "EVENT_BUS": self.config.bus_name,
+            **config.launcher_environment(names).variables(),
+            **config.aggregator_environment(names).variables(),
+            **config.reconciler_environment(names).variables(),
         }
 
 
 def provision(config: DeploymentConfig, session: boto3.session.Session | None = None) -> Provisioned:
     session = session or boto3.session.Session(region_name=config.region)
     account = session.client("sts").get_caller_identity()["Account"]
-    ddb = session.client("dynamodb")
-
-    def table(name: str, pk: str, sk: str | None = None, gsi: str | None = None) -> None:
-        keys = [{"AttributeName": pk, "KeyType": "HASH"}] + ([{"AttributeName": sk, "KeyType": "RANGE"}] if sk else [])
-        attrs = {pk, sk, gsi} - {None}
-        extra = {}
-        numbers = []
-        if gsi:
-            extra["GlobalSecondaryIndexes"] = [{"IndexName": "byJobId", "KeySchema": [{"AttributeName": gsi, "KeyType": "HASH"}],
-                                                "Projection": {"ProjectionType": "KEYS_ONLY"}},
-                                               # stacks/state.py: launches not final yet, for the reconciler
-                                               {"IndexName": "openLaunches", "KeySchema": [
-                                                   {"AttributeName": "openShard", "KeyType": "HASH"},
-                                                   {"AttributeName": "lastSeenAt", "KeyType": "RANGE"}],
-                                                "Projection": {"ProjectionType": "KEYS_ONLY"}}]
-            attrs |= {"openShard"}
-            numbers = [{"AttributeName": "lastSeenAt", "AttributeType": "N"}]
-        ddb.create_table(TableName=name, KeySchema=keys, BillingMode="PAY_PER_REQUEST",
-                         AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in sorted(attrs)] + numbers,
-                         **extra)
-
-    table(config.table_name("routing"), "pk", "sk")
-    table(config.table_name("executions"), "launchId", "sk", gsi="jobId")
-    table(config.table_name("idempotency"), "id")
-    bucket = f"{config.prefix}-data-{account}"
-    s3 = session.client("s3")
-    if config.region == "us-east-1":
-        s3.create_bucket(Bucket=bucket)
-    else:
-        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": config.region})
+    _create_tables(session.client("dynamodb"), config)
+    bucket = _create_data_bucket(session.client("s3"), config, account)
     session.client("events").create_event_bus(Name=config.bus_name)
-
-    iam = session.client("iam")
-    for role in config.job_roles:
-        iam.create_role(RoleName=config.job_role_name(role), AssumeRolePolicyDocument=ECS_TRUST)
-    iam.create_role(RoleName=config.execution_role_name, AssumeRolePolicyDocument=ECS_TRUST)
-    service_role = iam.create_role(RoleName=f"{config.prefix}-batch-service", AssumeRolePolicyDocument=BATCH_TRUST)
+    service_role_arn = _create_roles(session.client("iam"), config)
     ssm = session.client("ssm")
     for name, value in config.settings_parameters(account).items():
         ssm.put_parameter(Name=f"{config.ssm_prefix}/{name}", Value=value,
                           Type="StringList" if name == "allowed-role-arns" else "String")
+    queue_arns = _create_job_queues(session.client("batch"), config, service_role_arn)
+    routing = session.resource("dynamodb").Table(config.table_name("routing"))
+    with routing.batch_writer() as writer:
+        for item in items_from_table(config.routing_table()):
+            writer.put_item(Item=item)
+    return Provisioned(config=config, account=account, bucket=bucket, queue_arns=queue_arns)
 
-    batch = session.client("batch")
+
+def _create_tables(ddb, config: DeploymentConfig) -> None:
+    """The three tables of stacks/state.py, with the executions table's two indexes."""
+    _create_table(ddb, config.table_name("routing"), "pk", "sk")
+    _create_table(ddb, config.table_name("executions"), "launchId", "sk", gsi="jobId")
+    _create_table(ddb, config.table_name("idempotency"), "id")
+
+
+def _create_table(ddb, name: str, pk: str, sk: str | None = None, gsi: str | None = None) -> None:
+    keys = [{"AttributeName": pk, "KeyType": "HASH"}] + ([{"AttributeName": sk, "KeyType": "RANGE"}] if sk else [])
+    attrs = {pk, sk, gsi} - {None}
+    extra = {}
+    numbers = []
+    if gsi:
+        extra["GlobalSecondaryIndexes"] = [{"IndexName": "byJobId", "KeySchema": [{"AttributeName": gsi, "KeyType": "HASH"}],
+                                            "Projection": {"ProjectionType": "KEYS_ONLY"}},
+                                           # stacks/state.py: launches not final yet, for the reconciler
+                                           {"IndexName": "openLaunches", "KeySchema": [
+                                               {"AttributeName": "openShard", "KeyType": "HASH"},
+                                               {"AttributeName": "lastSeenAt", "KeyType": "RANGE"}],
+                                            "Projection": {"ProjectionType": "KEYS_ONLY"}}]
+        attrs |= {"openShard"}
+        numbers = [{"AttributeName": "lastSeenAt", "AttributeType": "N"}]
+    ddb.create_table(TableName=name, KeySchema=keys, BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in sorted(attrs)] + numbers,
+                     **extra)
+
+
+def _create_data_bucket(s3, config: DeploymentConfig, account: str) -> str:
+    bucket = f"{config.prefix}-data-{account}"
+    if config.region == "us-east-1":
+        s3.create_bucket(Bucket=bucket)
+    else:
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": config.region})
+    return bucket
+
+
+def _create_roles(iam, config: DeploymentConfig) -> str:
+    """The job roles and the execution role, and a service role for the emulated compute (its ARN)."""
+    for role in config.job_roles:
+        iam.create_role(RoleName=config.job_role_name(role), AssumeRolePolicyDocument=ECS_TRUST)
+    iam.create_role(RoleName=config.execution_role_name, AssumeRolePolicyDocument=ECS_TRUST)
+    return iam.create_role(RoleName=f"{config.prefix}-batch-service", AssumeRolePolicyDocument=BATCH_TRUST)["Role"]["Arn"]
+
+
+def _create_job_queues(batch, config: DeploymentConfig, service_role_arn: str) -> dict[str, str]:
+    """Every configured job queue (Batch name -> ARN), all in front of one unmanaged compute environment."""
     compute = batch.create_compute_environment(
         computeEnvironmentName=f"{config.prefix}-emulated", type="UNMANAGED", state="ENABLED",
-        serviceRole=service_role["Role"]["Arn"],
+        serviceRole=service_role_arn,
     )["computeEnvironmentArn"]
     queue_arns = {}
     for queue in config.job_queues:
@@ -103,11 +132,7 @@ def provision(config: DeploymentConfig, session: boto3.session.Session | None = 
             jobQueueName=name, state="ENABLED", priority=queue.priority,
             computeEnvironmentOrder=[{"order": 1, "computeEnvironment": compute}],
         )["jobQueueArn"]
-    routing = session.resource("dynamodb").Table(config.table_name("routing"))
-    with routing.batch_writer() as writer:
-        for item in items_from_table(config.routing_table()):
-            writer.put_item(Item=item)
-    return Provisioned(config=config, account=account, bucket=bucket, queue_arns=queue_arns)
+    return queue_arns
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,7 +208,8 @@ def provision_event_paths(deployment: Provisioned, session: boto3.session.Sessio
         logs.create_log_group(logGroupName=config.job_log_group)
     except logs.exceptions.ResourceAlreadyExistsException:
         pass
-    env = deployment.function_environment()
+    launcher_env = config.launcher_environment(deployment.state_names).variables()
+    aggregator_env = config.aggregator_environment(deployment.state_names).variables()
     paths: dict[str, Buffer] = {}
 
     def path(name: str, function: str, handler: str, settings, rule: str, bus: str, pattern: dict,
@@ -206,20 +232,17 @@ def provision_event_paths(deployment: Provisioned, session: boto3.session.Sessio
 
     path("launcher", "launcher", "batchlane.launch.handler.handler", config.launcher,
          f"{config.prefix}-launch-requested", config.bus_name, {"detail-type": [LAUNCH_REQUESTED]},
-         {**env, "LEASE_SECONDS": str(3 * config.launcher.timeout_seconds)})
+         launcher_env)
     if status_path_available():
-        status_env = {"EXECUTIONS_TABLE": env["EXECUTIONS_TABLE"], "EVENT_BUS": env["EVENT_BUS"],
-                      "PROGRESS_INTERVAL_SECONDS": str(config.status.progress_interval_seconds),
-                      "PROGRESS_MIN_SIZE": str(config.status.progress_min_size)}
         path("aggregator", "aggregator", AGGREGATOR_HANDLER, config.aggregator, f"{config.prefix}-batch-job-events",
              "default", {"source": [BATCH_SOURCE], "detail-type": list(BATCH_DETAIL_TYPES),
                          "detail": {"jobQueue": sorted(deployment.queue_arns.values())}},
-             status_env)
+             aggregator_env)
         # stacks/status_path.py: abort requests on batchlane's bus, their own buffer and DLQ (the
         # aggregator's settings), a second event source mapping of the same function: batch size
         # 10, no batching window.
         path("abort", "aggregator", AGGREGATOR_HANDLER, config.aggregator, f"{config.prefix}-abort-requested",
-             config.bus_name, {"detail-type": [ABORT_REQUESTED]}, status_env,
+             config.bus_name, {"detail-type": [ABORT_REQUESTED]}, aggregator_env,
              batch_size=ABORT_BATCH_SIZE, batching_window_seconds=0)
     return paths
 
@@ -227,10 +250,7 @@ def provision_event_paths(deployment: Provisioned, session: boto3.session.Sessio
 def reconciler_environment(deployment: Provisioned, *, silent_seconds: int | None = None) -> dict[str, str]:
     """The reconciler function's environment, as stacks/status_path.py gives it (``silent_seconds``
     replaces ``status.silentSeconds``: a sandbox may compress time)."""
-    config = deployment.config
-    env = deployment.function_environment()
-    return {"EXECUTIONS_TABLE": env["EXECUTIONS_TABLE"], "EVENT_BUS": env["EVENT_BUS"],
-            "PROGRESS_INTERVAL_SECONDS": str(config.status.progress_interval_seconds),
-            "PROGRESS_MIN_SIZE": str(config.status.progress_min_size),
-            "SILENT_SECONDS": str(config.status.silent_seconds if silent_seconds is None else silent_seconds),
-            "RECONCILE_REQUEST_BUDGET": str(config.status.reconcile_request_budget)}
+    environment = deployment.config.reconciler_environment(deployment.state_names)
+    if silent_seconds is not None:
+        environment = environment.model_copy(update={"silent_seconds": silent_seconds})
+    return environment.variables()

@@ -25,21 +25,24 @@ from botocore.exceptions import ClientError
 from batchlane.common import aws
 from batchlane.common.values import from_dynamo, to_dynamo
 from batchlane.common.errors import TransientError
+from batchlane.common.executions import (
+    BY_JOB_ID_INDEX, CHILD_PREFIX, FINAL_PHASES, LAUNCH_SK, PARENT_SK, SUMMARY_SK, LaunchRecord, child_sk,
+)
 from batchlane.common.open_launches import (
     LAST_SEEN_ATTR, OPEN_INDEX, OPEN_SHARD_ATTR, all_shards, open_shard,
 )
 from batchlane.status.fold import ChildState, ParentState
-from batchlane.status.service import WriteConflict
+from batchlane.status.ports import WriteConflict
 
 _SER = TypeSerializer()
 _DES = TypeDeserializer()
-SUMMARY_SK = "status"
-PARENT_SK = "parent"
 MAX_TRANSACTION_ITEMS = 100
+TRANSITION_TOKEN = "transitionToken"  # the summary's claim on a phase change (status.transitions)
+TRANSITION_AT = "transitionAt"
 
 
-def child_sk(index: int) -> str:
-    return f"child#{index:06d}"
+def _key(launch_id: str, sk: str) -> dict[str, Any]:
+    return {"launchId": {"S": launch_id}, "sk": {"S": sk}}
 
 
 def _low(item: dict[str, Any]) -> dict[str, Any]:
@@ -61,26 +64,28 @@ class DynamoStatusStore:
         return aws.client("dynamodb")
 
     # ------------------------------------------------------------------ the launch record
-    def find_launch(self, job_id: str) -> dict[str, Any] | None:
+    def find_launch(self, job_id: str) -> LaunchRecord | None:
         try:
-            found = self._ddb.query(TableName=self.table_name, IndexName="byJobId",
+            found = self._ddb.query(TableName=self.table_name, IndexName=BY_JOB_ID_INDEX,
                                     KeyConditionExpression="jobId = :j",
                                     ExpressionAttributeValues={":j": {"S": job_id}})
-            for key in found.get("Items", []):
-                if key.get("sk", {}).get("S") == "launch":
-                    item = self._ddb.get_item(TableName=self.table_name, ConsistentRead=True,
-                                              Key={"launchId": key["launchId"], "sk": key["sk"]}).get("Item")
-                    return _high(item) if item else None
         except ClientError as exc:
-            aws.raise_if_transient("Query byJobId", exc)
+            aws.raise_if_transient(f"Query {BY_JOB_ID_INDEX}", exc)
             raise
+        for key in found.get("Items", []):
+            if key.get("sk", {}).get("S") == LAUNCH_SK:
+                return self.get_launch(key["launchId"]["S"])
         return None
 
-    def get_launch(self, launch_id: str) -> dict[str, Any] | None:
+    def get_launch(self, launch_id: str) -> LaunchRecord | None:
         """The launch item by key (strongly consistent: no index lag)."""
+        item = self._get(launch_id, LAUNCH_SK)
+        return LaunchRecord.from_item(item) if item else None
+
+    def _get(self, launch_id: str, sk: str) -> dict[str, Any] | None:
         try:
             item = self._ddb.get_item(TableName=self.table_name, ConsistentRead=True,
-                                      Key={"launchId": {"S": launch_id}, "sk": {"S": "launch"}}).get("Item")
+                                      Key=_key(launch_id, sk)).get("Item")
         except ClientError as exc:
             aws.raise_if_transient("GetItem", exc)
             raise
@@ -95,7 +100,7 @@ class DynamoStatusStore:
         parent_state = None
         for start in range(0, len(keys), 100):
             pending = {self.table_name: {"ConsistentRead": True, "Keys": [
-                {"launchId": {"S": launch_id}, "sk": {"S": sk}} for sk in keys[start:start + 100]]}}
+                _key(launch_id, sk) for sk in keys[start:start + 100]]}}
             while pending:
                 try:
                     response = self._ddb.batch_get_item(RequestItems=pending)
@@ -168,7 +173,7 @@ class DynamoStatusStore:
             "SET " + ", ".join(sets) if sets else "",
             "ADD " + ", ".join(adds) if adds else "",
             "REMOVE " + ", ".join(removes) if removes else "") if part)
-        update = {"TableName": self.table_name, "Key": {"launchId": {"S": launch_id}, "sk": {"S": SUMMARY_SK}},
+        update = {"TableName": self.table_name, "Key": _key(launch_id, SUMMARY_SK),
                   "UpdateExpression": expression, "ExpressionAttributeNames": names}
         if values:
             update["ExpressionAttributeValues"] = values
@@ -176,36 +181,40 @@ class DynamoStatusStore:
 
     # ------------------------------------------------------------------ the summary
     def summary(self, launch_id: str) -> dict[str, Any] | None:
-        try:
-            item = self._ddb.get_item(TableName=self.table_name, ConsistentRead=True,
-                                      Key={"launchId": {"S": launch_id}, "sk": {"S": SUMMARY_SK}}).get("Item")
-        except ClientError as exc:
-            aws.raise_if_transient("GetItem", exc)
-            raise
-        return _high(item) if item else None
+        return self._get(launch_id, SUMMARY_SK)
 
-    def set_phase(self, launch_id: str, old_phase: str | None, fields: dict[str, Any],
-                  remove: tuple[str, ...] = ()) -> bool:
-        """Write the new phase (and what goes with it) unless another writer changed it first."""
+    def claim_transition(self, launch_id: str, old_phase: str | None, token: str, now_ms: int,
+                         stale_before_ms: int) -> bool:
+        phase_holds = "attribute_not_exists(phase)" if old_phase is None else "phase = :old"
+        values: dict[str, Any] = {":token": {"S": token}, ":now": {"N": str(now_ms)},
+                                  ":stale": {"N": str(stale_before_ms)}}
+        if old_phase is not None:
+            values[":old"] = {"S": old_phase}
+        return self._conditional_update(
+            launch_id, "SET #tok = :token, #at = :now",
+            f"{phase_holds} AND (attribute_not_exists(#tok) OR #at < :stale)",
+            {"#tok": TRANSITION_TOKEN, "#at": TRANSITION_AT}, values)
+
+    def finish_transition(self, launch_id: str, token: str, fields: dict[str, Any],
+                          remove: tuple[str, ...] = ()) -> bool:
         names = {f"#f{i}": k for i, k in enumerate(fields)}
         values = {f":f{i}": _SER.serialize(to_dynamo(v)) for i, v in enumerate(fields.values())}
-        names.update({f"#r{i}": k for i, k in enumerate(remove)})
-        if old_phase is None:
-            condition = "attribute_not_exists(phase)"
-        else:
-            condition = "phase = :old"
-            values[":old"] = {"S": old_phase}
-        expression = "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
-        if remove:
-            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+        removed = (TRANSITION_TOKEN, TRANSITION_AT, *remove)
+        names.update({f"#r{i}": k for i, k in enumerate(removed)})
+        values[":token"] = {"S": token}
+        expression = ("SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
+                      + " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removed))))
+        return self._conditional_update(launch_id, expression, "#r0 = :token", names, values)
+
+    def _conditional_update(self, launch_id: str, expression: str, condition: str, names: dict[str, str],
+                            values: dict[str, Any]) -> bool:
+        """One conditional UpdateItem of the summary; False when the condition did not hold."""
         try:
             self.write_requests += 1
             self.items_written += 1
-            self._ddb.update_item(TableName=self.table_name,
-                                  Key={"launchId": {"S": launch_id}, "sk": {"S": SUMMARY_SK}},
-                                  UpdateExpression=expression,
-                                  ConditionExpression=condition, ExpressionAttributeNames=names,
-                                  ExpressionAttributeValues=values)
+            self._ddb.update_item(TableName=self.table_name, Key=_key(launch_id, SUMMARY_SK),
+                                  UpdateExpression=expression, ConditionExpression=condition,
+                                  ExpressionAttributeNames=names, ExpressionAttributeValues=values)
             return True
         except ClientError as exc:
             if aws.error_code(exc) == "ConditionalCheckFailedException":
@@ -217,23 +226,11 @@ class DynamoStatusStore:
         """Take the right to announce progress now: ``progressAt`` moves from ``previous`` to now."""
         values: dict[str, Any] = {":now": {"N": str(now_ms)}}
         if previous is None:
-            condition = "attribute_not_exists(progressAt)"
+            condition = "attribute_not_exists(#p)"
         else:
-            condition = "progressAt = :prev"
+            condition = "#p = :prev"
             values[":prev"] = {"N": str(previous)}
-        try:
-            self.write_requests += 1
-            self.items_written += 1
-            self._ddb.update_item(TableName=self.table_name,
-                                  Key={"launchId": {"S": launch_id}, "sk": {"S": SUMMARY_SK}},
-                                  UpdateExpression="SET progressAt = :now", ConditionExpression=condition,
-                                  ExpressionAttributeValues=values)
-            return True
-        except ClientError as exc:
-            if aws.error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            aws.raise_if_transient("UpdateItem", exc)
-            raise
+        return self._conditional_update(launch_id, "SET #p = :now", condition, {"#p": "progressAt"}, values)
 
     # ------------------------------------------------------------------ the open-launches index
     def silent(self, cutoff_ms: int, limit: int) -> list[tuple[str, str]]:
@@ -263,21 +260,23 @@ class DynamoStatusStore:
     def close(self, launch_id: str, sk: str) -> None:
         """Take one item out of the open-launches index."""
         self.write_requests += 1
-        self._ddb.update_item(TableName=self.table_name, Key={"launchId": {"S": launch_id}, "sk": {"S": sk}},
+        self._ddb.update_item(TableName=self.table_name, Key=_key(launch_id, sk),
                               UpdateExpression="REMOVE #o", ExpressionAttributeNames={"#o": OPEN_SHARD_ATTR})
 
     def touch(self, launch_id: str, now_ms: int) -> None:
         """The reconciler looked at the launch now: keep it in the index, quiet for another period
         (the summary is created if the launch never had an event). Never reopens a final launch."""
         self.write_requests += 1
+        final = sorted(FINAL_PHASES)
         try:
             self._ddb.update_item(
-                TableName=self.table_name, Key={"launchId": {"S": launch_id}, "sk": {"S": SUMMARY_SK}},
+                TableName=self.table_name, Key=_key(launch_id, SUMMARY_SK),
                 UpdateExpression="SET #o = :o, #t = :t",
-                ConditionExpression="attribute_not_exists(phase) OR NOT phase IN (:s, :f, :a)",
+                ConditionExpression="attribute_not_exists(phase) OR NOT phase IN ("
+                                    + ", ".join(f":p{i}" for i in range(len(final))) + ")",
                 ExpressionAttributeNames={"#o": OPEN_SHARD_ATTR, "#t": LAST_SEEN_ATTR},
                 ExpressionAttributeValues={":o": {"S": open_shard(launch_id)}, ":t": {"N": str(now_ms)},
-                                           ":s": {"S": "succeeded"}, ":f": {"S": "failed"}, ":a": {"S": "aborted"}})
+                                           **{f":p{i}": {"S": p} for i, p in enumerate(final)}})
         except ClientError as exc:
             if aws.error_code(exc) != "ConditionalCheckFailedException":
                 aws.raise_if_transient("UpdateItem", exc)
@@ -288,7 +287,7 @@ class DynamoStatusStore:
         pages = self._ddb.get_paginator("query").paginate(
             TableName=self.table_name, ConsistentRead=True,
             KeyConditionExpression="launchId = :l AND begins_with(sk, :c)",
-            ExpressionAttributeValues={":l": {"S": launch_id}, ":c": {"S": "child#"}})
+            ExpressionAttributeValues={":l": {"S": launch_id}, ":c": {"S": CHILD_PREFIX}})
         for page in pages:
             out += [ChildState.from_item(_high(i)) for i in page.get("Items", [])]
         return out

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, Literal, get_args
 
+from batchlane.common.executions import FINAL_PHASES, Phase
 from batchlane.status.events import MAX_TEXT, BatchJobEvent, JobDetail, JobStatus, MalformedEvent, parse_event, truncate
 
 STATUSES: tuple[str, ...] = get_args(JobStatus)
@@ -51,10 +52,6 @@ RANK = {"SUBMITTED": 0, "PENDING": 1, "RUNNABLE": 2, "STARTING": 3, "RUNNING": 4
 TERMINAL = frozenset({"SUCCEEDED", "FAILED"})
 ACTIVE = frozenset({"STARTING", "RUNNING"})  # an attempt is under way
 MAX_ATTEMPTS = 10  # retryStrategy.attempts is 1..10: a bound on the per-child item size
-
-Phase = Literal["queued", "running", "succeeded", "failed", "aborted"]
-PHASES: tuple[Phase, ...] = ("queued", "running", "succeeded", "failed", "aborted")
-FINAL_PHASES = frozenset({"succeeded", "failed", "aborted"})
 
 
 def _j(a, b):

@@ -8,11 +8,11 @@ reports exactly the messages of the launches whose update failed, so SQS retries
 
 from __future__ import annotations
 
-import os
 from functools import cache
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
+from batchlane.common.environment import AggregatorEnvironment, ReconcilerEnvironment
 from batchlane.common.events import EventBusAnnouncer
 from batchlane.common.observability import PowertoolsCounter, logger, metrics, tracer
 from batchlane.status.adapters import BatchJobReader, BatchTerminator, DynamoStatusStore, S3Outputs
@@ -26,29 +26,29 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 @cache
 def runtime() -> StatusService:
     """Adapters built once per container (after any test mock); the launch cache lives here."""
-    env = os.environ
+    env = AggregatorEnvironment.from_environ()
     return StatusService(
-        store=DynamoStatusStore(env["EXECUTIONS_TABLE"]),
+        store=DynamoStatusStore(env.executions_table),
         jobs=BatchTerminator(),
         outputs=S3Outputs(),
-        announcer=EventBusAnnouncer(env["EVENT_BUS"]),
+        announcer=EventBusAnnouncer(env.event_bus),
         metrics=PowertoolsCounter(),
         log=logger,
-        launch_cache_size=int(env.get("LAUNCH_CACHE_SIZE", "4096")),
-        progress_interval_seconds=int(env.get("PROGRESS_INTERVAL_SECONDS", "60")),
-        progress_min_size=int(env.get("PROGRESS_MIN_SIZE", "100")),
+        launch_cache_size=env.launch_cache_size,
+        progress_interval_seconds=env.progress_interval_seconds,
+        progress_min_size=env.progress_min_size,
     )
 
 
 @cache
 def reconciler() -> Reconciler:
     service = runtime()
-    env = os.environ
+    env = ReconcilerEnvironment.from_environ()
     return Reconciler(
         store=service.store, index=service.store, batch=BatchJobReader(), service=service,
         metrics=service.metrics, log=logger,
-        silent_seconds=int(env.get("SILENT_SECONDS", "1800")),
-        request_budget=int(env.get("RECONCILE_REQUEST_BUDGET", "50")),
+        silent_seconds=env.silent_seconds,
+        request_budget=env.reconcile_request_budget,
     )
 
 

@@ -23,13 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from batchlane.common.executions import FINAL_PHASES, LAUNCH_SK, LAUNCH_TAG, SUMMARY_SK
+from batchlane.common.ports import Counter, Log
 from batchlane.status.events import STATE_CHANGE
-from batchlane.status.fold import FINAL_PHASES
-from batchlane.status.service import LAUNCH_TAG, Counter, Log, StatusService, Store
+from batchlane.status.ports import StatusStore
+from batchlane.status.service import StatusService
 
 DESCRIBE_BATCH = 100  # DescribeJobs takes at most 100 job ids
-SUMMARY_SK = "status"
-LAUNCH_SK = "launch"
 
 
 class OpenIndex(Protocol):
@@ -70,7 +70,7 @@ class RunReport:
 
 
 class Reconciler:
-    def __init__(self, *, store: Store, index: OpenIndex, batch: JobReader, service: StatusService,
+    def __init__(self, *, store: StatusStore, index: OpenIndex, batch: JobReader, service: StatusService,
                  metrics: Counter, log: Log, silent_seconds: int, request_budget: int,
                  max_candidates: int = 1000, clock: Callable[[], float] = time.time) -> None:
         self.store = store
@@ -122,15 +122,13 @@ class Reconciler:
             report.closed += 1
             if SUMMARY_SK not in sks:
                 return 0  # the summary was seen recently: the launch is not silent
-        job_id = launch.get("jobId")
+        job_id = launch.job_id
         if not job_id:
             return 0  # still being submitted: the launcher's lease takes care of it
-        size = int(launch.get("size") or 1)
-        is_array = bool(launch.get("isArray", size > 1))
         ids = []
-        if is_array:
+        if launch.is_array:
             done = {c.index for c in self.store.all_children(launch_id) if c.final}
-            ids += [f"{job_id}:{i}" for i in range(size) if i not in done]
+            ids += [f"{job_id}:{i}" for i in range(launch.size) if i not in done]
         ids.append(job_id)  # the parent last: its end (which settles the phase) comes with the last chunk
         all_chunks = [ids[k:k + DESCRIBE_BATCH] for k in range(0, len(ids), DESCRIBE_BATCH)]
         chunks = all_chunks[:budget]
@@ -138,7 +136,7 @@ class Reconciler:
         for chunk in chunks:
             jobs += self.batch.describe(chunk)
             report.requests += 1
-        region = launch.get("region") or "us-east-1"
+        region = launch.region or "us-east-1"
         records = [(f"reconcile:{j.get('jobId')}", synthetic_event(j, region=region, launch_id=launch_id,
                                                                      now=now_ms / 1000))
                    for j in jobs if str(j.get("jobId", "")).split(":", 1)[0] == job_id]

@@ -20,16 +20,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from batchlane.common.console import partition_of
+from batchlane.common.executions import FINAL_PHASES, LAUNCH_TAG, Partition
 from batchlane.status.events import ForeignEvent, MalformedEvent, parse_event
-from batchlane.status.fold import FINAL_PHASES, ChildState, LaunchStatus, ParentState, fold_events, observe, summarize
+from batchlane.status.fold import ChildState, LaunchStatus, ParentState, fold_events, observe, summarize
 from batchlane.status.links import child_job_id, child_log_links, job_link
 from batchlane.status.outputs import launch_error_summary
-
-SUMMARY_SK = "status"
-PARENT_SK = "parent"
-LAUNCH_SK = "launch"
-CHILD_PREFIX = "child#"
-LAUNCH_TAG = "batchlane:launchId"
 
 
 def child_document(child: ChildState, *, job_id: str | None, is_array: bool, region: str, partition: str,
@@ -83,29 +78,18 @@ def status_document(status: LaunchStatus, *, region: str, partition: str = "aws"
 def record_document(items: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
     """The document of a launch from the items of its partition in the executions table
     (plain Python values: numbers as int/Decimal). None when there is no launch item."""
-    launch: Mapping[str, Any] | None = None
-    summary: Mapping[str, Any] = {}
-    parent: ParentState | None = None
-    children: list[ChildState] = []
-    for item in items:
-        sk = item.get("sk")
-        if sk == LAUNCH_SK:
-            launch = item
-        elif sk == SUMMARY_SK:
-            summary = item
-        elif sk == PARENT_SK:
-            parent = ParentState.from_item(item)
-        elif isinstance(sk, str) and sk.startswith(CHILD_PREFIX):
-            children.append(ChildState.from_item(item))
-    if launch is None:
+    part = Partition.of(items)
+    record = part.record
+    if record is None:
         return None
-    status = summarize(launch, children, parent, aborted=summary.get("phase") == "aborted")
-    region = launch.get("region") or "us-east-1"
-    partition = partition_of(launch.get("jobArn") or "")
+    summary = part.summary
+    children = [ChildState.from_item(c) for c in part.children]
+    parent = ParentState.from_item(part.parent) if part.parent is not None else None
+    status = summarize(record.as_status_launch(), children, parent, aborted=part.phase == "aborted")
     extra = {"terminated": True} if summary.get("terminated") else None
     return status_document(
-        status, region=region, partition=partition, log_group=launch.get("logGroup"),
-        phase=summary.get("phase"), reason=summary.get("reason"), error=summary.get("error"),
+        status, region=record.region or "us-east-1", partition=partition_of(record.job_arn or ""),
+        log_group=record.log_group, phase=part.phase, reason=summary.get("reason"), error=summary.get("error"),
         outputs_uri=summary.get("outputsUri"), extra=extra,
     )
 
@@ -113,7 +97,7 @@ def record_document(items: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None
 def replay_document(lines: list[str], *, size: int | None = None, min_success_ratio: Any = None,
                     job_id: str | None = None, warn=lambda text: None) -> tuple[dict[str, Any] | None, dict[str, int]]:
     """``batchlane status replay``: fold the raw events (one EventBridge event per line) of one
-    Batch job offline, with the aggregator's fold, into the status document (no outputs); also the
+    Batch job offline, with the join the aggregator applies (``merge_child``), into the status document (no outputs); also the
     tallies ``events``, ``malformed``, ``foreign``, ``otherJobs``. Nothing here calls AWS."""
     tally = Counter(events=0, malformed=0, foreign=0, otherJobs=0)
     events = []
@@ -154,7 +138,7 @@ def replay_document(lines: list[str], *, size: int | None = None, min_success_ra
     queues = [e.detail.job_queue for e in ours if e.detail.job_queue]
     if queues:
         launch["queue"] = queues[0].rsplit("/", 1)[-1]
-    status = fold_events(launch, ours)  # the aggregator's fold: order and duplicates do not matter
+    status = fold_events(launch, ours)  # the same join as the aggregator's: order and duplicates do not matter
     log_groups = [e.detail.log_group for e in ours if e.detail.log_group]
     document = status_document(status, region=ours[0].region, partition=ours[0].partition,
                                log_group=log_groups[0] if log_groups else None)

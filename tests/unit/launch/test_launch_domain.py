@@ -5,24 +5,15 @@ import re
 from pathlib import Path
 
 import pytest
+from launch_examples import ROLE, SETTINGS, TABLE, detail
 
 from batchlane.common.settings import Limits, Settings
 from batchlane.launch.planner import JobDefinitionSpec, job_name, plan_launch
 from batchlane.launch.schema import schemas
 from batchlane.launch.validation import validate
-from batchlane.routing import Queue, RoutingTable, Rule, decide
+from batchlane.routing import decide
 
 ROOT = Path(__file__).resolve().parents[3]
-ROLE = "arn:aws:iam::123456789012:role/job"
-SETTINGS = Settings(default_role_arn=ROLE, allowed_role_arns=frozenset({ROLE}), job_log_group="/aws/batch/x",
-                    execution_role_arn="arn:aws:iam::123456789012:role/exec")
-TABLE = RoutingTable((Queue("q", ("default",)),), (Rule("0001", ("default",)),))
-
-
-def detail(**overrides):
-    base = {"launchId": "L", "project": "p", "domain": "d", "workflow": "w", "task": "t",
-            "container": {"image": "busybox"}}
-    return {**base, **overrides}
 
 
 def plan(**overrides):

@@ -4,23 +4,28 @@ A deployment is described by a YAML file under ``config/`` (``config/dev.yaml`` 
 another with ``cdk synth -c config=prod``). It is validated here, at synth time, so a wrong
 value fails with the key that is wrong and the values that are allowed. The same model is read
 by the CDK stacks, by the local sandbox and by the CLI: one source of truth for names and
-settings.
+settings. It lives in the runtime package so that the runtime never imports ``stacks``; PyYAML
+is imported only by :func:`load_config` (the Lambda layer does not carry it).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from batchlane.common.environment import AggregatorEnvironment, LauncherEnvironment, ReconcilerEnvironment
+from batchlane.common.settings import Limits
 
 if TYPE_CHECKING:
     from batchlane.routing import RoutingTable
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+# The repository's config/ directory (this file is lambdas/batchlane/deployment/config.py).
+CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
 NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
 # The retention periods CloudWatch Logs accepts, in days (aws_logs.RetentionDays, in order).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
@@ -182,14 +187,6 @@ class NetworkConfig(_Strict):
         return self
 
 
-class LimitsConfig(_Strict):
-    max_array_size: Annotated[int, Field(alias="maxArraySize", ge=2, le=10_000)] = 10_000
-    max_overrides_chars: Annotated[int, Field(alias="maxOverridesChars", ge=512, le=8192)] = 4096
-    min_timeout_seconds: Annotated[int, Field(alias="minTimeoutSeconds", ge=60)] = 60
-    max_timeout_seconds: Annotated[int, Field(alias="maxTimeoutSeconds", ge=60)] = 14 * 24 * 3600
-    default_timeout_seconds: Annotated[int, Field(alias="defaultTimeoutSeconds", ge=60)] = 72 * 3600
-
-
 class FunctionConfig(_Strict):
     batch_size: Annotated[int, Field(alias="batchSize", ge=1, le=10_000)] = 10
     batching_window_seconds: Annotated[int, Field(alias="batchingWindowSeconds", ge=0, le=300)] = 0
@@ -230,7 +227,7 @@ class DeploymentConfig(_Strict):
     log_retention_days: Annotated[int, Field(alias="logRetentionDays")] = 30
     data_retention_days: Annotated[int, Field(alias="dataRetentionDays", ge=1)] = 90
     event_archive_days: Annotated[int, Field(alias="eventArchiveDays", ge=0)] = 30
-    limits: LimitsConfig = LimitsConfig()
+    limits: Limits = Limits()
     launcher: FunctionConfig = FunctionConfig()
     aggregator: FunctionConfig = FunctionConfig(batchSize=100, batchingWindowSeconds=2)
     reconciler: FunctionConfig = FunctionConfig(timeoutSeconds=300)
@@ -290,8 +287,6 @@ class DeploymentConfig(_Strict):
                 f"defaultRole: {self.default_role!r} is neither a jobRoles name "
                 f"({', '.join(r.name for r in self.job_roles)}) nor one of allowedRoleArns"
             )
-        if self.limits.default_timeout_seconds > self.limits.max_timeout_seconds:
-            problems.append("limits.defaultTimeoutSeconds must not exceed limits.maxTimeoutSeconds")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -360,6 +355,47 @@ class DeploymentConfig(_Strict):
             params["default-role-arn"] = self.role_arn(self.default_role, account, partition)
         return params
 
+    # Function environments: what each function is told, derived once for the stacks and the sandbox.
+    def launcher_environment(self, state: StateNames) -> LauncherEnvironment:
+        return LauncherEnvironment(
+            settings_path=self.ssm_prefix,
+            settings_max_age=self.routing_cache_seconds,
+            routing_table=state.routing_table,
+            executions_table=state.executions_table,
+            idempotency_table=state.idempotency_table,
+            data_bucket=state.data_bucket,
+            event_bus=state.event_bus,
+            # Longer than the function can run: a crashed submission is looked up, not repeated.
+            lease_seconds=3 * self.launcher.timeout_seconds,
+        )
+
+    def aggregator_environment(self, state: StateNames) -> AggregatorEnvironment:
+        return AggregatorEnvironment(
+            executions_table=state.executions_table,
+            event_bus=state.event_bus,
+            progress_interval_seconds=self.status.progress_interval_seconds,
+            progress_min_size=self.status.progress_min_size,
+        )
+
+    def reconciler_environment(self, state: StateNames) -> ReconcilerEnvironment:
+        return ReconcilerEnvironment(
+            **self.aggregator_environment(state).model_dump(exclude_unset=True),
+            silent_seconds=self.status.silent_seconds,
+            reconcile_request_budget=self.status.reconcile_request_budget,
+        )
+
+
+@dataclass(frozen=True)
+class StateNames:
+    """The names of a deployment's state resources that its functions are given: CDK tokens in the
+    stacks (the bucket's name is chosen by CloudFormation), plain names in the sandbox."""
+
+    routing_table: str
+    executions_table: str
+    idempotency_table: str
+    data_bucket: str
+    event_bus: str
+
 
 def _duplicates(names: list[str]) -> list[str]:
     seen: set[str] = set()
@@ -383,6 +419,8 @@ def _format_errors(source: str, error: ValidationError) -> str:
 
 def load_config(name_or_path: str | Path = "dev") -> DeploymentConfig:
     """Load ``config/<name>.yaml`` (or a path) and validate it."""
+    import yaml  # here, not at the top: a function importing this module never loads PyYAML
+
     path = Path(name_or_path)
     if not path.suffix:
         path = CONFIG_DIR / f"{name_or_path}.yaml"

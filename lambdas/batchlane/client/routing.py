@@ -1,5 +1,6 @@
-"""The routing table read and written directly with boto3 (the CLI wants fresh, consistent reads,
-not the launcher's cached provider). Item shapes: ``batchlane.routing.items``."""
+"""The routing table read and written directly with boto3: clients (``batchlane routes``, the
+sandbox demo) want fresh, consistent reads, not the launcher's cached provider. Item shapes:
+``batchlane.routing.items``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ from typing import Any
 
 from batchlane.common.values import from_dynamo
 from batchlane.routing.items import KEY_ATTR, PARTITION, SORT_ATTR
+
+# The launch id a routing decision is explained for when none is given. With several candidate
+# queues for the tag the choice depends on the launch id, so the explanation says so.
+SAMPLE_LAUNCH_ID = "sample-launch"
 
 
 class RoutingTableStore:

@@ -1,0 +1,60 @@
+"""The optional answers queue of a deployment: ``<prefix>-answers``, an SQS queue behind a rule on
+batchlane's bus for the detail-types below (the sandbox provisions one; a deployment can add the
+same, docs/sandbox.md). A rejection leaves no record, so this is where a client reads its reasons."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from batchlane import ABORT_REJECTED, LAUNCH_REJECTED, LAUNCHED
+
+# What the answers queue's rule routes to it (source ``batchlane``).
+ANSWER_TYPES = (LAUNCHED, LAUNCH_REJECTED, ABORT_REJECTED)
+STALE_ANSWER_SECONDS = 600  # answers nobody took are dropped after this (the queue keeps them 10 minutes)
+
+
+def answers_queue_name(prefix: str) -> str:
+    """The answers queue of the deployment whose resource names start with ``prefix``."""
+    return f"{prefix}-answers"
+
+
+class AnswersQueue:
+    """Read without taking other clients' answers (visibility 0); delete our own answer and answers
+    nobody took for a long time. ``url`` is None when the deployment has no answers queue."""
+
+    def __init__(self, sqs, name: str | None) -> None:
+        self.sqs = sqs
+        self.url: str | None = None
+        if name is None:
+            return
+        try:
+            self.url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        except Exception as exc:  # noqa: BLE001 - no such queue: the record is the only answer
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+            if "NonExistentQueue" not in code and "QueueDoesNotExist" not in code:
+                raise
+
+    def find(self, launch_id: str, detail_types: tuple[str, ...] = (LAUNCHED, LAUNCH_REJECTED)) -> dict[str, Any] | None:
+        """The event of one of ``detail_types`` batchlane answered ``launch_id`` with, if it is in the
+        queue (the last type wins when several are there: the rejection)."""
+        if self.url is None:
+            return None
+        messages = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, VisibilityTimeout=0,
+                                            AttributeNames=["SentTimestamp"]).get("Messages", [])
+        found = None
+        now_ms = time.time() * 1000
+        for m in messages:
+            try:
+                event = json.loads(m["Body"])
+            except ValueError:
+                event = {}
+            mine = (event.get("detail") or {}).get("launchId") == launch_id and \
+                event.get("detail-type") in detail_types
+            stale = now_ms - int(m.get("Attributes", {}).get("SentTimestamp", now_ms)) > STALE_ANSWER_SECONDS * 1000
+            if mine or stale:
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
+            if mine and (found is None or event["detail-type"] == detail_types[-1]):
+                found = event
+        return found

@@ -1,0 +1,68 @@
+"""Consistent reads of the executions table, for clients (docs/contracts.md: one partition per
+launch). Items come back as plain Python values (``from_dynamo``), the launch item as a
+:class:`~batchlane.common.executions.LaunchRecord`, the status as ``record_document``'s document
+with the phase the aggregator stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from batchlane.common.executions import (
+    BY_JOB_ID_INDEX, FINAL_PHASES, LAUNCH_SK, PARTITION_KEY, LaunchRecord, Partition, key,
+)
+from batchlane.common.values import from_dynamo
+from batchlane.status.view import record_document
+
+
+@dataclass(frozen=True)
+class StoredStatus:
+    """A launch's status document (None: no such launch) and the phase the aggregator stored
+    (None before its first event). Only the stored phase says a launch has ended."""
+
+    document: dict[str, Any] | None
+    phase: str | None
+
+    @property
+    def final(self) -> bool:
+        return self.phase in FINAL_PHASES
+
+
+class Executions:
+    """The executions table through a low-level DynamoDB client (quicker to make than a resource)."""
+
+    def __init__(self, dynamodb, table: str) -> None:
+        self.dynamodb = dynamodb
+        self.table = table
+        self._deserialize = None
+
+    def _plain(self, item: dict[str, Any]) -> dict[str, Any]:
+        if self._deserialize is None:
+            from boto3.dynamodb.types import TypeDeserializer
+
+            self._deserialize = TypeDeserializer().deserialize
+        return from_dynamo({k: self._deserialize(v) for k, v in item.items()})
+
+    def items(self, launch_id: str) -> list[dict[str, Any]]:
+        """Every item of the launch's partition (a paged, consistent Query)."""
+        pages = self.dynamodb.get_paginator("query").paginate(
+            TableName=self.table, ConsistentRead=True, KeyConditionExpression=f"{PARTITION_KEY} = :l",
+            ExpressionAttributeValues={":l": {"S": launch_id}})
+        return [self._plain(item) for page in pages for item in page["Items"]]
+
+    def record(self, launch_id: str) -> LaunchRecord | None:
+        """The launch record (a consistent GetItem); None when there is none (yet)."""
+        item = self.dynamodb.get_item(TableName=self.table, ConsistentRead=True,
+                                      Key={k: {"S": v} for k, v in key(launch_id, LAUNCH_SK).items()}).get("Item")
+        return LaunchRecord.from_item(self._plain(item)) if item else None
+
+    def launch_id_of_job(self, job_id: str) -> str | None:
+        """The launch a Batch job (not a child: no ``:<index>``) belongs to, from the ``byJobId`` index."""
+        keys = self.dynamodb.query(TableName=self.table, IndexName=BY_JOB_ID_INDEX,
+                                   KeyConditionExpression="jobId = :j",
+                                   ExpressionAttributeValues={":j": {"S": job_id}}).get("Items", [])
+        return keys[0][PARTITION_KEY]["S"] if keys else None
+
+    def status(self, launch_id: str) -> StoredStatus:
+        items = self.items(launch_id)
+        return StoredStatus(record_document(items), Partition.of(items).phase)

@@ -1,0 +1,165 @@
+"""Text for people, the same wherever it is shown (``batchlane`` commands, the sandbox demo): a
+launch's status, its counts, the answer to a launch, a routing decision. Pure: lines in, nothing
+printed, nothing imported that the CLI's fast start would pay for."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from batchlane.routing.items import QUEUE_PREFIX, SORT_ATTR
+
+if TYPE_CHECKING:
+    from batchlane.common.executions import LaunchRecord
+    from batchlane.routing import Decision
+
+COUNT_ORDER = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
+
+
+def table_text(rows: list[list[str]], indent: str = "  ") -> list[str]:
+    """Left-aligned columns; the first row is the header."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+
+
+def counts_text(doc: dict[str, Any]) -> str:
+    """``SUCCEEDED 7  FAILED 1``: the statuses with children, in the order a child goes through them."""
+    counts = doc.get("counts") or {}
+    names = [k for k in COUNT_ORDER if counts.get(k)] + [k for k in counts if k not in COUNT_ORDER and counts[k]]
+    return "  ".join(f"{k} {counts[k]}" for k in names) or "-"
+
+
+def sent_line(detail_type: str, launch_id: str, bus: str, where: str) -> str:
+    return f"Sent {detail_type} {launch_id} to bus {bus} ({where})"
+
+
+def launched_lines(record: "LaunchRecord") -> list[str]:
+    """The answer "launched": the job, its queue, why that queue, the console link."""
+    what = f"array job of {record.size} children" if record.is_array else "job"
+    lines = [f"Launched {record.launch_id}: {what} {record.job_id} on queue {record.queue}"]
+    if record.routing:
+        lines.append(f"  routing: {record.routing.get('reason') or ''}".rstrip())
+    if record.console_url:
+        lines.append(f"  console: {record.console_url}")
+    return lines
+
+
+def rejected_lines(launch_id: str, problems: list[dict[str, Any]]) -> list[str]:
+    """The answer "rejected": every problem, one line each."""
+    return [f"Rejected {launch_id}: {len(problems)} problem(s)",
+            *(f"  {p.get('field')}: {p.get('message')}" for p in problems)]
+
+
+class Progress:
+    """While following a launch: a line for each phase change and each change of the counts."""
+
+    def __init__(self, say, started: float) -> None:
+        self.say, self.started = say, started
+        self._phase: str | None = None
+        self._counts: str | None = None
+
+    def show(self, doc: dict[str, Any] | None, stored_phase: str | None, now: float) -> None:
+        if doc is None:
+            return
+        elapsed = now - self.started
+        phase = stored_phase or doc.get("phase")
+        if phase != self._phase:
+            self.say(f"  [{elapsed:5.1f} s] phase {phase}: {doc.get('reason') or ''}".rstrip(": "))
+            self._phase = phase
+        counts = counts_text(doc)
+        if counts != self._counts:
+            self.say(f"  [{elapsed:5.1f} s]   {counts}   (of {doc.get('size')}, success needs {doc.get('minSuccesses')})")
+            self._counts = counts
+
+    def note(self, text: str, now: float) -> None:
+        self.say(f"  [{now - self.started:5.1f} s] {text}")
+
+
+def status_lines(doc: dict[str, Any]) -> list[str]:
+    """``batchlane status``: phase, job, counts, links, errors, a row per child with its log links,
+    the outputs."""
+    name = doc.get("launchId") or "(replayed events)"
+    lines = [f"Launch {name}: {doc['phase']} ({doc['reason']})",
+             f"  job    {doc.get('jobId') or '(not submitted yet)'}   queue {doc.get('queue') or '-'}   "
+             f"size {doc['size']}" + (" (array)" if doc.get("isArray") else "")]
+    counts = ", ".join(f"{k} {v}" for k, v in doc["counts"].items() if v)
+    lines.append(f"  counts {counts or '-'}   (success needs {doc['minSuccesses']})")
+    if doc.get("console"):
+        lines.append(f"  {doc['console']['name']}: {doc['console']['url']}")
+    if doc.get("blocked"):
+        lines.append(f"  blocked: {doc['blocked']}")
+    if doc.get("terminated"):
+        lines.append("  the remaining children were stopped (TerminateJob)")
+    if doc.get("error"):
+        lines.append("  errors:")
+        lines += [f"    {line}" for line in doc["error"].splitlines()]
+    lines += _children_lines(doc)
+    if doc.get("outputsUri"):
+        lines.append(f"  outputs: {doc['outputsUri']}")
+        if "outputs" in doc:
+            lines.append("    " + json.dumps(doc["outputs"], default=str)[:2000])
+    if doc.get("replay"):
+        r = doc["replay"]
+        lines.append(f"  replayed {r['events']} events ({r['malformed']} malformed, {r['foreign']} foreign, "
+                     f"{r['otherJobs']} of other jobs)")
+    return lines
+
+
+def _children_lines(doc: dict[str, Any]) -> list[str]:
+    children = doc["children"]
+    unseen = doc["size"] - len(children)
+    lines = [f"  children ({len(children)} with events" + (f", {unseen} without any yet" if unseen else "") + "):"]
+    if children:
+        rows = [["INDEX", "STATUS", "ATTEMPTS", "EXIT", "REASON"]]
+        rows += [[str(c["index"]), c["status"], str(c["attempts"]),
+                  "-" if c["exitCode"] is None else str(c["exitCode"]), (c["statusReason"] or "")[:60]]
+                 for c in children]
+        table = table_text(rows, indent="    ")
+        lines.append(table[0])
+        for line, child in zip(table[1:], children):
+            lines.append(line)
+            lines += [f"        {link['name']}: {link['url']}" for link in child["logs"]]
+    return lines
+
+
+# --- routing ----------------------------------------------------------------------------------------
+
+def describe_item(item: dict[str, Any]) -> str:
+    """One routing item (a queue or a rule) in a few words."""
+    if item[SORT_ATTR].startswith(QUEUE_PREFIX):
+        state = "enabled" if item.get("enabled", True) else "disabled"
+        return f"attributes [{', '.join(item.get('attributes', []))}], weight {item.get('weight', 1)}, {state}"
+    named = [f"{f}={item[f]}" for f in ("project", "domain", "workflow") if item.get(f) is not None]
+    return f"{' '.join(named) or '(any launch)'} -> tags [{', '.join(item.get('tags', []))}]"
+
+
+def decision_lines(decision: "Decision", *, project: str, domain: str, workflow: str, launch_id: str,
+                   sample: bool, source: str) -> list[str]:
+    """``batchlane routes explain``: the rule, the tag, the candidate queues and their shares, the queue."""
+    shown_id = f"{launch_id} (a fixed sample; pass --launch-id for a real one)" if sample else launch_id
+    rows = [
+        ["Routing from", source],
+        ["Launch", f"project={project} domain={domain} workflow={workflow}"],
+        ["Launch id", shown_id],
+        ["Rule", decision.rule.describe().removeprefix("rule ") if decision.rule else "none applies"],
+    ]
+    for skipped in decision.skipped_tags:
+        rows.append(["Passed over", skipped])
+    if decision.matched:
+        rows.append(["Tag", decision.tag or ""])
+        width = max(len(c.queue) for c in decision.candidates)
+        for i, c in enumerate(decision.candidates):
+            state = "disabled" if not c.enabled else ("drained (weight 0)" if c.weight == 0 else f"share {c.share:.1%}")
+            mark = "  <- chosen" if c.chosen else ""
+            rows.append(["Candidates" if i == 0 else "", f"{c.queue.ljust(width)}  weight {c.weight}  {state}{mark}"])
+        rows.append(["Queue", decision.queue or ""])
+    else:
+        rows.append(["Queue", "none: the launch would be rejected"])
+    rows.append(["Why", decision.reason])
+    width = max(len(label) for label, _ in rows)
+    lines = [f"{label.ljust(width)}  {text}" for label, text in rows]
+    eligible = [c for c in decision.candidates if c.share > 0]
+    if len(eligible) > 1:
+        lines.append(f"Note: {len(eligible)} queues carry tag {decision.tag}: each launch goes to one of them by its "
+                     "launch id, in proportion to the shares above (the same launch id always gets the same queue).")
+    return lines

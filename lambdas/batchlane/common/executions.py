@@ -1,0 +1,154 @@
+"""The executions table, owned here: its keys, its item kinds, the phases, and the launch record.
+
+One partition per launch (pk ``launchId``, sk ``sk``; docs/contracts.md):
+
+* ``sk = "launch"``: the launch record (:class:`LaunchRecord`), written by the launcher;
+* ``sk = "status"``: the status summary, written by the aggregator (phase, counts, outputs);
+* ``sk = "parent"``: an array job's parent state;
+* ``sk = "child#<index:06d>"``: one item per child that had an event.
+
+Everything that reads or writes these items takes the keys, the phase sets and the record's shape
+from this module; nothing here imports boto3 (the offline CLI and the sandbox use it too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from batchlane.common.values import from_dynamo
+
+PARTITION_KEY = "launchId"
+SORT_KEY = "sk"
+LAUNCH_SK = "launch"
+SUMMARY_SK = "status"
+PARENT_SK = "parent"
+CHILD_PREFIX = "child#"
+BY_JOB_ID_INDEX = "byJobId"  # GSI: jobId -> the launch item's key (keys only)
+
+# The launcher tags every Batch job with its launch id (propagateTags: the children too).
+LAUNCH_TAG = "batchlane:launchId"
+
+# The launch item's ``state``: claimed (a submission is under way) or submitted (it has a job).
+SUBMITTING = "SUBMITTING"
+SUBMITTED = "SUBMITTED"
+
+Phase = Literal["queued", "running", "succeeded", "failed", "aborted"]
+PHASES: tuple[Phase, ...] = ("queued", "running", "succeeded", "failed", "aborted")
+FINAL_PHASES: frozenset[str] = frozenset({"succeeded", "failed", "aborted"})
+
+
+def key(launch_id: str, sk: str) -> dict[str, str]:
+    """An item's key in the DynamoDB document form."""
+    return {PARTITION_KEY: launch_id, SORT_KEY: sk}
+
+
+def child_sk(index: int) -> str:
+    return f"{CHILD_PREFIX}{index:06d}"
+
+
+def is_child_sk(sk: Any) -> bool:
+    return isinstance(sk, str) and sk.startswith(CHILD_PREFIX)
+
+
+class LaunchRecord(BaseModel):
+    """The ``launch`` item: what was asked, where it went, and (once submitted) its Batch job.
+
+    Attribute names on the item are the camelCase forms of the field names. Records written by
+    earlier versions (without ``isMapTask``) read back with the defaults documented here."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+
+    launch_id: str
+    state: Literal["SUBMITTING", "SUBMITTED"]
+    job_name: str
+    queue: str
+    size: int = 1
+    is_array: bool = False
+    is_map_task: bool | None = None  # None on old records: follows is_array
+    attempts: int = 1
+    min_success_ratio: float = 1.0
+    inputs_uri: str | None = None
+    outputs_uri: str | None = None  # prefix ending "/": child i writes "<outputsUri><i>/outputs.json"
+    project: str | None = None
+    domain: str | None = None
+    workflow: str | None = None
+    task: str | None = None
+    log_group: str | None = None
+    routing: dict[str, Any] | None = None  # the RoutingExplanation of "Task Launched"
+    # Of the launch detail as received (batchlane.launch.service.request_fingerprint): one request per launchId.
+    request_fingerprint: str | None = None
+    # The write-ahead claim (while SUBMITTING).
+    lease_token: str | None = None
+    lease_until: int | None = None  # epoch seconds
+    # Once SUBMITTED.
+    job_id: str | None = None
+    job_arn: str | None = None
+    queue_arn: str | None = None
+    region: str | None = None
+    submitted_at: int | None = None  # epoch ms
+    job_definition: str | None = None
+    console_url: str | None = None
+    # In the open-launches index (batchlane.common.open_launches) until the status path sees it end.
+    open_shard: str | None = None
+    last_seen_at: int | None = None
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> "LaunchRecord":
+        """From an item in the document form (numbers as Decimal or int)."""
+        return cls.model_validate(from_dynamo(dict(item)))
+
+    def to_item(self) -> dict[str, Any]:
+        """The item in the document form, key included; absent values are left out."""
+        return {**self.model_dump(by_alias=True, exclude_none=True), SORT_KEY: LAUNCH_SK}
+
+    @property
+    def submitted(self) -> bool:
+        return self.state == SUBMITTED and bool(self.job_id)
+
+    @property
+    def map_task(self) -> bool:
+        """Outputs stay lists (Flyte's map-task shape) even for a map task of one input."""
+        return self.is_array if self.is_map_task is None else self.is_map_task
+
+    def as_status_launch(self) -> dict[str, Any]:
+        """The fields the status fold reads (``batchlane.status.fold.summarize``)."""
+        return {"launchId": self.launch_id, "jobId": self.job_id, "queue": self.queue, "size": self.size,
+                "isArray": self.is_array, "minSuccessRatio": self.min_success_ratio}
+
+
+@dataclass
+class Partition:
+    """The items of one launch's partition, sorted by kind (plain Python values)."""
+
+    launch: dict[str, Any] | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+    parent: dict[str, Any] | None = None
+    children: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, items: Iterable[Mapping[str, Any]]) -> "Partition":
+        part = cls()
+        for item in items:
+            sk = item.get(SORT_KEY)
+            if sk == LAUNCH_SK:
+                part.launch = dict(item)
+            elif sk == SUMMARY_SK:
+                part.summary = dict(item)
+            elif sk == PARENT_SK:
+                part.parent = dict(item)
+            elif is_child_sk(sk):
+                part.children.append(dict(item))
+        return part
+
+    @property
+    def record(self) -> LaunchRecord | None:
+        return LaunchRecord.from_item(self.launch) if self.launch is not None else None
+
+    @property
+    def phase(self) -> str | None:
+        return self.summary.get("phase")

@@ -1,0 +1,65 @@
+"""Stopping a launch on request: "Task Abort Requested" in, TerminateJob and the phase ``aborted`` out."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from batchlane import ABORT_REJECTED, ABORT_REQUESTED
+from batchlane.common.executions import FINAL_PHASES
+from batchlane.common.ports import Announcer, Counter, Log
+from batchlane.status.models import TaskAbortRejected, TaskAbortRequested
+from batchlane.status.ports import Contention, LaunchNotFound, StatusStore
+from batchlane.status.transitions import PhaseKeeper, counts_of
+
+ABORT_RETRIES = 5
+
+
+def abort_request(body: str | bytes | dict) -> TaskAbortRequested | None:
+    """The abort request in an SQS body, or None when the body is not one."""
+    try:
+        data = body if isinstance(body, dict) else json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("detail-type") != ABORT_REQUESTED:
+        return None
+    return TaskAbortRequested.from_detail(data.get("detail"))
+
+
+class Aborter:
+    def __init__(self, *, store: StatusStore, phases: PhaseKeeper, announcer: Announcer, metrics: Counter,
+                 log: Log) -> None:
+        self.store = store
+        self.phases = phases
+        self.announcer = announcer
+        self.metrics = metrics
+        self.log = log
+
+    def abort(self, request: TaskAbortRequested) -> None:
+        """TerminateJob on the launch's Batch job (the parent stops the children), then the phase
+        ``aborted``. An unknown or finished launch is answered with "Task Abort Rejected" and
+        acknowledged; a launch still being submitted, or in the middle of another phase change,
+        is retried (bounded by the queue's maxReceiveCount)."""
+        self.metrics.count("AbortRequested")
+        if request.launchId is None:
+            return self._reject(None, "the event names no launchId")
+        launch = self.store.get_launch(request.launchId)
+        if launch is None:
+            return self._reject(request.launchId, "no such launch")
+        if not launch.job_id:
+            raise LaunchNotFound(f"launch {request.launchId} is still being submitted")
+        reason = "aborted on request" + (f": {request.reason}" if request.reason else "")
+        for _ in range(ABORT_RETRIES):
+            summary = self.store.summary(launch.launch_id) or {}
+            if summary.get("phase") in FINAL_PHASES:
+                return self._reject(launch.launch_id, f"the launch has already {summary['phase']}", summary["phase"])
+            if self.phases.move(launch, summary, "aborted", reason, counts_of(summary, launch.size),
+                                terminate=f"batchlane: {reason}"):
+                self.metrics.count("LaunchAborted")
+                return None
+        raise Contention(f"launch {launch.launch_id}: the phase kept changing while aborting it")
+
+    def _reject(self, launch_id: str | None, reason: str, phase: str | None = None) -> None:
+        self.log.warning("abort rejected", extra={"launchId": launch_id, "reason": reason})
+        self.metrics.count("AbortRejected")
+        self.announcer.publish(ABORT_REJECTED, TaskAbortRejected(launchId=launch_id, reason=reason, phase=phase).detail())

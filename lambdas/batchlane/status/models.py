@@ -1,0 +1,105 @@
+"""The events of the status path on batchlane's bus (docs/status.md), one model each.
+
+In: "Task Abort Requested". Out: "Task Status Changed" (``kind`` phase or progress) and "Task Abort
+Rejected". Each outgoing event is built here and only here; ``detail()`` is what goes on the bus.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from batchlane import ABORT_REJECTED, ABORT_REQUESTED, STATUS_CHANGED
+from batchlane.common.executions import Phase
+
+MAX_ABORT_REASON = 500  # characters of a client's abort reason that are kept
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    DETAIL_TYPE: ClassVar[str]
+    # Left out of the detail when they have no value (every other field is always present).
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset()
+
+    def detail(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json")
+        return {k: v for k, v in data.items() if not (k in self.OPTIONAL and v is None)}
+
+
+class TaskStatusChanged(_Event):
+    """A launch's phase changed (``kind: phase``), or a large launch made progress (``kind: progress``)."""
+
+    DETAIL_TYPE: ClassVar[str] = STATUS_CHANGED
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"previousPhase", "reason", "outputsUri", "error", "final"})
+
+    kind: Literal["phase", "progress"]
+    launchId: str
+    jobId: str | None
+    queue: str | None
+    phase: Phase
+    size: int
+    counts: dict[str, int] = Field(description="non-zero counts of children per Batch status")
+    previousPhase: Phase | None = None
+    reason: str | None = None
+    outputsUri: str | None = None
+    error: str | None = None
+    final: int | None = Field(default=None, description="progress only: children that are final")
+
+    def detail(self) -> dict[str, Any]:
+        data = super().detail()
+        if self.kind == "phase":  # a phase change always says where it came from, even from nowhere
+            data.setdefault("previousPhase", None)
+            data.setdefault("reason", self.reason)
+        return data
+
+    @classmethod
+    def phase_change(cls, *, launch_id: str, job_id: str | None, queue: str | None, phase: str,
+                     previous: str | None, reason: str, size: int, counts: dict[str, int],
+                     outputs_uri: str | None = None, error: str | None = None) -> "TaskStatusChanged":
+        return cls(kind="phase", launchId=launch_id, jobId=job_id, queue=queue, phase=phase, previousPhase=previous,
+                   reason=reason, size=size, counts=_non_zero(counts), outputsUri=outputs_uri, error=error)
+
+    @classmethod
+    def progress(cls, *, launch_id: str, job_id: str | None, queue: str | None, phase: str, size: int,
+                 counts: dict[str, int]) -> "TaskStatusChanged":
+        final = int(counts.get("SUCCEEDED", 0)) + int(counts.get("FAILED", 0))
+        return cls(kind="progress", launchId=launch_id, jobId=job_id, queue=queue, phase=phase, size=size,
+                   counts=_non_zero(counts), final=final)
+
+
+class TaskAbortRejected(_Event):
+    """An abort that was not carried out, and why (acknowledged, never retried)."""
+
+    DETAIL_TYPE: ClassVar[str] = ABORT_REJECTED
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"phase"})
+
+    launchId: str | None
+    reason: str
+    phase: Phase | None = None
+
+
+class TaskAbortRequested(BaseModel):
+    """In: ``{launchId, reason?}``. Read leniently: what cannot be used is answered, not raised."""
+
+    DETAIL_TYPE: ClassVar[str] = ABORT_REQUESTED
+    model_config = ConfigDict(frozen=True)
+
+    launchId: str | None = None
+    reason: str | None = None
+
+    @classmethod
+    def from_detail(cls, detail: Any) -> "TaskAbortRequested":
+        detail = detail if isinstance(detail, dict) else {}
+        launch_id, reason = detail.get("launchId"), detail.get("reason")
+        return cls(
+            launchId=launch_id if isinstance(launch_id, str) and launch_id.strip() and len(launch_id) <= 256 else None,
+            reason=reason[:MAX_ABORT_REASON] if isinstance(reason, str) and reason.strip() else None,
+        )
+
+
+def _non_zero(counts: dict[str, int]) -> dict[str, int]:
+    return {k: int(v) for k, v in counts.items() if v}
+
+
+PUBLISHED = (TaskStatusChanged, TaskAbortRejected)  # the status path's outgoing events (schemas)

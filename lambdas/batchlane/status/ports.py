@@ -1,0 +1,71 @@
+"""What the status path needs from the outside world (AWS adapters in adapters.py; in-memory fakes in
+tests/unit/status/fakes.py), and the errors its parts raise."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from batchlane.common.errors import TransientError
+from batchlane.common.executions import LaunchRecord
+from batchlane.status.fold import ChildState, ParentState
+
+ChildWrite = tuple[ChildState, "int | None"]  # the new state and the revision it replaces (None: new item)
+ParentWrite = tuple[ParentState, "int | None"]
+
+
+class LaunchNotFound(TransientError):
+    """No launch record names this Batch job (yet): retried, then dead-lettered."""
+
+
+class ForeignJob(Exception):
+    """A Batch job in batchlane's queues that batchlane did not launch: logged, counted, acknowledged."""
+
+
+class WriteConflict(Exception):
+    """A conditional write lost a race with another writer: read, merge and write again."""
+
+
+class Contention(TransientError):
+    """Other writers kept winning: the message is retried later."""
+
+
+class StatusStore(Protocol):
+    """The launch's partition of the executions table (batchlane.common.executions)."""
+
+    def find_launch(self, job_id: str) -> LaunchRecord | None:
+        """The launch whose job this is (by job id, eventually consistent index)."""
+
+    def get_launch(self, launch_id: str) -> LaunchRecord | None: ...
+
+    def read_states(self, launch_id: str, indexes: list[int], parent: bool
+                    ) -> tuple[dict[int, tuple[ChildState, int]], tuple[ParentState, int] | None]: ...
+
+    def commit(self, launch_id: str, children: list[ChildWrite], parent: ParentWrite | None,
+               summary: dict[str, Any]) -> None:
+        """One transaction; raises WriteConflict when a revision changed since it was read."""
+
+    def summary(self, launch_id: str) -> dict[str, Any] | None: ...
+
+    def claim_transition(self, launch_id: str, old_phase: str | None, token: str, now_ms: int,
+                         stale_before_ms: int) -> bool:
+        """Take the right to move the phase on from ``old_phase``: one writer wins. A claim left
+        by a writer that died (taken before ``stale_before_ms``) may be taken over."""
+
+    def finish_transition(self, launch_id: str, token: str, fields: dict[str, Any],
+                          remove: tuple[str, ...] = ()) -> bool:
+        """Write the new phase and what goes with it, releasing the claim ``token``."""
+
+    def claim_progress(self, launch_id: str, previous: int | None, now_ms: int) -> bool:
+        """Take the right to announce progress now: ``progressAt`` moves from ``previous`` to now."""
+
+    def all_children(self, launch_id: str) -> list[ChildState]: ...
+
+
+class Terminator(Protocol):
+    def terminate(self, job_id: str, reason: str) -> None: ...
+
+
+class OutputStore(Protocol):
+    def read_many(self, uris: dict[int, str]) -> dict[int, dict[str, Any] | None]: ...
+
+    def write(self, uri: str, value: Any) -> None: ...

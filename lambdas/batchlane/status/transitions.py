@@ -1,0 +1,121 @@
+"""Moving a launch's phase on, exactly once, and announcing it (docs/status.md).
+
+A phase change has side effects: TerminateJob when the launch can no longer succeed, the outputs
+and error summary when it ends, and one "Task Status Changed". Several aggregator invocations (and
+the reconciler) may see the same change at once, so the right to make it is claimed first with a
+conditional write on the summary (``transitionToken``: one writer wins, the others do nothing).
+The winner runs the side effects, announces, then writes the phase and releases the claim in one
+conditional write; readers see the new phase only with its outputs. A winner that dies leaves its
+claim: it goes stale after ``claim_seconds`` (longer than any function runs) and the next
+invocation for the launch (a redelivery, a later event, the reconciler) takes it over and redoes
+the change: outputs are rewritten with the same content and the announcement may repeat, which
+consumers of an at-least-once bus tolerate. A winner re-reads the summary after its change, so
+counts that a concurrent loser wrote meanwhile are never left undecided.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from batchlane import STATUS_CHANGED
+from batchlane.common.executions import FINAL_PHASES, LaunchRecord
+from batchlane.common.open_launches import OPEN_SHARD_ATTR
+from batchlane.common.ports import Announcer, Log
+from batchlane.status.finish import Finisher
+from batchlane.status.fold import PhaseDecision, decide_phase, initial_counts, min_successes
+from batchlane.status.models import TaskStatusChanged
+from batchlane.status.ports import StatusStore, Terminator
+
+CLAIM_SECONDS = 900  # Lambda's longest timeout: a claim older than this was left by a writer that died
+MAX_ROUNDS = 3  # re-decisions after a change (counts written concurrently), then the next event decides
+
+
+def counts_of(summary: dict[str, Any] | None, size: int) -> dict[str, int]:
+    """Children per Batch status from the summary's count deltas (``n_<STATUS>``)."""
+    counts = initial_counts(size)
+    for k, v in (summary or {}).items():
+        if k.startswith("n_") and k[2:] in counts:
+            counts[k[2:]] += int(v)
+    return counts
+
+
+class PhaseKeeper:
+    def __init__(self, *, store: StatusStore, jobs: Terminator, finisher: Finisher, announcer: Announcer,
+                 log: Log, clock: Callable[[], float] = time.time, claim_seconds: int = CLAIM_SECONDS,
+                 progress_interval_seconds: int = 60, progress_min_size: int = 100) -> None:
+        self.store = store
+        self.jobs = jobs
+        self.finisher = finisher
+        self.announcer = announcer
+        self.log = log
+        self.clock = clock
+        self.claim_seconds = claim_seconds
+        self.progress_interval_seconds = progress_interval_seconds  # 0: no progress events
+        self.progress_min_size = progress_min_size
+
+    def advance(self, launch: LaunchRecord) -> None:
+        """Decide the phase from the stored counts; move it on (once) when it changed, else
+        announce progress when it is due."""
+        for _ in range(MAX_ROUNDS):
+            summary = self.store.summary(launch.launch_id)
+            if summary is None or summary.get("phase") in FINAL_PHASES:
+                return
+            counts = counts_of(summary, launch.size)
+            decision = decide_phase(launch.size, min_successes(launch.size, launch.min_success_ratio), counts,
+                                    parent_status=summary.get("parentStatus"))
+            if decision.phase == summary.get("phase"):
+                self._progress(launch, summary, counts, decision.phase)
+                return
+            if not self.move(launch, summary, decision.phase, decision.reason, counts,
+                             terminate=_terminate_reason(decision)):
+                return  # another writer is making a change: it re-reads after it
+
+    def move(self, launch: LaunchRecord, summary: dict[str, Any], phase: str, reason: str,
+             counts: dict[str, int], *, terminate: str | None = None) -> bool:
+        """Claim the change from the stored phase to ``phase`` and make it; False when another
+        writer holds the claim or moved the phase first."""
+        old_phase = summary.get("phase")
+        token = uuid.uuid4().hex
+        now_ms = int(self.clock() * 1000)
+        if not self.store.claim_transition(launch.launch_id, old_phase, token, now_ms,
+                                           now_ms - self.claim_seconds * 1000):
+            self.log.warning("phase change left to another writer", extra={"launchId": launch.launch_id, "phase": phase})
+            return False
+        fields: dict[str, Any] = {"phase": phase, "reason": reason, "phaseChangedAt": now_ms, "progressAt": now_ms}
+        if terminate:
+            self.jobs.terminate(launch.job_id, terminate)
+            fields["terminated"] = True
+        if phase in FINAL_PHASES:
+            fields.update(self.finisher.finish(launch, phase))
+        self.announcer.publish(STATUS_CHANGED, TaskStatusChanged.phase_change(
+            launch_id=launch.launch_id, job_id=launch.job_id, queue=launch.queue, phase=phase, previous=old_phase,
+            reason=reason, size=launch.size, counts=counts, outputs_uri=fields.get("outputsUri"),
+            error=fields.get("error")).detail())
+        remove = (OPEN_SHARD_ATTR,) if phase in FINAL_PHASES else ()
+        if not self.store.finish_transition(launch.launch_id, token, fields, remove):
+            self.log.warning("phase claim was taken over", extra={"launchId": launch.launch_id, "phase": phase})
+        return True
+
+    def _progress(self, launch: LaunchRecord, summary: dict[str, Any], counts: dict[str, int], phase: str) -> None:
+        """Rate-limited progress of a large launch: at most one "Task Status Changed" (kind
+        progress) per launch per interval, whatever the number of Lambda invocations. The right
+        to announce is taken with a conditional write of ``progressAt`` (one writer wins)."""
+        if not self.progress_interval_seconds or launch.size < self.progress_min_size or phase in FINAL_PHASES:
+            return
+        now_ms = int(self.clock() * 1000)
+        previous = summary.get("progressAt")
+        previous = int(previous) if previous is not None else None
+        if previous is not None and now_ms - previous < self.progress_interval_seconds * 1000:
+            return
+        if not self.store.claim_progress(launch.launch_id, previous, now_ms):
+            return  # another invocation announced it
+        self.announcer.publish(STATUS_CHANGED, TaskStatusChanged.progress(
+            launch_id=launch.launch_id, job_id=launch.job_id, queue=launch.queue, phase=phase, size=launch.size,
+            counts=counts).detail())
+
+
+def _terminate_reason(decision: PhaseDecision) -> str | None:
+    return f"batchlane: launch failed ({decision.reason})" if decision.terminate else None

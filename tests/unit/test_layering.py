@@ -1,0 +1,173 @@
+"""Which package may import which: the rules, checked over the imports of every module under
+``lambdas/batchlane`` and ``stacks`` (function-level imports and ``importlib.import_module("...")``
+of a constant name included).
+
+A rule names the modules it applies to and the imports they must not make; a violation prints as
+``module -> import (rule)``. Adding a rule is one entry in ``RULES``.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = ((ROOT / "lambdas", "batchlane"), (ROOT, "stacks"))
+
+# Pure modules: they decide, shape and validate; AWS is reached through ports, never from here.
+DOMAIN = frozenset({
+    "batchlane.routing.engine", "batchlane.routing.items", "batchlane.routing.flyte",
+    "batchlane.launch.models", "batchlane.launch.planner", "batchlane.launch.validation",
+    "batchlane.status.fold", "batchlane.status.events", "batchlane.status.links", "batchlane.status.outputs",
+    "batchlane.status.view", "batchlane.common.executions", "batchlane.common.values", "batchlane.common.settings",
+})
+
+# The deployment configuration still lives in the CDK app (stacks/config.py) in this branch; it moves
+# into batchlane.deployment in another part of issue 8, which removes these imports. Named one by one
+# so that any other import of the CDK app from the runtime package still fails.
+KNOWN_CONFIG_IMPORTS = frozenset({
+    ("batchlane.cli.common", "stacks.config"),
+    ("batchlane.sandbox.core", "stacks.config"),
+    ("batchlane.sandbox.demo", "stacks.config"),
+    ("batchlane.sandbox.provision", "stacks.config"),
+})
+
+
+def within(*packages: str) -> Callable[[str], bool]:
+    """The modules of these packages (a package's own ``__init__`` included)."""
+    return lambda name: any(name == p or name.startswith(p + ".") for p in packages)
+
+
+def adapters(name: str) -> bool:
+    return name.startswith("batchlane.") and name.rsplit(".", 1)[-1] == "adapters"
+
+
+def handlers(name: str) -> bool:
+    return name.startswith("batchlane.") and name.rsplit(".", 1)[-1] == "handler"
+
+
+def private(name: str) -> bool:
+    """``a._b``: a module's private name (recorded as imported when ``from a import _b``)."""
+    last = name.rsplit(".", 1)[-1]
+    return last.startswith("_") and not (last.startswith("__") and last.endswith("__"))
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    applies_to: Callable[[str], bool]
+    forbids: Callable[[str], bool]
+    allowed: frozenset[tuple[str, str]] = frozenset()  # (module, import) known and accepted
+
+    def violations(self, imports: Mapping[str, set[str]]) -> list[str]:
+        return [f"{module} -> {imported} ({self.name})"
+                for module in sorted(imports) if self.applies_to(module)
+                for imported in sorted(imports[module])
+                if self.forbids(imported) and imported != module and (module, imported) not in self.allowed]
+
+
+RULES = (
+    Rule("the runtime package never imports the CDK app", within("batchlane"), within("stacks"),
+         allowed=KNOWN_CONFIG_IMPORTS),
+    Rule("the runtime package never imports the CDK", within("batchlane"), within("aws_cdk", "constructs", "cdk_nag")),
+    Rule("the CDK app never imports the clients", within("stacks"),
+         within("batchlane.cli", "batchlane.client", "batchlane.sandbox")),
+    Rule("the sandbox and the client layer never import the CLI", within("batchlane.sandbox", "batchlane.client"),
+         within("batchlane.cli")),
+    Rule("the client layer never imports the sandbox", within("batchlane.client"), within("batchlane.sandbox")),
+    Rule("domain modules are pure", DOMAIN.__contains__,
+         lambda name: within("boto3", "botocore", "batchlane.cli", "batchlane.client", "batchlane.sandbox")(name)
+         or adapters(name) or handlers(name)),
+    Rule("only handlers (and the sandbox) import adapters",
+         lambda name: not handlers(name) and not within("batchlane.sandbox")(name), adapters),
+    Rule("launch does not import status", within("batchlane.launch"), within("batchlane.status")),
+    Rule("status does not import launch", within("batchlane.status"), within("batchlane.launch")),
+    Rule("common imports no other batchlane package", within("batchlane.common"),
+         lambda name: within("batchlane")(name) and name != "batchlane" and not within("batchlane.common")(name)),
+    Rule("no module imports another's private names", within("batchlane", "stacks"), private),
+)
+
+
+def module_name(base: Path, path: Path) -> str:
+    parts = path.relative_to(base).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(module: str, source: str, is_package: bool, known: Iterable[str] = ()) -> set[str]:
+    """Every module ``source`` imports, anywhere in it. ``from a import b`` counts as ``a.b`` when that
+    is a module (one of ``known``) or a private name, else as ``a``; relative imports are resolved
+    against ``module``."""
+    known = set(known)
+    package = module if is_package else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                base = ".".join([*anchor, *([base] if base else [])])
+            for alias in node.names:
+                candidate = f"{base}.{alias.name}"
+                found.add(candidate if candidate in known or private(candidate) else base)
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+              and node.func.attr == "import_module" and node.args
+              and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            found.add(node.args[0].value)
+    return found
+
+
+def project_imports() -> dict[str, set[str]]:
+    files = {module_name(base, path): path
+             for base, top in SOURCES for path in sorted((base / top).rglob("*.py"))}
+    return {name: imports_of(name, path.read_text(), path.name == "__init__.py", files) for name, path in files.items()}
+
+
+def check(imports: Mapping[str, set[str]], rules: Iterable[Rule] = RULES) -> list[str]:
+    return [violation for rule in rules for violation in rule.violations(imports)]
+
+
+def test_every_package_imports_only_what_its_layer_may():
+    imports = project_imports()
+    assert {"batchlane.client.api", "batchlane.cli.main", "batchlane.sandbox.demo", "stacks.config"} <= set(imports)
+    violations = check(imports)
+    assert not violations, "\n" + "\n".join(violations)
+
+
+def test_the_known_config_imports_are_still_there():
+    """When another part of issue 8 moves the configuration, drop KNOWN_CONFIG_IMPORTS' stale entries."""
+    imports = project_imports()
+    stale = sorted(f"{m} -> {i}" for m, i in KNOWN_CONFIG_IMPORTS if i not in imports.get(m, set()))
+    assert not stale, f"no longer imported, remove from KNOWN_CONFIG_IMPORTS: {stale}"
+
+
+@pytest.mark.parametrize("module, source, expected", [
+    ("batchlane.client.api", "def f():\n    from batchlane.cli.main import main\n",
+     "batchlane.client.api -> batchlane.cli.main (the sandbox and the client layer never import the CLI)"),
+    ("batchlane.sandbox.demo", "from ..cli import routes\n",
+     "batchlane.sandbox.demo -> batchlane.cli.routes (the sandbox and the client layer never import the CLI)"),
+    ("batchlane.status.fold", "import boto3.dynamodb.types\n",
+     "batchlane.status.fold -> boto3.dynamodb.types (domain modules are pure)"),
+    ("batchlane.launch.service", "from batchlane.launch import adapters\n",
+     "batchlane.launch.service -> batchlane.launch.adapters (only handlers (and the sandbox) import adapters)"),
+    ("batchlane.common.aws", "import importlib\nimportlib.import_module('batchlane.status.view')\n",
+     "batchlane.common.aws -> batchlane.status.view (common imports no other batchlane package)"),
+    ("batchlane.client.records", "from stacks.config import load_config\n",
+     "batchlane.client.records -> stacks.config (the runtime package never imports the CDK app)"),
+    ("batchlane.cli.abort", "from batchlane.cli.launch import OK, _settled\n",
+     "batchlane.cli.abort -> batchlane.cli.launch._settled (no module imports another's private names)"),
+])
+def test_the_checker_catches_a_back_import(module, source, expected):
+    known = {"batchlane.cli.routes", "batchlane.launch.adapters"}
+    imports = {module: imports_of(module, source, is_package=False, known=known)}
+    assert check(imports) == [expected]
+
+
+def test_the_checker_passes_a_module_that_keeps_to_its_layer():
+    source = "import json\nfrom batchlane.common.executions import LaunchRecord\nfrom batchlane.status.view import x\n"
+    assert check({"batchlane.client.records": imports_of("batchlane.client.records", source, False)}) == []
