@@ -9,8 +9,10 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 
+from batchlane.common.executions import LaunchRecord
 from batchlane.common.values import to_dynamo
-from batchlane.status.service import StatusService, WriteConflict
+from batchlane.status.ports import WriteConflict
+from batchlane.status.service import StatusService
 
 DYNAMODB_ITEM_BYTES = 400 * 1024
 EVENTBRIDGE_ENTRY_BYTES = 256 * 1024
@@ -29,19 +31,27 @@ def _check_item(item: dict[str, Any]) -> None:
         raise ValueError("ValidationException: Item size has exceeded the maximum allowed size")
 
 
-class FakeStore:
-    """The executions table of a few launches. ``broken``: launch ids whose partition cannot be read."""
+def launch_record(launch_id: str, job_id: str, size: int, **fields: Any) -> LaunchRecord:
+    """A submitted launch of ``size`` children (a map task when size > 1)."""
+    return LaunchRecord(launch_id=launch_id, state="SUBMITTED", job_name=f"t-{launch_id}", queue="q", size=size,
+                        is_array=size > 1, is_map_task=size > 1, job_id=job_id,
+                        outputs_uri=f"s3://data/launches/{launch_id}/outputs/", **fields)
 
-    def __init__(self, launches: list[dict[str, Any]], broken: tuple[str, ...] = ()) -> None:
-        self.launches = {launch["launchId"]: launch for launch in launches}
+
+class FakeStore:
+    """The status path's part of the executions table, for a few launches. ``broken``: launch ids
+    whose partition cannot be read."""
+
+    def __init__(self, launches: list[LaunchRecord], broken: tuple[str, ...] = ()) -> None:
+        self.launches = {launch.launch_id: launch for launch in launches}
         self.broken = set(broken)
         self.states: dict[tuple[str, int | str], tuple[Any, int]] = {}  # (launchId, index | "parent") -> (state, rev)
         self.summaries: dict[str, dict[str, Any]] = {}
 
-    def find_launch(self, job_id: str) -> dict[str, Any] | None:
-        return next((launch for launch in self.launches.values() if launch["jobId"] == job_id), None)
+    def find_launch(self, job_id: str) -> LaunchRecord | None:
+        return next((launch for launch in self.launches.values() if launch.job_id == job_id), None)
 
-    def get_launch(self, launch_id: str) -> dict[str, Any] | None:
+    def get_launch(self, launch_id: str) -> LaunchRecord | None:
         return self.launches.get(launch_id)
 
     def read_states(self, launch_id: str, indexes: list[int], parent: bool) -> tuple[dict, Any]:
@@ -73,14 +83,23 @@ class FakeStore:
         found = self.summaries.get(launch_id)
         return dict(found) if found is not None else None
 
-    def set_phase(self, launch_id: str, old_phase: str | None, fields: dict[str, Any],
-                  remove: tuple[str, ...] = ()) -> bool:
+    def claim_transition(self, launch_id: str, old_phase: str | None, token: str, now_ms: int,
+                         stale_before_ms: int) -> bool:
         current = self.summaries.setdefault(launch_id, {})
-        if current.get("phase") != old_phase:
+        claimed = "transitionToken" in current and current["transitionAt"] >= stale_before_ms
+        if current.get("phase") != old_phase or claimed:
+            return False
+        current.update(transitionToken=token, transitionAt=now_ms)
+        return True
+
+    def finish_transition(self, launch_id: str, token: str, fields: dict[str, Any],
+                          remove: tuple[str, ...] = ()) -> bool:
+        current = self.summaries.setdefault(launch_id, {})
+        if current.get("transitionToken") != token:
             return False
         _check_item({**current, **fields})
         current.update(fields)
-        for name in remove:
+        for name in ("transitionToken", "transitionAt", *remove):
             current.pop(name, None)
         return True
 

@@ -15,7 +15,7 @@ import re
 from conftest import FIXTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from status_fakes import DYNAMODB_ITEM_BYTES, FakeStore, dynamodb_item_bytes, service
+from status_fakes import DYNAMODB_ITEM_BYTES, FakeStore, dynamodb_item_bytes, launch_record, service
 
 from batchlane.status.events import (
     MAX_ARRAY_SIZE, MAX_EPOCH_MS, MAX_EXIT_CODE, MAX_INDEX, MAX_LOG_NAME, MAX_TEXT, MIN_EXIT_CODE, ForeignEvent,
@@ -29,12 +29,7 @@ FUZZ = settings(max_examples=200, deadline=None,
 
 JOB_A = "aaaaaaaa-0000-4000-8000-000000000001"  # an array of 3
 JOB_B = "bbbbbbbb-0000-4000-8000-000000000002"  # a plain job
-LAUNCHES = [
-    {"launchId": "L-A", "jobId": JOB_A, "size": 3, "isArray": True, "isMapTask": True, "queue": "q",
-     "minSuccessRatio": 0.5, "outputsUri": "s3://data/launches/L-A/outputs/"},
-    {"launchId": "L-B", "jobId": JOB_B, "size": 1, "isArray": False, "queue": "q",
-     "outputsUri": "s3://data/launches/L-B/outputs/"},
-]
+LAUNCHES = [launch_record("L-A", JOB_A, 3, min_success_ratio=0.5), launch_record("L-B", JOB_B, 1)]
 GOOD = (launch_events(JOB_A, [ChildPlan(pending=True, blocked=True),
                               ChildPlan(attempts=(AttemptPlan("exit", 1), AttemptPlan("nostart"))),
                               ChildPlan(attempts=(AttemptPlan("exit", 137), AttemptPlan()))])

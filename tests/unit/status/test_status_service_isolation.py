@@ -3,7 +3,7 @@ launch whose write fails fails only its own messages."""
 
 import json
 
-from status_fakes import FakeStore, service
+from status_fakes import FakeStore, launch_record, service
 
 from batchlane.status import service as service_module
 from batchlane.status.events import MAX_TEXT
@@ -11,12 +11,7 @@ from batchlane.status.simulate import AttemptPlan, ChildPlan, launch_events
 
 JOB_A = "aaaaaaaa-0000-4000-8000-000000000001"
 JOB_B = "bbbbbbbb-0000-4000-8000-000000000002"
-LAUNCHES = [
-    {"launchId": "L-A", "jobId": JOB_A, "size": 3, "isArray": True, "isMapTask": True, "queue": "q",
-     "outputsUri": "s3://data/launches/L-A/outputs/"},
-    {"launchId": "L-B", "jobId": JOB_B, "size": 1, "isArray": False, "queue": "q",
-     "outputsUri": "s3://data/launches/L-B/outputs/"},
-]
+LAUNCHES = [launch_record("L-A", JOB_A, 3), launch_record("L-B", JOB_B, 1)]
 EVENTS_A = launch_events(JOB_A, [ChildPlan(), ChildPlan(attempts=(AttemptPlan("exit", 1), AttemptPlan())), ChildPlan()])
 EVENTS_B = launch_events(JOB_B, [ChildPlan(pending=True)])
 
