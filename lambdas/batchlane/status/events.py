@@ -10,20 +10,37 @@
   an archive / DLQ dump) in, a :class:`BatchJobEvent` out, or :class:`ForeignEvent` (well-formed
   but not ours: other source or detail-type) / :class:`MalformedEvent` (ours but unusable).
   Callers log and count both; neither should fail a batch.
+* Every value is bounded at parse (docs/status.md, "Limits on event values"), so that no value
+  can make a write fail for ever (DynamoDB's 400 KB items and 38-digit numbers, EventBridge's
+  256 KB events): numbers are JSON integers within their range, else the event is malformed;
+  the strings that are stored or shown are cut to a fixed length.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints, ValidationError
 
 SOURCE = "aws.batch"
 STATE_CHANGE = "Batch Job State Change"
 QUEUE_BLOCKED = "Batch Job Queue Blocked"
 DETAIL_TYPES = (STATE_CHANGE, QUEUE_BLOCKED)
+
+JobStatus = Literal["SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED"]
+
+# Limits on event values (docs/status.md). Real Batch events are far inside every one of them.
+MAX_TEXT = 1024  # characters kept of a reason and of the other strings that are stored or shown
+MAX_LOG_NAME = 512  # characters kept of a log stream / log group name (CloudWatch's own maximum)
+MAX_ARRAY_SIZE = 10_000  # Batch's maximum array size; children are 0..size-1
+MAX_INDEX = MAX_ARRAY_SIZE - 1
+MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+MIN_EXIT_CODE, MAX_EXIT_CODE = -(2**31), 2**32 - 1  # signed and unsigned 32-bit codes both fit
+MAX_RETRY_ATTEMPTS = 10  # retryStrategy.attempts is 1..10
+MAX_TAG_KEY, MAX_TAG_VALUE = 128, 256  # AWS's tag limits; not cut: the launch tag is a lookup key
 
 
 class ForeignEvent(ValueError):
@@ -34,22 +51,49 @@ class MalformedEvent(ValueError):
     """An ``aws.batch`` event whose detail cannot be read (missing job id or status, bad JSON)."""
 
 
+def truncate(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, the last one an ellipsis when it was longer."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _int(lo: int, hi: int) -> Any:
+    # Strict: a JSON integer, not "1", 1.0, true or NaN; bounded so that DynamoDB can store it.
+    return Annotated[int, Strict(), Field(ge=lo, le=hi)]
+
+
+Text = Annotated[str, AfterValidator(lambda s: truncate(s, MAX_TEXT))]
+LogName = Annotated[str, AfterValidator(lambda s: truncate(s, MAX_LOG_NAME))]
+EpochMs = _int(0, MAX_EPOCH_MS)
+ExitCode = _int(MIN_EXIT_CODE, MAX_EXIT_CODE)
+ArrayIndex = _int(0, MAX_INDEX)
+ArraySize = _int(2, MAX_ARRAY_SIZE)
+ChildCount = _int(0, MAX_ARRAY_SIZE)
+TagKey = Annotated[str, StringConstraints(max_length=MAX_TAG_KEY)]
+TagValue = Annotated[str, StringConstraints(max_length=MAX_TAG_VALUE)]
+
+# A Batch job id: "<id>", or "<id>:<index>" for a child of an array job ("<id>#<node>" for a node
+# of a multi-node job). The index is ASCII digits 0..MAX_INDEX: str.isdigit() would take "²" and "٣".
+JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_#.-]{0,127}(?::(?:0|[1-9][0-9]{0,3}))?$"
+JobId = Annotated[str, StringConstraints(pattern=JOB_ID_PATTERN)]
+_PARTITION = re.compile(r"aws(?:-[a-z]+){0,3}")  # aws, aws-cn, aws-us-gov, aws-iso-b, ...
+
+
 class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
 
 class AttemptContainer(_Lenient):
-    exit_code: int | None = Field(None, alias="exitCode")
-    reason: str | None = None
-    log_stream_name: str | None = Field(None, alias="logStreamName")
+    exit_code: ExitCode | None = Field(None, alias="exitCode")
+    reason: Text | None = None
+    log_stream_name: LogName | None = Field(None, alias="logStreamName")
     task_arn: str | None = Field(None, alias="taskArn")
 
 
 class AttemptDetail(_Lenient):
     container: AttemptContainer | None = None
-    started_at: int | None = Field(None, alias="startedAt")  # epoch ms; 0 = never started
-    stopped_at: int | None = Field(None, alias="stoppedAt")
-    status_reason: str | None = Field(None, alias="statusReason")
+    started_at: EpochMs | None = Field(None, alias="startedAt")  # epoch ms; 0 = never started
+    stopped_at: EpochMs | None = Field(None, alias="stoppedAt")
+    status_reason: Text | None = Field(None, alias="statusReason")
 
 
 class LogConfiguration(_Lenient):
@@ -60,40 +104,41 @@ class LogConfiguration(_Lenient):
 class ContainerDetail(_Lenient):
     """The job's container section: the *current* (or last) attempt's view."""
 
-    exit_code: int | None = Field(None, alias="exitCode")
-    reason: str | None = None
-    log_stream_name: str | None = Field(None, alias="logStreamName")
+    exit_code: ExitCode | None = Field(None, alias="exitCode")
+    reason: Text | None = None
+    log_stream_name: LogName | None = Field(None, alias="logStreamName")
     task_arn: str | None = Field(None, alias="taskArn")
     log_configuration: LogConfiguration | None = Field(None, alias="logConfiguration")
 
 
 class ArrayProperties(_Lenient):
-    index: int | None = None  # set on a child of an array job
-    size: int | None = None  # set on the parent of an array job
-    status_summary: dict[str, int] | None = Field(None, alias="statusSummary")  # parent, may be stale
-    status_summary_last_updated_at: int | None = Field(None, alias="statusSummaryLastUpdatedAt")
+    index: ArrayIndex | None = None  # set on a child of an array job
+    size: ArraySize | None = None  # set on the parent of an array job
+    status_summary: dict[JobStatus, ChildCount] | None = Field(None, alias="statusSummary")  # parent, may be stale
+    status_summary_last_updated_at: EpochMs | None = Field(None, alias="statusSummaryLastUpdatedAt")
 
 
 class RetryStrategy(_Lenient):
-    attempts: int | None = None
+    attempts: _int(1, MAX_RETRY_ATTEMPTS) | None = None
 
 
 class JobDetail(_Lenient):
-    job_id: str = Field(alias="jobId")
-    status: str
+    job_id: JobId = Field(alias="jobId")
+    status: JobStatus
+    # Strings never stored or shown (ARNs, names) are only typed: the event's size bounds them.
     job_arn: str | None = Field(None, alias="jobArn")
     job_name: str | None = Field(None, alias="jobName")
-    job_queue: str | None = Field(None, alias="jobQueue")
-    status_reason: str | None = Field(None, alias="statusReason")
-    attempts: list[AttemptDetail] = Field(default_factory=list)
-    created_at: int | None = Field(None, alias="createdAt")
-    started_at: int | None = Field(None, alias="startedAt")
-    stopped_at: int | None = Field(None, alias="stoppedAt")
+    job_queue: Text | None = Field(None, alias="jobQueue")  # its name is a metric dimension
+    status_reason: Text | None = Field(None, alias="statusReason")
+    attempts: list[AttemptDetail] = Field(default_factory=list)  # the fold keeps the first 10 (Batch's maximum)
+    created_at: EpochMs | None = Field(None, alias="createdAt")
+    started_at: EpochMs | None = Field(None, alias="startedAt")
+    stopped_at: EpochMs | None = Field(None, alias="stoppedAt")
     container: ContainerDetail | None = None
     array_properties: ArrayProperties | None = Field(None, alias="arrayProperties")
     retry_strategy: RetryStrategy | None = Field(None, alias="retryStrategy")
     job_definition: str | None = Field(None, alias="jobDefinition")
-    tags: dict[str, str] | None = None
+    tags: dict[TagKey, TagValue] | None = None
 
     @property
     def parent_job_id(self) -> str:
@@ -107,8 +152,8 @@ class JobDetail(_Lenient):
         ap = self.array_properties
         if ap is not None and ap.index is not None:
             return ap.index
-        _, sep, tail = self.job_id.partition(":")
-        return int(tail) if sep and tail.isdigit() else None
+        _, sep, index = self.job_id.partition(":")
+        return int(index) if sep else None  # JobId: ASCII digits 0..MAX_INDEX
 
     @property
     def is_array_child(self) -> bool:
@@ -125,7 +170,8 @@ class JobDetail(_Lenient):
         c = self.container
         if c is None or c.log_configuration is None or not c.log_configuration.options:
             return None
-        return c.log_configuration.options.get("awslogs-group") or None
+        group = c.log_configuration.options.get("awslogs-group")
+        return truncate(group, MAX_LOG_NAME) if group else None
 
 
 class BatchJobEvent(EventBridgeModel):
@@ -135,6 +181,7 @@ class BatchJobEvent(EventBridgeModel):
 
     version: str = "0"
     account: str | None = None  # absent in bodies delivered by moto's EventBridge -> SQS
+    region: Text
     detail_type: Literal["Batch Job State Change", "Batch Job Queue Blocked"] = Field(alias="detail-type")
     source: Literal["aws.batch"]
     detail: JobDetail
@@ -149,7 +196,7 @@ class BatchJobEvent(EventBridgeModel):
         for arn in (self.detail.job_arn, self.detail.job_queue, *self.resources):
             if arn and arn.startswith("arn:"):
                 parts = arn.split(":", 2)
-                if len(parts) > 2 and parts[1]:
+                if len(parts) > 2 and _PARTITION.fullmatch(parts[1]):
                     return parts[1]
         return "aws"
 
@@ -165,14 +212,15 @@ def parse_event(raw: str | bytes | dict[str, Any]) -> BatchJobEvent:
     if any(e["loc"] and e["loc"][0] in ("source", "detail-type") for e in errors):
         data = raw if isinstance(raw, dict) else _loads_or_none(raw)
         data = data if isinstance(data, dict) else {}
-        raise ForeignEvent(f"not handled by the status path: source={data.get('source')!r} "
-                           f"detail-type={data.get('detail-type')!r}") from None
-    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}" for e in errors[:5])
+        raise ForeignEvent(f"not handled by the status path: source={data.get('source')!r:.100} "
+                           f"detail-type={data.get('detail-type')!r:.100}") from None
+    # loc may hold a key of the event (a tag's): cut, so that the reason stays a short log line
+    problems = "; ".join(f"{'.'.join(str(p)[:64] for p in e['loc']) or 'event'}: {e['msg']}" for e in errors[:5])
     raise MalformedEvent(f"unusable Batch event: {problems}") from None
 
 
 def _loads_or_none(raw: str | bytes) -> Any:
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None

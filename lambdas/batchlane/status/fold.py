@@ -42,18 +42,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, Decimal
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from batchlane.common.executions import FINAL_PHASES, Phase
-from batchlane.status.events import BatchJobEvent, JobDetail, MalformedEvent, parse_event
+from batchlane.status.events import MAX_TEXT, BatchJobEvent, JobDetail, JobStatus, MalformedEvent, parse_event, truncate
 
-STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
+STATUSES: tuple[str, ...] = get_args(JobStatus)
 RANK = {"SUBMITTED": 0, "PENDING": 1, "RUNNABLE": 2, "STARTING": 3, "RUNNING": 4, "FAILED": 5, "SUCCEEDED": 6}
 TERMINAL = frozenset({"SUCCEEDED", "FAILED"})
 ACTIVE = frozenset({"STARTING", "RUNNING"})  # an attempt is under way
 MAX_ATTEMPTS = 10  # retryStrategy.attempts is 1..10: a bound on the per-child item size
-MAX_TEXT = 1024  # characters kept of any free-text reason (AWS reasons are far shorter)
-
 
 
 def _j(a, b):
@@ -66,9 +64,7 @@ def _j(a, b):
 
 
 def _text(s: str | None) -> str | None:
-    if not s:
-        return None
-    return s if len(s) <= MAX_TEXT else s[: MAX_TEXT - 1] + "…"
+    return truncate(s, MAX_TEXT) if s else None  # parse_event has cut it already; "" means none
 
 
 def _ms(v: int | None) -> int | None:
@@ -270,7 +266,7 @@ def _attempt_from_detail(a) -> Attempt:
     c = a.container
     if c is None:
         return Attempt(status_reason=_text(a.status_reason), started_at=_ms(a.started_at), stopped_at=_ms(a.stopped_at))
-    return Attempt(c.exit_code, _text(c.reason), _text(a.status_reason), c.log_stream_name,
+    return Attempt(c.exit_code, _text(c.reason), _text(a.status_reason), c.log_stream_name or None,
                    _ms(a.started_at), _ms(a.stopped_at))
 
 
@@ -286,13 +282,13 @@ def child_from_detail(d: JobDetail, index: int, *, queue_blocked: bool = False) 
     if status in ACTIVE and n < MAX_ATTEMPTS:
         # The attempt under way is not in `attempts` yet: its log stream is the container's
         # (unless that is a stale copy of an earlier attempt's stream).
-        stream = c.log_stream_name if c is not None else None
+        stream = (c.log_stream_name or None) if c is not None else None  # "": no stream, no link
         if stream and any(a.log_stream == stream for a in attempts):
             stream = None
         attempts.append(Attempt(log_stream=stream, started_at=_ms(d.started_at) if status == "RUNNING" else None))
     elif status in TERMINAL and c is not None and (c.log_stream_name or c.exit_code is not None or c.reason):
         # The container section repeats the last attempt: fill what the attempt record lacks.
-        extra = Attempt(c.exit_code, _text(c.reason), None, c.log_stream_name)
+        extra = Attempt(c.exit_code, _text(c.reason), None, c.log_stream_name or None)
         if attempts:
             last = attempts[-1]
             if extra.log_stream is None or last.log_stream in (None, extra.log_stream):
@@ -334,10 +330,8 @@ def observe(event: BatchJobEvent | Mapping[str, Any] | str) -> Observation:
     d = event.detail
     blocked = event.is_queue_blocked
     common = {"job_id": d.parent_job_id, "region": event.region, "partition": event.partition}
-    index = d.child_index
+    index = d.child_index  # 0..MAX_INDEX: parse_event rejects any other
     if index is not None:
-        if index < 0:
-            raise MalformedEvent(f"negative array index {index}")
         return Observation(**common, child=child_from_detail(d, index, queue_blocked=blocked))
     if d.is_array_parent:
         return Observation(**common, parent=parent_from_detail(d, queue_blocked=blocked))

@@ -75,25 +75,33 @@ class StatusService:
         batches: dict[str, LaunchBatch] = {}
         aborts: list[tuple[str, TaskAbortRequested]] = []
         for message_id, body in records:
+            # Reading a record never fails its batchmates: whatever goes wrong before its launch's
+            # write drops this record alone (logged, counted): no retry could make it readable.
             try:
-                event = parse_event(body)
-                obs = observe(event)
-            except ForeignEvent as exc:
-                request = abort_request(body)
-                if request is not None:
+                try:
+                    event = parse_event(body)
+                except ForeignEvent:
+                    request = abort_request(body)
+                    if request is None:
+                        raise
                     aborts.append((message_id, request))
                     continue
+                obs = observe(event)
+                batch = batches.get(obs.job_id) or LaunchBatch()
+                batch.add(obs)  # joins compute before they assign: if this raises, `batch` is as it was
+            except (ForeignEvent, MalformedEvent) as exc:
                 self._skip(message_id, exc)
                 continue
-            except MalformedEvent as exc:
-                self._skip(message_id, exc)
+            except Exception as exc:  # noqa: BLE001 - a bug, not a bad event: same treatment, with the trace
+                self.log.exception("skipping an event the status path failed to read",
+                                   extra={"messageId": message_id, "problem": f"{type(exc).__name__}: {exc}"[:500]})
+                self.metrics.count("StatusEventMalformed")
                 continue
             if event.is_queue_blocked:
                 self.metrics.count("QueueBlocked", queue=queue_name(event.detail.job_queue))
-            batch = batches.setdefault(obs.job_id, LaunchBatch())
+            batches[obs.job_id] = batch
             batch.message_ids.append(message_id)
             batch.launch_tag = batch.launch_tag or (event.detail.tags or {}).get(LAUNCH_TAG)
-            batch.add(obs)
         return batches, aborts
 
     def _skip(self, message_id: str, exc: Exception) -> None:

@@ -1,0 +1,178 @@
+"""In-memory fakes of StatusService's ports, with the limits AWS enforces on what they carry, so
+that a value parse_event lets through but DynamoDB or EventBridge would refuse fails here too."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from boto3.dynamodb.types import TypeSerializer
+
+from batchlane.common.executions import LaunchRecord
+from batchlane.common.values import to_dynamo
+from batchlane.status.ports import WriteConflict
+from batchlane.status.service import StatusService
+
+DYNAMODB_ITEM_BYTES = 400 * 1024
+EVENTBRIDGE_ENTRY_BYTES = 256 * 1024
+_SERIALIZER = TypeSerializer()
+
+
+def dynamodb_item_bytes(item: dict[str, Any]) -> int:
+    """An upper bound of the item's size as DynamoDB counts it (UTF-8 names and values); raises as
+    boto3 does for a number DynamoDB cannot hold (more than 38 digits)."""
+    low = {k: _SERIALIZER.serialize(v) for k, v in to_dynamo(item).items()}
+    return len(json.dumps(low, ensure_ascii=False).encode())
+
+
+def _check_item(item: dict[str, Any]) -> None:
+    if dynamodb_item_bytes(item) > DYNAMODB_ITEM_BYTES:
+        raise ValueError("ValidationException: Item size has exceeded the maximum allowed size")
+
+
+def launch_record(launch_id: str, job_id: str, size: int, **fields: Any) -> LaunchRecord:
+    """A submitted launch of ``size`` children (a map task when size > 1)."""
+    return LaunchRecord(launch_id=launch_id, state="SUBMITTED", job_name=f"t-{launch_id}", queue="q", size=size,
+                        is_array=size > 1, is_map_task=size > 1, job_id=job_id,
+                        outputs_uri=f"s3://data/launches/{launch_id}/outputs/", **fields)
+
+
+class FakeStore:
+    """The status path's part of the executions table, for a few launches. ``broken``: launch ids
+    whose partition cannot be read."""
+
+    def __init__(self, launches: list[LaunchRecord], broken: tuple[str, ...] = ()) -> None:
+        self.launches = {launch.launch_id: launch for launch in launches}
+        self.broken = set(broken)
+        self.states: dict[tuple[str, int | str], tuple[Any, int]] = {}  # (launchId, index | "parent") -> (state, rev)
+        self.summaries: dict[str, dict[str, Any]] = {}
+
+    def find_launch(self, job_id: str) -> LaunchRecord | None:
+        return next((launch for launch in self.launches.values() if launch.job_id == job_id), None)
+
+    def get_launch(self, launch_id: str) -> LaunchRecord | None:
+        return self.launches.get(launch_id)
+
+    def read_states(self, launch_id: str, indexes: list[int], parent: bool) -> tuple[dict, Any]:
+        if launch_id in self.broken:
+            raise ConnectionError(f"the partition of {launch_id} cannot be read")
+        children = {i: self.states[(launch_id, i)] for i in indexes if (launch_id, i) in self.states}
+        return children, self.states.get((launch_id, "parent")) if parent else None
+
+    def commit(self, launch_id: str, children: list, parent: Any, summary: dict[str, Any]) -> None:
+        writes = [((launch_id, state.index), state, rev) for state, rev in children]
+        if parent is not None:
+            writes.append(((launch_id, "parent"), *parent))
+        for key, state, rev in writes:  # a transaction: every check before any write
+            if self.states.get(key, (None, None))[1] != rev:
+                raise WriteConflict(str(key))
+            _check_item(state.to_item())
+        current = self.summaries.get(launch_id, {})
+        _check_item({**current, **summary["set"]})
+        for key, state, rev in writes:
+            self.states[key] = (state, (rev or 0) + 1)
+        current = self.summaries.setdefault(launch_id, {})
+        current.update(summary["set"])
+        for status, delta in summary["deltas"].items():
+            current[f"n_{status}"] = current.get(f"n_{status}", 0) + delta
+        for name in summary["remove"]:
+            current.pop(name, None)
+
+    def summary(self, launch_id: str) -> dict[str, Any] | None:
+        found = self.summaries.get(launch_id)
+        return dict(found) if found is not None else None
+
+    def claim_transition(self, launch_id: str, old_phase: str | None, token: str, now_ms: int,
+                         stale_before_ms: int) -> bool:
+        current = self.summaries.setdefault(launch_id, {})
+        claimed = "transitionToken" in current and current["transitionAt"] >= stale_before_ms
+        if current.get("phase") != old_phase or claimed:
+            return False
+        current.update(transitionToken=token, transitionAt=now_ms)
+        return True
+
+    def finish_transition(self, launch_id: str, token: str, fields: dict[str, Any],
+                          remove: tuple[str, ...] = ()) -> bool:
+        current = self.summaries.setdefault(launch_id, {})
+        if current.get("transitionToken") != token:
+            return False
+        _check_item({**current, **fields})
+        current.update(fields)
+        for name in ("transitionToken", "transitionAt", *remove):
+            current.pop(name, None)
+        return True
+
+    def claim_progress(self, launch_id: str, previous: int | None, now_ms: int) -> bool:
+        current = self.summaries.setdefault(launch_id, {})
+        if current.get("progressAt") != previous:
+            return False
+        current["progressAt"] = now_ms
+        return True
+
+    def all_children(self, launch_id: str) -> list:
+        return [state for (lid, key), (state, _) in self.states.items() if lid == launch_id and key != "parent"]
+
+    def child(self, launch_id: str, index: int):
+        return self.states.get((launch_id, index), (None, None))[0]
+
+    def parent(self, launch_id: str):
+        return self.states.get((launch_id, "parent"), (None, None))[0]
+
+
+class FakeBus:
+    def __init__(self) -> None:
+        self.published: list[tuple[str, dict[str, Any]]] = []
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        entry = json.dumps({"DetailType": detail_type, "Detail": json.dumps(detail)})
+        if len(entry.encode()) > EVENTBRIDGE_ENTRY_BYTES:
+            raise ValueError("PutEvents: the entry is larger than 256 KB")
+        self.published.append((detail_type, detail))
+
+
+class FakeJobs:
+    def __init__(self) -> None:
+        self.terminated: list[str] = []
+
+    def terminate(self, job_id: str, reason: str) -> None:
+        self.terminated.append(job_id)
+
+
+class FakeOutputs:
+    def __init__(self) -> None:
+        self.written: dict[str, Any] = {}
+
+    def read_many(self, uris: dict[int, str]) -> dict[int, dict[str, Any] | None]:
+        return {i: {"y": i} for i in uris}
+
+    def write(self, uri: str, value: Any) -> None:
+        self.written[uri] = value
+
+
+class FakeMetrics:
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def count(self, name: str, value: int = 1, **dimensions: str) -> None:
+        self.counts[name] += value
+
+
+class FakeLog:
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str, dict[str, Any]]] = []  # (level, message, extra)
+
+    def warning(self, msg: str, *args: Any, extra: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        self.lines.append(("warning", msg, extra or {}))
+
+    def exception(self, msg: str, *args: Any, extra: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        self.lines.append(("exception", msg, extra or {}))
+
+    def skipped(self) -> dict[str, str]:
+        """messageId -> problem, of every record skipped while reading the batch."""
+        return {extra["messageId"]: extra["problem"] for _, msg, extra in self.lines if msg.startswith("skipping an event")}
+
+
+def service(store: FakeStore) -> StatusService:
+    return StatusService(store=store, jobs=FakeJobs(), outputs=FakeOutputs(), announcer=FakeBus(),
+                         metrics=FakeMetrics(), log=FakeLog(), clock=lambda: 1_800_000_000.0)
