@@ -1,21 +1,53 @@
 """In-memory fakes of the status path's ports (batchlane.status.ports), with the conditions the
-DynamoDB adapter puts on its writes, so the aggregator's logic is tested without AWS."""
+DynamoDB adapter puts on its writes and the limits AWS enforces on what they carry, so that the
+aggregator's logic is tested without AWS and a value DynamoDB would refuse fails here too."""
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
+from boto3.dynamodb.types import TypeSerializer
+from port_fakes import FakeAnnouncer, FakeCounter, FakeLog
+
 from batchlane.common.executions import SUBMITTED, LaunchRecord
+from batchlane.common.values import to_dynamo
 from batchlane.status.fold import ChildState, ParentState
 from batchlane.status.ports import WriteConflict
+from batchlane.status.service import StatusService
+
+DYNAMODB_ITEM_BYTES = 400 * 1024
+_SERIALIZER = TypeSerializer()
+
+
+def dynamodb_item_bytes(item: dict[str, Any]) -> int:
+    """An upper bound of the item's size as DynamoDB counts it (UTF-8 names and values); raises as
+    boto3 does for a number DynamoDB cannot hold (more than 38 digits)."""
+    low = {k: _SERIALIZER.serialize(v) for k, v in to_dynamo(item).items()}
+    return len(json.dumps(low, ensure_ascii=False).encode())
+
+
+def _check_item(item: dict[str, Any]) -> None:
+    if dynamodb_item_bytes(item) > DYNAMODB_ITEM_BYTES:
+        raise ValueError("ValidationException: Item size has exceeded the maximum allowed size")
+
+
+def launch_record(launch_id: str, job_id: str, size: int, **fields: Any) -> LaunchRecord:
+    """A submitted launch of ``size`` children (a map task when size > 1)."""
+    return LaunchRecord(**{"launch_id": launch_id, "state": SUBMITTED, "job_name": f"t-{launch_id}", "queue": "q",
+                           "size": size, "is_array": size > 1, "is_map_task": size > 1, "job_id": job_id,
+                           "outputs_uri": f"s3://data/launches/{launch_id}/outputs/", "region": "us-east-1",
+                           **fields})
 
 
 class FakeStatusStore:
-    def __init__(self, *launches: LaunchRecord) -> None:
+    """The status items of a few launches. ``broken``: launch ids whose partition cannot be read."""
+
+    def __init__(self, *launches: LaunchRecord, broken: tuple[str, ...] = ()) -> None:
         self.launches = {r.launch_id: r for r in launches}
-        self.children: dict[str, dict[int, tuple[ChildState, int]]] = {}
-        self.parents: dict[str, tuple[ParentState, int]] = {}
+        self.broken = set(broken)
+        self.states: dict[tuple[str, int | str], tuple[Any, int]] = {}  # (launchId, index | "parent") -> (state, rev)
         self.summaries: dict[str, dict[str, Any]] = {}
         self.writes = 0
         self.lock = threading.Lock()  # one DynamoDB: every conditional write is atomic
@@ -26,65 +58,76 @@ class FakeStatusStore:
     def get_launch(self, launch_id: str) -> LaunchRecord | None:
         return self.launches.get(launch_id)
 
-    def read_states(self, launch_id, indexes, parent):
-        kids = self.children.get(launch_id, {})
-        return {i: kids[i] for i in indexes if i in kids}, (self.parents.get(launch_id) if parent else None)
+    def read_states(self, launch_id: str, indexes: list[int], parent: bool) -> tuple[dict, Any]:
+        if launch_id in self.broken:
+            raise ConnectionError(f"the partition of {launch_id} cannot be read")
+        children = {i: self.states[(launch_id, i)] for i in indexes if (launch_id, i) in self.states}
+        return children, self.states.get((launch_id, "parent")) if parent else None
 
-    def commit(self, launch_id, children, parent, summary) -> None:
+    def commit(self, launch_id: str, children: list, parent: Any, summary: dict[str, Any]) -> None:
+        writes = [((launch_id, state.index), state, rev) for state, rev in children]
+        if parent is not None:
+            writes.append(((launch_id, "parent"), *parent))
         with self.lock:
-            kids = self.children.setdefault(launch_id, {})
-            for state, rev in children:
-                if kids.get(state.index, (None, None))[1] != rev:
-                    raise WriteConflict(f"child {state.index}")
-            if parent is not None and self.parents.get(launch_id, (None, None))[1] != parent[1]:
-                raise WriteConflict("parent")
-            for state, rev in children:
-                kids[state.index] = (state, (rev or 0) + 1)
-            if parent is not None:
-                self.parents[launch_id] = (parent[0], (parent[1] or 0) + 1)
-            item = self.summaries.setdefault(launch_id, {})
-            item.update(summary.get("set", {}))
-            for status, delta in summary.get("deltas", {}).items():
-                item[f"n_{status}"] = item.get(f"n_{status}", 0) + delta
-            for name in summary.get("remove", ()):
-                item.pop(name, None)
+            for key, state, rev in writes:  # a transaction: every check before any write
+                if self.states.get(key, (None, None))[1] != rev:
+                    raise WriteConflict(str(key))
+                _check_item(state.to_item())
+            current = self.summaries.setdefault(launch_id, {})
+            _check_item({**current, **summary["set"]})
+            for key, state, rev in writes:
+                self.states[key] = (state, (rev or 0) + 1)
+            current.update(summary["set"])
+            for status, delta in summary["deltas"].items():
+                current[f"n_{status}"] = current.get(f"n_{status}", 0) + delta
+            for name in summary["remove"]:
+                current.pop(name, None)
             self.writes += 1
 
     def summary(self, launch_id: str) -> dict[str, Any] | None:
-        item = self.summaries.get(launch_id)
-        return dict(item) if item is not None else None
+        found = self.summaries.get(launch_id)
+        return dict(found) if found is not None else None
 
-    def claim_transition(self, launch_id, old_phase, token, now_ms, stale_before_ms) -> bool:
+    def claim_transition(self, launch_id: str, old_phase: str | None, token: str, now_ms: int,
+                         stale_before_ms: int) -> bool:
         with self.lock:
-            item = self.summaries.setdefault(launch_id, {})
-            held = item.get("transitionToken") is not None and item.get("transitionAt", 0) >= stale_before_ms
-            if item.get("phase") != old_phase or held:
+            current = self.summaries.setdefault(launch_id, {})
+            claimed = "transitionToken" in current and current["transitionAt"] >= stale_before_ms
+            if current.get("phase") != old_phase or claimed:
                 return False
-            item.update(transitionToken=token, transitionAt=now_ms)
+            current.update(transitionToken=token, transitionAt=now_ms)
             self.writes += 1
             return True
 
-    def finish_transition(self, launch_id, token, fields, remove=()) -> bool:
+    def finish_transition(self, launch_id: str, token: str, fields: dict[str, Any],
+                          remove: tuple[str, ...] = ()) -> bool:
         with self.lock:
-            item = self.summaries.setdefault(launch_id, {})
-            if item.get("transitionToken") != token:
+            current = self.summaries.setdefault(launch_id, {})
+            if current.get("transitionToken") != token:
                 return False
-            item.update(fields)
+            _check_item({**current, **fields})
+            current.update(fields)
             for name in ("transitionToken", "transitionAt", *remove):
-                item.pop(name, None)
+                current.pop(name, None)
             self.writes += 1
             return True
 
-    def claim_progress(self, launch_id, previous, now_ms) -> bool:
+    def claim_progress(self, launch_id: str, previous: int | None, now_ms: int) -> bool:
         with self.lock:
-            item = self.summaries.setdefault(launch_id, {})
-            if item.get("progressAt") != previous:
+            current = self.summaries.setdefault(launch_id, {})
+            if current.get("progressAt") != previous:
                 return False
-            item["progressAt"] = now_ms
+            current["progressAt"] = now_ms
             return True
 
     def all_children(self, launch_id: str) -> list[ChildState]:
-        return [state for state, _ in self.children.get(launch_id, {}).values()]
+        return [state for (lid, key), (state, _) in self.states.items() if lid == launch_id and key != "parent"]
+
+    def child(self, launch_id: str, index: int) -> ChildState | None:
+        return self.states.get((launch_id, index), (None, None))[0]
+
+    def parent(self, launch_id: str) -> ParentState | None:
+        return self.states.get((launch_id, "parent"), (None, None))[0]
 
 
 class FakeTerminator:
@@ -96,18 +139,20 @@ class FakeTerminator:
 
 
 class FakeOutputs:
+    """Children's outputs by URI (absent: the child wrote none); what was assembled, in order."""
+
     def __init__(self, objects: dict[str, dict] | None = None) -> None:
         self.objects = dict(objects or {})
         self.written: list[tuple[str, Any]] = []
 
-    def read_many(self, uris):
+    def read_many(self, uris: dict[int, str]) -> dict[int, dict[str, Any] | None]:
         return {i: self.objects.get(uri) for i, uri in uris.items()}
 
     def write(self, uri: str, value: Any) -> None:
         self.written.append((uri, value))
 
 
-def launch_record(launch_id: str, job_id: str, size: int, *, min_success_ratio: float = 1.0) -> LaunchRecord:
-    return LaunchRecord(launch_id=launch_id, state=SUBMITTED, job_name="t", queue="q", size=size, is_array=size > 1,
-                        is_map_task=size > 1, min_success_ratio=min_success_ratio, job_id=job_id,
-                        outputs_uri=f"s3://b/launches/{launch_id}/outputs/", region="us-east-1")
+def service(store: FakeStatusStore, *, outputs: FakeOutputs | None = None, announcer: FakeAnnouncer | None = None,
+            clock=lambda: 1_800_000_000.0) -> StatusService:
+    return StatusService(store=store, jobs=FakeTerminator(), outputs=outputs or FakeOutputs(),
+                         announcer=announcer or FakeAnnouncer(), metrics=FakeCounter(), log=FakeLog(), clock=clock)

@@ -15,7 +15,7 @@ import re
 from conftest import FIXTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from status_fakes import DYNAMODB_ITEM_BYTES, FakeStore, dynamodb_item_bytes, launch_record, service
+from status_fakes import DYNAMODB_ITEM_BYTES, FakeStatusStore, dynamodb_item_bytes, launch_record, service
 
 from batchlane.status.events import (
     MAX_ARRAY_SIZE, MAX_EPOCH_MS, MAX_EXIT_CODE, MAX_INDEX, MAX_LOG_NAME, MAX_TEXT, MIN_EXIT_CODE, ForeignEvent,
@@ -277,7 +277,7 @@ def _contained(store, launch_id: str, obs) -> bool:
 @settings(FUZZ, max_examples=80)
 @given(mixed_batches(), st.booleans())
 def test_bad_records_never_fail_a_good_batchmate(batch, b_is_broken):
-    store = FakeStore(LAUNCHES, broken=("L-B",) if b_is_broken else ())
+    store = FakeStatusStore(*LAUNCHES, broken=("L-B",) if b_is_broken else ())
     svc = service(store)
     read = {message_id: _read(body) for message_id, body in batch}
     unreadable = {m for m, r in read.items() if isinstance(r, Exception)}

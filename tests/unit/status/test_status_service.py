@@ -7,13 +7,12 @@ import json
 import random
 import threading
 
-from port_fakes import FakeAnnouncer, FakeCounter, FakeLog
-from status_fakes import FakeOutputs, FakeStatusStore, FakeTerminator, launch_record
+from port_fakes import FakeAnnouncer
+from status_fakes import FakeOutputs, FakeStatusStore, launch_record, service
 
 from batchlane import ABORT_REJECTED, STATUS_CHANGED
 from batchlane.common.executions import LAUNCH_TAG
 from batchlane.status.models import TaskAbortRequested
-from batchlane.status.service import StatusService
 from batchlane.status.simulate import AttemptPlan, ChildPlan, launch_events
 from batchlane.status.transitions import CLAIM_SECONDS
 
@@ -26,12 +25,6 @@ class Clock:
         return self.t
 
 
-def service(store, *, outputs=None, clock=None, announcer=None):
-    return StatusService(store=store, jobs=FakeTerminator(), outputs=outputs or FakeOutputs(),
-                         announcer=announcer or FakeAnnouncer(), metrics=FakeCounter(), log=FakeLog(),
-                         clock=clock or Clock())
-
-
 def records(events):
     return [(f"m{i}", json.dumps(e)) for i, e in enumerate(events)]
 
@@ -42,14 +35,14 @@ def phases(announcer) -> list[str]:
 
 def test_a_map_task_goes_queued_running_succeeded_with_its_outputs_in_index_order():
     store = FakeStatusStore(launch_record("L", "job", 3))
-    outputs = FakeOutputs({f"s3://b/launches/L/outputs/{i}/outputs.json": {"y": i * 10} for i in range(3)})
+    outputs = FakeOutputs({f"s3://data/launches/L/outputs/{i}/outputs.json": {"y": i * 10} for i in range(3)})
     svc = service(store, outputs=outputs)
     events = launch_events("job", [ChildPlan(pending=True)] * 3, tags={LAUNCH_TAG: "L"})
     for e in events:  # one event per Lambda batch: every phase shows
         assert svc.process(records([e])) == {}
     assert phases(svc.phases.announcer) == ["queued", "running", "succeeded"]
-    assert outputs.written == [("s3://b/launches/L/outputs.json", {"y": [0, 10, 20]})]
-    assert store.summary("L")["outputsUri"] == "s3://b/launches/L/outputs.json"
+    assert outputs.written == [("s3://data/launches/L/outputs.json", {"y": [0, 10, 20]})]
+    assert store.summary("L")["outputsUri"] == "s3://data/launches/L/outputs.json"
     assert "transitionToken" not in store.summary("L")
 
 

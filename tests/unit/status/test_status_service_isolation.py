@@ -3,7 +3,7 @@ launch whose write fails fails only its own messages."""
 
 import json
 
-from status_fakes import FakeStore, launch_record, service
+from status_fakes import FakeStatusStore, launch_record, service
 
 from batchlane.status import service as service_module
 from batchlane.status.events import MAX_TEXT
@@ -27,7 +27,7 @@ def with_detail(event, **changes):
 
 
 def test_absurd_values_are_dropped_alone_and_the_batch_succeeds():
-    store = FakeStore(LAUNCHES)
+    store = FakeStatusStore(*LAUNCHES)
     svc = service(store)
     succeeded_b = EVENTS_B[-1]
     superscript = with_detail(EVENTS_A[1], jobId=f"{JOB_A}:²", arrayProperties={})
@@ -57,7 +57,7 @@ def test_an_unexpected_error_reading_one_record_skips_that_record_only(monkeypat
         return real_observe(event)
 
     monkeypatch.setattr(service_module, "observe", observe)
-    store = FakeStore(LAUNCHES)
+    store = FakeStatusStore(*LAUNCHES)
     svc = service(store)
     batch = records("a", EVENTS_A) + records("b", EVENTS_B)
     poisoned_ids = {m for m, body in batch
@@ -74,7 +74,7 @@ def test_an_unexpected_error_reading_one_record_skips_that_record_only(monkeypat
 
 
 def test_a_launch_whose_write_fails_fails_only_its_own_messages():
-    store = FakeStore(LAUNCHES, broken=("L-B",))
+    store = FakeStatusStore(*LAUNCHES, broken=("L-B",))
     svc = service(store)
     batch = records("a", EVENTS_A) + records("b", EVENTS_B) + [("garbage", "not json")]
 
