@@ -15,7 +15,7 @@ import pytest
 
 from batchlane.launch import handler
 from batchlane.launch.planner import job_name
-from conftest import LambdaContext, sqs_event
+from tests.integration.conftest import LambdaContext, sqs_event
 from fault_injection import (
     FAULT_KINDS, LAUNCH_PATH_CALLS, Crash, Fault, Injector, answers_by_launch, body_of, deliver_until_acknowledged,
 )
