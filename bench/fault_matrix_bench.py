@@ -40,7 +40,7 @@ class Tally:
     def __init__(self) -> None:
         self.deliveries = self.faults = self.unanswered = self.dead_lettered = 0
         self.max_jobs = 0
-        self.cells = self.bad_cells = 0
+        self.cells = self.bad_cells = self.duplicated = 0
 
 
 class Cell:
@@ -117,7 +117,8 @@ def run_cell(tally: Tally, plan, concurrent: int = 0) -> None:
     tally.unanswered += cell.unanswered
     tally.dead_lettered += cell.dead_lettered
     tally.max_jobs = max(tally.max_jobs, jobs)
-    tally.bad_cells += jobs != 1 or cell.unanswered or cell.dead_lettered
+    tally.duplicated += jobs > 1
+    tally.bad_cells += bool(jobs != 1 or cell.unanswered or cell.dead_lettered)
 
 
 def main() -> None:
@@ -133,7 +134,7 @@ def main() -> None:
           f"4 lost SubmitJob answers in a row, 3 x 4 concurrent deliveries), in {time.perf_counter() - t0:.0f} s")
     print(f"  deliveries                   {tally.deliveries}")
     print(f"  faults injected              {tally.faults}")
-    print(f"  Batch jobs per launch (max)  {tally.max_jobs}")
+    print(f"  Batch jobs per launch (max)  {tally.max_jobs}  ({tally.duplicated} cells with more than one)")
     print(f"  unanswered deliveries        {tally.unanswered}")
     print(f"  DLQ'd messages               {tally.dead_lettered}")
     print(f"  cells breaking the promise   {tally.bad_cells}")
