@@ -112,6 +112,13 @@ class FakeStatusStore:
             self.writes += 1
             return True
 
+    def release_transition(self, launch_id: str, token: str) -> None:
+        with self.lock:
+            current = self.summaries.setdefault(launch_id, {})
+            if current.get("transitionToken") == token:
+                current.pop("transitionToken")
+                current.pop("transitionAt", None)
+
     def claim_progress(self, launch_id: str, previous: int | None, now_ms: int) -> bool:
         with self.lock:
             current = self.summaries.setdefault(launch_id, {})

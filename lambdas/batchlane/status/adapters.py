@@ -206,6 +206,13 @@ class DynamoStatusStore:
                       + " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removed))))
         return self._conditional_update(launch_id, expression, "#r0 = :token", names, values)
 
+    def release_transition(self, launch_id: str, token: str) -> None:
+        try:
+            self._conditional_update(launch_id, "REMOVE #tok, #at", "#tok = :token",
+                                     {"#tok": TRANSITION_TOKEN, "#at": TRANSITION_AT}, {":token": {"S": token}})
+        except Exception:  # noqa: BLE001 - best effort: the claim goes stale on its own
+            pass
+
     def _conditional_update(self, launch_id: str, expression: str, condition: str, names: dict[str, str],
                             values: dict[str, Any]) -> bool:
         """One conditional UpdateItem of the summary; False when the condition did not hold."""

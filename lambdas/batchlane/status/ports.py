@@ -55,6 +55,9 @@ class StatusStore(Protocol):
                           remove: tuple[str, ...] = ()) -> bool:
         """Write the new phase and what goes with it, releasing the claim ``token``."""
 
+    def release_transition(self, launch_id: str, token: str) -> None:
+        """Give the claim back (its holder failed before making the change); best effort."""
+
     def claim_progress(self, launch_id: str, previous: int | None, now_ms: int) -> bool:
         """Take the right to announce progress now: ``progressAt`` moves from ``previous`` to now."""
 

@@ -85,6 +85,21 @@ class PhaseKeeper:
             self.log.warning("phase change left to another writer", extra={"launchId": launch.launch_id, "phase": phase})
             return False
         fields: dict[str, Any] = {"phase": phase, "reason": reason, "phaseChangedAt": now_ms, "progressAt": now_ms}
+        try:
+            self._side_effects(launch, old_phase, phase, reason, counts, terminate, fields)
+        except BaseException:
+            # Not done: give the claim back so that the retry of this message makes the change.
+            self.store.release_transition(launch.launch_id, token)
+            raise
+        remove = (OPEN_SHARD_ATTR,) if phase in FINAL_PHASES else ()
+        if not self.store.finish_transition(launch.launch_id, token, fields, remove):
+            self.log.warning("phase claim was taken over", extra={"launchId": launch.launch_id, "phase": phase})
+        return True
+
+    def _side_effects(self, launch: LaunchRecord, old_phase: str | None, phase: str, reason: str,
+                      counts: dict[str, int], terminate: str | None, fields: dict[str, Any]) -> None:
+        """TerminateJob, outputs and error summary, then the announcement; ``fields`` gains what
+        the summary records of them."""
         if terminate:
             self.jobs.terminate(launch.job_id, terminate)
             fields["terminated"] = True
@@ -94,10 +109,6 @@ class PhaseKeeper:
             launch_id=launch.launch_id, job_id=launch.job_id, queue=launch.queue, phase=phase, previous=old_phase,
             reason=reason, size=launch.size, counts=counts, outputs_uri=fields.get("outputsUri"),
             error=fields.get("error")).detail())
-        remove = (OPEN_SHARD_ATTR,) if phase in FINAL_PHASES else ()
-        if not self.store.finish_transition(launch.launch_id, token, fields, remove):
-            self.log.warning("phase claim was taken over", extra={"launchId": launch.launch_id, "phase": phase})
-        return True
 
     def _progress(self, launch: LaunchRecord, summary: dict[str, Any], counts: dict[str, int], phase: str) -> None:
         """Rate-limited progress of a large launch: at most one "Task Status Changed" (kind

@@ -131,3 +131,21 @@ def test_an_event_of_a_job_batchlane_did_not_launch_fails_nothing():
     ours = launch_events("job", [ChildPlan()], tags={LAUNCH_TAG: "L"})
     assert svc.process(records(stranger + ours)) == {}
     assert store.summary("L")["phase"] == "succeeded" and svc.metrics.counts["StatusEventForeign"] == len(stranger)
+
+
+def test_a_failed_announcement_gives_the_claim_back_so_the_retry_makes_the_change():
+    store = FakeStatusStore(launch_record("L", "job", 1))
+    announcer = FakeAnnouncer()
+    svc = service(store, announcer=announcer)
+    events = launch_events("job", [ChildPlan()], tags={LAUNCH_TAG: "L"})
+    real_publish = announcer.publish
+
+    def unavailable(detail_type, detail):
+        raise ConnectionError("PutEvents: connection reset")
+
+    announcer.publish = unavailable
+    failures = svc.process(records(events))
+    assert failures and "transitionToken" not in store.summary("L") and "phase" not in store.summary("L")
+    announcer.publish = real_publish
+    assert svc.process(records(events)) == {}  # the SQS retry, long before a claim could go stale
+    assert phases(announcer) == ["succeeded"]
