@@ -93,10 +93,13 @@ class SimulatedJob:
     # (true time, child or None, event): what the job does at Batch, for TerminateJob
     history: list[tuple[float, int | None, dict]] = field(default_factory=list)
     terminated: str | None = None  # the TerminateJob reason, once seen
+    # Local execution: the children (and the array parent) whose end is not known yet; the
+    # simulated executor knows every end in advance (0).
+    unsettled: int = 0
 
     @property
     def finished(self) -> bool:
-        return self.pending_actions == 0
+        return self.pending_actions == 0 and self.unsettled == 0
 
 
 class BatchExecutor(threading.Thread):
@@ -121,7 +124,7 @@ class BatchExecutor(threading.Thread):
         self._ignored: set[str] = set()
         self._heap: list[_Action] = []
         self._seq = itertools.count()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # reentrant: the local executor's steps nest
         self._halt = threading.Event()
         self._groups: set[str] = set()
         self._streams: set[tuple[str, str]] = set()
@@ -145,6 +148,7 @@ class BatchExecutor(threading.Thread):
                 if now >= next_poll:
                     self.discover()
                     self.check_terminations()
+                    self.tick()
                     next_poll = now + self.poll_seconds
                 self._fire_due()
             except Exception:
@@ -155,6 +159,10 @@ class BatchExecutor(threading.Thread):
             with self._lock:
                 due = self._heap[0].at if self._heap else next_poll
             self._halt.wait(max(0.0, min(due, next_poll) - time.monotonic()))
+
+    def tick(self) -> None:
+        """Called at every poll, after discovery and TerminateJob: what else the executor does
+        on its schedule (the simulated executor: nothing; the local one starts processes)."""
 
     # ------------------------------------------------------------------ discovery
     def discover(self) -> None:
@@ -192,9 +200,7 @@ class BatchExecutor(threading.Thread):
         actions = self._plan(job, spec)
         with self._lock:
             self.jobs[job_id] = job
-            job.pending_actions = len(actions)
-            for a in actions:
-                heapq.heappush(self._heap, a)
+            self._schedule(actions, job)
 
     def _definition(self, record: LaunchRecord) -> dict[str, Any]:
         ref = record.job_definition
@@ -285,6 +291,7 @@ class BatchExecutor(threading.Thread):
                        if (last.get(i) or {}).get("detail", {}).get("status") not in TERMINAL]
             if not stopped:
                 return
+            job.unsettled = 0  # every child still going ends now, and the parent after them
             gone = {i for i in stopped} | {None}
             keep = [a for a in self._heap if not (a.job_id == job.job_id and a.true_at > now and a.child in gone)]
             dropped = len(self._heap) - len(keep)
@@ -304,11 +311,7 @@ class BatchExecutor(threading.Thread):
                 job.children_final[index] = "FAILED"
             if job.is_array:
                 ok = sum(1 for v in job.children_final.values() if v == "SUCCEEDED")
-                parent = simulate.job_event(
-                    job_id=job.job_id, status="FAILED", size=job.size, log_group=job.log_group,
-                    status_summary={"SUCCEEDED": ok, "FAILED": job.size - ok}, region=self.config.region,
-                    status_reason=status_reason, retry_attempts=max_attempts)
-                parent = self._localize(parent, job, max_attempts)
+                parent = self._parent_end_event(job, ok, status_reason)  # FAILED: a child was stopped
                 parent["detail"]["stoppedAt"] = now_ms
                 new.append(_Action(at + self.step_seconds, next(self._seq), "emit", job.job_id, parent, None, at))
                 job.history.append((at + self.step_seconds, None, parent))
@@ -373,20 +376,37 @@ class BatchExecutor(threading.Thread):
             outcomes[index] = "SUCCEEDED" if plan.succeeded else "FAILED"
             child_ends.append(t)
         if job.is_array:
-            size = job.size
-            pending = simulate.job_event(job_id=job.job_id, status="PENDING", size=size, log_group=job.log_group,
-                                         status_summary={"SUBMITTED": size}, region=self.config.region,
-                                         retry_attempts=max_attempts)
-            timeline.append((start - step / 2, "emit", self._localize(pending, job, max_attempts), None))
+            timeline.append((start - step / 2, "emit", self._parent_pending_event(job), None))
             ok = sum(1 for v in outcomes.values() if v == "SUCCEEDED")
-            final = "SUCCEEDED" if ok == size else "FAILED"
-            terminal = simulate.job_event(
-                job_id=job.job_id, status=final, size=size, log_group=job.log_group,
-                status_summary={"SUCCEEDED": ok, "FAILED": size - ok}, region=self.config.region,
-                status_reason=None if final == "SUCCEEDED" else "Array Child Job failed", retry_attempts=max_attempts)
-            timeline.append((max(child_ends) + step, "emit", self._localize(terminal, job, max_attempts), None))
+            timeline.append((max(child_ends) + step, "emit", self._parent_end_event(job, ok), None))
         job.children_final = outcomes
         return self._deliver(job, spec.delivery, timeline)
+
+    def _parent_pending_event(self, job: SimulatedJob) -> dict[str, Any]:
+        """The array parent's first event: PENDING, every child SUBMITTED."""
+        max_attempts = max(1, job.record.attempts)
+        event = simulate.job_event(job_id=job.job_id, status="PENDING", size=job.size, log_group=job.log_group,
+                                   status_summary={"SUBMITTED": job.size}, region=self.config.region,
+                                   retry_attempts=max_attempts)
+        return self._localize(event, job, max_attempts)
+
+    def _parent_end_event(self, job: SimulatedJob, succeeded: int, reason: str | None = None) -> dict[str, Any]:
+        """The array parent's last event once its children have ended, ``succeeded`` of them
+        SUCCEEDED: SUCCEEDED when all did, else FAILED (``reason``, default Batch's wording)."""
+        max_attempts = max(1, job.record.attempts)
+        final = "SUCCEEDED" if succeeded == job.size else "FAILED"
+        event = simulate.job_event(
+            job_id=job.job_id, status=final, size=job.size, log_group=job.log_group,
+            status_summary={"SUCCEEDED": succeeded, "FAILED": job.size - succeeded}, region=self.config.region,
+            status_reason=None if final == "SUCCEEDED" else reason or "Array Child Job failed",
+            retry_attempts=max_attempts)
+        return self._localize(event, job, max_attempts)
+
+    def _schedule(self, actions: list[_Action], job: SimulatedJob) -> None:
+        """Add actions of ``job`` to the schedule (the caller holds the lock)."""
+        job.pending_actions += len(actions)
+        for a in actions:
+            heapq.heappush(self._heap, a)
 
     def _deliver(self, job: SimulatedJob, d: Delivery, timeline: list[tuple[float, str, Any, int | None]]) -> list[_Action]:
         """The timeline's events as EventBridge delivers them (lost, late, out of order, twice);

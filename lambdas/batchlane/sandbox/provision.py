@@ -117,18 +117,25 @@ def _create_roles(iam, config: DeploymentConfig) -> str:
     return iam.create_role(RoleName=f"{config.prefix}-batch-service", AssumeRolePolicyDocument=BATCH_TRUST)["Role"]["Arn"]
 
 
+def compute_environment_name(config: DeploymentConfig, name: str) -> str:
+    """The emulated compute environment standing for the configured one ``name``."""
+    return f"{config.prefix}-{name}"
+
+
 def _create_job_queues(batch, config: DeploymentConfig, service_role_arn: str) -> dict[str, str]:
-    """Every configured job queue (Batch name -> ARN), all in front of one unmanaged compute environment."""
-    compute = batch.create_compute_environment(
-        computeEnvironmentName=f"{config.prefix}-emulated", type="UNMANAGED", state="ENABLED",
+    """Every configured job queue (Batch name -> ARN) in front of its compute environments, in
+    the configured order; each an unmanaged one here (the emulator runs nothing on it)."""
+    compute = {ce.name: batch.create_compute_environment(
+        computeEnvironmentName=compute_environment_name(config, ce.name), type="UNMANAGED", state="ENABLED",
         serviceRole=service_role_arn,
-    )["computeEnvironmentArn"]
+    )["computeEnvironmentArn"] for ce in config.compute_environments}
     queue_arns = {}
     for queue in config.job_queues:
         name = config.queue_name(queue)
         queue_arns[name] = batch.create_job_queue(
             jobQueueName=name, state="ENABLED", priority=queue.priority,
-            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": compute}],
+            computeEnvironmentOrder=[{"order": n, "computeEnvironment": compute[ce]}
+                                     for n, ce in enumerate(queue.compute_environments, start=1)],
         )["jobQueueArn"]
     return queue_arns
 
