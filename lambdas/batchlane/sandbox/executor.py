@@ -66,7 +66,7 @@ def output_for(input_document: Any, index: int) -> dict[str, Any]:
 
 
 @dataclass(order=True)
-class _Action:
+class ScheduledAction:
     at: float
     seq: int
     kind: str = field(compare=False)  # emit | logs | output
@@ -122,7 +122,7 @@ class BatchExecutor(threading.Thread):
         self.emitted: list[dict] = []  # every event put on the default bus (copies included)
         self._first_seen: dict[str, float] = {}
         self._ignored: set[str] = set()
-        self._heap: list[_Action] = []
+        self._heap: list[ScheduledAction] = []
         self._seq = itertools.count()
         self._lock = threading.RLock()  # reentrant: the local executor's steps nest
         self._halt = threading.Event()
@@ -298,22 +298,22 @@ class BatchExecutor(threading.Thread):
             heapq.heapify(keep)
             self._heap = keep
             max_attempts = max(1, job.record.attempts)
-            new: list[_Action] = []
+            new: list[ScheduledAction] = []
             at = now + self.step_seconds
             for index in stopped:
                 event = self._terminated_event(job, index, last.get(index), status_reason, now_ms, max_attempts)
                 attempts = event["detail"]["attempts"]
                 if (last.get(index) or {}).get("detail", {}).get("status") == "RUNNING":
-                    new.append(_Action(at, next(self._seq), "logs", job.job_id,
+                    new.append(ScheduledAction(at, next(self._seq), "logs", job.job_id,
                                        (index, len(attempts) - 1, "end", event), index, at))
-                new.append(_Action(at, next(self._seq), "emit", job.job_id, event, index, at))
+                new.append(ScheduledAction(at, next(self._seq), "emit", job.job_id, event, index, at))
                 job.history.append((at, index, event))
                 job.children_final[index] = "FAILED"
             if job.is_array:
                 ok = sum(1 for v in job.children_final.values() if v == "SUCCEEDED")
                 parent = self._parent_end_event(job, ok, status_reason)  # FAILED: a child was stopped
                 parent["detail"]["stoppedAt"] = now_ms
-                new.append(_Action(at + self.step_seconds, next(self._seq), "emit", job.job_id, parent, None, at))
+                new.append(ScheduledAction(at + self.step_seconds, next(self._seq), "emit", job.job_id, parent, None, at))
                 job.history.append((at + self.step_seconds, None, parent))
             for a in new:
                 heapq.heappush(self._heap, a)
@@ -345,7 +345,7 @@ class BatchExecutor(threading.Thread):
         return event
 
     # ------------------------------------------------------------------ planning
-    def _plan(self, job: SimulatedJob, spec: LaunchSpec) -> list[_Action]:
+    def _plan(self, job: SimulatedJob, spec: LaunchSpec) -> list[ScheduledAction]:
         """What the job does at Batch, when (its true timeline), then as delivered."""
         max_attempts = max(1, job.record.attempts)
         step = self.step_seconds
@@ -402,20 +402,20 @@ class BatchExecutor(threading.Thread):
             retry_attempts=max_attempts)
         return self._localize(event, job, max_attempts)
 
-    def _schedule(self, actions: list[_Action], job: SimulatedJob) -> None:
+    def _schedule(self, actions: list[ScheduledAction], job: SimulatedJob) -> None:
         """Add actions of ``job`` to the schedule (the caller holds the lock)."""
         job.pending_actions += len(actions)
         for a in actions:
             heapq.heappush(self._heap, a)
 
-    def _deliver(self, job: SimulatedJob, d: Delivery, timeline: list[tuple[float, str, Any, int | None]]) -> list[_Action]:
+    def _deliver(self, job: SimulatedJob, d: Delivery, timeline: list[tuple[float, str, Any, int | None]]) -> list[ScheduledAction]:
         """The timeline's events as EventBridge delivers them (lost, late, out of order, twice);
         logs and outputs at their true time."""
         rng = random.Random(f"{self.scenario.seed}:{job.launch_id}")
-        actions: list[_Action] = []
+        actions: list[ScheduledAction] = []
         for t, kind, payload, child in sorted(timeline, key=lambda x: x[0]):
             if kind != "emit":
-                actions.append(_Action(t, next(self._seq), kind, job.job_id, payload, child, t))
+                actions.append(ScheduledAction(t, next(self._seq), kind, job.job_id, payload, child, t))
                 continue
             job.history.append((t, child, payload))
             if d.drop and rng.random() < d.drop:
@@ -424,9 +424,9 @@ class BatchExecutor(threading.Thread):
             at = t + d.delay_seconds + (rng.uniform(0, d.jitter_seconds) if d.jitter_seconds else 0.0)
             if d.reorder and rng.random() < d.reorder:
                 at += rng.uniform(0, d.reorder_window_seconds)
-            actions.append(_Action(at, next(self._seq), kind, job.job_id, payload, child, t))
+            actions.append(ScheduledAction(at, next(self._seq), kind, job.job_id, payload, child, t))
             if d.duplicate and rng.random() < d.duplicate:
-                actions.append(_Action(at + rng.uniform(0, d.reorder_window_seconds), next(self._seq), kind,
+                actions.append(ScheduledAction(at + rng.uniform(0, d.reorder_window_seconds), next(self._seq), kind,
                                        job.job_id, payload, child, t))
         return actions
 
@@ -489,11 +489,11 @@ class BatchExecutor(threading.Thread):
     # ------------------------------------------------------------------ doing
     def _fire_due(self) -> None:
         now = time.monotonic()
-        due: list[_Action] = []
+        due: list[ScheduledAction] = []
         with self._lock:
             while self._heap and self._heap[0].at <= now:
                 due.append(heapq.heappop(self._heap))
-        emits: list[_Action] = []
+        emits: list[ScheduledAction] = []
         for action in due:
             if action.kind == "emit":
                 emits.append(action)
@@ -507,7 +507,7 @@ class BatchExecutor(threading.Thread):
             self._done(action)
         self._flush(emits)
 
-    def _done(self, action: _Action) -> None:
+    def _done(self, action: ScheduledAction) -> None:
         with self._lock:
             job = self.jobs.get(action.job_id)
             if job is not None:
@@ -515,7 +515,7 @@ class BatchExecutor(threading.Thread):
                 if action.kind == "emit":
                     job.events_emitted += 1
 
-    def _flush(self, emits: list[_Action]) -> None:
+    def _flush(self, emits: list[ScheduledAction]) -> None:
         for i in range(0, len(emits), 10):
             chunk = emits[i:i + 10]
             now = datetime.now(timezone.utc)
@@ -545,7 +545,7 @@ class BatchExecutor(threading.Thread):
                 pass
             self._streams.add((group, stream))
 
-    def _write_logs(self, action: _Action) -> None:
+    def _write_logs(self, action: ScheduledAction) -> None:
         index, attempt, phase, event = action.payload
         job = self.jobs[action.job_id]
         detail = event["detail"]
@@ -583,7 +583,7 @@ class BatchExecutor(threading.Thread):
             self._inputs[job.job_id] = lines
         return lines[index] if index < len(lines) else None
 
-    def _write_output(self, action: _Action) -> None:
+    def _write_output(self, action: ScheduledAction) -> None:
         job = self.jobs[action.job_id]
         index = action.payload
         base = job.record.outputs_uri or ""
