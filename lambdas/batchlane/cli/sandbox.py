@@ -40,8 +40,8 @@ def _quiet_stdout():
 
 def _execution(args):
     """``--execute local`` / ``--image-map`` / ``--max-processes``: how the sandbox runs jobs."""
-    from batchlane.sandbox.local import LocalExecution, load_image_map
-    from batchlane.sandbox.scenario import ScenarioError
+    from batchlane.sandbox.local import LocalExecution
+    from batchlane.sandbox.scenario import ScenarioError, load_image_map
 
     try:
         image_map = load_image_map(args.image_map) if args.image_map else {}

@@ -36,12 +36,11 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, Any
 
-from batchlane.sandbox.executor import TERMINAL, BatchExecutor, SimulatedJob, _Action
+from batchlane.sandbox.executor import TERMINAL, BatchExecutor, SimulatedJob, ScheduledAction
 from batchlane.sandbox.provision import compute_environment_name
-from batchlane.sandbox.scenario import Delivery, LaunchSpec, Scenario, load_image_map  # noqa: F401 - for callers
+from batchlane.sandbox.scenario import Delivery, LaunchSpec, Scenario
 from batchlane.status import simulate
 from batchlane.status.simulate import AttemptPlan, ChildPlan
 
@@ -166,7 +165,7 @@ class LocalBatchExecutor(BatchExecutor):
         return spec.execute == "local" or (spec.execute is None and self.execution.every_launch)
 
     # ------------------------------------------------------------------ a new job
-    def _plan(self, job: SimulatedJob, spec: LaunchSpec) -> list[_Action]:
+    def _plan(self, job: SimulatedJob, spec: LaunchSpec) -> list[ScheduledAction]:
         if not self.runs_locally(spec):
             return super()._plan(job, spec)
         submission = submission_of(self.deployment.account, self.config.region, job.job_id)
@@ -303,6 +302,8 @@ class LocalBatchExecutor(BatchExecutor):
             self._ended(local, child)
             return
         attempt.started_ms = int(time.time() * 1000)
+        log.info("job %s child %d attempt %d: pid %d runs %s", local.job.job_id, child.index, len(child.attempts),
+                 process.pid, argv)
         with self._lock:
             child.process = process
             running = self._advance(local, child, {"RUNNING"})
@@ -313,17 +314,37 @@ class LocalBatchExecutor(BatchExecutor):
                          name=f"sandbox-job-{local.job.job_id[:8]}-{child.index}", daemon=True).start()
 
     def _supervise(self, local: LocalJob, child: LocalChild, process: subprocess.Popen, stream: str, workdir: str) -> None:
-        """Forward the process's output to its log stream, stop it on timeout or TerminateJob."""
+        """One attempt's process, from its start to its end (then the child's next step)."""
         logs = _LogStream(self, local.job.log_group, stream)
         readers = [threading.Thread(target=logs.read, args=(pipe,), daemon=True) for pipe in (process.stdout, process.stderr)]
         for reader in readers:
             reader.start()
+        try:
+            self._watch(local, child, process, logs)
+            for reader in readers:
+                reader.join(timeout=5)
+            logs.flush()
+        except Exception:  # noqa: BLE001 - the attempt still ends, by its exit code
+            log.exception("job %s child %d: supervising its process failed", local.job.job_id, child.index)
+            _signal(process, signal.SIGKILL)
+            process.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+        attempt = child.attempts[-1]
+        code = process.returncode
+        attempt.plan = AttemptPlan() if code == 0 else AttemptPlan(outcome="exit", exit_code=code if code > 0 else 128 - code)
+        if child.stop_reason == TIMEOUT_REASON:
+            attempt.reason = TIMEOUT_REASON
+        self._ended(local, child)
+
+    def _watch(self, local: LocalJob, child: LocalChild, process: subprocess.Popen, logs: "_LogStream") -> None:
+        """Until the process exits: its output to its log stream, SIGTERM on timeout or TerminateJob
+        (SIGKILL after the grace)."""
         deadline = time.monotonic() + local.timeout_seconds if local.timeout_seconds else None
         kill_at = None
         while True:
             try:
                 process.wait(timeout=0.25)
-                break
+                return
             except subprocess.TimeoutExpired:
                 pass
             logs.flush()
@@ -334,16 +355,6 @@ class LocalBatchExecutor(BatchExecutor):
                 kill_at = time.monotonic() + self.execution.stop_grace_seconds
             elif kill_at is not None and time.monotonic() >= kill_at:
                 _signal(process, signal.SIGKILL)
-        for reader in readers:
-            reader.join(timeout=5)
-        logs.flush()
-        shutil.rmtree(workdir, ignore_errors=True)
-        attempt = child.attempts[-1]
-        code = process.returncode
-        attempt.plan = AttemptPlan() if code == 0 else AttemptPlan(outcome="exit", exit_code=code if code > 0 else 128 - code)
-        if child.stop_reason == TIMEOUT_REASON:
-            attempt.reason = TIMEOUT_REASON
-        self._ended(local, child)
 
     def _ended(self, local: LocalJob, child: LocalChild) -> None:
         """An attempt is over: retry it, or end the child (and then perhaps the array parent)."""
@@ -382,6 +393,14 @@ class LocalBatchExecutor(BatchExecutor):
             for child in local.children:
                 child.stop_reason = child.stop_reason or f"terminated: {reason}"  # the supervisor SIGTERMs it
 
+    @property
+    def stopping(self) -> bool:
+        return self._halt.is_set()
+
+    def ensure_log_stream(self, group: str, stream: str) -> None:
+        with self._lock:
+            self._ensure_stream(group, stream)
+
     def processes(self, launch_id: str) -> list[subprocess.Popen]:
         """The launch's processes running now."""
         with self._lock:
@@ -412,8 +431,7 @@ class _LogStream:
         self.executor, self.group, self.stream = executor, group, stream
         self._lines: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        with executor._lock:
-            executor._ensure_stream(group, stream)
+        executor.ensure_log_stream(group, stream)
 
     def read(self, pipe: IO[bytes]) -> None:
         for raw in iter(pipe.readline, b""):
@@ -430,5 +448,5 @@ class _LogStream:
                 self.executor.logs.put_log_events(logGroupName=self.group, logStreamName=self.stream,
                                                   logEvents=lines[i:i + LOG_BATCH])
         except Exception:  # noqa: BLE001 - the emulator is gone once the sandbox stops
-            if not self.executor._halt.is_set():
+            if not self.executor.stopping:
                 raise
