@@ -38,14 +38,22 @@ SCENARIO = parse_scenario({
     "launches": [{"detail": {"launchId": "e2e-timeout"}, "attemptDurationSeconds": 1.5},
                  {"detail": {"launchId": "e2e-abort-local"}}],
 })
-PROCESSES = 2
+QUEUE_VCPUS = 2  # the default queue's compute here (spot + ondemand, 1 vCPU each): 2 one-vCPU jobs at once
+PROCESSES = 4  # more than the queue allows: the vCPUs are the limit
+
+
+def small_compute(config):
+    """The deployment with the default queue's compute environments shrunk to 1 vCPU each."""
+    return config.model_copy(update={"compute_environments": [
+        ce.model_copy(update={"max_vcpus": 1}) if ce.name in ("spot", "ondemand") else ce
+        for ce in config.compute_environments]})
 
 
 @pytest.fixture(scope="module")
 def sandbox():
     from batchlane.sandbox.core import Sandbox
 
-    with Sandbox.started(load_config("dev"), scenario=SCENARIO, visibility_timeout_seconds=1,
+    with Sandbox.started(small_compute(load_config("dev")), scenario=SCENARIO, visibility_timeout_seconds=1,
                          execution=LocalExecution(max_processes=PROCESSES, stop_grace_seconds=2)) as sandbox:
         yield sandbox
 
@@ -87,7 +95,7 @@ def test_the_example_map_task_outputs_are_computed_by_the_script(sandbox):
     expected = [statistics(doc) if "text" in doc else None for doc in WORD_STATS_LAUNCH["inputs"]]
     assert status["outputs"] == {key: [e and e[key] for e in expected] for key in ("words", "distinct", "top", "longest")}
     assert status["outputs"]["words"][0] == 12  # "The quick brown fox ... The dog sleeps."
-    assert 1 <= sandbox.executor.peak_running <= PROCESSES
+    assert sandbox.executor.peak_running == QUEUE_VCPUS  # maxVcpus / the job's vCPU, not the process limit
 
 
 def test_a_child_that_exits_non_zero_is_retried_and_its_logs_show_its_stderr(sandbox):
@@ -141,7 +149,7 @@ def test_a_timeout_kills_the_process_and_is_not_retried(sandbox):
 
 def test_an_abort_stops_the_running_processes(sandbox):
     sandbox.put_launch(task("e2e-abort-local", container={"image": SLEEPER}, inputs=[{"i": i} for i in range(3)]))
-    running = wait_for(lambda: len(p := sandbox.executor.processes("e2e-abort-local")) == PROCESSES and p, timeout=20)
+    running = wait_for(lambda: len(p := sandbox.executor.processes("e2e-abort-local")) == QUEUE_VCPUS and p, timeout=20)
     wait_for(lambda: sandbox.status("e2e-abort-local") and sandbox.status("e2e-abort-local")["counts"].get("RUNNING"))
     sandbox.abort("e2e-abort-local", "e2e: stop")
     status = finished(sandbox, "e2e-abort-local", timeout=20)
