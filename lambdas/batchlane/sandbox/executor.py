@@ -29,6 +29,9 @@ TerminateJob leaves its reason).
 Delivery chaos (duplicates, reordering, delay) applies to the events only; logs and outputs
 happen at the job's true time. Everything is deterministic given the scenario's seed: the
 random generator of a launch is seeded with ``"<seed>:<launchId>"``.
+
+:class:`batchlane.sandbox.local.LocalBatchExecutor` extends this executor: the launches opted in
+to local execution run their jobs' commands as processes, and those decide what happens.
 """
 
 from __future__ import annotations
