@@ -10,6 +10,7 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from batchlane.deployment import contract
 from batchlane.deployment.config import FunctionConfig
 
 
@@ -19,30 +20,42 @@ def buffered_queue(scope: Construct, id: str, settings: FunctionConfig) -> tuple
         scope, f"{id}DeadLetters",
         encryption=sqs.QueueEncryption.SQS_MANAGED,
         enforce_ssl=True,
-        retention_period=Duration.days(14),
+        retention_period=Duration.days(contract.DEAD_LETTER_RETENTION_DAYS),
     )
     queue = sqs.Queue(
         scope, id,
         encryption=sqs.QueueEncryption.SQS_MANAGED,
         enforce_ssl=True,
-        # AWS's advice: six times the function timeout, so a slow batch is not redelivered early.
-        visibility_timeout=Duration.seconds(6 * settings.timeout_seconds),
-        retention_period=Duration.days(4),
+        visibility_timeout=Duration.seconds(contract.buffer_visibility_seconds(settings)),
+        retention_period=Duration.days(contract.BUFFER_RETENTION_DAYS),
         dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=settings.max_receive_count, queue=dlq),
     )
     return queue, dlq
 
 
+def event_rule(scope: Construct, id: str, path: contract.EventPath, bus: events.IEventBus) -> events.Rule:
+    """The rule of an event path, on batchlane's bus (``bus``) or the default bus."""
+    pattern = path.pattern
+    return events.Rule(
+        scope, id,
+        event_bus=None if path.on_default_bus else bus,
+        description=path.description,
+        event_pattern=events.EventPattern(
+            source=pattern.get("source"), detail_type=pattern.get("detail-type"), detail=pattern.get("detail")),
+    )
+
+
 def deliver(rule: events.Rule, queue: sqs.IQueue, dlq: sqs.IQueue) -> None:
     """Rule -> buffer; delivery failures (EventBridge retries for 24 h) end in the same dead-letter queue."""
-    rule.add_target(targets.SqsQueue(queue, dead_letter_queue=dlq, retry_attempts=185, max_event_age=Duration.hours(24)))
+    rule.add_target(targets.SqsQueue(queue, dead_letter_queue=dlq, retry_attempts=contract.DELIVERY_RETRY_ATTEMPTS,
+                                     max_event_age=Duration.hours(contract.DELIVERY_MAX_EVENT_AGE_HOURS)))
 
 
-def consume(function: lambda_.Function, queue: sqs.IQueue, *, batch_size: int, batching_window_seconds: int = 0) -> None:
+def consume(function: lambda_.Function, queue: sqs.IQueue, path: contract.EventPath) -> None:
     """Buffer -> function, reporting partial batch failures (SQS retries only the failed messages)."""
     function.add_event_source(sources.SqsEventSource(
         queue,
-        batch_size=batch_size,
-        max_batching_window=Duration.seconds(batching_window_seconds) if batching_window_seconds else None,
+        batch_size=path.batch_size,
+        max_batching_window=Duration.seconds(path.batching_window_seconds) if path.batching_window_seconds else None,
         report_batch_item_failures=True,
     ))

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from aws_cdk import Stack
-from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from batchlane import LAUNCH_REQUESTED
 from batchlane.deployment.config import DeploymentConfig
+from batchlane.deployment.contract import event_paths, function_environment, function_settings
 from stacks.compute import BatchCompute
-from stacks.buffers import buffered_queue, consume, deliver
+from stacks.buffers import buffered_queue, consume, deliver, event_rule
 from stacks.runtime import LambdaRuntime
 from stacks.settings import DeploymentSettings
 from stacks.state import StateStore
@@ -29,24 +28,19 @@ class LaunchPath(Construct):
         settings: DeploymentSettings,
     ) -> None:
         super().__init__(scope, id)
-        self.queue, self.dlq = buffered_queue(self, "Requests", config.launcher)
-        self.rule = events.Rule(
-            self, "LaunchRequested",
-            event_bus=state.bus,
-            description="Task launch requests to the launcher's buffer",
-            event_pattern=events.EventPattern(detail_type=[LAUNCH_REQUESTED]),
-        )
+        path = event_paths(config, [])["launcher"]
+        self.queue, self.dlq = buffered_queue(self, "Requests", path.settings)
+        self.rule = event_rule(self, "LaunchRequested", path, state.bus)
         deliver(self.rule, self.queue, self.dlq)
         self.function = runtime.function(
             self, "Launcher",
-            handler="batchlane.launch.handler.handler",
-            service="launcher",
-            settings=config.launcher,
+            handler=path.function.handler,
+            service=path.function.name,
+            settings=function_settings(config, path.function.name),
             description="Validates, routes and submits task launches to AWS Batch",
-            environment=config.launcher_environment(state.names),
+            environment=function_environment(config, path.function.name, state.names),
         )
-        consume(self.function, self.queue, batch_size=config.launcher.batch_size,
-                batching_window_seconds=config.launcher.batching_window_seconds)
+        consume(self.function, self.queue, path)
         self._grant(config, state, compute, settings)
 
     def _grant(self, config: DeploymentConfig, state: StateStore, compute: BatchCompute, settings: DeploymentSettings) -> None:

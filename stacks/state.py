@@ -10,23 +10,40 @@ from constructs import Construct
 
 from batchlane import EVENT_SOURCE
 from batchlane.deployment.config import DeploymentConfig, StateNames
+from batchlane.deployment.contract import TABLES, Key
+
+ATTRIBUTE_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER}
 
 
-def _table(scope: Construct, id: str, *, name: str, pk: str, sk: str | None = None, ttl: str | None = None) -> dynamodb.Table:
-    return dynamodb.Table(
+def _attribute(key: Key | None) -> dynamodb.Attribute | None:
+    return dynamodb.Attribute(name=key.name, type=ATTRIBUTE_TYPES[key.type]) if key else None
+
+
+def _table(scope: Construct, id: str, config: DeploymentConfig, kind: str) -> dynamodb.Table:
+    """The table ``kind`` of batchlane.deployment.contract.TABLES (keys, time to live, indexes)."""
+    shape = TABLES[kind]
+    table = dynamodb.Table(
         scope,
         id,
-        table_name=name,
-        partition_key=dynamodb.Attribute(name=pk, type=dynamodb.AttributeType.STRING),
-        sort_key=dynamodb.Attribute(name=sk, type=dynamodb.AttributeType.STRING) if sk else None,
+        table_name=config.table_name(kind),
+        partition_key=_attribute(shape.partition),
+        sort_key=_attribute(shape.sort),
         billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
         encryption=dynamodb.TableEncryption.AWS_MANAGED,
         point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
             point_in_time_recovery_enabled=True
         ),
-        time_to_live_attribute=ttl,
+        time_to_live_attribute=shape.ttl,
         removal_policy=RemovalPolicy.RETAIN,
     )
+    for index in shape.indexes:
+        table.add_global_secondary_index(
+            index_name=index.name,
+            partition_key=_attribute(index.partition),
+            sort_key=_attribute(index.sort),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
+    return table
 
 
 class StateStore(Construct):
@@ -34,8 +51,9 @@ class StateStore(Construct):
         super().__init__(scope, id)
         self.bucket = self._data_bucket(config)
         # Queues and rules, edited by operators (see docs/routing.md for the item shape).
-        self.routing_table = _table(self, "Routing", name=config.table_name("routing"), pk="pk", sk="sk")
-        self.executions_table = self._executions_table(config)
+        self.routing_table = _table(self, "Routing", config, "routing")
+        # One partition per launch: the launch record, then the status path's items.
+        self.executions_table = _table(self, "Executions", config, "executions")
         self.bus = self._bus(config)
         self.event_source = EVENT_SOURCE
 
@@ -68,25 +86,6 @@ class StateStore(Construct):
             ],
             removal_policy=RemovalPolicy.RETAIN,
         )
-
-    def _executions_table(self, config: DeploymentConfig) -> dynamodb.Table:
-        """One partition per launch: the launch record, then the status path's items."""
-        table = _table(
-            self, "Executions", name=config.table_name("executions"), pk="launchId", sk="sk", ttl="expiresAt"
-        )
-        table.add_global_secondary_index(
-            index_name="byJobId",
-            partition_key=dynamodb.Attribute(name="jobId", type=dynamodb.AttributeType.STRING),
-            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
-        )
-        # Sparse: only launches that are not final (batchlane.common.open_launches), for the reconciler.
-        table.add_global_secondary_index(
-            index_name="openLaunches",
-            partition_key=dynamodb.Attribute(name="openShard", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="lastSeenAt", type=dynamodb.AttributeType.NUMBER),
-            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
-        )
-        return table
 
     def _bus(self, config: DeploymentConfig) -> events.EventBus:
         """batchlane's own bus: launch and abort requests, and every answer."""

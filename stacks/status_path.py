@@ -12,11 +12,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from batchlane import ABORT_REQUESTED
 from batchlane.deployment.config import DeploymentConfig
-from batchlane.status.events import DETAIL_TYPES, SOURCE
+from batchlane.deployment.contract import (
+    FUNCTIONS, RECONCILER_RETRY_ATTEMPTS, EventPath, event_paths, function_environment, function_settings,
+)
 from stacks.compute import BatchCompute
-from stacks.buffers import buffered_queue, consume, deliver
+from stacks.buffers import buffered_queue, consume, deliver, event_rule
 from stacks.runtime import LambdaRuntime
 from stacks.state import StateStore
 
@@ -33,67 +34,53 @@ class StatusPath(Construct):
         runtime: LambdaRuntime,
     ) -> None:
         super().__init__(scope, id)
-        self._batch_events_to_aggregator(config, state, compute, runtime)
-        self._abort_requests_to_aggregator(config, state)
+        paths = event_paths(config, [q.job_queue_arn for q in compute.job_queues.values()])
+        self._batch_events_to_aggregator(config, state, paths["aggregator"], runtime)
+        self._abort_requests_to_aggregator(state, paths["abort"])
         self._grant(state, self.function)
         self._scheduled_reconciler(config, state, runtime)
 
     def _batch_events_to_aggregator(
-        self, config: DeploymentConfig, state: StateStore, compute: BatchCompute, runtime: LambdaRuntime
+        self, config: DeploymentConfig, state: StateStore, path: EventPath, runtime: LambdaRuntime
     ) -> None:
-        settings = config.aggregator
-        self.queue, self.dlq = buffered_queue(self, "BatchEvents", settings)
-        queue_arns = [q.job_queue_arn for q in compute.job_queues.values()]
+        self.queue, self.dlq = buffered_queue(self, "BatchEvents", path.settings)
         # AWS Batch publishes on the default bus only; batchlane's own queues, nobody else's jobs.
-        self.rule = events.Rule(
-            self, "BatchJobEvents",
-            description="AWS Batch state changes and queue blocks of batchlane's job queues to the aggregator",
-            event_pattern=events.EventPattern(
-                source=[SOURCE],
-                detail_type=list(DETAIL_TYPES),
-                detail={"jobQueue": queue_arns},
-            ),
-        )
+        self.rule = event_rule(self, "BatchJobEvents", path, state.bus)
         deliver(self.rule, self.queue, self.dlq)
         self.function = runtime.function(
             self, "Aggregator",
-            handler="batchlane.status.handler.handler",
-            service="aggregator",
-            settings=settings,
+            handler=path.function.handler,
+            service=path.function.name,
+            settings=function_settings(config, path.function.name),
             description="Folds AWS Batch job events into one live status per launch",
-            environment=config.aggregator_environment(state.names),
+            environment=function_environment(config, path.function.name, state.names),
         )
-        consume(self.function, self.queue, batch_size=settings.batch_size,
-                batching_window_seconds=settings.batching_window_seconds)
+        consume(self.function, self.queue, path)
 
-    def _abort_requests_to_aggregator(self, config: DeploymentConfig, state: StateStore) -> None:
+    def _abort_requests_to_aggregator(self, state: StateStore, path: EventPath) -> None:
         """Their own small buffer: an abort never waits behind a burst of Batch events."""
-        self.abort_queue, self.abort_dlq = buffered_queue(self, "AbortRequests", config.aggregator)
-        self.abort_rule = events.Rule(
-            self, "AbortRequested",
-            event_bus=state.bus,
-            description="Task abort requests to the aggregator",
-            event_pattern=events.EventPattern(detail_type=[ABORT_REQUESTED]),
-        )
+        self.abort_queue, self.abort_dlq = buffered_queue(self, "AbortRequests", path.settings)
+        self.abort_rule = event_rule(self, "AbortRequested", path, state.bus)
         deliver(self.abort_rule, self.abort_queue, self.abort_dlq)
-        consume(self.function, self.abort_queue, batch_size=10)
+        consume(self.function, self.abort_queue, path)
 
     def _scheduled_reconciler(self, config: DeploymentConfig, state: StateStore, runtime: LambdaRuntime) -> None:
         """On a schedule, never on the event path (no DescribeJobs while events flow)."""
+        function = FUNCTIONS["reconciler"]
         self.reconciler = runtime.function(
             self, "Reconciler",
-            handler="batchlane.status.handler.reconcile",
-            service="reconciler",
-            settings=config.reconciler,
+            handler=function.handler,
+            service=function.name,
+            settings=function_settings(config, function.name),
             description="Repairs launches whose AWS Batch events were missed (DescribeJobs, within a budget)",
-            environment=config.reconciler_environment(state.names),
+            environment=function_environment(config, function.name, state.names),
         )
         self.schedule = events.Rule(
             self, "ReconcileSchedule",
             description="Runs the status reconciler",
             schedule=events.Schedule.rate(Duration.minutes(config.status.reconcile_every_minutes)),
         )
-        self.schedule.add_target(targets.LambdaFunction(self.reconciler, retry_attempts=0))
+        self.schedule.add_target(targets.LambdaFunction(self.reconciler, retry_attempts=RECONCILER_RETRY_ATTEMPTS))
         self._grant(state, self.reconciler)
         self.reconciler.add_to_role_policy(iam.PolicyStatement(
             sid="DescribeJobsToRepair",

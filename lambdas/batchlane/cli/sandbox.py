@@ -38,11 +38,23 @@ def _quiet_stdout():
         os.close(saved)
 
 
+def _execution(args):
+    """``--execute local`` / ``--image-map`` / ``--max-processes``: how the sandbox runs jobs."""
+    from batchlane.sandbox.local import LocalExecution
+    from batchlane.sandbox.scenario import ScenarioError, load_image_map
+
+    try:
+        image_map = load_image_map(args.image_map) if args.image_map else {}
+    except ScenarioError as exc:
+        raise CliError(str(exc), USAGE) from None
+    return LocalExecution(image_map=image_map, every_launch=args.execute == "local", max_processes=args.max_processes)
+
+
 def _sandbox(args, ctx: Context, scenario=None):
     from batchlane.sandbox.core import Sandbox
 
     return Sandbox(ctx.config(), scenario=scenario, port=getattr(args, "port", 0) or 0,
-                   visibility_timeout_seconds=args.visibility_timeout)
+                   visibility_timeout_seconds=args.visibility_timeout, execution=_execution(args))
 
 
 def cmd_up(args: argparse.Namespace, ctx: Context) -> int:
@@ -54,6 +66,7 @@ def cmd_up(args: argparse.Namespace, ctx: Context) -> int:
             f"batchlane sandbox ({sandbox.config.name}) is up in {sandbox.started_in:.1f} s at {sandbox.endpoint}",
             f"  functions: {', '.join(f'{n} (batch {b.batch_size}, window {b.batching_window_seconds} s)' for n, b in sandbox.paths.items())}",
             f"  event bus: {sandbox.config.bus_name}; Batch queues: {', '.join(sandbox.deployment.queue_arns)}",
+            f"  jobs: {_jobs_line(sandbox)}",
             "",
             "Point the CLI and boto3 at it (another shell):",
             *[f"  export {k}={v}" for k, v in env.items()],
@@ -83,6 +96,14 @@ def cmd_up(args: argparse.Namespace, ctx: Context) -> int:
             sandbox.stop()
             out.close()
     return OK
+
+
+def _jobs_line(sandbox) -> str:
+    execution = sandbox.executor.execution
+    if not execution.every_launch:
+        return "simulated (--execute local runs their commands as local processes)"
+    return (f"run as local processes (at most {execution.process_limit} at once), "
+            f"{len(execution.image_map)} image(s) mapped, logs in {sandbox.config.job_log_group}")
 
 
 def _summary_line(o) -> str:
@@ -168,21 +189,29 @@ def register(subparsers) -> None:
     group = add_group(subparsers, "sandbox", help="run batchlane locally on an AWS emulator (no AWS account)",
                       description="The local sandbox: moto server, batchlane's real handlers, simulated AWS Batch.")
 
-    def visibility(p) -> None:
+    def sandbox_options(p) -> None:
         p.add_argument("--visibility-timeout", type=int, default=2, metavar="SECONDS",
                        help="SQS visibility timeout of the buffers (the stacks use 6 x the function timeout; "
                             "the sandbox compresses time; default 2)")
+        p.add_argument("--execute", choices=("simulated", "local"), default=None,
+                       help="how jobs run: simulated (default; a scenario may say otherwise) or local: each job's "
+                            "command runs as a process on this machine, against the sandbox (no Docker)")
+        p.add_argument("--image-map", metavar="FILE", default=None,
+                       help="local execution: YAML {image or glob: [words run before the job's command]}; "
+                            "'{python}' is this interpreter, ./paths are relative to FILE")
+        p.add_argument("--max-processes", type=int, default=None, metavar="N",
+                       help="local execution: at most N jobs' processes at once (default: the CPU count)")
 
     p = add_command(group, "up", cmd_up, help="start the sandbox and keep it running until Ctrl-C", json_output=False)
     p.add_argument("--port", type=int, default=0, help="port of the emulator (default: a free one)")
-    visibility(p)
+    sandbox_options(p)
     p = add_command(group, "run", cmd_run, help="run a scenario file from scratch and print each launch's end",
                     description="Start a fresh sandbox, run SCENARIO (docs/sandbox.md), wait for every launch to\n"
                                 "end (or the scenario's timeoutSeconds), print each launch's final status, stop.\n"
                                 "Exit code 1 when a launch did not end, or ended otherwise than its `expect`.")
     p.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="overrides timeoutSeconds")
-    visibility(p)
+    sandbox_options(p)
     p = add_command(group, "demo", cmd_demo, json_output=False,
                     help="a narrated tour: routing from a FlyteAdmin config, launches, failures, live status",
                     description="Start a sandbox and walk through batchlane in numbered steps, running the real\n"

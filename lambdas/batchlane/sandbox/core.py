@@ -24,7 +24,8 @@ from batchlane.client.answers import ANSWER_TYPES, answers_queue_name
 from batchlane.client.api import BatchlaneClient
 from batchlane.common.executions import FINAL_PHASES, LaunchRecord
 from batchlane.sandbox.emulator import Emulator, EndpointSession
-from batchlane.sandbox.executor import BatchExecutor, install_describe_jobs
+from batchlane.sandbox.executor import install_describe_jobs
+from batchlane.sandbox.local import LocalBatchExecutor, LocalExecution, execution_of
 from batchlane.sandbox.lambda_service import FunctionPoller, ScheduledFunction
 from batchlane.sandbox.provision import (
     RECONCILER_HANDLER, Buffer, Provisioned, provision, provision_event_paths, reconciler_environment,
@@ -79,17 +80,22 @@ def _has_reconciler() -> bool:
 
 class Sandbox:
     """``reconcile_every_seconds`` and ``silent_seconds`` compress the reconciler's time (default:
-    the deployment's ``status.reconcileEveryMinutes`` and ``status.silentSeconds``)."""
+    the deployment's ``status.reconcileEveryMinutes`` and ``status.silentSeconds``). ``execution``
+    says how jobs run: simulated by default; ``LocalExecution(every_launch=True)`` runs every
+    job's command as a local process (batchlane.sandbox.local), and so does a scenario's
+    ``execute: local`` (for all its launches, or one)."""
 
     def __init__(self, config=None, *, deployment: str = "dev", scenario: Scenario | None = None,
                  visibility_timeout_seconds: int = 2, port: int = 0, step_seconds: float = 0.05,
-                 reconcile_every_seconds: float | None = None, silent_seconds: int | None = None) -> None:
+                 reconcile_every_seconds: float | None = None, silent_seconds: int | None = None,
+                 execution: LocalExecution | None = None) -> None:
         if config is None:
             from batchlane.deployment.config import load_config
 
             config = load_config(deployment)
         self.config = config
         self.scenario = scenario or Scenario()
+        self.execution = execution
         self.visibility_timeout_seconds = visibility_timeout_seconds
         self.step_seconds = step_seconds
         self.emulator = Emulator(region=config.region, port=port)
@@ -98,7 +104,7 @@ class Sandbox:
         self.deployment: Provisioned | None = None
         self.paths: dict[str, Buffer] = {}
         self.pollers: dict[str, FunctionPoller] = {}
-        self.executor: BatchExecutor | None = None
+        self.executor: LocalBatchExecutor | None = None
         self.reconciler: ScheduledFunction | None = None  # the scheduled reconciler (status path only)
         self.reconcile_every_seconds = (reconcile_every_seconds if reconcile_every_seconds is not None
                                         else config.status.reconcile_every_minutes * 60)
@@ -149,7 +155,10 @@ class Sandbox:
         for name, buffer in self.paths.items():
             self.pollers[name] = FunctionPoller(buffer, sqs, prefix=self.config.prefix, region=self.config.region,
                                                 account=self.deployment.account)
-        self.executor = BatchExecutor(self.session, self.deployment, self.scenario, step_seconds=self.step_seconds)
+        # Simulated Batch; the launches opted in to local execution run as processes pointed at the emulator.
+        self.executor = LocalBatchExecutor(self.session, self.deployment, self.scenario, step_seconds=self.step_seconds,
+                                           execution=execution_of(self.scenario, self.execution),
+                                           environment=self.emulator.environment())
         self._uninstall_describe = install_describe_jobs(self.executor)  # DescribeJobs: the simulated Batch
         if self.has_status_path and _has_reconciler():
             self._set_env(reconciler_environment(self.deployment, silent_seconds=self.silent_seconds))
@@ -328,6 +337,7 @@ class Sandbox:
         scenario = scenario or self.scenario
         if self.executor is not None:
             self.executor.scenario = scenario
+            self.executor.execution = execution_of(scenario, self.execution)
         t0 = time.monotonic()
         waiting: list[tuple[str, str | None]] = []
         raw: list[str] = []

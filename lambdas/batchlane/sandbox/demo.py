@@ -35,6 +35,7 @@ EXAMPLES = Path(__file__).parent / "examples"
 FLYTE_CONFIG = EXAMPLES / "flyteadmin-queues.yaml"
 MAP_LAUNCH = EXAMPLES / "map-launch.yaml"
 SCENARIO = EXAMPLES / "demo-scenario.yaml"
+WORD_STATS_LAUNCH = EXAMPLES / "word-stats-launch.yaml"  # run for real: `execute: local` in SCENARIO
 CACHE_SECONDS = 3  # the demo's routingCacheSeconds (deployments: 30 by default)
 SOURCE = "sandbox.demo"  # the source of the demo's launch events
 HELLO = {"project": "flytesnacks", "domain": "development", "workflow": "hello", "task": "hello.say"}
@@ -229,6 +230,24 @@ def map_task(tour: Tour) -> str:
     return "7 of 8 succeeded (6 needed); outputs assembled in index order, child 6's slot empty"
 
 
+def real_job(tour: Tour) -> str:
+    detail = yaml.safe_load(WORD_STATS_LAUNCH.read_text())
+    tour.say("Jobs can also run for real. The demo scenario marks this launch `execute: local`: each child\n"
+             "runs examples/jobs/word_stats.py as a process on this machine (no Docker), with the variables\n"
+             "Batch gives a container (AWS_BATCH_JOB_ARRAY_INDEX, BATCHLANE_INPUTS_URI, ...) and AWS_ENDPOINT_URL\n"
+             "pointing at the sandbox: it reads its input line from S3 and writes its outputs there.\n"
+             "Child 3's input has no text: the script exits 2, is retried, and fails again.")
+    tour.launch(detail, f"launch --file {WORD_STATS_LAUNCH.name} --wait", wait=True)
+    doc = tour.sandbox.status(detail["launchId"]) or {}
+    counts = doc.get("counts") or {}
+    expect(doc.get("phase") == "succeeded", f"phase {doc.get('phase')}")
+    expect(counts.get("SUCCEEDED") == 4 and counts.get("FAILED") == 1, f"counts {counts}")
+    words = (doc.get("outputs") or {}).get("words") or []
+    expect(len(words) == 5 and words[0] == 12 and words[3] is None, f"outputs.words {words}")
+    _show_first_attempt_log(tour, detail["launchId"], 3)
+    return "4 of 5 outputs computed by the script; child 3's own stderr in its log stream"
+
+
 def _show_first_attempt_log(tour: Tour, launch_id: str, index: int) -> None:
     """What the log link of the child's first attempt shows."""
     group = tour.sandbox.config.job_log_group
@@ -296,6 +315,7 @@ STEPS: tuple[tuple[str, Callable[[Tour], str | None]], ...] = (
     ("Explain a route", explain_route),
     ("Launch a single task and follow it", single_task),
     ("Launch a map task: children fail, retry, one fails for good", map_task),
+    ("Run a real job: the example script as a map task, local processes", real_job),
     ("Edit routing in DynamoDB; the next launch takes the new route", reroute),
     ("A malformed launch is rejected with its reasons", rejected),
     ("A poisoned message lands in the DLQ", poison),

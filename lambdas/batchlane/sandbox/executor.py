@@ -29,6 +29,9 @@ TerminateJob leaves its reason).
 Delivery chaos (duplicates, reordering, delay) applies to the events only; logs and outputs
 happen at the job's true time. Everything is deterministic given the scenario's seed: the
 random generator of a launch is seeded with ``"<seed>:<launchId>"``.
+
+:class:`batchlane.sandbox.local.LocalBatchExecutor` extends this executor: the launches opted in
+to local execution run their jobs' commands as processes, and those decide what happens.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ def output_for(input_document: Any, index: int) -> dict[str, Any]:
 
 
 @dataclass(order=True)
-class _Action:
+class ScheduledAction:
     at: float
     seq: int
     kind: str = field(compare=False)  # emit | logs | output
@@ -93,10 +96,13 @@ class SimulatedJob:
     # (true time, child or None, event): what the job does at Batch, for TerminateJob
     history: list[tuple[float, int | None, dict]] = field(default_factory=list)
     terminated: str | None = None  # the TerminateJob reason, once seen
+    # Local execution: the children (and the array parent) whose end is not known yet; the
+    # simulated executor knows every end in advance (0).
+    unsettled: int = 0
 
     @property
     def finished(self) -> bool:
-        return self.pending_actions == 0
+        return self.pending_actions == 0 and self.unsettled == 0
 
 
 class BatchExecutor(threading.Thread):
@@ -119,9 +125,9 @@ class BatchExecutor(threading.Thread):
         self.emitted: list[dict] = []  # every event put on the default bus (copies included)
         self._first_seen: dict[str, float] = {}
         self._ignored: set[str] = set()
-        self._heap: list[_Action] = []
+        self._heap: list[ScheduledAction] = []
         self._seq = itertools.count()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # reentrant: the local executor's steps nest
         self._halt = threading.Event()
         self._groups: set[str] = set()
         self._streams: set[tuple[str, str]] = set()
@@ -145,6 +151,7 @@ class BatchExecutor(threading.Thread):
                 if now >= next_poll:
                     self.discover()
                     self.check_terminations()
+                    self.tick()
                     next_poll = now + self.poll_seconds
                 self._fire_due()
             except Exception:
@@ -155,6 +162,10 @@ class BatchExecutor(threading.Thread):
             with self._lock:
                 due = self._heap[0].at if self._heap else next_poll
             self._halt.wait(max(0.0, min(due, next_poll) - time.monotonic()))
+
+    def tick(self) -> None:
+        """Called at every poll, after discovery and TerminateJob: what else the executor does
+        on its schedule (the simulated executor: nothing; the local one starts processes)."""
 
     # ------------------------------------------------------------------ discovery
     def discover(self) -> None:
@@ -192,9 +203,7 @@ class BatchExecutor(threading.Thread):
         actions = self._plan(job, spec)
         with self._lock:
             self.jobs[job_id] = job
-            job.pending_actions = len(actions)
-            for a in actions:
-                heapq.heappush(self._heap, a)
+            self._schedule(actions, job)
 
     def _definition(self, record: LaunchRecord) -> dict[str, Any]:
         ref = record.job_definition
@@ -285,32 +294,29 @@ class BatchExecutor(threading.Thread):
                        if (last.get(i) or {}).get("detail", {}).get("status") not in TERMINAL]
             if not stopped:
                 return
+            job.unsettled = 0  # every child still going ends now, and the parent after them
             gone = {i for i in stopped} | {None}
             keep = [a for a in self._heap if not (a.job_id == job.job_id and a.true_at > now and a.child in gone)]
             dropped = len(self._heap) - len(keep)
             heapq.heapify(keep)
             self._heap = keep
             max_attempts = max(1, job.record.attempts)
-            new: list[_Action] = []
+            new: list[ScheduledAction] = []
             at = now + self.step_seconds
             for index in stopped:
                 event = self._terminated_event(job, index, last.get(index), status_reason, now_ms, max_attempts)
                 attempts = event["detail"]["attempts"]
                 if (last.get(index) or {}).get("detail", {}).get("status") == "RUNNING":
-                    new.append(_Action(at, next(self._seq), "logs", job.job_id,
+                    new.append(ScheduledAction(at, next(self._seq), "logs", job.job_id,
                                        (index, len(attempts) - 1, "end", event), index, at))
-                new.append(_Action(at, next(self._seq), "emit", job.job_id, event, index, at))
+                new.append(ScheduledAction(at, next(self._seq), "emit", job.job_id, event, index, at))
                 job.history.append((at, index, event))
                 job.children_final[index] = "FAILED"
             if job.is_array:
                 ok = sum(1 for v in job.children_final.values() if v == "SUCCEEDED")
-                parent = simulate.job_event(
-                    job_id=job.job_id, status="FAILED", size=job.size, log_group=job.log_group,
-                    status_summary={"SUCCEEDED": ok, "FAILED": job.size - ok}, region=self.config.region,
-                    status_reason=status_reason, retry_attempts=max_attempts)
-                parent = self._localize(parent, job, max_attempts)
+                parent = self._parent_end_event(job, ok, status_reason)  # FAILED: a child was stopped
                 parent["detail"]["stoppedAt"] = now_ms
-                new.append(_Action(at + self.step_seconds, next(self._seq), "emit", job.job_id, parent, None, at))
+                new.append(ScheduledAction(at + self.step_seconds, next(self._seq), "emit", job.job_id, parent, None, at))
                 job.history.append((at + self.step_seconds, None, parent))
             for a in new:
                 heapq.heappush(self._heap, a)
@@ -342,7 +348,7 @@ class BatchExecutor(threading.Thread):
         return event
 
     # ------------------------------------------------------------------ planning
-    def _plan(self, job: SimulatedJob, spec: LaunchSpec) -> list[_Action]:
+    def _plan(self, job: SimulatedJob, spec: LaunchSpec) -> list[ScheduledAction]:
         """What the job does at Batch, when (its true timeline), then as delivered."""
         max_attempts = max(1, job.record.attempts)
         step = self.step_seconds
@@ -373,29 +379,46 @@ class BatchExecutor(threading.Thread):
             outcomes[index] = "SUCCEEDED" if plan.succeeded else "FAILED"
             child_ends.append(t)
         if job.is_array:
-            size = job.size
-            pending = simulate.job_event(job_id=job.job_id, status="PENDING", size=size, log_group=job.log_group,
-                                         status_summary={"SUBMITTED": size}, region=self.config.region,
-                                         retry_attempts=max_attempts)
-            timeline.append((start - step / 2, "emit", self._localize(pending, job, max_attempts), None))
+            timeline.append((start - step / 2, "emit", self._parent_pending_event(job), None))
             ok = sum(1 for v in outcomes.values() if v == "SUCCEEDED")
-            final = "SUCCEEDED" if ok == size else "FAILED"
-            terminal = simulate.job_event(
-                job_id=job.job_id, status=final, size=size, log_group=job.log_group,
-                status_summary={"SUCCEEDED": ok, "FAILED": size - ok}, region=self.config.region,
-                status_reason=None if final == "SUCCEEDED" else "Array Child Job failed", retry_attempts=max_attempts)
-            timeline.append((max(child_ends) + step, "emit", self._localize(terminal, job, max_attempts), None))
+            timeline.append((max(child_ends) + step, "emit", self._parent_end_event(job, ok), None))
         job.children_final = outcomes
         return self._deliver(job, spec.delivery, timeline)
 
-    def _deliver(self, job: SimulatedJob, d: Delivery, timeline: list[tuple[float, str, Any, int | None]]) -> list[_Action]:
+    def _parent_pending_event(self, job: SimulatedJob) -> dict[str, Any]:
+        """The array parent's first event: PENDING, every child SUBMITTED."""
+        max_attempts = max(1, job.record.attempts)
+        event = simulate.job_event(job_id=job.job_id, status="PENDING", size=job.size, log_group=job.log_group,
+                                   status_summary={"SUBMITTED": job.size}, region=self.config.region,
+                                   retry_attempts=max_attempts)
+        return self._localize(event, job, max_attempts)
+
+    def _parent_end_event(self, job: SimulatedJob, succeeded: int, reason: str | None = None) -> dict[str, Any]:
+        """The array parent's last event once its children have ended, ``succeeded`` of them
+        SUCCEEDED: SUCCEEDED when all did, else FAILED (``reason``, default Batch's wording)."""
+        max_attempts = max(1, job.record.attempts)
+        final = "SUCCEEDED" if succeeded == job.size else "FAILED"
+        event = simulate.job_event(
+            job_id=job.job_id, status=final, size=job.size, log_group=job.log_group,
+            status_summary={"SUCCEEDED": succeeded, "FAILED": job.size - succeeded}, region=self.config.region,
+            status_reason=None if final == "SUCCEEDED" else reason or "Array Child Job failed",
+            retry_attempts=max_attempts)
+        return self._localize(event, job, max_attempts)
+
+    def _schedule(self, actions: list[ScheduledAction], job: SimulatedJob) -> None:
+        """Add actions of ``job`` to the schedule (the caller holds the lock)."""
+        job.pending_actions += len(actions)
+        for a in actions:
+            heapq.heappush(self._heap, a)
+
+    def _deliver(self, job: SimulatedJob, d: Delivery, timeline: list[tuple[float, str, Any, int | None]]) -> list[ScheduledAction]:
         """The timeline's events as EventBridge delivers them (lost, late, out of order, twice);
         logs and outputs at their true time."""
         rng = random.Random(f"{self.scenario.seed}:{job.launch_id}")
-        actions: list[_Action] = []
+        actions: list[ScheduledAction] = []
         for t, kind, payload, child in sorted(timeline, key=lambda x: x[0]):
             if kind != "emit":
-                actions.append(_Action(t, next(self._seq), kind, job.job_id, payload, child, t))
+                actions.append(ScheduledAction(t, next(self._seq), kind, job.job_id, payload, child, t))
                 continue
             job.history.append((t, child, payload))
             if d.drop and rng.random() < d.drop:
@@ -404,9 +427,9 @@ class BatchExecutor(threading.Thread):
             at = t + d.delay_seconds + (rng.uniform(0, d.jitter_seconds) if d.jitter_seconds else 0.0)
             if d.reorder and rng.random() < d.reorder:
                 at += rng.uniform(0, d.reorder_window_seconds)
-            actions.append(_Action(at, next(self._seq), kind, job.job_id, payload, child, t))
+            actions.append(ScheduledAction(at, next(self._seq), kind, job.job_id, payload, child, t))
             if d.duplicate and rng.random() < d.duplicate:
-                actions.append(_Action(at + rng.uniform(0, d.reorder_window_seconds), next(self._seq), kind,
+                actions.append(ScheduledAction(at + rng.uniform(0, d.reorder_window_seconds), next(self._seq), kind,
                                        job.job_id, payload, child, t))
         return actions
 
@@ -469,11 +492,11 @@ class BatchExecutor(threading.Thread):
     # ------------------------------------------------------------------ doing
     def _fire_due(self) -> None:
         now = time.monotonic()
-        due: list[_Action] = []
+        due: list[ScheduledAction] = []
         with self._lock:
             while self._heap and self._heap[0].at <= now:
                 due.append(heapq.heappop(self._heap))
-        emits: list[_Action] = []
+        emits: list[ScheduledAction] = []
         for action in due:
             if action.kind == "emit":
                 emits.append(action)
@@ -487,7 +510,7 @@ class BatchExecutor(threading.Thread):
             self._done(action)
         self._flush(emits)
 
-    def _done(self, action: _Action) -> None:
+    def _done(self, action: ScheduledAction) -> None:
         with self._lock:
             job = self.jobs.get(action.job_id)
             if job is not None:
@@ -495,7 +518,7 @@ class BatchExecutor(threading.Thread):
                 if action.kind == "emit":
                     job.events_emitted += 1
 
-    def _flush(self, emits: list[_Action]) -> None:
+    def _flush(self, emits: list[ScheduledAction]) -> None:
         for i in range(0, len(emits), 10):
             chunk = emits[i:i + 10]
             now = datetime.now(timezone.utc)
@@ -525,7 +548,7 @@ class BatchExecutor(threading.Thread):
                 pass
             self._streams.add((group, stream))
 
-    def _write_logs(self, action: _Action) -> None:
+    def _write_logs(self, action: ScheduledAction) -> None:
         index, attempt, phase, event = action.payload
         job = self.jobs[action.job_id]
         detail = event["detail"]
@@ -563,7 +586,7 @@ class BatchExecutor(threading.Thread):
             self._inputs[job.job_id] = lines
         return lines[index] if index < len(lines) else None
 
-    def _write_output(self, action: _Action) -> None:
+    def _write_output(self, action: ScheduledAction) -> None:
         job = self.jobs[action.job_id]
         index = action.payload
         base = job.record.outputs_uri or ""

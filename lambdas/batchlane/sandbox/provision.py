@@ -1,8 +1,11 @@
 """Create, in an AWS emulator, the resources a deployment's stack would have.
 
-Names and settings come from the deployment configuration (batchlane.deployment.config), the
-same source the CDK stacks read, so the sandbox and the tests see what a deployment sees. Batch
-compute is emulated: one unmanaged compute environment stands behind every job queue.
+Names and settings come from the deployment configuration (batchlane.deployment.config), and
+the shapes (table keys and indexes, event patterns, buffers, event source mappings, function
+environments) from batchlane.deployment.contract: the same sources the CDK stacks build from,
+so the sandbox and the tests see what a deployment sees (tests/infrastructure/
+test_sandbox_drift.py compares the two). Batch compute is emulated: an unmanaged compute
+environment stands for each configured one.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from dataclasses import dataclass
 
 import boto3
 
-from batchlane import ABORT_REQUESTED, LAUNCH_REQUESTED
+from batchlane.deployment import contract
 from batchlane.deployment.config import DeploymentConfig, StateNames
 from batchlane.routing.items import items_from_table
 
@@ -75,29 +78,27 @@ def provision(config: DeploymentConfig, session: boto3.session.Session | None = 
 
 
 def _create_tables(ddb, config: DeploymentConfig) -> None:
-    """The two tables of stacks/state.py, with the executions table's two indexes."""
-    _create_table(ddb, config.table_name("routing"), "pk", "sk")
-    _create_table(ddb, config.table_name("executions"), "launchId", "sk", gsi="jobId")
+    """The tables of stacks/state.py: contract.TABLES (keys, indexes, time to live)."""
+    for kind, shape in contract.TABLES.items():
+        name = config.table_name(kind)
+        keys = [shape.partition, *([shape.sort] if shape.sort else [])]
+        extra = {}
+        if shape.indexes:
+            extra["GlobalSecondaryIndexes"] = [
+                {"IndexName": index.name, "KeySchema": _key_schema(index.partition, index.sort),
+                 "Projection": {"ProjectionType": "KEYS_ONLY"}} for index in shape.indexes]
+            keys += [k for index in shape.indexes for k in (index.partition, index.sort) if k]
+        attributes = {k.name: k.type for k in keys}
+        ddb.create_table(TableName=name, KeySchema=_key_schema(shape.partition, shape.sort), BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t in attributes.items()],
+                         **extra)
+        if shape.ttl:
+            ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": shape.ttl})
 
 
-def _create_table(ddb, name: str, pk: str, sk: str | None = None, gsi: str | None = None) -> None:
-    keys = [{"AttributeName": pk, "KeyType": "HASH"}] + ([{"AttributeName": sk, "KeyType": "RANGE"}] if sk else [])
-    attrs = {pk, sk, gsi} - {None}
-    extra = {}
-    numbers = []
-    if gsi:
-        extra["GlobalSecondaryIndexes"] = [{"IndexName": "byJobId", "KeySchema": [{"AttributeName": gsi, "KeyType": "HASH"}],
-                                            "Projection": {"ProjectionType": "KEYS_ONLY"}},
-                                           # stacks/state.py: launches not final yet, for the reconciler
-                                           {"IndexName": "openLaunches", "KeySchema": [
-                                               {"AttributeName": "openShard", "KeyType": "HASH"},
-                                               {"AttributeName": "lastSeenAt", "KeyType": "RANGE"}],
-                                            "Projection": {"ProjectionType": "KEYS_ONLY"}}]
-        attrs |= {"openShard"}
-        numbers = [{"AttributeName": "lastSeenAt", "AttributeType": "N"}]
-    ddb.create_table(TableName=name, KeySchema=keys, BillingMode="PAY_PER_REQUEST",
-                     AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in sorted(attrs)] + numbers,
-                     **extra)
+def _key_schema(partition: contract.Key, sort: contract.Key | None) -> list[dict[str, str]]:
+    return [{"AttributeName": partition.name, "KeyType": "HASH"},
+            *([{"AttributeName": sort.name, "KeyType": "RANGE"}] if sort else [])]
 
 
 def _create_data_bucket(s3, config: DeploymentConfig, account: str) -> str:
@@ -117,31 +118,35 @@ def _create_roles(iam, config: DeploymentConfig) -> str:
     return iam.create_role(RoleName=f"{config.prefix}-batch-service", AssumeRolePolicyDocument=BATCH_TRUST)["Role"]["Arn"]
 
 
+def compute_environment_name(config: DeploymentConfig, name: str) -> str:
+    """The emulated compute environment standing for the configured one ``name``."""
+    return f"{config.prefix}-{name}"
+
+
 def _create_job_queues(batch, config: DeploymentConfig, service_role_arn: str) -> dict[str, str]:
-    """Every configured job queue (Batch name -> ARN), all in front of one unmanaged compute environment."""
-    compute = batch.create_compute_environment(
-        computeEnvironmentName=f"{config.prefix}-emulated", type="UNMANAGED", state="ENABLED",
+    """Every configured job queue (Batch name -> ARN) in front of its compute environments, in
+    the configured order; each an unmanaged one here (the emulator runs nothing on it)."""
+    compute = {ce.name: batch.create_compute_environment(
+        computeEnvironmentName=compute_environment_name(config, ce.name), type="UNMANAGED", state="ENABLED",
         serviceRole=service_role_arn,
-    )["computeEnvironmentArn"]
+    )["computeEnvironmentArn"] for ce in config.compute_environments}
     queue_arns = {}
     for queue in config.job_queues:
         name = config.queue_name(queue)
         queue_arns[name] = batch.create_job_queue(
             jobQueueName=name, state="ENABLED", priority=queue.priority,
-            computeEnvironmentOrder=[{"order": 1, "computeEnvironment": compute}],
+            computeEnvironmentOrder=[{"order": n, "computeEnvironment": compute[ce]}
+                                     for n, ce in enumerate(queue.compute_environments, start=1)],
         )["jobQueueArn"]
     return queue_arns
 
 
 # ---------------------------------------------------------------------------------------------
 # Event paths: the rules, SQS buffers and dead-letter queues of stacks/launch_path.py and
-# stacks/status_path.py, with the settings of config.launcher / config.aggregator.
+# stacks/status_path.py: contract.event_paths(), with the settings of config.launcher / config.aggregator.
 
-BATCH_SOURCE = "aws.batch"
-AGGREGATOR_HANDLER = "batchlane.status.handler.handler"
-RECONCILER_HANDLER = "batchlane.status.handler.reconcile"
-ABORT_BATCH_SIZE = 10  # stacks/status_path.py: the abort buffer's event source mapping
-BATCH_DETAIL_TYPES = ("Batch Job State Change", "Batch Job Queue Blocked")
+AGGREGATOR_HANDLER = contract.FUNCTIONS["aggregator"].handler
+RECONCILER_HANDLER = contract.FUNCTIONS["reconciler"].handler
 
 
 def status_path_available() -> bool:
@@ -176,18 +181,23 @@ class Buffer:
 
 
 def _buffered_queue(sqs, name: str, *, visibility: int, max_receive_count: int) -> tuple[str, str, str, str]:
-    """Like stacks.launch_path.buffered_queue: SSE-SQS, 14 d DLQ, 4 d buffer, redrive after N receives."""
+    """Like stacks.buffers.buffered_queue: SSE-SQS, a DLQ, the retention periods of the contract,
+    redrive after N receives."""
     dlq_url = sqs.create_queue(QueueName=f"{name}-dlq", Attributes={
-        "MessageRetentionPeriod": str(14 * 24 * 3600), "SqsManagedSseEnabled": "true"})["QueueUrl"]
+        "MessageRetentionPeriod": str(contract.DEAD_LETTER_RETENTION_DAYS * 24 * 3600),
+        "SqsManagedSseEnabled": "true"})["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     url = sqs.create_queue(QueueName=name, Attributes={
         "VisibilityTimeout": str(visibility),
-        "MessageRetentionPeriod": str(4 * 24 * 3600),
+        "MessageRetentionPeriod": str(contract.BUFFER_RETENTION_DAYS * 24 * 3600),
         "SqsManagedSseEnabled": "true",
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}),
     })["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return url, arn, dlq_url, dlq_arn
+
+
+RULE_NAMES = {"launcher": "launch-requested", "aggregator": "batch-job-events", "abort": "abort-requested"}
 
 
 def provision_event_paths(deployment: Provisioned, session: boto3.session.Session, *,
@@ -199,49 +209,33 @@ def provision_event_paths(deployment: Provisioned, session: boto3.session.Sessio
     compresses time so that a retried message comes back in seconds, not minutes).
     """
     config = deployment.config
-    sqs = session.client("sqs")
-    events = session.client("events")
-    logs = session.client("logs")
+    sqs, events, logs = session.client("sqs"), session.client("events"), session.client("logs")
     try:
         logs.create_log_group(logGroupName=config.job_log_group)
     except logs.exceptions.ResourceAlreadyExistsException:
         pass
-    launcher_env = config.launcher_environment(deployment.state_names).variables()
-    aggregator_env = config.aggregator_environment(deployment.state_names).variables()
     paths: dict[str, Buffer] = {}
-
-    def path(name: str, function: str, handler: str, settings, rule: str, bus: str, pattern: dict,
-             environment: dict, *, batch_size: int | None = None, batching_window_seconds: int | None = None) -> None:
-        visibility = visibility_timeout_seconds if visibility_timeout_seconds is not None else 6 * settings.timeout_seconds
+    for name, path in contract.event_paths(config, sorted(deployment.queue_arns.values())).items():
+        if path.function.name == "aggregator" and not status_path_available():
+            continue
+        visibility = (visibility_timeout_seconds if visibility_timeout_seconds is not None
+                      else contract.buffer_visibility_seconds(path.settings))
         url, arn, dlq_url, dlq_arn = _buffered_queue(
-            sqs, f"{config.prefix}-{name}-buffer", visibility=visibility, max_receive_count=settings.max_receive_count)
-        events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(pattern), State="ENABLED")
+            sqs, f"{config.prefix}-{name}-buffer", visibility=visibility, max_receive_count=path.settings.max_receive_count)
+        rule, bus = f"{config.prefix}-{RULE_NAMES[name]}", "default" if path.on_default_bus else config.bus_name
+        events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(path.pattern), State="ENABLED",
+                        Description=path.description)
         events.put_targets(Rule=rule, EventBusName=bus, Targets=[{
             "Id": "buffer", "Arn": arn, "DeadLetterConfig": {"Arn": dlq_arn},
-            "RetryPolicy": {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 24 * 3600}}])
+            "RetryPolicy": {"MaximumRetryAttempts": contract.DELIVERY_RETRY_ATTEMPTS,
+                            "MaximumEventAgeInSeconds": contract.DELIVERY_MAX_EVENT_AGE_HOURS * 3600}}])
+        environment = contract.function_environment(config, path.function.name, deployment.state_names).variables()
         paths[name] = Buffer(
-            function=function, handler=handler, queue_url=url, queue_arn=arn, dlq_url=dlq_url, dlq_arn=dlq_arn,
-            rule=rule, bus=bus, batch_size=settings.batch_size if batch_size is None else batch_size,
-            batching_window_seconds=(settings.batching_window_seconds if batching_window_seconds is None
-                                     else batching_window_seconds),
-            timeout_seconds=settings.timeout_seconds,
-            max_receive_count=settings.max_receive_count, visibility_timeout_seconds=visibility,
+            function=path.function.name, handler=path.function.handler, queue_url=url, queue_arn=arn,
+            dlq_url=dlq_url, dlq_arn=dlq_arn, rule=rule, bus=bus, batch_size=path.batch_size,
+            batching_window_seconds=path.batching_window_seconds, timeout_seconds=path.settings.timeout_seconds,
+            max_receive_count=path.settings.max_receive_count, visibility_timeout_seconds=visibility,
             environment=environment)
-
-    path("launcher", "launcher", "batchlane.launch.handler.handler", config.launcher,
-         f"{config.prefix}-launch-requested", config.bus_name, {"detail-type": [LAUNCH_REQUESTED]},
-         launcher_env)
-    if status_path_available():
-        path("aggregator", "aggregator", AGGREGATOR_HANDLER, config.aggregator, f"{config.prefix}-batch-job-events",
-             "default", {"source": [BATCH_SOURCE], "detail-type": list(BATCH_DETAIL_TYPES),
-                         "detail": {"jobQueue": sorted(deployment.queue_arns.values())}},
-             aggregator_env)
-        # stacks/status_path.py: abort requests on batchlane's bus, their own buffer and DLQ (the
-        # aggregator's settings), a second event source mapping of the same function: batch size
-        # 10, no batching window.
-        path("abort", "aggregator", AGGREGATOR_HANDLER, config.aggregator, f"{config.prefix}-abort-requested",
-             config.bus_name, {"detail-type": [ABORT_REQUESTED]}, aggregator_env,
-             batch_size=ABORT_BATCH_SIZE, batching_window_seconds=0)
     return paths
 
 

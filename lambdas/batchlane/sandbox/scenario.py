@@ -4,6 +4,7 @@ their events are delivered. The format is documented in docs/sandbox.md."""
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,8 @@ class LaunchSpec:
     default_child: ChildBehaviour = ChildBehaviour()
     delivery: Delivery = Delivery()
     expect: dict[str, Any] = field(default_factory=dict)
+    execute: str | None = None  # "local" | "simulated"; None: the sandbox's choice (docs/sandbox.md)
+    attempt_duration_seconds: float | None = None  # local execution: replaces the job's timeout (>= 60 s at launch)
 
     @property
     def launch_id(self) -> str | None:
@@ -91,6 +94,8 @@ class Scenario:
     deployment: str = "dev"
     timeout_seconds: float = 60.0
     name: str = "scenario"
+    execute: str = "simulated"  # "local": every launch's jobs run as local processes (batchlane.sandbox.local)
+    image_map: dict[str, tuple[str, ...]] = field(default_factory=dict)  # local execution: image -> entrypoint
 
     def for_launch(self, launch_id: str | None) -> LaunchSpec | None:
         return next((s for s in self.launches if launch_id and s.launch_id == launch_id), None)
@@ -140,8 +145,52 @@ def _delivery(where: str, raw: dict | None, base: Delivery) -> Delivery:
     return Delivery(**{k: float(v) for k, v in values.items()})
 
 
+def parse_image_map(raw: Any, base_dir: Path | None = None, where: str = "imageMap") -> dict[str, tuple[str, ...]]:
+    """Local execution's ``{image or glob: [word, ...] | "a shell-like line"}``; a word starting ``./`` or ``../`` is a
+    path relative to the file that holds the map (``base_dir``)."""
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{where}: expected a mapping of image -> command words, got {type(raw).__name__}")
+    image_map: dict[str, tuple[str, ...]] = {}
+    for image, words in raw.items():
+        if isinstance(words, str):
+            words = shlex.split(words)
+        if not isinstance(words, list) or not words or not all(isinstance(w, str) for w in words):
+            raise ScenarioError(f"{where}.{image}: a list of strings (or one command line) is required")
+        image_map[str(image)] = tuple(
+            str(((base_dir or Path.cwd()) / w).resolve()) if w.startswith(("./", "../")) else w
+            for w in words)
+    return image_map
+
+
+def load_image_map(path: str | Path) -> dict[str, tuple[str, ...]]:
+    """An image map file (YAML): ``batchlane sandbox up --image-map FILE``, or a scenario's ``imageMap: FILE``."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScenarioError(f"cannot read image map {path}: {exc}") from None
+    return parse_image_map(raw, path.parent.resolve(), str(path))
+
+
+def _image_map(raw: Any, base_dir: Path | None) -> dict[str, tuple[str, ...]]:
+    """A scenario's ``imageMap``: the mapping itself, or the name of a file holding it."""
+    if isinstance(raw, str):
+        return load_image_map((base_dir or Path.cwd()) / raw)
+    return parse_image_map(raw or {}, base_dir)
+
+
+EXECUTE = ("simulated", "local")
+
+
+def _execute(where: str, value: Any) -> str:
+    if value not in EXECUTE:
+        raise ScenarioError(f"{where}: one of {', '.join(EXECUTE)} is required, not {value!r}")
+    return value
+
+
 def parse_scenario(raw: dict, base_dir: Path | None = None, name: str = "scenario") -> Scenario:
-    _keys("scenario", raw, {"seed", "deployment", "timeoutSeconds", "defaults", "launches", "name"})
+    _keys("scenario", raw, {"seed", "deployment", "timeoutSeconds", "defaults", "launches", "name", "execute", "imageMap"})
+    execute = _execute("execute", raw.get("execute", "simulated"))
     defaults = raw.get("defaults") or {}
     _keys("defaults", defaults, {"runSeconds", "delivery", "source"})
     base_delivery = _delivery("defaults.delivery", defaults.get("delivery"), Delivery())
@@ -149,7 +198,11 @@ def parse_scenario(raw: dict, base_dir: Path | None = None, name: str = "scenari
     for i, item in enumerate(raw.get("launches") or []):
         where = f"launches[{i}]"
         _keys(where, item, {"name", "detail", "detailFile", "sqsBody", "source", "atSeconds", "runSeconds",
-                            "children", "delivery", "expect"})
+                            "children", "delivery", "expect", "execute", "attemptDurationSeconds"})
+        launch_execute = _execute(f"{where}.execute", item["execute"]) if "execute" in item else None
+        if (launch_execute or execute) == "local" and ({"children", "runSeconds"} & set(item)):
+            raise ScenarioError(f"{where}: children and runSeconds do not apply to a launch executed locally "
+                                "(its processes decide what happens)")
         given = [k for k in ("detail", "detailFile", "sqsBody") if k in item]
         if len(given) != 1:
             raise ScenarioError(f"{where}: give exactly one of detail, detailFile, sqsBody")
@@ -181,9 +234,12 @@ def parse_scenario(raw: dict, base_dir: Path | None = None, name: str = "scenari
             run_seconds=float(item.get("runSeconds", defaults.get("runSeconds", 0.5))),
             children=children, default_child=default_child,
             delivery=_delivery(f"{where}.delivery", item.get("delivery"), base_delivery),
-            expect=dict(item.get("expect") or {})))
+            expect=dict(item.get("expect") or {}), execute=launch_execute,
+            attempt_duration_seconds=(float(item["attemptDurationSeconds"]) if "attemptDurationSeconds" in item
+                                      else None)))
     return Scenario(launches=tuple(launches), seed=int(raw.get("seed", 0)), deployment=str(raw.get("deployment", "dev")),
-                    timeout_seconds=float(raw.get("timeoutSeconds", 60)), name=str(raw.get("name", name)))
+                    timeout_seconds=float(raw.get("timeoutSeconds", 60)), name=str(raw.get("name", name)),
+                    execute=execute, image_map=_image_map(raw.get("imageMap"), base_dir))
 
 
 def load_scenario(path: str | Path) -> Scenario:

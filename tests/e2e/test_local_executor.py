@@ -1,0 +1,164 @@
+"""The local executor: jobs' commands run as processes on this machine against the sandbox.
+
+The example job (``sandbox/examples/jobs/word_stats.py``) as a map task with one genuine failure,
+the environment Batch gives a container, a timeout killing a process, and an abort stopping the
+running ones."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import time
+
+import pytest
+import yaml
+
+from batchlane.deployment.config import load_config
+from batchlane.sandbox.demo import EXAMPLES
+from batchlane.sandbox.local import TIMEOUT_REASON, LocalExecution
+from batchlane.sandbox.provision import status_path_available
+from batchlane.sandbox.scenario import load_scenario, parse_scenario
+from tests.e2e.conftest import task
+
+pytestmark = pytest.mark.skipif(not status_path_available(), reason="no status path in this checkout")
+
+WORD_STATS = load_scenario(EXAMPLES / "word-stats.yaml")
+WORD_STATS_LAUNCH = yaml.safe_load((EXAMPLES / "word-stats-launch.yaml").read_text())
+SLEEPER = "e2e/sleeper:1"  # prints a line, then sleeps for a minute unless stopped
+ENV_PRINTER = "e2e/env:1"  # prints the variables a job gets, as JSON
+PRINTED = ("AWS_BATCH_JOB_ID", "AWS_BATCH_JOB_ATTEMPT", "AWS_BATCH_JOB_ARRAY_INDEX", "AWS_BATCH_CE_NAME",
+           "AWS_BATCH_JQ_NAME", "BATCHLANE_INPUTS_URI", "BATCHLANE_OUTPUTS_URI", "BATCHLANE_LAUNCH_ID",
+           "AWS_ENDPOINT_URL", "EXECUTIONS_TABLE")
+SCENARIO = parse_scenario({
+    "execute": "local",
+    "imageMap": {**{k: list(v) for k, v in WORD_STATS.image_map.items()},
+                 SLEEPER: ["{python}", "-c", "import time; print('sleeping', flush=True); time.sleep(60)"],
+                 ENV_PRINTER: ["{python}", "-c", f"import json, os; print(json.dumps({{k: os.environ.get(k) for k in {list(PRINTED)!r}}}))"]},
+    "launches": [{"detail": {"launchId": "e2e-timeout"}, "attemptDurationSeconds": 1.5},
+                 {"detail": {"launchId": "e2e-abort-local"}}],
+})
+QUEUE_VCPUS = 2  # the default queue's compute here (spot + ondemand, 1 vCPU each): 2 one-vCPU jobs at once
+PROCESSES = 4  # more than the queue allows: the vCPUs are the limit
+
+
+def small_compute(config):
+    """The deployment with the default queue's compute environments shrunk to 1 vCPU each."""
+    return config.model_copy(update={"compute_environments": [
+        ce.model_copy(update={"max_vcpus": 1}) if ce.name in ("spot", "ondemand") else ce
+        for ce in config.compute_environments]})
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    from batchlane.sandbox.core import Sandbox
+
+    with Sandbox.started(small_compute(load_config("dev")), scenario=SCENARIO, visibility_timeout_seconds=1,
+                         execution=LocalExecution(max_processes=PROCESSES, stop_grace_seconds=2)) as sandbox:
+        yield sandbox
+
+
+def wait_for(predicate, timeout=30.0, poll=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout} s")
+
+
+def finished(sandbox, launch_id: str, timeout: float = 40.0) -> dict:
+    return wait_for(lambda: (s := sandbox.status(launch_id)) and s.get("storedPhase") in ("succeeded", "failed", "aborted")
+                    and s, timeout)
+
+
+def log_lines(sandbox, stream: str) -> list[str]:
+    logs = sandbox.session.client("logs")
+    return [e["message"] for e in logs.get_log_events(logGroupName=sandbox.config.job_log_group,
+                                                      logStreamName=stream)["events"]]
+
+
+def word_stats_module():
+    """The example job's own code, to say what its outputs must be."""
+    spec = importlib.util.spec_from_file_location("word_stats", EXAMPLES / "jobs" / "word_stats.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_example_map_task_outputs_are_computed_by_the_script(sandbox):
+    sandbox.put_launch(WORD_STATS_LAUNCH)
+    status = finished(sandbox, "demo-word-stats")
+    assert status["phase"] == "succeeded" and status["counts"] == {**status["counts"], "SUCCEEDED": 4, "FAILED": 1}
+    statistics = word_stats_module().statistics
+    expected = [statistics(doc) if "text" in doc else None for doc in WORD_STATS_LAUNCH["inputs"]]
+    assert status["outputs"] == {key: [e and e[key] for e in expected] for key in ("words", "distinct", "top", "longest")}
+    assert status["outputs"]["words"][0] == 12  # "The quick brown fox ... The dog sleeps."
+    assert sandbox.executor.peak_running == QUEUE_VCPUS  # maxVcpus / the job's vCPU, not the process limit
+
+
+def test_a_child_that_exits_non_zero_is_retried_and_its_logs_show_its_stderr(sandbox):
+    status = finished(sandbox, "demo-word-stats")
+    child = next(c for c in status["children"] if c["index"] == 3)
+    assert child["status"] == "FAILED" and child["attempts"] == 2 and len(child["logs"]) == 2
+    job = sandbox.executor.job_of_launch("demo-word-stats")
+    [final] = [e["detail"] for t, i, e in job.history if i == 3 and e["detail"]["status"] == "FAILED"]
+    assert [a["container"]["exitCode"] for a in final["attempts"]] == [2, 2]
+    assert final["statusReason"] == "Essential container in task exited"
+    for attempt, record in enumerate(final["attempts"], start=1):
+        lines = log_lines(sandbox, record["container"]["logStreamName"])
+        assert f"word_stats: child 3, attempt {attempt}, job {job.job_id}:3" in lines
+        assert any(line.startswith("word_stats: bad input at line 3 of s3://") and '"txt"' in line for line in lines)
+        assert record["stoppedAt"] >= record["startedAt"] > 0
+
+
+def test_the_job_gets_the_environment_batch_gives_it(sandbox):
+    sandbox.put_launch(task("e2e-env", container={"image": ENV_PRINTER}, inputs=[{"i": 0}, {"i": 1}]))
+    status = finished(sandbox, "e2e-env")
+    assert status["phase"] == "succeeded"
+    job = sandbox.executor.job_of_launch("e2e-env")
+    stream = next(e["detail"]["container"]["logStreamName"] for t, i, e in job.history
+                  if i == 1 and e["detail"]["status"] == "RUNNING")
+    printed = json.loads(next(line for line in log_lines(sandbox, stream) if line.startswith("{")))
+    record = sandbox.launch_record("e2e-env")
+    assert printed == {
+        "AWS_BATCH_JOB_ID": f"{job.job_id}:1", "AWS_BATCH_JOB_ATTEMPT": "1", "AWS_BATCH_JOB_ARRAY_INDEX": "1",
+        "AWS_BATCH_CE_NAME": "batchlane-dev-spot", "AWS_BATCH_JQ_NAME": record.queue,
+        "BATCHLANE_INPUTS_URI": record.inputs_uri, "BATCHLANE_OUTPUTS_URI": record.outputs_uri,
+        "BATCHLANE_LAUNCH_ID": "e2e-env", "AWS_ENDPOINT_URL": sandbox.endpoint,
+        "EXECUTIONS_TABLE": None,  # the sandbox's own (the handlers') environment does not leak into a job
+    }
+
+
+def test_a_timeout_kills_the_process_and_is_not_retried(sandbox):
+    sandbox.put_launch(task("e2e-timeout", container={"image": SLEEPER}, retries=2))
+    status = finished(sandbox, "e2e-timeout", timeout=20)
+    assert status["phase"] == "failed"
+    [child] = status["children"]
+    assert child["attempts"] == 1  # Batch does not retry an attempt that timed out
+    job = sandbox.executor.job_of_launch("e2e-timeout")
+    final = next(e["detail"] for t, i, e in job.history if e["detail"]["status"] == "FAILED")
+    [attempt] = final["attempts"]
+    assert final["statusReason"] == attempt["statusReason"] == TIMEOUT_REASON
+    assert attempt["container"]["exitCode"] == 143  # SIGTERM: 128 + 15
+    assert 1400 <= attempt["stoppedAt"] - attempt["startedAt"] < 10_000
+    assert log_lines(sandbox, attempt["container"]["logStreamName"]) == ["sleeping"]
+    assert sandbox.executor.processes("e2e-timeout") == []
+
+
+def test_an_abort_stops_the_running_processes(sandbox):
+    sandbox.put_launch(task("e2e-abort-local", container={"image": SLEEPER}, inputs=[{"i": i} for i in range(3)]))
+    running = wait_for(lambda: len(p := sandbox.executor.processes("e2e-abort-local")) == QUEUE_VCPUS and p, timeout=20)
+    wait_for(lambda: sandbox.status("e2e-abort-local") and sandbox.status("e2e-abort-local")["counts"].get("RUNNING"))
+    sandbox.abort("e2e-abort-local", "e2e: stop")
+    status = finished(sandbox, "e2e-abort-local", timeout=20)
+    assert status["phase"] == "aborted"
+    wait_for(lambda: all(p.poll() is not None for p in running), timeout=10)
+    assert {p.returncode for p in running} == {-15}  # stopped by SIGTERM, as Batch stops a container
+    for p in running:
+        with pytest.raises(ProcessLookupError):
+            os.kill(p.pid, 0)
+    assert sandbox.executor.processes("e2e-abort-local") == []
+    # The stopped children's FAILED events follow the aborted phase (as at Batch).
+    wait_for(lambda: [c["status"] for c in sandbox.status("e2e-abort-local")["children"]] == ["FAILED"] * 3)
