@@ -88,6 +88,8 @@ def status_lines(doc: dict[str, Any]) -> list[str]:
         lines.append(f"  {doc['console']['name']}: {doc['console']['url']}")
     if doc.get("blocked"):
         lines.append(f"  blocked: {doc['blocked']}")
+    if doc.get("failures"):
+        lines.append("  failed attempts: " + ", ".join(f"{k} {v}" for k, v in sorted(doc["failures"].items())))
     if doc.get("terminated"):
         lines.append("  the remaining children were stopped (TerminateJob)")
     if doc.get("error"):
@@ -105,14 +107,21 @@ def status_lines(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _attempts_cell(child: dict[str, Any]) -> str:
+    """``3`` or, when earlier attempts failed, ``3 (spot-reclaimed, spot-reclaimed)``."""
+    failed = [c for c in (child.get("attemptFailures") or [])[:-1] if c]
+    return f"{child['attempts']} ({', '.join(failed)})" if failed else str(child["attempts"])
+
+
 def _children_lines(doc: dict[str, Any]) -> list[str]:
     children = doc["children"]
     unseen = doc["size"] - len(children)
     lines = [f"  children ({len(children)} with events" + (f", {unseen} without any yet" if unseen else "") + "):"]
     if children:
-        rows = [["INDEX", "STATUS", "ATTEMPTS", "EXIT", "REASON"]]
-        rows += [[str(c["index"]), c["status"], str(c["attempts"]),
-                  "-" if c["exitCode"] is None else str(c["exitCode"]), (c["statusReason"] or "")[:60]]
+        rows = [["INDEX", "STATUS", "ATTEMPTS", "EXIT", "FAILURE", "REASON"]]
+        rows += [[str(c["index"]), c["status"], _attempts_cell(c),
+                  "-" if c["exitCode"] is None else str(c["exitCode"]), c.get("failureClass") or "-",
+                  (c["statusReason"] or "")[:60]]
                  for c in children]
         table = table_text(rows, indent="    ")
         lines.append(table[0])

@@ -17,9 +17,20 @@ from batchlane.launch.ports import LaunchInProgress, SubmitOutcomeUnknown, Submi
 _DESERIALIZE = TypeDeserializer()
 
 
+# Refusals that no retry will change: the request itself (ClientException, ValidationException)
+# or its permissions (AccessDenied, AccessDeniedException: a queue outside the launcher's policy, a
+# role IAM does not let it pass). Retried, they would only end in the DLQ with no answer sent.
+_REFUSAL_CODES = ("ClientException", "ValidationException")
+_REFUSAL_PREFIX = "AccessDenied"
+
+
+def is_refusal(exc: ClientError) -> bool:
+    code = aws.error_code(exc) or ""
+    return code in _REFUSAL_CODES or code.startswith(_REFUSAL_PREFIX)
+
+
 def _call(operation: str, fn, **kwargs):
-    """Call AWS; throttling and 5xx become TransientError (the message is retried), and Batch's
-    ClientException (a request it will never accept) becomes Refused (the launch is rejected)."""
+    """Call AWS; throttling and 5xx become TransientError (the message is retried)."""
     try:
         return fn(**kwargs)
     except BotoCoreError as exc:
@@ -27,8 +38,18 @@ def _call(operation: str, fn, **kwargs):
         raise
     except ClientError as exc:
         aws.raise_if_transient(operation, exc)
-        if aws.error_code(exc) == "ClientException":
-            raise Refused(operation, exc.response.get("Error", {}).get("Message", "")) from exc
+        raise
+
+
+def _refusable_call(operation: str, fn, **kwargs):
+    """:func:`_call` for the calls that submit a launch (Batch, S3): a refusal becomes Refused, and
+    the launch is rejected with AWS's message."""
+    try:
+        return _call(operation, fn, **kwargs)
+    except ClientError as exc:
+        if is_refusal(exc):
+            error = exc.response.get("Error", {})
+            raise Refused(operation, error.get("Message") or aws.error_code(exc) or "refused") from exc
         raise
 
 
@@ -43,12 +64,12 @@ class BatchJobDefinitions:
         if name in self._known:
             return self._known[name]
         batch = aws.client("batch")
-        found = _call("DescribeJobDefinitions", batch.describe_job_definitions, jobDefinitionName=name, status="ACTIVE")
+        found = _refusable_call("DescribeJobDefinitions", batch.describe_job_definitions, jobDefinitionName=name, status="ACTIVE")
         revisions = sorted(found.get("jobDefinitions", []), key=lambda d: d["revision"])
         if revisions:
             arn = revisions[-1]["jobDefinitionArn"]
         else:
-            arn = _call("RegisterJobDefinition", batch.register_job_definition, **spec.register_request())["jobDefinitionArn"]
+            arn = _refusable_call("RegisterJobDefinition", batch.register_job_definition, **spec.register_request())["jobDefinitionArn"]
         self._known[name] = arn
         return arn
 
@@ -60,7 +81,7 @@ class BatchJobs:
             response = aws.single_attempt_client("batch").submit_job(**request)
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            if not aws.is_transient(exc) and 400 <= status < 500:
+            if not aws.is_transient(exc) and (400 <= status < 500 or is_refusal(exc)):
                 raise Refused("SubmitJob", exc.response.get("Error", {}).get("Message", "") or aws.error_code(exc)) from exc
             raise SubmitOutcomeUnknown(f"SubmitJob: {aws.error_code(exc) or status}") from exc
         except BotoCoreError as exc:
@@ -92,7 +113,7 @@ class S3InputStore:
         self.bucket = bucket
 
     def put(self, key: str, body: bytes) -> None:
-        _call("PutObject", aws.client("s3").put_object, Bucket=self.bucket, Key=key, Body=body,
+        _refusable_call("PutObject", aws.client("s3").put_object, Bucket=self.bucket, Key=key, Body=body,
               ContentType="application/x-ndjson")
 
 

@@ -24,6 +24,7 @@ from batchlane import STATUS_CHANGED
 from batchlane.common.executions import FINAL_PHASES, LaunchRecord
 from batchlane.common.open_launches import OPEN_SHARD_ATTR
 from batchlane.common.ports import Announcer, Log
+from batchlane.status.failures import failures_of
 from batchlane.status.finish import Finisher
 from batchlane.status.fold import PhaseDecision, decide_phase, initial_counts, min_successes
 from batchlane.status.models import TaskStatusChanged
@@ -93,7 +94,7 @@ class PhaseKeeper:
         self.announcer.publish(STATUS_CHANGED, TaskStatusChanged.phase_change(
             launch_id=launch.launch_id, job_id=launch.job_id, queue=launch.queue, phase=phase, previous=old_phase,
             reason=reason, size=launch.size, counts=counts, outputs_uri=fields.get("outputsUri"),
-            error=fields.get("error")).detail())
+            error=fields.get("error"), failures=failures_of(summary)).detail())
         remove = (OPEN_SHARD_ATTR,) if phase in FINAL_PHASES else ()
         if not self.store.finish_transition(launch.launch_id, token, fields, remove):
             self.log.warning("phase claim was taken over", extra={"launchId": launch.launch_id, "phase": phase})
@@ -114,7 +115,7 @@ class PhaseKeeper:
             return  # another invocation announced it
         self.announcer.publish(STATUS_CHANGED, TaskStatusChanged.progress(
             launch_id=launch.launch_id, job_id=launch.job_id, queue=launch.queue, phase=phase, size=launch.size,
-            counts=counts).detail())
+            counts=counts, failures=failures_of(summary)).detail())
 
 
 def _terminate_reason(decision: PhaseDecision) -> str | None:
