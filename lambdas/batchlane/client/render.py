@@ -142,6 +142,18 @@ def describe_item(item: dict[str, Any]) -> str:
     return f"{' '.join(named) or '(any launch)'} -> tags [{', '.join(item.get('tags', []))}]"
 
 
+def _candidate_state(c) -> str:
+    if not c.enabled:
+        return "disabled"
+    if c.weight == 0:
+        return "drained (weight 0)"
+    if c.unmet:
+        return f"cannot run the job: {c.unmet}"
+    if c.unhealthy and not c.share:
+        return f"avoided, unhealthy: {c.unhealthy}"
+    return f"share {c.share:.1%}" + (f" (unhealthy: {c.unhealthy})" if c.unhealthy else "")
+
+
 def decision_lines(decision: "Decision", *, project: str, domain: str, workflow: str, launch_id: str,
                    sample: bool, source: str) -> list[str]:
     """``batchlane routes explain``: the rule, the tag, the candidate queues and their shares, the queue."""
@@ -150,6 +162,7 @@ def decision_lines(decision: "Decision", *, project: str, domain: str, workflow:
         ["Routing from", source],
         ["Launch", f"project={project} domain={domain} workflow={workflow}"],
         ["Launch id", shown_id],
+        ["Needs", decision.needs.describe() + ("" if decision.needs.platform else " (platform: the queue's)")],
         ["Rule", decision.rule.describe().removeprefix("rule ") if decision.rule else "none applies"],
     ]
     for skipped in decision.skipped_tags:
@@ -158,10 +171,12 @@ def decision_lines(decision: "Decision", *, project: str, domain: str, workflow:
         rows.append(["Tag", decision.tag or ""])
         width = max(len(c.queue) for c in decision.candidates)
         for i, c in enumerate(decision.candidates):
-            state = "disabled" if not c.enabled else ("drained (weight 0)" if c.weight == 0 else f"share {c.share:.1%}")
+            state = _candidate_state(c)
             mark = "  <- chosen" if c.chosen else ""
             rows.append(["Candidates" if i == 0 else "", f"{c.queue.ljust(width)}  weight {c.weight}  {state}{mark}"])
         rows.append(["Queue", decision.queue or ""])
+        if decision.platform:
+            rows.append(["Platform", decision.platform + ("" if decision.needs.platform else " (the queue's)")])
     else:
         rows.append(["Queue", "none: the launch would be rejected"])
     rows.append(["Why", decision.reason])

@@ -82,6 +82,9 @@ class AggregatorEnvironment(FunctionEnvironment):
     event_bus: Annotated[Name, Field(alias="EVENT_BUS")]
     progress_interval_seconds: Annotated[NonNegativeInt, Field(alias="PROGRESS_INTERVAL_SECONDS")]
     progress_min_size: Annotated[PositiveInt, Field(alias="PROGRESS_MIN_SIZE")]
+    # Queue health: a Queue Blocked event marks its queue's routing item unhealthy for this long.
+    routing_table: Annotated[Name | None, Field(alias="ROUTING_TABLE")] = None
+    unhealthy_seconds: Annotated[NonNegativeInt, Field(alias="UNHEALTHY_SECONDS")] = 0
     # Launches (and foreign jobs) remembered per container; no deployment sets it.
     launch_cache_size: Annotated[PositiveInt, Field(alias="LAUNCH_CACHE_SIZE")] = 4096
 

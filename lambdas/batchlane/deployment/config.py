@@ -236,6 +236,9 @@ class StatusConfig(_Strict):
     silent_seconds: Annotated[int, Field(alias="silentSeconds", ge=60, le=7 * 24 * 3600)] = 1800
     # AWS Batch requests (DescribeJobs, 100 job ids each) one reconciler run may make.
     reconcile_request_budget: Annotated[int, Field(alias="reconcileRequestBudget", ge=1, le=10_000)] = 50
+    # A queue whose jobs are reported blocked ("Batch Job Queue Blocked") is unhealthy for this long:
+    # routing prefers its healthy peers of the same tag. 0 turns queue health off.
+    unhealthy_seconds: Annotated[int, Field(alias="unhealthySeconds", ge=0, le=86_400)] = 900
 
 
 class DeploymentConfig(_Strict):
@@ -446,6 +449,8 @@ class DeploymentConfig(_Strict):
             event_bus=state.event_bus,
             progress_interval_seconds=self.status.progress_interval_seconds,
             progress_min_size=self.status.progress_min_size,
+            routing_table=state.routing_table,
+            unhealthy_seconds=self.status.unhealthy_seconds,
         )
 
     def reconciler_environment(self, state: StateNames) -> ReconcilerEnvironment:
