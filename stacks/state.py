@@ -9,6 +9,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from batchlane import EVENT_SOURCE
+from batchlane.common.executions import EXPIRES_AT
 from batchlane.deployment.config import DeploymentConfig, StateNames
 
 
@@ -72,7 +73,7 @@ class StateStore(Construct):
     def _executions_table(self, config: DeploymentConfig) -> dynamodb.Table:
         """One partition per launch: the launch record, then the status path's items."""
         table = _table(
-            self, "Executions", name=config.table_name("executions"), pk="launchId", sk="sk", ttl="expiresAt"
+            self, "Executions", name=config.table_name("executions"), pk="launchId", sk="sk", ttl=EXPIRES_AT
         )
         table.add_global_secondary_index(
             index_name="byJobId",

@@ -441,6 +441,7 @@ class DeploymentConfig(_Strict):
             event_bus=state.event_bus,
             # Longer than the function can run: a crashed submission is looked up, not repeated.
             lease_seconds=3 * self.launcher.timeout_seconds,
+            retention_seconds=self.execution_retention_seconds,
         )
 
     def aggregator_environment(self, state: StateNames) -> AggregatorEnvironment:
@@ -451,6 +452,7 @@ class DeploymentConfig(_Strict):
             progress_min_size=self.status.progress_min_size,
             routing_table=state.routing_table,
             unhealthy_seconds=self.status.unhealthy_seconds,
+            retention_seconds=self.execution_retention_seconds,
         )
 
     def reconciler_environment(self, state: StateNames) -> ReconcilerEnvironment:

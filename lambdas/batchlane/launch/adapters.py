@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
@@ -9,7 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from batchlane.common import aws
 from batchlane.common.errors import Refused, TransientError
-from batchlane.common.executions import LAUNCH_SK, SUBMITTING, LaunchRecord, key
+from batchlane.common.executions import EXPIRES_AT, LAUNCH_SK, SUBMITTING, LaunchRecord, key
 from batchlane.common.values import to_dynamo
 from batchlane.launch.planner import JobDefinitionSpec
 from batchlane.launch.ports import LaunchInProgress, SubmitOutcomeUnknown, SubmittedJob
@@ -120,8 +121,15 @@ class S3InputStore:
 class DynamoLedger:
     """The executions table's ``launch`` item (batchlane.common.executions)."""
 
-    def __init__(self, table_name: str) -> None:
+    def __init__(self, table_name: str, *, retention_seconds: int = 0) -> None:
         self.table_name = table_name
+        self.retention_seconds = retention_seconds  # the table's TTL attribute expiresAt; 0: never
+
+    def _item(self, record: LaunchRecord) -> dict[str, Any]:
+        item = record.to_item()
+        if self.retention_seconds:
+            item[EXPIRES_AT] = int(time.time()) + self.retention_seconds
+        return to_dynamo(item)
 
     @property
     def _table(self):
@@ -129,7 +137,7 @@ class DynamoLedger:
 
     def claim(self, record: LaunchRecord) -> LaunchRecord | None:
         try:
-            _call("PutItem", self._table.put_item, Item=to_dynamo(record.to_item()),
+            _call("PutItem", self._table.put_item, Item=self._item(record),
                   ConditionExpression="attribute_not_exists(launchId)",
                   ReturnValuesOnConditionCheckFailure="ALL_OLD")
             return None
@@ -146,7 +154,7 @@ class DynamoLedger:
 
     def take_over(self, record: LaunchRecord, old_token: str | None) -> bool:
         try:
-            _call("PutItem", self._table.put_item, Item=to_dynamo(record.to_item()),
+            _call("PutItem", self._table.put_item, Item=self._item(record),
                   ConditionExpression="#s = :submitting AND leaseToken = :old",
                   ExpressionAttributeNames={"#s": "state"},
                   ExpressionAttributeValues={":submitting": SUBMITTING, ":old": old_token or ""})

@@ -29,7 +29,7 @@ def runtime() -> StatusService:
     """Adapters built once per container (after any test mock); the launch cache lives here."""
     env = AggregatorEnvironment.from_environ()
     return StatusService(
-        store=DynamoStatusStore(env.executions_table),
+        store=DynamoStatusStore(env.executions_table, retention_seconds=env.retention_seconds),
         jobs=BatchTerminator(),
         outputs=S3Outputs(),
         announcer=EventBusAnnouncer(env.event_bus),
