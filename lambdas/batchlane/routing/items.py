@@ -112,17 +112,18 @@ def queue_from_item(name: str, item: Mapping[str, Any]) -> Queue:
     reason = item.get("blockedReason")
     if reason is not None and not isinstance(reason, str):
         problems.append("blockedReason must be a string")
-    for check in (lambda: _strings(item.get("attributes"), "attributes", ordered=False),
-                  lambda: capabilities_from_item(item.get("capabilities"))):
-        try:
-            check()
-        except MalformedItem as exc:
-            problems.append(str(exc))
+    attributes, capabilities = (), UNKNOWN
+    try:
+        attributes = _strings(item.get("attributes"), "attributes", ordered=False)
+    except MalformedItem as exc:
+        problems.append(str(exc))
+    try:
+        capabilities = capabilities_from_item(item.get("capabilities"))
+    except MalformedItem as exc:
+        problems.append(str(exc))
     if problems:
         raise MalformedItem("; ".join(problems))
-    return Queue(name, _strings(item.get("attributes"), "attributes", ordered=False), int(weight), enabled,
-                 capabilities_from_item(item.get("capabilities")),
-                 None if until is None else int(until), reason)
+    return Queue(name, attributes, int(weight), enabled, capabilities, None if until is None else int(until), reason)
 
 
 def rule_from_item(rule_id: str, item: Mapping[str, Any]) -> Rule:
