@@ -36,8 +36,6 @@ from stacks.runtime import log_retention
 
 # The S3 key prefix under which the launcher writes inputs and jobs write outputs.
 DATA_PREFIX = "launches/"
-# Default instance family of a gpu compute environment that names no instance types.
-DEFAULT_GPU_INSTANCE_TYPES = ("g5",)
 # The three reasons a job can sit in RUNNABLE that Batch can act on (jobStateTimeLimitActions).
 _RUNNABLE_REASONS = (
     batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY,
@@ -177,6 +175,12 @@ class BatchCompute(Construct):
             # S3 traffic (inputs, outputs, image layers from ECR) bypasses the NAT gateway: free.
             gateway_endpoints={"S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)},
         )
+        if new.interface_endpoints:
+            # Without NAT, Fargate jobs (no public IP) reach ECR and CloudWatch Logs through these.
+            for name, service in (("EcrApi", ec2.InterfaceVpcEndpointAwsService.ECR),
+                                  ("EcrDocker", ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER),
+                                  ("Logs", ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS)):
+                vpc.add_interface_endpoint(name, service=service, subnets=ec2.SubnetSelection(subnet_type=private_type))
         flow_logs = logs.LogGroup(
             self,
             "FlowLogs",
@@ -231,7 +235,7 @@ class BatchCompute(Construct):
                 self, f"Compute-{ce.name}", spot=ce.kind is ComputeKind.FARGATE_SPOT, **common
             )
         else:
-            names = list(ce.instance_types) or (list(DEFAULT_GPU_INSTANCE_TYPES) if ce.kind is ComputeKind.GPU else [])
+            names = ce.effective_instance_types
             explicit = [n for n in names if n != "optimal"]
             image_type = ce.image_type or (
                 EcsImageType.ECS_AL2023_NVIDIA if ce.kind is ComputeKind.GPU else EcsImageType.ECS_AL2023

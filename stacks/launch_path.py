@@ -52,7 +52,8 @@ class LaunchPath(Construct):
         state.bucket.grant_put(fn, "launches/*")
         state.bus.grant_put_events_to(fn)
         definitions = stack.format_arn(service="batch", resource="job-definition", resource_name="batchlane-*")
-        queues = [q.job_queue_arn for q in compute.job_queues.values()]
+        # The deployment's queues, and the queues outside it that routing items may name (extraJobQueueArns).
+        queues = [q.job_queue_arn for q in compute.job_queues.values()] + list(config.extra_job_queue_arns)
         fn.add_to_role_policy(iam.PolicyStatement(
             sid="SubmitToOwnQueues",
             actions=["batch:SubmitJob"],

@@ -38,6 +38,8 @@ class StatusPath(Construct):
         self._batch_events_to_aggregator(config, state, paths["aggregator"], runtime)
         self._abort_requests_to_aggregator(state, paths["abort"])
         self._grant(state, self.function)
+        # Queue health: the aggregator marks the routing item of a queue whose jobs are blocked.
+        state.routing_table.grant(self.function, "dynamodb:UpdateItem")
         self._scheduled_reconciler(config, state, runtime)
 
     def _batch_events_to_aggregator(

@@ -115,7 +115,7 @@ def test_fair_share_and_runnable_time_limit(fargate):
     assert shared["SchedulingPolicyArn"] == {"Fn::GetAtt": [policy_id, "Arn"]}
     fair = policy["Properties"]["FairsharePolicy"]
     assert fair["ShareDecaySeconds"] == 3600 and fair["ComputeReservation"] == 10
-    assert {s["ShareIdentifier"]: s["WeightFactor"] for s in fair["ShareDistribution"]} == {"team-a": 1, "team-b": 2}
+    assert {s["ShareIdentifier"]: s["WeightFactor"] for s in fair["ShareDistribution"]} == {"team_a": 1, "team_b": 2}
     actions = queues["batchlane-fargate-default"]["JobStateTimeLimitActions"]
     assert {a["Reason"] for a in actions} == {
         "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY",

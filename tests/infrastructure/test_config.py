@@ -64,8 +64,9 @@ def test_dev_reproduces_the_seed_guides_three_queues():
     assert queues["default"].attributes == ["default"]
     kinds = {ce.name: ce.kind.value for ce in config.compute_environments}
     assert kinds[queues["gpu_dynamic"].compute_environments[0]] == "gpu"
-    # the seed's workflowConfigs, in order, ending with the catch-all
-    assert [r.tags for r in config.routing_rules] == [["critical"], ["gpu"], ["critical"], ["default"]]
+    # the seed's workflowConfigs, in order, ending with the catch-all; its tags after default are where
+    # a job the default queue cannot run falls through to (a GPU, platform FARGATE: routing by need)
+    assert [r.tags for r in config.routing_rules] == [["critical"], ["gpu"], ["critical"], ["default", "gpu", "fargate"]]
 
 
 def test_fargate_example_uses_an_existing_vpc_and_only_fargate():

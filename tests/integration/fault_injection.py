@@ -44,6 +44,9 @@ def _error(kind: str, operation: str) -> BaseException:
     if kind.startswith("5xx"):
         return ClientError({"Error": {"Code": "InternalServerError", "Message": "injected"},
                             "ResponseMetadata": {"HTTPStatusCode": 500}}, operation)
+    if kind == "access-denied":  # a refusal no retry changes (not in FAULT_KINDS: it rejects the launch)
+        return ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not authorized: injected"},
+                            "ResponseMetadata": {"HTTPStatusCode": 403}}, operation)
     if kind == "timeout-after":
         return ReadTimeoutError(endpoint_url=f"https://{operation}.example")
     return Crash(f"crashed after {operation}")

@@ -530,3 +530,39 @@ def test_concurrent_invocations_announce_each_phase_once_and_assemble_outputs_on
     assert writes_of_outputs == [record["outputsUri"].rstrip("/") + ".json"]
     assert s3_json(writes_of_outputs[0]) == {"y": list(range(size))}
     assert summary(world, "c-1")["phase"] == "succeeded"
+
+
+def test_a_queue_blocked_event_makes_routing_avoid_the_queue_while_a_healthy_one_shares_its_tag(world, deliver,
+                                                                                               capsys):
+    from batchlane.routing import decide
+    from batchlane.routing.items import table_from_items
+
+    routing = boto3.resource("dynamodb").Table(world.config.table_name("routing"))
+    blocked_queue = f"{world.config.prefix}-default"
+    routing.put_item(Item={"pk": "routing", "sk": "queue#peer", "attributes": ["default"]})  # shares tag default
+    blocked = json.loads((FIXTURES / "queue-blocked.json").read_text())
+    blocked["detail"]["jobQueue"] = f"arn:aws:batch:us-east-1:123456789012:job-queue/{blocked_queue}"
+    capsys.readouterr()
+    assert deliver(blocked) == {"batchItemFailures": []}  # a job batchlane did not launch: acknowledged
+    assert metric(capsys.readouterr().out, "QueueMarkedUnhealthy", queue=blocked_queue) == 1
+    items = {i["sk"]: values.from_dynamo(i) for i in routing.scan()["Items"]}
+    marked = items[f"queue#{blocked_queue}"]
+    assert marked["blockedReason"].startswith("CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY")
+    assert marked["capabilities"]["platform"] == "EC2"  # the seed's capabilities are kept
+    table, problems = table_from_items(items)
+    assert problems == []
+    now = marked["unhealthyUntil"] - 1
+    routed = {decide(table, "any", "development", "wf", f"l-{i}", now=now).queue for i in range(200)}
+    assert routed == {"peer"}
+    after = {decide(table, "any", "development", "wf", f"l-{i}", now=marked["unhealthyUntil"]).queue for i in range(200)}
+    assert after == {"peer", blocked_queue}  # the mark runs out: both share the tag again
+    assert deliver(blocked) == {"batchItemFailures": []}  # a second report within the mark does not shorten it
+    assert values.from_dynamo(routing.get_item(Key={"pk": "routing", "sk": f"queue#{blocked_queue}"})["Item"]) \
+        ["unhealthyUntil"] >= marked["unhealthyUntil"]
+
+
+def test_a_queue_blocked_event_for_a_queue_routing_does_not_know_creates_nothing(world, deliver):
+    routing = boto3.resource("dynamodb").Table(world.config.table_name("routing"))
+    before = routing.scan()["Items"]
+    assert deliver(json.loads((FIXTURES / "queue-blocked.json").read_text())) == {"batchItemFailures": []}
+    assert routing.scan()["Items"] == before  # job-queue/critical is not a routing item here

@@ -216,3 +216,19 @@ def test_an_unreadable_body_goes_to_the_dead_letter_queue_unanswered(harness):
     d = deliver_until_acknowledged(invoke, "{not json", advance=clock.advance, max_receives=3)
     assert d.dead_lettered == 1 and world.answers() == []
     assert json.loads(body_of(detail()))  # the harness's own bodies are well formed
+
+
+@pytest.mark.parametrize("service,operation", [("batch", "SubmitJob"), ("batch", "RegisterJobDefinition"),
+                                               ("batch", "DescribeJobDefinitions"), ("s3", "PutObject")])
+def test_access_denied_is_a_rejection_not_a_dead_letter_and_the_claim_is_released(harness, service, operation):
+    world, injector, clock, invoke = harness
+    fault = injector.plan(Fault(service, operation, "access-denied"))
+    denied = deliver_until_acknowledged(invoke, body_of(detail()), advance=clock.advance)
+    assert fault.injected == 1
+    assert (denied.attempts, denied.acknowledged, denied.dead_lettered) == (1, 1, 0)
+    [rejected] = world.answers()
+    assert rejected["detail-type"] == "Task Launch Rejected"
+    assert "not authorized: injected" in rejected["detail"]["problems"][0]["message"]
+    assert world.launch_record("f-1") is None  # released: the same id may be sent again
+    deliver_until_acknowledged(invoke, body_of(detail()), advance=clock.advance)  # the policy was fixed
+    assert [a["detail-type"] for a in world.answers()] == ["Task Launched"]  # answers() hands each out once

@@ -10,6 +10,7 @@ import argparse
 import json
 import re
 import sys
+import time
 from typing import Any
 
 from batchlane.cli.common import (
@@ -17,11 +18,11 @@ from batchlane.cli.common import (
 )
 from batchlane.client.render import decision_lines, describe_item, table_text
 from batchlane.client.routing import SAMPLE_LAUNCH_ID
-from batchlane.routing import RoutingTable, Rule, decide
-from batchlane.routing.engine import Queue
+from batchlane.routing import Needs, RoutingTable, Rule, decide
+from batchlane.routing.engine import ANY_JOB, PLATFORMS, UNKNOWN, Queue
 from batchlane.routing.items import (
-    KEY_ATTR, PARTITION, QUEUE_PREFIX, RULE_PREFIX, SORT_ATTR, MalformedItem, items_from_table, queue_from_item,
-    queue_item, rule_from_item, rule_item, table_from_items,
+    KEY_ATTR, PARTITION, QUEUE_PREFIX, RULE_PREFIX, SORT_ATTR, MalformedItem, capabilities_from_item,
+    items_from_table, queue_from_item, queue_item, rule_from_item, rule_item, table_from_items,
 )
 
 QUEUE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")  # AWS Batch job queue names
@@ -98,7 +99,12 @@ def _precedence(rule: Rule) -> tuple:
 
 
 def _queue_doc(queue: Queue) -> dict[str, Any]:
-    return {"name": queue.name, "attributes": list(queue.attributes), "weight": queue.weight, "enabled": queue.enabled}
+    doc = {"name": queue.name, "attributes": list(queue.attributes), "weight": queue.weight, "enabled": queue.enabled}
+    if queue.capabilities != UNKNOWN:
+        doc["capabilities"] = queue.capabilities.as_dict()
+    if queue.unhealthy_until is not None:
+        doc.update(unhealthyUntil=queue.unhealthy_until, blockedReason=queue.blocked_reason)
+    return doc
 
 
 def _rule_doc(rule: Rule) -> dict[str, Any]:
@@ -156,7 +162,10 @@ def cmd_explain(args: argparse.Namespace, ctx: Context) -> int:
         if not items:
             ctx.warn(f"table {store.name} has no routing items (load some with: batchlane routes import FILE)")
     key = args.launch_id or SAMPLE_LAUNCH_ID
-    decision = decide(table, args.project, args.domain, args.workflow, key)
+    needs = Needs(platform=args.platform, vcpu=args.vcpu if args.vcpu is not None else ANY_JOB.vcpu,
+                  memory=args.memory if args.memory is not None else ANY_JOB.memory, gpu=args.gpu or 0)
+    # Health (queues marked unhealthy by Queue Blocked events) as the launcher sees it now.
+    decision = decide(table, args.project, args.domain, args.workflow, key, needs=needs, now=time.time())
     if args.json:
         document = decision.as_dict()
         document["launch"] = {"project": args.project, "domain": args.domain, "workflow": args.workflow,
@@ -186,9 +195,22 @@ def _normalized(sk: str, item: dict[str, Any]) -> dict[str, Any] | None:
 def _changes(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
     if old is None:
         return "replaces a malformed item"
-    order = ["project", "domain", "workflow", "tags", "attributes", "weight", "enabled"]
+    order = ["project", "domain", "workflow", "tags", "attributes", "weight", "enabled", "capabilities"]
     fields = [f for f in order if f in old or f in new]
     return ", ".join(f"{f} {_show(old.get(f))} -> {_show(new.get(f))}" for f in fields if old.get(f) != new.get(f))
+
+
+# Kept from the existing item on a write, and not a change by themselves.
+_NOT_COMPARED = ("description", "unhealthyUntil", "blockedReason")
+
+
+def _keep_operator_fields(existing: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    """What a file without them must not erase: the description, the aggregator's health mark, and
+    capabilities (a FlyteAdmin file has none; the table's came from the deployment or an operator)."""
+    kept = {k: existing[k] for k in _NOT_COMPARED if k in existing}
+    if item[SORT_ATTR].startswith(QUEUE_PREFIX) and "capabilities" not in item and "capabilities" in existing:
+        kept["capabilities"] = existing["capabilities"]
+    return {**item, **kept}
 
 
 def _plan(existing: dict[str, dict[str, Any]], wanted: dict[str, dict[str, Any]], replace: bool) -> dict[str, list]:
@@ -198,11 +220,10 @@ def _plan(existing: dict[str, dict[str, Any]], wanted: dict[str, dict[str, Any]]
             plan["added"].append((sk, item, describe_item(item)))
             continue
         old = _normalized(sk, existing[sk])
-        if old == item:
+        item = _keep_operator_fields(existing[sk], item)
+        if old == {k: v for k, v in item.items() if k not in _NOT_COMPARED}:
             plan["unchanged"].append((sk, existing[sk], ""))
             continue
-        if "description" in existing[sk]:
-            item = {**item, "description": existing[sk]["description"]}
         plan["updated"].append((sk, item, _changes(old, item)))
     for sk in sorted(set(existing) - set(wanted)):
         if replace:
@@ -259,6 +280,8 @@ def flyte_yaml(table: RoutingTable, source: str) -> str:
             entry["weight"] = q.weight
         if not q.enabled:
             entry["enabled"] = False
+        if q.capabilities != UNKNOWN:
+            entry["capabilities"] = queue_item(q)["capabilities"]
         queues.append(entry)
     configs = []
     for rule in sorted(table.rules, key=lambda r: r.id):  # file order = tie-break order on import
@@ -300,8 +323,11 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
     ctx.out(f"Table {store.name} ({ctx.where})")
     ctx.out(f"Queues ({len(table.queues)}):")
     if table.queues:
-        rows = [["NAME", "ATTRIBUTES", "WEIGHT", "ENABLED"]]
-        rows += [[q.name, ",".join(q.attributes), str(q.weight), "yes" if q.enabled else "no"] for q in table.queues]
+        now = time.time()
+        rows = [["NAME", "ATTRIBUTES", "WEIGHT", "ENABLED", "CAPABILITIES", "HEALTH"]]
+        rows += [[q.name, ",".join(q.attributes), str(q.weight), "yes" if q.enabled else "no",
+                  q.capabilities.describe() if q.capabilities != UNKNOWN else "unknown (assumed capable)",
+                  "healthy" if q.healthy(now) else f"blocked until {q.unhealthy_until}"] for q in table.queues]
         for line in table_text(rows):
             ctx.out(line)
     ctx.out(f"Rules ({len(rules)}, most specific first: the first one that applies to a launch decides):")
@@ -336,7 +362,7 @@ def _put_changed(store, noun: str, name: str, item: dict[str, Any], existing: di
     """Write ``item`` (keeping the existing item's description) unless the table already holds it;
     the action (created, updated, unchanged) and the line that says it."""
     old = _normalized(item[SORT_ATTR], existing) if existing is not None else None
-    written = {**item, **({"description": existing["description"]} if existing and "description" in existing else {})}
+    written = {**item, **{k: existing[k] for k in _NOT_COMPARED if existing and k in existing}}
     if existing is None:
         action, message = "created", f"Created {noun} {name}: {describe_item(written)}"
     elif old == item:
@@ -362,7 +388,8 @@ def cmd_set_queue(args: argparse.Namespace, ctx: Context) -> int:
     base = old or {"attributes": [], "weight": 1, "enabled": True}
     queue = Queue(args.name, tuple(args.attributes) if args.attributes is not None else tuple(base["attributes"]),
                   args.weight if args.weight is not None else base["weight"],
-                  args.enabled if args.enabled is not None else base["enabled"])
+                  args.enabled if args.enabled is not None else base["enabled"],
+                  capabilities_from_item(base.get("capabilities")))
     action, message = _put_changed(store, "queue", args.name, queue_item(queue), existing)
     return _after_write(ctx, store, args.json, {"action": action, "queue": _queue_doc(queue)}, message)
 
@@ -393,12 +420,31 @@ def cmd_delete(args: argparse.Namespace, ctx: Context) -> int:
 
 # --- registration ------------------------------------------------------------------------------------
 
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
+    return value
+
+
+def _positive_whole(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number > 0, got {text!r}")
+    return int(text)
+
+
 EXPLAIN_HELP = """\
 Shows the rule that applies (the most specific: workflow > project > domain; ties go to the
 lowest rule id, i.e. file order for imported configs), the tag chosen (the first one an enabled
 queue carries), the candidate queues with their shares, and the queue. When several queues carry
 the tag, the choice depends on the launch id (weighted, repeatable): without --launch-id a fixed
-sample id is used. Exit code 1 when no queue matches (the launch would be rejected).
+sample id is used. --platform, --vcpu, --memory and --gpu give what the job needs: queues whose
+capabilities cannot run it are passed over (with the reason), as are disabled ones; queues marked
+unhealthy (Queue Blocked) are avoided while a healthy one shares the tag.
+Exit code 1 when no queue matches (the launch would be rejected).
 """
 
 
@@ -414,6 +460,10 @@ def register(subparsers) -> None:
     p.add_argument("--launch-id", metavar="ID", help=f"the launch id (default: the sample id {SAMPLE_LAUNCH_ID!r})")
     p.add_argument("--config", metavar="FILE",
                    help="evaluate this FlyteAdmin config (or items export) offline, without AWS, instead of the table")
+    p.add_argument("--platform", choices=PLATFORMS, help="the job's platform (default: its queue's)")
+    p.add_argument("--vcpu", type=_positive_number, metavar="N", help=f"vCPUs per job (default {ANY_JOB.vcpu:g})")
+    p.add_argument("--memory", type=_positive_whole, metavar="MIB", help=f"MiB per job (default {ANY_JOB.memory})")
+    p.add_argument("--gpu", type=non_negative_int, metavar="N", help="GPUs per job (default 0)")
 
     p = add_command(routes, "import", cmd_import, help="load a FlyteAdmin queues config into the routing table",
                     description="Load a FlyteAdmin config's `queues:` block (top level or nested, e.g. in Helm values),\n"

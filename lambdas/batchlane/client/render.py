@@ -88,6 +88,8 @@ def status_lines(doc: dict[str, Any]) -> list[str]:
         lines.append(f"  {doc['console']['name']}: {doc['console']['url']}")
     if doc.get("blocked"):
         lines.append(f"  blocked: {doc['blocked']}")
+    if doc.get("failures"):
+        lines.append("  failed attempts: " + ", ".join(f"{k} {v}" for k, v in sorted(doc["failures"].items())))
     if doc.get("terminated"):
         lines.append("  the remaining children were stopped (TerminateJob)")
     if doc.get("error"):
@@ -105,14 +107,21 @@ def status_lines(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _attempts_cell(child: dict[str, Any]) -> str:
+    """``3`` or, when earlier attempts failed, ``3 (spot-reclaimed, spot-reclaimed)``."""
+    failed = [c for c in (child.get("attemptFailures") or [])[:-1] if c]
+    return f"{child['attempts']} ({', '.join(failed)})" if failed else str(child["attempts"])
+
+
 def _children_lines(doc: dict[str, Any]) -> list[str]:
     children = doc["children"]
     unseen = doc["size"] - len(children)
     lines = [f"  children ({len(children)} with events" + (f", {unseen} without any yet" if unseen else "") + "):"]
     if children:
-        rows = [["INDEX", "STATUS", "ATTEMPTS", "EXIT", "REASON"]]
-        rows += [[str(c["index"]), c["status"], str(c["attempts"]),
-                  "-" if c["exitCode"] is None else str(c["exitCode"]), (c["statusReason"] or "")[:60]]
+        rows = [["INDEX", "STATUS", "ATTEMPTS", "EXIT", "FAILURE", "REASON"]]
+        rows += [[str(c["index"]), c["status"], _attempts_cell(c),
+                  "-" if c["exitCode"] is None else str(c["exitCode"]), c.get("failureClass") or "-",
+                  (c["statusReason"] or "")[:60]]
                  for c in children]
         table = table_text(rows, indent="    ")
         lines.append(table[0])
@@ -133,6 +142,18 @@ def describe_item(item: dict[str, Any]) -> str:
     return f"{' '.join(named) or '(any launch)'} -> tags [{', '.join(item.get('tags', []))}]"
 
 
+def _candidate_state(c) -> str:
+    if not c.enabled:
+        return "disabled"
+    if c.weight == 0:
+        return "drained (weight 0)"
+    if c.unmet:
+        return f"cannot run the job: {c.unmet}"
+    if c.unhealthy and not c.share:
+        return f"avoided, unhealthy: {c.unhealthy}"
+    return f"share {c.share:.1%}" + (f" (unhealthy: {c.unhealthy})" if c.unhealthy else "")
+
+
 def decision_lines(decision: "Decision", *, project: str, domain: str, workflow: str, launch_id: str,
                    sample: bool, source: str) -> list[str]:
     """``batchlane routes explain``: the rule, the tag, the candidate queues and their shares, the queue."""
@@ -141,6 +162,7 @@ def decision_lines(decision: "Decision", *, project: str, domain: str, workflow:
         ["Routing from", source],
         ["Launch", f"project={project} domain={domain} workflow={workflow}"],
         ["Launch id", shown_id],
+        ["Needs", decision.needs.describe() + ("" if decision.needs.platform else " (platform: the queue's)")],
         ["Rule", decision.rule.describe().removeprefix("rule ") if decision.rule else "none applies"],
     ]
     for skipped in decision.skipped_tags:
@@ -149,10 +171,12 @@ def decision_lines(decision: "Decision", *, project: str, domain: str, workflow:
         rows.append(["Tag", decision.tag or ""])
         width = max(len(c.queue) for c in decision.candidates)
         for i, c in enumerate(decision.candidates):
-            state = "disabled" if not c.enabled else ("drained (weight 0)" if c.weight == 0 else f"share {c.share:.1%}")
+            state = _candidate_state(c)
             mark = "  <- chosen" if c.chosen else ""
             rows.append(["Candidates" if i == 0 else "", f"{c.queue.ljust(width)}  weight {c.weight}  {state}{mark}"])
         rows.append(["Queue", decision.queue or ""])
+        if decision.platform:
+            rows.append(["Platform", decision.platform + ("" if decision.needs.platform else " (the queue's)")])
     else:
         rows.append(["Queue", "none: the launch would be rejected"])
     rows.append(["Why", decision.reason])

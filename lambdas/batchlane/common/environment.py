@@ -73,6 +73,8 @@ class LauncherEnvironment(FunctionEnvironment):
     data_bucket: Annotated[Name, Field(alias="DATA_BUCKET")]
     event_bus: Annotated[Name, Field(alias="EVENT_BUS")]
     lease_seconds: Annotated[PositiveInt, Field(alias="LEASE_SECONDS")]  # a submission's claim on its launch record
+    # The executions table's TTL: items expire this long after they were written (0: never).
+    retention_seconds: Annotated[NonNegativeInt, Field(alias="RETENTION_SECONDS")] = 0
 
 
 class AggregatorEnvironment(FunctionEnvironment):
@@ -82,6 +84,10 @@ class AggregatorEnvironment(FunctionEnvironment):
     event_bus: Annotated[Name, Field(alias="EVENT_BUS")]
     progress_interval_seconds: Annotated[NonNegativeInt, Field(alias="PROGRESS_INTERVAL_SECONDS")]
     progress_min_size: Annotated[PositiveInt, Field(alias="PROGRESS_MIN_SIZE")]
+    # Queue health: a Queue Blocked event marks its queue's routing item unhealthy for this long.
+    routing_table: Annotated[Name | None, Field(alias="ROUTING_TABLE")] = None
+    unhealthy_seconds: Annotated[NonNegativeInt, Field(alias="UNHEALTHY_SECONDS")] = 0
+    retention_seconds: Annotated[NonNegativeInt, Field(alias="RETENTION_SECONDS")] = 0  # as the launcher's
     # Launches (and foreign jobs) remembered per container; no deployment sets it.
     launch_cache_size: Annotated[PositiveInt, Field(alias="LAUNCH_CACHE_SIZE")] = 4096
 

@@ -25,6 +25,7 @@ from batchlane.common.values import from_dynamo
 PARTITION_KEY = "launchId"
 SORT_KEY = "sk"
 LAUNCH_SK = "launch"
+EXPIRES_AT = "expiresAt"  # the table's TTL attribute (epoch seconds), written by the launcher and the aggregator
 SUMMARY_SK = "status"
 PARENT_SK = "parent"
 CHILD_PREFIX = "child#"

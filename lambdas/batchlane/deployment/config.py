@@ -20,13 +20,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from batchlane.common.environment import AggregatorEnvironment, LauncherEnvironment, ReconcilerEnvironment
 from batchlane.common.settings import Limits
+from batchlane.launch.models import SHARE_IDENTIFIER_PATTERN
 
 if TYPE_CHECKING:
-    from batchlane.routing import RoutingTable
+    from batchlane.routing import Capabilities, RoutingTable
 
 # The repository's config/ directory (this file is lambdas/batchlane/deployment/config.py).
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
 NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
+IAM_ROLE_NAME_CHARS = 64  # IAM's limit on a role name
+# Batch's fair-share weight factors (SchedulingPolicy ShareAttributes.weightFactor).
+WEIGHT_FACTOR_MIN, WEIGHT_FACTOR_MAX = 0.0001, 999.9999
+JOB_QUEUE_ARN_RE = r"arn:aws[a-z-]*:batch:[a-z0-9-]+:\d{12}:job-queue/[A-Za-z0-9_-]{1,128}"
+# Default instance family of a gpu compute environment that names no instance types.
+DEFAULT_GPU_INSTANCE_TYPES = ("g5",)
 # The retention periods CloudWatch Logs accepts, in days (aws_logs.RetentionDays, in order).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 
@@ -80,6 +87,20 @@ class ComputeEnvironmentConfig(_Strict):
     # EC2 kinds only; default ECS_AL2023 (ec2, spot) and ECS_AL2023_NVIDIA (gpu).
     image_type: Annotated[EcsImageType | None, Field(alias="imageType")] = None
 
+    @property
+    def effective_instance_types(self) -> list[str]:
+        """The instance types Batch may launch: as configured, else g5 (gpu) or optimal (ec2, spot)."""
+        if self.kind.is_fargate:
+            return []
+        return list(self.instance_types) or list(DEFAULT_GPU_INSTANCE_TYPES if self.kind is ComputeKind.GPU else ["optimal"])
+
+    @property
+    def capabilities(self) -> "Capabilities":
+        from batchlane.deployment.capabilities import environment_capabilities
+
+        spot = self.kind in (ComputeKind.SPOT, ComputeKind.FARGATE_SPOT)
+        return environment_capabilities(self.kind.is_fargate, self.effective_instance_types, self.max_vcpus, spot)
+
     @model_validator(mode="after")
     def _kind_specific(self) -> "ComputeEnvironmentConfig":
         if self.kind.is_fargate and (
@@ -120,8 +141,12 @@ class ComputeEnvironmentConfig(_Strict):
 class FairShareConfig(_Strict):
     share_decay_seconds: Annotated[int, Field(alias="shareDecaySeconds", ge=0, le=604_800)] = 3600
     compute_reservation: Annotated[int, Field(alias="computeReservation", ge=0, le=99)] = 0
-    # share identifier -> weight factor (lower factor = larger share, as Batch defines it)
-    shares: dict[str, Annotated[float, Field(gt=0, le=1000)]] = {}
+    # share identifier -> weight factor (lower factor = larger share, as Batch defines it). The ids
+    # follow the launch model's shareIdentifier grammar, or no launch could name them.
+    shares: dict[
+        Annotated[str, Field(pattern=SHARE_IDENTIFIER_PATTERN)],
+        Annotated[float, Field(ge=WEIGHT_FACTOR_MIN, le=WEIGHT_FACTOR_MAX)],
+    ] = {}
 
 
 class JobQueueConfig(_Strict):
@@ -157,6 +182,9 @@ class JobRoleConfig(_Strict):
 class NewVpcConfig(_Strict):
     max_azs: Annotated[int, Field(alias="maxAzs", ge=1, le=6)] = 2
     nat_gateways: Annotated[int, Field(alias="natGateways", ge=0, le=6)] = 1
+    # Interface endpoints for ECR (api, dkr) and CloudWatch Logs: how Fargate jobs, which get no
+    # public IP, pull images and write logs in a VPC without NAT gateways.
+    interface_endpoints: Annotated[bool, Field(alias="interfaceEndpoints")] = False
 
 
 class ExistingVpcConfig(_Strict):
@@ -208,6 +236,9 @@ class StatusConfig(_Strict):
     silent_seconds: Annotated[int, Field(alias="silentSeconds", ge=60, le=7 * 24 * 3600)] = 1800
     # AWS Batch requests (DescribeJobs, 100 job ids each) one reconciler run may make.
     reconcile_request_budget: Annotated[int, Field(alias="reconcileRequestBudget", ge=1, le=10_000)] = 50
+    # A queue whose jobs are reported blocked ("Batch Job Queue Blocked") is unhealthy for this long:
+    # routing prefers its healthy peers of the same tag. 0 turns queue health off.
+    unhealthy_seconds: Annotated[int, Field(alias="unhealthySeconds", ge=0, le=86_400)] = 900
 
 
 class DeploymentConfig(_Strict):
@@ -226,6 +257,11 @@ class DeploymentConfig(_Strict):
     routing_cache_seconds: Annotated[int, Field(alias="routingCacheSeconds", ge=0, le=300)] = 30
     log_retention_days: Annotated[int, Field(alias="logRetentionDays")] = 30
     data_retention_days: Annotated[int, Field(alias="dataRetentionDays", ge=1)] = 90
+    # Days the executions table keeps a launch's items (its TTL attribute expiresAt); default: dataRetentionDays.
+    execution_retention_days: Annotated[int | None, Field(alias="executionRetentionDays", ge=1)] = None
+    # Job queues outside this deployment (e.g. imported Flyte queues) that routing items may name:
+    # the launcher may SubmitJob to them too.
+    extra_job_queue_arns: Annotated[list[str], Field(alias="extraJobQueueArns")] = []
     event_archive_days: Annotated[int, Field(alias="eventArchiveDays", ge=0)] = 30
     limits: Limits = Limits()
     launcher: FunctionConfig = FunctionConfig()
@@ -239,6 +275,14 @@ class DeploymentConfig(_Strict):
         bad = [a for a in value if not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+", a)]
         if bad:
             raise ValueError(f"not IAM role ARNs: {', '.join(bad)} (expected arn:aws:iam::<account>:role/<name>)")
+        return value
+
+    @field_validator("extra_job_queue_arns")
+    @classmethod
+    def _queue_arns(cls, value: list[str]) -> list[str]:
+        bad = [a for a in value if not re.fullmatch(JOB_QUEUE_ARN_RE, a)]
+        if bad:
+            raise ValueError(f"not job queue ARNs: {', '.join(bad)} (expected arn:aws:batch:<region>:<account>:job-queue/<name>)")
         return value
 
     @field_validator("log_retention_days")
@@ -287,9 +331,28 @@ class DeploymentConfig(_Strict):
                 f"defaultRole: {self.default_role!r} is neither a jobRoles name "
                 f"({', '.join(r.name for r in self.job_roles)}) nor one of allowedRoleArns"
             )
+        problems += self._deploy_time_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _deploy_time_problems(self) -> list[str]:
+        """What AWS would refuse only at deploy time: names too long, compute that cannot work."""
+        problems = []
+        for role in self.job_roles:
+            name = self.job_role_name(role)
+            if len(name) > IAM_ROLE_NAME_CHARS:
+                problems.append(f"jobRoles.{role.name}.name: the IAM role name {name!r} has {len(name)} characters; "
+                                f"IAM allows {IAM_ROLE_NAME_CHARS} (shorten the role name or the deployment name)")
+        new_vpc = self.network.new_vpc
+        fargate = [ce.name for ce in self.compute_environments if ce.kind.is_fargate]
+        if new_vpc is not None and new_vpc.nat_gateways == 0 and fargate and not new_vpc.interface_endpoints:
+            problems.append(
+                f"network.newVpc.natGateways: 0 with Fargate compute ({', '.join(fargate)}): Fargate jobs get no "
+                "public IP and could not pull images or write logs; set natGateways >= 1 or "
+                "network.newVpc.interfaceEndpoints: true"
+            )
+        return problems
 
     # Derived names: one place that says what every resource is called.
     @property
@@ -328,12 +391,24 @@ class DeploymentConfig(_Strict):
         role = next(r for r in self.job_roles if r.name == name_or_arn)
         return f"arn:{partition}:iam::{account}:role/{self.job_role_name(role)}"
 
+    def queue_capabilities(self, queue: JobQueueConfig) -> "Capabilities":
+        """What a job can get on a queue, from its compute environments (batchlane.deployment.capabilities)."""
+        from batchlane.deployment.capabilities import queue_capabilities
+
+        ces = {ce.name: ce for ce in self.compute_environments}
+        return queue_capabilities([ces[name].capabilities for name in queue.compute_environments])
+
+    @property
+    def execution_retention_seconds(self) -> int:
+        return 86_400 * (self.execution_retention_days or self.data_retention_days)
+
     def routing_table(self) -> "RoutingTable":
         """The queues and rules a deployment seeds its routing table with."""
         from batchlane.routing import Queue, RoutingTable, Rule
         from batchlane.routing.items import rule_ids
 
-        queues = tuple(Queue(self.queue_name(q), tuple(q.attributes), q.weight, q.enabled) for q in self.job_queues)
+        queues = tuple(Queue(self.queue_name(q), tuple(q.attributes), q.weight, q.enabled, self.queue_capabilities(q))
+                       for q in self.job_queues)
         rules = tuple(
             Rule(rule_id, tuple(r.tags), project=r.project, domain=r.domain, workflow=r.workflow)
             for rule_id, r in zip(rule_ids(len(self.routing_rules)), self.routing_rules)
@@ -366,6 +441,7 @@ class DeploymentConfig(_Strict):
             event_bus=state.event_bus,
             # Longer than the function can run: a crashed submission is looked up, not repeated.
             lease_seconds=3 * self.launcher.timeout_seconds,
+            retention_seconds=self.execution_retention_seconds,
         )
 
     def aggregator_environment(self, state: StateNames) -> AggregatorEnvironment:
@@ -374,6 +450,9 @@ class DeploymentConfig(_Strict):
             event_bus=state.event_bus,
             progress_interval_seconds=self.status.progress_interval_seconds,
             progress_min_size=self.status.progress_min_size,
+            routing_table=state.routing_table,
+            unhealthy_seconds=self.status.unhealthy_seconds,
+            retention_seconds=self.execution_retention_seconds,
         )
 
     def reconciler_environment(self, state: StateNames) -> ReconcilerEnvironment:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from batchlane import ABORT_REQUESTED, LAUNCH_REQUESTED
 from batchlane.common.environment import FunctionEnvironment
+from batchlane.common.executions import EXPIRES_AT
 from batchlane.deployment.config import DeploymentConfig, FunctionConfig, StateNames
 from batchlane.status.events import DETAIL_TYPES as BATCH_DETAIL_TYPES
 from batchlane.status.events import SOURCE as BATCH_SOURCE
@@ -54,7 +55,7 @@ TABLES: dict[Literal["routing", "executions"], TableShape] = {
     # Queues and rules, edited by operators (docs/routing.md).
     "routing": TableShape(Key("pk"), Key("sk")),
     # One partition per launch: the launch record, then the status path's items.
-    "executions": TableShape(Key("launchId"), Key("sk"), ttl="expiresAt", indexes=(
+    "executions": TableShape(Key("launchId"), Key("sk"), ttl=EXPIRES_AT, indexes=(
         Index("byJobId", Key("jobId")),
         # Sparse: only launches that are not final (batchlane.common.open_launches), for the reconciler.
         Index("openLaunches", Key("openShard"), Key("lastSeenAt", "N")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
@@ -9,7 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from batchlane.common import aws
 from batchlane.common.errors import Refused, TransientError
-from batchlane.common.executions import LAUNCH_SK, SUBMITTING, LaunchRecord, key
+from batchlane.common.executions import EXPIRES_AT, LAUNCH_SK, SUBMITTING, LaunchRecord, key
 from batchlane.common.values import to_dynamo
 from batchlane.launch.planner import JobDefinitionSpec
 from batchlane.launch.ports import LaunchInProgress, SubmitOutcomeUnknown, SubmittedJob
@@ -17,9 +18,20 @@ from batchlane.launch.ports import LaunchInProgress, SubmitOutcomeUnknown, Submi
 _DESERIALIZE = TypeDeserializer()
 
 
+# Refusals that no retry will change: the request itself (ClientException, ValidationException)
+# or its permissions (AccessDenied, AccessDeniedException: a queue outside the launcher's policy, a
+# role IAM does not let it pass). Retried, they would only end in the DLQ with no answer sent.
+_REFUSAL_CODES = ("ClientException", "ValidationException")
+_REFUSAL_PREFIX = "AccessDenied"
+
+
+def is_refusal(exc: ClientError) -> bool:
+    code = aws.error_code(exc) or ""
+    return code in _REFUSAL_CODES or code.startswith(_REFUSAL_PREFIX)
+
+
 def _call(operation: str, fn, **kwargs):
-    """Call AWS; throttling and 5xx become TransientError (the message is retried), and Batch's
-    ClientException (a request it will never accept) becomes Refused (the launch is rejected)."""
+    """Call AWS; throttling and 5xx become TransientError (the message is retried)."""
     try:
         return fn(**kwargs)
     except BotoCoreError as exc:
@@ -27,8 +39,18 @@ def _call(operation: str, fn, **kwargs):
         raise
     except ClientError as exc:
         aws.raise_if_transient(operation, exc)
-        if aws.error_code(exc) == "ClientException":
-            raise Refused(operation, exc.response.get("Error", {}).get("Message", "")) from exc
+        raise
+
+
+def _refusable_call(operation: str, fn, **kwargs):
+    """:func:`_call` for the calls that submit a launch (Batch, S3): a refusal becomes Refused, and
+    the launch is rejected with AWS's message."""
+    try:
+        return _call(operation, fn, **kwargs)
+    except ClientError as exc:
+        if is_refusal(exc):
+            error = exc.response.get("Error", {})
+            raise Refused(operation, error.get("Message") or aws.error_code(exc) or "refused") from exc
         raise
 
 
@@ -43,12 +65,12 @@ class BatchJobDefinitions:
         if name in self._known:
             return self._known[name]
         batch = aws.client("batch")
-        found = _call("DescribeJobDefinitions", batch.describe_job_definitions, jobDefinitionName=name, status="ACTIVE")
+        found = _refusable_call("DescribeJobDefinitions", batch.describe_job_definitions, jobDefinitionName=name, status="ACTIVE")
         revisions = sorted(found.get("jobDefinitions", []), key=lambda d: d["revision"])
         if revisions:
             arn = revisions[-1]["jobDefinitionArn"]
         else:
-            arn = _call("RegisterJobDefinition", batch.register_job_definition, **spec.register_request())["jobDefinitionArn"]
+            arn = _refusable_call("RegisterJobDefinition", batch.register_job_definition, **spec.register_request())["jobDefinitionArn"]
         self._known[name] = arn
         return arn
 
@@ -60,7 +82,7 @@ class BatchJobs:
             response = aws.single_attempt_client("batch").submit_job(**request)
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            if not aws.is_transient(exc) and 400 <= status < 500:
+            if not aws.is_transient(exc) and (400 <= status < 500 or is_refusal(exc)):
                 raise Refused("SubmitJob", exc.response.get("Error", {}).get("Message", "") or aws.error_code(exc)) from exc
             raise SubmitOutcomeUnknown(f"SubmitJob: {aws.error_code(exc) or status}") from exc
         except BotoCoreError as exc:
@@ -92,15 +114,22 @@ class S3InputStore:
         self.bucket = bucket
 
     def put(self, key: str, body: bytes) -> None:
-        _call("PutObject", aws.client("s3").put_object, Bucket=self.bucket, Key=key, Body=body,
+        _refusable_call("PutObject", aws.client("s3").put_object, Bucket=self.bucket, Key=key, Body=body,
               ContentType="application/x-ndjson")
 
 
 class DynamoLedger:
     """The executions table's ``launch`` item (batchlane.common.executions)."""
 
-    def __init__(self, table_name: str) -> None:
+    def __init__(self, table_name: str, *, retention_seconds: int = 0) -> None:
         self.table_name = table_name
+        self.retention_seconds = retention_seconds  # the table's TTL attribute expiresAt; 0: never
+
+    def _item(self, record: LaunchRecord) -> dict[str, Any]:
+        item = record.to_item()
+        if self.retention_seconds:
+            item[EXPIRES_AT] = int(time.time()) + self.retention_seconds
+        return to_dynamo(item)
 
     @property
     def _table(self):
@@ -108,7 +137,7 @@ class DynamoLedger:
 
     def claim(self, record: LaunchRecord) -> LaunchRecord | None:
         try:
-            _call("PutItem", self._table.put_item, Item=to_dynamo(record.to_item()),
+            _call("PutItem", self._table.put_item, Item=self._item(record),
                   ConditionExpression="attribute_not_exists(launchId)",
                   ReturnValuesOnConditionCheckFailure="ALL_OLD")
             return None
@@ -125,7 +154,7 @@ class DynamoLedger:
 
     def take_over(self, record: LaunchRecord, old_token: str | None) -> bool:
         try:
-            _call("PutItem", self._table.put_item, Item=to_dynamo(record.to_item()),
+            _call("PutItem", self._table.put_item, Item=self._item(record),
                   ConditionExpression="#s = :submitting AND leaseToken = :old",
                   ExpressionAttributeNames={"#s": "state"},
                   ExpressionAttributeValues={":submitting": SUBMITTING, ":old": old_token or ""})

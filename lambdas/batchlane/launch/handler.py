@@ -36,7 +36,7 @@ def runtime() -> LaunchService:
         definitions=BatchJobDefinitions(),
         inputs=S3InputStore(env.data_bucket),
         jobs=BatchJobs(),
-        ledger=DynamoLedger(env.executions_table),
+        ledger=DynamoLedger(env.executions_table, retention_seconds=env.retention_seconds),
         announcer=EventBusAnnouncer(env.event_bus),
         metrics=PowertoolsCounter(),
         bucket=env.data_bucket,

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 
+SHARE_IDENTIFIER_PATTERN = r"^[A-Za-z0-9_]{1,255}$"  # also what a fair-share queue's configured shares must match
 Name = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^\S(.*\S)?$")]
 RESERVED_ENV_PREFIXES = ("AWS_BATCH_", "BATCHLANE_", "ECS_")
 
@@ -175,7 +176,8 @@ class Container(_Contract):
     command: Annotated[list[str], Field(max_length=256, description="empty: the image's default command")] = []
     environment: dict[str, str] = {}
     resources: Resources = Resources()
-    platform: Literal["EC2", "FARGATE"] = "EC2"
+    platform: Annotated[Literal["EC2", "FARGATE"] | None,
+                        Field(description="default: the platform of the queue the launch is routed to (EC2 if unknown)")] = None
 
     @field_validator("image")
     @classmethod
@@ -220,6 +222,9 @@ class LaunchRequest(_Contract):
     role: Annotated[str | None, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+$", max_length=2048,
                                       description="IAM role the job runs as; default from settings")] = None
     retries: Annotated[int, Field(ge=0, le=9, description="retries after the first attempt (attempts = retries + 1)")] = 0
+    retry_on: Annotated[Literal["any", "infrastructure"], Field(
+        alias="retryOn", description="any: every failed attempt is retried; infrastructure: only attempts whose "
+                                     "host was reclaimed or terminated (Spot), an application error ends the job")] = "any"
     timeout_seconds: Annotated[int | None, Field(alias="timeoutSeconds", ge=60,
                                                  description="per attempt (per child for map tasks)")] = None
     input: Annotated[JsonDocument, Field(description="single task: its input document (any JSON)")] = None
@@ -227,7 +232,7 @@ class LaunchRequest(_Contract):
     inputs_location: Annotated[InputsLocation | None, Field(alias="inputsLocation")] = None
     min_success_ratio: Annotated[float, Field(alias="minSuccessRatio", gt=0, le=1)] = 1.0
     tags: Annotated[dict[str, str], Field(max_length=40, description="cost-allocation tags")] = {}
-    share_identifier: Annotated[str | None, Field(alias="shareIdentifier", pattern=r"^[A-Za-z0-9_]{1,255}$",
+    share_identifier: Annotated[str | None, Field(alias="shareIdentifier", pattern=SHARE_IDENTIFIER_PATTERN,
                                                   description="fair-share queues: the share this launch uses")] = None
 
     @field_validator("tags")

@@ -10,8 +10,9 @@ from typing import Any
 
 from batchlane.common.executions import LAUNCH_TAG
 from batchlane.common.settings import Settings
-from batchlane.launch.models import LaunchRequest, Problem
-from batchlane.routing import Decision
+from batchlane.launch.models import LaunchRequest, Problem, Resources
+from batchlane.routing import Decision, Needs
+from batchlane.routing.engine import EC2
 
 # What a container learns from its environment (documented in docs/launch-event.md).
 ENV_LAUNCH_ID = "BATCHLANE_LAUNCH_ID"
@@ -20,6 +21,34 @@ ENV_INPUTS_FORMAT = "BATCHLANE_INPUTS_FORMAT"
 ENV_OUTPUTS_URI = "BATCHLANE_OUTPUTS_URI"
 ENV_ARRAY_SIZE = "BATCHLANE_ARRAY_SIZE"
 INDEX_VARIABLE = "AWS_BATCH_JOB_ARRAY_INDEX"  # set by Batch for array children; absent (index 0) otherwise
+
+
+# Batch's evaluateOnExit for retryOn "infrastructure": retry when the host went away (an EC2 Spot
+# reclaim or a terminated instance, a Fargate Spot interruption), end the job on anything else.
+# Patterns may only end with "*" and hold letters, digits, '.', ':' and spaces (Batch's grammar).
+INFRASTRUCTURE_RETRY = (
+    {"onStatusReason": "Host EC2*", "action": "RETRY"},
+    {"onStatusReason": "Your Spot Task was interrupted*", "action": "RETRY"},
+    {"onReason": "*", "action": "EXIT"},
+)
+
+
+def routing_needs(detail: Any) -> Needs:
+    """What the job asks of its queue, read leniently from the raw request: routing runs before
+    (and whatever) validation finds, and a value of the wrong type counts as the default."""
+    container = detail.get("container") if isinstance(detail, dict) else None
+    container = container if isinstance(container, dict) else {}
+    resources = container.get("resources") if isinstance(container.get("resources"), dict) else {}
+    defaults = Resources()
+
+    def number(name: str, default: float) -> float:
+        value = resources.get(name)
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else default
+
+    platform = container.get("platform")
+    return Needs(platform=platform if platform in ("EC2", "FARGATE") else None,
+                 vcpu=number("vcpu", defaults.vcpu), memory=int(number("memory", defaults.memory)),
+                 gpu=int(number("gpu", defaults.gpu)))
 
 
 def _digest(value: Any, length: int) -> str:
@@ -88,6 +117,7 @@ class LaunchPlan:
     definition: JobDefinitionSpec
     size: int
     attempts: int
+    retry_on: str
     timeout_seconds: int
     inputs_uri: str
     outputs_uri: str
@@ -104,12 +134,19 @@ class LaunchPlan:
     def is_array(self) -> bool:
         return self.size > 1
 
+    @property
+    def retry_strategy(self) -> dict[str, Any]:
+        strategy: dict[str, Any] = {"attempts": self.attempts}
+        if self.retry_on == "infrastructure" and self.attempts > 1:
+            strategy["evaluateOnExit"] = [dict(rule) for rule in INFRASTRUCTURE_RETRY]
+        return strategy
+
     def submit_request(self, job_definition: str, queue: str | None = None) -> dict[str, Any]:
         request: dict[str, Any] = {
             "jobName": self.job_name,
             "jobQueue": queue or self.queue,
             "jobDefinition": job_definition,
-            "retryStrategy": {"attempts": self.attempts},
+            "retryStrategy": self.retry_strategy,
             "timeout": {"attemptDurationSeconds": self.timeout_seconds},
             "containerOverrides": self.overrides,
             "tags": self.tags,
@@ -146,7 +183,8 @@ def plan_launch(
     definition = JobDefinitionSpec(
         image=request.container.image,
         job_role_arn=role_arn,
-        platform=request.container.platform,
+        # A launch that names no platform runs on its queue's.
+        platform=request.container.platform or decision.platform or EC2,
         execution_role_arn=settings.execution_role_arn,
         log_group=settings.job_log_group,
     )
@@ -158,6 +196,7 @@ def plan_launch(
         definition=definition,
         size=request.size,
         attempts=request.retries + 1,
+        retry_on=request.retry_on,
         timeout_seconds=request.timeout_seconds or settings.limits.default_timeout_seconds,
         inputs_uri=inputs_uri,
         outputs_uri=outputs_uri,

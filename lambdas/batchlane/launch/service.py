@@ -30,7 +30,7 @@ from batchlane.common.executions import SUBMITTED, SUBMITTING, LaunchRecord
 from batchlane.common.open_launches import LAST_SEEN_ATTR, OPEN_SHARD_ATTR, open_shard
 from batchlane.common.ports import Announcer, Counter
 from batchlane.launch.models import Problem, RoutingExplanation, TaskLaunched, TaskLaunchRejected, detail_json
-from batchlane.launch.planner import LaunchPlan, plan_launch
+from batchlane.launch.planner import LaunchPlan, plan_launch, routing_needs
 from batchlane.launch.ports import (
     InputStore, JobDefinitions, Jobs, LaunchInProgress, Ledger, RoutingSource, SettingsSource, SubmitOutcomeUnknown,
     SubmittedJob, TransientError,
@@ -82,7 +82,8 @@ class LaunchService:
         if not isinstance(detail, dict) or not all(isinstance(detail.get(k), str) for k in keys):
             return None  # the schema problems already say what is missing
         table = self.routing.table(settings.routing_cache_seconds)
-        return decide(table, *(detail[k] for k in keys), key=str(detail.get("launchId", "")))
+        return decide(table, *(detail[k] for k in keys), key=str(detail.get("launchId", "")),
+                      needs=routing_needs(detail), now=self.clock())
 
     # ------------------------------------------------------------------ answers
     def _refuse(self, launch_id: str | None, fingerprint: str, problems: list[Problem]) -> dict[str, Any]:

@@ -15,6 +15,13 @@ Semantics (the seed guide's documented behaviour, not Flyte's code path):
 * Several queues carrying that tag share launches in proportion to their weights. The choice
   is deterministic per launch id (weighted rendezvous hashing), so a redelivered launch picks
   the same queue and adding a queue moves only its share of the launches.
+* What the job needs (platform, vCPU, memory, GPUs) filters the queues of a tag: a queue whose
+  capabilities cannot run the job is passed over with the reason, like a disabled queue, and the
+  next tag is tried. A queue without capabilities (items written before they existed, or a queue
+  outside the deployment) is "unknown, assumed capable".
+* Among the capable queues of a tag, healthy ones are preferred: a queue marked unhealthy (its
+  jobs were reported blocked, until ``unhealthy_until``) gets launches only when every capable
+  queue of the tag is unhealthy.
 """
 
 from __future__ import annotations
@@ -23,6 +30,74 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 
+EC2 = "EC2"
+FARGATE = "FARGATE"
+PLATFORMS = (EC2, FARGATE)
+CAPACITY_TYPES = ("on-demand", "spot", "mixed")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a job can get on a queue. Every field is optional: None is "unknown, assumed capable"."""
+
+    platform: str | None = None  # EC2 or FARGATE
+    vcpus: float | None = None  # the most vCPUs one job can get
+    memory: int | None = None  # the most memory (MiB) one job can get
+    gpus: int | None = None  # the most GPUs one job can get (GPUs per instance); 0: none
+    capacity: str | None = None  # on-demand, spot or mixed (informational: Spot jobs can be reclaimed)
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in (("platform", self.platform), ("vcpus", self.vcpus), ("memory", self.memory),
+                                  ("gpus", self.gpus), ("capacity", self.capacity)) if v is not None}
+
+    def describe(self) -> str:
+        parts = [self.platform or "platform unknown"]
+        if self.vcpus is not None:
+            parts.append(f"{self.vcpus:g} vCPU")
+        if self.memory is not None:
+            parts.append(f"{self.memory} MiB")
+        if self.gpus is not None:
+            parts.append(f"{self.gpus} GPU")
+        if self.capacity is not None:
+            parts.append(self.capacity)
+        return ", ".join(parts)
+
+
+UNKNOWN = Capabilities()
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What one job (one child of a map task) asks for. ``platform`` None: the queue's platform."""
+
+    platform: str | None = None
+    vcpu: float = 1
+    memory: int = 2048  # MiB
+    gpu: int = 0
+
+    def describe(self) -> str:
+        text = f"{self.vcpu:g} vCPU, {self.memory} MiB" + (f", {self.gpu} GPU" if self.gpu else "")
+        return f"{self.platform} {text}" if self.platform else text
+
+    def unmet(self, caps: Capabilities) -> str | None:
+        """Why a queue with ``caps`` cannot run this job, or None when it can (or may)."""
+        platform = caps.platform or self.platform
+        problems = []
+        if self.platform and caps.platform and caps.platform != self.platform:
+            problems.append(f"it runs {caps.platform}, the job asks for {self.platform}")
+        if self.gpu and (platform == FARGATE or caps.gpus is not None and caps.gpus < self.gpu):
+            problems.append(f"{self.gpu} GPU asked, {0 if platform == FARGATE else caps.gpus} available")
+        if caps.vcpus is not None and self.vcpu > caps.vcpus:
+            problems.append(f"{self.vcpu:g} vCPU asked, at most {caps.vcpus:g}")
+        if caps.memory is not None and self.memory > caps.memory:
+            problems.append(f"{self.memory} MiB asked, at most {caps.memory}")
+        if platform == EC2 and self.vcpu != int(self.vcpu):
+            problems.append(f"EC2 takes whole vCPUs, {self.vcpu:g} asked")
+        return "; ".join(problems) or None
+
+
+ANY_JOB = Needs()
+
 
 @dataclass(frozen=True)
 class Queue:
@@ -30,10 +105,16 @@ class Queue:
     attributes: tuple[str, ...]
     weight: int = 1
     enabled: bool = True
+    capabilities: Capabilities = UNKNOWN
+    unhealthy_until: int | None = None  # epoch seconds; set when its jobs were reported blocked
+    blocked_reason: str | None = None  # the Queue Blocked reason that marked it
 
     @property
     def eligible(self) -> bool:
         return self.enabled and self.weight > 0
+
+    def healthy(self, now: float | None) -> bool:
+        return now is None or self.unhealthy_until is None or self.unhealthy_until <= now
 
 
 @dataclass(frozen=True)
@@ -73,10 +154,17 @@ class Candidate:
     enabled: bool
     share: float  # the fraction of launches this queue receives for this tag
     chosen: bool = False
+    unmet: str | None = None  # why this queue cannot run the job
+    unhealthy: str | None = None  # why this queue is avoided while a healthy one shares the tag
 
     def as_dict(self) -> dict:
-        return {"queue": self.queue, "weight": self.weight, "enabled": self.enabled,
+        data = {"queue": self.queue, "weight": self.weight, "enabled": self.enabled,
                 "share": round(self.share, 4), "chosen": self.chosen}
+        if self.unmet:
+            data["cannotRun"] = self.unmet
+        if self.unhealthy:
+            data["unhealthy"] = self.unhealthy
+        return data
 
 
 @dataclass(frozen=True)
@@ -88,6 +176,8 @@ class Decision:
     # why each earlier tag of the rule was passed over, in order
     skipped_tags: tuple[str, ...] = field(default_factory=tuple)
     reason: str = ""
+    platform: str | None = None  # the chosen queue's platform (None: unknown)
+    needs: Needs = ANY_JOB
 
     @property
     def matched(self) -> bool:
@@ -105,6 +195,9 @@ class Decision:
             "candidates": [c.as_dict() for c in self.candidates],
             "skippedTags": list(self.skipped_tags),
             "reason": self.reason,
+            "platform": self.platform,
+            "needs": {"platform": self.needs.platform, "vcpu": self.needs.vcpu, "memory": self.needs.memory,
+                      "gpu": self.needs.gpu},
         }
 
 
@@ -123,37 +216,70 @@ def _score(key: str, queue: Queue) -> float:
     return -queue.weight / math.log(unit)
 
 
-def decide(table: RoutingTable, project: str, domain: str, workflow: str, key: str) -> Decision:
-    """Choose the job queue for one launch; ``key`` (the launch id) makes the choice repeatable."""
+def _unhealthy(queue: Queue) -> str:
+    return f"blocked ({queue.blocked_reason or 'jobs reported blocked'}) until {queue.unhealthy_until}"
+
+
+def _pass_over(tag: str, carriers: list[Queue], unmet: dict[str, str]) -> str:
+    """Why no queue carrying ``tag`` can take the launch."""
+    if not carriers:
+        return f"{tag}: no queue carries it"
+    if not any(q.eligible for q in carriers):
+        return f"{tag}: queues {', '.join(q.name for q in carriers)} are disabled or have weight 0"
+    return f"{tag}: " + "; ".join(f"{name} cannot run the job ({why})" for name, why in unmet.items())
+
+
+def _choose(rule: Rule, tag: str, carriers: list[Queue], unmet: dict[str, str], key: str,
+            skipped: list[str], needs: Needs, now: float | None) -> Decision:
+    """The decision among the queues of ``tag`` that can run the job (at least one)."""
+    capable = [q for q in carriers if q.eligible and q.name not in unmet]
+    healthy = [q for q in capable if q.healthy(now)]
+    pool = healthy or capable
+    total = sum(q.weight for q in pool)
+    chosen = max(pool, key=lambda q: (_score(key, q), q.name))
+    avoided = {q.name: _unhealthy(q) for q in capable if q not in pool or not q.healthy(now)}
+    candidates = tuple(
+        Candidate(q.name, q.weight, q.enabled, (q.weight / total) if q in pool else 0.0, q is chosen,
+                  unmet.get(q.name), avoided.get(q.name))
+        for q in carriers
+    )
+    why = f"{rule.describe()}; tag {tag}"
+    if skipped:
+        why += f" (after passing over {'; '.join(skipped)})"
+    if unmet:
+        why += f"; passed over {', '.join(unmet)} (cannot run {needs.describe()})"
+    if len(pool) < len(capable):
+        why += f"; avoided unhealthy {', '.join(q.name for q in capable if q not in pool)}"
+    elif not healthy:
+        why += "; every capable queue is unhealthy, routing to them anyway"
+    if len(pool) > 1:
+        why += f"; {chosen.name} chosen by weight among {', '.join(q.name for q in pool)}"
+    else:
+        why += f"; {chosen.name} is the only {'healthy ' if healthy else ''}enabled queue with it that can run the job"
+    return Decision(chosen.name, tag, rule, candidates, tuple(skipped), why, chosen.capabilities.platform, needs)
+
+
+def decide(table: RoutingTable, project: str, domain: str, workflow: str, key: str,
+           needs: Needs = ANY_JOB, now: float | None = None) -> Decision:
+    """Choose the job queue for one launch; ``key`` (the launch id) makes the choice repeatable,
+    ``needs`` passes over queues that cannot run the job, ``now`` (epoch seconds) makes unhealthy
+    queues avoided (None: health is not considered)."""
     where = f"project={project}, domain={domain}, workflow={workflow}"
     rule = select_rule(table.rules, project, domain, workflow)
     if rule is None:
-        return Decision(None, None, None, reason=f"no routing rule applies to {where}")
+        return Decision(None, None, None, reason=f"no routing rule applies to {where}", needs=needs)
     skipped: list[str] = []
     for tag in rule.tags:
         carriers = [q for q in table.queues if tag in q.attributes]
-        eligible = [q for q in carriers if q.eligible]
-        if not eligible:
-            if carriers:
-                skipped.append(f"{tag}: queues {', '.join(q.name for q in carriers)} are disabled or have weight 0")
-            else:
-                skipped.append(f"{tag}: no queue carries it")
-            continue
-        total = sum(q.weight for q in eligible)
-        chosen = max(eligible, key=lambda q: (_score(key, q), q.name))
-        candidates = tuple(
-            Candidate(q.name, q.weight, q.enabled, (q.weight / total) if q.eligible else 0.0, q is chosen)
-            for q in carriers
-        )
-        why = f"{rule.describe()}; tag {tag}"
-        if skipped:
-            why += f" (after passing over {'; '.join(skipped)})"
-        if len(eligible) > 1:
-            why += f"; {chosen.name} chosen by weight among {', '.join(q.name for q in eligible)}"
-        else:
-            why += f"; {chosen.name} is the only enabled queue with it"
-        return Decision(chosen.name, tag, rule, candidates, tuple(skipped), why)
+        unmet = {q.name: why for q in carriers if q.eligible and (why := needs.unmet(q.capabilities))}
+        if any(q.eligible and q.name not in unmet for q in carriers):
+            return _choose(rule, tag, carriers, unmet, key, skipped, needs, now)
+        skipped.append(_pass_over(tag, carriers, unmet))
+    unable = any("cannot run the job" in s for s in skipped)
+    which = f"that can run {needs.describe()} " if unable else ""
     return Decision(
         None, None, rule, (), tuple(skipped),
-        reason=f"{rule.describe()} applies to {where}, but no enabled queue carries any of its tags ({'; '.join(skipped)})",
+        reason=f"{rule.describe()} applies to {where}, but no enabled queue {which}carries any of its tags "
+               f"({'; '.join(skipped)})",
+        needs=needs,
     )

@@ -4,7 +4,7 @@ The block may be the whole file or nested anywhere inside a larger YAML document
 values (``configmap.adminServer.queues`` or ``configMaps.adminServer.queues``).
 
 An ``executionQueues`` entry may also carry batchlane's optional ``weight`` (a whole number
->= 0, default 1) and ``enabled`` (default true), so that ``batchlane routes export`` output
+>= 0, default 1), ``enabled`` (default true) and ``capabilities`` (the routing item's map), so that ``batchlane routes export`` output
 imports back unchanged. Flyte itself only reads ``dynamic`` and ``attributes``.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from batchlane.routing.engine import Queue, RoutingTable, Rule
-from batchlane.routing.items import rule_ids
+from batchlane.routing.items import MalformedItem, capabilities_from_item, rule_ids
 
 
 class FlyteConfigError(ValueError):
@@ -79,8 +79,13 @@ def parse_flyte_config(text: str, source: str = "config") -> RoutingTable:
         if not isinstance(enabled, bool):
             problems.append(f"{where}.enabled: must be true or false")
             continue
+        try:
+            capabilities = capabilities_from_item(entry.get("capabilities"))
+        except MalformedItem as exc:
+            problems.append(f"{where}: {exc}")
+            continue
         if attributes:
-            queues.append(Queue(entry["dynamic"], attributes, weight, enabled))
+            queues.append(Queue(entry["dynamic"], attributes, weight, enabled, capabilities))
     configs = lists["workflowConfigs"]
     rules: list[Rule] = []
     for rule_id, (i, entry) in zip(rule_ids(len(configs)), enumerate(configs)):

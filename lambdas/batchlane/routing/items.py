@@ -4,7 +4,11 @@ All routing lives in one partition of the routing table (``pk = "routing"``), so
 reads it all:
 
 * a queue:  ``{"pk": "routing", "sk": "queue#<batch queue name>", "attributes": ["critical"],
-  "weight": 1, "enabled": true}`` (``weight`` and ``enabled`` are optional)
+  "weight": 1, "enabled": true, "capabilities": {"platform": "EC2", "vcpus": 96, "memory": 760000,
+  "gpus": 0, "capacity": "on-demand"}}`` (``weight``, ``enabled`` and ``capabilities`` are optional,
+  and so is every key of ``capabilities``: what is missing is unknown, assumed capable). The
+  aggregator adds ``unhealthyUntil`` (epoch seconds) and ``blockedReason`` when the queue's jobs
+  are reported blocked.
 * a rule:   ``{"pk": "routing", "sk": "rule#<id>", "project": "p", "domain": "d",
   "workflow": "w", "tags": ["critical", "default"]}`` (project/domain/workflow optional)
 
@@ -17,14 +21,15 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from batchlane.routing.engine import Queue, RoutingTable, Rule
+from batchlane.routing.engine import CAPACITY_TYPES, PLATFORMS, UNKNOWN, Capabilities, Queue, RoutingTable, Rule
 
 PARTITION = "routing"
 QUEUE_PREFIX = "queue#"
 RULE_PREFIX = "rule#"
 KEY_ATTR = "pk"
 SORT_ATTR = "sk"
-_QUEUE_FIELDS = {"attributes", "weight", "enabled", "description"}
+_QUEUE_FIELDS = {"attributes", "weight", "enabled", "description", "capabilities", "unhealthyUntil", "blockedReason"}
+CAPABILITY_FIELDS = ("platform", "vcpus", "memory", "gpus", "capacity")
 _RULE_FIELDS = {"project", "domain", "workflow", "tags", "description"}
 
 
@@ -59,17 +64,66 @@ def _unknown(item: Mapping[str, Any], allowed: set[str]) -> None:
         raise MalformedItem(f"unknown attributes {', '.join(extra)} (allowed: {', '.join(sorted(allowed))})")
 
 
+def _whole(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, Decimal)) and value == int(value)
+
+
+def capabilities_from_item(value: Any) -> Capabilities:
+    """The ``capabilities`` map of a queue item; every problem is named in one MalformedItem."""
+    if value is None:
+        return UNKNOWN
+    if not isinstance(value, Mapping):
+        raise MalformedItem("capabilities must be a map (M)")
+    problems = [f"capabilities.{k} is not a capability (allowed: {', '.join(CAPABILITY_FIELDS)})"
+                for k in sorted(set(value) - set(CAPABILITY_FIELDS))]
+    platform, vcpus, memory, gpus, capacity = (value.get(k) for k in CAPABILITY_FIELDS)
+    if platform is not None and platform not in PLATFORMS:
+        problems.append(f"capabilities.platform must be one of {', '.join(PLATFORMS)}")
+    if vcpus is not None and (isinstance(vcpus, bool) or not isinstance(vcpus, (int, float, Decimal)) or vcpus <= 0):
+        problems.append("capabilities.vcpus must be a number > 0")
+    if memory is not None and not (_whole(memory) and memory > 0):
+        problems.append("capabilities.memory must be a whole number of MiB > 0")
+    if gpus is not None and not (_whole(gpus) and gpus >= 0):
+        problems.append("capabilities.gpus must be a whole number >= 0")
+    if capacity is not None and capacity not in CAPACITY_TYPES:
+        problems.append(f"capabilities.capacity must be one of {', '.join(CAPACITY_TYPES)}")
+    if problems:
+        raise MalformedItem("; ".join(problems))
+    return Capabilities(
+        platform=platform, vcpus=None if vcpus is None else float(vcpus),
+        memory=None if memory is None else int(memory), gpus=None if gpus is None else int(gpus), capacity=capacity,
+    )
+
+
 def queue_from_item(name: str, item: Mapping[str, Any]) -> Queue:
     _unknown(item, _QUEUE_FIELDS)
+    problems = []
     if not name:
-        raise MalformedItem("the queue name after 'queue#' is empty")
+        problems.append("the queue name after 'queue#' is empty")
     weight = item.get("weight", 1)
-    if isinstance(weight, bool) or not isinstance(weight, (int, Decimal)) or weight != int(weight) or weight < 0:
-        raise MalformedItem("weight must be a whole number >= 0")
+    if not (_whole(weight) and weight >= 0):
+        problems.append("weight must be a whole number >= 0")
     enabled = item.get("enabled", True)
     if not isinstance(enabled, bool):
-        raise MalformedItem("enabled must be a boolean (BOOL)")
-    return Queue(name, _strings(item.get("attributes"), "attributes", ordered=False), int(weight), enabled)
+        problems.append("enabled must be a boolean (BOOL)")
+    until = item.get("unhealthyUntil")
+    if until is not None and not _whole(until):
+        problems.append("unhealthyUntil must be a whole number (epoch seconds)")
+    reason = item.get("blockedReason")
+    if reason is not None and not isinstance(reason, str):
+        problems.append("blockedReason must be a string")
+    attributes, capabilities = (), UNKNOWN
+    try:
+        attributes = _strings(item.get("attributes"), "attributes", ordered=False)
+    except MalformedItem as exc:
+        problems.append(str(exc))
+    try:
+        capabilities = capabilities_from_item(item.get("capabilities"))
+    except MalformedItem as exc:
+        problems.append(str(exc))
+    if problems:
+        raise MalformedItem("; ".join(problems))
+    return Queue(name, attributes, int(weight), enabled, capabilities, None if until is None else int(until), reason)
 
 
 def rule_from_item(rule_id: str, item: Mapping[str, Any]) -> Rule:
@@ -107,8 +161,13 @@ def table_from_items(items: Mapping[str, Mapping[str, Any]]) -> tuple[RoutingTab
 
 
 def queue_item(queue: Queue) -> dict[str, Any]:
-    return {KEY_ATTR: PARTITION, SORT_ATTR: QUEUE_PREFIX + queue.name, "attributes": list(queue.attributes),
+    """What an operator (or the seed) writes; health is the aggregator's and is not part of it."""
+    item = {KEY_ATTR: PARTITION, SORT_ATTR: QUEUE_PREFIX + queue.name, "attributes": list(queue.attributes),
             "weight": queue.weight, "enabled": queue.enabled}
+    if queue.capabilities != UNKNOWN:
+        item["capabilities"] = {k: (int(v) if isinstance(v, float) and v == int(v) else v)
+                                for k, v in queue.capabilities.as_dict().items()}
+    return item
 
 
 def rule_item(rule: Rule) -> dict[str, Any]:

@@ -7,10 +7,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import DynamoDBProvider
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from batchlane.common import aws
 
 from batchlane.common.values import from_dynamo
 from batchlane.routing.engine import RoutingTable
-from batchlane.routing.items import KEY_ATTR, PARTITION, SORT_ATTR, table_from_items
+from batchlane.routing.items import KEY_ATTR, PARTITION, QUEUE_PREFIX, SORT_ATTR, table_from_items
 
 
 class RoutingItemsProvider(DynamoDBProvider):
@@ -49,3 +52,28 @@ class DynamoRoutingSource:
                 self._on_malformed(problems)
             self._parsed = (items, table)
         return self._parsed[1]
+
+
+class DynamoQueueHealth:
+    """Writes a queue item's health (``unhealthyUntil``, ``blockedReason``): the aggregator's part
+    of the routing table. Only existing queue items are touched, and a mark is only extended."""
+
+    def __init__(self, table_name: str, *, boto3_resource=None) -> None:
+        self.table_name = table_name
+        self._resource = boto3_resource
+
+    def mark_unhealthy(self, queue: str, reason: str, until: int) -> bool:
+        table = (self._resource or aws.resource("dynamodb")).Table(self.table_name)
+        try:
+            table.update_item(
+                Key={KEY_ATTR: PARTITION, SORT_ATTR: QUEUE_PREFIX + queue},
+                UpdateExpression="SET unhealthyUntil = :until, blockedReason = :reason",
+                ConditionExpression="attribute_exists(#sk) AND (attribute_not_exists(unhealthyUntil) OR unhealthyUntil < :until)",
+                ExpressionAttributeNames={"#sk": SORT_ATTR},
+                ExpressionAttributeValues={":until": until, ":reason": reason or "jobs reported blocked"},
+            )
+        except ClientError as exc:
+            if aws.error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

@@ -16,6 +16,7 @@ count deltas. Children and counts therefore never disagree, even when a Lambda d
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -26,7 +27,7 @@ from batchlane.common import aws
 from batchlane.common.values import from_dynamo, to_dynamo
 from batchlane.common.errors import TransientError
 from batchlane.common.executions import (
-    BY_JOB_ID_INDEX, CHILD_PREFIX, FINAL_PHASES, LAUNCH_SK, PARENT_SK, SUMMARY_SK, LaunchRecord, child_sk,
+    BY_JOB_ID_INDEX, CHILD_PREFIX, EXPIRES_AT, FINAL_PHASES, LAUNCH_SK, PARENT_SK, SUMMARY_SK, LaunchRecord, child_sk,
 )
 from batchlane.common.open_launches import (
     LAST_SEEN_ATTR, OPEN_INDEX, OPEN_SHARD_ATTR, all_shards, open_shard,
@@ -54,8 +55,9 @@ def _high(item: dict[str, Any]) -> dict[str, Any]:
 
 
 class DynamoStatusStore:
-    def __init__(self, table_name: str) -> None:
+    def __init__(self, table_name: str, *, retention_seconds: int = 0) -> None:
         self.table_name = table_name
+        self.retention_seconds = retention_seconds  # expiresAt (the table's TTL) on every item written; 0: never
         self.write_requests = 0  # write requests issued (figures for tests and the bench)
         self.items_written = 0  # items those requests wrote (a transactional item costs 2 WCU)
 
@@ -143,9 +145,13 @@ class DynamoStatusStore:
             aws.raise_if_transient("TransactWriteItems", exc)
             raise
 
+    def _expiry(self) -> dict[str, int]:
+        return {EXPIRES_AT: int(time.time()) + self.retention_seconds} if self.retention_seconds else {}
+
     def _put(self, launch_id: str, sk: str, state: dict[str, Any], rev: int | None) -> dict[str, Any]:
         put: dict[str, Any] = {"TableName": self.table_name,
-                               "Item": _low({"launchId": launch_id, "sk": sk, **state, "rev": (rev or 0) + 1})}
+                               "Item": _low({"launchId": launch_id, "sk": sk, **state, **self._expiry(),
+                                             "rev": (rev or 0) + 1})}
         if rev is None:
             put["ConditionExpression"] = "attribute_not_exists(sk)"
         else:
@@ -157,7 +163,7 @@ class DynamoStatusStore:
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         sets, adds = [], []
-        for i, (k, v) in enumerate(summary.get("set", {}).items()):
+        for i, (k, v) in enumerate({**summary.get("set", {}), **self._expiry()}.items()):
             names[f"#s{i}"] = k
             values[f":s{i}"] = _SER.serialize(to_dynamo(v))
             sets.append(f"#s{i} = :s{i}")

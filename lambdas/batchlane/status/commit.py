@@ -15,6 +15,7 @@ from typing import Any
 
 from batchlane.common.executions import LaunchRecord
 from batchlane.common.open_launches import LAST_SEEN_ATTR, OPEN_SHARD_ATTR, open_shard
+from batchlane.status.failures import failure_delta
 from batchlane.status.fold import RANK, ChildState, Observation, ParentState, add_deltas, count_delta, merge_child, merge_parent
 from batchlane.status.ports import ChildWrite, Contention, ParentWrite, StatusStore, WriteConflict
 
@@ -99,6 +100,7 @@ def _child_writes(children: dict[int, ChildState], stored: dict[int, tuple[Child
         if changed:
             writes.append((merged, rev))
             add_deltas(deltas, count_delta(old.status if old else None, merged.status))
+            add_deltas(deltas, failure_delta(old, merged))
     return writes, deltas
 
 

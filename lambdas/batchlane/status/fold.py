@@ -46,6 +46,7 @@ from typing import Any, Literal, get_args
 
 from batchlane.common.executions import FINAL_PHASES, Phase
 from batchlane.status.events import MAX_TEXT, BatchJobEvent, JobDetail, JobStatus, MalformedEvent, parse_event, truncate
+from batchlane.status.failures import attempt_class, child_class
 
 STATUSES: tuple[str, ...] = get_args(JobStatus)
 RANK = {"SUBMITTED": 0, "PENDING": 1, "RUNNABLE": 2, "STARTING": 3, "RUNNING": 4, "FAILED": 5, "SUCCEEDED": 6}
@@ -97,6 +98,9 @@ class Attempt:
             v = getattr(self, attr)
             if v is not None:
                 item[name] = v
+        failure = attempt_class(self)  # derived, for readers of the item; from_item ignores it
+        if failure is not None:
+            item["failureClass"] = failure
         return item
 
     @classmethod
@@ -183,6 +187,9 @@ class ChildState:
             item["logGroup"] = self.log_group
         if self.attempts:
             item["attempts"] = [a.to_item() for a in self.attempts]
+        failure = child_class(self)  # derived, like the attempts' failureClass
+        if failure is not None:
+            item["failureClass"] = failure
         return item
 
     @classmethod

@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from batchlane.common.environment import AggregatorEnvironment, ReconcilerEnvironment
 from batchlane.common.events import EventBusAnnouncer
 from batchlane.common.observability import PowertoolsCounter, logger, metrics, tracer
+from batchlane.routing.store import DynamoQueueHealth
 from batchlane.status.adapters import BatchJobReader, BatchTerminator, DynamoStatusStore, S3Outputs
 from batchlane.status.reconcile import Reconciler
 from batchlane.status.service import StatusService
@@ -28,7 +29,7 @@ def runtime() -> StatusService:
     """Adapters built once per container (after any test mock); the launch cache lives here."""
     env = AggregatorEnvironment.from_environ()
     return StatusService(
-        store=DynamoStatusStore(env.executions_table),
+        store=DynamoStatusStore(env.executions_table, retention_seconds=env.retention_seconds),
         jobs=BatchTerminator(),
         outputs=S3Outputs(),
         announcer=EventBusAnnouncer(env.event_bus),
@@ -37,6 +38,8 @@ def runtime() -> StatusService:
         launch_cache_size=env.launch_cache_size,
         progress_interval_seconds=env.progress_interval_seconds,
         progress_min_size=env.progress_min_size,
+        health=DynamoQueueHealth(env.routing_table) if env.routing_table else None,
+        unhealthy_seconds=env.unhealthy_seconds,
     )
 
 

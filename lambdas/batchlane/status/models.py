@@ -31,7 +31,8 @@ class TaskStatusChanged(_Event):
     """A launch's phase changed (``kind: phase``), or a large launch made progress (``kind: progress``)."""
 
     DETAIL_TYPE: ClassVar[str] = STATUS_CHANGED
-    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"previousPhase", "reason", "outputsUri", "error", "final"})
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"previousPhase", "reason", "outputsUri", "error", "final",
+                                                     "failures"})
 
     kind: Literal["phase", "progress"]
     launchId: str
@@ -45,6 +46,8 @@ class TaskStatusChanged(_Event):
     outputsUri: str | None = None
     error: str | None = None
     final: int | None = Field(default=None, description="progress only: children that are final")
+    failures: dict[str, int] | None = Field(
+        default=None, description="failed attempts per failure class (docs/status.md), when any failed")
 
     def detail(self) -> dict[str, Any]:
         data = super().detail()
@@ -56,16 +59,18 @@ class TaskStatusChanged(_Event):
     @classmethod
     def phase_change(cls, *, launch_id: str, job_id: str | None, queue: str | None, phase: str,
                      previous: str | None, reason: str, size: int, counts: dict[str, int],
-                     outputs_uri: str | None = None, error: str | None = None) -> "TaskStatusChanged":
+                     outputs_uri: str | None = None, error: str | None = None,
+                     failures: dict[str, int] | None = None) -> "TaskStatusChanged":
         return cls(kind="phase", launchId=launch_id, jobId=job_id, queue=queue, phase=phase, previousPhase=previous,
-                   reason=reason, size=size, counts=_non_zero(counts), outputsUri=outputs_uri, error=error)
+                   reason=reason, size=size, counts=_non_zero(counts), outputsUri=outputs_uri, error=error,
+                   failures=_non_zero(failures or {}) or None)
 
     @classmethod
     def progress(cls, *, launch_id: str, job_id: str | None, queue: str | None, phase: str, size: int,
-                 counts: dict[str, int]) -> "TaskStatusChanged":
+                 counts: dict[str, int], failures: dict[str, int] | None = None) -> "TaskStatusChanged":
         final = int(counts.get("SUCCEEDED", 0)) + int(counts.get("FAILED", 0))
         return cls(kind="progress", launchId=launch_id, jobId=job_id, queue=queue, phase=phase, size=size,
-                   counts=_non_zero(counts), final=final)
+                   counts=_non_zero(counts), final=final, failures=_non_zero(failures or {}) or None)
 
 
 class TaskAbortRejected(_Event):

@@ -64,6 +64,12 @@ class StatusStore(Protocol):
     def all_children(self, launch_id: str) -> list[ChildState]: ...
 
 
+class QueueHealth(Protocol):
+    def mark_unhealthy(self, queue: str, reason: str, until: int) -> bool:
+        """Mark a routing queue unhealthy until ``until`` (epoch seconds); False when the routing
+        table has no such queue (nothing is created) or it is marked for longer already."""
+
+
 class Terminator(Protocol):
     def terminate(self, job_id: str, reason: str) -> None: ...
 

@@ -21,7 +21,7 @@ from batchlane.status.fold import observe
 from batchlane.status.launches import LaunchDirectory
 from batchlane.status.models import TaskAbortRequested
 from batchlane.common.executions import LAUNCH_TAG
-from batchlane.status.ports import ForeignJob, OutputStore, StatusStore, Terminator
+from batchlane.status.ports import ForeignJob, OutputStore, QueueHealth, StatusStore, Terminator
 from batchlane.status.transitions import PhaseKeeper
 
 
@@ -32,8 +32,11 @@ def queue_name(arn: str | None) -> str:
 class StatusService:
     def __init__(self, *, store: StatusStore, jobs: Terminator, outputs: OutputStore, announcer: Announcer,
                  metrics: Counter, log: Log, clock=time.time, launch_cache_size: int = 4096,
-                 progress_interval_seconds: int = 60, progress_min_size: int = 100) -> None:
+                 progress_interval_seconds: int = 60, progress_min_size: int = 100,
+                 health: QueueHealth | None = None, unhealthy_seconds: int = 0) -> None:
         self.store = store
+        self.health = health
+        self.unhealthy_seconds = unhealthy_seconds
         self.metrics = metrics
         self.log = log
         self.clock = clock
@@ -99,10 +102,22 @@ class StatusService:
                 continue
             if event.is_queue_blocked:
                 self.metrics.count("QueueBlocked", queue=queue_name(event.detail.job_queue))
+                self._mark_unhealthy(queue_name(event.detail.job_queue), event.detail.status_reason or "")
             batches[obs.job_id] = batch
             batch.message_ids.append(message_id)
             batch.launch_tag = batch.launch_tag or (event.detail.tags or {}).get(LAUNCH_TAG)
         return batches, aborts
+
+    def _mark_unhealthy(self, queue: str, reason: str) -> None:
+        """Routing avoids the queue for a while (docs/routing.md, "Queue health"). Best effort: the
+        event's status update must not fail because the routing table could not be written."""
+        if self.health is None or not self.unhealthy_seconds:
+            return
+        try:
+            if self.health.mark_unhealthy(queue, reason[:500], int(self.clock()) + self.unhealthy_seconds):
+                self.metrics.count("QueueMarkedUnhealthy", queue=queue)
+        except Exception:  # noqa: BLE001 - logged; the next Queue Blocked event tries again
+            self.log.exception("could not mark a queue unhealthy", extra={"queue": queue})
 
     def _skip(self, message_id: str, exc: Exception) -> None:
         self.log.warning("skipping an event the status path cannot use",

@@ -24,6 +24,7 @@ from batchlane import STATUS_CHANGED
 from batchlane.common.executions import FINAL_PHASES, LaunchRecord
 from batchlane.common.open_launches import OPEN_SHARD_ATTR
 from batchlane.common.ports import Announcer, Log
+from batchlane.status.failures import failures_of
 from batchlane.status.finish import Finisher
 from batchlane.status.fold import PhaseDecision, decide_phase, initial_counts, min_successes
 from batchlane.status.models import TaskStatusChanged
@@ -86,7 +87,7 @@ class PhaseKeeper:
             return False
         fields: dict[str, Any] = {"phase": phase, "reason": reason, "phaseChangedAt": now_ms, "progressAt": now_ms}
         try:
-            self._side_effects(launch, old_phase, phase, reason, counts, terminate, fields)
+            self._side_effects(launch, summary, phase, reason, counts, terminate, fields)
         except BaseException:
             # Not done: give the claim back so that the retry of this message makes the change.
             self.store.release_transition(launch.launch_id, token)
@@ -96,10 +97,11 @@ class PhaseKeeper:
             self.log.warning("phase claim was taken over", extra={"launchId": launch.launch_id, "phase": phase})
         return True
 
-    def _side_effects(self, launch: LaunchRecord, old_phase: str | None, phase: str, reason: str,
+    def _side_effects(self, launch: LaunchRecord, summary: dict[str, Any], phase: str, reason: str,
                       counts: dict[str, int], terminate: str | None, fields: dict[str, Any]) -> None:
         """TerminateJob, outputs and error summary, then the announcement; ``fields`` gains what
         the summary records of them."""
+        old_phase = summary.get("phase")
         if terminate:
             self.jobs.terminate(launch.job_id, terminate)
             fields["terminated"] = True
@@ -108,7 +110,7 @@ class PhaseKeeper:
         self.announcer.publish(STATUS_CHANGED, TaskStatusChanged.phase_change(
             launch_id=launch.launch_id, job_id=launch.job_id, queue=launch.queue, phase=phase, previous=old_phase,
             reason=reason, size=launch.size, counts=counts, outputs_uri=fields.get("outputsUri"),
-            error=fields.get("error")).detail())
+            error=fields.get("error"), failures=failures_of(summary)).detail())
 
     def _progress(self, launch: LaunchRecord, summary: dict[str, Any], counts: dict[str, int], phase: str) -> None:
         """Rate-limited progress of a large launch: at most one "Task Status Changed" (kind
@@ -125,7 +127,7 @@ class PhaseKeeper:
             return  # another invocation announced it
         self.announcer.publish(STATUS_CHANGED, TaskStatusChanged.progress(
             launch_id=launch.launch_id, job_id=launch.job_id, queue=launch.queue, phase=phase, size=launch.size,
-            counts=counts).detail())
+            counts=counts, failures=failures_of(summary)).detail())
 
 
 def _terminate_reason(decision: PhaseDecision) -> str | None:

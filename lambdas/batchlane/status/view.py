@@ -22,6 +22,7 @@ from typing import Any
 from batchlane.common.console import partition_of
 from batchlane.common.executions import FINAL_PHASES, LAUNCH_TAG, Partition
 from batchlane.status.events import ForeignEvent, MalformedEvent, parse_event
+from batchlane.status.failures import attempt_classes, child_class, failure_counts
 from batchlane.status.fold import ChildState, LaunchStatus, ParentState, fold_events, observe, summarize
 from batchlane.status.links import child_job_id, child_log_links, job_link
 from batchlane.status.outputs import launch_error_summary
@@ -37,6 +38,8 @@ def child_document(child: ChildState, *, job_id: str | None, is_array: bool, reg
         "attempts": child.attempt_count,
         "statusReason": child.status_reason or child.blocked,
         "exitCode": last.exit_code if last is not None else None,
+        "failureClass": child_class(child),
+        "attemptFailures": attempt_classes(child),
         "logs": [link.as_dict() for link in child_log_links(child, region, partition=partition, log_group=log_group)],
     }
 
@@ -57,6 +60,7 @@ def status_document(status: LaunchStatus, *, region: str, partition: str = "aws"
         "isArray": status.is_array,
         "counts": dict(status.counts),
         "minSuccesses": status.min_successes,
+        "failures": failure_counts(status.children),
         "blocked": None if final_phase in FINAL_PHASES else status.blocked,
         "console": job_link(region, status.job_id, partition=partition).as_dict() if status.job_id else None,
         "children": [child_document(c, job_id=status.job_id, is_array=status.is_array, region=region,

@@ -39,7 +39,15 @@ def test_the_launcher_is_told_the_config_s_values_and_the_resource_names():
         "SETTINGS_PATH": "/batchlane/dev", "SETTINGS_MAX_AGE": str(CONFIG.routing_cache_seconds),
         "ROUTING_TABLE": "rt", "EXECUTIONS_TABLE": "ex", "DATA_BUCKET": "bk",
         "EVENT_BUS": "bus", "LEASE_SECONDS": str(3 * CONFIG.launcher.timeout_seconds),
+        "RETENTION_SECONDS": str(86_400 * CONFIG.data_retention_days),  # expiresAt: the data bucket's lifecycle
     }
+
+
+def test_the_aggregator_is_told_queue_health_and_retention():
+    variables = ENVIRONMENTS["aggregator"].variables()
+    assert variables["ROUTING_TABLE"] == "rt"
+    assert variables["UNHEALTHY_SECONDS"] == str(CONFIG.status.unhealthy_seconds) == "900"
+    assert variables["RETENTION_SECONDS"] == str(86_400 * CONFIG.data_retention_days)
 
 
 def test_the_reconciler_gets_the_aggregator_s_variables_and_its_own():

@@ -205,7 +205,8 @@ def test_child_item_round_trips_through_dynamodb_numbers(event):
     assert item["attempts"][0] == {
         "exitCode": 1, "statusReason": "Essential container in task exited",
         "logStream": "first-run-job-definition/default/770a2f9cd4bb407c84227223b775ca25",
-        "startedAt": 1586285300000, "stoppedAt": 1586285900000}
+        "startedAt": 1586285300000, "stoppedAt": 1586285900000, "failureClass": "application-error"}
+    assert item["failureClass"] == "application-error"
     as_stored = json.loads(json.dumps(item), parse_int=Decimal)
     assert ChildState.from_item(as_stored) == state
     assert "blocked" not in item and "logGroup" not in item  # absent fields take no space
