@@ -18,6 +18,7 @@ from batchlane.status.events import DETAIL_TYPES, SOURCE
 from stacks.compute import BatchCompute
 from stacks.buffers import buffered_queue, consume, deliver
 from stacks.runtime import LambdaRuntime
+from stacks.settings import DeploymentSettings
 from stacks.state import StateStore
 
 
@@ -31,11 +32,13 @@ class StatusPath(Construct):
         state: StateStore,
         compute: BatchCompute,
         runtime: LambdaRuntime,
+        settings: DeploymentSettings,
     ) -> None:
         super().__init__(scope, id)
         self._batch_events_to_aggregator(config, state, compute, runtime)
         self._abort_requests_to_aggregator(config, state)
         self._grant(state, self.function)
+        settings.grant_read(self.function)  # who may abort what (the producers parameter)
         self._scheduled_reconciler(config, state, runtime)
 
     def _batch_events_to_aggregator(

@@ -9,14 +9,7 @@ from typing import Any, Callable
 from batchlane.common.errors import Refused, TransientError
 from batchlane.common.executions import SUBMITTING, LaunchRecord
 from batchlane.launch.ports import SubmitOutcomeUnknown, SubmittedJob
-
-
-class FakeSettings:
-    def __init__(self, settings) -> None:
-        self.settings = settings
-
-    def get(self):
-        return self.settings
+from port_fakes import FakeSettings  # noqa: F401 - the launch tests import it from here
 
 
 class FakeRouting:

@@ -5,6 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 
+class FakeSettings:
+    """The settings source, counting reads (``reads``)."""
+
+    def __init__(self, settings) -> None:
+        self.settings = settings
+        self.reads = 0
+
+    def get(self):
+        self.reads += 1
+        return self.settings
+
+
 class FakeAnnouncer:
     def __init__(self) -> None:
         self.events: list[tuple[str, dict[str, Any]]] = []

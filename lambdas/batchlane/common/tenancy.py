@@ -193,6 +193,19 @@ def outputs_prefix(launch_prefix_: str) -> str:
     return f"{launch_prefix_}outputs/"
 
 
+def is_own_outputs_uri(uri: str, bucket: str, launch_id: str, project: str | None, domain: str | None,
+                       before_tenancy: bool) -> bool:
+    """Whether ``uri`` is the outputs prefix of this launch in the data bucket: the aggregator reads
+    children's outputs only there, whatever the record says. Records made before tenancy (no
+    producer) keep their ``launches/<launchId>/outputs/``."""
+    own = set()
+    if project is not None and domain is not None:
+        own.add(s3_uri(bucket, outputs_prefix(launch_prefix(project, domain, launch_id))))
+    if before_tenancy:
+        own.add(s3_uri(bucket, outputs_prefix(legacy_launch_prefix(launch_id))))
+    return uri in own
+
+
 def project_key_pattern(project: str, domain: str = "*") -> str:
     """An IAM resource pattern (object key) over the launch data of matching projects/domains."""
     return f"{DATA_PREFIX}{project}/{domain}/*"

@@ -274,7 +274,7 @@ def poison(tour: Tour) -> str:
              "next to a good launch. The good one is launched; the bad one is retried, then kept\n"
              f"in the dead-letter queue after maxReceiveCount ({launcher.max_receive_count} here) receives.")
     good = {"version": "0", "id": "demo-batchmate", "detail-type": LAUNCH_REQUESTED,
-            "source": "demo", "account": sandbox.deployment.account, "time": "2026-01-01T00:00:00Z",
+            "source": SOURCE, "account": sandbox.deployment.account, "time": "2026-01-01T00:00:00Z",
             "region": sandbox.config.region, "resources": [],
             "detail": {"launchId": "demo-batchmate", "project": "p", "domain": "development",
                        "workflow": "w", "task": "t", "container": {"image": "busybox:1.36"}, "input": {}}}

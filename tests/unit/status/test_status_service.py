@@ -7,11 +7,12 @@ import json
 import random
 import threading
 
-from port_fakes import FakeAnnouncer, FakeCounter, FakeLog
+from port_fakes import FakeAnnouncer, FakeCounter, FakeLog, FakeSettings
 from status_fakes import FakeOutputs, FakeStatusStore, FakeTerminator, launch_record
 
 from batchlane import ABORT_REJECTED, STATUS_CHANGED
 from batchlane.common.executions import LAUNCH_TAG
+from batchlane.common.settings import Settings
 from batchlane.status.models import TaskAbortRequested
 from batchlane.status.service import StatusService
 from batchlane.status.simulate import AttemptPlan, ChildPlan, launch_events
@@ -26,10 +27,10 @@ class Clock:
         return self.t
 
 
-def service(store, *, outputs=None, clock=None, announcer=None):
+def service(store, *, outputs=None, clock=None, announcer=None, settings=None):
     return StatusService(store=store, jobs=FakeTerminator(), outputs=outputs or FakeOutputs(),
                          announcer=announcer or FakeAnnouncer(), metrics=FakeCounter(), log=FakeLog(),
-                         clock=clock or Clock())
+                         settings=FakeSettings(settings or Settings()), data_bucket="b", clock=clock or Clock())
 
 
 def records(events):
