@@ -145,7 +145,7 @@ def test_concurrent_duplicate_deliveries_give_one_job(harness, fault):
 
 
 def inputs_text(launch_id: str) -> str:
-    return boto3.client("s3").get_object(Bucket=_bucket(), Key=f"launches/{launch_id}/inputs.jsonl")["Body"].read().decode()
+    return boto3.client("s3").get_object(Bucket=_bucket(), Key=f"launches/flytesnacks/development/{launch_id}/inputs.jsonl")["Body"].read().decode()
 
 
 def _bucket() -> str:
