@@ -168,7 +168,7 @@ def _statements_of(synth, role) -> list[dict]:
 
 
 def test_job_roles_read_and_write_launch_data_only(synth):
-    """Per project (docs/security.md; what each role may touch: tests/infrastructure/test_tenancy.py)."""
+    """Per project (docs/security.md; what each role may touch: tests/infrastructure/test_tenancy_iam.py)."""
     bucket = {"Fn::GetAtt": [synth.logical_id(synth.stack.state.bucket), "Arn"]}
     for name, role in synth.stack.compute.job_roles.items():
         projects = next(r.projects for r in synth.config.job_roles if r.name == name)
