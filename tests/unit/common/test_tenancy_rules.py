@@ -124,3 +124,37 @@ def test_only_the_launchs_own_outputs_prefix_is_its_own():
     assert not is_own_outputs_uri("s3://other/launches/p/d/L/outputs/", "data", "L", "p", "d", before_tenancy=False)
     assert not is_own_outputs_uri("s3://data/launches/L/outputs/", "data", "L", "p", "d", before_tenancy=False)
     assert is_own_outputs_uri("s3://data/launches/L/outputs/", "data", "L", "p", "d", before_tenancy=True)
+
+
+def _dev_with(**changes):
+    from batchlane.deployment.config import DeploymentConfig, load_config
+
+    raw = load_config("dev").model_dump(by_alias=True, exclude_unset=True, mode="json")
+    return DeploymentConfig.model_validate({**raw, **changes})
+
+
+def test_the_config_writes_the_tenancy_parameters_the_launcher_reads():
+    config = _dev_with()
+    settings = Settings.from_parameters(config.settings_parameters("123456789012"))
+    assert [t.name for t in settings.producers.teams] == [t.name for t in config.teams]
+    genomics_role = "arn:aws:iam::123456789012:role/batchlane-dev-job-genomics"
+    assert settings.role_serves(genomics_role, "genomics") and not settings.role_serves(genomics_role, "flytesnacks")
+    assert [g.uri for g in settings.inputs_locations] == [g.uri for g in config.inputs_locations]
+    assert Settings.from_parameters(_dev_with(teams=[]).settings_parameters("1" * 12)).producers.is_open
+
+
+@pytest.mark.parametrize(("teams", "message"), [
+    ([{"name": "a", "sources": ["s"]}, {"name": "b", "sources": ["s"]}], "source 's' belongs to two teams"),
+    ([{"name": "a b", "sources": ["s"]}], "teams.0.name"),
+    ([{"name": "a", "sources": ["s"], "launch": [{"project": "x", "domian": "y"}]}], "teams.0.launch.0.domian"),
+])
+def test_a_bad_teams_section_fails_naming_the_key(teams, message):
+    with pytest.raises(ValueError, match=message):
+        _dev_with(teams=teams)
+
+
+def test_tenancy_parameters_must_fit_a_standard_ssm_parameter():
+    many = [{"name": f"team{i}", "sources": [f"team{i}.source-with-a-long-name"], "launch": [{"project": f"p{i}"}]}
+            for i in range(60)]
+    with pytest.raises(ValueError, match="SSM parameter producers would hold"):
+        _dev_with(teams=many)
