@@ -42,8 +42,9 @@ class StatusService:
         now = lambda: self.clock()  # noqa: E731 - every part reads the service's clock (tests set it)
         self.launches = LaunchDirectory(store, cache_size=launch_cache_size, clock=now)
         self.writer = StatusWriter(store, now)
-        self.phases = PhaseKeeper(store=store, jobs=jobs, finisher=Finisher(store, outputs, data_bucket, log), announcer=announcer,
-                                  log=log, clock=now, progress_interval_seconds=progress_interval_seconds,
+        finisher = Finisher(store, outputs, data_bucket, log)
+        self.phases = PhaseKeeper(store=store, jobs=jobs, finisher=finisher, announcer=announcer, log=log,
+                                  clock=now, progress_interval_seconds=progress_interval_seconds,
                                   progress_min_size=progress_min_size)
         self.aborter = Aborter(store=store, phases=self.phases, announcer=announcer, metrics=metrics, log=log,
                                settings=settings)
