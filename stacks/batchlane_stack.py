@@ -13,6 +13,7 @@ from stacks.routing_seed import RoutingSeed
 from stacks.runtime import LambdaRuntime
 from stacks.settings import DeploymentSettings
 from stacks.status_path import StatusPath
+from stacks.tenancy import ProducerPolicies
 from stacks.state import StateStore
 
 
@@ -23,6 +24,8 @@ class BatchlaneStack(Stack):
         self.state = StateStore(self, "State", config=config)
         self.compute = BatchCompute(self, "Compute", config=config, data_bucket=self.state.bucket)
         self.settings = DeploymentSettings(self, "Settings", config=config)
+        self.producers = ProducerPolicies(self, "Producers", config=config, bus=self.state.bus,
+                                          bucket=self.state.bucket)
         self.routing_seed = RoutingSeed(self, "RoutingSeed", config=config, table=self.state.routing_table)
         self.runtime = LambdaRuntime(self, "Runtime", config=config)
         self.launch = LaunchPath(
@@ -31,6 +34,7 @@ class BatchlaneStack(Stack):
         )
         self.status = StatusPath(
             self, "Status", config=config, state=self.state, compute=self.compute, runtime=self.runtime,
+            settings=self.settings,
         )
         self.operations = Operations(
             self, "Operations",

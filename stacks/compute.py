@@ -32,10 +32,9 @@ from batchlane.deployment.config import (
     JobQueueConfig,
     JobRoleConfig,
 )
+from batchlane.common.tenancy import DATA_PREFIX, patterns_overlap
 from stacks.runtime import log_retention
 
-# The S3 key prefix under which the launcher writes inputs and jobs write outputs.
-DATA_PREFIX = "launches/"
 # The three reasons a job can sit in RUNNABLE that Batch can act on (jobStateTimeLimitActions).
 _RUNNABLE_REASONS = (
     batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY,
@@ -117,14 +116,27 @@ class BatchCompute(Construct):
             description=f"batchlane: job role {role_config.name!r} (what a task's code may do)",
             managed_policies=[_managed_policy(self, role_config.name, p) for p in role_config.managed_policies],
         )
-        # Every job reads its inputs and writes its outputs under launches/ in the data bucket.
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="LaunchData",
-                actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
-                resources=[self.data_bucket.arn_for_objects(f"{DATA_PREFIX}*")],
-            )
-        )
+        # A job reads its project's launch data and writes only its outputs: the role of project A
+        # cannot touch project B's prefix, nor the inputs or assembled outputs of any launch.
+        projects = list(role_config.projects)
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="ReadProjectLaunchData",
+            actions=["s3:GetObject"],
+            resources=[self.data_bucket.arn_for_objects(f"{DATA_PREFIX}{p}/*") for p in projects],
+        ))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            sid="WriteProjectOutputs",
+            actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+            resources=[self.data_bucket.arn_for_objects(f"{DATA_PREFIX}{p}/*/outputs/*") for p in projects],
+        ))
+        shared = [g.uri for g in self.config.inputs_locations
+                  if any(patterns_overlap(a, b) for a in g.projects for b in projects)]
+        if shared:
+            role.add_to_principal_policy(iam.PolicyStatement(
+                sid="ReadAllowedInputsLocations",
+                actions=["s3:GetObject"],
+                resources=[f"arn:{Aws.PARTITION}:s3:::{uri.removeprefix('s3://')}*" for uri in shared],
+            ))
         if self.data_bucket.encryption_key is not None:
             self.data_bucket.encryption_key.grant_encrypt_decrypt(role)
         return role

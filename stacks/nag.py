@@ -129,6 +129,19 @@ def _resource_reasons() -> list[tuple[Callable[[str, list[str]], bool], str]]:
             "time, so the grant covers the launches/ prefix of that one bucket (inputs, outputs, nothing else).",
         ),
         (
+            lambda r, a: re.fullmatch(r".*\.Arn>/launches/[A-Za-z0-9_.~*-]+/(?:[A-Za-z0-9_.~*-]+/)?\*(?:/outputs/\*)?", r)
+            is not None and only(a, ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload")),
+            "Launch data of the projects (and domains) a job role or a team is configured for, "
+            "launches/<project>/<domain>/<launchId>/: launch ids are only known at run time, so the grant "
+            "names the project prefix (a job role writes only its outputs/ under it); no other project's data.",
+        ),
+        (
+            lambda r, a: re.fullmatch(r"arn:<AWS::Partition>:s3:::[a-z0-9][a-z0-9.-]+/\S*\*", r) is not None
+            and only(a, ("s3:GetObject",)),
+            "An inputsLocation prefix the deployment configuration allow-lists for the role's projects "
+            "(inputsLocations): read only, objects under that prefix only.",
+        ),
+        (
             lambda r, a: r.endswith(".Arn>/index/*") and only(a, _DYNAMODB_READ_WRITE),
             "aws-cdk-lib's table grants include the table's secondary indexes (<table>/index/*); batchlane "
             "queries its byJobId index. Scoped to batchlane's own table.",

@@ -19,6 +19,7 @@ from batchlane.deployment.contract import (
 from stacks.compute import BatchCompute
 from stacks.buffers import buffered_queue, consume, deliver, event_rule
 from stacks.runtime import LambdaRuntime
+from stacks.settings import DeploymentSettings
 from stacks.state import StateStore
 
 
@@ -32,6 +33,7 @@ class StatusPath(Construct):
         state: StateStore,
         compute: BatchCompute,
         runtime: LambdaRuntime,
+        settings: DeploymentSettings,
     ) -> None:
         super().__init__(scope, id)
         paths = event_paths(config, [q.job_queue_arn for q in compute.job_queues.values()])
@@ -40,6 +42,7 @@ class StatusPath(Construct):
         self._grant(state, self.function)
         # Queue health: the aggregator marks the routing item of a queue whose jobs are blocked.
         state.routing_table.grant(self.function, "dynamodb:UpdateItem")
+        settings.grant_read(self.function)  # who may abort what (the producers parameter)
         self._scheduled_reconciler(config, state, runtime)
 
     def _batch_events_to_aggregator(

@@ -127,7 +127,7 @@ def test_map_task_is_one_array_job_with_a_child_retried(sandbox):
 
 def test_poisoned_message_goes_to_the_dlq_and_the_rest_of_its_batch_is_processed(sandbox):
     launcher = sandbox.pollers["launcher"]
-    good = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Task Launch Requested", "source": "me",
+    good = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Task Launch Requested", "source": "sandbox.scenario",
             "account": sandbox.deployment.account, "time": "2026-11-24T00:00:00Z", "region": "us-east-1",
             "resources": [], "detail": task("e2e-batchmate", input={"y": 2})}
     sqs = sandbox.session.client("sqs")

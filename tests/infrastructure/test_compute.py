@@ -168,15 +168,21 @@ def _statements_of(synth, role) -> list[dict]:
 
 
 def test_job_roles_read_and_write_launch_data_only(synth):
-    bucket = synth.logical_id(synth.stack.state.bucket)
-    for role in synth.stack.compute.job_roles.values():
-        statements = _statements_of(synth, role)
-        assert statements == [{
-            "Action": ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
-            "Effect": "Allow",
-            "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/launches/*"]]},
-            "Sid": "LaunchData",
-        }]
+    """Per project (docs/security.md; what each role may touch: tests/infrastructure/test_tenancy_iam.py)."""
+    bucket = {"Fn::GetAtt": [synth.logical_id(synth.stack.state.bucket), "Arn"]}
+    for name, role in synth.stack.compute.job_roles.items():
+        projects = next(r.projects for r in synth.config.job_roles if r.name == name)
+        statements = {s["Sid"]: s for s in _statements_of(synth, role)}
+        assert set(statements) <= {"ReadProjectLaunchData", "WriteProjectOutputs", "ReadAllowedInputsLocations"}
+        keys = {sid: [r["Fn::Join"][1][1] for r in _as_list(s["Resource"]) if "Fn::Join" in r and
+                      r["Fn::Join"][1][0] == bucket] for sid, s in statements.items()}
+        assert keys["ReadProjectLaunchData"] == [f"/launches/{p}/*" for p in projects]
+        assert keys["WriteProjectOutputs"] == [f"/launches/{p}/*/outputs/*" for p in projects]
+        assert statements["WriteProjectOutputs"]["Action"] == ["s3:AbortMultipartUpload", "s3:PutObject"]
+
+
+def _as_list(value):
+    return value if isinstance(value, list) else [value]
 
 
 def test_job_role_managed_policies_come_from_the_config(fargate):

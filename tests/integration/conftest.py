@@ -130,3 +130,21 @@ def launch(world):
         return handler.handler(sqs_event(*bodies), LambdaContext())
 
     return deliver
+
+
+@pytest.fixture
+def atomic_moto(monkeypatch):
+    """moto in-process handles concurrent requests without DynamoDB's per-request atomicity: serialise
+    requests, as the real service makes each conditional write atomic."""
+    import threading
+
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    lock = threading.RLock()
+    original = BotocoreStubber.__call__
+
+    def atomic(self, *args, **kwargs):
+        with lock:
+            return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(BotocoreStubber, "__call__", atomic)

@@ -169,6 +169,6 @@ def answers_by_launch(answers: list[dict]) -> dict[str, list[dict]]:
 
 
 def body_of(detail: dict) -> str:
-    return json.dumps({"version": "0", "id": "e", "detail-type": "Task Launch Requested", "source": "tests",
+    return json.dumps({"version": "0", "id": "e", "detail-type": "Task Launch Requested", "source": "my.orchestrator",
                        "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
                        "resources": [], "detail": detail})

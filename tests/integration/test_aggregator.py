@@ -469,24 +469,6 @@ def test_a_failed_single_task_has_no_outputs(world, launched, deliver):
     assert s["error"] == "[0]: Essential container in task exited (exit code 1)"
 
 
-@pytest.fixture
-def atomic_moto(monkeypatch):
-    """moto in-process handles concurrent requests without DynamoDB's per-request atomicity: serialise
-    requests, as the real service makes each conditional write atomic."""
-    import threading
-
-    from moto.core.botocore_stubber import BotocoreStubber
-
-    lock = threading.RLock()
-    original = BotocoreStubber.__call__
-
-    def atomic(self, *args, **kwargs):
-        with lock:
-            return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(BotocoreStubber, "__call__", atomic)
-
-
 def test_concurrent_invocations_announce_each_phase_once_and_assemble_outputs_once(world, launched, atomic_moto):
     import threading
 

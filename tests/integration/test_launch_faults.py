@@ -121,7 +121,7 @@ def test_submit_is_never_retried_by_the_sdk(harness):
 
 
 @pytest.mark.parametrize("fault", [None, ("batch", "SubmitJob", "timeout-after"), ("dynamodb", "PutItem", "timeout-after")])
-def test_concurrent_duplicate_deliveries_give_one_job(harness, fault):
+def test_concurrent_duplicate_deliveries_give_one_job(harness, fault, atomic_moto):
     world, injector, clock, invoke = harness
     if fault:
         injector.plan(Fault(*fault))
@@ -145,7 +145,7 @@ def test_concurrent_duplicate_deliveries_give_one_job(harness, fault):
 
 
 def inputs_text(launch_id: str) -> str:
-    return boto3.client("s3").get_object(Bucket=_bucket(), Key=f"launches/{launch_id}/inputs.jsonl")["Body"].read().decode()
+    return boto3.client("s3").get_object(Bucket=_bucket(), Key=f"launches/flytesnacks/development/{launch_id}/inputs.jsonl")["Body"].read().decode()
 
 
 def _bucket() -> str:

@@ -75,7 +75,7 @@ def test_map_task_becomes_one_array_job_and_one_s3_object(world, launch, submitt
     assert submitted[0]["arrayProperties"] == {"size": 5}
     assert s3_text(launched["inputsUri"]).splitlines() == [json.dumps(d, separators=(",", ":")) for d in inputs]
     objects = boto3.client("s3").list_objects_v2(Bucket=world.deployment.bucket)["Contents"]
-    assert [o["Key"] for o in objects] == ["launches/l-1/inputs.jsonl"]
+    assert [o["Key"] for o in objects] == ["launches/flytesnacks/development/l-1/inputs.jsonl"]
     record = world.launch_record("l-1")
     assert record["size"] == 5 and record["isArray"] is True and float(record["minSuccessRatio"]) == 0.8
 
@@ -87,9 +87,10 @@ def test_map_task_of_one_input_is_a_plain_job(world, launch, submitted):
 
 
 def test_inputs_already_in_s3_are_not_copied(world, launch):
-    launch(task(inputsLocation={"uri": "s3://their-bucket/run-7/inputs.jsonl", "size": 40}))
+    uri = f"s3://{world.deployment.bucket}/launches/flytesnacks/development/l-1/inputs/run-7.jsonl"  # its own prefix
+    launch(task(inputsLocation={"uri": uri, "size": 40}))
     launched = only(world.answers(), "Task Launched")
-    assert launched["arraySize"] == 40 and launched["inputsUri"] == "s3://their-bucket/run-7/inputs.jsonl"
+    assert launched["arraySize"] == 40 and launched["inputsUri"] == uri
     assert boto3.client("s3").list_objects_v2(Bucket=world.deployment.bucket).get("KeyCount") == 0
 
 
@@ -114,7 +115,7 @@ def test_every_problem_is_listed_and_nothing_is_submitted(world, launch):
     rejected = only(world.answers(), "Task Launch Rejected")
     assert rejected["launchId"] == "l-1"
     fields = {p["field"] for p in rejected["problems"]}
-    assert {"task", "retries", "retry", "role", "container.image", "container.environment", "inputs",
+    assert {"task", "retries", "retry", "role", "container.image", "container.environment.AWS_BATCH_JOB_ID", "inputs",
             "minSuccessRatio", "timeoutSeconds", "container.resources.gpu", "container.resources.vcpu"} <= fields
     assert all(p["message"] for p in rejected["problems"])
     assert world.jobs() == []
@@ -203,7 +204,7 @@ def test_duplicates_in_one_batch_submit_one_job(world, launch):
     assert len(result["batchItemFailures"]) <= 2
 
 
-def test_concurrent_deliveries_submit_one_job(world, launch):
+def test_concurrent_deliveries_submit_one_job(world, launch, atomic_moto):
     barrier = threading.Barrier(4)
     results = []
 

@@ -9,21 +9,16 @@ from typing import Any, Callable
 from batchlane.common.errors import Refused, TransientError
 from batchlane.common.executions import SUBMITTING, LaunchRecord
 from batchlane.launch.ports import SubmitOutcomeUnknown, SubmittedJob
-
-
-class FakeSettings:
-    def __init__(self, settings) -> None:
-        self.settings = settings
-
-    def get(self):
-        return self.settings
+from port_fakes import FakeSettings  # noqa: F401 - the launch tests import it from here
 
 
 class FakeRouting:
     def __init__(self, table) -> None:
         self.routing_table = table
+        self.reads = 0
 
     def table(self, max_age: int):
+        self.reads += 1
         return self.routing_table
 
 
@@ -86,6 +81,7 @@ class FakeLedger:
 
     def __init__(self) -> None:
         self.records: dict[str, LaunchRecord] = {}
+        self.reads = 0
         self.before_write: Callable[[str], None] = lambda operation: None  # fault injection
 
     def claim(self, record: LaunchRecord) -> LaunchRecord | None:
@@ -120,4 +116,5 @@ class FakeLedger:
             del self.records[launch_id]
 
     def get(self, launch_id: str) -> LaunchRecord | None:
+        self.reads += 1
         return self.records.get(launch_id)

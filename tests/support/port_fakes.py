@@ -10,6 +10,18 @@ from typing import Any
 EVENTBRIDGE_ENTRY_BYTES = 256 * 1024
 
 
+class FakeSettings:
+    """The settings source, counting reads (``reads``)."""
+
+    def __init__(self, settings) -> None:
+        self.settings = settings
+        self.reads = 0
+
+    def get(self):
+        self.reads += 1
+        return self.settings
+
+
 class FakeAnnouncer:
     def __init__(self) -> None:
         self.events: list[tuple[str, dict[str, Any]]] = []

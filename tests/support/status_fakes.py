@@ -9,15 +9,17 @@ import threading
 from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
-from port_fakes import FakeAnnouncer, FakeCounter, FakeLog
+from port_fakes import FakeAnnouncer, FakeCounter, FakeLog, FakeSettings
 
 from batchlane.common.executions import SUBMITTED, LaunchRecord
+from batchlane.common.settings import Settings
 from batchlane.common.values import to_dynamo
 from batchlane.status.fold import ChildState, ParentState
 from batchlane.status.ports import WriteConflict
 from batchlane.status.service import StatusService
 
 DYNAMODB_ITEM_BYTES = 400 * 1024
+DATA_BUCKET = "data"
 _SERIALIZER = TypeSerializer()
 
 
@@ -37,7 +39,7 @@ def launch_record(launch_id: str, job_id: str, size: int, **fields: Any) -> Laun
     """A submitted launch of ``size`` children (a map task when size > 1)."""
     return LaunchRecord(**{"launch_id": launch_id, "state": SUBMITTED, "job_name": f"t-{launch_id}", "queue": "q",
                            "size": size, "is_array": size > 1, "is_map_task": size > 1, "job_id": job_id,
-                           "outputs_uri": f"s3://data/launches/{launch_id}/outputs/", "region": "us-east-1",
+                           "outputs_uri": f"s3://{DATA_BUCKET}/launches/{launch_id}/outputs/", "region": "us-east-1",
                            **fields})
 
 
@@ -160,6 +162,8 @@ class FakeOutputs:
 
 
 def service(store: FakeStatusStore, *, outputs: FakeOutputs | None = None, announcer: FakeAnnouncer | None = None,
-            clock=lambda: 1_800_000_000.0) -> StatusService:
+            settings: Settings | None = None, clock=lambda: 1_800_000_000.0) -> StatusService:
+    """The aggregator over these fakes; the data bucket is the one ``launch_record`` names."""
     return StatusService(store=store, jobs=FakeTerminator(), outputs=outputs or FakeOutputs(),
-                         announcer=announcer or FakeAnnouncer(), metrics=FakeCounter(), log=FakeLog(), clock=clock)
+                         announcer=announcer or FakeAnnouncer(), metrics=FakeCounter(), log=FakeLog(),
+                         settings=FakeSettings(settings or Settings()), data_bucket=DATA_BUCKET, clock=clock)

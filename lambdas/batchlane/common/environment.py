@@ -80,6 +80,10 @@ class LauncherEnvironment(FunctionEnvironment):
 class AggregatorEnvironment(FunctionEnvironment):
     """batchlane.status.handler.handler (Batch events and abort requests)."""
 
+    # Who may abort what (the SSM ``producers``, batchlane.common.tenancy), and where outputs may be read.
+    settings_path: Annotated[Name, Field(alias="SETTINGS_PATH")]
+    settings_max_age: Annotated[NonNegativeInt, Field(alias="SETTINGS_MAX_AGE")]
+    data_bucket: Annotated[Name, Field(alias="DATA_BUCKET")]
     executions_table: Annotated[Name, Field(alias="EXECUTIONS_TABLE")]
     event_bus: Annotated[Name, Field(alias="EVENT_BUS")]
     progress_interval_seconds: Annotated[NonNegativeInt, Field(alias="PROGRESS_INTERVAL_SECONDS")]

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from batchlane.common.tenancy import Producer
 from batchlane.common.values import from_dynamo
 
 PARTITION_KEY = "launchId"
@@ -60,7 +61,7 @@ class LaunchRecord(BaseModel):
     """The ``launch`` item: what was asked, where it went, and (once submitted) its Batch job.
 
     Attribute names on the item are the camelCase forms of the field names. Records written by
-    earlier versions (without ``isMapTask``) read back with the defaults documented here."""
+    earlier versions (without ``isMapTask``, ``producer``) read back with the defaults documented here."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
 
@@ -79,6 +80,8 @@ class LaunchRecord(BaseModel):
     domain: str | None = None
     workflow: str | None = None
     task: str | None = None
+    # Who launched it (the event's source and account, and its team): None on records made before tenancy.
+    producer: Producer | None = None
     log_group: str | None = None
     routing: dict[str, Any] | None = None  # the RoutingExplanation of "Task Launched"
     # Of the launch detail as received (batchlane.launch.service.request_fingerprint): one request per launchId.

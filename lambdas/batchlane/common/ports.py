@@ -1,8 +1,17 @@
-"""Ports every service shares: announcing on the bus, counting, logging (adapters in common/)."""
+"""Ports every service shares: announcing on the bus, counting, logging, the settings (adapters in common/)."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from batchlane.common.settings import Settings
+
+
+class SettingsSource(Protocol):
+    """The deployment's settings, cached (``batchlane.common.settings_store.SsmSettingsSource``)."""
+
+    def get(self) -> "Settings": ...
 
 
 class Announcer(Protocol):

@@ -2,17 +2,25 @@
 
 Parameter names (relative to the prefix), written by the CDK stack and editable by operators:
 ``default-role-arn``, ``allowed-role-arns`` (StringList), ``execution-role-arn``,
-``job-log-group``, ``routing-cache-seconds``, ``limits`` (JSON object), ``region``.
+``job-log-group``, ``routing-cache-seconds``, ``limits`` (JSON object), ``region``; tenancy
+(batchlane.common.tenancy, docs/security.md): ``producers`` (JSON ``{"teams": [...]}``),
+``job-role-projects`` (JSON ``{roleArn: [project pattern, ...]}``), ``inputs-locations`` (JSON
+``[{"projects": [...], "uri": "s3://bucket/prefix/"}]``). An absent tenancy parameter means what a
+deployment before tenancy did: no teams (anyone may launch and abort), every role for every
+project, no inputs outside a launch's own prefix.
 """
 
 from __future__ import annotations
 
 import json
+from fnmatch import fnmatchcase
 from dataclasses import dataclass, field
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
+
+from batchlane.common.tenancy import INPUTS_GRANTS, ROLE_PROJECTS, InputsLocationGrant, Tenancy, json_list
 
 
 class Limits(BaseModel):
@@ -67,12 +75,16 @@ class Settings:
     job_log_group: str = "/aws/batch/job"
     routing_cache_seconds: int = 30
     limits: Limits = field(default_factory=Limits)
+    producers: Tenancy = field(default_factory=Tenancy)
+    # role ARN -> the project patterns it serves; None (no parameter): every role serves every project.
+    role_projects: dict[str, tuple[str, ...]] | None = None
+    inputs_locations: tuple[InputsLocationGrant, ...] = ()
 
     @classmethod
     def from_parameters(cls, params: dict[str, str]) -> "Settings":
         """Build from ``{relative name: value}``; a bad value raises ValueError naming the parameter."""
         known = {"default-role-arn", "allowed-role-arns", "execution-role-arn", "job-log-group",
-                 "routing-cache-seconds", "limits", "region"}
+                 "routing-cache-seconds", "limits", "region", "producers", "job-role-projects", "inputs-locations"}
         values: dict = {}
         for name, value in params.items():
             name = name.strip("/")
@@ -88,6 +100,12 @@ class Settings:
                     values["routing_cache_seconds"] = seconds
                 elif name == "limits":
                     values["limits"] = Limits.from_json(value)
+                elif name == "producers":
+                    values["producers"] = Tenancy.from_json(value)
+                elif name == "job-role-projects":
+                    values["role_projects"] = {arn: tuple(p) for arn, p in json_list(ROLE_PROJECTS, value, name).items()}
+                elif name == "inputs-locations":
+                    values["inputs_locations"] = tuple(json_list(INPUTS_GRANTS, value, name))
                 else:
                     values[name.replace("-", "_")] = value.strip() or None
             except ValueError as exc:
@@ -102,5 +120,11 @@ class Settings:
     def usable_role_arns(self) -> frozenset[str]:
         """Roles a launch may run as: the allow-list plus the default role."""
         return self.allowed_role_arns | ({self.default_role_arn} if self.default_role_arn else set())
+
+    def role_serves(self, role_arn: str, project: str) -> bool:
+        """Whether a launch of ``project`` may run as this role (job-role-projects)."""
+        if self.role_projects is None:
+            return True
+        return any(fnmatchcase(project, pattern) for pattern in self.role_projects.get(role_arn, ()))
 
 

@@ -10,6 +10,7 @@ is imported only by :func:`load_config` (the Lambda layer does not carry it).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -20,7 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from batchlane.common.environment import AggregatorEnvironment, LauncherEnvironment, ReconcilerEnvironment
 from batchlane.common.settings import Limits
+from batchlane.common.tenancy import InputsLocationGrant, Pattern, Team, Tenancy
 from batchlane.launch.models import SHARE_IDENTIFIER_PATTERN
+
+SSM_STANDARD_VALUE_CHARS = 4096  # a standard-tier SSM parameter's value
 
 if TYPE_CHECKING:
     from batchlane.routing import Capabilities, RoutingTable
@@ -176,7 +180,9 @@ class RoutingRuleConfig(_Strict):
 class JobRoleConfig(_Strict):
     name: Annotated[str, Field(pattern=NAME_RE)]
     managed_policies: Annotated[list[str], Field(alias="managedPolicies")] = []
-    # S3 access to batchlane's data bucket (inputs read, outputs written) is always granted.
+    # The projects (patterns) whose launches may run as this role; its S3 access is their launch data
+    # only: read under launches/<project>/, write under launches/<project>/*/outputs/ (docs/security.md).
+    projects: Annotated[list[Pattern], Field(min_length=1)] = ["*"]
 
 
 class NewVpcConfig(_Strict):
@@ -268,6 +274,16 @@ class DeploymentConfig(_Strict):
     aggregator: FunctionConfig = FunctionConfig(batchSize=100, batchingWindowSeconds=2)
     reconciler: FunctionConfig = FunctionConfig(timeoutSeconds=300)
     status: StatusConfig = StatusConfig()
+    # Tenancy (docs/security.md): who may launch and abort what; none = anyone may do anything.
+    teams: list[Team] = []
+    # Where launches of a project may take inputsLocation from, besides their own launch prefix.
+    inputs_locations: Annotated[list[InputsLocationGrant], Field(alias="inputsLocations")] = []
+
+    @field_validator("teams")
+    @classmethod
+    def _teams(cls, value: list[Team]) -> list[Team]:
+        Tenancy(teams=value)  # names and sources unique
+        return value
 
     @field_validator("allowed_role_arns")
     @classmethod
@@ -354,6 +370,17 @@ class DeploymentConfig(_Strict):
             )
         return problems
 
+    @model_validator(mode="after")
+    def _parameters_fit(self) -> "DeploymentConfig":
+        # After _references (validators run in order): every name it resolves exists.
+        long = {name: len(value) for name, value in self.settings_parameters("123456789012").items()
+                if len(value) > SSM_STANDARD_VALUE_CHARS}
+        if long:
+            raise ValueError("; ".join(f"SSM parameter {n} would hold {c} characters (at most "
+                                       f"{SSM_STANDARD_VALUE_CHARS}): shorten teams, jobRoles or inputsLocations"
+                                       for n, c in long.items()))
+        return self
+
     # Derived names: one place that says what every resource is called.
     @property
     def prefix(self) -> str:
@@ -425,6 +452,11 @@ class DeploymentConfig(_Strict):
             "routing-cache-seconds": str(self.routing_cache_seconds),
             "limits": self.limits.model_dump_json(by_alias=True),
             "region": self.region,
+            "producers": Tenancy(teams=self.teams).model_dump_json(exclude_defaults=True) or "{}",
+            # Roles a team brings serve every project (their own policies say what they may touch).
+            "job-role-projects": json.dumps({**{arn: ["*"] for arn in self.allowed_role_arns}, **{
+                self.role_arn(r.name, account, partition): list(r.projects) for r in self.job_roles}}),
+            "inputs-locations": json.dumps([g.model_dump() for g in self.inputs_locations]),
         }
         if self.default_role:
             params["default-role-arn"] = self.role_arn(self.default_role, account, partition)
@@ -446,6 +478,9 @@ class DeploymentConfig(_Strict):
 
     def aggregator_environment(self, state: StateNames) -> AggregatorEnvironment:
         return AggregatorEnvironment(
+            settings_path=self.ssm_prefix,
+            settings_max_age=self.routing_cache_seconds,
+            data_bucket=state.data_bucket,
             executions_table=state.executions_table,
             event_bus=state.event_bus,
             progress_interval_seconds=self.status.progress_interval_seconds,

@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 
 from batchlane.common.errors import UnprocessableEvent
+from batchlane.common.tenancy import Producer
 from batchlane import LAUNCH_REQUESTED
 
 
@@ -16,12 +17,13 @@ class LaunchEnvelope(EventBridgeModel):
     detail: Any
 
 
-def launch_detail(body: str) -> Any:
-    """The detail of a "Task Launch Requested" event; anything else cannot be processed."""
+def launch_event(body: str) -> tuple[Any, Producer]:
+    """The detail of a "Task Launch Requested" event and who put it on the bus (its ``source`` and
+    ``account``: the producer, docs/security.md); anything else cannot be processed."""
     try:
         envelope = parse(event=body, model=LaunchEnvelope)
     except (ValidationError, ValueError, TypeError) as exc:
         raise UnprocessableEvent(f"not an EventBridge event: {str(exc)[:300]}") from exc
     if envelope.detail_type != LAUNCH_REQUESTED:
         raise UnprocessableEvent(f"unexpected detail-type {envelope.detail_type!r} (expected {LAUNCH_REQUESTED!r})")
-    return envelope.detail
+    return envelope.detail, Producer(source=envelope.source, account=envelope.account or None)

@@ -11,7 +11,7 @@ from batchlane.common.events import EventBusAnnouncer
 from batchlane.common.observability import PowertoolsCounter, logger, metrics, tracer
 from batchlane.common.settings_store import SsmSettingsSource
 from batchlane.launch.adapters import BatchJobDefinitions, BatchJobs, DynamoLedger, S3InputStore
-from batchlane.launch.envelope import launch_detail
+from batchlane.launch.envelope import launch_event
 from batchlane.launch.service import LaunchService
 from batchlane.routing.store import DynamoRoutingSource
 
@@ -46,7 +46,8 @@ def runtime() -> LaunchService:
 
 
 def record_handler(record) -> dict:
-    result = runtime().handle(launch_detail(record.body))
+    detail, producer = launch_event(record.body)
+    result = runtime().handle(detail, producer)
     logger.info("launch processed", extra=result)
     return result
 

@@ -16,7 +16,41 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 SHARE_IDENTIFIER_PATTERN = r"^[A-Za-z0-9_]{1,255}$"  # also what a fair-share queue's configured shares must match
 Name = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^\S(.*\S)?$")]
-RESERVED_ENV_PREFIXES = ("AWS_BATCH_", "BATCHLANE_", "ECS_")
+# Environment variables a launch may not set (docs/launch-event.md#reserved-environment-variables):
+# what would change the job's credentials, where its AWS calls go, how its programs are loaded, or
+# what batchlane, AWS Batch and the ECS agent tell the container. Compared in upper case.
+_CREDENTIALS = "sets or finds AWS credentials: a job's credentials come from its job role only"
+_ENDPOINTS = "changes where AWS SDK calls go or how they are verified"
+_LOADER = "changes how programs are found or loaded"
+RESERVED_ENV_NAMES: dict[str, str] = {
+    **dict.fromkeys(("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+                     "AWS_CREDENTIAL_EXPIRATION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE",
+                     "AWS_SHARED_CREDENTIALS_FILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
+                     "AWS_ROLE_SESSION_NAME", "AWS_CREDENTIAL_FILE"), _CREDENTIALS),
+    **dict.fromkeys(("AWS_CA_BUNDLE", "AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT",
+                     "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_STS_REGIONAL_ENDPOINTS",
+                     "AWS_S3_US_EAST_1_REGIONAL_ENDPOINT"), _ENDPOINTS),
+    "PATH": _LOADER,
+}
+RESERVED_ENV_PREFIXES: dict[str, str] = {
+    "AWS_CONTAINER_": _CREDENTIALS,  # the ECS credentials endpoint and its token
+    "AWS_EC2_METADATA_": _CREDENTIALS,  # instance metadata, where SDKs look for credentials
+    "AWS_ENDPOINT_URL": _ENDPOINTS,  # AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>
+    "LD_": _LOADER,  # LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT, ...
+    "DYLD_": _LOADER,
+    "AWS_BATCH_": "set by AWS Batch (the array index, the job id, ...)",
+    "ECS_": "read by the ECS agent and set by ECS",
+    "BATCHLANE_": "set by batchlane (the launch id, inputs and outputs locations)",
+}
+ENV_NAME_RE = r"[A-Za-z_][A-Za-z0-9_]{0,254}"
+
+
+def reserved_env_problem(name: str) -> str | None:
+    """Why a launch may not set this environment variable, or None (pure)."""
+    upper = name.upper()
+    why = RESERVED_ENV_NAMES.get(upper) or next(
+        (reason for prefix, reason in RESERVED_ENV_PREFIXES.items() if upper.startswith(prefix)), None)
+    return f"{name} is reserved: it {why} (docs/launch-event.md#reserved-environment-variables)" if why else None
 
 # Bounds of what a rejection quotes back (docs/launch-event.md#out-task-launch-rejected), so that a
 # "Task Launch Rejected" event always fits EventBridge's 256 KB entry, whatever the request held.
@@ -151,6 +185,21 @@ def _json_document(document: Any) -> Any:
 JsonDocument = Annotated[Any, AfterValidator(_json_document)]
 
 
+def _env_name(name: str) -> str:
+    if not re.fullmatch(ENV_NAME_RE, name):
+        # ASCII-escaped: a name may hold an unpaired surrogate, which an error message cannot carry.
+        raise ValueError(f"{cut(json.dumps(name), QUOTED_VALUE_CHARS)} is not a variable name "
+                         "(letters, digits and _, not starting with a digit)")
+    problem = reserved_env_problem(name)
+    if problem:
+        raise ValueError(problem)
+    return name
+
+
+# Each name is checked on its own: every bad name is its own problem (field container.environment.<name>).
+EnvName = Annotated[str, AfterValidator(_env_name)]
+
+
 class _Model(BaseModel):
     # Unknown fields are errors: a misspelt "retry" must not silently mean "no retries".
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
@@ -174,7 +223,7 @@ class Container(_Contract):
                                                    "pattern": f"^{IMAGE_REFERENCE}$"},
                                 description="[registry[:port]/]repository[:tag][@digest]")]
     command: Annotated[list[str], Field(max_length=256, description="empty: the image's default command")] = []
-    environment: dict[str, str] = {}
+    environment: dict[EnvName, str] = {}
     resources: Resources = Resources()
     platform: Annotated[Literal["EC2", "FARGATE"] | None,
                         Field(description="default: the platform of the queue the launch is routed to (EC2 if unknown)")] = None
@@ -185,19 +234,6 @@ class Container(_Contract):
         problem = image_reference_problem(value)
         if problem:
             raise ValueError(problem)
-        return value
-
-    @field_validator("environment")
-    @classmethod
-    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = [k for k in value if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,254}", k)]
-        if bad:
-            raise ValueError(f"invalid variable names: {', '.join(quoted(k) for k in sorted(bad))}")
-        reserved = [k for k in value if k.upper().startswith(RESERVED_ENV_PREFIXES)]
-        if reserved:
-            raise ValueError(
-                f"names starting with {', '.join(RESERVED_ENV_PREFIXES)} are reserved: {', '.join(sorted(reserved))}"
-            )
         return value
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from batchlane.common.executions import LAUNCH_TAG
 from batchlane.common.settings import Settings
+from batchlane.common.tenancy import launch_prefix, outputs_prefix, s3_uri
 from batchlane.launch.models import LaunchRequest, Problem, Resources
 from batchlane.routing import Decision, Needs
 from batchlane.routing.engine import EC2
@@ -208,11 +209,12 @@ def plan_launch(
 
 
 def _data_locations(request: LaunchRequest, bucket: str) -> tuple[str | None, str, str]:
-    """The inputs object to write (None when the client uploaded them), the inputs URI, the outputs prefix."""
-    base = f"launches/{request.launch_id}/"
+    """The inputs object to write (None when the client uploaded them), the inputs URI, the outputs
+    prefix: under the launch's own prefix, ``launches/<project>/<domain>/<launchId>/`` (docs/security.md)."""
+    base = launch_prefix(request.project, request.domain, request.launch_id)
     inputs_key = None if request.inputs_location else f"{base}inputs.jsonl"
-    inputs_uri = request.inputs_location.uri if request.inputs_location else f"s3://{bucket}/{inputs_key}"
-    return inputs_key, inputs_uri, f"s3://{bucket}/{base}outputs/"
+    inputs_uri = request.inputs_location.uri if request.inputs_location else s3_uri(bucket, inputs_key)
+    return inputs_key, inputs_uri, s3_uri(bucket, outputs_prefix(base))
 
 
 def _container_overrides(request: LaunchRequest, inputs_uri: str, outputs_uri: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from batchlane.common.errors import TransientError
 from batchlane.common.executions import LaunchRecord
-from batchlane.common.settings import Settings
+from batchlane.common.ports import SettingsSource  # noqa: F401 - shared with the status path; imported from here too
 from batchlane.launch.planner import JobDefinitionSpec
 from batchlane.routing import RoutingTable
 
@@ -25,10 +25,6 @@ class SubmitOutcomeUnknown(TransientError):
 class SubmittedJob:
     job_id: str
     job_arn: str
-
-
-class SettingsSource(Protocol):
-    def get(self) -> Settings: ...
 
 
 class RoutingSource(Protocol):

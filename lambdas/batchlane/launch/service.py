@@ -27,6 +27,7 @@ from batchlane import LAUNCH_REJECTED, LAUNCHED
 from batchlane.common.console import batch_job_url, partition_of
 from batchlane.common.errors import Refused
 from batchlane.common.executions import SUBMITTED, SUBMITTING, LaunchRecord
+from batchlane.common.tenancy import Producer
 from batchlane.common.open_launches import LAST_SEEN_ATTR, OPEN_SHARD_ATTR, open_shard
 from batchlane.common.ports import Announcer, Counter
 from batchlane.launch.models import Problem, RoutingExplanation, TaskLaunched, TaskLaunchRejected, detail_json
@@ -35,7 +36,7 @@ from batchlane.launch.ports import (
     InputStore, JobDefinitions, Jobs, LaunchInProgress, Ledger, RoutingSource, SettingsSource, SubmitOutcomeUnknown,
     SubmittedJob, TransientError,
 )
-from batchlane.launch.validation import readable_launch_id, validate
+from batchlane.launch.validation import producer_problems, readable_launch_id, validate
 from batchlane.routing import Decision, decide
 
 CONFLICT = "already used for a different request: a launchId names one request (send a new launchId)"
@@ -61,12 +62,18 @@ class LaunchService:
     lease_seconds: int = 900
     clock: Callable[[], float] = time.time
 
-    def handle(self, detail: Any) -> dict[str, Any]:
-        """Process one delivery of a launch request; every delivery is answered on the bus."""
+    def handle(self, detail: Any, producer: Producer | None = None) -> dict[str, Any]:
+        """Process one delivery of a launch request from ``producer`` (the event's source and
+        account; None: unknown); every delivery is answered on the bus."""
         self.metrics.count("LaunchRequested")
         fingerprint = request_fingerprint(detail)
         settings = self.settings.get()
-        request, role, problems = validate(detail, settings)
+        refused = producer_problems(detail, settings, producer)
+        request, role, problems = validate(detail, settings, self.bucket)
+        if refused:  # not allowed here: answered before any AWS call (no routing read, no record lookup)
+            self.metrics.count("LaunchUnauthorised")
+            return self._reject(readable_launch_id(detail), refused + problems)
+        producer = settings.producers.identify(producer)[0]  # with its team
         decision = self._route(detail, settings)
         if decision is not None and not decision.matched:
             problems.append(Problem(field="routing", message=decision.reason))
@@ -74,8 +81,8 @@ class LaunchService:
         if not problems:
             plan, problems = plan_launch(request, role, decision, settings, self.bucket)
         if problems:
-            return self._refuse(readable_launch_id(detail), fingerprint, problems)
-        return self._submit(plan, fingerprint)
+            return self._refuse(readable_launch_id(detail), fingerprint, producer, problems)
+        return self._submit(plan, fingerprint, producer)
 
     def _route(self, detail: Any, settings) -> Decision | None:
         keys = ("project", "domain", "workflow")
@@ -86,12 +93,13 @@ class LaunchService:
                       needs=routing_needs(detail), now=self.clock())
 
     # ------------------------------------------------------------------ answers
-    def _refuse(self, launch_id: str | None, fingerprint: str, problems: list[Problem]) -> dict[str, Any]:
+    def _refuse(self, launch_id: str | None, fingerprint: str, producer: Producer | None,
+                problems: list[Problem]) -> dict[str, Any]:
         """Problems found before any claim: unless this very request was launched before (and the
         rules have changed since), it is rejected."""
         if launch_id:
             record = self.ledger.get(launch_id)
-            if record is not None and _same_request(record, fingerprint):
+            if record is not None and _same_request(record, fingerprint, producer):
                 return self._answer_existing(record)
         return self._reject(launch_id, problems)
 
@@ -120,13 +128,13 @@ class LaunchService:
         self.announcer.publish(LAUNCHED, detail_json(launched))
 
     # ------------------------------------------------------------------ the claim
-    def _submit(self, plan: LaunchPlan, fingerprint: str) -> dict[str, Any]:
+    def _submit(self, plan: LaunchPlan, fingerprint: str, producer: Producer | None) -> dict[str, Any]:
         token = uuid.uuid4().hex
-        claim = self._claim_record(plan, token, fingerprint)
+        claim = self._claim_record(plan, token, fingerprint, producer)
         existing = self.ledger.claim(claim)
         if existing is None:
             return self._submit_claimed(plan, claim)
-        if not _same_request(existing, fingerprint):
+        if not _same_request(existing, fingerprint, producer):
             self._recover_abandoned(existing)  # keep the launch that owns the id in order
             return self._reject(plan.launch_id, [Problem(field="launchId", message=CONFLICT)])
         if existing.state == SUBMITTED or existing.lease_until is None or existing.lease_until > self.clock():
@@ -155,9 +163,10 @@ class LaunchService:
             self.metrics.count("LaunchRecovered")
             self.ledger.complete(existing.launch_id, token, self._submitted_fields(existing, found))
 
-    def _claim_record(self, plan: LaunchPlan, token: str, fingerprint: str) -> LaunchRecord:
+    def _claim_record(self, plan: LaunchPlan, token: str, fingerprint: str, producer: Producer | None) -> LaunchRecord:
         request = plan.request
         return LaunchRecord(
+            producer=producer,
             launch_id=plan.launch_id, state=SUBMITTING, lease_token=token,
             lease_until=int(self.clock()) + self.lease_seconds, request_fingerprint=fingerprint,
             job_name=plan.job_name, queue=plan.queue, size=plan.size, is_array=plan.is_array,
@@ -212,9 +221,12 @@ class LaunchService:
         }
 
 
-def _same_request(record: LaunchRecord, fingerprint: str) -> bool:
-    # Records written before fingerprints were kept are taken to be of the same request.
-    return record.request_fingerprint is None or record.request_fingerprint == fingerprint
+def _same_request(record: LaunchRecord, fingerprint: str, producer: Producer | None) -> bool:
+    # Records written before fingerprints (or producers) were kept are taken to be of the same request.
+    # The same detail from another producer is another request: it gets neither the job nor its answer.
+    same_producer = record.producer is None or (
+        producer is not None and (record.producer.source, record.producer.account) == (producer.source, producer.account))
+    return (record.request_fingerprint is None or record.request_fingerprint == fingerprint) and same_producer
 
 
 def _explanation(decision: Decision) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from batchlane.common.settings import Settings
+from batchlane.common.tenancy import Producer, launch_prefix, s3_uri
 from batchlane.launch.models import LAUNCH_ID_CHARS, LaunchRequest, Problem, bounded_problems, quoted
 
 # Fargate accepts these memory sizes (MiB) per vCPU value.
@@ -23,6 +24,8 @@ FARGATE_MEMORY = {
 
 def _field(loc: tuple) -> str:
     out = ""
+    if loc and loc[-1] == "[key]":  # a bad key of an object (an environment variable's name): the key's path
+        loc = loc[:-1]
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "detail"
@@ -111,6 +114,43 @@ def resolve_role(raw: Any, settings: Settings) -> tuple[str | None, list[Problem
     return role, []
 
 
+def role_project_problems(raw: Any, role: str | None, settings: Settings) -> list[Problem]:
+    """A job role serves the projects job-role-projects maps it to; the default role too."""
+    project = _at(raw, "project")
+    if role is None or not isinstance(project, str) or settings.role_serves(role, project):
+        return []
+    served = ", ".join((settings.role_projects or {}).get(role, ())) or "none"
+    named = "the default role " if _at(raw, "role") is None else ""
+    return [Problem(field="role", message=f"{named}{quoted(role)} is not a job role of project {quoted(project)} "
+                                          f"(it serves projects: {served}); name a role of this project")]
+
+
+def producer_problems(raw: Any, settings: Settings, producer: Producer | None) -> list[Problem]:
+    """Whether this producer may launch into the launch's project/domain (field ``source``)."""
+    project, domain = _at(raw, "project"), _at(raw, "domain")
+    if isinstance(project, str) and isinstance(domain, str):
+        problem = settings.producers.launch_problem(producer, project, domain)
+    else:  # the schema reports the project or domain; who sent it is still checked
+        problem = settings.producers.identify(producer)[1]
+    return [Problem(field="source", message=problem)] if problem else []
+
+
+def inputs_location_problems(raw: Any, settings: Settings, bucket: str | None) -> list[Problem]:
+    """``inputsLocation`` inside the launch's own prefix, or under a location allow-listed for its project."""
+    uri, launch_id = _at(raw, "inputsLocation", "uri"), _at(raw, "launchId")
+    project, domain = _at(raw, "project"), _at(raw, "domain")
+    if not all(isinstance(v, str) for v in (uri, launch_id, project, domain)):
+        return []  # the schema reports what is missing
+    own = s3_uri(bucket, launch_prefix(project, domain, launch_id)) if bucket else None
+    if (own and uri.startswith(own)) or any(g.covers(project, uri) for g in settings.inputs_locations):
+        return []
+    allowed = [own] if own else []
+    allowed += [g.uri for g in settings.inputs_locations if g.covers(project, g.uri)]
+    where = f"upload the inputs under {' or '.join(allowed)}" if allowed else "no location is allowed here"
+    return [Problem(field="inputsLocation.uri", message=(
+        f"{quoted(uri)} is outside this launch's data and the locations allowed for project {quoted(project)}: {where}"))]
+
+
 def policy_problems(raw: Any, settings: Settings) -> list[Problem]:
     """Checks that depend on the deployment's settings or on several fields together.
 
@@ -161,14 +201,21 @@ def policy_problems(raw: Any, settings: Settings) -> list[Problem]:
     return problems
 
 
-def validate(raw: Any, settings: Settings) -> tuple[LaunchRequest | None, str | None, list[Problem]]:
+def validate(raw: Any, settings: Settings,
+             bucket: str | None = None) -> tuple[LaunchRequest | None, str | None, list[Problem]]:
     """Returns the parsed request, the role it runs as, and every problem found (bounded, see
-    models.bounded_problems: thousands of bad keys must not make an answer too large to send)."""
+    models.bounded_problems: thousands of bad keys must not make an answer too large to send).
+
+    ``bucket`` is the data bucket, whose prefix of this launch is where ``inputsLocation`` may point
+    besides the allow-listed locations. Who sent it is checked apart (``producer_problems``): an
+    unauthorised producer is answered before any AWS call."""
     request, problems = schema_problems(raw)
     role, role_problems = resolve_role(raw, settings)
+    role_problems = role_problems or role_project_problems(raw, role, settings)
     reported = {p.field for p in problems}
+    checks = role_problems + policy_problems(raw, settings) + inputs_location_problems(raw, settings, bucket)
     # One answer per field: a value the schema already refused is not reported twice.
-    problems = problems + [p for p in role_problems + policy_problems(raw, settings) if p.field not in reported]
+    problems = problems + [p for p in checks if p.field not in reported]
     return (request if not problems else None), role, bounded_problems(problems)
 
 

@@ -130,12 +130,12 @@ class Tour:
     def routing(self) -> RoutingTableStore:
         return RoutingTableStore(self.sandbox.session.resource("dynamodb"), self.sandbox.config.table_name("routing"))
 
-    def launch(self, detail: dict[str, Any], shown: str, *, wait: bool = False) -> Answer:
-        """``batchlane launch``: put the event, wait for the answer and, with ``wait``, follow the
-        launch to its end, showing what the command shows."""
+    def launch(self, detail: dict[str, Any], shown: str, *, wait: bool = False, source: str = SOURCE) -> Answer:
+        """``batchlane launch``: put the event (from ``source``), wait for the answer and, with
+        ``wait``, follow the launch to its end, showing what the command shows."""
         client, launch_id = self.sandbox.client, detail["launchId"]
         self.command(shown)
-        client.put_launch(detail, SOURCE)
+        client.put_launch(detail, source)
         self.show([sent_line(LAUNCH_REQUESTED, launch_id, client.bus_name, self.where)])
         answer = wait_for_answer(client, launch_id, timeout=30)
         expect(answer.kind != "none", f"no answer for launch {launch_id} within 30 s")
@@ -286,6 +286,18 @@ def rejected(tour: Tour) -> str:
     return "Task Launch Rejected, nothing submitted"
 
 
+def unauthorised(tour: Tour) -> str:
+    teams = ", ".join(f"{t.name} ({', '.join(t.sources)})" for t in tour.sandbox.config.teams)
+    tour.say(f"Producers are identities: the event's source names a team ({teams}).\n"
+             "Team genomics may launch into project genomics only; here it tries flytesnacks.")
+    detail = {"launchId": "demo-intruder", **HELLO, "container": {"image": "busybox:1.36"}, "input": {}}
+    answer = tour.launch(detail, launch_flags(detail) + " --source genomics.pipelines", source="genomics.pipelines")
+    expect(answer.kind == "rejected", f"expected a rejection, got {answer.kind}")
+    expect([p.get("field") for p in answer.problems] == ["source"], f"problems {answer.problems}")
+    expect(tour.sandbox.launch_record("demo-intruder") is None, "a rejected launch must leave no record")
+    return "Task Launch Rejected (field source), before any AWS call"
+
+
 def poison(tour: Tour) -> str:
     sandbox = tour.sandbox
     launcher = sandbox.paths["launcher"]
@@ -293,7 +305,7 @@ def poison(tour: Tour) -> str:
              "next to a good launch. The good one is launched; the bad one is retried, then kept\n"
              f"in the dead-letter queue after maxReceiveCount ({launcher.max_receive_count} here) receives.")
     good = {"version": "0", "id": "demo-batchmate", "detail-type": LAUNCH_REQUESTED,
-            "source": "demo", "account": sandbox.deployment.account, "time": "2026-01-01T00:00:00Z",
+            "source": SOURCE, "account": sandbox.deployment.account, "time": "2026-01-01T00:00:00Z",
             "region": sandbox.config.region, "resources": [],
             "detail": {"launchId": "demo-batchmate", "project": "p", "domain": "development",
                        "workflow": "w", "task": "t", "container": {"image": "busybox:1.36"}, "input": {}}}
@@ -318,6 +330,7 @@ STEPS: tuple[tuple[str, Callable[[Tour], str | None]], ...] = (
     ("Run a real job: the example script as a map task, local processes", real_job),
     ("Edit routing in DynamoDB; the next launch takes the new route", reroute),
     ("A malformed launch is rejected with its reasons", rejected),
+    ("A team launching outside its projects is rejected", unauthorised),
     ("A poisoned message lands in the DLQ", poison),
 )
 

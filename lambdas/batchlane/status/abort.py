@@ -7,7 +7,8 @@ from typing import Any
 
 from batchlane import ABORT_REJECTED, ABORT_REQUESTED
 from batchlane.common.executions import FINAL_PHASES
-from batchlane.common.ports import Announcer, Counter, Log
+from batchlane.common.ports import Announcer, Counter, Log, SettingsSource
+from batchlane.common.tenancy import Producer
 from batchlane.status.models import TaskAbortRejected, TaskAbortRequested
 from batchlane.status.ports import Contention, LaunchNotFound, StatusStore
 from batchlane.status.transitions import PhaseKeeper, counts_of
@@ -15,37 +16,50 @@ from batchlane.status.transitions import PhaseKeeper, counts_of
 ABORT_RETRIES = 5
 
 
-def abort_request(body: str | bytes | dict) -> TaskAbortRequested | None:
-    """The abort request in an SQS body, or None when the body is not one."""
+def abort_request(body: str | bytes | dict) -> tuple[TaskAbortRequested, Producer | None] | None:
+    """The abort request in an SQS body and who sent it (the event's source and account), or None
+    when the body is not one."""
     try:
         data = body if isinstance(body, dict) else json.loads(body)
     except ValueError:
         return None
     if not isinstance(data, dict) or data.get("detail-type") != ABORT_REQUESTED:
         return None
-    return TaskAbortRequested.from_detail(data.get("detail"))
+    source, account = data.get("source"), data.get("account")
+    producer = Producer(source=source, account=account if isinstance(account, str) and account else None) \
+        if isinstance(source, str) and source else None
+    return TaskAbortRequested.from_detail(data.get("detail")), producer
 
 
 class Aborter:
     def __init__(self, *, store: StatusStore, phases: PhaseKeeper, announcer: Announcer, metrics: Counter,
-                 log: Log) -> None:
+                 log: Log, settings: SettingsSource) -> None:
+        self.settings = settings
         self.store = store
         self.phases = phases
         self.announcer = announcer
         self.metrics = metrics
         self.log = log
 
-    def abort(self, request: TaskAbortRequested) -> None:
+    def abort(self, request: TaskAbortRequested, producer: Producer | None = None) -> None:
         """TerminateJob on the launch's Batch job (the parent stops the children), then the phase
-        ``aborted``. An unknown or finished launch is answered with "Task Abort Rejected" and
-        acknowledged; a launch still being submitted, or in the middle of another phase change,
-        is retried (bounded by the queue's maxReceiveCount)."""
+        ``aborted``. An unknown or finished launch, or one this producer may not abort (another
+        team's, docs/security.md), is answered with "Task Abort Rejected" and acknowledged; a
+        launch still being submitted, or in the middle of another phase change, is retried
+        (bounded by the queue's maxReceiveCount)."""
         self.metrics.count("AbortRequested")
+        tenancy = self.settings.get().producers
+        unknown = tenancy.identify(producer)[1]
+        if unknown:  # nobody batchlane knows: answered before any AWS call
+            return self._reject(request.launchId, unknown)
         if request.launchId is None:
             return self._reject(None, "the event names no launchId")
         launch = self.store.get_launch(request.launchId)
         if launch is None:
             return self._reject(request.launchId, "no such launch")
+        refused = tenancy.abort_problem(producer, launch.producer, launch.project, launch.domain)
+        if refused:
+            return self._reject(request.launchId, refused)
         if not launch.job_id:
             raise LaunchNotFound(f"launch {request.launchId} is still being submitted")
         reason = "aborted on request" + (f": {request.reason}" if request.reason else "")

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 
 from batchlane.common.environment import AggregatorEnvironment, ReconcilerEnvironment
 from batchlane.common.events import EventBusAnnouncer
+from batchlane.common.settings_store import SsmSettingsSource
 from batchlane.common.observability import PowertoolsCounter, logger, metrics, tracer
 from batchlane.routing.store import DynamoQueueHealth
 from batchlane.status.adapters import BatchJobReader, BatchTerminator, DynamoStatusStore, S3Outputs
@@ -35,6 +36,8 @@ def runtime() -> StatusService:
         announcer=EventBusAnnouncer(env.event_bus),
         metrics=PowertoolsCounter(),
         log=logger,
+        settings=SsmSettingsSource(env.settings_path, max_age=env.settings_max_age),
+        data_bucket=env.data_bucket,
         launch_cache_size=env.launch_cache_size,
         progress_interval_seconds=env.progress_interval_seconds,
         progress_min_size=env.progress_min_size,

@@ -12,7 +12,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from batchlane.common.ports import Announcer, Counter, Log
+from batchlane.common.ports import Announcer, Counter, Log, SettingsSource
+from batchlane.common.tenancy import Producer
 from batchlane.status.abort import Aborter, abort_request
 from batchlane.status.commit import LaunchBatch, StatusWriter
 from batchlane.status.events import ForeignEvent, MalformedEvent, parse_event
@@ -31,7 +32,8 @@ def queue_name(arn: str | None) -> str:
 
 class StatusService:
     def __init__(self, *, store: StatusStore, jobs: Terminator, outputs: OutputStore, announcer: Announcer,
-                 metrics: Counter, log: Log, clock=time.time, launch_cache_size: int = 4096,
+                 metrics: Counter, log: Log, settings: SettingsSource, data_bucket: str,
+                 clock=time.time, launch_cache_size: int = 4096,
                  progress_interval_seconds: int = 60, progress_min_size: int = 100,
                  health: QueueHealth | None = None, unhealthy_seconds: int = 0) -> None:
         self.store = store
@@ -43,10 +45,12 @@ class StatusService:
         now = lambda: self.clock()  # noqa: E731 - every part reads the service's clock (tests set it)
         self.launches = LaunchDirectory(store, cache_size=launch_cache_size, clock=now)
         self.writer = StatusWriter(store, now)
-        self.phases = PhaseKeeper(store=store, jobs=jobs, finisher=Finisher(store, outputs), announcer=announcer,
-                                  log=log, clock=now, progress_interval_seconds=progress_interval_seconds,
+        finisher = Finisher(store, outputs, data_bucket, log)
+        self.phases = PhaseKeeper(store=store, jobs=jobs, finisher=finisher, announcer=announcer, log=log,
+                                  clock=now, progress_interval_seconds=progress_interval_seconds,
                                   progress_min_size=progress_min_size)
-        self.aborter = Aborter(store=store, phases=self.phases, announcer=announcer, metrics=metrics, log=log)
+        self.aborter = Aborter(store=store, phases=self.phases, announcer=announcer, metrics=metrics, log=log,
+                               settings=settings)
 
     def process(self, records: Iterable[tuple[str, str | dict]]) -> dict[str, Exception]:
         """``(messageId, body)`` pairs in; the failed message ids (with why) out. Foreign and
@@ -64,19 +68,19 @@ class StatusService:
             except Exception as exc:  # noqa: BLE001 - fail this launch's messages only
                 self.log.exception("status update failed", extra={"jobId": job_id, "messages": len(batch.message_ids)})
                 failures.update(dict.fromkeys(batch.message_ids, exc))
-        for message_id, request in aborts:
+        for message_id, (request, producer) in aborts:
             try:
-                self.aborter.abort(request)
+                self.aborter.abort(request, producer)
             except Exception as exc:  # noqa: BLE001 - retried (bounded by the queue's maxReceiveCount)
                 self.log.exception("abort failed", extra={"launchId": request.launchId})
                 failures[message_id] = exc
         return failures
 
     def _read(self, records: Iterable[tuple[str, str | dict]]
-              ) -> tuple[dict[str, LaunchBatch], list[tuple[str, TaskAbortRequested]]]:
-        """The observations grouped by Batch job, and the abort requests."""
+              ) -> tuple[dict[str, LaunchBatch], list[tuple[str, tuple[TaskAbortRequested, Producer | None]]]]:
+        """The observations grouped by Batch job, and the abort requests with who sent them."""
         batches: dict[str, LaunchBatch] = {}
-        aborts: list[tuple[str, TaskAbortRequested]] = []
+        aborts: list[tuple[str, tuple[TaskAbortRequested, Producer | None]]] = []
         for message_id, body in records:
             # Reading a record never fails its batchmates: whatever goes wrong before its launch's
             # write drops this record alone (logged, counted): no retry could make it readable.

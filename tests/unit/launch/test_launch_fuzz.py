@@ -17,10 +17,10 @@ from batchlane.launch.models import (
     MAX_PROBLEMS,
     PROBLEM_TEXT_CHARS,
     REJECTION_DETAIL_BYTES,
-    RESERVED_ENV_PREFIXES,
     LaunchRequest,
     TaskLaunchRejected,
     detail_json,
+    reserved_env_problem,
 )
 from batchlane.launch.planner import plan_launch
 from batchlane.launch.validation import FARGATE_MEMORY, readable_launch_id, validate
@@ -70,7 +70,7 @@ images = st.sampled_from([
     "quay.io/org/app:v1@sha512:" + "ab" * 64, "a--b/c", "x" * 120 + "/" + "y" * 120,
 ])
 env_names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,20}", fullmatch=True).filter(
-    lambda n: not n.upper().startswith(RESERVED_ENV_PREFIXES))
+    lambda n: reserved_env_problem(n) is None)
 ec2_resources = st.fixed_dictionaries({}, optional={
     "vcpu": st.one_of(st.integers(1, 192), st.floats(0.01, 192)), "memory": st.integers(128, 2_000_000),
     "gpu": st.integers(0, 16)})

@@ -43,7 +43,7 @@ def test_a_valid_launch_is_submitted_recorded_and_announced(svc):
     assert request["jobName"] == job_name("t", "L") and request["jobQueue"] == "q"
     record = svc.ledger.get("L")
     assert record.state == "SUBMITTED" and record.job_id == "job-0" and record.lease_until is None
-    assert svc.inputs.objects["launches/L/inputs.jsonl"] == b'{"x":1}\n'
+    assert svc.inputs.objects["launches/p/d/L/inputs.jsonl"] == b'{"x":1}\n'
     [answer] = launched(svc)
     assert answer["jobId"] == "job-0" and answer["queue"] == "q"
 

@@ -154,7 +154,7 @@ def mutated_events(draw) -> dict:
         how = draw(st.sampled_from(["aim", "aim", "aim", "aim", "drop", "walk"]))
         if how == "aim":  # a value the status path reads
             path, values = draw(st.sampled_from(MODELLED))
-            _set(event, path, draw(values))
+            _set(event, path, copy.deepcopy(draw(values)))  # never share a drawn object between examples
             continue
         if how == "drop":  # e.g. arrayProperties: the index then comes from the job id
             *parent, key = draw(st.sampled_from(MODELLED))[0]
@@ -167,15 +167,15 @@ def mutated_events(draw) -> dict:
         op = draw(st.sampled_from(["replace", "delete", "add"] if keys else ["add"]))
         if op == "add":
             if isinstance(node, dict):
-                node[draw(st.sampled_from(FIELD_NAMES) | st.text(max_size=8))] = draw(garbage)
+                node[draw(st.sampled_from(FIELD_NAMES) | st.text(max_size=8))] = copy.deepcopy(draw(garbage))
             else:
-                node.append(draw(garbage))
+                node.append(copy.deepcopy(draw(garbage)))
             continue
         key = draw(st.sampled_from(keys))
         if op == "delete":
             del node[key]
         else:
-            node[key] = draw(garbage)
+            node[key] = copy.deepcopy(draw(garbage))
     return event
 
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from port_fakes import FakeAnnouncer, FakeCounter, FakeLog
-from status_fakes import FakeOutputs, FakeStatusStore, FakeTerminator, launch_record
+from status_fakes import FakeStatusStore, launch_record, service
 
 from batchlane import STATUS_CHANGED
 from batchlane.client.render import status_lines
@@ -16,7 +15,6 @@ from batchlane.status.failures import (
     failure_delta, failures_of,
 )
 from batchlane.status.fold import ChildState, merge_child
-from batchlane.status.service import StatusService
 from batchlane.status.view import replay_document
 
 SAMPLES = [
@@ -81,8 +79,7 @@ def test_failure_deltas_follow_an_attempt_whose_class_becomes_known(event):
 
 def test_task_status_changed_counts_the_failed_attempts_per_class(event):
     store = FakeStatusStore(launch_record("L", event("single-failed-spot-reclaimed.json")["detail"]["jobId"], 1))
-    svc = StatusService(store=store, jobs=FakeTerminator(), outputs=FakeOutputs(), announcer=FakeAnnouncer(),
-                        metrics=FakeCounter(), log=FakeLog())
+    svc = service(store)
     assert svc.process([("m1", json.dumps(event("single-failed-spot-reclaimed.json")))]) == {}
     [changed] = [d for d in svc.phases.announcer.of(STATUS_CHANGED) if d["phase"] == "failed"]
     assert changed["failures"] == {SPOT_RECLAIMED: 2}

@@ -12,6 +12,7 @@ from status_fakes import FakeOutputs, FakeStatusStore, launch_record, service
 
 from batchlane import ABORT_REJECTED, STATUS_CHANGED
 from batchlane.common.executions import LAUNCH_TAG
+from batchlane.common.settings import Settings
 from batchlane.status.models import TaskAbortRequested
 from batchlane.status.simulate import AttemptPlan, ChildPlan, launch_events
 from batchlane.status.transitions import CLAIM_SECONDS

@@ -1,0 +1,63 @@
+"""Tenancy end to end in the sandbox (docs/security.md): the dev deployment's teams, producers put
+on the bus by PutEvents, the real launcher and aggregator, the simulated Batch."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from batchlane.deployment.config import load_config
+from batchlane.sandbox.core import Sandbox
+from batchlane.sandbox.provision import status_path_available
+from batchlane.sandbox.scenario import parse_scenario
+from tests.e2e.conftest import task
+
+pytestmark = pytest.mark.skipif(not status_path_available(), reason="no status path in this checkout")
+
+GENOMICS = "genomics.pipelines"
+SCENARIO = parse_scenario({"seed": 3, "defaults": {"runSeconds": 0.2}, "launches": [
+    {"detail": {"launchId": "e2e-owned"}, "children": {"*": {"runSeconds": 30}}},
+]})
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox.started(load_config("dev"), scenario=SCENARIO, visibility_timeout_seconds=1) as sandbox:
+        yield sandbox
+
+
+def wait_for(predicate, timeout=20.0, poll=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout} s")
+
+
+def answer(sandbox, launch_id, detail_type):
+    return wait_for(lambda: next((a["detail"] for a in sandbox.answers_for(launch_id)
+                                  if a["detail-type"] == detail_type), None))
+
+
+def test_a_team_launching_outside_its_projects_is_rejected(sandbox):
+    sandbox.put_launch(task("e2e-intruder"), source=GENOMICS)  # project flytesnacks
+    rejected = answer(sandbox, "e2e-intruder", "Task Launch Rejected")
+    assert [p["field"] for p in rejected["problems"]] == ["source"]
+    assert sandbox.launch_record("e2e-intruder") is None
+
+
+def test_an_abort_from_another_team_is_rejected_and_the_job_keeps_running(sandbox):
+    sandbox.put_launch(task("e2e-owned", project="genomics"), source=GENOMICS)
+    answer(sandbox, "e2e-owned", "Task Launched")
+    wait_for(lambda: (s := sandbox.status("e2e-owned")) and s["counts"].get("RUNNING") == 1)
+    sandbox.abort("e2e-owned", reason="not ours", source="sandbox.client")
+    rejected = answer(sandbox, "e2e-owned", "Task Abort Rejected")
+    assert "(team sandbox) may not abort it" in rejected["reason"]
+    time.sleep(1)
+    assert sandbox.status("e2e-owned")["phase"] == "running"
+    assert not sandbox.executor.job_of_launch("e2e-owned").terminated
+    sandbox.abort("e2e-owned", reason="ours", source=GENOMICS)
+    assert wait_for(lambda: (s := sandbox.status("e2e-owned")) and s["phase"] == "aborted")
