@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
@@ -21,8 +22,10 @@ def launch_event(body: str) -> tuple[Any, Producer]:
     """The detail of a "Task Launch Requested" event and who put it on the bus (its ``source`` and
     ``account``: the producer, docs/security.md); anything else cannot be processed."""
     try:
-        envelope = parse(event=body, model=LaunchEnvelope)
-    except (ValidationError, ValueError, TypeError) as exc:
+        # Python's JSON reader first: pydantic's stops at 200 levels, and a detail nested deeper is
+        # still a launch to answer (validation rejects it with its reason).
+        envelope = parse(event=json.loads(body) if isinstance(body, (str, bytes)) else body, model=LaunchEnvelope)
+    except (ValidationError, ValueError, TypeError, RecursionError) as exc:
         raise UnprocessableEvent(f"not an EventBridge event: {str(exc)[:300]}") from exc
     if envelope.detail_type != LAUNCH_REQUESTED:
         raise UnprocessableEvent(f"unexpected detail-type {envelope.detail_type!r} (expected {LAUNCH_REQUESTED!r})")
