@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 Name = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^\S(.*\S)?$")]
 RESERVED_ENV_PREFIXES = ("AWS_BATCH_", "BATCHLANE_", "ECS_")
+RESERVED_ENV_NAMES = ("BATCH_JOB_ARRAY_INDEX_VAR_NAME", "FLYTE_FAIL_ON_ERROR")  # set by batchlane for every job
 
 # Bounds of what a rejection quotes back (docs/launch-event.md#out-task-launch-rejected), so that a
 # "Task Launch Rejected" event always fits EventBridge's 256 KB entry, whatever the request held.
@@ -191,10 +192,11 @@ class Container(_Contract):
         bad = [k for k in value if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,254}", k)]
         if bad:
             raise ValueError(f"invalid variable names: {', '.join(quoted(k) for k in sorted(bad))}")
-        reserved = [k for k in value if k.upper().startswith(RESERVED_ENV_PREFIXES)]
+        reserved = [k for k in value if k.upper().startswith(RESERVED_ENV_PREFIXES) or k.upper() in RESERVED_ENV_NAMES]
         if reserved:
             raise ValueError(
-                f"names starting with {', '.join(RESERVED_ENV_PREFIXES)} are reserved: {', '.join(sorted(reserved))}"
+                f"names starting with {', '.join(RESERVED_ENV_PREFIXES)} and the names {', '.join(RESERVED_ENV_NAMES)} "
+                f"are reserved: {', '.join(sorted(reserved))}"
             )
         return value
 
@@ -229,6 +231,16 @@ class LaunchRequest(_Contract):
     tags: Annotated[dict[str, str], Field(max_length=40, description="cost-allocation tags")] = {}
     share_identifier: Annotated[str | None, Field(alias="shareIdentifier", pattern=r"^[A-Za-z0-9_]{1,255}$",
                                                   description="fair-share queues: the share this launch uses")] = None
+    scheduling_priority: Annotated[int | None, Field(alias="schedulingPriority", ge=0, le=9999,
+                                                     description="fair-share queues: higher runs first "
+                                                                 "(SubmitJob schedulingPriorityOverride)")] = None
+    parameters: Annotated[dict[str, str], Field(max_length=100, description="job parameters: Ref::name "
+                                                                          "placeholders in the command")] = {}
+    propagate_tags: Annotated[bool, Field(alias="propagateTags",
+                                          description="copy the job's tags to its ECS tasks")] = True
+    queue_hint: Annotated[str | None, Field(alias="queueHint", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$",
+                                            description="a preferred job queue (e.g. FlyteAdmin's choice): used "
+                                                        "only when it is a candidate of the routing decision")] = None
 
     @field_validator("tags")
     @classmethod
