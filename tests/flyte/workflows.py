@@ -1,0 +1,57 @@
+"""A Flyte user's code, unchanged: aws-batch tasks and a map over one, serialized by flytekit as
+``pyflyte register`` would (the templates propeller hands a connector)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from flytekit import Resources, map_task, task, workflow
+from flytekit.configuration import Image, ImageConfig, SerializationSettings
+from flytekit.models.task import TaskSpec, TaskTemplate
+from flytekit.tools.translator import get_serializable
+from flytekitplugins.awsbatch import AWSBatchConfig
+
+ROLE = "arn:aws:iam::123456789012:role/batchlane-dev-job-default"
+BATCH_CONFIG = AWSBatchConfig(schedulingPriority=7, parameters={"bucket": "raw"}, propagateTags=False,
+                              tags={"team": "ml"})
+
+
+@task(task_config=BATCH_CONFIG, retries=2, requests=Resources(cpu="500m", mem="1Gi"),
+      limits=Resources(cpu="2", mem="4Gi"), environment={"TEAM_SETTING": "on"})
+def square(x: int) -> int:
+    return x * x
+
+
+@task(task_config=AWSBatchConfig(), retries=12)
+def impatient(x: int) -> int:
+    return x
+
+
+@workflow
+def squares(xs: list[int]) -> list[int]:
+    return map_task(square)(x=xs)
+
+
+@workflow
+def single(x: int) -> int:
+    return impatient(x=square(x=x))
+
+
+@dataclass(frozen=True)
+class Templates:
+    single: TaskTemplate  # the aws-batch task (task type version 0)
+    map_element: TaskTemplate  # the map's sub-task (version 1): propeller sends it once per element
+    too_many_retries: TaskTemplate
+
+
+def serialized_tasks() -> Templates:
+    settings = SerializationSettings(image_config=ImageConfig(default_image=Image(
+        name="default", fqn="123456789012.dkr.ecr.us-east-1.amazonaws.com/flyte-app", tag="1")),
+        project="flytesnacks", domain="development", version="v1")
+    entities: OrderedDict = OrderedDict()
+    get_serializable(entities, settings, squares)
+    get_serializable(entities, settings, single)
+    templates = {spec.template.id.name.rsplit(".", 1)[-1].split("_")[0]: spec.template
+                 for spec in entities.values() if isinstance(spec, TaskSpec)}
+    return Templates(single=templates["square"], map_element=templates["map"], too_many_retries=templates["impatient"])
