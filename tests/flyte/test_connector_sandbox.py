@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-flytekit = pytest.importorskip("flytekit")
+flytekit = pytest.importorskip("flytekit")  # the main run (.venv, no flytekit) skips this module
+pytestmark = pytest.mark.flyte
 
 from flyteidl.core.execution_pb2 import TaskExecution  # noqa: E402
 from flytekit.models.core.identifier import (  # noqa: E402
