@@ -5,7 +5,11 @@ service ``pyflyte serve connector`` runs. Needs flytekit: ``make test`` runs it 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +20,7 @@ from flyteidl.core.execution_pb2 import TaskExecution  # noqa: E402
 from flytekit.models.core.identifier import (  # noqa: E402
     Identifier, NodeExecutionIdentifier, ResourceType, TaskExecutionIdentifier, WorkflowExecutionIdentifier,
 )
-from flytekit.models.literals import Literal, LiteralMap, Primitive, Scalar  # noqa: E402
+from flytekit.models.literals import Literal, LiteralCollection, LiteralMap, Primitive, Scalar  # noqa: E402
 from flytekit.models.task import TaskExecutionMetadata  # noqa: E402
 
 from batchlane.deployment.config import load_config  # noqa: E402
@@ -109,6 +113,28 @@ def until_final(connector, meta: BatchlaneMetadata, timeout: float = 40.0):
     return wait_for(lambda: (lambda r: r if r.phase in final else None)(connector.get(meta)), timeout)
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_container(sandbox, job: dict, index: int | None = None) -> None:
+    """Run the submitted job's command as its container would (Batch is simulated; flytekit is
+    real): the job's environment, AWS_BATCH_JOB_ARRAY_INDEX for an array's child, S3 at the emulator."""
+    env = {**os.environ, **environment(job), "PYTHONPATH": f"{ROOT / 'lambdas'}:{ROOT}",
+           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+           "FLYTE_AWS_ENDPOINT": sandbox.endpoint, "FLYTE_AWS_ACCESS_KEY_ID": "testing",
+           "FLYTE_AWS_SECRET_ACCESS_KEY": "testing"}
+    if index is not None:
+        env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(index)
+    done = subprocess.run(job["containerOverrides"]["command"], env=env, cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def integers(outputs: LiteralMap) -> dict:
+    return {k: ([x.scalar.primitive.integer for x in v.collection.literals] if v.collection else
+                v.scalar.primitive.integer) for k, v in outputs.literals.items()}
+
+
 def environment(job: dict) -> dict[str, str]:
     return {e["name"]: e["value"] for e in job["containerOverrides"]["environment"]}
 
@@ -135,9 +161,11 @@ def test_a_task_runs_with_its_template_and_succeeds(sandbox, tasks):
     inputs = sandbox.session.client("s3").get_object(Bucket=sandbox.deployment.bucket,
                                                      Key=f"flyte/{EXECUTION}/n-single/inputs.pb")["Body"].read()
     assert inputs == int_inputs(4).to_flyte_idl().SerializeToString()
+    run_container(sandbox, job)  # pyflyte-execute reads inputs.pb from S3, writes <prefix>/0/outputs.pb
     resource = until_final(connector, meta)
     assert resource.phase == TaskExecution.SUCCEEDED
     assert [log.name for log in resource.log_links][0] == "AWS Batch Job"
+    assert integers(resource.outputs) == {"o0": 16}
 
 
 def test_the_role_comes_from_the_execution_annotation(sandbox, tasks):
@@ -157,8 +185,35 @@ def test_a_map_over_three_elements_is_three_launches_each_with_its_own_element(s
     for i, meta in enumerate(metas):
         body = s3.get_object(Bucket=sandbox.deployment.bucket, Key=f"flyte/{EXECUTION}/n-map-{i}/inputs.pb")["Body"]
         assert body.read() == int_inputs(10 + i).to_flyte_idl().SerializeToString()
-        assert environment(submitted_job(sandbox, meta.launch_id))["BATCHLANE_FAKE_ARRAY_INDEX"] == "0"
-    assert all(until_final(connector, m).phase == TaskExecution.SUCCEEDED for m in metas)
+        job = submitted_job(sandbox, meta.launch_id)
+        assert "arrayProperties" not in job and environment(job)["BATCHLANE_FAKE_ARRAY_INDEX"] == "0"
+        run_container(sandbox, job)
+    resources = [until_final(connector, m) for m in metas]
+    assert all(r.phase == TaskExecution.SUCCEEDED for r in resources)
+    assert [integers(r.outputs)["o0"] for r in resources] == [100, 121, 144]  # each its own element
+
+
+def test_a_whole_map_is_one_array_job_whose_children_compute_their_own_elements(sandbox, tasks):
+    connector = BatchlaneConnector(1)
+    prefix = output_prefix(sandbox, "n-whole")
+    xs = LiteralMap({"x": Literal(collection=LiteralCollection([int_inputs(x).literals["x"] for x in (2, 3, 4)]))})
+    meta = connector.create(tasks.whole_map, prefix, xs, metadata("n-whole"))
+    job = submitted_job(sandbox, meta.launch_id)
+    assert job["arrayProperties"] == {"size": 3}
+    assert environment(job)["BATCH_JOB_ARRAY_INDEX_VAR_NAME"] == "AWS_BATCH_JOB_ARRAY_INDEX"
+    for index in range(3):
+        run_container(sandbox, job, index)  # pyflyte-map-execute picks element <index>, writes <prefix>/<index>
+    resource = until_final(connector, meta)
+    assert resource.phase == TaskExecution.SUCCEEDED
+    assert integers(resource.outputs) == {"o0": [8, 27, 64]}
+    children, _ = connector_client().children(meta.launch_id)
+    assert [c["index"] for c in children] == [0, 1, 2]
+
+
+def connector_client():
+    from batchlane.flyte.connector import _client, deployment_names
+
+    return _client(*deployment_names())
 
 
 def test_a_failed_task_is_a_permanent_failure_with_flytes_error_format_and_links(sandbox, tasks):

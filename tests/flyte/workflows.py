@@ -28,9 +28,19 @@ def impatient(x: int) -> int:
     return x
 
 
+@task
+def cube(x: int) -> int:
+    return x * x * x
+
+
 @workflow
 def squares(xs: list[int]) -> list[int]:
     return map_task(square)(x=xs)
+
+
+@workflow
+def cubes(xs: list[int]) -> list[int]:
+    return map_task(cube)(x=xs)
 
 
 @workflow
@@ -43,6 +53,7 @@ class Templates:
     single: TaskTemplate  # the aws-batch task (task type version 0)
     map_element: TaskTemplate  # the map's sub-task (version 1): propeller sends it once per element
     too_many_retries: TaskTemplate
+    whole_map: TaskTemplate  # a map task's own resolver (pyflyte-map-execute): one array job for the map
 
 
 def serialized_tasks() -> Templates:
@@ -52,6 +63,13 @@ def serialized_tasks() -> Templates:
     entities: OrderedDict = OrderedDict()
     get_serializable(entities, settings, squares)
     get_serializable(entities, settings, single)
-    templates = {spec.template.id.name.rsplit(".", 1)[-1].split("_")[0]: spec.template
+    get_serializable(entities, settings, cubes)
+    templates = {spec.template.id.name.rsplit(".", 1)[-1]: spec.template
                  for spec in entities.values() if isinstance(spec, TaskSpec)}
-    return Templates(single=templates["square"], map_element=templates["map"], too_many_retries=templates["impatient"])
+
+    def named(start: str) -> TaskTemplate:  # map tasks' names end in a hash
+        [template] = [t for name, t in templates.items() if name.startswith(start)]
+        return template
+
+    return Templates(single=named("square"), map_element=named("map_square"), too_many_retries=named("impatient"),
+                     whole_map=named("map_cube"))

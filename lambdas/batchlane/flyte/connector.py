@@ -59,8 +59,7 @@ class BatchlaneMetadata(ResourceMeta):
 
     launch_id: str
     output_prefix: str
-    size: int
-    is_map: bool
+    size: int  # > 1: a whole map as one array job (its outputs are gathered per child)
     bus_name: str
     executions_table: str
 
@@ -101,7 +100,7 @@ class BatchlaneConnector(AsyncConnectorBase):
         client.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
         client.put_launch(launch.detail, EVENT_SOURCE)
         return BatchlaneMetadata(launch_id=launch.detail["launchId"], output_prefix=output_prefix, size=launch.size,
-                                 is_map=launch.is_map, bus_name=bus_name, executions_table=table)
+                                 bus_name=bus_name, executions_table=table)
 
     def get(self, resource_meta: BatchlaneMetadata, **kwargs) -> Resource:
         client = _client(resource_meta.bus_name, resource_meta.executions_table)
@@ -138,11 +137,11 @@ def _read_literal_map(s3, uri: str) -> LiteralMap | None:
 
 
 def _outputs(client: BatchlaneClient, meta: BatchlaneMetadata) -> LiteralMap | None:
-    """What pyflyte-execute wrote: ``<prefix>/0/outputs.pb`` for a task (its command says ``/0``,
-    as Flyte's aws_array plugin expects); for a map, child i's under ``<prefix>/<i>``, gathered
-    into one list per output (Flyte's map-task output)."""
+    """What pyflyte-execute wrote: ``<prefix>/0/outputs.pb`` for one job (its command says ``/0``,
+    as Flyte's aws_array plugin expects); for a whole map, child i's under ``<prefix>/<i>``,
+    gathered into one list per output (Flyte's map-task output)."""
     s3 = client.client("s3")
-    if not meta.is_map:
+    if meta.size == 1:
         return _read_literal_map(s3, f"{meta.output_prefix}/0/outputs.pb")
     children = [_read_literal_map(s3, f"{meta.output_prefix}/{i}/outputs.pb") for i in range(meta.size)]
     if any(child is None for child in children):
@@ -153,5 +152,5 @@ def _outputs(client: BatchlaneClient, meta: BatchlaneMetadata) -> LiteralMap | N
     return LiteralMap.from_flyte_idl(literals_pb2.LiteralMap(literals=collections))
 
 
-for _version in (0, 1):  # propeller sends both: 0 for a task, 1 for a map task's sub-task
+for _version in (0, 1):  # propeller sends both: 0 for a task, 1 for a map's sub-task (once per element)
     ConnectorRegistry.register(BatchlaneConnector(task_type_version=_version), override=True)

@@ -15,10 +15,11 @@ What comes from where (docs/flyte.md):
 * FlyteAdmin's queue: ``template.container.config["child_queue"]`` (or ``dynamic_queue``), sent as
   ``queueHint``.
 
-Task type version 1 is a map task (``pyflyte-map-execute``): when its mapped inputs are lists of n
-elements the launch is one array job of n children, each finding its element through
-``BATCH_JOB_ARRAY_INDEX_VAR_NAME`` (set by batchlane) and writing to ``<outputPrefix>/<index>``,
-Flyte's array layout.
+A map over an aws-batch task (task type version 1, ``pyflyte-execute``) reaches the connector once
+per element, with that element's inputs: a plain job each. A template that runs a map task's own
+resolver (``pyflyte-map-execute``) with lists of n > 1 elements is the whole map: one array job of n
+children, each finding its element through ``BATCH_JOB_ARRAY_INDEX_VAR_NAME`` (set by batchlane) and
+writing to ``<outputPrefix>/<index>``, Flyte's array layout (docs/flyte.md#map-tasks).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from batchlane.launch.models import RESERVED_ENV_NAMES, RESERVED_ENV_PREFIXES
 DEFAULT_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"  # Flyte's roleAnnotationKey default
 WORKFLOW_LABEL = "batchlane.io/workflow"
 QUEUE_CONFIG_KEYS = ("child_queue", "dynamic_queue")
-MAP_TASK_VERSION = 1
+MAP_EXECUTE = "pyflyte-map-execute"  # the entrypoint that reads its element's index from the environment
 _RESOURCE_NAMES = {Resources.ResourceName.CPU: "cpu", Resources.ResourceName.MEMORY: "memory",
                    Resources.ResourceName.GPU: "gpu"}
 _LAUNCH_ID_CHARS = re.compile(r"[^A-Za-z0-9._:-]+")
@@ -49,8 +50,11 @@ _LAUNCH_ID_CHARS = re.compile(r"[^A-Za-z0-9._:-]+")
 @dataclass(frozen=True)
 class FlyteLaunch:
     detail: dict[str, Any]  # the "Task Launch Requested" detail
-    size: int  # children: 1 for a single task, n for a map over n elements
-    is_map: bool
+    size: int  # children: n for a whole map over n elements, else 1
+
+    @property
+    def is_array(self) -> bool:
+        return self.size > 1
 
 
 def launch_id(metadata: TaskExecutionMetadata | None) -> str:
@@ -90,9 +94,11 @@ def _environment(template: TaskTemplate) -> dict[str, str]:
             if not k.upper().startswith(RESERVED_ENV_PREFIXES) and k.upper() not in RESERVED_ENV_NAMES}
 
 
-def map_size(inputs: LiteralMap | None) -> int:
-    """The number of elements a map task maps over: the length of its list inputs (bound,
-    scalar inputs aside); 1 when it has none (propeller's one-element sub-task)."""
+def map_size(template: TaskTemplate, inputs: LiteralMap | None) -> int:
+    """The children of a whole map (``pyflyte-map-execute``): the length of its list inputs (bound,
+    scalar inputs aside). 1 for anything else (a task, propeller's one-element sub-task)."""
+    if MAP_EXECUTE not in [*(template.container.command or []), *(template.container.args or [])]:
+        return 1
     lengths = {len(lit.collection.literals) for lit in (inputs.literals.values() if inputs else ())
                if lit.collection is not None}
     if len(lengths) > 1:
@@ -108,12 +114,14 @@ def _per_child_output_prefix(args: list[str], output_prefix: str) -> list[str]:
     return ["/bin/sh", "-c", "exec " + " ".join(words)]
 
 
-def _command(template: TaskTemplate, output_prefix: str, is_map: bool) -> list[str]:
-    # A map task's children (one of a size-1 map too) write under <outputPrefix>/<index>; a task's
-    # own command already says <outputPrefix>/0.
-    rendered = render_task_template(template, output_prefix)
+def _command(template: TaskTemplate, output_prefix: str, is_array: bool) -> list[str]:
+    # An aws-batch task's own command already says <outputPrefix>/0 (where propeller's aws_array
+    # plugin reads a single job's outputs); an array's children write under <outputPrefix>/<index>.
+    # render_task_template edits the template's args in place: render a copy, so that a template
+    # used again (a map's elements, local executions) still holds its placeholders.
+    rendered = render_task_template(TaskTemplate.from_flyte_idl(template.to_flyte_idl()), output_prefix)
     command = [*(rendered.container.command or []), *(rendered.container.args or [])]
-    return _per_child_output_prefix(command, output_prefix) if is_map else command
+    return _per_child_output_prefix(command, output_prefix) if is_array else command
 
 
 def _names(metadata: TaskExecutionMetadata | None) -> dict[str, str]:
@@ -148,11 +156,10 @@ def launch_detail(template: TaskTemplate, output_prefix: str, inputs: LiteralMap
     """The launch a task execution becomes (raises ValueError for a template it cannot run)."""
     if template.container is None:
         raise ValueError("an aws-batch task needs a container (this template has none)")
-    is_map = template.task_type_version == MAP_TASK_VERSION
-    size = map_size(inputs) if is_map else 1
+    size = map_size(template, inputs)
     platform = (template.config or {}).get("platformCapabilities") or (template.custom or {}).get(
         "platformCapabilities") or "EC2"
-    container = {"image": template.container.image, "command": _command(template, output_prefix, is_map),
+    container = {"image": template.container.image, "command": _command(template, output_prefix, size > 1),
                  "environment": _environment(template), "resources": _resources(template), "platform": platform}
     detail: dict[str, Any] = {"launchId": launch_id(metadata), **_names(metadata), "task": template.id.name,
                               "container": container, "retries": template.metadata.retries.retries,
@@ -163,6 +170,6 @@ def launch_detail(template: TaskTemplate, output_prefix: str, inputs: LiteralMap
     role = _role(template, metadata, role_annotation_key)
     if role:
         detail["role"] = role
-    if is_map:  # the inputs themselves travel in inputs.pb: one placeholder document per child
+    if size > 1:  # the inputs themselves travel in inputs.pb: one placeholder document per child
         detail["inputs"] = [{"index": i} for i in range(size)]
-    return FlyteLaunch(detail, size, is_map)
+    return FlyteLaunch(detail, size)
