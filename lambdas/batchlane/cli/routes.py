@@ -145,6 +145,17 @@ def _warn_all(ctx: Context, table: RoutingTable) -> list[str]:
 
 # --- explain -----------------------------------------------------------------------------------------
 
+FLYTEADMIN = "flyteadmin"
+MODES = ("documented", FLYTEADMIN)
+
+
+def in_mode(table: RoutingTable, mode: str) -> RoutingTable:
+    """``flyteadmin``: the rules as FlyteAdmin's allocator reads them (domain only, last wins)."""
+    from batchlane.routing.flyte import flyteadmin_table
+
+    return flyteadmin_table(table) if mode == FLYTEADMIN else table
+
+
 def cmd_explain(args: argparse.Namespace, ctx: Context) -> int:
     if args.config:
         table = parse_routing_file(read_text(args.config), args.config)  # offline: no AWS at all
@@ -155,6 +166,8 @@ def cmd_explain(args: argparse.Namespace, ctx: Context) -> int:
         source = f"table {store.name} ({ctx.where})"
         if not items:
             ctx.warn(f"table {store.name} has no routing items (load some with: batchlane routes import FILE)")
+    table = in_mode(table, args.mode)
+    source += f", {args.mode} mode" if args.mode == FLYTEADMIN else ""
     key = args.launch_id or SAMPLE_LAUNCH_ID
     decision = decide(table, args.project, args.domain, args.workflow, key)
     if args.json:
@@ -212,8 +225,27 @@ def _plan(existing: dict[str, dict[str, Any]], wanted: dict[str, dict[str, Any]]
     return plan
 
 
+def diff_lines(table: RoutingTable) -> list[str]:
+    """``routes import --diff``: every rule whose launch the two modes route differently."""
+    from batchlane.routing.flyte import mode_differences
+
+    differences = mode_differences(table, SAMPLE_LAUNCH_ID)
+    lines = [f"{len(differences)} of {len(table.rules)} rules route differently in FlyteAdmin's mode "
+             "(domain only, last matching rule wins) than in batchlane's (most specific rule wins):"]
+    for d in differences:
+        lines.append(f"  {d.rule.describe()}")
+        lines.append(f"    launch project={d.launch[0]} domain={d.launch[1]} workflow={d.launch[2]}")
+        for mode, decision in (("documented", d.documented), (FLYTEADMIN, d.flyteadmin)):
+            lines.append(f"    {mode:<10}  -> {decision.queue or 'no queue'} (tag {decision.tag or '-'})")
+    return lines
+
+
 def cmd_import(args: argparse.Namespace, ctx: Context) -> int:
-    imported = parse_routing_file(read_text(args.file), args.file, args.format)
+    parsed = parse_routing_file(read_text(args.file), args.file, args.format)
+    if args.diff:  # shows, writes nothing
+        ctx.lines(diff_lines(parsed))
+        return OK
+    imported = in_mode(parsed, args.mode)
     wanted = {item[SORT_ATTR]: item for item in items_from_table(imported)}
     store = _store(ctx)
     existing = store.items()
@@ -414,6 +446,9 @@ def register(subparsers) -> None:
     p.add_argument("--launch-id", metavar="ID", help=f"the launch id (default: the sample id {SAMPLE_LAUNCH_ID!r})")
     p.add_argument("--config", metavar="FILE",
                    help="evaluate this FlyteAdmin config (or items export) offline, without AWS, instead of the table")
+    p.add_argument("--mode", choices=MODES, default="documented",
+                   help="documented (default: most specific rule wins) or flyteadmin (FlyteAdmin's allocator: "
+                        "domain only, last matching rule wins)")
 
     p = add_command(routes, "import", cmd_import, help="load a FlyteAdmin queues config into the routing table",
                     description="Load a FlyteAdmin config's `queues:` block (top level or nested, e.g. in Helm values),\n"
@@ -424,6 +459,10 @@ def register(subparsers) -> None:
     p.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
     p.add_argument("--format", choices=("auto", "flyte", "items"), default="auto",
                    help="input format (default: auto, an items list or a FlyteAdmin config)")
+    p.add_argument("--mode", choices=MODES, default="documented",
+                   help="flyteadmin: import rules that decide as FlyteAdmin's allocator does (domain only, last wins)")
+    p.add_argument("--diff", action="store_true",
+                   help="print, for every rule, where the flyteadmin and documented modes disagree; write nothing")
 
     p = add_command(routes, "export", cmd_export, help="print the routing table as a FlyteAdmin config or items",
                     description="Print the routing table: `flyte` (default) is a FlyteAdmin `queues:` block that\n"
