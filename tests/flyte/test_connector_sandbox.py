@@ -17,38 +17,15 @@ flytekit = pytest.importorskip("flytekit")  # the main run (.venv, no flytekit) 
 pytestmark = pytest.mark.flyte
 
 from flyteidl.core.execution_pb2 import TaskExecution  # noqa: E402
-from flytekit.models.core.identifier import (  # noqa: E402
-    Identifier, NodeExecutionIdentifier, ResourceType, TaskExecutionIdentifier, WorkflowExecutionIdentifier,
-)
-from flytekit.models.literals import Literal, LiteralCollection, LiteralMap, Primitive, Scalar  # noqa: E402
-from flytekit.models.task import TaskExecutionMetadata  # noqa: E402
+from flytekit.models.literals import Literal, LiteralCollection, LiteralMap  # noqa: E402
 
 from batchlane.deployment.config import load_config  # noqa: E402
 from batchlane.flyte.connector import BatchlaneConnector, BatchlaneMetadata  # noqa: E402
 from batchlane.sandbox.core import Sandbox  # noqa: E402
 from batchlane.sandbox.scenario import parse_scenario  # noqa: E402
-from tests.flyte.workflows import ROLE, serialized_tasks  # noqa: E402
+from tests.flyte.workflows import EXECUTION, ROLE, int_inputs, launch_id_of, metadata, serialized_tasks  # noqa: E402
 
-EXECUTION = "exec1"
 FAILING_NODE = "n-fail"
-
-
-def metadata(node: str, project: str = "flytesnacks", domain: str = "development") -> TaskExecutionMetadata:
-    wf = WorkflowExecutionIdentifier(project, domain, EXECUTION)
-    task_id = Identifier(ResourceType.TASK, project, domain, "wf.square", "v1")
-    return TaskExecutionMetadata(
-        task_execution_id=TaskExecutionIdentifier(task_id, NodeExecutionIdentifier(node, wf), 0),
-        namespace=f"{project}-{domain}", labels={"batchlane.io/workflow": "training"},
-        annotations={"eks.amazonaws.com/role-arn": ROLE}, k8s_service_account="default",
-        environment_variables={}, identity=None)
-
-
-def launch_id_of(node: str) -> str:
-    return f"flyte:flytesnacks:development:{EXECUTION}:{node}:0"
-
-
-def int_inputs(x: int) -> LiteralMap:
-    return LiteralMap({"x": Literal(scalar=Scalar(primitive=Primitive(integer=x)))})
 
 
 SCENARIO = parse_scenario({"seed": 3, "defaults": {"runSeconds": 0.2}, "launches": [

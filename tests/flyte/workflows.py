@@ -8,7 +8,11 @@ from dataclasses import dataclass
 
 from flytekit import Resources, map_task, task, workflow
 from flytekit.configuration import Image, ImageConfig, SerializationSettings
-from flytekit.models.task import TaskSpec, TaskTemplate
+from flytekit.models.core.identifier import (
+    Identifier, NodeExecutionIdentifier, ResourceType, TaskExecutionIdentifier, WorkflowExecutionIdentifier,
+)
+from flytekit.models.literals import Literal, LiteralMap, Primitive, Scalar
+from flytekit.models.task import TaskExecutionMetadata, TaskSpec, TaskTemplate
 from flytekit.tools.translator import get_serializable
 from flytekitplugins.awsbatch import AWSBatchConfig
 
@@ -73,3 +77,26 @@ def serialized_tasks() -> Templates:
 
     return Templates(single=named("square"), map_element=named("map_square"), too_many_retries=named("impatient"),
                      whole_map=named("map_cube"))
+
+
+# --- what propeller sends with a template: the execution, its inputs ------------------------------
+
+EXECUTION = "exec1"
+
+
+def metadata(node: str, project: str = "flytesnacks", domain: str = "development") -> TaskExecutionMetadata:
+    wf = WorkflowExecutionIdentifier(project, domain, EXECUTION)
+    task_id = Identifier(ResourceType.TASK, project, domain, "wf.square", "v1")
+    return TaskExecutionMetadata(
+        task_execution_id=TaskExecutionIdentifier(task_id, NodeExecutionIdentifier(node, wf), 0),
+        namespace=f"{project}-{domain}", labels={"batchlane.io/workflow": "training"},
+        annotations={"eks.amazonaws.com/role-arn": ROLE}, k8s_service_account="default",
+        environment_variables={}, identity=None)
+
+
+def launch_id_of(node: str) -> str:
+    return f"flyte:flytesnacks:development:{EXECUTION}:{node}:0"
+
+
+def int_inputs(x: int) -> LiteralMap:
+    return LiteralMap({"x": Literal(scalar=Scalar(primitive=Primitive(integer=x)))})
