@@ -2,6 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 PIP := .venv/bin/pip
+FLYTE_PY := .venv-flyte/bin/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 export AWS_CDK_CLI_TELEMETRY_DISABLED := 1
@@ -9,13 +10,17 @@ export AWS_CDK_CLI_TELEMETRY_DISABLED := 1
 LAYER_PLATFORM := manylinux2014_aarch64
 CONFIG ?= dev
 
-.PHONY: demo test test-e2e setup synth bench clean
+.PHONY: demo test test-e2e test-flyte setup synth bench clean
 
 demo: .stamps/venv  ## the main job: the narrated demo on the local sandbox (no AWS account, ~20 s)
 	.venv/bin/batchlane sandbox demo
 
-test: setup  ## install everything, then run all tests
+test: setup .stamps/venv-flyte  ## install everything, then run all tests (the Flyte ones in their own venv)
 	$(PY) -m pytest
+	$(FLYTE_PY) -m pytest tests/flyte
+
+test-flyte: .stamps/venv-flyte  ## the connector's tests with the real flytekit
+	$(FLYTE_PY) -m pytest tests/flyte
 
 test-e2e: .stamps/venv  ## end-to-end tests through the sandbox only
 	$(PY) -m pytest -m e2e
@@ -29,12 +34,21 @@ bench: setup
 	$(PY) bench/launch_bench.py
 	$(PY) bench/status_bench.py
 	$(PY) bench/fault_matrix_bench.py
+	$(PY) bench/client_status_bench.py
 
 .stamps/venv: requirements.txt requirements-dev.txt pyproject.toml
 	@mkdir -p .stamps
 	test -x $(PY) || python3 -m venv .venv
 	$(PIP) install -q -r requirements-dev.txt
 	$(PIP) install -q --no-deps -e .
+	@touch $@
+
+# flytekit cannot share .venv: its aiobotocore pins an older botocore (requirements-flyte.txt).
+.stamps/venv-flyte: requirements-flyte.txt pyproject.toml
+	@mkdir -p .stamps
+	test -x $(FLYTE_PY) || python3 -m venv .venv-flyte
+	.venv-flyte/bin/pip install -q -r requirements-flyte.txt
+	.venv-flyte/bin/pip install -q --no-deps -e .
 	@touch $@
 
 .stamps/npm: package.json package-lock.json
@@ -51,4 +65,4 @@ bench: setup
 	@touch $@
 
 clean:
-	rm -rf .venv node_modules build cdk.out .stamps
+	rm -rf .venv .venv-flyte node_modules build cdk.out .stamps

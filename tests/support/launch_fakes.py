@@ -82,6 +82,7 @@ class FakeLedger:
     def __init__(self) -> None:
         self.records: dict[str, LaunchRecord] = {}
         self.reads = 0
+        self.rejections: dict[str, list[dict[str, str]]] = {}  # the "rejection" items
         self.before_write: Callable[[str], None] = lambda operation: None  # fault injection
 
     def claim(self, record: LaunchRecord) -> LaunchRecord | None:
@@ -118,3 +119,7 @@ class FakeLedger:
     def get(self, launch_id: str) -> LaunchRecord | None:
         self.reads += 1
         return self.records.get(launch_id)
+
+    def record_rejection(self, launch_id: str, problems: list[dict[str, str]]) -> None:
+        self.before_write("record_rejection")
+        self.rejections[launch_id] = problems

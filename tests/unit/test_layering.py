@@ -76,6 +76,10 @@ RULES = (
     Rule("common imports no other batchlane package", within("batchlane.common"),
          lambda name: within("batchlane")(name) and name != "batchlane" and not within("batchlane.common")(name)),
     Rule("no module imports another's private names", within("batchlane", "stacks"), private),
+    Rule("only batchlane.flyte imports flytekit (an extra, never in the Lambda layer)",
+         lambda name: not within("batchlane.flyte")(name), within("flytekit", "flytekitplugins", "flyteidl")),
+    Rule("nothing imports batchlane.flyte (the runtime package imports without flytekit)",
+         lambda name: not within("batchlane.flyte")(name), within("batchlane.flyte")),
 )
 
 
@@ -133,6 +137,9 @@ def test_every_package_imports_only_what_its_layer_may():
      "batchlane.sandbox.demo -> batchlane.cli.routes (the sandbox and the client layer never import the CLI)"),
     ("batchlane.status.fold", "import boto3.dynamodb.types\n",
      "batchlane.status.fold -> boto3.dynamodb.types (domain modules are pure)"),
+    ("batchlane.client.status", "from flytekit.models.task import TaskTemplate\n",
+     "batchlane.client.status -> flytekit.models.task "
+     "(only batchlane.flyte imports flytekit (an extra, never in the Lambda layer))"),
     ("batchlane.launch.service", "from batchlane.launch import adapters\n",
      "batchlane.launch.service -> batchlane.launch.adapters (only handlers (and the sandbox) import adapters)"),
     ("batchlane.common.aws", "import importlib\nimportlib.import_module('batchlane.status.view')\n",

@@ -151,6 +151,17 @@ def _warn_all(ctx: Context, table: RoutingTable) -> list[str]:
 
 # --- explain -----------------------------------------------------------------------------------------
 
+FLYTEADMIN = "flyteadmin"
+MODES = ("documented", FLYTEADMIN)
+
+
+def in_mode(table: RoutingTable, mode: str) -> RoutingTable:
+    """``flyteadmin``: the rules as FlyteAdmin's allocator reads them (domain only, last wins)."""
+    from batchlane.routing.flyte import flyteadmin_table
+
+    return flyteadmin_table(table) if mode == FLYTEADMIN else table
+
+
 def cmd_explain(args: argparse.Namespace, ctx: Context) -> int:
     if args.config:
         table = parse_routing_file(read_text(args.config), args.config)  # offline: no AWS at all
@@ -161,6 +172,8 @@ def cmd_explain(args: argparse.Namespace, ctx: Context) -> int:
         source = f"table {store.name} ({ctx.where})"
         if not items:
             ctx.warn(f"table {store.name} has no routing items (load some with: batchlane routes import FILE)")
+    table = in_mode(table, args.mode)
+    source += f", {args.mode} mode" if args.mode == FLYTEADMIN else ""
     key = args.launch_id or SAMPLE_LAUNCH_ID
     needs = Needs(platform=args.platform, vcpu=args.vcpu if args.vcpu is not None else ANY_JOB.vcpu,
                   memory=args.memory if args.memory is not None else ANY_JOB.memory, gpu=args.gpu or 0)
@@ -233,8 +246,27 @@ def _plan(existing: dict[str, dict[str, Any]], wanted: dict[str, dict[str, Any]]
     return plan
 
 
+def diff_lines(table: RoutingTable) -> list[str]:
+    """``routes import --diff``: every rule whose launch the two modes route differently."""
+    from batchlane.routing.flyte import mode_differences
+
+    differences = mode_differences(table, SAMPLE_LAUNCH_ID)
+    lines = [f"{len(differences)} of {len(table.rules)} rules route differently in FlyteAdmin's mode "
+             "(domain only, last matching rule wins) than in batchlane's (most specific rule wins):"]
+    for d in differences:
+        lines.append(f"  {d.rule.describe()}")
+        lines.append(f"    launch project={d.launch[0]} domain={d.launch[1]} workflow={d.launch[2]}")
+        for mode, decision in (("documented", d.documented), (FLYTEADMIN, d.flyteadmin)):
+            lines.append(f"    {mode:<10}  -> {decision.queue or 'no queue'} (tag {decision.tag or '-'})")
+    return lines
+
+
 def cmd_import(args: argparse.Namespace, ctx: Context) -> int:
-    imported = parse_routing_file(read_text(args.file), args.file, args.format)
+    parsed = parse_routing_file(read_text(args.file), args.file, args.format)
+    if args.diff:  # shows, writes nothing
+        ctx.lines(diff_lines(parsed))
+        return OK
+    imported = in_mode(parsed, args.mode)
     wanted = {item[SORT_ATTR]: item for item in items_from_table(imported)}
     store = _store(ctx)
     existing = store.items()
@@ -464,6 +496,9 @@ def register(subparsers) -> None:
     p.add_argument("--vcpu", type=_positive_number, metavar="N", help=f"vCPUs per job (default {ANY_JOB.vcpu:g})")
     p.add_argument("--memory", type=_positive_whole, metavar="MIB", help=f"MiB per job (default {ANY_JOB.memory})")
     p.add_argument("--gpu", type=non_negative_int, metavar="N", help="GPUs per job (default 0)")
+    p.add_argument("--mode", choices=MODES, default="documented",
+                   help="documented (default: most specific rule wins) or flyteadmin (FlyteAdmin's allocator: "
+                        "domain only, last matching rule wins)")
 
     p = add_command(routes, "import", cmd_import, help="load a FlyteAdmin queues config into the routing table",
                     description="Load a FlyteAdmin config's `queues:` block (top level or nested, e.g. in Helm values),\n"
@@ -474,6 +509,10 @@ def register(subparsers) -> None:
     p.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
     p.add_argument("--format", choices=("auto", "flyte", "items"), default="auto",
                    help="input format (default: auto, an items list or a FlyteAdmin config)")
+    p.add_argument("--mode", choices=MODES, default="documented",
+                   help="flyteadmin: import rules that decide as FlyteAdmin's allocator does (domain only, last wins)")
+    p.add_argument("--diff", action="store_true",
+                   help="print, for every rule, where the flyteadmin and documented modes disagree; write nothing")
 
     p = add_command(routes, "export", cmd_export, help="print the routing table as a FlyteAdmin config or items",
                     description="Print the routing table: `flyte` (default) is a FlyteAdmin `queues:` block that\n"

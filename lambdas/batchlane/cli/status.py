@@ -60,13 +60,29 @@ def _show(args: argparse.Namespace, ctx: Context) -> int:
     from batchlane.client.outputs import read_outputs
     from batchlane.client.records import Executions
 
-    document = Executions(ctx.client("dynamodb"), ctx.table_name("executions")).status(args.target).document
+    executions = Executions(ctx.client("dynamodb"), ctx.table_name("executions"))
+    document = executions.status(args.target).document
     if document is None:
-        raise CliError(f"no launch {args.target!r} in table {ctx.last_table}", NOT_FOUND)
+        _no_launch(args, ctx, executions)
     if document.get("outputsUri"):
         document["outputs"] = read_outputs(ctx.client("s3"), document["outputsUri"], ctx.warn)
     _emit(args, ctx, document)
     return OK
+
+
+def _no_launch(args: argparse.Namespace, ctx: Context, executions) -> None:
+    """No launch record: a rejected launch is shown with its problems (its ``rejection`` item)."""
+    from batchlane.client.render import rejected_lines
+    from batchlane.client.status import launch_summary
+
+    summary = launch_summary(executions, args.target)
+    if summary.phase != "rejected":
+        raise CliError(f"no launch {args.target!r} in table {ctx.last_table}", NOT_FOUND)
+    if args.json:
+        ctx.emit_json(summary.as_json())
+    else:
+        ctx.lines(rejected_lines(args.target, summary.problems))
+    raise CliError(f"launch {args.target!r} was rejected", NOT_FOUND)
 
 
 # --- replay ----------------------------------------------------------------------------------------

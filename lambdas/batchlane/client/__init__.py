@@ -7,6 +7,8 @@ where a call needs it, so that the CLI starts fast):
 * ``events.py``   the one PutEvents of a client (``put_event``), the abort request's detail.
 * ``records.py``  consistent reads of the executions table: a launch's items, its record
   (``LaunchRecord``), its status document and stored phase.
+* ``status.py``   a launch's summary in one BatchGetItem (phase, counts, message, error, links,
+  outputs URI, or a rejection's problems), its children a page at a time.
 * ``outputs.py``  a finished launch's assembled outputs, from S3.
 * ``answers.py``  the optional answers queue (``<prefix>-answers``): a launch's or an abort's answer.
 * ``waiting.py``  waiting for the answer to a launch, following a launch to its end, an abort's outcome.

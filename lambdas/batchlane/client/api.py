@@ -18,6 +18,7 @@ from batchlane.client.answers import AnswersQueue, answers_queue_name
 from batchlane.client.events import abort_detail, put_event
 from batchlane.client.outputs import read_outputs
 from batchlane.client.records import Executions
+from batchlane.client.status import LaunchSummary, children_page, launch_summary
 
 
 class BatchlaneClient:
@@ -68,3 +69,11 @@ class BatchlaneClient:
         if document.get("outputsUri"):
             document["outputs"] = read_outputs(self.client("s3"), document["outputsUri"], warn)
         return document
+
+    def summary(self, launch_id: str) -> LaunchSummary:
+        """Phase, counts, message, error, links, outputs URI, or a rejection's problems: one read."""
+        return launch_summary(self.executions, launch_id)
+
+    def children(self, launch_id: str, *, limit: int = 100, after: int | None = None):
+        """A page of the launch's children with their log links, and the ``after`` of the next page."""
+        return children_page(self.executions, launch_id, limit=limit, after=after)

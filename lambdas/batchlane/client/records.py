@@ -36,7 +36,7 @@ class Executions:
         self.table = table
         self._deserialize = None
 
-    def _plain(self, item: dict[str, Any]) -> dict[str, Any]:
+    def plain(self, item: dict[str, Any]) -> dict[str, Any]:
         if self._deserialize is None:
             from boto3.dynamodb.types import TypeDeserializer
 
@@ -48,13 +48,13 @@ class Executions:
         pages = self.dynamodb.get_paginator("query").paginate(
             TableName=self.table, ConsistentRead=True, KeyConditionExpression=f"{PARTITION_KEY} = :l",
             ExpressionAttributeValues={":l": {"S": launch_id}})
-        return [self._plain(item) for page in pages for item in page["Items"]]
+        return [self.plain(item) for page in pages for item in page["Items"]]
 
     def record(self, launch_id: str) -> LaunchRecord | None:
         """The launch record (a consistent GetItem); None when there is none (yet)."""
         item = self.dynamodb.get_item(TableName=self.table, ConsistentRead=True,
                                       Key={k: {"S": v} for k, v in key(launch_id, LAUNCH_SK).items()}).get("Item")
-        return LaunchRecord.from_item(self._plain(item)) if item else None
+        return LaunchRecord.from_item(self.plain(item)) if item else None
 
     def launch_id_of_job(self, job_id: str) -> str | None:
         """The launch a Batch job (not a child: no ``:<index>``) belongs to, from the ``byJobId`` index."""

@@ -5,7 +5,10 @@ One partition per launch (pk ``launchId``, sk ``sk``; docs/contracts.md):
 * ``sk = "launch"``: the launch record (:class:`LaunchRecord`), written by the launcher;
 * ``sk = "status"``: the status summary, written by the aggregator (phase, counts, outputs);
 * ``sk = "parent"``: an array job's parent state;
-* ``sk = "child#<index:06d>"``: one item per child that had an event.
+* ``sk = "child#<index:06d>"``: one item per child that had an event;
+* ``sk = "rejection"``: the last rejection of a request under this id (``problems``, bounded as in
+  "Task Launch Rejected", ``rejectedAt``), written by the launcher so that clients can read why
+  without the answers queue. It never blocks a claim (the claim is on ``sk = "launch"``).
 
 Everything that reads or writes these items takes the keys, the phase sets and the record's shape
 from this module; nothing here imports boto3 (the offline CLI and the sandbox use it too).
@@ -30,6 +33,7 @@ EXPIRES_AT = "expiresAt"  # the table's TTL attribute (epoch seconds), written b
 SUMMARY_SK = "status"
 PARENT_SK = "parent"
 CHILD_PREFIX = "child#"
+REJECTION_SK = "rejection"
 BY_JOB_ID_INDEX = "byJobId"  # GSI: jobId -> the launch item's key (keys only)
 
 # The launcher tags every Batch job with its launch id (propagateTags: the children too).

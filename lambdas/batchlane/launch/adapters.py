@@ -10,7 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from batchlane.common import aws
 from batchlane.common.errors import Refused, TransientError
-from batchlane.common.executions import EXPIRES_AT, LAUNCH_SK, SUBMITTING, LaunchRecord, key
+from batchlane.common.executions import EXPIRES_AT, LAUNCH_SK, REJECTION_SK, SUBMITTING, LaunchRecord, key
 from batchlane.common.values import to_dynamo
 from batchlane.launch.planner import JobDefinitionSpec
 from batchlane.launch.ports import LaunchInProgress, SubmitOutcomeUnknown, SubmittedJob
@@ -195,3 +195,9 @@ class DynamoLedger:
     def get(self, launch_id: str) -> LaunchRecord | None:
         item = _call("GetItem", self._table.get_item, Key=key(launch_id, LAUNCH_SK), ConsistentRead=True).get("Item")
         return LaunchRecord.from_item(item) if item else None
+
+    def record_rejection(self, launch_id: str, problems: list[dict[str, str]]) -> None:
+        item = {**key(launch_id, REJECTION_SK), "problems": problems, "rejectedAt": int(time.time() * 1000)}
+        if self.retention_seconds:
+            item[EXPIRES_AT] = int(time.time()) + self.retention_seconds
+        _call("PutItem", self._table.put_item, Item=to_dynamo(item))

@@ -31,6 +31,9 @@ RESERVED_ENV_NAMES: dict[str, str] = {
                      "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_STS_REGIONAL_ENDPOINTS",
                      "AWS_S3_US_EAST_1_REGIONAL_ENDPOINT"), _ENDPOINTS),
     "PATH": _LOADER,
+    # Set by batchlane on every job for Flyte (docs/launch-event.md).
+    "BATCH_JOB_ARRAY_INDEX_VAR_NAME": "is set by batchlane: it names the variable holding the array index",
+    "FLYTE_FAIL_ON_ERROR": "is set by batchlane for Flyte tasks",
 }
 RESERVED_ENV_PREFIXES: dict[str, str] = {
     "AWS_CONTAINER_": _CREDENTIALS,  # the ECS credentials endpoint and its token
@@ -270,6 +273,16 @@ class LaunchRequest(_Contract):
     tags: Annotated[dict[str, str], Field(max_length=40, description="cost-allocation tags")] = {}
     share_identifier: Annotated[str | None, Field(alias="shareIdentifier", pattern=SHARE_IDENTIFIER_PATTERN,
                                                   description="fair-share queues: the share this launch uses")] = None
+    scheduling_priority: Annotated[int | None, Field(alias="schedulingPriority", ge=0, le=9999,
+                                                     description="fair-share queues: higher runs first "
+                                                                 "(SubmitJob schedulingPriorityOverride)")] = None
+    parameters: Annotated[dict[str, str], Field(max_length=100, description="job parameters: Ref::name "
+                                                                          "placeholders in the command")] = {}
+    propagate_tags: Annotated[bool, Field(alias="propagateTags",
+                                          description="copy the job's tags to its ECS tasks")] = True
+    queue_hint: Annotated[str | None, Field(alias="queueHint", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$",
+                                            description="a preferred job queue (e.g. FlyteAdmin's choice): used "
+                                                        "only when it is a candidate of the routing decision")] = None
 
     @field_validator("tags")
     @classmethod

@@ -22,6 +22,14 @@ ENV_INPUTS_FORMAT = "BATCHLANE_INPUTS_FORMAT"
 ENV_OUTPUTS_URI = "BATCHLANE_OUTPUTS_URI"
 ENV_ARRAY_SIZE = "BATCHLANE_ARRAY_SIZE"
 INDEX_VARIABLE = "AWS_BATCH_JOB_ARRAY_INDEX"  # set by Batch for array children; absent (index 0) otherwise
+# Flyte's convention (flytekit's entrypoint reads the index from the variable this one names), set for
+# every job, Flyte task or not: a map's children then each compute their own element. A plain job has
+# no AWS_BATCH_JOB_ARRAY_INDEX, so it is pointed at a fake one set to 0, as Flyte's aws_array plugin does.
+ENV_INDEX_VAR_NAME = "BATCH_JOB_ARRAY_INDEX_VAR_NAME"
+FAKE_INDEX_VARIABLE = "BATCHLANE_FAKE_ARRAY_INDEX"
+# With it, pyflyte-execute exits non-zero when the task raised (its error file written): a failed Flyte
+# task is a FAILED Batch job, never a silent exit 0. Other images ignore it.
+ENV_FAIL_ON_ERROR = "FLYTE_FAIL_ON_ERROR"
 
 
 # Batch's evaluateOnExit for retryOn "infrastructure": retry when the host went away (an EC2 Spot
@@ -151,12 +159,16 @@ class LaunchPlan:
             "timeout": {"attemptDurationSeconds": self.timeout_seconds},
             "containerOverrides": self.overrides,
             "tags": self.tags,
-            "propagateTags": True,
+            "propagateTags": self.request.propagate_tags,
         }
         if self.is_array:
             request["arrayProperties"] = {"size": self.size}
         if self.request.share_identifier:
             request["shareIdentifier"] = self.request.share_identifier
+        if self.request.scheduling_priority is not None:
+            request["schedulingPriorityOverride"] = self.request.scheduling_priority
+        if self.request.parameters:
+            request["parameters"] = dict(self.request.parameters)
         return request
 
 
@@ -192,7 +204,7 @@ def plan_launch(
     return LaunchPlan(
         request=request,
         decision=decision,
-        queue=decision.queue,
+        queue=hinted_queue(decision, request.queue_hint),
         job_name=job_name(request.task, request.launch_id),
         definition=definition,
         size=request.size,
@@ -206,6 +218,13 @@ def plan_launch(
         overrides=overrides,
         tags=_job_tags(request),
     ), []
+
+
+def hinted_queue(decision: Decision, hint: str | None) -> str:
+    """The hinted queue when routing could have chosen it (an enabled candidate with a share of the
+    decision's tag), else the routing decision's queue: a hint never widens where a launch may run."""
+    eligible = {c.queue for c in decision.candidates if c.share > 0}
+    return hint if hint in eligible else decision.queue
 
 
 def _data_locations(request: LaunchRequest, bucket: str) -> tuple[str | None, str, str]:
@@ -226,6 +245,8 @@ def _container_overrides(request: LaunchRequest, inputs_uri: str, outputs_uri: s
         ENV_INPUTS_FORMAT: "jsonl",
         ENV_OUTPUTS_URI: outputs_uri,
         ENV_ARRAY_SIZE: str(request.size),
+        ENV_FAIL_ON_ERROR: "true",
+        **_index_variables(request.size > 1),
     }
     resources = [
         {"type": "VCPU", "value": f"{container.resources.vcpu:g}"},
@@ -240,6 +261,12 @@ def _container_overrides(request: LaunchRequest, inputs_uri: str, outputs_uri: s
     if container.command:
         overrides["command"] = list(container.command)
     return overrides
+
+
+def _index_variables(is_array: bool) -> dict[str, str]:
+    if is_array:
+        return {ENV_INDEX_VAR_NAME: INDEX_VARIABLE}
+    return {ENV_INDEX_VAR_NAME: FAKE_INDEX_VARIABLE, FAKE_INDEX_VARIABLE: "0"}
 
 
 def _job_tags(request: LaunchRequest) -> dict[str, str]:

@@ -63,3 +63,6 @@ class Ledger(Protocol):
     def release(self, launch_id: str, token: str | None) -> None: ...
 
     def get(self, launch_id: str) -> LaunchRecord | None: ...
+
+    def record_rejection(self, launch_id: str, problems: list[dict[str, str]]) -> None:
+        """Keep the last rejection under ``launch_id`` (its own item: a later claim is not blocked)."""

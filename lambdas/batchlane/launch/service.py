@@ -105,7 +105,10 @@ class LaunchService:
 
     def _reject(self, launch_id: str | None, problems: list[Problem]) -> dict[str, Any]:
         rejected = TaskLaunchRejected(launchId=launch_id, problems=problems)
-        self.announcer.publish(LAUNCH_REJECTED, detail_json(rejected))
+        detail = detail_json(rejected)
+        if rejected.launch_id:  # recorded before it is announced: whoever hears of it can read it
+            self.ledger.record_rejection(rejected.launch_id, detail["problems"])
+        self.announcer.publish(LAUNCH_REJECTED, detail)
         self.metrics.count("LaunchRejected")
         return {"outcome": "rejected", "launchId": launch_id, "problems": [p.model_dump() for p in rejected.problems]}
 

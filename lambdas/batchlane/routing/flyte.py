@@ -5,16 +5,26 @@ values (``configmap.adminServer.queues`` or ``configMaps.adminServer.queues``).
 
 An ``executionQueues`` entry may also carry batchlane's optional ``weight`` (a whole number
 >= 0, default 1), ``enabled`` (default true) and ``capabilities`` (the routing item's map), so that ``batchlane routes export`` output
-imports back unchanged. Flyte itself only reads ``dynamic`` and ``attributes``.
+imports back unchanged. Flyte itself only reads ``dynamic`` and ``attributes``. Any other key is
+an error naming it: a dropped ``Domain:`` or ``workflow:`` would silently widen a rule.
+
+The text may hold several YAML documents (a Kubernetes manifest), and the config may be embedded
+as a string (a ConfigMap's ``data: {adminServer.yaml: |...}``): both are searched.
+
+Two modes read the same rules (docs/routing.md): batchlane's documented one (every field a rule
+names must match, the most specific rule wins) and ``flyteadmin_table``, FlyteAdmin's own
+allocator (it keeps only ``domain`` of a ``workflowConfigs`` entry, and the last matching entry
+wins), expressed as an equivalent table for the same engine.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-from batchlane.routing.engine import Queue, RoutingTable, Rule
+from batchlane.routing.engine import Decision, Queue, RoutingTable, Rule, decide
 from batchlane.routing.items import MalformedItem, capabilities_from_item, rule_ids
 
 
@@ -23,6 +33,11 @@ class FlyteConfigError(ValueError):
 
 
 def _find_queues_block(node: Any) -> dict | None:
+    if isinstance(node, str) and "queues" in node:  # a config embedded as a string (a ConfigMap's data)
+        try:
+            node = yaml.safe_load(node)
+        except yaml.YAMLError:
+            return None
     if isinstance(node, dict):
         block = node.get("queues")
         if isinstance(block, dict) and ("executionQueues" in block or "workflowConfigs" in block):
@@ -39,6 +54,17 @@ def _find_queues_block(node: Any) -> dict | None:
     return None
 
 
+QUEUE_KEYS = ("dynamic", "attributes", "weight", "enabled", "capabilities")
+RULE_KEYS = ("project", "domain", "workflowName", "tags")
+
+
+def _unknown_keys(entry: dict, allowed: tuple[str, ...], where: str, problems: list[str]) -> bool:
+    unknown = [k for k in entry if k not in allowed]
+    for key in unknown:
+        problems.append(f"{where}: unknown key {key!r} (allowed: {', '.join(allowed)})")
+    return bool(unknown)
+
+
 def _names(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
         problems.append(f"{where}: must be a non-empty list of strings")
@@ -48,10 +74,10 @@ def _names(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
 
 def parse_flyte_config(text: str, source: str = "config") -> RoutingTable:
     try:
-        document = yaml.safe_load(text)
+        documents = list(yaml.safe_load_all(text))
     except yaml.YAMLError as exc:
         raise FlyteConfigError(f"{source}: not valid YAML: {exc}") from exc
-    block = _find_queues_block(document)
+    block = _find_queues_block(documents)
     if block is None:
         raise FlyteConfigError(f"{source}: no FlyteAdmin 'queues:' block with executionQueues/workflowConfigs found")
     problems: list[str] = []
@@ -70,6 +96,8 @@ def parse_flyte_config(text: str, source: str = "config") -> RoutingTable:
             continue
         if not isinstance(entry, dict) or not isinstance(entry.get("dynamic"), str) or not entry["dynamic"]:
             problems.append(f"{where}.dynamic: the job queue name is missing")
+            continue
+        if _unknown_keys(entry, QUEUE_KEYS, where, problems):
             continue
         attributes = _names(entry.get("attributes"), f"{where}.attributes", problems)
         weight, enabled = entry.get("weight", 1), entry.get("enabled", True)
@@ -93,6 +121,8 @@ def parse_flyte_config(text: str, source: str = "config") -> RoutingTable:
         if not isinstance(entry, dict):
             problems.append(f"{where}: must be a mapping")
             continue
+        if _unknown_keys(entry, RULE_KEYS, where, problems):
+            continue
         tags = _names(entry.get("tags"), f"{where}.tags", problems)
         fields = {}
         for ours, theirs in (("project", "project"), ("domain", "domain"), ("workflow", "workflowName")):
@@ -111,3 +141,49 @@ def parse_flyte_config(text: str, source: str = "config") -> RoutingTable:
     if problems:
         raise FlyteConfigError(f"{source}: " + "; ".join(problems))
     return RoutingTable(tuple(queues), tuple(rules))
+
+
+def flyteadmin_table(table: RoutingTable) -> RoutingTable:
+    """The same queues with rules that make batchlane's engine decide as FlyteAdmin's allocator
+    does: only ``domain`` is matched, and of the matching rules the last (in file order) wins.
+
+    Per domain a rule names, its rule is the last rule of that domain or of no domain; for every
+    other domain, the last rule of no domain. A domain rule is more specific than the catch-all,
+    so the engine's most-specific choice gives exactly FlyteAdmin's last-wins answer."""
+    ordered = sorted(table.rules, key=lambda r: r.id)
+
+    def last(domain: str | None) -> Rule | None:
+        matching = [r for r in ordered if r.domain is None or r.domain == domain]
+        return matching[-1] if matching else None
+
+    domains = sorted({r.domain for r in ordered if r.domain is not None})
+    chosen = [(d, last(d)) for d in domains] + [(None, last(None))]
+    kept = [(domain, rule) for domain, rule in chosen if rule is not None]
+    rules = tuple(Rule(rule_id, rule.tags, domain=domain) for rule_id, (domain, rule) in zip(rule_ids(len(kept)), kept))
+    return RoutingTable(table.queues, rules)
+
+
+ANY = "(any)"  # a field a rule does not name, in the launch that samples it
+
+
+@dataclass(frozen=True)
+class ModeDifference:
+    """Where the two modes send the launch a rule is written for."""
+
+    rule: Rule
+    launch: tuple[str, str, str]  # project, domain, workflow
+    documented: Decision
+    flyteadmin: Decision
+
+
+def mode_differences(table: RoutingTable, key: str) -> list[ModeDifference]:
+    """For every rule, the launch it names (its own project/domain/workflow, ``(any)`` for the
+    others), decided by both modes; the rules whose launch gets another queue or tag."""
+    flyteadmin = flyteadmin_table(table)
+    differences = []
+    for rule in sorted(table.rules, key=lambda r: r.id):
+        launch = (rule.project or ANY, rule.domain or ANY, rule.workflow or ANY)
+        ours, theirs = decide(table, *launch, key=key), decide(flyteadmin, *launch, key=key)
+        if (ours.queue, ours.tag) != (theirs.queue, theirs.tag):
+            differences.append(ModeDifference(rule, launch, ours, theirs))
+    return differences

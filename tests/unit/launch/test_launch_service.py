@@ -145,3 +145,15 @@ def test_every_delivery_is_answered_once(svc):
     for d in (detail(), detail(), detail(retries=99, launchId="M"), detail(launchId="N"), detail(input={"x": 2})):
         svc.handle(d)
     assert len(svc.announcer.events) == 5
+
+
+def test_a_rejection_is_recorded_under_its_id_and_leaves_the_id_free(svc):
+    svc.handle(detail(retries=99))
+    assert [p["field"] for p in svc.ledger.rejections["L"]] == ["retries"]  # readable without the answers queue
+    assert svc.ledger.records == {}
+    assert svc.handle(detail(retries=2))["outcome"] == "launched"
+
+
+def test_a_launch_without_a_readable_id_records_no_rejection(svc):
+    svc.handle({"project": "p"})
+    assert svc.ledger.rejections == {}

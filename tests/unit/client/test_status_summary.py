@@ -1,0 +1,69 @@
+"""The client-side status summary: one BatchGetItem, whatever the launch; rejections readable by id."""
+
+from __future__ import annotations
+
+from batchlane.client.records import Executions
+from batchlane.client.status import READ_KEYS, launch_summary, summary_from_items
+
+RECORD = {"launchId": "L", "sk": "launch", "state": "SUBMITTED", "jobName": "t-1", "queue": "q", "size": 1,
+          "jobId": "j-1", "jobArn": "arn:aws:batch:us-east-1:123456789012:job/j-1", "region": "us-east-1",
+          "logGroup": "/batchlane/jobs"}
+
+
+def child(status: str, streams: list[str], n: int) -> dict:
+    return {"launchId": "L", "sk": "child#000000", "index": 0, "status": status, "n": n, "rev": 1,
+            "attempts": [{"logStream": s, "exitCode": 1} for s in streams]}
+
+
+def test_an_unknown_id_and_a_rejected_id():
+    assert summary_from_items("L", {}).phase == "unknown"
+    problems = [{"field": "retries", "message": "must be at most 9"}]
+    rejected = summary_from_items("L", {"rejection": {"sk": "rejection", "problems": problems}})
+    assert rejected.phase == "rejected" and rejected.final and rejected.problems == problems
+    assert rejected.message == "retries: must be at most 9"
+
+
+def test_a_launch_record_wins_over_an_earlier_rejection():
+    summary = summary_from_items("L", {"launch": RECORD, "rejection": {"problems": [{"field": "x", "message": "y"}]}})
+    assert summary.phase == "submitted" and summary.problems == []
+
+
+def test_a_failed_plain_job_has_its_error_counts_and_every_attempts_link():
+    summary = summary_from_items("L", {
+        "launch": RECORD, "child#000000": child("FAILED", ["s/0", "s/1"], 2),
+        "status": {"phase": "failed", "reason": "1 of 1 failed", "error": "[0]: exit code 1", "n_SUBMITTED": -1,
+                   "n_FAILED": 1}})
+    assert (summary.phase, summary.error, summary.counts) == ("failed", "[0]: exit code 1", {"FAILED": 1})
+    assert [link["name"] for link in summary.links] == [
+        "AWS Batch Job", "AWS Batch #0-0 (PhaseRetryableFailure)", "AWS Batch #0-1 (PhaseRetryableFailure)"]
+    assert "/batchlane/jobs" in summary.links[1]["url"].replace("$252F", "/")
+
+
+def test_an_array_summary_names_the_job_not_child_zero():
+    record = {**RECORD, "size": 3, "isArray": True}
+    summary = summary_from_items("L", {"launch": record, "child#000000": child("RUNNING", ["s/0"], 0)})
+    assert [link["name"] for link in summary.links] == ["AWS Batch Job"]
+
+
+class CountingDynamo:
+    """Answers BatchGetItem from items in the low-level form; counts every call by name."""
+
+    def __init__(self, items: list[dict]) -> None:
+        from boto3.dynamodb.types import TypeSerializer
+
+        serialize = TypeSerializer().serialize
+        self.items = {i["sk"]: {k: serialize(v) for k, v in i.items()} for i in items}
+        self.calls: list[str] = []
+
+    def batch_get_item(self, RequestItems):
+        self.calls.append("BatchGetItem")
+        [(table, request)] = RequestItems.items()
+        assert request["ConsistentRead"] is True and len(request["Keys"]) == len(READ_KEYS)
+        found = [self.items[k["sk"]["S"]] for k in request["Keys"] if k["sk"]["S"] in self.items]
+        return {"Responses": {table: found}}
+
+
+def test_the_summary_is_one_batch_get_item():
+    dynamo = CountingDynamo([RECORD, {"launchId": "L", "sk": "status", "phase": "running", "reason": "r"}])
+    summary = launch_summary(Executions(dynamo, "executions"), "L")
+    assert summary.phase == "running" and dynamo.calls == ["BatchGetItem"]
