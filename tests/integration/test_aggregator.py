@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 
@@ -474,6 +475,7 @@ def test_concurrent_invocations_announce_each_phase_once_and_assemble_outputs_on
 
     from batchlane.common.events import EventBusAnnouncer
     from batchlane.common.observability import PowertoolsCounter
+    from batchlane.common.settings_store import SsmSettingsSource
     from batchlane.status.adapters import BatchTerminator, DynamoStatusStore, S3Outputs
     from batchlane.status.service import StatusService
 
@@ -491,7 +493,8 @@ def test_concurrent_invocations_announce_each_phase_once_and_assemble_outputs_on
     def invocation():  # one Lambda container each: its own service, caches and clients
         return StatusService(store=DynamoStatusStore(world.config.table_name("executions")), jobs=BatchTerminator(),
                              outputs=outputs, announcer=EventBusAnnouncer(world.config.bus_name),
-                             metrics=PowertoolsCounter(), log=aggregator.logger)
+                             metrics=PowertoolsCounter(), log=aggregator.logger,
+                             settings=SsmSettingsSource(os.environ["SETTINGS_PATH"]), data_bucket=os.environ["DATA_BUCKET"])
 
     services = [invocation() for _ in range(4)]
     barrier = threading.Barrier(4)

@@ -36,7 +36,6 @@ from flytekit.models.literals import LiteralMap
 from flytekit.models.task import Resources, TaskExecutionMetadata, TaskTemplate
 
 from batchlane.flyte.resources import batch_resources
-from batchlane.launch.models import RESERVED_ENV_NAMES, RESERVED_ENV_PREFIXES
 
 DEFAULT_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"  # Flyte's roleAnnotationKey default
 WORKFLOW_LABEL = "batchlane.io/workflow"
@@ -88,10 +87,15 @@ def _role(template: TaskTemplate, metadata: TaskExecutionMetadata | None, annota
     return ((metadata.annotations or {}) if metadata else {}).get(annotation_key) or None
 
 
+SET_FOR_THE_JOB = ("BATCH_JOB_ARRAY_INDEX_VAR_NAME", "FLYTE_FAIL_ON_ERROR")  # batchlane sets them on every job
+SET_FOR_THE_JOB_PREFIXES = ("AWS_BATCH_", "BATCHLANE_")  # Batch and batchlane set them
+
+
 def _environment(template: TaskTemplate) -> dict[str, str]:
-    # Names batchlane sets itself (the index variables, FLYTE_FAIL_ON_ERROR) are its to set.
+    # What Flyte's plugin puts there for Batch to use is batchlane's (and Batch's) to set; anything
+    # else reserved is left in, for the launcher to refuse with its reason.
     return {k: v for k, v in (template.container.env or {}).items()
-            if not k.upper().startswith(RESERVED_ENV_PREFIXES) and k.upper() not in RESERVED_ENV_NAMES}
+            if k.upper() not in SET_FOR_THE_JOB and not k.upper().startswith(SET_FOR_THE_JOB_PREFIXES)}
 
 
 def map_size(template: TaskTemplate, inputs: LiteralMap | None) -> int:
