@@ -7,6 +7,7 @@ import json
 import time
 
 import pytest
+from waiting import wait_for
 
 from batchlane.cli.main import main
 from batchlane.deployment.config import load_config
@@ -34,14 +35,6 @@ def sandbox():
         yield sandbox
 
 
-def wait_for(predicate, timeout=20.0, poll=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout} s")
 
 
 def cli(capfd, *argv: str) -> tuple[int, str, str]:

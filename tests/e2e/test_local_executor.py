@@ -9,9 +9,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import time
 
 import pytest
+import waiting
 import yaml
 
 from batchlane.deployment.config import load_config
@@ -58,14 +58,9 @@ def sandbox():
         yield sandbox
 
 
-def wait_for(predicate, timeout=30.0, poll=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout} s")
+
+def wait_for(predicate, timeout=30.0, poll=0.1):  # processes take longer than simulated jobs
+    return waiting.wait_for(predicate, timeout, poll)
 
 
 def finished(sandbox, launch_id: str, timeout: float = 40.0) -> dict:

@@ -7,6 +7,7 @@ import time
 import uuid
 
 import pytest
+from waiting import wait_for
 
 from batchlane.client.waiting import settled
 from batchlane.deployment.config import load_config
@@ -31,14 +32,6 @@ def sandbox():
         yield sandbox
 
 
-def wait_for(predicate, timeout=20.0, poll=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout} s")
 
 
 def answer(sandbox, launch_id, detail_type, timeout=15.0):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from waiting import wait_for
 
 from batchlane.deployment.config import load_config
 from batchlane.sandbox.core import Sandbox
@@ -27,14 +28,6 @@ def sandbox():
         yield sandbox
 
 
-def wait_for(predicate, timeout=20.0, poll=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout} s")
 
 
 def answer(sandbox, launch_id, detail_type):
