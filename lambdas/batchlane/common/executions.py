@@ -4,8 +4,12 @@ One partition per launch (pk ``launchId``, sk ``sk``; docs/contracts.md):
 
 * ``sk = "launch"``: the launch record (:class:`LaunchRecord`), written by the launcher;
 * ``sk = "status"``: the status summary, written by the aggregator (phase, counts, outputs);
-* ``sk = "parent"``: an array job's parent state;
-* ``sk = "child#<index:06d>"``: one item per child that had an event;
+* ``sk = "parent"``: an array job's parent state (``"parent#<chunk:06d>"``: one per chunk of a
+  chunked map task, batchlane.common.chunks);
+* ``sk = "child#<index:06d>"``: one item per child that had an event (global indexes: a map
+  task has at most 1,000,000 children, so six digits keep the keys sorted);
+* ``sk = "chunk#<chunk:06d>"``: one per chunk of a chunked map task (:class:`ChunkRecord`), written
+  by the launcher with the launch record's claim protocol: the chunk's Batch job;
 * ``sk = "rejection"``: the last rejection of a request under this id (``problems``, bounded as in
   "Task Launch Rejected", ``rejectedAt``), written by the launcher so that clients can read why
   without the answers queue. It never blocks a claim (the claim is on ``sk = "launch"``).
@@ -23,6 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from batchlane.common.chunks import Chunks
 from batchlane.common.tenancy import Producer
 from batchlane.common.values import from_dynamo
 
@@ -34,10 +39,13 @@ SUMMARY_SK = "status"
 PARENT_SK = "parent"
 CHILD_PREFIX = "child#"
 REJECTION_SK = "rejection"
+CHUNK_PREFIX = "chunk#"
 BY_JOB_ID_INDEX = "byJobId"  # GSI: jobId -> the launch item's key (keys only)
 
 # The launcher tags every Batch job with its launch id (propagateTags: the children too).
 LAUNCH_TAG = "batchlane:launchId"
+# ... and each job of a chunked map task with its chunk number (batchlane.common.chunks).
+CHUNK_TAG = "batchlane:chunk"
 
 # The launch item's ``state``: claimed (a submission is under way) or submitted (it has a job).
 SUBMITTING = "SUBMITTING"
@@ -59,6 +67,14 @@ def child_sk(index: int) -> str:
 
 def is_child_sk(sk: Any) -> bool:
     return isinstance(sk, str) and sk.startswith(CHILD_PREFIX)
+
+
+def chunk_sk(chunk: int) -> str:
+    return f"{CHUNK_PREFIX}{chunk:06d}"
+
+
+def chunk_parent_sk(chunk: int) -> str:
+    return f"{PARENT_SK}#{chunk:06d}"
 
 
 class LaunchRecord(BaseModel):
@@ -104,6 +120,17 @@ class LaunchRecord(BaseModel):
     # In the open-launches index (batchlane.common.open_launches) until the status path sees it end.
     open_shard: str | None = None
     last_seen_at: int | None = None
+    # A chunked map task (batchlane.common.chunks): None on every other launch. Its job_* are chunk 0's.
+    chunk_size: int | None = None
+    chunk_count: int | None = None
+    chunk_window: int | None = None
+    max_concurrency: int | None = None
+
+    @property
+    def chunks(self) -> Chunks:
+        if self.chunk_size is None or self.chunk_window is None:
+            return Chunks.single(self.size)
+        return Chunks(size=self.size, chunk_size=self.chunk_size, window=self.chunk_window)
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> "LaunchRecord":
@@ -127,6 +154,37 @@ class LaunchRecord(BaseModel):
         """The fields the status fold reads (``batchlane.status.fold.summarize``)."""
         return {"launchId": self.launch_id, "jobId": self.job_id, "queue": self.queue, "size": self.size,
                 "isArray": self.is_array, "minSuccessRatio": self.min_success_ratio}
+
+
+class ChunkRecord(BaseModel):
+    """A ``chunk#<c>`` item: one chunk of a chunked map task and (once submitted) its Batch job.
+    Claimed, leased and taken over exactly as the launch record is (docs/exactly-once.md)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+
+    launch_id: str
+    chunk: int
+    offset: int  # the global index of its first child
+    size: int  # its children (1: a plain Batch job)
+    state: Literal["SUBMITTING", "SUBMITTED"]
+    job_name: str
+    queue: str
+    lease_token: str | None = None
+    lease_until: int | None = None  # epoch seconds
+    job_id: str | None = None
+    job_arn: str | None = None
+    submitted_at: int | None = None  # epoch ms
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> "ChunkRecord":
+        return cls.model_validate(from_dynamo(dict(item)))
+
+    def to_item(self) -> dict[str, Any]:
+        return {**self.model_dump(by_alias=True, exclude_none=True), SORT_KEY: chunk_sk(self.chunk)}
+
+    @property
+    def submitted(self) -> bool:
+        return self.state == SUBMITTED and bool(self.job_id)
 
 
 @dataclass
