@@ -11,6 +11,7 @@ import json
 import re
 import sys
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from batchlane.cli.common import (
@@ -179,15 +180,20 @@ def cmd_explain(args: argparse.Namespace, ctx: Context) -> int:
                   memory=args.memory if args.memory is not None else ANY_JOB.memory, gpu=args.gpu or 0)
     # Health (queues marked unhealthy by Queue Blocked events) as the launcher sees it now.
     decision = decide(table, args.project, args.domain, args.workflow, key, needs=needs, now=time.time())
+    queue, hint_reason = decision.with_hint(args.queue_hint)  # what the launcher would do with the hint
     if args.json:
         document = decision.as_dict()
         document["launch"] = {"project": args.project, "domain": args.domain, "workflow": args.workflow,
                               "launchId": key, "sampleLaunchId": args.launch_id is None}
+        if args.queue_hint:
+            document["queueHint"] = {"hint": args.queue_hint, "queue": queue, "reason": hint_reason}
         document["source"] = source
         ctx.emit_json(document)
     else:
         ctx.lines(decision_lines(decision, project=args.project, domain=args.domain, workflow=args.workflow,
                                  launch_id=key, sample=args.launch_id is None, source=source))
+        if hint_reason:
+            ctx.out(f"Queue hint: {hint_reason}; the launch goes to {queue or 'no queue'}")
     return OK if decision.matched else NOT_FOUND
 
 
@@ -261,12 +267,31 @@ def diff_lines(table: RoutingTable) -> list[str]:
     return lines
 
 
+def check_queue_names(ctx: Context, names: Iterable[str], allow_unknown: bool) -> None:
+    """Routing items may name only the queues the deployment has (or lists in extraJobQueueArns):
+    a launch routed elsewhere would be refused by SubmitJob (the launcher may submit to no other).
+    ``--allow-unknown-queues`` writes them anyway (e.g. before the config that adds them is deployed)."""
+    if allow_unknown:
+        return
+    try:
+        config = ctx.config()
+    except CliError as exc:
+        raise CliError(f"cannot check queue names against deployment {ctx.deployment!r} ({exc}); "
+                       "name the deployment with --deployment, or pass --allow-unknown-queues", USAGE) from None
+    unknown = sorted(set(names) - config.routable_queue_names)
+    if unknown:
+        known = ", ".join(sorted(config.routable_queue_names))
+        raise CliError(f"deployment {config.name} has no job queue named {', '.join(unknown)} (it has: {known}); "
+                       "rename them, add their ARNs to extraJobQueueArns, or pass --allow-unknown-queues", USAGE)
+
+
 def cmd_import(args: argparse.Namespace, ctx: Context) -> int:
     parsed = parse_routing_file(read_text(args.file), args.file, args.format)
     if args.diff:  # shows, writes nothing
         ctx.lines(diff_lines(parsed))
         return OK
     imported = in_mode(parsed, args.mode)
+    check_queue_names(ctx, [q.name for q in imported.queues], args.allow_unknown_queues)
     wanted = {item[SORT_ATTR]: item for item in items_from_table(imported)}
     store = _store(ctx)
     existing = store.items()
@@ -418,6 +443,7 @@ def cmd_set_queue(args: argparse.Namespace, ctx: Context) -> int:
         state = "is malformed" if existing is not None else "does not exist yet"
         raise CliError(f"queue {args.name} {state}: give --attributes", USAGE)
     base = old or {"attributes": [], "weight": 1, "enabled": True}
+    check_queue_names(ctx, [args.name], args.allow_unknown_queues)
     queue = Queue(args.name, tuple(args.attributes) if args.attributes is not None else tuple(base["attributes"]),
                   args.weight if args.weight is not None else base["weight"],
                   args.enabled if args.enabled is not None else base["enabled"],
@@ -499,6 +525,8 @@ def register(subparsers) -> None:
     p.add_argument("--mode", choices=MODES, default="documented",
                    help="documented (default: most specific rule wins) or flyteadmin (FlyteAdmin's allocator: "
                         "domain only, last matching rule wins)")
+    p.add_argument("--queue-hint", metavar="QUEUE",
+                   help="the launch's queueHint (e.g. FlyteAdmin's child_queue): show whether routing honours it")
 
     p = add_command(routes, "import", cmd_import, help="load a FlyteAdmin queues config into the routing table",
                     description="Load a FlyteAdmin config's `queues:` block (top level or nested, e.g. in Helm values),\n"
@@ -513,6 +541,8 @@ def register(subparsers) -> None:
                    help="flyteadmin: import rules that decide as FlyteAdmin's allocator does (domain only, last wins)")
     p.add_argument("--diff", action="store_true",
                    help="print, for every rule, where the flyteadmin and documented modes disagree; write nothing")
+    p.add_argument("--allow-unknown-queues", action="store_true",
+                   help="write queue names the deployment does not have (its jobQueues and extraJobQueueArns)")
 
     p = add_command(routes, "export", cmd_export, help="print the routing table as a FlyteAdmin config or items",
                     description="Print the routing table: `flyte` (default) is a FlyteAdmin `queues:` block that\n"
@@ -533,6 +563,8 @@ def register(subparsers) -> None:
     state = p.add_mutually_exclusive_group()
     state.add_argument("--enabled", dest="enabled", action="store_const", const=True, default=None)
     state.add_argument("--disabled", dest="enabled", action="store_const", const=False)
+    p.add_argument("--allow-unknown-queues", action="store_true",
+                   help="write queue names the deployment does not have (its jobQueues and extraJobQueueArns)")
 
     p = add_command(setter, "rule", cmd_set_rule, help="create or replace a rule",
                     description="Create or replace rule ID. A field left out matches any value; the most specific\n"

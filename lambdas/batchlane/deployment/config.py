@@ -390,6 +390,13 @@ class DeploymentConfig(_Strict):
         return queue.queue_name or f"{self.prefix}-{queue.name}"
 
     @property
+    def routable_queue_names(self) -> frozenset[str]:
+        """The queues routing items may name: this deployment's own and ``extraJobQueueArns``'
+        (the launcher may submit to no other)."""
+        return frozenset({self.queue_name(q) for q in self.job_queues}
+                         | {arn.rsplit("/", 1)[-1] for arn in self.extra_job_queue_arns})
+
+    @property
     def bus_name(self) -> str:
         return self.prefix
 

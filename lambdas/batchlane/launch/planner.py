@@ -221,10 +221,8 @@ def plan_launch(
 
 
 def hinted_queue(decision: Decision, hint: str | None) -> str:
-    """The hinted queue when routing could have chosen it (an enabled candidate with a share of the
-    decision's tag), else the routing decision's queue: a hint never widens where a launch may run."""
-    eligible = {c.queue for c in decision.candidates if c.share > 0}
-    return hint if hint in eligible else decision.queue
+    """Routing's answer to the launch's queue hint (Decision.with_hint: the CLI explains the same)."""
+    return decision.with_hint(hint)[0]
 
 
 def _data_locations(request: LaunchRequest, bucket: str) -> tuple[str | None, str, str]:

@@ -183,6 +183,21 @@ class Decision:
     def matched(self) -> bool:
         return self.queue is not None
 
+    def with_hint(self, hint: str | None) -> tuple[str | None, str | None]:
+        """The queue a launch carrying ``queueHint`` goes to, and why the hint was or was not
+        followed (None without a hint). The hinted queue is honoured only when routing could have
+        chosen it (an enabled candidate with a share of the chosen tag): a hint never widens where
+        a launch may run (docs/routing.md)."""
+        if not hint:
+            return self.queue, None
+        if self.queue is None:
+            return None, f"hint {hint} ignored: no queue matches"
+        if hint == self.queue:
+            return self.queue, f"hint {hint} honoured (routing chose it too)"
+        if any(c.queue == hint and c.share > 0 for c in self.candidates):
+            return hint, f"hint {hint} honoured: a candidate for tag {self.tag}"
+        return self.queue, f"hint {hint} ignored: not an enabled candidate with a share of tag {self.tag}"
+
     def as_dict(self) -> dict:
         rule = None
         if self.rule is not None:
