@@ -15,8 +15,9 @@ CONFIG ?= dev
 demo: .stamps/venv  ## the main job: the narrated demo on the local sandbox (no AWS account, ~20 s)
 	.venv/bin/batchlane sandbox demo
 
+# Two workers (the machine's two cores); every CDK synth test on one of them (tests/conftest.py).
 test: setup .stamps/venv-flyte  ## install everything, then run all tests (the Flyte ones in their own venv)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadgroup
 	$(FLYTE_PY) -m pytest tests/flyte
 
 test-flyte: .stamps/venv-flyte  ## the connector's tests with the real flytekit

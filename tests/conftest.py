@@ -16,3 +16,13 @@ os.environ.update({
 })
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`make test` runs two workers), every infrastructure test goes to one worker,
+    so that each CDK app is still synthesized once per run (``--dist loadgroup``)."""
+    import pytest
+
+    for item in items:
+        if "tests/infrastructure/" in item.nodeid:
+            item.add_marker(pytest.mark.xdist_group("cdk-synth"))

@@ -14,7 +14,7 @@ from batchlane.sandbox.core import Sandbox
 from batchlane.sandbox.scenario import parse_scenario
 
 CACHE_SECONDS = 2
-LONG = 30.0  # children that would run this long unless terminated
+LONG = 120.0  # children that would run this long unless terminated (a loaded machine may take 20 s to stop them)
 
 SCENARIO = parse_scenario({"seed": 3, "defaults": {"runSeconds": 0.2}, "launches": [
     {"detail": {"launchId": "e2e-doomed"},
