@@ -113,14 +113,11 @@ def _show(args: argparse.Namespace, ctx: Context) -> int:
 def _page(args: argparse.Namespace, ctx: Context, executions, summary) -> int:
     """The summary and one page of children (the failed ones with ``--failed``)."""
     from batchlane.client.render import page_lines
-    from batchlane.client.status import FAILED, failed_page, read_children
+    from batchlane.client.status import failed_page, read_children
 
     limit = args.limit or DEFAULT_LIMIT
     if args.failed:
-        # The summary's count bounds the search of the first page: no child after the last failure is read.
-        remaining = summary.counts.get(FAILED, 0) if args.after is None else None
-        page = failed_page(executions, args.target, limit=limit, after=args.after, record=summary.record,
-                           remaining=remaining)
+        page = failed_page(executions, args.target, limit=limit, after=args.after, summary=summary)
     else:
         page = read_children(executions, args.target, limit=limit, after=args.after, record=summary.record)
     next_command = None if page.after is None else " ".join(

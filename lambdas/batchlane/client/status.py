@@ -158,14 +158,14 @@ def read_children(executions, launch_id: str, *, limit: int = 100, after: int | 
 
 
 def failed_page(executions, launch_id: str, *, limit: int = 100, after: int | None = None,
-                record: LaunchRecord | None = None, remaining: int | None = None,
-                scan_page: int = FAILED_SCAN_PAGE) -> ChildrenPage:
+                summary: LaunchSummary | None = None, scan_page: int = FAILED_SCAN_PAGE) -> ChildrenPage:
     """Up to ``limit`` FAILED children from index ``after + 1`` on: Queries of ``scan_page`` child
-    items filtered on ``status``, until ``limit`` are found, the children end, or ``remaining``
-    (how many failed children there are from ``after`` on, e.g. the summary's FAILED count for the
-    first page) are found: the children after the last failure are not read. The filter does not
-    spare reading the children in between (see the README's note on a sparse index of failures)."""
-    record, reads = _record(executions, launch_id, record)
+    items filtered on ``status``, until ``limit`` are found or the children end. With the launch's
+    ``summary`` the launch record is not read again and the first page (``after`` None) stops once
+    it has the summary's FAILED count: the children after the last failure are not read. The filter
+    does not spare reading the children in between (docs/status.md, "Paging the children")."""
+    remaining = summary.counts.get(FAILED, 0) if summary is not None and after is None else None
+    record, reads = _record(executions, launch_id, summary.record if summary is not None else None)
     if record is None or remaining == 0:
         return ChildrenPage([], None, reads)
     wanted = limit if remaining is None else min(limit, remaining)
