@@ -36,6 +36,7 @@ bench: setup
 	$(PY) bench/status_bench.py
 	$(PY) bench/fault_matrix_bench.py
 	$(PY) bench/client_status_bench.py
+	$(PY) bench/import_bench.py
 
 .stamps/venv: requirements.txt requirements-dev.txt pyproject.toml
 	@mkdir -p .stamps

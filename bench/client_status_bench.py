@@ -1,9 +1,16 @@
 """What a client's poll costs on a 10,000-child launch (moto, in process): the AWS calls and time of
 ``BatchlaneClient.summary`` (what the Flyte connector's ``get`` makes: one BatchGetItem, whatever the
 size; tests/flyte/test_connector_sandbox.py::test_get_is_one_read counts the connector's own calls)
-against the whole-partition read (``Executions.status``, what ``batchlane status`` shows). Run by hand:
+against the whole-partition read (``Executions.status``, what ``batchlane status`` shows for a launch
+of up to 1,000 children), and the pages ``batchlane status ID --limit/--after/--failed/--child`` read
+(1% of the children failed, spread evenly; the FAILED count known from the summary). Run by hand:
 
     .venv/bin/python bench/client_status_bench.py [--size 10000]
+    .venv/bin/python bench/client_status_bench.py --size 100000 --no-whole
+
+The figures are the requests and the items they read (what DynamoDB bills); moto's time per Query
+grows with the whole partition (it evaluates every item), so at 100,000 children the times say
+nothing about DynamoDB's and the run takes minutes.
 """
 
 from __future__ import annotations
@@ -20,9 +27,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lambdas"))
 TABLE = "batchlane-bench-executions"
 
 
+FAILED_EVERY = 100  # child i failed when i % 100 == 7: 1% of the children
+
+
 def fill(dynamodb, size: int) -> None:
-    """A launched array of ``size`` children, every child RUNNING with one log stream."""
+    """A launched array of ``size`` children, RUNNING with one log stream, 1% FAILED."""
     import boto3
+
+    from batchlane.common.executions import child_sk
 
     dynamodb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
                           KeySchema=[{"AttributeName": "launchId", "KeyType": "HASH"},
@@ -34,16 +46,24 @@ def fill(dynamodb, size: int) -> None:
         batch.put_item(Item={"launchId": "L", "sk": "launch", "state": "SUBMITTED", "jobName": "t", "queue": "q",
                              "size": size, "isArray": True, "jobId": "j",
                              "jobArn": "arn:aws:batch:us-east-1:123456789012:job/j", "region": "us-east-1"})
+        failed = len([i for i in range(size) if i % FAILED_EVERY == 7])
         batch.put_item(Item={"launchId": "L", "sk": "status", "phase": "running", "reason": "children running",
-                             "n_SUBMITTED": -size, "n_RUNNING": size})
+                             "n_SUBMITTED": -size, "n_RUNNING": size - failed, "n_FAILED": failed})
         for i in range(size):
-            batch.put_item(Item={"launchId": "L", "sk": f"child#{i:06d}", "index": i, "status": "RUNNING", "n": 0,
-                                 "rev": 1, "attempts": [{"logStream": f"t/default/{i}"}]})
+            item = {"launchId": "L", "sk": child_sk(i), "index": i, "status": "RUNNING", "n": 0,
+                    "rev": 1, "attempts": [{"logStream": f"t/default/{i}"}]}
+            if i % FAILED_EVERY == 7:
+                item.update(status="FAILED", n=1, statusReason="Essential container in task exited",
+                            attempts=[{"logStream": f"t/default/{i}", "exitCode": 1}])
+            batch.put_item(Item=item)
 
 
 def _items(parsed: dict) -> int:
+    """Items read (a filtered Query reads, and is billed for, its ScannedCount)."""
     if "Item" in parsed:
         return 1
+    if "ScannedCount" in parsed:
+        return parsed["ScannedCount"]
     return len(parsed.get("Items", [])) + sum(len(v) for v in parsed.get("Responses", {}).values())
 
 
@@ -60,19 +80,21 @@ def measured(client, label: str, read) -> None:
     seconds = time.perf_counter() - t0
     client.meta.events.unregister("before-call.dynamodb", before)
     client.meta.events.unregister("after-call.dynamodb", after)
-    print(f"  {label:<50} {sum(calls.values()):>2} call(s) {str(dict(calls)):<32} {items[0]:>6} items "
+    print(f"  {label:<50} {sum(calls.values()):>2} call(s) {str(dict(calls)):<32} {items[0]:>6} items read "
           f"{seconds * 1000:9.1f} ms")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, default=10_000)
+    parser.add_argument("--no-whole", action="store_true", help="skip the whole-partition read (slow in moto)")
     args = parser.parse_args()
     os.environ.update(AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x", AWS_DEFAULT_REGION="us-east-1")
     import boto3
     from moto import mock_aws
 
     from batchlane.client.api import BatchlaneClient
+    from batchlane.client.status import child_detail, failed_page, read_children
 
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
@@ -81,7 +103,21 @@ def main() -> None:
         print(f"client status reads, one launch of {args.size} children (moto, in process):")
         measured(dynamodb, "summary (BatchlaneClient.summary; connector get)", lambda: client.summary("L"))
         measured(dynamodb, "one page of 100 children (children)", lambda: client.children("L", limit=100))
-        measured(dynamodb, "whole partition (Executions.status)", lambda: client.executions.status("L"))
+        summary = client.summary("L")
+        record, failed = summary.record, summary.counts.get("FAILED", 0)
+        middle = args.size // 2
+        print(f"batchlane status pages (after the summary; {failed} failed children):")
+        measured(dynamodb, "status L (first page of 100)", lambda: read_children(client.executions, "L", record=record))
+        measured(dynamodb, f"status L --after {middle} --limit 1000",
+                 lambda: read_children(client.executions, "L", limit=1000, after=middle, record=record))
+        measured(dynamodb, "status L --failed (first 100 failed)",
+                 lambda: failed_page(client.executions, "L", summary=summary))
+        measured(dynamodb, f"status L --failed --after {middle}",
+                 lambda: failed_page(client.executions, "L", after=middle, summary=summary))
+        measured(dynamodb, f"status L --child {middle}", lambda: child_detail(client.executions, "L", middle,
+                                                                              record=record))
+        if not args.no_whole:
+            measured(dynamodb, "whole partition (Executions.status)", lambda: client.executions.status("L"))
 
 
 if __name__ == "__main__":

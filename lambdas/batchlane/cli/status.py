@@ -2,6 +2,9 @@
 
 * ``batchlane status LAUNCH_ID [--json]`` reads the launch's items from the executions table
   (the deployment's, or ``--table``) and, once the launch is finished, its assembled outputs from S3.
+  A launch of more than ``FULL_VIEW_MAX`` children is shown as its summary and a first page.
+* ``--limit K``, ``--after N``, ``--failed``, ``--child N`` page children instead (``batchlane.client.status``:
+  the summary in one BatchGetItem, then paged Queries of child items; never a whole-partition read).
 * ``batchlane status replay EVENTS_FILE [--size N] [--min-success-ratio R] [--json]`` folds a file
   of raw AWS Batch events (one EventBridge event per line, as an archive or a DLQ holds them)
   offline with the join the aggregator applies (``fold_events`` over ``merge_child``): no AWS call at all.
@@ -22,6 +25,17 @@ from batchlane.cli.common import (
 from batchlane.client.render import status_lines
 
 REPLAY = "replay"
+FULL_VIEW_MAX = 1000  # children read in one go by a plain `batchlane status ID`; beyond it, pages
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+
+def limit_arg(text: str) -> int:
+    number = non_negative_int(text)
+    if not 1 <= number <= MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to {MAX_LIMIT}")
+    return number
+
 
 
 def register(subparsers) -> None:
@@ -31,6 +45,12 @@ def register(subparsers) -> None:
         description=(
             "batchlane status LAUNCH_ID [--json]\n"
             "    phase, counts, a row per child with its log links, outputs when finished\n"
+            f"    (beyond {FULL_VIEW_MAX} children: the summary and the first page of children)\n"
+            "batchlane status LAUNCH_ID [--failed] [--limit K] [--after N] [--json]\n"
+            "    the summary and a page of children (only the failed ones: --failed), from index N+1;\n"
+            "    the last line gives the command for the next page\n"
+            "batchlane status LAUNCH_ID --child N [--json]\n"
+            "    one child: every attempt with its exit code, reasons and log link, its outputs location\n"
             "batchlane status replay EVENTS_FILE [--size N] [--min-success-ratio R] [--json]\n"
             "    fold raw Batch events (one EventBridge event per line, e.g. an archive or DLQ dump)\n"
             "    offline with the aggregator's join; needs no AWS"),
@@ -42,6 +62,12 @@ def register(subparsers) -> None:
     parser.add_argument("--min-success-ratio", type=min_success_ratio, default=None, metavar="R",
                         help="replay: Flyte's minSuccessRatio, 0..1 (default 1)")
     parser.add_argument("--job-id", default=None, help="replay: fold this Batch job's events (default: the first one's)")
+    parser.add_argument("--failed", action="store_true", help="only the failed children, with reasons and log links")
+    parser.add_argument("--child", type=non_negative_int, default=None, metavar="N", help="one child, every attempt")
+    parser.add_argument("--limit", type=limit_arg, default=None, metavar="K",
+                        help=f"children per page (default {DEFAULT_LIMIT}, at most {MAX_LIMIT})")
+    parser.add_argument("--after", type=non_negative_int, default=None, metavar="N",
+                        help="the page after child index N (the last line of a page names it)")
 
 
 def _run(args: argparse.Namespace, ctx: Context) -> int:
@@ -54,28 +80,78 @@ def _run(args: argparse.Namespace, ctx: Context) -> int:
     return _show(args, ctx)
 
 
+def _paged(args: argparse.Namespace) -> bool:
+    if args.child is not None and (args.failed or args.limit is not None or args.after is not None):
+        raise CliError("--child shows one child: it goes without --failed, --limit and --after", USAGE)
+    return args.failed or args.child is not None or args.limit is not None or args.after is not None
+
+
 # --- a stored launch -----------------------------------------------------------------------------
 
 def _show(args: argparse.Namespace, ctx: Context) -> int:
-    from batchlane.client.outputs import read_outputs
     from batchlane.client.records import Executions
+    from batchlane.client.status import launch_summary
 
     executions = Executions(ctx.client("dynamodb"), ctx.table_name("executions"))
+    paged = _paged(args)
+    summary = launch_summary(executions, args.target)
+    if summary.record is None:
+        _no_launch(args, ctx, summary)
+    if args.child is not None:
+        return _one_child(args, ctx, executions, summary)
+    if paged or summary.size > FULL_VIEW_MAX:
+        return _page(args, ctx, executions, summary)
+    from batchlane.client.outputs import read_outputs
+
     document = executions.status(args.target).document
-    if document is None:
-        _no_launch(args, ctx, executions)
     if document.get("outputsUri"):
         document["outputs"] = read_outputs(ctx.client("s3"), document["outputsUri"], ctx.warn)
     _emit(args, ctx, document)
     return OK
 
 
-def _no_launch(args: argparse.Namespace, ctx: Context, executions) -> None:
+def _page(args: argparse.Namespace, ctx: Context, executions, summary) -> int:
+    """The summary and one page of children (the failed ones with ``--failed``)."""
+    from batchlane.client.render import page_lines
+    from batchlane.client.status import failed_page, read_children
+
+    limit = args.limit or DEFAULT_LIMIT
+    if args.failed:
+        page = failed_page(executions, args.target, limit=limit, after=args.after, summary=summary)
+    else:
+        page = read_children(executions, args.target, limit=limit, after=args.after, record=summary.record)
+    next_command = None if page.after is None else " ".join(
+        ["batchlane status", args.target] + (["--failed"] if args.failed else []) + ["--after", str(page.after)]
+        + ([f"--limit {args.limit}"] if args.limit else []))
+    if args.json:
+        ctx.emit_json({**summary.as_json(), "children": page.children, "after": page.after,
+                       "failedOnly": args.failed, "next": next_command})
+    else:
+        ctx.lines(page_lines(summary.as_json(), page.children, failed=args.failed, after=args.after,
+                             next_command=next_command))
+    return OK
+
+
+def _one_child(args: argparse.Namespace, ctx: Context, executions, summary) -> int:
+    from batchlane.client.render import child_lines
+    from batchlane.client.status import child_detail
+
+    if args.child >= max(summary.size, 1):
+        raise CliError(f"launch {args.target!r} has {summary.size} children (indexes 0-{summary.size - 1})", USAGE)
+    child = child_detail(executions, args.target, args.child, record=summary.record)
+    if child is None:
+        raise CliError(f"child {args.child} of launch {args.target!r} has no Batch event yet", NOT_FOUND)
+    if args.json:
+        ctx.emit_json({"launchId": args.target, "phase": summary.phase, "child": child})
+    else:
+        ctx.lines(child_lines(args.target, child))
+    return OK
+
+
+def _no_launch(args: argparse.Namespace, ctx: Context, summary) -> None:
     """No launch record: a rejected launch is shown with its problems (its ``rejection`` item)."""
     from batchlane.client.render import rejected_lines
-    from batchlane.client.status import launch_summary
 
-    summary = launch_summary(executions, args.target)
     if summary.phase != "rejected":
         raise CliError(f"no launch {args.target!r} in table {ctx.last_table}", NOT_FOUND)
     if args.json:

@@ -18,7 +18,7 @@ from batchlane.client.answers import AnswersQueue, answers_queue_name
 from batchlane.client.events import abort_detail, put_event
 from batchlane.client.outputs import read_outputs
 from batchlane.client.records import Executions
-from batchlane.client.status import LaunchSummary, children_page, launch_summary
+from batchlane.client.status import ChildrenPage, LaunchSummary, child_detail, children_page, failed_page, launch_summary
 
 
 class BatchlaneClient:
@@ -77,3 +77,12 @@ class BatchlaneClient:
     def children(self, launch_id: str, *, limit: int = 100, after: int | None = None):
         """A page of the launch's children with their log links, and the ``after`` of the next page."""
         return children_page(self.executions, launch_id, limit=limit, after=after)
+
+    def failed_children(self, launch_id: str, *, limit: int = 100, after: int | None = None,
+                        summary: LaunchSummary | None = None) -> ChildrenPage:
+        """A page of the launch's FAILED children (``summary``: the launch's, spares reads)."""
+        return failed_page(self.executions, launch_id, limit=limit, after=after, summary=summary)
+
+    def child(self, launch_id: str, index: int) -> dict[str, Any] | None:
+        """One child with every attempt, its log links and its outputs location (None: no event yet)."""
+        return child_detail(self.executions, launch_id, index)

@@ -117,17 +117,69 @@ def _children_lines(doc: dict[str, Any]) -> list[str]:
     children = doc["children"]
     unseen = doc["size"] - len(children)
     lines = [f"  children ({len(children)} with events" + (f", {unseen} without any yet" if unseen else "") + "):"]
-    if children:
-        rows = [["INDEX", "STATUS", "ATTEMPTS", "EXIT", "FAILURE", "REASON"]]
-        rows += [[str(c["index"]), c["status"], _attempts_cell(c),
-                  "-" if c["exitCode"] is None else str(c["exitCode"]), c.get("failureClass") or "-",
-                  (c["statusReason"] or "")[:60]]
-                 for c in children]
-        table = table_text(rows, indent="    ")
-        lines.append(table[0])
-        for line, child in zip(table[1:], children):
-            lines.append(line)
-            lines += [f"        {link['name']}: {link['url']}" for link in child["logs"]]
+    return lines + children_table(children)
+
+
+def children_table(children: list[dict[str, Any]]) -> list[str]:
+    """A row per child (``child_document``), each followed by its log links."""
+    if not children:
+        return []
+    rows = [["INDEX", "STATUS", "ATTEMPTS", "EXIT", "FAILURE", "REASON"]]
+    rows += [[str(c["index"]), c["status"], _attempts_cell(c),
+              "-" if c["exitCode"] is None else str(c["exitCode"]), c.get("failureClass") or "-",
+              (c["statusReason"] or "")[:60]]
+             for c in children]
+    table = table_text(rows, indent="    ")
+    lines = [table[0]]
+    for line, child in zip(table[1:], children):
+        lines.append(line)
+        lines += [f"        {link['name']}: {link['url']}" for link in child["logs"]]
+    return lines
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """A launch's summary (``LaunchSummary.as_json``): phase, job, counts, links, errors."""
+    lines = [f"Launch {summary['launchId']}: {summary['phase']} ({summary['message']})",
+             f"  job    {summary.get('jobId') or '(not submitted yet)'}   queue {summary.get('queue') or '-'}   "
+             f"size {summary['size']}" + (" (array)" if summary.get("isArray") else ""),
+             f"  counts {counts_text(summary)}"]
+    lines += [f"  {link['name']}: {link['url']}" for link in summary.get("links") or []]
+    if summary.get("error"):
+        lines.append("  errors:")
+        lines += [f"    {line}" for line in summary["error"].splitlines()]
+    if summary.get("outputsUri"):
+        lines.append(f"  outputs: {summary['outputsUri']}")
+    return lines
+
+
+def page_lines(summary: dict[str, Any], children: list[dict[str, Any]], *, failed: bool, after: int | None,
+               next_command: str | None) -> list[str]:
+    """``batchlane status ID --limit/--after/--failed``: the summary, then one page of children."""
+    what = "failed children" if failed else "children"
+    where = f" after index {after}" if after is not None else ""
+    lines = summary_lines(summary)
+    if not children:
+        return lines + [f"  no {what}{where}" + ("" if failed else " with events yet")]
+    total = f" of {summary['counts'].get('FAILED', 0)}" if failed else f" of {summary['size']}"
+    lines.append(f"  {what}{where}: {len(children)}{total}, indexes {children[0]['index']}-{children[-1]['index']}")
+    lines += children_table(children)
+    lines.append(f"  next page: {next_command}" if next_command else f"  (no more {what})")
+    return lines
+
+
+def child_lines(launch_id: str, child: dict[str, Any]) -> list[str]:
+    """``batchlane status ID --child N``: one child, every attempt with its log link, its outputs."""
+    lines = [f"Launch {launch_id}, child {child['index']}: {child['status']}"
+             + (f" ({child['statusReason']})" if child.get("statusReason") else ""),
+             f"  job {child.get('jobId') or '-'}   attempts {child['attempts']}"
+             + (f"   failure {child['failureClass']}" if child.get("failureClass") else "")]
+    for a in child["attemptDetails"]:
+        exit_code = "-" if a["exitCode"] is None else a["exitCode"]
+        reason = "; ".join(r for r in (a["statusReason"], a["reason"]) if r) or "-"
+        lines.append(f"  attempt {a['attempt']}: exit {exit_code}   class {a['failureClass'] or '-'}   {reason}")
+        if a["log"]:
+            lines.append(f"    {a['log']['name']}: {a['log']['url']}")
+    lines.append(f"  outputs: {child['outputsUri'] or '(the launch names no outputs location)'}")
     return lines
 
 

@@ -2,8 +2,10 @@
 
 ``launch_summary`` reads at most four items of the launch's partition with **one** consistent
 ``BatchGetItem`` (``sk`` = ``launch``, ``status``, ``rejection`` and ``child#000000``), whatever
-the number of children: never a query of the whole partition. ``children_page`` reads children on
-request, a page at a time.
+the number of children: never a query of the whole partition. Children are read on request, a
+page at a time, never with a scan: ``children_page`` (one Query of child items), ``failed_page``
+(Queries of child items filtered on ``status``, stopping at the page's size or once every failed
+child the summary counts is found) and ``child_detail`` (one GetItem: one child, every attempt).
 
 Phases: the stored ones (``queued``, ``running``, ``succeeded``, ``failed``, ``aborted``), and
 ``submitted`` (launched, no Batch event folded yet), ``submitting`` (claimed, SubmitJob under way),
@@ -25,13 +27,19 @@ from batchlane.common.executions import (
     CHILD_PREFIX, FINAL_PHASES, LAUNCH_SK, PARTITION_KEY, REJECTION_SK, SORT_KEY, SUBMITTED, SUMMARY_SK, LaunchRecord,
     child_sk,
 )
+from batchlane.status.finish import child_outputs_uri
 from batchlane.status.fold import ChildState
-from batchlane.status.links import job_link
+from batchlane.status.failures import attempt_class
+from batchlane.status.links import attempt_phase, job_link, log_link_name, log_stream_url
 from batchlane.status.transitions import counts_of
 from batchlane.status.view import child_document
 
 READ_KEYS = (LAUNCH_SK, SUMMARY_SK, REJECTION_SK, child_sk(0))
 MAX_UNPROCESSED_ROUNDS = 5  # BatchGetItem may leave keys unprocessed under throttling: read them again
+FAILED = "FAILED"
+# Child items one Query evaluates while looking for failed children (DynamoDB also stops a Query at
+# 1 MB read; a child item is a few hundred bytes): the read unit of ``failed_page``.
+FAILED_SCAN_PAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,8 @@ class LaunchSummary:
     links: list[dict[str, str]] = field(default_factory=list)
     outputs_uri: str | None = None
     problems: list[dict[str, str]] = field(default_factory=list)
+    # The launch item as read (None: no launch record): lets a caller page children without reading it again.
+    record: LaunchRecord | None = field(default=None, compare=False, repr=False)
 
     @property
     def final(self) -> bool:
@@ -70,7 +80,7 @@ def summary_from_items(launch_id: str, items: dict[str, dict[str, Any]]) -> Laun
         return LaunchSummary(launch_id, "rejected", message, problems=problems)
     record = LaunchRecord.from_item(items[LAUNCH_SK])
     summary = items.get(SUMMARY_SK) or {}
-    base = dict(size=record.size, is_array=record.is_array, job_id=record.job_id, queue=record.queue)
+    base = dict(size=record.size, is_array=record.is_array, job_id=record.job_id, queue=record.queue, record=record)
     if record.state != SUBMITTED:
         return LaunchSummary(launch_id, "submitting", "the job is being submitted", **base)
     phase = summary.get("phase") or "submitted"
@@ -115,19 +125,104 @@ def launch_summary(executions, launch_id: str) -> LaunchSummary:
     return summary_from_items(launch_id, found)
 
 
+@dataclass(frozen=True)
+class ChildrenPage:
+    """A page of children (``child_document``s, index order) and where the next page starts."""
+
+    children: list[dict[str, Any]]
+    after: int | None  # pass as ``after`` for the next page; None: there is no next page
+    reads: int  # DynamoDB requests made for this page (the launch record's included)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"children": self.children, "after": self.after}
+
+
 def children_page(executions, launch_id: str, *, limit: int = 100,
                   after: int | None = None) -> tuple[list[dict[str, Any]], int | None]:
     """Up to ``limit`` children (with their log links) from index ``after + 1`` on, and the index to
     pass as ``after`` for the next page (None: no more). One consistent Query of child items."""
-    record = executions.record(launch_id)
+    page = read_children(executions, launch_id, limit=limit, after=after)
+    return page.children, page.after
+
+
+def read_children(executions, launch_id: str, *, limit: int = 100, after: int | None = None,
+                  record: LaunchRecord | None = None) -> ChildrenPage:
+    """``children_page`` as a :class:`ChildrenPage`; ``record``: the launch item already read."""
+    record, reads = _record(executions, launch_id, record)
     if record is None:
-        return [], None
-    start = child_sk(after) if after is not None else CHILD_PREFIX
-    response = executions.dynamodb.query(
-        TableName=executions.table, ConsistentRead=True, Limit=limit,
-        KeyConditionExpression=f"{PARTITION_KEY} = :l AND {SORT_KEY} BETWEEN :from AND :to",
-        ExpressionAttributeValues={":l": {"S": launch_id}, ":from": {"S": start + "\0" if after is not None else start},
-                                   ":to": {"S": CHILD_PREFIX + "\uffff"}})
+        return ChildrenPage([], None, reads)
+    response = executions.dynamodb.query(**_children_query(executions, launch_id, after), Limit=limit)
     children = [_child(record, executions.plain(item)) for item in response.get("Items", [])]
     more = "LastEvaluatedKey" in response and children
-    return children, (children[-1]["index"] if more else None)
+    return ChildrenPage(children, children[-1]["index"] if more else None, reads + 1)
+
+
+def failed_page(executions, launch_id: str, *, limit: int = 100, after: int | None = None,
+                summary: LaunchSummary | None = None, scan_page: int = FAILED_SCAN_PAGE) -> ChildrenPage:
+    """Up to ``limit`` FAILED children from index ``after + 1`` on: Queries of ``scan_page`` child
+    items filtered on ``status``, until ``limit`` are found or the children end. With the launch's
+    ``summary`` the launch record is not read again and the first page (``after`` None) stops once
+    it has the summary's FAILED count: the children after the last failure are not read. The filter
+    does not spare reading the children in between (docs/status.md, "Paging the children")."""
+    remaining = summary.counts.get(FAILED, 0) if summary is not None and after is None else None
+    record, reads = _record(executions, launch_id, summary.record if summary is not None else None)
+    if record is None or remaining == 0:
+        return ChildrenPage([], None, reads)
+    wanted = limit if remaining is None else min(limit, remaining)
+    found: list[dict[str, Any]] = []
+    query = {**_children_query(executions, launch_id, after), "Limit": scan_page, "FilterExpression": "#s = :failed"}
+    query["ExpressionAttributeNames"] = {"#s": "status"}
+    query["ExpressionAttributeValues"][":failed"] = {"S": FAILED}
+    while True:
+        response = executions.dynamodb.query(**query)
+        reads += 1
+        found += [_child(record, executions.plain(item)) for item in response.get("Items", [])]
+        exhausted = "LastEvaluatedKey" not in response
+        if len(found) >= wanted or exhausted:
+            break
+        query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    beyond, found = len(found) > wanted, found[:wanted]
+    every_one = remaining is not None and len(found) >= remaining
+    more = bool(found) and not every_one and (beyond or not exhausted)
+    return ChildrenPage(found, found[-1]["index"] if more else None, reads)
+
+
+def child_detail(executions, launch_id: str, index: int, *,
+                 record: LaunchRecord | None = None) -> dict[str, Any] | None:
+    """One child (one consistent GetItem): its document, every attempt with its exit code, reasons,
+    failure class, times and log link, and where it writes its outputs. None: no such child (yet)."""
+    record, _ = _record(executions, launch_id, record)
+    if record is None:
+        return None
+    item = executions.dynamodb.get_item(
+        TableName=executions.table, ConsistentRead=True,
+        Key={PARTITION_KEY: {"S": launch_id}, SORT_KEY: {"S": child_sk(index)}}).get("Item")
+    if item is None:
+        return None
+    plain = executions.plain(item)
+    child = ChildState.from_item(plain)
+    document = _child(record, plain)
+    region, partition = record.region or "us-east-1", partition_of(record.job_arn or "")
+    group = child.log_group or record.log_group
+    document["attemptDetails"] = [
+        {"attempt": k, "exitCode": a.exit_code, "statusReason": a.status_reason, "reason": a.reason,
+         "failureClass": attempt_class(a), "startedAt": a.started_at, "stoppedAt": a.stopped_at,
+         "log": {"name": log_link_name(child.index, k, attempt_phase(child, k)),
+                 "url": log_stream_url(region, a.log_stream, group, partition)} if a.log_stream else None}
+        for k, a in enumerate(child.attempts)]
+    document["outputsUri"] = child_outputs_uri(record.outputs_uri, child.index) if record.outputs_uri else None
+    return document
+
+
+def _record(executions, launch_id: str, record: LaunchRecord | None) -> tuple[LaunchRecord | None, int]:
+    """The launch record and the reads it took (0 when the caller had it)."""
+    return (record, 0) if record is not None else (executions.record(launch_id), 1)
+
+
+def _children_query(executions, launch_id: str, after: int | None) -> dict[str, Any]:
+    """A consistent Query of the child items after index ``after`` (all of them: None)."""
+    start = child_sk(after) + "\0" if after is not None else CHILD_PREFIX
+    return dict(TableName=executions.table, ConsistentRead=True,
+                KeyConditionExpression=f"{PARTITION_KEY} = :l AND {SORT_KEY} BETWEEN :from AND :to",
+                ExpressionAttributeValues={":l": {"S": launch_id}, ":from": {"S": start},
+                                           ":to": {"S": CHILD_PREFIX + "\uffff"}})

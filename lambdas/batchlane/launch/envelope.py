@@ -1,19 +1,19 @@
-"""Reading the EventBridge event out of an SQS message body (Powertools parser)."""
+"""Reading the EventBridge event out of an SQS message body (pydantic, the envelope of common.eventbridge)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import ValidationError, parse
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import ValidationError
 
 from batchlane.common.errors import UnprocessableEvent
+from batchlane.common.eventbridge import EventBridgeEvent
 from batchlane.common.tenancy import Producer
 from batchlane import LAUNCH_REQUESTED
 
 
-class LaunchEnvelope(EventBridgeModel):
+class LaunchEnvelope(EventBridgeEvent):
     account: str | None = None  # absent in some test harnesses' deliveries
     detail: Any
 
@@ -24,7 +24,7 @@ def launch_event(body: str) -> tuple[Any, Producer]:
     try:
         # Python's JSON reader first: pydantic's stops at 200 levels, and a detail nested deeper is
         # still a launch to answer (validation rejects it with its reason).
-        envelope = parse(event=json.loads(body) if isinstance(body, (str, bytes)) else body, model=LaunchEnvelope)
+        envelope = LaunchEnvelope.model_validate(json.loads(body) if isinstance(body, (str, bytes)) else body)
     except (ValidationError, ValueError, TypeError, RecursionError) as exc:
         raise UnprocessableEvent(f"not an EventBridge event: {str(exc)[:300]}") from exc
     if envelope.detail_type != LAUNCH_REQUESTED:

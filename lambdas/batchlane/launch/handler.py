@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-from batchlane.common.environment import LauncherEnvironment
-from batchlane.common.events import EventBusAnnouncer
 from batchlane.common.observability import PowertoolsCounter, logger, metrics, tracer
-from batchlane.common.settings_store import SsmSettingsSource
-from batchlane.launch.adapters import BatchJobDefinitions, BatchJobs, DynamoLedger, S3InputStore
-from batchlane.launch.envelope import launch_event
-from batchlane.launch.service import LaunchService
-from batchlane.routing.store import DynamoRoutingSource
+
+# The service, its adapters and boto3 are imported by ``runtime()`` at the first invocation, not at
+# import (tests/unit/test_cold_start.py): the handler's import is a cold start's fixed cost.
+if TYPE_CHECKING:
+    from batchlane.launch.service import LaunchService
 
 # Report every failed record, even when all fail: SQS retries exactly those, then dead-letters them.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -29,6 +28,13 @@ def runtime() -> LaunchService:
     """The service and its adapters, built once per container (after any test mock). Exactly-once
     is the launch record's job (docs/exactly-once.md), not an idempotency cache: every delivery,
     duplicates included, must be answered, and a rejected launch id may be sent again."""
+    from batchlane.common.environment import LauncherEnvironment
+    from batchlane.common.events import EventBusAnnouncer
+    from batchlane.common.settings_store import SsmSettingsSource
+    from batchlane.launch.adapters import BatchJobDefinitions, BatchJobs, DynamoLedger, S3InputStore
+    from batchlane.launch.service import LaunchService
+    from batchlane.routing.store import DynamoRoutingSource
+
     env = LauncherEnvironment.from_environ()
     service = LaunchService(
         settings=SsmSettingsSource(env.settings_path, max_age=env.settings_max_age),
@@ -46,6 +52,8 @@ def runtime() -> LaunchService:
 
 
 def record_handler(record) -> dict:
+    from batchlane.launch.envelope import launch_event
+
     detail, producer = launch_event(record.body)
     result = runtime().handle(detail, producer)
     logger.info("launch processed", extra=result)

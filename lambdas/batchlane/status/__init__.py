@@ -7,14 +7,25 @@
 No boto3 in these modules.
 """
 
-from batchlane.status.events import BatchJobEvent, ForeignEvent, MalformedEvent, parse_event
-from batchlane.status.fold import (
-    Attempt, ChildState, Fold, LaunchStatus, Observation, ParentState, count_delta, decide_phase,
-    fold_events, merge_child, merge_parent, min_successes, observe, summarize,
-)
+from importlib import import_module
+
+# Exported lazily (PEP 562): importing ``batchlane.status.handler`` must not build the event models
+# before a handler runs (a cold start's import, tests/unit/test_cold_start.py).
+_EXPORTS = {
+    **dict.fromkeys(("BatchJobEvent", "ForeignEvent", "MalformedEvent", "parse_event"), "batchlane.status.events"),
+    **dict.fromkeys(("Attempt", "ChildState", "Fold", "LaunchStatus", "Observation", "ParentState", "count_delta",
+                     "decide_phase", "fold_events", "merge_child", "merge_parent", "min_successes", "observe",
+                     "summarize"), "batchlane.status.fold"),
+}
 
 __all__ = [
     "Attempt", "BatchJobEvent", "ChildState", "Fold", "ForeignEvent", "LaunchStatus", "MalformedEvent",
     "Observation", "ParentState", "count_delta", "decide_phase", "fold_events", "merge_child", "merge_parent",
     "min_successes", "observe", "parse_event", "summarize",
 ]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,8 +22,9 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints, ValidationError
+
+from batchlane.common.eventbridge import EventBridgeEvent
 
 SOURCE = "aws.batch"
 STATE_CHANGE = "Batch Job State Change"
@@ -174,7 +175,7 @@ class JobDetail(_Lenient):
         return truncate(group, MAX_LOG_NAME) if group else None
 
 
-class BatchJobEvent(EventBridgeModel):
+class BatchJobEvent(EventBridgeEvent):
     """An EventBridge event from AWS Batch, ``detail`` typed. Unknown fields are ignored."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)

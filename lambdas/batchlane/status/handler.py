@@ -9,17 +9,17 @@ reports exactly the messages of the launches whose update failed, so SQS retries
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-from batchlane.common.environment import AggregatorEnvironment, ReconcilerEnvironment
-from batchlane.common.events import EventBusAnnouncer
-from batchlane.common.settings_store import SsmSettingsSource
 from batchlane.common.observability import PowertoolsCounter, logger, metrics, tracer
-from batchlane.routing.store import DynamoQueueHealth
-from batchlane.status.adapters import BatchJobReader, BatchTerminator, DynamoStatusStore, S3Outputs
-from batchlane.status.reconcile import Reconciler
-from batchlane.status.service import StatusService
+
+# The service, its adapters, the reconciler and boto3 are imported where first used, not at import
+# (tests/unit/test_cold_start.py): the handler's import is a cold start's fixed cost.
+if TYPE_CHECKING:
+    from batchlane.status.reconcile import Reconciler
+    from batchlane.status.service import StatusService
 
 # Report every failed record, even when all fail: SQS retries exactly those, then dead-letters them.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -28,6 +28,13 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 @cache
 def runtime() -> StatusService:
     """Adapters built once per container (after any test mock); the launch cache lives here."""
+    from batchlane.common.environment import AggregatorEnvironment
+    from batchlane.common.events import EventBusAnnouncer
+    from batchlane.common.settings_store import SsmSettingsSource
+    from batchlane.routing.store import DynamoQueueHealth
+    from batchlane.status.adapters import BatchTerminator, DynamoStatusStore, S3Outputs
+    from batchlane.status.service import StatusService
+
     env = AggregatorEnvironment.from_environ()
     return StatusService(
         store=DynamoStatusStore(env.executions_table, retention_seconds=env.retention_seconds),
@@ -48,6 +55,10 @@ def runtime() -> StatusService:
 
 @cache
 def reconciler() -> Reconciler:
+    from batchlane.common.environment import ReconcilerEnvironment
+    from batchlane.status.adapters import BatchJobReader
+    from batchlane.status.reconcile import Reconciler
+
     service = runtime()
     env = ReconcilerEnvironment.from_environ()
     return Reconciler(
