@@ -15,6 +15,9 @@ from typing import Callable
 from batchlane.common.errors import TransientError
 
 
+_EPSILON = 1e-9  # clock arithmetic in floats: a token due now counts as there
+
+
 class TokenBucket:
     """``rate`` tokens per second, at most ``capacity`` saved up (the burst). Thread-safe."""
 
@@ -38,8 +41,8 @@ class TokenBucket:
         """Take a token if one is there now."""
         with self._lock:
             self._refill(self._clock())
-            if self._tokens >= 1:
-                self._tokens -= 1
+            if self._tokens >= 1 - _EPSILON:
+                self._tokens = max(0.0, self._tokens - 1)
                 return True
             return False
 
@@ -47,7 +50,7 @@ class TokenBucket:
         """Seconds until a token is there (0: now)."""
         with self._lock:
             self._refill(self._clock())
-            return max(0.0, (1 - self._tokens) / self.rate)
+            return max(0.0, (1 - _EPSILON - self._tokens) / self.rate)
 
     def take(self, deadline: float) -> bool:
         """Wait for a token, but not past ``deadline`` (on this bucket's clock): False if none came
@@ -59,7 +62,7 @@ class TokenBucket:
             now = self._clock()
             if now + wait > deadline:
                 return False
-            self._sleep(max(wait, 0.001))
+            self._sleep(wait)
 
 
 def backoff(attempt: int, *, base: float, cap: float, rng: Callable[[], float] = random.random) -> float:

@@ -24,12 +24,13 @@ class SubmitThrottle:
     """What the throttling Batch did: when it accepted each SubmitJob, and how many it refused."""
 
     rate: float
+    burst: float | None = None  # calls it accepts at once after a quiet spell; default: one second's worth
     accepted_at: list[float] = field(default_factory=list)  # time.monotonic() of each accepted call
     throttled: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
-        self.bucket = TokenBucket(self.rate, capacity=max(1.0, self.rate))
+        self.bucket = TokenBucket(self.rate, capacity=max(1.0, self.burst or self.rate))
 
     def admit(self) -> bool:
         with self._lock:
@@ -50,13 +51,14 @@ class SubmitThrottle:
         return best / window
 
 
-def install_submit_throttle(rate: float = BATCH_SUBMIT_RATE) -> tuple[SubmitThrottle, Callable[[], None]]:
+def install_submit_throttle(rate: float = BATCH_SUBMIT_RATE, burst: float | None = None,
+                            ) -> tuple[SubmitThrottle, Callable[[], None]]:
     """Throttle the emulator's SubmitJob to ``rate`` per second; returns the throttle (its counts)
     and the function that puts moto's SubmitJob back."""
     from moto.batch import responses
     from moto.core.exceptions import JsonRESTError
 
-    throttle = SubmitThrottle(rate)
+    throttle = SubmitThrottle(rate, burst)
     original = responses.BatchResponse.submitjob
 
     def submitjob(self) -> str:
