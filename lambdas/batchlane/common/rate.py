@@ -50,7 +50,7 @@ class TokenBucket:
         """Seconds until a token is there (0: now)."""
         with self._lock:
             self._refill(self._clock())
-            return max(0.0, (1 - _EPSILON - self._tokens) / self.rate)
+            return max(0.0, (1 - self._tokens) / self.rate)
 
     def take(self, deadline: float) -> bool:
         """Wait for a token, but not past ``deadline`` (on this bucket's clock): False if none came
