@@ -37,6 +37,7 @@ bench: setup
 	$(PY) bench/fault_matrix_bench.py
 	$(PY) bench/client_status_bench.py
 	$(PY) bench/import_bench.py
+	$(PY) bench/load_bench.py
 
 .stamps/venv: requirements.txt requirements-dev.txt pyproject.toml
 	@mkdir -p .stamps

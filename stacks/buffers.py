@@ -51,11 +51,14 @@ def deliver(rule: events.Rule, queue: sqs.IQueue, dlq: sqs.IQueue) -> None:
                                      max_event_age=Duration.hours(contract.DELIVERY_MAX_EVENT_AGE_HOURS)))
 
 
-def consume(function: lambda_.Function, queue: sqs.IQueue, path: contract.EventPath) -> None:
-    """Buffer -> function, reporting partial batch failures (SQS retries only the failed messages)."""
+def consume(function: lambda_.Function, queue: sqs.IQueue, path: contract.EventPath,
+            max_concurrency: int | None = None) -> None:
+    """Buffer -> function, reporting partial batch failures (SQS retries only the failed messages);
+    ``max_concurrency``: at most that many invocations at once (ScalingConfig.MaximumConcurrency)."""
     function.add_event_source(sources.SqsEventSource(
         queue,
         batch_size=path.batch_size,
+        max_concurrency=max_concurrency,
         max_batching_window=Duration.seconds(path.batching_window_seconds) if path.batching_window_seconds else None,
         report_batch_item_failures=True,
     ))

@@ -40,7 +40,9 @@ class LaunchPath(Construct):
             description="Validates, routes and submits task launches to AWS Batch",
             environment=function_environment(config, path.function.name, state.names),
         )
-        consume(self.function, self.queue, path)
+        # The launcher's containers share the deployment's SubmitJob rate: each paces itself at
+        # submitRatePerSecond / launcherMaxConcurrency (docs/throughput.md).
+        consume(self.function, self.queue, path, max_concurrency=config.launcher_max_concurrency)
         self._grant(config, state, compute, settings)
 
     def _grant(self, config: DeploymentConfig, state: StateStore, compute: BatchCompute, settings: DeploymentSettings) -> None:

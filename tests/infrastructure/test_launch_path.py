@@ -62,6 +62,20 @@ def test_launcher_reads_its_buffer_with_partial_batch_failures(dev, template):
     assert [int(env["LEASE_SECONDS"]) < q["Properties"]["VisibilityTimeout"] for q in buffers] == [True]
 
 
+def test_launcher_runs_at_most_its_configured_concurrency_and_shares_the_submit_rate(dev, template):
+    """The event source mapping caps the launcher's containers; each is told the deployment's
+    SubmitJob rate and that cap, and paces itself at their quotient (docs/throughput.md)."""
+    logical_id, function = _launcher(dev)
+    assert dev.config.launcher_max_concurrency >= 2 and dev.config.submit_rate_per_second < 50
+    template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
+        "FunctionName": {"Ref": logical_id},
+        "ScalingConfig": {"MaximumConcurrency": dev.config.launcher_max_concurrency},
+    })
+    env = function["Properties"]["Environment"]["Variables"]
+    assert float(env["SUBMIT_RATE_PER_SECOND"]) == dev.config.submit_rate_per_second
+    assert int(env["MAX_CONCURRENCY"]) == dev.config.launcher_max_concurrency
+
+
 def test_settings_parameters_hold_roles_limits_and_cache_lifetime(template):
     for name in ("default-role-arn", "execution-role-arn", "job-log-group", "routing-cache-seconds", "limits", "region"):
         template.has_resource_properties("AWS::SSM::Parameter", {"Name": f"/batchlane/dev/{name}", "Type": "String"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import datetime, timedelta
 
 import boto3
@@ -11,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from batchlane.launch import handler
+from tests.integration.conftest import LambdaContext, eventbridge_event, sqs_event
 
 ROLE = "arn:aws:iam::123456789012:role/batchlane-dev-job-default"
 
@@ -256,14 +258,15 @@ def test_crash_after_submit_is_recovered_without_a_second_job(world, launch, mon
     assert only(world.answers(), "Task Launched")["jobId"] == record["jobId"]
 
 
-def _throttle_submit_once():
+def _throttle_submit(times: int):
+    """The first ``times`` SubmitJob calls are throttled (Batch's 429), before they reach Batch."""
     from batchlane.common import aws
 
     calls = {"n": 0}
 
     def throttle(**kwargs):
         calls["n"] += 1
-        if calls["n"] == 1:
+        if calls["n"] <= times:
             raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "Too Many Requests"},
                                "ResponseMetadata": {"HTTPStatusCode": 429}}, "SubmitJob")
 
@@ -271,20 +274,33 @@ def _throttle_submit_once():
     return calls
 
 
-def test_throttled_submit_keeps_the_claim_and_the_retry_after_the_lease_submits_once(world, launch, monkeypatch):
-    """A 429 may have come after the job was created: the claim is kept (no second SubmitJob while
-    it runs), and the delivery after the lease looks the job up by name before it submits."""
-    calls = _throttle_submit_once()
-    assert len(launch(task())["batchItemFailures"]) == 1
-    assert world.jobs() == [] and world.launch_record("l-1")["state"] == "SUBMITTING"
-    assert world.answers() == []
-    assert len(launch(task())["batchItemFailures"]) == 1  # redelivered within the lease: handed back
-    assert calls["n"] == 1
-    service = handler.runtime()
-    monkeypatch.setattr(service, "clock", lambda: 4_000_000_000.0)
-    assert launch(task()) == {"batchItemFailures": []}  # the SQS retry after the lease
-    assert calls["n"] == 2 and len(world.jobs()) == 1
+def test_a_throttled_submit_is_retried_at_once_and_launches_one_job(world, launch):
+    """A 429 is a request Batch did not process (docs/throughput.md): retried after a short back-off
+    in the same invocation, it makes the one job."""
+    calls = _throttle_submit(2)
+    assert launch(task()) == {"batchItemFailures": []}
+    assert calls["n"] == 3 and len(world.jobs()) == 1
+    assert world.launch_record("l-1")["state"] == "SUBMITTED"
     assert only(world.answers(), "Task Launched")["jobId"] == world.jobs()[0]["jobId"]
+
+
+def test_a_launch_throttled_past_its_retries_frees_its_claim_and_comes_back_later(world, launch, monkeypatch):
+    """Still throttled after the in-process retries: no job and no claim (the next delivery need not
+    wait for a lease), and SQS brings the message back after a back-off, not at once."""
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="launches", Attributes={"VisibilityTimeout": "2"})["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="{}")
+    receipt = sqs.receive_message(QueueUrl=url)["Messages"][0]["ReceiptHandle"]
+    monkeypatch.setattr(handler.runtime().jobs, "THROTTLE_RETRY_SECONDS", 0.3)
+    calls = _throttle_submit(1_000)
+    event = sqs_event(json.dumps(eventbridge_event(task())))
+    event["Records"][0]["receiptHandle"] = receipt
+    assert len(handler.handler(event, LambdaContext())["batchItemFailures"]) == 1
+    assert calls["n"] >= 2 and world.jobs() == [] and world.launch_record("l-1") is None and world.answers() == []
+    time.sleep(2.2)  # the queue's own visibility timeout has passed: the back-off (>= 7 s) holds it
+    assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []
+    calls["n"] = 1_000  # Batch has room again
+    assert launch(task()) == {"batchItemFailures": []} and len(world.jobs()) == 1
 
 
 def test_unreadable_message_fails_alone_and_the_rest_of_the_batch_launches(world, launch):

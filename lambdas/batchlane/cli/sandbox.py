@@ -3,6 +3,7 @@
     batchlane sandbox up                    # emulator + handlers + simulated Batch, until Ctrl-C
     batchlane sandbox run SCENARIO [--json] # from scratch: run a scenario, print each launch's end
     batchlane sandbox demo                  # a narrated tour, every step checked (exit 0: all behaved)
+    batchlane sandbox load --launches 2000  # a burst against a throttling Batch: rate, throttles, 0 lost/duplicated
 """
 
 from __future__ import annotations
@@ -185,6 +186,22 @@ def cmd_demo(args: argparse.Namespace, ctx: Context) -> int:
     return run_demo(sys.stdout, deployment=ctx.deployment, log_file=args.log_file)
 
 
+def cmd_load(args: argparse.Namespace, ctx: Context) -> int:
+    from batchlane.sandbox.load import run_load
+
+    if args.launches < 1 or args.batch_rate <= 0:
+        raise CliError("--launches and --batch-rate must be positive", USAGE)
+    with _quiet_stdout() as out:
+        report = run_load(args.launches, config=ctx.config(), batch_rate=args.batch_rate,
+                          submit_rate=args.submit_rate, timeout=args.timeout)
+        if args.json:
+            out.write(json.dumps(report.as_json(), indent=2) + "\n")
+        else:
+            out.write("\n".join(report.lines()) + "\n")
+        out.flush()
+    return OK if report.ok else FAILED
+
+
 def register(subparsers) -> None:
     group = add_group(subparsers, "sandbox", help="run batchlane locally on an AWS emulator (no AWS account)",
                       description="The local sandbox: moto server, batchlane's real handlers, simulated AWS Batch.")
@@ -221,3 +238,15 @@ def register(subparsers) -> None:
                                 "DLQ. Exit code 0 when every step behaved, 1 otherwise.")
     p.add_argument("--log-file", metavar="FILE", default=None,
                    help="where the handlers' logs go (default build/sandbox-demo.log)")
+    p = add_command(group, "load", cmd_load, help="put many launches on the bus at once; report rate, throttles, exactly-once",
+                    description="Start a sandbox whose Batch takes at most --batch-rate SubmitJob calls per second\n"
+                                "(429 beyond, as AWS's 50), put --launches launch requests on the bus as fast as it\n"
+                                "can, wait until each has its job, and check Batch's job list and the executions\n"
+                                "table: launches per second, max in flight, throttles seen, duplicates, lost, DLQ.\n"
+                                "Exit code 0 when none is lost or duplicated and the DLQ is empty. Local only.")
+    p.add_argument("--launches", type=int, default=2000, help="launch requests to put on the bus (default 2000)")
+    p.add_argument("--batch-rate", type=float, default=50, metavar="PER_SECOND",
+                   help="SubmitJob calls per second the sandbox's Batch accepts (default 50, as AWS)")
+    p.add_argument("--submit-rate", type=float, default=None, metavar="PER_SECOND",
+                   help="overrides the deployment's submitRatePerSecond")
+    p.add_argument("--timeout", type=float, default=1800, metavar="SECONDS", help="give up after (default 1800)")

@@ -17,10 +17,13 @@ from batchlane.common.errors import TransientError
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
 # For calls that are not idempotent (SubmitJob): a retry after a lost response duplicates the effect.
 _SINGLE_ATTEMPT = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=5, read_timeout=20)
-_TRANSIENT_CODES = {
+# Throttling: the request was turned away before AWS processed it (docs/throughput.md).
+_THROTTLE_CODES = {
     "TooManyRequestsException", "ThrottlingException", "Throttling", "ThrottledException",
-    "ProvisionedThroughputExceededException", "RequestLimitExceeded", "RequestThrottled",
-    "SlowDown", "ServiceUnavailable", "ServiceUnavailableException", "InternalServerError",
+    "RequestLimitExceeded", "RequestThrottled", "SlowDown",
+}
+_TRANSIENT_CODES = _THROTTLE_CODES | {
+    "ProvisionedThroughputExceededException", "ServiceUnavailable", "ServiceUnavailableException", "InternalServerError",
     "InternalFailure", "ServerException", "TransactionConflictException",
 }
 
@@ -46,6 +49,7 @@ def reset_clients() -> None:
     client.cache_clear()
     single_attempt_client.cache_clear()
     resource.cache_clear()
+    _queue_url.cache_clear()
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -54,6 +58,33 @@ def is_transient(exc: BaseException) -> bool:
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return code in _TRANSIENT_CODES or status == 429 or status >= 500
     return isinstance(exc, (BotoConnectionError, BotoCoreError))
+
+
+def is_throttle(exc: BaseException) -> bool:
+    """AWS refused the call for its rate (HTTP 429 or a throttling code): the call did not happen."""
+    if not isinstance(exc, ClientError):
+        return False
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return error_code(exc) in _THROTTLE_CODES or status == 429
+
+
+def defer_message(queue_arn: str, receipt_handle: str, seconds: int) -> bool:
+    """Make an SQS message in hand visible again in ``seconds`` (ChangeMessageVisibility), instead
+    of the queue's visibility timeout. Best effort: False if it could not be done (the message then
+    comes back after the visibility timeout, which is safe, only later)."""
+    _, _, _, _, account, name = queue_arn.split(":", 5)
+    try:
+        sqs = client("sqs")
+        sqs.change_message_visibility(QueueUrl=_queue_url(name, account), ReceiptHandle=receipt_handle,
+                                      VisibilityTimeout=max(0, min(43_200, int(seconds))))
+        return True
+    except (ClientError, BotoCoreError):
+        return False
+
+
+@cache
+def _queue_url(name: str, account: str) -> str:
+    return client("sqs").get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
 
 
 def raise_if_transient(operation: str, exc: BaseException) -> None:

@@ -73,8 +73,17 @@ class LauncherEnvironment(FunctionEnvironment):
     data_bucket: Annotated[Name, Field(alias="DATA_BUCKET")]
     event_bus: Annotated[Name, Field(alias="EVENT_BUS")]
     lease_seconds: Annotated[PositiveInt, Field(alias="LEASE_SECONDS")]  # a submission's claim on its launch record
+    # SubmitJob calls per second all the launcher's containers together may make (the deployment's
+    # share of Batch's 50 per account), and how many containers run at once (the event source
+    # mapping's maximum concurrency): each container paces itself at their quotient.
+    submit_rate_per_second: Annotated[float, Field(alias="SUBMIT_RATE_PER_SECOND", gt=0, le=50)]
+    max_concurrency: Annotated[PositiveInt, Field(alias="MAX_CONCURRENCY")]
     # The executions table's TTL: items expire this long after they were written (0: never).
     retention_seconds: Annotated[NonNegativeInt, Field(alias="RETENTION_SECONDS")] = 0
+
+    @property
+    def submit_rate_per_container(self) -> float:
+        return self.submit_rate_per_second / self.max_concurrency
 
 
 class AggregatorEnvironment(FunctionEnvironment):

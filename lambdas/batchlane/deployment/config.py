@@ -271,6 +271,13 @@ class DeploymentConfig(_Strict):
     event_archive_days: Annotated[int, Field(alias="eventArchiveDays", ge=0)] = 30
     limits: Limits = Limits()
     launcher: FunctionConfig = FunctionConfig()
+    # SubmitJob calls per second this deployment's launcher makes at most (docs/throughput.md).
+    # Batch allows 50 per account, SHARED with every other submitter in the account (Flyte's own
+    # Batch plugin, other deployments, people): leave them room.
+    submit_rate_per_second: Annotated[float, Field(alias="submitRatePerSecond", gt=0, le=50)] = 40
+    # The launcher's event source mapping runs at most this many invocations at once (Lambda's
+    # ScalingConfig.MaximumConcurrency, 2..1000); each paces SubmitJob at submitRatePerSecond / this.
+    launcher_max_concurrency: Annotated[int, Field(alias="launcherMaxConcurrency", ge=2, le=1000)] = 4
     aggregator: FunctionConfig = FunctionConfig(batchSize=100, batchingWindowSeconds=2)
     reconciler: FunctionConfig = FunctionConfig(timeoutSeconds=300)
     status: StatusConfig = StatusConfig()
@@ -481,6 +488,8 @@ class DeploymentConfig(_Strict):
             # Longer than the function can run: a crashed submission is looked up, not repeated.
             lease_seconds=3 * self.launcher.timeout_seconds,
             retention_seconds=self.execution_retention_seconds,
+            submit_rate_per_second=self.submit_rate_per_second,
+            max_concurrency=self.launcher_max_concurrency,
         )
 
     def aggregator_environment(self, state: StateNames) -> AggregatorEnvironment:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import threading
 import time
 from typing import Any
 
@@ -11,6 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from batchlane.common import aws
 from batchlane.common.errors import Refused, TransientError
 from batchlane.common.executions import EXPIRES_AT, LAUNCH_SK, REJECTION_SK, SUBMITTING, LaunchRecord, key
+from batchlane.common.rate import Throttled, TokenBucket, backoff
 from batchlane.common.values import to_dynamo
 from batchlane.launch.planner import JobDefinitionSpec
 from batchlane.launch.ports import LaunchInProgress, SubmitOutcomeUnknown, SubmittedJob
@@ -76,20 +79,70 @@ class BatchJobDefinitions:
 
 
 class BatchJobs:
+    """SubmitJob paced by a token bucket per Lambda container (``rate`` per second: the
+    deployment's submit rate over the event source mapping's maximum concurrency), and throttles
+    absorbed: a 429 did not create the job, so it is retried here with jittered back-off while
+    the invocation has time, then raised as :class:`Throttled` (the claim is released, the message
+    delayed). Each thread has its own bucket and deadline: in Lambda a container runs one
+    invocation at a time; the sandbox runs concurrent invocations as threads of one process."""
+
+    # Throttle retries of one submission stop after this long, so one launch cannot spend its
+    # batch's time; the SQS back-off takes over from there.
+    THROTTLE_RETRY_SECONDS = 10.0
+    THROTTLE_BACKOFF = (0.05, 1.0)  # base, cap: seconds
+
+    def __init__(self, rate: float | None = None, *, clock=time.monotonic, sleep=time.sleep, rng=random.random) -> None:
+        self.rate = rate
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng
+        self._local = threading.local()
+
+    def _bucket(self) -> TokenBucket | None:
+        if self.rate is None:
+            return None
+        bucket = getattr(self._local, "bucket", None)
+        if bucket is None:
+            bucket = self._local.bucket = TokenBucket(self.rate, clock=self._clock, sleep=self._sleep)
+        return bucket
+
+    @property
+    def deadline(self) -> float:
+        """The last moment (on this adapter's clock) a submission may wait until."""
+        return getattr(self._local, "deadline", float("inf"))
+
+    @deadline.setter
+    def deadline(self, value: float) -> None:
+        self._local.deadline = value
+
     def submit(self, request: dict[str, Any]) -> SubmittedJob:
-        """One attempt, no SDK retry: after a lost response a retry would create a second job."""
-        try:
-            response = aws.single_attempt_client("batch").submit_job(**request)
-        except ClientError as exc:
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            if not aws.is_transient(exc) and (400 <= status < 500 or is_refusal(exc)):
-                raise Refused("SubmitJob", exc.response.get("Error", {}).get("Message", "") or aws.error_code(exc)) from exc
-            raise SubmitOutcomeUnknown(f"SubmitJob: {aws.error_code(exc) or status}") from exc
-        except BotoCoreError as exc:
-            if aws.never_sent(exc):
-                raise TransientError(f"SubmitJob: {type(exc).__name__}") from exc
-            raise SubmitOutcomeUnknown(f"SubmitJob: {type(exc).__name__}") from exc
-        return SubmittedJob(job_id=response["jobId"], job_arn=response["jobArn"])
+        """One SubmitJob per attempt, no SDK retry: after a lost response a retry would create a
+        second job. Only a throttled attempt (which created nothing) is made again."""
+        bucket = self._bucket()
+        give_up = min(self.deadline, self._clock() + self.THROTTLE_RETRY_SECONDS)
+        attempt = 0
+        while True:
+            if bucket is not None and not bucket.take(self.deadline):
+                raise Throttled("SubmitJob: no submission slot before the invocation's deadline")
+            try:
+                response = aws.single_attempt_client("batch").submit_job(**request)
+                return SubmittedJob(job_id=response["jobId"], job_arn=response["jobArn"])
+            except ClientError as exc:
+                if aws.is_throttle(exc):
+                    attempt += 1
+                    pause = backoff(attempt, base=self.THROTTLE_BACKOFF[0], cap=self.THROTTLE_BACKOFF[1], rng=self._rng)
+                    if self._clock() + pause > give_up:
+                        raise Throttled(f"SubmitJob: {aws.error_code(exc) or 429} ({attempt} attempts)") from exc
+                    self._sleep(pause)
+                    continue
+                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+                if not aws.is_transient(exc) and (400 <= status < 500 or is_refusal(exc)):
+                    raise Refused("SubmitJob", exc.response.get("Error", {}).get("Message", "") or aws.error_code(exc)) from exc
+                raise SubmitOutcomeUnknown(f"SubmitJob: {aws.error_code(exc) or status}") from exc
+            except BotoCoreError as exc:
+                if aws.never_sent(exc):
+                    raise TransientError(f"SubmitJob: {type(exc).__name__}") from exc
+                raise SubmitOutcomeUnknown(f"SubmitJob: {type(exc).__name__}") from exc
 
     def find(self, queue: str, job_name: str) -> SubmittedJob | None:
         # With a filter, ListJobs returns jobs in every status (recently created ones included).

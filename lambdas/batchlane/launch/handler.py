@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import time
 from functools import cache
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
 from batchlane.common.observability import PowertoolsCounter, logger, metrics, tracer
+from batchlane.common.rate import Throttled, backoff
 
 # The service, its adapters and boto3 are imported by ``runtime()`` at the first invocation, not at
 # import (tests/unit/test_cold_start.py): the handler's import is a cold start's fixed cost.
 if TYPE_CHECKING:
     from batchlane.launch.service import LaunchService
 
-# Report every failed record, even when all fail: SQS retries exactly those, then dead-letters them.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+# A launch throttled by Batch comes back after this back-off (seconds: base, cap) by its receive
+# count, not after the visibility timeout: the budget it gives within maxReceiveCount is in
+# docs/throughput.md. Stop submitting this long before the function's timeout.
+THROTTLED_REDELIVERY = (15, 300)
+DEADLINE_MARGIN_SECONDS = 5.0
 
 
 def _report_malformed(problems: list[str]) -> None:
@@ -41,7 +46,7 @@ def runtime() -> LaunchService:
         routing=DynamoRoutingSource(env.routing_table, on_malformed=_report_malformed),
         definitions=BatchJobDefinitions(),
         inputs=S3InputStore(env.data_bucket),
-        jobs=BatchJobs(),
+        jobs=BatchJobs(rate=env.submit_rate_per_container),
         ledger=DynamoLedger(env.executions_table, retention_seconds=env.retention_seconds),
         announcer=EventBusAnnouncer(env.event_bus),
         metrics=PowertoolsCounter(),
@@ -55,7 +60,19 @@ def record_handler(record) -> dict:
     from batchlane.launch.envelope import launch_event
 
     detail, producer = launch_event(record.body)
-    result = runtime().handle(detail, producer)
+    try:
+        result = runtime().handle(detail, producer)
+    except Throttled:
+        from batchlane.common import aws
+
+        # Nothing was submitted and the claim is released: retry after a back-off that grows with
+        # the receive count, so a long throttle spends maxReceiveCount slowly.
+        PowertoolsCounter().count("SubmitThrottled")
+        delay = backoff(int(record.attributes.approximate_receive_count or 1), base=THROTTLED_REDELIVERY[0],
+                        cap=THROTTLED_REDELIVERY[1])
+        if not aws.defer_message(record.event_source_arn, record.receipt_handle, int(delay)):
+            logger.warning("could not delay a throttled launch; it returns after the visibility timeout")
+        raise
     logger.info("launch processed", extra=result)
     return result
 
@@ -64,4 +81,9 @@ def record_handler(record) -> dict:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event, context):
+    # Submissions wait for a rate slot, or retry a throttle, only while the invocation has time.
+    runtime().jobs.deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - DEADLINE_MARGIN_SECONDS
+    # Report every failed record, even when all fail: SQS retries exactly those, then dead-letters
+    # them. A processor per invocation: the sandbox runs invocations concurrently in one process.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -18,7 +18,8 @@ class LaunchInProgress(TransientError):
 
 
 class SubmitOutcomeUnknown(TransientError):
-    """SubmitJob may or may not have created the job (timeout, 5xx, 429, connection lost)."""
+    """SubmitJob may or may not have created the job (timeout, 5xx, connection lost; not a 429:
+    batchlane.common.rate.Throttled)."""
 
 
 @dataclass(frozen=True)

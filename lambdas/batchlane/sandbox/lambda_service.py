@@ -15,6 +15,10 @@ schedule rule's target: it invokes a handler with a "Scheduled Event" every inte
 Invocations of handlers of one module take turns (:func:`module_lock`): in AWS every concurrent
 invocation has a container of its own, here they share the module's caches and Powertools
 processor in one process, so one runs at a time (the aggregator's two pollers and the reconciler).
+A function whose event source mapping has a maximum concurrency (its environment's
+``MAX_CONCURRENCY``: the launcher) runs that many invocations at once instead, one per thread,
+as Lambda would run that many containers (its handler keeps per-invocation state per thread),
+provided its buffer's visibility timeout is at least the function's timeout, as in AWS.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import threading
 import time
 import traceback
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,6 +99,7 @@ class SandboxFunction(threading.Thread):
         module, _, attr = handler.rpartition(".")
         self._handler = getattr(importlib.import_module(module), attr)
         self._lock = module_lock(module)
+        self._stats_lock = threading.Lock()
 
     def stop(self) -> None:
         self._halt.set()
@@ -101,7 +107,8 @@ class SandboxFunction(threading.Thread):
     def _call(self, event: dict[str, Any], request_id: str) -> Any:
         """One invocation; an exception from the handler reaches the caller, which retries (or not)
         as the Lambda event source it stands for would."""
-        self.stats.invocations += 1
+        with self._stats_lock:
+            self.stats.invocations += 1
         context = LambdaContext(self.function_name, self.timeout_seconds, self.region, self.account, request_id)
         with self._lock:
             return self._handler(event, context)
@@ -114,19 +121,29 @@ class FunctionPoller(SandboxFunction):
                          timeout_seconds=buffer.timeout_seconds, region=region, account=account)
         self.buffer = buffer
         self.sqs = sqs
-        self._idle = threading.Event()
+        # Invocations at once: the event source mapping's maximum concurrency, if it has one, and
+        # if the buffer's visibility timeout outlasts the function (as AWS requires): a sandbox that
+        # compresses the visibility below it would see messages in hand come back while another
+        # invocation still works on them, so it runs one invocation at a time.
+        concurrency = int(buffer.environment.get("MAX_CONCURRENCY", "1"))
+        self.concurrency = max(1, concurrency if buffer.visibility_timeout_seconds >= buffer.timeout_seconds else 1)
+        if self.concurrency > 1:
+            self._lock = nullcontext()  # concurrent containers share nothing but this process
         self._running = threading.Event()
         self._running.set()
-        self._in_batch = threading.Event()
+        self._busy = 0  # workers in a batch
+        self._idle_workers = 0  # workers whose last receive came back empty
+        self._workers: list[threading.Thread] = []
+        self._receive_lock = threading.Lock()
 
     def stop(self) -> None:
         super().stop()
         self._running.set()
 
     def pause(self) -> None:
-        """Stop polling after the current batch (like disabling the event source mapping)."""
+        """Stop polling after the current batches (like disabling the event source mapping)."""
         self._running.clear()
-        while not self._halt.is_set() and self._in_batch.is_set():
+        while not self._halt.is_set() and self._busy:
             time.sleep(0.01)
 
     def resume(self) -> None:
@@ -134,13 +151,16 @@ class FunctionPoller(SandboxFunction):
 
     @property
     def idle(self) -> bool:
-        """Nothing in hand (the last receive came back empty)."""
-        return self._idle.is_set()
+        """Nothing in hand (every worker's last receive came back empty)."""
+        return self._idle_workers == self.concurrency
 
     def _receive(self, count: int, wait: int) -> list[dict]:
-        return self.sqs.receive_message(
-            QueueUrl=self.buffer.queue_url, MaxNumberOfMessages=max(1, min(10, count)), WaitTimeSeconds=wait,
-            AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
+        # One receive at a time: moto's ReceiveMessage is not atomic (two concurrent receives can
+        # get the same message, and only the later receipt handle deletes it); SQS's is.
+        with self._receive_lock:
+            return self.sqs.receive_message(
+                QueueUrl=self.buffer.queue_url, MaxNumberOfMessages=max(1, min(10, count)), WaitTimeSeconds=wait,
+                AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
 
     def _collect(self) -> list[dict]:
         """One batch, gathered as Lambda's poller does."""
@@ -157,44 +177,63 @@ class FunctionPoller(SandboxFunction):
         return messages
 
     def run(self) -> None:
+        self._workers = [threading.Thread(target=self._work, name=f"{self.name}-{n}", daemon=True)
+                         for n in range(1, self.concurrency)]
+        for worker in self._workers:
+            worker.start()
+        self._work()
+        for worker in self._workers:
+            worker.join(timeout=5)
+
+    def _work(self) -> None:
+        idle = False
         while not self._halt.is_set():
             self._running.wait()
             if self._halt.is_set():
                 return
-            self._in_batch.set()
+            with self._stats_lock:
+                self._busy += 1
             try:
-                self._poll_once()
+                now_idle = self._poll_once()
             finally:
-                self._in_batch.clear()
+                with self._stats_lock:
+                    self._busy -= 1
+                    if now_idle != idle:
+                        self._idle_workers += 1 if now_idle else -1
+                        idle = now_idle
 
-    def _poll_once(self) -> None:
+    def _poll_once(self) -> bool:
+        """One batch; True if there was none."""
         try:
             messages = self._collect()
         except Exception:  # the emulator is going away
             if self._halt.is_set():
-                return
+                return True
             log.exception("%s: receive failed", self.function_name)
             time.sleep(0.2)
-            return
+            return False
         if not messages:
-            self._idle.set()
-            return
-        self._idle.clear()
+            return True
         self.invoke(messages)
+        return False
 
     def invoke(self, messages: list[dict]) -> dict | None:
         event = {"Records": [sqs_record(m, self.buffer.queue_arn, self.region) for m in messages]}
-        self.stats.messages += len(messages)
-        self.stats.batch_sizes.append(len(messages))
+        with self._stats_lock:
+            self.stats.messages += len(messages)
+            self.stats.batch_sizes.append(len(messages))
+            request_id = f"sandbox-{self.buffer.function}-{self.stats.invocations + 1}"
         try:
-            response = self._call(event, f"sandbox-{self.buffer.function}-{self.stats.invocations + 1}") or {}
+            response = self._call(event, request_id) or {}
         except Exception:
             # A crashed invocation: Lambda leaves the whole batch to the visibility timeout.
-            self.stats.errors += 1
+            with self._stats_lock:
+                self.stats.errors += 1
             log.error("%s raised; the batch will be retried:\n%s", self.function_name, traceback.format_exc())
             return None
         failed = {f.get("itemIdentifier") for f in response.get("batchItemFailures") or []}
-        self.stats.failures_reported += len(failed)
+        with self._stats_lock:
+            self.stats.failures_reported += len(failed)
         done = [m for m in messages if m["MessageId"] not in failed]
         for i in range(0, len(done), 10):
             self.sqs.delete_message_batch(QueueUrl=self.buffer.queue_url, Entries=[

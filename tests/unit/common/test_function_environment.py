@@ -40,6 +40,7 @@ def test_the_launcher_is_told_the_config_s_values_and_the_resource_names():
         "ROUTING_TABLE": "rt", "EXECUTIONS_TABLE": "ex", "DATA_BUCKET": "bk",
         "EVENT_BUS": "bus", "LEASE_SECONDS": str(3 * CONFIG.launcher.timeout_seconds),
         "RETENTION_SECONDS": str(86_400 * CONFIG.data_retention_days),  # expiresAt: the data bucket's lifecycle
+        "SUBMIT_RATE_PER_SECOND": "40.0", "MAX_CONCURRENCY": str(CONFIG.launcher_max_concurrency),
     }
 
 
