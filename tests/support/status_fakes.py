@@ -177,6 +177,9 @@ class FakeOutputs:
     def write(self, uri: str, value: Any) -> None:
         self.written.append((uri, value))
 
+    def write_stream(self, uri: str, parts) -> None:
+        self.written.append((uri, json.loads(b"".join(parts))))
+
 
 def service(store: FakeStatusStore, *, outputs: FakeOutputs | None = None, announcer: FakeAnnouncer | None = None,
             settings: Settings | None = None, clock=lambda: 1_800_000_000.0) -> StatusService:

@@ -16,6 +16,7 @@ count deltas. Children and counts therefore never disagree, even when a Lambda d
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -401,6 +402,16 @@ class S3Outputs:
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             return dict(zip(uris, pool.map(self.read, uris.values())))
 
+    def write_stream(self, uri: str, parts) -> None:
+        """Streamed to S3 (boto3's managed transfer: a multipart upload past 8 MB), never whole in memory."""
+        bucket, key = _split(uri)
+        try:
+            aws.client("s3").upload_fileobj(_PartsReader(iter(parts)), bucket, key,
+                                            ExtraArgs={"ContentType": "application/json"})
+        except ClientError as exc:
+            aws.raise_if_transient("UploadPart", exc)
+            raise
+
     def write(self, uri: str, value: Any) -> None:
         bucket, key = _split(uri)
         try:
@@ -409,3 +420,25 @@ class S3Outputs:
         except ClientError as exc:
             aws.raise_if_transient("PutObject", exc)
             raise
+
+
+class _PartsReader(io.RawIOBase):
+    """A readable file over an iterator of byte strings (what upload_fileobj reads from)."""
+
+    def __init__(self, parts) -> None:
+        self._parts = parts
+        self._buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        while not self._buffer:
+            try:
+                self._buffer = next(self._parts)
+            except StopIteration:
+                return 0
+        n = min(len(target), len(self._buffer))
+        target[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from batchlane.common.errors import TransientError
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from batchlane.common.executions import PARENT_SK, ChunkRecord, LaunchRecord
 from batchlane.status.fold import ChildState, ParentState
@@ -92,3 +92,6 @@ class OutputStore(Protocol):
     def read_many(self, uris: dict[int, str]) -> dict[int, dict[str, Any] | None]: ...
 
     def write(self, uri: str, value: Any) -> None: ...
+
+    def write_stream(self, uri: str, parts: Iterable[bytes]) -> None:
+        """One JSON object written from its parts (a multipart upload when large)."""
