@@ -11,7 +11,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeSerializer
 from port_fakes import FakeAnnouncer, FakeCounter, FakeLog, FakeSettings
 
-from batchlane.common.executions import PARENT_SK, SUBMITTED, ChunkRecord, LaunchRecord
+from batchlane.common.chunks import Chunks
+from batchlane.common.executions import PARENT_SK, SUBMITTED, SUBMITTING, ChunkRecord, LaunchRecord
 from batchlane.common.settings import Settings
 from batchlane.common.values import to_dynamo
 from batchlane.status.fold import ChildState, ParentState
@@ -43,6 +44,27 @@ def launch_record(launch_id: str, job_id: str, size: int, **fields: Any) -> Laun
                            **fields})
 
 
+def chunk_job_id(launch_id: str, chunk: int) -> str:
+    return f"{launch_id}-job-c{chunk}"
+
+
+def chunked_launch(launch_id: str, size: int, *, chunk_size: int, window: int, **fields: Any) -> LaunchRecord:
+    """A chunked map task's launch record as the launcher writes it (docs/contracts.md): its job is chunk 0's."""
+    chunks = Chunks(size=size, chunk_size=chunk_size, window=window)
+    return launch_record(launch_id, chunk_job_id(launch_id, 0), size, chunk_size=chunk_size,
+                         chunk_count=chunks.count, chunk_window=window, **fields)
+
+
+def chunk_record(launch: LaunchRecord, chunk: int, *, submitted: bool = True) -> ChunkRecord:
+    """Chunk ``chunk``'s record: SUBMITTED with its job, or still SUBMITTING (claimed, no job yet)."""
+    chunks = launch.chunks
+    return ChunkRecord(launch_id=launch.launch_id, chunk=chunk, offset=chunks.offset(chunk),
+                       size=chunks.chunk_len(chunk), state=SUBMITTED if submitted else SUBMITTING,
+                       job_name=f"{launch.job_name}-c{chunk}", queue=launch.queue,
+                       job_id=chunk_job_id(launch.launch_id, chunk) if submitted else None,
+                       lease_token=None if submitted else "t", lease_until=None if submitted else 2_000_000_000)
+
+
 class FakeStatusStore:
     """The status items of a few launches. ``broken``: launch ids whose partition cannot be read."""
 
@@ -60,6 +82,9 @@ class FakeStatusStore:
 
     def get_launch(self, launch_id: str) -> LaunchRecord | None:
         return self.launches.get(launch_id)
+
+    def add_chunk(self, record: ChunkRecord) -> None:
+        self.chunks[(record.launch_id, record.chunk)] = record
 
     def find_chunk(self, job_id: str) -> ChunkRecord | None:
         return next((c for c in self.chunks.values() if c.job_id == job_id), None)

@@ -30,6 +30,7 @@ from typing import Any
 from batchlane import CHUNK_DUE, STATUS_CHANGED
 from batchlane.common.chunks import Chunks
 from batchlane.common.executions import FINAL_PHASES, LaunchRecord
+from batchlane.common.lru import Lru
 from batchlane.common.open_launches import OPEN_SHARD_ATTR
 from batchlane.common.ports import Announcer, Log
 from batchlane.status.failures import failures_of
@@ -40,6 +41,7 @@ from batchlane.status.models import TaskChunkDue, TaskStatusChanged
 from batchlane.status.ports import StatusStore, Terminator
 
 CLAIM_SECONDS = 900  # Lambda's longest timeout: a claim older than this was left by a writer that died
+STOPPED_MEMORY = 4096  # job ids of stopped jobs remembered per container
 MAX_ROUNDS = 3  # re-decisions after a change (counts written concurrently), then the next event decides
 
 
@@ -68,6 +70,9 @@ class PhaseKeeper:
         self.claim_seconds = claim_seconds
         self.progress_interval_seconds = progress_interval_seconds  # 0: no progress events
         self.progress_min_size = progress_min_size
+        # Jobs this container stopped: a late event of one does not stop it again (TerminateJob is
+        # idempotent; this only saves calls).
+        self._stopped: Lru[str, bool] = Lru(STOPPED_MEMORY)
 
     def advance(self, launch: LaunchRecord, *, chunk_job: str | None = None, live: bool = False) -> None:
         """Decide the phase from the stored counts; move it on (once) when it changed, else
@@ -79,9 +84,11 @@ class PhaseKeeper:
             if summary is None:
                 return
             if summary.get("phase") in FINAL_PHASES:
-                if chunk_job and live and summary.get("phase") in ("failed", "aborted"):
-                    # A chunk submitted while the launch ended (its record had no job yet, so it was not stopped).
+                if chunk_job and live and summary.get("phase") in ("failed", "aborted") \
+                        and not self._stopped.get(chunk_job):
+                    # E.g. a chunk submitted while the launch ended (its record had no job yet, so it was not stopped).
                     self.jobs.terminate(chunk_job, f"batchlane: launch {summary['phase']} ({summary.get('reason')})")
+                    self._stopped.put(chunk_job, True)
                 return
             counts = counts_of(summary, launch.size, launch.chunks)
             decision = decide_phase(launch.size, min_successes(launch.size, launch.min_success_ratio), counts,
@@ -127,6 +134,7 @@ class PhaseKeeper:
         if terminate:
             for job_id in self._jobs_of(launch):
                 self.jobs.terminate(job_id, terminate)
+                self._stopped.put(job_id, True)
             fields["terminated"] = True
         if phase in FINAL_PHASES:
             fields.update(self.finisher.finish(launch, phase))
