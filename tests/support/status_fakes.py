@@ -169,6 +169,10 @@ class FakeStatusStore:
     def all_children(self, launch_id: str) -> list[ChildState]:
         return list(self.iter_children(launch_id))
 
+    def final_chunk_parents(self, launch_id: str) -> set[int]:
+        return {int(key.rsplit("#", 1)[1]) for (lid, key), (state, _) in self.states.items()
+                if lid == launch_id and isinstance(key, str) and key.startswith("parent#") and state.final}
+
     def iter_children(self, launch_id: str):
         found = [(key, state) for (lid, key), (state, _) in self.states.items()
                  if lid == launch_id and isinstance(key, int)]

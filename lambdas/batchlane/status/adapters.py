@@ -30,7 +30,7 @@ from batchlane.common.values import from_dynamo, to_dynamo
 from batchlane.common.errors import TransientError
 from batchlane.common.executions import (
     BY_JOB_ID_INDEX, CHILD_PREFIX, CHUNK_PREFIX, EXPIRES_AT, FINAL_PHASES, LAUNCH_SK, PARENT_SK, SUMMARY_SK,
-    ChunkRecord, LaunchRecord, child_sk, chunk_sk, is_chunk_sk,
+    CHUNK_PARENT_PREFIX, ChunkRecord, LaunchRecord, child_sk, chunk_sk, is_chunk_sk, sk_number,
 )
 from batchlane.common.open_launches import (
     LAST_SEEN_ATTR, OPEN_INDEX, OPEN_SHARD_ATTR, all_shards, open_shard,
@@ -334,6 +334,10 @@ class DynamoStatusStore:
 
     def all_children(self, launch_id: str) -> list[ChildState]:
         return list(self.iter_children(launch_id))
+
+    def final_chunk_parents(self, launch_id: str) -> set[int]:
+        return {sk_number(item["sk"]) for item in self._prefix(launch_id, CHUNK_PARENT_PREFIX)
+                if ParentState.from_item(item).final}
 
     def iter_children(self, launch_id: str):
         for item in self._prefix(launch_id, CHILD_PREFIX):

@@ -74,6 +74,9 @@ class StatusStore(Protocol):
 
     def all_children(self, launch_id: str) -> list[ChildState]: ...
 
+    def final_chunk_parents(self, launch_id: str) -> set[int]:
+        """The chunks whose parent item (``parent#<c>``) is final."""
+
     def iter_children(self, launch_id: str) -> Iterator[ChildState]:
         """The children with an item, by global index, page by page (a million never in memory)."""
 
