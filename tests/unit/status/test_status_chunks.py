@@ -196,3 +196,17 @@ def test_a_chunk_due_lost_to_a_failed_publish_is_announced_by_the_redelivery_onc
     assert svc.process(batch) == {}  # the redelivery: duplicates, nothing written, the due announced
     assert dues(svc) == [2]
     assert svc.process(batch) == {} and dues(svc) == [2]
+
+
+def test_the_status_document_counts_the_children_waiting_for_a_slot():
+    from batchlane.common.executions import child_sk
+    from batchlane.status.view import record_document
+
+    launch, store, _, svc = setup(0, 1)
+    svc.process(records(chunk_events(launch, 0)[:4]))
+    items = [launch.to_item(), {**store.summary("L"), "launchId": "L", "sk": "status"}]
+    items += [{**c.to_item(), "launchId": "L", "sk": child_sk(c.index)} for c in store.all_children("L")]
+    doc = record_document(items)
+    assert doc["waiting"] == 4 and doc["counts"]["WAITING"] == 4
+    assert sum(doc["counts"].values()) == SIZE
+    assert doc["chunks"] == {"size": CHUNK, "count": 4, "window": WINDOW}
