@@ -99,6 +99,56 @@ def item_bytes(item: dict) -> int:
     return len(json.dumps({k: ser.serialize(v) for k, v in to_dynamo(item).items()}).encode())
 
 
+class _GeneratedChildren:
+    """A store whose N child items are made as they are read (the finisher's paged reads, no moto)."""
+
+    def __init__(self, size: int, failed_every: int) -> None:
+        self.size, self.failed_every = size, failed_every
+
+    def iter_children(self, launch_id: str):
+        from batchlane.status.fold import Attempt, ChildState
+
+        for i in range(self.size):
+            failed = self.failed_every and i % self.failed_every == 0
+            yield ChildState(i, "FAILED" if failed else "SUCCEEDED", 1, "Essential container in task exited",
+                             attempts=(Attempt(exit_code=1 if failed else 0),))
+
+
+class _GeneratedOutputs:
+    """Child i's outputs made on read; the assembled document consumed part by part (bytes counted)."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.reads = 0
+
+    def read_many(self, uris):
+        self.reads += len(uris)
+        return {i: {"y": i, "name": f"item-{i}"} for i in uris}
+
+    def write_stream(self, uri, parts) -> None:
+        for part in parts:
+            self.bytes += len(part)
+
+
+def assemble_at_scale(size: int) -> None:
+    """The finisher's error summary and outputs assembly over ``size`` children (ports generated)."""
+    from batchlane.status.finish import Finisher
+
+    outputs = _GeneratedOutputs()
+    launch = LaunchRecord(launch_id=LAUNCH, state=SUBMITTED, job_name="scale", queue="q", size=size, is_array=True,
+                          is_map_task=True, job_id=job_of(0), outputs_uri=f"s3://data/launches/{LAUNCH}/outputs/")
+    finisher = Finisher(_GeneratedChildren(size, failed_every=1000), outputs, "data", log=None)
+    tracemalloc.start()
+    t = time.perf_counter()
+    fields = finisher.finish(launch, "failed")
+    elapsed = time.perf_counter() - t
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(f"assembly at scale     : {size} children ({size // 1000} failed), {outputs.reads} outputs read, "
+          f"{outputs.bytes / 2**20:.1f} MiB of outputs.json streamed in {elapsed:.1f}s; peak {peak / 2**20:.1f} MiB "
+          f"(tracemalloc); error summary {len(fields.get('error', ''))} chars")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--children", type=int, default=1_000_000)
@@ -108,7 +158,11 @@ def main() -> None:
     ap.add_argument("--no-outputs", action="store_true", help="no child outputs (nothing assembled)")
     ap.add_argument("--max-seconds", type=float, default=3600, help="stop delivering after this long")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--assemble", type=int, default=0, metavar="N",
+                    help="only the outputs' assembly and error summary of N children (generated ports, no moto)")
     args = ap.parse_args()
+    if args.assemble:
+        return assemble_at_scale(args.assemble)
 
     import boto3
     from moto import mock_aws
