@@ -49,7 +49,7 @@ from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, SUBMITTED, ChunkR
 from batchlane.status.simulate import ChildPlan, child_events, job_event  # noqa: E402
 
 LAUNCH = "L-scale"
-BLOCK = 500  # children whose events are generated (and shuffled) together
+BLOCK = 100  # children whose events are generated (and shuffled) together
 TRACED_EVERY = 200  # every how many Lambda batches the handler's memory is traced
 
 
