@@ -38,6 +38,8 @@ bench: setup
 	$(PY) bench/client_status_bench.py
 	$(PY) bench/import_bench.py
 	$(PY) bench/load_bench.py
+	$(PY) bench/scale_bench.py --children 1000000 --max-concurrency 200000 --no-outputs --max-seconds 300
+	$(PY) bench/scale_bench.py --children 2000 --chunk-size 500 --max-concurrency 1000
 
 .stamps/venv: requirements.txt requirements-dev.txt pyproject.toml
 	@mkdir -p .stamps

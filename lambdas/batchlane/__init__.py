@@ -9,3 +9,4 @@ LAUNCH_REJECTED = "Task Launch Rejected"
 STATUS_CHANGED = "Task Status Changed"
 ABORT_REQUESTED = "Task Abort Requested"
 ABORT_REJECTED = "Task Abort Rejected"
+CHUNK_DUE = "Task Chunk Due"  # the aggregator -> the launcher: a chunk of a map task may be submitted

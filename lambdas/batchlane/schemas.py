@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 from batchlane import (
-    ABORT_REJECTED, ABORT_REQUESTED, LAUNCH_REJECTED, LAUNCH_REQUESTED, LAUNCHED, STATUS_CHANGED,
+    ABORT_REJECTED, ABORT_REQUESTED, CHUNK_DUE, LAUNCH_REJECTED, LAUNCH_REQUESTED, LAUNCHED, STATUS_CHANGED,
 )
 from batchlane.launch.models import LaunchRequest, TaskLaunched, TaskLaunchRejected
-from batchlane.status.models import TaskAbortRejected, TaskAbortRequested, TaskStatusChanged
+from batchlane.status.models import TaskAbortRejected, TaskAbortRequested, TaskChunkDue, TaskStatusChanged
 
 SCHEMAS = {
     "task-launch-requested.json": (LaunchRequest, LAUNCH_REQUESTED),
@@ -19,6 +19,7 @@ SCHEMAS = {
     "task-status-changed.json": (TaskStatusChanged, STATUS_CHANGED),
     "task-abort-requested.json": (TaskAbortRequested, ABORT_REQUESTED),
     "task-abort-rejected.json": (TaskAbortRejected, ABORT_REJECTED),
+    "task-chunk-due.json": (TaskChunkDue, CHUNK_DUE),
 }
 
 

@@ -487,8 +487,8 @@ def test_concurrent_invocations_announce_each_phase_once_and_assemble_outputs_on
                            tags={"batchlane:launchId": "c-1"})
     writes_of_outputs = []
     outputs = S3Outputs()
-    real_write = outputs.write
-    outputs.write = lambda uri, value: (writes_of_outputs.append(uri), real_write(uri, value))
+    real_write = outputs.write_stream  # a map task's outputs are streamed
+    outputs.write_stream = lambda uri, parts: (writes_of_outputs.append(uri), real_write(uri, parts))
 
     def invocation():  # one Lambda container each: its own service, caches and clients
         return StatusService(store=DynamoStatusStore(world.config.table_name("executions")), jobs=BatchTerminator(),

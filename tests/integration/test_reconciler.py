@@ -104,3 +104,44 @@ def test_the_reconcile_handler_runs_with_the_deployment_settings(world, launched
     launched("r-4")
     monkeypatch.setenv("SILENT_SECONDS", "60")
     assert agg.reconcile({}, LambdaContext())["candidates"] == 0  # submitted just now
+
+
+def test_a_chunked_map_task_is_repaired_chunk_by_chunk_within_the_budget(world, launched, agg, described):
+    """Every submitted chunk's job (and its children) is asked about, at most ``budget`` requests a
+    run; the repaired chunks' end makes the next chunk due."""
+    from batchlane.common.chunks import Chunks
+    from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, SUBMITTED, ChunkRecord, LaunchRecord
+    from batchlane.common.open_launches import open_shard
+    from batchlane.common.values import to_dynamo
+
+    source = launched("r-src", inputs=[{"i": i} for i in range(2)])  # for a queue and a job definition
+    table = boto3.resource("dynamodb").Table(world.config.table_name("executions"))
+    table.delete_item(Key={"launchId": "r-src", "sk": "launch"})
+    layout = Chunks(size=250, chunk_size=120, window=2)  # chunks of 120, 120 and 10
+    batch = boto3.client("batch")
+    jobs = [batch.submit_job(jobName=f"r-5-c{c}", jobQueue=source["queueArn"], jobDefinition=source["jobDefinition"],
+                             arrayProperties={"size": layout.chunk_len(c)},
+                             tags={LAUNCH_TAG: "r-5", CHUNK_TAG: str(c)})["jobId"] for c in layout.initial]
+    launch = LaunchRecord(launch_id="r-5", state=SUBMITTED, job_name="r-5", queue="batchlane-default", size=250,
+                          is_array=True, is_map_task=True, job_id=jobs[0], region="us-east-1",
+                          chunk_size=120, chunk_count=3, chunk_window=2, open_shard=open_shard("r-5"),
+                          last_seen_at=int(time.time() * 1000))
+    table.put_item(Item=to_dynamo(launch.to_item()))
+    for c, job in zip(layout.initial, jobs):
+        table.put_item(Item=to_dynamo(ChunkRecord(
+            launch_id="r-5", chunk=c, offset=layout.offset(c), size=layout.chunk_len(c), state=SUBMITTED,
+            job_name=f"r-5-c{c}", queue="batchlane-default", job_id=job).to_item()))
+    world.answers()
+
+    first = reconciler(agg, budget=2).run()
+    assert first.requests == 2 and first.deferred == 1
+    assert all(len(ids) <= 100 for ids in described)
+    second = reconciler(agg, budget=2).run()
+    assert second.requests == 1 and second.repaired == 1  # 40 children of chunk 1 and both chunk jobs
+    asked = [i for ids in described for i in ids]
+    assert sorted(asked) == sorted([f"{jobs[0]}:{i}" for i in range(120)] + [f"{jobs[1]}:{i}" for i in range(120)]
+                                   + jobs)
+    s = world.execution_items("r-5")["status"]
+    assert s["phase"] == "running" and s["n_SUCCEEDED"] == 240 and s.get("n_WAITING", 0) == 0
+    dues = [a["detail"] for a in world.answers() if a["detail-type"] == "Task Chunk Due"]
+    assert dues == [{"launchId": "r-5", "chunk": 2}]

@@ -11,7 +11,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeSerializer
 from port_fakes import FakeAnnouncer, FakeCounter, FakeLog, FakeSettings
 
-from batchlane.common.executions import SUBMITTED, LaunchRecord
+from batchlane.common.chunks import Chunks
+from batchlane.common.executions import PARENT_SK, SUBMITTED, SUBMITTING, ChunkRecord, LaunchRecord
 from batchlane.common.settings import Settings
 from batchlane.common.values import to_dynamo
 from batchlane.status.fold import ChildState, ParentState
@@ -43,11 +44,33 @@ def launch_record(launch_id: str, job_id: str, size: int, **fields: Any) -> Laun
                            **fields})
 
 
+def chunk_job_id(launch_id: str, chunk: int) -> str:
+    return f"{launch_id}-job-c{chunk}"
+
+
+def chunked_launch(launch_id: str, size: int, *, chunk_size: int, window: int, **fields: Any) -> LaunchRecord:
+    """A chunked map task's launch record as the launcher writes it (docs/contracts.md): its job is chunk 0's."""
+    chunks = Chunks(size=size, chunk_size=chunk_size, window=window)
+    return launch_record(launch_id, chunk_job_id(launch_id, 0), size, chunk_size=chunk_size,
+                         chunk_count=chunks.count, chunk_window=window, **fields)
+
+
+def chunk_record(launch: LaunchRecord, chunk: int, *, submitted: bool = True) -> ChunkRecord:
+    """Chunk ``chunk``'s record: SUBMITTED with its job, or still SUBMITTING (claimed, no job yet)."""
+    chunks = launch.chunks
+    return ChunkRecord(launch_id=launch.launch_id, chunk=chunk, offset=chunks.offset(chunk),
+                       size=chunks.chunk_len(chunk), state=SUBMITTED if submitted else SUBMITTING,
+                       job_name=f"{launch.job_name}-c{chunk}", queue=launch.queue,
+                       job_id=chunk_job_id(launch.launch_id, chunk) if submitted else None,
+                       lease_token=None if submitted else "t", lease_until=None if submitted else 2_000_000_000)
+
+
 class FakeStatusStore:
     """The status items of a few launches. ``broken``: launch ids whose partition cannot be read."""
 
     def __init__(self, *launches: LaunchRecord, broken: tuple[str, ...] = ()) -> None:
         self.launches = {r.launch_id: r for r in launches}
+        self.chunks: dict[tuple[str, int], ChunkRecord] = {}  # (launchId, chunk) -> its chunk record
         self.broken = set(broken)
         self.states: dict[tuple[str, int | str], tuple[Any, int]] = {}  # (launchId, index | "parent") -> (state, rev)
         self.summaries: dict[str, dict[str, Any]] = {}
@@ -60,16 +83,30 @@ class FakeStatusStore:
     def get_launch(self, launch_id: str) -> LaunchRecord | None:
         return self.launches.get(launch_id)
 
-    def read_states(self, launch_id: str, indexes: list[int], parent: bool) -> tuple[dict, Any]:
+    def add_chunk(self, record: ChunkRecord) -> None:
+        self.chunks[(record.launch_id, record.chunk)] = record
+
+    def find_chunk(self, job_id: str) -> ChunkRecord | None:
+        return next((c for c in self.chunks.values() if c.job_id == job_id), None)
+
+    def get_chunk(self, launch_id: str, chunk: int) -> ChunkRecord | None:
+        return self.chunks.get((launch_id, chunk))
+
+    def chunk_records(self, launch_id: str):
+        return iter(sorted((c for (lid, _), c in self.chunks.items() if lid == launch_id), key=lambda c: c.chunk))
+
+    def read_states(self, launch_id: str, indexes: list[int], parent: bool, parent_sk: str = PARENT_SK
+                    ) -> tuple[dict, Any]:
         if launch_id in self.broken:
             raise ConnectionError(f"the partition of {launch_id} cannot be read")
         children = {i: self.states[(launch_id, i)] for i in indexes if (launch_id, i) in self.states}
-        return children, self.states.get((launch_id, "parent")) if parent else None
+        return children, self.states.get((launch_id, parent_sk)) if parent else None
 
-    def commit(self, launch_id: str, children: list, parent: Any, summary: dict[str, Any]) -> None:
+    def commit(self, launch_id: str, children: list, parent: Any, summary: dict[str, Any],
+               parent_sk: str = PARENT_SK) -> None:
         writes = [((launch_id, state.index), state, rev) for state, rev in children]
         if parent is not None:
-            writes.append(((launch_id, "parent"), *parent))
+            writes.append(((launch_id, parent_sk), *parent))
         with self.lock:
             for key, state, rev in writes:  # a transaction: every check before any write
                 if self.states.get(key, (None, None))[1] != rev:
@@ -130,13 +167,22 @@ class FakeStatusStore:
             return True
 
     def all_children(self, launch_id: str) -> list[ChildState]:
-        return [state for (lid, key), (state, _) in self.states.items() if lid == launch_id and key != "parent"]
+        return list(self.iter_children(launch_id))
+
+    def final_chunk_parents(self, launch_id: str) -> set[int]:
+        return {int(key.rsplit("#", 1)[1]) for (lid, key), (state, _) in self.states.items()
+                if lid == launch_id and isinstance(key, str) and key.startswith("parent#") and state.final}
+
+    def iter_children(self, launch_id: str):
+        found = [(key, state) for (lid, key), (state, _) in self.states.items()
+                 if lid == launch_id and isinstance(key, int)]
+        return iter([state for _, state in sorted(found, key=lambda pair: pair[0])])
 
     def child(self, launch_id: str, index: int) -> ChildState | None:
         return self.states.get((launch_id, index), (None, None))[0]
 
-    def parent(self, launch_id: str) -> ParentState | None:
-        return self.states.get((launch_id, "parent"), (None, None))[0]
+    def parent(self, launch_id: str, sk: str = PARENT_SK) -> ParentState | None:
+        return self.states.get((launch_id, sk), (None, None))[0]
 
 
 class FakeTerminator:
@@ -159,6 +205,9 @@ class FakeOutputs:
 
     def write(self, uri: str, value: Any) -> None:
         self.written.append((uri, value))
+
+    def write_stream(self, uri: str, parts) -> None:
+        self.written.append((uri, json.loads(b"".join(parts))))
 
 
 def service(store: FakeStatusStore, *, outputs: FakeOutputs | None = None, announcer: FakeAnnouncer | None = None,

@@ -85,7 +85,7 @@ def summary_from_items(launch_id: str, items: dict[str, dict[str, Any]]) -> Laun
         return LaunchSummary(launch_id, "submitting", "the job is being submitted", **base)
     phase = summary.get("phase") or "submitted"
     message = summary.get("reason") or ("submitted, no Batch event yet" if phase == "submitted" else phase)
-    return LaunchSummary(launch_id, phase, message, counts=_nonzero(counts_of(summary, record.size)),
+    return LaunchSummary(launch_id, phase, message, counts=_nonzero(counts_of(summary, record.size, record.chunks)),
                          error=summary.get("error"), links=_links(record, items.get(child_sk(0))),
                          outputs_uri=summary.get("outputsUri"), **base)
 

@@ -77,6 +77,22 @@ def chunk_parent_sk(chunk: int) -> str:
     return f"{PARENT_SK}#{chunk:06d}"
 
 
+CHUNK_PARENT_PREFIX = f"{PARENT_SK}#"
+
+
+def is_chunk_sk(sk: Any) -> bool:
+    return isinstance(sk, str) and sk.startswith(CHUNK_PREFIX)
+
+
+def is_chunk_parent_sk(sk: Any) -> bool:
+    return isinstance(sk, str) and sk.startswith(CHUNK_PARENT_PREFIX)
+
+
+def sk_number(sk: str) -> int:
+    """The number in ``child#<n>``, ``chunk#<n>``, ``parent#<n>``."""
+    return int(sk.rsplit("#", 1)[1])
+
+
 class LaunchRecord(BaseModel):
     """The ``launch`` item: what was asked, where it went, and (once submitted) its Batch job.
 
@@ -195,6 +211,9 @@ class Partition:
     summary: dict[str, Any] = field(default_factory=dict)
     parent: dict[str, Any] | None = None
     children: list[dict[str, Any]] = field(default_factory=list)
+    # A chunked map task: its chunks' parent items and its chunk records, by chunk number.
+    chunk_parents: dict[int, dict[str, Any]] = field(default_factory=dict)
+    chunks: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, items: Iterable[Mapping[str, Any]]) -> "Partition":
@@ -209,6 +228,10 @@ class Partition:
                 part.parent = dict(item)
             elif is_child_sk(sk):
                 part.children.append(dict(item))
+            elif is_chunk_parent_sk(sk):
+                part.chunk_parents[sk_number(sk)] = dict(item)
+            elif is_chunk_sk(sk):
+                part.chunks[sk_number(sk)] = dict(item)
         return part
 
     @property

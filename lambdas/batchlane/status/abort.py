@@ -67,7 +67,7 @@ class Aborter:
             summary = self.store.summary(launch.launch_id) or {}
             if summary.get("phase") in FINAL_PHASES:
                 return self._reject(launch.launch_id, f"the launch has already {summary['phase']}", summary["phase"])
-            if self.phases.move(launch, summary, "aborted", reason, counts_of(summary, launch.size),
+            if self.phases.move(launch, summary, "aborted", reason, counts_of(summary, launch.size, launch.chunks),
                                 terminate=f"batchlane: {reason}"):
                 self.metrics.count("LaunchAborted")
                 return None

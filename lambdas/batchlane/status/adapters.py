@@ -4,7 +4,8 @@ Status items live in the launch's partition of the executions table (docs/contra
 
 * ``sk = "child#<index:06d>"``: one per child (``ChildState.to_item()`` + ``rev``), so no event
   sits on one hot item and every item stays far below DynamoDB's 400 KB;
-* ``sk = "parent"``: the array parent's state (``ParentState.to_item()`` + ``rev``);
+* ``sk = "parent"``: the array parent's state (``ParentState.to_item()`` + ``rev``); ``parent#<c:06d>``
+  per chunk of a chunked map task (created with the chunk's first write: its "seen" mark);
 * ``sk = "status"``: the summary: ``phase``, ``reason``, count deltas ``n_<STATUS>`` relative to
   "every child SUBMITTED", ``parentStatus``, ``blocked``, ``outputs``, ``error``.
 
@@ -15,6 +16,7 @@ count deltas. Children and counts therefore never disagree, even when a Lambda d
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +29,8 @@ from batchlane.common import aws
 from batchlane.common.values import from_dynamo, to_dynamo
 from batchlane.common.errors import TransientError
 from batchlane.common.executions import (
-    BY_JOB_ID_INDEX, CHILD_PREFIX, EXPIRES_AT, FINAL_PHASES, LAUNCH_SK, PARENT_SK, SUMMARY_SK, LaunchRecord, child_sk,
+    BY_JOB_ID_INDEX, CHILD_PREFIX, CHUNK_PREFIX, EXPIRES_AT, FINAL_PHASES, LAUNCH_SK, PARENT_SK, SUMMARY_SK,
+    CHUNK_PARENT_PREFIX, ChunkRecord, LaunchRecord, child_sk, chunk_sk, is_chunk_sk, sk_number,
 )
 from batchlane.common.open_launches import (
     LAST_SEEN_ATTR, OPEN_INDEX, OPEN_SHARD_ATTR, all_shards, open_shard,
@@ -66,7 +69,8 @@ class DynamoStatusStore:
         return aws.client("dynamodb")
 
     # ------------------------------------------------------------------ the launch record
-    def find_launch(self, job_id: str) -> LaunchRecord | None:
+    def _by_job_id(self, job_id: str) -> list[tuple[str, str]]:
+        """``(launchId, sk)`` of the items naming this Batch job (launch and chunk records)."""
         try:
             found = self._ddb.query(TableName=self.table_name, IndexName=BY_JOB_ID_INDEX,
                                     KeyConditionExpression="jobId = :j",
@@ -74,10 +78,42 @@ class DynamoStatusStore:
         except ClientError as exc:
             aws.raise_if_transient(f"Query {BY_JOB_ID_INDEX}", exc)
             raise
-        for key in found.get("Items", []):
-            if key.get("sk", {}).get("S") == LAUNCH_SK:
-                return self.get_launch(key["launchId"]["S"])
+        return [(k["launchId"]["S"], k.get("sk", {}).get("S", "")) for k in found.get("Items", [])]
+
+    def find_launch(self, job_id: str) -> LaunchRecord | None:
+        for launch_id, sk in self._by_job_id(job_id):
+            if sk == LAUNCH_SK:
+                return self.get_launch(launch_id)
         return None
+
+    def find_chunk(self, job_id: str) -> ChunkRecord | None:
+        for launch_id, sk in self._by_job_id(job_id):
+            if is_chunk_sk(sk):
+                item = self._get(launch_id, sk)
+                return ChunkRecord.from_item(item) if item else None
+        return None
+
+    def get_chunk(self, launch_id: str, chunk: int) -> ChunkRecord | None:
+        item = self._get(launch_id, chunk_sk(chunk))
+        return ChunkRecord.from_item(item) if item else None
+
+    def chunk_records(self, launch_id: str):
+        for item in self._prefix(launch_id, CHUNK_PREFIX):
+            yield ChunkRecord.from_item(item)
+
+    def _prefix(self, launch_id: str, prefix: str):
+        """The partition's items whose sk starts with ``prefix``, in key order, a page at a time."""
+        pages = self._ddb.get_paginator("query").paginate(
+            TableName=self.table_name, ConsistentRead=True,
+            KeyConditionExpression="launchId = :l AND begins_with(sk, :c)",
+            ExpressionAttributeValues={":l": {"S": launch_id}, ":c": {"S": prefix}})
+        try:
+            for page in pages:
+                for raw in page.get("Items", []):
+                    yield _high(raw)
+        except ClientError as exc:
+            aws.raise_if_transient("Query", exc)
+            raise
 
     def get_launch(self, launch_id: str) -> LaunchRecord | None:
         """The launch item by key (strongly consistent: no index lag)."""
@@ -94,10 +130,10 @@ class DynamoStatusStore:
         return _high(item) if item else None
 
     # ------------------------------------------------------------------ state items
-    def read_states(self, launch_id: str, indexes: list[int], parent: bool
+    def read_states(self, launch_id: str, indexes: list[int], parent: bool, parent_sk: str = PARENT_SK
                     ) -> tuple[dict[int, tuple[ChildState, int]], tuple[ParentState, int] | None]:
         """Children (and the parent) as stored: ``{index: (state, rev)}``; absent ones are left out."""
-        keys = [child_sk(i) for i in indexes] + ([PARENT_SK] if parent else [])
+        keys = [child_sk(i) for i in indexes] + ([parent_sk] if parent else [])
         children: dict[int, tuple[ChildState, int]] = {}
         parent_state = None
         for start in range(0, len(keys), 100):
@@ -111,7 +147,7 @@ class DynamoStatusStore:
                     raise
                 for raw in response.get("Responses", {}).get(self.table_name, []):
                     item = _high(raw)
-                    if item["sk"] == PARENT_SK:
+                    if item["sk"] == parent_sk:
                         parent_state = (ParentState.from_item(item), int(item["rev"]))
                     else:
                         state = ChildState.from_item(item)
@@ -120,14 +156,15 @@ class DynamoStatusStore:
         return children, parent_state
 
     def commit(self, launch_id: str, children: list[tuple[ChildState, int | None]],
-               parent: tuple[ParentState, int | None] | None, summary: dict[str, Any]) -> None:
+               parent: tuple[ParentState, int | None] | None, summary: dict[str, Any],
+               parent_sk: str = PARENT_SK) -> None:
         """One transaction: conditional puts of the changed states and one summary update.
         ``summary``: ``deltas`` (counts), ``set`` (attributes), ``remove`` (attribute names)."""
         items = []
         for state, rev in children:
             items.append(self._put(launch_id, child_sk(state.index), state.to_item(), rev))
         if parent is not None:
-            items.append(self._put(launch_id, PARENT_SK, parent[0].to_item(), parent[1]))
+            items.append(self._put(launch_id, parent_sk, parent[0].to_item(), parent[1]))
         items.append({"Update": self._summary_update(launch_id, summary)})
         if len(items) > MAX_TRANSACTION_ITEMS:
             raise ValueError(f"{len(items)} items do not fit in one transaction")
@@ -296,14 +333,15 @@ class DynamoStatusStore:
                 raise
 
     def all_children(self, launch_id: str) -> list[ChildState]:
-        out: list[ChildState] = []
-        pages = self._ddb.get_paginator("query").paginate(
-            TableName=self.table_name, ConsistentRead=True,
-            KeyConditionExpression="launchId = :l AND begins_with(sk, :c)",
-            ExpressionAttributeValues={":l": {"S": launch_id}, ":c": {"S": CHILD_PREFIX}})
-        for page in pages:
-            out += [ChildState.from_item(_high(i)) for i in page.get("Items", [])]
-        return out
+        return list(self.iter_children(launch_id))
+
+    def final_chunk_parents(self, launch_id: str) -> set[int]:
+        return {sk_number(item["sk"]) for item in self._prefix(launch_id, CHUNK_PARENT_PREFIX)
+                if ParentState.from_item(item).final}
+
+    def iter_children(self, launch_id: str):
+        for item in self._prefix(launch_id, CHILD_PREFIX):
+            yield ChildState.from_item(item)
 
 
 class BatchTerminator:
@@ -368,6 +406,16 @@ class S3Outputs:
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             return dict(zip(uris, pool.map(self.read, uris.values())))
 
+    def write_stream(self, uri: str, parts) -> None:
+        """Streamed to S3 (boto3's managed transfer: a multipart upload past 8 MB), never whole in memory."""
+        bucket, key = _split(uri)
+        try:
+            aws.client("s3").upload_fileobj(_PartsReader(iter(parts)), bucket, key,
+                                            ExtraArgs={"ContentType": "application/json"})
+        except ClientError as exc:
+            aws.raise_if_transient("UploadPart", exc)
+            raise
+
     def write(self, uri: str, value: Any) -> None:
         bucket, key = _split(uri)
         try:
@@ -376,3 +424,25 @@ class S3Outputs:
         except ClientError as exc:
             aws.raise_if_transient("PutObject", exc)
             raise
+
+
+class _PartsReader(io.RawIOBase):
+    """A readable file over an iterator of byte strings (what upload_fileobj reads from)."""
+
+    def __init__(self, parts) -> None:
+        self._parts = parts
+        self._buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        while not self._buffer:
+            try:
+                self._buffer = next(self._parts)
+            except StopIteration:
+                return 0
+        n = min(len(target), len(self._buffer))
+        target[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n

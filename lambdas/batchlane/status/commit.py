@@ -1,9 +1,18 @@
-"""Writing one launch's observations of one Lambda batch: read, join, one transaction per chunk.
+"""Writing one launch's observations of one Lambda batch: read, join, one transaction per group.
 
 Per Lambda batch and launch: one read of the touched children (BatchGetItem), the events folded in
 memory (``merge_child``: a join, so order and duplicates do not matter), then **one** transaction
 that writes only the children whose state advanced (conditioned on the revision read) and adds
 their count deltas to the summary. A batch of duplicates or stale events writes nothing.
+
+A chunk of a chunked map task (batchlane.common.chunks) writes its children at their global
+indexes and its parent state at ``parent#<c>``. The same transaction records what the chunk's
+events prove, exactly once because it is conditioned like every other write:
+
+* the chunk's first write (its parent item, or for a plain chunk job its one child item, is
+  created): a chunk submitted after the launch leaves the WAITING count (``n_WAITING``);
+* the chunk's end (the parent item, or the plain job's child, becomes final): the chunk it makes
+  due is recorded in the summary (``due_<c:06d>``) until status.transitions announces it.
 """
 
 from __future__ import annotations
@@ -13,14 +22,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchlane.common.executions import LaunchRecord
+from batchlane.common.executions import PARENT_SK, chunk_parent_sk
 from batchlane.common.open_launches import LAST_SEEN_ATTR, OPEN_SHARD_ATTR, open_shard
 from batchlane.status.failures import failure_delta
-from batchlane.status.fold import RANK, ChildState, Observation, ParentState, add_deltas, count_delta, merge_child, merge_parent
+from batchlane.status.fold import (
+    RANK, WAITING, ChildState, Observation, ParentState, add_deltas, count_delta, merge_child, merge_parent,
+)
+from batchlane.status.launches import LaunchJob
 from batchlane.status.ports import ChildWrite, Contention, ParentWrite, StatusStore, WriteConflict
 
 CONTENTION_RETRIES = 5
 CHILDREN_PER_TRANSACTION = 98  # + the parent + the summary = DynamoDB's 100 items
+DUE_PREFIX = "due_"  # summary attributes "due_<c:06d>": chunks due and not announced yet (value: the chunk that ended)
+
+
+def due_attribute(chunk: int) -> str:
+    return f"{DUE_PREFIX}{chunk:06d}"
+
+
+def due_chunks(summary: dict[str, Any] | None) -> dict[str, int]:
+    """``{attribute: due chunk}`` of the chunks a summary holds as due and not yet announced."""
+    return {k: int(k[len(DUE_PREFIX):]) for k in (summary or {}) if k.startswith(DUE_PREFIX)}
 
 
 @dataclass
@@ -29,6 +51,7 @@ class LaunchBatch:
 
     message_ids: list[str] = field(default_factory=list)
     launch_tag: str | None = None  # the batchlane:launchId tag of the job, when its events carry it
+    chunk_tag: str | None = None  # its batchlane:chunk tag (a chunk of a chunked map task)
     children: dict[int, ChildState] = field(default_factory=dict)
     parent: ParentState | None = None
     blocked: str | None = None
@@ -54,25 +77,34 @@ class StatusWriter:
         self.store = store
         self.clock = clock
 
-    def write(self, launch: LaunchRecord, batch: LaunchBatch) -> None:
-        """Every child of the batch (``0 <= index < size``: the caller drops the others), in
-        transactions of at most CHILDREN_PER_TRANSACTION children; the parent and the summary's
-        queue-blocked reason go with the first."""
+    def write(self, job: LaunchJob, batch: LaunchBatch) -> None:
+        """Every child of the batch (global indexes of the launch: the caller maps and drops the
+        others), in transactions of at most CHILDREN_PER_TRANSACTION children; the parent and the
+        summary's queue-blocked reason go with the first."""
         indexes = sorted(batch.children)
-        chunks = [indexes[k:k + CHILDREN_PER_TRANSACTION] for k in range(0, len(indexes), CHILDREN_PER_TRANSACTION)]
-        for n, chunk in enumerate(chunks or [[]]):
+        groups = [indexes[k:k + CHILDREN_PER_TRANSACTION] for k in range(0, len(indexes), CHILDREN_PER_TRANSACTION)]
+        for n, group in enumerate(groups or [[]]):
             first = n == 0
-            self._commit(launch, {i: batch.children[i] for i in chunk}, batch.parent if first else None,
+            self._commit(job, {i: batch.children[i] for i in group}, batch.parent if first else None,
                          batch if first else None)
 
-    def _commit(self, launch: LaunchRecord, children: dict[int, ChildState], parent: ParentState | None,
+    def _commit(self, job: LaunchJob, children: dict[int, ChildState], parent: ParentState | None,
                 batch: LaunchBatch | None) -> None:
+        launch = job.launch
+        array_chunk = job.chunk is not None and job.size > 1
+        parent_sk = chunk_parent_sk(job.chunk) if array_chunk else PARENT_SK
+        # An array chunk's parent item marks that the chunk was seen: read with its first group always.
+        read_parent = parent is not None or (array_chunk and batch is not None)
         for _ in range(CONTENTION_RETRIES):
-            stored, stored_parent = self.store.read_states(launch.launch_id, list(children), parent is not None)
+            stored, stored_parent = self.store.read_states(launch.launch_id, list(children), read_parent, parent_sk)
             writes, deltas = _child_writes(children, stored)
             parent_write = _parent_write(parent, stored_parent)
+            if read_parent and array_chunk and stored_parent is None and parent_write is None:
+                parent_write = (ParentState(status="SUBMITTED", size=job.size), None)
             summary_set, remove = _blocked_change(batch, bool(writes))
-            if parent_write is not None:
+            if job.chunk is not None:
+                _chunk_changes(job, stored, stored_parent, writes, parent_write, summary_set, deltas)
+            elif parent_write is not None:
                 summary_set["parentStatus"] = parent_write[0].status
             if not writes and parent_write is None and "blocked" not in summary_set:
                 return  # duplicates and stale events only: no write at all
@@ -83,11 +115,31 @@ class StatusWriter:
                                 LAST_SEEN_ATTR: now_ms})
             try:
                 self.store.commit(launch.launch_id, writes, parent_write,
-                                  {"set": summary_set, "deltas": deltas, "remove": remove})
+                                  {"set": summary_set, "deltas": deltas, "remove": remove}, parent_sk)
                 return
             except WriteConflict:
                 continue
         raise Contention(f"launch {launch.launch_id}: {CONTENTION_RETRIES} write conflicts in a row")
+
+
+def _chunk_changes(job: LaunchJob, stored: dict[int, tuple[ChildState, int]],
+                   stored_parent: tuple[ParentState, int] | None, writes: list[ChildWrite],
+                   parent_write: ParentWrite | None, summary_set: dict[str, Any], deltas: dict[str, int]) -> None:
+    """What this write proves about the chunk: first seen (out of WAITING), ended (the next one due)."""
+    chunks, chunk = job.launch.chunks, job.chunk
+    if job.size > 1:
+        first_seen = stored_parent is None and parent_write is not None
+        ended = parent_write is not None and parent_write[0].final and not (stored_parent and stored_parent[0].final)
+    else:  # a plain Batch job: its one child item is the chunk's state
+        write = next((w for w in writes if w[0].index == job.offset), None)
+        old = stored.get(job.offset, (None, None))[0]
+        first_seen = write is not None and write[1] is None
+        ended = write is not None and write[0].final and not (old is not None and old.final)
+    if first_seen and chunk not in chunks.initial:
+        add_deltas(deltas, {WAITING: -job.size, "SUBMITTED": job.size})
+    due = chunks.due_after(chunk) if ended else None
+    if due is not None:
+        summary_set[due_attribute(due)] = chunk
 
 
 def _child_writes(children: dict[int, ChildState], stored: dict[int, tuple[ChildState, int]]

@@ -53,6 +53,9 @@ RANK = {"SUBMITTED": 0, "PENDING": 1, "RUNNABLE": 2, "STARTING": 3, "RUNNING": 4
 TERMINAL = frozenset({"SUCCEEDED", "FAILED"})
 ACTIVE = frozenset({"STARTING", "RUNNING"})  # an attempt is under way
 MAX_ATTEMPTS = 10  # retryStrategy.attempts is 1..10: a bound on the per-child item size
+# Not a Batch status: children of a chunked map task's chunks that are not submitted yet (waiting
+# for a slot under maxConcurrency). Counted in a chunked launch's counts only; never final.
+WAITING = "WAITING"
 
 
 def _j(a, b):
@@ -401,8 +404,13 @@ def add_deltas(total: dict[str, int], delta: Mapping[str, int]) -> dict[str, int
     return total
 
 
-def initial_counts(size: int) -> dict[str, int]:
-    return {s: (size if s == "SUBMITTED" else 0) for s in STATUSES}
+def initial_counts(size: int, waiting: int | None = None) -> dict[str, int]:
+    """Counts before any event: every child SUBMITTED; with ``waiting`` (a chunked map task) that
+    many WAITING instead (the chunks not submitted at launch) and a WAITING count even when 0."""
+    counts = {s: (size - (waiting or 0) if s == "SUBMITTED" else 0) for s in STATUSES}
+    if waiting is not None:
+        counts[WAITING] = waiting
+    return counts
 
 
 def min_successes(size: int, ratio: Any = 1) -> int:
@@ -457,7 +465,8 @@ def decide_phase(size: int, min_succ: int, counts: Mapping[str, int], *,
                            f"{min_succ} needed")
     if int(counts.get("RUNNING", 0)) > 0 or succeeded + failed > 0:
         return d("running", f"{int(counts.get('RUNNING', 0))} running, {succeeded + failed} of {size} final")
-    return d("queued", f"{size} waiting to run")
+    waiting = int(counts.get(WAITING, 0))
+    return d("queued", f"{size} waiting to run" + (f" ({waiting} waiting for a slot)" if waiting else ""))
 
 
 # --------------------------------------------------------------------------- launch summary
@@ -571,7 +580,7 @@ def fold_events(launch: Mapping[str, Any], events: Iterable[Any], *, aborted: bo
 
 
 __all__ = [
-    "ACTIVE", "Attempt", "ChildState", "Fold", "LaunchStatus", "MAX_ATTEMPTS", "Observation", "ParentState",
+    "ACTIVE", "WAITING", "Attempt", "ChildState", "Fold", "LaunchStatus", "MAX_ATTEMPTS", "Observation", "ParentState",
     "Phase", "PhaseDecision", "RANK", "STATUSES", "TERMINAL", "add_deltas", "child_from_detail", "count_delta",
     "decide_phase", "fold_events", "initial_counts", "merge_child", "merge_parent", "min_successes", "observe",
     "parent_from_detail", "summarize",

@@ -1,9 +1,10 @@
-"""Which launch a Batch job belongs to: read once per container, then remembered."""
+"""Which launch (and which chunk of it) a Batch job belongs to: read once per container, then remembered."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from batchlane.common.executions import LAUNCH_TAG, LaunchRecord
 from batchlane.common.lru import Lru
@@ -12,33 +13,95 @@ from batchlane.status.ports import ForeignJob, LaunchNotFound, StatusStore
 FOREIGN_MEMORY_SECONDS = 300  # an untagged job without a launch record is not looked up again for this long
 
 
+@dataclass(frozen=True)
+class LaunchJob:
+    """A Batch job of a launch: the launch's only job, or one chunk's job of a chunked map task."""
+
+    launch: LaunchRecord
+    chunk: int | None = None  # None: an unchunked launch
+
+    @property
+    def offset(self) -> int:
+        return 0 if self.chunk is None else self.launch.chunks.offset(self.chunk)
+
+    @property
+    def size(self) -> int:
+        """Children of this job (1: a plain Batch job)."""
+        return self.launch.size if self.chunk is None else self.launch.chunks.chunk_len(self.chunk)
+
+    def global_index(self, index: int) -> int | None:
+        """The launch's child index of this job's child ``index`` (None: not a child of this job)."""
+        return self.offset + index if 0 <= index < self.size else None
+
+
 class LaunchDirectory:
     def __init__(self, store: StatusStore, *, cache_size: int = 4096, clock: Callable[[], float] = time.time) -> None:
         self.store = store
-        self._launches: Lru[str, LaunchRecord] = Lru(cache_size, clock=clock)
+        self._jobs: Lru[str, LaunchJob] = Lru(cache_size, clock=clock)
         self._foreign: Lru[str, bool] = Lru(cache_size, max_age=FOREIGN_MEMORY_SECONDS, clock=clock)
 
     def launch_of(self, job_id: str, launch_tag: str | None = None) -> LaunchRecord:
-        """The launch record of a Batch job. With the job's ``batchlane:launchId`` tag it is read by
-        key (strongly consistent): absent, or not completed with this job id yet, means the launcher
-        has not finished recording it: LaunchNotFound, retried (bounded by maxReceiveCount). Without
-        the tag the job is looked up by id (the byJobId index); not found there, it is foreign."""
-        launch = self._launches.get(job_id)
-        if launch is not None:
-            return launch
+        return self.job_of(job_id, launch_tag).launch
+
+    def job_of(self, job_id: str, launch_tag: str | None = None, chunk_tag: str | None = None) -> LaunchJob:
+        """The launch (and chunk) of a Batch job. With the job's ``batchlane:launchId`` tag the
+        launch record is read by key (strongly consistent), and with its ``batchlane:chunk`` tag
+        the chunk record too: absent, or not completed with this job id yet, means the launcher has
+        not finished recording it: LaunchNotFound, retried (bounded by maxReceiveCount). Without
+        the tags the job is looked up by id (the byJobId index: launch and chunk records); not
+        found there, it is foreign."""
+        found = self._jobs.get(job_id)
+        if found is not None:
+            return found
         if launch_tag:
             launch = self.store.get_launch(launch_tag)
             if launch is None or not launch.job_id:
                 raise LaunchNotFound(f"launch {launch_tag} of Batch job {job_id} is not recorded yet")
-            if launch.job_id != job_id:
-                raise ForeignJob(f"Batch job {job_id} is tagged with launch {launch_tag}, whose job is {launch.job_id}")
+            found = self._tagged(job_id, launch, chunk_tag)
         else:
-            untagged = f"Batch job {job_id} has no {LAUNCH_TAG} tag and no launch record"
-            if self._foreign.get(job_id):
-                raise ForeignJob(untagged)
-            launch = self.store.find_launch(job_id)
-            if launch is None or launch.job_id != job_id:
-                self._foreign.put(job_id, True)
-                raise ForeignJob(untagged)
-        self._launches.put(job_id, launch)
-        return launch
+            found = self._untagged(job_id)
+        self._jobs.put(job_id, found)
+        return found
+
+    def _tagged(self, job_id: str, launch: LaunchRecord, chunk_tag: str | None) -> LaunchJob:
+        chunks = launch.chunks
+        if not chunks.chunked:
+            if launch.job_id != job_id:
+                raise ForeignJob(f"Batch job {job_id} is tagged with launch {launch.launch_id}, "
+                                 f"whose job is {launch.job_id}")
+            return LaunchJob(launch)
+        if chunk_tag is None:
+            if launch.job_id == job_id:
+                return LaunchJob(launch, 0)  # the launch record's job is chunk 0's
+            chunk = self.store.find_chunk(job_id)  # an event that lost its chunk tag
+            if chunk is None or chunk.launch_id != launch.launch_id:
+                raise LaunchNotFound(f"Batch job {job_id} of launch {launch.launch_id} has no chunk record yet")
+            return LaunchJob(launch, chunk.chunk)
+        try:
+            number = int(chunk_tag)
+        except ValueError:
+            raise ForeignJob(f"Batch job {job_id} has a chunk tag {chunk_tag[:20]!r} that is not a number") from None
+        if not 0 <= number < chunks.count:
+            raise ForeignJob(f"Batch job {job_id}: launch {launch.launch_id} has no chunk {number}")
+        record = self.store.get_chunk(launch.launch_id, number)
+        if record is None or not record.submitted:
+            raise LaunchNotFound(f"chunk {number} of launch {launch.launch_id} (Batch job {job_id}) is not recorded yet")
+        if record.job_id != job_id:
+            raise ForeignJob(f"Batch job {job_id} is tagged with chunk {number} of launch {launch.launch_id}, "
+                             f"whose job is {record.job_id}")
+        return LaunchJob(launch, number)
+
+    def _untagged(self, job_id: str) -> LaunchJob:
+        untagged = f"Batch job {job_id} has no {LAUNCH_TAG} tag and no launch record"
+        if self._foreign.get(job_id):
+            raise ForeignJob(untagged)
+        launch = self.store.find_launch(job_id)
+        if launch is not None and launch.job_id == job_id:
+            return LaunchJob(launch, 0 if launch.chunks.chunked else None)
+        chunk = self.store.find_chunk(job_id)
+        if chunk is not None and chunk.job_id == job_id:
+            launch = self.store.get_launch(chunk.launch_id)
+            if launch is not None and launch.chunks.chunked:
+                return LaunchJob(launch, chunk.chunk)
+        self._foreign.put(job_id, True)
+        raise ForeignJob(untagged)

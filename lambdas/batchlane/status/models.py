@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from batchlane import ABORT_REJECTED, ABORT_REQUESTED, STATUS_CHANGED
+from batchlane import ABORT_REJECTED, ABORT_REQUESTED, CHUNK_DUE, STATUS_CHANGED
 from batchlane.common.executions import Phase
 
 MAX_ABORT_REASON = 500  # characters of a client's abort reason that are kept
@@ -40,7 +40,8 @@ class TaskStatusChanged(_Event):
     queue: str | None
     phase: Phase
     size: int
-    counts: dict[str, int] = Field(description="non-zero counts of children per Batch status")
+    counts: dict[str, int] = Field(description="non-zero counts of children per Batch status; for a chunked map "
+                                   "task also WAITING: children of chunks not submitted yet")
     previousPhase: Phase | None = None
     reason: str | None = None
     outputsUri: str | None = None
@@ -84,6 +85,16 @@ class TaskAbortRejected(_Event):
     phase: Phase | None = None
 
 
+class TaskChunkDue(_Event):
+    """A chunk of a chunked map task may be submitted now: the chunk ``chunk - window`` ended
+    (batchlane.common.chunks). For the launcher's queue; duplicates are harmless (it claims the chunk)."""
+
+    DETAIL_TYPE: ClassVar[str] = CHUNK_DUE
+
+    launchId: str
+    chunk: int = Field(ge=0, description="the chunk that is due (0-based)")
+
+
 class TaskAbortRequested(BaseModel):
     """In: ``{launchId, reason?}``. Read leniently: what cannot be used is answered, not raised."""
 
@@ -107,4 +118,4 @@ def _non_zero(counts: dict[str, int]) -> dict[str, int]:
     return {k: int(v) for k, v in counts.items() if v}
 
 
-PUBLISHED = (TaskStatusChanged, TaskAbortRejected)  # the status path's outgoing events (schemas)
+PUBLISHED = (TaskStatusChanged, TaskAbortRejected, TaskChunkDue)  # the status path's outgoing events (schemas)

@@ -7,18 +7,88 @@
 * Error summary: Flyte's array error collector format, one line per distinct message, the
   indexes that failed with it as ranges of consecutive indexes: ``[0-1][3]: message``. Lines
   come in order of their first index (Flyte sorts them by message text); past ``char_limit``
-  the summary ends with Flyte's ``... and many more.``.
+  the summary ends with Flyte's ``... and many more.``. Built in one pass over the failures in index
+  order (:class:`ErrorSummary`), keeping no more than the limit needs: a million failed children
+  cost what 4 KB of summary cost.
+* A map task's outputs are streamed (:class:`OutputsWriter`): one spool file per output name, the
+  children's values appended in index order, then one JSON document read from the spools; a
+  million outputs are never in memory at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+import json
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import IO, Any
 
 from batchlane.status.fold import ChildState
 
 MORE = "... and many more."
 DEFAULT_CHAR_LIMIT = 4096
+SPOOL_IN_MEMORY_BYTES = 1 << 20  # per output name; beyond, the spool is a temporary file (Lambda's /tmp)
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), default=str).encode()
+
+
+class OutputsWriter:
+    """A map task's assembled outputs, fed child by child in index order: ``{name: [v0, v1, ...]}``
+    as compact JSON (the bytes ``json.dumps(assemble_outputs(...), separators=(",", ":"))`` gives).
+    Names come in order of first appearance by index unless ``names`` fixes them."""
+
+    def __init__(self, size: int, names: Sequence[str] | None = None) -> None:
+        self.size = size
+        self.fixed = names is not None
+        self._spools: dict[str, tuple[IO[bytes], list[int]]] = {}  # name -> (values so far, [count])
+        for n in names or ():
+            self._spool(n)
+
+    def _spool(self, name: str) -> tuple[IO[bytes], list[int]]:
+        found = self._spools.get(name)
+        if found is None:
+            found = self._spools[name] = (tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY_BYTES), [0])
+        return found
+
+    def _pad(self, name: str, upto: int) -> tuple[IO[bytes], list[int]]:
+        spool, count = self._spool(name)
+        while count[0] < upto:  # children without a value for this name: null
+            spool.write(b"," if count[0] else b"")
+            spool.write(b"null")
+            count[0] += 1
+        return spool, count
+
+    def add(self, index: int, outputs: Mapping[str, Any] | None) -> None:
+        """Child ``index``'s outputs (None: failed or wrote nothing); indexes ascending."""
+        if not outputs:
+            return
+        for name in (self._spools if self.fixed else outputs):
+            spool, count = self._pad(name, index)
+            spool.write(b"," if count[0] else b"")
+            spool.write(_json(outputs.get(name)))
+            count[0] += 1
+
+    def chunks(self, part_bytes: int = 1 << 20) -> Iterator[bytes]:
+        """The document, a part at a time (the spools are closed after)."""
+        yield b"{"
+        for k, name in enumerate(list(self._spools)):
+            spool, _ = self._pad(name, self.size)
+            yield (b"," if k else b"") + _json(name) + b":["
+            spool.seek(0)
+            while part := spool.read(part_bytes):
+                yield part
+            spool.close()
+            yield b"]"
+        yield b"}"
+
+
+def stream_outputs(size: int, child_outputs: Iterable[tuple[int, Mapping[str, Any] | None]],
+                   names: Sequence[str] | None = None) -> Iterator[bytes]:
+    writer = OutputsWriter(size, names)
+    for index, outputs in child_outputs:
+        writer.add(index, outputs)
+    return writer.chunks()
 
 
 def assemble_outputs(size: int, child_outputs: Mapping[int, Mapping[str, Any] | None], *,
@@ -37,54 +107,60 @@ def assemble_outputs(size: int, child_outputs: Mapping[int, Mapping[str, Any] | 
         if only is None:
             return {n: None for n in names} if names else {}
         return {n: only.get(n) for n in names} if names else dict(only)
-    if names is None:
-        seen: dict[str, None] = {}
-        for i in range(size):
-            out = child_outputs.get(i)
-            if out:
-                seen.update(dict.fromkeys(out))
-        names = list(seen)
-    result: dict[str, list[Any]] = {n: [None] * size for n in names}
-    for i in range(size):
-        out = child_outputs.get(i)
-        if out:
-            for n in names:
-                result[n][i] = out.get(n)
-    return result
+    document = b"".join(stream_outputs(size, ((i, child_outputs.get(i)) for i in sorted(child_outputs) if 0 <= i < size), names))
+    return json.loads(document)
 
 
-def _ranges(indexes: Iterable[int]) -> str:
-    out: list[str] = []
-    start = prev = None
-    for i in sorted(set(indexes)):
-        if start is None:
-            start = prev = i
-        elif i == prev + 1:
-            prev = i
+class ErrorSummary:
+    """Flyte's error summary built in one pass: ``add(index, message)`` in ascending index order.
+    Once the text kept reaches ``char_limit``, further messages and ranges are left out (the
+    summary ends with MORE): what is kept never grows with the number of failures."""
+
+    def __init__(self, char_limit: int = DEFAULT_CHAR_LIMIT) -> None:
+        self.char_limit = char_limit
+        self._ranges: dict[str, list[list[int]]] = {}  # message -> [[first, last], ...], by first index
+        self._chars = 0  # the rendered length of what is kept, about
+        self._left_out = False
+
+    def add(self, index: int, message: str) -> None:
+        ranges = self._ranges.get(message)
+        if ranges is not None and index == ranges[-1][1] + 1:
+            ranges[-1][1] = index
+            return
+        if ranges is not None and index <= ranges[-1][1]:
+            return  # seen
+        if self._chars >= self.char_limit:
+            self._left_out = True
+            return
+        if ranges is None:
+            self._ranges[message] = [[index, index]]
+            self._chars += len(message) + 3
         else:
-            out.append(f"[{start}]" if start == prev else f"[{start}-{prev}]")
-            start = prev = i
-    if start is not None:
-        out.append(f"[{start}]" if start == prev else f"[{start}-{prev}]")
-    return "".join(out)
+            ranges.append([index, index])
+        self._chars += 2 * len(str(index)) + 3
+
+    def render(self) -> str:
+        lines: list[str] = []
+        used = 0
+        budget = self.char_limit - len(MORE)
+        for msg, ranges in self._ranges.items():  # insertion order = order of first failed index
+            line = "".join(f"[{a}]" if a == b else f"[{a}-{b}]" for a, b in ranges) + f": {msg}"
+            if lines and used + len(line) + 1 > budget:
+                lines.append(MORE)
+                return "\n".join(lines)
+            lines.append(line)
+            used += len(line) + 1
+        if self._left_out:
+            lines.append(MORE)
+        return "\n".join(lines)
 
 
 def error_summary(failures: Mapping[int, str], *, char_limit: int = DEFAULT_CHAR_LIMIT) -> str:
     """``{index: message}`` -> ``"[0-1][3]: message\\n[2]: other"`` (empty if no failure)."""
-    by_msg: dict[str, list[int]] = {}
+    summary = ErrorSummary(char_limit)
     for i in sorted(failures):
-        by_msg.setdefault(failures[i], []).append(i)
-    lines: list[str] = []
-    used = 0
-    budget = char_limit - len(MORE)
-    for msg, idx in by_msg.items():  # insertion order = order of first failed index
-        line = f"{_ranges(idx)}: {msg}"
-        if lines and used + len(line) + 1 > budget:
-            lines.append(MORE)
-            break
-        lines.append(line)
-        used += len(line) + 1
-    return "\n".join(lines)
+        summary.add(i, failures[i])
+    return summary.render()
 
 
 def child_error_message(child: ChildState) -> str:
@@ -101,5 +177,6 @@ def child_error_message(child: ChildState) -> str:
 
 
 def launch_error_summary(children: Iterable[ChildState], *, char_limit: int = DEFAULT_CHAR_LIMIT) -> str:
+    """Children in any order (a record's); streamed readers use :class:`ErrorSummary` directly."""
     return error_summary({c.index: child_error_message(c) for c in children if c.status == "FAILED"},
                          char_limit=char_limit)

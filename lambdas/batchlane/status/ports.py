@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from batchlane.common.errors import TransientError
-from batchlane.common.executions import LaunchRecord
+from collections.abc import Iterable, Iterator
+
+from batchlane.common.executions import PARENT_SK, ChunkRecord, LaunchRecord
 from batchlane.status.fold import ChildState, ParentState
 
 ChildWrite = tuple[ChildState, "int | None"]  # the new state and the revision it replaces (None: new item)
@@ -37,12 +39,21 @@ class StatusStore(Protocol):
 
     def get_launch(self, launch_id: str) -> LaunchRecord | None: ...
 
-    def read_states(self, launch_id: str, indexes: list[int], parent: bool
+    def find_chunk(self, job_id: str) -> ChunkRecord | None:
+        """The chunk record whose job this is (by job id, eventually consistent index)."""
+
+    def get_chunk(self, launch_id: str, chunk: int) -> ChunkRecord | None: ...
+
+    def chunk_records(self, launch_id: str) -> Iterator[ChunkRecord]:
+        """Every chunk record of a launch, by chunk number (paged: never all in memory)."""
+
+    def read_states(self, launch_id: str, indexes: list[int], parent: bool, parent_sk: str = PARENT_SK
                     ) -> tuple[dict[int, tuple[ChildState, int]], tuple[ParentState, int] | None]: ...
 
     def commit(self, launch_id: str, children: list[ChildWrite], parent: ParentWrite | None,
-               summary: dict[str, Any]) -> None:
-        """One transaction; raises WriteConflict when a revision changed since it was read."""
+               summary: dict[str, Any], parent_sk: str = PARENT_SK) -> None:
+        """One transaction; raises WriteConflict when a revision changed since it was read.
+        ``parent_sk``: the parent item's key (``parent#<c>`` for a chunk of a chunked map task)."""
 
     def summary(self, launch_id: str) -> dict[str, Any] | None: ...
 
@@ -63,6 +74,12 @@ class StatusStore(Protocol):
 
     def all_children(self, launch_id: str) -> list[ChildState]: ...
 
+    def final_chunk_parents(self, launch_id: str) -> set[int]:
+        """The chunks whose parent item (``parent#<c>``) is final."""
+
+    def iter_children(self, launch_id: str) -> Iterator[ChildState]:
+        """The children with an item, by global index, page by page (a million never in memory)."""
+
 
 class QueueHealth(Protocol):
     def mark_unhealthy(self, queue: str, reason: str, until: int) -> bool:
@@ -78,3 +95,6 @@ class OutputStore(Protocol):
     def read_many(self, uris: dict[int, str]) -> dict[int, dict[str, Any] | None]: ...
 
     def write(self, uri: str, value: Any) -> None: ...
+
+    def write_stream(self, uri: str, parts: Iterable[bytes]) -> None:
+        """One JSON object written from its parts (a multipart upload when large)."""

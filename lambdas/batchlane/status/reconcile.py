@@ -23,7 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from batchlane.common.executions import FINAL_PHASES, LAUNCH_SK, LAUNCH_TAG, SUMMARY_SK
+from itertools import islice
+
+from batchlane.common.executions import CHUNK_TAG, FINAL_PHASES, LAUNCH_SK, LAUNCH_TAG, SUMMARY_SK, LaunchRecord
 from batchlane.common.ports import Counter, Log
 from batchlane.status.events import STATE_CHANGE
 from batchlane.status.ports import StatusStore
@@ -42,11 +44,14 @@ class JobReader(Protocol):
     def describe(self, job_ids: list[str]) -> list[dict[str, Any]]: ...
 
 
-def synthetic_event(job: dict[str, Any], *, region: str, launch_id: str, now: float | None = None) -> dict[str, Any]:
+def synthetic_event(job: dict[str, Any], *, region: str, launch_id: str, now: float | None = None,
+                    chunk: int | None = None) -> dict[str, Any]:
     """A DescribeJobs result as the "Batch Job State Change" event Batch would have sent."""
     detail = dict(job)
     tags = dict(detail.get("tags") or {})
     tags.setdefault(LAUNCH_TAG, launch_id)  # children may lack the propagated tag: the launch is known
+    if chunk is not None:
+        tags.setdefault(CHUNK_TAG, str(chunk))
     detail["tags"] = tags
     return {"version": "0", "id": f"reconcile-{job.get('jobId')}-{job.get('status')}", "detail-type": STATE_CHANGE,
             "source": "aws.batch", "region": region,
@@ -125,26 +130,28 @@ class Reconciler:
         job_id = launch.job_id
         if not job_id:
             return 0  # still being submitted: the launcher's lease takes care of it
-        ids = []
-        if launch.is_array:
-            done = {c.index for c in self.store.all_children(launch_id) if c.final}
-            ids += [f"{job_id}:{i}" for i in range(launch.size) if i not in done]
-        ids.append(job_id)  # the parent last: its end (which settles the phase) comes with the last chunk
-        all_chunks = [ids[k:k + DESCRIBE_BATCH] for k in range(0, len(ids), DESCRIBE_BATCH)]
-        chunks = all_chunks[:budget]
+        jobs_of = self._chunk_jobs(launch) if launch.chunks.chunked else {job_id: None}
+        wanted = islice(self._to_describe(launch, jobs_of), budget * DESCRIBE_BATCH + 1)
+        ids = list(wanted)
+        more = len(ids) > budget * DESCRIBE_BATCH  # the budget does not cover them all: the rest next run
+        ids = ids[:budget * DESCRIBE_BATCH]
+        chunks = [ids[k:k + DESCRIBE_BATCH] for k in range(0, len(ids), DESCRIBE_BATCH)]
         jobs: list[dict[str, Any]] = []
         for chunk in chunks:
             jobs += self.batch.describe(chunk)
             report.requests += 1
         region = launch.region or "us-east-1"
-        records = [(f"reconcile:{j.get('jobId')}", synthetic_event(j, region=region, launch_id=launch_id,
-                                                                     now=now_ms / 1000))
-                   for j in jobs if str(j.get("jobId", "")).split(":", 1)[0] == job_id]
+        records = []
+        for j in jobs:
+            owner = str(j.get("jobId", "")).split(":", 1)[0]
+            if owner in jobs_of:
+                records.append((f"reconcile:{j.get('jobId')}", synthetic_event(
+                    j, region=region, launch_id=launch_id, now=now_ms / 1000, chunk=jobs_of[owner])))
         failures = self.service.process(records) if records else {}
         if failures:
             report.failed += 1
             self.log.warning("repair not applied", extra={"launchId": launch_id, "failures": len(failures)})
-        elif len(chunks) < len(all_chunks):
+        elif more:
             report.deferred += 1  # the rest next run (children folded now are final: not asked again)
             report.jobs += len(records)
         else:
@@ -154,3 +161,29 @@ class Reconciler:
                 self.log.warning("AWS Batch does not know the launch's job", extra={"launchId": launch_id, "jobId": job_id})
             self.index.touch(launch_id, now_ms)
         return len(chunks)
+
+    def _chunk_jobs(self, launch: LaunchRecord) -> dict[str, int | None]:
+        """``{job id: chunk}`` of a chunked map task's submitted chunks."""
+        jobs: dict[str, int | None] = {}
+        for record in self.store.chunk_records(launch.launch_id):
+            if record.submitted and record.job_id:
+                jobs[record.job_id] = record.chunk
+        jobs.setdefault(launch.job_id, 0)
+        return jobs
+
+    def _to_describe(self, launch: LaunchRecord, jobs_of: dict[str, int | None]):
+        """The job ids to ask about, lazily: per job, its children not final in the record, then
+        the job itself (the parent last: its end, which settles the phase or makes the next chunk
+        due, comes with the last request). A chunk whose children and parent are final is skipped."""
+        done = {c.index for c in self.store.iter_children(launch.launch_id) if c.final}
+        parents_final = self.store.final_chunk_parents(launch.launch_id) if launch.chunks.chunked else set()
+        for job_id, chunk in jobs_of.items():
+            if chunk is None:
+                offset, size, array = 0, launch.size, launch.is_array
+            else:
+                offset, size = launch.chunks.offset(chunk), launch.chunks.chunk_len(chunk)
+                array = size > 1
+            open_children = [i for i in range(size) if offset + i not in done] if array else []
+            yield from (f"{job_id}:{i}" for i in open_children)
+            if chunk is None or (array and chunk not in parents_final) or (not array and offset not in done):
+                yield job_id

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 
 from batchlane.common.ports import Announcer, Counter, Log, SettingsSource
 from batchlane.common.tenancy import Producer
@@ -21,7 +22,7 @@ from batchlane.status.finish import Finisher
 from batchlane.status.fold import observe
 from batchlane.status.launches import LaunchDirectory
 from batchlane.status.models import TaskAbortRequested
-from batchlane.common.executions import LAUNCH_TAG
+from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG
 from batchlane.status.ports import ForeignJob, OutputStore, QueueHealth, StatusStore, Terminator
 from batchlane.status.transitions import PhaseKeeper
 
@@ -109,7 +110,9 @@ class StatusService:
                 self._mark_unhealthy(queue_name(event.detail.job_queue), event.detail.status_reason or "")
             batches[obs.job_id] = batch
             batch.message_ids.append(message_id)
-            batch.launch_tag = batch.launch_tag or (event.detail.tags or {}).get(LAUNCH_TAG)
+            tags = event.detail.tags or {}
+            batch.launch_tag = batch.launch_tag or tags.get(LAUNCH_TAG)
+            batch.chunk_tag = batch.chunk_tag or tags.get(CHUNK_TAG)
         return batches, aborts
 
     def _mark_unhealthy(self, queue: str, reason: str) -> None:
@@ -129,10 +132,20 @@ class StatusService:
         self.metrics.count("StatusEventMalformed")
 
     def _apply(self, job_id: str, batch: LaunchBatch) -> None:
-        launch = self.launches.launch_of(job_id, batch.launch_tag)
-        for i in [i for i in batch.children if not 0 <= i < launch.size]:
-            self.log.warning("child index outside the launch", extra={"launchId": launch.launch_id, "index": i})
-            self.metrics.count("StatusEventMalformed")
-            del batch.children[i]
-        self.writer.write(launch, batch)
-        self.phases.advance(launch)
+        job = self.launches.job_of(job_id, batch.launch_tag, batch.chunk_tag)
+        launch = job.launch
+        children = {}
+        for i, child in batch.children.items():
+            index = job.global_index(i)  # a chunk's children at their place in the whole map
+            if index is None:
+                self.log.warning("child index outside the launch",
+                                 extra={"launchId": launch.launch_id, "index": i, "chunk": job.chunk})
+                self.metrics.count("StatusEventMalformed")
+                continue
+            children[index] = child if index == i else replace(child, index=index)
+        batch.children = children
+        if job.chunk is not None and job.size == 1:
+            batch.parent = None  # a plain chunk job has no array parent: its child is its state
+        self.writer.write(job, batch)
+        live = any(not c.final for c in children.values()) or (batch.parent is not None and not batch.parent.final)
+        self.phases.advance(launch, chunk_job=job_id if job.chunk is not None else None, live=live)

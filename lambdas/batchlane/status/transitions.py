@@ -11,6 +11,13 @@ invocation for the launch (a redelivery, a later event, the reconciler) takes it
 the change: outputs are rewritten with the same content and the announcement may repeat, which
 consumers of an at-least-once bus tolerate. A winner re-reads the summary after its change, so
 counts that a concurrent loser wrote meanwhile are never left undecided.
+
+A chunked map task's chunks that became due (``due_<c>`` on the summary, written with the event
+that ended the chunk before them: status.commit) are announced ("Task Chunk Due") under the same
+claim, kept on the current phase: publish, then remove them with the claim. A crash before the
+removal leaves them there for the next invocation (a duplicate, which the launcher's claim on the
+chunk absorbs); they are dropped, unannounced, when the launch ends. Failure and abort terminate
+every submitted chunk's job (the chunk records list them).
 """
 
 from __future__ import annotations
@@ -20,23 +27,30 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from batchlane import STATUS_CHANGED
+from batchlane import CHUNK_DUE, STATUS_CHANGED
+from batchlane.common.chunks import Chunks
 from batchlane.common.executions import FINAL_PHASES, LaunchRecord
+from batchlane.common.lru import Lru
 from batchlane.common.open_launches import OPEN_SHARD_ATTR
 from batchlane.common.ports import Announcer, Log
 from batchlane.status.failures import failures_of
 from batchlane.status.finish import Finisher
 from batchlane.status.fold import PhaseDecision, decide_phase, initial_counts, min_successes
-from batchlane.status.models import TaskStatusChanged
+from batchlane.status.commit import due_chunks
+from batchlane.status.models import TaskChunkDue, TaskStatusChanged
 from batchlane.status.ports import StatusStore, Terminator
 
 CLAIM_SECONDS = 900  # Lambda's longest timeout: a claim older than this was left by a writer that died
+STOPPED_MEMORY = 4096  # job ids of stopped jobs remembered per container
 MAX_ROUNDS = 3  # re-decisions after a change (counts written concurrently), then the next event decides
 
 
-def counts_of(summary: dict[str, Any] | None, size: int) -> dict[str, int]:
-    """Children per Batch status from the summary's count deltas (``n_<STATUS>``)."""
-    counts = initial_counts(size)
+def counts_of(summary: dict[str, Any] | None, size: int, chunks: Chunks | None = None) -> dict[str, int]:
+    """Children per Batch status from the summary's count deltas (``n_<STATUS>``). A chunked map
+    task (``chunks``) also counts WAITING: the children of the chunks not submitted at launch, less
+    those of the chunks seen since (``n_WAITING``)."""
+    waiting = chunks.waiting(chunks.initial) if chunks is not None and chunks.chunked else None
+    counts = initial_counts(size, waiting)
     for k, v in (summary or {}).items():
         if k.startswith("n_") and k[2:] in counts:
             counts[k[2:]] += int(v)
@@ -56,20 +70,34 @@ class PhaseKeeper:
         self.claim_seconds = claim_seconds
         self.progress_interval_seconds = progress_interval_seconds  # 0: no progress events
         self.progress_min_size = progress_min_size
+        # Jobs this container stopped: a late event of one does not stop it again (TerminateJob is
+        # idempotent; this only saves calls).
+        self._stopped: Lru[str, bool] = Lru(STOPPED_MEMORY)
 
-    def advance(self, launch: LaunchRecord) -> None:
+    def advance(self, launch: LaunchRecord, *, chunk_job: str | None = None, live: bool = False) -> None:
         """Decide the phase from the stored counts; move it on (once) when it changed, else
-        announce progress when it is due."""
+        announce progress when it is due, and the chunks that became due. ``chunk_job``: the job
+        of a chunk whose events were just written (``live``: some of them were not final); it is
+        terminated when the launch has failed or was aborted already."""
         for _ in range(MAX_ROUNDS):
             summary = self.store.summary(launch.launch_id)
-            if summary is None or summary.get("phase") in FINAL_PHASES:
+            if summary is None:
                 return
-            counts = counts_of(summary, launch.size)
+            if summary.get("phase") in FINAL_PHASES:
+                if chunk_job and live and summary.get("phase") in ("failed", "aborted") \
+                        and not self._stopped.get(chunk_job):
+                    # E.g. a chunk submitted while the launch ended (its record had no job yet, so it was not stopped).
+                    self.jobs.terminate(chunk_job, f"batchlane: launch {summary['phase']} ({summary.get('reason')})")
+                    self._stopped.put(chunk_job, True)
+                return
+            counts = counts_of(summary, launch.size, launch.chunks)
             decision = decide_phase(launch.size, min_successes(launch.size, launch.min_success_ratio), counts,
                                     parent_status=summary.get("parentStatus"))
             if decision.phase == summary.get("phase"):
                 self._progress(launch, summary, counts, decision.phase)
-                return
+                if not self._announce_due(launch, summary):
+                    return
+                continue  # announced: more may have become due meanwhile
             if not self.move(launch, summary, decision.phase, decision.reason, counts,
                              terminate=_terminate_reason(decision)):
                 return  # another writer is making a change: it re-reads after it
@@ -92,7 +120,8 @@ class PhaseKeeper:
             # Not done: give the claim back so that the retry of this message makes the change.
             self.store.release_transition(launch.launch_id, token)
             raise
-        remove = (OPEN_SHARD_ATTR,) if phase in FINAL_PHASES else ()
+        # An ended launch leaves the open-launches index, and no chunk is due any more.
+        remove = (OPEN_SHARD_ATTR, *due_chunks(summary)) if phase in FINAL_PHASES else ()
         if not self.store.finish_transition(launch.launch_id, token, fields, remove):
             self.log.warning("phase claim was taken over", extra={"launchId": launch.launch_id, "phase": phase})
         return True
@@ -103,7 +132,9 @@ class PhaseKeeper:
         the summary records of them."""
         old_phase = summary.get("phase")
         if terminate:
-            self.jobs.terminate(launch.job_id, terminate)
+            for job_id in self._jobs_of(launch):
+                self.jobs.terminate(job_id, terminate)
+                self._stopped.put(job_id, True)
             fields["terminated"] = True
         if phase in FINAL_PHASES:
             fields.update(self.finisher.finish(launch, phase))
@@ -111,6 +142,34 @@ class PhaseKeeper:
             launch_id=launch.launch_id, job_id=launch.job_id, queue=launch.queue, phase=phase, previous=old_phase,
             reason=reason, size=launch.size, counts=counts, outputs_uri=fields.get("outputsUri"),
             error=fields.get("error"), failures=failures_of(summary)).detail())
+
+    def _jobs_of(self, launch: LaunchRecord) -> list[str]:
+        """The Batch jobs of a launch: its job, or every submitted chunk's (a chunk still being
+        submitted is stopped when its first event arrives: ``advance``)."""
+        if not launch.chunks.chunked:
+            return [launch.job_id] if launch.job_id else []
+        jobs = [c.job_id for c in self.store.chunk_records(launch.launch_id) if c.submitted and c.job_id]
+        return jobs if launch.job_id in jobs or not launch.job_id else [launch.job_id, *jobs]
+
+    def _announce_due(self, launch: LaunchRecord, summary: dict[str, Any]) -> bool:
+        """"Task Chunk Due" for each chunk the summary holds as due, under a claim on the current
+        phase; True when some were announced (and removed)."""
+        due = due_chunks(summary)
+        if not due:
+            return False
+        token = uuid.uuid4().hex
+        now_ms = int(self.clock() * 1000)
+        if not self.store.claim_transition(launch.launch_id, summary.get("phase"), token, now_ms,
+                                           now_ms - self.claim_seconds * 1000):
+            return False  # another writer holds the claim: it re-reads the summary after its change
+        try:
+            for chunk in sorted(due.values()):
+                self.announcer.publish(CHUNK_DUE, TaskChunkDue(launchId=launch.launch_id, chunk=chunk).detail())
+        except BaseException:
+            self.store.release_transition(launch.launch_id, token)
+            raise
+        self.store.finish_transition(launch.launch_id, token, {"chunkDueAt": now_ms}, tuple(due))
+        return True
 
     def _progress(self, launch: LaunchRecord, summary: dict[str, Any], counts: dict[str, int], phase: str) -> None:
         """Rate-limited progress of a large launch: at most one "Task Status Changed" (kind

@@ -16,6 +16,7 @@ children batchlane has seen an event of, by index; the others are counted as SUB
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -23,9 +24,10 @@ from batchlane.common.console import partition_of
 from batchlane.common.executions import FINAL_PHASES, LAUNCH_TAG, Partition
 from batchlane.status.events import ForeignEvent, MalformedEvent, parse_event
 from batchlane.status.failures import attempt_classes, child_class, failure_counts
-from batchlane.status.fold import ChildState, LaunchStatus, ParentState, fold_events, observe, summarize
+from batchlane.status.fold import WAITING, ChildState, LaunchStatus, ParentState, fold_events, observe, summarize
 from batchlane.status.links import child_job_id, child_log_links, job_link
 from batchlane.status.outputs import launch_error_summary
+from batchlane.status.transitions import counts_of
 
 
 def child_document(child: ChildState, *, job_id: str | None, is_array: bool, region: str, partition: str,
@@ -90,11 +92,21 @@ def record_document(items: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None
     children = [ChildState.from_item(c) for c in part.children]
     parent = ParentState.from_item(part.parent) if part.parent is not None else None
     status = summarize(record.as_status_launch(), children, parent, aborted=part.phase == "aborted")
-    extra = {"terminated": True} if summary.get("terminated") else None
+    extra = {"terminated": True} if summary.get("terminated") else {}
+    chunks = record.chunks
+    if chunks.chunked:
+        # Children of chunks not submitted yet have no item: the summary knows how many wait for a slot.
+        waiting = counts_of(summary, record.size, chunks)[WAITING]
+        counts = dict(status.counts)
+        counts["SUBMITTED"] = max(0, counts.get("SUBMITTED", 0) - waiting)
+        counts[WAITING] = waiting
+        status = replace(status, counts=counts)
+        extra.update(waiting=waiting, chunks={"size": chunks.chunk_size, "count": chunks.count,
+                                              "window": chunks.window})
     return status_document(
         status, region=record.region or "us-east-1", partition=partition_of(record.job_arn or ""),
         log_group=record.log_group, phase=part.phase, reason=summary.get("reason"), error=summary.get("error"),
-        outputs_uri=summary.get("outputsUri"), extra=extra,
+        outputs_uri=summary.get("outputsUri"), extra=extra or None,
     )
 
 

@@ -1,0 +1,296 @@
+"""Status at scale: a chunked map task of N children (default 1,000,000) through the real aggregator
+handler against moto (in-process), at the fold and storage level. Run by hand; prints figures:
+
+    .venv/bin/python bench/scale_bench.py [--children 1000000] [--max-concurrency K] [--chunk-size 10000]
+                                          [--dup 0.05] [--no-outputs] [--seed 7]
+
+The launcher is emulated: the launch record and each chunk's record are written as the launcher
+writes them (docs/contracts.md), a chunk's record before its events; with ``--max-concurrency`` a
+chunk's events start only once its "Task Chunk Due" was published. Each chunk's events (parent
+PENDING, five per child, parent SUCCEEDED; ``--dup`` of them delivered twice) are generated a
+block of children at a time, shuffled within the block, and delivered in Lambda batches of the
+deployment's aggregator batch size.
+
+Figures: events, write requests and items written (and per event), items in the partition,
+the summary item's size in bytes (DynamoDB's limit is 400 KB), events per second through the
+handler, "Task Chunk Due" published, and memory: the process's peak RSS (an upper bound: moto
+keeps every item of the table in this process) and the handler's own peak (tracemalloc, over a
+sample of Lambda batches and over the final phase change, which assembles the outputs). A run
+that is cut short by ``--max-seconds`` prints the same figures for what it did and labels the
+extrapolation to N children as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import random
+import resource
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "lambdas"))
+sys.path.insert(0, str(ROOT))
+
+os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                   "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+                   "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": "batchlane",
+                   "POWERTOOLS_LOG_LEVEL": "ERROR"})
+
+from batchlane import CHUNK_DUE  # noqa: E402
+from batchlane.common.chunks import Chunks  # noqa: E402
+from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, SUBMITTED, ChunkRecord, LaunchRecord  # noqa: E402
+from batchlane.status.simulate import ChildPlan, child_events, job_event  # noqa: E402
+
+LAUNCH = "L-scale"
+BLOCK = 100  # children whose events are generated (and shuffled) together
+TRACED_EVERY = 200  # every how many Lambda batches the handler's memory is traced
+
+
+def job_of(chunk: int) -> str:
+    return f"{chunk:08x}-5ca1-4e00-8000-000000000000"
+
+
+def chunk_events(chunk: int, layout: Chunks, rng: random.Random, dup: float):
+    """One chunk's events, a block of children at a time (never all of them in memory)."""
+    job, n = job_of(chunk), layout.chunk_len(chunk)
+    tags = {LAUNCH_TAG: LAUNCH, CHUNK_TAG: str(chunk)}
+    if n > 1:
+        yield [job_event(job_id=job, status="PENDING", size=n, tags=tags, status_summary={"SUBMITTED": n})]
+    for start in range(0, n, BLOCK):
+        block = [e for i in range(start, min(start + BLOCK, n))
+                 for e in child_events(job, i, ChildPlan(pending=True), is_array=n > 1, tags=tags)]
+        block += rng.sample(block, int(len(block) * dup))
+        rng.shuffle(block)
+        yield block
+    if n > 1:
+        yield [job_event(job_id=job, status="SUCCEEDED", size=n, tags=tags, status_summary={"SUCCEEDED": n},
+                         time_ms=1_800_000_000_000)]
+
+
+def summary_phase(table) -> str | None:
+    item = table.get_item(Key={"launchId": LAUNCH, "sk": "status"}, ConsistentRead=True).get("Item") or {}
+    return item.get("phase")
+
+
+class _Context:
+    function_name = "bench"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    aws_request_id = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+def item_bytes(item: dict) -> int:
+    from boto3.dynamodb.types import TypeSerializer
+
+    from batchlane.common.values import to_dynamo
+
+    ser = TypeSerializer()
+    return len(json.dumps({k: ser.serialize(v) for k, v in to_dynamo(item).items()}).encode())
+
+
+class _GeneratedChildren:
+    """A store whose N child items are made as they are read (the finisher's paged reads, no moto)."""
+
+    def __init__(self, size: int, failed_every: int) -> None:
+        self.size, self.failed_every = size, failed_every
+
+    def iter_children(self, launch_id: str):
+        from batchlane.status.fold import Attempt, ChildState
+
+        for i in range(self.size):
+            failed = self.failed_every and i % self.failed_every == 0
+            yield ChildState(i, "FAILED" if failed else "SUCCEEDED", 1, "Essential container in task exited",
+                             attempts=(Attempt(exit_code=1 if failed else 0),))
+
+
+class _GeneratedOutputs:
+    """Child i's outputs made on read; the assembled document consumed part by part (bytes counted)."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.reads = 0
+
+    def read_many(self, uris):
+        self.reads += len(uris)
+        return {i: {"y": i, "name": f"item-{i}"} for i in uris}
+
+    def write_stream(self, uri, parts) -> None:
+        for part in parts:
+            self.bytes += len(part)
+
+
+def assemble_at_scale(size: int) -> None:
+    """The finisher's error summary and outputs assembly over ``size`` children (ports generated)."""
+    from batchlane.status.finish import Finisher
+
+    outputs = _GeneratedOutputs()
+    launch = LaunchRecord(launch_id=LAUNCH, state=SUBMITTED, job_name="scale", queue="q", size=size, is_array=True,
+                          is_map_task=True, job_id=job_of(0), outputs_uri=f"s3://data/launches/{LAUNCH}/outputs/")
+    finisher = Finisher(_GeneratedChildren(size, failed_every=1000), outputs, "data", log=None)
+    tracemalloc.start()
+    t = time.perf_counter()
+    fields = finisher.finish(launch, "failed")
+    elapsed = time.perf_counter() - t
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(f"assembly at scale     : {size} children ({size // 1000} failed), {outputs.reads} outputs read, "
+          f"{outputs.bytes / 2**20:.1f} MiB of outputs.json streamed in {elapsed:.1f}s; peak {peak / 2**20:.1f} MiB "
+          f"(tracemalloc); error summary {len(fields.get('error', ''))} chars")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--children", type=int, default=1_000_000)
+    ap.add_argument("--chunk-size", type=int, default=10_000, help="maxArraySize")
+    ap.add_argument("--max-concurrency", type=int, default=None)
+    ap.add_argument("--dup", type=float, default=0.05, help="share of events delivered twice")
+    ap.add_argument("--no-outputs", action="store_true", help="no child outputs (nothing assembled)")
+    ap.add_argument("--max-seconds", type=float, default=3600, help="stop delivering after this long")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--assemble", type=int, default=0, metavar="N",
+                    help="only the outputs' assembly and error summary of N children (generated ports, no moto)")
+    args = ap.parse_args()
+    if args.assemble:
+        return assemble_at_scale(args.assemble)
+
+    import boto3
+    from moto import mock_aws
+
+    from batchlane.common import aws
+    from batchlane.deployment.config import load_config
+    from batchlane.sandbox.provision import provision
+    from batchlane.status import handler as aggregator
+
+    layout = Chunks.layout(args.children, args.chunk_size, args.max_concurrency)
+    config = load_config("dev")
+    rng = random.Random(args.seed)
+    with mock_aws(config={"batch": {"use_docker": False}}):
+        aws.reset_clients()
+        deployment = provision(config)
+        for k, v in deployment.function_environment().items():
+            os.environ[k] = v
+        aggregator.runtime.cache_clear()
+        table = boto3.resource("dynamodb").Table(config.table_name("executions"))
+        from batchlane.common.values import to_dynamo
+
+        outputs_uri = None if args.no_outputs else f"s3://{deployment.bucket}/launches/{LAUNCH}/outputs/"
+        launch = LaunchRecord(launch_id=LAUNCH, state=SUBMITTED, job_name="scale", queue="q", size=args.children,
+                              is_array=True, is_map_task=True, job_id=job_of(0), region="us-east-1",
+                              outputs_uri=outputs_uri, chunk_size=layout.chunk_size, chunk_count=layout.count,
+                              chunk_window=layout.window, max_concurrency=args.max_concurrency)
+        table.put_item(Item=to_dynamo(launch.to_item()))
+        service = aggregator.runtime()
+        store = service.store
+        due: list[int] = []
+        publish = service.phases.announcer.publish
+
+        def counting(detail_type, detail):
+            if detail_type == CHUNK_DUE:
+                due.append(detail["chunk"])
+            publish(detail_type, detail)
+
+        service.phases.announcer.publish = counting
+        s3 = boto3.client("s3")
+        batch_size = config.aggregator.batch_size
+        pending = list(layout.initial)  # chunks the emulated launcher has submitted, not yet delivered
+        submitted = set(pending)
+        events = batches = handler_peak = 0
+        handler_time = 0.0
+        started = time.perf_counter()
+        cut = False
+        print(f"layout: {layout.size} children, {layout.count} chunks of {layout.chunk_size}, "
+              f"{layout.window} in flight; Lambda batches of {batch_size}")
+        while pending and not cut:
+            chunk = pending.pop(0)
+            layout_chunk = ChunkRecord(launch_id=LAUNCH, chunk=chunk, offset=layout.offset(chunk),
+                                       size=layout.chunk_len(chunk), state=SUBMITTED, job_name=f"scale-c{chunk}",
+                                       queue="q", job_id=job_of(chunk))
+            table.put_item(Item=to_dynamo(layout_chunk.to_item()))
+            if outputs_uri:
+                for i in range(layout.offset(chunk), layout.offset(chunk) + layout.chunk_len(chunk)):
+                    s3.put_object(Bucket=deployment.bucket, Key=f"launches/{LAUNCH}/outputs/{i}/outputs.json",
+                                  Body=b'{"y":%d}' % i)
+            for block in chunk_events(chunk, layout, rng, args.dup):
+                for k in range(0, len(block), batch_size):
+                    records = block[k:k + batch_size]
+                    body = {"Records": [{"messageId": f"m{events + i}", "body": json.dumps(e), "attributes": {},
+                                         "eventSource": "aws:sqs"} for i, e in enumerate(records)]}
+                    traced = batches % TRACED_EVERY == 0
+                    if traced:
+                        tracemalloc.start()
+                    t = time.perf_counter()
+                    with contextlib.redirect_stdout(io.StringIO()):  # the EMF metric lines
+                        assert aggregator.handler(body, _Context())["batchItemFailures"] == []
+                    handler_time += time.perf_counter() - t
+                    if traced:
+                        handler_peak = max(handler_peak, tracemalloc.get_traced_memory()[1])
+                        tracemalloc.stop()
+                    events += len(records)
+                    batches += 1
+                if time.perf_counter() - started > args.max_seconds:
+                    cut = True
+                    break
+            for c in due:  # the launcher's side: a due chunk is submitted
+                if c not in submitted:
+                    submitted.add(c)
+                    pending.append(c)
+        # The final phase change's heavy part, measured alone: the error summary and the outputs of
+        # every child, assembled in index order (streamed).
+        finish_seconds, finish_peak = 0.0, 0
+        if summary_phase(table) in ("succeeded", "failed"):
+            tracemalloc.start()
+            t = time.perf_counter()
+            fields = service.phases.finisher.finish(store.get_launch(LAUNCH), summary_phase(table))
+            finish_seconds = time.perf_counter() - t
+            finish_peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            handler_peak = max(handler_peak, finish_peak)
+            if outputs_uri:
+                got = json.loads(s3.get_object(Bucket=deployment.bucket, Key=f"launches/{LAUNCH}/outputs.json")["Body"].read())
+                assert got["y"] == list(range(args.children)), "outputs out of order"
+                print(f"outputs assembled     : {args.children} values in index order, {finish_seconds:.1f}s, "
+                      f"peak {finish_peak / 2**20:.1f} MiB ({fields.get('outputsUri')})")
+        summary = table.get_item(Key={"launchId": LAUNCH, "sk": "status"}, ConsistentRead=True)["Item"]
+        elapsed = time.perf_counter() - started
+        done_children = sum(int(summary.get(f"n_{s}", 0)) for s in ("SUCCEEDED",))
+        print(f"events delivered      : {events} in {batches} Lambda batches ({elapsed:.1f}s wall, "
+              f"{handler_time:.1f}s in the handler)")
+        print(f"events per second     : {events / handler_time:,.0f} through the handler (moto in-process)")
+        print(f"write requests        : {store.write_requests} = {store.write_requests / events:.3f} per event")
+        print(f"items written         : {store.items_written} = {store.items_written / events:.3f} per event")
+        count = 0
+        from boto3.dynamodb.conditions import Key
+
+        kwargs = {"KeyConditionExpression": Key("launchId").eq(LAUNCH), "Select": "COUNT"}
+        while True:
+            page = table.query(**kwargs)
+            count += page["Count"]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        print(f"items in the partition: {count} (children {done_children} succeeded, chunk records, parents, launch, status)")
+        print(f"summary item          : {item_bytes(summary)} bytes (DynamoDB's limit: 409,600); phase {summary.get('phase')}")
+        print(f"Task Chunk Due        : {len(due)} published ({len(set(due))} distinct)")
+        print(f"handler memory peak   : {handler_peak / 2**20:.1f} MiB (tracemalloc, every {TRACED_EVERY}th batch"
+              " and the outputs' assembly; Lambda's limit here: 512 MB)")
+        print(f"process peak RSS      : {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB "
+              "(includes moto's copy of every item)")
+        if cut:
+            share = done_children / args.children
+            print(f"CUT SHORT after {args.max_seconds:.0f}s at {share:.1%} of the children; EXTRAPOLATED to "
+                  f"{args.children}: {elapsed / max(share, 1e-9) / 3600:.1f} h at this rate")
+
+
+if __name__ == "__main__":
+    main()
