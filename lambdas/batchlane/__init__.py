@@ -9,3 +9,6 @@ LAUNCH_REJECTED = "Task Launch Rejected"
 STATUS_CHANGED = "Task Status Changed"
 ABORT_REQUESTED = "Task Abort Requested"
 ABORT_REJECTED = "Task Abort Rejected"
+# The aggregator tells the launcher that a chunk of a chunked map task may be submitted (docs/chunked-maps.md).
+CHUNK_DUE = "Task Chunk Due"
+CHUNK_DUE_SOURCE = "batchlane.status"
