@@ -11,7 +11,8 @@ from batchlane.common.events import EventBusAnnouncer
 from batchlane.common.observability import PowertoolsCounter, logger, metrics, tracer
 from batchlane.common.settings_store import SsmSettingsSource
 from batchlane.launch.adapters import BatchJobDefinitions, BatchJobs, DynamoLedger, S3InputStore
-from batchlane.launch.envelope import launch_event
+from batchlane import CHUNK_DUE
+from batchlane.launch.envelope import launcher_event
 from batchlane.launch.service import LaunchService
 from batchlane.routing.store import DynamoRoutingSource
 
@@ -46,8 +47,11 @@ def runtime() -> LaunchService:
 
 
 def record_handler(record) -> dict:
-    detail, producer = launch_event(record.body)
-    result = runtime().handle(detail, producer)
+    detail_type, detail, producer = launcher_event(record.body)
+    if detail_type == CHUNK_DUE:
+        result = runtime().handle_chunk_due(detail, producer)
+    else:
+        result = runtime().handle(detail, producer)
     logger.info("launch processed", extra=result)
     return result
 

@@ -163,37 +163,21 @@ class LaunchPlan:
     def chunked(self) -> bool:
         return self.chunks.chunked
 
-    def chunk_job_name(self, chunk: int) -> str:
-        return f"{self.job_name}-c{chunk}"
-
     def submit_request(self, job_definition: str, queue: str | None = None) -> dict[str, Any]:
-        """The SubmitJob request of an unchunked launch."""
-        return self._request(job_definition, queue, self.job_name, self.overrides, self.tags,
-                             self.size if self.is_array else None)
-
-    def chunk_request(self, job_definition: str, chunk: int, queue: str | None = None) -> dict[str, Any]:
-        """The SubmitJob request of one chunk of a chunked launch (docs/chunked-maps.md)."""
-        children = self.chunks.chunk_len(chunk)
-        return self._request(job_definition, queue, self.chunk_job_name(chunk), self.chunk_overrides(chunk),
-                             {**self.tags, CHUNK_TAG: str(chunk)}, children if children > 1 else None)
-
-    def chunk_overrides(self, chunk: int) -> dict[str, Any]:
-        return _chunk_overrides(self.overrides, self.chunks, chunk)
-
-    def _request(self, job_definition: str, queue: str | None, name: str, overrides: dict[str, Any],
-                 tags: dict[str, str], array_size: int | None) -> dict[str, Any]:
+        """The SubmitJob request of an unchunked launch; of a chunked one, the template its chunks'
+        requests are made from (kept on the launch record: a chunk due later is submitted from it)."""
         request: dict[str, Any] = {
-            "jobName": name,
+            "jobName": self.job_name,
             "jobQueue": queue or self.queue,
             "jobDefinition": job_definition,
             "retryStrategy": self.retry_strategy,
             "timeout": {"attemptDurationSeconds": self.timeout_seconds},
-            "containerOverrides": overrides,
-            "tags": tags,
+            "containerOverrides": self.overrides,
+            "tags": self.tags,
             "propagateTags": self.request.propagate_tags,
         }
-        if array_size is not None:
-            request["arrayProperties"] = {"size": array_size}
+        if self.is_array:
+            request["arrayProperties"] = {"size": self.size}
         if self.request.share_identifier:
             request["shareIdentifier"] = self.request.share_identifier
         if self.request.scheduling_priority is not None:
@@ -265,6 +249,24 @@ def plan_launch(
         index_key=index_key,
         index_body=index_body if index_key else None,
     ), []
+
+
+def chunk_job_name(job_name: str, chunk: int) -> str:
+    return f"{job_name}-c{chunk}"
+
+
+def chunk_request(template: dict[str, Any], chunks: Chunks, chunk: int) -> dict[str, Any]:
+    """The SubmitJob request of one chunk (docs/chunked-maps.md), from the launch's template
+    (``LaunchPlan.submit_request``): its name ``-c<c>``, its own array size (a plain job for a chunk
+    of one), the chunk tag, and its offset in the environment."""
+    children = chunks.chunk_len(chunk)
+    request = {**template, "jobName": chunk_job_name(template["jobName"], chunk),
+               "containerOverrides": _chunk_overrides(template["containerOverrides"], chunks, chunk),
+               "tags": {**template["tags"], CHUNK_TAG: str(chunk)}}
+    request.pop("arrayProperties", None)
+    if children > 1:
+        request["arrayProperties"] = {"size": children}
+    return request
 
 
 def _chunk_overrides(overrides: dict[str, Any], chunks: Chunks, chunk: int) -> dict[str, Any]:
