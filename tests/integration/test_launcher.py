@@ -175,10 +175,10 @@ def test_seed_routes_reach_their_queues(world, launch):
 
 
 def test_too_large_map_task_is_rejected(world, launch):
-    launch(task(inputsLocation={"uri": "s3://b-1/x.jsonl", "size": 10_001}))
+    launch(task(inputsLocation={"uri": "s3://b-1/x.jsonl", "size": 1_000_001}))
     rejected = only(world.answers(), "Task Launch Rejected")
     assert rejected["problems"][0]["field"] == "inputsLocation.size"
-    assert "at most 10000" in rejected["problems"][0]["message"]
+    assert "at most 1000000" in rejected["problems"][0]["message"]
 
 
 def test_oversized_command_and_environment_are_rejected_before_submission(world, launch):
