@@ -17,6 +17,14 @@ from typing import Any, BinaryIO
 OFFSET = struct.Struct(">Q")
 INDEX_SUFFIX = ".idx"
 
+# What a child learns from its environment about its input (docs/launch-event.md, docs/chunked-maps.md).
+ENV_INPUTS_URI = "BATCHLANE_INPUTS_URI"
+ENV_INPUTS_INDEX_URI = "BATCHLANE_INPUTS_INDEX_URI"  # a map task's inputs.idx
+ENV_INDEX_VAR_NAME = "BATCH_JOB_ARRAY_INDEX_VAR_NAME"  # names the variable that holds the (chunk-local) index
+INDEX_VARIABLE = "AWS_BATCH_JOB_ARRAY_INDEX"  # set by Batch for array children; absent (index 0) otherwise
+# A chunk's first global index: flytekit's entrypoint adds it to the index it reads, batchlane.job too.
+ENV_INDEX_OFFSET = "BATCH_JOB_ARRAY_INDEX_OFFSET"
+
 
 def jsonl_line(document: Any) -> bytes:
     return (json.dumps(document, separators=(",", ":"), sort_keys=True) + "\n").encode()

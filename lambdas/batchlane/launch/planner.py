@@ -11,7 +11,9 @@ from typing import Any
 
 from batchlane.common.chunks import Chunks
 from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG
-from batchlane.common.inputs import write_jsonl
+from batchlane.common.inputs import (  # noqa: F401 - the environment's names, imported from here too
+    ENV_INDEX_OFFSET, ENV_INDEX_VAR_NAME, ENV_INPUTS_INDEX_URI, ENV_INPUTS_URI, INDEX_VARIABLE, write_jsonl,
+)
 from batchlane.common.settings import Settings
 from batchlane.common.tenancy import launch_prefix, outputs_prefix, s3_uri
 from batchlane.launch.models import LaunchRequest, Problem, Resources
@@ -20,18 +22,12 @@ from batchlane.routing.engine import EC2
 
 # What a container learns from its environment (documented in docs/launch-event.md).
 ENV_LAUNCH_ID = "BATCHLANE_LAUNCH_ID"
-ENV_INPUTS_URI = "BATCHLANE_INPUTS_URI"
 ENV_INPUTS_FORMAT = "BATCHLANE_INPUTS_FORMAT"
 ENV_OUTPUTS_URI = "BATCHLANE_OUTPUTS_URI"
 ENV_ARRAY_SIZE = "BATCHLANE_ARRAY_SIZE"  # the whole map task's size (every chunk's children see the same)
-ENV_INPUTS_INDEX_URI = "BATCHLANE_INPUTS_INDEX_URI"  # a map task's inputs.idx (batchlane.common.inputs)
-# A chunk's first global index: flytekit's entrypoint adds it to the index it reads, batchlane.job too.
-ENV_INDEX_OFFSET = "BATCH_JOB_ARRAY_INDEX_OFFSET"
-INDEX_VARIABLE = "AWS_BATCH_JOB_ARRAY_INDEX"  # set by Batch for array children; absent (index 0) otherwise
 # Flyte's convention (flytekit's entrypoint reads the index from the variable this one names), set for
 # every job, Flyte task or not: a map's children then each compute their own element. A plain job has
 # no AWS_BATCH_JOB_ARRAY_INDEX, so it is pointed at a fake one set to 0, as Flyte's aws_array plugin does.
-ENV_INDEX_VAR_NAME = "BATCH_JOB_ARRAY_INDEX_VAR_NAME"
 FAKE_INDEX_VARIABLE = "BATCHLANE_FAKE_ARRAY_INDEX"
 # With it, pyflyte-execute exits non-zero when the task raised (its error file written): a failed Flyte
 # task is a FAILED Batch job, never a silent exit 0. Other images ignore it.
