@@ -67,7 +67,7 @@ def test_single_task_becomes_a_plain_job_with_its_input_in_s3(world, launch, sub
     assert record["isArray"] is False and record["queueArn"].endswith(":job-queue/batchlane-dev-default")
 
 
-def test_map_task_becomes_one_array_job_and_one_s3_object(world, launch, submitted):
+def test_map_task_becomes_one_array_job_and_its_inputs_with_their_index(world, launch, submitted):
     inputs = [{"i": i} for i in range(5)]
     launch(task(inputs=inputs, minSuccessRatio=0.8))
     launched = only(world.answers(), "Task Launched")
@@ -75,7 +75,9 @@ def test_map_task_becomes_one_array_job_and_one_s3_object(world, launch, submitt
     assert submitted[0]["arrayProperties"] == {"size": 5}
     assert s3_text(launched["inputsUri"]).splitlines() == [json.dumps(d, separators=(",", ":")) for d in inputs]
     objects = boto3.client("s3").list_objects_v2(Bucket=world.deployment.bucket)["Contents"]
-    assert [o["Key"] for o in objects] == ["launches/flytesnacks/development/l-1/inputs.jsonl"]
+    # The JSON Lines and their index (docs/chunked-maps.md#inputs-and-their-index): written once, nothing else.
+    assert [o["Key"] for o in objects] == ["launches/flytesnacks/development/l-1/inputs.idx",
+                                           "launches/flytesnacks/development/l-1/inputs.jsonl"]
     record = world.launch_record("l-1")
     assert record["size"] == 5 and record["isArray"] is True and float(record["minSuccessRatio"]) == 0.8
 
