@@ -33,13 +33,14 @@ def buffered_queue(scope: Construct, id: str, settings: FunctionConfig) -> tuple
     return queue, dlq
 
 
-def event_rule(scope: Construct, id: str, path: contract.EventPath, bus: events.IEventBus) -> events.Rule:
-    """The rule of an event path, on batchlane's bus (``bus``) or the default bus."""
-    pattern = path.pattern
+def event_rule(scope: Construct, id: str, path: contract.EventPath, bus: events.IEventBus,
+               extra: dict | None = None) -> events.Rule:
+    """The rule of an event path (or one of its ``extra_rules``), on batchlane's bus (``bus``) or the default bus."""
+    pattern = extra["pattern"] if extra else path.pattern
     return events.Rule(
         scope, id,
         event_bus=None if path.on_default_bus else bus,
-        description=path.description,
+        description=extra["description"] if extra else path.description,
         event_pattern=events.EventPattern(
             source=pattern.get("source"), detail_type=pattern.get("detail-type"), detail=pattern.get("detail")),
     )

@@ -15,6 +15,10 @@ from stacks.settings import DeploymentSettings
 from stacks.state import StateStore
 
 
+def _construct_id(rule_name: str) -> str:
+    return "".join(part.title() for part in rule_name.split("-"))  # "chunk-due" -> "ChunkDue"
+
+
 class LaunchPath(Construct):
     def __init__(
         self,
@@ -32,6 +36,10 @@ class LaunchPath(Construct):
         self.queue, self.dlq = buffered_queue(self, "Requests", path.settings)
         self.rule = event_rule(self, "LaunchRequested", path, state.bus)
         deliver(self.rule, self.queue, self.dlq)
+        # "Task Chunk Due" (docs/chunked-maps.md) into the same buffer: the launcher submits that chunk.
+        self.extra_rules = [event_rule(self, _construct_id(extra["name"]), path, state.bus, extra) for extra in path.extra_rules]
+        for rule in self.extra_rules:
+            deliver(rule, self.queue, self.dlq)
         self.function = runtime.function(
             self, "Launcher",
             handler=path.function.handler,

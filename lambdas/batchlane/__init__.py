@@ -9,4 +9,7 @@ LAUNCH_REJECTED = "Task Launch Rejected"
 STATUS_CHANGED = "Task Status Changed"
 ABORT_REQUESTED = "Task Abort Requested"
 ABORT_REJECTED = "Task Abort Rejected"
-CHUNK_DUE = "Task Chunk Due"  # the aggregator -> the launcher: a chunk of a map task may be submitted
+# The aggregator tells the launcher that a chunk of a chunked map task may be submitted (docs/chunked-maps.md).
+CHUNK_DUE = "Task Chunk Due"
+# Its source: the aggregator announces it as "batchlane" (EVENT_SOURCE); this one is also accepted.
+CHUNK_DUE_SOURCE = "batchlane.status"

@@ -81,14 +81,16 @@ class TemplateFacts:
                 dlq_id = self.ref(redrive["deadLetterTargetArn"])
                 handler = functions[self.ref(mapping["FunctionName"])]["Handler"]
                 bus = "batchlane" if "EventBusName" in rule else "default"
-                paths[(handler, bus)] = _path_facts(
+                # A path's own rule comes first; its extra rules onto the same buffer (contract.EventPath.
+                # extra_rules, e.g. chunk-due) are compared in test_launch_path.
+                paths.setdefault((handler, bus), _path_facts(
                     pattern=self._pattern(rule["EventPattern"]), retry=target["RetryPolicy"],
                     target_dlq=self.ref(target["DeadLetterConfig"]["Arn"]) == dlq_id,
                     visibility=queue["VisibilityTimeout"], retention=queue["MessageRetentionPeriod"],
                     max_receive_count=redrive["maxReceiveCount"],
                     dlq_retention=queues[dlq_id]["MessageRetentionPeriod"], batch_size=mapping["BatchSize"],
                     window=mapping.get("MaximumBatchingWindowInSeconds", 0),
-                    partial_failures="ReportBatchItemFailures" in mapping.get("FunctionResponseTypes", []))
+                    partial_failures="ReportBatchItemFailures" in mapping.get("FunctionResponseTypes", [])))
         return paths
 
     def _pattern(self, pattern: Any) -> Any:

@@ -59,6 +59,8 @@ class Fault:
     kind: str
     times: int = 1  # how many calls fail
     injected: int = 0
+    skip: int = 0  # matching calls that pass before the first that fails (e.g. the 2nd SubmitJob: skip=1)
+    seen: int = 0
 
     @property
     def after(self) -> bool:
@@ -88,9 +90,11 @@ class Injector:
                     return
                 if when == "before":
                     self.calls[(service, operation)] += 1
+                    for f in self.faults:
+                        f.seen += (f.service, f.operation) == (service, operation)
                 for f in self.faults:
                     if (f.service, f.operation) == (service, operation) and f.after == (when == "after") \
-                            and f.injected < f.times:
+                            and f.seen > f.skip and f.injected < f.times:
                         f.injected += 1
                         raise _error(f.kind, operation)
         return hook

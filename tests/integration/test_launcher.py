@@ -69,7 +69,7 @@ def test_single_task_becomes_a_plain_job_with_its_input_in_s3(world, launch, sub
     assert record["isArray"] is False and record["queueArn"].endswith(":job-queue/batchlane-dev-default")
 
 
-def test_map_task_becomes_one_array_job_and_one_s3_object(world, launch, submitted):
+def test_map_task_becomes_one_array_job_and_its_inputs_with_their_index(world, launch, submitted):
     inputs = [{"i": i} for i in range(5)]
     launch(task(inputs=inputs, minSuccessRatio=0.8))
     launched = only(world.answers(), "Task Launched")
@@ -77,7 +77,9 @@ def test_map_task_becomes_one_array_job_and_one_s3_object(world, launch, submitt
     assert submitted[0]["arrayProperties"] == {"size": 5}
     assert s3_text(launched["inputsUri"]).splitlines() == [json.dumps(d, separators=(",", ":")) for d in inputs]
     objects = boto3.client("s3").list_objects_v2(Bucket=world.deployment.bucket)["Contents"]
-    assert [o["Key"] for o in objects] == ["launches/flytesnacks/development/l-1/inputs.jsonl"]
+    # The JSON Lines and their index (docs/chunked-maps.md#inputs-and-their-index): written once, nothing else.
+    assert [o["Key"] for o in objects] == ["launches/flytesnacks/development/l-1/inputs.idx",
+                                           "launches/flytesnacks/development/l-1/inputs.jsonl"]
     record = world.launch_record("l-1")
     assert record["size"] == 5 and record["isArray"] is True and float(record["minSuccessRatio"]) == 0.8
 
@@ -177,10 +179,10 @@ def test_seed_routes_reach_their_queues(world, launch):
 
 
 def test_too_large_map_task_is_rejected(world, launch):
-    launch(task(inputsLocation={"uri": "s3://b-1/x.jsonl", "size": 10_001}))
+    launch(task(inputsLocation={"uri": "s3://b-1/x.jsonl", "size": 1_000_001}))
     rejected = only(world.answers(), "Task Launch Rejected")
     assert rejected["problems"][0]["field"] == "inputsLocation.size"
-    assert "at most 10000" in rejected["problems"][0]["message"]
+    assert "at most 1000000" in rejected["problems"][0]["message"]
 
 
 def test_oversized_command_and_environment_are_rejected_before_submission(world, launch):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from batchlane.common.errors import Refused, TransientError
-from batchlane.common.executions import SUBMITTING, LaunchRecord
+from batchlane.common.executions import LAUNCH_SK, SORT_KEY, SUBMITTING, ChunkRecord, LaunchRecord
 from batchlane.launch.ports import SubmitOutcomeUnknown, SubmittedJob
 from port_fakes import FakeSettings  # noqa: F401 - the launch tests import it from here
 
@@ -77,48 +77,69 @@ class FakeJobs:
 
 
 class FakeLedger:
-    """The launch items, with the conditions DynamoLedger puts on its writes."""
+    """The launch items and chunk items, with the conditions DynamoLedger puts on its writes."""
 
     def __init__(self) -> None:
         self.records: dict[str, LaunchRecord] = {}
+        self.chunks: dict[tuple[str, str], ChunkRecord] = {}  # (launchId, sk) -> the chunk#<c> items
+        self.phases: dict[str, str] = {}  # the status summaries' phases (the aggregator's)
         self.reads = 0
         self.rejections: dict[str, list[dict[str, str]]] = {}  # the "rejection" items
         self.before_write: Callable[[str], None] = lambda operation: None  # fault injection
 
-    def claim(self, record: LaunchRecord) -> LaunchRecord | None:
+    def _store(self, sk: str) -> dict:
+        return self.records if sk == LAUNCH_SK else self.chunks
+
+    @staticmethod
+    def _key(launch_id: str, sk: str):
+        return launch_id if sk == LAUNCH_SK else (launch_id, sk)
+
+    def claim(self, record):
         self.before_write("claim")
-        existing = self.records.get(record.launch_id)
+        sk = record.to_item()[SORT_KEY]
+        store, k = self._store(sk), self._key(record.launch_id, sk)
+        existing = store.get(k)
         if existing is not None:
             return existing
-        self.records[record.launch_id] = record
+        store[k] = record
         return None
 
-    def take_over(self, record: LaunchRecord, old_token: str | None) -> bool:
+    def take_over(self, record, old_token: str | None) -> bool:
         self.before_write("take_over")
-        existing = self.records.get(record.launch_id)
+        sk = record.to_item()[SORT_KEY]
+        store, k = self._store(sk), self._key(record.launch_id, sk)
+        existing = store.get(k)
         if existing is None or existing.state != SUBMITTING or existing.lease_token != old_token:
             return False
-        self.records[record.launch_id] = record
+        store[k] = record
         return True
 
-    def complete(self, launch_id: str, token: str, fields: dict[str, Any]) -> LaunchRecord:
+    def complete(self, launch_id: str, token: str, fields: dict[str, Any], sk: str = LAUNCH_SK):
         self.before_write("complete")
-        existing = self.records[launch_id]
+        store, k = self._store(sk), self._key(launch_id, sk)
+        existing = store[k]
         if existing.lease_token != token:
             raise TransientError("taken over")
         item = {**existing.to_item(), **fields}
         item.pop("leaseUntil", None)
-        self.records[launch_id] = LaunchRecord.from_item(item)
-        return self.records[launch_id]
+        store[k] = type(existing).from_item(item)
+        return store[k]
 
-    def release(self, launch_id: str, token: str | None) -> None:
-        existing = self.records.get(launch_id)
+    def release(self, launch_id: str, token: str | None, sk: str = LAUNCH_SK) -> None:
+        store, k = self._store(sk), self._key(launch_id, sk)
+        existing = store.get(k)
         if existing is not None and existing.lease_token == token:
-            del self.records[launch_id]
+            del store[k]
 
     def get(self, launch_id: str) -> LaunchRecord | None:
         self.reads += 1
         return self.records.get(launch_id)
+
+    def get_chunk(self, launch_id: str, chunk: int) -> ChunkRecord | None:
+        return next((r for (lid, _), r in self.chunks.items() if lid == launch_id and r.chunk == chunk), None)
+
+    def phase(self, launch_id: str) -> str | None:
+        return self.phases.get(launch_id)
 
     def record_rejection(self, launch_id: str, problems: list[dict[str, str]]) -> None:
         self.before_write("record_rejection")

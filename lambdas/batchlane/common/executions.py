@@ -141,6 +141,9 @@ class LaunchRecord(BaseModel):
     chunk_count: int | None = None
     chunk_window: int | None = None
     max_concurrency: int | None = None
+    # The SubmitJob request its chunks are made from (batchlane.launch.planner.chunk_request): the
+    # launcher submits a chunk that becomes due later from it. Only on a chunked launch, once SUBMITTED.
+    chunk_template: dict[str, Any] | None = None
 
     @property
     def chunks(self) -> Chunks:

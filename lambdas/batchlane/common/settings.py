@@ -30,11 +30,14 @@ class Limits(BaseModel):
     # Whole numbers only (no "10", 10.0 or true); unknown keys are errors, not ignored.
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, validate_by_name=True)
 
+    # The largest Batch array job: a map task beyond it runs as several (chunks, batchlane.common.chunks).
     max_array_size: Annotated[int, Field(alias="maxArraySize", ge=2, le=10_000)] = 10_000
     max_overrides_chars: Annotated[int, Field(alias="maxOverridesChars", ge=512, le=8192)] = 4096
     min_timeout_seconds: Annotated[int, Field(alias="minTimeoutSeconds", ge=60)] = 60
     max_timeout_seconds: Annotated[int, Field(alias="maxTimeoutSeconds", ge=60)] = 14 * 24 * 3600
     default_timeout_seconds: Annotated[int, Field(alias="defaultTimeoutSeconds", ge=60)] = 72 * 3600
+    # Most inputs of one map task (global child indexes stay below 1,000,000: six-digit item keys).
+    max_map_size: Annotated[int, Field(alias="maxMapSize", ge=2, le=1_000_000)] = 1_000_000
 
     @model_validator(mode="after")
     def _default_within_maximum(self) -> "Limits":

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from batchlane import ABORT_REQUESTED, LAUNCH_REQUESTED
+from batchlane import ABORT_REQUESTED, CHUNK_DUE, CHUNK_DUE_SOURCE, EVENT_SOURCE, LAUNCH_REQUESTED
 from batchlane.common.environment import FunctionEnvironment
 from batchlane.common.executions import EXPIRES_AT
 from batchlane.deployment.config import DeploymentConfig, FunctionConfig, StateNames
@@ -121,6 +121,17 @@ class EventPath:
     batch_size: int
     batching_window_seconds: int
     description: str
+    # Further rules onto the same buffer ({"name": rule name suffix, "pattern": ..., "description": ...}).
+    extra_rules: tuple[dict[str, Any], ...] = ()
+
+
+# "Task Chunk Due" from the status path (its source, or batchlane's own) to the launcher's buffer
+# (docs/chunked-maps.md): the launcher submits the chunk that became due.
+CHUNK_DUE_RULE: dict[str, Any] = {
+    "name": "chunk-due",
+    "pattern": {"source": [CHUNK_DUE_SOURCE, EVENT_SOURCE], "detail-type": [CHUNK_DUE]},
+    "description": "Chunks of chunked map tasks that became due, to the launcher's buffer",
+}
 
 
 def event_paths(config: DeploymentConfig, job_queue_arns: Sequence[Any]) -> dict[PathName, EventPath]:
@@ -131,7 +142,7 @@ def event_paths(config: DeploymentConfig, job_queue_arns: Sequence[Any]) -> dict
         "launcher": EventPath(
             "launcher", FUNCTIONS["launcher"], False, {"detail-type": [LAUNCH_REQUESTED]}, launcher,
             launcher.batch_size, launcher.batching_window_seconds,
-            "Task launch requests to the launcher's buffer"),
+            "Task launch requests to the launcher's buffer", (CHUNK_DUE_RULE,)),
         "aggregator": EventPath(
             "aggregator", FUNCTIONS["aggregator"], True,
             {"source": [BATCH_SOURCE], "detail-type": list(BATCH_DETAIL_TYPES), "detail": {"jobQueue": list(job_queue_arns)}},

@@ -12,7 +12,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from batchlane.common import aws
 from batchlane.common.errors import Refused, TransientError
-from batchlane.common.executions import EXPIRES_AT, LAUNCH_SK, REJECTION_SK, SUBMITTING, LaunchRecord, key
+from batchlane.common.executions import (
+    EXPIRES_AT, LAUNCH_SK, REJECTION_SK, SORT_KEY, SUBMITTING, SUMMARY_SK, ChunkRecord, LaunchRecord, chunk_sk, key,
+)
 from batchlane.common.rate import Throttled, TokenBucket, backoff
 from batchlane.common.values import to_dynamo
 from batchlane.launch.planner import JobDefinitionSpec
@@ -167,18 +169,27 @@ class S3InputStore:
         self.bucket = bucket
 
     def put(self, key: str, body: bytes) -> None:
+        content_type = "application/octet-stream" if key.endswith(".idx") else "application/x-ndjson"
         _refusable_call("PutObject", aws.client("s3").put_object, Bucket=self.bucket, Key=key, Body=body,
-              ContentType="application/x-ndjson")
+              ContentType=content_type)
+
+
+Claimable = LaunchRecord | ChunkRecord
+
+
+def _model(sk: str) -> type[LaunchRecord] | type[ChunkRecord]:
+    return LaunchRecord if sk == LAUNCH_SK else ChunkRecord
 
 
 class DynamoLedger:
-    """The executions table's ``launch`` item (batchlane.common.executions)."""
+    """The executions table's ``launch`` item and the ``chunk#<c>`` items of a chunked map task
+    (batchlane.common.executions): both claimed, taken over and completed the same way."""
 
     def __init__(self, table_name: str, *, retention_seconds: int = 0) -> None:
         self.table_name = table_name
         self.retention_seconds = retention_seconds  # the table's TTL attribute expiresAt; 0: never
 
-    def _item(self, record: LaunchRecord) -> dict[str, Any]:
+    def _item(self, record: Claimable) -> dict[str, Any]:
         item = record.to_item()
         if self.retention_seconds:
             item[EXPIRES_AT] = int(time.time()) + self.retention_seconds
@@ -188,7 +199,8 @@ class DynamoLedger:
     def _table(self):
         return aws.resource("dynamodb").Table(self.table_name)
 
-    def claim(self, record: LaunchRecord) -> LaunchRecord | None:
+    def claim(self, record: Claimable) -> Claimable | None:
+        sk = record.to_item()[SORT_KEY]
         try:
             _call("PutItem", self._table.put_item, Item=self._item(record),
                   ConditionExpression="attribute_not_exists(launchId)",
@@ -199,13 +211,13 @@ class DynamoLedger:
                 raise
             old = exc.response.get("Item")  # the existing record, in low-level form: no extra read
             if old:
-                return LaunchRecord.from_item({k: _DESERIALIZE.deserialize(v) for k, v in old.items()})
-            existing = self.get(record.launch_id)
+                return _model(sk).from_item({k: _DESERIALIZE.deserialize(v) for k, v in old.items()})
+            existing = self._get(record.launch_id, sk)
             if existing is None:
                 raise LaunchInProgress(f"launch {record.launch_id}: the record changed while it was claimed") from exc
             return existing
 
-    def take_over(self, record: LaunchRecord, old_token: str | None) -> bool:
+    def take_over(self, record: Claimable, old_token: str | None) -> bool:
         try:
             _call("PutItem", self._table.put_item, Item=self._item(record),
                   ConditionExpression="#s = :submitting AND leaseToken = :old",
@@ -217,13 +229,13 @@ class DynamoLedger:
                 return False
             raise
 
-    def complete(self, launch_id: str, token: str, fields: dict[str, Any]) -> LaunchRecord:
+    def complete(self, launch_id: str, token: str, fields: dict[str, Any], sk: str = LAUNCH_SK) -> Claimable:
         names = {f"#f{i}": k for i, k in enumerate(fields)}
         values = {f":v{i}": to_dynamo(v) for i, v in enumerate(fields.values())}
         try:
             response = _call(
                 "UpdateItem", self._table.update_item,
-                Key=key(launch_id, LAUNCH_SK),
+                Key=key(launch_id, sk),
                 UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))) + " REMOVE leaseUntil",
                 ConditionExpression="leaseToken = :token",
                 ExpressionAttributeNames=names,
@@ -233,21 +245,33 @@ class DynamoLedger:
         except ClientError as exc:
             if aws.error_code(exc) == "ConditionalCheckFailedException":
                 # Another delivery took the claim over (we were slower than the lease): it finds our job.
-                raise LaunchInProgress(f"launch {launch_id} was taken over before it was recorded") from exc
+                raise LaunchInProgress(f"launch {launch_id} ({sk}) was taken over before it was recorded") from exc
             raise
-        return LaunchRecord.from_item(response["Attributes"])
+        return _model(sk).from_item(response["Attributes"])
 
-    def release(self, launch_id: str, token: str | None) -> None:
+    def release(self, launch_id: str, token: str | None, sk: str = LAUNCH_SK) -> None:
         try:
-            _call("DeleteItem", self._table.delete_item, Key=key(launch_id, LAUNCH_SK),
+            _call("DeleteItem", self._table.delete_item, Key=key(launch_id, sk),
                   ConditionExpression="leaseToken = :token", ExpressionAttributeValues={":token": token or ""})
         except ClientError as exc:
             if aws.error_code(exc) != "ConditionalCheckFailedException":
                 raise
 
+    def _get(self, launch_id: str, sk: str) -> Claimable | None:
+        item = _call("GetItem", self._table.get_item, Key=key(launch_id, sk), ConsistentRead=True).get("Item")
+        return _model(sk).from_item(item) if item else None
+
     def get(self, launch_id: str) -> LaunchRecord | None:
-        item = _call("GetItem", self._table.get_item, Key=key(launch_id, LAUNCH_SK), ConsistentRead=True).get("Item")
-        return LaunchRecord.from_item(item) if item else None
+        return self._get(launch_id, LAUNCH_SK)
+
+    def get_chunk(self, launch_id: str, chunk: int) -> ChunkRecord | None:
+        return self._get(launch_id, chunk_sk(chunk))
+
+    def phase(self, launch_id: str) -> str | None:
+        """The phase of the launch's status summary (written by the aggregator; None: none yet)."""
+        item = _call("GetItem", self._table.get_item, Key=key(launch_id, SUMMARY_SK), ConsistentRead=True,
+                     ProjectionExpression="#p", ExpressionAttributeNames={"#p": "phase"}).get("Item")
+        return (item or {}).get("phase")
 
     def record_rejection(self, launch_id: str, problems: list[dict[str, str]]) -> None:
         item = {**key(launch_id, REJECTION_SK), "problems": problems, "rejectedAt": int(time.time() * 1000)}

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
+from batchlane import CHUNK_DUE
 from batchlane.common.observability import PowertoolsCounter, logger, metrics, tracer
 from batchlane.common.rate import Throttled, backoff
 
@@ -57,11 +58,14 @@ def runtime() -> LaunchService:
 
 
 def record_handler(record) -> dict:
-    from batchlane.launch.envelope import launch_event
+    from batchlane.launch.envelope import launcher_event
 
-    detail, producer = launch_event(record.body)
+    detail_type, detail, producer = launcher_event(record.body)
     try:
-        result = runtime().handle(detail, producer)
+        if detail_type == CHUNK_DUE:
+            result = runtime().handle_chunk_due(detail, producer)
+        else:
+            result = runtime().handle(detail, producer)
     except Throttled:
         from batchlane.common import aws
 

@@ -34,6 +34,7 @@ RESERVED_ENV_NAMES: dict[str, str] = {
     # Set by batchlane on every job for Flyte (docs/launch-event.md).
     "BATCH_JOB_ARRAY_INDEX_VAR_NAME": "is set by batchlane: it names the variable holding the array index",
     "FLYTE_FAIL_ON_ERROR": "is set by batchlane for Flyte tasks",
+    "BATCH_JOB_ARRAY_INDEX_OFFSET": "is set by batchlane: a chunk's first index (docs/chunked-maps.md)",
 }
 RESERVED_ENV_PREFIXES: dict[str, str] = {
     "AWS_CONTAINER_": _CREDENTIALS,  # the ECS credentials endpoint and its token
@@ -240,11 +241,17 @@ class Container(_Contract):
         return value
 
 
+S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+$"
+
+
 class InputsLocation(_Contract):
     """Inputs already uploaded: a JSON Lines object, line i is the input of child i."""
 
-    uri: Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+$")]
+    uri: Annotated[str, Field(pattern=S3_URI_PATTERN)]
     size: Annotated[int, Field(ge=1)]
+    index: Annotated[str | None, Field(pattern=S3_URI_PATTERN, description=(
+        "its index (inputs.idx: size + 1 big-endian unsigned 64-bit line offsets, docs/chunked-maps.md): a child "
+        "then reads its own line with two ranged GETs; without it, a child streams the lines up to its own"))] = None
 
 
 class LaunchRequest(_Contract):
@@ -270,6 +277,9 @@ class LaunchRequest(_Contract):
     inputs: Annotated[list[JsonDocument] | None, Field(min_length=1, description="map task: one input document per child")] = None
     inputs_location: Annotated[InputsLocation | None, Field(alias="inputsLocation")] = None
     min_success_ratio: Annotated[float, Field(alias="minSuccessRatio", gt=0, le=1)] = 1.0
+    max_concurrency: Annotated[int | None, Field(
+        alias="maxConcurrency", ge=1, description="map task: at most this many children run at once (its chunks are "
+                                                  "submitted as earlier ones end, docs/chunked-maps.md); ignored on a single task")] = None
     tags: Annotated[dict[str, str], Field(max_length=40, description="cost-allocation tags")] = {}
     share_identifier: Annotated[str | None, Field(alias="shareIdentifier", pattern=SHARE_IDENTIFIER_PATTERN,
                                                   description="fair-share queues: the share this launch uses")] = None
@@ -369,6 +379,17 @@ class TaskLaunched(_Model):
     inputs_uri: str = Field(alias="inputsUri")
     outputs_uri: str = Field(alias="outputsUri")
     job_definition: str = Field(alias="jobDefinition")
+    # A chunked map task (docs/chunked-maps.md): absent on every other launch. jobId/jobName are chunk 0's.
+    chunk_count: int | None = Field(default=None, alias="chunkCount", description="array jobs the map task runs as")
+    chunk_size: int | None = Field(default=None, alias="chunkSize", description="children per chunk (the last may be short)")
+    chunk_window: int | None = Field(default=None, alias="chunkWindow", description="chunks in flight at once")
+
+
+class TaskChunkDue(_Model):
+    """The aggregator's "Task Chunk Due" (source batchlane.status): chunk ``chunk`` may be submitted."""
+
+    launch_id: Annotated[str, Field(alias="launchId", min_length=1, max_length=LAUNCH_ID_CHARS)]
+    chunk: Annotated[int, Field(ge=0, strict=True)]
 
 
 def _bounded_launch_id(value: Any) -> Any:
@@ -390,4 +411,5 @@ class TaskLaunchRejected(_Model):
 
 
 def detail_json(model: BaseModel) -> dict[str, Any]:
-    return model.model_dump(mode="json", by_alias=True)
+    """The detail as published; optional fields left unset (e.g. a plain launch's chunk fields) are left out."""
+    return model.model_dump(mode="json", by_alias=True, exclude_unset=True)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from batchlane.common.executions import LAUNCH_TAG
+from batchlane.common.chunks import Chunks
+from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG
+from batchlane.common.inputs import (  # noqa: F401 - the environment's names, imported from here too
+    ENV_INDEX_OFFSET, ENV_INDEX_VAR_NAME, ENV_INPUTS_INDEX_URI, ENV_INPUTS_URI, INDEX_VARIABLE, write_jsonl,
+)
 from batchlane.common.settings import Settings
 from batchlane.common.tenancy import launch_prefix, outputs_prefix, s3_uri
 from batchlane.launch.models import LaunchRequest, Problem, Resources
@@ -17,15 +22,12 @@ from batchlane.routing.engine import EC2
 
 # What a container learns from its environment (documented in docs/launch-event.md).
 ENV_LAUNCH_ID = "BATCHLANE_LAUNCH_ID"
-ENV_INPUTS_URI = "BATCHLANE_INPUTS_URI"
 ENV_INPUTS_FORMAT = "BATCHLANE_INPUTS_FORMAT"
 ENV_OUTPUTS_URI = "BATCHLANE_OUTPUTS_URI"
-ENV_ARRAY_SIZE = "BATCHLANE_ARRAY_SIZE"
-INDEX_VARIABLE = "AWS_BATCH_JOB_ARRAY_INDEX"  # set by Batch for array children; absent (index 0) otherwise
+ENV_ARRAY_SIZE = "BATCHLANE_ARRAY_SIZE"  # the whole map task's size (every chunk's children see the same)
 # Flyte's convention (flytekit's entrypoint reads the index from the variable this one names), set for
 # every job, Flyte task or not: a map's children then each compute their own element. A plain job has
 # no AWS_BATCH_JOB_ARRAY_INDEX, so it is pointed at a fake one set to 0, as Flyte's aws_array plugin does.
-ENV_INDEX_VAR_NAME = "BATCH_JOB_ARRAY_INDEX_VAR_NAME"
 FAKE_INDEX_VARIABLE = "BATCHLANE_FAKE_ARRAY_INDEX"
 # With it, pyflyte-execute exits non-zero when the task raised (its error file written): a failed Flyte
 # task is a FAILED Batch job, never a silent exit 0. Other images ignore it.
@@ -130,10 +132,13 @@ class LaunchPlan:
     timeout_seconds: int
     inputs_uri: str
     outputs_uri: str
-    inputs_key: str | None  # the one object to write, None when the client uploaded the inputs
+    inputs_key: str | None  # the JSON Lines object to write, None when the client uploaded the inputs
     inputs_body: bytes | None
     overrides: dict[str, Any]
     tags: dict[str, str]
+    chunks: Chunks  # one chunk: an unchunked launch, submitted as it always was
+    index_key: str | None = None  # inputs.idx beside inputs_key (map tasks)
+    index_body: bytes | None = None
 
     @property
     def launch_id(self) -> str:
@@ -150,7 +155,13 @@ class LaunchPlan:
             strategy["evaluateOnExit"] = [dict(rule) for rule in INFRASTRUCTURE_RETRY]
         return strategy
 
+    @property
+    def chunked(self) -> bool:
+        return self.chunks.chunked
+
     def submit_request(self, job_definition: str, queue: str | None = None) -> dict[str, Any]:
+        """The SubmitJob request of an unchunked launch; of a chunked one, the template its chunks'
+        requests are made from (kept on the launch record: a chunk due later is submitted from it)."""
         request: dict[str, Any] = {
             "jobName": self.job_name,
             "jobQueue": queue or self.queue,
@@ -172,9 +183,16 @@ class LaunchPlan:
         return request
 
 
-def _inputs_body(request: LaunchRequest) -> bytes:
+def _inputs_objects(request: LaunchRequest) -> tuple[bytes, bytes]:
+    """inputs.jsonl and its index (batchlane.common.inputs), in one pass."""
     documents = request.inputs if request.inputs is not None else [request.input if request.input is not None else {}]
-    return "".join(json.dumps(d, separators=(",", ":"), sort_keys=True) + "\n" for d in documents).encode()
+    lines, index = io.BytesIO(), io.BytesIO()
+    write_jsonl(documents, lines, index)
+    return lines.getvalue(), index.getvalue()
+
+
+def _overrides_length(overrides: dict[str, Any]) -> int:
+    return len(json.dumps(overrides, separators=(",", ":")))
 
 
 def plan_launch(
@@ -184,9 +202,14 @@ def plan_launch(
     too long for ECS)."""
     assert decision.queue is not None
     inputs_key, inputs_uri, outputs_uri = _data_locations(request, bucket)
-    overrides = _container_overrides(request, inputs_uri, outputs_uri)
-    # ECS caps overrides at 8,192 characters and the job would FAIL late; refuse early instead.
-    length = len(json.dumps(overrides, separators=(",", ":")))
+    index_key, index_uri = _index_location(request, inputs_key, bucket)
+    overrides = _container_overrides(request, inputs_uri, outputs_uri, index_uri)
+    chunks = Chunks.layout(request.size, settings.limits.max_array_size, request.max_concurrency) if request.size > 1 \
+        else Chunks.single(1)
+    # ECS caps overrides at 8,192 characters and the job would FAIL late; refuse early instead. A chunk's
+    # are longest at the largest offset (the last chunk; the one before it when the last is a plain job).
+    longest = {chunks.count - 1, max(chunks.count - 2, 0)} if chunks.chunked else set()
+    length = max([_overrides_length(overrides)] + [_overrides_length(_chunk_overrides(overrides, chunks, c)) for c in longest])
     if length > settings.limits.max_overrides_chars:
         return None, [Problem(
             field="container",
@@ -201,6 +224,7 @@ def plan_launch(
         execution_role_arn=settings.execution_role_arn,
         log_group=settings.job_log_group,
     )
+    inputs_body, index_body = _inputs_objects(request) if inputs_key else (None, None)
     return LaunchPlan(
         request=request,
         decision=decision,
@@ -214,10 +238,40 @@ def plan_launch(
         inputs_uri=inputs_uri,
         outputs_uri=outputs_uri,
         inputs_key=inputs_key,
-        inputs_body=_inputs_body(request) if inputs_key else None,
+        inputs_body=inputs_body,
         overrides=overrides,
         tags=_job_tags(request),
+        chunks=chunks,
+        index_key=index_key,
+        index_body=index_body if index_key else None,
     ), []
+
+
+def chunk_job_name(job_name: str, chunk: int) -> str:
+    return f"{job_name}-c{chunk}"
+
+
+def chunk_request(template: dict[str, Any], chunks: Chunks, chunk: int) -> dict[str, Any]:
+    """The SubmitJob request of one chunk (docs/chunked-maps.md), from the launch's template
+    (``LaunchPlan.submit_request``): its name ``-c<c>``, its own array size (a plain job for a chunk
+    of one), the chunk tag, and its offset in the environment."""
+    children = chunks.chunk_len(chunk)
+    request = {**template, "jobName": chunk_job_name(template["jobName"], chunk),
+               "containerOverrides": _chunk_overrides(template["containerOverrides"], chunks, chunk),
+               "tags": {**template["tags"], CHUNK_TAG: str(chunk)}}
+    request.pop("arrayProperties", None)
+    if children > 1:
+        request["arrayProperties"] = {"size": children}
+    return request
+
+
+def _chunk_overrides(overrides: dict[str, Any], chunks: Chunks, chunk: int) -> dict[str, Any]:
+    """The launch's overrides for one chunk: its offset, and the index variables of an array or a plain job."""
+    environment = {item["name"]: item["value"] for item in overrides["environment"]
+                   if item["name"] not in (ENV_INDEX_VAR_NAME, FAKE_INDEX_VARIABLE)}
+    environment.update(_index_variables(chunks.chunk_len(chunk) > 1))
+    environment[ENV_INDEX_OFFSET] = str(chunks.offset(chunk))
+    return {**overrides, "environment": _environment_list(environment)}
 
 
 def hinted_queue(decision: Decision, hint: str | None) -> str:
@@ -234,7 +288,23 @@ def _data_locations(request: LaunchRequest, bucket: str) -> tuple[str | None, st
     return inputs_key, inputs_uri, s3_uri(bucket, outputs_prefix(base))
 
 
-def _container_overrides(request: LaunchRequest, inputs_uri: str, outputs_uri: str) -> dict[str, Any]:
+def _index_location(request: LaunchRequest, inputs_key: str | None, bucket: str) -> tuple[str | None, str | None]:
+    """The index object to write (a map task whose inputs the launcher writes) and the index URI a
+    child reads (that one, or the client's ``inputsLocation.index``; None: no index)."""
+    if request.inputs_location is not None:
+        return None, request.inputs_location.index
+    if inputs_key is None or not request.is_map:
+        return None, None
+    index_key = inputs_key.removesuffix(".jsonl") + ".idx"
+    return index_key, s3_uri(bucket, index_key)
+
+
+def _environment_list(environment: dict[str, str]) -> list[dict[str, str]]:
+    return [{"name": k, "value": v} for k, v in sorted(environment.items())]
+
+
+def _container_overrides(request: LaunchRequest, inputs_uri: str, outputs_uri: str,
+                         index_uri: str | None = None) -> dict[str, Any]:
     container = request.container
     environment = {
         **container.environment,
@@ -245,6 +315,7 @@ def _container_overrides(request: LaunchRequest, inputs_uri: str, outputs_uri: s
         ENV_ARRAY_SIZE: str(request.size),
         ENV_FAIL_ON_ERROR: "true",
         **_index_variables(request.size > 1),
+        **({ENV_INPUTS_INDEX_URI: index_uri} if index_uri else {}),
     }
     resources = [
         {"type": "VCPU", "value": f"{container.resources.vcpu:g}"},
@@ -253,7 +324,7 @@ def _container_overrides(request: LaunchRequest, inputs_uri: str, outputs_uri: s
     if container.resources.gpu:
         resources.append({"type": "GPU", "value": str(container.resources.gpu)})
     overrides: dict[str, Any] = {
-        "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
+        "environment": _environment_list(environment),
         "resourceRequirements": resources,
     }
     if container.command:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from batchlane.common.errors import TransientError
-from batchlane.common.executions import LaunchRecord
+from batchlane.common.executions import LAUNCH_SK, ChunkRecord, LaunchRecord
 from batchlane.common.ports import SettingsSource  # noqa: F401 - shared with the status path; imported from here too
 from batchlane.launch.planner import JobDefinitionSpec
 from batchlane.routing import RoutingTable
@@ -20,6 +20,11 @@ class LaunchInProgress(TransientError):
 class SubmitOutcomeUnknown(TransientError):
     """SubmitJob may or may not have created the job (timeout, 5xx, connection lost; not a 429:
     batchlane.common.rate.Throttled)."""
+
+
+class PartlySubmitted(Exception):
+    """Batch refused a chunk after earlier chunks of the same launch were submitted: the launch
+    cannot be rejected any more (its jobs run), so the message is retried and then dead-lettered."""
 
 
 @dataclass(frozen=True)
@@ -50,20 +55,27 @@ class Jobs(Protocol):
 
 
 class Ledger(Protocol):
-    """The launch record: a write-ahead claim before SubmitJob, completed after it."""
+    """The launch record and a chunked launch's chunk records: a write-ahead claim before SubmitJob,
+    completed after it (``sk``: the item, batchlane.common.executions)."""
 
-    def claim(self, record: LaunchRecord) -> LaunchRecord | None:
+    def claim(self, record: LaunchRecord | ChunkRecord) -> LaunchRecord | ChunkRecord | None:
         """Create the record; on conflict return the existing record instead."""
 
-    def take_over(self, record: LaunchRecord, old_token: str | None) -> bool:
+    def take_over(self, record: LaunchRecord | ChunkRecord, old_token: str | None) -> bool:
         """Replace a SUBMITTING claim still held with ``old_token``."""
 
-    def complete(self, launch_id: str, token: str, fields: dict[str, Any]) -> LaunchRecord:
+    def complete(self, launch_id: str, token: str, fields: dict[str, Any],
+                 sk: str = LAUNCH_SK) -> LaunchRecord | ChunkRecord:
         """Record the job (``fields``) if the claim is still ``token``'s."""
 
-    def release(self, launch_id: str, token: str | None) -> None: ...
+    def release(self, launch_id: str, token: str | None, sk: str = LAUNCH_SK) -> None: ...
 
     def get(self, launch_id: str) -> LaunchRecord | None: ...
+
+    def get_chunk(self, launch_id: str, chunk: int) -> ChunkRecord | None: ...
+
+    def phase(self, launch_id: str) -> str | None:
+        """The launch's status summary phase (``sk = "status"``, the aggregator's; read-only here)."""
 
     def record_rejection(self, launch_id: str, problems: list[dict[str, str]]) -> None:
         """Keep the last rejection under ``launch_id`` (its own item: a later claim is not blocked)."""

@@ -23,23 +23,28 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from batchlane import LAUNCH_REJECTED, LAUNCHED
+from batchlane import CHUNK_DUE_SOURCE, EVENT_SOURCE, LAUNCH_REJECTED, LAUNCHED
+from batchlane.common.chunks import Chunks
 from batchlane.common.console import batch_job_url, partition_of
-from batchlane.common.errors import Refused
-from batchlane.common.executions import SUBMITTED, SUBMITTING, LaunchRecord
+from batchlane.common.errors import Refused, UnprocessableEvent
+from batchlane.common.executions import FINAL_PHASES, SUBMITTED, SUBMITTING, ChunkRecord, LaunchRecord, chunk_sk
 from batchlane.common.tenancy import Producer
 from batchlane.common.open_launches import LAST_SEEN_ATTR, OPEN_SHARD_ATTR, open_shard
 from batchlane.common.ports import Announcer, Counter
-from batchlane.launch.models import Problem, RoutingExplanation, TaskLaunched, TaskLaunchRejected, detail_json
-from batchlane.launch.planner import LaunchPlan, plan_launch, routing_needs
+from batchlane.launch.models import (
+    Problem, RoutingExplanation, TaskChunkDue, TaskLaunched, TaskLaunchRejected, detail_json,
+)
+from batchlane.launch.planner import LaunchPlan, chunk_job_name, chunk_request, plan_launch, routing_needs
 from batchlane.launch.ports import (
-    InputStore, JobDefinitions, Jobs, LaunchInProgress, Ledger, RoutingSource, SettingsSource, SubmitOutcomeUnknown,
-    SubmittedJob, TransientError,
+    InputStore, JobDefinitions, Jobs, LaunchInProgress, Ledger, PartlySubmitted, RoutingSource, SettingsSource,
+    SubmitOutcomeUnknown, SubmittedJob, TransientError,
 )
 from batchlane.launch.validation import producer_problems, readable_launch_id, validate
 from batchlane.routing import Decision, decide
 
 CONFLICT = "already used for a different request: a launchId names one request (send a new launchId)"
+# Who may say a chunk is due: the status path (the contract's source, and batchlane's own announcer's).
+CHUNK_DUE_SOURCES = frozenset({CHUNK_DUE_SOURCE, EVENT_SOURCE})
 
 
 def request_fingerprint(detail: Any) -> str:
@@ -122,11 +127,14 @@ class LaunchService:
         return {"outcome": "duplicate", "launchId": record.launch_id, "jobId": record.job_id}
 
     def _announce_launched(self, record: LaunchRecord) -> None:
+        chunks = record.chunks
+        chunk_fields = ({"chunkCount": chunks.count, "chunkSize": chunks.chunk_size, "chunkWindow": chunks.window}
+                        if chunks.chunked else {})  # optional fields: a plain launch's answer is what it was
         launched = TaskLaunched(
             launchId=record.launch_id, jobId=record.job_id, jobName=record.job_name, queue=record.queue,
             arraySize=record.size if record.is_array else 0, routing=RoutingExplanation(**(record.routing or {})),
             consoleUrl=record.console_url, inputsUri=record.inputs_uri, outputsUri=record.outputs_uri,
-            jobDefinition=record.job_definition,
+            jobDefinition=record.job_definition, **chunk_fields,
         )
         self.announcer.publish(LAUNCHED, detail_json(launched))
 
@@ -140,22 +148,31 @@ class LaunchService:
         if not _same_request(existing, fingerprint, producer):
             self._recover_abandoned(existing)  # keep the launch that owns the id in order
             return self._reject(plan.launch_id, [Problem(field="launchId", message=CONFLICT)])
-        if existing.state == SUBMITTED or existing.lease_until is None or existing.lease_until > self.clock():
+        if self._held(existing):
             return self._answer_existing(existing)
-        # The earlier holder's lease ran out: it died, maybe after SubmitJob. Take over, then look.
-        if not self.ledger.take_over(claim, old_token=existing.lease_token):
-            raise LaunchInProgress(f"launch {plan.launch_id} was taken over by another delivery")
-        found = self.jobs.find(existing.queue, existing.job_name)
+        # The earlier holder's lease ran out: it died, maybe after SubmitJob. Take over, then look
+        # (a chunked launch looks up each chunk's job under that chunk's own claim).
+        self._take_over(claim, existing)
+        found = None if plan.chunked else self.jobs.find(existing.queue, existing.job_name)
         if found is not None:
             self.metrics.count("LaunchRecovered")
             return self._complete(claim, found)
         return self._submit_claimed(plan, claim)
 
+    def _held(self, existing: LaunchRecord | ChunkRecord) -> bool:
+        """Submitted, or claimed under a lease that has not run out (its holder may still be at work)."""
+        return existing.state == SUBMITTED or existing.lease_until is None or existing.lease_until > self.clock()
+
+    def _take_over(self, claim: LaunchRecord | ChunkRecord, existing: LaunchRecord | ChunkRecord) -> None:
+        if not self.ledger.take_over(claim, old_token=existing.lease_token):
+            raise LaunchInProgress(f"launch {claim.launch_id} was taken over by another delivery")
+
     def _recover_abandoned(self, existing: LaunchRecord) -> None:
         """A conflicting request met a claim whose holder died: complete the record with the job
         that holder submitted, if there is one, so that the job is not left unrecorded. Without a
-        job the claim stays for the original request's own redelivery."""
-        if existing.state == SUBMITTED or existing.lease_until is None or existing.lease_until > self.clock():
+        job the claim stays for the original request's own redelivery (always, for a chunked
+        launch: only its own request can complete it, with every initial chunk)."""
+        if self._held(existing) or existing.chunk_count is not None:
             return
         found = self.jobs.find(existing.queue, existing.job_name)
         if found is None:
@@ -172,38 +189,135 @@ class LaunchService:
             producer=producer,
             launch_id=plan.launch_id, state=SUBMITTING, lease_token=token,
             lease_until=int(self.clock()) + self.lease_seconds, request_fingerprint=fingerprint,
-            job_name=plan.job_name, queue=plan.queue, size=plan.size, is_array=plan.is_array,
+            job_name=chunk_job_name(plan.job_name, 0) if plan.chunked else plan.job_name, queue=plan.queue, size=plan.size, is_array=plan.is_array,
             is_map_task=request.is_map, attempts=plan.attempts, min_success_ratio=request.min_success_ratio,
             inputs_uri=plan.inputs_uri, outputs_uri=plan.outputs_uri, project=request.project,
             domain=request.domain, workflow=request.workflow, task=request.task,
             log_group=plan.definition.log_group, job_definition=plan.definition.name,
             routing=RoutingExplanation(**_explanation(plan.decision)).model_dump(mode="json"),
+            **(_chunk_fields(plan) if plan.chunked else {}),
         )
 
     # ------------------------------------------------------------------ submission
     def _submit_claimed(self, plan: LaunchPlan, claim: LaunchRecord) -> dict[str, Any]:
+        template = None
         try:
             definition_arn = self.definitions.ensure(plan.definition)
             if plan.inputs_key:
                 self.inputs.put(plan.inputs_key, plan.inputs_body)
-            job = self.jobs.submit(plan.submit_request(definition_arn))
+            if plan.index_key:
+                self.inputs.put(plan.index_key, plan.index_body)
+            if plan.chunked:
+                template = plan.submit_request(definition_arn)
+                job = self._submit_initial_chunks(claim, template, plan.chunks)
+            else:
+                job = self.jobs.submit(plan.submit_request(definition_arn))
         except SubmitOutcomeUnknown:
             # The job may exist: keep the claim; its next holder looks the job up by name first.
             self.metrics.count("SubmitOutcomeUnknown")
             raise
         except TransientError:
-            # Nothing was submitted: free the claim so the retry need not wait for the lease.
-            self.ledger.release(plan.launch_id, claim.lease_token)
+            if plan.chunked:
+                # Chunks may have been submitted under this claim: keep it (their records point at it),
+                # but end its lease so that the retry takes it over at once.
+                self.ledger.take_over(claim.model_copy(update={"lease_until": int(self.clock())}), claim.lease_token)
+            else:
+                # Nothing was submitted: free the claim so the retry need not wait for the lease.
+                self.ledger.release(plan.launch_id, claim.lease_token)
             raise
         except Refused as exc:
             self.ledger.release(plan.launch_id, claim.lease_token)
             field = "container" if exc.operation == "RegisterJobDefinition" else "submission"
             return self._reject(plan.launch_id, [Problem(field=field, message=f"AWS Batch refused it: {exc.message}")])
         self.metrics.count("JobSubmitted", queue=plan.queue)
-        return self._complete(claim, job, definition_arn)
+        return self._complete(claim, job, definition_arn, template)
 
-    def _complete(self, claim: LaunchRecord, job: SubmittedJob, definition: str | None = None) -> dict[str, Any]:
+    # ------------------------------------------------------------------ chunks
+    def _submit_initial_chunks(self, claim: LaunchRecord, template: dict[str, Any], chunks: Chunks) -> SubmittedJob:
+        """Chunks ``chunks.initial``, each exactly once, under the launch's claim: their leases end with
+        its lease, so whoever takes the launch over may take over a chunk left SUBMITTING too."""
+        jobs = []
+        for chunk in chunks.initial:
+            try:
+                jobs.append(self._submit_chunk(claim.launch_id, claim.queue, template, chunks, chunk, claim.lease_until))
+            except Refused as exc:
+                if jobs:  # the launch runs already: it cannot be rejected (retried, then dead-lettered)
+                    raise PartlySubmitted(f"launch {claim.launch_id}: chunk {chunk} refused after "
+                                          f"{len(jobs)} were submitted: {exc}") from exc
+                raise
+        return jobs[0]
+
+    def _submit_chunk(self, launch_id: str, queue: str, template: dict[str, Any], chunks: Chunks, chunk: int,
+                      lease_until: int) -> SubmittedJob:
+        """One chunk's job, exactly once: the launch record's claim protocol on its ``chunk#<c>`` record."""
+        token = uuid.uuid4().hex
+        name = chunk_job_name(template["jobName"], chunk)
+        claim = ChunkRecord(launch_id=launch_id, chunk=chunk, offset=chunks.offset(chunk), size=chunks.chunk_len(chunk),
+                            state=SUBMITTING, job_name=name, queue=queue, lease_token=token, lease_until=lease_until)
+        existing = self.ledger.claim(claim)
+        if existing is not None:
+            if existing.submitted:
+                return SubmittedJob(existing.job_id, existing.job_arn)
+            if self._held(existing):
+                raise LaunchInProgress(f"launch {launch_id}: chunk {chunk} is being submitted by another delivery")
+            self._take_over(claim, existing)
+            found = self.jobs.find(existing.queue, existing.job_name)
+            if found is not None:
+                self.metrics.count("ChunkRecovered")
+                return self._complete_chunk(claim, found)
+        try:
+            job = self.jobs.submit(chunk_request(template, chunks, chunk))
+        except SubmitOutcomeUnknown:
+            raise  # the job may exist: the claim stays for whoever takes it over
+        except (TransientError, Refused):
+            self.ledger.release(launch_id, token, sk=chunk_sk(chunk))
+            raise
+        self.metrics.count("ChunkSubmitted", queue=queue)
+        return self._complete_chunk(claim, job)
+
+    def _complete_chunk(self, claim: ChunkRecord, job: SubmittedJob) -> SubmittedJob:
+        self.ledger.complete(claim.launch_id, claim.lease_token, {
+            "state": SUBMITTED, "jobId": job.job_id, "jobArn": job.job_arn, "submittedAt": int(self.clock() * 1000),
+        }, sk=chunk_sk(claim.chunk))
+        return job
+
+    def handle_chunk_due(self, detail: Any, producer: Producer | None = None) -> dict[str, Any]:
+        """A "Task Chunk Due" from the status path: submit that chunk exactly once, unless the launch
+        has ended. A notice that names no chunk of a chunked launch cannot be acted on: it is an
+        UnprocessableEvent (retried a few times, then kept in the dead-letter queue, and logged)."""
+        if producer is not None and producer.source not in CHUNK_DUE_SOURCES:
+            raise UnprocessableEvent(f"Task Chunk Due from {producer.source!r}: only the status path says a chunk is due")
+        try:
+            due = TaskChunkDue.model_validate(detail)
+        except ValueError as exc:
+            raise UnprocessableEvent(f"Task Chunk Due: malformed detail: {str(exc)[:300]}") from exc
+        record = self.ledger.get(due.launch_id)
+        if record is None:
+            raise UnprocessableEvent(f"Task Chunk Due: launch {due.launch_id} is unknown")
+        chunks = record.chunks
+        if not chunks.chunked:
+            raise UnprocessableEvent(f"Task Chunk Due: launch {due.launch_id} is not a chunked map task")
+        if not chunks.window <= due.chunk < chunks.count:
+            raise UnprocessableEvent(f"Task Chunk Due: launch {due.launch_id} has chunks {chunks.window}.."
+                                     f"{chunks.count - 1} to submit when due (got {due.chunk})")
+        if record.state != SUBMITTED or record.chunk_template is None:
+            raise LaunchInProgress(f"launch {due.launch_id} is still being submitted: chunk {due.chunk} waits for it")
+        phase = self.ledger.phase(due.launch_id)
+        if phase in FINAL_PHASES:
+            self.metrics.count("ChunkNotSubmitted")
+            return {"outcome": "chunk-not-submitted", "launchId": due.launch_id, "chunk": due.chunk, "phase": phase}
+        try:
+            job = self._submit_chunk(due.launch_id, record.queue, record.chunk_template, chunks, due.chunk,
+                                     int(self.clock()) + self.lease_seconds)
+        except Refused as exc:  # the launch runs: it cannot be rejected now (retried, then dead-lettered)
+            raise PartlySubmitted(f"launch {due.launch_id}: chunk {due.chunk} refused: {exc}") from exc
+        return {"outcome": "chunk-submitted", "launchId": due.launch_id, "chunk": due.chunk, "jobId": job.job_id}
+
+    def _complete(self, claim: LaunchRecord, job: SubmittedJob, definition: str | None = None,
+                  template: dict[str, Any] | None = None) -> dict[str, Any]:
         fields = self._submitted_fields(claim, job, definition)
+        if template is not None:
+            fields["chunkTemplate"] = template
         record = self.ledger.complete(claim.launch_id, claim.lease_token, fields)
         self._announce_launched(record)
         return {"outcome": "launched", "launchId": record.launch_id, "jobId": job.job_id, "queue": record.queue}
@@ -222,6 +336,14 @@ class LaunchService:
             # In the open-launches index until the status path sees it end (the reconciler's view).
             OPEN_SHARD_ATTR: open_shard(claim.launch_id), LAST_SEEN_ATTR: now_ms,
         }
+
+
+def _chunk_fields(plan: LaunchPlan) -> dict[str, Any]:
+    """A chunked launch's record: its layout (its job_* are chunk 0's)."""
+    chunks = plan.chunks
+    return {"chunk_size": chunks.chunk_size,
+            "chunk_count": chunks.count, "chunk_window": chunks.window,
+            "max_concurrency": plan.request.max_concurrency}
 
 
 def _same_request(record: LaunchRecord, fingerprint: str, producer: Producer | None) -> bool:

@@ -166,11 +166,11 @@ def policy_problems(raw: Any, settings: Settings) -> list[Problem]:
         problems.append(Problem(field=given[1], message=f"give only one of input, inputs and inputsLocation (got {', '.join(given)})"))
     inputs = raw.get("inputs")
     size = len(inputs) if isinstance(inputs, list) else _number(_at(raw, "inputsLocation", "size"))
-    if size is not None and size > limits.max_array_size:
+    if size is not None and size > limits.max_map_size:
         field = "inputs" if isinstance(inputs, list) else "inputsLocation.size"
         problems.append(Problem(
             field=field,
-            message=f"a map task has at most {limits.max_array_size} children here (got {_shown(size)}); split it",
+            message=f"a map task has at most {limits.max_map_size} children here (got {_shown(size)}); split it",
         ))
     timeout = _number(raw.get("timeoutSeconds"))
     if timeout is not None and not limits.min_timeout_seconds <= timeout <= limits.max_timeout_seconds:

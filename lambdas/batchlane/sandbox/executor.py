@@ -50,7 +50,9 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from batchlane.client.records import Executions
-from batchlane.common.executions import LAUNCH_TAG, LaunchRecord
+from batchlane.common.executions import CHUNK_PREFIX, CHUNK_TAG, LAUNCH_TAG, ChunkRecord, LaunchRecord
+from batchlane.common.inputs import index_uri
+from batchlane.job import read_input
 from batchlane.sandbox.provision import Provisioned
 from batchlane.sandbox.scenario import ChildBehaviour, Delivery, LaunchSpec, Scenario
 from batchlane.status import simulate
@@ -99,6 +101,20 @@ class SimulatedJob:
     # Local execution: the children (and the array parent) whose end is not known yet; the
     # simulated executor knows every end in advance (0).
     unsettled: int = 0
+    # A chunk of a chunked map task (docs/chunked-maps.md): its own job, children offset..offset+size-1.
+    chunk: ChunkRecord | None = None
+
+    @property
+    def offset(self) -> int:
+        return self.chunk.offset if self.chunk else 0
+
+    @property
+    def job_arn(self) -> str | None:
+        return self.chunk.job_arn if self.chunk else self.record.job_arn
+
+    @property
+    def job_name(self) -> str:
+        return self.chunk.job_name if self.chunk else self.record.job_name
 
     @property
     def finished(self) -> bool:
@@ -131,7 +147,6 @@ class BatchExecutor(threading.Thread):
         self._halt = threading.Event()
         self._groups: set[str] = set()
         self._streams: set[tuple[str, str]] = set()
-        self._inputs: dict[str, list[Any]] = {}
         # The executor's own DescribeJobs (TerminateJob's reason) reads the emulator's record as it is.
         self.batch.meta.events.register("before-sign.batch.DescribeJobs", _raw_describe)
 
@@ -140,8 +155,14 @@ class BatchExecutor(threading.Thread):
         self._halt.set()
 
     def job_of_launch(self, launch_id: str) -> SimulatedJob | None:
+        """The launch's job (a chunked launch's first adopted chunk job: see jobs_of_launch)."""
         with self._lock:
             return next((j for j in self.jobs.values() if j.launch_id == launch_id), None)
+
+    def jobs_of_launch(self, launch_id: str) -> list[SimulatedJob]:
+        """Every job of the launch adopted so far, by chunk (one for an unchunked launch)."""
+        with self._lock:
+            return sorted((j for j in self.jobs.values() if j.launch_id == launch_id), key=lambda j: j.offset)
 
     def run(self) -> None:
         next_poll = 0.0
@@ -183,9 +204,18 @@ class BatchExecutor(threading.Thread):
         launch_id = self.executions.launch_id_of_job(job_id)
         return self.executions.record(launch_id) if launch_id else None
 
+    def _chunk_record(self, record: LaunchRecord, job_id: str) -> ChunkRecord | None:
+        for item in self.executions.items(record.launch_id):
+            if str(item.get("sk", "")).startswith(CHUNK_PREFIX) and item.get("jobId") == job_id:
+                chunk = ChunkRecord.from_item(item)
+                return chunk if chunk.submitted else None
+        return None
+
     def _adopt(self, job_id: str) -> None:
         record = self._launch_record(job_id)
-        if record is None or not record.submitted:
+        # A chunk job runs once its chunk record holds it (the launch record completes after the initial chunks).
+        chunk = self._chunk_record(record, job_id) if record is not None and record.chunks.chunked else None
+        if record is None or (chunk is None if record.chunks.chunked else not record.submitted):
             # The launcher records the job right after SubmitJob: look again at the next poll.
             first = self._first_seen.setdefault(job_id, time.monotonic())
             if time.monotonic() - first > 30:
@@ -198,7 +228,8 @@ class BatchExecutor(threading.Thread):
             job_id=job_id, launch_id=record.launch_id, record=record, definition=definition,
             definition_name=definition.get("jobDefinitionName") or str(record.job_definition or "").rsplit("/", 1)[-1].split(":")[0],
             log_group=options.get("awslogs-group") or record.log_group or "/aws/batch/job",
-            size=record.size, is_array=record.is_array)
+            size=chunk.size if chunk else record.size, is_array=chunk.size > 1 if chunk else record.is_array,
+            chunk=chunk)
         spec = self.scenario.for_launch(job.launch_id) or LaunchSpec(name=job.launch_id)
         actions = self._plan(job, spec)
         with self._lock:
@@ -356,8 +387,8 @@ class BatchExecutor(threading.Thread):
         timeline: list[tuple[float, str, Any, int | None]] = []  # (true time, kind, payload, child)
         child_ends: list[float] = []
         outcomes: dict[int, str] = {}
-        for index in range(job.size):
-            behaviour: ChildBehaviour = spec.child(index)
+        for index in range(job.size):  # the job's own (array) index; its input and output at the global one
+            behaviour: ChildBehaviour = spec.child(job.offset + index)
             plan = behaviour.plan(max_attempts, pending=job.is_array)
             run = behaviour.run_seconds if behaviour.run_seconds is not None else spec.run_seconds
             events = simulate.child_events(job.job_id, index, plan, is_array=job.is_array, log_group=job.log_group)
@@ -371,7 +402,7 @@ class BatchExecutor(threading.Thread):
                 if previous == "RUNNING":  # the attempt that was running has ended
                     timeline.append((t, "logs", (index, len(event["detail"]["attempts"]) - 1, "end", event), index))
                 if status == "SUCCEEDED":
-                    timeline.append((t, "output", index, index))
+                    timeline.append((t, "output", job.offset + index, index))
                 timeline.append((t, "emit", event, index))
                 if status == "RUNNING" and event["detail"]["container"].get("logStreamName"):
                     timeline.append((t, "logs", (index, len(event["detail"]["attempts"]), "start", event), index))
@@ -440,14 +471,15 @@ class BatchExecutor(threading.Thread):
         definition = job.definition
         props = definition.get("containerProperties") or {}
         offset = (rec.submitted_at or SIM_EPOCH_MS) - SIM_EPOCH_MS
-        parent_arn = rec.job_arn or detail["tags"]["resourceArn"]
+        parent_arn = job.job_arn or detail["tags"]["resourceArn"]
         index = (detail.get("arrayProperties") or {}).get("index")
         detail["jobArn"] = parent_arn if index is None else f"{parent_arn}:{index}"
-        detail["jobName"] = rec.job_name or detail["jobName"]
+        detail["jobName"] = job.job_name or detail["jobName"]
         detail["jobQueue"] = rec.queue_arn or detail["jobQueue"]
         detail["jobDefinition"] = definition.get("jobDefinitionArn") or rec.job_definition or detail["jobDefinition"]
         detail["retryStrategy"] = {"attempts": max_attempts, "evaluateOnExit": []}
-        detail["tags"] = {"resourceArn": parent_arn, LAUNCH_TAG: job.launch_id}
+        detail["tags"] = {"resourceArn": parent_arn, LAUNCH_TAG: job.launch_id,
+                          **({CHUNK_TAG: str(job.chunk.chunk)} if job.chunk else {})}
         detail.pop("someFieldAwsAddsLater", None)
         container = detail.setdefault("container", {})
         for key in ("image", "command", "vcpus", "memory", "jobRoleArn", "executionRoleArn", "resourceRequirements"):
@@ -572,19 +604,19 @@ class BatchExecutor(threading.Thread):
                                  logEvents=[{"timestamp": base + n, "message": line} for n, line in enumerate(lines)])
 
     def _input(self, job: SimulatedJob, index: int) -> Any:
-        lines = self._inputs.get(job.job_id)
-        if lines is None:
-            lines = []
-            uri = job.record.inputs_uri or ""
-            if uri.startswith("s3://"):
-                bucket, key = uri[5:].split("/", 1)
-                try:
-                    body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-                    lines = [json.loads(line) for line in body.splitlines() if line.strip()]
-                except Exception as exc:  # noqa: BLE001 - the client's own bucket may not exist here
-                    log.warning("cannot read inputs %s: %s", uri, exc)
-            self._inputs[job.job_id] = lines
-        return lines[index] if index < len(lines) else None
+        """Child ``index``'s (global) input, read as a job reads it (batchlane.job): through the index
+        beside the inputs when there is one, else by streaming the lines."""
+        uri = job.record.inputs_uri or ""
+        if not uri.startswith("s3://"):
+            return None
+        beside = index_uri(uri)
+        for index_at in (beside, None):
+            try:
+                return read_input(self.s3, uri, index_at, index)
+            except Exception as exc:  # noqa: BLE001 - no index beside them, or the client's own bucket is not here
+                if index_at is None:
+                    log.warning("cannot read input %d of %s: %s", index, uri, exc)
+        return None
 
     def _write_output(self, action: ScheduledAction) -> None:
         job = self.jobs[action.job_id]

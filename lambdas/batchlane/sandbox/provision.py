@@ -223,12 +223,15 @@ def provision_event_paths(deployment: Provisioned, session: boto3.session.Sessio
         url, arn, dlq_url, dlq_arn = _buffered_queue(
             sqs, f"{config.prefix}-{name}-buffer", visibility=visibility, max_receive_count=path.settings.max_receive_count)
         rule, bus = f"{config.prefix}-{RULE_NAMES[name]}", "default" if path.on_default_bus else config.bus_name
-        events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(path.pattern), State="ENABLED",
-                        Description=path.description)
-        events.put_targets(Rule=rule, EventBusName=bus, Targets=[{
-            "Id": "buffer", "Arn": arn, "DeadLetterConfig": {"Arn": dlq_arn},
-            "RetryPolicy": {"MaximumRetryAttempts": contract.DELIVERY_RETRY_ATTEMPTS,
-                            "MaximumEventAgeInSeconds": contract.DELIVERY_MAX_EVENT_AGE_HOURS * 3600}}])
+        rules = [(rule, path.pattern, path.description)]
+        rules += [(f"{config.prefix}-{extra['name']}", extra["pattern"], extra["description"]) for extra in path.extra_rules]
+        for rule_name, pattern, description in rules:  # the path's rule, and any further ones onto its buffer
+            events.put_rule(Name=rule_name, EventBusName=bus, EventPattern=json.dumps(pattern), State="ENABLED",
+                            Description=description)
+            events.put_targets(Rule=rule_name, EventBusName=bus, Targets=[{
+                "Id": "buffer", "Arn": arn, "DeadLetterConfig": {"Arn": dlq_arn},
+                "RetryPolicy": {"MaximumRetryAttempts": contract.DELIVERY_RETRY_ATTEMPTS,
+                                "MaximumEventAgeInSeconds": contract.DELIVERY_MAX_EVENT_AGE_HOURS * 3600}}])
         environment = contract.function_environment(config, path.function.name, deployment.state_names).variables()
         paths[name] = Buffer(
             function=path.function.name, handler=path.function.handler, queue_url=url, queue_arn=arn,
