@@ -89,7 +89,8 @@ def build_detail(args: argparse.Namespace) -> dict[str, Any]:
     detail: dict[str, Any] = _load_file(args.file) if args.file else {}
     for flag, key in (("project", "project"), ("domain", "domain"), ("workflow", "workflow"), ("task", "task"),
                       ("role", "role"), ("retries", "retries"), ("timeout", "timeoutSeconds"),
-                      ("min_success_ratio", "minSuccessRatio"), ("share", "shareIdentifier")):
+                      ("min_success_ratio", "minSuccessRatio"), ("share", "shareIdentifier"),
+                      ("max_concurrency", "maxConcurrency")):
         value = getattr(args, flag)
         if value is not None:
             detail[key] = value
@@ -221,6 +222,8 @@ def register(subparsers) -> None:
     p.add_argument("--role", metavar="ARN|NAME")
     p.add_argument("--min-success-ratio", type=min_success_ratio, metavar="R",
                    help="map tasks: fraction that must succeed, 0..1")
+    p.add_argument("--max-concurrency", type=int, metavar="N",
+                   help="map tasks: at most N children run at once (docs/chunked-maps.md)")
     p.add_argument("--share", metavar="ID", help="shareIdentifier (fair-share queues)")
     p.add_argument("--tag", action="append", metavar="KEY=VALUE", help="cost-allocation tag (repeatable)")
     p.add_argument("--source", default="batchlane.cli", help="the event's source (default batchlane.cli)")

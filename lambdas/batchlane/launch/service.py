@@ -5,10 +5,12 @@ Exactly once without a client token on SubmitJob (docs/exactly-once.md):
 * the launch record is claimed first (a conditional write with a lease and the request's
   fingerprint); only the claim's holder may submit;
 * the job name is derived from the launch id, so a job can always be found again by its name;
-* SubmitJob is called once per delivery, never retried by the SDK. When its outcome is unknown
-  (timeout, 5xx, 429, connection lost) the claim is kept, and whoever takes it over once its lease
+* SubmitJob is never retried by the SDK (only a throttled call, which Batch refused before acting,
+  is tried again, paced: docs/throughput.md). When its outcome is unknown
+  (timeout, 5xx, connection lost) the claim is kept, and whoever takes it over once its lease
   has run out (the lease outlives the function; SQS redelivers only after the visibility
-  timeout, which outlives the lease) looks the job up by name before submitting again;
+  timeout, which outlives the lease) looks the job up by name before submitting again; after a
+  429 the claim is released;
 * one request per launch id: a later delivery of the same request gets the original answer, at
   any age; a different request under a launched id is rejected; an id that was only rejected
   holds no record and may be sent again.

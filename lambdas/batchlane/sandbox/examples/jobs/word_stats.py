@@ -1,9 +1,11 @@
 """An example batchlane job: word statistics of one text document.
 
 It follows batchlane's container contract (docs/launch-event.md, "What the container sees"):
-its input is line ``AWS_BATCH_JOB_ARRAY_INDEX`` (0 for a plain job) of the JSON Lines object at
-``BATCHLANE_INPUTS_URI``, a document ``{"text": "...", "top": 3}``; it writes
-``<BATCHLANE_OUTPUTS_URI><index>/outputs.json``. An input without a text fails the job (exit
+its index is ``BATCH_JOB_ARRAY_INDEX_OFFSET`` (a chunk's first child, docs/chunked-maps.md; 0 if
+unset) plus ``AWS_BATCH_JOB_ARRAY_INDEX`` (0 for a plain job); its input is that line of the JSON
+Lines object at ``BATCHLANE_INPUTS_URI``, found with two ranged GETs through the line index at
+``BATCHLANE_INPUTS_INDEX_URI`` when there is one, a document ``{"text": "...", "top": 3}``; it
+writes ``<BATCHLANE_OUTPUTS_URI><index>/outputs.json``. An input without a text fails the job (exit
 code 2, the reason on stderr). It needs only boto3: in the sandbox's local executor its AWS calls
 reach the emulated S3 through ``AWS_ENDPOINT_URL``; on AWS Batch, the real S3 with the job role.
 
@@ -48,15 +50,27 @@ def statistics(document: object) -> dict:
     }
 
 
+def input_line(s3, index: int) -> str:
+    """Line ``index`` of the inputs: without reading the whole file when the launch wrote its index
+    (big-endian 8-byte line offsets, the file's length last)."""
+    bucket, key = split_s3(os.environ["BATCHLANE_INPUTS_URI"])
+    if os.environ.get("BATCHLANE_INPUTS_INDEX_URI"):
+        index_bucket, index_key = split_s3(os.environ["BATCHLANE_INPUTS_INDEX_URI"])
+        raw = s3.get_object(Bucket=index_bucket, Key=index_key, Range=f"bytes={8 * index}-{8 * index + 15}")["Body"].read()
+        if len(raw) != 16:
+            raise IndexError(f"no line {index}")
+        start, end = int.from_bytes(raw[:8], "big"), int.from_bytes(raw[8:], "big")
+        return s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{end - 1}")["Body"].read().decode()
+    return s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines()[index]
+
+
 def main() -> int:
-    index = int(os.environ.get("AWS_BATCH_JOB_ARRAY_INDEX", "0"))
+    index = int(os.environ.get("BATCH_JOB_ARRAY_INDEX_OFFSET") or 0) + int(os.environ.get("AWS_BATCH_JOB_ARRAY_INDEX", "0"))
     attempt = os.environ.get("AWS_BATCH_JOB_ATTEMPT", "?")
     s3 = boto3.client("s3")
-    bucket, key = split_s3(os.environ["BATCHLANE_INPUTS_URI"])
-    lines = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines()
     print(f"word_stats: child {index}, attempt {attempt}, job {os.environ.get('AWS_BATCH_JOB_ID')}")
     try:
-        outputs = statistics(json.loads(lines[index]))
+        outputs = statistics(json.loads(input_line(s3, index)))
     except (ValueError, IndexError) as exc:
         print(f"word_stats: bad input at line {index} of {os.environ['BATCHLANE_INPUTS_URI']}: {exc}", file=sys.stderr)
         return BAD_INPUT

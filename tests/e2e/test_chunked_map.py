@@ -1,0 +1,68 @@
+"""A map task bigger than one Batch array job, with a concurrency cap, through the sandbox: chunked,
+aggregated as one launch, the cap held at every moment, outputs in global index order."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from batchlane.cli.main import main
+from batchlane.deployment.config import load_config
+from batchlane.sandbox.core import Sandbox
+from batchlane.sandbox.scenario import parse_scenario
+
+SIZE, CAP, MAX_ARRAY = 22, 6, 4  # chunks of 2, 3 in flight (batchlane.common.chunks)
+
+SCENARIO = parse_scenario({"seed": 5, "defaults": {"runSeconds": 0.3}, "launches": [
+    {"detail": {"launchId": "e2e-chunked"}, "children": {"13": {"failures": [{"attempt": 1, "exitCode": 2}]}}},
+]})
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    config = load_config("dev")
+    config = config.model_copy(update={"limits": config.limits.model_copy(update={"max_array_size": MAX_ARRAY})})
+    with Sandbox.started(config, scenario=SCENARIO, visibility_timeout_seconds=1) as sandbox:
+        yield sandbox
+
+
+def max_running(events: list[dict]) -> int:
+    """The most children RUNNING at once, replaying Batch's events in the order they were emitted."""
+    running: set[tuple[str, int]] = set()
+    peak = 0
+    for event in events:
+        detail = event["detail"]
+        job, _, index = detail["jobId"].partition(":")
+        if detail.get("arrayProperties", {}).get("size") and not index:
+            continue  # an array parent
+        child = (job, int(index or 0))
+        if detail["status"] in ("STARTING", "RUNNING"):
+            running.add(child)
+        else:
+            running.discard(child)
+        peak = max(peak, len(running))
+    return peak
+
+
+# Known bug (issue 14, found at the merge): in the sandbox, chunk 0's events (the launch record's own
+# job, tagged chunk 0) are not folded: no parent#000000 item, its children not counted, so chunks
+# 3, 6 and 9 never become due and the launch stays running (14 of 22 succeeded). Strict: this test
+# fails once the bug is fixed, and the marker must go.
+@pytest.mark.xfail(strict=True, reason="chunk 0 of a chunked launch is not folded in the sandbox (issue 14)")
+def test_a_capped_map_bigger_than_an_array_job_runs_chunked_as_one_launch(sandbox, capfd, tmp_path):
+    inputs = tmp_path / "inputs.jsonl"
+    inputs.write_text("".join(json.dumps({"i": i}) + "\n" for i in range(SIZE)))
+    code = main(["launch", "--launch-id", "e2e-chunked", "--project", "e2e", "--domain", "development",
+                 "--workflow", "wf", "--task", "t", "--image", "busybox:1.36", "--inputs-file", str(inputs),
+                 "--retries", "1", "--max-concurrency", str(CAP), "--wait", "--wait-timeout", "30", "--json"])
+    out, err = capfd.readouterr()
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["phase"] == "succeeded" and doc["size"] == SIZE
+    assert doc["counts"]["SUCCEEDED"] == SIZE and doc.get("waiting", 0) == 0
+    jobs = {e["detail"]["jobId"].split(":")[0] for e in sandbox.executor.emitted}
+    assert len(jobs) == SIZE // 2  # eleven chunk jobs of two children, one launch
+    assert max_running(list(sandbox.executor.emitted)) <= CAP
+    outputs = doc["outputs"]["echo"]
+    assert outputs == [{"i": i} for i in range(SIZE)]  # each child computed its own element, in order
