@@ -63,7 +63,7 @@ def wait_for(predicate, timeout=30.0, poll=0.1):  # processes take longer than s
     return waiting.wait_for(predicate, timeout, poll)
 
 
-def finished(sandbox, launch_id: str, timeout: float = 40.0) -> dict:
+def finished(sandbox, launch_id: str, timeout: float = 120.0) -> dict:  # processes: slow on a loaded machine
     return wait_for(lambda: (s := sandbox.status(launch_id)) and s.get("storedPhase") in ("succeeded", "failed", "aborted")
                     and s, timeout)
 
