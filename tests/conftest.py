@@ -19,10 +19,14 @@ os.environ.pop("AWS_PROFILE", None)
 
 
 def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (`make test` runs two workers), every infrastructure test goes to one worker,
-    so that each CDK app is still synthesized once per run (``--dist loadgroup``)."""
+    """Under pytest-xdist (`make test` runs two workers, ``--dist loadgroup``): every infrastructure test
+    goes to one worker, so that each CDK app is still synthesized once per run; the tests of one
+    end-to-end module stay together, so that its sandbox starts once and no test finds itself on a
+    worker where the launch a module fixture made is missing."""
     import pytest
 
     for item in items:
         if "tests/infrastructure/" in item.nodeid:
             item.add_marker(pytest.mark.xdist_group("cdk-synth"))
+        elif item.nodeid.startswith("tests/e2e/"):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))

@@ -45,11 +45,6 @@ def max_running(events: list[dict]) -> int:
     return peak
 
 
-# Known bug (issue 14, found at the merge): in the sandbox, chunk 0's events (the launch record's own
-# job, tagged chunk 0) are not folded: no parent#000000 item, its children not counted, so chunks
-# 3, 6 and 9 never become due and the launch stays running (14 of 22 succeeded). Strict: this test
-# fails once the bug is fixed, and the marker must go.
-@pytest.mark.xfail(strict=True, reason="chunk 0 of a chunked launch is not folded in the sandbox (issue 14)")
 def test_a_capped_map_bigger_than_an_array_job_runs_chunked_as_one_launch(sandbox, capfd, tmp_path):
     inputs = tmp_path / "inputs.jsonl"
     inputs.write_text("".join(json.dumps({"i": i}) + "\n" for i in range(SIZE)))

@@ -82,9 +82,15 @@ def word_stats_module():
     return module
 
 
-def test_the_example_map_task_outputs_are_computed_by_the_script(sandbox):
+@pytest.fixture(scope="module")
+def word_stats(sandbox) -> dict:
+    """The example map task, launched once and run to its end: two tests read it."""
     sandbox.put_launch(WORD_STATS_LAUNCH)
-    status = finished(sandbox, "demo-word-stats")
+    return finished(sandbox, "demo-word-stats")
+
+
+def test_the_example_map_task_outputs_are_computed_by_the_script(sandbox, word_stats):
+    status = word_stats
     assert status["phase"] == "succeeded" and status["counts"] == {**status["counts"], "SUCCEEDED": 4, "FAILED": 1}
     statistics = word_stats_module().statistics
     expected = [statistics(doc) if "text" in doc else None for doc in WORD_STATS_LAUNCH["inputs"]]
@@ -93,8 +99,8 @@ def test_the_example_map_task_outputs_are_computed_by_the_script(sandbox):
     assert sandbox.executor.peak_running == QUEUE_VCPUS  # maxVcpus / the job's vCPU, not the process limit
 
 
-def test_a_child_that_exits_non_zero_is_retried_and_its_logs_show_its_stderr(sandbox):
-    status = finished(sandbox, "demo-word-stats")
+def test_a_child_that_exits_non_zero_is_retried_and_its_logs_show_its_stderr(sandbox, word_stats):
+    status = word_stats
     child = next(c for c in status["children"] if c["index"] == 3)
     assert child["status"] == "FAILED" and child["attempts"] == 2 and len(child["logs"]) == 2
     job = sandbox.executor.job_of_launch("demo-word-stats")

@@ -103,6 +103,7 @@ class SimulatedJob:
     unsettled: int = 0
     # A chunk of a chunked map task (docs/chunked-maps.md): its own job, children offset..offset+size-1.
     chunk: ChunkRecord | None = None
+    queue_arn: str | None = None  # the job queue's ARN, as Batch's events give it
 
     @property
     def offset(self) -> int:
@@ -115,6 +116,10 @@ class SimulatedJob:
     @property
     def job_name(self) -> str:
         return self.chunk.job_name if self.chunk else self.record.job_name
+
+    @property
+    def submitted_at(self) -> int | None:
+        return self.chunk.submitted_at if self.chunk else self.record.submitted_at
 
     @property
     def finished(self) -> bool:
@@ -229,7 +234,9 @@ class BatchExecutor(threading.Thread):
             definition_name=definition.get("jobDefinitionName") or str(record.job_definition or "").rsplit("/", 1)[-1].split(":")[0],
             log_group=options.get("awslogs-group") or record.log_group or "/aws/batch/job",
             size=chunk.size if chunk else record.size, is_array=chunk.size > 1 if chunk else record.is_array,
-            chunk=chunk)
+            chunk=chunk,
+            # A chunk's queue from its own record: chunk 0 runs before the launch record is complete.
+            queue_arn=self.deployment.queue_arns.get(chunk.queue) if chunk else record.queue_arn)
         spec = self.scenario.for_launch(job.launch_id) or LaunchSpec(name=job.launch_id)
         actions = self._plan(job, spec)
         with self._lock:
@@ -470,12 +477,12 @@ class BatchExecutor(threading.Thread):
         detail = event["detail"]
         definition = job.definition
         props = definition.get("containerProperties") or {}
-        offset = (rec.submitted_at or SIM_EPOCH_MS) - SIM_EPOCH_MS
+        offset = (job.submitted_at or SIM_EPOCH_MS) - SIM_EPOCH_MS
         parent_arn = job.job_arn or detail["tags"]["resourceArn"]
         index = (detail.get("arrayProperties") or {}).get("index")
         detail["jobArn"] = parent_arn if index is None else f"{parent_arn}:{index}"
         detail["jobName"] = job.job_name or detail["jobName"]
-        detail["jobQueue"] = rec.queue_arn or detail["jobQueue"]
+        detail["jobQueue"] = job.queue_arn or detail["jobQueue"]
         detail["jobDefinition"] = definition.get("jobDefinitionArn") or rec.job_definition or detail["jobDefinition"]
         detail["retryStrategy"] = {"attempts": max_attempts, "evaluateOnExit": []}
         detail["tags"] = {"resourceArn": parent_arn, LAUNCH_TAG: job.launch_id,
