@@ -158,6 +158,8 @@ def main() -> None:
     ap.add_argument("--no-outputs", action="store_true", help="no child outputs (nothing assembled)")
     ap.add_argument("--max-seconds", type=float, default=3600, help="stop delivering after this long")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--moto-as-is", action="store_true",
+                    help="without the sandbox's item-level transaction rollback (batchlane.sandbox.moto_speedups)")
     ap.add_argument("--assemble", type=int, default=0, metavar="N",
                     help="only the outputs' assembly and error summary of N children (generated ports, no moto)")
     args = ap.parse_args()
@@ -172,6 +174,10 @@ def main() -> None:
     from batchlane.sandbox.provision import provision
     from batchlane.status import handler as aggregator
 
+    if not args.moto_as_is:
+        from batchlane.sandbox import moto_speedups
+
+        moto_speedups.install()  # the emulator's cost per transaction, not batchlane's: see that module
     layout = Chunks.layout(args.children, args.chunk_size, args.max_concurrency)
     config = load_config("dev")
     rng = random.Random(args.seed)

@@ -25,6 +25,9 @@ class Emulator:
     def start(self) -> "Emulator":
         from moto.server import ThreadedMotoServer
 
+        from batchlane.sandbox import moto_speedups
+
+        moto_speedups.install()  # transactions that cost the items they touch, not the table
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per request
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
