@@ -10,6 +10,7 @@ import pytest
 from batchlane.cli.main import main
 from batchlane.deployment.config import load_config
 from batchlane.sandbox.core import Sandbox
+from batchlane.sandbox.executor import peak_running
 from batchlane.sandbox.scenario import parse_scenario
 
 SIZE, CAP, MAX_ARRAY = 22, 6, 4  # chunks of 2, 3 in flight (batchlane.common.chunks)
@@ -27,24 +28,6 @@ def sandbox():
         yield sandbox
 
 
-def max_running(events: list[dict]) -> int:
-    """The most children RUNNING at once, replaying Batch's events in the order they were emitted."""
-    running: set[tuple[str, int]] = set()
-    peak = 0
-    for event in events:
-        detail = event["detail"]
-        job, _, index = detail["jobId"].partition(":")
-        if detail.get("arrayProperties", {}).get("size") and not index:
-            continue  # an array parent
-        child = (job, int(index or 0))
-        if detail["status"] in ("STARTING", "RUNNING"):
-            running.add(child)
-        else:
-            running.discard(child)
-        peak = max(peak, len(running))
-    return peak
-
-
 def test_a_capped_map_bigger_than_an_array_job_runs_chunked_as_one_launch(sandbox, capfd, tmp_path):
     inputs = tmp_path / "inputs.jsonl"
     inputs.write_text("".join(json.dumps({"i": i}) + "\n" for i in range(SIZE)))
@@ -58,6 +41,6 @@ def test_a_capped_map_bigger_than_an_array_job_runs_chunked_as_one_launch(sandbo
     assert doc["counts"]["SUCCEEDED"] == SIZE and doc.get("waiting", 0) == 0
     jobs = {e["detail"]["jobId"].split(":")[0] for e in sandbox.executor.emitted}
     assert len(jobs) == SIZE // 2  # eleven chunk jobs of two children, one launch
-    assert max_running(list(sandbox.executor.emitted)) <= CAP
+    assert peak_running(list(sandbox.executor.emitted)) <= CAP
     outputs = doc["outputs"]["echo"]
     assert outputs == [{"i": i} for i in range(SIZE)]  # each child computed its own element, in order

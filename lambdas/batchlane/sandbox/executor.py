@@ -81,6 +81,25 @@ class ScheduledAction:
     true_at: float = field(default=0.0, compare=False)  # when it happens at Batch (before delivery chaos)
 
 
+def peak_running(events: list[dict[str, Any]]) -> int:
+    """The most children STARTING or RUNNING at once, replaying Batch's events in the order they
+    were emitted (``BatchExecutor.emitted``): what a concurrency cap must bound."""
+    running: set[tuple[str, int]] = set()
+    peak = 0
+    for event in events:
+        detail = event["detail"]
+        job, _, index = detail["jobId"].partition(":")
+        if detail.get("arrayProperties", {}).get("size") and not index:
+            continue  # an array parent
+        child = (job, int(index or 0))
+        if detail["status"] in ("STARTING", "RUNNING"):
+            running.add(child)
+        else:
+            running.discard(child)
+        peak = max(peak, len(running))
+    return peak
+
+
 @dataclass
 class SimulatedJob:
     job_id: str
