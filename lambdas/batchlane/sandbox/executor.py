@@ -114,6 +114,9 @@ class SimulatedJob:
     events_emitted: int = 0
     events_dropped: int = 0  # events the scenario's delivery.drop lost (never put on the bus)
     children_final: dict[int, str] = field(default_factory=dict)
+    # Children (the job's own indexes) whose output object is scheduled and not written yet: until
+    # it is, DescribeJobs does not show them SUCCEEDED (a container writes its output, then exits).
+    outputs_pending: set[int] = field(default_factory=set)
     # (true time, child or None, event): what the job does at Batch, for TerminateJob
     history: list[tuple[float, int | None, dict]] = field(default_factory=list)
     terminated: str | None = None  # the TerminateJob reason, once seen
@@ -281,7 +284,8 @@ class BatchExecutor(threading.Thread):
             job = self.jobs.get(parent_id)
             if job is None or (index and not job.is_array):
                 return None
-            history = [(t, child, event) for t, child, event in job.history if t <= now]
+            history = [(t, child, event) for t, child, event in job.history if t <= now
+                       and not (child in job.outputs_pending and event["detail"]["status"] == "SUCCEEDED")]
         target = (int(index) if index.isdigit() else -1) if index else (None if job.is_array else 0)
         latest: dict[int | None, tuple[float, dict]] = {}
         for t, child, event in history:
@@ -429,6 +433,7 @@ class BatchExecutor(threading.Thread):
                     timeline.append((t, "logs", (index, len(event["detail"]["attempts"]) - 1, "end", event), index))
                 if status == "SUCCEEDED":
                     timeline.append((t, "output", job.offset + index, index))
+                    job.outputs_pending.add(index)
                 timeline.append((t, "emit", event, index))
                 if status == "RUNNING" and event["detail"]["container"].get("logStreamName"):
                     timeline.append((t, "logs", (index, len(event["detail"]["attempts"]), "start", event), index))
@@ -648,11 +653,12 @@ class BatchExecutor(threading.Thread):
         job = self.jobs[action.job_id]
         index = action.payload
         base = job.record.outputs_uri or ""
-        if not base.startswith("s3://"):
-            return
-        bucket, key = f"{base}{index}/outputs.json"[5:].split("/", 1)
-        self.s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(output_for(self._input(job, index), index)).encode(),
-                           ContentType="application/json")
+        if base.startswith("s3://"):
+            bucket, key = f"{base}{index}/outputs.json"[5:].split("/", 1)
+            self.s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(output_for(self._input(job, index), index)).encode(),
+                               ContentType="application/json")
+        with self._lock:
+            job.outputs_pending.discard(action.child)
 
 
 def _raw_describe(request, **_kwargs) -> None:
