@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import os
+from itertools import islice
 from collections.abc import Mapping
 from typing import Any
 
 from batchlane.common.inputs import (
-    ENV_INDEX_OFFSET, ENV_INDEX_VAR_NAME, ENV_INPUTS_INDEX_URI, ENV_INPUTS_URI, INDEX_VARIABLE, index_range, line_range,
+    ENV_INDEX_OFFSET, ENV_INDEX_VAR_NAME, ENV_INPUTS_INDEX_URI, ENV_INPUTS_URI, INDEX_VARIABLE, OFFSET, index_range, line_range,
 )
 
 
@@ -64,3 +65,26 @@ def read_input(s3, inputs_uri: str, index_uri: str | None, index: int) -> Any:
         if n == index:
             return json.loads(line)
     raise IndexError(f"{inputs_uri} has no line {index}")
+
+
+def read_inputs(s3, inputs_uri: str, index_uri: str | None, first: int, count: int) -> list[Any]:
+    """Lines ``first`` to ``first + count - 1`` as JSON, in order: with an index, two ranged GETs
+    whatever ``count`` (a chunk's lines lie side by side); without one, the lines are streamed."""
+    if count <= 0:
+        return []
+    if index_uri:
+        index_bytes = _ranged(s3, index_uri, first * OFFSET.size, (first + count + 1) * OFFSET.size - 1)
+        if len(index_bytes) != (count + 1) * OFFSET.size:
+            raise IndexError(f"{index_uri} has no entries for lines {first} to {first + count - 1}")
+        offsets = [OFFSET.unpack_from(index_bytes, n * OFFSET.size)[0] for n in range(count + 1)]
+        if offsets[-1] <= offsets[0]:
+            raise ValueError(f"lines {first} to {first + count - 1} of {inputs_uri} are empty")
+        body = _ranged(s3, inputs_uri, offsets[0], offsets[-1] - 1)
+        base = offsets[0]
+        return [json.loads(body[start - base:end - base]) for start, end in zip(offsets, offsets[1:])]
+    bucket, key = _split(inputs_uri)
+    lines = s3.get_object(Bucket=bucket, Key=key)["Body"].iter_lines()
+    values = [json.loads(line) for line in islice(lines, first, first + count)]
+    if len(values) != count:
+        raise IndexError(f"{inputs_uri} has no lines {first} to {first + count - 1}")
+    return values

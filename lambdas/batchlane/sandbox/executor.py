@@ -52,7 +52,7 @@ from typing import Any, Callable
 from batchlane.client.records import Executions
 from batchlane.common.executions import CHUNK_PREFIX, CHUNK_TAG, LAUNCH_TAG, ChunkRecord, LaunchRecord
 from batchlane.common.inputs import index_uri
-from batchlane.job import read_input
+from batchlane.job import read_inputs
 from batchlane.sandbox.provision import Provisioned
 from batchlane.sandbox.scenario import ChildBehaviour, Delivery, LaunchSpec, Scenario
 from batchlane.status import simulate
@@ -62,6 +62,7 @@ SIM_EPOCH_MS = 1_700_000_000_000  # simulate's time origin; shifted to the job's
 SIM_PREFIX = f"{simulate.JOB_DEFINITION}/default/"
 TERMINAL = ("SUCCEEDED", "FAILED")
 RAW_HEADER = "X-Batchlane-Sandbox-Raw"  # DescribeJobs with it: the emulator's own record, unchanged
+FIRE_BATCH = 200  # actions done per pass of the loop (see _fire_due)
 
 
 def output_for(input_document: Any, index: int) -> dict[str, Any]:
@@ -117,6 +118,7 @@ class SimulatedJob:
     # Children (the job's own indexes) whose output object is scheduled and not written yet: until
     # it is, DescribeJobs does not show them SUCCEEDED (a container writes its output, then exits).
     outputs_pending: set[int] = field(default_factory=set)
+    inputs: list[Any] | None = None  # the children's inputs, read at once when the first one starts
     # (true time, child or None, event): what the job does at Batch, for TerminateJob
     history: list[tuple[float, int | None, dict]] = field(default_factory=list)
     terminated: str | None = None  # the TerminateJob reason, once seen
@@ -554,18 +556,23 @@ class BatchExecutor(threading.Thread):
 
     # ------------------------------------------------------------------ doing
     def _fire_due(self) -> None:
+        """Everything due now. A child's logs and output object are written before the events due
+        with them are put (a container writes its output, then exits; a log link shown already has
+        lines), and the events then go ten to a PutEvents call, in their order: when the executor
+        is behind its schedule, a batch holds many children's events, not one or two. At most
+        ``FIRE_BATCH`` actions a call, in schedule order (an output or log action is due before the
+        events that follow it, so it lands in the same call or an earlier one): far behind, events
+        still flow steadily rather than after every overdue side effect."""
         now = time.monotonic()
         due: list[ScheduledAction] = []
         with self._lock:
-            while self._heap and self._heap[0].at <= now:
+            while self._heap and self._heap[0].at <= now and len(due) < FIRE_BATCH:
                 due.append(heapq.heappop(self._heap))
         emits: list[ScheduledAction] = []
         for action in due:
             if action.kind == "emit":
                 emits.append(action)
                 continue
-            self._flush(emits)
-            emits = []
             if action.kind == "logs":
                 self._write_logs(action)
             elif action.kind == "output":
@@ -635,19 +642,24 @@ class BatchExecutor(threading.Thread):
                                  logEvents=[{"timestamp": base + n, "message": line} for n, line in enumerate(lines)])
 
     def _input(self, job: SimulatedJob, index: int) -> Any:
-        """Child ``index``'s (global) input, read as a job reads it (batchlane.job): through the index
-        beside the inputs when there is one, else by streaming the lines."""
+        """Input of the job's child ``index`` (its own index), read as batchlane.job reads it: through
+        the index beside the inputs when there is one, else by streaming the lines. The job's lines
+        are read together, once (a chunk's lines lie side by side): one child's read costs as much."""
+        if job.inputs is None:
+            job.inputs = self._read_inputs(job)
+        return job.inputs[index] if index < len(job.inputs) else None
+
+    def _read_inputs(self, job: SimulatedJob) -> list[Any]:
         uri = job.record.inputs_uri or ""
         if not uri.startswith("s3://"):
-            return None
-        beside = index_uri(uri)
-        for index_at in (beside, None):
+            return []
+        for index_at in (index_uri(uri), None):
             try:
-                return read_input(self.s3, uri, index_at, index)
+                return read_inputs(self.s3, uri, index_at, job.offset, job.size)
             except Exception as exc:  # noqa: BLE001 - no index beside them, or the client's own bucket is not here
                 if index_at is None:
-                    log.warning("cannot read input %d of %s: %s", index, uri, exc)
-        return None
+                    log.warning("cannot read inputs %d to %d of %s: %s", job.offset, job.offset + job.size - 1, uri, exc)
+        return []
 
     def _write_output(self, action: ScheduledAction) -> None:
         job = self.jobs[action.job_id]
@@ -655,7 +667,7 @@ class BatchExecutor(threading.Thread):
         base = job.record.outputs_uri or ""
         if base.startswith("s3://"):
             bucket, key = f"{base}{index}/outputs.json"[5:].split("/", 1)
-            self.s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(output_for(self._input(job, index), index)).encode(),
+            self.s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(output_for(self._input(job, action.child), index)).encode(),
                                ContentType="application/json")
         with self._lock:
             job.outputs_pending.discard(action.child)

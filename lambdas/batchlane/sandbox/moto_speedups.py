@@ -1,12 +1,27 @@
 """What the emulator changes in moto so that a big launch runs here at all (the sandbox only).
 
-moto's DynamoDB ``TransactWriteItems`` deep-copies every table a transaction names, once per
+Three costs of moto 5.2 that grow with the work, each replaced by a cache or a smaller copy that
+answers exactly as moto does:
+
+* **DynamoDB transactions.** moto's DynamoDB ``TransactWriteItems`` deep-copies every table a transaction names, once per
 item, so that it can roll back a cancelled transaction: a cost proportional to the table's size,
 paid up to 100 times per call. The aggregator writes one transaction per launch per batch of
 events, so a 100,000-child launch slows the emulator to a few events per second. Here, the
 rollback keeps a copy of the items the transaction touches instead, and puts exactly those back.
 What DynamoDB answers (conditions, cancellation reasons, the 100-item and one-operation-per-item
 rules) is still moto's own code; only the copy is replaced.
+* **The server's dispatch.** moto's server finds the service of every request under one global
+  lock, listing its own package directory (a ``stat`` per moto module, ~200) each time: about a
+  quarter of every request's time, and no request runs beside it. The list cannot change while
+  the process runs; it is read once.
+* **EventBridge targets.** For every event and every target, moto compiles the eight JSONPath
+  expressions of the default input template with a fresh parser (a few milliseconds each). A
+  compiled expression only reads the event it is given; each distinct one is compiled once.
+* **SQS sends.** Each SendMessage asks its queue for every attribute to read one
+  (``ContentBasedDeduplication``), and the approximate message counts among them scan every
+  message in the queue: a send costs O(queue length), and a big launch's status queue holds
+  thousands. While a message is sent, the queue answers that one attribute as moto would
+  compute it, without counting.
 
 Installed once per process (``install()``); ``installed()`` says whether it is.
 """
@@ -54,7 +69,55 @@ def install() -> None:
                 raise
 
         models.DynamoDBBackend.transact_write_items = transact_write_items
+        _cache_module_list()
+        _cache_jsonpath()
+        _uncounted_sends()
         _installed = True
+
+
+def _cache_module_list() -> None:
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+
+
+def _cache_jsonpath() -> None:
+    # moto.events.utils imports ``parse`` from jsonpath_ng.ext at each call: the cached one is found.
+    from jsonpath_ng import ext
+
+    ext.parse = functools.lru_cache(maxsize=1024)(ext.parse)
+
+
+_sending = threading.local()
+
+
+def _uncounted_sends() -> None:
+    from moto.sqs import models
+
+    every_attribute = models.Queue.attributes.fget
+
+    def attributes(queue) -> dict[str, Any]:
+        if not getattr(_sending, "depth", 0):
+            return every_attribute(queue)
+        if not queue.fifo_queue:
+            return {}  # moto lists ContentBasedDeduplication for FIFO queues only
+        value = queue.content_based_deduplication
+        return {"ContentBasedDeduplication": str(value).lower() if isinstance(value, bool) else value}
+
+    def sending(method):
+        @functools.wraps(method)
+        def wrapper(*args, **kwargs):
+            _sending.depth = getattr(_sending, "depth", 0) + 1
+            try:
+                return method(*args, **kwargs)
+            finally:
+                _sending.depth -= 1
+        return wrapper
+
+    models.Queue.attributes = property(attributes)
+    models.SQSBackend.send_message = sending(models.SQSBackend.send_message)
+    models.SQSBackend.send_message_batch = sending(models.SQSBackend.send_message_batch)
 
 
 def _touched(backend, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any, Any]]:

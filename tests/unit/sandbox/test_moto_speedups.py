@@ -1,7 +1,11 @@
-"""The emulator's item-level rollback: a cancelled transaction leaves every item as it was, a
-committed one writes every item, exactly as moto's own whole-table rollback does."""
+"""The emulator's changes to moto answer as moto does: a cancelled transaction leaves every item
+as it was and a committed one writes every item (as moto's whole-table rollback does); queues still
+count their messages and FIFO queues still deduplicate by content; EventBridge still delivers the
+default input to its targets."""
 
 from __future__ import annotations
+
+import json
 
 import boto3
 import pytest
@@ -64,3 +68,48 @@ def test_two_operations_on_one_item_are_refused_and_nothing_is_written(table):
     with pytest.raises(ClientError):
         table.transact_write_items(TransactItems=twice)
     assert items(table) == {"1": "1", "gone": "9"}
+
+
+@pytest.fixture
+def sqs():
+    moto_speedups.install()
+    with mock_aws():
+        yield boto3.client("sqs", region_name="us-east-1")
+
+
+def test_a_queue_still_counts_its_messages(sqs):
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": str(i)} for i in range(3)])
+    sqs.send_message(QueueUrl=url, MessageBody="late", DelaySeconds=60)
+    sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)
+    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert (counts["ApproximateNumberOfMessages"], counts["ApproximateNumberOfMessagesNotVisible"],
+            counts["ApproximateNumberOfMessagesDelayed"]) == ("2", "1", "1")
+
+
+def test_a_fifo_queue_still_drops_a_message_it_has_seen(sqs):
+    url = sqs.create_queue(QueueName="q.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+    for _ in range(2):
+        sqs.send_message(QueueUrl=url, MessageBody="same", MessageGroupId="g")
+    sqs.send_message(QueueUrl=url, MessageBody="other", MessageGroupId="g")
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])[
+        "Attributes"]["ApproximateNumberOfMessages"] == "2"
+
+
+def test_a_fifo_queue_without_content_deduplication_still_needs_an_id(sqs):
+    url = sqs.create_queue(QueueName="strict.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    with pytest.raises(ClientError, match="MessageDeduplicationId"):
+        sqs.send_message(QueueUrl=url, MessageBody="x", MessageGroupId="g")
+
+
+def test_a_rule_still_delivers_each_event_to_its_queue_as_the_default_input(sqs):
+    events = boto3.client("events", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="target")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="r", EventPattern='{"source": ["s"]}')
+    events.put_targets(Rule="r", Targets=[{"Id": "1", "Arn": arn}])
+    for n in range(2):  # the second goes through the compiled input paths
+        events.put_events(Entries=[{"Source": "s", "DetailType": "d", "Detail": f'{{"n": {n}}}'}])
+    bodies = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
+    assert sorted(b["detail"]["n"] for b in bodies) == [0, 1]
+    assert {(b["source"], b["detail-type"], b["region"]) for b in bodies} == {("s", "d", "us-east-1")}
