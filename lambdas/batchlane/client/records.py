@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from batchlane.common.executions import (
-    BY_JOB_ID_INDEX, FINAL_PHASES, LAUNCH_SK, PARTITION_KEY, LaunchRecord, Partition, key,
+    BY_JOB_ID_INDEX, FINAL_PHASES, LAUNCH_SK, PARTITION_KEY, SORT_KEY, LaunchRecord, Partition, key,
 )
 from batchlane.common.values import from_dynamo
 from batchlane.status.view import record_document
@@ -43,11 +43,15 @@ class Executions:
             self._deserialize = TypeDeserializer().deserialize
         return from_dynamo({k: self._deserialize(v) for k, v in item.items()})
 
-    def items(self, launch_id: str) -> list[dict[str, Any]]:
-        """Every item of the launch's partition (a paged, consistent Query)."""
+    def items(self, launch_id: str, prefix: str | None = None) -> list[dict[str, Any]]:
+        """Every item of the launch's partition (a paged, consistent Query); with ``prefix``, those
+        whose sort key starts with it (a chunked launch's chunk records, not its million children)."""
+        condition, values = f"{PARTITION_KEY} = :l", {":l": {"S": launch_id}}
+        if prefix is not None:
+            condition, values = f"{condition} AND begins_with({SORT_KEY}, :p)", {**values, ":p": {"S": prefix}}
         pages = self.dynamodb.get_paginator("query").paginate(
-            TableName=self.table, ConsistentRead=True, KeyConditionExpression=f"{PARTITION_KEY} = :l",
-            ExpressionAttributeValues={":l": {"S": launch_id}})
+            TableName=self.table, ConsistentRead=True, KeyConditionExpression=condition,
+            ExpressionAttributeValues=values)
         return [self.plain(item) for page in pages for item in page["Items"]]
 
     def record(self, launch_id: str) -> LaunchRecord | None:

@@ -53,6 +53,7 @@ from batchlane.client.records import Executions
 from batchlane.common.executions import CHUNK_PREFIX, CHUNK_TAG, LAUNCH_TAG, ChunkRecord, LaunchRecord
 from batchlane.common.inputs import index_uri
 from batchlane.job import read_inputs
+from batchlane.sandbox.backplane import Backplane
 from batchlane.sandbox.provision import Provisioned
 from batchlane.sandbox.scenario import ChildBehaviour, Delivery, LaunchSpec, Scenario
 from batchlane.status import simulate
@@ -162,19 +163,20 @@ class BatchExecutor(threading.Thread):
         self.step_seconds = step_seconds
         self.on_event = on_event
         self.batch = session.client("batch")
-        self.events = session.client("events")
-        self.logs = session.client("logs")
-        self.s3 = session.client("s3")
+        self.s3 = session.client("s3")  # the inputs, read as a job reads them
+        # What AWS writes itself (events, log lines, output uploads): into the emulator directly.
+        self.backplane = Backplane.of(session)
         self.executions = Executions(session.client("dynamodb"), self.config.table_name("executions"))
         self.jobs: dict[str, SimulatedJob] = {}
         self.emitted: list[dict] = []  # every event put on the default bus (copies included)
         self._first_seen: dict[str, float] = {}
+        self._queue_cursor: dict[str, int] = {}  # job queue ARN -> jobs in it already seen
+        self._unadopted: list[str] = []  # seen, not simulated yet
         self._ignored: set[str] = set()
         self._heap: list[ScheduledAction] = []
         self._seq = itertools.count()
         self._lock = threading.RLock()  # reentrant: the local executor's steps nest
         self._halt = threading.Event()
-        self._groups: set[str] = set()
         self._streams: set[tuple[str, str]] = set()
         # The executor's own DescribeJobs (TerminateJob's reason) reads the emulator's record as it is.
         self.batch.meta.events.register("before-sign.batch.DescribeJobs", _raw_describe)
@@ -219,23 +221,27 @@ class BatchExecutor(threading.Thread):
 
     # ------------------------------------------------------------------ discovery
     def discover(self) -> None:
+        """Adopt the jobs submitted to batchlane's queues since the last look (Batch's scheduler
+        sees its queues: read in the emulator, not listed page by page, every job each time)."""
         for queue_arn in self.deployment.queue_arns.values():
-            pages = self.batch.get_paginator("list_jobs").paginate(
-                jobQueue=queue_arn, filters=[{"name": "JOB_NAME", "values": ["*"]}])  # a filter lists every status
-            for page in pages:
-                for summary in page.get("jobSummaryList", []):
-                    job_id = summary["jobId"]
-                    if ":" in job_id or job_id in self.jobs or job_id in self._ignored:
-                        continue
-                    self._adopt(job_id)
+            seen = self._queue_cursor.get(queue_arn, 0)
+            submitted = self.backplane.queued_job_ids(queue_arn, seen)
+            self._queue_cursor[queue_arn] = seen + len(submitted)
+            self._unadopted.extend(job_id for job_id in submitted if ":" not in job_id)  # not array children
+        waiting, self._unadopted = self._unadopted, []
+        for job_id in waiting:
+            if job_id not in self.jobs and job_id not in self._ignored:
+                self._adopt(job_id)
+                if job_id not in self.jobs and job_id not in self._ignored:
+                    self._unadopted.append(job_id)  # its launch record is not written yet: next poll
 
     def _launch_record(self, job_id: str) -> LaunchRecord | None:
         launch_id = self.executions.launch_id_of_job(job_id)
         return self.executions.record(launch_id) if launch_id else None
 
     def _chunk_record(self, record: LaunchRecord, job_id: str) -> ChunkRecord | None:
-        for item in self.executions.items(record.launch_id):
-            if str(item.get("sk", "")).startswith(CHUNK_PREFIX) and item.get("jobId") == job_id:
+        for item in self.executions.items(record.launch_id, prefix=CHUNK_PREFIX):
+            if item.get("jobId") == job_id:
                 chunk = ChunkRecord.from_item(item)
                 return chunk if chunk.submitted else None
         return None
@@ -595,7 +601,7 @@ class BatchExecutor(threading.Thread):
             entries = [{"Source": a.payload["source"], "DetailType": a.payload["detail-type"],
                         "Detail": json.dumps(a.payload["detail"]), "Resources": a.payload["resources"],
                         "EventBusName": "default", "Time": now} for a in chunk]
-            response = self.events.put_events(Entries=entries)
+            response = self.backplane.put_events(entries)
             if response.get("FailedEntryCount"):
                 log.warning("PutEvents refused %s entries: %s", response["FailedEntryCount"], response["Entries"])
             for a in chunk:
@@ -605,17 +611,8 @@ class BatchExecutor(threading.Thread):
                 self._done(a)
 
     def _ensure_stream(self, group: str, stream: str) -> None:
-        if group not in self._groups:
-            try:
-                self.logs.create_log_group(logGroupName=group)
-            except self.logs.exceptions.ResourceAlreadyExistsException:
-                pass
-            self._groups.add(group)
         if (group, stream) not in self._streams:
-            try:
-                self.logs.create_log_stream(logGroupName=group, logStreamName=stream)
-            except self.logs.exceptions.ResourceAlreadyExistsException:
-                pass
+            self.backplane.ensure_log_stream(group, stream)
             self._streams.add((group, stream))
 
     def _write_logs(self, action: ScheduledAction) -> None:
@@ -638,8 +635,8 @@ class BatchExecutor(threading.Thread):
                      f"[sandbox] exit code {code}"]
         self._ensure_stream(job.log_group, stream)
         base = int(time.time() * 1000)
-        self.logs.put_log_events(logGroupName=job.log_group, logStreamName=stream,
-                                 logEvents=[{"timestamp": base + n, "message": line} for n, line in enumerate(lines)])
+        self.backplane.put_log_events(job.log_group, stream,
+                                      [{"timestamp": base + n, "message": line} for n, line in enumerate(lines)])
 
     def _input(self, job: SimulatedJob, index: int) -> Any:
         """Input of the job's child ``index`` (its own index), read as batchlane.job reads it: through
@@ -667,8 +664,7 @@ class BatchExecutor(threading.Thread):
         base = job.record.outputs_uri or ""
         if base.startswith("s3://"):
             bucket, key = f"{base}{index}/outputs.json"[5:].split("/", 1)
-            self.s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(output_for(self._input(job, action.child), index)).encode(),
-                               ContentType="application/json")
+            self.backplane.put_json(bucket, key, output_for(self._input(job, action.child), index))
         with self._lock:
             job.outputs_pending.discard(action.child)
 

@@ -445,8 +445,7 @@ class _LogStream:
             lines, self._lines = self._lines, []
         try:
             for i in range(0, len(lines), LOG_BATCH):
-                self.executor.logs.put_log_events(logGroupName=self.group, logStreamName=self.stream,
-                                                  logEvents=lines[i:i + LOG_BATCH])
+                self.executor.backplane.put_log_events(self.group, self.stream, lines[i:i + LOG_BATCH])
         except Exception:  # noqa: BLE001 - the emulator is gone once the sandbox stops
             if not self.executor.stopping:
                 raise

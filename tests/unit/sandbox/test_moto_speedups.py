@@ -113,3 +113,42 @@ def test_a_rule_still_delivers_each_event_to_its_queue_as_the_default_input(sqs)
     bodies = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
     assert sorted(b["detail"]["n"] for b in bodies) == [0, 1]
     assert {(b["source"], b["detail-type"], b["region"]) for b in bodies} == {("s", "d", "us-east-1")}
+
+
+def test_a_queue_still_stops_at_a_message_past_its_retention(sqs):
+    from moto.sqs.models import sqs_backends
+
+    url = sqs.create_queue(QueueName="kept", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": str(i)} for i in range(3)])
+    queue = sqs_backends["123456789012"]["us-east-1"].get_queue("kept")
+    queue._messages[2].sent_timestamp -= 61_000  # sent 61 s ago: past its 60 s retention
+    bodies = [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
+    assert bodies == ["0", "1"]
+
+
+def test_a_deleted_message_is_gone_a_second_delete_is_accepted_and_a_forged_handle_is_refused(sqs):
+    url = sqs.create_queue(QueueName="d", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
+    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": str(i)} for i in range(3)])
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"][0]
+    again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]  # visible again at once: a new handle
+    assert first["Body"] in [m["Body"] for m in again]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"])  # its old handle still deletes it
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"])
+    with pytest.raises(ClientError, match="ReceiptHandleIsInvalid"):
+        sqs.delete_message(QueueUrl=url, ReceiptHandle="forged")
+    left = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert sorted(m["Body"] for m in left) == sorted({"0", "1", "2"} - {first["Body"]})
+
+
+def test_a_batch_delete_deletes_its_messages_and_names_each_invalid_handle(sqs):
+    url = sqs.create_queue(QueueName="b")["QueueUrl"]
+    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": str(i)} for i in range(5)])
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=3)["Messages"]
+    entries = [{"Id": f"e{n}", "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(got)]
+    answer = sqs.delete_message_batch(QueueUrl=url, Entries=[*entries, {"Id": "bad", "ReceiptHandle": "forged"}])
+    assert sorted(s["Id"] for s in answer["Successful"]) == ["e0", "e1", "e2"]
+    assert [(f["Id"], f["Code"]) for f in answer["Failed"]] == [("bad", "ReceiptHandleIsInvalid")]
+    again = sqs.delete_message_batch(QueueUrl=url, Entries=entries)  # a day later: already deleted, accepted
+    assert len(again["Successful"]) == 3 and not again.get("Failed")
+    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert (counts["ApproximateNumberOfMessages"], counts["ApproximateNumberOfMessagesNotVisible"]) == ("2", "0")
