@@ -25,11 +25,13 @@ rules) is still moto's own code; only the copy is replaced.
 * **SQS receives.** For each message it returns, ReceiveMessage checks the message's retention
   by asking the queue for ``MessageRetentionPeriod`` through GetQueueAttributes, which builds
   every attribute, counts included, three times: a receive of ten costs thirty scans of the
-  queue. The retention is read from the queue itself, as moto stores it. And the visible
-  messages a receive scans are found with one reading of the clock, not two per message
-  (moto converts datetimes for each: a backlog of 8,000 messages cost ~50 ms per receive).
+  queue. The retention is read from the queue itself, as moto stores it. And a receive lists
+  every visible message before it takes ten, reading the clock twice per message (moto converts
+  datetimes for each: a backlog of 8,000 messages cost ~50 ms per receive): here the visible
+  messages are found as the receive asks for them, with one clock reading.
 * **SQS deletes.** A delete looks for its receipt handle twice through every message of the
-  queue, and a batch of ten does it ten times: here, one pass deletes the whole batch.
+  queue (each message building the list of its handles), ten times for a batch of ten: here, the
+  handles moto gives are remembered with their message, and a delete finds it at once.
 
 Installed once per process (``install()``); ``installed()`` says whether it is.
 """
@@ -40,6 +42,7 @@ import copy
 import functools
 import threading
 import types
+import weakref
 from typing import Any
 
 _lock = threading.Lock()
@@ -82,7 +85,7 @@ def install() -> None:
         _uncounted_sends()
         _direct_retention()
         _one_clock_reading()
-        _one_pass_deletes()
+        _indexed_deletes()
         _installed = True
 
 
@@ -181,37 +184,63 @@ def _direct_retention() -> None:
     models.SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
 
 
+class _Visible:
+    """A queue's visible messages (moto's ``Queue.messages``), found as they are asked for: a
+    receive stops at the ten it returns instead of listing a backlog of 100,000 first; ``len``
+    and truth (the counts, long polling) still scan, with one clock reading."""
+
+    def __init__(self, queue) -> None:
+        from moto.core.utils import unix_time_millis
+
+        self._queue, self._now = queue, unix_time_millis()
+
+    def __iter__(self):
+        now = self._now  # Message.visible and Message.delayed, each at this instant
+        return (m for m in self._queue._messages if now > m.visible_at and not now < m.delayed_until)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __bool__(self) -> bool:
+        return any(True for _ in self)
+
+
 def _one_clock_reading() -> None:
-    from moto.core.utils import unix_time_millis
     from moto.sqs import models
 
-    def messages(queue) -> list:
-        now = unix_time_millis()  # Message.visible and Message.delayed, each at this instant
-        return [m for m in queue._messages if now > m.visible_at and not now < m.delayed_until]
-
-    models.Queue.messages = property(messages)
+    models.Queue.messages = property(_Visible)
 
 
-def _one_pass_deletes() -> None:
+# Every receipt handle moto has given, to the message it was given for (while that message lives).
+_received: "weakref.WeakValueDictionary[str, Any]" = weakref.WeakValueDictionary()
+
+
+def _indexed_deletes() -> None:
     from moto.sqs import models
     from moto.sqs.exceptions import ReceiptHandleIsInvalid
 
+    mark_received = models.Message.mark_received
+
+    @functools.wraps(mark_received)
+    def indexed_mark_received(message, *args, **kwargs) -> None:
+        mark_received(message, *args, **kwargs)
+        _received[message.receipt_handle] = message
+
     def delete_messages(queue, receipt_handles: list[str]) -> set[str]:
-        """Deletes what the handles name in one pass over the queue; returns the invalid ones."""
-        wanted = {h for h in receipt_handles if h not in queue.deleted_messages}  # again: accepted, as moto
-        if not wanted:
-            return set()
-        kept, found = [], set()
-        for message in queue._messages:
-            if message.receipt_handle in wanted or (message._old_receipt_handles
-                                                    and not wanted.isdisjoint(message._old_receipt_handles)):
-                found.update(wanted.intersection(message.all_receipt_handles))
-                queue.pending_messages.discard(message)  # regardless of pending state, as moto
-                queue.deleted_messages.update(message.all_receipt_handles)
-            else:
-                kept.append(message)
-        queue._messages = kept
-        return wanted - found
+        """Deletes what the handles name; returns the invalid ones (no message of this queue)."""
+        invalid = set()
+        for handle in receipt_handles:
+            if handle in queue.deleted_messages:
+                continue  # again: accepted, as moto
+            message = _received.get(handle)
+            try:
+                queue._messages.remove(message)  # identity (moto's Message has no __eq__); oldest first
+            except ValueError:
+                invalid.add(handle)
+                continue
+            queue.pending_messages.discard(message)  # regardless of pending state, as moto
+            queue.deleted_messages.update(message.all_receipt_handles)
+        return invalid
 
     def delete_message(queue, receipt_handle: str) -> None:
         if delete_messages(queue, [receipt_handle]):
@@ -225,5 +254,6 @@ def _one_pass_deletes() -> None:
                   for r in receipts if r["ReceiptHandle"] in invalid]
         return success, errors
 
+    models.Message.mark_received = indexed_mark_received
     models.Queue.delete_message = delete_message
     models.SQSBackend.delete_message_batch = delete_message_batch

@@ -152,3 +152,16 @@ def test_a_batch_delete_deletes_its_messages_and_names_each_invalid_handle(sqs):
     assert len(again["Successful"]) == 3 and not again.get("Failed")
     counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert (counts["ApproximateNumberOfMessages"], counts["ApproximateNumberOfMessagesNotVisible"]) == ("2", "0")
+
+
+def test_a_handle_of_another_queue_deletes_nothing_there(sqs):
+    a, b = (sqs.create_queue(QueueName=name)["QueueUrl"] for name in ("qa", "qb"))
+    sqs.send_message(QueueUrl=a, MessageBody="in a")
+    sqs.send_message(QueueUrl=b, MessageBody="in b")
+    handle = sqs.receive_message(QueueUrl=a)["Messages"][0]["ReceiptHandle"]
+    with pytest.raises(ClientError, match="ReceiptHandleIsInvalid"):
+        sqs.delete_message(QueueUrl=b, ReceiptHandle=handle)
+    sqs.delete_message(QueueUrl=a, ReceiptHandle=handle)
+    counts = [sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["All"])["Attributes"] for u in (a, b)]
+    assert [(c["ApproximateNumberOfMessages"], c["ApproximateNumberOfMessagesNotVisible"]) for c in counts] == [
+        ("0", "0"), ("1", "0")]
