@@ -17,6 +17,7 @@ from batchlane.status.fold import ChildState, fold_events
 from batchlane.status.links import child_log_links
 from batchlane.status.simulate import AttemptPlan, ChildPlan, launch_events
 from tests.integration.conftest import LambdaContext, sqs_event
+from clock import Clock
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events"
 FAIL = AttemptPlan("exit", 1)
@@ -404,13 +405,6 @@ def test_abort_of_a_launch_still_being_submitted_is_retried(world, agg, terminat
         "batchItemFailures": [{"itemIdentifier": bodies["Records"][0]["messageId"]}]}
     assert terminated == [] and answers_of(world, "Task Abort Rejected") == []
 
-
-class Clock:
-    def __init__(self, t=1_800_000_000.0):
-        self.t = t
-
-    def __call__(self):
-        return self.t
 
 
 def test_progress_of_a_large_map_task_is_rate_limited(world, launched, deliver, agg):

@@ -13,6 +13,7 @@ from batchlane.launch import handler
 from batchlane.launch.planner import job_name
 from tests.integration.conftest import LambdaContext, sqs_event
 from fault_injection import FAULT_KINDS, Crash, Fault, Injector, deliver_until_acknowledged
+from clock import Clock
 
 VISIBILITY_SECONDS = 360
 BASE = job_name("my.task", "m-1")
@@ -36,17 +37,6 @@ def chunk_due(chunk: int, launch_id="m-1", source="batchlane.status") -> str:
     return event_body({"launchId": launch_id, "chunk": chunk}, "Task Chunk Due", source)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float = VISIBILITY_SECONDS) -> None:
-        self.t += seconds
-
-
 def set_limits(world, **limits) -> None:
     boto3.client("ssm").put_parameter(Name=f"{world.deployment.settings_path}/limits", Value=json.dumps(limits),
                                       Type="String", Overwrite=True)
@@ -56,7 +46,7 @@ def set_limits(world, **limits) -> None:
 @pytest.fixture
 def harness(world):
     set_limits(world, maxArraySize=10)
-    injector, clock = Injector(), Clock()
+    injector, clock = Injector(), Clock(step=VISIBILITY_SECONDS)
 
     def invoke(*bodies: str) -> dict:
         service = handler.runtime()
@@ -212,7 +202,7 @@ def assert_every_chunk_once(world, expected: list[int]) -> None:
                          ids=[f"{s}.{o}#{n}" for s, o, n in CHUNKED_LAUNCH_CALLS])
 def test_every_initial_chunk_once_whatever_call_of_a_chunked_launch_fails(world, service, operation, nth, kind):
     set_limits(world, maxArraySize=10)
-    injector, clock = Injector(), Clock()
+    injector, clock = Injector(), Clock(step=VISIBILITY_SECONDS)
     fault = plan_nth(injector, service, operation, kind, nth)
 
     def invoke(*bodies):
@@ -245,7 +235,7 @@ CHUNK_DUE_CALLS = [("dynamodb", "GetItem", 1), ("dynamodb", "GetItem", 2), ("dyn
 @pytest.mark.parametrize("service,operation,nth", CHUNK_DUE_CALLS, ids=[f"{s}.{o}#{n}" for s, o, n in CHUNK_DUE_CALLS])
 def test_a_due_chunk_once_whatever_call_of_a_chunk_due_fails(world, service, operation, nth, kind):
     set_limits(world, maxArraySize=10)
-    clock = Clock()
+    clock = Clock(step=VISIBILITY_SECONDS)
 
     def prepare():
         s = handler.runtime()

@@ -19,6 +19,7 @@ from tests.integration.conftest import LambdaContext, sqs_event
 from fault_injection import (
     FAULT_KINDS, LAUNCH_PATH_CALLS, Crash, Fault, Injector, answers_by_launch, body_of, deliver_until_acknowledged,
 )
+from clock import Clock
 
 VISIBILITY_SECONDS = 360  # the dev config's launcher buffer (6 x the 60 s function timeout)
 
@@ -30,21 +31,10 @@ def detail(launch_id="f-1", **overrides):
     return d
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float = VISIBILITY_SECONDS) -> None:
-        self.t += seconds
-
-
 @pytest.fixture
 def harness(world):
     injector = Injector()
-    clock = Clock()
+    clock = Clock(step=VISIBILITY_SECONDS)
 
     def runtime():
         # Built before any thread runs (one Lambda container serves one invocation at a time).

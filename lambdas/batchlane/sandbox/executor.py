@@ -128,7 +128,7 @@ class SimulatedJob:
     unsettled: int = 0
     # A chunk of a chunked map task (docs/chunked-maps.md): its own job, children offset..offset+size-1.
     chunk: ChunkRecord | None = None
-    queue_arn: str | None = None  # the job queue's ARN, as Batch's events give it
+    queue_arn: str = ""  # the ARN of the job queue it was found in, as Batch's events give it
 
     @property
     def offset(self) -> int:
@@ -171,7 +171,7 @@ class BatchExecutor(threading.Thread):
         self.emitted: list[dict] = []  # every event put on the default bus (copies included)
         self._first_seen: dict[str, float] = {}
         self._queue_cursor: dict[str, int] = {}  # job queue ARN -> jobs in it already seen
-        self._unadopted: list[str] = []  # seen, not simulated yet
+        self._unadopted: list[tuple[str, str]] = []  # (job ID, its queue's ARN): seen, not simulated yet
         self._ignored: set[str] = set()
         self._heap: list[ScheduledAction] = []
         self._seq = itertools.count()
@@ -227,13 +227,13 @@ class BatchExecutor(threading.Thread):
             seen = self._queue_cursor.get(queue_arn, 0)
             submitted = self.backplane.queued_job_ids(queue_arn, seen)
             self._queue_cursor[queue_arn] = seen + len(submitted)
-            self._unadopted.extend(job_id for job_id in submitted if ":" not in job_id)  # not array children
+            self._unadopted.extend((job_id, queue_arn) for job_id in submitted if ":" not in job_id)  # not children
         waiting, self._unadopted = self._unadopted, []
-        for job_id in waiting:
+        for job_id, queue_arn in waiting:
             if job_id not in self.jobs and job_id not in self._ignored:
-                self._adopt(job_id)
+                self._adopt(job_id, queue_arn)
                 if job_id not in self.jobs and job_id not in self._ignored:
-                    self._unadopted.append(job_id)  # its launch record is not written yet: next poll
+                    self._unadopted.append((job_id, queue_arn))  # its launch record is not written yet: next poll
 
     def _launch_record(self, job_id: str) -> LaunchRecord | None:
         launch_id = self.executions.launch_id_of_job(job_id)
@@ -246,7 +246,7 @@ class BatchExecutor(threading.Thread):
                 return chunk if chunk.submitted else None
         return None
 
-    def _adopt(self, job_id: str) -> None:
+    def _adopt(self, job_id: str, queue_arn: str) -> None:
         record = self._launch_record(job_id)
         # A chunk job runs once its chunk record holds it (the launch record completes after the initial chunks).
         chunk = self._chunk_record(record, job_id) if record is not None and record.chunks.chunked else None
@@ -264,9 +264,7 @@ class BatchExecutor(threading.Thread):
             definition_name=definition.get("jobDefinitionName") or str(record.job_definition or "").rsplit("/", 1)[-1].split(":")[0],
             log_group=options.get("awslogs-group") or record.log_group or "/aws/batch/job",
             size=chunk.size if chunk else record.size, is_array=chunk.size > 1 if chunk else record.is_array,
-            chunk=chunk,
-            # A chunk's queue from its own record: chunk 0 runs before the launch record is complete.
-            queue_arn=self.deployment.queue_arns.get(chunk.queue) if chunk else record.queue_arn)
+            chunk=chunk, queue_arn=queue_arn)  # the queue it is in, whatever any record says
         spec = self.scenario.for_launch(job.launch_id) or LaunchSpec(name=job.launch_id)
         actions = self._plan(job, spec)
         with self._lock:
@@ -514,7 +512,7 @@ class BatchExecutor(threading.Thread):
         index = (detail.get("arrayProperties") or {}).get("index")
         detail["jobArn"] = parent_arn if index is None else f"{parent_arn}:{index}"
         detail["jobName"] = job.job_name or detail["jobName"]
-        detail["jobQueue"] = job.queue_arn or detail["jobQueue"]
+        detail["jobQueue"] = job.queue_arn
         detail["jobDefinition"] = definition.get("jobDefinitionArn") or rec.job_definition or detail["jobDefinition"]
         detail["retryStrategy"] = {"attempts": max_attempts, "evaluateOnExit": []}
         detail["tags"] = {"resourceArn": parent_arn, LAUNCH_TAG: job.launch_id,

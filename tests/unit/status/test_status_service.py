@@ -16,14 +16,8 @@ from batchlane.common.settings import Settings
 from batchlane.status.models import TaskAbortRequested
 from batchlane.status.simulate import AttemptPlan, ChildPlan, launch_events
 from batchlane.status.transitions import CLAIM_SECONDS
+from clock import Clock
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def records(events):
