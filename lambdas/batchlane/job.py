@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-from itertools import islice
 from collections.abc import Mapping
+from itertools import islice
 from typing import Any
 
 from batchlane.common.inputs import (
-    ENV_INDEX_OFFSET, ENV_INDEX_VAR_NAME, ENV_INPUTS_INDEX_URI, ENV_INPUTS_URI, INDEX_VARIABLE, OFFSET, index_range, line_range,
+    ENV_INDEX_OFFSET, ENV_INDEX_VAR_NAME, ENV_INPUTS_INDEX_URI, ENV_INPUTS_URI, INDEX_VARIABLE, index_range, line_offsets,
 )
 
 
@@ -54,37 +54,26 @@ def _ranged(s3, uri: str, start: int, end: int) -> bytes:
 
 def read_input(s3, inputs_uri: str, index_uri: str | None, index: int) -> Any:
     """Line ``index`` of the JSON Lines at ``inputs_uri`` as JSON (two ranged GETs with an index)."""
-    if index_uri:
-        span = line_range(_ranged(s3, index_uri, *index_range(index)))
-        if span is None:
-            raise ValueError(f"child {index} has an empty line in {inputs_uri}")
-        return json.loads(_ranged(s3, inputs_uri, *span))
-    bucket, key = _split(inputs_uri)
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-    for n, line in enumerate(body.iter_lines()):
-        if n == index:
-            return json.loads(line)
-    raise IndexError(f"{inputs_uri} has no line {index}")
+    return read_inputs(s3, inputs_uri, index_uri, index, 1)[0]
 
 
 def read_inputs(s3, inputs_uri: str, index_uri: str | None, first: int, count: int) -> list[Any]:
     """Lines ``first`` to ``first + count - 1`` as JSON, in order: with an index, two ranged GETs
     whatever ``count`` (a chunk's lines lie side by side); without one, the lines are streamed."""
-    if count <= 0:
-        return []
+    last = first + count - 1
+    if first < 0 or count < 1:
+        raise ValueError(f"children {first} to {last} have no input")
     if index_uri:
-        index_bytes = _ranged(s3, index_uri, first * OFFSET.size, (first + count + 1) * OFFSET.size - 1)
-        if len(index_bytes) != (count + 1) * OFFSET.size:
-            raise IndexError(f"{index_uri} has no entries for lines {first} to {first + count - 1}")
-        offsets = [OFFSET.unpack_from(index_bytes, n * OFFSET.size)[0] for n in range(count + 1)]
-        if offsets[-1] <= offsets[0]:
-            raise ValueError(f"lines {first} to {first + count - 1} of {inputs_uri} are empty")
-        body = _ranged(s3, inputs_uri, offsets[0], offsets[-1] - 1)
-        base = offsets[0]
+        offsets = line_offsets(_ranged(s3, index_uri, *index_range(first, count)))
+        if len(offsets) != count + 1:
+            raise IndexError(f"{index_uri} has no entries for lines {first} to {last}")
+        if any(end <= start for start, end in zip(offsets, offsets[1:])):
+            raise ValueError(f"a line from {first} to {last} of {inputs_uri} is empty")
+        body, base = _ranged(s3, inputs_uri, offsets[0], offsets[-1] - 1), offsets[0]
         return [json.loads(body[start - base:end - base]) for start, end in zip(offsets, offsets[1:])]
     bucket, key = _split(inputs_uri)
     lines = s3.get_object(Bucket=bucket, Key=key)["Body"].iter_lines()
     values = [json.loads(line) for line in islice(lines, first, first + count)]
     if len(values) != count:
-        raise IndexError(f"{inputs_uri} has no lines {first} to {first + count - 1}")
+        raise IndexError(f"{inputs_uri} has no lines {first} to {last}")
     return values

@@ -52,20 +52,18 @@ def index_of_lines(lines: Iterable[bytes]) -> Iterator[bytes]:
     yield OFFSET.pack(position)
 
 
-def index_range(index: int) -> tuple[int, int]:
-    """The bytes of the index that hold child ``index``'s two offsets (inclusive range, as HTTP's)."""
-    if index < 0:
-        raise ValueError(f"child {index} has no input")
+def index_range(index: int, count: int = 1) -> tuple[int, int]:
+    """The bytes of the index that hold the offsets of lines ``index`` to ``index + count - 1``
+    (``count + 1`` offsets; inclusive range, as HTTP's)."""
+    if index < 0 or count < 1:
+        raise ValueError(f"children {index} to {index + count - 1} have no input")
     start = index * OFFSET.size
-    return start, start + 2 * OFFSET.size - 1
+    return start, start + (count + 1) * OFFSET.size - 1
 
 
-def line_range(index_bytes: bytes) -> tuple[int, int] | None:
-    """The inclusive byte range of a line from its 16 index bytes (None: an empty line range)."""
-    if len(index_bytes) != 2 * OFFSET.size:
-        raise ValueError(f"an index entry has {2 * OFFSET.size} bytes (got {len(index_bytes)}): no such child")
-    start, end = OFFSET.unpack_from(index_bytes, 0)[0], OFFSET.unpack_from(index_bytes, OFFSET.size)[0]
-    return (start, end - 1) if end > start else None
+def line_offsets(index_bytes: bytes) -> list[int]:
+    """The offsets an index range holds (each line runs from one offset to the next)."""
+    return [OFFSET.unpack_from(index_bytes, n)[0] for n in range(0, len(index_bytes) - OFFSET.size + 1, OFFSET.size)]
 
 
 def index_uri(inputs_uri: str) -> str:

@@ -577,10 +577,14 @@ class BatchExecutor(threading.Thread):
             if action.kind == "emit":
                 emits.append(action)
                 continue
-            if action.kind == "logs":
-                self._write_logs(action)
-            elif action.kind == "output":
-                self._write_output(action)
+            try:
+                if action.kind == "logs":
+                    self._write_logs(action)
+                elif action.kind == "output":
+                    self._write_output(action)
+            except Exception:  # noqa: BLE001 - e.g. the client's own outputs bucket is not here
+                # One child's side effect failed: the job goes on (its events, the others' work).
+                log.exception("sandbox: %s of job %s child %s failed", action.kind, action.job_id, action.child)
             self._done(action)
         self._flush(emits)
 
@@ -660,11 +664,13 @@ class BatchExecutor(threading.Thread):
         job = self.jobs[action.job_id]
         index = action.payload
         base = job.record.outputs_uri or ""
-        if base.startswith("s3://"):
-            bucket, key = f"{base}{index}/outputs.json"[5:].split("/", 1)
-            self.backplane.put_json(bucket, key, output_for(self._input(job, action.child), index))
-        with self._lock:
-            job.outputs_pending.discard(action.child)
+        try:
+            if base.startswith("s3://"):
+                bucket, key = f"{base}{index}/outputs.json"[5:].split("/", 1)
+                self.backplane.put_json(bucket, key, output_for(self._input(job, action.child), index))
+        finally:  # written or failed, the container has exited: DescribeJobs shows what its events say
+            with self._lock:
+                job.outputs_pending.discard(action.child)
 
 
 def _raw_describe(request, **_kwargs) -> None:

@@ -9,7 +9,7 @@ import json
 import pytest
 from launch_examples import SETTINGS, TABLE, detail
 
-from batchlane.common.inputs import index_range, line_range, write_jsonl
+from batchlane.common.inputs import index_range, line_offsets, write_jsonl
 from batchlane.common.settings import Limits
 from batchlane.job import child_index
 from batchlane.launch.planner import chunk_request, plan_launch
@@ -100,8 +100,8 @@ def test_every_map_task_gets_its_inputs_index_beside_the_lines():
     assert env(launch_plan.submit_request("def"))["BATCHLANE_INPUTS_INDEX_URI"] == f"s3://bucket/{launch_plan.index_key}"
     for i in (0, 7, 24):
         start, end = index_range(i)
-        span = line_range(launch_plan.index_body[start:end + 1])
-        assert json.loads(launch_plan.inputs_body[span[0]:span[1] + 1]) == {"n": i}
+        line_start, line_end = line_offsets(launch_plan.index_body[start:end + 1])
+        assert json.loads(launch_plan.inputs_body[line_start:line_end]) == {"n": i}
 
 
 def test_an_index_written_in_one_pass_matches_the_lines():
