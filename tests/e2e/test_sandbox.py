@@ -146,3 +146,32 @@ def test_malformed_launch_is_rejected_with_its_reasons(sandbox):
     assert {"task", "retries", "container.image"} <= fields and all(p["message"] for p in rejected["problems"])
     assert sandbox.launch_record("e2e-bad") is None
     assert sandbox.executor.job_of_launch("e2e-bad") is None
+
+
+def test_a_child_whose_output_write_fails_leaves_the_rest_of_the_map_running(sandbox, monkeypatch):
+    # The executor does many children's due work in one pass: one child's failed side effect (here
+    # its output upload) must not drop the others' logs, outputs and events done in the same pass.
+    put_json = sandbox.executor.backplane.put_json
+
+    def failing_for_child_1(bucket, key, document):
+        if "/e2e-side-effect/" in key and key.endswith("/1/outputs.json"):
+            raise RuntimeError("the bucket refused the upload")
+        put_json(bucket, key, document)
+
+    monkeypatch.setattr(sandbox.executor.backplane, "put_json", failing_for_child_1)
+    sandbox.put_launch(task("e2e-side-effect", inputs=[{"i": i} for i in range(3)]))
+    launched = answer(sandbox, "e2e-side-effect", "Task Launched")
+    job = wait_for(lambda: (j := sandbox.executor.job_of_launch("e2e-side-effect")) and j.finished and j)
+    assert job.pending_actions == 0 and not job.outputs_pending
+    finals = {e["detail"]["arrayProperties"]["index"]: e["detail"]["status"] for e in job_events(sandbox, launched["jobId"])
+              if "index" in (e["detail"].get("arrayProperties") or {})}
+    assert finals == {0: "SUCCEEDED", 1: "SUCCEEDED", 2: "SUCCEEDED"}
+    s3 = sandbox.session.client("s3")
+    bucket, prefix = launched["outputsUri"][5:].split("/", 1)
+    written = sorted(o["Key"][len(prefix):] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []))
+    assert written == ["0/outputs.json", "2/outputs.json"]
+    if sandbox.has_status_path:
+        status = wait_for(lambda: (s := sandbox.status("e2e-side-effect")) and s.get("storedPhase") == "succeeded"
+                          and settled(s) and s)
+        assert status["counts"]["SUCCEEDED"] == 3
+        assert status["outputs"]["echo"] == [{"i": 0}, None, {"i": 2}]
