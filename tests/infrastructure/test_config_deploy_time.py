@@ -64,3 +64,11 @@ def test_execution_retention_defaults_to_the_data_bucket_s_lifecycle(tmp_path):
     raw = copy.deepcopy(BASE)
     raw["executionRetentionDays"] = 7
     assert load(tmp_path, raw).execution_retention_seconds == 7 * 86_400
+
+
+def test_launcher_reserved_concurrency_below_its_event_source_concurrency_is_refused(tmp_path):
+    message = broken(tmp_path, lambda raw: raw.update(launcherMaxConcurrency=8, launcher={"reservedConcurrency": 5}))
+    assert "launcher.reservedConcurrency: 5 is below launcherMaxConcurrency (8)" in message
+    raw = copy.deepcopy(BASE)
+    raw.update(launcherMaxConcurrency=8, launcher={"reservedConcurrency": 8})
+    assert load(tmp_path, raw).launcher.reserved_concurrency == 8

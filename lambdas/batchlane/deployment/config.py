@@ -375,6 +375,15 @@ class DeploymentConfig(_Strict):
                 "public IP and could not pull images or write logs; set natGateways >= 1 or "
                 "network.newVpc.interfaceEndpoints: true"
             )
+        reserved = self.launcher.reserved_concurrency
+        if reserved is not None and reserved < self.launcher_max_concurrency:
+            # Lambda throttles the invocations the event source mapping starts beyond the function's
+            # reserved concurrency: their launch messages go back to the queue and each return counts
+            # towards maxReceiveCount, so a burst could dead-letter launches nothing was wrong with.
+            problems.append(
+                f"launcher.reservedConcurrency: {reserved} is below launcherMaxConcurrency "
+                f"({self.launcher_max_concurrency}); Lambda would throttle the launcher's extra invocations "
+                "and their launches would count receives towards the dead-letter queue: set it at least as high")
         return problems
 
     @model_validator(mode="after")
