@@ -9,8 +9,11 @@ import struct
 import boto3
 import pytest
 
+from batchlane.common.executions import LaunchRecord, chunk_state_sk, key
+from batchlane.common.values import to_dynamo
 from batchlane.launch import handler
 from batchlane.launch.planner import job_name
+from batchlane.status.fold import ChildState, ParentState
 from tests.integration.conftest import LambdaContext, sqs_event
 from fault_injection import FAULT_KINDS, Crash, Fault, Injector, deliver_until_acknowledged
 from clock import Clock
@@ -35,6 +38,17 @@ def event_body(detail_: dict, detail_type="Task Launch Requested", source="my.or
 
 def chunk_due(chunk: int, launch_id="m-1", source="batchlane.status") -> str:
     return event_body({"launchId": launch_id, "chunk": chunk}, "Task Chunk Due", source)
+
+
+def end_chunk(world, chunk: int, launch_id="m-1", status="SUCCEEDED") -> None:
+    """Write the chunk's Batch job as ended, as the aggregator does (its parent item, or its one
+    child's): what frees its slot for the chunk ``window`` after it."""
+    record = LaunchRecord.from_item(world.execution_items(launch_id)["launch"])
+    sk = chunk_state_sk(record.chunks, chunk)
+    state = (ParentState(status) if record.chunks.chunk_len(chunk) > 1
+             else ChildState(index=record.chunks.offset(chunk), status=status, n=1))
+    boto3.resource("dynamodb").Table(world.config.table_name("executions")).put_item(
+        Item=to_dynamo({**key(launch_id, sk), **state.to_item()}))
 
 
 def set_limits(world, **limits) -> None:
@@ -129,12 +143,14 @@ def test_with_max_concurrency_only_the_window_is_submitted_and_chunk_due_submits
     launch = world.execution_items("m-1")["launch"]
     assert (launch["chunkSize"], launch["chunkWindow"], launch["chunkCount"], launch["maxConcurrency"]) == (2, 2, 13, 4)
     assert sorted(chunk_jobs(world)) == [0, 1]
+    end_chunk(world, 0)
     assert invoke(chunk_due(2), chunk_due(2))["batchItemFailures"] == []  # a duplicate in the same batch
     assert invoke(chunk_due(2))["batchItemFailures"] == []
     jobs = chunk_jobs(world)
     assert sorted(jobs) == [0, 1, 2] and len(jobs[2]) == 1
     env = environment(described(jobs[2][0]["jobId"]))
     assert env["BATCH_JOB_ARRAY_INDEX_OFFSET"] == "4" and described(jobs[2][0]["jobId"])["arrayProperties"]["size"] == 2
+    end_chunk(world, 10)
     invoke(chunk_due(12))  # the last chunk holds one child: a plain job pointed at the fake index
     last = described(chunk_jobs(world)[12][0]["jobId"])
     assert "arrayProperties" not in last or not last["arrayProperties"].get("size")
@@ -163,6 +179,29 @@ def test_a_chunk_due_that_names_no_due_chunk_fails_and_submits_nothing(harness, 
     world, _, _, invoke = harness
     invoke(event_body(detail(maxConcurrency=4)))
     assert len(invoke(body)["batchItemFailures"]) == 1  # retried a few times, then dead-lettered
+    assert sorted(chunk_jobs(world)) == [0, 1]
+
+
+def test_a_chunk_due_before_the_chunk_it_follows_has_ended_submits_nothing(harness):
+    # With maxConcurrency 4 (two chunks of two in flight), chunk 2 may run only once chunk 0 ended:
+    # a notice before that (forged, or replayed out of place) would put 6 children in flight.
+    world, _, _, invoke = harness
+    invoke(event_body(detail(maxConcurrency=4)))
+    end_chunk(world, 1)  # not the one chunk 2 waits for
+    assert len(invoke(chunk_due(2))["batchItemFailures"]) == 1  # retried a few times, then dead-lettered
+    assert sorted(chunk_jobs(world)) == [0, 1]
+    end_chunk(world, 0, status="FAILED")  # a failed chunk frees its slot too (minSuccessRatio decides the launch)
+    assert invoke(chunk_due(2))["batchItemFailures"] == []
+    assert sorted(chunk_jobs(world)) == [0, 1, 2]
+
+
+def test_with_max_concurrency_one_each_plain_job_waits_for_the_one_before_it(harness):
+    world, _, _, invoke = harness
+    invoke(event_body(detail(size=3, maxConcurrency=1)))  # three chunks of one child: plain Batch jobs
+    assert len(invoke(chunk_due(1))["batchItemFailures"]) == 1
+    end_chunk(world, 0)  # its one child's item
+    assert invoke(chunk_due(1))["batchItemFailures"] == []
+    assert len(invoke(chunk_due(2))["batchItemFailures"]) == 1
     assert sorted(chunk_jobs(world)) == [0, 1]
 
 
@@ -227,7 +266,7 @@ def test_every_initial_chunk_once_whatever_call_of_a_chunked_launch_fails(world,
     assert_every_chunk_once(world, [0, 1, 2])
 
 
-CHUNK_DUE_CALLS = [("dynamodb", "GetItem", 1), ("dynamodb", "GetItem", 2), ("dynamodb", "PutItem", 1),
+CHUNK_DUE_CALLS = [("dynamodb", "GetItem", 1), ("dynamodb", "GetItem", 2), ("dynamodb", "GetItem", 3), ("dynamodb", "PutItem", 1),
                    ("batch", "SubmitJob", 1), ("dynamodb", "UpdateItem", 1)]
 
 
@@ -259,6 +298,7 @@ def test_a_due_chunk_once_whatever_call_of_a_chunk_due_fails(world, service, ope
         prepare()
         launched = handler.handler(sqs_event(event_body(detail(maxConcurrency=4))), LambdaContext())  # no faults yet
         assert launched["batchItemFailures"] == []
+        end_chunk(world, 0)
         first = deliver_until_acknowledged(invoke, chunk_due(2), advance=clock.advance)
         assert fault.injected == 1, f"{service}.{operation} #{nth} was never called on a chunk due"
         again = deliver_until_acknowledged(invoke, chunk_due(2), advance=clock.advance)

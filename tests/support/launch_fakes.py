@@ -83,6 +83,7 @@ class FakeLedger:
         self.records: dict[str, LaunchRecord] = {}
         self.chunks: dict[tuple[str, str], ChunkRecord] = {}  # (launchId, sk) -> the chunk#<c> items
         self.phases: dict[str, str] = {}  # the status summaries' phases (the aggregator's)
+        self.ended_chunks: set[tuple[str, int]] = set()  # (launchId, chunk) the aggregator holds as ended
         self.reads = 0
         self.rejections: dict[str, list[dict[str, str]]] = {}  # the "rejection" items
         self.before_write: Callable[[str], None] = lambda operation: None  # fault injection
@@ -140,6 +141,9 @@ class FakeLedger:
 
     def phase(self, launch_id: str) -> str | None:
         return self.phases.get(launch_id)
+
+    def chunk_ended(self, launch_id: str, chunks, chunk: int) -> bool:
+        return (launch_id, chunk) in self.ended_chunks
 
     def record_rejection(self, launch_id: str, problems: list[dict[str, str]]) -> None:
         self.before_write("record_rejection")

@@ -54,6 +54,8 @@ SUBMITTED = "SUBMITTED"
 Phase = Literal["queued", "running", "succeeded", "failed", "aborted"]
 PHASES: tuple[Phase, ...] = ("queued", "running", "succeeded", "failed", "aborted")
 FINAL_PHASES: frozenset[str] = frozenset({"succeeded", "failed", "aborted"})
+# A Batch job's (or child's) statuses after which it changes no more.
+JOB_FINAL_STATUSES: frozenset[str] = frozenset({"SUCCEEDED", "FAILED"})
 
 
 def key(launch_id: str, sk: str) -> dict[str, str]:
@@ -78,6 +80,12 @@ def chunk_parent_sk(chunk: int) -> str:
 
 
 CHUNK_PARENT_PREFIX = f"{PARENT_SK}#"
+
+
+def chunk_state_sk(chunks: Chunks, chunk: int) -> str:
+    """The item whose ``status`` is the state of a chunk's Batch job (the aggregator's): its array
+    parent's, or for a chunk of one child (a plain Batch job) that child's."""
+    return chunk_parent_sk(chunk) if chunks.chunk_len(chunk) > 1 else child_sk(chunks.offset(chunk))
 
 
 def is_chunk_sk(sk: Any) -> bool:

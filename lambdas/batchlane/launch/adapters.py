@@ -12,8 +12,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from batchlane.common import aws
 from batchlane.common.errors import Refused, TransientError
+from batchlane.common.chunks import Chunks
 from batchlane.common.executions import (
-    EXPIRES_AT, LAUNCH_SK, REJECTION_SK, SORT_KEY, SUBMITTING, SUMMARY_SK, ChunkRecord, LaunchRecord, chunk_sk, key,
+    EXPIRES_AT, JOB_FINAL_STATUSES, LAUNCH_SK, REJECTION_SK, SORT_KEY, SUBMITTING, SUMMARY_SK, ChunkRecord, LaunchRecord,
+    chunk_sk, chunk_state_sk, key,
 )
 from batchlane.common.rate import Throttled, TokenBucket, backoff
 from batchlane.common.values import to_dynamo
@@ -272,6 +274,11 @@ class DynamoLedger:
         item = _call("GetItem", self._table.get_item, Key=key(launch_id, SUMMARY_SK), ConsistentRead=True,
                      ProjectionExpression="#p", ExpressionAttributeNames={"#p": "phase"}).get("Item")
         return (item or {}).get("phase")
+
+    def chunk_ended(self, launch_id: str, chunks: Chunks, chunk: int) -> bool:
+        item = _call("GetItem", self._table.get_item, Key=key(launch_id, chunk_state_sk(chunks, chunk)),
+                     ConsistentRead=True, ProjectionExpression="#s", ExpressionAttributeNames={"#s": "status"}).get("Item")
+        return (item or {}).get("status") in JOB_FINAL_STATUSES
 
     def record_rejection(self, launch_id: str, problems: list[dict[str, str]]) -> None:
         item = {**key(launch_id, REJECTION_SK), "problems": problems, "rejectedAt": int(time.time() * 1000)}

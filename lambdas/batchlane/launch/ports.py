@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from batchlane.common.chunks import Chunks
 from batchlane.common.errors import TransientError
 from batchlane.common.executions import LAUNCH_SK, ChunkRecord, LaunchRecord
 from batchlane.common.ports import SettingsSource  # noqa: F401 - shared with the status path; imported from here too
@@ -76,6 +77,9 @@ class Ledger(Protocol):
 
     def phase(self, launch_id: str) -> str | None:
         """The launch's status summary phase (``sk = "status"``, the aggregator's; read-only here)."""
+
+    def chunk_ended(self, launch_id: str, chunks: Chunks, chunk: int) -> bool:
+        """Whether the aggregator holds the chunk's Batch job as ended (SUCCEEDED or FAILED)."""
 
     def record_rejection(self, launch_id: str, problems: list[dict[str, str]]) -> None:
         """Keep the last rejection under ``launch_id`` (its own item: a later claim is not blocked)."""

@@ -285,8 +285,9 @@ class LaunchService:
 
     def handle_chunk_due(self, detail: Any, producer: Producer | None = None) -> dict[str, Any]:
         """A "Task Chunk Due" from the status path: submit that chunk exactly once, unless the launch
-        has ended. A notice that names no chunk of a chunked launch cannot be acted on: it is an
-        UnprocessableEvent (retried a few times, then kept in the dead-letter queue, and logged)."""
+        has ended. A notice that names no chunk of a chunked launch, or a chunk whose slot is not
+        free yet, cannot be acted on: it is an UnprocessableEvent (retried a few times, then kept in
+        the dead-letter queue, and logged)."""
         if producer is not None and producer.source not in CHUNK_DUE_SOURCES:
             raise UnprocessableEvent(f"Task Chunk Due from {producer.source!r}: only the status path says a chunk is due")
         try:
@@ -308,6 +309,13 @@ class LaunchService:
         if phase in FINAL_PHASES:
             self.metrics.count("ChunkNotSubmitted")
             return {"outcome": "chunk-not-submitted", "launchId": due.launch_id, "chunk": due.chunk, "phase": phase}
+        # The cap holds by submitting chunk c only once chunk c - window has ended: the aggregator
+        # wrote that end before it said c is due, so a notice that arrives first is not its (forged,
+        # or replayed wrongly) and must not put more children in flight than maxConcurrency allows.
+        freed_by = due.chunk - chunks.window
+        if not self.ledger.chunk_ended(due.launch_id, chunks, freed_by):
+            raise UnprocessableEvent(f"Task Chunk Due: chunk {due.chunk} of launch {due.launch_id} is not due: "
+                                     f"chunk {freed_by} has not ended")
         try:
             job = self._submit_chunk(due.launch_id, record.queue, record.chunk_template, chunks, due.chunk,
                                      int(self.clock()) + self.lease_seconds)

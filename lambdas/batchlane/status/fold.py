@@ -44,13 +44,13 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, Literal, get_args
 
-from batchlane.common.executions import FINAL_PHASES, Phase
+from batchlane.common.executions import FINAL_PHASES, JOB_FINAL_STATUSES, Phase
 from batchlane.status.events import MAX_TEXT, BatchJobEvent, JobDetail, JobStatus, MalformedEvent, parse_event, truncate
 from batchlane.status.failures import attempt_class, child_class
 
 STATUSES: tuple[str, ...] = get_args(JobStatus)
 RANK = {"SUBMITTED": 0, "PENDING": 1, "RUNNABLE": 2, "STARTING": 3, "RUNNING": 4, "FAILED": 5, "SUCCEEDED": 6}
-TERMINAL = frozenset({"SUCCEEDED", "FAILED"})
+TERMINAL = JOB_FINAL_STATUSES
 ACTIVE = frozenset({"STARTING", "RUNNING"})  # an attempt is under way
 MAX_ATTEMPTS = 10  # retryStrategy.attempts is 1..10: a bound on the per-child item size
 # Not a Batch status: children of a chunked map task's chunks that are not submitted yet (waiting
