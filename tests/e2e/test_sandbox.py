@@ -175,3 +175,21 @@ def test_a_child_whose_output_write_fails_leaves_the_rest_of_the_map_running(san
                           and settled(s) and s)
         assert status["counts"]["SUCCEEDED"] == 3
         assert status["outputs"]["echo"] == [{"i": 0}, None, {"i": 2}]
+
+
+def test_the_aggregator_reads_many_outputs_over_pooled_connections(sandbox, caplog):
+    # The aggregator assembles a map task's outputs with a pool of threads sharing one S3 client:
+    # beyond its connection pool every request would open (TLS, in AWS) a connection and drop it.
+    from batchlane.status.adapters import S3Outputs
+
+    s3 = sandbox.session.client("s3")
+    bucket = sandbox.deployment.bucket
+    uris = {}
+    for i in range(120):
+        s3.put_object(Bucket=bucket, Key=f"pool-test/{i}/outputs.json", Body=json.dumps({"o": i}).encode())
+        uris[i] = f"s3://{bucket}/pool-test/{i}/outputs.json"
+    outputs = S3Outputs()
+    assert outputs.workers > 10  # more threads than botocore's default pool
+    with caplog.at_level("WARNING", logger="urllib3.connectionpool"):
+        assert outputs.read_many(uris) == {i: {"o": i} for i in range(120)}
+    assert not [r for r in caplog.records if "Connection pool is full" in r.getMessage()]

@@ -13,10 +13,16 @@ from botocore.exceptions import (
 
 from batchlane.common.errors import TransientError
 
+# Requests a client keeps connections for: as many as the threads that share one (the aggregator
+# reads children's outputs with this many). botocore's default of 10 would make every request beyond
+# the tenth open a new TLS connection and drop it afterwards ("Connection pool is full").
+MAX_POOL_CONNECTIONS = 32
 # botocore retries quickly a few times; past that the SQS message is retried later.
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20,
+                 max_pool_connections=MAX_POOL_CONNECTIONS)
 # For calls that are not idempotent (SubmitJob): a retry after a lost response duplicates the effect.
-_SINGLE_ATTEMPT = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=5, read_timeout=20)
+_SINGLE_ATTEMPT = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=5, read_timeout=20,
+                         max_pool_connections=MAX_POOL_CONNECTIONS)
 # Throttling: the request was turned away before AWS processed it (docs/throughput.md).
 _THROTTLE_CODES = {
     "TooManyRequestsException", "ThrottlingException", "Throttling", "ThrottledException",

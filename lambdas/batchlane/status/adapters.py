@@ -384,8 +384,8 @@ def _split(uri: str) -> tuple[str, str]:
 class S3Outputs:
     """Children's ``<outputsUri><i>/outputs.json`` in, the launch's ``outputs.json`` out."""
 
-    def __init__(self, workers: int = 32) -> None:
-        self.workers = workers
+    def __init__(self, workers: int = aws.MAX_POOL_CONNECTIONS) -> None:
+        self.workers = min(workers, aws.MAX_POOL_CONNECTIONS)  # one pooled connection per thread
 
     def read(self, uri: str) -> dict[str, Any] | None:
         bucket, key = _split(uri)
