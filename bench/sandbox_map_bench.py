@@ -40,6 +40,7 @@ def main() -> int:
     args = ap.parse_args()
     cap = args.cap or 2 * args.chunk_size
 
+    from batchlane.client.outputs import read_outputs
     from batchlane.common.inputs import index_uri, write_jsonl
     from batchlane.deployment.config import load_config
     from batchlane.sandbox.core import Sandbox
@@ -81,8 +82,9 @@ def main() -> int:
             print("problems              :", json.dumps(summary.problems))
         events = list(sandbox.executor.emitted)
         jobs = {e["detail"]["jobId"].split(":")[0] for e in events}
-        document = sandbox.status("bench-map") or {}
-        outputs = (document.get("outputs") or {}).get("echo")
+        # The assembled document itself (the status document would read every child's item too).
+        assembled = read_outputs(s3, summary.outputs_uri) if summary and summary.outputs_uri else None
+        outputs = (assembled or {}).get("echo")
         in_order = outputs == [{"i": i} for i in range(args.size)]
         print(f"map task              : {args.size} inputs, chunks of {args.chunk_size}, maxConcurrency {cap}")
         print(f"phase                 : {summary.phase if summary else 'none'} after {elapsed:.0f} s")

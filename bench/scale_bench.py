@@ -120,6 +120,7 @@ class _GeneratedOutputs:
     def __init__(self) -> None:
         self.bytes = 0
         self.reads = 0
+        self.parts: dict[str, bytes] = {}
 
     def read_many(self, uris):
         self.reads += len(uris)
@@ -129,24 +130,55 @@ class _GeneratedOutputs:
         for part in parts:
             self.bytes += len(part)
 
+    # A chunked map task's parts (status.finish), kept here.
+    def read_bytes(self, uri):
+        return self.parts.get(uri)
 
-def assemble_at_scale(size: int) -> None:
-    """The finisher's error summary and outputs assembly over ``size`` children (ports generated)."""
+    def write_bytes(self, uri, body) -> None:
+        self.parts[uri] = body
+
+
+def _traced(call):
+    tracemalloc.start()
+    t = time.perf_counter()
+    result = call()
+    elapsed = time.perf_counter() - t
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return result, elapsed, peak
+
+
+def assemble_at_scale(size: int, chunk_size: int) -> None:
+    """The finisher's error summary and outputs assembly over ``size`` children (ports generated):
+    one map task of ``size`` read child by child (a failed one: one in 1,000 children failed), and
+    the chunked map task that succeeded, whose chunks kept their parts as they ended."""
     from batchlane.status.finish import Finisher
 
     outputs = _GeneratedOutputs()
     launch = LaunchRecord(launch_id=LAUNCH, state=SUBMITTED, job_name="scale", queue="q", size=size, is_array=True,
                           is_map_task=True, job_id=job_of(0), outputs_uri=f"s3://data/launches/{LAUNCH}/outputs/")
     finisher = Finisher(_GeneratedChildren(size, failed_every=1000), outputs, "data", log=None)
-    tracemalloc.start()
-    t = time.perf_counter()
-    fields = finisher.finish(launch, "failed")
-    elapsed = time.perf_counter() - t
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
+    fields, elapsed, peak = _traced(lambda: finisher.finish(launch, "failed"))
     print(f"assembly at scale     : {size} children ({size // 1000} failed), {outputs.reads} outputs read, "
           f"{outputs.bytes / 2**20:.1f} MiB of outputs.json streamed in {elapsed:.1f}s; peak {peak / 2**20:.1f} MiB "
           f"(tracemalloc); error summary {len(fields.get('error', ''))} chars")
+
+    layout = Chunks.layout(size, chunk_size)
+    chunked = launch.model_copy(update={"chunk_size": layout.chunk_size, "chunk_count": layout.count,
+                                        "chunk_window": layout.window})
+    outputs = _GeneratedOutputs()
+    finisher = Finisher(_GeneratedChildren(size, failed_every=0), outputs, "data", log=None)
+    slowest, chunk_peak = 0.0, 0
+    for c in range(layout.count):
+        _, elapsed, peak = _traced(lambda: finisher.assemble_chunk(chunked, c))
+        slowest, chunk_peak = max(slowest, elapsed), max(chunk_peak, peak)
+    chunk_reads, outputs.reads = outputs.reads, 0
+    _, elapsed, peak = _traced(lambda: finisher.finish(chunked, "succeeded", {"FAILED": 0}))
+    print(f"chunked assembly      : {layout.count} chunks of {layout.chunk_size}: each chunk's part at its end "
+          f"(slowest {slowest:.2f}s, peak {chunk_peak / 2**20:.1f} MiB; {chunk_reads} outputs read in all), then "
+          f"the finish merged {len(outputs.parts)} parts ({sum(map(len, outputs.parts.values())) / 2**20:.1f} MiB) "
+          f"with {outputs.reads} outputs read, {outputs.bytes / 2**20:.1f} MiB streamed in {elapsed:.1f}s; "
+          f"peak {peak / 2**20:.1f} MiB (tracemalloc)")
 
 
 def main() -> None:
@@ -164,7 +196,7 @@ def main() -> None:
                     help="only the outputs' assembly and error summary of N children (generated ports, no moto)")
     args = ap.parse_args()
     if args.assemble:
-        return assemble_at_scale(args.assemble)
+        return assemble_at_scale(args.assemble, args.chunk_size)
 
     import boto3
     from moto import mock_aws

@@ -199,9 +199,18 @@ class FakeOutputs:
     def __init__(self, objects: dict[str, dict] | None = None) -> None:
         self.objects = dict(objects or {})
         self.written: list[tuple[str, Any]] = []
+        self.blobs: dict[str, bytes] = {}  # read_bytes / write_bytes
+        self.reads = 0  # children's outputs read
 
     def read_many(self, uris: dict[int, str]) -> dict[int, dict[str, Any] | None]:
+        self.reads += len(uris)
         return {i: self.objects.get(uri) for i, uri in uris.items()}
+
+    def read_bytes(self, uri: str) -> bytes | None:
+        return self.blobs.get(uri)
+
+    def write_bytes(self, uri: str, body: bytes) -> None:
+        self.blobs[uri] = body
 
     def write(self, uri: str, value: Any) -> None:
         self.written.append((uri, value))

@@ -388,14 +388,9 @@ class S3Outputs:
         self.workers = min(workers, aws.MAX_POOL_CONNECTIONS)  # one pooled connection per thread
 
     def read(self, uri: str) -> dict[str, Any] | None:
-        bucket, key = _split(uri)
-        try:
-            body = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-        except ClientError as exc:
-            if aws.error_code(exc) in ("NoSuchKey", "404", "NotFound"):
-                return None
-            aws.raise_if_transient("GetObject", exc)
-            raise
+        body = self.read_bytes(uri)
+        if body is None:
+            return None
         try:
             value = json.loads(body)
         except ValueError:
@@ -416,14 +411,26 @@ class S3Outputs:
             aws.raise_if_transient("UploadPart", exc)
             raise
 
-    def write(self, uri: str, value: Any) -> None:
+    def read_bytes(self, uri: str) -> bytes | None:
         bucket, key = _split(uri)
         try:
-            aws.client("s3").put_object(Bucket=bucket, Key=key, ContentType="application/json",
-                                        Body=json.dumps(value, separators=(",", ":"), default=str).encode())
+            return aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if aws.error_code(exc) in ("NoSuchKey", "404", "NotFound"):
+                return None
+            aws.raise_if_transient("GetObject", exc)
+            raise
+
+    def write_bytes(self, uri: str, body: bytes, content_type: str = "application/octet-stream") -> None:
+        bucket, key = _split(uri)
+        try:
+            aws.client("s3").put_object(Bucket=bucket, Key=key, ContentType=content_type, Body=body)
         except ClientError as exc:
             aws.raise_if_transient("PutObject", exc)
             raise
+
+    def write(self, uri: str, value: Any) -> None:
+        self.write_bytes(uri, json.dumps(value, separators=(",", ":"), default=str).encode(), "application/json")
 
 
 class _PartsReader(io.RawIOBase):

@@ -77,19 +77,24 @@ class StatusWriter:
         self.store = store
         self.clock = clock
 
-    def write(self, job: LaunchJob, batch: LaunchBatch) -> None:
+    def write(self, job: LaunchJob, batch: LaunchBatch) -> bool:
         """Every child of the batch (global indexes of the launch: the caller maps and drops the
         others), in transactions of at most CHILDREN_PER_TRANSACTION children; the parent and the
-        summary's queue-blocked reason go with the first."""
+        summary's queue-blocked reason go with the first. True when this write made an array
+        chunk's parent SUCCEEDED (every child of the chunk succeeded: its outputs can be read)."""
         indexes = sorted(batch.children)
         groups = [indexes[k:k + CHILDREN_PER_TRANSACTION] for k in range(0, len(indexes), CHILDREN_PER_TRANSACTION)]
+        chunk_succeeded = False
         for n, group in enumerate(groups or [[]]):
             first = n == 0
-            self._commit(job, {i: batch.children[i] for i in group}, batch.parent if first else None,
-                         batch if first else None)
+            parent = self._commit(job, {i: batch.children[i] for i in group}, batch.parent if first else None,
+                                  batch if first else None)
+            chunk_succeeded |= job.chunk is not None and parent is not None and parent.status == "SUCCEEDED"
+        return chunk_succeeded
 
     def _commit(self, job: LaunchJob, children: dict[int, ChildState], parent: ParentState | None,
-                batch: LaunchBatch | None) -> None:
+                batch: LaunchBatch | None) -> ParentState | None:
+        """One transaction; the parent state it moved to final, if it did."""
         launch = job.launch
         array_chunk = job.chunk is not None and job.size > 1
         parent_sk = chunk_parent_sk(job.chunk) if array_chunk else PARENT_SK
@@ -107,7 +112,7 @@ class StatusWriter:
             elif parent_write is not None:
                 summary_set["parentStatus"] = parent_write[0].status
             if not writes and parent_write is None and "blocked" not in summary_set:
-                return  # duplicates and stale events only: no write at all
+                return None  # duplicates and stale events only: no write at all
             now_ms = int(self.clock() * 1000)
             # openShard/lastSeenAt: the launch is in the open-launches index (the reconciler's view).
             summary_set.update({"jobId": launch.job_id, "queue": launch.queue, "size": launch.size,
@@ -116,10 +121,15 @@ class StatusWriter:
             try:
                 self.store.commit(launch.launch_id, writes, parent_write,
                                   {"set": summary_set, "deltas": deltas, "remove": remove}, parent_sk)
-                return
+                return parent_write[0] if _parent_ended(parent_write, stored_parent) else None
             except WriteConflict:
                 continue
         raise Contention(f"launch {launch.launch_id}: {CONTENTION_RETRIES} write conflicts in a row")
+
+
+def _parent_ended(parent_write: ParentWrite | None, stored_parent: tuple[ParentState, int] | None) -> bool:
+    """This write moves the parent to a final status (it was not final before)."""
+    return parent_write is not None and parent_write[0].final and not (stored_parent and stored_parent[0].final)
 
 
 def _chunk_changes(job: LaunchJob, stored: dict[int, tuple[ChildState, int]],
@@ -129,7 +139,7 @@ def _chunk_changes(job: LaunchJob, stored: dict[int, tuple[ChildState, int]],
     chunks, chunk = job.launch.chunks, job.chunk
     if job.size > 1:
         first_seen = stored_parent is None and parent_write is not None
-        ended = parent_write is not None and parent_write[0].final and not (stored_parent and stored_parent[0].final)
+        ended = _parent_ended(parent_write, stored_parent)
     else:  # a plain Batch job: its one child item is the chunk's state
         write = next((w for w in writes if w[0].index == job.offset), None)
         old = stored.get(job.offset, (None, None))[0]

@@ -1,10 +1,20 @@
-"""What a finished launch leaves behind: its error summary and its assembled outputs (docs/status.md)."""
+"""What a finished launch leaves behind: its error summary and its assembled outputs (docs/status.md).
+
+A chunked map task's outputs are assembled a chunk at a time: when a chunk's array job SUCCEEDED
+(every child wrote its outputs), the aggregator invocation that saw it reads that chunk's outputs
+and keeps them as one *part* (``<launch>/outputs.parts/<chunk>``, :meth:`OutputsWriter.part`).
+The finish then merges the parts, reading children one by one only where a chunk has no part (it
+failed, or its part was not written): however big the map, no invocation reads more than a chunk's
+outputs plus one object per chunk. A part is only an acceleration: a missing or unreadable one is
+rebuilt from the children.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from batchlane.common.chunks import Chunks
 from batchlane.common.executions import LaunchRecord
 from batchlane.common.ports import Log
 from batchlane.common.tenancy import is_own_outputs_uri
@@ -24,6 +34,11 @@ def child_outputs_uri(outputs_uri: str, index: int) -> str:
     return f"{outputs_uri}{index}/outputs.json"
 
 
+def outputs_part_uri(outputs_uri: str, chunk: int) -> str:
+    """``s3://b/<base>outputs/`` -> ``s3://b/<base>outputs.parts/<chunk>`` (no job role writes there)."""
+    return f"{outputs_uri.rstrip('/')}.parts/{chunk:06d}"
+
+
 class Finisher:
     def __init__(self, store: StatusStore, outputs: OutputStore, data_bucket: str, log: Log) -> None:
         self.store = store
@@ -31,24 +46,25 @@ class Finisher:
         self.data_bucket = data_bucket
         self.log = log
 
-    def finish(self, launch: LaunchRecord, phase: str) -> dict[str, Any]:
+    def finish(self, launch: LaunchRecord, phase: str, counts: Mapping[str, int] | None = None) -> dict[str, Any]:
         """``error`` (Flyte's summary, when a child failed) and ``outputsUri``: outputs are
         assembled when the launch succeeded, and when a map task failed (Flyte's rule: one list
         per output, ``None`` for every child that did not succeed, terminated ones included).
-        A single task that failed or an aborted launch has none."""
+        A single task that failed or an aborted launch has none. ``counts`` (the summary's, which
+        decided the phase) saying no child FAILED spares the pass over the children."""
         # One pass over the children (in index order, a page at a time) for the error summary.
         summary, failed = ErrorSummary(), 0
-        for child in self.store.iter_children(launch.launch_id):
-            if child.status == "FAILED":
-                summary.add(child.index, child_error_message(child))
-                failed += 1
+        if counts is None or counts.get("FAILED", 0):
+            for child in self.store.iter_children(launch.launch_id):
+                if child.status == "FAILED":
+                    summary.add(child.index, child_error_message(child))
+                    failed += 1
         out: dict[str, Any] = {}
         error = summary.render()
         if error:
             out["error"] = error
         base = launch.outputs_uri
-        if base and not is_own_outputs_uri(base, self.data_bucket, launch.launch_id, launch.project, launch.domain,
-                                           before_tenancy=launch.producer is None):
+        if base and not self._own(launch, base):
             # A record pointing elsewhere (edited by hand, forged): nothing is read or written there.
             self.log.warning("outputs not assembled: outputsUri is not the launch's own prefix",
                              extra={"launchId": launch.launch_id, "outputsUri": base})
@@ -65,15 +81,41 @@ class Finisher:
                 values = self.outputs.read_many({i: child_outputs_uri(base, i) for i in succeeded})
                 self.outputs.write(uri, assemble_outputs(1, values, unwrap=True))
             else:
-                self.outputs.write_stream(uri, self._assembled(launch.size, base, succeeded))
+                self.outputs.write_stream(uri, self._assembled(launch, base, succeeded))
             out["outputsUri"] = uri
         return out
 
-    def _assembled(self, size: int, base: str, succeeded: Iterable[int]) -> Iterator[bytes]:
-        """The map task's outputs document, read OUTPUT_READ_PAGE children at a time."""
+    def assemble_chunk(self, launch: LaunchRecord, chunk: int) -> None:
+        """Chunk ``chunk``'s array job SUCCEEDED (every one of its children wrote its outputs): keep
+        its part of the assembled outputs now, for the finish to merge (at most a chunk's reads)."""
+        base = launch.outputs_uri
+        if not base or not launch.map_task or not self._own(launch, base):
+            return
+        chunks = launch.chunks
+        offset, size = chunks.offset(chunk), chunks.chunk_len(chunk)
         writer = OutputsWriter(size)
+        self._feed_all(writer, base, range(offset, offset + size), offset)
+        self.outputs.write_bytes(outputs_part_uri(base, chunk), writer.part(offset))
+
+    def _own(self, launch: LaunchRecord, base: str) -> bool:
+        return is_own_outputs_uri(base, self.data_bucket, launch.launch_id, launch.project, launch.domain,
+                                  before_tenancy=launch.producer is None)
+
+    def _assembled(self, launch: LaunchRecord, base: str, succeeded: Iterable[int]) -> Iterator[bytes]:
+        """The map task's outputs document: a chunked map task's chunks from their parts where
+        they have one, every other child read OUTPUT_READ_PAGE at a time."""
+        writer = OutputsWriter(launch.size)
+        chunks: Chunks | None = launch.chunks if launch.chunks.chunked else None
         page: list[int] = []
+        chunk, from_part = None, False
         for index in succeeded:
+            if chunks is not None and chunks.chunk_of(index) != chunk:
+                self._feed(writer, base, page)  # the children before this chunk, first
+                page = []
+                chunk = chunks.chunk_of(index)
+                from_part = self._add_part(writer, base, chunks, chunk)
+            if from_part:
+                continue
             page.append(index)
             if len(page) == OUTPUT_READ_PAGE:
                 self._feed(writer, base, page)
@@ -81,7 +123,30 @@ class Finisher:
         self._feed(writer, base, page)
         yield from writer.chunks()
 
-    def _feed(self, writer: OutputsWriter, base: str, page: list[int]) -> None:
+    def _add_part(self, writer: OutputsWriter, base: str, chunks: Chunks, chunk: int) -> bool:
+        """Chunk ``chunk``'s outputs from its part; False: it has none (its children are read)."""
+        part = self.outputs.read_bytes(outputs_part_uri(base, chunk))
+        if part is None:
+            return False
+        try:
+            writer.add_part(chunks.offset(chunk), part, chunks.chunk_len(chunk))
+        except ValueError as exc:
+            self.log.warning("outputs part not used: its children are read instead",
+                             extra={"part": outputs_part_uri(base, chunk), "problem": str(exc)[:300]})
+            return False
+        return True
+
+    def _feed_all(self, writer: OutputsWriter, base: str, indexes: Iterable[int], offset: int = 0) -> None:
+        page: list[int] = []
+        for index in indexes:
+            page.append(index)
+            if len(page) == OUTPUT_READ_PAGE:
+                self._feed(writer, base, page, offset)
+                page = []
+        self._feed(writer, base, page, offset)
+
+    def _feed(self, writer: OutputsWriter, base: str, page: list[int], offset: int = 0) -> None:
+        """Children ``page`` (global indexes) into ``writer``, at ``index - offset``."""
         values = self.outputs.read_many({i: child_outputs_uri(base, i) for i in page}) if page else {}
         for i in page:
-            writer.add(i, values.get(i))
+            writer.add(i - offset, values.get(i))

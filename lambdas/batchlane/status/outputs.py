@@ -69,6 +69,47 @@ class OutputsWriter:
             spool.write(_json(outputs.get(name)))
             count[0] += 1
 
+    def part(self, offset: int) -> bytes:
+        """These outputs as the part of a bigger map task's from child ``offset`` on (:meth:`add_part`):
+        a header line ``{"offset": o, "size": n, "columns": [[name, byte length], ...]}``, then each
+        name's values, comma-joined and padded to ``size``. Merging parts copies the columns' bytes: no value is decoded again.
+        (For a chunk's outputs: at most a chunk's values, held here at once; the spools are closed after.)"""
+        columns: list[tuple[str, bytes]] = []
+        for name in list(self._spools):
+            spool, _ = self._pad(name, self.size)
+            spool.seek(0)
+            columns.append((name, spool.read()))
+            spool.close()
+        header = _json({"offset": offset, "size": self.size, "columns": [[n, len(b)] for n, b in columns]})
+        return header + b"\n" + b"".join(b for _, b in columns)
+
+    def add_part(self, offset: int, part: bytes, size: int) -> None:
+        """Children ``offset .. offset + size - 1`` at once, from :meth:`part` of a writer of theirs
+        (after every child before ``offset``, before any after). A part that is not the one of these
+        children raises ValueError and adds nothing."""
+        head, _, body = part.partition(b"\n")
+        try:
+            header = json.loads(head)
+            columns = [(str(name), int(length)) for name, length in header["columns"]]
+            ok = (header["offset"] == offset and header["size"] == size and sum(length for _, length in columns) == len(body)
+                  and len({name for name, _ in columns}) == len(columns))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"not an outputs part: {exc}") from exc
+        if not ok or any(length <= 0 for _, length in columns):
+            raise ValueError(f"not the outputs part of children {offset}..{offset + size - 1}")
+        if any(count[0] > offset for _, count in self._spools.values()) or offset + size > self.size:
+            raise ValueError(f"outputs part of children {offset}..{offset + size - 1} out of order")
+        position = 0
+        for name, length in columns:
+            raw = body[position:position + length]
+            position += length
+            if self.fixed and name not in self._spools:
+                continue
+            spool, count = self._pad(name, offset)
+            spool.write(b"," if count[0] else b"")
+            spool.write(raw)
+            count[0] += size
+
     def chunks(self, part_bytes: int = 1 << 20) -> Iterator[bytes]:
         """The document, a part at a time (the spools are closed after)."""
         yield b"{"

@@ -96,5 +96,10 @@ class OutputStore(Protocol):
 
     def write(self, uri: str, value: Any) -> None: ...
 
+    def read_bytes(self, uri: str) -> bytes | None:
+        """An object as it is stored; None when there is none."""
+
+    def write_bytes(self, uri: str, body: bytes) -> None: ...
+
     def write_stream(self, uri: str, parts: Iterable[bytes]) -> None:
         """One JSON object written from its parts (a multipart upload when large)."""

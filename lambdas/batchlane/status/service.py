@@ -46,7 +46,7 @@ class StatusService:
         now = lambda: self.clock()  # noqa: E731 - every part reads the service's clock (tests set it)
         self.launches = LaunchDirectory(store, cache_size=launch_cache_size, clock=now)
         self.writer = StatusWriter(store, now)
-        finisher = Finisher(store, outputs, data_bucket, log)
+        self.finisher = finisher = Finisher(store, outputs, data_bucket, log)
         self.phases = PhaseKeeper(store=store, jobs=jobs, finisher=finisher, announcer=announcer, log=log,
                                   clock=now, progress_interval_seconds=progress_interval_seconds,
                                   progress_min_size=progress_min_size)
@@ -115,6 +115,15 @@ class StatusService:
             batch.chunk_tag = batch.chunk_tag or tags.get(CHUNK_TAG)
         return batches, aborts
 
+    def _assemble_chunk(self, launch, chunk: int) -> None:
+        """The chunk's outputs as one part, now, while the rest of the map runs (status.finish).
+        Best effort: the finish reads the children of a chunk that has no part."""
+        try:
+            self.finisher.assemble_chunk(launch, chunk)
+        except Exception:  # noqa: BLE001 - logged; the event's own update is written already
+            self.log.exception("could not keep a chunk's outputs part", extra={"launchId": launch.launch_id, "chunk": chunk})
+            self.metrics.count("OutputsPartFailed")
+
     def _mark_unhealthy(self, queue: str, reason: str) -> None:
         """Routing avoids the queue for a while (docs/routing.md, "Queue health"). Best effort: the
         event's status update must not fail because the routing table could not be written."""
@@ -146,6 +155,7 @@ class StatusService:
         batch.children = children
         if job.chunk is not None and job.size == 1:
             batch.parent = None  # a plain chunk job has no array parent: its child is its state
-        self.writer.write(job, batch)
+        if self.writer.write(job, batch) and job.size > 1:
+            self._assemble_chunk(launch, job.chunk)
         live = any(not c.final for c in children.values()) or (batch.parent is not None and not batch.parent.final)
         self.phases.advance(launch, chunk_job=job_id if job.chunk is not None else None, live=live)

@@ -137,7 +137,7 @@ class PhaseKeeper:
                 self._stopped.put(job_id, True)
             fields["terminated"] = True
         if phase in FINAL_PHASES:
-            fields.update(self.finisher.finish(launch, phase))
+            fields.update(self.finisher.finish(launch, phase, counts))
         self.announcer.publish(STATUS_CHANGED, TaskStatusChanged.phase_change(
             launch_id=launch.launch_id, job_id=launch.job_id, queue=launch.queue, phase=phase, previous=old_phase,
             reason=reason, size=launch.size, counts=counts, outputs_uri=fields.get("outputsUri"),

@@ -210,3 +210,58 @@ def test_the_status_document_counts_the_children_waiting_for_a_slot():
     assert doc["waiting"] == 4 and doc["counts"]["WAITING"] == 4
     assert sum(doc["counts"].values()) == SIZE
     assert doc["chunks"] == {"size": CHUNK, "count": 4, "window": WINDOW}
+
+
+PART = "s3://data/launches/L/outputs.parts/{:06d}"
+
+
+def test_each_succeeded_chunk_keeps_its_outputs_part_and_the_finish_reads_only_the_children_without_one():
+    # Layout: chunks 0-2 are array jobs of 3 (a part each, read when they end), chunk 3 a plain job of one.
+    launch, store, outputs, svc = setup(0, 1, 2, 3)
+    for c in range(3):
+        svc.process(records(chunk_events(launch, c)))
+        assert PART.format(c) in outputs.blobs and not outputs.written
+    assert outputs.reads == 9 and PART.format(3) not in outputs.blobs
+    svc.process(records(chunk_events(launch, 3)))
+    assert store.summary("L")["phase"] == "succeeded"
+    assert outputs.written == [("s3://data/launches/L/outputs.json", {"y": [i * 10 for i in range(SIZE)]})]
+    assert outputs.reads == 10  # the finish read only chunk 3's child; the rest came from the parts
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt", "another chunk's"])
+def test_a_missing_or_damaged_part_is_rebuilt_from_the_children(damage):
+    launch, store, outputs, svc = setup(0, 1, 2, 3)
+    for c in range(3):
+        svc.process(records(chunk_events(launch, c)))
+    if damage == "missing":
+        del outputs.blobs[PART.format(1)]
+    else:
+        outputs.blobs[PART.format(1)] = b"{\n" if damage == "corrupt" else outputs.blobs[PART.format(0)]  # same size
+    svc.process(records(chunk_events(launch, 3)))
+    assert outputs.written == [("s3://data/launches/L/outputs.json", {"y": [i * 10 for i in range(SIZE)]})]
+    assert outputs.reads == 9 + 3 + 1  # chunk 1's children again, and chunk 3's
+
+
+def test_a_failed_chunk_keeps_no_part_and_its_succeeded_children_are_read_at_the_finish():
+    launch, store, outputs, svc = setup(0, 1, 2, 3, min_success_ratio=0.8)
+    failing = [ChildPlan(pending=True, attempts=(AttemptPlan("exit", 1),))] + [ChildPlan(pending=True)] * 2
+    for c in range(4):
+        svc.process(records(chunk_events(launch, c, failing if c == 2 else None)))
+    assert sorted(outputs.blobs) == [PART.format(0), PART.format(1)]  # chunk 2's parent FAILED
+    assert store.summary("L")["phase"] == "succeeded"
+    ys = [None if i == 6 else i * 10 for i in range(SIZE)]
+    assert outputs.written == [("s3://data/launches/L/outputs.json", {"y": ys})]
+
+
+def test_a_part_that_cannot_be_written_fails_nothing():
+    launch, store, outputs, svc = setup(0, 1, 2, 3)
+
+    def refused(uri, body):
+        raise RuntimeError("S3 said no")
+
+    outputs.write_bytes = refused
+    for c in range(4):
+        assert svc.process(records(chunk_events(launch, c))) == {}
+    assert store.summary("L")["phase"] == "succeeded"
+    assert outputs.written[-1][1] == {"y": [i * 10 for i in range(SIZE)]}
+    assert svc.metrics.counts.get("OutputsPartFailed") == 3

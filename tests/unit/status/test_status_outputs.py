@@ -1,8 +1,12 @@
+import json
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from batchlane.status.fold import fold_events
 from batchlane.status.outputs import (
-    MORE, assemble_outputs, child_error_message, error_summary, launch_error_summary,
+    MORE, OutputsWriter, assemble_outputs, child_error_message, error_summary, launch_error_summary,
 )
 from batchlane.status.simulate import AttemptPlan, ChildPlan, launch_events
 
@@ -52,3 +56,67 @@ def test_launch_error_summary_groups_children_failing_alike():
         "[4]: Task failed to start: CannotPullContainerError: pull image manifest has been retried 5 time(s): "
         "not found",
     ]
+
+
+# A chunked map task's outputs are merged from per-chunk parts (status.finish): the same document
+# as assembling every child at once, whatever names appear in which chunk.
+child_outputs = st.one_of(st.none(), st.dictionaries(st.sampled_from(["a", "b", "c"]),
+                                                     st.one_of(st.integers(), st.text(max_size=3), st.none()),
+                                                     max_size=3))
+
+
+def part_of(outs, offset, size, names=None):
+    writer = OutputsWriter(size, names)
+    for i in range(offset, offset + size):
+        writer.add(i - offset, outs.get(i))
+    return writer.part(offset)
+
+
+def merged(size, chunk_size, outs, names=None, from_part=lambda c: True):
+    writer = OutputsWriter(size, names)
+    for c, offset in enumerate(range(0, size, chunk_size)):
+        n = min(chunk_size, size - offset)
+        if from_part(c):
+            writer.add_part(offset, part_of(outs, offset, n, names), n)
+        else:
+            for i in range(offset, offset + n):
+                writer.add(i, outs.get(i))
+    return json.loads(b"".join(writer.chunks()))
+
+
+@settings(max_examples=150, deadline=None)
+@given(size=st.integers(1, 12), chunk_size=st.integers(1, 5), data=st.data())
+def test_outputs_merged_from_parts_are_the_outputs_assembled_at_once(size, chunk_size, data):
+    outs = {i: data.draw(child_outputs) for i in range(size)}
+    names = data.draw(st.one_of(st.none(), st.lists(st.sampled_from(["a", "b", "z"]), unique=True)))
+    with_part = data.draw(st.lists(st.booleans(), min_size=size, max_size=size))
+    expected = assemble_outputs(size, outs, unwrap=False, names=names)
+    assert merged(size, chunk_size, outs, names, lambda c: with_part[c]) == expected
+
+
+@pytest.mark.parametrize("part, why", [
+    (b'{"offset": 2, "size": 3, "columns": [["a", 5]]}\n1,2,3', "a part of 3 children"),
+    (b'{"offset": 0, "size": 2, "columns": [["a", 3]]}\n1,2', "another chunk's part of as many children"),
+    (b'{"offset": 2, "size": 2, "columns": [["a", 9]]}\n1,2', "lengths that are not the body's"),
+    (b'{"offset": 2, "size": 2, "columns": [["a", 1], ["a", 2]]}\n1,2,', "a name twice"),
+    (b'not json\n1,2', "no header"),
+    (b'{"offset": 2, "size": 2}\n', "no columns"),
+    (b'{"offset": 2, "size": 2, "columns": [["a", 0]]}\n', "an empty column"),
+])
+def test_a_part_that_is_not_one_of_the_chunk_s_children_is_refused_and_adds_nothing(part, why):
+    writer = OutputsWriter(4)
+    writer.add(0, {"a": 0})
+    writer.add(1, {"a": 1})
+    with pytest.raises(ValueError):
+        writer.add_part(2, part, 2)
+    writer.add(2, {"a": 2})
+    assert json.loads(b"".join(writer.chunks())) == {"a": [0, 1, 2, None]}, why
+
+
+def test_a_part_before_children_already_added_is_refused():
+    writer = OutputsWriter(4)
+    writer.add(2, {"a": 2})
+    with pytest.raises(ValueError, match="out of order"):
+        writer.add_part(0, part_of({0: {"a": 0}}, 0, 2), 2)
+    with pytest.raises(ValueError, match="out of order"):
+        writer.add_part(3, part_of({3: {"a": 3}}, 3, 2), 2)  # past the end of the map
