@@ -44,9 +44,11 @@ def test_a_capped_map_bigger_than_an_array_job_runs_chunked_as_one_launch(sandbo
     assert peak_running(list(sandbox.executor.emitted)) <= CAP
     outputs = doc["outputs"]["echo"]
     assert outputs == [{"i": i} for i in range(SIZE)]  # each child computed its own element, in order
-    # Each chunk's outputs were kept as a part when its array job succeeded (the finish merged them).
+    # Each chunk's outputs were kept as a part when its array job succeeded, while the launch ran on
+    # (the finish merged them; it read the children of the chunk that ended the launch itself).
     s3 = sandbox.session.client("s3")
     base = doc["outputsUri"].removesuffix(".json")[5:]
     bucket, prefix = base.split("/", 1)
     parts = s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}.parts/").get("Contents", [])
-    assert sorted(p["Key"].rsplit("/", 1)[1] for p in parts) == [f"{c:06d}" for c in range(SIZE // 2)]
+    kept = {int(p["Key"].rsplit("/", 1)[1]) for p in parts}
+    assert set(range(SIZE // 2 - 2)) <= kept <= set(range(SIZE // 2))  # the last chunks may end together

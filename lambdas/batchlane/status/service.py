@@ -155,7 +155,10 @@ class StatusService:
         batch.children = children
         if job.chunk is not None and job.size == 1:
             batch.parent = None  # a plain chunk job has no array parent: its child is its state
-        if self.writer.write(job, batch) and job.size > 1:
-            self._assemble_chunk(launch, job.chunk)
+        chunk_succeeded = self.writer.write(job, batch) and job.size > 1
         live = any(not c.final for c in children.values()) or (batch.parent is not None and not batch.parent.final)
-        self.phases.advance(launch, chunk_job=job_id if job.chunk is not None else None, live=live)
+        still_open = self.phases.advance(launch, chunk_job=job_id if job.chunk is not None else None, live=live)
+        # After the next chunk is announced (its slot is free now, not after this chunk's reads), and
+        # only while the launch runs on: the chunk that ended it was read by the finish itself.
+        if chunk_succeeded and still_open:
+            self._assemble_chunk(launch, job.chunk)

@@ -74,33 +74,35 @@ class PhaseKeeper:
         # idempotent; this only saves calls).
         self._stopped: Lru[str, bool] = Lru(STOPPED_MEMORY)
 
-    def advance(self, launch: LaunchRecord, *, chunk_job: str | None = None, live: bool = False) -> None:
+    def advance(self, launch: LaunchRecord, *, chunk_job: str | None = None, live: bool = False) -> bool:
         """Decide the phase from the stored counts; move it on (once) when it changed, else
         announce progress when it is due, and the chunks that became due. ``chunk_job``: the job
         of a chunk whose events were just written (``live``: some of them were not final); it is
-        terminated when the launch has failed or was aborted already."""
+        terminated when the launch has failed or was aborted already. False once the launch is
+        known to have ended (by this call or before)."""
         for _ in range(MAX_ROUNDS):
             summary = self.store.summary(launch.launch_id)
             if summary is None:
-                return
+                return True
             if summary.get("phase") in FINAL_PHASES:
                 if chunk_job and live and summary.get("phase") in ("failed", "aborted") \
                         and not self._stopped.get(chunk_job):
                     # E.g. a chunk submitted while the launch ended (its record had no job yet, so it was not stopped).
                     self.jobs.terminate(chunk_job, f"batchlane: launch {summary['phase']} ({summary.get('reason')})")
                     self._stopped.put(chunk_job, True)
-                return
+                return False
             counts = counts_of(summary, launch.size, launch.chunks)
             decision = decide_phase(launch.size, min_successes(launch.size, launch.min_success_ratio), counts,
                                     parent_status=summary.get("parentStatus"))
             if decision.phase == summary.get("phase"):
                 self._progress(launch, summary, counts, decision.phase)
                 if not self._announce_due(launch, summary):
-                    return
+                    return True
                 continue  # announced: more may have become due meanwhile
             if not self.move(launch, summary, decision.phase, decision.reason, counts,
                              terminate=_terminate_reason(decision)):
-                return  # another writer is making a change: it re-reads after it
+                return True  # another writer is making a change: it re-reads after it
+        return True
 
     def move(self, launch: LaunchRecord, summary: dict[str, Any], phase: str, reason: str,
              counts: dict[str, int], *, terminate: str | None = None) -> bool:

@@ -265,3 +265,18 @@ def test_a_part_that_cannot_be_written_fails_nothing():
     assert store.summary("L")["phase"] == "succeeded"
     assert outputs.written[-1][1] == {"y": [i * 10 for i in range(SIZE)]}
     assert svc.metrics.counts.get("OutputsPartFailed") == 3
+
+
+def test_the_next_chunk_is_announced_before_the_ended_chunk_s_outputs_are_read():
+    # The slot a chunk frees is used at once: reading its outputs (up to maxArraySize objects) comes after.
+    launch, store, outputs, svc = setup(0, 1)
+    announced_at_part: dict[str, list[int]] = {}
+    keep = outputs.write_bytes
+
+    def write_bytes(uri, body):
+        announced_at_part[uri] = dues(svc)
+        keep(uri, body)
+
+    outputs.write_bytes = write_bytes
+    svc.process(records(chunk_events(launch, 0)))
+    assert announced_at_part == {PART.format(0): [2]}
