@@ -94,7 +94,8 @@ class Finisher:
         chunks = launch.chunks
         offset, size = chunks.offset(chunk), chunks.chunk_len(chunk)
         writer = OutputsWriter(size)
-        self._feed_all(writer, base, range(offset, offset + size), offset)
+        for first in range(offset, offset + size, OUTPUT_READ_PAGE):
+            self._feed(writer, base, list(range(first, min(first + OUTPUT_READ_PAGE, offset + size))), offset)
         self.outputs.write_bytes(outputs_part_uri(base, chunk), writer.part(offset))
 
     def _own(self, launch: LaunchRecord, base: str) -> bool:
@@ -135,15 +136,6 @@ class Finisher:
                              extra={"part": outputs_part_uri(base, chunk), "problem": str(exc)[:300]})
             return False
         return True
-
-    def _feed_all(self, writer: OutputsWriter, base: str, indexes: Iterable[int], offset: int = 0) -> None:
-        page: list[int] = []
-        for index in indexes:
-            page.append(index)
-            if len(page) == OUTPUT_READ_PAGE:
-                self._feed(writer, base, page, offset)
-                page = []
-        self._feed(writer, base, page, offset)
 
     def _feed(self, writer: OutputsWriter, base: str, page: list[int], offset: int = 0) -> None:
         """Children ``page`` (global indexes) into ``writer``, at ``index - offset``."""
