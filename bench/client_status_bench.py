@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lambdas"))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "lambdas"), str(Path(__file__).resolve().parents[1] / "toolkit")]
 
 TABLE = "batchlane-bench-executions"
 

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "lambdas"))
+sys.path[:0] = [str(ROOT / "lambdas"), str(ROOT / "toolkit")]
 
 from batchlane.deployment.config import StateNames, load_config  # noqa: E402
 from batchlane.deployment.contract import FUNCTIONS, function_environment  # noqa: E402

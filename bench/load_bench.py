@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "lambdas"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "lambdas"), str(ROOT / "toolkit"), str(ROOT)]
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "CRITICAL")
 
 from batchlane.sandbox.load import run_load  # noqa: E402

@@ -35,7 +35,7 @@ import tracemalloc
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "lambdas"))
+sys.path[:0] = [str(ROOT / "lambdas"), str(ROOT / "toolkit")]
 sys.path.insert(0, str(ROOT))
 
 os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -43,10 +43,10 @@ os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "tes
                    "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": "batchlane",
                    "POWERTOOLS_LOG_LEVEL": "ERROR"})
 
-from batchlane import CHUNK_DUE  # noqa: E402
+from batchlane.common.event_types import CHUNK_DUE  # noqa: E402
 from batchlane.common.chunks import Chunks  # noqa: E402
 from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, SUBMITTED, ChunkRecord, LaunchRecord  # noqa: E402
-from batchlane.status.simulate import ChildPlan, child_events, job_event  # noqa: E402
+from batchlane.sandbox.simulate import ChildPlan, child_events, job_event  # noqa: E402
 
 LAUNCH = "L-scale"
 BLOCK = 100  # children whose events are generated (and shuffled) together

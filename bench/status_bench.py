@@ -35,13 +35,13 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lambdas"))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "lambdas"), str(Path(__file__).resolve().parents[1] / "toolkit")]
 
 from batchlane.status.events import parse_event  # noqa: E402
 from batchlane.status.fold import (  # noqa: E402
     ChildState, add_deltas, count_delta, merge_child, merge_parent, observe, summarize,
 )
-from batchlane.status.simulate import launch_events, simple_array  # noqa: E402
+from batchlane.sandbox.simulate import launch_events, simple_array  # noqa: E402
 
 JOB = "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f"
 

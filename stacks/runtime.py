@@ -14,9 +14,9 @@ from batchlane.deployment.config import LOG_RETENTION_DAYS, ConfigError, Deploym
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYER_DIR = ROOT / "build" / "layer"
+# lambdas/ holds exactly what the functions run (tests/unit/test_lambda_asset.py keeps it so).
 CODE_DIR = ROOT / "lambdas"
-# The CLI and sandbox live in the same package but never run in Lambda.
-CODE_EXCLUDES = ["**/__pycache__", "*.egg-info", "requirements.txt", "batchlane/cli", "batchlane/sandbox"]
+CODE_EXCLUDES = ["**/__pycache__", "*.egg-info", "requirements.txt"]
 
 
 class LambdaRuntime(Construct):

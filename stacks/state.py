@@ -8,7 +8,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from batchlane import EVENT_SOURCE
+from batchlane.common.event_types import EVENT_SOURCE
 from batchlane.deployment.config import DeploymentConfig, StateNames
 from batchlane.deployment.contract import TABLES, Key
 

@@ -15,7 +15,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from batchlane import ABORT_REQUESTED, LAUNCH_REQUESTED
+from batchlane.common.event_types import ABORT_REQUESTED, LAUNCH_REQUESTED
 from batchlane.common.tenancy import DATA_PREFIX, Team
 from batchlane.deployment.config import DeploymentConfig
 

@@ -89,6 +89,6 @@ def test_the_command_line_starts_without_boto3_or_pydantic():
     """Offline commands (routes explain --config, status replay, --help) never pay for the AWS SDK."""
     probe = ("import sys; from batchlane.cli.main import build_parser; build_parser(); "
              "print(sorted(m for m in ('boto3', 'botocore', 'pydantic') if m in sys.modules))")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "lambdas"), str(ROOT)])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "lambdas"), str(ROOT / "toolkit"), str(ROOT)])}
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

@@ -385,7 +385,7 @@ def test_console_script_explains_offline(configs, unused_endpoint):
 
 # --- queue names checked against the deployment ------------------------------------------------------
 
-SANDBOX_FLYTE_CONFIG = Path(__file__).resolve().parents[2] / "lambdas/batchlane/sandbox/examples/flyteadmin-queues.yaml"
+SANDBOX_FLYTE_CONFIG = Path(__file__).resolve().parents[2] / "toolkit/batchlane/sandbox/examples/flyteadmin-queues.yaml"
 
 
 def test_import_refuses_queues_the_deployment_does_not_have_and_writes_nothing(cli, table, stored, configs):

@@ -96,7 +96,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def run_container(sandbox, job: dict, index: int | None = None) -> None:
     """Run the submitted job's command as its container would (Batch is simulated; flytekit is
     real): the job's environment, AWS_BATCH_JOB_ARRAY_INDEX for an array's child, S3 at the emulator."""
-    env = {**os.environ, **environment(job), "PYTHONPATH": f"{ROOT / 'lambdas'}:{ROOT}",
+    env = {**os.environ, **environment(job), "PYTHONPATH": f"{ROOT / 'lambdas'}:{ROOT / 'toolkit'}:{ROOT}",
            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
            "FLYTE_AWS_ENDPOINT": sandbox.endpoint, "FLYTE_AWS_ACCESS_KEY_ID": "testing",
            "FLYTE_AWS_SECRET_ACCESS_KEY": "testing"}

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from batchlane import ABORT_REQUESTED, LAUNCH_REQUESTED
+from batchlane.common.event_types import ABORT_REQUESTED, LAUNCH_REQUESTED
 
 BUCKET = "arn:aws:s3:::BUCKET"
 

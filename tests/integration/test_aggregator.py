@@ -1,5 +1,5 @@
 """The aggregator end to end against moto: launches made by the launcher, then AWS Batch events
-(built with batchlane.status.simulate, and the sample events) delivered the way SQS does."""
+(built with batchlane.sandbox.simulate, and the sample events) delivered the way SQS does."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 from batchlane.common import aws, values
 from batchlane.status import handler as aggregator
 from batchlane.status.fold import ChildState, fold_events
-from batchlane.status.links import child_log_links
-from batchlane.status.simulate import AttemptPlan, ChildPlan, launch_events
+from batchlane.client.links import child_log_links
+from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 from tests.integration.conftest import LambdaContext, sqs_event
 from clock import Clock
 

@@ -1,6 +1,6 @@
 """A chunked map task through the aggregator's handler against moto. The launch record and the chunk
 records are written here exactly as the launcher writes them (docs/contracts.md, "Chunked map
-tasks"); the chunk jobs' events are built with batchlane.status.simulate and tagged as the launcher
+tasks"); the chunk jobs' events are built with batchlane.sandbox.simulate and tagged as the launcher
 tags chunk jobs.
 
 Layout: 7 children in chunks of 3, 2 in flight: chunk 0 [0-2], chunk 1 [3-5], chunk 2 [6] (a plain
@@ -18,7 +18,7 @@ import boto3
 from batchlane.common.chunks import Chunks
 from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, SUBMITTED, ChunkRecord, LaunchRecord
 from batchlane.common.values import to_dynamo
-from batchlane.status.simulate import AttemptPlan, ChildPlan, launch_events
+from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 from tests.integration.conftest import LambdaContext, sqs_event
 from tests.integration.test_aggregator import abort_body, agg, answers_of, deliver, summary, terminated  # noqa: F401
 

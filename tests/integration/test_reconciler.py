@@ -11,7 +11,7 @@ import pytest
 from batchlane.common import aws
 from batchlane.status import handler as aggregator
 from batchlane.status.reconcile import Reconciler
-from batchlane.status.simulate import ChildPlan, launch_events
+from batchlane.sandbox.simulate import ChildPlan, launch_events
 from tests.integration.conftest import LambdaContext, sqs_event
 from tests.integration.test_aggregator import launched, task  # noqa: F401  (a fixture)
 

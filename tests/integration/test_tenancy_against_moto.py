@@ -12,7 +12,7 @@ import pytest
 from batchlane.common import aws, values
 from batchlane.launch import handler as launcher
 from batchlane.status import handler as aggregator
-from batchlane.status.simulate import ChildPlan, launch_events
+from batchlane.sandbox.simulate import ChildPlan, launch_events
 from tests.integration.conftest import LambdaContext, eventbridge_event, sqs_event
 
 GENOMICS = "genomics.pipelines"

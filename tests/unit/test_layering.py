@@ -1,5 +1,5 @@
 """Which package may import which: the rules, checked over the imports of every module under
-``lambdas/batchlane`` and ``stacks`` (function-level imports and ``importlib.import_module("...")``
+``lambdas/batchlane``, ``toolkit/batchlane`` and ``stacks`` (function-level imports and ``importlib.import_module("...")``
 of a constant name included).
 
 A rule names the modules it applies to and the imports they must not make; a violation prints as
@@ -8,22 +8,23 @@ A rule names the modules it applies to and the imports they must not make; a vio
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from import_graph import imports_of, module_name, private
+
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ((ROOT / "lambdas", "batchlane"), (ROOT, "stacks"))
+SOURCES = ((ROOT / "lambdas", "batchlane"), (ROOT / "toolkit", "batchlane"), (ROOT, "stacks"))
 
 # Pure modules: they decide, shape and validate; AWS is reached through ports, never from here.
 DOMAIN = frozenset({
-    "batchlane.routing.engine", "batchlane.routing.items", "batchlane.routing.flyte",
+    "batchlane.routing.engine", "batchlane.routing.items", "batchlane.flyteadmin",
     "batchlane.launch.models", "batchlane.launch.planner", "batchlane.launch.validation",
-    "batchlane.status.fold", "batchlane.status.events", "batchlane.status.links", "batchlane.status.outputs",
-    "batchlane.status.view", "batchlane.common.executions", "batchlane.common.values", "batchlane.common.settings",
+    "batchlane.status.fold", "batchlane.status.events", "batchlane.client.links", "batchlane.status.outputs",
+    "batchlane.client.view", "batchlane.common.executions", "batchlane.common.values", "batchlane.common.settings",
 })
 
 def within(*packages: str) -> Callable[[str], bool]:
@@ -37,12 +38,6 @@ def adapters(name: str) -> bool:
 
 def handlers(name: str) -> bool:
     return name.startswith("batchlane.") and name.rsplit(".", 1)[-1] == "handler"
-
-
-def private(name: str) -> bool:
-    """``a._b``: a module's private name (recorded as imported when ``from a import _b``)."""
-    last = name.rsplit(".", 1)[-1]
-    return last.startswith("_") and not (last.startswith("__") and last.endswith("__"))
 
 
 @dataclass(frozen=True)
@@ -67,8 +62,8 @@ RULES = (
          within("batchlane.cli")),
     Rule("the client layer never imports the sandbox", within("batchlane.client"), within("batchlane.sandbox")),
     Rule("domain modules are pure", DOMAIN.__contains__,
-         lambda name: within("boto3", "botocore", "batchlane.cli", "batchlane.client", "batchlane.sandbox")(name)
-         or adapters(name) or handlers(name)),
+         lambda name: within("boto3", "botocore", "batchlane.cli", "batchlane.sandbox")(name)
+         or (within("batchlane.client")(name) and name not in DOMAIN) or adapters(name) or handlers(name)),
     Rule("only handlers (and the sandbox) import adapters",
          lambda name: not handlers(name) and not within("batchlane.sandbox")(name), adapters),
     Rule("launch does not import status", within("batchlane.launch"), within("batchlane.status")),
@@ -81,36 +76,6 @@ RULES = (
     Rule("nothing imports batchlane.flyte (the runtime package imports without flytekit)",
          lambda name: not within("batchlane.flyte")(name), within("batchlane.flyte")),
 )
-
-
-def module_name(base: Path, path: Path) -> str:
-    parts = path.relative_to(base).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def imports_of(module: str, source: str, is_package: bool, known: Iterable[str] = ()) -> set[str]:
-    """Every module ``source`` imports, anywhere in it. ``from a import b`` counts as ``a.b`` when that
-    is a module (one of ``known``) or a private name, else as ``a``; relative imports are resolved
-    against ``module``."""
-    known = set(known)
-    package = module if is_package else module.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
-                base = ".".join([*anchor, *([base] if base else [])])
-            for alias in node.names:
-                candidate = f"{base}.{alias.name}"
-                found.add(candidate if candidate in known or private(candidate) else base)
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-              and node.func.attr == "import_module" and node.args
-              and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
-            found.add(node.args[0].value)
-    return found
 
 
 def project_imports() -> dict[str, set[str]]:
@@ -142,8 +107,8 @@ def test_every_package_imports_only_what_its_layer_may():
      "(only batchlane.flyte imports flytekit (an extra, never in the Lambda layer))"),
     ("batchlane.launch.service", "from batchlane.launch import adapters\n",
      "batchlane.launch.service -> batchlane.launch.adapters (only handlers (and the sandbox) import adapters)"),
-    ("batchlane.common.aws", "import importlib\nimportlib.import_module('batchlane.status.view')\n",
-     "batchlane.common.aws -> batchlane.status.view (common imports no other batchlane package)"),
+    ("batchlane.common.aws", "import importlib\nimportlib.import_module('batchlane.client.view')\n",
+     "batchlane.common.aws -> batchlane.client.view (common imports no other batchlane package)"),
     ("batchlane.client.records", "from stacks.config import load_config\n",
      "batchlane.client.records -> stacks.config (the runtime package never imports the CDK app)"),
     ("batchlane.cli.abort", "from batchlane.cli.launch import OK, _settled\n",
@@ -156,5 +121,5 @@ def test_the_checker_catches_a_back_import(module, source, expected):
 
 
 def test_the_checker_passes_a_module_that_keeps_to_its_layer():
-    source = "import json\nfrom batchlane.common.executions import LaunchRecord\nfrom batchlane.status.view import x\n"
+    source = "import json\nfrom batchlane.common.executions import LaunchRecord\nfrom batchlane.client.view import x\n"
     assert check({"batchlane.client.records": imports_of("batchlane.client.records", source, False)}) == []

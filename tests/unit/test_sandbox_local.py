@@ -12,7 +12,7 @@ from batchlane.cli.sandbox import _execution
 from batchlane.sandbox.local import LocalExecution, execution_of
 from batchlane.sandbox.scenario import ScenarioError, load_image_map, parse_scenario
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "lambdas" / "batchlane" / "sandbox" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "toolkit" / "batchlane" / "sandbox" / "examples"
 
 
 def test_an_image_runs_its_mapped_entrypoint_then_the_command():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from batchlane import EVENT_SOURCE
+from batchlane.common.event_types import EVENT_SOURCE
 from batchlane.common import aws
 
 

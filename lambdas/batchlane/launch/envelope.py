@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from batchlane.common.errors import UnprocessableEvent
 from batchlane.common.eventbridge import EventBridgeEvent
 from batchlane.common.tenancy import Producer
-from batchlane import CHUNK_DUE, LAUNCH_REQUESTED
+from batchlane.common.event_types import CHUNK_DUE, LAUNCH_REQUESTED
 
 LAUNCHER_DETAIL_TYPES = (LAUNCH_REQUESTED, CHUNK_DUE)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-from batchlane import CHUNK_DUE
+from batchlane.common.event_types import CHUNK_DUE
 from batchlane.common.observability import PowertoolsCounter, logger, metrics, tracer
 from batchlane.common.rate import Throttled, backoff
 

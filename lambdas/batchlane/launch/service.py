@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from batchlane import CHUNK_DUE_SOURCE, EVENT_SOURCE, LAUNCH_REJECTED, LAUNCHED
+from batchlane.common.event_types import CHUNK_DUE_SOURCE, EVENT_SOURCE, LAUNCH_REJECTED, LAUNCHED
 from batchlane.common.chunks import Chunks
 from batchlane.common.console import batch_job_url, partition_of
 from batchlane.common.errors import Refused, UnprocessableEvent

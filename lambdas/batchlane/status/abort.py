@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from batchlane import ABORT_REJECTED, ABORT_REQUESTED
+from batchlane.common.event_types import ABORT_REJECTED, ABORT_REQUESTED
 from batchlane.common.executions import FINAL_PHASES
 from batchlane.common.ports import Announcer, Counter, Log, SettingsSource
 from batchlane.common.tenancy import Producer

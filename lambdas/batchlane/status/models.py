@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from batchlane import ABORT_REJECTED, ABORT_REQUESTED, CHUNK_DUE, STATUS_CHANGED
+from batchlane.common.event_types import ABORT_REJECTED, ABORT_REQUESTED, CHUNK_DUE, STATUS_CHANGED
 from batchlane.common.executions import Phase
 
 MAX_ABORT_REASON = 500  # characters of a client's abort reason that are kept

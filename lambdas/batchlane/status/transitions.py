@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from batchlane import CHUNK_DUE, STATUS_CHANGED
+from batchlane.common.event_types import CHUNK_DUE, STATUS_CHANGED
 from batchlane.common.chunks import Chunks
 from batchlane.common.executions import FINAL_PHASES, LaunchRecord
 from batchlane.common.lru import Lru

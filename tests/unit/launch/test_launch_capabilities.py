@@ -10,7 +10,7 @@ from launch_fakes import FakeDefinitions, FakeInputs, FakeJobs, FakeLedger, Fake
 from port_fakes import FakeAnnouncer, FakeCounter
 from launch_examples import SETTINGS, detail
 
-from batchlane import LAUNCH_REJECTED
+from batchlane.common.event_types import LAUNCH_REJECTED
 from batchlane.common import aws
 from batchlane.launch.adapters import BatchJobDefinitions, BatchJobs, S3InputStore
 from batchlane.launch.planner import INFRASTRUCTURE_RETRY, routing_needs

@@ -6,7 +6,7 @@ import math
 import pytest
 from launch_examples import SETTINGS, detail
 
-from batchlane import EVENT_SOURCE, LAUNCH_REJECTED
+from batchlane.common.event_types import EVENT_SOURCE, LAUNCH_REJECTED
 from batchlane.launch.models import (
     INPUT_DEPTH_LIMIT,
     MAX_PROBLEMS,

@@ -7,7 +7,7 @@ from launch_fakes import FakeDefinitions, FakeInputs, FakeJobs, FakeLedger, Fake
 from port_fakes import FakeAnnouncer, FakeCounter
 from launch_examples import SETTINGS, TABLE, detail
 
-from batchlane import LAUNCH_REJECTED, LAUNCHED
+from batchlane.common.event_types import LAUNCH_REJECTED, LAUNCHED
 from batchlane.common.errors import TransientError
 from batchlane.launch.planner import job_name
 from batchlane.launch.ports import LaunchInProgress, SubmitOutcomeUnknown

@@ -10,7 +10,7 @@ from launch_examples import ROLE, SETTINGS, TABLE, detail
 from launch_fakes import FakeDefinitions, FakeInputs, FakeJobs, FakeLedger, FakeRouting, FakeSettings
 from port_fakes import FakeAnnouncer, FakeCounter
 
-from batchlane import LAUNCH_REJECTED, LAUNCHED
+from batchlane.common.event_types import LAUNCH_REJECTED, LAUNCHED
 from batchlane.common.executions import LaunchRecord
 from batchlane.common.tenancy import InputsLocationGrant, Producer, Tenancy
 from batchlane.launch.service import LaunchService

@@ -8,7 +8,7 @@ import pytest
 
 from batchlane.cli.main import main
 from batchlane.routing import decide
-from batchlane.routing.flyte import FlyteConfigError, flyteadmin_table, mode_differences, parse_flyte_config
+from batchlane.flyteadmin import FlyteConfigError, flyteadmin_table, mode_differences, parse_flyte_config
 
 CONFIGS = Path(__file__).parent / "configs"
 THREE_QUEUES = (CONFIGS / "seed-three-queues.yaml").read_text()

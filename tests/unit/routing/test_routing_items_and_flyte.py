@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from batchlane.routing import Queue, RoutingTable, Rule, decide
-from batchlane.routing.flyte import FlyteConfigError, parse_flyte_config
+from batchlane.flyteadmin import FlyteConfigError, parse_flyte_config
 from batchlane.routing.items import items_from_table, rule_ids, table_from_items
 
 CONFIGS = Path(__file__).parent / "configs"

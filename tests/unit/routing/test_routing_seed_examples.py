@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from batchlane.routing import decide
-from batchlane.routing.flyte import parse_flyte_config
+from batchlane.flyteadmin import parse_flyte_config
 
 CONFIGS = Path(__file__).parent / "configs"
 

@@ -4,7 +4,7 @@ stale statusSummary."""
 
 from hypothesis import strategies as st
 
-from batchlane.status.simulate import AttemptPlan, ChildPlan
+from batchlane.sandbox.simulate import AttemptPlan, ChildPlan
 
 failed_attempt = st.one_of(
     st.builds(AttemptPlan, outcome=st.just("exit"), exit_code=st.sampled_from([1, 2, 137])),

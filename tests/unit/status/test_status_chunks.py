@@ -16,11 +16,11 @@ import pytest
 from port_fakes import FakeAnnouncer
 from status_fakes import FakeOutputs, FakeStatusStore, chunk_job_id, chunk_record, chunked_launch, service
 
-from batchlane import CHUNK_DUE, STATUS_CHANGED
+from batchlane.common.event_types import CHUNK_DUE, STATUS_CHANGED
 from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, chunk_parent_sk
 from batchlane.status.commit import due_chunks
 from batchlane.status.models import TaskAbortRequested
-from batchlane.status.simulate import AttemptPlan, ChildPlan, launch_events
+from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 from batchlane.status.transitions import counts_of
 
 SIZE, CHUNK, WINDOW = 10, 3, 2
@@ -200,7 +200,7 @@ def test_a_chunk_due_lost_to_a_failed_publish_is_announced_by_the_redelivery_onc
 
 def test_the_status_document_counts_the_children_waiting_for_a_slot():
     from batchlane.common.executions import child_sk
-    from batchlane.status.view import record_document
+    from batchlane.client.view import record_document
 
     launch, store, _, svc = setup(0, 1)
     svc.process(records(chunk_events(launch, 0)[:4]))

@@ -22,7 +22,7 @@ from batchlane.status.events import (
     MalformedEvent,
 )
 from batchlane.status.fold import MAX_ATTEMPTS, STATUSES, merge_child, merge_parent, observe
-from batchlane.status.simulate import AttemptPlan, ChildPlan, launch_events
+from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 
 FUZZ = settings(max_examples=200, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

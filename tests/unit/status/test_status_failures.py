@@ -8,14 +8,14 @@ import json
 import pytest
 from status_fakes import FakeStatusStore, launch_record, service
 
-from batchlane import STATUS_CHANGED
+from batchlane.common.event_types import STATUS_CHANGED
 from batchlane.client.render import status_lines
 from batchlane.status.failures import (
     APPLICATION_ERROR, CANCELLED, IMAGE_PULL_FAILED, OUT_OF_MEMORY, SPOT_RECLAIMED, TIMEOUT, UNKNOWN, classify,
     failure_delta, failures_of,
 )
 from batchlane.status.fold import ChildState, merge_child
-from batchlane.status.view import replay_document
+from batchlane.client.view import replay_document
 
 SAMPLES = [
     ("single-failed-spot-reclaimed.json", SPOT_RECLAIMED, [SPOT_RECLAIMED, SPOT_RECLAIMED]),

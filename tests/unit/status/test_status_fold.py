@@ -9,8 +9,8 @@ from batchlane.status.fold import (
     MAX_ATTEMPTS, MAX_TEXT, Attempt, ChildState, Fold, add_deltas, count_delta, decide_phase, fold_events,
     initial_counts, merge_child, min_successes, observe, summarize,
 )
-from batchlane.status.links import child_log_links
-from batchlane.status.simulate import AttemptPlan, ChildPlan, child_events, job_event, launch_events
+from batchlane.client.links import child_log_links
+from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, child_events, job_event, launch_events
 
 PLAIN = "4c7599ae-0a82-49aa-ba5a-4727fcce14a8"
 ARRAY = "a1b2c3d4-0000-4000-8000-000000000001"

@@ -8,7 +8,7 @@ from batchlane.status.fold import fold_events
 from batchlane.status.outputs import (
     MORE, OutputsWriter, assemble_outputs, child_error_message, error_summary, launch_error_summary,
 )
-from batchlane.status.simulate import AttemptPlan, ChildPlan, launch_events
+from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 
 
 def test_map_outputs_one_list_per_name_in_index_order_none_for_failed():

@@ -11,8 +11,8 @@ from batchlane.status.fold import (
     ChildState, Fold, ParentState, add_deltas, count_delta, initial_counts, merge_child, merge_parent,
     min_successes, observe, summarize,
 )
-from batchlane.status.links import child_log_links
-from batchlane.status.simulate import launch_events
+from batchlane.client.links import child_log_links
+from batchlane.sandbox.simulate import launch_events
 
 JOB = "8e1c5b3a-1f2e-4d55-9a0b-3c2d1e0f9a77"
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

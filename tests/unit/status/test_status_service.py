@@ -10,11 +10,11 @@ import threading
 from port_fakes import FakeAnnouncer
 from status_fakes import FakeOutputs, FakeStatusStore, launch_record, service
 
-from batchlane import ABORT_REJECTED, STATUS_CHANGED
+from batchlane.common.event_types import ABORT_REJECTED, STATUS_CHANGED
 from batchlane.common.executions import LAUNCH_TAG
 from batchlane.common.settings import Settings
 from batchlane.status.models import TaskAbortRequested
-from batchlane.status.simulate import AttemptPlan, ChildPlan, launch_events
+from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 from batchlane.status.transitions import CLAIM_SECONDS
 from clock import Clock
 

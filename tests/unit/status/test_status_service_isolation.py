@@ -7,7 +7,7 @@ from status_fakes import FakeStatusStore, launch_record, service
 
 from batchlane.status import service as service_module
 from batchlane.status.events import MAX_TEXT
-from batchlane.status.simulate import AttemptPlan, ChildPlan, launch_events
+from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 
 JOB_A = "aaaaaaaa-0000-4000-8000-000000000001"
 JOB_B = "bbbbbbbb-0000-4000-8000-000000000002"

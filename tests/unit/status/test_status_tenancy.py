@@ -9,7 +9,7 @@ import pytest
 from port_fakes import FakeAnnouncer
 from status_fakes import DATA_BUCKET, FakeOutputs, FakeStatusStore, launch_record, service
 
-from batchlane import ABORT_REJECTED
+from batchlane.common.event_types import ABORT_REJECTED
 from batchlane.common.settings import Settings
 from batchlane.common.tenancy import Producer, Tenancy
 from batchlane.status.models import TaskAbortRequested

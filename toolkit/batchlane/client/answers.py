@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from batchlane import ABORT_REJECTED, LAUNCH_REJECTED, LAUNCHED
+from batchlane.common.event_types import ABORT_REJECTED, LAUNCH_REJECTED, LAUNCHED
 
 # What the answers queue's rule routes to it (source ``batchlane``).
 ANSWER_TYPES = (LAUNCHED, LAUNCH_REJECTED, ABORT_REJECTED)

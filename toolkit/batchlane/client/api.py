@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from batchlane import ABORT_REQUESTED, LAUNCH_REQUESTED
+from batchlane.common.event_types import ABORT_REQUESTED, LAUNCH_REQUESTED
 from batchlane.client.answers import AnswersQueue, answers_queue_name
 from batchlane.client.events import abort_detail, put_event
 from batchlane.client.outputs import read_outputs

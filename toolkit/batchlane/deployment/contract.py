@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from batchlane import ABORT_REQUESTED, CHUNK_DUE, CHUNK_DUE_SOURCE, EVENT_SOURCE, LAUNCH_REQUESTED
+from batchlane.common.event_types import ABORT_REQUESTED, CHUNK_DUE, CHUNK_DUE_SOURCE, EVENT_SOURCE, LAUNCH_REQUESTED
 from batchlane.common.environment import FunctionEnvironment
 from batchlane.common.executions import EXPIRES_AT
 from batchlane.deployment.config import DeploymentConfig, FunctionConfig, StateNames

@@ -24,7 +24,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from batchlane import LAUNCH_REQUESTED
+from batchlane.common.event_types import LAUNCH_REQUESTED
 from batchlane.cli.common import OK, USAGE, CliError, Context, add_command, min_success_ratio, read_text
 from batchlane.client.answers import answers_queue_name
 from batchlane.client.render import launched_lines, rejected_lines, sent_line, status_lines

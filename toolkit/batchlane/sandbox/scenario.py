@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from batchlane.status.simulate import CANNOT_PULL, AttemptPlan, ChildPlan
+from batchlane.sandbox.simulate import CANNOT_PULL, AttemptPlan, ChildPlan
 
 
 class ScenarioError(ValueError):

@@ -25,7 +25,7 @@ from batchlane.common.executions import FINAL_PHASES, LAUNCH_TAG, Partition
 from batchlane.status.events import ForeignEvent, MalformedEvent, parse_event
 from batchlane.status.failures import attempt_classes, child_class, failure_counts
 from batchlane.status.fold import WAITING, ChildState, LaunchStatus, ParentState, fold_events, observe, summarize
-from batchlane.status.links import child_job_id, child_log_links, job_link
+from batchlane.client.links import child_job_id, child_log_links, job_link
 from batchlane.status.outputs import launch_error_summary
 from batchlane.status.transitions import counts_of
 

@@ -131,7 +131,7 @@ def _put(sandbox, ids: list[str], put: _Count) -> None:
     """PutEvents, 10 launches a call, as fast as the bus takes them."""
     import json
 
-    from batchlane import LAUNCH_REQUESTED
+    from batchlane.common.event_types import LAUNCH_REQUESTED
 
     events = sandbox.session.client("events")
     for i in range(0, len(ids), PUTS_PER_CALL):

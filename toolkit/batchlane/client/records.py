@@ -12,7 +12,7 @@ from batchlane.common.executions import (
     BY_JOB_ID_INDEX, FINAL_PHASES, LAUNCH_SK, PARTITION_KEY, SORT_KEY, LaunchRecord, Partition, key,
 )
 from batchlane.common.values import from_dynamo
-from batchlane.status.view import record_document
+from batchlane.client.view import record_document
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchlane import EVENT_SOURCE, LAUNCH_REJECTED as REJECTED, LAUNCHED
+from batchlane.common.event_types import EVENT_SOURCE, LAUNCH_REJECTED as REJECTED, LAUNCHED
 from batchlane.client.answers import ANSWER_TYPES, answers_queue_name
 from batchlane.client.api import BatchlaneClient
 from batchlane.common.executions import FINAL_PHASES, LaunchRecord
@@ -274,7 +274,7 @@ class Sandbox:
 
     def status(self, launch_id: str) -> dict | None:
         """The launch's status document (the same JSON as ``batchlane status --json``, from
-        ``batchlane.status.view.record_document``), with the assembled ``outputs`` once finished;
+        ``batchlane.client.view.record_document``), with the assembled ``outputs`` once finished;
         ``storedPhase`` is the phase the aggregator wrote (final only when it is final). None when
         the status path is absent or the launch is unknown."""
         if not self.has_status_path:

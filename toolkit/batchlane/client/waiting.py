@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
-from batchlane import ABORT_REJECTED, LAUNCH_REJECTED
+from batchlane.common.event_types import ABORT_REJECTED, LAUNCH_REJECTED
 from batchlane.client.api import BatchlaneClient
 from batchlane.client.records import StoredStatus
 from batchlane.client.render import Progress

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from batchlane import (
+from batchlane.common.event_types import (
     ABORT_REJECTED, ABORT_REQUESTED, CHUNK_DUE, LAUNCH_REJECTED, LAUNCH_REQUESTED, LAUNCHED, STATUS_CHANGED,
 )
 from batchlane.launch.models import LaunchRequest, TaskLaunched, TaskLaunchRejected

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 
-from batchlane import ABORT_REQUESTED
+from batchlane.common.event_types import ABORT_REQUESTED
 from batchlane.cli.common import OK, USAGE, CliError, Context, add_command, positive_seconds
 from batchlane.client.render import sent_line, status_lines
 

@@ -30,9 +30,9 @@ from batchlane.common.executions import (
 from batchlane.status.finish import child_outputs_uri
 from batchlane.status.fold import ChildState
 from batchlane.status.failures import attempt_class
-from batchlane.status.links import attempt_phase, job_link, log_link_name, log_stream_url
+from batchlane.client.links import attempt_phase, job_link, log_link_name, log_stream_url
 from batchlane.status.transitions import counts_of
-from batchlane.status.view import child_document
+from batchlane.client.view import child_document
 
 READ_KEYS = (LAUNCH_SK, SUMMARY_SK, REJECTION_SK, child_sk(0))
 MAX_UNPROCESSED_ROUNDS = 5  # BatchGetItem may leave keys unprocessed under throttling: read them again

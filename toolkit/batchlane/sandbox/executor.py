@@ -9,7 +9,7 @@ a schedule:
 
 * puts "Batch Job State Change" (and "Batch Job Queue Blocked") events on the emulated
   **default** bus, where the real rules route them. The events are built by
-  :mod:`batchlane.status.simulate` and localised to the real job (queue ARN, job name and ARN,
+  :mod:`batchlane.sandbox.simulate` and localised to the real job (queue ARN, job name and ARN,
   job definition, log configuration, retry strategy, timestamps);
 * writes each attempt's log lines to CloudWatch Logs (group from the job definition's
   ``awslogs-group``, stream ``<jobDefinitionName>/default/<taskId>``);
@@ -56,7 +56,7 @@ from batchlane.job import read_inputs
 from batchlane.sandbox.backplane import Backplane
 from batchlane.sandbox.provision import Provisioned
 from batchlane.sandbox.scenario import ChildBehaviour, Delivery, LaunchSpec, Scenario
-from batchlane.status import simulate
+from batchlane.sandbox import simulate
 
 log = logging.getLogger("batchlane.sandbox")
 SIM_EPOCH_MS = 1_700_000_000_000  # simulate's time origin; shifted to the job's submission time

@@ -1,4 +1,4 @@
-"""batchlane: run containerised workflow tasks and map tasks on AWS Batch, event-driven."""
+"""The names on batchlane's own bus: its event source and every detail-type it puts or reads."""
 
 EVENT_SOURCE = "batchlane"
 

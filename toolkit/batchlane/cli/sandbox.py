@@ -16,7 +16,7 @@ import sys
 import time
 from contextlib import contextmanager, redirect_stdout
 
-from batchlane import LAUNCH_REJECTED
+from batchlane.common.event_types import LAUNCH_REJECTED
 from batchlane.cli.common import OK, USAGE, CliError, Context, add_command, add_group
 
 FAILED = 1  # some launch did not end as the scenario expects (or did not end at all)

@@ -29,7 +29,7 @@ SSM_STANDARD_VALUE_CHARS = 4096  # a standard-tier SSM parameter's value
 if TYPE_CHECKING:
     from batchlane.routing import Capabilities, RoutingTable
 
-# The repository's config/ directory (this file is lambdas/batchlane/deployment/config.py).
+# The repository's config/ directory (this file is toolkit/batchlane/deployment/config.py).
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
 NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
 IAM_ROLE_NAME_CHARS = 64  # IAM's limit on a role name

@@ -9,7 +9,7 @@
   of raw AWS Batch events (one EventBridge event per line, as an archive or a DLQ holds them)
   offline with the join the aggregator applies (``fold_events`` over ``merge_child``): no AWS call at all.
 
-The launch is read through ``batchlane.client`` and its document shaped by ``batchlane.status.view``,
+The launch is read through ``batchlane.client`` and its document shaped by ``batchlane.client.view``,
 as the sandbox does. Exit codes:
 ``batchlane.cli.common`` (1: no such launch, or no usable event in the file).
 """
@@ -164,7 +164,7 @@ def _no_launch(args: argparse.Namespace, ctx: Context, summary) -> None:
 # --- replay ----------------------------------------------------------------------------------------
 
 def _replay(args: argparse.Namespace, ctx: Context) -> int:
-    from batchlane.status.view import replay_document
+    from batchlane.client.view import replay_document
 
     document, tally = replay_document(read_text(args.events_file).splitlines(), size=args.size or None,
                                       min_success_ratio=args.min_success_ratio, job_id=args.job_id, warn=ctx.warn)

@@ -20,14 +20,14 @@ from typing import Any, Callable
 
 import yaml
 
-from batchlane import LAUNCH_REQUESTED
+from batchlane.common.event_types import LAUNCH_REQUESTED
 from batchlane.client.render import (
     decision_lines, describe_item, launched_lines, rejected_lines, sent_line, status_lines, table_text,
 )
 from batchlane.client.routing import SAMPLE_LAUNCH_ID, RoutingTableStore
 from batchlane.client.waiting import Answer, follow, wait_for_answer
 from batchlane.routing import Rule, decide
-from batchlane.routing.flyte import parse_flyte_config
+from batchlane.flyteadmin import parse_flyte_config
 from batchlane.routing.items import SORT_ATTR, items_from_table, rule_item, table_from_items
 from batchlane.sandbox.core import Sandbox
 

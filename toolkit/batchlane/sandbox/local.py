@@ -9,7 +9,7 @@ command, as a Docker image's ENTRYPOINT runs before Batch's ``command``); an ima
 mapped runs the command itself.
 
 Each child (or the plain job) goes through what Batch does, and every state change is an event
-built the way the simulated executor builds them (:mod:`batchlane.status.simulate`, localised to
+built the way the simulated executor builds them (:mod:`batchlane.sandbox.simulate`, localised to
 the job by the executor): RUNNABLE while it waits for capacity (the queue's compute
 environments' ``maxVcpus`` over the job's vCPUs, and at most ``max_processes`` processes at
 once), STARTING, RUNNING once the process has started (with its log stream), then the process's
@@ -41,8 +41,8 @@ from typing import IO, Any
 from batchlane.sandbox.executor import TERMINAL, BatchExecutor, SimulatedJob, ScheduledAction
 from batchlane.sandbox.provision import compute_environment_name
 from batchlane.sandbox.scenario import Delivery, LaunchSpec, Scenario
-from batchlane.status import simulate
-from batchlane.status.simulate import AttemptPlan, ChildPlan
+from batchlane.sandbox import simulate
+from batchlane.sandbox.simulate import AttemptPlan, ChildPlan
 
 log = logging.getLogger("batchlane.sandbox")
 PYTHON = "{python}"  # in an image map: the sandbox's own interpreter (it has boto3)

@@ -36,7 +36,7 @@ def parse_routing_file(text: str, source: str, fmt: str = "auto") -> RoutingTabl
     """A FlyteAdmin config (``queues:`` anywhere in the document) or an ``export --format items`` list."""
     import yaml
 
-    from batchlane.routing.flyte import FlyteConfigError, parse_flyte_config
+    from batchlane.flyteadmin import FlyteConfigError, parse_flyte_config
 
     if fmt in ("auto", "items"):
         try:
@@ -158,7 +158,7 @@ MODES = ("documented", FLYTEADMIN)
 
 def in_mode(table: RoutingTable, mode: str) -> RoutingTable:
     """``flyteadmin``: the rules as FlyteAdmin's allocator reads them (domain only, last wins)."""
-    from batchlane.routing.flyte import flyteadmin_table
+    from batchlane.flyteadmin import flyteadmin_table
 
     return flyteadmin_table(table) if mode == FLYTEADMIN else table
 
@@ -254,7 +254,7 @@ def _plan(existing: dict[str, dict[str, Any]], wanted: dict[str, dict[str, Any]]
 
 def diff_lines(table: RoutingTable) -> list[str]:
     """``routes import --diff``: every rule whose launch the two modes route differently."""
-    from batchlane.routing.flyte import mode_differences
+    from batchlane.flyteadmin import mode_differences
 
     differences = mode_differences(table, SAMPLE_LAUNCH_ID)
     lines = [f"{len(differences)} of {len(table.rules)} rules route differently in FlyteAdmin's mode "
