@@ -6,10 +6,10 @@ import sys
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")  # before jsii starts
 
-import aws_cdk as cdk  # noqa: E402
+import aws_cdk as cdk
 
-from batchlane.deployment.config import ConfigError  # noqa: E402
-from stacks.app_factory import build_app  # noqa: E402
+from batchlane.deployment.config import ConfigError
+from stacks.app_factory import build_app
 
 app = cdk.App()
 try:

@@ -22,7 +22,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "lambdas"), str(Path(__file__).resolve().parents[1] / "toolkit")]
+sys.path[:0] = [
+    str(Path(__file__).resolve().parents[1] / "lambdas"),
+    str(Path(__file__).resolve().parents[1] / "toolkit"),
+]
 
 TABLE = "batchlane-bench-executions"
 
@@ -36,25 +39,60 @@ def fill(dynamodb, size: int) -> None:
 
     from batchlane.common.executions import child_sk
 
-    dynamodb.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-                          KeySchema=[{"AttributeName": "launchId", "KeyType": "HASH"},
-                                     {"AttributeName": "sk", "KeyType": "RANGE"}],
-                          AttributeDefinitions=[{"AttributeName": "launchId", "AttributeType": "S"},
-                                                {"AttributeName": "sk", "AttributeType": "S"}])
+    dynamodb.create_table(
+        TableName=TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "launchId", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "launchId", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+    )
     table = boto3.resource("dynamodb", region_name="us-east-1").Table(TABLE)
     with table.batch_writer() as batch:
-        batch.put_item(Item={"launchId": "L", "sk": "launch", "state": "SUBMITTED", "jobName": "t", "queue": "q",
-                             "size": size, "isArray": True, "jobId": "j",
-                             "jobArn": "arn:aws:batch:us-east-1:123456789012:job/j", "region": "us-east-1"})
+        batch.put_item(
+            Item={
+                "launchId": "L",
+                "sk": "launch",
+                "state": "SUBMITTED",
+                "jobName": "t",
+                "queue": "q",
+                "size": size,
+                "isArray": True,
+                "jobId": "j",
+                "jobArn": "arn:aws:batch:us-east-1:123456789012:job/j",
+                "region": "us-east-1",
+            }
+        )
         failed = len([i for i in range(size) if i % FAILED_EVERY == 7])
-        batch.put_item(Item={"launchId": "L", "sk": "status", "phase": "running", "reason": "children running",
-                             "n_SUBMITTED": -size, "n_RUNNING": size - failed, "n_FAILED": failed})
+        batch.put_item(
+            Item={
+                "launchId": "L",
+                "sk": "status",
+                "phase": "running",
+                "reason": "children running",
+                "n_SUBMITTED": -size,
+                "n_RUNNING": size - failed,
+                "n_FAILED": failed,
+            }
+        )
         for i in range(size):
-            item = {"launchId": "L", "sk": child_sk(i), "index": i, "status": "RUNNING", "n": 0,
-                    "rev": 1, "attempts": [{"logStream": f"t/default/{i}"}]}
+            item = {
+                "launchId": "L",
+                "sk": child_sk(i),
+                "index": i,
+                "status": "RUNNING",
+                "n": 0,
+                "rev": 1,
+                "attempts": [{"logStream": f"t/default/{i}"}],
+            }
             if i % FAILED_EVERY == 7:
-                item.update(status="FAILED", n=1, statusReason="Essential container in task exited",
-                            attempts=[{"logStream": f"t/default/{i}", "exitCode": 1}])
+                item.update(
+                    status="FAILED",
+                    n=1,
+                    statusReason="Essential container in task exited",
+                    attempts=[{"logStream": f"t/default/{i}", "exitCode": 1}],
+                )
             batch.put_item(Item=item)
 
 
@@ -71,8 +109,8 @@ def measured(client, label: str, read) -> None:
     """The calls ``read`` makes, the items they return (what DynamoDB bills reads by) and the time."""
     calls: Counter = Counter()
     items = [0]
-    before = lambda model, **_: calls.update([model.name])  # noqa: E731
-    after = lambda parsed, **_: items.__setitem__(0, items[0] + _items(parsed))  # noqa: E731
+    before = lambda model, **_: calls.update([model.name])
+    after = lambda parsed, **_: items.__setitem__(0, items[0] + _items(parsed))
     client.meta.events.register("before-call.dynamodb", before)
     client.meta.events.register("after-call.dynamodb", after)
     t0 = time.perf_counter()
@@ -80,8 +118,10 @@ def measured(client, label: str, read) -> None:
     seconds = time.perf_counter() - t0
     client.meta.events.unregister("before-call.dynamodb", before)
     client.meta.events.unregister("after-call.dynamodb", after)
-    print(f"  {label:<50} {sum(calls.values()):>2} call(s) {str(dict(calls)):<32} {items[0]:>6} items read "
-          f"{seconds * 1000:9.1f} ms")
+    print(
+        f"  {label:<50} {sum(calls.values()):>2} call(s) {str(dict(calls)):<32} {items[0]:>6} items read "
+        f"{seconds * 1000:9.1f} ms"
+    )
 
 
 def main() -> None:
@@ -108,14 +148,24 @@ def main() -> None:
         middle = args.size // 2
         print(f"batchlane status pages (after the summary; {failed} failed children):")
         measured(dynamodb, "status L (first page of 100)", lambda: read_children(client.executions, "L", record=record))
-        measured(dynamodb, f"status L --after {middle} --limit 1000",
-                 lambda: read_children(client.executions, "L", limit=1000, after=middle, record=record))
-        measured(dynamodb, "status L --failed (first 100 failed)",
-                 lambda: failed_page(client.executions, "L", summary=summary))
-        measured(dynamodb, f"status L --failed --after {middle}",
-                 lambda: failed_page(client.executions, "L", after=middle, summary=summary))
-        measured(dynamodb, f"status L --child {middle}", lambda: child_detail(client.executions, "L", middle,
-                                                                              record=record))
+        measured(
+            dynamodb,
+            f"status L --after {middle} --limit 1000",
+            lambda: read_children(client.executions, "L", limit=1000, after=middle, record=record),
+        )
+        measured(
+            dynamodb,
+            "status L --failed (first 100 failed)",
+            lambda: failed_page(client.executions, "L", summary=summary),
+        )
+        measured(
+            dynamodb,
+            f"status L --failed --after {middle}",
+            lambda: failed_page(client.executions, "L", after=middle, summary=summary),
+        )
+        measured(
+            dynamodb, f"status L --child {middle}", lambda: child_detail(client.executions, "L", middle, record=record)
+        )
         if not args.no_whole:
             measured(dynamodb, "whole partition (Executions.status)", lambda: client.executions.status("L"))
 

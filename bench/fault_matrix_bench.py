@@ -19,21 +19,41 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests" / "integration"), str(ROOT / "lambdas"), str(ROOT / "toolkit"), str(ROOT)]
-os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
-                   "AWS_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true",
-                   "POWERTOOLS_LOG_LEVEL": "CRITICAL"})
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "CRITICAL",
+    }
+)
 
 import conftest  # noqa: E402  (tests/integration: the moto world and the SQS event shape)
 from fault_injection import (  # noqa: E402
-    FAULT_KINDS, LAUNCH_PATH_CALLS, Crash, Fault, Injector, answers_by_launch, body_of,
+    FAULT_KINDS,
+    LAUNCH_PATH_CALLS,
+    Crash,
+    Fault,
+    Injector,
+    answers_by_launch,
+    body_of,
 )
 
 from batchlane.launch import handler  # noqa: E402
 from batchlane.launch.planner import job_name  # noqa: E402
 
 VISIBILITY = 360
-DETAIL = {"launchId": "b-1", "project": "flytesnacks", "domain": "development", "workflow": "wf",
-          "task": "my.task", "container": {"image": "busybox:1.36", "command": ["echo", "hi"]}}
+DETAIL = {
+    "launchId": "b-1",
+    "project": "flytesnacks",
+    "domain": "development",
+    "workflow": "wf",
+    "task": "my.task",
+    "container": {"image": "busybox:1.36", "command": ["echo", "hi"]},
+}
 
 
 class Tally:
@@ -66,7 +86,9 @@ class Cell:
             self.deliveries += 1
         with self.injector.active():
             try:
-                ok = not handler.handler(conftest.sqs_event(body_of(DETAIL)), conftest.LambdaContext())["batchItemFailures"]
+                ok = not handler.handler(conftest.sqs_event(body_of(DETAIL)), conftest.LambdaContext())[
+                    "batchItemFailures"
+                ]
             except Crash:
                 handler.runtime.cache_clear()
                 ok = False
@@ -88,8 +110,10 @@ class Cell:
 
         batch = boto3.client("batch")
         name = job_name(DETAIL["task"], DETAIL["launchId"])
-        return sum(len(batch.list_jobs(jobQueue=q, filters=[{"name": "JOB_NAME", "values": [name]}])["jobSummaryList"])
-                   for q in self.world.deployment.queue_arns)
+        return sum(
+            len(batch.list_jobs(jobQueue=q, filters=[{"name": "JOB_NAME", "values": [name]}])["jobSummaryList"])
+            for q in self.world.deployment.queue_arns
+        )
 
 
 def run_cell(tally: Tally, plan, concurrent: int = 0) -> None:
@@ -130,8 +154,10 @@ def main() -> None:
     run_cell(tally, [Fault("batch", "SubmitJob", "timeout-after", times=4)])
     for fault in (None, Fault("batch", "SubmitJob", "timeout-after"), Fault("dynamodb", "PutItem", "timeout-after")):
         run_cell(tally, [fault] if fault else [], concurrent=4)
-    print(f"fault matrix: {tally.cells} cells ({len(LAUNCH_PATH_CALLS)} calls x {len(FAULT_KINDS)} faults, "
-          f"4 lost SubmitJob answers in a row, 3 x 4 concurrent deliveries), in {time.perf_counter() - t0:.0f} s")
+    print(
+        f"fault matrix: {tally.cells} cells ({len(LAUNCH_PATH_CALLS)} calls x {len(FAULT_KINDS)} faults, "
+        f"4 lost SubmitJob answers in a row, 3 x 4 concurrent deliveries), in {time.perf_counter() - t0:.0f} s"
+    )
     print(f"  deliveries                   {tally.deliveries}")
     print(f"  faults injected              {tally.faults}")
     print(f"  Batch jobs per launch (max)  {tally.max_jobs}  ({tally.duplicated} cells with more than one)")

@@ -45,15 +45,29 @@ print(json.dumps({{"import": (t1 - t0) * 1000, "first": (t2 - t0) * 1000, **load
 
 
 def lambda_environment(function: str) -> dict[str, str]:
-    names = StateNames(routing_table="bench-routing", executions_table="bench-executions",
-                       data_bucket="bench-data", event_bus="bench-bus")
+    names = StateNames(
+        routing_table="bench-routing",
+        executions_table="bench-executions",
+        data_bucket="bench-data",
+        event_bus="bench-bus",
+    )
     variables = function_environment(load_config("dev"), function, names).variables()
     base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
-    return {**base, **variables, "PYTHONPATH": str(ROOT / "lambdas"), "LAMBDA_TASK_ROOT": str(ROOT / "lambdas"),
-            "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench", "AWS_EC2_METADATA_DISABLED": "true",
-            "POWERTOOLS_SERVICE_NAME": function, "POWERTOOLS_METRICS_NAMESPACE": "batchlane",
-            "POWERTOOLS_LOG_LEVEL": "INFO", "BATCHLANE_DEPLOYMENT": "bench"}
+    return {
+        **base,
+        **variables,
+        "PYTHONPATH": str(ROOT / "lambdas"),
+        "LAMBDA_TASK_ROOT": str(ROOT / "lambdas"),
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": function,
+        "POWERTOOLS_METRICS_NAMESPACE": "batchlane",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        "BATCHLANE_DEPLOYMENT": "bench",
+    }
 
 
 def cases() -> list[tuple[str, str, str, dict[str, str]]]:
@@ -61,15 +75,23 @@ def cases() -> list[tuple[str, str, str, dict[str, str]]]:
     found = [("import boto3", "import boto3", "pass", lambda_environment("launcher"))]
     for function, shape in FUNCTIONS.items():
         module, entry = shape.handler.rsplit(".", 1)
-        setup = (f"import {module} as h; h.{SETUP[entry]}(); "
-                 "from batchlane.common.observability import tracer; getattr(tracer, \"tracer\", tracer)")
+        setup = (
+            f"import {module} as h; h.{SETUP[entry]}(); "
+            'from batchlane.common.observability import tracer; getattr(tracer, "tracer", tracer)'
+        )
         found.append((function, f"import {module}", setup, lambda_environment(function)))
     return found
 
 
 def run_once(statement: str, setup: str, env: dict[str, str]) -> dict:
-    out = subprocess.run([sys.executable, "-c", TIMED.format(statement=statement, setup=setup)], env=env,
-                         cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", TIMED.format(statement=statement, setup=setup)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -88,21 +110,27 @@ def main() -> int:
             samples[name].append(run_once(statement, setup, env))
     floor = statistics.median(s["import"] for s in samples["import boto3"])
     print(f"cold start, {args.runs} fresh interpreters per case (ms; ratio: median / median of `import boto3`)")
-    print(f"{'case':<14} {'import med':>10} {'p90':>7} {'ratio':>6}   {'+1st-call setup med':>19} {'p90':>7} {'ratio':>6}"
-          "   boto3/X-Ray at import")
+    print(
+        f"{'case':<14} {'import med':>10} {'p90':>7} {'ratio':>6}   {'+1st-call setup med':>19} {'p90':>7} {'ratio':>6}"
+        "   boto3/X-Ray at import"
+    )
     over = []
     for name, runs in samples.items():
         imports, firsts = [r["import"] for r in runs], [r["first"] for r in runs]
         med = statistics.median(imports)
-        line = (f"{name:<14} {med:>10.0f} {p90(imports):>7.0f} {med / floor:>6.2f}   "
-                f"{statistics.median(firsts):>19.0f} {p90(firsts):>7.0f} {statistics.median(firsts) / floor:>6.2f}")
+        line = (
+            f"{name:<14} {med:>10.0f} {p90(imports):>7.0f} {med / floor:>6.2f}   "
+            f"{statistics.median(firsts):>19.0f} {p90(firsts):>7.0f} {statistics.median(firsts) / floor:>6.2f}"
+        )
         if name != "import boto3":
             line += f"   {'yes' if runs[0]['boto3'] else 'no'}/{'yes' if runs[0]['xray'] else 'no'}"
             if name in ("launcher", "aggregator") and med >= BUDGET_MS:
                 over.append(name)
         print(line)
-    print(f"budget: launcher and aggregator import median < {BUDGET_MS} ms: "
-          + ("met" if not over else f"NOT met by {', '.join(over)}"))
+    print(
+        f"budget: launcher and aggregator import median < {BUDGET_MS} ms: "
+        + ("met" if not over else f"NOT met by {', '.join(over)}")
+    )
     return 0
 
 

@@ -49,21 +49,35 @@ def main() -> int:
 
     config = load_config("dev")
     config = config.model_copy(update={"limits": config.limits.model_copy(update={"max_array_size": args.chunk_size})})
-    scenario = parse_scenario({"seed": 3, "defaults": {"runSeconds": args.run_seconds},
-                               "launches": [{"detail": {"launchId": "bench-map"}}]})
-    launch = {"launchId": "bench-map", "project": "bench", "domain": "development", "workflow": "wf", "task": "t",
-              "container": {"image": "busybox:1.36"}, "retries": 0, "maxConcurrency": cap,
-              }
+    scenario = parse_scenario(
+        {"seed": 3, "defaults": {"runSeconds": args.run_seconds}, "launches": [{"detail": {"launchId": "bench-map"}}]}
+    )
+    launch = {
+        "launchId": "bench-map",
+        "project": "bench",
+        "domain": "development",
+        "workflow": "wf",
+        "task": "t",
+        "container": {"image": "busybox:1.36"},
+        "retries": 0,
+        "maxConcurrency": cap,
+    }
     with Sandbox.started(config, scenario=scenario, visibility_timeout_seconds=30) as sandbox:
         # Uploaded once by the client (a million inputs do not fit in a 256 KB event): lines and index.
         lines, index = io.BytesIO(), io.BytesIO()
         write_jsonl(({"i": i} for i in range(args.size)), lines, index)
-        bucket, key = sandbox.deployment.bucket, "launches/bench/development/bench-map/uploaded.jsonl"  # under the launch's own data
+        bucket, key = (
+            sandbox.deployment.bucket,
+            "launches/bench/development/bench-map/uploaded.jsonl",
+        )  # under the launch's own data
         s3 = sandbox.session.client("s3")
         s3.put_object(Bucket=bucket, Key=key, Body=lines.getvalue())
         s3.put_object(Bucket=bucket, Key=index_uri(key), Body=index.getvalue())
-        launch["inputsLocation"] = {"uri": f"s3://{bucket}/{key}", "size": args.size,
-                                    "index": f"s3://{bucket}/{index_uri(key)}"}
+        launch["inputsLocation"] = {
+            "uri": f"s3://{bucket}/{key}",
+            "size": args.size,
+            "index": f"s3://{bucket}/{index_uri(key)}",
+        }
         started = time.monotonic()
         sandbox.put_launch(launch)
         summary = None
@@ -92,9 +106,13 @@ def main() -> int:
         print(f"Batch events          : {len(events)} = {len(events) / elapsed:.0f} per second through the status path")
         print(f"chunk jobs            : {len(jobs)}")
         print(f"most running at once  : {peak_running(events)} (cap {cap})")
-        print(f"outputs               : {'every child its own, in global index order' if in_order else 'WRONG or missing'}")
+        print(
+            f"outputs               : {'every child its own, in global index order' if in_order else 'WRONG or missing'}"
+        )
         # Everything (emulator, executor, both handlers, this client) is one process here.
-        print(f"sandbox peak memory   : {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB (whole process)")
+        print(
+            f"sandbox peak memory   : {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB (whole process)"
+        )
         return 0 if summary and summary.phase == "succeeded" and in_order and peak_running(events) <= cap else 1
 
 

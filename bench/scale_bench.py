@@ -38,13 +38,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "lambdas"), str(ROOT / "toolkit")]
 sys.path.insert(0, str(ROOT))
 
-os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                   "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-                   "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": "batchlane",
-                   "POWERTOOLS_LOG_LEVEL": "ERROR"})
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "batchlane",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+    }
+)
 
-from batchlane.common.event_types import CHUNK_DUE  # noqa: E402
 from batchlane.common.chunks import Chunks  # noqa: E402
+from batchlane.common.event_types import CHUNK_DUE  # noqa: E402
 from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, SUBMITTED, ChunkRecord, LaunchRecord  # noqa: E402
 from batchlane.sandbox.simulate import ChildPlan, child_events, job_event  # noqa: E402
 
@@ -64,14 +71,25 @@ def chunk_events(chunk: int, layout: Chunks, rng: random.Random, dup: float):
     if n > 1:
         yield [job_event(job_id=job, status="PENDING", size=n, tags=tags, status_summary={"SUBMITTED": n})]
     for start in range(0, n, BLOCK):
-        block = [e for i in range(start, min(start + BLOCK, n))
-                 for e in child_events(job, i, ChildPlan(pending=True), is_array=n > 1, tags=tags)]
+        block = [
+            e
+            for i in range(start, min(start + BLOCK, n))
+            for e in child_events(job, i, ChildPlan(pending=True), is_array=n > 1, tags=tags)
+        ]
         block += rng.sample(block, int(len(block) * dup))
         rng.shuffle(block)
         yield block
     if n > 1:
-        yield [job_event(job_id=job, status="SUCCEEDED", size=n, tags=tags, status_summary={"SUCCEEDED": n},
-                         time_ms=1_800_000_000_000)]
+        yield [
+            job_event(
+                job_id=job,
+                status="SUCCEEDED",
+                size=n,
+                tags=tags,
+                status_summary={"SUCCEEDED": n},
+                time_ms=1_800_000_000_000,
+            )
+        ]
 
 
 def summary_phase(table) -> str | None:
@@ -110,8 +128,13 @@ class _GeneratedChildren:
 
         for i in range(self.size):
             failed = self.failed_every and i % self.failed_every == 0
-            yield ChildState(i, "FAILED" if failed else "SUCCEEDED", 1, "Essential container in task exited",
-                             attempts=(Attempt(exit_code=1 if failed else 0),))
+            yield ChildState(
+                i,
+                "FAILED" if failed else "SUCCEEDED",
+                1,
+                "Essential container in task exited",
+                attempts=(Attempt(exit_code=1 if failed else 0),),
+            )
 
 
 class _GeneratedOutputs:
@@ -155,17 +178,29 @@ def assemble_at_scale(size: int, chunk_size: int) -> None:
     from batchlane.status.finish import Finisher
 
     outputs = _GeneratedOutputs()
-    launch = LaunchRecord(launch_id=LAUNCH, state=SUBMITTED, job_name="scale", queue="q", size=size, is_array=True,
-                          is_map_task=True, job_id=job_of(0), outputs_uri=f"s3://data/launches/{LAUNCH}/outputs/")
+    launch = LaunchRecord(
+        launch_id=LAUNCH,
+        state=SUBMITTED,
+        job_name="scale",
+        queue="q",
+        size=size,
+        is_array=True,
+        is_map_task=True,
+        job_id=job_of(0),
+        outputs_uri=f"s3://data/launches/{LAUNCH}/outputs/",
+    )
     finisher = Finisher(_GeneratedChildren(size, failed_every=1000), outputs, "data", log=None)
     fields, elapsed, peak = _traced(lambda: finisher.finish(launch, "failed"))
-    print(f"assembly at scale     : {size} children ({size // 1000} failed), {outputs.reads} outputs read, "
-          f"{outputs.bytes / 2**20:.1f} MiB of outputs.json streamed in {elapsed:.1f}s; peak {peak / 2**20:.1f} MiB "
-          f"(tracemalloc); error summary {len(fields.get('error', ''))} chars")
+    print(
+        f"assembly at scale     : {size} children ({size // 1000} failed), {outputs.reads} outputs read, "
+        f"{outputs.bytes / 2**20:.1f} MiB of outputs.json streamed in {elapsed:.1f}s; peak {peak / 2**20:.1f} MiB "
+        f"(tracemalloc); error summary {len(fields.get('error', ''))} chars"
+    )
 
     layout = Chunks.layout(size, chunk_size)
-    chunked = launch.model_copy(update={"chunk_size": layout.chunk_size, "chunk_count": layout.count,
-                                        "chunk_window": layout.window})
+    chunked = launch.model_copy(
+        update={"chunk_size": layout.chunk_size, "chunk_count": layout.count, "chunk_window": layout.window}
+    )
     outputs = _GeneratedOutputs()
     finisher = Finisher(_GeneratedChildren(size, failed_every=0), outputs, "data", log=None)
     slowest, chunk_peak = 0.0, 0
@@ -174,11 +209,13 @@ def assemble_at_scale(size: int, chunk_size: int) -> None:
         slowest, chunk_peak = max(slowest, elapsed), max(chunk_peak, peak)
     chunk_reads, outputs.reads = outputs.reads, 0
     _, elapsed, peak = _traced(lambda: finisher.finish(chunked, "succeeded", {"FAILED": 0}))
-    print(f"chunked assembly      : {layout.count} chunks of {layout.chunk_size}: each chunk's part at its end "
-          f"(slowest {slowest:.2f}s, peak {chunk_peak / 2**20:.1f} MiB; {chunk_reads} outputs read in all), then "
-          f"the finish merged {len(outputs.parts)} parts ({sum(map(len, outputs.parts.values())) / 2**20:.1f} MiB) "
-          f"with {outputs.reads} outputs read, {outputs.bytes / 2**20:.1f} MiB streamed in {elapsed:.1f}s; "
-          f"peak {peak / 2**20:.1f} MiB (tracemalloc)")
+    print(
+        f"chunked assembly      : {layout.count} chunks of {layout.chunk_size}: each chunk's part at its end "
+        f"(slowest {slowest:.2f}s, peak {chunk_peak / 2**20:.1f} MiB; {chunk_reads} outputs read in all), then "
+        f"the finish merged {len(outputs.parts)} parts ({sum(map(len, outputs.parts.values())) / 2**20:.1f} MiB) "
+        f"with {outputs.reads} outputs read, {outputs.bytes / 2**20:.1f} MiB streamed in {elapsed:.1f}s; "
+        f"peak {peak / 2**20:.1f} MiB (tracemalloc)"
+    )
 
 
 def main() -> None:
@@ -190,10 +227,18 @@ def main() -> None:
     ap.add_argument("--no-outputs", action="store_true", help="no child outputs (nothing assembled)")
     ap.add_argument("--max-seconds", type=float, default=3600, help="stop delivering after this long")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--moto-as-is", action="store_true",
-                    help="without the sandbox's item-level transaction rollback (batchlane.sandbox.moto_speedups)")
-    ap.add_argument("--assemble", type=int, default=0, metavar="N",
-                    help="only the outputs' assembly and error summary of N children (generated ports, no moto)")
+    ap.add_argument(
+        "--moto-as-is",
+        action="store_true",
+        help="without the sandbox's item-level transaction rollback (batchlane.sandbox.moto_speedups)",
+    )
+    ap.add_argument(
+        "--assemble",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only the outputs' assembly and error summary of N children (generated ports, no moto)",
+    )
     args = ap.parse_args()
     if args.assemble:
         return assemble_at_scale(args.assemble, args.chunk_size)
@@ -223,10 +268,22 @@ def main() -> None:
         from batchlane.common.values import to_dynamo
 
         outputs_uri = None if args.no_outputs else f"s3://{deployment.bucket}/launches/{LAUNCH}/outputs/"
-        launch = LaunchRecord(launch_id=LAUNCH, state=SUBMITTED, job_name="scale", queue="q", size=args.children,
-                              is_array=True, is_map_task=True, job_id=job_of(0), region="us-east-1",
-                              outputs_uri=outputs_uri, chunk_size=layout.chunk_size, chunk_count=layout.count,
-                              chunk_window=layout.window, max_concurrency=args.max_concurrency)
+        launch = LaunchRecord(
+            launch_id=LAUNCH,
+            state=SUBMITTED,
+            job_name="scale",
+            queue="q",
+            size=args.children,
+            is_array=True,
+            is_map_task=True,
+            job_id=job_of(0),
+            region="us-east-1",
+            outputs_uri=outputs_uri,
+            chunk_size=layout.chunk_size,
+            chunk_count=layout.count,
+            chunk_window=layout.window,
+            max_concurrency=args.max_concurrency,
+        )
         table.put_item(Item=to_dynamo(launch.to_item()))
         service = aggregator.runtime()
         store = service.store
@@ -247,23 +304,44 @@ def main() -> None:
         handler_time = 0.0
         started = time.perf_counter()
         cut = False
-        print(f"layout: {layout.size} children, {layout.count} chunks of {layout.chunk_size}, "
-              f"{layout.window} in flight; Lambda batches of {batch_size}")
+        print(
+            f"layout: {layout.size} children, {layout.count} chunks of {layout.chunk_size}, "
+            f"{layout.window} in flight; Lambda batches of {batch_size}"
+        )
         while pending and not cut:
             chunk = pending.pop(0)
-            layout_chunk = ChunkRecord(launch_id=LAUNCH, chunk=chunk, offset=layout.offset(chunk),
-                                       size=layout.chunk_len(chunk), state=SUBMITTED, job_name=f"scale-c{chunk}",
-                                       queue="q", job_id=job_of(chunk))
+            layout_chunk = ChunkRecord(
+                launch_id=LAUNCH,
+                chunk=chunk,
+                offset=layout.offset(chunk),
+                size=layout.chunk_len(chunk),
+                state=SUBMITTED,
+                job_name=f"scale-c{chunk}",
+                queue="q",
+                job_id=job_of(chunk),
+            )
             table.put_item(Item=to_dynamo(layout_chunk.to_item()))
             if outputs_uri:
                 for i in range(layout.offset(chunk), layout.offset(chunk) + layout.chunk_len(chunk)):
-                    s3.put_object(Bucket=deployment.bucket, Key=f"launches/{LAUNCH}/outputs/{i}/outputs.json",
-                                  Body=b'{"y":%d}' % i)
+                    s3.put_object(
+                        Bucket=deployment.bucket,
+                        Key=f"launches/{LAUNCH}/outputs/{i}/outputs.json",
+                        Body=b'{"y":%d}' % i,
+                    )
             for block in chunk_events(chunk, layout, rng, args.dup):
                 for k in range(0, len(block), batch_size):
-                    records = block[k:k + batch_size]
-                    body = {"Records": [{"messageId": f"m{events + i}", "body": json.dumps(e), "attributes": {},
-                                         "eventSource": "aws:sqs"} for i, e in enumerate(records)]}
+                    records = block[k : k + batch_size]
+                    body = {
+                        "Records": [
+                            {
+                                "messageId": f"m{events + i}",
+                                "body": json.dumps(e),
+                                "attributes": {},
+                                "eventSource": "aws:sqs",
+                            }
+                            for i, e in enumerate(records)
+                        ]
+                    }
                     traced = batches % TRACED_EVERY == 0
                     if traced:
                         tracemalloc.start()
@@ -295,15 +373,21 @@ def main() -> None:
             tracemalloc.stop()
             handler_peak = max(handler_peak, finish_peak)
             if outputs_uri:
-                got = json.loads(s3.get_object(Bucket=deployment.bucket, Key=f"launches/{LAUNCH}/outputs.json")["Body"].read())
+                got = json.loads(
+                    s3.get_object(Bucket=deployment.bucket, Key=f"launches/{LAUNCH}/outputs.json")["Body"].read()
+                )
                 assert got["y"] == list(range(args.children)), "outputs out of order"
-                print(f"outputs assembled     : {args.children} values in index order, {finish_seconds:.1f}s, "
-                      f"peak {finish_peak / 2**20:.1f} MiB ({fields.get('outputsUri')})")
+                print(
+                    f"outputs assembled     : {args.children} values in index order, {finish_seconds:.1f}s, "
+                    f"peak {finish_peak / 2**20:.1f} MiB ({fields.get('outputsUri')})"
+                )
         summary = table.get_item(Key={"launchId": LAUNCH, "sk": "status"}, ConsistentRead=True)["Item"]
         elapsed = time.perf_counter() - started
         done_children = sum(int(summary.get(f"n_{s}", 0)) for s in ("SUCCEEDED",))
-        print(f"events delivered      : {events} in {batches} Lambda batches ({elapsed:.1f}s wall, "
-              f"{handler_time:.1f}s in the handler)")
+        print(
+            f"events delivered      : {events} in {batches} Lambda batches ({elapsed:.1f}s wall, "
+            f"{handler_time:.1f}s in the handler)"
+        )
         print(f"events per second     : {events / handler_time:,.0f} through the handler (moto in-process)")
         print(f"write requests        : {store.write_requests} = {store.write_requests / events:.3f} per event")
         print(f"items written         : {store.items_written} = {store.items_written / events:.3f} per event")
@@ -317,17 +401,27 @@ def main() -> None:
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        print(f"items in the partition: {count} (children {done_children} succeeded, chunk records, parents, launch, status)")
-        print(f"summary item          : {item_bytes(summary)} bytes (DynamoDB's limit: 409,600); phase {summary.get('phase')}")
+        print(
+            f"items in the partition: {count} (children {done_children} succeeded, chunk records, parents, launch, status)"
+        )
+        print(
+            f"summary item          : {item_bytes(summary)} bytes (DynamoDB's limit: 409,600); phase {summary.get('phase')}"
+        )
         print(f"Task Chunk Due        : {len(due)} published ({len(set(due))} distinct)")
-        print(f"handler memory peak   : {handler_peak / 2**20:.1f} MiB (tracemalloc, every {TRACED_EVERY}th batch"
-              " and the outputs' assembly; Lambda's limit here: 512 MB)")
-        print(f"process peak RSS      : {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB "
-              "(includes moto's copy of every item)")
+        print(
+            f"handler memory peak   : {handler_peak / 2**20:.1f} MiB (tracemalloc, every {TRACED_EVERY}th batch"
+            " and the outputs' assembly; Lambda's limit here: 512 MB)"
+        )
+        print(
+            f"process peak RSS      : {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB "
+            "(includes moto's copy of every item)"
+        )
         if cut:
             share = done_children / args.children
-            print(f"CUT SHORT after {args.max_seconds:.0f}s at {share:.1%} of the children; EXTRAPOLATED to "
-                  f"{args.children}: {elapsed / max(share, 1e-9) / 3600:.1f} h at this rate")
+            print(
+                f"CUT SHORT after {args.max_seconds:.0f}s at {share:.1%} of the children; EXTRAPOLATED to "
+                f"{args.children}: {elapsed / max(share, 1e-9) / 3600:.1f} h at this rate"
+            )
 
 
 if __name__ == "__main__":

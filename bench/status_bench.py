@@ -35,13 +35,22 @@ import sys
 import time
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "lambdas"), str(Path(__file__).resolve().parents[1] / "toolkit")]
+sys.path[:0] = [
+    str(Path(__file__).resolve().parents[1] / "lambdas"),
+    str(Path(__file__).resolve().parents[1] / "toolkit"),
+]
 
+from batchlane.sandbox.simulate import launch_events, simple_array  # noqa: E402
 from batchlane.status.events import parse_event  # noqa: E402
 from batchlane.status.fold import (  # noqa: E402
-    ChildState, add_deltas, count_delta, merge_child, merge_parent, observe, summarize,
+    ChildState,
+    add_deltas,
+    count_delta,
+    merge_child,
+    merge_parent,
+    observe,
+    summarize,
 )
-from batchlane.sandbox.simulate import launch_events, simple_array  # noqa: E402
 
 JOB = "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f"
 
@@ -82,7 +91,7 @@ def writes_per_batch(observations, batch: int) -> tuple[int, int]:
         before: dict[int, ChildState | None] = {}
         deltas: dict[str, int] = {}
         parent_changed = False
-        for obs in observations[start:start + batch]:
+        for obs in observations[start : start + batch]:
             c = obs.child
             if c is None:
                 parent, ch = merge_parent(parent, obs.parent)
@@ -102,8 +111,9 @@ def writes_per_batch(observations, batch: int) -> tuple[int, int]:
 CHILDREN_PER_TRANSACTION = 98  # batchlane.status.service: + parent + summary = DynamoDB's 100 items
 
 
-def transaction_model(observations, batch: int, size: int, *, progress_interval: int = 60,
-                      events_per_second: float = 1000.0) -> dict[str, int]:
+def transaction_model(
+    observations, batch: int, size: int, *, progress_interval: int = 60, events_per_second: float = 1000.0
+) -> dict[str, int]:
     """Write requests and items the aggregator issues for this delivery order (one launch)."""
     from batchlane.status.fold import decide_phase, initial_counts
 
@@ -116,7 +126,7 @@ def transaction_model(observations, batch: int, size: int, *, progress_interval:
         out["batches"] += 1
         changed: set[int] = set()
         parent_changed = False
-        for obs in observations[start:start + batch]:
+        for obs in observations[start : start + batch]:
             c = obs.child
             if c is None:
                 parent, ch = merge_parent(parent, obs.parent)
@@ -155,10 +165,17 @@ def moto_run(size: int, dup: float, seed: int) -> None:
     """The real aggregator handler on an N-child array, in moto (in-process)."""
     import os
 
-    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-                       "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": "batchlane",
-                       "POWERTOOLS_LOG_LEVEL": "ERROR"})
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "batchlane",
+            "POWERTOOLS_LOG_LEVEL": "ERROR",
+        }
+    )
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import boto3
     from moto import mock_aws
@@ -176,9 +193,20 @@ def moto_run(size: int, dup: float, seed: int) -> None:
             os.environ[k] = v
         aggregator.runtime.cache_clear()
         table = boto3.resource("dynamodb").Table(config.table_name("executions"))
-        table.put_item(Item={"launchId": "L-moto", "sk": "launch", "state": "SUBMITTED", "jobId": JOB, "size": size,
-                             "isArray": True, "isMapTask": True, "minSuccessRatio": 1, "queue": "q",
-                             "outputsUri": f"s3://{deployment.bucket}/launches/L-moto/outputs/"})
+        table.put_item(
+            Item={
+                "launchId": "L-moto",
+                "sk": "launch",
+                "state": "SUBMITTED",
+                "jobId": JOB,
+                "size": size,
+                "isArray": True,
+                "isMapTask": True,
+                "minSuccessRatio": 1,
+                "queue": "q",
+                "outputsUri": f"s3://{deployment.bucket}/launches/L-moto/outputs/",
+            }
+        )
         rng = random.Random(seed)
         events = launch_events(JOB, simple_array(JOB, size), rng=rng)
         delivered = events + rng.sample(events, int(len(events) * dup))
@@ -186,16 +214,22 @@ def moto_run(size: int, dup: float, seed: int) -> None:
         batch = config.aggregator.batch_size
         t = time.perf_counter()
         for k in range(0, len(delivered), batch):
-            body = {"Records": [{"messageId": f"m{k + i}", "body": json.dumps(e), "attributes": {},
-                                 "eventSource": "aws:sqs"} for i, e in enumerate(delivered[k:k + batch])]}
+            body = {
+                "Records": [
+                    {"messageId": f"m{k + i}", "body": json.dumps(e), "attributes": {}, "eventSource": "aws:sqs"}
+                    for i, e in enumerate(delivered[k : k + batch])
+                ]
+            }
             with contextlib.redirect_stdout(io.StringIO()):  # the EMF metric lines
                 assert aggregator.handler(body, _Context())["batchItemFailures"] == []
         elapsed = time.perf_counter() - t
         store = aggregator.runtime().store
         phase = table.get_item(Key={"launchId": "L-moto", "sk": "status"})["Item"]["phase"]
-        print(f"moto handler    : {size} children, {len(delivered)} events in batches of {batch}: "
-              f"{store.write_requests / len(delivered):.3f} write requests/event ({store.write_requests}), "
-              f"{store.items_written / len(delivered):.3f} items/event; phase {phase}; {elapsed:.1f}s")
+        print(
+            f"moto handler    : {size} children, {len(delivered)} events in batches of {batch}: "
+            f"{store.write_requests / len(delivered):.3f} write requests/event ({store.write_requests}), "
+            f"{store.items_written / len(delivered):.3f} items/event; phase {phase}; {elapsed:.1f}s"
+        )
 
 
 class _Context:
@@ -215,8 +249,13 @@ def main() -> None:
     ap.add_argument("--dup", type=float, default=0.10)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--moto", type=int, default=0, metavar="N",
-                    help="also run the real handler against moto on an N-child array (e.g. 1000)")
+    ap.add_argument(
+        "--moto",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run the real handler against moto on an N-child array (e.g. 1000)",
+    )
     args = ap.parse_args()
     rng = random.Random(args.seed)
 
@@ -228,8 +267,10 @@ def main() -> None:
     rng.shuffle(tagged)
     bodies = [b for b, _ in tagged]
     n = len(bodies)
-    print(f"simulated: {args.size} children, {len(true_order)} distinct events, {len(dups)} duplicates, "
-          f"{n} delivered shuffled (built in {time.perf_counter() - t0:.1f}s)")
+    print(
+        f"simulated: {args.size} children, {len(true_order)} distinct events, {len(dups)} duplicates, "
+        f"{n} delivered shuffled (built in {time.perf_counter() - t0:.1f}s)"
+    )
 
     # correctness first
     observations = [observe(parse_event(b)) for b in bodies]
@@ -267,17 +308,23 @@ def main() -> None:
 
     # writes
     child_events = sum(1 for o in observations if o.child is not None)
-    print(f"changed merges  : {changed} of {n} events ({changed / n:.3f} per event) = child writes "
-          f"without coalescing; duplicates that changed a state: {dup_writes}")
+    print(
+        f"changed merges  : {changed} of {n} events ({changed / n:.3f} per event) = child writes "
+        f"without coalescing; duplicates that changed a state: {dup_writes}"
+    )
     item_sizes = sorted(len(json.dumps(i)) for i in items)
-    print(f"child item JSON : median {item_sizes[len(item_sizes) // 2]} B, max {item_sizes[-1]} B; "
-          f"{child_events} child events")
+    print(
+        f"child item JSON : median {item_sizes[len(item_sizes) // 2]} B, max {item_sizes[-1]} B; "
+        f"{child_events} child events"
+    )
     true_obs = [observe(parse_event(b)) for b in bodies_true]
     for label, obs_list in (("shuffled+dups", observations), ("true order", true_obs)):
         for batch in (10, 100, 1000):
             cw, sw = writes_per_batch(obs_list, batch)
-            print(f"writes/event    : {label:<13} batch {batch:>4}: {(cw + sw) / len(obs_list):.3f} "
-                  f"({cw} child + {sw} summary for {len(obs_list)} events)")
+            print(
+                f"writes/event    : {label:<13} batch {batch:>4}: {(cw + sw) / len(obs_list):.3f} "
+                f"({cw} child + {sw} summary for {len(obs_list)} events)"
+            )
     print(f"launch          : phase={status.phase} counts={ {k: v for k, v in status.counts.items() if v} }")
 
     # the transaction model (pure fold + write-count model, not DynamoDB)
@@ -289,14 +336,20 @@ def main() -> None:
         for batch in sorted({10, agg.batch_size, 1000}):
             m = transaction_model(obs_list, batch, args.size)
             requests = m["transactions"] + m["phase_writes"] + m["progress_writes"]
-            print(f"transactions    : {label:<13} batch {batch:>4}: {requests / len(obs_list):.3f} write requests/event "
-                  f"({m['transactions']} TransactWriteItems + {m['phase_writes']} phase + {m['progress_writes']} "
-                  f"progress), {m['items'] / len(obs_list):.3f} items/event (2 WCU each)")
-    print(f"invocations     : SQS batch size {agg.batch_size}, batching window {agg.batching_window_seconds}s "
-          f"(config/dev.yaml), 5 pollers: at most 1 per {agg.batch_size} events when busy")
+            print(
+                f"transactions    : {label:<13} batch {batch:>4}: {requests / len(obs_list):.3f} write requests/event "
+                f"({m['transactions']} TransactWriteItems + {m['phase_writes']} phase + {m['progress_writes']} "
+                f"progress), {m['items'] / len(obs_list):.3f} items/event (2 WCU each)"
+            )
+    print(
+        f"invocations     : SQS batch size {agg.batch_size}, batching window {agg.batching_window_seconds}s "
+        f"(config/dev.yaml), 5 pollers: at most 1 per {agg.batch_size} events when busy"
+    )
     for rate in (10, 100, 1000, 5000):
-        print(f"                  {rate:>5} events/s -> "
-              f"{invocations_per_event(agg.batch_size, agg.batching_window_seconds, rate):.3f} invocations/event")
+        print(
+            f"                  {rate:>5} events/s -> "
+            f"{invocations_per_event(agg.batch_size, agg.batching_window_seconds, rate):.3f} invocations/event"
+        )
     if args.moto:
         moto_run(args.moto, args.dup, args.seed)
 

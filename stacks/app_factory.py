@@ -11,7 +11,6 @@ from batchlane.deployment.config import load_config
 from stacks.batchlane_stack import BatchlaneStack
 from stacks.nag import add_checks
 
-
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
 
@@ -25,7 +24,8 @@ def new_app(config_name: str = "dev", outdir: str | None = None) -> tuple[cdk.Ap
 def build_app(app: cdk.App, config_name: str) -> BatchlaneStack:
     config = load_config(config_name)
     stack = BatchlaneStack(
-        app, config.prefix,
+        app,
+        config.prefix,
         config=config,
         env=cdk.Environment(account=config.account, region=config.region),
     )

@@ -12,9 +12,9 @@ from stacks.operations import Operations
 from stacks.routing_seed import RoutingSeed
 from stacks.runtime import LambdaRuntime
 from stacks.settings import DeploymentSettings
+from stacks.state import StateStore
 from stacks.status_path import StatusPath
 from stacks.tenancy import ProducerPolicies
-from stacks.state import StateStore
 
 
 class BatchlaneStack(Stack):
@@ -24,24 +24,39 @@ class BatchlaneStack(Stack):
         self.state = StateStore(self, "State", config=config)
         self.compute = BatchCompute(self, "Compute", config=config, data_bucket=self.state.bucket)
         self.settings = DeploymentSettings(self, "Settings", config=config)
-        self.producers = ProducerPolicies(self, "Producers", config=config, bus=self.state.bus,
-                                          bucket=self.state.bucket)
+        self.producers = ProducerPolicies(
+            self, "Producers", config=config, bus=self.state.bus, bucket=self.state.bucket
+        )
         self.routing_seed = RoutingSeed(self, "RoutingSeed", config=config, table=self.state.routing_table)
         self.runtime = LambdaRuntime(self, "Runtime", config=config)
         self.launch = LaunchPath(
-            self, "Launch",
-            config=config, state=self.state, compute=self.compute, runtime=self.runtime, settings=self.settings,
+            self,
+            "Launch",
+            config=config,
+            state=self.state,
+            compute=self.compute,
+            runtime=self.runtime,
+            settings=self.settings,
         )
         self.status = StatusPath(
-            self, "Status", config=config, state=self.state, compute=self.compute, runtime=self.runtime,
+            self,
+            "Status",
+            config=config,
+            state=self.state,
+            compute=self.compute,
+            runtime=self.runtime,
             settings=self.settings,
         )
         self.operations = Operations(
-            self, "Operations",
+            self,
+            "Operations",
             config=config,
             dlqs={"launch": self.launch.dlq, "status": self.status.dlq, "abort": self.status.abort_dlq},
-            functions={"launcher": self.launch.function, "aggregator": self.status.function,
-                       "reconciler": self.status.reconciler},
+            functions={
+                "launcher": self.launch.function,
+                "aggregator": self.status.function,
+                "reconciler": self.status.reconciler,
+            },
             job_queues=self.compute.job_queues,
         )
         self._outputs()
@@ -54,5 +69,9 @@ class BatchlaneStack(Stack):
         CfnOutput(self, "LaunchDeadLetterQueueUrl", value=self.launch.dlq.queue_url)
         CfnOutput(self, "StatusDeadLetterQueueUrl", value=self.status.dlq.queue_url)
         for name, queue in self.compute.job_queues.items():
-            CfnOutput(self, f"JobQueue{''.join(p.title() for p in name.replace('_', '-').split('-'))}",
-                      value=queue.job_queue_arn, description=f"job queue {name}")
+            CfnOutput(
+                self,
+                f"JobQueue{''.join(p.title() for p in name.replace('_', '-').split('-'))}",
+                value=queue.job_queue_arn,
+                description=f"job queue {name}",
+            )

@@ -23,6 +23,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from batchlane.common.tenancy import DATA_PREFIX, patterns_overlap
 from batchlane.deployment.config import (
     ComputeEnvironmentConfig,
     ComputeKind,
@@ -32,7 +33,6 @@ from batchlane.deployment.config import (
     JobQueueConfig,
     JobRoleConfig,
 )
-from batchlane.common.tenancy import DATA_PREFIX, patterns_overlap
 from stacks.runtime import log_retention
 
 # The three reasons a job can sit in RUNNABLE that Batch can act on (jobStateTimeLimitActions).
@@ -119,24 +119,33 @@ class BatchCompute(Construct):
         # A job reads its project's launch data and writes only its outputs: the role of project A
         # cannot touch project B's prefix, nor the inputs or assembled outputs of any launch.
         projects = list(role_config.projects)
-        role.add_to_principal_policy(iam.PolicyStatement(
-            sid="ReadProjectLaunchData",
-            actions=["s3:GetObject"],
-            resources=[self.data_bucket.arn_for_objects(f"{DATA_PREFIX}{p}/*") for p in projects],
-        ))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            sid="WriteProjectOutputs",
-            actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-            resources=[self.data_bucket.arn_for_objects(f"{DATA_PREFIX}{p}/*/outputs/*") for p in projects],
-        ))
-        shared = [g.uri for g in self.config.inputs_locations
-                  if any(patterns_overlap(a, b) for a in g.projects for b in projects)]
-        if shared:
-            role.add_to_principal_policy(iam.PolicyStatement(
-                sid="ReadAllowedInputsLocations",
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadProjectLaunchData",
                 actions=["s3:GetObject"],
-                resources=[f"arn:{Aws.PARTITION}:s3:::{uri.removeprefix('s3://')}*" for uri in shared],
-            ))
+                resources=[self.data_bucket.arn_for_objects(f"{DATA_PREFIX}{p}/*") for p in projects],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="WriteProjectOutputs",
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[self.data_bucket.arn_for_objects(f"{DATA_PREFIX}{p}/*/outputs/*") for p in projects],
+            )
+        )
+        shared = [
+            g.uri
+            for g in self.config.inputs_locations
+            if any(patterns_overlap(a, b) for a in g.projects for b in projects)
+        ]
+        if shared:
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="ReadAllowedInputsLocations",
+                    actions=["s3:GetObject"],
+                    resources=[f"arn:{Aws.PARTITION}:s3:::{uri.removeprefix('s3://')}*" for uri in shared],
+                )
+            )
         if self.data_bucket.encryption_key is not None:
             self.data_bucket.encryption_key.grant_encrypt_decrypt(role)
         return role
@@ -179,7 +188,11 @@ class BatchCompute(Construct):
             subnet_configuration=[
                 ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
                 *(
-                    [ec2.SubnetConfiguration(name="compute", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=20)]
+                    [
+                        ec2.SubnetConfiguration(
+                            name="compute", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=20
+                        )
+                    ]
                     if new.nat_gateways
                     else []
                 ),
@@ -189,9 +202,11 @@ class BatchCompute(Construct):
         )
         if new.interface_endpoints:
             # Without NAT, Fargate jobs (no public IP) reach ECR and CloudWatch Logs through these.
-            for name, service in (("EcrApi", ec2.InterfaceVpcEndpointAwsService.ECR),
-                                  ("EcrDocker", ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER),
-                                  ("Logs", ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS)):
+            for name, service in (
+                ("EcrApi", ec2.InterfaceVpcEndpointAwsService.ECR),
+                ("EcrDocker", ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER),
+                ("Logs", ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS),
+            ):
                 vpc.add_interface_endpoint(name, service=service, subnets=ec2.SubnetSelection(subnet_type=private_type))
         flow_logs = logs.LogGroup(
             self,
@@ -253,8 +268,10 @@ class BatchCompute(Construct):
                 EcsImageType.ECS_AL2023_NVIDIA if ce.kind is ComputeKind.GPU else EcsImageType.ECS_AL2023
             )
             spot = ce.kind is ComputeKind.SPOT
-            strategy = ce.allocation_strategy.value if ce.allocation_strategy else (
-                "SPOT_PRICE_CAPACITY_OPTIMIZED" if spot else "BEST_FIT_PROGRESSIVE"
+            strategy = (
+                ce.allocation_strategy.value
+                if ce.allocation_strategy
+                else ("SPOT_PRICE_CAPACITY_OPTIMIZED" if spot else "BEST_FIT_PROGRESSIVE")
             )
             env = batch.ManagedEc2EcsComputeEnvironment(
                 self,

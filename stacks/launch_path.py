@@ -8,8 +8,8 @@ from constructs import Construct
 
 from batchlane.deployment.config import DeploymentConfig
 from batchlane.deployment.contract import event_paths, function_environment, function_settings
-from stacks.compute import BatchCompute
 from stacks.buffers import buffered_queue, consume, deliver, event_rule
+from stacks.compute import BatchCompute
 from stacks.runtime import LambdaRuntime
 from stacks.settings import DeploymentSettings
 from stacks.state import StateStore
@@ -37,11 +37,14 @@ class LaunchPath(Construct):
         self.rule = event_rule(self, "LaunchRequested", path, state.bus)
         deliver(self.rule, self.queue, self.dlq)
         # "Task Chunk Due" (docs/chunked-maps.md) into the same buffer: the launcher submits that chunk.
-        self.extra_rules = [event_rule(self, _construct_id(extra["name"]), path, state.bus, extra) for extra in path.extra_rules]
+        self.extra_rules = [
+            event_rule(self, _construct_id(extra["name"]), path, state.bus, extra) for extra in path.extra_rules
+        ]
         for rule in self.extra_rules:
             deliver(rule, self.queue, self.dlq)
         self.function = runtime.function(
-            self, "Launcher",
+            self,
+            "Launcher",
             handler=path.function.handler,
             service=path.function.name,
             settings=function_settings(config, path.function.name),
@@ -53,39 +56,53 @@ class LaunchPath(Construct):
         consume(self.function, self.queue, path, max_concurrency=config.launcher_max_concurrency)
         self._grant(config, state, compute, settings)
 
-    def _grant(self, config: DeploymentConfig, state: StateStore, compute: BatchCompute, settings: DeploymentSettings) -> None:
+    def _grant(
+        self, config: DeploymentConfig, state: StateStore, compute: BatchCompute, settings: DeploymentSettings
+    ) -> None:
         fn = self.function
         stack = Stack.of(self)
         settings.grant_read(fn)
         state.routing_table.grant(fn, "dynamodb:Query")
-        state.executions_table.grant(fn, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem")
+        state.executions_table.grant(
+            fn, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem"
+        )
         state.bucket.grant_put(fn, "launches/*")
         state.bus.grant_put_events_to(fn)
         definitions = stack.format_arn(service="batch", resource="job-definition", resource_name="batchlane-*")
         # The deployment's queues, and the queues outside it that routing items may name (extraJobQueueArns).
         queues = [q.job_queue_arn for q in compute.job_queues.values()] + list(config.extra_job_queue_arns)
-        fn.add_to_role_policy(iam.PolicyStatement(
-            sid="SubmitToOwnQueues",
-            actions=["batch:SubmitJob"],
-            resources=[definitions, *queues],
-        ))
-        fn.add_to_role_policy(iam.PolicyStatement(
-            sid="TagOnCreate",
-            actions=["batch:TagResource"],
-            resources=[definitions, stack.format_arn(service="batch", resource="job", resource_name="*")],
-        ))
-        fn.add_to_role_policy(iam.PolicyStatement(
-            sid="RegisterOwnDefinitions",
-            actions=["batch:RegisterJobDefinition"],
-            resources=[definitions],
-        ))
-        fn.add_to_role_policy(iam.PolicyStatement(
-            sid="DescribeAndListDemandStar",
-            actions=["batch:DescribeJobDefinitions", "batch:ListJobs"],
-            resources=["*"],
-        ))
-        fn.add_to_role_policy(iam.PolicyStatement(
-            sid="PassOnlyJobRoles",
-            actions=["iam:PassRole"],
-            resources=list(compute.passable_role_arns),
-        ))
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="SubmitToOwnQueues",
+                actions=["batch:SubmitJob"],
+                resources=[definitions, *queues],
+            )
+        )
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="TagOnCreate",
+                actions=["batch:TagResource"],
+                resources=[definitions, stack.format_arn(service="batch", resource="job", resource_name="*")],
+            )
+        )
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="RegisterOwnDefinitions",
+                actions=["batch:RegisterJobDefinition"],
+                resources=[definitions],
+            )
+        )
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="DescribeAndListDemandStar",
+                actions=["batch:DescribeJobDefinitions", "batch:ListJobs"],
+                resources=["*"],
+            )
+        )
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="PassOnlyJobRoles",
+                actions=["iam:PassRole"],
+                resources=list(compute.passable_role_arns),
+            )
+        )

@@ -98,7 +98,7 @@ def flatten_cfn_reference(node: Any) -> str:
     if isinstance(node, str):
         return node.replace("${", "<").replace("}", ">")
     if isinstance(node, dict) and len(node) == 1:
-        (key, value), = node.items()
+        ((key, value),) = node.items()
         if key == "Fn::Join":
             delimiter, items = value
             return delimiter.join(flatten_cfn_reference(i) for i in items)
@@ -129,15 +129,20 @@ def _resource_reasons() -> list[tuple[Callable[[str, list[str]], bool], str]]:
             "time, so the grant covers the launches/ prefix of that one bucket (inputs, outputs, nothing else).",
         ),
         (
-            lambda r, a: re.fullmatch(r".*\.Arn>/launches/[A-Za-z0-9_.~*-]+/(?:[A-Za-z0-9_.~*-]+/)?\*(?:/outputs/\*)?", r)
-            is not None and only(a, ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload")),
+            lambda r, a: (
+                re.fullmatch(r".*\.Arn>/launches/[A-Za-z0-9_.~*-]+/(?:[A-Za-z0-9_.~*-]+/)?\*(?:/outputs/\*)?", r)
+                is not None
+                and only(a, ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"))
+            ),
             "Launch data of the projects (and domains) a job role or a team is configured for, "
             "launches/<project>/<domain>/<launchId>/: launch ids are only known at run time, so the grant "
             "names the project prefix (a job role writes only its outputs/ under it); no other project's data.",
         ),
         (
-            lambda r, a: re.fullmatch(r"arn:<AWS::Partition>:s3:::[a-z0-9][a-z0-9.-]+/\S*\*", r) is not None
-            and only(a, ("s3:GetObject",)),
+            lambda r, a: (
+                re.fullmatch(r"arn:<AWS::Partition>:s3:::[a-z0-9][a-z0-9.-]+/\S*\*", r) is not None
+                and only(a, ("s3:GetObject",))
+            ),
             "An inputsLocation prefix the deployment configuration allow-lists for the role's projects "
             "(inputsLocations): read only, objects under that prefix only.",
         ),
@@ -147,22 +152,35 @@ def _resource_reasons() -> list[tuple[Callable[[str, list[str]], bool], str]]:
             "queries its byJobId index. Scoped to batchlane's own table.",
         ),
         (
-            lambda r, a: re.fullmatch(rf"arn:<AWS::Partition>:ecr:{_REGION}:<AWS::AccountId>:repository/\*", r) is not None
-            and only(a, ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")),
+            lambda r, a: (
+                re.fullmatch(rf"arn:<AWS::Partition>:ecr:{_REGION}:<AWS::AccountId>:repository/\*", r) is not None
+                and only(a, ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"))
+            ),
             "Jobs run images named at launch time, so the execution role may pull (read-only) from any ECR "
             "repository of this account and region; other accounts' repositories are not included.",
         ),
         (
-            lambda r, a: re.fullmatch(rf"arn:<AWS::Partition>:batch:{_REGION}:<AWS::AccountId>:job-definition/batchlane-\*", r)
-            is not None
-            and only(a, ("batch:RegisterJobDefinition", "batch:SubmitJob", "batch:TagResource",
-                         "batch:DeregisterJobDefinition")),
+            lambda r, a: (
+                re.fullmatch(rf"arn:<AWS::Partition>:batch:{_REGION}:<AWS::AccountId>:job-definition/batchlane-\*", r)
+                is not None
+                and only(
+                    a,
+                    (
+                        "batch:RegisterJobDefinition",
+                        "batch:SubmitJob",
+                        "batch:TagResource",
+                        "batch:DeregisterJobDefinition",
+                    ),
+                )
+            ),
             "The launcher registers one job definition per (image, role, platform) at run time, all named "
             "batchlane-*; the wildcard covers those names and their revisions, no other definitions.",
         ),
         (
-            lambda r, a: re.fullmatch(rf"arn:<AWS::Partition>:batch:{_REGION}:<AWS::AccountId>:job/\*", r) is not None
-            and only(a, ("batch:TagResource", "batch:TerminateJob", "batch:CancelJob")),
+            lambda r, a: (
+                re.fullmatch(rf"arn:<AWS::Partition>:batch:{_REGION}:<AWS::AccountId>:job/\*", r) is not None
+                and only(a, ("batch:TagResource", "batch:TerminateJob", "batch:CancelJob"))
+            ),
             "Batch job ids are generated at submit time, so actions on the jobs batchlane submits (tag on "
             "create, cancel/terminate on abort) name job/*; SubmitJob itself is limited to batchlane's queues.",
         ),
@@ -170,9 +188,18 @@ def _resource_reasons() -> list[tuple[Callable[[str, list[str]], bool], str]]:
 
 
 _DYNAMODB_READ_WRITE = {
-    "dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-    "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:Scan", "dynamodb:ConditionCheckItem",
-    "dynamodb:DescribeTable", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+    "dynamodb:Query",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:Scan",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DescribeTable",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
 }
 
 
@@ -262,11 +289,13 @@ def managed_policy_acknowledgements(role: iam.CfnRole, managed: list[str]) -> li
         if finding in MANAGED_POLICY_REASONS:
             accepted.append((f"AwsSolutions-IAM4[{finding}]", MANAGED_POLICY_REASONS[finding]))
         elif arn in configured:
-            accepted.append((
-                f"AwsSolutions-IAM4[{finding}]",
-                f"Attached on purpose by the deployment configuration ({configured[arn]}): what the team's task "
-                "code needs, reviewed with the configuration.",
-            ))
+            accepted.append(
+                (
+                    f"AwsSolutions-IAM4[{finding}]",
+                    f"Attached on purpose by the deployment configuration ({configured[arn]}): what the team's task "
+                    "code needs, reviewed with the configuration.",
+                )
+            )
     return accepted
 
 

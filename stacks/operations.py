@@ -73,7 +73,9 @@ class Operations(Construct):
             alarm.add_alarm_action(action)
             alarm.add_ok_action(action)
         self.dashboard = self._dashboard(config, dlqs, functions, job_queues)
-        CfnOutput(self, "AlarmTopicArn", value=self.topic.topic_arn, description="Subscribe to receive batchlane alarms")
+        CfnOutput(
+            self, "AlarmTopicArn", value=self.topic.topic_arn, description="Subscribe to receive batchlane alarms"
+        )
         CfnOutput(
             self,
             "DashboardUrl",
@@ -112,7 +114,8 @@ class Operations(Construct):
     def _dlq_alarms(self, prefix: str, dlqs: Mapping[str, sqs.IQueue]) -> dict[str, cw.Alarm]:
         return {
             f"dlq-{name}": self._any_alarm(
-                f"DlqAlarm-{name}", f"{prefix}-dlq-{name}",
+                f"DlqAlarm-{name}",
+                f"{prefix}-dlq-{name}",
                 f"Messages in the {name} dead-letter queue: events batchlane could not process. "
                 "Inspect them, fix the cause, then redrive (docs/deploying.md, Operations).",
                 queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"),
@@ -123,7 +126,8 @@ class Operations(Construct):
     def _error_alarms(self, prefix: str, functions: Mapping[str, lambda_.IFunction]) -> dict[str, cw.Alarm]:
         return {
             f"errors-{name}": self._any_alarm(
-                f"ErrorsAlarm-{name}", f"{prefix}-errors-{name}",
+                f"ErrorsAlarm-{name}",
+                f"{prefix}-errors-{name}",
                 f"The {name} function failed (uncaught errors or timeouts); see its logs.",
                 function.metric_errors(period=PERIOD, statistic="Sum"),
             )
@@ -133,8 +137,14 @@ class Operations(Construct):
     def _any_alarm(self, id: str, name: str, description: str, metric: cw.IMetric) -> cw.Alarm:
         """In alarm as soon as the metric is above zero in one period: every such count is a problem."""
         return cw.Alarm(
-            self, id, alarm_name=name, alarm_description=description, metric=metric, threshold=0,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD, evaluation_periods=1,
+            self,
+            id,
+            alarm_name=name,
+            alarm_description=description,
+            metric=metric,
+            threshold=0,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
 
@@ -206,7 +216,10 @@ def _status_widgets() -> list[cw.IWidget]:
     return [
         cw.GraphWidget(
             title="Status events processed",
-            left=[_total("StatusEventProcessed", "processed"), _total("RoutingItemMalformed", "malformed routing items")],
+            left=[
+                _total("StatusEventProcessed", "processed"),
+                _total("RoutingItemMalformed", "malformed routing items"),
+            ],
             width=12,
         ),
         cw.GraphWidget(title="Queue blocked (per queue)", left=[_per_queue("QueueBlocked")], width=12),

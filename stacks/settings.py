@@ -23,7 +23,9 @@ class DeploymentSettings(Construct):
 
     def grant_read(self, grantee: iam.IGrantable) -> None:
         stack = Stack.of(self)
-        grantee.grant_principal.add_to_principal_policy(iam.PolicyStatement(
-            actions=["ssm:GetParametersByPath"],
-            resources=[stack.format_arn(service="ssm", resource="parameter", resource_name=self.path.lstrip("/"))],
-        ))
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ssm:GetParametersByPath"],
+                resources=[stack.format_arn(service="ssm", resource="parameter", resource_name=self.path.lstrip("/"))],
+            )
+        )

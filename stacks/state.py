@@ -82,7 +82,9 @@ class StateStore(Construct):
                     prefix="launches/",
                     expiration=Duration.days(config.data_retention_days),
                 ),
-                s3.LifecycleRule(id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(1)),
+                s3.LifecycleRule(
+                    id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(1)
+                ),
             ],
             removal_policy=RemovalPolicy.RETAIN,
         )

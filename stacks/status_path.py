@@ -14,10 +14,15 @@ from constructs import Construct
 
 from batchlane.deployment.config import DeploymentConfig
 from batchlane.deployment.contract import (
-    FUNCTIONS, RECONCILER_RETRY_ATTEMPTS, EventPath, event_paths, function_environment, function_settings,
+    FUNCTIONS,
+    RECONCILER_RETRY_ATTEMPTS,
+    EventPath,
+    event_paths,
+    function_environment,
+    function_settings,
 )
-from stacks.compute import BatchCompute
 from stacks.buffers import buffered_queue, consume, deliver, event_rule
+from stacks.compute import BatchCompute
 from stacks.runtime import LambdaRuntime
 from stacks.settings import DeploymentSettings
 from stacks.state import StateStore
@@ -53,7 +58,8 @@ class StatusPath(Construct):
         self.rule = event_rule(self, "BatchJobEvents", path, state.bus)
         deliver(self.rule, self.queue, self.dlq)
         self.function = runtime.function(
-            self, "Aggregator",
+            self,
+            "Aggregator",
             handler=path.function.handler,
             service=path.function.name,
             settings=function_settings(config, path.function.name),
@@ -73,7 +79,8 @@ class StatusPath(Construct):
         """On a schedule, never on the event path (no DescribeJobs while events flow)."""
         function = FUNCTIONS["reconciler"]
         self.reconciler = runtime.function(
-            self, "Reconciler",
+            self,
+            "Reconciler",
             handler=function.handler,
             service=function.name,
             settings=function_settings(config, function.name),
@@ -81,28 +88,34 @@ class StatusPath(Construct):
             environment=function_environment(config, function.name, state.names),
         )
         self.schedule = events.Rule(
-            self, "ReconcileSchedule",
+            self,
+            "ReconcileSchedule",
             description="Runs the status reconciler",
             schedule=events.Schedule.rate(Duration.minutes(config.status.reconcile_every_minutes)),
         )
         self.schedule.add_target(targets.LambdaFunction(self.reconciler, retry_attempts=RECONCILER_RETRY_ATTEMPTS))
         self._grant(state, self.reconciler)
-        self.reconciler.add_to_role_policy(iam.PolicyStatement(
-            sid="DescribeJobsToRepair",
-            actions=["batch:DescribeJobs"],
-            resources=["*"],
-        ))
+        self.reconciler.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="DescribeJobsToRepair",
+                actions=["batch:DescribeJobs"],
+                resources=["*"],
+            )
+        )
 
     def _grant(self, state: StateStore, fn: lambda_.Function) -> None:
         stack = Stack.of(self)
         # Query (byJobId and the launch's partition), GetItem/BatchGetItem, and the transaction's Put/Update.
-        state.executions_table.grant(fn, "dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem",
-                                     "dynamodb:PutItem", "dynamodb:UpdateItem")
+        state.executions_table.grant(
+            fn, "dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"
+        )
         state.bucket.grant_read(fn, "launches/*")  # the children's outputs.json
         state.bucket.grant_put(fn, "launches/*")  # the launch's assembled outputs.json
         state.bus.grant_put_events_to(fn)
-        fn.add_to_role_policy(iam.PolicyStatement(
-            sid="TerminateFailedLaunches",
-            actions=["batch:TerminateJob"],
-            resources=[stack.format_arn(service="batch", resource="job", resource_name="*")],
-        ))
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="TerminateFailedLaunches",
+                actions=["batch:TerminateJob"],
+                resources=[stack.format_arn(service="batch", resource="job", resource_name="*")],
+            )
+        )

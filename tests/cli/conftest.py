@@ -52,9 +52,13 @@ def table(aws, boto_session):
     """The deployment's routing table (key schema pk/sk), empty."""
     ddb = boto_session.resource("dynamodb")
     created = ddb.create_table(
-        TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+        TableName=TABLE,
+        BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
     )
     return created
 

@@ -22,18 +22,36 @@ def one_line(text: str) -> bool:
 
 # --- import ---------------------------------------------------------------------------------------
 
+
 def test_import_seed_config_writes_queues_and_rules(cli, table, stored, configs):
     result = cli("routes", "import", "--allow-unknown-queues", configs / "seed-three-queues.yaml")
     assert result.code == 0, result.err
     assert "3 queues, 4 rules" in result.out and "7 added." in result.out
     assert result.err == ""
     items = stored()
-    assert sorted(items) == ["queue#critical", "queue#default", "queue#gpu_dynamic",
-                             "rule#0001", "rule#0002", "rule#0003", "rule#0004"]
-    assert items["queue#gpu_dynamic"] == {"pk": "routing", "sk": "queue#gpu_dynamic", "attributes": ["gpu"],
-                                          "weight": Decimal(1), "enabled": True}
-    assert items["rule#0002"] == {"pk": "routing", "sk": "rule#0002", "project": "production",
-                                  "workflow": "my_workflow_2", "tags": ["gpu"]}
+    assert sorted(items) == [
+        "queue#critical",
+        "queue#default",
+        "queue#gpu_dynamic",
+        "rule#0001",
+        "rule#0002",
+        "rule#0003",
+        "rule#0004",
+    ]
+    assert items["queue#gpu_dynamic"] == {
+        "pk": "routing",
+        "sk": "queue#gpu_dynamic",
+        "attributes": ["gpu"],
+        "weight": Decimal(1),
+        "enabled": True,
+    }
+    assert items["rule#0002"] == {
+        "pk": "routing",
+        "sk": "rule#0002",
+        "project": "production",
+        "workflow": "my_workflow_2",
+        "tags": ["gpu"],
+    }
 
 
 def test_import_nested_helm_values(cli, table, stored, configs):
@@ -49,8 +67,12 @@ def test_import_again_is_unchanged_and_changes_are_shown(cli, table, stored, con
     again = cli("routes", "import", "--allow-unknown-queues", configs / "seed-three-queues.yaml")
     assert again.code == 0 and "7 unchanged." in again.out
     changed = tmp_path / "changed.yaml"
-    changed.write_text((configs / "seed-three-queues.yaml").read_text().replace("- gpu\n", "- gpu\n        - default\n", 1)
-                       .replace('"my_workflow_2"', '"my_workflow_22"'))
+    changed.write_text(
+        (configs / "seed-three-queues.yaml")
+        .read_text()
+        .replace("- gpu\n", "- gpu\n        - default\n", 1)
+        .replace('"my_workflow_2"', '"my_workflow_22"')
+    )
     result = cli("routes", "import", "--allow-unknown-queues", changed)
     assert result.code == 0
     assert "queue#gpu_dynamic  attributes [gpu] -> [gpu, default]" in result.out
@@ -74,8 +96,14 @@ def test_import_keeps_other_items_unless_replace(cli, table, stored, configs):
     replaced = cli("routes", "import", "--allow-unknown-queues", configs / "seed-simple.yaml", "--replace", "--json")
     assert replaced.code == 0
     document = json.loads(replaced.out)
-    assert document["deleted"] == ["queue#critical", "queue#default", "queue#gpu_dynamic",
-                                   "rule#0002", "rule#0003", "rule#0004"]
+    assert document["deleted"] == [
+        "queue#critical",
+        "queue#default",
+        "queue#gpu_dynamic",
+        "rule#0002",
+        "rule#0003",
+        "rule#0004",
+    ]
     assert sorted(stored()) == ["queue#tutorial", "rule#0001"]
 
 
@@ -85,12 +113,18 @@ def test_dry_run_writes_nothing(cli, table, stored, configs):
     assert stored() == {}
 
 
-@pytest.mark.parametrize("content, message", [
-    ("queues:\n  executionQueues:\n    - attributes: [a]\n", "queues.executionQueues[0].dynamic: the job queue name is missing"),
-    ("flyteadmin: {roleNameKey: x}\n", "no FlyteAdmin 'queues:' block"),
-    ("queues: [", "not valid YAML"),
-    ("- {sk: 'rule#1'}\n", "rule#1: tags must be a non-empty list of strings"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (
+            "queues:\n  executionQueues:\n    - attributes: [a]\n",
+            "queues.executionQueues[0].dynamic: the job queue name is missing",
+        ),
+        ("flyteadmin: {roleNameKey: x}\n", "no FlyteAdmin 'queues:' block"),
+        ("queues: [", "not valid YAML"),
+        ("- {sk: 'rule#1'}\n", "rule#1: tags must be a non-empty list of strings"),
+    ],
+)
 def test_import_of_a_bad_file_is_one_line_exit_2_and_writes_nothing(cli, table, stored, tmp_path, content, message):
     bad = tmp_path / "bad.yaml"
     bad.write_text(content)
@@ -101,20 +135,27 @@ def test_import_of_a_bad_file_is_one_line_exit_2_and_writes_nothing(cli, table, 
 
 def test_import_warns_about_rules_that_can_never_route(cli, table, tmp_path):
     config = tmp_path / "c.yaml"
-    config.write_text("queues:\n  executionQueues: [{dynamic: q, attributes: [a]}]\n"
-                      "  workflowConfigs: [{domain: d, tags: [nope]}, {tags: [a]}]\n")
+    config.write_text(
+        "queues:\n  executionQueues: [{dynamic: q, attributes: [a]}]\n"
+        "  workflowConfigs: [{domain: d, tags: [nope]}, {tags: [a]}]\n"
+    )
     result = cli("routes", "import", "--allow-unknown-queues", config)
     assert result.code == 0
-    assert "warning: rule 0001 (domain=d): no enabled queue with weight > 0 carries any of its tags [nope]" in result.err
+    assert (
+        "warning: rule 0001 (domain=d): no enabled queue with weight > 0 carries any of its tags [nope]" in result.err
+    )
 
 
 # --- explain -------------------------------------------------------------------------------------------
 
+
 def test_explain_from_the_table_matches_the_offline_config(cli, table, configs):
     assert cli("routes", "import", "--allow-unknown-queues", configs / "seed-three-queues.yaml").code == 0
-    for launch, queue in [(MY_WORKFLOW_1, "critical"),
-                          (("--project", "production", "--domain", "development", "--workflow", "my_workflow_2"), "gpu_dynamic"),
-                          (("--project", "x", "--domain", "production", "--workflow", "y"), "default")]:
+    for launch, queue in [
+        (MY_WORKFLOW_1, "critical"),
+        (("--project", "production", "--domain", "development", "--workflow", "my_workflow_2"), "gpu_dynamic"),
+        (("--project", "x", "--domain", "production", "--workflow", "y"), "default"),
+    ]:
         from_table = cli(*EXPLAIN, *launch, "--json")
         offline = cli(*EXPLAIN, *launch, "--json", "--config", configs / "seed-three-queues.yaml")
         assert from_table.code == offline.code == 0
@@ -129,44 +170,76 @@ def test_explain_human_output(cli, table, configs):
     assert cli("routes", "import", "--allow-unknown-queues", configs / "seed-three-queues.yaml").code == 0
     result = cli(*EXPLAIN, *MY_WORKFLOW_1)
     assert result.code == 0 and result.err == ""
-    lines = dict(line.split(None, 1) if not line.startswith(("Routing", "Launch id")) else (line, "")
-                 for line in result.out.splitlines())
+    lines = dict(
+        line.split(None, 1) if not line.startswith(("Routing", "Launch id")) else (line, "")
+        for line in result.out.splitlines()
+    )
     assert "Queue" in lines and lines["Queue"].strip() == "critical"
-    assert "Rule          0001 (project=my_queue_1, domain=production, workflow=my_workflow_1) -> tags [critical]" in result.out
+    assert (
+        "Rule          0001 (project=my_queue_1, domain=production, workflow=my_workflow_1) -> tags [critical]"
+        in result.out
+    )
     assert "sample-launch (a fixed sample; pass --launch-id for a real one)" in result.out
 
 
 def test_explain_json_shape(cli, configs):
-    result = cli(*EXPLAIN, *MY_WORKFLOW_1, "--json", "--config", configs / "seed-three-queues.yaml", "--launch-id", "L1")
+    result = cli(
+        *EXPLAIN, *MY_WORKFLOW_1, "--json", "--config", configs / "seed-three-queues.yaml", "--launch-id", "L1"
+    )
     document = json.loads(result.out)
     assert {"queue", "tag", "candidates", "rule", "reason"} <= set(document)
     assert document["queue"] == "critical" and document["tag"] == "critical"
     assert document["rule"]["id"] == "0001" and document["rule"]["workflow"] == "my_workflow_1"
     assert document["candidates"] == [{"queue": "critical", "weight": 1, "enabled": True, "share": 1.0, "chosen": True}]
-    assert document["launch"] == {"project": "my_queue_1", "domain": "production", "workflow": "my_workflow_1",
-                                  "launchId": "L1", "sampleLaunchId": False}
+    assert document["launch"] == {
+        "project": "my_queue_1",
+        "domain": "production",
+        "workflow": "my_workflow_1",
+        "launchId": "L1",
+        "sampleLaunchId": False,
+    }
 
 
 def test_explain_with_several_candidates_shows_shares_and_depends_on_the_launch_id(cli, tmp_path):
     config = tmp_path / "weighted.yaml"
-    config.write_text("queues:\n  executionQueues:\n"
-                      "    - {dynamic: small, attributes: [t]}\n    - {dynamic: big, attributes: [t], weight: 3}\n"
-                      "    - {dynamic: \"off\", attributes: [t], enabled: false}\n"
-                      "  workflowConfigs: [{tags: [t]}]\n")
+    config.write_text(
+        "queues:\n  executionQueues:\n"
+        "    - {dynamic: small, attributes: [t]}\n    - {dynamic: big, attributes: [t], weight: 3}\n"
+        '    - {dynamic: "off", attributes: [t], enabled: false}\n'
+        "  workflowConfigs: [{tags: [t]}]\n"
+    )
     result = cli(*EXPLAIN, "--project", "p", "--domain", "d", "--workflow", "w", "--config", config)
     assert result.code == 0
     assert "small  weight 1  share 25.0%" in result.out and "big    weight 3  share 75.0%" in result.out
     assert "off    weight 1  disabled" in result.out
     assert "each launch goes to one of them by its launch id" in result.out
-    chosen = {json.loads(cli(*EXPLAIN, "--project", "p", "--domain", "d", "--workflow", "w", "--config", config,
-                             "--json", "--launch-id", f"id-{i}").out)["queue"] for i in range(40)}
+    chosen = {
+        json.loads(
+            cli(
+                *EXPLAIN,
+                "--project",
+                "p",
+                "--domain",
+                "d",
+                "--workflow",
+                "w",
+                "--config",
+                config,
+                "--json",
+                "--launch-id",
+                f"id-{i}",
+            ).out
+        )["queue"]
+        for i in range(40)
+    }
     assert chosen == {"small", "big"}
 
 
 def test_explain_no_match_exits_1_with_null_queue(cli, tmp_path):
     config = tmp_path / "c.yaml"
-    config.write_text("queues:\n  executionQueues: [{dynamic: q, attributes: [a]}]\n"
-                      "  workflowConfigs: [{project: only, tags: [a]}]\n")
+    config.write_text(
+        "queues:\n  executionQueues: [{dynamic: q, attributes: [a]}]\n  workflowConfigs: [{project: only, tags: [a]}]\n"
+    )
     launch = ("--project", "p", "--domain", "d", "--workflow", "w", "--config", config)
     as_json = cli(*EXPLAIN, *launch, "--json")
     assert as_json.code == 1
@@ -217,6 +290,7 @@ def test_explain_against_an_empty_table_warns_and_exits_1(cli, table):
 
 # --- list / set / delete / export ----------------------------------------------------------------------
 
+
 def test_list_shows_queues_and_rules_in_precedence_order(cli, table, configs):
     assert cli("routes", "import", "--allow-unknown-queues", configs / "seed-three-queues.yaml").code == 0
     assert cli("routes", "set", "rule", "9", "--tags", "critical", "--project", "p").code == 0
@@ -240,7 +314,9 @@ def test_set_queue_create_update_and_drain(cli, table, stored):
     assert updated.code == 0 and updated.out == "Updated queue gpu-a: weight 1 -> 0, enabled true -> false\n"
     item = stored()["queue#gpu-a"]
     assert (item["attributes"], item["weight"], item["enabled"]) == (["gpu", "default"], 0, False)
-    assert cli("routes", "set", "queue", "--allow-unknown-queues", "gpu-a", "--weight", "0", "--disabled").out.startswith("Queue gpu-a unchanged")
+    assert cli(
+        "routes", "set", "queue", "--allow-unknown-queues", "gpu-a", "--weight", "0", "--disabled"
+    ).out.startswith("Queue gpu-a unchanged")
     assert cli("routes", "set", "queue", "--allow-unknown-queues", "gpu-a", "--enabled", "--weight", "2").code == 0
     assert stored()["queue#gpu-a"]["enabled"] is True
 
@@ -251,19 +327,37 @@ def test_set_queue_keeps_a_hand_written_description(cli, table, stored):
     assert stored()["queue#q"]["description"] == "team A" and stored()["queue#q"]["weight"] == 5
 
 
-@pytest.mark.parametrize("argv, message", [
-    (("routes", "set", "queue", "--allow-unknown-queues", "new"), "queue new does not exist yet: give --attributes"),
-    (("routes", "set", "queue", "--allow-unknown-queues", "bad name", "--attributes", "a"), "is not an AWS Batch job queue name"),
-    (("routes", "set", "queue", "--allow-unknown-queues", "q", "--attributes", "a,,b"), "expected a comma-separated list of names"),
-    (("routes", "set", "queue", "--allow-unknown-queues", "q", "--attributes", "a", "--weight", "-1"), "expected a whole number >= 0"),
-    (("routes", "set", "queue", "--allow-unknown-queues", "q", "--attributes", "a", "--enabled", "--disabled"), "not allowed with argument"),
-    (("routes", "set", "rule", "r 1", "--tags", "a"), "rule id 'r 1'"),
-    (("routes", "set", "rule", "r1"), "the following arguments are required: --tags"),
-    (("routes", "set", "rule", "r1", "--tags", "a", "--project", ""), "--project must not be empty"),
-    (("routes", "delete", "table", "x"), "invalid choice: 'table'"),
-    (("routes",), "the following arguments are required: COMMAND"),
-    (("nope",), "invalid choice: 'nope'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ("routes", "set", "queue", "--allow-unknown-queues", "new"),
+            "queue new does not exist yet: give --attributes",
+        ),
+        (
+            ("routes", "set", "queue", "--allow-unknown-queues", "bad name", "--attributes", "a"),
+            "is not an AWS Batch job queue name",
+        ),
+        (
+            ("routes", "set", "queue", "--allow-unknown-queues", "q", "--attributes", "a,,b"),
+            "expected a comma-separated list of names",
+        ),
+        (
+            ("routes", "set", "queue", "--allow-unknown-queues", "q", "--attributes", "a", "--weight", "-1"),
+            "expected a whole number >= 0",
+        ),
+        (
+            ("routes", "set", "queue", "--allow-unknown-queues", "q", "--attributes", "a", "--enabled", "--disabled"),
+            "not allowed with argument",
+        ),
+        (("routes", "set", "rule", "r 1", "--tags", "a"), "rule id 'r 1'"),
+        (("routes", "set", "rule", "r1"), "the following arguments are required: --tags"),
+        (("routes", "set", "rule", "r1", "--tags", "a", "--project", ""), "--project must not be empty"),
+        (("routes", "delete", "table", "x"), "invalid choice: 'table'"),
+        (("routes",), "the following arguments are required: COMMAND"),
+        (("nope",), "invalid choice: 'nope'"),
+    ],
+)
 def test_invalid_input_is_one_line_exit_2(cli, table, stored, argv, message):
     result = cli(*argv)
     assert result.code == 2 and message in result.err and one_line(result.err), result.err
@@ -300,7 +394,10 @@ def test_delete(cli, table, stored):
 def test_export_flyte_round_trips_through_import(cli, table, stored, configs, tmp_path):
     assert cli("routes", "import", "--allow-unknown-queues", configs / "seed-three-queues.yaml").code == 0
     assert cli("routes", "set", "queue", "--allow-unknown-queues", "critical", "--weight", "3").code == 0
-    assert cli("routes", "set", "queue", "--allow-unknown-queues", "spare", "--attributes", "critical", "--disabled").code == 0
+    assert (
+        cli("routes", "set", "queue", "--allow-unknown-queues", "spare", "--attributes", "critical", "--disabled").code
+        == 0
+    )
     exported = cli("routes", "export")
     assert exported.code == 0 and exported.out.startswith("# FlyteAdmin queue configuration")
     assert "  - dynamic: critical\n    attributes:\n    - critical\n    weight: 3\n" in exported.out
@@ -337,14 +434,34 @@ def test_export_renumbers_rule_ids_in_tie_break_order_and_items_keep_them(cli, t
 
 # --- global options and errors -----------------------------------------------------------------------
 
+
 def test_table_override_and_options_after_the_command(cli, aws, stored, boto_session):
     ddb = boto_session.resource("dynamodb", region_name="eu-west-1")
     ddb.create_table(
-        TableName="other", BillingMode="PAY_PER_REQUEST",
+        TableName="other",
+        BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
     )
-    assert cli("--table", "other", "--region", "eu-west-1", "routes", "set", "queue", "--allow-unknown-queues", "q", "--attributes", "a").code == 0
+    assert (
+        cli(
+            "--table",
+            "other",
+            "--region",
+            "eu-west-1",
+            "routes",
+            "set",
+            "queue",
+            "--allow-unknown-queues",
+            "q",
+            "--attributes",
+            "a",
+        ).code
+        == 0
+    )
     listed = cli("routes", "list", "--json", "--table", "other", "--region", "eu-west-1")
     assert json.loads(listed.out)["table"] == "other" and len(json.loads(listed.out)["queues"]) == 1
     assert "queue#q" not in stored()
@@ -375,9 +492,23 @@ def test_console_script_explains_offline(configs, unused_endpoint):
     script = Path(sys.executable).parent / "batchlane"
     env = {**os.environ, "AWS_ENDPOINT_URL": unused_endpoint}
     done = subprocess.run(
-        [str(script), *EXPLAIN, "--config", str(configs / "seed-three-queues.yaml"),
-         "--project", "production", "--domain", "development", "--workflow", "my_workflow_2", "--json"],
-        capture_output=True, text=True, env=env, timeout=60,
+        [
+            str(script),
+            *EXPLAIN,
+            "--config",
+            str(configs / "seed-three-queues.yaml"),
+            "--project",
+            "production",
+            "--domain",
+            "development",
+            "--workflow",
+            "my_workflow_2",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["queue"] == "gpu_dynamic" and done.stderr == ""
@@ -410,8 +541,9 @@ def test_queues_listed_in_extra_job_queue_arns_may_be_named(cli, table, stored, 
     from batchlane.deployment.config import CONFIG_DIR
 
     config = yaml.safe_load((CONFIG_DIR / "dev.yaml").read_text())
-    config["extraJobQueueArns"] = [f"arn:aws:batch:us-east-1:123456789012:job-queue/{q}"
-                                   for q in ("critical", "default", "gpu_dynamic")]
+    config["extraJobQueueArns"] = [
+        f"arn:aws:batch:us-east-1:123456789012:job-queue/{q}" for q in ("critical", "default", "gpu_dynamic")
+    ]
     path = tmp_path / "with-flyte-queues.yaml"
     path.write_text(yaml.safe_dump(config))
     result = cli("--deployment", path, "routes", "import", configs / "seed-three-queues.yaml")
@@ -432,6 +564,8 @@ def test_explain_shows_what_routing_does_with_a_queue_hint(cli, configs):
     assert "Queue hint: hint critical honoured (routing chose it too); the launch goes to critical" in honoured.out
     ignored = cli(*explain, "--queue-hint", "gpu_dynamic", "--json")
     assert json.loads(ignored.out)["queueHint"] == {
-        "hint": "gpu_dynamic", "queue": "critical",
-        "reason": "hint gpu_dynamic ignored: not an enabled candidate with a share of tag critical"}
+        "hint": "gpu_dynamic",
+        "queue": "critical",
+        "reason": "hint gpu_dynamic ignored: not an enabled candidate with a share of tag critical",
+    }
     assert "queueHint" not in json.loads(cli(*explain, "--json").out)

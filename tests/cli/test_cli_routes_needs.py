@@ -22,6 +22,7 @@ def seeded(tmp_path):
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps(items))
         return path
+
     return write
 
 
@@ -44,21 +45,32 @@ def test_in_dev_a_gpu_launch_reaches_the_gpu_queue_and_never_a_queue_without_gpu
 
 
 def test_fractional_vcpu_skips_ec2_queues(cli, seeded):
-    document = json.loads(cli(*EXPLAIN, *ANY_LAUNCH, "--vcpu", "0.5", "--memory", "1024", "--json",
-                              "--config", seeded("dev")).out)
+    document = json.loads(
+        cli(*EXPLAIN, *ANY_LAUNCH, "--vcpu", "0.5", "--memory", "1024", "--json", "--config", seeded("dev")).out
+    )
     assert document["queue"] == "batchlane-dev-fargate"
     assert "EC2 takes whole vCPUs, 0.5 asked" in document["reason"]
 
 
 def test_in_the_fargate_example_a_launch_without_platform_gets_the_queue_s(cli, seeded):
-    result = cli(*EXPLAIN, "--project", "p", "--domain", "d", "--workflow", "w", "--config", seeded("fargate-existing-vpc"))
+    result = cli(
+        *EXPLAIN, "--project", "p", "--domain", "d", "--workflow", "w", "--config", seeded("fargate-existing-vpc")
+    )
     assert result.code == 0 and "FARGATE (the queue's)" in result.out
 
 
 def test_explain_shows_a_queue_avoided_as_unhealthy(cli, seeded):
     def add_blocked_peer(items):
-        items.append({"pk": "routing", "sk": "queue#peer", "attributes": ["default"], "unhealthyUntil": 4_000_000_000,
-                      "blockedReason": "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"})
+        items.append(
+            {
+                "pk": "routing",
+                "sk": "queue#peer",
+                "attributes": ["default"],
+                "unhealthyUntil": 4_000_000_000,
+                "blockedReason": "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY",
+            }
+        )
+
     result = cli(*EXPLAIN, *ANY_LAUNCH, "--config", seeded("dev", edit=add_blocked_peer))
     assert result.code == 0
     assert "avoided, unhealthy: blocked (CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY)" in result.out

@@ -9,23 +9,29 @@ import random
 import boto3
 import pytest
 
+from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 from batchlane.status import handler as aggregator
 from batchlane.status.fold import fold_events
-from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 from tests.integration.conftest import LambdaContext, launch, sqs_event, world  # noqa: F401 (fixtures)
 
 FAIL = AttemptPlan("exit", 1)
 
 
 def task(launch_id, **overrides):
-    detail = {"launchId": launch_id, "project": "flytesnacks", "domain": "development", "workflow": "wf",
-              "task": "my.task", "container": {"image": "busybox:1.36", "command": ["echo", "hi"]}}
+    detail = {
+        "launchId": launch_id,
+        "project": "flytesnacks",
+        "domain": "development",
+        "workflow": "wf",
+        "task": "my.task",
+        "container": {"image": "busybox:1.36", "command": ["echo", "hi"]},
+    }
     detail.update(overrides)
     return detail
 
 
 @pytest.fixture
-def deliver(world):  # noqa: F811
+def deliver(world):
     aggregator.runtime.cache_clear()
 
     def send(*events):
@@ -36,12 +42,13 @@ def deliver(world):  # noqa: F811
 
 
 @pytest.fixture
-def launched(world, launch):  # noqa: F811
+def launched(world, launch):
     def make(launch_id, **overrides):
         assert launch(task(launch_id, **overrides)) == {"batchItemFailures": []}
         world.answers()
         table = boto3.resource("dynamodb").Table(world.config.table_name("executions"))
         return table.get_item(Key={"launchId": launch_id, "sk": "launch"})["Item"]
+
     return make
 
 
@@ -53,11 +60,16 @@ def put_json(uri, value):
 def test_status_of_a_running_array_shows_children_and_log_links(cli, launched, deliver):
     record = launched("c-1", inputs=[{"i": i} for i in range(3)])
     job = record["jobId"]
-    events = launch_events(job, [ChildPlan(), ChildPlan(attempts=(FAIL, AttemptPlan())), ChildPlan()],
-                           rng=random.Random(2))
+    events = launch_events(
+        job, [ChildPlan(), ChildPlan(attempts=(FAIL, AttemptPlan())), ChildPlan()], rng=random.Random(2)
+    )
     # everything up to child 1's second attempt running
-    upto = [e for e in events if not (e["detail"]["jobId"] == f"{job}:1" and e["detail"]["status"] == "SUCCEEDED")
-            and "size" not in e["detail"].get("arrayProperties", {})]
+    upto = [
+        e
+        for e in events
+        if not (e["detail"]["jobId"] == f"{job}:1" and e["detail"]["status"] == "SUCCEEDED")
+        and "size" not in e["detail"].get("arrayProperties", {})
+    ]
     assert deliver(*upto) == {"batchItemFailures": []}
 
     result = cli("status", "c-1", "--json")
@@ -69,9 +81,13 @@ def test_status_of_a_running_array_shows_children_and_log_links(cli, launched, d
     assert [c["index"] for c in doc["children"]] == [0, 1, 2]
     one = doc["children"][1]
     assert one["status"] == "RUNNING" and one["attempts"] == 2
-    assert [link["name"] for link in one["logs"]] == ["AWS Batch #1-0 (PhaseRetryableFailure)",
-                                                       "AWS Batch #1-1 (PhaseRunning)"]
-    assert all(link["url"].startswith("https://us-east-1.console.aws.amazon.com/cloudwatch/home") for link in one["logs"])
+    assert [link["name"] for link in one["logs"]] == [
+        "AWS Batch #1-0 (PhaseRetryableFailure)",
+        "AWS Batch #1-1 (PhaseRunning)",
+    ]
+    assert all(
+        link["url"].startswith("https://us-east-1.console.aws.amazon.com/cloudwatch/home") for link in one["logs"]
+    )
     assert doc["console"]["url"].endswith(f"#jobs/detail/{job}")
     assert "outputs" not in doc
 
@@ -93,7 +109,7 @@ def test_status_of_a_finished_map_task_includes_outputs(cli, launched, deliver):
     assert "outputs:" in cli("status", "c-2").out
 
 
-def test_unknown_launch_exits_1(cli, world):  # noqa: F811
+def test_unknown_launch_exits_1(cli, world):
     result = cli("status", "nope", "--json")
     assert result.code == 1 and result.out == ""
     assert "no launch 'nope'" in result.err and result.err.count("\n") == 1
@@ -109,7 +125,12 @@ def test_replay_folds_offline_like_the_aggregator(cli, tmp_path, monkeypatch, un
     lines = [json.dumps(e) for e in shuffled]
     weird = json.loads(json.dumps(events[0]))
     weird["detail"]["status"] = "TELEPORTED"  # an unknown Batch status: malformed, as in the aggregator
-    lines[2:2] = ["", "{not json", json.dumps({"source": "my.app", "detail-type": "x", "detail": {}}), json.dumps(weird)]
+    lines[2:2] = [
+        "",
+        "{not json",
+        json.dumps({"source": "my.app", "detail-type": "x", "detail": {}}),
+        json.dumps(weird),
+    ]
     path = tmp_path / "events.jsonl"
     path.write_text("\n".join(lines) + "\n")
 
@@ -121,7 +142,9 @@ def test_replay_folds_offline_like_the_aggregator(cli, tmp_path, monkeypatch, un
     assert doc["jobId"] == job and doc["size"] == 3 and doc["counts"] == expected.counts
     assert [c["status"] for c in doc["children"]] == ["SUCCEEDED", "FAILED", "SUCCEEDED"]
     assert [link["name"] for link in doc["children"][1]["logs"]] == [
-        "AWS Batch #1-0 (PhaseRetryableFailure)", "AWS Batch #1-1 (PhaseRetryableFailure)"]
+        "AWS Batch #1-0 (PhaseRetryableFailure)",
+        "AWS Batch #1-1 (PhaseRetryableFailure)",
+    ]
     assert doc["error"] == "[1]: Essential container in task exited (exit code 1)"
     assert "outputs" not in doc and "outputsUri" not in doc
     assert doc["replay"] == {"events": len(shuffled), "malformed": 2, "foreign": 1, "otherJobs": 0}

@@ -24,25 +24,66 @@ OUTPUTS = f"s3://bench-data/launches/p/d/{LAUNCH}/outputs/"
 
 def child_item(i: int) -> dict:
     if i in FAILED:
-        return {"launchId": LAUNCH, "sk": f"child#{i:06d}", "index": i, "status": "FAILED", "n": 2,
-                "statusReason": "Essential container in task exited",
-                "attempts": [{"exitCode": 137, "statusReason": "Host EC2 (instance i-1) terminated.",
-                              "logStream": f"wf/default/s{i}a"},
-                             {"exitCode": 3, "reason": "OutOfMemoryError: Container killed due to memory usage",
-                              "logStream": f"wf/default/s{i}b"}]}
-    return {"launchId": LAUNCH, "sk": f"child#{i:06d}", "index": i, "status": "SUCCEEDED", "n": 1,
-            "attempts": [{"exitCode": 0, "logStream": f"wf/default/s{i}"}]}
+        return {
+            "launchId": LAUNCH,
+            "sk": f"child#{i:06d}",
+            "index": i,
+            "status": "FAILED",
+            "n": 2,
+            "statusReason": "Essential container in task exited",
+            "attempts": [
+                {
+                    "exitCode": 137,
+                    "statusReason": "Host EC2 (instance i-1) terminated.",
+                    "logStream": f"wf/default/s{i}a",
+                },
+                {
+                    "exitCode": 3,
+                    "reason": "OutOfMemoryError: Container killed due to memory usage",
+                    "logStream": f"wf/default/s{i}b",
+                },
+            ],
+        }
+    return {
+        "launchId": LAUNCH,
+        "sk": f"child#{i:06d}",
+        "index": i,
+        "status": "SUCCEEDED",
+        "n": 1,
+        "attempts": [{"exitCode": 0, "logStream": f"wf/default/s{i}"}],
+    }
 
 
 @pytest.fixture
-def big_launch(world):  # noqa: F811
+def big_launch(world):
     table = boto3.resource("dynamodb").Table(world.config.table_name("executions"))
     with table.batch_writer() as batch:
-        batch.put_item(Item={"launchId": LAUNCH, "sk": "launch", "state": "SUBMITTED", "jobName": "t", "queue": "q",
-                             "size": SIZE, "isArray": True, "jobId": JOB, "region": "us-east-1",
-                             "jobArn": f"arn:aws:batch:us-east-1:123456789012:job/{JOB}", "outputsUri": OUTPUTS})
-        batch.put_item(Item={"launchId": LAUNCH, "sk": "status", "phase": "failed", "reason": "15 children failed",
-                             "n_SUBMITTED": -SIZE, "n_SUCCEEDED": SIZE - len(FAILED), "n_FAILED": len(FAILED)})
+        batch.put_item(
+            Item={
+                "launchId": LAUNCH,
+                "sk": "launch",
+                "state": "SUBMITTED",
+                "jobName": "t",
+                "queue": "q",
+                "size": SIZE,
+                "isArray": True,
+                "jobId": JOB,
+                "region": "us-east-1",
+                "jobArn": f"arn:aws:batch:us-east-1:123456789012:job/{JOB}",
+                "outputsUri": OUTPUTS,
+            }
+        )
+        batch.put_item(
+            Item={
+                "launchId": LAUNCH,
+                "sk": "status",
+                "phase": "failed",
+                "reason": "15 children failed",
+                "n_SUBMITTED": -SIZE,
+                "n_SUCCEEDED": SIZE - len(FAILED),
+                "n_FAILED": len(FAILED),
+            }
+        )
         for i in range(SIZE):
             batch.put_item(Item=child_item(i))
     return LAUNCH
@@ -101,7 +142,10 @@ def test_failed_lists_the_failed_children_with_reasons_and_links(cli, big_launch
     # INDEX STATUS ATTEMPTS (earlier attempts' failures) EXIT FAILURE REASON
     assert all(r[1:6] == ["FAILED", "2", "(spot-reclaimed)", "3", "out-of-memory"] for r in rows)
     assert "Essential container in task exited" in result.out
-    assert "AWS Batch #107-1 (PhaseRetryableFailure): https://us-east-1.console.aws.amazon.com/cloudwatch/home" in result.out
+    assert (
+        "AWS Batch #107-1 (PhaseRetryableFailure): https://us-east-1.console.aws.amazon.com/cloudwatch/home"
+        in result.out
+    )
     # The summary counts 15 failures: the search stops at the last one (index 1407), so the
     # children from 2,000 on are never read.
     assert requests == {"BatchGetItem": 1, "Query": -(-1408 // FAILED_SCAN_PAGE)}
@@ -119,10 +163,13 @@ def test_failed_pages_follow_their_next_command_to_the_end(cli, big_launch):
     assert seen == FAILED
 
 
-def test_failed_on_a_launch_without_failures_reads_no_child(cli, big_launch, requests, world):  # noqa: F811
+def test_failed_on_a_launch_without_failures_reads_no_child(cli, big_launch, requests, world):
     table = boto3.resource("dynamodb").Table(world.config.table_name("executions"))
-    table.update_item(Key={"launchId": LAUNCH, "sk": "status"}, UpdateExpression="SET n_FAILED = :z",
-                      ExpressionAttributeValues={":z": 0})
+    table.update_item(
+        Key={"launchId": LAUNCH, "sk": "status"},
+        UpdateExpression="SET n_FAILED = :z",
+        ExpressionAttributeValues={":z": 0},
+    )
     requests.clear()
     result = cli("status", LAUNCH, "--failed")
     assert result.code == 0 and "no failed children" in result.out
@@ -137,23 +184,31 @@ def test_child_shows_every_attempt_its_links_and_outputs(cli, big_launch, reques
     assert f"job {JOB}:107   attempts 2" in out
     assert "attempt 0: exit 137" in out and "Host EC2 (instance i-1) terminated." in out
     assert "attempt 1: exit 3" in out and "OutOfMemoryError" in out
-    assert "AWS Batch #107-0 (PhaseRetryableFailure): https://" in out and "AWS Batch #107-1 (PhaseRetryableFailure): https://" in out
+    assert (
+        "AWS Batch #107-0 (PhaseRetryableFailure): https://" in out
+        and "AWS Batch #107-1 (PhaseRetryableFailure): https://" in out
+    )
     assert f"outputs: {OUTPUTS}107/outputs.json" in out
     assert requests == {"BatchGetItem": 1, "GetItem": 1}
 
     doc = json.loads(cli("status", LAUNCH, "--child", "107", "--json").out)["child"]
     assert [a["exitCode"] for a in doc["attemptDetails"]] == [137, 3]
-    assert [a["log"]["name"] for a in doc["attemptDetails"]] == ["AWS Batch #107-0 (PhaseRetryableFailure)",
-                                                                "AWS Batch #107-1 (PhaseRetryableFailure)"]
+    assert [a["log"]["name"] for a in doc["attemptDetails"]] == [
+        "AWS Batch #107-0 (PhaseRetryableFailure)",
+        "AWS Batch #107-1 (PhaseRetryableFailure)",
+    ]
     assert doc["outputsUri"] == f"{OUTPUTS}107/outputs.json"
 
 
-@pytest.mark.parametrize(("argv", "code", "message"), [
-    (["--child", "3000"], 2, "has 3000 children"),
-    (["--child", "3", "--failed"], 2, "--child shows one child"),
-    (["--limit", "0"], 2, "from 1 to 1000"),
-    (["--limit", "1001"], 2, "from 1 to 1000"),
-])
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["--child", "3000"], 2, "has 3000 children"),
+        (["--child", "3", "--failed"], 2, "--child shows one child"),
+        (["--limit", "0"], 2, "from 1 to 1000"),
+        (["--limit", "1001"], 2, "from 1 to 1000"),
+    ],
+)
 def test_paging_usage_errors(cli, big_launch, argv, code, message):
     result = cli("status", LAUNCH, *argv)
     assert result.code == code and message in result.err

@@ -18,7 +18,13 @@ def pytest_collection_modifyitems(items):
 
 
 def task(launch_id: str, **overrides) -> dict:
-    detail = {"launchId": launch_id, "project": "flytesnacks", "domain": "development", "workflow": "wf",
-              "task": "my.task", "container": {"image": "busybox:1.36", "command": ["echo", "hi"]}}
+    detail = {
+        "launchId": launch_id,
+        "project": "flytesnacks",
+        "domain": "development",
+        "workflow": "wf",
+        "task": "my.task",
+        "container": {"image": "busybox:1.36", "command": ["echo", "hi"]},
+    }
     detail.update(overrides)
     return detail

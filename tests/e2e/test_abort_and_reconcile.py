@@ -7,14 +7,13 @@ import json
 import time
 
 import pytest
-from waiting import wait_for
 
 from batchlane.cli.main import main
 from batchlane.deployment.config import load_config
 from batchlane.sandbox.core import Sandbox
 from batchlane.sandbox.provision import status_path_available
 from batchlane.sandbox.scenario import parse_scenario
-from tests.e2e.conftest import task
+from waiting import wait_for
 
 pytestmark = pytest.mark.skipif(not status_path_available(), reason="no status path in this checkout")
 
@@ -22,19 +21,28 @@ LONG = 30.0  # children that would run this long unless stopped
 SILENT = 1  # the reconciler's silentSeconds, compressed (the deployment says 1800)
 EVERY = 1.0  # and its schedule (the deployment says 10 minutes)
 
-SCENARIO = parse_scenario({"seed": 11, "defaults": {"runSeconds": 0.2}, "launches": [
-    {"detail": {"launchId": "e2e-abort-map"}, "children": {"*": {"runSeconds": LONG}}},
-    {"detail": {"launchId": "e2e-lost"}, "delivery": {"drop": 1.0}},
-]})
+SCENARIO = parse_scenario(
+    {
+        "seed": 11,
+        "defaults": {"runSeconds": 0.2},
+        "launches": [
+            {"detail": {"launchId": "e2e-abort-map"}, "children": {"*": {"runSeconds": LONG}}},
+            {"detail": {"launchId": "e2e-lost"}, "delivery": {"drop": 1.0}},
+        ],
+    }
+)
 
 
 @pytest.fixture(scope="module")
 def sandbox():
-    with Sandbox.started(load_config("dev"), scenario=SCENARIO, visibility_timeout_seconds=1,
-                         reconcile_every_seconds=EVERY, silent_seconds=SILENT) as sandbox:
+    with Sandbox.started(
+        load_config("dev"),
+        scenario=SCENARIO,
+        visibility_timeout_seconds=1,
+        reconcile_every_seconds=EVERY,
+        silent_seconds=SILENT,
+    ) as sandbox:
         yield sandbox
-
-
 
 
 def cli(capfd, *argv: str) -> tuple[int, str, str]:
@@ -44,9 +52,25 @@ def cli(capfd, *argv: str) -> tuple[int, str, str]:
 
 
 def launch_map(capfd, launch_id: str, size: int) -> dict:
-    code, out, err = cli(capfd, "launch", "--launch-id", launch_id, "--project", "e2e", "--domain", "development",
-                         "--workflow", "wf", "--task", "t", "--image", "busybox:1.36",
-                         "--inputs-file", str(_inputs(size)), "--json")
+    code, out, err = cli(
+        capfd,
+        "launch",
+        "--launch-id",
+        launch_id,
+        "--project",
+        "e2e",
+        "--domain",
+        "development",
+        "--workflow",
+        "wf",
+        "--task",
+        "t",
+        "--image",
+        "busybox:1.36",
+        "--inputs-file",
+        str(_inputs(size)),
+        "--json",
+    )
     assert code == 0, err
     return json.loads(out)
 
@@ -62,7 +86,9 @@ def _inputs(size: int):
 
 def queue_empty(sandbox, url: str) -> bool:
     attributes = sandbox.session.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    return attributes["ApproximateNumberOfMessages"] == "0" and attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+    return (
+        attributes["ApproximateNumberOfMessages"] == "0" and attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+    )
 
 
 def test_the_abort_path_and_the_reconciler_mirror_the_stacks(sandbox):
@@ -72,7 +98,9 @@ def test_the_abort_path_and_the_reconciler_mirror_the_stacks(sandbox):
     sqs = sandbox.session.client("sqs")
     attributes = sqs.get_queue_attributes(QueueUrl=abort.queue_url, AttributeNames=["All"])["Attributes"]
     assert json.loads(attributes["RedrivePolicy"]) == {
-        "deadLetterTargetArn": abort.dlq_arn, "maxReceiveCount": sandbox.config.aggregator.max_receive_count}
+        "deadLetterTargetArn": abort.dlq_arn,
+        "maxReceiveCount": sandbox.config.aggregator.max_receive_count,
+    }
     events = sandbox.session.client("events")
     rule = events.describe_rule(Name=abort.rule, EventBusName=sandbox.config.bus_name)
     assert json.loads(rule["EventPattern"]) == {"detail-type": ["Task Abort Requested"]}
@@ -97,21 +125,28 @@ def test_aborting_a_running_map_task_stops_its_children(sandbox, capfd):
         assert child["statusReason"] == "Terminated by batchlane: aborted on request: operator said so"
         assert len(child["logs"]) == 1  # the stopped attempt keeps its log link
     job = sandbox.executor.job_of_launch("e2e-abort-map")
-    assert job.terminated and job.children_final == {i: "FAILED" for i in range(4)}
+    assert job.terminated and job.children_final == dict.fromkeys(range(4), "FAILED")
     changed = [a["detail"] for a in sandbox.answers_for("e2e-abort-map") if a["detail-type"] == "Task Status Changed"]
     assert [c["phase"] for c in changed if c["kind"] == "phase"][-1] == "aborted"
     # A second abort: the launch has ended, the abort is rejected (exit 1), and said so.
     code, out, err = cli(capfd, "abort", "e2e-abort-map", "--wait", "--json")
     assert code == 1, err
-    assert json.loads(out) == {"launchId": "e2e-abort-map", "abortRejected": True,
-                               "reason": "the launch has already aborted", "phase": "aborted"}
+    assert json.loads(out) == {
+        "launchId": "e2e-abort-map",
+        "abortRejected": True,
+        "reason": "the launch has already aborted",
+        "phase": "aborted",
+    }
 
 
 def test_aborting_an_unknown_launch_is_answered_not_retried(sandbox, capfd):
     before = sandbox.pollers["abort"].stats.invocations
     sandbox.abort("e2e-nobody", reason="typo")
-    rejected = wait_for(lambda: next((a["detail"] for a in sandbox.answers_for("e2e-nobody")
-                                      if a["detail-type"] == "Task Abort Rejected"), None))
+    rejected = wait_for(
+        lambda: next(
+            (a["detail"] for a in sandbox.answers_for("e2e-nobody") if a["detail-type"] == "Task Abort Rejected"), None
+        )
+    )
     assert rejected == {"launchId": "e2e-nobody", "reason": "no such launch"}
     stats = sandbox.pollers["abort"].stats
     assert stats.invocations > before and stats.failures_reported == 0 and stats.errors == 0
@@ -120,8 +155,12 @@ def test_aborting_an_unknown_launch_is_answered_not_retried(sandbox, capfd):
     # The CLI reads the same answer from the answers queue: exit 1 and the reason.
     code, out, err = cli(capfd, "abort", "e2e-nobody-cli", "--wait", "--wait-timeout", "15", "--json")
     assert code == 1, err
-    assert json.loads(out) == {"launchId": "e2e-nobody-cli", "abortRejected": True, "reason": "no such launch",
-                               "phase": None}
+    assert json.loads(out) == {
+        "launchId": "e2e-nobody-cli",
+        "abortRejected": True,
+        "reason": "no such launch",
+        "phase": None,
+    }
     code, out, _ = cli(capfd, "abort", "e2e-nobody-cli")  # without --wait: requested
     assert code == 0 and "Sent Task Abort Requested e2e-nobody-cli" in out
 

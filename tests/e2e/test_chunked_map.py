@@ -15,9 +15,15 @@ from batchlane.sandbox.scenario import parse_scenario
 
 SIZE, CAP, MAX_ARRAY = 22, 6, 4  # chunks of 2, 3 in flight (batchlane.common.chunks)
 
-SCENARIO = parse_scenario({"seed": 5, "defaults": {"runSeconds": 0.3}, "launches": [
-    {"detail": {"launchId": "e2e-chunked"}, "children": {"13": {"failures": [{"attempt": 1, "exitCode": 2}]}}},
-]})
+SCENARIO = parse_scenario(
+    {
+        "seed": 5,
+        "defaults": {"runSeconds": 0.3},
+        "launches": [
+            {"detail": {"launchId": "e2e-chunked"}, "children": {"13": {"failures": [{"attempt": 1, "exitCode": 2}]}}},
+        ],
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +37,33 @@ def sandbox():
 def test_a_capped_map_bigger_than_an_array_job_runs_chunked_as_one_launch(sandbox, capfd, tmp_path):
     inputs = tmp_path / "inputs.jsonl"
     inputs.write_text("".join(json.dumps({"i": i}) + "\n" for i in range(SIZE)))
-    code = main(["launch", "--launch-id", "e2e-chunked", "--project", "e2e", "--domain", "development",
-                 "--workflow", "wf", "--task", "t", "--image", "busybox:1.36", "--inputs-file", str(inputs),
-                 "--retries", "1", "--max-concurrency", str(CAP), "--wait", "--wait-timeout", "30", "--json"])
+    code = main(
+        [
+            "launch",
+            "--launch-id",
+            "e2e-chunked",
+            "--project",
+            "e2e",
+            "--domain",
+            "development",
+            "--workflow",
+            "wf",
+            "--task",
+            "t",
+            "--image",
+            "busybox:1.36",
+            "--inputs-file",
+            str(inputs),
+            "--retries",
+            "1",
+            "--max-concurrency",
+            str(CAP),
+            "--wait",
+            "--wait-timeout",
+            "30",
+            "--json",
+        ]
+    )
     out, err = capfd.readouterr()
     assert code == 0, err
     doc = json.loads(out)

@@ -15,8 +15,16 @@ def test_the_demo_runs_to_the_end(tmp_path):
     text = out.getvalue()
     assert code == 0, text[-3000:]
     assert time.monotonic() - t0 < 60
-    for needle in ("1. Start the sandbox", "routes import flyteadmin-queues.yaml", "SUCCEEDED 7  FAILED 1",
-                   "AWS Batch #2-0 (PhaseRetryableFailure)", "on queue batchlane-dev-critical",
-                   "Rejected demo-bad", "Rejected demo-intruder", "may not launch into project",
-                   "word_stats: bad input at line 3", "all 10 steps behaved"):
+    for needle in (
+        "1. Start the sandbox",
+        "routes import flyteadmin-queues.yaml",
+        "SUCCEEDED 7  FAILED 1",
+        "AWS Batch #2-0 (PhaseRetryableFailure)",
+        "on queue batchlane-dev-critical",
+        "Rejected demo-bad",
+        "Rejected demo-intruder",
+        "may not launch into project",
+        "word_stats: bad input at line 3",
+        "all 10 steps behaved",
+    ):
         assert needle in text, needle

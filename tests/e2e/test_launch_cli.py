@@ -16,12 +16,23 @@ from batchlane.sandbox.scenario import parse_scenario
 CACHE_SECONDS = 2
 LONG = 120.0  # children that would run this long unless terminated (a loaded machine may take 20 s to stop them)
 
-SCENARIO = parse_scenario({"seed": 3, "defaults": {"runSeconds": 0.2}, "launches": [
-    {"detail": {"launchId": "e2e-doomed"},
-     "children": {**{str(i): {"failures": [{"attempt": 1, "exitCode": 7}]} for i in range(4)},
-                  "4": {"runSeconds": LONG}, "5": {"runSeconds": LONG}},
-     "delivery": {"duplicate": 0.3, "reorder": 0.3, "reorderWindowSeconds": 0.3}},
-]})
+SCENARIO = parse_scenario(
+    {
+        "seed": 3,
+        "defaults": {"runSeconds": 0.2},
+        "launches": [
+            {
+                "detail": {"launchId": "e2e-doomed"},
+                "children": {
+                    **{str(i): {"failures": [{"attempt": 1, "exitCode": 7}]} for i in range(4)},
+                    "4": {"runSeconds": LONG},
+                    "5": {"runSeconds": LONG},
+                },
+                "delivery": {"duplicate": 0.3, "reorder": 0.3, "reorderWindowSeconds": 0.3},
+            },
+        ],
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +43,22 @@ def sandbox():
 
 
 def launch(capfd, *argv: str) -> tuple[int, str, str]:
-    code = main(["launch", "--project", "e2e", "--domain", "development", "--workflow", "wf", "--task", "t",
-                 "--image", "busybox:1.36", *argv])
+    code = main(
+        [
+            "launch",
+            "--project",
+            "e2e",
+            "--domain",
+            "development",
+            "--workflow",
+            "wf",
+            "--task",
+            "t",
+            "--image",
+            "busybox:1.36",
+            *argv,
+        ]
+    )
     captured = capfd.readouterr()
     return code, captured.out, captured.err
 
@@ -60,8 +85,19 @@ def test_a_routing_edit_is_followed_within_the_cache_lifetime(sandbox, capfd):
 
 
 def test_launch_wait_json_prints_the_final_status(sandbox, capfd):
-    code, out, err = launch(capfd, "--launch-id", "e2e-cli-single", "--input", '{"k": 1}', "--retries", "1",
-                            "--wait", "--wait-timeout", "30", "--json")
+    code, out, err = launch(
+        capfd,
+        "--launch-id",
+        "e2e-cli-single",
+        "--input",
+        '{"k": 1}',
+        "--retries",
+        "1",
+        "--wait",
+        "--wait-timeout",
+        "30",
+        "--json",
+    )
     assert code == 0, err
     doc = json.loads(out)  # only the document on stdout; progress went to stderr
     assert doc["launchId"] == "e2e-cli-single" and doc["phase"] == "succeeded"
@@ -74,8 +110,19 @@ def test_a_map_task_that_can_no_longer_succeed_fails_and_its_other_children_are_
     inputs = json.dumps([{"i": i} for i in range(6)])
     path = sandbox_tmp(inputs)
     t0 = time.monotonic()
-    code, out, err = launch(capfd, "--launch-id", "e2e-doomed", "--inputs-file", str(path),
-                            "--min-success-ratio", "0.5", "--wait", "--wait-timeout", "40", "--json")
+    code, out, err = launch(
+        capfd,
+        "--launch-id",
+        "e2e-doomed",
+        "--inputs-file",
+        str(path),
+        "--min-success-ratio",
+        "0.5",
+        "--wait",
+        "--wait-timeout",
+        "40",
+        "--json",
+    )
     assert code == 1, err
     assert time.monotonic() - t0 < LONG / 2  # the long children were stopped, not waited for
     doc = json.loads(out)
@@ -87,13 +134,21 @@ def test_a_map_task_that_can_no_longer_succeed_fails_and_its_other_children_are_
         assert children[i]["exitCode"] == 7 and len(children[i]["logs"]) == 1
     for i in (4, 5):
         child = children[i]
-        assert child["status"] == "FAILED" and child["statusReason"].startswith("Terminated by batchlane: launch failed")
+        assert child["status"] == "FAILED" and child["statusReason"].startswith(
+            "Terminated by batchlane: launch failed"
+        )
         assert child["exitCode"] == 143 and len(child["logs"]) == 1  # the stopped attempt keeps its log link
     assert "exit code 7" in doc["error"]  # the failures that decided it
     assert "phase failed" in err and "TerminateJob" in err
     job = sandbox.executor.job_of_launch("e2e-doomed")
-    assert job.terminated and job.children_final == {0: "FAILED", 1: "FAILED", 2: "FAILED", 3: "FAILED",
-                                                     4: "FAILED", 5: "FAILED"}
+    assert job.terminated and job.children_final == {
+        0: "FAILED",
+        1: "FAILED",
+        2: "FAILED",
+        3: "FAILED",
+        4: "FAILED",
+        5: "FAILED",
+    }
 
 
 def test_a_rejection_is_shown_with_its_reasons_and_exit_code_1(sandbox, capfd):

@@ -11,9 +11,9 @@ import json
 import os
 
 import pytest
-import waiting
 import yaml
 
+import waiting
 from batchlane.deployment.config import load_config
 from batchlane.sandbox.demo import EXAMPLES
 from batchlane.sandbox.local import TIMEOUT_REASON, LocalExecution
@@ -27,36 +27,63 @@ WORD_STATS = load_scenario(EXAMPLES / "word-stats.yaml")
 WORD_STATS_LAUNCH = yaml.safe_load((EXAMPLES / "word-stats-launch.yaml").read_text())
 SLEEPER = "e2e/sleeper:1"  # prints a line, then sleeps for a minute unless stopped
 ENV_PRINTER = "e2e/env:1"  # prints the variables a job gets, as JSON
-PRINTED = ("AWS_BATCH_JOB_ID", "AWS_BATCH_JOB_ATTEMPT", "AWS_BATCH_JOB_ARRAY_INDEX", "AWS_BATCH_CE_NAME",
-           "AWS_BATCH_JQ_NAME", "BATCHLANE_INPUTS_URI", "BATCHLANE_OUTPUTS_URI", "BATCHLANE_LAUNCH_ID",
-           "AWS_ENDPOINT_URL", "EXECUTIONS_TABLE")
-SCENARIO = parse_scenario({
-    "execute": "local",
-    "imageMap": {**{k: list(v) for k, v in WORD_STATS.image_map.items()},
-                 SLEEPER: ["{python}", "-c", "import time; print('sleeping', flush=True); time.sleep(60)"],
-                 ENV_PRINTER: ["{python}", "-c", f"import json, os; print(json.dumps({{k: os.environ.get(k) for k in {list(PRINTED)!r}}}))"]},
-    "launches": [{"detail": {"launchId": "e2e-timeout"}, "attemptDurationSeconds": 1.5},
-                 {"detail": {"launchId": "e2e-abort-local"}}],
-})
+PRINTED = (
+    "AWS_BATCH_JOB_ID",
+    "AWS_BATCH_JOB_ATTEMPT",
+    "AWS_BATCH_JOB_ARRAY_INDEX",
+    "AWS_BATCH_CE_NAME",
+    "AWS_BATCH_JQ_NAME",
+    "BATCHLANE_INPUTS_URI",
+    "BATCHLANE_OUTPUTS_URI",
+    "BATCHLANE_LAUNCH_ID",
+    "AWS_ENDPOINT_URL",
+    "EXECUTIONS_TABLE",
+)
+SCENARIO = parse_scenario(
+    {
+        "execute": "local",
+        "imageMap": {
+            **{k: list(v) for k, v in WORD_STATS.image_map.items()},
+            SLEEPER: ["{python}", "-c", "import time; print('sleeping', flush=True); time.sleep(60)"],
+            ENV_PRINTER: [
+                "{python}",
+                "-c",
+                f"import json, os; print(json.dumps({{k: os.environ.get(k) for k in {list(PRINTED)!r}}}))",
+            ],
+        },
+        "launches": [
+            {"detail": {"launchId": "e2e-timeout"}, "attemptDurationSeconds": 1.5},
+            {"detail": {"launchId": "e2e-abort-local"}},
+        ],
+    }
+)
 QUEUE_VCPUS = 2  # the default queue's compute here (spot + ondemand, 1 vCPU each): 2 one-vCPU jobs at once
 PROCESSES = 4  # more than the queue allows: the vCPUs are the limit
 
 
 def small_compute(config):
     """The deployment with the default queue's compute environments shrunk to 1 vCPU each."""
-    return config.model_copy(update={"compute_environments": [
-        ce.model_copy(update={"max_vcpus": 1}) if ce.name in ("spot", "ondemand") else ce
-        for ce in config.compute_environments]})
+    return config.model_copy(
+        update={
+            "compute_environments": [
+                ce.model_copy(update={"max_vcpus": 1}) if ce.name in ("spot", "ondemand") else ce
+                for ce in config.compute_environments
+            ]
+        }
+    )
 
 
 @pytest.fixture(scope="module")
 def sandbox():
     from batchlane.sandbox.core import Sandbox
 
-    with Sandbox.started(small_compute(load_config("dev")), scenario=SCENARIO, visibility_timeout_seconds=1,
-                         execution=LocalExecution(max_processes=PROCESSES, stop_grace_seconds=2)) as sandbox:
+    with Sandbox.started(
+        small_compute(load_config("dev")),
+        scenario=SCENARIO,
+        visibility_timeout_seconds=1,
+        execution=LocalExecution(max_processes=PROCESSES, stop_grace_seconds=2),
+    ) as sandbox:
         yield sandbox
-
 
 
 def wait_for(predicate, timeout=30.0, poll=0.1):  # processes take longer than simulated jobs
@@ -64,14 +91,18 @@ def wait_for(predicate, timeout=30.0, poll=0.1):  # processes take longer than s
 
 
 def finished(sandbox, launch_id: str, timeout: float = 120.0) -> dict:  # processes: slow on a loaded machine
-    return wait_for(lambda: (s := sandbox.status(launch_id)) and s.get("storedPhase") in ("succeeded", "failed", "aborted")
-                    and s, timeout)
+    return wait_for(
+        lambda: (s := sandbox.status(launch_id)) and s.get("storedPhase") in ("succeeded", "failed", "aborted") and s,
+        timeout,
+    )
 
 
 def log_lines(sandbox, stream: str) -> list[str]:
     logs = sandbox.session.client("logs")
-    return [e["message"] for e in logs.get_log_events(logGroupName=sandbox.config.job_log_group,
-                                                      logStreamName=stream)["events"]]
+    return [
+        e["message"]
+        for e in logs.get_log_events(logGroupName=sandbox.config.job_log_group, logStreamName=stream)["events"]
+    ]
 
 
 def word_stats_module():
@@ -94,7 +125,9 @@ def test_the_example_map_task_outputs_are_computed_by_the_script(sandbox, word_s
     assert status["phase"] == "succeeded" and status["counts"] == {**status["counts"], "SUCCEEDED": 4, "FAILED": 1}
     statistics = word_stats_module().statistics
     expected = [statistics(doc) if "text" in doc else None for doc in WORD_STATS_LAUNCH["inputs"]]
-    assert status["outputs"] == {key: [e and e[key] for e in expected] for key in ("words", "distinct", "top", "longest")}
+    assert status["outputs"] == {
+        key: [e and e[key] for e in expected] for key in ("words", "distinct", "top", "longest")
+    }
     assert status["outputs"]["words"][0] == 12  # "The quick brown fox ... The dog sleeps."
     assert sandbox.executor.peak_running == QUEUE_VCPUS  # maxVcpus / the job's vCPU, not the process limit
 
@@ -119,15 +152,23 @@ def test_the_job_gets_the_environment_batch_gives_it(sandbox):
     status = finished(sandbox, "e2e-env")
     assert status["phase"] == "succeeded"
     job = sandbox.executor.job_of_launch("e2e-env")
-    stream = next(e["detail"]["container"]["logStreamName"] for t, i, e in job.history
-                  if i == 1 and e["detail"]["status"] == "RUNNING")
+    stream = next(
+        e["detail"]["container"]["logStreamName"]
+        for t, i, e in job.history
+        if i == 1 and e["detail"]["status"] == "RUNNING"
+    )
     printed = json.loads(next(line for line in log_lines(sandbox, stream) if line.startswith("{")))
     record = sandbox.launch_record("e2e-env")
     assert printed == {
-        "AWS_BATCH_JOB_ID": f"{job.job_id}:1", "AWS_BATCH_JOB_ATTEMPT": "1", "AWS_BATCH_JOB_ARRAY_INDEX": "1",
-        "AWS_BATCH_CE_NAME": "batchlane-dev-spot", "AWS_BATCH_JQ_NAME": record.queue,
-        "BATCHLANE_INPUTS_URI": record.inputs_uri, "BATCHLANE_OUTPUTS_URI": record.outputs_uri,
-        "BATCHLANE_LAUNCH_ID": "e2e-env", "AWS_ENDPOINT_URL": sandbox.endpoint,
+        "AWS_BATCH_JOB_ID": f"{job.job_id}:1",
+        "AWS_BATCH_JOB_ATTEMPT": "1",
+        "AWS_BATCH_JOB_ARRAY_INDEX": "1",
+        "AWS_BATCH_CE_NAME": "batchlane-dev-spot",
+        "AWS_BATCH_JQ_NAME": record.queue,
+        "BATCHLANE_INPUTS_URI": record.inputs_uri,
+        "BATCHLANE_OUTPUTS_URI": record.outputs_uri,
+        "BATCHLANE_LAUNCH_ID": "e2e-env",
+        "AWS_ENDPOINT_URL": sandbox.endpoint,
         "EXECUTIONS_TABLE": None,  # the sandbox's own (the handlers') environment does not leak into a job
     }
 

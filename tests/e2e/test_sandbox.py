@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
 import pytest
-from waiting import wait_for
 
 from batchlane.client.waiting import settled
 from batchlane.deployment.config import load_config
@@ -15,12 +13,23 @@ from batchlane.sandbox.core import Sandbox
 from batchlane.sandbox.provision import status_path_available
 from batchlane.sandbox.scenario import parse_scenario
 from tests.e2e.conftest import task
+from waiting import wait_for
 
-SCENARIO = parse_scenario({"seed": 7, "defaults": {"runSeconds": 0.2}, "launches": [
-    {"detail": task("e2e-map", inputs=[{"i": i} for i in range(5)], retries=1),
-     "children": {"2": {"failures": [{"attempt": 1, "exitCode": 3, "reason": "Essential container in task exited"}]}},
-     "delivery": {"duplicate": 0.3, "reorder": 0.3, "reorderWindowSeconds": 0.3}},
-]})
+SCENARIO = parse_scenario(
+    {
+        "seed": 7,
+        "defaults": {"runSeconds": 0.2},
+        "launches": [
+            {
+                "detail": task("e2e-map", inputs=[{"i": i} for i in range(5)], retries=1),
+                "children": {
+                    "2": {"failures": [{"attempt": 1, "exitCode": 3, "reason": "Essential container in task exited"}]}
+                },
+                "delivery": {"duplicate": 0.3, "reorder": 0.3, "reorderWindowSeconds": 0.3},
+            },
+        ],
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +41,11 @@ def sandbox():
         yield sandbox
 
 
-
-
 def answer(sandbox, launch_id, detail_type, timeout=15.0):
-    return wait_for(lambda: next((a["detail"] for a in sandbox.answers_for(launch_id)
-                                  if a["detail-type"] == detail_type), None), timeout)
+    return wait_for(
+        lambda: next((a["detail"] for a in sandbox.answers_for(launch_id) if a["detail-type"] == detail_type), None),
+        timeout,
+    )
 
 
 def job_events(sandbox, job_id):
@@ -47,8 +56,10 @@ def test_the_sandbox_mirrors_the_deployment(sandbox):
     assert sandbox.started_in < 15
     assert set(sandbox.paths) == ({"launcher", "aggregator", "abort"} if status_path_available() else {"launcher"})
     launcher = sandbox.paths["launcher"]
-    assert (launcher.batch_size, launcher.batching_window_seconds) == (sandbox.config.launcher.batch_size,
-                                                                       sandbox.config.launcher.batching_window_seconds)
+    assert (launcher.batch_size, launcher.batching_window_seconds) == (
+        sandbox.config.launcher.batch_size,
+        sandbox.config.launcher.batching_window_seconds,
+    )
     sqs = sandbox.session.client("sqs")
     attributes = sqs.get_queue_attributes(QueueUrl=launcher.queue_url, AttributeNames=["All"])["Attributes"]
     assert json.loads(attributes["RedrivePolicy"]) == {"deadLetterTargetArn": launcher.dlq_arn, "maxReceiveCount": 2}
@@ -89,9 +100,12 @@ def test_map_task_is_one_array_job_with_a_child_retried(sandbox):
     launched = answer(sandbox, "e2e-map", "Task Launched")
     assert launched["arraySize"] == 5
     batch = sandbox.session.client("batch")
-    parents = [j for q in sandbox.deployment.queue_arns.values()
-               for j in batch.list_jobs(jobQueue=q, filters=[{"name": "JOB_NAME", "values": ["*"]}])["jobSummaryList"]
-               if j["jobName"] == launched["jobName"] and ":" not in j["jobId"]]
+    parents = [
+        j
+        for q in sandbox.deployment.queue_arns.values()
+        for j in batch.list_jobs(jobQueue=q, filters=[{"name": "JOB_NAME", "values": ["*"]}])["jobSummaryList"]
+        if j["jobName"] == launched["jobName"] and ":" not in j["jobId"]
+    ]
     assert len(parents) == 1
     wait_for(lambda: (j := sandbox.executor.job_of_launch("e2e-map")) and j.finished)
     events = job_events(sandbox, launched["jobId"])
@@ -110,8 +124,9 @@ def test_map_task_is_one_array_job_with_a_child_retried(sandbox):
     if sandbox.has_status_path:
         # A SUCCEEDED parent event overtaking a child's (reorder) ends the launch first; the
         # child's own event is folded when it arrives.
-        status = wait_for(lambda: (s := sandbox.status("e2e-map")) and s.get("storedPhase") == "succeeded"
-                          and settled(s) and s)
+        status = wait_for(
+            lambda: (s := sandbox.status("e2e-map")) and s.get("storedPhase") == "succeeded" and settled(s) and s
+        )
         assert status["outputs"]["echo"] == [{"i": i} for i in range(5)]
         assert status["counts"]["SUCCEEDED"] == 5
         retried_child = next(c for c in status["children"] if c["index"] == 2)
@@ -120,14 +135,24 @@ def test_map_task_is_one_array_job_with_a_child_retried(sandbox):
 
 def test_poisoned_message_goes_to_the_dlq_and_the_rest_of_its_batch_is_processed(sandbox):
     launcher = sandbox.pollers["launcher"]
-    good = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Task Launch Requested", "source": "sandbox.scenario",
-            "account": sandbox.deployment.account, "time": "2026-11-24T00:00:00Z", "region": "us-east-1",
-            "resources": [], "detail": task("e2e-batchmate", input={"y": 2})}
+    good = {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Task Launch Requested",
+        "source": "sandbox.scenario",
+        "account": sandbox.deployment.account,
+        "time": "2026-11-24T00:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": task("e2e-batchmate", input={"y": 2}),
+    }
     sqs = sandbox.session.client("sqs")
     launcher.pause()
     try:
-        sqs.send_message_batch(QueueUrl=sandbox.paths["launcher"].queue_url, Entries=[
-            {"Id": "poison", "MessageBody": "not json {"}, {"Id": "good", "MessageBody": json.dumps(good)}])
+        sqs.send_message_batch(
+            QueueUrl=sandbox.paths["launcher"].queue_url,
+            Entries=[{"Id": "poison", "MessageBody": "not json {"}, {"Id": "good", "MessageBody": json.dumps(good)}],
+        )
     finally:
         launcher.resume()
     assert answer(sandbox, "e2e-batchmate", "Task Launched")["arraySize"] == 0
@@ -163,16 +188,24 @@ def test_a_child_whose_output_write_fails_leaves_the_rest_of_the_map_running(san
     launched = answer(sandbox, "e2e-side-effect", "Task Launched")
     job = wait_for(lambda: (j := sandbox.executor.job_of_launch("e2e-side-effect")) and j.finished and j)
     assert job.pending_actions == 0 and not job.outputs_pending
-    finals = {e["detail"]["arrayProperties"]["index"]: e["detail"]["status"] for e in job_events(sandbox, launched["jobId"])
-              if "index" in (e["detail"].get("arrayProperties") or {})}
+    finals = {
+        e["detail"]["arrayProperties"]["index"]: e["detail"]["status"]
+        for e in job_events(sandbox, launched["jobId"])
+        if "index" in (e["detail"].get("arrayProperties") or {})
+    }
     assert finals == {0: "SUCCEEDED", 1: "SUCCEEDED", 2: "SUCCEEDED"}
     s3 = sandbox.session.client("s3")
     bucket, prefix = launched["outputsUri"][5:].split("/", 1)
-    written = sorted(o["Key"][len(prefix):] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []))
+    written = sorted(
+        o["Key"][len(prefix) :] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    )
     assert written == ["0/outputs.json", "2/outputs.json"]
     if sandbox.has_status_path:
-        status = wait_for(lambda: (s := sandbox.status("e2e-side-effect")) and s.get("storedPhase") == "succeeded"
-                          and settled(s) and s)
+        status = wait_for(
+            lambda: (
+                (s := sandbox.status("e2e-side-effect")) and s.get("storedPhase") == "succeeded" and settled(s) and s
+            )
+        )
         assert status["counts"]["SUCCEEDED"] == 3
         assert status["outputs"]["echo"] == [{"i": 0}, None, {"i": 2}]
 

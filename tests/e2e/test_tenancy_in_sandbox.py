@@ -6,20 +6,26 @@ from __future__ import annotations
 import time
 
 import pytest
-from waiting import wait_for
 
 from batchlane.deployment.config import load_config
 from batchlane.sandbox.core import Sandbox
 from batchlane.sandbox.provision import status_path_available
 from batchlane.sandbox.scenario import parse_scenario
 from tests.e2e.conftest import task
+from waiting import wait_for
 
 pytestmark = pytest.mark.skipif(not status_path_available(), reason="no status path in this checkout")
 
 GENOMICS = "genomics.pipelines"
-SCENARIO = parse_scenario({"seed": 3, "defaults": {"runSeconds": 0.2}, "launches": [
-    {"detail": {"launchId": "e2e-owned"}, "children": {"*": {"runSeconds": 30}}},
-]})
+SCENARIO = parse_scenario(
+    {
+        "seed": 3,
+        "defaults": {"runSeconds": 0.2},
+        "launches": [
+            {"detail": {"launchId": "e2e-owned"}, "children": {"*": {"runSeconds": 30}}},
+        ],
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +34,10 @@ def sandbox():
         yield sandbox
 
 
-
-
 def answer(sandbox, launch_id, detail_type):
-    return wait_for(lambda: next((a["detail"] for a in sandbox.answers_for(launch_id)
-                                  if a["detail-type"] == detail_type), None))
+    return wait_for(
+        lambda: next((a["detail"] for a in sandbox.answers_for(launch_id) if a["detail-type"] == detail_type), None)
+    )
 
 
 def test_a_team_launching_outside_its_projects_is_rejected(sandbox):

@@ -23,7 +23,7 @@ class ConnectorServer:
         self.channel = None
         self.stub = None
 
-    def __enter__(self) -> "ConnectorServer":
+    def __enter__(self) -> ConnectorServer:
         self.thread.start()
         asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
         self.channel = grpc.insecure_channel(f"localhost:{self.port}")
@@ -43,14 +43,24 @@ class ConnectorServer:
         self.thread.join(5)
 
     def create(self, template, output_prefix, inputs, metadata):
-        return self.stub.CreateTask(CreateTaskRequest(
-            template=template.to_flyte_idl(), output_prefix=output_prefix, inputs=inputs.to_flyte_idl(),
-            task_execution_metadata=metadata.to_flyte_idl()), timeout=30)
+        return self.stub.CreateTask(
+            CreateTaskRequest(
+                template=template.to_flyte_idl(),
+                output_prefix=output_prefix,
+                inputs=inputs.to_flyte_idl(),
+                task_execution_metadata=metadata.to_flyte_idl(),
+            ),
+            timeout=30,
+        )
 
     def get(self, resource_meta: bytes):
-        return self.stub.GetTask(GetTaskRequest(task_category=TaskCategory(name=TASK_TYPE, version=0),
-                                                resource_meta=resource_meta), timeout=30)
+        return self.stub.GetTask(
+            GetTaskRequest(task_category=TaskCategory(name=TASK_TYPE, version=0), resource_meta=resource_meta),
+            timeout=30,
+        )
 
     def delete(self, resource_meta: bytes):
-        return self.stub.DeleteTask(DeleteTaskRequest(task_category=TaskCategory(name=TASK_TYPE, version=0),
-                                                      resource_meta=resource_meta), timeout=30)
+        return self.stub.DeleteTask(
+            DeleteTaskRequest(task_category=TaskCategory(name=TASK_TYPE, version=0), resource_meta=resource_meta),
+            timeout=30,
+        )

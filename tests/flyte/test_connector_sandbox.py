@@ -28,11 +28,19 @@ from tests.flyte.workflows import EXECUTION, ROLE, int_inputs, launch_id_of, met
 FAILING_NODE = "n-fail"
 
 
-SCENARIO = parse_scenario({"seed": 3, "defaults": {"runSeconds": 0.2}, "launches": [
-    {"detail": {"launchId": launch_id_of(FAILING_NODE)},
-     "children": {"*": {"failures": [{"attempt": k, "exitCode": 1} for k in (1, 2, 3)]}}},
-    {"detail": {"launchId": launch_id_of("n-abort")}, "runSeconds": 30},
-]})
+SCENARIO = parse_scenario(
+    {
+        "seed": 3,
+        "defaults": {"runSeconds": 0.2},
+        "launches": [
+            {
+                "detail": {"launchId": launch_id_of(FAILING_NODE)},
+                "children": {"*": {"failures": [{"attempt": k, "exitCode": 1} for k in (1, 2, 3)]}},
+            },
+            {"detail": {"launchId": launch_id_of("n-abort")}, "runSeconds": 30},
+        ],
+    }
+)
 
 
 SUBMITTED: dict[str, dict] = {}  # jobName -> the SubmitJob request the launcher made (moto does not keep overrides)
@@ -96,20 +104,28 @@ ROOT = Path(__file__).resolve().parents[2]
 def run_container(sandbox, job: dict, index: int | None = None) -> None:
     """Run the submitted job's command as its container would (Batch is simulated; flytekit is
     real): the job's environment, AWS_BATCH_JOB_ARRAY_INDEX for an array's child, S3 at the emulator."""
-    env = {**os.environ, **environment(job), "PYTHONPATH": f"{ROOT / 'lambdas'}:{ROOT / 'toolkit'}:{ROOT}",
-           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-           "FLYTE_AWS_ENDPOINT": sandbox.endpoint, "FLYTE_AWS_ACCESS_KEY_ID": "testing",
-           "FLYTE_AWS_SECRET_ACCESS_KEY": "testing"}
+    env = {
+        **os.environ,
+        **environment(job),
+        "PYTHONPATH": f"{ROOT / 'lambdas'}:{ROOT / 'toolkit'}:{ROOT}",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "FLYTE_AWS_ENDPOINT": sandbox.endpoint,
+        "FLYTE_AWS_ACCESS_KEY_ID": "testing",
+        "FLYTE_AWS_SECRET_ACCESS_KEY": "testing",
+    }
     if index is not None:
         env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(index)
-    done = subprocess.run(job["containerOverrides"]["command"], env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        job["containerOverrides"]["command"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-3000:]
 
 
 def integers(outputs: LiteralMap) -> dict:
-    return {k: ([x.scalar.primitive.integer for x in v.collection.literals] if v.collection else
-                v.scalar.primitive.integer) for k, v in outputs.literals.items()}
+    return {
+        k: ([x.scalar.primitive.integer for x in v.collection.literals] if v.collection else v.scalar.primitive.integer)
+        for k, v in outputs.literals.items()
+    }
 
 
 def environment(job: dict) -> dict[str, str]:
@@ -123,8 +139,13 @@ def test_a_task_runs_with_its_template_and_succeeds(sandbox, tasks):
     assert meta.launch_id == launch_id_of("n-single")
     job = submitted_job(sandbox, meta.launch_id)
     env = environment(job)
-    assert job["containerOverrides"]["command"][:5] == ["pyflyte-execute", "--inputs", f"{prefix}/inputs.pb",
-                                               "--output-prefix", f"{prefix}/0"]
+    assert job["containerOverrides"]["command"][:5] == [
+        "pyflyte-execute",
+        "--inputs",
+        f"{prefix}/inputs.pb",
+        "--output-prefix",
+        f"{prefix}/0",
+    ]
     assert env["BATCH_JOB_ARRAY_INDEX_VAR_NAME"] == "BATCHLANE_FAKE_ARRAY_INDEX"
     assert env["BATCHLANE_FAKE_ARRAY_INDEX"] == "0" and env["FLYTE_FAIL_ON_ERROR"] == "true"
     assert env["TEAM_SETTING"] == "on"
@@ -132,11 +153,16 @@ def test_a_task_runs_with_its_template_and_succeeds(sandbox, tasks):
     assert job["schedulingPriorityOverride"] == 7 and job["parameters"] == {"bucket": "raw"}
     assert job["propagateTags"] is False and job["tags"]["team"] == "ml"
     assert job["retryStrategy"] == {"attempts": 3}
-    assert {r["type"]: r["value"] for r in job["containerOverrides"]["resourceRequirements"]} == \
-        {"VCPU": "2", "MEMORY": "4096"}
+    assert {r["type"]: r["value"] for r in job["containerOverrides"]["resourceRequirements"]} == {
+        "VCPU": "2",
+        "MEMORY": "4096",
+    }
     assert sandbox.launch_record(meta.launch_id).job_definition  # the role lives in the job definition
-    inputs = sandbox.session.client("s3").get_object(Bucket=sandbox.deployment.bucket,
-                                                     Key=f"flyte/{EXECUTION}/n-single/inputs.pb")["Body"].read()
+    inputs = (
+        sandbox.session.client("s3")
+        .get_object(Bucket=sandbox.deployment.bucket, Key=f"flyte/{EXECUTION}/n-single/inputs.pb")["Body"]
+        .read()
+    )
     assert inputs == int_inputs(4).to_flyte_idl().SerializeToString()
     run_container(sandbox, job)  # pyflyte-execute reads inputs.pb from S3, writes <prefix>/0/outputs.pb
     resource = until_final(connector, meta)
@@ -146,17 +172,24 @@ def test_a_task_runs_with_its_template_and_succeeds(sandbox, tasks):
 
 
 def test_the_role_comes_from_the_execution_annotation(sandbox, tasks):
-    meta = BatchlaneConnector(0).create(tasks.single, output_prefix(sandbox, "n-role"), int_inputs(1), metadata("n-role"))
+    meta = BatchlaneConnector(0).create(
+        tasks.single, output_prefix(sandbox, "n-role"), int_inputs(1), metadata("n-role")
+    )
     record = submitted(sandbox, meta.launch_id)
-    definition = sandbox.session.client("batch").describe_job_definitions(
-        jobDefinitionName=record.job_definition)["jobDefinitions"][0]
+    definition = sandbox.session.client("batch").describe_job_definitions(jobDefinitionName=record.job_definition)[
+        "jobDefinitions"
+    ][0]
     assert definition["containerProperties"]["jobRoleArn"] == ROLE
 
 
 def test_a_map_over_three_elements_is_three_launches_each_with_its_own_element(sandbox, tasks):
     connector = BatchlaneConnector(1)
-    metas = [connector.create(tasks.map_element, output_prefix(sandbox, f"n-map-{i}"), int_inputs(10 + i),
-                              metadata(f"n-map-{i}")) for i in range(3)]
+    metas = [
+        connector.create(
+            tasks.map_element, output_prefix(sandbox, f"n-map-{i}"), int_inputs(10 + i), metadata(f"n-map-{i}")
+        )
+        for i in range(3)
+    ]
     assert len({m.launch_id for m in metas}) == 3
     s3 = sandbox.session.client("s3")
     for i, meta in enumerate(metas):
@@ -228,8 +261,11 @@ def test_the_grpc_connector_service_creates_gets_and_deletes(sandbox, tasks):
         created = server.create(tasks.single, prefix, int_inputs(2), metadata("n-grpc"))
         meta = BatchlaneMetadata.decode(created.resource_meta)
         assert meta.launch_id == launch_id_of("n-grpc")
-        resource = wait_for(lambda: (lambda r: r if r.phase == TaskExecution.SUCCEEDED else None)(
-            server.get(created.resource_meta).resource))
+        resource = wait_for(
+            lambda: (lambda r: r if r.phase == TaskExecution.SUCCEEDED else None)(
+                server.get(created.resource_meta).resource
+            )
+        )
         assert resource.log_links[0].name == "AWS Batch Job"
         server.delete(created.resource_meta)  # of an ended launch: answered, nothing to stop
 

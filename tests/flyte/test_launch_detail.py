@@ -28,7 +28,11 @@ def test_the_detail_carries_the_template_and_the_execution(tasks):
     assert detail["role"] == ROLE and detail["retries"] == 2 and launch.size == 1
     assert detail["container"]["resources"] == {"vcpu": 2.0, "memory": 4096}
     assert (detail["schedulingPriority"], detail["parameters"], detail["propagateTags"], detail["tags"]) == (
-        BATCH_CONFIG.schedulingPriority, BATCH_CONFIG.parameters, False, BATCH_CONFIG.tags)
+        BATCH_CONFIG.schedulingPriority,
+        BATCH_CONFIG.parameters,
+        False,
+        BATCH_CONFIG.tags,
+    )
     assert "queueHint" not in detail
     assert LaunchRequest.model_validate(detail).queue_hint is None  # a valid launch under the strict contract
 
@@ -36,7 +40,9 @@ def test_the_detail_carries_the_template_and_the_execution(tasks):
 def test_the_security_contexts_role_wins_over_the_annotation(tasks):
     template = serialized_tasks().single
     template._security_context = SecurityContext(run_as=Identity(iam_role="arn:aws:iam::123456789012:role/other"))
-    assert launch_detail(template, PREFIX, None, metadata("n0")).detail["role"] == "arn:aws:iam::123456789012:role/other"
+    assert (
+        launch_detail(template, PREFIX, None, metadata("n0")).detail["role"] == "arn:aws:iam::123456789012:role/other"
+    )
 
 
 def test_flyteadmins_queue_becomes_the_hint(tasks):

@@ -9,7 +9,11 @@ from dataclasses import dataclass
 from flytekit import Resources, map_task, task, workflow
 from flytekit.configuration import Image, ImageConfig, SerializationSettings
 from flytekit.models.core.identifier import (
-    Identifier, NodeExecutionIdentifier, ResourceType, TaskExecutionIdentifier, WorkflowExecutionIdentifier,
+    Identifier,
+    NodeExecutionIdentifier,
+    ResourceType,
+    TaskExecutionIdentifier,
+    WorkflowExecutionIdentifier,
 )
 from flytekit.models.literals import Literal, LiteralMap, Primitive, Scalar
 from flytekit.models.task import TaskExecutionMetadata, TaskSpec, TaskTemplate
@@ -17,12 +21,18 @@ from flytekit.tools.translator import get_serializable
 from flytekitplugins.awsbatch import AWSBatchConfig
 
 ROLE = "arn:aws:iam::123456789012:role/batchlane-dev-job-default"
-BATCH_CONFIG = AWSBatchConfig(schedulingPriority=7, parameters={"bucket": "raw"}, propagateTags=False,
-                              tags={"team": "ml"})
+BATCH_CONFIG = AWSBatchConfig(
+    schedulingPriority=7, parameters={"bucket": "raw"}, propagateTags=False, tags={"team": "ml"}
+)
 
 
-@task(task_config=BATCH_CONFIG, retries=2, requests=Resources(cpu="500m", mem="1Gi"),
-      limits=Resources(cpu="2", mem="4Gi"), environment={"TEAM_SETTING": "on"})
+@task(
+    task_config=BATCH_CONFIG,
+    retries=2,
+    requests=Resources(cpu="500m", mem="1Gi"),
+    limits=Resources(cpu="2", mem="4Gi"),
+    environment={"TEAM_SETTING": "on"},
+)
 def square(x: int) -> int:
     return x * x
 
@@ -61,22 +71,34 @@ class Templates:
 
 
 def serialized_tasks() -> Templates:
-    settings = SerializationSettings(image_config=ImageConfig(default_image=Image(
-        name="default", fqn="123456789012.dkr.ecr.us-east-1.amazonaws.com/flyte-app", tag="1")),
-        project="flytesnacks", domain="development", version="v1")
+    settings = SerializationSettings(
+        image_config=ImageConfig(
+            default_image=Image(name="default", fqn="123456789012.dkr.ecr.us-east-1.amazonaws.com/flyte-app", tag="1")
+        ),
+        project="flytesnacks",
+        domain="development",
+        version="v1",
+    )
     entities: OrderedDict = OrderedDict()
     get_serializable(entities, settings, squares)
     get_serializable(entities, settings, single)
     get_serializable(entities, settings, cubes)
-    templates = {spec.template.id.name.rsplit(".", 1)[-1]: spec.template
-                 for spec in entities.values() if isinstance(spec, TaskSpec)}
+    templates = {
+        spec.template.id.name.rsplit(".", 1)[-1]: spec.template
+        for spec in entities.values()
+        if isinstance(spec, TaskSpec)
+    }
 
     def named(start: str) -> TaskTemplate:  # map tasks' names end in a hash
         [template] = [t for name, t in templates.items() if name.startswith(start)]
         return template
 
-    return Templates(single=named("square"), map_element=named("map_square"), too_many_retries=named("impatient"),
-                     whole_map=named("map_cube"))
+    return Templates(
+        single=named("square"),
+        map_element=named("map_square"),
+        too_many_retries=named("impatient"),
+        whole_map=named("map_cube"),
+    )
 
 
 # --- what propeller sends with a template: the execution, its inputs ------------------------------
@@ -89,9 +111,13 @@ def metadata(node: str, project: str = "flytesnacks", domain: str = "development
     task_id = Identifier(ResourceType.TASK, project, domain, "wf.square", "v1")
     return TaskExecutionMetadata(
         task_execution_id=TaskExecutionIdentifier(task_id, NodeExecutionIdentifier(node, wf), 0),
-        namespace=f"{project}-{domain}", labels={"batchlane.io/workflow": "training"},
-        annotations={"eks.amazonaws.com/role-arn": ROLE}, k8s_service_account="default",
-        environment_variables={}, identity=None)
+        namespace=f"{project}-{domain}",
+        labels={"batchlane.io/workflow": "training"},
+        annotations={"eks.amazonaws.com/role-arn": ROLE},
+        k8s_service_account="default",
+        environment_variables={},
+        identity=None,
+    )
 
 
 def launch_id_of(node: str) -> str:

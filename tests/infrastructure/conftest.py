@@ -110,4 +110,3 @@ def template(dev):
 def pytest_sessionfinish(session, exitstatus):
     for result in _CACHE.values():
         shutil.rmtree(result.outdir, ignore_errors=True)
-

@@ -109,8 +109,10 @@ def test_existing_vpc_is_used_by_id_without_lookups(fargate):
 
 
 def test_fair_share_and_runnable_time_limit(fargate):
-    queues = {q["Properties"]["JobQueueName"]: q["Properties"] for q in fargate.resources("AWS::Batch::JobQueue").values()}
-    (policy_id, policy), = fargate.resources("AWS::Batch::SchedulingPolicy").items()
+    queues = {
+        q["Properties"]["JobQueueName"]: q["Properties"] for q in fargate.resources("AWS::Batch::JobQueue").values()
+    }
+    ((policy_id, policy),) = fargate.resources("AWS::Batch::SchedulingPolicy").items()
     shared = queues["batchlane-fargate-shared"]
     assert shared["SchedulingPolicyArn"] == {"Fn::GetAtt": [policy_id, "Arn"]}
     fair = policy["Properties"]["FairsharePolicy"]
@@ -134,7 +136,9 @@ def _trust(role: dict) -> list[dict]:
 def test_job_roles_and_execution_role_trust_ecs_tasks_from_this_account_only(synth):
     compute = synth.stack.compute
     roles = synth.resources("AWS::IAM::Role")
-    expected_names = {synth.config.job_role_name(r) for r in synth.config.job_roles} | {f"{synth.config.prefix}-execution"}
+    expected_names = {synth.config.job_role_name(r) for r in synth.config.job_roles} | {
+        f"{synth.config.prefix}-execution"
+    }
     for role in [*compute.job_roles.values(), compute.execution_role]:
         resource = roles[synth.logical_id(role)]
         assert resource["Properties"]["RoleName"] in expected_names
@@ -174,8 +178,14 @@ def test_job_roles_read_and_write_launch_data_only(synth):
         projects = next(r.projects for r in synth.config.job_roles if r.name == name)
         statements = {s["Sid"]: s for s in _statements_of(synth, role)}
         assert set(statements) <= {"ReadProjectLaunchData", "WriteProjectOutputs", "ReadAllowedInputsLocations"}
-        keys = {sid: [r["Fn::Join"][1][1] for r in _as_list(s["Resource"]) if "Fn::Join" in r and
-                      r["Fn::Join"][1][0] == bucket] for sid, s in statements.items()}
+        keys = {
+            sid: [
+                r["Fn::Join"][1][1]
+                for r in _as_list(s["Resource"])
+                if "Fn::Join" in r and r["Fn::Join"][1][0] == bucket
+            ]
+            for sid, s in statements.items()
+        }
         assert keys["ReadProjectLaunchData"] == [f"/launches/{p}/*" for p in projects]
         assert keys["WriteProjectOutputs"] == [f"/launches/{p}/*/outputs/*" for p in projects]
         assert statements["WriteProjectOutputs"]["Action"] == ["s3:AbortMultipartUpload", "s3:PutObject"]
@@ -195,10 +205,16 @@ def test_execution_role_pulls_images_and_writes_the_job_log_group_only(synth):
     compute = synth.stack.compute
     statements = _statements_of(synth, compute.execution_role)
     actions = sorted(a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))
-    assert actions == sorted([
-        "ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
-        "ecr:GetDownloadUrlForLayer", "logs:CreateLogStream", "logs:PutLogEvents",
-    ])
+    assert actions == sorted(
+        [
+            "ecr:GetAuthorizationToken",
+            "ecr:BatchCheckLayerAvailability",
+            "ecr:BatchGetImage",
+            "ecr:GetDownloadUrlForLayer",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+        ]
+    )
     logs = [s for s in statements if "logs:PutLogEvents" in s["Action"]]
     assert logs[0]["Resource"] == {"Fn::GetAtt": [synth.logical_id(compute.log_group), "Arn"]}
 

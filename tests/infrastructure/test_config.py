@@ -66,7 +66,12 @@ def test_dev_reproduces_the_seed_guides_three_queues():
     assert kinds[queues["gpu_dynamic"].compute_environments[0]] == "gpu"
     # the seed's workflowConfigs, in order, ending with the catch-all; its tags after default are where
     # a job the default queue cannot run falls through to (a GPU, platform FARGATE: routing by need)
-    assert [r.tags for r in config.routing_rules] == [["critical"], ["gpu"], ["critical"], ["default", "gpu", "fargate"]]
+    assert [r.tags for r in config.routing_rules] == [
+        ["critical"],
+        ["gpu"],
+        ["critical"],
+        ["default", "gpu", "fargate"],
+    ]
 
 
 def test_fargate_example_uses_an_existing_vpc_and_only_fargate():
@@ -98,7 +103,9 @@ def test_wrong_allocation_strategy_names_the_allowed_values(tmp_path):
 
 
 def test_spot_allocation_strategy_on_on_demand_compute_is_rejected(tmp_path):
-    message = broken(tmp_path, lambda r: r["computeEnvironments"][0].update(allocationStrategy="SPOT_CAPACITY_OPTIMIZED"))
+    message = broken(
+        tmp_path, lambda r: r["computeEnvironments"][0].update(allocationStrategy="SPOT_CAPACITY_OPTIMIZED")
+    )
     assert "applies to kind spot only" in message and "BEST_FIT_PROGRESSIVE" in message
 
 
@@ -129,7 +136,9 @@ def test_queue_cannot_mix_fargate_and_ec2(tmp_path):
 
 
 def test_queue_takes_at_most_three_compute_environments(tmp_path):
-    message = broken(tmp_path, lambda r: r["jobQueues"][0].update(computeEnvironments=["spot", "ondemand", "gpu", "spot"]))
+    message = broken(
+        tmp_path, lambda r: r["jobQueues"][0].update(computeEnvironments=["spot", "ondemand", "gpu", "spot"])
+    )
     assert "jobQueues.0.computeEnvironments" in message and "at most 3" in message
 
 
@@ -207,8 +216,14 @@ def test_seed_rule_ids_keep_file_order():
     config = load_config("dev")
     rules = [i for i in seed_items(config) if i["sk"].startswith("rule#")]
     assert [r["sk"] for r in rules] == ["rule#0001", "rule#0002", "rule#0003", "rule#0004"]
-    assert rules[0] == {"pk": "routing", "sk": "rule#0001", "tags": ["critical"], "project": "my_queue_1",
-                        "domain": "production", "workflow": "my_workflow_1"}
+    assert rules[0] == {
+        "pk": "routing",
+        "sk": "rule#0001",
+        "tags": ["critical"],
+        "project": "my_queue_1",
+        "domain": "production",
+        "workflow": "my_workflow_1",
+    }
 
 
 def test_attribute_values_are_dynamodb_json():

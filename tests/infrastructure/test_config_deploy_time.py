@@ -19,6 +19,7 @@ def test_a_job_role_name_longer_than_iam_allows_is_named(tmp_path):
 def test_fair_share_weights_outside_batch_s_range_are_refused(tmp_path, weight):
     def change(raw):
         raw["jobQueues"][0]["fairShare"] = {"shares": {"team_a": weight}}
+
     message = broken(tmp_path, change)
     assert "jobQueues.0.fairShare.shares.team_a" in message
 
@@ -32,6 +33,7 @@ def test_fair_share_weights_at_the_limits_are_accepted(tmp_path):
 def test_a_share_id_no_launch_can_name_is_refused(tmp_path):
     def change(raw):
         raw["jobQueues"][0]["fairShare"] = {"shares": {"team-a": 1}}
+
     message = broken(tmp_path, change)
     assert "jobQueues.0.fairShare.shares.team-a" in message and "[A-Za-z0-9_]" in message
 
@@ -49,6 +51,7 @@ def test_every_deploy_time_problem_is_listed_at_once(tmp_path):
     def change(raw):
         raw.update(name="d" * 20, jobRoles=[{"name": "r" * 40}])
         raw["network"] = {"newVpc": {"natGateways": 0}}
+
     message = broken(tmp_path, change)
     assert "IAM allows 64" in message and "natGateways: 0" in message
 

@@ -20,8 +20,11 @@ HANDLERS = {
 
 
 def _functions(synth) -> dict[str, dict]:
-    return {k: r["Properties"] for k, r in synth.resources("AWS::Lambda::Function").items()
-            if r["Properties"].get("Handler", "").startswith("batchlane.")}
+    return {
+        k: r["Properties"]
+        for k, r in synth.resources("AWS::Lambda::Function").items()
+        if r["Properties"].get("Handler", "").startswith("batchlane.")
+    }
 
 
 def test_every_handler_reads_its_environment_through_a_model(synth):
@@ -42,8 +45,12 @@ def test_each_environment_is_what_its_handler_reads_and_nothing_else(synth):
 
 def test_environments_name_the_deployment_s_own_resources(synth):
     state = synth.stack.state
-    resources = {"ROUTING_TABLE": state.routing_table, "EXECUTIONS_TABLE": state.executions_table,
-                 "DATA_BUCKET": state.bucket, "EVENT_BUS": state.bus}
+    resources = {
+        "ROUTING_TABLE": state.routing_table,
+        "EXECUTIONS_TABLE": state.executions_table,
+        "DATA_BUCKET": state.bucket,
+        "EVENT_BUS": state.bus,
+    }
     for props in _functions(synth).values():
         written = props["Environment"]["Variables"]
         for variable, resource in resources.items():

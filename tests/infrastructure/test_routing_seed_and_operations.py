@@ -50,8 +50,10 @@ def test_the_seed_puts_every_configured_item_only_where_none_exists(synth):
 def test_the_seed_may_only_put_items_in_the_routing_table(synth):
     table_arn = {"Fn::GetAtt": [synth.logical_id(synth.stack.state.routing_table), "Arn"]}
     policies = [
-        p for p in synth.resources("AWS::IAM::Policy").values()
-        if "RoutingSeed" in json.dumps(p) or any(
+        p
+        for p in synth.resources("AWS::IAM::Policy").values()
+        if "RoutingSeed" in json.dumps(p)
+        or any(
             s.get("Action") == "dynamodb:PutItem" and s.get("Resource") == table_arn
             for s in p["Properties"]["PolicyDocument"]["Statement"]
         )
@@ -118,7 +120,8 @@ def test_every_dead_letter_queue_has_an_alarm(synth):
         a["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
         for a in _alarms(synth)
         if a["MetricName"] == "ApproximateNumberOfMessagesVisible"
-        and a["Threshold"] == 0 and a["ComparisonOperator"] == "GreaterThanThreshold"
+        and a["Threshold"] == 0
+        and a["ComparisonOperator"] == "GreaterThanThreshold"
     }
     assert dlqs <= alarmed
 
@@ -142,8 +145,14 @@ def test_dashboard_shows_the_batchlane_metrics(synth):
     _operations(synth)
     (dashboard,) = synth.resources("AWS::CloudWatch::Dashboard").values()
     body = json.dumps(dashboard["Properties"]["DashboardBody"])
-    for metric in ("LaunchRequested", "LaunchRejected", "JobSubmitted", "StatusEventProcessed", "QueueBlocked",
-                   "RoutingItemMalformed"):
+    for metric in (
+        "LaunchRequested",
+        "LaunchRejected",
+        "JobSubmitted",
+        "StatusEventProcessed",
+        "QueueBlocked",
+        "RoutingItemMalformed",
+    ):
         assert metric in body
 
 
@@ -163,26 +172,53 @@ def test_operations_construct_in_a_small_stack():
     stack = cdk.Stack(app, "Ops")
     dlqs = {n: sqs.Queue(stack, f"Dlq{n}", enforce_ssl=True) for n in ("launch", "status")}
     functions = {
-        n: lambda_.Function(stack, f"Fn{n}", runtime=lambda_.Runtime.PYTHON_3_12, handler="i.h",
-                            code=lambda_.Code.from_inline("def h(e, c): pass"))
+        n: lambda_.Function(
+            stack,
+            f"Fn{n}",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            handler="i.h",
+            code=lambda_.Code.from_inline("def h(e, c): pass"),
+        )
         for n in ("launcher", "aggregator")
     }
-    queues = {q.name: batch.JobQueue.from_job_queue_arn(
-        stack, f"Q{q.name}", f"arn:aws:batch:us-east-1:123456789012:job-queue/{config.queue_name(q)}")
-        for q in config.job_queues}
+    queues = {
+        q.name: batch.JobQueue.from_job_queue_arn(
+            stack, f"Q{q.name}", f"arn:aws:batch:us-east-1:123456789012:job-queue/{config.queue_name(q)}"
+        )
+        for q in config.job_queues
+    }
     Operations(stack, "Operations", config=config, dlqs=dlqs, functions=functions, job_queues=queues)
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::CloudWatch::Alarm", 4)
-    template.has_resource_properties("AWS::CloudWatch::Alarm", {
-        "AlarmName": "batchlane-dev-dlq-launch", "MetricName": "ApproximateNumberOfMessagesVisible",
-        "Namespace": "AWS/SQS", "Threshold": 0, "ComparisonOperator": "GreaterThanThreshold",
-    })
-    template.has_resource_properties("AWS::CloudWatch::Alarm", {
-        "AlarmName": "batchlane-dev-errors-aggregator", "MetricName": "Errors", "Namespace": "AWS/Lambda",
-    })
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "AlarmName": "batchlane-dev-dlq-launch",
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Namespace": "AWS/SQS",
+            "Threshold": 0,
+            "ComparisonOperator": "GreaterThanThreshold",
+        },
+    )
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "AlarmName": "batchlane-dev-errors-aggregator",
+            "MetricName": "Errors",
+            "Namespace": "AWS/Lambda",
+        },
+    )
     template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
-    template.has_resource_properties("AWS::SNS::TopicPolicy", {"PolicyDocument": {"Statement": [
-        Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]}})
+    template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": [
+                    Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})
+                ]
+            }
+        },
+    )
     template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
     body = json.dumps(template.find_resources("AWS::CloudWatch::Dashboard"))
     assert "batchlane-dev-gpu_dynamic" in body and "QueueBlocked" in body

@@ -29,6 +29,7 @@ COMMON = {field.alias for field in CommonEnvironment.model_fields.values()}
 
 # --- the template's facts ------------------------------------------------------------------------
 
+
 class TemplateFacts:
     def __init__(self, template: dict) -> None:
         self.resources = template["Resources"]
@@ -52,20 +53,33 @@ class TemplateFacts:
             return value
         resource = self.resources[target]
         props = resource["Properties"]
-        return {"AWS::DynamoDB::Table": lambda: props["TableName"], "AWS::Events::EventBus": lambda: props["Name"],
-                "AWS::S3::Bucket": lambda: BUCKET, "AWS::Batch::JobQueue": lambda: props["JobQueueName"]}.get(
-            resource["Type"], lambda: f"<{target}>")()
+        return {
+            "AWS::DynamoDB::Table": lambda: props["TableName"],
+            "AWS::Events::EventBus": lambda: props["Name"],
+            "AWS::S3::Bucket": lambda: BUCKET,
+            "AWS::Batch::JobQueue": lambda: props["JobQueueName"],
+        }.get(resource["Type"], lambda: f"<{target}>")()
 
     def tables(self) -> dict[str, dict]:
-        return {p["TableName"]: _table_facts(
-            p["KeySchema"], p["AttributeDefinitions"], p.get("GlobalSecondaryIndexes", []),
-            (p.get("TimeToLiveSpecification") or {}).get("AttributeName"))
-            for p in self.of_type("AWS::DynamoDB::Table").values()}
+        return {
+            p["TableName"]: _table_facts(
+                p["KeySchema"],
+                p["AttributeDefinitions"],
+                p.get("GlobalSecondaryIndexes", []),
+                (p.get("TimeToLiveSpecification") or {}).get("AttributeName"),
+            )
+            for p in self.of_type("AWS::DynamoDB::Table").values()
+        }
 
     def functions(self) -> dict[str, dict]:
-        return {p["Handler"]: {"timeout": p["Timeout"], "environment": {
-            k: self.value(v) for k, v in p["Environment"]["Variables"].items() if k not in COMMON}}
-            for p in self.of_type("AWS::Lambda::Function").values() if p.get("Handler", "").startswith("batchlane.")}
+        return {
+            p["Handler"]: {
+                "timeout": p["Timeout"],
+                "environment": {k: self.value(v) for k, v in p["Environment"]["Variables"].items() if k not in COMMON},
+            }
+            for p in self.of_type("AWS::Lambda::Function").values()
+            if p.get("Handler", "").startswith("batchlane.")
+        }
 
     def paths(self) -> dict[tuple[str, str], dict]:
         queues, functions = self.of_type("AWS::SQS::Queue"), self.of_type("AWS::Lambda::Function")
@@ -83,14 +97,21 @@ class TemplateFacts:
                 bus = "batchlane" if "EventBusName" in rule else "default"
                 # A path's own rule comes first; its extra rules onto the same buffer (contract.EventPath.
                 # extra_rules, e.g. chunk-due) are compared in test_launch_path.
-                paths.setdefault((handler, bus), _path_facts(
-                    pattern=self._pattern(rule["EventPattern"]), retry=target["RetryPolicy"],
-                    target_dlq=self.ref(target["DeadLetterConfig"]["Arn"]) == dlq_id,
-                    visibility=queue["VisibilityTimeout"], retention=queue["MessageRetentionPeriod"],
-                    max_receive_count=redrive["maxReceiveCount"],
-                    dlq_retention=queues[dlq_id]["MessageRetentionPeriod"], batch_size=mapping["BatchSize"],
-                    window=mapping.get("MaximumBatchingWindowInSeconds", 0),
-                    partial_failures="ReportBatchItemFailures" in mapping.get("FunctionResponseTypes", [])))
+                paths.setdefault(
+                    (handler, bus),
+                    _path_facts(
+                        pattern=self._pattern(rule["EventPattern"]),
+                        retry=target["RetryPolicy"],
+                        target_dlq=self.ref(target["DeadLetterConfig"]["Arn"]) == dlq_id,
+                        visibility=queue["VisibilityTimeout"],
+                        retention=queue["MessageRetentionPeriod"],
+                        max_receive_count=redrive["maxReceiveCount"],
+                        dlq_retention=queues[dlq_id]["MessageRetentionPeriod"],
+                        batch_size=mapping["BatchSize"],
+                        window=mapping.get("MaximumBatchingWindowInSeconds", 0),
+                        partial_failures="ReportBatchItemFailures" in mapping.get("FunctionResponseTypes", []),
+                    ),
+                )
         return paths
 
     def _pattern(self, pattern: Any) -> Any:
@@ -107,19 +128,42 @@ def _table_facts(key_schema, attributes, indexes, ttl) -> dict:
     def keys(schema):
         return [(k["AttributeName"], types.get(k["AttributeName"]), k["KeyType"]) for k in schema]
 
-    return {"keys": keys(key_schema), "ttl": ttl,
-            "indexes": {i["IndexName"]: (keys(i["KeySchema"]), i["Projection"]["ProjectionType"]) for i in indexes}}
+    return {
+        "keys": keys(key_schema),
+        "ttl": ttl,
+        "indexes": {i["IndexName"]: (keys(i["KeySchema"]), i["Projection"]["ProjectionType"]) for i in indexes},
+    }
 
 
-def _path_facts(*, pattern, retry, target_dlq, visibility, retention, max_receive_count, dlq_retention, batch_size,
-                window, partial_failures) -> dict:
-    return {"pattern": pattern, "retry": (int(retry["MaximumRetryAttempts"]), int(retry["MaximumEventAgeInSeconds"])),
-            "target dead-letter queue is the buffer's": target_dlq, "visibility": int(visibility),
-            "retention": int(retention), "maxReceiveCount": int(max_receive_count), "dlq retention": int(dlq_retention),
-            "batch size": int(batch_size), "batching window": int(window), "partial batch failures": partial_failures}
+def _path_facts(
+    *,
+    pattern,
+    retry,
+    target_dlq,
+    visibility,
+    retention,
+    max_receive_count,
+    dlq_retention,
+    batch_size,
+    window,
+    partial_failures,
+) -> dict:
+    return {
+        "pattern": pattern,
+        "retry": (int(retry["MaximumRetryAttempts"]), int(retry["MaximumEventAgeInSeconds"])),
+        "target dead-letter queue is the buffer's": target_dlq,
+        "visibility": int(visibility),
+        "retention": int(retention),
+        "maxReceiveCount": int(max_receive_count),
+        "dlq retention": int(dlq_retention),
+        "batch size": int(batch_size),
+        "batching window": int(window),
+        "partial batch failures": partial_failures,
+    }
 
 
 # --- the sandbox's facts -------------------------------------------------------------------------
+
 
 def sandbox_facts(config) -> dict:
     """Provision the deployment in a fresh emulator (as the sandbox does, with the stacks'
@@ -133,15 +177,25 @@ def sandbox_facts(config) -> dict:
         deployment = provision(config, session)
         buffers = provision_event_paths(deployment, session)
         names = {deployment.bucket: BUCKET}
-        functions = {b.handler: {"timeout": b.timeout_seconds,
-                                 "environment": {k: names.get(v, v) for k, v in b.environment.items()}}
-                     for b in buffers.values()}
+        functions = {
+            b.handler: {
+                "timeout": b.timeout_seconds,
+                "environment": {k: names.get(v, v) for k, v in b.environment.items()},
+            }
+            for b in buffers.values()
+        }
         functions["batchlane.status.handler.reconcile"] = {
             "timeout": config.reconciler.timeout_seconds,
-            "environment": {k: names.get(v, v) for k, v in reconciler_environment(deployment).items()}}
-        return {"tables": _sandbox_tables(session, config), "functions": functions,
-                "paths": {(b.handler, "default" if b.bus == "default" else "batchlane"): _sandbox_path(session, b)
-                          for b in buffers.values()}}
+            "environment": {k: names.get(v, v) for k, v in reconciler_environment(deployment).items()},
+        }
+        return {
+            "tables": _sandbox_tables(session, config),
+            "functions": functions,
+            "paths": {
+                (b.handler, "default" if b.bus == "default" else "batchlane"): _sandbox_path(session, b)
+                for b in buffers.values()
+            },
+        }
     finally:
         emulator.stop()
 
@@ -152,9 +206,12 @@ def _sandbox_tables(session, config) -> dict:
     for name in ddb.list_tables()["TableNames"]:
         table = ddb.describe_table(TableName=name)["Table"]
         ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
-        tables[name] = _table_facts(table["KeySchema"], table["AttributeDefinitions"],
-                                    table.get("GlobalSecondaryIndexes", []),
-                                    ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") == "ENABLED" else None)
+        tables[name] = _table_facts(
+            table["KeySchema"],
+            table["AttributeDefinitions"],
+            table.get("GlobalSecondaryIndexes", []),
+            ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") == "ENABLED" else None,
+        )
     return tables
 
 
@@ -174,15 +231,21 @@ def _sandbox_path(session, buffer) -> dict:
         return value.rsplit("/", 1)[-1] if isinstance(value, str) and ":job-queue/" in value else value
 
     return _path_facts(
-        pattern=queue_names(pattern), retry=target["RetryPolicy"],
+        pattern=queue_names(pattern),
+        retry=target["RetryPolicy"],
         target_dlq=target["DeadLetterConfig"]["Arn"] == redrive["deadLetterTargetArn"] == buffer.dlq_arn,
-        visibility=queue["VisibilityTimeout"], retention=queue["MessageRetentionPeriod"],
-        max_receive_count=redrive["maxReceiveCount"], dlq_retention=dlq["MessageRetentionPeriod"],
-        batch_size=buffer.batch_size, window=buffer.batching_window_seconds,
-        partial_failures=True)  # the sandbox's poller always honours batchItemFailures
+        visibility=queue["VisibilityTimeout"],
+        retention=queue["MessageRetentionPeriod"],
+        max_receive_count=redrive["maxReceiveCount"],
+        dlq_retention=dlq["MessageRetentionPeriod"],
+        batch_size=buffer.batch_size,
+        window=buffer.batching_window_seconds,
+        partial_failures=True,
+    )  # the sandbox's poller always honours batchItemFailures
 
 
 # --- the comparison ------------------------------------------------------------------------------
+
 
 def drift(deployed: dict, sandbox: dict) -> list[str]:
     """Every fact on which the template and the sandbox differ, named."""
@@ -200,8 +263,11 @@ def drift(deployed: dict, sandbox: dict) -> list[str]:
 
 def _differences(where: str, deployed: Any, sandbox: Any) -> list[str]:
     if isinstance(deployed, dict) and isinstance(sandbox, dict):
-        return [p for k in sorted(set(deployed) | set(sandbox), key=str)
-                for p in _differences(f"{where} {k}", deployed.get(k, "<absent>"), sandbox.get(k, "<absent>"))]
+        return [
+            p
+            for k in sorted(set(deployed) | set(sandbox), key=str)
+            for p in _differences(f"{where} {k}", deployed.get(k, "<absent>"), sandbox.get(k, "<absent>"))
+        ]
     return [] if deployed == sandbox else [f"{where}: stack {deployed!r}, sandbox {sandbox!r}"]
 
 
@@ -236,19 +302,24 @@ def test_a_stack_that_changes_an_event_pattern_drifts(dev, sandbox):
             props["EventPattern"]["detail-type"] = ["Task Launch Wanted"]
 
     problems = drift(deployed_facts(_changed(dev.json, "AWS::Events::Rule", launch_rule)), sandbox)
-    assert problems == ["paths ('batchlane.launch.handler.handler', 'batchlane') pattern detail-type: "
-                        "stack ['Task Launch Wanted'], sandbox ['Task Launch Requested']"]
+    assert problems == [
+        "paths ('batchlane.launch.handler.handler', 'batchlane') pattern detail-type: "
+        "stack ['Task Launch Wanted'], sandbox ['Task Launch Requested']"
+    ]
 
 
 def test_a_stack_that_changes_a_function_environment_key_drifts(dev, sandbox):
     def launcher(props):
         if props.get("Handler") == "batchlane.launch.handler.handler":
-            props["Environment"]["Variables"]["ROUTING_TABLE_NAME"] = props["Environment"]["Variables"].pop("ROUTING_TABLE")
+            props["Environment"]["Variables"]["ROUTING_TABLE_NAME"] = props["Environment"]["Variables"].pop(
+                "ROUTING_TABLE"
+            )
 
     problems = drift(deployed_facts(_changed(dev.json, "AWS::Lambda::Function", launcher)), sandbox)
     assert problems == [
         "functions batchlane.launch.handler.handler environment ROUTING_TABLE: stack '<absent>', sandbox 'batchlane-dev-routing'",
-        "functions batchlane.launch.handler.handler environment ROUTING_TABLE_NAME: stack 'batchlane-dev-routing', sandbox '<absent>'"]
+        "functions batchlane.launch.handler.handler environment ROUTING_TABLE_NAME: stack 'batchlane-dev-routing', sandbox '<absent>'",
+    ]
 
 
 def test_a_stack_that_changes_a_table_key_or_index_drifts(dev, sandbox):
@@ -258,8 +329,10 @@ def test_a_stack_that_changes_a_table_key_or_index_drifts(dev, sandbox):
             props["AttributeDefinitions"].append({"AttributeName": "batchJobId", "AttributeType": "S"})
 
     problems = drift(deployed_facts(_changed(dev.json, "AWS::DynamoDB::Table", executions)), sandbox)
-    assert problems == ["tables batchlane-dev-executions indexes byJobId: stack ([('batchJobId', 'S', 'HASH')], 'KEYS_ONLY'), "
-                        "sandbox ([('jobId', 'S', 'HASH')], 'KEYS_ONLY')"]
+    assert problems == [
+        "tables batchlane-dev-executions indexes byJobId: stack ([('batchJobId', 'S', 'HASH')], 'KEYS_ONLY'), "
+        "sandbox ([('jobId', 'S', 'HASH')], 'KEYS_ONLY')"
+    ]
 
 
 def test_a_sandbox_that_stops_following_the_contract_drifts(dev, monkeypatch):

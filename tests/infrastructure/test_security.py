@@ -78,7 +78,10 @@ def test_buckets_are_encrypted_private_and_tls_only(synth):
         props = bucket["Properties"]
         assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"], logical_id
         assert props["PublicAccessBlockConfiguration"] == {
-            "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
         }, logical_id
         assert _denies_insecure_transport(synth, "AWS::S3::BucketPolicy", "Bucket", {"Ref": logical_id}), logical_id
 

@@ -6,8 +6,11 @@ import json
 
 
 def _batch_rule(dev):
-    rules = [r for r in dev.resources("AWS::Events::Rule").values()
-             if r["Properties"].get("EventPattern", {}).get("source") == ["aws.batch"]]
+    rules = [
+        r
+        for r in dev.resources("AWS::Events::Rule").values()
+        if r["Properties"].get("EventPattern", {}).get("source") == ["aws.batch"]
+    ]
     assert len(rules) == 1
     return rules[0]["Properties"]
 
@@ -26,9 +29,12 @@ def test_rule_on_the_default_bus_takes_only_batchlanes_queues(dev):
 
 def test_aggregator_reads_its_buffer_with_partial_batch_failures(dev):
     function = dev.logical_id(dev.stack.status.function)
-    [mapping] = [m["Properties"] for m in dev.resources("AWS::Lambda::EventSourceMapping").values()
-                 if m["Properties"]["FunctionName"] == {"Ref": function}
-                 and m["Properties"]["EventSourceArn"] == dev.resolve(dev.stack.status.queue.queue_arn)]
+    [mapping] = [
+        m["Properties"]
+        for m in dev.resources("AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": function}
+        and m["Properties"]["EventSourceArn"] == dev.resolve(dev.stack.status.queue.queue_arn)
+    ]
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["EventSourceArn"] == dev.resolve(dev.stack.status.queue.queue_arn)
     assert mapping["BatchSize"] == dev.config.aggregator.batch_size
@@ -40,11 +46,18 @@ def test_aggregator_reads_its_buffer_with_partial_batch_failures(dev):
 def test_aggregator_may_terminate_jobs_and_nothing_more_in_batch(dev):
     fn = dev.json["Resources"][dev.logical_id(dev.stack.status.function)]
     role = fn["Properties"]["Role"]["Fn::GetAtt"][0]
-    policies = [p["Properties"]["PolicyDocument"]["Statement"] for p in dev.resources("AWS::IAM::Policy").values()
-                if {"Ref": role} in p["Properties"]["Roles"]]
+    policies = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in dev.resources("AWS::IAM::Policy").values()
+        if {"Ref": role} in p["Properties"]["Roles"]
+    ]
     statements = [s for doc in policies for s in doc]
-    batch_actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
-                     if a.startswith("batch:")}
+    batch_actions = {
+        a
+        for s in statements
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        if a.startswith("batch:")
+    }
     assert batch_actions == {"batch:TerminateJob"}
     body = json.dumps(statements)
     assert "dynamodb:TransactWriteItems" not in body  # not an IAM action: Put/Update are checked per item
@@ -53,17 +66,22 @@ def test_aggregator_may_terminate_jobs_and_nothing_more_in_batch(dev):
 
 
 def test_abort_requests_reach_the_aggregator_through_their_own_buffer(dev):
-    abort_rules = [r["Properties"] for r in dev.resources("AWS::Events::Rule").values()
-                   if r["Properties"].get("EventPattern", {}).get("detail-type") == ["Task Abort Requested"]]
+    abort_rules = [
+        r["Properties"]
+        for r in dev.resources("AWS::Events::Rule").values()
+        if r["Properties"].get("EventPattern", {}).get("detail-type") == ["Task Abort Requested"]
+    ]
     [rule] = abort_rules
     assert rule["EventBusName"] == dev.resolve(dev.stack.state.bus.event_bus_name)  # batchlane's own bus
     [target] = rule["Targets"]
     assert target["Arn"] == dev.resolve(dev.stack.status.abort_queue.queue_arn)
     assert target["DeadLetterConfig"]["Arn"] == dev.resolve(dev.stack.status.abort_dlq.queue_arn)
     function = dev.logical_id(dev.stack.status.function)
-    sources = {json.dumps(m["Properties"]["EventSourceArn"]): m["Properties"]
-               for m in dev.resources("AWS::Lambda::EventSourceMapping").values()
-               if m["Properties"]["FunctionName"] == {"Ref": function}}
+    sources = {
+        json.dumps(m["Properties"]["EventSourceArn"]): m["Properties"]
+        for m in dev.resources("AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": function}
+    }
     abort = sources[json.dumps(dev.resolve(dev.stack.status.abort_queue.queue_arn))]
     assert abort["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     queue = dev.json["Resources"][dev.logical_id(dev.stack.status.abort_queue)]["Properties"]
@@ -73,16 +91,25 @@ def test_abort_requests_reach_the_aggregator_through_their_own_buffer(dev):
 def _batch_actions(dev, function):
     fn = dev.json["Resources"][dev.logical_id(function)]
     role = fn["Properties"]["Role"]["Fn::GetAtt"][0]
-    statements = [s for p in dev.resources("AWS::IAM::Policy").values() if {"Ref": role} in p["Properties"]["Roles"]
-                  for s in p["Properties"]["PolicyDocument"]["Statement"]]
-    return {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
-            if a.startswith("batch:")}
+    statements = [
+        s
+        for p in dev.resources("AWS::IAM::Policy").values()
+        if {"Ref": role} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    return {
+        a
+        for s in statements
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        if a.startswith("batch:")
+    }
 
 
 def test_reconciler_runs_on_a_schedule_and_alone_may_describe_jobs(dev):
     status = dev.config.status
-    [rule] = [r["Properties"] for r in dev.resources("AWS::Events::Rule").values()
-              if "ScheduleExpression" in r["Properties"]]
+    [rule] = [
+        r["Properties"] for r in dev.resources("AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]
+    ]
     minutes = status.reconcile_every_minutes
     assert rule["ScheduleExpression"] == f"rate({minutes} minute{'s' if minutes > 1 else ''})"
     [target] = rule["Targets"]
@@ -97,7 +124,9 @@ def test_reconciler_runs_on_a_schedule_and_alone_may_describe_jobs(dev):
 def test_executions_table_has_the_sparse_open_launches_index(dev):
     table = dev.json["Resources"][dev.logical_id(dev.stack.state.executions_table)]["Properties"]
     [index] = [i for i in table["GlobalSecondaryIndexes"] if i["IndexName"] == "openLaunches"]
-    assert index["KeySchema"] == [{"AttributeName": "openShard", "KeyType": "HASH"},
-                                  {"AttributeName": "lastSeenAt", "KeyType": "RANGE"}]
+    assert index["KeySchema"] == [
+        {"AttributeName": "openShard", "KeyType": "HASH"},
+        {"AttributeName": "lastSeenAt", "KeyType": "RANGE"},
+    ]
     assert index["Projection"] == {"ProjectionType": "KEYS_ONLY"}
     assert {"AttributeName": "lastSeenAt", "AttributeType": "N"} in table["AttributeDefinitions"]

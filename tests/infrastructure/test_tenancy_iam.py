@@ -42,13 +42,15 @@ def _allowed(synth, role, action: str, key: str, bucket: str = BUCKET + "/") -> 
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
             if any(_iam_matches(a, action) for a in actions) and any(
-                    _iam_matches(_flat(synth, r), f"{bucket}{key}") for r in resources):
+                _iam_matches(_flat(synth, r), f"{bucket}{key}") for r in resources
+            ):
                 return True
     return False
 
 
-@pytest.mark.parametrize(("role", "own", "other"), [("genomics", "genomics", "flytesnacks"),
-                                                    ("flytesnacks", "flytesnacks", "genomics")])
+@pytest.mark.parametrize(
+    ("role", "own", "other"), [("genomics", "genomics", "flytesnacks"), ("flytesnacks", "flytesnacks", "genomics")]
+)
 def test_a_project_job_role_cannot_write_under_another_projects_prefix(dev, role, own, other):
     synth = dev
     job_role = synth.stack.compute.job_roles[role]
@@ -74,8 +76,10 @@ def test_a_role_reads_the_inputs_locations_allowed_for_its_projects_only(dev):
 
 
 def test_each_team_has_a_producer_policy_conditioned_on_its_own_sources(synth):
-    policies = {p["Properties"]["ManagedPolicyName"]: p["Properties"]["PolicyDocument"]["Statement"]
-                for p in synth.resources("AWS::IAM::ManagedPolicy").values()}
+    policies = {
+        p["Properties"]["ManagedPolicyName"]: p["Properties"]["PolicyDocument"]["Statement"]
+        for p in synth.resources("AWS::IAM::ManagedPolicy").values()
+    }
     bus = synth.resolve(synth.stack.state.bus.event_bus_arn)
     for team in synth.config.teams:
         statements = {s["Sid"]: s for s in policies[f"{synth.config.prefix}-producer-{team.name}"]}
@@ -84,17 +88,26 @@ def test_each_team_has_a_producer_policy_conditioned_on_its_own_sources(synth):
         sources = put["Condition"]["StringEquals"]["events:source"]
         assert sorted(sources if isinstance(sources, list) else [sources]) == sorted(team.sources)
         assert put["Condition"]["StringEquals"]["events:detail-type"] == [LAUNCH_REQUESTED, ABORT_REQUESTED]
-        keys = [_flat(synth, r) for r in (statements["OwnProjectsLaunchData"]["Resource"]
-                                          if isinstance(statements["OwnProjectsLaunchData"]["Resource"], list)
-                                          else [statements["OwnProjectsLaunchData"]["Resource"]])]
+        keys = [
+            _flat(synth, r)
+            for r in (
+                statements["OwnProjectsLaunchData"]["Resource"]
+                if isinstance(statements["OwnProjectsLaunchData"]["Resource"], list)
+                else [statements["OwnProjectsLaunchData"]["Resource"]]
+            )
+        ]
         assert keys == [f"{BUCKET}/launches/{s.project}/{s.domain}/*" for s in team.launch]
 
 
 def test_genomics_producers_cannot_put_inputs_into_another_projects_data(dev):
     synth = dev
-    [statement] = [s for p in synth.resources("AWS::IAM::ManagedPolicy").values()
-                   if p["Properties"]["ManagedPolicyName"] == f"{synth.config.prefix}-producer-genomics"
-                   for s in p["Properties"]["PolicyDocument"]["Statement"] if s["Sid"] == "OwnProjectsLaunchData"]
+    [statement] = [
+        s
+        for p in synth.resources("AWS::IAM::ManagedPolicy").values()
+        if p["Properties"]["ManagedPolicyName"] == f"{synth.config.prefix}-producer-genomics"
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Sid"] == "OwnProjectsLaunchData"
+    ]
     [resource] = [_flat(synth, statement["Resource"])]
     assert _iam_matches(resource, f"{BUCKET}/launches/genomics/development/L/inputs/in.jsonl")
     assert not _iam_matches(resource, f"{BUCKET}/launches/flytesnacks/development/L/inputs/in.jsonl")
@@ -103,7 +116,11 @@ def test_genomics_producers_cannot_put_inputs_into_another_projects_data(dev):
 def test_the_aggregator_reads_the_producers_setting(synth):
     fn = synth.logical_id(synth.stack.status.function)
     role = synth.json["Resources"][fn]["Properties"]["Role"]["Fn::GetAtt"][0]
-    actions = [a for p in synth.resources("AWS::IAM::Policy").values() if {"Ref": role} in p["Properties"]["Roles"]
-               for s in p["Properties"]["PolicyDocument"]["Statement"]
-               for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
+    actions = [
+        a
+        for p in synth.resources("AWS::IAM::Policy").values()
+        if {"Ref": role} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    ]
     assert "ssm:GetParametersByPath" in actions

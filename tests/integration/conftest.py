@@ -30,19 +30,41 @@ class LambdaContext:
 
 
 def eventbridge_event(detail, detail_type: str = "Task Launch Requested") -> dict:
-    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": detail_type, "source": "my.orchestrator",
-            "account": "123456789012", "time": "2026-11-24T00:00:00Z", "region": "us-east-1",
-            "resources": [], "detail": detail}
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": "my.orchestrator",
+        "account": "123456789012",
+        "time": "2026-11-24T00:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": detail,
+    }
 
 
 def sqs_event(*bodies: str) -> dict:
-    return {"Records": [{
-        "messageId": str(uuid.uuid4()), "receiptHandle": "rh", "body": body,
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0", "SenderId": "x",
-                       "ApproximateFirstReceiveTimestamp": "0"},
-        "messageAttributes": {}, "md5OfBody": "x", "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:launches", "awsRegion": "us-east-1",
-    } for body in bodies]}
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": "rh",
+                "body": body,
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "0",
+                    "SenderId": "x",
+                    "ApproximateFirstReceiveTimestamp": "0",
+                },
+                "messageAttributes": {},
+                "md5OfBody": "x",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:launches",
+                "awsRegion": "us-east-1",
+            }
+            for body in bodies
+        ]
+    }
 
 
 @dataclass
@@ -103,8 +125,9 @@ def moto_world(setenv):
         url = sqs.create_queue(QueueName="answers")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         events = boto3.client("events")
-        events.put_rule(Name="answers", EventBusName=deployment.config.bus_name,
-                        EventPattern=json.dumps({"source": ["batchlane"]}))
+        events.put_rule(
+            Name="answers", EventBusName=deployment.config.bus_name, EventPattern=json.dumps({"source": ["batchlane"]})
+        )
         events.put_targets(Rule="answers", EventBusName=deployment.config.bus_name, Targets=[{"Id": "q", "Arn": arn}])
         from batchlane.launch import handler
 

@@ -39,14 +39,29 @@ class Crash(BaseException):
 
 def _error(kind: str, operation: str) -> BaseException:
     if kind == "throttle":
-        return ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
-                            "ResponseMetadata": {"HTTPStatusCode": 429}}, operation)
+        return ClientError(
+            {
+                "Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
+                "ResponseMetadata": {"HTTPStatusCode": 429},
+            },
+            operation,
+        )
     if kind.startswith("5xx"):
-        return ClientError({"Error": {"Code": "InternalServerError", "Message": "injected"},
-                            "ResponseMetadata": {"HTTPStatusCode": 500}}, operation)
+        return ClientError(
+            {
+                "Error": {"Code": "InternalServerError", "Message": "injected"},
+                "ResponseMetadata": {"HTTPStatusCode": 500},
+            },
+            operation,
+        )
     if kind == "access-denied":  # a refusal no retry changes (not in FAULT_KINDS: it rejects the launch)
-        return ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not authorized: injected"},
-                            "ResponseMetadata": {"HTTPStatusCode": 403}}, operation)
+        return ClientError(
+            {
+                "Error": {"Code": "AccessDeniedException", "Message": "not authorized: injected"},
+                "ResponseMetadata": {"HTTPStatusCode": 403},
+            },
+            operation,
+        )
     if kind == "timeout-after":
         return ReadTimeoutError(endpoint_url=f"https://{operation}.example")
     return Crash(f"crashed after {operation}")
@@ -93,10 +108,15 @@ class Injector:
                     for f in self.faults:
                         f.seen += (f.service, f.operation) == (service, operation)
                 for f in self.faults:
-                    if (f.service, f.operation) == (service, operation) and f.after == (when == "after") \
-                            and f.seen > f.skip and f.injected < f.times:
+                    if (
+                        (f.service, f.operation) == (service, operation)
+                        and f.after == (when == "after")
+                        and f.seen > f.skip
+                        and f.injected < f.times
+                    ):
                         f.injected += 1
                         raise _error(f.kind, operation)
+
         return hook
 
     @contextmanager
@@ -173,6 +193,16 @@ def answers_by_launch(answers: list[dict]) -> dict[str, list[dict]]:
 
 
 def body_of(detail: dict) -> str:
-    return json.dumps({"version": "0", "id": "e", "detail-type": "Task Launch Requested", "source": "my.orchestrator",
-                       "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
-                       "resources": [], "detail": detail})
+    return json.dumps(
+        {
+            "version": "0",
+            "id": "e",
+            "detail-type": "Task Launch Requested",
+            "source": "my.orchestrator",
+            "account": "123456789012",
+            "time": "2026-01-01T00:00:00Z",
+            "region": "us-east-1",
+            "resources": [],
+            "detail": detail,
+        }
+    )

@@ -11,13 +11,13 @@ from pathlib import Path
 import boto3
 import pytest
 
+from batchlane.client.links import child_log_links
 from batchlane.common import aws, values
+from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 from batchlane.status import handler as aggregator
 from batchlane.status.fold import ChildState, fold_events
-from batchlane.client.links import child_log_links
-from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
-from tests.integration.conftest import LambdaContext, sqs_event
 from clock import Clock
+from tests.integration.conftest import LambdaContext, sqs_event
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events"
 FAIL = AttemptPlan("exit", 1)
@@ -26,8 +26,14 @@ OK = AttemptPlan()
 
 
 def task(launch_id, **overrides):
-    detail = {"launchId": launch_id, "project": "flytesnacks", "domain": "development", "workflow": "wf",
-              "task": "my.task", "container": {"image": "busybox:1.36", "command": ["echo", "hi"]}}
+    detail = {
+        "launchId": launch_id,
+        "project": "flytesnacks",
+        "domain": "development",
+        "workflow": "wf",
+        "task": "my.task",
+        "container": {"image": "busybox:1.36", "command": ["echo", "hi"]},
+    }
     detail.update(overrides)
     return detail
 
@@ -44,16 +50,19 @@ def deliver(agg):
     def send(*events, raw_bodies: tuple[str, ...] = ()) -> dict:
         bodies = tuple(json.dumps(e) for e in events) + raw_bodies
         return agg.handler(sqs_event(*bodies), LambdaContext())
+
     return send
 
 
 @pytest.fixture
 def launched(world, launch):
     """Launch through the launcher; returns the launch record (with the Batch job id)."""
+
     def make(launch_id, **overrides):
         assert launch(task(launch_id, **overrides)) == {"batchItemFailures": []}
         world.answers()
         return values.from_dynamo(world.launch_record(launch_id))
+
     return make
 
 
@@ -61,10 +70,9 @@ def launched(world, launch):
 def terminated(world):
     calls: list[dict] = []
     aws.client("batch").meta.events.register(
-        "provide-client-params.batch.TerminateJob", lambda params, **_: calls.append(dict(params)))
+        "provide-client-params.batch.TerminateJob", lambda params, **_: calls.append(dict(params))
+    )
     return calls
-
-
 
 
 def summary(world, launch_id):
@@ -72,8 +80,11 @@ def summary(world, launch_id):
 
 
 def children(world, launch_id):
-    return {int(sk.split("#")[1]): ChildState.from_item(i) for sk, i in world.execution_items(launch_id).items()
-            if sk.startswith("child#")}
+    return {
+        int(sk.split("#")[1]): ChildState.from_item(i)
+        for sk, i in world.execution_items(launch_id).items()
+        if sk.startswith("child#")
+    }
 
 
 def status_changes(world):
@@ -153,6 +164,7 @@ def event_sample():
         e = json.loads((FIXTURES / name).read_text())
         old = e["detail"]["jobId"]
         return json.loads(json.dumps(e).replace(old, job_id))
+
     return load
 
 
@@ -164,10 +176,13 @@ def test_array_with_retries_fails_fast_and_terminates_the_rest(world, launched, 
     # Child 3 is still running when child 2 has failed for good: the launch can no longer succeed.
     child3 = [e for e in events if e["detail"]["jobId"] == f"{job}:3"]
     upto_running = [e for e in events if e not in child3 or e["detail"]["status"] != "SUCCEEDED"]
-    upto_running = [e for e in upto_running if "size" not in e["detail"].get("arrayProperties", {})
-                    or e["detail"]["status"] == "PENDING"]
+    upto_running = [
+        e
+        for e in upto_running
+        if "size" not in e["detail"].get("arrayProperties", {}) or e["detail"]["status"] == "PENDING"
+    ]
     for k in range(0, len(upto_running), 7):
-        assert deliver(*upto_running[k:k + 7]) == {"batchItemFailures": []}
+        assert deliver(*upto_running[k : k + 7]) == {"batchItemFailures": []}
     s = summary(world, "a-1")
     assert s["phase"] == "failed" and s["terminated"] is True
     assert s["error"] == "[2]: Essential container in task exited (exit code 1)"
@@ -177,7 +192,9 @@ def test_array_with_retries_fails_fast_and_terminates_the_rest(world, launched, 
     kids = children(world, "a-1")
     assert kids[1].status == "SUCCEEDED" and kids[1].attempt_count == 2 and kids[1].attempts[0].exit_code == 1
     assert [link.name for link in child_log_links(kids[1], "us-east-1")] == [
-        "AWS Batch #1-0 (PhaseRetryableFailure)", "AWS Batch #1-1 (PhaseSuccess)"]
+        "AWS Batch #1-0 (PhaseRetryableFailure)",
+        "AWS Batch #1-1 (PhaseSuccess)",
+    ]
     assert kids[2].status == "FAILED" and kids[2].attempt_count == 2
     # Later events change child states, never the final phase, and terminate nothing more.
     deliver(*[e for e in events if e not in upto_running])
@@ -193,7 +210,7 @@ def test_duplicates_and_out_of_order_events_make_no_write(world, launched, deliv
     shuffled = events[:]
     random.Random(2).shuffle(shuffled)
     for k in range(0, len(shuffled), 10):
-        assert deliver(*shuffled[k:k + 10]) == {"batchItemFailures": []}
+        assert deliver(*shuffled[k : k + 10]) == {"batchItemFailures": []}
     first_pass = writes()
     assert first_pass <= len(events)
     # The stored record is the one the pure fold builds from the events in their true order.
@@ -206,7 +223,7 @@ def test_duplicates_and_out_of_order_events_make_no_write(world, launched, deliv
     world.answers()
     random.Random(5).shuffle(shuffled)
     for k in range(0, len(shuffled), 25):
-        assert deliver(*shuffled[k:k + 25]) == {"batchItemFailures": []}
+        assert deliver(*shuffled[k : k + 25]) == {"batchItemFailures": []}
     assert writes() == first_pass
     assert world.execution_items("a-2") == before
     assert status_changes(world) == []
@@ -228,8 +245,15 @@ def test_malformed_and_foreign_events_do_not_fail_the_batch(world, launched, del
     good = launch_events(record["jobId"], [ChildPlan()])[0]
     no_status = json.loads(json.dumps(good))
     del no_status["detail"]["status"]
-    foreign = {"version": "0", "id": "x", "detail-type": "Something Else", "source": "my.app", "region": "us-east-1",
-               "resources": [], "detail": {}}
+    foreign = {
+        "version": "0",
+        "id": "x",
+        "detail-type": "Something Else",
+        "source": "my.app",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {},
+    }
     capsys.readouterr()
     response = deliver(good, no_status, foreign, raw_bodies=("not json", "[1, 2]"))
     assert response == {"batchItemFailures": []}
@@ -244,8 +268,9 @@ def test_foreign_job_is_acknowledged_and_counted(world, launched, deliver, capsy
     ours = launch_events(record["jobId"], [ChildPlan()])[0]
     stranger = launch_events("0000aaaa-0000-4000-8000-000000000000", [ChildPlan()])[0]
     capsys.readouterr()
-    response = aggregator.handler(sqs_event(json.dumps(ours), json.dumps(stranger), json.dumps(stranger)),
-                                  LambdaContext())
+    response = aggregator.handler(
+        sqs_event(json.dumps(ours), json.dumps(stranger), json.dumps(stranger)), LambdaContext()
+    )
     assert response == {"batchItemFailures": []}
     assert summary(world, "s-5")["phase"] == "queued"
     out = capsys.readouterr().out
@@ -318,11 +343,13 @@ def test_writes_per_event_on_a_shuffled_array(world, launched, deliver):
     delivered = events + rng.sample(events, len(events) // 10)
     rng.shuffle(delivered)
     for k in range(0, len(delivered), 100):
-        assert deliver(*delivered[k:k + 100]) == {"batchItemFailures": []}
+        assert deliver(*delivered[k : k + 100]) == {"batchItemFailures": []}
     store = aggregator.runtime().store
     per_event = writes() / len(delivered)
-    print(f"write requests per event: {per_event:.3f} ({writes()} for {len(delivered)} events); "
-          f"items written per event: {store.items_written / len(delivered):.3f}")
+    print(
+        f"write requests per event: {per_event:.3f} ({writes()} for {len(delivered)} events); "
+        f"items written per event: {store.items_written / len(delivered):.3f}"
+    )
     assert per_event <= 1.2
     assert store.items_written <= len(delivered)
     assert summary(world, "a-5")["phase"] == "succeeded"
@@ -393,7 +420,8 @@ def test_abort_before_any_batch_event_and_of_a_finished_launch(world, launched, 
     world.answers()
     assert agg.handler(sqs_event(abort_body("ab-3")), LambdaContext()) == {"batchItemFailures": []}
     assert answers_of(world, "Task Abort Rejected") == [
-        {"launchId": "ab-3", "reason": "the launch has already succeeded", "phase": "succeeded"}]
+        {"launchId": "ab-3", "reason": "the launch has already succeeded", "phase": "succeeded"}
+    ]
     assert summary(world, "ab-3")["phase"] == "succeeded" and len(terminated) == 1
 
 
@@ -402,9 +430,9 @@ def test_abort_of_a_launch_still_being_submitted_is_retried(world, agg, terminat
     table.put_item(Item={"launchId": "ab-4", "sk": "launch", "state": "SUBMITTING", "size": 1})
     bodies = sqs_event(abort_body("ab-4"))
     assert agg.handler(bodies, LambdaContext()) == {
-        "batchItemFailures": [{"itemIdentifier": bodies["Records"][0]["messageId"]}]}
+        "batchItemFailures": [{"itemIdentifier": bodies["Records"][0]["messageId"]}]
+    }
     assert terminated == [] and answers_of(world, "Task Abort Rejected") == []
-
 
 
 def test_progress_of_a_large_map_task_is_rate_limited(world, launched, deliver, agg):
@@ -413,7 +441,7 @@ def test_progress_of_a_large_map_task_is_rate_limited(world, launched, deliver, 
     events = launch_events(record["jobId"], [ChildPlan(pending=True)] * size, rng=random.Random(5))
     clock = Clock()
     agg.runtime().clock = clock
-    batches = [events[k:k + 25] for k in range(0, len(events), 25)]
+    batches = [events[k : k + 25] for k in range(0, len(events), 25)]
     for batch in batches:
         assert deliver(*batch) == {"batchItemFailures": []}
         clock.t += 20  # 20 s between batches: at most one progress event per 60 s (the default interval)
@@ -445,8 +473,12 @@ def test_a_failed_map_task_has_outputs_with_none_for_failed_children(world, laun
     events = launch_events(record["jobId"], plans, rng=random.Random(2))
     job = record["jobId"]
     # Children 0 and 2 succeed, child 1 fails while child 3 still runs: the launch fails fast.
-    first = [e for e in events if e["detail"]["jobId"] in (f"{job}:0", f"{job}:2", f"{job}:1")
-             or (e["detail"]["jobId"] == f"{job}:3" and e["detail"]["status"] != "SUCCEEDED")]
+    first = [
+        e
+        for e in events
+        if e["detail"]["jobId"] in (f"{job}:0", f"{job}:2", f"{job}:1")
+        or (e["detail"]["jobId"] == f"{job}:3" and e["detail"]["status"] != "SUCCEEDED")
+    ]
     first = [e for e in first if e["detail"]["jobId"] != job]
     assert deliver(*first) == {"batchItemFailures": []}
     s = summary(world, "f-1")
@@ -477,18 +509,25 @@ def test_concurrent_invocations_announce_each_phase_once_and_assemble_outputs_on
     record = launched("c-1", inputs=[{"i": i} for i in range(size)])
     for i in range(size):
         s3_put_json(f"{record['outputsUri']}{i}/outputs.json", {"y": i})
-    events = launch_events(record["jobId"], [ChildPlan(pending=True)] * size, rng=random.Random(3),
-                           tags={"batchlane:launchId": "c-1"})
+    events = launch_events(
+        record["jobId"], [ChildPlan(pending=True)] * size, rng=random.Random(3), tags={"batchlane:launchId": "c-1"}
+    )
     writes_of_outputs = []
     outputs = S3Outputs()
     real_write = outputs.write_stream  # a map task's outputs are streamed
     outputs.write_stream = lambda uri, parts: (writes_of_outputs.append(uri), real_write(uri, parts))
 
     def invocation():  # one Lambda container each: its own service, caches and clients
-        return StatusService(store=DynamoStatusStore(world.config.table_name("executions")), jobs=BatchTerminator(),
-                             outputs=outputs, announcer=EventBusAnnouncer(world.config.bus_name),
-                             metrics=PowertoolsCounter(), log=aggregator.logger,
-                             settings=SsmSettingsSource(os.environ["SETTINGS_PATH"]), data_bucket=os.environ["DATA_BUCKET"])
+        return StatusService(
+            store=DynamoStatusStore(world.config.table_name("executions")),
+            jobs=BatchTerminator(),
+            outputs=outputs,
+            announcer=EventBusAnnouncer(world.config.bus_name),
+            metrics=PowertoolsCounter(),
+            log=aggregator.logger,
+            settings=SsmSettingsSource(os.environ["SETTINGS_PATH"]),
+            data_bucket=os.environ["DATA_BUCKET"],
+        )
 
     services = [invocation() for _ in range(4)]
     barrier = threading.Barrier(4)
@@ -497,12 +536,14 @@ def test_concurrent_invocations_announce_each_phase_once_and_assemble_outputs_on
     def run(svc, part):
         barrier.wait()
         for k in range(0, len(part), 4):
-            failures.append(svc.process((f"m{k}-{j}", json.dumps(e)) for j, e in enumerate(part[k:k + 4])))
+            failures.append(svc.process((f"m{k}-{j}", json.dumps(e)) for j, e in enumerate(part[k : k + 4])))
 
     threads = [threading.Thread(target=run, args=(svc, events[n::4])) for n, svc in enumerate(services)]
     [t.start() for t in threads]
     [t.join() for t in threads]
-    services[0].process((f"late-{j}", json.dumps(e)) for j, e in enumerate(events[-3:]))  # a redelivery settles the rest
+    services[0].process(
+        (f"late-{j}", json.dumps(e)) for j, e in enumerate(events[-3:])
+    )  # a redelivery settles the rest
     assert all(f == {} for f in failures)
     phase_changes = [c["phase"] for c in status_changes(world) if c["kind"] == "phase"]
     assert phase_changes.count("succeeded") == 1 and len(phase_changes) == len(set(phase_changes))
@@ -511,8 +552,7 @@ def test_concurrent_invocations_announce_each_phase_once_and_assemble_outputs_on
     assert summary(world, "c-1")["phase"] == "succeeded"
 
 
-def test_a_queue_blocked_event_makes_routing_avoid_the_queue_while_a_healthy_one_shares_its_tag(world, deliver,
-                                                                                               capsys):
+def test_a_queue_blocked_event_makes_routing_avoid_the_queue_while_a_healthy_one_shares_its_tag(world, deliver, capsys):
     from batchlane.routing import decide
     from batchlane.routing.items import table_from_items
 
@@ -533,11 +573,17 @@ def test_a_queue_blocked_event_makes_routing_avoid_the_queue_while_a_healthy_one
     now = marked["unhealthyUntil"] - 1
     routed = {decide(table, "any", "development", "wf", f"l-{i}", now=now).queue for i in range(200)}
     assert routed == {"peer"}
-    after = {decide(table, "any", "development", "wf", f"l-{i}", now=marked["unhealthyUntil"]).queue for i in range(200)}
+    after = {
+        decide(table, "any", "development", "wf", f"l-{i}", now=marked["unhealthyUntil"]).queue for i in range(200)
+    }
     assert after == {"peer", blocked_queue}  # the mark runs out: both share the tag again
     assert deliver(blocked) == {"batchItemFailures": []}  # a second report within the mark does not shorten it
-    assert values.from_dynamo(routing.get_item(Key={"pk": "routing", "sk": f"queue#{blocked_queue}"})["Item"]) \
-        ["unhealthyUntil"] >= marked["unhealthyUntil"]
+    assert (
+        values.from_dynamo(routing.get_item(Key={"pk": "routing", "sk": f"queue#{blocked_queue}"})["Item"])[
+            "unhealthyUntil"
+        ]
+        >= marked["unhealthyUntil"]
+    )
 
 
 def test_a_queue_blocked_event_for_a_queue_routing_does_not_know_creates_nothing(world, deliver):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import copy
 
-from batchlane.status.events import MAX_TEXT
 from batchlane.sandbox.simulate import ChildPlan, launch_events
+from batchlane.status.events import MAX_TEXT
 from tests.integration.test_aggregator import agg, children, deliver, launched, metric, summary  # noqa: F401 (fixtures)
 
 

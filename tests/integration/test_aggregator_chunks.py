@@ -32,11 +32,23 @@ def job_of(launch_id, chunk):
 def record_chunked_launch(world, launch_id, *chunks_submitted, min_success_ratio=1.0):
     layout = Chunks(size=SIZE, chunk_size=CHUNK, window=WINDOW)
     bucket = os.environ["DATA_BUCKET"]
-    launch = LaunchRecord(launch_id=launch_id, state=SUBMITTED, job_name=f"t-{launch_id}", queue="batchlane-default",
-                          size=SIZE, is_array=True, is_map_task=True, min_success_ratio=min_success_ratio,
-                          job_id=job_of(launch_id, 0), region="us-east-1",
-                          outputs_uri=f"s3://{bucket}/launches/{launch_id}/outputs/",
-                          chunk_size=CHUNK, chunk_count=layout.count, chunk_window=WINDOW, max_concurrency=6)
+    launch = LaunchRecord(
+        launch_id=launch_id,
+        state=SUBMITTED,
+        job_name=f"t-{launch_id}",
+        queue="batchlane-default",
+        size=SIZE,
+        is_array=True,
+        is_map_task=True,
+        min_success_ratio=min_success_ratio,
+        job_id=job_of(launch_id, 0),
+        region="us-east-1",
+        outputs_uri=f"s3://{bucket}/launches/{launch_id}/outputs/",
+        chunk_size=CHUNK,
+        chunk_count=layout.count,
+        chunk_window=WINDOW,
+        max_concurrency=6,
+    )
     table = boto3.resource("dynamodb").Table(world.config.table_name("executions"))
     table.put_item(Item=to_dynamo(launch.to_item()))
     for c in chunks_submitted:
@@ -46,16 +58,28 @@ def record_chunked_launch(world, launch_id, *chunks_submitted, min_success_ratio
 
 def record_chunk(world, launch, chunk):
     layout = launch.chunks
-    record = ChunkRecord(launch_id=launch.launch_id, chunk=chunk, offset=layout.offset(chunk),
-                         size=layout.chunk_len(chunk), state=SUBMITTED, job_name=f"{launch.job_name}-c{chunk}",
-                         queue=launch.queue, job_id=job_of(launch.launch_id, chunk), submitted_at=1)
+    record = ChunkRecord(
+        launch_id=launch.launch_id,
+        chunk=chunk,
+        offset=layout.offset(chunk),
+        size=layout.chunk_len(chunk),
+        state=SUBMITTED,
+        job_name=f"{launch.job_name}-c{chunk}",
+        queue=launch.queue,
+        job_id=job_of(launch.launch_id, chunk),
+        submitted_at=1,
+    )
     boto3.resource("dynamodb").Table(world.config.table_name("executions")).put_item(Item=to_dynamo(record.to_item()))
 
 
 def chunk_events(launch, chunk, plans=None, seed=0):
     plans = plans or [ChildPlan(pending=True)] * launch.chunks.chunk_len(chunk)
-    return launch_events(job_of(launch.launch_id, chunk), plans, rng=random.Random(seed),
-                         tags={LAUNCH_TAG: launch.launch_id, CHUNK_TAG: str(chunk)})
+    return launch_events(
+        job_of(launch.launch_id, chunk),
+        plans,
+        rng=random.Random(seed),
+        tags={LAUNCH_TAG: launch.launch_id, CHUNK_TAG: str(chunk)},
+    )
 
 
 def write_child_outputs(launch):
@@ -65,8 +89,7 @@ def write_child_outputs(launch):
         s3.put_object(Bucket=bucket, Key=f"{prefix}{i}/outputs.json", Body=json.dumps({"y": i * i}).encode())
 
 
-def test_a_chunked_map_task_runs_to_succeeded_with_its_next_chunk_due_once_and_outputs_in_global_order(
-        world, deliver):
+def test_a_chunked_map_task_runs_to_succeeded_with_its_next_chunk_due_once_and_outputs_in_global_order(world, deliver):
     launch = record_chunked_launch(world, "ch-1", 0, 1)
     write_child_outputs(launch)
     assert deliver(*chunk_events(launch, 0), *chunk_events(launch, 1)) == {"batchItemFailures": []}
@@ -80,7 +103,10 @@ def test_a_chunked_map_task_runs_to_succeeded_with_its_next_chunk_due_once_and_o
     items = world.execution_items("ch-1")
     assert items["status"]["phase"] == "succeeded"
     assert sorted(k for k in items if k.startswith(("child#", "parent"))) == [
-        *(f"child#{i:06d}" for i in range(SIZE)), "parent#000000", "parent#000001"]
+        *(f"child#{i:06d}" for i in range(SIZE)),
+        "parent#000000",
+        "parent#000001",
+    ]
     assert items["child#000006"]["status"] == "SUCCEEDED"
     body = boto3.client("s3").get_object(Bucket=os.environ["DATA_BUCKET"], Key="launches/ch-1/outputs.json")["Body"]
     assert json.loads(body.read()) == {"y": [i * i for i in range(SIZE)]}

@@ -25,15 +25,21 @@ def uploaded():
         s3.put_object(Bucket="data", Key="l/inputs.jsonl", Body=lines.getvalue())
         s3.put_object(Bucket="data", Key="l/inputs.idx", Body=index.getvalue())
         ranges: list[str] = []
-        s3.meta.events.register("provide-client-params.s3.GetObject", lambda params, **_: ranges.append(params.get("Range")))
+        s3.meta.events.register(
+            "provide-client-params.s3.GetObject", lambda params, **_: ranges.append(params.get("Range"))
+        )
         yield s3, documents, ranges
 
 
 def test_a_child_reads_its_own_line_with_two_ranged_gets_and_falls_back_to_streaming_without_an_index(uploaded):
     s3, documents, ranges = uploaded
-    env = {"BATCHLANE_INPUTS_URI": "s3://data/l/inputs.jsonl", "BATCHLANE_INPUTS_INDEX_URI": "s3://data/l/inputs.idx",
-           "BATCH_JOB_ARRAY_INDEX_VAR_NAME": "AWS_BATCH_JOB_ARRAY_INDEX", "AWS_BATCH_JOB_ARRAY_INDEX": "3",
-           "BATCH_JOB_ARRAY_INDEX_OFFSET": "700"}
+    env = {
+        "BATCHLANE_INPUTS_URI": "s3://data/l/inputs.jsonl",
+        "BATCHLANE_INPUTS_INDEX_URI": "s3://data/l/inputs.idx",
+        "BATCH_JOB_ARRAY_INDEX_VAR_NAME": "AWS_BATCH_JOB_ARRAY_INDEX",
+        "AWS_BATCH_JOB_ARRAY_INDEX": "3",
+        "BATCH_JOB_ARRAY_INDEX_OFFSET": "700",
+    }
     assert input_for(s3=s3, environ=env) == documents[703]
     assert len(ranges) == 2 and ranges[0] == f"bytes={703 * 8}-{705 * 8 - 1}" and ranges[1].startswith("bytes=")
     assert input_for(2999, s3=s3, environ=env) == documents[2999]

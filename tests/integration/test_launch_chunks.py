@@ -8,32 +8,48 @@ import struct
 
 import boto3
 import pytest
+from fault_injection import FAULT_KINDS, Crash, Fault, Injector, deliver_until_acknowledged
 
 from batchlane.common.executions import LaunchRecord, chunk_state_sk, key
 from batchlane.common.values import to_dynamo
 from batchlane.launch import handler
 from batchlane.launch.planner import job_name
 from batchlane.status.fold import ChildState, ParentState
-from tests.integration.conftest import LambdaContext, sqs_event
-from fault_injection import FAULT_KINDS, Crash, Fault, Injector, deliver_until_acknowledged
 from clock import Clock
+from tests.integration.conftest import LambdaContext, sqs_event
 
 VISIBILITY_SECONDS = 360
 BASE = job_name("my.task", "m-1")
 
 
 def detail(size=25, launch_id="m-1", **overrides):
-    d = {"launchId": launch_id, "project": "flytesnacks", "domain": "development", "workflow": "wf",
-         "task": "my.task", "container": {"image": "busybox:1.36", "command": ["echo", "hi"]},
-         "inputs": [{"n": i, "text": "x" * (i % 3)} for i in range(size)]}
+    d = {
+        "launchId": launch_id,
+        "project": "flytesnacks",
+        "domain": "development",
+        "workflow": "wf",
+        "task": "my.task",
+        "container": {"image": "busybox:1.36", "command": ["echo", "hi"]},
+        "inputs": [{"n": i, "text": "x" * (i % 3)} for i in range(size)],
+    }
     d.update(overrides)
     return d
 
 
 def event_body(detail_: dict, detail_type="Task Launch Requested", source="my.orchestrator") -> str:
-    return json.dumps({"version": "0", "id": "e", "detail-type": detail_type, "source": source,
-                       "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
-                       "resources": [], "detail": detail_})
+    return json.dumps(
+        {
+            "version": "0",
+            "id": "e",
+            "detail-type": detail_type,
+            "source": source,
+            "account": "123456789012",
+            "time": "2026-01-01T00:00:00Z",
+            "region": "us-east-1",
+            "resources": [],
+            "detail": detail_,
+        }
+    )
 
 
 def chunk_due(chunk: int, launch_id="m-1", source="batchlane.status") -> str:
@@ -45,15 +61,20 @@ def end_chunk(world, chunk: int, launch_id="m-1", status="SUCCEEDED") -> None:
     child's): what frees its slot for the chunk ``window`` after it."""
     record = LaunchRecord.from_item(world.execution_items(launch_id)["launch"])
     sk = chunk_state_sk(record.chunks, chunk)
-    state = (ParentState(status) if record.chunks.chunk_len(chunk) > 1
-             else ChildState(index=record.chunks.offset(chunk), status=status, n=1))
+    state = (
+        ParentState(status)
+        if record.chunks.chunk_len(chunk) > 1
+        else ChildState(index=record.chunks.offset(chunk), status=status, n=1)
+    )
     boto3.resource("dynamodb").Table(world.config.table_name("executions")).put_item(
-        Item=to_dynamo({**key(launch_id, sk), **state.to_item()}))
+        Item=to_dynamo({**key(launch_id, sk), **state.to_item()})
+    )
 
 
 def set_limits(world, **limits) -> None:
-    boto3.client("ssm").put_parameter(Name=f"{world.deployment.settings_path}/limits", Value=json.dumps(limits),
-                                      Type="String", Overwrite=True)
+    boto3.client("ssm").put_parameter(
+        Name=f"{world.deployment.settings_path}/limits", Value=json.dumps(limits), Type="String", Overwrite=True
+    )
     handler.runtime.cache_clear()
 
 
@@ -84,8 +105,11 @@ def chunk_jobs(world) -> dict[int, list[dict]]:
     for c in range(30):
         for queue in world.deployment.queue_arns:
             found = batch.list_jobs(jobQueue=queue, filters=[{"name": "JOB_NAME", "values": [f"{BASE}-c{c}"]}])
-            out.setdefault(c, []).extend(j for j in found["jobSummaryList"]  # parents and plain jobs
-                                         if j["jobName"] == f"{BASE}-c{c}" and ":" not in j["jobId"])
+            out.setdefault(c, []).extend(
+                j
+                for j in found["jobSummaryList"]  # parents and plain jobs
+                if j["jobName"] == f"{BASE}-c{c}" and ":" not in j["jobId"]
+            )
     return {c: jobs for c, jobs in out.items() if jobs}
 
 
@@ -108,7 +132,9 @@ def test_a_map_beyond_max_array_size_runs_as_chunk_jobs_of_the_right_sizes_env_a
         env = environment(job)
         sizes[c] = job.get("arrayProperties", {}).get("size")
         offsets[c] = env["BATCH_JOB_ARRAY_INDEX_OFFSET"]
-        assert env["BATCHLANE_ARRAY_SIZE"] == "25" and env["BATCH_JOB_ARRAY_INDEX_VAR_NAME"] == "AWS_BATCH_JOB_ARRAY_INDEX"
+        assert (
+            env["BATCHLANE_ARRAY_SIZE"] == "25" and env["BATCH_JOB_ARRAY_INDEX_VAR_NAME"] == "AWS_BATCH_JOB_ARRAY_INDEX"
+        )
         assert env["BATCHLANE_INPUTS_INDEX_URI"].endswith("/m-1/inputs.idx")
         assert job["tags"]["batchlane:chunk"] == str(c) and job["tags"]["batchlane:launchId"] == "m-1"
     assert sizes == {0: 10, 1: 10, 2: 5} and offsets == {0: "0", 1: "10", 2: "20"}
@@ -118,7 +144,8 @@ def test_a_map_beyond_max_array_size_runs_as_chunk_jobs_of_the_right_sizes_env_a
     assert launch["jobId"] == jobs[0][0]["jobId"] and launch["jobName"] == f"{BASE}-c0"
     chunk_items = {sk: i for sk, i in items.items() if sk.startswith("chunk#")}
     assert {sk: (i["offset"], i["size"], i["jobId"], i["state"]) for sk, i in chunk_items.items()} == {
-        f"chunk#{c:06d}": (10 * c, [10, 10, 5][c], jobs[c][0]["jobId"], "SUBMITTED") for c in range(3)}
+        f"chunk#{c:06d}": (10 * c, [10, 10, 5][c], jobs[c][0]["jobId"], "SUBMITTED") for c in range(3)
+    }
     [launched] = [a["detail"] for a in world.answers() if a["detail-type"] == "Task Launched"]
     assert (launched["chunkCount"], launched["chunkSize"], launched["chunkWindow"]) == (3, 10, 3)
     assert launched["arraySize"] == 25 and launched["jobId"] == launch["jobId"]
@@ -134,7 +161,7 @@ def test_the_inputs_are_written_once_with_an_index_to_every_line(harness):
     index = s3.get_object(Bucket=bucket, Key=prefix + "inputs.idx")["Body"].read()
     offsets = [struct.unpack_from(">Q", index, 8 * i)[0] for i in range(26)]
     assert offsets[-1] == len(lines)
-    assert [json.loads(lines[offsets[i]:offsets[i + 1]]) for i in range(25)] == detail()["inputs"]
+    assert [json.loads(lines[offsets[i] : offsets[i + 1]]) for i in range(25)] == detail()["inputs"]
 
 
 def test_with_max_concurrency_only_the_window_is_submitted_and_chunk_due_submits_the_next_once(harness):
@@ -168,13 +195,17 @@ def test_a_chunk_due_of_a_finished_launch_submits_nothing(harness):
     assert sorted(chunk_jobs(world)) == [0, 1]
 
 
-@pytest.mark.parametrize("body", [
-    chunk_due(2, launch_id="nobody"),  # no such launch
-    chunk_due(40),  # out of range
-    chunk_due(1),  # an initial chunk: the launcher's own
-    chunk_due(2, source="my.orchestrator"),  # not the status path
-    event_body({"launchId": "m-1"}, "Task Chunk Due", "batchlane.status"),  # no chunk
-], ids=["unknown-launch", "out-of-range", "initial-chunk", "foreign-source", "malformed"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        chunk_due(2, launch_id="nobody"),  # no such launch
+        chunk_due(40),  # out of range
+        chunk_due(1),  # an initial chunk: the launcher's own
+        chunk_due(2, source="my.orchestrator"),  # not the status path
+        event_body({"launchId": "m-1"}, "Task Chunk Due", "batchlane.status"),  # no chunk
+    ],
+    ids=["unknown-launch", "out-of-range", "initial-chunk", "foreign-source", "malformed"],
+)
 def test_a_chunk_due_that_names_no_due_chunk_fails_and_submits_nothing(harness, body):
     world, _, _, invoke = harness
     invoke(event_body(detail(maxConcurrency=4)))
@@ -214,11 +245,22 @@ def test_a_chunk_due_of_an_unchunked_launch_fails(harness):
 
 # Every AWS call of a chunked launch (3 initial chunks: the faults hit the second chunk's calls too).
 CHUNKED_LAUNCH_CALLS = [
-    ("ssm", "GetParametersByPath", 1), ("dynamodb", "Query", 1), ("dynamodb", "PutItem", 1),
-    ("batch", "DescribeJobDefinitions", 1), ("batch", "RegisterJobDefinition", 1), ("s3", "PutObject", 1),
-    ("s3", "PutObject", 2), ("dynamodb", "PutItem", 2), ("batch", "SubmitJob", 1), ("dynamodb", "UpdateItem", 1),
-    ("dynamodb", "PutItem", 3), ("batch", "SubmitJob", 2), ("dynamodb", "UpdateItem", 2), ("batch", "SubmitJob", 3),
-    ("dynamodb", "UpdateItem", 4), ("events", "PutEvents", 1),
+    ("ssm", "GetParametersByPath", 1),
+    ("dynamodb", "Query", 1),
+    ("dynamodb", "PutItem", 1),
+    ("batch", "DescribeJobDefinitions", 1),
+    ("batch", "RegisterJobDefinition", 1),
+    ("s3", "PutObject", 1),
+    ("s3", "PutObject", 2),
+    ("dynamodb", "PutItem", 2),
+    ("batch", "SubmitJob", 1),
+    ("dynamodb", "UpdateItem", 1),
+    ("dynamodb", "PutItem", 3),
+    ("batch", "SubmitJob", 2),
+    ("dynamodb", "UpdateItem", 2),
+    ("batch", "SubmitJob", 3),
+    ("dynamodb", "UpdateItem", 4),
+    ("events", "PutEvents", 1),
 ]
 
 
@@ -228,8 +270,7 @@ def plan_nth(injector: Injector, service: str, operation: str, kind: str, nth: i
 
 def assert_every_chunk_once(world, expected: list[int]) -> None:
     jobs = chunk_jobs(world)
-    assert sorted(jobs) == expected and all(len(j) == 1 for j in jobs.values()), \
-        {c: len(j) for c, j in jobs.items()}
+    assert sorted(jobs) == expected and all(len(j) == 1 for j in jobs.values()), {c: len(j) for c, j in jobs.items()}
     items = world.execution_items("m-1")
     assert items["launch"]["state"] == "SUBMITTED" and items["launch"]["jobId"] == jobs[0][0]["jobId"]
     for c in expected:
@@ -237,8 +278,9 @@ def assert_every_chunk_once(world, expected: list[int]) -> None:
 
 
 @pytest.mark.parametrize("kind", FAULT_KINDS)
-@pytest.mark.parametrize("service,operation,nth", CHUNKED_LAUNCH_CALLS,
-                         ids=[f"{s}.{o}#{n}" for s, o, n in CHUNKED_LAUNCH_CALLS])
+@pytest.mark.parametrize(
+    "service,operation,nth", CHUNKED_LAUNCH_CALLS, ids=[f"{s}.{o}#{n}" for s, o, n in CHUNKED_LAUNCH_CALLS]
+)
 def test_every_initial_chunk_once_whatever_call_of_a_chunked_launch_fails(world, service, operation, nth, kind):
     set_limits(world, maxArraySize=10)
     injector, clock = Injector(), Clock(step=VISIBILITY_SECONDS)
@@ -266,8 +308,14 @@ def test_every_initial_chunk_once_whatever_call_of_a_chunked_launch_fails(world,
     assert_every_chunk_once(world, [0, 1, 2])
 
 
-CHUNK_DUE_CALLS = [("dynamodb", "GetItem", 1), ("dynamodb", "GetItem", 2), ("dynamodb", "GetItem", 3), ("dynamodb", "PutItem", 1),
-                   ("batch", "SubmitJob", 1), ("dynamodb", "UpdateItem", 1)]
+CHUNK_DUE_CALLS = [
+    ("dynamodb", "GetItem", 1),
+    ("dynamodb", "GetItem", 2),
+    ("dynamodb", "GetItem", 3),
+    ("dynamodb", "PutItem", 1),
+    ("batch", "SubmitJob", 1),
+    ("dynamodb", "UpdateItem", 1),
+]
 
 
 @pytest.mark.parametrize("kind", FAULT_KINDS)

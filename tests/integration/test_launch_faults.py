@@ -12,21 +12,34 @@ import threading
 
 import boto3
 import pytest
+from fault_injection import (
+    FAULT_KINDS,
+    LAUNCH_PATH_CALLS,
+    Crash,
+    Fault,
+    Injector,
+    answers_by_launch,
+    body_of,
+    deliver_until_acknowledged,
+)
 
 from batchlane.launch import handler
 from batchlane.launch.planner import job_name
-from tests.integration.conftest import LambdaContext, sqs_event
-from fault_injection import (
-    FAULT_KINDS, LAUNCH_PATH_CALLS, Crash, Fault, Injector, answers_by_launch, body_of, deliver_until_acknowledged,
-)
 from clock import Clock
+from tests.integration.conftest import LambdaContext, sqs_event
 
 VISIBILITY_SECONDS = 360  # the dev config's launcher buffer (6 x the 60 s function timeout)
 
 
 def detail(launch_id="f-1", **overrides):
-    d = {"launchId": launch_id, "project": "flytesnacks", "domain": "development", "workflow": "wf",
-         "task": "my.task", "container": {"image": "busybox:1.36", "command": ["echo", "hi"]}}
+    d = {
+        "launchId": launch_id,
+        "project": "flytesnacks",
+        "domain": "development",
+        "workflow": "wf",
+        "task": "my.task",
+        "container": {"image": "busybox:1.36", "command": ["echo", "hi"]},
+    }
     d.update(overrides)
     return d
 
@@ -110,7 +123,9 @@ def test_submit_is_never_retried_by_the_sdk(harness):
     assert_exactly_once(world, "f-1", [d])
 
 
-@pytest.mark.parametrize("fault", [None, ("batch", "SubmitJob", "timeout-after"), ("dynamodb", "PutItem", "timeout-after")])
+@pytest.mark.parametrize(
+    "fault", [None, ("batch", "SubmitJob", "timeout-after"), ("dynamodb", "PutItem", "timeout-after")]
+)
 def test_concurrent_duplicate_deliveries_give_one_job(harness, fault, atomic_moto):
     world, injector, clock, invoke = harness
     if fault:
@@ -135,11 +150,17 @@ def test_concurrent_duplicate_deliveries_give_one_job(harness, fault, atomic_mot
 
 
 def inputs_text(launch_id: str) -> str:
-    return boto3.client("s3").get_object(Bucket=_bucket(), Key=f"launches/flytesnacks/development/{launch_id}/inputs.jsonl")["Body"].read().decode()
+    return (
+        boto3.client("s3")
+        .get_object(Bucket=_bucket(), Key=f"launches/flytesnacks/development/{launch_id}/inputs.jsonl")["Body"]
+        .read()
+        .decode()
+    )
 
 
 def _bucket() -> str:
     import os
+
     return os.environ["DATA_BUCKET"]
 
 
@@ -188,12 +209,18 @@ def test_a_launch_rejected_for_a_disabled_queue_is_launched_when_sent_again_afte
     table = boto3.resource("dynamodb").Table(world.config.table_name("routing"))
     queues = [i for i in table.scan()["Items"] if i["sk"].startswith("queue#")]
     for q in queues:
-        table.update_item(Key={"pk": q["pk"], "sk": q["sk"]}, UpdateExpression="SET enabled = :f",
-                          ExpressionAttributeValues={":f": False})
+        table.update_item(
+            Key={"pk": q["pk"], "sk": q["sk"]},
+            UpdateExpression="SET enabled = :f",
+            ExpressionAttributeValues={":f": False},
+        )
     deliver_until_acknowledged(invoke, body_of(detail()), advance=clock.advance)
     for q in queues:
-        table.update_item(Key={"pk": q["pk"], "sk": q["sk"]}, UpdateExpression="SET enabled = :t",
-                          ExpressionAttributeValues={":t": True})
+        table.update_item(
+            Key={"pk": q["pk"], "sk": q["sk"]},
+            UpdateExpression="SET enabled = :t",
+            ExpressionAttributeValues={":t": True},
+        )
     clock.advance(120)  # past the routing cache lifetime
     handler.runtime().routing.provider.clear_cache()
     deliver_until_acknowledged(invoke, body_of(detail()), advance=clock.advance)
@@ -208,8 +235,15 @@ def test_an_unreadable_body_goes_to_the_dead_letter_queue_unanswered(harness):
     assert json.loads(body_of(detail()))  # the harness's own bodies are well formed
 
 
-@pytest.mark.parametrize("service,operation", [("batch", "SubmitJob"), ("batch", "RegisterJobDefinition"),
-                                               ("batch", "DescribeJobDefinitions"), ("s3", "PutObject")])
+@pytest.mark.parametrize(
+    "service,operation",
+    [
+        ("batch", "SubmitJob"),
+        ("batch", "RegisterJobDefinition"),
+        ("batch", "DescribeJobDefinitions"),
+        ("s3", "PutObject"),
+    ],
+)
 def test_access_denied_is_a_rejection_not_a_dead_letter_and_the_claim_is_released(harness, service, operation):
     world, injector, clock, invoke = harness
     fault = injector.plan(Fault(service, operation, "access-denied"))

@@ -18,8 +18,14 @@ ROLE = "arn:aws:iam::123456789012:role/batchlane-dev-job-default"
 
 
 def task(launch_id="l-1", **overrides):
-    detail = {"launchId": launch_id, "project": "flytesnacks", "domain": "development", "workflow": "wf",
-              "task": "my.task", "container": {"image": "busybox:1.36", "command": ["echo", "hi"]}}
+    detail = {
+        "launchId": launch_id,
+        "project": "flytesnacks",
+        "domain": "development",
+        "workflow": "wf",
+        "task": "my.task",
+        "container": {"image": "busybox:1.36", "command": ["echo", "hi"]},
+    }
     detail.update(overrides)
     return detail
 
@@ -35,7 +41,8 @@ def submitted(world):
 
     requests: list[dict] = []
     aws.single_attempt_client("batch").meta.events.register(
-        "provide-client-params.batch.SubmitJob", lambda params, **_: requests.append(dict(params)))
+        "provide-client-params.batch.SubmitJob", lambda params, **_: requests.append(dict(params))
+    )
     return requests
 
 
@@ -54,7 +61,9 @@ def test_single_task_becomes_a_plain_job_with_its_input_in_s3(world, launch, sub
     launched = only(world.answers(), "Task Launched")
     assert launched["arraySize"] == 0 and launched["queue"] == "batchlane-dev-default"
     assert launched["routing"]["tag"] == "default" and launched["routing"]["rule"]["id"] == "0004"
-    assert launched["consoleUrl"].startswith("https://us-east-1.console.aws.amazon.com/batch/home?region=us-east-1#jobs/detail/")
+    assert launched["consoleUrl"].startswith(
+        "https://us-east-1.console.aws.amazon.com/batch/home?region=us-east-1#jobs/detail/"
+    )
     [request] = submitted
     assert "arrayProperties" not in request
     assert request["retryStrategy"] == {"attempts": 3} and request["timeout"] == {"attemptDurationSeconds": 600}
@@ -78,8 +87,10 @@ def test_map_task_becomes_one_array_job_and_its_inputs_with_their_index(world, l
     assert s3_text(launched["inputsUri"]).splitlines() == [json.dumps(d, separators=(",", ":")) for d in inputs]
     objects = boto3.client("s3").list_objects_v2(Bucket=world.deployment.bucket)["Contents"]
     # The JSON Lines and their index (docs/chunked-maps.md#inputs-and-their-index): written once, nothing else.
-    assert [o["Key"] for o in objects] == ["launches/flytesnacks/development/l-1/inputs.idx",
-                                           "launches/flytesnacks/development/l-1/inputs.jsonl"]
+    assert [o["Key"] for o in objects] == [
+        "launches/flytesnacks/development/l-1/inputs.idx",
+        "launches/flytesnacks/development/l-1/inputs.jsonl",
+    ]
     record = world.launch_record("l-1")
     assert record["size"] == 5 and record["isArray"] is True and float(record["minSuccessRatio"]) == 0.8
 
@@ -99,8 +110,12 @@ def test_inputs_already_in_s3_are_not_copied(world, launch):
 
 
 def test_container_overrides_stay_small_whatever_the_inputs(world, launch, submitted):
-    launch(task(inputs=[{"blob": "x" * 5000} for _ in range(20)], container={
-        "image": "busybox", "command": ["run"], "resources": {"vcpu": 4, "memory": 8192, "gpu": 1}}))
+    launch(
+        task(
+            inputs=[{"blob": "x" * 5000} for _ in range(20)],
+            container={"image": "busybox", "command": ["run"], "resources": {"vcpu": 4, "memory": 8192, "gpu": 1}},
+        )
+    )
     assert only(world.answers(), "Task Launched")["arraySize"] == 20
     overrides = submitted[0]["containerOverrides"]
     assert len(json.dumps(overrides)) < 1500
@@ -109,18 +124,37 @@ def test_container_overrides_stay_small_whatever_the_inputs(world, launch, submi
 
 def test_every_problem_is_listed_and_nothing_is_submitted(world, launch):
     bad = task(
-        retries=12, timeoutSeconds=30, retry=1, role="arn:aws:iam::123456789012:role/someone-else",
-        container={"image": "", "platform": "FARGATE", "resources": {"gpu": 1, "vcpu": 3},
-                   "environment": {"AWS_BATCH_JOB_ID": "x"}},
-        inputs=[], minSuccessRatio=0,
+        retries=12,
+        timeoutSeconds=30,
+        retry=1,
+        role="arn:aws:iam::123456789012:role/someone-else",
+        container={
+            "image": "",
+            "platform": "FARGATE",
+            "resources": {"gpu": 1, "vcpu": 3},
+            "environment": {"AWS_BATCH_JOB_ID": "x"},
+        },
+        inputs=[],
+        minSuccessRatio=0,
     )
     del bad["task"]
     assert launch(bad) == {"batchItemFailures": []}
     rejected = only(world.answers(), "Task Launch Rejected")
     assert rejected["launchId"] == "l-1"
     fields = {p["field"] for p in rejected["problems"]}
-    assert {"task", "retries", "retry", "role", "container.image", "container.environment.AWS_BATCH_JOB_ID", "inputs",
-            "minSuccessRatio", "timeoutSeconds", "container.resources.gpu", "container.resources.vcpu"} <= fields
+    assert {
+        "task",
+        "retries",
+        "retry",
+        "role",
+        "container.image",
+        "container.environment.AWS_BATCH_JOB_ID",
+        "inputs",
+        "minSuccessRatio",
+        "timeoutSeconds",
+        "container.resources.gpu",
+        "container.resources.vcpu",
+    } <= fields
     assert all(p["message"] for p in rejected["problems"])
     assert world.jobs() == []
     assert boto3.client("batch").describe_job_definitions()["jobDefinitions"] == []
@@ -140,7 +174,9 @@ def test_only_allowed_roles_may_be_used(world, launch):
     rejected = next(a["detail"] for a in answers if a["detail-type"] == "Task Launch Rejected")
     assert rejected["launchId"] == "bad-role"
     assert rejected["problems"] == [{"field": "role", "message": rejected["problems"][0]["message"]}]
-    assert "not an allowed job role" in rejected["problems"][0]["message"] and ROLE in rejected["problems"][0]["message"]
+    assert (
+        "not an allowed job role" in rejected["problems"][0]["message"] and ROLE in rejected["problems"][0]["message"]
+    )
     definitions = boto3.client("batch").describe_job_definitions()["jobDefinitions"]
     assert [d["containerProperties"]["jobRoleArn"] for d in definitions] == [ROLE]
 
@@ -155,14 +191,21 @@ def test_no_matching_rule_is_a_clear_rejection(world, launch):
     boto3.resource("dynamodb").Table("batchlane-dev-routing").delete_item(Key={"pk": "routing", "sk": "rule#0004"})
     launch(task())
     rejected = only(world.answers(), "Task Launch Rejected")
-    assert rejected["problems"] == [{"field": "routing", "message":
-                                     "no routing rule applies to project=flytesnacks, domain=development, workflow=wf"}]
+    assert rejected["problems"] == [
+        {
+            "field": "routing",
+            "message": "no routing rule applies to project=flytesnacks, domain=development, workflow=wf",
+        }
+    ]
 
 
 def test_rule_whose_queues_are_disabled_is_rejected_not_rerouted(world, launch):
     table = boto3.resource("dynamodb").Table("batchlane-dev-routing")
-    table.update_item(Key={"pk": "routing", "sk": "queue#batchlane-dev-critical"},
-                      UpdateExpression="SET enabled = :f", ExpressionAttributeValues={":f": False})
+    table.update_item(
+        Key={"pk": "routing", "sk": "queue#batchlane-dev-critical"},
+        UpdateExpression="SET enabled = :f",
+        ExpressionAttributeValues={":f": False},
+    )
     launch(task(project="my_queue_1", domain="production", workflow="my_workflow_1"))
     rejected = only(world.answers(), "Task Launch Rejected")
     assert "disabled" in rejected["problems"][0]["message"]
@@ -174,8 +217,12 @@ def test_seed_routes_reach_their_queues(world, launch):
     launch(task("c", project="my_queue_3", domain="production", workflow="my_workflow_3"))
     launch(task("d", project="my_queue_3", domain="development", workflow="my_workflow_3"))
     queues = {a["detail"]["launchId"]: a["detail"]["queue"] for a in world.answers()}
-    assert queues == {"a": "batchlane-dev-critical", "b": "batchlane-dev-gpu_dynamic",
-                      "c": "batchlane-dev-critical", "d": "batchlane-dev-default"}
+    assert queues == {
+        "a": "batchlane-dev-critical",
+        "b": "batchlane-dev-gpu_dynamic",
+        "c": "batchlane-dev-critical",
+        "d": "batchlane-dev-default",
+    }
 
 
 def test_too_large_map_task_is_rejected(world, launch):
@@ -269,8 +316,13 @@ def _throttle_submit(times: int):
     def throttle(**kwargs):
         calls["n"] += 1
         if calls["n"] <= times:
-            raise ClientError({"Error": {"Code": "TooManyRequestsException", "Message": "Too Many Requests"},
-                               "ResponseMetadata": {"HTTPStatusCode": 429}}, "SubmitJob")
+            raise ClientError(
+                {
+                    "Error": {"Code": "TooManyRequestsException", "Message": "Too Many Requests"},
+                    "ResponseMetadata": {"HTTPStatusCode": 429},
+                },
+                "SubmitJob",
+            )
 
     aws.single_attempt_client("batch").meta.events.register("before-call.batch.SubmitJob", throttle)
     return calls
@@ -306,8 +358,18 @@ def test_a_launch_throttled_past_its_retries_frees_its_claim_and_comes_back_late
 
 
 def test_unreadable_message_fails_alone_and_the_rest_of_the_batch_launches(world, launch):
-    wrong_type = json.dumps({"version": "0", "id": "1", "detail-type": "Something Else", "source": "x",
-                             "time": "2026-01-01T00:00:00Z", "region": "us-east-1", "resources": [], "detail": {}})
+    wrong_type = json.dumps(
+        {
+            "version": "0",
+            "id": "1",
+            "detail-type": "Something Else",
+            "source": "x",
+            "time": "2026-01-01T00:00:00Z",
+            "region": "us-east-1",
+            "resources": [],
+            "detail": {},
+        }
+    )
     result = launch(task(), raw_bodies=("{not json", wrong_type))
     assert len(result["batchItemFailures"]) == 2
     assert only(world.answers(), "Task Launched")["launchId"] == "l-1"
@@ -322,8 +384,9 @@ def _age_routing_cache():
 
 def test_routing_edit_is_followed_once_the_cache_lifetime_has_passed(world, launch):
     launch(task("before"))
-    boto3.resource("dynamodb").Table("batchlane-dev-routing").put_item(Item={
-        "pk": "routing", "sk": "rule#urgent", "project": "flytesnacks", "tags": ["critical"]})
+    boto3.resource("dynamodb").Table("batchlane-dev-routing").put_item(
+        Item={"pk": "routing", "sk": "rule#urgent", "project": "flytesnacks", "tags": ["critical"]}
+    )
     launch(task("cached"))  # within the cache lifetime the old routing may still apply
     _age_routing_cache()  # ... the configured lifetime (30 s) passes
     launch(task("after"))
@@ -338,8 +401,10 @@ def test_malformed_routing_item_is_skipped_logged_and_counted(world, launch, cap
     launch(task())
     assert only(world.answers(), "Task Launched")["queue"] == "batchlane-dev-default"
     logged = [p for r in caplog.records for p in getattr(r, "problems", [])]
-    assert logged == ["queue#nameless: attributes must be a non-empty list of strings",
-                      "rule#broken: tags must be a non-empty list of strings"]
+    assert logged == [
+        "queue#nameless: attributes must be a non-empty list of strings",
+        "rule#broken: tags must be a non-empty list of strings",
+    ]
     output = capsys.readouterr().out
     metric = next(json.loads(line) for line in output.splitlines() if '"RoutingItemMalformed"' in line)
     assert metric["RoutingItemMalformed"] == [2.0]

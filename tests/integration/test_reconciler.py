@@ -9,9 +9,9 @@ import boto3
 import pytest
 
 from batchlane.common import aws
+from batchlane.sandbox.simulate import ChildPlan, launch_events
 from batchlane.status import handler as aggregator
 from batchlane.status.reconcile import Reconciler
-from batchlane.sandbox.simulate import ChildPlan, launch_events
 from tests.integration.conftest import LambdaContext, sqs_event
 from tests.integration.test_aggregator import launched, task  # noqa: F401  (a fixture)
 
@@ -31,18 +31,24 @@ def agg(world):
 def described(world):
     calls: list[list[str]] = []
     aws.client("batch").meta.events.register(
-        "provide-client-params.batch.DescribeJobs", lambda params, **_: calls.append(list(params["jobs"])))
+        "provide-client-params.batch.DescribeJobs", lambda params, **_: calls.append(list(params["jobs"]))
+    )
     return calls
 
 
 def reconciler(agg, *, budget=50, later=SILENT + 60):
     service = agg.runtime()
-    return Reconciler(store=service.store, index=service.store, batch=__import__(
-        "batchlane.status.adapters", fromlist=["BatchJobReader"]).BatchJobReader(), service=service,
-        metrics=service.metrics, log=service.log, silent_seconds=SILENT, request_budget=budget,
-        clock=lambda: time.time() + later)
-
-
+    return Reconciler(
+        store=service.store,
+        index=service.store,
+        batch=__import__("batchlane.status.adapters", fromlist=["BatchJobReader"]).BatchJobReader(),
+        service=service,
+        metrics=service.metrics,
+        log=service.log,
+        silent_seconds=SILENT,
+        request_budget=budget,
+        clock=lambda: time.time() + later,
+    )
 
 
 def open_entries(world):
@@ -89,7 +95,8 @@ def test_launches_with_recent_events_are_left_alone(world, launched, agg, descri
     record = launched("r-3", inputs=[{"i": i} for i in range(2)])
     events = launch_events(record["jobId"], [ChildPlan(), ChildPlan()])
     assert agg.handler(sqs_event(*(__import__("json").dumps(e) for e in events[:3])), LambdaContext()) == {
-        "batchItemFailures": []}
+        "batchItemFailures": []
+    }
     assert ("r-3", "status") in open_entries(world)
     # Silent for less than the threshold (the summary was just seen): only the launch entry is tidied.
     report = reconciler(agg, later=SILENT // 2).run()
@@ -119,18 +126,48 @@ def test_a_chunked_map_task_is_repaired_chunk_by_chunk_within_the_budget(world, 
     table.delete_item(Key={"launchId": "r-src", "sk": "launch"})
     layout = Chunks(size=250, chunk_size=120, window=2)  # chunks of 120, 120 and 10
     batch = boto3.client("batch")
-    jobs = [batch.submit_job(jobName=f"r-5-c{c}", jobQueue=source["queueArn"], jobDefinition=source["jobDefinition"],
-                             arrayProperties={"size": layout.chunk_len(c)},
-                             tags={LAUNCH_TAG: "r-5", CHUNK_TAG: str(c)})["jobId"] for c in layout.initial]
-    launch = LaunchRecord(launch_id="r-5", state=SUBMITTED, job_name="r-5", queue="batchlane-default", size=250,
-                          is_array=True, is_map_task=True, job_id=jobs[0], region="us-east-1",
-                          chunk_size=120, chunk_count=3, chunk_window=2, open_shard=open_shard("r-5"),
-                          last_seen_at=int(time.time() * 1000))
+    jobs = [
+        batch.submit_job(
+            jobName=f"r-5-c{c}",
+            jobQueue=source["queueArn"],
+            jobDefinition=source["jobDefinition"],
+            arrayProperties={"size": layout.chunk_len(c)},
+            tags={LAUNCH_TAG: "r-5", CHUNK_TAG: str(c)},
+        )["jobId"]
+        for c in layout.initial
+    ]
+    launch = LaunchRecord(
+        launch_id="r-5",
+        state=SUBMITTED,
+        job_name="r-5",
+        queue="batchlane-default",
+        size=250,
+        is_array=True,
+        is_map_task=True,
+        job_id=jobs[0],
+        region="us-east-1",
+        chunk_size=120,
+        chunk_count=3,
+        chunk_window=2,
+        open_shard=open_shard("r-5"),
+        last_seen_at=int(time.time() * 1000),
+    )
     table.put_item(Item=to_dynamo(launch.to_item()))
     for c, job in zip(layout.initial, jobs):
-        table.put_item(Item=to_dynamo(ChunkRecord(
-            launch_id="r-5", chunk=c, offset=layout.offset(c), size=layout.chunk_len(c), state=SUBMITTED,
-            job_name=f"r-5-c{c}", queue="batchlane-default", job_id=job).to_item()))
+        table.put_item(
+            Item=to_dynamo(
+                ChunkRecord(
+                    launch_id="r-5",
+                    chunk=c,
+                    offset=layout.offset(c),
+                    size=layout.chunk_len(c),
+                    state=SUBMITTED,
+                    job_name=f"r-5-c{c}",
+                    queue="batchlane-default",
+                    job_id=job,
+                ).to_item()
+            )
+        )
     world.answers()
 
     first = reconciler(agg, budget=2).run()
@@ -139,8 +176,9 @@ def test_a_chunked_map_task_is_repaired_chunk_by_chunk_within_the_budget(world, 
     second = reconciler(agg, budget=2).run()
     assert second.requests == 1 and second.repaired == 1  # 40 children of chunk 1 and both chunk jobs
     asked = [i for ids in described for i in ids]
-    assert sorted(asked) == sorted([f"{jobs[0]}:{i}" for i in range(120)] + [f"{jobs[1]}:{i}" for i in range(120)]
-                                   + jobs)
+    assert sorted(asked) == sorted(
+        [f"{jobs[0]}:{i}" for i in range(120)] + [f"{jobs[1]}:{i}" for i in range(120)] + jobs
+    )
     s = world.execution_items("r-5")["status"]
     assert s["phase"] == "running" and s["n_SUCCEEDED"] == 240 and s.get("n_WAITING", 0) == 0
     dues = [a["detail"] for a in world.answers() if a["detail-type"] == "Task Chunk Due"]

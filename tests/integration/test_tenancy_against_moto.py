@@ -11,8 +11,8 @@ import pytest
 
 from batchlane.common import aws, values
 from batchlane.launch import handler as launcher
-from batchlane.status import handler as aggregator
 from batchlane.sandbox.simulate import ChildPlan, launch_events
+from batchlane.status import handler as aggregator
 from tests.integration.conftest import LambdaContext, eventbridge_event, sqs_event
 
 GENOMICS = "genomics.pipelines"
@@ -20,8 +20,15 @@ SANDBOX = "sandbox.client"  # team sandbox: launches anywhere, aborts its own on
 
 
 def task(launch_id, project="genomics", **overrides):
-    detail = {"launchId": launch_id, "project": project, "domain": "production", "workflow": "wf",
-              "task": "my.task", "container": {"image": "busybox:1.36"}, "input": {}}
+    detail = {
+        "launchId": launch_id,
+        "project": project,
+        "domain": "production",
+        "workflow": "wf",
+        "task": "my.task",
+        "container": {"image": "busybox:1.36"},
+        "input": {},
+    }
     return {**detail, **overrides}
 
 
@@ -40,7 +47,8 @@ def agg(world):
 def terminated(world):
     calls: list[dict] = []
     aws.client("batch").meta.events.register(
-        "provide-client-params.batch.TerminateJob", lambda params, **_: calls.append(dict(params)))
+        "provide-client-params.batch.TerminateJob", lambda params, **_: calls.append(dict(params))
+    )
     return calls
 
 
@@ -61,8 +69,10 @@ def test_a_producer_not_allowed_for_the_project_is_rejected(world):
     launch_as(GENOMICS, task("t-1", project="flytesnacks"))
     rejected = answer(world, "Task Launch Rejected")
     assert rejected["problems"][0]["field"] == "source"
-    assert 'producer "genomics.pipelines" (account 123456789012) (team genomics) may not launch into project ' \
-           '"flytesnacks"' in rejected["problems"][0]["message"]
+    assert (
+        'producer "genomics.pipelines" (account 123456789012) (team genomics) may not launch into project '
+        '"flytesnacks"' in rejected["problems"][0]["message"]
+    )
     assert world.jobs() == [] and world.launch_record("t-1") is None and keys(world) == []
 
 
@@ -87,8 +97,11 @@ def test_an_abort_from_another_producer_is_rejected_and_the_job_keeps_running(wo
     abort = body({"launchId": "t-3", "reason": "not mine"}, SANDBOX, "Task Abort Requested")
     assert agg.handler(sqs_event(abort), LambdaContext()) == {"batchItemFailures": []}
     rejected = answer(world, "Task Abort Rejected")
-    assert rejected["launchId"] == "t-3" and "(team sandbox) may not abort it: it was launched by " \
-        "'genomics.pipelines' (team genomics)" in rejected["reason"]
+    assert (
+        rejected["launchId"] == "t-3"
+        and "(team sandbox) may not abort it: it was launched by 'genomics.pipelines' (team genomics)"
+        in rejected["reason"]
+    )
     assert terminated == [] and world.execution_items("t-3")["status"]["phase"] == "running"
 
     # Its own team may; so may an admin team (platform: abort any).
@@ -107,10 +120,12 @@ def test_an_abort_from_an_unknown_producer_is_rejected(world, agg, terminated):
 @pytest.mark.parametrize("where", ["another launch", "another project", "the layout before tenancy", "elsewhere"])
 def test_inputs_location_at_other_data_is_rejected(world, where):
     bucket = world.deployment.bucket
-    uri = {"another launch": f"s3://{bucket}/launches/genomics/production/t-2/inputs.jsonl",
-           "another project": f"s3://{bucket}/launches/flytesnacks/production/t-5/inputs.jsonl",
-           "the layout before tenancy": f"s3://{bucket}/launches/t-2/inputs.jsonl",
-           "elsewhere": "s3://someone-else/inputs.jsonl"}[where]
+    uri = {
+        "another launch": f"s3://{bucket}/launches/genomics/production/t-2/inputs.jsonl",
+        "another project": f"s3://{bucket}/launches/flytesnacks/production/t-5/inputs.jsonl",
+        "the layout before tenancy": f"s3://{bucket}/launches/t-2/inputs.jsonl",
+        "elsewhere": "s3://someone-else/inputs.jsonl",
+    }[where]
     launch_as(GENOMICS, task("t-5", input=None, inputsLocation={"uri": uri, "size": 2}))
     [problem] = answer(world, "Task Launch Rejected")["problems"]
     assert problem["field"] == "inputsLocation.uri" and world.jobs() == []
@@ -130,8 +145,14 @@ def test_a_role_of_another_project_is_rejected(world):
 
 
 def test_reserved_variables_are_refused(world):
-    environment = {"AWS_ACCESS_KEY_ID": "AKIA", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://x", "LD_PRELOAD": "x",
-                   "AWS_ENDPOINT_URL_S3": "http://x", "PATH": "/evil", "OK_NAME": "fine"}
+    environment = {
+        "AWS_ACCESS_KEY_ID": "AKIA",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://x",
+        "LD_PRELOAD": "x",
+        "AWS_ENDPOINT_URL_S3": "http://x",
+        "PATH": "/evil",
+        "OK_NAME": "fine",
+    }
     launch_as(GENOMICS, task("t-8", container={"image": "busybox:1.36", "environment": environment}))
     fields = sorted(p["field"] for p in answer(world, "Task Launch Rejected")["problems"])
     assert fields == sorted(f"container.environment.{n}" for n in environment if n != "OK_NAME")
@@ -143,14 +164,20 @@ def test_a_forged_outputs_uri_is_not_read_nor_written(world, agg):
     world.answers()
     bucket = world.deployment.bucket
     forged = f"s3://{bucket}/launches/flytesnacks/production/victim/outputs/"
-    boto3.client("s3").put_object(Bucket=bucket, Key="launches/flytesnacks/production/victim/outputs/0/outputs.json",
-                                  Body=b'{"secret": 1}')
+    boto3.client("s3").put_object(
+        Bucket=bucket, Key="launches/flytesnacks/production/victim/outputs/0/outputs.json", Body=b'{"secret": 1}'
+    )
     table = boto3.resource("dynamodb").Table(world.config.table_name("executions"))
-    table.update_item(Key={"launchId": "t-9", "sk": "launch"}, UpdateExpression="SET outputsUri = :u",
-                      ExpressionAttributeValues={":u": forged})
+    table.update_item(
+        Key={"launchId": "t-9", "sk": "launch"},
+        UpdateExpression="SET outputsUri = :u",
+        ExpressionAttributeValues={":u": forged},
+    )
     record = values.from_dynamo(world.launch_record("t-9"))
-    agg.handler(sqs_event(*(json.dumps(e) for e in launch_events(record["jobId"], [ChildPlan()],
-                                                                   rng=random.Random(2)))), LambdaContext())
+    agg.handler(
+        sqs_event(*(json.dumps(e) for e in launch_events(record["jobId"], [ChildPlan()], rng=random.Random(2)))),
+        LambdaContext(),
+    )
     status = world.execution_items("t-9")["status"]
     assert status["phase"] == "succeeded" and "outputsUri" not in status
     assert "is not this launch's outputs prefix" in status["error"]

@@ -40,9 +40,14 @@ def imports_of(module: str, source: str, is_package: bool, known: Iterable[str] 
             for alias in node.names:
                 candidate = f"{base}.{alias.name}"
                 found.add(candidate if candidate in known or private(candidate) else base)
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-              and node.func.attr == "import_module" and node.args
-              and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
             found.add(node.args[0].value)
     return found
 
@@ -54,8 +59,11 @@ def asset_modules() -> dict[str, Path]:
 
 def named_modules(source: str, known: Iterable[str]) -> set[str]:
     """Module names a module holds as strings (``import_module(_EXPORTS[name])``: lazy exports)."""
-    return {node.value for node in ast.walk(ast.parse(source))
-            if isinstance(node, ast.Constant) and isinstance(node.value, str)} & set(known)
+    return {
+        node.value
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    } & set(known)
 
 
 def closure(roots: Iterable[str], modules: dict[str, Path]) -> tuple[set[str], set[str]]:

@@ -3,8 +3,9 @@ conditional-write semantics and Batch's job names, so the service is tested with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from batchlane.common.errors import Refused, TransientError
 from batchlane.common.executions import LAUNCH_SK, SORT_KEY, SUBMITTING, ChunkRecord, LaunchRecord
@@ -61,8 +62,13 @@ class FakeJobs:
         if outcome == "unknown":
             raise SubmitOutcomeUnknown("SubmitJob: InternalServerError")
         n = len(self.jobs)
-        job = {"jobId": f"job-{n}", "jobArn": f"arn:aws:batch:us-east-1:123456789012:job/job-{n}",
-               "jobName": request["jobName"], "jobQueue": request["jobQueue"], "createdAt": n}
+        job = {
+            "jobId": f"job-{n}",
+            "jobArn": f"arn:aws:batch:us-east-1:123456789012:job/job-{n}",
+            "jobName": request["jobName"],
+            "jobQueue": request["jobQueue"],
+            "createdAt": n,
+        }
         self.jobs.append(job)
         if outcome == "lost":
             raise SubmitOutcomeUnknown("SubmitJob: ReadTimeoutError")

@@ -56,4 +56,6 @@ class FakeLog:
 
     def skipped(self) -> dict[str, str]:
         """messageId -> problem, of every record the aggregator skipped while reading its batch."""
-        return {extra["messageId"]: extra["problem"] for _, msg, extra in self.lines if msg.startswith("skipping an event")}
+        return {
+            extra["messageId"]: extra["problem"] for _, msg, extra in self.lines if msg.startswith("skipping an event")
+        }

@@ -9,7 +9,6 @@ import threading
 from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
-from port_fakes import FakeAnnouncer, FakeCounter, FakeLog, FakeSettings
 
 from batchlane.common.chunks import Chunks
 from batchlane.common.executions import PARENT_SK, SUBMITTED, SUBMITTING, ChunkRecord, LaunchRecord
@@ -18,6 +17,7 @@ from batchlane.common.values import to_dynamo
 from batchlane.status.fold import ChildState, ParentState
 from batchlane.status.ports import WriteConflict
 from batchlane.status.service import StatusService
+from port_fakes import FakeAnnouncer, FakeCounter, FakeLog, FakeSettings
 
 DYNAMODB_ITEM_BYTES = 400 * 1024
 DATA_BUCKET = "data"
@@ -38,10 +38,21 @@ def _check_item(item: dict[str, Any]) -> None:
 
 def launch_record(launch_id: str, job_id: str, size: int, **fields: Any) -> LaunchRecord:
     """A submitted launch of ``size`` children (a map task when size > 1)."""
-    return LaunchRecord(**{"launch_id": launch_id, "state": SUBMITTED, "job_name": f"t-{launch_id}", "queue": "q",
-                           "size": size, "is_array": size > 1, "is_map_task": size > 1, "job_id": job_id,
-                           "outputs_uri": f"s3://{DATA_BUCKET}/launches/{launch_id}/outputs/", "region": "us-east-1",
-                           **fields})
+    return LaunchRecord(
+        **{
+            "launch_id": launch_id,
+            "state": SUBMITTED,
+            "job_name": f"t-{launch_id}",
+            "queue": "q",
+            "size": size,
+            "is_array": size > 1,
+            "is_map_task": size > 1,
+            "job_id": job_id,
+            "outputs_uri": f"s3://{DATA_BUCKET}/launches/{launch_id}/outputs/",
+            "region": "us-east-1",
+            **fields,
+        }
+    )
 
 
 def chunk_job_id(launch_id: str, chunk: int) -> str:
@@ -51,18 +62,32 @@ def chunk_job_id(launch_id: str, chunk: int) -> str:
 def chunked_launch(launch_id: str, size: int, *, chunk_size: int, window: int, **fields: Any) -> LaunchRecord:
     """A chunked map task's launch record as the launcher writes it (docs/contracts.md): its job is chunk 0's."""
     chunks = Chunks(size=size, chunk_size=chunk_size, window=window)
-    return launch_record(launch_id, chunk_job_id(launch_id, 0), size, chunk_size=chunk_size,
-                         chunk_count=chunks.count, chunk_window=window, **fields)
+    return launch_record(
+        launch_id,
+        chunk_job_id(launch_id, 0),
+        size,
+        chunk_size=chunk_size,
+        chunk_count=chunks.count,
+        chunk_window=window,
+        **fields,
+    )
 
 
 def chunk_record(launch: LaunchRecord, chunk: int, *, submitted: bool = True) -> ChunkRecord:
     """Chunk ``chunk``'s record: SUBMITTED with its job, or still SUBMITTING (claimed, no job yet)."""
     chunks = launch.chunks
-    return ChunkRecord(launch_id=launch.launch_id, chunk=chunk, offset=chunks.offset(chunk),
-                       size=chunks.chunk_len(chunk), state=SUBMITTED if submitted else SUBMITTING,
-                       job_name=f"{launch.job_name}-c{chunk}", queue=launch.queue,
-                       job_id=chunk_job_id(launch.launch_id, chunk) if submitted else None,
-                       lease_token=None if submitted else "t", lease_until=None if submitted else 2_000_000_000)
+    return ChunkRecord(
+        launch_id=launch.launch_id,
+        chunk=chunk,
+        offset=chunks.offset(chunk),
+        size=chunks.chunk_len(chunk),
+        state=SUBMITTED if submitted else SUBMITTING,
+        job_name=f"{launch.job_name}-c{chunk}",
+        queue=launch.queue,
+        job_id=chunk_job_id(launch.launch_id, chunk) if submitted else None,
+        lease_token=None if submitted else "t",
+        lease_until=None if submitted else 2_000_000_000,
+    )
 
 
 class FakeStatusStore:
@@ -95,15 +120,17 @@ class FakeStatusStore:
     def chunk_records(self, launch_id: str):
         return iter(sorted((c for (lid, _), c in self.chunks.items() if lid == launch_id), key=lambda c: c.chunk))
 
-    def read_states(self, launch_id: str, indexes: list[int], parent: bool, parent_sk: str = PARENT_SK
-                    ) -> tuple[dict, Any]:
+    def read_states(
+        self, launch_id: str, indexes: list[int], parent: bool, parent_sk: str = PARENT_SK
+    ) -> tuple[dict, Any]:
         if launch_id in self.broken:
             raise ConnectionError(f"the partition of {launch_id} cannot be read")
         children = {i: self.states[(launch_id, i)] for i in indexes if (launch_id, i) in self.states}
         return children, self.states.get((launch_id, parent_sk)) if parent else None
 
-    def commit(self, launch_id: str, children: list, parent: Any, summary: dict[str, Any],
-               parent_sk: str = PARENT_SK) -> None:
+    def commit(
+        self, launch_id: str, children: list, parent: Any, summary: dict[str, Any], parent_sk: str = PARENT_SK
+    ) -> None:
         writes = [((launch_id, state.index), state, rev) for state, rev in children]
         if parent is not None:
             writes.append(((launch_id, parent_sk), *parent))
@@ -127,8 +154,9 @@ class FakeStatusStore:
         found = self.summaries.get(launch_id)
         return dict(found) if found is not None else None
 
-    def claim_transition(self, launch_id: str, old_phase: str | None, token: str, now_ms: int,
-                         stale_before_ms: int) -> bool:
+    def claim_transition(
+        self, launch_id: str, old_phase: str | None, token: str, now_ms: int, stale_before_ms: int
+    ) -> bool:
         with self.lock:
             current = self.summaries.setdefault(launch_id, {})
             claimed = "transitionToken" in current and current["transitionAt"] >= stale_before_ms
@@ -138,8 +166,9 @@ class FakeStatusStore:
             self.writes += 1
             return True
 
-    def finish_transition(self, launch_id: str, token: str, fields: dict[str, Any],
-                          remove: tuple[str, ...] = ()) -> bool:
+    def finish_transition(
+        self, launch_id: str, token: str, fields: dict[str, Any], remove: tuple[str, ...] = ()
+    ) -> bool:
         with self.lock:
             current = self.summaries.setdefault(launch_id, {})
             if current.get("transitionToken") != token:
@@ -170,12 +199,16 @@ class FakeStatusStore:
         return list(self.iter_children(launch_id))
 
     def final_chunk_parents(self, launch_id: str) -> set[int]:
-        return {int(key.rsplit("#", 1)[1]) for (lid, key), (state, _) in self.states.items()
-                if lid == launch_id and isinstance(key, str) and key.startswith("parent#") and state.final}
+        return {
+            int(key.rsplit("#", 1)[1])
+            for (lid, key), (state, _) in self.states.items()
+            if lid == launch_id and isinstance(key, str) and key.startswith("parent#") and state.final
+        }
 
     def iter_children(self, launch_id: str):
-        found = [(key, state) for (lid, key), (state, _) in self.states.items()
-                 if lid == launch_id and isinstance(key, int)]
+        found = [
+            (key, state) for (lid, key), (state, _) in self.states.items() if lid == launch_id and isinstance(key, int)
+        ]
         return iter([state for _, state in sorted(found, key=lambda pair: pair[0])])
 
     def child(self, launch_id: str, index: int) -> ChildState | None:
@@ -219,9 +252,23 @@ class FakeOutputs:
         self.written.append((uri, json.loads(b"".join(parts))))
 
 
-def service(store: FakeStatusStore, *, outputs: FakeOutputs | None = None, announcer: FakeAnnouncer | None = None,
-            settings: Settings | None = None, clock=lambda: 1_800_000_000.0) -> StatusService:
+def service(
+    store: FakeStatusStore,
+    *,
+    outputs: FakeOutputs | None = None,
+    announcer: FakeAnnouncer | None = None,
+    settings: Settings | None = None,
+    clock=lambda: 1_800_000_000.0,
+) -> StatusService:
     """The aggregator over these fakes; the data bucket is the one ``launch_record`` names."""
-    return StatusService(store=store, jobs=FakeTerminator(), outputs=outputs or FakeOutputs(),
-                         announcer=announcer or FakeAnnouncer(), metrics=FakeCounter(), log=FakeLog(),
-                         settings=FakeSettings(settings or Settings()), data_bucket=DATA_BUCKET, clock=clock)
+    return StatusService(
+        store=store,
+        jobs=FakeTerminator(),
+        outputs=outputs or FakeOutputs(),
+        announcer=announcer or FakeAnnouncer(),
+        metrics=FakeCounter(),
+        log=FakeLog(),
+        settings=FakeSettings(settings or Settings()),
+        data_bucket=DATA_BUCKET,
+        clock=clock,
+    )

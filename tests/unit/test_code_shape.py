@@ -27,12 +27,18 @@ def long_functions(source: str, limit: int = MAX_FUNCTION_LINES) -> list[tuple[s
 
 
 def test_no_production_module_is_over_500_lines():
-    long = {str(p.relative_to(ROOT)): n for p in production_modules() if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES}
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in production_modules()
+        if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES
+    }
     assert not long, long
 
 
 def test_no_production_function_is_over_60_lines():
-    long = {f"{p.relative_to(ROOT)}:{name}": n for p in production_modules() for name, n in long_functions(p.read_text())}
+    long = {
+        f"{p.relative_to(ROOT)}:{name}": n for p in production_modules() for name, n in long_functions(p.read_text())
+    }
     assert not long, long
 
 

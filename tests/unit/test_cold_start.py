@@ -22,9 +22,18 @@ from batchlane.deployment.contract import FUNCTIONS
 ROOT = Path(__file__).resolve().parents[2]
 # Loaded only once a handler runs: boto3 and botocore's clients, the X-Ray SDK, the models of the
 # events, the services and their adapters.
-HEAVY = ("boto3", "botocore.client", "aws_xray_sdk.core", "aws_lambda_powertools.utilities.parser",
-         "batchlane.status.events", "batchlane.launch.models", "batchlane.launch.service",
-         "batchlane.status.service", "batchlane.status.reconcile", "batchlane.common.aws")
+HEAVY = (
+    "boto3",
+    "botocore.client",
+    "aws_xray_sdk.core",
+    "aws_lambda_powertools.utilities.parser",
+    "batchlane.status.events",
+    "batchlane.launch.models",
+    "batchlane.launch.service",
+    "batchlane.status.service",
+    "batchlane.status.reconcile",
+    "batchlane.common.aws",
+)
 HANDLER_MODULES = sorted({shape.handler.rsplit(".", 1)[0] for shape in FUNCTIONS.values()})
 
 
@@ -38,8 +47,9 @@ def run_python(code: str, **env: str) -> dict:
 
 @pytest.mark.parametrize("module", HANDLER_MODULES)
 def test_importing_a_handler_loads_nothing_heavy(module):
-    loaded = run_python(f"import json, sys, {module}\n"
-                        f"print(json.dumps([m for m in {list(HEAVY)!r} if m in sys.modules]))")
+    loaded = run_python(
+        f"import json, sys, {module}\nprint(json.dumps([m for m in {list(HEAVY)!r} if m in sys.modules]))"
+    )
     assert loaded == []
 
 
@@ -70,9 +80,14 @@ def test_in_lambda_every_invocation_is_traced():
     daemon.settimeout(10)
     try:
         port = daemon.getsockname()[1]
-        ran = run_python(TRACED, LAMBDA_TASK_ROOT=str(ROOT), POWERTOOLS_TRACE_DISABLED="false",
-                         POWERTOOLS_SERVICE_NAME="launcher", AWS_XRAY_DAEMON_ADDRESS=f"127.0.0.1:{port}",
-                         _X_AMZN_TRACE_ID="Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+        ran = run_python(
+            TRACED,
+            LAMBDA_TASK_ROOT=str(ROOT),
+            POWERTOOLS_TRACE_DISABLED="false",
+            POWERTOOLS_SERVICE_NAME="launcher",
+            AWS_XRAY_DAEMON_ADDRESS=f"127.0.0.1:{port}",
+            _X_AMZN_TRACE_ID="Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+        )
         assert ran == {"results": [{"answer": 2}, {"answer": 4}], "xray": True}
         names = []
         while len(names) < 2:

@@ -11,7 +11,6 @@ from batchlane.deployment.contract import FUNCTIONS
 from import_graph import LAMBDAS, asset_modules, closure
 
 
-
 def handler_modules() -> set[str]:
     return {shape.handler.rpartition(".")[0] for shape in FUNCTIONS.values()}
 
@@ -27,7 +26,9 @@ def test_the_asset_holds_exactly_the_handlers_import_closure():
 def test_a_client_module_imported_by_the_runtime_is_reported_missing(tmp_path):
     modules = asset_modules()
     rogue = tmp_path / "handler.py"
-    rogue.write_text("from batchlane.client.view import status_view\nfrom batchlane.common.executions import Partition\n")
+    rogue.write_text(
+        "from batchlane.client.view import status_view\nfrom batchlane.common.executions import Partition\n"
+    )
     modules["batchlane.launch.handler"] = rogue
     needed, missing = closure(["batchlane.launch.handler"], modules)
     assert missing == {"batchlane.client", "batchlane.client.view"}

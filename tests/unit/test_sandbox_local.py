@@ -31,28 +31,42 @@ def test_the_example_image_map_names_the_script_next_to_it():
 
 
 def test_a_scenario_opts_in_for_every_launch_or_one():
-    everything = parse_scenario({"execute": "local", "imageMap": {"a:1": "run.sh --fast"}, "launches": [
-        {"detail": {"launchId": "x"}, "attemptDurationSeconds": 2}]}, base_dir=Path("/tmp"))
+    everything = parse_scenario(
+        {
+            "execute": "local",
+            "imageMap": {"a:1": "run.sh --fast"},
+            "launches": [{"detail": {"launchId": "x"}, "attemptDurationSeconds": 2}],
+        },
+        base_dir=Path("/tmp"),
+    )
     assert execution_of(everything, None).every_launch and everything.image_map == {"a:1": ("run.sh", "--fast")}
     assert everything.launches[0].attempt_duration_seconds == 2.0
-    one = parse_scenario({"launches": [{"detail": {"launchId": "x"}, "execute": "local"}, {"detail": {"launchId": "y"}}]})
+    one = parse_scenario(
+        {"launches": [{"detail": {"launchId": "x"}, "execute": "local"}, {"detail": {"launchId": "y"}}]}
+    )
     assert not execution_of(one, None).every_launch and [s.execute for s in one.launches] == ["local", None]
 
 
-@pytest.mark.parametrize("raw, message", [
-    ({"execute": "docker"}, "execute: one of simulated, local is required, not 'docker'"),
-    ({"execute": "local", "launches": [{"detail": {}, "children": {"1": {}}}]},
-     "launches[0]: children and runSeconds do not apply to a launch executed locally"),
-    ({"imageMap": {"a:1": []}}, "imageMap.a:1: a list of strings"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"execute": "docker"}, "execute: one of simulated, local is required, not 'docker'"),
+        (
+            {"execute": "local", "launches": [{"detail": {}, "children": {"1": {}}}]},
+            "launches[0]: children and runSeconds do not apply to a launch executed locally",
+        ),
+        ({"imageMap": {"a:1": []}}, "imageMap.a:1: a list of strings"),
+    ],
+)
 def test_scenario_mistakes_are_named(raw, message):
     with pytest.raises(ScenarioError, match=message.replace("[", r"\[").replace("]", r"\]")):
         parse_scenario(raw)
 
 
 def test_the_cli_flags_make_the_execution():
-    args = build_parser().parse_args(["sandbox", "up", "--execute", "local", "--max-processes", "3",
-                                      "--image-map", str(EXAMPLES / "image-map.yaml")])
+    args = build_parser().parse_args(
+        ["sandbox", "up", "--execute", "local", "--max-processes", "3", "--image-map", str(EXAMPLES / "image-map.yaml")]
+    )
     execution = _execution(args)
     assert execution.every_launch and execution.process_limit == 3 and len(execution.image_map) == 1
     assert not _execution(build_parser().parse_args(["sandbox", "up"])).every_launch

@@ -91,8 +91,10 @@ def parse_flyte_config(text: str, source: str = "config") -> RoutingTable:
     for i, entry in enumerate(lists["executionQueues"]):
         where = f"queues.executionQueues[{i}]"
         if isinstance(entry, dict) and entry.get("dynamic") is not None and not isinstance(entry["dynamic"], str):
-            problems.append(f"{where}.dynamic: the job queue name must be a string, got {entry['dynamic']!r} "
-                            "(quote it: YAML reads unquoted yes/no/on/off/true/false and numbers otherwise)")
+            problems.append(
+                f"{where}.dynamic: the job queue name must be a string, got {entry['dynamic']!r} "
+                "(quote it: YAML reads unquoted yes/no/on/off/true/false and numbers otherwise)"
+            )
             continue
         if not isinstance(entry, dict) or not isinstance(entry.get("dynamic"), str) or not entry["dynamic"]:
             problems.append(f"{where}.dynamic: the job queue name is missing")

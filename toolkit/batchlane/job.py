@@ -17,7 +17,13 @@ from itertools import islice
 from typing import Any
 
 from batchlane.common.inputs import (
-    ENV_INDEX_OFFSET, ENV_INDEX_VAR_NAME, ENV_INPUTS_INDEX_URI, ENV_INPUTS_URI, INDEX_VARIABLE, index_range, line_offsets,
+    ENV_INDEX_OFFSET,
+    ENV_INDEX_VAR_NAME,
+    ENV_INPUTS_INDEX_URI,
+    ENV_INPUTS_URI,
+    INDEX_VARIABLE,
+    index_range,
+    line_offsets,
 )
 
 
@@ -70,7 +76,7 @@ def read_inputs(s3, inputs_uri: str, index_uri: str | None, first: int, count: i
         if any(end <= start for start, end in zip(offsets, offsets[1:])):
             raise ValueError(f"a line from {first} to {last} of {inputs_uri} is empty")
         body, base = _ranged(s3, inputs_uri, offsets[0], offsets[-1] - 1), offsets[0]
-        return [json.loads(body[start - base:end - base]) for start, end in zip(offsets, offsets[1:])]
+        return [json.loads(body[start - base : end - base]) for start, end in zip(offsets, offsets[1:])]
     bucket, key = _split(inputs_uri)
     lines = s3.get_object(Bucket=bucket, Key=key)["Body"].iter_lines()
     values = [json.loads(line) for line in islice(lines, first, first + count)]

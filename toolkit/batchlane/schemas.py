@@ -7,7 +7,13 @@ import sys
 from pathlib import Path
 
 from batchlane.common.event_types import (
-    ABORT_REJECTED, ABORT_REQUESTED, CHUNK_DUE, LAUNCH_REJECTED, LAUNCH_REQUESTED, LAUNCHED, STATUS_CHANGED,
+    ABORT_REJECTED,
+    ABORT_REQUESTED,
+    CHUNK_DUE,
+    LAUNCH_REJECTED,
+    LAUNCH_REQUESTED,
+    LAUNCHED,
+    STATUS_CHANGED,
 )
 from batchlane.launch.models import LaunchRequest, TaskLaunched, TaskLaunchRejected
 from batchlane.status.models import TaskAbortRejected, TaskAbortRequested, TaskChunkDue, TaskStatusChanged
@@ -27,8 +33,11 @@ def schemas() -> dict[str, str]:
     out = {}
     for filename, (model, detail_type) in SCHEMAS.items():
         schema = model.model_json_schema(by_alias=True, mode="validation")
-        schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
-                  "title": f"batchlane: detail of a \"{detail_type}\" event", **schema}
+        schema = {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": f'batchlane: detail of a "{detail_type}" event',
+            **schema,
+        }
         out[filename] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
     return out
 

@@ -8,7 +8,13 @@ from functools import cache
 import boto3
 from botocore.config import Config
 from botocore.exceptions import (
-    BotoCoreError, ClientError, ConnectionError as BotoConnectionError, ConnectTimeoutError, EndpointConnectionError,
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+)
+from botocore.exceptions import (
+    ConnectionError as BotoConnectionError,
 )
 
 from batchlane.common.errors import TransientError
@@ -18,36 +24,62 @@ from batchlane.common.errors import TransientError
 # the tenth open a new TLS connection and drop it afterwards ("Connection pool is full").
 MAX_POOL_CONNECTIONS = 32
 # botocore retries quickly a few times; past that the SQS message is retried later.
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20,
-                 max_pool_connections=MAX_POOL_CONNECTIONS)
+_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=5,
+    read_timeout=20,
+    max_pool_connections=MAX_POOL_CONNECTIONS,
+)
 # For calls that are not idempotent (SubmitJob): a retry after a lost response duplicates the effect.
-_SINGLE_ATTEMPT = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=5, read_timeout=20,
-                         max_pool_connections=MAX_POOL_CONNECTIONS)
+_SINGLE_ATTEMPT = Config(
+    retries={"mode": "standard", "max_attempts": 1},
+    connect_timeout=5,
+    read_timeout=20,
+    max_pool_connections=MAX_POOL_CONNECTIONS,
+)
 # Throttling: the request was turned away before AWS processed it (docs/throughput.md).
 _THROTTLE_CODES = {
-    "TooManyRequestsException", "ThrottlingException", "Throttling", "ThrottledException",
-    "RequestLimitExceeded", "RequestThrottled", "SlowDown",
+    "TooManyRequestsException",
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "SlowDown",
 }
 _TRANSIENT_CODES = _THROTTLE_CODES | {
-    "ProvisionedThroughputExceededException", "ServiceUnavailable", "ServiceUnavailableException", "InternalServerError",
-    "InternalFailure", "ServerException", "TransactionConflictException",
+    "ProvisionedThroughputExceededException",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "InternalServerError",
+    "InternalFailure",
+    "ServerException",
+    "TransactionConflictException",
 }
 
 
 @cache
 def client(service: str):
-    return boto3.client(service, config=_CONFIG, region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+    return boto3.client(
+        service, config=_CONFIG, region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    )
 
 
 @cache
 def single_attempt_client(service: str):
     """A client that never retries: the caller decides what an unknown outcome means."""
-    return boto3.client(service, config=_SINGLE_ATTEMPT, region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+    return boto3.client(
+        service,
+        config=_SINGLE_ATTEMPT,
+        region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+    )
 
 
 @cache
 def resource(service: str):
-    return boto3.resource(service, config=_CONFIG, region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+    return boto3.resource(
+        service, config=_CONFIG, region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    )
 
 
 def reset_clients() -> None:
@@ -81,8 +113,11 @@ def defer_message(queue_arn: str, receipt_handle: str, seconds: int) -> bool:
     _, _, _, _, account, name = queue_arn.split(":", 5)
     try:
         sqs = client("sqs")
-        sqs.change_message_visibility(QueueUrl=_queue_url(name, account), ReceiptHandle=receipt_handle,
-                                      VisibilityTimeout=max(0, min(43_200, int(seconds))))
+        sqs.change_message_visibility(
+            QueueUrl=_queue_url(name, account),
+            ReceiptHandle=receipt_handle,
+            VisibilityTimeout=max(0, min(43_200, int(seconds))),
+        )
         return True
     except (ClientError, BotoCoreError):
         return False

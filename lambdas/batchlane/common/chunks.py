@@ -34,7 +34,7 @@ class Chunks:
     window: int  # chunks in flight at once
 
     @classmethod
-    def layout(cls, size: int, max_array_size: int, max_concurrency: int | None = None) -> "Chunks":
+    def layout(cls, size: int, max_array_size: int, max_concurrency: int | None = None) -> Chunks:
         if size < 1 or max_array_size < 2:
             raise ValueError(f"a layout needs size >= 1 and max_array_size >= 2 (got {size}, {max_array_size})")
         if max_concurrency is None or max_concurrency >= size:
@@ -49,7 +49,7 @@ class Chunks:
         return cls(size=size, chunk_size=chunk_size, window=max(1, max_concurrency // chunk_size))
 
     @classmethod
-    def single(cls, size: int) -> "Chunks":
+    def single(cls, size: int) -> Chunks:
         return cls(size=size, chunk_size=size, window=1)
 
     @property

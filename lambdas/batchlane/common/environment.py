@@ -47,7 +47,8 @@ class FunctionEnvironment(BaseModel):
             return cls.model_validate(dict(os.environ if environ is None else environ), by_alias=True, by_name=False)
         except ValidationError as exc:
             problems = [
-                f"{error['loc'][0]} is not set" if error["type"] == "missing"
+                f"{error['loc'][0]} is not set"
+                if error["type"] == "missing"
                 else f"{error['loc'][0]}={error['input']!r}: {error['msg']}"
                 for error in exc.errors()
             ]

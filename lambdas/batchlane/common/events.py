@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from batchlane.common.event_types import EVENT_SOURCE
 from batchlane.common import aws
+from batchlane.common.event_types import EVENT_SOURCE
 
 
 class PublishError(Exception):
@@ -19,12 +19,16 @@ class EventBusAnnouncer:
 
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
         try:
-            response = aws.client("events").put_events(Entries=[{
-                "EventBusName": self.bus_name,
-                "Source": EVENT_SOURCE,
-                "DetailType": detail_type,
-                "Detail": json.dumps(detail, separators=(",", ":"), default=str),
-            }])
+            response = aws.client("events").put_events(
+                Entries=[
+                    {
+                        "EventBusName": self.bus_name,
+                        "Source": EVENT_SOURCE,
+                        "DetailType": detail_type,
+                        "Detail": json.dumps(detail, separators=(",", ":"), default=str),
+                    }
+                ]
+            )
         except Exception as exc:
             aws.raise_if_transient("PutEvents", exc)
             raise

@@ -160,7 +160,7 @@ class LaunchRecord(BaseModel):
         return Chunks(size=self.size, chunk_size=self.chunk_size, window=self.chunk_window)
 
     @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> "LaunchRecord":
+    def from_item(cls, item: Mapping[str, Any]) -> LaunchRecord:
         """From an item in the document form (numbers as Decimal or int)."""
         return cls.model_validate(from_dynamo(dict(item)))
 
@@ -179,8 +179,14 @@ class LaunchRecord(BaseModel):
 
     def as_status_launch(self) -> dict[str, Any]:
         """The fields the status fold reads (``batchlane.status.fold.summarize``)."""
-        return {"launchId": self.launch_id, "jobId": self.job_id, "queue": self.queue, "size": self.size,
-                "isArray": self.is_array, "minSuccessRatio": self.min_success_ratio}
+        return {
+            "launchId": self.launch_id,
+            "jobId": self.job_id,
+            "queue": self.queue,
+            "size": self.size,
+            "isArray": self.is_array,
+            "minSuccessRatio": self.min_success_ratio,
+        }
 
 
 class ChunkRecord(BaseModel):
@@ -203,7 +209,7 @@ class ChunkRecord(BaseModel):
     submitted_at: int | None = None  # epoch ms
 
     @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> "ChunkRecord":
+    def from_item(cls, item: Mapping[str, Any]) -> ChunkRecord:
         return cls.model_validate(from_dynamo(dict(item)))
 
     def to_item(self) -> dict[str, Any]:
@@ -227,7 +233,7 @@ class Partition:
     chunks: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, items: Iterable[Mapping[str, Any]]) -> "Partition":
+    def of(cls, items: Iterable[Mapping[str, Any]]) -> Partition:
         part = cls()
         for item in items:
             sk = item.get(SORT_KEY)

@@ -15,8 +15,9 @@ class Lru(Generic[K, V]):
     """``get`` refreshes an entry; ``put`` evicts the oldest past ``max_size``; with ``max_age``
     (seconds) an entry older than that reads as absent."""
 
-    def __init__(self, max_size: int, *, max_age: float | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, max_size: int, *, max_age: float | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         if max_size < 1:
             raise ValueError("max_size must be at least 1")
         self.max_size = max_size

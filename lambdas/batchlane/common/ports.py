@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 class SettingsSource(Protocol):
     """The deployment's settings, cached (``batchlane.common.settings_store.SsmSettingsSource``)."""
 
-    def get(self) -> "Settings": ...
+    def get(self) -> Settings: ...
 
 
 class Announcer(Protocol):

@@ -10,10 +10,9 @@ from __future__ import annotations
 import random
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from batchlane.common.errors import TransientError
-
 
 _EPSILON = 1e-9  # clock arithmetic in floats: a token due now counts as there
 
@@ -21,8 +20,14 @@ _EPSILON = 1e-9  # clock arithmetic in floats: a token due now counts as there
 class TokenBucket:
     """``rate`` tokens per second, at most ``capacity`` saved up (the burst). Thread-safe."""
 
-    def __init__(self, rate: float, capacity: float = 1.0, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        rate: float,
+        capacity: float = 1.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if rate <= 0 or capacity < 1:
             raise ValueError(f"a token bucket needs rate > 0 and capacity >= 1 (got {rate}, {capacity})")
         self.rate = rate

@@ -13,8 +13,8 @@ project, no inputs outside a launch's own prefix.
 from __future__ import annotations
 
 import json
-from fnmatch import fnmatchcase
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -40,13 +40,13 @@ class Limits(BaseModel):
     max_map_size: Annotated[int, Field(alias="maxMapSize", ge=2, le=1_000_000)] = 1_000_000
 
     @model_validator(mode="after")
-    def _default_within_maximum(self) -> "Limits":
+    def _default_within_maximum(self) -> Limits:
         if self.default_timeout_seconds > self.max_timeout_seconds:
             raise ValueError("defaultTimeoutSeconds must not exceed maxTimeoutSeconds")
         return self
 
     @classmethod
-    def from_json(cls, text: str) -> "Limits":
+    def from_json(cls, text: str) -> Limits:
         """The SSM parameter's JSON; a bad one raises ValueError naming the key."""
         raw = json.loads(text)
         if not isinstance(raw, dict):
@@ -84,10 +84,20 @@ class Settings:
     inputs_locations: tuple[InputsLocationGrant, ...] = ()
 
     @classmethod
-    def from_parameters(cls, params: dict[str, str]) -> "Settings":
+    def from_parameters(cls, params: dict[str, str]) -> Settings:
         """Build from ``{relative name: value}``; a bad value raises ValueError naming the parameter."""
-        known = {"default-role-arn", "allowed-role-arns", "execution-role-arn", "job-log-group",
-                 "routing-cache-seconds", "limits", "region", "producers", "job-role-projects", "inputs-locations"}
+        known = {
+            "default-role-arn",
+            "allowed-role-arns",
+            "execution-role-arn",
+            "job-log-group",
+            "routing-cache-seconds",
+            "limits",
+            "region",
+            "producers",
+            "job-role-projects",
+            "inputs-locations",
+        }
         values: dict = {}
         for name, value in params.items():
             name = name.strip("/")
@@ -106,7 +116,9 @@ class Settings:
                 elif name == "producers":
                     values["producers"] = Tenancy.from_json(value)
                 elif name == "job-role-projects":
-                    values["role_projects"] = {arn: tuple(p) for arn, p in json_list(ROLE_PROJECTS, value, name).items()}
+                    values["role_projects"] = {
+                        arn: tuple(p) for arn, p in json_list(ROLE_PROJECTS, value, name).items()
+                    }
                 elif name == "inputs-locations":
                     values["inputs_locations"] = tuple(json_list(INPUTS_GRANTS, value, name))
                 else:
@@ -129,5 +141,3 @@ class Settings:
         if self.role_projects is None:
             return True
         return any(fnmatchcase(project, pattern) for pattern in self.role_projects.get(role_arn, ()))
-
-

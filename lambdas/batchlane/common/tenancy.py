@@ -91,7 +91,7 @@ class Tenancy(_Strict):
     teams: list[Team] = []
 
     @model_validator(mode="after")
-    def _unique(self) -> "Tenancy":
+    def _unique(self) -> Tenancy:
         problems = [f"team name {n!r} is used twice" for n in _twice(t.name for t in self.teams)]
         problems += [f"source {s!r} belongs to two teams" for s in _twice(s for t in self.teams for s in t.sources)]
         if problems:
@@ -99,14 +99,17 @@ class Tenancy(_Strict):
         return self
 
     @classmethod
-    def from_json(cls, text: str) -> "Tenancy":
+    def from_json(cls, text: str) -> Tenancy:
         """The SSM parameter ``producers``: ``{"teams": [...]}``; a bad one raises ValueError naming the key."""
         try:
             return cls.model_validate_json(text)
         except ValidationError as exc:
-            raise ValueError("; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'producers'}: {e['msg'].removeprefix('Value error, ')}"
-                for e in exc.errors())) from None
+            raise ValueError(
+                "; ".join(
+                    f"{'.'.join(map(str, e['loc'])) or 'producers'}: {e['msg'].removeprefix('Value error, ')}"
+                    for e in exc.errors()
+                )
+            ) from None
 
     @property
     def is_open(self) -> bool:
@@ -125,10 +128,14 @@ class Tenancy(_Strict):
         if team is None:
             claimed = next((t for t in self.teams if producer.source in t.sources), None)
             if claimed is not None:
-                return None, (f"producer {producer} is not allowed: team {claimed.name}'s events come from "
-                              f"account {claimed.account} only")
-            return None, (f"producer {producer} is not a source of any team of this deployment "
-                          "(teams are configured by operators: docs/security.md)")
+                return None, (
+                    f"producer {producer} is not allowed: team {claimed.name}'s events come from "
+                    f"account {claimed.account} only"
+                )
+            return None, (
+                f"producer {producer} is not a source of any team of this deployment "
+                "(teams are configured by operators: docs/security.md)"
+            )
         return producer.model_copy(update={"team": team.name}), None
 
     def launch_problem(self, producer: Producer | None, project: str, domain: str) -> str | None:
@@ -140,11 +147,14 @@ class Tenancy(_Strict):
         if team.may_launch(project, domain):
             return None
         allowed = ", ".join(map(str, team.launch)) or "nowhere"
-        return (f"producer {known} (team {team.name}) may not launch into project {json.dumps(project)}, "
-                f"domain {json.dumps(domain)} (it may launch into: {allowed})")
+        return (
+            f"producer {known} (team {team.name}) may not launch into project {json.dumps(project)}, "
+            f"domain {json.dumps(domain)} (it may launch into: {allowed})"
+        )
 
-    def abort_problem(self, producer: Producer | None, launched_by: Producer | None,
-                      project: str | None, domain: str | None) -> str | None:
+    def abort_problem(
+        self, producer: Producer | None, launched_by: Producer | None, project: str | None, domain: str | None
+    ) -> str | None:
         """Why this producer may not abort a launch made by ``launched_by``, or None (it may).
 
         Its own team's launches, or any launch for an admin team (``abort: any``). A launch recorded
@@ -158,13 +168,17 @@ class Tenancy(_Strict):
         if launched_by is not None:
             if launched_by.team == team.name or (launched_by.team is None and launched_by.source in team.sources):
                 return None
-            return (f"producer {known} (team {team.name}) may not abort it: it was launched by "
-                    f"{launched_by.source!r}{f' (team {launched_by.team})' if launched_by.team else ''}; only that "
-                    "team or an admin team (abort: any) may")
+            return (
+                f"producer {known} (team {team.name}) may not abort it: it was launched by "
+                f"{launched_by.source!r}{f' (team {launched_by.team})' if launched_by.team else ''}; only that "
+                "team or an admin team (abort: any) may"
+            )
         if project is not None and domain is not None and team.may_launch(project, domain):
             return None
-        return (f"producer {known} (team {team.name}) may not abort it: it was launched before producers were "
-                f"recorded and team {team.name} may not launch into its project; an admin team (abort: any) may")
+        return (
+            f"producer {known} (team {team.name}) may not abort it: it was launched before producers were "
+            f"recorded and team {team.name} may not launch into its project; an admin team (abort: any) may"
+        )
 
 
 def _twice(names: Iterable[str]) -> list[str]:
@@ -173,6 +187,7 @@ def _twice(names: Iterable[str]) -> list[str]:
 
 
 # ---- launch data ------------------------------------------------------------------------------------
+
 
 def _segment(name: str) -> str:
     # Every character but the unreserved ones is encoded: "/" cannot start another segment.
@@ -193,8 +208,9 @@ def outputs_prefix(launch_prefix_: str) -> str:
     return f"{launch_prefix_}outputs/"
 
 
-def is_own_outputs_uri(uri: str, bucket: str, launch_id: str, project: str | None, domain: str | None,
-                       before_tenancy: bool) -> bool:
+def is_own_outputs_uri(
+    uri: str, bucket: str, launch_id: str, project: str | None, domain: str | None, before_tenancy: bool
+) -> bool:
     """Whether ``uri`` is the outputs prefix of this launch in the data bucket: the aggregator reads
     children's outputs only there, whatever the record says. Records made before tenancy (no
     producer) keep their ``launches/<launchId>/outputs/``."""
@@ -219,11 +235,12 @@ def split_s3_uri(uri: str) -> tuple[str, str] | None:
     """``s3://bucket/key`` -> (bucket, key); None when it is not an S3 URI with a key."""
     if not uri.startswith("s3://"):
         return None
-    bucket, _, key = uri[len("s3://"):].partition("/")
+    bucket, _, key = uri[len("s3://") :].partition("/")
     return (bucket, key) if bucket and key else None
 
 
 # ---- inputs outside a launch's own prefix, and job roles, per project ------------------------------
+
 
 class InputsLocationGrant(_Strict):
     """An S3 prefix launches of these projects may take their ``inputsLocation`` from."""
@@ -249,4 +266,6 @@ def json_list(adapter: TypeAdapter, text: str, name: str):
     try:
         return adapter.validate_json(text)
     except ValidationError as exc:
-        raise ValueError("; ".join(f"{name}.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+        raise ValueError(
+            "; ".join(f"{name}.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        ) from None

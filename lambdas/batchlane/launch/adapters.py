@@ -11,11 +11,21 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from batchlane.common import aws
-from batchlane.common.errors import Refused, TransientError
 from batchlane.common.chunks import Chunks
+from batchlane.common.errors import Refused, TransientError
 from batchlane.common.executions import (
-    EXPIRES_AT, JOB_FINAL_STATUSES, LAUNCH_SK, REJECTION_SK, SORT_KEY, SUBMITTING, SUMMARY_SK, ChunkRecord, LaunchRecord,
-    chunk_sk, chunk_state_sk, key,
+    EXPIRES_AT,
+    JOB_FINAL_STATUSES,
+    LAUNCH_SK,
+    REJECTION_SK,
+    SORT_KEY,
+    SUBMITTING,
+    SUMMARY_SK,
+    ChunkRecord,
+    LaunchRecord,
+    chunk_sk,
+    chunk_state_sk,
+    key,
 )
 from batchlane.common.rate import Throttled, TokenBucket, backoff
 from batchlane.common.values import to_dynamo
@@ -72,12 +82,16 @@ class BatchJobDefinitions:
         if name in self._known:
             return self._known[name]
         batch = aws.client("batch")
-        found = _refusable_call("DescribeJobDefinitions", batch.describe_job_definitions, jobDefinitionName=name, status="ACTIVE")
+        found = _refusable_call(
+            "DescribeJobDefinitions", batch.describe_job_definitions, jobDefinitionName=name, status="ACTIVE"
+        )
         revisions = sorted(found.get("jobDefinitions", []), key=lambda d: d["revision"])
         if revisions:
             arn = revisions[-1]["jobDefinitionArn"]
         else:
-            arn = _refusable_call("RegisterJobDefinition", batch.register_job_definition, **spec.register_request())["jobDefinitionArn"]
+            arn = _refusable_call("RegisterJobDefinition", batch.register_job_definition, **spec.register_request())[
+                "jobDefinitionArn"
+            ]
         self._known[name] = arn
         return arn
 
@@ -141,7 +155,9 @@ class BatchJobs:
                     continue
                 status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
                 if not aws.is_transient(exc) and (400 <= status < 500 or is_refusal(exc)):
-                    raise Refused("SubmitJob", exc.response.get("Error", {}).get("Message", "") or aws.error_code(exc)) from exc
+                    raise Refused(
+                        "SubmitJob", exc.response.get("Error", {}).get("Message", "") or aws.error_code(exc)
+                    ) from exc
                 raise SubmitOutcomeUnknown(f"SubmitJob: {aws.error_code(exc) or status}") from exc
             except BotoCoreError as exc:
                 if aws.never_sent(exc):
@@ -150,8 +166,10 @@ class BatchJobs:
 
     def find(self, queue: str, job_name: str) -> SubmittedJob | None:
         # With a filter, ListJobs returns jobs in every status (recently created ones included).
-        pages = aws.client("batch").get_paginator("list_jobs").paginate(
-            jobQueue=queue, filters=[{"name": "JOB_NAME", "values": [job_name]}]
+        pages = (
+            aws.client("batch")
+            .get_paginator("list_jobs")
+            .paginate(jobQueue=queue, filters=[{"name": "JOB_NAME", "values": [job_name]}])
         )
         found: list[dict[str, Any]] = []
         try:
@@ -172,8 +190,9 @@ class S3InputStore:
 
     def put(self, key: str, body: bytes) -> None:
         content_type = "application/octet-stream" if key.endswith(".idx") else "application/x-ndjson"
-        _refusable_call("PutObject", aws.client("s3").put_object, Bucket=self.bucket, Key=key, Body=body,
-              ContentType=content_type)
+        _refusable_call(
+            "PutObject", aws.client("s3").put_object, Bucket=self.bucket, Key=key, Body=body, ContentType=content_type
+        )
 
 
 Claimable = LaunchRecord | ChunkRecord
@@ -204,9 +223,13 @@ class DynamoLedger:
     def claim(self, record: Claimable) -> Claimable | None:
         sk = record.to_item()[SORT_KEY]
         try:
-            _call("PutItem", self._table.put_item, Item=self._item(record),
-                  ConditionExpression="attribute_not_exists(launchId)",
-                  ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            _call(
+                "PutItem",
+                self._table.put_item,
+                Item=self._item(record),
+                ConditionExpression="attribute_not_exists(launchId)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
             return None
         except ClientError as exc:
             if aws.error_code(exc) != "ConditionalCheckFailedException":
@@ -221,10 +244,14 @@ class DynamoLedger:
 
     def take_over(self, record: Claimable, old_token: str | None) -> bool:
         try:
-            _call("PutItem", self._table.put_item, Item=self._item(record),
-                  ConditionExpression="#s = :submitting AND leaseToken = :old",
-                  ExpressionAttributeNames={"#s": "state"},
-                  ExpressionAttributeValues={":submitting": SUBMITTING, ":old": old_token or ""})
+            _call(
+                "PutItem",
+                self._table.put_item,
+                Item=self._item(record),
+                ConditionExpression="#s = :submitting AND leaseToken = :old",
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues={":submitting": SUBMITTING, ":old": old_token or ""},
+            )
             return True
         except ClientError as exc:
             if aws.error_code(exc) == "ConditionalCheckFailedException":
@@ -236,9 +263,12 @@ class DynamoLedger:
         values = {f":v{i}": to_dynamo(v) for i, v in enumerate(fields.values())}
         try:
             response = _call(
-                "UpdateItem", self._table.update_item,
+                "UpdateItem",
+                self._table.update_item,
                 Key=key(launch_id, sk),
-                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))) + " REMOVE leaseUntil",
+                UpdateExpression="SET "
+                + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+                + " REMOVE leaseUntil",
                 ConditionExpression="leaseToken = :token",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues={**values, ":token": token},
@@ -253,8 +283,13 @@ class DynamoLedger:
 
     def release(self, launch_id: str, token: str | None, sk: str = LAUNCH_SK) -> None:
         try:
-            _call("DeleteItem", self._table.delete_item, Key=key(launch_id, sk),
-                  ConditionExpression="leaseToken = :token", ExpressionAttributeValues={":token": token or ""})
+            _call(
+                "DeleteItem",
+                self._table.delete_item,
+                Key=key(launch_id, sk),
+                ConditionExpression="leaseToken = :token",
+                ExpressionAttributeValues={":token": token or ""},
+            )
         except ClientError as exc:
             if aws.error_code(exc) != "ConditionalCheckFailedException":
                 raise
@@ -271,13 +306,25 @@ class DynamoLedger:
 
     def phase(self, launch_id: str) -> str | None:
         """The phase of the launch's status summary (written by the aggregator; None: none yet)."""
-        item = _call("GetItem", self._table.get_item, Key=key(launch_id, SUMMARY_SK), ConsistentRead=True,
-                     ProjectionExpression="#p", ExpressionAttributeNames={"#p": "phase"}).get("Item")
+        item = _call(
+            "GetItem",
+            self._table.get_item,
+            Key=key(launch_id, SUMMARY_SK),
+            ConsistentRead=True,
+            ProjectionExpression="#p",
+            ExpressionAttributeNames={"#p": "phase"},
+        ).get("Item")
         return (item or {}).get("phase")
 
     def chunk_ended(self, launch_id: str, chunks: Chunks, chunk: int) -> bool:
-        item = _call("GetItem", self._table.get_item, Key=key(launch_id, chunk_state_sk(chunks, chunk)),
-                     ConsistentRead=True, ProjectionExpression="#s", ExpressionAttributeNames={"#s": "status"}).get("Item")
+        item = _call(
+            "GetItem",
+            self._table.get_item,
+            Key=key(launch_id, chunk_state_sk(chunks, chunk)),
+            ConsistentRead=True,
+            ProjectionExpression="#s",
+            ExpressionAttributeNames={"#s": "status"},
+        ).get("Item")
         return (item or {}).get("status") in JOB_FINAL_STATUSES
 
     def record_rejection(self, launch_id: str, problems: list[dict[str, str]]) -> None:

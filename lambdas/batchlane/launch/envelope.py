@@ -8,9 +8,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from batchlane.common.errors import UnprocessableEvent
+from batchlane.common.event_types import CHUNK_DUE, LAUNCH_REQUESTED
 from batchlane.common.eventbridge import EventBridgeEvent
 from batchlane.common.tenancy import Producer
-from batchlane.common.event_types import CHUNK_DUE, LAUNCH_REQUESTED
 
 LAUNCHER_DETAIL_TYPES = (LAUNCH_REQUESTED, CHUNK_DUE)
 
@@ -39,6 +39,7 @@ def launcher_event(body: str) -> tuple[str, Any, Producer]:
     except (ValidationError, ValueError, TypeError, RecursionError) as exc:
         raise UnprocessableEvent(f"not an EventBridge event: {str(exc)[:300]}") from exc
     if envelope.detail_type not in LAUNCHER_DETAIL_TYPES:
-        raise UnprocessableEvent(f"unexpected detail-type {envelope.detail_type!r} (expected {LAUNCH_REQUESTED!r} "
-                                 f"or {CHUNK_DUE!r})")
+        raise UnprocessableEvent(
+            f"unexpected detail-type {envelope.detail_type!r} (expected {LAUNCH_REQUESTED!r} or {CHUNK_DUE!r})"
+        )
     return envelope.detail_type, envelope.detail, Producer(source=envelope.source, account=envelope.account or None)

@@ -72,8 +72,11 @@ def record_handler(record) -> dict:
         # Nothing was submitted and the claim is released: retry after a back-off that grows with
         # the receive count, so a long throttle spends maxReceiveCount slowly.
         PowertoolsCounter().count("SubmitThrottled")
-        delay = backoff(int(record.attributes.approximate_receive_count or 1), base=THROTTLED_REDELIVERY[0],
-                        cap=THROTTLED_REDELIVERY[1])
+        delay = backoff(
+            int(record.attributes.approximate_receive_count or 1),
+            base=THROTTLED_REDELIVERY[0],
+            cap=THROTTLED_REDELIVERY[1],
+        )
         if not aws.defer_message(record.event_source_arn, record.receipt_handle, int(delay)):
             logger.warning("could not delay a throttled launch; it returns after the visibility timeout")
         raise

@@ -13,7 +13,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-
 SHARE_IDENTIFIER_PATTERN = r"^[A-Za-z0-9_]{1,255}$"  # also what a fair-share queue's configured shares must match
 Name = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^\S(.*\S)?$")]
 # Environment variables a launch may not set (docs/launch-event.md#reserved-environment-variables):
@@ -23,13 +22,35 @@ _CREDENTIALS = "sets or finds AWS credentials: a job's credentials come from its
 _ENDPOINTS = "changes where AWS SDK calls go or how they are verified"
 _LOADER = "changes how programs are found or loaded"
 RESERVED_ENV_NAMES: dict[str, str] = {
-    **dict.fromkeys(("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-                     "AWS_CREDENTIAL_EXPIRATION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE",
-                     "AWS_SHARED_CREDENTIALS_FILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
-                     "AWS_ROLE_SESSION_NAME", "AWS_CREDENTIAL_FILE"), _CREDENTIALS),
-    **dict.fromkeys(("AWS_CA_BUNDLE", "AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT",
-                     "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_STS_REGIONAL_ENDPOINTS",
-                     "AWS_S3_US_EAST_1_REGIONAL_ENDPOINT"), _ENDPOINTS),
+    **dict.fromkeys(
+        (
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_SECURITY_TOKEN",
+            "AWS_CREDENTIAL_EXPIRATION",
+            "AWS_PROFILE",
+            "AWS_DEFAULT_PROFILE",
+            "AWS_CONFIG_FILE",
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_ROLE_ARN",
+            "AWS_ROLE_SESSION_NAME",
+            "AWS_CREDENTIAL_FILE",
+        ),
+        _CREDENTIALS,
+    ),
+    **dict.fromkeys(
+        (
+            "AWS_CA_BUNDLE",
+            "AWS_USE_FIPS_ENDPOINT",
+            "AWS_USE_DUALSTACK_ENDPOINT",
+            "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+            "AWS_STS_REGIONAL_ENDPOINTS",
+            "AWS_S3_US_EAST_1_REGIONAL_ENDPOINT",
+        ),
+        _ENDPOINTS,
+    ),
     "PATH": _LOADER,
     # Set by batchlane on every job for Flyte (docs/launch-event.md).
     "BATCH_JOB_ARRAY_INDEX_VAR_NAME": "is set by batchlane: it names the variable holding the array index",
@@ -53,8 +74,10 @@ def reserved_env_problem(name: str) -> str | None:
     """Why a launch may not set this environment variable, or None (pure)."""
     upper = name.upper()
     why = RESERVED_ENV_NAMES.get(upper) or next(
-        (reason for prefix, reason in RESERVED_ENV_PREFIXES.items() if upper.startswith(prefix)), None)
+        (reason for prefix, reason in RESERVED_ENV_PREFIXES.items() if upper.startswith(prefix)), None
+    )
     return f"{name} is reserved: it {why} (docs/launch-event.md#reserved-environment-variables)" if why else None
+
 
 # Bounds of what a rejection quotes back (docs/launch-event.md#out-task-launch-rejected), so that a
 # "Task Launch Rejected" event always fits EventBridge's 256 KB entry, whatever the request held.
@@ -139,23 +162,26 @@ def image_reference_problem(text: str) -> str | None:
         if ":" in tag:
             return f"has more than one ':' in {quoted(components[-1])}: only the tag follows a ':'"
         if not re.fullmatch(_TAG, tag):
-            return (f"tag {quoted(tag)} must be 1 to 128 letters, digits, '_', '.' or '-', "
-                    "not starting with '.' or '-'")
+            return f"tag {quoted(tag)} must be 1 to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'"
         components[-1] = last
     # The first of several components is a registry when it can be one (a repository component
     # is then a host name too); a ':' before a '/' can only be a registry's port.
     if len(components) > 1 and re.fullmatch(_REGISTRY, components[0]):
         components = components[1:]
     elif len(components) > 1 and ":" in components[0]:
-        return f"registry {quoted(components[0])} must be a host name (letters, digits, '-', '.') with an optional :port"
+        return (
+            f"registry {quoted(components[0])} must be a host name (letters, digits, '-', '.') with an optional :port"
+        )
     for component in components:
         if not component:
             return f"has an empty path component in {quoted(name)}"
         if not re.fullmatch(_PATH_COMPONENT, component):
             if re.fullmatch(_PATH_COMPONENT, component.lower()):
                 return f"the repository must be lower case (got {quoted('/'.join(components))})"
-            return (f"repository component {quoted(component)} must be lower-case letters and digits, "
-                    "separated by '.', '_', '__' or '-'")
+            return (
+                f"repository component {quoted(component)} must be lower-case letters and digits, "
+                "separated by '.', '_', '__' or '-'"
+            )
     return None
 
 
@@ -192,8 +218,10 @@ JsonDocument = Annotated[Any, AfterValidator(_json_document)]
 def _env_name(name: str) -> str:
     if not re.fullmatch(ENV_NAME_RE, name):
         # ASCII-escaped: a name may hold an unpaired surrogate, which an error message cannot carry.
-        raise ValueError(f"{cut(json.dumps(name), QUOTED_VALUE_CHARS)} is not a variable name "
-                         "(letters, digits and _, not starting with a digit)")
+        raise ValueError(
+            f"{cut(json.dumps(name), QUOTED_VALUE_CHARS)} is not a variable name "
+            "(letters, digits and _, not starting with a digit)"
+        )
     problem = reserved_env_problem(name)
     if problem:
         raise ValueError(problem)
@@ -223,14 +251,20 @@ class Resources(_Contract):
 
 class Container(_Contract):
     # Checked by image_reference_problem (which says what is wrong); the schema states the grammar.
-    image: Annotated[str, Field(json_schema_extra={"minLength": 1, "maxLength": IMAGE_REFERENCE_CHARS,
-                                                   "pattern": f"^{IMAGE_REFERENCE}$"},
-                                description="[registry[:port]/]repository[:tag][@digest]")]
+    image: Annotated[
+        str,
+        Field(
+            json_schema_extra={"minLength": 1, "maxLength": IMAGE_REFERENCE_CHARS, "pattern": f"^{IMAGE_REFERENCE}$"},
+            description="[registry[:port]/]repository[:tag][@digest]",
+        ),
+    ]
     command: Annotated[list[str], Field(max_length=256, description="empty: the image's default command")] = []
     environment: dict[EnvName, str] = {}
     resources: Resources = Resources()
-    platform: Annotated[Literal["EC2", "FARGATE"] | None,
-                        Field(description="default: the platform of the queue the launch is routed to (EC2 if unknown)")] = None
+    platform: Annotated[
+        Literal["EC2", "FARGATE"] | None,
+        Field(description="default: the platform of the queue the launch is routed to (EC2 if unknown)"),
+    ] = None
 
     @field_validator("image")
     @classmethod
@@ -249,58 +283,112 @@ class InputsLocation(_Contract):
 
     uri: Annotated[str, Field(pattern=S3_URI_PATTERN)]
     size: Annotated[int, Field(ge=1)]
-    index: Annotated[str | None, Field(pattern=S3_URI_PATTERN, description=(
-        "its index (inputs.idx: size + 1 big-endian unsigned 64-bit line offsets, docs/chunked-maps.md): a child "
-        "then reads its own line with two ranged GETs; without it, a child streams the lines up to its own"))] = None
+    index: Annotated[
+        str | None,
+        Field(
+            pattern=S3_URI_PATTERN,
+            description=(
+                "its index (inputs.idx: size + 1 big-endian unsigned 64-bit line offsets, docs/chunked-maps.md): a child "
+                "then reads its own line with two ranged GETs; without it, a child streams the lines up to its own"
+            ),
+        ),
+    ] = None
 
 
 class LaunchRequest(_Contract):
     """The detail of a "Task Launch Requested" event (docs/launch-event.md). Types are strict: a
     value of the wrong JSON type is refused, never converted."""
 
-    launch_id: Annotated[str, Field(alias="launchId", pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",
-                                    description="client idempotency key")]
+    launch_id: Annotated[
+        str,
+        Field(alias="launchId", pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$", description="client idempotency key"),
+    ]
     project: Name
     domain: Name
     workflow: Name
     task: Name
     container: Container
-    role: Annotated[str | None, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+$", max_length=2048,
-                                      description="IAM role the job runs as; default from settings")] = None
-    retries: Annotated[int, Field(ge=0, le=9, description="retries after the first attempt (attempts = retries + 1)")] = 0
-    retry_on: Annotated[Literal["any", "infrastructure"], Field(
-        alias="retryOn", description="any: every failed attempt is retried; infrastructure: only attempts whose "
-                                     "host was reclaimed or terminated (Spot), an application error ends the job")] = "any"
-    timeout_seconds: Annotated[int | None, Field(alias="timeoutSeconds", ge=60,
-                                                 description="per attempt (per child for map tasks)")] = None
+    role: Annotated[
+        str | None,
+        Field(
+            pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+$",
+            max_length=2048,
+            description="IAM role the job runs as; default from settings",
+        ),
+    ] = None
+    retries: Annotated[
+        int, Field(ge=0, le=9, description="retries after the first attempt (attempts = retries + 1)")
+    ] = 0
+    retry_on: Annotated[
+        Literal["any", "infrastructure"],
+        Field(
+            alias="retryOn",
+            description="any: every failed attempt is retried; infrastructure: only attempts whose "
+            "host was reclaimed or terminated (Spot), an application error ends the job",
+        ),
+    ] = "any"
+    timeout_seconds: Annotated[
+        int | None, Field(alias="timeoutSeconds", ge=60, description="per attempt (per child for map tasks)")
+    ] = None
     input: Annotated[JsonDocument, Field(description="single task: its input document (any JSON)")] = None
-    inputs: Annotated[list[JsonDocument] | None, Field(min_length=1, description="map task: one input document per child")] = None
+    inputs: Annotated[
+        list[JsonDocument] | None, Field(min_length=1, description="map task: one input document per child")
+    ] = None
     inputs_location: Annotated[InputsLocation | None, Field(alias="inputsLocation")] = None
     min_success_ratio: Annotated[float, Field(alias="minSuccessRatio", gt=0, le=1)] = 1.0
-    max_concurrency: Annotated[int | None, Field(
-        alias="maxConcurrency", ge=1, description="map task: at most this many children run at once (its chunks are "
-                                                  "submitted as earlier ones end, docs/chunked-maps.md); ignored on a single task")] = None
+    max_concurrency: Annotated[
+        int | None,
+        Field(
+            alias="maxConcurrency",
+            ge=1,
+            description="map task: at most this many children run at once (its chunks are "
+            "submitted as earlier ones end, docs/chunked-maps.md); ignored on a single task",
+        ),
+    ] = None
     tags: Annotated[dict[str, str], Field(max_length=40, description="cost-allocation tags")] = {}
-    share_identifier: Annotated[str | None, Field(alias="shareIdentifier", pattern=SHARE_IDENTIFIER_PATTERN,
-                                                  description="fair-share queues: the share this launch uses")] = None
-    scheduling_priority: Annotated[int | None, Field(alias="schedulingPriority", ge=0, le=9999,
-                                                     description="fair-share queues: higher runs first "
-                                                                 "(SubmitJob schedulingPriorityOverride)")] = None
-    parameters: Annotated[dict[str, str], Field(max_length=100, description="job parameters: Ref::name "
-                                                                          "placeholders in the command")] = {}
-    propagate_tags: Annotated[bool, Field(alias="propagateTags",
-                                          description="copy the job's tags to its ECS tasks")] = True
-    queue_hint: Annotated[str | None, Field(alias="queueHint", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$",
-                                            description="a preferred job queue (e.g. FlyteAdmin's choice): used "
-                                                        "only when it is a candidate of the routing decision")] = None
+    share_identifier: Annotated[
+        str | None,
+        Field(
+            alias="shareIdentifier",
+            pattern=SHARE_IDENTIFIER_PATTERN,
+            description="fair-share queues: the share this launch uses",
+        ),
+    ] = None
+    scheduling_priority: Annotated[
+        int | None,
+        Field(
+            alias="schedulingPriority",
+            ge=0,
+            le=9999,
+            description="fair-share queues: higher runs first (SubmitJob schedulingPriorityOverride)",
+        ),
+    ] = None
+    parameters: Annotated[
+        dict[str, str], Field(max_length=100, description="job parameters: Ref::name placeholders in the command")
+    ] = {}
+    propagate_tags: Annotated[
+        bool, Field(alias="propagateTags", description="copy the job's tags to its ECS tasks")
+    ] = True
+    queue_hint: Annotated[
+        str | None,
+        Field(
+            alias="queueHint",
+            pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$",
+            description="a preferred job queue (e.g. FlyteAdmin's choice): used "
+            "only when it is a candidate of the routing decision",
+        ),
+    ] = None
 
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
         problems = [f"{quoted(k)}: key must be 1-128 characters" for k in value if not 1 <= len(k) <= 128]
         problems += [f"{quoted(k)}: value must be at most 256 characters" for k, v in value.items() if len(v) > 256]
-        problems += [f"{quoted(k)}: the aws: and batchlane: prefixes are reserved" for k in value
-                     if k.lower().startswith(("aws:", "batchlane:"))]
+        problems += [
+            f"{quoted(k)}: the aws: and batchlane: prefixes are reserved"
+            for k in value
+            if k.lower().startswith(("aws:", "batchlane:"))
+        ]
         if problems:
             raise ValueError("; ".join(problems))
         return value
@@ -345,8 +433,12 @@ def bounded_problems(problems: Sequence[Problem]) -> list[Problem]:
         omitted += len(listed) - (MAX_PROBLEMS - 1)
         listed = listed[: MAX_PROBLEMS - 1]
     # Room for the longest launch id and the summary, then the problems in order while they fit.
-    budget = (REJECTION_DETAIL_BYTES - _json_bytes({"launchId": "\U0010ffff" * LAUNCH_ID_CHARS, "problems": []})
-              - _json_bytes(_omitted_problem(omitted + len(listed)).model_dump()) - 1)
+    budget = (
+        REJECTION_DETAIL_BYTES
+        - _json_bytes({"launchId": "\U0010ffff" * LAUNCH_ID_CHARS, "problems": []})
+        - _json_bytes(_omitted_problem(omitted + len(listed)).model_dump())
+        - 1
+    )
     kept = []
     for problem in listed:
         budget -= _json_bytes(problem.model_dump()) + 1
@@ -381,7 +473,9 @@ class TaskLaunched(_Model):
     job_definition: str = Field(alias="jobDefinition")
     # A chunked map task (docs/chunked-maps.md): absent on every other launch. jobId/jobName are chunk 0's.
     chunk_count: int | None = Field(default=None, alias="chunkCount", description="array jobs the map task runs as")
-    chunk_size: int | None = Field(default=None, alias="chunkSize", description="children per chunk (the last may be short)")
+    chunk_size: int | None = Field(
+        default=None, alias="chunkSize", description="children per chunk (the last may be short)"
+    )
     chunk_window: int | None = Field(default=None, alias="chunkWindow", description="chunks in flight at once")
 
 
@@ -405,8 +499,11 @@ def _bounded_problem_list(value: Any) -> Any:
 class TaskLaunchRejected(_Model):
     """Every problem found, bounded (docs/launch-event.md) so that the event always fits EventBridge."""
 
-    launch_id: Annotated[Annotated[str, Field(max_length=LAUNCH_ID_CHARS)] | None,
-                         BeforeValidator(_bounded_launch_id), Field(alias="launchId")]
+    launch_id: Annotated[
+        Annotated[str, Field(max_length=LAUNCH_ID_CHARS)] | None,
+        BeforeValidator(_bounded_launch_id),
+        Field(alias="launchId"),
+    ]
     problems: Annotated[list[Problem], BeforeValidator(_bounded_problem_list), Field(max_length=MAX_PROBLEMS)]
 
 

@@ -11,8 +11,13 @@ from typing import Any
 
 from batchlane.common.chunks import Chunks
 from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG
-from batchlane.common.inputs import (  # noqa: F401 - the environment's names, imported from here too
-    ENV_INDEX_OFFSET, ENV_INDEX_VAR_NAME, ENV_INPUTS_INDEX_URI, ENV_INPUTS_URI, INDEX_VARIABLE, write_jsonl,
+from batchlane.common.inputs import (
+    ENV_INDEX_OFFSET,
+    ENV_INDEX_VAR_NAME,
+    ENV_INPUTS_INDEX_URI,
+    ENV_INPUTS_URI,
+    INDEX_VARIABLE,
+    write_jsonl,
 )
 from batchlane.common.settings import Settings
 from batchlane.common.tenancy import launch_prefix, outputs_prefix, s3_uri
@@ -57,9 +62,12 @@ def routing_needs(detail: Any) -> Needs:
         return value if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else default
 
     platform = container.get("platform")
-    return Needs(platform=platform if platform in ("EC2", "FARGATE") else None,
-                 vcpu=number("vcpu", defaults.vcpu), memory=int(number("memory", defaults.memory)),
-                 gpu=int(number("gpu", defaults.gpu)))
+    return Needs(
+        platform=platform if platform in ("EC2", "FARGATE") else None,
+        vcpu=number("vcpu", defaults.vcpu),
+        memory=int(number("memory", defaults.memory)),
+        gpu=int(number("gpu", defaults.gpu)),
+    )
 
 
 def _digest(value: Any, length: int) -> str:
@@ -204,18 +212,25 @@ def plan_launch(
     inputs_key, inputs_uri, outputs_uri = _data_locations(request, bucket)
     index_key, index_uri = _index_location(request, inputs_key, bucket)
     overrides = _container_overrides(request, inputs_uri, outputs_uri, index_uri)
-    chunks = Chunks.layout(request.size, settings.limits.max_array_size, request.max_concurrency) if request.size > 1 \
+    chunks = (
+        Chunks.layout(request.size, settings.limits.max_array_size, request.max_concurrency)
+        if request.size > 1
         else Chunks.single(1)
+    )
     # ECS caps overrides at 8,192 characters and the job would FAIL late; refuse early instead. A chunk's
     # are longest at the largest offset (the last chunk; the one before it when the last is a plain job).
     longest = {chunks.count - 1, max(chunks.count - 2, 0)} if chunks.chunked else set()
-    length = max([_overrides_length(overrides)] + [_overrides_length(_chunk_overrides(overrides, chunks, c)) for c in longest])
+    length = max(
+        [_overrides_length(overrides)] + [_overrides_length(_chunk_overrides(overrides, chunks, c)) for c in longest]
+    )
     if length > settings.limits.max_overrides_chars:
-        return None, [Problem(
-            field="container",
-            message=f"command and environment take {length} characters once encoded; the limit is "
-                    f"{settings.limits.max_overrides_chars}: pass large values as inputs instead",
-        )]
+        return None, [
+            Problem(
+                field="container",
+                message=f"command and environment take {length} characters once encoded; the limit is "
+                f"{settings.limits.max_overrides_chars}: pass large values as inputs instead",
+            )
+        ]
     definition = JobDefinitionSpec(
         image=request.container.image,
         job_role_arn=role_arn,
@@ -256,9 +271,12 @@ def chunk_request(template: dict[str, Any], chunks: Chunks, chunk: int) -> dict[
     (``LaunchPlan.submit_request``): its name ``-c<c>``, its own array size (a plain job for a chunk
     of one), the chunk tag, and its offset in the environment."""
     children = chunks.chunk_len(chunk)
-    request = {**template, "jobName": chunk_job_name(template["jobName"], chunk),
-               "containerOverrides": _chunk_overrides(template["containerOverrides"], chunks, chunk),
-               "tags": {**template["tags"], CHUNK_TAG: str(chunk)}}
+    request = {
+        **template,
+        "jobName": chunk_job_name(template["jobName"], chunk),
+        "containerOverrides": _chunk_overrides(template["containerOverrides"], chunks, chunk),
+        "tags": {**template["tags"], CHUNK_TAG: str(chunk)},
+    }
     request.pop("arrayProperties", None)
     if children > 1:
         request["arrayProperties"] = {"size": children}
@@ -267,8 +285,11 @@ def chunk_request(template: dict[str, Any], chunks: Chunks, chunk: int) -> dict[
 
 def _chunk_overrides(overrides: dict[str, Any], chunks: Chunks, chunk: int) -> dict[str, Any]:
     """The launch's overrides for one chunk: its offset, and the index variables of an array or a plain job."""
-    environment = {item["name"]: item["value"] for item in overrides["environment"]
-                   if item["name"] not in (ENV_INDEX_VAR_NAME, FAKE_INDEX_VARIABLE)}
+    environment = {
+        item["name"]: item["value"]
+        for item in overrides["environment"]
+        if item["name"] not in (ENV_INDEX_VAR_NAME, FAKE_INDEX_VARIABLE)
+    }
     environment.update(_index_variables(chunks.chunk_len(chunk) > 1))
     environment[ENV_INDEX_OFFSET] = str(chunks.offset(chunk))
     return {**overrides, "environment": _environment_list(environment)}
@@ -303,8 +324,9 @@ def _environment_list(environment: dict[str, str]) -> list[dict[str, str]]:
     return [{"name": k, "value": v} for k, v in sorted(environment.items())]
 
 
-def _container_overrides(request: LaunchRequest, inputs_uri: str, outputs_uri: str,
-                         index_uri: str | None = None) -> dict[str, Any]:
+def _container_overrides(
+    request: LaunchRequest, inputs_uri: str, outputs_uri: str, index_uri: str | None = None
+) -> dict[str, Any]:
     container = request.container
     environment = {
         **container.environment,

@@ -65,8 +65,9 @@ class Ledger(Protocol):
     def take_over(self, record: LaunchRecord | ChunkRecord, old_token: str | None) -> bool:
         """Replace a SUBMITTING claim still held with ``old_token``."""
 
-    def complete(self, launch_id: str, token: str, fields: dict[str, Any],
-                 sk: str = LAUNCH_SK) -> LaunchRecord | ChunkRecord:
+    def complete(
+        self, launch_id: str, token: str, fields: dict[str, Any], sk: str = LAUNCH_SK
+    ) -> LaunchRecord | ChunkRecord:
         """Record the job (``fields``) if the claim is still ``token``'s."""
 
     def release(self, launch_id: str, token: str | None, sk: str = LAUNCH_SK) -> None: ...

@@ -22,24 +22,39 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-from batchlane.common.event_types import CHUNK_DUE_SOURCE, EVENT_SOURCE, LAUNCH_REJECTED, LAUNCHED
 from batchlane.common.chunks import Chunks
 from batchlane.common.console import batch_job_url, partition_of
 from batchlane.common.errors import Refused, UnprocessableEvent
+from batchlane.common.event_types import CHUNK_DUE_SOURCE, EVENT_SOURCE, LAUNCH_REJECTED, LAUNCHED
 from batchlane.common.executions import FINAL_PHASES, SUBMITTED, SUBMITTING, ChunkRecord, LaunchRecord, chunk_sk
-from batchlane.common.tenancy import Producer
 from batchlane.common.open_launches import LAST_SEEN_ATTR, OPEN_SHARD_ATTR, open_shard
 from batchlane.common.ports import Announcer, Counter
+from batchlane.common.tenancy import Producer
 from batchlane.launch.models import (
-    Problem, RoutingExplanation, TaskChunkDue, TaskLaunched, TaskLaunchRejected, detail_json,
+    Problem,
+    RoutingExplanation,
+    TaskChunkDue,
+    TaskLaunched,
+    TaskLaunchRejected,
+    detail_json,
 )
 from batchlane.launch.planner import LaunchPlan, chunk_job_name, chunk_request, plan_launch, routing_needs
 from batchlane.launch.ports import (
-    InputStore, JobDefinitions, Jobs, LaunchInProgress, Ledger, PartlySubmitted, RoutingSource, SettingsSource,
-    SubmitOutcomeUnknown, SubmittedJob, TransientError,
+    InputStore,
+    JobDefinitions,
+    Jobs,
+    LaunchInProgress,
+    Ledger,
+    PartlySubmitted,
+    RoutingSource,
+    SettingsSource,
+    SubmitOutcomeUnknown,
+    SubmittedJob,
+    TransientError,
 )
 from batchlane.launch.validation import producer_problems, readable_launch_id, validate
 from batchlane.routing import Decision, decide
@@ -96,12 +111,18 @@ class LaunchService:
         if not isinstance(detail, dict) or not all(isinstance(detail.get(k), str) for k in keys):
             return None  # the schema problems already say what is missing
         table = self.routing.table(settings.routing_cache_seconds)
-        return decide(table, *(detail[k] for k in keys), key=str(detail.get("launchId", "")),
-                      needs=routing_needs(detail), now=self.clock())
+        return decide(
+            table,
+            *(detail[k] for k in keys),
+            key=str(detail.get("launchId", "")),
+            needs=routing_needs(detail),
+            now=self.clock(),
+        )
 
     # ------------------------------------------------------------------ answers
-    def _refuse(self, launch_id: str | None, fingerprint: str, producer: Producer | None,
-                problems: list[Problem]) -> dict[str, Any]:
+    def _refuse(
+        self, launch_id: str | None, fingerprint: str, producer: Producer | None, problems: list[Problem]
+    ) -> dict[str, Any]:
         """Problems found before any claim: unless this very request was launched before (and the
         rules have changed since), it is rejected."""
         if launch_id:
@@ -130,13 +151,23 @@ class LaunchService:
 
     def _announce_launched(self, record: LaunchRecord) -> None:
         chunks = record.chunks
-        chunk_fields = ({"chunkCount": chunks.count, "chunkSize": chunks.chunk_size, "chunkWindow": chunks.window}
-                        if chunks.chunked else {})  # optional fields: a plain launch's answer is what it was
+        chunk_fields = (
+            {"chunkCount": chunks.count, "chunkSize": chunks.chunk_size, "chunkWindow": chunks.window}
+            if chunks.chunked
+            else {}
+        )  # optional fields: a plain launch's answer is what it was
         launched = TaskLaunched(
-            launchId=record.launch_id, jobId=record.job_id, jobName=record.job_name, queue=record.queue,
-            arraySize=record.size if record.is_array else 0, routing=RoutingExplanation(**(record.routing or {})),
-            consoleUrl=record.console_url, inputsUri=record.inputs_uri, outputsUri=record.outputs_uri,
-            jobDefinition=record.job_definition, **chunk_fields,
+            launchId=record.launch_id,
+            jobId=record.job_id,
+            jobName=record.job_name,
+            queue=record.queue,
+            arraySize=record.size if record.is_array else 0,
+            routing=RoutingExplanation(**(record.routing or {})),
+            consoleUrl=record.console_url,
+            inputsUri=record.inputs_uri,
+            outputsUri=record.outputs_uri,
+            jobDefinition=record.job_definition,
+            **chunk_fields,
         )
         self.announcer.publish(LAUNCHED, detail_json(launched))
 
@@ -180,7 +211,9 @@ class LaunchService:
         if found is None:
             return
         token = uuid.uuid4().hex
-        taken = existing.model_copy(update={"lease_token": token, "lease_until": int(self.clock()) + self.lease_seconds})
+        taken = existing.model_copy(
+            update={"lease_token": token, "lease_until": int(self.clock()) + self.lease_seconds}
+        )
         if self.ledger.take_over(taken, old_token=existing.lease_token):
             self.metrics.count("LaunchRecovered")
             self.ledger.complete(existing.launch_id, token, self._submitted_fields(existing, found))
@@ -189,13 +222,26 @@ class LaunchService:
         request = plan.request
         return LaunchRecord(
             producer=producer,
-            launch_id=plan.launch_id, state=SUBMITTING, lease_token=token,
-            lease_until=int(self.clock()) + self.lease_seconds, request_fingerprint=fingerprint,
-            job_name=chunk_job_name(plan.job_name, 0) if plan.chunked else plan.job_name, queue=plan.queue, size=plan.size, is_array=plan.is_array,
-            is_map_task=request.is_map, attempts=plan.attempts, min_success_ratio=request.min_success_ratio,
-            inputs_uri=plan.inputs_uri, outputs_uri=plan.outputs_uri, project=request.project,
-            domain=request.domain, workflow=request.workflow, task=request.task,
-            log_group=plan.definition.log_group, job_definition=plan.definition.name,
+            launch_id=plan.launch_id,
+            state=SUBMITTING,
+            lease_token=token,
+            lease_until=int(self.clock()) + self.lease_seconds,
+            request_fingerprint=fingerprint,
+            job_name=chunk_job_name(plan.job_name, 0) if plan.chunked else plan.job_name,
+            queue=plan.queue,
+            size=plan.size,
+            is_array=plan.is_array,
+            is_map_task=request.is_map,
+            attempts=plan.attempts,
+            min_success_ratio=request.min_success_ratio,
+            inputs_uri=plan.inputs_uri,
+            outputs_uri=plan.outputs_uri,
+            project=request.project,
+            domain=request.domain,
+            workflow=request.workflow,
+            task=request.task,
+            log_group=plan.definition.log_group,
+            job_definition=plan.definition.name,
             routing=RoutingExplanation(**_explanation(plan.decision)).model_dump(mode="json"),
             **(_chunk_fields(plan) if plan.chunked else {}),
         )
@@ -241,21 +287,34 @@ class LaunchService:
         jobs = []
         for chunk in chunks.initial:
             try:
-                jobs.append(self._submit_chunk(claim.launch_id, claim.queue, template, chunks, chunk, claim.lease_until))
+                jobs.append(
+                    self._submit_chunk(claim.launch_id, claim.queue, template, chunks, chunk, claim.lease_until)
+                )
             except Refused as exc:
                 if jobs:  # the launch runs already: it cannot be rejected (retried, then dead-lettered)
-                    raise PartlySubmitted(f"launch {claim.launch_id}: chunk {chunk} refused after "
-                                          f"{len(jobs)} were submitted: {exc}") from exc
+                    raise PartlySubmitted(
+                        f"launch {claim.launch_id}: chunk {chunk} refused after {len(jobs)} were submitted: {exc}"
+                    ) from exc
                 raise
         return jobs[0]
 
-    def _submit_chunk(self, launch_id: str, queue: str, template: dict[str, Any], chunks: Chunks, chunk: int,
-                      lease_until: int) -> SubmittedJob:
+    def _submit_chunk(
+        self, launch_id: str, queue: str, template: dict[str, Any], chunks: Chunks, chunk: int, lease_until: int
+    ) -> SubmittedJob:
         """One chunk's job, exactly once: the launch record's claim protocol on its ``chunk#<c>`` record."""
         token = uuid.uuid4().hex
         name = chunk_job_name(template["jobName"], chunk)
-        claim = ChunkRecord(launch_id=launch_id, chunk=chunk, offset=chunks.offset(chunk), size=chunks.chunk_len(chunk),
-                            state=SUBMITTING, job_name=name, queue=queue, lease_token=token, lease_until=lease_until)
+        claim = ChunkRecord(
+            launch_id=launch_id,
+            chunk=chunk,
+            offset=chunks.offset(chunk),
+            size=chunks.chunk_len(chunk),
+            state=SUBMITTING,
+            job_name=name,
+            queue=queue,
+            lease_token=token,
+            lease_until=lease_until,
+        )
         existing = self.ledger.claim(claim)
         if existing is not None:
             if existing.submitted:
@@ -278,9 +337,17 @@ class LaunchService:
         return self._complete_chunk(claim, job)
 
     def _complete_chunk(self, claim: ChunkRecord, job: SubmittedJob) -> SubmittedJob:
-        self.ledger.complete(claim.launch_id, claim.lease_token, {
-            "state": SUBMITTED, "jobId": job.job_id, "jobArn": job.job_arn, "submittedAt": int(self.clock() * 1000),
-        }, sk=chunk_sk(claim.chunk))
+        self.ledger.complete(
+            claim.launch_id,
+            claim.lease_token,
+            {
+                "state": SUBMITTED,
+                "jobId": job.job_id,
+                "jobArn": job.job_arn,
+                "submittedAt": int(self.clock() * 1000),
+            },
+            sk=chunk_sk(claim.chunk),
+        )
         return job
 
     def handle_chunk_due(self, detail: Any, producer: Producer | None = None) -> dict[str, Any]:
@@ -289,7 +356,9 @@ class LaunchService:
         free yet, cannot be acted on: it is an UnprocessableEvent (retried a few times, then kept in
         the dead-letter queue, and logged)."""
         if producer is not None and producer.source not in CHUNK_DUE_SOURCES:
-            raise UnprocessableEvent(f"Task Chunk Due from {producer.source!r}: only the status path says a chunk is due")
+            raise UnprocessableEvent(
+                f"Task Chunk Due from {producer.source!r}: only the status path says a chunk is due"
+            )
         try:
             due = TaskChunkDue.model_validate(detail)
         except ValueError as exc:
@@ -301,8 +370,10 @@ class LaunchService:
         if not chunks.chunked:
             raise UnprocessableEvent(f"Task Chunk Due: launch {due.launch_id} is not a chunked map task")
         if not chunks.window <= due.chunk < chunks.count:
-            raise UnprocessableEvent(f"Task Chunk Due: launch {due.launch_id} has chunks {chunks.window}.."
-                                     f"{chunks.count - 1} to submit when due (got {due.chunk})")
+            raise UnprocessableEvent(
+                f"Task Chunk Due: launch {due.launch_id} has chunks {chunks.window}.."
+                f"{chunks.count - 1} to submit when due (got {due.chunk})"
+            )
         if record.state != SUBMITTED or record.chunk_template is None:
             raise LaunchInProgress(f"launch {due.launch_id} is still being submitted: chunk {due.chunk} waits for it")
         phase = self.ledger.phase(due.launch_id)
@@ -314,17 +385,30 @@ class LaunchService:
         # or replayed wrongly) and must not put more children in flight than maxConcurrency allows.
         freed_by = due.chunk - chunks.window
         if not self.ledger.chunk_ended(due.launch_id, chunks, freed_by):
-            raise UnprocessableEvent(f"Task Chunk Due: chunk {due.chunk} of launch {due.launch_id} is not due: "
-                                     f"chunk {freed_by} has not ended")
+            raise UnprocessableEvent(
+                f"Task Chunk Due: chunk {due.chunk} of launch {due.launch_id} is not due: "
+                f"chunk {freed_by} has not ended"
+            )
         try:
-            job = self._submit_chunk(due.launch_id, record.queue, record.chunk_template, chunks, due.chunk,
-                                     int(self.clock()) + self.lease_seconds)
+            job = self._submit_chunk(
+                due.launch_id,
+                record.queue,
+                record.chunk_template,
+                chunks,
+                due.chunk,
+                int(self.clock()) + self.lease_seconds,
+            )
         except Refused as exc:  # the launch runs: it cannot be rejected now (retried, then dead-lettered)
             raise PartlySubmitted(f"launch {due.launch_id}: chunk {due.chunk} refused: {exc}") from exc
         return {"outcome": "chunk-submitted", "launchId": due.launch_id, "chunk": due.chunk, "jobId": job.job_id}
 
-    def _complete(self, claim: LaunchRecord, job: SubmittedJob, definition: str | None = None,
-                  template: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _complete(
+        self,
+        claim: LaunchRecord,
+        job: SubmittedJob,
+        definition: str | None = None,
+        template: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         fields = self._submitted_fields(claim, job, definition)
         if template is not None:
             fields["chunkTemplate"] = template
@@ -332,35 +416,48 @@ class LaunchService:
         self._announce_launched(record)
         return {"outcome": "launched", "launchId": record.launch_id, "jobId": job.job_id, "queue": record.queue}
 
-    def _submitted_fields(self, claim: LaunchRecord, job: SubmittedJob, definition: str | None = None) -> dict[str, Any]:
+    def _submitted_fields(
+        self, claim: LaunchRecord, job: SubmittedJob, definition: str | None = None
+    ) -> dict[str, Any]:
         """What the record gains once its job exists (the job was submitted to the claim's queue)."""
         partition = partition_of(job.job_arn)
         _, _, _, region, account, _ = job.job_arn.split(":", 5)
         now_ms = int(self.clock() * 1000)
         queue = claim.queue
         return {
-            "state": SUBMITTED, "jobId": job.job_id, "jobArn": job.job_arn, "queue": queue,
-            "queueArn": f"arn:{partition}:batch:{region}:{account}:job-queue/{queue}", "region": region,
-            "submittedAt": now_ms, "jobDefinition": definition or claim.job_definition,
+            "state": SUBMITTED,
+            "jobId": job.job_id,
+            "jobArn": job.job_arn,
+            "queue": queue,
+            "queueArn": f"arn:{partition}:batch:{region}:{account}:job-queue/{queue}",
+            "region": region,
+            "submittedAt": now_ms,
+            "jobDefinition": definition or claim.job_definition,
             "consoleUrl": batch_job_url(partition, region, job.job_id),
             # In the open-launches index until the status path sees it end (the reconciler's view).
-            OPEN_SHARD_ATTR: open_shard(claim.launch_id), LAST_SEEN_ATTR: now_ms,
+            OPEN_SHARD_ATTR: open_shard(claim.launch_id),
+            LAST_SEEN_ATTR: now_ms,
         }
 
 
 def _chunk_fields(plan: LaunchPlan) -> dict[str, Any]:
     """A chunked launch's record: its layout (its job_* are chunk 0's)."""
     chunks = plan.chunks
-    return {"chunk_size": chunks.chunk_size,
-            "chunk_count": chunks.count, "chunk_window": chunks.window,
-            "max_concurrency": plan.request.max_concurrency}
+    return {
+        "chunk_size": chunks.chunk_size,
+        "chunk_count": chunks.count,
+        "chunk_window": chunks.window,
+        "max_concurrency": plan.request.max_concurrency,
+    }
 
 
 def _same_request(record: LaunchRecord, fingerprint: str, producer: Producer | None) -> bool:
     # Records written before fingerprints (or producers) were kept are taken to be of the same request.
     # The same detail from another producer is another request: it gets neither the job nor its answer.
     same_producer = record.producer is None or (
-        producer is not None and (record.producer.source, record.producer.account) == (producer.source, producer.account))
+        producer is not None
+        and (record.producer.source, record.producer.account) == (producer.source, producer.account)
+    )
     return (record.request_fingerprint is None or record.request_fingerprint == fingerprint) and same_producer
 
 

@@ -107,10 +107,12 @@ def resolve_role(raw: Any, settings: Settings) -> tuple[str | None, list[Problem
     if not isinstance(role, str):
         return None, []  # the schema already reports the type
     if role not in settings.usable_role_arns:
-        return None, [Problem(
-            field="role",
-            message=f"{quoted(role)} is not an allowed job role (allowed: {', '.join(sorted(settings.usable_role_arns)) or 'none'})",
-        )]
+        return None, [
+            Problem(
+                field="role",
+                message=f"{quoted(role)} is not an allowed job role (allowed: {', '.join(sorted(settings.usable_role_arns)) or 'none'})",
+            )
+        ]
     return role, []
 
 
@@ -121,8 +123,13 @@ def role_project_problems(raw: Any, role: str | None, settings: Settings) -> lis
         return []
     served = ", ".join((settings.role_projects or {}).get(role, ())) or "none"
     named = "the default role " if _at(raw, "role") is None else ""
-    return [Problem(field="role", message=f"{named}{quoted(role)} is not a job role of project {quoted(project)} "
-                                          f"(it serves projects: {served}); name a role of this project")]
+    return [
+        Problem(
+            field="role",
+            message=f"{named}{quoted(role)} is not a job role of project {quoted(project)} "
+            f"(it serves projects: {served}); name a role of this project",
+        )
+    ]
 
 
 def producer_problems(raw: Any, settings: Settings, producer: Producer | None) -> list[Problem]:
@@ -147,8 +154,14 @@ def inputs_location_problems(raw: Any, settings: Settings, bucket: str | None) -
     allowed = [own] if own else []
     allowed += [g.uri for g in settings.inputs_locations if g.covers(project, g.uri)]
     where = f"upload the inputs under {' or '.join(allowed)}" if allowed else "no location is allowed here"
-    return [Problem(field="inputsLocation.uri", message=(
-        f"{quoted(uri)} is outside this launch's data and the locations allowed for project {quoted(project)}: {where}"))]
+    return [
+        Problem(
+            field="inputsLocation.uri",
+            message=(
+                f"{quoted(uri)} is outside this launch's data and the locations allowed for project {quoted(project)}: {where}"
+            ),
+        )
+    ]
 
 
 def policy_problems(raw: Any, settings: Settings) -> list[Problem]:
@@ -163,21 +176,29 @@ def policy_problems(raw: Any, settings: Settings) -> list[Problem]:
     limits = settings.limits
     given = [k for k in ("input", "inputs", "inputsLocation") if raw.get(k) is not None]
     if len(given) > 1:
-        problems.append(Problem(field=given[1], message=f"give only one of input, inputs and inputsLocation (got {', '.join(given)})"))
+        problems.append(
+            Problem(
+                field=given[1], message=f"give only one of input, inputs and inputsLocation (got {', '.join(given)})"
+            )
+        )
     inputs = raw.get("inputs")
     size = len(inputs) if isinstance(inputs, list) else _number(_at(raw, "inputsLocation", "size"))
     if size is not None and size > limits.max_map_size:
         field = "inputs" if isinstance(inputs, list) else "inputsLocation.size"
-        problems.append(Problem(
-            field=field,
-            message=f"a map task has at most {limits.max_map_size} children here (got {_shown(size)}); split it",
-        ))
+        problems.append(
+            Problem(
+                field=field,
+                message=f"a map task has at most {limits.max_map_size} children here (got {_shown(size)}); split it",
+            )
+        )
     timeout = _number(raw.get("timeoutSeconds"))
     if timeout is not None and not limits.min_timeout_seconds <= timeout <= limits.max_timeout_seconds:
-        problems.append(Problem(
-            field="timeoutSeconds",
-            message=f"must be between {limits.min_timeout_seconds} and {limits.max_timeout_seconds} seconds",
-        ))
+        problems.append(
+            Problem(
+                field="timeoutSeconds",
+                message=f"must be between {limits.min_timeout_seconds} and {limits.max_timeout_seconds} seconds",
+            )
+        )
     if _at(raw, "container", "platform") == "FARGATE":
         gpu = _number(_at(raw, "container", "resources", "gpu"))
         if gpu:
@@ -187,22 +208,27 @@ def policy_problems(raw: Any, settings: Settings) -> list[Problem]:
         vcpu = 1.0 if vcpu is None and _at(raw, "container", "resources", "vcpu") is None else vcpu
         memory = 2048 if memory is None and _at(raw, "container", "resources", "memory") is None else memory
         if vcpu is not None and vcpu not in FARGATE_MEMORY:
-            problems.append(Problem(
-                field="container.resources.vcpu",
-                message=f"Fargate takes {', '.join(f'{v:g}' for v in FARGATE_MEMORY)} vCPUs (got {_shown(vcpu)})",
-            ))
+            problems.append(
+                Problem(
+                    field="container.resources.vcpu",
+                    message=f"Fargate takes {', '.join(f'{v:g}' for v in FARGATE_MEMORY)} vCPUs (got {_shown(vcpu)})",
+                )
+            )
         elif vcpu is not None and memory is not None and memory not in FARGATE_MEMORY[vcpu]:
             allowed = FARGATE_MEMORY[vcpu]
-            problems.append(Problem(
-                field="container.resources.memory",
-                message=f"Fargate with {vcpu:g} vCPU takes {allowed.start}-{allowed.stop - 1} MiB "
-                        f"in steps of {allowed.step} (got {_shown(memory)})",
-            ))
+            problems.append(
+                Problem(
+                    field="container.resources.memory",
+                    message=f"Fargate with {vcpu:g} vCPU takes {allowed.start}-{allowed.stop - 1} MiB "
+                    f"in steps of {allowed.step} (got {_shown(memory)})",
+                )
+            )
     return problems
 
 
-def validate(raw: Any, settings: Settings,
-             bucket: str | None = None) -> tuple[LaunchRequest | None, str | None, list[Problem]]:
+def validate(
+    raw: Any, settings: Settings, bucket: str | None = None
+) -> tuple[LaunchRequest | None, str | None, list[Problem]]:
     """Returns the parsed request, the role it runs as, and every problem found (bounded, see
     models.bounded_problems: thousands of bad keys must not make an answer too large to send).
 

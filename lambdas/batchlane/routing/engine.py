@@ -47,8 +47,17 @@ class Capabilities:
     capacity: str | None = None  # on-demand, spot or mixed (informational: Spot jobs can be reclaimed)
 
     def as_dict(self) -> dict:
-        return {k: v for k, v in (("platform", self.platform), ("vcpus", self.vcpus), ("memory", self.memory),
-                                  ("gpus", self.gpus), ("capacity", self.capacity)) if v is not None}
+        return {
+            k: v
+            for k, v in (
+                ("platform", self.platform),
+                ("vcpus", self.vcpus),
+                ("memory", self.memory),
+                ("gpus", self.gpus),
+                ("capacity", self.capacity),
+            )
+            if v is not None
+        }
 
     def describe(self) -> str:
         parts = [self.platform or "platform unknown"]
@@ -137,7 +146,11 @@ class Rule:
         return (self.workflow is not None, self.project is not None, self.domain is not None)
 
     def describe(self) -> str:
-        named = [f"{k}={v}" for k, v in (("project", self.project), ("domain", self.domain), ("workflow", self.workflow)) if v is not None]
+        named = [
+            f"{k}={v}"
+            for k, v in (("project", self.project), ("domain", self.domain), ("workflow", self.workflow))
+            if v is not None
+        ]
         return f"rule {self.id} ({', '.join(named) or 'matches everything'}) -> tags [{', '.join(self.tags)}]"
 
 
@@ -158,8 +171,13 @@ class Candidate:
     unhealthy: str | None = None  # why this queue is avoided while a healthy one shares the tag
 
     def as_dict(self) -> dict:
-        data = {"queue": self.queue, "weight": self.weight, "enabled": self.enabled,
-                "share": round(self.share, 4), "chosen": self.chosen}
+        data = {
+            "queue": self.queue,
+            "weight": self.weight,
+            "enabled": self.enabled,
+            "share": round(self.share, 4),
+            "chosen": self.chosen,
+        }
         if self.unmet:
             data["cannotRun"] = self.unmet
         if self.unhealthy:
@@ -201,8 +219,13 @@ class Decision:
     def as_dict(self) -> dict:
         rule = None
         if self.rule is not None:
-            rule = {"id": self.rule.id, "project": self.rule.project, "domain": self.rule.domain,
-                    "workflow": self.rule.workflow, "tags": list(self.rule.tags)}
+            rule = {
+                "id": self.rule.id,
+                "project": self.rule.project,
+                "domain": self.rule.domain,
+                "workflow": self.rule.workflow,
+                "tags": list(self.rule.tags),
+            }
         return {
             "queue": self.queue,
             "tag": self.tag,
@@ -211,8 +234,12 @@ class Decision:
             "skippedTags": list(self.skipped_tags),
             "reason": self.reason,
             "platform": self.platform,
-            "needs": {"platform": self.needs.platform, "vcpu": self.needs.vcpu, "memory": self.needs.memory,
-                      "gpu": self.needs.gpu},
+            "needs": {
+                "platform": self.needs.platform,
+                "vcpu": self.needs.vcpu,
+                "memory": self.needs.memory,
+                "gpu": self.needs.gpu,
+            },
         }
 
 
@@ -244,8 +271,16 @@ def _pass_over(tag: str, carriers: list[Queue], unmet: dict[str, str]) -> str:
     return f"{tag}: " + "; ".join(f"{name} cannot run the job ({why})" for name, why in unmet.items())
 
 
-def _choose(rule: Rule, tag: str, carriers: list[Queue], unmet: dict[str, str], key: str,
-            skipped: list[str], needs: Needs, now: float | None) -> Decision:
+def _choose(
+    rule: Rule,
+    tag: str,
+    carriers: list[Queue],
+    unmet: dict[str, str],
+    key: str,
+    skipped: list[str],
+    needs: Needs,
+    now: float | None,
+) -> Decision:
     """The decision among the queues of ``tag`` that can run the job (at least one)."""
     capable = [q for q in carriers if q.eligible and q.name not in unmet]
     healthy = [q for q in capable if q.healthy(now)]
@@ -254,8 +289,15 @@ def _choose(rule: Rule, tag: str, carriers: list[Queue], unmet: dict[str, str], 
     chosen = max(pool, key=lambda q: (_score(key, q), q.name))
     avoided = {q.name: _unhealthy(q) for q in capable if q not in pool or not q.healthy(now)}
     candidates = tuple(
-        Candidate(q.name, q.weight, q.enabled, (q.weight / total) if q in pool else 0.0, q is chosen,
-                  unmet.get(q.name), avoided.get(q.name))
+        Candidate(
+            q.name,
+            q.weight,
+            q.enabled,
+            (q.weight / total) if q in pool else 0.0,
+            q is chosen,
+            unmet.get(q.name),
+            avoided.get(q.name),
+        )
         for q in carriers
     )
     why = f"{rule.describe()}; tag {tag}"
@@ -274,8 +316,15 @@ def _choose(rule: Rule, tag: str, carriers: list[Queue], unmet: dict[str, str], 
     return Decision(chosen.name, tag, rule, candidates, tuple(skipped), why, chosen.capabilities.platform, needs)
 
 
-def decide(table: RoutingTable, project: str, domain: str, workflow: str, key: str,
-           needs: Needs = ANY_JOB, now: float | None = None) -> Decision:
+def decide(
+    table: RoutingTable,
+    project: str,
+    domain: str,
+    workflow: str,
+    key: str,
+    needs: Needs = ANY_JOB,
+    now: float | None = None,
+) -> Decision:
     """Choose the job queue for one launch; ``key`` (the launch id) makes the choice repeatable,
     ``needs`` passes over queues that cannot run the job, ``now`` (epoch seconds) makes unhealthy
     queues avoided (None: health is not considered)."""
@@ -293,8 +342,12 @@ def decide(table: RoutingTable, project: str, domain: str, workflow: str, key: s
     unable = any("cannot run the job" in s for s in skipped)
     which = f"that can run {needs.describe()} " if unable else ""
     return Decision(
-        None, None, rule, (), tuple(skipped),
+        None,
+        None,
+        rule,
+        (),
+        tuple(skipped),
         reason=f"{rule.describe()} applies to {where}, but no enabled queue {which}carries any of its tags "
-               f"({'; '.join(skipped)})",
+        f"({'; '.join(skipped)})",
         needs=needs,
     )

@@ -74,8 +74,10 @@ def capabilities_from_item(value: Any) -> Capabilities:
         return UNKNOWN
     if not isinstance(value, Mapping):
         raise MalformedItem("capabilities must be a map (M)")
-    problems = [f"capabilities.{k} is not a capability (allowed: {', '.join(CAPABILITY_FIELDS)})"
-                for k in sorted(set(value) - set(CAPABILITY_FIELDS))]
+    problems = [
+        f"capabilities.{k} is not a capability (allowed: {', '.join(CAPABILITY_FIELDS)})"
+        for k in sorted(set(value) - set(CAPABILITY_FIELDS))
+    ]
     platform, vcpus, memory, gpus, capacity = (value.get(k) for k in CAPABILITY_FIELDS)
     if platform is not None and platform not in PLATFORMS:
         problems.append(f"capabilities.platform must be one of {', '.join(PLATFORMS)}")
@@ -90,8 +92,11 @@ def capabilities_from_item(value: Any) -> Capabilities:
     if problems:
         raise MalformedItem("; ".join(problems))
     return Capabilities(
-        platform=platform, vcpus=None if vcpus is None else float(vcpus),
-        memory=None if memory is None else int(memory), gpus=None if gpus is None else int(gpus), capacity=capacity,
+        platform=platform,
+        vcpus=None if vcpus is None else float(vcpus),
+        memory=None if memory is None else int(memory),
+        gpus=None if gpus is None else int(gpus),
+        capacity=capacity,
     )
 
 
@@ -150,9 +155,9 @@ def table_from_items(items: Mapping[str, Mapping[str, Any]]) -> tuple[RoutingTab
             if not isinstance(item, Mapping):
                 raise MalformedItem("not a map")
             if sk.startswith(QUEUE_PREFIX):
-                queues.append(queue_from_item(sk[len(QUEUE_PREFIX):], item))
+                queues.append(queue_from_item(sk[len(QUEUE_PREFIX) :], item))
             elif sk.startswith(RULE_PREFIX):
-                rules.append(rule_from_item(sk[len(RULE_PREFIX):], item))
+                rules.append(rule_from_item(sk[len(RULE_PREFIX) :], item))
             else:
                 raise MalformedItem(f"sk must start with {QUEUE_PREFIX!r} or {RULE_PREFIX!r}")
         except MalformedItem as exc:
@@ -162,11 +167,17 @@ def table_from_items(items: Mapping[str, Mapping[str, Any]]) -> tuple[RoutingTab
 
 def queue_item(queue: Queue) -> dict[str, Any]:
     """What an operator (or the seed) writes; health is the aggregator's and is not part of it."""
-    item = {KEY_ATTR: PARTITION, SORT_ATTR: QUEUE_PREFIX + queue.name, "attributes": list(queue.attributes),
-            "weight": queue.weight, "enabled": queue.enabled}
+    item = {
+        KEY_ATTR: PARTITION,
+        SORT_ATTR: QUEUE_PREFIX + queue.name,
+        "attributes": list(queue.attributes),
+        "weight": queue.weight,
+        "enabled": queue.enabled,
+    }
     if queue.capabilities != UNKNOWN:
-        item["capabilities"] = {k: (int(v) if isinstance(v, float) and v == int(v) else v)
-                                for k, v in queue.capabilities.as_dict().items()}
+        item["capabilities"] = {
+            k: (int(v) if isinstance(v, float) and v == int(v) else v) for k, v in queue.capabilities.as_dict().items()
+        }
     return item
 
 

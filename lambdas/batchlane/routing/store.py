@@ -10,7 +10,6 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from batchlane.common import aws
-
 from batchlane.common.values import from_dynamo
 from batchlane.routing.engine import RoutingTable
 from batchlane.routing.items import KEY_ATTR, PARTITION, QUEUE_PREFIX, SORT_ATTR, table_from_items

@@ -13,15 +13,46 @@ from importlib import import_module
 # before a handler runs (a cold start's import, tests/unit/test_cold_start.py).
 _EXPORTS = {
     **dict.fromkeys(("BatchJobEvent", "ForeignEvent", "MalformedEvent", "parse_event"), "batchlane.status.events"),
-    **dict.fromkeys(("Attempt", "ChildState", "Fold", "LaunchStatus", "Observation", "ParentState", "count_delta",
-                     "decide_phase", "fold_events", "merge_child", "merge_parent", "min_successes", "observe",
-                     "summarize"), "batchlane.status.fold"),
+    **dict.fromkeys(
+        (
+            "Attempt",
+            "ChildState",
+            "Fold",
+            "LaunchStatus",
+            "Observation",
+            "ParentState",
+            "count_delta",
+            "decide_phase",
+            "fold_events",
+            "merge_child",
+            "merge_parent",
+            "min_successes",
+            "observe",
+            "summarize",
+        ),
+        "batchlane.status.fold",
+    ),
 }
 
 __all__ = [
-    "Attempt", "BatchJobEvent", "ChildState", "Fold", "ForeignEvent", "LaunchStatus", "MalformedEvent",
-    "Observation", "ParentState", "count_delta", "decide_phase", "fold_events", "merge_child", "merge_parent",
-    "min_successes", "observe", "parse_event", "summarize",
+    "Attempt",
+    "BatchJobEvent",
+    "ChildState",
+    "Fold",
+    "ForeignEvent",
+    "LaunchStatus",
+    "MalformedEvent",
+    "Observation",
+    "ParentState",
+    "count_delta",
+    "decide_phase",
+    "fold_events",
+    "merge_child",
+    "merge_parent",
+    "min_successes",
+    "observe",
+    "parse_event",
+    "summarize",
 ]
 
 

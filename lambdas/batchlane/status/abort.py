@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from batchlane.common.event_types import ABORT_REJECTED, ABORT_REQUESTED
 from batchlane.common.executions import FINAL_PHASES
@@ -26,14 +25,25 @@ def abort_request(body: str | bytes | dict) -> tuple[TaskAbortRequested, Produce
     if not isinstance(data, dict) or data.get("detail-type") != ABORT_REQUESTED:
         return None
     source, account = data.get("source"), data.get("account")
-    producer = Producer(source=source, account=account if isinstance(account, str) and account else None) \
-        if isinstance(source, str) and source else None
+    producer = (
+        Producer(source=source, account=account if isinstance(account, str) and account else None)
+        if isinstance(source, str) and source
+        else None
+    )
     return TaskAbortRequested.from_detail(data.get("detail")), producer
 
 
 class Aborter:
-    def __init__(self, *, store: StatusStore, phases: PhaseKeeper, announcer: Announcer, metrics: Counter,
-                 log: Log, settings: SettingsSource) -> None:
+    def __init__(
+        self,
+        *,
+        store: StatusStore,
+        phases: PhaseKeeper,
+        announcer: Announcer,
+        metrics: Counter,
+        log: Log,
+        settings: SettingsSource,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.phases = phases
@@ -67,8 +77,14 @@ class Aborter:
             summary = self.store.summary(launch.launch_id) or {}
             if summary.get("phase") in FINAL_PHASES:
                 return self._reject(launch.launch_id, f"the launch has already {summary['phase']}", summary["phase"])
-            if self.phases.move(launch, summary, "aborted", reason, counts_of(summary, launch.size, launch.chunks),
-                                terminate=f"batchlane: {reason}"):
+            if self.phases.move(
+                launch,
+                summary,
+                "aborted",
+                reason,
+                counts_of(summary, launch.size, launch.chunks),
+                terminate=f"batchlane: {reason}",
+            ):
                 self.metrics.count("LaunchAborted")
                 return None
         raise Contention(f"launch {launch.launch_id}: the phase kept changing while aborting it")
@@ -76,4 +92,6 @@ class Aborter:
     def _reject(self, launch_id: str | None, reason: str, phase: str | None = None) -> None:
         self.log.warning("abort rejected", extra={"launchId": launch_id, "reason": reason})
         self.metrics.count("AbortRejected")
-        self.announcer.publish(ABORT_REJECTED, TaskAbortRejected(launchId=launch_id, reason=reason, phase=phase).detail())
+        self.announcer.publish(
+            ABORT_REJECTED, TaskAbortRejected(launchId=launch_id, reason=reason, phase=phase).detail()
+        )

@@ -26,15 +26,32 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from batchlane.common import aws
-from batchlane.common.values import from_dynamo, to_dynamo
 from batchlane.common.errors import TransientError
 from batchlane.common.executions import (
-    BY_JOB_ID_INDEX, CHILD_PREFIX, CHUNK_PREFIX, EXPIRES_AT, FINAL_PHASES, LAUNCH_SK, PARENT_SK, SUMMARY_SK,
-    CHUNK_PARENT_PREFIX, ChunkRecord, LaunchRecord, child_sk, chunk_sk, is_chunk_sk, sk_number,
+    BY_JOB_ID_INDEX,
+    CHILD_PREFIX,
+    CHUNK_PARENT_PREFIX,
+    CHUNK_PREFIX,
+    EXPIRES_AT,
+    FINAL_PHASES,
+    LAUNCH_SK,
+    PARENT_SK,
+    SUMMARY_SK,
+    ChunkRecord,
+    LaunchRecord,
+    child_sk,
+    chunk_sk,
+    is_chunk_sk,
+    sk_number,
 )
 from batchlane.common.open_launches import (
-    LAST_SEEN_ATTR, OPEN_INDEX, OPEN_SHARD_ATTR, all_shards, open_shard,
+    LAST_SEEN_ATTR,
+    OPEN_INDEX,
+    OPEN_SHARD_ATTR,
+    all_shards,
+    open_shard,
 )
+from batchlane.common.values import from_dynamo, to_dynamo
 from batchlane.status.fold import ChildState, ParentState
 from batchlane.status.ports import WriteConflict
 
@@ -72,9 +89,12 @@ class DynamoStatusStore:
     def _by_job_id(self, job_id: str) -> list[tuple[str, str]]:
         """``(launchId, sk)`` of the items naming this Batch job (launch and chunk records)."""
         try:
-            found = self._ddb.query(TableName=self.table_name, IndexName=BY_JOB_ID_INDEX,
-                                    KeyConditionExpression="jobId = :j",
-                                    ExpressionAttributeValues={":j": {"S": job_id}})
+            found = self._ddb.query(
+                TableName=self.table_name,
+                IndexName=BY_JOB_ID_INDEX,
+                KeyConditionExpression="jobId = :j",
+                ExpressionAttributeValues={":j": {"S": job_id}},
+            )
         except ClientError as exc:
             aws.raise_if_transient(f"Query {BY_JOB_ID_INDEX}", exc)
             raise
@@ -104,9 +124,11 @@ class DynamoStatusStore:
     def _prefix(self, launch_id: str, prefix: str):
         """The partition's items whose sk starts with ``prefix``, in key order, a page at a time."""
         pages = self._ddb.get_paginator("query").paginate(
-            TableName=self.table_name, ConsistentRead=True,
+            TableName=self.table_name,
+            ConsistentRead=True,
             KeyConditionExpression="launchId = :l AND begins_with(sk, :c)",
-            ExpressionAttributeValues={":l": {"S": launch_id}, ":c": {"S": prefix}})
+            ExpressionAttributeValues={":l": {"S": launch_id}, ":c": {"S": prefix}},
+        )
         try:
             for page in pages:
                 for raw in page.get("Items", []):
@@ -122,23 +144,29 @@ class DynamoStatusStore:
 
     def _get(self, launch_id: str, sk: str) -> dict[str, Any] | None:
         try:
-            item = self._ddb.get_item(TableName=self.table_name, ConsistentRead=True,
-                                      Key=_key(launch_id, sk)).get("Item")
+            item = self._ddb.get_item(TableName=self.table_name, ConsistentRead=True, Key=_key(launch_id, sk)).get(
+                "Item"
+            )
         except ClientError as exc:
             aws.raise_if_transient("GetItem", exc)
             raise
         return _high(item) if item else None
 
     # ------------------------------------------------------------------ state items
-    def read_states(self, launch_id: str, indexes: list[int], parent: bool, parent_sk: str = PARENT_SK
-                    ) -> tuple[dict[int, tuple[ChildState, int]], tuple[ParentState, int] | None]:
+    def read_states(
+        self, launch_id: str, indexes: list[int], parent: bool, parent_sk: str = PARENT_SK
+    ) -> tuple[dict[int, tuple[ChildState, int]], tuple[ParentState, int] | None]:
         """Children (and the parent) as stored: ``{index: (state, rev)}``; absent ones are left out."""
         keys = [child_sk(i) for i in indexes] + ([parent_sk] if parent else [])
         children: dict[int, tuple[ChildState, int]] = {}
         parent_state = None
         for start in range(0, len(keys), 100):
-            pending = {self.table_name: {"ConsistentRead": True, "Keys": [
-                _key(launch_id, sk) for sk in keys[start:start + 100]]}}
+            pending = {
+                self.table_name: {
+                    "ConsistentRead": True,
+                    "Keys": [_key(launch_id, sk) for sk in keys[start : start + 100]],
+                }
+            }
             while pending:
                 try:
                     response = self._ddb.batch_get_item(RequestItems=pending)
@@ -155,9 +183,14 @@ class DynamoStatusStore:
                 pending = response.get("UnprocessedKeys") or {}
         return children, parent_state
 
-    def commit(self, launch_id: str, children: list[tuple[ChildState, int | None]],
-               parent: tuple[ParentState, int | None] | None, summary: dict[str, Any],
-               parent_sk: str = PARENT_SK) -> None:
+    def commit(
+        self,
+        launch_id: str,
+        children: list[tuple[ChildState, int | None]],
+        parent: tuple[ParentState, int | None] | None,
+        summary: dict[str, Any],
+        parent_sk: str = PARENT_SK,
+    ) -> None:
         """One transaction: conditional puts of the changed states and one summary update.
         ``summary``: ``deltas`` (counts), ``set`` (attributes), ``remove`` (attribute names)."""
         items = []
@@ -186,9 +219,10 @@ class DynamoStatusStore:
         return {EXPIRES_AT: int(time.time()) + self.retention_seconds} if self.retention_seconds else {}
 
     def _put(self, launch_id: str, sk: str, state: dict[str, Any], rev: int | None) -> dict[str, Any]:
-        put: dict[str, Any] = {"TableName": self.table_name,
-                               "Item": _low({"launchId": launch_id, "sk": sk, **state, **self._expiry(),
-                                             "rev": (rev or 0) + 1})}
+        put: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Item": _low({"launchId": launch_id, "sk": sk, **state, **self._expiry(), "rev": (rev or 0) + 1}),
+        }
         if rev is None:
             put["ConditionExpression"] = "attribute_not_exists(sk)"
         else:
@@ -212,12 +246,21 @@ class DynamoStatusStore:
         for i, k in enumerate(summary.get("remove", ())):
             names[f"#r{i}"] = k
             removes.append(f"#r{i}")
-        expression = " ".join(part for part in (
-            "SET " + ", ".join(sets) if sets else "",
-            "ADD " + ", ".join(adds) if adds else "",
-            "REMOVE " + ", ".join(removes) if removes else "") if part)
-        update = {"TableName": self.table_name, "Key": _key(launch_id, SUMMARY_SK),
-                  "UpdateExpression": expression, "ExpressionAttributeNames": names}
+        expression = " ".join(
+            part
+            for part in (
+                "SET " + ", ".join(sets) if sets else "",
+                "ADD " + ", ".join(adds) if adds else "",
+                "REMOVE " + ", ".join(removes) if removes else "",
+            )
+            if part
+        )
+        update = {
+            "TableName": self.table_name,
+            "Key": _key(launch_id, SUMMARY_SK),
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names,
+        }
         if values:
             update["ExpressionAttributeValues"] = values
         return update
@@ -226,45 +269,68 @@ class DynamoStatusStore:
     def summary(self, launch_id: str) -> dict[str, Any] | None:
         return self._get(launch_id, SUMMARY_SK)
 
-    def claim_transition(self, launch_id: str, old_phase: str | None, token: str, now_ms: int,
-                         stale_before_ms: int) -> bool:
+    def claim_transition(
+        self, launch_id: str, old_phase: str | None, token: str, now_ms: int, stale_before_ms: int
+    ) -> bool:
         phase_holds = "attribute_not_exists(phase)" if old_phase is None else "phase = :old"
-        values: dict[str, Any] = {":token": {"S": token}, ":now": {"N": str(now_ms)},
-                                  ":stale": {"N": str(stale_before_ms)}}
+        values: dict[str, Any] = {
+            ":token": {"S": token},
+            ":now": {"N": str(now_ms)},
+            ":stale": {"N": str(stale_before_ms)},
+        }
         if old_phase is not None:
             values[":old"] = {"S": old_phase}
         return self._conditional_update(
-            launch_id, "SET #tok = :token, #at = :now",
+            launch_id,
+            "SET #tok = :token, #at = :now",
             f"{phase_holds} AND (attribute_not_exists(#tok) OR #at < :stale)",
-            {"#tok": TRANSITION_TOKEN, "#at": TRANSITION_AT}, values)
+            {"#tok": TRANSITION_TOKEN, "#at": TRANSITION_AT},
+            values,
+        )
 
-    def finish_transition(self, launch_id: str, token: str, fields: dict[str, Any],
-                          remove: tuple[str, ...] = ()) -> bool:
+    def finish_transition(
+        self, launch_id: str, token: str, fields: dict[str, Any], remove: tuple[str, ...] = ()
+    ) -> bool:
         names = {f"#f{i}": k for i, k in enumerate(fields)}
         values = {f":f{i}": _SER.serialize(to_dynamo(v)) for i, v in enumerate(fields.values())}
         removed = (TRANSITION_TOKEN, TRANSITION_AT, *remove)
         names.update({f"#r{i}": k for i, k in enumerate(removed)})
         values[":token"] = {"S": token}
-        expression = ("SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
-                      + " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removed))))
+        expression = (
+            "SET "
+            + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
+            + " REMOVE "
+            + ", ".join(f"#r{i}" for i in range(len(removed)))
+        )
         return self._conditional_update(launch_id, expression, "#r0 = :token", names, values)
 
     def release_transition(self, launch_id: str, token: str) -> None:
         try:
-            self._conditional_update(launch_id, "REMOVE #tok, #at", "#tok = :token",
-                                     {"#tok": TRANSITION_TOKEN, "#at": TRANSITION_AT}, {":token": {"S": token}})
-        except Exception:  # noqa: BLE001 - best effort: the claim goes stale on its own
+            self._conditional_update(
+                launch_id,
+                "REMOVE #tok, #at",
+                "#tok = :token",
+                {"#tok": TRANSITION_TOKEN, "#at": TRANSITION_AT},
+                {":token": {"S": token}},
+            )
+        except Exception:
             pass
 
-    def _conditional_update(self, launch_id: str, expression: str, condition: str, names: dict[str, str],
-                            values: dict[str, Any]) -> bool:
+    def _conditional_update(
+        self, launch_id: str, expression: str, condition: str, names: dict[str, str], values: dict[str, Any]
+    ) -> bool:
         """One conditional UpdateItem of the summary; False when the condition did not hold."""
         try:
             self.write_requests += 1
             self.items_written += 1
-            self._ddb.update_item(TableName=self.table_name, Key=_key(launch_id, SUMMARY_SK),
-                                  UpdateExpression=expression, ConditionExpression=condition,
-                                  ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+            self._ddb.update_item(
+                TableName=self.table_name,
+                Key=_key(launch_id, SUMMARY_SK),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
             return True
         except ClientError as exc:
             if aws.error_code(exc) == "ConditionalCheckFailedException":
@@ -290,7 +356,8 @@ class DynamoStatusStore:
         for n, shard in enumerate(shards):
             quota = len(found) + -(-(limit - len(found)) // (len(shards) - n))  # share what is left
             kwargs: dict[str, Any] = {
-                "TableName": self.table_name, "IndexName": OPEN_INDEX,
+                "TableName": self.table_name,
+                "IndexName": OPEN_INDEX,
                 "KeyConditionExpression": "#o = :o AND #t < :t",
                 "ExpressionAttributeNames": {"#o": OPEN_SHARD_ATTR, "#t": LAST_SEEN_ATTR},
                 "ExpressionAttributeValues": {":o": {"S": shard}, ":t": {"N": str(cutoff_ms)}},
@@ -310,8 +377,12 @@ class DynamoStatusStore:
     def close(self, launch_id: str, sk: str) -> None:
         """Take one item out of the open-launches index."""
         self.write_requests += 1
-        self._ddb.update_item(TableName=self.table_name, Key=_key(launch_id, sk),
-                              UpdateExpression="REMOVE #o", ExpressionAttributeNames={"#o": OPEN_SHARD_ATTR})
+        self._ddb.update_item(
+            TableName=self.table_name,
+            Key=_key(launch_id, sk),
+            UpdateExpression="REMOVE #o",
+            ExpressionAttributeNames={"#o": OPEN_SHARD_ATTR},
+        )
 
     def touch(self, launch_id: str, now_ms: int) -> None:
         """The reconciler looked at the launch now: keep it in the index, quiet for another period
@@ -320,13 +391,19 @@ class DynamoStatusStore:
         final = sorted(FINAL_PHASES)
         try:
             self._ddb.update_item(
-                TableName=self.table_name, Key=_key(launch_id, SUMMARY_SK),
+                TableName=self.table_name,
+                Key=_key(launch_id, SUMMARY_SK),
                 UpdateExpression="SET #o = :o, #t = :t",
                 ConditionExpression="attribute_not_exists(phase) OR NOT phase IN ("
-                                    + ", ".join(f":p{i}" for i in range(len(final))) + ")",
+                + ", ".join(f":p{i}" for i in range(len(final)))
+                + ")",
                 ExpressionAttributeNames={"#o": OPEN_SHARD_ATTR, "#t": LAST_SEEN_ATTR},
-                ExpressionAttributeValues={":o": {"S": open_shard(launch_id)}, ":t": {"N": str(now_ms)},
-                                           **{f":p{i}": {"S": p} for i, p in enumerate(final)}})
+                ExpressionAttributeValues={
+                    ":o": {"S": open_shard(launch_id)},
+                    ":t": {"N": str(now_ms)},
+                    **{f":p{i}": {"S": p} for i, p in enumerate(final)},
+                },
+            )
         except ClientError as exc:
             if aws.error_code(exc) != "ConditionalCheckFailedException":
                 aws.raise_if_transient("UpdateItem", exc)
@@ -336,8 +413,11 @@ class DynamoStatusStore:
         return list(self.iter_children(launch_id))
 
     def final_chunk_parents(self, launch_id: str) -> set[int]:
-        return {sk_number(item["sk"]) for item in self._prefix(launch_id, CHUNK_PARENT_PREFIX)
-                if ParentState.from_item(item).final}
+        return {
+            sk_number(item["sk"])
+            for item in self._prefix(launch_id, CHUNK_PARENT_PREFIX)
+            if ParentState.from_item(item).final
+        }
 
     def iter_children(self, launch_id: str):
         for item in self._prefix(launch_id, CHILD_PREFIX):
@@ -405,8 +485,9 @@ class S3Outputs:
         """Streamed to S3 (boto3's managed transfer: a multipart upload past 8 MB), never whole in memory."""
         bucket, key = _split(uri)
         try:
-            aws.client("s3").upload_fileobj(_PartsReader(iter(parts)), bucket, key,
-                                            ExtraArgs={"ContentType": "application/json"})
+            aws.client("s3").upload_fileobj(
+                _PartsReader(iter(parts)), bucket, key, ExtraArgs={"ContentType": "application/json"}
+            )
         except ClientError as exc:
             aws.raise_if_transient("UploadPart", exc)
             raise

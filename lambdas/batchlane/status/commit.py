@@ -26,7 +26,15 @@ from batchlane.common.executions import PARENT_SK, chunk_parent_sk
 from batchlane.common.open_launches import LAST_SEEN_ATTR, OPEN_SHARD_ATTR, open_shard
 from batchlane.status.failures import failure_delta
 from batchlane.status.fold import (
-    RANK, WAITING, ChildState, Observation, ParentState, add_deltas, count_delta, merge_child, merge_parent,
+    RANK,
+    WAITING,
+    ChildState,
+    Observation,
+    ParentState,
+    add_deltas,
+    count_delta,
+    merge_child,
+    merge_parent,
 )
 from batchlane.status.launches import LaunchJob
 from batchlane.status.ports import ChildWrite, Contention, ParentWrite, StatusStore, WriteConflict
@@ -42,7 +50,7 @@ def due_attribute(chunk: int) -> str:
 
 def due_chunks(summary: dict[str, Any] | None) -> dict[str, int]:
     """``{attribute: due chunk}`` of the chunks a summary holds as due and not yet announced."""
-    return {k: int(k[len(DUE_PREFIX):]) for k in (summary or {}) if k.startswith(DUE_PREFIX)}
+    return {k: int(k[len(DUE_PREFIX) :]) for k in (summary or {}) if k.startswith(DUE_PREFIX)}
 
 
 @dataclass
@@ -83,17 +91,19 @@ class StatusWriter:
         summary's queue-blocked reason go with the first. True when this write made an array
         chunk's parent SUCCEEDED (every child of the chunk succeeded: its outputs can be read)."""
         indexes = sorted(batch.children)
-        groups = [indexes[k:k + CHILDREN_PER_TRANSACTION] for k in range(0, len(indexes), CHILDREN_PER_TRANSACTION)]
+        groups = [indexes[k : k + CHILDREN_PER_TRANSACTION] for k in range(0, len(indexes), CHILDREN_PER_TRANSACTION)]
         chunk_succeeded = False
         for n, group in enumerate(groups or [[]]):
             first = n == 0
-            parent = self._commit(job, {i: batch.children[i] for i in group}, batch.parent if first else None,
-                                  batch if first else None)
+            parent = self._commit(
+                job, {i: batch.children[i] for i in group}, batch.parent if first else None, batch if first else None
+            )
             chunk_succeeded |= job.chunk is not None and parent is not None and parent.status == "SUCCEEDED"
         return chunk_succeeded
 
-    def _commit(self, job: LaunchJob, children: dict[int, ChildState], parent: ParentState | None,
-                batch: LaunchBatch | None) -> ParentState | None:
+    def _commit(
+        self, job: LaunchJob, children: dict[int, ChildState], parent: ParentState | None, batch: LaunchBatch | None
+    ) -> ParentState | None:
         """One transaction; the parent state it moved to final, if it did."""
         launch = job.launch
         array_chunk = job.chunk is not None and job.size > 1
@@ -115,12 +125,24 @@ class StatusWriter:
                 return None  # duplicates and stale events only: no write at all
             now_ms = int(self.clock() * 1000)
             # openShard/lastSeenAt: the launch is in the open-launches index (the reconciler's view).
-            summary_set.update({"jobId": launch.job_id, "queue": launch.queue, "size": launch.size,
-                                "updatedAt": now_ms, OPEN_SHARD_ATTR: open_shard(launch.launch_id),
-                                LAST_SEEN_ATTR: now_ms})
+            summary_set.update(
+                {
+                    "jobId": launch.job_id,
+                    "queue": launch.queue,
+                    "size": launch.size,
+                    "updatedAt": now_ms,
+                    OPEN_SHARD_ATTR: open_shard(launch.launch_id),
+                    LAST_SEEN_ATTR: now_ms,
+                }
+            )
             try:
-                self.store.commit(launch.launch_id, writes, parent_write,
-                                  {"set": summary_set, "deltas": deltas, "remove": remove}, parent_sk)
+                self.store.commit(
+                    launch.launch_id,
+                    writes,
+                    parent_write,
+                    {"set": summary_set, "deltas": deltas, "remove": remove},
+                    parent_sk,
+                )
                 return parent_write[0] if _parent_ended(parent_write, stored_parent) else None
             except WriteConflict:
                 continue
@@ -132,9 +154,15 @@ def _parent_ended(parent_write: ParentWrite | None, stored_parent: tuple[ParentS
     return parent_write is not None and parent_write[0].final and not (stored_parent and stored_parent[0].final)
 
 
-def _chunk_changes(job: LaunchJob, stored: dict[int, tuple[ChildState, int]],
-                   stored_parent: tuple[ParentState, int] | None, writes: list[ChildWrite],
-                   parent_write: ParentWrite | None, summary_set: dict[str, Any], deltas: dict[str, int]) -> None:
+def _chunk_changes(
+    job: LaunchJob,
+    stored: dict[int, tuple[ChildState, int]],
+    stored_parent: tuple[ParentState, int] | None,
+    writes: list[ChildWrite],
+    parent_write: ParentWrite | None,
+    summary_set: dict[str, Any],
+    deltas: dict[str, int],
+) -> None:
     """What this write proves about the chunk: first seen (out of WAITING), ended (the next one due)."""
     chunks, chunk = job.launch.chunks, job.chunk
     if job.size > 1:
@@ -152,8 +180,9 @@ def _chunk_changes(job: LaunchJob, stored: dict[int, tuple[ChildState, int]],
         summary_set[due_attribute(due)] = chunk
 
 
-def _child_writes(children: dict[int, ChildState], stored: dict[int, tuple[ChildState, int]]
-                  ) -> tuple[list[ChildWrite], dict[str, int]]:
+def _child_writes(
+    children: dict[int, ChildState], stored: dict[int, tuple[ChildState, int]]
+) -> tuple[list[ChildWrite], dict[str, int]]:
     writes: list[ChildWrite] = []
     deltas: dict[str, int] = {}
     for i, new in children.items():

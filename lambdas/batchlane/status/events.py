@@ -162,8 +162,7 @@ class JobDetail(_Lenient):
 
     @property
     def is_array_parent(self) -> bool:
-        return (not self.is_array_child and self.array_properties is not None
-                and self.array_properties.size is not None)
+        return not self.is_array_child and self.array_properties is not None and self.array_properties.size is not None
 
     @property
     def log_group(self) -> str | None:
@@ -213,8 +212,10 @@ def parse_event(raw: str | bytes | dict[str, Any]) -> BatchJobEvent:
     if any(e["loc"] and e["loc"][0] in ("source", "detail-type") for e in errors):
         data = raw if isinstance(raw, dict) else _loads_or_none(raw)
         data = data if isinstance(data, dict) else {}
-        raise ForeignEvent(f"not handled by the status path: source={data.get('source')!r:.100} "
-                           f"detail-type={data.get('detail-type')!r:.100}") from None
+        raise ForeignEvent(
+            f"not handled by the status path: source={data.get('source')!r:.100} "
+            f"detail-type={data.get('detail-type')!r:.100}"
+        ) from None
     # loc may hold a key of the event (a tag's): cut, so that the reason stays a short log line
     problems = "; ".join(f"{'.'.join(str(p)[:64] for p in e['loc']) or 'event'}: {e['msg']}" for e in errors[:5])
     raise MalformedEvent(f"unusable Batch event: {problems}") from None

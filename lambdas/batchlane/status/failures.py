@@ -62,16 +62,16 @@ def classify(status_reason: str | None, reason: str | None, exit_code: int | Non
     return UNKNOWN if text else None
 
 
-def attempt_class(attempt: "Attempt") -> str | None:
+def attempt_class(attempt: Attempt) -> str | None:
     return classify(attempt.status_reason, attempt.reason, attempt.exit_code)
 
 
-def attempt_classes(child: "ChildState") -> list[str | None]:
+def attempt_classes(child: ChildState) -> list[str | None]:
     """One entry per attempt: its class, None while it runs or when it succeeded."""
     return [attempt_class(a) for a in child.attempts]
 
 
-def child_class(child: "ChildState") -> str | None:
+def child_class(child: ChildState) -> str | None:
     """Why a FAILED child failed: its last attempt's class, or (no attempt ran: a cancel in the
     queue, a job state time limit) its own statusReason's. None for a child that has not failed."""
     if child.status != "FAILED":
@@ -81,7 +81,7 @@ def child_class(child: "ChildState") -> str | None:
     return found or classify(child.status_reason, None, None) or UNKNOWN
 
 
-def failure_counts(children: Iterable["ChildState"]) -> dict[str, int]:
+def failure_counts(children: Iterable[ChildState]) -> dict[str, int]:
     """Failed attempts per class over ``children`` (every attempt, retried ones included)."""
     counts = Counter(c for child in children for c in attempt_classes(child) if c is not None)
     counts.update(child_class(child) for child in children if child.status == "FAILED" and not child.attempts)
@@ -91,7 +91,7 @@ def failure_counts(children: Iterable["ChildState"]) -> dict[str, int]:
 FAILURE_DELTA_PREFIX = "failure:"  # summary count deltas (n_failure:<class>) beside n_<STATUS>
 
 
-def failure_delta(old: "ChildState | None", new: "ChildState") -> dict[str, int]:
+def failure_delta(old: ChildState | None, new: ChildState) -> dict[str, int]:
     """Change of the launch's failed attempts per class when one child goes from ``old`` to ``new``,
     as summary count deltas (keys ``failure:<class>``)."""
     before = failure_counts([old]) if old is not None else {}
@@ -103,4 +103,4 @@ def failure_delta(old: "ChildState | None", new: "ChildState") -> dict[str, int]
 def failures_of(summary: dict | None) -> dict[str, int]:
     """Failed attempts per class from a summary's ``n_failure:<class>`` deltas."""
     prefix = "n_" + FAILURE_DELTA_PREFIX
-    return {k[len(prefix):]: int(v) for k, v in (summary or {}).items() if k.startswith(prefix) and int(v)}
+    return {k[len(prefix) :]: int(v) for k, v in (summary or {}).items() if k.startswith(prefix) and int(v)}

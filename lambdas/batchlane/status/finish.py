@@ -21,7 +21,6 @@ from batchlane.common.tenancy import is_own_outputs_uri
 from batchlane.status.outputs import ErrorSummary, OutputsWriter, assemble_outputs, child_error_message
 from batchlane.status.ports import OutputStore, StatusStore
 
-
 OUTPUT_READ_PAGE = 1000  # children's outputs read (in parallel) per page while assembling
 
 
@@ -66,8 +65,10 @@ class Finisher:
         base = launch.outputs_uri
         if base and not self._own(launch, base):
             # A record pointing elsewhere (edited by hand, forged): nothing is read or written there.
-            self.log.warning("outputs not assembled: outputsUri is not the launch's own prefix",
-                             extra={"launchId": launch.launch_id, "outputsUri": base})
+            self.log.warning(
+                "outputs not assembled: outputsUri is not the launch's own prefix",
+                extra={"launchId": launch.launch_id, "outputsUri": base},
+            )
             refusal = f"outputs not assembled: {base} is not this launch's outputs prefix"
             out["error"] = "\n".join(filter(None, (out.get("error"), refusal)))
             return out
@@ -99,8 +100,14 @@ class Finisher:
         self.outputs.write_bytes(outputs_part_uri(base, chunk), writer.part(offset))
 
     def _own(self, launch: LaunchRecord, base: str) -> bool:
-        return is_own_outputs_uri(base, self.data_bucket, launch.launch_id, launch.project, launch.domain,
-                                  before_tenancy=launch.producer is None)
+        return is_own_outputs_uri(
+            base,
+            self.data_bucket,
+            launch.launch_id,
+            launch.project,
+            launch.domain,
+            before_tenancy=launch.producer is None,
+        )
 
     def _assembled(self, launch: LaunchRecord, base: str, succeeded: Iterable[int]) -> Iterator[bytes]:
         """The map task's outputs document: a chunked map task's chunks from their parts where
@@ -132,8 +139,10 @@ class Finisher:
         try:
             writer.add_part(chunks.offset(chunk), part, chunks.chunk_len(chunk))
         except ValueError as exc:
-            self.log.warning("outputs part not used: its children are read instead",
-                             extra={"part": outputs_part_uri(base, chunk), "problem": str(exc)[:300]})
+            self.log.warning(
+                "outputs part not used: its children are read instead",
+                extra={"part": outputs_part_uri(base, chunk), "problem": str(exc)[:300]},
+            )
             return False
         return True
 

@@ -42,7 +42,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, Decimal
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 
 from batchlane.common.executions import FINAL_PHASES, JOB_FINAL_STATUSES, Phase
 from batchlane.status.events import MAX_TEXT, BatchJobEvent, JobDetail, JobStatus, MalformedEvent, parse_event, truncate
@@ -91,8 +91,12 @@ class Attempt:
         if self == o:
             return self
         return Attempt(
-            _j(self.exit_code, o.exit_code), _j(self.reason, o.reason), _j(self.status_reason, o.status_reason),
-            _j(self.log_stream, o.log_stream), _j(self.started_at, o.started_at), _j(self.stopped_at, o.stopped_at),
+            _j(self.exit_code, o.exit_code),
+            _j(self.reason, o.reason),
+            _j(self.status_reason, o.status_reason),
+            _j(self.log_stream, o.log_stream),
+            _j(self.started_at, o.started_at),
+            _j(self.stopped_at, o.stopped_at),
         )
 
     def to_item(self) -> dict[str, Any]:
@@ -109,14 +113,23 @@ class Attempt:
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Attempt:
         return cls(
-            exit_code=_int_or_none(item.get("exitCode")), reason=item.get("reason"),
-            status_reason=item.get("statusReason"), log_stream=item.get("logStream"),
-            started_at=_int_or_none(item.get("startedAt")), stopped_at=_int_or_none(item.get("stoppedAt")),
+            exit_code=_int_or_none(item.get("exitCode")),
+            reason=item.get("reason"),
+            status_reason=item.get("statusReason"),
+            log_stream=item.get("logStream"),
+            started_at=_int_or_none(item.get("startedAt")),
+            stopped_at=_int_or_none(item.get("stoppedAt")),
         )
 
 
-_ATTEMPT_FIELDS = (("exit_code", "exitCode"), ("reason", "reason"), ("status_reason", "statusReason"),
-                   ("log_stream", "logStream"), ("started_at", "startedAt"), ("stopped_at", "stoppedAt"))
+_ATTEMPT_FIELDS = (
+    ("exit_code", "exitCode"),
+    ("reason", "reason"),
+    ("status_reason", "statusReason"),
+    ("log_stream", "logStream"),
+    ("started_at", "startedAt"),
+    ("stopped_at", "stoppedAt"),
+)
 _EMPTY_ATTEMPT = Attempt()
 
 
@@ -175,8 +188,15 @@ class ChildState:
         elif kb > ka:
             top = o
         else:  # same position: join the position-level fields too
-            return ChildState(self.index, self.status, self.n, _j(self.status_reason, o.status_reason),
-                              _j(self.blocked, o.blocked), log_group, attempts)
+            return ChildState(
+                self.index,
+                self.status,
+                self.n,
+                _j(self.status_reason, o.status_reason),
+                _j(self.blocked, o.blocked),
+                log_group,
+                attempts,
+            )
         return ChildState(self.index, top.status, top.n, top.status_reason, top.blocked, log_group, attempts)
 
     # A compact, float-free form for one DynamoDB item per child (the adapter adds its keys).
@@ -201,8 +221,12 @@ class ChildState:
         if status not in RANK:
             raise ValueError(f"unknown status {status!r} in child item")
         return cls(
-            index=int(item["index"]), status=status, n=int(item["n"]),
-            status_reason=item.get("statusReason"), blocked=item.get("blocked"), log_group=item.get("logGroup"),
+            index=int(item["index"]),
+            status=status,
+            n=int(item["n"]),
+            status_reason=item.get("statusReason"),
+            blocked=item.get("blocked"),
+            log_group=item.get("logGroup"),
             attempts=tuple(Attempt.from_item(a) for a in item.get("attempts") or ()),
         )
 
@@ -233,10 +257,17 @@ class ParentState:
         newer = self if (self.summary_at, self.status_summary) >= (o.summary_at, o.status_summary) else o
         if ka != kb:
             top = self if ka > kb else o
-            return replace(top, size=_j(self.size, o.size), status_summary=newer.status_summary,
-                           summary_at=newer.summary_at)
-        return ParentState(self.status, _j(self.status_reason, o.status_reason), _j(self.size, o.size),
-                           newer.status_summary, newer.summary_at, _j(self.blocked, o.blocked))
+            return replace(
+                top, size=_j(self.size, o.size), status_summary=newer.status_summary, summary_at=newer.summary_at
+            )
+        return ParentState(
+            self.status,
+            _j(self.status_reason, o.status_reason),
+            _j(self.size, o.size),
+            newer.status_summary,
+            newer.summary_at,
+            _j(self.blocked, o.blocked),
+        )
 
     def to_item(self) -> dict[str, Any]:
         item: dict[str, Any] = {"status": self.status}
@@ -254,9 +285,12 @@ class ParentState:
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> ParentState:
         return cls(
-            status=item["status"], status_reason=item.get("statusReason"), size=_int_or_none(item.get("size")),
+            status=item["status"],
+            status_reason=item.get("statusReason"),
+            size=_int_or_none(item.get("size")),
             status_summary=tuple(sorted((k, int(v)) for k, v in (item.get("statusSummary") or {}).items())),
-            summary_at=int(item.get("summaryAt") or 0), blocked=item.get("blocked"),
+            summary_at=int(item.get("summaryAt") or 0),
+            blocked=item.get("blocked"),
         )
 
 
@@ -276,8 +310,14 @@ def _attempt_from_detail(a) -> Attempt:
     c = a.container
     if c is None:
         return Attempt(status_reason=_text(a.status_reason), started_at=_ms(a.started_at), stopped_at=_ms(a.stopped_at))
-    return Attempt(c.exit_code, _text(c.reason), _text(a.status_reason), c.log_stream_name or None,
-                   _ms(a.started_at), _ms(a.stopped_at))
+    return Attempt(
+        c.exit_code,
+        _text(c.reason),
+        _text(a.status_reason),
+        c.log_stream_name or None,
+        _ms(a.started_at),
+        _ms(a.stopped_at),
+    )
 
 
 def child_from_detail(d: JobDetail, index: int, *, queue_blocked: bool = False) -> ChildState:
@@ -304,16 +344,23 @@ def child_from_detail(d: JobDetail, index: int, *, queue_blocked: bool = False) 
             if extra.log_stream is None or last.log_stream in (None, extra.log_stream):
                 attempts[-1] = Attempt(
                     last.exit_code if last.exit_code is not None else extra.exit_code,
-                    last.reason or extra.reason, last.status_reason,
-                    last.log_stream or extra.log_stream, last.started_at, last.stopped_at)
+                    last.reason or extra.reason,
+                    last.status_reason,
+                    last.log_stream or extra.log_stream,
+                    last.started_at,
+                    last.stopped_at,
+                )
         else:
             attempts.append(replace(extra, started_at=_ms(d.started_at), stopped_at=_ms(d.stopped_at)))
     reason = _text(d.status_reason)
     return ChildState(
-        index=index, status=status, n=n,
+        index=index,
+        status=status,
+        n=n,
         status_reason=None if queue_blocked else reason,
         blocked=reason if queue_blocked else None,
-        log_group=d.log_group, attempts=tuple(attempts),
+        log_group=d.log_group,
+        attempts=tuple(attempts),
     )
 
 
@@ -325,8 +372,10 @@ def parent_from_detail(d: JobDetail, *, queue_blocked: bool = False) -> ParentSt
     summary = tuple(sorted((ap.status_summary or {}).items())) if ap is not None else ()
     reason = _text(d.status_reason)
     return ParentState(
-        status=status, status_reason=None if queue_blocked else reason,
-        size=ap.size if ap is not None else None, status_summary=summary,
+        status=status,
+        status_reason=None if queue_blocked else reason,
+        size=ap.size if ap is not None else None,
+        status_summary=summary,
         summary_at=(ap.status_summary_last_updated_at or 0) if ap is not None else 0,
         blocked=reason if queue_blocked else None,
     )
@@ -348,8 +397,9 @@ def observe(event: BatchJobEvent | Mapping[str, Any] | str) -> Observation:
     return Observation(**common, child=child_from_detail(d, 0, queue_blocked=blocked))
 
 
-def merge_child(old: ChildState | None, event: BatchJobEvent | Observation | ChildState | Mapping[str, Any]
-                ) -> tuple[ChildState, bool]:
+def merge_child(
+    old: ChildState | None, event: BatchJobEvent | Observation | ChildState | Mapping[str, Any]
+) -> tuple[ChildState, bool]:
     """Fold one event into one child's state: ``(new_state, changed)``.
 
     ``changed`` is False exactly when the event adds nothing (duplicate or stale): the
@@ -368,8 +418,9 @@ def merge_child(old: ChildState | None, event: BatchJobEvent | Observation | Chi
     return joined, joined != old
 
 
-def merge_parent(old: ParentState | None, event: BatchJobEvent | Observation | ParentState | Mapping[str, Any]
-                 ) -> tuple[ParentState, bool]:
+def merge_parent(
+    old: ParentState | None, event: BatchJobEvent | Observation | ParentState | Mapping[str, Any]
+) -> tuple[ParentState, bool]:
     if isinstance(event, ParentState):
         new = event
     else:
@@ -438,8 +489,9 @@ class PhaseDecision:
         return self.phase == "failed" and self.non_final > 0
 
 
-def decide_phase(size: int, min_succ: int, counts: Mapping[str, int], *,
-                 parent_status: str | None = None, aborted: bool = False) -> PhaseDecision:
+def decide_phase(
+    size: int, min_succ: int, counts: Mapping[str, int], *, parent_status: str | None = None, aborted: bool = False
+) -> PhaseDecision:
     """Launch phase from the per-status counts (which sum to ``size``); Flyte's map-task rule."""
     succeeded = int(counts.get("SUCCEEDED", 0))
     failed = int(counts.get("FAILED", 0))
@@ -461,8 +513,7 @@ def decide_phase(size: int, min_succ: int, counts: Mapping[str, int], *,
     if aborted:
         return d("aborted", "aborted on request")
     if succeeded + non_final < min_succ:
-        return d("failed", f"{failed} of {size} failed: at most {succeeded + non_final} can succeed, "
-                           f"{min_succ} needed")
+        return d("failed", f"{failed} of {size} failed: at most {succeeded + non_final} can succeed, {min_succ} needed")
     if int(counts.get("RUNNING", 0)) > 0 or succeeded + failed > 0:
         return d("running", f"{int(counts.get('RUNNING', 0))} running, {succeeded + failed} of {size} final")
     waiting = int(counts.get(WAITING, 0))
@@ -495,8 +546,13 @@ class LaunchStatus:
         return self.phase in FINAL_PHASES
 
 
-def summarize(launch: Mapping[str, Any], children: Iterable[ChildState] | Mapping[int, ChildState],
-              parent: ParentState | None = None, *, aborted: bool = False) -> LaunchStatus:
+def summarize(
+    launch: Mapping[str, Any],
+    children: Iterable[ChildState] | Mapping[int, ChildState],
+    parent: ParentState | None = None,
+    *,
+    aborted: bool = False,
+) -> LaunchStatus:
     """The launch status from the launch record (docs/contracts.md) and its children's states.
 
     Children whose index is outside ``0..size-1`` are ignored (they cannot belong to it)."""
@@ -515,14 +571,29 @@ def summarize(launch: Mapping[str, Any], children: Iterable[ChildState] | Mappin
         counts[c.status] += 1
     counts["SUBMITTED"] += size - len(ordered)
     decision = decide_phase(size, need, counts, parent_status=parent.status if parent else None, aborted=aborted)
-    non_final = tuple(i for i in range(size) if i not in by_index or not by_index[i].final) \
-        if decision.non_final or decision.needs_reconcile else ()
+    non_final = (
+        tuple(i for i in range(size) if i not in by_index or not by_index[i].final)
+        if decision.non_final or decision.needs_reconcile
+        else ()
+    )
     return LaunchStatus(
-        launch_id=launch.get("launchId"), job_id=launch.get("jobId"), queue=launch.get("queue"),
-        size=size, is_array=is_array, phase=decision.phase, reason=decision.reason, counts=counts,
-        min_successes=need, succeeded=decision.succeeded, failed=decision.failed, non_final=non_final,
-        terminate=decision.terminate, needs_reconcile=decision.needs_reconcile,
-        blocked=_blocked(ordered, parent, decision.phase), children=ordered, parent=parent,
+        launch_id=launch.get("launchId"),
+        job_id=launch.get("jobId"),
+        queue=launch.get("queue"),
+        size=size,
+        is_array=is_array,
+        phase=decision.phase,
+        reason=decision.reason,
+        counts=counts,
+        min_successes=need,
+        succeeded=decision.succeeded,
+        failed=decision.failed,
+        non_final=non_final,
+        terminate=decision.terminate,
+        needs_reconcile=decision.needs_reconcile,
+        blocked=_blocked(ordered, parent, decision.phase),
+        children=ordered,
+        parent=parent,
     )
 
 
@@ -580,8 +651,30 @@ def fold_events(launch: Mapping[str, Any], events: Iterable[Any], *, aborted: bo
 
 
 __all__ = [
-    "ACTIVE", "WAITING", "Attempt", "ChildState", "Fold", "LaunchStatus", "MAX_ATTEMPTS", "Observation", "ParentState",
-    "Phase", "PhaseDecision", "RANK", "STATUSES", "TERMINAL", "add_deltas", "child_from_detail", "count_delta",
-    "decide_phase", "fold_events", "initial_counts", "merge_child", "merge_parent", "min_successes", "observe",
-    "parent_from_detail", "summarize",
+    "ACTIVE",
+    "WAITING",
+    "Attempt",
+    "ChildState",
+    "Fold",
+    "LaunchStatus",
+    "MAX_ATTEMPTS",
+    "Observation",
+    "ParentState",
+    "Phase",
+    "PhaseDecision",
+    "RANK",
+    "STATUSES",
+    "TERMINAL",
+    "add_deltas",
+    "child_from_detail",
+    "count_delta",
+    "decide_phase",
+    "fold_events",
+    "initial_counts",
+    "merge_child",
+    "merge_parent",
+    "min_successes",
+    "observe",
+    "parent_from_detail",
+    "summarize",
 ]

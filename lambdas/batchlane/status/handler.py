@@ -62,8 +62,12 @@ def reconciler() -> Reconciler:
     service = runtime()
     env = ReconcilerEnvironment.from_environ()
     return Reconciler(
-        store=service.store, index=service.store, batch=BatchJobReader(), service=service,
-        metrics=service.metrics, log=logger,
+        store=service.store,
+        index=service.store,
+        batch=BatchJobReader(),
+        service=service,
+        metrics=service.metrics,
+        log=logger,
         silent_seconds=env.silent_seconds,
         request_budget=env.reconcile_request_budget,
     )

@@ -67,8 +67,9 @@ class LaunchDirectory:
         chunks = launch.chunks
         if not chunks.chunked:
             if launch.job_id != job_id:
-                raise ForeignJob(f"Batch job {job_id} is tagged with launch {launch.launch_id}, "
-                                 f"whose job is {launch.job_id}")
+                raise ForeignJob(
+                    f"Batch job {job_id} is tagged with launch {launch.launch_id}, whose job is {launch.job_id}"
+                )
             return LaunchJob(launch)
         if chunk_tag is None:
             if launch.job_id == job_id:
@@ -85,10 +86,14 @@ class LaunchDirectory:
             raise ForeignJob(f"Batch job {job_id}: launch {launch.launch_id} has no chunk {number}")
         record = self.store.get_chunk(launch.launch_id, number)
         if record is None or not record.submitted:
-            raise LaunchNotFound(f"chunk {number} of launch {launch.launch_id} (Batch job {job_id}) is not recorded yet")
+            raise LaunchNotFound(
+                f"chunk {number} of launch {launch.launch_id} (Batch job {job_id}) is not recorded yet"
+            )
         if record.job_id != job_id:
-            raise ForeignJob(f"Batch job {job_id} is tagged with chunk {number} of launch {launch.launch_id}, "
-                             f"whose job is {record.job_id}")
+            raise ForeignJob(
+                f"Batch job {job_id} is tagged with chunk {number} of launch {launch.launch_id}, "
+                f"whose job is {record.job_id}"
+            )
         return LaunchJob(launch, number)
 
     def _untagged(self, job_id: str) -> LaunchJob:

@@ -31,8 +31,9 @@ class TaskStatusChanged(_Event):
     """A launch's phase changed (``kind: phase``), or a large launch made progress (``kind: progress``)."""
 
     DETAIL_TYPE: ClassVar[str] = STATUS_CHANGED
-    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"previousPhase", "reason", "outputsUri", "error", "final",
-                                                     "failures"})
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset(
+        {"previousPhase", "reason", "outputsUri", "error", "final", "failures"}
+    )
 
     kind: Literal["phase", "progress"]
     launchId: str
@@ -40,15 +41,18 @@ class TaskStatusChanged(_Event):
     queue: str | None
     phase: Phase
     size: int
-    counts: dict[str, int] = Field(description="non-zero counts of children per Batch status; for a chunked map "
-                                   "task also WAITING: children of chunks not submitted yet")
+    counts: dict[str, int] = Field(
+        description="non-zero counts of children per Batch status; for a chunked map "
+        "task also WAITING: children of chunks not submitted yet"
+    )
     previousPhase: Phase | None = None
     reason: str | None = None
     outputsUri: str | None = None
     error: str | None = None
     final: int | None = Field(default=None, description="progress only: children that are final")
     failures: dict[str, int] | None = Field(
-        default=None, description="failed attempts per failure class (docs/status.md), when any failed")
+        default=None, description="failed attempts per failure class (docs/status.md), when any failed"
+    )
 
     def detail(self) -> dict[str, Any]:
         data = super().detail()
@@ -58,20 +62,60 @@ class TaskStatusChanged(_Event):
         return data
 
     @classmethod
-    def phase_change(cls, *, launch_id: str, job_id: str | None, queue: str | None, phase: str,
-                     previous: str | None, reason: str, size: int, counts: dict[str, int],
-                     outputs_uri: str | None = None, error: str | None = None,
-                     failures: dict[str, int] | None = None) -> "TaskStatusChanged":
-        return cls(kind="phase", launchId=launch_id, jobId=job_id, queue=queue, phase=phase, previousPhase=previous,
-                   reason=reason, size=size, counts=_non_zero(counts), outputsUri=outputs_uri, error=error,
-                   failures=_non_zero(failures or {}) or None)
+    def phase_change(
+        cls,
+        *,
+        launch_id: str,
+        job_id: str | None,
+        queue: str | None,
+        phase: str,
+        previous: str | None,
+        reason: str,
+        size: int,
+        counts: dict[str, int],
+        outputs_uri: str | None = None,
+        error: str | None = None,
+        failures: dict[str, int] | None = None,
+    ) -> TaskStatusChanged:
+        return cls(
+            kind="phase",
+            launchId=launch_id,
+            jobId=job_id,
+            queue=queue,
+            phase=phase,
+            previousPhase=previous,
+            reason=reason,
+            size=size,
+            counts=_non_zero(counts),
+            outputsUri=outputs_uri,
+            error=error,
+            failures=_non_zero(failures or {}) or None,
+        )
 
     @classmethod
-    def progress(cls, *, launch_id: str, job_id: str | None, queue: str | None, phase: str, size: int,
-                 counts: dict[str, int], failures: dict[str, int] | None = None) -> "TaskStatusChanged":
+    def progress(
+        cls,
+        *,
+        launch_id: str,
+        job_id: str | None,
+        queue: str | None,
+        phase: str,
+        size: int,
+        counts: dict[str, int],
+        failures: dict[str, int] | None = None,
+    ) -> TaskStatusChanged:
         final = int(counts.get("SUCCEEDED", 0)) + int(counts.get("FAILED", 0))
-        return cls(kind="progress", launchId=launch_id, jobId=job_id, queue=queue, phase=phase, size=size,
-                   counts=_non_zero(counts), final=final, failures=_non_zero(failures or {}) or None)
+        return cls(
+            kind="progress",
+            launchId=launch_id,
+            jobId=job_id,
+            queue=queue,
+            phase=phase,
+            size=size,
+            counts=_non_zero(counts),
+            final=final,
+            failures=_non_zero(failures or {}) or None,
+        )
 
 
 class TaskAbortRejected(_Event):
@@ -105,7 +149,7 @@ class TaskAbortRequested(BaseModel):
     reason: str | None = None
 
     @classmethod
-    def from_detail(cls, detail: Any) -> "TaskAbortRequested":
+    def from_detail(cls, detail: Any) -> TaskAbortRequested:
         detail = detail if isinstance(detail, dict) else {}
         launch_id, reason = detail.get("launchId"), detail.get("reason")
         return cls(

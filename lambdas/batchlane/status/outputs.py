@@ -63,7 +63,7 @@ class OutputsWriter:
         """Child ``index``'s outputs (None: failed or wrote nothing); indexes ascending."""
         if not outputs:
             return
-        for name in (self._spools if self.fixed else outputs):
+        for name in self._spools if self.fixed else outputs:
             spool, count = self._pad(name, index)
             spool.write(b"," if count[0] else b"")
             spool.write(_json(outputs.get(name)))
@@ -91,8 +91,12 @@ class OutputsWriter:
         try:
             header = json.loads(head)
             columns = [(str(name), int(length)) for name, length in header["columns"]]
-            ok = (header["offset"] == offset and header["size"] == size and sum(length for _, length in columns) == len(body)
-                  and len({name for name, _ in columns}) == len(columns))
+            ok = (
+                header["offset"] == offset
+                and header["size"] == size
+                and sum(length for _, length in columns) == len(body)
+                and len({name for name, _ in columns}) == len(columns)
+            )
         except (ValueError, TypeError, KeyError) as exc:
             raise ValueError(f"not an outputs part: {exc}") from exc
         if not ok or any(length <= 0 for _, length in columns):
@@ -101,7 +105,7 @@ class OutputsWriter:
             raise ValueError(f"outputs part of children {offset}..{offset + size - 1} out of order")
         position = 0
         for name, length in columns:
-            raw = body[position:position + length]
+            raw = body[position : position + length]
             position += length
             if self.fixed and name not in self._spools:
                 continue
@@ -124,16 +128,22 @@ class OutputsWriter:
         yield b"}"
 
 
-def stream_outputs(size: int, child_outputs: Iterable[tuple[int, Mapping[str, Any] | None]],
-                   names: Sequence[str] | None = None) -> Iterator[bytes]:
+def stream_outputs(
+    size: int, child_outputs: Iterable[tuple[int, Mapping[str, Any] | None]], names: Sequence[str] | None = None
+) -> Iterator[bytes]:
     writer = OutputsWriter(size, names)
     for index, outputs in child_outputs:
         writer.add(index, outputs)
     return writer.chunks()
 
 
-def assemble_outputs(size: int, child_outputs: Mapping[int, Mapping[str, Any] | None], *,
-                     unwrap: bool, names: Sequence[str] | None = None) -> dict[str, Any]:
+def assemble_outputs(
+    size: int,
+    child_outputs: Mapping[int, Mapping[str, Any] | None],
+    *,
+    unwrap: bool,
+    names: Sequence[str] | None = None,
+) -> dict[str, Any]:
     """Combine per-child outputs. ``child_outputs[i]`` is child i's decoded outputs.json, or
     None when the child failed or wrote nothing; a missing index counts as None.
 
@@ -146,9 +156,11 @@ def assemble_outputs(size: int, child_outputs: Mapping[int, Mapping[str, Any] | 
             raise ValueError(f"only a single task's outputs can be unwrapped (size {size})")
         only = child_outputs.get(0)
         if only is None:
-            return {n: None for n in names} if names else {}
+            return dict.fromkeys(names) if names else {}
         return {n: only.get(n) for n in names} if names else dict(only)
-    document = b"".join(stream_outputs(size, ((i, child_outputs.get(i)) for i in sorted(child_outputs) if 0 <= i < size), names))
+    document = b"".join(
+        stream_outputs(size, ((i, child_outputs.get(i)) for i in sorted(child_outputs) if 0 <= i < size), names)
+    )
     return json.loads(document)
 
 
@@ -219,5 +231,6 @@ def child_error_message(child: ChildState) -> str:
 
 def launch_error_summary(children: Iterable[ChildState], *, char_limit: int = DEFAULT_CHAR_LIMIT) -> str:
     """Children in any order (a record's); streamed readers use :class:`ErrorSummary` directly."""
-    return error_summary({c.index: child_error_message(c) for c in children if c.status == "FAILED"},
-                         char_limit=char_limit)
+    return error_summary(
+        {c.index: child_error_message(c) for c in children if c.status == "FAILED"}, char_limit=char_limit
+    )

@@ -3,11 +3,10 @@ tests/support/status_fakes.py), and the errors its parts raise."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 from batchlane.common.errors import TransientError
-from collections.abc import Iterable, Iterator
-
 from batchlane.common.executions import PARENT_SK, ChunkRecord, LaunchRecord
 from batchlane.status.fold import ChildState, ParentState
 
@@ -47,23 +46,32 @@ class StatusStore(Protocol):
     def chunk_records(self, launch_id: str) -> Iterator[ChunkRecord]:
         """Every chunk record of a launch, by chunk number (paged: never all in memory)."""
 
-    def read_states(self, launch_id: str, indexes: list[int], parent: bool, parent_sk: str = PARENT_SK
-                    ) -> tuple[dict[int, tuple[ChildState, int]], tuple[ParentState, int] | None]: ...
+    def read_states(
+        self, launch_id: str, indexes: list[int], parent: bool, parent_sk: str = PARENT_SK
+    ) -> tuple[dict[int, tuple[ChildState, int]], tuple[ParentState, int] | None]: ...
 
-    def commit(self, launch_id: str, children: list[ChildWrite], parent: ParentWrite | None,
-               summary: dict[str, Any], parent_sk: str = PARENT_SK) -> None:
+    def commit(
+        self,
+        launch_id: str,
+        children: list[ChildWrite],
+        parent: ParentWrite | None,
+        summary: dict[str, Any],
+        parent_sk: str = PARENT_SK,
+    ) -> None:
         """One transaction; raises WriteConflict when a revision changed since it was read.
         ``parent_sk``: the parent item's key (``parent#<c>`` for a chunk of a chunked map task)."""
 
     def summary(self, launch_id: str) -> dict[str, Any] | None: ...
 
-    def claim_transition(self, launch_id: str, old_phase: str | None, token: str, now_ms: int,
-                         stale_before_ms: int) -> bool:
+    def claim_transition(
+        self, launch_id: str, old_phase: str | None, token: str, now_ms: int, stale_before_ms: int
+    ) -> bool:
         """Take the right to move the phase on from ``old_phase``: one writer wins. A claim left
         by a writer that died (taken before ``stale_before_ms``) may be taken over."""
 
-    def finish_transition(self, launch_id: str, token: str, fields: dict[str, Any],
-                          remove: tuple[str, ...] = ()) -> bool:
+    def finish_transition(
+        self, launch_id: str, token: str, fields: dict[str, Any], remove: tuple[str, ...] = ()
+    ) -> bool:
         """Write the new phase and what goes with it, releasing the claim ``token``."""
 
     def release_transition(self, launch_id: str, token: str) -> None:

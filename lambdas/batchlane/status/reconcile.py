@@ -18,12 +18,11 @@ Every run (a schedule, ``status.reconcileEveryMinutes``):
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
-
+from datetime import UTC, datetime
 from itertools import islice
+from typing import Any, Protocol
 
 from batchlane.common.executions import CHUNK_TAG, FINAL_PHASES, LAUNCH_SK, LAUNCH_TAG, SUMMARY_SK, LaunchRecord
 from batchlane.common.ports import Counter, Log
@@ -44,8 +43,9 @@ class JobReader(Protocol):
     def describe(self, job_ids: list[str]) -> list[dict[str, Any]]: ...
 
 
-def synthetic_event(job: dict[str, Any], *, region: str, launch_id: str, now: float | None = None,
-                    chunk: int | None = None) -> dict[str, Any]:
+def synthetic_event(
+    job: dict[str, Any], *, region: str, launch_id: str, now: float | None = None, chunk: int | None = None
+) -> dict[str, Any]:
     """A DescribeJobs result as the "Batch Job State Change" event Batch would have sent."""
     detail = dict(job)
     tags = dict(detail.get("tags") or {})
@@ -53,11 +53,18 @@ def synthetic_event(job: dict[str, Any], *, region: str, launch_id: str, now: fl
     if chunk is not None:
         tags.setdefault(CHUNK_TAG, str(chunk))
     detail["tags"] = tags
-    return {"version": "0", "id": f"reconcile-{job.get('jobId')}-{job.get('status')}", "detail-type": STATE_CHANGE,
-            "source": "aws.batch", "region": region,
-            "time": datetime.fromtimestamp(time.time() if now is None else now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "resources": [job.get("jobArn") or ""],
-            "detail": detail}
+    return {
+        "version": "0",
+        "id": f"reconcile-{job.get('jobId')}-{job.get('status')}",
+        "detail-type": STATE_CHANGE,
+        "source": "aws.batch",
+        "region": region,
+        "time": datetime.fromtimestamp(time.time() if now is None else now, UTC).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        ),
+        "resources": [job.get("jobArn") or ""],
+        "detail": detail,
+    }
 
 
 @dataclass
@@ -75,9 +82,20 @@ class RunReport:
 
 
 class Reconciler:
-    def __init__(self, *, store: StatusStore, index: OpenIndex, batch: JobReader, service: StatusService,
-                 metrics: Counter, log: Log, silent_seconds: int, request_budget: int,
-                 max_candidates: int = 1000, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        store: StatusStore,
+        index: OpenIndex,
+        batch: JobReader,
+        service: StatusService,
+        metrics: Counter,
+        log: Log,
+        silent_seconds: int,
+        request_budget: int,
+        max_candidates: int = 1000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.store = store
         self.index = index
         self.batch = batch
@@ -103,11 +121,15 @@ class Reconciler:
                 continue
             try:
                 budget -= self._one(launch_id, sks, now_ms, budget, report)
-            except Exception:  # noqa: BLE001 - one launch's trouble must not stop the others
+            except Exception:
                 self.log.exception("reconciling a launch failed", extra={"launchId": launch_id})
                 report.failed += 1
-        for name, value in (("ReconcileRepaired", report.repaired), ("ReconcileRequests", report.requests),
-                            ("ReconcileDeferred", report.deferred), ("ReconcileFailed", report.failed)):
+        for name, value in (
+            ("ReconcileRepaired", report.repaired),
+            ("ReconcileRequests", report.requests),
+            ("ReconcileDeferred", report.deferred),
+            ("ReconcileFailed", report.failed),
+        ):
             if value:
                 self.metrics.count(name, value)
         return report
@@ -134,8 +156,8 @@ class Reconciler:
         wanted = islice(self._to_describe(launch, jobs_of), budget * DESCRIBE_BATCH + 1)
         ids = list(wanted)
         more = len(ids) > budget * DESCRIBE_BATCH  # the budget does not cover them all: the rest next run
-        ids = ids[:budget * DESCRIBE_BATCH]
-        chunks = [ids[k:k + DESCRIBE_BATCH] for k in range(0, len(ids), DESCRIBE_BATCH)]
+        ids = ids[: budget * DESCRIBE_BATCH]
+        chunks = [ids[k : k + DESCRIBE_BATCH] for k in range(0, len(ids), DESCRIBE_BATCH)]
         jobs: list[dict[str, Any]] = []
         for chunk in chunks:
             jobs += self.batch.describe(chunk)
@@ -145,8 +167,12 @@ class Reconciler:
         for j in jobs:
             owner = str(j.get("jobId", "")).split(":", 1)[0]
             if owner in jobs_of:
-                records.append((f"reconcile:{j.get('jobId')}", synthetic_event(
-                    j, region=region, launch_id=launch_id, now=now_ms / 1000, chunk=jobs_of[owner])))
+                records.append(
+                    (
+                        f"reconcile:{j.get('jobId')}",
+                        synthetic_event(j, region=region, launch_id=launch_id, now=now_ms / 1000, chunk=jobs_of[owner]),
+                    )
+                )
         failures = self.service.process(records) if records else {}
         if failures:
             report.failed += 1
@@ -158,7 +184,9 @@ class Reconciler:
             report.repaired += 1
             report.jobs += len(records)
             if not jobs:
-                self.log.warning("AWS Batch does not know the launch's job", extra={"launchId": launch_id, "jobId": job_id})
+                self.log.warning(
+                    "AWS Batch does not know the launch's job", extra={"launchId": launch_id, "jobId": job_id}
+                )
             self.index.touch(launch_id, now_ms)
         return len(chunks)
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import replace
 
+from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG
 from batchlane.common.ports import Announcer, Counter, Log, SettingsSource
 from batchlane.common.tenancy import Producer
 from batchlane.status.abort import Aborter, abort_request
@@ -22,7 +23,6 @@ from batchlane.status.finish import Finisher
 from batchlane.status.fold import observe
 from batchlane.status.launches import LaunchDirectory
 from batchlane.status.models import TaskAbortRequested
-from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG
 from batchlane.status.ports import ForeignJob, OutputStore, QueueHealth, StatusStore, Terminator
 from batchlane.status.transitions import PhaseKeeper
 
@@ -32,26 +32,47 @@ def queue_name(arn: str | None) -> str:
 
 
 class StatusService:
-    def __init__(self, *, store: StatusStore, jobs: Terminator, outputs: OutputStore, announcer: Announcer,
-                 metrics: Counter, log: Log, settings: SettingsSource, data_bucket: str,
-                 clock=time.time, launch_cache_size: int = 4096,
-                 progress_interval_seconds: int = 60, progress_min_size: int = 100,
-                 health: QueueHealth | None = None, unhealthy_seconds: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        store: StatusStore,
+        jobs: Terminator,
+        outputs: OutputStore,
+        announcer: Announcer,
+        metrics: Counter,
+        log: Log,
+        settings: SettingsSource,
+        data_bucket: str,
+        clock=time.time,
+        launch_cache_size: int = 4096,
+        progress_interval_seconds: int = 60,
+        progress_min_size: int = 100,
+        health: QueueHealth | None = None,
+        unhealthy_seconds: int = 0,
+    ) -> None:
         self.store = store
         self.health = health
         self.unhealthy_seconds = unhealthy_seconds
         self.metrics = metrics
         self.log = log
         self.clock = clock
-        now = lambda: self.clock()  # noqa: E731 - every part reads the service's clock (tests set it)
+        now = lambda: self.clock()
         self.launches = LaunchDirectory(store, cache_size=launch_cache_size, clock=now)
         self.writer = StatusWriter(store, now)
         self.finisher = finisher = Finisher(store, outputs, data_bucket, log)
-        self.phases = PhaseKeeper(store=store, jobs=jobs, finisher=finisher, announcer=announcer, log=log,
-                                  clock=now, progress_interval_seconds=progress_interval_seconds,
-                                  progress_min_size=progress_min_size)
-        self.aborter = Aborter(store=store, phases=self.phases, announcer=announcer, metrics=metrics, log=log,
-                               settings=settings)
+        self.phases = PhaseKeeper(
+            store=store,
+            jobs=jobs,
+            finisher=finisher,
+            announcer=announcer,
+            log=log,
+            clock=now,
+            progress_interval_seconds=progress_interval_seconds,
+            progress_min_size=progress_min_size,
+        )
+        self.aborter = Aborter(
+            store=store, phases=self.phases, announcer=announcer, metrics=metrics, log=log, settings=settings
+        )
 
     def process(self, records: Iterable[tuple[str, str | dict]]) -> dict[str, Exception]:
         """``(messageId, body)`` pairs in; the failed message ids (with why) out. Foreign and
@@ -63,22 +84,25 @@ class StatusService:
                 self._apply(job_id, batch)
                 self.metrics.count("StatusEventProcessed", len(batch.message_ids))
             except ForeignJob as exc:
-                self.log.warning("skipping events of a job batchlane did not launch",
-                                 extra={"jobId": job_id, "messages": len(batch.message_ids), "problem": str(exc)})
+                self.log.warning(
+                    "skipping events of a job batchlane did not launch",
+                    extra={"jobId": job_id, "messages": len(batch.message_ids), "problem": str(exc)},
+                )
                 self.metrics.count("StatusEventForeign", len(batch.message_ids))
-            except Exception as exc:  # noqa: BLE001 - fail this launch's messages only
+            except Exception as exc:
                 self.log.exception("status update failed", extra={"jobId": job_id, "messages": len(batch.message_ids)})
                 failures.update(dict.fromkeys(batch.message_ids, exc))
         for message_id, (request, producer) in aborts:
             try:
                 self.aborter.abort(request, producer)
-            except Exception as exc:  # noqa: BLE001 - retried (bounded by the queue's maxReceiveCount)
+            except Exception as exc:
                 self.log.exception("abort failed", extra={"launchId": request.launchId})
                 failures[message_id] = exc
         return failures
 
-    def _read(self, records: Iterable[tuple[str, str | dict]]
-              ) -> tuple[dict[str, LaunchBatch], list[tuple[str, tuple[TaskAbortRequested, Producer | None]]]]:
+    def _read(
+        self, records: Iterable[tuple[str, str | dict]]
+    ) -> tuple[dict[str, LaunchBatch], list[tuple[str, tuple[TaskAbortRequested, Producer | None]]]]:
         """The observations grouped by Batch job, and the abort requests with who sent them."""
         batches: dict[str, LaunchBatch] = {}
         aborts: list[tuple[str, tuple[TaskAbortRequested, Producer | None]]] = []
@@ -100,9 +124,11 @@ class StatusService:
             except (ForeignEvent, MalformedEvent) as exc:
                 self._skip(message_id, exc)
                 continue
-            except Exception as exc:  # noqa: BLE001 - a bug, not a bad event: same treatment, with the trace
-                self.log.exception("skipping an event the status path failed to read",
-                                   extra={"messageId": message_id, "problem": f"{type(exc).__name__}: {exc}"[:500]})
+            except Exception as exc:
+                self.log.exception(
+                    "skipping an event the status path failed to read",
+                    extra={"messageId": message_id, "problem": f"{type(exc).__name__}: {exc}"[:500]},
+                )
                 self.metrics.count("StatusEventMalformed")
                 continue
             if event.is_queue_blocked:
@@ -120,8 +146,10 @@ class StatusService:
         Best effort: the finish reads the children of a chunk that has no part."""
         try:
             self.finisher.assemble_chunk(launch, chunk)
-        except Exception:  # noqa: BLE001 - logged; the event's own update is written already
-            self.log.exception("could not keep a chunk's outputs part", extra={"launchId": launch.launch_id, "chunk": chunk})
+        except Exception:
+            self.log.exception(
+                "could not keep a chunk's outputs part", extra={"launchId": launch.launch_id, "chunk": chunk}
+            )
             self.metrics.count("OutputsPartFailed")
 
     def _mark_unhealthy(self, queue: str, reason: str) -> None:
@@ -132,12 +160,13 @@ class StatusService:
         try:
             if self.health.mark_unhealthy(queue, reason[:500], int(self.clock()) + self.unhealthy_seconds):
                 self.metrics.count("QueueMarkedUnhealthy", queue=queue)
-        except Exception:  # noqa: BLE001 - logged; the next Queue Blocked event tries again
+        except Exception:
             self.log.exception("could not mark a queue unhealthy", extra={"queue": queue})
 
     def _skip(self, message_id: str, exc: Exception) -> None:
-        self.log.warning("skipping an event the status path cannot use",
-                         extra={"messageId": message_id, "problem": str(exc)[:500]})
+        self.log.warning(
+            "skipping an event the status path cannot use", extra={"messageId": message_id, "problem": str(exc)[:500]}
+        )
         self.metrics.count("StatusEventMalformed")
 
     def _apply(self, job_id: str, batch: LaunchBatch) -> None:
@@ -147,8 +176,10 @@ class StatusService:
         for i, child in batch.children.items():
             index = job.global_index(i)  # a chunk's children at their place in the whole map
             if index is None:
-                self.log.warning("child index outside the launch",
-                                 extra={"launchId": launch.launch_id, "index": i, "chunk": job.chunk})
+                self.log.warning(
+                    "child index outside the launch",
+                    extra={"launchId": launch.launch_id, "index": i, "chunk": job.chunk},
+                )
                 self.metrics.count("StatusEventMalformed")
                 continue
             children[index] = child if index == i else replace(child, index=index)

@@ -27,16 +27,16 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from batchlane.common.event_types import CHUNK_DUE, STATUS_CHANGED
 from batchlane.common.chunks import Chunks
+from batchlane.common.event_types import CHUNK_DUE, STATUS_CHANGED
 from batchlane.common.executions import FINAL_PHASES, LaunchRecord
 from batchlane.common.lru import Lru
 from batchlane.common.open_launches import OPEN_SHARD_ATTR
 from batchlane.common.ports import Announcer, Log
+from batchlane.status.commit import due_chunks
 from batchlane.status.failures import failures_of
 from batchlane.status.finish import Finisher
 from batchlane.status.fold import PhaseDecision, decide_phase, initial_counts, min_successes
-from batchlane.status.commit import due_chunks
 from batchlane.status.models import TaskChunkDue, TaskStatusChanged
 from batchlane.status.ports import StatusStore, Terminator
 
@@ -58,9 +58,19 @@ def counts_of(summary: dict[str, Any] | None, size: int, chunks: Chunks | None =
 
 
 class PhaseKeeper:
-    def __init__(self, *, store: StatusStore, jobs: Terminator, finisher: Finisher, announcer: Announcer,
-                 log: Log, clock: Callable[[], float] = time.time, claim_seconds: int = CLAIM_SECONDS,
-                 progress_interval_seconds: int = 60, progress_min_size: int = 100) -> None:
+    def __init__(
+        self,
+        *,
+        store: StatusStore,
+        jobs: Terminator,
+        finisher: Finisher,
+        announcer: Announcer,
+        log: Log,
+        clock: Callable[[], float] = time.time,
+        claim_seconds: int = CLAIM_SECONDS,
+        progress_interval_seconds: int = 60,
+        progress_min_size: int = 100,
+    ) -> None:
         self.store = store
         self.jobs = jobs
         self.finisher = finisher
@@ -85,35 +95,55 @@ class PhaseKeeper:
             if summary is None:
                 return True
             if summary.get("phase") in FINAL_PHASES:
-                if chunk_job and live and summary.get("phase") in ("failed", "aborted") \
-                        and not self._stopped.get(chunk_job):
+                if (
+                    chunk_job
+                    and live
+                    and summary.get("phase") in ("failed", "aborted")
+                    and not self._stopped.get(chunk_job)
+                ):
                     # E.g. a chunk submitted while the launch ended (its record had no job yet, so it was not stopped).
                     self.jobs.terminate(chunk_job, f"batchlane: launch {summary['phase']} ({summary.get('reason')})")
                     self._stopped.put(chunk_job, True)
                 return False
             counts = counts_of(summary, launch.size, launch.chunks)
-            decision = decide_phase(launch.size, min_successes(launch.size, launch.min_success_ratio), counts,
-                                    parent_status=summary.get("parentStatus"))
+            decision = decide_phase(
+                launch.size,
+                min_successes(launch.size, launch.min_success_ratio),
+                counts,
+                parent_status=summary.get("parentStatus"),
+            )
             if decision.phase == summary.get("phase"):
                 self._progress(launch, summary, counts, decision.phase)
                 if not self._announce_due(launch, summary):
                     return True
                 continue  # announced: more may have become due meanwhile
-            if not self.move(launch, summary, decision.phase, decision.reason, counts,
-                             terminate=_terminate_reason(decision)):
+            if not self.move(
+                launch, summary, decision.phase, decision.reason, counts, terminate=_terminate_reason(decision)
+            ):
                 return True  # another writer is making a change: it re-reads after it
         return True
 
-    def move(self, launch: LaunchRecord, summary: dict[str, Any], phase: str, reason: str,
-             counts: dict[str, int], *, terminate: str | None = None) -> bool:
+    def move(
+        self,
+        launch: LaunchRecord,
+        summary: dict[str, Any],
+        phase: str,
+        reason: str,
+        counts: dict[str, int],
+        *,
+        terminate: str | None = None,
+    ) -> bool:
         """Claim the change from the stored phase to ``phase`` and make it; False when another
         writer holds the claim or moved the phase first."""
         old_phase = summary.get("phase")
         token = uuid.uuid4().hex
         now_ms = int(self.clock() * 1000)
-        if not self.store.claim_transition(launch.launch_id, old_phase, token, now_ms,
-                                           now_ms - self.claim_seconds * 1000):
-            self.log.warning("phase change left to another writer", extra={"launchId": launch.launch_id, "phase": phase})
+        if not self.store.claim_transition(
+            launch.launch_id, old_phase, token, now_ms, now_ms - self.claim_seconds * 1000
+        ):
+            self.log.warning(
+                "phase change left to another writer", extra={"launchId": launch.launch_id, "phase": phase}
+            )
             return False
         fields: dict[str, Any] = {"phase": phase, "reason": reason, "phaseChangedAt": now_ms, "progressAt": now_ms}
         try:
@@ -128,8 +158,16 @@ class PhaseKeeper:
             self.log.warning("phase claim was taken over", extra={"launchId": launch.launch_id, "phase": phase})
         return True
 
-    def _side_effects(self, launch: LaunchRecord, summary: dict[str, Any], phase: str, reason: str,
-                      counts: dict[str, int], terminate: str | None, fields: dict[str, Any]) -> None:
+    def _side_effects(
+        self,
+        launch: LaunchRecord,
+        summary: dict[str, Any],
+        phase: str,
+        reason: str,
+        counts: dict[str, int],
+        terminate: str | None,
+        fields: dict[str, Any],
+    ) -> None:
         """TerminateJob, outputs and error summary, then the announcement; ``fields`` gains what
         the summary records of them."""
         old_phase = summary.get("phase")
@@ -140,10 +178,22 @@ class PhaseKeeper:
             fields["terminated"] = True
         if phase in FINAL_PHASES:
             fields.update(self.finisher.finish(launch, phase, counts))
-        self.announcer.publish(STATUS_CHANGED, TaskStatusChanged.phase_change(
-            launch_id=launch.launch_id, job_id=launch.job_id, queue=launch.queue, phase=phase, previous=old_phase,
-            reason=reason, size=launch.size, counts=counts, outputs_uri=fields.get("outputsUri"),
-            error=fields.get("error"), failures=failures_of(summary)).detail())
+        self.announcer.publish(
+            STATUS_CHANGED,
+            TaskStatusChanged.phase_change(
+                launch_id=launch.launch_id,
+                job_id=launch.job_id,
+                queue=launch.queue,
+                phase=phase,
+                previous=old_phase,
+                reason=reason,
+                size=launch.size,
+                counts=counts,
+                outputs_uri=fields.get("outputsUri"),
+                error=fields.get("error"),
+                failures=failures_of(summary),
+            ).detail(),
+        )
 
     def _jobs_of(self, launch: LaunchRecord) -> list[str]:
         """The Batch jobs of a launch: its job, or every submitted chunk's (a chunk still being
@@ -154,15 +204,16 @@ class PhaseKeeper:
         return jobs if launch.job_id in jobs or not launch.job_id else [launch.job_id, *jobs]
 
     def _announce_due(self, launch: LaunchRecord, summary: dict[str, Any]) -> bool:
-        """"Task Chunk Due" for each chunk the summary holds as due, under a claim on the current
+        """ "Task Chunk Due" for each chunk the summary holds as due, under a claim on the current
         phase; True when some were announced (and removed)."""
         due = due_chunks(summary)
         if not due:
             return False
         token = uuid.uuid4().hex
         now_ms = int(self.clock() * 1000)
-        if not self.store.claim_transition(launch.launch_id, summary.get("phase"), token, now_ms,
-                                           now_ms - self.claim_seconds * 1000):
+        if not self.store.claim_transition(
+            launch.launch_id, summary.get("phase"), token, now_ms, now_ms - self.claim_seconds * 1000
+        ):
             return False  # another writer holds the claim: it re-reads the summary after its change
         try:
             for chunk in sorted(due.values()):
@@ -186,9 +237,18 @@ class PhaseKeeper:
             return
         if not self.store.claim_progress(launch.launch_id, previous, now_ms):
             return  # another invocation announced it
-        self.announcer.publish(STATUS_CHANGED, TaskStatusChanged.progress(
-            launch_id=launch.launch_id, job_id=launch.job_id, queue=launch.queue, phase=phase, size=launch.size,
-            counts=counts, failures=failures_of(summary)).detail())
+        self.announcer.publish(
+            STATUS_CHANGED,
+            TaskStatusChanged.progress(
+                launch_id=launch.launch_id,
+                job_id=launch.job_id,
+                queue=launch.queue,
+                phase=phase,
+                size=launch.size,
+                counts=counts,
+                failures=failures_of(summary),
+            ).detail(),
+        )
 
 
 def _terminate_reason(decision: PhaseDecision) -> str | None:

@@ -5,14 +5,30 @@ from __future__ import annotations
 from batchlane.client.records import Executions
 from batchlane.client.status import READ_KEYS, launch_summary, summary_from_items
 
-RECORD = {"launchId": "L", "sk": "launch", "state": "SUBMITTED", "jobName": "t-1", "queue": "q", "size": 1,
-          "jobId": "j-1", "jobArn": "arn:aws:batch:us-east-1:123456789012:job/j-1", "region": "us-east-1",
-          "logGroup": "/batchlane/jobs"}
+RECORD = {
+    "launchId": "L",
+    "sk": "launch",
+    "state": "SUBMITTED",
+    "jobName": "t-1",
+    "queue": "q",
+    "size": 1,
+    "jobId": "j-1",
+    "jobArn": "arn:aws:batch:us-east-1:123456789012:job/j-1",
+    "region": "us-east-1",
+    "logGroup": "/batchlane/jobs",
+}
 
 
 def child(status: str, streams: list[str], n: int) -> dict:
-    return {"launchId": "L", "sk": "child#000000", "index": 0, "status": status, "n": n, "rev": 1,
-            "attempts": [{"logStream": s, "exitCode": 1} for s in streams]}
+    return {
+        "launchId": "L",
+        "sk": "child#000000",
+        "index": 0,
+        "status": status,
+        "n": n,
+        "rev": 1,
+        "attempts": [{"logStream": s, "exitCode": 1} for s in streams],
+    }
 
 
 def test_an_unknown_id_and_a_rejected_id():
@@ -29,13 +45,26 @@ def test_a_launch_record_wins_over_an_earlier_rejection():
 
 
 def test_a_failed_plain_job_has_its_error_counts_and_every_attempts_link():
-    summary = summary_from_items("L", {
-        "launch": RECORD, "child#000000": child("FAILED", ["s/0", "s/1"], 2),
-        "status": {"phase": "failed", "reason": "1 of 1 failed", "error": "[0]: exit code 1", "n_SUBMITTED": -1,
-                   "n_FAILED": 1}})
+    summary = summary_from_items(
+        "L",
+        {
+            "launch": RECORD,
+            "child#000000": child("FAILED", ["s/0", "s/1"], 2),
+            "status": {
+                "phase": "failed",
+                "reason": "1 of 1 failed",
+                "error": "[0]: exit code 1",
+                "n_SUBMITTED": -1,
+                "n_FAILED": 1,
+            },
+        },
+    )
     assert (summary.phase, summary.error, summary.counts) == ("failed", "[0]: exit code 1", {"FAILED": 1})
     assert [link["name"] for link in summary.links] == [
-        "AWS Batch Job", "AWS Batch #0-0 (PhaseRetryableFailure)", "AWS Batch #0-1 (PhaseRetryableFailure)"]
+        "AWS Batch Job",
+        "AWS Batch #0-0 (PhaseRetryableFailure)",
+        "AWS Batch #0-1 (PhaseRetryableFailure)",
+    ]
     assert "/batchlane/jobs" in summary.links[1]["url"].replace("$252F", "/")
 
 

@@ -1,7 +1,8 @@
 """The chunk layout: every child in exactly one chunk, the cap never exceeded, every chunk reached."""
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from batchlane.common.chunks import Chunks
 
@@ -19,8 +20,11 @@ def reached(chunks: Chunks) -> list[int]:
 
 
 @settings(deadline=None)
-@given(size=st.integers(1, 2_000_000), max_array=st.integers(2, 10_000),
-       cap=st.one_of(st.none(), st.integers(1, 2_000_000)))
+@given(
+    size=st.integers(1, 2_000_000),
+    max_array=st.integers(2, 10_000),
+    cap=st.one_of(st.none(), st.integers(1, 2_000_000)),
+)
 def test_chunks_cover_every_child_once_and_hold_the_cap(size, max_array, cap):
     chunks = Chunks.layout(size, max_array, cap)
     assert 1 <= chunks.chunk_size <= max_array

@@ -36,11 +36,16 @@ def test_round_trip_through_the_environment(function):
 
 def test_the_launcher_is_told_the_config_s_values_and_the_resource_names():
     assert ENVIRONMENTS["launcher"].variables() == {
-        "SETTINGS_PATH": "/batchlane/dev", "SETTINGS_MAX_AGE": str(CONFIG.routing_cache_seconds),
-        "ROUTING_TABLE": "rt", "EXECUTIONS_TABLE": "ex", "DATA_BUCKET": "bk",
-        "EVENT_BUS": "bus", "LEASE_SECONDS": str(3 * CONFIG.launcher.timeout_seconds),
+        "SETTINGS_PATH": "/batchlane/dev",
+        "SETTINGS_MAX_AGE": str(CONFIG.routing_cache_seconds),
+        "ROUTING_TABLE": "rt",
+        "EXECUTIONS_TABLE": "ex",
+        "DATA_BUCKET": "bk",
+        "EVENT_BUS": "bus",
+        "LEASE_SECONDS": str(3 * CONFIG.launcher.timeout_seconds),
         "RETENTION_SECONDS": str(86_400 * CONFIG.data_retention_days),  # expiresAt: the data bucket's lifecycle
-        "SUBMIT_RATE_PER_SECOND": "40.0", "MAX_CONCURRENCY": str(CONFIG.launcher_max_concurrency),
+        "SUBMIT_RATE_PER_SECOND": "40.0",
+        "MAX_CONCURRENCY": str(CONFIG.launcher_max_concurrency),
     }
 
 
@@ -53,8 +58,11 @@ def test_the_aggregator_is_told_queue_health_and_retention():
 
 def test_the_reconciler_gets_the_aggregator_s_variables_and_its_own():
     aggregator, reconciler = ENVIRONMENTS["aggregator"].variables(), ENVIRONMENTS["reconciler"].variables()
-    assert reconciler == {**aggregator, "SILENT_SECONDS": str(CONFIG.status.silent_seconds),
-                          "RECONCILE_REQUEST_BUDGET": str(CONFIG.status.reconcile_request_budget)}
+    assert reconciler == {
+        **aggregator,
+        "SILENT_SECONDS": str(CONFIG.status.silent_seconds),
+        "RECONCILE_REQUEST_BUDGET": str(CONFIG.status.reconcile_request_budget),
+    }
 
 
 def test_a_missing_variable_is_named():
@@ -65,9 +73,16 @@ def test_a_missing_variable_is_named():
     assert str(info.value) == "LauncherEnvironment: ROUTING_TABLE is not set; LEASE_SECONDS is not set"
 
 
-@pytest.mark.parametrize(("variable", "value"), [("LEASE_SECONDS", "soon"), ("LEASE_SECONDS", "0"),
-                                                 ("SETTINGS_MAX_AGE", "-1"), ("SETTINGS_MAX_AGE", "1.5"),
-                                                 ("EVENT_BUS", "")])
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("LEASE_SECONDS", "soon"),
+        ("LEASE_SECONDS", "0"),
+        ("SETTINGS_MAX_AGE", "-1"),
+        ("SETTINGS_MAX_AGE", "1.5"),
+        ("EVENT_BUS", ""),
+    ],
+)
 def test_a_wrong_value_is_named_with_what_it_is(variable, value):
     with pytest.raises(FunctionEnvironmentError, match=rf"^LauncherEnvironment: {variable}='{value}': "):
         LauncherEnvironment.from_environ({**ENVIRONMENTS["launcher"].variables(), variable: value})
@@ -88,26 +103,33 @@ def test_the_launch_cache_size_is_optional_and_not_written_unless_given():
 
 
 def test_common_variables_check_the_log_level():
-    common = CommonEnvironment(service_name="launcher", metrics_namespace="batchlane", log_level="INFO",
-                               deployment="dev")
-    assert list(common.variables()) == ["POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE",
-                                        "POWERTOOLS_LOG_LEVEL", "BATCHLANE_DEPLOYMENT"]
+    common = CommonEnvironment(
+        service_name="launcher", metrics_namespace="batchlane", log_level="INFO", deployment="dev"
+    )
+    assert list(common.variables()) == [
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE",
+        "POWERTOOLS_LOG_LEVEL",
+        "BATCHLANE_DEPLOYMENT",
+    ]
     with pytest.raises(FunctionEnvironmentError, match="POWERTOOLS_LOG_LEVEL='LOUD'"):
         CommonEnvironment.from_environ({**common.variables(), "POWERTOOLS_LOG_LEVEL": "LOUD"})
 
 
 def test_cdk_tokens_pass_as_names():
     token = "${Token[TOKEN.42]}"
-    names = StateNames(routing_table=token, executions_table=token, data_bucket=token,
-                       event_bus=token)
+    names = StateNames(routing_table=token, executions_table=token, data_bucket=token, event_bus=token)
     assert CONFIG.launcher_environment(names).variables()["ROUTING_TABLE"] == token
 
 
-@pytest.mark.parametrize(("module", "entry", "variable"), [
-    ("batchlane.launch.handler", "runtime", "LEASE_SECONDS"),
-    ("batchlane.status.handler", "runtime", "PROGRESS_MIN_SIZE"),
-    ("batchlane.status.handler", "reconciler", "SILENT_SECONDS"),
-])
+@pytest.mark.parametrize(
+    ("module", "entry", "variable"),
+    [
+        ("batchlane.launch.handler", "runtime", "LEASE_SECONDS"),
+        ("batchlane.status.handler", "runtime", "PROGRESS_MIN_SIZE"),
+        ("batchlane.status.handler", "reconciler", "SILENT_SECONDS"),
+    ],
+)
 def test_a_handler_fails_at_cold_start_naming_the_variable(monkeypatch, module, entry, variable):
     handler = importlib.import_module(module)
     for name, value in {**ENVIRONMENTS["launcher"].variables(), **ENVIRONMENTS["reconciler"].variables()}.items():

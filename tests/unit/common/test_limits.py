@@ -46,12 +46,17 @@ def test_not_an_object():
         Limits.from_json("[1]")
 
 
-@pytest.mark.parametrize(("limits", "expected"), [
-    ({"maxArray": 1}, "limits.maxArray: Extra inputs are not permitted"),
-    ({"maxArraySize": "10"}, "limits.maxArraySize: Input should be a valid integer"),
-    ({"maxTimeoutSeconds": 3600, "defaultTimeoutSeconds": 7200},
-     "limits: defaultTimeoutSeconds must not exceed maxTimeoutSeconds"),
-])
+@pytest.mark.parametrize(
+    ("limits", "expected"),
+    [
+        ({"maxArray": 1}, "limits.maxArray: Extra inputs are not permitted"),
+        ({"maxArraySize": "10"}, "limits.maxArraySize: Input should be a valid integer"),
+        (
+            {"maxTimeoutSeconds": 3600, "defaultTimeoutSeconds": 7200},
+            "limits: defaultTimeoutSeconds must not exceed maxTimeoutSeconds",
+        ),
+    ],
+)
 def test_the_config_rejects_what_the_parameter_rejects(tmp_path, limits, expected):
     dev = load_config("dev").model_dump(by_alias=True, exclude_unset=True, mode="json")
     path = tmp_path / "c.yaml"

@@ -8,34 +8,52 @@ import pytest
 
 from batchlane.common.settings import Settings
 from batchlane.common.tenancy import (
-    Producer, Tenancy, is_own_outputs_uri, launch_prefix, legacy_launch_prefix,
+    Producer,
+    Tenancy,
+    is_own_outputs_uri,
+    launch_prefix,
+    legacy_launch_prefix,
 )
 
-TEAMS = {"teams": [
-    {"name": "platform", "sources": ["flyte.propeller"], "launch": [{"project": "*"}], "abort": "any"},
-    {"name": "genomics", "sources": ["genomics.pipelines", "genomics.cli"], "account": "111111111111",
-     "launch": [{"project": "genomics*", "domain": "production"}, {"project": "shared"}]},
-    {"name": "vision", "sources": ["vision.pipelines"], "launch": [{"project": "vision"}]},
-]}
+TEAMS = {
+    "teams": [
+        {"name": "platform", "sources": ["flyte.propeller"], "launch": [{"project": "*"}], "abort": "any"},
+        {
+            "name": "genomics",
+            "sources": ["genomics.pipelines", "genomics.cli"],
+            "account": "111111111111",
+            "launch": [{"project": "genomics*", "domain": "production"}, {"project": "shared"}],
+        },
+        {"name": "vision", "sources": ["vision.pipelines"], "launch": [{"project": "vision"}]},
+    ]
+}
 TENANCY = Tenancy.from_json(json.dumps(TEAMS))
 GENOMICS = Producer(source="genomics.pipelines", account="111111111111")
 VISION = Producer(source="vision.pipelines", account="222222222222")
 PLATFORM = Producer(source="flyte.propeller")
 
 
-@pytest.mark.parametrize(("producer", "project", "domain"), [
-    (GENOMICS, "genomics", "production"), (GENOMICS, "genomics-rna", "production"), (GENOMICS, "shared", "dev"),
-    (Producer(source="genomics.cli", account="111111111111"), "shared", "x"),
-    (PLATFORM, "anything", "at-all"), (VISION, "vision", "development"),
-])
+@pytest.mark.parametrize(
+    ("producer", "project", "domain"),
+    [
+        (GENOMICS, "genomics", "production"),
+        (GENOMICS, "genomics-rna", "production"),
+        (GENOMICS, "shared", "dev"),
+        (Producer(source="genomics.cli", account="111111111111"), "shared", "x"),
+        (PLATFORM, "anything", "at-all"),
+        (VISION, "vision", "development"),
+    ],
+)
 def test_a_team_may_launch_where_its_patterns_match(producer, project, domain):
     assert TENANCY.launch_problem(producer, project, domain) is None
 
 
 def test_a_team_may_not_launch_elsewhere_and_the_problem_names_producer_and_place():
     problem = TENANCY.launch_problem(GENOMICS, "vision", "production")
-    assert problem == ('producer "genomics.pipelines" (account 111111111111) (team genomics) may not launch into '
-                       'project "vision", domain "production" (it may launch into: genomics*/production, shared/*)')
+    assert problem == (
+        'producer "genomics.pipelines" (account 111111111111) (team genomics) may not launch into '
+        'project "vision", domain "production" (it may launch into: genomics*/production, shared/*)'
+    )
     assert TENANCY.launch_problem(GENOMICS, "genomics", "development") is not None  # the domain matters too
 
 
@@ -46,7 +64,8 @@ def test_patterns_are_case_sensitive():
 def test_an_unknown_source_or_account_or_none_is_nobody():
     assert "not a source of any team" in TENANCY.launch_problem(Producer(source="x.y"), "vision", "d")
     assert "account 111111111111 only" in TENANCY.launch_problem(
-        Producer(source="genomics.pipelines", account="999999999999"), "genomics", "production")
+        Producer(source="genomics.pipelines", account="999999999999"), "genomics", "production"
+    )
     assert "carries no source" in TENANCY.launch_problem(None, "vision", "d")
     assert "not a source" in TENANCY.abort_problem(Producer(source="x.y"), GENOMICS, "genomics", "production")
 
@@ -64,8 +83,10 @@ def test_aborts_only_by_the_launching_team_or_an_admin_team():
     assert TENANCY.abort_problem(Producer(source="genomics.cli", account="111111111111"), launched, "g", "d") is None
     assert TENANCY.abort_problem(PLATFORM, launched, "g", "d") is None
     problem = TENANCY.abort_problem(VISION, launched, "genomics", "production")
-    assert problem.startswith('producer "vision.pipelines" (account 222222222222) (team vision) may not abort it: '
-                              "it was launched by 'genomics.pipelines' (team genomics)")
+    assert problem.startswith(
+        'producer "vision.pipelines" (account 222222222222) (team vision) may not abort it: '
+        "it was launched by 'genomics.pipelines' (team genomics)"
+    )
 
 
 def test_a_launch_recorded_before_tenancy_may_be_aborted_by_a_team_of_its_project():
@@ -73,17 +94,20 @@ def test_a_launch_recorded_before_tenancy_may_be_aborted_by_a_team_of_its_projec
     assert "before producers were recorded" in TENANCY.abort_problem(VISION, None, "genomics", "production")
 
 
-@pytest.mark.parametrize(("teams", "message"), [
-    ([{"name": "a", "sources": ["s"]}, {"name": "a", "sources": ["t"]}], "team name 'a' is used twice"),
-    ([{"name": "a", "sources": ["s"]}, {"name": "b", "sources": ["s"]}], "source 's' belongs to two teams"),
-    ([{"name": "a", "sources": ["batchlane"]}], "reserved"),
-    ([{"name": "a", "sources": ["aws.batch"]}], "reserved"),
-    ([{"name": "a", "sources": ["my.*"]}], "String should match pattern"),
-    ([{"name": "a", "sources": []}], "at least 1 item"),
-    ([{"name": "a", "sources": ["s"], "launch": [{"project": "a/b"}]}], "String should match pattern"),
-    ([{"name": "a", "sources": ["s"], "abort": "all"}], "'own' or 'any'"),
-    ([{"name": "a", "sources": ["s"], "admin": True}], "Extra inputs are not permitted"),
-])
+@pytest.mark.parametrize(
+    ("teams", "message"),
+    [
+        ([{"name": "a", "sources": ["s"]}, {"name": "a", "sources": ["t"]}], "team name 'a' is used twice"),
+        ([{"name": "a", "sources": ["s"]}, {"name": "b", "sources": ["s"]}], "source 's' belongs to two teams"),
+        ([{"name": "a", "sources": ["batchlane"]}], "reserved"),
+        ([{"name": "a", "sources": ["aws.batch"]}], "reserved"),
+        ([{"name": "a", "sources": ["my.*"]}], "String should match pattern"),
+        ([{"name": "a", "sources": []}], "at least 1 item"),
+        ([{"name": "a", "sources": ["s"], "launch": [{"project": "a/b"}]}], "String should match pattern"),
+        ([{"name": "a", "sources": ["s"], "abort": "all"}], "'own' or 'any'"),
+        ([{"name": "a", "sources": ["s"], "admin": True}], "Extra inputs are not permitted"),
+    ],
+)
 def test_a_bad_producers_parameter_names_what_is_wrong(teams, message):
     with pytest.raises(ValueError, match="SSM parameter producers") as caught:
         Settings.from_parameters({"producers": json.dumps({"teams": teams})})
@@ -91,10 +115,12 @@ def test_a_bad_producers_parameter_names_what_is_wrong(teams, message):
 
 
 def test_role_projects_and_inputs_locations_parameters():
-    settings = Settings.from_parameters({
-        "job-role-projects": json.dumps({"arn:r1": ["genomics"], "arn:r2": ["*"]}),
-        "inputs-locations": json.dumps([{"projects": ["genomics"], "uri": "s3://ref-data/cohorts/"}]),
-    })
+    settings = Settings.from_parameters(
+        {
+            "job-role-projects": json.dumps({"arn:r1": ["genomics"], "arn:r2": ["*"]}),
+            "inputs-locations": json.dumps([{"projects": ["genomics"], "uri": "s3://ref-data/cohorts/"}]),
+        }
+    )
     assert settings.role_serves("arn:r1", "genomics") and not settings.role_serves("arn:r1", "vision")
     assert settings.role_serves("arn:r2", "vision")
     assert not settings.role_serves("arn:unmapped", "genomics")  # listed roles only, once the parameter exists
@@ -143,18 +169,23 @@ def test_the_config_writes_the_tenancy_parameters_the_launcher_reads():
     assert Settings.from_parameters(_dev_with(teams=[]).settings_parameters("1" * 12)).producers.is_open
 
 
-@pytest.mark.parametrize(("teams", "message"), [
-    ([{"name": "a", "sources": ["s"]}, {"name": "b", "sources": ["s"]}], "source 's' belongs to two teams"),
-    ([{"name": "a b", "sources": ["s"]}], "teams.0.name"),
-    ([{"name": "a", "sources": ["s"], "launch": [{"project": "x", "domian": "y"}]}], "teams.0.launch.0.domian"),
-])
+@pytest.mark.parametrize(
+    ("teams", "message"),
+    [
+        ([{"name": "a", "sources": ["s"]}, {"name": "b", "sources": ["s"]}], "source 's' belongs to two teams"),
+        ([{"name": "a b", "sources": ["s"]}], "teams.0.name"),
+        ([{"name": "a", "sources": ["s"], "launch": [{"project": "x", "domian": "y"}]}], "teams.0.launch.0.domian"),
+    ],
+)
 def test_a_bad_teams_section_fails_naming_the_key(teams, message):
     with pytest.raises(ValueError, match=message):
         _dev_with(teams=teams)
 
 
 def test_tenancy_parameters_must_fit_a_standard_ssm_parameter():
-    many = [{"name": f"team{i}", "sources": [f"team{i}.source-with-a-long-name"], "launch": [{"project": f"p{i}"}]}
-            for i in range(60)]
+    many = [
+        {"name": f"team{i}", "sources": [f"team{i}.source-with-a-long-name"], "launch": [{"project": f"p{i}"}]}
+        for i in range(60)
+    ]
     with pytest.raises(ValueError, match="SSM parameter producers would hold"):
         _dev_with(teams=many)

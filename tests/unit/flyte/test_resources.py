@@ -12,14 +12,18 @@ def test_cpu(text, expected):
     assert vcpus(text) == expected
 
 
-@pytest.mark.parametrize("text, expected", [("4Gi", 4096), ("512Mi", 512), ("1G", 954), ("1e9", 954),
-                                            ("2147483648", 2048), ("1.5Gi", 1536)])
+@pytest.mark.parametrize(
+    "text, expected", [("4Gi", 4096), ("512Mi", 512), ("1G", 954), ("1e9", 954), ("2147483648", 2048), ("1.5Gi", 1536)]
+)
 def test_memory_in_mib_rounded_up(text, expected):
     assert memory_mib(text) == expected
 
 
 def test_the_larger_of_request_and_limit_is_what_batch_gets():
-    assert batch_resources({"cpu": "500m", "memory": "1Gi"}, {"cpu": "2", "memory": "4Gi"}) == {"vcpu": 2.0, "memory": 4096}
+    assert batch_resources({"cpu": "500m", "memory": "1Gi"}, {"cpu": "2", "memory": "4Gi"}) == {
+        "vcpu": 2.0,
+        "memory": 4096,
+    }
     assert batch_resources({"memory": "8Gi"}, {"memory": "4Gi", "gpu": "1"}) == {"memory": 8192, "gpu": 1}
     assert batch_resources({}, {}) == {}
 

@@ -85,8 +85,10 @@ def test_the_overrides_limit_holds_for_the_longest_chunk_request():
     assert longest > length
     chosen = {"max_array_size": 10, "max_overrides_chars": max(512, longest - 1)}
     padding = {"PAD": "x" * (chosen["max_overrides_chars"] - longest + 1 - len(',{"name":"PAD","value":""}'))}
-    request, role, problems = validate(detail(inputs=[{"n": i} for i in range(21)],
-                                              container={"image": "busybox", "environment": padding}), settings(**chosen))
+    request, role, problems = validate(
+        detail(inputs=[{"n": i} for i in range(21)], container={"image": "busybox", "environment": padding}),
+        settings(**chosen),
+    )
     assert problems == []
     refused, problems = plan_launch(request, role, decide(TABLE, "p", "d", "w", key="L"), settings(**chosen), "bucket")
     assert refused is None and [p.field for p in problems] == ["container"]
@@ -97,10 +99,12 @@ def test_the_overrides_limit_holds_for_the_longest_chunk_request():
 def test_every_map_task_gets_its_inputs_index_beside_the_lines():
     launch_plan, _ = plan(25)
     assert launch_plan.index_key == launch_plan.inputs_key.removesuffix(".jsonl") + ".idx"
-    assert env(launch_plan.submit_request("def"))["BATCHLANE_INPUTS_INDEX_URI"] == f"s3://bucket/{launch_plan.index_key}"
+    assert (
+        env(launch_plan.submit_request("def"))["BATCHLANE_INPUTS_INDEX_URI"] == f"s3://bucket/{launch_plan.index_key}"
+    )
     for i in (0, 7, 24):
         start, end = index_range(i)
-        line_start, line_end = line_offsets(launch_plan.index_body[start:end + 1])
+        line_start, line_end = line_offsets(launch_plan.index_body[start : end + 1])
         assert json.loads(launch_plan.inputs_body[line_start:line_end]) == {"n": i}
 
 
@@ -110,8 +114,10 @@ def test_an_index_written_in_one_pass_matches_the_lines():
     assert len(index.getvalue()) == 8 * 4 and int.from_bytes(index.getvalue()[-8:], "big") == len(lines.getvalue())
 
 
-@pytest.mark.parametrize("value, message", [
-    (0, "greater than or equal to 1"), ("4", "must be a whole number"), (2.5, "must be a whole number")])
+@pytest.mark.parametrize(
+    "value, message",
+    [(0, "greater than or equal to 1"), ("4", "must be a whole number"), (2.5, "must be a whole number")],
+)
 def test_max_concurrency_problems_name_the_field(value, message):
     _, _, problems = validate(detail(inputs=[{}, {}], maxConcurrency=value), SETTINGS)
     assert [p.field for p in problems] == ["maxConcurrency"] and message in problems[0].message

@@ -9,8 +9,19 @@ from batchlane.launch.envelope import launch_event
 
 
 def body(detail, detail_type="Task Launch Requested"):
-    return json.dumps({"version": "0", "id": "1", "detail-type": detail_type, "source": "team.a", "account": "1",
-                       "time": "2026-01-01T00:00:00Z", "region": "us-east-1", "resources": [], "detail": detail})
+    return json.dumps(
+        {
+            "version": "0",
+            "id": "1",
+            "detail-type": detail_type,
+            "source": "team.a",
+            "account": "1",
+            "time": "2026-01-01T00:00:00Z",
+            "region": "us-east-1",
+            "resources": [],
+            "detail": detail,
+        }
+    )
 
 
 def test_a_detail_nested_deeper_than_pydantics_json_reader_is_still_read():

@@ -11,8 +11,9 @@ from batchlane.launch.validation import validate
 from batchlane.routing import RoutingTable, decide
 from batchlane.routing.engine import Queue, Rule
 
-TWO_QUEUES = RoutingTable((Queue("q", ("default",)), Queue("q2", ("default",)), Queue("gpu", ("gpu",))),
-                          (Rule("0001", ("default",)),))
+TWO_QUEUES = RoutingTable(
+    (Queue("q", ("default",)), Queue("q2", ("default",)), Queue("gpu", ("gpu",))), (Rule("0001", ("default",)),)
+)
 
 
 def plan(table=TWO_QUEUES, **overrides):
@@ -46,7 +47,9 @@ def test_an_array_points_the_index_variable_at_batchs_own():
 @pytest.mark.parametrize("name", ["BATCH_JOB_ARRAY_INDEX_VAR_NAME", "FLYTE_FAIL_ON_ERROR"])
 def test_the_index_variables_are_batchlanes_to_set(name):
     _, _, problems = validate(detail(container={"image": "busybox", "environment": {name: "x"}}), SETTINGS)
-    assert [p.field for p in problems] == [f"container.environment.{name}"] and "set by batchlane" in problems[0].message
+    assert [p.field for p in problems] == [f"container.environment.{name}"] and "set by batchlane" in problems[
+        0
+    ].message
 
 
 def test_batch_config_fields_reach_submit_job():
@@ -54,12 +57,22 @@ def test_batch_config_fields_reach_submit_job():
     assert request["schedulingPriorityOverride"] == 7
     assert request["parameters"] == {"bucket": "raw"} and request["propagateTags"] is False
     default = plan().submit_request("def")
-    assert default["propagateTags"] is True and "parameters" not in default and "schedulingPriorityOverride" not in default
+    assert (
+        default["propagateTags"] is True and "parameters" not in default and "schedulingPriorityOverride" not in default
+    )
 
 
-@pytest.mark.parametrize("field, value", [("schedulingPriority", 10_000), ("schedulingPriority", -1),
-                                          ("schedulingPriority", "7"), ("parameters", {"a": 1}),
-                                          ("propagateTags", "false"), ("queueHint", "bad queue")])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("schedulingPriority", 10_000),
+        ("schedulingPriority", -1),
+        ("schedulingPriority", "7"),
+        ("parameters", {"a": 1}),
+        ("propagateTags", "false"),
+        ("queueHint", "bad queue"),
+    ],
+)
 def test_the_new_fields_are_strict(field, value):
     _, _, problems = validate(detail(**{field: value}), SETTINGS)
     assert [p.field.split(".")[0] for p in problems] == [field]

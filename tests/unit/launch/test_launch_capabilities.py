@@ -6,16 +6,16 @@ from __future__ import annotations
 import boto3
 import pytest
 from botocore.stub import Stubber
-from launch_fakes import FakeDefinitions, FakeInputs, FakeJobs, FakeLedger, FakeRouting, FakeSettings
-from port_fakes import FakeAnnouncer, FakeCounter
 from launch_examples import SETTINGS, detail
 
-from batchlane.common.event_types import LAUNCH_REJECTED
 from batchlane.common import aws
+from batchlane.common.event_types import LAUNCH_REJECTED
 from batchlane.launch.adapters import BatchJobDefinitions, BatchJobs, S3InputStore
 from batchlane.launch.planner import INFRASTRUCTURE_RETRY, routing_needs
 from batchlane.launch.service import LaunchService
 from batchlane.routing import Capabilities, Needs, Queue, RoutingTable, Rule
+from launch_fakes import FakeDefinitions, FakeInputs, FakeJobs, FakeLedger, FakeRouting, FakeSettings
+from port_fakes import FakeAnnouncer, FakeCounter
 
 EC2_Q = Queue("cpu", ("default",), capabilities=Capabilities("EC2", 96, 700_000, 0))
 FARGATE_Q = Queue("fg", ("fargate",), capabilities=Capabilities("FARGATE", 16, 122_880, 0))
@@ -23,17 +23,27 @@ TABLE = RoutingTable((EC2_Q, FARGATE_Q), (Rule("0001", ("default", "fargate")),)
 
 
 def service(table=TABLE, **ports) -> LaunchService:
-    parts = dict(settings=FakeSettings(SETTINGS), routing=FakeRouting(table), definitions=FakeDefinitions(),
-                 inputs=FakeInputs(), jobs=FakeJobs(), ledger=FakeLedger(), announcer=FakeAnnouncer(),
-                 metrics=FakeCounter(), bucket="bucket", lease_seconds=180, clock=lambda: 1_800_000_000.0)
+    parts = dict(
+        settings=FakeSettings(SETTINGS),
+        routing=FakeRouting(table),
+        definitions=FakeDefinitions(),
+        inputs=FakeInputs(),
+        jobs=FakeJobs(),
+        ledger=FakeLedger(),
+        announcer=FakeAnnouncer(),
+        metrics=FakeCounter(),
+        bucket="bucket",
+        lease_seconds=180,
+        clock=lambda: 1_800_000_000.0,
+    )
     return LaunchService(**{**parts, **ports})
 
 
 def test_routing_needs_are_read_leniently_from_the_raw_request():
     assert routing_needs(detail()) == Needs()
-    assert routing_needs(detail(container={"image": "b", "platform": "FARGATE",
-                                           "resources": {"vcpu": 0.5, "memory": 1024, "gpu": 0}})) == \
-        Needs("FARGATE", 0.5, 1024, 0)
+    assert routing_needs(
+        detail(container={"image": "b", "platform": "FARGATE", "resources": {"vcpu": 0.5, "memory": 1024, "gpu": 0}})
+    ) == Needs("FARGATE", 0.5, 1024, 0)
     assert routing_needs(detail(container={"image": "b", "resources": {"vcpu": "2", "gpu": True}})) == Needs()
     assert routing_needs("not a request") == Needs()
 
@@ -84,6 +94,7 @@ def test_retry_on_takes_only_the_documented_values():
 
 # --- refusals by AWS -------------------------------------------------------------------------
 
+
 def _stubbed(service_name: str, monkeypatch) -> Stubber:
     client = boto3.client(service_name, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     monkeypatch.setattr(aws, "client", lambda name: client)
@@ -96,8 +107,12 @@ def _stubbed(service_name: str, monkeypatch) -> Stubber:
 @pytest.mark.parametrize("code", ["AccessDeniedException", "ClientException", "ValidationException"])
 def test_submit_job_refusals_reject_the_launch_and_release_the_claim(code, monkeypatch):
     stubber = _stubbed("batch", monkeypatch)
-    stubber.add_client_error("submit_job", service_error_code=code, service_message=f"{code}: not for you",
-                             http_status_code=403 if code.startswith("Access") else 400)
+    stubber.add_client_error(
+        "submit_job",
+        service_error_code=code,
+        service_message=f"{code}: not for you",
+        http_status_code=403 if code.startswith("Access") else 400,
+    )
     svc = service(jobs=BatchJobs())
     result = svc.handle(detail())
     assert result["outcome"] == "rejected"
@@ -110,8 +125,12 @@ def test_submit_job_refusals_reject_the_launch_and_release_the_claim(code, monke
 def test_register_job_definition_refusals_reject_the_launch(code, monkeypatch):
     stubber = _stubbed("batch", monkeypatch)
     stubber.add_response("describe_job_definitions", {"jobDefinitions": []})
-    stubber.add_client_error("register_job_definition", service_error_code=code,
-                             service_message="not authorized to perform: iam:PassRole", http_status_code=400)
+    stubber.add_client_error(
+        "register_job_definition",
+        service_error_code=code,
+        service_message="not authorized to perform: iam:PassRole",
+        http_status_code=400,
+    )
     svc = service(definitions=BatchJobDefinitions())
     result = svc.handle(detail())
     assert result["outcome"] == "rejected" and result["problems"][0]["field"] == "container"
@@ -120,16 +139,21 @@ def test_register_job_definition_refusals_reject_the_launch(code, monkeypatch):
 
 def test_describe_job_definitions_access_denied_rejects_the_launch(monkeypatch):
     stubber = _stubbed("batch", monkeypatch)
-    stubber.add_client_error("describe_job_definitions", service_error_code="AccessDeniedException",
-                             service_message="denied", http_status_code=403)
+    stubber.add_client_error(
+        "describe_job_definitions",
+        service_error_code="AccessDeniedException",
+        service_message="denied",
+        http_status_code=403,
+    )
     result = service(definitions=BatchJobDefinitions()).handle(detail())
     assert result["outcome"] == "rejected"
 
 
 def test_put_object_access_denied_rejects_the_launch(monkeypatch):
     stubber = _stubbed("s3", monkeypatch)
-    stubber.add_client_error("put_object", service_error_code="AccessDenied", service_message="Access Denied",
-                             http_status_code=403)
+    stubber.add_client_error(
+        "put_object", service_error_code="AccessDenied", service_message="Access Denied", http_status_code=403
+    )
     svc = service(inputs=S3InputStore("bucket"))
     result = svc.handle(detail())
     assert result["outcome"] == "rejected" and "Access Denied" in result["problems"][0]["message"]
@@ -140,7 +164,6 @@ def test_throttling_is_still_retried_not_rejected(monkeypatch):
     from batchlane.common.errors import TransientError
 
     stubber = _stubbed("batch", monkeypatch)
-    stubber.add_client_error("describe_job_definitions", service_error_code="ThrottlingException",
-                             http_status_code=429)
+    stubber.add_client_error("describe_job_definitions", service_error_code="ThrottlingException", http_status_code=429)
     with pytest.raises(TransientError):
         service(definitions=BatchJobDefinitions()).handle(detail())

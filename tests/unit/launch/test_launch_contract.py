@@ -38,68 +38,121 @@ def container(**fields):
     return {"image": "busybox", **fields}
 
 
-@pytest.mark.parametrize("launch, field, message", [
-    (detail(retries="2"), "retries", 'must be a whole number, not a string ("2")'),
-    (detail(retries=True), "retries", "must be a whole number, not a boolean (true)"),
-    (detail(retries=2.0), "retries", "must be a whole number, not a decimal number (2.0)"),
-    (detail(timeoutSeconds="3600"), "timeoutSeconds", 'must be a whole number, not a string ("3600")'),
-    (detail(container=container(resources={"memory": 4096.0})), "container.resources.memory",
-     "must be a whole number, not a decimal number (4096.0)"),
-    (detail(container=container(resources={"vcpu": "2"})), "container.resources.vcpu",
-     'must be a number, not a string ("2")'),
-    (detail(container=container(resources={"gpu": False})), "container.resources.gpu",
-     "must be a whole number, not a boolean (false)"),
-    (detail(minSuccessRatio="0.5"), "minSuccessRatio", 'must be a number, not a string ("0.5")'),
-    (detail(project=5), "project", "must be a string, not a whole number (5)"),
-    (detail(launchId=42), "launchId", "must be a string, not a whole number (42)"),
-    (detail(role=None, shareIdentifier=7), "shareIdentifier", "must be a string, not a whole number (7)"),
-    (detail(container=container(command="python fit.py")), "container.command",
-     'must be a list, not a string ("python fit.py")'),
-    (detail(container=container(command=["python", 3])), "container.command[1]",
-     "must be a string, not a whole number (3)"),
-    (detail(container=container(environment={"DEBUG": 1})), "container.environment.DEBUG",
-     "must be a string, not a whole number (1)"),
-    (detail(tags={"team": None}), "tags.team", "must be a string, not null"),
-    (detail(container="busybox"), "container", 'must be an object, not a string ("busybox")'),
-    (detail(inputsLocation={"uri": "s3://bucket/in.jsonl", "size": 7.0}), "inputsLocation.size",
-     "must be a whole number, not a decimal number (7.0)"),
-    (detail(inputs="[1, 2]"), "inputs", 'must be a list, not a string ("[1, 2]")'),
-    (detail(container=container(resources={"vcpu": math.nan})), "container.resources.vcpu",
-     "must be a finite number (NaN and Infinity are not JSON numbers)"),
-    (detail(minSuccessRatio=math.inf), "minSuccessRatio",
-     "must be a finite number (NaN and Infinity are not JSON numbers)"),
-    (detail(project="p\ud800"), "project", "must be valid Unicode text (it holds an unpaired surrogate)"),
-])
+@pytest.mark.parametrize(
+    "launch, field, message",
+    [
+        (detail(retries="2"), "retries", 'must be a whole number, not a string ("2")'),
+        (detail(retries=True), "retries", "must be a whole number, not a boolean (true)"),
+        (detail(retries=2.0), "retries", "must be a whole number, not a decimal number (2.0)"),
+        (detail(timeoutSeconds="3600"), "timeoutSeconds", 'must be a whole number, not a string ("3600")'),
+        (
+            detail(container=container(resources={"memory": 4096.0})),
+            "container.resources.memory",
+            "must be a whole number, not a decimal number (4096.0)",
+        ),
+        (
+            detail(container=container(resources={"vcpu": "2"})),
+            "container.resources.vcpu",
+            'must be a number, not a string ("2")',
+        ),
+        (
+            detail(container=container(resources={"gpu": False})),
+            "container.resources.gpu",
+            "must be a whole number, not a boolean (false)",
+        ),
+        (detail(minSuccessRatio="0.5"), "minSuccessRatio", 'must be a number, not a string ("0.5")'),
+        (detail(project=5), "project", "must be a string, not a whole number (5)"),
+        (detail(launchId=42), "launchId", "must be a string, not a whole number (42)"),
+        (detail(role=None, shareIdentifier=7), "shareIdentifier", "must be a string, not a whole number (7)"),
+        (
+            detail(container=container(command="python fit.py")),
+            "container.command",
+            'must be a list, not a string ("python fit.py")',
+        ),
+        (
+            detail(container=container(command=["python", 3])),
+            "container.command[1]",
+            "must be a string, not a whole number (3)",
+        ),
+        (
+            detail(container=container(environment={"DEBUG": 1})),
+            "container.environment.DEBUG",
+            "must be a string, not a whole number (1)",
+        ),
+        (detail(tags={"team": None}), "tags.team", "must be a string, not null"),
+        (detail(container="busybox"), "container", 'must be an object, not a string ("busybox")'),
+        (
+            detail(inputsLocation={"uri": "s3://bucket/in.jsonl", "size": 7.0}),
+            "inputsLocation.size",
+            "must be a whole number, not a decimal number (7.0)",
+        ),
+        (detail(inputs="[1, 2]"), "inputs", 'must be a list, not a string ("[1, 2]")'),
+        (
+            detail(container=container(resources={"vcpu": math.nan})),
+            "container.resources.vcpu",
+            "must be a finite number (NaN and Infinity are not JSON numbers)",
+        ),
+        (
+            detail(minSuccessRatio=math.inf),
+            "minSuccessRatio",
+            "must be a finite number (NaN and Infinity are not JSON numbers)",
+        ),
+        (detail(project="p\ud800"), "project", "must be valid Unicode text (it holds an unpaired surrogate)"),
+    ],
+)
 def test_a_value_of_the_wrong_type_is_refused_not_converted(launch, field, message):
     assert problems_of(launch) == [(field, message)]
 
 
 def test_every_wrong_type_is_listed_at_once():
-    launch = detail(retries="2", timeoutSeconds=True, container=container(resources={"memory": 4096.0, "vcpu": "4"}),
-                    tags={"team": 1})
+    launch = detail(
+        retries="2",
+        timeoutSeconds=True,
+        container=container(resources={"memory": 4096.0, "vcpu": "4"}),
+        tags={"team": 1},
+    )
     assert {field for field, _ in problems_of(launch)} == {
-        "retries", "timeoutSeconds", "container.resources.memory", "container.resources.vcpu", "tags.team"}
+        "retries",
+        "timeoutSeconds",
+        "container.resources.memory",
+        "container.resources.vcpu",
+        "tags.team",
+    }
 
 
 def test_a_quoted_value_is_cut():
-    (field, message), = problems_of(detail(retries="9" * 10_000))
-    assert field == "retries" and message.endswith('…)')
+    ((field, message),) = problems_of(detail(retries="9" * 10_000))
+    assert field == "retries" and message.endswith("…)")
     assert len(message) == len("must be a whole number, not a string ()") + QUOTED_VALUE_CHARS
 
 
 def test_json_widens_a_whole_number_into_a_number_and_nothing_else():
-    request, _, problems = validate(detail(container=container(resources={"vcpu": 4, "memory": 8192}), minSuccessRatio=1,
-                                           retries=2, timeoutSeconds=3600), SETTINGS)
+    request, _, problems = validate(
+        detail(
+            container=container(resources={"vcpu": 4, "memory": 8192}),
+            minSuccessRatio=1,
+            retries=2,
+            timeoutSeconds=3600,
+        ),
+        SETTINGS,
+    )
     assert problems == []
     assert type(request.container.resources.vcpu) is float and request.container.resources.vcpu == 4
     assert type(request.min_success_ratio) is float and request.min_success_ratio == 1
-    assert (type(request.container.resources.memory), type(request.retries), type(request.timeout_seconds)) == (int, int, int)
+    assert (type(request.container.resources.memory), type(request.retries), type(request.timeout_seconds)) == (
+        int,
+        int,
+        int,
+    )
 
 
-@pytest.mark.parametrize("document, field, message", [
-    ({"learning_rate": math.nan}, "input", "holds NaN, which is not a JSON number"),
-    ([1, -math.inf], "input", "holds -Infinity, which is not a JSON number"),
-])
+@pytest.mark.parametrize(
+    "document, field, message",
+    [
+        ({"learning_rate": math.nan}, "input", "holds NaN, which is not a JSON number"),
+        ([1, -math.inf], "input", "holds -Infinity, which is not a JSON number"),
+    ],
+)
 def test_an_input_document_must_be_json(document, field, message):
     assert problems_of(detail(input=document)) == [(field, message)]
 
@@ -113,12 +166,13 @@ def test_input_documents_nest_at_most_the_documented_depth():
 
     assert validate(detail(input=nested(INPUT_DEPTH_LIMIT)), SETTINGS)[2] == []
     assert problems_of(detail(inputs=[{}, nested(INPUT_DEPTH_LIMIT + 1)])) == [
-        ("inputs[1]", f"nests lists and objects more than {INPUT_DEPTH_LIMIT} levels deep")]
+        ("inputs[1]", f"nests lists and objects more than {INPUT_DEPTH_LIMIT} levels deep")
+    ]
 
 
 def test_a_200_kb_tag_key_gets_a_rejection_that_can_be_published():
     launch = detail(tags={"k" * 200_000: "v"})
-    (field, message), = problems_of(launch)
+    ((field, message),) = problems_of(launch)
     assert field == "tags"
     assert message == '"' + "k" * (QUOTED_VALUE_CHARS - 2) + "…: key must be 1-128 characters"
     rejection = TaskLaunchRejected(launchId=readable_launch_id(launch), problems=validate(launch, SETTINGS)[2])
@@ -126,7 +180,7 @@ def test_a_200_kb_tag_key_gets_a_rejection_that_can_be_published():
 
 
 def test_a_200_kb_unknown_field_is_named_by_its_start():
-    (field, message), = problems_of(detail(**{"k" * 200_000: 1}))
+    ((field, message),) = problems_of(detail(**{"k" * 200_000: 1}))
     assert field == "k" * (PROBLEM_TEXT_CHARS - 1) + "…" and message.startswith("unknown field")
 
 
@@ -140,11 +194,14 @@ def test_ten_thousand_problems_are_listed_up_to_the_limit_and_counted_after_it()
 
 def test_a_rejection_is_bounded_however_it_is_built():
     # Worst case per character: non-BMP text is published as 12-byte escapes.
-    rejection = TaskLaunchRejected(launchId="L" * 100_000, problems=[
-        Problem(field="f" * 100_000, message="😀" * 100_000) for _ in range(10_000)])
+    rejection = TaskLaunchRejected(
+        launchId="L" * 100_000, problems=[Problem(field="f" * 100_000, message="😀" * 100_000) for _ in range(10_000)]
+    )
     assert len(rejection.launch_id) == 128 and rejection.launch_id.endswith("…")
     assert all(len(p.field) == len(p.message) == PROBLEM_TEXT_CHARS for p in rejection.problems[:-1])
-    assert rejection.problems[-1] == Problem(field="problems", message=f"and {10_001 - len(rejection.problems)} more problems")
+    assert rejection.problems[-1] == Problem(
+        field="problems", message=f"and {10_001 - len(rejection.problems)} more problems"
+    )
     assert published_size(rejection) <= REJECTION_DETAIL_BYTES + 100
 
 
@@ -164,14 +221,17 @@ def test_a_few_problems_are_left_as_they_are():
     assert TaskLaunchRejected(launchId="L", problems=one_more).problems[-1].message == "and 2 more problems"
 
 
-@pytest.mark.parametrize("launch_id, answered", [
-    ("run-42", "run-42"),
-    ("not valid but readable", "not valid but readable"),
-    ("x" * 128, "x" * 128),
-    ("x" * 129, None),
-    ("run-\ud800", None),  # an unpaired surrogate: no DynamoDB key, no launch, nothing to look up
-    ("", None),
-    (42, None),
-])
+@pytest.mark.parametrize(
+    "launch_id, answered",
+    [
+        ("run-42", "run-42"),
+        ("not valid but readable", "not valid but readable"),
+        ("x" * 128, "x" * 128),
+        ("x" * 129, None),
+        ("run-\ud800", None),  # an unpaired surrogate: no DynamoDB key, no launch, nothing to look up
+        ("", None),
+        (42, None),
+    ],
+)
 def test_the_launch_id_answered_with(launch_id, answered):
     assert readable_launch_id(detail(launchId=launch_id)) == answered

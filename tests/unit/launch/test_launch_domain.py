@@ -24,7 +24,9 @@ def plan(**overrides):
 def test_lambda_layer_pins_match_the_tested_versions():
     def pins(path):
         lines = (ROOT / path).read_text().splitlines()
-        return {re.split(r"[=\[]", l)[0].lower(): l.split("==")[1] for l in lines if "==" in l and not l.startswith("#")}
+        return {
+            re.split(r"[=\[]", l)[0].lower(): l.split("==")[1] for l in lines if "==" in l and not l.startswith("#")
+        }
 
     tested, layer = pins("requirements.txt"), pins("lambdas/requirements.txt")
     assert layer and all(tested[name] == version for name, version in layer.items())
@@ -90,9 +92,15 @@ def test_no_role_and_no_default_role_is_a_problem():
 
 
 def test_settings_from_ssm_parameters():
-    settings = Settings.from_parameters({
-        "default-role-arn": ROLE, "allowed-role-arns": f"{ROLE},arn:aws:iam::1:role/b",
-        "routing-cache-seconds": "5", "limits": '{"maxArraySize": 500}', "something-else": "ignored"})
+    settings = Settings.from_parameters(
+        {
+            "default-role-arn": ROLE,
+            "allowed-role-arns": f"{ROLE},arn:aws:iam::1:role/b",
+            "routing-cache-seconds": "5",
+            "limits": '{"maxArraySize": 500}',
+            "something-else": "ignored",
+        }
+    )
     assert settings.routing_cache_seconds == 5 and settings.limits.max_array_size == 500
     assert settings.usable_role_arns == {ROLE, "arn:aws:iam::1:role/b"}
     with pytest.raises(ValueError, match="SSM parameter limits: limits: unknown key 'maxArray'"):

@@ -26,23 +26,66 @@ from batchlane.launch.planner import plan_launch
 from batchlane.launch.validation import FARGATE_MEMORY, readable_launch_id, validate
 from batchlane.routing import decide
 
-FUZZ = settings(max_examples=150, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+)
 
 # Text as json.loads can produce it: any code point, unpaired surrogates ("\ud800" in the JSON)
 # included, and the kinds that break naive code: emoji, right-to-left marks, combining, NUL.
-awkward = st.sampled_from(["😀", "👩‍👩‍👧", "\u202e", "\u200f", "שלום", "e\u0301", "\x00", "\ud800", "\udfff", " ", "\n", "\t"])
+awkward = st.sampled_from(
+    ["😀", "👩‍👩‍👧", "\u202e", "\u200f", "שלום", "e\u0301", "\x00", "\ud800", "\udfff", " ", "\n", "\t"]
+)
 any_text = st.lists(st.one_of(st.characters(), st.characters(categories=["Cs"]), awkward), max_size=20).map("".join)
 huge_text = st.tuples(st.sampled_from(["k", "😀", "\ud800", "a b", "é"]), st.sampled_from([300, 70_000, 200_000])).map(
-    lambda part: part[0] * part[1])
+    lambda part: part[0] * part[1]
+)
 texts = st.one_of(any_text, huge_text)
 
 # Numbers at and past the contract's limits, and the ones JSON has no word for.
-edge_numbers = st.sampled_from([
-    0, -1, 1, 2, 9, 10, 59, 60, 127, 128, 129, 192, 193, 255, 256, 4096, 2_000_000, 2_000_001,
-    10_000, 10_001, 14 * 24 * 3600 + 1, 2**31, 2**63, 10**400, -(10**400),
-    0.0, -0.0, 0.25, 1.0, 1.5, 4096.0, 1e-300, 1e308, math.inf, -math.inf, math.nan, True, False,
-])
+edge_numbers = st.sampled_from(
+    [
+        0,
+        -1,
+        1,
+        2,
+        9,
+        10,
+        59,
+        60,
+        127,
+        128,
+        129,
+        192,
+        193,
+        255,
+        256,
+        4096,
+        2_000_000,
+        2_000_001,
+        10_000,
+        10_001,
+        14 * 24 * 3600 + 1,
+        2**31,
+        2**63,
+        10**400,
+        -(10**400),
+        0.0,
+        -0.0,
+        0.25,
+        1.0,
+        1.5,
+        4096.0,
+        1e-300,
+        1e308,
+        math.inf,
+        -math.inf,
+        math.nan,
+        True,
+        False,
+    ]
+)
 numbers = st.one_of(edge_numbers, st.integers(), st.floats())
 
 
@@ -54,8 +97,9 @@ def nested(depth: int, leaf=None):
 
 
 scalars = st.one_of(st.none(), st.booleans(), numbers, texts)
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(any_text, inner, max_size=4),
-                           max_leaves=12)
+json_values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(any_text, inner, max_size=4), max_leaves=12
+)
 depths = st.one_of(st.integers(1, 200), st.sampled_from([99, 100, 101, 1000, 5000]))
 junk = st.one_of(json_values, depths.map(nested), st.integers(0, 3000).map(lambda n: [0] * n))
 
@@ -63,46 +107,99 @@ junk = st.one_of(json_values, depths.map(nested), st.integers(0, 3000).map(lambd
 launch_ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}", fullmatch=True)
 name_chars = st.one_of(st.characters(categories=["L", "N"]), st.sampled_from("._-😀שé"))
 names = st.text(name_chars, min_size=1, max_size=40)
-images = st.sampled_from([
-    "busybox", "busybox:1.36", "library/busybox:latest", "docker.io/library/busybox",
-    "public.ecr.aws/docker/library/busybox:latest", "123456789012.dkr.ecr.us-east-1.amazonaws.com/train:1",
-    "localhost:5000/team/app", "Registry.Example.COM:443/a/b-c__d.e:Tag_1.2-3", "ghcr.io/org/app@sha256:" + "0" * 64,
-    "quay.io/org/app:v1@sha512:" + "ab" * 64, "a--b/c", "x" * 120 + "/" + "y" * 120,
-])
+images = st.sampled_from(
+    [
+        "busybox",
+        "busybox:1.36",
+        "library/busybox:latest",
+        "docker.io/library/busybox",
+        "public.ecr.aws/docker/library/busybox:latest",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/train:1",
+        "localhost:5000/team/app",
+        "Registry.Example.COM:443/a/b-c__d.e:Tag_1.2-3",
+        "ghcr.io/org/app@sha256:" + "0" * 64,
+        "quay.io/org/app:v1@sha512:" + "ab" * 64,
+        "a--b/c",
+        "x" * 120 + "/" + "y" * 120,
+    ]
+)
 env_names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,20}", fullmatch=True).filter(
-    lambda n: reserved_env_problem(n) is None)
-ec2_resources = st.fixed_dictionaries({}, optional={
-    "vcpu": st.one_of(st.integers(1, 192), st.floats(0.01, 192)), "memory": st.integers(128, 2_000_000),
-    "gpu": st.integers(0, 16)})
-fargate_resources = st.sampled_from(sorted(FARGATE_MEMORY)).flatmap(lambda vcpu: st.fixed_dictionaries({
-    "vcpu": st.just(int(vcpu) if vcpu.is_integer() else vcpu), "memory": st.sampled_from(FARGATE_MEMORY[vcpu])}))
+    lambda n: reserved_env_problem(n) is None
+)
+ec2_resources = st.fixed_dictionaries(
+    {},
+    optional={
+        "vcpu": st.one_of(st.integers(1, 192), st.floats(0.01, 192)),
+        "memory": st.integers(128, 2_000_000),
+        "gpu": st.integers(0, 16),
+    },
+)
+fargate_resources = st.sampled_from(sorted(FARGATE_MEMORY)).flatmap(
+    lambda vcpu: st.fixed_dictionaries(
+        {"vcpu": st.just(int(vcpu) if vcpu.is_integer() else vcpu), "memory": st.sampled_from(FARGATE_MEMORY[vcpu])}
+    )
+)
 containers = st.one_of(
     st.fixed_dictionaries({"image": images}, optional={"resources": ec2_resources, "platform": st.just("EC2")}),
     st.fixed_dictionaries({"image": images, "platform": st.just("FARGATE"), "resources": fargate_resources}),
-).flatmap(lambda c: st.fixed_dictionaries({k: st.just(v) for k, v in c.items()}, optional={
-    "command": st.lists(any_text, max_size=5), "environment": st.dictionaries(env_names, any_text, max_size=4)}))
+).flatmap(
+    lambda c: st.fixed_dictionaries(
+        {k: st.just(v) for k, v in c.items()},
+        optional={
+            "command": st.lists(any_text, max_size=5),
+            "environment": st.dictionaries(env_names, any_text, max_size=4),
+        },
+    )
+)
 finite_documents = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), any_text),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(any_text, inner, max_size=3), max_leaves=10)
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(any_text, inner, max_size=3),
+    max_leaves=10,
+)
 inputs_forms = st.one_of(
     st.just({}),
     st.fixed_dictionaries({"input": finite_documents}),
-    st.fixed_dictionaries({"inputs": st.one_of(st.lists(finite_documents, min_size=1, max_size=20),
-                                               st.sampled_from([2, 10_000]).map(lambda n: [{}] * n))}),
-    st.fixed_dictionaries({"inputsLocation": st.fixed_dictionaries({
-        "uri": st.sampled_from(["s3://their-bucket/in.jsonl", "s3://a.b-c/deep/path/x.jsonl"]),
-        "size": st.integers(1, 10_000)})}),
+    st.fixed_dictionaries(
+        {
+            "inputs": st.one_of(
+                st.lists(finite_documents, min_size=1, max_size=20),
+                st.sampled_from([2, 10_000]).map(lambda n: [{}] * n),
+            )
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            "inputsLocation": st.fixed_dictionaries(
+                {
+                    "uri": st.sampled_from(["s3://their-bucket/in.jsonl", "s3://a.b-c/deep/path/x.jsonl"]),
+                    "size": st.integers(1, 10_000),
+                }
+            )
+        }
+    ),
 )
-tag_keys = st.text(name_chars, min_size=1, max_size=128).filter(lambda k: not k.lower().startswith(("aws:", "batchlane:")))
+tag_keys = st.text(name_chars, min_size=1, max_size=128).filter(
+    lambda k: not k.lower().startswith(("aws:", "batchlane:"))
+)
 valid_launches = st.tuples(
     st.fixed_dictionaries(
-        {"launchId": launch_ids, "project": names, "domain": names, "workflow": names, "task": names, "container": containers},
+        {
+            "launchId": launch_ids,
+            "project": names,
+            "domain": names,
+            "workflow": names,
+            "task": names,
+            "container": containers,
+        },
         optional={
-            "role": st.just(ROLE), "retries": st.integers(0, 9), "timeoutSeconds": st.integers(60, 14 * 24 * 3600),
+            "role": st.just(ROLE),
+            "retries": st.integers(0, 9),
+            "timeoutSeconds": st.integers(60, 14 * 24 * 3600),
             "minSuccessRatio": st.one_of(st.just(1), st.floats(0, 1, exclude_min=True)),
             "tags": st.dictionaries(tag_keys, st.text(max_size=256), max_size=40),
             "shareIdentifier": st.from_regex(r"[A-Za-z0-9_]{1,255}", fullmatch=True),
-        }),
+        },
+    ),
     inputs_forms,
 ).map(lambda parts: {**parts[0], **parts[1]})
 
@@ -129,8 +226,15 @@ def _at(document, path, change):
 
 
 # Where the contract has numbers, and where it takes documents of any shape.
-NUMBER_FIELDS = [("retries",), ("timeoutSeconds",), ("minSuccessRatio",), ("inputsLocation", "size"),
-                 ("container", "resources", "vcpu"), ("container", "resources", "memory"), ("container", "resources", "gpu")]
+NUMBER_FIELDS = [
+    ("retries",),
+    ("timeoutSeconds",),
+    ("minSuccessRatio",),
+    ("inputsLocation", "size"),
+    ("container", "resources", "vcpu"),
+    ("container", "resources", "memory"),
+    ("container", "resources", "gpu"),
+]
 non_finite = st.sampled_from([math.nan, math.inf, -math.inf]).map(lambda x: {"a": [1, {"b": x}]})
 documents = st.one_of(depths.map(nested), non_finite, junk)
 INPUT_FORMS = ("input", "inputs", "inputsLocation")
@@ -222,6 +326,7 @@ def assert_publishable(rejection: TaskLaunchRejected) -> None:
 def strict_json(text: str):
     def refuse(constant):
         raise ValueError(f"{constant} is not JSON")
+
     return json.loads(text, parse_constant=refuse)
 
 
@@ -242,8 +347,9 @@ def answer(detail) -> tuple[LaunchRequest | None, TaskLaunchRejected | None]:
         assert problems
         return request, TaskLaunchRejected(launchId=request.launch_id, problems=problems)
     # What goes to Batch and S3 is JSON a strict reader takes.
-    strict_json(json.dumps(plan.submit_request("arn:aws:batch:us-east-1:123456789012:job-definition/d:1"),
-                           allow_nan=False))
+    strict_json(
+        json.dumps(plan.submit_request("arn:aws:batch:us-east-1:123456789012:job-definition/d:1"), allow_nan=False)
+    )
     for line in (plan.inputs_body or b"").splitlines():
         strict_json(line.decode())
     return request, None

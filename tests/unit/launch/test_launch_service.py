@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from launch_fakes import FakeDefinitions, FakeInputs, FakeJobs, FakeLedger, FakeRouting, FakeSettings
-from port_fakes import FakeAnnouncer, FakeCounter
 from launch_examples import SETTINGS, TABLE, detail
 
-from batchlane.common.event_types import LAUNCH_REJECTED, LAUNCHED
 from batchlane.common.errors import TransientError
+from batchlane.common.event_types import LAUNCH_REJECTED, LAUNCHED
 from batchlane.launch.planner import job_name
 from batchlane.launch.ports import LaunchInProgress, SubmitOutcomeUnknown
 from batchlane.launch.service import LaunchService
+from launch_fakes import FakeDefinitions, FakeInputs, FakeJobs, FakeLedger, FakeRouting, FakeSettings
+from port_fakes import FakeAnnouncer, FakeCounter
 
 LEASE = 180
 
@@ -20,9 +20,17 @@ LEASE = 180
 def svc():
     now = [1_800_000_000.0]
     service = LaunchService(
-        settings=FakeSettings(SETTINGS), routing=FakeRouting(TABLE), definitions=FakeDefinitions(),
-        inputs=FakeInputs(), jobs=FakeJobs(), ledger=FakeLedger(), announcer=FakeAnnouncer(),
-        metrics=FakeCounter(), bucket="bucket", lease_seconds=LEASE, clock=lambda: now[0],
+        settings=FakeSettings(SETTINGS),
+        routing=FakeRouting(TABLE),
+        definitions=FakeDefinitions(),
+        inputs=FakeInputs(),
+        jobs=FakeJobs(),
+        ledger=FakeLedger(),
+        announcer=FakeAnnouncer(),
+        metrics=FakeCounter(),
+        bucket="bucket",
+        lease_seconds=LEASE,
+        clock=lambda: now[0],
     )
     service.now = now  # the tests move the clock
     return service
@@ -131,6 +139,7 @@ def test_a_crash_after_submit_then_a_different_request_records_the_first_job(svc
     def crash(operation):
         if operation == "complete":
             raise RuntimeError("the Lambda died")
+
     svc.ledger.before_write = crash
     with pytest.raises(RuntimeError):
         svc.handle(detail(input={"n": 1}))

@@ -7,23 +7,34 @@ import json
 
 import pytest
 from launch_examples import ROLE, SETTINGS, TABLE, detail
-from launch_fakes import FakeDefinitions, FakeInputs, FakeJobs, FakeLedger, FakeRouting, FakeSettings
-from port_fakes import FakeAnnouncer, FakeCounter
 
 from batchlane.common.event_types import LAUNCH_REJECTED, LAUNCHED
 from batchlane.common.executions import LaunchRecord
 from batchlane.common.tenancy import InputsLocationGrant, Producer, Tenancy
 from batchlane.launch.service import LaunchService
+from launch_fakes import FakeDefinitions, FakeInputs, FakeJobs, FakeLedger, FakeRouting, FakeSettings
+from port_fakes import FakeAnnouncer, FakeCounter
 
 OTHER_ROLE = "arn:aws:iam::123456789012:role/vision"
-TENANCY = Tenancy.model_validate({"teams": [
-    {"name": "genomics", "sources": ["genomics.pipelines", "genomics.cli"], "launch": [{"project": "genomics"}]},
-    {"name": "vision", "sources": ["vision.pipelines"], "launch": [{"project": "vision"}]},
-]})
+TENANCY = Tenancy.model_validate(
+    {
+        "teams": [
+            {
+                "name": "genomics",
+                "sources": ["genomics.pipelines", "genomics.cli"],
+                "launch": [{"project": "genomics"}],
+            },
+            {"name": "vision", "sources": ["vision.pipelines"], "launch": [{"project": "vision"}]},
+        ]
+    }
+)
 TENANT_SETTINGS = dataclasses.replace(
-    SETTINGS, producers=TENANCY, allowed_role_arns=frozenset({ROLE, OTHER_ROLE}),
+    SETTINGS,
+    producers=TENANCY,
+    allowed_role_arns=frozenset({ROLE, OTHER_ROLE}),
     role_projects={ROLE: ("*",), OTHER_ROLE: ("vision",)},
-    inputs_locations=(InputsLocationGrant(projects=["genomics"], uri="s3://reference/cohorts/"),))
+    inputs_locations=(InputsLocationGrant(projects=["genomics"], uri="s3://reference/cohorts/"),),
+)
 GENOMICS = Producer(source="genomics.pipelines", account="123456789012")
 VISION = Producer(source="vision.pipelines", account="123456789012")
 
@@ -31,9 +42,17 @@ VISION = Producer(source="vision.pipelines", account="123456789012")
 @pytest.fixture
 def svc():
     return LaunchService(
-        settings=FakeSettings(TENANT_SETTINGS), routing=FakeRouting(TABLE), definitions=FakeDefinitions(),
-        inputs=FakeInputs(), jobs=FakeJobs(), ledger=FakeLedger(), announcer=FakeAnnouncer(),
-        metrics=FakeCounter(), bucket="data", lease_seconds=180, clock=lambda: 1_800_000_000.0,
+        settings=FakeSettings(TENANT_SETTINGS),
+        routing=FakeRouting(TABLE),
+        definitions=FakeDefinitions(),
+        inputs=FakeInputs(),
+        jobs=FakeJobs(),
+        ledger=FakeLedger(),
+        announcer=FakeAnnouncer(),
+        metrics=FakeCounter(),
+        bucket="data",
+        lease_seconds=180,
+        clock=lambda: 1_800_000_000.0,
     )
 
 
@@ -57,9 +76,12 @@ def test_a_producer_launches_into_its_project_and_is_recorded_with_its_team(svc)
 
 def test_a_producer_not_allowed_for_the_project_is_rejected_before_any_aws_call(svc):
     result = svc.handle(genomics(retries=12), VISION)
-    assert problems(result)[0] == ("source", 'producer "vision.pipelines" (account 123456789012) (team vision) '
-                                             'may not launch into project "genomics", domain "production" '
-                                             "(it may launch into: vision/*)")
+    assert problems(result)[0] == (
+        "source",
+        'producer "vision.pipelines" (account 123456789012) (team vision) '
+        'may not launch into project "genomics", domain "production" '
+        "(it may launch into: vision/*)",
+    )
     assert [f for f, _ in problems(result)] == ["source", "retries"]  # every problem, still
     assert svc.routing.reads == 0 and svc.ledger.reads == 0  # no routing read, no record lookup
     assert svc.jobs.requests == [] and svc.inputs.objects == {} and svc.ledger.records == {}
@@ -82,8 +104,13 @@ def test_the_same_request_from_another_producer_is_not_a_duplicate(svc):
 
 def test_a_role_of_another_project_is_rejected(svc):
     result = svc.handle(genomics(role=OTHER_ROLE), GENOMICS)
-    assert problems(result) == [("role", f'"{OTHER_ROLE}" is not a job role of project "genomics" '
-                                         "(it serves projects: vision); name a role of this project")]
+    assert problems(result) == [
+        (
+            "role",
+            f'"{OTHER_ROLE}" is not a job role of project "genomics" '
+            "(it serves projects: vision); name a role of this project",
+        )
+    ]
     assert svc.handle(detail(project="vision", launchId="V", role=OTHER_ROLE), VISION)["outcome"] == "launched"
 
 
@@ -93,21 +120,28 @@ def test_the_default_role_must_serve_the_project_too(svc):
     assert field == "role" and message.startswith("the default role")
 
 
-@pytest.mark.parametrize("uri", [
-    "s3://data/launches/genomics/production/L/inputs/in.jsonl",  # the launch's own prefix
-    "s3://reference/cohorts/2026/c1.jsonl",  # allow-listed for genomics
-])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "s3://data/launches/genomics/production/L/inputs/in.jsonl",  # the launch's own prefix
+        "s3://reference/cohorts/2026/c1.jsonl",  # allow-listed for genomics
+    ],
+)
 def test_inputs_location_inside_own_prefix_or_allow_listed_is_taken(svc, uri):
     assert svc.handle(genomics(inputsLocation={"uri": uri, "size": 3}), GENOMICS)["outcome"] == "launched"
 
 
-@pytest.mark.parametrize("uri", [
-    "s3://data/launches/genomics/production/OTHER/inputs.jsonl",  # another launch's data
-    "s3://data/launches/genomics/production/L2/inputs.jsonl",  # a launch id that starts the same
-    "s3://data/launches/vision/production/L/inputs.jsonl",  # another project's data
-    "s3://data/launches/L/inputs.jsonl",  # the layout before tenancy
-    "s3://reference/cohorts-other/c1.jsonl", "s3://elsewhere/x.jsonl",
-])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "s3://data/launches/genomics/production/OTHER/inputs.jsonl",  # another launch's data
+        "s3://data/launches/genomics/production/L2/inputs.jsonl",  # a launch id that starts the same
+        "s3://data/launches/vision/production/L/inputs.jsonl",  # another project's data
+        "s3://data/launches/L/inputs.jsonl",  # the layout before tenancy
+        "s3://reference/cohorts-other/c1.jsonl",
+        "s3://elsewhere/x.jsonl",
+    ],
+)
 def test_inputs_location_elsewhere_is_rejected(svc, uri):
     [(field, message)] = problems(svc.handle(genomics(inputsLocation={"uri": uri, "size": 3}), GENOMICS))
     assert field == "inputsLocation.uri" and "s3://data/launches/genomics/production/L/" in message
@@ -115,35 +149,68 @@ def test_inputs_location_elsewhere_is_rejected(svc, uri):
 
 
 def test_inputs_allowed_for_one_project_are_not_for_another(svc):
-    result = svc.handle(detail(project="vision", inputsLocation={"uri": "s3://reference/cohorts/c.jsonl", "size": 2}),
-                        VISION)
+    result = svc.handle(
+        detail(project="vision", inputsLocation={"uri": "s3://reference/cohorts/c.jsonl", "size": 2}), VISION
+    )
     assert [f for f, _ in problems(result)] == ["inputsLocation.uri"]
 
 
-@pytest.mark.parametrize("name", [
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_CONFIG_FILE",
-    "AWS_SHARED_CREDENTIALS_FILE", "AWS_CA_BUNDLE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
-    "ECS_CONTAINER_METADATA_URI", "LD_PRELOAD", "LD_LIBRARY_PATH", "PATH", "path", "BATCHLANE_OUTPUTS_URI",
-    "AWS_BATCH_JOB_ARRAY_INDEX",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_PROFILE",
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_CA_BUNDLE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+        "ECS_CONTAINER_METADATA_URI",
+        "LD_PRELOAD",
+        "LD_LIBRARY_PATH",
+        "PATH",
+        "path",
+        "BATCHLANE_OUTPUTS_URI",
+        "AWS_BATCH_JOB_ARRAY_INDEX",
+    ],
+)
 def test_reserved_environment_variables_are_refused_each_with_its_reason(svc, name):
-    [(field, message)] = problems(svc.handle(genomics(container={"image": "busybox", "environment": {name: "x"}}),
-                                             GENOMICS))
+    [(field, message)] = problems(
+        svc.handle(genomics(container={"image": "busybox", "environment": {name: "x"}}), GENOMICS)
+    )
     assert field == f"container.environment.{name}" and message.startswith(f"{name} is reserved: it ")
 
 
 def test_every_reserved_name_is_its_own_problem_and_others_pass(svc):
-    environment = {"LD_PRELOAD": "/x.so", "AWS_ENDPOINT_URL_STS": "http://evil", "AWS_REGION": "eu-west-1",
-                   "PYTHONPATH": "/app", "MY_SETTING": "1"}
+    environment = {
+        "LD_PRELOAD": "/x.so",
+        "AWS_ENDPOINT_URL_STS": "http://evil",
+        "AWS_REGION": "eu-west-1",
+        "PYTHONPATH": "/app",
+        "MY_SETTING": "1",
+    }
     result = svc.handle(genomics(container={"image": "busybox", "environment": environment}), GENOMICS)
-    assert sorted(f for f, _ in problems(result)) == ["container.environment.AWS_ENDPOINT_URL_STS",
-                                                      "container.environment.LD_PRELOAD"]
+    assert sorted(f for f, _ in problems(result)) == [
+        "container.environment.AWS_ENDPOINT_URL_STS",
+        "container.environment.LD_PRELOAD",
+    ]
 
 
 def test_a_record_written_before_tenancy_reads_back_without_a_producer():
-    item = {"launchId": "old", "sk": "launch", "state": "SUBMITTED", "jobName": "t", "queue": "q",
-            "outputsUri": "s3://data/launches/old/outputs/"}
+    item = {
+        "launchId": "old",
+        "sk": "launch",
+        "state": "SUBMITTED",
+        "jobName": "t",
+        "queue": "q",
+        "outputsUri": "s3://data/launches/old/outputs/",
+    }
     assert LaunchRecord.from_item(item).producer is None
 
 

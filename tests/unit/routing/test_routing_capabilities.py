@@ -19,17 +19,23 @@ def table(*queues, tags=("cpu", "gpu", "fargate")):
     return RoutingTable(tuple(queues), (Rule("0001", tags),))
 
 
-CPU_Q, GPU_Q, FARGATE_Q = (Queue("cpu", ("cpu",), capabilities=EC2_CPU), Queue("gpu", ("gpu",), capabilities=EC2_GPU),
-                           Queue("fg", ("fargate",), capabilities=FARGATE))
+CPU_Q, GPU_Q, FARGATE_Q = (
+    Queue("cpu", ("cpu",), capabilities=EC2_CPU),
+    Queue("gpu", ("gpu",), capabilities=EC2_GPU),
+    Queue("fg", ("fargate",), capabilities=FARGATE),
+)
 
 
-@pytest.mark.parametrize(("needs", "queue", "platform"), [
-    (Needs(), "cpu", "EC2"),
-    (Needs(gpu=1), "gpu", "EC2"),
-    (Needs(platform="FARGATE"), "fg", "FARGATE"),
-    (Needs(vcpu=0.5), "fg", "FARGATE"),  # fractional vCPU: EC2 takes whole vCPUs only
-    (Needs(vcpu=128), "gpu", "EC2"),  # more than the cpu queue's instances have
-])
+@pytest.mark.parametrize(
+    ("needs", "queue", "platform"),
+    [
+        (Needs(), "cpu", "EC2"),
+        (Needs(gpu=1), "gpu", "EC2"),
+        (Needs(platform="FARGATE"), "fg", "FARGATE"),
+        (Needs(vcpu=0.5), "fg", "FARGATE"),  # fractional vCPU: EC2 takes whole vCPUs only
+        (Needs(vcpu=128), "gpu", "EC2"),  # more than the cpu queue's instances have
+    ],
+)
 def test_queues_that_cannot_run_the_job_are_passed_over_to_the_next_tag(needs, queue, platform):
     decision = decide(table(CPU_Q, GPU_Q, FARGATE_Q), "p", "d", "w", "k", needs=needs)
     assert (decision.queue, decision.platform) == (queue, platform)
@@ -46,11 +52,21 @@ def test_a_gpu_launch_never_lands_on_a_queue_without_gpus():
 
 
 def test_every_unmet_need_is_named():
-    decision = decide(table(CPU_Q, tags=("cpu",)), "p", "d", "w", "k",
-                      needs=Needs(platform="FARGATE", vcpu=200.5, memory=800_000, gpu=2))
+    decision = decide(
+        table(CPU_Q, tags=("cpu",)),
+        "p",
+        "d",
+        "w",
+        "k",
+        needs=Needs(platform="FARGATE", vcpu=200.5, memory=800_000, gpu=2),
+    )
     reason = decision.skipped_tags[0]
-    for part in ("it runs EC2, the job asks for FARGATE", "2 GPU asked, 0 available", "200.5 vCPU asked, at most 96",
-                 "800000 MiB asked, at most 700000"):
+    for part in (
+        "it runs EC2, the job asks for FARGATE",
+        "2 GPU asked, 0 available",
+        "200.5 vCPU asked, at most 96",
+        "800000 MiB asked, at most 700000",
+    ):
         assert part in reason
 
 
@@ -81,7 +97,10 @@ def test_a_blocked_queue_is_avoided_while_a_healthy_one_shares_its_tag():
     assert "avoided unhealthy a" in decision.reason
     assert "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY" in decision.as_dict()["candidates"][0]["unhealthy"]
     # once the mark has run out, both share the tag again
-    assert {decide(table(blocked, healthy, tags=("cpu",)), "p", "d", "w", k, now=NOW + 601).queue for k in IDS} == {"a", "b"}
+    assert {decide(table(blocked, healthy, tags=("cpu",)), "p", "d", "w", k, now=NOW + 601).queue for k in IDS} == {
+        "a",
+        "b",
+    }
 
 
 def test_when_every_capable_queue_is_unhealthy_they_still_get_the_launches():
@@ -91,6 +110,7 @@ def test_when_every_capable_queue_is_unhealthy_they_still_get_the_launches():
 
 
 # --- items -----------------------------------------------------------------------------------
+
 
 def test_capabilities_round_trip_through_the_item_codec_and_old_items_stay_valid():
     queue = Queue("q", ("cpu",), capabilities=EC2_GPU)
@@ -102,16 +122,37 @@ def test_capabilities_round_trip_through_the_item_codec_and_old_items_stay_valid
 
 def test_a_malformed_capabilities_map_names_every_problem():
     with pytest.raises(MalformedItem) as info:
-        queue_from_item("q", {"attributes": ["cpu"], "weight": -1, "capabilities": {
-            "platform": "LAMBDA", "vcpus": 0, "memory": 1.5, "gpus": -1, "capacity": "cheap", "disk": 1}})
-    for part in ("weight", "capabilities.disk", "capabilities.platform", "capabilities.vcpus",
-                 "capabilities.memory", "capabilities.gpus", "capabilities.capacity"):
+        queue_from_item(
+            "q",
+            {
+                "attributes": ["cpu"],
+                "weight": -1,
+                "capabilities": {
+                    "platform": "LAMBDA",
+                    "vcpus": 0,
+                    "memory": 1.5,
+                    "gpus": -1,
+                    "capacity": "cheap",
+                    "disk": 1,
+                },
+            },
+        )
+    for part in (
+        "weight",
+        "capabilities.disk",
+        "capabilities.platform",
+        "capabilities.vcpus",
+        "capabilities.memory",
+        "capabilities.gpus",
+        "capabilities.capacity",
+    ):
         assert part in str(info.value)
     _, problems = table_from_items({"queue#q": {"attributes": ["x"], "capabilities": "big"}})
     assert problems == ["queue#q: capabilities must be a map (M)"]
 
 
 # --- capabilities derived from the deployment -----------------------------------------------
+
 
 def test_instance_figures_from_the_table():
     assert instance_figures("g5")[::2] == (192, 8)
@@ -129,11 +170,14 @@ def test_dev_queues_carry_the_capabilities_of_their_compute():
     assert caps["batchlane-dev-fargate"] == Capabilities("FARGATE", 16, FARGATE_MAX_MEMORY_MIB, 0, "on-demand")
 
 
-@pytest.mark.parametrize(("needs", "queue"), [
-    (Needs(platform="FARGATE"), "batchlane-dev-fargate"),
-    (Needs(gpu=1), "batchlane-dev-gpu_dynamic"),
-    (Needs(), "batchlane-dev-default"),
-])
+@pytest.mark.parametrize(
+    ("needs", "queue"),
+    [
+        (Needs(platform="FARGATE"), "batchlane-dev-fargate"),
+        (Needs(gpu=1), "batchlane-dev-gpu_dynamic"),
+        (Needs(), "batchlane-dev-default"),
+    ],
+)
 def test_in_dev_each_job_reaches_a_queue_that_can_run_it(needs, queue):
     decision = decide(load_config("dev").routing_table(), "any", "development", "wf", "k", needs=needs)
     assert decision.queue == queue

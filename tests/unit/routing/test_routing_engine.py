@@ -23,13 +23,17 @@ QUEUES = [q("qa", "a"), q("qb", "b"), q("qc", "c"), q("qd", "d"), q("qe", "e")]
 
 # --- specificity -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("project, domain, workflow, expected", [
-    ("p", "d", "w", "wf"),        # workflow beats project+domain, project and domain
-    ("p", "d", "other", "pd"),    # project+domain beats project and domain
-    ("p", "x", "other", "proj"),  # project beats domain
-    ("z", "d", "other", "dom"),
-    ("z", "x", "other", "any"),
-])
+
+@pytest.mark.parametrize(
+    "project, domain, workflow, expected",
+    [
+        ("p", "d", "w", "wf"),  # workflow beats project+domain, project and domain
+        ("p", "d", "other", "pd"),  # project+domain beats project and domain
+        ("p", "x", "other", "proj"),  # project beats domain
+        ("z", "d", "other", "dom"),
+        ("z", "x", "other", "any"),
+    ],
+)
 def test_most_specific_rule_wins(project, domain, workflow, expected):
     rules = [
         Rule("any", ("a",)),
@@ -75,6 +79,7 @@ def test_most_specific_rule_is_final_no_fallback_to_a_less_specific_one():
 
 # --- tags ----------------------------------------------------------------------------------------
 
+
 def test_tags_are_tried_in_order_first_with_an_enabled_queue_wins():
     rules = [Rule("1", ("missing", "c", "a"))]
     decision = decide(table(QUEUES, rules), "p", "d", "w", "k")
@@ -98,6 +103,7 @@ def test_a_tag_whose_queues_are_disabled_or_drained_is_passed_over():
 
 
 # --- weights -----------------------------------------------------------------------------------------
+
 
 def test_the_choice_is_deterministic_per_launch_id():
     t = table([q("x", "t"), q("y", "t"), q("z", "t")], [Rule("1", ("t",))])
@@ -146,6 +152,7 @@ def test_weight_zero_drains_a_queue_and_disabled_queues_are_skipped():
 
 
 # --- no match ----------------------------------------------------------------------------------------
+
 
 def test_no_applicable_rule_is_a_clear_rejection():
     decision = decide(table(QUEUES, [Rule("1", ("a",), project="other")]), "p", "d", "w", "k")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -25,9 +25,15 @@ def test_events_reach_a_rule_s_queue_as_put_events_would_deliver_them(aws):
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(Name="batch", EventPattern=json.dumps({"source": ["aws.batch"]}))
     events.put_targets(Rule="batch", Targets=[{"Id": "1", "Arn": arn}])
-    at = datetime(2026, 12, 3, 7, 0, tzinfo=timezone.utc)
-    entry = {"Source": "aws.batch", "DetailType": "Batch Job State Change", "Detail": json.dumps({"jobId": "j"}),
-             "Resources": ["arn:aws:batch:us-east-1:123456789012:job/j"], "EventBusName": "default", "Time": at}
+    at = datetime(2026, 12, 3, 7, 0, tzinfo=UTC)
+    entry = {
+        "Source": "aws.batch",
+        "DetailType": "Batch Job State Change",
+        "Detail": json.dumps({"jobId": "j"}),
+        "Resources": ["arn:aws:batch:us-east-1:123456789012:job/j"],
+        "EventBusName": "default",
+        "Time": at,
+    }
     answer = Backplane.of(aws).put_events([entry, {**entry, "Source": "other"}, {**entry, "Detail": "not json"}])
     events.put_events(Entries=[entry])  # the same event through the API, to compare
     assert answer["FailedEntryCount"] == 1 and "EventId" in answer["Entries"][0]
@@ -43,8 +49,11 @@ def test_log_lines_are_read_back_through_the_api_in_a_stream_made_once(aws):
     for _ in range(2):  # a second call finds the group and the stream
         plane.ensure_log_stream("/aws/batch/job", "def/default/task")
     now = int(time.time() * 1000)
-    plane.put_log_events("/aws/batch/job", "def/default/task", [{"timestamp": now, "message": "started"},
-                                                               {"timestamp": now + 1, "message": "exit code 0"}])
+    plane.put_log_events(
+        "/aws/batch/job",
+        "def/default/task",
+        [{"timestamp": now, "message": "started"}, {"timestamp": now + 1, "message": "exit code 0"}],
+    )
     read = aws.client("logs").get_log_events(logGroupName="/aws/batch/job", logStreamName="def/default/task")
     assert [e["message"] for e in read["events"]] == ["started", "exit code 0"]
 
@@ -52,8 +61,12 @@ def test_log_lines_are_read_back_through_the_api_in_a_stream_made_once(aws):
 def test_an_output_object_is_json_under_the_bucket_s_encryption(aws):
     s3 = aws.client("s3")
     s3.create_bucket(Bucket="data")
-    s3.put_bucket_encryption(Bucket="data", ServerSideEncryptionConfiguration={
-        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "k"}}]})
+    s3.put_bucket_encryption(
+        Bucket="data",
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "k"}}]
+        },
+    )
     Backplane.of(aws).put_json("data", "out/0/outputs.json", {"o": [1, "é"]})
     got = s3.get_object(Bucket="data", Key="out/0/outputs.json")
     assert json.loads(got["Body"].read()) == {"o": [1, "é"]}

@@ -20,10 +20,15 @@ def table():
     moto_speedups.install()
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
-                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                                  {"AttributeName": "sk", "AttributeType": "S"}])
+        client.create_table(
+            TableName="t",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+        )
         client.put_item(TableName="t", Item={"pk": {"S": "a"}, "sk": {"S": "1"}, "n": {"N": "1"}})
         client.put_item(TableName="t", Item={"pk": {"S": "a"}, "sk": {"S": "gone"}, "n": {"N": "9"}})
         yield client
@@ -35,12 +40,23 @@ def items(client) -> dict[str, str]:
 
 def writes(condition_on_last: str) -> list[dict]:
     return [
-        {"Update": {"TableName": "t", "Key": {"pk": {"S": "a"}, "sk": {"S": "1"}},
-                    "UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+        {
+            "Update": {
+                "TableName": "t",
+                "Key": {"pk": {"S": "a"}, "sk": {"S": "1"}},
+                "UpdateExpression": "ADD n :one",
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+            }
+        },
         {"Put": {"TableName": "t", "Item": {"pk": {"S": "a"}, "sk": {"S": "new"}, "n": {"N": "5"}}}},
         {"Delete": {"TableName": "t", "Key": {"pk": {"S": "a"}, "sk": {"S": "gone"}}}},
-        {"Put": {"TableName": "t", "Item": {"pk": {"S": "b"}, "sk": {"S": "x"}, "n": {"N": "7"}},
-                 "ConditionExpression": condition_on_last}},
+        {
+            "Put": {
+                "TableName": "t",
+                "Item": {"pk": {"S": "b"}, "sk": {"S": "x"}, "n": {"N": "7"}},
+                "ConditionExpression": condition_on_last,
+            }
+        },
     ]
 
 
@@ -83,17 +99,26 @@ def test_a_queue_still_counts_its_messages(sqs):
     sqs.send_message(QueueUrl=url, MessageBody="late", DelaySeconds=60)
     sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)
     counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    assert (counts["ApproximateNumberOfMessages"], counts["ApproximateNumberOfMessagesNotVisible"],
-            counts["ApproximateNumberOfMessagesDelayed"]) == ("2", "1", "1")
+    assert (
+        counts["ApproximateNumberOfMessages"],
+        counts["ApproximateNumberOfMessagesNotVisible"],
+        counts["ApproximateNumberOfMessagesDelayed"],
+    ) == ("2", "1", "1")
 
 
 def test_a_fifo_queue_still_drops_a_message_it_has_seen(sqs):
-    url = sqs.create_queue(QueueName="q.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+    url = sqs.create_queue(QueueName="q.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})[
+        "QueueUrl"
+    ]
     for _ in range(2):
         sqs.send_message(QueueUrl=url, MessageBody="same", MessageGroupId="g")
     sqs.send_message(QueueUrl=url, MessageBody="other", MessageGroupId="g")
-    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])[
-        "Attributes"]["ApproximateNumberOfMessages"] == "2"
+    assert (
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
+            "ApproximateNumberOfMessages"
+        ]
+        == "2"
+    )
 
 
 def test_a_fifo_queue_without_content_deduplication_still_needs_an_id(sqs):
@@ -164,4 +189,6 @@ def test_a_handle_of_another_queue_deletes_nothing_there(sqs):
     sqs.delete_message(QueueUrl=a, ReceiptHandle=handle)
     counts = [sqs.get_queue_attributes(QueueUrl=u, AttributeNames=["All"])["Attributes"] for u in (a, b)]
     assert [(c["ApproximateNumberOfMessages"], c["ApproximateNumberOfMessagesNotVisible"]) for c in counts] == [
-        ("0", "0"), ("1", "0")]
+        ("0", "0"),
+        ("1", "0"),
+    ]

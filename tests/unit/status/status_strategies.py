@@ -21,8 +21,7 @@ def child_plans(draw, max_attempts: int = 3):
         attempts = tuple(failures)  # terminated while waiting for its next attempt
     else:
         attempts = (*failures, draw(last_attempt))
-    return ChildPlan(attempts=attempts, pending=draw(st.booleans()), blocked=draw(st.booleans()),
-                     terminated=terminated)
+    return ChildPlan(attempts=attempts, pending=draw(st.booleans()), blocked=draw(st.booleans()), terminated=terminated)
 
 
 launch_plans = st.lists(child_plans(), min_size=1, max_size=5)
@@ -35,15 +34,25 @@ from batchlane.status.fold import RANK, Attempt, ChildState, ParentState  # noqa
 
 _small = st.one_of(st.none(), st.sampled_from(["a", "b"]))
 _num = st.one_of(st.none(), st.integers(0, 2))
-attempts_ = st.builds(Attempt, exit_code=_num, reason=_small, status_reason=_small, log_stream=_small,
-                      started_at=_num, stopped_at=_num)
+attempts_ = st.builds(
+    Attempt, exit_code=_num, reason=_small, status_reason=_small, log_stream=_small, started_at=_num, stopped_at=_num
+)
 any_child_state = st.builds(
-    ChildState, index=st.just(0), status=st.sampled_from(sorted(RANK)), n=st.integers(0, 3),
-    status_reason=_small, blocked=_small, log_group=_small,
+    ChildState,
+    index=st.just(0),
+    status=st.sampled_from(sorted(RANK)),
+    n=st.integers(0, 3),
+    status_reason=_small,
+    blocked=_small,
+    log_group=_small,
     attempts=st.lists(attempts_, max_size=3).map(tuple),
 )
 any_parent_state = st.builds(
-    ParentState, status=st.sampled_from(sorted(RANK)), status_reason=_small, size=_num,
-    status_summary=st.sampled_from([(), (("RUNNING", 1),), (("SUCCEEDED", 2),)]), summary_at=st.integers(0, 2),
+    ParentState,
+    status=st.sampled_from(sorted(RANK)),
+    status_reason=_small,
+    size=_num,
+    status_summary=st.sampled_from([(), (("RUNNING", 1),), (("SUCCEEDED", 2),)]),
+    summary_at=st.integers(0, 2),
     blocked=_small,
 )

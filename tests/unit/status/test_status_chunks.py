@@ -13,15 +13,15 @@ import json
 import random
 
 import pytest
-from port_fakes import FakeAnnouncer
-from status_fakes import FakeOutputs, FakeStatusStore, chunk_job_id, chunk_record, chunked_launch, service
 
 from batchlane.common.event_types import CHUNK_DUE, STATUS_CHANGED
 from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, chunk_parent_sk
+from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 from batchlane.status.commit import due_chunks
 from batchlane.status.models import TaskAbortRequested
-from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 from batchlane.status.transitions import counts_of
+from port_fakes import FakeAnnouncer
+from status_fakes import FakeOutputs, FakeStatusStore, chunk_job_id, chunk_record, chunked_launch, service
 
 SIZE, CHUNK, WINDOW = 10, 3, 2
 OUTPUTS = {f"s3://data/launches/L/outputs/{i}/outputs.json": {"y": i * 10} for i in range(SIZE)}
@@ -97,15 +97,22 @@ def test_the_phase_names_the_children_waiting_for_a_slot_while_nothing_runs():
 def test_counts_are_exact_whatever_the_order_duplicates_and_batching_of_every_chunk_events(seed):
     rng = random.Random(seed)
     launch, store, outputs, svc = setup(0, 1, 2, 3)
-    plans = {c: [ChildPlan(pending=True, attempts=(AttemptPlan("exit", 1), AttemptPlan()))
-                 if rng.random() < 0.3 else ChildPlan(pending=True)] * launch.chunks.chunk_len(c) for c in range(4)}
+    plans = {
+        c: [
+            ChildPlan(pending=True, attempts=(AttemptPlan("exit", 1), AttemptPlan()))
+            if rng.random() < 0.3
+            else ChildPlan(pending=True)
+        ]
+        * launch.chunks.chunk_len(c)
+        for c in range(4)
+    }
     events = [e for c in range(4) for e in chunk_events(launch, c, plans[c], seed=seed)]
     events += rng.sample(events, len(events) // 3)  # redeliveries
     rng.shuffle(events)
     k = 0
     while k < len(events):
         n = rng.randint(1, 10)
-        assert svc.process(records(events[k:k + n], k)) == {}
+        assert svc.process(records(events[k : k + n], k)) == {}
         k += n
         now = counts(store, launch)
         assert sum(now.values()) == SIZE and min(now.values()) >= 0
@@ -117,18 +124,24 @@ def test_counts_are_exact_whatever_the_order_duplicates_and_batching_of_every_ch
 
 def test_a_failed_child_fails_the_whole_map_stops_every_chunk_job_and_no_chunk_is_due_after():
     launch, store, _, svc = setup(0, 1)
-    plans = [ChildPlan(pending=True), ChildPlan(pending=True, attempts=(AttemptPlan("exit", 2),)),
-             ChildPlan(pending=True)]
+    plans = [
+        ChildPlan(pending=True),
+        ChildPlan(pending=True, attempts=(AttemptPlan("exit", 2),)),
+        ChildPlan(pending=True),
+    ]
     events = chunk_events(launch, 0, plans)
-    fail_at = next(i for i, e in enumerate(events) if e["detail"]["status"] == "FAILED"
-                   and "index" in e["detail"].get("arrayProperties", {}))
-    for e in events[:fail_at + 1]:
+    fail_at = next(
+        i
+        for i, e in enumerate(events)
+        if e["detail"]["status"] == "FAILED" and "index" in e["detail"].get("arrayProperties", {})
+    )
+    for e in events[: fail_at + 1]:
         svc.process(records([e]))
     summary = store.summary("L")
     assert summary["phase"] == "failed"
     reason = f"batchlane: launch failed ({summary['reason']})"
     assert svc.phases.jobs.terminated == [(chunk_job_id("L", 0), reason), (chunk_job_id("L", 1), reason)]
-    for e in events[fail_at + 1:]:  # chunk 0 ends (its parent FAILED): chunk 2 would be due
+    for e in events[fail_at + 1 :]:  # chunk 0 ends (its parent FAILED): chunk 2 would be due
         svc.process(records([e]))
     assert dues(svc) == []
     # Chunk 2 was submitted while the launch failed (its record had no job when the jobs were stopped).
@@ -199,8 +212,8 @@ def test_a_chunk_due_lost_to_a_failed_publish_is_announced_by_the_redelivery_onc
 
 
 def test_the_status_document_counts_the_children_waiting_for_a_slot():
-    from batchlane.common.executions import child_sk
     from batchlane.client.view import record_document
+    from batchlane.common.executions import child_sk
 
     launch, store, _, svc = setup(0, 1)
     svc.process(records(chunk_events(launch, 0)[:4]))

@@ -15,25 +15,37 @@ import re
 from conftest import FIXTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from status_fakes import DYNAMODB_ITEM_BYTES, FakeStatusStore, dynamodb_item_bytes, launch_record, service
 
+from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 from batchlane.status.events import (
-    MAX_ARRAY_SIZE, MAX_EPOCH_MS, MAX_EXIT_CODE, MAX_INDEX, MAX_LOG_NAME, MAX_TEXT, MIN_EXIT_CODE, ForeignEvent,
+    MAX_ARRAY_SIZE,
+    MAX_EPOCH_MS,
+    MAX_EXIT_CODE,
+    MAX_INDEX,
+    MAX_LOG_NAME,
+    MAX_TEXT,
+    MIN_EXIT_CODE,
+    ForeignEvent,
     MalformedEvent,
 )
 from batchlane.status.fold import MAX_ATTEMPTS, STATUSES, merge_child, merge_parent, observe
-from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
+from status_fakes import DYNAMODB_ITEM_BYTES, FakeStatusStore, dynamodb_item_bytes, launch_record, service
 
-FUZZ = settings(max_examples=200, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 JOB_A = "aaaaaaaa-0000-4000-8000-000000000001"  # an array of 3
 JOB_B = "bbbbbbbb-0000-4000-8000-000000000002"  # a plain job
 LAUNCHES = [launch_record("L-A", JOB_A, 3, min_success_ratio=0.5), launch_record("L-B", JOB_B, 1)]
-GOOD = (launch_events(JOB_A, [ChildPlan(pending=True, blocked=True),
-                              ChildPlan(attempts=(AttemptPlan("exit", 1), AttemptPlan("nostart"))),
-                              ChildPlan(attempts=(AttemptPlan("exit", 137), AttemptPlan()))])
-        + launch_events(JOB_B, [ChildPlan(pending=True)]))
+GOOD = launch_events(
+    JOB_A,
+    [
+        ChildPlan(pending=True, blocked=True),
+        ChildPlan(attempts=(AttemptPlan("exit", 1), AttemptPlan("nostart"))),
+        ChildPlan(attempts=(AttemptPlan("exit", 137), AttemptPlan())),
+    ],
+) + launch_events(JOB_B, [ChildPlan(pending=True)])
 
 
 def _samples_of(job_id: str) -> list[dict]:
@@ -51,15 +63,80 @@ BASES = SAMPLES + GOOD
 
 # ------------------------------------------------------------------ mutations
 BIG_TEXT = ["x" * 300_000, "²" * 150_000, "\U0001f642" * 75_000]  # 300 KB of UTF-8 each
-WEIRD_TEXT = ["", " ", "²", "٣", "১", f"{JOB_A}:²", f"{JOB_A}:٣", f"{JOB_A}:0012", f"{JOB_A}:2", f"{JOB_B}:0",
-              "1", "-1", "1.5", "NaN", "null", "true", *STATUSES, "HIBERNATING", "\x00", "\u202e", "arn:aws-cn:x"]
-NUMBERS = [-1, 0, 1, 2, 12, MAX_INDEX, MAX_INDEX + 1, MAX_ARRAY_SIZE, MAX_ARRAY_SIZE + 1, MIN_EXIT_CODE,
-           MIN_EXIT_CODE - 1, MAX_EXIT_CODE, MAX_EXIT_CODE + 1, 2**63, 10**40, -(10**40), MAX_EPOCH_MS,
-           MAX_EPOCH_MS + 1, 1_700_000_000_000]
-FIELD_NAMES = ["jobId", "status", "statusReason", "attempts", "container", "exitCode", "reason", "logStreamName",
-               "startedAt", "stoppedAt", "createdAt", "arrayProperties", "index", "size", "statusSummary",
-               "statusSummaryLastUpdatedAt", "logConfiguration", "options", "awslogs-group", "tags",
-               "retryStrategy", "jobArn", "jobQueue", "region", "resources", "source", "detail-type", "detail"]
+WEIRD_TEXT = [
+    "",
+    " ",
+    "²",
+    "٣",
+    "১",
+    f"{JOB_A}:²",
+    f"{JOB_A}:٣",
+    f"{JOB_A}:0012",
+    f"{JOB_A}:2",
+    f"{JOB_B}:0",
+    "1",
+    "-1",
+    "1.5",
+    "NaN",
+    "null",
+    "true",
+    *STATUSES,
+    "HIBERNATING",
+    "\x00",
+    "\u202e",
+    "arn:aws-cn:x",
+]
+NUMBERS = [
+    -1,
+    0,
+    1,
+    2,
+    12,
+    MAX_INDEX,
+    MAX_INDEX + 1,
+    MAX_ARRAY_SIZE,
+    MAX_ARRAY_SIZE + 1,
+    MIN_EXIT_CODE,
+    MIN_EXIT_CODE - 1,
+    MAX_EXIT_CODE,
+    MAX_EXIT_CODE + 1,
+    2**63,
+    10**40,
+    -(10**40),
+    MAX_EPOCH_MS,
+    MAX_EPOCH_MS + 1,
+    1_700_000_000_000,
+]
+FIELD_NAMES = [
+    "jobId",
+    "status",
+    "statusReason",
+    "attempts",
+    "container",
+    "exitCode",
+    "reason",
+    "logStreamName",
+    "startedAt",
+    "stoppedAt",
+    "createdAt",
+    "arrayProperties",
+    "index",
+    "size",
+    "statusSummary",
+    "statusSummaryLastUpdatedAt",
+    "logConfiguration",
+    "options",
+    "awslogs-group",
+    "tags",
+    "retryStrategy",
+    "jobArn",
+    "jobQueue",
+    "region",
+    "resources",
+    "source",
+    "detail-type",
+    "detail",
+]
 
 
 def _nested(depth: int):
@@ -70,25 +147,46 @@ def _nested(depth: int):
 
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.sampled_from(NUMBERS), st.floats(),
-    st.text(max_size=12), st.sampled_from(WEIRD_TEXT), st.sampled_from(BIG_TEXT),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.sampled_from(NUMBERS),
+    st.floats(),
+    st.text(max_size=12),
+    st.sampled_from(WEIRD_TEXT),
+    st.sampled_from(BIG_TEXT),
 )
 garbage = st.one_of(
-    st.recursive(scalars, lambda inner: st.one_of(
-        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(FIELD_NAMES) | st.text(max_size=8), inner,
-                                                     max_size=3)), max_leaves=8),
+    st.recursive(
+        scalars,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3),
+            st.dictionaries(st.sampled_from(FIELD_NAMES) | st.text(max_size=8), inner, max_size=3),
+        ),
+        max_leaves=8,
+    ),
     st.integers(150, 400).map(_nested),  # deeper than a JSON parser's recursion limit
 )
 # Values for each kind of field: mostly well-typed but absurd (what a type check alone lets through),
 # else the wrong type.
-numbers = st.one_of(st.sampled_from(NUMBERS), st.integers(-(10**45), 10**45), st.floats(),
-                    st.sampled_from(["1", True, None]))
-texts = st.one_of(st.sampled_from(BIG_TEXT), st.sampled_from(WEIRD_TEXT), st.text(max_size=12),
-                  st.sampled_from([None, 1, [], {}]))
-job_ids = st.one_of(st.builds("{}:{}".format, st.sampled_from([JOB_A, JOB_B]), st.one_of(
-    # digits to str.isdigit() that are not ASCII: decimal ones (int() reads them), superscripts (it raises)
-    st.text(st.characters(categories=["Nd", "No"], exclude_characters="0123456789"), min_size=1, max_size=4),
-    st.integers(-1, 20_000).map(str))), texts)
+numbers = st.one_of(
+    st.sampled_from(NUMBERS), st.integers(-(10**45), 10**45), st.floats(), st.sampled_from(["1", True, None])
+)
+texts = st.one_of(
+    st.sampled_from(BIG_TEXT), st.sampled_from(WEIRD_TEXT), st.text(max_size=12), st.sampled_from([None, 1, [], {}])
+)
+job_ids = st.one_of(
+    st.builds(
+        "{}:{}".format,
+        st.sampled_from([JOB_A, JOB_B]),
+        st.one_of(
+            # digits to str.isdigit() that are not ASCII: decimal ones (int() reads them), superscripts (it raises)
+            st.text(st.characters(categories=["Nd", "No"], exclude_characters="0123456789"), min_size=1, max_size=4),
+            st.integers(-1, 20_000).map(str),
+        ),
+    ),
+    texts,
+)
 statuses = st.sampled_from([*STATUSES, "HIBERNATING", "running", "", None, 1])
 
 # The values the status path reads (created where missing), with what to put there.
@@ -97,18 +195,56 @@ AP = ("detail", "arrayProperties")
 MODELLED = [
     *[(path, job_ids) for path in [("detail", "jobId")] * 3],
     (("detail", "status"), statuses),
-    *[(path, numbers) for path in [
-        (*A0, "container", "exitCode"), ("detail", "container", "exitCode"), (*A0, "startedAt"), (*A0, "stoppedAt"),
-        ("detail", "createdAt"), ("detail", "startedAt"), ("detail", "stoppedAt"), (*AP, "index"), (*AP, "size"),
-        (*AP, "statusSummary", "SUCCEEDED"), (*AP, "statusSummaryLastUpdatedAt"), ("detail", "retryStrategy", "attempts")]],
-    *[(path, texts) for path in [
-        ("region",), ("detail", "statusReason"), ("detail", "jobArn"), ("detail", "jobQueue"),
-        (*A0, "container", "reason"), (*A0, "container", "logStreamName"), (*A0, "statusReason"),
-        ("detail", "container", "reason"), ("detail", "container", "logStreamName"),
-        ("detail", "container", "logConfiguration", "options", "awslogs-group"), ("detail", "tags", "resourceArn")]],
-    *[(path, garbage) for path in [
-        ("source",), ("detail-type",), ("time",), ("resources",), ("detail",), ("detail", "attempts"), A0,
-        (*A0, "container"), ("detail", "container"), AP, (*AP, "statusSummary"), ("detail", "tags")]],
+    *[
+        (path, numbers)
+        for path in [
+            (*A0, "container", "exitCode"),
+            ("detail", "container", "exitCode"),
+            (*A0, "startedAt"),
+            (*A0, "stoppedAt"),
+            ("detail", "createdAt"),
+            ("detail", "startedAt"),
+            ("detail", "stoppedAt"),
+            (*AP, "index"),
+            (*AP, "size"),
+            (*AP, "statusSummary", "SUCCEEDED"),
+            (*AP, "statusSummaryLastUpdatedAt"),
+            ("detail", "retryStrategy", "attempts"),
+        ]
+    ],
+    *[
+        (path, texts)
+        for path in [
+            ("region",),
+            ("detail", "statusReason"),
+            ("detail", "jobArn"),
+            ("detail", "jobQueue"),
+            (*A0, "container", "reason"),
+            (*A0, "container", "logStreamName"),
+            (*A0, "statusReason"),
+            ("detail", "container", "reason"),
+            ("detail", "container", "logStreamName"),
+            ("detail", "container", "logConfiguration", "options", "awslogs-group"),
+            ("detail", "tags", "resourceArn"),
+        ]
+    ],
+    *[
+        (path, garbage)
+        for path in [
+            ("source",),
+            ("detail-type",),
+            ("time",),
+            ("resources",),
+            ("detail",),
+            ("detail", "attempts"),
+            A0,
+            (*A0, "container"),
+            ("detail", "container"),
+            AP,
+            (*AP, "statusSummary"),
+            ("detail", "tags"),
+        ]
+    ],
 ]
 
 
@@ -211,8 +347,11 @@ def assert_within_limits(obs) -> None:
         assert c.status in STATUSES and 0 <= c.n <= MAX_ATTEMPTS and len(c.attempts) <= MAX_ATTEMPTS
         assert _text(c.status_reason, MAX_TEXT) and _text(c.blocked, MAX_TEXT) and _text(c.log_group, MAX_LOG_NAME)
         for a in c.attempts:
-            assert a.exit_code is None or (isinstance(a.exit_code, int) and not isinstance(a.exit_code, bool)
-                                           and MIN_EXIT_CODE <= a.exit_code <= MAX_EXIT_CODE)
+            assert a.exit_code is None or (
+                isinstance(a.exit_code, int)
+                and not isinstance(a.exit_code, bool)
+                and MIN_EXIT_CODE <= a.exit_code <= MAX_EXIT_CODE
+            )
             assert _text(a.reason, MAX_TEXT) and _text(a.status_reason, MAX_TEXT) and _text(a.log_stream, MAX_LOG_NAME)
             assert _epoch_ms(a.started_at) and _epoch_ms(a.stopped_at)
         item = c.to_item()
@@ -250,7 +389,8 @@ def test_a_mutated_event_is_read_within_the_limits_or_rejected_as_malformed_or_f
 
 # ------------------------------------------------------------------ a mixed batch through the service
 garbage_bodies = st.one_of(
-    st.text(max_size=40), st.sampled_from(BIG_TEXT + ["[1, 2]", "null", "{}", '"x"', "{not json", "[" * 500]),
+    st.text(max_size=40),
+    st.sampled_from(BIG_TEXT + ["[1, 2]", "null", "{}", '"x"', "{not json", "[" * 500]),
     garbage.map(json.dumps),
 )
 
@@ -258,10 +398,14 @@ garbage_bodies = st.one_of(
 @st.composite
 def mixed_batches(draw):
     """(message id, body) of good events and bad ones (mutated, garbage) in any order."""
-    good = [(f"good-{i}", json.dumps(GOOD[i]))
-            for i in draw(st.lists(st.integers(0, len(GOOD) - 1), min_size=1, max_size=len(GOOD), unique=True))]
-    bad = [(f"bad-{i}", json.dumps(draw(mutated_events())) if draw(st.booleans()) else draw(garbage_bodies))
-           for i in range(draw(st.integers(1, 8)))]
+    good = [
+        (f"good-{i}", json.dumps(GOOD[i]))
+        for i in draw(st.lists(st.integers(0, len(GOOD) - 1), min_size=1, max_size=len(GOOD), unique=True))
+    ]
+    bad = [
+        (f"bad-{i}", json.dumps(draw(mutated_events())) if draw(st.booleans()) else draw(garbage_bodies))
+        for i in range(draw(st.integers(1, 8)))
+    ]
     return draw(st.permutations(good + bad))
 
 

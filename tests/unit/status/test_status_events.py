@@ -55,8 +55,10 @@ def test_queue_blocked_event(event):
 
 def test_own_log_group_and_partition(event):
     e = event("single-running.json")
-    e["detail"]["container"]["logConfiguration"] = {"logDriver": "awslogs",
-                                                    "options": {"awslogs-group": "/batchlane/jobs"}}
+    e["detail"]["container"]["logConfiguration"] = {
+        "logDriver": "awslogs",
+        "options": {"awslogs-group": "/batchlane/jobs"},
+    }
     for key in ("jobArn", "jobQueue"):
         e["detail"][key] = e["detail"][key].replace("arn:aws:", "arn:aws-cn:")
     parsed = parse_event(e)
@@ -65,11 +67,14 @@ def test_own_log_group_and_partition(event):
     assert parse_event(event("single-running.json")).detail.log_group is None
 
 
-@pytest.mark.parametrize("raw", [
-    {"source": "aws.ec2", "detail-type": "EC2 Instance State-change Notification", "detail": {}},
-    {"source": "aws.batch", "detail-type": "Batch Compute Environment State Change", "detail": {}},
-    {"source": "batchlane", "detail-type": "Task Launch Requested", "detail": {}},
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"source": "aws.ec2", "detail-type": "EC2 Instance State-change Notification", "detail": {}},
+        {"source": "aws.batch", "detail-type": "Batch Compute Environment State Change", "detail": {}},
+        {"source": "batchlane", "detail-type": "Task Launch Requested", "detail": {}},
+    ],
+)
 def test_foreign_events_are_reported_not_parsed(raw):
     with pytest.raises(ForeignEvent):
         parse_event(raw)

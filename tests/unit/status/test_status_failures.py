@@ -6,16 +6,24 @@ from __future__ import annotations
 import json
 
 import pytest
-from status_fakes import FakeStatusStore, launch_record, service
 
-from batchlane.common.event_types import STATUS_CHANGED
 from batchlane.client.render import status_lines
+from batchlane.client.view import replay_document
+from batchlane.common.event_types import STATUS_CHANGED
 from batchlane.status.failures import (
-    APPLICATION_ERROR, CANCELLED, IMAGE_PULL_FAILED, OUT_OF_MEMORY, SPOT_RECLAIMED, TIMEOUT, UNKNOWN, classify,
-    failure_delta, failures_of,
+    APPLICATION_ERROR,
+    CANCELLED,
+    IMAGE_PULL_FAILED,
+    OUT_OF_MEMORY,
+    SPOT_RECLAIMED,
+    TIMEOUT,
+    UNKNOWN,
+    classify,
+    failure_delta,
+    failures_of,
 )
 from batchlane.status.fold import ChildState, merge_child
-from batchlane.client.view import replay_document
+from status_fakes import FakeStatusStore, launch_record, service
 
 SAMPLES = [
     ("single-failed-spot-reclaimed.json", SPOT_RECLAIMED, [SPOT_RECLAIMED, SPOT_RECLAIMED]),
@@ -27,8 +35,9 @@ SAMPLES = [
 
 
 @pytest.mark.parametrize(("sample", "child_class", "attempt_classes"), SAMPLES)
-def test_each_failed_attempt_of_the_samples_is_classified_in_the_status_record(event, sample, child_class,
-                                                                                attempt_classes):
+def test_each_failed_attempt_of_the_samples_is_classified_in_the_status_record(
+    event, sample, child_class, attempt_classes
+):
     state, _ = merge_child(None, event(sample))
     item = state.to_item()
     assert item["failureClass"] == child_class
@@ -53,14 +62,17 @@ def test_running_and_succeeded_children_have_no_failure_class(event):
         assert all("failureClass" not in a for a in state.to_item().get("attempts", []))
 
 
-@pytest.mark.parametrize(("status_reason", "reason", "exit_code", "expected"), [
-    ("Your Spot Task was interrupted.", None, None, SPOT_RECLAIMED),
-    ("Essential container in task exited", None, 137, APPLICATION_ERROR),  # SIGKILL without an OOM reason
-    ("batchlane: aborted on request", None, None, CANCELLED),
-    ("Essential container in task exited", None, 0, None),
-    ("Task failed to start", None, None, UNKNOWN),
-    (None, None, None, None),  # nothing says it stopped: running
-])
+@pytest.mark.parametrize(
+    ("status_reason", "reason", "exit_code", "expected"),
+    [
+        ("Your Spot Task was interrupted.", None, None, SPOT_RECLAIMED),
+        ("Essential container in task exited", None, 137, APPLICATION_ERROR),  # SIGKILL without an OOM reason
+        ("batchlane: aborted on request", None, None, CANCELLED),
+        ("Essential container in task exited", None, 0, None),
+        ("Task failed to start", None, None, UNKNOWN),
+        (None, None, None, None),  # nothing says it stopped: running
+    ],
+)
 def test_classification_rules(status_reason, reason, exit_code, expected):
     assert classify(status_reason, reason, exit_code) == expected
 

@@ -4,26 +4,52 @@ from decimal import Decimal
 
 import pytest
 
-from batchlane.status.events import MalformedEvent
-from batchlane.status.fold import (
-    MAX_ATTEMPTS, MAX_TEXT, Attempt, ChildState, Fold, add_deltas, count_delta, decide_phase, fold_events,
-    initial_counts, merge_child, min_successes, observe, summarize,
-)
 from batchlane.client.links import child_log_links
 from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, child_events, job_event, launch_events
+from batchlane.status.events import MalformedEvent
+from batchlane.status.fold import (
+    MAX_ATTEMPTS,
+    MAX_TEXT,
+    Attempt,
+    ChildState,
+    Fold,
+    add_deltas,
+    count_delta,
+    decide_phase,
+    fold_events,
+    initial_counts,
+    merge_child,
+    min_successes,
+    observe,
+    summarize,
+)
 
 PLAIN = "4c7599ae-0a82-49aa-ba5a-4727fcce14a8"
 ARRAY = "a1b2c3d4-0000-4000-8000-000000000001"
 
 
 def plain_record(**kw):
-    return {"launchId": "L-plain", "jobId": PLAIN, "size": 1, "isArray": False, "minSuccessRatio": 1,
-            "queue": "critical", **kw}
+    return {
+        "launchId": "L-plain",
+        "jobId": PLAIN,
+        "size": 1,
+        "isArray": False,
+        "minSuccessRatio": 1,
+        "queue": "critical",
+        **kw,
+    }
 
 
 def array_record(size, ratio=1, **kw):
-    return {"launchId": "L-array", "jobId": ARRAY, "size": size, "isArray": True, "minSuccessRatio": ratio,
-            "queue": "batchlane-default", **kw}
+    return {
+        "launchId": "L-array",
+        "jobId": ARRAY,
+        "size": size,
+        "isArray": True,
+        "minSuccessRatio": ratio,
+        "queue": "batchlane-default",
+        **kw,
+    }
 
 
 def test_plain_job_from_the_sample_events(event):
@@ -58,8 +84,9 @@ def test_duplicate_and_stale_events_change_nothing(event):
 
 
 def test_running_event_after_the_terminal_one_does_not_reopen_the_job(event):
-    s = fold_events(plain_record(), [event("single-failed-exit1.json"), event("single-running.json"),
-                                     event("single-runnable.json")])
+    s = fold_events(
+        plain_record(), [event("single-failed-exit1.json"), event("single-running.json"), event("single-runnable.json")]
+    )
     assert s.phase == "failed" and s.children[0].status == "FAILED"
 
 
@@ -84,16 +111,19 @@ def test_a_retry_is_followed_and_every_attempt_keeps_its_details():
     assert child.attempts[0].exit_code == 137
     assert child.attempts[1].log_stream and child.attempts[1].log_stream != child.attempts[0].log_stream
     assert [link.name for link in child_log_links(child, "us-east-1")] == [
-        "AWS Batch #0-0 (PhaseRetryableFailure)", "AWS Batch #0-1 (PhaseRunning)"]
+        "AWS Batch #0-0 (PhaseRetryableFailure)",
+        "AWS Batch #0-1 (PhaseRunning)",
+    ]
     # the RUNNABLE of the retry still shows attempt 0's stream in `container`: not taken for attempt 1
-    retry_runnable = next(i for i, e in enumerate(events) if e["detail"]["status"] == "RUNNABLE"
-                          and e["detail"]["attempts"])
+    retry_runnable = next(
+        i for i, e in enumerate(events) if e["detail"]["status"] == "RUNNABLE" and e["detail"]["attempts"]
+    )
     g = Fold(job_id=PLAIN)
     for e in events[: retry_runnable + 1]:
         g.add(e)
     child = g.children[0]
     assert child.status == "RUNNABLE" and child.attempt_count == 1 and len(child.attempts) == 1
-    for e in events[second_running + 1:]:
+    for e in events[second_running + 1 :]:
         f.add(e)
     final = f.status(plain_record())
     assert final.phase == "succeeded"
@@ -168,8 +198,19 @@ def test_default_ratio_fails_on_the_first_failed_child():
     assert s.phase == "failed" and s.terminate and s.non_final == (1, 2, 3, 4)
 
 
-@pytest.mark.parametrize("size,ratio,need", [(10, 0.7, 7), (10, "0.7", 7), (3, 0.34, 2), (10, 1, 10),
-                                             (10, None, 10), (10, 0, 0), (7, Decimal("0.5"), 4), (5, 2, 5)])
+@pytest.mark.parametrize(
+    "size,ratio,need",
+    [
+        (10, 0.7, 7),
+        (10, "0.7", 7),
+        (3, 0.34, 2),
+        (10, 1, 10),
+        (10, None, 10),
+        (10, 0, 0),
+        (7, Decimal("0.5"), 4),
+        (5, 2, 5),
+    ],
+)
 def test_min_successes_is_ceil_of_ratio_times_size(size, ratio, need):
     assert min_successes(size, ratio) == need
 
@@ -191,8 +232,13 @@ def test_decide_phase_from_counts_alone():
 
 def test_count_deltas_keep_the_counts_summing_to_size():
     counts = initial_counts(3)
-    for old, new in [(None, "RUNNABLE"), ("RUNNABLE", "RUNNING"), (None, "SUCCEEDED"), ("RUNNING", "RUNNABLE"),
-                     ("RUNNABLE", "RUNNABLE")]:
+    for old, new in [
+        (None, "RUNNABLE"),
+        ("RUNNABLE", "RUNNING"),
+        (None, "SUCCEEDED"),
+        ("RUNNING", "RUNNABLE"),
+        ("RUNNABLE", "RUNNABLE"),
+    ]:
         add_deltas(counts, count_delta(old, new))
     assert {k: v for k, v in counts.items() if v} == {"SUBMITTED": 1, "RUNNABLE": 1, "SUCCEEDED": 1}
     assert count_delta("RUNNING", "RUNNING") == {}
@@ -203,9 +249,13 @@ def test_child_item_round_trips_through_dynamodb_numbers(event):
     state, _ = merge_child(None, event("single-failed-exit1.json"))
     item = state.to_item()
     assert item["attempts"][0] == {
-        "exitCode": 1, "statusReason": "Essential container in task exited",
+        "exitCode": 1,
+        "statusReason": "Essential container in task exited",
         "logStream": "first-run-job-definition/default/770a2f9cd4bb407c84227223b775ca25",
-        "startedAt": 1586285300000, "stoppedAt": 1586285900000, "failureClass": "application-error"}
+        "startedAt": 1586285300000,
+        "stoppedAt": 1586285900000,
+        "failureClass": "application-error",
+    }
     assert item["failureClass"] == "application-error"
     as_stored = json.loads(json.dumps(item), parse_int=Decimal)
     assert ChildState.from_item(as_stored) == state
@@ -214,10 +264,18 @@ def test_child_item_round_trips_through_dynamodb_numbers(event):
 
 def test_child_item_stays_small_even_at_the_worst_case():
     long = "x" * 50_000
-    attempts = [{"container": {"exitCode": 1, "reason": long, "logStreamName": "d/default/" + "f" * 32},
-                 "startedAt": 1, "stoppedAt": 2, "statusReason": long} for _ in range(15)]
-    e = job_event(job_id=ARRAY, index=9999, status="FAILED", attempts=attempts, status_reason=long,
-                  container={"reason": long})
+    attempts = [
+        {
+            "container": {"exitCode": 1, "reason": long, "logStreamName": "d/default/" + "f" * 32},
+            "startedAt": 1,
+            "stoppedAt": 2,
+            "statusReason": long,
+        }
+        for _ in range(15)
+    ]
+    e = job_event(
+        job_id=ARRAY, index=9999, status="FAILED", attempts=attempts, status_reason=long, container={"reason": long}
+    )
     state = observe(e).child
     assert len(state.attempts) == MAX_ATTEMPTS and state.n == MAX_ATTEMPTS
     assert all(len(a.reason) <= MAX_TEXT for a in state.attempts)

@@ -4,11 +4,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 from batchlane.status.fold import fold_events
 from batchlane.status.outputs import (
-    MORE, OutputsWriter, assemble_outputs, child_error_message, error_summary, launch_error_summary,
+    MORE,
+    OutputsWriter,
+    assemble_outputs,
+    child_error_message,
+    error_summary,
+    launch_error_summary,
 )
-from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 
 
 def test_map_outputs_one_list_per_name_in_index_order_none_for_failed():
@@ -18,7 +23,9 @@ def test_map_outputs_one_list_per_name_in_index_order_none_for_failed():
 
 def test_map_outputs_with_declared_names():
     assert assemble_outputs(2, {0: {"y": 1, "extra": 9}}, unwrap=False, names=["y", "z"]) == {
-        "y": [1, None], "z": [None, None]}
+        "y": [1, None],
+        "z": [None, None],
+    }
 
 
 def test_single_task_outputs_are_unwrapped():
@@ -39,8 +46,9 @@ def test_error_summary_is_bounded():
 
 
 def test_child_error_messages(event):
-    s = fold_events({"jobId": "4c7599ae-0a82-49aa-ba5a-4727fcce14a8", "size": 1},
-                    [event("single-failed-cannot-pull.json")])
+    s = fold_events(
+        {"jobId": "4c7599ae-0a82-49aa-ba5a-4727fcce14a8", "size": 1}, [event("single-failed-cannot-pull.json")]
+    )
     assert child_error_message(s.children[0]).startswith("Task failed to start: CannotPullContainerError")
     s = fold_events({"jobId": "4c7599ae-0a82-49aa-ba5a-4727fcce14a8", "size": 1}, [event("single-failed-exit1.json")])
     assert child_error_message(s.children[0]) == "Essential container in task exited (exit code 1)"
@@ -48,8 +56,11 @@ def test_child_error_messages(event):
 
 def test_launch_error_summary_groups_children_failing_alike():
     job = "a1b2c3d4-0000-4000-8000-000000000009"
-    plans = [ChildPlan(attempts=(AttemptPlan("exit", 1),))] * 2 + [ChildPlan()] + [
-        ChildPlan(attempts=(AttemptPlan("exit", 1),)), ChildPlan(attempts=(AttemptPlan("nostart"),))]
+    plans = (
+        [ChildPlan(attempts=(AttemptPlan("exit", 1),))] * 2
+        + [ChildPlan()]
+        + [ChildPlan(attempts=(AttemptPlan("exit", 1),)), ChildPlan(attempts=(AttemptPlan("nostart"),))]
+    )
     s = fold_events({"jobId": job, "size": 5, "minSuccessRatio": 0.2}, launch_events(job, plans))
     assert launch_error_summary(s.children).splitlines() == [
         "[0-1][3]: Essential container in task exited (exit code 1)",
@@ -60,9 +71,12 @@ def test_launch_error_summary_groups_children_failing_alike():
 
 # A chunked map task's outputs are merged from per-chunk parts (status.finish): the same document
 # as assembling every child at once, whatever names appear in which chunk.
-child_outputs = st.one_of(st.none(), st.dictionaries(st.sampled_from(["a", "b", "c"]),
-                                                     st.one_of(st.integers(), st.text(max_size=3), st.none()),
-                                                     max_size=3))
+child_outputs = st.one_of(
+    st.none(),
+    st.dictionaries(
+        st.sampled_from(["a", "b", "c"]), st.one_of(st.integers(), st.text(max_size=3), st.none()), max_size=3
+    ),
+)
 
 
 def part_of(outs, offset, size, names=None):
@@ -94,15 +108,18 @@ def test_outputs_merged_from_parts_are_the_outputs_assembled_at_once(size, chunk
     assert merged(size, chunk_size, outs, names, lambda c: with_part[c]) == expected
 
 
-@pytest.mark.parametrize("part, why", [
-    (b'{"offset": 2, "size": 3, "columns": [["a", 5]]}\n1,2,3', "a part of 3 children"),
-    (b'{"offset": 0, "size": 2, "columns": [["a", 3]]}\n1,2', "another chunk's part of as many children"),
-    (b'{"offset": 2, "size": 2, "columns": [["a", 9]]}\n1,2', "lengths that are not the body's"),
-    (b'{"offset": 2, "size": 2, "columns": [["a", 1], ["a", 2]]}\n1,2,', "a name twice"),
-    (b'not json\n1,2', "no header"),
-    (b'{"offset": 2, "size": 2}\n', "no columns"),
-    (b'{"offset": 2, "size": 2, "columns": [["a", 0]]}\n', "an empty column"),
-])
+@pytest.mark.parametrize(
+    "part, why",
+    [
+        (b'{"offset": 2, "size": 3, "columns": [["a", 5]]}\n1,2,3', "a part of 3 children"),
+        (b'{"offset": 0, "size": 2, "columns": [["a", 3]]}\n1,2', "another chunk's part of as many children"),
+        (b'{"offset": 2, "size": 2, "columns": [["a", 9]]}\n1,2', "lengths that are not the body's"),
+        (b'{"offset": 2, "size": 2, "columns": [["a", 1], ["a", 2]]}\n1,2,', "a name twice"),
+        (b"not json\n1,2", "no header"),
+        (b'{"offset": 2, "size": 2}\n', "no columns"),
+        (b'{"offset": 2, "size": 2, "columns": [["a", 0]]}\n', "an empty column"),
+    ],
+)
 def test_a_part_that_is_not_one_of_the_chunk_s_children_is_refused_and_adds_nothing(part, why):
     writer = OutputsWriter(4)
     writer.add(0, {"a": 0})

@@ -7,20 +7,35 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from status_strategies import any_child_state, any_parent_state, launch_plans, ratios
 
-from batchlane.status.fold import (
-    ChildState, Fold, ParentState, add_deltas, count_delta, initial_counts, merge_child, merge_parent,
-    min_successes, observe, summarize,
-)
 from batchlane.client.links import child_log_links
 from batchlane.sandbox.simulate import launch_events
+from batchlane.status.fold import (
+    ChildState,
+    Fold,
+    ParentState,
+    add_deltas,
+    count_delta,
+    initial_counts,
+    merge_child,
+    merge_parent,
+    min_successes,
+    observe,
+    summarize,
+)
 
 JOB = "8e1c5b3a-1f2e-4d55-9a0b-3c2d1e0f9a77"
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def record(size, ratio=1):
-    return {"launchId": "L-1", "jobId": JOB, "size": size, "isArray": size > 1, "minSuccessRatio": ratio,
-            "queue": "batchlane-default"}
+    return {
+        "launchId": "L-1",
+        "jobId": JOB,
+        "size": size,
+        "isArray": size > 1,
+        "minSuccessRatio": ratio,
+        "queue": "batchlane-default",
+    }
 
 
 def fold(launch, events):
@@ -107,8 +122,7 @@ def test_one_item_per_child_written_only_on_change_matches_the_in_memory_fold(h)
     assert stored == fold(launch, true_order)
     assert {k: v for k, v in counts.items() if v} == {k: v for k, v in stored.counts.items() if v}
     assert sum(stored.counts.values()) == len(plans)
-    child_events = sum(1 for e in delivered if "index" in e["detail"].get("arrayProperties", {})
-                       or len(plans) == 1)
+    child_events = sum(1 for e in delivered if "index" in e["detail"].get("arrayProperties", {}) or len(plans) == 1)
     assert writes <= child_events
     # Folding any event again into the final state changes nothing: no write for a duplicate.
     for raw in delivered:

@@ -7,17 +7,14 @@ import json
 import random
 import threading
 
-from port_fakes import FakeAnnouncer
-from status_fakes import FakeOutputs, FakeStatusStore, launch_record, service
-
 from batchlane.common.event_types import ABORT_REJECTED, STATUS_CHANGED
 from batchlane.common.executions import LAUNCH_TAG
-from batchlane.common.settings import Settings
-from batchlane.status.models import TaskAbortRequested
 from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
+from batchlane.status.models import TaskAbortRequested
 from batchlane.status.transitions import CLAIM_SECONDS
 from clock import Clock
-
+from port_fakes import FakeAnnouncer
+from status_fakes import FakeOutputs, FakeStatusStore, launch_record, service
 
 
 def records(events):
@@ -46,9 +43,12 @@ def test_a_map_task_that_can_no_longer_succeed_is_stopped_once():
     svc = service(store)
     plans = [ChildPlan(attempts=(AttemptPlan("exit", 3),))] + [ChildPlan(pending=True)] * 3
     events = launch_events("job", plans, rng=random.Random(1), tags={LAUNCH_TAG: "L"})
-    failed_at = next(i for i, e in enumerate(events)
-                     if e["detail"]["status"] == "FAILED" and e["detail"].get("arrayProperties", {}).get("index") == 0)
-    for e in events[:failed_at + 1] + events:  # child 0 fails while others still run; then everything, again
+    failed_at = next(
+        i
+        for i, e in enumerate(events)
+        if e["detail"]["status"] == "FAILED" and e["detail"].get("arrayProperties", {}).get("index") == 0
+    )
+    for e in events[: failed_at + 1] + events:  # child 0 fails while others still run; then everything, again
         svc.process(records([e]))
     summary = store.summary("L")
     assert svc.phases.jobs.terminated == [("job", f"batchlane: launch failed ({summary['reason']})")]
@@ -77,8 +77,9 @@ def test_concurrent_invocations_announce_each_phase_change_once_and_write_output
 
         def run(svc, part):
             barrier.wait()
-            for chunk in (part[k:k + 3] for k in range(0, len(part), 3)):
+            for chunk in (part[k : k + 3] for k in range(0, len(part), 3)):
                 svc.process(records(chunk))
+
         parts = [events[i::4] for i in range(4)]
         threads = [threading.Thread(target=run, args=(s, p)) for s, p in zip(services, parts)]
         [t.start() for t in threads]
@@ -114,8 +115,11 @@ def test_abort_stops_the_job_once_and_later_aborts_are_answered():
     assert svc.phases.jobs.terminated == [("job", "batchlane: aborted on request: user")]
     assert store.summary("L")["phase"] == "aborted" and store.summary("L")["terminated"] is True
     rejected = svc.phases.announcer.of(ABORT_REJECTED)
-    assert [r["reason"] for r in rejected] == ["the launch has already aborted", "no such launch",
-                                               "the event names no launchId"]
+    assert [r["reason"] for r in rejected] == [
+        "the launch has already aborted",
+        "no such launch",
+        "the event names no launchId",
+    ]
     assert rejected[0]["phase"] == "aborted"
 
 

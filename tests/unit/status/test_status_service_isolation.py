@@ -3,11 +3,10 @@ launch whose write fails fails only its own messages."""
 
 import json
 
-from status_fakes import FakeStatusStore, launch_record, service
-
+from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 from batchlane.status import service as service_module
 from batchlane.status.events import MAX_TEXT
-from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
+from status_fakes import FakeStatusStore, launch_record, service
 
 JOB_A = "aaaaaaaa-0000-4000-8000-000000000001"
 JOB_B = "bbbbbbbb-0000-4000-8000-000000000002"
@@ -60,8 +59,11 @@ def test_an_unexpected_error_reading_one_record_skips_that_record_only(monkeypat
     store = FakeStatusStore(*LAUNCHES)
     svc = service(store)
     batch = records("a", EVENTS_A) + records("b", EVENTS_B)
-    poisoned_ids = {m for m, body in batch
-                    if (json.loads(body)["detail"]["jobId"], json.loads(body)["detail"]["status"]) == (f"{JOB_A}:0", "RUNNABLE")}
+    poisoned_ids = {
+        m
+        for m, body in batch
+        if (json.loads(body)["detail"]["jobId"], json.loads(body)["detail"]["status"]) == (f"{JOB_A}:0", "RUNNABLE")
+    }
     assert len(poisoned_ids) == 1
 
     assert svc.process(batch) == {}

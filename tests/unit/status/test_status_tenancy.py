@@ -6,27 +6,36 @@ from __future__ import annotations
 import json
 
 import pytest
-from port_fakes import FakeAnnouncer
-from status_fakes import DATA_BUCKET, FakeOutputs, FakeStatusStore, launch_record, service
 
 from batchlane.common.event_types import ABORT_REJECTED
 from batchlane.common.settings import Settings
 from batchlane.common.tenancy import Producer, Tenancy
 from batchlane.status.models import TaskAbortRequested
+from port_fakes import FakeAnnouncer
+from status_fakes import DATA_BUCKET, FakeOutputs, FakeStatusStore, launch_record, service
 
-TENANCY = Tenancy.model_validate({"teams": [
-    {"name": "ops", "sources": ["ops.cli"], "launch": [{"project": "*"}], "abort": "any"},
-    {"name": "genomics", "sources": ["genomics.pipelines", "genomics.cli"], "launch": [{"project": "genomics"}]},
-    {"name": "vision", "sources": ["vision.pipelines"], "launch": [{"project": "vision"}]},
-]})
+TENANCY = Tenancy.model_validate(
+    {
+        "teams": [
+            {"name": "ops", "sources": ["ops.cli"], "launch": [{"project": "*"}], "abort": "any"},
+            {
+                "name": "genomics",
+                "sources": ["genomics.pipelines", "genomics.cli"],
+                "launch": [{"project": "genomics"}],
+            },
+            {"name": "vision", "sources": ["vision.pipelines"], "launch": [{"project": "vision"}]},
+        ]
+    }
+)
 LAUNCHED_BY = Producer(source="genomics.pipelines", team="genomics")
 
 
 def record(launch_id="L", producer=LAUNCHED_BY, **fields):
     base = launch_record(launch_id, "job", 1)
     uri = f"s3://{DATA_BUCKET}/launches/genomics/production/{launch_id}/outputs/"
-    return base.model_copy(update={"producer": producer, "project": "genomics", "domain": "production",
-                                   "outputs_uri": uri, **fields})
+    return base.model_copy(
+        update={"producer": producer, "project": "genomics", "domain": "production", "outputs_uri": uri, **fields}
+    )
 
 
 @pytest.fixture
@@ -45,8 +54,10 @@ def rejections(svc) -> list[str]:
 
 def test_an_abort_from_another_team_is_rejected_and_the_job_keeps_running(svc):
     abort(svc, "vision.pipelines")
-    assert rejections(svc) == ['producer "vision.pipelines" (team vision) may not abort it: it was launched by '
-                               "'genomics.pipelines' (team genomics); only that team or an admin team (abort: any) may"]
+    assert rejections(svc) == [
+        'producer "vision.pipelines" (team vision) may not abort it: it was launched by '
+        "'genomics.pipelines' (team genomics); only that team or an admin team (abort: any) may"
+    ]
     assert svc.phases.jobs.terminated == [] and svc.store.summary("L") is None
 
 
@@ -91,12 +102,15 @@ def test_outputs_are_read_from_the_launchs_own_prefix():
     assert outputs.written == [(f"s3://{DATA_BUCKET}/launches/genomics/production/L/outputs.json", {"x": 1})]
 
 
-@pytest.mark.parametrize("forged", [
-    f"s3://{DATA_BUCKET}/launches/vision/production/L/outputs/",  # another project
-    f"s3://{DATA_BUCKET}/launches/genomics/production/OTHER/outputs/",  # another launch
-    "s3://elsewhere/launches/genomics/production/L/outputs/",  # another bucket
-    f"s3://{DATA_BUCKET}/launches/L/outputs/",  # the old layout, for a record that has a producer
-])
+@pytest.mark.parametrize(
+    "forged",
+    [
+        f"s3://{DATA_BUCKET}/launches/vision/production/L/outputs/",  # another project
+        f"s3://{DATA_BUCKET}/launches/genomics/production/OTHER/outputs/",  # another launch
+        "s3://elsewhere/launches/genomics/production/L/outputs/",  # another bucket
+        f"s3://{DATA_BUCKET}/launches/L/outputs/",  # the old layout, for a record that has a producer
+    ],
+)
 def test_a_forged_outputs_uri_is_neither_read_nor_written(forged):
     outputs = FakeOutputs({forged + "0/outputs.json": {"secret": 1}})
     launch = record(outputs_uri=forged)
@@ -104,8 +118,10 @@ def test_a_forged_outputs_uri_is_neither_read_nor_written(forged):
     reads = []
     outputs.read_many = lambda uris: reads.append(uris) or {}
     result = succeed(svc, launch)
-    assert "outputsUri" not in result and result["error"] == f"outputs not assembled: {forged} is not this launch's " \
-                                                             "outputs prefix"
+    assert (
+        "outputsUri" not in result
+        and result["error"] == f"outputs not assembled: {forged} is not this launch's outputs prefix"
+    )
     assert reads == [] and outputs.written == []
 
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import argparse
 
-from batchlane.common.event_types import ABORT_REQUESTED
 from batchlane.cli.common import OK, USAGE, CliError, Context, add_command, positive_seconds
 from batchlane.client.render import sent_line, status_lines
+from batchlane.common.event_types import ABORT_REQUESTED
 
 NOT_OK = 1  # rejected, unknown, already ended, no answer
 
@@ -51,8 +51,10 @@ def _report(args: argparse.Namespace, ctx: Context, client, outcome, say) -> int
         return _rejected(ctx, args.json, launch_id, f"the launch has already {outcome.phase}", outcome.phase)
     if not outcome.known:
         hint = "" if outcome.answers_queue else " (no answers queue: a rejection cannot be shown here)"
-        raise CliError(f"no launch {launch_id!r} in table {ctx.last_table} and no answer within "
-                       f"{args.wait_timeout:g} s{hint}", NOT_OK)
+        raise CliError(
+            f"no launch {launch_id!r} in table {ctx.last_table} and no answer within {args.wait_timeout:g} s{hint}",
+            NOT_OK,
+        )
     raise CliError(f"launch {launch_id} was not aborted within {args.wait_timeout:g} s (no answer yet)", NOT_OK)
 
 
@@ -80,7 +82,9 @@ def cmd_abort(args: argparse.Namespace, ctx: Context) -> int:
 
 def register(subparsers) -> None:
     p = add_command(
-        subparsers, "abort", cmd_abort,
+        subparsers,
+        "abort",
+        cmd_abort,
         help="stop a launch (Task Abort Requested); --wait until it is aborted or the abort rejected",
         description=(
             "Put a Task Abort Requested event {launchId, reason} on the deployment's bus. batchlane stops\n"
@@ -88,11 +92,18 @@ def register(subparsers) -> None:
             "answers Task Abort Rejected (unknown launch, launch already ended). --wait follows it: the\n"
             "phase from the executions table, a rejection from the answers queue (<prefix>-answers).\n\n"
             "exit codes: 0 requested (--wait: aborted), 1 rejected, unknown, already ended or no answer\n"
-            "within --wait-timeout, 2 usage, 3 AWS error"))
+            "within --wait-timeout, 2 usage, 3 AWS error"
+        ),
+    )
     p.add_argument("launch_id", metavar="LAUNCH_ID", help="the launch to stop")
     p.add_argument("--reason", metavar="TEXT", help="why (kept in the launch's reason: 'aborted on request: TEXT')")
     p.add_argument("--source", default="batchlane.cli", help="the event's source (default batchlane.cli)")
     p.add_argument("--wait", action="store_true", help="wait until the launch is aborted or the abort rejected")
-    p.add_argument("--wait-timeout", type=positive_seconds, default=60, metavar="SECONDS",
-                   help="how long --wait waits for the outcome (default 60)")
+    p.add_argument(
+        "--wait-timeout",
+        type=positive_seconds,
+        default=60,
+        metavar="SECONDS",
+        help="how long --wait waits for the outcome (default 60)",
+    )
     p.add_argument("--poll", type=float, default=0.3, metavar="SECONDS", help=argparse.SUPPRESS)

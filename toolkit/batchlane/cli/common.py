@@ -12,10 +12,11 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 # Exit codes, the same for every command.
 OK = 0
@@ -47,14 +48,27 @@ def _global_options() -> argparse.ArgumentParser:
     # overwriting the other; main() fills in the defaults.
     options = argparse.ArgumentParser(add_help=False)
     group = options.add_argument_group("global options")
-    group.add_argument("--deployment", metavar="NAME", default=argparse.SUPPRESS,
-                       help="deployment configuration config/NAME.yaml (or a path); default $BATCHLANE_DEPLOYMENT or dev")
-    group.add_argument("--table", metavar="NAME", default=argparse.SUPPRESS,
-                       help="DynamoDB table to use instead of the deployment's")
-    group.add_argument("--endpoint-url", metavar="URL", default=argparse.SUPPRESS,
-                       help="AWS endpoint (e.g. the sandbox's); default $AWS_ENDPOINT_URL")
-    group.add_argument("--region", metavar="REGION", default=argparse.SUPPRESS,
-                       help="AWS region; default $AWS_REGION, $AWS_DEFAULT_REGION or the deployment's")
+    group.add_argument(
+        "--deployment",
+        metavar="NAME",
+        default=argparse.SUPPRESS,
+        help="deployment configuration config/NAME.yaml (or a path); default $BATCHLANE_DEPLOYMENT or dev",
+    )
+    group.add_argument(
+        "--table", metavar="NAME", default=argparse.SUPPRESS, help="DynamoDB table to use instead of the deployment's"
+    )
+    group.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        default=argparse.SUPPRESS,
+        help="AWS endpoint (e.g. the sandbox's); default $AWS_ENDPOINT_URL",
+    )
+    group.add_argument(
+        "--region",
+        metavar="REGION",
+        default=argparse.SUPPRESS,
+        help="AWS region; default $AWS_REGION, $AWS_DEFAULT_REGION or the deployment's",
+    )
     return options
 
 
@@ -67,11 +81,22 @@ def add_group(subparsers, name: str, help: str, description: str | None = None):
     return parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND", required=True)
 
 
-def add_command(subparsers, name: str, handler: Callable[[argparse.Namespace, "Context"], int], help: str,
-                description: str | None = None, json_output: bool = True) -> argparse.ArgumentParser:
+def add_command(
+    subparsers,
+    name: str,
+    handler: Callable[[argparse.Namespace, Context], int],
+    help: str,
+    description: str | None = None,
+    json_output: bool = True,
+) -> argparse.ArgumentParser:
     """A command with the global options, ``--json`` (unless json_output=False) and its handler."""
-    parser = subparsers.add_parser(name, help=help, description=description or help, parents=[GLOBAL_OPTIONS],
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(
+        name,
+        help=help,
+        description=description or help,
+        parents=[GLOBAL_OPTIONS],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     if json_output:
         parser.add_argument("--json", action="store_true", help="print one JSON document (for scripts)")
     parser.set_defaults(handler=handler)
@@ -88,6 +113,7 @@ def csv_list(value: str) -> tuple[str, ...]:
 
 def _number(convert: Callable[[str], Any], accept: Callable[[Any], bool], expected: str) -> Callable[[str], Any]:
     """An argparse type: ``convert`` the text, then ``accept`` the number, else a usage error."""
+
     def parse(value: str):
         try:
             number = convert(value)
@@ -96,6 +122,7 @@ def _number(convert: Callable[[str], Any], accept: Callable[[Any], bool], expect
         if number is None or not accept(number):
             raise argparse.ArgumentTypeError(f"expected {expected}, got {value!r}")
         return number
+
     return parse
 
 
@@ -130,9 +157,11 @@ class Context:
     _session: Any = field(default=None, repr=False)
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> "Context":
+    def from_args(cls, args: argparse.Namespace) -> Context:
         return cls(
-            deployment=getattr(args, "deployment", None) or os.environ.get("BATCHLANE_DEPLOYMENT") or DEFAULT_DEPLOYMENT,
+            deployment=getattr(args, "deployment", None)
+            or os.environ.get("BATCHLANE_DEPLOYMENT")
+            or DEFAULT_DEPLOYMENT,
             table=getattr(args, "table", None),
             endpoint_url=getattr(args, "endpoint_url", None) or os.environ.get("AWS_ENDPOINT_URL") or None,
             region_name=getattr(args, "region", None),
@@ -194,7 +223,9 @@ class Context:
         answers queue, reached through this context's clients."""
         from batchlane.client.api import BatchlaneClient
 
-        return BatchlaneClient.for_deployment(self.config(), self.client, executions_table=self.table_name("executions"))
+        return BatchlaneClient.for_deployment(
+            self.config(), self.client, executions_table=self.table_name("executions")
+        )
 
     # --- output ----------------------------------------------------------------------------
     @staticmethod
@@ -218,11 +249,10 @@ class Context:
         print(json.dumps(document, indent=2, default=str), file=sys.stdout)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _boto3_session(region: str):
     """One boto3 session per region and process: service models are loaded once (this matters
     for anything that runs several commands in one process, such as the tests)."""
     import boto3
 
     return boto3.session.Session(region_name=region)
-

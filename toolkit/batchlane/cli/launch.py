@@ -21,18 +21,19 @@ import argparse
 import json
 import sys
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from batchlane.common.event_types import LAUNCH_REQUESTED
 from batchlane.cli.common import OK, USAGE, CliError, Context, add_command, min_success_ratio, read_text
 from batchlane.client.answers import answers_queue_name
 from batchlane.client.render import launched_lines, rejected_lines, sent_line, status_lines
+from batchlane.common.event_types import LAUNCH_REQUESTED
 
 NOT_OK = 1  # rejected, no answer, failed, aborted
 
 
 # --- the launch detail ------------------------------------------------------------------------
+
 
 def _json_arg(text: str, what: str) -> Any:
     try:
@@ -81,16 +82,24 @@ def _key_values(pairs: list[str] | None, what: str) -> dict[str, str]:
 
 def generated_launch_id(task: str | None) -> str:
     stem = "".join(c if c.isalnum() or c in "._-" else "-" for c in (task or "launch"))[:60].strip("-._") or "launch"
-    return f"{stem}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+    return f"{stem}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
 def build_detail(args: argparse.Namespace) -> dict[str, Any]:
     """The detail from ``--file`` (if any) with the flags on top of it."""
     detail: dict[str, Any] = _load_file(args.file) if args.file else {}
-    for flag, key in (("project", "project"), ("domain", "domain"), ("workflow", "workflow"), ("task", "task"),
-                      ("role", "role"), ("retries", "retries"), ("timeout", "timeoutSeconds"),
-                      ("min_success_ratio", "minSuccessRatio"), ("share", "shareIdentifier"),
-                      ("max_concurrency", "maxConcurrency")):
+    for flag, key in (
+        ("project", "project"),
+        ("domain", "domain"),
+        ("workflow", "workflow"),
+        ("task", "task"),
+        ("role", "role"),
+        ("retries", "retries"),
+        ("timeout", "timeoutSeconds"),
+        ("min_success_ratio", "minSuccessRatio"),
+        ("share", "shareIdentifier"),
+        ("max_concurrency", "maxConcurrency"),
+    ):
         value = getattr(args, flag)
         if value is not None:
             detail[key] = value
@@ -134,11 +143,15 @@ def build_detail(args: argparse.Namespace) -> dict[str, Any]:
 
 # --- the answer, and the launch followed to its end ------------------------------------------------
 
+
 def _no_answer(ctx: Context, launch_id: str, answer, timeout: float) -> CliError:
-    hint = ("" if answer.answers_queue else
-            f"; a rejection leaves no record: its reasons are in the 'Task Launch Rejected' event on bus "
-            f"{ctx.config().bus_name} (an SQS queue named {answers_queue_name(ctx.config().prefix)} behind a rule "
-            "on source 'batchlane' lets this command show them)")
+    hint = (
+        ""
+        if answer.answers_queue
+        else f"; a rejection leaves no record: its reasons are in the 'Task Launch Rejected' event on bus "
+        f"{ctx.config().bus_name} (an SQS queue named {answers_queue_name(ctx.config().prefix)} behind a rule "
+        "on source 'batchlane' lets this command show them)"
+    )
     return CliError(f"no answer for launch {launch_id} within {timeout:g} s{hint}", NOT_OK)
 
 
@@ -156,7 +169,9 @@ def _follow(args: argparse.Namespace, ctx: Context, client, launch_id: str, say)
     else:
         ctx.lines(status_lines(doc))
     if phase is None:
-        print(f"batchlane: launch {launch_id} is still {doc.get('phase')} after {args.wait_timeout:g} s", file=sys.stderr)
+        print(
+            f"batchlane: launch {launch_id} is still {doc.get('phase')} after {args.wait_timeout:g} s", file=sys.stderr
+        )
         return NOT_OK
     return OK if phase == "succeeded" else NOT_OK
 
@@ -186,14 +201,25 @@ def cmd_launch(args: argparse.Namespace, ctx: Context) -> int:
     if args.wait:
         return _follow(args, ctx, client, launch_id, say)
     if args.json:
-        ctx.emit_json({"launchId": launch_id, "phase": "launched", "jobId": record.job_id, "queue": record.queue,
-                       "routing": record.routing, "consoleUrl": record.console_url, "outputsUri": record.outputs_uri})
+        ctx.emit_json(
+            {
+                "launchId": launch_id,
+                "phase": "launched",
+                "jobId": record.job_id,
+                "queue": record.queue,
+                "routing": record.routing,
+                "consoleUrl": record.console_url,
+                "outputsUri": record.outputs_uri,
+            }
+        )
     return OK
 
 
 def register(subparsers) -> None:
     p = add_command(
-        subparsers, "launch", cmd_launch,
+        subparsers,
+        "launch",
+        cmd_launch,
         help="launch a task or map task (Task Launch Requested) and wait for the answer",
         description=(
             "Put a Task Launch Requested event on the deployment's bus (docs/launch-event.md), from flags\n"
@@ -201,18 +227,26 @@ def register(subparsers) -> None:
             "the launch record (Task Launched) or, where the deployment has an answers queue, the\n"
             "Task Launch Rejected event with its problems. --wait follows the status to the end.\n\n"
             "exit codes: 0 launched (--wait: succeeded), 1 rejected, no answer, failed or aborted,\n"
-            "2 invalid input, 3 AWS error"))
+            "2 invalid input, 3 AWS error"
+        ),
+    )
     p.add_argument("--file", metavar="FILE", help="a launch detail, JSON or YAML ('-': stdin)")
     p.add_argument("--launch-id", metavar="ID", help="idempotency key (default: generated from the task name)")
     for name in ("project", "domain", "workflow", "task"):
         p.add_argument(f"--{name}", metavar=name.upper())
     p.add_argument("--image", metavar="IMAGE")
-    p.add_argument("--command", nargs=argparse.REMAINDER, metavar="ARG ...",
-                   help="the container's command: everything after it (so it goes last)")
+    p.add_argument(
+        "--command",
+        nargs=argparse.REMAINDER,
+        metavar="ARG ...",
+        help="the container's command: everything after it (so it goes last)",
+    )
     p.add_argument("--env", action="append", metavar="NAME=VALUE", help="container environment (repeatable)")
     inputs = p.add_mutually_exclusive_group()
     inputs.add_argument("--input", metavar="JSON", help="single task: its input document")
-    inputs.add_argument("--inputs-file", metavar="FILE", help="map task: a .jsonl file (one input per line) or a JSON list")
+    inputs.add_argument(
+        "--inputs-file", metavar="FILE", help="map task: a .jsonl file (one input per line) or a JSON list"
+    )
     p.add_argument("--retries", type=int, metavar="N")
     p.add_argument("--timeout", type=int, metavar="SECONDS", help="per attempt (timeoutSeconds)")
     p.add_argument("--platform", choices=("EC2", "FARGATE"))
@@ -220,15 +254,27 @@ def register(subparsers) -> None:
     p.add_argument("--memory", type=int, metavar="MIB")
     p.add_argument("--gpu", type=int, metavar="N")
     p.add_argument("--role", metavar="ARN|NAME")
-    p.add_argument("--min-success-ratio", type=min_success_ratio, metavar="R",
-                   help="map tasks: fraction that must succeed, 0..1")
-    p.add_argument("--max-concurrency", type=int, metavar="N",
-                   help="map tasks: at most N children run at once (docs/chunked-maps.md)")
+    p.add_argument(
+        "--min-success-ratio", type=min_success_ratio, metavar="R", help="map tasks: fraction that must succeed, 0..1"
+    )
+    p.add_argument(
+        "--max-concurrency",
+        type=int,
+        metavar="N",
+        help="map tasks: at most N children run at once (docs/chunked-maps.md)",
+    )
     p.add_argument("--share", metavar="ID", help="shareIdentifier (fair-share queues)")
     p.add_argument("--tag", action="append", metavar="KEY=VALUE", help="cost-allocation tag (repeatable)")
     p.add_argument("--source", default="batchlane.cli", help="the event's source (default batchlane.cli)")
     p.add_argument("--wait", action="store_true", help="follow the status live until the launch ends")
-    p.add_argument("--wait-timeout", type=float, default=0, metavar="SECONDS", help="stop following after (default: never)")
-    p.add_argument("--answer-timeout", type=float, default=30, metavar="SECONDS",
-                   help="how long to wait for batchlane's answer (default 30)")
+    p.add_argument(
+        "--wait-timeout", type=float, default=0, metavar="SECONDS", help="stop following after (default: never)"
+    )
+    p.add_argument(
+        "--answer-timeout",
+        type=float,
+        default=30,
+        metavar="SECONDS",
+        help="how long to wait for batchlane's answer (default 30)",
+    )
     p.add_argument("--poll", type=float, default=0.5, metavar="SECONDS", help=argparse.SUPPRESS)

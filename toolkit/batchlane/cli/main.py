@@ -26,11 +26,12 @@ COMMAND_MODULES = (
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
-        prog="batchlane", parents=[GLOBAL_OPTIONS],
+        prog="batchlane",
+        parents=[GLOBAL_OPTIONS],
         description="Route and run workflow tasks on AWS Batch. The same commands work against a deployment "
-                    "or the local sandbox: the endpoint decides.",
+        "or the local sandbox: the endpoint decides.",
         epilog="exit codes: 0 ok, 1 not found or no matching queue, 2 usage or invalid input, 3 AWS error, "
-               "4 internal error",
+        "4 internal error",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMAND_MODULES:
@@ -51,8 +52,10 @@ def _aws_error(exc: BaseException, ctx: Context | None) -> str | None:
         code, message = error.get("Code", "Error"), error.get("Message", "")
         if code == "ResourceNotFoundException":
             hint = f" (table {ctx.last_table})" if ctx and ctx.last_table else ""
-            return (f"AWS error: {code}: {message}{hint} at {where}; is the deployment (or sandbox) up? "
-                    "check --deployment, --table and --endpoint-url")
+            return (
+                f"AWS error: {code}: {message}{hint} at {where}; is the deployment (or sandbox) up? "
+                "check --deployment, --table and --endpoint-url"
+            )
         return f"AWS error: {exc.operation_name} at {where}: {code}: {message}"
     if isinstance(exc, botocore_exceptions.NoCredentialsError):
         return f"AWS error: no AWS credentials found for {where} (set AWS_PROFILE or AWS_ACCESS_KEY_ID)"
@@ -91,8 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         if message is not None:
             print(f"batchlane: {message}", file=sys.stderr)
             return AWS_ERROR
-        print(f"batchlane: internal error: {type(exc).__name__}: {exc} (BATCHLANE_DEBUG=1 shows the traceback)",
-              file=sys.stderr)
+        print(
+            f"batchlane: internal error: {type(exc).__name__}: {exc} (BATCHLANE_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
         return INTERNAL
 
 

@@ -15,15 +15,35 @@ from collections.abc import Iterable
 from typing import Any
 
 from batchlane.cli.common import (
-    NOT_FOUND, OK, USAGE, CliError, Context, add_command, add_group, csv_list, non_negative_int, read_text,
+    NOT_FOUND,
+    OK,
+    USAGE,
+    CliError,
+    Context,
+    add_command,
+    add_group,
+    csv_list,
+    non_negative_int,
+    read_text,
 )
 from batchlane.client.render import decision_lines, describe_item, table_text
 from batchlane.client.routing import SAMPLE_LAUNCH_ID
 from batchlane.routing import Needs, RoutingTable, Rule, decide
 from batchlane.routing.engine import ANY_JOB, PLATFORMS, UNKNOWN, Queue
 from batchlane.routing.items import (
-    KEY_ATTR, PARTITION, QUEUE_PREFIX, RULE_PREFIX, SORT_ATTR, MalformedItem, capabilities_from_item,
-    items_from_table, queue_from_item, queue_item, rule_from_item, rule_item, table_from_items,
+    KEY_ATTR,
+    PARTITION,
+    QUEUE_PREFIX,
+    RULE_PREFIX,
+    SORT_ATTR,
+    MalformedItem,
+    capabilities_from_item,
+    items_from_table,
+    queue_from_item,
+    queue_item,
+    rule_from_item,
+    rule_item,
+    table_from_items,
 )
 
 QUEUE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")  # AWS Batch job queue names
@@ -31,6 +51,7 @@ RULE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 # --- reading sources ---------------------------------------------------------------------------
+
 
 def parse_routing_file(text: str, source: str, fmt: str = "auto") -> RoutingTable:
     """A FlyteAdmin config (``queues:`` anywhere in the document) or an ``export --format items`` list."""
@@ -46,7 +67,9 @@ def parse_routing_file(text: str, source: str, fmt: str = "auto") -> RoutingTabl
         if isinstance(document, list):
             return _table_from_item_list(document, source)
         if fmt == "items":
-            raise CliError(f"{source}: expected a list of routing items (batchlane routes export --format items)", USAGE)
+            raise CliError(
+                f"{source}: expected a list of routing items (batchlane routes export --format items)", USAGE
+            )
     try:
         return parse_flyte_config(text, source)
     except FlyteConfigError as exc:
@@ -89,6 +112,7 @@ def _read_table(ctx: Context, store) -> tuple[RoutingTable, dict[str, dict[str, 
 
 # --- presenting ----------------------------------------------------------------------------------
 
+
 def _scope(rule: Rule) -> str:
     named = [f"{f}={getattr(rule, f)}" for f in ("project", "domain", "workflow") if getattr(rule, f) is not None]
     return " ".join(named) or "(any launch)"
@@ -109,8 +133,13 @@ def _queue_doc(queue: Queue) -> dict[str, Any]:
 
 
 def _rule_doc(rule: Rule) -> dict[str, Any]:
-    return {"id": rule.id, "project": rule.project, "domain": rule.domain, "workflow": rule.workflow,
-            "tags": list(rule.tags)}
+    return {
+        "id": rule.id,
+        "project": rule.project,
+        "domain": rule.domain,
+        "workflow": rule.workflow,
+        "tags": list(rule.tags),
+    }
 
 
 def _show(value: Any) -> str:
@@ -130,14 +159,18 @@ def routing_warnings(table: RoutingTable) -> list[str]:
     warnings: list[str] = []
     for rule in sorted(table.rules, key=_precedence):
         if not any(q.eligible and tag in q.attributes for tag in rule.tags for q in table.queues):
-            warnings.append(f"rule {rule.id} ({_scope(rule)}): no enabled queue with weight > 0 carries any of its "
-                            f"tags [{', '.join(rule.tags)}]; launches it matches are rejected")
+            warnings.append(
+                f"rule {rule.id} ({_scope(rule)}): no enabled queue with weight > 0 carries any of its "
+                f"tags [{', '.join(rule.tags)}]; launches it matches are rejected"
+            )
     scopes: dict[tuple, str] = {}
     for rule in sorted(table.rules, key=lambda r: r.id):
         scope = (rule.project, rule.domain, rule.workflow)
         if scope in scopes:
-            warnings.append(f"rule {rule.id} names the same {_scope(rule)} as rule {scopes[scope]}, "
-                            f"which wins the tie (its id sorts first): rule {rule.id} never applies")
+            warnings.append(
+                f"rule {rule.id} names the same {_scope(rule)} as rule {scopes[scope]}, "
+                f"which wins the tie (its id sorts first): rule {rule.id} never applies"
+            )
         else:
             scopes[scope] = rule.id
     return warnings
@@ -176,22 +209,40 @@ def cmd_explain(args: argparse.Namespace, ctx: Context) -> int:
     table = in_mode(table, args.mode)
     source += f", {args.mode} mode" if args.mode == FLYTEADMIN else ""
     key = args.launch_id or SAMPLE_LAUNCH_ID
-    needs = Needs(platform=args.platform, vcpu=args.vcpu if args.vcpu is not None else ANY_JOB.vcpu,
-                  memory=args.memory if args.memory is not None else ANY_JOB.memory, gpu=args.gpu or 0)
+    needs = Needs(
+        platform=args.platform,
+        vcpu=args.vcpu if args.vcpu is not None else ANY_JOB.vcpu,
+        memory=args.memory if args.memory is not None else ANY_JOB.memory,
+        gpu=args.gpu or 0,
+    )
     # Health (queues marked unhealthy by Queue Blocked events) as the launcher sees it now.
     decision = decide(table, args.project, args.domain, args.workflow, key, needs=needs, now=time.time())
     queue, hint_reason = decision.with_hint(args.queue_hint)  # what the launcher would do with the hint
     if args.json:
         document = decision.as_dict()
-        document["launch"] = {"project": args.project, "domain": args.domain, "workflow": args.workflow,
-                              "launchId": key, "sampleLaunchId": args.launch_id is None}
+        document["launch"] = {
+            "project": args.project,
+            "domain": args.domain,
+            "workflow": args.workflow,
+            "launchId": key,
+            "sampleLaunchId": args.launch_id is None,
+        }
         if args.queue_hint:
             document["queueHint"] = {"hint": args.queue_hint, "queue": queue, "reason": hint_reason}
         document["source"] = source
         ctx.emit_json(document)
     else:
-        ctx.lines(decision_lines(decision, project=args.project, domain=args.domain, workflow=args.workflow,
-                                 launch_id=key, sample=args.launch_id is None, source=source))
+        ctx.lines(
+            decision_lines(
+                decision,
+                project=args.project,
+                domain=args.domain,
+                workflow=args.workflow,
+                launch_id=key,
+                sample=args.launch_id is None,
+                source=source,
+            )
+        )
         if hint_reason:
             ctx.out(f"Queue hint: {hint_reason}; the launch goes to {queue or 'no queue'}")
     return OK if decision.matched else NOT_FOUND
@@ -199,13 +250,14 @@ def cmd_explain(args: argparse.Namespace, ctx: Context) -> int:
 
 # --- import / export -------------------------------------------------------------------------------
 
+
 def _normalized(sk: str, item: dict[str, Any]) -> dict[str, Any] | None:
     """An existing item in the codec's canonical form, or None when it is malformed."""
     try:
         if sk.startswith(QUEUE_PREFIX):
-            return queue_item(queue_from_item(sk[len(QUEUE_PREFIX):], item))
+            return queue_item(queue_from_item(sk[len(QUEUE_PREFIX) :], item))
         if sk.startswith(RULE_PREFIX):
-            return rule_item(rule_from_item(sk[len(RULE_PREFIX):], item))
+            return rule_item(rule_from_item(sk[len(RULE_PREFIX) :], item))
     except MalformedItem:
         return None
     return None
@@ -257,8 +309,10 @@ def diff_lines(table: RoutingTable) -> list[str]:
     from batchlane.flyteadmin import mode_differences
 
     differences = mode_differences(table, SAMPLE_LAUNCH_ID)
-    lines = [f"{len(differences)} of {len(table.rules)} rules route differently in FlyteAdmin's mode "
-             "(domain only, last matching rule wins) than in batchlane's (most specific rule wins):"]
+    lines = [
+        f"{len(differences)} of {len(table.rules)} rules route differently in FlyteAdmin's mode "
+        "(domain only, last matching rule wins) than in batchlane's (most specific rule wins):"
+    ]
     for d in differences:
         lines.append(f"  {d.rule.describe()}")
         lines.append(f"    launch project={d.launch[0]} domain={d.launch[1]} workflow={d.launch[2]}")
@@ -276,13 +330,19 @@ def check_queue_names(ctx: Context, names: Iterable[str], allow_unknown: bool) -
     try:
         config = ctx.config()
     except CliError as exc:
-        raise CliError(f"cannot check queue names against deployment {ctx.deployment!r} ({exc}); "
-                       "name the deployment with --deployment, or pass --allow-unknown-queues", USAGE) from None
+        raise CliError(
+            f"cannot check queue names against deployment {ctx.deployment!r} ({exc}); "
+            "name the deployment with --deployment, or pass --allow-unknown-queues",
+            USAGE,
+        ) from None
     unknown = sorted(set(names) - config.routable_queue_names)
     if unknown:
         known = ", ".join(sorted(config.routable_queue_names))
-        raise CliError(f"deployment {config.name} has no job queue named {', '.join(unknown)} (it has: {known}); "
-                       "rename them, add their ARNs to extraJobQueueArns, or pass --allow-unknown-queues", USAGE)
+        raise CliError(
+            f"deployment {config.name} has no job queue named {', '.join(unknown)} (it has: {known}); "
+            "rename them, add their ARNs to extraJobQueueArns, or pass --allow-unknown-queues",
+            USAGE,
+        )
 
 
 def cmd_import(args: argparse.Namespace, ctx: Context) -> int:
@@ -297,8 +357,9 @@ def cmd_import(args: argparse.Namespace, ctx: Context) -> int:
     existing = store.items()
     plan = _plan(existing, wanted, args.replace)
     if not args.dry_run:
-        store.write(puts=[item for _, item, _ in plan["added"] + plan["updated"]],
-                    deletes=[sk for sk, _, _ in plan["deleted"]])
+        store.write(
+            puts=[item for _, item, _ in plan["added"] + plan["updated"]], deletes=[sk for sk, _, _ in plan["deleted"]]
+        )
     final = {sk: item for kind in ("added", "updated", "unchanged", "kept") for sk, item, _ in plan[kind]}
     result, problems = table_from_items(final)
     for problem in problems:
@@ -313,8 +374,10 @@ def cmd_import(args: argparse.Namespace, ctx: Context) -> int:
             ctx.warn(warning)
         return OK
     verb = "Would import" if args.dry_run else "Imported"
-    ctx.out(f"{verb} {args.file} into table {store.name} ({ctx.where}): "
-            f"{_count(len(imported.queues), 'queue')}, {_count(len(imported.rules), 'rule')}")
+    ctx.out(
+        f"{verb} {args.file} into table {store.name} ({ctx.where}): "
+        f"{_count(len(imported.queues), 'queue')}, {_count(len(imported.rules), 'rule')}"
+    )
     rows = [[kind, sk, note] for kind in ("added", "updated", "deleted", "kept") for sk, _, note in plan[kind]]
     if rows:
         for line in table_text(rows):
@@ -342,16 +405,21 @@ def flyte_yaml(table: RoutingTable, source: str) -> str:
         queues.append(entry)
     configs = []
     for rule in sorted(table.rules, key=lambda r: r.id):  # file order = tie-break order on import
-        entry = {theirs: getattr(rule, ours) for ours, theirs in
-                 (("project", "project"), ("domain", "domain"), ("workflow", "workflowName"))
-                 if getattr(rule, ours) is not None}
+        entry = {
+            theirs: getattr(rule, ours)
+            for ours, theirs in (("project", "project"), ("domain", "domain"), ("workflow", "workflowName"))
+            if getattr(rule, ours) is not None
+        }
         entry["tags"] = list(rule.tags)
         configs.append(entry)
-    header = (f"# FlyteAdmin queue configuration, exported by batchlane from {source}.\n"
-              "# workflowConfigs are in rule-id order (the tie-break order); `weight` and `enabled` are\n"
-              "# batchlane extensions (FlyteAdmin does not know them), written only when not the default.\n")
-    body = yaml.safe_dump({"queues": {"executionQueues": queues, "workflowConfigs": configs}},
-                          sort_keys=False, default_flow_style=False)
+    header = (
+        f"# FlyteAdmin queue configuration, exported by batchlane from {source}.\n"
+        "# workflowConfigs are in rule-id order (the tie-break order); `weight` and `enabled` are\n"
+        "# batchlane extensions (FlyteAdmin does not know them), written only when not the default.\n"
+    )
+    body = yaml.safe_dump(
+        {"queues": {"executionQueues": queues, "workflowConfigs": configs}}, sort_keys=False, default_flow_style=False
+    )
     return header + body
 
 
@@ -367,6 +435,7 @@ def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
 
 # --- list / set / delete ---------------------------------------------------------------------------
 
+
 def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
     store = _store(ctx)
     items = store.items()
@@ -374,17 +443,32 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
     rules = sorted(table.rules, key=_precedence)
     warnings = routing_warnings(table)
     if args.json:
-        ctx.emit_json({"table": store.name, "queues": [_queue_doc(q) for q in table.queues],
-                       "rules": [_rule_doc(r) for r in rules], "problems": problems, "warnings": warnings})
+        ctx.emit_json(
+            {
+                "table": store.name,
+                "queues": [_queue_doc(q) for q in table.queues],
+                "rules": [_rule_doc(r) for r in rules],
+                "problems": problems,
+                "warnings": warnings,
+            }
+        )
         return OK
     ctx.out(f"Table {store.name} ({ctx.where})")
     ctx.out(f"Queues ({len(table.queues)}):")
     if table.queues:
         now = time.time()
         rows = [["NAME", "ATTRIBUTES", "WEIGHT", "ENABLED", "CAPABILITIES", "HEALTH"]]
-        rows += [[q.name, ",".join(q.attributes), str(q.weight), "yes" if q.enabled else "no",
-                  q.capabilities.describe() if q.capabilities != UNKNOWN else "unknown (assumed capable)",
-                  "healthy" if q.healthy(now) else f"blocked until {q.unhealthy_until}"] for q in table.queues]
+        rows += [
+            [
+                q.name,
+                ",".join(q.attributes),
+                str(q.weight),
+                "yes" if q.enabled else "no",
+                q.capabilities.describe() if q.capabilities != UNKNOWN else "unknown (assumed capable)",
+                "healthy" if q.healthy(now) else f"blocked until {q.unhealthy_until}",
+            ]
+            for q in table.queues
+        ]
         for line in table_text(rows):
             ctx.out(line)
     ctx.out(f"Rules ({len(rules)}, most specific first: the first one that applies to a launch decides):")
@@ -433,8 +517,11 @@ def _put_changed(store, noun: str, name: str, item: dict[str, Any], existing: di
 
 def cmd_set_queue(args: argparse.Namespace, ctx: Context) -> int:
     if not QUEUE_NAME_RE.match(args.name):
-        raise CliError(f"queue name {args.name!r} is not an AWS Batch job queue name "
-                       "(letters, digits, - and _, at most 128, starting with a letter or digit)", USAGE)
+        raise CliError(
+            f"queue name {args.name!r} is not an AWS Batch job queue name "
+            "(letters, digits, - and _, at most 128, starting with a letter or digit)",
+            USAGE,
+        )
     store = _store(ctx)
     sk = QUEUE_PREFIX + args.name
     existing = store.items().get(sk)
@@ -444,18 +531,24 @@ def cmd_set_queue(args: argparse.Namespace, ctx: Context) -> int:
         raise CliError(f"queue {args.name} {state}: give --attributes", USAGE)
     base = old or {"attributes": [], "weight": 1, "enabled": True}
     check_queue_names(ctx, [args.name], args.allow_unknown_queues)
-    queue = Queue(args.name, tuple(args.attributes) if args.attributes is not None else tuple(base["attributes"]),
-                  args.weight if args.weight is not None else base["weight"],
-                  args.enabled if args.enabled is not None else base["enabled"],
-                  capabilities_from_item(base.get("capabilities")))
+    queue = Queue(
+        args.name,
+        tuple(args.attributes) if args.attributes is not None else tuple(base["attributes"]),
+        args.weight if args.weight is not None else base["weight"],
+        args.enabled if args.enabled is not None else base["enabled"],
+        capabilities_from_item(base.get("capabilities")),
+    )
     action, message = _put_changed(store, "queue", args.name, queue_item(queue), existing)
     return _after_write(ctx, store, args.json, {"action": action, "queue": _queue_doc(queue)}, message)
 
 
 def cmd_set_rule(args: argparse.Namespace, ctx: Context) -> int:
     if not RULE_ID_RE.match(args.id):
-        raise CliError(f"rule id {args.id!r}: use letters, digits, '.', '-' and '_' (at most 64); "
-                       "ids also break ties between equally specific rules (the lowest sorts first)", USAGE)
+        raise CliError(
+            f"rule id {args.id!r}: use letters, digits, '.', '-' and '_' (at most 64); "
+            "ids also break ties between equally specific rules (the lowest sorts first)",
+            USAGE,
+        )
     for field in ("project", "domain", "workflow"):
         if getattr(args, field) is not None and not getattr(args, field).strip():
             raise CliError(f"--{field} must not be empty (leave it out to match any {field})", USAGE)
@@ -472,11 +565,17 @@ def cmd_delete(args: argparse.Namespace, ctx: Context) -> int:
     sk = (QUEUE_PREFIX if args.kind == "queue" else RULE_PREFIX) + args.name
     if not store.delete(sk):
         raise CliError(f"no {args.kind} {args.name!r} in table {store.name}", NOT_FOUND)
-    return _after_write(ctx, store, args.json, {"action": "deleted", "kind": args.kind, "name": args.name},
-                        f"Deleted {args.kind} {args.name}")
+    return _after_write(
+        ctx,
+        store,
+        args.json,
+        {"action": "deleted", "kind": args.kind, "name": args.name},
+        f"Deleted {args.kind} {args.name}",
+    )
 
 
 # --- registration ------------------------------------------------------------------------------------
+
 
 def _positive_number(text: str) -> float:
     try:
@@ -507,68 +606,131 @@ Exit code 1 when no queue matches (the launch would be rejected).
 
 
 def register(subparsers) -> None:
-    routes = add_group(subparsers, "routes", help="see, check and edit queue routing",
-                       description="Queue routing: which AWS Batch job queue a launch goes to.")
+    routes = add_group(
+        subparsers,
+        "routes",
+        help="see, check and edit queue routing",
+        description="Queue routing: which AWS Batch job queue a launch goes to.",
+    )
 
-    p = add_command(routes, "explain", cmd_explain, help="show which queue a launch goes to, and why",
-                    description="Explain the routing decision for one launch.\n\n" + EXPLAIN_HELP)
+    p = add_command(
+        routes,
+        "explain",
+        cmd_explain,
+        help="show which queue a launch goes to, and why",
+        description="Explain the routing decision for one launch.\n\n" + EXPLAIN_HELP,
+    )
     p.add_argument("--project", required=True)
     p.add_argument("--domain", required=True)
     p.add_argument("--workflow", required=True)
     p.add_argument("--launch-id", metavar="ID", help=f"the launch id (default: the sample id {SAMPLE_LAUNCH_ID!r})")
-    p.add_argument("--config", metavar="FILE",
-                   help="evaluate this FlyteAdmin config (or items export) offline, without AWS, instead of the table")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="evaluate this FlyteAdmin config (or items export) offline, without AWS, instead of the table",
+    )
     p.add_argument("--platform", choices=PLATFORMS, help="the job's platform (default: its queue's)")
     p.add_argument("--vcpu", type=_positive_number, metavar="N", help=f"vCPUs per job (default {ANY_JOB.vcpu:g})")
     p.add_argument("--memory", type=_positive_whole, metavar="MIB", help=f"MiB per job (default {ANY_JOB.memory})")
     p.add_argument("--gpu", type=non_negative_int, metavar="N", help="GPUs per job (default 0)")
-    p.add_argument("--mode", choices=MODES, default="documented",
-                   help="documented (default: most specific rule wins) or flyteadmin (FlyteAdmin's allocator: "
-                        "domain only, last matching rule wins)")
-    p.add_argument("--queue-hint", metavar="QUEUE",
-                   help="the launch's queueHint (e.g. FlyteAdmin's child_queue): show whether routing honours it")
+    p.add_argument(
+        "--mode",
+        choices=MODES,
+        default="documented",
+        help="documented (default: most specific rule wins) or flyteadmin (FlyteAdmin's allocator: "
+        "domain only, last matching rule wins)",
+    )
+    p.add_argument(
+        "--queue-hint",
+        metavar="QUEUE",
+        help="the launch's queueHint (e.g. FlyteAdmin's child_queue): show whether routing honours it",
+    )
 
-    p = add_command(routes, "import", cmd_import, help="load a FlyteAdmin queues config into the routing table",
-                    description="Load a FlyteAdmin config's `queues:` block (top level or nested, e.g. in Helm values),\n"
-                                "or an `export --format items` file, into the routing table. Rules from a FlyteAdmin\n"
-                                "file get ids 0001, 0002, ... in file order (the tie-break order).")
+    p = add_command(
+        routes,
+        "import",
+        cmd_import,
+        help="load a FlyteAdmin queues config into the routing table",
+        description="Load a FlyteAdmin config's `queues:` block (top level or nested, e.g. in Helm values),\n"
+        "or an `export --format items` file, into the routing table. Rules from a FlyteAdmin\n"
+        "file get ids 0001, 0002, ... in file order (the tie-break order).",
+    )
     p.add_argument("file", metavar="FILE", help="YAML file, or - for standard input")
     p.add_argument("--replace", action="store_true", help="delete routing items that are not in the file")
     p.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
-    p.add_argument("--format", choices=("auto", "flyte", "items"), default="auto",
-                   help="input format (default: auto, an items list or a FlyteAdmin config)")
-    p.add_argument("--mode", choices=MODES, default="documented",
-                   help="flyteadmin: import rules that decide as FlyteAdmin's allocator does (domain only, last wins)")
-    p.add_argument("--diff", action="store_true",
-                   help="print, for every rule, where the flyteadmin and documented modes disagree; write nothing")
-    p.add_argument("--allow-unknown-queues", action="store_true",
-                   help="write queue names the deployment does not have (its jobQueues and extraJobQueueArns)")
+    p.add_argument(
+        "--format",
+        choices=("auto", "flyte", "items"),
+        default="auto",
+        help="input format (default: auto, an items list or a FlyteAdmin config)",
+    )
+    p.add_argument(
+        "--mode",
+        choices=MODES,
+        default="documented",
+        help="flyteadmin: import rules that decide as FlyteAdmin's allocator does (domain only, last wins)",
+    )
+    p.add_argument(
+        "--diff",
+        action="store_true",
+        help="print, for every rule, where the flyteadmin and documented modes disagree; write nothing",
+    )
+    p.add_argument(
+        "--allow-unknown-queues",
+        action="store_true",
+        help="write queue names the deployment does not have (its jobQueues and extraJobQueueArns)",
+    )
 
-    p = add_command(routes, "export", cmd_export, help="print the routing table as a FlyteAdmin config or items",
-                    description="Print the routing table: `flyte` (default) is a FlyteAdmin `queues:` block that\n"
-                                "`routes import` reads back (rules renumbered in tie-break order); `items` is the\n"
-                                "DynamoDB items as JSON, rule ids kept.", json_output=False)
+    p = add_command(
+        routes,
+        "export",
+        cmd_export,
+        help="print the routing table as a FlyteAdmin config or items",
+        description="Print the routing table: `flyte` (default) is a FlyteAdmin `queues:` block that\n"
+        "`routes import` reads back (rules renumbered in tie-break order); `items` is the\n"
+        "DynamoDB items as JSON, rule ids kept.",
+        json_output=False,
+    )
     p.add_argument("--format", choices=("flyte", "items"), default="flyte")
 
     add_command(routes, "list", cmd_list, help="list queues and rules (rules in precedence order)")
 
-    setter = add_group(routes, "set", help="create or change a queue or a rule",
-                       description="batchlane routes set queue NAME ... | set rule ID ...")
-    p = add_command(setter, "queue", cmd_set_queue, help="create or change a queue",
-                    description="Create a queue (--attributes required) or change the options given.\n"
-                                "Weight 0 drains a queue; --disabled takes it out of routing.")
+    setter = add_group(
+        routes,
+        "set",
+        help="create or change a queue or a rule",
+        description="batchlane routes set queue NAME ... | set rule ID ...",
+    )
+    p = add_command(
+        setter,
+        "queue",
+        cmd_set_queue,
+        help="create or change a queue",
+        description="Create a queue (--attributes required) or change the options given.\n"
+        "Weight 0 drains a queue; --disabled takes it out of routing.",
+    )
     p.add_argument("name", metavar="NAME", help="the AWS Batch job queue name")
     p.add_argument("--attributes", type=csv_list, metavar="A,B", help="the tags this queue carries")
-    p.add_argument("--weight", type=non_negative_int, metavar="N", help="share of launches among queues with the same tag")
+    p.add_argument(
+        "--weight", type=non_negative_int, metavar="N", help="share of launches among queues with the same tag"
+    )
     state = p.add_mutually_exclusive_group()
     state.add_argument("--enabled", dest="enabled", action="store_const", const=True, default=None)
     state.add_argument("--disabled", dest="enabled", action="store_const", const=False)
-    p.add_argument("--allow-unknown-queues", action="store_true",
-                   help="write queue names the deployment does not have (its jobQueues and extraJobQueueArns)")
+    p.add_argument(
+        "--allow-unknown-queues",
+        action="store_true",
+        help="write queue names the deployment does not have (its jobQueues and extraJobQueueArns)",
+    )
 
-    p = add_command(setter, "rule", cmd_set_rule, help="create or replace a rule",
-                    description="Create or replace rule ID. A field left out matches any value; the most specific\n"
-                                "applicable rule wins (workflow > project > domain), ties go to the lowest id.")
+    p = add_command(
+        setter,
+        "rule",
+        cmd_set_rule,
+        help="create or replace a rule",
+        description="Create or replace rule ID. A field left out matches any value; the most specific\n"
+        "applicable rule wins (workflow > project > domain), ties go to the lowest id.",
+    )
     p.add_argument("id", metavar="ID")
     p.add_argument("--tags", type=csv_list, required=True, metavar="A,B", help="tags to try, in order")
     p.add_argument("--project")

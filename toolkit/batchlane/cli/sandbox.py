@@ -1,9 +1,9 @@
 """``batchlane sandbox``: the whole system on this machine, no AWS account (docs/sandbox.md).
 
-    batchlane sandbox up                    # emulator + handlers + simulated Batch, until Ctrl-C
-    batchlane sandbox run SCENARIO [--json] # from scratch: run a scenario, print each launch's end
-    batchlane sandbox demo                  # a narrated tour, every step checked (exit 0: all behaved)
-    batchlane sandbox load --launches 2000  # a burst against a throttling Batch: rate, throttles, 0 lost/duplicated
+batchlane sandbox up                    # emulator + handlers + simulated Batch, until Ctrl-C
+batchlane sandbox run SCENARIO [--json] # from scratch: run a scenario, print each launch's end
+batchlane sandbox demo                  # a narrated tour, every step checked (exit 0: all behaved)
+batchlane sandbox load --launches 2000  # a burst against a throttling Batch: rate, throttles, 0 lost/duplicated
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import sys
 import time
 from contextlib import contextmanager, redirect_stdout
 
-from batchlane.common.event_types import LAUNCH_REJECTED
 from batchlane.cli.common import OK, USAGE, CliError, Context, add_command, add_group
+from batchlane.common.event_types import LAUNCH_REJECTED
 
 FAILED = 1  # some launch did not end as the scenario expects (or did not end at all)
 
@@ -54,8 +54,13 @@ def _execution(args):
 def _sandbox(args, ctx: Context, scenario=None):
     from batchlane.sandbox.core import Sandbox
 
-    return Sandbox(ctx.config(), scenario=scenario, port=getattr(args, "port", 0) or 0,
-                   visibility_timeout_seconds=args.visibility_timeout, execution=_execution(args))
+    return Sandbox(
+        ctx.config(),
+        scenario=scenario,
+        port=getattr(args, "port", 0) or 0,
+        visibility_timeout_seconds=args.visibility_timeout,
+        execution=_execution(args),
+    )
 
 
 def cmd_up(args: argparse.Namespace, ctx: Context) -> int:
@@ -74,8 +79,8 @@ def cmd_up(args: argparse.Namespace, ctx: Context) -> int:
             f"  batchlane routes list --deployment {sandbox.config.name}",
             f"  batchlane launch --deployment {sandbox.config.name} --project p --domain d --workflow w --task t "
             "--image busybox --input '{}' --wait",
-            "  aws events put-events --entries '[{\"Source\":\"me\",\"DetailType\":\"Task Launch Requested\","
-            f"\"EventBusName\":\"{sandbox.config.bus_name}\",\"Detail\":\"{{...}}\"}}]'",
+            '  aws events put-events --entries \'[{"Source":"me","DetailType":"Task Launch Requested",'
+            f'"EventBusName":"{sandbox.config.bus_name}","Detail":"{{...}}"}}]\'',
             "",
             "Ctrl-C stops it.",
         ]
@@ -103,8 +108,10 @@ def _jobs_line(sandbox) -> str:
     execution = sandbox.executor.execution
     if not execution.every_launch:
         return "simulated (--execute local runs their commands as local processes)"
-    return (f"run as local processes (at most {execution.process_limit} at once), "
-            f"{len(execution.image_map)} image(s) mapped, logs in {sandbox.config.job_log_group}")
+    return (
+        f"run as local processes (at most {execution.process_limit} at once), "
+        f"{len(execution.image_map)} image(s) mapped, logs in {sandbox.config.job_log_group}"
+    )
 
 
 def _summary_line(o) -> str:
@@ -155,8 +162,10 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
             sandbox.start()
             outcomes = sandbox.run_scenario(scenario)
             emitted = len(sandbox.executor.emitted) if sandbox.executor else 0
-            invocations = {n: {"invocations": p.stats.invocations, "messages": p.stats.messages}
-                           for n, p in sandbox.pollers.items()}
+            invocations = {
+                n: {"invocations": p.stats.invocations, "messages": p.stats.messages}
+                for n, p in sandbox.pollers.items()
+            }
         finally:
             sandbox.stop()
         seconds = round(time.monotonic() - t0, 2)
@@ -164,14 +173,29 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
         problems = [p for o in outcomes for p in _expected(specs.get(o.name), o)]
         problems += [f"{o.name}: {o.result}" for o in outcomes if not o.final]
         if args.json:
-            out.write(json.dumps({
-                "scenario": scenario.name, "endpoint": sandbox.endpoint, "seconds": seconds,
-                "startSeconds": round(sandbox.started_in or 0, 2), "statusPath": sandbox.has_status_path,
-                "batchEventsEmitted": emitted, "functions": invocations,
-                "launches": [o.as_json() for o in outcomes], "problems": problems}, indent=2, default=str) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "scenario": scenario.name,
+                        "endpoint": sandbox.endpoint,
+                        "seconds": seconds,
+                        "startSeconds": round(sandbox.started_in or 0, 2),
+                        "statusPath": sandbox.has_status_path,
+                        "batchEventsEmitted": emitted,
+                        "functions": invocations,
+                        "launches": [o.as_json() for o in outcomes],
+                        "problems": problems,
+                    },
+                    indent=2,
+                    default=str,
+                )
+                + "\n"
+            )
         else:
-            out.write(f"scenario {scenario.name}: {len(outcomes)} launch(es) in {seconds} s "
-                      f"(sandbox start {sandbox.started_in or 0:.1f} s, {emitted} Batch events)\n")
+            out.write(
+                f"scenario {scenario.name}: {len(outcomes)} launch(es) in {seconds} s "
+                f"(sandbox start {sandbox.started_in or 0:.1f} s, {emitted} Batch events)\n"
+            )
             for o in outcomes:
                 out.write("  " + _summary_line(o) + "\n")
             for p in problems:
@@ -192,8 +216,13 @@ def cmd_load(args: argparse.Namespace, ctx: Context) -> int:
     if args.launches < 1 or args.batch_rate <= 0:
         raise CliError("--launches and --batch-rate must be positive", USAGE)
     with _quiet_stdout() as out:
-        report = run_load(args.launches, config=ctx.config(), batch_rate=args.batch_rate,
-                          submit_rate=args.submit_rate, timeout=args.timeout)
+        report = run_load(
+            args.launches,
+            config=ctx.config(),
+            batch_rate=args.batch_rate,
+            submit_rate=args.submit_rate,
+            timeout=args.timeout,
+        )
         if args.json:
             out.write(json.dumps(report.as_json(), indent=2) + "\n")
         else:
@@ -203,50 +232,98 @@ def cmd_load(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def register(subparsers) -> None:
-    group = add_group(subparsers, "sandbox", help="run batchlane locally on an AWS emulator (no AWS account)",
-                      description="The local sandbox: moto server, batchlane's real handlers, simulated AWS Batch.")
+    group = add_group(
+        subparsers,
+        "sandbox",
+        help="run batchlane locally on an AWS emulator (no AWS account)",
+        description="The local sandbox: moto server, batchlane's real handlers, simulated AWS Batch.",
+    )
 
     def sandbox_options(p) -> None:
-        p.add_argument("--visibility-timeout", type=int, default=2, metavar="SECONDS",
-                       help="SQS visibility timeout of the buffers (the stacks use 6 x the function timeout; "
-                            "the sandbox compresses time; default 2)")
-        p.add_argument("--execute", choices=("simulated", "local"), default=None,
-                       help="how jobs run: simulated (default; a scenario may say otherwise) or local: each job's "
-                            "command runs as a process on this machine, against the sandbox (no Docker)")
-        p.add_argument("--image-map", metavar="FILE", default=None,
-                       help="local execution: YAML {image or glob: [words run before the job's command]}; "
-                            "'{python}' is this interpreter, ./paths are relative to FILE")
-        p.add_argument("--max-processes", type=int, default=None, metavar="N",
-                       help="local execution: at most N jobs' processes at once (default: the CPU count)")
+        p.add_argument(
+            "--visibility-timeout",
+            type=int,
+            default=2,
+            metavar="SECONDS",
+            help="SQS visibility timeout of the buffers (the stacks use 6 x the function timeout; "
+            "the sandbox compresses time; default 2)",
+        )
+        p.add_argument(
+            "--execute",
+            choices=("simulated", "local"),
+            default=None,
+            help="how jobs run: simulated (default; a scenario may say otherwise) or local: each job's "
+            "command runs as a process on this machine, against the sandbox (no Docker)",
+        )
+        p.add_argument(
+            "--image-map",
+            metavar="FILE",
+            default=None,
+            help="local execution: YAML {image or glob: [words run before the job's command]}; "
+            "'{python}' is this interpreter, ./paths are relative to FILE",
+        )
+        p.add_argument(
+            "--max-processes",
+            type=int,
+            default=None,
+            metavar="N",
+            help="local execution: at most N jobs' processes at once (default: the CPU count)",
+        )
 
     p = add_command(group, "up", cmd_up, help="start the sandbox and keep it running until Ctrl-C", json_output=False)
     p.add_argument("--port", type=int, default=0, help="port of the emulator (default: a free one)")
     sandbox_options(p)
-    p = add_command(group, "run", cmd_run, help="run a scenario file from scratch and print each launch's end",
-                    description="Start a fresh sandbox, run SCENARIO (docs/sandbox.md), wait for every launch to\n"
-                                "end (or the scenario's timeoutSeconds), print each launch's final status, stop.\n"
-                                "Exit code 1 when a launch did not end, or ended otherwise than its `expect`.")
+    p = add_command(
+        group,
+        "run",
+        cmd_run,
+        help="run a scenario file from scratch and print each launch's end",
+        description="Start a fresh sandbox, run SCENARIO (docs/sandbox.md), wait for every launch to\n"
+        "end (or the scenario's timeoutSeconds), print each launch's final status, stop.\n"
+        "Exit code 1 when a launch did not end, or ended otherwise than its `expect`.",
+    )
     p.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="overrides timeoutSeconds")
     sandbox_options(p)
-    p = add_command(group, "demo", cmd_demo, json_output=False,
-                    help="a narrated tour: routing from a FlyteAdmin config, launches, failures, live status",
-                    description="Start a sandbox and walk through batchlane in numbered steps, running the real\n"
-                                "commands and checking each result: routing imported from a FlyteAdmin config, a\n"
-                                "route explained, a single task and a map task with failures and retries followed\n"
-                                "live, a routing edit taking effect, a rejected launch, a poisoned message in the\n"
-                                "DLQ. Exit code 0 when every step behaved, 1 otherwise.")
-    p.add_argument("--log-file", metavar="FILE", default=None,
-                   help="where the handlers' logs go (default build/sandbox-demo.log)")
-    p = add_command(group, "load", cmd_load, help="put many launches on the bus at once; report rate, throttles, exactly-once",
-                    description="Start a sandbox whose Batch takes at most --batch-rate SubmitJob calls per second\n"
-                                "(429 beyond, as AWS's 50), put --launches launch requests on the bus as fast as it\n"
-                                "can, wait until each has its job, and check Batch's job list and the executions\n"
-                                "table: launches per second, max in flight, throttles seen, duplicates, lost, DLQ.\n"
-                                "Exit code 0 when none is lost or duplicated and the DLQ is empty. Local only.")
+    p = add_command(
+        group,
+        "demo",
+        cmd_demo,
+        json_output=False,
+        help="a narrated tour: routing from a FlyteAdmin config, launches, failures, live status",
+        description="Start a sandbox and walk through batchlane in numbered steps, running the real\n"
+        "commands and checking each result: routing imported from a FlyteAdmin config, a\n"
+        "route explained, a single task and a map task with failures and retries followed\n"
+        "live, a routing edit taking effect, a rejected launch, a poisoned message in the\n"
+        "DLQ. Exit code 0 when every step behaved, 1 otherwise.",
+    )
+    p.add_argument(
+        "--log-file", metavar="FILE", default=None, help="where the handlers' logs go (default build/sandbox-demo.log)"
+    )
+    p = add_command(
+        group,
+        "load",
+        cmd_load,
+        help="put many launches on the bus at once; report rate, throttles, exactly-once",
+        description="Start a sandbox whose Batch takes at most --batch-rate SubmitJob calls per second\n"
+        "(429 beyond, as AWS's 50), put --launches launch requests on the bus as fast as it\n"
+        "can, wait until each has its job, and check Batch's job list and the executions\n"
+        "table: launches per second, max in flight, throttles seen, duplicates, lost, DLQ.\n"
+        "Exit code 0 when none is lost or duplicated and the DLQ is empty. Local only.",
+    )
     p.add_argument("--launches", type=int, default=2000, help="launch requests to put on the bus (default 2000)")
-    p.add_argument("--batch-rate", type=float, default=50, metavar="PER_SECOND",
-                   help="SubmitJob calls per second the sandbox's Batch accepts (default 50, as AWS)")
-    p.add_argument("--submit-rate", type=float, default=None, metavar="PER_SECOND",
-                   help="overrides the deployment's submitRatePerSecond")
+    p.add_argument(
+        "--batch-rate",
+        type=float,
+        default=50,
+        metavar="PER_SECOND",
+        help="SubmitJob calls per second the sandbox's Batch accepts (default 50, as AWS)",
+    )
+    p.add_argument(
+        "--submit-rate",
+        type=float,
+        default=None,
+        metavar="PER_SECOND",
+        help="overrides the deployment's submitRatePerSecond",
+    )
     p.add_argument("--timeout", type=float, default=1800, metavar="SECONDS", help="give up after (default 1800)")

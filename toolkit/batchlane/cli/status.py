@@ -20,7 +20,15 @@ import argparse
 import sys
 
 from batchlane.cli.common import (
-    NOT_FOUND, OK, USAGE, CliError, Context, add_command, min_success_ratio, non_negative_int, read_text,
+    NOT_FOUND,
+    OK,
+    USAGE,
+    CliError,
+    Context,
+    add_command,
+    min_success_ratio,
+    non_negative_int,
+    read_text,
 )
 from batchlane.client.render import status_lines
 
@@ -37,10 +45,11 @@ def limit_arg(text: str) -> int:
     return number
 
 
-
 def register(subparsers) -> None:
     parser = add_command(
-        subparsers, "status", _run,
+        subparsers,
+        "status",
+        _run,
         help="show a launch's status, or replay a file of AWS Batch events offline",
         description=(
             "batchlane status LAUNCH_ID [--json]\n"
@@ -53,21 +62,40 @@ def register(subparsers) -> None:
             "    one child: every attempt with its exit code, reasons and log link, its outputs location\n"
             "batchlane status replay EVENTS_FILE [--size N] [--min-success-ratio R] [--json]\n"
             "    fold raw Batch events (one EventBridge event per line, e.g. an archive or DLQ dump)\n"
-            "    offline with the aggregator's join; needs no AWS"),
+            "    offline with the aggregator's join; needs no AWS"
+        ),
     )
     parser.add_argument("target", metavar="LAUNCH_ID|replay", help="a launch id, or 'replay'")
     parser.add_argument("events_file", metavar="EVENTS_FILE", nargs="?", help="replay: the events file ('-': stdin)")
-    parser.add_argument("--size", type=non_negative_int, default=None,
-                        help="replay: children of the launch (default: from the events)")
-    parser.add_argument("--min-success-ratio", type=min_success_ratio, default=None, metavar="R",
-                        help="replay: Flyte's minSuccessRatio, 0..1 (default 1)")
-    parser.add_argument("--job-id", default=None, help="replay: fold this Batch job's events (default: the first one's)")
+    parser.add_argument(
+        "--size", type=non_negative_int, default=None, help="replay: children of the launch (default: from the events)"
+    )
+    parser.add_argument(
+        "--min-success-ratio",
+        type=min_success_ratio,
+        default=None,
+        metavar="R",
+        help="replay: Flyte's minSuccessRatio, 0..1 (default 1)",
+    )
+    parser.add_argument(
+        "--job-id", default=None, help="replay: fold this Batch job's events (default: the first one's)"
+    )
     parser.add_argument("--failed", action="store_true", help="only the failed children, with reasons and log links")
     parser.add_argument("--child", type=non_negative_int, default=None, metavar="N", help="one child, every attempt")
-    parser.add_argument("--limit", type=limit_arg, default=None, metavar="K",
-                        help=f"children per page (default {DEFAULT_LIMIT}, at most {MAX_LIMIT})")
-    parser.add_argument("--after", type=non_negative_int, default=None, metavar="N",
-                        help="the page after child index N (the last line of a page names it)")
+    parser.add_argument(
+        "--limit",
+        type=limit_arg,
+        default=None,
+        metavar="K",
+        help=f"children per page (default {DEFAULT_LIMIT}, at most {MAX_LIMIT})",
+    )
+    parser.add_argument(
+        "--after",
+        type=non_negative_int,
+        default=None,
+        metavar="N",
+        help="the page after child index N (the last line of a page names it)",
+    )
 
 
 def _run(args: argparse.Namespace, ctx: Context) -> int:
@@ -87,6 +115,7 @@ def _paged(args: argparse.Namespace) -> bool:
 
 
 # --- a stored launch -----------------------------------------------------------------------------
+
 
 def _show(args: argparse.Namespace, ctx: Context) -> int:
     from batchlane.client.records import Executions
@@ -120,15 +149,32 @@ def _page(args: argparse.Namespace, ctx: Context, executions, summary) -> int:
         page = failed_page(executions, args.target, limit=limit, after=args.after, summary=summary)
     else:
         page = read_children(executions, args.target, limit=limit, after=args.after, record=summary.record)
-    next_command = None if page.after is None else " ".join(
-        ["batchlane status", args.target] + (["--failed"] if args.failed else []) + ["--after", str(page.after)]
-        + ([f"--limit {args.limit}"] if args.limit else []))
+    next_command = (
+        None
+        if page.after is None
+        else " ".join(
+            ["batchlane status", args.target]
+            + (["--failed"] if args.failed else [])
+            + ["--after", str(page.after)]
+            + ([f"--limit {args.limit}"] if args.limit else [])
+        )
+    )
     if args.json:
-        ctx.emit_json({**summary.as_json(), "children": page.children, "after": page.after,
-                       "failedOnly": args.failed, "next": next_command})
+        ctx.emit_json(
+            {
+                **summary.as_json(),
+                "children": page.children,
+                "after": page.after,
+                "failedOnly": args.failed,
+                "next": next_command,
+            }
+        )
     else:
-        ctx.lines(page_lines(summary.as_json(), page.children, failed=args.failed, after=args.after,
-                             next_command=next_command))
+        ctx.lines(
+            page_lines(
+                summary.as_json(), page.children, failed=args.failed, after=args.after, next_command=next_command
+            )
+        )
     return OK
 
 
@@ -163,11 +209,17 @@ def _no_launch(args: argparse.Namespace, ctx: Context, summary) -> None:
 
 # --- replay ----------------------------------------------------------------------------------------
 
+
 def _replay(args: argparse.Namespace, ctx: Context) -> int:
     from batchlane.client.view import replay_document
 
-    document, tally = replay_document(read_text(args.events_file).splitlines(), size=args.size or None,
-                                      min_success_ratio=args.min_success_ratio, job_id=args.job_id, warn=ctx.warn)
+    document, tally = replay_document(
+        read_text(args.events_file).splitlines(),
+        size=args.size or None,
+        min_success_ratio=args.min_success_ratio,
+        job_id=args.job_id,
+        warn=ctx.warn,
+    )
     if tally["malformed"]:
         print(f"batchlane: {tally['malformed']} malformed line(s) skipped", file=sys.stderr)
     if document is None:

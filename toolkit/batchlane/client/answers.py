@@ -31,18 +31,21 @@ class AnswersQueue:
             return
         try:
             self.url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-        except Exception as exc:  # noqa: BLE001 - no such queue: the record is the only answer
+        except Exception as exc:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
             if "NonExistentQueue" not in code and "QueueDoesNotExist" not in code:
                 raise
 
-    def find(self, launch_id: str, detail_types: tuple[str, ...] = (LAUNCHED, LAUNCH_REJECTED)) -> dict[str, Any] | None:
+    def find(
+        self, launch_id: str, detail_types: tuple[str, ...] = (LAUNCHED, LAUNCH_REJECTED)
+    ) -> dict[str, Any] | None:
         """The event of one of ``detail_types`` batchlane answered ``launch_id`` with, if it is in the
         queue (the last type wins when several are there: the rejection)."""
         if self.url is None:
             return None
-        messages = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, VisibilityTimeout=0,
-                                            AttributeNames=["SentTimestamp"]).get("Messages", [])
+        messages = self.sqs.receive_message(
+            QueueUrl=self.url, MaxNumberOfMessages=10, VisibilityTimeout=0, AttributeNames=["SentTimestamp"]
+        ).get("Messages", [])
         found = None
         now_ms = time.time() * 1000
         for m in messages:
@@ -50,8 +53,7 @@ class AnswersQueue:
                 event = json.loads(m["Body"])
             except ValueError:
                 event = {}
-            mine = (event.get("detail") or {}).get("launchId") == launch_id and \
-                event.get("detail-type") in detail_types
+            mine = (event.get("detail") or {}).get("launchId") == launch_id and event.get("detail-type") in detail_types
             stale = now_ms - int(m.get("Attributes", {}).get("SentTimestamp", now_ms)) > STALE_ANSWER_SECONDS * 1000
             if mine or stale:
                 self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])

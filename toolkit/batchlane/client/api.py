@@ -11,19 +11,28 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from batchlane.common.event_types import ABORT_REQUESTED, LAUNCH_REQUESTED
 from batchlane.client.answers import AnswersQueue, answers_queue_name
 from batchlane.client.events import abort_detail, put_event
 from batchlane.client.outputs import read_outputs
 from batchlane.client.records import Executions
-from batchlane.client.status import ChildrenPage, LaunchSummary, child_detail, children_page, failed_page, launch_summary
+from batchlane.client.status import (
+    ChildrenPage,
+    LaunchSummary,
+    child_detail,
+    children_page,
+    failed_page,
+    launch_summary,
+)
+from batchlane.common.event_types import ABORT_REQUESTED, LAUNCH_REQUESTED
 
 
 class BatchlaneClient:
-    def __init__(self, clients: Callable[[str], Any], *, bus_name: str, executions_table: str,
-                 answers_queue: str | None = None) -> None:
+    def __init__(
+        self, clients: Callable[[str], Any], *, bus_name: str, executions_table: str, answers_queue: str | None = None
+    ) -> None:
         self._make_client = clients
         self._clients: dict[str, Any] = {}
         self.bus_name = bus_name
@@ -33,12 +42,16 @@ class BatchlaneClient:
         self._answers: AnswersQueue | None = None
 
     @classmethod
-    def for_deployment(cls, config, clients: Callable[[str], Any], *,
-                       executions_table: str | None = None) -> "BatchlaneClient":
+    def for_deployment(
+        cls, config, clients: Callable[[str], Any], *, executions_table: str | None = None
+    ) -> BatchlaneClient:
         """The names of a deployment configuration (``bus_name``, ``table_name``, ``prefix``)."""
-        return cls(clients, bus_name=config.bus_name,
-                   executions_table=executions_table or config.table_name("executions"),
-                   answers_queue=answers_queue_name(config.prefix))
+        return cls(
+            clients,
+            bus_name=config.bus_name,
+            executions_table=executions_table or config.table_name("executions"),
+            answers_queue=answers_queue_name(config.prefix),
+        )
 
     def client(self, service: str):
         if service not in self._clients:
@@ -78,8 +91,9 @@ class BatchlaneClient:
         """A page of the launch's children with their log links, and the ``after`` of the next page."""
         return children_page(self.executions, launch_id, limit=limit, after=after)
 
-    def failed_children(self, launch_id: str, *, limit: int = 100, after: int | None = None,
-                        summary: LaunchSummary | None = None) -> ChildrenPage:
+    def failed_children(
+        self, launch_id: str, *, limit: int = 100, after: int | None = None, summary: LaunchSummary | None = None
+    ) -> ChildrenPage:
         """A page of the launch's FAILED children (``summary``: the launch's, spares reads)."""
         return failed_page(self.executions, launch_id, limit=limit, after=after, summary=summary)
 

@@ -62,8 +62,10 @@ def console_escape(s: str) -> str:
 
 def log_stream_url(region: str, log_stream: str, log_group: str | None = None, partition: str = "aws") -> str:
     group = log_group or DEFAULT_LOG_GROUP
-    return (f"https://{console_host(partition, region)}/cloudwatch/home?region={region}"
-            f"#logsV2:log-groups/log-group/{console_escape(group)}/log-events/{console_escape(log_stream)}")
+    return (
+        f"https://{console_host(partition, region)}/cloudwatch/home?region={region}"
+        f"#logsV2:log-groups/log-group/{console_escape(group)}/log-events/{console_escape(log_stream)}"
+    )
 
 
 def flyte_phase(status: str) -> str:
@@ -80,16 +82,20 @@ def attempt_phase(child: ChildState, attempt: int) -> str:
     return flyte_phase(child.status) if latest else RETRIED_PHASE
 
 
-def child_log_links(child: ChildState, region: str, *, partition: str = "aws",
-                    log_group: str | None = None) -> list[Link]:
+def child_log_links(
+    child: ChildState, region: str, *, partition: str = "aws", log_group: str | None = None
+) -> list[Link]:
     """A CloudWatch link for every attempt of the child that has a log stream (the running one
     included). The log group is the one the job's events name, else ``log_group`` (the launch
     record's), else ``/aws/batch/job``."""
     group = child.log_group or log_group or DEFAULT_LOG_GROUP
     return [
-        Link(log_link_name(child.index, k, attempt_phase(child, k)),
-             log_stream_url(region, a.log_stream, group, partition))
-        for k, a in enumerate(child.attempts) if a.log_stream
+        Link(
+            log_link_name(child.index, k, attempt_phase(child, k)),
+            log_stream_url(region, a.log_stream, group, partition),
+        )
+        for k, a in enumerate(child.attempts)
+        if a.log_stream
     ]
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def read_outputs(s3, uri: str, warn: Callable[[str], None] | None = None) -> Any:
@@ -22,4 +23,3 @@ def read_outputs(s3, uri: str, warn: Callable[[str], None] | None = None) -> Any
         if warn:
             warn(f"outputs {uri} are not JSON")
         return None
-

@@ -8,11 +8,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from batchlane.client.view import record_document
 from batchlane.common.executions import (
-    BY_JOB_ID_INDEX, FINAL_PHASES, LAUNCH_SK, PARTITION_KEY, SORT_KEY, LaunchRecord, Partition, key,
+    BY_JOB_ID_INDEX,
+    FINAL_PHASES,
+    LAUNCH_SK,
+    PARTITION_KEY,
+    SORT_KEY,
+    LaunchRecord,
+    Partition,
+    key,
 )
 from batchlane.common.values import from_dynamo
-from batchlane.client.view import record_document
 
 
 @dataclass(frozen=True)
@@ -50,21 +57,28 @@ class Executions:
         if prefix is not None:
             condition, values = f"{condition} AND begins_with({SORT_KEY}, :p)", {**values, ":p": {"S": prefix}}
         pages = self.dynamodb.get_paginator("query").paginate(
-            TableName=self.table, ConsistentRead=True, KeyConditionExpression=condition,
-            ExpressionAttributeValues=values)
+            TableName=self.table,
+            ConsistentRead=True,
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=values,
+        )
         return [self.plain(item) for page in pages for item in page["Items"]]
 
     def record(self, launch_id: str) -> LaunchRecord | None:
         """The launch record (a consistent GetItem); None when there is none (yet)."""
-        item = self.dynamodb.get_item(TableName=self.table, ConsistentRead=True,
-                                      Key={k: {"S": v} for k, v in key(launch_id, LAUNCH_SK).items()}).get("Item")
+        item = self.dynamodb.get_item(
+            TableName=self.table, ConsistentRead=True, Key={k: {"S": v} for k, v in key(launch_id, LAUNCH_SK).items()}
+        ).get("Item")
         return LaunchRecord.from_item(self.plain(item)) if item else None
 
     def launch_id_of_job(self, job_id: str) -> str | None:
         """The launch a Batch job (not a child: no ``:<index>``) belongs to, from the ``byJobId`` index."""
-        keys = self.dynamodb.query(TableName=self.table, IndexName=BY_JOB_ID_INDEX,
-                                   KeyConditionExpression="jobId = :j",
-                                   ExpressionAttributeValues={":j": {"S": job_id}}).get("Items", [])
+        keys = self.dynamodb.query(
+            TableName=self.table,
+            IndexName=BY_JOB_ID_INDEX,
+            KeyConditionExpression="jobId = :j",
+            ExpressionAttributeValues={":j": {"S": job_id}},
+        ).get("Items", [])
         return keys[0][PARTITION_KEY]["S"] if keys else None
 
     def status(self, launch_id: str) -> StoredStatus:

@@ -33,7 +33,7 @@ def sent_line(detail_type: str, launch_id: str, bus: str, where: str) -> str:
     return f"Sent {detail_type} {launch_id} to bus {bus} ({where})"
 
 
-def launched_lines(record: "LaunchRecord") -> list[str]:
+def launched_lines(record: LaunchRecord) -> list[str]:
     """The answer "launched": the job, its queue, why that queue, the console link."""
     what = f"array job of {record.size} children" if record.is_array else "job"
     lines = [f"Launched {record.launch_id}: {what} {record.job_id} on queue {record.queue}"]
@@ -46,8 +46,10 @@ def launched_lines(record: "LaunchRecord") -> list[str]:
 
 def rejected_lines(launch_id: str, problems: list[dict[str, Any]]) -> list[str]:
     """The answer "rejected": every problem, one line each."""
-    return [f"Rejected {launch_id}: {len(problems)} problem(s)",
-            *(f"  {p.get('field')}: {p.get('message')}" for p in problems)]
+    return [
+        f"Rejected {launch_id}: {len(problems)} problem(s)",
+        *(f"  {p.get('field')}: {p.get('message')}" for p in problems),
+    ]
 
 
 class Progress:
@@ -68,7 +70,9 @@ class Progress:
             self._phase = phase
         counts = counts_text(doc)
         if counts != self._counts:
-            self.say(f"  [{elapsed:5.1f} s]   {counts}   (of {doc.get('size')}, success needs {doc.get('minSuccesses')})")
+            self.say(
+                f"  [{elapsed:5.1f} s]   {counts}   (of {doc.get('size')}, success needs {doc.get('minSuccesses')})"
+            )
             self._counts = counts
 
     def note(self, text: str, now: float) -> None:
@@ -79,9 +83,11 @@ def status_lines(doc: dict[str, Any]) -> list[str]:
     """``batchlane status``: phase, job, counts, links, errors, a row per child with its log links,
     the outputs."""
     name = doc.get("launchId") or "(replayed events)"
-    lines = [f"Launch {name}: {doc['phase']} ({doc['reason']})",
-             f"  job    {doc.get('jobId') or '(not submitted yet)'}   queue {doc.get('queue') or '-'}   "
-             f"size {doc['size']}" + (" (array)" if doc.get("isArray") else "")]
+    lines = [
+        f"Launch {name}: {doc['phase']} ({doc['reason']})",
+        f"  job    {doc.get('jobId') or '(not submitted yet)'}   queue {doc.get('queue') or '-'}   "
+        f"size {doc['size']}" + (" (array)" if doc.get("isArray") else ""),
+    ]
     counts = ", ".join(f"{k} {v}" for k, v in doc["counts"].items() if v)
     lines.append(f"  counts {counts or '-'}   (success needs {doc['minSuccesses']})")
     if doc.get("console"):
@@ -102,8 +108,10 @@ def status_lines(doc: dict[str, Any]) -> list[str]:
             lines.append("    " + json.dumps(doc["outputs"], default=str)[:2000])
     if doc.get("replay"):
         r = doc["replay"]
-        lines.append(f"  replayed {r['events']} events ({r['malformed']} malformed, {r['foreign']} foreign, "
-                     f"{r['otherJobs']} of other jobs)")
+        lines.append(
+            f"  replayed {r['events']} events ({r['malformed']} malformed, {r['foreign']} foreign, "
+            f"{r['otherJobs']} of other jobs)"
+        )
     return lines
 
 
@@ -125,10 +133,17 @@ def children_table(children: list[dict[str, Any]]) -> list[str]:
     if not children:
         return []
     rows = [["INDEX", "STATUS", "ATTEMPTS", "EXIT", "FAILURE", "REASON"]]
-    rows += [[str(c["index"]), c["status"], _attempts_cell(c),
-              "-" if c["exitCode"] is None else str(c["exitCode"]), c.get("failureClass") or "-",
-              (c["statusReason"] or "")[:60]]
-             for c in children]
+    rows += [
+        [
+            str(c["index"]),
+            c["status"],
+            _attempts_cell(c),
+            "-" if c["exitCode"] is None else str(c["exitCode"]),
+            c.get("failureClass") or "-",
+            (c["statusReason"] or "")[:60],
+        ]
+        for c in children
+    ]
     table = table_text(rows, indent="    ")
     lines = [table[0]]
     for line, child in zip(table[1:], children):
@@ -139,10 +154,12 @@ def children_table(children: list[dict[str, Any]]) -> list[str]:
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:
     """A launch's summary (``LaunchSummary.as_json``): phase, job, counts, links, errors."""
-    lines = [f"Launch {summary['launchId']}: {summary['phase']} ({summary['message']})",
-             f"  job    {summary.get('jobId') or '(not submitted yet)'}   queue {summary.get('queue') or '-'}   "
-             f"size {summary['size']}" + (" (array)" if summary.get("isArray") else ""),
-             f"  counts {counts_text(summary)}"]
+    lines = [
+        f"Launch {summary['launchId']}: {summary['phase']} ({summary['message']})",
+        f"  job    {summary.get('jobId') or '(not submitted yet)'}   queue {summary.get('queue') or '-'}   "
+        f"size {summary['size']}" + (" (array)" if summary.get("isArray") else ""),
+        f"  counts {counts_text(summary)}",
+    ]
     lines += [f"  {link['name']}: {link['url']}" for link in summary.get("links") or []]
     if summary.get("error"):
         lines.append("  errors:")
@@ -152,8 +169,14 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
-def page_lines(summary: dict[str, Any], children: list[dict[str, Any]], *, failed: bool, after: int | None,
-               next_command: str | None) -> list[str]:
+def page_lines(
+    summary: dict[str, Any],
+    children: list[dict[str, Any]],
+    *,
+    failed: bool,
+    after: int | None,
+    next_command: str | None,
+) -> list[str]:
     """``batchlane status ID --limit/--after/--failed``: the summary, then one page of children."""
     what = "failed children" if failed else "children"
     where = f" after index {after}" if after is not None else ""
@@ -169,10 +192,12 @@ def page_lines(summary: dict[str, Any], children: list[dict[str, Any]], *, faile
 
 def child_lines(launch_id: str, child: dict[str, Any]) -> list[str]:
     """``batchlane status ID --child N``: one child, every attempt with its log link, its outputs."""
-    lines = [f"Launch {launch_id}, child {child['index']}: {child['status']}"
-             + (f" ({child['statusReason']})" if child.get("statusReason") else ""),
-             f"  job {child.get('jobId') or '-'}   attempts {child['attempts']}"
-             + (f"   failure {child['failureClass']}" if child.get("failureClass") else "")]
+    lines = [
+        f"Launch {launch_id}, child {child['index']}: {child['status']}"
+        + (f" ({child['statusReason']})" if child.get("statusReason") else ""),
+        f"  job {child.get('jobId') or '-'}   attempts {child['attempts']}"
+        + (f"   failure {child['failureClass']}" if child.get("failureClass") else ""),
+    ]
     for a in child["attemptDetails"]:
         exit_code = "-" if a["exitCode"] is None else a["exitCode"]
         reason = "; ".join(r for r in (a["statusReason"], a["reason"]) if r) or "-"
@@ -184,6 +209,7 @@ def child_lines(launch_id: str, child: dict[str, Any]) -> list[str]:
 
 
 # --- routing ----------------------------------------------------------------------------------------
+
 
 def describe_item(item: dict[str, Any]) -> str:
     """One routing item (a queue or a rule) in a few words."""
@@ -206,8 +232,9 @@ def _candidate_state(c) -> str:
     return f"share {c.share:.1%}" + (f" (unhealthy: {c.unhealthy})" if c.unhealthy else "")
 
 
-def decision_lines(decision: "Decision", *, project: str, domain: str, workflow: str, launch_id: str,
-                   sample: bool, source: str) -> list[str]:
+def decision_lines(
+    decision: Decision, *, project: str, domain: str, workflow: str, launch_id: str, sample: bool, source: str
+) -> list[str]:
     """``batchlane routes explain``: the rule, the tag, the candidate queues and their shares, the queue."""
     shown_id = f"{launch_id} (a fixed sample; pass --launch-id for a real one)" if sample else launch_id
     rows = [
@@ -236,6 +263,8 @@ def decision_lines(decision: "Decision", *, project: str, domain: str, workflow:
     lines = [f"{label.ljust(width)}  {text}" for label, text in rows]
     eligible = [c for c in decision.candidates if c.share > 0]
     if len(eligible) > 1:
-        lines.append(f"Note: {len(eligible)} queues carry tag {decision.tag}: each launch goes to one of them by its "
-                     "launch id, in proportion to the shares above (the same launch id always gets the same queue).")
+        lines.append(
+            f"Note: {len(eligible)} queues carry tag {decision.tag}: each launch goes to one of them by its "
+            "launch id, in proportion to the shares above (the same launch id always gets the same queue)."
+        )
     return lines

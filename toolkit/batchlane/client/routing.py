@@ -50,9 +50,11 @@ class RoutingTableStore:
         from botocore.exceptions import ClientError
 
         try:
-            self.table.delete_item(Key={KEY_ATTR: PARTITION, SORT_ATTR: sk},
-                                   ConditionExpression="attribute_exists(#sk)",
-                                   ExpressionAttributeNames={"#sk": SORT_ATTR})
+            self.table.delete_item(
+                Key={KEY_ATTR: PARTITION, SORT_ATTR: sk},
+                ConditionExpression="attribute_exists(#sk)",
+                ExpressionAttributeNames={"#sk": SORT_ATTR},
+            )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False

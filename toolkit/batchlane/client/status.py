@@ -22,17 +22,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from batchlane.client.links import attempt_phase, job_link, log_link_name, log_stream_url
+from batchlane.client.view import child_document
 from batchlane.common.console import partition_of
 from batchlane.common.executions import (
-    CHILD_PREFIX, FINAL_PHASES, LAUNCH_SK, PARTITION_KEY, REJECTION_SK, SORT_KEY, SUBMITTED, SUMMARY_SK, LaunchRecord,
+    CHILD_PREFIX,
+    FINAL_PHASES,
+    LAUNCH_SK,
+    PARTITION_KEY,
+    REJECTION_SK,
+    SORT_KEY,
+    SUBMITTED,
+    SUMMARY_SK,
+    LaunchRecord,
     child_sk,
 )
+from batchlane.status.failures import attempt_class
 from batchlane.status.finish import child_outputs_uri
 from batchlane.status.fold import ChildState
-from batchlane.status.failures import attempt_class
-from batchlane.client.links import attempt_phase, job_link, log_link_name, log_stream_url
 from batchlane.status.transitions import counts_of
-from batchlane.client.view import child_document
 
 READ_KEYS = (LAUNCH_SK, SUMMARY_SK, REJECTION_SK, child_sk(0))
 MAX_UNPROCESSED_ROUNDS = 5  # BatchGetItem may leave keys unprocessed under throttling: read them again
@@ -64,9 +72,20 @@ class LaunchSummary:
         return self.phase in FINAL_PHASES or self.phase == "rejected"
 
     def as_json(self) -> dict[str, Any]:
-        return {"launchId": self.launch_id, "phase": self.phase, "message": self.message, "size": self.size,
-                "isArray": self.is_array, "counts": self.counts, "jobId": self.job_id, "queue": self.queue,
-                "error": self.error, "links": self.links, "outputsUri": self.outputs_uri, "problems": self.problems}
+        return {
+            "launchId": self.launch_id,
+            "phase": self.phase,
+            "message": self.message,
+            "size": self.size,
+            "isArray": self.is_array,
+            "counts": self.counts,
+            "jobId": self.job_id,
+            "queue": self.queue,
+            "error": self.error,
+            "links": self.links,
+            "outputsUri": self.outputs_uri,
+            "problems": self.problems,
+        }
 
 
 def summary_from_items(launch_id: str, items: dict[str, dict[str, Any]]) -> LaunchSummary:
@@ -85,9 +104,16 @@ def summary_from_items(launch_id: str, items: dict[str, dict[str, Any]]) -> Laun
         return LaunchSummary(launch_id, "submitting", "the job is being submitted", **base)
     phase = summary.get("phase") or "submitted"
     message = summary.get("reason") or ("submitted, no Batch event yet" if phase == "submitted" else phase)
-    return LaunchSummary(launch_id, phase, message, counts=_nonzero(counts_of(summary, record.size, record.chunks)),
-                         error=summary.get("error"), links=_links(record, items.get(child_sk(0))),
-                         outputs_uri=summary.get("outputsUri"), **base)
+    return LaunchSummary(
+        launch_id,
+        phase,
+        message,
+        counts=_nonzero(counts_of(summary, record.size, record.chunks)),
+        error=summary.get("error"),
+        links=_links(record, items.get(child_sk(0))),
+        outputs_uri=summary.get("outputsUri"),
+        **base,
+    )
 
 
 def _nonzero(counts: dict[str, int]) -> dict[str, int]:
@@ -103,9 +129,14 @@ def _links(record: LaunchRecord, first_child: dict[str, Any] | None) -> list[dic
 
 
 def _child(record: LaunchRecord, item: dict[str, Any]) -> dict[str, Any]:
-    return child_document(ChildState.from_item(item), job_id=record.job_id, is_array=record.is_array,
-                          region=record.region or "us-east-1", partition=partition_of(record.job_arn or ""),
-                          log_group=record.log_group)
+    return child_document(
+        ChildState.from_item(item),
+        job_id=record.job_id,
+        is_array=record.is_array,
+        region=record.region or "us-east-1",
+        partition=partition_of(record.job_arn or ""),
+        log_group=record.log_group,
+    )
 
 
 def launch_summary(executions, launch_id: str) -> LaunchSummary:
@@ -137,16 +168,18 @@ class ChildrenPage:
         return {"children": self.children, "after": self.after}
 
 
-def children_page(executions, launch_id: str, *, limit: int = 100,
-                  after: int | None = None) -> tuple[list[dict[str, Any]], int | None]:
+def children_page(
+    executions, launch_id: str, *, limit: int = 100, after: int | None = None
+) -> tuple[list[dict[str, Any]], int | None]:
     """Up to ``limit`` children (with their log links) from index ``after + 1`` on, and the index to
     pass as ``after`` for the next page (None: no more). One consistent Query of child items."""
     page = read_children(executions, launch_id, limit=limit, after=after)
     return page.children, page.after
 
 
-def read_children(executions, launch_id: str, *, limit: int = 100, after: int | None = None,
-                  record: LaunchRecord | None = None) -> ChildrenPage:
+def read_children(
+    executions, launch_id: str, *, limit: int = 100, after: int | None = None, record: LaunchRecord | None = None
+) -> ChildrenPage:
     """``children_page`` as a :class:`ChildrenPage`; ``record``: the launch item already read."""
     record, reads = _record(executions, launch_id, record)
     if record is None:
@@ -157,8 +190,15 @@ def read_children(executions, launch_id: str, *, limit: int = 100, after: int | 
     return ChildrenPage(children, children[-1]["index"] if more else None, reads + 1)
 
 
-def failed_page(executions, launch_id: str, *, limit: int = 100, after: int | None = None,
-                summary: LaunchSummary | None = None, scan_page: int = FAILED_SCAN_PAGE) -> ChildrenPage:
+def failed_page(
+    executions,
+    launch_id: str,
+    *,
+    limit: int = 100,
+    after: int | None = None,
+    summary: LaunchSummary | None = None,
+    scan_page: int = FAILED_SCAN_PAGE,
+) -> ChildrenPage:
     """Up to ``limit`` FAILED children from index ``after + 1`` on: Queries of ``scan_page`` child
     items filtered on ``status``, until ``limit`` are found or the children end. With the launch's
     ``summary`` the launch record is not read again and the first page (``after`` None) stops once
@@ -187,16 +227,19 @@ def failed_page(executions, launch_id: str, *, limit: int = 100, after: int | No
     return ChildrenPage(found, found[-1]["index"] if more else None, reads)
 
 
-def child_detail(executions, launch_id: str, index: int, *,
-                 record: LaunchRecord | None = None) -> dict[str, Any] | None:
+def child_detail(
+    executions, launch_id: str, index: int, *, record: LaunchRecord | None = None
+) -> dict[str, Any] | None:
     """One child (one consistent GetItem): its document, every attempt with its exit code, reasons,
     failure class, times and log link, and where it writes its outputs. None: no such child (yet)."""
     record, _ = _record(executions, launch_id, record)
     if record is None:
         return None
     item = executions.dynamodb.get_item(
-        TableName=executions.table, ConsistentRead=True,
-        Key={PARTITION_KEY: {"S": launch_id}, SORT_KEY: {"S": child_sk(index)}}).get("Item")
+        TableName=executions.table,
+        ConsistentRead=True,
+        Key={PARTITION_KEY: {"S": launch_id}, SORT_KEY: {"S": child_sk(index)}},
+    ).get("Item")
     if item is None:
         return None
     plain = executions.plain(item)
@@ -205,11 +248,23 @@ def child_detail(executions, launch_id: str, index: int, *,
     region, partition = record.region or "us-east-1", partition_of(record.job_arn or "")
     group = child.log_group or record.log_group
     document["attemptDetails"] = [
-        {"attempt": k, "exitCode": a.exit_code, "statusReason": a.status_reason, "reason": a.reason,
-         "failureClass": attempt_class(a), "startedAt": a.started_at, "stoppedAt": a.stopped_at,
-         "log": {"name": log_link_name(child.index, k, attempt_phase(child, k)),
-                 "url": log_stream_url(region, a.log_stream, group, partition)} if a.log_stream else None}
-        for k, a in enumerate(child.attempts)]
+        {
+            "attempt": k,
+            "exitCode": a.exit_code,
+            "statusReason": a.status_reason,
+            "reason": a.reason,
+            "failureClass": attempt_class(a),
+            "startedAt": a.started_at,
+            "stoppedAt": a.stopped_at,
+            "log": {
+                "name": log_link_name(child.index, k, attempt_phase(child, k)),
+                "url": log_stream_url(region, a.log_stream, group, partition),
+            }
+            if a.log_stream
+            else None,
+        }
+        for k, a in enumerate(child.attempts)
+    ]
     document["outputsUri"] = child_outputs_uri(record.outputs_uri, child.index) if record.outputs_uri else None
     return document
 
@@ -222,7 +277,13 @@ def _record(executions, launch_id: str, record: LaunchRecord | None) -> tuple[La
 def _children_query(executions, launch_id: str, after: int | None) -> dict[str, Any]:
     """A consistent Query of the child items after index ``after`` (all of them: None)."""
     start = child_sk(after) + "\0" if after is not None else CHILD_PREFIX
-    return dict(TableName=executions.table, ConsistentRead=True,
-                KeyConditionExpression=f"{PARTITION_KEY} = :l AND {SORT_KEY} BETWEEN :from AND :to",
-                ExpressionAttributeValues={":l": {"S": launch_id}, ":from": {"S": start},
-                                           ":to": {"S": CHILD_PREFIX + "\uffff"}})
+    return dict(
+        TableName=executions.table,
+        ConsistentRead=True,
+        KeyConditionExpression=f"{PARTITION_KEY} = :l AND {SORT_KEY} BETWEEN :from AND :to",
+        ExpressionAttributeValues={
+            ":l": {"S": launch_id},
+            ":from": {"S": start},
+            ":to": {"S": CHILD_PREFIX + "\uffff"},
+        },
+    )

@@ -16,22 +16,23 @@ children batchlane has seen an event of, by index; the others are counted as SUB
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
+from batchlane.client.links import child_job_id, child_log_links, job_link
 from batchlane.common.console import partition_of
 from batchlane.common.executions import FINAL_PHASES, LAUNCH_TAG, Partition
 from batchlane.status.events import ForeignEvent, MalformedEvent, parse_event
 from batchlane.status.failures import attempt_classes, child_class, failure_counts
 from batchlane.status.fold import WAITING, ChildState, LaunchStatus, ParentState, fold_events, observe, summarize
-from batchlane.client.links import child_job_id, child_log_links, job_link
 from batchlane.status.outputs import launch_error_summary
 from batchlane.status.transitions import counts_of
 
 
-def child_document(child: ChildState, *, job_id: str | None, is_array: bool, region: str, partition: str,
-                   log_group: str | None) -> dict[str, Any]:
+def child_document(
+    child: ChildState, *, job_id: str | None, is_array: bool, region: str, partition: str, log_group: str | None
+) -> dict[str, Any]:
     last = child.last_attempt
     return {
         "index": child.index,
@@ -46,9 +47,18 @@ def child_document(child: ChildState, *, job_id: str | None, is_array: bool, reg
     }
 
 
-def status_document(status: LaunchStatus, *, region: str, partition: str = "aws", log_group: str | None = None,
-                    phase: str | None = None, reason: str | None = None, error: str | None = None,
-                    outputs_uri: str | None = None, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def status_document(
+    status: LaunchStatus,
+    *,
+    region: str,
+    partition: str = "aws",
+    log_group: str | None = None,
+    phase: str | None = None,
+    reason: str | None = None,
+    error: str | None = None,
+    outputs_uri: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The JSON document of a launch. ``phase``/``reason`` override the computed ones (the
     stored phase is authoritative: an abort or a fail-fast decision sticks)."""
     final_phase = phase or status.phase
@@ -65,12 +75,24 @@ def status_document(status: LaunchStatus, *, region: str, partition: str = "aws"
         "failures": failure_counts(status.children),
         "blocked": None if final_phase in FINAL_PHASES else status.blocked,
         "console": job_link(region, status.job_id, partition=partition).as_dict() if status.job_id else None,
-        "children": [child_document(c, job_id=status.job_id, is_array=status.is_array, region=region,
-                                    partition=partition, log_group=log_group) for c in status.children],
+        "children": [
+            child_document(
+                c,
+                job_id=status.job_id,
+                is_array=status.is_array,
+                region=region,
+                partition=partition,
+                log_group=log_group,
+            )
+            for c in status.children
+        ],
     }
     if status.parent is not None:
-        doc["parent"] = {"status": status.parent.status, "statusReason": status.parent.status_reason,
-                         "statusSummary": dict(status.parent.status_summary)}
+        doc["parent"] = {
+            "status": status.parent.status,
+            "statusReason": status.parent.status_reason,
+            "statusSummary": dict(status.parent.status_summary),
+        }
     err = error if error is not None else launch_error_summary(status.children)
     if err:
         doc["error"] = err
@@ -101,17 +123,30 @@ def record_document(items: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None
         counts["SUBMITTED"] = max(0, counts.get("SUBMITTED", 0) - waiting)
         counts[WAITING] = waiting
         status = replace(status, counts=counts)
-        extra.update(waiting=waiting, chunks={"size": chunks.chunk_size, "count": chunks.count,
-                                              "window": chunks.window})
+        extra.update(
+            waiting=waiting, chunks={"size": chunks.chunk_size, "count": chunks.count, "window": chunks.window}
+        )
     return status_document(
-        status, region=record.region or "us-east-1", partition=partition_of(record.job_arn or ""),
-        log_group=record.log_group, phase=part.phase, reason=summary.get("reason"), error=summary.get("error"),
-        outputs_uri=summary.get("outputsUri"), extra=extra or None,
+        status,
+        region=record.region or "us-east-1",
+        partition=partition_of(record.job_arn or ""),
+        log_group=record.log_group,
+        phase=part.phase,
+        reason=summary.get("reason"),
+        error=summary.get("error"),
+        outputs_uri=summary.get("outputsUri"),
+        extra=extra or None,
     )
 
 
-def replay_document(lines: list[str], *, size: int | None = None, min_success_ratio: Any = None,
-                    job_id: str | None = None, warn=lambda text: None) -> tuple[dict[str, Any] | None, dict[str, int]]:
+def replay_document(
+    lines: list[str],
+    *,
+    size: int | None = None,
+    min_success_ratio: Any = None,
+    job_id: str | None = None,
+    warn=lambda text: None,
+) -> tuple[dict[str, Any] | None, dict[str, int]]:
     """``batchlane status replay``: fold the raw events (one EventBridge event per line) of one
     Batch job offline, with the join the aggregator applies (``merge_child``), into the status document (no outputs); also the
     tallies ``events``, ``malformed``, ``foreign``, ``otherJobs``. Nothing here calls AWS."""
@@ -142,20 +177,26 @@ def replay_document(lines: list[str], *, size: int | None = None, min_success_ra
         warn(f"{tally['otherJobs']} events of other Batch jobs skipped (folding job {job}; --job-id picks another)")
     if not ours:
         return None, dict(tally)
-    parent_sizes = [e.detail.array_properties.size for e in ours
-                    if e.detail.is_array_parent and e.detail.array_properties.size]
+    parent_sizes = [
+        e.detail.array_properties.size for e in ours if e.detail.is_array_parent and e.detail.array_properties.size
+    ]
     indexes = [e.detail.child_index for e in ours if e.detail.is_array_child]
     is_array = bool(parent_sizes or indexes)
     inferred = max(parent_sizes) if parent_sizes else (max(indexes) + 1 if indexes else 1)
     launch_ids = [e.detail.tags.get(LAUNCH_TAG) for e in ours if e.detail.tags and e.detail.tags.get(LAUNCH_TAG)]
-    launch = {"launchId": launch_ids[0] if launch_ids else None, "jobId": job,
-              "size": size or inferred, "isArray": is_array or (size or 1) > 1,
-              "minSuccessRatio": 1 if min_success_ratio is None else min_success_ratio}
+    launch = {
+        "launchId": launch_ids[0] if launch_ids else None,
+        "jobId": job,
+        "size": size or inferred,
+        "isArray": is_array or (size or 1) > 1,
+        "minSuccessRatio": 1 if min_success_ratio is None else min_success_ratio,
+    }
     queues = [e.detail.job_queue for e in ours if e.detail.job_queue]
     if queues:
         launch["queue"] = queues[0].rsplit("/", 1)[-1]
     status = fold_events(launch, ours)  # the same join as the aggregator's: order and duplicates do not matter
     log_groups = [e.detail.log_group for e in ours if e.detail.log_group]
-    document = status_document(status, region=ours[0].region, partition=ours[0].partition,
-                               log_group=log_groups[0] if log_groups else None)
+    document = status_document(
+        status, region=ours[0].region, partition=ours[0].partition, log_group=log_groups[0] if log_groups else None
+    )
     return document, dict(tally)

@@ -6,13 +6,14 @@ executions table), and rejections, which leave no record, from the answers queue
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
-from batchlane.common.event_types import ABORT_REJECTED, LAUNCH_REJECTED
 from batchlane.client.api import BatchlaneClient
 from batchlane.client.records import StoredStatus
 from batchlane.client.render import Progress
+from batchlane.common.event_types import ABORT_REJECTED, LAUNCH_REJECTED
 from batchlane.common.executions import SUBMITTED, LaunchRecord
 
 SETTLE_SECONDS = 10  # after TerminateJob: how long to wait for the stopped children's events
@@ -64,8 +65,15 @@ def settled(doc: dict[str, Any]) -> bool:
     return int(counts.get("SUCCEEDED", 0)) + int(counts.get("FAILED", 0)) >= int(doc.get("size") or 1)
 
 
-def settle(client: BatchlaneClient, launch_id: str, doc: dict[str, Any], *, poll: float, say: Say,
-           progress: Progress | None = None) -> dict[str, Any]:
+def settle(
+    client: BatchlaneClient,
+    launch_id: str,
+    doc: dict[str, Any],
+    *,
+    poll: float,
+    say: Say,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """A launch that ended with TerminateJob sent (failed fast, aborted): wait up to SETTLE_SECONDS
     for the stopped children's FAILED events, so that the final document shows them."""
     if not doc.get("terminated") or settled(doc):
@@ -118,8 +126,9 @@ class AbortOutcome:
     answers_queue: str | None = None
 
 
-def wait_for_abort(client: BatchlaneClient, launch_id: str, *, timeout: float, poll: float,
-                   phase_before: str | None = None) -> AbortOutcome:
+def wait_for_abort(
+    client: BatchlaneClient, launch_id: str, *, timeout: float, poll: float, phase_before: str | None = None
+) -> AbortOutcome:
     """The outcome of an abort request. ``phase_before``: the stored phase before the request (a
     launch aborted earlier has ended, it is not aborted by this request)."""
     answers = client.answers

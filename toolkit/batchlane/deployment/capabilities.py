@@ -33,10 +33,26 @@ MEMORY_RESERVE = 0.0625  # 1/16 of an instance's memory held back for the ECS ag
 
 # family -> (vCPUs, GiB, GPUs) of its largest size (nominal EC2 figures)
 INSTANCE_FAMILIES: dict[str, tuple[int, int, int]] = {
-    "c5": (96, 192, 0), "c6i": (128, 256, 0), "c6g": (64, 128, 0), "c7i": (192, 384, 0), "c7g": (64, 128, 0),
-    "m5": (96, 384, 0), "m6i": (128, 512, 0), "m6g": (64, 256, 0), "m7i": (192, 768, 0), "m7g": (64, 256, 0),
-    "r5": (96, 768, 0), "r6i": (128, 1024, 0), "r6g": (64, 512, 0), "r7i": (192, 1536, 0), "r7g": (64, 512, 0),
-    "g4dn": (96, 384, 8), "g5": (192, 768, 8), "g6": (192, 768, 8), "p3": (64, 488, 8), "p4d": (96, 1152, 8),
+    "c5": (96, 192, 0),
+    "c6i": (128, 256, 0),
+    "c6g": (64, 128, 0),
+    "c7i": (192, 384, 0),
+    "c7g": (64, 128, 0),
+    "m5": (96, 384, 0),
+    "m6i": (128, 512, 0),
+    "m6g": (64, 256, 0),
+    "m7i": (192, 768, 0),
+    "m7g": (64, 256, 0),
+    "r5": (96, 768, 0),
+    "r6i": (128, 1024, 0),
+    "r6g": (64, 512, 0),
+    "r7i": (192, 1536, 0),
+    "r7g": (64, 512, 0),
+    "g4dn": (96, 384, 8),
+    "g5": (192, 768, 8),
+    "g6": (192, 768, 8),
+    "p3": (64, 488, 8),
+    "p4d": (96, 1152, 8),
     "p5": (192, 2048, 8),
 }
 # GPU families: size -> GPUs (sizes not listed have 1)
@@ -80,8 +96,9 @@ def _largest(values: Iterable[int | None]) -> int | None:
     return None if not values or None in values else max(values)
 
 
-def environment_capabilities(kind_is_fargate: bool, instance_types: list[str], max_vcpus: int,
-                             spot: bool) -> Capabilities:
+def environment_capabilities(
+    kind_is_fargate: bool, instance_types: list[str], max_vcpus: int, spot: bool
+) -> Capabilities:
     """One compute environment: Fargate figures, or the largest of its instance types."""
     capacity = "spot" if spot else "on-demand"
     if kind_is_fargate:
@@ -89,8 +106,11 @@ def environment_capabilities(kind_is_fargate: bool, instance_types: list[str], m
     figures = [instance_figures(t) for t in instance_types or ["optimal"]]
     vcpus = _largest(f[0] for f in figures)
     return Capabilities(
-        EC2, None if vcpus is None else min(vcpus, max_vcpus), _largest(f[1] for f in figures),
-        _largest(f[2] for f in figures), capacity,
+        EC2,
+        None if vcpus is None else min(vcpus, max_vcpus),
+        _largest(f[1] for f in figures),
+        _largest(f[2] for f in figures),
+        capacity,
     )
 
 

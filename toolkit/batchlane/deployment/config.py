@@ -39,7 +39,30 @@ JOB_QUEUE_ARN_RE = r"arn:aws[a-z-]*:batch:[a-z0-9-]+:\d{12}:job-queue/[A-Za-z0-9
 # Default instance family of a gpu compute environment that names no instance types.
 DEFAULT_GPU_INSTANCE_TYPES = ("g5",)
 # The retention periods CloudWatch Logs accepts, in days (aws_logs.RetentionDays, in order).
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 
 class _Strict(BaseModel):
@@ -96,17 +119,19 @@ class ComputeEnvironmentConfig(_Strict):
         """The instance types Batch may launch: as configured, else g5 (gpu) or optimal (ec2, spot)."""
         if self.kind.is_fargate:
             return []
-        return list(self.instance_types) or list(DEFAULT_GPU_INSTANCE_TYPES if self.kind is ComputeKind.GPU else ["optimal"])
+        return list(self.instance_types) or list(
+            DEFAULT_GPU_INSTANCE_TYPES if self.kind is ComputeKind.GPU else ["optimal"]
+        )
 
     @property
-    def capabilities(self) -> "Capabilities":
+    def capabilities(self) -> Capabilities:
         from batchlane.deployment.capabilities import environment_capabilities
 
         spot = self.kind in (ComputeKind.SPOT, ComputeKind.FARGATE_SPOT)
         return environment_capabilities(self.kind.is_fargate, self.effective_instance_types, self.max_vcpus, spot)
 
     @model_validator(mode="after")
-    def _kind_specific(self) -> "ComputeEnvironmentConfig":
+    def _kind_specific(self) -> ComputeEnvironmentConfig:
         if self.kind.is_fargate and (
             self.instance_types or self.min_vcpus or self.allocation_strategy or self.image_type
         ):
@@ -129,7 +154,11 @@ class ComputeEnvironmentConfig(_Strict):
                 f"compute environment {self.name!r}: imageType {self.image_type.value} does not fit kind "
                 f"{self.kind.value} (allowed: {', '.join(allowed)})"
             )
-        bad = [t for t in self.instance_types if not re.fullmatch(r"optimal|[a-z][a-z0-9-]*[0-9][a-z0-9-]*(\.[a-z0-9]+)?", t)]
+        bad = [
+            t
+            for t in self.instance_types
+            if not re.fullmatch(r"optimal|[a-z][a-z0-9-]*[0-9][a-z0-9-]*(\.[a-z0-9]+)?", t)
+        ]
         if bad:
             raise ValueError(
                 f"compute environment {self.name!r}: instanceTypes {', '.join(bad)} are not instance types or "
@@ -163,9 +192,9 @@ class JobQueueConfig(_Strict):
     weight: Annotated[int, Field(ge=0, le=1000)] = 1
     enabled: bool = True
     fair_share: Annotated[FairShareConfig | None, Field(alias="fairShare")] = None
-    runnable_time_limit_seconds: Annotated[
-        int | None, Field(alias="runnableTimeLimitSeconds", ge=600, le=86_400)
-    ] = None
+    runnable_time_limit_seconds: Annotated[int | None, Field(alias="runnableTimeLimitSeconds", ge=600, le=86_400)] = (
+        None
+    )
 
 
 class RoutingRuleConfig(_Strict):
@@ -213,7 +242,7 @@ class NetworkConfig(_Strict):
     existing_vpc: Annotated[ExistingVpcConfig | None, Field(alias="existingVpc")] = None
 
     @model_validator(mode="after")
-    def _one_of(self) -> "NetworkConfig":
+    def _one_of(self) -> NetworkConfig:
         if self.new_vpc and self.existing_vpc:
             raise ValueError("network: give either newVpc or existingVpc, not both")
         if not self.new_vpc and not self.existing_vpc:
@@ -305,7 +334,9 @@ class DeploymentConfig(_Strict):
     def _queue_arns(cls, value: list[str]) -> list[str]:
         bad = [a for a in value if not re.fullmatch(JOB_QUEUE_ARN_RE, a)]
         if bad:
-            raise ValueError(f"not job queue ARNs: {', '.join(bad)} (expected arn:aws:batch:<region>:<account>:job-queue/<name>)")
+            raise ValueError(
+                f"not job queue ARNs: {', '.join(bad)} (expected arn:aws:batch:<region>:<account>:job-queue/<name>)"
+            )
         return value
 
     @field_validator("log_retention_days")
@@ -316,7 +347,7 @@ class DeploymentConfig(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _references(self) -> "DeploymentConfig":
+    def _references(self) -> DeploymentConfig:
         ces = {ce.name: ce for ce in self.compute_environments}
         problems: list[str] = []
         for dup in _duplicates([ce.name for ce in self.compute_environments]):
@@ -365,8 +396,10 @@ class DeploymentConfig(_Strict):
         for role in self.job_roles:
             name = self.job_role_name(role)
             if len(name) > IAM_ROLE_NAME_CHARS:
-                problems.append(f"jobRoles.{role.name}.name: the IAM role name {name!r} has {len(name)} characters; "
-                                f"IAM allows {IAM_ROLE_NAME_CHARS} (shorten the role name or the deployment name)")
+                problems.append(
+                    f"jobRoles.{role.name}.name: the IAM role name {name!r} has {len(name)} characters; "
+                    f"IAM allows {IAM_ROLE_NAME_CHARS} (shorten the role name or the deployment name)"
+                )
         new_vpc = self.network.new_vpc
         fargate = [ce.name for ce in self.compute_environments if ce.kind.is_fargate]
         if new_vpc is not None and new_vpc.nat_gateways == 0 and fargate and not new_vpc.interface_endpoints:
@@ -383,18 +416,26 @@ class DeploymentConfig(_Strict):
             problems.append(
                 f"launcher.reservedConcurrency: {reserved} is below launcherMaxConcurrency "
                 f"({self.launcher_max_concurrency}); Lambda would throttle the launcher's extra invocations "
-                "and their launches would count receives towards the dead-letter queue: set it at least as high")
+                "and their launches would count receives towards the dead-letter queue: set it at least as high"
+            )
         return problems
 
     @model_validator(mode="after")
-    def _parameters_fit(self) -> "DeploymentConfig":
+    def _parameters_fit(self) -> DeploymentConfig:
         # After _references (validators run in order): every name it resolves exists.
-        long = {name: len(value) for name, value in self.settings_parameters("123456789012").items()
-                if len(value) > SSM_STANDARD_VALUE_CHARS}
+        long = {
+            name: len(value)
+            for name, value in self.settings_parameters("123456789012").items()
+            if len(value) > SSM_STANDARD_VALUE_CHARS
+        }
         if long:
-            raise ValueError("; ".join(f"SSM parameter {n} would hold {c} characters (at most "
-                                       f"{SSM_STANDARD_VALUE_CHARS}): shorten teams, jobRoles or inputsLocations"
-                                       for n, c in long.items()))
+            raise ValueError(
+                "; ".join(
+                    f"SSM parameter {n} would hold {c} characters (at most "
+                    f"{SSM_STANDARD_VALUE_CHARS}): shorten teams, jobRoles or inputsLocations"
+                    for n, c in long.items()
+                )
+            )
         return self
 
     # Derived names: one place that says what every resource is called.
@@ -409,8 +450,10 @@ class DeploymentConfig(_Strict):
     def routable_queue_names(self) -> frozenset[str]:
         """The queues routing items may name: this deployment's own and ``extraJobQueueArns``'
         (the launcher may submit to no other)."""
-        return frozenset({self.queue_name(q) for q in self.job_queues}
-                         | {arn.rsplit("/", 1)[-1] for arn in self.extra_job_queue_arns})
+        return frozenset(
+            {self.queue_name(q) for q in self.job_queues}
+            | {arn.rsplit("/", 1)[-1] for arn in self.extra_job_queue_arns}
+        )
 
     @property
     def bus_name(self) -> str:
@@ -441,7 +484,7 @@ class DeploymentConfig(_Strict):
         role = next(r for r in self.job_roles if r.name == name_or_arn)
         return f"arn:{partition}:iam::{account}:role/{self.job_role_name(role)}"
 
-    def queue_capabilities(self, queue: JobQueueConfig) -> "Capabilities":
+    def queue_capabilities(self, queue: JobQueueConfig) -> Capabilities:
         """What a job can get on a queue, from its compute environments (batchlane.deployment.capabilities)."""
         from batchlane.deployment.capabilities import queue_capabilities
 
@@ -452,13 +495,15 @@ class DeploymentConfig(_Strict):
     def execution_retention_seconds(self) -> int:
         return 86_400 * (self.execution_retention_days or self.data_retention_days)
 
-    def routing_table(self) -> "RoutingTable":
+    def routing_table(self) -> RoutingTable:
         """The queues and rules a deployment seeds its routing table with."""
         from batchlane.routing import Queue, RoutingTable, Rule
         from batchlane.routing.items import rule_ids
 
-        queues = tuple(Queue(self.queue_name(q), tuple(q.attributes), q.weight, q.enabled, self.queue_capabilities(q))
-                       for q in self.job_queues)
+        queues = tuple(
+            Queue(self.queue_name(q), tuple(q.attributes), q.weight, q.enabled, self.queue_capabilities(q))
+            for q in self.job_queues
+        )
         rules = tuple(
             Rule(rule_id, tuple(r.tags), project=r.project, domain=r.domain, workflow=r.workflow)
             for rule_id, r in zip(rule_ids(len(self.routing_rules)), self.routing_rules)
@@ -477,8 +522,12 @@ class DeploymentConfig(_Strict):
             "region": self.region,
             "producers": Tenancy(teams=self.teams).model_dump_json(exclude_defaults=True) or "{}",
             # Roles a team brings serve every project (their own policies say what they may touch).
-            "job-role-projects": json.dumps({**{arn: ["*"] for arn in self.allowed_role_arns}, **{
-                self.role_arn(r.name, account, partition): list(r.projects) for r in self.job_roles}}),
+            "job-role-projects": json.dumps(
+                {
+                    **{arn: ["*"] for arn in self.allowed_role_arns},
+                    **{self.role_arn(r.name, account, partition): list(r.projects) for r in self.job_roles},
+                }
+            ),
             "inputs-locations": json.dumps([g.model_dump() for g in self.inputs_locations]),
         }
         if self.default_role:

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from batchlane.common.event_types import ABORT_REQUESTED, CHUNK_DUE, CHUNK_DUE_SOURCE, EVENT_SOURCE, LAUNCH_REQUESTED
 from batchlane.common.environment import FunctionEnvironment
+from batchlane.common.event_types import ABORT_REQUESTED, CHUNK_DUE, CHUNK_DUE_SOURCE, EVENT_SOURCE, LAUNCH_REQUESTED
 from batchlane.common.executions import EXPIRES_AT
 from batchlane.deployment.config import DeploymentConfig, FunctionConfig, StateNames
 from batchlane.status.events import DETAIL_TYPES as BATCH_DETAIL_TYPES
@@ -55,11 +55,16 @@ TABLES: dict[Literal["routing", "executions"], TableShape] = {
     # Queues and rules, edited by operators (docs/routing.md).
     "routing": TableShape(Key("pk"), Key("sk")),
     # One partition per launch: the launch record, then the status path's items.
-    "executions": TableShape(Key("launchId"), Key("sk"), ttl=EXPIRES_AT, indexes=(
-        Index("byJobId", Key("jobId")),
-        # Sparse: only launches that are not final (batchlane.common.open_launches), for the reconciler.
-        Index("openLaunches", Key("openShard"), Key("lastSeenAt", "N")),
-    )),
+    "executions": TableShape(
+        Key("launchId"),
+        Key("sk"),
+        ttl=EXPIRES_AT,
+        indexes=(
+            Index("byJobId", Key("jobId")),
+            # Sparse: only launches that are not final (batchlane.common.open_launches), for the reconciler.
+            Index("openLaunches", Key("openShard"), Key("lastSeenAt", "N")),
+        ),
+    ),
 }
 
 # --- buffers: rule -> SQS buffer (+ DLQ) -> function ---------------------------------------------
@@ -99,8 +104,11 @@ def function_settings(config: DeploymentConfig, function: FunctionName) -> Funct
 
 def function_environment(config: DeploymentConfig, function: FunctionName, names: StateNames) -> FunctionEnvironment:
     """The function's own environment (the stacks add the common Powertools variables)."""
-    return {"launcher": config.launcher_environment, "aggregator": config.aggregator_environment,
-            "reconciler": config.reconciler_environment}[function](names)
+    return {
+        "launcher": config.launcher_environment,
+        "aggregator": config.aggregator_environment,
+        "reconciler": config.reconciler_environment,
+    }[function](names)
 
 
 # --- event paths --------------------------------------------------------------------------------
@@ -140,18 +148,41 @@ def event_paths(config: DeploymentConfig, job_queue_arns: Sequence[Any]) -> dict
     launcher, aggregator = config.launcher, config.aggregator
     return {
         "launcher": EventPath(
-            "launcher", FUNCTIONS["launcher"], False, {"detail-type": [LAUNCH_REQUESTED]}, launcher,
-            launcher.batch_size, launcher.batching_window_seconds,
-            "Task launch requests to the launcher's buffer", (CHUNK_DUE_RULE,)),
+            "launcher",
+            FUNCTIONS["launcher"],
+            False,
+            {"detail-type": [LAUNCH_REQUESTED]},
+            launcher,
+            launcher.batch_size,
+            launcher.batching_window_seconds,
+            "Task launch requests to the launcher's buffer",
+            (CHUNK_DUE_RULE,),
+        ),
         "aggregator": EventPath(
-            "aggregator", FUNCTIONS["aggregator"], True,
-            {"source": [BATCH_SOURCE], "detail-type": list(BATCH_DETAIL_TYPES), "detail": {"jobQueue": list(job_queue_arns)}},
-            aggregator, aggregator.batch_size, aggregator.batching_window_seconds,
-            "AWS Batch state changes and queue blocks of batchlane's job queues to the aggregator"),
+            "aggregator",
+            FUNCTIONS["aggregator"],
+            True,
+            {
+                "source": [BATCH_SOURCE],
+                "detail-type": list(BATCH_DETAIL_TYPES),
+                "detail": {"jobQueue": list(job_queue_arns)},
+            },
+            aggregator,
+            aggregator.batch_size,
+            aggregator.batching_window_seconds,
+            "AWS Batch state changes and queue blocks of batchlane's job queues to the aggregator",
+        ),
         # Their own small buffer (the aggregator's settings): an abort never waits behind a burst of Batch events.
         "abort": EventPath(
-            "abort", FUNCTIONS["aggregator"], False, {"detail-type": [ABORT_REQUESTED]}, aggregator,
-            ABORT_BATCH_SIZE, 0, "Task abort requests to the aggregator"),
+            "abort",
+            FUNCTIONS["aggregator"],
+            False,
+            {"detail-type": [ABORT_REQUESTED]},
+            aggregator,
+            ABORT_BATCH_SIZE,
+            0,
+            "Task abort requests to the aggregator",
+        ),
     }
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Optional
 
 from flyteidl.core import literals_pb2
 from flyteidl.core.execution_pb2 import TaskExecution, TaskLog
@@ -47,9 +46,15 @@ ABORT_REASON = "aborted by Flyte (DeleteTask)"
 
 # batchlane's phase -> Flyte's task execution phase (failures permanent: see the module docstring).
 FLYTE_PHASES = {
-    "unknown": TaskExecution.QUEUED, "submitting": TaskExecution.QUEUED, "submitted": TaskExecution.QUEUED,
-    "queued": TaskExecution.QUEUED, "running": TaskExecution.RUNNING, "succeeded": TaskExecution.SUCCEEDED,
-    "failed": TaskExecution.FAILED, "rejected": TaskExecution.FAILED, "aborted": TaskExecution.ABORTED,
+    "unknown": TaskExecution.QUEUED,
+    "submitting": TaskExecution.QUEUED,
+    "submitted": TaskExecution.QUEUED,
+    "queued": TaskExecution.QUEUED,
+    "running": TaskExecution.RUNNING,
+    "succeeded": TaskExecution.SUCCEEDED,
+    "failed": TaskExecution.FAILED,
+    "rejected": TaskExecution.FAILED,
+    "aborted": TaskExecution.ABORTED,
 }
 
 
@@ -84,32 +89,52 @@ class BatchlaneConnector(AsyncConnectorBase):
     name = "batchlane AWS Batch connector"
 
     def __init__(self, task_type_version: int = 0) -> None:
-        super().__init__(task_type_name=TASK_TYPE, task_type_version=task_type_version,
-                         metadata_type=BatchlaneMetadata)
+        super().__init__(task_type_name=TASK_TYPE, task_type_version=task_type_version, metadata_type=BatchlaneMetadata)
 
-    def create(self, task_template: TaskTemplate, output_prefix: str, inputs: Optional[LiteralMap] = None,
-               task_execution_metadata: Optional[TaskExecutionMetadata] = None, **kwargs) -> BatchlaneMetadata:
+    def create(
+        self,
+        task_template: TaskTemplate,
+        output_prefix: str,
+        inputs: LiteralMap | None = None,
+        task_execution_metadata: TaskExecutionMetadata | None = None,
+        **kwargs,
+    ) -> BatchlaneMetadata:
         output_prefix = output_prefix.rstrip("/")
         annotation = os.environ.get("BATCHLANE_FLYTE_ROLE_ANNOTATION", DEFAULT_ROLE_ANNOTATION)
-        launch = launch_detail(task_template, output_prefix, inputs, task_execution_metadata,
-                               role_annotation_key=annotation)
+        launch = launch_detail(
+            task_template, output_prefix, inputs, task_execution_metadata, role_annotation_key=annotation
+        )
         bus_name, table = deployment_names()
         client = _client(bus_name, table)
         bucket, key = _s3_location(f"{output_prefix}/inputs.pb")
         body = (inputs or LiteralMap({})).to_flyte_idl().SerializeToString()
         client.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
         client.put_launch(launch.detail, EVENT_SOURCE)
-        return BatchlaneMetadata(launch_id=launch.detail["launchId"], output_prefix=output_prefix, size=launch.size,
-                                 bus_name=bus_name, executions_table=table)
+        return BatchlaneMetadata(
+            launch_id=launch.detail["launchId"],
+            output_prefix=output_prefix,
+            size=launch.size,
+            bus_name=bus_name,
+            executions_table=table,
+        )
 
     def get(self, resource_meta: BatchlaneMetadata, **kwargs) -> Resource:
         client = _client(resource_meta.bus_name, resource_meta.executions_table)
         summary = client.summary(resource_meta.launch_id)
         phase = FLYTE_PHASES.get(summary.phase, TaskExecution.QUEUED)
         outputs = _outputs(client, resource_meta) if phase == TaskExecution.SUCCEEDED else None
-        return Resource(phase=phase, message=_message(summary), log_links=_log_links(summary), outputs=outputs,
-                        custom_info={"launchId": summary.launch_id, "jobId": summary.job_id, "queue": summary.queue,
-                                     "counts": summary.counts})
+        return Resource(
+            phase=phase,
+            message=_message(summary),
+            log_links=_log_links(summary),
+            outputs=outputs,
+            custom_info={
+                "launchId": summary.launch_id,
+                "jobId": summary.job_id,
+                "queue": summary.queue,
+                "counts": summary.counts,
+            },
+        )
 
     def delete(self, resource_meta: BatchlaneMetadata, **kwargs) -> None:
         client = _client(resource_meta.bus_name, resource_meta.executions_table)
@@ -147,8 +172,14 @@ def _outputs(client: BatchlaneClient, meta: BatchlaneMetadata) -> LiteralMap | N
     if any(child is None for child in children):
         return None  # nothing to gather (a task without outputs): propeller reads its output prefix
     names = children[0].literals.keys()
-    collections = {name: literals_pb2.Literal(collection=literals_pb2.LiteralCollection(
-        literals=[child.literals[name].to_flyte_idl() for child in children])) for name in names}
+    collections = {
+        name: literals_pb2.Literal(
+            collection=literals_pb2.LiteralCollection(
+                literals=[child.literals[name].to_flyte_idl() for child in children]
+            )
+        )
+        for name in names
+    }
     return LiteralMap.from_flyte_idl(literals_pb2.LiteralMap(literals=collections))
 
 

@@ -41,8 +41,11 @@ DEFAULT_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"  # Flyte's roleAnnotation
 WORKFLOW_LABEL = "batchlane.io/workflow"
 QUEUE_CONFIG_KEYS = ("child_queue", "dynamic_queue")
 MAP_EXECUTE = "pyflyte-map-execute"  # the entrypoint that reads its element's index from the environment
-_RESOURCE_NAMES = {Resources.ResourceName.CPU: "cpu", Resources.ResourceName.MEMORY: "memory",
-                   Resources.ResourceName.GPU: "gpu"}
+_RESOURCE_NAMES = {
+    Resources.ResourceName.CPU: "cpu",
+    Resources.ResourceName.MEMORY: "memory",
+    Resources.ResourceName.GPU: "gpu",
+}
 _LAUNCH_ID_CHARS = re.compile(r"[^A-Za-z0-9._:-]+")
 
 
@@ -94,8 +97,11 @@ SET_FOR_THE_JOB_PREFIXES = ("AWS_BATCH_", "BATCHLANE_")  # Batch and batchlane s
 def _environment(template: TaskTemplate) -> dict[str, str]:
     # What Flyte's plugin puts there for Batch to use is batchlane's (and Batch's) to set; anything
     # else reserved is left in, for the launcher to refuse with its reason.
-    return {k: v for k, v in (template.container.env or {}).items()
-            if k.upper() not in SET_FOR_THE_JOB and not k.upper().startswith(SET_FOR_THE_JOB_PREFIXES)}
+    return {
+        k: v
+        for k, v in (template.container.env or {}).items()
+        if k.upper() not in SET_FOR_THE_JOB and not k.upper().startswith(SET_FOR_THE_JOB_PREFIXES)
+    }
 
 
 def map_size(template: TaskTemplate, inputs: LiteralMap | None) -> int:
@@ -103,8 +109,11 @@ def map_size(template: TaskTemplate, inputs: LiteralMap | None) -> int:
     scalar inputs aside). 1 for anything else (a task, propeller's one-element sub-task)."""
     if MAP_EXECUTE not in [*(template.container.command or []), *(template.container.args or [])]:
         return 1
-    lengths = {len(lit.collection.literals) for lit in (inputs.literals.values() if inputs else ())
-               if lit.collection is not None}
+    lengths = {
+        len(lit.collection.literals)
+        for lit in (inputs.literals.values() if inputs else ())
+        if lit.collection is not None
+    }
     if len(lengths) > 1:
         raise ValueError(f"the mapped inputs have different lengths: {sorted(lengths)}")
     return lengths.pop() if lengths else 1
@@ -147,27 +156,46 @@ def _batch_config(template: TaskTemplate) -> dict[str, Any]:
         fields["propagateTags"] = bool(custom["propagateTags"])
     if custom.get("tags"):
         fields["tags"] = {str(k): str(v) for k, v in custom["tags"].items()}
-    queue = next((template.container.config.get(k) for k in QUEUE_CONFIG_KEYS
-                  if (template.container.config or {}).get(k)), None)
+    queue = next(
+        (template.container.config.get(k) for k in QUEUE_CONFIG_KEYS if (template.container.config or {}).get(k)), None
+    )
     if queue:
         fields["queueHint"] = queue
     return fields
 
 
-def launch_detail(template: TaskTemplate, output_prefix: str, inputs: LiteralMap | None,
-                  metadata: TaskExecutionMetadata | None, *,
-                  role_annotation_key: str = DEFAULT_ROLE_ANNOTATION) -> FlyteLaunch:
+def launch_detail(
+    template: TaskTemplate,
+    output_prefix: str,
+    inputs: LiteralMap | None,
+    metadata: TaskExecutionMetadata | None,
+    *,
+    role_annotation_key: str = DEFAULT_ROLE_ANNOTATION,
+) -> FlyteLaunch:
     """The launch a task execution becomes (raises ValueError for a template it cannot run)."""
     if template.container is None:
         raise ValueError("an aws-batch task needs a container (this template has none)")
     size = map_size(template, inputs)
-    platform = (template.config or {}).get("platformCapabilities") or (template.custom or {}).get(
-        "platformCapabilities") or "EC2"
-    container = {"image": template.container.image, "command": _command(template, output_prefix, size > 1),
-                 "environment": _environment(template), "resources": _resources(template), "platform": platform}
-    detail: dict[str, Any] = {"launchId": launch_id(metadata), **_names(metadata), "task": template.id.name,
-                              "container": container, "retries": template.metadata.retries.retries,
-                              **_batch_config(template)}
+    platform = (
+        (template.config or {}).get("platformCapabilities")
+        or (template.custom or {}).get("platformCapabilities")
+        or "EC2"
+    )
+    container = {
+        "image": template.container.image,
+        "command": _command(template, output_prefix, size > 1),
+        "environment": _environment(template),
+        "resources": _resources(template),
+        "platform": platform,
+    }
+    detail: dict[str, Any] = {
+        "launchId": launch_id(metadata),
+        **_names(metadata),
+        "task": template.id.name,
+        "container": container,
+        "retries": template.metadata.retries.retries,
+        **_batch_config(template),
+    }
     timeout = template.metadata.timeout
     if timeout and timeout.total_seconds() > 0:
         detail["timeoutSeconds"] = int(timeout.total_seconds())

@@ -24,7 +24,7 @@ class Backplane:
         self.region = region
 
     @classmethod
-    def of(cls, session) -> "Backplane":
+    def of(cls, session) -> Backplane:
         """The emulator's account and region, as the session's clients see them."""
         return cls(session.client("sts").get_caller_identity()["Account"], session.region_name)
 
@@ -40,8 +40,10 @@ class Backplane:
         """PutEvents' answer for ``entries`` (PutEvents' own shape; ``Time`` a datetime)."""
         from moto.events.models import events_backends
 
-        events = [{**entry, "Time": entry["Time"].timestamp()} if isinstance(entry.get("Time"), datetime) else entry
-                  for entry in entries]
+        events = [
+            {**entry, "Time": entry["Time"].timestamp()} if isinstance(entry.get("Time"), datetime) else entry
+            for entry in entries
+        ]
         answered = events_backends[self.account_id][self.region].put_events(events)
         return {"FailedEntryCount": sum(1 for e in answered if "ErrorCode" in e), "Entries": answered}
 
@@ -64,5 +66,6 @@ class Backplane:
         from moto.utilities.utils import get_partition
 
         written = s3_backends[self.account_id][get_partition(self.region)].put_object(
-            bucket, key, json.dumps(document).encode())
+            bucket, key, json.dumps(document).encode()
+        )
         written.set_metadata({"Content-Type": "application/json"})

@@ -19,16 +19,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchlane.common.event_types import EVENT_SOURCE, LAUNCH_REJECTED as REJECTED, LAUNCHED
 from batchlane.client.answers import ANSWER_TYPES, answers_queue_name
 from batchlane.client.api import BatchlaneClient
+from batchlane.common.event_types import EVENT_SOURCE, LAUNCHED
+from batchlane.common.event_types import LAUNCH_REJECTED as REJECTED
 from batchlane.common.executions import FINAL_PHASES, LaunchRecord
 from batchlane.sandbox.emulator import Emulator, EndpointSession
 from batchlane.sandbox.executor import install_describe_jobs
-from batchlane.sandbox.local import LocalBatchExecutor, LocalExecution, execution_of
 from batchlane.sandbox.lambda_service import FunctionPoller, ScheduledFunction
+from batchlane.sandbox.local import LocalBatchExecutor, LocalExecution, execution_of
 from batchlane.sandbox.provision import (
-    RECONCILER_HANDLER, Buffer, Provisioned, provision, provision_event_paths, reconciler_environment,
+    RECONCILER_HANDLER,
+    Buffer,
+    Provisioned,
+    provision,
+    provision_event_paths,
+    reconciler_environment,
 )
 from batchlane.sandbox.scenario import Scenario
 
@@ -68,8 +74,16 @@ class LaunchOutcome:
 
     def as_json(self) -> dict[str, Any]:
         record = self.record.to_item() if self.record else None
-        return {"name": self.name, "launchId": self.launch_id, "result": self.result, "final": self.final,
-                "seconds": self.seconds, "answers": self.answers, "record": record, "status": self.status}
+        return {
+            "name": self.name,
+            "launchId": self.launch_id,
+            "result": self.result,
+            "final": self.final,
+            "seconds": self.seconds,
+            "answers": self.answers,
+            "record": record,
+            "status": self.status,
+        }
 
 
 def _has_reconciler() -> bool:
@@ -85,10 +99,19 @@ class Sandbox:
     job's command as a local process (batchlane.sandbox.local), and so does a scenario's
     ``execute: local`` (for all its launches, or one)."""
 
-    def __init__(self, config=None, *, deployment: str = "dev", scenario: Scenario | None = None,
-                 visibility_timeout_seconds: int = 2, port: int = 0, step_seconds: float = 0.05,
-                 reconcile_every_seconds: float | None = None, silent_seconds: int | None = None,
-                 execution: LocalExecution | None = None) -> None:
+    def __init__(
+        self,
+        config=None,
+        *,
+        deployment: str = "dev",
+        scenario: Scenario | None = None,
+        visibility_timeout_seconds: int = 2,
+        port: int = 0,
+        step_seconds: float = 0.05,
+        reconcile_every_seconds: float | None = None,
+        silent_seconds: int | None = None,
+        execution: LocalExecution | None = None,
+    ) -> None:
         if config is None:
             from batchlane.deployment.config import load_config
 
@@ -106,8 +129,11 @@ class Sandbox:
         self.pollers: dict[str, FunctionPoller] = {}
         self.executor: LocalBatchExecutor | None = None
         self.reconciler: ScheduledFunction | None = None  # the scheduled reconciler (status path only)
-        self.reconcile_every_seconds = (reconcile_every_seconds if reconcile_every_seconds is not None
-                                        else config.status.reconcile_every_minutes * 60)
+        self.reconcile_every_seconds = (
+            reconcile_every_seconds
+            if reconcile_every_seconds is not None
+            else config.status.reconcile_every_minutes * 60
+        )
         self.silent_seconds = silent_seconds
         self._uninstall_describe = None
         self.answers_queue: str | None = None  # the sandbox's own observer (every batchlane event)
@@ -132,18 +158,24 @@ class Sandbox:
             self._saved_env.setdefault(k, os.environ.get(k))
             os.environ[k] = v
 
-    def start(self) -> "Sandbox":
+    def start(self) -> Sandbox:
         t0 = time.monotonic()
         self.emulator.start()
         self.timings["emulator"] = time.monotonic() - t0
         self.session = EndpointSession(self.endpoint, self.config.region)
-        self._set_env({**self.emulator.environment(), "POWERTOOLS_TRACE_DISABLED": "true",
-                       "POWERTOOLS_METRICS_NAMESPACE": "batchlane",
-                       "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
-                       "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING")})
+        self._set_env(
+            {
+                **self.emulator.environment(),
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_NAMESPACE": "batchlane",
+                "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+                "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            }
+        )
         self.deployment = provision(self.config, self.session)
-        self.paths = provision_event_paths(self.deployment, self.session,
-                                           visibility_timeout_seconds=self.visibility_timeout_seconds)
+        self.paths = provision_event_paths(
+            self.deployment, self.session, visibility_timeout_seconds=self.visibility_timeout_seconds
+        )
         self.timings["provision"] = time.monotonic() - t0 - self.timings["emulator"]
         for buffer in self.paths.values():  # the environment the stacks give the functions
             self._set_env(buffer.environment)
@@ -153,28 +185,42 @@ class Sandbox:
         _clear_handler_caches()
         sqs = self.session.client("sqs")
         for name, buffer in self.paths.items():
-            self.pollers[name] = FunctionPoller(buffer, sqs, prefix=self.config.prefix, region=self.config.region,
-                                                account=self.deployment.account)
+            self.pollers[name] = FunctionPoller(
+                buffer, sqs, prefix=self.config.prefix, region=self.config.region, account=self.deployment.account
+            )
         # Simulated Batch; the launches opted in to local execution run as processes pointed at the emulator.
-        self.executor = LocalBatchExecutor(self.session, self.deployment, self.scenario, step_seconds=self.step_seconds,
-                                           execution=execution_of(self.scenario, self.execution),
-                                           environment=self.emulator.environment())
+        self.executor = LocalBatchExecutor(
+            self.session,
+            self.deployment,
+            self.scenario,
+            step_seconds=self.step_seconds,
+            execution=execution_of(self.scenario, self.execution),
+            environment=self.emulator.environment(),
+        )
         self._uninstall_describe = install_describe_jobs(self.executor)  # DescribeJobs: the simulated Batch
         if self.has_status_path and _has_reconciler():
             self._set_env(reconciler_environment(self.deployment, silent_seconds=self.silent_seconds))
             _clear_handler_caches()
             self.reconciler = ScheduledFunction(
-                "reconciler", RECONCILER_HANDLER, every_seconds=self.reconcile_every_seconds,
-                timeout_seconds=self.config.reconciler.timeout_seconds, prefix=self.config.prefix,
-                region=self.config.region, account=self.deployment.account)
+                "reconciler",
+                RECONCILER_HANDLER,
+                every_seconds=self.reconcile_every_seconds,
+                timeout_seconds=self.config.reconciler.timeout_seconds,
+                prefix=self.config.prefix,
+                region=self.config.region,
+                account=self.deployment.account,
+            )
         for thread in [*self.pollers.values(), self.executor, *([self.reconciler] if self.reconciler else [])]:
             thread.start()
         self.started_in = time.monotonic() - t0
         return self
 
     def stop(self) -> None:
-        threads = [*self.pollers.values(), *([self.executor] if self.executor else []),
-                   *([self.reconciler] if self.reconciler else [])]
+        threads = [
+            *self.pollers.values(),
+            *([self.executor] if self.executor else []),
+            *([self.reconciler] if self.reconciler else []),
+        ]
         for thread in threads:
             thread.stop()
         for thread in threads:
@@ -206,10 +252,16 @@ class Sandbox:
         url = sqs.create_queue(QueueName=f"{self.config.prefix}-sandbox-answers")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         events = self.session.client("events")
-        events.put_rule(Name=f"{self.config.prefix}-sandbox-answers", EventBusName=self.config.bus_name,
-                        EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
-        events.put_targets(Rule=f"{self.config.prefix}-sandbox-answers", EventBusName=self.config.bus_name,
-                           Targets=[{"Id": "observer", "Arn": arn}])
+        events.put_rule(
+            Name=f"{self.config.prefix}-sandbox-answers",
+            EventBusName=self.config.bus_name,
+            EventPattern=json.dumps({"source": [EVENT_SOURCE]}),
+        )
+        events.put_targets(
+            Rule=f"{self.config.prefix}-sandbox-answers",
+            EventBusName=self.config.bus_name,
+            Targets=[{"Id": "observer", "Arn": arn}],
+        )
         return url
 
     def _client_answers(self) -> str:
@@ -222,8 +274,11 @@ class Sandbox:
         url = sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": "600"})["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         events = self.session.client("events")
-        events.put_rule(Name=name, EventBusName=self.config.bus_name,
-                        EventPattern=json.dumps({"source": [EVENT_SOURCE], "detail-type": list(ANSWER_TYPES)}))
+        events.put_rule(
+            Name=name,
+            EventBusName=self.config.bus_name,
+            EventPattern=json.dumps({"source": [EVENT_SOURCE], "detail-type": list(ANSWER_TYPES)}),
+        )
         events.put_targets(Rule=name, EventBusName=self.config.bus_name, Targets=[{"Id": "answers", "Arn": arn}])
         return url
 
@@ -255,8 +310,10 @@ class Sandbox:
                     break
                 for m in messages:
                     new.append(json.loads(m["Body"]))
-                sqs.delete_message_batch(QueueUrl=self.answers_queue, Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+                sqs.delete_message_batch(
+                    QueueUrl=self.answers_queue,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+                )
             self.bus_events += new
         return new
 
@@ -266,8 +323,9 @@ class Sandbox:
 
     def dead_letters(self, function: str = "launcher") -> list[dict]:
         sqs = self.session.client("sqs")
-        return sqs.receive_message(QueueUrl=self.paths[function].dlq_url, MaxNumberOfMessages=10,
-                                   AttributeNames=["All"], VisibilityTimeout=0).get("Messages", [])
+        return sqs.receive_message(
+            QueueUrl=self.paths[function].dlq_url, MaxNumberOfMessages=10, AttributeNames=["All"], VisibilityTimeout=0
+        ).get("Messages", [])
 
     def launch_record(self, launch_id: str) -> LaunchRecord | None:
         return self.client.executions.record(launch_id)
@@ -310,7 +368,9 @@ class Sandbox:
                 out.final, out.result = True, "events-emitted"
         return out
 
-    def wait(self, launches: list[tuple[str, str | None]], timeout: float = 60.0, poll: float = 0.2) -> list[LaunchOutcome]:
+    def wait(
+        self, launches: list[tuple[str, str | None]], timeout: float = 60.0, poll: float = 0.2
+    ) -> list[LaunchOutcome]:
         """Wait until every ``(name, launchId)`` is final or the timeout passes."""
         t0 = time.monotonic()
         done: dict[str, LaunchOutcome] = {}
@@ -356,8 +416,10 @@ class Sandbox:
             out = LaunchOutcome(name=name, launch_id=None)
             deadline = time.monotonic() + scenario.timeout_seconds
             while time.monotonic() < deadline:
-                if any(m["Body"] == next(s.sqs_body for s in scenario.launches if s.name == name)
-                       for m in self.dead_letters()):
+                if any(
+                    m["Body"] == next(s.sqs_body for s in scenario.launches if s.name == name)
+                    for m in self.dead_letters()
+                ):
                     out.final, out.result = True, "dead-lettered"
                     break
                 time.sleep(0.3)

@@ -13,21 +13,28 @@ import logging
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
-from batchlane.common.event_types import LAUNCH_REQUESTED
 from batchlane.client.render import (
-    decision_lines, describe_item, launched_lines, rejected_lines, sent_line, status_lines, table_text,
+    decision_lines,
+    describe_item,
+    launched_lines,
+    rejected_lines,
+    sent_line,
+    status_lines,
+    table_text,
 )
 from batchlane.client.routing import SAMPLE_LAUNCH_ID, RoutingTableStore
 from batchlane.client.waiting import Answer, follow, wait_for_answer
-from batchlane.routing import Rule, decide
+from batchlane.common.event_types import LAUNCH_REQUESTED
 from batchlane.flyteadmin import parse_flyte_config
+from batchlane.routing import Rule, decide
 from batchlane.routing.items import SORT_ATTR, items_from_table, rule_item, table_from_items
 from batchlane.sandbox.core import Sandbox
 
@@ -64,10 +71,14 @@ def _wait(predicate, timeout: float, poll: float = 0.2):
 def launch_flags(detail: dict[str, Any], *, wait: bool = False) -> str:
     """The ``batchlane launch`` command line that makes ``detail`` (the fields the demo's launches use)."""
     container = detail.get("container") or {}
-    flags = [("--launch-id", detail.get("launchId")), *((f"--{k}", detail.get(k)) for k in HELLO),
-             ("--image", container.get("image")),
-             ("--input", json.dumps(detail["input"]) if "input" in detail else None),
-             ("--retries", detail.get("retries")), ("--vcpu", (container.get("resources") or {}).get("vcpu"))]
+    flags = [
+        ("--launch-id", detail.get("launchId")),
+        *((f"--{k}", detail.get(k)) for k in HELLO),
+        ("--image", container.get("image")),
+        ("--input", json.dumps(detail["input"]) if "input" in detail else None),
+        ("--retries", detail.get("retries")),
+        ("--vcpu", (container.get("resources") or {}).get("vcpu")),
+    ]
     words = [word for flag, value in flags if value is not None for word in (flag, str(value))]
     if wait:
         words.append("--wait")
@@ -109,7 +120,7 @@ class Tour:
             self.out.write(f"{OUTPUT_INDENT}{line}\n")
         self.out.flush()
 
-    def step(self, title: str, body: Callable[["Tour"], str | None]) -> bool:
+    def step(self, title: str, body: Callable[[Tour], str | None]) -> bool:
         self.number += 1
         started = time.monotonic()
         self.out.write(f"\n{self.number}. {title}\n")
@@ -119,7 +130,7 @@ class Tour:
             ok = True
         except StepFailed as exc:
             ok, note = False, str(exc)
-        except Exception as exc:  # noqa: BLE001 - the tour reports it and goes on
+        except Exception as exc:
             ok, note = False, f"{type(exc).__name__}: {exc}"
         seconds = time.monotonic() - started
         mark = "ok" if ok else "PROBLEM"
@@ -153,36 +164,47 @@ class Tour:
 
 # --- the steps -----------------------------------------------------------------------------------
 
+
 def start_sandbox(tour: Tour) -> str:
     sandbox, config = tour.sandbox, tour.sandbox.config
     with redirect_stdout(tour.log_stream):  # the handlers' loggers are created here: logs to the file
         sandbox.start()
-    tour.say(f"An AWS emulator (moto) at {sandbox.endpoint}, with what deployment '{config.name}' has:\n"
-             f"the bus {config.bus_name}, DynamoDB tables, the S3 bucket, the SQS buffers and DLQs,\n"
-             f"Batch queues {', '.join(sandbox.deployment.queue_arns)}.\n"
-             "batchlane's real launcher and aggregator consume the buffers as the Lambda service would;\n"
-             "a simulated AWS Batch runs the jobs and emits their events, logs and outputs.\n"
-             f"Routing cache: {CACHE_SECONDS} s here (routingCacheSeconds; deployments default to 30 s).\n"
-             f"The commands below would reach the sandbox through AWS_ENDPOINT_URL={sandbox.endpoint}")
+    tour.say(
+        f"An AWS emulator (moto) at {sandbox.endpoint}, with what deployment '{config.name}' has:\n"
+        f"the bus {config.bus_name}, DynamoDB tables, the S3 bucket, the SQS buffers and DLQs,\n"
+        f"Batch queues {', '.join(sandbox.deployment.queue_arns)}.\n"
+        "batchlane's real launcher and aggregator consume the buffers as the Lambda service would;\n"
+        "a simulated AWS Batch runs the jobs and emits their events, logs and outputs.\n"
+        f"Routing cache: {CACHE_SECONDS} s here (routingCacheSeconds; deployments default to 30 s).\n"
+        f"The commands below would reach the sandbox through AWS_ENDPOINT_URL={sandbox.endpoint}"
+    )
     return f"up in {sandbox.started_in:.1f} s"
 
 
 def import_routing(tour: Tour) -> str:
     store = tour.routing()
     store.write(deletes=list(store.items()))
-    tour.say(f"Start from an empty routing table, then load FlyteAdmin's queue config\n"
-             f"(the seed guide's three-queue example: {FLYTE_CONFIG.name}).")
+    tour.say(
+        f"Start from an empty routing table, then load FlyteAdmin's queue config\n"
+        f"(the seed guide's three-queue example: {FLYTE_CONFIG.name})."
+    )
     tour.command(f"routes import {FLYTE_CONFIG.name}")
     table = parse_flyte_config(FLYTE_CONFIG.read_text(), str(FLYTE_CONFIG))
     items = items_from_table(table)
     store.write(puts=items)
-    tour.show([f"Imported {FLYTE_CONFIG.name} into table {store.name} ({tour.where}): {len(table.queues)} queues, "
-               f"{len(table.rules)} rules",
-               *table_text([["added", item[SORT_ATTR], describe_item(item)] for item in items]),
-               f"{len(items)} added."])
+    tour.show(
+        [
+            f"Imported {FLYTE_CONFIG.name} into table {store.name} ({tour.where}): {len(table.queues)} queues, "
+            f"{len(table.rules)} rules",
+            *table_text([["added", item[SORT_ATTR], describe_item(item)] for item in items]),
+            f"{len(items)} added.",
+        ]
+    )
     stored = store.items()
-    expect(sorted(stored) == sorted(item[SORT_ATTR] for item in items),
-           f"expected 3 queues and 4 rules in the table, found {sorted(stored)}")
+    expect(
+        sorted(stored) == sorted(item[SORT_ATTR] for item in items),
+        f"expected 3 queues and 4 rules in the table, found {sorted(stored)}",
+    )
     return "3 queues and 4 rules, one DynamoDB item each"
 
 
@@ -194,16 +216,23 @@ def explain_route(tour: Tour) -> str:
     table, problems = table_from_items(store.items())
     expect(not problems, f"malformed routing items: {problems}")
     decision = decide(table, *launch.values(), SAMPLE_LAUNCH_ID)
-    tour.show(decision_lines(decision, **launch, launch_id=SAMPLE_LAUNCH_ID, sample=True,
-                             source=f"table {store.name} ({tour.where})"))
+    tour.show(
+        decision_lines(
+            decision, **launch, launch_id=SAMPLE_LAUNCH_ID, sample=True, source=f"table {store.name} ({tour.where})"
+        )
+    )
     expect(decision.queue == f"{tour.prefix}-gpu_dynamic", f"expected the gpu queue, got {decision.queue}")
     return "the rule naming the project and workflow wins: tag gpu"
 
 
 def single_task(tour: Tour) -> str:
     tour.say("A client puts a Task Launch Requested event on the bus; --wait follows the status.")
-    detail = {"launchId": "demo-hello", **HELLO, "container": {"image": "busybox:1.36", "command": ["echo", "hi"]},
-              "input": {"name": "world"}}
+    detail = {
+        "launchId": "demo-hello",
+        **HELLO,
+        "container": {"image": "busybox:1.36", "command": ["echo", "hi"]},
+        "input": {"name": "world"},
+    }
     tour.launch(detail, launch_flags(detail, wait=True), wait=True)
     doc = tour.sandbox.status("demo-hello") or {}
     expect(doc.get("phase") == "succeeded", f"phase {doc.get('phase')}")
@@ -212,17 +241,21 @@ def single_task(tour: Tour) -> str:
 
 
 def map_task(tour: Tour) -> str:
-    tour.say("8 children, one retry each, minSuccessRatio 0.75 (6 of 8 needed). The simulated Batch\n"
-             f"({SCENARIO.name}): child 2 exits 1 and child 5 cannot pull its image on the first\n"
-             "attempt (both retried), child 6 fails both attempts. The launch still succeeds.")
+    tour.say(
+        "8 children, one retry each, minSuccessRatio 0.75 (6 of 8 needed). The simulated Batch\n"
+        f"({SCENARIO.name}): child 2 exits 1 and child 5 cannot pull its image on the first\n"
+        "attempt (both retried), child 6 fails both attempts. The launch still succeeds."
+    )
     tour.launch(yaml.safe_load(MAP_LAUNCH.read_text()), f"launch --file {MAP_LAUNCH.name} --wait", wait=True)
     doc = tour.sandbox.status("demo-map") or {}
     counts = doc.get("counts") or {}
     expect(doc.get("phase") == "succeeded", f"phase {doc.get('phase')}")
     expect(counts.get("SUCCEEDED") == 7 and counts.get("FAILED") == 1, f"counts {counts}")
     children = {c["index"]: c for c in doc.get("children", [])}
-    expect(children.get(2, {}).get("attempts") == 2 and len(children[2]["logs"]) == 2,
-           "child 2: expected 2 attempts with a log link each")
+    expect(
+        children.get(2, {}).get("attempts") == 2 and len(children[2]["logs"]) == 2,
+        "child 2: expected 2 attempts with a log link each",
+    )
     expect(children.get(6, {}).get("status") == "FAILED", "child 6 should have failed")
     echo = (doc.get("outputs") or {}).get("echo") or []
     expect(len(echo) == 8 and echo[6] is None and echo[0] is not None, "outputs: 8 slots, child 6 empty")
@@ -232,11 +265,13 @@ def map_task(tour: Tour) -> str:
 
 def real_job(tour: Tour) -> str:
     detail = yaml.safe_load(WORD_STATS_LAUNCH.read_text())
-    tour.say("Jobs can also run for real. The demo scenario marks this launch `execute: local`: each child\n"
-             "runs examples/jobs/word_stats.py as a process on this machine (no Docker), with the variables\n"
-             "Batch gives a container (AWS_BATCH_JOB_ARRAY_INDEX, BATCHLANE_INPUTS_URI, ...) and AWS_ENDPOINT_URL\n"
-             "pointing at the sandbox: it reads its input line from S3 and writes its outputs there.\n"
-             "Child 3's input has no text: the script exits 2, is retried, and fails again.")
+    tour.say(
+        "Jobs can also run for real. The demo scenario marks this launch `execute: local`: each child\n"
+        "runs examples/jobs/word_stats.py as a process on this machine (no Docker), with the variables\n"
+        "Batch gives a container (AWS_BATCH_JOB_ARRAY_INDEX, BATCHLANE_INPUTS_URI, ...) and AWS_ENDPOINT_URL\n"
+        "pointing at the sandbox: it reads its input line from S3 and writes its outputs there.\n"
+        "Child 3's input has no text: the script exits 2, is retried, and fails again."
+    )
     tour.launch(detail, f"launch --file {WORD_STATS_LAUNCH.name} --wait", wait=True)
     doc = tour.sandbox.status(detail["launchId"]) or {}
     counts = doc.get("counts") or {}
@@ -288,8 +323,10 @@ def rejected(tour: Tour) -> str:
 
 def unauthorised(tour: Tour) -> str:
     teams = ", ".join(f"{t.name} ({', '.join(t.sources)})" for t in tour.sandbox.config.teams)
-    tour.say(f"Producers are identities: the event's source names a team ({teams}).\n"
-             "Team genomics may launch into project genomics only; here it tries flytesnacks.")
+    tour.say(
+        f"Producers are identities: the event's source names a team ({teams}).\n"
+        "Team genomics may launch into project genomics only; here it tries flytesnacks."
+    )
     detail = {"launchId": "demo-intruder", **HELLO, "container": {"image": "busybox:1.36"}, "input": {}}
     answer = tour.launch(detail, launch_flags(detail) + " --source genomics.pipelines", source="genomics.pipelines")
     expect(answer.kind == "rejected", f"expected a rejection, got {answer.kind}")
@@ -301,18 +338,38 @@ def unauthorised(tour: Tour) -> str:
 def poison(tour: Tour) -> str:
     sandbox = tour.sandbox
     launcher = sandbox.paths["launcher"]
-    tour.say("A broken producer leaves a message that is not an event on the launcher's buffer,\n"
-             "next to a good launch. The good one is launched; the bad one is retried, then kept\n"
-             f"in the dead-letter queue after maxReceiveCount ({launcher.max_receive_count} here) receives.")
-    good = {"version": "0", "id": "demo-batchmate", "detail-type": LAUNCH_REQUESTED,
-            "source": SOURCE, "account": sandbox.deployment.account, "time": "2026-01-01T00:00:00Z",
-            "region": sandbox.config.region, "resources": [],
-            "detail": {"launchId": "demo-batchmate", "project": "p", "domain": "development",
-                       "workflow": "w", "task": "t", "container": {"image": "busybox:1.36"}, "input": {}}}
-    sandbox.session.client("sqs").send_message_batch(QueueUrl=launcher.queue_url, Entries=[
-        {"Id": "poison", "MessageBody": "not json {"}, {"Id": "good", "MessageBody": json.dumps(good)}])
-    tour.say(f"$ aws sqs send-message-batch --queue-url .../{launcher.queue_url.rsplit('/', 1)[-1]} "
-             "(\"not json {\" and a good launch)")
+    tour.say(
+        "A broken producer leaves a message that is not an event on the launcher's buffer,\n"
+        "next to a good launch. The good one is launched; the bad one is retried, then kept\n"
+        f"in the dead-letter queue after maxReceiveCount ({launcher.max_receive_count} here) receives."
+    )
+    good = {
+        "version": "0",
+        "id": "demo-batchmate",
+        "detail-type": LAUNCH_REQUESTED,
+        "source": SOURCE,
+        "account": sandbox.deployment.account,
+        "time": "2026-01-01T00:00:00Z",
+        "region": sandbox.config.region,
+        "resources": [],
+        "detail": {
+            "launchId": "demo-batchmate",
+            "project": "p",
+            "domain": "development",
+            "workflow": "w",
+            "task": "t",
+            "container": {"image": "busybox:1.36"},
+            "input": {},
+        },
+    }
+    sandbox.session.client("sqs").send_message_batch(
+        QueueUrl=launcher.queue_url,
+        Entries=[{"Id": "poison", "MessageBody": "not json {"}, {"Id": "good", "MessageBody": json.dumps(good)}],
+    )
+    tour.say(
+        f"$ aws sqs send-message-batch --queue-url .../{launcher.queue_url.rsplit('/', 1)[-1]} "
+        '("not json {" and a good launch)'
+    )
     launched = _wait(lambda: (r := sandbox.launch_record("demo-batchmate")) and r.submitted, timeout=15)
     expect(bool(launched), "the good message of the batch was not launched")
     dead = _wait(lambda: sandbox.dead_letters("launcher"), timeout=20)
@@ -337,15 +394,19 @@ STEPS: tuple[tuple[str, Callable[[Tour], str | None]], ...] = (
 
 # --- the tour ------------------------------------------------------------------------------------
 
+
 def demo_config(deployment: str = "dev"):
     """The deployment's configuration, with the two settings the demo shortens: the routing
     cache (3 s instead of 30) and the receives before the launcher's DLQ (2 instead of 10)."""
     from batchlane.deployment.config import load_config
 
     config = load_config(deployment)
-    return config.model_copy(update={
-        "routing_cache_seconds": CACHE_SECONDS,
-        "launcher": config.launcher.model_copy(update={"max_receive_count": 2})})
+    return config.model_copy(
+        update={
+            "routing_cache_seconds": CACHE_SECONDS,
+            "launcher": config.launcher.model_copy(update={"max_receive_count": 2}),
+        }
+    )
 
 
 @contextmanager
@@ -373,8 +434,10 @@ def run_demo(out=None, *, deployment: str = "dev", log_file: str | None = None) 
 
     out = out or sys.stdout
     log_path = Path(log_file) if log_file else Path("build") / "sandbox-demo.log"
-    out.write("batchlane sandbox demo: the whole system on this machine, no AWS account.\n"
-              "Each step does what the batchlane command it shows does, against the sandbox, and checks the result.\n")
+    out.write(
+        "batchlane sandbox demo: the whole system on this machine, no AWS account.\n"
+        "Each step does what the batchlane command it shows does, against the sandbox, and checks the result.\n"
+    )
     with _handler_logs(log_path) as log_stream:
         sandbox = Sandbox(demo_config(deployment), scenario=load_scenario(SCENARIO), visibility_timeout_seconds=1)
         tour = Tour(sandbox, out=out, log_stream=log_stream)
@@ -394,11 +457,14 @@ def _finish(tour: Tour, log_path: Path) -> int:
     bad = [title for title, ok, _ in tour.results if not ok]
     tour.out.write("\n")
     if bad:
-        tour.out.write(f"Demo finished in {seconds:.1f} s with {len(bad)} problem(s): {'; '.join(bad)}. "
-                       f"Handler logs: {log_path}\n")
+        tour.out.write(
+            f"Demo finished in {seconds:.1f} s with {len(bad)} problem(s): {'; '.join(bad)}. Handler logs: {log_path}\n"
+        )
         return 1
-    tour.out.write(f"Demo finished in {seconds:.1f} s: all {len(tour.results)} steps behaved. Handler logs: {log_path}\n"
-                   "Next: `batchlane sandbox up` keeps a sandbox running for your own commands (docs/sandbox.md).\n")
+    tour.out.write(
+        f"Demo finished in {seconds:.1f} s: all {len(tour.results)} steps behaved. Handler logs: {log_path}\n"
+        "Next: `batchlane sandbox up` keeps a sandbox running for your own commands (docs/sandbox.md).\n"
+    )
     return 0
 
 

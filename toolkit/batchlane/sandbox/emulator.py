@@ -22,7 +22,7 @@ class Emulator:
         self._server = None
         self.endpoint: str | None = None
 
-    def start(self) -> "Emulator":
+    def start(self) -> Emulator:
         from moto.server import ThreadedMotoServer
 
         from batchlane.sandbox import moto_speedups
@@ -39,8 +39,9 @@ class Emulator:
         return self
 
     def _post(self, path: str, body: bytes) -> None:
-        request = urllib.request.Request(f"{self.endpoint}{path}", method="POST", data=body,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.endpoint}{path}", method="POST", data=body, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
 
@@ -51,24 +52,36 @@ class Emulator:
 
     def session(self) -> boto3.session.Session:
         """A boto3 session whose clients talk to the emulator (pass ``endpoint_url``)."""
-        return boto3.session.Session(aws_access_key_id="sandbox", aws_secret_access_key="sandbox",
-                                     aws_session_token="sandbox", region_name=self.region)
+        return boto3.session.Session(
+            aws_access_key_id="sandbox",
+            aws_secret_access_key="sandbox",
+            aws_session_token="sandbox",
+            region_name=self.region,
+        )
 
     def client(self, service: str):
         return self.session().client(service, endpoint_url=self.endpoint)
 
     def environment(self) -> dict[str, str]:
         """What a process needs to talk to the emulator (the CLI, boto3, the handlers)."""
-        return {"AWS_ENDPOINT_URL": self.endpoint or "", "AWS_REGION": self.region,
-                "AWS_DEFAULT_REGION": self.region, **FAKE_CREDENTIALS}
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint or "",
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            **FAKE_CREDENTIALS,
+        }
 
 
 class EndpointSession(boto3.session.Session):
     """A session whose clients and resources default to one endpoint (for provision())."""
 
     def __init__(self, endpoint: str, region: str) -> None:
-        super().__init__(aws_access_key_id="sandbox", aws_secret_access_key="sandbox",
-                         aws_session_token="sandbox", region_name=region)
+        super().__init__(
+            aws_access_key_id="sandbox",
+            aws_secret_access_key="sandbox",
+            aws_session_token="sandbox",
+            region_name=region,
+        )
         self._endpoint = endpoint
 
     def client(self, *args, **kwargs):

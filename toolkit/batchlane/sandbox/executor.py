@@ -45,18 +45,19 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from batchlane.client.records import Executions
 from batchlane.common.executions import CHUNK_PREFIX, CHUNK_TAG, LAUNCH_TAG, ChunkRecord, LaunchRecord
 from batchlane.common.inputs import index_uri
 from batchlane.job import read_inputs
+from batchlane.sandbox import simulate
 from batchlane.sandbox.backplane import Backplane
 from batchlane.sandbox.provision import Provisioned
 from batchlane.sandbox.scenario import ChildBehaviour, Delivery, LaunchSpec, Scenario
-from batchlane.sandbox import simulate
 
 log = logging.getLogger("batchlane.sandbox")
 SIM_EPOCH_MS = 1_700_000_000_000  # simulate's time origin; shifted to the job's submission time
@@ -152,9 +153,16 @@ class SimulatedJob:
 
 
 class BatchExecutor(threading.Thread):
-    def __init__(self, session, deployment: Provisioned, scenario: Scenario | None = None, *,
-                 poll_seconds: float = 0.2, step_seconds: float = 0.05,
-                 on_event: Callable[[dict], None] | None = None) -> None:
+    def __init__(
+        self,
+        session,
+        deployment: Provisioned,
+        scenario: Scenario | None = None,
+        *,
+        poll_seconds: float = 0.2,
+        step_seconds: float = 0.05,
+        on_event: Callable[[dict], None] | None = None,
+    ) -> None:
         super().__init__(name="sandbox-batch-executor", daemon=True)
         self.deployment = deployment
         self.config = deployment.config
@@ -260,11 +268,18 @@ class BatchExecutor(threading.Thread):
         definition = self._definition(record)
         options = (definition.get("containerProperties", {}).get("logConfiguration") or {}).get("options") or {}
         job = SimulatedJob(
-            job_id=job_id, launch_id=record.launch_id, record=record, definition=definition,
-            definition_name=definition.get("jobDefinitionName") or str(record.job_definition or "").rsplit("/", 1)[-1].split(":")[0],
+            job_id=job_id,
+            launch_id=record.launch_id,
+            record=record,
+            definition=definition,
+            definition_name=definition.get("jobDefinitionName")
+            or str(record.job_definition or "").rsplit("/", 1)[-1].split(":")[0],
             log_group=options.get("awslogs-group") or record.log_group or "/aws/batch/job",
-            size=chunk.size if chunk else record.size, is_array=chunk.size > 1 if chunk else record.is_array,
-            chunk=chunk, queue_arn=queue_arn)  # the queue it is in, whatever any record says
+            size=chunk.size if chunk else record.size,
+            is_array=chunk.size > 1 if chunk else record.is_array,
+            chunk=chunk,
+            queue_arn=queue_arn,
+        )  # the queue it is in, whatever any record says
         spec = self.scenario.for_launch(job.launch_id) or LaunchSpec(name=job.launch_id)
         actions = self._plan(job, spec)
         with self._lock:
@@ -290,8 +305,11 @@ class BatchExecutor(threading.Thread):
             job = self.jobs.get(parent_id)
             if job is None or (index and not job.is_array):
                 return None
-            history = [(t, child, event) for t, child, event in job.history if t <= now
-                       and not (child in job.outputs_pending and event["detail"]["status"] == "SUCCEEDED")]
+            history = [
+                (t, child, event)
+                for t, child, event in job.history
+                if t <= now and not (child in job.outputs_pending and event["detail"]["status"] == "SUCCEEDED")
+            ]
         target = (int(index) if index.isdigit() else -1) if index else (None if job.is_array else 0)
         latest: dict[int | None, tuple[float, dict]] = {}
         for t, child, event in history:
@@ -301,7 +319,9 @@ class BatchExecutor(threading.Thread):
             return None
         detail = copy.deepcopy(latest[target][1]["detail"])
         if job.is_array and target is None:
-            summary = dict.fromkeys(("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED"), 0)
+            summary = dict.fromkeys(
+                ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED"), 0
+            )
             for i in range(job.size):
                 summary[(latest[i][1]["detail"]["status"]) if i in latest else "PENDING"] += 1
             detail.setdefault("arrayProperties", {})["statusSummary"] = summary
@@ -336,7 +356,7 @@ class BatchExecutor(threading.Thread):
         with self._lock:
             live = [j.job_id for j in self.jobs.values() if j.terminated is None and not j.finished]
         for i in range(0, len(live), 100):
-            for described in self.batch.describe_jobs(jobs=live[i:i + 100]).get("jobs", []):
+            for described in self.batch.describe_jobs(jobs=live[i : i + 100]).get("jobs", []):
                 reason = described.get("statusReason")
                 job = self.jobs.get(described.get("jobId", ""))
                 if reason and job is not None:
@@ -357,8 +377,9 @@ class BatchExecutor(threading.Thread):
             for t, child, event in job.history:
                 if t <= now:
                     last[child] = event
-            stopped = [i for i in range(job.size)
-                       if (last.get(i) or {}).get("detail", {}).get("status") not in TERMINAL]
+            stopped = [
+                i for i in range(job.size) if (last.get(i) or {}).get("detail", {}).get("status") not in TERMINAL
+            ]
             if not stopped:
                 return
             job.unsettled = 0  # every child still going ends now, and the parent after them
@@ -374,8 +395,11 @@ class BatchExecutor(threading.Thread):
                 event = self._terminated_event(job, index, last.get(index), status_reason, now_ms, max_attempts)
                 attempts = event["detail"]["attempts"]
                 if (last.get(index) or {}).get("detail", {}).get("status") == "RUNNING":
-                    new.append(ScheduledAction(at, next(self._seq), "logs", job.job_id,
-                                       (index, len(attempts) - 1, "end", event), index, at))
+                    new.append(
+                        ScheduledAction(
+                            at, next(self._seq), "logs", job.job_id, (index, len(attempts) - 1, "end", event), index, at
+                        )
+                    )
                 new.append(ScheduledAction(at, next(self._seq), "emit", job.job_id, event, index, at))
                 job.history.append((at, index, event))
                 job.children_final[index] = "FAILED"
@@ -383,19 +407,27 @@ class BatchExecutor(threading.Thread):
                 ok = sum(1 for v in job.children_final.values() if v == "SUCCEEDED")
                 parent = self._parent_end_event(job, ok, status_reason)  # FAILED: a child was stopped
                 parent["detail"]["stoppedAt"] = now_ms
-                new.append(ScheduledAction(at + self.step_seconds, next(self._seq), "emit", job.job_id, parent, None, at))
+                new.append(
+                    ScheduledAction(at + self.step_seconds, next(self._seq), "emit", job.job_id, parent, None, at)
+                )
                 job.history.append((at + self.step_seconds, None, parent))
             for a in new:
                 heapq.heappush(self._heap, a)
             job.pending_actions += len(new) - dropped
         log.info("job %s terminated (%s): %d children stopped", job.job_id, reason, len(stopped))
 
-    def _terminated_event(self, job: SimulatedJob, index: int, last: dict | None, status_reason: str,
-                          now_ms: int, max_attempts: int) -> dict[str, Any]:
+    def _terminated_event(
+        self, job: SimulatedJob, index: int, last: dict | None, status_reason: str, now_ms: int, max_attempts: int
+    ) -> dict[str, Any]:
         if last is None:  # no event yet (terminated before it was scheduled)
-            event = simulate.job_event(job_id=job.job_id, status="FAILED", index=index if job.is_array else None,
-                                       log_group=job.log_group, region=self.config.region,
-                                       retry_attempts=max_attempts)
+            event = simulate.job_event(
+                job_id=job.job_id,
+                status="FAILED",
+                index=index if job.is_array else None,
+                log_group=job.log_group,
+                region=self.config.region,
+                retry_attempts=max_attempts,
+            )
             event = self._localize(event, job, max_attempts)
         else:
             event = copy.deepcopy(last)
@@ -404,10 +436,20 @@ class BatchExecutor(threading.Thread):
         event["resources"] = [detail["jobArn"]]
         if last is not None and detail["status"] == "RUNNING":  # the running attempt is stopped
             container = detail.get("container", {})
-            detail["attempts"] = [*detail.get("attempts", []), {
-                "container": {"taskArn": container.get("taskArn"), "exitCode": 143,
-                              "logStreamName": container.get("logStreamName"), "networkInterfaces": []},
-                "startedAt": detail.get("startedAt") or now_ms, "stoppedAt": now_ms, "statusReason": status_reason}]
+            detail["attempts"] = [
+                *detail.get("attempts", []),
+                {
+                    "container": {
+                        "taskArn": container.get("taskArn"),
+                        "exitCode": 143,
+                        "logStreamName": container.get("logStreamName"),
+                        "networkInterfaces": [],
+                    },
+                    "startedAt": detail.get("startedAt") or now_ms,
+                    "stoppedAt": now_ms,
+                    "statusReason": status_reason,
+                },
+            ]
             container["exitCode"] = 143
         detail["status"] = "FAILED"
         detail["statusReason"] = status_reason
@@ -456,9 +498,15 @@ class BatchExecutor(threading.Thread):
     def _parent_pending_event(self, job: SimulatedJob) -> dict[str, Any]:
         """The array parent's first event: PENDING, every child SUBMITTED."""
         max_attempts = max(1, job.record.attempts)
-        event = simulate.job_event(job_id=job.job_id, status="PENDING", size=job.size, log_group=job.log_group,
-                                   status_summary={"SUBMITTED": job.size}, region=self.config.region,
-                                   retry_attempts=max_attempts)
+        event = simulate.job_event(
+            job_id=job.job_id,
+            status="PENDING",
+            size=job.size,
+            log_group=job.log_group,
+            status_summary={"SUBMITTED": job.size},
+            region=self.config.region,
+            retry_attempts=max_attempts,
+        )
         return self._localize(event, job, max_attempts)
 
     def _parent_end_event(self, job: SimulatedJob, succeeded: int, reason: str | None = None) -> dict[str, Any]:
@@ -467,10 +515,15 @@ class BatchExecutor(threading.Thread):
         max_attempts = max(1, job.record.attempts)
         final = "SUCCEEDED" if succeeded == job.size else "FAILED"
         event = simulate.job_event(
-            job_id=job.job_id, status=final, size=job.size, log_group=job.log_group,
-            status_summary={"SUCCEEDED": succeeded, "FAILED": job.size - succeeded}, region=self.config.region,
+            job_id=job.job_id,
+            status=final,
+            size=job.size,
+            log_group=job.log_group,
+            status_summary={"SUCCEEDED": succeeded, "FAILED": job.size - succeeded},
+            region=self.config.region,
             status_reason=None if final == "SUCCEEDED" else reason or "Array Child Job failed",
-            retry_attempts=max_attempts)
+            retry_attempts=max_attempts,
+        )
         return self._localize(event, job, max_attempts)
 
     def _schedule(self, actions: list[ScheduledAction], job: SimulatedJob) -> None:
@@ -479,7 +532,9 @@ class BatchExecutor(threading.Thread):
         for a in actions:
             heapq.heappush(self._heap, a)
 
-    def _deliver(self, job: SimulatedJob, d: Delivery, timeline: list[tuple[float, str, Any, int | None]]) -> list[ScheduledAction]:
+    def _deliver(
+        self, job: SimulatedJob, d: Delivery, timeline: list[tuple[float, str, Any, int | None]]
+    ) -> list[ScheduledAction]:
         """The timeline's events as EventBridge delivers them (lost, late, out of order, twice);
         logs and outputs at their true time."""
         rng = random.Random(f"{self.scenario.seed}:{job.launch_id}")
@@ -497,8 +552,17 @@ class BatchExecutor(threading.Thread):
                 at += rng.uniform(0, d.reorder_window_seconds)
             actions.append(ScheduledAction(at, next(self._seq), kind, job.job_id, payload, child, t))
             if d.duplicate and rng.random() < d.duplicate:
-                actions.append(ScheduledAction(at + rng.uniform(0, d.reorder_window_seconds), next(self._seq), kind,
-                                       job.job_id, payload, child, t))
+                actions.append(
+                    ScheduledAction(
+                        at + rng.uniform(0, d.reorder_window_seconds),
+                        next(self._seq),
+                        kind,
+                        job.job_id,
+                        payload,
+                        child,
+                        t,
+                    )
+                )
         return actions
 
     def _localize(self, event: dict[str, Any], job: SimulatedJob, max_attempts: int) -> dict[str, Any]:
@@ -515,28 +579,36 @@ class BatchExecutor(threading.Thread):
         detail["jobQueue"] = job.queue_arn
         detail["jobDefinition"] = definition.get("jobDefinitionArn") or rec.job_definition or detail["jobDefinition"]
         detail["retryStrategy"] = {"attempts": max_attempts, "evaluateOnExit": []}
-        detail["tags"] = {"resourceArn": parent_arn, LAUNCH_TAG: job.launch_id,
-                          **({CHUNK_TAG: str(job.chunk.chunk)} if job.chunk else {})}
+        detail["tags"] = {
+            "resourceArn": parent_arn,
+            LAUNCH_TAG: job.launch_id,
+            **({CHUNK_TAG: str(job.chunk.chunk)} if job.chunk else {}),
+        }
         detail.pop("someFieldAwsAddsLater", None)
         container = detail.setdefault("container", {})
         for key in ("image", "command", "vcpus", "memory", "jobRoleArn", "executionRoleArn", "resourceRequirements"):
             if key in props:
                 container[key] = props[key]
         container["logConfiguration"] = props.get("logConfiguration") or {
-            "logDriver": "awslogs", "options": {"awslogs-group": job.log_group}}
+            "logDriver": "awslogs",
+            "options": {"awslogs-group": job.log_group},
+        }
         if definition.get("platformCapabilities"):
             detail["platformCapabilities"] = definition["platformCapabilities"]
         prefix = f"{job.definition_name}/default/"
         for holder in [container, *[a.get("container", {}) for a in detail.get("attempts", [])]]:
             stream = holder.get("logStreamName")
             if stream and stream.startswith(SIM_PREFIX):
-                holder["logStreamName"] = prefix + stream[len(SIM_PREFIX):]
+                holder["logStreamName"] = prefix + stream[len(SIM_PREFIX) :]
         for holder in [detail, *detail.get("attempts", [])]:
             for key in ("createdAt", "startedAt", "stoppedAt"):
                 if holder.get(key):
                     holder[key] = int(holder[key]) + offset
-        event["resources"] = [detail["jobArn"]] if event["detail-type"] != simulate.QUEUE_BLOCKED else [
-            detail["jobArn"], detail["jobQueue"]]
+        event["resources"] = (
+            [detail["jobArn"]]
+            if event["detail-type"] != simulate.QUEUE_BLOCKED
+            else [detail["jobArn"], detail["jobQueue"]]
+        )
         event["region"] = self.config.region
         event["account"] = self.deployment.account
         return event
@@ -556,7 +628,9 @@ class BatchExecutor(threading.Thread):
         if detail["status"] == "FAILED" and attempts:
             failure = behaviour.failure(len(attempts))
             if failure is not None:
-                detail["statusReason"] = failure.reason or attempts[-1].get("statusReason") or detail.get("statusReason")
+                detail["statusReason"] = (
+                    failure.reason or attempts[-1].get("statusReason") or detail.get("statusReason")
+                )
 
     # ------------------------------------------------------------------ doing
     def _fire_due(self) -> None:
@@ -582,7 +656,7 @@ class BatchExecutor(threading.Thread):
                     self._write_logs(action)
                 elif action.kind == "output":
                     self._write_output(action)
-            except Exception:  # noqa: BLE001 - e.g. the client's own outputs bucket is not here
+            except Exception:
                 # One child's side effect failed: the job goes on (its events, the others' work).
                 log.exception("sandbox: %s of job %s child %s failed", action.kind, action.job_id, action.child)
             self._done(action)
@@ -598,11 +672,19 @@ class BatchExecutor(threading.Thread):
 
     def _flush(self, emits: list[ScheduledAction]) -> None:
         for i in range(0, len(emits), 10):
-            chunk = emits[i:i + 10]
-            now = datetime.now(timezone.utc)
-            entries = [{"Source": a.payload["source"], "DetailType": a.payload["detail-type"],
-                        "Detail": json.dumps(a.payload["detail"]), "Resources": a.payload["resources"],
-                        "EventBusName": "default", "Time": now} for a in chunk]
+            chunk = emits[i : i + 10]
+            now = datetime.now(UTC)
+            entries = [
+                {
+                    "Source": a.payload["source"],
+                    "DetailType": a.payload["detail-type"],
+                    "Detail": json.dumps(a.payload["detail"]),
+                    "Resources": a.payload["resources"],
+                    "EventBusName": "default",
+                    "Time": now,
+                }
+                for a in chunk
+            ]
             response = self.backplane.put_events(entries)
             if response.get("FailedEntryCount"):
                 log.warning("PutEvents refused %s entries: %s", response["FailedEntryCount"], response["Entries"])
@@ -623,22 +705,28 @@ class BatchExecutor(threading.Thread):
         detail = event["detail"]
         if phase == "start":
             stream = detail["container"]["logStreamName"]
-            lines = [f"[sandbox] {detail['jobName']} child {index} attempt {attempt + 1} started on "
-                     f"{detail['jobQueue'].rsplit('/', 1)[-1]}",
-                     f"[sandbox] input: {json.dumps(self._input(job, index))}"]
+            lines = [
+                f"[sandbox] {detail['jobName']} child {index} attempt {attempt + 1} started on "
+                f"{detail['jobQueue'].rsplit('/', 1)[-1]}",
+                f"[sandbox] input: {json.dumps(self._input(job, index))}",
+            ]
         else:
             record = detail["attempts"][attempt]
             stream = record.get("container", {}).get("logStreamName")
             if not stream:  # never started: no log stream
                 return
             code = record.get("container", {}).get("exitCode")
-            lines = [f"[sandbox] wrote outputs for child {index}" if code == 0 else
-                     f"[sandbox] error: child {index} failed (simulated)",
-                     f"[sandbox] exit code {code}"]
+            lines = [
+                f"[sandbox] wrote outputs for child {index}"
+                if code == 0
+                else f"[sandbox] error: child {index} failed (simulated)",
+                f"[sandbox] exit code {code}",
+            ]
         self._ensure_stream(job.log_group, stream)
         base = int(time.time() * 1000)
-        self.backplane.put_log_events(job.log_group, stream,
-                                      [{"timestamp": base + n, "message": line} for n, line in enumerate(lines)])
+        self.backplane.put_log_events(
+            job.log_group, stream, [{"timestamp": base + n, "message": line} for n, line in enumerate(lines)]
+        )
 
     def _input(self, job: SimulatedJob, index: int) -> Any:
         """Input of the job's child ``index`` (its own index), read as batchlane.job reads it: through
@@ -655,9 +743,11 @@ class BatchExecutor(threading.Thread):
         for index_at in (index_uri(uri), None):
             try:
                 return read_inputs(self.s3, uri, index_at, job.offset, job.size)
-            except Exception as exc:  # noqa: BLE001 - no index beside them, or the client's own bucket is not here
+            except Exception as exc:
                 if index_at is None:
-                    log.warning("cannot read inputs %d to %d of %s: %s", job.offset, job.offset + job.size - 1, uri, exc)
+                    log.warning(
+                        "cannot read inputs %d to %d of %s: %s", job.offset, job.offset + job.size - 1, uri, exc
+                    )
         return []
 
     def _write_output(self, action: ScheduledAction) -> None:

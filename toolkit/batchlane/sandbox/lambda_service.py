@@ -31,6 +31,7 @@ import traceback
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 from batchlane.sandbox.provision import Buffer
@@ -66,11 +67,19 @@ class LambdaContext:
 def sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
     attributes = message.get("Attributes", {})
     return {
-        "messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
-        "attributes": {k: attributes[k] for k in ("ApproximateReceiveCount", "SentTimestamp", "SenderId",
-                                                  "ApproximateFirstReceiveTimestamp") if k in attributes},
-        "messageAttributes": message.get("MessageAttributes", {}), "md5OfBody": message.get("MD5OfBody", ""),
-        "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": region,
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": {
+            k: attributes[k]
+            for k in ("ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp")
+            if k in attributes
+        },
+        "messageAttributes": message.get("MessageAttributes", {}),
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
     }
 
 
@@ -87,8 +96,9 @@ class SandboxFunction(threading.Thread):
     """A function as the sandbox runs it: its real handler (``module.attr``) invoked in this
     process, one invocation of the module at a time, with a Lambda context; counted in ``stats``."""
 
-    def __init__(self, thread_name: str, *, function_name: str, handler: str, timeout_seconds: int, region: str,
-                 account: str) -> None:
+    def __init__(
+        self, thread_name: str, *, function_name: str, handler: str, timeout_seconds: int, region: str, account: str
+    ) -> None:
         super().__init__(name=thread_name, daemon=True)
         self.function_name = function_name
         self.timeout_seconds = timeout_seconds
@@ -116,9 +126,14 @@ class SandboxFunction(threading.Thread):
 
 class FunctionPoller(SandboxFunction):
     def __init__(self, buffer: Buffer, sqs, *, prefix: str, region: str, account: str) -> None:
-        super().__init__(f"sandbox-{buffer.function}-{buffer.queue_url.rsplit('/', 1)[-1]}",
-                         function_name=f"{prefix}-{buffer.function}", handler=buffer.handler,
-                         timeout_seconds=buffer.timeout_seconds, region=region, account=account)
+        super().__init__(
+            f"sandbox-{buffer.function}-{buffer.queue_url.rsplit('/', 1)[-1]}",
+            function_name=f"{prefix}-{buffer.function}",
+            handler=buffer.handler,
+            timeout_seconds=buffer.timeout_seconds,
+            region=region,
+            account=account,
+        )
         self.buffer = buffer
         self.sqs = sqs
         # Invocations at once: the event source mapping's maximum concurrency, if it has one, and
@@ -159,8 +174,12 @@ class FunctionPoller(SandboxFunction):
         # get the same message, and only the later receipt handle deletes it); SQS's is.
         with self._receive_lock:
             return self.sqs.receive_message(
-                QueueUrl=self.buffer.queue_url, MaxNumberOfMessages=max(1, min(10, count)), WaitTimeSeconds=wait,
-                AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
+                QueueUrl=self.buffer.queue_url,
+                MaxNumberOfMessages=max(1, min(10, count)),
+                WaitTimeSeconds=wait,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
 
     def _collect(self) -> list[dict]:
         """One batch, gathered as Lambda's poller does."""
@@ -177,8 +196,10 @@ class FunctionPoller(SandboxFunction):
         return messages
 
     def run(self) -> None:
-        self._workers = [threading.Thread(target=self._work, name=f"{self.name}-{n}", daemon=True)
-                         for n in range(1, self.concurrency)]
+        self._workers = [
+            threading.Thread(target=self._work, name=f"{self.name}-{n}", daemon=True)
+            for n in range(1, self.concurrency)
+        ]
         for worker in self._workers:
             worker.start()
         self._work()
@@ -236,18 +257,28 @@ class FunctionPoller(SandboxFunction):
             self.stats.failures_reported += len(failed)
         done = [m for m in messages if m["MessageId"] not in failed]
         for i in range(0, len(done), 10):
-            self.sqs.delete_message_batch(QueueUrl=self.buffer.queue_url, Entries=[
-                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done[i:i + 10])])
+            self.sqs.delete_message_batch(
+                QueueUrl=self.buffer.queue_url,
+                Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done[i : i + 10])],
+            )
         return response
 
 
 def scheduled_event(rule_arn: str, region: str, account: str) -> dict[str, Any]:
     """The event an EventBridge schedule rule sends its Lambda target."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": account, "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": region, "resources": [rule_arn], "detail": {}}
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [rule_arn],
+        "detail": {},
+    }
 
 
 class ScheduledFunction(SandboxFunction):
@@ -256,10 +287,25 @@ class ScheduledFunction(SandboxFunction):
     (the stacks' ``retry_attempts=0``: a failed run waits for the next). ``run_now()`` invokes it
     at once, in the caller's thread, and returns the handler's result."""
 
-    def __init__(self, name: str, handler: str, *, every_seconds: float, timeout_seconds: int, prefix: str,
-                 region: str, account: str) -> None:
-        super().__init__(f"sandbox-{name}-schedule", function_name=f"{prefix}-{name}", handler=handler,
-                         timeout_seconds=timeout_seconds, region=region, account=account)
+    def __init__(
+        self,
+        name: str,
+        handler: str,
+        *,
+        every_seconds: float,
+        timeout_seconds: int,
+        prefix: str,
+        region: str,
+        account: str,
+    ) -> None:
+        super().__init__(
+            f"sandbox-{name}-schedule",
+            function_name=f"{prefix}-{name}",
+            handler=handler,
+            timeout_seconds=timeout_seconds,
+            region=region,
+            account=account,
+        )
         self.every_seconds = every_seconds
         self.rule_arn = f"arn:aws:events:{region}:{account}:rule/{prefix}-{name}-schedule"
         self.results: list[Any] = []  # what each run returned (None when it raised), the last 100
@@ -271,8 +317,10 @@ class ScheduledFunction(SandboxFunction):
     def run_now(self) -> Any:
         result = None
         try:
-            result = self._call(scheduled_event(self.rule_arn, self.region, self.account),
-                                f"sandbox-{self.function_name}-{self.stats.invocations + 1}")
+            result = self._call(
+                scheduled_event(self.rule_arn, self.region, self.account),
+                f"sandbox-{self.function_name}-{self.stats.invocations + 1}",
+            )
         except Exception:
             if self._halt.is_set():
                 return None

@@ -66,12 +66,25 @@ class LoadReport:
 
 
 def load_detail(launch_id: str) -> dict[str, Any]:
-    return {"launchId": launch_id, "project": "flytesnacks", "domain": "development", "workflow": "load",
-            "task": TASK, "container": {"image": "busybox:1.36", "command": ["echo", "hi"]}}
+    return {
+        "launchId": launch_id,
+        "project": "flytesnacks",
+        "domain": "development",
+        "workflow": "load",
+        "task": TASK,
+        "container": {"image": "busybox:1.36", "command": ["echo", "hi"]},
+    }
 
 
-def run_load(launches: int = 2000, *, config=None, batch_rate: float = BATCH_SUBMIT_RATE,
-             batch_burst: float | None = None, submit_rate: float | None = None, timeout: float = 600.0) -> LoadReport:
+def run_load(
+    launches: int = 2000,
+    *,
+    config=None,
+    batch_rate: float = BATCH_SUBMIT_RATE,
+    batch_burst: float | None = None,
+    submit_rate: float | None = None,
+    timeout: float = 600.0,
+) -> LoadReport:
     from batchlane.deployment.config import load_config
     from batchlane.sandbox.core import Sandbox
 
@@ -85,8 +98,9 @@ def run_load(launches: int = 2000, *, config=None, batch_rate: float = BATCH_SUB
         with Sandbox.started(config, visibility_timeout_seconds=config.launcher.timeout_seconds) as sandbox:
             put = _Count()
             started = time.monotonic()
-            putters = [threading.Thread(target=_put, args=(sandbox, ids[n::PUTTERS], put), daemon=True)
-                       for n in range(PUTTERS)]
+            putters = [
+                threading.Thread(target=_put, args=(sandbox, ids[n::PUTTERS], put), daemon=True) for n in range(PUTTERS)
+            ]
             for thread in putters:
                 thread.start()
             max_in_flight, put_seconds = 0, None
@@ -103,16 +117,30 @@ def run_load(launches: int = 2000, *, config=None, batch_rate: float = BATCH_SUB
             timed_out = len(throttle.accepted_at) < launches
             _settle(sandbox, ids, deadline)
             submitted, duplicates, lost = _check(sandbox, ids)
-            dead = int(sandbox.session.client("sqs").get_queue_attributes(
-                QueueUrl=sandbox.paths["launcher"].dlq_url, AttributeNames=["ApproximateNumberOfMessages"],
-            )["Attributes"]["ApproximateNumberOfMessages"])
+            dead = int(
+                sandbox.session.client("sqs").get_queue_attributes(
+                    QueueUrl=sandbox.paths["launcher"].dlq_url,
+                    AttributeNames=["ApproximateNumberOfMessages"],
+                )["Attributes"]["ApproximateNumberOfMessages"]
+            )
             seconds = max(1e-9, done_at - started)
             return LoadReport(
-                launches=launches, batch_rate=batch_rate, submit_rate=config.submit_rate_per_second,
-                concurrency=sandbox.pollers["launcher"].concurrency, put_seconds=put_seconds, seconds=seconds,
-                launches_per_second=len(throttle.accepted_at) / seconds, peak_submits_per_second=throttle.peak_rate(),
-                max_in_flight=max_in_flight, throttles=throttle.throttled, submitted=submitted,
-                duplicates=duplicates, lost=lost, dead_letters=dead, timed_out=timed_out)
+                launches=launches,
+                batch_rate=batch_rate,
+                submit_rate=config.submit_rate_per_second,
+                concurrency=sandbox.pollers["launcher"].concurrency,
+                put_seconds=put_seconds,
+                seconds=seconds,
+                launches_per_second=len(throttle.accepted_at) / seconds,
+                peak_submits_per_second=throttle.peak_rate(),
+                max_in_flight=max_in_flight,
+                throttles=throttle.throttled,
+                submitted=submitted,
+                duplicates=duplicates,
+                lost=lost,
+                dead_letters=dead,
+                timed_out=timed_out,
+            )
     finally:
         uninstall()
 
@@ -135,10 +163,18 @@ def _put(sandbox, ids: list[str], put: _Count) -> None:
 
     events = sandbox.session.client("events")
     for i in range(0, len(ids), PUTS_PER_CALL):
-        chunk = ids[i:i + PUTS_PER_CALL]
-        response = events.put_events(Entries=[{
-            "Source": LOAD_SOURCE, "DetailType": LAUNCH_REQUESTED, "EventBusName": sandbox.config.bus_name,
-            "Detail": json.dumps(load_detail(launch_id))} for launch_id in chunk])
+        chunk = ids[i : i + PUTS_PER_CALL]
+        response = events.put_events(
+            Entries=[
+                {
+                    "Source": LOAD_SOURCE,
+                    "DetailType": LAUNCH_REQUESTED,
+                    "EventBusName": sandbox.config.bus_name,
+                    "Detail": json.dumps(load_detail(launch_id)),
+                }
+                for launch_id in chunk
+            ]
+        )
         if response.get("FailedEntryCount"):
             raise RuntimeError(f"PutEvents refused {response['FailedEntryCount']} launches")
         put.add(len(chunk))

@@ -38,10 +38,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from batchlane.sandbox.executor import TERMINAL, BatchExecutor, SimulatedJob, ScheduledAction
+from batchlane.sandbox import simulate
+from batchlane.sandbox.executor import TERMINAL, BatchExecutor, ScheduledAction, SimulatedJob
 from batchlane.sandbox.provision import compute_environment_name
 from batchlane.sandbox.scenario import Delivery, LaunchSpec, Scenario
-from batchlane.sandbox import simulate
 from batchlane.sandbox.simulate import AttemptPlan, ChildPlan
 
 log = logging.getLogger("batchlane.sandbox")
@@ -75,7 +75,9 @@ class LocalExecution:
             entrypoint = next((v for k, v in self.image_map.items() if fnmatch.fnmatchcase(image, k)), ())
         words = [sys.executable if w == PYTHON else w for w in (*entrypoint, *command)]
         if not words:
-            raise ValueError(f"nothing to run for image {image}: the job has no command and the image no imageMap entry")
+            raise ValueError(
+                f"nothing to run for image {image}: the job has no command and the image no imageMap entry"
+            )
         return words
 
 
@@ -85,8 +87,10 @@ def execution_of(scenario: Scenario, execution: LocalExecution | None) -> LocalE
     return LocalExecution(
         image_map={**scenario.image_map, **execution.image_map},
         every_launch=execution.every_launch or scenario.execute == "local",
-        max_processes=execution.max_processes, stop_grace_seconds=execution.stop_grace_seconds,
-        attempt_timeout_seconds=execution.attempt_timeout_seconds)
+        max_processes=execution.max_processes,
+        stop_grace_seconds=execution.stop_grace_seconds,
+        attempt_timeout_seconds=execution.attempt_timeout_seconds,
+    )
 
 
 @dataclass(frozen=True)
@@ -110,12 +114,18 @@ def submission_of(account: str, region: str, job_id: str) -> Submission:
     overrides = job.container_overrides or {}
     environment = {e["name"]: e["value"] for e in [*props.get("environment", []), *overrides.get("environment", [])]}
     environment.pop("AWS_BATCH_JOB_ID", None)  # moto's DescribeJobs adds it to the overrides; set per child below
-    requirements = {r["type"]: r["value"] for r in [*props.get("resourceRequirements", []),
-                                                     *overrides.get("resourceRequirements", [])]}
+    requirements = {
+        r["type"]: r["value"]
+        for r in [*props.get("resourceRequirements", []), *overrides.get("resourceRequirements", [])]
+    }
     timeout = (job.timeout or job.job_definition.timeout or {}).get("attemptDurationSeconds")
-    return Submission(image=props.get("image", ""), command=list(overrides.get("command") or props.get("command") or []),
-                      environment=environment, vcpus=float(requirements.get("VCPU", 1)),
-                      timeout_seconds=float(timeout) if timeout else None)
+    return Submission(
+        image=props.get("image", ""),
+        command=list(overrides.get("command") or props.get("command") or []),
+        environment=environment,
+        vcpus=float(requirements.get("VCPU", 1)),
+        timeout_seconds=float(timeout) if timeout else None,
+    )
 
 
 @dataclass
@@ -150,8 +160,16 @@ class LocalJob:
 class LocalBatchExecutor(BatchExecutor):
     """The simulated executor, whose launches opted in run as local processes (module docstring)."""
 
-    def __init__(self, session, deployment, scenario: Scenario | None = None, *,
-                 execution: LocalExecution | None = None, environment: Mapping[str, str] = (), **kwargs) -> None:
+    def __init__(
+        self,
+        session,
+        deployment,
+        scenario: Scenario | None = None,
+        *,
+        execution: LocalExecution | None = None,
+        environment: Mapping[str, str] = (),
+        **kwargs,
+    ) -> None:
         super().__init__(session, deployment, scenario, **kwargs)
         self.execution = execution or LocalExecution()
         self.environment = dict(environment)  # what points a job at the emulator (endpoint, credentials, region)
@@ -170,14 +188,17 @@ class LocalBatchExecutor(BatchExecutor):
             return super()._plan(job, spec)
         submission = submission_of(self.deployment.account, self.config.region, job.job_id)
         timeout = spec.attempt_duration_seconds or self.execution.attempt_timeout_seconds or submission.timeout_seconds
-        local = LocalJob(job, submission, spec.delivery, timeout, job.record.queue,
-                         [LocalChild(i) for i in range(job.size)])
+        local = LocalJob(
+            job, submission, spec.delivery, timeout, job.record.queue, [LocalChild(i) for i in range(job.size)]
+        )
         with self._lock:
             self.local[job.job_id] = local
             job.unsettled = job.size + (1 if job.is_array else 0)
             timeline = [(time.monotonic(), "emit", self._parent_pending_event(job), None)] if job.is_array else []
             for child in local.children:
-                timeline += [(time.monotonic(), "emit", e, child.index) for e in self._advance(local, child, {"RUNNABLE"})]
+                timeline += [
+                    (time.monotonic(), "emit", e, child.index) for e in self._advance(local, child, {"RUNNABLE"})
+                ]
                 self._waiting.append((local, child))
             return self._deliver(job, spec.delivery, timeline)
 
@@ -189,7 +210,7 @@ class LocalBatchExecutor(BatchExecutor):
         plan = ChildPlan(attempts=tuple(a.plan for a in child.attempts), pending=job.is_array)
         events = simulate.child_events(job.job_id, child.index, plan, is_array=job.is_array, log_group=job.log_group)
         out = []
-        for event in events[child.sent:]:
+        for event in events[child.sent :]:
             child.sent += 1
             out.append(self._as_run(self._localize(event, job, max(1, job.record.attempts)), child))
             if event["detail"]["status"] in until:
@@ -203,7 +224,10 @@ class LocalBatchExecutor(BatchExecutor):
         records = detail.get("attempts", [])
         for record, attempt in zip(records, child.attempts):
             record["startedAt"], record["stoppedAt"], record["statusReason"] = (
-                attempt.started_ms, attempt.stopped_ms, attempt.reason)
+                attempt.started_ms,
+                attempt.stopped_ms,
+                attempt.reason,
+            )
             if attempt.start_error:
                 record["container"]["reason"] = attempt.start_error
         status = detail["status"]
@@ -223,7 +247,9 @@ class LocalBatchExecutor(BatchExecutor):
         """Deliver events of the job now (the scenario's delivery chaos applies)."""
         with self._lock:
             now = time.monotonic()
-            self._schedule(self._deliver(local.job, local.delivery, [(now, "emit", e, child) for e in events]), local.job)
+            self._schedule(
+                self._deliver(local.job, local.delivery, [(now, "emit", e, child) for e in events]), local.job
+            )
 
     # ------------------------------------------------------------------ capacity
     def _queue_vcpus(self, queue: str) -> float:
@@ -273,12 +299,14 @@ class LocalBatchExecutor(BatchExecutor):
         env = {k: os.environ[k] for k in HOST_VARIABLES if k in os.environ}
         env.update(local.submission.environment)  # the definition's, then the submission's (BATCHLANE_*)
         env.update(self.environment)
-        env.update({
-            "AWS_BATCH_JOB_ID": f"{job.job_id}:{child.index}" if job.is_array else job.job_id,
-            "AWS_BATCH_JOB_ATTEMPT": str(len(child.attempts)),
-            "AWS_BATCH_JQ_NAME": local.queue,
-            "AWS_BATCH_CE_NAME": compute_environment_name(config, queue.compute_environments[0]) if queue else "",
-        })
+        env.update(
+            {
+                "AWS_BATCH_JOB_ID": f"{job.job_id}:{child.index}" if job.is_array else job.job_id,
+                "AWS_BATCH_JOB_ATTEMPT": str(len(child.attempts)),
+                "AWS_BATCH_JQ_NAME": local.queue,
+                "AWS_BATCH_CE_NAME": compute_environment_name(config, queue.compute_environments[0]) if queue else "",
+            }
+        )
         if job.is_array:
             env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(child.index)
         return env
@@ -293,8 +321,15 @@ class LocalBatchExecutor(BatchExecutor):
         workdir = tempfile.mkdtemp(prefix="batchlane-job-")  # a fresh filesystem per attempt, as a container has
         try:
             argv = self.execution.argv(local.submission.image, local.submission.command)
-            process = subprocess.Popen(argv, env=self._environment(local, child), cwd=workdir, stdin=subprocess.DEVNULL,
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+            process = subprocess.Popen(
+                argv,
+                env=self._environment(local, child),
+                cwd=workdir,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
         except (OSError, ValueError) as exc:
             shutil.rmtree(workdir, ignore_errors=True)
             attempt.plan, attempt.reason = AttemptPlan(outcome="nostart"), START_FAILED
@@ -302,21 +337,35 @@ class LocalBatchExecutor(BatchExecutor):
             self._ended(local, child)
             return
         attempt.started_ms = int(time.time() * 1000)
-        log.info("job %s child %d attempt %d: pid %d runs %s", local.job.job_id, child.index, len(child.attempts),
-                 process.pid, argv)
+        log.info(
+            "job %s child %d attempt %d: pid %d runs %s",
+            local.job.job_id,
+            child.index,
+            len(child.attempts),
+            process.pid,
+            argv,
+        )
         with self._lock:
             child.process = process
             running = self._advance(local, child, {"RUNNING"})
             if local.job.terminated is None:  # else its supervisor stops it at once
                 self._emit(local, child.index, running)
         stream = running[-1]["detail"]["container"]["logStreamName"]
-        threading.Thread(target=self._supervise, args=(local, child, process, stream, workdir),
-                         name=f"sandbox-job-{local.job.job_id[:8]}-{child.index}", daemon=True).start()
+        threading.Thread(
+            target=self._supervise,
+            args=(local, child, process, stream, workdir),
+            name=f"sandbox-job-{local.job.job_id[:8]}-{child.index}",
+            daemon=True,
+        ).start()
 
-    def _supervise(self, local: LocalJob, child: LocalChild, process: subprocess.Popen, stream: str, workdir: str) -> None:
+    def _supervise(
+        self, local: LocalJob, child: LocalChild, process: subprocess.Popen, stream: str, workdir: str
+    ) -> None:
         """One attempt's process, from its start to its end (then the child's next step)."""
         logs = _LogStream(self, local.job.log_group, stream)
-        readers = [threading.Thread(target=logs.read, args=(pipe,), daemon=True) for pipe in (process.stdout, process.stderr)]
+        readers = [
+            threading.Thread(target=logs.read, args=(pipe,), daemon=True) for pipe in (process.stdout, process.stderr)
+        ]
         for reader in readers:
             reader.start()
         try:
@@ -324,19 +373,21 @@ class LocalBatchExecutor(BatchExecutor):
             for reader in readers:
                 reader.join(timeout=5)
             logs.flush()
-        except Exception:  # noqa: BLE001 - the attempt still ends, by its exit code
+        except Exception:
             log.exception("job %s child %d: supervising its process failed", local.job.job_id, child.index)
             _signal(process, signal.SIGKILL)
             process.wait()
         shutil.rmtree(workdir, ignore_errors=True)
         attempt = child.attempts[-1]
         code = process.returncode
-        attempt.plan = AttemptPlan() if code == 0 else AttemptPlan(outcome="exit", exit_code=code if code > 0 else 128 - code)
+        attempt.plan = (
+            AttemptPlan() if code == 0 else AttemptPlan(outcome="exit", exit_code=code if code > 0 else 128 - code)
+        )
         if child.stop_reason == TIMEOUT_REASON:
             attempt.reason = TIMEOUT_REASON
         self._ended(local, child)
 
-    def _watch(self, local: LocalJob, child: LocalChild, process: subprocess.Popen, logs: "_LogStream") -> None:
+    def _watch(self, local: LocalJob, child: LocalChild, process: subprocess.Popen, logs: _LogStream) -> None:
         """Until the process exits: its output to its log stream, SIGTERM on timeout or TerminateJob
         (SIGKILL after the grace)."""
         deadline = time.monotonic() + local.timeout_seconds if local.timeout_seconds else None
@@ -366,8 +417,11 @@ class LocalBatchExecutor(BatchExecutor):
             attempt.stopped_ms = int(time.time() * 1000)
             if job.terminated is not None:  # TerminateJob has ended the child already
                 return
-            retry = (attempt.plan.failed and attempt.reason != TIMEOUT_REASON  # Batch does not retry a timeout
-                     and len(child.attempts) < max(1, job.record.attempts))
+            retry = (
+                attempt.plan.failed
+                and attempt.reason != TIMEOUT_REASON  # Batch does not retry a timeout
+                and len(child.attempts) < max(1, job.record.attempts)
+            )
             if retry:
                 child.attempts.append(Attempt())
                 self._emit(local, child.index, self._advance(local, child, {"RUNNABLE"}))
@@ -404,8 +458,13 @@ class LocalBatchExecutor(BatchExecutor):
     def processes(self, launch_id: str) -> list[subprocess.Popen]:
         """The launch's processes running now."""
         with self._lock:
-            return [c.process for local in self.local.values() if local.job.launch_id == launch_id
-                    for c in local.children if c.process is not None and c.process.poll() is None]
+            return [
+                c.process
+                for local in self.local.values()
+                if local.job.launch_id == launch_id
+                for c in local.children
+                if c.process is not None and c.process.poll() is None
+            ]
 
     def stop(self) -> None:
         """The sandbox stops: no process outlives it."""
@@ -436,8 +495,9 @@ class _LogStream:
     def read(self, pipe: IO[bytes]) -> None:
         for raw in iter(pipe.readline, b""):
             with self._lock:
-                self._lines.append({"timestamp": int(time.time() * 1000),
-                                    "message": raw.decode(errors="replace").rstrip("\r\n")})
+                self._lines.append(
+                    {"timestamp": int(time.time() * 1000), "message": raw.decode(errors="replace").rstrip("\r\n")}
+                )
         pipe.close()
 
     def flush(self) -> None:
@@ -445,7 +505,7 @@ class _LogStream:
             lines, self._lines = self._lines, []
         try:
             for i in range(0, len(lines), LOG_BATCH):
-                self.executor.backplane.put_log_events(self.group, self.stream, lines[i:i + LOG_BATCH])
-        except Exception:  # noqa: BLE001 - the emulator is gone once the sandbox stops
+                self.executor.backplane.put_log_events(self.group, self.stream, lines[i : i + LOG_BATCH])
+        except Exception:
             if not self.executor.stopping:
                 raise

@@ -127,6 +127,7 @@ def _uncounted_sends() -> None:
                 return method(*args, **kwargs)
             finally:
                 _sending.depth -= 1
+
         return wrapper
 
     models.Queue.attributes = property(attributes)
@@ -153,7 +154,7 @@ def _touched(backend, transact_items: list[dict[str, Any]]) -> list[tuple[Any, A
         range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
         try:
             current = table.get_item(hash_key, range_key)
-        except Exception:  # noqa: BLE001 - moto's own validation answers for this item
+        except Exception:
             continue
         saved.append((table, hash_key, range_key, copy.deepcopy(current)))
     return saved
@@ -212,7 +213,7 @@ def _one_clock_reading() -> None:
 
 
 # Every receipt handle moto has given, to the message it was given for (while that message lives).
-_received: "weakref.WeakValueDictionary[str, Any]" = weakref.WeakValueDictionary()
+_received: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
 
 
 def _indexed_deletes() -> None:
@@ -249,9 +250,16 @@ def _indexed_deletes() -> None:
     def delete_message_batch(self, queue_name: str, receipts: list[dict[str, Any]]):
         invalid = delete_messages(self.get_queue(queue_name), [r["ReceiptHandle"] for r in receipts])
         success = [r["Id"] for r in receipts if r["ReceiptHandle"] not in invalid]
-        errors = [{"Id": r["Id"], "SenderFault": True, "Code": "ReceiptHandleIsInvalid",
-                   "Message": f'The input receipt handle "{r["ReceiptHandle"]}" is not a valid receipt handle.'}
-                  for r in receipts if r["ReceiptHandle"] in invalid]
+        errors = [
+            {
+                "Id": r["Id"],
+                "SenderFault": True,
+                "Code": "ReceiptHandleIsInvalid",
+                "Message": f'The input receipt handle "{r["ReceiptHandle"]}" is not a valid receipt handle.',
+            }
+            for r in receipts
+            if r["ReceiptHandle"] in invalid
+        ]
         return success, errors
 
     models.Message.mark_received = indexed_mark_received

@@ -19,10 +19,20 @@ from batchlane.deployment import contract
 from batchlane.deployment.config import DeploymentConfig, StateNames
 from batchlane.routing.items import items_from_table
 
-ECS_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
-BATCH_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "batch.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+ECS_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+BATCH_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "batch.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -67,8 +77,11 @@ def provision(config: DeploymentConfig, session: boto3.session.Session | None = 
     service_role_arn = _create_roles(session.client("iam"), config)
     ssm = session.client("ssm")
     for name, value in config.settings_parameters(account).items():
-        ssm.put_parameter(Name=f"{config.ssm_prefix}/{name}", Value=value,
-                          Type="StringList" if name == "allowed-role-arns" else "String")
+        ssm.put_parameter(
+            Name=f"{config.ssm_prefix}/{name}",
+            Value=value,
+            Type="StringList" if name == "allowed-role-arns" else "String",
+        )
     queue_arns = _create_job_queues(session.client("batch"), config, service_role_arn)
     routing = session.resource("dynamodb").Table(config.table_name("routing"))
     with routing.batch_writer() as writer:
@@ -85,20 +98,33 @@ def _create_tables(ddb, config: DeploymentConfig) -> None:
         extra = {}
         if shape.indexes:
             extra["GlobalSecondaryIndexes"] = [
-                {"IndexName": index.name, "KeySchema": _key_schema(index.partition, index.sort),
-                 "Projection": {"ProjectionType": "KEYS_ONLY"}} for index in shape.indexes]
+                {
+                    "IndexName": index.name,
+                    "KeySchema": _key_schema(index.partition, index.sort),
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                }
+                for index in shape.indexes
+            ]
             keys += [k for index in shape.indexes for k in (index.partition, index.sort) if k]
         attributes = {k.name: k.type for k in keys}
-        ddb.create_table(TableName=name, KeySchema=_key_schema(shape.partition, shape.sort), BillingMode="PAY_PER_REQUEST",
-                         AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t in attributes.items()],
-                         **extra)
+        ddb.create_table(
+            TableName=name,
+            KeySchema=_key_schema(shape.partition, shape.sort),
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t in attributes.items()],
+            **extra,
+        )
         if shape.ttl:
-            ddb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": shape.ttl})
+            ddb.update_time_to_live(
+                TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": shape.ttl}
+            )
 
 
 def _key_schema(partition: contract.Key, sort: contract.Key | None) -> list[dict[str, str]]:
-    return [{"AttributeName": partition.name, "KeyType": "HASH"},
-            *([{"AttributeName": sort.name, "KeyType": "RANGE"}] if sort else [])]
+    return [
+        {"AttributeName": partition.name, "KeyType": "HASH"},
+        *([{"AttributeName": sort.name, "KeyType": "RANGE"}] if sort else []),
+    ]
 
 
 def _create_data_bucket(s3, config: DeploymentConfig, account: str) -> str:
@@ -115,7 +141,9 @@ def _create_roles(iam, config: DeploymentConfig) -> str:
     for role in config.job_roles:
         iam.create_role(RoleName=config.job_role_name(role), AssumeRolePolicyDocument=ECS_TRUST)
     iam.create_role(RoleName=config.execution_role_name, AssumeRolePolicyDocument=ECS_TRUST)
-    return iam.create_role(RoleName=f"{config.prefix}-batch-service", AssumeRolePolicyDocument=BATCH_TRUST)["Role"]["Arn"]
+    return iam.create_role(RoleName=f"{config.prefix}-batch-service", AssumeRolePolicyDocument=BATCH_TRUST)["Role"][
+        "Arn"
+    ]
 
 
 def compute_environment_name(config: DeploymentConfig, name: str) -> str:
@@ -126,17 +154,26 @@ def compute_environment_name(config: DeploymentConfig, name: str) -> str:
 def _create_job_queues(batch, config: DeploymentConfig, service_role_arn: str) -> dict[str, str]:
     """Every configured job queue (Batch name -> ARN) in front of its compute environments, in
     the configured order; each an unmanaged one here (the emulator runs nothing on it)."""
-    compute = {ce.name: batch.create_compute_environment(
-        computeEnvironmentName=compute_environment_name(config, ce.name), type="UNMANAGED", state="ENABLED",
-        serviceRole=service_role_arn,
-    )["computeEnvironmentArn"] for ce in config.compute_environments}
+    compute = {
+        ce.name: batch.create_compute_environment(
+            computeEnvironmentName=compute_environment_name(config, ce.name),
+            type="UNMANAGED",
+            state="ENABLED",
+            serviceRole=service_role_arn,
+        )["computeEnvironmentArn"]
+        for ce in config.compute_environments
+    }
     queue_arns = {}
     for queue in config.job_queues:
         name = config.queue_name(queue)
         queue_arns[name] = batch.create_job_queue(
-            jobQueueName=name, state="ENABLED", priority=queue.priority,
-            computeEnvironmentOrder=[{"order": n, "computeEnvironment": compute[ce]}
-                                     for n, ce in enumerate(queue.compute_environments, start=1)],
+            jobQueueName=name,
+            state="ENABLED",
+            priority=queue.priority,
+            computeEnvironmentOrder=[
+                {"order": n, "computeEnvironment": compute[ce]}
+                for n, ce in enumerate(queue.compute_environments, start=1)
+            ],
         )["jobQueueArn"]
     return queue_arns
 
@@ -183,16 +220,23 @@ class Buffer:
 def _buffered_queue(sqs, name: str, *, visibility: int, max_receive_count: int) -> tuple[str, str, str, str]:
     """Like stacks.buffers.buffered_queue: SSE-SQS, a DLQ, the retention periods of the contract,
     redrive after N receives."""
-    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq", Attributes={
-        "MessageRetentionPeriod": str(contract.DEAD_LETTER_RETENTION_DAYS * 24 * 3600),
-        "SqsManagedSseEnabled": "true"})["QueueUrl"]
+    dlq_url = sqs.create_queue(
+        QueueName=f"{name}-dlq",
+        Attributes={
+            "MessageRetentionPeriod": str(contract.DEAD_LETTER_RETENTION_DAYS * 24 * 3600),
+            "SqsManagedSseEnabled": "true",
+        },
+    )["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    url = sqs.create_queue(QueueName=name, Attributes={
-        "VisibilityTimeout": str(visibility),
-        "MessageRetentionPeriod": str(contract.BUFFER_RETENTION_DAYS * 24 * 3600),
-        "SqsManagedSseEnabled": "true",
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}),
-    })["QueueUrl"]
+    url = sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": str(visibility),
+            "MessageRetentionPeriod": str(contract.BUFFER_RETENTION_DAYS * 24 * 3600),
+            "SqsManagedSseEnabled": "true",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}),
+        },
+    )["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return url, arn, dlq_url, dlq_arn
 
@@ -200,8 +244,9 @@ def _buffered_queue(sqs, name: str, *, visibility: int, max_receive_count: int) 
 RULE_NAMES = {"launcher": "launch-requested", "aggregator": "batch-job-events", "abort": "abort-requested"}
 
 
-def provision_event_paths(deployment: Provisioned, session: boto3.session.Session, *,
-                          visibility_timeout_seconds: int | None = None) -> dict[str, Buffer]:
+def provision_event_paths(
+    deployment: Provisioned, session: boto3.session.Session, *, visibility_timeout_seconds: int | None = None
+) -> dict[str, Buffer]:
     """The launch path (always) and the status path (when its handler exists) in the emulator:
     ``{"launcher", "aggregator", "abort"}`` (the last two feed the same function).
 
@@ -218,27 +263,62 @@ def provision_event_paths(deployment: Provisioned, session: boto3.session.Sessio
     for name, path in contract.event_paths(config, sorted(deployment.queue_arns.values())).items():
         if path.function.name == "aggregator" and not status_path_available():
             continue
-        visibility = (visibility_timeout_seconds if visibility_timeout_seconds is not None
-                      else contract.buffer_visibility_seconds(path.settings))
+        visibility = (
+            visibility_timeout_seconds
+            if visibility_timeout_seconds is not None
+            else contract.buffer_visibility_seconds(path.settings)
+        )
         url, arn, dlq_url, dlq_arn = _buffered_queue(
-            sqs, f"{config.prefix}-{name}-buffer", visibility=visibility, max_receive_count=path.settings.max_receive_count)
+            sqs,
+            f"{config.prefix}-{name}-buffer",
+            visibility=visibility,
+            max_receive_count=path.settings.max_receive_count,
+        )
         rule, bus = f"{config.prefix}-{RULE_NAMES[name]}", "default" if path.on_default_bus else config.bus_name
         rules = [(rule, path.pattern, path.description)]
-        rules += [(f"{config.prefix}-{extra['name']}", extra["pattern"], extra["description"]) for extra in path.extra_rules]
+        rules += [
+            (f"{config.prefix}-{extra['name']}", extra["pattern"], extra["description"]) for extra in path.extra_rules
+        ]
         for rule_name, pattern, description in rules:  # the path's rule, and any further ones onto its buffer
-            events.put_rule(Name=rule_name, EventBusName=bus, EventPattern=json.dumps(pattern), State="ENABLED",
-                            Description=description)
-            events.put_targets(Rule=rule_name, EventBusName=bus, Targets=[{
-                "Id": "buffer", "Arn": arn, "DeadLetterConfig": {"Arn": dlq_arn},
-                "RetryPolicy": {"MaximumRetryAttempts": contract.DELIVERY_RETRY_ATTEMPTS,
-                                "MaximumEventAgeInSeconds": contract.DELIVERY_MAX_EVENT_AGE_HOURS * 3600}}])
+            events.put_rule(
+                Name=rule_name,
+                EventBusName=bus,
+                EventPattern=json.dumps(pattern),
+                State="ENABLED",
+                Description=description,
+            )
+            events.put_targets(
+                Rule=rule_name,
+                EventBusName=bus,
+                Targets=[
+                    {
+                        "Id": "buffer",
+                        "Arn": arn,
+                        "DeadLetterConfig": {"Arn": dlq_arn},
+                        "RetryPolicy": {
+                            "MaximumRetryAttempts": contract.DELIVERY_RETRY_ATTEMPTS,
+                            "MaximumEventAgeInSeconds": contract.DELIVERY_MAX_EVENT_AGE_HOURS * 3600,
+                        },
+                    }
+                ],
+            )
         environment = contract.function_environment(config, path.function.name, deployment.state_names).variables()
         paths[name] = Buffer(
-            function=path.function.name, handler=path.function.handler, queue_url=url, queue_arn=arn,
-            dlq_url=dlq_url, dlq_arn=dlq_arn, rule=rule, bus=bus, batch_size=path.batch_size,
-            batching_window_seconds=path.batching_window_seconds, timeout_seconds=path.settings.timeout_seconds,
-            max_receive_count=path.settings.max_receive_count, visibility_timeout_seconds=visibility,
-            environment=environment)
+            function=path.function.name,
+            handler=path.function.handler,
+            queue_url=url,
+            queue_arn=arn,
+            dlq_url=dlq_url,
+            dlq_arn=dlq_arn,
+            rule=rule,
+            bus=bus,
+            batch_size=path.batch_size,
+            batching_window_seconds=path.batching_window_seconds,
+            timeout_seconds=path.settings.timeout_seconds,
+            max_receive_count=path.settings.max_receive_count,
+            visibility_timeout_seconds=visibility,
+            environment=environment,
+        )
     return paths
 
 

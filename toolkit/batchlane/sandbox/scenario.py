@@ -127,18 +127,23 @@ def _failure(where: str, raw: dict) -> Failure:
 def _child(where: str, raw: dict) -> ChildBehaviour:
     _keys(where, raw, {"failures", "runSeconds", "queueBlocked"})
     failures = tuple(_failure(f"{where}.failures[{i}]", f) for i, f in enumerate(raw.get("failures") or []))
-    return ChildBehaviour(failures=failures, run_seconds=raw.get("runSeconds"), queue_blocked=bool(raw.get("queueBlocked")))
+    return ChildBehaviour(
+        failures=failures, run_seconds=raw.get("runSeconds"), queue_blocked=bool(raw.get("queueBlocked"))
+    )
 
 
 def _delivery(where: str, raw: dict | None, base: Delivery) -> Delivery:
     if raw is None:
         return base
     _keys(where, raw, {"duplicate", "reorder", "reorderWindowSeconds", "delaySeconds", "jitterSeconds", "drop"})
-    values = {"duplicate": raw.get("duplicate", base.duplicate), "reorder": raw.get("reorder", base.reorder),
-              "reorder_window_seconds": raw.get("reorderWindowSeconds", base.reorder_window_seconds),
-              "delay_seconds": raw.get("delaySeconds", base.delay_seconds),
-              "jitter_seconds": raw.get("jitterSeconds", base.jitter_seconds),
-              "drop": raw.get("drop", base.drop)}
+    values = {
+        "duplicate": raw.get("duplicate", base.duplicate),
+        "reorder": raw.get("reorder", base.reorder),
+        "reorder_window_seconds": raw.get("reorderWindowSeconds", base.reorder_window_seconds),
+        "delay_seconds": raw.get("delaySeconds", base.delay_seconds),
+        "jitter_seconds": raw.get("jitterSeconds", base.jitter_seconds),
+        "drop": raw.get("drop", base.drop),
+    }
     for k in ("duplicate", "reorder", "drop"):
         if not 0 <= float(values[k]) <= 1:
             raise ScenarioError(f"{where}.{k}: a fraction in [0, 1] is required")
@@ -157,8 +162,8 @@ def parse_image_map(raw: Any, base_dir: Path | None = None, where: str = "imageM
         if not isinstance(words, list) or not words or not all(isinstance(w, str) for w in words):
             raise ScenarioError(f"{where}.{image}: a list of strings (or one command line) is required")
         image_map[str(image)] = tuple(
-            str(((base_dir or Path.cwd()) / w).resolve()) if w.startswith(("./", "../")) else w
-            for w in words)
+            str(((base_dir or Path.cwd()) / w).resolve()) if w.startswith(("./", "../")) else w for w in words
+        )
     return image_map
 
 
@@ -189,7 +194,9 @@ def _execute(where: str, value: Any) -> str:
 
 
 def parse_scenario(raw: dict, base_dir: Path | None = None, name: str = "scenario") -> Scenario:
-    _keys("scenario", raw, {"seed", "deployment", "timeoutSeconds", "defaults", "launches", "name", "execute", "imageMap"})
+    _keys(
+        "scenario", raw, {"seed", "deployment", "timeoutSeconds", "defaults", "launches", "name", "execute", "imageMap"}
+    )
     execute = _execute("execute", raw.get("execute", "simulated"))
     defaults = raw.get("defaults") or {}
     _keys("defaults", defaults, {"runSeconds", "delivery", "source"})
@@ -197,12 +204,30 @@ def parse_scenario(raw: dict, base_dir: Path | None = None, name: str = "scenari
     launches = []
     for i, item in enumerate(raw.get("launches") or []):
         where = f"launches[{i}]"
-        _keys(where, item, {"name", "detail", "detailFile", "sqsBody", "source", "atSeconds", "runSeconds",
-                            "children", "delivery", "expect", "execute", "attemptDurationSeconds"})
+        _keys(
+            where,
+            item,
+            {
+                "name",
+                "detail",
+                "detailFile",
+                "sqsBody",
+                "source",
+                "atSeconds",
+                "runSeconds",
+                "children",
+                "delivery",
+                "expect",
+                "execute",
+                "attemptDurationSeconds",
+            },
+        )
         launch_execute = _execute(f"{where}.execute", item["execute"]) if "execute" in item else None
         if (launch_execute or execute) == "local" and ({"children", "runSeconds"} & set(item)):
-            raise ScenarioError(f"{where}: children and runSeconds do not apply to a launch executed locally "
-                                "(its processes decide what happens)")
+            raise ScenarioError(
+                f"{where}: children and runSeconds do not apply to a launch executed locally "
+                "(its processes decide what happens)"
+            )
         given = [k for k in ("detail", "detailFile", "sqsBody") if k in item]
         if len(given) != 1:
             raise ScenarioError(f"{where}: give exactly one of detail, detailFile, sqsBody")
@@ -227,19 +252,33 @@ def parse_scenario(raw: dict, base_dir: Path | None = None, name: str = "scenari
             for index in indexes:
                 children[index] = _child(f"{where}.children.{key}", behaviour or {})
         detail_name = detail.get("launchId") if isinstance(detail, dict) else None
-        launches.append(LaunchSpec(
-            name=str(item.get("name") or detail_name or f"launch-{i}"), detail=detail, sqs_body=item.get("sqsBody"),
-            source=item.get("source") or defaults.get("source") or "sandbox.scenario",
-            at_seconds=float(item.get("atSeconds", 0)),
-            run_seconds=float(item.get("runSeconds", defaults.get("runSeconds", 0.5))),
-            children=children, default_child=default_child,
-            delivery=_delivery(f"{where}.delivery", item.get("delivery"), base_delivery),
-            expect=dict(item.get("expect") or {}), execute=launch_execute,
-            attempt_duration_seconds=(float(item["attemptDurationSeconds"]) if "attemptDurationSeconds" in item
-                                      else None)))
-    return Scenario(launches=tuple(launches), seed=int(raw.get("seed", 0)), deployment=str(raw.get("deployment", "dev")),
-                    timeout_seconds=float(raw.get("timeoutSeconds", 60)), name=str(raw.get("name", name)),
-                    execute=execute, image_map=_image_map(raw.get("imageMap"), base_dir))
+        launches.append(
+            LaunchSpec(
+                name=str(item.get("name") or detail_name or f"launch-{i}"),
+                detail=detail,
+                sqs_body=item.get("sqsBody"),
+                source=item.get("source") or defaults.get("source") or "sandbox.scenario",
+                at_seconds=float(item.get("atSeconds", 0)),
+                run_seconds=float(item.get("runSeconds", defaults.get("runSeconds", 0.5))),
+                children=children,
+                default_child=default_child,
+                delivery=_delivery(f"{where}.delivery", item.get("delivery"), base_delivery),
+                expect=dict(item.get("expect") or {}),
+                execute=launch_execute,
+                attempt_duration_seconds=(
+                    float(item["attemptDurationSeconds"]) if "attemptDurationSeconds" in item else None
+                ),
+            )
+        )
+    return Scenario(
+        launches=tuple(launches),
+        seed=int(raw.get("seed", 0)),
+        deployment=str(raw.get("deployment", "dev")),
+        timeout_seconds=float(raw.get("timeoutSeconds", 60)),
+        name=str(raw.get("name", name)),
+        execute=execute,
+        image_map=_image_map(raw.get("imageMap"), base_dir),
+    )
 
 
 def load_scenario(path: str | Path) -> Scenario:

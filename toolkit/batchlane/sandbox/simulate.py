@@ -32,8 +32,10 @@ REGION = "us-east-1"
 JOB_DEFINITION = "batchlane-task"
 CANNOT_PULL = "CannotPullContainerError: pull image manifest has been retried 5 time(s): not found"
 EXITED = "Essential container in task exited"
-BLOCKED_REASON = ("CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY - Service cannot fulfill the capacity "
-                  "requested for instance type [p4d.24xlarge]")
+BLOCKED_REASON = (
+    "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY - Service cannot fulfill the capacity "
+    "requested for instance type [p4d.24xlarge]"
+)
 TERMINATED = "Terminated by batchlane: the launch failed"
 
 Outcome = Literal["ok", "exit", "nostart"]
@@ -71,30 +73,57 @@ def log_stream(job_id: str, index: int, attempt: int) -> str:
     return f"{JOB_DEFINITION}/default/{_hex(job_id, index, attempt)}"
 
 
-def job_event(*, job_id: str, status: str, index: int | None = None, size: int | None = None,
-              attempts: Sequence[dict] = (), container: dict | None = None, status_reason: str | None = None,
-              detail_type: str = STATE_CHANGE, status_summary: dict[str, int] | None = None,
-              started_at: int | None = None, stopped_at: int | None = None, queue: str = "batchlane-default",
-              region: str = REGION, partition: str = "aws", log_group: str | None = None, time_ms: int = 0,
-              retry_attempts: int = 3, tags: dict[str, str] | None = None) -> dict[str, Any]:
+def job_event(
+    *,
+    job_id: str,
+    status: str,
+    index: int | None = None,
+    size: int | None = None,
+    attempts: Sequence[dict] = (),
+    container: dict | None = None,
+    status_reason: str | None = None,
+    detail_type: str = STATE_CHANGE,
+    status_summary: dict[str, int] | None = None,
+    started_at: int | None = None,
+    stopped_at: int | None = None,
+    queue: str = "batchlane-default",
+    region: str = REGION,
+    partition: str = "aws",
+    log_group: str | None = None,
+    time_ms: int = 0,
+    retry_attempts: int = 3,
+    tags: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """One EventBridge event of a Batch job (a child when ``index`` is set, a parent with ``size``).
     ``tags`` are added to the job's tags (e.g. ``{"batchlane:launchId": ...}`` as the launcher sets)."""
     full_id = f"{job_id}:{index}" if index is not None else job_id
     job_arn = f"arn:{partition}:batch:{region}:{ACCOUNT}:job/{full_id}"
-    cont: dict[str, Any] = {"image": "public.ecr.aws/docker/library/busybox:latest", "command": ["run"],
-                            "networkInterfaces": []}
+    cont: dict[str, Any] = {
+        "image": "public.ecr.aws/docker/library/busybox:latest",
+        "command": ["run"],
+        "networkInterfaces": [],
+    }
     if log_group:
         cont["logConfiguration"] = {"logDriver": "awslogs", "options": {"awslogs-group": log_group}}
     cont.update(container or {})
     detail: dict[str, Any] = {
-        "jobArn": job_arn, "jobName": "t-" + job_id[:8], "jobId": full_id,
+        "jobArn": job_arn,
+        "jobName": "t-" + job_id[:8],
+        "jobId": full_id,
         "jobQueue": f"arn:{partition}:batch:{region}:{ACCOUNT}:job-queue/{queue}",
-        "status": status, "attempts": list(attempts), "createdAt": 1_700_000_000_000,
-        "retryStrategy": {"attempts": retry_attempts, "evaluateOnExit": []}, "dependsOn": [],
+        "status": status,
+        "attempts": list(attempts),
+        "createdAt": 1_700_000_000_000,
+        "retryStrategy": {"attempts": retry_attempts, "evaluateOnExit": []},
+        "dependsOn": [],
         "jobDefinition": f"arn:{partition}:batch:{region}:{ACCOUNT}:job-definition/{JOB_DEFINITION}:1",
-        "parameters": {}, "container": cont, "propagateTags": True, "platformCapabilities": ["EC2"],
+        "parameters": {},
+        "container": cont,
+        "propagateTags": True,
+        "platformCapabilities": ["EC2"],
         "tags": {"resourceArn": f"arn:{partition}:batch:{region}:{ACCOUNT}:job/{job_id}", **(tags or {})},
-        "eksAttempts": [], "someFieldAwsAddsLater": {"x": 1},
+        "eksAttempts": [],
+        "someFieldAwsAddsLater": {"x": 1},
     }
     if status_reason:
         detail["statusReason"] = status_reason
@@ -105,30 +134,57 @@ def job_event(*, job_id: str, status: str, index: int | None = None, size: int |
     if index is not None:
         detail["arrayProperties"] = {"index": index, "statusSummary": {}}
     elif size is not None:
-        detail["arrayProperties"] = {"size": size, "statusSummary": dict(status_summary or {}),
-                                     "statusSummaryLastUpdatedAt": time_ms or 1_700_000_000_000}
+        detail["arrayProperties"] = {
+            "size": size,
+            "statusSummary": dict(status_summary or {}),
+            "statusSummaryLastUpdatedAt": time_ms or 1_700_000_000_000,
+        }
     t = time_ms or 1_700_000_000_000
     return {
-        "version": "0", "id": _hex("event", full_id, status, t, detail_type), "detail-type": detail_type,
-        "source": "aws.batch", "account": ACCOUNT, "time": "2024-05-01T10:15:42Z", "region": region,
-        "resources": [job_arn], "detail": detail,
+        "version": "0",
+        "id": _hex("event", full_id, status, t, detail_type),
+        "detail-type": detail_type,
+        "source": "aws.batch",
+        "account": ACCOUNT,
+        "time": "2024-05-01T10:15:42Z",
+        "region": region,
+        "resources": [job_arn],
+        "detail": detail,
     }
 
 
 def _attempt_record(job_id: str, index: int, k: int, plan: AttemptPlan, t0: int) -> dict[str, Any]:
     if plan.outcome == "nostart":
-        return {"container": {"reason": CANNOT_PULL, "networkInterfaces": []},
-                "startedAt": 0, "stoppedAt": t0 + 50, "statusReason": "Task failed to start"}
+        return {
+            "container": {"reason": CANNOT_PULL, "networkInterfaces": []},
+            "startedAt": 0,
+            "stoppedAt": t0 + 50,
+            "statusReason": "Task failed to start",
+        }
     task = _hex("task", job_id, index, k)
-    return {"container": {"taskArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/AWSBatch-ce/{task}",
-                          "exitCode": 0 if plan.outcome == "ok" else plan.exit_code,
-                          "logStreamName": log_stream(job_id, index, k), "networkInterfaces": []},
-            "startedAt": t0 + 30, "stoppedAt": t0 + 90, "statusReason": EXITED}
+    return {
+        "container": {
+            "taskArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/AWSBatch-ce/{task}",
+            "exitCode": 0 if plan.outcome == "ok" else plan.exit_code,
+            "logStreamName": log_stream(job_id, index, k),
+            "networkInterfaces": [],
+        },
+        "startedAt": t0 + 30,
+        "stoppedAt": t0 + 90,
+        "statusReason": EXITED,
+    }
 
 
-def child_events(job_id: str, index: int, plan: ChildPlan, *, is_array: bool = True,
-                 log_group: str | None = None, t0: int = 1_700_000_000_000,
-                 tags: dict[str, str] | None = None) -> list[dict[str, Any]]:
+def child_events(
+    job_id: str,
+    index: int,
+    plan: ChildPlan,
+    *,
+    is_array: bool = True,
+    log_group: str | None = None,
+    t0: int = 1_700_000_000_000,
+    tags: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
     """The events of one child (or plain job) in their true order."""
     idx = index if is_array else None
     kw = {"job_id": job_id, "index": idx, "log_group": log_group, "tags": tags}
@@ -142,32 +198,67 @@ def child_events(job_id: str, index: int, plan: ChildPlan, *, is_array: bool = T
         stale = dict(done[-1]["container"]) if done else {}
         out.append(job_event(status="RUNNABLE", attempts=done, container=stale, time_ms=t, **kw))
         if plan.blocked and k == 0:
-            out.append(job_event(status="RUNNABLE", attempts=done, container=stale, status_reason=BLOCKED_REASON,
-                                 detail_type=QUEUE_BLOCKED, time_ms=t + 5, **kw))
+            out.append(
+                job_event(
+                    status="RUNNABLE",
+                    attempts=done,
+                    container=stale,
+                    status_reason=BLOCKED_REASON,
+                    detail_type=QUEUE_BLOCKED,
+                    time_ms=t + 5,
+                    **kw,
+                )
+            )
         out.append(job_event(status="STARTING", attempts=done, container=stale, time_ms=t + 10, **kw))
         rec = _attempt_record(job_id, index, k, a, t)
         if a.outcome != "nostart":
             running = {"taskArn": rec["container"]["taskArn"], "logStreamName": rec["container"]["logStreamName"]}
-            out.append(job_event(status="RUNNING", attempts=done, container=running, started_at=t + 30,
-                                 time_ms=t + 30, **kw))
+            out.append(
+                job_event(status="RUNNING", attempts=done, container=running, started_at=t + 30, time_ms=t + 30, **kw)
+            )
         done = [*done, rec]
     t += 200
     last = dict(done[-1]["container"]) if done else {}
     if plan.terminated:
         out.append(job_event(status="RUNNABLE", attempts=done, container=last, time_ms=t, **kw))
-        out.append(job_event(status="FAILED", attempts=done, container=last, status_reason=TERMINATED,
-                             stopped_at=t + 10, time_ms=t + 10, **kw))
+        out.append(
+            job_event(
+                status="FAILED",
+                attempts=done,
+                container=last,
+                status_reason=TERMINATED,
+                stopped_at=t + 10,
+                time_ms=t + 10,
+                **kw,
+            )
+        )
     else:
         status = "SUCCEEDED" if plan.succeeded else "FAILED"
         reason = done[-1]["statusReason"] if done else None
-        out.append(job_event(status=status, attempts=done, container=last, status_reason=reason,
-                             started_at=done[-1].get("startedAt") or None, stopped_at=t, time_ms=t, **kw))
+        out.append(
+            job_event(
+                status=status,
+                attempts=done,
+                container=last,
+                status_reason=reason,
+                started_at=done[-1].get("startedAt") or None,
+                stopped_at=t,
+                time_ms=t,
+                **kw,
+            )
+        )
     return out
 
 
-def launch_events(job_id: str, plans: Sequence[ChildPlan], *, rng: random.Random | None = None,
-                  log_group: str | None = None, stale_summary: bool = True,
-                  tags: dict[str, str] | None = None) -> list[dict[str, Any]]:
+def launch_events(
+    job_id: str,
+    plans: Sequence[ChildPlan],
+    *,
+    rng: random.Random | None = None,
+    log_group: str | None = None,
+    stale_summary: bool = True,
+    tags: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
     """All events of a launch in one possible true order: the children's sequences interleaved
     at random (``rng``), the parent's PENDING first and its terminal event last (arrays)."""
     rng = rng or random.Random(0)
@@ -176,8 +267,17 @@ def launch_events(job_id: str, plans: Sequence[ChildPlan], *, rng: random.Random
     seqs = [child_events(job_id, i, p, is_array=is_array, log_group=log_group, tags=tags) for i, p in enumerate(plans)]
     out: list[dict[str, Any]] = []
     if is_array:
-        out.append(job_event(job_id=job_id, status="PENDING", size=size, log_group=log_group, tags=tags,
-                             status_summary={"SUBMITTED": size}, time_ms=1_699_999_999_000))
+        out.append(
+            job_event(
+                job_id=job_id,
+                status="PENDING",
+                size=size,
+                log_group=log_group,
+                tags=tags,
+                status_summary={"SUBMITTED": size},
+                time_ms=1_699_999_999_000,
+            )
+        )
     cursors = [0] * size
     live = [i for i in range(size) if seqs[i]]
     while live:
@@ -192,9 +292,18 @@ def launch_events(job_id: str, plans: Sequence[ChildPlan], *, rng: random.Random
         if stale_summary and size > 1:  # Batch's counts may lag: claim one child still runs
             summary = {"SUCCEEDED": max(ok - 1, 0), "FAILED": size - ok, "RUNNING": 1 if ok else 0}
         final = "SUCCEEDED" if ok == size else "FAILED"
-        out.append(job_event(job_id=job_id, status=final, size=size, log_group=log_group, status_summary=summary, tags=tags,
-                             status_reason=None if final == "SUCCEEDED" else "Array Child Job failed",
-                             time_ms=1_800_000_000_000))
+        out.append(
+            job_event(
+                job_id=job_id,
+                status=final,
+                size=size,
+                log_group=log_group,
+                status_summary=summary,
+                tags=tags,
+                status_reason=None if final == "SUCCEEDED" else "Array Child Job failed",
+                time_ms=1_800_000_000_000,
+            )
+        )
     return out
 
 

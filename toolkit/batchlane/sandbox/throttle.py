@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from batchlane.common.rate import TokenBucket
 
@@ -51,8 +51,10 @@ class SubmitThrottle:
         return best / window
 
 
-def install_submit_throttle(rate: float = BATCH_SUBMIT_RATE, burst: float | None = None,
-                            ) -> tuple[SubmitThrottle, Callable[[], None]]:
+def install_submit_throttle(
+    rate: float = BATCH_SUBMIT_RATE,
+    burst: float | None = None,
+) -> tuple[SubmitThrottle, Callable[[], None]]:
     """Throttle the emulator's SubmitJob to ``rate`` per second; returns the throttle (its counts)
     and the function that puts moto's SubmitJob back."""
     from moto.batch import responses

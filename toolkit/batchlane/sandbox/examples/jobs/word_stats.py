@@ -56,7 +56,9 @@ def input_line(s3, index: int) -> str:
     bucket, key = split_s3(os.environ["BATCHLANE_INPUTS_URI"])
     if os.environ.get("BATCHLANE_INPUTS_INDEX_URI"):
         index_bucket, index_key = split_s3(os.environ["BATCHLANE_INPUTS_INDEX_URI"])
-        raw = s3.get_object(Bucket=index_bucket, Key=index_key, Range=f"bytes={8 * index}-{8 * index + 15}")["Body"].read()
+        raw = s3.get_object(Bucket=index_bucket, Key=index_key, Range=f"bytes={8 * index}-{8 * index + 15}")[
+            "Body"
+        ].read()
         if len(raw) != 16:
             raise IndexError(f"no line {index}")
         start, end = int.from_bytes(raw[:8], "big"), int.from_bytes(raw[8:], "big")
@@ -65,7 +67,9 @@ def input_line(s3, index: int) -> str:
 
 
 def main() -> int:
-    index = int(os.environ.get("BATCH_JOB_ARRAY_INDEX_OFFSET") or 0) + int(os.environ.get("AWS_BATCH_JOB_ARRAY_INDEX", "0"))
+    index = int(os.environ.get("BATCH_JOB_ARRAY_INDEX_OFFSET") or 0) + int(
+        os.environ.get("AWS_BATCH_JOB_ARRAY_INDEX", "0")
+    )
     attempt = os.environ.get("AWS_BATCH_JOB_ATTEMPT", "?")
     s3 = boto3.client("s3")
     print(f"word_stats: child {index}, attempt {attempt}, job {os.environ.get('AWS_BATCH_JOB_ID')}")
@@ -75,9 +79,15 @@ def main() -> int:
         print(f"word_stats: bad input at line {index} of {os.environ['BATCHLANE_INPUTS_URI']}: {exc}", file=sys.stderr)
         return BAD_INPUT
     bucket, prefix = split_s3(os.environ["BATCHLANE_OUTPUTS_URI"])
-    s3.put_object(Bucket=bucket, Key=f"{prefix}{index}/outputs.json", Body=json.dumps(outputs).encode(),
-                  ContentType="application/json")
-    print(f"word_stats: {outputs['words']} words, {outputs['distinct']} distinct; wrote s3://{bucket}/{prefix}{index}/outputs.json")
+    s3.put_object(
+        Bucket=bucket,
+        Key=f"{prefix}{index}/outputs.json",
+        Body=json.dumps(outputs).encode(),
+        ContentType="application/json",
+    )
+    print(
+        f"word_stats: {outputs['words']} words, {outputs['distinct']} distinct; wrote s3://{bucket}/{prefix}{index}/outputs.json"
+    )
     return 0
 
 
