@@ -1,4 +1,5 @@
-"""JSON Schemas of every event on batchlane's bus, generated from their models: ``python -m batchlane.schemas DIR``."""
+"""JSON Schemas of every event on batchlane's bus, generated from their models, and the field tables
+generated from them into the docs beside DIR: ``python -m batchlane.schemas [DIR]`` (default docs/schemas)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from batchlane.common.event_types import (
     LAUNCHED,
     STATUS_CHANGED,
 )
+from batchlane.schema_docs import field_table, with_block
 from batchlane.launch.models import LaunchRequest, TaskLaunched, TaskLaunchRejected
 from batchlane.status.models import TaskAbortRejected, TaskAbortRequested, TaskChunkDue, TaskStatusChanged
 
@@ -27,6 +29,9 @@ SCHEMAS = {
     "task-abort-rejected.json": (TaskAbortRejected, ABORT_REJECTED),
     "task-chunk-due.json": (TaskChunkDue, CHUNK_DUE),
 }
+
+# doc (beside DIR) -> (its generated block, the schema whose fields it tabulates)
+FIELD_TABLES = {"launch-event.md": ("launch-fields", "task-launch-requested.json")}
 
 
 def schemas() -> dict[str, str]:
@@ -42,12 +47,25 @@ def schemas() -> dict[str, str]:
     return out
 
 
+def documented(docs: Path, generated: dict[str, str]) -> dict[Path, str]:
+    """Each doc of FIELD_TABLES in ``docs``, its field table generated from ``generated``."""
+    out = {}
+    for doc, (block, filename) in FIELD_TABLES.items():
+        table = field_table(json.loads(generated[filename]))
+        out[docs / doc] = with_block((docs / doc).read_text(), block, table)
+    return out
+
+
 def main(directory: str) -> None:
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
-    for filename, text in schemas().items():
+    generated = schemas()
+    for filename, text in generated.items():
         (target / filename).write_text(text)
         print(target / filename)
+    for path, text in documented(target.parent, generated).items():
+        path.write_text(text)
+        print(path)
 
 
 if __name__ == "__main__":
