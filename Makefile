@@ -12,7 +12,7 @@ CONFIG ?= dev
 
 .PHONY: demo test test-e2e test-flyte setup synth bench clean
 
-demo: .stamps/venv  ## the main job: the narrated demo on the local sandbox (no AWS account, ~20 s)
+demo: .stamps/venv  ## the main job: the narrated demo on the local sandbox (no AWS account, ~45 s)
 	.venv/bin/batchlane sandbox demo
 
 # Two workers (the machine's two cores); every CDK synth test on one of them (tests/conftest.py).

@@ -36,11 +36,14 @@ def _not_null(schema: Schema) -> tuple[Schema, bool]:
     return schema, False
 
 
-def _bounds(schema: Schema, low: str, high: str, unit: str = "") -> list[str]:
+def _bounds(schema: Schema, low: str, high: str, noun: str = "", nouns: str = "") -> list[str]:
+    def counted(n: Any) -> str:
+        return f"{n} {noun if n == 1 else nouns}" if noun else str(n)
+
     lo, hi = schema.get(low), schema.get(high)
     if lo is not None and hi is not None:
-        return [f"{lo}..{hi}{unit}"]
-    return [f"at least {lo}{unit}"] if lo is not None else [f"at most {hi}{unit}"] if hi is not None else []
+        return [f"{lo}..{counted(hi)}"]
+    return [f"at least {counted(lo)}"] if lo is not None else [f"at most {counted(hi)}"] if hi is not None else []
 
 
 def _number(schema: Schema) -> list[str]:
@@ -68,16 +71,16 @@ def type_of(schema: Schema, root: Schema) -> str:
     else:
         kind, parts = schema["type"], []
         if kind == "string":
-            parts = _bounds(schema, "minLength", "maxLength", " characters") + _pattern(schema)
+            parts = _bounds(schema, "minLength", "maxLength", "character", "characters") + _pattern(schema)
         elif kind in ("integer", "number"):
             parts = _number(schema)
         elif kind == "array":
             items = type_of(schema["items"], root) if schema.get("items") else "any JSON"
             kind = f"list of {items}"
-            parts = _bounds(schema, "minItems", "maxItems", " items")
+            parts = _bounds(schema, "minItems", "maxItems", "item", "items")
         elif kind == "object" and isinstance(schema.get("additionalProperties"), dict):
             kind = f"object of {type_of(schema['additionalProperties'], root)} values"
-            parts = _bounds(schema, "minProperties", "maxProperties", " entries")
+            parts = _bounds(schema, "minProperties", "maxProperties", "entry", "entries")
         text = ", ".join([kind, *parts])
     return f"{text}, or null" if nullable else text
 
