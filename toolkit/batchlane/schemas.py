@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from batchlane.common.event_types import (
     ABORT_REJECTED,
     ABORT_REQUESTED,
@@ -16,11 +18,11 @@ from batchlane.common.event_types import (
     LAUNCHED,
     STATUS_CHANGED,
 )
-from batchlane.schema_docs import field_table, with_block
 from batchlane.launch.models import LaunchRequest, TaskLaunched, TaskLaunchRejected
+from batchlane.schema_docs import field_table, with_block
 from batchlane.status.models import TaskAbortRejected, TaskAbortRequested, TaskChunkDue, TaskStatusChanged
 
-SCHEMAS = {
+SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
     "task-launch-requested.json": (LaunchRequest, LAUNCH_REQUESTED),
     "task-launched.json": (TaskLaunched, LAUNCHED),
     "task-launch-rejected.json": (TaskLaunchRejected, LAUNCH_REJECTED),
