@@ -50,9 +50,11 @@ def schemas() -> dict[str, str]:
 
 
 def documented(docs: Path, generated: dict[str, str]) -> dict[Path, str]:
-    """Each doc of FIELD_TABLES in ``docs``, its field table generated from ``generated``."""
+    """Each doc of FIELD_TABLES in ``docs`` (those it has), its field table generated from ``generated``."""
     out = {}
     for doc, (block, filename) in FIELD_TABLES.items():
+        if not (docs / doc).is_file():
+            continue
         table = field_table(json.loads(generated[filename]))
         out[docs / doc] = with_block((docs / doc).read_text(), block, table)
     return out
