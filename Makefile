@@ -41,7 +41,7 @@ bench: setup
 	$(PY) bench/scale_bench.py --children 1000000 --max-concurrency 200000 --no-outputs --max-seconds 300
 	$(PY) bench/scale_bench.py --children 2000 --chunk-size 500 --max-concurrency 1000
 
-.stamps/venv: requirements.txt requirements-dev.txt pyproject.toml
+.stamps/venv: requirements.txt requirements-dev.txt lambdas/requirements.txt pyproject.toml
 	@mkdir -p .stamps
 	test -x $(PY) || python3 -m venv .venv
 	$(PIP) install -q -r requirements-dev.txt
@@ -61,11 +61,13 @@ bench: setup
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# Runtime dependencies of every function, pinned like the tests' (lambdas/requirements.txt).
+# Runtime dependencies of every function, every one pinned (lambdas/requirements.txt). No bin/: console
+# scripts carry this checkout's path in their shebang, and the layer's hash would follow the checkout.
 .stamps/layer: lambdas/requirements.txt .stamps/venv
 	rm -rf build/layer && mkdir -p build/layer/python
-	$(PIP) install -q --target build/layer/python --platform $(LAYER_PLATFORM) \
+	$(PIP) install -q --target build/layer/python --platform $(LAYER_PLATFORM) --no-deps \
 	  --implementation cp --python-version 3.12 --only-binary=:all: -r lambdas/requirements.txt
+	rm -rf build/layer/python/bin
 	find build/layer -name __pycache__ -prune -exec rm -rf {} +
 	@touch $@
 

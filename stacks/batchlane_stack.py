@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, CfnResource, Stack
 from constructs import Construct
 
-from batchlane.deployment.config import DeploymentConfig
+from batchlane.deployment.config import ConfigError, DeploymentConfig
 from stacks.compute import BatchCompute
 from stacks.launch_path import LaunchPath
 from stacks.operations import Operations
@@ -15,6 +15,8 @@ from stacks.settings import DeploymentSettings
 from stacks.state import StateStore
 from stacks.status_path import StatusPath
 from stacks.tenancy import ProducerPolicies
+
+CLOUDFORMATION_MAX_RESOURCES = 500
 
 
 class BatchlaneStack(Stack):
@@ -60,6 +62,19 @@ class BatchlaneStack(Stack):
             job_queues=self.compute.job_queues,
         )
         self._outputs()
+        self._check_resource_quota()
+
+    def _check_resource_quota(self) -> None:
+        """CloudFormation refuses a template of more than 500 resources; say so at synth, naming the
+        configuration's key that grows it (one seed resource per routing queue and rule)."""
+        count = sum(1 for node in self.node.find_all() if isinstance(node, CfnResource))
+        if count > CLOUDFORMATION_MAX_RESOURCES:
+            items = len(self.routing_seed.items)
+            raise ConfigError(
+                f"routingRules: the stack would have {count} resources, over CloudFormation's "
+                f"{CLOUDFORMATION_MAX_RESOURCES} ({items} of them seed the routing table, one per queue and rule); "
+                "seed fewer rules and add the rest with `batchlane routes import`"
+            )
 
     def _outputs(self) -> None:
         CfnOutput(self, "EventBusName", value=self.state.bus.event_bus_name, description="put task launches here")

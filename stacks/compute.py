@@ -77,7 +77,7 @@ class BatchCompute(Construct):
             "JobLogs",
             log_group_name=self.log_group_name,
             retention=log_retention(config.log_retention_days),
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,  # a fixed name (see stacks/state.py)
         )
 
     def _execution_role(self, config: DeploymentConfig) -> iam.IRole:

@@ -53,6 +53,11 @@ def _per_queue(metric_name: str) -> cw.MathExpression:
     )
 
 
+def alarm_arn_pattern(prefix: str) -> str:
+    """This deployment's alarms: every alarm it creates is named ``<prefix>-...``."""
+    return f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:{prefix}-*"
+
+
 class Operations(Construct):
     def __init__(
         self,
@@ -108,6 +113,20 @@ class Operations(Construct):
             display_name=f"batchlane {config.name} alarms",
             master_key=key,
             enforce_ssl=True,
+        )
+        # enforce_ssl gives the topic a policy, and a topic policy replaces SNS's default one: without
+        # this statement CloudWatch could not publish, and no alarm would ever be delivered.
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {"aws:SourceArn": alarm_arn_pattern(config.prefix)},
+                },
+            )
         )
         return key, topic
 

@@ -66,10 +66,7 @@ class RoutingSeed(Construct):
             retention=log_retention(config.log_retention_days),
             removal_policy=RemovalPolicy.DESTROY,
         )
-        # Least privilege: PutItem on the routing table, nothing else (no read, no delete).
-        policy = cr.AwsCustomResourcePolicy.from_statements(
-            [iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[table.table_arn])]
-        )
+        self.role = self._provider_role(table)
         self.resources: list[cr.AwsCustomResource] = []
         for item in self.items:
             sk = item[SORT_ATTR]
@@ -92,9 +89,27 @@ class RoutingSeed(Construct):
                 on_create=call,
                 on_update=call,
                 # on_delete: nothing. Routing items outlive the configuration entry that seeded them.
-                policy=policy,
+                role=self.role,
                 install_latest_aws_sdk=False,
                 log_group=self.log_group,
                 resource_type="Custom::BatchlaneRoutingSeed",
             )
             self.resources.append(resource)
+
+    def _provider_role(self, table: dynamodb.ITable) -> iam.Role:
+        """The seed function's one role and one policy, whatever the number of items: a policy per
+        item (AwsCustomResource's ``policy``) would pass IAM's 10,240-character inline quota at about
+        60 items. Least privilege: PutItem on the routing table and the function's own log group."""
+        role = iam.Role(
+            self,
+            "ProviderRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="batchlane routing seed: conditional PutItem of the configured routing items",
+        )
+        role.add_to_policy(iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[table.table_arn]))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[f"{self.log_group.log_group_arn}"]
+            )
+        )
+        return role

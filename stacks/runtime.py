@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -66,6 +67,7 @@ class LambdaRuntime(Construct):
             reserved_concurrent_executions=settings.reserved_concurrency,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
+            role=_function_role(scope, id, log_group),
             description=description,
             environment={
                 **CommonEnvironment(
@@ -78,6 +80,16 @@ class LambdaRuntime(Construct):
             },
         )
         return function
+
+
+def _function_role(scope: Construct, id: str, log_group: logs.ILogGroup) -> iam.Role:
+    """A function's role: it writes its own log group only (aws-cdk-lib's default,
+    AWSLambdaBasicExecutionRole, may create and write any log group of the account)."""
+    role = iam.Role(scope, f"{id}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    role.add_to_policy(
+        iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn])
+    )
+    return role
 
 
 def log_retention(days: int) -> logs.RetentionDays:

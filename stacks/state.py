@@ -34,7 +34,9 @@ def _table(scope: Construct, id: str, config: DeploymentConfig, kind: str) -> dy
             point_in_time_recovery_enabled=True
         ),
         time_to_live_attribute=shape.ttl,
-        removal_policy=RemovalPolicy.RETAIN,
+        # A fixed name: kept on delete and update, but not when its own first create rolls back
+        # (plain Retain would leave it behind and make every retry fail with "already exists").
+        removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     )
     for index in shape.indexes:
         table.add_global_secondary_index(

@@ -48,21 +48,31 @@ def test_the_seed_puts_every_configured_item_only_where_none_exists(synth):
 
 
 def test_the_seed_may_only_put_items_in_the_routing_table(synth):
+    """One role for every seed resource: PutItem on the routing table and its own log stream, nothing else."""
     table_arn = {"Fn::GetAtt": [synth.logical_id(synth.stack.state.routing_table), "Arn"]}
-    policies = [
-        p
-        for p in synth.resources("AWS::IAM::Policy").values()
-        if "RoutingSeed" in json.dumps(p)
-        or any(
-            s.get("Action") == "dynamodb:PutItem" and s.get("Resource") == table_arn
-            for s in p["Properties"]["PolicyDocument"]["Statement"]
-        )
+    role_id = synth.logical_id(synth.stack.routing_seed.role)
+    statements = [
+        statement
+        for policy in synth.resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
     ]
-    seed_policies = [p for p in policies if len(p["Properties"]["PolicyDocument"]["Statement"]) == 1]
-    assert len(seed_policies) >= len(seed_items(synth.config))
-    for policy in seed_policies:
-        (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
-        assert statement == {"Action": "dynamodb:PutItem", "Effect": "Allow", "Resource": table_arn}
+    log_group_arn = {"Fn::GetAtt": [synth.logical_id(synth.stack.routing_seed.log_group), "Arn"]}
+    assert sorted(statements, key=json.dumps) == sorted(
+        [
+            {"Action": "dynamodb:PutItem", "Effect": "Allow", "Resource": table_arn},
+            {"Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Effect": "Allow", "Resource": log_group_arn},
+        ],
+        key=json.dumps,
+    )
+    singleton = [
+        r
+        for r in synth.resources("AWS::Lambda::Function").values()
+        if r["Properties"].get("Role") == {"Fn::GetAtt": [role_id, "Arn"]}
+    ]
+    assert len(singleton) == 1
+    role = synth.json["Resources"][role_id]["Properties"]
+    assert not role.get("ManagedPolicyArns") and not role.get("Policies")
 
 
 def test_a_new_seed_generation_reruns_the_seed(tmp_path):
@@ -213,9 +223,9 @@ def test_operations_construct_in_a_small_stack():
         "AWS::SNS::TopicPolicy",
         {
             "PolicyDocument": {
-                "Statement": [
-                    Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})
-                ]
+                "Statement": Match.array_with(
+                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                )
             }
         },
     )

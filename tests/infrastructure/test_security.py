@@ -103,7 +103,7 @@ def test_tables_are_encrypted_with_point_in_time_recovery(synth):
         assert props["SSESpecification"]["SSEEnabled"] is True, logical_id
         pitr = props.get("PointInTimeRecoverySpecification", {})
         assert pitr.get("PointInTimeRecoveryEnabled") is True, logical_id
-        assert table["DeletionPolicy"] == "Retain", logical_id
+        assert table["DeletionPolicy"] == "RetainExceptOnCreate", logical_id
         names.add(props["TableName"])
     prefix = synth.config.prefix
     # the tables holding state (DynamoDB is HTTPS-only: no plaintext endpoint exists)

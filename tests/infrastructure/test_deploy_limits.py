@@ -1,0 +1,198 @@
+"""What a real account refuses or silently breaks, checked on the synthesized templates: alarm
+delivery (the topic policy), retries after a failed first create (fixed names), IAM's inline policy
+quota and CloudFormation's resource quota with many routing rules."""
+
+from __future__ import annotations
+
+import json
+import re
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from batchlane.deployment.config import ConfigError
+
+pytestmark = pytest.mark.infra
+ROOT = Path(__file__).resolve().parents[2]
+
+ACCOUNT, REGION, PARTITION = "111122223333", "eu-west-1", "aws"
+# What each kind of name property is called in the templates' resources.
+NAME_PROPERTIES = ("TableName", "LogGroupName", "BucketName", "QueueName", "TopicName", "RoleName", "EventBusName")
+IAM_INLINE_QUOTA = 10_240  # characters of all inline policies of one role, whitespace excluded
+
+
+def render(value: Any, refs: dict[str, str]) -> Any:
+    """A template value with its intrinsics resolved: pseudo parameters, Refs and GetAtt as ``refs``
+    (or a placeholder ARN of realistic length), Fn::Join joined."""
+    if isinstance(value, dict) and len(value) == 1:
+        ((key, arg),) = value.items()
+        if key == "Ref":
+            return {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": PARTITION}.get(
+                arg, refs.get(arg, f"arn:aws:placeholder:{REGION}:{ACCOUNT}:{arg}")
+            )
+        if key == "Fn::GetAtt":
+            return refs.get(".".join(arg), f"arn:aws:placeholder:{REGION}:{ACCOUNT}:{'/'.join(arg)}")
+        if key == "Fn::Join":
+            return arg[0].join(str(render(part, refs)) for part in arg[1])
+    if isinstance(value, dict):
+        return {k: render(v, refs) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render(v, refs) for v in value]
+    return value
+
+
+def _listed(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _condition_holds(operator: str, key_values: dict[str, Any], context: dict[str, str]) -> bool:
+    for key, expected in key_values.items():
+        actual = context.get(key)
+        if actual is None:
+            return False
+        wanted = [str(v).lower() if operator == "Bool" else str(v) for v in _listed(expected)]
+        if operator in ("StringEquals", "Bool"):
+            ok = actual in wanted
+        elif operator in ("ArnLike", "StringLike"):
+            ok = any(fnmatchcase(actual, pattern) for pattern in wanted)
+        else:
+            raise AssertionError(f"the evaluator does not know {operator}")
+        if not ok:
+            return False
+    return True
+
+
+def allowed(statements: list[dict], *, service: str, action: str, resource: str, context: dict[str, str]) -> bool:
+    """A resource policy's answer for a service principal: an explicit deny wins, then an allow."""
+
+    def matches(statement: dict) -> bool:
+        principal = statement.get("Principal", {})
+        services = _listed(principal.get("Service", [])) if isinstance(principal, dict) else []
+        if principal != "*" and principal != {"AWS": "*"} and service not in services:
+            return False
+        if not any(fnmatchcase(action, a) for a in _listed(statement["Action"])):
+            return False
+        if not any(fnmatchcase(resource, r) for r in _listed(statement["Resource"])):
+            return False
+        conditions = statement.get("Condition", {})
+        return all(_condition_holds(op, kv, context) for op, kv in conditions.items())
+
+    matching = [s for s in statements if matches(s)]
+    return not any(s["Effect"] == "Deny" for s in matching) and any(s["Effect"] == "Allow" for s in matching)
+
+
+def _alarm_topic_statements(synth) -> tuple[str, list[dict]]:
+    topic_id = synth.logical_id(synth.stack.operations.topic)
+    topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:{synth.config.prefix}-alarms"
+    refs = {topic_id: topic_arn}
+    (policy,) = [
+        p for p in synth.resources("AWS::SNS::TopicPolicy").values() if {"Ref": topic_id} in p["Properties"]["Topics"]
+    ]
+    return topic_arn, render(policy["Properties"]["PolicyDocument"]["Statement"], refs)
+
+
+def test_cloudwatch_may_publish_this_deployments_alarms_to_the_alarm_topic(synth):
+    topic_arn, statements = _alarm_topic_statements(synth)
+    alarm_names = [render(a["Properties"]["AlarmName"], {}) for a in synth.resources("AWS::CloudWatch::Alarm").values()]
+    assert alarm_names
+    for name in alarm_names:
+        context = {
+            "aws:SourceAccount": ACCOUNT,
+            "aws:SourceArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}",
+            "aws:SecureTransport": "true",
+        }
+        assert allowed(
+            statements, service="cloudwatch.amazonaws.com", action="sns:Publish", resource=topic_arn, context=context
+        ), name
+
+
+@pytest.mark.parametrize(
+    "source_arn, secure",
+    [
+        (f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:someone-elses-alarm", "true"),
+        (f"arn:aws:cloudwatch:{REGION}:444455556666:alarm:batchlane-dev-errors-launcher", "true"),
+        (f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:batchlane-dev-errors-launcher", "false"),
+    ],
+)
+def test_other_alarms_and_plain_http_may_not_publish(dev, source_arn, secure):
+    topic_arn, statements = _alarm_topic_statements(dev)
+    account = source_arn.split(":")[4]
+    context = {"aws:SourceAccount": account, "aws:SourceArn": source_arn, "aws:SecureTransport": secure}
+    assert not allowed(
+        statements, service="cloudwatch.amazonaws.com", action="sns:Publish", resource=topic_arn, context=context
+    )
+
+
+def test_no_resource_with_a_fixed_name_is_kept_when_its_first_create_rolls_back(synth):
+    """Plain ``Retain`` keeps a resource whose own first create rolled back; its fixed name then makes
+    every retry fail with "already exists". ``RetainExceptOnCreate`` does not."""
+    named_and_kept = {
+        logical_id: resource["Type"]
+        for logical_id, resource in synth.json["Resources"].items()
+        if resource.get("DeletionPolicy") == "Retain"
+        and any(name in resource.get("Properties", {}) for name in NAME_PROPERTIES)
+    }
+    assert not named_and_kept
+    kept_on_delete = [
+        r["Type"] for r in synth.json["Resources"].values() if r.get("DeletionPolicy") == "RetainExceptOnCreate"
+    ]
+    assert sorted(set(kept_on_delete)) == ["AWS::DynamoDB::Table", "AWS::Logs::LogGroup"]
+
+
+def _config_with_rules(tmp_path, rules: int):
+    config = yaml.safe_load((ROOT / "config" / "dev.yaml").read_text())
+    config["routingRules"] = [
+        {"project": f"project{i}", "domain": "production", "workflowName": f"wf{i}", "tags": ["critical"]}
+        for i in range(rules)
+    ] + config["routingRules"]
+    path = tmp_path / "many-rules.yaml"
+    path.write_text(yaml.safe_dump({**config, "name": "many"}))
+    return path
+
+
+def inline_policy_sizes(template: dict) -> dict[str, int]:
+    """Characters of inline policy per role (whitespace excluded, intrinsics as realistic ARNs)."""
+    sizes: dict[str, int] = {}
+    resources = template["Resources"]
+    for logical_id, resource in resources.items():
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in resource["Properties"].get("Policies", []):
+                sizes[logical_id] = sizes.get(logical_id, 0) + _size(policy["PolicyDocument"])
+        if resource["Type"] == "AWS::IAM::Policy":
+            for role in resource["Properties"].get("Roles", []):
+                role_id = role["Ref"] if isinstance(role, dict) else role
+                sizes[role_id] = sizes.get(role_id, 0) + _size(resource["Properties"]["PolicyDocument"])
+    return sizes
+
+
+def _size(document: dict) -> int:
+    return len(re.sub(r"\s", "", json.dumps(render(document, {}))))
+
+
+@pytest.fixture(scope="module")
+def two_hundred_rules(tmp_path_factory):
+    from stacks.app_factory import new_app
+
+    tmp_path = tmp_path_factory.mktemp("many-rules")
+    app, stack = new_app(str(_config_with_rules(tmp_path, 200)), outdir=str(tmp_path / "out"))
+    assembly = app.synth(validate_on_synthesis=False)
+    return stack, assembly.get_stack_by_name(stack.stack_name).template
+
+
+def test_two_hundred_routing_rules_keep_every_role_under_iams_quota(two_hundred_rules):
+    stack, template = two_hundred_rules
+    seeds = [r for r in template["Resources"].values() if r["Type"] == "Custom::BatchlaneRoutingSeed"]
+    assert len(seeds) == len(stack.routing_seed.items) > 200
+    sizes = inline_policy_sizes(template)
+    assert max(sizes.values()) < IAM_INLINE_QUOTA, sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
+    assert len(template["Resources"]) <= 500
+
+
+def test_a_configuration_past_cloudformations_resource_quota_is_refused_at_synth(tmp_path):
+    from stacks.app_factory import new_app
+
+    with pytest.raises(ConfigError, match=r"routingRules: the stack would have \d+ resources"):
+        new_app(str(_config_with_rules(tmp_path, 450)), outdir=str(tmp_path / "out"))
