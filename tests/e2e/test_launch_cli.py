@@ -158,6 +158,23 @@ def test_a_rejection_is_shown_with_its_reasons_and_exit_code_1(sandbox, capfd):
     assert json.loads(out)["phase"] == "rejected" and [p["field"] for p in problems] == ["retries"]
 
 
+def test_a_rejection_is_shown_from_the_executions_table_without_an_answers_queue(sandbox, capfd):
+    """A real deployment has no answers queue: the CLI reads the rejection the launcher recorded."""
+    from batchlane.client.answers import answers_queue_name
+
+    sqs = sandbox.session.client("sqs")
+    name = answers_queue_name(sandbox.config.prefix)
+    sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"])
+    try:
+        code, out, err = launch(capfd, "--launch-id", "e2e-cli-no-queue", "--retries", "12", "--vcpu", "0", "--json")
+    finally:  # the rule's target names the queue's ARN: the same name brings it back
+        sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": "600"})
+    assert code == 1, err
+    document = json.loads(out)
+    assert document["phase"] == "rejected"
+    assert sorted(p["field"] for p in document["problems"]) == ["container.resources.vcpu", "retries"]
+
+
 def sandbox_tmp(text: str):
     import tempfile
     from pathlib import Path

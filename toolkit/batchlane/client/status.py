@@ -64,6 +64,7 @@ class LaunchSummary:
     links: list[dict[str, str]] = field(default_factory=list)
     outputs_uri: str | None = None
     problems: list[dict[str, str]] = field(default_factory=list)
+    rejected_at_ms: int | None = None  # when batchlane wrote the rejection (its clock), for ``rejected``
     # The launch item as read (None: no launch record): lets a caller page children without reading it again.
     record: LaunchRecord | None = field(default=None, compare=False, repr=False)
 
@@ -96,7 +97,14 @@ def summary_from_items(launch_id: str, items: dict[str, dict[str, Any]]) -> Laun
             return LaunchSummary(launch_id, "unknown", "no launch and no rejection under this id (yet)")
         problems = list(rejection.get("problems") or [])
         message = "; ".join(f"{p.get('field')}: {p.get('message')}" for p in problems)
-        return LaunchSummary(launch_id, "rejected", message, problems=problems)
+        rejected_at = rejection.get("rejectedAt")
+        return LaunchSummary(
+            launch_id,
+            "rejected",
+            message,
+            problems=problems,
+            rejected_at_ms=int(rejected_at) if rejected_at is not None else None,
+        )
     record = LaunchRecord.from_item(items[LAUNCH_SK])
     summary = items.get(SUMMARY_SK) or {}
     base = dict(size=record.size, is_array=record.is_array, job_id=record.job_id, queue=record.queue, record=record)

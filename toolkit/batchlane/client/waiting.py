@@ -1,6 +1,7 @@
 """Waiting on batchlane, as a client: the answer to a launch, a launch followed to its end, the
-outcome of an abort. Everything is read where it is portable, from the deployment itself (the
-executions table), and rejections, which leave no record, from the answers queue when there is one.
+outcome of an abort. Everything is read from what every deployment has, the executions table (the
+launch record, and the ``rejection`` item a refused launch leaves); an answers queue, where a
+deployment adds one, is only a second source (abort rejections leave no item).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from batchlane.common.executions import SUBMITTED, LaunchRecord
 
 SETTLE_SECONDS = 10  # after TerminateJob: how long to wait for the stopped children's events
 REJECTION_GRACE_SECONDS = 5  # an abort of an ended launch: how long to wait for batchlane's own rejection
+# How far batchlane's clock (which stamps a rejection) may be behind this machine's.
+CLOCK_SKEW_SECONDS = 5
 STOPPING = "the remaining children are being stopped (TerminateJob)"
 
 Say = Callable[[str], None]
@@ -41,13 +44,19 @@ def record_of_launched(detail: dict[str, Any]) -> LaunchRecord:
     return LaunchRecord.model_validate({**detail, "state": SUBMITTED, "size": size or 1, "isArray": size > 0})
 
 
-def wait_for_answer(client: BatchlaneClient, launch_id: str, timeout: float, poll: float = 0.3) -> Answer:
-    """Until the launch record is SUBMITTED, or the answers queue holds a rejection, or ``timeout``."""
+def wait_for_answer(
+    client: BatchlaneClient, launch_id: str, timeout: float, poll: float = 0.3, *, sent_at: float | None = None
+) -> Answer:
+    """Until the launch is recorded SUBMITTED or rejected (after ``sent_at``, the time the launch was
+    put: an older rejection under the id answered an earlier request), or ``timeout``."""
     deadline = time.monotonic() + timeout
+    since_ms = ((sent_at if sent_at is not None else time.time()) - CLOCK_SKEW_SECONDS) * 1000
     while True:
-        record = client.executions.record(launch_id)
-        if record is not None and record.state == SUBMITTED:
-            return Answer("launched", record)
+        summary = client.summary(launch_id)  # one BatchGetItem: launch record and rejection item
+        if summary.record is not None and summary.record.state == SUBMITTED:
+            return Answer("launched", summary.record)
+        if summary.phase == "rejected" and (summary.rejected_at_ms or 0) >= since_ms:
+            return Answer("rejected", problems=summary.problems)
         event = client.answers.find(launch_id)
         if event is not None:
             if event["detail-type"] == LAUNCH_REJECTED:
