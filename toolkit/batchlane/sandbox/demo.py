@@ -34,7 +34,7 @@ from batchlane.client.routing import SAMPLE_LAUNCH_ID, RoutingTableStore
 from batchlane.client.waiting import Answer, follow, wait_for_answer
 from batchlane.common.event_types import LAUNCH_REQUESTED
 from batchlane.flyteadmin import parse_flyte_config
-from batchlane.routing import Rule, decide
+from batchlane.routing import Rule, Scope, decide
 from batchlane.routing.items import SORT_ATTR, items_from_table, rule_item, table_from_items
 from batchlane.sandbox.core import Sandbox
 
@@ -209,16 +209,21 @@ def import_routing(tour: Tour) -> str:
 
 
 def explain_route(tour: Tour) -> str:
-    launch = {"project": "production", "domain": "development", "workflow": "my_workflow_2"}
+    project, domain, workflow = "production", "development", "my_workflow_2"
+    launch = Scope(project, domain, workflow)
     tour.say("Which queue would workflow my_workflow_2 of project production get?")
-    tour.command("routes explain " + " ".join(f"--{k} {v}" for k, v in launch.items()))
+    tour.command("routes explain " + " ".join(f"--{k} {v}" for k, v in launch.named().items()))
     store = tour.routing()
     table, problems = table_from_items(store.items())
     expect(not problems, f"malformed routing items: {problems}")
-    decision = decide(table, *launch.values(), SAMPLE_LAUNCH_ID)
+    decision = decide(table, project, domain, workflow, SAMPLE_LAUNCH_ID)
     tour.show(
         decision_lines(
-            decision, **launch, launch_id=SAMPLE_LAUNCH_ID, sample=True, source=f"table {store.name} ({tour.where})"
+            decision,
+            launch=launch,
+            launch_id=SAMPLE_LAUNCH_ID,
+            sample=True,
+            source=f"table {store.name} ({tour.where})",
         )
     )
     expect(decision.queue == f"{tour.prefix}-gpu_dynamic", f"expected the gpu queue, got {decision.queue}")
@@ -298,7 +303,7 @@ def reroute(tour: Tour) -> str:
     prefix = tour.prefix
     tour.say("An operator sends project flytesnacks to the critical queue: one DynamoDB item.")
     tour.command("routes set rule flytesnacks --project flytesnacks --tags critical")
-    item = rule_item(Rule("flytesnacks", ("critical",), project="flytesnacks"))
+    item = rule_item(Rule("flytesnacks", ("critical",), Scope(project="flytesnacks")))
     tour.routing().put(item)
     tour.show([f"Created rule flytesnacks: {describe_item(item)}"])
     tour.say(f"The launcher caches routing for routingCacheSeconds ({CACHE_SECONDS} s here): waiting it out.")
