@@ -25,7 +25,7 @@ from batchlane.common.event_types import EVENT_SOURCE, LAUNCHED
 from batchlane.common.event_types import LAUNCH_REJECTED as REJECTED
 from batchlane.common.executions import FINAL_PHASES, LaunchRecord
 from batchlane.sandbox.emulator import Emulator, EndpointSession
-from batchlane.sandbox.executor import install_describe_jobs
+from batchlane.sandbox.executor_terminate import install_describe_jobs
 from batchlane.sandbox.lambda_service import FunctionPoller, ScheduledFunction
 from batchlane.sandbox.local import LocalBatchExecutor, LocalExecution, execution_of
 from batchlane.sandbox.provision import (

@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from batchlane.sandbox import simulate
-from batchlane.sandbox.executor import TERMINAL, BatchExecutor, ScheduledAction, SimulatedJob
+from batchlane.sandbox.executor import BatchExecutor
+from batchlane.sandbox.executor_plan import TERMINAL, ScheduledAction, SimulatedJob
 from batchlane.sandbox.provision import compute_environment_name
 from batchlane.sandbox.scenario import Delivery, LaunchSpec, Scenario
 from batchlane.sandbox.simulate import AttemptPlan, ChildPlan
