@@ -41,7 +41,7 @@ def _quiet_stdout():
 
 def _execution(args):
     """``--execute local`` / ``--image-map`` / ``--max-processes``: how the sandbox runs jobs."""
-    from batchlane.sandbox.local import LocalExecution
+    from batchlane.sandbox.local_execution import LocalExecution
     from batchlane.sandbox.scenario import ScenarioError, load_image_map
 
     try:

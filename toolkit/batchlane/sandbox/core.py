@@ -27,7 +27,8 @@ from batchlane.common.executions import FINAL_PHASES, LaunchRecord
 from batchlane.sandbox.emulator import Emulator, EndpointSession
 from batchlane.sandbox.executor_terminate import install_describe_jobs
 from batchlane.sandbox.lambda_service import FunctionPoller, ScheduledFunction
-from batchlane.sandbox.local import LocalBatchExecutor, LocalExecution, execution_of
+from batchlane.sandbox.local import LocalBatchExecutor
+from batchlane.sandbox.local_execution import LocalExecution, execution_of
 from batchlane.sandbox.provision import (
     RECONCILER_HANDLER,
     Buffer,

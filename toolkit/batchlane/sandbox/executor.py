@@ -351,12 +351,12 @@ class BatchExecutor(Termination, threading.Thread):
 
     def _write_output(self, action: ScheduledAction) -> None:
         job = self.jobs[action.job_id]
-        index = action.payload
+        index = action.payload  # the child's index in the launch; its own in the job is index - offset
         base = job.record.outputs_uri or ""
         try:
             if base.startswith("s3://"):
                 bucket, key = f"{base}{index}/outputs.json"[5:].split("/", 1)
-                self.backplane.put_json(bucket, key, output_for(self._input(job, action.child), index))
+                self.backplane.put_json(bucket, key, output_for(self._input(job, index - job.offset), index))
         finally:  # written or failed, the container has exited: DescribeJobs shows what its events say
             with self._lock:
-                job.outputs_pending.discard(action.child)
+                job.outputs_pending.discard(index - job.offset)

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 SIM_EPOCH_MS = 1_700_000_000_000  # simulate's time origin; shifted to the job's submission time
 SIM_PREFIX = f"{simulate.JOB_DEFINITION}/default/"
 TERMINAL = ("SUCCEEDED", "FAILED")
+# What a job does at Batch: (true time, kind, payload, child or None for the array parent).
+Timeline = list[tuple[float, str, Any, int | None]]
 
 
 @dataclass(order=True)
@@ -105,7 +107,7 @@ class Planning(ExecutorState):
         max_attempts = max(1, job.record.attempts)
         step = self.step_seconds
         start = time.monotonic() + step
-        timeline: list[tuple[float, str, Any, int | None]] = []  # (true time, kind, payload, child)
+        timeline: Timeline = []
         child_ends: list[float] = []
         outcomes: dict[int, str] = {}
         for index in range(job.size):  # the job's own (array) index; its input and output at the global one
@@ -175,9 +177,7 @@ class Planning(ExecutorState):
         for a in actions:
             heapq.heappush(self._heap, a)
 
-    def _deliver(
-        self, job: SimulatedJob, d: Delivery, timeline: list[tuple[float, str, Any, int | None]]
-    ) -> list[ScheduledAction]:
+    def _deliver(self, job: SimulatedJob, d: Delivery, timeline: Timeline) -> list[ScheduledAction]:
         """The timeline's events as EventBridge delivers them (lost, late, out of order, twice);
         logs and outputs at their true time."""
         rng = random.Random(f"{self.scenario.seed}:{job.launch_id}")

@@ -205,9 +205,10 @@ def install_describe_jobs(executor: Termination) -> Callable[[], None]:
         jobs = json.loads(answer).get("jobs", [])
         return json.dumps({"jobs": [executor.described(job) for job in jobs]})
 
-    responses.BatchResponse.describejobs = describejobs
+    # moto's response class is patched in place while the sandbox runs (its handlers are methods).
+    responses.BatchResponse.describejobs = describejobs  # type: ignore[method-assign]
 
     def uninstall() -> None:
-        responses.BatchResponse.describejobs = original
+        responses.BatchResponse.describejobs = original  # type: ignore[method-assign]
 
     return uninstall
