@@ -196,6 +196,8 @@ def cmd_launch(args: argparse.Namespace, ctx: Context) -> int:
             ctx.lines(rejected_lines(launch_id, answer.problems))
         return NOT_OK
     record = answer.record
+    if record is None:  # a launched answer carries its record
+        raise _no_answer(ctx, launch_id, answer, args.answer_timeout)
     for line in launched_lines(record):
         say(line)
     if args.wait:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -56,6 +56,16 @@ class StepFailed(Exception):
 def expect(condition: bool, message: str) -> None:
     if not condition:
         raise StepFailed(message)
+
+
+T = TypeVar("T")
+
+
+def expect_value(value: T | None, message: str) -> T:
+    """``value``, which the step expects to be there."""
+    if value is None:
+        raise StepFailed(message)
+    return value
 
 
 def _wait(predicate, timeout: float, poll: float = 0.2):
@@ -153,12 +163,13 @@ class Tour:
         if answer.kind == "rejected":
             self.show(rejected_lines(launch_id, answer.problems))
             return answer
-        self.show(launched_lines(answer.record))
+        self.show(launched_lines(expect_value(answer.record, f"launch {launch_id} launched without a record")))
         if wait:
             self.show([f"Following {launch_id} (Ctrl-C stops following, not the launch):"])
             followed = follow(client, launch_id, timeout=60, poll=0.5, say=lambda line: self.show([line]))
-            expect(followed.document is not None and followed.final, f"launch {launch_id} did not end within 60 s")
-            self.show(status_lines(client.with_outputs(followed.document)))
+            document = expect_value(followed.document, f"launch {launch_id} did not end within 60 s")
+            expect(followed.final, f"launch {launch_id} did not end within 60 s")
+            self.show(status_lines(client.with_outputs(document)))
         return answer
 
 
@@ -320,7 +331,7 @@ def rejected(tour: Tour) -> str:
     detail = {"launchId": "demo-bad", **HELLO, "container": {"image": "", "resources": {"vcpu": 0}}, "retries": 12}
     answer = tour.launch(detail, launch_flags(detail))
     expect(answer.kind == "rejected", f"expected a rejection, got {answer.kind}")
-    fields = sorted(p.get("field") for p in answer.problems)
+    fields = sorted(str(p.get("field")) for p in answer.problems)
     expect(fields == ["container.image", "container.resources.vcpu", "retries"], f"problems of {fields}")
     expect(tour.sandbox.launch_record("demo-bad") is None, "a rejected launch must leave no record")
     return "Task Launch Rejected, nothing submitted"
