@@ -131,8 +131,6 @@ def _rule(rule_id: str, entry: Any, where: str, problems: list[str]) -> Rule | N
     return Rule(rule_id, tags, scope) if tags else None
 
 
-
-
 def _entries(block: dict, key: str, problems: list[str]) -> list:
     entries = block.get(key) or []
     if not isinstance(entries, list):

@@ -68,9 +68,12 @@ def cmd_up(args: argparse.Namespace, ctx: Context) -> int:
     with _quiet_stdout() as out:
         sandbox.start()
         env = sandbox.emulator.environment()
+        functions = [
+            f"{n} (batch {b.batch_size}, window {b.batching_window_seconds} s)" for n, b in sandbox.paths.items()
+        ]
         lines = [
             f"batchlane sandbox ({sandbox.config.name}) is up in {sandbox.started_in:.1f} s at {sandbox.endpoint}",
-            f"  functions: {', '.join(f'{n} (batch {b.batch_size}, window {b.batching_window_seconds} s)' for n, b in sandbox.paths.items())}",
+            f"  functions: {', '.join(functions)}",
             f"  event bus: {sandbox.config.bus_name}; Batch queues: {', '.join(sandbox.deployment.queue_arns)}",
             f"  jobs: {_jobs_line(sandbox)}",
             "",
