@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -302,7 +303,9 @@ def test_list_shows_queues_and_rules_in_precedence_order(cli, table, configs):
     assert human.code == 0
     rules = human.out.split("Rules (6,")[1].splitlines()[2:]
     assert [line.split()[0] for line in rules] == ["0001", "0003", "0002", "9", "8", "0004"]
-    assert "0004  *           *           *              default" in human.out
+    columns = {line.split()[0]: re.split(r"\s{2,}", line.strip()) for line in rules}
+    assert columns["9"] == ["9", "project=p", "critical"]
+    assert columns["0004"] == ["0004", "matches everything", "default"]
 
 
 def test_set_queue_create_update_and_drain(cli, table, stored):
@@ -373,8 +376,10 @@ def test_set_rule_replaces_and_warns_about_ties_and_dead_tags(cli, table, stored
     assert stored()["rule#r1"] == {"pk": "routing", "sk": "rule#r1", "tags": ["zz", "a"], "project": "p"}
     tie = cli("routes", "set", "rule", "r0", "--tags", "zz", "--project", "p", "--json")
     assert json.loads(tie.out)["warnings"] == [
-        "rule r0 (project=p): no enabled queue with weight > 0 carries any of its tags [zz]; launches it matches are rejected",
-        "rule r1 names the same project=p as rule r0, which wins the tie (its id sorts first): rule r1 never applies",
+        "rule r0 (project=p): no enabled queue with weight > 0 carries any of its tags [zz]; "
+        "launches it matches are rejected",
+        "rule r1 has the same scope (project=p) as rule r0, which wins the tie (its id sorts first): "
+        "rule r1 never applies",
     ]
     assert tie.err.count("warning: ") == 2
 
@@ -386,7 +391,7 @@ def test_delete(cli, table, stored):
     assert missing.code == 1 and missing.err == "batchlane: no rule 'nope' in table batchlane-dev-routing\n"
     deleted = cli("routes", "delete", "queue", "q")
     assert deleted.code == 0 and deleted.out == "Deleted queue q\n"
-    assert "rule r ((any launch)): no enabled queue" in deleted.err
+    assert "rule r (matches everything): no enabled queue" in deleted.err
     assert cli("routes", "delete", "rule", "r", "--json").out.startswith("{")
     assert stored() == {}
 

@@ -16,7 +16,8 @@ import yaml
 import waiting
 from batchlane.deployment.config import load_config
 from batchlane.sandbox.demo import EXAMPLES
-from batchlane.sandbox.local import TIMEOUT_REASON, LocalExecution
+from batchlane.sandbox.local import TIMEOUT_REASON
+from batchlane.sandbox.local_execution import LocalExecution
 from batchlane.sandbox.provision import status_path_available
 from batchlane.sandbox.scenario import load_scenario, parse_scenario
 from tests.e2e.conftest import task

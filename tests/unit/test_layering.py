@@ -24,6 +24,7 @@ DOMAIN = frozenset(
     {
         "batchlane.routing.engine",
         "batchlane.routing.items",
+        "batchlane.routing.scope",
         "batchlane.flyteadmin",
         "batchlane.launch.models",
         "batchlane.launch.planner",

@@ -9,7 +9,7 @@ import pytest
 
 from batchlane.cli.main import build_parser
 from batchlane.cli.sandbox import _execution
-from batchlane.sandbox.local import LocalExecution, execution_of
+from batchlane.sandbox.local_execution import LocalExecution, execution_of
 from batchlane.sandbox.scenario import ScenarioError, load_image_map, parse_scenario
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "toolkit" / "batchlane" / "sandbox" / "examples"

@@ -3,10 +3,11 @@
 The block may be the whole file or nested anywhere inside a larger YAML document such as Helm
 values (``configmap.adminServer.queues`` or ``configMaps.adminServer.queues``).
 
-An ``executionQueues`` entry may also carry batchlane's optional ``weight`` (a whole number
->= 0, default 1), ``enabled`` (default true) and ``capabilities`` (the routing item's map), so that ``batchlane routes export`` output
-imports back unchanged. Flyte itself only reads ``dynamic`` and ``attributes``. Any other key is
-an error naming it: a dropped ``Domain:`` or ``workflow:`` would silently widen a rule.
+An ``executionQueues`` entry may also carry batchlane's optional ``weight`` (a whole number >= 0,
+default 1), ``enabled`` (default true) and ``capabilities`` (the routing item's map), so that
+``batchlane routes export`` output imports back unchanged. Flyte itself only reads ``dynamic`` and
+``attributes``. Any other key is an error naming it: a dropped ``Domain:`` or ``workflow:`` would
+silently widen a rule.
 
 The text may hold several YAML documents (a Kubernetes manifest), and the config may be embedded
 as a string (a ConfigMap's ``data: {adminServer.yaml: |...}``): both are searched.
@@ -24,8 +25,9 @@ from typing import Any
 
 import yaml
 
-from batchlane.routing.engine import Decision, Queue, RoutingTable, Rule, decide
-from batchlane.routing.items import MalformedItem, capabilities_from_item, rule_ids
+from batchlane.routing.engine import UNKNOWN, Decision, Queue, RoutingTable, Rule, decide
+from batchlane.routing.items import MalformedItem, capabilities_from_item, queue_item, rule_ids
+from batchlane.routing.scope import Scope
 
 
 class FlyteConfigError(ValueError):
@@ -42,7 +44,7 @@ def _find_queues_block(node: Any) -> dict | None:
         block = node.get("queues")
         if isinstance(block, dict) and ("executionQueues" in block or "workflowConfigs" in block):
             return block
-        children = node.values()
+        children = list(node.values())
     elif isinstance(node, list):
         children = node
     else:
@@ -55,7 +57,9 @@ def _find_queues_block(node: Any) -> dict | None:
 
 
 QUEUE_KEYS = ("dynamic", "attributes", "weight", "enabled", "capabilities")
-RULE_KEYS = ("project", "domain", "workflowName", "tags")
+# How FlyteAdmin spells each field of a rule's scope in a ``workflowConfigs`` entry.
+FLYTE_SCOPE_KEYS = {"project": "project", "domain": "domain", "workflow": "workflowName"}
+RULE_KEYS = (*FLYTE_SCOPE_KEYS.values(), "tags")
 
 
 def _unknown_keys(entry: dict, allowed: tuple[str, ...], where: str, problems: list[str]) -> bool:
@@ -72,6 +76,69 @@ def _names(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _queue(entry: Any, where: str, problems: list[str]) -> Queue | None:
+    """One ``executionQueues`` entry; None (with the problem noted) when it is not a usable queue."""
+    if isinstance(entry, dict) and entry.get("dynamic") is not None and not isinstance(entry["dynamic"], str):
+        problems.append(
+            f"{where}.dynamic: the job queue name must be a string, got {entry['dynamic']!r} "
+            "(quote it: YAML reads unquoted yes/no/on/off/true/false and numbers otherwise)"
+        )
+        return None
+    if not isinstance(entry, dict) or not isinstance(entry.get("dynamic"), str) or not entry["dynamic"]:
+        problems.append(f"{where}.dynamic: the job queue name is missing")
+        return None
+    if _unknown_keys(entry, QUEUE_KEYS, where, problems):
+        return None
+    attributes = _names(entry.get("attributes"), f"{where}.attributes", problems)
+    weight, enabled = entry.get("weight", 1), entry.get("enabled", True)
+    if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
+        problems.append(f"{where}.weight: must be a whole number >= 0")
+        return None
+    if not isinstance(enabled, bool):
+        problems.append(f"{where}.enabled: must be true or false")
+        return None
+    try:
+        capabilities = capabilities_from_item(entry.get("capabilities"))
+    except MalformedItem as exc:
+        problems.append(f"{where}: {exc}")
+        return None
+    return Queue(entry["dynamic"], attributes, weight, enabled, capabilities) if attributes else None
+
+
+def _scope(entry: dict, where: str, problems: list[str]) -> Scope:
+    """The scope a ``workflowConfigs`` entry names; an empty field names nothing."""
+    named: dict[str, str] = {}
+    for ours, theirs in FLYTE_SCOPE_KEYS.items():
+        value = entry.get(theirs)
+        if value in (None, ""):
+            continue
+        if not isinstance(value, str):
+            problems.append(f"{where}.{theirs}: must be a string")
+            continue
+        named[ours] = value
+    return Scope.of(named)
+
+
+def _rule(rule_id: str, entry: Any, where: str, problems: list[str]) -> Rule | None:
+    """One ``workflowConfigs`` entry; None (with the problem noted) when it is not a usable rule."""
+    if not isinstance(entry, dict):
+        problems.append(f"{where}: must be a mapping")
+        return None
+    if _unknown_keys(entry, RULE_KEYS, where, problems):
+        return None
+    tags = _names(entry.get("tags"), f"{where}.tags", problems)
+    scope = _scope(entry, where, problems)
+    return Rule(rule_id, tags, scope) if tags else None
+
+
+def _entries(block: dict, key: str, problems: list[str]) -> list:
+    entries = block.get(key) or []
+    if not isinstance(entries, list):
+        problems.append(f"queues.{key}: must be a list")
+        return []
+    return entries
+
+
 def parse_flyte_config(text: str, source: str = "config") -> RoutingTable:
     try:
         documents = list(yaml.safe_load_all(text))
@@ -81,68 +148,56 @@ def parse_flyte_config(text: str, source: str = "config") -> RoutingTable:
     if block is None:
         raise FlyteConfigError(f"{source}: no FlyteAdmin 'queues:' block with executionQueues/workflowConfigs found")
     problems: list[str] = []
-    queues: list[Queue] = []
-    lists = {}
-    for key in ("executionQueues", "workflowConfigs"):
-        lists[key] = block.get(key) or []
-        if not isinstance(lists[key], list):
-            problems.append(f"queues.{key}: must be a list")
-            lists[key] = []
-    for i, entry in enumerate(lists["executionQueues"]):
-        where = f"queues.executionQueues[{i}]"
-        if isinstance(entry, dict) and entry.get("dynamic") is not None and not isinstance(entry["dynamic"], str):
-            problems.append(
-                f"{where}.dynamic: the job queue name must be a string, got {entry['dynamic']!r} "
-                "(quote it: YAML reads unquoted yes/no/on/off/true/false and numbers otherwise)"
-            )
-            continue
-        if not isinstance(entry, dict) or not isinstance(entry.get("dynamic"), str) or not entry["dynamic"]:
-            problems.append(f"{where}.dynamic: the job queue name is missing")
-            continue
-        if _unknown_keys(entry, QUEUE_KEYS, where, problems):
-            continue
-        attributes = _names(entry.get("attributes"), f"{where}.attributes", problems)
-        weight, enabled = entry.get("weight", 1), entry.get("enabled", True)
-        if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
-            problems.append(f"{where}.weight: must be a whole number >= 0")
-            continue
-        if not isinstance(enabled, bool):
-            problems.append(f"{where}.enabled: must be true or false")
-            continue
-        try:
-            capabilities = capabilities_from_item(entry.get("capabilities"))
-        except MalformedItem as exc:
-            problems.append(f"{where}: {exc}")
-            continue
-        if attributes:
-            queues.append(Queue(entry["dynamic"], attributes, weight, enabled, capabilities))
-    configs = lists["workflowConfigs"]
-    rules: list[Rule] = []
-    for rule_id, (i, entry) in zip(rule_ids(len(configs)), enumerate(configs)):
-        where = f"queues.workflowConfigs[{i}]"
-        if not isinstance(entry, dict):
-            problems.append(f"{where}: must be a mapping")
-            continue
-        if _unknown_keys(entry, RULE_KEYS, where, problems):
-            continue
-        tags = _names(entry.get("tags"), f"{where}.tags", problems)
-        fields = {}
-        for ours, theirs in (("project", "project"), ("domain", "domain"), ("workflow", "workflowName")):
-            value = entry.get(theirs)
-            if value in (None, ""):
-                continue
-            if not isinstance(value, str):
-                problems.append(f"{where}.{theirs}: must be a string")
-                continue
-            fields[ours] = value
-        if tags:
-            rules.append(Rule(rule_id, tags, **fields))
+    execution_queues = _entries(block, "executionQueues", problems)
+    configs = _entries(block, "workflowConfigs", problems)
+    queues = [
+        queue
+        for i, entry in enumerate(execution_queues)
+        if (queue := _queue(entry, f"queues.executionQueues[{i}]", problems)) is not None
+    ]
+    rules = [
+        rule
+        for rule_id, (i, entry) in zip(rule_ids(len(configs)), enumerate(configs))
+        if (rule := _rule(rule_id, entry, f"queues.workflowConfigs[{i}]", problems)) is not None
+    ]
     names = [q.name for q in queues]
     for dup in sorted({n for n in names if names.count(n) > 1}):
         problems.append(f"queues.executionQueues: queue {dup!r} is listed twice")
     if problems:
         raise FlyteConfigError(f"{source}: " + "; ".join(problems))
     return RoutingTable(tuple(queues), tuple(rules))
+
+
+def _execution_queue(queue: Queue) -> dict[str, Any]:
+    """A queue as an ``executionQueues`` entry (what ``_queue`` reads back); defaults left out."""
+    entry: dict[str, Any] = {"dynamic": queue.name, "attributes": list(queue.attributes)}
+    if queue.weight != 1:
+        entry["weight"] = queue.weight
+    if not queue.enabled:
+        entry["enabled"] = False
+    if queue.capabilities != UNKNOWN:
+        entry["capabilities"] = queue_item(queue)["capabilities"]
+    return entry
+
+
+def _workflow_config(rule: Rule) -> dict[str, Any]:
+    """A rule as a ``workflowConfigs`` entry (what ``_rule`` reads back)."""
+    return {FLYTE_SCOPE_KEYS[ours]: value for ours, value in rule.scope.named().items()} | {"tags": list(rule.tags)}
+
+
+def flyte_yaml(table: RoutingTable, source: str) -> str:
+    """The table as a FlyteAdmin ``queues:`` block that ``parse_flyte_config`` reads back."""
+    queues = [_execution_queue(q) for q in table.queues]
+    configs = [_workflow_config(r) for r in sorted(table.rules, key=lambda r: r.id)]  # file order = tie-break order
+    header = (
+        f"# FlyteAdmin queue configuration, exported by batchlane from {source}.\n"
+        "# workflowConfigs are in rule-id order (the tie-break order); `weight` and `enabled` are\n"
+        "# batchlane extensions (FlyteAdmin does not know them), written only when not the default.\n"
+    )
+    body = yaml.safe_dump(
+        {"queues": {"executionQueues": queues, "workflowConfigs": configs}}, sort_keys=False, default_flow_style=False
+    )
+    return header + body
 
 
 def flyteadmin_table(table: RoutingTable) -> RoutingTable:
@@ -155,13 +210,15 @@ def flyteadmin_table(table: RoutingTable) -> RoutingTable:
     ordered = sorted(table.rules, key=lambda r: r.id)
 
     def last(domain: str | None) -> Rule | None:
-        matching = [r for r in ordered if r.domain is None or r.domain == domain]
+        matching = [r for r in ordered if r.scope.domain is None or r.scope.domain == domain]
         return matching[-1] if matching else None
 
-    domains = sorted({r.domain for r in ordered if r.domain is not None})
+    domains = sorted({r.scope.domain for r in ordered if r.scope.domain is not None})
     chosen = [(d, last(d)) for d in domains] + [(None, last(None))]
     kept = [(domain, rule) for domain, rule in chosen if rule is not None]
-    rules = tuple(Rule(rule_id, rule.tags, domain=domain) for rule_id, (domain, rule) in zip(rule_ids(len(kept)), kept))
+    rules = tuple(
+        Rule(rule_id, rule.tags, Scope(domain=domain)) for rule_id, (domain, rule) in zip(rule_ids(len(kept)), kept)
+    )
     return RoutingTable(table.queues, rules)
 
 
@@ -173,7 +230,7 @@ class ModeDifference:
     """Where the two modes send the launch a rule is written for."""
 
     rule: Rule
-    launch: tuple[str, str, str]  # project, domain, workflow
+    launch: Scope  # names all three fields
     documented: Decision
     flyteadmin: Decision
 
@@ -184,8 +241,8 @@ def mode_differences(table: RoutingTable, key: str) -> list[ModeDifference]:
     flyteadmin = flyteadmin_table(table)
     differences = []
     for rule in sorted(table.rules, key=lambda r: r.id):
-        launch = (rule.project or ANY, rule.domain or ANY, rule.workflow or ANY)
+        launch = rule.scope.sample_launch(ANY)
         ours, theirs = decide(table, *launch, key=key), decide(flyteadmin, *launch, key=key)
         if (ours.queue, ours.tag) != (theirs.queue, theirs.tag):
-            differences.append(ModeDifference(rule, launch, ours, theirs))
+            differences.append(ModeDifference(rule, Scope(*launch), ours, theirs))
     return differences

@@ -30,6 +30,8 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 
+from batchlane.routing.scope import EVERYWHERE, Scope
+
 EC2 = "EC2"
 FARGATE = "FARGATE"
 PLATFORMS = (EC2, FARGATE)
@@ -130,28 +132,10 @@ class Queue:
 class Rule:
     id: str
     tags: tuple[str, ...]
-    project: str | None = None
-    domain: str | None = None
-    workflow: str | None = None
-
-    def applies_to(self, project: str, domain: str, workflow: str) -> bool:
-        return (
-            (self.project is None or self.project == project)
-            and (self.domain is None or self.domain == domain)
-            and (self.workflow is None or self.workflow == workflow)
-        )
-
-    @property
-    def specificity(self) -> tuple[bool, bool, bool]:
-        return (self.workflow is not None, self.project is not None, self.domain is not None)
+    scope: Scope = EVERYWHERE
 
     def describe(self) -> str:
-        named = [
-            f"{k}={v}"
-            for k, v in (("project", self.project), ("domain", self.domain), ("workflow", self.workflow))
-            if v is not None
-        ]
-        return f"rule {self.id} ({', '.join(named) or 'matches everything'}) -> tags [{', '.join(self.tags)}]"
+        return f"rule {self.id} ({self.scope}) -> tags [{', '.join(self.tags)}]"
 
 
 @dataclass(frozen=True)
@@ -219,13 +203,7 @@ class Decision:
     def as_dict(self) -> dict:
         rule = None
         if self.rule is not None:
-            rule = {
-                "id": self.rule.id,
-                "project": self.rule.project,
-                "domain": self.rule.domain,
-                "workflow": self.rule.workflow,
-                "tags": list(self.rule.tags),
-            }
+            rule = {"id": self.rule.id, **self.rule.scope.as_dict(), "tags": list(self.rule.tags)}
         return {
             "queue": self.queue,
             "tag": self.tag,
@@ -243,12 +221,12 @@ class Decision:
         }
 
 
-def select_rule(rules: tuple[Rule, ...] | list[Rule], project: str, domain: str, workflow: str) -> Rule | None:
-    applicable = [r for r in rules if r.applies_to(project, domain, workflow)]
+def select_rule(rules: tuple[Rule, ...] | list[Rule], launch: Scope) -> Rule | None:
+    applicable = [r for r in rules if r.scope.covers(launch)]
     if not applicable:
         return None
-    best = max(r.specificity for r in applicable)
-    return min((r for r in applicable if r.specificity == best), key=lambda r: r.id)
+    best = max(r.scope.specificity for r in applicable)
+    return min((r for r in applicable if r.scope.specificity == best), key=lambda r: r.id)
 
 
 def _score(key: str, queue: Queue) -> float:
@@ -328,10 +306,10 @@ def decide(
     """Choose the job queue for one launch; ``key`` (the launch id) makes the choice repeatable,
     ``needs`` passes over queues that cannot run the job, ``now`` (epoch seconds) makes unhealthy
     queues avoided (None: health is not considered)."""
-    where = f"project={project}, domain={domain}, workflow={workflow}"
-    rule = select_rule(table.rules, project, domain, workflow)
+    launch = Scope(project, domain, workflow)
+    rule = select_rule(table.rules, launch)
     if rule is None:
-        return Decision(None, None, None, reason=f"no routing rule applies to {where}", needs=needs)
+        return Decision(None, None, None, reason=f"no routing rule applies to {launch}", needs=needs)
     skipped: list[str] = []
     for tag in rule.tags:
         carriers = [q for q in table.queues if tag in q.attributes]
@@ -347,7 +325,7 @@ def decide(
         rule,
         (),
         tuple(skipped),
-        reason=f"{rule.describe()} applies to {where}, but no enabled queue {which}carries any of its tags "
+        reason=f"{rule.describe()} applies to {launch}, but no enabled queue {which}carries any of its tags "
         f"({'; '.join(skipped)})",
         needs=needs,
     )

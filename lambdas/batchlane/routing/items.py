@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from batchlane.routing.engine import CAPACITY_TYPES, PLATFORMS, UNKNOWN, Capabilities, Queue, RoutingTable, Rule
+from batchlane.routing.scope import SCOPE_FIELDS, Scope
 
 PARTITION = "routing"
 QUEUE_PREFIX = "queue#"
@@ -30,7 +31,7 @@ KEY_ATTR = "pk"
 SORT_ATTR = "sk"
 _QUEUE_FIELDS = {"attributes", "weight", "enabled", "description", "capabilities", "unhealthyUntil", "blockedReason"}
 CAPABILITY_FIELDS = ("platform", "vcpus", "memory", "gpus", "capacity")
-_RULE_FIELDS = {"project", "domain", "workflow", "tags", "description"}
+_RULE_FIELDS = {*SCOPE_FIELDS, "tags", "description"}
 
 
 class MalformedItem(ValueError):
@@ -117,7 +118,8 @@ def queue_from_item(name: str, item: Mapping[str, Any]) -> Queue:
     reason = item.get("blockedReason")
     if reason is not None and not isinstance(reason, str):
         problems.append("blockedReason must be a string")
-    attributes, capabilities = (), UNKNOWN
+    attributes: tuple[str, ...] = ()
+    capabilities = UNKNOWN
     try:
         attributes = _strings(item.get("attributes"), "attributes", ordered=False)
     except MalformedItem as exc:
@@ -135,13 +137,8 @@ def rule_from_item(rule_id: str, item: Mapping[str, Any]) -> Rule:
     _unknown(item, _RULE_FIELDS)
     if not rule_id:
         raise MalformedItem("the rule id after 'rule#' is empty")
-    return Rule(
-        rule_id,
-        _strings(item.get("tags"), "tags", ordered=True),
-        project=_optional_name(item, "project"),
-        domain=_optional_name(item, "domain"),
-        workflow=_optional_name(item, "workflow"),
-    )
+    scope = Scope(**{name: _optional_name(item, name) for name in SCOPE_FIELDS})
+    return Rule(rule_id, _strings(item.get("tags"), "tags", ordered=True), scope)
 
 
 def table_from_items(items: Mapping[str, Mapping[str, Any]]) -> tuple[RoutingTable, list[str]]:
@@ -182,11 +179,7 @@ def queue_item(queue: Queue) -> dict[str, Any]:
 
 
 def rule_item(rule: Rule) -> dict[str, Any]:
-    item: dict[str, Any] = {KEY_ATTR: PARTITION, SORT_ATTR: RULE_PREFIX + rule.id, "tags": list(rule.tags)}
-    for field in ("project", "domain", "workflow"):
-        if getattr(rule, field) is not None:
-            item[field] = getattr(rule, field)
-    return item
+    return {KEY_ATTR: PARTITION, SORT_ATTR: RULE_PREFIX + rule.id, "tags": list(rule.tags), **rule.scope.named()}
 
 
 def items_from_table(table: RoutingTable) -> list[dict[str, Any]]:

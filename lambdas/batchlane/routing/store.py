@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from aws_lambda_powertools.utilities.parameters import DynamoDBProvider
 from boto3.dynamodb.conditions import Key
@@ -19,7 +19,9 @@ class RoutingItemsProvider(DynamoDBProvider):
     """Powertools' provider, but returning whole items: routing items are flat and hand-edited,
     and one item without a ``value`` attribute must not break the whole read."""
 
-    def _get_multiple(self, path: str, **sdk_options: Any) -> dict[str, dict[str, Any]]:
+    # Powertools types the values as strings (one ``value`` attribute per item); whole items are what
+    # this provider is for, and the caller reads them as such.
+    def _get_multiple(self, path: str, **sdk_options: Any) -> dict[str, dict[str, Any]]:  # type: ignore[override]
         sdk_options["KeyConditionExpression"] = Key(self.key_attr).eq(path)
         items: list[dict] = []
         while True:
@@ -42,7 +44,8 @@ class DynamoRoutingSource:
         self._parsed: tuple[object, RoutingTable] | None = None
 
     def table(self, max_age: int) -> RoutingTable:
-        items = self.provider.get_multiple(PARTITION, max_age=max_age)
+        # Without a transform, get_multiple hands back what _get_multiple returned: whole items.
+        items = cast(dict[str, dict[str, Any]], self.provider.get_multiple(PARTITION, max_age=max_age))
         # The provider hands back the same cached object while it is fresh: parse (and report
         # malformed items) once per read from DynamoDB, not once per launch.
         if self._parsed is None or self._parsed[0] is not items:
@@ -67,7 +70,8 @@ class DynamoQueueHealth:
             table.update_item(
                 Key={KEY_ATTR: PARTITION, SORT_ATTR: QUEUE_PREFIX + queue},
                 UpdateExpression="SET unhealthyUntil = :until, blockedReason = :reason",
-                ConditionExpression="attribute_exists(#sk) AND (attribute_not_exists(unhealthyUntil) OR unhealthyUntil < :until)",
+                ConditionExpression="attribute_exists(#sk) "
+                "AND (attribute_not_exists(unhealthyUntil) OR unhealthyUntil < :until)",
                 ExpressionAttributeNames={"#sk": SORT_ATTR},
                 ExpressionAttributeValues={":until": until, ":reason": reason or "jobs reported blocked"},
             )

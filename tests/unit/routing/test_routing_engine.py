@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from batchlane.routing import Queue, RoutingTable, Rule, decide
+from batchlane.routing import Queue, RoutingTable, Rule, Scope, decide
 from batchlane.routing.engine import select_rule
 
 IDS = [f"launch-{i}" for i in range(2000)]
@@ -37,40 +37,44 @@ QUEUES = [q("qa", "a"), q("qb", "b"), q("qc", "c"), q("qd", "d"), q("qe", "e")]
 def test_most_specific_rule_wins(project, domain, workflow, expected):
     rules = [
         Rule("any", ("a",)),
-        Rule("dom", ("a",), domain="d"),
-        Rule("proj", ("a",), project="p"),
-        Rule("pd", ("a",), project="p", domain="d"),
-        Rule("wf", ("a",), workflow="w"),
+        Rule("dom", ("a",), Scope(domain="d")),
+        Rule("proj", ("a",), Scope(project="p")),
+        Rule("pd", ("a",), Scope(project="p", domain="d")),
+        Rule("wf", ("a",), Scope(workflow="w")),
     ]
-    assert select_rule(rules, project, domain, workflow).id == expected
+    assert select_rule(rules, Scope(project, domain, workflow)).id == expected
 
 
 def test_workflow_alone_beats_project_and_domain():
-    rules = [Rule("1", ("a",), project="p", domain="d"), Rule("2", ("b",), workflow="w")]
+    rules = [Rule("1", ("a",), Scope(project="p", domain="d")), Rule("2", ("b",), Scope(workflow="w"))]
     assert decide(table(QUEUES, rules), "p", "d", "w", "k").queue == "qb"
 
 
 def test_project_alone_beats_domain_alone_whatever_the_order():
-    rules = [Rule("1", ("a",), domain="d"), Rule("2", ("b",), project="p")]
+    rules = [Rule("1", ("a",), Scope(domain="d")), Rule("2", ("b",), Scope(project="p"))]
     assert decide(table(QUEUES, rules), "p", "d", "w", "k").queue == "qb"
     assert decide(table(QUEUES, rules[::-1]), "p", "d", "w", "k").queue == "qb"
 
 
 def test_a_rule_applies_only_when_every_named_field_matches():
-    rules = [Rule("1", ("a",), project="p", domain="d", workflow="w"), Rule("2", ("b",))]
+    rules = [Rule("1", ("a",), Scope(project="p", domain="d", workflow="w")), Rule("2", ("b",))]
     assert decide(table(QUEUES, rules), "p", "d", "w", "k").queue == "qa"
     for launch in [("p", "d", "x"), ("p", "x", "w"), ("x", "d", "w")]:
         assert decide(table(QUEUES, rules), *launch, "k").queue == "qb"
 
 
 def test_ties_go_to_the_lowest_rule_id_which_is_file_order_for_imported_rules():
-    rules = [Rule("0002", ("b",), domain="d"), Rule("0001", ("a",), domain="d"), Rule("0003", ("c",), domain="d")]
+    rules = [
+        Rule("0002", ("b",), Scope(domain="d")),
+        Rule("0001", ("a",), Scope(domain="d")),
+        Rule("0003", ("c",), Scope(domain="d")),
+    ]
     decision = decide(table(QUEUES, rules), "p", "d", "w", "k")
     assert (decision.rule.id, decision.queue) == ("0001", "qa")
 
 
 def test_most_specific_rule_is_final_no_fallback_to_a_less_specific_one():
-    rules = [Rule("1", ("a",), workflow="w"), Rule("2", ("b",))]
+    rules = [Rule("1", ("a",), Scope(workflow="w")), Rule("2", ("b",))]
     queues = [q("qa", "a", enabled=False), q("qb", "b")]
     decision = decide(table(queues, rules), "p", "d", "w", "k")
     assert decision.queue is None and decision.rule.id == "1"
@@ -155,7 +159,7 @@ def test_weight_zero_drains_a_queue_and_disabled_queues_are_skipped():
 
 
 def test_no_applicable_rule_is_a_clear_rejection():
-    decision = decide(table(QUEUES, [Rule("1", ("a",), project="other")]), "p", "d", "w", "k")
+    decision = decide(table(QUEUES, [Rule("1", ("a",), Scope(project="other"))]), "p", "d", "w", "k")
     assert not decision.matched and decision.queue is None and decision.rule is None
     assert decision.reason == "no routing rule applies to project=p, domain=d, workflow=w"
     assert decision.as_dict()["queue"] is None and decision.as_dict()["candidates"] == []
@@ -163,7 +167,7 @@ def test_no_applicable_rule_is_a_clear_rejection():
 
 def test_no_queue_for_any_tag_names_the_rule_and_every_tag():
     queues = [q("off", "a", enabled=False)]
-    decision = decide(table(queues, [Rule("7", ("a", "zz"), domain="d")]), "p", "d", "w", "k")
+    decision = decide(table(queues, [Rule("7", ("a", "zz"), Scope(domain="d"))]), "p", "d", "w", "k")
     assert decision.queue is None and decision.rule.id == "7"
     assert "no enabled queue carries any of its tags" in decision.reason
     assert "a: queues off are disabled or have weight 0" in decision.reason

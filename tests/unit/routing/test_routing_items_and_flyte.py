@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from batchlane.flyteadmin import FlyteConfigError, parse_flyte_config
-from batchlane.routing import Queue, RoutingTable, Rule, decide
+from batchlane.routing import Queue, RoutingTable, Rule, Scope, decide
 from batchlane.routing.items import items_from_table, rule_ids, table_from_items
 
 CONFIGS = Path(__file__).parent / "configs"
@@ -22,7 +22,7 @@ def by_sk(items):
 def test_items_round_trip():
     table = RoutingTable(
         (Queue("gpu", ("gpu",), 2, True), Queue("cpu", ("default", "critical"), 0, False)),
-        (Rule("0001", ("gpu", "default"), project="p", domain="d", workflow="w"), Rule("0002", ("default",))),
+        (Rule("0001", ("gpu", "default"), Scope(project="p", domain="d", workflow="w")), Rule("0002", ("default",))),
     )
     items = items_from_table(table)
     assert by_sk(items)["queue#gpu"] == {
@@ -53,7 +53,7 @@ def test_hand_written_items_with_defaults_and_dynamodb_numbers():
     table, problems = table_from_items(items)
     assert problems == []
     assert set(table.queues) == {Queue("a", ("x",), 1, True), Queue("b", ("x", "y"), 3, True)}
-    assert table.rules == (Rule("r", ("x",), domain="d"),)
+    assert table.rules == (Rule("r", ("x",), Scope(domain="d")),)
 
 
 @pytest.mark.parametrize(
@@ -122,7 +122,7 @@ def test_flyte_config_nested_in_helm_values():
         ("batch-ondemand", ("default", "critical")),
         ("batch-spot", ("default",)),
     ]
-    assert [(r.id, r.domain, r.tags) for r in table.rules] == [
+    assert [(r.id, r.scope.domain, r.tags) for r in table.rules] == [
         ("0001", "production", ("critical", "default")),
         ("0002", None, ("default",)),
     ]

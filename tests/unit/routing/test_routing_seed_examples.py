@@ -17,7 +17,7 @@ def load(name: str):
 def test_simple_setup_parses_to_one_queue_and_a_catch_all_rule():
     table = load("seed-simple.yaml")
     assert [(q.name, q.attributes, q.weight, q.enabled) for q in table.queues] == [("tutorial", ("default",), 1, True)]
-    assert [(r.id, r.tags, r.project, r.domain, r.workflow) for r in table.rules] == [
+    assert [(r.id, r.tags, *r.scope.as_dict().values()) for r in table.rules] == [
         ("0001", ("default",), None, None, None)
     ]
 
@@ -42,7 +42,7 @@ def test_three_queue_setup_parses_in_file_order():
         ("critical", ("critical",)),
         ("default", ("default",)),
     ]
-    assert [(r.id, r.project, r.domain, r.workflow, r.tags) for r in table.rules] == [
+    assert [(r.id, *r.scope.as_dict().values(), r.tags) for r in table.rules] == [
         ("0001", "my_queue_1", "production", "my_workflow_1", ("critical",)),
         ("0002", "production", None, "my_workflow_2", ("gpu",)),
         ("0003", "my_queue_3", "production", "my_workflow_3", ("critical",)),

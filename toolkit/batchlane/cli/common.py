@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 # Exit codes, the same for every command.
 OK = 0
@@ -39,7 +39,7 @@ class CliError(Exception):
 class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (``prog: error: ... (see prog --help)``)."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -75,14 +75,18 @@ def _global_options() -> argparse.ArgumentParser:
 GLOBAL_OPTIONS = _global_options()
 
 
-def add_group(subparsers, name: str, help: str, description: str | None = None):
+# What ``add_subparsers`` returns: where a group's commands are added.
+Commands = argparse._SubParsersAction
+
+
+def add_group(subparsers: Commands, name: str, help: str, description: str | None = None) -> Commands:
     """A command group (``batchlane routes``); returns the subparsers to add its commands to."""
     parser = subparsers.add_parser(name, help=help, description=description or help, parents=[GLOBAL_OPTIONS])
     return parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND", required=True)
 
 
 def add_command(
-    subparsers,
+    subparsers: Commands,
     name: str,
     handler: Callable[[argparse.Namespace, Context], int],
     help: str,

@@ -24,7 +24,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from batchlane.cli.common import OK, USAGE, CliError, Context, add_command, min_success_ratio, read_text
+from batchlane.cli.common import OK, USAGE, CliError, Commands, Context, add_command, min_success_ratio, read_text
 from batchlane.client.answers import answers_queue_name
 from batchlane.client.render import launched_lines, rejected_lines, sent_line, status_lines
 from batchlane.common.event_types import LAUNCH_REQUESTED
@@ -196,6 +196,8 @@ def cmd_launch(args: argparse.Namespace, ctx: Context) -> int:
             ctx.lines(rejected_lines(launch_id, answer.problems))
         return NOT_OK
     record = answer.record
+    if record is None:  # a launched answer carries its record
+        raise _no_answer(ctx, launch_id, answer, args.answer_timeout)
     for line in launched_lines(record):
         say(line)
     if args.wait:
@@ -215,21 +217,8 @@ def cmd_launch(args: argparse.Namespace, ctx: Context) -> int:
     return OK
 
 
-def register(subparsers) -> None:
-    p = add_command(
-        subparsers,
-        "launch",
-        cmd_launch,
-        help="launch a task or map task (Task Launch Requested) and wait for the answer",
-        description=(
-            "Put a Task Launch Requested event on the deployment's bus (docs/launch-event.md), from flags\n"
-            "or a launch detail file (JSON or YAML; flags override its fields), and wait for the answer:\n"
-            "the launch record (Task Launched) or, where the deployment has an answers queue, the\n"
-            "Task Launch Rejected event with its problems. --wait follows the status to the end.\n\n"
-            "exit codes: 0 launched (--wait: succeeded), 1 rejected, no answer, failed or aborted,\n"
-            "2 invalid input, 3 AWS error"
-        ),
-    )
+def _task_options(p: argparse.ArgumentParser) -> None:
+    """What the launch is: the task, its container, inputs and what it needs."""
     p.add_argument("--file", metavar="FILE", help="a launch detail, JSON or YAML ('-': stdin)")
     p.add_argument("--launch-id", metavar="ID", help="idempotency key (default: generated from the task name)")
     for name in ("project", "domain", "workflow", "task"):
@@ -254,6 +243,24 @@ def register(subparsers) -> None:
     p.add_argument("--memory", type=int, metavar="MIB")
     p.add_argument("--gpu", type=int, metavar="N")
     p.add_argument("--role", metavar="ARN|NAME")
+
+
+def register(subparsers: Commands) -> None:
+    p = add_command(
+        subparsers,
+        "launch",
+        cmd_launch,
+        help="launch a task or map task (Task Launch Requested) and wait for the answer",
+        description=(
+            "Put a Task Launch Requested event on the deployment's bus (docs/launch-event.md), from flags\n"
+            "or a launch detail file (JSON or YAML; flags override its fields), and wait for the answer:\n"
+            "the launch record (Task Launched) or, where the deployment has an answers queue, the\n"
+            "Task Launch Rejected event with its problems. --wait follows the status to the end.\n\n"
+            "exit codes: 0 launched (--wait: succeeded), 1 rejected, no answer, failed or aborted,\n"
+            "2 invalid input, 3 AWS error"
+        ),
+    )
+    _task_options(p)
     p.add_argument(
         "--min-success-ratio", type=min_success_ratio, metavar="R", help="map tasks: fraction that must succeed, 0..1"
     )

@@ -8,6 +8,7 @@ Exit codes: 0 ok, 1 not found / no match, 2 usage or invalid input, 3 AWS error,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -82,10 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         print("batchlane: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `batchlane routes export | head`: not an error
-        try:
+        with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError):
-            pass
         return 0
     except Exception as exc:
         if os.environ.get("BATCHLANE_DEBUG"):

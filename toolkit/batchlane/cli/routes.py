@@ -1,17 +1,16 @@
 """``batchlane routes``: see, check and edit queue routing (the routing table, or a FlyteAdmin file).
 
 Routing decisions come from ``batchlane.routing.decide``, the same function the launcher runs;
-item shapes from ``batchlane.routing.items``. Exit codes: ``batchlane.cli.common``.
+item shapes from ``batchlane.routing.items``. Reading and planning are in ``routes_parse``, how
+things are shown in ``routes_present``. Exit codes: ``batchlane.cli.common``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
-from collections.abc import Iterable
 from typing import Any
 
 from batchlane.cli.common import (
@@ -19,6 +18,7 @@ from batchlane.cli.common import (
     OK,
     USAGE,
     CliError,
+    Commands,
     Context,
     add_command,
     add_group,
@@ -26,154 +26,48 @@ from batchlane.cli.common import (
     non_negative_int,
     read_text,
 )
-from batchlane.client.render import decision_lines, describe_item, table_text
-from batchlane.client.routing import SAMPLE_LAUNCH_ID
-from batchlane.routing import Needs, RoutingTable, Rule, decide
-from batchlane.routing.engine import ANY_JOB, PLATFORMS, UNKNOWN, Queue
+from batchlane.cli.routes_parse import (
+    QUEUE_NAME_RE,
+    RULE_ID_RE,
+    check_queue_names,
+    normalized_item,
+    parse_routing_file,
+    plan_import,
+    positive_number,
+    positive_whole,
+    put_changed,
+    read_table,
+    routing_store,
+)
+from batchlane.cli.routes_present import (
+    FLYTEADMIN,
+    MODES,
+    count,
+    diff_lines,
+    plan_counts,
+    plan_rows,
+    precedence,
+    queue_doc,
+    queue_rows,
+    routing_warnings,
+    rule_doc,
+    rule_rows,
+)
+from batchlane.client.render import decision_lines, table_text
+from batchlane.client.routing import SAMPLE_LAUNCH_ID, RoutingTableStore
+from batchlane.routing import Needs, RoutingTable, Rule, Scope, decide
+from batchlane.routing.engine import ANY_JOB, PLATFORMS, Queue
 from batchlane.routing.items import (
-    KEY_ATTR,
-    PARTITION,
     QUEUE_PREFIX,
     RULE_PREFIX,
     SORT_ATTR,
-    MalformedItem,
     capabilities_from_item,
     items_from_table,
-    queue_from_item,
     queue_item,
-    rule_from_item,
     rule_item,
     table_from_items,
 )
-
-QUEUE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")  # AWS Batch job queue names
-RULE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-# --- reading sources ---------------------------------------------------------------------------
-
-
-def parse_routing_file(text: str, source: str, fmt: str = "auto") -> RoutingTable:
-    """A FlyteAdmin config (``queues:`` anywhere in the document) or an ``export --format items`` list."""
-    import yaml
-
-    from batchlane.flyteadmin import FlyteConfigError, parse_flyte_config
-
-    if fmt in ("auto", "items"):
-        try:
-            document = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise CliError(f"{source}: not valid YAML or JSON: {' '.join(str(exc).split())}", USAGE) from None
-        if isinstance(document, list):
-            return _table_from_item_list(document, source)
-        if fmt == "items":
-            raise CliError(
-                f"{source}: expected a list of routing items (batchlane routes export --format items)", USAGE
-            )
-    try:
-        return parse_flyte_config(text, source)
-    except FlyteConfigError as exc:
-        raise CliError(" ".join(str(exc).split()), USAGE) from None
-
-
-def _table_from_item_list(document: list, source: str) -> RoutingTable:
-    items: dict[str, Any] = {}
-    problems: list[str] = []
-    for i, item in enumerate(document):
-        if not isinstance(item, dict) or not isinstance(item.get(SORT_ATTR), str):
-            problems.append(f"[{i}]: not a routing item (a mapping with {SORT_ATTR!r})")
-        elif item.get(KEY_ATTR, PARTITION) != PARTITION:
-            problems.append(f"[{i}]: {KEY_ATTR} must be {PARTITION!r}")
-        elif item[SORT_ATTR] in items:
-            problems.append(f"[{i}]: {item[SORT_ATTR]} is listed twice")
-        else:
-            items[item[SORT_ATTR]] = item
-    table, malformed = table_from_items(items)
-    problems += malformed
-    if problems:
-        raise CliError(f"{source}: " + "; ".join(problems), USAGE)
-    return table
-
-
-def _store(ctx: Context):
-    from batchlane.client.routing import RoutingTableStore
-
-    return RoutingTableStore(ctx.resource("dynamodb"), ctx.table_name("routing"))
-
-
-def _read_table(ctx: Context, store) -> tuple[RoutingTable, dict[str, dict[str, Any]]]:
-    """The routing table as the launcher sees it; malformed items are warnings, never fatal."""
-    items = store.items()
-    table, problems = table_from_items(items)
-    for problem in problems:
-        ctx.warn(f"skipping malformed routing item {problem}")
-    return table, items
-
-
-# --- presenting ----------------------------------------------------------------------------------
-
-
-def _scope(rule: Rule) -> str:
-    named = [f"{f}={getattr(rule, f)}" for f in ("project", "domain", "workflow") if getattr(rule, f) is not None]
-    return " ".join(named) or "(any launch)"
-
-
-def _precedence(rule: Rule) -> tuple:
-    """Sort key: the first rule in this order that applies to a launch is the one that wins."""
-    return tuple(not s for s in rule.specificity), rule.id
-
-
-def _queue_doc(queue: Queue) -> dict[str, Any]:
-    doc = {"name": queue.name, "attributes": list(queue.attributes), "weight": queue.weight, "enabled": queue.enabled}
-    if queue.capabilities != UNKNOWN:
-        doc["capabilities"] = queue.capabilities.as_dict()
-    if queue.unhealthy_until is not None:
-        doc.update(unhealthyUntil=queue.unhealthy_until, blockedReason=queue.blocked_reason)
-    return doc
-
-
-def _rule_doc(rule: Rule) -> dict[str, Any]:
-    return {
-        "id": rule.id,
-        "project": rule.project,
-        "domain": rule.domain,
-        "workflow": rule.workflow,
-        "tags": list(rule.tags),
-    }
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "(none)"
-    if isinstance(value, (list, tuple, set)):
-        return "[" + ", ".join(map(str, value)) + "]"
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
-def routing_warnings(table: RoutingTable) -> list[str]:
-    """Things that are valid but probably not meant: rules that can never route anything."""
-    warnings: list[str] = []
-    for rule in sorted(table.rules, key=_precedence):
-        if not any(q.eligible and tag in q.attributes for tag in rule.tags for q in table.queues):
-            warnings.append(
-                f"rule {rule.id} ({_scope(rule)}): no enabled queue with weight > 0 carries any of its "
-                f"tags [{', '.join(rule.tags)}]; launches it matches are rejected"
-            )
-    scopes: dict[tuple, str] = {}
-    for rule in sorted(table.rules, key=lambda r: r.id):
-        scope = (rule.project, rule.domain, rule.workflow)
-        if scope in scopes:
-            warnings.append(
-                f"rule {rule.id} names the same {_scope(rule)} as rule {scopes[scope]}, "
-                f"which wins the tie (its id sorts first): rule {rule.id} never applies"
-            )
-        else:
-            scopes[scope] = rule.id
-    return warnings
+from batchlane.routing.scope import SCOPE_FIELDS
 
 
 def _warn_all(ctx: Context, table: RoutingTable) -> list[str]:
@@ -185,9 +79,6 @@ def _warn_all(ctx: Context, table: RoutingTable) -> list[str]:
 
 # --- explain -----------------------------------------------------------------------------------------
 
-FLYTEADMIN = "flyteadmin"
-MODES = ("documented", FLYTEADMIN)
-
 
 def in_mode(table: RoutingTable, mode: str) -> RoutingTable:
     """``flyteadmin``: the rules as FlyteAdmin's allocator reads them (domain only, last wins)."""
@@ -196,19 +87,25 @@ def in_mode(table: RoutingTable, mode: str) -> RoutingTable:
     return flyteadmin_table(table) if mode == FLYTEADMIN else table
 
 
-def cmd_explain(args: argparse.Namespace, ctx: Context) -> int:
+def _explained_table(args: argparse.Namespace, ctx: Context) -> tuple[RoutingTable, str]:
+    """The table ``explain`` decides with (a file offline, or the routing table) and where it came from."""
     if args.config:
         table = parse_routing_file(read_text(args.config), args.config)  # offline: no AWS at all
         source = f"config {args.config} (offline)"
     else:
-        store = _store(ctx)
-        table, items = _read_table(ctx, store)
+        store = routing_store(ctx)
+        table, items = read_table(ctx, store)
         source = f"table {store.name} ({ctx.where})"
         if not items:
             ctx.warn(f"table {store.name} has no routing items (load some with: batchlane routes import FILE)")
-    table = in_mode(table, args.mode)
     source += f", {args.mode} mode" if args.mode == FLYTEADMIN else ""
+    return in_mode(table, args.mode), source
+
+
+def cmd_explain(args: argparse.Namespace, ctx: Context) -> int:
+    table, source = _explained_table(args, ctx)
     key = args.launch_id or SAMPLE_LAUNCH_ID
+    launch = Scope(args.project, args.domain, args.workflow)
     needs = Needs(
         platform=args.platform,
         vcpu=args.vcpu if args.vcpu is not None else ANY_JOB.vcpu,
@@ -220,29 +117,14 @@ def cmd_explain(args: argparse.Namespace, ctx: Context) -> int:
     queue, hint_reason = decision.with_hint(args.queue_hint)  # what the launcher would do with the hint
     if args.json:
         document = decision.as_dict()
-        document["launch"] = {
-            "project": args.project,
-            "domain": args.domain,
-            "workflow": args.workflow,
-            "launchId": key,
-            "sampleLaunchId": args.launch_id is None,
-        }
+        document["launch"] = {**launch.as_dict(), "launchId": key, "sampleLaunchId": args.launch_id is None}
         if args.queue_hint:
             document["queueHint"] = {"hint": args.queue_hint, "queue": queue, "reason": hint_reason}
         document["source"] = source
         ctx.emit_json(document)
     else:
-        ctx.lines(
-            decision_lines(
-                decision,
-                project=args.project,
-                domain=args.domain,
-                workflow=args.workflow,
-                launch_id=key,
-                sample=args.launch_id is None,
-                source=source,
-            )
-        )
+        sample = args.launch_id is None
+        ctx.lines(decision_lines(decision, launch=launch, launch_id=key, sample=sample, source=source))
         if hint_reason:
             ctx.out(f"Queue hint: {hint_reason}; the launch goes to {queue or 'no queue'}")
     return OK if decision.matched else NOT_FOUND
@@ -251,98 +133,39 @@ def cmd_explain(args: argparse.Namespace, ctx: Context) -> int:
 # --- import / export -------------------------------------------------------------------------------
 
 
-def _normalized(sk: str, item: dict[str, Any]) -> dict[str, Any] | None:
-    """An existing item in the codec's canonical form, or None when it is malformed."""
-    try:
-        if sk.startswith(QUEUE_PREFIX):
-            return queue_item(queue_from_item(sk[len(QUEUE_PREFIX) :], item))
-        if sk.startswith(RULE_PREFIX):
-            return rule_item(rule_from_item(sk[len(RULE_PREFIX) :], item))
-    except MalformedItem:
-        return None
-    return None
-
-
-def _changes(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
-    if old is None:
-        return "replaces a malformed item"
-    order = ["project", "domain", "workflow", "tags", "attributes", "weight", "enabled", "capabilities"]
-    fields = [f for f in order if f in old or f in new]
-    return ", ".join(f"{f} {_show(old.get(f))} -> {_show(new.get(f))}" for f in fields if old.get(f) != new.get(f))
-
-
-# Kept from the existing item on a write, and not a change by themselves.
-_NOT_COMPARED = ("description", "unhealthyUntil", "blockedReason")
-
-
-def _keep_operator_fields(existing: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
-    """What a file without them must not erase: the description, the aggregator's health mark, and
-    capabilities (a FlyteAdmin file has none; the table's came from the deployment or an operator)."""
-    kept = {k: existing[k] for k in _NOT_COMPARED if k in existing}
-    if item[SORT_ATTR].startswith(QUEUE_PREFIX) and "capabilities" not in item and "capabilities" in existing:
-        kept["capabilities"] = existing["capabilities"]
-    return {**item, **kept}
-
-
-def _plan(existing: dict[str, dict[str, Any]], wanted: dict[str, dict[str, Any]], replace: bool) -> dict[str, list]:
-    plan: dict[str, list] = {"added": [], "updated": [], "unchanged": [], "deleted": [], "kept": []}
-    for sk, item in wanted.items():
-        if sk not in existing:
-            plan["added"].append((sk, item, describe_item(item)))
-            continue
-        old = _normalized(sk, existing[sk])
-        item = _keep_operator_fields(existing[sk], item)
-        if old == {k: v for k, v in item.items() if k not in _NOT_COMPARED}:
-            plan["unchanged"].append((sk, existing[sk], ""))
-            continue
-        plan["updated"].append((sk, item, _changes(old, item)))
-    for sk in sorted(set(existing) - set(wanted)):
-        if replace:
-            plan["deleted"].append((sk, None, "not in the file"))
-        else:
-            plan["kept"].append((sk, existing[sk], "not in the file; --replace deletes it"))
-    return plan
-
-
-def diff_lines(table: RoutingTable) -> list[str]:
-    """``routes import --diff``: every rule whose launch the two modes route differently."""
-    from batchlane.flyteadmin import mode_differences
-
-    differences = mode_differences(table, SAMPLE_LAUNCH_ID)
-    lines = [
-        f"{len(differences)} of {len(table.rules)} rules route differently in FlyteAdmin's mode "
-        "(domain only, last matching rule wins) than in batchlane's (most specific rule wins):"
-    ]
-    for d in differences:
-        lines.append(f"  {d.rule.describe()}")
-        lines.append(f"    launch project={d.launch[0]} domain={d.launch[1]} workflow={d.launch[2]}")
-        for mode, decision in (("documented", d.documented), (FLYTEADMIN, d.flyteadmin)):
-            lines.append(f"    {mode:<10}  -> {decision.queue or 'no queue'} (tag {decision.tag or '-'})")
-    return lines
-
-
-def check_queue_names(ctx: Context, names: Iterable[str], allow_unknown: bool) -> None:
-    """Routing items may name only the queues the deployment has (or lists in extraJobQueueArns):
-    a launch routed elsewhere would be refused by SubmitJob (the launcher may submit to no other).
-    ``--allow-unknown-queues`` writes them anyway (e.g. before the config that adds them is deployed)."""
-    if allow_unknown:
+def _report_import(
+    args: argparse.Namespace, ctx: Context, store: RoutingTableStore, imported: RoutingTable, plan: dict[str, list]
+) -> None:
+    final = {sk: item for kind in ("added", "updated", "unchanged", "kept") for sk, item, _ in plan[kind]}
+    result, problems = table_from_items(final)
+    for problem in problems:
+        ctx.warn(f"malformed routing item kept in the table (not in the file): {problem}")
+    if args.json:
+        document: dict[str, Any] = {
+            "table": store.name,
+            "file": args.file,
+            "dryRun": args.dry_run,
+            "replace": args.replace,
+        }
+        document.update({kind: [sk for sk, _, _ in entries] for kind, entries in plan.items()})
+        warnings = routing_warnings(result)
+        document["warnings"] = warnings + problems
+        ctx.emit_json(document)
+        for warning in warnings:
+            ctx.warn(warning)
         return
-    try:
-        config = ctx.config()
-    except CliError as exc:
-        raise CliError(
-            f"cannot check queue names against deployment {ctx.deployment!r} ({exc}); "
-            "name the deployment with --deployment, or pass --allow-unknown-queues",
-            USAGE,
-        ) from None
-    unknown = sorted(set(names) - config.routable_queue_names)
-    if unknown:
-        known = ", ".join(sorted(config.routable_queue_names))
-        raise CliError(
-            f"deployment {config.name} has no job queue named {', '.join(unknown)} (it has: {known}); "
-            "rename them, add their ARNs to extraJobQueueArns, or pass --allow-unknown-queues",
-            USAGE,
-        )
+    verb = "Would import" if args.dry_run else "Imported"
+    ctx.out(
+        f"{verb} {args.file} into table {store.name} ({ctx.where}): "
+        f"{count(len(imported.queues), 'queue')}, {count(len(imported.rules), 'rule')}"
+    )
+    rows = plan_rows(plan)
+    if rows:
+        ctx.lines(table_text(rows))
+    ctx.out(plan_counts(plan))
+    if args.dry_run:
+        ctx.out("Dry run: nothing was written.")
+    _warn_all(ctx, result)
 
 
 def cmd_import(args: argparse.Namespace, ctx: Context) -> int:
@@ -353,79 +176,21 @@ def cmd_import(args: argparse.Namespace, ctx: Context) -> int:
     imported = in_mode(parsed, args.mode)
     check_queue_names(ctx, [q.name for q in imported.queues], args.allow_unknown_queues)
     wanted = {item[SORT_ATTR]: item for item in items_from_table(imported)}
-    store = _store(ctx)
-    existing = store.items()
-    plan = _plan(existing, wanted, args.replace)
+    store = routing_store(ctx)
+    plan = plan_import(store.items(), wanted, args.replace)
     if not args.dry_run:
         store.write(
             puts=[item for _, item, _ in plan["added"] + plan["updated"]], deletes=[sk for sk, _, _ in plan["deleted"]]
         )
-    final = {sk: item for kind in ("added", "updated", "unchanged", "kept") for sk, item, _ in plan[kind]}
-    result, problems = table_from_items(final)
-    for problem in problems:
-        ctx.warn(f"malformed routing item kept in the table (not in the file): {problem}")
-    warnings = routing_warnings(result)
-    if args.json:
-        document = {"table": store.name, "file": args.file, "dryRun": args.dry_run, "replace": args.replace}
-        document.update({kind: [sk for sk, _, _ in entries] for kind, entries in plan.items()})
-        document["warnings"] = warnings + problems
-        ctx.emit_json(document)
-        for warning in warnings:
-            ctx.warn(warning)
-        return OK
-    verb = "Would import" if args.dry_run else "Imported"
-    ctx.out(
-        f"{verb} {args.file} into table {store.name} ({ctx.where}): "
-        f"{_count(len(imported.queues), 'queue')}, {_count(len(imported.rules), 'rule')}"
-    )
-    rows = [[kind, sk, note] for kind in ("added", "updated", "deleted", "kept") for sk, _, note in plan[kind]]
-    if rows:
-        for line in table_text(rows):
-            ctx.out(line)
-    counts = ", ".join(f"{len(plan[k])} {k}" for k in ("added", "updated", "deleted", "unchanged", "kept") if plan[k])
-    ctx.out(counts.capitalize() + "." if counts else "Nothing to do: the file is empty and so is the table.")
-    if args.dry_run:
-        ctx.out("Dry run: nothing was written.")
-    _warn_all(ctx, result)
+    _report_import(args, ctx, store, imported, plan)
     return OK
 
 
-def flyte_yaml(table: RoutingTable, source: str) -> str:
-    import yaml
-
-    queues = []
-    for q in table.queues:
-        entry: dict[str, Any] = {"dynamic": q.name, "attributes": list(q.attributes)}
-        if q.weight != 1:
-            entry["weight"] = q.weight
-        if not q.enabled:
-            entry["enabled"] = False
-        if q.capabilities != UNKNOWN:
-            entry["capabilities"] = queue_item(q)["capabilities"]
-        queues.append(entry)
-    configs = []
-    for rule in sorted(table.rules, key=lambda r: r.id):  # file order = tie-break order on import
-        entry = {
-            theirs: getattr(rule, ours)
-            for ours, theirs in (("project", "project"), ("domain", "domain"), ("workflow", "workflowName"))
-            if getattr(rule, ours) is not None
-        }
-        entry["tags"] = list(rule.tags)
-        configs.append(entry)
-    header = (
-        f"# FlyteAdmin queue configuration, exported by batchlane from {source}.\n"
-        "# workflowConfigs are in rule-id order (the tie-break order); `weight` and `enabled` are\n"
-        "# batchlane extensions (FlyteAdmin does not know them), written only when not the default.\n"
-    )
-    body = yaml.safe_dump(
-        {"queues": {"executionQueues": queues, "workflowConfigs": configs}}, sort_keys=False, default_flow_style=False
-    )
-    return header + body
-
-
 def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
-    store = _store(ctx)
-    table, _ = _read_table(ctx, store)
+    from batchlane.flyteadmin import flyte_yaml
+
+    store = routing_store(ctx)
+    table, _ = read_table(ctx, store)
     if args.format == "items":
         sys.stdout.write(json.dumps(items_from_table(table), indent=2) + "\n")
     else:
@@ -437,17 +202,16 @@ def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
-    store = _store(ctx)
-    items = store.items()
-    table, problems = table_from_items(items)
-    rules = sorted(table.rules, key=_precedence)
+    store = routing_store(ctx)
+    table, problems = table_from_items(store.items())
+    rules = sorted(table.rules, key=precedence)
     warnings = routing_warnings(table)
     if args.json:
         ctx.emit_json(
             {
                 "table": store.name,
-                "queues": [_queue_doc(q) for q in table.queues],
-                "rules": [_rule_doc(r) for r in rules],
+                "queues": [queue_doc(q) for q in table.queues],
+                "rules": [rule_doc(r) for r in rules],
                 "problems": problems,
                 "warnings": warnings,
             }
@@ -456,28 +220,11 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
     ctx.out(f"Table {store.name} ({ctx.where})")
     ctx.out(f"Queues ({len(table.queues)}):")
     if table.queues:
-        now = time.time()
-        rows = [["NAME", "ATTRIBUTES", "WEIGHT", "ENABLED", "CAPABILITIES", "HEALTH"]]
-        rows += [
-            [
-                q.name,
-                ",".join(q.attributes),
-                str(q.weight),
-                "yes" if q.enabled else "no",
-                q.capabilities.describe() if q.capabilities != UNKNOWN else "unknown (assumed capable)",
-                "healthy" if q.healthy(now) else f"blocked until {q.unhealthy_until}",
-            ]
-            for q in table.queues
-        ]
-        for line in table_text(rows):
-            ctx.out(line)
+        ctx.lines(table_text(queue_rows(table.queues)))
     ctx.out(f"Rules ({len(rules)}, most specific first: the first one that applies to a launch decides):")
     if rules:
-        rows = [["ID", "PROJECT", "DOMAIN", "WORKFLOW", "TAGS"]]
-        rows += [[r.id, r.project or "*", r.domain or "*", r.workflow or "*", ",".join(r.tags)] for r in rules]
-        for line in table_text(rows):
-            ctx.out(line)
-    if not any(r.specificity == (False, False, False) for r in rules):
+        ctx.lines(table_text(rule_rows(rules)))
+    if not any(r.scope.everywhere for r in rules):
         ctx.out("No rule matches every launch: launches no rule applies to are rejected.")
     for problem in problems:
         ctx.warn(f"skipping malformed routing item {problem}")
@@ -486,7 +233,7 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
     return OK
 
 
-def _after_write(ctx: Context, store, json_out: bool, document: dict[str, Any], message: str) -> int:
+def _after_write(ctx: Context, store: RoutingTableStore, json_out: bool, document: dict[str, Any], message: str) -> int:
     table, _ = table_from_items(store.items())
     warnings = routing_warnings(table)
     if json_out:
@@ -499,22 +246,6 @@ def _after_write(ctx: Context, store, json_out: bool, document: dict[str, Any], 
     return OK
 
 
-def _put_changed(store, noun: str, name: str, item: dict[str, Any], existing: dict[str, Any] | None) -> tuple[str, str]:
-    """Write ``item`` (keeping the existing item's description) unless the table already holds it;
-    the action (created, updated, unchanged) and the line that says it."""
-    old = _normalized(item[SORT_ATTR], existing) if existing is not None else None
-    written = {**item, **{k: existing[k] for k in _NOT_COMPARED if existing and k in existing}}
-    if existing is None:
-        action, message = "created", f"Created {noun} {name}: {describe_item(written)}"
-    elif old == item:
-        action, message = "unchanged", f"{noun.capitalize()} {name} unchanged: {describe_item(written)}"
-    else:
-        action, message = "updated", f"Updated {noun} {name}: {_changes(old, written)}"
-    if action != "unchanged":
-        store.put(written)
-    return action, message
-
-
 def cmd_set_queue(args: argparse.Namespace, ctx: Context) -> int:
     if not QUEUE_NAME_RE.match(args.name):
         raise CliError(
@@ -522,10 +253,10 @@ def cmd_set_queue(args: argparse.Namespace, ctx: Context) -> int:
             "(letters, digits, - and _, at most 128, starting with a letter or digit)",
             USAGE,
         )
-    store = _store(ctx)
+    store = routing_store(ctx)
     sk = QUEUE_PREFIX + args.name
     existing = store.items().get(sk)
-    old = _normalized(sk, existing) if existing is not None else None
+    old = normalized_item(sk, existing) if existing is not None else None
     if old is None and args.attributes is None:
         state = "is malformed" if existing is not None else "does not exist yet"
         raise CliError(f"queue {args.name} {state}: give --attributes", USAGE)
@@ -538,8 +269,8 @@ def cmd_set_queue(args: argparse.Namespace, ctx: Context) -> int:
         args.enabled if args.enabled is not None else base["enabled"],
         capabilities_from_item(base.get("capabilities")),
     )
-    action, message = _put_changed(store, "queue", args.name, queue_item(queue), existing)
-    return _after_write(ctx, store, args.json, {"action": action, "queue": _queue_doc(queue)}, message)
+    action, message = put_changed(store, "queue", args.name, queue_item(queue), existing)
+    return _after_write(ctx, store, args.json, {"action": action, "queue": queue_doc(queue)}, message)
 
 
 def cmd_set_rule(args: argparse.Namespace, ctx: Context) -> int:
@@ -549,19 +280,19 @@ def cmd_set_rule(args: argparse.Namespace, ctx: Context) -> int:
             "ids also break ties between equally specific rules (the lowest sorts first)",
             USAGE,
         )
-    for field in ("project", "domain", "workflow"):
-        if getattr(args, field) is not None and not getattr(args, field).strip():
+    scope = Scope.of(vars(args))
+    for field, value in scope.named().items():
+        if not value.strip():
             raise CliError(f"--{field} must not be empty (leave it out to match any {field})", USAGE)
-    store = _store(ctx)
-    sk = RULE_PREFIX + args.id
-    existing = store.items().get(sk)
-    rule = Rule(args.id, tuple(args.tags), project=args.project, domain=args.domain, workflow=args.workflow)
-    action, message = _put_changed(store, "rule", args.id, rule_item(rule), existing)
-    return _after_write(ctx, store, args.json, {"action": action, "rule": _rule_doc(rule)}, message)
+    store = routing_store(ctx)
+    existing = store.items().get(RULE_PREFIX + args.id)
+    rule = Rule(args.id, tuple(args.tags), scope)
+    action, message = put_changed(store, "rule", args.id, rule_item(rule), existing)
+    return _after_write(ctx, store, args.json, {"action": action, "rule": rule_doc(rule)}, message)
 
 
 def cmd_delete(args: argparse.Namespace, ctx: Context) -> int:
-    store = _store(ctx)
+    store = routing_store(ctx)
     sk = (QUEUE_PREFIX if args.kind == "queue" else RULE_PREFIX) + args.name
     if not store.delete(sk):
         raise CliError(f"no {args.kind} {args.name!r} in table {store.name}", NOT_FOUND)
@@ -577,22 +308,6 @@ def cmd_delete(args: argparse.Namespace, ctx: Context) -> int:
 # --- registration ------------------------------------------------------------------------------------
 
 
-def _positive_number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
-    return value
-
-
-def _positive_whole(text: str) -> int:
-    if not text.isdigit() or int(text) == 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number > 0, got {text!r}")
-    return int(text)
-
-
 EXPLAIN_HELP = """\
 Shows the rule that applies (the most specific: workflow > project > domain; ties go to the
 lowest rule id, i.e. file order for imported configs), the tag chosen (the first one an enabled
@@ -605,14 +320,10 @@ Exit code 1 when no queue matches (the launch would be rejected).
 """
 
 
-def register(subparsers) -> None:
-    routes = add_group(
-        subparsers,
-        "routes",
-        help="see, check and edit queue routing",
-        description="Queue routing: which AWS Batch job queue a launch goes to.",
-    )
+ALLOW_UNKNOWN_QUEUES_HELP = "write queue names the deployment does not have (its jobQueues and extraJobQueueArns)"
 
+
+def _register_explain(routes: Commands) -> None:
     p = add_command(
         routes,
         "explain",
@@ -620,9 +331,8 @@ def register(subparsers) -> None:
         help="show which queue a launch goes to, and why",
         description="Explain the routing decision for one launch.\n\n" + EXPLAIN_HELP,
     )
-    p.add_argument("--project", required=True)
-    p.add_argument("--domain", required=True)
-    p.add_argument("--workflow", required=True)
+    for field in SCOPE_FIELDS:
+        p.add_argument(f"--{field}", required=True)
     p.add_argument("--launch-id", metavar="ID", help=f"the launch id (default: the sample id {SAMPLE_LAUNCH_ID!r})")
     p.add_argument(
         "--config",
@@ -630,8 +340,8 @@ def register(subparsers) -> None:
         help="evaluate this FlyteAdmin config (or items export) offline, without AWS, instead of the table",
     )
     p.add_argument("--platform", choices=PLATFORMS, help="the job's platform (default: its queue's)")
-    p.add_argument("--vcpu", type=_positive_number, metavar="N", help=f"vCPUs per job (default {ANY_JOB.vcpu:g})")
-    p.add_argument("--memory", type=_positive_whole, metavar="MIB", help=f"MiB per job (default {ANY_JOB.memory})")
+    p.add_argument("--vcpu", type=positive_number, metavar="N", help=f"vCPUs per job (default {ANY_JOB.vcpu:g})")
+    p.add_argument("--memory", type=positive_whole, metavar="MIB", help=f"MiB per job (default {ANY_JOB.memory})")
     p.add_argument("--gpu", type=non_negative_int, metavar="N", help="GPUs per job (default 0)")
     p.add_argument(
         "--mode",
@@ -646,6 +356,8 @@ def register(subparsers) -> None:
         help="the launch's queueHint (e.g. FlyteAdmin's child_queue): show whether routing honours it",
     )
 
+
+def _register_import(routes: Commands) -> None:
     p = add_command(
         routes,
         "import",
@@ -675,12 +387,10 @@ def register(subparsers) -> None:
         action="store_true",
         help="print, for every rule, where the flyteadmin and documented modes disagree; write nothing",
     )
-    p.add_argument(
-        "--allow-unknown-queues",
-        action="store_true",
-        help="write queue names the deployment does not have (its jobQueues and extraJobQueueArns)",
-    )
+    p.add_argument("--allow-unknown-queues", action="store_true", help=ALLOW_UNKNOWN_QUEUES_HELP)
 
+
+def _register_export_and_list(routes: Commands) -> None:
     p = add_command(
         routes,
         "export",
@@ -692,15 +402,10 @@ def register(subparsers) -> None:
         json_output=False,
     )
     p.add_argument("--format", choices=("flyte", "items"), default="flyte")
-
     add_command(routes, "list", cmd_list, help="list queues and rules (rules in precedence order)")
 
-    setter = add_group(
-        routes,
-        "set",
-        help="create or change a queue or a rule",
-        description="batchlane routes set queue NAME ... | set rule ID ...",
-    )
+
+def _register_set_queue(setter: Commands) -> None:
     p = add_command(
         setter,
         "queue",
@@ -717,12 +422,10 @@ def register(subparsers) -> None:
     state = p.add_mutually_exclusive_group()
     state.add_argument("--enabled", dest="enabled", action="store_const", const=True, default=None)
     state.add_argument("--disabled", dest="enabled", action="store_const", const=False)
-    p.add_argument(
-        "--allow-unknown-queues",
-        action="store_true",
-        help="write queue names the deployment does not have (its jobQueues and extraJobQueueArns)",
-    )
+    p.add_argument("--allow-unknown-queues", action="store_true", help=ALLOW_UNKNOWN_QUEUES_HELP)
 
+
+def _register_set_rule(setter: Commands) -> None:
     p = add_command(
         setter,
         "rule",
@@ -733,10 +436,28 @@ def register(subparsers) -> None:
     )
     p.add_argument("id", metavar="ID")
     p.add_argument("--tags", type=csv_list, required=True, metavar="A,B", help="tags to try, in order")
-    p.add_argument("--project")
-    p.add_argument("--domain")
-    p.add_argument("--workflow")
+    for field in SCOPE_FIELDS:
+        p.add_argument(f"--{field}")
 
+
+def register(subparsers: Commands) -> None:
+    routes = add_group(
+        subparsers,
+        "routes",
+        help="see, check and edit queue routing",
+        description="Queue routing: which AWS Batch job queue a launch goes to.",
+    )
+    _register_explain(routes)
+    _register_import(routes)
+    _register_export_and_list(routes)
+    setter = add_group(
+        routes,
+        "set",
+        help="create or change a queue or a rule",
+        description="batchlane routes set queue NAME ... | set rule ID ...",
+    )
+    _register_set_queue(setter)
+    _register_set_rule(setter)
     p = add_command(routes, "delete", cmd_delete, help="delete a queue or a rule")
     p.add_argument("kind", choices=("queue", "rule"))
     p.add_argument("name", metavar="NAME", help="queue name or rule id")

@@ -16,7 +16,7 @@ import sys
 import time
 from contextlib import contextmanager, redirect_stdout
 
-from batchlane.cli.common import OK, USAGE, CliError, Context, add_command, add_group
+from batchlane.cli.common import OK, USAGE, CliError, Commands, Context, add_command, add_group
 from batchlane.common.event_types import LAUNCH_REJECTED
 
 FAILED = 1  # some launch did not end as the scenario expects (or did not end at all)
@@ -41,7 +41,7 @@ def _quiet_stdout():
 
 def _execution(args):
     """``--execute local`` / ``--image-map`` / ``--max-processes``: how the sandbox runs jobs."""
-    from batchlane.sandbox.local import LocalExecution
+    from batchlane.sandbox.local_execution import LocalExecution
     from batchlane.sandbox.scenario import ScenarioError, load_image_map
 
     try:
@@ -68,9 +68,12 @@ def cmd_up(args: argparse.Namespace, ctx: Context) -> int:
     with _quiet_stdout() as out:
         sandbox.start()
         env = sandbox.emulator.environment()
+        functions = [
+            f"{n} (batch {b.batch_size}, window {b.batching_window_seconds} s)" for n, b in sandbox.paths.items()
+        ]
         lines = [
             f"batchlane sandbox ({sandbox.config.name}) is up in {sandbox.started_in:.1f} s at {sandbox.endpoint}",
-            f"  functions: {', '.join(f'{n} (batch {b.batch_size}, window {b.batching_window_seconds} s)' for n, b in sandbox.paths.items())}",
+            f"  functions: {', '.join(functions)}",
             f"  event bus: {sandbox.config.bus_name}; Batch queues: {', '.join(sandbox.deployment.queue_arns)}",
             f"  jobs: {_jobs_line(sandbox)}",
             "",
@@ -231,48 +234,43 @@ def cmd_load(args: argparse.Namespace, ctx: Context) -> int:
     return OK if report.ok else FAILED
 
 
-def register(subparsers) -> None:
-    group = add_group(
-        subparsers,
-        "sandbox",
-        help="run batchlane locally on an AWS emulator (no AWS account)",
-        description="The local sandbox: moto server, batchlane's real handlers, simulated AWS Batch.",
+def _sandbox_options(p: argparse.ArgumentParser) -> None:
+    """What ``up`` and ``run`` share: how the sandbox's buffers and jobs run."""
+    p.add_argument(
+        "--visibility-timeout",
+        type=int,
+        default=2,
+        metavar="SECONDS",
+        help="SQS visibility timeout of the buffers (the stacks use 6 x the function timeout; "
+        "the sandbox compresses time; default 2)",
+    )
+    p.add_argument(
+        "--execute",
+        choices=("simulated", "local"),
+        default=None,
+        help="how jobs run: simulated (default; a scenario may say otherwise) or local: each job's "
+        "command runs as a process on this machine, against the sandbox (no Docker)",
+    )
+    p.add_argument(
+        "--image-map",
+        metavar="FILE",
+        default=None,
+        help="local execution: YAML {image or glob: [words run before the job's command]}; "
+        "'{python}' is this interpreter, ./paths are relative to FILE",
+    )
+    p.add_argument(
+        "--max-processes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="local execution: at most N jobs' processes at once (default: the CPU count)",
     )
 
-    def sandbox_options(p) -> None:
-        p.add_argument(
-            "--visibility-timeout",
-            type=int,
-            default=2,
-            metavar="SECONDS",
-            help="SQS visibility timeout of the buffers (the stacks use 6 x the function timeout; "
-            "the sandbox compresses time; default 2)",
-        )
-        p.add_argument(
-            "--execute",
-            choices=("simulated", "local"),
-            default=None,
-            help="how jobs run: simulated (default; a scenario may say otherwise) or local: each job's "
-            "command runs as a process on this machine, against the sandbox (no Docker)",
-        )
-        p.add_argument(
-            "--image-map",
-            metavar="FILE",
-            default=None,
-            help="local execution: YAML {image or glob: [words run before the job's command]}; "
-            "'{python}' is this interpreter, ./paths are relative to FILE",
-        )
-        p.add_argument(
-            "--max-processes",
-            type=int,
-            default=None,
-            metavar="N",
-            help="local execution: at most N jobs' processes at once (default: the CPU count)",
-        )
 
+def _register_up_and_run(group: Commands) -> None:
     p = add_command(group, "up", cmd_up, help="start the sandbox and keep it running until Ctrl-C", json_output=False)
     p.add_argument("--port", type=int, default=0, help="port of the emulator (default: a free one)")
-    sandbox_options(p)
+    _sandbox_options(p)
     p = add_command(
         group,
         "run",
@@ -284,7 +282,10 @@ def register(subparsers) -> None:
     )
     p.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="overrides timeoutSeconds")
-    sandbox_options(p)
+    _sandbox_options(p)
+
+
+def _register_demo(group: Commands) -> None:
     p = add_command(
         group,
         "demo",
@@ -300,6 +301,9 @@ def register(subparsers) -> None:
     p.add_argument(
         "--log-file", metavar="FILE", default=None, help="where the handlers' logs go (default build/sandbox-demo.log)"
     )
+
+
+def _register_load(group: Commands) -> None:
     p = add_command(
         group,
         "load",
@@ -327,3 +331,15 @@ def register(subparsers) -> None:
         help="overrides the deployment's submitRatePerSecond",
     )
     p.add_argument("--timeout", type=float, default=1800, metavar="SECONDS", help="give up after (default 1800)")
+
+
+def register(subparsers: Commands) -> None:
+    group = add_group(
+        subparsers,
+        "sandbox",
+        help="run batchlane locally on an AWS emulator (no AWS account)",
+        description="The local sandbox: moto server, batchlane's real handlers, simulated AWS Batch.",
+    )
+    _register_up_and_run(group)
+    _register_demo(group)
+    _register_load(group)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import NoReturn
 
 from batchlane.cli.common import (
     NOT_FOUND,
@@ -133,6 +134,8 @@ def _show(args: argparse.Namespace, ctx: Context) -> int:
     from batchlane.client.outputs import read_outputs
 
     document = executions.status(args.target).document
+    if document is None:  # its record went (expired) since the summary was read
+        _no_launch(args, ctx, summary)
     if document.get("outputsUri"):
         document["outputs"] = read_outputs(ctx.client("s3"), document["outputsUri"], ctx.warn)
     _emit(args, ctx, document)
@@ -194,7 +197,7 @@ def _one_child(args: argparse.Namespace, ctx: Context, executions, summary) -> i
     return OK
 
 
-def _no_launch(args: argparse.Namespace, ctx: Context, summary) -> None:
+def _no_launch(args: argparse.Namespace, ctx: Context, summary) -> NoReturn:
     """No launch record: a rejected launch is shown with its problems (its ``rejection`` item)."""
     from batchlane.client.render import rejected_lines
 

@@ -8,6 +8,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from batchlane.routing.items import QUEUE_PREFIX, SORT_ATTR
+from batchlane.routing.scope import Scope
 
 if TYPE_CHECKING:
     from batchlane.common.executions import LaunchRecord
@@ -216,8 +217,7 @@ def describe_item(item: dict[str, Any]) -> str:
     if item[SORT_ATTR].startswith(QUEUE_PREFIX):
         state = "enabled" if item.get("enabled", True) else "disabled"
         return f"attributes [{', '.join(item.get('attributes', []))}], weight {item.get('weight', 1)}, {state}"
-    named = [f"{f}={item[f]}" for f in ("project", "domain", "workflow") if item.get(f) is not None]
-    return f"{' '.join(named) or '(any launch)'} -> tags [{', '.join(item.get('tags', []))}]"
+    return f"{Scope.of(item)} -> tags [{', '.join(item.get('tags', []))}]"
 
 
 def _candidate_state(c) -> str:
@@ -232,14 +232,12 @@ def _candidate_state(c) -> str:
     return f"share {c.share:.1%}" + (f" (unhealthy: {c.unhealthy})" if c.unhealthy else "")
 
 
-def decision_lines(
-    decision: Decision, *, project: str, domain: str, workflow: str, launch_id: str, sample: bool, source: str
-) -> list[str]:
+def decision_lines(decision: Decision, *, launch: Scope, launch_id: str, sample: bool, source: str) -> list[str]:
     """``batchlane routes explain``: the rule, the tag, the candidate queues and their shares, the queue."""
     shown_id = f"{launch_id} (a fixed sample; pass --launch-id for a real one)" if sample else launch_id
     rows = [
         ["Routing from", source],
-        ["Launch", f"project={project} domain={domain} workflow={workflow}"],
+        ["Launch", str(launch)],
         ["Launch id", shown_id],
         ["Needs", decision.needs.describe() + ("" if decision.needs.platform else " (platform: the queue's)")],
         ["Rule", decision.rule.describe().removeprefix("rule ") if decision.rule else "none applies"],

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TypeVar
 
 from batchlane.routing.engine import EC2, FARGATE, Capabilities
 
@@ -91,9 +92,14 @@ def instance_figures(name: str) -> tuple[int | None, int | None, int | None]:
     return sized, _usable_mib(gib * sized / vcpus), sized_gpus
 
 
-def _largest(values: Iterable[int | None]) -> int | None:
-    values = list(values)
-    return None if not values or None in values else max(values)
+Figure = TypeVar("Figure", int, float)
+
+
+def _largest(values: Iterable[Figure | None]) -> Figure | None:
+    """The largest figure; None (unknown) when there is none or any one is unknown."""
+    figures = list(values)
+    known = [v for v in figures if v is not None]
+    return max(known) if known and len(known) == len(figures) else None
 
 
 def environment_capabilities(

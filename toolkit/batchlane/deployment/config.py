@@ -13,16 +13,29 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from batchlane.common.environment import AggregatorEnvironment, LauncherEnvironment, ReconcilerEnvironment
 from batchlane.common.settings import Limits
-from batchlane.common.tenancy import InputsLocationGrant, Pattern, Team, Tenancy
-from batchlane.launch.models import SHARE_IDENTIFIER_PATTERN
+from batchlane.common.tenancy import InputsLocationGrant, Team, Tenancy
+from batchlane.deployment.parts import (
+    ComputeEnvironmentConfig,
+    FunctionConfig,
+    JobQueueConfig,
+    JobRoleConfig,
+    NetworkConfig,
+    NewVpcConfig,
+    RoutingRuleConfig,
+    StatusConfig,
+    Strict,
+)
+
+# The parts the CDK stacks read from here, with the configuration they belong to.
+from batchlane.deployment.parts import ComputeKind as ComputeKind
+from batchlane.deployment.parts import EcsImageType as EcsImageType
 
 SSM_STANDARD_VALUE_CHARS = 4096  # a standard-tier SSM parameter's value
 
@@ -31,13 +44,8 @@ if TYPE_CHECKING:
 
 # The repository's config/ directory (this file is toolkit/batchlane/deployment/config.py).
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
-NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
 IAM_ROLE_NAME_CHARS = 64  # IAM's limit on a role name
-# Batch's fair-share weight factors (SchedulingPolicy ShareAttributes.weightFactor).
-WEIGHT_FACTOR_MIN, WEIGHT_FACTOR_MAX = 0.0001, 999.9999
 JOB_QUEUE_ARN_RE = r"arn:aws[a-z-]*:batch:[a-z0-9-]+:\d{12}:job-queue/[A-Za-z0-9_-]{1,128}"
-# Default instance family of a gpu compute environment that names no instance types.
-DEFAULT_GPU_INSTANCE_TYPES = ("g5",)
 # The retention periods CloudWatch Logs accepts, in days (aws_logs.RetentionDays, in order).
 LOG_RETENTION_DAYS = (
     1,
@@ -65,222 +73,11 @@ LOG_RETENTION_DAYS = (
 )
 
 
-class _Strict(BaseModel):
-    """Unknown keys are errors: a typo must not silently fall back to a default."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
-
-class ComputeKind(str, Enum):
-    EC2 = "ec2"
-    SPOT = "spot"
-    GPU = "gpu"
-    FARGATE = "fargate"
-    FARGATE_SPOT = "fargate-spot"
-
-    @property
-    def is_fargate(self) -> bool:
-        return self in (ComputeKind.FARGATE, ComputeKind.FARGATE_SPOT)
-
-
-class SpotAllocation(str, Enum):
-    SPOT_CAPACITY_OPTIMIZED = "SPOT_CAPACITY_OPTIMIZED"
-    SPOT_PRICE_CAPACITY_OPTIMIZED = "SPOT_PRICE_CAPACITY_OPTIMIZED"
-    BEST_FIT_PROGRESSIVE = "BEST_FIT_PROGRESSIVE"
-
-
-class EcsImageType(str, Enum):
-    """The ECS-optimized AMI family Batch picks for EC2 instances (the NVIDIA ones carry GPU drivers)."""
-
-    ECS_AL2023 = "ECS_AL2023"
-    ECS_AL2023_NVIDIA = "ECS_AL2023_NVIDIA"
-    ECS_AL2 = "ECS_AL2"
-    ECS_AL2_NVIDIA = "ECS_AL2_NVIDIA"
-
-    @property
-    def is_gpu(self) -> bool:
-        return self.value.endswith("_NVIDIA")
-
-
-class ComputeEnvironmentConfig(_Strict):
-    name: Annotated[str, Field(pattern=NAME_RE)]
-    kind: ComputeKind
-    max_vcpus: Annotated[int, Field(alias="maxVcpus", ge=1, le=100_000)] = 256
-    min_vcpus: Annotated[int, Field(alias="minVcpus", ge=0)] = 0
-    # EC2 kinds only; "optimal" lets Batch choose (default for ec2/spot, g5 family for gpu).
-    instance_types: Annotated[list[str], Field(alias="instanceTypes")] = []
-    allocation_strategy: Annotated[SpotAllocation | None, Field(alias="allocationStrategy")] = None
-    spot_bid_percentage: Annotated[int | None, Field(alias="spotBidPercentage", ge=1, le=100)] = None
-    # EC2 kinds only; default ECS_AL2023 (ec2, spot) and ECS_AL2023_NVIDIA (gpu).
-    image_type: Annotated[EcsImageType | None, Field(alias="imageType")] = None
-
-    @property
-    def effective_instance_types(self) -> list[str]:
-        """The instance types Batch may launch: as configured, else g5 (gpu) or optimal (ec2, spot)."""
-        if self.kind.is_fargate:
-            return []
-        return list(self.instance_types) or list(
-            DEFAULT_GPU_INSTANCE_TYPES if self.kind is ComputeKind.GPU else ["optimal"]
-        )
-
-    @property
-    def capabilities(self) -> Capabilities:
-        from batchlane.deployment.capabilities import environment_capabilities
-
-        spot = self.kind in (ComputeKind.SPOT, ComputeKind.FARGATE_SPOT)
-        return environment_capabilities(self.kind.is_fargate, self.effective_instance_types, self.max_vcpus, spot)
-
-    @model_validator(mode="after")
-    def _kind_specific(self) -> ComputeEnvironmentConfig:
-        if self.kind.is_fargate and (
-            self.instance_types or self.min_vcpus or self.allocation_strategy or self.image_type
-        ):
-            raise ValueError(
-                f"compute environment {self.name!r} is {self.kind.value}: instanceTypes, minVcpus, "
-                "allocationStrategy and imageType apply to ec2, spot and gpu kinds only"
-            )
-        if (
-            self.allocation_strategy is not None
-            and self.allocation_strategy.value.startswith("SPOT_")
-            and self.kind is not ComputeKind.SPOT
-        ):
-            raise ValueError(
-                f"compute environment {self.name!r}: allocationStrategy {self.allocation_strategy.value} applies to "
-                f"kind spot only (allowed for {self.kind.value}: BEST_FIT_PROGRESSIVE)"
-            )
-        if self.image_type is not None and self.image_type.is_gpu != (self.kind is ComputeKind.GPU):
-            allowed = [t.value for t in EcsImageType if t.is_gpu == (self.kind is ComputeKind.GPU)]
-            raise ValueError(
-                f"compute environment {self.name!r}: imageType {self.image_type.value} does not fit kind "
-                f"{self.kind.value} (allowed: {', '.join(allowed)})"
-            )
-        bad = [
-            t
-            for t in self.instance_types
-            if not re.fullmatch(r"optimal|[a-z][a-z0-9-]*[0-9][a-z0-9-]*(\.[a-z0-9]+)?", t)
-        ]
-        if bad:
-            raise ValueError(
-                f"compute environment {self.name!r}: instanceTypes {', '.join(bad)} are not instance types or "
-                "families (expected e.g. m6i, m6i.xlarge, g5 or optimal)"
-            )
-        if self.spot_bid_percentage is not None and self.kind is not ComputeKind.SPOT:
-            raise ValueError(f"compute environment {self.name!r}: spotBidPercentage applies to kind spot only")
-        if self.min_vcpus > self.max_vcpus:
-            raise ValueError(f"compute environment {self.name!r}: minVcpus must not exceed maxVcpus")
-        return self
-
-
-class FairShareConfig(_Strict):
-    share_decay_seconds: Annotated[int, Field(alias="shareDecaySeconds", ge=0, le=604_800)] = 3600
-    compute_reservation: Annotated[int, Field(alias="computeReservation", ge=0, le=99)] = 0
-    # share identifier -> weight factor (lower factor = larger share, as Batch defines it). The ids
-    # follow the launch model's shareIdentifier grammar, or no launch could name them.
-    shares: dict[
-        Annotated[str, Field(pattern=SHARE_IDENTIFIER_PATTERN)],
-        Annotated[float, Field(ge=WEIGHT_FACTOR_MIN, le=WEIGHT_FACTOR_MAX)],
-    ] = {}
-
-
-class JobQueueConfig(_Strict):
-    name: Annotated[str, Field(pattern=NAME_RE)]
-    # The Batch job queue name; default "<prefix>-<name>". Routing items refer to this name.
-    queue_name: Annotated[str | None, Field(alias="queueName", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")] = None
-    priority: Annotated[int, Field(ge=0, le=1000)] = 1
-    compute_environments: Annotated[list[str], Field(alias="computeEnvironments", min_length=1, max_length=3)]
-    attributes: Annotated[list[str], Field(min_length=1)]
-    weight: Annotated[int, Field(ge=0, le=1000)] = 1
-    enabled: bool = True
-    fair_share: Annotated[FairShareConfig | None, Field(alias="fairShare")] = None
-    runnable_time_limit_seconds: Annotated[int | None, Field(alias="runnableTimeLimitSeconds", ge=600, le=86_400)] = (
-        None
-    )
-
-
-class RoutingRuleConfig(_Strict):
-    """A FlyteAdmin ``workflowConfigs`` entry: every field named must match."""
-
-    project: str | None = None
-    domain: str | None = None
-    workflow: Annotated[str | None, Field(alias="workflowName")] = None
-    tags: Annotated[list[str], Field(min_length=1)]
-
-
-class JobRoleConfig(_Strict):
-    name: Annotated[str, Field(pattern=NAME_RE)]
-    managed_policies: Annotated[list[str], Field(alias="managedPolicies")] = []
-    # The projects (patterns) whose launches may run as this role; its S3 access is their launch data
-    # only: read under launches/<project>/, write under launches/<project>/*/outputs/ (docs/security.md).
-    projects: Annotated[list[Pattern], Field(min_length=1)] = ["*"]
-
-
-class NewVpcConfig(_Strict):
-    max_azs: Annotated[int, Field(alias="maxAzs", ge=1, le=6)] = 2
-    nat_gateways: Annotated[int, Field(alias="natGateways", ge=0, le=6)] = 1
-    # Interface endpoints for ECR (api, dkr) and CloudWatch Logs: how Fargate jobs, which get no
-    # public IP, pull images and write logs in a VPC without NAT gateways.
-    interface_endpoints: Annotated[bool, Field(alias="interfaceEndpoints")] = False
-
-
-class ExistingVpcConfig(_Strict):
-    vpc_id: Annotated[str, Field(alias="vpcId", pattern=r"^vpc-[0-9a-f]{8,17}$")]
-    availability_zones: Annotated[list[str], Field(alias="availabilityZones", min_length=1)]
-    subnet_ids: Annotated[list[str], Field(alias="subnetIds", min_length=1)]
-    security_group_ids: Annotated[list[str], Field(alias="securityGroupIds")] = []
-
-    @field_validator("subnet_ids")
-    @classmethod
-    def _subnets(cls, value: list[str]) -> list[str]:
-        bad = [s for s in value if not re.fullmatch(r"subnet-[0-9a-f]{8,17}", s)]
-        if bad:
-            raise ValueError(f"not subnet ids: {', '.join(bad)} (expected subnet-xxxxxxxx)")
-        return value
-
-
-class NetworkConfig(_Strict):
-    new_vpc: Annotated[NewVpcConfig | None, Field(alias="newVpc")] = None
-    existing_vpc: Annotated[ExistingVpcConfig | None, Field(alias="existingVpc")] = None
-
-    @model_validator(mode="after")
-    def _one_of(self) -> NetworkConfig:
-        if self.new_vpc and self.existing_vpc:
-            raise ValueError("network: give either newVpc or existingVpc, not both")
-        if not self.new_vpc and not self.existing_vpc:
-            raise ValueError("network: give one of newVpc or existingVpc")
-        return self
-
-
-class FunctionConfig(_Strict):
-    batch_size: Annotated[int, Field(alias="batchSize", ge=1, le=10_000)] = 10
-    batching_window_seconds: Annotated[int, Field(alias="batchingWindowSeconds", ge=0, le=300)] = 0
-    memory_mb: Annotated[int, Field(alias="memoryMb", ge=128, le=10_240)] = 512
-    timeout_seconds: Annotated[int, Field(alias="timeoutSeconds", ge=3, le=900)] = 60
-    max_receive_count: Annotated[int, Field(alias="maxReceiveCount", ge=1, le=1000)] = 10
-    reserved_concurrency: Annotated[int | None, Field(alias="reservedConcurrency", ge=1)] = None
-
-
-class StatusConfig(_Strict):
-    """The status path beyond the aggregator's buffer: progress events and the reconciler."""
-
-    # "Task Status Changed" (kind progress) at most once per launch per interval; 0 turns them off.
-    progress_interval_seconds: Annotated[int, Field(alias="progressIntervalSeconds", ge=0, le=3600)] = 60
-    # Only launches with at least this many children report progress.
-    progress_min_size: Annotated[int, Field(alias="progressMinSize", ge=2, le=10_000)] = 100
-    # The reconciler runs every N minutes and repairs launches silent for longer than silentSeconds.
-    reconcile_every_minutes: Annotated[int, Field(alias="reconcileEveryMinutes", ge=1, le=1440)] = 10
-    silent_seconds: Annotated[int, Field(alias="silentSeconds", ge=60, le=7 * 24 * 3600)] = 1800
-    # AWS Batch requests (DescribeJobs, 100 job ids each) one reconciler run may make.
-    reconcile_request_budget: Annotated[int, Field(alias="reconcileRequestBudget", ge=1, le=10_000)] = 50
-    # A queue whose jobs are reported blocked ("Batch Job Queue Blocked") is unhealthy for this long:
-    # routing prefers its healthy peers of the same tag. 0 turns queue health off.
-    unhealthy_seconds: Annotated[int, Field(alias="unhealthySeconds", ge=0, le=86_400)] = 900
-
-
-class DeploymentConfig(_Strict):
+class DeploymentConfig(Strict):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,19}$")]
     account: Annotated[str | None, Field(pattern=r"^\d{12}$")] = None
     region: Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")] = "us-east-1"
-    network: NetworkConfig = NetworkConfig(newVpc=NewVpcConfig())
+    network: NetworkConfig = NetworkConfig(new_vpc=NewVpcConfig())
     compute_environments: Annotated[list[ComputeEnvironmentConfig], Field(alias="computeEnvironments", min_length=1)]
     job_queues: Annotated[list[JobQueueConfig], Field(alias="jobQueues", min_length=1, max_length=50)]
     routing_rules: Annotated[list[RoutingRuleConfig], Field(alias="routingRules")] = []
@@ -307,8 +104,8 @@ class DeploymentConfig(_Strict):
     # The launcher's event source mapping runs at most this many invocations at once (Lambda's
     # ScalingConfig.MaximumConcurrency, 2..1000); each paces SubmitJob at submitRatePerSecond / this.
     launcher_max_concurrency: Annotated[int, Field(alias="launcherMaxConcurrency", ge=2, le=1000)] = 4
-    aggregator: FunctionConfig = FunctionConfig(batchSize=100, batchingWindowSeconds=2)
-    reconciler: FunctionConfig = FunctionConfig(timeoutSeconds=300)
+    aggregator: FunctionConfig = FunctionConfig(batch_size=100, batching_window_seconds=2)
+    reconciler: FunctionConfig = FunctionConfig(timeout_seconds=300)
     status: StatusConfig = StatusConfig()
     # Tenancy (docs/security.md): who may launch and abort what; none = anyone may do anything.
     teams: list[Team] = []
@@ -505,7 +302,7 @@ class DeploymentConfig(_Strict):
             for q in self.job_queues
         )
         rules = tuple(
-            Rule(rule_id, tuple(r.tags), project=r.project, domain=r.domain, workflow=r.workflow)
+            Rule(rule_id, tuple(r.tags), r.scope)
             for rule_id, r in zip(rule_ids(len(self.routing_rules)), self.routing_rules)
         )
         return RoutingTable(queues, rules)
@@ -584,8 +381,7 @@ class StateNames:
 
 
 def _duplicates(names: list[str]) -> list[str]:
-    seen: set[str] = set()
-    return sorted({n for n in names if n in seen or seen.add(n)})
+    return sorted({n for n in names if names.count(n) > 1})
 
 
 class ConfigError(Exception):

@@ -1,12 +1,13 @@
 """What AWS does inside itself for a simulated Batch job, done straight in the emulator.
 
 Batch's scheduler finding the jobs in its queues, a container's log driver, its output upload and
-Batch's own state-change events are not calls any batchlane code makes: AWS makes them. The emulator runs in this process (emulator.py), so the
-simulated Batch writes them into moto's stores directly, with moto's own backend methods (the
-same code the API requests reach: event rules and targets, log streams, objects with their
-bucket's encryption), instead of an HTTP request each through botocore, the server and moto's
-dispatch: about 5 ms of the one core the sandbox has per request, and a child makes four or five
-of them. Everything batchlane's own code does (handlers, CLI, clients) still goes through the API.
+Batch's own state-change events are not calls any batchlane code makes: AWS makes them. The
+emulator runs in this process (emulator.py), so the simulated Batch writes them into moto's stores
+directly, with moto's own backend methods (the same code the API requests reach: event rules and
+targets, log streams, objects with their bucket's encryption), instead of an HTTP request each
+through botocore, the server and moto's dispatch: about 5 ms of the one core the sandbox has per
+request, and a child makes four or five of them. Everything batchlane's own code does (handlers,
+CLI, clients) still goes through the API.
 """
 
 from __future__ import annotations

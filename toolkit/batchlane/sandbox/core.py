@@ -15,6 +15,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,9 +26,10 @@ from batchlane.common.event_types import EVENT_SOURCE, LAUNCHED
 from batchlane.common.event_types import LAUNCH_REJECTED as REJECTED
 from batchlane.common.executions import FINAL_PHASES, LaunchRecord
 from batchlane.sandbox.emulator import Emulator, EndpointSession
-from batchlane.sandbox.executor import install_describe_jobs
+from batchlane.sandbox.executor_terminate import install_describe_jobs
 from batchlane.sandbox.lambda_service import FunctionPoller, ScheduledFunction
-from batchlane.sandbox.local import LocalBatchExecutor, LocalExecution, execution_of
+from batchlane.sandbox.local import LocalBatchExecutor
+from batchlane.sandbox.local_execution import LocalExecution, execution_of
 from batchlane.sandbox.provision import (
     RECONCILER_HANDLER,
     Buffer,
@@ -122,9 +124,10 @@ class Sandbox:
         self.visibility_timeout_seconds = visibility_timeout_seconds
         self.step_seconds = step_seconds
         self.emulator = Emulator(region=config.region, port=port)
-        self.session: EndpointSession | None = None
-        self.client: BatchlaneClient | None = None  # what a client of the deployment uses, pointed at the emulator
-        self.deployment: Provisioned | None = None
+        # Set by start(): see the properties of the same names.
+        self._session: EndpointSession | None = None
+        self._client: BatchlaneClient | None = None
+        self._deployment: Provisioned | None = None
         self.paths: dict[str, Buffer] = {}
         self.pollers: dict[str, FunctionPoller] = {}
         self.executor: LocalBatchExecutor | None = None
@@ -135,7 +138,7 @@ class Sandbox:
             else config.status.reconcile_every_minutes * 60
         )
         self.silent_seconds = silent_seconds
-        self._uninstall_describe = None
+        self._uninstall_describe: Callable[[], None] | None = None
         self.answers_queue: str | None = None  # the sandbox's own observer (every batchlane event)
         self.client_answers_queue: str | None = None  # for clients: <prefix>-answers
         self.bus_events: list[dict] = []  # everything batchlane published on its bus
@@ -145,6 +148,27 @@ class Sandbox:
         self.timings: dict[str, float] = {}
 
     # ------------------------------------------------------------------ lifecycle
+    @property
+    def session(self) -> EndpointSession:
+        """AWS clients pointed at the emulator (once started)."""
+        if self._session is None:
+            raise RuntimeError("the sandbox is not started")
+        return self._session
+
+    @property
+    def client(self) -> BatchlaneClient:
+        """What a client of the deployment uses, pointed at the emulator (once started)."""
+        if self._client is None:
+            raise RuntimeError("the sandbox is not started")
+        return self._client
+
+    @property
+    def deployment(self) -> Provisioned:
+        """The deployment's resources in the emulator (once started)."""
+        if self._deployment is None:
+            raise RuntimeError("the sandbox is not started")
+        return self._deployment
+
     @property
     def endpoint(self) -> str:
         return self.emulator.endpoint or ""
@@ -162,7 +186,7 @@ class Sandbox:
         t0 = time.monotonic()
         self.emulator.start()
         self.timings["emulator"] = time.monotonic() - t0
-        self.session = EndpointSession(self.endpoint, self.config.region)
+        self._session = EndpointSession(self.endpoint, self.config.region)
         self._set_env(
             {
                 **self.emulator.environment(),
@@ -172,7 +196,7 @@ class Sandbox:
                 "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
             }
         )
-        self.deployment = provision(self.config, self.session)
+        self._deployment = provision(self.config, self.session)
         self.paths = provision_event_paths(
             self.deployment, self.session, visibility_timeout_seconds=self.visibility_timeout_seconds
         )
@@ -181,7 +205,7 @@ class Sandbox:
             self._set_env(buffer.environment)
         self.answers_queue = self._observer()
         self.client_answers_queue = self._client_answers()
-        self.client = BatchlaneClient.for_deployment(self.config, self.session.client)
+        self._client = BatchlaneClient.for_deployment(self.config, self.session.client)
         _clear_handler_caches()
         sqs = self.session.client("sqs")
         for name, buffer in self.paths.items():
@@ -216,7 +240,7 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
-        threads = [
+        threads: list[FunctionPoller | LocalBatchExecutor | ScheduledFunction] = [
             *self.pollers.values(),
             *([self.executor] if self.executor else []),
             *([self.reconciler] if self.reconciler else []),

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -34,7 +34,7 @@ from batchlane.client.routing import SAMPLE_LAUNCH_ID, RoutingTableStore
 from batchlane.client.waiting import Answer, follow, wait_for_answer
 from batchlane.common.event_types import LAUNCH_REQUESTED
 from batchlane.flyteadmin import parse_flyte_config
-from batchlane.routing import Rule, decide
+from batchlane.routing import Rule, Scope, decide
 from batchlane.routing.items import SORT_ATTR, items_from_table, rule_item, table_from_items
 from batchlane.sandbox.core import Sandbox
 
@@ -56,6 +56,16 @@ class StepFailed(Exception):
 def expect(condition: bool, message: str) -> None:
     if not condition:
         raise StepFailed(message)
+
+
+T = TypeVar("T")
+
+
+def expect_value(value: T | None, message: str) -> T:
+    """``value``, which the step expects to be there."""
+    if value is None:
+        raise StepFailed(message)
+    return value
 
 
 def _wait(predicate, timeout: float, poll: float = 0.2):
@@ -153,12 +163,13 @@ class Tour:
         if answer.kind == "rejected":
             self.show(rejected_lines(launch_id, answer.problems))
             return answer
-        self.show(launched_lines(answer.record))
+        self.show(launched_lines(expect_value(answer.record, f"launch {launch_id} launched without a record")))
         if wait:
             self.show([f"Following {launch_id} (Ctrl-C stops following, not the launch):"])
             followed = follow(client, launch_id, timeout=60, poll=0.5, say=lambda line: self.show([line]))
-            expect(followed.document is not None and followed.final, f"launch {launch_id} did not end within 60 s")
-            self.show(status_lines(client.with_outputs(followed.document)))
+            document = expect_value(followed.document, f"launch {launch_id} did not end within 60 s")
+            expect(followed.final, f"launch {launch_id} did not end within 60 s")
+            self.show(status_lines(client.with_outputs(document)))
         return answer
 
 
@@ -209,16 +220,21 @@ def import_routing(tour: Tour) -> str:
 
 
 def explain_route(tour: Tour) -> str:
-    launch = {"project": "production", "domain": "development", "workflow": "my_workflow_2"}
+    project, domain, workflow = "production", "development", "my_workflow_2"
+    launch = Scope(project, domain, workflow)
     tour.say("Which queue would workflow my_workflow_2 of project production get?")
-    tour.command("routes explain " + " ".join(f"--{k} {v}" for k, v in launch.items()))
+    tour.command("routes explain " + " ".join(f"--{k} {v}" for k, v in launch.named().items()))
     store = tour.routing()
     table, problems = table_from_items(store.items())
     expect(not problems, f"malformed routing items: {problems}")
-    decision = decide(table, *launch.values(), SAMPLE_LAUNCH_ID)
+    decision = decide(table, project, domain, workflow, SAMPLE_LAUNCH_ID)
     tour.show(
         decision_lines(
-            decision, **launch, launch_id=SAMPLE_LAUNCH_ID, sample=True, source=f"table {store.name} ({tour.where})"
+            decision,
+            launch=launch,
+            launch_id=SAMPLE_LAUNCH_ID,
+            sample=True,
+            source=f"table {store.name} ({tour.where})",
         )
     )
     expect(decision.queue == f"{tour.prefix}-gpu_dynamic", f"expected the gpu queue, got {decision.queue}")
@@ -298,7 +314,7 @@ def reroute(tour: Tour) -> str:
     prefix = tour.prefix
     tour.say("An operator sends project flytesnacks to the critical queue: one DynamoDB item.")
     tour.command("routes set rule flytesnacks --project flytesnacks --tags critical")
-    item = rule_item(Rule("flytesnacks", ("critical",), project="flytesnacks"))
+    item = rule_item(Rule("flytesnacks", ("critical",), Scope(project="flytesnacks")))
     tour.routing().put(item)
     tour.show([f"Created rule flytesnacks: {describe_item(item)}"])
     tour.say(f"The launcher caches routing for routingCacheSeconds ({CACHE_SECONDS} s here): waiting it out.")
@@ -315,7 +331,7 @@ def rejected(tour: Tour) -> str:
     detail = {"launchId": "demo-bad", **HELLO, "container": {"image": "", "resources": {"vcpu": 0}}, "retries": 12}
     answer = tour.launch(detail, launch_flags(detail))
     expect(answer.kind == "rejected", f"expected a rejection, got {answer.kind}")
-    fields = sorted(p.get("field") for p in answer.problems)
+    fields = sorted(str(p.get("field")) for p in answer.problems)
     expect(fields == ["container.image", "container.resources.vcpu", "retries"], f"problems of {fields}")
     expect(tour.sandbox.launch_record("demo-bad") is None, "a rejected launch must leave no record")
     return "Task Launch Rejected, nothing submitted"

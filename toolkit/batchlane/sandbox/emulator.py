@@ -7,8 +7,12 @@ import logging
 import os
 import urllib.request
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import boto3
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
 
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox", "AWS_SESSION_TOKEN": "sandbox"}
 
@@ -19,7 +23,7 @@ class Emulator:
     def __init__(self, region: str = "us-east-1", port: int = 0) -> None:
         self.region = region
         self.port = port
-        self._server = None
+        self._server: ThreadedMotoServer | None = None
         self.endpoint: str | None = None
 
     def start(self) -> Emulator:
@@ -29,9 +33,9 @@ class Emulator:
 
         moto_speedups.install()  # transactions that cost the items they touch, not the table
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per request
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
+        server = self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
         # moto's state is global to the process: start from scratch (one sandbox per process at a time).
         self._post("/moto-api/reset", b"")

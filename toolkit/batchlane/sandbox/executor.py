@@ -16,6 +16,10 @@ a schedule:
 * writes ``<outputsUri><index>/outputs.json`` for every child that succeeds, from the child's
   line in the launch's inputs: ``{"echo": <input>, "digest": <sha256 prefix of it>, "index": i}``.
 
+The executor's parts: :mod:`batchlane.sandbox.executor_plan` plans a job's timeline,
+:mod:`batchlane.sandbox.executor_terminate` answers DescribeJobs and honours TerminateJob, and this
+module finds the jobs and does what is due (events, logs, outputs).
+
 TerminateJob is honoured: a job whose DescribeJobs shows the call's reason has every child that
 has not ended yet end FAILED at once (``statusReason`` "Terminated by batchlane: ...", a running
 attempt stopped with exit code 143), the array parent FAILED after them.
@@ -36,34 +40,28 @@ to local execution run their jobs' commands as processes, and those decide what 
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import heapq
 import itertools
 import json
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from batchlane.client.records import Executions
-from batchlane.common.executions import CHUNK_PREFIX, CHUNK_TAG, LAUNCH_TAG, ChunkRecord, LaunchRecord
+from batchlane.common.executions import CHUNK_PREFIX, ChunkRecord, LaunchRecord
 from batchlane.common.inputs import index_uri
 from batchlane.job import read_inputs
-from batchlane.sandbox import simulate
 from batchlane.sandbox.backplane import Backplane
+from batchlane.sandbox.executor_plan import ScheduledAction, SimulatedJob
+from batchlane.sandbox.executor_terminate import Termination, ask_for_raw_record
 from batchlane.sandbox.provision import Provisioned
-from batchlane.sandbox.scenario import ChildBehaviour, Delivery, LaunchSpec, Scenario
+from batchlane.sandbox.scenario import LaunchSpec, Scenario
 
 log = logging.getLogger("batchlane.sandbox")
-SIM_EPOCH_MS = 1_700_000_000_000  # simulate's time origin; shifted to the job's submission time
-SIM_PREFIX = f"{simulate.JOB_DEFINITION}/default/"
-TERMINAL = ("SUCCEEDED", "FAILED")
-RAW_HEADER = "X-Batchlane-Sandbox-Raw"  # DescribeJobs with it: the emulator's own record, unchanged
 FIRE_BATCH = 200  # actions done per pass of the loop (see _fire_due)
 
 
@@ -71,17 +69,6 @@ def output_for(input_document: Any, index: int) -> dict[str, Any]:
     """What a sandbox child writes: its input echoed, and a value computed from it."""
     canonical = json.dumps(input_document, sort_keys=True, separators=(",", ":"))
     return {"echo": input_document, "digest": hashlib.sha256(canonical.encode()).hexdigest()[:16], "index": index}
-
-
-@dataclass(order=True)
-class ScheduledAction:
-    at: float
-    seq: int
-    kind: str = field(compare=False)  # emit | logs | output
-    job_id: str = field(compare=False)
-    payload: Any = field(compare=False)
-    child: int | None = field(default=None, compare=False)  # None: the array parent
-    true_at: float = field(default=0.0, compare=False)  # when it happens at Batch (before delivery chaos)
 
 
 def peak_running(events: list[dict[str, Any]]) -> int:
@@ -103,56 +90,7 @@ def peak_running(events: list[dict[str, Any]]) -> int:
     return peak
 
 
-@dataclass
-class SimulatedJob:
-    job_id: str
-    launch_id: str
-    record: LaunchRecord
-    definition: dict[str, Any]  # DescribeJobDefinitions of the job's definition
-    definition_name: str
-    log_group: str
-    size: int
-    is_array: bool
-    pending_actions: int = 0
-    events_emitted: int = 0
-    events_dropped: int = 0  # events the scenario's delivery.drop lost (never put on the bus)
-    children_final: dict[int, str] = field(default_factory=dict)
-    # Children (the job's own indexes) whose output object is scheduled and not written yet: until
-    # it is, DescribeJobs does not show them SUCCEEDED (a container writes its output, then exits).
-    outputs_pending: set[int] = field(default_factory=set)
-    inputs: list[Any] | None = None  # the children's inputs, read at once when the first one starts
-    # (true time, child or None, event): what the job does at Batch, for TerminateJob
-    history: list[tuple[float, int | None, dict]] = field(default_factory=list)
-    terminated: str | None = None  # the TerminateJob reason, once seen
-    # Local execution: the children (and the array parent) whose end is not known yet; the
-    # simulated executor knows every end in advance (0).
-    unsettled: int = 0
-    # A chunk of a chunked map task (docs/chunked-maps.md): its own job, children offset..offset+size-1.
-    chunk: ChunkRecord | None = None
-    queue_arn: str = ""  # the ARN of the job queue it was found in, as Batch's events give it
-
-    @property
-    def offset(self) -> int:
-        return self.chunk.offset if self.chunk else 0
-
-    @property
-    def job_arn(self) -> str | None:
-        return self.chunk.job_arn if self.chunk else self.record.job_arn
-
-    @property
-    def job_name(self) -> str:
-        return self.chunk.job_name if self.chunk else self.record.job_name
-
-    @property
-    def submitted_at(self) -> int | None:
-        return self.chunk.submitted_at if self.chunk else self.record.submitted_at
-
-    @property
-    def finished(self) -> bool:
-        return self.pending_actions == 0 and self.unsettled == 0
-
-
-class BatchExecutor(threading.Thread):
+class BatchExecutor(Termination, threading.Thread):
     def __init__(
         self,
         session,
@@ -187,7 +125,7 @@ class BatchExecutor(threading.Thread):
         self._halt = threading.Event()
         self._streams: set[tuple[str, str]] = set()
         # The executor's own DescribeJobs (TerminateJob's reason) reads the emulator's record as it is.
-        self.batch.meta.events.register("before-sign.batch.DescribeJobs", _raw_describe)
+        self.batch.meta.events.register("before-sign.batch.DescribeJobs", ask_for_raw_record)
 
     # ------------------------------------------------------------------ public
     def stop(self) -> None:
@@ -292,345 +230,6 @@ class BatchExecutor(threading.Thread):
             return {}
         found = self.batch.describe_job_definitions(jobDefinitions=[ref]).get("jobDefinitions", [])
         return found[0] if found else {}
-
-    # ------------------------------------------------------------------ DescribeJobs
-    def describe_now(self, job_id: str) -> dict[str, Any] | None:
-        """What DescribeJobs says of ``job_id`` (a job or ``<job>:<index>``) at the simulated Batch
-        now: its latest state at its true time (the detail of that state's event), the array
-        parent's ``statusSummary`` counted from its children. None when the job is not simulated
-        (yet), or nothing has happened to it yet."""
-        parent_id, _, index = job_id.partition(":")
-        now = time.monotonic()
-        with self._lock:
-            job = self.jobs.get(parent_id)
-            if job is None or (index and not job.is_array):
-                return None
-            history = [
-                (t, child, event)
-                for t, child, event in job.history
-                if t <= now and not (child in job.outputs_pending and event["detail"]["status"] == "SUCCEEDED")
-            ]
-        target = (int(index) if index.isdigit() else -1) if index else (None if job.is_array else 0)
-        latest: dict[int | None, tuple[float, dict]] = {}
-        for t, child, event in history:
-            if child not in latest or t >= latest[child][0]:
-                latest[child] = (t, event)
-        if target not in latest:
-            return None
-        detail = copy.deepcopy(latest[target][1]["detail"])
-        if job.is_array and target is None:
-            summary = dict.fromkeys(
-                ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED"), 0
-            )
-            for i in range(job.size):
-                summary[(latest[i][1]["detail"]["status"]) if i in latest else "PENDING"] += 1
-            detail.setdefault("arrayProperties", {})["statusSummary"] = summary
-        return detail
-
-    def described(self, recorded: dict[str, Any]) -> dict[str, Any]:
-        """The emulator's DescribeJobs entry of a job -> the simulated Batch's. moto runs nothing
-        (it reports every job SUCCEEDED at once): a job not started yet here is SUBMITTED. A
-        TerminateJob reason moto recorded shows until the job has ended, as at Batch."""
-        job_id = str(recorded.get("jobId", ""))
-        simulated = self.describe_now(job_id)
-        if simulated is None:
-            simulated = copy.deepcopy(recorded)
-            simulated["status"] = "SUBMITTED"
-            simulated["attempts"] = []
-            for key in ("startedAt", "stoppedAt", "statusReason"):
-                simulated.pop(key, None)
-            _, _, index = job_id.partition(":")
-            if index.isdigit():
-                simulated["arrayProperties"] = {"index": int(index)}
-            elif isinstance(simulated.get("arrayProperties"), dict) and "size" in simulated["arrayProperties"]:
-                size = int(simulated["arrayProperties"]["size"])
-                simulated["arrayProperties"]["statusSummary"] = {"SUBMITTED": size}
-        if recorded.get("statusReason") and simulated.get("status") not in TERMINAL:
-            simulated["statusReason"] = recorded["statusReason"]
-        return simulated
-
-    # ------------------------------------------------------------------ TerminateJob
-    def check_terminations(self) -> None:
-        """Honour TerminateJob: moto records the call (``statusReason`` in DescribeJobs) but runs
-        nothing; stop the children of a terminated job that have not ended yet."""
-        with self._lock:
-            live = [j.job_id for j in self.jobs.values() if j.terminated is None and not j.finished]
-        for i in range(0, len(live), 100):
-            for described in self.batch.describe_jobs(jobs=live[i : i + 100]).get("jobs", []):
-                reason = described.get("statusReason")
-                job = self.jobs.get(described.get("jobId", ""))
-                if reason and job is not None:
-                    self.terminate(job, reason)
-
-    def terminate(self, job: SimulatedJob, reason: str) -> None:
-        """What Batch does on TerminateJob of a job (an array parent stops every child): each
-        child not yet final ends FAILED now, with the reason in ``statusReason`` (a running
-        attempt is stopped: exit code 143); nothing it had still to do happens."""
-        now = time.monotonic()
-        now_ms = int(time.time() * 1000)
-        status_reason = f"Terminated by batchlane: {reason.removeprefix('batchlane: ')}"
-        with self._lock:
-            if job.terminated is not None:
-                return
-            job.terminated = reason
-            last: dict[int | None, dict] = {}
-            for t, child, event in job.history:
-                if t <= now:
-                    last[child] = event
-            stopped = [
-                i for i in range(job.size) if (last.get(i) or {}).get("detail", {}).get("status") not in TERMINAL
-            ]
-            if not stopped:
-                return
-            job.unsettled = 0  # every child still going ends now, and the parent after them
-            gone = {i for i in stopped} | {None}
-            keep = [a for a in self._heap if not (a.job_id == job.job_id and a.true_at > now and a.child in gone)]
-            dropped = len(self._heap) - len(keep)
-            heapq.heapify(keep)
-            self._heap = keep
-            max_attempts = max(1, job.record.attempts)
-            new: list[ScheduledAction] = []
-            at = now + self.step_seconds
-            for index in stopped:
-                event = self._terminated_event(job, index, last.get(index), status_reason, now_ms, max_attempts)
-                attempts = event["detail"]["attempts"]
-                if (last.get(index) or {}).get("detail", {}).get("status") == "RUNNING":
-                    new.append(
-                        ScheduledAction(
-                            at, next(self._seq), "logs", job.job_id, (index, len(attempts) - 1, "end", event), index, at
-                        )
-                    )
-                new.append(ScheduledAction(at, next(self._seq), "emit", job.job_id, event, index, at))
-                job.history.append((at, index, event))
-                job.children_final[index] = "FAILED"
-            if job.is_array:
-                ok = sum(1 for v in job.children_final.values() if v == "SUCCEEDED")
-                parent = self._parent_end_event(job, ok, status_reason)  # FAILED: a child was stopped
-                parent["detail"]["stoppedAt"] = now_ms
-                new.append(
-                    ScheduledAction(at + self.step_seconds, next(self._seq), "emit", job.job_id, parent, None, at)
-                )
-                job.history.append((at + self.step_seconds, None, parent))
-            for a in new:
-                heapq.heappush(self._heap, a)
-            job.pending_actions += len(new) - dropped
-        log.info("job %s terminated (%s): %d children stopped", job.job_id, reason, len(stopped))
-
-    def _terminated_event(
-        self, job: SimulatedJob, index: int, last: dict | None, status_reason: str, now_ms: int, max_attempts: int
-    ) -> dict[str, Any]:
-        if last is None:  # no event yet (terminated before it was scheduled)
-            event = simulate.job_event(
-                job_id=job.job_id,
-                status="FAILED",
-                index=index if job.is_array else None,
-                log_group=job.log_group,
-                region=self.config.region,
-                retry_attempts=max_attempts,
-            )
-            event = self._localize(event, job, max_attempts)
-        else:
-            event = copy.deepcopy(last)
-        event["detail-type"] = simulate.STATE_CHANGE  # the last one may have been a Queue Blocked event
-        detail = event["detail"]
-        event["resources"] = [detail["jobArn"]]
-        if last is not None and detail["status"] == "RUNNING":  # the running attempt is stopped
-            container = detail.get("container", {})
-            detail["attempts"] = [
-                *detail.get("attempts", []),
-                {
-                    "container": {
-                        "taskArn": container.get("taskArn"),
-                        "exitCode": 143,
-                        "logStreamName": container.get("logStreamName"),
-                        "networkInterfaces": [],
-                    },
-                    "startedAt": detail.get("startedAt") or now_ms,
-                    "stoppedAt": now_ms,
-                    "statusReason": status_reason,
-                },
-            ]
-            container["exitCode"] = 143
-        detail["status"] = "FAILED"
-        detail["statusReason"] = status_reason
-        detail["stoppedAt"] = now_ms
-        return event
-
-    # ------------------------------------------------------------------ planning
-    def _plan(self, job: SimulatedJob, spec: LaunchSpec) -> list[ScheduledAction]:
-        """What the job does at Batch, when (its true timeline), then as delivered."""
-        max_attempts = max(1, job.record.attempts)
-        step = self.step_seconds
-        start = time.monotonic() + step
-        timeline: list[tuple[float, str, Any, int | None]] = []  # (true time, kind, payload, child)
-        child_ends: list[float] = []
-        outcomes: dict[int, str] = {}
-        for index in range(job.size):  # the job's own (array) index; its input and output at the global one
-            behaviour: ChildBehaviour = spec.child(job.offset + index)
-            plan = behaviour.plan(max_attempts, pending=job.is_array)
-            run = behaviour.run_seconds if behaviour.run_seconds is not None else spec.run_seconds
-            events = simulate.child_events(job.job_id, index, plan, is_array=job.is_array, log_group=job.log_group)
-            t = start + step * (index % 20)
-            previous = None
-            for event in events:
-                event = self._localize(copy.deepcopy(event), job, max_attempts)
-                self._apply_failure_reasons(event, behaviour)
-                status = event["detail"]["status"]
-                t += run if previous == "RUNNING" else step
-                if previous == "RUNNING":  # the attempt that was running has ended
-                    timeline.append((t, "logs", (index, len(event["detail"]["attempts"]) - 1, "end", event), index))
-                if status == "SUCCEEDED":
-                    timeline.append((t, "output", job.offset + index, index))
-                    job.outputs_pending.add(index)
-                timeline.append((t, "emit", event, index))
-                if status == "RUNNING" and event["detail"]["container"].get("logStreamName"):
-                    timeline.append((t, "logs", (index, len(event["detail"]["attempts"]), "start", event), index))
-                previous = status
-            outcomes[index] = "SUCCEEDED" if plan.succeeded else "FAILED"
-            child_ends.append(t)
-        if job.is_array:
-            timeline.append((start - step / 2, "emit", self._parent_pending_event(job), None))
-            ok = sum(1 for v in outcomes.values() if v == "SUCCEEDED")
-            timeline.append((max(child_ends) + step, "emit", self._parent_end_event(job, ok), None))
-        job.children_final = outcomes
-        return self._deliver(job, spec.delivery, timeline)
-
-    def _parent_pending_event(self, job: SimulatedJob) -> dict[str, Any]:
-        """The array parent's first event: PENDING, every child SUBMITTED."""
-        max_attempts = max(1, job.record.attempts)
-        event = simulate.job_event(
-            job_id=job.job_id,
-            status="PENDING",
-            size=job.size,
-            log_group=job.log_group,
-            status_summary={"SUBMITTED": job.size},
-            region=self.config.region,
-            retry_attempts=max_attempts,
-        )
-        return self._localize(event, job, max_attempts)
-
-    def _parent_end_event(self, job: SimulatedJob, succeeded: int, reason: str | None = None) -> dict[str, Any]:
-        """The array parent's last event once its children have ended, ``succeeded`` of them
-        SUCCEEDED: SUCCEEDED when all did, else FAILED (``reason``, default Batch's wording)."""
-        max_attempts = max(1, job.record.attempts)
-        final = "SUCCEEDED" if succeeded == job.size else "FAILED"
-        event = simulate.job_event(
-            job_id=job.job_id,
-            status=final,
-            size=job.size,
-            log_group=job.log_group,
-            status_summary={"SUCCEEDED": succeeded, "FAILED": job.size - succeeded},
-            region=self.config.region,
-            status_reason=None if final == "SUCCEEDED" else reason or "Array Child Job failed",
-            retry_attempts=max_attempts,
-        )
-        return self._localize(event, job, max_attempts)
-
-    def _schedule(self, actions: list[ScheduledAction], job: SimulatedJob) -> None:
-        """Add actions of ``job`` to the schedule (the caller holds the lock)."""
-        job.pending_actions += len(actions)
-        for a in actions:
-            heapq.heappush(self._heap, a)
-
-    def _deliver(
-        self, job: SimulatedJob, d: Delivery, timeline: list[tuple[float, str, Any, int | None]]
-    ) -> list[ScheduledAction]:
-        """The timeline's events as EventBridge delivers them (lost, late, out of order, twice);
-        logs and outputs at their true time."""
-        rng = random.Random(f"{self.scenario.seed}:{job.launch_id}")
-        actions: list[ScheduledAction] = []
-        for t, kind, payload, child in sorted(timeline, key=lambda x: x[0]):
-            if kind != "emit":
-                actions.append(ScheduledAction(t, next(self._seq), kind, job.job_id, payload, child, t))
-                continue
-            job.history.append((t, child, payload))
-            if d.drop and rng.random() < d.drop:
-                job.events_dropped += 1  # lost on the way: it happened at Batch, nobody hears of it
-                continue
-            at = t + d.delay_seconds + (rng.uniform(0, d.jitter_seconds) if d.jitter_seconds else 0.0)
-            if d.reorder and rng.random() < d.reorder:
-                at += rng.uniform(0, d.reorder_window_seconds)
-            actions.append(ScheduledAction(at, next(self._seq), kind, job.job_id, payload, child, t))
-            if d.duplicate and rng.random() < d.duplicate:
-                actions.append(
-                    ScheduledAction(
-                        at + rng.uniform(0, d.reorder_window_seconds),
-                        next(self._seq),
-                        kind,
-                        job.job_id,
-                        payload,
-                        child,
-                        t,
-                    )
-                )
-        return actions
-
-    def _localize(self, event: dict[str, Any], job: SimulatedJob, max_attempts: int) -> dict[str, Any]:
-        """simulate's generic event -> this job's event (names, ARNs, definition, times)."""
-        rec = job.record
-        detail = event["detail"]
-        definition = job.definition
-        props = definition.get("containerProperties") or {}
-        offset = (job.submitted_at or SIM_EPOCH_MS) - SIM_EPOCH_MS
-        parent_arn = job.job_arn or detail["tags"]["resourceArn"]
-        index = (detail.get("arrayProperties") or {}).get("index")
-        detail["jobArn"] = parent_arn if index is None else f"{parent_arn}:{index}"
-        detail["jobName"] = job.job_name or detail["jobName"]
-        detail["jobQueue"] = job.queue_arn
-        detail["jobDefinition"] = definition.get("jobDefinitionArn") or rec.job_definition or detail["jobDefinition"]
-        detail["retryStrategy"] = {"attempts": max_attempts, "evaluateOnExit": []}
-        detail["tags"] = {
-            "resourceArn": parent_arn,
-            LAUNCH_TAG: job.launch_id,
-            **({CHUNK_TAG: str(job.chunk.chunk)} if job.chunk else {}),
-        }
-        detail.pop("someFieldAwsAddsLater", None)
-        container = detail.setdefault("container", {})
-        for key in ("image", "command", "vcpus", "memory", "jobRoleArn", "executionRoleArn", "resourceRequirements"):
-            if key in props:
-                container[key] = props[key]
-        container["logConfiguration"] = props.get("logConfiguration") or {
-            "logDriver": "awslogs",
-            "options": {"awslogs-group": job.log_group},
-        }
-        if definition.get("platformCapabilities"):
-            detail["platformCapabilities"] = definition["platformCapabilities"]
-        prefix = f"{job.definition_name}/default/"
-        for holder in [container, *[a.get("container", {}) for a in detail.get("attempts", [])]]:
-            stream = holder.get("logStreamName")
-            if stream and stream.startswith(SIM_PREFIX):
-                holder["logStreamName"] = prefix + stream[len(SIM_PREFIX) :]
-        for holder in [detail, *detail.get("attempts", [])]:
-            for key in ("createdAt", "startedAt", "stoppedAt"):
-                if holder.get(key):
-                    holder[key] = int(holder[key]) + offset
-        event["resources"] = (
-            [detail["jobArn"]]
-            if event["detail-type"] != simulate.QUEUE_BLOCKED
-            else [detail["jobArn"], detail["jobQueue"]]
-        )
-        event["region"] = self.config.region
-        event["account"] = self.deployment.account
-        return event
-
-    @staticmethod
-    def _apply_failure_reasons(event: dict[str, Any], behaviour: ChildBehaviour) -> None:
-        detail = event["detail"]
-        attempts = detail.get("attempts", [])
-        for k, attempt in enumerate(attempts, start=1):
-            failure = behaviour.failure(k)
-            if failure is None:
-                continue
-            if failure.error:
-                attempt.setdefault("container", {})["reason"] = failure.error
-            if failure.reason:
-                attempt["statusReason"] = failure.reason
-        if detail["status"] == "FAILED" and attempts:
-            failure = behaviour.failure(len(attempts))
-            if failure is not None:
-                detail["statusReason"] = (
-                    failure.reason or attempts[-1].get("statusReason") or detail.get("statusReason")
-                )
 
     # ------------------------------------------------------------------ doing
     def _fire_due(self) -> None:
@@ -752,39 +351,12 @@ class BatchExecutor(threading.Thread):
 
     def _write_output(self, action: ScheduledAction) -> None:
         job = self.jobs[action.job_id]
-        index = action.payload
+        index = action.payload  # the child's index in the launch; its own in the job is index - offset
         base = job.record.outputs_uri or ""
         try:
             if base.startswith("s3://"):
                 bucket, key = f"{base}{index}/outputs.json"[5:].split("/", 1)
-                self.backplane.put_json(bucket, key, output_for(self._input(job, action.child), index))
+                self.backplane.put_json(bucket, key, output_for(self._input(job, index - job.offset), index))
         finally:  # written or failed, the container has exited: DescribeJobs shows what its events say
             with self._lock:
-                job.outputs_pending.discard(action.child)
-
-
-def _raw_describe(request, **_kwargs) -> None:
-    request.headers[RAW_HEADER] = "1"
-
-
-def install_describe_jobs(executor: BatchExecutor) -> Callable[[], None]:
-    """Make the emulator's DescribeJobs answer as the simulated Batch (``executor.described``)
-    for every caller but the executor; returns the function that puts moto's answer back. The
-    emulator runs in this process: its response class is patched while the sandbox runs."""
-    from moto.batch import responses
-
-    original = responses.BatchResponse.describejobs
-
-    def describejobs(self) -> str:
-        answer = original(self)
-        if self.headers.get(RAW_HEADER):
-            return answer
-        jobs = json.loads(answer).get("jobs", [])
-        return json.dumps({"jobs": [executor.described(job) for job in jobs]})
-
-    responses.BatchResponse.describejobs = describejobs
-
-    def uninstall() -> None:
-        responses.BatchResponse.describejobs = original
-
-    return uninstall
+                job.outputs_pending.discard(index - job.offset)

@@ -29,7 +29,7 @@ import threading
 import time
 import traceback
 import uuid
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
@@ -108,7 +108,8 @@ class SandboxFunction(threading.Thread):
         self._halt = threading.Event()
         module, _, attr = handler.rpartition(".")
         self._handler = getattr(importlib.import_module(module), attr)
-        self._lock = module_lock(module)
+        # Taken around every invocation: the module's lock, or none where containers run concurrently.
+        self._lock: AbstractContextManager[Any] = module_lock(module)
         self._stats_lock = threading.Lock()
 
     def stop(self) -> None:

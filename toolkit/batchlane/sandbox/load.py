@@ -15,11 +15,15 @@ import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batchlane.common.executions import SUBMITTED
 from batchlane.launch.planner import job_name
-from batchlane.sandbox.throttle import BATCH_SUBMIT_RATE, install_submit_throttle
+from batchlane.sandbox.throttle import BATCH_SUBMIT_RATE, SubmitThrottle, install_submit_throttle
+
+if TYPE_CHECKING:
+    from batchlane.deployment.config import DeploymentConfig
+    from batchlane.sandbox.core import Sandbox
 
 JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 TASK = "load.task"
@@ -79,7 +83,7 @@ def load_detail(launch_id: str) -> dict[str, Any]:
 def run_load(
     launches: int = 2000,
     *,
-    config=None,
+    config: DeploymentConfig | None = None,
     batch_rate: float = BATCH_SUBMIT_RATE,
     batch_burst: float | None = None,
     submit_rate: float | None = None,
@@ -96,33 +100,13 @@ def run_load(
     try:
         # Visibility as long as the function's timeout (as AWS requires): the launcher runs concurrently.
         with Sandbox.started(config, visibility_timeout_seconds=config.launcher.timeout_seconds) as sandbox:
-            put = _Count()
             started = time.monotonic()
-            putters = [
-                threading.Thread(target=_put, args=(sandbox, ids[n::PUTTERS], put), daemon=True) for n in range(PUTTERS)
-            ]
-            for thread in putters:
-                thread.start()
-            max_in_flight, put_seconds = 0, None
             deadline = started + timeout
-            while len(throttle.accepted_at) < launches and time.monotonic() < deadline:
-                max_in_flight = max(max_in_flight, put.value - len(throttle.accepted_at))
-                if put_seconds is None and put.value >= launches:
-                    put_seconds = time.monotonic() - started
-                time.sleep(0.05)
-            for thread in putters:
-                thread.join()
-            put_seconds = put_seconds if put_seconds is not None else time.monotonic() - started
+            max_in_flight, put_seconds = _put_launches(sandbox, ids, throttle, started, deadline)
             done_at = max(throttle.accepted_at, default=time.monotonic())
             timed_out = len(throttle.accepted_at) < launches
             _settle(sandbox, ids, deadline)
             submitted, duplicates, lost = _check(sandbox, ids)
-            dead = int(
-                sandbox.session.client("sqs").get_queue_attributes(
-                    QueueUrl=sandbox.paths["launcher"].dlq_url,
-                    AttributeNames=["ApproximateNumberOfMessages"],
-                )["Attributes"]["ApproximateNumberOfMessages"]
-            )
             seconds = max(1e-9, done_at - started)
             return LoadReport(
                 launches=launches,
@@ -138,11 +122,38 @@ def run_load(
                 submitted=submitted,
                 duplicates=duplicates,
                 lost=lost,
-                dead_letters=dead,
+                dead_letters=_dead_letters(sandbox),
                 timed_out=timed_out,
             )
     finally:
         uninstall()
+
+
+def _put_launches(
+    sandbox: Sandbox, ids: list[str], throttle: SubmitThrottle, started: float, deadline: float
+) -> tuple[int, float]:
+    """Put every launch on the bus from ``PUTTERS`` threads and watch Batch accept their jobs:
+    the most launches put but not submitted yet at once, and how long putting them all took."""
+    put = _Count()
+    putters = [threading.Thread(target=_put, args=(sandbox, ids[n::PUTTERS], put), daemon=True) for n in range(PUTTERS)]
+    for thread in putters:
+        thread.start()
+    max_in_flight, put_seconds = 0, None
+    while len(throttle.accepted_at) < len(ids) and time.monotonic() < deadline:
+        max_in_flight = max(max_in_flight, put.value - len(throttle.accepted_at))
+        if put_seconds is None and put.value >= len(ids):
+            put_seconds = time.monotonic() - started
+        time.sleep(0.05)
+    for thread in putters:
+        thread.join()
+    return max_in_flight, put_seconds if put_seconds is not None else time.monotonic() - started
+
+
+def _dead_letters(sandbox: Sandbox) -> int:
+    attributes = sandbox.session.client("sqs").get_queue_attributes(
+        QueueUrl=sandbox.paths["launcher"].dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
 
 class _Count:

@@ -23,13 +23,12 @@ stderr go to the attempt's CloudWatch Logs stream, the one its events and log li
 
 from __future__ import annotations
 
-import fnmatch
+import contextlib
 import logging
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -39,93 +38,20 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from batchlane.sandbox import simulate
-from batchlane.sandbox.executor import TERMINAL, BatchExecutor, ScheduledAction, SimulatedJob
+from batchlane.sandbox.executor import BatchExecutor
+from batchlane.sandbox.executor_plan import TERMINAL, ScheduledAction, SimulatedJob, Timeline
+from batchlane.sandbox.local_execution import LocalExecution, Submission, submission_of
 from batchlane.sandbox.provision import compute_environment_name
 from batchlane.sandbox.scenario import Delivery, LaunchSpec, Scenario
 from batchlane.sandbox.simulate import AttemptPlan, ChildPlan
 
 log = logging.getLogger("batchlane.sandbox")
-PYTHON = "{python}"  # in an image map: the sandbox's own interpreter (it has boto3)
 TIMEOUT_REASON = "Job attempt duration exceeded timeout"  # Batch's statusReason
 START_FAILED = "Task failed to start"
 # What a process needs from this machine to run at all; nothing else of the sandbox's environment
 # leaks into a job (a container does not see its host's variables either).
 HOST_VARIABLES = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "TMPDIR", "TZ", "SYSTEMROOT")
 LOG_BATCH = 1000  # log events per PutLogEvents
-
-
-@dataclass(frozen=True)
-class LocalExecution:
-    """How the local executor runs jobs."""
-
-    image_map: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # image or glob -> entrypoint
-    every_launch: bool = False  # False: only the scenario's launches marked ``execute: local``
-    max_processes: int | None = None  # default: os.cpu_count()
-    stop_grace_seconds: float = 30.0  # SIGTERM -> SIGKILL (Batch and ECS: 30 s)
-    attempt_timeout_seconds: float | None = None  # replaces every job's attemptDurationSeconds (time compression)
-
-    @property
-    def process_limit(self) -> int:
-        return max(1, self.max_processes or os.cpu_count() or 1)
-
-    def argv(self, image: str, command: list[str]) -> list[str]:
-        """What runs for a container of ``image`` with Batch's ``command``."""
-        entrypoint = self.image_map.get(image)
-        if entrypoint is None:
-            entrypoint = next((v for k, v in self.image_map.items() if fnmatch.fnmatchcase(image, k)), ())
-        words = [sys.executable if w == PYTHON else w for w in (*entrypoint, *command)]
-        if not words:
-            raise ValueError(
-                f"nothing to run for image {image}: the job has no command and the image no imageMap entry"
-            )
-        return words
-
-
-def execution_of(scenario: Scenario, execution: LocalExecution | None) -> LocalExecution:
-    """The sandbox's ``execution`` (or the default), with the scenario's own ``execute`` and ``imageMap``."""
-    execution = execution or LocalExecution()
-    return LocalExecution(
-        image_map={**scenario.image_map, **execution.image_map},
-        every_launch=execution.every_launch or scenario.execute == "local",
-        max_processes=execution.max_processes,
-        stop_grace_seconds=execution.stop_grace_seconds,
-        attempt_timeout_seconds=execution.attempt_timeout_seconds,
-    )
-
-
-@dataclass(frozen=True)
-class Submission:
-    """What SubmitJob gave Batch for a job: its definition with the submission's overrides."""
-
-    image: str
-    command: list[str]
-    environment: dict[str, str]
-    vcpus: float
-    timeout_seconds: float | None
-
-
-def submission_of(account: str, region: str, job_id: str) -> Submission:
-    """Read from the emulator's own record of the job (it runs in this process): moto's
-    DescribeJobs leaves out the overrides' resourceRequirements."""
-    from moto.batch.models import batch_backends
-
-    job = batch_backends[account][region].get_job_by_id(job_id)
-    props = job.job_definition.container_properties or {}
-    overrides = job.container_overrides or {}
-    environment = {e["name"]: e["value"] for e in [*props.get("environment", []), *overrides.get("environment", [])]}
-    environment.pop("AWS_BATCH_JOB_ID", None)  # moto's DescribeJobs adds it to the overrides; set per child below
-    requirements = {
-        r["type"]: r["value"]
-        for r in [*props.get("resourceRequirements", []), *overrides.get("resourceRequirements", [])]
-    }
-    timeout = (job.timeout or job.job_definition.timeout or {}).get("attemptDurationSeconds")
-    return Submission(
-        image=props.get("image", ""),
-        command=list(overrides.get("command") or props.get("command") or []),
-        environment=environment,
-        vcpus=float(requirements.get("VCPU", 1)),
-        timeout_seconds=float(timeout) if timeout else None,
-    )
 
 
 @dataclass
@@ -167,12 +93,12 @@ class LocalBatchExecutor(BatchExecutor):
         scenario: Scenario | None = None,
         *,
         execution: LocalExecution | None = None,
-        environment: Mapping[str, str] = (),
+        environment: Mapping[str, str] | None = None,
         **kwargs,
     ) -> None:
         super().__init__(session, deployment, scenario, **kwargs)
         self.execution = execution or LocalExecution()
-        self.environment = dict(environment)  # what points a job at the emulator (endpoint, credentials, region)
+        self.environment = dict(environment or {})  # what points a job at the emulator (endpoint, credentials, region)
         self.local: dict[str, LocalJob] = {}
         self._waiting: deque[tuple[LocalJob, LocalChild]] = deque()
         self._vcpus_in_use: dict[str, float] = {}
@@ -194,7 +120,9 @@ class LocalBatchExecutor(BatchExecutor):
         with self._lock:
             self.local[job.job_id] = local
             job.unsettled = job.size + (1 if job.is_array else 0)
-            timeline = [(time.monotonic(), "emit", self._parent_pending_event(job), None)] if job.is_array else []
+            timeline: Timeline = (
+                [(time.monotonic(), "emit", self._parent_pending_event(job), None)] if job.is_array else []
+            )
             for child in local.children:
                 timeline += [
                     (time.monotonic(), "emit", e, child.index) for e in self._advance(local, child, {"RUNNABLE"})
@@ -477,10 +405,8 @@ class LocalBatchExecutor(BatchExecutor):
 
 def _signal(process: subprocess.Popen, signum: int) -> None:
     """Signal the process's whole group (it runs in a session of its own): a shell's children too."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 class _LogStream:

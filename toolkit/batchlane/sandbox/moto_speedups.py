@@ -3,13 +3,14 @@
 The costs of moto 5.2 that grow with the work, each replaced by a cache or a smaller copy that
 answers exactly as moto does:
 
-* **DynamoDB transactions.** moto's DynamoDB ``TransactWriteItems`` deep-copies every table a transaction names, once per
-item, so that it can roll back a cancelled transaction: a cost proportional to the table's size,
-paid up to 100 times per call. The aggregator writes one transaction per launch per batch of
-events, so a 100,000-child launch slows the emulator to a few events per second. Here, the
-rollback keeps a copy of the items the transaction touches instead, and puts exactly those back.
-What DynamoDB answers (conditions, cancellation reasons, the 100-item and one-operation-per-item
-rules) is still moto's own code; only the copy is replaced.
+* **DynamoDB transactions.** moto's DynamoDB ``TransactWriteItems`` deep-copies every table a
+transaction names, once per item, so that it can roll back a cancelled transaction: a cost
+proportional to the table's size, paid up to 100 times per call. The aggregator writes one
+transaction per launch per batch of events, so a 100,000-child launch slows the emulator to a
+few events per second. Here, the rollback keeps a copy of the items the transaction touches
+instead, and puts exactly those back. What DynamoDB answers (conditions, cancellation reasons,
+the 100-item and one-operation-per-item rules) is still moto's own code; only the copy is
+replaced.
 * **The server's dispatch.** moto's server finds the service of every request under one global
   lock, listing its own package directory (a ``stat`` per moto module, ~200) each time: about a
   quarter of every request's time, and no request runs beside it. The list cannot change while
@@ -67,7 +68,7 @@ def install() -> None:
         def deepcopy(value: Any, memo: dict | None = None) -> Any:
             return value if isinstance(value, Table) else copy.deepcopy(value, memo)
 
-        models.copy = types.SimpleNamespace(deepcopy=deepcopy, copy=copy.copy)
+        models.copy = types.SimpleNamespace(deepcopy=deepcopy, copy=copy.copy)  # type: ignore[assignment]  # a stand-in module
         original = models.DynamoDBBackend.transact_write_items
 
         @functools.wraps(original)
@@ -79,7 +80,7 @@ def install() -> None:
                 _restore(saved)
                 raise
 
-        models.DynamoDBBackend.transact_write_items = transact_write_items
+        models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]  # moto's class, patched in place
         _cache_module_list()
         _cache_jsonpath()
         _uncounted_sends()
@@ -109,7 +110,8 @@ _sending = threading.local()
 def _uncounted_sends() -> None:
     from moto.sqs import models
 
-    every_attribute = models.Queue.attributes.fget
+    # moto declares a property; read on its class it is the property object, which mypy does not see.
+    every_attribute = models.Queue.attributes.fget  # type: ignore[attr-defined]
 
     def attributes(queue) -> dict[str, Any]:
         if not getattr(_sending, "depth", 0):
@@ -130,9 +132,10 @@ def _uncounted_sends() -> None:
 
         return wrapper
 
-    models.Queue.attributes = property(attributes)
-    models.SQSBackend.send_message = sending(models.SQSBackend.send_message)
-    models.SQSBackend.send_message_batch = sending(models.SQSBackend.send_message_batch)
+    # moto's classes, patched in place
+    models.Queue.attributes = property(attributes)  # type: ignore[method-assign,assignment]
+    models.SQSBackend.send_message = sending(models.SQSBackend.send_message)  # type: ignore[method-assign]
+    models.SQSBackend.send_message_batch = sending(models.SQSBackend.send_message_batch)  # type: ignore[method-assign]
 
 
 def _touched(backend, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any, Any]]:
@@ -182,7 +185,8 @@ def _direct_retention() -> None:
         retention = self.get_queue(queue_name).message_retention_period
         return int(retention) + message.sent_timestamp / 1000 > unix_time()
 
-    models.SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
+    # moto's class, patched in place
+    models.SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
 
 
 class _Visible:
@@ -209,7 +213,7 @@ class _Visible:
 def _one_clock_reading() -> None:
     from moto.sqs import models
 
-    models.Queue.messages = property(_Visible)
+    models.Queue.messages = property(_Visible)  # type: ignore[method-assign,assignment]  # moto's class, patched in place
 
 
 # Every receipt handle moto has given, to the message it was given for (while that message lives).
@@ -234,6 +238,9 @@ def _indexed_deletes() -> None:
             if handle in queue.deleted_messages:
                 continue  # again: accepted, as moto
             message = _received.get(handle)
+            if message is None:  # never given, or its message is gone
+                invalid.add(handle)
+                continue
             try:
                 queue._messages.remove(message)  # identity (moto's Message has no __eq__); oldest first
             except ValueError:
@@ -262,6 +269,7 @@ def _indexed_deletes() -> None:
         ]
         return success, errors
 
-    models.Message.mark_received = indexed_mark_received
-    models.Queue.delete_message = delete_message
-    models.SQSBackend.delete_message_batch = delete_message_batch
+    # moto's classes, patched in place
+    models.Message.mark_received = indexed_mark_received  # type: ignore[method-assign,assignment]
+    models.Queue.delete_message = delete_message  # type: ignore[method-assign,assignment]
+    models.SQSBackend.delete_message_batch = delete_message_batch  # type: ignore[method-assign]

@@ -10,8 +10,10 @@ environment stands for each configured one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
 
@@ -255,10 +257,8 @@ def provision_event_paths(
     """
     config = deployment.config
     sqs, events, logs = session.client("sqs"), session.client("events"), session.client("logs")
-    try:
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
         logs.create_log_group(logGroupName=config.job_log_group)
-    except logs.exceptions.ResourceAlreadyExistsException:
-        pass
     paths: dict[str, Buffer] = {}
     for name, path in contract.event_paths(config, sorted(deployment.queue_arns.values())).items():
         if path.function.name == "aggregator" and not status_path_available():
@@ -275,33 +275,7 @@ def provision_event_paths(
             max_receive_count=path.settings.max_receive_count,
         )
         rule, bus = f"{config.prefix}-{RULE_NAMES[name]}", "default" if path.on_default_bus else config.bus_name
-        rules = [(rule, path.pattern, path.description)]
-        rules += [
-            (f"{config.prefix}-{extra['name']}", extra["pattern"], extra["description"]) for extra in path.extra_rules
-        ]
-        for rule_name, pattern, description in rules:  # the path's rule, and any further ones onto its buffer
-            events.put_rule(
-                Name=rule_name,
-                EventBusName=bus,
-                EventPattern=json.dumps(pattern),
-                State="ENABLED",
-                Description=description,
-            )
-            events.put_targets(
-                Rule=rule_name,
-                EventBusName=bus,
-                Targets=[
-                    {
-                        "Id": "buffer",
-                        "Arn": arn,
-                        "DeadLetterConfig": {"Arn": dlq_arn},
-                        "RetryPolicy": {
-                            "MaximumRetryAttempts": contract.DELIVERY_RETRY_ATTEMPTS,
-                            "MaximumEventAgeInSeconds": contract.DELIVERY_MAX_EVENT_AGE_HOURS * 3600,
-                        },
-                    }
-                ],
-            )
+        _route_to_buffer(events, config.prefix, rule, bus, path, arn, dlq_arn)
         environment = contract.function_environment(config, path.function.name, deployment.state_names).variables()
         paths[name] = Buffer(
             function=path.function.name,
@@ -320,6 +294,37 @@ def provision_event_paths(
             environment=environment,
         )
     return paths
+
+
+def _route_to_buffer(
+    events: Any, prefix: str, rule: str, bus: str, path: contract.EventPath, arn: str, dlq_arn: str
+) -> None:
+    """The path's rule, and any further ones onto its buffer, with the stacks' retry policy and DLQ."""
+    rules = [(rule, path.pattern, path.description)]
+    rules += [(f"{prefix}-{extra['name']}", extra["pattern"], extra["description"]) for extra in path.extra_rules]
+    for rule_name, pattern, description in rules:
+        events.put_rule(
+            Name=rule_name,
+            EventBusName=bus,
+            EventPattern=json.dumps(pattern),
+            State="ENABLED",
+            Description=description,
+        )
+        events.put_targets(
+            Rule=rule_name,
+            EventBusName=bus,
+            Targets=[
+                {
+                    "Id": "buffer",
+                    "Arn": arn,
+                    "DeadLetterConfig": {"Arn": dlq_arn},
+                    "RetryPolicy": {
+                        "MaximumRetryAttempts": contract.DELIVERY_RETRY_ATTEMPTS,
+                        "MaximumEventAgeInSeconds": contract.DELIVERY_MAX_EVENT_AGE_HOURS * 3600,
+                    },
+                }
+            ],
+        )
 
 
 def reconciler_environment(deployment: Provisioned, *, silent_seconds: int | None = None) -> dict[str, str]:

@@ -193,6 +193,83 @@ def _execute(where: str, value: Any) -> str:
     return value
 
 
+LAUNCH_KEYS = {
+    "name",
+    "detail",
+    "detailFile",
+    "sqsBody",
+    "source",
+    "atSeconds",
+    "runSeconds",
+    "children",
+    "delivery",
+    "expect",
+    "execute",
+    "attemptDurationSeconds",
+}
+
+
+def _detail(where: str, item: dict, base_dir: Path | None) -> Any:
+    """The launch's detail as given, or read from its ``detailFile`` (JSON or YAML); None for an ``sqsBody``."""
+    given = [k for k in ("detail", "detailFile", "sqsBody") if k in item]
+    if len(given) != 1:
+        raise ScenarioError(f"{where}: give exactly one of detail, detailFile, sqsBody")
+    if "detailFile" not in item:
+        return item.get("detail")
+    path = (base_dir or Path.cwd()) / item["detailFile"]
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ScenarioError(f"{where}.detailFile: cannot read {path}: {exc.strerror}") from None
+    return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+
+
+def _children(where: str, given: dict) -> tuple[dict[int, ChildBehaviour], ChildBehaviour]:
+    """The behaviour of each child named by its index, and of the others (``*``)."""
+    children: dict[int, ChildBehaviour] = {}
+    default_child = ChildBehaviour()
+    for key, behaviour in given.items():
+        if str(key) == "*":
+            default_child = _child(f"{where}.children.*", behaviour or {})
+            continue
+        try:
+            index = int(key)
+        except ValueError:
+            raise ScenarioError(f"{where}.children: key {key!r} is not a child index or '*'") from None
+        children[index] = _child(f"{where}.children.{key}", behaviour or {})
+    return children, default_child
+
+
+def _launch(
+    i: int, item: dict, defaults: dict, base_delivery: Delivery, execute: str, base_dir: Path | None
+) -> LaunchSpec:
+    where = f"launches[{i}]"
+    _keys(where, item, LAUNCH_KEYS)
+    launch_execute = _execute(f"{where}.execute", item["execute"]) if "execute" in item else None
+    if (launch_execute or execute) == "local" and ({"children", "runSeconds"} & set(item)):
+        raise ScenarioError(
+            f"{where}: children and runSeconds do not apply to a launch executed locally "
+            "(its processes decide what happens)"
+        )
+    detail = _detail(where, item, base_dir)
+    children, default_child = _children(where, item.get("children") or {})
+    detail_name = detail.get("launchId") if isinstance(detail, dict) else None
+    return LaunchSpec(
+        name=str(item.get("name") or detail_name or f"launch-{i}"),
+        detail=detail,
+        sqs_body=item.get("sqsBody"),
+        source=item.get("source") or defaults.get("source") or "sandbox.scenario",
+        at_seconds=float(item.get("atSeconds", 0)),
+        run_seconds=float(item.get("runSeconds", defaults.get("runSeconds", 0.5))),
+        children=children,
+        default_child=default_child,
+        delivery=_delivery(f"{where}.delivery", item.get("delivery"), base_delivery),
+        expect=dict(item.get("expect") or {}),
+        execute=launch_execute,
+        attempt_duration_seconds=(float(item["attemptDurationSeconds"]) if "attemptDurationSeconds" in item else None),
+    )
+
+
 def parse_scenario(raw: dict, base_dir: Path | None = None, name: str = "scenario") -> Scenario:
     _keys(
         "scenario", raw, {"seed", "deployment", "timeoutSeconds", "defaults", "launches", "name", "execute", "imageMap"}
@@ -201,75 +278,9 @@ def parse_scenario(raw: dict, base_dir: Path | None = None, name: str = "scenari
     defaults = raw.get("defaults") or {}
     _keys("defaults", defaults, {"runSeconds", "delivery", "source"})
     base_delivery = _delivery("defaults.delivery", defaults.get("delivery"), Delivery())
-    launches = []
-    for i, item in enumerate(raw.get("launches") or []):
-        where = f"launches[{i}]"
-        _keys(
-            where,
-            item,
-            {
-                "name",
-                "detail",
-                "detailFile",
-                "sqsBody",
-                "source",
-                "atSeconds",
-                "runSeconds",
-                "children",
-                "delivery",
-                "expect",
-                "execute",
-                "attemptDurationSeconds",
-            },
-        )
-        launch_execute = _execute(f"{where}.execute", item["execute"]) if "execute" in item else None
-        if (launch_execute or execute) == "local" and ({"children", "runSeconds"} & set(item)):
-            raise ScenarioError(
-                f"{where}: children and runSeconds do not apply to a launch executed locally "
-                "(its processes decide what happens)"
-            )
-        given = [k for k in ("detail", "detailFile", "sqsBody") if k in item]
-        if len(given) != 1:
-            raise ScenarioError(f"{where}: give exactly one of detail, detailFile, sqsBody")
-        detail = item.get("detail")
-        if "detailFile" in item:
-            path = (base_dir or Path.cwd()) / item["detailFile"]
-            try:
-                text = path.read_text()
-            except OSError as exc:
-                raise ScenarioError(f"{where}.detailFile: cannot read {path}: {exc.strerror}") from None
-            detail = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        children: dict[int, ChildBehaviour] = {}
-        default_child = ChildBehaviour()
-        for key, behaviour in (item.get("children") or {}).items():
-            if str(key) == "*":
-                default_child = _child(f"{where}.children.*", behaviour or {})
-                continue
-            try:
-                indexes = [int(key)]
-            except ValueError:
-                raise ScenarioError(f"{where}.children: key {key!r} is not a child index or '*'") from None
-            for index in indexes:
-                children[index] = _child(f"{where}.children.{key}", behaviour or {})
-        detail_name = detail.get("launchId") if isinstance(detail, dict) else None
-        launches.append(
-            LaunchSpec(
-                name=str(item.get("name") or detail_name or f"launch-{i}"),
-                detail=detail,
-                sqs_body=item.get("sqsBody"),
-                source=item.get("source") or defaults.get("source") or "sandbox.scenario",
-                at_seconds=float(item.get("atSeconds", 0)),
-                run_seconds=float(item.get("runSeconds", defaults.get("runSeconds", 0.5))),
-                children=children,
-                default_child=default_child,
-                delivery=_delivery(f"{where}.delivery", item.get("delivery"), base_delivery),
-                expect=dict(item.get("expect") or {}),
-                execute=launch_execute,
-                attempt_duration_seconds=(
-                    float(item["attemptDurationSeconds"]) if "attemptDurationSeconds" in item else None
-                ),
-            )
-        )
+    launches = [
+        _launch(i, item, defaults, base_delivery, execute, base_dir) for i, item in enumerate(raw.get("launches") or [])
+    ]
     return Scenario(
         launches=tuple(launches),
         seed=int(raw.get("seed", 0)),

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 from batchlane.status.events import QUEUE_BLOCKED, STATE_CHANGE
@@ -97,40 +98,29 @@ def job_event(
     """One EventBridge event of a Batch job (a child when ``index`` is set, a parent with ``size``).
     ``tags`` are added to the job's tags (e.g. ``{"batchlane:launchId": ...}`` as the launcher sets)."""
     full_id = f"{job_id}:{index}" if index is not None else job_id
-    job_arn = f"arn:{partition}:batch:{region}:{ACCOUNT}:job/{full_id}"
-    cont: dict[str, Any] = {
-        "image": "public.ecr.aws/docker/library/busybox:latest",
-        "command": ["run"],
-        "networkInterfaces": [],
-    }
-    if log_group:
-        cont["logConfiguration"] = {"logDriver": "awslogs", "options": {"awslogs-group": log_group}}
-    cont.update(container or {})
+    arn = f"arn:{partition}:batch:{region}:{ACCOUNT}"
     detail: dict[str, Any] = {
-        "jobArn": job_arn,
+        "jobArn": f"{arn}:job/{full_id}",
         "jobName": "t-" + job_id[:8],
         "jobId": full_id,
-        "jobQueue": f"arn:{partition}:batch:{region}:{ACCOUNT}:job-queue/{queue}",
+        "jobQueue": f"{arn}:job-queue/{queue}",
         "status": status,
         "attempts": list(attempts),
         "createdAt": 1_700_000_000_000,
         "retryStrategy": {"attempts": retry_attempts, "evaluateOnExit": []},
         "dependsOn": [],
-        "jobDefinition": f"arn:{partition}:batch:{region}:{ACCOUNT}:job-definition/{JOB_DEFINITION}:1",
+        "jobDefinition": f"{arn}:job-definition/{JOB_DEFINITION}:1",
         "parameters": {},
-        "container": cont,
+        "container": _container(log_group, container),
         "propagateTags": True,
         "platformCapabilities": ["EC2"],
-        "tags": {"resourceArn": f"arn:{partition}:batch:{region}:{ACCOUNT}:job/{job_id}", **(tags or {})},
+        "tags": {"resourceArn": f"{arn}:job/{job_id}", **(tags or {})},
         "eksAttempts": [],
         "someFieldAwsAddsLater": {"x": 1},
     }
-    if status_reason:
-        detail["statusReason"] = status_reason
-    if started_at:
-        detail["startedAt"] = started_at
-    if stopped_at:
-        detail["stoppedAt"] = stopped_at
+    for key, value in (("statusReason", status_reason), ("startedAt", started_at), ("stoppedAt", stopped_at)):
+        if value:
+            detail[key] = value
     if index is not None:
         detail["arrayProperties"] = {"index": index, "statusSummary": {}}
     elif size is not None:
@@ -139,16 +129,33 @@ def job_event(
             "statusSummary": dict(status_summary or {}),
             "statusSummaryLastUpdatedAt": time_ms or 1_700_000_000_000,
         }
-    t = time_ms or 1_700_000_000_000
+    return _envelope(detail, detail_type, region, time_ms or 1_700_000_000_000)
+
+
+def _container(log_group: str | None, container: dict | None) -> dict[str, Any]:
+    """A job's ``container``: busybox's defaults, the log group's awslogs configuration, ``container``."""
+    cont: dict[str, Any] = {
+        "image": "public.ecr.aws/docker/library/busybox:latest",
+        "command": ["run"],
+        "networkInterfaces": [],
+    }
+    if log_group:
+        cont["logConfiguration"] = {"logDriver": "awslogs", "options": {"awslogs-group": log_group}}
+    cont.update(container or {})
+    return cont
+
+
+def _envelope(detail: dict[str, Any], detail_type: str, region: str, t: int) -> dict[str, Any]:
+    """The EventBridge event around a job's ``detail`` (its id derived from what it says)."""
     return {
         "version": "0",
-        "id": _hex("event", full_id, status, t, detail_type),
+        "id": _hex("event", detail["jobId"], detail["status"], t, detail_type),
         "detail-type": detail_type,
         "source": "aws.batch",
         "account": ACCOUNT,
         "time": "2024-05-01T10:15:42Z",
         "region": region,
-        "resources": [job_arn],
+        "resources": [detail["jobArn"]],
         "detail": detail,
     }
 
@@ -186,68 +193,80 @@ def child_events(
     tags: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """The events of one child (or plain job) in their true order."""
-    idx = index if is_array else None
-    kw = {"job_id": job_id, "index": idx, "log_group": log_group, "tags": tags}
+    event = partial(job_event, job_id=job_id, index=index if is_array else None, log_group=log_group, tags=tags)
     out: list[dict[str, Any]] = []
-    done: list[dict[str, Any]] = []
+    done: list[dict[str, Any]] = []  # the attempts ended so far
     t = t0 + index * 1000
     if plan.pending:
-        out.append(job_event(status="PENDING", time_ms=t, **kw))
+        out.append(event(status="PENDING", time_ms=t))
     for k, a in enumerate(plan.attempts):
         t += 100
-        stale = dict(done[-1]["container"]) if done else {}
-        out.append(job_event(status="RUNNABLE", attempts=done, container=stale, time_ms=t, **kw))
-        if plan.blocked and k == 0:
-            out.append(
-                job_event(
-                    status="RUNNABLE",
-                    attempts=done,
-                    container=stale,
-                    status_reason=BLOCKED_REASON,
-                    detail_type=QUEUE_BLOCKED,
-                    time_ms=t + 5,
-                    **kw,
-                )
-            )
-        out.append(job_event(status="STARTING", attempts=done, container=stale, time_ms=t + 10, **kw))
         rec = _attempt_record(job_id, index, k, a, t)
-        if a.outcome != "nostart":
-            running = {"taskArn": rec["container"]["taskArn"], "logStreamName": rec["container"]["logStreamName"]}
-            out.append(
-                job_event(status="RUNNING", attempts=done, container=running, started_at=t + 30, time_ms=t + 30, **kw)
-            )
+        out += _attempt_events(event, done, rec, blocked=plan.blocked and k == 0, started=a.outcome != "nostart", t=t)
         done = [*done, rec]
-    t += 200
+    return out + _end_events(event, plan, done, t + 200)
+
+
+def _attempt_events(
+    event: Callable[..., dict[str, Any]],
+    done: list[dict[str, Any]],
+    rec: dict[str, Any],
+    *,
+    blocked: bool,
+    started: bool,
+    t: int,
+) -> list[dict[str, Any]]:
+    """One attempt's events (``rec`` its record once ended, ``done`` the attempts before it):
+    RUNNABLE (and Queue Blocked), STARTING, and RUNNING unless it never starts."""
+    stale = dict(done[-1]["container"]) if done else {}
+    out = [event(status="RUNNABLE", attempts=done, container=stale, time_ms=t)]
+    if blocked:
+        out.append(
+            event(
+                status="RUNNABLE",
+                attempts=done,
+                container=stale,
+                status_reason=BLOCKED_REASON,
+                detail_type=QUEUE_BLOCKED,
+                time_ms=t + 5,
+            )
+        )
+    out.append(event(status="STARTING", attempts=done, container=stale, time_ms=t + 10))
+    if started:
+        running = {"taskArn": rec["container"]["taskArn"], "logStreamName": rec["container"]["logStreamName"]}
+        out.append(event(status="RUNNING", attempts=done, container=running, started_at=t + 30, time_ms=t + 30))
+    return out
+
+
+def _end_events(
+    event: Callable[..., dict[str, Any]], plan: ChildPlan, done: list[dict[str, Any]], t: int
+) -> list[dict[str, Any]]:
+    """The child's last events once its attempts are over: FAILED after RUNNABLE when it was
+    terminated, else SUCCEEDED or FAILED as its last attempt ended."""
     last = dict(done[-1]["container"]) if done else {}
     if plan.terminated:
-        out.append(job_event(status="RUNNABLE", attempts=done, container=last, time_ms=t, **kw))
-        out.append(
-            job_event(
+        return [
+            event(status="RUNNABLE", attempts=done, container=last, time_ms=t),
+            event(
                 status="FAILED",
                 attempts=done,
                 container=last,
                 status_reason=TERMINATED,
                 stopped_at=t + 10,
                 time_ms=t + 10,
-                **kw,
-            )
+            ),
+        ]
+    return [
+        event(
+            status="SUCCEEDED" if plan.succeeded else "FAILED",
+            attempts=done,
+            container=last,
+            status_reason=done[-1]["statusReason"] if done else None,
+            started_at=done[-1].get("startedAt") or None,
+            stopped_at=t,
+            time_ms=t,
         )
-    else:
-        status = "SUCCEEDED" if plan.succeeded else "FAILED"
-        reason = done[-1]["statusReason"] if done else None
-        out.append(
-            job_event(
-                status=status,
-                attempts=done,
-                container=last,
-                status_reason=reason,
-                started_at=done[-1].get("startedAt") or None,
-                stopped_at=t,
-                time_ms=t,
-                **kw,
-            )
-        )
-    return out
+    ]
 
 
 def launch_events(

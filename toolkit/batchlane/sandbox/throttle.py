@@ -70,9 +70,9 @@ def install_submit_throttle(
             raise error
         return original(self)
 
-    responses.BatchResponse.submitjob = submitjob
+    responses.BatchResponse.submitjob = submitjob  # type: ignore[method-assign]  # moto's class, patched in place
 
     def uninstall() -> None:
-        responses.BatchResponse.submitjob = original
+        responses.BatchResponse.submitjob = original  # type: ignore[method-assign]
 
     return throttle, uninstall

@@ -1,0 +1,90 @@
+"""How the sandbox's local executor (batchlane.sandbox.local) runs a job: the execution options
+(image map, capacity, timeouts) and what SubmitJob gave Batch for the job."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from batchlane.sandbox.scenario import Scenario
+
+PYTHON = "{python}"  # in an image map: the sandbox's own interpreter (it has boto3)
+
+
+@dataclass(frozen=True)
+class LocalExecution:
+    """How the local executor runs jobs."""
+
+    image_map: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # image or glob -> entrypoint
+    every_launch: bool = False  # False: only the scenario's launches marked ``execute: local``
+    max_processes: int | None = None  # default: os.cpu_count()
+    stop_grace_seconds: float = 30.0  # SIGTERM -> SIGKILL (Batch and ECS: 30 s)
+    attempt_timeout_seconds: float | None = None  # replaces every job's attemptDurationSeconds (time compression)
+
+    @property
+    def process_limit(self) -> int:
+        return max(1, self.max_processes or os.cpu_count() or 1)
+
+    def argv(self, image: str, command: list[str]) -> list[str]:
+        """What runs for a container of ``image`` with Batch's ``command``."""
+        entrypoint = self.image_map.get(image)
+        if entrypoint is None:
+            entrypoint = next((v for k, v in self.image_map.items() if fnmatch.fnmatchcase(image, k)), ())
+        words = [sys.executable if w == PYTHON else w for w in (*entrypoint, *command)]
+        if not words:
+            raise ValueError(
+                f"nothing to run for image {image}: the job has no command and the image no imageMap entry"
+            )
+        return words
+
+
+def execution_of(scenario: Scenario, execution: LocalExecution | None) -> LocalExecution:
+    """The sandbox's ``execution`` (or the default), with the scenario's own ``execute`` and ``imageMap``."""
+    execution = execution or LocalExecution()
+    return LocalExecution(
+        image_map={**scenario.image_map, **execution.image_map},
+        every_launch=execution.every_launch or scenario.execute == "local",
+        max_processes=execution.max_processes,
+        stop_grace_seconds=execution.stop_grace_seconds,
+        attempt_timeout_seconds=execution.attempt_timeout_seconds,
+    )
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What SubmitJob gave Batch for a job: its definition with the submission's overrides."""
+
+    image: str
+    command: list[str]
+    environment: dict[str, str]
+    vcpus: float
+    timeout_seconds: float | None
+
+
+def submission_of(account: str, region: str, job_id: str) -> Submission:
+    """Read from the emulator's own record of the job (it runs in this process): moto's
+    DescribeJobs leaves out the overrides' resourceRequirements."""
+    from moto.batch.models import batch_backends
+
+    job = batch_backends[account][region].get_job_by_id(job_id)
+    if job is None:
+        raise LookupError(f"the emulator has no job {job_id}")
+    props = job.job_definition.container_properties or {}
+    overrides = job.container_overrides or {}
+    environment = {e["name"]: e["value"] for e in [*props.get("environment", []), *overrides.get("environment", [])]}
+    environment.pop("AWS_BATCH_JOB_ID", None)  # moto's DescribeJobs adds it to the overrides; set per child below
+    requirements = {
+        r["type"]: r["value"]
+        for r in [*props.get("resourceRequirements", []), *overrides.get("resourceRequirements", [])]
+    }
+    timeout = (job.timeout or job.job_definition.timeout or {}).get("attemptDurationSeconds")
+    return Submission(
+        image=props.get("image", ""),
+        command=list(overrides.get("command") or props.get("command") or []),
+        environment=environment,
+        vcpus=float(requirements.get("VCPU", 1)),
+        timeout_seconds=float(timeout) if timeout else None,
+    )
