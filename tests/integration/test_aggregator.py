@@ -502,7 +502,7 @@ def test_concurrent_invocations_announce_each_phase_once_and_assemble_outputs_on
     from batchlane.common.events import EventBusAnnouncer
     from batchlane.common.observability import PowertoolsCounter
     from batchlane.common.settings_store import SsmSettingsSource
-    from batchlane.status.adapters import BatchTerminator, DynamoStatusStore, S3Outputs
+    from batchlane.status.adapters import BatchTerminator, ExecutionsStatusStore, S3Outputs
     from batchlane.status.service import StatusService
 
     size = 12
@@ -519,7 +519,7 @@ def test_concurrent_invocations_announce_each_phase_once_and_assemble_outputs_on
 
     def invocation():  # one Lambda container each: its own service, caches and clients
         return StatusService(
-            store=DynamoStatusStore(world.config.table_name("executions")),
+            store=ExecutionsStatusStore(world.config.table_name("executions")),
             jobs=BatchTerminator(),
             outputs=outputs,
             announcer=EventBusAnnouncer(world.config.bus_name),

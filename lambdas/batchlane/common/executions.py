@@ -16,6 +16,12 @@ One partition per launch (pk ``launchId``, sk ``sk``; docs/contracts.md):
 
 Everything that reads or writes these items takes the keys, the phase sets and the record's shape
 from this module; nothing here imports boto3 (the offline CLI and the sandbox use it too).
+
+One vocabulary: the table is "executions"; its adapters are named after it and the port they serve
+(``ExecutionsLedger``: the launcher's ``Ledger``, batchlane.launch.adapters; ``ExecutionsStatusStore``:
+the aggregator's ``StatusStore``, batchlane.status.adapters; ``Executions``: the clients' consistent
+reads, batchlane.client.records); an item kind is a ``...Record`` (:class:`LaunchRecord`,
+:class:`ChunkRecord`), one launch's items sorted by kind a :class:`LaunchPartition`.
 """
 
 from __future__ import annotations
@@ -221,8 +227,8 @@ class ChunkRecord(BaseModel):
 
 
 @dataclass
-class Partition:
-    """The items of one launch's partition, sorted by kind (plain Python values)."""
+class LaunchPartition:
+    """The items of one launch's partition of the executions table, sorted by kind (plain Python values)."""
 
     launch: dict[str, Any] | None = None
     summary: dict[str, Any] = field(default_factory=dict)
@@ -233,7 +239,7 @@ class Partition:
     chunks: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, items: Iterable[Mapping[str, Any]]) -> Partition:
+    def of(cls, items: Iterable[Mapping[str, Any]]) -> LaunchPartition:
         part = cls()
         for item in items:
             sk = item.get(SORT_KEY)

@@ -202,7 +202,7 @@ def _model(sk: str) -> type[LaunchRecord] | type[ChunkRecord]:
     return LaunchRecord if sk == LAUNCH_SK else ChunkRecord
 
 
-class DynamoLedger:
+class ExecutionsLedger:
     """The executions table's ``launch`` item and the ``chunk#<c>`` items of a chunked map task
     (batchlane.common.executions): both claimed, taken over and completed the same way."""
 

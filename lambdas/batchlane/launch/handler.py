@@ -37,7 +37,7 @@ def runtime() -> LaunchService:
     from batchlane.common.environment import LauncherEnvironment
     from batchlane.common.events import EventBusAnnouncer
     from batchlane.common.settings_store import SsmSettingsSource
-    from batchlane.launch.adapters import BatchJobDefinitions, BatchJobs, DynamoLedger, S3InputStore
+    from batchlane.launch.adapters import BatchJobDefinitions, BatchJobs, ExecutionsLedger, S3InputStore
     from batchlane.launch.service import LaunchService
     from batchlane.routing.store import DynamoRoutingSource
 
@@ -48,7 +48,7 @@ def runtime() -> LaunchService:
         definitions=BatchJobDefinitions(),
         inputs=S3InputStore(env.data_bucket),
         jobs=BatchJobs(rate=env.submit_rate_per_container),
-        ledger=DynamoLedger(env.executions_table, retention_seconds=env.retention_seconds),
+        ledger=ExecutionsLedger(env.executions_table, retention_seconds=env.retention_seconds),
         announcer=EventBusAnnouncer(env.event_bus),
         metrics=PowertoolsCounter(),
         bucket=env.data_bucket,

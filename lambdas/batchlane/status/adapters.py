@@ -74,7 +74,9 @@ def _high(item: dict[str, Any]) -> dict[str, Any]:
     return from_dynamo({k: _DES.deserialize(v) for k, v in item.items()})
 
 
-class DynamoStatusStore:
+class ExecutionsStatusStore:
+    """The executions table as the status path's StatusStore (batchlane.status.ports): a launch's partition."""
+
     def __init__(self, table_name: str, *, retention_seconds: int = 0) -> None:
         self.table_name = table_name
         self.retention_seconds = retention_seconds  # expiresAt (the table's TTL) on every item written; 0: never

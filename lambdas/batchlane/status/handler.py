@@ -32,12 +32,12 @@ def runtime() -> StatusService:
     from batchlane.common.events import EventBusAnnouncer
     from batchlane.common.settings_store import SsmSettingsSource
     from batchlane.routing.store import DynamoQueueHealth
-    from batchlane.status.adapters import BatchTerminator, DynamoStatusStore, S3Outputs
+    from batchlane.status.adapters import BatchTerminator, ExecutionsStatusStore, S3Outputs
     from batchlane.status.service import StatusService
 
     env = AggregatorEnvironment.from_environ()
     return StatusService(
-        store=DynamoStatusStore(env.executions_table, retention_seconds=env.retention_seconds),
+        store=ExecutionsStatusStore(env.executions_table, retention_seconds=env.retention_seconds),
         jobs=BatchTerminator(),
         outputs=S3Outputs(),
         announcer=EventBusAnnouncer(env.event_bus),

@@ -22,7 +22,7 @@ from typing import Any
 
 from batchlane.client.links import child_job_id, child_log_links, job_link
 from batchlane.common.console import partition_of
-from batchlane.common.executions import FINAL_PHASES, LAUNCH_TAG, Partition
+from batchlane.common.executions import FINAL_PHASES, LAUNCH_TAG, LaunchPartition
 from batchlane.status.events import ForeignEvent, MalformedEvent, parse_event
 from batchlane.status.failures import attempt_classes, child_class, failure_counts
 from batchlane.status.fold import WAITING, ChildState, LaunchStatus, ParentState, fold_events, observe, summarize
@@ -106,7 +106,7 @@ def status_document(
 def record_document(items: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
     """The document of a launch from the items of its partition in the executions table
     (plain Python values: numbers as int/Decimal). None when there is no launch item."""
-    part = Partition.of(items)
+    part = LaunchPartition.of(items)
     record = part.record
     if record is None:
         return None
