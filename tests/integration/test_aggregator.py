@@ -15,7 +15,8 @@ from batchlane.client.links import child_log_links
 from batchlane.common import aws, values
 from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 from batchlane.status import handler as aggregator
-from batchlane.status.fold import ChildState, fold_events
+from batchlane.status.fold import fold_events
+from batchlane.status.states import ChildState
 from clock import Clock
 from tests.integration.conftest import LambdaContext, sqs_event
 

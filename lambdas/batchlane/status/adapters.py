@@ -52,8 +52,8 @@ from batchlane.common.open_launches import (
     open_shard,
 )
 from batchlane.common.values import from_dynamo, to_dynamo
-from batchlane.status.fold import ChildState, ParentState
 from batchlane.status.ports import WriteConflict
+from batchlane.status.states import ChildState, ParentState
 
 _SER = TypeSerializer()
 _DES = TypeDeserializer()

@@ -25,19 +25,11 @@ from typing import Any
 from batchlane.common.executions import PARENT_SK, chunk_parent_sk
 from batchlane.common.open_launches import LAST_SEEN_ATTR, OPEN_SHARD_ATTR, open_shard
 from batchlane.status.failures import failure_delta
-from batchlane.status.fold import (
-    RANK,
-    WAITING,
-    ChildState,
-    Observation,
-    ParentState,
-    add_deltas,
-    count_delta,
-    merge_child,
-    merge_parent,
-)
 from batchlane.status.launches import LaunchJob
+from batchlane.status.observations import Observation, merge_child, merge_parent
+from batchlane.status.phase import WAITING, add_deltas, count_delta
 from batchlane.status.ports import ChildWrite, Contention, ParentWrite, StatusStore, WriteConflict
+from batchlane.status.states import RANK, ChildState, ParentState
 
 CONTENTION_RETRIES = 5
 CHILDREN_PER_TRANSACTION = 98  # + the parent + the summary = DynamoDB's 100 items

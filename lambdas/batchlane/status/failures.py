@@ -25,11 +25,36 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from batchlane.status.fold import Attempt, ChildState
+
+# What is classified, as the status states (batchlane.status.states) show it: described here so that
+# the states can put the class on their items without this module importing them back.
+class Attempt(Protocol):
+    @property
+    def exit_code(self) -> int | None: ...
+
+    @property
+    def reason(self) -> str | None: ...
+
+    @property
+    def status_reason(self) -> str | None: ...
+
+
+class ChildState(Protocol):
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def status_reason(self) -> str | None: ...
+
+    @property
+    def attempts(self) -> Sequence[Attempt]: ...
+
+    @property
+    def last_attempt(self) -> Attempt | None: ...
+
 
 SPOT_RECLAIMED = "spot-reclaimed"
 TIMEOUT = "timeout"

@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import IO, Any
 
-from batchlane.status.fold import ChildState
+from batchlane.status.states import ChildState
 
 MORE = "... and many more."
 DEFAULT_CHAR_LIMIT = 4096

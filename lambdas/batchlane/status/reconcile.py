@@ -59,9 +59,7 @@ def synthetic_event(
         "detail-type": STATE_CHANGE,
         "source": "aws.batch",
         "region": region,
-        "time": datetime.fromtimestamp(time.time() if now is None else now, UTC).strftime(
-            "%Y-%m-%dT%H:%M:%SZ"
-        ),
+        "time": datetime.fromtimestamp(time.time() if now is None else now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "resources": [job.get("jobArn") or ""],
         "detail": detail,
     }

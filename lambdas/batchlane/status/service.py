@@ -20,9 +20,9 @@ from batchlane.status.abort import Aborter, abort_request
 from batchlane.status.commit import LaunchBatch, StatusWriter
 from batchlane.status.events import ForeignEvent, MalformedEvent, parse_event
 from batchlane.status.finish import Finisher
-from batchlane.status.fold import observe
 from batchlane.status.launches import LaunchDirectory
 from batchlane.status.models import TaskAbortRequested
+from batchlane.status.observations import observe
 from batchlane.status.ports import ForeignJob, OutputStore, QueueHealth, StatusStore, Terminator
 from batchlane.status.transitions import PhaseKeeper
 

@@ -25,8 +25,11 @@ from batchlane.common.console import partition_of
 from batchlane.common.executions import FINAL_PHASES, LAUNCH_TAG, LaunchPartition
 from batchlane.status.events import ForeignEvent, MalformedEvent, parse_event
 from batchlane.status.failures import attempt_classes, child_class, failure_counts
-from batchlane.status.fold import WAITING, ChildState, LaunchStatus, ParentState, fold_events, observe, summarize
+from batchlane.status.fold import LaunchStatus, fold_events, summarize
+from batchlane.status.observations import observe
 from batchlane.status.outputs import launch_error_summary
+from batchlane.status.phase import WAITING
+from batchlane.status.states import ChildState, ParentState
 from batchlane.status.transitions import counts_of
 
 
