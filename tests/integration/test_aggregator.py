@@ -503,7 +503,9 @@ def test_concurrent_invocations_announce_each_phase_once_and_assemble_outputs_on
     from batchlane.common.events import EventBusAnnouncer
     from batchlane.common.observability import PowertoolsCounter
     from batchlane.common.settings_store import SsmSettingsSource
-    from batchlane.status.adapters import BatchTerminator, ExecutionsStatusStore, S3Outputs
+    from batchlane.status.adapters.batch import BatchTerminator
+    from batchlane.status.adapters.executions import ExecutionsStatusStore
+    from batchlane.status.adapters.outputs import S3Outputs
     from batchlane.status.service import StatusService
 
     size = 12

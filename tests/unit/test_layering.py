@@ -50,7 +50,8 @@ def within(*packages: str) -> Callable[[str], bool]:
 
 
 def adapters(name: str) -> bool:
-    return name.startswith("batchlane.") and name.rsplit(".", 1)[-1] == "adapters"
+    """An adapters module, or a module of an adapters package (batchlane.status.adapters.batch)."""
+    return name.startswith("batchlane.") and "adapters" in name.split(".")[1:]
 
 
 def handlers(name: str) -> bool:
@@ -236,6 +237,12 @@ def test_the_cycle_finder_finds_a_cycle_through_a_type_checking_import():
             "batchlane.launch.service",
             "from batchlane.launch import adapters\n",
             "batchlane.launch.service -> batchlane.launch.adapters (only handlers (and the sandbox) import adapters)",
+        ),
+        (
+            "batchlane.status.service",
+            "from batchlane.status.adapters.executions import ExecutionsStatusStore\n",
+            "batchlane.status.service -> batchlane.status.adapters.executions "
+            "(only handlers (and the sandbox) import adapters)",
         ),
         (
             "batchlane.common.aws",

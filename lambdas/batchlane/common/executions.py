@@ -19,7 +19,7 @@ from this module; nothing here imports boto3 (the offline CLI and the sandbox us
 
 One vocabulary: the table is "executions"; its adapters are named after it and the port they serve
 (``ExecutionsLedger``: the launcher's ``Ledger``, batchlane.launch.adapters; ``ExecutionsStatusStore``:
-the aggregator's ``StatusStore``, batchlane.status.adapters; ``Executions``: the clients' consistent
+the aggregator's ``StatusStore``, batchlane.status.adapters.executions; ``Executions``: the clients' consistent
 reads, batchlane.client.records); an item kind is a ``...Record`` (:class:`LaunchRecord`,
 :class:`ChunkRecord`), one launch's items sorted by kind a :class:`LaunchPartition`.
 """

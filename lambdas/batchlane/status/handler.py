@@ -32,7 +32,9 @@ def runtime() -> StatusService:
     from batchlane.common.events import EventBusAnnouncer
     from batchlane.common.settings_store import SsmSettingsSource
     from batchlane.routing.store import DynamoQueueHealth
-    from batchlane.status.adapters import BatchTerminator, ExecutionsStatusStore, S3Outputs
+    from batchlane.status.adapters.batch import BatchTerminator
+    from batchlane.status.adapters.executions import ExecutionsStatusStore
+    from batchlane.status.adapters.outputs import S3Outputs
     from batchlane.status.service import StatusService
 
     env = AggregatorEnvironment.from_environ()
@@ -56,7 +58,7 @@ def runtime() -> StatusService:
 @cache
 def reconciler() -> Reconciler:
     from batchlane.common.environment import ReconcilerEnvironment
-    from batchlane.status.adapters import BatchJobReader
+    from batchlane.status.adapters.batch import BatchJobReader
     from batchlane.status.reconcile import Reconciler
 
     service = runtime()
