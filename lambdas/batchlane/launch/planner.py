@@ -21,7 +21,8 @@ from batchlane.common.inputs import (
 )
 from batchlane.common.settings import Settings
 from batchlane.common.tenancy import launch_prefix, outputs_prefix, s3_uri
-from batchlane.launch.models import LaunchRequest, Problem, Resources
+from batchlane.launch.models import LaunchRequest, Resources
+from batchlane.launch.problems import Problem
 from batchlane.routing import Decision, Needs
 from batchlane.routing.engine import EC2
 

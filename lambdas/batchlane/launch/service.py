@@ -34,14 +34,7 @@ from batchlane.common.executions import FINAL_PHASES, SUBMITTED, SUBMITTING, Chu
 from batchlane.common.open_launches import LAST_SEEN_ATTR, OPEN_SHARD_ATTR, open_shard
 from batchlane.common.ports import Announcer, Counter
 from batchlane.common.tenancy import Producer
-from batchlane.launch.models import (
-    Problem,
-    RoutingExplanation,
-    TaskChunkDue,
-    TaskLaunched,
-    TaskLaunchRejected,
-    detail_json,
-)
+from batchlane.launch.models import RoutingExplanation, TaskChunkDue, TaskLaunched, TaskLaunchRejected, detail_json
 from batchlane.launch.planner import LaunchPlan, chunk_job_name, chunk_request, plan_launch, routing_needs
 from batchlane.launch.ports import (
     InputStore,
@@ -56,6 +49,7 @@ from batchlane.launch.ports import (
     SubmittedJob,
     TransientError,
 )
+from batchlane.launch.problems import Problem
 from batchlane.launch.validation import producer_problems, readable_launch_id, validate
 from batchlane.routing import Decision, decide
 

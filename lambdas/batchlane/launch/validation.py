@@ -8,7 +8,8 @@ from pydantic import ValidationError
 
 from batchlane.common.settings import Settings
 from batchlane.common.tenancy import Producer, launch_prefix, s3_uri
-from batchlane.launch.models import LAUNCH_ID_CHARS, LaunchRequest, Problem, bounded_problems, quoted
+from batchlane.launch.models import LaunchRequest
+from batchlane.launch.problems import LAUNCH_ID_CHARS, Problem, bounded_problems, quoted
 
 # Fargate accepts these memory sizes (MiB) per vCPU value.
 FARGATE_MEMORY = {
