@@ -11,6 +11,7 @@ from typing import Any
 
 from batchlane.common.chunks import Chunks
 from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG
+from batchlane.common.host_gone import HOST_GONE_REASONS
 from batchlane.common.inputs import (
     ENV_INDEX_OFFSET,
     ENV_INDEX_VAR_NAME,
@@ -41,11 +42,10 @@ ENV_FAIL_ON_ERROR = "FLYTE_FAIL_ON_ERROR"
 
 
 # Batch's evaluateOnExit for retryOn "infrastructure": retry when the host went away (an EC2 Spot
-# reclaim or a terminated instance, a Fargate Spot interruption), end the job on anything else.
-# Patterns may only end with "*" and hold letters, digits, '.', ':' and spaces (Batch's grammar).
+# reclaim or a terminated instance, a Fargate Spot interruption: batchlane.common.host_gone, the
+# reasons the status path classes spot-reclaimed), end the job on anything else.
 INFRASTRUCTURE_RETRY = (
-    {"onStatusReason": "Host EC2*", "action": "RETRY"},
-    {"onStatusReason": "Your Spot Task was interrupted*", "action": "RETRY"},
+    *({"onStatusReason": reason.glob, "action": "RETRY"} for reason in HOST_GONE_REASONS),
     {"onReason": "*", "action": "EXIT"},
 )
 

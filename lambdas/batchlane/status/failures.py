@@ -17,8 +17,8 @@ Each failed attempt gets one class (docs/status.md, "Failure classes"), decided 
 ``unknown``            it stopped and none of the above says why
 =====================  ==========================================================================
 
-``spot-reclaimed`` is the one *infrastructure* class: retryOn "infrastructure" retries exactly
-these (launch/planner.py, INFRASTRUCTURE_RETRY, matches the same reasons).
+``spot-reclaimed`` is the one *infrastructure* class: its reasons are batchlane.common.host_gone's,
+the table retryOn "infrastructure" retries from (launch/planner.py, INFRASTRUCTURE_RETRY).
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Protocol
+
+from batchlane.common.host_gone import HOST_GONE_PATTERN
 
 
 # What is classified, as the status states (batchlane.status.states) show it: described here so that
@@ -68,7 +70,7 @@ INFRASTRUCTURE = frozenset({SPOT_RECLAIMED})
 
 # (class, pattern on "statusReason | reason"), in the order they are tried.
 _BY_REASON = (
-    (SPOT_RECLAIMED, re.compile(r"Host EC2 \(instance [^)]*\) terminated|Your Spot Task was interrupted")),
+    (SPOT_RECLAIMED, re.compile(HOST_GONE_PATTERN)),
     (TIMEOUT, re.compile(r"Job attempt duration exceeded timeout")),
     (IMAGE_PULL_FAILED, re.compile(r"CannotPullContainer")),
     (OUT_OF_MEMORY, re.compile(r"OutOfMemory")),
