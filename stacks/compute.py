@@ -152,31 +152,39 @@ class BatchCompute(Construct):
 
     # ------------------------------------------------------------------------------------------
     def _network(self, config: DeploymentConfig) -> tuple[ec2.IVpc, ec2.SubnetSelection, list[ec2.ISecurityGroup]]:
-        existing = config.network.existing_vpc
-        if existing is not None:
-            # Explicit ids only: no Vpc.from_lookup, so synth never needs AWS credentials.
-            # Compute gets its subnets explicitly (``self.subnets``), so the VPC itself carries none.
-            vpc = ec2.Vpc.from_vpc_attributes(
-                self, "Vpc", vpc_id=existing.vpc_id, availability_zones=list(existing.availability_zones)
-            )
-            imported = [ec2.Subnet.from_subnet_id(self, f"Subnet{i}", s) for i, s in enumerate(existing.subnet_ids)]
-            for subnet in imported:
-                # batchlane never reads a subnet's route table: the "no routeTableId" warning does not apply.
-                Validations.of(subnet).acknowledge(
-                    Acknowledgment(
-                        id="@aws-cdk/aws-ec2:noSubnetRouteTableId",
-                        reason="Subnets given by id only place Batch compute; no route table is read or changed.",
-                    )
-                )
-            subnets = ec2.SubnetSelection(subnets=imported)
-            if existing.security_group_ids:
-                groups = [
-                    ec2.SecurityGroup.from_security_group_id(self, f"SecurityGroup{i}", sg, mutable=False)
-                    for i, sg in enumerate(existing.security_group_ids)
-                ]
-                return vpc, subnets, groups
-            return vpc, subnets, [self._compute_security_group(vpc)]
+        if config.network.existing_vpc is not None:
+            return self._existing_network(config)
+        return self._new_network(config)
 
+    def _existing_network(
+        self, config: DeploymentConfig
+    ) -> tuple[ec2.IVpc, ec2.SubnetSelection, list[ec2.ISecurityGroup]]:
+        existing = config.network.existing_vpc
+        assert existing is not None  # _network's choice
+        # Explicit ids only: no Vpc.from_lookup, so synth never needs AWS credentials.
+        # Compute gets its subnets explicitly (``self.subnets``), so the VPC itself carries none.
+        vpc = ec2.Vpc.from_vpc_attributes(
+            self, "Vpc", vpc_id=existing.vpc_id, availability_zones=list(existing.availability_zones)
+        )
+        imported = [ec2.Subnet.from_subnet_id(self, f"Subnet{i}", s) for i, s in enumerate(existing.subnet_ids)]
+        for subnet in imported:
+            # batchlane never reads a subnet's route table: the "no routeTableId" warning does not apply.
+            Validations.of(subnet).acknowledge(
+                Acknowledgment(
+                    id="@aws-cdk/aws-ec2:noSubnetRouteTableId",
+                    reason="Subnets given by id only place Batch compute; no route table is read or changed.",
+                )
+            )
+        subnets = ec2.SubnetSelection(subnets=imported)
+        if existing.security_group_ids:
+            groups = [
+                ec2.SecurityGroup.from_security_group_id(self, f"SecurityGroup{i}", sg, mutable=False)
+                for i, sg in enumerate(existing.security_group_ids)
+            ]
+            return vpc, subnets, groups
+        return vpc, subnets, [self._compute_security_group(vpc)]
+
+    def _new_network(self, config: DeploymentConfig) -> tuple[ec2.IVpc, ec2.SubnetSelection, list[ec2.ISecurityGroup]]:
         new = config.network.new_vpc
         assert new is not None  # NetworkConfig guarantees one of the two
         private_type = ec2.SubnetType.PRIVATE_WITH_EGRESS if new.nat_gateways else ec2.SubnetType.PUBLIC
