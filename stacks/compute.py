@@ -15,6 +15,8 @@ What the rest of the stack reads from :class:`BatchCompute`:
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Acknowledgment, Aws, CfnOutput, Duration, RemovalPolicy, Stack, Tags, Validations
 from aws_cdk import aws_batch as batch
 from aws_cdk import aws_ec2 as ec2
@@ -34,6 +36,10 @@ from batchlane.deployment.config import (
     JobRoleConfig,
 )
 from stacks.runtime import log_retention
+
+# The two kinds made here (their common interface, IManagedComputeEnvironment, declares a vpc_subnets
+# that neither class has in aws-cdk-lib's Python types).
+ManagedComputeEnvironment = batch.FargateComputeEnvironment | batch.ManagedEc2EcsComputeEnvironment
 
 # The three reasons a job can sit in RUNNABLE that Batch can act on (jobStateTimeLimitActions).
 _RUNNABLE_REASONS = (
@@ -63,7 +69,7 @@ class BatchCompute(Construct):
             known = self.job_roles.get(config.default_role)
             self.default_role_arn = known.role_arn if known is not None else config.default_role
         self._instance_role: iam.IRole | None = None
-        self.compute_environments: dict[str, batch.IManagedComputeEnvironment] = {
+        self.compute_environments: dict[str, ManagedComputeEnvironment] = {
             ce.name: self._compute_environment(ce) for ce in config.compute_environments
         }
         self.job_queues: dict[str, batch.IJobQueue] = {q.name: self._job_queue(q) for q in config.job_queues}
@@ -253,8 +259,8 @@ class BatchCompute(Construct):
             )
         return self._instance_role
 
-    def _compute_environment(self, ce: ComputeEnvironmentConfig) -> batch.IManagedComputeEnvironment:
-        common = dict(
+    def _compute_environment(self, ce: ComputeEnvironmentConfig) -> ManagedComputeEnvironment:
+        common: dict[str, Any] = dict(
             vpc=self.vpc,
             vpc_subnets=self.subnets,
             security_groups=self.security_groups,
@@ -266,7 +272,7 @@ class BatchCompute(Construct):
             update_timeout=Duration.minutes(30),
         )
         if ce.kind.is_fargate:
-            env: batch.IManagedComputeEnvironment = batch.FargateComputeEnvironment(
+            env: ManagedComputeEnvironment = batch.FargateComputeEnvironment(
                 self, f"Compute-{ce.name}", spot=ce.kind is ComputeKind.FARGATE_SPOT, **common
             )
         else:

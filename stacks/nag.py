@@ -326,7 +326,8 @@ def _configured_job_role_policies(role: iam.CfnRole) -> dict[str, str]:
         return {}
     result = {}
     for role_config in scope.config.job_roles:
-        if scope.job_roles[role_config.name].node.default_child.node.path != role.node.path:
+        role_resource = scope.job_roles[role_config.name].node.default_child
+        if role_resource is None or role_resource.node.path != role.node.path:
             continue
         for policy in role_config.managed_policies:
             if not policy.startswith("arn:"):

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Self, TypeGuard
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
@@ -73,7 +73,7 @@ def child_sk(index: int) -> str:
     return f"{CHILD_PREFIX}{index:06d}"
 
 
-def is_child_sk(sk: Any) -> bool:
+def is_child_sk(sk: Any) -> TypeGuard[str]:
     return isinstance(sk, str) and sk.startswith(CHILD_PREFIX)
 
 
@@ -94,11 +94,11 @@ def chunk_state_sk(chunks: Chunks, chunk: int) -> str:
     return chunk_parent_sk(chunk) if chunks.chunk_len(chunk) > 1 else child_sk(chunks.offset(chunk))
 
 
-def is_chunk_sk(sk: Any) -> bool:
+def is_chunk_sk(sk: Any) -> TypeGuard[str]:
     return isinstance(sk, str) and sk.startswith(CHUNK_PREFIX)
 
 
-def is_chunk_parent_sk(sk: Any) -> bool:
+def is_chunk_parent_sk(sk: Any) -> TypeGuard[str]:
     return isinstance(sk, str) and sk.startswith(CHUNK_PARENT_PREFIX)
 
 
@@ -166,7 +166,7 @@ class LaunchRecord(BaseModel):
         return Chunks(size=self.size, chunk_size=self.chunk_size, window=self.chunk_window)
 
     @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> LaunchRecord:
+    def from_item(cls, item: Mapping[str, Any]) -> Self:
         """From an item in the document form (numbers as Decimal or int)."""
         return cls.model_validate(from_dynamo(dict(item)))
 
@@ -215,7 +215,7 @@ class ChunkRecord(BaseModel):
     submitted_at: int | None = None  # epoch ms
 
     @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> ChunkRecord:
+    def from_item(cls, item: Mapping[str, Any]) -> Self:
         return cls.model_validate(from_dynamo(dict(item)))
 
     def to_item(self) -> dict[str, Any]:

@@ -55,7 +55,8 @@ def routing_needs(detail: Any) -> Needs:
     (and whatever) validation finds, and a value of the wrong type counts as the default."""
     container = detail.get("container") if isinstance(detail, dict) else None
     container = container if isinstance(container, dict) else {}
-    resources = container.get("resources") if isinstance(container.get("resources"), dict) else {}
+    resources = container.get("resources")
+    resources = resources if isinstance(resources, dict) else {}
     defaults = Resources()
 
     def number(name: str, default: float) -> float:
@@ -298,16 +299,21 @@ def _chunk_overrides(overrides: dict[str, Any], chunks: Chunks, chunk: int) -> d
 
 def hinted_queue(decision: Decision, hint: str | None) -> str:
     """Routing's answer to the launch's queue hint (Decision.with_hint: the CLI explains the same)."""
-    return decision.with_hint(hint)[0]
+    queue, _ = decision.with_hint(hint)
+    if queue is None:  # plan_launch plans only a routed launch
+        raise ValueError("routing chose no queue")
+    return queue
 
 
 def _data_locations(request: LaunchRequest, bucket: str) -> tuple[str | None, str, str]:
     """The inputs object to write (None when the client uploaded them), the inputs URI, the outputs
     prefix: under the launch's own prefix, ``launches/<project>/<domain>/<launchId>/`` (docs/security.md)."""
     base = launch_prefix(request.project, request.domain, request.launch_id)
-    inputs_key = None if request.inputs_location else f"{base}inputs.jsonl"
-    inputs_uri = request.inputs_location.uri if request.inputs_location else s3_uri(bucket, inputs_key)
-    return inputs_key, inputs_uri, s3_uri(bucket, outputs_prefix(base))
+    outputs_uri = s3_uri(bucket, outputs_prefix(base))
+    if request.inputs_location:
+        return None, request.inputs_location.uri, outputs_uri
+    inputs_key = f"{base}inputs.jsonl"
+    return inputs_key, s3_uri(bucket, inputs_key), outputs_uri
 
 
 def _index_location(request: LaunchRequest, inputs_key: str | None, bucket: str) -> tuple[str | None, str | None]:

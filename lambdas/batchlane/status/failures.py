@@ -101,8 +101,10 @@ def attempt_classes(child: ChildState) -> list[str | None]:
 def child_class(child: ChildState) -> str | None:
     """Why a FAILED child failed: its last attempt's class, or (no attempt ran: a cancel in the
     queue, a job state time limit) its own statusReason's. None for a child that has not failed."""
-    if child.status != "FAILED":
-        return None
+    return _failed_class(child) if child.status == "FAILED" else None
+
+
+def _failed_class(child: ChildState) -> str:
     last = child.last_attempt
     found = attempt_class(last) if last is not None else None
     return found or classify(child.status_reason, None, None) or UNKNOWN
@@ -111,7 +113,7 @@ def child_class(child: ChildState) -> str | None:
 def failure_counts(children: Iterable[ChildState]) -> dict[str, int]:
     """Failed attempts per class over ``children`` (every attempt, retried ones included)."""
     counts = Counter(c for child in children for c in attempt_classes(child) if c is not None)
-    counts.update(child_class(child) for child in children if child.status == "FAILED" and not child.attempts)
+    counts.update(_failed_class(child) for child in children if child.status == "FAILED" and not child.attempts)
     return dict(counts)
 
 

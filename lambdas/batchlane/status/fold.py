@@ -140,8 +140,10 @@ class Fold:
             new, changed = merge_child(self.children.get(obs.child.index), obs.child)
             if changed:
                 self.children[new.index] = new
-        else:
+        elif obs.parent is not None:
             self.parent, changed = merge_parent(self.parent, obs.parent)
+        else:
+            raise ValueError("an observation of neither a child nor a parent")
         self.changed += changed
         return changed
 

@@ -59,13 +59,17 @@ def runtime() -> StatusService:
 def reconciler() -> Reconciler:
     from batchlane.common.environment import ReconcilerEnvironment
     from batchlane.status.adapters.batch import BatchJobReader
+    from batchlane.status.adapters.executions import ExecutionsStatusStore
     from batchlane.status.reconcile import Reconciler
 
     service = runtime()
+    store = service.store
+    if not isinstance(store, ExecutionsStatusStore):
+        raise TypeError("the reconciler reads the open-launches index of the executions table")  # runtime() made it
     env = ReconcilerEnvironment.from_environ()
     return Reconciler(
-        store=service.store,
-        index=service.store,
+        store=store,
+        index=store,
         batch=BatchJobReader(),
         service=service,
         metrics=service.metrics,

@@ -116,13 +116,13 @@ def observe(event: BatchJobEvent | Mapping[str, Any] | str) -> Observation:
         event = parse_event(event)
     d = event.detail
     blocked = event.is_queue_blocked
-    common = {"job_id": d.parent_job_id, "region": event.region, "partition": event.partition}
+    job = (d.parent_job_id, event.region, event.partition)
     index = d.child_index  # 0..MAX_INDEX: parse_event rejects any other
     if index is not None:
-        return Observation(**common, child=child_from_detail(d, index, queue_blocked=blocked))
+        return Observation(*job, child=child_from_detail(d, index, queue_blocked=blocked))
     if d.is_array_parent:
-        return Observation(**common, parent=parent_from_detail(d, queue_blocked=blocked))
-    return Observation(**common, child=child_from_detail(d, 0, queue_blocked=blocked))
+        return Observation(*job, parent=parent_from_detail(d, queue_blocked=blocked))
+    return Observation(*job, child=child_from_detail(d, 0, queue_blocked=blocked))
 
 
 def merge_child(

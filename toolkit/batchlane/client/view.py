@@ -117,7 +117,7 @@ def record_document(items: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None
     children = [ChildState.from_item(c) for c in part.children]
     parent = ParentState.from_item(part.parent) if part.parent is not None else None
     status = summarize(record.as_status_launch(), children, parent, aborted=part.phase == "aborted")
-    extra = {"terminated": True} if summary.get("terminated") else {}
+    extra: dict[str, Any] = {"terminated": True} if summary.get("terminated") else {}
     chunks = record.chunks
     if chunks.chunked:
         # Children of chunks not submitted yet have no item: the summary knows how many wait for a slot.
