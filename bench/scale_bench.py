@@ -124,7 +124,7 @@ class _GeneratedChildren:
         self.size, self.failed_every = size, failed_every
 
     def iter_children(self, launch_id: str):
-        from batchlane.status.fold import Attempt, ChildState
+        from batchlane.status.states import Attempt, ChildState
 
         for i in range(self.size):
             failed = self.failed_every and i % self.failed_every == 0

@@ -42,15 +42,10 @@ sys.path[:0] = [
 
 from batchlane.sandbox.simulate import launch_events, simple_array  # noqa: E402
 from batchlane.status.events import parse_event  # noqa: E402
-from batchlane.status.fold import (  # noqa: E402
-    ChildState,
-    add_deltas,
-    count_delta,
-    merge_child,
-    merge_parent,
-    observe,
-    summarize,
-)
+from batchlane.status.fold import summarize  # noqa: E402
+from batchlane.status.observations import merge_child, merge_parent, observe  # noqa: E402
+from batchlane.status.phase import add_deltas, count_delta  # noqa: E402
+from batchlane.status.states import ChildState  # noqa: E402
 
 JOB = "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f"
 
@@ -115,7 +110,7 @@ def transaction_model(
     observations, batch: int, size: int, *, progress_interval: int = 60, events_per_second: float = 1000.0
 ) -> dict[str, int]:
     """Write requests and items the aggregator issues for this delivery order (one launch)."""
-    from batchlane.status.fold import decide_phase, initial_counts
+    from batchlane.status.phase import decide_phase, initial_counts
 
     children: dict[int, ChildState] = {}
     parent = None

@@ -15,6 +15,8 @@ What the rest of the stack reads from :class:`BatchCompute`:
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Acknowledgment, Aws, CfnOutput, Duration, RemovalPolicy, Stack, Tags, Validations
 from aws_cdk import aws_batch as batch
 from aws_cdk import aws_ec2 as ec2
@@ -34,6 +36,10 @@ from batchlane.deployment.config import (
     JobRoleConfig,
 )
 from stacks.runtime import log_retention
+
+# The two kinds made here (their common interface, IManagedComputeEnvironment, declares a vpc_subnets
+# that neither class has in aws-cdk-lib's Python types).
+ManagedComputeEnvironment = batch.FargateComputeEnvironment | batch.ManagedEc2EcsComputeEnvironment
 
 # The three reasons a job can sit in RUNNABLE that Batch can act on (jobStateTimeLimitActions).
 _RUNNABLE_REASONS = (
@@ -63,7 +69,7 @@ class BatchCompute(Construct):
             known = self.job_roles.get(config.default_role)
             self.default_role_arn = known.role_arn if known is not None else config.default_role
         self._instance_role: iam.IRole | None = None
-        self.compute_environments: dict[str, batch.IManagedComputeEnvironment] = {
+        self.compute_environments: dict[str, ManagedComputeEnvironment] = {
             ce.name: self._compute_environment(ce) for ce in config.compute_environments
         }
         self.job_queues: dict[str, batch.IJobQueue] = {q.name: self._job_queue(q) for q in config.job_queues}
@@ -152,31 +158,39 @@ class BatchCompute(Construct):
 
     # ------------------------------------------------------------------------------------------
     def _network(self, config: DeploymentConfig) -> tuple[ec2.IVpc, ec2.SubnetSelection, list[ec2.ISecurityGroup]]:
-        existing = config.network.existing_vpc
-        if existing is not None:
-            # Explicit ids only: no Vpc.from_lookup, so synth never needs AWS credentials.
-            # Compute gets its subnets explicitly (``self.subnets``), so the VPC itself carries none.
-            vpc = ec2.Vpc.from_vpc_attributes(
-                self, "Vpc", vpc_id=existing.vpc_id, availability_zones=list(existing.availability_zones)
-            )
-            imported = [ec2.Subnet.from_subnet_id(self, f"Subnet{i}", s) for i, s in enumerate(existing.subnet_ids)]
-            for subnet in imported:
-                # batchlane never reads a subnet's route table: the "no routeTableId" warning does not apply.
-                Validations.of(subnet).acknowledge(
-                    Acknowledgment(
-                        id="@aws-cdk/aws-ec2:noSubnetRouteTableId",
-                        reason="Subnets given by id only place Batch compute; no route table is read or changed.",
-                    )
-                )
-            subnets = ec2.SubnetSelection(subnets=imported)
-            if existing.security_group_ids:
-                groups = [
-                    ec2.SecurityGroup.from_security_group_id(self, f"SecurityGroup{i}", sg, mutable=False)
-                    for i, sg in enumerate(existing.security_group_ids)
-                ]
-                return vpc, subnets, groups
-            return vpc, subnets, [self._compute_security_group(vpc)]
+        if config.network.existing_vpc is not None:
+            return self._existing_network(config)
+        return self._new_network(config)
 
+    def _existing_network(
+        self, config: DeploymentConfig
+    ) -> tuple[ec2.IVpc, ec2.SubnetSelection, list[ec2.ISecurityGroup]]:
+        existing = config.network.existing_vpc
+        assert existing is not None  # _network's choice
+        # Explicit ids only: no Vpc.from_lookup, so synth never needs AWS credentials.
+        # Compute gets its subnets explicitly (``self.subnets``), so the VPC itself carries none.
+        vpc = ec2.Vpc.from_vpc_attributes(
+            self, "Vpc", vpc_id=existing.vpc_id, availability_zones=list(existing.availability_zones)
+        )
+        imported = [ec2.Subnet.from_subnet_id(self, f"Subnet{i}", s) for i, s in enumerate(existing.subnet_ids)]
+        for subnet in imported:
+            # batchlane never reads a subnet's route table: the "no routeTableId" warning does not apply.
+            Validations.of(subnet).acknowledge(
+                Acknowledgment(
+                    id="@aws-cdk/aws-ec2:noSubnetRouteTableId",
+                    reason="Subnets given by id only place Batch compute; no route table is read or changed.",
+                )
+            )
+        subnets = ec2.SubnetSelection(subnets=imported)
+        if existing.security_group_ids:
+            groups = [
+                ec2.SecurityGroup.from_security_group_id(self, f"SecurityGroup{i}", sg, mutable=False)
+                for i, sg in enumerate(existing.security_group_ids)
+            ]
+            return vpc, subnets, groups
+        return vpc, subnets, [self._compute_security_group(vpc)]
+
+    def _new_network(self, config: DeploymentConfig) -> tuple[ec2.IVpc, ec2.SubnetSelection, list[ec2.ISecurityGroup]]:
         new = config.network.new_vpc
         assert new is not None  # NetworkConfig guarantees one of the two
         private_type = ec2.SubnetType.PRIVATE_WITH_EGRESS if new.nat_gateways else ec2.SubnetType.PUBLIC
@@ -245,8 +259,8 @@ class BatchCompute(Construct):
             )
         return self._instance_role
 
-    def _compute_environment(self, ce: ComputeEnvironmentConfig) -> batch.IManagedComputeEnvironment:
-        common = dict(
+    def _compute_environment(self, ce: ComputeEnvironmentConfig) -> ManagedComputeEnvironment:
+        common: dict[str, Any] = dict(
             vpc=self.vpc,
             vpc_subnets=self.subnets,
             security_groups=self.security_groups,
@@ -258,7 +272,7 @@ class BatchCompute(Construct):
             update_timeout=Duration.minutes(30),
         )
         if ce.kind.is_fargate:
-            env: batch.IManagedComputeEnvironment = batch.FargateComputeEnvironment(
+            env: ManagedComputeEnvironment = batch.FargateComputeEnvironment(
                 self, f"Compute-{ce.name}", spot=ce.kind is ComputeKind.FARGATE_SPOT, **common
             )
         else:

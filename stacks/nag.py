@@ -117,11 +117,21 @@ _REGION = r"(?:<AWS::Region>|[a-z]{2}(?:-gov)?-[a-z]+-\d)"
 
 
 # ---- resource wildcards: (predicate on the flattened resource, reason) ------------------------
-def _resource_reasons() -> list[tuple[Callable[[str, list[str]], bool], str]]:
-    def only(actions: list[str], allowed: Iterable[str]) -> bool:
-        allowed = set(allowed)
-        return all(a in allowed for a in actions)
+ResourceReason = tuple[Callable[[str, list[str]], bool], str]
 
+
+def _only(actions: list[str], allowed: Iterable[str]) -> bool:
+    allowed = set(allowed)
+    return all(a in allowed for a in actions)
+
+
+def _resource_reasons() -> list[ResourceReason]:
+    """The first that matches a wildcard resource (and its actions) gives the reason."""
+    return _data_reasons() + _compute_reasons()
+
+
+def _data_reasons() -> list[ResourceReason]:
+    """batchlane's data bucket, allow-listed inputs, its table's indexes."""
     return [
         (
             lambda r, a: r.endswith(".Arn>/launches/*"),
@@ -132,7 +142,7 @@ def _resource_reasons() -> list[tuple[Callable[[str, list[str]], bool], str]]:
             lambda r, a: (
                 re.fullmatch(r".*\.Arn>/launches/[A-Za-z0-9_.~*-]+/(?:[A-Za-z0-9_.~*-]+/)?\*(?:/outputs/\*)?", r)
                 is not None
-                and only(a, ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"))
+                and _only(a, ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"))
             ),
             "Launch data of the projects (and domains) a job role or a team is configured for, "
             "launches/<project>/<domain>/<launchId>/: launch ids are only known at run time, so the grant "
@@ -141,20 +151,26 @@ def _resource_reasons() -> list[tuple[Callable[[str, list[str]], bool], str]]:
         (
             lambda r, a: (
                 re.fullmatch(r"arn:<AWS::Partition>:s3:::[a-z0-9][a-z0-9.-]+/\S*\*", r) is not None
-                and only(a, ("s3:GetObject",))
+                and _only(a, ("s3:GetObject",))
             ),
             "An inputsLocation prefix the deployment configuration allow-lists for the role's projects "
             "(inputsLocations): read only, objects under that prefix only.",
         ),
         (
-            lambda r, a: r.endswith(".Arn>/index/*") and only(a, _DYNAMODB_READ_WRITE),
+            lambda r, a: r.endswith(".Arn>/index/*") and _only(a, _DYNAMODB_READ_WRITE),
             "aws-cdk-lib's table grants include the table's secondary indexes (<table>/index/*); batchlane "
             "queries its byJobId index. Scoped to batchlane's own table.",
         ),
+    ]
+
+
+def _compute_reasons() -> list[ResourceReason]:
+    """Images, job definitions and jobs named at run time."""
+    return [
         (
             lambda r, a: (
                 re.fullmatch(rf"arn:<AWS::Partition>:ecr:{_REGION}:<AWS::AccountId>:repository/\*", r) is not None
-                and only(a, ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"))
+                and _only(a, ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"))
             ),
             "Jobs run images named at launch time, so the execution role may pull (read-only) from any ECR "
             "repository of this account and region; other accounts' repositories are not included.",
@@ -163,7 +179,7 @@ def _resource_reasons() -> list[tuple[Callable[[str, list[str]], bool], str]]:
             lambda r, a: (
                 re.fullmatch(rf"arn:<AWS::Partition>:batch:{_REGION}:<AWS::AccountId>:job-definition/batchlane-\*", r)
                 is not None
-                and only(
+                and _only(
                     a,
                     (
                         "batch:RegisterJobDefinition",
@@ -179,7 +195,7 @@ def _resource_reasons() -> list[tuple[Callable[[str, list[str]], bool], str]]:
         (
             lambda r, a: (
                 re.fullmatch(rf"arn:<AWS::Partition>:batch:{_REGION}:<AWS::AccountId>:job/\*", r) is not None
-                and only(a, ("batch:TagResource", "batch:TerminateJob", "batch:CancelJob"))
+                and _only(a, ("batch:TagResource", "batch:TerminateJob", "batch:CancelJob"))
             ),
             "Batch job ids are generated at submit time, so actions on the jobs batchlane submits (tag on "
             "create, cancel/terminate on abort) name job/*; SubmitJob itself is limited to batchlane's queues.",
@@ -310,7 +326,8 @@ def _configured_job_role_policies(role: iam.CfnRole) -> dict[str, str]:
         return {}
     result = {}
     for role_config in scope.config.job_roles:
-        if scope.job_roles[role_config.name].node.default_child.node.path != role.node.path:
+        role_resource = scope.job_roles[role_config.name].node.default_child
+        if role_resource is None or role_resource.node.path != role.node.path:
             continue
         for policy in role_config.managed_policies:
             if not policy.startswith("arn:"):

@@ -213,7 +213,7 @@ def test_a_child_whose_output_write_fails_leaves_the_rest_of_the_map_running(san
 def test_the_aggregator_reads_many_outputs_over_pooled_connections(sandbox, caplog):
     # The aggregator assembles a map task's outputs with a pool of threads sharing one S3 client:
     # beyond its connection pool every request would open (TLS, in AWS) a connection and drop it.
-    from batchlane.status.adapters import S3Outputs
+    from batchlane.status.adapters.outputs import S3Outputs
 
     s3 = sandbox.session.client("s3")
     bucket = sandbox.deployment.bucket

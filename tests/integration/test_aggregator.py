@@ -15,7 +15,8 @@ from batchlane.client.links import child_log_links
 from batchlane.common import aws, values
 from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 from batchlane.status import handler as aggregator
-from batchlane.status.fold import ChildState, fold_events
+from batchlane.status.fold import fold_events
+from batchlane.status.states import ChildState
 from clock import Clock
 from tests.integration.conftest import LambdaContext, sqs_event
 
@@ -502,7 +503,9 @@ def test_concurrent_invocations_announce_each_phase_once_and_assemble_outputs_on
     from batchlane.common.events import EventBusAnnouncer
     from batchlane.common.observability import PowertoolsCounter
     from batchlane.common.settings_store import SsmSettingsSource
-    from batchlane.status.adapters import BatchTerminator, DynamoStatusStore, S3Outputs
+    from batchlane.status.adapters.batch import BatchTerminator
+    from batchlane.status.adapters.executions import ExecutionsStatusStore
+    from batchlane.status.adapters.outputs import S3Outputs
     from batchlane.status.service import StatusService
 
     size = 12
@@ -519,7 +522,7 @@ def test_concurrent_invocations_announce_each_phase_once_and_assemble_outputs_on
 
     def invocation():  # one Lambda container each: its own service, caches and clients
         return StatusService(
-            store=DynamoStatusStore(world.config.table_name("executions")),
+            store=ExecutionsStatusStore(world.config.table_name("executions")),
             jobs=BatchTerminator(),
             outputs=outputs,
             announcer=EventBusAnnouncer(world.config.bus_name),

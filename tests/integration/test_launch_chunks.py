@@ -14,7 +14,7 @@ from batchlane.common.executions import LaunchRecord, chunk_state_sk, key
 from batchlane.common.values import to_dynamo
 from batchlane.launch import handler
 from batchlane.launch.planner import job_name
-from batchlane.status.fold import ChildState, ParentState
+from batchlane.status.states import ChildState, ParentState
 from clock import Clock
 from tests.integration.conftest import LambdaContext, sqs_event
 

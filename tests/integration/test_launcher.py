@@ -284,17 +284,17 @@ def test_duplicate_a_day_later_submits_nothing_and_repeats_the_answer(world, lau
 
 
 def test_crash_after_submit_is_recovered_without_a_second_job(world, launch, monkeypatch):
-    from batchlane.launch.adapters import DynamoLedger
+    from batchlane.launch.adapters import ExecutionsLedger
 
-    real_complete = DynamoLedger.complete
+    real_complete = ExecutionsLedger.complete
 
     def crash(self, *args, **kwargs):
         raise RuntimeError("Lambda died between SubmitJob and recording it")
 
-    monkeypatch.setattr(DynamoLedger, "complete", crash)
+    monkeypatch.setattr(ExecutionsLedger, "complete", crash)
     assert len(launch(task())["batchItemFailures"]) == 1
     assert len(world.jobs()) == 1 and world.launch_record("l-1")["state"] == "SUBMITTING"
-    monkeypatch.setattr(DynamoLedger, "complete", real_complete)
+    monkeypatch.setattr(ExecutionsLedger, "complete", real_complete)
     # redelivered while the lease still runs: handed back again, nothing submitted
     assert len(launch(task())["batchItemFailures"]) == 1
     # redelivered after the lease: the job is found by its name, not submitted again

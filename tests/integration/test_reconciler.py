@@ -41,7 +41,7 @@ def reconciler(agg, *, budget=50, later=SILENT + 60):
     return Reconciler(
         store=service.store,
         index=service.store,
-        batch=__import__("batchlane.status.adapters", fromlist=["BatchJobReader"]).BatchJobReader(),
+        batch=__import__("batchlane.status.adapters.batch", fromlist=["BatchJobReader"]).BatchJobReader(),
         service=service,
         metrics=service.metrics,
         log=service.log,

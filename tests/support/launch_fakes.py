@@ -83,7 +83,7 @@ class FakeJobs:
 
 
 class FakeLedger:
-    """The launch items and chunk items, with the conditions DynamoLedger puts on its writes."""
+    """The launch items and chunk items, with the conditions ExecutionsLedger puts on its writes."""
 
     def __init__(self) -> None:
         self.records: dict[str, LaunchRecord] = {}

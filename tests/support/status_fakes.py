@@ -14,9 +14,9 @@ from batchlane.common.chunks import Chunks
 from batchlane.common.executions import PARENT_SK, SUBMITTED, SUBMITTING, ChunkRecord, LaunchRecord
 from batchlane.common.settings import Settings
 from batchlane.common.values import to_dynamo
-from batchlane.status.fold import ChildState, ParentState
 from batchlane.status.ports import WriteConflict
 from batchlane.status.service import StatusService
+from batchlane.status.states import ChildState, ParentState
 from port_fakes import FakeAnnouncer, FakeCounter, FakeLog, FakeSettings
 
 DYNAMODB_ITEM_BYTES = 400 * 1024

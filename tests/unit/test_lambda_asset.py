@@ -27,7 +27,7 @@ def test_a_client_module_imported_by_the_runtime_is_reported_missing(tmp_path):
     modules = asset_modules()
     rogue = tmp_path / "handler.py"
     rogue.write_text(
-        "from batchlane.client.view import status_view\nfrom batchlane.common.executions import Partition\n"
+        "from batchlane.client.view import status_view\nfrom batchlane.common.executions import LaunchPartition\n"
     )
     modules["batchlane.launch.handler"] = rogue
     needed, missing = closure(["batchlane.launch.handler"], modules)

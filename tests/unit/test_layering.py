@@ -1,6 +1,6 @@
 """Which package may import which: the rules, checked over the imports of every module under
-``lambdas/batchlane``, ``toolkit/batchlane`` and ``stacks`` (function-level imports and ``importlib.import_module("...")``
-of a constant name included).
+``lambdas/batchlane``, ``toolkit/batchlane`` and ``stacks`` (function-level imports and
+``importlib.import_module("...")`` of a constant name included), and no import cycle among them.
 
 A rule names the modules it applies to and the imports they must not make; a violation prints as
 ``module -> import (rule)``. Adding a rule is one entry in ``RULES``.
@@ -27,9 +27,16 @@ DOMAIN = frozenset(
         "batchlane.routing.scope",
         "batchlane.flyteadmin",
         "batchlane.launch.models",
+        "batchlane.launch.images",
+        "batchlane.launch.problems",
+        "batchlane.launch.reserved_env",
         "batchlane.launch.planner",
         "batchlane.launch.validation",
         "batchlane.status.fold",
+        "batchlane.status.states",
+        "batchlane.status.observations",
+        "batchlane.status.phase",
+        "batchlane.status.failures",
         "batchlane.status.events",
         "batchlane.client.links",
         "batchlane.status.outputs",
@@ -47,7 +54,8 @@ def within(*packages: str) -> Callable[[str], bool]:
 
 
 def adapters(name: str) -> bool:
-    return name.startswith("batchlane.") and name.rsplit(".", 1)[-1] == "adapters"
+    """An adapters module, or a module of an adapters package (batchlane.status.adapters.batch)."""
+    return name.startswith("batchlane.") and "adapters" in name.split(".")[1:]
 
 
 def handlers(name: str) -> bool:
@@ -129,6 +137,55 @@ def check(imports: Mapping[str, set[str]], rules: Iterable[Rule] = RULES) -> lis
     return [violation for rule in rules for violation in rule.violations(imports)]
 
 
+def module_graph(imports: Mapping[str, set[str]]) -> dict[str, set[str]]:
+    """Which of these modules each one imports (``from a import name``: ``a``; itself left out)."""
+
+    def owner(name: str) -> str | None:
+        while name not in imports and "." in name:
+            name = name.rpartition(".")[0]
+        return name if name in imports else None
+
+    return {
+        module: {found for found in map(owner, imported) if found is not None and found != module}
+        for module, imported in imports.items()
+    }
+
+
+def cycles(imports: Mapping[str, set[str]]) -> list[list[str]]:
+    """The import cycles: the strongly connected components of more than one module (Tarjan's
+    algorithm, iterative), each sorted; a function-level or TYPE_CHECKING import counts too."""
+    graph = module_graph(imports)
+    order: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+    for root in sorted(graph):
+        if root in order:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        order[root] = low[root] = len(order)
+        stack.append(root)
+        while work:
+            module, todo = work[-1]
+            following = next(todo, None)
+            if following is None:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[module])
+                if low[module] == order[module]:
+                    component = stack[stack.index(module) :]
+                    del stack[stack.index(module) :]
+                    if len(component) > 1:
+                        found.append(sorted(component))
+            elif following not in order:
+                order[following] = low[following] = len(order)
+                stack.append(following)
+                work.append((following, iter(sorted(graph[following]))))
+            elif following in stack:
+                low[module] = min(low[module], order[following])
+    return sorted(found)
+
+
 def test_every_package_imports_only_what_its_layer_may():
     imports = project_imports()
     assert {"batchlane.client.api", "batchlane.cli.main", "batchlane.sandbox.demo", "stacks.app_factory"} <= set(
@@ -136,6 +193,24 @@ def test_every_package_imports_only_what_its_layer_may():
     )
     violations = check(imports)
     assert not violations, "\n" + "\n".join(violations)
+
+
+def test_no_import_cycle_among_the_projects_modules():
+    assert cycles(project_imports()) == []
+
+
+def test_the_cycle_finder_finds_a_cycle_through_a_type_checking_import():
+    sources = {
+        "batchlane.status.fold": "from batchlane.status.failures import child_class\nimport json\n",
+        "batchlane.status.failures": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+        "    from batchlane.status.fold import ChildState\n",
+        "batchlane.status.handler": "from batchlane.status import fold\n",
+        "batchlane.status": "",
+    }
+    imports = {name: imports_of(name, source, name == "batchlane.status", sources) for name, source in sources.items()}
+    assert cycles(imports) == [["batchlane.status.failures", "batchlane.status.fold"]]
+    del imports["batchlane.status.failures"]
+    assert cycles(imports) == []
 
 
 @pytest.mark.parametrize(
@@ -166,6 +241,12 @@ def test_every_package_imports_only_what_its_layer_may():
             "batchlane.launch.service",
             "from batchlane.launch import adapters\n",
             "batchlane.launch.service -> batchlane.launch.adapters (only handlers (and the sandbox) import adapters)",
+        ),
+        (
+            "batchlane.status.service",
+            "from batchlane.status.adapters.executions import ExecutionsStatusStore\n",
+            "batchlane.status.service -> batchlane.status.adapters.executions "
+            "(only handlers (and the sandbox) import adapters)",
         ),
         (
             "batchlane.common.aws",

@@ -19,7 +19,8 @@ class EventBridgeEvent(BaseModel):
     version: str
     id: str
     source: str
-    account: str
+    # Absent in some deliveries: moto's EventBridge -> SQS bodies, some test harnesses' events.
+    account: str | None = None
     time: datetime
     region: str
     resources: list[str]

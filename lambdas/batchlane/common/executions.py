@@ -16,13 +16,19 @@ One partition per launch (pk ``launchId``, sk ``sk``; docs/contracts.md):
 
 Everything that reads or writes these items takes the keys, the phase sets and the record's shape
 from this module; nothing here imports boto3 (the offline CLI and the sandbox use it too).
+
+One vocabulary: the table is "executions"; its adapters are named after it and the port they serve
+(``ExecutionsLedger``: the launcher's ``Ledger``, batchlane.launch.adapters; ``ExecutionsStatusStore``:
+the aggregator's ``StatusStore``, batchlane.status.adapters.executions; ``Executions``: the clients' consistent
+reads, batchlane.client.records); an item kind is a ``...Record`` (:class:`LaunchRecord`,
+:class:`ChunkRecord`), one launch's items sorted by kind a :class:`LaunchPartition`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Self, TypeGuard
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
@@ -67,7 +73,7 @@ def child_sk(index: int) -> str:
     return f"{CHILD_PREFIX}{index:06d}"
 
 
-def is_child_sk(sk: Any) -> bool:
+def is_child_sk(sk: Any) -> TypeGuard[str]:
     return isinstance(sk, str) and sk.startswith(CHILD_PREFIX)
 
 
@@ -88,11 +94,11 @@ def chunk_state_sk(chunks: Chunks, chunk: int) -> str:
     return chunk_parent_sk(chunk) if chunks.chunk_len(chunk) > 1 else child_sk(chunks.offset(chunk))
 
 
-def is_chunk_sk(sk: Any) -> bool:
+def is_chunk_sk(sk: Any) -> TypeGuard[str]:
     return isinstance(sk, str) and sk.startswith(CHUNK_PREFIX)
 
 
-def is_chunk_parent_sk(sk: Any) -> bool:
+def is_chunk_parent_sk(sk: Any) -> TypeGuard[str]:
     return isinstance(sk, str) and sk.startswith(CHUNK_PARENT_PREFIX)
 
 
@@ -160,7 +166,7 @@ class LaunchRecord(BaseModel):
         return Chunks(size=self.size, chunk_size=self.chunk_size, window=self.chunk_window)
 
     @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> LaunchRecord:
+    def from_item(cls, item: Mapping[str, Any]) -> Self:
         """From an item in the document form (numbers as Decimal or int)."""
         return cls.model_validate(from_dynamo(dict(item)))
 
@@ -209,7 +215,7 @@ class ChunkRecord(BaseModel):
     submitted_at: int | None = None  # epoch ms
 
     @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> ChunkRecord:
+    def from_item(cls, item: Mapping[str, Any]) -> Self:
         return cls.model_validate(from_dynamo(dict(item)))
 
     def to_item(self) -> dict[str, Any]:
@@ -221,8 +227,8 @@ class ChunkRecord(BaseModel):
 
 
 @dataclass
-class Partition:
-    """The items of one launch's partition, sorted by kind (plain Python values)."""
+class LaunchPartition:
+    """The items of one launch's partition of the executions table, sorted by kind (plain Python values)."""
 
     launch: dict[str, Any] | None = None
     summary: dict[str, Any] = field(default_factory=dict)
@@ -233,7 +239,7 @@ class Partition:
     chunks: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, items: Iterable[Mapping[str, Any]]) -> Partition:
+    def of(cls, items: Iterable[Mapping[str, Any]]) -> LaunchPartition:
         part = cls()
         for item in items:
             sk = item.get(SORT_KEY)

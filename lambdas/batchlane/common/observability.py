@@ -13,11 +13,14 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.shared.functions import strtobool
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
 
 logger = Logger()
 metrics = Metrics()
@@ -27,7 +30,7 @@ class LazyTracer:
     """Powertools' ``Tracer`` made on first use; ``capture_lambda_handler`` can decorate at import."""
 
     def __init__(self) -> None:
-        self._tracer = None
+        self._tracer: Tracer | None = None
 
     @property
     def tracer(self):

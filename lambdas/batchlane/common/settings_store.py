@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 
 from batchlane.common.settings import Settings
@@ -17,5 +19,6 @@ class SsmSettingsSource:
     def get(self) -> Settings:
         params = self.provider.get_multiple(self.path, max_age=self.max_age)
         if self._parsed is None or self._parsed[0] is not params:
-            self._parsed = (params, Settings.from_parameters(params))
+            # get_multiple's type covers every transform; without one, the values are the parameters' strings.
+            self._parsed = (params, Settings.from_parameters(cast(dict[str, str], params)))
         return self._parsed[1]

@@ -122,28 +122,35 @@ class Tenancy(_Strict):
         """The producer with its team, or why it is nobody batchlane knows (tenancy on)."""
         if self.is_open:
             return producer, None
+        found = self._member(producer)
+        return (None, found) if isinstance(found, str) else (found[0], None)
+
+    def _member(self, producer: Producer | None) -> tuple[Producer, Team] | str:
+        """Tenancy on: the producer with its team, and that team; or why it is nobody batchlane knows."""
         if producer is None:
-            return None, "the event carries no source: batchlane cannot tell who sent it"
+            return "the event carries no source: batchlane cannot tell who sent it"
         team = self.team_of(producer)
         if team is None:
             claimed = next((t for t in self.teams if producer.source in t.sources), None)
             if claimed is not None:
-                return None, (
+                return (
                     f"producer {producer} is not allowed: team {claimed.name}'s events come from "
                     f"account {claimed.account} only"
                 )
-            return None, (
+            return (
                 f"producer {producer} is not a source of any team of this deployment "
                 "(teams are configured by operators: docs/security.md)"
             )
-        return producer.model_copy(update={"team": team.name}), None
+        return producer.model_copy(update={"team": team.name}), team
 
     def launch_problem(self, producer: Producer | None, project: str, domain: str) -> str | None:
         """Why this producer may not launch into project/domain, or None (it may)."""
-        known, problem = self.identify(producer)
-        if problem or self.is_open:
-            return problem
-        team = self.team_of(known)
+        if self.is_open:
+            return None
+        found = self._member(producer)
+        if isinstance(found, str):
+            return found
+        known, team = found
         if team.may_launch(project, domain):
             return None
         allowed = ", ".join(map(str, team.launch)) or "nowhere"
@@ -159,10 +166,12 @@ class Tenancy(_Strict):
 
         Its own team's launches, or any launch for an admin team (``abort: any``). A launch recorded
         before tenancy (no producer) may be aborted by a team allowed to launch into its project."""
-        known, problem = self.identify(producer)
-        if problem or self.is_open:
-            return problem
-        team = self.team_of(known)
+        if self.is_open:
+            return None
+        found = self._member(producer)
+        if isinstance(found, str):
+            return found
+        known, team = found
         if team.abort == "any":
             return None
         if launched_by is not None:
@@ -183,7 +192,10 @@ class Tenancy(_Strict):
 
 def _twice(names: Iterable[str]) -> list[str]:
     seen: set[str] = set()
-    return sorted({n for n in names if n in seen or seen.add(n)})
+    twice: set[str] = set()
+    for name in names:
+        (twice if name in seen else seen).add(name)
+    return sorted(twice)
 
 
 # ---- launch data ------------------------------------------------------------------------------------

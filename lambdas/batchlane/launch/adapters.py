@@ -202,7 +202,7 @@ def _model(sk: str) -> type[LaunchRecord] | type[ChunkRecord]:
     return LaunchRecord if sk == LAUNCH_SK else ChunkRecord
 
 
-class DynamoLedger:
+class ExecutionsLedger:
     """The executions table's ``launch`` item and the ``chunk#<c>`` items of a chunked map task
     (batchlane.common.executions): both claimed, taken over and completed the same way."""
 
@@ -299,10 +299,12 @@ class DynamoLedger:
         return _model(sk).from_item(item) if item else None
 
     def get(self, launch_id: str) -> LaunchRecord | None:
-        return self._get(launch_id, LAUNCH_SK)
+        record = self._get(launch_id, LAUNCH_SK)
+        return record if isinstance(record, LaunchRecord) else None
 
     def get_chunk(self, launch_id: str, chunk: int) -> ChunkRecord | None:
-        return self._get(launch_id, chunk_sk(chunk))
+        record = self._get(launch_id, chunk_sk(chunk))
+        return record if isinstance(record, ChunkRecord) else None
 
     def phase(self, launch_id: str) -> str | None:
         """The phase of the launch's status summary (written by the aggregator; None: none yet)."""

@@ -16,7 +16,6 @@ LAUNCHER_DETAIL_TYPES = (LAUNCH_REQUESTED, CHUNK_DUE)
 
 
 class LaunchEnvelope(EventBridgeEvent):
-    account: str | None = None  # absent in some test harnesses' deliveries
     detail: Any
 
 

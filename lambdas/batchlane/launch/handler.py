@@ -37,7 +37,7 @@ def runtime() -> LaunchService:
     from batchlane.common.environment import LauncherEnvironment
     from batchlane.common.events import EventBusAnnouncer
     from batchlane.common.settings_store import SsmSettingsSource
-    from batchlane.launch.adapters import BatchJobDefinitions, BatchJobs, DynamoLedger, S3InputStore
+    from batchlane.launch.adapters import BatchJobDefinitions, BatchJobs, ExecutionsLedger, S3InputStore
     from batchlane.launch.service import LaunchService
     from batchlane.routing.store import DynamoRoutingSource
 
@@ -48,7 +48,7 @@ def runtime() -> LaunchService:
         definitions=BatchJobDefinitions(),
         inputs=S3InputStore(env.data_bucket),
         jobs=BatchJobs(rate=env.submit_rate_per_container),
-        ledger=DynamoLedger(env.executions_table, retention_seconds=env.retention_seconds),
+        ledger=ExecutionsLedger(env.executions_table, retention_seconds=env.retention_seconds),
         announcer=EventBusAnnouncer(env.event_bus),
         metrics=PowertoolsCounter(),
         bucket=env.data_bucket,
@@ -84,12 +84,22 @@ def record_handler(record) -> dict:
     return result
 
 
+def _submit_until(deadline: float) -> None:
+    """The invocation's deadline for SubmitJob's waits, on the Batch adapter runtime() made."""
+    from batchlane.launch.adapters import BatchJobs
+
+    jobs = runtime().jobs
+    if not isinstance(jobs, BatchJobs):
+        raise TypeError("the launcher submits through BatchJobs")
+    jobs.deadline = deadline
+
+
 @logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event, context):
     # Submissions wait for a rate slot, or retry a throttle, only while the invocation has time.
-    runtime().jobs.deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - DEADLINE_MARGIN_SECONDS
+    _submit_until(time.monotonic() + context.get_remaining_time_in_millis() / 1000 - DEADLINE_MARGIN_SECONDS)
     # Report every failed record, even when all fail: SQS retries exactly those, then dead-letters
     # them. A processor per invocation: the sandbox runs invocations concurrently in one process.
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

@@ -11,6 +11,7 @@ from typing import Any
 
 from batchlane.common.chunks import Chunks
 from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG
+from batchlane.common.host_gone import HOST_GONE_REASONS
 from batchlane.common.inputs import (
     ENV_INDEX_OFFSET,
     ENV_INDEX_VAR_NAME,
@@ -21,7 +22,8 @@ from batchlane.common.inputs import (
 )
 from batchlane.common.settings import Settings
 from batchlane.common.tenancy import launch_prefix, outputs_prefix, s3_uri
-from batchlane.launch.models import LaunchRequest, Problem, Resources
+from batchlane.launch.models import LaunchRequest, Resources
+from batchlane.launch.problems import Problem
 from batchlane.routing import Decision, Needs
 from batchlane.routing.engine import EC2
 
@@ -40,11 +42,10 @@ ENV_FAIL_ON_ERROR = "FLYTE_FAIL_ON_ERROR"
 
 
 # Batch's evaluateOnExit for retryOn "infrastructure": retry when the host went away (an EC2 Spot
-# reclaim or a terminated instance, a Fargate Spot interruption), end the job on anything else.
-# Patterns may only end with "*" and hold letters, digits, '.', ':' and spaces (Batch's grammar).
+# reclaim or a terminated instance, a Fargate Spot interruption: batchlane.common.host_gone, the
+# reasons the status path classes spot-reclaimed), end the job on anything else.
 INFRASTRUCTURE_RETRY = (
-    {"onStatusReason": "Host EC2*", "action": "RETRY"},
-    {"onStatusReason": "Your Spot Task was interrupted*", "action": "RETRY"},
+    *({"onStatusReason": reason.glob, "action": "RETRY"} for reason in HOST_GONE_REASONS),
     {"onReason": "*", "action": "EXIT"},
 )
 
@@ -54,7 +55,8 @@ def routing_needs(detail: Any) -> Needs:
     (and whatever) validation finds, and a value of the wrong type counts as the default."""
     container = detail.get("container") if isinstance(detail, dict) else None
     container = container if isinstance(container, dict) else {}
-    resources = container.get("resources") if isinstance(container.get("resources"), dict) else {}
+    resources = container.get("resources")
+    resources = resources if isinstance(resources, dict) else {}
     defaults = Resources()
 
     def number(name: str, default: float) -> float:
@@ -297,16 +299,21 @@ def _chunk_overrides(overrides: dict[str, Any], chunks: Chunks, chunk: int) -> d
 
 def hinted_queue(decision: Decision, hint: str | None) -> str:
     """Routing's answer to the launch's queue hint (Decision.with_hint: the CLI explains the same)."""
-    return decision.with_hint(hint)[0]
+    queue, _ = decision.with_hint(hint)
+    if queue is None:  # plan_launch plans only a routed launch
+        raise ValueError("routing chose no queue")
+    return queue
 
 
 def _data_locations(request: LaunchRequest, bucket: str) -> tuple[str | None, str, str]:
     """The inputs object to write (None when the client uploaded them), the inputs URI, the outputs
     prefix: under the launch's own prefix, ``launches/<project>/<domain>/<launchId>/`` (docs/security.md)."""
     base = launch_prefix(request.project, request.domain, request.launch_id)
-    inputs_key = None if request.inputs_location else f"{base}inputs.jsonl"
-    inputs_uri = request.inputs_location.uri if request.inputs_location else s3_uri(bucket, inputs_key)
-    return inputs_key, inputs_uri, s3_uri(bucket, outputs_prefix(base))
+    outputs_uri = s3_uri(bucket, outputs_prefix(base))
+    if request.inputs_location:
+        return None, request.inputs_location.uri, outputs_uri
+    inputs_key = f"{base}inputs.jsonl"
+    return inputs_key, s3_uri(bucket, inputs_key), outputs_uri
 
 
 def _index_location(request: LaunchRequest, inputs_key: str | None, bucket: str) -> tuple[str | None, str | None]:

@@ -34,14 +34,7 @@ from batchlane.common.executions import FINAL_PHASES, SUBMITTED, SUBMITTING, Chu
 from batchlane.common.open_launches import LAST_SEEN_ATTR, OPEN_SHARD_ATTR, open_shard
 from batchlane.common.ports import Announcer, Counter
 from batchlane.common.tenancy import Producer
-from batchlane.launch.models import (
-    Problem,
-    RoutingExplanation,
-    TaskChunkDue,
-    TaskLaunched,
-    TaskLaunchRejected,
-    detail_json,
-)
+from batchlane.launch.models import RoutingExplanation, TaskChunkDue, TaskLaunched, TaskLaunchRejected, detail_json
 from batchlane.launch.planner import LaunchPlan, chunk_job_name, chunk_request, plan_launch, routing_needs
 from batchlane.launch.ports import (
     InputStore,
@@ -56,6 +49,7 @@ from batchlane.launch.ports import (
     SubmittedJob,
     TransientError,
 )
+from batchlane.launch.problems import Problem
 from batchlane.launch.validation import producer_problems, readable_launch_id, validate
 from batchlane.routing import Decision, decide
 
@@ -99,10 +93,10 @@ class LaunchService:
         decision = self._route(detail, settings)
         if decision is not None and not decision.matched:
             problems.append(Problem(field="routing", message=decision.reason))
-        plan = None
-        if not problems:
+        plan: LaunchPlan | None = None
+        if not problems and request is not None and role is not None and decision is not None:
             plan, problems = plan_launch(request, role, decision, settings, self.bucket)
-        if problems:
+        if plan is None or problems:
             return self._refuse(readable_launch_id(detail), fingerprint, producer, problems)
         return self._submit(plan, fingerprint, producer)
 
@@ -113,7 +107,9 @@ class LaunchService:
         table = self.routing.table(settings.routing_cache_seconds)
         return decide(
             table,
-            *(detail[k] for k in keys),
+            detail["project"],
+            detail["domain"],
+            detail["workflow"],
             key=str(detail.get("launchId", "")),
             needs=routing_needs(detail),
             now=self.clock(),
@@ -132,7 +128,7 @@ class LaunchService:
         return self._reject(launch_id, problems)
 
     def _reject(self, launch_id: str | None, problems: list[Problem]) -> dict[str, Any]:
-        rejected = TaskLaunchRejected(launchId=launch_id, problems=problems)
+        rejected = TaskLaunchRejected(launch_id=launch_id, problems=problems)
         detail = detail_json(rejected)
         if rejected.launch_id:  # recorded before it is announced: whoever hears of it can read it
             self.ledger.record_rejection(rejected.launch_id, detail["problems"])
@@ -156,18 +152,20 @@ class LaunchService:
             if chunks.chunked
             else {}
         )  # optional fields: a plain launch's answer is what it was
-        launched = TaskLaunched(
-            launchId=record.launch_id,
-            jobId=record.job_id,
-            jobName=record.job_name,
-            queue=record.queue,
-            arraySize=record.size if record.is_array else 0,
-            routing=RoutingExplanation(**(record.routing or {})),
-            consoleUrl=record.console_url,
-            inputsUri=record.inputs_uri,
-            outputsUri=record.outputs_uri,
-            jobDefinition=record.job_definition,
-            **chunk_fields,
+        launched = TaskLaunched.model_validate(
+            {
+                "launchId": record.launch_id,
+                "jobId": record.job_id,
+                "jobName": record.job_name,
+                "queue": record.queue,
+                "arraySize": record.size if record.is_array else 0,
+                "routing": RoutingExplanation(**(record.routing or {})),
+                "consoleUrl": record.console_url,
+                "inputsUri": record.inputs_uri,
+                "outputsUri": record.outputs_uri,
+                "jobDefinition": record.job_definition,
+                **chunk_fields,
+            }
         )
         self.announcer.publish(LAUNCHED, detail_json(launched))
 
@@ -175,9 +173,10 @@ class LaunchService:
     def _submit(self, plan: LaunchPlan, fingerprint: str, producer: Producer | None) -> dict[str, Any]:
         token = uuid.uuid4().hex
         claim = self._claim_record(plan, token, fingerprint, producer)
-        existing = self.ledger.claim(claim)
-        if existing is None:
+        held_by = self.ledger.claim(claim)
+        if held_by is None:
             return self._submit_claimed(plan, claim)
+        existing = _launch_record(held_by)
         if not _same_request(existing, fingerprint, producer):
             self._recover_abandoned(existing)  # keep the launch that owns the id in order
             return self._reject(plan.launch_id, [Problem(field="launchId", message=CONFLICT)])
@@ -251,9 +250,9 @@ class LaunchService:
         template = None
         try:
             definition_arn = self.definitions.ensure(plan.definition)
-            if plan.inputs_key:
+            if plan.inputs_key and plan.inputs_body is not None:
                 self.inputs.put(plan.inputs_key, plan.inputs_body)
-            if plan.index_key:
+            if plan.index_key and plan.index_body is not None:
                 self.inputs.put(plan.index_key, plan.index_body)
             if plan.chunked:
                 template = plan.submit_request(definition_arn)
@@ -287,9 +286,7 @@ class LaunchService:
         jobs = []
         for chunk in chunks.initial:
             try:
-                jobs.append(
-                    self._submit_chunk(claim.launch_id, claim.queue, template, chunks, chunk, claim.lease_until)
-                )
+                jobs.append(self._submit_chunk(claim.launch_id, claim.queue, template, chunks, chunk, _lease(claim)[1]))
             except Refused as exc:
                 if jobs:  # the launch runs already: it cannot be rejected (retried, then dead-lettered)
                     raise PartlySubmitted(
@@ -315,10 +312,11 @@ class LaunchService:
             lease_token=token,
             lease_until=lease_until,
         )
-        existing = self.ledger.claim(claim)
-        if existing is not None:
+        held_by = self.ledger.claim(claim)
+        if held_by is not None:
+            existing = _chunk_record(held_by)
             if existing.submitted:
-                return SubmittedJob(existing.job_id, existing.job_arn)
+                return _submitted_job(existing)
             if self._held(existing):
                 raise LaunchInProgress(f"launch {launch_id}: chunk {chunk} is being submitted by another delivery")
             self._take_over(claim, existing)
@@ -339,7 +337,7 @@ class LaunchService:
     def _complete_chunk(self, claim: ChunkRecord, job: SubmittedJob) -> SubmittedJob:
         self.ledger.complete(
             claim.launch_id,
-            claim.lease_token,
+            _lease(claim)[0],
             {
                 "state": SUBMITTED,
                 "jobId": job.job_id,
@@ -412,7 +410,7 @@ class LaunchService:
         fields = self._submitted_fields(claim, job, definition)
         if template is not None:
             fields["chunkTemplate"] = template
-        record = self.ledger.complete(claim.launch_id, claim.lease_token, fields)
+        record = _launch_record(self.ledger.complete(claim.launch_id, _lease(claim)[0], fields))
         self._announce_launched(record)
         return {"outcome": "launched", "launchId": record.launch_id, "jobId": job.job_id, "queue": record.queue}
 
@@ -464,3 +462,30 @@ def _same_request(record: LaunchRecord, fingerprint: str, producer: Producer | N
 def _explanation(decision: Decision) -> dict[str, Any]:
     data = decision.as_dict()
     return {"rule": data["rule"], "tag": data["tag"], "candidates": data["candidates"], "reason": data["reason"]}
+
+
+def _launch_record(record: LaunchRecord | ChunkRecord) -> LaunchRecord:
+    """The ledger's answer about a launch item (``sk = "launch"``): its launch record."""
+    if not isinstance(record, LaunchRecord):
+        raise TypeError(f"launch {record.launch_id}: a chunk record where the launch record belongs")
+    return record
+
+
+def _chunk_record(record: LaunchRecord | ChunkRecord) -> ChunkRecord:
+    """The ledger's answer about a chunk item (``sk = "chunk#<c>"``): its chunk record."""
+    if not isinstance(record, ChunkRecord):
+        raise TypeError(f"launch {record.launch_id}: a launch record where a chunk record belongs")
+    return record
+
+
+def _lease(claim: LaunchRecord | ChunkRecord) -> tuple[str, int]:
+    """A claim's token and lease end: every claim this service makes has both."""
+    if claim.lease_token is None or claim.lease_until is None:
+        raise ValueError(f"launch {claim.launch_id}: a claim without its lease")
+    return claim.lease_token, claim.lease_until
+
+
+def _submitted_job(record: ChunkRecord) -> SubmittedJob:
+    if record.job_id is None or record.job_arn is None:
+        raise ValueError(f"launch {record.launch_id}: chunk {record.chunk} is SUBMITTED without its job")
+    return SubmittedJob(record.job_id, record.job_arn)

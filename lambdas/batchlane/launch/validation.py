@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from batchlane.common.settings import Settings
 from batchlane.common.tenancy import Producer, launch_prefix, s3_uri
-from batchlane.launch.models import LAUNCH_ID_CHARS, LaunchRequest, Problem, bounded_problems, quoted
+from batchlane.launch.models import LaunchRequest
+from batchlane.launch.problems import LAUNCH_ID_CHARS, Problem, bounded_problems, quoted
 
 # Fargate accepts these memory sizes (MiB) per vCPU value.
 FARGATE_MEMORY = {
@@ -74,7 +76,7 @@ def _described(value: Any) -> str:
     return "a list" if isinstance(value, list) else "an object" if isinstance(value, dict) else type(value).__name__
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: ErrorDetails) -> str:
     kind = error["type"]
     if kind in _EXPECTED:
         return f"must be {_EXPECTED[kind]}, not {_described(error['input'])}"
@@ -107,10 +109,11 @@ def resolve_role(raw: Any, settings: Settings) -> tuple[str | None, list[Problem
     if not isinstance(role, str):
         return None, []  # the schema already reports the type
     if role not in settings.usable_role_arns:
+        allowed_roles = ", ".join(sorted(settings.usable_role_arns))
         return None, [
             Problem(
                 field="role",
-                message=f"{quoted(role)} is not an allowed job role (allowed: {', '.join(sorted(settings.usable_role_arns)) or 'none'})",
+                message=f"{quoted(role)} is not an allowed job role (allowed: {allowed_roles or 'none'})",
             )
         ]
     return role, []
@@ -158,7 +161,8 @@ def inputs_location_problems(raw: Any, settings: Settings, bucket: str | None) -
         Problem(
             field="inputsLocation.uri",
             message=(
-                f"{quoted(uri)} is outside this launch's data and the locations allowed for project {quoted(project)}: {where}"
+                f"{quoted(uri)} is outside this launch's data and the locations allowed for project "
+                f"{quoted(project)}: {where}"
             ),
         )
     ]

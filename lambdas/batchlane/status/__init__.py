@@ -1,9 +1,12 @@
 """Status path: AWS Batch events become one live status per launch (pure domain here).
 
-* ``events``  pydantic models of "Batch Job State Change" / "Batch Job Queue Blocked".
-* ``fold``    per-child join-semilattice, launch phase (Flyte's map-task rule), count deltas.
-* ``links``   CloudWatch / Batch console links, Flyte's log link names.
-* ``outputs`` map-task output lists and Flyte's error summary.
+* ``events``        pydantic models of "Batch Job State Change" / "Batch Job Queue Blocked".
+* ``states``        per-child and parent states (a join-semilattice) and their item codec.
+* ``observations``  what one event says, folded into a state (``merge_child``, ``merge_parent``).
+* ``phase``         count deltas and the launch phase (Flyte's map-task rule).
+* ``fold``          the launch status from its children, the in-memory fold of an event stream.
+* ``failures``      why an attempt failed (the failure classes).
+* ``outputs``       map-task output lists and Flyte's error summary.
 No boto3 in these modules.
 """
 
@@ -13,25 +16,10 @@ from importlib import import_module
 # before a handler runs (a cold start's import, tests/unit/test_cold_start.py).
 _EXPORTS = {
     **dict.fromkeys(("BatchJobEvent", "ForeignEvent", "MalformedEvent", "parse_event"), "batchlane.status.events"),
-    **dict.fromkeys(
-        (
-            "Attempt",
-            "ChildState",
-            "Fold",
-            "LaunchStatus",
-            "Observation",
-            "ParentState",
-            "count_delta",
-            "decide_phase",
-            "fold_events",
-            "merge_child",
-            "merge_parent",
-            "min_successes",
-            "observe",
-            "summarize",
-        ),
-        "batchlane.status.fold",
-    ),
+    **dict.fromkeys(("Attempt", "ChildState", "ParentState"), "batchlane.status.states"),
+    **dict.fromkeys(("Observation", "merge_child", "merge_parent", "observe"), "batchlane.status.observations"),
+    **dict.fromkeys(("count_delta", "decide_phase", "min_successes"), "batchlane.status.phase"),
+    **dict.fromkeys(("Fold", "LaunchStatus", "fold_events", "summarize"), "batchlane.status.fold"),
 }
 
 __all__ = [

@@ -25,19 +25,11 @@ from typing import Any
 from batchlane.common.executions import PARENT_SK, chunk_parent_sk
 from batchlane.common.open_launches import LAST_SEEN_ATTR, OPEN_SHARD_ATTR, open_shard
 from batchlane.status.failures import failure_delta
-from batchlane.status.fold import (
-    RANK,
-    WAITING,
-    ChildState,
-    Observation,
-    ParentState,
-    add_deltas,
-    count_delta,
-    merge_child,
-    merge_parent,
-)
 from batchlane.status.launches import LaunchJob
+from batchlane.status.observations import Observation, merge_child, merge_parent
+from batchlane.status.phase import WAITING, add_deltas, count_delta
 from batchlane.status.ports import ChildWrite, Contention, ParentWrite, StatusStore, WriteConflict
+from batchlane.status.states import RANK, ChildState, ParentState
 
 CONTENTION_RETRIES = 5
 CHILDREN_PER_TRANSACTION = 98  # + the parent + the summary = DynamoDB's 100 items
@@ -74,7 +66,7 @@ class LaunchBatch:
                 self.blocked = c.blocked
             elif RANK[c.status] >= RANK["STARTING"]:
                 self.started = True
-        else:
+        elif obs.parent is not None:
             self.parent = obs.parent if self.parent is None else self.parent.join(obs.parent)
             if obs.parent.blocked:
                 self.blocked = obs.parent.blocked
@@ -107,7 +99,7 @@ class StatusWriter:
         """One transaction; the parent state it moved to final, if it did."""
         launch = job.launch
         array_chunk = job.chunk is not None and job.size > 1
-        parent_sk = chunk_parent_sk(job.chunk) if array_chunk else PARENT_SK
+        parent_sk = chunk_parent_sk(job.chunk) if job.chunk is not None and job.size > 1 else PARENT_SK
         # An array chunk's parent item marks that the chunk was seen: read with its first group always.
         read_parent = parent is not None or (array_chunk and batch is not None)
         for _ in range(CONTENTION_RETRIES):
@@ -118,7 +110,7 @@ class StatusWriter:
                 parent_write = (ParentState(status="SUBMITTED", size=job.size), None)
             summary_set, remove = _blocked_change(batch, bool(writes))
             if job.chunk is not None:
-                _chunk_changes(job, stored, stored_parent, writes, parent_write, summary_set, deltas)
+                _chunk_changes(job, job.chunk, stored, stored_parent, writes, parent_write, summary_set, deltas)
             elif parent_write is not None:
                 summary_set["parentStatus"] = parent_write[0].status
             if not writes and parent_write is None and "blocked" not in summary_set:
@@ -143,7 +135,9 @@ class StatusWriter:
                     {"set": summary_set, "deltas": deltas, "remove": remove},
                     parent_sk,
                 )
-                return parent_write[0] if _parent_ended(parent_write, stored_parent) else None
+                if parent_write is not None and _parent_ended(parent_write, stored_parent):
+                    return parent_write[0]
+                return None
             except WriteConflict:
                 continue
         raise Contention(f"launch {launch.launch_id}: {CONTENTION_RETRIES} write conflicts in a row")
@@ -156,6 +150,7 @@ def _parent_ended(parent_write: ParentWrite | None, stored_parent: tuple[ParentS
 
 def _chunk_changes(
     job: LaunchJob,
+    chunk: int,
     stored: dict[int, tuple[ChildState, int]],
     stored_parent: tuple[ParentState, int] | None,
     writes: list[ChildWrite],
@@ -164,7 +159,7 @@ def _chunk_changes(
     deltas: dict[str, int],
 ) -> None:
     """What this write proves about the chunk: first seen (out of WAITING), ended (the next one due)."""
-    chunks, chunk = job.launch.chunks, job.chunk
+    chunks = job.launch.chunks
     if job.size > 1:
         first_seen = stored_parent is None and parent_write is not None
         ended = _parent_ended(parent_write, stored_parent)

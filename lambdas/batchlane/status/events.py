@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints, ValidationError
@@ -57,18 +58,15 @@ def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _int(lo: int, hi: int) -> Any:
-    # Strict: a JSON integer, not "1", 1.0, true or NaN; bounded so that DynamoDB can store it.
-    return Annotated[int, Strict(), Field(ge=lo, le=hi)]
-
-
 Text = Annotated[str, AfterValidator(lambda s: truncate(s, MAX_TEXT))]
 LogName = Annotated[str, AfterValidator(lambda s: truncate(s, MAX_LOG_NAME))]
-EpochMs = _int(0, MAX_EPOCH_MS)
-ExitCode = _int(MIN_EXIT_CODE, MAX_EXIT_CODE)
-ArrayIndex = _int(0, MAX_INDEX)
-ArraySize = _int(2, MAX_ARRAY_SIZE)
-ChildCount = _int(0, MAX_ARRAY_SIZE)
+# Strict integers: a JSON integer, not "1", 1.0, true or NaN; bounded so that DynamoDB can store them.
+EpochMs = Annotated[int, Strict(), Field(ge=0, le=MAX_EPOCH_MS)]
+ExitCode = Annotated[int, Strict(), Field(ge=MIN_EXIT_CODE, le=MAX_EXIT_CODE)]
+ArrayIndex = Annotated[int, Strict(), Field(ge=0, le=MAX_INDEX)]
+ArraySize = Annotated[int, Strict(), Field(ge=2, le=MAX_ARRAY_SIZE)]
+ChildCount = Annotated[int, Strict(), Field(ge=0, le=MAX_ARRAY_SIZE)]
+RetryAttempts = Annotated[int, Strict(), Field(ge=1, le=MAX_RETRY_ATTEMPTS)]
 TagKey = Annotated[str, StringConstraints(max_length=MAX_TAG_KEY)]
 TagValue = Annotated[str, StringConstraints(max_length=MAX_TAG_VALUE)]
 
@@ -120,7 +118,7 @@ class ArrayProperties(_Lenient):
 
 
 class RetryStrategy(_Lenient):
-    attempts: _int(1, MAX_RETRY_ATTEMPTS) | None = None
+    attempts: RetryAttempts | None = None
 
 
 class JobDetail(_Lenient):
@@ -180,7 +178,6 @@ class BatchJobEvent(EventBridgeEvent):
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
     version: str = "0"
-    account: str | None = None  # absent in bodies delivered by moto's EventBridge -> SQS
     region: Text
     detail_type: Literal["Batch Job State Change", "Batch Job Queue Blocked"] = Field(alias="detail-type")
     source: Literal["aws.batch"]
@@ -201,7 +198,7 @@ class BatchJobEvent(EventBridgeEvent):
         return "aws"
 
 
-def parse_event(raw: str | bytes | dict[str, Any]) -> BatchJobEvent:
+def parse_event(raw: str | bytes | Mapping[str, Any]) -> BatchJobEvent:
     """Parse one EventBridge event (dict or JSON text). Raises ForeignEvent / MalformedEvent."""
     try:
         if isinstance(raw, (str, bytes)):
@@ -210,7 +207,7 @@ def parse_event(raw: str | bytes | dict[str, Any]) -> BatchJobEvent:
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
     if any(e["loc"] and e["loc"][0] in ("source", "detail-type") for e in errors):
-        data = raw if isinstance(raw, dict) else _loads_or_none(raw)
+        data = raw if isinstance(raw, Mapping) else _loads_or_none(raw)
         data = data if isinstance(data, dict) else {}
         raise ForeignEvent(
             f"not handled by the status path: source={data.get('source')!r:.100} "

@@ -17,19 +17,46 @@ Each failed attempt gets one class (docs/status.md, "Failure classes"), decided 
 ``unknown``            it stopped and none of the above says why
 =====================  ==========================================================================
 
-``spot-reclaimed`` is the one *infrastructure* class: retryOn "infrastructure" retries exactly
-these (launch/planner.py, INFRASTRUCTURE_RETRY, matches the same reasons).
+``spot-reclaimed`` is the one *infrastructure* class: its reasons are batchlane.common.host_gone's,
+the table retryOn "infrastructure" retries from (launch/planner.py, INFRASTRUCTURE_RETRY).
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from batchlane.status.fold import Attempt, ChildState
+from batchlane.common.host_gone import HOST_GONE_PATTERN
+
+
+# What is classified, as the status states (batchlane.status.states) show it: described here so that
+# the states can put the class on their items without this module importing them back.
+class Attempt(Protocol):
+    @property
+    def exit_code(self) -> int | None: ...
+
+    @property
+    def reason(self) -> str | None: ...
+
+    @property
+    def status_reason(self) -> str | None: ...
+
+
+class ChildState(Protocol):
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def status_reason(self) -> str | None: ...
+
+    @property
+    def attempts(self) -> Sequence[Attempt]: ...
+
+    @property
+    def last_attempt(self) -> Attempt | None: ...
+
 
 SPOT_RECLAIMED = "spot-reclaimed"
 TIMEOUT = "timeout"
@@ -43,7 +70,7 @@ INFRASTRUCTURE = frozenset({SPOT_RECLAIMED})
 
 # (class, pattern on "statusReason | reason"), in the order they are tried.
 _BY_REASON = (
-    (SPOT_RECLAIMED, re.compile(r"Host EC2 \(instance [^)]*\) terminated|Your Spot Task was interrupted")),
+    (SPOT_RECLAIMED, re.compile(HOST_GONE_PATTERN)),
     (TIMEOUT, re.compile(r"Job attempt duration exceeded timeout")),
     (IMAGE_PULL_FAILED, re.compile(r"CannotPullContainer")),
     (OUT_OF_MEMORY, re.compile(r"OutOfMemory")),
@@ -74,8 +101,10 @@ def attempt_classes(child: ChildState) -> list[str | None]:
 def child_class(child: ChildState) -> str | None:
     """Why a FAILED child failed: its last attempt's class, or (no attempt ran: a cancel in the
     queue, a job state time limit) its own statusReason's. None for a child that has not failed."""
-    if child.status != "FAILED":
-        return None
+    return _failed_class(child) if child.status == "FAILED" else None
+
+
+def _failed_class(child: ChildState) -> str:
     last = child.last_attempt
     found = attempt_class(last) if last is not None else None
     return found or classify(child.status_reason, None, None) or UNKNOWN
@@ -84,7 +113,7 @@ def child_class(child: ChildState) -> str | None:
 def failure_counts(children: Iterable[ChildState]) -> dict[str, int]:
     """Failed attempts per class over ``children`` (every attempt, retried ones included)."""
     counts = Counter(c for child in children for c in attempt_classes(child) if c is not None)
-    counts.update(child_class(child) for child in children if child.status == "FAILED" and not child.attempts)
+    counts.update(_failed_class(child) for child in children if child.status == "FAILED" and not child.attempts)
     return dict(counts)
 
 

@@ -32,12 +32,14 @@ def runtime() -> StatusService:
     from batchlane.common.events import EventBusAnnouncer
     from batchlane.common.settings_store import SsmSettingsSource
     from batchlane.routing.store import DynamoQueueHealth
-    from batchlane.status.adapters import BatchTerminator, DynamoStatusStore, S3Outputs
+    from batchlane.status.adapters.batch import BatchTerminator
+    from batchlane.status.adapters.executions import ExecutionsStatusStore
+    from batchlane.status.adapters.outputs import S3Outputs
     from batchlane.status.service import StatusService
 
     env = AggregatorEnvironment.from_environ()
     return StatusService(
-        store=DynamoStatusStore(env.executions_table, retention_seconds=env.retention_seconds),
+        store=ExecutionsStatusStore(env.executions_table, retention_seconds=env.retention_seconds),
         jobs=BatchTerminator(),
         outputs=S3Outputs(),
         announcer=EventBusAnnouncer(env.event_bus),
@@ -56,14 +58,18 @@ def runtime() -> StatusService:
 @cache
 def reconciler() -> Reconciler:
     from batchlane.common.environment import ReconcilerEnvironment
-    from batchlane.status.adapters import BatchJobReader
+    from batchlane.status.adapters.batch import BatchJobReader
+    from batchlane.status.adapters.executions import ExecutionsStatusStore
     from batchlane.status.reconcile import Reconciler
 
     service = runtime()
+    store = service.store
+    if not isinstance(store, ExecutionsStatusStore):
+        raise TypeError("the reconciler reads the open-launches index of the executions table")  # runtime() made it
     env = ReconcilerEnvironment.from_environ()
     return Reconciler(
-        store=service.store,
-        index=service.store,
+        store=store,
+        index=store,
         batch=BatchJobReader(),
         service=service,
         metrics=service.metrics,

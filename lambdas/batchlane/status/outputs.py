@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import IO, Any
 
-from batchlane.status.fold import ChildState
+from batchlane.status.states import ChildState
 
 MORE = "... and many more."
 DEFAULT_CHAR_LIMIT = 4096
@@ -48,7 +48,9 @@ class OutputsWriter:
     def _spool(self, name: str) -> tuple[IO[bytes], list[int]]:
         found = self._spools.get(name)
         if found is None:
-            found = self._spools[name] = (tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY_BYTES), [0])
+            # Held open across add() calls, closed once the outputs are written: no with-block fits.
+            spool = tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY_BYTES)  # noqa: SIM115
+            found = self._spools[name] = (spool, [0])
         return found
 
     def _pad(self, name: str, upto: int) -> tuple[IO[bytes], list[int]]:
@@ -72,8 +74,9 @@ class OutputsWriter:
     def part(self, offset: int) -> bytes:
         """These outputs as the part of a bigger map task's from child ``offset`` on (:meth:`add_part`):
         a header line ``{"offset": o, "size": n, "columns": [[name, byte length], ...]}``, then each
-        name's values, comma-joined and padded to ``size``. Merging parts copies the columns' bytes: no value is decoded again.
-        (For a chunk's outputs: at most a chunk's values, held here at once; the spools are closed after.)"""
+        name's values, comma-joined and padded to ``size``. Merging parts copies the columns' bytes: no
+        value is decoded again. (For a chunk's outputs: at most a chunk's values, held here at once; the
+        spools are closed after.)"""
         columns: list[tuple[str, bytes]] = []
         for name in list(self._spools):
             spool, _ = self._pad(name, self.size)

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from batchlane.common.errors import TransientError
 from batchlane.common.executions import PARENT_SK, ChunkRecord, LaunchRecord
-from batchlane.status.fold import ChildState, ParentState
+from batchlane.status.states import ChildState, ParentState
 
 ChildWrite = tuple[ChildState, "int | None"]  # the new state and the revision it replaces (None: new item)
 ParentWrite = tuple[ParentState, "int | None"]

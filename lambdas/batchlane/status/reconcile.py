@@ -59,9 +59,7 @@ def synthetic_event(
         "detail-type": STATE_CHANGE,
         "source": "aws.batch",
         "region": region,
-        "time": datetime.fromtimestamp(time.time() if now is None else now, UTC).strftime(
-            "%Y-%m-%dT%H:%M:%SZ"
-        ),
+        "time": datetime.fromtimestamp(time.time() if now is None else now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "resources": [job.get("jobArn") or ""],
         "detail": detail,
     }
@@ -152,7 +150,7 @@ class Reconciler:
         job_id = launch.job_id
         if not job_id:
             return 0  # still being submitted: the launcher's lease takes care of it
-        jobs_of = self._chunk_jobs(launch) if launch.chunks.chunked else {job_id: None}
+        jobs_of: dict[str, int | None] = self._chunk_jobs(launch) if launch.chunks.chunked else {job_id: None}
         wanted = islice(self._to_describe(launch, jobs_of), budget * DESCRIBE_BATCH + 1)
         ids = list(wanted)
         more = len(ids) > budget * DESCRIBE_BATCH  # the budget does not cover them all: the rest next run
@@ -196,7 +194,8 @@ class Reconciler:
         for record in self.store.chunk_records(launch.launch_id):
             if record.submitted and record.job_id:
                 jobs[record.job_id] = record.chunk
-        jobs.setdefault(launch.job_id, 0)
+        if launch.job_id:  # chunk 0's job, recorded on the launch too
+            jobs.setdefault(launch.job_id, 0)
         return jobs
 
     def _to_describe(self, launch: LaunchRecord, jobs_of: dict[str, int | None]):

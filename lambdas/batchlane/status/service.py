@@ -20,9 +20,9 @@ from batchlane.status.abort import Aborter, abort_request
 from batchlane.status.commit import LaunchBatch, StatusWriter
 from batchlane.status.events import ForeignEvent, MalformedEvent, parse_event
 from batchlane.status.finish import Finisher
-from batchlane.status.fold import observe
 from batchlane.status.launches import LaunchDirectory
 from batchlane.status.models import TaskAbortRequested
+from batchlane.status.observations import observe
 from batchlane.status.ports import ForeignJob, OutputStore, QueueHealth, StatusStore, Terminator
 from batchlane.status.transitions import PhaseKeeper
 
@@ -191,5 +191,5 @@ class StatusService:
         still_open = self.phases.advance(launch, chunk_job=job_id if job.chunk is not None else None, live=live)
         # After the next chunk is announced (its slot is free now, not after this chunk's reads), and
         # only while the launch runs on: the chunk that ended it was read by the finish itself.
-        if chunk_succeeded and still_open:
+        if chunk_succeeded and still_open and job.chunk is not None:
             self._assemble_chunk(launch, job.chunk)

@@ -36,8 +36,8 @@ from batchlane.common.ports import Announcer, Log
 from batchlane.status.commit import due_chunks
 from batchlane.status.failures import failures_of
 from batchlane.status.finish import Finisher
-from batchlane.status.fold import PhaseDecision, decide_phase, initial_counts, min_successes
 from batchlane.status.models import TaskChunkDue, TaskStatusChanged
+from batchlane.status.phase import PhaseDecision, decide_phase, initial_counts, min_successes
 from batchlane.status.ports import StatusStore, Terminator
 
 CLAIM_SECONDS = 900  # Lambda's longest timeout: a claim older than this was left by a writer that died

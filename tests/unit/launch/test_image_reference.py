@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from launch_examples import SETTINGS, detail
 
-from batchlane.launch.models import IMAGE_REFERENCE, IMAGE_REFERENCE_CHARS, image_reference_problem, is_image_reference
+from batchlane.launch.images import IMAGE_REFERENCE, IMAGE_REFERENCE_CHARS, image_reference_problem, is_image_reference
 from batchlane.launch.validation import validate
 
 SHA256 = "sha256:" + "0123456789abcdef" * 4

@@ -7,15 +7,13 @@ import pytest
 from launch_examples import SETTINGS, detail
 
 from batchlane.common.event_types import EVENT_SOURCE, LAUNCH_REJECTED
-from batchlane.launch.models import (
-    INPUT_DEPTH_LIMIT,
+from batchlane.launch.models import INPUT_DEPTH_LIMIT, TaskLaunchRejected, detail_json
+from batchlane.launch.problems import (
     MAX_PROBLEMS,
     PROBLEM_TEXT_CHARS,
     QUOTED_VALUE_CHARS,
     REJECTION_DETAIL_BYTES,
     Problem,
-    TaskLaunchRejected,
-    detail_json,
 )
 from batchlane.launch.validation import readable_launch_id, validate
 

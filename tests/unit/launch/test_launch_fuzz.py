@@ -13,16 +13,10 @@ from hypothesis import strategies as st
 from launch_examples import ROLE, SETTINGS, TABLE
 from pydantic import BaseModel
 
-from batchlane.launch.models import (
-    MAX_PROBLEMS,
-    PROBLEM_TEXT_CHARS,
-    REJECTION_DETAIL_BYTES,
-    LaunchRequest,
-    TaskLaunchRejected,
-    detail_json,
-    reserved_env_problem,
-)
+from batchlane.launch.models import LaunchRequest, TaskLaunchRejected, detail_json
 from batchlane.launch.planner import plan_launch
+from batchlane.launch.problems import MAX_PROBLEMS, PROBLEM_TEXT_CHARS, REJECTION_DETAIL_BYTES
+from batchlane.launch.reserved_env import reserved_env_problem
 from batchlane.launch.validation import FARGATE_MEMORY, readable_launch_id, validate
 from batchlane.routing import decide
 

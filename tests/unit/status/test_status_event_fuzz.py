@@ -28,7 +28,8 @@ from batchlane.status.events import (
     ForeignEvent,
     MalformedEvent,
 )
-from batchlane.status.fold import MAX_ATTEMPTS, STATUSES, merge_child, merge_parent, observe
+from batchlane.status.observations import merge_child, merge_parent, observe
+from batchlane.status.states import MAX_ATTEMPTS, STATUSES
 from status_fakes import DYNAMODB_ITEM_BYTES, FakeStatusStore, dynamodb_item_bytes, launch_record, service
 
 FUZZ = settings(

@@ -16,7 +16,7 @@ from batchlane.status.events import (
     MalformedEvent,
     parse_event,
 )
-from batchlane.status.fold import observe
+from batchlane.status.observations import observe
 
 HUGE = "x" * 300_000
 

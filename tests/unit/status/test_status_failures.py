@@ -22,7 +22,8 @@ from batchlane.status.failures import (
     failure_delta,
     failures_of,
 )
-from batchlane.status.fold import ChildState, merge_child
+from batchlane.status.observations import merge_child
+from batchlane.status.states import ChildState
 from status_fakes import FakeStatusStore, launch_record, service
 
 SAMPLES = [

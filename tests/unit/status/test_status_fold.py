@@ -6,23 +6,11 @@ import pytest
 
 from batchlane.client.links import child_log_links
 from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, child_events, job_event, launch_events
-from batchlane.status.events import MalformedEvent
-from batchlane.status.fold import (
-    MAX_ATTEMPTS,
-    MAX_TEXT,
-    Attempt,
-    ChildState,
-    Fold,
-    add_deltas,
-    count_delta,
-    decide_phase,
-    fold_events,
-    initial_counts,
-    merge_child,
-    min_successes,
-    observe,
-    summarize,
-)
+from batchlane.status.events import MAX_TEXT, MalformedEvent
+from batchlane.status.fold import Fold, fold_events, summarize
+from batchlane.status.observations import merge_child, observe
+from batchlane.status.phase import add_deltas, count_delta, decide_phase, initial_counts, min_successes
+from batchlane.status.states import MAX_ATTEMPTS, Attempt, ChildState
 
 PLAIN = "4c7599ae-0a82-49aa-ba5a-4727fcce14a8"
 ARRAY = "a1b2c3d4-0000-4000-8000-000000000001"

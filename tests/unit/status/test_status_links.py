@@ -2,7 +2,8 @@ import pytest
 
 from batchlane.client.links import child_log_links, console_escape, job_link, log_link_name, log_stream_url
 from batchlane.common.console import batch_job_url, console_host, partition_of
-from batchlane.status.fold import Attempt, ChildState, merge_child
+from batchlane.status.observations import merge_child
+from batchlane.status.states import Attempt, ChildState
 
 
 def test_console_escaping_of_the_default_log_group():

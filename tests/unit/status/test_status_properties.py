@@ -9,19 +9,10 @@ from status_strategies import any_child_state, any_parent_state, launch_plans, r
 
 from batchlane.client.links import child_log_links
 from batchlane.sandbox.simulate import launch_events
-from batchlane.status.fold import (
-    ChildState,
-    Fold,
-    ParentState,
-    add_deltas,
-    count_delta,
-    initial_counts,
-    merge_child,
-    merge_parent,
-    min_successes,
-    observe,
-    summarize,
-)
+from batchlane.status.fold import Fold, summarize
+from batchlane.status.observations import merge_child, merge_parent, observe
+from batchlane.status.phase import add_deltas, count_delta, initial_counts, min_successes
+from batchlane.status.states import ChildState, ParentState
 
 JOB = "8e1c5b3a-1f2e-4d55-9a0b-3c2d1e0f9a77"
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from batchlane.common.console import batch_job_url, console_host
-from batchlane.status.fold import TERMINAL, ChildState
+from batchlane.status.states import TERMINAL, ChildState
 
 DEFAULT_LOG_GROUP = "/aws/batch/job"
 JOB_LINK_NAME = "AWS Batch Job"

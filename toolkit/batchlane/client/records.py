@@ -15,8 +15,8 @@ from batchlane.common.executions import (
     LAUNCH_SK,
     PARTITION_KEY,
     SORT_KEY,
+    LaunchPartition,
     LaunchRecord,
-    Partition,
     key,
 )
 from batchlane.common.values import from_dynamo
@@ -83,4 +83,4 @@ class Executions:
 
     def status(self, launch_id: str) -> StoredStatus:
         items = self.items(launch_id)
-        return StoredStatus(record_document(items), Partition.of(items).phase)
+        return StoredStatus(record_document(items), LaunchPartition.of(items).phase)

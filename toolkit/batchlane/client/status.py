@@ -39,7 +39,7 @@ from batchlane.common.executions import (
 )
 from batchlane.status.failures import attempt_class
 from batchlane.status.finish import child_outputs_uri
-from batchlane.status.fold import ChildState
+from batchlane.status.states import ChildState
 from batchlane.status.transitions import counts_of
 
 READ_KEYS = (LAUNCH_SK, SUMMARY_SK, REJECTION_SK, child_sk(0))

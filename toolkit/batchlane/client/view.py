@@ -22,11 +22,14 @@ from typing import Any
 
 from batchlane.client.links import child_job_id, child_log_links, job_link
 from batchlane.common.console import partition_of
-from batchlane.common.executions import FINAL_PHASES, LAUNCH_TAG, Partition
-from batchlane.status.events import ForeignEvent, MalformedEvent, parse_event
+from batchlane.common.executions import FINAL_PHASES, LAUNCH_TAG, LaunchPartition
+from batchlane.status.events import BatchJobEvent, ForeignEvent, MalformedEvent, parse_event
 from batchlane.status.failures import attempt_classes, child_class, failure_counts
-from batchlane.status.fold import WAITING, ChildState, LaunchStatus, ParentState, fold_events, observe, summarize
+from batchlane.status.fold import LaunchStatus, fold_events, summarize
+from batchlane.status.observations import observe
 from batchlane.status.outputs import launch_error_summary
+from batchlane.status.phase import WAITING
+from batchlane.status.states import ChildState, ParentState
 from batchlane.status.transitions import counts_of
 
 
@@ -106,7 +109,7 @@ def status_document(
 def record_document(items: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
     """The document of a launch from the items of its partition in the executions table
     (plain Python values: numbers as int/Decimal). None when there is no launch item."""
-    part = Partition.of(items)
+    part = LaunchPartition.of(items)
     record = part.record
     if record is None:
         return None
@@ -114,7 +117,7 @@ def record_document(items: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None
     children = [ChildState.from_item(c) for c in part.children]
     parent = ParentState.from_item(part.parent) if part.parent is not None else None
     status = summarize(record.as_status_launch(), children, parent, aborted=part.phase == "aborted")
-    extra = {"terminated": True} if summary.get("terminated") else {}
+    extra: dict[str, Any] = {"terminated": True} if summary.get("terminated") else {}
     chunks = record.chunks
     if chunks.chunked:
         # Children of chunks not submitted yet have no item: the summary knows how many wait for a slot.
@@ -148,9 +151,32 @@ def replay_document(
     warn=lambda text: None,
 ) -> tuple[dict[str, Any] | None, dict[str, int]]:
     """``batchlane status replay``: fold the raw events (one EventBridge event per line) of one
-    Batch job offline, with the join the aggregator applies (``merge_child``), into the status document (no outputs); also the
-    tallies ``events``, ``malformed``, ``foreign``, ``otherJobs``. Nothing here calls AWS."""
+    Batch job offline, with the join the aggregator applies (``merge_child``), into the status
+    document (no outputs); also the tallies ``events``, ``malformed``, ``foreign``, ``otherJobs``.
+    Nothing here calls AWS."""
     tally = Counter(events=0, malformed=0, foreign=0, otherJobs=0)
+    events = _parsed_events(lines, tally, warn)
+    if not events:
+        return None, dict(tally)
+    job = job_id or events[0].detail.parent_job_id
+    ours = [e for e in events if e.detail.parent_job_id == job]
+    tally["otherJobs"] = len(events) - len(ours)
+    tally["events"] = len(ours)
+    if tally["otherJobs"]:
+        warn(f"{tally['otherJobs']} events of other Batch jobs skipped (folding job {job}; --job-id picks another)")
+    if not ours:
+        return None, dict(tally)
+    launch = _replayed_launch(ours, job, size, min_success_ratio)
+    status = fold_events(launch, ours)  # the same join as the aggregator's: order and duplicates do not matter
+    log_groups = [e.detail.log_group for e in ours if e.detail.log_group]
+    document = status_document(
+        status, region=ours[0].region, partition=ours[0].partition, log_group=log_groups[0] if log_groups else None
+    )
+    return document, dict(tally)
+
+
+def _parsed_events(lines: list[str], tally: Counter, warn) -> list[BatchJobEvent]:
+    """The lines that are Batch job events, in order; the others tallied and warned about."""
     events = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -167,36 +193,28 @@ def replay_document(
             warn(f"line {number}: malformed: {str(exc)[:300]}")
             continue
         events.append(event)
-    if not events:
-        return None, dict(tally)
-    job = job_id or events[0].detail.parent_job_id
-    ours = [e for e in events if e.detail.parent_job_id == job]
-    tally["otherJobs"] = len(events) - len(ours)
-    tally["events"] = len(ours)
-    if tally["otherJobs"]:
-        warn(f"{tally['otherJobs']} events of other Batch jobs skipped (folding job {job}; --job-id picks another)")
-    if not ours:
-        return None, dict(tally)
+    return events
+
+
+def _replayed_launch(events: list[BatchJobEvent], job: str, size: int | None, min_success_ratio: Any) -> dict[str, Any]:
+    """The launch record the fold reads, as far as the events tell it (``size`` when given wins)."""
     parent_sizes = [
-        e.detail.array_properties.size for e in ours if e.detail.is_array_parent and e.detail.array_properties.size
+        e.detail.array_properties.size
+        for e in events
+        if e.detail.is_array_parent and e.detail.array_properties and e.detail.array_properties.size
     ]
-    indexes = [e.detail.child_index for e in ours if e.detail.is_array_child]
+    indexes = [e.detail.child_index for e in events if e.detail.is_array_child and e.detail.child_index is not None]
     is_array = bool(parent_sizes or indexes)
     inferred = max(parent_sizes) if parent_sizes else (max(indexes) + 1 if indexes else 1)
-    launch_ids = [e.detail.tags.get(LAUNCH_TAG) for e in ours if e.detail.tags and e.detail.tags.get(LAUNCH_TAG)]
-    launch = {
+    launch_ids = [e.detail.tags.get(LAUNCH_TAG) for e in events if e.detail.tags and e.detail.tags.get(LAUNCH_TAG)]
+    launch: dict[str, Any] = {
         "launchId": launch_ids[0] if launch_ids else None,
         "jobId": job,
         "size": size or inferred,
         "isArray": is_array or (size or 1) > 1,
         "minSuccessRatio": 1 if min_success_ratio is None else min_success_ratio,
     }
-    queues = [e.detail.job_queue for e in ours if e.detail.job_queue]
+    queues = [e.detail.job_queue for e in events if e.detail.job_queue]
     if queues:
         launch["queue"] = queues[0].rsplit("/", 1)[-1]
-    status = fold_events(launch, ours)  # the same join as the aggregator's: order and duplicates do not matter
-    log_groups = [e.detail.log_group for e in ours if e.detail.log_group]
-    document = status_document(
-        status, region=ours[0].region, partition=ours[0].partition, log_group=log_groups[0] if log_groups else None
-    )
-    return document, dict(tally)
+    return launch

@@ -1,4 +1,4 @@
-"""Thin AWS adapters behind the status service's ports (DynamoDB status items, Batch, S3 outputs).
+"""The executions table as the status path's StatusStore (DynamoDB): the launch's status items.
 
 Status items live in the launch's partition of the executions table (docs/contracts.md):
 
@@ -16,10 +16,8 @@ count deltas. Children and counts therefore never disagree, even when a Lambda d
 
 from __future__ import annotations
 
-import io
-import json
+import contextlib
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -52,8 +50,8 @@ from batchlane.common.open_launches import (
     open_shard,
 )
 from batchlane.common.values import from_dynamo, to_dynamo
-from batchlane.status.fold import ChildState, ParentState
 from batchlane.status.ports import WriteConflict
+from batchlane.status.states import ChildState, ParentState
 
 _SER = TypeSerializer()
 _DES = TypeDeserializer()
@@ -74,7 +72,9 @@ def _high(item: dict[str, Any]) -> dict[str, Any]:
     return from_dynamo({k: _DES.deserialize(v) for k, v in item.items()})
 
 
-class DynamoStatusStore:
+class ExecutionsStatusStore:
+    """The executions table as the status path's StatusStore (batchlane.status.ports): a launch's partition."""
+
     def __init__(self, table_name: str, *, retention_seconds: int = 0) -> None:
         self.table_name = table_name
         self.retention_seconds = retention_seconds  # expiresAt (the table's TTL) on every item written; 0: never
@@ -305,7 +305,8 @@ class DynamoStatusStore:
         return self._conditional_update(launch_id, expression, "#r0 = :token", names, values)
 
     def release_transition(self, launch_id: str, token: str) -> None:
-        try:
+        # Best effort: a claim not given back goes stale and is taken over (claim_transition).
+        with contextlib.suppress(Exception):
             self._conditional_update(
                 launch_id,
                 "REMOVE #tok, #at",
@@ -313,8 +314,6 @@ class DynamoStatusStore:
                 {"#tok": TRANSITION_TOKEN, "#at": TRANSITION_AT},
                 {":token": {"S": token}},
             )
-        except Exception:
-            pass
 
     def _conditional_update(
         self, launch_id: str, expression: str, condition: str, names: dict[str, str], values: dict[str, Any]
@@ -422,115 +421,3 @@ class DynamoStatusStore:
     def iter_children(self, launch_id: str):
         for item in self._prefix(launch_id, CHILD_PREFIX):
             yield ChildState.from_item(item)
-
-
-class BatchTerminator:
-    def terminate(self, job_id: str, reason: str) -> None:
-        """TerminateJob on the parent stops every child; a job that already ended is no error."""
-        try:
-            aws.client("batch").terminate_job(jobId=job_id, reason=reason[:256])
-        except ClientError as exc:
-            aws.raise_if_transient("TerminateJob", exc)
-            if aws.error_code(exc) != "ClientException":
-                raise
-
-
-class BatchJobReader:
-    """DescribeJobs, at most 100 job ids per call (the reconciler's only Batch read)."""
-
-    MAX_IDS = 100
-
-    def __init__(self) -> None:
-        self.requests = 0
-
-    def describe(self, job_ids: list[str]) -> list[dict[str, Any]]:
-        if len(job_ids) > self.MAX_IDS:
-            raise ValueError(f"DescribeJobs takes at most {self.MAX_IDS} job ids")
-        self.requests += 1
-        try:
-            return aws.client("batch").describe_jobs(jobs=job_ids).get("jobs", [])
-        except ClientError as exc:
-            aws.raise_if_transient("DescribeJobs", exc)
-            raise
-
-
-def _split(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://"):
-        raise ValueError(f"not an S3 URI: {uri!r}")
-    bucket, _, key = uri[5:].partition("/")
-    return bucket, key
-
-
-class S3Outputs:
-    """Children's ``<outputsUri><i>/outputs.json`` in, the launch's ``outputs.json`` out."""
-
-    def __init__(self, workers: int = aws.MAX_POOL_CONNECTIONS) -> None:
-        self.workers = min(workers, aws.MAX_POOL_CONNECTIONS)  # one pooled connection per thread
-
-    def read(self, uri: str) -> dict[str, Any] | None:
-        body = self.read_bytes(uri)
-        if body is None:
-            return None
-        try:
-            value = json.loads(body)
-        except ValueError:
-            return None
-        return value if isinstance(value, dict) else None
-
-    def read_many(self, uris: dict[int, str]) -> dict[int, dict[str, Any] | None]:
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            return dict(zip(uris, pool.map(self.read, uris.values())))
-
-    def write_stream(self, uri: str, parts) -> None:
-        """Streamed to S3 (boto3's managed transfer: a multipart upload past 8 MB), never whole in memory."""
-        bucket, key = _split(uri)
-        try:
-            aws.client("s3").upload_fileobj(
-                _PartsReader(iter(parts)), bucket, key, ExtraArgs={"ContentType": "application/json"}
-            )
-        except ClientError as exc:
-            aws.raise_if_transient("UploadPart", exc)
-            raise
-
-    def read_bytes(self, uri: str) -> bytes | None:
-        bucket, key = _split(uri)
-        try:
-            return aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-        except ClientError as exc:
-            if aws.error_code(exc) in ("NoSuchKey", "404", "NotFound"):
-                return None
-            aws.raise_if_transient("GetObject", exc)
-            raise
-
-    def write_bytes(self, uri: str, body: bytes, content_type: str = "application/octet-stream") -> None:
-        bucket, key = _split(uri)
-        try:
-            aws.client("s3").put_object(Bucket=bucket, Key=key, ContentType=content_type, Body=body)
-        except ClientError as exc:
-            aws.raise_if_transient("PutObject", exc)
-            raise
-
-    def write(self, uri: str, value: Any) -> None:
-        self.write_bytes(uri, json.dumps(value, separators=(",", ":"), default=str).encode(), "application/json")
-
-
-class _PartsReader(io.RawIOBase):
-    """A readable file over an iterator of byte strings (what upload_fileobj reads from)."""
-
-    def __init__(self, parts) -> None:
-        self._parts = parts
-        self._buffer = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target) -> int:
-        while not self._buffer:
-            try:
-                self._buffer = next(self._parts)
-            except StopIteration:
-                return 0
-        n = min(len(target), len(self._buffer))
-        target[:n] = self._buffer[:n]
-        self._buffer = self._buffer[n:]
-        return n
