@@ -40,9 +40,9 @@ sys.path[:0] = [
     str(Path(__file__).resolve().parents[1] / "toolkit"),
 ]
 
-from batchlane.sandbox.simulate import launch_events, simple_array  # noqa: E402
-from batchlane.status.events import parse_event  # noqa: E402
-from batchlane.status.fold import (  # noqa: E402
+from batchlane.sandbox.simulate import launch_events, simple_array  # noqa: E402 - after the sys.path set-up: runs from a checkout
+from batchlane.status.events import parse_event  # noqa: E402 - after the sys.path set-up: runs from a checkout
+from batchlane.status.fold import (  # noqa: E402 - after the sys.path set-up: runs from a checkout
     ChildState,
     add_deltas,
     count_delta,

@@ -373,7 +373,8 @@ def test_set_rule_replaces_and_warns_about_ties_and_dead_tags(cli, table, stored
     assert stored()["rule#r1"] == {"pk": "routing", "sk": "rule#r1", "tags": ["zz", "a"], "project": "p"}
     tie = cli("routes", "set", "rule", "r0", "--tags", "zz", "--project", "p", "--json")
     assert json.loads(tie.out)["warnings"] == [
-        "rule r0 (project=p): no enabled queue with weight > 0 carries any of its tags [zz]; launches it matches are rejected",
+        "rule r0 (project=p): no enabled queue with weight > 0 carries any of its tags [zz]; "
+        "launches it matches are rejected",
         "rule r1 names the same project=p as rule r0, which wins the tie (its id sorts first): rule r1 never applies",
     ]
     assert tie.err.count("warning: ") == 2

@@ -1,6 +1,6 @@
 """Which package may import which: the rules, checked over the imports of every module under
-``lambdas/batchlane``, ``toolkit/batchlane`` and ``stacks`` (function-level imports and ``importlib.import_module("...")``
-of a constant name included).
+``lambdas/batchlane``, ``toolkit/batchlane`` and ``stacks`` (function-level imports and
+``importlib.import_module("...")`` of a constant name included).
 
 A rule names the modules it applies to and the imports they must not make; a violation prints as
 ``module -> import (rule)``. Adding a rule is one entry in ``RULES``.

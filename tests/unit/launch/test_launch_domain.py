@@ -25,7 +25,9 @@ def test_lambda_layer_pins_match_the_tested_versions():
     def pins(path):
         lines = (ROOT / path).read_text().splitlines()
         return {
-            re.split(r"[=\[]", l)[0].lower(): l.split("==")[1] for l in lines if "==" in l and not l.startswith("#")
+            re.split(r"[=\[]", line)[0].lower(): line.split("==")[1]
+            for line in lines
+            if "==" in line and not line.startswith("#")
         }
 
     tested, layer = pins("requirements.txt"), pins("lambdas/requirements.txt")
