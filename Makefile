@@ -3,6 +3,8 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 PIP := .venv/bin/pip
 FLYTE_PY := .venv-flyte/bin/python
+RUFF := .venv/bin/ruff
+MYPY := .venv/bin/mypy
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 export AWS_CDK_CLI_TELEMETRY_DISABLED := 1
@@ -10,15 +12,27 @@ export AWS_CDK_CLI_TELEMETRY_DISABLED := 1
 LAYER_PLATFORM := manylinux2014_aarch64
 CONFIG ?= dev
 
-.PHONY: demo test test-e2e test-flyte setup synth bench clean
+.PHONY: demo test test-e2e test-flyte lint ruff mypy setup synth bench clean
 
 demo: .stamps/venv  ## the main job: the narrated demo on the local sandbox (no AWS account, ~45 s)
 	.venv/bin/batchlane sandbox demo
 
-# Two workers (the machine's two cores); every CDK synth test on one of them (tests/conftest.py).
-test: setup .stamps/venv-flyte  ## install everything, then run all tests (the Flyte ones in their own venv)
+# ruff first (seconds: a lint error stops the run before the tests); then the tests on two workers (the
+# machine's two cores; every CDK synth test on one of them, tests/conftest.py); then mypy (~100 s of one
+# core when its cache is cold, as in CI) beside the Flyte tests, which run in one process and leave a core idle.
+test: setup .stamps/venv-flyte  ## install everything, lint, then run all tests (the Flyte ones in their own venv)
+	$(MAKE) --no-print-directory ruff
 	$(PY) -m pytest -n 2 --dist loadgroup
-	$(FLYTE_PY) -m pytest tests/flyte
+	$(MAKE) --no-print-directory -j2 --output-sync=target mypy test-flyte
+
+lint: ruff mypy  ## static checks: ruff's lint and format check, mypy (config in pyproject.toml)
+
+ruff: .stamps/venv
+	$(RUFF) check .
+	$(RUFF) format --check .
+
+mypy: .stamps/venv
+	$(MYPY)
 
 test-flyte: .stamps/venv-flyte  ## the connector's tests with the real flytekit
 	$(FLYTE_PY) -m pytest tests/flyte

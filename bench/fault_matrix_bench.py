@@ -31,8 +31,8 @@ os.environ.update(
     }
 )
 
-import conftest  # noqa: E402  (tests/integration: the moto world and the SQS event shape)
-from fault_injection import (  # noqa: E402
+import conftest  # noqa: E402 - after the sys.path (tests/integration) and Powertools' environment
+from fault_injection import (  # noqa: E402 - after the sys.path (tests/integration) and Powertools' environment
     FAULT_KINDS,
     LAUNCH_PATH_CALLS,
     Crash,
@@ -42,8 +42,8 @@ from fault_injection import (  # noqa: E402
     body_of,
 )
 
-from batchlane.launch import handler  # noqa: E402
-from batchlane.launch.planner import job_name  # noqa: E402
+from batchlane.launch import handler  # noqa: E402 - after the sys.path (tests/integration) and Powertools' environment
+from batchlane.launch.planner import job_name  # noqa: E402 - after the sys.path (tests/integration) and Powertools' environment
 
 VISIBILITY = 360
 DETAIL = {

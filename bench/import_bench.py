@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "lambdas"), str(ROOT / "toolkit")]
 
-from batchlane.deployment.config import StateNames, load_config  # noqa: E402
-from batchlane.deployment.contract import FUNCTIONS, function_environment  # noqa: E402
+from batchlane.deployment.config import StateNames, load_config  # noqa: E402 - after the sys.path set-up: runs from a checkout
+from batchlane.deployment.contract import FUNCTIONS, function_environment  # noqa: E402 - after the sys.path set-up: runs from a checkout
 
 BUDGET_MS = 250  # issue 14: launcher and aggregator handler import, median
 # What a function's first invocation builds before any AWS call, by its handler module's name.

@@ -33,8 +33,8 @@ os.environ.update(
     }
 )
 
-import botocore.session  # noqa: E402
-from moto import mock_aws  # noqa: E402
+import botocore.session  # noqa: E402 - after the dummy credentials and Powertools' environment
+from moto import mock_aws  # noqa: E402 - after the dummy credentials and Powertools' environment
 
 CALLS: Counter = Counter()
 _create_client = botocore.session.Session.create_client

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "lambdas"), str(ROOT / "toolkit"), str(ROOT)]
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "CRITICAL")
 
-from batchlane.sandbox.load import run_load  # noqa: E402
+from batchlane.sandbox.load import run_load  # noqa: E402 - after the sys.path and log-level set-up
 
 
 def main() -> int:

@@ -106,13 +106,11 @@ def main() -> int:
         print(f"Batch events          : {len(events)} = {len(events) / elapsed:.0f} per second through the status path")
         print(f"chunk jobs            : {len(jobs)}")
         print(f"most running at once  : {peak_running(events)} (cap {cap})")
-        print(
-            f"outputs               : {'every child its own, in global index order' if in_order else 'WRONG or missing'}"
-        )
+        order = "every child its own, in global index order" if in_order else "WRONG or missing"
+        print(f"outputs               : {order}")
         # Everything (emulator, executor, both handlers, this client) is one process here.
-        print(
-            f"sandbox peak memory   : {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB (whole process)"
-        )
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"sandbox peak memory   : {peak_mb:.0f} MB (whole process)")
         return 0 if summary and summary.phase == "succeeded" and in_order and peak_running(events) <= cap else 1
 
 

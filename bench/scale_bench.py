@@ -50,10 +50,10 @@ os.environ.update(
     }
 )
 
-from batchlane.common.chunks import Chunks  # noqa: E402
-from batchlane.common.event_types import CHUNK_DUE  # noqa: E402
-from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, SUBMITTED, ChunkRecord, LaunchRecord  # noqa: E402
-from batchlane.sandbox.simulate import ChildPlan, child_events, job_event  # noqa: E402
+from batchlane.common.chunks import Chunks  # noqa: E402 - after the sys.path and the environment Powertools reads at import
+from batchlane.common.event_types import CHUNK_DUE  # noqa: E402 - after the sys.path and the environment Powertools reads at import
+from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, SUBMITTED, ChunkRecord, LaunchRecord  # noqa: E402 - after the sys.path and the environment Powertools reads at import
+from batchlane.sandbox.simulate import ChildPlan, child_events, job_event  # noqa: E402 - after the sys.path and the environment Powertools reads at import
 
 LAUNCH = "L-scale"
 BLOCK = 100  # children whose events are generated (and shuffled) together
@@ -205,7 +205,7 @@ def assemble_at_scale(size: int, chunk_size: int) -> None:
     finisher = Finisher(_GeneratedChildren(size, failed_every=0), outputs, "data", log=None)
     slowest, chunk_peak = 0.0, 0
     for c in range(layout.count):
-        _, elapsed, peak = _traced(lambda: finisher.assemble_chunk(chunked, c))
+        _, elapsed, peak = _traced(lambda c=c: finisher.assemble_chunk(chunked, c))
         slowest, chunk_peak = max(slowest, elapsed), max(chunk_peak, peak)
     chunk_reads, outputs.reads = outputs.reads, 0
     _, elapsed, peak = _traced(lambda: finisher.finish(chunked, "succeeded", {"FAILED": 0}))
@@ -402,10 +402,12 @@ def main() -> None:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         print(
-            f"items in the partition: {count} (children {done_children} succeeded, chunk records, parents, launch, status)"
+            f"items in the partition: {count} "
+            f"(children {done_children} succeeded, chunk records, parents, launch, status)"
         )
         print(
-            f"summary item          : {item_bytes(summary)} bytes (DynamoDB's limit: 409,600); phase {summary.get('phase')}"
+            f"summary item          : {item_bytes(summary)} bytes (DynamoDB's limit: 409,600); "
+            f"phase {summary.get('phase')}"
         )
         print(f"Task Chunk Due        : {len(due)} published ({len(set(due))} distinct)")
         print(

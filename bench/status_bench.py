@@ -40,12 +40,12 @@ sys.path[:0] = [
     str(Path(__file__).resolve().parents[1] / "toolkit"),
 ]
 
-from batchlane.sandbox.simulate import launch_events, simple_array  # noqa: E402
-from batchlane.status.events import parse_event  # noqa: E402
-from batchlane.status.fold import summarize  # noqa: E402
-from batchlane.status.observations import merge_child, merge_parent, observe  # noqa: E402
-from batchlane.status.phase import add_deltas, count_delta  # noqa: E402
-from batchlane.status.states import ChildState  # noqa: E402
+from batchlane.sandbox.simulate import launch_events, simple_array  # noqa: E402 - after the sys.path set-up: runs from a checkout
+from batchlane.status.events import parse_event  # noqa: E402 - after the sys.path set-up: runs from a checkout
+from batchlane.status.fold import summarize  # noqa: E402 - after the sys.path set-up: runs from a checkout
+from batchlane.status.observations import merge_child, merge_parent, observe  # noqa: E402 - after the sys.path set-up: runs from a checkout
+from batchlane.status.phase import add_deltas, count_delta  # noqa: E402 - after the sys.path set-up: runs from a checkout
+from batchlane.status.states import ChildState  # noqa: E402 - after the sys.path set-up: runs from a checkout
 
 JOB = "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
@@ -19,7 +21,9 @@ def _attribute(key: Key | None) -> dynamodb.Attribute | None:
     return dynamodb.Attribute(name=key.name, type=ATTRIBUTE_TYPES[key.type]) if key else None
 
 
-def _table(scope: Construct, id: str, config: DeploymentConfig, kind: str) -> dynamodb.Table:
+def _table(
+    scope: Construct, id: str, config: DeploymentConfig, kind: Literal["routing", "executions"]
+) -> dynamodb.Table:
     """The table ``kind`` of batchlane.deployment.contract.TABLES (keys, time to live, indexes)."""
     shape = TABLES[kind]
     table = dynamodb.Table(

@@ -12,7 +12,7 @@ import pytest
 from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 from batchlane.status import handler as aggregator
 from batchlane.status.fold import fold_events
-from tests.integration.conftest import LambdaContext, launch, sqs_event, world  # noqa: F401 (fixtures)
+from tests.integration.conftest import LambdaContext, launch, sqs_event, world  # noqa: F401 - fixtures
 
 FAIL = AttemptPlan("exit", 1)
 

@@ -13,7 +13,7 @@ import botocore.client
 import pytest
 
 from batchlane.client.status import FAILED_SCAN_PAGE
-from tests.integration.conftest import world  # noqa: F401 (fixture)
+from tests.integration.conftest import world  # noqa: F401 - a fixture
 
 LAUNCH = "big-1"
 SIZE = 3000

@@ -11,8 +11,7 @@ from flyteidl.admin.agent_pb2 import CreateTaskRequest, DeleteTaskRequest, GetTa
 from flyteidl.service.agent_pb2_grpc import AsyncAgentServiceStub, add_AsyncAgentServiceServicer_to_server
 from flytekit.extend.backend.connector_service import AsyncConnectorService
 
-import batchlane.flyte.connector  # noqa: F401  (registers the connector, as --modules does)
-from batchlane.flyte.connector import TASK_TYPE
+from batchlane.flyte.connector import TASK_TYPE  # the import registers the connector, as --modules does
 
 
 class ConnectorServer:

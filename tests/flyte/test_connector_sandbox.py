@@ -16,14 +16,14 @@ import pytest
 flytekit = pytest.importorskip("flytekit")  # the main run (.venv, no flytekit) skips this module
 pytestmark = pytest.mark.flyte
 
-from flyteidl.core.execution_pb2 import TaskExecution  # noqa: E402
-from flytekit.models.literals import Literal, LiteralCollection, LiteralMap  # noqa: E402
+from flyteidl.core.execution_pb2 import TaskExecution  # noqa: E402 - after importorskip: the main run (no flytekit) skips this module
+from flytekit.models.literals import Literal, LiteralCollection, LiteralMap  # noqa: E402 - after importorskip: the main run (no flytekit) skips this module
 
-from batchlane.deployment.config import load_config  # noqa: E402
-from batchlane.flyte.connector import BatchlaneConnector, BatchlaneMetadata  # noqa: E402
-from batchlane.sandbox.core import Sandbox  # noqa: E402
-from batchlane.sandbox.scenario import parse_scenario  # noqa: E402
-from tests.flyte.workflows import EXECUTION, ROLE, int_inputs, launch_id_of, metadata, serialized_tasks  # noqa: E402
+from batchlane.deployment.config import load_config  # noqa: E402 - after importorskip: the main run (no flytekit) skips this module
+from batchlane.flyte.connector import BatchlaneConnector, BatchlaneMetadata  # noqa: E402 - after importorskip: the main run (no flytekit) skips this module
+from batchlane.sandbox.core import Sandbox  # noqa: E402 - after importorskip: the main run (no flytekit) skips this module
+from batchlane.sandbox.scenario import parse_scenario  # noqa: E402 - after importorskip: the main run (no flytekit) skips this module
+from tests.flyte.workflows import EXECUTION, ROLE, int_inputs, launch_id_of, metadata, serialized_tasks  # noqa: E402 - after importorskip: the main run (no flytekit) skips this module
 
 FAILING_NODE = "n-fail"
 

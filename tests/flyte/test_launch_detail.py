@@ -7,11 +7,11 @@ import pytest
 pytest.importorskip("flytekit")  # the main run (.venv, no flytekit) skips this module
 pytestmark = pytest.mark.flyte
 
-from flytekit.models.security import Identity, SecurityContext  # noqa: E402
+from flytekit.models.security import Identity, SecurityContext  # noqa: E402 - after importorskip: the main run (no flytekit) skips this module
 
-from batchlane.flyte.launch import launch_detail, launch_id  # noqa: E402
-from batchlane.launch.models import LaunchRequest  # noqa: E402
-from tests.flyte.workflows import BATCH_CONFIG, ROLE, metadata, serialized_tasks  # noqa: E402
+from batchlane.flyte.launch import launch_detail, launch_id  # noqa: E402 - after importorskip: the main run (no flytekit) skips this module
+from batchlane.launch.models import LaunchRequest  # noqa: E402 - after importorskip: the main run (no flytekit) skips this module
+from tests.flyte.workflows import BATCH_CONFIG, ROLE, metadata, serialized_tasks  # noqa: E402 - after importorskip: the main run (no flytekit) skips this module
 
 PREFIX = "s3://metadata/flyte/exec1/n0"
 

@@ -317,8 +317,10 @@ def test_a_stack_that_changes_a_function_environment_key_drifts(dev, sandbox):
 
     problems = drift(deployed_facts(_changed(dev.json, "AWS::Lambda::Function", launcher)), sandbox)
     assert problems == [
-        "functions batchlane.launch.handler.handler environment ROUTING_TABLE: stack '<absent>', sandbox 'batchlane-dev-routing'",
-        "functions batchlane.launch.handler.handler environment ROUTING_TABLE_NAME: stack 'batchlane-dev-routing', sandbox '<absent>'",
+        "functions batchlane.launch.handler.handler environment ROUTING_TABLE: "
+        "stack '<absent>', sandbox 'batchlane-dev-routing'",
+        "functions batchlane.launch.handler.handler environment ROUTING_TABLE_NAME: "
+        "stack 'batchlane-dev-routing', sandbox '<absent>'",
     ]
 
 

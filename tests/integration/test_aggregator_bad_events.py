@@ -7,7 +7,7 @@ import copy
 
 from batchlane.sandbox.simulate import ChildPlan, launch_events
 from batchlane.status.events import MAX_TEXT
-from tests.integration.test_aggregator import agg, children, deliver, launched, metric, summary  # noqa: F401 (fixtures)
+from tests.integration.test_aggregator import agg, children, deliver, launched, metric, summary  # noqa: F401 - fixtures
 
 
 def test_absurd_values_do_not_fail_their_batchmates(world, launched, deliver, capsys, caplog):

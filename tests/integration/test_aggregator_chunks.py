@@ -20,7 +20,7 @@ from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, SUBMITTED, ChunkR
 from batchlane.common.values import to_dynamo
 from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 from tests.integration.conftest import LambdaContext, sqs_event
-from tests.integration.test_aggregator import abort_body, agg, answers_of, deliver, summary, terminated  # noqa: F401
+from tests.integration.test_aggregator import abort_body, agg, answers_of, deliver, summary, terminated  # noqa: F401 - fixtures
 
 SIZE, CHUNK, WINDOW = 7, 3, 2
 

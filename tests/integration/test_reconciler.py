@@ -13,7 +13,7 @@ from batchlane.sandbox.simulate import ChildPlan, launch_events
 from batchlane.status import handler as aggregator
 from batchlane.status.reconcile import Reconciler
 from tests.integration.conftest import LambdaContext, sqs_event
-from tests.integration.test_aggregator import launched, task  # noqa: F401  (a fixture)
+from tests.integration.test_aggregator import launched, task  # noqa: F401 - fixtures
 
 SILENT = 600
 

@@ -1,5 +1,5 @@
-"""In-memory fakes of the launch service's ports (the announcer and counter: port_fakes.py) (batchlane.launch.ports), with DynamoDB's
-conditional-write semantics and Batch's job names, so the service is tested without AWS."""
+"""In-memory fakes of the launch service's ports (batchlane.launch.ports; the announcer and counter: port_fakes.py),
+with DynamoDB's conditional-write semantics and Batch's job names, so the service is tested without AWS."""
 
 from __future__ import annotations
 

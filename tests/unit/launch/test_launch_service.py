@@ -67,7 +67,7 @@ def test_duplicates_get_the_original_answer_at_any_age_and_submit_nothing(svc):
 
 def test_key_order_does_not_make_another_request(svc):
     svc.handle(detail(tags={"a": "1", "b": "2"}))
-    svc.handle({k: v for k, v in reversed(list(detail(tags={"b": "2", "a": "1"}).items()))})
+    svc.handle(dict(reversed(list(detail(tags={"b": "2", "a": "1"}).items()))))
     assert len(launched(svc)) == 2 and svc.announcer.of(LAUNCH_REJECTED) == []
 
 

@@ -5,6 +5,7 @@ stale statusSummary."""
 from hypothesis import strategies as st
 
 from batchlane.sandbox.simulate import AttemptPlan, ChildPlan
+from batchlane.status.states import RANK, Attempt, ChildState, ParentState
 
 failed_attempt = st.one_of(
     st.builds(AttemptPlan, outcome=st.just("exit"), exit_code=st.sampled_from([1, 2, 137])),
@@ -30,8 +31,6 @@ ratios = st.sampled_from([1, 1.0, 0.5, 0.7, 0.0, "0.34"])
 
 # Arbitrary states, inconsistent ones included (conflicting values for one attempt, a terminal
 # state with fewer attempts than a running one): the join laws must hold for them too.
-from batchlane.status.states import RANK, Attempt, ChildState, ParentState  # noqa: E402
-
 _small = st.one_of(st.none(), st.sampled_from(["a", "b"]))
 _num = st.one_of(st.none(), st.integers(0, 2))
 attempts_ = st.builds(

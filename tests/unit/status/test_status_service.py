@@ -75,7 +75,7 @@ def test_concurrent_invocations_announce_each_phase_change_once_and_write_output
         services = [service(store, outputs=outputs, announcer=announcer) for _ in range(4)]
         barrier = threading.Barrier(4)
 
-        def run(svc, part):
+        def run(svc, part, barrier=barrier):
             barrier.wait()
             for chunk in (part[k : k + 3] for k in range(0, len(part), 3)):
                 svc.process(records(chunk))

@@ -5,6 +5,7 @@ with the phase the aggregator stored."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +42,7 @@ class Executions:
     def __init__(self, dynamodb, table: str) -> None:
         self.dynamodb = dynamodb
         self.table = table
-        self._deserialize = None
+        self._deserialize: Callable[[dict[str, Any]], Any] | None = None
 
     def plain(self, item: dict[str, Any]) -> dict[str, Any]:
         if self._deserialize is None:

@@ -19,7 +19,7 @@ failed indexes as ranges).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from batchlane.client.links import attempt_phase, job_link, log_link_name, log_stream_url
@@ -107,20 +107,28 @@ def summary_from_items(launch_id: str, items: dict[str, dict[str, Any]]) -> Laun
         )
     record = LaunchRecord.from_item(items[LAUNCH_SK])
     summary = items.get(SUMMARY_SK) or {}
-    base = dict(size=record.size, is_array=record.is_array, job_id=record.job_id, queue=record.queue, record=record)
+    submitting = LaunchSummary(
+        launch_id,
+        "submitting",
+        "the job is being submitted",
+        size=record.size,
+        is_array=record.is_array,
+        job_id=record.job_id,
+        queue=record.queue,
+        record=record,
+    )
     if record.state != SUBMITTED:
-        return LaunchSummary(launch_id, "submitting", "the job is being submitted", **base)
+        return submitting
     phase = summary.get("phase") or "submitted"
     message = summary.get("reason") or ("submitted, no Batch event yet" if phase == "submitted" else phase)
-    return LaunchSummary(
-        launch_id,
-        phase,
-        message,
+    return replace(
+        submitting,
+        phase=phase,
+        message=message,
         counts=_nonzero(counts_of(summary, record.size, record.chunks)),
         error=summary.get("error"),
         links=_links(record, items.get(child_sk(0))),
         outputs_uri=summary.get("outputsUri"),
-        **base,
     )
 
 

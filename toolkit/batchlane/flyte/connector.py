@@ -168,8 +168,9 @@ def _outputs(client: BatchlaneClient, meta: BatchlaneMetadata) -> LiteralMap | N
     s3 = client.client("s3")
     if meta.size == 1:
         return _read_literal_map(s3, f"{meta.output_prefix}/0/outputs.pb")
-    children = [_read_literal_map(s3, f"{meta.output_prefix}/{i}/outputs.pb") for i in range(meta.size)]
-    if any(child is None for child in children):
+    read = [_read_literal_map(s3, f"{meta.output_prefix}/{i}/outputs.pb") for i in range(meta.size)]
+    children = [child for child in read if child is not None]
+    if len(children) < len(read):
         return None  # nothing to gather (a task without outputs): propeller reads its output prefix
     names = children[0].literals.keys()
     collections = {
