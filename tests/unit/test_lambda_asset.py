@@ -50,7 +50,7 @@ def test_the_handlers_import_from_the_asset_alone():
 import importlib, json, sys
 sys.path[:0] = [{str(LAMBDAS)!r}]
 sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in type(f).__module__.lower()]
-sys.path[:] = [p for p in sys.path if "toolkit" not in p]
+sys.path[:] = [p for p in sys.path if not p.startswith({str(LAMBDAS.parent / "toolkit")!r})]
 for module in {sorted(handler_modules())!r}:
     importlib.import_module(module)
 print(json.dumps({{n: getattr(m, "__file__", None) for n, m in sys.modules.items() if n.startswith("batchlane.")}}))
