@@ -17,13 +17,15 @@ CONFIG ?= dev
 demo: .stamps/venv  ## the main job: the narrated demo on the local sandbox (no AWS account, ~45 s)
 	.venv/bin/batchlane sandbox demo
 
-# ruff first (seconds: a lint error stops the run before the tests); then the tests on two workers (the
-# machine's two cores; every CDK synth test on one of them, tests/conftest.py); then mypy (~100 s of one
-# core when its cache is cold, as in CI) beside the Flyte tests, which run in one process and leave a core idle.
-test: setup .stamps/venv-flyte  ## install everything, lint, then run all tests (the Flyte ones in their own venv)
-	$(MAKE) --no-print-directory ruff
+# Installs and static checks two at a time (the machine's two cores): .venv beside npm; then ruff, mypy and
+# the layer beside .venv-flyte (not beside .venv: both editable installs write batchlane.egg-info here).
+# mypy takes ~115 s of one core with a cold cache (as in CI), most of it in aws_cdk's types. Then the tests on
+# two workers (every CDK synth test on one of them, tests/conftest.py), then the Flyte tests in their venv.
+test:  ## install everything and lint, then run all tests (the Flyte ones in their own venv)
+	$(MAKE) --no-print-directory -j2 --output-sync=target .stamps/venv .stamps/npm
+	$(MAKE) --no-print-directory -j2 --output-sync=target lint .stamps/layer .stamps/venv-flyte
 	$(PY) -m pytest -n 2 --dist loadgroup
-	$(MAKE) --no-print-directory -j2 --output-sync=target mypy test-flyte
+	$(FLYTE_PY) -m pytest tests/flyte
 
 lint: ruff mypy  ## static checks: ruff's lint and format check, mypy (config in pyproject.toml)
 

@@ -28,6 +28,8 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parents[2]
 # Where each half of the namespace package lives in the tree (pyproject.toml's package-dir).
 SOURCE_TREES = (ROOT / "lambdas" / "batchlane", ROOT / "toolkit" / "batchlane")
+# One worker under `make test` (--dist loadgroup), so that the wheel is built once per run.
+pytestmark = pytest.mark.xdist_group("wheel")
 
 
 def _run(*command: str | Path, **kwargs) -> subprocess.CompletedProcess[str]:
