@@ -69,7 +69,10 @@ def main() -> None:
             original_submit_config()
         set_world_limits(world)
         cells = [c for c in discover(world) if args.only in (None, c.scenario)]
-        figures = run_matrix(world, cells)
+        print(f"{len(cells)} cells", file=sys.stderr, flush=True)
+        figures = run_matrix(
+            world, cells, lambda n, cell, problems: print(n, cell, problems or "", file=sys.stderr, flush=True)
+        )
     label = "before (SubmitJob/PutEvents: max_attempts 1)" if args.before else "after"
     print(f"wire fault matrix, {label}: {figures.cells} cells in {time.perf_counter() - t0:.0f} s")
     print(f"  faults injected                {figures.faults}")

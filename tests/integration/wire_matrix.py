@@ -81,9 +81,12 @@ def discover(world) -> list[Cell]:
     return cells
 
 
-def run_matrix(world, cells: list[Cell]) -> Figures:
+def run_matrix(world, cells: list[Cell], progress=None) -> Figures:
+    """``progress(n, cell, problems)`` after each cell, if given."""
     figures = Figures()
-    for cell in cells:
+    for n, cell in enumerate(cells, 1):
         out, _ = run_cell(world, cell)
         figures.add(cell, out)
+        if progress is not None:
+            progress(n, cell, out.broken())
     return figures
