@@ -12,6 +12,7 @@ moto's jobs. Prints the figures, then the cells that broke a promise.
     --before   SubmitJob and PutEvents through the original client config
                (retries={"max_attempts": 1}: one retry, two attempts)
     --only S   only scenario S (plain, chunked, abort, reconcile)
+    --call C   only the cells of call C (e.g. batch.SubmitJob), on every path it is made on
 
 Run: .venv/bin/python bench/fault_matrix_bench.py [--before] [--only chunked]
 """
@@ -62,18 +63,24 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--before", action="store_true")
     parser.add_argument("--only")
+    parser.add_argument("--call")
     args = parser.parse_args()
     t0 = time.perf_counter()
     with conftest.moto_world(os.environ.__setitem__) as world:
         if args.before:
             original_submit_config()
         set_world_limits(world)
-        cells = [c for c in discover(world) if args.only in (None, c.scenario)]
+        cells = [
+            c
+            for c in discover(world)
+            if args.only in (None, c.scenario) and args.call in (None, f"{c.service}.{c.operation}")
+        ]
         print(f"{len(cells)} cells", file=sys.stderr, flush=True)
         figures = run_matrix(
             world, cells, lambda n, cell, problems: print(n, cell, problems or "", file=sys.stderr, flush=True)
         )
     label = "before (SubmitJob/PutEvents: max_attempts 1)" if args.before else "after"
+    label += f", {args.only or 'every scenario'}, {args.call or 'every call'}"
     print(f"wire fault matrix, {label}: {figures.cells} cells in {time.perf_counter() - t0:.0f} s")
     print(f"  faults injected                {figures.faults}")
     print(f"  Batch jobs per launch (max)    {figures.max_jobs_per_launch}")
