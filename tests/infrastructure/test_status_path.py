@@ -130,3 +130,19 @@ def test_executions_table_has_the_sparse_open_launches_index(dev):
     ]
     assert index["Projection"] == {"ProjectionType": "KEYS_ONLY"}
     assert {"AttributeName": "lastSeenAt", "AttributeType": "N"} in table["AttributeDefinitions"]
+
+
+def test_a_phase_claim_outlives_every_claimer_and_runs_out_before_the_redelivery(dev):
+    """A claim held by an invocation that died is taken over by the redelivery of its batch
+    (docs/exactly-once.md): stale after the aggregator's and the reconciler's timeouts, before
+    the aggregator's buffer makes the message visible again."""
+    functions = {
+        name: dev.json["Resources"][dev.logical_id(fn)]["Properties"]
+        for name, fn in (("aggregator", dev.stack.status.function), ("reconciler", dev.stack.status.reconciler))
+    }
+    claims = {name: int(props["Environment"]["Variables"]["CLAIM_SECONDS"]) for name, props in functions.items()}
+    claim = claims["aggregator"]
+    assert claims["reconciler"] == claim
+    assert claim > max(props["Timeout"] for props in functions.values())
+    queue = dev.json["Resources"][dev.logical_id(dev.stack.status.queue)]["Properties"]
+    assert claim < queue["VisibilityTimeout"]

@@ -2,7 +2,10 @@
 
 Faults are botocore event hooks on every client (``before-call``: the request never had an
 effect; ``after-call``: AWS did it, then the caller lost the answer), registered on every boto3
-session, Powertools' own included. A "crash" is a BaseException: it escapes the batch processor
+session, Powertools' own included. They sit *above* botocore's retry loop: a fault here is a call
+that failed after all of the SDK's own attempts (what the hook-level matrix still adds to the
+wire-level one, ``wire_faults.py``, where a fault spoils one HTTP attempt), and an AWS refusal
+(``access-denied``) anywhere. A "crash" is a BaseException: it escapes the batch processor
 as a Lambda dying mid-invocation would, so every message of that batch is redelivered.
 """
 

@@ -23,16 +23,19 @@ from batchlane.common.errors import TransientError
 # reads children's outputs with this many). botocore's default of 10 would make every request beyond
 # the tenth open a new TLS connection and drop it afterwards ("Connection pool is full").
 MAX_POOL_CONNECTIONS = 32
-# botocore retries quickly a few times; past that the SQS message is retried later.
+# botocore retries quickly a few times; past that the SQS message is retried later. For calls whose
+# repetition is harmless (reads, idempotent writes, conditional writes that know their own first
+# success): docs/exactly-once.md lists every call and its policy.
 _CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3},
+    retries={"mode": "standard", "total_max_attempts": 4},
     connect_timeout=5,
     read_timeout=20,
     max_pool_connections=MAX_POOL_CONNECTIONS,
 )
-# For calls that are not idempotent (SubmitJob): a retry after a lost response duplicates the effect.
+# For calls that are not idempotent (SubmitJob, PutEvents): a retry after a lost response duplicates
+# the effect. botocore's ``max_attempts`` counts retries (1 would mean two attempts): the total is set.
 _SINGLE_ATTEMPT = Config(
-    retries={"mode": "standard", "max_attempts": 1},
+    retries={"mode": "standard", "total_max_attempts": 1},
     connect_timeout=5,
     read_timeout=20,
     max_pool_connections=MAX_POOL_CONNECTIONS,

@@ -102,6 +102,10 @@ class AggregatorEnvironment(FunctionEnvironment):
     routing_table: Annotated[Name | None, Field(alias="ROUTING_TABLE")] = None
     unhealthy_seconds: Annotated[NonNegativeInt, Field(alias="UNHEALTHY_SECONDS")] = 0
     retention_seconds: Annotated[NonNegativeInt, Field(alias="RETENTION_SECONDS")] = 0  # as the launcher's
+    # A phase-change claim older than this was left by an invocation that died or lost its answer:
+    # longer than any claimer (aggregator, reconciler) runs, shorter than the aggregator's
+    # visibility timeout, so the redelivery of the dead holder's batch takes it over.
+    claim_seconds: Annotated[PositiveInt, Field(alias="CLAIM_SECONDS")] = 900
     # Launches (and foreign jobs) remembered per container; no deployment sets it.
     launch_cache_size: Annotated[PositiveInt, Field(alias="LAUNCH_CACHE_SIZE")] = 4096
 

@@ -202,6 +202,10 @@ def _model(sk: str) -> type[LaunchRecord] | type[ChunkRecord]:
     return LaunchRecord if sk == LAUNCH_SK else ChunkRecord
 
 
+def _token_of(low_level_item: dict[str, Any]) -> str | None:
+    return low_level_item.get("leaseToken", {}).get("S")
+
+
 class ExecutionsLedger:
     """The executions table's ``launch`` item and the ``chunk#<c>`` items of a chunked map task
     (batchlane.common.executions): both claimed, taken over and completed the same way."""
@@ -236,6 +240,8 @@ class ExecutionsLedger:
                 raise
             old = exc.response.get("Item")  # the existing record, in low-level form: no extra read
             if old:
+                if _token_of(old) == record.lease_token:
+                    return None  # botocore retried our own claim after its answer was lost: it is ours
                 return _model(sk).from_item({k: _DESERIALIZE.deserialize(v) for k, v in old.items()})
             existing = self._get(record.launch_id, sk)
             if existing is None:
@@ -251,11 +257,13 @@ class ExecutionsLedger:
                 ConditionExpression="#s = :submitting AND leaseToken = :old",
                 ExpressionAttributeNames={"#s": "state"},
                 ExpressionAttributeValues={":submitting": SUBMITTING, ":old": old_token or ""},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
             return True
         except ClientError as exc:
             if aws.error_code(exc) == "ConditionalCheckFailedException":
-                return False
+                # A retry of our own take-over whose answer was lost finds our token: it is ours.
+                return _token_of(exc.response.get("Item") or {}) == record.lease_token
             raise
 
     def complete(self, launch_id: str, token: str, fields: dict[str, Any], sk: str = LAUNCH_SK) -> Claimable:

@@ -11,6 +11,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from batchlane.launch.images import IMAGE_REFERENCE, IMAGE_REFERENCE_CHARS, image_reference_problem
 from batchlane.launch.problems import (
@@ -84,6 +85,15 @@ class _Contract(_Model):
     # The public request: no coercion ("2" is not 2, true is not 1, 4096.0 is not 4096; an int
     # still fills a float field). NaN and Infinity are not numbers a launch can ask for.
     model_config = ConfigDict(strict=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # null is not "absent": a field left out takes its default, a null one is refused (a client
+        # that sends null means something, and no field of a launch is null).
+        if value is None:
+            raise PydanticCustomError("null_value", "must not be null (leave the field out for its default)")
+        return value
 
 
 class Resources(_Contract):

@@ -22,7 +22,7 @@ from batchlane.common.inputs import (
 )
 from batchlane.common.settings import Settings
 from batchlane.common.tenancy import launch_prefix, outputs_prefix, s3_uri
-from batchlane.launch.models import LaunchRequest, Resources
+from batchlane.launch.models import LaunchRequest
 from batchlane.launch.problems import Problem
 from batchlane.routing import Decision, Needs
 from batchlane.routing.engine import EC2
@@ -50,26 +50,12 @@ INFRASTRUCTURE_RETRY = (
 )
 
 
-def routing_needs(detail: Any) -> Needs:
-    """What the job asks of its queue, read leniently from the raw request: routing runs before
-    (and whatever) validation finds, and a value of the wrong type counts as the default."""
-    container = detail.get("container") if isinstance(detail, dict) else None
-    container = container if isinstance(container, dict) else {}
-    resources = container.get("resources")
-    resources = resources if isinstance(resources, dict) else {}
-    defaults = Resources()
-
-    def number(name: str, default: float) -> float:
-        value = resources.get(name)
-        return value if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else default
-
-    platform = container.get("platform")
-    return Needs(
-        platform=platform if platform in ("EC2", "FARGATE") else None,
-        vcpu=number("vcpu", defaults.vcpu),
-        memory=int(number("memory", defaults.memory)),
-        gpu=int(number("gpu", defaults.gpu)),
-    )
+def routing_needs(request: LaunchRequest) -> Needs:
+    """What the job asks of its queue, from the validated request (routing never reads the raw
+    detail: a value validation refuses, e.g. an infinite vCPU count, never reaches it)."""
+    container = request.container
+    resources = container.resources
+    return Needs(platform=container.platform, vcpu=resources.vcpu, memory=resources.memory, gpu=resources.gpu)
 
 
 def _digest(value: Any, length: int) -> str:

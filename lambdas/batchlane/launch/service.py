@@ -34,7 +34,14 @@ from batchlane.common.executions import FINAL_PHASES, SUBMITTED, SUBMITTING, Chu
 from batchlane.common.open_launches import LAST_SEEN_ATTR, OPEN_SHARD_ATTR, open_shard
 from batchlane.common.ports import Announcer, Counter
 from batchlane.common.tenancy import Producer
-from batchlane.launch.models import RoutingExplanation, TaskChunkDue, TaskLaunched, TaskLaunchRejected, detail_json
+from batchlane.launch.models import (
+    LaunchRequest,
+    RoutingExplanation,
+    TaskChunkDue,
+    TaskLaunched,
+    TaskLaunchRejected,
+    detail_json,
+)
 from batchlane.launch.planner import LaunchPlan, chunk_job_name, chunk_request, plan_launch, routing_needs
 from batchlane.launch.ports import (
     InputStore,
@@ -90,7 +97,8 @@ class LaunchService:
             self.metrics.count("LaunchUnauthorised")
             return self._reject(readable_launch_id(detail), refused + problems)
         producer = settings.producers.identify(producer)[0]  # with its team
-        decision = self._route(detail, settings)
+        # Routing and planning see only a validated request: the raw detail may hold anything.
+        decision = self._route(request, settings) if request is not None else None
         if decision is not None and not decision.matched:
             problems.append(Problem(field="routing", message=decision.reason))
         plan: LaunchPlan | None = None
@@ -100,18 +108,15 @@ class LaunchService:
             return self._refuse(readable_launch_id(detail), fingerprint, producer, problems)
         return self._submit(plan, fingerprint, producer)
 
-    def _route(self, detail: Any, settings) -> Decision | None:
-        keys = ("project", "domain", "workflow")
-        if not isinstance(detail, dict) or not all(isinstance(detail.get(k), str) for k in keys):
-            return None  # the schema problems already say what is missing
+    def _route(self, request: LaunchRequest, settings) -> Decision:
         table = self.routing.table(settings.routing_cache_seconds)
         return decide(
             table,
-            detail["project"],
-            detail["domain"],
-            detail["workflow"],
-            key=str(detail.get("launchId", "")),
-            needs=routing_needs(detail),
+            request.project,
+            request.domain,
+            request.workflow,
+            key=request.launch_id,
+            needs=routing_needs(request),
             now=self.clock(),
         )
 

@@ -146,25 +146,50 @@ def producer_problems(raw: Any, settings: Settings, producer: Producer | None) -
 
 
 def inputs_location_problems(raw: Any, settings: Settings, bucket: str | None) -> list[Problem]:
-    """``inputsLocation`` inside the launch's own prefix, or under a location allow-listed for its project."""
-    uri, launch_id = _at(raw, "inputsLocation", "uri"), _at(raw, "launchId")
-    project, domain = _at(raw, "project"), _at(raw, "domain")
-    if not all(isinstance(v, str) for v in (uri, launch_id, project, domain)):
+    """``inputsLocation.uri`` and ``.index`` inside the launch's own prefix, or under a location
+    allow-listed for its project; each parsed as S3 reads it first (bucket, key segments), so that
+    no dot segment or empty segment can lead a prefix check elsewhere."""
+    launch_id, project, domain = _at(raw, "launchId"), _at(raw, "project"), _at(raw, "domain")
+    if not all(isinstance(v, str) for v in (launch_id, project, domain)):
         return []  # the schema reports what is missing
     own = s3_uri(bucket, launch_prefix(project, domain, launch_id)) if bucket else None
+    problems = []
+    for name in ("uri", "index"):
+        uri = _at(raw, "inputsLocation", name)
+        if isinstance(uri, str):
+            problem = _location_problem(uri) or _placement_problem(uri, own, project, settings)
+            if problem:
+                problems.append(Problem(field=f"inputsLocation.{name}", message=problem))
+    return problems
+
+
+def _location_problem(uri: str) -> str | None:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not uri.startswith("s3://") or not bucket or not key:
+        return f"{quoted(uri)} is not an S3 object URI (s3://<bucket>/<key>)"
+    if any(segment in ("", ".", "..") for segment in key.split("/")):
+        return f"{quoted(uri)} holds an empty, '.' or '..' segment: name the object by its plain key"
+    return None
+
+
+def _placement_problem(uri: str, own: str | None, project: str, settings: Settings) -> str | None:
     if (own and uri.startswith(own)) or any(g.covers(project, uri) for g in settings.inputs_locations):
-        return []
+        return None
     allowed = [own] if own else []
     allowed += [g.uri for g in settings.inputs_locations if g.covers(project, g.uri)]
     where = f"upload the inputs under {' or '.join(allowed)}" if allowed else "no location is allowed here"
+    return (
+        f"{quoted(uri)} is outside this launch's data and the locations allowed for project {quoted(project)}: {where}"
+    )
+
+
+def dot_name_problems(raw: Any) -> list[Problem]:
+    """A project or domain is a segment of every key of the launch's data: "." or ".." would be
+    a dot segment there."""
     return [
-        Problem(
-            field="inputsLocation.uri",
-            message=(
-                f"{quoted(uri)} is outside this launch's data and the locations allowed for project "
-                f"{quoted(project)}: {where}"
-            ),
-        )
+        Problem(field=name, message=f"{quoted(value)} cannot name a {name} (it is a path's dot segment)")
+        for name in ("project", "domain")
+        if (value := _at(raw, name)) in (".", "..")
     ]
 
 
@@ -243,7 +268,8 @@ def validate(
     role, role_problems = resolve_role(raw, settings)
     role_problems = role_problems or role_project_problems(raw, role, settings)
     reported = {p.field for p in problems}
-    checks = role_problems + policy_problems(raw, settings) + inputs_location_problems(raw, settings, bucket)
+    checks = role_problems + policy_problems(raw, settings) + dot_name_problems(raw)
+    checks += inputs_location_problems(raw, settings, bucket)
     # One answer per field: a value the schema already refused is not reported twice.
     problems = problems + [p for p in checks if p.field not in reported]
     return (request if not problems else None), role, bounded_problems(problems)

@@ -94,10 +94,14 @@ class Finisher:
             return
         chunks = launch.chunks
         offset, size = chunks.offset(chunk), chunks.chunk_len(chunk)
+        record = self.store.get_chunk(launch.launch_id, chunk)
+        owner = record.job_id if record is not None else (launch.job_id if chunk == 0 else None)
+        if not owner:
+            return  # no submission to own the part: the finish reads the children
         writer = OutputsWriter(size)
         for first in range(offset, offset + size, OUTPUT_READ_PAGE):
             self._feed(writer, base, list(range(first, min(first + OUTPUT_READ_PAGE, offset + size))), offset)
-        self.outputs.write_bytes(outputs_part_uri(base, chunk), writer.part(offset))
+        self.outputs.write_bytes(outputs_part_uri(base, chunk), writer.part(offset, owner=owner))
 
     def _own(self, launch: LaunchRecord, base: str) -> bool:
         return is_own_outputs_uri(
@@ -114,6 +118,10 @@ class Finisher:
         they have one, every other child read OUTPUT_READ_PAGE at a time."""
         writer = OutputsWriter(launch.size)
         chunks: Chunks | None = launch.chunks if launch.chunks.chunked else None
+        # A part is of one submission: the chunk's job in this launch's record (not a part left by
+        # an earlier launch under the same id, nor one written by anyone else).
+        owners = {c.chunk: c.job_id for c in self.store.chunk_records(launch.launch_id)} if chunks else {}
+        owners.setdefault(0, launch.job_id)  # chunk 0's job is the launch's
         page: list[int] = []
         chunk, from_part = None, False
         for index in succeeded:
@@ -121,7 +129,7 @@ class Finisher:
                 self._feed(writer, base, page)  # the children before this chunk, first
                 page = []
                 chunk = chunks.chunk_of(index)
-                from_part = self._add_part(writer, base, chunks, chunk)
+                from_part = self._add_part(writer, base, chunks, chunk, owners.get(chunk))
             if from_part:
                 continue
             page.append(index)
@@ -131,13 +139,14 @@ class Finisher:
         self._feed(writer, base, page)
         yield from writer.chunks()
 
-    def _add_part(self, writer: OutputsWriter, base: str, chunks: Chunks, chunk: int) -> bool:
-        """Chunk ``chunk``'s outputs from its part; False: it has none (its children are read)."""
-        part = self.outputs.read_bytes(outputs_part_uri(base, chunk))
-        if part is None:
+    def _add_part(self, writer: OutputsWriter, base: str, chunks: Chunks, chunk: int, owner: str | None) -> bool:
+        """Chunk ``chunk``'s outputs from its part; False: it has none, or none of ``owner`` (its
+        children are read)."""
+        part = self.outputs.read_bytes(outputs_part_uri(base, chunk)) if owner else None
+        if part is None or owner is None:
             return False
         try:
-            writer.add_part(chunks.offset(chunk), part, chunks.chunk_len(chunk))
+            writer.add_part(chunks.offset(chunk), part, chunks.chunk_len(chunk), owner)
         except ValueError as exc:
             self.log.warning(
                 "outputs part not used: its children are read instead",

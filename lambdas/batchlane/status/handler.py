@@ -52,6 +52,7 @@ def runtime() -> StatusService:
         progress_min_size=env.progress_min_size,
         health=DynamoQueueHealth(env.routing_table) if env.routing_table else None,
         unhealthy_seconds=env.unhealthy_seconds,
+        claim_seconds=env.claim_seconds,
     )
 
 

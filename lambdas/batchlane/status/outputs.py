@@ -71,39 +71,48 @@ class OutputsWriter:
             spool.write(_json(outputs.get(name)))
             count[0] += 1
 
-    def part(self, offset: int) -> bytes:
+    def part(self, offset: int, owner: str = "") -> bytes:
         """These outputs as the part of a bigger map task's from child ``offset`` on (:meth:`add_part`):
         a header line ``{"offset": o, "size": n, "columns": [[name, byte length], ...]}``, then each
         name's values, comma-joined and padded to ``size``. Merging parts copies the columns' bytes: no
         value is decoded again. (For a chunk's outputs: at most a chunk's values, held here at once; the
-        spools are closed after.)"""
+        spools are closed after.)
+        ``owner`` names the submission the part is of (a chunk's Batch job id): a part is merged only
+        into the outputs of the launch whose chunk record names that job."""
         columns: list[tuple[str, bytes]] = []
         for name in list(self._spools):
             spool, _ = self._pad(name, self.size)
             spool.seek(0)
             columns.append((name, spool.read()))
             spool.close()
-        header = _json({"offset": offset, "size": self.size, "columns": [[n, len(b)] for n, b in columns]})
+        header = _json(
+            {"offset": offset, "size": self.size, "owner": owner, "columns": [[n, len(b)] for n, b in columns]}
+        )
         return header + b"\n" + b"".join(b for _, b in columns)
 
-    def add_part(self, offset: int, part: bytes, size: int) -> None:
+    def add_part(self, offset: int, part: bytes, size: int, owner: str = "") -> None:
         """Children ``offset .. offset + size - 1`` at once, from :meth:`part` of a writer of theirs
-        (after every child before ``offset``, before any after). A part that is not the one of these
-        children raises ValueError and adds nothing."""
+        (after every child before ``offset``, before any after), written for ``owner``. A part that
+        is not the one of these children, of another owner (a foreign or stale part), or whose
+        columns are not ``size`` JSON values each raises ValueError and adds nothing: it is read as
+        data, so a tampered part can neither inject keys nor break the document."""
         head, _, body = part.partition(b"\n")
         try:
             header = json.loads(head)
-            columns = [(str(name), int(length)) for name, length in header["columns"]]
+            columns = [(name, int(length)) for name, length in header["columns"]]
             ok = (
                 header["offset"] == offset
                 and header["size"] == size
+                and header.get("owner", "") == owner
+                and all(isinstance(name, str) for name, _ in columns)
                 and sum(length for _, length in columns) == len(body)
                 and len({name for name, _ in columns}) == len(columns)
             )
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise ValueError(f"not an outputs part: {exc}") from exc
         if not ok or any(length <= 0 for _, length in columns):
-            raise ValueError(f"not the outputs part of children {offset}..{offset + size - 1}")
+            raise ValueError(f"not the outputs part of children {offset}..{offset + size - 1} of {owner!r}")
+        _check_columns(body, columns, size)
         if any(count[0] > offset for _, count in self._spools.values()) or offset + size > self.size:
             raise ValueError(f"outputs part of children {offset}..{offset + size - 1} out of order")
         position = 0
@@ -129,6 +138,24 @@ class OutputsWriter:
             spool.close()
             yield b"]"
         yield b"}"
+
+
+def _check_columns(body: bytes, columns: list[tuple[str, int]], size: int) -> None:
+    """Each column is ``size`` comma-joined JSON values (NaN and Infinity are not JSON)."""
+    position = 0
+    for name, length in columns:
+        raw = body[position : position + length]
+        position += length
+        try:
+            values = json.loads(b"[" + raw + b"]", parse_constant=_not_json)
+        except ValueError as exc:
+            raise ValueError(f"outputs part column {name!r} is not JSON values: {str(exc)[:100]}") from exc
+        if len(values) != size:
+            raise ValueError(f"outputs part column {name!r} holds {len(values)} values, not {size}")
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
 
 
 def stream_outputs(

@@ -24,9 +24,11 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, Protocol
 
+from batchlane.common.event_types import CHUNK_DUE
 from batchlane.common.executions import CHUNK_TAG, FINAL_PHASES, LAUNCH_SK, LAUNCH_TAG, SUMMARY_SK, LaunchRecord
 from batchlane.common.ports import Counter, Log
 from batchlane.status.events import STATE_CHANGE
+from batchlane.status.models import TaskChunkDue
 from batchlane.status.ports import StatusStore
 from batchlane.status.service import StatusService
 
@@ -185,8 +187,39 @@ class Reconciler:
                 self.log.warning(
                     "AWS Batch does not know the launch's job", extra={"launchId": launch_id, "jobId": job_id}
                 )
+            self._settle(launch)
             self.index.touch(launch_id, now_ms)
         return len(chunks)
+
+    def _settle(self, launch: LaunchRecord) -> None:
+        """What the events left undone, once they are all folded: the phase decided from the stored
+        counts (a change whose claim was left by an invocation that died is taken over, the claim
+        being stale), the chunks held as due announced, and a chunk due but never submitted
+        announced again when no chunk was announced for a silent period (its "Task Chunk Due" was
+        lost, or dead-lettered): the launcher's claim on the chunk makes a repeat harmless. Without
+        this, a launch whose jobs are all final in the record would never be looked at again."""
+        if not self.service.phases.advance(launch) or not launch.chunks.chunked:
+            return
+        announced_at = int((self.store.summary(launch.launch_id) or {}).get("chunkDueAt") or 0)
+        if announced_at > (self.service.clock() - self.silent_seconds) * 1000:  # the clock chunkDueAt was written by
+            return  # announced lately: the launcher may not have submitted it yet
+        chunks = launch.chunks
+        submitted = {c.chunk for c in self.store.chunk_records(launch.launch_id) if c.submitted}
+        ended = self._ended_chunks(launch)
+        for chunk in range(chunks.window, chunks.count):
+            if chunk not in submitted and chunk - chunks.window in ended:
+                self.metrics.count("ReconcileChunkDue")
+                self.service.phases.announcer.publish(
+                    CHUNK_DUE, TaskChunkDue(launchId=launch.launch_id, chunk=chunk).detail()
+                )
+
+    def _ended_chunks(self, launch: LaunchRecord) -> set[int]:
+        """The chunks whose job is final in the record (an array's parent, a one-child chunk's child)."""
+        chunks = launch.chunks
+        done = {c.index for c in self.store.iter_children(launch.launch_id) if c.final}
+        ended = set(self.store.final_chunk_parents(launch.launch_id))
+        ended |= {c for c in range(chunks.count) if chunks.chunk_len(c) == 1 and chunks.offset(c) in done}
+        return ended
 
     def _chunk_jobs(self, launch: LaunchRecord) -> dict[str, int | None]:
         """``{job id: chunk}`` of a chunked map task's submitted chunks."""

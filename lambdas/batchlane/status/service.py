@@ -24,7 +24,7 @@ from batchlane.status.launches import LaunchDirectory
 from batchlane.status.models import TaskAbortRequested
 from batchlane.status.observations import observe
 from batchlane.status.ports import ForeignJob, OutputStore, QueueHealth, StatusStore, Terminator
-from batchlane.status.transitions import PhaseKeeper
+from batchlane.status.transitions import CLAIM_SECONDS, PhaseKeeper
 
 
 def queue_name(arn: str | None) -> str:
@@ -49,6 +49,7 @@ class StatusService:
         progress_min_size: int = 100,
         health: QueueHealth | None = None,
         unhealthy_seconds: int = 0,
+        claim_seconds: int = CLAIM_SECONDS,
     ) -> None:
         self.store = store
         self.health = health
@@ -67,6 +68,7 @@ class StatusService:
             announcer=announcer,
             log=log,
             clock=now,
+            claim_seconds=claim_seconds,
             progress_interval_seconds=progress_interval_seconds,
             progress_min_size=progress_min_size,
         )

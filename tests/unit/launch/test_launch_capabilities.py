@@ -11,6 +11,7 @@ from launch_examples import SETTINGS, detail
 from batchlane.common import aws
 from batchlane.common.event_types import LAUNCH_REJECTED
 from batchlane.launch.adapters import BatchJobDefinitions, BatchJobs, S3InputStore
+from batchlane.launch.models import LaunchRequest
 from batchlane.launch.planner import INFRASTRUCTURE_RETRY, routing_needs
 from batchlane.launch.service import LaunchService
 from batchlane.routing import Capabilities, Needs, Queue, RoutingTable, Rule
@@ -39,13 +40,12 @@ def service(table=TABLE, **ports) -> LaunchService:
     return LaunchService(**{**parts, **ports})
 
 
-def test_routing_needs_are_read_leniently_from_the_raw_request():
-    assert routing_needs(detail()) == Needs()
-    assert routing_needs(
-        detail(container={"image": "b", "platform": "FARGATE", "resources": {"vcpu": 0.5, "memory": 1024, "gpu": 0}})
-    ) == Needs("FARGATE", 0.5, 1024, 0)
-    assert routing_needs(detail(container={"image": "b", "resources": {"vcpu": "2", "gpu": True}})) == Needs()
-    assert routing_needs("not a request") == Needs()
+def test_routing_needs_are_read_from_the_validated_request():
+    assert routing_needs(LaunchRequest.model_validate(detail())) == Needs()
+    fargate = detail(
+        container={"image": "b", "platform": "FARGATE", "resources": {"vcpu": 0.5, "memory": 1024, "gpu": 0}}
+    )
+    assert routing_needs(LaunchRequest.model_validate(fargate)) == Needs("FARGATE", 0.5, 1024, 0)
 
 
 def test_a_fargate_launch_goes_to_the_fargate_queue_with_a_fargate_definition():
@@ -167,3 +167,24 @@ def test_throttling_is_still_retried_not_rejected(monkeypatch):
     stubber.add_client_error("describe_job_definitions", service_error_code="ThrottlingException", http_status_code=429)
     with pytest.raises(TransientError):
         service(definitions=BatchJobDefinitions()).handle(detail())
+
+
+@pytest.mark.parametrize(
+    "text,fields",
+    [
+        ('{"vcpu": 1e400}', ["container.resources.vcpu"]),  # valid JSON, read as infinity
+        ('{"vcpu": Infinity, "memory": NaN}', ["container.resources.vcpu", "container.resources.memory"]),
+        ('{"memory": 1e400, "gpu": 1e400}', ["container.resources.memory", "container.resources.gpu"]),
+        ('{"gpu": 100000000000000000000000000000000000000}', ["container.resources.gpu"]),
+    ],
+)
+def test_numbers_routing_cannot_read_are_rejected_before_routing_sees_them(text, fields):
+    import json
+
+    launch = detail(container={"image": "busybox", "resources": json.loads(text)})
+    routing = FakeRouting(TABLE)
+    announcer = FakeAnnouncer()
+    answer = service(routing=routing, announcer=announcer).handle(launch)
+    assert answer["outcome"] == "rejected" and routing.reads == 0
+    [rejected] = announcer.of(LAUNCH_REJECTED)
+    assert [p["field"] for p in rejected["problems"]] == fields

@@ -61,7 +61,7 @@ def container(**fields):
         (detail(minSuccessRatio="0.5"), "minSuccessRatio", 'must be a number, not a string ("0.5")'),
         (detail(project=5), "project", "must be a string, not a whole number (5)"),
         (detail(launchId=42), "launchId", "must be a string, not a whole number (42)"),
-        (detail(role=None, shareIdentifier=7), "shareIdentifier", "must be a string, not a whole number (7)"),
+        (detail(shareIdentifier=7), "shareIdentifier", "must be a string, not a whole number (7)"),
         (
             detail(container=container(command="python fit.py")),
             "container.command",
@@ -233,3 +233,26 @@ def test_a_few_problems_are_left_as_they_are():
 )
 def test_the_launch_id_answered_with(launch_id, answered):
     assert readable_launch_id(detail(launchId=launch_id)) == answered
+
+
+NULL = "must not be null (leave the field out for its default)"
+
+
+@pytest.mark.parametrize(
+    "launch,field",
+    [
+        (detail(role=None), "role"),
+        (detail(container={"image": "busybox", "platform": None}), "container.platform"),
+        (detail(container={"image": "busybox", "resources": None}), "container.resources"),
+        (detail(container={"image": "busybox", "resources": {"vcpu": None}}), "container.resources.vcpu"),
+        (detail(inputs=None), "inputs"),
+        (detail(timeoutSeconds=None), "timeoutSeconds"),
+    ],
+)
+def test_null_is_not_taken_for_an_absent_field(launch, field):
+    assert problems_of(launch) == [(field, NULL)]
+
+
+def test_null_inside_an_input_document_is_a_value():
+    request, _, problems = validate(detail(input={"x": None}), SETTINGS)
+    assert problems == [] and request is not None

@@ -152,7 +152,7 @@ finite_documents = st.recursive(
 )
 inputs_forms = st.one_of(
     st.just({}),
-    st.fixed_dictionaries({"input": finite_documents}),
+    st.fixed_dictionaries({"input": finite_documents.filter(lambda d: d is not None)}),  # null: no field
     st.fixed_dictionaries(
         {
             "inputs": st.one_of(
@@ -333,7 +333,7 @@ def answer(detail) -> tuple[LaunchRequest | None, TaskLaunchRejected | None]:
         return None, TaskLaunchRejected(launchId=readable_launch_id(detail), problems=problems)
     assert problems == [] and role == ROLE
     assert_exactly_as_sent(request, detail)
-    assert LaunchRequest.model_validate(request.model_dump(by_alias=True)) == request
+    assert LaunchRequest.model_validate(request.model_dump(by_alias=True, exclude_none=True)) == request
     decision = decide(TABLE, request.project, request.domain, request.workflow, key=request.launch_id)
     assert decision.matched
     plan, problems = plan_launch(request, role, decision, SETTINGS, "bucket")

@@ -148,6 +148,37 @@ def test_inputs_location_elsewhere_is_rejected(svc, uri):
     assert "s3://reference/cohorts/" in message
 
 
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "s3://data/launches/genomics/production/L/../../vision/production/X/inputs.jsonl",  # out by dot segments
+        "s3://data/launches/genomics/production/L/./inputs.jsonl",
+        "s3://data/launches/genomics/production/L//inputs.jsonl",
+        "s3://reference/cohorts/../secret/c.jsonl",  # under an allow-listed location, by its string
+    ],
+)
+def test_a_location_with_dot_or_empty_segments_is_rejected_whatever_its_prefix(svc, uri):
+    [(field, message)] = problems(svc.handle(genomics(inputsLocation={"uri": uri, "size": 3}), GENOMICS))
+    assert field == "inputsLocation.uri" and "segment" in message
+
+
+def test_the_inputs_index_is_checked_like_the_inputs(svc):
+    own = "s3://data/launches/genomics/production/L/"
+    outside = {"uri": f"{own}inputs.jsonl", "size": 3, "index": "s3://data/launches/vision/production/X/inputs.idx"}
+    dotted = {"uri": f"{own}inputs.jsonl", "size": 3, "index": f"{own}../M/inputs.idx"}
+    assert [f for f, _ in problems(svc.handle(genomics(inputsLocation=outside), GENOMICS))] == ["inputsLocation.index"]
+    assert [f for f, _ in problems(svc.handle(genomics(inputsLocation=dotted), GENOMICS))] == ["inputsLocation.index"]
+    inside = {"uri": f"{own}inputs.jsonl", "size": 3, "index": f"{own}inputs.idx"}
+    assert svc.handle(genomics(inputsLocation=inside), GENOMICS)["outcome"] == "launched"
+
+
+@pytest.mark.parametrize("field", ["project", "domain"])
+@pytest.mark.parametrize("name", [".", ".."])
+def test_a_dot_segment_cannot_name_a_project_or_domain(svc, field, name):
+    launch = {**genomics(), field: name}
+    assert field in [f for f, _ in problems(svc.handle(launch, GENOMICS))]
+
+
 def test_inputs_allowed_for_one_project_are_not_for_another(svc):
     result = svc.handle(
         detail(project="vision", inputsLocation={"uri": "s3://reference/cohorts/c.jsonl", "size": 2}), VISION

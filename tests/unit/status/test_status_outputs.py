@@ -118,6 +118,12 @@ def test_outputs_merged_from_parts_are_the_outputs_assembled_at_once(size, chunk
         (b"not json\n1,2", "no header"),
         (b'{"offset": 2, "size": 2}\n', "no columns"),
         (b'{"offset": 2, "size": 2, "columns": [["a", 0]]}\n', "an empty column"),
+        (b'{"offset": 2, "size": 2, "columns": [["a", 12]]}\n1],"evil":[2', "a column that injects a key"),
+        (b'{"offset": 2, "size": 2, "columns": [["a", 5]]}\n1,2,3', "three values for two children"),
+        (b'{"offset": 2, "size": 2, "columns": [["a", 5]]}\n1,{"x', "a column that breaks the JSON"),
+        (b'{"offset": 2, "size": 2, "columns": [["a", 5]]}\nNaN,1', "a value that is not JSON"),
+        (b'{"offset": 2, "size": 2, "columns": [[7, 3]]}\n1,2', "a name that is not a string"),
+        (b'{"offset": 2, "size": 2, "owner": "job-0", "columns": [["a", 3]]}\n1,2', "another submission's part"),
     ],
 )
 def test_a_part_that_is_not_one_of_the_chunk_s_children_is_refused_and_adds_nothing(part, why):
@@ -137,3 +143,17 @@ def test_a_part_before_children_already_added_is_refused():
         writer.add_part(0, part_of({0: {"a": 0}}, 0, 2), 2)
     with pytest.raises(ValueError, match="out of order"):
         writer.add_part(3, part_of({3: {"a": 3}}, 3, 2), 2)  # past the end of the map
+
+
+def test_a_part_is_merged_only_for_the_submission_it_was_written_for():
+    writer = OutputsWriter(2)
+    stale = OutputsWriter(2)
+    stale.add(0, {"a": "old"})
+    stale.add(1, {"a": "old"})
+    with pytest.raises(ValueError, match="job-new"):
+        writer.add_part(0, stale.part(0, owner="job-old"), 2, owner="job-new")
+    fresh = OutputsWriter(2)
+    fresh.add(0, {"a": 1})
+    fresh.add(1, {"a": 2})
+    writer.add_part(0, fresh.part(0, owner="job-new"), 2, owner="job-new")
+    assert json.loads(b"".join(writer.chunks())) == {"a": [1, 2]}

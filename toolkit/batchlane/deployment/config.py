@@ -359,7 +359,15 @@ class DeploymentConfig(Strict):
             routing_table=state.routing_table,
             unhealthy_seconds=self.status.unhealthy_seconds,
             retention_seconds=self.execution_retention_seconds,
+            claim_seconds=self.claim_seconds,
         )
+
+    @property
+    def claim_seconds(self) -> int:
+        """A phase-change claim goes stale after the longest a claimer (the aggregator or the
+        reconciler) can run, plus a margin: then a redelivery or the reconciler takes it over
+        (docs/exactly-once.md, "Timing that makes it hold")."""
+        return max(self.aggregator.timeout_seconds, self.reconciler.timeout_seconds) + CLAIM_MARGIN_SECONDS
 
     def reconciler_environment(self, state: StateNames) -> ReconcilerEnvironment:
         return ReconcilerEnvironment(
@@ -367,6 +375,9 @@ class DeploymentConfig(Strict):
             silent_seconds=self.status.silent_seconds,
             reconcile_request_budget=self.status.reconcile_request_budget,
         )
+
+
+CLAIM_MARGIN_SECONDS = 30  # clock skew between containers, and the claim write's own time
 
 
 @dataclass(frozen=True)

@@ -286,6 +286,7 @@ class ExecutionsStatusStore:
             f"{phase_holds} AND (attribute_not_exists(#tok) OR #at < :stale)",
             {"#tok": TRANSITION_TOKEN, "#at": TRANSITION_AT},
             values,
+            own=(TRANSITION_TOKEN, {"S": token}),
         )
 
     def finish_transition(
@@ -316,9 +317,17 @@ class ExecutionsStatusStore:
             )
 
     def _conditional_update(
-        self, launch_id: str, expression: str, condition: str, names: dict[str, str], values: dict[str, Any]
+        self,
+        launch_id: str,
+        expression: str,
+        condition: str,
+        names: dict[str, str],
+        values: dict[str, Any],
+        own: tuple[str, dict[str, str]] | None = None,
     ) -> bool:
-        """One conditional UpdateItem of the summary; False when the condition did not hold."""
+        """One conditional UpdateItem of the summary; False when the condition did not hold, unless
+        the item holds ``own`` (attribute, low-level value): botocore retried this very write after
+        its answer was lost, and the retry met the first attempt's success."""
         try:
             self.write_requests += 1
             self.items_written += 1
@@ -329,11 +338,12 @@ class ExecutionsStatusStore:
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
             return True
         except ClientError as exc:
             if aws.error_code(exc) == "ConditionalCheckFailedException":
-                return False
+                return own is not None and (exc.response.get("Item") or {}).get(own[0]) == own[1]
             aws.raise_if_transient("UpdateItem", exc)
             raise
 
@@ -345,7 +355,9 @@ class ExecutionsStatusStore:
         else:
             condition = "#p = :prev"
             values[":prev"] = {"N": str(previous)}
-        return self._conditional_update(launch_id, "SET #p = :now", condition, {"#p": "progressAt"}, values)
+        return self._conditional_update(
+            launch_id, "SET #p = :now", condition, {"#p": "progressAt"}, values, own=("progressAt", values[":now"])
+        )
 
     # ------------------------------------------------------------------ the open-launches index
     def silent(self, cutoff_ms: int, limit: int) -> list[tuple[str, str]]:
