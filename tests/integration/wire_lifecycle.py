@@ -28,7 +28,7 @@ from batchlane.launch import handler as launcher
 from batchlane.launch.planner import chunk_job_name, job_name
 from batchlane.sandbox.simulate import ChildPlan, launch_events
 from batchlane.status import handler as aggregator
-from batchlane.status.adapters import BatchJobReader
+from batchlane.status.adapters.batch import BatchJobReader
 from batchlane.status.reconcile import Reconciler
 from tests.integration.conftest import LambdaContext, eventbridge_event, sqs_event
 
