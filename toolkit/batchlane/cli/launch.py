@@ -5,11 +5,10 @@ batchlane's answer and, with ``--wait``, follow the launch to its end.
     batchlane launch --file launch.yaml [--launch-id ID] --wait [--json]
 
 The answer is read where it is portable, from the deployment itself: the launch record in the
-executions table (``state: SUBMITTED``) means "Task Launched". A rejection leaves no record, so
-when the deployment has an answers queue (``<prefix>-answers``, an SQS queue behind a rule
-``source: batchlane`` on the bus; the sandbox provisions one, a deployment can add the same),
-the rejection and its reasons are read from it; without one, no record within
-``--answer-timeout`` seconds is reported as "no answer".
+executions table (``state: SUBMITTED``) means "Task Launched", and a ``rejection`` item written after
+the launch was sent means "Task Launch Rejected" with its reasons. An answers queue (``<prefix>-answers``,
+an SQS queue behind a rule ``source: batchlane`` on the bus; the sandbox provisions one) is a second
+source. Neither within ``--answer-timeout`` seconds is reported as "no answer".
 
 Exit codes: 0 launched (with ``--wait``: succeeded), 1 rejected, no answer, or (``--wait``)
 failed / aborted / still running after ``--wait-timeout``, 2 invalid input, 3 AWS error.
@@ -148,9 +147,9 @@ def _no_answer(ctx: Context, launch_id: str, answer, timeout: float) -> CliError
     hint = (
         ""
         if answer.answers_queue
-        else f"; a rejection leaves no record: its reasons are in the 'Task Launch Rejected' event on bus "
-        f"{ctx.config().bus_name} (an SQS queue named {answers_queue_name(ctx.config().prefix)} behind a rule "
-        "on source 'batchlane' lets this command show them)"
+        else f"; no launch record and no rejection item (is the launcher consuming bus {ctx.config().bus_name}? "
+        f"an SQS queue named {answers_queue_name(ctx.config().prefix)} behind a rule on source 'batchlane' "
+        "shows its answers here too)"
     )
     return CliError(f"no answer for launch {launch_id} within {timeout:g} s{hint}", NOT_OK)
 

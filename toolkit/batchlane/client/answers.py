@@ -1,6 +1,7 @@
 """The optional answers queue of a deployment: ``<prefix>-answers``, an SQS queue behind a rule on
 batchlane's bus for the detail-types below (the sandbox provisions one; a deployment can add the
-same, docs/sandbox.md). A rejection leaves no record, so this is where a client reads its reasons."""
+same, docs/sandbox.md). A second source of launch answers (the executions table is the first) and the
+only one of an abort's rejection, which leaves no item."""
 
 from __future__ import annotations
 
