@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 from pathlib import Path
 
 import boto3
@@ -366,7 +367,10 @@ def abort_body(launch_id, reason=None):
 
 
 def answers_of(world, detail_type):
-    return [a["detail"] for a in world.answers() if a["detail-type"] == detail_type]
+    """The details of ``detail_type`` published, without their eventId (checked here: 32 hex digits)."""
+    details = [dict(a["detail"]) for a in world.answers() if a["detail-type"] == detail_type]
+    assert all(re.fullmatch("[0-9a-f]{32}", d.pop("eventId")) for d in details)
+    return details
 
 
 def test_abort_terminates_the_job_and_the_launch_ends_aborted(world, launched, deliver, terminated, agg):

@@ -95,7 +95,7 @@ def test_a_chunked_map_task_runs_to_succeeded_with_its_next_chunk_due_once_and_o
     assert deliver(*chunk_events(launch, 0), *chunk_events(launch, 1)) == {"batchItemFailures": []}
     s = summary(world, "ch-1")
     assert s["phase"] == "running" and s["n_SUCCEEDED"] == 6
-    assert answers_of(world, "Task Chunk Due") == [{"launchId": "ch-1", "chunk": 2}]
+    assert answers_of(world, "Task Chunk Due") == [{"launchId": "ch-1", "chunk": 2, "jobId": launch.job_id}]
     assert not [k for k in summary(world, "ch-1") if k.startswith("due_")]
 
     record_chunk(world, launch, 2)

@@ -52,8 +52,8 @@ def event_body(detail_: dict, detail_type="Task Launch Requested", source="my.or
     )
 
 
-def chunk_due(chunk: int, launch_id="m-1", source="batchlane.status") -> str:
-    return event_body({"launchId": launch_id, "chunk": chunk}, "Task Chunk Due", source)
+def chunk_due(chunk: int, launch_id="m-1", source="batchlane.status", **fields) -> str:
+    return event_body({"launchId": launch_id, "chunk": chunk, **fields}, "Task Chunk Due", source)
 
 
 def end_chunk(world, chunk: int, launch_id="m-1", status="SUCCEEDED") -> None:
@@ -193,6 +193,19 @@ def test_a_chunk_due_of_a_finished_launch_submits_nothing(harness):
     table.put_item(Item={"launchId": "m-1", "sk": "status", "phase": "failed"})
     assert invoke(chunk_due(2))["batchItemFailures"] == []
     assert sorted(chunk_jobs(world)) == [0, 1]
+
+
+def test_a_chunk_due_of_an_earlier_submission_of_the_launch_id_submits_nothing(harness):
+    """The id was used before (its record deleted): a late notice of that run names its first job,
+    not this run's, and must not put a chunk of this run in flight."""
+    world, _, _, invoke = harness
+    invoke(event_body(detail(maxConcurrency=4)))
+    end_chunk(world, 0)
+    assert invoke(chunk_due(2, jobId="an-earlier-runs-job", eventId="e" * 32))["batchItemFailures"] == []
+    assert sorted(chunk_jobs(world)) == [0, 1]
+    own = world.execution_items("m-1")["launch"]["jobId"]
+    assert invoke(chunk_due(2, jobId=own))["batchItemFailures"] == []
+    assert sorted(chunk_jobs(world)) == [0, 1, 2]
 
 
 @pytest.mark.parametrize(

@@ -82,3 +82,14 @@ def test_a_lost_announcement_answer_is_not_published_twice_by_the_sdk(wire, kind
     invoke(body_of(detail()))
     assert injector.attempts[("launch", "eventbridge", "PutEvents")] == 1
     assert [a["detail-type"] for a in world.answers()] == ["Task Launched"]
+
+
+def test_an_answer_repeated_after_a_lost_publish_carries_the_same_event_id(wire):
+    """The event was published, its answer lost: the retried delivery answers again, and a consumer
+    drops the repeat by its eventId alone."""
+    world, injector, clock, invoke = wire
+    injector.plan(WireFault("eventbridge", "PutEvents", "timeout-after"))
+    deliver_until_acknowledged(invoke, body_of(detail()), advance=clock.advance)
+    launched = [a["detail"] for a in world.answers() if a["detail-type"] == "Task Launched"]
+    assert len(launched) == 2 and launched[0] == launched[1]
+    assert len(launched[0]["eventId"]) == 32

@@ -182,4 +182,6 @@ def test_a_chunked_map_task_is_repaired_chunk_by_chunk_within_the_budget(world, 
     s = world.execution_items("r-5")["status"]
     assert s["phase"] == "running" and s["n_SUCCEEDED"] == 240 and s.get("n_WAITING", 0) == 0
     dues = [a["detail"] for a in world.answers() if a["detail-type"] == "Task Chunk Due"]
-    assert dues == [{"launchId": "r-5", "chunk": 2}]
+    assert [(d["launchId"], d["chunk"], d["jobId"]) for d in dues] == [
+        ("r-5", 2, world.execution_items("r-5")["launch"]["jobId"])
+    ]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from batchlane import schemas as schemas_module
+from batchlane.common.event_types import event_id
 from batchlane.schema_docs import begin_marker, end_marker, field_table, type_of, with_block
 from batchlane.schemas import documented, schemas
 from batchlane.status.models import TaskAbortRejected, TaskStatusChanged
@@ -37,6 +38,7 @@ def test_status_events_leave_out_only_what_has_no_value():
         size=1,
         counts={"SUBMITTED": 1, "FAILED": 0},
     ).detail()
+    assert phase.pop("eventId") == event_id("Task Status Changed", "phase", "l", "j", "queued")
     assert phase == {
         "kind": "phase",
         "launchId": "l",
@@ -57,7 +59,9 @@ def test_status_events_leave_out_only_what_has_no_value():
         counts={"SUCCEEDED": 3, "FAILED": 2, "RUNNING": 195},
     ).detail()
     assert progress["final"] == 5 and "previousPhase" not in progress and "outputsUri" not in progress
-    assert TaskAbortRejected(launchId=None, reason="the event names no launchId").detail() == {
+    rejected = TaskAbortRejected(launchId=None, reason="the event names no launchId").detail()
+    assert rejected.pop("eventId") == event_id("Task Abort Rejected", None, "the event names no launchId", None)
+    assert rejected == {
         "launchId": None,
         "reason": "the event names no launchId",
     }
@@ -115,3 +119,20 @@ def test_regenerating_rewrites_the_schemas_and_the_table(tmp_path, capsys):
 def test_a_doc_without_its_markers_is_an_error():
     with pytest.raises(ValueError, match="launch-fields"):
         with_block("# no table here\n", "launch-fields", "| x |\n")
+
+
+def test_a_repeat_has_the_same_event_id_and_another_announcement_another():
+    def phase(phase: str, job_id: str = "j", counts: dict | None = None) -> str:
+        return TaskStatusChanged.phase_change(
+            launch_id="l",
+            job_id=job_id,
+            queue="q",
+            phase=phase,
+            previous=None,
+            reason="r",
+            size=1,
+            counts=counts or {"SUCCEEDED": 1},
+        ).detail()["eventId"]
+
+    assert phase("succeeded") == phase("succeeded", counts={"SUCCEEDED": 1, "RUNNING": 0})  # a re-fold's repeat
+    assert len({phase("succeeded"), phase("running"), phase("succeeded", job_id="j2")}) == 3

@@ -8,11 +8,18 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from batchlane.common.event_types import (
+    EVENT_ID_CHARS,
+    EVENT_ID_DESCRIPTION,
+    LAUNCH_REJECTED,
+    LAUNCHED,
+    event_id,
+)
 from batchlane.launch.images import IMAGE_REFERENCE, IMAGE_REFERENCE_CHARS, image_reference_problem
 from batchlane.launch.problems import (
     LAUNCH_ID_CHARS,
@@ -267,7 +274,15 @@ class RoutingExplanation(_Model):
     reason: str
 
 
+EventId = Annotated[
+    str | None, Field(default=None, alias="eventId", max_length=EVENT_ID_CHARS, description=EVENT_ID_DESCRIPTION)
+]
+
+
 class TaskLaunched(_Model):
+    DETAIL_TYPE: ClassVar[str] = LAUNCHED
+
+    event_id: EventId = None
     launch_id: str = Field(alias="launchId")
     job_id: str = Field(alias="jobId")
     job_name: str = Field(alias="jobName")
@@ -285,12 +300,19 @@ class TaskLaunched(_Model):
     )
     chunk_window: int | None = Field(default=None, alias="chunkWindow", description="chunks in flight at once")
 
+    def identity(self) -> tuple[object, ...]:
+        # Every delivery of one request is answered, with the same answer: one announcement.
+        return (self.launch_id, self.job_id)
+
 
 class TaskChunkDue(_Model):
     """The aggregator's "Task Chunk Due" (source batchlane.status): chunk ``chunk`` may be submitted."""
 
+    event_id: EventId = None
     launch_id: Annotated[str, Field(alias="launchId", min_length=1, max_length=LAUNCH_ID_CHARS)]
     chunk: Annotated[int, Field(ge=0, strict=True)]
+    # The launch's first job: a notice for an earlier submission of a reused launch id is not this one's.
+    job_id: Annotated[str | None, Field(alias="jobId")] = None
 
 
 def _bounded_launch_id(value: Any) -> Any:
@@ -306,6 +328,9 @@ def _bounded_problem_list(value: Any) -> Any:
 class TaskLaunchRejected(_Model):
     """Every problem found, bounded (docs/launch-event.md) so that the event always fits EventBridge."""
 
+    DETAIL_TYPE: ClassVar[str] = LAUNCH_REJECTED
+
+    event_id: EventId = None
     launch_id: Annotated[
         Annotated[str, Field(max_length=LAUNCH_ID_CHARS)] | None,
         BeforeValidator(_bounded_launch_id),
@@ -313,7 +338,12 @@ class TaskLaunchRejected(_Model):
     ]
     problems: Annotated[list[Problem], BeforeValidator(_bounded_problem_list), Field(max_length=MAX_PROBLEMS)]
 
+    def identity(self) -> tuple[object, ...]:
+        return (self.launch_id, [p.model_dump() for p in self.problems])
 
-def detail_json(model: BaseModel) -> dict[str, Any]:
-    """The detail as published; optional fields left unset (e.g. a plain launch's chunk fields) are left out."""
-    return model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+def detail_json(model: TaskLaunched | TaskLaunchRejected) -> dict[str, Any]:
+    """The detail as published, with its ``eventId``; optional fields left unset (e.g. a plain
+    launch's chunk fields) are left out."""
+    detail = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return {"eventId": event_id(model.DETAIL_TYPE, *model.identity()), **detail}

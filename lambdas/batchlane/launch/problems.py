@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from batchlane.common.event_types import EVENT_ID_CHARS
+
 # Bounds of what a rejection quotes back (docs/launch-event.md#out-task-launch-rejected), so that a
 # "Task Launch Rejected" event always fits EventBridge's 256 KB entry, whatever the request held.
 ELLIPSIS = "\u2026"
@@ -73,7 +75,7 @@ def bounded_problems(problems: Sequence[Problem]) -> list[Problem]:
     # Room for the longest launch id and the summary, then the problems in order while they fit.
     budget = (
         REJECTION_DETAIL_BYTES
-        - _json_bytes({"launchId": "\U0010ffff" * LAUNCH_ID_CHARS, "problems": []})
+        - _json_bytes({"eventId": "0" * EVENT_ID_CHARS, "launchId": "\U0010ffff" * LAUNCH_ID_CHARS, "problems": []})
         - _json_bytes(_omitted_problem(omitted + len(listed)).model_dump())
         - 1
     )

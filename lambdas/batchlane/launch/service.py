@@ -377,6 +377,9 @@ class LaunchService:
                 f"Task Chunk Due: launch {due.launch_id} has chunks {chunks.window}.."
                 f"{chunks.count - 1} to submit when due (got {due.chunk})"
             )
+        if due.job_id is not None and record.job_id is not None and due.job_id != record.job_id:
+            self.metrics.count("ChunkNotSubmitted")  # an earlier submission's notice (the id was reused)
+            return {"outcome": "chunk-not-submitted", "launchId": due.launch_id, "chunk": due.chunk, "stale": True}
         if record.state != SUBMITTED or record.chunk_template is None:
             raise LaunchInProgress(f"launch {due.launch_id} is still being submitted: chunk {due.chunk} waits for it")
         phase = self.ledger.phase(due.launch_id)

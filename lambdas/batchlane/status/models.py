@@ -10,7 +10,14 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from batchlane.common.event_types import ABORT_REJECTED, ABORT_REQUESTED, CHUNK_DUE, STATUS_CHANGED
+from batchlane.common.event_types import (
+    ABORT_REJECTED,
+    ABORT_REQUESTED,
+    CHUNK_DUE,
+    EVENT_ID_DESCRIPTION,
+    STATUS_CHANGED,
+    event_id,
+)
 from batchlane.common.executions import Phase
 
 MAX_ABORT_REASON = 500  # characters of a client's abort reason that are kept
@@ -22,8 +29,15 @@ class _Event(BaseModel):
     # Left out of the detail when they have no value (every other field is always present).
     OPTIONAL: ClassVar[frozenset[str]] = frozenset()
 
+    eventId: str | None = Field(default=None, description=EVENT_ID_DESCRIPTION)
+
+    def identity(self) -> tuple[object, ...]:
+        """What makes this announcement this one: its repeats have the same (and so the same ``eventId``)."""
+        raise NotImplementedError
+
     def detail(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
+        data["eventId"] = event_id(self.DETAIL_TYPE, *self.identity())
         return {k: v for k, v in data.items() if not (k in self.OPTIONAL and v is None)}
 
 
@@ -53,6 +67,12 @@ class TaskStatusChanged(_Event):
     failures: dict[str, int] | None = Field(
         default=None, description="failed attempts per failure class (docs/status.md), when any failed"
     )
+
+    def identity(self) -> tuple[object, ...]:
+        # A phase is entered once per submission (its jobId); progress is told once per counts.
+        if self.kind == "phase":
+            return ("phase", self.launchId, self.jobId, self.phase)
+        return ("progress", self.launchId, self.jobId, self.counts)
 
     def detail(self) -> dict[str, Any]:
         data = super().detail()
@@ -128,6 +148,9 @@ class TaskAbortRejected(_Event):
     reason: str
     phase: Phase | None = None
 
+    def identity(self) -> tuple[object, ...]:
+        return (self.launchId, self.reason, self.phase)
+
 
 class TaskChunkDue(_Event):
     """A chunk of a chunked map task may be submitted now: the chunk ``chunk - window`` ended
@@ -137,6 +160,12 @@ class TaskChunkDue(_Event):
 
     launchId: str
     chunk: int = Field(ge=0, description="the chunk that is due (0-based)")
+    jobId: str | None = Field(
+        default=None, description="the launch's first job (chunk 0's): which submission of the launch id is meant"
+    )
+
+    def identity(self) -> tuple[object, ...]:
+        return (self.launchId, self.jobId, self.chunk)
 
 
 class TaskAbortRequested(BaseModel):

@@ -210,7 +210,7 @@ class Reconciler:
             if chunk not in submitted and chunk - chunks.window in ended:
                 self.metrics.count("ReconcileChunkDue")
                 self.service.phases.announcer.publish(
-                    CHUNK_DUE, TaskChunkDue(launchId=launch.launch_id, chunk=chunk).detail()
+                    CHUNK_DUE, TaskChunkDue(launchId=launch.launch_id, jobId=launch.job_id, chunk=chunk).detail()
                 )
 
     def _ended_chunks(self, launch: LaunchRecord) -> set[int]:

@@ -217,7 +217,9 @@ class PhaseKeeper:
             return False  # another writer holds the claim: it re-reads the summary after its change
         try:
             for chunk in sorted(due.values()):
-                self.announcer.publish(CHUNK_DUE, TaskChunkDue(launchId=launch.launch_id, chunk=chunk).detail())
+                self.announcer.publish(
+                    CHUNK_DUE, TaskChunkDue(launchId=launch.launch_id, jobId=launch.job_id, chunk=chunk).detail()
+                )
         except BaseException:
             self.store.release_transition(launch.launch_id, token)
             raise

@@ -101,6 +101,7 @@ junk = st.one_of(json_values, depths.map(nested), st.integers(0, 3000).map(lambd
 launch_ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}", fullmatch=True)
 name_chars = st.one_of(st.characters(categories=["L", "N"]), st.sampled_from("._-😀שé"))
 names = st.text(name_chars, min_size=1, max_size=40)
+segment_names = names.filter(lambda n: n not in (".", ".."))  # a project or domain: a key segment, never a dot one
 images = st.sampled_from(
     [
         "busybox",
@@ -179,8 +180,8 @@ valid_launches = st.tuples(
     st.fixed_dictionaries(
         {
             "launchId": launch_ids,
-            "project": names,
-            "domain": names,
+            "project": segment_names,
+            "domain": segment_names,
             "workflow": names,
             "task": names,
             "container": containers,
