@@ -20,6 +20,7 @@ from batchlane.common.event_types import (
     LAUNCHED,
     event_id,
 )
+from batchlane.common.secrets import SECRET_REFERENCE, SECRET_REFERENCE_CHARS
 from batchlane.launch.images import IMAGE_REFERENCE, IMAGE_REFERENCE_CHARS, image_reference_problem
 from batchlane.launch.problems import (
     LAUNCH_ID_CHARS,
@@ -83,6 +84,22 @@ def _env_name(name: str) -> str:
 EnvName = Annotated[str, AfterValidator(_env_name)]
 
 
+def _secret_reference(reference: str) -> str:
+    if len(reference) > SECRET_REFERENCE_CHARS or not re.fullmatch(SECRET_REFERENCE, reference):
+        raise ValueError(
+            f"{quoted(reference)} is not a secret reference "
+            "(ssm:/<parameter path> or secretsmanager:<secret ARN>[:<JSON key>])"
+        )
+    return reference
+
+
+SecretReference = Annotated[
+    str,
+    AfterValidator(_secret_reference),
+    Field(json_schema_extra={"pattern": f"^({SECRET_REFERENCE})$", "maxLength": SECRET_REFERENCE_CHARS}),
+]
+
+
 class _Model(BaseModel):
     # Unknown fields are errors: a misspelt "retry" must not silently mean "no retries".
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
@@ -120,6 +137,14 @@ class Container(_Contract):
     ]
     command: Annotated[list[str], Field(max_length=256, description="empty: the image's default command")] = []
     environment: dict[EnvName, str] = {}
+    secrets: Annotated[
+        dict[EnvName, SecretReference],
+        Field(
+            max_length=100,
+            description="variable name -> secret reference, read by ECS when the container starts "
+            "(the value never passes through batchlane); allowed per project by the deployment (secretsAllowed)",
+        ),
+    ] = {}
     resources: Resources = Resources()
     platform: Annotated[
         Literal["EC2", "FARGATE"] | None,

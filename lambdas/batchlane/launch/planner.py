@@ -20,6 +20,7 @@ from batchlane.common.inputs import (
     INDEX_VARIABLE,
     write_jsonl,
 )
+from batchlane.common.secrets import granting, value_from
 from batchlane.common.settings import Settings
 from batchlane.common.tenancy import launch_prefix, outputs_prefix, s3_uri
 from batchlane.launch.models import LaunchRequest
@@ -72,6 +73,11 @@ class JobDefinitionSpec:
     platform: str
     execution_role_arn: str | None
     log_group: str
+    secrets: tuple[tuple[str, str], ...] = ()  # (variable, valueFrom): a job definition's, never a submission's
+
+    @classmethod
+    def secrets_of(cls, request: LaunchRequest) -> tuple[tuple[str, str], ...]:
+        return tuple((name, value_from(ref)) for name, ref in sorted(request.container.secrets.items()))
 
     def _content(self) -> dict[str, Any]:
         container: dict[str, Any] = {
@@ -83,6 +89,8 @@ class JobDefinitionSpec:
         }
         if self.execution_role_arn:
             container["executionRoleArn"] = self.execution_role_arn
+        if self.secrets:
+            container["secrets"] = [{"name": name, "valueFrom": source} for name, source in self.secrets]
         if self.platform == "FARGATE":
             container["fargatePlatformConfiguration"] = {"platformVersion": "LATEST"}
             container["networkConfiguration"] = {"assignPublicIp": "DISABLED"}
@@ -219,14 +227,9 @@ def plan_launch(
                 f"{settings.limits.max_overrides_chars}: pass large values as inputs instead",
             )
         ]
-    definition = JobDefinitionSpec(
-        image=request.container.image,
-        job_role_arn=role_arn,
-        # A launch that names no platform runs on its queue's.
-        platform=request.container.platform or decision.platform or EC2,
-        execution_role_arn=settings.execution_role_arn,
-        log_group=settings.job_log_group,
-    )
+    definition = _definition(request, role_arn, decision, settings)
+    if definition is None:  # validation found a grant with the same settings: a defence only
+        return None, [Problem(field="container.secrets", message="no secretsAllowed grant allows these secrets")]
     inputs_body, index_body = _inputs_objects(request) if inputs_key else (None, None)
     return LaunchPlan(
         request=request,
@@ -248,6 +251,27 @@ def plan_launch(
         index_key=index_key,
         index_body=index_body if index_key else None,
     ), []
+
+
+def _definition(
+    request: LaunchRequest, role_arn: str, decision: Decision, settings: Settings
+) -> JobDefinitionSpec | None:
+    """The job definition; None when no grant allows the launch's secrets."""
+    execution_role_arn = settings.execution_role_arn
+    if request.container.secrets:
+        grant = granting(settings.secrets_allowed, request.project, request.container.secrets.values())
+        if grant is None:
+            return None
+        execution_role_arn = grant.execution_role_arn  # the one role that may read them
+    return JobDefinitionSpec(
+        image=request.container.image,
+        job_role_arn=role_arn,
+        # A launch that names no platform runs on its queue's.
+        platform=request.container.platform or decision.platform or EC2,
+        execution_role_arn=execution_role_arn,
+        log_group=settings.job_log_group,
+        secrets=JobDefinitionSpec.secrets_of(request),
+    )
 
 
 def chunk_job_name(job_name: str, chunk: int) -> str:
