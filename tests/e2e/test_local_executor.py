@@ -6,9 +6,11 @@ running ones."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
+import uuid
 
 import pytest
 import yaml
@@ -28,6 +30,7 @@ WORD_STATS = load_scenario(EXAMPLES / "word-stats.yaml")
 WORD_STATS_LAUNCH = yaml.safe_load((EXAMPLES / "word-stats-launch.yaml").read_text())
 SLEEPER = "e2e/sleeper:1"  # prints a line, then sleeps for a minute unless stopped
 ENV_PRINTER = "e2e/env:1"  # prints the variables a job gets, as JSON
+SECRET_READER = "e2e/secret:1"  # prints a digest of its DB_PASSWORD, never the value
 PRINTED = (
     "AWS_BATCH_JOB_ID",
     "AWS_BATCH_JOB_ATTEMPT",
@@ -46,6 +49,11 @@ SCENARIO = parse_scenario(
         "imageMap": {
             **{k: list(v) for k, v in WORD_STATS.image_map.items()},
             SLEEPER: ["{python}", "-c", "import time; print('sleeping', flush=True); time.sleep(60)"],
+            SECRET_READER: [
+                "{python}",
+                "-c",
+                "import hashlib, os; print('digest', hashlib.sha256(os.environ['DB_PASSWORD'].encode()).hexdigest())",
+            ],
             ENV_PRINTER: [
                 "{python}",
                 "-c",
@@ -205,3 +213,23 @@ def test_an_abort_stops_the_running_processes(sandbox):
     assert sandbox.executor.processes("e2e-abort-local") == []
     # The stopped children's FAILED events follow the aborted phase (as at Batch).
     wait_for(lambda: [c["status"] for c in sandbox.status("e2e-abort-local")["children"]] == ["FAILED"] * 3)
+
+
+def test_a_job_reads_a_secret_whose_value_appears_in_no_event_record_or_log(sandbox):
+    value = f"pw-{uuid.uuid4().hex}"
+    name = "/batchlane-dev/genomics/db-password"  # config/dev.yaml allows /batchlane-dev/genomics/* to genomics
+    sandbox.session.client("ssm").put_parameter(Name=name, Value=value, Type="SecureString")
+    secrets = {"DB_PASSWORD": f"ssm:{name}"}
+    sandbox.put_launch(task("e2e-secret", project="genomics", container={"image": SECRET_READER, "secrets": secrets}))
+    status = finished(sandbox, "e2e-secret")
+    assert status["phase"] == "succeeded"
+    job = sandbox.executor.job_of_launch("e2e-secret")
+    assert job.definition["containerProperties"]["secrets"] == [{"name": "DB_PASSWORD", "valueFrom": name}]
+    assert job.definition["containerProperties"]["executionRoleArn"].endswith("/batchlane-dev-execution-genomics")
+    streams = {e["detail"]["container"].get("logStreamName") for _, _, e in job.history} - {None}
+    lines = [line for stream in streams for line in log_lines(sandbox, stream)]
+    assert f"digest {hashlib.sha256(value.encode()).hexdigest()}" in lines  # the container had the value
+    table = sandbox.config.table_name("executions")
+    items = sandbox.session.client("dynamodb").scan(TableName=table)["Items"]
+    seen = json.dumps([e for _, _, e in job.history]) + json.dumps(items) + "\n".join(lines) + json.dumps(status)
+    assert value not in seen

@@ -40,7 +40,13 @@ from typing import IO, Any
 from batchlane.sandbox import simulate
 from batchlane.sandbox.executor import BatchExecutor
 from batchlane.sandbox.executor_plan import TERMINAL, ScheduledAction, SimulatedJob, Timeline
-from batchlane.sandbox.local_execution import LocalExecution, Submission, submission_of
+from batchlane.sandbox.local_execution import (
+    LocalExecution,
+    SecretUnavailable,
+    Submission,
+    secret_values,
+    submission_of,
+)
 from batchlane.sandbox.provision import compute_environment_name
 from batchlane.sandbox.scenario import Delivery, LaunchSpec, Scenario
 from batchlane.sandbox.simulate import AttemptPlan, ChildPlan
@@ -226,6 +232,7 @@ class LocalBatchExecutor(BatchExecutor):
         queue = next((q for q in config.job_queues if config.queue_name(q) == local.queue), None)
         env = {k: os.environ[k] for k in HOST_VARIABLES if k in os.environ}
         env.update(local.submission.environment)  # the definition's, then the submission's (BATCHLANE_*)
+        env.update(secret_values(self.deployment.account, self.config.region, local.submission.secrets))
         env.update(self.environment)
         env.update(
             {
@@ -261,7 +268,9 @@ class LocalBatchExecutor(BatchExecutor):
         except (OSError, ValueError) as exc:
             shutil.rmtree(workdir, ignore_errors=True)
             attempt.plan, attempt.reason = AttemptPlan(outcome="nostart"), START_FAILED
-            attempt.start_error = f"CannotStartContainerError: {exc}"
+            attempt.start_error = (
+                str(exc) if isinstance(exc, SecretUnavailable) else f"CannotStartContainerError: {exc}"
+            )
             self._ended(local, child)
             return
         attempt.started_ms = int(time.time() * 1000)

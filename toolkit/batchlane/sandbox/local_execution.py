@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import sys
 from collections.abc import Mapping
@@ -62,6 +63,40 @@ class Submission:
     environment: dict[str, str]
     vcpus: float
     timeout_seconds: float | None
+    secrets: tuple[tuple[str, str], ...] = ()  # (variable, valueFrom): ECS reads them when the container starts
+
+
+class SecretUnavailable(ValueError):
+    """A secret ECS could not read: the container does not start (ECS's own reason)."""
+
+
+def secret_values(account: str, region: str, secrets: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """What ECS puts in the container for ``secrets``: each read from the emulator's SSM or Secrets
+    Manager (in this process), a JSON secret's key when ``valueFrom`` names one (``arn:key::``)."""
+    from moto.secretsmanager.models import secretsmanager_backends
+    from moto.ssm.models import ssm_backends
+
+    values = {}
+    for name, source in secrets:
+        try:
+            if source.startswith("arn:") and ":secretsmanager:" in source:
+                parts = source.split(":")  # arn:aws:secretsmanager:<region>:<account>:secret:<name>[:key::]
+                arn, key = ":".join(parts[:7]), parts[7] if len(parts) > 7 else ""
+                backend = secretsmanager_backends[account][region]
+                # No version: the current one (moto's own GetSecretValue passes None, typed str).
+                secret = backend.get_secret_value(arn, None, None)["SecretString"]  # type: ignore[arg-type]
+                values[name] = json.loads(secret)[key] if key else secret
+            else:
+                parameter = ssm_backends[account][region].get_parameter(source)
+                if parameter is None:
+                    raise KeyError(source)
+                values[name] = parameter.response_object(True, region)["Value"]
+        except Exception as exc:  # what ECS reports of any secret it cannot read
+            raise SecretUnavailable(
+                f"ResourceInitializationError: unable to pull secrets or registry auth: {name} from {source}: "
+                f"{type(exc).__name__}"
+            ) from None
+    return values
 
 
 def submission_of(account: str, region: str, job_id: str) -> Submission:
@@ -87,4 +122,5 @@ def submission_of(account: str, region: str, job_id: str) -> Submission:
         environment=environment,
         vcpus=float(requirements.get("VCPU", 1)),
         timeout_seconds=float(timeout) if timeout else None,
+        secrets=tuple((s["name"], s["valueFrom"]) for s in props.get("secrets", [])),
     )
