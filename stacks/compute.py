@@ -38,7 +38,7 @@ from batchlane.deployment.config import (
     JobRoleConfig,
 )
 from stacks.runtime import log_retention
-from stacks.workloads import grant_secret_reads
+from stacks.workloads import grant_secret_reads, grant_volume_mounts
 
 # The two kinds made here (their common interface, IManagedComputeEnvironment, declares a vpc_subnets
 # that neither class has in aws-cdk-lib's Python types).
@@ -163,6 +163,7 @@ class BatchCompute(Construct):
                     resources=[f"arn:{Aws.PARTITION}:s3:::{uri.removeprefix('s3://')}*" for uri in shared],
                 )
             )
+        grant_volume_mounts(role, projects, self.config.volumes)
         if self.data_bucket.encryption_key is not None:
             self.data_bucket.encryption_key.grant_encrypt_decrypt(role)
         return role

@@ -36,3 +36,25 @@ def test_only_the_grants_execution_role_reads_the_grants_parameters(dev):
     assert not _reads(dev, compute.execution_role, "batchlane-dev/genomics/db-password")
     passable = [dev.resolve(arn) for arn in compute.passable_role_arns]
     assert dev.resolve(granted.role_arn) in passable
+
+
+def _statements(synth, role):
+    ref = {"Ref": synth.logical_id(role)}
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        if ref in policy["Properties"]["Roles"]:
+            yield from policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_a_declared_volume_is_mounted_read_only_by_its_projects_job_roles_only(dev):
+    def mounts(role_name):
+        role = dev.stack.compute.job_roles[role_name]
+        return [
+            (s["Action"], flatten_cfn_reference(s["Resource"]))
+            for s in _statements(dev, role)
+            if "elasticfilesystem" in str(s["Action"])
+        ]
+
+    file_system = f"arn:<AWS::Partition>:elasticfilesystem:{dev.config.region}:<AWS::AccountId>:file-system/"
+    assert mounts("genomics") == [("elasticfilesystem:ClientMount", file_system + "fs-0123456789abcdef0")]
+    assert mounts("default") == [("elasticfilesystem:ClientMount", file_system + "fs-0123456789abcdef0")]  # "*"
+    assert mounts("flytesnacks") == []

@@ -21,6 +21,7 @@ from batchlane.common.event_types import (
     event_id,
 )
 from batchlane.common.secrets import SECRET_REFERENCE, SECRET_REFERENCE_CHARS
+from batchlane.common.volumes import VOLUME_NAME
 from batchlane.launch.images import IMAGE_REFERENCE, IMAGE_REFERENCE_CHARS, image_reference_problem
 from batchlane.launch.problems import (
     LAUNCH_ID_CHARS,
@@ -126,6 +127,30 @@ class Resources(_Contract):
     gpu: Annotated[int, Field(ge=0, le=16, description="GPUs per child (EC2 only)")] = 0
 
 
+# The ulimits a launch may set, and the most each may be (docs/launch-event.md#volumes-and-linux-parameters):
+# what training and data loading ask for; nothing that changes how the host schedules (rtprio, nice).
+ULIMITS = {"nofile": 1_048_576, "memlock": 2**31 - 1, "stack": 2**31 - 1, "core": 2**31 - 1, "nproc": 1_048_576}
+TMPFS_OPTIONS = ("ro", "rw", "nosuid", "nodev", "noexec", "exec", "noatime")
+ContainerPath = Annotated[str, Field(pattern=r"^/[A-Za-z0-9_.@+=-]+(/[A-Za-z0-9_.@+=-]+)*$", max_length=4096)]
+
+
+class Ulimit(_Contract):
+    soft: Annotated[int, Field(ge=0)]
+    hard: Annotated[int, Field(ge=0)]
+
+
+class Tmpfs(_Contract):
+    path: ContainerPath
+    size_mib: Annotated[int, Field(alias="sizeMiB", ge=1, le=1_048_576)]
+    mount_options: Annotated[list[Literal[TMPFS_OPTIONS]], Field(alias="mountOptions", max_length=7)] = []  # type: ignore[valid-type]
+
+
+class Mount(_Contract):
+    volume: Annotated[str, Field(pattern=VOLUME_NAME, description="a volume the deployment declares for the project")]
+    path: ContainerPath
+    read_only: Annotated[bool, Field(alias="readOnly")] = False
+
+
 class Container(_Contract):
     # Checked by image_reference_problem (which says what is wrong); the schema states the grammar.
     image: Annotated[
@@ -146,10 +171,36 @@ class Container(_Contract):
         ),
     ] = {}
     resources: Resources = Resources()
+    mounts: Annotated[list[Mount], Field(max_length=10, description="declared volumes to mount")] = []
+    shared_memory_mib: Annotated[
+        int | None, Field(alias="sharedMemoryMiB", ge=1, le=1_048_576, description="/dev/shm size (EC2 only)")
+    ] = None
+    tmpfs: Annotated[list[Tmpfs], Field(max_length=10, description="tmpfs mounts (EC2 only)")] = []
+    ulimits: Annotated[
+        dict[Literal[tuple(ULIMITS)], Ulimit],  # type: ignore[valid-type]
+        Field(description="nofile, memlock, stack, core, nproc (EC2 only)"),
+    ] = {}
+    init_process_enabled: Annotated[
+        bool, Field(alias="initProcessEnabled", description="run an init process that reaps zombies")
+    ] = False
     platform: Annotated[
         Literal["EC2", "FARGATE"] | None,
         Field(description="default: the platform of the queue the launch is routed to (EC2 if unknown)"),
     ] = None
+
+    @field_validator("ulimits")
+    @classmethod
+    def _ulimits(cls, value: dict[str, Ulimit]) -> dict[str, Ulimit]:
+        problems = [f"{n}: soft {u.soft} is above hard {u.hard}" for n, u in value.items() if u.soft > u.hard]
+        problems += [f"{n}: at most {ULIMITS[n]}" for n, u in value.items() if u.hard > ULIMITS[n]]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    @property
+    def needs_ec2(self) -> bool:
+        """Asks for what Batch offers on EC2 only (shared memory, tmpfs, ulimits)."""
+        return bool(self.shared_memory_mib or self.tmpfs or self.ulimits)
 
     @field_validator("image")
     @classmethod

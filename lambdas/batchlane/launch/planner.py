@@ -6,7 +6,7 @@ import hashlib
 import io
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from batchlane.common.chunks import Chunks
@@ -25,6 +25,7 @@ from batchlane.common.settings import Settings
 from batchlane.common.tenancy import launch_prefix, outputs_prefix, s3_uri
 from batchlane.launch.models import LaunchRequest
 from batchlane.launch.problems import Problem
+from batchlane.launch.workload import definition_properties
 from batchlane.routing import Decision, Needs
 from batchlane.routing.engine import EC2
 
@@ -56,7 +57,9 @@ def routing_needs(request: LaunchRequest) -> Needs:
     detail: a value validation refuses, e.g. an infinite vCPU count, never reaches it)."""
     container = request.container
     resources = container.resources
-    return Needs(platform=container.platform, vcpu=resources.vcpu, memory=resources.memory, gpu=resources.gpu)
+    # Shared memory, tmpfs and ulimits exist on EC2 only: such a job is routed to EC2 queues.
+    platform = container.platform or ("EC2" if container.needs_ec2 else None)
+    return Needs(platform=platform, vcpu=resources.vcpu, memory=resources.memory, gpu=resources.gpu)
 
 
 def _digest(value: Any, length: int) -> str:
@@ -74,6 +77,8 @@ class JobDefinitionSpec:
     execution_role_arn: str | None
     log_group: str
     secrets: tuple[tuple[str, str], ...] = ()  # (variable, valueFrom): a job definition's, never a submission's
+    # Mounts and Linux parameters (batchlane.launch.workload.definition_properties): SubmitJob takes none.
+    container_properties: dict[str, Any] = field(default_factory=dict, hash=False)
 
     @classmethod
     def secrets_of(cls, request: LaunchRequest) -> tuple[tuple[str, str], ...]:
@@ -91,6 +96,7 @@ class JobDefinitionSpec:
             container["executionRoleArn"] = self.execution_role_arn
         if self.secrets:
             container["secrets"] = [{"name": name, "valueFrom": source} for name, source in self.secrets]
+        container.update(self.container_properties)
         if self.platform == "FARGATE":
             container["fargatePlatformConfiguration"] = {"platformVersion": "LATEST"}
             container["networkConfiguration"] = {"assignPublicIp": "DISABLED"}
@@ -271,6 +277,7 @@ def _definition(
         execution_role_arn=execution_role_arn,
         log_group=settings.job_log_group,
         secrets=JobDefinitionSpec.secrets_of(request),
+        container_properties=definition_properties(request, settings),
     )
 
 

@@ -13,6 +13,7 @@ from batchlane.common.settings import Settings
 from batchlane.common.tenancy import Producer, launch_prefix, s3_uri
 from batchlane.launch.models import LaunchRequest
 from batchlane.launch.problems import LAUNCH_ID_CHARS, Problem, bounded_problems, quoted
+from batchlane.launch.workload import REFUSED_FIELDS, workload_problems
 
 # Fargate accepts these memory sizes (MiB) per vCPU value.
 FARGATE_MEMORY = {
@@ -82,6 +83,8 @@ def _message(error: ErrorDetails) -> str:
     kind = error["type"]
     if kind in _EXPECTED:
         return f"must be {_EXPECTED[kind]}, not {_described(error['input'])}"
+    if kind == "extra_forbidden" and error["loc"] and error["loc"][-1] in REFUSED_FIELDS:
+        return f"refused: {REFUSED_FIELDS[str(error['loc'][-1])]}"
     if kind == "extra_forbidden":
         return "unknown field (see docs/launch-event.md for the fields a launch takes)"
     if kind == "missing":
@@ -307,6 +310,7 @@ def validate(
     reported = {p.field for p in problems}
     checks = role_problems + policy_problems(raw, settings) + dot_name_problems(raw)
     checks += inputs_location_problems(raw, settings, bucket) + secrets_problems(raw, settings)
+    checks += workload_problems(raw, settings)
     # One answer per field: a value the schema already refused is not reported twice.
     problems = problems + [p for p in checks if p.field not in reported]
     return (request if not problems else None), role, bounded_problems(problems)

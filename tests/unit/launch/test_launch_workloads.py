@@ -11,9 +11,11 @@ from launch_examples import SETTINGS, TABLE, detail
 
 from batchlane.common.secrets import SecretAccess, value_from
 from batchlane.common.settings import Settings
+from batchlane.common.volumes import VolumeGrant
 from batchlane.launch.planner import plan_launch
 from batchlane.launch.validation import validate
 from batchlane.routing import decide
+from batchlane.sandbox import batch_rules
 
 EXEC_GENOMICS = "arn:aws:iam::123456789012:role/exec-genomics"
 SM = "arn:aws:secretsmanager:us-east-1:123456789012:secret"
@@ -26,7 +28,24 @@ GRANTS = (
     ),
     SecretAccess(name="shared", projects=["*"], valueFrom=["ssm:/shared/*"], executionRoleArn=EXEC_GENOMICS + "2"),
 )
-WITH_SECRETS = dataclasses.replace(SETTINGS, secrets_allowed=GRANTS)
+VOLUMES = (
+    VolumeGrant.model_validate(
+        {
+            "name": "reference",
+            "projects": ["genomics"],
+            "readOnly": True,
+            "efs": {"fileSystemId": "fs-0123456789abcdef0"},
+        }
+    ),
+    VolumeGrant.model_validate(
+        {
+            "name": "scratch",
+            "projects": ["*"],
+            "efs": {"fileSystemId": "fs-00000000aaaaaaaa1", "accessPointId": "fsap-0123456789abcdef0"},
+        }
+    ),
+)
+WITH_SECRETS = dataclasses.replace(SETTINGS, secrets_allowed=GRANTS, volumes=VOLUMES)
 BATCH = botocore.session.get_session().get_service_model("batch")
 
 
@@ -117,3 +136,100 @@ def test_secrets_allowed_is_read_from_its_ssm_parameter():
     assert settings.secrets_allowed[0].allows("ssm:/g/db") and not settings.secrets_allowed[0].allows("ssm:/h/db")
     with pytest.raises(ValueError, match="secrets-allowed"):
         Settings.from_parameters({"secrets-allowed": '[{"name": "g", "projects": ["g"], "valueFrom": ["vault:x"]}]'})
+
+
+TRAINING = {
+    "image": "busybox",
+    "resources": {"memory": 16384},
+    "sharedMemoryMiB": 8192,
+    "tmpfs": [{"path": "/scratch", "sizeMiB": 1024, "mountOptions": ["rw", "noexec"]}],
+    "ulimits": {"nofile": {"soft": 65536, "hard": 65536}, "memlock": {"soft": 0, "hard": 2147483647}},
+    "initProcessEnabled": True,
+    "mounts": [{"volume": "reference", "path": "/ref", "readOnly": True}, {"volume": "scratch", "path": "/work"}],
+}
+
+
+def test_mounts_and_linux_parameters_live_in_the_job_definition_as_batch_takes_them():
+    plan = planned(detail(project="genomics", container=TRAINING))
+    register = plan.definition.register_request()
+    properties = register["containerProperties"]
+    assert properties["linuxParameters"] == {
+        "sharedMemorySize": 8192,
+        "tmpfs": [{"containerPath": "/scratch", "size": 1024, "mountOptions": ["rw", "noexec"]}],
+        "initProcessEnabled": True,
+    }
+    assert properties["ulimits"] == [
+        {"name": "memlock", "softLimit": 0, "hardLimit": 2147483647},
+        {"name": "nofile", "softLimit": 65536, "hardLimit": 65536},
+    ]
+    assert properties["volumes"] == [
+        {
+            "name": "reference",
+            "efsVolumeConfiguration": {
+                "fileSystemId": "fs-0123456789abcdef0",
+                "transitEncryption": "ENABLED",
+                "authorizationConfig": {"iam": "ENABLED"},
+            },
+        },
+        {
+            "name": "scratch",
+            "efsVolumeConfiguration": {
+                "fileSystemId": "fs-00000000aaaaaaaa1",
+                "transitEncryption": "ENABLED",
+                "authorizationConfig": {"iam": "ENABLED", "accessPointId": "fsap-0123456789abcdef0"},
+            },
+        },
+    ]
+    assert properties["mountPoints"] == [
+        {"sourceVolume": "reference", "containerPath": "/ref", "readOnly": True},
+        {"sourceVolume": "scratch", "containerPath": "/work", "readOnly": False},
+    ]
+    assert api_problems("RegisterJobDefinition", register) == ""
+    assert api_problems("SubmitJob", plan.submit_request("def")) == ""
+    assert batch_rules.definition_problems(register) == []  # what Batch refuses beyond the API's shapes
+
+
+def test_ec2_only_parameters_route_to_ec2_and_are_refused_on_fargate():
+    from batchlane.launch.planner import routing_needs
+
+    request, _, _ = validate(detail(project="genomics", container=TRAINING), WITH_SECRETS)
+    assert routing_needs(request).platform == "EC2"
+    fargate = {**TRAINING, "platform": "FARGATE", "resources": {"vcpu": 4, "memory": 16384}}
+    found = dict(problems_of(detail(project="genomics", container=fargate)))
+    assert {f for f in found if "Fargate" in found[f]} == {
+        "container.sharedMemoryMiB",
+        "container.tmpfs",
+        "container.ulimits",
+    }
+
+
+def test_every_refused_mount_and_parameter_is_named_in_one_rejection():
+    container = {
+        "image": "busybox",
+        "privileged": True,
+        "devices": [{"hostPath": "/dev/fuse"}],
+        "sharedMemoryMiB": 4096,  # above the default 2048 MiB of memory
+        "ulimits": {"rtprio": {"soft": 1, "hard": 1}},
+        "mounts": [
+            {"volume": "reference", "path": "/ref"},  # a read-only volume mounted writable
+            {"volume": "secret-data", "path": "/data"},  # not declared
+            {"volume": "scratch", "path": "/ref"},  # the same path twice
+            {"volume": "scratch", "path": "/h", "hostPath": "/etc"},
+        ],
+    }
+    found = dict(problems_of(detail(project="genomics", container=container)))
+    assert found["container.privileged"].startswith("refused: batchlane never runs a privileged container")
+    assert found["container.devices"].startswith("refused: host devices")
+    assert found["container.mounts[3].hostPath"].startswith("refused: host paths")
+    assert "at most the container's memory" in found["container.sharedMemoryMiB"]
+    assert "'nofile', 'memlock', 'stack', 'core' or 'nproc'" in found["container.ulimits.rtprio"]
+    assert "volume reference is read-only" in found["container.mounts[0].readOnly"]
+    assert "is not a volume project" in found["container.mounts[1].volume"]
+    assert "mounted twice" in found["container.mounts[2].path"]
+
+
+def test_a_ulimit_keeps_soft_within_hard_and_hard_within_the_documented_maximum():
+    ulimits = {"nofile": {"soft": 10, "hard": 5}, "nproc": {"soft": 1, "hard": 2_000_000}}
+    [(field, message)] = problems_of(detail(container={"image": "busybox", "ulimits": ulimits}))
+    assert field == "container.ulimits"
+    assert message == "nofile: soft 10 is above hard 5; nproc: at most 1048576"

@@ -22,6 +22,7 @@ from batchlane.common.environment import AggregatorEnvironment, LauncherEnvironm
 from batchlane.common.secrets import SecretGrant
 from batchlane.common.settings import Limits
 from batchlane.common.tenancy import InputsLocationGrant, Team, Tenancy
+from batchlane.common.volumes import VolumeGrant
 from batchlane.deployment.parts import (
     ComputeEnvironmentConfig,
     FunctionConfig,
@@ -114,6 +115,8 @@ class DeploymentConfig(Strict):
     inputs_locations: Annotated[list[InputsLocationGrant], Field(alias="inputsLocations")] = []
     # Secrets launches of a project may read (docs/security.md#secrets): each grant its own execution role.
     secrets_allowed: Annotated[list[SecretGrant], Field(alias="secretsAllowed", max_length=20)] = []
+    # EFS file systems launches of a project may mount by name (docs/security.md#volumes).
+    volumes: Annotated[list[VolumeGrant], Field(max_length=20)] = []
 
     @field_validator("teams")
     @classmethod
@@ -160,6 +163,8 @@ class DeploymentConfig(Strict):
             problems.append(f"jobRoles: name {dup!r} is used twice")
         for dup in _duplicates([g.name for g in self.secrets_allowed]):
             problems.append(f"secretsAllowed: name {dup!r} is used twice")
+        for dup in _duplicates([v.name for v in self.volumes]):
+            problems.append(f"volumes: name {dup!r} is used twice")
         for queue in self.job_queues:
             unknown = [n for n in queue.compute_environments if n not in ces]
             if unknown:
@@ -350,6 +355,7 @@ class DeploymentConfig(Strict):
                     for g in self.secrets_allowed
                 ]
             ),
+            "volumes": json.dumps([v.model_dump(by_alias=True) for v in self.volumes]),
         }
         if self.default_role:
             params["default-role-arn"] = self.role_arn(self.default_role, account, partition)
