@@ -30,6 +30,7 @@ WORD_STATS = load_scenario(EXAMPLES / "word-stats.yaml")
 WORD_STATS_LAUNCH = yaml.safe_load((EXAMPLES / "word-stats-launch.yaml").read_text())
 SLEEPER = "e2e/sleeper:1"  # prints a line, then sleeps for a minute unless stopped
 ENV_PRINTER = "e2e/env:1"  # prints the variables a job gets, as JSON
+VOLUME_WRITER = "e2e/volume:1"  # writes its index to the mounted volume; prints its nofile limits
 SECRET_READER = "e2e/secret:1"  # prints a digest of its DB_PASSWORD, never the value
 PRINTED = (
     "AWS_BATCH_JOB_ID",
@@ -53,6 +54,12 @@ SCENARIO = parse_scenario(
                 "{python}",
                 "-c",
                 "import hashlib, os; print('digest', hashlib.sha256(os.environ['DB_PASSWORD'].encode()).hexdigest())",
+            ],
+            VOLUME_WRITER: [
+                "{python}",
+                "-c",
+                "import os, resource; i = os.environ['AWS_BATCH_JOB_ARRAY_INDEX'];"
+                " open(f'ref/child-{i}', 'w').write(i); print('nofile', *resource.getrlimit(resource.RLIMIT_NOFILE))",
             ],
             ENV_PRINTER: [
                 "{python}",
@@ -233,3 +240,19 @@ def test_a_job_reads_a_secret_whose_value_appears_in_no_event_record_or_log(sand
     items = sandbox.session.client("dynamodb").scan(TableName=table)["Items"]
     seen = json.dumps([e for _, _, e in job.history]) + json.dumps(items) + "\n".join(lines) + json.dumps(status)
     assert value not in seen
+
+
+def test_a_map_writes_to_a_mounted_volume_with_its_ulimits(sandbox):
+    container = {
+        "image": VOLUME_WRITER,
+        "mounts": [{"volume": "scratch", "path": "/ref"}],  # the sandbox: ./ref in the job's working directory
+        "ulimits": {"nofile": {"soft": 256, "hard": 512}},
+    }
+    sandbox.put_launch(task("e2e-volume", project="genomics", container=container, inputs=[{"i": 0}, {"i": 1}]))
+    status = finished(sandbox, "e2e-volume")
+    assert status["phase"] == "succeeded"
+    volume = os.path.join(sandbox.executor.volumes, "scratch")
+    assert sorted(os.listdir(volume)) == ["child-0", "child-1"]  # one volume, both children wrote to it
+    job = sandbox.executor.job_of_launch("e2e-volume")
+    streams = {e["detail"]["container"].get("logStreamName") for _, _, e in job.history} - {None}
+    assert {line for s in streams for line in log_lines(sandbox, s)} == {"nofile 256 512"}

@@ -45,16 +45,25 @@ def _statements(synth, role):
             yield from policy["Properties"]["PolicyDocument"]["Statement"]
 
 
-def test_a_declared_volume_is_mounted_read_only_by_its_projects_job_roles_only(dev):
+def test_declared_volumes_are_mounted_by_their_projects_job_roles_only(dev):
     def mounts(role_name):
         role = dev.stack.compute.job_roles[role_name]
         return [
-            (s["Action"], flatten_cfn_reference(s["Resource"]))
+            (s["Action"], flatten_cfn_reference(s["Resource"]), dev.stack.resolve(s.get("Condition")))
             for s in _statements(dev, role)
             if "elasticfilesystem" in str(s["Action"])
         ]
 
-    file_system = f"arn:<AWS::Partition>:elasticfilesystem:{dev.config.region}:<AWS::AccountId>:file-system/"
-    assert mounts("genomics") == [("elasticfilesystem:ClientMount", file_system + "fs-0123456789abcdef0")]
-    assert mounts("default") == [("elasticfilesystem:ClientMount", file_system + "fs-0123456789abcdef0")]  # "*"
+    arn = f"arn:<AWS::Partition>:elasticfilesystem:{dev.config.region}:<AWS::AccountId>:"
+    reference = ("elasticfilesystem:ClientMount", arn + "file-system/fs-0123456789abcdef0", None)  # read-only
+    scratch = (
+        ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
+        arn + "file-system/fs-00000000aaaaaaaa1",
+        {"StringEquals": {"elasticfilesystem:AccessPointArn": "<through the access point>"}},
+    )
+    found = mounts("genomics")
+    assert found[0] == reference and found[1][:2] == scratch[:2]
+    [access_point] = found[1][2]["StringEquals"].values()
+    assert flatten_cfn_reference(access_point) == arn + "access-point/fsap-0123456789abcdef0"
+    assert mounts("default") == found  # projects "*": genomics' launches may run as it
     assert mounts("flytesnacks") == []

@@ -106,6 +106,7 @@ class LocalBatchExecutor(BatchExecutor):
         self.execution = execution or LocalExecution()
         self.environment = dict(environment or {})  # what points a job at the emulator (endpoint, credentials, region)
         self.local: dict[str, LocalJob] = {}
+        self.volumes = tempfile.mkdtemp(prefix="batchlane-volumes-")  # a directory per declared volume
         self._waiting: deque[tuple[LocalJob, LocalChild]] = deque()
         self._vcpus_in_use: dict[str, float] = {}
         self.running = 0  # processes running now
@@ -256,10 +257,13 @@ class LocalBatchExecutor(BatchExecutor):
         workdir = tempfile.mkdtemp(prefix="batchlane-job-")  # a fresh filesystem per attempt, as a container has
         try:
             argv = self.execution.argv(local.submission.image, local.submission.command)
+            local.submission.mount(self.volumes, workdir)
             process = subprocess.Popen(
                 argv,
                 env=self._environment(local, child),
                 cwd=workdir,
+                # Only with ulimits: a function run between fork and exec in a threaded process is a risk.
+                preexec_fn=local.submission.limit_process if local.submission.ulimits else None,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -410,6 +414,7 @@ class LocalBatchExecutor(BatchExecutor):
             running = [c.process for local in self.local.values() for c in local.children if c.process is not None]
         for process in running:
             _signal(process, signal.SIGKILL)
+        shutil.rmtree(self.volumes, ignore_errors=True)
 
 
 def _signal(process: subprocess.Popen, signum: int) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import resource
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -64,6 +65,28 @@ class Submission:
     vcpus: float
     timeout_seconds: float | None
     secrets: tuple[tuple[str, str], ...] = ()  # (variable, valueFrom): ECS reads them when the container starts
+    mounts: tuple[tuple[str, str], ...] = ()  # (volume, containerPath)
+    ulimits: tuple[tuple[str, int, int], ...] = ()  # (name, soft, hard)
+
+    def limit_process(self) -> None:
+        """In the child before it runs: the job's ulimits, as far as this process may raise them."""
+        for name, soft, hard in self.ulimits:
+            which = getattr(resource, f"RLIMIT_{name.upper()}", None)
+            if which is None:
+                continue
+            _, allowed = resource.getrlimit(which)
+            top = hard if allowed == resource.RLIM_INFINITY else min(hard, allowed)
+            resource.setrlimit(which, (min(soft, top), top))
+
+    def mount(self, volumes: str, workdir: str) -> None:
+        """Each mount as ``<workdir>/<containerPath>``, a link to the volume's directory under ``volumes``
+        (a process cannot mount at / without root: a job finds its mounts relative to its working directory)."""
+        for volume, path in self.mounts:
+            source = os.path.join(volumes, volume)
+            os.makedirs(source, exist_ok=True)
+            target = os.path.join(workdir, path.lstrip("/"))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.symlink(source, target)
 
 
 class SecretUnavailable(ValueError):
@@ -123,4 +146,6 @@ def submission_of(account: str, region: str, job_id: str) -> Submission:
         vcpus=float(requirements.get("VCPU", 1)),
         timeout_seconds=float(timeout) if timeout else None,
         secrets=tuple((s["name"], s["valueFrom"]) for s in props.get("secrets", [])),
+        mounts=tuple((m["sourceVolume"], m["containerPath"]) for m in props.get("mountPoints", [])),
+        ulimits=tuple((u["name"], u["softLimit"], u["hardLimit"]) for u in props.get("ulimits", [])),
     )
