@@ -183,6 +183,13 @@ class Container(_Contract):
     init_process_enabled: Annotated[
         bool, Field(alias="initProcessEnabled", description="run an init process that reaps zombies")
     ] = False
+    architecture: Annotated[
+        Literal["X86_64", "ARM64"] | None,
+        Field(description="the image's CPU architecture: routed to queues with it (default: the queue's)"),
+    ] = None
+    ephemeral_storage_gib: Annotated[
+        int | None, Field(alias="ephemeralStorageGiB", ge=21, le=200, description="Fargate only: task storage")
+    ] = None
     platform: Annotated[
         Literal["EC2", "FARGATE"] | None,
         Field(description="default: the platform of the queue the launch is routed to (EC2 if unknown)"),

@@ -57,9 +57,16 @@ def routing_needs(request: LaunchRequest) -> Needs:
     detail: a value validation refuses, e.g. an infinite vCPU count, never reaches it)."""
     container = request.container
     resources = container.resources
-    # Shared memory, tmpfs and ulimits exist on EC2 only: such a job is routed to EC2 queues.
+    # Shared memory, tmpfs and ulimits exist on EC2 only, ephemeral storage on Fargate only: routed so.
     platform = container.platform or ("EC2" if container.needs_ec2 else None)
-    return Needs(platform=platform, vcpu=resources.vcpu, memory=resources.memory, gpu=resources.gpu)
+    platform = platform or ("FARGATE" if container.ephemeral_storage_gib else None)
+    return Needs(
+        platform=platform,
+        vcpu=resources.vcpu,
+        memory=resources.memory,
+        gpu=resources.gpu,
+        architecture=container.architecture,
+    )
 
 
 def _digest(value: Any, length: int) -> str:
@@ -269,15 +276,16 @@ def _definition(
         if grant is None:
             return None
         execution_role_arn = grant.execution_role_arn  # the one role that may read them
+    # A launch that names no platform runs on its queue's.
+    platform = request.container.platform or decision.platform or EC2
     return JobDefinitionSpec(
         image=request.container.image,
         job_role_arn=role_arn,
-        # A launch that names no platform runs on its queue's.
-        platform=request.container.platform or decision.platform or EC2,
+        platform=platform,
         execution_role_arn=execution_role_arn,
         log_group=settings.job_log_group,
         secrets=JobDefinitionSpec.secrets_of(request),
-        container_properties=definition_properties(request, settings),
+        container_properties=definition_properties(request, settings, platform),
     )
 
 

@@ -45,6 +45,13 @@ def workload_problems(raw: Any, settings: Settings) -> list[Problem]:
             for name, what in EC2_ONLY.items()
             if container.get(name)
         ]
+    elif container.get("ephemeralStorageGiB") is not None:
+        ec2 = [name for name in EC2_ONLY if container.get(name)]
+        if container.get("platform") == "EC2" or ec2:
+            asked = ", ".join(ec2) or "platform EC2"
+            problems.append(
+                Problem(field="container.ephemeralStorageGiB", message=f"Fargate only, and {asked} is EC2 only")
+            )
     shm, memory = _at(container, "sharedMemoryMiB"), _at(container, "resources", "memory")
     memory = 2048 if memory is None else memory
     if isinstance(shm, int) and isinstance(memory, int) and shm > memory:
@@ -80,11 +87,16 @@ def _mount_problems(container: dict, project: str, settings: Settings) -> list[P
     return problems
 
 
-def definition_properties(request: LaunchRequest, settings: Settings) -> dict[str, Any]:
-    """The job definition's containerProperties for the launch's mounts and Linux parameters
-    (each key only when asked for: a launch without them keeps its definition)."""
+def definition_properties(request: LaunchRequest, settings: Settings, platform: str) -> dict[str, Any]:
+    """The job definition's containerProperties for the launch's mounts, Linux parameters and
+    Fargate's architecture and storage (each key only when asked for: a launch without them keeps
+    its definition). On EC2 the architecture is the instance's: routing chose a queue that has it."""
     container = request.container
     properties: dict[str, Any] = {}
+    if platform == "FARGATE" and container.architecture:
+        properties["runtimePlatform"] = {"operatingSystemFamily": "LINUX", "cpuArchitecture": container.architecture}
+    if platform == "FARGATE" and container.ephemeral_storage_gib:
+        properties["ephemeralStorage"] = {"sizeInGiB": container.ephemeral_storage_gib}
     linux: dict[str, Any] = {}
     if container.shared_memory_mib:
         linux["sharedMemorySize"] = container.shared_memory_mib

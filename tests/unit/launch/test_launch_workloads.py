@@ -233,3 +233,55 @@ def test_a_ulimit_keeps_soft_within_hard_and_hard_within_the_documented_maximum(
     [(field, message)] = problems_of(detail(container={"image": "busybox", "ulimits": ulimits}))
     assert field == "container.ulimits"
     assert message == "nofile: soft 10 is above hard 5; nproc: at most 1048576"
+
+
+def test_an_arm64_launch_routes_only_to_a_queue_with_arm64_instances():
+    from batchlane.deployment.capabilities import environment_capabilities, queue_capabilities
+    from batchlane.launch.planner import routing_needs
+    from batchlane.routing import Queue, RoutingTable, Rule
+
+    def caps(*types):
+        return queue_capabilities([environment_capabilities(False, list(types), 256, False)])
+
+    table = RoutingTable(
+        (
+            Queue("intel", ("default",), capabilities=caps("m6i")),
+            Queue("graviton", ("default",), capabilities=caps("m7g")),
+        ),
+        (Rule("0001", ("default",)),),
+    )
+    for launch_id in ("a", "b", "c", "d"):
+        arm, _, _ = validate(
+            detail(launchId=launch_id, container={"image": "busybox", "architecture": "ARM64"}), SETTINGS
+        )
+        intel, _, _ = validate(
+            detail(launchId=launch_id, container={"image": "busybox", "architecture": "X86_64"}), SETTINGS
+        )
+        assert decide(table, "p", "d", "w", key=launch_id, needs=routing_needs(arm)).queue == "graviton"
+        assert decide(table, "p", "d", "w", key=launch_id, needs=routing_needs(intel)).queue == "intel"
+
+
+def test_fargate_gets_its_architecture_and_storage_in_the_definition_and_ec2_refuses_storage():
+    container = {"image": "busybox", "platform": "FARGATE", "architecture": "ARM64", "ephemeralStorageGiB": 50}
+    register = planned(detail(container=container)).definition.register_request()
+    assert register["containerProperties"]["runtimePlatform"] == {
+        "operatingSystemFamily": "LINUX",
+        "cpuArchitecture": "ARM64",
+    }
+    assert register["containerProperties"]["ephemeralStorage"] == {"sizeInGiB": 50}
+    assert api_problems("RegisterJobDefinition", register) == "" and batch_rules.definition_problems(register) == []
+    refused = detail(container={"image": "busybox", "platform": "EC2", "ephemeralStorageGiB": 50})
+    assert [f for f, _ in problems_of(refused)] == ["container.ephemeralStorageGiB"]
+    assert [f for f, _ in problems_of(detail(container={"image": "busybox", "ephemeralStorageGiB": 20}))] == [
+        "container.ephemeralStorageGiB"
+    ]
+
+
+def test_a_queue_items_architectures_round_trip_and_a_bad_one_is_named():
+    from batchlane.routing import Capabilities, Queue
+    from batchlane.routing.items import MalformedItem, queue_from_item, queue_item
+
+    queue = Queue("q", ("default",), capabilities=Capabilities("EC2", architectures=("ARM64",)))
+    assert queue_from_item("q", queue_item(queue)).capabilities.architectures == ("ARM64",)
+    with pytest.raises(MalformedItem, match="capabilities.architectures must be a list of X86_64, ARM64"):
+        queue_from_item("q", {"attributes": ["a"], "capabilities": {"architectures": ["SPARC"]}})
