@@ -239,13 +239,25 @@ class InputsLocation(_Contract):
     ] = None
 
 
+LAUNCH_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+MAX_DEPENDENCIES = 20  # Batch's most dependsOn entries
+
+
+class After(_Contract):
+    launch_id: Annotated[str, Field(alias="launchId", pattern=LAUNCH_ID_PATTERN)]
+    type: Annotated[
+        Literal["ALL", "N_TO_N"],
+        Field(description="ALL: after that launch succeeded; N_TO_N (two maps of one size): child i after its child i"),
+    ] = "ALL"
+
+
 class LaunchRequest(_Contract):
     """The detail of a "Task Launch Requested" event (docs/launch-event.md). Types are strict: a
     value of the wrong JSON type is refused, never converted."""
 
     launch_id: Annotated[
         str,
-        Field(alias="launchId", pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$", description="client idempotency key"),
+        Field(alias="launchId", pattern=LAUNCH_ID_PATTERN, description="client idempotency key"),
     ]
     project: Name
     domain: Name
@@ -313,6 +325,13 @@ class LaunchRequest(_Contract):
     propagate_tags: Annotated[
         bool, Field(alias="propagateTags", description="copy the job's tags to its ECS tasks")
     ] = True
+    after: Annotated[
+        list[After],
+        Field(
+            max_length=MAX_DEPENDENCIES,
+            description="launches of the caller's team, already launched, this one waits for (Batch dependsOn)",
+        ),
+    ] = []
     queue_hint: Annotated[
         str | None,
         Field(

@@ -156,6 +156,7 @@ class LaunchPlan:
     chunks: Chunks  # one chunk: an unchunked launch, submitted as it always was
     index_key: str | None = None  # inputs.idx beside inputs_key (map tasks)
     index_body: bytes | None = None
+    depends_on: tuple[dict[str, str], ...] = ()  # the launches it waits for (batchlane.launch.dependencies)
 
     @property
     def launch_id(self) -> str:
@@ -197,6 +198,8 @@ class LaunchPlan:
             request["schedulingPriorityOverride"] = self.request.scheduling_priority
         if self.request.parameters:
             request["parameters"] = dict(self.request.parameters)
+        if self.depends_on:
+            request["dependsOn"] = [dict(d) for d in self.depends_on]
         return request
 
 

@@ -11,6 +11,7 @@ from pydantic_core import ErrorDetails
 from batchlane.common.secrets import SECRET_REFERENCE, granting
 from batchlane.common.settings import Settings
 from batchlane.common.tenancy import Producer, launch_prefix, s3_uri
+from batchlane.launch.dependencies import after_problems
 from batchlane.launch.models import LaunchRequest
 from batchlane.launch.problems import LAUNCH_ID_CHARS, Problem, bounded_problems, quoted
 from batchlane.launch.workload import REFUSED_FIELDS, workload_problems
@@ -310,7 +311,7 @@ def validate(
     reported = {p.field for p in problems}
     checks = role_problems + policy_problems(raw, settings) + dot_name_problems(raw)
     checks += inputs_location_problems(raw, settings, bucket) + secrets_problems(raw, settings)
-    checks += workload_problems(raw, settings)
+    checks += workload_problems(raw, settings) + after_problems(raw)
     # One answer per field: a value the schema already refused is not reported twice.
     problems = problems + [p for p in checks if p.field not in reported]
     return (request if not problems else None), role, bounded_problems(problems)
