@@ -57,3 +57,9 @@ def test_a_dependency_batch_or_tenancy_would_refuse_is_rejected_with_its_reason(
     result = svc.handle(genomics(launchId="B", after=after, **extra), GENOMICS)
     assert result["outcome"] == "rejected"
     assert any(message in m and f.startswith("after[") for f, m in problems(result)), problems(result)
+
+
+def test_a_dependant_batch_failed_for_its_predecessor_is_classed_so():
+    from batchlane.status.failures import DEPENDENCY_FAILED, classify
+
+    assert classify("Dependent Job failed", None, None) == DEPENDENCY_FAILED
