@@ -30,6 +30,7 @@ WORD_STATS = load_scenario(EXAMPLES / "word-stats.yaml")
 WORD_STATS_LAUNCH = yaml.safe_load((EXAMPLES / "word-stats-launch.yaml").read_text())
 SLEEPER = "e2e/sleeper:1"  # prints a line, then sleeps for a minute unless stopped
 ENV_PRINTER = "e2e/env:1"  # prints the variables a job gets, as JSON
+NAP = "e2e/nap:1"  # naps a little longer for child 0 than for child 1, then exits 0
 VOLUME_WRITER = "e2e/volume:1"  # writes its index to the mounted volume; prints its nofile limits
 SECRET_READER = "e2e/secret:1"  # prints a digest of its DB_PASSWORD, never the value
 PRINTED = (
@@ -54,6 +55,11 @@ SCENARIO = parse_scenario(
                 "{python}",
                 "-c",
                 "import hashlib, os; print('digest', hashlib.sha256(os.environ['DB_PASSWORD'].encode()).hexdigest())",
+            ],
+            NAP: [
+                "{python}",
+                "-c",
+                "import os, time; time.sleep(1.5 - 1.4 * int(os.environ.get('AWS_BATCH_JOB_ARRAY_INDEX', 0)))",
             ],
             VOLUME_WRITER: [
                 "{python}",
@@ -256,3 +262,21 @@ def test_a_map_writes_to_a_mounted_volume_with_its_ulimits(sandbox):
     job = sandbox.executor.job_of_launch("e2e-volume")
     streams = {e["detail"]["container"].get("logStreamName") for _, _, e in job.history} - {None}
     assert {line for s in streams for line in log_lines(sandbox, s)} == {"nofile 256 512"}
+
+
+def test_map_b_after_map_a_n_to_n_starts_child_i_after_as_child_i(sandbox):
+    nap = {"image": NAP}
+    sandbox.put_launch(task("e2e-map-a", container=nap, inputs=[{"i": 0}, {"i": 1}]))
+    wait_for(lambda: sandbox.launch_record("e2e-map-a") and sandbox.launch_record("e2e-map-a").job_id)
+    after = [{"launchId": "e2e-map-a", "type": "N_TO_N"}]
+    sandbox.put_launch(task("e2e-map-b", container=nap, inputs=[{"i": 0}, {"i": 1}], after=after))
+    assert finished(sandbox, "e2e-map-b")["phase"] == "succeeded"
+
+    def ran(launch_id):  # child -> (started, stopped) of its one attempt, as Batch's events say
+        job = sandbox.executor.job_of_launch(launch_id)
+        ends = [e["detail"] for _, i, e in job.history if i is not None and e["detail"]["status"] == "SUCCEEDED"]
+        return {d["arrayProperties"]["index"]: (d["startedAt"], d["stoppedAt"]) for d in ends}
+
+    a, b = ran("e2e-map-a"), ran("e2e-map-b")
+    assert all(b[i][0] >= a[i][1] for i in (0, 1)), (a, b)  # child i starts once A's child i succeeded
+    assert b[1][0] < a[0][1]  # and not once all of A did: child 1 of A ends first

@@ -41,9 +41,11 @@ from batchlane.sandbox import simulate
 from batchlane.sandbox.executor import BatchExecutor
 from batchlane.sandbox.executor_plan import TERMINAL, ScheduledAction, SimulatedJob, Timeline
 from batchlane.sandbox.local_execution import (
+    DEPENDENCY_FAILED,
     LocalExecution,
     SecretUnavailable,
     Submission,
+    dependency_state,
     secret_values,
     submission_of,
 )
@@ -77,6 +79,7 @@ class LocalChild:
     process: subprocess.Popen | None = None
     stop_reason: str | None = None  # why its process is being stopped (timeout, TerminateJob)
     done: bool = False
+    dependency: str = "ready"  # of the jobs it waits for (dependsOn): ready, waiting or failed
 
 
 @dataclass
@@ -203,6 +206,9 @@ class LocalBatchExecutor(BatchExecutor):
                 if local.job.terminated is not None:
                     self._waiting.remove(entry)
                     continue
+                child.dependency = self._dependency(local, child)
+                if child.dependency == "waiting":  # Batch keeps it PENDING; others may go ahead
+                    continue
                 capacity = self._queue_vcpus(local.queue)
                 need = min(local.submission.vcpus, capacity)  # a job bigger than its queue runs alone
                 used = self._vcpus_in_use.get(local.queue, 0.0)
@@ -215,6 +221,14 @@ class LocalBatchExecutor(BatchExecutor):
                 self.peak_running = max(self.peak_running, self.running)
                 admitted.append(entry)
         return admitted
+
+    def _dependency(self, local: LocalJob, child: LocalChild) -> str:
+        finals = {
+            job_id: [other.job.children_final.get(i) for i in range(other.job.size)]
+            for job_id, _ in local.submission.depends_on
+            if (other := self.local.get(job_id)) is not None
+        }
+        return dependency_state(local.submission.depends_on, child.index, finals)
 
     def _release(self, local: LocalJob) -> None:
         with self._lock:
@@ -254,6 +268,11 @@ class LocalBatchExecutor(BatchExecutor):
                 self._release(local)
                 return
             self._emit(local, child.index, self._advance(local, child, {"STARTING"}))
+        if child.dependency == "failed":  # Batch fails it unrun (here: one attempt that never starts)
+            attempt.plan, attempt.reason = AttemptPlan(outcome="nostart"), DEPENDENCY_FAILED
+            attempt.start_error = DEPENDENCY_FAILED
+            self._ended(local, child)
+            return
         workdir = tempfile.mkdtemp(prefix="batchlane-job-")  # a fresh filesystem per attempt, as a container has
         try:
             argv = self.execution.argv(local.submission.image, local.submission.command)
@@ -360,7 +379,7 @@ class LocalBatchExecutor(BatchExecutor):
                 return
             retry = (
                 attempt.plan.failed
-                and attempt.reason != TIMEOUT_REASON  # Batch does not retry a timeout
+                and attempt.reason not in (TIMEOUT_REASON, DEPENDENCY_FAILED)  # Batch retries neither
                 and len(child.attempts) < max(1, job.record.attempts)
             )
             if retry:

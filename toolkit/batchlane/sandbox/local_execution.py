@@ -67,6 +67,7 @@ class Submission:
     secrets: tuple[tuple[str, str], ...] = ()  # (variable, valueFrom): ECS reads them when the container starts
     mounts: tuple[tuple[str, str], ...] = ()  # (volume, containerPath)
     ulimits: tuple[tuple[str, int, int], ...] = ()  # (name, soft, hard)
+    depends_on: tuple[tuple[str, str], ...] = ()  # (job id, "N_TO_N" or "")
 
     def limit_process(self) -> None:
         """In the child before it runs: the job's ulimits, as far as this process may raise them."""
@@ -148,4 +149,26 @@ def submission_of(account: str, region: str, job_id: str) -> Submission:
         secrets=tuple((s["name"], s["valueFrom"]) for s in props.get("secrets", [])),
         mounts=tuple((m["sourceVolume"], m["containerPath"]) for m in props.get("mountPoints", [])),
         ulimits=tuple((u["name"], u["softLimit"], u["hardLimit"]) for u in props.get("ulimits", [])),
+        depends_on=tuple((d["jobId"], d.get("type") or "") for d in job.depends_on or []),
     )
+
+
+DEPENDENCY_FAILED = "Dependent Job failed"  # Batch's statusReason of a job whose dependency failed
+
+
+def dependency_state(
+    depends_on: tuple[tuple[str, str], ...], index: int, finals: Mapping[str, list[str | None]]
+) -> str:
+    """``ready``, ``waiting`` or ``failed`` for child ``index`` of a job with ``depends_on``, from the
+    final status of each child of the jobs it waits for (``finals``: job id -> per child, None while
+    it runs; a job not run here is taken as done). N_TO_N waits for the same child; else for all."""
+    for job_id, kind in depends_on:
+        final = finals.get(job_id)
+        if final is None:
+            continue
+        statuses = final[index : index + 1] if kind == "N_TO_N" else final
+        if "FAILED" in statuses:
+            return "failed"
+        if None in statuses:
+            return "waiting"
+    return "ready"
