@@ -8,6 +8,7 @@ What the rest of the stack reads from :class:`BatchCompute`:
 * ``job_queues``      config queue name -> Batch job queue (physical name ``config.queue_name(q)``)
 * ``job_roles``       config role name -> IAM role jobs run as (trusted by ``ecs-tasks.amazonaws.com``)
 * ``execution_role``  the Fargate / awslogs execution role every job definition carries
+* ``secrets_execution_roles``  grant name -> the execution role of a job with that grant's secrets
 * ``passable_role_arns``  exactly the roles the launcher may ``iam:PassRole`` (RegisterJobDefinition)
 * ``default_role_arn``    ``config.defaultRole`` as an ARN (``None`` when no default is configured)
 * ``log_group``       the ``awslogs`` group of every job (``/aws/batch/<prefix>``)
@@ -25,6 +26,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from batchlane.common.secrets import SecretGrant
 from batchlane.common.tenancy import DATA_PREFIX, patterns_overlap
 from batchlane.deployment.config import (
     ComputeEnvironmentConfig,
@@ -36,6 +38,7 @@ from batchlane.deployment.config import (
     JobRoleConfig,
 )
 from stacks.runtime import log_retention
+from stacks.workloads import grant_secret_reads, grant_volume_mounts
 
 # The two kinds made here (their common interface, IManagedComputeEnvironment, declares a vpc_subnets
 # that neither class has in aws-cdk-lib's Python types).
@@ -57,11 +60,16 @@ class BatchCompute(Construct):
         self.vpc, self.subnets, self.security_groups = self._network(config)
         self.log_group_name = config.job_log_group
         self.log_group: logs.ILogGroup = self._job_log_group(config)
-        self.execution_role: iam.IRole = self._execution_role(config)
+        self.execution_role: iam.IRole = self._execution_role("ExecutionRole", config.execution_role_name)
+        self.secrets_execution_roles: dict[str, iam.IRole] = {
+            g.name: self._execution_role(f"ExecutionRole-{g.name}", config.secrets_execution_role_name(g), g)
+            for g in config.secrets_allowed
+        }
         self.job_roles: dict[str, iam.IRole] = {r.name: self._job_role(r) for r in config.job_roles}
         self.passable_role_arns: list[str] = (
             [r.role_arn for r in self.job_roles.values()]
             + [self.execution_role.role_arn]
+            + [r.role_arn for r in self.secrets_execution_roles.values()]
             + list(config.allowed_role_arns)
         )
         self.default_role_arn: str | None = None
@@ -86,13 +94,14 @@ class BatchCompute(Construct):
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,  # a fixed name (see stacks/state.py)
         )
 
-    def _execution_role(self, config: DeploymentConfig) -> iam.IRole:
+    def _execution_role(self, id: str, name: str, secrets: SecretGrant | None = None) -> iam.IRole:
+        what = f"and the secrets of grant {secrets.name!r} for its jobs" if secrets else "for every job"
         role = iam.Role(
             self,
-            "ExecutionRole",
-            role_name=config.execution_role_name,
+            id,
+            role_name=name,
             assumed_by=_ecs_tasks(),
-            description="batchlane: ECS task execution role (image pull from ECR, awslogs) for every job",
+            description=f"batchlane: ECS task execution role (image pull from ECR, awslogs) {what}",
         )
         # Least-privilege equivalent of AmazonECSTaskExecutionRolePolicy: pull images from ECR
         # repositories of this account and region, write to the job log group only.
@@ -111,6 +120,8 @@ class BatchCompute(Construct):
             )
         )
         self.log_group.grant_write(role)
+        if secrets is not None:
+            grant_secret_reads(role, secrets)
         return role
 
     def _job_role(self, role_config: JobRoleConfig) -> iam.IRole:
@@ -152,6 +163,7 @@ class BatchCompute(Construct):
                     resources=[f"arn:{Aws.PARTITION}:s3:::{uri.removeprefix('s3://')}*" for uri in shared],
                 )
             )
+        grant_volume_mounts(role, projects, self.config.volumes)
         if self.data_bucket.encryption_key is not None:
             self.data_bucket.encryption_key.grant_encrypt_decrypt(role)
         return role

@@ -127,7 +127,7 @@ def _only(actions: list[str], allowed: Iterable[str]) -> bool:
 
 def _resource_reasons() -> list[ResourceReason]:
     """The first that matches a wildcard resource (and its actions) gives the reason."""
-    return _data_reasons() + _compute_reasons()
+    return _data_reasons() + _compute_reasons() + _secret_reasons()
 
 
 def _data_reasons() -> list[ResourceReason]:
@@ -199,6 +199,32 @@ def _compute_reasons() -> list[ResourceReason]:
             ),
             "Batch job ids are generated at submit time, so actions on the jobs batchlane submits (tag on "
             "create, cancel/terminate on abort) name job/*; SubmitJob itself is limited to batchlane's queues.",
+        ),
+    ]
+
+
+def _secret_reasons() -> list[ResourceReason]:
+    """A secretsAllowed grant's patterns on its own execution role (stacks/workloads.py)."""
+    reason = (
+        "A secretsAllowed pattern of the deployment configuration (reviewed with it): ECS reads these secrets "
+        "into the containers of the grant's projects with the grant's own execution role, which reads nothing else."
+    )
+    return [
+        (
+            lambda r, a: (
+                re.fullmatch(rf"arn:<AWS::Partition>:ssm:{_REGION}:<AWS::AccountId>:parameter/[A-Za-z0-9_.*?/-]+", r)
+                is not None
+                and _only(a, ("ssm:GetParameters",))
+            ),
+            reason,
+        ),
+        (
+            lambda r, a: (
+                re.fullmatch(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@*?-]+", r)
+                is not None
+                and _only(a, ("secretsmanager:GetSecretValue",))
+            ),
+            reason,
         ),
     ]
 

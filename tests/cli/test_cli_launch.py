@@ -155,3 +155,41 @@ def test_the_command_line_starts_without_boto3_or_pydantic():
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "lambdas"), str(ROOT / "toolkit"), str(ROOT)])}
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_workload_flags_make_the_issue_28_fields():
+    detail = detail_of(
+        *FLAGS,
+        "--secret",
+        "DB=ssm:/g/db",
+        "--mount",
+        "reference:/ref:ro",
+        "--mount",
+        "scratch:/work",
+        "--shm",
+        "4096",
+        "--ulimit",
+        "nofile=1024:4096",
+        "--ulimit",
+        "core=0",
+        "--init",
+        "--arch",
+        "ARM64",
+        "--after",
+        "a-1",
+        "--after",
+        "a-2:N_TO_N",
+    )
+    assert detail["after"] == [{"launchId": "a-1"}, {"launchId": "a-2", "type": "N_TO_N"}]
+    container = detail["container"]
+    assert container["secrets"] == {"DB": "ssm:/g/db"}
+    assert container["mounts"] == [
+        {"volume": "reference", "path": "/ref", "readOnly": True},
+        {"volume": "scratch", "path": "/work"},
+    ]
+    assert container["ulimits"] == {"nofile": {"soft": 1024, "hard": 4096}, "core": {"soft": 0, "hard": 0}}
+    assert (container["sharedMemoryMiB"], container["initProcessEnabled"], container["architecture"]) == (
+        4096,
+        True,
+        "ARM64",
+    )

@@ -6,9 +6,11 @@ running ones."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
+import uuid
 
 import pytest
 import yaml
@@ -28,6 +30,9 @@ WORD_STATS = load_scenario(EXAMPLES / "word-stats.yaml")
 WORD_STATS_LAUNCH = yaml.safe_load((EXAMPLES / "word-stats-launch.yaml").read_text())
 SLEEPER = "e2e/sleeper:1"  # prints a line, then sleeps for a minute unless stopped
 ENV_PRINTER = "e2e/env:1"  # prints the variables a job gets, as JSON
+NAP = "e2e/nap:1"  # naps a little longer for child 0 than for child 1, then exits 0
+VOLUME_WRITER = "e2e/volume:1"  # writes its index to the mounted volume; prints its nofile limits
+SECRET_READER = "e2e/secret:1"  # prints a digest of its DB_PASSWORD, never the value
 PRINTED = (
     "AWS_BATCH_JOB_ID",
     "AWS_BATCH_JOB_ATTEMPT",
@@ -46,6 +51,22 @@ SCENARIO = parse_scenario(
         "imageMap": {
             **{k: list(v) for k, v in WORD_STATS.image_map.items()},
             SLEEPER: ["{python}", "-c", "import time; print('sleeping', flush=True); time.sleep(60)"],
+            SECRET_READER: [
+                "{python}",
+                "-c",
+                "import hashlib, os; print('digest', hashlib.sha256(os.environ['DB_PASSWORD'].encode()).hexdigest())",
+            ],
+            NAP: [
+                "{python}",
+                "-c",
+                "import os, time; time.sleep(1.5 - 1.4 * int(os.environ.get('AWS_BATCH_JOB_ARRAY_INDEX', 0)))",
+            ],
+            VOLUME_WRITER: [
+                "{python}",
+                "-c",
+                "import os, resource; i = os.environ['AWS_BATCH_JOB_ARRAY_INDEX'];"
+                " open(f'ref/child-{i}', 'w').write(i); print('nofile', *resource.getrlimit(resource.RLIMIT_NOFILE))",
+            ],
             ENV_PRINTER: [
                 "{python}",
                 "-c",
@@ -205,3 +226,57 @@ def test_an_abort_stops_the_running_processes(sandbox):
     assert sandbox.executor.processes("e2e-abort-local") == []
     # The stopped children's FAILED events follow the aborted phase (as at Batch).
     wait_for(lambda: [c["status"] for c in sandbox.status("e2e-abort-local")["children"]] == ["FAILED"] * 3)
+
+
+def test_a_job_reads_a_secret_whose_value_appears_in_no_event_record_or_log(sandbox):
+    value = f"pw-{uuid.uuid4().hex}"
+    name = "/batchlane-dev/genomics/db-password"  # config/dev.yaml allows /batchlane-dev/genomics/* to genomics
+    sandbox.session.client("ssm").put_parameter(Name=name, Value=value, Type="SecureString")
+    secrets = {"DB_PASSWORD": f"ssm:{name}"}
+    sandbox.put_launch(task("e2e-secret", project="genomics", container={"image": SECRET_READER, "secrets": secrets}))
+    status = finished(sandbox, "e2e-secret")
+    assert status["phase"] == "succeeded"
+    job = sandbox.executor.job_of_launch("e2e-secret")
+    assert job.definition["containerProperties"]["secrets"] == [{"name": "DB_PASSWORD", "valueFrom": name}]
+    assert job.definition["containerProperties"]["executionRoleArn"].endswith("/batchlane-dev-execution-genomics")
+    streams = {e["detail"]["container"].get("logStreamName") for _, _, e in job.history} - {None}
+    lines = [line for stream in streams for line in log_lines(sandbox, stream)]
+    assert f"digest {hashlib.sha256(value.encode()).hexdigest()}" in lines  # the container had the value
+    table = sandbox.config.table_name("executions")
+    items = sandbox.session.client("dynamodb").scan(TableName=table)["Items"]
+    seen = json.dumps([e for _, _, e in job.history]) + json.dumps(items) + "\n".join(lines) + json.dumps(status)
+    assert value not in seen
+
+
+def test_a_map_writes_to_a_mounted_volume_with_its_ulimits(sandbox):
+    container = {
+        "image": VOLUME_WRITER,
+        "mounts": [{"volume": "scratch", "path": "/ref"}],  # the sandbox: ./ref in the job's working directory
+        "ulimits": {"nofile": {"soft": 256, "hard": 512}},
+    }
+    sandbox.put_launch(task("e2e-volume", project="genomics", container=container, inputs=[{"i": 0}, {"i": 1}]))
+    status = finished(sandbox, "e2e-volume")
+    assert status["phase"] == "succeeded"
+    volume = os.path.join(sandbox.executor.volumes, "scratch")
+    assert sorted(os.listdir(volume)) == ["child-0", "child-1"]  # one volume, both children wrote to it
+    job = sandbox.executor.job_of_launch("e2e-volume")
+    streams = {e["detail"]["container"].get("logStreamName") for _, _, e in job.history} - {None}
+    assert {line for s in streams for line in log_lines(sandbox, s)} == {"nofile 256 512"}
+
+
+def test_map_b_after_map_a_n_to_n_starts_child_i_after_as_child_i(sandbox):
+    nap = {"image": NAP}
+    sandbox.put_launch(task("e2e-map-a", container=nap, inputs=[{"i": 0}, {"i": 1}]))
+    wait_for(lambda: sandbox.launch_record("e2e-map-a") and sandbox.launch_record("e2e-map-a").job_id)
+    after = [{"launchId": "e2e-map-a", "type": "N_TO_N"}]
+    sandbox.put_launch(task("e2e-map-b", container=nap, inputs=[{"i": 0}, {"i": 1}], after=after))
+    assert finished(sandbox, "e2e-map-b")["phase"] == "succeeded"
+
+    def ran(launch_id):  # child -> (started, stopped) of its one attempt, as Batch's events say
+        job = sandbox.executor.job_of_launch(launch_id)
+        ends = [e["detail"] for _, i, e in job.history if i is not None and e["detail"]["status"] == "SUCCEEDED"]
+        return {d["arrayProperties"]["index"]: (d["startedAt"], d["stoppedAt"]) for d in ends}
+
+    a, b = ran("e2e-map-a"), ran("e2e-map-b")
+    assert all(b[i][0] >= a[i][1] for i in (0, 1)), (a, b)  # child i starts once A's child i succeeded
+    assert b[1][0] < a[0][1]  # and not once all of A did: child 1 of A ends first

@@ -61,3 +61,25 @@ def test_the_template_is_rendered_without_being_changed(tasks):
     command = launch_detail(tasks.single, PREFIX, None, metadata("n0")).detail["container"]["command"]
     assert f"{PREFIX}/inputs.pb" in command and f"{PREFIX}/0" in command
     assert list(tasks.single.container.args) == before and "{{.input}}" in before
+
+
+def test_secret_requests_become_secrets_in_the_variables_flytekit_reads(tasks):
+    from flytekit.core.context_manager import SecretsManager
+    from flytekit.models.security import Secret
+
+    template = serialized_tasks().single
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:genomics/api-AbCdEf"
+    requests = [
+        Secret(group="genomics", key="db_password"),
+        Secret(group=arn, key="token"),
+        Secret(group=arn, env_var="API"),
+    ]
+    template._security_context = SecurityContext(secrets=requests)
+    secrets = launch_detail(template, PREFIX, None, metadata("n0")).detail["container"]["secrets"]
+    names = SecretsManager()
+    assert secrets == {
+        names.get_secrets_env_var("genomics", "db_password"): "ssm:/genomics/db_password",
+        names.get_secrets_env_var(arn, "token"): f"secretsmanager:{arn}:token",
+        "API": f"secretsmanager:{arn}",
+    }
+    assert names.get_secrets_env_var("genomics", "db_password") == "_FSEC_GENOMICS_DB_PASSWORD"

@@ -5,9 +5,11 @@ Parameter names (relative to the prefix), written by the CDK stack and editable 
 ``job-log-group``, ``routing-cache-seconds``, ``limits`` (JSON object), ``region``; tenancy
 (batchlane.common.tenancy, docs/security.md): ``producers`` (JSON ``{"teams": [...]}``),
 ``job-role-projects`` (JSON ``{roleArn: [project pattern, ...]}``), ``inputs-locations`` (JSON
-``[{"projects": [...], "uri": "s3://bucket/prefix/"}]``). An absent tenancy parameter means what a
-deployment before tenancy did: no teams (anyone may launch and abort), every role for every
-project, no inputs outside a launch's own prefix.
+``[{"projects": [...], "uri": "s3://bucket/prefix/"}]``), ``secrets-allowed`` (JSON
+``[{"name", "projects", "valueFrom", "executionRoleArn"}]``, batchlane.common.secrets), ``volumes``
+(JSON ``[{"name", "projects", "efs", "readOnly"}]``, batchlane.common.volumes). An absent
+tenancy parameter means what a deployment before tenancy did: no teams (anyone may launch and
+abort), every role for every project, no inputs outside a launch's own prefix, no secrets.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
+from batchlane.common.secrets import SECRET_ACCESS, SecretAccess
 from batchlane.common.tenancy import INPUTS_GRANTS, ROLE_PROJECTS, InputsLocationGrant, Tenancy, json_list
+from batchlane.common.volumes import VOLUME_GRANTS, VolumeGrant
 
 
 class Limits(BaseModel):
@@ -82,6 +86,8 @@ class Settings:
     # role ARN -> the project patterns it serves; None (no parameter): every role serves every project.
     role_projects: dict[str, tuple[str, ...]] | None = None
     inputs_locations: tuple[InputsLocationGrant, ...] = ()
+    secrets_allowed: tuple[SecretAccess, ...] = ()  # none: a launch may name no secret
+    volumes: tuple[VolumeGrant, ...] = ()  # none: a launch may mount nothing
 
     @classmethod
     def from_parameters(cls, params: dict[str, str]) -> Settings:
@@ -97,6 +103,8 @@ class Settings:
             "producers",
             "job-role-projects",
             "inputs-locations",
+            "secrets-allowed",
+            "volumes",
         }
         values: dict = {}
         for name, value in params.items():
@@ -121,6 +129,10 @@ class Settings:
                     }
                 elif name == "inputs-locations":
                     values["inputs_locations"] = tuple(json_list(INPUTS_GRANTS, value, name))
+                elif name == "secrets-allowed":
+                    values["secrets_allowed"] = tuple(json_list(SECRET_ACCESS, value, name))
+                elif name == "volumes":
+                    values["volumes"] = tuple(json_list(VOLUME_GRANTS, value, name))
                 else:
                     values[name.replace("-", "_")] = value.strip() or None
             except ValueError as exc:

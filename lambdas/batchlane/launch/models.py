@@ -20,6 +20,8 @@ from batchlane.common.event_types import (
     LAUNCHED,
     event_id,
 )
+from batchlane.common.secrets import SECRET_REFERENCE, SECRET_REFERENCE_CHARS
+from batchlane.common.volumes import VOLUME_NAME
 from batchlane.launch.images import IMAGE_REFERENCE, IMAGE_REFERENCE_CHARS, image_reference_problem
 from batchlane.launch.problems import (
     LAUNCH_ID_CHARS,
@@ -83,6 +85,22 @@ def _env_name(name: str) -> str:
 EnvName = Annotated[str, AfterValidator(_env_name)]
 
 
+def _secret_reference(reference: str) -> str:
+    if len(reference) > SECRET_REFERENCE_CHARS or not re.fullmatch(SECRET_REFERENCE, reference):
+        raise ValueError(
+            f"{quoted(reference)} is not a secret reference "
+            "(ssm:/<parameter path> or secretsmanager:<secret ARN>[:<JSON key>])"
+        )
+    return reference
+
+
+SecretReference = Annotated[
+    str,
+    AfterValidator(_secret_reference),
+    Field(json_schema_extra={"pattern": f"^({SECRET_REFERENCE})$", "maxLength": SECRET_REFERENCE_CHARS}),
+]
+
+
 class _Model(BaseModel):
     # Unknown fields are errors: a misspelt "retry" must not silently mean "no retries".
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
@@ -109,6 +127,30 @@ class Resources(_Contract):
     gpu: Annotated[int, Field(ge=0, le=16, description="GPUs per child (EC2 only)")] = 0
 
 
+# The ulimits a launch may set, and the most each may be (docs/launch-event.md#volumes-and-linux-parameters):
+# what training and data loading ask for; nothing that changes how the host schedules (rtprio, nice).
+ULIMITS = {"nofile": 1_048_576, "memlock": 2**31 - 1, "stack": 2**31 - 1, "core": 2**31 - 1, "nproc": 1_048_576}
+TMPFS_OPTIONS = ("ro", "rw", "nosuid", "nodev", "noexec", "exec", "noatime")
+ContainerPath = Annotated[str, Field(pattern=r"^/[A-Za-z0-9_.@+=-]+(/[A-Za-z0-9_.@+=-]+)*$", max_length=4096)]
+
+
+class Ulimit(_Contract):
+    soft: Annotated[int, Field(ge=0)]
+    hard: Annotated[int, Field(ge=0)]
+
+
+class Tmpfs(_Contract):
+    path: ContainerPath
+    size_mib: Annotated[int, Field(alias="sizeMiB", ge=1, le=1_048_576)]
+    mount_options: Annotated[list[Literal[TMPFS_OPTIONS]], Field(alias="mountOptions", max_length=7)] = []  # type: ignore[valid-type]
+
+
+class Mount(_Contract):
+    volume: Annotated[str, Field(pattern=VOLUME_NAME, description="a volume the deployment declares for the project")]
+    path: ContainerPath
+    read_only: Annotated[bool, Field(alias="readOnly")] = False
+
+
 class Container(_Contract):
     # Checked by image_reference_problem (which says what is wrong); the schema states the grammar.
     image: Annotated[
@@ -120,11 +162,52 @@ class Container(_Contract):
     ]
     command: Annotated[list[str], Field(max_length=256, description="empty: the image's default command")] = []
     environment: dict[EnvName, str] = {}
+    secrets: Annotated[
+        dict[EnvName, SecretReference],
+        Field(
+            max_length=100,
+            description="variable name -> secret reference, read by ECS when the container starts "
+            "(the value never passes through batchlane); allowed per project by the deployment (secretsAllowed)",
+        ),
+    ] = {}
     resources: Resources = Resources()
+    mounts: Annotated[list[Mount], Field(max_length=10, description="declared volumes to mount")] = []
+    shared_memory_mib: Annotated[
+        int | None, Field(alias="sharedMemoryMiB", ge=1, le=1_048_576, description="/dev/shm size (EC2 only)")
+    ] = None
+    tmpfs: Annotated[list[Tmpfs], Field(max_length=10, description="tmpfs mounts (EC2 only)")] = []
+    ulimits: Annotated[
+        dict[Literal[tuple(ULIMITS)], Ulimit],  # type: ignore[valid-type]
+        Field(description="nofile, memlock, stack, core, nproc (EC2 only)"),
+    ] = {}
+    init_process_enabled: Annotated[
+        bool, Field(alias="initProcessEnabled", description="run an init process that reaps zombies")
+    ] = False
+    architecture: Annotated[
+        Literal["X86_64", "ARM64"] | None,
+        Field(description="the image's CPU architecture: routed to queues with it (default: the queue's)"),
+    ] = None
+    ephemeral_storage_gib: Annotated[
+        int | None, Field(alias="ephemeralStorageGiB", ge=21, le=200, description="Fargate only: task storage")
+    ] = None
     platform: Annotated[
         Literal["EC2", "FARGATE"] | None,
         Field(description="default: the platform of the queue the launch is routed to (EC2 if unknown)"),
     ] = None
+
+    @field_validator("ulimits")
+    @classmethod
+    def _ulimits(cls, value: dict[str, Ulimit]) -> dict[str, Ulimit]:
+        problems = [f"{n}: soft {u.soft} is above hard {u.hard}" for n, u in value.items() if u.soft > u.hard]
+        problems += [f"{n}: at most {ULIMITS[n]}" for n, u in value.items() if u.hard > ULIMITS[n]]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    @property
+    def needs_ec2(self) -> bool:
+        """Asks for what Batch offers on EC2 only (shared memory, tmpfs, ulimits)."""
+        return bool(self.shared_memory_mib or self.tmpfs or self.ulimits)
 
     @field_validator("image")
     @classmethod
@@ -156,13 +239,25 @@ class InputsLocation(_Contract):
     ] = None
 
 
+LAUNCH_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+MAX_DEPENDENCIES = 20  # Batch's most dependsOn entries
+
+
+class After(_Contract):
+    launch_id: Annotated[str, Field(alias="launchId", pattern=LAUNCH_ID_PATTERN)]
+    type: Annotated[
+        Literal["ALL", "N_TO_N"],
+        Field(description="ALL: after that launch succeeded; N_TO_N (two maps of one size): child i after its child i"),
+    ] = "ALL"
+
+
 class LaunchRequest(_Contract):
     """The detail of a "Task Launch Requested" event (docs/launch-event.md). Types are strict: a
     value of the wrong JSON type is refused, never converted."""
 
     launch_id: Annotated[
         str,
-        Field(alias="launchId", pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$", description="client idempotency key"),
+        Field(alias="launchId", pattern=LAUNCH_ID_PATTERN, description="client idempotency key"),
     ]
     project: Name
     domain: Name
@@ -230,6 +325,13 @@ class LaunchRequest(_Contract):
     propagate_tags: Annotated[
         bool, Field(alias="propagateTags", description="copy the job's tags to its ECS tasks")
     ] = True
+    after: Annotated[
+        list[After],
+        Field(
+            max_length=MAX_DEPENDENCIES,
+            description="launches of the caller's team, already launched, this one waits for (Batch dependsOn)",
+        ),
+    ] = []
     queue_hint: Annotated[
         str | None,
         Field(

@@ -6,7 +6,7 @@ import hashlib
 import io
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from batchlane.common.chunks import Chunks
@@ -20,10 +20,12 @@ from batchlane.common.inputs import (
     INDEX_VARIABLE,
     write_jsonl,
 )
+from batchlane.common.secrets import granting, value_from
 from batchlane.common.settings import Settings
 from batchlane.common.tenancy import launch_prefix, outputs_prefix, s3_uri
 from batchlane.launch.models import LaunchRequest
 from batchlane.launch.problems import Problem
+from batchlane.launch.workload import definition_properties
 from batchlane.routing import Decision, Needs
 from batchlane.routing.engine import EC2
 
@@ -55,7 +57,16 @@ def routing_needs(request: LaunchRequest) -> Needs:
     detail: a value validation refuses, e.g. an infinite vCPU count, never reaches it)."""
     container = request.container
     resources = container.resources
-    return Needs(platform=container.platform, vcpu=resources.vcpu, memory=resources.memory, gpu=resources.gpu)
+    # Shared memory, tmpfs and ulimits exist on EC2 only, ephemeral storage on Fargate only: routed so.
+    platform = container.platform or ("EC2" if container.needs_ec2 else None)
+    platform = platform or ("FARGATE" if container.ephemeral_storage_gib else None)
+    return Needs(
+        platform=platform,
+        vcpu=resources.vcpu,
+        memory=resources.memory,
+        gpu=resources.gpu,
+        architecture=container.architecture,
+    )
 
 
 def _digest(value: Any, length: int) -> str:
@@ -72,6 +83,13 @@ class JobDefinitionSpec:
     platform: str
     execution_role_arn: str | None
     log_group: str
+    secrets: tuple[tuple[str, str], ...] = ()  # (variable, valueFrom): a job definition's, never a submission's
+    # Mounts and Linux parameters (batchlane.launch.workload.definition_properties): SubmitJob takes none.
+    container_properties: dict[str, Any] = field(default_factory=dict, hash=False)
+
+    @classmethod
+    def secrets_of(cls, request: LaunchRequest) -> tuple[tuple[str, str], ...]:
+        return tuple((name, value_from(ref)) for name, ref in sorted(request.container.secrets.items()))
 
     def _content(self) -> dict[str, Any]:
         container: dict[str, Any] = {
@@ -83,6 +101,9 @@ class JobDefinitionSpec:
         }
         if self.execution_role_arn:
             container["executionRoleArn"] = self.execution_role_arn
+        if self.secrets:
+            container["secrets"] = [{"name": name, "valueFrom": source} for name, source in self.secrets]
+        container.update(self.container_properties)
         if self.platform == "FARGATE":
             container["fargatePlatformConfiguration"] = {"platformVersion": "LATEST"}
             container["networkConfiguration"] = {"assignPublicIp": "DISABLED"}
@@ -135,6 +156,7 @@ class LaunchPlan:
     chunks: Chunks  # one chunk: an unchunked launch, submitted as it always was
     index_key: str | None = None  # inputs.idx beside inputs_key (map tasks)
     index_body: bytes | None = None
+    depends_on: tuple[dict[str, str], ...] = ()  # the launches it waits for (batchlane.launch.dependencies)
 
     @property
     def launch_id(self) -> str:
@@ -176,6 +198,8 @@ class LaunchPlan:
             request["schedulingPriorityOverride"] = self.request.scheduling_priority
         if self.request.parameters:
             request["parameters"] = dict(self.request.parameters)
+        if self.depends_on:
+            request["dependsOn"] = [dict(d) for d in self.depends_on]
         return request
 
 
@@ -219,14 +243,9 @@ def plan_launch(
                 f"{settings.limits.max_overrides_chars}: pass large values as inputs instead",
             )
         ]
-    definition = JobDefinitionSpec(
-        image=request.container.image,
-        job_role_arn=role_arn,
-        # A launch that names no platform runs on its queue's.
-        platform=request.container.platform or decision.platform or EC2,
-        execution_role_arn=settings.execution_role_arn,
-        log_group=settings.job_log_group,
-    )
+    definition = _definition(request, role_arn, decision, settings)
+    if definition is None:  # validation found a grant with the same settings: a defence only
+        return None, [Problem(field="container.secrets", message="no secretsAllowed grant allows these secrets")]
     inputs_body, index_body = _inputs_objects(request) if inputs_key else (None, None)
     return LaunchPlan(
         request=request,
@@ -248,6 +267,29 @@ def plan_launch(
         index_key=index_key,
         index_body=index_body if index_key else None,
     ), []
+
+
+def _definition(
+    request: LaunchRequest, role_arn: str, decision: Decision, settings: Settings
+) -> JobDefinitionSpec | None:
+    """The job definition; None when no grant allows the launch's secrets."""
+    execution_role_arn = settings.execution_role_arn
+    if request.container.secrets:
+        grant = granting(settings.secrets_allowed, request.project, request.container.secrets.values())
+        if grant is None:
+            return None
+        execution_role_arn = grant.execution_role_arn  # the one role that may read them
+    # A launch that names no platform runs on its queue's.
+    platform = request.container.platform or decision.platform or EC2
+    return JobDefinitionSpec(
+        image=request.container.image,
+        job_role_arn=role_arn,
+        platform=platform,
+        execution_role_arn=execution_role_arn,
+        log_group=settings.job_log_group,
+        secrets=JobDefinitionSpec.secrets_of(request),
+        container_properties=definition_properties(request, settings, platform),
+    )
 
 
 def chunk_job_name(job_name: str, chunk: int) -> str:

@@ -6,14 +6,12 @@ Exactly once without a client token on SubmitJob (docs/exactly-once.md):
   fingerprint); only the claim's holder may submit;
 * the job name is derived from the launch id, so a job can always be found again by its name;
 * SubmitJob is never retried by the SDK (only a throttled call, which Batch refused before acting,
-  is tried again, paced: docs/throughput.md). When its outcome is unknown
-  (timeout, 5xx, connection lost) the claim is kept, and whoever takes it over once its lease
-  has run out (the lease outlives the function; SQS redelivers only after the visibility
-  timeout, which outlives the lease) looks the job up by name before submitting again; after a
-  429 the claim is released;
-* one request per launch id: a later delivery of the same request gets the original answer, at
-  any age; a different request under a launched id is rejected; an id that was only rejected
-  holds no record and may be sent again.
+  is tried again, paced: docs/throughput.md). When its outcome is unknown (timeout, 5xx, connection
+  lost) the claim is kept, and whoever takes it over once its lease has run out (the lease outlives
+  the function; SQS redelivers only after the visibility timeout, which outlives the lease) looks
+  the job up by name before submitting again; after a 429 the claim is released;
+* one request per launch id: a later delivery of the same request gets the original answer, at any
+  age; a different request under a launched id is rejected; an id only rejected may be sent again.
 """
 
 from __future__ import annotations
@@ -34,6 +32,7 @@ from batchlane.common.executions import FINAL_PHASES, SUBMITTED, SUBMITTING, Chu
 from batchlane.common.open_launches import LAST_SEEN_ATTR, OPEN_SHARD_ATTR, open_shard
 from batchlane.common.ports import Announcer, Counter
 from batchlane.common.tenancy import Producer
+from batchlane.launch.dependencies import with_dependencies
 from batchlane.launch.models import (
     LaunchRequest,
     RoutingExplanation,
@@ -104,6 +103,8 @@ class LaunchService:
         plan: LaunchPlan | None = None
         if not problems and request is not None and role is not None and decision is not None:
             plan, problems = plan_launch(request, role, decision, settings, self.bucket)
+        if plan is not None and not problems:  # the launches it waits for, looked up
+            plan, problems = with_dependencies(plan, producer, settings, self.ledger.get)
         if plan is None or problems:
             return self._refuse(readable_launch_id(detail), fingerprint, producer, problems)
         return self._submit(plan, fingerprint, producer)

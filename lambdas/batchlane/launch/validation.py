@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from batchlane.common.secrets import SECRET_REFERENCE, granting
 from batchlane.common.settings import Settings
 from batchlane.common.tenancy import Producer, launch_prefix, s3_uri
+from batchlane.launch.dependencies import after_problems
 from batchlane.launch.models import LaunchRequest
 from batchlane.launch.problems import LAUNCH_ID_CHARS, Problem, bounded_problems, quoted
+from batchlane.launch.workload import REFUSED_FIELDS, workload_problems
 
 # Fargate accepts these memory sizes (MiB) per vCPU value.
 FARGATE_MEMORY = {
@@ -80,6 +84,8 @@ def _message(error: ErrorDetails) -> str:
     kind = error["type"]
     if kind in _EXPECTED:
         return f"must be {_EXPECTED[kind]}, not {_described(error['input'])}"
+    if kind == "extra_forbidden" and error["loc"] and error["loc"][-1] in REFUSED_FIELDS:
+        return f"refused: {REFUSED_FIELDS[str(error['loc'][-1])]}"
     if kind == "extra_forbidden":
         return "unknown field (see docs/launch-event.md for the fields a launch takes)"
     if kind == "missing":
@@ -183,6 +189,41 @@ def _placement_problem(uri: str, own: str | None, project: str, settings: Settin
     )
 
 
+def secrets_problems(raw: Any, settings: Settings) -> list[Problem]:
+    """Each secret allowed for the launch's project (``secretsAllowed``), all through one grant
+    (whose execution role reads them), and no variable both a value and a secret."""
+    secrets, project = _at(raw, "container", "secrets"), _at(raw, "project")
+    if not isinstance(secrets, dict) or not isinstance(project, str):
+        return []  # the schema reports what is missing
+    references = {n: r for n, r in secrets.items() if isinstance(r, str) and re.fullmatch(SECRET_REFERENCE, r)}
+    environment = _at(raw, "container", "environment")
+    problems = [
+        Problem(field=f"container.secrets.{name}", message=f"{name} is also set in container.environment: give it once")
+        for name in references
+        if isinstance(environment, dict) and name in environment
+    ]
+    grants = [g for g in settings.secrets_allowed if g.serves(project)]
+    allowed = "; ".join(p for g in grants for p in g.value_from) or "none"
+    problems += [
+        Problem(
+            field=f"container.secrets.{name}",
+            message=f"{quoted(reference)} is not a secret project {quoted(project)} may read "
+            f"(allowed: {allowed}; the deployment's secretsAllowed, docs/security.md)",
+        )
+        for name, reference in references.items()
+        if not any(g.allows(reference) for g in grants)
+    ]
+    if not problems and references and granting(grants, project, references.values()) is None:
+        problems.append(
+            Problem(
+                field="container.secrets",
+                message="these secrets are allowed by different secretsAllowed grants; a job reads its secrets "
+                "through one grant's execution role: name secrets of one grant",
+            )
+        )
+    return problems
+
+
 def dot_name_problems(raw: Any) -> list[Problem]:
     """A project or domain is a segment of every key of the launch's data: "." or ".." would be
     a dot segment there."""
@@ -269,7 +310,8 @@ def validate(
     role_problems = role_problems or role_project_problems(raw, role, settings)
     reported = {p.field for p in problems}
     checks = role_problems + policy_problems(raw, settings) + dot_name_problems(raw)
-    checks += inputs_location_problems(raw, settings, bucket)
+    checks += inputs_location_problems(raw, settings, bucket) + secrets_problems(raw, settings)
+    checks += workload_problems(raw, settings) + after_problems(raw)
     # One answer per field: a value the schema already refused is not reported twice.
     problems = problems + [p for p in checks if p.field not in reported]
     return (request if not problems else None), role, bounded_problems(problems)

@@ -36,6 +36,8 @@ EC2 = "EC2"
 FARGATE = "FARGATE"
 PLATFORMS = (EC2, FARGATE)
 CAPACITY_TYPES = ("on-demand", "spot", "mixed")
+X86_64, ARM64 = "X86_64", "ARM64"
+ARCHITECTURES = (X86_64, ARM64)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Capabilities:
     memory: int | None = None  # the most memory (MiB) one job can get
     gpus: int | None = None  # the most GPUs one job can get (GPUs per instance); 0: none
     capacity: str | None = None  # on-demand, spot or mixed (informational: Spot jobs can be reclaimed)
+    architectures: tuple[str, ...] | None = None  # the CPU architectures its instances have (Fargate: both)
 
     def as_dict(self) -> dict:
         return {
@@ -57,6 +60,7 @@ class Capabilities:
                 ("memory", self.memory),
                 ("gpus", self.gpus),
                 ("capacity", self.capacity),
+                ("architectures", None if self.architectures is None else list(self.architectures)),
             )
             if v is not None
         }
@@ -71,6 +75,8 @@ class Capabilities:
             parts.append(f"{self.gpus} GPU")
         if self.capacity is not None:
             parts.append(self.capacity)
+        if self.architectures is not None:
+            parts.append("/".join(self.architectures))
         return ", ".join(parts)
 
 
@@ -85,9 +91,11 @@ class Needs:
     vcpu: float = 1
     memory: int = 2048  # MiB
     gpu: int = 0
+    architecture: str | None = None  # X86_64 or ARM64; None: any
 
     def describe(self) -> str:
         text = f"{self.vcpu:g} vCPU, {self.memory} MiB" + (f", {self.gpu} GPU" if self.gpu else "")
+        text += f", {self.architecture}" if self.architecture else ""
         return f"{self.platform} {text}" if self.platform else text
 
     def unmet(self, caps: Capabilities) -> str | None:
@@ -102,6 +110,10 @@ class Needs:
             problems.append(f"{self.vcpu:g} vCPU asked, at most {caps.vcpus:g}")
         if caps.memory is not None and self.memory > caps.memory:
             problems.append(f"{self.memory} MiB asked, at most {caps.memory}")
+        if self.architecture and caps.architectures is not None and self.architecture not in caps.architectures:
+            problems.append(
+                f"it runs {'/'.join(caps.architectures) or 'no'} instances, the job asks for {self.architecture}"
+            )
         if platform == EC2 and self.vcpu != int(self.vcpu):
             problems.append(f"EC2 takes whole vCPUs, {self.vcpu:g} asked")
         return "; ".join(problems) or None

@@ -21,7 +21,16 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from batchlane.routing.engine import CAPACITY_TYPES, PLATFORMS, UNKNOWN, Capabilities, Queue, RoutingTable, Rule
+from batchlane.routing.engine import (
+    ARCHITECTURES,
+    CAPACITY_TYPES,
+    PLATFORMS,
+    UNKNOWN,
+    Capabilities,
+    Queue,
+    RoutingTable,
+    Rule,
+)
 from batchlane.routing.scope import SCOPE_FIELDS, Scope
 
 PARTITION = "routing"
@@ -30,7 +39,7 @@ RULE_PREFIX = "rule#"
 KEY_ATTR = "pk"
 SORT_ATTR = "sk"
 _QUEUE_FIELDS = {"attributes", "weight", "enabled", "description", "capabilities", "unhealthyUntil", "blockedReason"}
-CAPABILITY_FIELDS = ("platform", "vcpus", "memory", "gpus", "capacity")
+CAPABILITY_FIELDS = ("platform", "vcpus", "memory", "gpus", "capacity", "architectures")
 _RULE_FIELDS = {*SCOPE_FIELDS, "tags", "description"}
 
 
@@ -79,7 +88,7 @@ def capabilities_from_item(value: Any) -> Capabilities:
         f"capabilities.{k} is not a capability (allowed: {', '.join(CAPABILITY_FIELDS)})"
         for k in sorted(set(value) - set(CAPABILITY_FIELDS))
     ]
-    platform, vcpus, memory, gpus, capacity = (value.get(k) for k in CAPABILITY_FIELDS)
+    platform, vcpus, memory, gpus, capacity, architectures = (value.get(k) for k in CAPABILITY_FIELDS)
     if platform is not None and platform not in PLATFORMS:
         problems.append(f"capabilities.platform must be one of {', '.join(PLATFORMS)}")
     if vcpus is not None and (isinstance(vcpus, bool) or not isinstance(vcpus, (int, float, Decimal)) or vcpus <= 0):
@@ -90,6 +99,10 @@ def capabilities_from_item(value: Any) -> Capabilities:
         problems.append("capabilities.gpus must be a whole number >= 0")
     if capacity is not None and capacity not in CAPACITY_TYPES:
         problems.append(f"capabilities.capacity must be one of {', '.join(CAPACITY_TYPES)}")
+    if architectures is not None and (
+        not isinstance(architectures, (list, tuple, set)) or not all(a in ARCHITECTURES for a in architectures)
+    ):
+        problems.append(f"capabilities.architectures must be a list of {', '.join(ARCHITECTURES)}")
     if problems:
         raise MalformedItem("; ".join(problems))
     return Capabilities(
@@ -98,6 +111,7 @@ def capabilities_from_item(value: Any) -> Capabilities:
         memory=None if memory is None else int(memory),
         gpus=None if gpus is None else int(gpus),
         capacity=capacity,
+        architectures=None if architectures is None else tuple(sorted(set(architectures))),
     )
 
 

@@ -11,6 +11,8 @@ Each failed attempt gets one class (docs/status.md, "Failure classes"), decided 
 ``out-of-memory``      an ``OutOfMemory`` reason (``OutOfMemoryError: Container killed due to memory
                        usage``, exit code 137). A 137 without that reason is any SIGKILL, so it is
                        an ``application-error``
+``dependency-failed``  never ran: a launch it waits for (``after``) failed or was aborted, and Batch
+                       failed it (``Dependent Job failed``)
 ``cancelled``          stopped by TerminateJob / CancelJob (batchlane's aborts and fail-fast stops
                        say ``batchlane: ...``), or a job state time limit action
 ``application-error``  the container exited with a non-zero code
@@ -63,9 +65,19 @@ TIMEOUT = "timeout"
 IMAGE_PULL_FAILED = "image-pull-failed"
 OUT_OF_MEMORY = "out-of-memory"
 CANCELLED = "cancelled"
+DEPENDENCY_FAILED = "dependency-failed"
 APPLICATION_ERROR = "application-error"
 UNKNOWN = "unknown"
-FAILURE_CLASSES = (SPOT_RECLAIMED, TIMEOUT, IMAGE_PULL_FAILED, OUT_OF_MEMORY, CANCELLED, APPLICATION_ERROR, UNKNOWN)
+FAILURE_CLASSES = (
+    SPOT_RECLAIMED,
+    TIMEOUT,
+    IMAGE_PULL_FAILED,
+    OUT_OF_MEMORY,
+    DEPENDENCY_FAILED,
+    CANCELLED,
+    APPLICATION_ERROR,
+    UNKNOWN,
+)
 INFRASTRUCTURE = frozenset({SPOT_RECLAIMED})
 
 # (class, pattern on "statusReason | reason"), in the order they are tried.
@@ -74,6 +86,7 @@ _BY_REASON = (
     (TIMEOUT, re.compile(r"Job attempt duration exceeded timeout")),
     (IMAGE_PULL_FAILED, re.compile(r"CannotPullContainer")),
     (OUT_OF_MEMORY, re.compile(r"OutOfMemory")),
+    (DEPENDENCY_FAILED, re.compile(r"\bdependent job\b.*\bfail", re.IGNORECASE)),
     (CANCELLED, re.compile(r"^batchlane: |\bcancel|\bterminated by|\bjob state time limit", re.IGNORECASE)),
 )
 

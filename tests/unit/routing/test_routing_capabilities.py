@@ -167,7 +167,10 @@ def test_dev_queues_carry_the_capabilities_of_their_compute():
     assert caps["batchlane-dev-gpu_dynamic"].gpus == 8 and caps["batchlane-dev-gpu_dynamic"].vcpus == 64  # maxVcpus
     assert caps["batchlane-dev-critical"].gpus == 0 and caps["batchlane-dev-critical"].capacity == "on-demand"
     assert caps["batchlane-dev-default"].capacity == "mixed"  # spot then on-demand
-    assert caps["batchlane-dev-fargate"] == Capabilities("FARGATE", 16, FARGATE_MAX_MEMORY_MIB, 0, "on-demand")
+    assert caps["batchlane-dev-fargate"] == Capabilities(
+        "FARGATE", 16, FARGATE_MAX_MEMORY_MIB, 0, "on-demand", ("ARM64", "X86_64")
+    )
+    assert caps["batchlane-dev-critical"].architectures == ("X86_64",)  # optimal: x86 instances
 
 
 @pytest.mark.parametrize(

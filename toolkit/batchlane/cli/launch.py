@@ -84,6 +84,52 @@ def generated_launch_id(task: str | None) -> str:
     return f"{stem}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
+def _workload(args: argparse.Namespace, container: dict[str, Any]) -> dict[str, Any]:
+    """The container fields of issue 28's flags (docs/launch-event.md#volumes-and-linux-parameters)."""
+    fields: dict[str, Any] = {}
+    secrets = _key_values(args.secret, "--secret")
+    if secrets:
+        fields["secrets"] = {**(container.get("secrets") or {}), **secrets}
+    if args.mount:
+        fields["mounts"] = [*(container.get("mounts") or []), *(_mount(text) for text in args.mount)]
+    ulimits = {name: _ulimit(name, text) for name, text in _key_values(args.ulimit, "--ulimit").items()}
+    if ulimits:
+        fields["ulimits"] = {**(container.get("ulimits") or {}), **ulimits}
+    for flag, key in (
+        ("shm", "sharedMemoryMiB"),
+        ("arch", "architecture"),
+        ("ephemeral_storage", "ephemeralStorageGiB"),
+    ):
+        if getattr(args, flag) is not None:
+            fields[key] = getattr(args, flag)
+    if args.init:
+        fields["initProcessEnabled"] = True
+    return fields
+
+
+def _mount(text: str) -> dict[str, Any]:
+    volume, _, rest = text.partition(":")
+    path, _, mode = rest.partition(":")
+    if not volume or not path or mode not in ("", "ro", "rw"):
+        raise CliError(f"--mount: expected VOLUME:PATH[:ro], got {text!r}", USAGE)
+    return {"volume": volume, "path": path, **({"readOnly": True} if mode == "ro" else {})}
+
+
+def _ulimit(name: str, text: str) -> dict[str, int]:
+    soft, _, hard = text.partition(":")
+    try:
+        return {"soft": int(soft), "hard": int(hard or soft)}
+    except ValueError:
+        raise CliError(f"--ulimit: expected NAME=SOFT[:HARD] in whole numbers, got {name}={text}", USAGE) from None
+
+
+def _after(text: str) -> dict[str, str]:
+    launch_id, _, kind = text.partition(":")
+    if not launch_id or kind not in ("", "ALL", "N_TO_N"):
+        raise CliError(f"--after: expected LAUNCH_ID[:N_TO_N], got {text!r}", USAGE)
+    return {"launchId": launch_id, **({"type": kind} if kind else {})}
+
+
 def build_detail(args: argparse.Namespace) -> dict[str, Any]:
     """The detail from ``--file`` (if any) with the flags on top of it."""
     detail: dict[str, Any] = _load_file(args.file) if args.file else {}
@@ -118,6 +164,7 @@ def build_detail(args: argparse.Namespace) -> dict[str, Any]:
         resources = {k: v for k, v in (("vcpu", vcpu), ("memory", args.memory), ("gpu", args.gpu)) if v is not None}
         if resources:
             container["resources"] = {**(container.get("resources") or {}), **resources}
+        container.update(_workload(args, container))
         if container or "container" in detail:
             detail["container"] = container
     if args.input is not None:
@@ -128,6 +175,8 @@ def build_detail(args: argparse.Namespace) -> dict[str, Any]:
         detail.pop("input", None)
         detail.pop("inputsLocation", None)
         detail["inputs"] = _inputs_file(args.inputs_file)
+    if args.after:
+        detail["after"] = [_after(text) for text in args.after]
     tags = _key_values(args.tag, "--tag")
     if tags:
         detail["tags"] = {**(detail.get("tags") or {}), **tags}
@@ -242,6 +291,14 @@ def _task_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--memory", type=int, metavar="MIB")
     p.add_argument("--gpu", type=int, metavar="N")
     p.add_argument("--role", metavar="ARN|NAME")
+    p.add_argument("--secret", action="append", metavar="NAME=REF", help="ssm:/path or secretsmanager:ARN[:key]")
+    p.add_argument("--mount", action="append", metavar="VOLUME:PATH[:ro]", help="a volume the deployment declares")
+    p.add_argument("--shm", type=int, metavar="MIB", help="/dev/shm size (sharedMemoryMiB, EC2)")
+    p.add_argument("--ulimit", action="append", metavar="NAME=SOFT[:HARD]", help="nofile, nproc, memlock, stack, core")
+    p.add_argument("--init", action="store_true", help="run an init process in the container")
+    p.add_argument("--arch", choices=("X86_64", "ARM64"), help="the image's CPU architecture")
+    p.add_argument("--ephemeral-storage", type=int, metavar="GIB", help="Fargate task storage (21-200)")
+    p.add_argument("--after", action="append", metavar="LAUNCH_ID[:N_TO_N]", help="wait for that launch")
 
 
 def register(subparsers: Commands) -> None:

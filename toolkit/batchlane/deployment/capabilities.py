@@ -18,6 +18,9 @@ Sources and assumptions (docs/routing.md, "Capabilities"):
   :data:`MEMORY_RESERVE` of the instance's memory is held back (an assumption; measure and edit).
 * A job cannot get more vCPUs than its compute environment's ``maxVcpus``.
 * A queue can run a job when one of its compute environments can: figures are the largest of them.
+* Architecture: Graviton families (a ``g`` after the generation: ``m7g``, ``c6gn``, ``g5g``) and
+  ``default_arm64`` are ARM64, every other type (``optimal`` too) X86_64; Fargate runs both (the job
+  definition's ``runtimePlatform`` chooses). A queue runs the architectures of all its environments.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import re
 from collections.abc import Iterable
 from typing import TypeVar
 
-from batchlane.routing.engine import EC2, FARGATE, Capabilities
+from batchlane.routing.engine import ARCHITECTURES, ARM64, EC2, FARGATE, X86_64, Capabilities
 
 FARGATE_MAX_VCPUS = 16
 FARGATE_MAX_MEMORY_MIB = 120 * 1024
@@ -66,6 +69,13 @@ GPU_SIZES: dict[str, dict[str, int]] = {
     "p5": {"48xlarge": 8},
 }
 OPTIMAL = (96, 768, 0)  # assumed: Batch's C5/M5/R5 "optimal" choice (r5.24xlarge)
+
+
+def instance_architecture(name: str) -> str:
+    """The CPU architecture of an instance type, family or Batch keyword (``optimal``, ``default_arm64``)."""
+    family = name.partition(".")[0]
+    graviton = re.fullmatch(r"[a-z]+\d+g[a-z]*", family) is not None or family == "default_arm64"
+    return ARM64 if graviton else X86_64
 
 
 def _usable_mib(gib: float) -> int:
@@ -108,7 +118,9 @@ def environment_capabilities(
     """One compute environment: Fargate figures, or the largest of its instance types."""
     capacity = "spot" if spot else "on-demand"
     if kind_is_fargate:
-        return Capabilities(FARGATE, min(FARGATE_MAX_VCPUS, max_vcpus), FARGATE_MAX_MEMORY_MIB, 0, capacity)
+        return Capabilities(
+            FARGATE, min(FARGATE_MAX_VCPUS, max_vcpus), FARGATE_MAX_MEMORY_MIB, 0, capacity, ARCHITECTURES
+        )
     figures = [instance_figures(t) for t in instance_types or ["optimal"]]
     vcpus = _largest(f[0] for f in figures)
     return Capabilities(
@@ -117,6 +129,7 @@ def environment_capabilities(
         _largest(f[1] for f in figures),
         _largest(f[2] for f in figures),
         capacity,
+        tuple(sorted({instance_architecture(t) for t in instance_types or ["optimal"]})),
     )
 
 
@@ -129,4 +142,5 @@ def queue_capabilities(environments: list[Capabilities]) -> Capabilities:
         memory=_largest(e.memory for e in environments),
         gpus=_largest(e.gpus for e in environments),
         capacity=capacities.pop() if len(capacities) == 1 else "mixed",
+        architectures=tuple(sorted({a for e in environments for a in e.architectures or ()})) or None,
     )

@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from batchlane.common.environment import AggregatorEnvironment, LauncherEnvironment, ReconcilerEnvironment
+from batchlane.common.secrets import SecretGrant
 from batchlane.common.settings import Limits
 from batchlane.common.tenancy import InputsLocationGrant, Team, Tenancy
+from batchlane.common.volumes import VolumeGrant
 from batchlane.deployment.parts import (
     ComputeEnvironmentConfig,
     FunctionConfig,
@@ -111,6 +113,10 @@ class DeploymentConfig(Strict):
     teams: list[Team] = []
     # Where launches of a project may take inputsLocation from, besides their own launch prefix.
     inputs_locations: Annotated[list[InputsLocationGrant], Field(alias="inputsLocations")] = []
+    # Secrets launches of a project may read (docs/security.md#secrets): each grant its own execution role.
+    secrets_allowed: Annotated[list[SecretGrant], Field(alias="secretsAllowed", max_length=20)] = []
+    # EFS file systems launches of a project may mount by name (docs/security.md#volumes).
+    volumes: Annotated[list[VolumeGrant], Field(max_length=20)] = []
 
     @field_validator("teams")
     @classmethod
@@ -155,6 +161,10 @@ class DeploymentConfig(Strict):
             problems.append(f"jobQueues: Batch queue name {dup!r} is used twice (check queueName)")
         for dup in _duplicates([r.name for r in self.job_roles]):
             problems.append(f"jobRoles: name {dup!r} is used twice")
+        for dup in _duplicates([g.name for g in self.secrets_allowed]):
+            problems.append(f"secretsAllowed: name {dup!r} is used twice")
+        for dup in _duplicates([v.name for v in self.volumes]):
+            problems.append(f"volumes: name {dup!r} is used twice")
         for queue in self.job_queues:
             unknown = [n for n in queue.compute_environments if n not in ces]
             if unknown:
@@ -196,6 +206,13 @@ class DeploymentConfig(Strict):
                 problems.append(
                     f"jobRoles.{role.name}.name: the IAM role name {name!r} has {len(name)} characters; "
                     f"IAM allows {IAM_ROLE_NAME_CHARS} (shorten the role name or the deployment name)"
+                )
+        for grant in self.secrets_allowed:
+            name = self.secrets_execution_role_name(grant)
+            if len(name) > IAM_ROLE_NAME_CHARS:
+                problems.append(
+                    f"secretsAllowed.{grant.name}.name: the IAM role name {name!r} has {len(name)} characters; "
+                    f"IAM allows {IAM_ROLE_NAME_CHARS} (shorten the grant name or the deployment name)"
                 )
         new_vpc = self.network.new_vpc
         fargate = [ce.name for ce in self.compute_environments if ce.kind.is_fargate]
@@ -267,6 +284,10 @@ class DeploymentConfig(Strict):
     def execution_role_name(self) -> str:
         return f"{self.prefix}-execution"
 
+    def secrets_execution_role_name(self, grant: SecretGrant) -> str:
+        """The execution role of a secretsAllowed grant: it reads that grant's secrets and no other."""
+        return f"{self.execution_role_name}-{grant.name}"
+
     @property
     def job_log_group(self) -> str:
         return f"/aws/batch/{self.prefix}"
@@ -310,6 +331,7 @@ class DeploymentConfig(Strict):
     def settings_parameters(self, account: str, partition: str = "aws") -> dict[str, str]:
         """The SSM parameters (relative names) the functions read: batchlane.common.settings."""
         job_roles = [self.role_arn(r.name, account, partition) for r in self.job_roles]
+        roles = f"arn:{partition}:iam::{account}:role/"
         params = {
             "allowed-role-arns": ",".join(job_roles + list(self.allowed_role_arns)),
             "execution-role-arn": f"arn:{partition}:iam::{account}:role/{self.execution_role_name}",
@@ -326,6 +348,14 @@ class DeploymentConfig(Strict):
                 }
             ),
             "inputs-locations": json.dumps([g.model_dump() for g in self.inputs_locations]),
+            # batchlane.common.secrets.SecretAccess (the stacks give the account as a token: not validated here)
+            "secrets-allowed": json.dumps(
+                [
+                    {**g.model_dump(by_alias=True), "executionRoleArn": f"{roles}{self.secrets_execution_role_name(g)}"}
+                    for g in self.secrets_allowed
+                ]
+            ),
+            "volumes": json.dumps([v.model_dump(by_alias=True) for v in self.volumes]),
         }
         if self.default_role:
             params["default-role-arn"] = self.role_arn(self.default_role, account, partition)

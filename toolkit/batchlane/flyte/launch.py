@@ -8,6 +8,7 @@ What comes from where (docs/flyte.md):
 * retries, timeout: ``template.metadata``;
 * ``AWSBatchConfig`` (``template.custom``): ``schedulingPriority``, ``parameters``,
   ``propagateTags``, ``tags``, ``platformCapabilities`` (also in ``template.config``);
+* secrets: the security context's ``secret_requests`` (``batchlane.flyte.launch.secret_references``);
 * the role: the security context's ``run_as.iam_role``, else the execution's annotation
   ``roleAnnotationKey`` (Flyte's default ``eks.amazonaws.com/role-arn``);
 * project, domain: the execution id; workflow: the label ``batchlane.io/workflow`` when the
@@ -104,6 +105,30 @@ def _environment(template: TaskTemplate) -> dict[str, str]:
     }
 
 
+FLYTE_SECRET_PREFIX = "_FSEC_"  # flytekit's SecretsConfig.env_prefix default
+
+
+def secret_references(template: TaskTemplate) -> dict[str, str]:
+    """``container.secrets`` for the task's ``secret_requests``: each in the variable flytekit reads
+    it from (``Secret.env_var``, else ``_FSEC_<GROUP>[_<VERSION>]_<KEY>`` upper-cased, flytekit's
+    naming). A group that is a reference (``ssm:/...``, ``secretsmanager:...``) or a Secrets Manager
+    ARN names the secret itself, the key a JSON key of it; any other group is an SSM path,
+    ``/<group>/<key>``. The launcher refuses what the deployment does not allow."""
+    context = template.security_context
+    references = {}
+    for secret in (context.secrets if context else None) or ():
+        group, key = secret.group or "", secret.key or ""
+        if group.startswith(("ssm:", "secretsmanager:")):
+            reference = f"{group}:{key}" if key and group.startswith("secretsmanager:") else group
+        elif group.startswith("arn:"):
+            reference = f"secretsmanager:{group}" + (f":{key}" if key else "")
+        else:
+            reference = "ssm:/" + "/".join(part for part in (group.strip("/"), key) if part)
+        parts = [p.upper() for p in (secret.group, secret.group_version, secret.key) if p]
+        references[secret.env_var or FLYTE_SECRET_PREFIX + "_".join(parts)] = reference
+    return references
+
+
 def map_size(template: TaskTemplate, inputs: LiteralMap | None) -> int:
     """The children of a whole map (``pyflyte-map-execute``): the length of its list inputs (bound,
     scalar inputs aside). 1 for anything else (a task, propeller's one-element sub-task)."""
@@ -188,6 +213,9 @@ def launch_detail(
         "resources": _resources(template),
         "platform": platform,
     }
+    secrets = secret_references(template)
+    if secrets:
+        container["secrets"] = secrets
     detail: dict[str, Any] = {
         "launchId": launch_id(metadata),
         **_names(metadata),

@@ -40,7 +40,15 @@ from typing import IO, Any
 from batchlane.sandbox import simulate
 from batchlane.sandbox.executor import BatchExecutor
 from batchlane.sandbox.executor_plan import TERMINAL, ScheduledAction, SimulatedJob, Timeline
-from batchlane.sandbox.local_execution import LocalExecution, Submission, submission_of
+from batchlane.sandbox.local_execution import (
+    DEPENDENCY_FAILED,
+    LocalExecution,
+    SecretUnavailable,
+    Submission,
+    dependency_state,
+    secret_values,
+    submission_of,
+)
 from batchlane.sandbox.provision import compute_environment_name
 from batchlane.sandbox.scenario import Delivery, LaunchSpec, Scenario
 from batchlane.sandbox.simulate import AttemptPlan, ChildPlan
@@ -71,6 +79,7 @@ class LocalChild:
     process: subprocess.Popen | None = None
     stop_reason: str | None = None  # why its process is being stopped (timeout, TerminateJob)
     done: bool = False
+    dependency: str = "ready"  # of the jobs it waits for (dependsOn): ready, waiting or failed
 
 
 @dataclass
@@ -100,6 +109,7 @@ class LocalBatchExecutor(BatchExecutor):
         self.execution = execution or LocalExecution()
         self.environment = dict(environment or {})  # what points a job at the emulator (endpoint, credentials, region)
         self.local: dict[str, LocalJob] = {}
+        self.volumes = tempfile.mkdtemp(prefix="batchlane-volumes-")  # a directory per declared volume
         self._waiting: deque[tuple[LocalJob, LocalChild]] = deque()
         self._vcpus_in_use: dict[str, float] = {}
         self.running = 0  # processes running now
@@ -196,6 +206,9 @@ class LocalBatchExecutor(BatchExecutor):
                 if local.job.terminated is not None:
                     self._waiting.remove(entry)
                     continue
+                child.dependency = self._dependency(local, child)
+                if child.dependency == "waiting":  # Batch keeps it PENDING; others may go ahead
+                    continue
                 capacity = self._queue_vcpus(local.queue)
                 need = min(local.submission.vcpus, capacity)  # a job bigger than its queue runs alone
                 used = self._vcpus_in_use.get(local.queue, 0.0)
@@ -208,6 +221,14 @@ class LocalBatchExecutor(BatchExecutor):
                 self.peak_running = max(self.peak_running, self.running)
                 admitted.append(entry)
         return admitted
+
+    def _dependency(self, local: LocalJob, child: LocalChild) -> str:
+        finals = {
+            job_id: [other.job.children_final.get(i) for i in range(other.job.size)]
+            for job_id, _ in local.submission.depends_on
+            if (other := self.local.get(job_id)) is not None
+        }
+        return dependency_state(local.submission.depends_on, child.index, finals)
 
     def _release(self, local: LocalJob) -> None:
         with self._lock:
@@ -226,6 +247,7 @@ class LocalBatchExecutor(BatchExecutor):
         queue = next((q for q in config.job_queues if config.queue_name(q) == local.queue), None)
         env = {k: os.environ[k] for k in HOST_VARIABLES if k in os.environ}
         env.update(local.submission.environment)  # the definition's, then the submission's (BATCHLANE_*)
+        env.update(secret_values(self.deployment.account, self.config.region, local.submission.secrets))
         env.update(self.environment)
         env.update(
             {
@@ -246,13 +268,21 @@ class LocalBatchExecutor(BatchExecutor):
                 self._release(local)
                 return
             self._emit(local, child.index, self._advance(local, child, {"STARTING"}))
+        if child.dependency == "failed":  # Batch fails it unrun (here: one attempt that never starts)
+            attempt.plan, attempt.reason = AttemptPlan(outcome="nostart"), DEPENDENCY_FAILED
+            attempt.start_error = DEPENDENCY_FAILED
+            self._ended(local, child)
+            return
         workdir = tempfile.mkdtemp(prefix="batchlane-job-")  # a fresh filesystem per attempt, as a container has
         try:
             argv = self.execution.argv(local.submission.image, local.submission.command)
+            local.submission.mount(self.volumes, workdir)
             process = subprocess.Popen(
                 argv,
                 env=self._environment(local, child),
                 cwd=workdir,
+                # Only with ulimits: a function run between fork and exec in a threaded process is a risk.
+                preexec_fn=local.submission.limit_process if local.submission.ulimits else None,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -261,7 +291,9 @@ class LocalBatchExecutor(BatchExecutor):
         except (OSError, ValueError) as exc:
             shutil.rmtree(workdir, ignore_errors=True)
             attempt.plan, attempt.reason = AttemptPlan(outcome="nostart"), START_FAILED
-            attempt.start_error = f"CannotStartContainerError: {exc}"
+            attempt.start_error = (
+                str(exc) if isinstance(exc, SecretUnavailable) else f"CannotStartContainerError: {exc}"
+            )
             self._ended(local, child)
             return
         attempt.started_ms = int(time.time() * 1000)
@@ -347,7 +379,7 @@ class LocalBatchExecutor(BatchExecutor):
                 return
             retry = (
                 attempt.plan.failed
-                and attempt.reason != TIMEOUT_REASON  # Batch does not retry a timeout
+                and attempt.reason not in (TIMEOUT_REASON, DEPENDENCY_FAILED)  # Batch retries neither
                 and len(child.attempts) < max(1, job.record.attempts)
             )
             if retry:
@@ -401,6 +433,7 @@ class LocalBatchExecutor(BatchExecutor):
             running = [c.process for local in self.local.values() for c in local.children if c.process is not None]
         for process in running:
             _signal(process, signal.SIGKILL)
+        shutil.rmtree(self.volumes, ignore_errors=True)
 
 
 def _signal(process: subprocess.Popen, signum: int) -> None:

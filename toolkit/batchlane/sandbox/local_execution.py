@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
+import resource
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -62,6 +64,63 @@ class Submission:
     environment: dict[str, str]
     vcpus: float
     timeout_seconds: float | None
+    secrets: tuple[tuple[str, str], ...] = ()  # (variable, valueFrom): ECS reads them when the container starts
+    mounts: tuple[tuple[str, str], ...] = ()  # (volume, containerPath)
+    ulimits: tuple[tuple[str, int, int], ...] = ()  # (name, soft, hard)
+    depends_on: tuple[tuple[str, str], ...] = ()  # (job id, "N_TO_N" or "")
+
+    def limit_process(self) -> None:
+        """In the child before it runs: the job's ulimits, as far as this process may raise them."""
+        for name, soft, hard in self.ulimits:
+            which = getattr(resource, f"RLIMIT_{name.upper()}", None)
+            if which is None:
+                continue
+            _, allowed = resource.getrlimit(which)
+            top = hard if allowed == resource.RLIM_INFINITY else min(hard, allowed)
+            resource.setrlimit(which, (min(soft, top), top))
+
+    def mount(self, volumes: str, workdir: str) -> None:
+        """Each mount as ``<workdir>/<containerPath>``, a link to the volume's directory under ``volumes``
+        (a process cannot mount at / without root: a job finds its mounts relative to its working directory)."""
+        for volume, path in self.mounts:
+            source = os.path.join(volumes, volume)
+            os.makedirs(source, exist_ok=True)
+            target = os.path.join(workdir, path.lstrip("/"))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.symlink(source, target)
+
+
+class SecretUnavailable(ValueError):
+    """A secret ECS could not read: the container does not start (ECS's own reason)."""
+
+
+def secret_values(account: str, region: str, secrets: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """What ECS puts in the container for ``secrets``: each read from the emulator's SSM or Secrets
+    Manager (in this process), a JSON secret's key when ``valueFrom`` names one (``arn:key::``)."""
+    from moto.secretsmanager.models import secretsmanager_backends
+    from moto.ssm.models import ssm_backends
+
+    values = {}
+    for name, source in secrets:
+        try:
+            if source.startswith("arn:") and ":secretsmanager:" in source:
+                parts = source.split(":")  # arn:aws:secretsmanager:<region>:<account>:secret:<name>[:key::]
+                arn, key = ":".join(parts[:7]), parts[7] if len(parts) > 7 else ""
+                backend = secretsmanager_backends[account][region]
+                # No version: the current one (moto's own GetSecretValue passes None, typed str).
+                secret = backend.get_secret_value(arn, None, None)["SecretString"]  # type: ignore[arg-type]
+                values[name] = json.loads(secret)[key] if key else secret
+            else:
+                parameter = ssm_backends[account][region].get_parameter(source)
+                if parameter is None:
+                    raise KeyError(source)
+                values[name] = parameter.response_object(True, region)["Value"]
+        except Exception as exc:  # what ECS reports of any secret it cannot read
+            raise SecretUnavailable(
+                f"ResourceInitializationError: unable to pull secrets or registry auth: {name} from {source}: "
+                f"{type(exc).__name__}"
+            ) from None
+    return values
 
 
 def submission_of(account: str, region: str, job_id: str) -> Submission:
@@ -87,4 +146,29 @@ def submission_of(account: str, region: str, job_id: str) -> Submission:
         environment=environment,
         vcpus=float(requirements.get("VCPU", 1)),
         timeout_seconds=float(timeout) if timeout else None,
+        secrets=tuple((s["name"], s["valueFrom"]) for s in props.get("secrets", [])),
+        mounts=tuple((m["sourceVolume"], m["containerPath"]) for m in props.get("mountPoints", [])),
+        ulimits=tuple((u["name"], u["softLimit"], u["hardLimit"]) for u in props.get("ulimits", [])),
+        depends_on=tuple((d["jobId"], d.get("type") or "") for d in job.depends_on or []),
     )
+
+
+DEPENDENCY_FAILED = "Dependent Job failed"  # Batch's statusReason of a job whose dependency failed
+
+
+def dependency_state(
+    depends_on: tuple[tuple[str, str], ...], index: int, finals: Mapping[str, list[str | None]]
+) -> str:
+    """``ready``, ``waiting`` or ``failed`` for child ``index`` of a job with ``depends_on``, from the
+    final status of each child of the jobs it waits for (``finals``: job id -> per child, None while
+    it runs; a job not run here is taken as done). N_TO_N waits for the same child; else for all."""
+    for job_id, kind in depends_on:
+        final = finals.get(job_id)
+        if final is None:
+            continue
+        statuses = final[index : index + 1] if kind == "N_TO_N" else final
+        if "FAILED" in statuses:
+            return "failed"
+        if None in statuses:
+            return "waiting"
+    return "ready"

@@ -139,10 +139,12 @@ def _create_data_bucket(s3, config: DeploymentConfig, account: str) -> str:
 
 
 def _create_roles(iam, config: DeploymentConfig) -> str:
-    """The job roles and the execution role, and a service role for the emulated compute (its ARN)."""
+    """The job roles and the execution roles, and a service role for the emulated compute (its ARN)."""
     for role in config.job_roles:
         iam.create_role(RoleName=config.job_role_name(role), AssumeRolePolicyDocument=ECS_TRUST)
     iam.create_role(RoleName=config.execution_role_name, AssumeRolePolicyDocument=ECS_TRUST)
+    for grant in config.secrets_allowed:
+        iam.create_role(RoleName=config.secrets_execution_role_name(grant), AssumeRolePolicyDocument=ECS_TRUST)
     return iam.create_role(RoleName=f"{config.prefix}-batch-service", AssumeRolePolicyDocument=BATCH_TRUST)["Role"][
         "Arn"
     ]
