@@ -125,7 +125,8 @@ def array_elements(
     nodes = []
     for i in range(size):
         element = {
-            k: (v if v.collection is None or k in bound else v.collection.literals[i]) for k, v in inputs.literals.items()
+            k: (v if v.collection is None or k in bound else v.collection.literals[i])
+            for k, v in inputs.literals.items()
         }
         nodes.append(
             Node(
@@ -133,7 +134,10 @@ def array_elements(
                 parent.input_path,
                 f"{parent.output_prefix}/{i}/0",
                 LiteralMap(element),
-                environment={"BATCH_JOB_ARRAY_INDEX_VAR_NAME": "FLYTE_K8S_ARRAY_INDEX", "FLYTE_K8S_ARRAY_INDEX": str(i)},
+                environment={
+                    "BATCH_JOB_ARRAY_INDEX_VAR_NAME": "FLYTE_K8S_ARRAY_INDEX",
+                    "FLYTE_K8S_ARRAY_INDEX": str(i),
+                },
             )
         )
     return nodes
@@ -196,7 +200,10 @@ class Propeller:
     def get(self, template: TaskTemplate, node: Node, resource_meta: bytes):
         category = TaskCategory(name=template.type, version=template.task_type_version)
         request = GetTaskRequest(
-            task_type=template.type, task_category=category, resource_meta=resource_meta, output_prefix=node.output_prefix
+            task_type=template.type,
+            task_category=category,
+            resource_meta=resource_meta,
+            output_prefix=node.output_prefix,
         )
         return self.server.stub.GetTask(request, timeout=30).resource
 
@@ -229,7 +236,11 @@ class Propeller:
                     continue
                 resource = self.get(template, node, meta)
                 if resource.phase in FINAL:
-                    outputs = self.read_outputs(template, node, resource) if resource.phase == TaskExecution.SUCCEEDED else None
+                    outputs = (
+                        self.read_outputs(template, node, resource)
+                        if resource.phase == TaskExecution.SUCCEEDED
+                        else None
+                    )
                     results[i] = Result(resource.phase, resource.message, outputs, resource, node, meta)
             time.sleep(0.3)
         return [results[i] for i in range(len(nodes))]

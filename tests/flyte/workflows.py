@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import typing
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from flytekit import Resources, map_task, task, workflow
-from flytekit.core.legacy_map_task import map_task as legacy_map_task
 from flytekit.configuration import Image, ImageConfig, SerializationSettings
+from flytekit.core.legacy_map_task import map_task as legacy_map_task
 from flytekit.models.literals import Literal, LiteralCollection, LiteralMap, Primitive, Scalar
 from flytekit.models.task import TaskSpec, TaskTemplate
 from flytekit.tools.translator import get_serializable
@@ -76,7 +75,7 @@ def two_maps_then_total(xs: list[int], ys: list[int]) -> int:
 
 
 @workflow
-def fragile_map(xs: list[int]) -> list[typing.Optional[int]]:
+def fragile_map(xs: list[int]) -> list[int | None]:
     return legacy_map_task(fragile, min_success_ratio=0.8)(x=xs)
 
 

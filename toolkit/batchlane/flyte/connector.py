@@ -190,7 +190,9 @@ def _user_errors(client: BatchlaneClient, meta: BatchlaneMetadata, summary: Laun
         error = outputs.user_error(s3, outputs.child_prefix(meta.output_prefix, 0))
         return [error] if error else []
     failed = client.failed_children(meta.launch_id, limit=ERRORS_SHOWN, summary=summary).children
-    errors = [(c["index"], outputs.user_error(s3, outputs.child_prefix(meta.output_prefix, c["index"]))) for c in failed]
+    errors = [
+        (c["index"], outputs.user_error(s3, outputs.child_prefix(meta.output_prefix, c["index"]))) for c in failed
+    ]
     return [f"[{index}]: {error}" for index, error in errors if error]
 
 

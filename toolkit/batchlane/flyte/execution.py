@@ -39,7 +39,9 @@ def launch_id(metadata: TaskExecutionMetadata | None, output_prefix: str) -> str
     node = task.node_execution_id
     wf = node.execution_id
     digest = hashlib.sha256(output_prefix.rstrip("/").encode()).hexdigest()[:24]
-    readable = _LAUNCH_ID_CHARS.sub("-", f"flyte:{wf.project}:{wf.domain}:{wf.name}:{node.node_id}:{task.retry_attempt}")
+    readable = _LAUNCH_ID_CHARS.sub(
+        "-", f"flyte:{wf.project}:{wf.domain}:{wf.name}:{node.node_id}:{task.retry_attempt}"
+    )
     return f"{readable[: _MAX_LAUNCH_ID - len(digest) - 1]}:{digest}"
 
 
