@@ -23,6 +23,7 @@ from batchlane.common.settings import Limits
 from batchlane.common.tenancy import InputsLocationGrant, Team, Tenancy
 from batchlane.deployment.parts import (
     ComputeEnvironmentConfig,
+    FlyteDataGrant,
     FunctionConfig,
     JobQueueConfig,
     JobRoleConfig,
@@ -111,6 +112,8 @@ class DeploymentConfig(Strict):
     teams: list[Team] = []
     # Where launches of a project may take inputsLocation from, besides their own launch prefix.
     inputs_locations: Annotated[list[InputsLocationGrant], Field(alias="inputsLocations")] = []
+    # Flyte's metadata and raw-data prefixes the job roles of these projects read and write (docs/flyte.md).
+    flyte_data: Annotated[list[FlyteDataGrant], Field(alias="flyteData")] = []
 
     @field_validator("teams")
     @classmethod
