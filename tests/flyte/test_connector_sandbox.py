@@ -136,6 +136,9 @@ def test_a_legacy_map_is_one_array_job_that_succeeds_with_enough_children(sandbo
     launch_id = launch_id_of(result.resource_meta)
     assert submitted_job(sandbox, launch_id)["arrayProperties"] == {"size": MAP_SIZE}
     assert sandbox.launch_record(launch_id).min_success_ratio == 0.8
+    names = [link.name for link in result.resource.log_links]
+    assert names[0] == "AWS Batch Job" and "AWS Batch #3-0 (PhaseRetryableFailure)" in names  # a link per child attempt
+    assert len(names) == 1 + MAP_SIZE
 
 
 def test_two_maps_and_a_task_after_them_share_no_launch(sandbox, tasks, propeller):

@@ -43,7 +43,7 @@ from flytekit.models.literals import LiteralMap
 from flytekit.models.task import TaskExecutionMetadata, TaskTemplate
 
 from batchlane.client.api import BatchlaneClient
-from batchlane.client.status import LaunchSummary
+from batchlane.client.status import LaunchSummary, read_children
 from batchlane.flyte import outputs
 from batchlane.flyte.execution import DEFAULT_ROLE_ANNOTATIONS
 from batchlane.flyte.launch import ARRAY_TASK_TYPE, inputs_uri, launch_detail
@@ -54,6 +54,7 @@ EVENT_SOURCE = "flyte.connector"
 ABORT_REASON = "aborted by Flyte (DeleteTask)"
 UNKNOWN_SECONDS = 300.0  # a launch still unknown this long after CreateTask never reached batchlane
 ERRORS_SHOWN = 5  # a map's failed children whose exception the message quotes
+LINKED_CHILDREN = 100  # a map's children whose attempts get log links (one page: one Query)
 
 # batchlane's phase -> Flyte's task execution phase (failures permanent: see the module docstring).
 FLYTE_PHASES = {
@@ -155,7 +156,7 @@ class BatchlaneConnector(AsyncConnectorBase):
         return Resource(
             phase=phase,
             message=message,
-            log_links=_log_links(summary),
+            log_links=_log_links(client, resource_meta, summary),
             outputs=None,  # left in <outputPrefix>/outputs.pb: propeller reads them there
             custom_info={
                 "launchId": summary.launch_id,
@@ -196,8 +197,14 @@ def _user_errors(client: BatchlaneClient, meta: BatchlaneMetadata, summary: Laun
     return [f"[{index}]: {error}" for index, error in errors if error]
 
 
-def _log_links(summary: LaunchSummary) -> list[TaskLog]:
-    return [TaskLog(name=link["name"], uri=link["url"], message_format=TaskLog.UNKNOWN) for link in summary.links]
+def _log_links(client: BatchlaneClient, meta: BatchlaneMetadata, summary: LaunchSummary) -> list[TaskLog]:
+    """The job's links; for a map (whose summary links only the job), every attempt of its first
+    children too, named ``AWS Batch #<index>-<attempt> (<phase>)`` as Flyte names them: one more read."""
+    links = list(summary.links)
+    if meta.is_array and summary.job_id:
+        page = read_children(client.executions, meta.launch_id, limit=LINKED_CHILDREN, record=summary.record)
+        links += [link for child in page.children for link in child["logs"]]
+    return [TaskLog(name=link["name"], uri=link["url"], message_format=TaskLog.UNKNOWN) for link in links]
 
 
 for _type, _version in TASK_TYPES:
