@@ -14,8 +14,8 @@ as a string (a ConfigMap's ``data: {adminServer.yaml: |...}``): both are searche
 
 Two modes read the same rules (docs/routing.md): batchlane's documented one (every field a rule
 names must match, the most specific rule wins) and ``flyteadmin_table``, FlyteAdmin's own
-allocator (it keeps only ``domain`` of a ``workflowConfigs`` entry, and the last matching entry
-wins), expressed as an equivalent table for the same engine.
+allocator (it keeps only ``domain`` of a ``workflowConfigs`` entry: the domain's last entry wins,
+the last catch-all only when the domain has none), expressed as an equivalent table for the same engine.
 """
 
 from __future__ import annotations
