@@ -164,9 +164,36 @@ class BatchCompute(Construct):
                 )
             )
         grant_volume_mounts(role, projects, self.config.volumes)
+        self._grant_flyte_data(role, projects)
         if self.data_bucket.encryption_key is not None:
             self.data_bucket.encryption_key.grant_encrypt_decrypt(role)
         return role
+
+    def _grant_flyte_data(self, role: iam.Role, projects: list[str]) -> None:
+        """Flyte's metadata and raw-data prefixes granted to the role's projects (``flyteData``): a
+        Flyte task reads its inputs there and writes its outputs, files and checkpoints."""
+        uris = [
+            g.uri for g in self.config.flyte_data if any(patterns_overlap(a, b) for a in g.projects for b in projects)
+        ]
+        if not uris:
+            return
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadWriteFlyteData",
+                actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[f"arn:{Aws.PARTITION}:s3:::{uri.removeprefix('s3://')}*" for uri in uris],
+            )
+        )
+        for i, uri in enumerate(uris):  # one statement per bucket and prefix: a prefix lists its own bucket only
+            bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid=f"ListFlyteData{i}",
+                    actions=["s3:ListBucket"],
+                    resources=[f"arn:{Aws.PARTITION}:s3:::{bucket}"],
+                    conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+                )
+            )
 
     # ------------------------------------------------------------------------------------------
     def _network(self, config: DeploymentConfig) -> tuple[ec2.IVpc, ec2.SubnetSelection, list[ec2.ISecurityGroup]]:

@@ -157,6 +157,15 @@ def _data_reasons() -> list[ResourceReason]:
             "(inputsLocations): read only, objects under that prefix only.",
         ),
         (
+            lambda r, a: (
+                re.fullmatch(r"arn:<AWS::Partition>:s3:::[a-z0-9][a-z0-9.-]+/\S*\*", r) is not None
+                and _only(a, ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"))
+            ),
+            "A Flyte metadata or raw-data prefix the deployment configuration grants the role's projects "
+            "(flyteData): a Flyte task reads its inputs and writes its outputs under it, objects under that "
+            "prefix only; Flyte names the objects per execution at run time.",
+        ),
+        (
             lambda r, a: r.endswith(".Arn>/index/*") and _only(a, _DYNAMODB_READ_WRITE),
             "aws-cdk-lib's table grants include the table's secondary indexes (<table>/index/*); batchlane "
             "queries its byJobId index. Scoped to batchlane's own table.",

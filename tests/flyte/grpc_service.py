@@ -1,5 +1,5 @@
 """flytekit's own gRPC connector service (what ``pyflyte serve connector`` serves), in process on a
-free localhost port, and a client calling it as propeller does."""
+free localhost port, and a stub to call it (tests/flyte/propeller.py calls it as propeller does)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import asyncio
 import threading
 
 import grpc
-from flyteidl.admin.agent_pb2 import CreateTaskRequest, DeleteTaskRequest, GetTaskRequest, TaskCategory
 from flyteidl.service.agent_pb2_grpc import AsyncAgentServiceStub, add_AsyncAgentServiceServicer_to_server
 from flytekit.extend.backend.connector_service import AsyncConnectorService
 
-from batchlane.flyte.connector import TASK_TYPE  # the import registers the connector, as --modules does
+import batchlane.flyte.connector  # noqa: F401 - the import registers the connectors, as --modules does
 
 
 class ConnectorServer:
@@ -40,26 +39,3 @@ class ConnectorServer:
         asyncio.run_coroutine_threadsafe(self.server.stop(0), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
-
-    def create(self, template, output_prefix, inputs, metadata):
-        return self.stub.CreateTask(
-            CreateTaskRequest(
-                template=template.to_flyte_idl(),
-                output_prefix=output_prefix,
-                inputs=inputs.to_flyte_idl(),
-                task_execution_metadata=metadata.to_flyte_idl(),
-            ),
-            timeout=30,
-        )
-
-    def get(self, resource_meta: bytes):
-        return self.stub.GetTask(
-            GetTaskRequest(task_category=TaskCategory(name=TASK_TYPE, version=0), resource_meta=resource_meta),
-            timeout=30,
-        )
-
-    def delete(self, resource_meta: bytes):
-        return self.stub.DeleteTask(
-            DeleteTaskRequest(task_category=TaskCategory(name=TASK_TYPE, version=0), resource_meta=resource_meta),
-            timeout=30,
-        )

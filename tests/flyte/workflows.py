@@ -8,15 +8,9 @@ from dataclasses import dataclass
 
 from flytekit import Resources, map_task, task, workflow
 from flytekit.configuration import Image, ImageConfig, SerializationSettings
-from flytekit.models.core.identifier import (
-    Identifier,
-    NodeExecutionIdentifier,
-    ResourceType,
-    TaskExecutionIdentifier,
-    WorkflowExecutionIdentifier,
-)
-from flytekit.models.literals import Literal, LiteralMap, Primitive, Scalar
-from flytekit.models.task import TaskExecutionMetadata, TaskSpec, TaskTemplate
+from flytekit.core.legacy_map_task import map_task as legacy_map_task
+from flytekit.models.literals import Literal, LiteralCollection, LiteralMap, Primitive, Scalar
+from flytekit.models.task import TaskSpec, TaskTemplate
 from flytekit.tools.translator import get_serializable
 from flytekitplugins.awsbatch import AWSBatchConfig
 
@@ -42,9 +36,31 @@ def impatient(x: int) -> int:
     return x
 
 
-@task
-def cube(x: int) -> int:
-    return x * x * x
+@task(task_config=AWSBatchConfig(), retries=0)
+def strict(x: int) -> int:
+    if x < 0:
+        raise ValueError(f"x must not be negative, got {x}")
+    return x
+
+
+@task(task_config=AWSBatchConfig(), retries=0)
+def sleepy(x: int) -> int:
+    import time
+
+    time.sleep(x)
+    return x
+
+
+@task(retries=0)  # a plain task: a legacy map over it is a container_array (one array job)
+def fragile(x: int) -> int:
+    if x < 0:
+        raise ValueError(f"x must not be negative, got {x}")
+    return x + 1
+
+
+@task(task_config=AWSBatchConfig(), retries=0)
+def total(a: list[int], b: list[int]) -> int:
+    return sum(a) + sum(b)
 
 
 @workflow
@@ -53,8 +69,14 @@ def squares(xs: list[int]) -> list[int]:
 
 
 @workflow
-def cubes(xs: list[int]) -> list[int]:
-    return map_task(cube)(x=xs)
+def two_maps_then_total(xs: list[int], ys: list[int]) -> int:
+    # n0 and n1 are ArrayNodes whose elements are n0..nk too; n2 runs after both.
+    return total(a=map_task(square)(x=xs), b=map_task(square)(x=ys))
+
+
+@workflow
+def fragile_map(xs: list[int]) -> list[int | None]:
+    return legacy_map_task(fragile, min_success_ratio=0.8)(x=xs)
 
 
 @workflow
@@ -67,7 +89,10 @@ class Templates:
     single: TaskTemplate  # the aws-batch task (task type version 0)
     map_element: TaskTemplate  # the map's sub-task (version 1): propeller sends it once per element
     too_many_retries: TaskTemplate
-    whole_map: TaskTemplate  # a map task's own resolver (pyflyte-map-execute): one array job for the map
+    strict: TaskTemplate  # an aws-batch task raising for a negative x
+    sleepy: TaskTemplate  # sleeps x seconds
+    total: TaskTemplate  # the task after two maps
+    legacy_map: TaskTemplate  # container_array (pyflyte-map-execute): one array job for the map
 
 
 def serialized_tasks() -> Templates:
@@ -82,7 +107,10 @@ def serialized_tasks() -> Templates:
     entities: OrderedDict = OrderedDict()
     get_serializable(entities, settings, squares)
     get_serializable(entities, settings, single)
-    get_serializable(entities, settings, cubes)
+    get_serializable(entities, settings, two_maps_then_total)
+    get_serializable(entities, settings, fragile_map)
+    for entity in (strict, sleepy):
+        get_serializable(entities, settings, entity)
     templates = {
         spec.template.id.name.rsplit(".", 1)[-1]: spec.template
         for spec in entities.values()
@@ -97,32 +125,23 @@ def serialized_tasks() -> Templates:
         single=named("square"),
         map_element=named("map_square"),
         too_many_retries=named("impatient"),
-        whole_map=named("map_cube"),
+        strict=named("strict"),
+        sleepy=named("sleepy"),
+        total=named("total"),
+        legacy_map=named("map_fragile"),
     )
 
 
-# --- what propeller sends with a template: the execution, its inputs ------------------------------
-
-EXECUTION = "exec1"
+# --- inputs as propeller holds them ---------------------------------------------------------------
 
 
-def metadata(node: str, project: str = "flytesnacks", domain: str = "development") -> TaskExecutionMetadata:
-    wf = WorkflowExecutionIdentifier(project, domain, EXECUTION)
-    task_id = Identifier(ResourceType.TASK, project, domain, "wf.square", "v1")
-    return TaskExecutionMetadata(
-        task_execution_id=TaskExecutionIdentifier(task_id, NodeExecutionIdentifier(node, wf), 0),
-        namespace=f"{project}-{domain}",
-        labels={"batchlane.io/workflow": "training"},
-        annotations={"eks.amazonaws.com/role-arn": ROLE},
-        k8s_service_account="default",
-        environment_variables={},
-        identity=None,
-    )
-
-
-def launch_id_of(node: str) -> str:
-    return f"flyte:flytesnacks:development:{EXECUTION}:{node}:0"
+def int_literal(x: int) -> Literal:
+    return Literal(scalar=Scalar(primitive=Primitive(integer=x)))
 
 
 def int_inputs(x: int) -> LiteralMap:
-    return LiteralMap({"x": Literal(scalar=Scalar(primitive=Primitive(integer=x)))})
+    return LiteralMap({"x": int_literal(x)})
+
+
+def list_inputs(**lists: list[int]) -> LiteralMap:
+    return LiteralMap({k: Literal(collection=LiteralCollection([int_literal(x) for x in v])) for k, v in lists.items()})

@@ -75,6 +75,19 @@ def test_a_role_reads_the_inputs_locations_allowed_for_its_projects_only(dev):
     assert not _allowed(synth, roles["genomics"], "s3:PutObject", cohort, bucket="arn:aws:s3:::")
 
 
+def test_a_role_reads_and_writes_the_flyte_data_of_its_projects_only(dev):
+    """flyteData (config/dev.yaml): Flyte's metadata and raw data, for flytesnacks' roles."""
+    roles = dev.stack.compute.job_roles
+    outputs = "metadata/flytesnacks/development/exec1/n0/data/0/0/outputs.pb"
+    for action in ("s3:GetObject", "s3:PutObject"):
+        assert _allowed(dev, roles["flytesnacks"], action, outputs, bucket="arn:aws:s3:::flyte-metadata/")
+        assert _allowed(dev, roles["default"], action, "ab/cd/file.parquet", bucket="arn:aws:s3:::flyte-raw-data/")
+        assert not _allowed(dev, roles["genomics"], action, outputs, bucket="arn:aws:s3:::flyte-metadata/")
+    other_project = "metadata/genomics/development/exec1/n0/data/0/0/outputs.pb"
+    assert not _allowed(dev, roles["flytesnacks"], "s3:PutObject", other_project, bucket="arn:aws:s3:::flyte-metadata/")
+    assert not _allowed(dev, roles["flytesnacks"], "s3:DeleteObject", outputs, bucket="arn:aws:s3:::flyte-metadata/")
+
+
 def test_each_team_has_a_producer_policy_conditioned_on_its_own_sources(synth):
     policies = {
         p["Properties"]["ManagedPolicyName"]: p["Properties"]["PolicyDocument"]["Statement"]

@@ -153,9 +153,9 @@ def test_reserved_variables_are_refused(world):
     environment = {
         "AWS_ACCESS_KEY_ID": "AKIA",
         "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://x",
-        "LD_PRELOAD": "x",
+        "AWS_SESSION_TOKEN": "x",
         "AWS_ENDPOINT_URL_S3": "http://x",
-        "PATH": "/evil",
+        "BATCHLANE_LAUNCH_ID": "forged",
         "OK_NAME": "fine",
     }
     launch_as(GENOMICS, task("t-8", container={"image": "busybox:1.36", "environment": environment}))

@@ -14,8 +14,8 @@ as a string (a ConfigMap's ``data: {adminServer.yaml: |...}``): both are searche
 
 Two modes read the same rules (docs/routing.md): batchlane's documented one (every field a rule
 names must match, the most specific rule wins) and ``flyteadmin_table``, FlyteAdmin's own
-allocator (it keeps only ``domain`` of a ``workflowConfigs`` entry, and the last matching entry
-wins), expressed as an equivalent table for the same engine.
+allocator (it keeps only ``domain`` of a ``workflowConfigs`` entry: the domain's last entry wins,
+the last catch-all only when the domain has none), expressed as an equivalent table for the same engine.
 """
 
 from __future__ import annotations
@@ -202,16 +202,20 @@ def flyte_yaml(table: RoutingTable, source: str) -> str:
 
 def flyteadmin_table(table: RoutingTable) -> RoutingTable:
     """The same queues with rules that make batchlane's engine decide as FlyteAdmin's allocator
-    does: only ``domain`` is matched, and of the matching rules the last (in file order) wins.
+    (flyteadmin/pkg/manager/impl/executions/queues.go ``GetQueue``) does: only ``domain`` is read;
+    the last rule (in file order) *of the launch's domain* gives the tags, and the last rule of no
+    domain (the catch-all) only when its domain has none, wherever the catch-all is written.
 
-    Per domain a rule names, its rule is the last rule of that domain or of no domain; for every
-    other domain, the last rule of no domain. A domain rule is more specific than the catch-all,
-    so the engine's most-specific choice gives exactly FlyteAdmin's last-wins answer."""
+    Per domain a rule names, its rule is the last rule of that domain; for every other domain, the
+    last rule of no domain. A domain rule is more specific than the catch-all, so the engine's
+    most-specific choice gives exactly FlyteAdmin's answer."""
     ordered = sorted(table.rules, key=lambda r: r.id)
 
     def last(domain: str | None) -> Rule | None:
-        matching = [r for r in ordered if r.scope.domain is None or r.scope.domain == domain]
-        return matching[-1] if matching else None
+        own = [r for r in ordered if r.scope.domain == domain]
+        catch_all = [r for r in ordered if r.scope.domain is None]
+        chosen = own or catch_all
+        return chosen[-1] if chosen else None
 
     domains = sorted({r.scope.domain for r in ordered if r.scope.domain is not None})
     chosen = [(d, last(d)) for d in domains] + [(None, last(None))]

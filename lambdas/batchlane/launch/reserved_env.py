@@ -4,11 +4,11 @@ checks ``container.environment`` against (docs/launch-event.md#reserved-environm
 from __future__ import annotations
 
 # Environment variables a launch may not set (docs/launch-event.md#reserved-environment-variables):
-# what would change the job's credentials, where its AWS calls go, how its programs are loaded, or
-# what batchlane, AWS Batch and the ECS agent tell the container. Compared in upper case.
+# what would change the job's credentials or where its AWS calls go, or what batchlane, AWS Batch and
+# the ECS agent tell the container: batchlane's own guarantees. How the image loads its programs
+# (PATH, LD_LIBRARY_PATH for CUDA images) is the image's business. Compared in upper case.
 _CREDENTIALS = "sets or finds AWS credentials: a job's credentials come from its job role only"
 _ENDPOINTS = "changes where AWS SDK calls go or how they are verified"
-_LOADER = "changes how programs are found or loaded"
 RESERVED_ENV_NAMES: dict[str, str] = {
     **dict.fromkeys(
         (
@@ -39,7 +39,6 @@ RESERVED_ENV_NAMES: dict[str, str] = {
         ),
         _ENDPOINTS,
     ),
-    "PATH": _LOADER,
     # Set by batchlane on every job for Flyte (docs/launch-event.md).
     "BATCH_JOB_ARRAY_INDEX_VAR_NAME": "is set by batchlane: it names the variable holding the array index",
     "FLYTE_FAIL_ON_ERROR": "is set by batchlane for Flyte tasks",
@@ -49,8 +48,6 @@ RESERVED_ENV_PREFIXES: dict[str, str] = {
     "AWS_CONTAINER_": _CREDENTIALS,  # the ECS credentials endpoint and its token
     "AWS_EC2_METADATA_": _CREDENTIALS,  # instance metadata, where SDKs look for credentials
     "AWS_ENDPOINT_URL": _ENDPOINTS,  # AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>
-    "LD_": _LOADER,  # LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT, ...
-    "DYLD_": _LOADER,
     "AWS_BATCH_": "set by AWS Batch (the array index, the job id, ...)",
     "ECS_": "read by the ECS agent and set by ECS",
     "BATCHLANE_": "set by batchlane (the launch id, inputs and outputs locations)",

@@ -32,3 +32,11 @@ def test_the_larger_of_request_and_limit_is_what_batch_gets():
 def test_what_is_not_a_quantity_says_so(call, text):
     with pytest.raises(ResourceError):
         call(text)
+
+
+def test_whole_vcpus_round_up_as_flytes_batch_plugin_does():
+    # EC2 takes whole vCPUs; Flyte's plugin sends Quantity.Value(), which rounds up.
+    assert batch_resources({"cpu": "500m"}, {}, whole_vcpus=True) == {"vcpu": 1.0}
+    assert batch_resources({"cpu": "1500m"}, {"cpu": "1"}, whole_vcpus=True) == {"vcpu": 2.0}
+    assert batch_resources({"cpu": "2"}, {}, whole_vcpus=True) == {"vcpu": 2.0}
+    assert batch_resources({"cpu": "250m"}, {}) == {"vcpu": 0.25}  # Fargate keeps fractions

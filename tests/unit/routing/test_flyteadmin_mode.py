@@ -26,13 +26,14 @@ SEED_LAUNCHES = [
 ]
 
 
-def test_flyteadmin_mode_on_the_seeds_three_queues_sends_everything_to_the_last_rule():
+def test_flyteadmin_mode_on_the_seeds_three_queues_reads_the_domain_only():
     table = parse_flyte_config(THREE_QUEUES)
     assert queues(table, SEED_LAUNCHES) == ["critical", "gpu_dynamic", "critical", "default"]
-    assert queues(flyteadmin_table(table), SEED_LAUNCHES) == ["default"] * 4
+    # production's last rule says critical; the project-only rule has no domain: only the catch-all counts
+    assert queues(flyteadmin_table(table), SEED_LAUNCHES) == ["critical", "default", "critical", "default"]
 
 
-def test_flyteadmin_mode_matches_domain_only_and_the_last_match_wins():
+def test_flyteadmin_mode_takes_the_domains_last_rule_and_the_catch_all_only_without_one():
     table = flyteadmin_table(
         parse_flyte_config("""
 queues:
@@ -41,29 +42,67 @@ queues:
     - {dynamic: b, attributes: [b]}
     - {dynamic: c, attributes: [c]}
   workflowConfigs:
-    - {tags: [c]}
+    - {tags: [a]}
     - {domain: production, project: ignored, tags: [a]}
     - {domain: production, workflowName: ignored, tags: [b]}
     - {domain: staging, tags: [a]}
+    - {tags: [c]}
 """)
     )
     launches = [("p", "production", "w"), ("p", "staging", "w"), ("p", "development", "w")]
     assert queues(table, launches) == ["b", "a", "c"]
 
 
-def test_the_diff_names_the_three_disagreements_of_the_seed():
+HELM_LAYOUT = """
+configmap:
+  adminServer:
+    queues:
+      executionQueues:
+        - {dynamic: critical, attributes: [critical]}
+        - {dynamic: default, attributes: [default]}
+      workflowConfigs:
+        - {domain: production, tags: [critical]}
+        - {tags: [default]}
+"""
+
+
+def test_flyteadmin_mode_on_the_helm_layout_a_domain_rule_then_the_catch_all():
+    table = flyteadmin_table(parse_flyte_config(HELM_LAYOUT))
+    assert queues(table, [("p", "production", "w"), ("p", "development", "w")]) == ["critical", "default"]
+
+
+def test_flyteadmins_own_test_vectors_from_the_config():
+    """flyteadmin/pkg/manager/impl/executions/queues_test.go, the cases decided by the config alone
+    (no matchable-attribute override): TestGetQueueDefaults' unmatched project goes to the
+    catch-all's queue; TestGetQueue's config has no workflowConfigs, so nothing is chosen."""
+    defaults = flyteadmin_table(
+        parse_flyte_config("""
+queues:
+  executionQueues:
+    - {dynamic: queue1-dynamic, attributes: [attr1]}
+    - {dynamic: queue2-dynamic, attributes: [attr2]}
+    - {dynamic: queue3-dynamic, attributes: [attr3]}
+    - {dynamic: default-dynamic, attributes: [default]}
+  workflowConfigs:
+    - {tags: [default]}
+""")
+    )
+    assert queues(defaults, [("unmatched", "domain", "workflow")]) == ["default-dynamic"]
+    bare = flyteadmin_table(parse_flyte_config("queues:\n  executionQueues: [{dynamic: q, attributes: [attribute]}]\n"))
+    assert queues(bare, [("project", "domain", "name2")]) == [None]
+
+
+def test_the_diff_names_the_one_disagreement_of_the_seed():
     differences = mode_differences(parse_flyte_config(THREE_QUEUES), "k")
     assert [(d.rule.id, d.documented.queue, d.flyteadmin.queue) for d in differences] == [
-        ("0001", "critical", "default"),
         ("0002", "gpu_dynamic", "default"),
-        ("0003", "critical", "default"),
     ]
 
 
 def test_routes_import_diff_prints_them_and_writes_nothing(capsys):
     assert main(["routes", "import", str(CONFIGS / "seed-three-queues.yaml"), "--diff"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("3 of 4 rules route differently") and out.count("flyteadmin  -> default") == 3
+    assert out.startswith("1 of 4 rules route differently") and out.count("flyteadmin  -> default") == 1
 
 
 def test_routes_explain_in_flyteadmin_mode_offline(capsys):
@@ -73,17 +112,27 @@ def test_routes_explain_in_flyteadmin_mode_offline(capsys):
             "explain",
             "--config",
             str(CONFIGS / "seed-three-queues.yaml"),
+            "--format",
+            "flyte",
             "--mode",
             "flyteadmin",
             "--project",
-            "my_queue_1",
-            "--domain",
             "production",
+            "--domain",
+            "development",
             "--workflow",
-            "my_workflow_1",
+            "my_workflow_2",
         ]
     )
     assert code == 0 and "Queue         default" in capsys.readouterr().out
+
+
+def test_routes_explain_reads_a_multi_document_manifest_under_auto(tmp_path, capsys):
+    manifest = tmp_path / "manifest.yaml"
+    manifest.write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: flyte}\n---\n" + HELM_LAYOUT)
+    argv = ["routes", "explain", "--config", str(manifest), "--mode", "flyteadmin"]
+    assert main([*argv, "--project", "p", "--domain", "production", "--workflow", "w"]) == 0
+    assert "Queue         critical" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -81,7 +81,8 @@ def _warn_all(ctx: Context, table: RoutingTable) -> list[str]:
 
 
 def in_mode(table: RoutingTable, mode: str) -> RoutingTable:
-    """``flyteadmin``: the rules as FlyteAdmin's allocator reads them (domain only, last wins)."""
+    """``flyteadmin``: the rules as FlyteAdmin's allocator reads them (domain only: the domain's
+    last rule, else the last catch-all)."""
     from batchlane.flyteadmin import flyteadmin_table
 
     return flyteadmin_table(table) if mode == FLYTEADMIN else table
@@ -90,7 +91,7 @@ def in_mode(table: RoutingTable, mode: str) -> RoutingTable:
 def _explained_table(args: argparse.Namespace, ctx: Context) -> tuple[RoutingTable, str]:
     """The table ``explain`` decides with (a file offline, or the routing table) and where it came from."""
     if args.config:
-        table = parse_routing_file(read_text(args.config), args.config)  # offline: no AWS at all
+        table = parse_routing_file(read_text(args.config), args.config, args.format)  # offline: no AWS at all
         source = f"config {args.config} (offline)"
     else:
         store = routing_store(ctx)
@@ -339,6 +340,7 @@ def _register_explain(routes: Commands) -> None:
         metavar="FILE",
         help="evaluate this FlyteAdmin config (or items export) offline, without AWS, instead of the table",
     )
+    add_format_argument(p, "--config's format")
     p.add_argument("--platform", choices=PLATFORMS, help="the job's platform (default: its queue's)")
     p.add_argument("--vcpu", type=positive_number, metavar="N", help=f"vCPUs per job (default {ANY_JOB.vcpu:g})")
     p.add_argument("--memory", type=positive_whole, metavar="MIB", help=f"MiB per job (default {ANY_JOB.memory})")
@@ -348,12 +350,21 @@ def _register_explain(routes: Commands) -> None:
         choices=MODES,
         default="documented",
         help="documented (default: most specific rule wins) or flyteadmin (FlyteAdmin's allocator: "
-        "domain only, last matching rule wins)",
+        "domain only: the last rule of the domain, else the last catch-all)",
     )
     p.add_argument(
         "--queue-hint",
         metavar="QUEUE",
         help="the launch's queueHint (e.g. FlyteAdmin's child_queue): show whether routing honours it",
+    )
+
+
+def add_format_argument(p, what: str) -> None:
+    p.add_argument(
+        "--format",
+        choices=("auto", "flyte", "items"),
+        default="auto",
+        help=f"{what} (default: auto, an items list or a FlyteAdmin config, one or several YAML documents)",
     )
 
 
@@ -370,17 +381,13 @@ def _register_import(routes: Commands) -> None:
     p.add_argument("file", metavar="FILE", help="YAML file, or - for standard input")
     p.add_argument("--replace", action="store_true", help="delete routing items that are not in the file")
     p.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
-    p.add_argument(
-        "--format",
-        choices=("auto", "flyte", "items"),
-        default="auto",
-        help="input format (default: auto, an items list or a FlyteAdmin config)",
-    )
+    add_format_argument(p, "input format")
     p.add_argument(
         "--mode",
         choices=MODES,
         default="documented",
-        help="flyteadmin: import rules that decide as FlyteAdmin's allocator does (domain only, last wins)",
+        help="flyteadmin: import rules that decide as FlyteAdmin's allocator does "
+        "(domain only: the domain's last rule, else the last catch-all)",
     )
     p.add_argument(
         "--diff",

@@ -44,11 +44,11 @@ def parse_routing_file(text: str, source: str, fmt: str = "auto") -> RoutingTabl
 
     if fmt in ("auto", "items"):
         try:
-            document = yaml.safe_load(text)
+            documents = [d for d in yaml.safe_load_all(text) if d is not None]  # a manifest may hold several
         except yaml.YAMLError as exc:
             raise CliError(f"{source}: not valid YAML or JSON: {' '.join(str(exc).split())}", USAGE) from None
-        if isinstance(document, list):
-            return _table_from_item_list(document, source)
+        if len(documents) == 1 and isinstance(documents[0], list):
+            return _table_from_item_list(documents[0], source)
         if fmt == "items":
             raise CliError(
                 f"{source}: expected a list of routing items (batchlane routes export --format items)", USAGE

@@ -89,7 +89,8 @@ def diff_lines(table: RoutingTable) -> list[str]:
     differences = mode_differences(table, SAMPLE_LAUNCH_ID)
     lines = [
         f"{len(differences)} of {len(table.rules)} rules route differently in FlyteAdmin's mode "
-        "(domain only, last matching rule wins) than in batchlane's (most specific rule wins):"
+        "(domain only: the domain's last rule, else the last catch-all) "
+        "than in batchlane's (most specific rule wins):"
     ]
     for d in differences:
         lines.append(f"  {d.rule.describe()}")

@@ -25,6 +25,7 @@ from batchlane.common.tenancy import InputsLocationGrant, Team, Tenancy
 from batchlane.common.volumes import VolumeGrant
 from batchlane.deployment.parts import (
     ComputeEnvironmentConfig,
+    FlyteDataGrant,
     FunctionConfig,
     JobQueueConfig,
     JobRoleConfig,
@@ -117,6 +118,8 @@ class DeploymentConfig(Strict):
     secrets_allowed: Annotated[list[SecretGrant], Field(alias="secretsAllowed", max_length=20)] = []
     # EFS file systems launches of a project may mount by name (docs/security.md#volumes).
     volumes: Annotated[list[VolumeGrant], Field(max_length=20)] = []
+    # Flyte's metadata and raw-data prefixes the job roles of these projects read and write (docs/flyte.md).
+    flyte_data: Annotated[list[FlyteDataGrant], Field(alias="flyteData")] = []
 
     @field_validator("teams")
     @classmethod

@@ -176,6 +176,14 @@ class JobRoleConfig(Strict):
     projects: Annotated[list[Pattern], Field(min_length=1)] = ["*"]
 
 
+class FlyteDataGrant(Strict):
+    """A Flyte metadata or raw-data location (an S3 prefix) that the job roles of these projects read
+    and write: a Flyte task reads its inputs and writes its outputs there (docs/flyte.md)."""
+
+    projects: Annotated[list[Pattern], Field(min_length=1)]
+    uri: Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(\S*/)?$")]
+
+
 class NewVpcConfig(Strict):
     max_azs: Annotated[int, Field(alias="maxAzs", ge=1, le=6)] = 2
     nat_gateways: Annotated[int, Field(alias="natGateways", ge=0, le=6)] = 1

@@ -1,48 +1,60 @@
-"""The flytekit connector for ``aws-batch`` tasks, on top of batchlane's public events.
+"""The flytekit connector for ``aws-batch`` and ``container_array`` tasks, on top of batchlane's public events.
 
     pyflyte serve connector --port 8000 --modules batchlane.flyte.connector
 
 FlytePropeller calls it over gRPC (CreateTask / GetTask / DeleteTask, flytekit's own
 ``AsyncConnectorService``); flytekit also runs it in-process for local executions. Importing this
-module registers one connector per task type version (0: a task, 1: a map task) with flytekit's
-``ConnectorRegistry``.
+module registers one connector per task type and version with flytekit's ``ConnectorRegistry``:
+``aws-batch`` 0 (a task) and 1 (an ArrayNode's element, called once per element), and
+``container_array`` 1 (flytekit's legacy map task: one array job per map, the seed's mapping).
 
-* ``create``: writes the inputs to ``<outputPrefix>/inputs.pb`` (where the rendered command reads
-  them) and puts a "Task Launch Requested" event on batchlane's bus. Idempotent: the launch id is
-  derived from the task execution attempt, so a repeated CreateTask launches nothing new.
+* ``create``: writes the inputs CreateTask carries to ``<outputPrefix>/inputs.pb`` (where the
+  job's command reads them) and puts a "Task Launch Requested" event on batchlane's bus.
+  Idempotent: the launch id is derived from the attempt's output prefix, so a repeated CreateTask
+  launches nothing new.
 * ``get``: one read (``BatchlaneClient.summary``: a single BatchGetItem, whatever the number of
-  children): phase, message, log links named as Flyte names them; on success, the outputs
-  pyflyte-execute wrote (``<outputPrefix>/0/outputs.pb``; per child for a map).
+  children): phase, message, log links named as Flyte names them; on success the outputs are left in
+  ``<outputPrefix>/outputs.pb`` for propeller to read (``batchlane.flyte.outputs``); on failure the
+  message carries the user's exception (``error.pb``).
 * ``delete``: a "Task Abort Requested" (batchlane stops the Batch job, children included).
 
 Failures are permanent (``TaskExecution.FAILED``, never ``RETRYABLE_FAILED``): the retries a task
 asks for are Batch's own (``retryStrategy``, with a log link per attempt), so propeller retrying on
 top would multiply them (retries x retries) and hide the attempts from one launch's status. A
-rejected launch is permanent too: the same template would be rejected again.
+rejected launch is permanent too: the same template would be rejected again. A launch batchlane has
+no record of ``BATCHLANE_FLYTE_UNKNOWN_SECONDS`` (default 300) after CreateTask failed to arrive:
+it fails, saying so.
 
 Configuration (environment of the connector's process): ``BATCHLANE_DEPLOYMENT`` (default
-``dev``: bus ``batchlane-dev``, table ``batchlane-dev-executions``), ``BATCHLANE_FLYTE_ROLE_ANNOTATION``
-(default ``eks.amazonaws.com/role-arn``, Flyte's ``roleAnnotationKey``); AWS as for any boto3 client.
+``dev``: bus ``batchlane-dev``, table ``batchlane-dev-executions``), ``BATCHLANE_FLYTE_ROLE_ANNOTATIONS``
+(comma-separated, default ``eks.amazonaws.com/role-arn,iam.amazonaws.com/role``, FlyteAdmin's
+``roleNameKey`` values); AWS as for any boto3 client.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
-from flyteidl.core import literals_pb2
 from flyteidl.core.execution_pb2 import TaskExecution, TaskLog
 from flytekit.extend.backend.base_connector import AsyncConnectorBase, ConnectorRegistry, Resource, ResourceMeta
 from flytekit.models.literals import LiteralMap
 from flytekit.models.task import TaskExecutionMetadata, TaskTemplate
 
 from batchlane.client.api import BatchlaneClient
-from batchlane.client.status import LaunchSummary
-from batchlane.flyte.launch import DEFAULT_ROLE_ANNOTATION, launch_detail
+from batchlane.client.status import LaunchSummary, read_children
+from batchlane.flyte import outputs
+from batchlane.flyte.execution import DEFAULT_ROLE_ANNOTATIONS
+from batchlane.flyte.launch import ARRAY_TASK_TYPE, inputs_uri, launch_detail
 
 TASK_TYPE = "aws-batch"
+TASK_TYPES = ((TASK_TYPE, 0), (TASK_TYPE, 1), (ARRAY_TASK_TYPE, 1))  # (type, version) served
 EVENT_SOURCE = "flyte.connector"
 ABORT_REASON = "aborted by Flyte (DeleteTask)"
+UNKNOWN_SECONDS = 300.0  # a launch still unknown this long after CreateTask never reached batchlane
+ERRORS_SHOWN = 5  # a map's failed children whose exception the message quotes
+LINKED_CHILDREN = 100  # a map's children whose attempts get log links (one page: one Query)
 
 # batchlane's phase -> Flyte's task execution phase (failures permanent: see the module docstring).
 FLYTE_PHASES = {
@@ -64,14 +76,22 @@ class BatchlaneMetadata(ResourceMeta):
 
     launch_id: str
     output_prefix: str
-    size: int  # > 1: a whole map as one array job (its outputs are gathered per child)
+    size: int  # children of a container_array task (its outputs are gathered per child), else 1
     bus_name: str
     executions_table: str
+    is_array: bool = False
+    output_names: tuple[str, ...] = ()  # the task's outputs (a map's gathered lists)
+    created_at: float | None = None  # epoch seconds of CreateTask (the unknown-launch deadline)
 
 
 def deployment_names() -> tuple[str, str]:
     prefix = f"batchlane-{os.environ.get('BATCHLANE_DEPLOYMENT', 'dev')}"
     return prefix, f"{prefix}-executions"
+
+
+def role_annotation_keys() -> tuple[str, ...]:
+    configured = os.environ.get("BATCHLANE_FLYTE_ROLE_ANNOTATIONS", "")
+    return tuple(k.strip() for k in configured.split(",") if k.strip()) or DEFAULT_ROLE_ANNOTATIONS
 
 
 def _client(bus_name: str, executions_table: str) -> BatchlaneClient:
@@ -80,16 +100,11 @@ def _client(bus_name: str, executions_table: str) -> BatchlaneClient:
     return BatchlaneClient(boto3.session.Session().client, bus_name=bus_name, executions_table=executions_table)
 
 
-def _s3_location(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
-
-
 class BatchlaneConnector(AsyncConnectorBase):
     name = "batchlane AWS Batch connector"
 
-    def __init__(self, task_type_version: int = 0) -> None:
-        super().__init__(task_type_name=TASK_TYPE, task_type_version=task_type_version, metadata_type=BatchlaneMetadata)
+    def __init__(self, task_type_version: int = 0, task_type: str = TASK_TYPE) -> None:
+        super().__init__(task_type_name=task_type, task_type_version=task_type_version, metadata_type=BatchlaneMetadata)
 
     def create(
         self,
@@ -100,34 +115,49 @@ class BatchlaneConnector(AsyncConnectorBase):
         **kwargs,
     ) -> BatchlaneMetadata:
         output_prefix = output_prefix.rstrip("/")
-        annotation = os.environ.get("BATCHLANE_FLYTE_ROLE_ANNOTATION", DEFAULT_ROLE_ANNOTATION)
         launch = launch_detail(
-            task_template, output_prefix, inputs, task_execution_metadata, role_annotation_key=annotation
+            task_template, output_prefix, inputs, task_execution_metadata, role_annotation_keys=role_annotation_keys()
         )
         bus_name, table = deployment_names()
         client = _client(bus_name, table)
-        bucket, key = _s3_location(f"{output_prefix}/inputs.pb")
+        bucket, key = outputs.s3_location(inputs_uri(output_prefix))
         body = (inputs or LiteralMap({})).to_flyte_idl().SerializeToString()
         client.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
         client.put_launch(launch.detail, EVENT_SOURCE)
+        interface = task_template.interface
         return BatchlaneMetadata(
             launch_id=launch.detail["launchId"],
             output_prefix=output_prefix,
             size=launch.size,
             bus_name=bus_name,
             executions_table=table,
+            is_array=launch.is_array,
+            output_names=tuple(interface.outputs) if interface is not None else (),
+            created_at=time.time(),
         )
 
     def get(self, resource_meta: BatchlaneMetadata, **kwargs) -> Resource:
         client = _client(resource_meta.bus_name, resource_meta.executions_table)
         summary = client.summary(resource_meta.launch_id)
         phase = FLYTE_PHASES.get(summary.phase, TaskExecution.QUEUED)
-        outputs = _outputs(client, resource_meta) if phase == TaskExecution.SUCCEEDED else None
+        message = summary.error if summary.phase == "failed" and summary.error else summary.message
+        if summary.phase == "unknown" and _overdue(resource_meta):
+            phase, message = TaskExecution.FAILED, _never_arrived(resource_meta)
+        elif phase == TaskExecution.SUCCEEDED:
+            outputs.leave_outputs(
+                client.client("s3"),
+                resource_meta.output_prefix,
+                resource_meta.size,
+                resource_meta.is_array,
+                list(resource_meta.output_names),
+            )
+        elif summary.phase == "failed":
+            message = "\n".join([message, *_user_errors(client, resource_meta, summary)])
         return Resource(
             phase=phase,
-            message=_message(summary),
-            log_links=_log_links(summary),
-            outputs=outputs,
+            message=message,
+            log_links=_log_links(client, resource_meta, summary),
+            outputs=None,  # left in <outputPrefix>/outputs.pb: propeller reads them there
             custom_info={
                 "launchId": summary.launch_id,
                 "jobId": summary.job_id,
@@ -141,48 +171,41 @@ class BatchlaneConnector(AsyncConnectorBase):
         client.put_abort(resource_meta.launch_id, ABORT_REASON, EVENT_SOURCE)
 
 
-def _message(summary: LaunchSummary) -> str:
-    # A failed launch shows Flyte's array error format ("[0-1][3]: ...") from batchlane's summary.
-    return summary.error if summary.phase == "failed" and summary.error else summary.message
+def _overdue(meta: BatchlaneMetadata) -> bool:
+    deadline = float(os.environ.get("BATCHLANE_FLYTE_UNKNOWN_SECONDS", UNKNOWN_SECONDS))
+    return meta.created_at is not None and time.time() - meta.created_at > deadline
 
 
-def _log_links(summary: LaunchSummary) -> list[TaskLog]:
-    return [TaskLog(name=link["name"], uri=link["url"], message_format=TaskLog.UNKNOWN) for link in summary.links]
+def _never_arrived(meta: BatchlaneMetadata) -> str:
+    bus, _ = deployment_names()
+    return (
+        f"batchlane has no record of launch {meta.launch_id} after CreateTask: its event never reached "
+        f"batchlane (is the connector's source flyte.connector a team's source, and the bus {bus}?)"
+    )
 
 
-def _read_literal_map(s3, uri: str) -> LiteralMap | None:
-    bucket, key = _s3_location(uri)
-    try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except s3.exceptions.NoSuchKey:
-        return None
-    message = literals_pb2.LiteralMap()
-    message.ParseFromString(body)
-    return LiteralMap.from_flyte_idl(message)
-
-
-def _outputs(client: BatchlaneClient, meta: BatchlaneMetadata) -> LiteralMap | None:
-    """What pyflyte-execute wrote: ``<prefix>/0/outputs.pb`` for one job (its command says ``/0``,
-    as Flyte's aws_array plugin expects); for a whole map, child i's under ``<prefix>/<i>``,
-    gathered into one list per output (Flyte's map-task output)."""
+def _user_errors(client: BatchlaneClient, meta: BatchlaneMetadata, summary: LaunchSummary) -> list[str]:
+    """The users' exceptions (``error.pb``): the job's, or the first failed children's, ``[i]: ...``."""
     s3 = client.client("s3")
-    if meta.size == 1:
-        return _read_literal_map(s3, f"{meta.output_prefix}/0/outputs.pb")
-    read = [_read_literal_map(s3, f"{meta.output_prefix}/{i}/outputs.pb") for i in range(meta.size)]
-    children = [child for child in read if child is not None]
-    if len(children) < len(read):
-        return None  # nothing to gather (a task without outputs): propeller reads its output prefix
-    names = children[0].literals.keys()
-    collections = {
-        name: literals_pb2.Literal(
-            collection=literals_pb2.LiteralCollection(
-                literals=[child.literals[name].to_flyte_idl() for child in children]
-            )
-        )
-        for name in names
-    }
-    return LiteralMap.from_flyte_idl(literals_pb2.LiteralMap(literals=collections))
+    if not meta.is_array:
+        error = outputs.user_error(s3, outputs.child_prefix(meta.output_prefix, 0))
+        return [error] if error else []
+    failed = client.failed_children(meta.launch_id, limit=ERRORS_SHOWN, summary=summary).children
+    errors = [
+        (c["index"], outputs.user_error(s3, outputs.child_prefix(meta.output_prefix, c["index"]))) for c in failed
+    ]
+    return [f"[{index}]: {error}" for index, error in errors if error]
 
 
-for _version in (0, 1):  # propeller sends both: 0 for a task, 1 for a map's sub-task (once per element)
-    ConnectorRegistry.register(BatchlaneConnector(task_type_version=_version), override=True)
+def _log_links(client: BatchlaneClient, meta: BatchlaneMetadata, summary: LaunchSummary) -> list[TaskLog]:
+    """The job's links; for a map (whose summary links only the job), every attempt of its first
+    children too, named ``AWS Batch #<index>-<attempt> (<phase>)`` as Flyte names them: one more read."""
+    links = list(summary.links)
+    if meta.is_array and summary.job_id:
+        page = read_children(client.executions, meta.launch_id, limit=LINKED_CHILDREN, record=summary.record)
+        links += [link for child in page.children for link in child["logs"]]
+    return [TaskLog(name=link["name"], uri=link["url"], message_format=TaskLog.UNKNOWN) for link in links]
+
+
+for _type, _version in TASK_TYPES:
+    ConnectorRegistry.register(BatchlaneConnector(task_type_version=_version, task_type=_type), override=True)

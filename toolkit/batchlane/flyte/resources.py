@@ -60,12 +60,18 @@ def gpus(text: str) -> int:
 _CONVERTERS = {"cpu": ("vcpu", vcpus), "memory": ("memory", memory_mib), "gpu": ("gpu", gpus)}
 
 
-def batch_resources(requests: dict[str, str], limits: dict[str, str]) -> dict[str, float | int]:
+def batch_resources(
+    requests: dict[str, str], limits: dict[str, str], *, whole_vcpus: bool = False
+) -> dict[str, float | int]:
     """``{"vcpu", "memory", "gpu"}`` (only those given) from Flyte's requests and limits, keyed
-    ``cpu``/``memory``/``gpu``; other resources (ephemeral storage) have no Batch override and are left out."""
+    ``cpu``/``memory``/``gpu``; other resources (ephemeral storage) have no Batch override and are left out.
+    ``whole_vcpus`` (EC2, where Batch takes whole vCPUs only): ``500m`` becomes 1, rounded up as
+    Flyte's own Batch plugin does (Kubernetes' ``Quantity.Value()``)."""
     resources: dict[str, float | int] = {}
     for name, (ours, convert) in _CONVERTERS.items():
         given = [convert(q[name]) for q in (requests, limits) if q.get(name) not in (None, "")]
         if given:
             resources[ours] = max(given)
+    if whole_vcpus and "vcpu" in resources:
+        resources["vcpu"] = float(math.ceil(resources["vcpu"]))
     return resources
