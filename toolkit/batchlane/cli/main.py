@@ -19,6 +19,7 @@ from batchlane.client.events import EventRefused
 COMMAND_MODULES = (
     "batchlane.cli.routes",
     "batchlane.cli.status",
+    "batchlane.cli.logs",
     "batchlane.cli.launch",
     "batchlane.cli.abort",
     "batchlane.cli.sandbox",

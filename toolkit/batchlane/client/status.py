@@ -248,17 +248,9 @@ def child_detail(
 ) -> dict[str, Any] | None:
     """One child (one consistent GetItem): its document, every attempt with its exit code, reasons,
     failure class, times and log link, and where it writes its outputs. None: no such child (yet)."""
-    record, _ = _record(executions, launch_id, record)
-    if record is None:
+    record, plain = child_item(executions, launch_id, index, record=record)
+    if record is None or plain is None:
         return None
-    item = executions.dynamodb.get_item(
-        TableName=executions.table,
-        ConsistentRead=True,
-        Key={PARTITION_KEY: {"S": launch_id}, SORT_KEY: {"S": child_sk(index)}},
-    ).get("Item")
-    if item is None:
-        return None
-    plain = executions.plain(item)
     child = ChildState.from_item(plain)
     document = _child(record, plain)
     region, partition = record.region or "us-east-1", partition_of(record.job_arn or "")
@@ -283,6 +275,22 @@ def child_detail(
     ]
     document["outputsUri"] = child_outputs_uri(record.outputs_uri, child.index) if record.outputs_uri else None
     return document
+
+
+def child_item(
+    executions, launch_id: str, index: int, *, record: LaunchRecord | None = None
+) -> tuple[LaunchRecord | None, dict[str, Any] | None]:
+    """The launch record and one child's item as plain values (one consistent GetItem each; the
+    record not read again when given). None where there is none (yet)."""
+    record, _ = _record(executions, launch_id, record)
+    if record is None:
+        return None, None
+    item = executions.dynamodb.get_item(
+        TableName=executions.table,
+        ConsistentRead=True,
+        Key={PARTITION_KEY: {"S": launch_id}, SORT_KEY: {"S": child_sk(index)}},
+    ).get("Item")
+    return record, executions.plain(item) if item is not None else None
 
 
 def _record(executions, launch_id: str, record: LaunchRecord | None) -> tuple[LaunchRecord | None, int]:
