@@ -164,3 +164,43 @@ def test_replay_usage_errors(cli, tmp_path):
     empty.write_text("\n\n")
     assert cli("status", "replay", empty).code == 1
     assert cli("status", "replay", empty, "--min-success-ratio", "2").code == 2
+
+
+def test_status_follow_prints_progress_until_the_launch_ends(capsys, launched, deliver):
+    import threading
+
+    from batchlane.cli.main import main
+
+    record = launched("c-follow", inputs=[{"i": 0}, {"i": 1}])
+    events = launch_events(record["jobId"], [ChildPlan(), ChildPlan(attempts=(FAIL,))])
+    final = [e for e in events if e["detail"]["status"] in ("SUCCEEDED", "FAILED")]
+    assert deliver(*[e for e in events if e not in final]) == {"batchItemFailures": []}
+
+    capsys.readouterr()
+    codes: list[int] = []
+    follower = threading.Thread(
+        target=lambda: codes.append(main(["status", "c-follow", "--follow", "--poll", "0.05"])), daemon=True
+    )
+    follower.start()
+    follower.join(0.3)
+    assert follower.is_alive(), "it stopped while the launch was running"
+    assert deliver(*final) == {"batchItemFailures": []}
+    follower.join(10)
+    assert not follower.is_alive() and codes == [1]  # the launch failed: exit 1, as `launch --wait`
+    out = [line for line in capsys.readouterr().out.splitlines() if not line.startswith('{"_aws"')]
+    assert out[0] == "Following c-follow (Ctrl-C stops following, not the launch):"
+    assert any("phase running" in line for line in out) and any("phase failed" in line for line in out)
+    assert "Launch c-follow: failed" in "\n".join(out[2:])
+
+    ended = cli_main_json(capsys, "status", "c-follow", "--follow", "--json")  # already ended: no following
+    assert ended["phase"] == "failed"
+
+
+def cli_main_json(capsys, *argv):
+    from batchlane.cli.main import main
+
+    capsys.readouterr()
+    assert main(list(argv)) == 1
+    captured = capsys.readouterr()
+    assert "Following" not in captured.err
+    return json.loads(captured.out[captured.out.index("{\n") :])

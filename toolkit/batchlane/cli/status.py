@@ -29,11 +29,13 @@ from batchlane.cli.common import (
     add_command,
     min_success_ratio,
     non_negative_int,
+    positive_seconds,
     read_text,
 )
 from batchlane.client.render import status_lines
 
 REPLAY = "replay"
+NOT_OK = 1  # --follow: the launch failed or was aborted
 FULL_VIEW_MAX = 1000  # children read in one go by a plain `batchlane status ID`; beyond it, pages
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -81,6 +83,13 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--job-id", default=None, help="replay: fold this Batch job's events (default: the first one's)"
     )
+    parser.add_argument(
+        "--follow",
+        action="store_true",
+        help="print each phase change and change of the counts until the launch ends, then its status "
+        "(exit 0 only when it succeeded)",
+    )
+    parser.add_argument("--poll", type=positive_seconds, default=1.0, metavar="SECONDS", help=argparse.SUPPRESS)
     parser.add_argument("--failed", action="store_true", help="only the failed children, with reasons and log links")
     parser.add_argument("--child", type=non_negative_int, default=None, metavar="N", help="one child, every attempt")
     parser.add_argument(
@@ -127,10 +136,17 @@ def _show(args: argparse.Namespace, ctx: Context) -> int:
     summary = launch_summary(executions, args.target)
     if summary.record is None:
         _no_launch(args, ctx, summary)
+    if args.follow and not summary.final:
+        _follow(args, ctx)
+        summary = launch_summary(executions, args.target)
+    # --follow exits as `launch --wait` does: 0 only when the launch succeeded.
+    outcome = OK if not args.follow or summary.phase == "succeeded" else NOT_OK
     if args.child is not None:
-        return _one_child(args, ctx, executions, summary)
+        _one_child(args, ctx, executions, summary)
+        return outcome
     if paged or summary.size > FULL_VIEW_MAX:
-        return _page(args, ctx, executions, summary)
+        _page(args, ctx, executions, summary)
+        return outcome
     from batchlane.client.outputs import read_outputs
 
     document = executions.status(args.target).document
@@ -139,7 +155,17 @@ def _show(args: argparse.Namespace, ctx: Context) -> int:
     if document.get("outputsUri"):
         document["outputs"] = read_outputs(ctx.client("s3"), document["outputsUri"], ctx.warn)
     _emit(args, ctx, document)
-    return OK
+    return outcome
+
+
+def _follow(args: argparse.Namespace, ctx: Context) -> None:
+    """A line per phase change and change of the counts until the stored phase is final (on stderr
+    with --json), as `launch --wait` follows."""
+    from batchlane.client.waiting import follow
+
+    say = ctx.progress(args.json)
+    say(f"Following {args.target} (Ctrl-C stops following, not the launch):")
+    follow(ctx.batchlane(), args.target, timeout=None, poll=args.poll, say=say)
 
 
 def _page(args: argparse.Namespace, ctx: Context, executions, summary) -> int:
