@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "batchlane.cli.status",
     "batchlane.cli.logs",
     "batchlane.cli.launch",
+    "batchlane.cli.validate",
     "batchlane.cli.abort",
     "batchlane.cli.sandbox",
 )
