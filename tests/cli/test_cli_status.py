@@ -113,6 +113,8 @@ def test_unknown_launch_exits_1(cli, world):
     result = cli("status", "nope", "--json")
     assert result.code == 1 and result.out == ""
     assert "no launch 'nope'" in result.err and result.err.count("\n") == 1
+    named_replay = cli("status", "replay")  # a launch id like any other ('batchlane replay' replays)
+    assert named_replay.code == 1 and "no launch 'replay'" in named_replay.err
 
 
 def test_replay_folds_offline_like_the_aggregator(cli, tmp_path, monkeypatch, unused_endpoint):
@@ -150,20 +152,21 @@ def test_replay_folds_offline_like_the_aggregator(cli, tmp_path, monkeypatch, un
     assert doc["replay"] == {"events": len(shuffled), "malformed": 2, "foreign": 1, "otherJobs": 0}
     assert "malformed" in result.err
 
-    strict = json.loads(cli("status", "replay", path, "--json").out)  # ratio 1: child 1 failed
+    strict = json.loads(cli("replay", path, "--json").out)  # its own command; ratio 1: child 1 failed
     assert strict["phase"] == "failed"
     text = cli("status", "replay", path, "--size", "5")
     assert text.code == 0 and "5" in text.out and "2 without any yet" in text.out
 
 
 def test_replay_usage_errors(cli, tmp_path):
-    assert cli("status", "replay").code == 2
-    assert cli("status", "replay", tmp_path / "missing.jsonl").code == 2
+    assert cli("replay").code == 2
+    assert cli("replay", tmp_path / "missing.jsonl").code == 2
+    assert cli("status", "replay", tmp_path / "missing.jsonl").code == 2  # the old spelling
     assert cli("status", "some-launch", "--size", "3").code == 2
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n\n")
-    assert cli("status", "replay", empty).code == 1
-    assert cli("status", "replay", empty, "--min-success-ratio", "2").code == 2
+    assert cli("replay", empty).code == 1
+    assert cli("replay", empty, "--min-success-ratio", "2").code == 2
 
 
 def test_status_follow_prints_progress_until_the_launch_ends(capsys, launched, deliver):

@@ -27,6 +27,17 @@ COMMAND_MODULES = (
 )
 
 
+def version() -> str:
+    """The installed distribution's version (a source tree that was never installed has none)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("batchlane")
+    except PackageNotFoundError:
+        return "(not installed: a source tree)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="batchlane",
@@ -36,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="exit codes: 0 ok, 1 not found or no matching queue, 2 usage or invalid input, 3 AWS error, "
         "4 internal error",
     )
+    parser.add_argument("--version", action="version", version=f"batchlane {version()}", help="print the version")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(commands)

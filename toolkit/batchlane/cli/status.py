@@ -53,7 +53,7 @@ def register(subparsers) -> None:
         subparsers,
         "status",
         _run,
-        help="show a launch's status, or replay a file of AWS Batch events offline",
+        help="show a launch's status (--follow: until it ends)",
         description=(
             "batchlane status LAUNCH_ID [--json]\n"
             "    phase, counts, a row per child with its log links, outputs when finished\n"
@@ -63,13 +63,33 @@ def register(subparsers) -> None:
             "    the last line gives the command for the next page\n"
             "batchlane status LAUNCH_ID --child N [--json]\n"
             "    one child: every attempt with its exit code, reasons and log link, its outputs location\n"
-            "batchlane status replay EVENTS_FILE [--size N] [--min-success-ratio R] [--json]\n"
-            "    fold raw Batch events (one EventBridge event per line, e.g. an archive or DLQ dump)\n"
-            "    offline with the aggregator's join; needs no AWS"
+            "batchlane status LAUNCH_ID --follow\n"
+            "    a line per phase change and change of the counts until the launch ends, then its status\n"
+            "(replaying a file of Batch events offline: batchlane replay EVENTS_FILE)"
         ),
     )
-    parser.add_argument("target", metavar="LAUNCH_ID|replay", help="a launch id, or 'replay'")
-    parser.add_argument("events_file", metavar="EVENTS_FILE", nargs="?", help="replay: the events file ('-': stdin)")
+    parser.add_argument("target", metavar="LAUNCH_ID", help="the launch")
+    parser.add_argument(
+        "events_file", metavar="EVENTS_FILE", nargs="?", help="'status replay EVENTS_FILE': see 'batchlane replay'"
+    )
+    _replay_options(parser)
+    _status_options(parser)
+    replay = add_command(
+        subparsers,
+        "replay",
+        _replay,
+        help="fold a file of AWS Batch events offline, as the aggregator would (no AWS call)",
+        description=(
+            "batchlane replay EVENTS_FILE [--size N] [--min-success-ratio R] [--job-id ID] [--json]\n"
+            "    fold raw Batch events (one EventBridge event per line, e.g. an archive or DLQ dump)\n"
+            "    offline with the aggregator's join; needs no AWS (also 'status replay EVENTS_FILE')"
+        ),
+    )
+    replay.add_argument("events_file", metavar="EVENTS_FILE", help="the events file ('-': stdin)")
+    _replay_options(replay)
+
+
+def _replay_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--size", type=non_negative_int, default=None, help="replay: children of the launch (default: from the events)"
     )
@@ -83,6 +103,9 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--job-id", default=None, help="replay: fold this Batch job's events (default: the first one's)"
     )
+
+
+def _status_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--follow",
         action="store_true",
@@ -109,9 +132,7 @@ def register(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace, ctx: Context) -> int:
-    if args.target == REPLAY:
-        if not args.events_file:
-            raise CliError("status replay needs an EVENTS_FILE (see batchlane status --help)", USAGE)
+    if args.target == REPLAY and args.events_file:  # the old spelling; a launch named 'replay' is `status replay`
         return _replay(args, ctx)
     if args.events_file or args.size is not None or args.min_success_ratio is not None or args.job_id:
         raise CliError("EVENTS_FILE, --size, --min-success-ratio and --job-id go with 'status replay' only", USAGE)
