@@ -59,6 +59,17 @@ def test_logs_of_a_failed_child_print_any_attempt_and_refusals_are_one_line(cli,
     assert doc["logGroup"] == GROUP and doc["logStream"] == log_stream(failed_map, 1, 1)
     assert doc["attempt"] == 1 and [e["message"] for e in doc["events"]] == ["second try", "ValueError: bad input"]
 
+    status = cli("status", "lg-1", "--child", "1")  # a failed child: the last lines of its log too
+    assert status.code == 0 and status.out.endswith(
+        "  last lines of its log (batchlane logs lg-1 --child 1):\n    | second try\n    | ValueError: bad input\n"
+        + status.out.splitlines()[-1]
+        + "\n"
+    )
+    detail = json.loads(cli("status", "lg-1", "--child", "1", "--json").out)["child"]
+    assert detail["logTail"] == ["second try", "ValueError: bad input"]
+    assert detail["attemptDetails"][0]["log"]["logStream"] == log_stream(failed_map, 1, 0)
+    assert "logTail" not in json.loads(cli("status", "lg-1", "--child", "0", "--json").out)["child"]
+
     unknown = cli("logs", "nope")
     assert unknown.code == 1 and "no launch 'nope'" in unknown.err
     beyond = cli("logs", "lg-1", "--child", "3")

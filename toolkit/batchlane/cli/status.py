@@ -38,6 +38,7 @@ REPLAY = "replay"
 NOT_OK = 1  # --follow: the launch failed or was aborted
 FULL_VIEW_MAX = 1000  # children read in one go by a plain `batchlane status ID`; beyond it, pages
 DEFAULT_LIMIT = 100
+LOG_TAIL_LINES = 10  # of a failed child's log, in `status --child N`
 MAX_LIMIT = 1000
 
 
@@ -237,11 +238,29 @@ def _one_child(args: argparse.Namespace, ctx: Context, executions, summary) -> i
     child = child_detail(executions, args.target, args.child, record=summary.record)
     if child is None:
         raise CliError(f"child {args.child} of launch {args.target!r} has no Batch event yet", NOT_FOUND)
+    if child["status"] == "FAILED":
+        child["logTail"] = _log_tail(ctx, child)
     if args.json:
         ctx.emit_json({"launchId": args.target, "phase": summary.phase, "child": child})
     else:
         ctx.lines(child_lines(args.target, child))
     return OK
+
+
+def _log_tail(ctx: Context, child: dict) -> list[str]:
+    """The last lines of a failed child's latest attempt with a log (none: it never started)."""
+    from batchlane.client.logs import AttemptLog, tail
+
+    logs = [a for a in child["attemptDetails"] if a["log"]]
+    if not logs:
+        return []
+    last = logs[-1]
+    where = AttemptLog(child["index"], last["attempt"], last["log"]["logGroup"], last["log"]["logStream"])
+    try:
+        return tail(ctx.client("logs"), where, LOG_TAIL_LINES)
+    except Exception as exc:  # the status stands without its log (a stream gone, no logs:GetLogEvents)
+        ctx.warn(f"cannot read the log of child {child['index']}: {exc}")
+        return []
 
 
 def _no_launch(args: argparse.Namespace, ctx: Context, summary) -> NoReturn:

@@ -205,6 +205,9 @@ def child_lines(launch_id: str, child: dict[str, Any]) -> list[str]:
         lines.append(f"  attempt {a['attempt']}: exit {exit_code}   class {a['failureClass'] or '-'}   {reason}")
         if a["log"]:
             lines.append(f"    {a['log']['name']}: {a['log']['url']}")
+    if child.get("logTail"):
+        lines.append(f"  last lines of its log (batchlane logs {launch_id} --child {child['index']}):")
+        lines += [f"    | {line}" for line in child["logTail"]]
     lines.append(f"  outputs: {child['outputsUri'] or '(the launch names no outputs location)'}")
     return lines
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from batchlane.client.links import attempt_phase, job_link, log_link_name, log_stream_url
+from batchlane.client.links import DEFAULT_LOG_GROUP, attempt_phase, job_link, log_link_name, log_stream_url
 from batchlane.client.view import child_document
 from batchlane.common.console import partition_of
 from batchlane.common.executions import (
@@ -267,6 +267,8 @@ def child_detail(
             "log": {
                 "name": log_link_name(child.index, k, attempt_phase(child, k)),
                 "url": log_stream_url(region, a.log_stream, group, partition),
+                "logGroup": group or DEFAULT_LOG_GROUP,
+                "logStream": a.log_stream,
             }
             if a.log_stream
             else None,
