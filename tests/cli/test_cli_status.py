@@ -91,10 +91,13 @@ def test_status_of_a_running_array_shows_children_and_log_links(cli, launched, d
     assert doc["console"]["url"].endswith(f"#jobs/detail/{job}")
     assert "outputs" not in doc
 
-    text = cli("status", "c-1")
+    text = cli("status", "c-1")  # compact: no failed child, no links
     assert text.code == 0
-    assert "Launch c-1: running" in text.out and "AWS Batch #1-1 (PhaseRunning): https://" in text.out
-    assert "SUCCEEDED 2" in text.out
+    assert "Launch c-1: running" in text.out and "https://" not in text.out
+    assert "SUCCEEDED 2" in text.out and "no failed child   (every child: --children; log links: --links)" in text.out
+    long = cli("status", "c-1", "--links", "--children").out
+    assert "AWS Batch #1-1 (PhaseRunning): https://" in long
+    assert [line.split()[:2] for line in long.splitlines() if line.startswith("    1 ")] == [["1", "RUNNING"]]
 
 
 def test_status_of_a_finished_map_task_includes_outputs(cli, launched, deliver):
@@ -106,7 +109,8 @@ def test_status_of_a_finished_map_task_includes_outputs(cli, launched, deliver):
     assert doc["phase"] == "succeeded"
     assert doc["outputs"] == {"y": [0, 1]}
     assert doc["outputsUri"] == record["outputsUri"].rstrip("/") + ".json"
-    assert "outputs:" in cli("status", "c-2").out
+    assert "    y: 2 values   (all of them: --outputs or --json)" in cli("status", "c-2").out
+    assert '    {"y": [0, 1]}' in cli("status", "c-2", "--outputs").out
 
 
 def test_unknown_launch_exits_1(cli, world):
@@ -154,7 +158,7 @@ def test_replay_folds_offline_like_the_aggregator(cli, tmp_path, monkeypatch, un
 
     strict = json.loads(cli("replay", path, "--json").out)  # its own command; ratio 1: child 1 failed
     assert strict["phase"] == "failed"
-    text = cli("status", "replay", path, "--size", "5")
+    text = cli("status", "replay", path, "--size", "5", "--children")
     assert text.code == 0 and "5" in text.out and "2 without any yet" in text.out
 
 

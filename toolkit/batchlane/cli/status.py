@@ -32,7 +32,7 @@ from batchlane.cli.common import (
     positive_seconds,
     read_text,
 )
-from batchlane.client.render import status_lines
+from batchlane.client.render import StatusView, status_lines
 
 REPLAY = "replay"
 NOT_OK = 1  # --follow: the launch failed or was aborted
@@ -56,8 +56,9 @@ def register(subparsers) -> None:
         _run,
         help="show a launch's status (--follow: until it ends)",
         description=(
-            "batchlane status LAUNCH_ID [--json]\n"
-            "    phase, counts, a row per child with its log links, outputs when finished\n"
+            "batchlane status LAUNCH_ID [--links] [--children] [--outputs] [--json]\n"
+            "    phase, counts, failure classes, the failed children, outputs (summarised) when finished;\n"
+            "    --links: log and console links, --children: every child's row, --outputs: in full\n"
             f"    (beyond {FULL_VIEW_MAX} children: the summary and the first page of children)\n"
             "batchlane status LAUNCH_ID [--failed] [--limit K] [--after N] [--json]\n"
             "    the summary and a page of children (only the failed ones: --failed), from index N+1;\n"
@@ -88,6 +89,7 @@ def register(subparsers) -> None:
     )
     replay.add_argument("events_file", metavar="EVENTS_FILE", help="the events file ('-': stdin)")
     _replay_options(replay)
+    _view_options(replay)
 
 
 def _replay_options(parser: argparse.ArgumentParser) -> None:
@@ -106,7 +108,17 @@ def _replay_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _view_options(parser: argparse.ArgumentParser) -> None:
+    """How much the text shows (batchlane.client.render.StatusView); --json shows everything."""
+    parser.add_argument("--links", action="store_true", help="the console link and every attempt's log link")
+    parser.add_argument(
+        "--children", action="store_true", help="a row for every child with events (default: the failed ones)"
+    )
+    parser.add_argument("--outputs", action="store_true", help="the outputs in full (default: summarised)")
+
+
 def _status_options(parser: argparse.ArgumentParser) -> None:
+    _view_options(parser)
     parser.add_argument(
         "--follow",
         action="store_true",
@@ -302,4 +314,4 @@ def _emit(args: argparse.Namespace, ctx: Context, document: dict) -> None:
     if args.json:
         ctx.emit_json(document)
     else:
-        ctx.lines(status_lines(document))
+        ctx.lines(status_lines(document, StatusView(args.links, args.children, args.outputs)))
