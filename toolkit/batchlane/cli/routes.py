@@ -191,7 +191,7 @@ def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
 
     store = routing_store(ctx)
     table, _ = read_table(ctx, store)
-    if args.format == "items":
+    if args.format == "items" or args.json:
         sys.stdout.write(json.dumps(items_from_table(table), indent=2) + "\n")
     else:
         sys.stdout.write(flyte_yaml(table, f"table {store.name}"))
@@ -398,10 +398,11 @@ def _register_export_and_list(routes: Commands) -> None:
         help="print the routing table as a FlyteAdmin config or items",
         description="Print the routing table: `flyte` (default) is a FlyteAdmin `queues:` block that\n"
         "`routes import` reads back (rules renumbered in tie-break order); `items` is the\n"
-        "DynamoDB items as JSON, rule ids kept.",
-        json_output=False,
+        "DynamoDB items as JSON, rule ids kept (--json: the same as --format items).",
     )
-    p.add_argument("--format", choices=("flyte", "items"), default="flyte")
+    p.add_argument(
+        "--format", choices=("flyte", "items"), default="flyte", help="flyte: a queues: block; items: JSON items"
+    )
     add_command(routes, "list", cmd_list, help="list queues and rules (rules in precedence order)")
 
 
