@@ -70,6 +70,10 @@ def test_logs_of_a_failed_child_print_any_attempt_and_refusals_are_one_line(cli,
     assert detail["attemptDetails"][0]["log"]["logStream"] == log_stream(failed_map, 1, 0)
     assert "logTail" not in json.loads(cli("status", "lg-1", "--child", "0", "--json").out)["child"]
 
+    page = failed_map_page(cli)
+    assert "<title>batchlane lg-1: failed</title>" in page and page.count('class="c"') == 3
+    assert "ValueError: bad input" in page  # the failed child's last log lines
+
     unknown = cli("logs", "nope")
     assert unknown.code == 1 and "no launch 'nope'" in unknown.err
     beyond = cli("logs", "lg-1", "--child", "3")
@@ -104,3 +108,13 @@ def test_follow_prints_new_lines_until_the_child_ends(capsys, launched, deliver)
     printed = [line for line in captured.out.splitlines() if not line.startswith('{"_aws"')]  # handler metrics
     assert printed == ["starting", "halfway", "done"]
     assert f"==> child 0, attempt 0: {GROUP} {stream}" in captured.err
+
+
+def failed_map_page(cli) -> str:
+    import tempfile
+    from pathlib import Path
+
+    path = Path(tempfile.mkdtemp()) / "lg-1.html"
+    result = cli("status", "lg-1", "--html", path)
+    assert result.code == 0 and result.out.startswith(f"Wrote {path}: launch lg-1, 3 children, 1 log tail(s)")
+    return path.read_text()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 from batchlane.cli.common import (
@@ -38,7 +39,8 @@ REPLAY = "replay"
 NOT_OK = 1  # --follow: the launch failed or was aborted
 FULL_VIEW_MAX = 1000  # children read in one go by a plain `batchlane status ID`; beyond it, pages
 DEFAULT_LIMIT = 100
-LOG_TAIL_LINES = 10  # of a failed child's log, in `status --child N`
+LOG_TAIL_LINES = 10  # of a failed child's log, in `status --child N` and the page
+PAGE_LOG_TAILS = 20  # failed children whose log tail the page shows (a read each)
 MAX_LIMIT = 1000
 
 
@@ -120,6 +122,12 @@ def _view_options(parser: argparse.ArgumentParser) -> None:
 def _status_options(parser: argparse.ArgumentParser) -> None:
     _view_options(parser)
     parser.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write the launch as a self-contained page: a grid of its children by status, the failed ones "
+        "with their last log lines",
+    )
+    parser.add_argument(
         "--follow",
         action="store_true",
         help="print each phase change and change of the counts until the launch ends, then its status "
@@ -178,6 +186,9 @@ def _show(args: argparse.Namespace, ctx: Context) -> int:
     if args.child is not None:
         _one_child(args, ctx, executions, summary)
         return outcome
+    if args.html:
+        _write_page(args, ctx, executions, summary)
+        return outcome
     if paged or summary.size > FULL_VIEW_MAX:
         _page(args, ctx, executions, summary)
         return outcome
@@ -190,6 +201,25 @@ def _show(args: argparse.Namespace, ctx: Context) -> int:
         document["outputs"] = read_outputs(ctx.client("s3"), document["outputsUri"], ctx.warn)
     _emit(args, ctx, document)
     return outcome
+
+
+def _write_page(args: argparse.Namespace, ctx: Context, executions, summary) -> None:
+    """``--html FILE``: the whole launch (every child item read) as one page (batchlane.client.page)."""
+    from batchlane.client.page import status_page
+
+    document = executions.status(args.target).document
+    if document is None:
+        _no_launch(args, ctx, summary)
+    failed = [c["index"] for c in document["children"] if c["status"] == "FAILED"][:PAGE_LOG_TAILS]
+    page = status_page(document, _log_tails(ctx, executions, args.target, failed, summary.record))
+    try:
+        Path(args.html).write_text(page)
+    except OSError as exc:
+        raise CliError(f"{args.html}: cannot write it: {exc}", USAGE) from None
+    if args.json:
+        ctx.emit_json({"launchId": args.target, "html": str(args.html), "bytes": len(page.encode())})
+    else:
+        ctx.out(f"Wrote {args.html}: launch {args.target}, {document['size']} children, {len(failed)} log tail(s)")
 
 
 def _follow(args: argparse.Namespace, ctx: Context) -> None:
@@ -251,7 +281,7 @@ def _one_child(args: argparse.Namespace, ctx: Context, executions, summary) -> i
     if child is None:
         raise CliError(f"child {args.child} of launch {args.target!r} has no Batch event yet", NOT_FOUND)
     if child["status"] == "FAILED":
-        child["logTail"] = _log_tail(ctx, child)
+        child["logTail"] = _log_tails(ctx, executions, args.target, [args.child], summary.record).get(args.child, [])
     if args.json:
         ctx.emit_json({"launchId": args.target, "phase": summary.phase, "child": child})
     else:
@@ -259,20 +289,22 @@ def _one_child(args: argparse.Namespace, ctx: Context, executions, summary) -> i
     return OK
 
 
-def _log_tail(ctx: Context, child: dict) -> list[str]:
-    """The last lines of a failed child's latest attempt with a log (none: it never started)."""
-    from batchlane.client.logs import AttemptLog, tail
+def _log_tails(ctx: Context, executions, launch_id: str, indexes: list[int], record) -> dict[int, list[str]]:
+    """The last lines of each child's latest log (a GetItem and a GetLogEvents each)."""
+    from batchlane.client.logs import last_lines
+    from batchlane.client.status import child_item
+    from batchlane.status.states import ChildState
 
-    logs = [a for a in child["attemptDetails"] if a["log"]]
-    if not logs:
-        return []
-    last = logs[-1]
-    where = AttemptLog(child["index"], last["attempt"], last["log"]["logGroup"], last["log"]["logStream"])
-    try:
-        return tail(ctx.client("logs"), where, LOG_TAIL_LINES)
-    except Exception as exc:  # the status stands without its log (a stream gone, no logs:GetLogEvents)
-        ctx.warn(f"cannot read the log of child {child['index']}: {exc}")
-        return []
+    tails: dict[int, list[str]] = {}
+    for index in indexes:
+        _, item = child_item(executions, launch_id, index, record=record)
+        if item is None:
+            continue
+        try:
+            tails[index] = last_lines(ctx.client("logs"), ChildState.from_item(item), record.log_group, LOG_TAIL_LINES)
+        except Exception as exc:  # the status stands without its log (a stream gone, no logs:GetLogEvents)
+            ctx.warn(f"cannot read the log of child {index}: {exc}")
+    return tails
 
 
 def _no_launch(args: argparse.Namespace, ctx: Context, summary) -> NoReturn:
