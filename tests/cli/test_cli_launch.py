@@ -249,3 +249,17 @@ def test_validate_checks_a_file_with_the_deployments_settings(cli, tmp_path):
     ok = cli("validate", str(path), "--json")
     assert ok.code == 0 and json.loads(ok.out)["valid"] is True
     assert cli("validate", str(tmp_path / "missing.yaml")).code == 2
+
+
+def test_every_option_of_every_command_says_what_it_is():
+    import argparse
+
+    def undocumented(parser, path):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from undocumented(sub, [*path, name])
+            elif not action.help:
+                yield " ".join([*path, *(action.option_strings or [action.dest])])
+
+    assert list(undocumented(build_parser(), ["batchlane"])) == []

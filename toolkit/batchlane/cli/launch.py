@@ -181,7 +181,8 @@ def _no_answer(ctx: Context, launch_id: str, answer, timeout: float) -> CliError
 def _follow(args: argparse.Namespace, ctx: Context, client, launch_id: str, say) -> int:
     from batchlane.client.waiting import follow
 
-    say(f"Following {launch_id} (Ctrl-C stops following, not the launch):")
+    resume = f"batchlane status {launch_id} --follow"
+    say(f"Following {launch_id} (Ctrl-C stops following, not the launch; {resume} resumes):")
     status = follow(client, launch_id, timeout=args.wait_timeout or None, poll=args.poll, say=say)
     doc, phase = status.document, status.phase
     if doc is None:
