@@ -263,3 +263,21 @@ def test_every_option_of_every_command_says_what_it_is():
                 yield " ".join([*path, *(action.option_strings or [action.dest])])
 
     assert list(undocumented(build_parser(), ["batchlane"])) == []
+
+
+@pytest.mark.parametrize(("line", "expected"), [("batchlane lo", {"logs"}), ("batchlane status x --fo", {"--follow"})])
+def test_the_shell_completes_commands_and_options(tmp_path, line, expected):
+    pytest.importorskip("argcomplete", reason="the completion extra (requirements-dev.txt pins it)")
+    answer = tmp_path / "completions"
+    paths = [str(ROOT / "lambdas"), str(ROOT / "toolkit"), str(ROOT), os.environ.get("PYTHONPATH", "")]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(paths),
+        "_ARGCOMPLETE": "1",
+        "_ARGCOMPLETE_IFS": "\n",
+        "_ARGCOMPLETE_STDOUT_FILENAME": str(answer),
+        "COMP_LINE": line,
+        "COMP_POINT": str(len(line)),
+    }
+    subprocess.run([sys.executable, "-m", "batchlane.cli.main"], env=env, capture_output=True, timeout=60, check=True)
+    assert set(answer.read_text().split()) == expected

@@ -101,7 +101,8 @@ def test_the_wheel_requires_the_runtime_dependencies_and_offers_the_sandbox_and_
     base, extras = _requirements(wheel)
     assert set(base) == {"boto3", "pydantic", "pyyaml", "aws-lambda-powertools"}
     assert base["aws-lambda-powertools"].extras == {"parser"}  # the handlers' event models
-    assert set(extras) == {"sandbox", "flyte"}
+    assert set(extras) == {"sandbox", "flyte", "completion"}
+    assert set(extras["completion"]) == {"argcomplete"}
     assert set(extras["sandbox"]) == {"moto"} and "server" in extras["sandbox"]["moto"].extras
     assert {"flytekit", "flytekitplugins-awsbatch"} <= set(extras["flyte"])
 

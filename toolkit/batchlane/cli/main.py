@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK
 """``batchlane``: the command-line root. Each command group lives in its own module with a
 ``register(subparsers)`` function; adding a group is one line in ``COMMAND_MODULES``.
 
@@ -81,8 +82,21 @@ def _aws_error(exc: BaseException, ctx: Context | None) -> str | None:
     return None
 
 
+def complete(parser: argparse.ArgumentParser) -> None:
+    """Shell completion (argcomplete, the ``completion`` extra; ``eval "$(register-python-argcomplete
+    batchlane)"``): when the shell asks, argcomplete answers it and exits; otherwise nothing happens."""
+    if "_ARGCOMPLETE" not in os.environ:
+        return
+    try:
+        import argcomplete
+    except ImportError:
+        return
+    argcomplete.autocomplete(parser)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    complete(parser)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2, already printed as one line)
