@@ -190,7 +190,8 @@ def _show(args: argparse.Namespace, ctx: Context) -> int:
         _write_page(args, ctx, executions, summary)
         return outcome
     if paged or summary.size > FULL_VIEW_MAX:
-        _page(args, ctx, executions, summary)
+        # A big map's text is compact unless asked otherwise: its first failed children, as for a small one.
+        _page(args, ctx, executions, summary, compact=not (paged or args.json or args.children))
         return outcome
     from batchlane.client.outputs import read_outputs
 
@@ -232,13 +233,15 @@ def _follow(args: argparse.Namespace, ctx: Context) -> None:
     follow(ctx.batchlane(), args.target, timeout=None, poll=args.poll, say=say)
 
 
-def _page(args: argparse.Namespace, ctx: Context, executions, summary) -> int:
-    """The summary and one page of children (the failed ones with ``--failed``)."""
-    from batchlane.client.render import page_lines
+def _page(args: argparse.Namespace, ctx: Context, executions, summary, compact: bool = False) -> int:
+    """The summary and one page of children (the failed ones with ``--failed``; ``compact``: the
+    first FAILED_ROWS failed ones, without links unless --links)."""
+    from batchlane.client.render import FAILED_ROWS, page_lines
     from batchlane.client.status import failed_page, read_children
 
-    limit = args.limit or DEFAULT_LIMIT
-    if args.failed:
+    failed = args.failed or compact
+    limit = FAILED_ROWS if compact else args.limit or DEFAULT_LIMIT
+    if failed:
         page = failed_page(executions, args.target, limit=limit, after=args.after, summary=summary)
     else:
         page = read_children(executions, args.target, limit=limit, after=args.after, record=summary.record)
@@ -247,7 +250,7 @@ def _page(args: argparse.Namespace, ctx: Context, executions, summary) -> int:
         if page.after is None
         else " ".join(
             ["batchlane status", args.target]
-            + (["--failed"] if args.failed else [])
+            + (["--failed"] if failed else [])
             + ["--after", str(page.after)]
             + ([f"--limit {args.limit}"] if args.limit else [])
         )
@@ -258,20 +261,26 @@ def _page(args: argparse.Namespace, ctx: Context, executions, summary) -> int:
                 **summary.as_json(),
                 "children": page.children,
                 "after": page.after,
-                "failedOnly": args.failed,
+                "failedOnly": failed,
                 "next": next_command,
             }
         )
     else:
         ctx.lines(
             page_lines(
-                summary.as_json(), page.children, failed=args.failed, after=args.after, next_command=next_command
+                summary.as_json(),
+                page.children,
+                failed=failed,
+                after=args.after,
+                next_command=next_command,
+                links=args.links or not compact,
             )
         )
     return OK
 
 
 def _one_child(args: argparse.Namespace, ctx: Context, executions, summary) -> int:
+    from batchlane.client.logs import AttemptLog
     from batchlane.client.render import child_lines
     from batchlane.client.status import child_detail
 
@@ -280,8 +289,10 @@ def _one_child(args: argparse.Namespace, ctx: Context, executions, summary) -> i
     child = child_detail(executions, args.target, args.child, record=summary.record)
     if child is None:
         raise CliError(f"child {args.child} of launch {args.target!r} has no Batch event yet", NOT_FOUND)
-    if child["status"] == "FAILED":
-        child["logTail"] = _log_tails(ctx, executions, args.target, [args.child], summary.record).get(args.child, [])
+    logs = [a for a in child["attemptDetails"] if a["log"]]
+    if child["status"] == "FAILED" and logs:  # the item is read: its latest log is named in it
+        where = AttemptLog(args.child, logs[-1]["attempt"], logs[-1]["log"]["logGroup"], logs[-1]["log"]["logStream"])
+        child["logTail"] = _tail_of(ctx, where)
     if args.json:
         ctx.emit_json({"launchId": args.target, "phase": summary.phase, "child": child})
     else:
@@ -291,20 +302,30 @@ def _one_child(args: argparse.Namespace, ctx: Context, executions, summary) -> i
 
 def _log_tails(ctx: Context, executions, launch_id: str, indexes: list[int], record) -> dict[int, list[str]]:
     """The last lines of each child's latest log (a GetItem and a GetLogEvents each)."""
-    from batchlane.client.logs import last_lines
+    from batchlane.client.logs import NoLogStream, attempt_log
     from batchlane.client.status import child_item
     from batchlane.status.states import ChildState
 
     tails: dict[int, list[str]] = {}
     for index in indexes:
         _, item = child_item(executions, launch_id, index, record=record)
-        if item is None:
-            continue
         try:
-            tails[index] = last_lines(ctx.client("logs"), ChildState.from_item(item), record.log_group, LOG_TAIL_LINES)
-        except Exception as exc:  # the status stands without its log (a stream gone, no logs:GetLogEvents)
-            ctx.warn(f"cannot read the log of child {index}: {exc}")
+            where = attempt_log(ChildState.from_item(item), None, record.log_group) if item else None
+        except NoLogStream:
+            where = None
+        if where is not None:
+            tails[index] = _tail_of(ctx, where)
     return tails
+
+
+def _tail_of(ctx: Context, where) -> list[str]:
+    from batchlane.client.logs import tail
+
+    try:
+        return tail(ctx.client("logs"), where, LOG_TAIL_LINES)
+    except Exception as exc:  # the status stands without its log (a stream gone, no logs:GetLogEvents)
+        ctx.warn(f"cannot read the log of child {where.index}: {exc}")
+        return []
 
 
 def _no_launch(args: argparse.Namespace, ctx: Context, summary) -> NoReturn:

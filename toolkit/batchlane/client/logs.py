@@ -98,12 +98,3 @@ def tail(logs, where: AttemptLog, lines: int) -> list[str]:
         logGroupName=where.group, logStreamName=where.stream, startFromHead=False, limit=max(1, lines)
     )
     return [e.get("message", "") for e in response.get("events", [])][-lines:]
-
-
-def last_lines(logs, child: ChildState, default_group: str | None, lines: int) -> list[str]:
-    """The last ``lines`` of the child's latest attempt with a stream (none: it never started)."""
-    try:
-        where = attempt_log(child, None, default_group)
-    except NoLogStream:
-        return []
-    return tail(logs, where, lines)

@@ -190,7 +190,7 @@ def children_table(children: list[dict[str, Any]], links: bool = True) -> list[s
     return lines
 
 
-def summary_lines(summary: dict[str, Any]) -> list[str]:
+def summary_lines(summary: dict[str, Any], links: bool = True) -> list[str]:
     """A launch's summary (``LaunchSummary.as_json``): phase, job, counts, links, errors."""
     lines = [
         f"Launch {summary['launchId']}: {summary['phase']} ({summary['message']})",
@@ -198,7 +198,7 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         f"size {summary['size']}" + (" (array)" if summary.get("isArray") else ""),
         f"  counts {counts_text(summary)}",
     ]
-    lines += [f"  {link['name']}: {link['url']}" for link in summary.get("links") or []]
+    lines += [f"  {link['name']}: {link['url']}" for link in (summary.get("links") or []) if links]
     if summary.get("error"):
         lines.append("  errors:")
         lines += [f"    {line}" for line in summary["error"].splitlines()]
@@ -214,16 +214,17 @@ def page_lines(
     failed: bool,
     after: int | None,
     next_command: str | None,
+    links: bool = True,
 ) -> list[str]:
     """``batchlane status ID --limit/--after/--failed``: the summary, then one page of children."""
     what = "failed children" if failed else "children"
     where = f" after index {after}" if after is not None else ""
-    lines = summary_lines(summary)
+    lines = summary_lines(summary, links)
     if not children:
         return lines + [f"  no {what}{where}" + ("" if failed else " with events yet")]
     total = f" of {summary['counts'].get('FAILED', 0)}" if failed else f" of {summary['size']}"
     lines.append(f"  {what}{where}: {len(children)}{total}, indexes {children[0]['index']}-{children[-1]['index']}")
-    lines += children_table(children)
+    lines += children_table(children, links=links)
     lines.append(f"  next page: {next_command}" if next_command else f"  (no more {what})")
     return lines
 
