@@ -3,6 +3,7 @@ AWS errors (exit 3). The full round trip runs through the sandbox in tests/e2e/t
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -193,3 +194,128 @@ def test_workload_flags_make_the_issue_28_fields():
         True,
         "ARM64",
     )
+
+
+def test_every_contract_field_has_a_flag_named_after_it_and_old_names_still_work():
+    detail = detail_of(
+        *FLAGS,
+        "--launch-id",
+        "x-2",
+        "--inputs-location",
+        '{"uri": "s3://b/in.jsonl", "size": 3}',
+        "--timeout-seconds",
+        "120",
+        "--retry-on",
+        "infrastructure",
+        "--share-identifier",
+        "teamA",
+        "--scheduling-priority",
+        "7",
+        "--parameter",
+        "n=1",
+        "--queue-hint",
+        "critical",
+        "--no-propagate-tags",
+        "--max-concurrency",
+        "2",
+        "--min-success-ratio",
+        "0.5",
+    )
+    assert {k: v for k, v in detail.items() if k not in ("project", "domain", "workflow", "task", "container")} == {
+        "launchId": "x-2",
+        "inputsLocation": {"uri": "s3://b/in.jsonl", "size": 3},
+        "timeoutSeconds": 120,
+        "retryOn": "infrastructure",
+        "shareIdentifier": "teamA",
+        "schedulingPriority": 7,
+        "parameters": {"n": "1"},
+        "queueHint": "critical",
+        "propagateTags": False,
+        "maxConcurrency": 2,
+        "minSuccessRatio": 0.5,
+    }
+    old = detail_of(*FLAGS, "--timeout", "120", "--share", "teamA")
+    assert old["timeoutSeconds"] == 120 and old["shareIdentifier"] == "teamA"
+
+
+def test_dry_run_lists_every_problem_in_the_launchers_words_and_sends_nothing(cli, unused_endpoint):
+    # Anything sent would go to an endpoint where nothing listens: exit 3. Nothing is sent.
+    bad = cli(
+        "launch",
+        *FLAGS,
+        "--launch-id",
+        "bad id",
+        "--vcpu",
+        "0",
+        "--memory",
+        "64",
+        "--retries",
+        "12",
+        "--input",
+        "{}",
+        "--dry-run",
+        "--endpoint-url",
+        unused_endpoint,
+    )
+    assert bad.code == 2, bad.err
+    assert bad.out.splitlines() == [
+        "Invalid bad id: 4 problem(s); the launcher would reject it, nothing was sent",
+        '  launchId: must match the pattern ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$, not a string ("bad id")',
+        "  container.resources.vcpu: must be more than 0, not a whole number (0)",
+        "  container.resources.memory: must be at least 128, not a whole number (64)",
+        "  retries: must be at most 9, not a whole number (12)",
+    ]
+    good = cli("launch", *FLAGS, "--input", "{}", "--dry-run", "--endpoint-url", unused_endpoint)
+    assert good.code == 0 and good.out.startswith("Valid: my.task-") and "nothing was sent" in good.out
+
+
+def test_validate_checks_a_file_with_the_deployments_settings(cli, tmp_path):
+    path = tmp_path / "launch.yaml"
+    path.write_text(
+        "launchId: v-1\nproject: p\ndomain: d\nworkflow: w\ntask: t\n"
+        "container: {image: busybox, platform: FARGATE, resources: {vcpu: 3, gpu: 1}}\n"
+        "role: arn:aws:iam::123456789012:role/not-a-job-role\ntimeoutSeconds: 30\n"
+    )
+    result = cli("validate", str(path), "--json")
+    assert result.code == 2
+    doc = json.loads(result.out)
+    assert doc["valid"] is False
+    fields = [p["field"] for p in doc["problems"]]
+    assert fields == ["timeoutSeconds", "role", "container.resources.gpu", "container.resources.vcpu"], doc
+    assert "is not an allowed job role" in doc["problems"][1]["message"]
+    path.write_text("launchId: v-2\nproject: p\ndomain: d\nworkflow: w\ntask: t\ncontainer: {image: busybox}\n")
+    ok = cli("validate", str(path), "--json")
+    assert ok.code == 0 and json.loads(ok.out)["valid"] is True
+    assert cli("validate", str(tmp_path / "missing.yaml")).code == 2
+
+
+def test_every_option_of_every_command_says_what_it_is():
+    import argparse
+
+    def undocumented(parser, path):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from undocumented(sub, [*path, name])
+            elif not action.help:
+                yield " ".join([*path, *(action.option_strings or [action.dest])])
+
+    assert list(undocumented(build_parser(), ["batchlane"])) == []
+
+
+@pytest.mark.parametrize(("line", "expected"), [("batchlane lo", {"logs"}), ("batchlane status x --fo", {"--follow"})])
+def test_the_shell_completes_commands_and_options(tmp_path, line, expected):
+    pytest.importorskip("argcomplete", reason="the completion extra (requirements-dev.txt pins it)")
+    answer = tmp_path / "completions"
+    paths = [str(ROOT / "lambdas"), str(ROOT / "toolkit"), str(ROOT), os.environ.get("PYTHONPATH", "")]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(paths),
+        "_ARGCOMPLETE": "1",
+        "_ARGCOMPLETE_IFS": "\n",
+        "_ARGCOMPLETE_STDOUT_FILENAME": str(answer),
+        "COMP_LINE": line,
+        "COMP_POINT": str(len(line)),
+    }
+    subprocess.run([sys.executable, "-m", "batchlane.cli.main"], env=env, capture_output=True, timeout=60, check=True)
+    assert set(answer.read_text().split()) == expected

@@ -426,6 +426,7 @@ def test_export_renumbers_rule_ids_in_tie_break_order_and_items_keep_them(cli, t
     items = tmp_path / "items.json"
     items.write_text(cli("routes", "export", "--format", "items").out)
     assert [i["sk"] for i in json.loads(items.read_text())] == ["queue#q", "rule#team-a", "rule#team-b"]
+    assert cli("routes", "export", "--json").out == items.read_text()  # --json, as every command takes
     before = dict(stored())
 
     assert cli("routes", "import", "--allow-unknown-queues", flyte, "--replace").code == 0

@@ -91,10 +91,13 @@ def test_status_of_a_running_array_shows_children_and_log_links(cli, launched, d
     assert doc["console"]["url"].endswith(f"#jobs/detail/{job}")
     assert "outputs" not in doc
 
-    text = cli("status", "c-1")
+    text = cli("status", "c-1")  # compact: no failed child, no links
     assert text.code == 0
-    assert "Launch c-1: running" in text.out and "AWS Batch #1-1 (PhaseRunning): https://" in text.out
-    assert "SUCCEEDED 2" in text.out
+    assert "Launch c-1: running" in text.out and "https://" not in text.out
+    assert "SUCCEEDED 2" in text.out and "no failed child   (every child: --children; log links: --links)" in text.out
+    long = cli("status", "c-1", "--links", "--children").out
+    assert "AWS Batch #1-1 (PhaseRunning): https://" in long
+    assert [line.split()[:2] for line in long.splitlines() if line.startswith("    1 ")] == [["1", "RUNNING"]]
 
 
 def test_status_of_a_finished_map_task_includes_outputs(cli, launched, deliver):
@@ -106,13 +109,16 @@ def test_status_of_a_finished_map_task_includes_outputs(cli, launched, deliver):
     assert doc["phase"] == "succeeded"
     assert doc["outputs"] == {"y": [0, 1]}
     assert doc["outputsUri"] == record["outputsUri"].rstrip("/") + ".json"
-    assert "outputs:" in cli("status", "c-2").out
+    assert "    y: 2 values   (all of them: --outputs or --json)" in cli("status", "c-2").out
+    assert '    {"y": [0, 1]}' in cli("status", "c-2", "--outputs").out
 
 
 def test_unknown_launch_exits_1(cli, world):
     result = cli("status", "nope", "--json")
     assert result.code == 1 and result.out == ""
     assert "no launch 'nope'" in result.err and result.err.count("\n") == 1
+    named_replay = cli("status", "replay")  # a launch id like any other ('batchlane replay' replays)
+    assert named_replay.code == 1 and "no launch 'replay'" in named_replay.err
 
 
 def test_replay_folds_offline_like_the_aggregator(cli, tmp_path, monkeypatch, unused_endpoint):
@@ -150,17 +156,58 @@ def test_replay_folds_offline_like_the_aggregator(cli, tmp_path, monkeypatch, un
     assert doc["replay"] == {"events": len(shuffled), "malformed": 2, "foreign": 1, "otherJobs": 0}
     assert "malformed" in result.err
 
-    strict = json.loads(cli("status", "replay", path, "--json").out)  # ratio 1: child 1 failed
+    strict = json.loads(cli("replay", path, "--json").out)  # its own command; ratio 1: child 1 failed
     assert strict["phase"] == "failed"
-    text = cli("status", "replay", path, "--size", "5")
+    text = cli("status", "replay", path, "--size", "5", "--children")
     assert text.code == 0 and "5" in text.out and "2 without any yet" in text.out
 
 
 def test_replay_usage_errors(cli, tmp_path):
-    assert cli("status", "replay").code == 2
-    assert cli("status", "replay", tmp_path / "missing.jsonl").code == 2
+    assert cli("replay").code == 2
+    assert cli("replay", tmp_path / "missing.jsonl").code == 2
+    assert cli("status", "replay", tmp_path / "missing.jsonl").code == 2  # the old spelling
     assert cli("status", "some-launch", "--size", "3").code == 2
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n\n")
-    assert cli("status", "replay", empty).code == 1
-    assert cli("status", "replay", empty, "--min-success-ratio", "2").code == 2
+    assert cli("replay", empty).code == 1
+    assert cli("replay", empty, "--min-success-ratio", "2").code == 2
+
+
+def test_status_follow_prints_progress_until_the_launch_ends(capsys, launched, deliver):
+    import threading
+
+    from batchlane.cli.main import main
+
+    record = launched("c-follow", inputs=[{"i": 0}, {"i": 1}])
+    events = launch_events(record["jobId"], [ChildPlan(), ChildPlan(attempts=(FAIL,))])
+    final = [e for e in events if e["detail"]["status"] in ("SUCCEEDED", "FAILED")]
+    assert deliver(*[e for e in events if e not in final]) == {"batchItemFailures": []}
+
+    capsys.readouterr()
+    codes: list[int] = []
+    follower = threading.Thread(
+        target=lambda: codes.append(main(["status", "c-follow", "--follow", "--poll", "0.05"])), daemon=True
+    )
+    follower.start()
+    follower.join(0.3)
+    assert follower.is_alive(), "it stopped while the launch was running"
+    assert deliver(*final) == {"batchItemFailures": []}
+    follower.join(10)
+    assert not follower.is_alive() and codes == [1]  # the launch failed: exit 1, as `launch --wait`
+    out = [line for line in capsys.readouterr().out.splitlines() if not line.startswith('{"_aws"')]
+    assert out[0] == "Following c-follow (Ctrl-C stops following, not the launch):"
+    assert any("phase running" in line for line in out) and any("phase failed" in line for line in out)
+    assert "Launch c-follow: failed" in "\n".join(out[2:])
+
+    ended = cli_main_json(capsys, "status", "c-follow", "--follow", "--json")  # already ended: no following
+    assert ended["phase"] == "failed"
+
+
+def cli_main_json(capsys, *argv):
+    from batchlane.cli.main import main
+
+    capsys.readouterr()
+    assert main(list(argv)) == 1
+    captured = capsys.readouterr()
+    assert "Following" not in captured.err
+    return json.loads(captured.out[captured.out.index("{\n") :])

@@ -109,8 +109,14 @@ def test_a_large_launch_shows_its_summary_and_a_first_page(cli, big_launch, requ
     assert result.code == 0, result.err
     assert f"Launch {LAUNCH}: failed (15 children failed)" in result.out
     assert "counts SUCCEEDED 2985  FAILED 15" in result.out
-    assert "children: 100 of 3000, indexes 0-99" in result.out
-    assert f"next page: batchlane status {LAUNCH} --after 99" in result.out
+    # Compact: the failed children (no links), not 100 rows of the 2,985 that succeeded.
+    assert "failed children: 15 of 15, indexes 7-1407" in result.out and "https://" not in result.out
+    assert len(result.out.splitlines()) < 25
+    assert requests == {"BatchGetItem": 1, "Query": -(-1408 // FAILED_SCAN_PAGE)}
+    requests.clear()
+    every = cli("status", LAUNCH, "--children").out  # the first page of every child, as before
+    assert "children: 100 of 3000, indexes 0-99" in every
+    assert f"next page: batchlane status {LAUNCH} --after 99" in every
     assert requests == {"BatchGetItem": 1, "Query": 1}
 
 
@@ -189,7 +195,7 @@ def test_child_shows_every_attempt_its_links_and_outputs(cli, big_launch, reques
         and "AWS Batch #107-1 (PhaseRetryableFailure): https://" in out
     )
     assert f"outputs: {OUTPUTS}107/outputs.json" in out
-    assert requests == {"BatchGetItem": 1, "GetItem": 1}
+    assert requests == {"BatchGetItem": 1, "GetItem": 1}  # its log's last lines: from the item read, no more
 
     doc = json.loads(cli("status", LAUNCH, "--child", "107", "--json").out)["child"]
     assert [a["exitCode"] for a in doc["attemptDetails"]] == [137, 3]

@@ -12,6 +12,7 @@ import pytest
 from batchlane.cli.main import main
 from batchlane.deployment.config import load_config
 from batchlane.sandbox.core import Sandbox
+from batchlane.sandbox.executor import peak_running
 from batchlane.sandbox.provision import status_path_available
 from batchlane.sandbox.scenario import parse_scenario
 from waiting import wait_for
@@ -21,6 +22,10 @@ pytestmark = pytest.mark.skipif(not status_path_available(), reason="no status p
 LONG = 30.0  # children that would run this long unless stopped
 SILENT = 1  # the reconciler's silentSeconds, compressed (the deployment says 1800)
 EVERY = 1.0  # and its schedule (the deployment says 10 minutes)
+# The abort map: VCPUS a child, so 12 of its 16 children run at once in the default queue (8 in its
+# spot environment's 512 vCPUs, 4 in ondemand's 256: config/dev.yaml), 4 wait for them.
+SIZE, VCPUS, QUEUE_VCPUS = 16, 64, 768
+RUNNING_AT_ONCE = 512 // VCPUS + 256 // VCPUS
 
 SCENARIO = parse_scenario(
     {
@@ -52,7 +57,7 @@ def cli(capfd, *argv: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-def launch_map(capfd, launch_id: str, size: int) -> dict:
+def launch_map(capfd, launch_id: str, size: int, *extra: str) -> dict:
     code, out, err = cli(
         capfd,
         "launch",
@@ -71,8 +76,9 @@ def launch_map(capfd, launch_id: str, size: int) -> dict:
         "--inputs-file",
         str(_inputs(size)),
         "--json",
+        *extra,
     )
-    assert code == 0, err
+    assert code == 0, out + err
     return json.loads(out)
 
 
@@ -111,22 +117,29 @@ def test_the_abort_path_and_the_reconciler_mirror_the_stacks(sandbox):
 
 
 def test_aborting_a_running_map_task_stops_its_children(sandbox, capfd):
-    launched = launch_map(capfd, "e2e-abort-map", 4)
+    launched = launch_map(capfd, "e2e-abort-map", SIZE, "--vcpu", str(VCPUS))
     assert launched["phase"] == "launched"
-    wait_for(lambda: (s := sandbox.status("e2e-abort-map")) and s["counts"]["RUNNING"] == 4)
+    wait_for(lambda: (s := sandbox.status("e2e-abort-map")) and s["counts"]["RUNNING"] == RUNNING_AT_ONCE)
     t0 = time.monotonic()
     code, out, err = cli(capfd, "abort", "e2e-abort-map", "--reason", "operator said so", "--wait", "--json")
     assert code == 0, err
     assert time.monotonic() - t0 < LONG / 2  # stopped, not waited for
     doc = json.loads(out)
     assert doc["phase"] == "aborted" and doc["reason"] == "aborted on request: operator said so"
-    assert doc["terminated"] is True and doc["counts"]["FAILED"] == 4
+    assert doc["terminated"] is True and doc["counts"]["FAILED"] == SIZE
     for child in doc["children"]:
-        assert child["status"] == "FAILED" and child["exitCode"] == 143
+        assert child["status"] == "FAILED"
         assert child["statusReason"] == "Terminated by batchlane: aborted on request: operator said so"
-        assert len(child["logs"]) == 1  # the stopped attempt keeps its log link
+    # The children that had vCPUs were stopped running; the others, waiting for them, never started.
+    ran = [c for c in doc["children"] if c["attempts"] == 1]
+    assert len(ran) == RUNNING_AT_ONCE and all(c["exitCode"] == 143 for c in ran)
+    assert all(len(c["logs"]) == 1 for c in ran)  # the stopped attempt keeps its log link
+    assert all(c["attempts"] == 0 and c["logs"] == [] for c in doc["children"] if c not in ran)
     job = sandbox.executor.job_of_launch("e2e-abort-map")
-    assert job.terminated and job.children_final == dict.fromkeys(range(4), "FAILED")
+    assert job.terminated and job.children_final == dict.fromkeys(range(SIZE), "FAILED")
+    assert sandbox.executor.capacity.vcpus(job.queue_name) == QUEUE_VCPUS and job.vcpus == VCPUS
+    ours = [e for e in sandbox.executor.emitted if e["detail"]["jobId"].startswith(job.job_id)]
+    assert peak_running(ours) == RUNNING_AT_ONCE
     changed = [a["detail"] for a in sandbox.answers_for("e2e-abort-map") if a["detail-type"] == "Task Status Changed"]
     assert [c["phase"] for c in changed if c["kind"] == "phase"][-1] == "aborted"
     # A second abort: the launch has ended, the abort is rejected (exit 1), and said so.

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from batchlane.cli.sandbox import _up_document
 from batchlane.client.waiting import settled
 from batchlane.deployment.config import load_config
 from batchlane.sandbox.core import Sandbox
@@ -54,6 +55,9 @@ def job_events(sandbox, job_id):
 
 def test_the_sandbox_mirrors_the_deployment(sandbox):
     assert sandbox.started_in < 15
+    up = json.loads(json.dumps(_up_document(sandbox, sandbox.emulator.environment())))  # `sandbox up --json`
+    assert up["endpoint"] == sandbox.endpoint and up["environment"]["AWS_ENDPOINT_URL"] == sandbox.endpoint
+    assert set(up["functions"]) == set(sandbox.paths) and up["queues"] == dict(sandbox.deployment.queue_arns)
     assert set(sandbox.paths) == ({"launcher", "aggregator", "abort"} if status_path_available() else {"launcher"})
     launcher = sandbox.paths["launcher"]
     assert (launcher.batch_size, launcher.batching_window_seconds) == (

@@ -101,7 +101,8 @@ def test_the_wheel_requires_the_runtime_dependencies_and_offers_the_sandbox_and_
     base, extras = _requirements(wheel)
     assert set(base) == {"boto3", "pydantic", "pyyaml", "aws-lambda-powertools"}
     assert base["aws-lambda-powertools"].extras == {"parser"}  # the handlers' event models
-    assert set(extras) == {"sandbox", "flyte"}
+    assert set(extras) == {"sandbox", "flyte", "completion"}
+    assert set(extras["completion"]) == {"argcomplete"}
     assert set(extras["sandbox"]) == {"moto"} and "server" in extras["sandbox"]["moto"].extras
     assert {"flytekit", "flytekitplugins-awsbatch"} <= set(extras["flyte"])
 
@@ -157,3 +158,33 @@ def test_the_installed_batchlane_command_runs_from_the_wheel(installed, tmp_path
     site_packages = str(installed)
     assert where[0].startswith(site_packages) and where[1].startswith(site_packages)  # the wheel's, not the tree's
     assert where[2] == "None"
+
+
+def test_the_installed_command_validates_a_launch_offline_outside_a_checkout(installed, tmp_path):
+    batchlane = installed / "bin" / "batchlane"
+    assert _run(batchlane, "--version", cwd=tmp_path).stdout.strip() == f"batchlane {_metadata_version()}"
+    checked = _run(
+        batchlane,
+        "launch",
+        "--deployment",  # a file: outside a checkout there is no config/<name>.yaml
+        ROOT / "config" / "dev.yaml",
+        "--project",
+        "p",
+        "--domain",
+        "d",
+        "--workflow",
+        "w",
+        "--task",
+        "t",
+        "--image",
+        "busybox",
+        "--dry-run",
+        cwd=tmp_path,
+    )
+    assert checked.stdout.startswith("Valid: t-") and "nothing was sent" in checked.stdout
+
+
+def _metadata_version() -> str:
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]

@@ -80,12 +80,43 @@ def _described(value: Any) -> str:
     return "a list" if isinstance(value, list) else "an object" if isinstance(value, dict) else type(value).__name__
 
 
+# pydantic's constraint errors in the house style: (context key, wording), the value given after it.
+_BOUNDS = {
+    "greater_than": ("gt", "must be more than {}"),
+    "greater_than_equal": ("ge", "must be at least {}"),
+    "less_than": ("lt", "must be less than {}"),
+    "less_than_equal": ("le", "must be at most {}"),
+    "too_short": ("min_length", "must have at least {} item(s)"),
+    "too_long": ("max_length", "must have at most {} item(s)"),
+    "string_too_short": ("min_length", "must be at least {} character(s) long"),
+    "string_too_long": ("max_length", "must be at most {} character(s) long"),
+    "string_pattern_mismatch": ("pattern", "must match the pattern {}"),
+    "literal_error": ("expected", "must be one of {}"),
+}
+
+
+def _bound_message(error: ErrorDetails) -> str | None:
+    kind = _BOUNDS.get(error["type"])
+    context = error.get("ctx") or {}
+    if kind is None or kind[0] not in context:
+        return None
+    bound = context[kind[0]]
+    shown = bound if isinstance(bound, str) else _shown(bound)
+    given = error["input"]
+    if error["type"] in ("too_short", "too_long") and isinstance(given, (list, dict)):
+        return f"{kind[1].format(shown)} (got {len(given)})"
+    return f"{kind[1].format(shown)}, not {_described(given)}"
+
+
 def _message(error: ErrorDetails) -> str:
     kind = error["type"]
     if kind in _EXPECTED:
         return f"must be {_EXPECTED[kind]}, not {_described(error['input'])}"
     if kind == "extra_forbidden" and error["loc"] and error["loc"][-1] in REFUSED_FIELDS:
         return f"refused: {REFUSED_FIELDS[str(error['loc'][-1])]}"
+    bounded = _bound_message(error)
+    if bounded is not None:
+        return bounded
     if kind == "extra_forbidden":
         return "unknown field (see docs/launch-event.md for the fields a launch takes)"
     if kind == "missing":

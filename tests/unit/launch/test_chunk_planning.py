@@ -116,7 +116,11 @@ def test_an_index_written_in_one_pass_matches_the_lines():
 
 @pytest.mark.parametrize(
     "value, message",
-    [(0, "greater than or equal to 1"), ("4", "must be a whole number"), (2.5, "must be a whole number")],
+    [
+        (0, "must be at least 1, not a whole number (0)"),
+        ("4", "must be a whole number"),
+        (2.5, "must be a whole number"),
+    ],
 )
 def test_max_concurrency_problems_name_the_field(value, message):
     _, _, problems = validate(detail(inputs=[{}, {}], maxConcurrency=value), SETTINGS)

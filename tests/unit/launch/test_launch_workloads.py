@@ -103,7 +103,7 @@ def test_every_secret_problem_is_listed_in_one_rejection():
     secrets = {
         "OTHER": "ssm:/vision/key",  # not allowed for genomics
         "BAD": "vault:/x",  # not a reference
-        "PATH": "ssm:/genomics/p",  # reserved name
+        "AWS_BATCH_JOB_ID": "ssm:/genomics/p",  # reserved name
         "DUP": "ssm:/genomics/dup",  # also a plain variable
     }
     launch = detail(project="genomics", container={"image": "busybox", "environment": {"DUP": "1"}, "secrets": secrets})
@@ -111,13 +111,13 @@ def test_every_secret_problem_is_listed_in_one_rejection():
     assert set(found) == {
         "container.secrets.OTHER",
         "container.secrets.BAD",
-        "container.secrets.PATH",
+        "container.secrets.AWS_BATCH_JOB_ID",
         "container.secrets.DUP",
     }
     assert "not a secret project" in found["container.secrets.OTHER"]
     assert "ssm:/genomics/*" in found["container.secrets.OTHER"]
     assert "is not a secret reference" in found["container.secrets.BAD"]
-    assert "reserved" in found["container.secrets.PATH"]
+    assert "reserved" in found["container.secrets.AWS_BATCH_JOB_ID"]
     assert "also set in container.environment" in found["container.secrets.DUP"]
 
 

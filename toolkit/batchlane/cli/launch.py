@@ -41,7 +41,7 @@ def _json_arg(text: str, what: str) -> Any:
         raise CliError(f"{what}: not valid JSON: {exc}", USAGE) from None
 
 
-def _load_file(path: str) -> dict[str, Any]:
+def load_file(path: str) -> dict[str, Any]:
     """A launch detail (docs/launch-event.md) in JSON or YAML."""
     import yaml
 
@@ -77,6 +77,34 @@ def _key_values(pairs: list[str] | None, what: str) -> dict[str, str]:
             raise CliError(f"{what}: expected NAME=VALUE, got {pair!r}", USAGE)
         out[name] = value
     return out
+
+
+# Top-level fields of the contract (docs/launch-event.md) set by a flag of the same name in kebab case.
+CONTRACT_FLAGS = (
+    "project",
+    "domain",
+    "workflow",
+    "task",
+    "role",
+    "retries",
+    "retryOn",
+    "timeoutSeconds",
+    "minSuccessRatio",
+    "maxConcurrency",
+    "shareIdentifier",
+    "schedulingPriority",
+    "queueHint",
+    "propagateTags",
+)
+
+
+def _flag(key: str) -> str:
+    """``timeoutSeconds`` -> ``--timeout-seconds``."""
+    return "--" + "".join(f"-{c.lower()}" if c.isupper() else c for c in key)
+
+
+def _dest(key: str) -> str:
+    return _flag(key)[2:].replace("-", "_")
 
 
 def generated_launch_id(task: str | None) -> str:
@@ -132,22 +160,14 @@ def _after(text: str) -> dict[str, str]:
 
 def build_detail(args: argparse.Namespace) -> dict[str, Any]:
     """The detail from ``--file`` (if any) with the flags on top of it."""
-    detail: dict[str, Any] = _load_file(args.file) if args.file else {}
-    for flag, key in (
-        ("project", "project"),
-        ("domain", "domain"),
-        ("workflow", "workflow"),
-        ("task", "task"),
-        ("role", "role"),
-        ("retries", "retries"),
-        ("timeout", "timeoutSeconds"),
-        ("min_success_ratio", "minSuccessRatio"),
-        ("share", "shareIdentifier"),
-        ("max_concurrency", "maxConcurrency"),
-    ):
-        value = getattr(args, flag)
+    detail: dict[str, Any] = load_file(args.file) if args.file else {}
+    for key in CONTRACT_FLAGS:
+        value = getattr(args, _dest(key))
         if value is not None:
             detail[key] = value
+    parameters = _key_values(args.parameter, "--parameter")
+    if parameters:
+        detail["parameters"] = {**(detail.get("parameters") or {}), **parameters}
     container = detail.get("container", {})
     if isinstance(container, dict):  # otherwise left as it is: the deployment says what is wrong
         container = dict(container)
@@ -177,6 +197,10 @@ def build_detail(args: argparse.Namespace) -> dict[str, Any]:
         detail["inputs"] = _inputs_file(args.inputs_file)
     if args.after:
         detail["after"] = [_after(text) for text in args.after]
+    if args.inputs_location is not None:
+        detail.pop("input", None)
+        detail.pop("inputs", None)
+        detail["inputsLocation"] = _json_arg(args.inputs_location, "--inputs-location")
     tags = _key_values(args.tag, "--tag")
     if tags:
         detail["tags"] = {**(detail.get("tags") or {}), **tags}
@@ -206,7 +230,8 @@ def _no_answer(ctx: Context, launch_id: str, answer, timeout: float) -> CliError
 def _follow(args: argparse.Namespace, ctx: Context, client, launch_id: str, say) -> int:
     from batchlane.client.waiting import follow
 
-    say(f"Following {launch_id} (Ctrl-C stops following, not the launch):")
+    resume = f"batchlane status {launch_id} --follow"
+    say(f"Following {launch_id} (Ctrl-C stops following, not the launch; {resume} resumes):")
     status = follow(client, launch_id, timeout=args.wait_timeout or None, poll=args.poll, say=say)
     doc, phase = status.document, status.phase
     if doc is None:
@@ -224,10 +249,29 @@ def _follow(args: argparse.Namespace, ctx: Context, client, launch_id: str, say)
     return OK if phase == "succeeded" else NOT_OK
 
 
+def dry_run(ctx: Context, detail: dict[str, Any], json_output: bool) -> int:
+    """The launcher's validation, locally: exit 0 (and the detail) when it passes, 2 with every problem."""
+    from batchlane.client.validate import NOT_CHECKED, local_problems
+
+    problems = local_problems(ctx.config(), detail)
+    launch_id = str(detail.get("launchId"))
+    if json_output:
+        ctx.emit_json({"launchId": launch_id, "valid": not problems, "problems": problems, "detail": detail})
+    elif problems:
+        lines = rejected_lines(launch_id, problems)
+        ctx.lines([f"Invalid {launch_id}: {len(problems)} problem(s); the launcher would reject it, nothing was sent"])
+        ctx.lines(lines[1:])
+    else:
+        ctx.out(f"Valid: {launch_id} would be sent as it is (not checked here: {NOT_CHECKED}); nothing was sent")
+    return USAGE if problems else OK
+
+
 def cmd_launch(args: argparse.Namespace, ctx: Context) -> int:
     from batchlane.client.waiting import wait_for_answer
 
     detail = build_detail(args)
+    if args.dry_run:
+        return dry_run(ctx, detail, args.json)
     launch_id = str(detail["launchId"])
     say = ctx.progress(args.json)
     client = ctx.batchlane()
@@ -266,31 +310,55 @@ def cmd_launch(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _task_options(p: argparse.ArgumentParser) -> None:
-    """What the launch is: the task, its container, inputs and what it needs."""
+    """What the launch is: the task, its container, inputs and what it needs. Flags are named as the
+    contract names its fields (docs/launch-event.md); the old short names stay as aliases for a release."""
     p.add_argument("--file", metavar="FILE", help="a launch detail, JSON or YAML ('-': stdin)")
-    p.add_argument("--launch-id", metavar="ID", help="idempotency key (default: generated from the task name)")
-    for name in ("project", "domain", "workflow", "task"):
-        p.add_argument(f"--{name}", metavar=name.upper())
-    p.add_argument("--image", metavar="IMAGE")
+    p.add_argument(
+        "--launch-id", metavar="ID", help="launchId, the idempotency key (default: generated from the task name)"
+    )
+    for name, what in (
+        ("project", "the Flyte project"),
+        ("domain", "the Flyte domain"),
+        ("workflow", "the workflow's name"),
+        ("task", "the task's name"),
+    ):
+        p.add_argument(f"--{name}", metavar=name.upper(), help=f"{name}: {what} (routing matches on it)")
+    p.add_argument("--image", metavar="IMAGE", help="container.image")
     p.add_argument(
         "--command",
         nargs=argparse.REMAINDER,
         metavar="ARG ...",
-        help="the container's command: everything after it (so it goes last)",
+        help="container.command: everything after it (so it goes last)",
     )
-    p.add_argument("--env", action="append", metavar="NAME=VALUE", help="container environment (repeatable)")
+    p.add_argument("--env", action="append", metavar="NAME=VALUE", help="container.environment (repeatable)")
     inputs = p.add_mutually_exclusive_group()
-    inputs.add_argument("--input", metavar="JSON", help="single task: its input document")
+    inputs.add_argument("--input", metavar="JSON", help="input: a single task's input document")
     inputs.add_argument(
-        "--inputs-file", metavar="FILE", help="map task: a .jsonl file (one input per line) or a JSON list"
+        "--inputs-file", metavar="FILE", help="inputs of a map task: a .jsonl file (one per line) or a JSON list"
     )
-    p.add_argument("--retries", type=int, metavar="N")
-    p.add_argument("--timeout", type=int, metavar="SECONDS", help="per attempt (timeoutSeconds)")
-    p.add_argument("--platform", choices=("EC2", "FARGATE"))
-    p.add_argument("--vcpu", type=float, metavar="N")
-    p.add_argument("--memory", type=int, metavar="MIB")
-    p.add_argument("--gpu", type=int, metavar="N")
-    p.add_argument("--role", metavar="ARN|NAME")
+    inputs.add_argument(
+        "--inputs-location", metavar="JSON", help='inputsLocation, e.g. \'{"uri": "s3://b/k.jsonl", "size": 1000}\''
+    )
+    p.add_argument("--retries", type=int, metavar="N", help="retries after the first attempt (0-9)")
+    p.add_argument("--retry-on", choices=("any", "infrastructure"), help="retryOn: which failed attempts are retried")
+    p.add_argument(
+        "--timeout-seconds", "--timeout", type=int, metavar="SECONDS", help="timeoutSeconds, per attempt (>= 60)"
+    )
+    p.add_argument("--platform", choices=("EC2", "FARGATE"), help="container.platform (default: the queue's)")
+    p.add_argument("--vcpu", type=float, metavar="N", help="container.resources.vcpu per child")
+    p.add_argument("--memory", type=int, metavar="MIB", help="container.resources.memory per child")
+    p.add_argument("--gpu", type=int, metavar="N", help="container.resources.gpu per child (EC2)")
+    p.add_argument("--role", metavar="ARN", help="role: the job role ARN (default: the deployment's)")
+    p.add_argument(
+        "--parameter", action="append", metavar="NAME=VALUE", help="parameters: Ref::NAME in the command (repeatable)"
+    )
+    p.add_argument("--queue-hint", metavar="QUEUE", help="queueHint: a preferred queue among the routing's candidates")
+    p.add_argument(
+        "--propagate-tags",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="propagateTags: copy the job's tags to its ECS tasks (default yes)",
+    )
     p.add_argument("--secret", action="append", metavar="NAME=REF", help="ssm:/path or secretsmanager:ARN[:key]")
     p.add_argument("--mount", action="append", metavar="VOLUME:PATH[:ro]", help="a volume the deployment declares")
     p.add_argument("--shm", type=int, metavar="MIB", help="/dev/shm size (sharedMemoryMiB, EC2)")
@@ -318,17 +386,28 @@ def register(subparsers: Commands) -> None:
     )
     _task_options(p)
     p.add_argument(
-        "--min-success-ratio", type=min_success_ratio, metavar="R", help="map tasks: fraction that must succeed, 0..1"
+        "--min-success-ratio",
+        type=min_success_ratio,
+        metavar="R",
+        help="minSuccessRatio, map tasks: the fraction that must succeed, 0..1",
     )
     p.add_argument(
         "--max-concurrency",
         type=int,
         metavar="N",
-        help="map tasks: at most N children run at once (docs/chunked-maps.md)",
+        help="maxConcurrency, map tasks: at most N children run at once (docs/chunked-maps.md)",
     )
-    p.add_argument("--share", metavar="ID", help="shareIdentifier (fair-share queues)")
-    p.add_argument("--tag", action="append", metavar="KEY=VALUE", help="cost-allocation tag (repeatable)")
+    p.add_argument("--share-identifier", "--share", metavar="ID", help="shareIdentifier (fair-share queues)")
+    p.add_argument(
+        "--scheduling-priority", type=int, metavar="N", help="schedulingPriority (fair-share queues): 0-9999"
+    )
+    p.add_argument("--tag", action="append", metavar="KEY=VALUE", help="tags: a cost-allocation tag (repeatable)")
     p.add_argument("--source", default="batchlane.cli", help="the event's source (default batchlane.cli)")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate the launch locally as the launcher would (every problem at once) and send nothing",
+    )
     p.add_argument("--wait", action="store_true", help="follow the status live until the launch ends")
     p.add_argument(
         "--wait-timeout", type=float, default=0, metavar="SECONDS", help="stop following after (default: never)"

@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK
 """``batchlane``: the command-line root. Each command group lives in its own module with a
 ``register(subparsers)`` function; adding a group is one line in ``COMMAND_MODULES``.
 
@@ -19,10 +20,23 @@ from batchlane.client.events import EventRefused
 COMMAND_MODULES = (
     "batchlane.cli.routes",
     "batchlane.cli.status",
+    "batchlane.cli.logs",
     "batchlane.cli.launch",
+    "batchlane.cli.validate",
     "batchlane.cli.abort",
     "batchlane.cli.sandbox",
 )
+
+
+def version() -> str:
+    """The installed distribution's version (a source tree that was never installed has none)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("batchlane")
+    except PackageNotFoundError:
+        return "(not installed: a source tree)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="exit codes: 0 ok, 1 not found or no matching queue, 2 usage or invalid input, 3 AWS error, "
         "4 internal error",
     )
+    parser.add_argument("--version", action="version", version=f"batchlane {version()}", help="print the version")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(commands)
@@ -67,8 +82,21 @@ def _aws_error(exc: BaseException, ctx: Context | None) -> str | None:
     return None
 
 
+def complete(parser: argparse.ArgumentParser) -> None:
+    """Shell completion (argcomplete, the ``completion`` extra; ``eval "$(register-python-argcomplete
+    batchlane)"``): when the shell asks, argcomplete answers it and exits; otherwise nothing happens."""
+    if "_ARGCOMPLETE" not in os.environ:
+        return
+    try:
+        import argcomplete
+    except ImportError:
+        return
+    argcomplete.autocomplete(parser)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    complete(parser)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2, already printed as one line)

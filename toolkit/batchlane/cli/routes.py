@@ -192,7 +192,7 @@ def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
 
     store = routing_store(ctx)
     table, _ = read_table(ctx, store)
-    if args.format == "items":
+    if args.format == "items" or args.json:
         sys.stdout.write(json.dumps(items_from_table(table), indent=2) + "\n")
     else:
         sys.stdout.write(flyte_yaml(table, f"table {store.name}"))
@@ -333,7 +333,7 @@ def _register_explain(routes: Commands) -> None:
         description="Explain the routing decision for one launch.\n\n" + EXPLAIN_HELP,
     )
     for field in SCOPE_FIELDS:
-        p.add_argument(f"--{field}", required=True)
+        p.add_argument(f"--{field}", required=True, help=f"the launch's {field}")
     p.add_argument("--launch-id", metavar="ID", help=f"the launch id (default: the sample id {SAMPLE_LAUNCH_ID!r})")
     p.add_argument(
         "--config",
@@ -405,10 +405,11 @@ def _register_export_and_list(routes: Commands) -> None:
         help="print the routing table as a FlyteAdmin config or items",
         description="Print the routing table: `flyte` (default) is a FlyteAdmin `queues:` block that\n"
         "`routes import` reads back (rules renumbered in tie-break order); `items` is the\n"
-        "DynamoDB items as JSON, rule ids kept.",
-        json_output=False,
+        "DynamoDB items as JSON, rule ids kept (--json: the same as --format items).",
     )
-    p.add_argument("--format", choices=("flyte", "items"), default="flyte")
+    p.add_argument(
+        "--format", choices=("flyte", "items"), default="flyte", help="flyte: a queues: block; items: JSON items"
+    )
     add_command(routes, "list", cmd_list, help="list queues and rules (rules in precedence order)")
 
 
@@ -427,8 +428,10 @@ def _register_set_queue(setter: Commands) -> None:
         "--weight", type=non_negative_int, metavar="N", help="share of launches among queues with the same tag"
     )
     state = p.add_mutually_exclusive_group()
-    state.add_argument("--enabled", dest="enabled", action="store_const", const=True, default=None)
-    state.add_argument("--disabled", dest="enabled", action="store_const", const=False)
+    state.add_argument(
+        "--enabled", dest="enabled", action="store_const", const=True, default=None, help="routing may use it"
+    )
+    state.add_argument("--disabled", dest="enabled", action="store_const", const=False, help="routing passes it over")
     p.add_argument("--allow-unknown-queues", action="store_true", help=ALLOW_UNKNOWN_QUEUES_HELP)
 
 
@@ -441,10 +444,10 @@ def _register_set_rule(setter: Commands) -> None:
         description="Create or replace rule ID. A field left out matches any value; the most specific\n"
         "applicable rule wins (workflow > project > domain), ties go to the lowest id.",
     )
-    p.add_argument("id", metavar="ID")
+    p.add_argument("id", metavar="ID", help="the rule's id (set again: replaced)")
     p.add_argument("--tags", type=csv_list, required=True, metavar="A,B", help="tags to try, in order")
     for field in SCOPE_FIELDS:
-        p.add_argument(f"--{field}")
+        p.add_argument(f"--{field}", help=f"the {field} it applies to (default: any)")
 
 
 def register(subparsers: Commands) -> None:
@@ -466,5 +469,5 @@ def register(subparsers: Commands) -> None:
     _register_set_queue(setter)
     _register_set_rule(setter)
     p = add_command(routes, "delete", cmd_delete, help="delete a queue or a rule")
-    p.add_argument("kind", choices=("queue", "rule"))
+    p.add_argument("kind", choices=("queue", "rule"), help="what to delete")
     p.add_argument("name", metavar="NAME", help="queue name or rule id")

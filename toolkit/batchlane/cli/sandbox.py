@@ -87,7 +87,10 @@ def cmd_up(args: argparse.Namespace, ctx: Context) -> int:
             "",
             "Ctrl-C stops it.",
         ]
-        out.write("\n".join(lines) + "\n")
+        if args.json:  # one line: a script reads it, then leaves the sandbox running
+            out.write(json.dumps(_up_document(sandbox, env)) + "\n")
+        else:
+            out.write("\n".join(lines) + "\n")
         out.flush()
 
         def interrupted(signum, frame):
@@ -105,6 +108,21 @@ def cmd_up(args: argparse.Namespace, ctx: Context) -> int:
             sandbox.stop()
             out.close()
     return OK
+
+
+def _up_document(sandbox, env: dict[str, str]) -> dict:
+    """``sandbox up --json``: where the sandbox is and what it holds."""
+    return {
+        "deployment": sandbox.config.name,
+        "endpoint": sandbox.endpoint,
+        "environment": env,
+        "startedInSeconds": round(sandbox.started_in, 2),
+        "functions": {
+            n: {"batchSize": b.batch_size, "windowSeconds": b.batching_window_seconds} for n, b in sandbox.paths.items()
+        },
+        "bus": sandbox.config.bus_name,
+        "queues": dict(sandbox.deployment.queue_arns),
+    }
 
 
 def _jobs_line(sandbox) -> str:
@@ -268,7 +286,7 @@ def _sandbox_options(p: argparse.ArgumentParser) -> None:
 
 
 def _register_up_and_run(group: Commands) -> None:
-    p = add_command(group, "up", cmd_up, help="start the sandbox and keep it running until Ctrl-C", json_output=False)
+    p = add_command(group, "up", cmd_up, help="start the sandbox and keep it running until Ctrl-C")
     p.add_argument("--port", type=int, default=0, help="port of the emulator (default: a free one)")
     _sandbox_options(p)
     p = add_command(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 from batchlane.cli.common import (
@@ -29,13 +30,17 @@ from batchlane.cli.common import (
     add_command,
     min_success_ratio,
     non_negative_int,
+    positive_seconds,
     read_text,
 )
-from batchlane.client.render import status_lines
+from batchlane.client.render import StatusView, status_lines
 
 REPLAY = "replay"
+NOT_OK = 1  # --follow: the launch failed or was aborted
 FULL_VIEW_MAX = 1000  # children read in one go by a plain `batchlane status ID`; beyond it, pages
 DEFAULT_LIMIT = 100
+LOG_TAIL_LINES = 10  # of a failed child's log, in `status --child N` and the page
+PAGE_LOG_TAILS = 20  # failed children whose log tail the page shows (a read each)
 MAX_LIMIT = 1000
 
 
@@ -51,23 +56,45 @@ def register(subparsers) -> None:
         subparsers,
         "status",
         _run,
-        help="show a launch's status, or replay a file of AWS Batch events offline",
+        help="show a launch's status (--follow: until it ends)",
         description=(
-            "batchlane status LAUNCH_ID [--json]\n"
-            "    phase, counts, a row per child with its log links, outputs when finished\n"
+            "batchlane status LAUNCH_ID [--links] [--children] [--outputs] [--json]\n"
+            "    phase, counts, failure classes, the failed children, outputs (summarised) when finished;\n"
+            "    --links: log and console links, --children: every child's row, --outputs: in full\n"
             f"    (beyond {FULL_VIEW_MAX} children: the summary and the first page of children)\n"
             "batchlane status LAUNCH_ID [--failed] [--limit K] [--after N] [--json]\n"
             "    the summary and a page of children (only the failed ones: --failed), from index N+1;\n"
             "    the last line gives the command for the next page\n"
             "batchlane status LAUNCH_ID --child N [--json]\n"
             "    one child: every attempt with its exit code, reasons and log link, its outputs location\n"
-            "batchlane status replay EVENTS_FILE [--size N] [--min-success-ratio R] [--json]\n"
-            "    fold raw Batch events (one EventBridge event per line, e.g. an archive or DLQ dump)\n"
-            "    offline with the aggregator's join; needs no AWS"
+            "batchlane status LAUNCH_ID --follow\n"
+            "    a line per phase change and change of the counts until the launch ends, then its status\n"
+            "(replaying a file of Batch events offline: batchlane replay EVENTS_FILE)"
         ),
     )
-    parser.add_argument("target", metavar="LAUNCH_ID|replay", help="a launch id, or 'replay'")
-    parser.add_argument("events_file", metavar="EVENTS_FILE", nargs="?", help="replay: the events file ('-': stdin)")
+    parser.add_argument("target", metavar="LAUNCH_ID", help="the launch")
+    parser.add_argument(
+        "events_file", metavar="EVENTS_FILE", nargs="?", help="'status replay EVENTS_FILE': see 'batchlane replay'"
+    )
+    _replay_options(parser)
+    _status_options(parser)
+    replay = add_command(
+        subparsers,
+        "replay",
+        _replay,
+        help="fold a file of AWS Batch events offline, as the aggregator would (no AWS call)",
+        description=(
+            "batchlane replay EVENTS_FILE [--size N] [--min-success-ratio R] [--job-id ID] [--json]\n"
+            "    fold raw Batch events (one EventBridge event per line, e.g. an archive or DLQ dump)\n"
+            "    offline with the aggregator's join; needs no AWS (also 'status replay EVENTS_FILE')"
+        ),
+    )
+    replay.add_argument("events_file", metavar="EVENTS_FILE", help="the events file ('-': stdin)")
+    _replay_options(replay)
+    _view_options(replay)
+
+
+def _replay_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--size", type=non_negative_int, default=None, help="replay: children of the launch (default: from the events)"
     )
@@ -81,6 +108,32 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--job-id", default=None, help="replay: fold this Batch job's events (default: the first one's)"
     )
+
+
+def _view_options(parser: argparse.ArgumentParser) -> None:
+    """How much the text shows (batchlane.client.render.StatusView); --json shows everything."""
+    parser.add_argument("--links", action="store_true", help="the console link and every attempt's log link")
+    parser.add_argument(
+        "--children", action="store_true", help="a row for every child with events (default: the failed ones)"
+    )
+    parser.add_argument("--outputs", action="store_true", help="the outputs in full (default: summarised)")
+
+
+def _status_options(parser: argparse.ArgumentParser) -> None:
+    _view_options(parser)
+    parser.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write the launch as a self-contained page: a grid of its children by status, the failed ones "
+        "with their last log lines",
+    )
+    parser.add_argument(
+        "--follow",
+        action="store_true",
+        help="print each phase change and change of the counts until the launch ends, then its status "
+        "(exit 0 only when it succeeded)",
+    )
+    parser.add_argument("--poll", type=positive_seconds, default=1.0, metavar="SECONDS", help=argparse.SUPPRESS)
     parser.add_argument("--failed", action="store_true", help="only the failed children, with reasons and log links")
     parser.add_argument("--child", type=non_negative_int, default=None, metavar="N", help="one child, every attempt")
     parser.add_argument(
@@ -100,9 +153,7 @@ def register(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace, ctx: Context) -> int:
-    if args.target == REPLAY:
-        if not args.events_file:
-            raise CliError("status replay needs an EVENTS_FILE (see batchlane status --help)", USAGE)
+    if args.target == REPLAY and args.events_file:  # the old spelling; a launch named 'replay' is `status replay`
         return _replay(args, ctx)
     if args.events_file or args.size is not None or args.min_success_ratio is not None or args.job_id:
         raise CliError("EVENTS_FILE, --size, --min-success-ratio and --job-id go with 'status replay' only", USAGE)
@@ -127,10 +178,21 @@ def _show(args: argparse.Namespace, ctx: Context) -> int:
     summary = launch_summary(executions, args.target)
     if summary.record is None:
         _no_launch(args, ctx, summary)
+    if args.follow and not summary.final:
+        _follow(args, ctx)
+        summary = launch_summary(executions, args.target)
+    # --follow exits as `launch --wait` does: 0 only when the launch succeeded.
+    outcome = OK if not args.follow or summary.phase == "succeeded" else NOT_OK
     if args.child is not None:
-        return _one_child(args, ctx, executions, summary)
+        _one_child(args, ctx, executions, summary)
+        return outcome
+    if args.html:
+        _write_page(args, ctx, executions, summary)
+        return outcome
     if paged or summary.size > FULL_VIEW_MAX:
-        return _page(args, ctx, executions, summary)
+        # A big map's text is compact unless asked otherwise: its first failed children, as for a small one.
+        _page(args, ctx, executions, summary, compact=not (paged or args.json or args.children))
+        return outcome
     from batchlane.client.outputs import read_outputs
 
     document = executions.status(args.target).document
@@ -139,16 +201,47 @@ def _show(args: argparse.Namespace, ctx: Context) -> int:
     if document.get("outputsUri"):
         document["outputs"] = read_outputs(ctx.client("s3"), document["outputsUri"], ctx.warn)
     _emit(args, ctx, document)
-    return OK
+    return outcome
 
 
-def _page(args: argparse.Namespace, ctx: Context, executions, summary) -> int:
-    """The summary and one page of children (the failed ones with ``--failed``)."""
-    from batchlane.client.render import page_lines
+def _write_page(args: argparse.Namespace, ctx: Context, executions, summary) -> None:
+    """``--html FILE``: the whole launch (every child item read) as one page (batchlane.client.page)."""
+    from batchlane.client.page import status_page
+
+    document = executions.status(args.target).document
+    if document is None:
+        _no_launch(args, ctx, summary)
+    failed = [c["index"] for c in document["children"] if c["status"] == "FAILED"][:PAGE_LOG_TAILS]
+    page = status_page(document, _log_tails(ctx, executions, args.target, failed, summary.record))
+    try:
+        Path(args.html).write_text(page)
+    except OSError as exc:
+        raise CliError(f"{args.html}: cannot write it: {exc}", USAGE) from None
+    if args.json:
+        ctx.emit_json({"launchId": args.target, "html": str(args.html), "bytes": len(page.encode())})
+    else:
+        ctx.out(f"Wrote {args.html}: launch {args.target}, {document['size']} children, {len(failed)} log tail(s)")
+
+
+def _follow(args: argparse.Namespace, ctx: Context) -> None:
+    """A line per phase change and change of the counts until the stored phase is final (on stderr
+    with --json), as `launch --wait` follows."""
+    from batchlane.client.waiting import follow
+
+    say = ctx.progress(args.json)
+    say(f"Following {args.target} (Ctrl-C stops following, not the launch):")
+    follow(ctx.batchlane(), args.target, timeout=None, poll=args.poll, say=say)
+
+
+def _page(args: argparse.Namespace, ctx: Context, executions, summary, compact: bool = False) -> int:
+    """The summary and one page of children (the failed ones with ``--failed``; ``compact``: the
+    first FAILED_ROWS failed ones, without links unless --links)."""
+    from batchlane.client.render import FAILED_ROWS, page_lines
     from batchlane.client.status import failed_page, read_children
 
-    limit = args.limit or DEFAULT_LIMIT
-    if args.failed:
+    failed = args.failed or compact
+    limit = FAILED_ROWS if compact else args.limit or DEFAULT_LIMIT
+    if failed:
         page = failed_page(executions, args.target, limit=limit, after=args.after, summary=summary)
     else:
         page = read_children(executions, args.target, limit=limit, after=args.after, record=summary.record)
@@ -157,7 +250,7 @@ def _page(args: argparse.Namespace, ctx: Context, executions, summary) -> int:
         if page.after is None
         else " ".join(
             ["batchlane status", args.target]
-            + (["--failed"] if args.failed else [])
+            + (["--failed"] if failed else [])
             + ["--after", str(page.after)]
             + ([f"--limit {args.limit}"] if args.limit else [])
         )
@@ -168,20 +261,26 @@ def _page(args: argparse.Namespace, ctx: Context, executions, summary) -> int:
                 **summary.as_json(),
                 "children": page.children,
                 "after": page.after,
-                "failedOnly": args.failed,
+                "failedOnly": failed,
                 "next": next_command,
             }
         )
     else:
         ctx.lines(
             page_lines(
-                summary.as_json(), page.children, failed=args.failed, after=args.after, next_command=next_command
+                summary.as_json(),
+                page.children,
+                failed=failed,
+                after=args.after,
+                next_command=next_command,
+                links=args.links or not compact,
             )
         )
     return OK
 
 
 def _one_child(args: argparse.Namespace, ctx: Context, executions, summary) -> int:
+    from batchlane.client.logs import AttemptLog
     from batchlane.client.render import child_lines
     from batchlane.client.status import child_detail
 
@@ -190,11 +289,43 @@ def _one_child(args: argparse.Namespace, ctx: Context, executions, summary) -> i
     child = child_detail(executions, args.target, args.child, record=summary.record)
     if child is None:
         raise CliError(f"child {args.child} of launch {args.target!r} has no Batch event yet", NOT_FOUND)
+    logs = [a for a in child["attemptDetails"] if a["log"]]
+    if child["status"] == "FAILED" and logs:  # the item is read: its latest log is named in it
+        where = AttemptLog(args.child, logs[-1]["attempt"], logs[-1]["log"]["logGroup"], logs[-1]["log"]["logStream"])
+        child["logTail"] = _tail_of(ctx, where)
     if args.json:
         ctx.emit_json({"launchId": args.target, "phase": summary.phase, "child": child})
     else:
         ctx.lines(child_lines(args.target, child))
     return OK
+
+
+def _log_tails(ctx: Context, executions, launch_id: str, indexes: list[int], record) -> dict[int, list[str]]:
+    """The last lines of each child's latest log (a GetItem and a GetLogEvents each)."""
+    from batchlane.client.logs import NoLogStream, attempt_log
+    from batchlane.client.status import child_item
+    from batchlane.status.states import ChildState
+
+    tails: dict[int, list[str]] = {}
+    for index in indexes:
+        _, item = child_item(executions, launch_id, index, record=record)
+        try:
+            where = attempt_log(ChildState.from_item(item), None, record.log_group) if item else None
+        except NoLogStream:
+            where = None
+        if where is not None:
+            tails[index] = _tail_of(ctx, where)
+    return tails
+
+
+def _tail_of(ctx: Context, where) -> list[str]:
+    from batchlane.client.logs import tail
+
+    try:
+        return tail(ctx.client("logs"), where, LOG_TAIL_LINES)
+    except Exception as exc:  # the status stands without its log (a stream gone, no logs:GetLogEvents)
+        ctx.warn(f"cannot read the log of child {where.index}: {exc}")
+        return []
 
 
 def _no_launch(args: argparse.Namespace, ctx: Context, summary) -> NoReturn:
@@ -236,4 +367,4 @@ def _emit(args: argparse.Namespace, ctx: Context, document: dict) -> None:
     if args.json:
         ctx.emit_json(document)
     else:
-        ctx.lines(status_lines(document))
+        ctx.lines(status_lines(document, StatusView(args.links, args.children, args.outputs)))

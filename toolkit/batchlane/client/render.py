@@ -5,6 +5,7 @@ printed, nothing imported that the CLI's fast start would pay for."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from batchlane.routing.items import QUEUE_PREFIX, SORT_ATTR
@@ -15,6 +16,20 @@ if TYPE_CHECKING:
     from batchlane.routing import Decision
 
 COUNT_ORDER = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
+FAILED_ROWS = 20  # failed children shown by the compact view; the rest are a `status --failed` away
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """How much of a launch's status the text shows. The default is compact (counts, failure
+    classes, the first failed children, outputs summarised): a 3,000-child map fits a screen."""
+
+    links: bool = False  # the console link and every attempt's log link
+    children: bool = False  # a row for every child with events, not only the failed ones
+    outputs: bool = False  # the outputs in full
+
+
+LONG_VIEW = StatusView(links=True, children=True, outputs=True)
 
 
 def table_text(rows: list[list[str]], indent: str = "  ") -> list[str]:
@@ -80,9 +95,9 @@ class Progress:
         self.say(f"  [{now - self.started:5.1f} s] {text}")
 
 
-def status_lines(doc: dict[str, Any]) -> list[str]:
-    """``batchlane status``: phase, job, counts, links, errors, a row per child with its log links,
-    the outputs."""
+def status_lines(doc: dict[str, Any], view: StatusView = StatusView()) -> list[str]:
+    """``batchlane status``: phase, job, counts, errors, the failed children (``view``: links, every
+    child, the outputs in full)."""
     name = doc.get("launchId") or "(replayed events)"
     lines = [
         f"Launch {name}: {doc['phase']} ({doc['reason']})",
@@ -91,7 +106,7 @@ def status_lines(doc: dict[str, Any]) -> list[str]:
     ]
     counts = ", ".join(f"{k} {v}" for k, v in doc["counts"].items() if v)
     lines.append(f"  counts {counts or '-'}   (success needs {doc['minSuccesses']})")
-    if doc.get("console"):
+    if doc.get("console") and view.links:
         lines.append(f"  {doc['console']['name']}: {doc['console']['url']}")
     if doc.get("blocked"):
         lines.append(f"  blocked: {doc['blocked']}")
@@ -102,11 +117,11 @@ def status_lines(doc: dict[str, Any]) -> list[str]:
     if doc.get("error"):
         lines.append("  errors:")
         lines += [f"    {line}" for line in doc["error"].splitlines()]
-    lines += _children_lines(doc)
+    lines += _children_lines(doc, view)
     if doc.get("outputsUri"):
         lines.append(f"  outputs: {doc['outputsUri']}")
         if "outputs" in doc:
-            lines.append("    " + json.dumps(doc["outputs"], default=str)[:2000])
+            lines += [f"    {line}" for line in _outputs_lines(doc["outputs"], view.outputs)]
     if doc.get("replay"):
         r = doc["replay"]
         lines.append(
@@ -122,15 +137,36 @@ def _attempts_cell(child: dict[str, Any]) -> str:
     return f"{child['attempts']} ({', '.join(failed)})" if failed else str(child["attempts"])
 
 
-def _children_lines(doc: dict[str, Any]) -> list[str]:
+def _outputs_lines(outputs: Any, full: bool) -> list[str]:
+    """The outputs as JSON, or (a map's) each output's name and how many values it has."""
+    if full or not isinstance(outputs, dict):
+        return [json.dumps(outputs, default=str)[: 2000 if full else 200]]
+    shown = [
+        f"{name}: {len(v)} values" if isinstance(v, list) else f"{name}: {json.dumps(v, default=str)[:80]}"
+        for name, v in outputs.items()
+    ]
+    return [", ".join(shown) + "   (all of them: --outputs or --json)"]
+
+
+def _children_lines(doc: dict[str, Any], view: StatusView) -> list[str]:
     children = doc["children"]
     unseen = doc["size"] - len(children)
-    lines = [f"  children ({len(children)} with events" + (f", {unseen} without any yet" if unseen else "") + "):"]
-    return lines + children_table(children)
+    if view.children:
+        lines = [f"  children ({len(children)} with events" + (f", {unseen} without any yet" if unseen else "") + "):"]
+        return lines + children_table(children, links=view.links)
+    failed = [c for c in children if c["status"] == "FAILED"]
+    hint = "every child: --children" + ("" if view.links else "; log links: --links")
+    if not failed:
+        return [f"  no failed child   ({hint})"] if len(children) > 1 else []
+    lines = [f"  failed children ({len(failed)}):"] + children_table(failed[:FAILED_ROWS], links=view.links)
+    more = len(failed) - FAILED_ROWS
+    if more > 0:
+        lines.append(f"    ... and {more} more (batchlane status {doc.get('launchId')} --failed)")
+    return lines + [f"  ({hint})"]
 
 
-def children_table(children: list[dict[str, Any]]) -> list[str]:
-    """A row per child (``child_document``), each followed by its log links."""
+def children_table(children: list[dict[str, Any]], links: bool = True) -> list[str]:
+    """A row per child (``child_document``), each followed by its log links (``links``)."""
     if not children:
         return []
     rows = [["INDEX", "STATUS", "ATTEMPTS", "EXIT", "FAILURE", "REASON"]]
@@ -149,11 +185,12 @@ def children_table(children: list[dict[str, Any]]) -> list[str]:
     lines = [table[0]]
     for line, child in zip(table[1:], children):
         lines.append(line)
-        lines += [f"        {link['name']}: {link['url']}" for link in child["logs"]]
+        if links:
+            lines += [f"        {link['name']}: {link['url']}" for link in child["logs"]]
     return lines
 
 
-def summary_lines(summary: dict[str, Any]) -> list[str]:
+def summary_lines(summary: dict[str, Any], links: bool = True) -> list[str]:
     """A launch's summary (``LaunchSummary.as_json``): phase, job, counts, links, errors."""
     lines = [
         f"Launch {summary['launchId']}: {summary['phase']} ({summary['message']})",
@@ -161,7 +198,7 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         f"size {summary['size']}" + (" (array)" if summary.get("isArray") else ""),
         f"  counts {counts_text(summary)}",
     ]
-    lines += [f"  {link['name']}: {link['url']}" for link in summary.get("links") or []]
+    lines += [f"  {link['name']}: {link['url']}" for link in (summary.get("links") or []) if links]
     if summary.get("error"):
         lines.append("  errors:")
         lines += [f"    {line}" for line in summary["error"].splitlines()]
@@ -177,16 +214,17 @@ def page_lines(
     failed: bool,
     after: int | None,
     next_command: str | None,
+    links: bool = True,
 ) -> list[str]:
     """``batchlane status ID --limit/--after/--failed``: the summary, then one page of children."""
     what = "failed children" if failed else "children"
     where = f" after index {after}" if after is not None else ""
-    lines = summary_lines(summary)
+    lines = summary_lines(summary, links)
     if not children:
         return lines + [f"  no {what}{where}" + ("" if failed else " with events yet")]
     total = f" of {summary['counts'].get('FAILED', 0)}" if failed else f" of {summary['size']}"
     lines.append(f"  {what}{where}: {len(children)}{total}, indexes {children[0]['index']}-{children[-1]['index']}")
-    lines += children_table(children)
+    lines += children_table(children, links=links)
     lines.append(f"  next page: {next_command}" if next_command else f"  (no more {what})")
     return lines
 
@@ -205,6 +243,9 @@ def child_lines(launch_id: str, child: dict[str, Any]) -> list[str]:
         lines.append(f"  attempt {a['attempt']}: exit {exit_code}   class {a['failureClass'] or '-'}   {reason}")
         if a["log"]:
             lines.append(f"    {a['log']['name']}: {a['log']['url']}")
+    if child.get("logTail"):
+        lines.append(f"  last lines of its log (batchlane logs {launch_id} --child {child['index']}):")
+        lines += [f"    | {line}" for line in child["logTail"]]
     lines.append(f"  outputs: {child['outputsUri'] or '(the launch names no outputs location)'}")
     return lines
 

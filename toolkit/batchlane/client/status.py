@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from batchlane.client.links import attempt_phase, job_link, log_link_name, log_stream_url
+from batchlane.client.links import DEFAULT_LOG_GROUP, attempt_phase, job_link, log_link_name, log_stream_url
 from batchlane.client.view import child_document
 from batchlane.common.console import partition_of
 from batchlane.common.executions import (
@@ -248,17 +248,9 @@ def child_detail(
 ) -> dict[str, Any] | None:
     """One child (one consistent GetItem): its document, every attempt with its exit code, reasons,
     failure class, times and log link, and where it writes its outputs. None: no such child (yet)."""
-    record, _ = _record(executions, launch_id, record)
-    if record is None:
+    record, plain = child_item(executions, launch_id, index, record=record)
+    if record is None or plain is None:
         return None
-    item = executions.dynamodb.get_item(
-        TableName=executions.table,
-        ConsistentRead=True,
-        Key={PARTITION_KEY: {"S": launch_id}, SORT_KEY: {"S": child_sk(index)}},
-    ).get("Item")
-    if item is None:
-        return None
-    plain = executions.plain(item)
     child = ChildState.from_item(plain)
     document = _child(record, plain)
     region, partition = record.region or "us-east-1", partition_of(record.job_arn or "")
@@ -275,6 +267,8 @@ def child_detail(
             "log": {
                 "name": log_link_name(child.index, k, attempt_phase(child, k)),
                 "url": log_stream_url(region, a.log_stream, group, partition),
+                "logGroup": group or DEFAULT_LOG_GROUP,
+                "logStream": a.log_stream,
             }
             if a.log_stream
             else None,
@@ -283,6 +277,22 @@ def child_detail(
     ]
     document["outputsUri"] = child_outputs_uri(record.outputs_uri, child.index) if record.outputs_uri else None
     return document
+
+
+def child_item(
+    executions, launch_id: str, index: int, *, record: LaunchRecord | None = None
+) -> tuple[LaunchRecord | None, dict[str, Any] | None]:
+    """The launch record and one child's item as plain values (one consistent GetItem each; the
+    record not read again when given). None where there is none (yet)."""
+    record, _ = _record(executions, launch_id, record)
+    if record is None:
+        return None, None
+    item = executions.dynamodb.get_item(
+        TableName=executions.table,
+        ConsistentRead=True,
+        Key={PARTITION_KEY: {"S": launch_id}, SORT_KEY: {"S": child_sk(index)}},
+    ).get("Item")
+    return record, executions.plain(item) if item is not None else None
 
 
 def _record(executions, launch_id: str, record: LaunchRecord | None) -> tuple[LaunchRecord | None, int]:

@@ -1,10 +1,10 @@
 """A launch's status as one JSON document, for people and programs (pure).
 
 One shaping function for every reader: ``batchlane status`` (items read from the executions
-table), ``batchlane status replay`` (events folded offline) and the local sandbox. The stored
+table), ``batchlane replay`` (events folded offline) and the local sandbox. The stored
 record and the offline fold give the same document for the same events, outputs aside.
 
-``replay_document`` folds raw events offline (``batchlane status replay``).
+``replay_document`` folds raw events offline (``batchlane replay``).
 
 Document (docs/status.md): ``launchId, phase, reason, jobId, queue, size, isArray, counts,
 minSuccesses, blocked, console {name, url}, children`` (each ``index, jobId, status,
@@ -150,7 +150,7 @@ def replay_document(
     job_id: str | None = None,
     warn=lambda text: None,
 ) -> tuple[dict[str, Any] | None, dict[str, int]]:
-    """``batchlane status replay``: fold the raw events (one EventBridge event per line) of one
+    """``batchlane replay``: fold the raw events (one EventBridge event per line) of one
     Batch job offline, with the join the aggregator applies (``merge_child``), into the status
     document (no outputs); also the tallies ``events``, ``malformed``, ``foreign``, ``otherJobs``.
     Nothing here calls AWS."""

@@ -452,7 +452,8 @@ def load_config(name_or_path: str | Path = "dev") -> DeploymentConfig:
         path = CONFIG_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
         available = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
-        raise ConfigError(f"no deployment configuration {path} (available: {available})")
+        where = f"available: {available}" if available else "outside a checkout, name the file: --deployment FILE.yaml"
+        raise ConfigError(f"no deployment configuration {path} ({where})")
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:

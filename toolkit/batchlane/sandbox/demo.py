@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import yaml
 
 from batchlane.client.render import (
+    LONG_VIEW,
     decision_lines,
     describe_item,
     launched_lines,
@@ -169,7 +170,7 @@ class Tour:
             followed = follow(client, launch_id, timeout=60, poll=0.5, say=lambda line: self.show([line]))
             document = expect_value(followed.document, f"launch {launch_id} did not end within 60 s")
             expect(followed.final, f"launch {launch_id} did not end within 60 s")
-            self.show(status_lines(client.with_outputs(document)))
+            self.show(status_lines(client.with_outputs(document), LONG_VIEW))  # the tour shows every link
         return answer
 
 

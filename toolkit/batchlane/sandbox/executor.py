@@ -56,8 +56,10 @@ from batchlane.common.executions import CHUNK_PREFIX, ChunkRecord, LaunchRecord
 from batchlane.common.inputs import index_uri
 from batchlane.job import read_inputs
 from batchlane.sandbox.backplane import Backplane
+from batchlane.sandbox.capacity import Capacity
 from batchlane.sandbox.executor_plan import ScheduledAction, SimulatedJob
 from batchlane.sandbox.executor_terminate import Termination, ask_for_raw_record
+from batchlane.sandbox.local_execution import submission_of
 from batchlane.sandbox.provision import Provisioned
 from batchlane.sandbox.scenario import LaunchSpec, Scenario
 
@@ -105,6 +107,7 @@ class BatchExecutor(Termination, threading.Thread):
         self.deployment = deployment
         self.config = deployment.config
         self.scenario = scenario or Scenario()
+        self.capacity = Capacity.of(self.config)
         self.poll_seconds = poll_seconds
         self.step_seconds = step_seconds
         self.on_event = on_event
@@ -126,6 +129,12 @@ class BatchExecutor(Termination, threading.Thread):
         self._streams: set[tuple[str, str]] = set()
         # The executor's own DescribeJobs (TerminateJob's reason) reads the emulator's record as it is.
         self.batch.meta.events.register("before-sign.batch.DescribeJobs", ask_for_raw_record)
+
+    @property
+    def _priority(self) -> dict[str, int]:
+        """Each job queue's priority, by its ARN."""
+        by_name = {self.config.queue_name(q): q.priority for q in self.config.job_queues}
+        return {arn: by_name.get(arn.rsplit("/", 1)[-1], 0) for arn in self.deployment.queue_arns.values()}
 
     # ------------------------------------------------------------------ public
     def stop(self) -> None:
@@ -175,6 +184,7 @@ class BatchExecutor(Termination, threading.Thread):
             self._queue_cursor[queue_arn] = seen + len(submitted)
             self._unadopted.extend((job_id, queue_arn) for job_id in submitted if ":" not in job_id)  # not children
         waiting, self._unadopted = self._unadopted, []
+        waiting.sort(key=lambda entry: -self._priority.get(entry[1], 0))  # Batch serves queues by priority
         for job_id, queue_arn in waiting:
             if job_id not in self.jobs and job_id not in self._ignored:
                 self._adopt(job_id, queue_arn)
@@ -216,8 +226,9 @@ class BatchExecutor(Termination, threading.Thread):
             size=chunk.size if chunk else record.size,
             is_array=chunk.size > 1 if chunk else record.is_array,
             chunk=chunk,
-            queue_arn=queue_arn,
-        )  # the queue it is in, whatever any record says
+            queue_arn=queue_arn,  # the queue it is in, whatever any record says
+            vcpus=submission_of(self.deployment.account, self.config.region, job_id).vcpus,
+        )
         spec = self.scenario.for_launch(job.launch_id) or LaunchSpec(name=job.launch_id)
         actions = self._plan(job, spec)
         with self._lock:

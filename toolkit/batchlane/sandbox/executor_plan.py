@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, ChunkRecord, LaunchRecord
 from batchlane.sandbox import simulate
+from batchlane.sandbox.capacity import Capacity
 from batchlane.sandbox.scenario import ChildBehaviour, Delivery, LaunchSpec, Scenario
 
 if TYPE_CHECKING:
@@ -65,6 +66,11 @@ class SimulatedJob:
     # A chunk of a chunked map task (docs/chunked-maps.md): its own job, children offset..offset+size-1.
     chunk: ChunkRecord | None = None
     queue_arn: str = ""  # the ARN of the job queue it was found in, as Batch's events give it
+    vcpus: float = 1.0  # what each child needs (the definition's, or SubmitJob's override)
+
+    @property
+    def queue_name(self) -> str:
+        return self.queue_arn.rsplit("/", 1)[-1]
 
     @property
     def offset(self) -> int:
@@ -93,6 +99,7 @@ class ExecutorState:
     config: DeploymentConfig
     deployment: Provisioned
     scenario: Scenario
+    capacity: Capacity
     step_seconds: float
     jobs: dict[str, SimulatedJob]
     _heap: list[ScheduledAction]
@@ -122,6 +129,8 @@ class Planning(ExecutorState):
                 self._apply_failure_reasons(event, behaviour)
                 status = event["detail"]["status"]
                 t += run if previous == "RUNNING" else step
+                if status == "STARTING":  # the attempt waits for its compute environment's vCPUs
+                    t = self.capacity.start(job.job_id, job.queue_name, job.vcpus, t, step + run)
                 if previous == "RUNNING":  # the attempt that was running has ended
                     timeline.append((t, "logs", (index, len(event["detail"]["attempts"]) - 1, "end", event), index))
                 if status == "SUCCEEDED":

@@ -21,6 +21,15 @@ RAW_HEADER = "X-Batchlane-Sandbox-Raw"  # DescribeJobs with it: the emulator's o
 class Termination(Planning):
     batch: Any  # the emulator's Batch client
 
+    # ------------------------------------------------------------------ the clock
+    def batch_now(self) -> float:
+        """Now at the simulated Batch: the monotonic clock, held back while the executor is behind
+        its schedule (Batch cannot be past what it has not done yet: an abort of a big map the
+        executor is still emitting stops what has not been emitted, as it would stop it at Batch)."""
+        now = time.monotonic()
+        with self._lock:
+            return min(now, self._heap[0].at) if self._heap else now
+
     # ------------------------------------------------------------------ DescribeJobs
     def describe_now(self, job_id: str) -> dict[str, Any] | None:
         """What DescribeJobs says of ``job_id`` (a job or ``<job>:<index>``) at the simulated Batch
@@ -28,7 +37,7 @@ class Termination(Planning):
         parent's ``statusSummary`` counted from its children. None when the job is not simulated
         (yet), or nothing has happened to it yet."""
         parent_id, _, index = job_id.partition(":")
-        now = time.monotonic()
+        now = self.batch_now()
         with self._lock:
             job = self.jobs.get(parent_id)
             if job is None or (index and not job.is_array):
@@ -94,7 +103,7 @@ class Termination(Planning):
         """What Batch does on TerminateJob of a job (an array parent stops every child): each
         child not yet final ends FAILED now, with the reason in ``statusReason`` (a running
         attempt is stopped: exit code 143); nothing it had still to do happens."""
-        now = time.monotonic()
+        now = self.batch_now()
         now_ms = int(time.time() * 1000)
         status_reason = f"Terminated by batchlane: {reason.removeprefix('batchlane: ')}"
         with self._lock:
@@ -111,6 +120,7 @@ class Termination(Planning):
             if not stopped:
                 return
             job.unsettled = 0  # every child still going ends now, and the parent after them
+            self.capacity.release(job.job_id, now)
             gone: set[int | None] = {*stopped, None}
             keep = [a for a in self._heap if not (a.job_id == job.job_id and a.true_at > now and a.child in gone)]
             dropped = len(self._heap) - len(keep)

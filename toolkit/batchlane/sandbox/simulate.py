@@ -1,6 +1,6 @@
 """Synthetic AWS Batch events for a simulated launch, in their true order (pure, deterministic).
 
-Used by the status benchmark, the property tests and offline demos (``batchlane status replay``).
+Used by the status benchmark, the property tests and offline demos (``batchlane replay``).
 The shapes follow the documented "Batch Job State Change" events and the samples in
 ``tests/fixtures/events``; what happens in a history:
 
