@@ -125,6 +125,7 @@ def run(args) -> None:
 
     from batchlane.common import aws
     from batchlane.deployment.config import load_config
+    from batchlane.status import handler as aggregator
 
     if not args.moto_as_is:
         from batchlane.sandbox import moto_speedups
@@ -157,6 +158,8 @@ def run(args) -> None:
             memory_gb=agg.memory_mb / 1024,
             max_receive_count=agg.max_receive_count,
             visibility_timeout=6.0 * agg.timeout_seconds,
+            aggregator_concurrency=config.aggregator_max_concurrency,
+            retry_delay=aggregator.retry_delay,  # the handler's own per-record back-off
         )
         _report(costs, scenario, limits, prices, minutes)
 

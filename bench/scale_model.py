@@ -46,6 +46,9 @@ class Limits:
     transaction_seconds: float = 0.025  # an item is held by one transaction this long
     request_seconds: float = 0.008  # one DynamoDB request as the handler waits for it
     invocation_overhead_seconds: float = 0.02
+    # A throttled request's retries inside the invocation (botocore standard mode, 4 attempts: jittered
+    # waits of up to 1, 2, 4 s) before its records fail: a throttled invocation holds its slot longer.
+    throttled_seconds: float = 3.5
     account_concurrency: int = 1000  # Lambda's default, when the mapping sets no maximum
 
 
@@ -147,7 +150,8 @@ def arrivals(costs: Costs, scenario: Scenario) -> tuple[list[float], float]:
 def run(costs: Costs, scenario: Scenario, limits: Limits = Limits(), horizon: float = 7 * 86_400) -> Outcome:
     caps = capacities(costs, scenario, limits)
     taken = min(caps["partition key"], caps["item in transactions"])  # what DynamoDB admits per second
-    receivable = caps["aggregator concurrency"]
+    concurrency = scenario.aggregator_concurrency or limits.account_concurrency
+    ok_share = 1.0
     incoming, end = arrivals(costs, scenario)
     out = Outcome(events=sum(incoming), last_child_end=end, capacity=caps)
     rate = scenario.max_concurrency / scenario.duration
@@ -164,7 +168,9 @@ def run(costs: Costs, scenario: Scenario, limits: Limits = Limits(), horizon: fl
         waiting = sum(visible.values())
         if t >= len(incoming) and waiting < 1e-6 and not hidden:
             break
-        received = min(waiting, receivable)
+        # An invocation takes its requests' time, and a throttled one its retries' waits too.
+        busy = caps["invocation seconds"] + (1 - ok_share) * limits.throttled_seconds
+        received = min(waiting, concurrency * scenario.batch_size / busy)
         ok_share = min(1.0, taken / received) if received else 1.0
         for receives in list(visible):
             got = visible[receives] * (received / waiting if waiting else 0)

@@ -39,6 +39,7 @@ def test_aggregator_reads_its_buffer_with_partial_batch_failures(dev):
     assert mapping["EventSourceArn"] == dev.resolve(dev.stack.status.queue.queue_arn)
     assert mapping["BatchSize"] == dev.config.aggregator.batch_size
     assert mapping["MaximumBatchingWindowInSeconds"] == dev.config.aggregator.batching_window_seconds
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": dev.config.aggregator_max_concurrency}
     queue = dev.json["Resources"][dev.logical_id(dev.stack.status.queue)]["Properties"]
     assert queue["RedrivePolicy"]["maxReceiveCount"] == dev.config.aggregator.max_receive_count
 

@@ -29,8 +29,9 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 # A record whose update failed for a passing reason (a throttled or conflicting write, a launch record
 # not visible yet) comes back after this back-off (seconds: base, cap) by its receive count, not after
 # the buffer's visibility timeout (six function timeouts): a throttled backlog is retried within
-# seconds. Within maxReceiveCount 10 the back-offs add up to at least 6 minutes (docs/status.md).
-RETRY_REDELIVERY = (2.0, 300.0)
+# seconds, yet it spends maxReceiveCount slowly: within 10 receives the back-offs add up to at least
+# 20 minutes (docs/status.md): a sustained throttle is not dead-lettered within minutes.
+RETRY_REDELIVERY = (5.0, 1800.0)
 
 
 def retry_delay(receives: int) -> float:
