@@ -247,6 +247,7 @@ def main() -> None:
         "(bench/scale_limits.py)",
     )
     ap.add_argument("--sample", type=int, default=5_000, help="with --limits: children run through the handler")
+    ap.add_argument("--together", action="store_true", help="with --limits: a child's events in one Lambda batch")
     args = ap.parse_args()
     if args.limits:
         import scale_limits  # type: ignore[import-not-found]

@@ -80,7 +80,7 @@ def _sample(args, config):
     meter = DynamoMeter(aws.client("dynamodb"), config.table_name("executions"))
     rng = random.Random(args.seed)
     streams = [chunk_events(c, layout, rng, args.dup) for c in range(layout.count)]
-    sent = delivered = n = 0
+    sent, starts, ends = 0, [], []
     while streams:  # the chunks' blocks interleaved: every chunk in flight at once
         for stream in list(streams):
             block = next(stream, None)
@@ -89,28 +89,38 @@ def _sample(args, config):
                 continue
             sent += len(block)
             matches = matches or _rule_matcher(config, block[0]["detail"]["jobQueue"])
-            kept = [e for e in block if matches(e)]
-            for k in range(0, len(kept), config.aggregator.batch_size):
-                records = kept[k : k + config.aggregator.batch_size]
-                chunk = int(records[0]["detail"]["tags"]["batchlane:chunk"])
-                indexes = {
-                    layout.offset(chunk) + e["detail"]["arrayProperties"]["index"]
-                    for e in records
-                    if "index" in (e["detail"].get("arrayProperties") or {})
-                }
-                meter.begin_batch(len(records), indexes)
-                body = {
-                    "Records": [
-                        {"messageId": f"m{n + i}", "body": json.dumps(e), "attributes": {}, "eventSource": "aws:sqs"}
-                        for i, e in enumerate(records)
-                    ]
-                }
-                n += len(records)
-                with contextlib.redirect_stdout(io.StringIO()):  # the EMF metric lines
-                    assert aggregator.handler(body, _Context())["batchItemFailures"] == []
-                delivered += len(records)
+            for e in filter(matches, block):
+                (ends if e["detail"]["status"] in ("SUCCEEDED", "FAILED") and not args.together else starts).append(e)
+    # At scale a child's RUNNING and its end are a child's run apart: never in one Lambda batch.
+    delivered = _deliver(starts, layout, meter, config.aggregator.batch_size, 0)
+    delivered += _deliver(ends, layout, meter, config.aggregator.batch_size, delivered)
     phase = (table.get_item(Key=_summary_key(table), ConsistentRead=True).get("Item") or {}).get("phase")
     return meter, delivered, sent, phase
+
+
+def _deliver(events: list, layout: Chunks, meter, batch_size: int, first_id: int) -> int:
+    """Through the handler in Lambda batches, each metered as one; the events delivered."""
+    from batchlane.status import handler as aggregator
+
+    for k in range(0, len(events), batch_size):
+        records = events[k : k + batch_size]
+        meter.begin_batch(
+            len(records),
+            {
+                layout.offset(int(e["detail"]["tags"]["batchlane:chunk"])) + e["detail"]["arrayProperties"]["index"]
+                for e in records
+                if "index" in (e["detail"].get("arrayProperties") or {})
+            },
+        )
+        body = {
+            "Records": [
+                {"messageId": f"m{first_id + k + i}", "body": json.dumps(e), "attributes": {}, "eventSource": "aws:sqs"}
+                for i, e in enumerate(records)
+            ]
+        }
+        with contextlib.redirect_stdout(io.StringIO()):  # the EMF metric lines
+            assert aggregator.handler(body, _Context())["batchItemFailures"] == []
+    return len(events)
 
 
 def _summary_key(table) -> dict[str, str]:
