@@ -56,6 +56,7 @@ bench: setup
 	$(PY) bench/load_bench.py
 	$(PY) bench/scale_bench.py --children 1000000 --max-concurrency 200000 --no-outputs --max-seconds 300
 	$(PY) bench/scale_bench.py --children 2000 --chunk-size 500 --max-concurrency 1000
+	$(PY) bench/scale_bench.py --limits --sample 2000 --chunk-size 1000
 
 .stamps/venv: requirements.txt requirements-dev.txt lambdas/requirements.txt pyproject.toml
 	@mkdir -p .stamps

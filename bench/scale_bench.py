@@ -37,6 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "lambdas"), str(ROOT / "toolkit")]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 os.environ.update(
     {
@@ -239,7 +240,19 @@ def main() -> None:
         metavar="N",
         help="only the outputs' assembly and error summary of N children (generated ports, no moto)",
     )
+    ap.add_argument(
+        "--limits",
+        action="store_true",
+        help="a sample through the handler with DynamoDB's limits metered, then N children at AWS's limits "
+        "(bench/scale_limits.py)",
+    )
+    ap.add_argument("--sample", type=int, default=5_000, help="with --limits: children run through the handler")
+    ap.add_argument("--together", action="store_true", help="with --limits: a child's events in one Lambda batch")
     args = ap.parse_args()
+    if args.limits:
+        import scale_limits  # type: ignore[import-not-found]
+
+        return scale_limits.run(args)
     if args.assemble:
         return assemble_at_scale(args.assemble, args.chunk_size)
 

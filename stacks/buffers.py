@@ -40,7 +40,7 @@ def event_rule(
 ) -> events.Rule:
     """The rule of an event path (or one of its ``extra_rules``), on batchlane's bus (``bus``) or the default bus."""
     pattern = extra["pattern"] if extra else path.pattern
-    return events.Rule(
+    rule = events.Rule(
         scope,
         id,
         event_bus=None if path.on_default_bus else bus,
@@ -49,6 +49,11 @@ def event_rule(
             source=pattern.get("source"), detail_type=pattern.get("detail-type"), detail=pattern.get("detail")
         ),
     )
+    if "$or" in pattern:  # CDK's EventPattern has no field for it; EventBridge and CloudFormation do
+        cfn = rule.node.default_child
+        assert isinstance(cfn, events.CfnRule)
+        cfn.add_property_override("EventPattern.$or", pattern["$or"])
+    return rule
 
 
 def deliver(rule: events.Rule, queue: sqs.IQueue, dlq: sqs.IQueue) -> None:

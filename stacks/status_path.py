@@ -66,7 +66,7 @@ class StatusPath(Construct):
             description="Folds AWS Batch job events into one live status per launch",
             environment=function_environment(config, path.function.name, state.names),
         )
-        consume(self.function, self.queue, path)
+        consume(self.function, self.queue, path, max_concurrency=config.aggregator_max_concurrency)
 
     def _abort_requests_to_aggregator(self, state: StateStore, path: EventPath) -> None:
         """Their own small buffer: an abort never waits behind a burst of Batch events."""

@@ -75,3 +75,10 @@ def test_launcher_reserved_concurrency_below_its_event_source_concurrency_is_ref
     raw = copy.deepcopy(BASE)
     raw.update(launcherMaxConcurrency=8, launcher={"reservedConcurrency": 8})
     assert load(tmp_path, raw).launcher.reserved_concurrency == 8
+
+
+def test_aggregator_reserved_concurrency_below_its_event_source_concurrency_is_refused(tmp_path):
+    message = broken(
+        tmp_path, lambda raw: raw.update(aggregatorMaxConcurrency=20, aggregator={"reservedConcurrency": 10})
+    )
+    assert "aggregator.reservedConcurrency: 10 is below aggregatorMaxConcurrency (20)" in message

@@ -118,8 +118,13 @@ class TemplateFacts:
         if isinstance(pattern, dict) and self.ref(pattern) is None:
             return {k: self._pattern(v) for k, v in pattern.items()}
         if isinstance(pattern, list):
-            return sorted(self._pattern(v) for v in pattern)
+            return sorted((self._pattern(v) for v in pattern), key=_order)
         return self.value(pattern)
+
+
+def _order(value: Any) -> str:
+    """A pattern's lists compared as sets: their values (strings, or the dicts of an ``$or``) in one order."""
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _table_facts(key_schema, attributes, indexes, ttl) -> dict:
@@ -227,7 +232,7 @@ def _sandbox_path(session, buffer) -> dict:
         if isinstance(value, dict):
             return {k: queue_names(v) for k, v in value.items()}
         if isinstance(value, list):
-            return sorted(queue_names(v) for v in value)
+            return sorted((queue_names(v) for v in value), key=_order)
         return value.rsplit("/", 1)[-1] if isinstance(value, str) and ":job-queue/" in value else value
 
     return _path_facts(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from batchlane.deployment.contract import batch_events_pattern
+
 
 def _batch_rule(dev):
     rules = [
@@ -22,6 +24,8 @@ def test_rule_on_the_default_bus_takes_only_batchlanes_queues(dev):
     assert pattern["detail-type"] == ["Batch Job State Change", "Batch Job Queue Blocked"]
     expected = [dev.resolve(q.job_queue_arn) for q in dev.stack.compute.job_queues.values()]
     assert pattern["detail"]["jobQueue"] == expected and expected
+    # The children's events status does not need are dropped here (docs/status.md): the contract's $or.
+    assert pattern["$or"] == batch_events_pattern(expected)["$or"]
     [target] = rule["Targets"]
     assert target["Arn"] == dev.resolve(dev.stack.status.queue.queue_arn)
     assert target["DeadLetterConfig"]["Arn"] == dev.resolve(dev.stack.status.dlq.queue_arn)
@@ -39,6 +43,7 @@ def test_aggregator_reads_its_buffer_with_partial_batch_failures(dev):
     assert mapping["EventSourceArn"] == dev.resolve(dev.stack.status.queue.queue_arn)
     assert mapping["BatchSize"] == dev.config.aggregator.batch_size
     assert mapping["MaximumBatchingWindowInSeconds"] == dev.config.aggregator.batching_window_seconds
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": dev.config.aggregator_max_concurrency}
     queue = dev.json["Resources"][dev.logical_id(dev.stack.status.queue)]["Properties"]
     assert queue["RedrivePolicy"]["maxReceiveCount"] == dev.config.aggregator.max_receive_count
 

@@ -7,6 +7,7 @@ import json
 import os
 import random
 import re
+import time
 from pathlib import Path
 
 import boto3
@@ -14,6 +15,7 @@ import pytest
 
 from batchlane.client.links import child_log_links
 from batchlane.common import aws, values
+from batchlane.common.rate import backoff_budget
 from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 from batchlane.status import handler as aggregator
 from batchlane.status.fold import fold_events
@@ -303,6 +305,38 @@ def test_tagged_job_without_its_record_yet_is_retried(world, launched, deliver):
     assert summary(world, "s-7")["phase"] == "queued"
     # A job that carries our tag but is not the launch's job (e.g. an orphan) is foreign, not retried.
     assert deliver(early) == {"batchItemFailures": []}
+
+
+def test_a_record_that_failed_for_a_passing_reason_is_back_in_seconds_not_after_the_visibility_timeout(
+    world, agg, monkeypatch
+):
+    """Its own visibility is changed (per record, by its receive count): the buffer's 360 s do not apply."""
+    monkeypatch.setattr(aggregator, "RETRY_REDELIVERY", (1.0, 1.0))
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="status-buffer", Attributes={"VisibilityTimeout": "360"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    job = "0000cccc-0000-4000-8000-000000000000"  # tagged, but no launch record names it yet: transient
+    sqs.send_message(
+        QueueUrl=url, MessageBody=json.dumps(launch_events(job, [ChildPlan()], tags={"batchlane:launchId": "s-9"})[0])
+    )
+    (message,) = sqs.receive_message(QueueUrl=url, AttributeNames=["All"])["Messages"]
+    event = sqs_event(message["Body"])
+    event["Records"][0].update(
+        receiptHandle=message["ReceiptHandle"], eventSourceARN=arn, messageId=message["MessageId"]
+    )
+    assert agg.handler(event, LambdaContext()) == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
+    assert sqs.receive_message(QueueUrl=url).get("Messages") is None  # not at once
+    time.sleep(1.1)
+    (again,) = sqs.receive_message(QueueUrl=url, AttributeNames=["ApproximateReceiveCount"])["Messages"]
+    assert again["MessageId"] == message["MessageId"] and again["Attributes"]["ApproximateReceiveCount"] == "2"
+
+
+def test_a_retry_waits_longer_with_each_receive_and_is_capped():
+    waits = [aggregator.retry_delay(n) for n in range(1, 12)]
+    base, cap = aggregator.RETRY_REDELIVERY
+    assert base / 2 <= waits[0] <= base and all(cap / 2 <= w <= cap for w in waits[-2:])
+    # What maxReceiveCount 10 gives a throttled record at least before the dead-letter queue (docs/status.md).
+    assert backoff_budget(9, base=base, cap=cap) >= 1200
 
 
 def test_queue_blocked_is_attached_and_counted(world, launched, deliver, capsys, event_sample):

@@ -36,7 +36,7 @@ def described(world):
     return calls
 
 
-def reconciler(agg, *, budget=50, later=SILENT + 60):
+def reconciler(agg, *, budget=50, later=SILENT + 60, repair_runs=6):
     service = agg.runtime()
     return Reconciler(
         store=service.store,
@@ -47,6 +47,7 @@ def reconciler(agg, *, budget=50, later=SILENT + 60):
         log=service.log,
         silent_seconds=SILENT,
         request_budget=budget,
+        repair_runs=repair_runs,
         clock=lambda: time.time() + later,
     )
 
@@ -89,6 +90,16 @@ def test_the_request_budget_defers_the_rest_to_the_next_run(world, launched, agg
     job = described[0][0].split(":")[0]
     assert described[-1] == [f"{job}:{i}" for i in range(200, size)] + [job]
     assert world.execution_items("r-2")["status"]["phase"] == "succeeded"
+
+
+def test_the_budget_grows_with_the_launch_so_a_large_one_is_repaired_within_repair_runs(
+    world, launched, agg, described
+):
+    """A launch may take its share of describes (children / 100 / repair_runs) whatever the fixed budget."""
+    launched("r-5", inputs=[{"i": i} for i in range(250)])
+    report = reconciler(agg, budget=1, repair_runs=1).run()
+    assert report.requests == 3 and report.repaired == 1 and report.deferred == 0
+    assert world.execution_items("r-5")["status"]["phase"] == "succeeded"
 
 
 def test_launches_with_recent_events_are_left_alone(world, launched, agg, described):

@@ -8,12 +8,15 @@ reports exactly the messages of the launches whose update failed, so SQS retries
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
+from batchlane.common.errors import TransientError
 from batchlane.common.observability import PowertoolsCounter, logger, metrics, tracer
+from batchlane.common.rate import backoff
 
 # The service, its adapters, the reconciler and boto3 are imported where first used, not at import
 # (tests/unit/test_cold_start.py): the handler's import is a cold start's fixed cost.
@@ -23,6 +26,17 @@ if TYPE_CHECKING:
 
 # Report every failed record, even when all fail: SQS retries exactly those, then dead-letters them.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+# A record whose update failed for a passing reason (a throttled or conflicting write, a launch record
+# not visible yet) comes back after this back-off (seconds: base, cap) by its receive count, not after
+# the buffer's visibility timeout (six function timeouts): a throttled backlog is retried within
+# seconds, yet it spends maxReceiveCount slowly: within 10 receives the back-offs add up to at least
+# 20 minutes (docs/status.md): a sustained throttle is not dead-lettered within minutes.
+RETRY_REDELIVERY = (5.0, 1800.0)
+
+
+def retry_delay(receives: int) -> float:
+    """Seconds until a record that failed for a passing reason on its ``receives``-th receipt is retried."""
+    return backoff(receives, base=RETRY_REDELIVERY[0], cap=RETRY_REDELIVERY[1])
 
 
 @cache
@@ -89,10 +103,23 @@ def handler(event, context):
 
     def record_handler(record) -> None:
         failure = failures.get(record.message_id)
-        if failure is not None:
-            raise failure
+        if failure is None:
+            return
+        if isinstance(failure, TransientError) and record.receipt_handle and record.event_source_arn:
+            _retry_soon(record)
+        raise failure
 
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+def _retry_soon(record) -> None:
+    from batchlane.common import aws
+
+    delay = math.ceil(retry_delay(int(record.attributes.approximate_receive_count or 1)))
+    if aws.defer_message(record.event_source_arn, record.receipt_handle, delay):
+        PowertoolsCounter().count("StatusRetryDeferred")
+    else:
+        logger.warning("could not set a failed status record's retry; it returns after the visibility timeout")
 
 
 @logger.inject_lambda_context

@@ -8,7 +8,10 @@ Every run (a schedule, ``status.reconcileEveryMinutes``):
    ``lastSeenAt``; entries of launches that have ended meanwhile are removed on the way.
 2. Asks AWS Batch where they stand: DescribeJobs, at most 100 job ids per call (for an array,
    its children that are not final in the record, then the parent), within a budget of requests per
-   run (``reconcileRequestBudget``); what the budget does not cover waits for the next run.
+   run (``reconcileRequestBudget``); what the budget does not cover waits for the next run. The
+   budget grows with the launch: a launch of any size may take a ``1 / repair_runs`` share of its
+   describes in one run (a million children: 1,667 requests, repaired within ``REPAIR_RUNS`` runs,
+   not 33 hours of fixed budgets).
 3. Feeds the answers through the aggregator's own code (``StatusService.process``) as synthetic
    "Batch Job State Change" events: the same join, the same phase rule, the same side effects.
    A job description is an observation like any event, so a late or duplicate one changes nothing.
@@ -33,6 +36,7 @@ from batchlane.status.ports import StatusStore
 from batchlane.status.service import StatusService
 
 DESCRIBE_BATCH = 100  # DescribeJobs takes at most 100 job ids
+REPAIR_RUNS = 6  # a silent launch is fully asked about within this many runs, however large
 
 
 class OpenIndex(Protocol):
@@ -94,6 +98,7 @@ class Reconciler:
         silent_seconds: int,
         request_budget: int,
         max_candidates: int = 1000,
+        repair_runs: int = REPAIR_RUNS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -105,6 +110,7 @@ class Reconciler:
         self.silent_seconds = silent_seconds
         self.request_budget = request_budget
         self.max_candidates = max_candidates
+        self.repair_runs = repair_runs
         self.clock = clock
 
     def run(self) -> RunReport:
@@ -153,6 +159,7 @@ class Reconciler:
         if not job_id:
             return 0  # still being submitted: the launcher's lease takes care of it
         jobs_of: dict[str, int | None] = self._chunk_jobs(launch) if launch.chunks.chunked else {job_id: None}
+        budget = max(budget, -(-(launch.size + len(jobs_of)) // (DESCRIBE_BATCH * self.repair_runs)))
         wanted = islice(self._to_describe(launch, jobs_of), budget * DESCRIBE_BATCH + 1)
         ids = list(wanted)
         more = len(ids) > budget * DESCRIBE_BATCH  # the budget does not cover them all: the rest next run

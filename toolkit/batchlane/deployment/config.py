@@ -108,6 +108,10 @@ class DeploymentConfig(Strict):
     # ScalingConfig.MaximumConcurrency, 2..1000); each paces SubmitJob at submitRatePerSecond / this.
     launcher_max_concurrency: Annotated[int, Field(alias="launcherMaxConcurrency", ge=2, le=1000)] = 4
     aggregator: FunctionConfig = FunctionConfig(batch_size=100, batching_window_seconds=2)
+    # The aggregator's event source mapping runs at most this many invocations at once: a backlog
+    # does not spread over hundreds of invocations whose writes to one launch conflict, nor take the
+    # account's concurrency (docs/status.md). bench/scale_bench.py --limits sizes it.
+    aggregator_max_concurrency: Annotated[int, Field(alias="aggregatorMaxConcurrency", ge=2, le=1000)] = 50
     reconciler: FunctionConfig = FunctionConfig(timeout_seconds=300)
     status: StatusConfig = StatusConfig()
     # Tenancy (docs/security.md): who may launch and abort what; none = anyone may do anything.
@@ -225,16 +229,20 @@ class DeploymentConfig(Strict):
                 "public IP and could not pull images or write logs; set natGateways >= 1 or "
                 "network.newVpc.interfaceEndpoints: true"
             )
-        reserved = self.launcher.reserved_concurrency
-        if reserved is not None and reserved < self.launcher_max_concurrency:
+        for name, function, most in (
+            ("launcher", self.launcher, self.launcher_max_concurrency),
+            ("aggregator", self.aggregator, self.aggregator_max_concurrency),
+        ):
             # Lambda throttles the invocations the event source mapping starts beyond the function's
-            # reserved concurrency: their launch messages go back to the queue and each return counts
-            # towards maxReceiveCount, so a burst could dead-letter launches nothing was wrong with.
-            problems.append(
-                f"launcher.reservedConcurrency: {reserved} is below launcherMaxConcurrency "
-                f"({self.launcher_max_concurrency}); Lambda would throttle the launcher's extra invocations "
-                "and their launches would count receives towards the dead-letter queue: set it at least as high"
-            )
+            # reserved concurrency: their messages go back to the queue and each return counts
+            # towards maxReceiveCount, so a burst could dead-letter messages nothing was wrong with.
+            reserved = function.reserved_concurrency
+            if reserved is not None and reserved < most:
+                problems.append(
+                    f"{name}.reservedConcurrency: {reserved} is below {name}MaxConcurrency ({most}); Lambda would "
+                    f"throttle the {name}'s extra invocations and their messages would count receives towards the "
+                    "dead-letter queue: set it at least as high"
+                )
         return problems
 
     @model_validator(mode="after")

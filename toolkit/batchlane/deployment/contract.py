@@ -23,6 +23,7 @@ from batchlane.common.event_types import ABORT_REQUESTED, CHUNK_DUE, CHUNK_DUE_S
 from batchlane.common.executions import EXPIRES_AT
 from batchlane.deployment.config import DeploymentConfig, FunctionConfig, StateNames
 from batchlane.status.events import DETAIL_TYPES as BATCH_DETAIL_TYPES
+from batchlane.status.events import QUEUE_BLOCKED
 from batchlane.status.events import SOURCE as BATCH_SOURCE
 
 # --- tables -------------------------------------------------------------------------------------
@@ -142,6 +143,27 @@ CHUNK_DUE_RULE: dict[str, Any] = {
 }
 
 
+# The array children's statuses the status path reads (docs/status.md, "What the rule drops"): RUNNING
+# (the log stream) and the final ones (attempts, exit codes, reasons). A child's PENDING, RUNNABLE and
+# STARTING change no count status needs, and are 3 of its 5 events: dropped at the rule. Parents, plain
+# jobs and "Batch Job Queue Blocked" events all pass.
+CHILD_STATUSES_TO_AGGREGATOR = ("RUNNING", "SUCCEEDED", "FAILED")
+
+
+def batch_events_pattern(job_queue_arns: Sequence[Any]) -> dict[str, Any]:
+    """The aggregator rule's pattern: batchlane's queues' Batch events that status needs."""
+    return {
+        "source": [BATCH_SOURCE],
+        "detail-type": list(BATCH_DETAIL_TYPES),
+        "detail": {"jobQueue": list(job_queue_arns)},
+        "$or": [
+            {"detail-type": [QUEUE_BLOCKED]},
+            {"detail": {"arrayProperties": {"index": [{"exists": False}]}}},
+            {"detail": {"status": list(CHILD_STATUSES_TO_AGGREGATOR)}},
+        ],
+    }
+
+
 def event_paths(config: DeploymentConfig, job_queue_arns: Sequence[Any]) -> dict[PathName, EventPath]:
     """Every event path of the deployment. ``job_queue_arns``: batchlane's job queues (CDK tokens
     in the stacks, ARNs in the sandbox): the status rule takes their events and nobody else's."""
@@ -162,11 +184,7 @@ def event_paths(config: DeploymentConfig, job_queue_arns: Sequence[Any]) -> dict
             "aggregator",
             FUNCTIONS["aggregator"],
             True,
-            {
-                "source": [BATCH_SOURCE],
-                "detail-type": list(BATCH_DETAIL_TYPES),
-                "detail": {"jobQueue": list(job_queue_arns)},
-            },
+            batch_events_pattern(job_queue_arns),
             aggregator,
             aggregator.batch_size,
             aggregator.batching_window_seconds,
