@@ -29,9 +29,10 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 # A record whose update failed for a passing reason (a throttled or conflicting write, a launch record
 # not visible yet) comes back after this back-off (seconds: base, cap) by its receive count, not after
 # the buffer's visibility timeout (six function timeouts): a throttled backlog is retried within
-# seconds, yet it spends maxReceiveCount slowly: within 10 receives the back-offs add up to at least
-# 20 minutes (docs/status.md): a sustained throttle is not dead-lettered within minutes.
-RETRY_REDELIVERY = (5.0, 1800.0)
+# seconds, yet it spends maxReceiveCount slowly: 10 s doubling, capped at an hour, so within 10 receives
+# the waits add up to at least 72 minutes (docs/status.md), never less than the hour ten 360 s
+# visibility timeouts gave: a sustained throttle is not dead-lettered sooner than before.
+RETRY_REDELIVERY = (10.0, 3600.0)
 
 
 def retry_delay(receives: int) -> float:
