@@ -137,7 +137,7 @@ def test_job_roles_and_execution_role_trust_ecs_tasks_from_this_account_only(syn
     compute = synth.stack.compute
     roles = synth.resources("AWS::IAM::Role")
     expected_names = {synth.config.job_role_name(r) for r in synth.config.job_roles} | {
-        f"{synth.config.prefix}-execution"
+        synth.config.execution_role_name
     }
     for role in [*compute.job_roles.values(), compute.execution_role]:
         resource = roles[synth.logical_id(role)]

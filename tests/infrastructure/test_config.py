@@ -230,3 +230,20 @@ def test_attribute_values_are_dynamodb_json():
     assert to_attribute_value({"a": ["x"], "w": 2, "e": True}) == {
         "M": {"a": {"L": [{"S": "x"}]}, "w": {"N": "2"}, "e": {"BOOL": True}}
     }
+
+
+def test_one_function_key_keeps_that_functions_other_defaults(tmp_path):
+    config = load(tmp_path, {**BASE, "aggregator": {"memoryMb": 1024}, "reconciler": {"memoryMb": 1024}})
+    assert (config.aggregator.memory_mb, config.aggregator.batch_size, config.aggregator.batching_window_seconds) == (
+        1024,
+        100,
+        2,
+    )
+    assert (config.reconciler.memory_mb, config.reconciler.timeout_seconds) == (1024, 300)
+
+
+def test_a_launcher_batch_lambda_would_refuse_names_the_key(tmp_path):
+    message = broken(tmp_path, lambda raw: raw.update(launcher={"batchSize": 50}))
+    assert "launcher: batchSize 50 needs batchingWindowSeconds" in message
+    config = load(tmp_path, {**BASE, "launcher": {"batchSize": 50, "batchingWindowSeconds": 1}})
+    assert config.launcher.batch_size == 50

@@ -209,3 +209,30 @@ def test_a_stack_past_cloudformations_resource_quota_is_refused_at_synth(tmp_pat
         ConfigError, match=r"routingRules: the stack would have \d+ resources, over CloudFormation's 50"
     ):
         new_app("fargate-existing-vpc", outdir=str(tmp_path / "out"))
+
+
+# Names IAM and CloudWatch keep per account (or S3 per partition), not per region.
+ACCOUNT_WIDE_NAMES = {
+    "AWS::IAM::Role": "RoleName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+    "AWS::IAM::InstanceProfile": "InstanceProfileName",
+    "AWS::IAM::User": "UserName",
+    "AWS::IAM::Group": "GroupName",
+    "AWS::CloudWatch::Dashboard": "DashboardName",
+    "AWS::S3::Bucket": "BucketName",
+}
+
+
+def test_the_same_config_name_in_two_regions_of_one_account_gets_distinct_names(synth):
+    """Every account-wide name the template fixes carries the region (a name CloudFormation generates
+    is unique anyway), so deploying the config to a second region cannot meet "already exists"."""
+    names = [
+        render(resource["Properties"][prop], {})
+        for resource in synth.json["Resources"].values()
+        if (prop := ACCOUNT_WIDE_NAMES.get(resource["Type"])) and prop in resource.get("Properties", {})
+    ]
+    assert names, "the deployment names IAM roles and a dashboard"
+    region = synth.config.region
+    without_region = [n for n in names if f"-{region}-" not in f"-{n}-"]
+    assert not without_region
+    assert len(set(names)) == len(names)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from batchlane.common.environment import AggregatorEnvironment, LauncherEnvironment, ReconcilerEnvironment
 from batchlane.common.settings import Limits
@@ -42,6 +42,12 @@ SSM_STANDARD_VALUE_CHARS = 4096  # a standard-tier SSM parameter's value
 if TYPE_CHECKING:
     from batchlane.routing import Capabilities, RoutingTable
 
+# Each function's defaults; a function's configured keys override these one by one.
+FUNCTION_DEFAULTS = {
+    "launcher": FunctionConfig(),
+    "aggregator": FunctionConfig(batch_size=100, batching_window_seconds=2),
+    "reconciler": FunctionConfig(timeout_seconds=300),
+}
 # The repository's config/ directory (this file is toolkit/batchlane/deployment/config.py).
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
 IAM_ROLE_NAME_CHARS = 64  # IAM's limit on a role name
@@ -96,7 +102,7 @@ class DeploymentConfig(Strict):
     extra_job_queue_arns: Annotated[list[str], Field(alias="extraJobQueueArns")] = []
     event_archive_days: Annotated[int, Field(alias="eventArchiveDays", ge=0)] = 30
     limits: Limits = Limits()
-    launcher: FunctionConfig = FunctionConfig()
+    launcher: FunctionConfig = FUNCTION_DEFAULTS["launcher"]
     # SubmitJob calls per second this deployment's launcher makes at most (docs/throughput.md).
     # Batch allows 50 per account, SHARED with every other submitter in the account (Flyte's own
     # Batch plugin, other deployments, people): leave them room.
@@ -104,13 +110,25 @@ class DeploymentConfig(Strict):
     # The launcher's event source mapping runs at most this many invocations at once (Lambda's
     # ScalingConfig.MaximumConcurrency, 2..1000); each paces SubmitJob at submitRatePerSecond / this.
     launcher_max_concurrency: Annotated[int, Field(alias="launcherMaxConcurrency", ge=2, le=1000)] = 4
-    aggregator: FunctionConfig = FunctionConfig(batch_size=100, batching_window_seconds=2)
-    reconciler: FunctionConfig = FunctionConfig(timeout_seconds=300)
+    aggregator: FunctionConfig = FUNCTION_DEFAULTS["aggregator"]
+    reconciler: FunctionConfig = FUNCTION_DEFAULTS["reconciler"]
     status: StatusConfig = StatusConfig()
     # Tenancy (docs/security.md): who may launch and abort what; none = anyone may do anything.
     teams: list[Team] = []
     # Where launches of a project may take inputsLocation from, besides their own launch prefix.
     inputs_locations: Annotated[list[InputsLocationGrant], Field(alias="inputsLocations")] = []
+
+    @field_validator("launcher", "aggregator", "reconciler", mode="before")
+    @classmethod
+    def _over_function_defaults(cls, value: object, info: ValidationInfo) -> object:
+        """A function's keys override its own defaults one by one: ``aggregator: {memoryMb: 1024}``
+        keeps the aggregator's batch of 100, not FunctionConfig's 10."""
+        if not isinstance(value, dict):
+            return value
+        defaults = FUNCTION_DEFAULTS[info.field_name or ""].model_dump(by_alias=True, exclude_none=True)
+        fields = FunctionConfig.model_fields
+        given = {fields[k].alias or k if k in fields else k: v for k, v in value.items()}
+        return {**defaults, **given}
 
     @field_validator("teams")
     @classmethod
@@ -260,12 +278,21 @@ class DeploymentConfig(Strict):
     def ssm_prefix(self) -> str:
         return f"/batchlane/{self.name}"
 
+    def account_wide_name(self, suffix: str = "") -> str:
+        """The name of a resource whose names are unique per account, not per region (IAM roles and
+        policies, CloudWatch dashboards): it carries the region, so one deployment name may be
+        deployed to several regions of an account without "already exists"."""
+        return f"{self.prefix}-{self.region}" + (f"-{suffix}" if suffix else "")
+
     def job_role_name(self, role: JobRoleConfig) -> str:
-        return f"{self.prefix}-job-{role.name}"
+        return self.account_wide_name(f"job-{role.name}")
 
     @property
     def execution_role_name(self) -> str:
-        return f"{self.prefix}-execution"
+        return self.account_wide_name("execution")
+
+    def producer_policy_name(self, team: str) -> str:
+        return self.account_wide_name(f"producer-{team}")
 
     @property
     def job_log_group(self) -> str:

@@ -21,6 +21,7 @@ NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
 WEIGHT_FACTOR_MIN, WEIGHT_FACTOR_MAX = 0.0001, 999.9999
 # Default instance family of a gpu compute environment that names no instance types.
 DEFAULT_GPU_INSTANCE_TYPES = ("g5",)
+SQS_BATCH_WITHOUT_WINDOW = 10  # Lambda's largest SQS batch without MaximumBatchingWindowInSeconds
 
 
 class Strict(BaseModel):
@@ -219,6 +220,17 @@ class FunctionConfig(Strict):
     timeout_seconds: Annotated[int, Field(alias="timeoutSeconds", ge=3, le=900)] = 60
     max_receive_count: Annotated[int, Field(alias="maxReceiveCount", ge=1, le=1000)] = 10
     reserved_concurrency: Annotated[int | None, Field(alias="reservedConcurrency", ge=1)] = None
+
+    @model_validator(mode="after")
+    def _batching(self) -> FunctionConfig:
+        # Lambda refuses an SQS event source with more than 10 messages a batch and no batching
+        # window (CreateEventSourceMapping); say so at synth, with the keys, not at deploy.
+        if self.batch_size > SQS_BATCH_WITHOUT_WINDOW and not self.batching_window_seconds:
+            raise ValueError(
+                f"batchSize {self.batch_size} needs batchingWindowSeconds of at least 1 (Lambda reads more "
+                f"than {SQS_BATCH_WITHOUT_WINDOW} SQS messages a batch only with a batching window)"
+            )
+        return self
 
 
 class StatusConfig(Strict):
