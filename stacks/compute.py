@@ -273,7 +273,7 @@ class BatchCompute(Construct):
         )
         if ce.kind.is_fargate:
             env: ManagedComputeEnvironment = batch.FargateComputeEnvironment(
-                self, f"Compute-{ce.name}", spot=ce.kind is ComputeKind.FARGATE_SPOT, **common
+                self, f"Compute-{ce.name}", spot=ce.spot, **common
             )
         else:
             names = ce.effective_instance_types
@@ -281,7 +281,7 @@ class BatchCompute(Construct):
             image_type = ce.image_type or (
                 EcsImageType.ECS_AL2023_NVIDIA if ce.kind is ComputeKind.GPU else EcsImageType.ECS_AL2023
             )
-            spot = ce.kind is ComputeKind.SPOT
+            spot = ce.spot
             strategy = (
                 ce.allocation_strategy.value
                 if ce.allocation_strategy

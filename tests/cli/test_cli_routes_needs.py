@@ -80,3 +80,11 @@ def test_explain_shows_a_queue_avoided_as_unhealthy(cli, seeded):
 @pytest.mark.parametrize("argv", [("--vcpu", "0"), ("--memory", "1.5"), ("--gpu", "-1"), ("--platform", "LAMBDA")])
 def test_wrong_needs_are_usage_errors(cli, seeded, argv):
     assert cli(*EXPLAIN, *ANY_LAUNCH, *argv, "--config", seeded("dev")).code == 2
+
+
+def test_in_dev_eight_gpus_find_no_queue_and_explain_names_the_instances_offered(cli, seeded):
+    result = cli(*EXPLAIN, *ANY_LAUNCH, "--gpu", "8", "--config", seeded("dev"))
+    assert result.code == 1 and "none: the launch would be rejected" in result.out
+    assert "batchlane-dev-gpu_dynamic cannot run the job (8 GPU asked, 4 available)" in " ".join(result.out.split())
+    fits = cli(*EXPLAIN, *ANY_LAUNCH, "--gpu", "4", "--config", seeded("dev"))
+    assert fits.code == 0 and "fits on g5.12xlarge" in fits.out

@@ -39,13 +39,20 @@ def test_compute_environment_kinds(synth):
     resources = synth.resources("AWS::Batch::ComputeEnvironment")
     assert set(resources) == set(envs)
     kinds = {ce.name: ce for ce in synth.config.compute_environments}
-    expected_type = {"ec2": "EC2", "gpu": "EC2", "spot": "SPOT", "fargate": "FARGATE", "fargate-spot": "FARGATE_SPOT"}
+    expected_type = {
+        ("ec2", "on-demand"): "EC2",
+        ("gpu", "on-demand"): "EC2",
+        ("ec2", "spot"): "SPOT",
+        ("gpu", "spot"): "SPOT",
+        ("fargate", "on-demand"): "FARGATE",
+        ("fargate", "spot"): "FARGATE_SPOT",
+    }
     for logical_id, resource in resources.items():
         ce = kinds[envs[logical_id]]
         props = resource["Properties"]
         assert props["Type"] == "managed"
         cr = props["ComputeResources"]
-        assert cr["Type"] == expected_type[ce.kind.value]
+        assert cr["Type"] == expected_type[(ce.kind.value, ce.purchase_option.value)]
         assert cr["MaxvCpus"] == ce.max_vcpus
         # Batch's service-linked role, not a role carrying the broad AWSBatchServiceRole policy
         assert "ServiceRole" not in props
@@ -61,7 +68,7 @@ def test_compute_environment_kinds(synth):
             assert cr["InstanceTypes"] == (ce.instance_types or ["g5"])
         else:
             assert not image.endswith("_NVIDIA")
-        if ce.kind.value == "spot":
+        if ce.spot:
             assert cr["AllocationStrategy"].startswith("SPOT_")
 
 

@@ -18,7 +18,12 @@ BASE = {
     "name": "t",
     "computeEnvironments": [
         {"name": "ondemand", "kind": "ec2"},
-        {"name": "spot", "kind": "spot", "allocationStrategy": "SPOT_PRICE_CAPACITY_OPTIMIZED"},
+        {
+            "name": "spot",
+            "kind": "ec2",
+            "purchaseOption": "spot",
+            "allocationStrategy": "SPOT_PRICE_CAPACITY_OPTIMIZED",
+        },
         {"name": "gpu", "kind": "gpu", "instanceTypes": ["g5"]},
         {"name": "fargate", "kind": "fargate"},
     ],
@@ -93,7 +98,7 @@ def test_unknown_key_is_an_error(tmp_path):
 def test_wrong_compute_kind_names_the_key_and_the_allowed_values(tmp_path):
     message = broken(tmp_path, lambda r: r["computeEnvironments"][0].update(kind="ec3"))
     assert "computeEnvironments.0.kind" in message
-    for allowed in ("ec2", "spot", "gpu", "fargate", "fargate-spot"):
+    for allowed in ("ec2", "gpu", "fargate"):
         assert allowed in message
 
 
@@ -106,7 +111,7 @@ def test_spot_allocation_strategy_on_on_demand_compute_is_rejected(tmp_path):
     message = broken(
         tmp_path, lambda r: r["computeEnvironments"][0].update(allocationStrategy="SPOT_CAPACITY_OPTIMIZED")
     )
-    assert "applies to kind spot only" in message and "BEST_FIT_PROGRESSIVE" in message
+    assert "applies to purchaseOption spot only" in message and "BEST_FIT_PROGRESSIVE" in message
 
 
 def test_gpu_image_on_cpu_compute_is_rejected_with_the_allowed_images(tmp_path):
@@ -247,3 +252,15 @@ def test_a_launcher_batch_lambda_would_refuse_names_the_key(tmp_path):
     assert "launcher: batchSize 50 needs batchingWindowSeconds" in message
     config = load(tmp_path, {**BASE, "launcher": {"batchSize": 50, "batchingWindowSeconds": 1}})
     assert config.launcher.batch_size == 50
+
+
+def test_gpu_on_spot_is_a_purchase_option_of_the_gpu_kind(tmp_path):
+    raw = copy.deepcopy(BASE)
+    raw["computeEnvironments"][2].update(purchaseOption="spot", allocationStrategy="SPOT_CAPACITY_OPTIMIZED")
+    gpu = load(tmp_path, raw).compute_environments[2]
+    assert gpu.spot and gpu.capabilities.capacity == "spot" and gpu.capabilities.gpus == 8
+
+
+def test_max_vcpus_below_every_instance_type_is_refused(tmp_path):
+    message = broken(tmp_path, lambda r: r["computeEnvironments"][2].update(maxVcpus=2))
+    assert "computeEnvironments.2" in message and "maxVcpus 2 is below the vCPUs of every instance of g5" in message

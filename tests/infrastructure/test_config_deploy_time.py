@@ -12,7 +12,7 @@ from batchlane.deployment.config import load_config
 
 def test_a_job_role_name_longer_than_iam_allows_is_named(tmp_path):
     message = broken(tmp_path, lambda raw: raw.update(name="d" * 20, jobRoles=[{"name": "r" * 40}]))
-    assert f"jobRoles.{'r' * 40}.name" in message and "has 75 characters; IAM allows 64" in message
+    assert f"jobRoles.{'r' * 40}.name" in message and "has 85 characters; IAM allows 64" in message
 
 
 @pytest.mark.parametrize("weight", [0, 0.00001, 1000, 999.99995])

@@ -39,6 +39,22 @@ CAPACITY_TYPES = ("on-demand", "spot", "mixed")
 
 
 @dataclass(frozen=True)
+class Instance:
+    """An instance a queue's compute may launch, as a job sees it (memory after ECS's reserve)."""
+
+    name: str
+    vcpus: int
+    memory: int  # MiB a job can get
+    gpus: int
+
+    def gives(self, needs: Needs) -> bool:
+        return self.vcpus >= needs.vcpu and self.memory >= needs.memory and self.gpus >= needs.gpu
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.vcpus} vCPU, {self.memory} MiB, {self.gpus} GPU)"
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What a job can get on a queue. Every field is optional: None is "unknown, assumed capable"."""
 
@@ -47,6 +63,28 @@ class Capabilities:
     memory: int | None = None  # the most memory (MiB) one job can get
     gpus: int | None = None  # the most GPUs one job can get (GPUs per instance); 0: none
     capacity: str | None = None  # on-demand, spot or mixed (informational: Spot jobs can be reclaimed)
+    # The instances the queue's compute may launch; a job must fit ONE of them: the figures above
+    # are each the largest of any instance, not one instance's. Empty: unknown.
+    instances: tuple[Instance, ...] = ()
+
+    def largest(self) -> list[Instance]:
+        """The instances no other one beats in every figure (of equals, the first name)."""
+
+        def figures(i: Instance) -> tuple[int, int, int]:
+            return i.vcpus, i.memory, i.gpus
+
+        def beaten(i: Instance) -> bool:
+            return any(
+                all(a >= b for a, b in zip(figures(o), figures(i))) and (figures(o) != figures(i) or o.name < i.name)
+                for o in self.instances
+            )
+
+        return [i for i in self.instances if not beaten(i)]
+
+    def fitting(self, needs: Needs) -> Instance | None:
+        """The smallest of ``instances`` that can run the job."""
+        fits = [i for i in self.instances if i.gives(needs)]
+        return min(fits, key=lambda i: (i.vcpus, i.memory, i.gpus, i.name)) if fits else None
 
     def as_dict(self) -> dict:
         return {
@@ -57,6 +95,7 @@ class Capabilities:
                 ("memory", self.memory),
                 ("gpus", self.gpus),
                 ("capacity", self.capacity),
+                ("instances", [vars(i).copy() for i in self.instances] or None),
             )
             if v is not None
         }
@@ -104,6 +143,9 @@ class Needs:
             problems.append(f"{self.memory} MiB asked, at most {caps.memory}")
         if platform == EC2 and self.vcpu != int(self.vcpu):
             problems.append(f"EC2 takes whole vCPUs, {self.vcpu:g} asked")
+        if not problems and caps.instances and caps.fitting(self) is None:
+            largest = "; ".join(i.describe() for i in caps.largest())
+            problems.append(f"no one instance it may launch gives {self.describe()} (largest: {largest})")
         return "; ".join(problems) or None
 
 
@@ -153,6 +195,7 @@ class Candidate:
     chosen: bool = False
     unmet: str | None = None  # why this queue cannot run the job
     unhealthy: str | None = None  # why this queue is avoided while a healthy one shares the tag
+    fits: str | None = None  # the smallest instance of the queue's compute the job fits on (None: unknown)
 
     def as_dict(self) -> dict:
         data = {
@@ -166,6 +209,8 @@ class Candidate:
             data["cannotRun"] = self.unmet
         if self.unhealthy:
             data["unhealthy"] = self.unhealthy
+        if self.fits:
+            data["fitsOn"] = self.fits
         return data
 
 
@@ -275,6 +320,7 @@ def _choose(
             q is chosen,
             unmet.get(q.name),
             avoided.get(q.name),
+            None if (fit := q.capabilities.fitting(needs)) is None else fit.name,
         )
         for q in carriers
     )

@@ -21,7 +21,16 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from batchlane.routing.engine import CAPACITY_TYPES, PLATFORMS, UNKNOWN, Capabilities, Queue, RoutingTable, Rule
+from batchlane.routing.engine import (
+    CAPACITY_TYPES,
+    PLATFORMS,
+    UNKNOWN,
+    Capabilities,
+    Instance,
+    Queue,
+    RoutingTable,
+    Rule,
+)
 from batchlane.routing.scope import SCOPE_FIELDS, Scope
 
 PARTITION = "routing"
@@ -30,7 +39,8 @@ RULE_PREFIX = "rule#"
 KEY_ATTR = "pk"
 SORT_ATTR = "sk"
 _QUEUE_FIELDS = {"attributes", "weight", "enabled", "description", "capabilities", "unhealthyUntil", "blockedReason"}
-CAPABILITY_FIELDS = ("platform", "vcpus", "memory", "gpus", "capacity")
+CAPABILITY_FIELDS = ("platform", "vcpus", "memory", "gpus", "capacity", "instances")
+INSTANCE_FIELDS = ("name", "vcpus", "memory", "gpus")
 _RULE_FIELDS = {*SCOPE_FIELDS, "tags", "description"}
 
 
@@ -79,7 +89,7 @@ def capabilities_from_item(value: Any) -> Capabilities:
         f"capabilities.{k} is not a capability (allowed: {', '.join(CAPABILITY_FIELDS)})"
         for k in sorted(set(value) - set(CAPABILITY_FIELDS))
     ]
-    platform, vcpus, memory, gpus, capacity = (value.get(k) for k in CAPABILITY_FIELDS)
+    platform, vcpus, memory, gpus, capacity, instances = (value.get(k) for k in CAPABILITY_FIELDS)
     if platform is not None and platform not in PLATFORMS:
         problems.append(f"capabilities.platform must be one of {', '.join(PLATFORMS)}")
     if vcpus is not None and (isinstance(vcpus, bool) or not isinstance(vcpus, (int, float, Decimal)) or vcpus <= 0):
@@ -90,6 +100,7 @@ def capabilities_from_item(value: Any) -> Capabilities:
         problems.append("capabilities.gpus must be a whole number >= 0")
     if capacity is not None and capacity not in CAPACITY_TYPES:
         problems.append(f"capabilities.capacity must be one of {', '.join(CAPACITY_TYPES)}")
+    problems += _instance_problems(instances)
     if problems:
         raise MalformedItem("; ".join(problems))
     return Capabilities(
@@ -98,7 +109,28 @@ def capabilities_from_item(value: Any) -> Capabilities:
         memory=None if memory is None else int(memory),
         gpus=None if gpus is None else int(gpus),
         capacity=capacity,
+        instances=tuple(
+            Instance(str(i["name"]), int(i["vcpus"]), int(i["memory"]), int(i["gpus"])) for i in instances or ()
+        ),
     )
+
+
+def _instance_problems(instances: Any) -> list[str]:
+    """``capabilities.instances``: a list of maps {name, vcpus, memory, gpus} (whole numbers)."""
+    if instances is None:
+        return []
+    if not isinstance(instances, list):
+        return ["capabilities.instances must be a list (L) of maps"]
+    problems = []
+    for n, instance in enumerate(instances):
+        where = f"capabilities.instances[{n}]"
+        if not isinstance(instance, Mapping) or set(instance) != set(INSTANCE_FIELDS):
+            problems.append(f"{where} must be a map with exactly {', '.join(INSTANCE_FIELDS)}")
+        elif not isinstance(instance["name"], str) or not all(
+            _whole(instance[k]) and instance[k] >= (0 if k == "gpus" else 1) for k in INSTANCE_FIELDS[1:]
+        ):
+            problems.append(f"{where}: name must be a string, vcpus and memory whole numbers > 0, gpus >= 0")
+    return problems
 
 
 def queue_from_item(name: str, item: Mapping[str, Any]) -> Queue:

@@ -24,6 +24,12 @@ DEFAULT_GPU_INSTANCE_TYPES = ("g5",)
 SQS_BATCH_WITHOUT_WINDOW = 10  # Lambda's largest SQS batch without MaximumBatchingWindowInSeconds
 
 
+def _launchable(instance_types: list[str], max_vcpus: int) -> tuple | None:
+    from batchlane.deployment.capabilities import launchable
+
+    return launchable(instance_types, max_vcpus)
+
+
 class Strict(BaseModel):
     """Unknown keys are errors: a typo must not silently fall back to a default."""
 
@@ -31,15 +37,20 @@ class Strict(BaseModel):
 
 
 class ComputeKind(str, Enum):
+    """The hardware; how it is bought is :class:`PurchaseOption`, a separate axis (GPU on Spot too)."""
+
     EC2 = "ec2"
-    SPOT = "spot"
     GPU = "gpu"
     FARGATE = "fargate"
-    FARGATE_SPOT = "fargate-spot"
 
     @property
     def is_fargate(self) -> bool:
-        return self in (ComputeKind.FARGATE, ComputeKind.FARGATE_SPOT)
+        return self is ComputeKind.FARGATE
+
+
+class PurchaseOption(str, Enum):
+    ON_DEMAND = "on-demand"
+    SPOT = "spot"
 
 
 class SpotAllocation(str, Enum):
@@ -64,6 +75,7 @@ class EcsImageType(str, Enum):
 class ComputeEnvironmentConfig(Strict):
     name: Annotated[str, Field(pattern=NAME_RE)]
     kind: ComputeKind
+    purchase_option: Annotated[PurchaseOption, Field(alias="purchaseOption")] = PurchaseOption.ON_DEMAND
     max_vcpus: Annotated[int, Field(alias="maxVcpus", ge=1, le=100_000)] = 256
     min_vcpus: Annotated[int, Field(alias="minVcpus", ge=0)] = 0
     # EC2 kinds only; "optimal" lets Batch choose (default for ec2/spot, g5 family for gpu).
@@ -86,8 +98,11 @@ class ComputeEnvironmentConfig(Strict):
     def capabilities(self) -> Capabilities:
         from batchlane.deployment.capabilities import environment_capabilities
 
-        spot = self.kind in (ComputeKind.SPOT, ComputeKind.FARGATE_SPOT)
-        return environment_capabilities(self.kind.is_fargate, self.effective_instance_types, self.max_vcpus, spot)
+        return environment_capabilities(self.kind.is_fargate, self.effective_instance_types, self.max_vcpus, self.spot)
+
+    @property
+    def spot(self) -> bool:
+        return self.purchase_option is PurchaseOption.SPOT
 
     @model_validator(mode="after")
     def _kind_specific(self) -> ComputeEnvironmentConfig:
@@ -96,16 +111,16 @@ class ComputeEnvironmentConfig(Strict):
         ):
             raise ValueError(
                 f"compute environment {self.name!r} is {self.kind.value}: instanceTypes, minVcpus, "
-                "allocationStrategy and imageType apply to ec2, spot and gpu kinds only"
+                "allocationStrategy and imageType apply to ec2 and gpu kinds only"
             )
         if (
             self.allocation_strategy is not None
             and self.allocation_strategy.value.startswith("SPOT_")
-            and self.kind is not ComputeKind.SPOT
+            and not self.spot
         ):
             raise ValueError(
                 f"compute environment {self.name!r}: allocationStrategy {self.allocation_strategy.value} applies to "
-                f"kind spot only (allowed for {self.kind.value}: BEST_FIT_PROGRESSIVE)"
+                "purchaseOption spot only (allowed on-demand: BEST_FIT_PROGRESSIVE)"
             )
         if self.image_type is not None and self.image_type.is_gpu != (self.kind is ComputeKind.GPU):
             allowed = [t.value for t in EcsImageType if t.is_gpu == (self.kind is ComputeKind.GPU)]
@@ -123,8 +138,16 @@ class ComputeEnvironmentConfig(Strict):
                 f"compute environment {self.name!r}: instanceTypes {', '.join(bad)} are not instance types or "
                 "families (expected e.g. m6i, m6i.xlarge, g5 or optimal)"
             )
-        if self.spot_bid_percentage is not None and self.kind is not ComputeKind.SPOT:
-            raise ValueError(f"compute environment {self.name!r}: spotBidPercentage applies to kind spot only")
+        if self.spot_bid_percentage is not None and (self.kind.is_fargate or not self.spot):
+            raise ValueError(
+                f"compute environment {self.name!r}: spotBidPercentage applies to EC2 kinds with "
+                "purchaseOption spot only"
+            )
+        if not self.kind.is_fargate and _launchable(self.effective_instance_types, self.max_vcpus) == ():
+            raise ValueError(
+                f"compute environment {self.name!r}: maxVcpus {self.max_vcpus} is below the vCPUs of every instance "
+                f"of {', '.join(self.effective_instance_types)}: Batch could never start one"
+            )
         if self.min_vcpus > self.max_vcpus:
             raise ValueError(f"compute environment {self.name!r}: minVcpus must not exceed maxVcpus")
         return self
