@@ -88,3 +88,12 @@ def test_in_dev_eight_gpus_find_no_queue_and_explain_names_the_instances_offered
     assert "batchlane-dev-gpu_dynamic cannot run the job (8 GPU asked, 4 available)" in " ".join(result.out.split())
     fits = cli(*EXPLAIN, *ANY_LAUNCH, "--gpu", "4", "--config", seeded("dev"))
     assert fits.code == 0 and "fits on g5.12xlarge" in fits.out
+
+
+def test_explain_passes_over_a_fair_share_queue_for_a_launch_without_a_share_identifier(cli, seeded):
+    research = ("--project", "research", "--domain", "d", "--workflow", "w", "--config", seeded("fargate-existing-vpc"))
+    result = cli(*EXPLAIN, *research)
+    assert result.code == 0 and "Batch requires a shareIdentifier" in result.out
+    assert json.loads(cli(*EXPLAIN, *research, "--json").out)["queue"] == "batchlane-fargate-default"
+    shared = json.loads(cli(*EXPLAIN, *research, "--share", "team_a", "--json").out)
+    assert shared["queue"] == "batchlane-fargate-shared" and shared["needs"]["shareIdentifier"] is True

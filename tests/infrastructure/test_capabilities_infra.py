@@ -24,7 +24,7 @@ def _seeded_queue_items(synth) -> dict[str, dict]:
 def test_the_seed_writes_each_queue_s_capabilities(dev):
     items = _seeded_queue_items(dev)
     assert '\\"platform\\":{\\"S\\":\\"FARGATE\\"}' in items["batchlane-dev-fargate"]
-    assert '\\"gpus\\":{\\"N\\":\\"8\\"}' in items["batchlane-dev-gpu_dynamic"]
+    assert '\\"gpus\\":{\\"N\\":\\"4\\"}' in items["batchlane-dev-gpu_dynamic"]  # one g5 within 64 vCPUs
     assert '\\"gpus\\":{\\"N\\":\\"0\\"}' in items["batchlane-dev-critical"]
 
 

@@ -55,7 +55,13 @@ def routing_needs(request: LaunchRequest) -> Needs:
     detail: a value validation refuses, e.g. an infinite vCPU count, never reaches it)."""
     container = request.container
     resources = container.resources
-    return Needs(platform=container.platform, vcpu=resources.vcpu, memory=resources.memory, gpu=resources.gpu)
+    return Needs(
+        platform=container.platform,
+        vcpu=resources.vcpu,
+        memory=resources.memory,
+        gpu=resources.gpu,
+        share=request.share_identifier is not None,
+    )
 
 
 def _digest(value: Any, length: int) -> str:

@@ -63,6 +63,9 @@ class Capabilities:
     memory: int | None = None  # the most memory (MiB) one job can get
     gpus: int | None = None  # the most GPUs one job can get (GPUs per instance); 0: none
     capacity: str | None = None  # on-demand, spot or mixed (informational: Spot jobs can be reclaimed)
+    # A fair-share queue (a scheduling policy): Batch's SubmitJob requires a shareIdentifier there
+    # and refuses one anywhere else. None: unknown (either is assumed accepted).
+    fair_share: bool | None = None
     # The instances the queue's compute may launch; a job must fit ONE of them: the figures above
     # are each the largest of any instance, not one instance's. Empty: unknown.
     instances: tuple[Instance, ...] = ()
@@ -95,6 +98,7 @@ class Capabilities:
                 ("memory", self.memory),
                 ("gpus", self.gpus),
                 ("capacity", self.capacity),
+                ("fairShare", self.fair_share),
                 ("instances", [vars(i).copy() for i in self.instances] or None),
             )
             if v is not None
@@ -110,6 +114,8 @@ class Capabilities:
             parts.append(f"{self.gpus} GPU")
         if self.capacity is not None:
             parts.append(self.capacity)
+        if self.fair_share:
+            parts.append("fair share")
         return ", ".join(parts)
 
 
@@ -124,9 +130,11 @@ class Needs:
     vcpu: float = 1
     memory: int = 2048  # MiB
     gpu: int = 0
+    share: bool = False  # the launch names a shareIdentifier
 
     def describe(self) -> str:
         text = f"{self.vcpu:g} vCPU, {self.memory} MiB" + (f", {self.gpu} GPU" if self.gpu else "")
+        text += ", a shareIdentifier" if self.share else ""
         return f"{self.platform} {text}" if self.platform else text
 
     def unmet(self, caps: Capabilities) -> str | None:
@@ -143,6 +151,10 @@ class Needs:
             problems.append(f"{self.memory} MiB asked, at most {caps.memory}")
         if platform == EC2 and self.vcpu != int(self.vcpu):
             problems.append(f"EC2 takes whole vCPUs, {self.vcpu:g} asked")
+        if caps.fair_share is True and not self.share:
+            problems.append("a fair-share queue: Batch requires a shareIdentifier, the launch has none")
+        if caps.fair_share is False and self.share:
+            problems.append("not a fair-share queue: Batch refuses a shareIdentifier")
         if not problems and caps.instances and caps.fitting(self) is None:
             largest = "; ".join(i.describe() for i in caps.largest())
             problems.append(f"no one instance it may launch gives {self.describe()} (largest: {largest})")
@@ -262,6 +274,7 @@ class Decision:
                 "vcpu": self.needs.vcpu,
                 "memory": self.needs.memory,
                 "gpu": self.needs.gpu,
+                **({"shareIdentifier": True} if self.needs.share else {}),
             },
         }
 

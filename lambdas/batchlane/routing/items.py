@@ -39,7 +39,7 @@ RULE_PREFIX = "rule#"
 KEY_ATTR = "pk"
 SORT_ATTR = "sk"
 _QUEUE_FIELDS = {"attributes", "weight", "enabled", "description", "capabilities", "unhealthyUntil", "blockedReason"}
-CAPABILITY_FIELDS = ("platform", "vcpus", "memory", "gpus", "capacity", "instances")
+CAPABILITY_FIELDS = ("platform", "vcpus", "memory", "gpus", "capacity", "fairShare", "instances")
 INSTANCE_FIELDS = ("name", "vcpus", "memory", "gpus")
 _RULE_FIELDS = {*SCOPE_FIELDS, "tags", "description"}
 
@@ -89,7 +89,7 @@ def capabilities_from_item(value: Any) -> Capabilities:
         f"capabilities.{k} is not a capability (allowed: {', '.join(CAPABILITY_FIELDS)})"
         for k in sorted(set(value) - set(CAPABILITY_FIELDS))
     ]
-    platform, vcpus, memory, gpus, capacity, instances = (value.get(k) for k in CAPABILITY_FIELDS)
+    platform, vcpus, memory, gpus, capacity, fair_share, instances = (value.get(k) for k in CAPABILITY_FIELDS)
     if platform is not None and platform not in PLATFORMS:
         problems.append(f"capabilities.platform must be one of {', '.join(PLATFORMS)}")
     if vcpus is not None and (isinstance(vcpus, bool) or not isinstance(vcpus, (int, float, Decimal)) or vcpus <= 0):
@@ -100,6 +100,8 @@ def capabilities_from_item(value: Any) -> Capabilities:
         problems.append("capabilities.gpus must be a whole number >= 0")
     if capacity is not None and capacity not in CAPACITY_TYPES:
         problems.append(f"capabilities.capacity must be one of {', '.join(CAPACITY_TYPES)}")
+    if fair_share is not None and not isinstance(fair_share, bool):
+        problems.append("capabilities.fairShare must be a boolean")
     problems += _instance_problems(instances)
     if problems:
         raise MalformedItem("; ".join(problems))
@@ -109,6 +111,7 @@ def capabilities_from_item(value: Any) -> Capabilities:
         memory=None if memory is None else int(memory),
         gpus=None if gpus is None else int(gpus),
         capacity=capacity,
+        fair_share=fair_share,
         instances=tuple(
             Instance(str(i["name"]), int(i["vcpus"]), int(i["memory"]), int(i["gpus"])) for i in instances or ()
         ),

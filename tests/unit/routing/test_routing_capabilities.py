@@ -183,7 +183,8 @@ def test_dev_queues_carry_the_capabilities_of_their_compute():
     assert [i.name for i in gpu.largest()] == ["g5.12xlarge", "g5.16xlarge"]
     assert caps["batchlane-dev-critical"].gpus == 0 and caps["batchlane-dev-critical"].capacity == "on-demand"
     assert caps["batchlane-dev-default"].capacity == "mixed"  # spot then on-demand
-    assert caps["batchlane-dev-fargate"] == Capabilities("FARGATE", 16, FARGATE_MAX_MEMORY_MIB, 0, "on-demand")
+    fargate = Capabilities("FARGATE", 16, FARGATE_MAX_MEMORY_MIB, 0, "on-demand", fair_share=False)
+    assert caps["batchlane-dev-fargate"] == fargate
 
 
 @pytest.mark.parametrize(
@@ -224,3 +225,27 @@ def test_in_dev_the_gpu_rule_never_gives_a_gpu_job_to_a_cpu_queue():
 def test_in_the_fargate_example_a_launch_without_platform_gets_fargate():
     decision = decide(load_config("fargate-existing-vpc").routing_table(), "p", "d", "w", "k")
     assert decision.matched and decision.platform == "FARGATE"
+
+
+# --- fair share ---------------------------------------------------------------------------------
+
+
+def test_a_fair_share_queue_never_receives_a_launch_batch_would_refuse():
+    """Batch's SubmitJob requires a shareIdentifier on a fair-share queue and refuses one elsewhere."""
+    routing = load_config("fargate-existing-vpc").routing_table()
+    shared, default = "batchlane-fargate-shared", "batchlane-fargate-default"
+    assert {q.name: q.capabilities.fair_share for q in routing.queues}[shared] is True
+    without = decide(routing, "research", "development", "wf", "k")
+    assert without.queue == default
+    assert "a fair-share queue: Batch requires a shareIdentifier, the launch has none" in without.reason
+    with_share = decide(routing, "research", "development", "wf", "k", needs=Needs(share=True))
+    assert with_share.queue == shared
+    elsewhere = decide(routing, "payments", "production", "wf", "k", needs=Needs(share=True))
+    assert elsewhere.queue is None and "not a fair-share queue: Batch refuses a shareIdentifier" in elsewhere.reason
+
+
+def test_fair_share_round_trips_through_the_item_codec_and_must_be_a_boolean():
+    queue = Queue("q", ("x",), capabilities=Capabilities("FARGATE", 16, 1024, 0, "on-demand", fair_share=True))
+    assert queue_from_item("q", queue_item(queue)) == queue
+    with pytest.raises(MalformedItem, match="capabilities.fairShare must be a boolean"):
+        queue_from_item("q", {"attributes": ["x"], "capabilities": {"fairShare": "yes"}})

@@ -74,7 +74,7 @@ def _with_figures(platform: str, capacity: str | None, instances: tuple[Instance
         max(i.memory for i in instances),
         max(i.gpus for i in instances),
         capacity,
-        instances,
+        instances=instances,
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -313,7 +313,8 @@ class DeploymentConfig(Strict):
         from batchlane.deployment.capabilities import queue_capabilities
 
         ces = {ce.name: ce for ce in self.compute_environments}
-        return queue_capabilities([ces[name].capabilities for name in queue.compute_environments])
+        capabilities = queue_capabilities([ces[name].capabilities for name in queue.compute_environments])
+        return replace(capabilities, fair_share=queue.fair_share is not None)
 
     @property
     def execution_retention_seconds(self) -> int:
