@@ -62,12 +62,16 @@ class BatchCompute(Construct):
         self.passable_role_arns: list[str] = (
             [r.role_arn for r in self.job_roles.values()]
             + [self.execution_role.role_arn]
-            + list(config.allowed_role_arns)
+            + config.allowed_roles_in(Aws.ACCOUNT_ID, Aws.PARTITION)
         )
         self.default_role_arn: str | None = None
         if config.default_role:
             known = self.job_roles.get(config.default_role)
-            self.default_role_arn = known.role_arn if known is not None else config.default_role
+            self.default_role_arn = (
+                known.role_arn
+                if known is not None
+                else config.role_arn(config.default_role, Aws.ACCOUNT_ID, Aws.PARTITION)
+            )
         self._instance_role: iam.IRole | None = None
         self.compute_environments: dict[str, ManagedComputeEnvironment] = {
             ce.name: self._compute_environment(ce) for ce in config.compute_environments

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import Aws, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -70,7 +70,9 @@ class LaunchPath(Construct):
         state.bus.grant_put_events_to(fn)
         definitions = stack.format_arn(service="batch", resource="job-definition", resource_name="batchlane-*")
         # The deployment's queues, and the queues outside it that routing items may name (extraJobQueueArns).
-        queues = [q.job_queue_arn for q in compute.job_queues.values()] + list(config.extra_job_queue_arns)
+        queues = [q.job_queue_arn for q in compute.job_queues.values()] + config.extra_queues_in(
+            Aws.ACCOUNT_ID, Aws.PARTITION
+        )
         fn.add_to_role_policy(
             iam.PolicyStatement(
                 sid="SubmitToOwnQueues",

@@ -264,3 +264,11 @@ def test_gpu_on_spot_is_a_purchase_option_of_the_gpu_kind(tmp_path):
 def test_max_vcpus_below_every_instance_type_is_refused(tmp_path):
     message = broken(tmp_path, lambda r: r["computeEnvironments"][2].update(maxVcpus=2))
     assert "computeEnvironments.2" in message and "maxVcpus 2 is below the vCPUs of every instance of g5" in message
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_example_configurations_name_no_foreign_account(name):
+    """Copied into a real account, an example must not point its grants at someone else's."""
+    import re
+
+    assert not re.findall(r"\b\d{12}\b", (CONFIG_DIR / f"{name}.yaml").read_text())

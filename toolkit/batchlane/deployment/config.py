@@ -139,18 +139,25 @@ class DeploymentConfig(Strict):
     @field_validator("allowed_role_arns")
     @classmethod
     def _role_arns(cls, value: list[str]) -> list[str]:
-        bad = [a for a in value if not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+", a)]
+        bad = [
+            a for a in value if not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+|[\w+=,.@-]{1,64}", a)
+        ]
         if bad:
-            raise ValueError(f"not IAM role ARNs: {', '.join(bad)} (expected arn:aws:iam::<account>:role/<name>)")
+            raise ValueError(
+                f"not IAM role ARNs or role names: {', '.join(bad)} (expected arn:aws:iam::<account>:role/<name>, "
+                "or <name> for a role of the deployment's own account)"
+            )
         return value
 
     @field_validator("extra_job_queue_arns")
     @classmethod
     def _queue_arns(cls, value: list[str]) -> list[str]:
-        bad = [a for a in value if not re.fullmatch(JOB_QUEUE_ARN_RE, a)]
+        bad = [a for a in value if not re.fullmatch(rf"{JOB_QUEUE_ARN_RE}|[A-Za-z0-9_-]{{1,128}}", a)]
         if bad:
             raise ValueError(
-                f"not job queue ARNs: {', '.join(bad)} (expected arn:aws:batch:<region>:<account>:job-queue/<name>)"
+                f"not job queue ARNs or names: {', '.join(bad)} (expected "
+                "arn:aws:batch:<region>:<account>:job-queue/<name>, or <name> for a queue of the deployment's "
+                "own account and region)"
             )
         return value
 
@@ -302,11 +309,26 @@ class DeploymentConfig(Strict):
         return f"{self.prefix}-{kind}"
 
     def role_arn(self, name_or_arn: str, account: str, partition: str = "aws") -> str:
-        """A job role's ARN from its config name; an ARN is returned as is."""
+        """A role's ARN: a job role's from its config name, an ``allowedRoleArns`` name's in this
+        deployment's account; an ARN is returned as is."""
         if name_or_arn.startswith("arn:"):
             return name_or_arn
-        role = next(r for r in self.job_roles if r.name == name_or_arn)
-        return f"arn:{partition}:iam::{account}:role/{self.job_role_name(role)}"
+        role = next((r for r in self.job_roles if r.name == name_or_arn), None)
+        name = self.job_role_name(role) if role is not None else name_or_arn
+        return f"arn:{partition}:iam::{account}:role/{name}"
+
+    def allowed_roles_in(self, account: str, partition: str = "aws") -> list[str]:
+        """``allowedRoleArns`` as ARNs (a bare name is a role of the deployment's own account)."""
+        return [
+            a if a.startswith("arn:") else f"arn:{partition}:iam::{account}:role/{a}" for a in self.allowed_role_arns
+        ]
+
+    def extra_queues_in(self, account: str, partition: str = "aws") -> list[str]:
+        """``extraJobQueueArns`` as ARNs (a bare name is a queue of the deployment's account and region)."""
+        return [
+            a if a.startswith("arn:") else f"arn:{partition}:batch:{self.region}:{account}:job-queue/{a}"
+            for a in self.extra_job_queue_arns
+        ]
 
     def queue_capabilities(self, queue: JobQueueConfig) -> Capabilities:
         """What a job can get on a queue, from its compute environments (batchlane.deployment.capabilities)."""
@@ -339,7 +361,7 @@ class DeploymentConfig(Strict):
         """The SSM parameters (relative names) the functions read: batchlane.common.settings."""
         job_roles = [self.role_arn(r.name, account, partition) for r in self.job_roles]
         params = {
-            "allowed-role-arns": ",".join(job_roles + list(self.allowed_role_arns)),
+            "allowed-role-arns": ",".join(job_roles + self.allowed_roles_in(account, partition)),
             "execution-role-arn": f"arn:{partition}:iam::{account}:role/{self.execution_role_name}",
             "job-log-group": self.job_log_group,
             "routing-cache-seconds": str(self.routing_cache_seconds),
@@ -349,7 +371,7 @@ class DeploymentConfig(Strict):
             # Roles a team brings serve every project (their own policies say what they may touch).
             "job-role-projects": json.dumps(
                 {
-                    **{arn: ["*"] for arn in self.allowed_role_arns},
+                    **{arn: ["*"] for arn in self.allowed_roles_in(account, partition)},
                     **{self.role_arn(r.name, account, partition): list(r.projects) for r in self.job_roles},
                 }
             ),
