@@ -10,6 +10,7 @@ from batchlane.deployment.config import DeploymentConfig
 from batchlane.deployment.contract import event_paths, function_environment, function_settings
 from stacks.buffers import buffered_queue, consume, deliver, event_rule
 from stacks.compute import BatchCompute
+from stacks.grants import grant_items, grant_objects
 from stacks.runtime import LambdaRuntime
 from stacks.settings import DeploymentSettings
 from stacks.state import StateStore
@@ -63,10 +64,15 @@ class LaunchPath(Construct):
         stack = Stack.of(self)
         settings.grant_read(fn)
         state.routing_table.grant(fn, "dynamodb:Query")
-        state.executions_table.grant(
-            fn, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem"
+        grant_items(
+            state.executions_table,
+            fn,
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
         )
-        state.bucket.grant_put(fn, "launches/*")
+        grant_objects(state.bucket, fn, "s3:PutObject")  # the launch's inputs
         state.bus.grant_put_events_to(fn)
         definitions = stack.format_arn(service="batch", resource="job-definition", resource_name="batchlane-*")
         # The deployment's queues, and the queues outside it that routing items may name (extraJobQueueArns).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from aws_cdk import Aws
 
 pytestmark = pytest.mark.infra
 
@@ -243,8 +244,10 @@ def _as_list(value):
 def test_passable_roles_are_the_job_roles_the_execution_role_and_the_allow_list(synth):
     compute = synth.stack.compute
     expected = [compute.job_roles[r.name].role_arn for r in synth.config.job_roles]
-    expected += [compute.execution_role.role_arn, *synth.config.allowed_role_arns]
+    expected += [compute.execution_role.role_arn, *synth.config.allowed_roles_in(Aws.ACCOUNT_ID, Aws.PARTITION)]
     assert compute.passable_role_arns == expected
+    # a bare name in allowedRoleArns is a role of the account deployed to
+    assert all(synth.resolve(arn) != name for arn in expected for name in synth.config.allowed_role_arns)
 
 
 def test_the_launcher_may_pass_exactly_the_passable_roles(synth):

@@ -65,13 +65,16 @@ def _condition_holds(operator: str, key_values: dict[str, Any], context: dict[st
     return True
 
 
-def allowed(statements: list[dict], *, service: str, action: str, resource: str, context: dict[str, str]) -> bool:
-    """A resource policy's answer for a service principal: an explicit deny wins, then an allow."""
+def allowed(
+    statements: list[dict], *, service: str | None, action: str, resource: str, context: dict[str, str]
+) -> bool:
+    """A policy's answer: a resource policy's for a service principal, an identity policy's for its
+    role (``service`` None); an explicit deny wins, then an allow."""
 
     def matches(statement: dict) -> bool:
         principal = statement.get("Principal", {})
         services = _listed(principal.get("Service", [])) if isinstance(principal, dict) else []
-        if principal != "*" and principal != {"AWS": "*"} and service not in services:
+        if service is not None and principal != "*" and principal != {"AWS": "*"} and service not in services:
             return False
         if not any(fnmatchcase(action, a) for a in _listed(statement["Action"])):
             return False
@@ -236,3 +239,73 @@ def test_the_same_config_name_in_two_regions_of_one_account_gets_distinct_names(
     without_region = [n for n in names if f"-{region}-" not in f"-{n}-"]
     assert not without_region
     assert len(set(names)) == len(names)
+
+
+# --- the functions' grants: what their calls need, nothing more --------------------------------
+
+BUCKET_ARN = "arn:aws:s3:::batchlane-data"
+TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/batchlane-executions"
+# The calls each function makes on the data bucket and the executions table (batchlane.launch.adapters,
+# batchlane.status.adapters): (action, resource) with the resource as the evaluator renders it.
+CALLS = {
+    "launch": {("s3:PutObject", f"{BUCKET_ARN}/launches/p/d/id/inputs.json")}
+    | {(f"dynamodb:{a}", TABLE_ARN) for a in ("PutItem", "UpdateItem", "DeleteItem", "GetItem")},
+    "status": {
+        (a, f"{BUCKET_ARN}/launches/p/d/id/{n}")
+        for a in ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload")
+        for n in ("0/outputs.json", "outputs.json")
+    }
+    | {("s3:ListBucket", BUCKET_ARN), ("dynamodb:Query", f"{TABLE_ARN}/index/byJobId")}
+    | {(f"dynamodb:{a}", TABLE_ARN) for a in ("Query", "GetItem", "BatchGetItem", "PutItem", "UpdateItem")},
+}
+
+
+def _function_statements(synth, function) -> list[dict]:
+    state = synth.stack.state
+    refs = {
+        f"{synth.logical_id(state.bucket)}.Arn": BUCKET_ARN,
+        f"{synth.logical_id(state.executions_table)}.Arn": TABLE_ARN,
+    }
+    role = synth.json["Resources"][synth.logical_id(function)]["Properties"]["Role"]["Fn::GetAtt"][0]
+    return [
+        statement
+        for policy in synth.resources("AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in render(policy["Properties"]["PolicyDocument"]["Statement"], refs)
+    ]
+
+
+def _functions(synth) -> dict[str, list]:
+    return {
+        "launch": [synth.stack.launch.function],
+        "status": [synth.stack.status.function, synth.stack.status.reconciler],
+    }
+
+
+def test_every_call_of_the_functions_on_their_data_is_allowed_and_a_missing_output_reads_as_absent(dev):
+    for path, functions in _functions(dev).items():
+        for function in functions:
+            statements = _function_statements(dev, function)
+            refused = [
+                call
+                for call in sorted(CALLS[path])
+                if not allowed(statements, service=None, action=call[0], resource=call[1], context={})
+            ]
+            assert not refused, (path, refused)
+
+
+def test_no_grant_on_the_data_goes_beyond_those_calls(dev):
+    """CDK's grant helpers add legal hold, retention, tagging, GetBucket*, List* and every action on
+    the table's indexes: none of it is called, so none of it may be granted."""
+    for path, functions in _functions(dev).items():
+        called = {action for action, _ in CALLS[path]}
+        on_indexes = {action for action, resource in CALLS[path] if "/index/" in resource}
+        for function in functions:
+            for statement in _function_statements(dev, function):
+                resources = [str(r) for r in _listed(statement["Resource"])]
+                if not any(r.startswith((BUCKET_ARN, TABLE_ARN)) for r in resources):
+                    continue
+                actions = set(_listed(statement["Action"]))
+                assert actions <= called, (path, sorted(actions - called))
+                if any("/index/" in r for r in resources):
+                    assert actions <= on_indexes, (path, sorted(actions))
