@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,8 @@ import pytest
 import yaml
 
 from batchlane.deployment.config import ConfigError
+from tests.support.iam_policy import allowed, listed
+from tests.support.iam_policy import render as render_in
 
 pytestmark = pytest.mark.infra
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,66 +26,7 @@ IAM_INLINE_QUOTA = 10_240  # characters of all inline policies of one role, whit
 
 
 def render(value: Any, refs: dict[str, str]) -> Any:
-    """A template value with its intrinsics resolved: pseudo parameters, Refs and GetAtt as ``refs``
-    (or a placeholder ARN of realistic length), Fn::Join joined."""
-    if isinstance(value, dict) and len(value) == 1:
-        ((key, arg),) = value.items()
-        if key == "Ref":
-            return {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": PARTITION}.get(
-                arg, refs.get(arg, f"arn:aws:placeholder:{REGION}:{ACCOUNT}:{arg}")
-            )
-        if key == "Fn::GetAtt":
-            return refs.get(".".join(arg), f"arn:aws:placeholder:{REGION}:{ACCOUNT}:{'/'.join(arg)}")
-        if key == "Fn::Join":
-            return arg[0].join(str(render(part, refs)) for part in arg[1])
-    if isinstance(value, dict):
-        return {k: render(v, refs) for k, v in value.items()}
-    if isinstance(value, list):
-        return [render(v, refs) for v in value]
-    return value
-
-
-def _listed(value: Any) -> list:
-    return value if isinstance(value, list) else [value]
-
-
-def _condition_holds(operator: str, key_values: dict[str, Any], context: dict[str, str]) -> bool:
-    for key, expected in key_values.items():
-        actual = context.get(key)
-        if actual is None:
-            return False
-        wanted = [str(v).lower() if operator == "Bool" else str(v) for v in _listed(expected)]
-        if operator in ("StringEquals", "Bool"):
-            ok = actual in wanted
-        elif operator in ("ArnLike", "StringLike"):
-            ok = any(fnmatchcase(actual, pattern) for pattern in wanted)
-        else:
-            raise AssertionError(f"the evaluator does not know {operator}")
-        if not ok:
-            return False
-    return True
-
-
-def allowed(
-    statements: list[dict], *, service: str | None, action: str, resource: str, context: dict[str, str]
-) -> bool:
-    """A policy's answer: a resource policy's for a service principal, an identity policy's for its
-    role (``service`` None); an explicit deny wins, then an allow."""
-
-    def matches(statement: dict) -> bool:
-        principal = statement.get("Principal", {})
-        services = _listed(principal.get("Service", [])) if isinstance(principal, dict) else []
-        if service is not None and principal != "*" and principal != {"AWS": "*"} and service not in services:
-            return False
-        if not any(fnmatchcase(action, a) for a in _listed(statement["Action"])):
-            return False
-        if not any(fnmatchcase(resource, r) for r in _listed(statement["Resource"])):
-            return False
-        conditions = statement.get("Condition", {})
-        return all(_condition_holds(op, kv, context) for op, kv in conditions.items())
-
-    matching = [s for s in statements if matches(s)]
-    return not any(s["Effect"] == "Deny" for s in matching) and any(s["Effect"] == "Allow" for s in matching)
+    return render_in(value, refs, account=ACCOUNT, region=REGION, partition=PARTITION)
 
 
 def _alarm_topic_statements(synth) -> tuple[str, list[dict]]:
@@ -302,10 +244,10 @@ def test_no_grant_on_the_data_goes_beyond_those_calls(dev):
         on_indexes = {action for action, resource in CALLS[path] if "/index/" in resource}
         for function in functions:
             for statement in _function_statements(dev, function):
-                resources = [str(r) for r in _listed(statement["Resource"])]
+                resources = [str(r) for r in listed(statement["Resource"])]
                 if not any(r.startswith((BUCKET_ARN, TABLE_ARN)) for r in resources):
                     continue
-                actions = set(_listed(statement["Action"]))
+                actions = set(listed(statement["Action"]))
                 assert actions <= called, (path, sorted(actions - called))
                 if any("/index/" in r for r in resources):
                     assert actions <= on_indexes, (path, sorted(actions))
