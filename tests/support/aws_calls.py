@@ -3,13 +3,14 @@ attributed to the function whose handler is running (tests only)."""
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-_RUNNING: contextvars.ContextVar[str | None] = contextvars.ContextVar("batchlane_function", default=None)
+# The function whose handler runs now: process-wide, not a context variable, so that the threads a
+# handler's pools start (which do not copy the context) are attributed to it too. One at a time.
+_RUNNING: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -22,17 +23,16 @@ class Call:
 
 @contextmanager
 def recording() -> Iterator[list[Call]]:
-    """Every API call made while a handler wrapped by :func:`as_function` runs (threads it starts
-    included: they copy the context), until the block ends."""
+    """Every API call made while a handler wrapped by :func:`as_function` runs (its threads' too),
+    until the block ends."""
     from botocore.client import BaseClient
 
     calls: list[Call] = []
     original = BaseClient._make_api_call
 
     def record(self: Any, operation: str, params: dict) -> Any:
-        function = _RUNNING.get()
-        if function is not None:
-            calls.append(Call(function, self.meta.service_model.signing_name, operation, dict(params)))
+        if _RUNNING:
+            calls.append(Call(_RUNNING[-1], self.meta.service_model.signing_name, operation, dict(params)))
         return original(self, operation, params)
 
     BaseClient._make_api_call = record
@@ -46,11 +46,11 @@ def as_function(name: str, handler: Callable[..., Any]) -> Callable[..., Any]:
     """``handler``, its calls attributed to function ``name``."""
 
     def run(*args: Any, **kwargs: Any) -> Any:
-        token = _RUNNING.set(name)
+        _RUNNING.append(name)
         try:
             return handler(*args, **kwargs)
         finally:
-            _RUNNING.reset(token)
+            _RUNNING.pop()
 
     return run
 
