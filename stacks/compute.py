@@ -70,12 +70,16 @@ class BatchCompute(Construct):
             [r.role_arn for r in self.job_roles.values()]
             + [self.execution_role.role_arn]
             + [r.role_arn for r in self.secrets_execution_roles.values()]
-            + list(config.allowed_role_arns)
+            + config.allowed_roles_in(Aws.ACCOUNT_ID, Aws.PARTITION)
         )
         self.default_role_arn: str | None = None
         if config.default_role:
             known = self.job_roles.get(config.default_role)
-            self.default_role_arn = known.role_arn if known is not None else config.default_role
+            self.default_role_arn = (
+                known.role_arn
+                if known is not None
+                else config.role_arn(config.default_role, Aws.ACCOUNT_ID, Aws.PARTITION)
+            )
         self._instance_role: iam.IRole | None = None
         self.compute_environments: dict[str, ManagedComputeEnvironment] = {
             ce.name: self._compute_environment(ce) for ce in config.compute_environments
@@ -312,7 +316,7 @@ class BatchCompute(Construct):
         )
         if ce.kind.is_fargate:
             env: ManagedComputeEnvironment = batch.FargateComputeEnvironment(
-                self, f"Compute-{ce.name}", spot=ce.kind is ComputeKind.FARGATE_SPOT, **common
+                self, f"Compute-{ce.name}", spot=ce.spot, **common
             )
         else:
             names = ce.effective_instance_types
@@ -320,7 +324,7 @@ class BatchCompute(Construct):
             image_type = ce.image_type or (
                 EcsImageType.ECS_AL2023_NVIDIA if ce.kind is ComputeKind.GPU else EcsImageType.ECS_AL2023
             )
-            spot = ce.kind is ComputeKind.SPOT
+            spot = ce.spot
             strategy = (
                 ce.allocation_strategy.value
                 if ce.allocation_strategy

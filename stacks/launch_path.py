@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import Aws, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -10,6 +10,7 @@ from batchlane.deployment.config import DeploymentConfig
 from batchlane.deployment.contract import event_paths, function_environment, function_settings
 from stacks.buffers import buffered_queue, consume, deliver, event_rule
 from stacks.compute import BatchCompute
+from stacks.grants import grant_items, grant_objects
 from stacks.runtime import LambdaRuntime
 from stacks.settings import DeploymentSettings
 from stacks.state import StateStore
@@ -63,14 +64,21 @@ class LaunchPath(Construct):
         stack = Stack.of(self)
         settings.grant_read(fn)
         state.routing_table.grant(fn, "dynamodb:Query")
-        state.executions_table.grant(
-            fn, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem"
+        grant_items(
+            state.executions_table,
+            fn,
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
         )
-        state.bucket.grant_put(fn, "launches/*")
+        grant_objects(state.bucket, fn, "s3:PutObject")  # the launch's inputs
         state.bus.grant_put_events_to(fn)
         definitions = stack.format_arn(service="batch", resource="job-definition", resource_name="batchlane-*")
         # The deployment's queues, and the queues outside it that routing items may name (extraJobQueueArns).
-        queues = [q.job_queue_arn for q in compute.job_queues.values()] + list(config.extra_job_queue_arns)
+        queues = [q.job_queue_arn for q in compute.job_queues.values()] + config.extra_queues_in(
+            Aws.ACCOUNT_ID, Aws.PARTITION
+        )
         fn.add_to_role_policy(
             iam.PolicyStatement(
                 sid="SubmitToOwnQueues",

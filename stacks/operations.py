@@ -84,7 +84,7 @@ class Operations(Construct):
         CfnOutput(
             self,
             "DashboardUrl",
-            value=f"https://console.aws.amazon.com/cloudwatch/home?region={Aws.REGION}#dashboards:name={prefix}",
+            value=f"https://console.aws.amazon.com/cloudwatch/home?region={Aws.REGION}#dashboards:name={config.account_wide_name()}",
             description="CloudWatch dashboard",
         )
 
@@ -178,7 +178,7 @@ class Operations(Construct):
         dashboard = cw.Dashboard(
             self,
             "Dashboard",
-            dashboard_name=f"{config.prefix}",
+            dashboard_name=config.account_wide_name(),
             default_interval=Duration.hours(24),
         )
         queue_names = ", ".join(f"`{config.queue_name(q)}`" for q in config.job_queues if q.name in job_queues)

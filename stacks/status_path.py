@@ -23,6 +23,7 @@ from batchlane.deployment.contract import (
 )
 from stacks.buffers import buffered_queue, consume, deliver, event_rule
 from stacks.compute import BatchCompute
+from stacks.grants import grant_items, grant_missing_as_absent, grant_objects
 from stacks.runtime import LambdaRuntime
 from stacks.settings import DeploymentSettings
 from stacks.state import StateStore
@@ -106,11 +107,16 @@ class StatusPath(Construct):
     def _grant(self, state: StateStore, fn: lambda_.Function) -> None:
         stack = Stack.of(self)
         # Query (byJobId and the launch's partition), GetItem/BatchGetItem, and the transaction's Put/Update.
-        state.executions_table.grant(
-            fn, "dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"
+        grant_items(
+            state.executions_table,
+            fn,
+            *("dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+            on_indexes=("dynamodb:Query",),
         )
-        state.bucket.grant_read(fn, "launches/*")  # the children's outputs.json
-        state.bucket.grant_put(fn, "launches/*")  # the launch's assembled outputs.json
+        # the children's outputs.json (a missing one reads as absent), the launch's assembled outputs.json
+        # (a multipart upload past 8 MB, aborted if it fails)
+        grant_objects(state.bucket, fn, "s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload")
+        grant_missing_as_absent(state.bucket, fn)
         state.bus.grant_put_events_to(fn)
         fn.add_to_role_policy(
             iam.PolicyStatement(

@@ -1,6 +1,6 @@
 """Per team, a managed IAM policy its orchestrator's role attaches (docs/security.md).
 
-``batchlane-<name>-producer-<team>`` allows ``events:PutEvents`` on batchlane's bus only with the
+``batchlane-<name>-<region>-producer-<team>`` allows ``events:PutEvents`` on batchlane's bus only with the
 team's own sources (``events:source``) and only launch and abort requests (``events:detail-type``):
 a team cannot speak as another, nor forge batchlane's answers. It also lets the team upload
 ``inputsLocation`` objects into, and read outputs from, the launch data of the projects it may
@@ -57,7 +57,7 @@ class ProducerPolicies(Construct):
         policy = iam.ManagedPolicy(
             self,
             f"Producer-{team.name}",
-            managed_policy_name=f"{config.prefix}-producer-{team.name}",
+            managed_policy_name=config.producer_policy_name(team.name),
             description=f"batchlane: team {team.name} may put launch and abort requests with its sources only",
             statements=statements,
         )

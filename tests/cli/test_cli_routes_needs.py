@@ -80,3 +80,20 @@ def test_explain_shows_a_queue_avoided_as_unhealthy(cli, seeded):
 @pytest.mark.parametrize("argv", [("--vcpu", "0"), ("--memory", "1.5"), ("--gpu", "-1"), ("--platform", "LAMBDA")])
 def test_wrong_needs_are_usage_errors(cli, seeded, argv):
     assert cli(*EXPLAIN, *ANY_LAUNCH, *argv, "--config", seeded("dev")).code == 2
+
+
+def test_in_dev_eight_gpus_find_no_queue_and_explain_names_the_instances_offered(cli, seeded):
+    result = cli(*EXPLAIN, *ANY_LAUNCH, "--gpu", "8", "--config", seeded("dev"))
+    assert result.code == 1 and "none: the launch would be rejected" in result.out
+    assert "batchlane-dev-gpu_dynamic cannot run the job (8 GPU asked, 4 available)" in " ".join(result.out.split())
+    fits = cli(*EXPLAIN, *ANY_LAUNCH, "--gpu", "4", "--config", seeded("dev"))
+    assert fits.code == 0 and "fits on g5.12xlarge" in fits.out
+
+
+def test_explain_passes_over_a_fair_share_queue_for_a_launch_without_a_share_identifier(cli, seeded):
+    research = ("--project", "research", "--domain", "d", "--workflow", "w", "--config", seeded("fargate-existing-vpc"))
+    result = cli(*EXPLAIN, *research)
+    assert result.code == 0 and "Batch requires a shareIdentifier" in result.out
+    assert json.loads(cli(*EXPLAIN, *research, "--json").out)["queue"] == "batchlane-fargate-default"
+    shared = json.loads(cli(*EXPLAIN, *research, "--share", "team_a", "--json").out)
+    assert shared["queue"] == "batchlane-fargate-shared" and shared["needs"]["shareIdentifier"] is True

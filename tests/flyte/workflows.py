@@ -14,7 +14,7 @@ from flytekit.models.task import TaskSpec, TaskTemplate
 from flytekit.tools.translator import get_serializable
 from flytekitplugins.awsbatch import AWSBatchConfig
 
-ROLE = "arn:aws:iam::123456789012:role/batchlane-dev-job-default"
+ROLE = "arn:aws:iam::123456789012:role/batchlane-dev-us-east-1-job-default"
 BATCH_CONFIG = AWSBatchConfig(
     schedulingPriority=7, parameters={"bucket": "raw"}, propagateTags=False, tags={"team": "ml"}
 )

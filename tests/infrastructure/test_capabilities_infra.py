@@ -24,7 +24,7 @@ def _seeded_queue_items(synth) -> dict[str, dict]:
 def test_the_seed_writes_each_queue_s_capabilities(dev):
     items = _seeded_queue_items(dev)
     assert '\\"platform\\":{\\"S\\":\\"FARGATE\\"}' in items["batchlane-dev-fargate"]
-    assert '\\"gpus\\":{\\"N\\":\\"8\\"}' in items["batchlane-dev-gpu_dynamic"]
+    assert '\\"gpus\\":{\\"N\\":\\"4\\"}' in items["batchlane-dev-gpu_dynamic"]  # one g5 within 64 vCPUs
     assert '\\"gpus\\":{\\"N\\":\\"0\\"}' in items["batchlane-dev-critical"]
 
 
@@ -32,7 +32,11 @@ def test_extra_job_queues_are_in_the_launcher_s_submit_policy_and_nothing_else_i
     logical_id, _ = _launcher(fargate)
     [submit] = [s for s in _policy_statements(fargate, logical_id) if "batch:SubmitJob" in _actions(s)]
     resources = json.dumps(submit["Resource"])
-    assert "arn:aws:batch:eu-west-1:123456789012:job-queue/team-ml-flyte" in resources
+    # a bare name in the config: the queue of the account deployed to (no foreign account id)
+    assert (
+        '"arn:", {"Ref": "AWS::Partition"}, ":batch:eu-west-1:", {"Ref": "AWS::AccountId"}, ":job-queue/team-ml-flyte"'
+        in resources
+    )
     assert len(submit["Resource"]) == 1 + len(fargate.resources("AWS::Batch::JobQueue")) + 1  # definitions, own, extra
 
 

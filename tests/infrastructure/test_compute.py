@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from aws_cdk import Aws
 
 pytestmark = pytest.mark.infra
 
@@ -39,13 +40,20 @@ def test_compute_environment_kinds(synth):
     resources = synth.resources("AWS::Batch::ComputeEnvironment")
     assert set(resources) == set(envs)
     kinds = {ce.name: ce for ce in synth.config.compute_environments}
-    expected_type = {"ec2": "EC2", "gpu": "EC2", "spot": "SPOT", "fargate": "FARGATE", "fargate-spot": "FARGATE_SPOT"}
+    expected_type = {
+        ("ec2", "on-demand"): "EC2",
+        ("gpu", "on-demand"): "EC2",
+        ("ec2", "spot"): "SPOT",
+        ("gpu", "spot"): "SPOT",
+        ("fargate", "on-demand"): "FARGATE",
+        ("fargate", "spot"): "FARGATE_SPOT",
+    }
     for logical_id, resource in resources.items():
         ce = kinds[envs[logical_id]]
         props = resource["Properties"]
         assert props["Type"] == "managed"
         cr = props["ComputeResources"]
-        assert cr["Type"] == expected_type[ce.kind.value]
+        assert cr["Type"] == expected_type[(ce.kind.value, ce.purchase_option.value)]
         assert cr["MaxvCpus"] == ce.max_vcpus
         # Batch's service-linked role, not a role carrying the broad AWSBatchServiceRole policy
         assert "ServiceRole" not in props
@@ -61,7 +69,7 @@ def test_compute_environment_kinds(synth):
             assert cr["InstanceTypes"] == (ce.instance_types or ["g5"])
         else:
             assert not image.endswith("_NVIDIA")
-        if ce.kind.value == "spot":
+        if ce.spot:
             assert cr["AllocationStrategy"].startswith("SPOT_")
 
 
@@ -137,7 +145,7 @@ def test_job_roles_and_execution_role_trust_ecs_tasks_from_this_account_only(syn
     compute = synth.stack.compute
     roles = synth.resources("AWS::IAM::Role")
     expected_names = {synth.config.job_role_name(r) for r in synth.config.job_roles} | {
-        f"{synth.config.prefix}-execution"
+        synth.config.execution_role_name
     }
     for role in [*compute.job_roles.values(), compute.execution_role]:
         resource = roles[synth.logical_id(role)]
@@ -236,8 +244,10 @@ def _as_list(value):
 def test_passable_roles_are_the_job_roles_the_execution_role_and_the_allow_list(synth):
     compute = synth.stack.compute
     expected = [compute.job_roles[r.name].role_arn for r in synth.config.job_roles]
-    expected += [compute.execution_role.role_arn, *synth.config.allowed_role_arns]
+    expected += [compute.execution_role.role_arn, *synth.config.allowed_roles_in(Aws.ACCOUNT_ID, Aws.PARTITION)]
     assert compute.passable_role_arns == expected
+    # a bare name in allowedRoleArns is a role of the account deployed to
+    assert all(synth.resolve(arn) != name for arn in expected for name in synth.config.allowed_role_arns)
 
 
 def test_the_launcher_may_pass_exactly_the_passable_roles(synth):

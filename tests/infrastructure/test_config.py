@@ -18,7 +18,12 @@ BASE = {
     "name": "t",
     "computeEnvironments": [
         {"name": "ondemand", "kind": "ec2"},
-        {"name": "spot", "kind": "spot", "allocationStrategy": "SPOT_PRICE_CAPACITY_OPTIMIZED"},
+        {
+            "name": "spot",
+            "kind": "ec2",
+            "purchaseOption": "spot",
+            "allocationStrategy": "SPOT_PRICE_CAPACITY_OPTIMIZED",
+        },
         {"name": "gpu", "kind": "gpu", "instanceTypes": ["g5"]},
         {"name": "fargate", "kind": "fargate"},
     ],
@@ -93,7 +98,7 @@ def test_unknown_key_is_an_error(tmp_path):
 def test_wrong_compute_kind_names_the_key_and_the_allowed_values(tmp_path):
     message = broken(tmp_path, lambda r: r["computeEnvironments"][0].update(kind="ec3"))
     assert "computeEnvironments.0.kind" in message
-    for allowed in ("ec2", "spot", "gpu", "fargate", "fargate-spot"):
+    for allowed in ("ec2", "gpu", "fargate"):
         assert allowed in message
 
 
@@ -106,7 +111,7 @@ def test_spot_allocation_strategy_on_on_demand_compute_is_rejected(tmp_path):
     message = broken(
         tmp_path, lambda r: r["computeEnvironments"][0].update(allocationStrategy="SPOT_CAPACITY_OPTIMIZED")
     )
-    assert "applies to kind spot only" in message and "BEST_FIT_PROGRESSIVE" in message
+    assert "applies to purchaseOption spot only" in message and "BEST_FIT_PROGRESSIVE" in message
 
 
 def test_gpu_image_on_cpu_compute_is_rejected_with_the_allowed_images(tmp_path):
@@ -230,3 +235,40 @@ def test_attribute_values_are_dynamodb_json():
     assert to_attribute_value({"a": ["x"], "w": 2, "e": True}) == {
         "M": {"a": {"L": [{"S": "x"}]}, "w": {"N": "2"}, "e": {"BOOL": True}}
     }
+
+
+def test_one_function_key_keeps_that_functions_other_defaults(tmp_path):
+    config = load(tmp_path, {**BASE, "aggregator": {"memoryMb": 1024}, "reconciler": {"memoryMb": 1024}})
+    assert (config.aggregator.memory_mb, config.aggregator.batch_size, config.aggregator.batching_window_seconds) == (
+        1024,
+        100,
+        2,
+    )
+    assert (config.reconciler.memory_mb, config.reconciler.timeout_seconds) == (1024, 300)
+
+
+def test_a_launcher_batch_lambda_would_refuse_names_the_key(tmp_path):
+    message = broken(tmp_path, lambda raw: raw.update(launcher={"batchSize": 50}))
+    assert "launcher: batchSize 50 needs batchingWindowSeconds" in message
+    config = load(tmp_path, {**BASE, "launcher": {"batchSize": 50, "batchingWindowSeconds": 1}})
+    assert config.launcher.batch_size == 50
+
+
+def test_gpu_on_spot_is_a_purchase_option_of_the_gpu_kind(tmp_path):
+    raw = copy.deepcopy(BASE)
+    raw["computeEnvironments"][2].update(purchaseOption="spot", allocationStrategy="SPOT_CAPACITY_OPTIMIZED")
+    gpu = load(tmp_path, raw).compute_environments[2]
+    assert gpu.spot and gpu.capabilities.capacity == "spot" and gpu.capabilities.gpus == 8
+
+
+def test_max_vcpus_below_every_instance_type_is_refused(tmp_path):
+    message = broken(tmp_path, lambda r: r["computeEnvironments"][2].update(maxVcpus=2))
+    assert "computeEnvironments.2" in message and "maxVcpus 2 is below the vCPUs of every instance of g5" in message
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_example_configurations_name_no_foreign_account(name):
+    """Copied into a real account, an example must not point its grants at someone else's."""
+    import re
+
+    assert not re.findall(r"\b\d{12}\b", (CONFIG_DIR / f"{name}.yaml").read_text())

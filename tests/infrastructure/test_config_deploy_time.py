@@ -12,7 +12,7 @@ from batchlane.deployment.config import load_config
 
 def test_a_job_role_name_longer_than_iam_allows_is_named(tmp_path):
     message = broken(tmp_path, lambda raw: raw.update(name="d" * 20, jobRoles=[{"name": "r" * 40}]))
-    assert f"jobRoles.{'r' * 40}.name" in message and "has 75 characters; IAM allows 64" in message
+    assert f"jobRoles.{'r' * 40}.name" in message and "has 85 characters; IAM allows 64" in message
 
 
 @pytest.mark.parametrize("weight", [0, 0.00001, 1000, 999.99995])
@@ -57,8 +57,19 @@ def test_every_deploy_time_problem_is_listed_at_once(tmp_path):
 
 
 def test_extra_job_queue_arns_are_checked(tmp_path):
-    message = broken(tmp_path, lambda raw: raw.update(extraJobQueueArns=["flyte-queue"]))
-    assert "extraJobQueueArns" in message and "not job queue ARNs: flyte-queue" in message
+    message = broken(tmp_path, lambda raw: raw.update(extraJobQueueArns=["flyte queue", "arn:aws:sqs:x"]))
+    assert "extraJobQueueArns" in message and "not job queue ARNs or names: flyte queue, arn:aws:sqs:x" in message
+
+
+def test_bare_names_are_roles_and_queues_of_the_account_and_region_deployed_to(tmp_path):
+    raw = {**BASE, "allowedRoleArns": ["team-role"], "extraJobQueueArns": ["flyte"], "defaultRole": "team-role"}
+    config = load(tmp_path, raw)
+    assert config.allowed_roles_in("111122223333") == ["arn:aws:iam::111122223333:role/team-role"]
+    assert config.extra_queues_in("111122223333") == ["arn:aws:batch:us-east-1:111122223333:job-queue/flyte"]
+    params = config.settings_parameters("111122223333")
+    assert params["default-role-arn"] == "arn:aws:iam::111122223333:role/team-role"
+    assert "arn:aws:iam::111122223333:role/team-role" in params["allowed-role-arns"].split(",")
+    assert "flyte" in config.routable_queue_names
 
 
 def test_execution_retention_defaults_to_the_data_bucket_s_lifecycle(tmp_path):

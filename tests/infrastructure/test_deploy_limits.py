@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,8 @@ import pytest
 import yaml
 
 from batchlane.deployment.config import ConfigError
+from tests.support.iam_policy import allowed, listed
+from tests.support.iam_policy import render as render_in
 
 pytestmark = pytest.mark.infra
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,63 +26,7 @@ IAM_INLINE_QUOTA = 10_240  # characters of all inline policies of one role, whit
 
 
 def render(value: Any, refs: dict[str, str]) -> Any:
-    """A template value with its intrinsics resolved: pseudo parameters, Refs and GetAtt as ``refs``
-    (or a placeholder ARN of realistic length), Fn::Join joined."""
-    if isinstance(value, dict) and len(value) == 1:
-        ((key, arg),) = value.items()
-        if key == "Ref":
-            return {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": PARTITION}.get(
-                arg, refs.get(arg, f"arn:aws:placeholder:{REGION}:{ACCOUNT}:{arg}")
-            )
-        if key == "Fn::GetAtt":
-            return refs.get(".".join(arg), f"arn:aws:placeholder:{REGION}:{ACCOUNT}:{'/'.join(arg)}")
-        if key == "Fn::Join":
-            return arg[0].join(str(render(part, refs)) for part in arg[1])
-    if isinstance(value, dict):
-        return {k: render(v, refs) for k, v in value.items()}
-    if isinstance(value, list):
-        return [render(v, refs) for v in value]
-    return value
-
-
-def _listed(value: Any) -> list:
-    return value if isinstance(value, list) else [value]
-
-
-def _condition_holds(operator: str, key_values: dict[str, Any], context: dict[str, str]) -> bool:
-    for key, expected in key_values.items():
-        actual = context.get(key)
-        if actual is None:
-            return False
-        wanted = [str(v).lower() if operator == "Bool" else str(v) for v in _listed(expected)]
-        if operator in ("StringEquals", "Bool"):
-            ok = actual in wanted
-        elif operator in ("ArnLike", "StringLike"):
-            ok = any(fnmatchcase(actual, pattern) for pattern in wanted)
-        else:
-            raise AssertionError(f"the evaluator does not know {operator}")
-        if not ok:
-            return False
-    return True
-
-
-def allowed(statements: list[dict], *, service: str, action: str, resource: str, context: dict[str, str]) -> bool:
-    """A resource policy's answer for a service principal: an explicit deny wins, then an allow."""
-
-    def matches(statement: dict) -> bool:
-        principal = statement.get("Principal", {})
-        services = _listed(principal.get("Service", [])) if isinstance(principal, dict) else []
-        if principal != "*" and principal != {"AWS": "*"} and service not in services:
-            return False
-        if not any(fnmatchcase(action, a) for a in _listed(statement["Action"])):
-            return False
-        if not any(fnmatchcase(resource, r) for r in _listed(statement["Resource"])):
-            return False
-        conditions = statement.get("Condition", {})
-        return all(_condition_holds(op, kv, context) for op, kv in conditions.items())
-
-    matching = [s for s in statements if matches(s)]
-    return not any(s["Effect"] == "Deny" for s in matching) and any(s["Effect"] == "Allow" for s in matching)
+    return render_in(value, refs, account=ACCOUNT, region=REGION, partition=PARTITION)
 
 
 def _alarm_topic_statements(synth) -> tuple[str, list[dict]]:
@@ -209,3 +154,100 @@ def test_a_stack_past_cloudformations_resource_quota_is_refused_at_synth(tmp_pat
         ConfigError, match=r"routingRules: the stack would have \d+ resources, over CloudFormation's 50"
     ):
         new_app("fargate-existing-vpc", outdir=str(tmp_path / "out"))
+
+
+# Names IAM and CloudWatch keep per account (or S3 per partition), not per region.
+ACCOUNT_WIDE_NAMES = {
+    "AWS::IAM::Role": "RoleName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+    "AWS::IAM::InstanceProfile": "InstanceProfileName",
+    "AWS::IAM::User": "UserName",
+    "AWS::IAM::Group": "GroupName",
+    "AWS::CloudWatch::Dashboard": "DashboardName",
+    "AWS::S3::Bucket": "BucketName",
+}
+
+
+def test_the_same_config_name_in_two_regions_of_one_account_gets_distinct_names(synth):
+    """Every account-wide name the template fixes carries the region (a name CloudFormation generates
+    is unique anyway), so deploying the config to a second region cannot meet "already exists"."""
+    names = [
+        render(resource["Properties"][prop], {})
+        for resource in synth.json["Resources"].values()
+        if (prop := ACCOUNT_WIDE_NAMES.get(resource["Type"])) and prop in resource.get("Properties", {})
+    ]
+    assert names, "the deployment names IAM roles and a dashboard"
+    region = synth.config.region
+    without_region = [n for n in names if f"-{region}-" not in f"-{n}-"]
+    assert not without_region
+    assert len(set(names)) == len(names)
+
+
+# --- the functions' grants: what their calls need, nothing more --------------------------------
+
+BUCKET_ARN = "arn:aws:s3:::batchlane-data"
+TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/batchlane-executions"
+# The calls each function makes on the data bucket and the executions table (batchlane.launch.adapters,
+# batchlane.status.adapters): (action, resource) with the resource as the evaluator renders it.
+CALLS = {
+    "launch": {("s3:PutObject", f"{BUCKET_ARN}/launches/p/d/id/inputs.json")}
+    | {(f"dynamodb:{a}", TABLE_ARN) for a in ("PutItem", "UpdateItem", "DeleteItem", "GetItem")},
+    "status": {
+        (a, f"{BUCKET_ARN}/launches/p/d/id/{n}")
+        for a in ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload")
+        for n in ("0/outputs.json", "outputs.json")
+    }
+    | {("s3:ListBucket", BUCKET_ARN), ("dynamodb:Query", f"{TABLE_ARN}/index/byJobId")}
+    | {(f"dynamodb:{a}", TABLE_ARN) for a in ("Query", "GetItem", "BatchGetItem", "PutItem", "UpdateItem")},
+}
+
+
+def _function_statements(synth, function) -> list[dict]:
+    state = synth.stack.state
+    refs = {
+        f"{synth.logical_id(state.bucket)}.Arn": BUCKET_ARN,
+        f"{synth.logical_id(state.executions_table)}.Arn": TABLE_ARN,
+    }
+    role = synth.json["Resources"][synth.logical_id(function)]["Properties"]["Role"]["Fn::GetAtt"][0]
+    return [
+        statement
+        for policy in synth.resources("AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in render(policy["Properties"]["PolicyDocument"]["Statement"], refs)
+    ]
+
+
+def _functions(synth) -> dict[str, list]:
+    return {
+        "launch": [synth.stack.launch.function],
+        "status": [synth.stack.status.function, synth.stack.status.reconciler],
+    }
+
+
+def test_every_call_of_the_functions_on_their_data_is_allowed_and_a_missing_output_reads_as_absent(dev):
+    for path, functions in _functions(dev).items():
+        for function in functions:
+            statements = _function_statements(dev, function)
+            refused = [
+                call
+                for call in sorted(CALLS[path])
+                if not allowed(statements, service=None, action=call[0], resource=call[1], context={})
+            ]
+            assert not refused, (path, refused)
+
+
+def test_no_grant_on_the_data_goes_beyond_those_calls(dev):
+    """CDK's grant helpers add legal hold, retention, tagging, GetBucket*, List* and every action on
+    the table's indexes: none of it is called, so none of it may be granted."""
+    for path, functions in _functions(dev).items():
+        called = {action for action, _ in CALLS[path]}
+        on_indexes = {action for action, resource in CALLS[path] if "/index/" in resource}
+        for function in functions:
+            for statement in _function_statements(dev, function):
+                resources = [str(r) for r in listed(statement["Resource"])]
+                if not any(r.startswith((BUCKET_ARN, TABLE_ARN)) for r in resources):
+                    continue
+                actions = set(listed(statement["Action"]))
+                assert actions <= called, (path, sorted(actions - called))
+                if any("/index/" in r for r in resources):
+                    assert actions <= on_indexes, (path, sorted(actions))

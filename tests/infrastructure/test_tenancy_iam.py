@@ -95,7 +95,7 @@ def test_each_team_has_a_producer_policy_conditioned_on_its_own_sources(synth):
     }
     bus = synth.resolve(synth.stack.state.bus.event_bus_arn)
     for team in synth.config.teams:
-        statements = {s["Sid"]: s for s in policies[f"{synth.config.prefix}-producer-{team.name}"]}
+        statements = {s["Sid"]: s for s in policies[synth.config.producer_policy_name(team.name)]}
         put = statements["PutOwnRequestsOnly"]
         assert put["Action"] == "events:PutEvents" and put["Resource"] == bus  # the bus itself, no wildcard
         sources = put["Condition"]["StringEquals"]["events:source"]
@@ -117,7 +117,7 @@ def test_genomics_producers_cannot_put_inputs_into_another_projects_data(dev):
     [statement] = [
         s
         for p in synth.resources("AWS::IAM::ManagedPolicy").values()
-        if p["Properties"]["ManagedPolicyName"] == f"{synth.config.prefix}-producer-genomics"
+        if p["Properties"]["ManagedPolicyName"] == synth.config.producer_policy_name("genomics")
         for s in p["Properties"]["PolicyDocument"]["Statement"]
         if s["Sid"] == "OwnProjectsLaunchData"
     ]

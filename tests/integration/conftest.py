@@ -14,6 +14,7 @@ from moto import mock_aws
 from batchlane.common import aws
 from batchlane.deployment.config import load_config
 from batchlane.sandbox.provision import Provisioned, provision
+from batchlane.sandbox.submit_rules import submit_rules
 
 
 class LambdaContext:
@@ -116,7 +117,7 @@ class World:
 def moto_world(setenv):
     """The dev deployment's resources in moto, an answers queue on its bus, fresh launcher caches;
     ``setenv(name, value)`` sets the functions' environment (pytest's monkeypatch.setenv)."""
-    with mock_aws(config={"batch": {"use_docker": False}}):
+    with submit_rules(), mock_aws(config={"batch": {"use_docker": False}}):
         aws.reset_clients()
         deployment = provision(load_config("dev"))
         for key, value in deployment.function_environment().items():

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from batchlane.launch import handler
 from tests.integration.conftest import LambdaContext, eventbridge_event, sqs_event
 
-ROLE = "arn:aws:iam::123456789012:role/batchlane-dev-job-default"
+ROLE = "arn:aws:iam::123456789012:role/batchlane-dev-us-east-1-job-default"
 
 
 def task(launch_id="l-1", **overrides):
@@ -426,5 +426,5 @@ def test_fargate_definition_carries_execution_role_and_log_group(world, launch):
     definition = boto3.client("batch").describe_job_definitions()["jobDefinitions"][0]
     assert definition["platformCapabilities"] == ["FARGATE"]
     props = definition["containerProperties"]
-    assert props["executionRoleArn"].endswith(":role/batchlane-dev-execution")
+    assert props["executionRoleArn"].endswith(":role/batchlane-dev-us-east-1-execution")
     assert props["logConfiguration"]["options"]["awslogs-group"] == "/aws/batch/batchlane-dev"

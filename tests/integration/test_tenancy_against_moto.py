@@ -143,7 +143,7 @@ def test_inputs_location_allow_listed_for_the_project_is_taken(world):
 
 
 def test_a_role_of_another_project_is_rejected(world):
-    role = f"arn:aws:iam::123456789012:role/{world.config.prefix}-job-flytesnacks"
+    role = f"arn:aws:iam::123456789012:role/{world.config.account_wide_name()}-job-flytesnacks"
     launch_as(GENOMICS, task("t-7", role=role))
     [problem] = answer(world, "Task Launch Rejected")["problems"]
     assert problem["field"] == "role" and 'not a job role of project "genomics"' in problem["message"]

@@ -66,6 +66,7 @@ def routing_needs(request: LaunchRequest) -> Needs:
         memory=resources.memory,
         gpu=resources.gpu,
         architecture=container.architecture,
+        share=request.share_identifier is not None,
     )
 
 

@@ -41,6 +41,22 @@ ARCHITECTURES = (X86_64, ARM64)
 
 
 @dataclass(frozen=True)
+class Instance:
+    """An instance a queue's compute may launch, as a job sees it (memory after ECS's reserve)."""
+
+    name: str
+    vcpus: int
+    memory: int  # MiB a job can get
+    gpus: int
+
+    def gives(self, needs: Needs) -> bool:
+        return self.vcpus >= needs.vcpu and self.memory >= needs.memory and self.gpus >= needs.gpu
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.vcpus} vCPU, {self.memory} MiB, {self.gpus} GPU)"
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What a job can get on a queue. Every field is optional: None is "unknown, assumed capable"."""
 
@@ -50,6 +66,31 @@ class Capabilities:
     gpus: int | None = None  # the most GPUs one job can get (GPUs per instance); 0: none
     capacity: str | None = None  # on-demand, spot or mixed (informational: Spot jobs can be reclaimed)
     architectures: tuple[str, ...] | None = None  # the CPU architectures its instances have (Fargate: both)
+    # A fair-share queue (a scheduling policy): Batch's SubmitJob requires a shareIdentifier there
+    # and refuses one anywhere else. None: unknown (either is assumed accepted).
+    fair_share: bool | None = None
+    # The instances the queue's compute may launch; a job must fit ONE of them: the figures above
+    # are each the largest of any instance, not one instance's. Empty: unknown.
+    instances: tuple[Instance, ...] = ()
+
+    def largest(self) -> list[Instance]:
+        """The instances no other one beats in every figure (of equals, the first name)."""
+
+        def figures(i: Instance) -> tuple[int, int, int]:
+            return i.vcpus, i.memory, i.gpus
+
+        def beaten(i: Instance) -> bool:
+            return any(
+                all(a >= b for a, b in zip(figures(o), figures(i))) and (figures(o) != figures(i) or o.name < i.name)
+                for o in self.instances
+            )
+
+        return [i for i in self.instances if not beaten(i)]
+
+    def fitting(self, needs: Needs) -> Instance | None:
+        """The smallest of ``instances`` that can run the job."""
+        fits = [i for i in self.instances if i.gives(needs)]
+        return min(fits, key=lambda i: (i.vcpus, i.memory, i.gpus, i.name)) if fits else None
 
     def as_dict(self) -> dict:
         return {
@@ -61,6 +102,8 @@ class Capabilities:
                 ("gpus", self.gpus),
                 ("capacity", self.capacity),
                 ("architectures", None if self.architectures is None else list(self.architectures)),
+                ("fairShare", self.fair_share),
+                ("instances", [vars(i).copy() for i in self.instances] or None),
             )
             if v is not None
         }
@@ -77,6 +120,8 @@ class Capabilities:
             parts.append(self.capacity)
         if self.architectures is not None:
             parts.append("/".join(self.architectures))
+        if self.fair_share:
+            parts.append("fair share")
         return ", ".join(parts)
 
 
@@ -92,10 +137,12 @@ class Needs:
     memory: int = 2048  # MiB
     gpu: int = 0
     architecture: str | None = None  # X86_64 or ARM64; None: any
+    share: bool = False  # the launch names a shareIdentifier
 
     def describe(self) -> str:
         text = f"{self.vcpu:g} vCPU, {self.memory} MiB" + (f", {self.gpu} GPU" if self.gpu else "")
         text += f", {self.architecture}" if self.architecture else ""
+        text += ", a shareIdentifier" if self.share else ""
         return f"{self.platform} {text}" if self.platform else text
 
     def unmet(self, caps: Capabilities) -> str | None:
@@ -116,6 +163,13 @@ class Needs:
             )
         if platform == EC2 and self.vcpu != int(self.vcpu):
             problems.append(f"EC2 takes whole vCPUs, {self.vcpu:g} asked")
+        if caps.fair_share is True and not self.share:
+            problems.append("a fair-share queue: Batch requires a shareIdentifier, the launch has none")
+        if caps.fair_share is False and self.share:
+            problems.append("not a fair-share queue: Batch refuses a shareIdentifier")
+        if not problems and caps.instances and caps.fitting(self) is None:
+            largest = "; ".join(i.describe() for i in caps.largest())
+            problems.append(f"no one instance it may launch gives {self.describe()} (largest: {largest})")
         return "; ".join(problems) or None
 
 
@@ -165,6 +219,7 @@ class Candidate:
     chosen: bool = False
     unmet: str | None = None  # why this queue cannot run the job
     unhealthy: str | None = None  # why this queue is avoided while a healthy one shares the tag
+    fits: str | None = None  # the smallest instance of the queue's compute the job fits on (None: unknown)
 
     def as_dict(self) -> dict:
         data = {
@@ -178,6 +233,8 @@ class Candidate:
             data["cannotRun"] = self.unmet
         if self.unhealthy:
             data["unhealthy"] = self.unhealthy
+        if self.fits:
+            data["fitsOn"] = self.fits
         return data
 
 
@@ -229,6 +286,7 @@ class Decision:
                 "vcpu": self.needs.vcpu,
                 "memory": self.needs.memory,
                 "gpu": self.needs.gpu,
+                **({"shareIdentifier": True} if self.needs.share else {}),
             },
         }
 
@@ -287,6 +345,7 @@ def _choose(
             q is chosen,
             unmet.get(q.name),
             avoided.get(q.name),
+            None if (fit := q.capabilities.fitting(needs)) is None else fit.name,
         )
         for q in carriers
     )

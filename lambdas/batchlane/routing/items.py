@@ -27,6 +27,7 @@ from batchlane.routing.engine import (
     PLATFORMS,
     UNKNOWN,
     Capabilities,
+    Instance,
     Queue,
     RoutingTable,
     Rule,
@@ -39,7 +40,8 @@ RULE_PREFIX = "rule#"
 KEY_ATTR = "pk"
 SORT_ATTR = "sk"
 _QUEUE_FIELDS = {"attributes", "weight", "enabled", "description", "capabilities", "unhealthyUntil", "blockedReason"}
-CAPABILITY_FIELDS = ("platform", "vcpus", "memory", "gpus", "capacity", "architectures")
+CAPABILITY_FIELDS = ("platform", "vcpus", "memory", "gpus", "capacity", "architectures", "fairShare", "instances")
+INSTANCE_FIELDS = ("name", "vcpus", "memory", "gpus")
 _RULE_FIELDS = {*SCOPE_FIELDS, "tags", "description"}
 
 
@@ -88,7 +90,9 @@ def capabilities_from_item(value: Any) -> Capabilities:
         f"capabilities.{k} is not a capability (allowed: {', '.join(CAPABILITY_FIELDS)})"
         for k in sorted(set(value) - set(CAPABILITY_FIELDS))
     ]
-    platform, vcpus, memory, gpus, capacity, architectures = (value.get(k) for k in CAPABILITY_FIELDS)
+    platform, vcpus, memory, gpus, capacity, architectures, fair_share, instances = (
+        value.get(k) for k in CAPABILITY_FIELDS
+    )
     if platform is not None and platform not in PLATFORMS:
         problems.append(f"capabilities.platform must be one of {', '.join(PLATFORMS)}")
     if vcpus is not None and (isinstance(vcpus, bool) or not isinstance(vcpus, (int, float, Decimal)) or vcpus <= 0):
@@ -103,6 +107,9 @@ def capabilities_from_item(value: Any) -> Capabilities:
         not isinstance(architectures, (list, tuple, set)) or not all(a in ARCHITECTURES for a in architectures)
     ):
         problems.append(f"capabilities.architectures must be a list of {', '.join(ARCHITECTURES)}")
+    if fair_share is not None and not isinstance(fair_share, bool):
+        problems.append("capabilities.fairShare must be a boolean")
+    problems += _instance_problems(instances)
     if problems:
         raise MalformedItem("; ".join(problems))
     return Capabilities(
@@ -112,7 +119,29 @@ def capabilities_from_item(value: Any) -> Capabilities:
         gpus=None if gpus is None else int(gpus),
         capacity=capacity,
         architectures=None if architectures is None else tuple(sorted(set(architectures))),
+        fair_share=fair_share,
+        instances=tuple(
+            Instance(str(i["name"]), int(i["vcpus"]), int(i["memory"]), int(i["gpus"])) for i in instances or ()
+        ),
     )
+
+
+def _instance_problems(instances: Any) -> list[str]:
+    """``capabilities.instances``: a list of maps {name, vcpus, memory, gpus} (whole numbers)."""
+    if instances is None:
+        return []
+    if not isinstance(instances, list):
+        return ["capabilities.instances must be a list (L) of maps"]
+    problems = []
+    for n, instance in enumerate(instances):
+        where = f"capabilities.instances[{n}]"
+        if not isinstance(instance, Mapping) or set(instance) != set(INSTANCE_FIELDS):
+            problems.append(f"{where} must be a map with exactly {', '.join(INSTANCE_FIELDS)}")
+        elif not isinstance(instance["name"], str) or not all(
+            _whole(instance[k]) and instance[k] >= (0 if k == "gpus" else 1) for k in INSTANCE_FIELDS[1:]
+        ):
+            problems.append(f"{where}: name must be a string, vcpus and memory whole numbers > 0, gpus >= 0")
+    return problems
 
 
 def queue_from_item(name: str, item: Mapping[str, Any]) -> Queue:

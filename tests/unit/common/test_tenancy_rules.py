@@ -163,7 +163,7 @@ def test_the_config_writes_the_tenancy_parameters_the_launcher_reads():
     config = _dev_with()
     settings = Settings.from_parameters(config.settings_parameters("123456789012"))
     assert [t.name for t in settings.producers.teams] == [t.name for t in config.teams]
-    genomics_role = "arn:aws:iam::123456789012:role/batchlane-dev-job-genomics"
+    genomics_role = "arn:aws:iam::123456789012:role/batchlane-dev-us-east-1-job-genomics"
     assert settings.role_serves(genomics_role, "genomics") and not settings.role_serves(genomics_role, "flytesnacks")
     assert [g.uri for g in settings.inputs_locations] == [g.uri for g in config.inputs_locations]
     assert Settings.from_parameters(_dev_with(teams=[]).settings_parameters("1" * 12)).producers.is_open

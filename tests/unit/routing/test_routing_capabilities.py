@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from batchlane.deployment.capabilities import FARGATE_MAX_MEMORY_MIB, instance_figures
+from batchlane.deployment.capabilities import FARGATE_MAX_MEMORY_MIB, launchable
 from batchlane.deployment.config import load_config
+from batchlane.deployment.instances import ARM64, instance_types
 from batchlane.routing import Capabilities, Needs, Queue, RoutingTable, Rule, decide
 from batchlane.routing.items import MalformedItem, queue_from_item, queue_item, table_from_items
 
@@ -115,6 +116,8 @@ def test_when_every_capable_queue_is_unhealthy_they_still_get_the_launches():
 def test_capabilities_round_trip_through_the_item_codec_and_old_items_stay_valid():
     queue = Queue("q", ("cpu",), capabilities=EC2_GPU)
     assert queue_from_item("q", queue_item(queue)) == queue
+    dev_gpu = load_config("dev").routing_table().queues[0]
+    assert dev_gpu.capabilities.instances and queue_from_item(dev_gpu.name, queue_item(dev_gpu)) == dev_gpu
     assert queue_from_item("q", {"attributes": ["cpu"]}).capabilities == Capabilities()
     marked = queue_from_item("q", {"attributes": ["cpu"], "unhealthyUntil": NOW, "blockedReason": "CAPACITY"})
     assert (marked.unhealthy_until, marked.blocked_reason) == (NOW, "CAPACITY")
@@ -134,6 +137,7 @@ def test_a_malformed_capabilities_map_names_every_problem():
                     "gpus": -1,
                     "capacity": "cheap",
                     "disk": 1,
+                    "instances": [{"name": "g5.xlarge", "vcpus": 4, "memory": 0, "gpus": 1}, "big"],
                 },
             },
         )
@@ -145,6 +149,8 @@ def test_a_malformed_capabilities_map_names_every_problem():
         "capabilities.memory",
         "capabilities.gpus",
         "capabilities.capacity",
+        "capabilities.instances[0]",
+        "capabilities.instances[1]",
     ):
         assert part in str(info.value)
     _, problems = table_from_items({"queue#q": {"attributes": ["x"], "capabilities": "big"}})
@@ -154,23 +160,48 @@ def test_a_malformed_capabilities_map_names_every_problem():
 # --- capabilities derived from the deployment -----------------------------------------------
 
 
-def test_instance_figures_from_the_table():
-    assert instance_figures("g5")[::2] == (192, 8)
-    assert instance_figures("g5.xlarge")[::2] == (4, 1)
-    assert instance_figures("g5.12xlarge")[::2] == (48, 4)
-    assert instance_figures("m6i.2xlarge")[0] == 8 and instance_figures("m6i.2xlarge")[1] < 32 * 1024
-    assert instance_figures("x2iedn") == (None, None, None)  # not in the table: unknown
+def test_instance_facts_give_each_size_its_own_figures():
+    (g5_12,) = instance_types("g5.12xlarge") or ()
+    assert (g5_12.vcpus, g5_12.memory_gib, g5_12.gpus) == (48, 192, 4)
+    assert [t.gpus for t in instance_types("g5") or ()] == [1, 1, 1, 1, 4, 1, 4, 8]
+    (m6g,) = instance_types("m6g.2xlarge") or ()
+    assert (m6g.vcpus, m6g.memory_gib, m6g.architecture) == (8, 32, ARM64)
+    assert instance_types("x2iedn") is None and instance_types("g5.7xlarge") is None  # unknown
+
+
+def test_an_environment_offers_only_instances_within_its_max_vcpus():
+    names = {i.name for i in launchable(["g5"], 64) or ()}
+    assert names == {"g5.xlarge", "g5.2xlarge", "g5.4xlarge", "g5.8xlarge", "g5.12xlarge", "g5.16xlarge"}
+    assert launchable(["g5", "x2iedn"], 64) is None  # one unknown name: unknown, assumed capable
 
 
 def test_dev_queues_carry_the_capabilities_of_their_compute():
     caps = {q.name: q.capabilities for q in load_config("dev").routing_table().queues}
-    assert caps["batchlane-dev-gpu_dynamic"].gpus == 8 and caps["batchlane-dev-gpu_dynamic"].vcpus == 64  # maxVcpus
+    gpu = caps["batchlane-dev-gpu_dynamic"]
+    # one g5 within 64 vCPUs: at most 4 GPUs (g5.12xlarge), 256 GiB less ECS's reserve (g5.16xlarge)
+    assert (gpu.vcpus, gpu.gpus, gpu.memory) == (64, 4, 240 * 1024)
+    assert [i.name for i in gpu.largest()] == ["g5.12xlarge", "g5.16xlarge"]
     assert caps["batchlane-dev-critical"].gpus == 0 and caps["batchlane-dev-critical"].capacity == "on-demand"
     assert caps["batchlane-dev-default"].capacity == "mixed"  # spot then on-demand
     assert caps["batchlane-dev-fargate"] == Capabilities(
-        "FARGATE", 16, FARGATE_MAX_MEMORY_MIB, 0, "on-demand", ("ARM64", "X86_64")
+        "FARGATE", 16, FARGATE_MAX_MEMORY_MIB, 0, "on-demand", ("ARM64", "X86_64"), fair_share=False
     )
     assert caps["batchlane-dev-critical"].architectures == ("X86_64",)  # optimal: x86 instances
+
+
+@pytest.mark.parametrize(
+    "needs", [Needs(gpu=8), Needs(vcpu=64, gpu=4), Needs(gpu=4, memory=200 * 1024)], ids=["8gpu", "64cpu+4gpu", "mem"]
+)
+def test_in_dev_a_job_no_one_instance_can_hold_is_rejected_with_the_instances_offered(needs):
+    decision = decide(load_config("dev").routing_table(), "any", "development", "wf", "k", needs=needs)
+    assert decision.queue is None
+    assert "batchlane-dev-gpu_dynamic cannot run the job" in decision.reason
+
+
+def test_the_chosen_queue_names_the_smallest_instance_the_job_fits_on():
+    decision = decide(load_config("dev").routing_table(), "any", "development", "wf", "k", needs=Needs(gpu=2))
+    (chosen,) = [c for c in decision.candidates if c.chosen]
+    assert chosen.fits == "g5.12xlarge" and chosen.as_dict()["fitsOn"] == "g5.12xlarge"
 
 
 @pytest.mark.parametrize(
@@ -196,3 +227,27 @@ def test_in_dev_the_gpu_rule_never_gives_a_gpu_job_to_a_cpu_queue():
 def test_in_the_fargate_example_a_launch_without_platform_gets_fargate():
     decision = decide(load_config("fargate-existing-vpc").routing_table(), "p", "d", "w", "k")
     assert decision.matched and decision.platform == "FARGATE"
+
+
+# --- fair share ---------------------------------------------------------------------------------
+
+
+def test_a_fair_share_queue_never_receives_a_launch_batch_would_refuse():
+    """Batch's SubmitJob requires a shareIdentifier on a fair-share queue and refuses one elsewhere."""
+    routing = load_config("fargate-existing-vpc").routing_table()
+    shared, default = "batchlane-fargate-shared", "batchlane-fargate-default"
+    assert {q.name: q.capabilities.fair_share for q in routing.queues}[shared] is True
+    without = decide(routing, "research", "development", "wf", "k")
+    assert without.queue == default
+    assert "a fair-share queue: Batch requires a shareIdentifier, the launch has none" in without.reason
+    with_share = decide(routing, "research", "development", "wf", "k", needs=Needs(share=True))
+    assert with_share.queue == shared
+    elsewhere = decide(routing, "payments", "production", "wf", "k", needs=Needs(share=True))
+    assert elsewhere.queue is None and "not a fair-share queue: Batch refuses a shareIdentifier" in elsewhere.reason
+
+
+def test_fair_share_round_trips_through_the_item_codec_and_must_be_a_boolean():
+    queue = Queue("q", ("x",), capabilities=Capabilities("FARGATE", 16, 1024, 0, "on-demand", fair_share=True))
+    assert queue_from_item("q", queue_item(queue)) == queue
+    with pytest.raises(MalformedItem, match="capabilities.fairShare must be a boolean"):
+        queue_from_item("q", {"attributes": ["x"], "capabilities": {"fairShare": "yes"}})

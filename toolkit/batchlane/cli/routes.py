@@ -112,6 +112,7 @@ def cmd_explain(args: argparse.Namespace, ctx: Context) -> int:
         vcpu=args.vcpu if args.vcpu is not None else ANY_JOB.vcpu,
         memory=args.memory if args.memory is not None else ANY_JOB.memory,
         gpu=args.gpu or 0,
+        share=args.share is not None,
     )
     # Health (queues marked unhealthy by Queue Blocked events) as the launcher sees it now.
     decision = decide(table, args.project, args.domain, args.workflow, key, needs=needs, now=time.time())
@@ -345,6 +346,7 @@ def _register_explain(routes: Commands) -> None:
     p.add_argument("--vcpu", type=positive_number, metavar="N", help=f"vCPUs per job (default {ANY_JOB.vcpu:g})")
     p.add_argument("--memory", type=positive_whole, metavar="MIB", help=f"MiB per job (default {ANY_JOB.memory})")
     p.add_argument("--gpu", type=non_negative_int, metavar="N", help="GPUs per job (default 0)")
+    p.add_argument("--share", metavar="ID", help="the launch's shareIdentifier (fair-share queues need one)")
     p.add_argument(
         "--mode",
         choices=MODES,

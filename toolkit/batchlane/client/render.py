@@ -270,7 +270,8 @@ def _candidate_state(c) -> str:
         return f"cannot run the job: {c.unmet}"
     if c.unhealthy and not c.share:
         return f"avoided, unhealthy: {c.unhealthy}"
-    return f"share {c.share:.1%}" + (f" (unhealthy: {c.unhealthy})" if c.unhealthy else "")
+    fits = f", fits on {c.fits}" if c.fits else ""
+    return f"share {c.share:.1%}{fits}" + (f" (unhealthy: {c.unhealthy})" if c.unhealthy else "")
 
 
 def decision_lines(decision: Decision, *, launch: Scope, launch_id: str, sample: bool, source: str) -> list[str]:

@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from batchlane.common.environment import AggregatorEnvironment, LauncherEnvironment, ReconcilerEnvironment
 from batchlane.common.secrets import SecretGrant
 from batchlane.common.settings import Limits
 from batchlane.common.tenancy import InputsLocationGrant, Team, Tenancy
 from batchlane.common.volumes import VolumeGrant
+from batchlane.deployment.deploy_checks import concurrency_problems, fargate_network_problems, role_name_problems
 from batchlane.deployment.parts import (
     ComputeEnvironmentConfig,
     FlyteDataGrant,
@@ -45,9 +46,14 @@ SSM_STANDARD_VALUE_CHARS = 4096  # a standard-tier SSM parameter's value
 if TYPE_CHECKING:
     from batchlane.routing import Capabilities, RoutingTable
 
+# Each function's defaults; a function's configured keys override these one by one.
+FUNCTION_DEFAULTS = {
+    "launcher": FunctionConfig(),
+    "aggregator": FunctionConfig(batch_size=100, batching_window_seconds=2),
+    "reconciler": FunctionConfig(timeout_seconds=300),
+}
 # The repository's config/ directory (this file is toolkit/batchlane/deployment/config.py).
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "config"
-IAM_ROLE_NAME_CHARS = 64  # IAM's limit on a role name
 JOB_QUEUE_ARN_RE = r"arn:aws[a-z-]*:batch:[a-z0-9-]+:\d{12}:job-queue/[A-Za-z0-9_-]{1,128}"
 # The retention periods CloudWatch Logs accepts, in days (aws_logs.RetentionDays, in order).
 LOG_RETENTION_DAYS = (
@@ -99,7 +105,7 @@ class DeploymentConfig(Strict):
     extra_job_queue_arns: Annotated[list[str], Field(alias="extraJobQueueArns")] = []
     event_archive_days: Annotated[int, Field(alias="eventArchiveDays", ge=0)] = 30
     limits: Limits = Limits()
-    launcher: FunctionConfig = FunctionConfig()
+    launcher: FunctionConfig = FUNCTION_DEFAULTS["launcher"]
     # SubmitJob calls per second this deployment's launcher makes at most (docs/throughput.md).
     # Batch allows 50 per account, SHARED with every other submitter in the account (Flyte's own
     # Batch plugin, other deployments, people): leave them room.
@@ -107,12 +113,11 @@ class DeploymentConfig(Strict):
     # The launcher's event source mapping runs at most this many invocations at once (Lambda's
     # ScalingConfig.MaximumConcurrency, 2..1000); each paces SubmitJob at submitRatePerSecond / this.
     launcher_max_concurrency: Annotated[int, Field(alias="launcherMaxConcurrency", ge=2, le=1000)] = 4
-    aggregator: FunctionConfig = FunctionConfig(batch_size=100, batching_window_seconds=2)
-    # The aggregator's event source mapping runs at most this many invocations at once: a backlog
-    # does not spread over hundreds of invocations whose writes to one launch conflict, nor take the
-    # account's concurrency (docs/status.md). bench/scale_bench.py --limits sizes it.
+    aggregator: FunctionConfig = FUNCTION_DEFAULTS["aggregator"]
+    # At most this many aggregator invocations at once: a backlog neither spreads over hundreds of
+    # invocations whose writes to one launch conflict nor takes the account's concurrency (docs/status.md).
     aggregator_max_concurrency: Annotated[int, Field(alias="aggregatorMaxConcurrency", ge=2, le=1000)] = 50
-    reconciler: FunctionConfig = FunctionConfig(timeout_seconds=300)
+    reconciler: FunctionConfig = FUNCTION_DEFAULTS["reconciler"]
     status: StatusConfig = StatusConfig()
     # Tenancy (docs/security.md): who may launch and abort what; none = anyone may do anything.
     teams: list[Team] = []
@@ -125,6 +130,18 @@ class DeploymentConfig(Strict):
     # Flyte's metadata and raw-data prefixes the job roles of these projects read and write (docs/flyte.md).
     flyte_data: Annotated[list[FlyteDataGrant], Field(alias="flyteData")] = []
 
+    @field_validator("launcher", "aggregator", "reconciler", mode="before")
+    @classmethod
+    def _over_function_defaults(cls, value: object, info: ValidationInfo) -> object:
+        """A function's keys override its own defaults one by one: ``aggregator: {memoryMb: 1024}``
+        keeps the aggregator's batch of 100, not FunctionConfig's 10."""
+        if not isinstance(value, dict):
+            return value
+        defaults = FUNCTION_DEFAULTS[info.field_name or ""].model_dump(by_alias=True, exclude_none=True)
+        fields = FunctionConfig.model_fields
+        given = {fields[k].alias or k if k in fields else k: v for k, v in value.items()}
+        return {**defaults, **given}
+
     @field_validator("teams")
     @classmethod
     def _teams(cls, value: list[Team]) -> list[Team]:
@@ -134,18 +151,25 @@ class DeploymentConfig(Strict):
     @field_validator("allowed_role_arns")
     @classmethod
     def _role_arns(cls, value: list[str]) -> list[str]:
-        bad = [a for a in value if not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+", a)]
+        bad = [
+            a for a in value if not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+|[\w+=,.@-]{1,64}", a)
+        ]
         if bad:
-            raise ValueError(f"not IAM role ARNs: {', '.join(bad)} (expected arn:aws:iam::<account>:role/<name>)")
+            raise ValueError(
+                f"not IAM role ARNs or role names: {', '.join(bad)} (expected arn:aws:iam::<account>:role/<name>, "
+                "or <name> for a role of the deployment's own account)"
+            )
         return value
 
     @field_validator("extra_job_queue_arns")
     @classmethod
     def _queue_arns(cls, value: list[str]) -> list[str]:
-        bad = [a for a in value if not re.fullmatch(JOB_QUEUE_ARN_RE, a)]
+        bad = [a for a in value if not re.fullmatch(rf"{JOB_QUEUE_ARN_RE}|[A-Za-z0-9_-]{{1,128}}", a)]
         if bad:
             raise ValueError(
-                f"not job queue ARNs: {', '.join(bad)} (expected arn:aws:batch:<region>:<account>:job-queue/<name>)"
+                f"not job queue ARNs or names: {', '.join(bad)} (expected "
+                "arn:aws:batch:<region>:<account>:job-queue/<name>, or <name> for a queue of the deployment's "
+                "own account and region)"
             )
         return value
 
@@ -206,44 +230,23 @@ class DeploymentConfig(Strict):
 
     def _deploy_time_problems(self) -> list[str]:
         """What AWS would refuse only at deploy time: names too long, compute that cannot work."""
-        problems = []
-        for role in self.job_roles:
-            name = self.job_role_name(role)
-            if len(name) > IAM_ROLE_NAME_CHARS:
-                problems.append(
-                    f"jobRoles.{role.name}.name: the IAM role name {name!r} has {len(name)} characters; "
-                    f"IAM allows {IAM_ROLE_NAME_CHARS} (shorten the role name or the deployment name)"
-                )
-        for grant in self.secrets_allowed:
-            name = self.secrets_execution_role_name(grant)
-            if len(name) > IAM_ROLE_NAME_CHARS:
-                problems.append(
-                    f"secretsAllowed.{grant.name}.name: the IAM role name {name!r} has {len(name)} characters; "
-                    f"IAM allows {IAM_ROLE_NAME_CHARS} (shorten the grant name or the deployment name)"
-                )
-        new_vpc = self.network.new_vpc
+        roles = [(f"jobRoles.{r.name}.name", "role name", self.job_role_name(r)) for r in self.job_roles]
+        roles += [
+            (f"secretsAllowed.{g.name}.name", "grant name", self.secrets_execution_role_name(g))
+            for g in self.secrets_allowed
+        ]
+        vpc = self.network.new_vpc
         fargate = [ce.name for ce in self.compute_environments if ce.kind.is_fargate]
-        if new_vpc is not None and new_vpc.nat_gateways == 0 and fargate and not new_vpc.interface_endpoints:
-            problems.append(
-                f"network.newVpc.natGateways: 0 with Fargate compute ({', '.join(fargate)}): Fargate jobs get no "
-                "public IP and could not pull images or write logs; set natGateways >= 1 or "
-                "network.newVpc.interfaceEndpoints: true"
+        return (
+            role_name_problems(roles)
+            + (fargate_network_problems(vpc.nat_gateways, vpc.interface_endpoints, fargate) if vpc else [])
+            + concurrency_problems(
+                [
+                    ("launcher", self.launcher.reserved_concurrency, self.launcher_max_concurrency),
+                    ("aggregator", self.aggregator.reserved_concurrency, self.aggregator_max_concurrency),
+                ]
             )
-        for name, function, most in (
-            ("launcher", self.launcher, self.launcher_max_concurrency),
-            ("aggregator", self.aggregator, self.aggregator_max_concurrency),
-        ):
-            # Lambda throttles the invocations the event source mapping starts beyond the function's
-            # reserved concurrency: their messages go back to the queue and each return counts
-            # towards maxReceiveCount, so a burst could dead-letter messages nothing was wrong with.
-            reserved = function.reserved_concurrency
-            if reserved is not None and reserved < most:
-                problems.append(
-                    f"{name}.reservedConcurrency: {reserved} is below {name}MaxConcurrency ({most}); Lambda would "
-                    f"throttle the {name}'s extra invocations and their messages would count receives towards the "
-                    "dead-letter queue: set it at least as high"
-                )
-        return problems
+        )
 
     @model_validator(mode="after")
     def _parameters_fit(self) -> DeploymentConfig:
@@ -288,12 +291,21 @@ class DeploymentConfig(Strict):
     def ssm_prefix(self) -> str:
         return f"/batchlane/{self.name}"
 
+    def account_wide_name(self, suffix: str = "") -> str:
+        """The name of a resource whose names are unique per account, not per region (IAM roles and
+        policies, CloudWatch dashboards): it carries the region, so one deployment name may be
+        deployed to several regions of an account without "already exists"."""
+        return f"{self.prefix}-{self.region}" + (f"-{suffix}" if suffix else "")
+
     def job_role_name(self, role: JobRoleConfig) -> str:
-        return f"{self.prefix}-job-{role.name}"
+        return self.account_wide_name(f"job-{role.name}")
 
     @property
     def execution_role_name(self) -> str:
-        return f"{self.prefix}-execution"
+        return self.account_wide_name("execution")
+
+    def producer_policy_name(self, team: str) -> str:
+        return self.account_wide_name(f"producer-{team}")
 
     def secrets_execution_role_name(self, grant: SecretGrant) -> str:
         """The execution role of a secretsAllowed grant: it reads that grant's secrets and no other."""
@@ -307,18 +319,34 @@ class DeploymentConfig(Strict):
         return f"{self.prefix}-{kind}"
 
     def role_arn(self, name_or_arn: str, account: str, partition: str = "aws") -> str:
-        """A job role's ARN from its config name; an ARN is returned as is."""
+        """A role's ARN: a job role's from its config name, an ``allowedRoleArns`` name's in this
+        deployment's account; an ARN is returned as is."""
         if name_or_arn.startswith("arn:"):
             return name_or_arn
-        role = next(r for r in self.job_roles if r.name == name_or_arn)
-        return f"arn:{partition}:iam::{account}:role/{self.job_role_name(role)}"
+        role = next((r for r in self.job_roles if r.name == name_or_arn), None)
+        name = self.job_role_name(role) if role is not None else name_or_arn
+        return f"arn:{partition}:iam::{account}:role/{name}"
+
+    def allowed_roles_in(self, account: str, partition: str = "aws") -> list[str]:
+        """``allowedRoleArns`` as ARNs (a bare name is a role of the deployment's own account)."""
+        return [
+            a if a.startswith("arn:") else f"arn:{partition}:iam::{account}:role/{a}" for a in self.allowed_role_arns
+        ]
+
+    def extra_queues_in(self, account: str, partition: str = "aws") -> list[str]:
+        """``extraJobQueueArns`` as ARNs (a bare name is a queue of the deployment's account and region)."""
+        return [
+            a if a.startswith("arn:") else f"arn:{partition}:batch:{self.region}:{account}:job-queue/{a}"
+            for a in self.extra_job_queue_arns
+        ]
 
     def queue_capabilities(self, queue: JobQueueConfig) -> Capabilities:
         """What a job can get on a queue, from its compute environments (batchlane.deployment.capabilities)."""
         from batchlane.deployment.capabilities import queue_capabilities
 
         ces = {ce.name: ce for ce in self.compute_environments}
-        return queue_capabilities([ces[name].capabilities for name in queue.compute_environments])
+        capabilities = queue_capabilities([ces[name].capabilities for name in queue.compute_environments])
+        return replace(capabilities, fair_share=queue.fair_share is not None)
 
     @property
     def execution_retention_seconds(self) -> int:
@@ -344,7 +372,7 @@ class DeploymentConfig(Strict):
         job_roles = [self.role_arn(r.name, account, partition) for r in self.job_roles]
         roles = f"arn:{partition}:iam::{account}:role/"
         params = {
-            "allowed-role-arns": ",".join(job_roles + list(self.allowed_role_arns)),
+            "allowed-role-arns": ",".join(job_roles + self.allowed_roles_in(account, partition)),
             "execution-role-arn": f"arn:{partition}:iam::{account}:role/{self.execution_role_name}",
             "job-log-group": self.job_log_group,
             "routing-cache-seconds": str(self.routing_cache_seconds),
@@ -354,7 +382,7 @@ class DeploymentConfig(Strict):
             # Roles a team brings serve every project (their own policies say what they may touch).
             "job-role-projects": json.dumps(
                 {
-                    **{arn: ["*"] for arn in self.allowed_role_arns},
+                    **{arn: ["*"] for arn in self.allowed_roles_in(account, partition)},
                     **{self.role_arn(r.name, account, partition): list(r.projects) for r in self.job_roles},
                 }
             ),

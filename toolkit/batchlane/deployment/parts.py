@@ -21,6 +21,13 @@ NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
 WEIGHT_FACTOR_MIN, WEIGHT_FACTOR_MAX = 0.0001, 999.9999
 # Default instance family of a gpu compute environment that names no instance types.
 DEFAULT_GPU_INSTANCE_TYPES = ("g5",)
+SQS_BATCH_WITHOUT_WINDOW = 10  # Lambda's largest SQS batch without MaximumBatchingWindowInSeconds
+
+
+def _launchable(instance_types: list[str], max_vcpus: int) -> tuple | None:
+    from batchlane.deployment.capabilities import launchable
+
+    return launchable(instance_types, max_vcpus)
 
 
 class Strict(BaseModel):
@@ -30,15 +37,20 @@ class Strict(BaseModel):
 
 
 class ComputeKind(str, Enum):
+    """The hardware; how it is bought is :class:`PurchaseOption`, a separate axis (GPU on Spot too)."""
+
     EC2 = "ec2"
-    SPOT = "spot"
     GPU = "gpu"
     FARGATE = "fargate"
-    FARGATE_SPOT = "fargate-spot"
 
     @property
     def is_fargate(self) -> bool:
-        return self in (ComputeKind.FARGATE, ComputeKind.FARGATE_SPOT)
+        return self is ComputeKind.FARGATE
+
+
+class PurchaseOption(str, Enum):
+    ON_DEMAND = "on-demand"
+    SPOT = "spot"
 
 
 class SpotAllocation(str, Enum):
@@ -63,6 +75,7 @@ class EcsImageType(str, Enum):
 class ComputeEnvironmentConfig(Strict):
     name: Annotated[str, Field(pattern=NAME_RE)]
     kind: ComputeKind
+    purchase_option: Annotated[PurchaseOption, Field(alias="purchaseOption")] = PurchaseOption.ON_DEMAND
     max_vcpus: Annotated[int, Field(alias="maxVcpus", ge=1, le=100_000)] = 256
     min_vcpus: Annotated[int, Field(alias="minVcpus", ge=0)] = 0
     # EC2 kinds only; "optimal" lets Batch choose (default for ec2/spot, g5 family for gpu).
@@ -85,8 +98,11 @@ class ComputeEnvironmentConfig(Strict):
     def capabilities(self) -> Capabilities:
         from batchlane.deployment.capabilities import environment_capabilities
 
-        spot = self.kind in (ComputeKind.SPOT, ComputeKind.FARGATE_SPOT)
-        return environment_capabilities(self.kind.is_fargate, self.effective_instance_types, self.max_vcpus, spot)
+        return environment_capabilities(self.kind.is_fargate, self.effective_instance_types, self.max_vcpus, self.spot)
+
+    @property
+    def spot(self) -> bool:
+        return self.purchase_option is PurchaseOption.SPOT
 
     @model_validator(mode="after")
     def _kind_specific(self) -> ComputeEnvironmentConfig:
@@ -95,16 +111,16 @@ class ComputeEnvironmentConfig(Strict):
         ):
             raise ValueError(
                 f"compute environment {self.name!r} is {self.kind.value}: instanceTypes, minVcpus, "
-                "allocationStrategy and imageType apply to ec2, spot and gpu kinds only"
+                "allocationStrategy and imageType apply to ec2 and gpu kinds only"
             )
         if (
             self.allocation_strategy is not None
             and self.allocation_strategy.value.startswith("SPOT_")
-            and self.kind is not ComputeKind.SPOT
+            and not self.spot
         ):
             raise ValueError(
                 f"compute environment {self.name!r}: allocationStrategy {self.allocation_strategy.value} applies to "
-                f"kind spot only (allowed for {self.kind.value}: BEST_FIT_PROGRESSIVE)"
+                "purchaseOption spot only (allowed on-demand: BEST_FIT_PROGRESSIVE)"
             )
         if self.image_type is not None and self.image_type.is_gpu != (self.kind is ComputeKind.GPU):
             allowed = [t.value for t in EcsImageType if t.is_gpu == (self.kind is ComputeKind.GPU)]
@@ -122,8 +138,16 @@ class ComputeEnvironmentConfig(Strict):
                 f"compute environment {self.name!r}: instanceTypes {', '.join(bad)} are not instance types or "
                 "families (expected e.g. m6i, m6i.xlarge, g5 or optimal)"
             )
-        if self.spot_bid_percentage is not None and self.kind is not ComputeKind.SPOT:
-            raise ValueError(f"compute environment {self.name!r}: spotBidPercentage applies to kind spot only")
+        if self.spot_bid_percentage is not None and (self.kind.is_fargate or not self.spot):
+            raise ValueError(
+                f"compute environment {self.name!r}: spotBidPercentage applies to EC2 kinds with "
+                "purchaseOption spot only"
+            )
+        if not self.kind.is_fargate and _launchable(self.effective_instance_types, self.max_vcpus) == ():
+            raise ValueError(
+                f"compute environment {self.name!r}: maxVcpus {self.max_vcpus} is below the vCPUs of every instance "
+                f"of {', '.join(self.effective_instance_types)}: Batch could never start one"
+            )
         if self.min_vcpus > self.max_vcpus:
             raise ValueError(f"compute environment {self.name!r}: minVcpus must not exceed maxVcpus")
         return self
@@ -227,6 +251,17 @@ class FunctionConfig(Strict):
     timeout_seconds: Annotated[int, Field(alias="timeoutSeconds", ge=3, le=900)] = 60
     max_receive_count: Annotated[int, Field(alias="maxReceiveCount", ge=1, le=1000)] = 10
     reserved_concurrency: Annotated[int | None, Field(alias="reservedConcurrency", ge=1)] = None
+
+    @model_validator(mode="after")
+    def _batching(self) -> FunctionConfig:
+        # Lambda refuses an SQS event source with more than 10 messages a batch and no batching
+        # window (CreateEventSourceMapping); say so at synth, with the keys, not at deploy.
+        if self.batch_size > SQS_BATCH_WITHOUT_WINDOW and not self.batching_window_seconds:
+            raise ValueError(
+                f"batchSize {self.batch_size} needs batchingWindowSeconds of at least 1 (Lambda reads more "
+                f"than {SQS_BATCH_WITHOUT_WINDOW} SQS messages a batch only with a batching window)"
+            )
+        return self
 
 
 class StatusConfig(Strict):

@@ -40,6 +40,7 @@ from batchlane.sandbox.provision import (
     reconciler_environment,
 )
 from batchlane.sandbox.scenario import Scenario
+from batchlane.sandbox.submit_rules import install_submit_rules
 
 HANDLER_MODULES = ("batchlane.launch.handler", "batchlane.status.handler")
 
@@ -141,6 +142,7 @@ class Sandbox:
         self.silent_seconds = silent_seconds
         self._uninstall_describe: Callable[[], None] | None = None
         self._uninstall_rules: Callable[[], None] | None = None
+        self._uninstall_submit_rules: Callable[[], None] | None = None
         self.answers_queue: str | None = None  # the sandbox's own observer (every batchlane event)
         self.client_answers_queue: str | None = None  # for clients: <prefix>-answers
         self.bus_events: list[dict] = []  # everything batchlane published on its bus
@@ -225,6 +227,8 @@ class Sandbox:
         )
         self._uninstall_describe = install_describe_jobs(self.executor)  # DescribeJobs: the simulated Batch
         self._uninstall_rules = batch_rules.install()  # what Batch refuses and moto accepts
+        # After batch_rules (both wrap SubmitJob): stop() takes them off in the reverse order.
+        self._uninstall_submit_rules = install_submit_rules()  # SubmitJob refuses what Batch refuses
         if self.has_status_path and _has_reconciler():
             self._set_env(reconciler_environment(self.deployment, silent_seconds=self.silent_seconds))
             _clear_handler_caches()
@@ -255,6 +259,9 @@ class Sandbox:
         if self._uninstall_describe is not None:
             self._uninstall_describe()
             self._uninstall_describe = None
+        if self._uninstall_submit_rules is not None:
+            self._uninstall_submit_rules()
+            self._uninstall_submit_rules = None
         if self._uninstall_rules is not None:
             self._uninstall_rules()
             self._uninstall_rules = None

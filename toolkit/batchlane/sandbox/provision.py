@@ -170,6 +170,18 @@ def _create_job_queues(batch, config: DeploymentConfig, service_role_arn: str) -
     queue_arns = {}
     for queue in config.job_queues:
         name = config.queue_name(queue)
+        fair_share = {}
+        if queue.fair_share is not None:  # as stacks/compute.py: a scheduling policy per fair-share queue
+            fair_share["schedulingPolicyArn"] = batch.create_scheduling_policy(
+                name=f"{config.prefix}-{queue.name}",
+                fairsharePolicy={
+                    "shareDecaySeconds": queue.fair_share.share_decay_seconds,
+                    "computeReservation": queue.fair_share.compute_reservation,
+                    "shareDistribution": [
+                        {"shareIdentifier": k, "weightFactor": v} for k, v in queue.fair_share.shares.items()
+                    ],
+                },
+            )["arn"]
         queue_arns[name] = batch.create_job_queue(
             jobQueueName=name,
             state="ENABLED",
@@ -178,6 +190,7 @@ def _create_job_queues(batch, config: DeploymentConfig, service_role_arn: str) -
                 {"order": n, "computeEnvironment": compute[ce]}
                 for n, ce in enumerate(queue.compute_environments, start=1)
             ],
+            **fair_share,
         )["jobQueueArn"]
     return queue_arns
 
