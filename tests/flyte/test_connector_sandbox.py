@@ -28,7 +28,7 @@ from tests.flyte.workflows import ROLE, int_inputs, list_inputs, serialized_task
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/flyte-app:1"
 ENTRYPOINT = (sys.executable, str(Path(__file__).with_name("container.py")))
-PROJECT_ROLE = "arn:aws:iam::123456789012:role/batchlane-dev-job-flytesnacks"
+PROJECT_ROLE = "arn:aws:iam::123456789012:role/batchlane-dev-us-east-1-job-flytesnacks"
 MAP_SIZE = 20  # 2 failing children with min_success_ratio 0.8 (each child is a flytekit process)
 SUBMITTED: dict[str, dict] = {}  # jobName -> the SubmitJob request the launcher made (moto does not keep overrides)
 
