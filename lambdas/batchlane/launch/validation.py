@@ -7,8 +7,9 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from batchlane.common.executions import OPEN_TEAM
 from batchlane.common.settings import Settings
-from batchlane.common.tenancy import Producer, launch_prefix, s3_uri
+from batchlane.common.tenancy import INPUTS, LaunchData, Producer, s3_uri
 from batchlane.launch.models import LaunchRequest
 from batchlane.launch.problems import LAUNCH_ID_CHARS, Problem, bounded_problems, quoted
 
@@ -145,14 +146,14 @@ def producer_problems(raw: Any, settings: Settings, producer: Producer | None) -
     return [Problem(field="source", message=problem)] if problem else []
 
 
-def inputs_location_problems(raw: Any, settings: Settings, bucket: str | None) -> list[Problem]:
+def inputs_location_problems(raw: Any, settings: Settings, bucket: str | None, team: str = OPEN_TEAM) -> list[Problem]:
     """``inputsLocation.uri`` and ``.index`` inside the launch's own prefix, or under a location
     allow-listed for its project; each parsed as S3 reads it first (bucket, key segments), so that
     no dot segment or empty segment can lead a prefix check elsewhere."""
     launch_id, project, domain = _at(raw, "launchId"), _at(raw, "project"), _at(raw, "domain")
     if not all(isinstance(v, str) for v in (launch_id, project, domain)):
         return []  # the schema reports what is missing
-    own = s3_uri(bucket, launch_prefix(project, domain, launch_id)) if bucket else None
+    own = s3_uri(bucket, LaunchData(team, project, domain, launch_id).prefix(INPUTS)) if bucket else None
     problems = []
     for name in ("uri", "index"):
         uri = _at(raw, "inputsLocation", name)
@@ -256,20 +257,20 @@ def policy_problems(raw: Any, settings: Settings) -> list[Problem]:
 
 
 def validate(
-    raw: Any, settings: Settings, bucket: str | None = None
+    raw: Any, settings: Settings, bucket: str | None = None, *, team: str | None = None
 ) -> tuple[LaunchRequest | None, str | None, list[Problem]]:
     """Returns the parsed request, the role it runs as, and every problem found (bounded, see
     models.bounded_problems: thousands of bad keys must not make an answer too large to send).
 
-    ``bucket`` is the data bucket, whose prefix of this launch is where ``inputsLocation`` may point
-    besides the allow-listed locations. Who sent it is checked apart (``producer_problems``): an
-    unauthorised producer is answered before any AWS call."""
+    ``bucket`` is the data bucket, whose inputs prefix of this launch (of ``team``, its producer's)
+    is where ``inputsLocation`` may point besides the allow-listed locations. Who sent it is checked
+    apart (``producer_problems``): an unauthorised producer is answered before any AWS call."""
     request, problems = schema_problems(raw)
     role, role_problems = resolve_role(raw, settings)
     role_problems = role_problems or role_project_problems(raw, role, settings)
     reported = {p.field for p in problems}
     checks = role_problems + policy_problems(raw, settings) + dot_name_problems(raw)
-    checks += inputs_location_problems(raw, settings, bucket)
+    checks += inputs_location_problems(raw, settings, bucket, team or OPEN_TEAM)
     # One answer per field: a value the schema already refused is not reported twice.
     problems = problems + [p for p in checks if p.field not in reported]
     return (request if not problems else None), role, bounded_problems(problems)

@@ -181,7 +181,7 @@ def cmd_launch(args: argparse.Namespace, ctx: Context) -> int:
     detail = build_detail(args)
     launch_id = str(detail["launchId"])
     say = ctx.progress(args.json)
-    client = ctx.batchlane()
+    client = ctx.batchlane(args.source)  # the launch id is unique within the source's team
     client.put_launch(detail, args.source)
     if not args.json:
         ctx.out(sent_line(LAUNCH_REQUESTED, launch_id, client.bus_name, ctx.where))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from batchlane.common.environment import AggregatorEnvironment, LauncherEnvironment, ReconcilerEnvironment
+from batchlane.common.executions import OPEN_TEAM
 from batchlane.common.settings import Limits
 from batchlane.common.tenancy import InputsLocationGrant, Team, Tenancy
 from batchlane.deployment.parts import (
@@ -270,6 +271,13 @@ class DeploymentConfig(Strict):
     @property
     def job_log_group(self) -> str:
         return f"/aws/batch/{self.prefix}"
+
+    def team_of_source(self, source: str) -> str:
+        """The team whose launches a client putting events with ``source`` reads and aborts (the
+        launch key's team: batchlane.common.executions.launch_key); OPEN_TEAM without teams, or
+        for a source no team owns (its launches are refused anyway)."""
+        team = next((t for t in self.teams if source in t.sources), None)
+        return team.name if team is not None else OPEN_TEAM
 
     def table_name(self, kind: Literal["routing", "executions"]) -> str:
         return f"{self.prefix}-{kind}"

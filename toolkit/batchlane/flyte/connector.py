@@ -22,7 +22,9 @@ rejected launch is permanent too: the same template would be rejected again.
 
 Configuration (environment of the connector's process): ``BATCHLANE_DEPLOYMENT`` (default
 ``dev``: bus ``batchlane-dev``, table ``batchlane-dev-executions``), ``BATCHLANE_FLYTE_ROLE_ANNOTATION``
-(default ``eks.amazonaws.com/role-arn``, Flyte's ``roleAnnotationKey``); AWS as for any boto3 client.
+(default ``eks.amazonaws.com/role-arn``, Flyte's ``roleAnnotationKey``), ``BATCHLANE_TEAM`` (default
+``flyte``: the team owning the source ``flyte.connector``, within which launch ids are unique); AWS
+as for any boto3 client (its role: the managed policy ``batchlane-<name>-flyte-connector``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from batchlane.flyte.launch import DEFAULT_ROLE_ANNOTATION, launch_detail
 
 TASK_TYPE = "aws-batch"
 EVENT_SOURCE = "flyte.connector"
+DEFAULT_TEAM = "flyte"  # the team owning EVENT_SOURCE in config/dev.yaml
 ABORT_REASON = "aborted by Flyte (DeleteTask)"
 
 # batchlane's phase -> Flyte's task execution phase (failures permanent: see the module docstring).
@@ -77,7 +80,14 @@ def deployment_names() -> tuple[str, str]:
 def _client(bus_name: str, executions_table: str) -> BatchlaneClient:
     import boto3
 
-    return BatchlaneClient(boto3.session.Session().client, bus_name=bus_name, executions_table=executions_table)
+    # A launch id is unique within the team of the connector's source: BATCHLANE_TEAM names that team
+    # (the deployment's teams are not known here).
+    return BatchlaneClient(
+        boto3.session.Session().client,
+        bus_name=bus_name,
+        executions_table=executions_table,
+        team=os.environ.get("BATCHLANE_TEAM", DEFAULT_TEAM),
+    )
 
 
 def _s3_location(uri: str) -> tuple[str, str]:
