@@ -6,6 +6,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from batchlane.common.tenancy import DATA_PREFIX, INPUTS
 from batchlane.deployment.config import DeploymentConfig
 from batchlane.deployment.contract import event_paths, function_environment, function_settings
 from stacks.buffers import buffered_queue, consume, deliver, event_rule
@@ -66,7 +67,7 @@ class LaunchPath(Construct):
         state.executions_table.grant(
             fn, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem"
         )
-        state.bucket.grant_put(fn, "launches/*")
+        state.bucket.grant_put(fn, f"{DATA_PREFIX}{INPUTS}/*")  # inputs.jsonl and inputs.idx only
         state.bus.grant_put_events_to(fn)
         definitions = stack.format_arn(service="batch", resource="job-definition", resource_name="batchlane-*")
         # The deployment's queues, and the queues outside it that routing items may name (extraJobQueueArns).

@@ -12,6 +12,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from batchlane.common.tenancy import CHILDREN, DATA_PREFIX, OUTPUTS, PARTS
 from batchlane.deployment.config import DeploymentConfig
 from batchlane.deployment.contract import (
     FUNCTIONS,
@@ -109,8 +110,11 @@ class StatusPath(Construct):
         state.executions_table.grant(
             fn, "dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"
         )
-        state.bucket.grant_read(fn, "launches/*")  # the children's outputs.json
-        state.bucket.grant_put(fn, "launches/*")  # the launch's assembled outputs.json
+        # Children's outputs and parts in; the assembled outputs and parts out (no job role writes those).
+        for kind in (CHILDREN, PARTS):
+            state.bucket.grant_read(fn, f"{DATA_PREFIX}{kind}/*")
+        for kind in (OUTPUTS, PARTS):
+            state.bucket.grant_put(fn, f"{DATA_PREFIX}{kind}/*")
         state.bus.grant_put_events_to(fn)
         fn.add_to_role_policy(
             iam.PolicyStatement(

@@ -86,6 +86,10 @@ class Team(_Strict):
     def may_launch(self, project: str, domain: str) -> bool:
         return any(scope.covers(project, domain) for scope in self.launch)
 
+    def may_launch_pattern(self, project_pattern: str) -> bool:
+        """Whether every project ``project_pattern`` matches is one the team may launch into (any domain)."""
+        return any(scope.domain == "*" and fnmatchcase(project_pattern, scope.project) for scope in self.launch)
+
 
 class Tenancy(_Strict):
     """The teams of a deployment; none: no tenancy (everyone may do everything)."""

@@ -101,12 +101,20 @@ def schema_problems(raw: Any) -> tuple[LaunchRequest | None, list[Problem]]:
         return None, [Problem(field=_field(err["loc"]), message=_message(err)) for err in exc.errors()]
 
 
-def resolve_role(raw: Any, settings: Settings) -> tuple[str | None, list[Problem]]:
+def resolve_role(raw: Any, settings: Settings, team: str | None = None) -> tuple[str | None, list[Problem]]:
     role = _at(raw, "role")
     if role is None:
         if settings.default_role_arn is None:
             return None, [Problem(field="role", message="is required: this deployment has no default role")]
-        return settings.default_role_arn, []
+        project = _at(raw, "project")
+        default = settings.default_role_for(team, project) if isinstance(project, str) else settings.default_role_arn
+        if default is None:
+            message = (
+                f"is required: the default role serves projects team {team} may not launch into, "
+                f"and no job role serves project {quoted(project)} alone"
+            )
+            return None, [Problem(field="role", message=message)]
+        return default, []
     if not isinstance(role, str):
         return None, []  # the schema already reports the type
     if role not in settings.usable_role_arns:
@@ -266,7 +274,7 @@ def validate(
     is where ``inputsLocation`` may point besides the allow-listed locations. Who sent it is checked
     apart (``producer_problems``): an unauthorised producer is answered before any AWS call."""
     request, problems = schema_problems(raw)
-    role, role_problems = resolve_role(raw, settings)
+    role, role_problems = resolve_role(raw, settings, team)
     role_problems = role_problems or role_project_problems(raw, role, settings)
     reported = {p.field for p in problems}
     checks = role_problems + policy_problems(raw, settings) + dot_name_problems(raw)

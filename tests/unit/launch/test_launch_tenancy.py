@@ -16,6 +16,7 @@ from launch_fakes import FakeDefinitions, FakeInputs, FakeJobs, FakeLedger, Fake
 from port_fakes import FakeAnnouncer, FakeCounter
 
 OTHER_ROLE = "arn:aws:iam::123456789012:role/vision"
+GENOMICS_ROLE = "arn:aws:iam::123456789012:role/genomics"  # genomics' own: its launches' default
 TENANCY = Tenancy.model_validate(
     {
         "teams": [
@@ -31,8 +32,8 @@ TENANCY = Tenancy.model_validate(
 TENANT_SETTINGS = dataclasses.replace(
     SETTINGS,
     producers=TENANCY,
-    allowed_role_arns=frozenset({ROLE, OTHER_ROLE}),
-    role_projects={ROLE: ("*",), OTHER_ROLE: ("vision",)},
+    allowed_role_arns=frozenset({ROLE, OTHER_ROLE, GENOMICS_ROLE}),
+    role_projects={ROLE: ("*",), OTHER_ROLE: ("vision",), GENOMICS_ROLE: ("genomics",)},
     inputs_locations=(InputsLocationGrant(projects=["genomics"], uri="s3://reference/cohorts/"),),
 )
 GENOMICS = Producer(source="genomics.pipelines", account="123456789012")
@@ -148,10 +149,19 @@ def test_a_role_of_another_project_is_rejected(svc):
     assert svc.handle(detail(project="vision", launchId="V", role=OTHER_ROLE), VISION)["outcome"] == "launched"
 
 
+def test_a_team_never_falls_back_to_a_default_role_serving_other_projects(svc):
+    assert svc.handle(genomics(), GENOMICS)["outcome"] == "launched"
+    [spec] = svc.definitions.registered.values()
+    assert spec.job_role_arn == GENOMICS_ROLE  # genomics' own role, not the default serving every project
+    svc.settings.settings = dataclasses.replace(TENANT_SETTINGS, role_projects={ROLE: ("*",)})
+    [(field, message)] = problems(svc.handle(genomics(launchId="M"), GENOMICS))
+    assert field == "role" and "no job role serves project" in message
+
+
 def test_the_default_role_must_serve_the_project_too(svc):
     svc.settings.settings = dataclasses.replace(TENANT_SETTINGS, role_projects={ROLE: ("vision",)})
     [(field, message)] = problems(svc.handle(genomics(), GENOMICS))
-    assert field == "role" and message.startswith("the default role")
+    assert field == "role" and "the default role" in message
 
 
 @pytest.mark.parametrize(
