@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from aws_cdk import Aws
 
+from batchlane.common.tenancy import CHILDREN, INPUTS, project_key_pattern
+
 pytestmark = pytest.mark.infra
 
 ECS_TASKS = "ecs-tasks.amazonaws.com"
@@ -185,7 +187,7 @@ def test_job_roles_read_and_write_launch_data_only(synth):
     for name, role in synth.stack.compute.job_roles.items():
         projects = next(r.projects for r in synth.config.job_roles if r.name == name)
         statements = {s["Sid"]: s for s in _statements_of(synth, role)}
-        assert set(statements) <= {"ReadProjectLaunchData", "WriteProjectOutputs", "ReadAllowedInputsLocations"}
+        assert set(statements) <= {"ReadProjectInputs", "WriteProjectChildOutputs", "ReadAllowedInputsLocations"}
         keys = {
             sid: [
                 r["Fn::Join"][1][1]
@@ -194,9 +196,9 @@ def test_job_roles_read_and_write_launch_data_only(synth):
             ]
             for sid, s in statements.items()
         }
-        assert keys["ReadProjectLaunchData"] == [f"/launches/{p}/*" for p in projects]
-        assert keys["WriteProjectOutputs"] == [f"/launches/{p}/*/outputs/*" for p in projects]
-        assert statements["WriteProjectOutputs"]["Action"] == ["s3:AbortMultipartUpload", "s3:PutObject"]
+        assert keys["ReadProjectInputs"] == [f"/{project_key_pattern(INPUTS, p)}" for p in projects]
+        assert keys["WriteProjectChildOutputs"] == [f"/{project_key_pattern(CHILDREN, p)}" for p in projects]
+        assert statements["WriteProjectChildOutputs"]["Action"] == ["s3:AbortMultipartUpload", "s3:PutObject"]
 
 
 def _as_list(value):

@@ -190,7 +190,7 @@ def test_a_chunk_due_of_a_finished_launch_submits_nothing(harness):
     world, _, _, invoke = harness
     invoke(event_body(detail(maxConcurrency=4)))
     table = boto3.resource("dynamodb").Table(world.config.table_name("executions"))
-    table.put_item(Item={"launchId": "m-1", "sk": "status", "phase": "failed"})
+    table.put_item(Item={"pk": world.key("m-1"), "sk": "status", "phase": "failed"})
     assert invoke(chunk_due(2))["batchItemFailures"] == []
     assert sorted(chunk_jobs(world)) == [0, 1]
 

@@ -134,7 +134,7 @@ def test_a_chunked_map_task_is_repaired_chunk_by_chunk_within_the_budget(world, 
 
     source = launched("r-src", inputs=[{"i": i} for i in range(2)])  # for a queue and a job definition
     table = boto3.resource("dynamodb").Table(world.config.table_name("executions"))
-    table.delete_item(Key={"launchId": "r-src", "sk": "launch"})
+    table.delete_item(Key={"pk": world.key("r-src"), "sk": "launch"})
     layout = Chunks(size=250, chunk_size=120, window=2)  # chunks of 120, 120 and 10
     batch = boto3.client("batch")
     jobs = [

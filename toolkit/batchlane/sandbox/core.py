@@ -209,7 +209,8 @@ class Sandbox:
             self._set_env(buffer.environment)
         self.answers_queue = self._observer()
         self.client_answers_queue = self._client_answers()
-        self._client = BatchlaneClient.for_deployment(self.config, self.session.client)
+        # Its clients' sources (sandbox.*) are one team's: a launch id names that team's launch.
+        self._client = BatchlaneClient.for_deployment(self.config, self.session.client, source="sandbox.scenario")
         _clear_handler_caches()
         sqs = self.session.client("sqs")
         for name, buffer in self.paths.items():
