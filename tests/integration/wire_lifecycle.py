@@ -22,7 +22,7 @@ import boto3
 from fault_injection import Crash
 from wire_faults import WireInjector
 
-from batchlane.common.executions import CHUNK_TAG, FINAL_PHASES, LAUNCH_TAG
+from batchlane.common.executions import CHUNK_TAG, FINAL_PHASES, LAUNCH_TAG, launch_key
 from batchlane.deployment.contract import buffer_visibility_seconds
 from batchlane.launch import handler as launcher
 from batchlane.launch.planner import chunk_job_name, job_name
@@ -115,7 +115,7 @@ class Lifecycle:
 
     @property
     def base_name(self) -> str:
-        return job_name("my.task", self.launch_id)
+        return job_name("my.task", launch_key("platform", self.launch_id))
 
     def chunk_count(self) -> int:
         return -(-MAP_SIZE // MAX_ARRAY_SIZE) if self.chunked else 1

@@ -10,7 +10,6 @@ import time
 from typing import Any
 
 from batchlane.common.event_types import ABORT_REJECTED, LAUNCH_REJECTED, LAUNCHED
-from batchlane.common.executions import OPEN_TEAM
 
 # What the answers queue's rule routes to it (source ``batchlane``).
 ANSWER_TYPES = (LAUNCHED, LAUNCH_REJECTED, ABORT_REJECTED)
@@ -39,7 +38,7 @@ class AnswersQueue:
                 raise
 
     def find(
-        self, launch_id: str, detail_types: tuple[str, ...] = (LAUNCHED, LAUNCH_REJECTED), team: str = OPEN_TEAM
+        self, launch_id: str, detail_types: tuple[str, ...] = (LAUNCHED, LAUNCH_REJECTED), team: str | None = None
     ) -> dict[str, Any] | None:
         """The event of one of ``detail_types`` batchlane answered ``team``'s ``launch_id`` with, if it
         is in the queue (the last type wins when several are there: the rejection). Another team's
@@ -47,6 +46,9 @@ class AnswersQueue:
         does not let launch) is only for a client whose source no team owns (OPEN_TEAM)."""
         if self.url is None:
             return None
+        from batchlane.common.executions import OPEN_TEAM  # pydantic: not at the command line's start
+
+        team = team or OPEN_TEAM
         messages = self.sqs.receive_message(
             QueueUrl=self.url, MaxNumberOfMessages=10, VisibilityTimeout=0, AttributeNames=["SentTimestamp"]
         ).get("Messages", [])
