@@ -238,7 +238,8 @@ def test_a_job_reads_a_secret_whose_value_appears_in_no_event_record_or_log(sand
     assert status["phase"] == "succeeded"
     job = sandbox.executor.job_of_launch("e2e-secret")
     assert job.definition["containerProperties"]["secrets"] == [{"name": "DB_PASSWORD", "valueFrom": name}]
-    assert job.definition["containerProperties"]["executionRoleArn"].endswith("/batchlane-dev-execution-genomics")
+    role = job.definition["containerProperties"]["executionRoleArn"]
+    assert role.endswith("/batchlane-dev-us-east-1-execution-genomics")
     streams = {e["detail"]["container"].get("logStreamName") for _, _, e in job.history} - {None}
     lines = [line for stream in streams for line in log_lines(sandbox, stream)]
     assert f"digest {hashlib.sha256(value.encode()).hexdigest()}" in lines  # the container had the value

@@ -163,7 +163,10 @@ def test_job_roles_and_execution_role_trust_ecs_tasks_from_this_account_only(syn
 
 def test_only_job_and_execution_roles_trust_ecs_tasks(synth):
     compute = synth.stack.compute
-    ours = {synth.logical_id(r) for r in [*compute.job_roles.values(), compute.execution_role]}
+    ours = {
+        synth.logical_id(r)
+        for r in [*compute.job_roles.values(), compute.execution_role, *compute.secrets_execution_roles.values()]
+    }
     trusting = {
         logical_id
         for logical_id, role in synth.resources("AWS::IAM::Role").items()
@@ -186,7 +189,9 @@ def test_job_roles_read_and_write_launch_data_only(synth):
     bucket = {"Fn::GetAtt": [synth.logical_id(synth.stack.state.bucket), "Arn"]}
     for name, role in synth.stack.compute.job_roles.items():
         projects = next(r.projects for r in synth.config.job_roles if r.name == name)
-        statements = {s["Sid"]: s for s in _statements_of(synth, role)}
+        # Volume mounts and Flyte's data have their own tests (test_workloads_infra, test_tenancy_iam).
+        others = ("MountVolume", "ReadWriteFlyteData", "ListFlyteData")
+        statements = {s["Sid"]: s for s in _statements_of(synth, role) if not s["Sid"].startswith(others)}
         assert set(statements) <= {"ReadProjectInputs", "WriteProjectChildOutputs", "ReadAllowedInputsLocations"}
         keys = {
             sid: [
@@ -246,7 +251,9 @@ def _as_list(value):
 def test_passable_roles_are_the_job_roles_the_execution_role_and_the_allow_list(synth):
     compute = synth.stack.compute
     expected = [compute.job_roles[r.name].role_arn for r in synth.config.job_roles]
-    expected += [compute.execution_role.role_arn, *synth.config.allowed_roles_in(Aws.ACCOUNT_ID, Aws.PARTITION)]
+    expected += [compute.execution_role.role_arn]
+    expected += [compute.secrets_execution_roles[g.name].role_arn for g in synth.config.secrets_allowed]
+    expected += synth.config.allowed_roles_in(Aws.ACCOUNT_ID, Aws.PARTITION)
     assert compute.passable_role_arns == expected
     # a bare name in allowedRoleArns is a role of the account deployed to
     assert all(synth.resolve(arn) != name for arn in expected for name in synth.config.allowed_role_arns)
