@@ -32,8 +32,9 @@ def _iam_matches(pattern: str, resource: str) -> bool:
     return re.fullmatch(regex, resource) is not None
 
 
-def _allowed(synth, role, action: str, key: str, bucket: str = BUCKET + "/") -> bool:
-    """Whether the role's policies allow ``action`` on this object of the data bucket (or of ``bucket``)."""
+def role_allows(synth, role, action: str, resource: str, flatten) -> bool:
+    """Whether the role's policies allow ``action`` on ``resource`` (each statement's resources as
+    text through ``flatten``)."""
     ref = {"Ref": synth.logical_id(role)}
     for policy in synth.resources("AWS::IAM::Policy").values():
         if ref not in policy["Properties"]["Roles"]:
@@ -42,10 +43,15 @@ def _allowed(synth, role, action: str, key: str, bucket: str = BUCKET + "/") -> 
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
             if any(_iam_matches(a, action) for a in actions) and any(
-                _iam_matches(_flat(synth, r), f"{bucket}{key}") for r in resources
+                _iam_matches(flatten(r), resource) for r in resources
             ):
                 return True
     return False
+
+
+def _allowed(synth, role, action: str, key: str, bucket: str = BUCKET + "/") -> bool:
+    """Whether the role's policies allow ``action`` on this object of the data bucket (or of ``bucket``)."""
+    return role_allows(synth, role, action, f"{bucket}{key}", lambda r: _flat(synth, r))
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@ secrets; the deployment's execution role reads none; the launcher may pass both.
 
 from __future__ import annotations
 
-from test_tenancy_iam import _iam_matches
+from test_tenancy_iam import role_allows
 
 from stacks.nag import flatten_cfn_reference
 
@@ -12,19 +12,8 @@ PARAMETER = "arn:<AWS::Partition>:ssm:{region}:<AWS::AccountId>:parameter/"
 
 def _reads(synth, role, name: str) -> bool:
     """Whether the role's policies allow ssm:GetParameters on the parameter ``/name``."""
-    ref = {"Ref": synth.logical_id(role)}
     arn = PARAMETER.format(region=synth.config.region) + name
-    for policy in synth.resources("AWS::IAM::Policy").values():
-        if ref not in policy["Properties"]["Roles"]:
-            continue
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-            if any(_iam_matches(a, "ssm:GetParameters") for a in actions) and any(
-                _iam_matches(flatten_cfn_reference(r), arn) for r in resources
-            ):
-                return True
-    return False
+    return role_allows(synth, role, "ssm:GetParameters", arn, flatten_cfn_reference)
 
 
 def test_only_the_grants_execution_role_reads_the_grants_parameters(dev):
