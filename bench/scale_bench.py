@@ -65,6 +65,20 @@ def job_of(chunk: int) -> str:
     return f"{chunk:08x}-5ca1-4e00-8000-000000000000"
 
 
+def chunk_record(layout: Chunks, chunk: int) -> ChunkRecord:
+    """The launcher's record of the bench launch's chunk ``chunk``, submitted as ``job_of(chunk)``."""
+    return ChunkRecord(
+        launch_id=LAUNCH,
+        chunk=chunk,
+        offset=layout.offset(chunk),
+        size=layout.chunk_len(chunk),
+        state=SUBMITTED,
+        job_name=f"scale-c{chunk}",
+        queue="q",
+        job_id=job_of(chunk),
+    )
+
+
 def chunk_events(chunk: int, layout: Chunks, rng: random.Random, dup: float):
     """One chunk's events, a block of children at a time (never all of them in memory)."""
     job, n = job_of(chunk), layout.chunk_len(chunk)
@@ -323,17 +337,7 @@ def main() -> None:
         )
         while pending and not cut:
             chunk = pending.pop(0)
-            layout_chunk = ChunkRecord(
-                launch_id=LAUNCH,
-                chunk=chunk,
-                offset=layout.offset(chunk),
-                size=layout.chunk_len(chunk),
-                state=SUBMITTED,
-                job_name=f"scale-c{chunk}",
-                queue="q",
-                job_id=job_of(chunk),
-            )
-            table.put_item(Item=to_dynamo(layout_chunk.to_item()))
+            table.put_item(Item=to_dynamo(chunk_record(layout, chunk).to_item()))
             if outputs_uri:
                 for i in range(layout.offset(chunk), layout.offset(chunk) + layout.chunk_len(chunk)):
                     s3.put_object(

@@ -15,10 +15,10 @@ import json
 import os
 import random
 
-from scale_bench import LAUNCH, _Context, chunk_events, job_of  # type: ignore[import-not-found]
+from scale_bench import LAUNCH, _Context, chunk_events, chunk_record, job_of  # type: ignore[import-not-found]
 
 from batchlane.common.chunks import Chunks
-from batchlane.common.executions import SUBMITTED, ChunkRecord, LaunchRecord
+from batchlane.common.executions import SUBMITTED, LaunchRecord
 
 TODAY = 10.3  # $ per million children before issue 24 (the issue's figure)
 
@@ -65,17 +65,7 @@ def _sample(args, config):
     )
     table.put_item(Item=to_dynamo(launch.to_item()))
     for c in range(layout.count):
-        record = ChunkRecord(
-            launch_id=LAUNCH,
-            chunk=c,
-            offset=layout.offset(c),
-            size=layout.chunk_len(c),
-            state=SUBMITTED,
-            job_name=f"scale-c{c}",
-            queue="q",
-            job_id=job_of(c),
-        )
-        table.put_item(Item=to_dynamo(record.to_item()))
+        table.put_item(Item=to_dynamo(chunk_record(layout, c).to_item()))
     matches = None
     meter = DynamoMeter(aws.client("dynamodb"), config.table_name("executions"))
     rng = random.Random(args.seed)
