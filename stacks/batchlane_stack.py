@@ -14,7 +14,7 @@ from stacks.runtime import LambdaRuntime
 from stacks.settings import DeploymentSettings
 from stacks.state import StateStore
 from stacks.status_path import StatusPath
-from stacks.tenancy import ProducerPolicies
+from stacks.tenancy import OperatorPolicies, ProducerPolicies
 
 CLOUDFORMATION_MAX_RESOURCES = 500
 
@@ -27,7 +27,20 @@ class BatchlaneStack(Stack):
         self.compute = BatchCompute(self, "Compute", config=config, data_bucket=self.state.bucket)
         self.settings = DeploymentSettings(self, "Settings", config=config)
         self.producers = ProducerPolicies(
-            self, "Producers", config=config, bus=self.state.bus, bucket=self.state.bucket
+            self,
+            "Producers",
+            config=config,
+            bus=self.state.bus,
+            bucket=self.state.bucket,
+            table=self.state.executions_table,
+        )
+        self.operators = OperatorPolicies(
+            self,
+            "Operators",
+            config=config,
+            bucket=self.state.bucket,
+            executions=self.state.executions_table,
+            routing=self.state.routing_table,
         )
         self.routing_seed = RoutingSeed(self, "RoutingSeed", config=config, table=self.state.routing_table)
         self.runtime = LambdaRuntime(self, "Runtime", config=config)

@@ -27,7 +27,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from batchlane.common.secrets import SecretGrant
-from batchlane.common.tenancy import DATA_PREFIX, patterns_overlap
+from batchlane.common.tenancy import CHILDREN, INPUTS, patterns_overlap, project_key_pattern
 from batchlane.deployment.config import (
     ComputeEnvironmentConfig,
     ComputeKind,
@@ -137,21 +137,22 @@ class BatchCompute(Construct):
             description=f"batchlane: job role {role_config.name!r} (what a task's code may do)",
             managed_policies=[_managed_policy(self, role_config.name, p) for p in role_config.managed_policies],
         )
-        # A job reads its project's launch data and writes only its outputs: the role of project A
-        # cannot touch project B's prefix, nor the inputs or assembled outputs of any launch.
+        # A job reads its projects' inputs and writes only children's outputs of its projects
+        # (batchlane.common.tenancy.LaunchData): the role of project A cannot touch project B's
+        # keys, nor any launch's inputs, assembled outputs or parts.
         projects = list(role_config.projects)
         role.add_to_principal_policy(
             iam.PolicyStatement(
-                sid="ReadProjectLaunchData",
+                sid="ReadProjectInputs",
                 actions=["s3:GetObject"],
-                resources=[self.data_bucket.arn_for_objects(f"{DATA_PREFIX}{p}/*") for p in projects],
+                resources=[self.data_bucket.arn_for_objects(project_key_pattern(INPUTS, p)) for p in projects],
             )
         )
         role.add_to_principal_policy(
             iam.PolicyStatement(
-                sid="WriteProjectOutputs",
+                sid="WriteProjectChildOutputs",
                 actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-                resources=[self.data_bucket.arn_for_objects(f"{DATA_PREFIX}{p}/*/outputs/*") for p in projects],
+                resources=[self.data_bucket.arn_for_objects(project_key_pattern(CHILDREN, p)) for p in projects],
             )
         )
         shared = [

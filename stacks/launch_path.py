@@ -6,6 +6,7 @@ from aws_cdk import Aws, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from batchlane.common.tenancy import DATA_PREFIX, INPUTS
 from batchlane.deployment.config import DeploymentConfig
 from batchlane.deployment.contract import event_paths, function_environment, function_settings
 from stacks.buffers import buffered_queue, consume, deliver, event_rule
@@ -72,7 +73,10 @@ class LaunchPath(Construct):
             "dynamodb:DeleteItem",
             "dynamodb:GetItem",
         )
-        grant_objects(state.bucket, fn, "s3:PutObject")  # the launch's inputs
+        # inputs.jsonl and inputs.idx only
+        grant_objects(
+            state.bucket, fn, "s3:PutObject", prefix=f"{DATA_PREFIX}{INPUTS}/*"
+        )  # inputs.jsonl, inputs.idx only
         state.bus.grant_put_events_to(fn)
         definitions = stack.format_arn(service="batch", resource="job-definition", resource_name="batchlane-*")
         # The deployment's queues, and the queues outside it that routing items may name (extraJobQueueArns).

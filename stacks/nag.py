@@ -134,19 +134,23 @@ def _data_reasons() -> list[ResourceReason]:
     """batchlane's data bucket, allow-listed inputs, its table's indexes."""
     return [
         (
-            lambda r, a: r.endswith(".Arn>/launches/*"),
-            "Objects under launches/<launchId>/ of batchlane's data bucket: the launch id is only known at run "
-            "time, so the grant covers the launches/ prefix of that one bucket (inputs, outputs, nothing else).",
+            lambda r, a: re.fullmatch(r".*\.Arn>/launches/(inputs|children|outputs|parts)/\*", r) is not None,
+            "One kind of launch data of batchlane's data bucket (launches/<kind>/t=<team>/p=<project>/d=<domain>/"
+            "l=<launchId>/): launch ids are only known at run time, so a function's grant covers that kind's "
+            "prefix (the launcher writes inputs; the aggregator reads children and parts, writes outputs and parts).",
         ),
         (
             lambda r, a: (
-                re.fullmatch(r".*\.Arn>/launches/[A-Za-z0-9_.~*-]+/(?:[A-Za-z0-9_.~*-]+/)?\*(?:/outputs/\*)?", r)
+                re.fullmatch(
+                    r".*\.Arn>/launches/(inputs|children|outputs)/t=([A-Za-z0-9_-]+|\*/p=[A-Za-z0-9_.~*-]+/d=[A-Za-z0-9_.~*-]+)/\*",
+                    r,
+                )
                 is not None
                 and _only(a, ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"))
             ),
-            "Launch data of the projects (and domains) a job role or a team is configured for, "
-            "launches/<project>/<domain>/<launchId>/: launch ids are only known at run time, so the grant "
-            "names the project prefix (a job role writes only its outputs/ under it); no other project's data.",
+            "Launch data of one team (a producer's own launches) or of the projects a job role is configured "
+            "for, under one kind's fixed prefix: launch ids are only known at run time, so the grant ends in the "
+            "launch id's segment; typed, encoded segments keep it from matching another team's or project's keys.",
         ),
         (
             lambda r, a: (

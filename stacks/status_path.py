@@ -12,6 +12,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from batchlane.common.tenancy import CHILDREN, DATA_PREFIX, OUTPUTS, PARTS
 from batchlane.deployment.config import DeploymentConfig
 from batchlane.deployment.contract import (
     FUNCTIONS,
@@ -113,9 +114,12 @@ class StatusPath(Construct):
             *("dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
             on_indexes=("dynamodb:Query",),
         )
-        # the children's outputs.json (a missing one reads as absent), the launch's assembled outputs.json
-        # (a multipart upload past 8 MB, aborted if it fails)
-        grant_objects(state.bucket, fn, "s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload")
+        # Children's outputs and parts in; the assembled outputs and parts out (no job role writes those;
+        # a multipart upload past 8 MB, aborted if it fails); a missing child's outputs reads as absent.
+        for kind in (CHILDREN, PARTS):
+            grant_objects(state.bucket, fn, "s3:GetObject", prefix=f"{DATA_PREFIX}{kind}/*")
+        for kind in (OUTPUTS, PARTS):
+            grant_objects(state.bucket, fn, "s3:PutObject", "s3:AbortMultipartUpload", prefix=f"{DATA_PREFIX}{kind}/*")
         grant_missing_as_absent(state.bucket, fn)
         state.bus.grant_put_events_to(fn)
         fn.add_to_role_policy(

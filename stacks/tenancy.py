@@ -2,35 +2,49 @@
 
 ``batchlane-<name>-<region>-producer-<team>`` allows ``events:PutEvents`` on batchlane's bus only with the
 team's own sources (``events:source``) and only launch and abort requests (``events:detail-type``):
-a team cannot speak as another, nor forge batchlane's answers. It also lets the team upload
-``inputsLocation`` objects into, and read outputs from, the launch data of the projects it may
-launch into, nothing else of the bucket.
+a team cannot speak as another, nor forge batchlane's answers. It is the team's client policy: it
+lets the team upload ``inputsLocation`` objects into its own launches' inputs, read its own
+launches' outputs, and read its own launches' items of the executions table
+(``dynamodb:LeadingKeys`` ``<team>#*``), nothing of another team's.
 """
 
 from __future__ import annotations
 
 from aws_cdk import CfnOutput
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from batchlane.common.event_types import ABORT_REQUESTED, LAUNCH_REQUESTED
-from batchlane.common.tenancy import DATA_PREFIX, Team
+from batchlane.common.executions import team_prefix
+from batchlane.common.tenancy import CHILDREN, DATA_PREFIX, INPUTS, OUTPUTS, Team, team_key_pattern
 from batchlane.deployment.config import DeploymentConfig
+
+# What the client API (BatchlaneClient, the CLI's status, the Flyte connector) reads: one launch's
+# items by key (GetItem, BatchGetItem of the summary and record, Query of its children).
+CLIENT_TABLE_READS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
 
 
 class ProducerPolicies(Construct):
     def __init__(
-        self, scope: Construct, id: str, *, config: DeploymentConfig, bus: events.IEventBus, bucket: s3.IBucket
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: DeploymentConfig,
+        bus: events.IEventBus,
+        bucket: s3.IBucket,
+        table: dynamodb.ITable,
     ) -> None:
         super().__init__(scope, id)
         self.policies: dict[str, iam.ManagedPolicy] = {
-            team.name: self._policy(config, team, bus, bucket) for team in config.teams
+            team.name: self._policy(config, team, bus, bucket, table) for team in config.teams
         }
 
     def _policy(
-        self, config: DeploymentConfig, team: Team, bus: events.IEventBus, bucket: s3.IBucket
+        self, config: DeploymentConfig, team: Team, bus: events.IEventBus, bucket: s3.IBucket, table: dynamodb.ITable
     ) -> iam.ManagedPolicy:
         statements = [
             iam.PolicyStatement(
@@ -45,15 +59,30 @@ class ProducerPolicies(Construct):
                 },
             )
         ]
-        data = [f"{DATA_PREFIX}{scope.project}/{scope.domain}/*" for scope in team.launch]
-        if data:
-            statements.append(
-                iam.PolicyStatement(
-                    sid="OwnProjectsLaunchData",
-                    actions=["s3:PutObject", "s3:GetObject"],
-                    resources=[bucket.arn_for_objects(key) for key in data],
-                )
+        # Its own launches' data only: inputs it uploads (inputsLocation), outputs it reads.
+        statements.append(
+            iam.PolicyStatement(
+                sid="OwnInputs",
+                actions=["s3:PutObject", "s3:GetObject"],
+                resources=[bucket.arn_for_objects(team_key_pattern(INPUTS, team.name))],
             )
+        )
+        statements.append(
+            iam.PolicyStatement(
+                sid="OwnOutputs",
+                actions=["s3:GetObject"],
+                resources=[bucket.arn_for_objects(team_key_pattern(k, team.name)) for k in (OUTPUTS, CHILDREN)],
+            )
+        )
+        # Its own launches' items only: every partition key of the team begins with "<team>#".
+        statements.append(
+            iam.PolicyStatement(
+                sid="OwnLaunchItems",
+                actions=list(CLIENT_TABLE_READS),
+                resources=[table.table_arn],
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{team_prefix(team.name)}*"]}},
+            )
+        )
         policy = iam.ManagedPolicy(
             self,
             f"Producer-{team.name}",
@@ -68,3 +97,64 @@ class ProducerPolicies(Construct):
             description=f"attach to team {team.name}'s orchestrator role (docs/security.md)",
         )
         return policy
+
+
+class OperatorPolicies(Construct):
+    """Managed policies for the CLI's users, each exactly what its commands call (docs/security.md):
+
+    * ``batchlane-<name>-<region>-operator-read``: ``batchlane status`` of any team's launch (``--team``) and
+      ``routes list/show/explain``: reads of both tables and of launches' outputs;
+    * ``batchlane-<name>-<region>-router-editor``: ``routes set/delete/enable/...``: the routing table's items.
+    A team's client (its launches only) attaches the team's producer policy instead."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: DeploymentConfig,
+        bucket: s3.IBucket,
+        executions: dynamodb.ITable,
+        routing: dynamodb.ITable,
+    ) -> None:
+        super().__init__(scope, id)
+        reads = iam.PolicyStatement(
+            sid="ReadTables",
+            actions=list(CLIENT_TABLE_READS),
+            resources=[t.table_arn for t in (executions, routing)],
+        )
+        outputs = iam.PolicyStatement(
+            sid="ReadOutputs",
+            actions=["s3:GetObject"],
+            resources=[bucket.arn_for_objects(f"{DATA_PREFIX}{k}/*") for k in (OUTPUTS, CHILDREN)],
+        )
+        self.read_only = iam.ManagedPolicy(
+            self,
+            "OperatorRead",
+            managed_policy_name=config.account_wide_name("operator-read"),
+            description="batchlane: read every launch's status and outputs and the routing table",
+            statements=[reads, outputs],
+        )
+        self.router_editor = iam.ManagedPolicy(
+            self,
+            "RouterEditor",
+            managed_policy_name=config.account_wide_name("router-editor"),
+            description="batchlane: read and edit the routing table's queues and rules",
+            statements=[
+                iam.PolicyStatement(
+                    sid="EditRouting",
+                    actions=[
+                        *CLIENT_TABLE_READS,
+                        "dynamodb:PutItem",
+                        "dynamodb:UpdateItem",
+                        "dynamodb:DeleteItem",
+                        "dynamodb:BatchWriteItem",
+                    ],
+                    resources=[routing.table_arn],
+                )
+            ],
+        )
+        for name, policy in (("OperatorReadPolicy", self.read_only), ("RouterEditorPolicy", self.router_editor)):
+            CfnOutput(
+                self, name, value=policy.managed_policy_arn, description="attach to a CLI user (docs/security.md)"
+            )

@@ -123,9 +123,9 @@ def test_no_record_and_no_answers_queue_means_no_answer(cli, aws, boto_session):
     boto_session.client("dynamodb").create_table(
         TableName="batchlane-dev-executions",
         BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "launchId", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         AttributeDefinitions=[
-            {"AttributeName": "launchId", "AttributeType": "S"},
+            {"AttributeName": "pk", "AttributeType": "S"},
             {"AttributeName": "sk", "AttributeType": "S"},
         ],
     )

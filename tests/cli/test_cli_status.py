@@ -12,7 +12,7 @@ import pytest
 from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 from batchlane.status import handler as aggregator
 from batchlane.status.fold import fold_events
-from tests.integration.conftest import LambdaContext, launch, sqs_event, world  # noqa: F401 - fixtures
+from tests.integration.conftest import LambdaContext, assembled_of, launch, sqs_event, world  # noqa: F401 - fixtures
 
 FAIL = AttemptPlan("exit", 1)
 
@@ -47,7 +47,7 @@ def launched(world, launch):
         assert launch(task(launch_id, **overrides)) == {"batchItemFailures": []}
         world.answers()
         table = boto3.resource("dynamodb").Table(world.config.table_name("executions"))
-        return table.get_item(Key={"launchId": launch_id, "sk": "launch"})["Item"]
+        return table.get_item(Key={"pk": world.key(launch_id), "sk": "launch"})["Item"]
 
     return make
 
@@ -108,7 +108,7 @@ def test_status_of_a_finished_map_task_includes_outputs(cli, launched, deliver):
     doc = json.loads(cli("status", "c-2", "--json").out)
     assert doc["phase"] == "succeeded"
     assert doc["outputs"] == {"y": [0, 1]}
-    assert doc["outputsUri"] == record["outputsUri"].rstrip("/") + ".json"
+    assert doc["outputsUri"] == assembled_of(record)
     assert "    y: 2 values   (all of them: --outputs or --json)" in cli("status", "c-2").out
     assert '    {"y": [0, 1]}' in cli("status", "c-2", "--outputs").out
 

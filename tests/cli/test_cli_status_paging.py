@@ -13,11 +13,13 @@ import botocore.client
 import pytest
 
 from batchlane.client.status import FAILED_SCAN_PAGE
+from batchlane.common.executions import launch_key
 from tests.integration.conftest import world  # noqa: F401 - a fixture
 
 LAUNCH = "big-1"
 SIZE = 3000
 FAILED = [i for i in range(SIZE) if i % 100 == 7 and i < 1500]  # 7, 107, ..., 1407: 15 children
+PK = launch_key("platform", LAUNCH)  # the CLI reads as batchlane.cli's team
 JOB = "0f6c3a1e-5d7b-4c43-9f5e-2b8f7d3a9c10"
 OUTPUTS = f"s3://bench-data/launches/p/d/{LAUNCH}/outputs/"
 
@@ -25,7 +27,9 @@ OUTPUTS = f"s3://bench-data/launches/p/d/{LAUNCH}/outputs/"
 def child_item(i: int) -> dict:
     if i in FAILED:
         return {
+            "pk": PK,
             "launchId": LAUNCH,
+            "team": "platform",
             "sk": f"child#{i:06d}",
             "index": i,
             "status": "FAILED",
@@ -45,7 +49,9 @@ def child_item(i: int) -> dict:
             ],
         }
     return {
+        "pk": PK,
         "launchId": LAUNCH,
+        "team": "platform",
         "sk": f"child#{i:06d}",
         "index": i,
         "status": "SUCCEEDED",
@@ -60,7 +66,9 @@ def big_launch(world):
     with table.batch_writer() as batch:
         batch.put_item(
             Item={
+                "pk": PK,
                 "launchId": LAUNCH,
+                "team": "platform",
                 "sk": "launch",
                 "state": "SUBMITTED",
                 "jobName": "t",
@@ -75,7 +83,9 @@ def big_launch(world):
         )
         batch.put_item(
             Item={
+                "pk": PK,
                 "launchId": LAUNCH,
+                "team": "platform",
                 "sk": "status",
                 "phase": "failed",
                 "reason": "15 children failed",
@@ -172,7 +182,7 @@ def test_failed_pages_follow_their_next_command_to_the_end(cli, big_launch):
 def test_failed_on_a_launch_without_failures_reads_no_child(cli, big_launch, requests, world):
     table = boto3.resource("dynamodb").Table(world.config.table_name("executions"))
     table.update_item(
-        Key={"launchId": LAUNCH, "sk": "status"},
+        Key={"pk": PK, "sk": "status"},
         UpdateExpression="SET n_FAILED = :z",
         ExpressionAttributeValues={":z": 0},
     )

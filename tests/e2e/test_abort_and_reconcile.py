@@ -26,6 +26,7 @@ EVERY = 1.0  # and its schedule (the deployment says 10 minutes)
 # spot environment's 512 vCPUs, 4 in ondemand's 256: config/dev.yaml), 4 wait for them.
 SIZE, VCPUS, QUEUE_VCPUS = 16, 64, 768
 RUNNING_AT_ONCE = 512 // VCPUS + 256 // VCPUS
+SANDBOX_TEAM = ("--source", "sandbox.client")  # the CLI as the sandbox team's client: the sandbox reads as it
 
 SCENARIO = parse_scenario(
     {
@@ -76,6 +77,7 @@ def launch_map(capfd, launch_id: str, size: int, *extra: str) -> dict:
         "--inputs-file",
         str(_inputs(size)),
         "--json",
+        *SANDBOX_TEAM,
         *extra,
     )
     assert code == 0, out + err
@@ -121,7 +123,9 @@ def test_aborting_a_running_map_task_stops_its_children(sandbox, capfd):
     assert launched["phase"] == "launched"
     wait_for(lambda: (s := sandbox.status("e2e-abort-map")) and s["counts"]["RUNNING"] == RUNNING_AT_ONCE)
     t0 = time.monotonic()
-    code, out, err = cli(capfd, "abort", "e2e-abort-map", "--reason", "operator said so", "--wait", "--json")
+    code, out, err = cli(
+        capfd, "abort", "e2e-abort-map", "--reason", "operator said so", "--wait", "--json", *SANDBOX_TEAM
+    )
     assert code == 0, err
     assert time.monotonic() - t0 < LONG / 2  # stopped, not waited for
     doc = json.loads(out)
@@ -143,7 +147,7 @@ def test_aborting_a_running_map_task_stops_its_children(sandbox, capfd):
     changed = [a["detail"] for a in sandbox.answers_for("e2e-abort-map") if a["detail-type"] == "Task Status Changed"]
     assert [c["phase"] for c in changed if c["kind"] == "phase"][-1] == "aborted"
     # A second abort: the launch has ended, the abort is rejected (exit 1), and said so.
-    code, out, err = cli(capfd, "abort", "e2e-abort-map", "--wait", "--json")
+    code, out, err = cli(capfd, "abort", "e2e-abort-map", "--wait", "--json", *SANDBOX_TEAM)
     assert code == 1, err
     assert json.loads(out) == {
         "launchId": "e2e-abort-map",
@@ -163,6 +167,7 @@ def test_aborting_an_unknown_launch_is_answered_not_retried(sandbox, capfd):
     )
     assert {k: v for k, v in rejected.items() if k != "eventId"} == {
         "launchId": "e2e-nobody",
+        "team": "sandbox",
         "reason": "no such launch",
     }
     assert re.fullmatch(r"[0-9a-f]{32}", rejected["eventId"])

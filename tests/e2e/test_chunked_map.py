@@ -7,7 +7,9 @@ import json
 
 import pytest
 
+from batchlane.cli.common import CLI_SOURCE
 from batchlane.cli.main import main
+from batchlane.common.tenancy import PARTS, LaunchData
 from batchlane.deployment.config import load_config
 from batchlane.sandbox.core import Sandbox
 from batchlane.sandbox.executor import peak_running
@@ -77,8 +79,8 @@ def test_a_capped_map_bigger_than_an_array_job_runs_chunked_as_one_launch(sandbo
     # Each chunk's outputs were kept as a part when its array job succeeded, while the launch ran on
     # (the finish merged them; it read the children of the chunk that ended the launch itself).
     s3 = sandbox.session.client("s3")
-    base = doc["outputsUri"].removesuffix(".json")[5:]
-    bucket, prefix = base.split("/", 1)
-    parts = s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}.parts/").get("Contents", [])
+    bucket = doc["outputsUri"][5:].split("/", 1)[0]
+    data = LaunchData(sandbox.config.team_of_source(CLI_SOURCE), "e2e", "development", "e2e-chunked")
+    parts = s3.list_objects_v2(Bucket=bucket, Prefix=data.prefix(PARTS)).get("Contents", [])
     kept = {int(p["Key"].rsplit("/", 1)[1]) for p in parts}
     assert set(range(SIZE // 2 - 2)) <= kept <= set(range(SIZE // 2))  # the last chunks may end together

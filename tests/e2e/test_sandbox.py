@@ -183,7 +183,7 @@ def test_a_child_whose_output_write_fails_leaves_the_rest_of_the_map_running(san
     put_json = sandbox.executor.backplane.put_json
 
     def failing_for_child_1(bucket, key, document):
-        if "/e2e-side-effect/" in key and key.endswith("/1/outputs.json"):
+        if "/l=e2e-side-effect/" in key and key.endswith("/1/outputs.json"):
             raise RuntimeError("the bucket refused the upload")
         put_json(bucket, key, document)
 

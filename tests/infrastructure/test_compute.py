@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from aws_cdk import Aws
 
+from batchlane.common.tenancy import CHILDREN, INPUTS, project_key_pattern
+
 pytestmark = pytest.mark.infra
 
 ECS_TASKS = "ecs-tasks.amazonaws.com"
@@ -190,7 +192,7 @@ def test_job_roles_read_and_write_launch_data_only(synth):
         # Volume mounts and Flyte's data have their own tests (test_workloads_infra, test_tenancy_iam).
         others = ("MountVolume", "ReadWriteFlyteData", "ListFlyteData")
         statements = {s["Sid"]: s for s in _statements_of(synth, role) if not s["Sid"].startswith(others)}
-        assert set(statements) <= {"ReadProjectLaunchData", "WriteProjectOutputs", "ReadAllowedInputsLocations"}
+        assert set(statements) <= {"ReadProjectInputs", "WriteProjectChildOutputs", "ReadAllowedInputsLocations"}
         keys = {
             sid: [
                 r["Fn::Join"][1][1]
@@ -199,9 +201,9 @@ def test_job_roles_read_and_write_launch_data_only(synth):
             ]
             for sid, s in statements.items()
         }
-        assert keys["ReadProjectLaunchData"] == [f"/launches/{p}/*" for p in projects]
-        assert keys["WriteProjectOutputs"] == [f"/launches/{p}/*/outputs/*" for p in projects]
-        assert statements["WriteProjectOutputs"]["Action"] == ["s3:AbortMultipartUpload", "s3:PutObject"]
+        assert keys["ReadProjectInputs"] == [f"/{project_key_pattern(INPUTS, p)}" for p in projects]
+        assert keys["WriteProjectChildOutputs"] == [f"/{project_key_pattern(CHILDREN, p)}" for p in projects]
+        assert statements["WriteProjectChildOutputs"]["Action"] == ["s3:AbortMultipartUpload", "s3:PutObject"]
 
 
 def _as_list(value):

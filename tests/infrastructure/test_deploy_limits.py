@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from batchlane.common.tenancy import LaunchData
 from batchlane.deployment.config import ConfigError
 from tests.support.iam_policy import allowed, listed
 from tests.support.iam_policy import render as render_in
@@ -189,13 +190,17 @@ BUCKET_ARN = "arn:aws:s3:::batchlane-data"
 TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/batchlane-executions"
 # The calls each function makes on the data bucket and the executions table (batchlane.launch.adapters,
 # batchlane.status.adapters): (action, resource) with the resource as the evaluator renders it.
+DATA = LaunchData("team", "p", "d", "id")  # the typed layout (batchlane.common.tenancy)
 CALLS = {
-    "launch": {("s3:PutObject", f"{BUCKET_ARN}/launches/p/d/id/inputs.json")}
+    "launch": {("s3:PutObject", f"{BUCKET_ARN}/{k}") for k in (DATA.inputs_key, DATA.index_key)}
     | {(f"dynamodb:{a}", TABLE_ARN) for a in ("PutItem", "UpdateItem", "DeleteItem", "GetItem")},
     "status": {
-        (a, f"{BUCKET_ARN}/launches/p/d/id/{n}")
-        for a in ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload")
-        for n in ("0/outputs.json", "outputs.json")
+        ("s3:GetObject", f"{BUCKET_ARN}/{k}") for k in (f"{DATA.children_prefix}0/outputs.json", DATA.part_key(0))
+    }
+    | {
+        (a, f"{BUCKET_ARN}/{k}")
+        for a in ("s3:PutObject", "s3:AbortMultipartUpload")
+        for k in (DATA.assembled_key, DATA.part_key(0))
     }
     | {("s3:ListBucket", BUCKET_ARN), ("dynamodb:Query", f"{TABLE_ARN}/index/byJobId")}
     | {(f"dynamodb:{a}", TABLE_ARN) for a in ("Query", "GetItem", "BatchGetItem", "PutItem", "UpdateItem")},

@@ -141,7 +141,7 @@ def test_launcher_routing_and_settings_reads_are_scoped(dev):
     assert len(routing) == 1
     writes = [a for s in statements for a in _actions(s) if a.startswith("s3:Put")]
     assert writes and all(
-        "launches/*" in json.dumps(s["Resource"])
+        "launches/inputs/*" in json.dumps(s["Resource"])
         for s in statements
         if any(a.startswith("s3:Put") for a in _actions(s))
     )

@@ -1,13 +1,18 @@
-"""Tenancy in the synthesized template (docs/security.md): per-team producer policies with
-``events:source`` conditions, and job roles scoped to their projects' launch data."""
+"""Tenancy in the synthesized template (docs/security.md), evaluated against the tenancy model: for
+every team's policy, job role and function, which keys and items it may read and write, for
+ordinary and adversarial ids (``outputs``, ``dev``, ``inputs.jsonl``, ...): a grant that crosses
+teams or projects fails here."""
 
 from __future__ import annotations
 
+import itertools
 import re
-
-import pytest
+from fnmatch import fnmatchcase
+from functools import cache
 
 from batchlane.common.event_types import ABORT_REQUESTED, LAUNCH_REQUESTED
+from batchlane.common.executions import launch_key
+from batchlane.common.tenancy import CHILDREN, INPUTS, OUTPUTS, PARTS, LaunchData
 
 BUCKET = "arn:aws:s3:::BUCKET"
 
@@ -26,10 +31,14 @@ def _flat(synth, value) -> str:
     return "<" + str(value) + ">"
 
 
+@cache
+def _iam_regex(pattern: str) -> re.Pattern:
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern))
+
+
 def _iam_matches(pattern: str, resource: str) -> bool:
     """IAM's resource matching: ``*`` any run of characters (slashes too), ``?`` one character."""
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, resource) is not None
+    return _iam_regex(pattern).fullmatch(resource) is not None
 
 
 def role_allows(synth, role, action: str, resource: str, flatten) -> bool:
@@ -54,20 +63,125 @@ def _allowed(synth, role, action: str, key: str, bucket: str = BUCKET + "/") -> 
     return role_allows(synth, role, action, f"{bucket}{key}", lambda r: _flat(synth, r))
 
 
-@pytest.mark.parametrize(
-    ("role", "own", "other"), [("genomics", "genomics", "flytesnacks"), ("flytesnacks", "flytesnacks", "genomics")]
-)
-def test_a_project_job_role_cannot_write_under_another_projects_prefix(dev, role, own, other):
+# Ids, projects and domains that imitate a fixed segment, a file, a typed segment or another tenant.
+HOSTILE_IDS = ("L1", "outputs", "children", "inputs.jsonl", "outputs.json", "dev", "genomics", "t=genomics", "p=x")
+DOMAINS = ("development", "dev", "prod")
+KINDS = (INPUTS, CHILDREN, OUTPUTS, PARTS)
+
+
+def _keys(teams, projects):
+    """Every object key of every kind, for these teams and projects, the adversarial ids and domains."""
+    for team, project, domain, launch_id in itertools.product(teams, projects, DOMAINS, HOSTILE_IDS):
+        data = LaunchData(team, project, domain, launch_id)
+        for kind in KINDS:
+            suffix = {INPUTS: "inputs.jsonl", CHILDREN: "0/outputs.json", OUTPUTS: "outputs.json", PARTS: "000000"}
+            yield team, project, kind, f"{data.prefix(kind)}{suffix[kind]}"
+
+
+def test_job_roles_read_only_their_projects_inputs_and_write_only_their_children_outputs(dev):
+    """Every job role, against the tenancy model, for every team, project, kind and hostile id."""
     synth = dev
-    job_role = synth.stack.compute.job_roles[role]
-    output = "development/L1/outputs/0/outputs.json"
-    assert _allowed(synth, job_role, "s3:PutObject", f"launches/{own}/{output}")
-    assert _allowed(synth, job_role, "s3:GetObject", f"launches/{own}/development/L1/inputs.jsonl")
-    assert not _allowed(synth, job_role, "s3:PutObject", f"launches/{other}/{output}")
-    assert not _allowed(synth, job_role, "s3:GetObject", f"launches/{other}/development/L1/inputs.jsonl")
-    # Not even in its own project may a job forge inputs or the assembled outputs.
-    assert not _allowed(synth, job_role, "s3:PutObject", f"launches/{own}/development/L1/inputs.jsonl")
-    assert not _allowed(synth, job_role, "s3:PutObject", f"launches/{own}/development/L1/outputs.json")
+    roles = {r.name: r.projects for r in synth.config.job_roles}
+    teams = [t.name for t in synth.config.teams]
+    projects = sorted({p for ps in roles.values() for p in ps if "*" not in p} | {"other", "dev", "outputs"})
+    crossing = []
+    for name, patterns in roles.items():
+        statements = _flattened(synth, _role_statements(synth, synth.stack.compute.job_roles[name]))
+        for _team, project, kind, key in _keys(teams, projects):
+            ours = any(fnmatchcase(project, p) for p in patterns)
+            for action, expected in (
+                ("s3:GetObject", ours and kind == INPUTS),
+                ("s3:PutObject", ours and kind == CHILDREN),
+            ):
+                if _statements_allow(statements, action, f"{BUCKET}/{key}") != expected:
+                    crossing.append((name, action, key, expected))
+    assert crossing == []
+
+
+def _role_statements(synth, role) -> list[dict]:
+    ref = {"Ref": synth.logical_id(role)}
+    return [
+        statement
+        for policy in synth.resources("AWS::IAM::Policy").values()
+        if ref in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _managed(synth, name: str) -> list[dict]:
+    [statements] = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in synth.resources("AWS::IAM::ManagedPolicy").values()
+        if p["Properties"]["ManagedPolicyName"] == name
+    ]
+    return statements
+
+
+def _flattened(synth, statements) -> list[tuple[list[str], list[str], list[str] | None]]:
+    """Each statement's actions, resources as text and LeadingKeys patterns (None: no condition)."""
+    out = []
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        like = statement.get("Condition", {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys")
+        leading = None if like is None else (like if isinstance(like, list) else [like])
+        out.append((actions, [_flat(synth, r) for r in resources], leading))
+    return out
+
+
+def _statements_allow(statements, action: str, resource: str, leading_key: str | None = None) -> bool:
+    """Whether these (flattened) Allow statements allow ``action`` on ``resource`` (with the
+    partition key ``leading_key``, for a statement conditioned on dynamodb:LeadingKeys)."""
+    for actions, resources, leading in statements:
+        if not any(_iam_matches(a, action) for a in actions):
+            continue
+        if not any(_iam_matches(r, resource) for r in resources):
+            continue
+        if leading is not None and (leading_key is None or not any(_iam_matches(p, leading_key) for p in leading)):
+            continue
+        return True
+    return False
+
+
+def test_a_teams_policy_reaches_only_its_own_launches_data_and_items(dev):
+    """Every team's policy, for every team's keys and items, the adversarial ids included."""
+    synth = dev
+    teams = [t.name for t in synth.config.teams]
+    table = _flat(synth, synth.resolve(synth.stack.state.executions_table.table_arn))
+    crossing = []
+    for team in teams:
+        statements = _flattened(synth, _managed(synth, synth.config.producer_policy_name(team)))
+        for owner, _, kind, key in _keys(teams, ["genomics", "flytesnacks", "dev"]):
+            ours = owner == team
+            for action, expected in (
+                ("s3:PutObject", ours and kind == INPUTS),
+                ("s3:GetObject", ours and kind in (INPUTS, OUTPUTS, CHILDREN)),
+            ):
+                if _statements_allow(statements, action, f"{BUCKET}/{key}") != expected:
+                    crossing.append((team, action, key, expected))
+        for owner, launch_id in itertools.product(teams, HOSTILE_IDS):
+            pk = launch_key(owner, launch_id)
+            for action in ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"):
+                if _statements_allow(statements, action, table, leading_key=pk) != (owner == team):
+                    crossing.append((team, action, pk, owner == team))
+            if _statements_allow(statements, "dynamodb:PutItem", table, leading_key=pk):
+                crossing.append((team, "dynamodb:PutItem", pk, False))
+    assert crossing == []
+
+
+def test_only_the_aggregator_writes_assembled_outputs_and_parts_and_only_the_launcher_inputs(dev):
+    synth = dev
+    key = LaunchData("genomics", "genomics", "development", "outputs")
+    aggregator, launcher = synth.stack.status.function.role, synth.stack.launch.function.role
+    assert _allowed(synth, aggregator, "s3:PutObject", key.assembled_key)
+    assert _allowed(synth, aggregator, "s3:PutObject", key.part_key(0))
+    assert not _allowed(synth, aggregator, "s3:PutObject", key.inputs_key)
+    assert not _allowed(synth, aggregator, "s3:PutObject", f"{key.children_prefix}0/outputs.json")
+    assert _allowed(synth, launcher, "s3:PutObject", key.inputs_key)
+    assert not _allowed(synth, launcher, "s3:PutObject", key.assembled_key)
+    for role in synth.stack.compute.job_roles.values():
+        assert not _allowed(synth, role, "s3:PutObject", key.assembled_key)
+        assert not _allowed(synth, role, "s3:PutObject", key.part_key(0))
 
 
 def test_a_role_reads_the_inputs_locations_allowed_for_its_projects_only(dev):
@@ -107,29 +221,7 @@ def test_each_team_has_a_producer_policy_conditioned_on_its_own_sources(synth):
         sources = put["Condition"]["StringEquals"]["events:source"]
         assert sorted(sources if isinstance(sources, list) else [sources]) == sorted(team.sources)
         assert put["Condition"]["StringEquals"]["events:detail-type"] == [LAUNCH_REQUESTED, ABORT_REQUESTED]
-        keys = [
-            _flat(synth, r)
-            for r in (
-                statements["OwnProjectsLaunchData"]["Resource"]
-                if isinstance(statements["OwnProjectsLaunchData"]["Resource"], list)
-                else [statements["OwnProjectsLaunchData"]["Resource"]]
-            )
-        ]
-        assert keys == [f"{BUCKET}/launches/{s.project}/{s.domain}/*" for s in team.launch]
-
-
-def test_genomics_producers_cannot_put_inputs_into_another_projects_data(dev):
-    synth = dev
-    [statement] = [
-        s
-        for p in synth.resources("AWS::IAM::ManagedPolicy").values()
-        if p["Properties"]["ManagedPolicyName"] == synth.config.producer_policy_name("genomics")
-        for s in p["Properties"]["PolicyDocument"]["Statement"]
-        if s["Sid"] == "OwnProjectsLaunchData"
-    ]
-    [resource] = [_flat(synth, statement["Resource"])]
-    assert _iam_matches(resource, f"{BUCKET}/launches/genomics/development/L/inputs/in.jsonl")
-    assert not _iam_matches(resource, f"{BUCKET}/launches/flytesnacks/development/L/inputs/in.jsonl")
+        assert {"OwnInputs", "OwnOutputs", "OwnLaunchItems"} <= set(statements)
 
 
 def test_the_aggregator_reads_the_producers_setting(synth):

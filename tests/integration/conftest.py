@@ -12,6 +12,8 @@ import pytest
 from moto import mock_aws
 
 from batchlane.common import aws
+from batchlane.common.executions import PARTITION_KEY, key, launch_key
+from batchlane.common.tenancy import LaunchData, s3_uri
 from batchlane.deployment.config import load_config
 from batchlane.sandbox.provision import Provisioned, provision
 from batchlane.sandbox.submit_rules import submit_rules
@@ -90,18 +92,24 @@ class World:
                 out.append(json.loads(m["Body"]))
                 sqs.delete_message(QueueUrl=self.answers_queue, ReceiptHandle=m["ReceiptHandle"])
 
-    def launch_record(self, launch_id: str) -> dict | None:
-        table = boto3.resource("dynamodb").Table(self.config.table_name("executions"))
-        return table.get_item(Key={"launchId": launch_id, "sk": "launch"}).get("Item")
+    def key(self, launch_id: str, source: str = "my.orchestrator") -> str:
+        """The launch key of ``launch_id`` put by ``source`` (the events here are my.orchestrator's)."""
+        return launch_key(self.config.team_of_source(source), launch_id)
 
-    def execution_items(self, launch_id: str) -> dict[str, dict]:
+    def launch_record(self, launch_id: str, source: str = "my.orchestrator") -> dict | None:
+        table = boto3.resource("dynamodb").Table(self.config.table_name("executions"))
+        return table.get_item(Key=key(self.key(launch_id, source), "launch")).get("Item")
+
+    def execution_items(self, launch_id: str, source: str = "my.orchestrator") -> dict[str, dict]:
         """Every item of a launch's partition (launch record, status items), by sort key."""
         from boto3.dynamodb.conditions import Key
 
         from batchlane.common.values import from_dynamo
 
         table = boto3.resource("dynamodb").Table(self.config.table_name("executions"))
-        found = table.query(KeyConditionExpression=Key("launchId").eq(launch_id), ConsistentRead=True)["Items"]
+        found = table.query(
+            KeyConditionExpression=Key(PARTITION_KEY).eq(self.key(launch_id, source)), ConsistentRead=True
+        )["Items"]
         return {i["sk"]: from_dynamo(i) for i in found}
 
     def jobs(self) -> list[dict]:
@@ -111,6 +119,12 @@ class World:
             for status in ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED"):
                 found += batch.list_jobs(jobQueue=queue, jobStatus=status)["jobSummaryList"]
         return [j for j in found if ":" not in j["jobId"]]  # parents and plain jobs, not children
+
+
+def assembled_of(record: dict) -> str:
+    """Where the aggregator writes a launch record's assembled outputs (only it writes there)."""
+    data = LaunchData(record["team"], record["project"], record["domain"], record["launchId"])
+    return s3_uri(record["outputsUri"].removeprefix("s3://").split("/", 1)[0], data.assembled_key)
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from conftest import assembled_of
 
 from batchlane.client.links import child_log_links
 from batchlane.common import aws, values
@@ -146,7 +147,7 @@ def test_single_job_lifecycle_with_log_links_and_unwrapped_outputs(world, launch
     assert s["phase"] == "succeeded" and s["n_SUCCEEDED"] == 1
     [change] = status_changes(world)
     assert change["phase"] == "succeeded" and change["previousPhase"] == "running"
-    assert change["outputsUri"] == record["outputsUri"].rstrip("/") + ".json"
+    assert change["outputsUri"] == assembled_of(record)
     assert s3_json(change["outputsUri"]) == {"y": 2}  # a single task's outputs are unwrapped
     [child] = children(world, "s-1").values()
     assert [link.name for link in child_log_links(child, "us-east-1")] == ["AWS Batch #0-0 (PhaseSuccess)"]
@@ -295,12 +296,14 @@ def test_tagged_job_without_its_record_yet_is_retried(world, launched, deliver):
     """Our tag but no completed launch record yet (the launcher has not recorded the job id):
     the message fails and SQS retries it (bounded by maxReceiveCount), then it is folded."""
     job = "0000bbbb-0000-4000-8000-000000000000"
-    early = launch_events(job, [ChildPlan()], tags={"batchlane:launchId": "s-7"})[0]
+    early = launch_events(job, [ChildPlan()], tags={"batchlane:launchId": "s-7", "batchlane:team": "platform"})[0]
     bodies = sqs_event(json.dumps(early))
     response = aggregator.handler(bodies, LambdaContext())
     assert response == {"batchItemFailures": [{"itemIdentifier": bodies["Records"][0]["messageId"]}]}
     record = launched("s-7")  # the launcher completes; the job id differs in moto, so re-tag its events
-    events = launch_events(record["jobId"], [ChildPlan()], tags={"batchlane:launchId": "s-7"})
+    events = launch_events(
+        record["jobId"], [ChildPlan()], tags={"batchlane:launchId": "s-7", "batchlane:team": "platform"}
+    )
     assert deliver(events[0]) == {"batchItemFailures": []}
     assert summary(world, "s-7")["phase"] == "queued"
     # A job that carries our tag but is not the launch's job (e.g. an orphan) is foreign, not retried.
@@ -360,7 +363,7 @@ def test_outputs_of_a_map_task_are_lists_with_none_for_failed_children(world, la
     s = summary(world, "a-3")
     assert s["phase"] == "succeeded" and s["error"].startswith("[1]: ")
     assert s3_json(s["outputsUri"]) == {"y": [0, None, 20], "z": ["v0", None, "v2"]}
-    assert s["outputsUri"] == record["outputsUri"].rstrip("/") + ".json"
+    assert s["outputsUri"] == assembled_of(record)
 
 
 def test_map_task_of_one_input_keeps_lists(world, launched, deliver):
@@ -435,9 +438,9 @@ def test_abort_terminates_the_job_and_the_launch_ends_aborted(world, launched, d
     assert agg.handler(bodies, LambdaContext()) == {"batchItemFailures": []}
     rejected = sorted(answers_of(world, "Task Abort Rejected"), key=lambda d: str(d["launchId"]))
     assert rejected == [
-        {"launchId": None, "reason": "the event names no launchId"},
-        {"launchId": "ab-1", "reason": "the launch has already aborted", "phase": "aborted"},
-        {"launchId": "no-such-launch", "reason": "no such launch"},
+        {"launchId": None, "team": None, "reason": "the event names no launchId"},
+        {"launchId": "ab-1", "team": "platform", "reason": "the launch has already aborted", "phase": "aborted"},
+        {"launchId": "no-such-launch", "team": "platform", "reason": "no such launch"},
     ]
     assert len(terminated) == 1
 
@@ -460,14 +463,14 @@ def test_abort_before_any_batch_event_and_of_a_finished_launch(world, launched, 
     world.answers()
     assert agg.handler(sqs_event(abort_body("ab-3")), LambdaContext()) == {"batchItemFailures": []}
     assert answers_of(world, "Task Abort Rejected") == [
-        {"launchId": "ab-3", "reason": "the launch has already succeeded", "phase": "succeeded"}
+        {"launchId": "ab-3", "team": "platform", "reason": "the launch has already succeeded", "phase": "succeeded"}
     ]
     assert summary(world, "ab-3")["phase"] == "succeeded" and len(terminated) == 1
 
 
 def test_abort_of_a_launch_still_being_submitted_is_retried(world, agg, terminated):
     table = boto3.resource("dynamodb").Table(world.config.table_name("executions"))
-    table.put_item(Item={"launchId": "ab-4", "sk": "launch", "state": "SUBMITTING", "size": 1})
+    table.put_item(Item={"pk": world.key("ab-4"), "sk": "launch", "state": "SUBMITTING", "size": 1})
     bodies = sqs_event(abort_body("ab-4"))
     assert agg.handler(bodies, LambdaContext()) == {
         "batchItemFailures": [{"itemIdentifier": bodies["Records"][0]["messageId"]}]
@@ -552,7 +555,10 @@ def test_concurrent_invocations_announce_each_phase_once_and_assemble_outputs_on
     for i in range(size):
         s3_put_json(f"{record['outputsUri']}{i}/outputs.json", {"y": i})
     events = launch_events(
-        record["jobId"], [ChildPlan(pending=True)] * size, rng=random.Random(3), tags={"batchlane:launchId": "c-1"}
+        record["jobId"],
+        [ChildPlan(pending=True)] * size,
+        rng=random.Random(3),
+        tags={"batchlane:launchId": "c-1", "batchlane:team": "platform"},
     )
     writes_of_outputs = []
     outputs = S3Outputs()
@@ -589,7 +595,7 @@ def test_concurrent_invocations_announce_each_phase_once_and_assemble_outputs_on
     assert all(f == {} for f in failures)
     phase_changes = [c["phase"] for c in status_changes(world) if c["kind"] == "phase"]
     assert phase_changes.count("succeeded") == 1 and len(phase_changes) == len(set(phase_changes))
-    assert writes_of_outputs == [record["outputsUri"].rstrip("/") + ".json"]
+    assert writes_of_outputs == [assembled_of(record)]
     assert s3_json(writes_of_outputs[0]) == {"y": list(range(size))}
     assert summary(world, "c-1")["phase"] == "succeeded"
 

@@ -16,13 +16,15 @@ import random
 import boto3
 
 from batchlane.common.chunks import Chunks
-from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, SUBMITTED, ChunkRecord, LaunchRecord
+from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, SUBMITTED, TEAM_TAG, ChunkRecord, LaunchRecord
+from batchlane.common.tenancy import LaunchData
 from batchlane.common.values import to_dynamo
 from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 from tests.integration.conftest import LambdaContext, sqs_event
 from tests.integration.test_aggregator import abort_body, agg, answers_of, deliver, summary, terminated  # noqa: F401 - fixtures
 
 SIZE, CHUNK, WINDOW = 7, 3, 2
+TEAM = "platform"  # the team of the events' source here (my.orchestrator)
 
 
 def job_of(launch_id, chunk):
@@ -32,8 +34,12 @@ def job_of(launch_id, chunk):
 def record_chunked_launch(world, launch_id, *chunks_submitted, min_success_ratio=1.0):
     layout = Chunks(size=SIZE, chunk_size=CHUNK, window=WINDOW)
     bucket = os.environ["DATA_BUCKET"]
+    data = LaunchData(TEAM, "p", "d", launch_id)
     launch = LaunchRecord(
         launch_id=launch_id,
+        team=TEAM,
+        project="p",
+        domain="d",
         state=SUBMITTED,
         job_name=f"t-{launch_id}",
         queue="batchlane-default",
@@ -43,7 +49,7 @@ def record_chunked_launch(world, launch_id, *chunks_submitted, min_success_ratio
         min_success_ratio=min_success_ratio,
         job_id=job_of(launch_id, 0),
         region="us-east-1",
-        outputs_uri=f"s3://{bucket}/launches/{launch_id}/outputs/",
+        outputs_uri=f"s3://{bucket}/{data.children_prefix}",
         chunk_size=CHUNK,
         chunk_count=layout.count,
         chunk_window=WINDOW,
@@ -60,6 +66,7 @@ def record_chunk(world, launch, chunk):
     layout = launch.chunks
     record = ChunkRecord(
         launch_id=launch.launch_id,
+        team=launch.team,
         chunk=chunk,
         offset=layout.offset(chunk),
         size=layout.chunk_len(chunk),
@@ -78,7 +85,7 @@ def chunk_events(launch, chunk, plans=None, seed=0):
         job_of(launch.launch_id, chunk),
         plans,
         rng=random.Random(seed),
-        tags={LAUNCH_TAG: launch.launch_id, CHUNK_TAG: str(chunk)},
+        tags={LAUNCH_TAG: launch.launch_id, TEAM_TAG: TEAM, CHUNK_TAG: str(chunk)},
     )
 
 
@@ -95,7 +102,8 @@ def test_a_chunked_map_task_runs_to_succeeded_with_its_next_chunk_due_once_and_o
     assert deliver(*chunk_events(launch, 0), *chunk_events(launch, 1)) == {"batchItemFailures": []}
     s = summary(world, "ch-1")
     assert s["phase"] == "running" and s["n_SUCCEEDED"] == 6
-    assert answers_of(world, "Task Chunk Due") == [{"launchId": "ch-1", "chunk": 2, "jobId": launch.job_id}]
+    due = [{"launchId": "ch-1", "team": TEAM, "chunk": 2, "jobId": launch.job_id}]
+    assert answers_of(world, "Task Chunk Due") == due
     assert not [k for k in summary(world, "ch-1") if k.startswith("due_")]
 
     record_chunk(world, launch, 2)
@@ -108,7 +116,9 @@ def test_a_chunked_map_task_runs_to_succeeded_with_its_next_chunk_due_once_and_o
         "parent#000001",
     ]
     assert items["child#000006"]["status"] == "SUCCEEDED"
-    body = boto3.client("s3").get_object(Bucket=os.environ["DATA_BUCKET"], Key="launches/ch-1/outputs.json")["Body"]
+    body = boto3.client("s3").get_object(
+        Bucket=os.environ["DATA_BUCKET"], Key=LaunchData(TEAM, "p", "d", "ch-1").assembled_key
+    )["Body"]
     assert json.loads(body.read()) == {"y": [i * i for i in range(SIZE)]}
     # Redelivered, the events change nothing and announce nothing.
     assert deliver(*chunk_events(launch, 0, seed=3)) == {"batchItemFailures": []}

@@ -10,7 +10,8 @@ import boto3
 import pytest
 from fault_injection import FAULT_KINDS, Crash, Fault, Injector, deliver_until_acknowledged
 
-from batchlane.common.executions import LaunchRecord, chunk_state_sk, key
+from batchlane.common.executions import LaunchRecord, chunk_state_sk, key, launch_key
+from batchlane.common.tenancy import INPUTS, LaunchData
 from batchlane.common.values import to_dynamo
 from batchlane.launch import handler
 from batchlane.launch.planner import job_name
@@ -19,7 +20,7 @@ from clock import Clock
 from tests.integration.conftest import LambdaContext, sqs_event
 
 VISIBILITY_SECONDS = 360
-BASE = job_name("my.task", "m-1")
+BASE = job_name("my.task", launch_key("platform", "m-1"))
 
 
 def detail(size=25, launch_id="m-1", **overrides):
@@ -53,7 +54,7 @@ def event_body(detail_: dict, detail_type="Task Launch Requested", source="my.or
 
 
 def chunk_due(chunk: int, launch_id="m-1", source="batchlane.status", **fields) -> str:
-    return event_body({"launchId": launch_id, "chunk": chunk, **fields}, "Task Chunk Due", source)
+    return event_body({"launchId": launch_id, "team": "platform", "chunk": chunk, **fields}, "Task Chunk Due", source)
 
 
 def end_chunk(world, chunk: int, launch_id="m-1", status="SUCCEEDED") -> None:
@@ -67,7 +68,7 @@ def end_chunk(world, chunk: int, launch_id="m-1", status="SUCCEEDED") -> None:
         else ChildState(index=record.chunks.offset(chunk), status=status, n=1)
     )
     boto3.resource("dynamodb").Table(world.config.table_name("executions")).put_item(
-        Item=to_dynamo({**key(launch_id, sk), **state.to_item()})
+        Item=to_dynamo({**key(world.key(launch_id), sk), **state.to_item()})
     )
 
 
@@ -135,7 +136,7 @@ def test_a_map_beyond_max_array_size_runs_as_chunk_jobs_of_the_right_sizes_env_a
         assert (
             env["BATCHLANE_ARRAY_SIZE"] == "25" and env["BATCH_JOB_ARRAY_INDEX_VAR_NAME"] == "AWS_BATCH_JOB_ARRAY_INDEX"
         )
-        assert env["BATCHLANE_INPUTS_INDEX_URI"].endswith("/m-1/inputs.idx")
+        assert env["BATCHLANE_INPUTS_INDEX_URI"].endswith("/l=m-1/inputs.idx")
         assert job["tags"]["batchlane:chunk"] == str(c) and job["tags"]["batchlane:launchId"] == "m-1"
     assert sizes == {0: 10, 1: 10, 2: 5} and offsets == {0: "0", 1: "10", 2: "20"}
     items = world.execution_items("m-1")
@@ -156,7 +157,7 @@ def test_the_inputs_are_written_once_with_an_index_to_every_line(harness):
     invoke(event_body(detail()))
     s3 = boto3.client("s3")
     bucket = world.deployment.bucket
-    prefix = "launches/flytesnacks/development/m-1/"
+    prefix = LaunchData("platform", "flytesnacks", "development", "m-1").prefix(INPUTS)
     lines = s3.get_object(Bucket=bucket, Key=prefix + "inputs.jsonl")["Body"].read()
     index = s3.get_object(Bucket=bucket, Key=prefix + "inputs.idx")["Body"].read()
     offsets = [struct.unpack_from(">Q", index, 8 * i)[0] for i in range(26)]
@@ -190,7 +191,7 @@ def test_a_chunk_due_of_a_finished_launch_submits_nothing(harness):
     world, _, _, invoke = harness
     invoke(event_body(detail(maxConcurrency=4)))
     table = boto3.resource("dynamodb").Table(world.config.table_name("executions"))
-    table.put_item(Item={"launchId": "m-1", "sk": "status", "phase": "failed"})
+    table.put_item(Item={"pk": world.key("m-1"), "sk": "status", "phase": "failed"})
     assert invoke(chunk_due(2))["batchItemFailures"] == []
     assert sorted(chunk_jobs(world)) == [0, 1]
 

@@ -23,6 +23,8 @@ from fault_injection import (
     deliver_until_acknowledged,
 )
 
+from batchlane.common.executions import launch_key
+from batchlane.common.tenancy import LaunchData
 from batchlane.launch import handler
 from batchlane.launch.planner import job_name
 from clock import Clock
@@ -79,7 +81,7 @@ def jobs_named(world, name: str) -> list[dict]:
 
 
 def assert_exactly_once(world, launch_id: str, deliveries: list) -> None:
-    jobs = jobs_named(world, job_name("my.task", launch_id))
+    jobs = jobs_named(world, job_name("my.task", launch_key("platform", launch_id)))
     assert len(jobs) == 1, f"{len(jobs)} Batch jobs for {launch_id}"
     record = world.launch_record(launch_id)
     assert record["state"] == "SUBMITTED" and record["jobId"] == jobs[0]["jobId"]
@@ -152,7 +154,9 @@ def test_concurrent_duplicate_deliveries_give_one_job(harness, fault, atomic_mot
 def inputs_text(launch_id: str) -> str:
     return (
         boto3.client("s3")
-        .get_object(Bucket=_bucket(), Key=f"launches/flytesnacks/development/{launch_id}/inputs.jsonl")["Body"]
+        .get_object(Bucket=_bucket(), Key=LaunchData("platform", "flytesnacks", "development", launch_id).inputs_key)[
+            "Body"
+        ]
         .read()
         .decode()
     )
@@ -174,8 +178,11 @@ def test_a_different_request_under_a_launched_id_is_rejected_and_changes_nothing
     rejected = [a for a in answers if a["detail-type"] == "Task Launch Rejected"]
     assert len(rejected) == 1 and rejected[0]["detail"]["problems"][0]["field"] == "launchId"
     assert "different request" in rejected[0]["detail"]["problems"][0]["message"]
-    assert inputs_text("f-1") == before and len(jobs_named(world, job_name("other.task", "f-1"))) == 0
-    assert len(jobs_named(world, job_name("my.task", "f-1"))) == 1
+    assert (
+        inputs_text("f-1") == before
+        and len(jobs_named(world, job_name("other.task", launch_key("platform", "f-1")))) == 0
+    )
+    assert len(jobs_named(world, job_name("my.task", launch_key("platform", "f-1")))) == 1
 
 
 def test_crash_after_submit_then_a_different_request_records_the_first_job_and_rejects_the_second(harness):
@@ -190,7 +197,7 @@ def test_crash_after_submit_then_a_different_request_records_the_first_job_and_r
     [rejected] = [a for a in world.answers() if a["detail-type"] == "Task Launch Rejected"]
     assert rejected["detail"]["problems"][0]["field"] == "launchId"
     assert inputs_text("f-1") == before
-    jobs = jobs_named(world, job_name("my.task", "f-1"))
+    jobs = jobs_named(world, job_name("my.task", launch_key("platform", "f-1")))
     assert len(jobs) == 1 and world.launch_record("f-1")["jobId"] == jobs[0]["jobId"]  # not left unrecorded
 
 
@@ -201,7 +208,7 @@ def test_a_rejected_launch_fixed_and_sent_again_is_launched(harness):
     deliver_until_acknowledged(invoke, body_of(detail(retries=2)), advance=clock.advance)
     kinds = [a["detail-type"] for a in world.answers()]
     assert kinds == ["Task Launch Rejected", "Task Launch Rejected", "Task Launched"]
-    assert len(jobs_named(world, job_name("my.task", "f-1"))) == 1
+    assert len(jobs_named(world, job_name("my.task", launch_key("platform", "f-1")))) == 1
 
 
 def test_a_launch_rejected_for_a_disabled_queue_is_launched_when_sent_again_after_it_is_enabled(harness):

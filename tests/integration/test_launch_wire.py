@@ -8,6 +8,7 @@ from fault_injection import body_of, deliver_until_acknowledged
 from test_launch_faults import VISIBILITY_SECONDS, assert_exactly_once, detail, jobs_named
 from wire_faults import AFTER_KINDS, WireFault, WireInjector
 
+from batchlane.common.executions import launch_key
 from batchlane.launch import handler
 from batchlane.launch.planner import job_name
 from clock import Clock
@@ -61,7 +62,7 @@ def test_a_throttled_submit_is_tried_again_in_the_same_delivery(wire):
     injector.plan(WireFault("batch", "SubmitJob", "throttle", times=2))
     d = deliver_until_acknowledged(invoke, body_of(detail()), advance=clock.advance)
     assert d.attempts == 1 and injector.attempts[("launch", "batch", "SubmitJob")] == 3
-    assert len(jobs_named(world, job_name("my.task", "f-1"))) == 1
+    assert len(jobs_named(world, job_name("my.task", launch_key("platform", "f-1")))) == 1
 
 
 @pytest.mark.parametrize("kind", AFTER_KINDS[:3])

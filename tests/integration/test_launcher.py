@@ -11,6 +11,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from batchlane.common.tenancy import INPUTS, LaunchData
 from batchlane.launch import handler
 from tests.integration.conftest import LambdaContext, eventbridge_event, sqs_event
 
@@ -88,8 +89,8 @@ def test_map_task_becomes_one_array_job_and_its_inputs_with_their_index(world, l
     objects = boto3.client("s3").list_objects_v2(Bucket=world.deployment.bucket)["Contents"]
     # The JSON Lines and their index (docs/chunked-maps.md#inputs-and-their-index): written once, nothing else.
     assert [o["Key"] for o in objects] == [
-        "launches/flytesnacks/development/l-1/inputs.idx",
-        "launches/flytesnacks/development/l-1/inputs.jsonl",
+        LaunchData("platform", "flytesnacks", "development", "l-1").index_key,
+        LaunchData("platform", "flytesnacks", "development", "l-1").inputs_key,
     ]
     record = world.launch_record("l-1")
     assert record["size"] == 5 and record["isArray"] is True and float(record["minSuccessRatio"]) == 0.8
@@ -102,7 +103,8 @@ def test_map_task_of_one_input_is_a_plain_job(world, launch, submitted):
 
 
 def test_inputs_already_in_s3_are_not_copied(world, launch):
-    uri = f"s3://{world.deployment.bucket}/launches/flytesnacks/development/l-1/inputs/run-7.jsonl"  # its own prefix
+    own = LaunchData("platform", "flytesnacks", "development", "l-1").prefix(INPUTS)
+    uri = f"s3://{world.deployment.bucket}/{own}run-7.jsonl"  # its own inputs prefix
     launch(task(inputsLocation={"uri": uri, "size": 40}))
     launched = only(world.answers(), "Task Launched")
     assert launched["arraySize"] == 40 and launched["inputsUri"] == uri

@@ -9,6 +9,7 @@ import boto3
 import pytest
 
 from batchlane.common import aws
+from batchlane.common.executions import launch_key, split_launch_key
 from batchlane.sandbox.simulate import ChildPlan, launch_events
 from batchlane.status import handler as aggregator
 from batchlane.status.reconcile import Reconciler
@@ -54,7 +55,7 @@ def reconciler(agg, *, budget=50, later=SILENT + 60, repair_runs=6):
 
 def open_entries(world):
     table = boto3.resource("dynamodb").Table(world.config.table_name("executions"))
-    return sorted((i["launchId"], i["sk"]) for i in table.scan()["Items"] if "openShard" in i)
+    return sorted((split_launch_key(i["pk"])[1], i["sk"]) for i in table.scan()["Items"] if "openShard" in i)
 
 
 def test_a_launch_whose_events_were_all_missed_is_repaired(world, launched, agg, described):
@@ -134,7 +135,7 @@ def test_a_chunked_map_task_is_repaired_chunk_by_chunk_within_the_budget(world, 
 
     source = launched("r-src", inputs=[{"i": i} for i in range(2)])  # for a queue and a job definition
     table = boto3.resource("dynamodb").Table(world.config.table_name("executions"))
-    table.delete_item(Key={"launchId": "r-src", "sk": "launch"})
+    table.delete_item(Key={"pk": world.key("r-src"), "sk": "launch"})
     layout = Chunks(size=250, chunk_size=120, window=2)  # chunks of 120, 120 and 10
     batch = boto3.client("batch")
     jobs = [
@@ -143,12 +144,13 @@ def test_a_chunked_map_task_is_repaired_chunk_by_chunk_within_the_budget(world, 
             jobQueue=source["queueArn"],
             jobDefinition=source["jobDefinition"],
             arrayProperties={"size": layout.chunk_len(c)},
-            tags={LAUNCH_TAG: "r-5", CHUNK_TAG: str(c)},
+            tags={LAUNCH_TAG: "r-5", "batchlane:team": "platform", CHUNK_TAG: str(c)},
         )["jobId"]
         for c in layout.initial
     ]
     launch = LaunchRecord(
         launch_id="r-5",
+        team="platform",  # the team of my.orchestrator, whose launches world.execution_items reads
         state=SUBMITTED,
         job_name="r-5",
         queue="batchlane-default",
@@ -160,7 +162,7 @@ def test_a_chunked_map_task_is_repaired_chunk_by_chunk_within_the_budget(world, 
         chunk_size=120,
         chunk_count=3,
         chunk_window=2,
-        open_shard=open_shard("r-5"),
+        open_shard=open_shard(launch_key("platform", "r-5")),
         last_seen_at=int(time.time() * 1000),
     )
     table.put_item(Item=to_dynamo(launch.to_item()))
@@ -169,6 +171,7 @@ def test_a_chunked_map_task_is_repaired_chunk_by_chunk_within_the_budget(world, 
             Item=to_dynamo(
                 ChunkRecord(
                     launch_id="r-5",
+                    team="platform",
                     chunk=c,
                     offset=layout.offset(c),
                     size=layout.chunk_len(c),

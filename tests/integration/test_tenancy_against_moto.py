@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from batchlane.common import aws, values
+from batchlane.common.tenancy import LaunchData
 from batchlane.launch import handler as launcher
 from batchlane.sandbox.simulate import ChildPlan, launch_events
 from batchlane.status import handler as aggregator
@@ -73,41 +74,40 @@ def test_a_producer_not_allowed_for_the_project_is_rejected(world):
         'producer "genomics.pipelines" (account 123456789012) (team genomics) may not launch into project '
         '"flytesnacks"' in rejected["problems"][0]["message"]
     )
-    assert world.jobs() == [] and world.launch_record("t-1") is None and keys(world) == []
+    assert world.jobs() == [] and world.launch_record("t-1", GENOMICS) is None and keys(world) == []
 
 
 def test_an_allowed_producer_is_recorded_and_its_data_lives_under_its_project(world):
     launch_as(GENOMICS, task("t-2"))
     launched = answer(world, "Task Launched")
     bucket = world.deployment.bucket
-    assert launched["outputsUri"] == f"s3://{bucket}/launches/genomics/production/t-2/outputs/"
-    assert keys(world) == ["launches/genomics/production/t-2/inputs.jsonl"]
-    producer = values.from_dynamo(world.launch_record("t-2"))["producer"]
+    data = LaunchData("genomics", "genomics", "production", "t-2")
+    assert launched["outputsUri"] == f"s3://{bucket}/{data.children_prefix}" and launched["team"] == "genomics"
+    assert keys(world) == [data.inputs_key]
+    producer = values.from_dynamo(world.launch_record("t-2", GENOMICS))["producer"]
     assert producer == {"source": GENOMICS, "account": "123456789012", "team": "genomics"}
 
 
 def test_an_abort_from_another_producer_is_rejected_and_the_job_keeps_running(world, agg, terminated):
     launch_as(GENOMICS, task("t-3"))
-    record = values.from_dynamo(world.launch_record("t-3"))
+    record = values.from_dynamo(world.launch_record("t-3", GENOMICS))
     events = launch_events(record["jobId"], [ChildPlan()], rng=random.Random(1))
     running = [e for e in events if e["detail"]["status"] in ("PENDING", "RUNNABLE", "STARTING", "RUNNING")]
     agg.handler(sqs_event(*(json.dumps(e) for e in running)), LambdaContext())
     world.answers()
 
-    abort = body({"launchId": "t-3", "reason": "not mine"}, SANDBOX, "Task Abort Requested")
-    assert agg.handler(sqs_event(abort), LambdaContext()) == {"batchItemFailures": []}
-    rejected = answer(world, "Task Abort Rejected")
-    assert (
-        rejected["launchId"] == "t-3"
-        and "(team sandbox) may not abort it: it was launched by 'genomics.pipelines' (team genomics)"
-        in rejected["reason"]
-    )
-    assert terminated == [] and world.execution_items("t-3")["status"]["phase"] == "running"
+    # Sandbox's "t-3" is its own (there is none); naming genomics' launch is for an admin team only.
+    mine = body({"launchId": "t-3", "reason": "not mine"}, SANDBOX, "Task Abort Requested")
+    theirs = body({"launchId": "t-3", "team": "genomics"}, SANDBOX, "Task Abort Requested")
+    assert agg.handler(sqs_event(mine, theirs), LambdaContext()) == {"batchItemFailures": []}
+    rejected = sorted((a["detail"]["team"], a["detail"]["reason"]) for a in world.answers())
+    assert rejected == [("genomics", "team sandbox may abort its own launches only"), ("sandbox", "no such launch")]
+    assert terminated == [] and world.execution_items("t-3", GENOMICS)["status"]["phase"] == "running"
 
     # Its own team may; so may an admin team (platform: abort any).
     agg.handler(sqs_event(body({"launchId": "t-3"}, GENOMICS, "Task Abort Requested")), LambdaContext())
     assert [c["jobId"] for c in terminated] == [record["jobId"]]
-    assert world.execution_items("t-3")["status"]["phase"] == "aborted"
+    assert world.execution_items("t-3", GENOMICS)["status"]["phase"] == "aborted"
 
 
 def test_an_abort_from_an_unknown_producer_is_rejected(world, agg, terminated):
@@ -126,8 +126,8 @@ def without_input(detail: dict) -> dict:
 def test_inputs_location_at_other_data_is_rejected(world, where):
     bucket = world.deployment.bucket
     uri = {
-        "another launch": f"s3://{bucket}/launches/genomics/production/t-2/inputs.jsonl",
-        "another project": f"s3://{bucket}/launches/flytesnacks/production/t-5/inputs.jsonl",
+        "another launch": f"s3://{bucket}/{LaunchData('genomics', 'genomics', 'production', 't-2').inputs_key}",
+        "another project": f"s3://{bucket}/{LaunchData('genomics', 'flytesnacks', 'production', 't-5').inputs_key}",
         "the layout before tenancy": f"s3://{bucket}/launches/t-2/inputs.jsonl",
         "elsewhere": "s3://someone-else/inputs.jsonl",
     }[where]
@@ -168,22 +168,21 @@ def test_a_forged_outputs_uri_is_not_read_nor_written(world, agg):
     launch_as(GENOMICS, task("t-9"))
     world.answers()
     bucket = world.deployment.bucket
-    forged = f"s3://{bucket}/launches/flytesnacks/production/victim/outputs/"
-    boto3.client("s3").put_object(
-        Bucket=bucket, Key="launches/flytesnacks/production/victim/outputs/0/outputs.json", Body=b'{"secret": 1}'
-    )
+    victim = LaunchData("flyte", "flytesnacks", "production", "victim")
+    forged = f"s3://{bucket}/{victim.children_prefix}"
+    boto3.client("s3").put_object(Bucket=bucket, Key=f"{victim.children_prefix}0/outputs.json", Body=b'{"secret": 1}')
     table = boto3.resource("dynamodb").Table(world.config.table_name("executions"))
     table.update_item(
-        Key={"launchId": "t-9", "sk": "launch"},
+        Key={"pk": world.key("t-9", GENOMICS), "sk": "launch"},
         UpdateExpression="SET outputsUri = :u",
         ExpressionAttributeValues={":u": forged},
     )
-    record = values.from_dynamo(world.launch_record("t-9"))
+    record = values.from_dynamo(world.launch_record("t-9", GENOMICS))
     agg.handler(
         sqs_event(*(json.dumps(e) for e in launch_events(record["jobId"], [ChildPlan()], rng=random.Random(2)))),
         LambdaContext(),
     )
-    status = world.execution_items("t-9")["status"]
+    status = world.execution_items("t-9", GENOMICS)["status"]
     assert status["phase"] == "succeeded" and "outputsUri" not in status
     assert "is not this launch's outputs prefix" in status["error"]
-    assert "launches/flytesnacks/production/victim/outputs.json" not in keys(world)
+    assert victim.assembled_key not in keys(world)

@@ -22,7 +22,7 @@ import boto3
 from fault_injection import Crash
 from wire_faults import WireInjector
 
-from batchlane.common.executions import CHUNK_TAG, FINAL_PHASES, LAUNCH_TAG
+from batchlane.common.executions import CHUNK_TAG, FINAL_PHASES, LAUNCH_TAG, launch_key
 from batchlane.deployment.contract import buffer_visibility_seconds
 from batchlane.launch import handler as launcher
 from batchlane.launch.planner import chunk_job_name, job_name
@@ -115,7 +115,7 @@ class Lifecycle:
 
     @property
     def base_name(self) -> str:
-        return job_name("my.task", self.launch_id)
+        return job_name("my.task", launch_key("platform", self.launch_id))
 
     def chunk_count(self) -> int:
         return -(-MAP_SIZE // MAX_ARRAY_SIZE) if self.chunked else 1
@@ -194,7 +194,10 @@ class Lifecycle:
         return min(MAX_ARRAY_SIZE, MAP_SIZE - c * MAX_ARRAY_SIZE)
 
     def events_of(self, c: int, job: dict) -> list[str]:
-        tags = {LAUNCH_TAG: self.launch_id, **({CHUNK_TAG: str(c)} if self.chunked else {})}
+        # Batch's events carry the job's tags (the launch id, its team, the chunk): as the launcher set them.
+        [described] = boto3.client("batch").describe_jobs(jobs=[job["jobId"]])["jobs"]
+        tags = described.get("tags") or {}
+        assert tags.get(LAUNCH_TAG) == self.launch_id and (not self.chunked or tags.get(CHUNK_TAG) == str(c))
         plans = [ChildPlan()] * self.chunk_len(c)
         events = launch_events(job["jobId"], plans, rng=random.Random(c), tags=tags)
         return [json.dumps(e) for e in events]

@@ -87,9 +87,9 @@ class FakeLedger:
 
     def __init__(self) -> None:
         self.records: dict[str, LaunchRecord] = {}
-        self.chunks: dict[tuple[str, str], ChunkRecord] = {}  # (launchId, sk) -> the chunk#<c> items
+        self.chunks: dict[tuple[str, str], ChunkRecord] = {}  # (launch key, sk) -> the chunk#<c> items
         self.phases: dict[str, str] = {}  # the status summaries' phases (the aggregator's)
-        self.ended_chunks: set[tuple[str, int]] = set()  # (launchId, chunk) the aggregator holds as ended
+        self.ended_chunks: set[tuple[str, int]] = set()  # (launch key, chunk) the aggregator holds as ended
         self.reads = 0
         self.rejections: dict[str, list[dict[str, str]]] = {}  # the "rejection" items
         self.before_write: Callable[[str], None] = lambda operation: None  # fault injection
@@ -98,13 +98,13 @@ class FakeLedger:
         return self.records if sk == LAUNCH_SK else self.chunks
 
     @staticmethod
-    def _key(launch_id: str, sk: str):
-        return launch_id if sk == LAUNCH_SK else (launch_id, sk)
+    def _key(launch_key: str, sk: str):
+        return launch_key if sk == LAUNCH_SK else (launch_key, sk)
 
     def claim(self, record):
         self.before_write("claim")
         sk = record.to_item()[SORT_KEY]
-        store, k = self._store(sk), self._key(record.launch_id, sk)
+        store, k = self._store(sk), self._key(record.key, sk)
         existing = store.get(k)
         if existing is not None:
             return existing
@@ -114,16 +114,16 @@ class FakeLedger:
     def take_over(self, record, old_token: str | None) -> bool:
         self.before_write("take_over")
         sk = record.to_item()[SORT_KEY]
-        store, k = self._store(sk), self._key(record.launch_id, sk)
+        store, k = self._store(sk), self._key(record.key, sk)
         existing = store.get(k)
         if existing is None or existing.state != SUBMITTING or existing.lease_token != old_token:
             return False
         store[k] = record
         return True
 
-    def complete(self, launch_id: str, token: str, fields: dict[str, Any], sk: str = LAUNCH_SK):
+    def complete(self, launch_key: str, token: str, fields: dict[str, Any], sk: str = LAUNCH_SK):
         self.before_write("complete")
-        store, k = self._store(sk), self._key(launch_id, sk)
+        store, k = self._store(sk), self._key(launch_key, sk)
         existing = store[k]
         if existing.lease_token != token:
             raise TransientError("taken over")
@@ -132,25 +132,25 @@ class FakeLedger:
         store[k] = type(existing).from_item(item)
         return store[k]
 
-    def release(self, launch_id: str, token: str | None, sk: str = LAUNCH_SK) -> None:
-        store, k = self._store(sk), self._key(launch_id, sk)
+    def release(self, launch_key: str, token: str | None, sk: str = LAUNCH_SK) -> None:
+        store, k = self._store(sk), self._key(launch_key, sk)
         existing = store.get(k)
         if existing is not None and existing.lease_token == token:
             del store[k]
 
-    def get(self, launch_id: str) -> LaunchRecord | None:
+    def get(self, launch_key: str) -> LaunchRecord | None:
         self.reads += 1
-        return self.records.get(launch_id)
+        return self.records.get(launch_key)
 
-    def get_chunk(self, launch_id: str, chunk: int) -> ChunkRecord | None:
-        return next((r for (lid, _), r in self.chunks.items() if lid == launch_id and r.chunk == chunk), None)
+    def get_chunk(self, launch_key: str, chunk: int) -> ChunkRecord | None:
+        return next((r for (lid, _), r in self.chunks.items() if lid == launch_key and r.chunk == chunk), None)
 
-    def phase(self, launch_id: str) -> str | None:
-        return self.phases.get(launch_id)
+    def phase(self, launch_key: str) -> str | None:
+        return self.phases.get(launch_key)
 
-    def chunk_ended(self, launch_id: str, chunks, chunk: int) -> bool:
-        return (launch_id, chunk) in self.ended_chunks
+    def chunk_ended(self, launch_key: str, chunks, chunk: int) -> bool:
+        return (launch_key, chunk) in self.ended_chunks
 
-    def record_rejection(self, launch_id: str, problems: list[dict[str, str]]) -> None:
+    def record_rejection(self, launch_key: str, problems: list[dict[str, str]]) -> None:
         self.before_write("record_rejection")
-        self.rejections[launch_id] = problems
+        self.rejections[launch_key] = problems

@@ -11,8 +11,9 @@ from typing import Any
 from boto3.dynamodb.types import TypeSerializer
 
 from batchlane.common.chunks import Chunks
-from batchlane.common.executions import PARENT_SK, SUBMITTED, SUBMITTING, ChunkRecord, LaunchRecord
+from batchlane.common.executions import OPEN_TEAM, PARENT_SK, SUBMITTED, SUBMITTING, ChunkRecord, LaunchRecord
 from batchlane.common.settings import Settings
+from batchlane.common.tenancy import LaunchData, s3_uri
 from batchlane.common.values import to_dynamo
 from batchlane.status.ports import WriteConflict
 from batchlane.status.service import StatusService
@@ -38,6 +39,8 @@ def _check_item(item: dict[str, Any]) -> None:
 
 def launch_record(launch_id: str, job_id: str, size: int, **fields: Any) -> LaunchRecord:
     """A submitted launch of ``size`` children (a map task when size > 1)."""
+    values = {"team": OPEN_TEAM, "project": "p", "domain": "d", **fields}
+    data = LaunchData(values["team"], values["project"], values["domain"], launch_id)
     return LaunchRecord(
         **{
             "launch_id": launch_id,
@@ -48,9 +51,9 @@ def launch_record(launch_id: str, job_id: str, size: int, **fields: Any) -> Laun
             "is_array": size > 1,
             "is_map_task": size > 1,
             "job_id": job_id,
-            "outputs_uri": f"s3://{DATA_BUCKET}/launches/{launch_id}/outputs/",
+            "outputs_uri": s3_uri(DATA_BUCKET, data.children_prefix),  # its own (the launcher's)
             "region": "us-east-1",
-            **fields,
+            **values,
         }
     )
 
@@ -78,6 +81,7 @@ def chunk_record(launch: LaunchRecord, chunk: int, *, submitted: bool = True) ->
     chunks = launch.chunks
     return ChunkRecord(
         launch_id=launch.launch_id,
+        team=launch.team,
         chunk=chunk,
         offset=chunks.offset(chunk),
         size=chunks.chunk_len(chunk),
@@ -94,7 +98,7 @@ class FakeStatusStore:
     """The status items of a few launches. ``broken``: launch ids whose partition cannot be read."""
 
     def __init__(self, *launches: LaunchRecord, broken: tuple[str, ...] = ()) -> None:
-        self.launches = {r.launch_id: r for r in launches}
+        self.launches = {r.key: r for r in launches}
         self.chunks: dict[tuple[str, int], ChunkRecord] = {}  # (launchId, chunk) -> its chunk record
         self.broken = set(broken)
         self.states: dict[tuple[str, int | str], tuple[Any, int]] = {}  # (launchId, index | "parent") -> (state, rev)
@@ -105,41 +109,41 @@ class FakeStatusStore:
     def find_launch(self, job_id: str) -> LaunchRecord | None:
         return next((r for r in self.launches.values() if r.job_id == job_id), None)
 
-    def get_launch(self, launch_id: str) -> LaunchRecord | None:
-        return self.launches.get(launch_id)
+    def get_launch(self, launch_key: str) -> LaunchRecord | None:
+        return self.launches.get(launch_key)
 
     def add_chunk(self, record: ChunkRecord) -> None:
-        self.chunks[(record.launch_id, record.chunk)] = record
+        self.chunks[(record.key, record.chunk)] = record
 
     def find_chunk(self, job_id: str) -> ChunkRecord | None:
         return next((c for c in self.chunks.values() if c.job_id == job_id), None)
 
-    def get_chunk(self, launch_id: str, chunk: int) -> ChunkRecord | None:
-        return self.chunks.get((launch_id, chunk))
+    def get_chunk(self, launch_key: str, chunk: int) -> ChunkRecord | None:
+        return self.chunks.get((launch_key, chunk))
 
-    def chunk_records(self, launch_id: str):
-        return iter(sorted((c for (lid, _), c in self.chunks.items() if lid == launch_id), key=lambda c: c.chunk))
+    def chunk_records(self, launch_key: str):
+        return iter(sorted((c for (lid, _), c in self.chunks.items() if lid == launch_key), key=lambda c: c.chunk))
 
     def read_states(
-        self, launch_id: str, indexes: list[int], parent: bool, parent_sk: str = PARENT_SK
+        self, launch_key: str, indexes: list[int], parent: bool, parent_sk: str = PARENT_SK
     ) -> tuple[dict, Any]:
-        if launch_id in self.broken:
-            raise ConnectionError(f"the partition of {launch_id} cannot be read")
-        children = {i: self.states[(launch_id, i)] for i in indexes if (launch_id, i) in self.states}
-        return children, self.states.get((launch_id, parent_sk)) if parent else None
+        if launch_key in self.broken:
+            raise ConnectionError(f"the partition of {launch_key} cannot be read")
+        children = {i: self.states[(launch_key, i)] for i in indexes if (launch_key, i) in self.states}
+        return children, self.states.get((launch_key, parent_sk)) if parent else None
 
     def commit(
-        self, launch_id: str, children: list, parent: Any, summary: dict[str, Any], parent_sk: str = PARENT_SK
+        self, launch_key: str, children: list, parent: Any, summary: dict[str, Any], parent_sk: str = PARENT_SK
     ) -> None:
-        writes = [((launch_id, state.index), state, rev) for state, rev in children]
+        writes = [((launch_key, state.index), state, rev) for state, rev in children]
         if parent is not None:
-            writes.append(((launch_id, parent_sk), *parent))
+            writes.append(((launch_key, parent_sk), *parent))
         with self.lock:
             for key, state, rev in writes:  # a transaction: every check before any write
                 if self.states.get(key, (None, None))[1] != rev:
                     raise WriteConflict(str(key))
                 _check_item(state.to_item())
-            current = self.summaries.setdefault(launch_id, {})
+            current = self.summaries.setdefault(launch_key, {})
             _check_item({**current, **summary["set"]})
             for key, state, rev in writes:
                 self.states[key] = (state, (rev or 0) + 1)
@@ -150,15 +154,15 @@ class FakeStatusStore:
                 current.pop(name, None)
             self.writes += 1
 
-    def summary(self, launch_id: str) -> dict[str, Any] | None:
-        found = self.summaries.get(launch_id)
+    def summary(self, launch_key: str) -> dict[str, Any] | None:
+        found = self.summaries.get(launch_key)
         return dict(found) if found is not None else None
 
     def claim_transition(
-        self, launch_id: str, old_phase: str | None, token: str, now_ms: int, stale_before_ms: int
+        self, launch_key: str, old_phase: str | None, token: str, now_ms: int, stale_before_ms: int
     ) -> bool:
         with self.lock:
-            current = self.summaries.setdefault(launch_id, {})
+            current = self.summaries.setdefault(launch_key, {})
             claimed = "transitionToken" in current and current["transitionAt"] >= stale_before_ms
             if current.get("phase") != old_phase or claimed:
                 return False
@@ -167,10 +171,10 @@ class FakeStatusStore:
             return True
 
     def finish_transition(
-        self, launch_id: str, token: str, fields: dict[str, Any], remove: tuple[str, ...] = ()
+        self, launch_key: str, token: str, fields: dict[str, Any], remove: tuple[str, ...] = ()
     ) -> bool:
         with self.lock:
-            current = self.summaries.setdefault(launch_id, {})
+            current = self.summaries.setdefault(launch_key, {})
             if current.get("transitionToken") != token:
                 return False
             _check_item({**current, **fields})
@@ -180,42 +184,42 @@ class FakeStatusStore:
             self.writes += 1
             return True
 
-    def release_transition(self, launch_id: str, token: str) -> None:
+    def release_transition(self, launch_key: str, token: str) -> None:
         with self.lock:
-            current = self.summaries.setdefault(launch_id, {})
+            current = self.summaries.setdefault(launch_key, {})
             if current.get("transitionToken") == token:
                 current.pop("transitionToken")
                 current.pop("transitionAt", None)
 
-    def claim_progress(self, launch_id: str, previous: int | None, now_ms: int) -> bool:
+    def claim_progress(self, launch_key: str, previous: int | None, now_ms: int) -> bool:
         with self.lock:
-            current = self.summaries.setdefault(launch_id, {})
+            current = self.summaries.setdefault(launch_key, {})
             if current.get("progressAt") != previous:
                 return False
             current["progressAt"] = now_ms
             return True
 
-    def all_children(self, launch_id: str) -> list[ChildState]:
-        return list(self.iter_children(launch_id))
+    def all_children(self, launch_key: str) -> list[ChildState]:
+        return list(self.iter_children(launch_key))
 
-    def final_chunk_parents(self, launch_id: str) -> set[int]:
+    def final_chunk_parents(self, launch_key: str) -> set[int]:
         return {
             int(key.rsplit("#", 1)[1])
             for (lid, key), (state, _) in self.states.items()
-            if lid == launch_id and isinstance(key, str) and key.startswith("parent#") and state.final
+            if lid == launch_key and isinstance(key, str) and key.startswith("parent#") and state.final
         }
 
-    def iter_children(self, launch_id: str):
+    def iter_children(self, launch_key: str):
         found = [
-            (key, state) for (lid, key), (state, _) in self.states.items() if lid == launch_id and isinstance(key, int)
+            (key, state) for (lid, key), (state, _) in self.states.items() if lid == launch_key and isinstance(key, int)
         ]
         return iter([state for _, state in sorted(found, key=lambda pair: pair[0])])
 
-    def child(self, launch_id: str, index: int) -> ChildState | None:
-        return self.states.get((launch_id, index), (None, None))[0]
+    def child(self, launch_key: str, index: int) -> ChildState | None:
+        return self.states.get((launch_key, index), (None, None))[0]
 
-    def parent(self, launch_id: str, sk: str = PARENT_SK) -> ParentState | None:
-        return self.states.get((launch_id, sk), (None, None))[0]
+    def parent(self, launch_key: str, sk: str = PARENT_SK) -> ParentState | None:
+        return self.states.get((launch_key, sk), (None, None))[0]
 
 
 class FakeTerminator:
@@ -272,3 +276,20 @@ def service(
         data_bucket=DATA_BUCKET,
         clock=clock,
     )
+
+
+def data_uris(launch_id: str, team: str = OPEN_TEAM, project: str = "p", domain: str = "d") -> LaunchData:
+    """Where ``launch_record``'s launch keeps its data (keys: prefix them with ``s3://<DATA_BUCKET>/``)."""
+    return LaunchData(team, project, domain, launch_id)
+
+
+def child_uri(launch_id: str, index: int, **where: str) -> str:
+    return s3_uri(DATA_BUCKET, f"{data_uris(launch_id, **where).children_prefix}{index}/outputs.json")
+
+
+def assembled_uri(launch_id: str, **where: str) -> str:
+    return s3_uri(DATA_BUCKET, data_uris(launch_id, **where).assembled_key)
+
+
+def part_uri(launch_id: str, chunk: int, **where: str) -> str:
+    return s3_uri(DATA_BUCKET, data_uris(launch_id, **where).part_key(chunk))

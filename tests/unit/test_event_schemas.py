@@ -38,10 +38,11 @@ def test_status_events_leave_out_only_what_has_no_value():
         size=1,
         counts={"SUBMITTED": 1, "FAILED": 0},
     ).detail()
-    assert phase.pop("eventId") == event_id("Task Status Changed", "phase", "l", "j", "queued")
+    assert phase.pop("eventId") == event_id("Task Status Changed", "phase", "_", "l", "j", "queued")
     assert phase == {
         "kind": "phase",
         "launchId": "l",
+        "team": "_",
         "jobId": "j",
         "queue": "q",
         "phase": "queued",
@@ -60,9 +61,10 @@ def test_status_events_leave_out_only_what_has_no_value():
     ).detail()
     assert progress["final"] == 5 and "previousPhase" not in progress and "outputsUri" not in progress
     rejected = TaskAbortRejected(launchId=None, reason="the event names no launchId").detail()
-    assert rejected.pop("eventId") == event_id("Task Abort Rejected", None, "the event names no launchId", None)
+    assert rejected.pop("eventId") == event_id("Task Abort Rejected", None, None, "the event names no launchId", None)
     assert rejected == {
         "launchId": None,
+        "team": None,
         "reason": "the event names no launchId",
     }
     json.dumps(phase), json.dumps(progress)

@@ -1,6 +1,9 @@
 """The executions table, owned here: its keys, its item kinds, the phases, and the launch record.
 
-One partition per launch (pk ``launchId``, sk ``sk``; docs/contracts.md):
+One partition per launch, keyed by its *launch key* (pk ``pk``, sk ``sk``; docs/contracts.md):
+``<team>#<launchId percent-encoded>`` (:func:`launch_key`): a launch id is unique within the team
+of its producer, never across teams, and every partition of a team begins with ``"<team>#"`` so
+that ``dynamodb:LeadingKeys`` limits a client to its team's launches (docs/security.md).
 
 * ``sk = "launch"``: the launch record (:class:`LaunchRecord`), written by the launcher;
 * ``sk = "status"``: the status summary, written by the aggregator (phase, counts, outputs);
@@ -29,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Self, TypeGuard
+from urllib.parse import quote, unquote
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
@@ -37,7 +41,7 @@ from batchlane.common.chunks import Chunks
 from batchlane.common.tenancy import Producer
 from batchlane.common.values import from_dynamo
 
-PARTITION_KEY = "launchId"
+PARTITION_KEY = "pk"
 SORT_KEY = "sk"
 LAUNCH_SK = "launch"
 EXPIRES_AT = "expiresAt"  # the table's TTL attribute (epoch seconds), written by the launcher and the aggregator
@@ -48,8 +52,13 @@ REJECTION_SK = "rejection"
 CHUNK_PREFIX = "chunk#"
 BY_JOB_ID_INDEX = "byJobId"  # GSI: jobId -> the launch item's key (keys only)
 
-# The launcher tags every Batch job with its launch id (propagateTags: the children too).
+# The launcher tags every Batch job with its launch id and its team (propagateTags: the children
+# too): together they are the launch key (a tag value cannot hold the key's "#" or "%").
 LAUNCH_TAG = "batchlane:launchId"
+TEAM_TAG = "batchlane:team"
+# The team of every launch of a deployment without teams (no team name can be it: names begin
+# with a letter or digit).
+OPEN_TEAM = "_"
 # ... and each job of a chunked map task with its chunk number (batchlane.common.chunks).
 CHUNK_TAG = "batchlane:chunk"
 
@@ -64,9 +73,33 @@ FINAL_PHASES: frozenset[str] = frozenset({"succeeded", "failed", "aborted"})
 JOB_FINAL_STATUSES: frozenset[str] = frozenset({"SUCCEEDED", "FAILED"})
 
 
-def key(launch_id: str, sk: str) -> dict[str, str]:
-    """An item's key in the DynamoDB document form."""
-    return {PARTITION_KEY: launch_id, SORT_KEY: sk}
+def launch_key(team: str | None, launch_id: str) -> str:
+    """The partition of a team's launch: the team first, then the id, encoded so that it holds
+    neither "#" nor "/" (an id cannot reach into another team's keys, nor imitate a suffix)."""
+    return f"{team or OPEN_TEAM}#{quote(launch_id, safe='')}"
+
+
+def split_launch_key(pk: str) -> tuple[str, str]:
+    """``(team, launchId)`` of a launch key (the inverse of :func:`launch_key`)."""
+    team, _, encoded = pk.partition("#")
+    return team, unquote(encoded)
+
+
+def launch_key_of_tags(tags: Mapping[str, str]) -> str | None:
+    """The launch key a Batch job's tags name (None: not a launch's job); a job without the team
+    tag is taken to be of a deployment without teams."""
+    launch_id = tags.get(LAUNCH_TAG)
+    return launch_key(tags.get(TEAM_TAG), launch_id) if launch_id else None
+
+
+def team_prefix(team: str | None) -> str:
+    """What every partition key of the team's launches begins with (dynamodb:LeadingKeys)."""
+    return f"{team or OPEN_TEAM}#"
+
+
+def key(launch_key_: str, sk: str) -> dict[str, str]:
+    """An item's key in the DynamoDB document form (the launch key, the item's kind)."""
+    return {PARTITION_KEY: launch_key_, SORT_KEY: sk}
 
 
 def child_sk(index: int) -> str:
@@ -115,7 +148,8 @@ class LaunchRecord(BaseModel):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
 
-    launch_id: str
+    launch_id: str  # the client's id: unique within the team
+    team: str = OPEN_TEAM  # the producer's team (OPEN_TEAM: a deployment without teams)
     state: Literal["SUBMITTING", "SUBMITTED"]
     job_name: str
     queue: str
@@ -134,7 +168,7 @@ class LaunchRecord(BaseModel):
     producer: Producer | None = None
     log_group: str | None = None
     routing: dict[str, Any] | None = None  # the RoutingExplanation of "Task Launched"
-    # Of the launch detail as received (batchlane.launch.service.request_fingerprint): one request per launchId.
+    # Of the launch detail as received (batchlane.launch.claims.request_fingerprint): one request per launchId.
     request_fingerprint: str | None = None
     # The write-ahead claim (while SUBMITTING).
     lease_token: str | None = None
@@ -170,9 +204,14 @@ class LaunchRecord(BaseModel):
         """From an item in the document form (numbers as Decimal or int)."""
         return cls.model_validate(from_dynamo(dict(item)))
 
+    @property
+    def key(self) -> str:
+        """The launch key: its partition of the executions table."""
+        return launch_key(self.team, self.launch_id)
+
     def to_item(self) -> dict[str, Any]:
         """The item in the document form, key included; absent values are left out."""
-        return {**self.model_dump(by_alias=True, exclude_none=True), SORT_KEY: LAUNCH_SK}
+        return {**self.model_dump(by_alias=True, exclude_none=True), PARTITION_KEY: self.key, SORT_KEY: LAUNCH_SK}
 
     @property
     def submitted(self) -> bool:
@@ -202,6 +241,7 @@ class ChunkRecord(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
 
     launch_id: str
+    team: str = OPEN_TEAM
     chunk: int
     offset: int  # the global index of its first child
     size: int  # its children (1: a plain Batch job)
@@ -218,8 +258,16 @@ class ChunkRecord(BaseModel):
     def from_item(cls, item: Mapping[str, Any]) -> Self:
         return cls.model_validate(from_dynamo(dict(item)))
 
+    @property
+    def key(self) -> str:
+        return launch_key(self.team, self.launch_id)
+
     def to_item(self) -> dict[str, Any]:
-        return {**self.model_dump(by_alias=True, exclude_none=True), SORT_KEY: chunk_sk(self.chunk)}
+        return {
+            **self.model_dump(by_alias=True, exclude_none=True),
+            PARTITION_KEY: self.key,
+            SORT_KEY: chunk_sk(self.chunk),
+        }
 
     @property
     def submitted(self) -> bool:

@@ -148,6 +148,16 @@ class Settings:
         """Roles a launch may run as: the allow-list plus the default role."""
         return self.allowed_role_arns | ({self.default_role_arn} if self.default_role_arn else set())
 
+    def default_role_for(self, team: str | None, project: str) -> str | None:
+        """The role a launch that names none runs as: the deployment's default role, unless it
+        serves a project the team may not launch into (a team may not fall back to another
+        team's role); then the role that serves exactly this project, if one does."""
+        found = next((t for t in self.producers.teams if t.name == team), None)
+        served = (self.role_projects or {}).get(self.default_role_arn or "", ("*",))
+        if found is None or all(found.may_launch_pattern(p) for p in served):
+            return self.default_role_arn
+        return next((arn for arn, patterns in (self.role_projects or {}).items() if patterns == (project,)), None)
+
     def role_serves(self, role_arn: str, project: str) -> bool:
         """Whether a launch of ``project`` may run as this role (job-role-projects)."""
         if self.role_projects is None:

@@ -8,14 +8,16 @@
   parameter ``producers`` (JSON), like ``Limits``.
 * No team configured: every producer may launch anywhere and abort anything (the single-team quick
   start, batchlane before tenancy). docs/security.md warns about it.
-* Launch data lives under ``launches/<project>/<domain>/<launchId>/`` (segments percent-encoded, so
-  a project named ``a/b`` cannot reach into project ``a``'s prefix).
+* Launch data lives under ``launches/<kind>/t=<team>/p=<project>/d=<domain>/l=<launchId>/``
+  (:class:`LaunchData`; values percent-encoded, so a project named ``a/b`` cannot reach into
+  project ``a``'s prefix, nor an id named ``outputs`` imitate a kind).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Annotated, Literal
 from urllib.parse import quote
@@ -84,6 +86,10 @@ class Team(_Strict):
     def may_launch(self, project: str, domain: str) -> bool:
         return any(scope.covers(project, domain) for scope in self.launch)
 
+    def may_launch_pattern(self, project_pattern: str) -> bool:
+        """Whether every project ``project_pattern`` matches is one the team may launch into (any domain)."""
+        return any(scope.domain == "*" and fnmatchcase(project_pattern, scope.project) for scope in self.launch)
+
 
 class Tenancy(_Strict):
     """The teams of a deployment; none: no tenancy (everyone may do everything)."""
@@ -143,6 +149,11 @@ class Tenancy(_Strict):
             )
         return producer.model_copy(update={"team": team.name}), team
 
+    def is_admin(self, producer: Producer | None) -> bool:
+        """Whether the producer may abort any team's launch (``abort: any``; everyone, without teams)."""
+        team = self.team_of(producer) if producer is not None else None
+        return self.is_open or (team is not None and team.abort == "any")
+
     def launch_problem(self, producer: Producer | None, project: str, domain: str) -> str | None:
         """Why this producer may not launch into project/domain, or None (it may)."""
         if self.is_open:
@@ -199,6 +210,12 @@ def _twice(names: Iterable[str]) -> list[str]:
 
 
 # ---- launch data ------------------------------------------------------------------------------------
+# Every kind of data under its own fixed prefix, then typed segments ("t=" team, "p=" project,
+# "d=" domain, "l=" launch id), each value percent-encoded (no "/" nor "="): "/p=<x>/" can only be a
+# project, so an IAM pattern such as ``launches/children/t=*/p=genomics/*`` matches genomics' keys
+# and nothing an id, a domain or another kind could imitate (IAM's "*" crosses "/").
+INPUTS, CHILDREN, OUTPUTS, PARTS = "inputs", "children", "outputs", "parts"
+DATA_KINDS = (INPUTS, CHILDREN, OUTPUTS, PARTS)
 
 
 def _segment(name: str) -> str:
@@ -206,37 +223,53 @@ def _segment(name: str) -> str:
     return quote(name, safe="")
 
 
-def launch_prefix(project: str, domain: str, launch_id: str) -> str:
-    """The key prefix of a launch's data in the data bucket (ends with "/")."""
-    return f"{DATA_PREFIX}{_segment(project)}/{_segment(domain)}/{_segment(launch_id)}/"
+@dataclass(frozen=True)
+class LaunchData:
+    """Where one launch's data lives in the data bucket (keys, not URIs).
+
+    * ``inputs/``: ``inputs.jsonl`` and ``inputs.idx`` (the launcher's, or a client's
+      ``inputsLocation`` upload): written by its team's producers and the launcher, read by jobs;
+    * ``children/``: child ``i`` writes ``<i>/outputs.json``: written by job roles only;
+    * ``outputs/``: the assembled ``outputs.json``; ``parts/``: a chunk's part of it: the aggregator's."""
+
+    team: str
+    project: str
+    domain: str
+    launch_id: str
+
+    def prefix(self, kind: str) -> str:
+        segments = (self.team, self.project, self.domain, self.launch_id)
+        typed = "/".join(f"{t}={_segment(v)}" for t, v in zip("tpdl", segments, strict=True))
+        return f"{DATA_PREFIX}{kind}/{typed}/"
+
+    @property
+    def inputs_key(self) -> str:
+        return f"{self.prefix(INPUTS)}inputs.jsonl"
+
+    @property
+    def index_key(self) -> str:
+        return f"{self.prefix(INPUTS)}inputs.idx"
+
+    @property
+    def children_prefix(self) -> str:
+        return self.prefix(CHILDREN)
+
+    @property
+    def assembled_key(self) -> str:
+        return f"{self.prefix(OUTPUTS)}outputs.json"
+
+    def part_key(self, chunk: int) -> str:
+        return f"{self.prefix(PARTS)}{chunk:06d}"
 
 
-def legacy_launch_prefix(launch_id: str) -> str:
-    """Where launches made before tenancy keep their data (their records carry these URIs)."""
-    return f"{DATA_PREFIX}{_segment(launch_id)}/"
+def team_key_pattern(kind: str, team: str) -> str:
+    """An IAM resource pattern (object key) over a team's data of one kind."""
+    return f"{DATA_PREFIX}{kind}/t={team}/*"
 
 
-def outputs_prefix(launch_prefix_: str) -> str:
-    return f"{launch_prefix_}outputs/"
-
-
-def is_own_outputs_uri(
-    uri: str, bucket: str, launch_id: str, project: str | None, domain: str | None, before_tenancy: bool
-) -> bool:
-    """Whether ``uri`` is the outputs prefix of this launch in the data bucket: the aggregator reads
-    children's outputs only there, whatever the record says. Records made before tenancy (no
-    producer) keep their ``launches/<launchId>/outputs/``."""
-    own = set()
-    if project is not None and domain is not None:
-        own.add(s3_uri(bucket, outputs_prefix(launch_prefix(project, domain, launch_id))))
-    if before_tenancy:
-        own.add(s3_uri(bucket, outputs_prefix(legacy_launch_prefix(launch_id))))
-    return uri in own
-
-
-def project_key_pattern(project: str, domain: str = "*") -> str:
-    """An IAM resource pattern (object key) over the launch data of matching projects/domains."""
-    return f"{DATA_PREFIX}{project}/{domain}/*"
+def project_key_pattern(kind: str, project: str, domain: str = "*") -> str:
+    """An IAM resource pattern (object key) over the data of one kind of matching projects/domains."""
+    return f"{DATA_PREFIX}{kind}/t=*/p={project}/d={domain}/*"
 
 
 def s3_uri(bucket: str, key: str) -> str:

@@ -231,7 +231,7 @@ class ExecutionsLedger:
                 "PutItem",
                 self._table.put_item,
                 Item=self._item(record),
-                ConditionExpression="attribute_not_exists(launchId)",
+                ConditionExpression="attribute_not_exists(pk)",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
             return None
@@ -243,9 +243,9 @@ class ExecutionsLedger:
                 if _token_of(old) == record.lease_token:
                     return None  # botocore retried our own claim after its answer was lost: it is ours
                 return _model(sk).from_item({k: _DESERIALIZE.deserialize(v) for k, v in old.items()})
-            existing = self._get(record.launch_id, sk)
+            existing = self._get(record.key, sk)
             if existing is None:
-                raise LaunchInProgress(f"launch {record.launch_id}: the record changed while it was claimed") from exc
+                raise LaunchInProgress(f"launch {record.key}: the record changed while it was claimed") from exc
             return existing
 
     def take_over(self, record: Claimable, old_token: str | None) -> bool:
@@ -266,14 +266,14 @@ class ExecutionsLedger:
                 return _token_of(exc.response.get("Item") or {}) == record.lease_token
             raise
 
-    def complete(self, launch_id: str, token: str, fields: dict[str, Any], sk: str = LAUNCH_SK) -> Claimable:
+    def complete(self, launch_key: str, token: str, fields: dict[str, Any], sk: str = LAUNCH_SK) -> Claimable:
         names = {f"#f{i}": k for i, k in enumerate(fields)}
         values = {f":v{i}": to_dynamo(v) for i, v in enumerate(fields.values())}
         try:
             response = _call(
                 "UpdateItem",
                 self._table.update_item,
-                Key=key(launch_id, sk),
+                Key=key(launch_key, sk),
                 UpdateExpression="SET "
                 + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
                 + " REMOVE leaseUntil",
@@ -285,16 +285,16 @@ class ExecutionsLedger:
         except ClientError as exc:
             if aws.error_code(exc) == "ConditionalCheckFailedException":
                 # Another delivery took the claim over (we were slower than the lease): it finds our job.
-                raise LaunchInProgress(f"launch {launch_id} ({sk}) was taken over before it was recorded") from exc
+                raise LaunchInProgress(f"launch {launch_key} ({sk}) was taken over before it was recorded") from exc
             raise
         return _model(sk).from_item(response["Attributes"])
 
-    def release(self, launch_id: str, token: str | None, sk: str = LAUNCH_SK) -> None:
+    def release(self, launch_key: str, token: str | None, sk: str = LAUNCH_SK) -> None:
         try:
             _call(
                 "DeleteItem",
                 self._table.delete_item,
-                Key=key(launch_id, sk),
+                Key=key(launch_key, sk),
                 ConditionExpression="leaseToken = :token",
                 ExpressionAttributeValues={":token": token or ""},
             )
@@ -302,43 +302,43 @@ class ExecutionsLedger:
             if aws.error_code(exc) != "ConditionalCheckFailedException":
                 raise
 
-    def _get(self, launch_id: str, sk: str) -> Claimable | None:
-        item = _call("GetItem", self._table.get_item, Key=key(launch_id, sk), ConsistentRead=True).get("Item")
+    def _get(self, launch_key: str, sk: str) -> Claimable | None:
+        item = _call("GetItem", self._table.get_item, Key=key(launch_key, sk), ConsistentRead=True).get("Item")
         return _model(sk).from_item(item) if item else None
 
-    def get(self, launch_id: str) -> LaunchRecord | None:
-        record = self._get(launch_id, LAUNCH_SK)
+    def get(self, launch_key: str) -> LaunchRecord | None:
+        record = self._get(launch_key, LAUNCH_SK)
         return record if isinstance(record, LaunchRecord) else None
 
-    def get_chunk(self, launch_id: str, chunk: int) -> ChunkRecord | None:
-        record = self._get(launch_id, chunk_sk(chunk))
+    def get_chunk(self, launch_key: str, chunk: int) -> ChunkRecord | None:
+        record = self._get(launch_key, chunk_sk(chunk))
         return record if isinstance(record, ChunkRecord) else None
 
-    def phase(self, launch_id: str) -> str | None:
+    def phase(self, launch_key: str) -> str | None:
         """The phase of the launch's status summary (written by the aggregator; None: none yet)."""
         item = _call(
             "GetItem",
             self._table.get_item,
-            Key=key(launch_id, SUMMARY_SK),
+            Key=key(launch_key, SUMMARY_SK),
             ConsistentRead=True,
             ProjectionExpression="#p",
             ExpressionAttributeNames={"#p": "phase"},
         ).get("Item")
         return (item or {}).get("phase")
 
-    def chunk_ended(self, launch_id: str, chunks: Chunks, chunk: int) -> bool:
+    def chunk_ended(self, launch_key: str, chunks: Chunks, chunk: int) -> bool:
         item = _call(
             "GetItem",
             self._table.get_item,
-            Key=key(launch_id, chunk_state_sk(chunks, chunk)),
+            Key=key(launch_key, chunk_state_sk(chunks, chunk)),
             ConsistentRead=True,
             ProjectionExpression="#s",
             ExpressionAttributeNames={"#s": "status"},
         ).get("Item")
         return (item or {}).get("status") in JOB_FINAL_STATUSES
 
-    def record_rejection(self, launch_id: str, problems: list[dict[str, str]]) -> None:
-        item = {**key(launch_id, REJECTION_SK), "problems": problems, "rejectedAt": int(time.time() * 1000)}
+    def record_rejection(self, launch_key: str, problems: list[dict[str, str]]) -> None:
+        item = {**key(launch_key, REJECTION_SK), "problems": problems, "rejectedAt": int(time.time() * 1000)}
         if self.retention_seconds:
             item[EXPIRES_AT] = int(time.time()) + self.retention_seconds
         _call("PutItem", self._table.put_item, Item=to_dynamo(item))

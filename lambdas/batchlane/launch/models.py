@@ -20,6 +20,7 @@ from batchlane.common.event_types import (
     LAUNCHED,
     event_id,
 )
+from batchlane.common.executions import OPEN_TEAM
 from batchlane.common.secrets import SECRET_REFERENCE, SECRET_REFERENCE_CHARS
 from batchlane.common.volumes import VOLUME_NAME
 from batchlane.launch.images import IMAGE_REFERENCE, IMAGE_REFERENCE_CHARS, image_reference_problem
@@ -381,11 +382,16 @@ EventId = Annotated[
 ]
 
 
+# The producer's team: a launch id is unique within it (batchlane.common.executions.launch_key).
+Team = Annotated[str, Field(description="the producer's team, within which the launchId is unique ('_': no teams)")]
+
+
 class TaskLaunched(_Model):
     DETAIL_TYPE: ClassVar[str] = LAUNCHED
 
     event_id: EventId = None
     launch_id: str = Field(alias="launchId")
+    team: Team = OPEN_TEAM
     job_id: str = Field(alias="jobId")
     job_name: str = Field(alias="jobName")
     queue: str
@@ -404,7 +410,7 @@ class TaskLaunched(_Model):
 
     def identity(self) -> tuple[object, ...]:
         # Every delivery of one request is answered, with the same answer: one announcement.
-        return (self.launch_id, self.job_id)
+        return (self.team, self.launch_id, self.job_id)
 
 
 class TaskChunkDue(_Model):
@@ -412,6 +418,7 @@ class TaskChunkDue(_Model):
 
     event_id: EventId = None
     launch_id: Annotated[str, Field(alias="launchId", min_length=1, max_length=LAUNCH_ID_CHARS)]
+    team: Team = OPEN_TEAM
     chunk: Annotated[int, Field(ge=0, strict=True)]
     # The launch's first job: a notice for an earlier submission of a reused launch id is not this one's.
     job_id: Annotated[str | None, Field(alias="jobId")] = None
@@ -438,10 +445,14 @@ class TaskLaunchRejected(_Model):
         BeforeValidator(_bounded_launch_id),
         Field(alias="launchId"),
     ]
+    team: Annotated[
+        str | None,
+        Field(description="the producer's team, whose launch id it names (null: a producer that may not launch)"),
+    ] = None
     problems: Annotated[list[Problem], BeforeValidator(_bounded_problem_list), Field(max_length=MAX_PROBLEMS)]
 
     def identity(self) -> tuple[object, ...]:
-        return (self.launch_id, [p.model_dump() for p in self.problems])
+        return (self.team, self.launch_id, [p.model_dump() for p in self.problems])
 
 
 def detail_json(model: TaskLaunched | TaskLaunchRejected) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchlane.common.chunks import Chunks
-from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG
+from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, OPEN_TEAM, TEAM_TAG, launch_key
 from batchlane.common.host_gone import HOST_GONE_REASONS
 from batchlane.common.inputs import (
     ENV_INDEX_OFFSET,
@@ -22,7 +22,7 @@ from batchlane.common.inputs import (
 )
 from batchlane.common.secrets import granting, value_from
 from batchlane.common.settings import Settings
-from batchlane.common.tenancy import launch_prefix, outputs_prefix, s3_uri
+from batchlane.common.tenancy import LaunchData, s3_uri
 from batchlane.launch.models import LaunchRequest
 from batchlane.launch.problems import Problem
 from batchlane.launch.workload import definition_properties
@@ -158,10 +158,15 @@ class LaunchPlan:
     index_key: str | None = None  # inputs.idx beside inputs_key (map tasks)
     index_body: bytes | None = None
     depends_on: tuple[dict[str, str], ...] = ()  # the launches it waits for (batchlane.launch.dependencies)
+    team: str = OPEN_TEAM  # its producer's: the launch id is unique within it
 
     @property
     def launch_id(self) -> str:
         return self.request.launch_id
+
+    @property
+    def key(self) -> str:
+        return launch_key(self.team, self.launch_id)
 
     @property
     def is_array(self) -> bool:
@@ -217,19 +222,20 @@ def _overrides_length(overrides: dict[str, Any]) -> int:
 
 
 def plan_launch(
-    request: LaunchRequest, role_arn: str, decision: Decision, settings: Settings, bucket: str
+    request: LaunchRequest,
+    role_arn: str,
+    decision: Decision,
+    settings: Settings,
+    bucket: str,
+    *,
+    team: str = OPEN_TEAM,
 ) -> tuple[LaunchPlan | None, list[Problem]]:
-    """The Batch job a valid, routed request becomes; or the problem that stops it (overrides
-    too long for ECS)."""
+    """The Batch job a valid, routed request of ``team`` (its producer's) becomes; or the problem
+    that stops it (overrides too long for ECS)."""
     assert decision.queue is not None
-    inputs_key, inputs_uri, outputs_uri = _data_locations(request, bucket)
-    index_key, index_uri = _index_location(request, inputs_key, bucket)
+    inputs_key, inputs_uri, outputs_uri, index_key, index_uri = _data_locations(request, team, bucket)
     overrides = _container_overrides(request, inputs_uri, outputs_uri, index_uri)
-    chunks = (
-        Chunks.layout(request.size, settings.limits.max_array_size, request.max_concurrency)
-        if request.size > 1
-        else Chunks.single(1)
-    )
+    chunks = _chunks(request, settings)
     # ECS caps overrides at 8,192 characters and the job would FAIL late; refuse early instead. A chunk's
     # are longest at the largest offset (the last chunk; the one before it when the last is a plain job).
     longest = {chunks.count - 1, max(chunks.count - 2, 0)} if chunks.chunked else set()
@@ -250,9 +256,10 @@ def plan_launch(
     inputs_body, index_body = _inputs_objects(request) if inputs_key else (None, None)
     return LaunchPlan(
         request=request,
+        team=team,
         decision=decision,
         queue=hinted_queue(decision, request.queue_hint),
-        job_name=job_name(request.task, request.launch_id),
+        job_name=job_name(request.task, launch_key(team, request.launch_id)),
         definition=definition,
         size=request.size,
         attempts=request.retries + 1,
@@ -263,7 +270,7 @@ def plan_launch(
         inputs_key=inputs_key,
         inputs_body=inputs_body,
         overrides=overrides,
-        tags=_job_tags(request),
+        tags=_job_tags(request, team),
         chunks=chunks,
         index_key=index_key,
         index_body=index_body if index_key else None,
@@ -291,6 +298,12 @@ def _definition(
         secrets=JobDefinitionSpec.secrets_of(request),
         container_properties=definition_properties(request, settings, platform),
     )
+
+
+def _chunks(request: LaunchRequest, settings: Settings) -> Chunks:
+    if request.size == 1:
+        return Chunks.single(1)
+    return Chunks.layout(request.size, settings.limits.max_array_size, request.max_concurrency)
 
 
 def chunk_job_name(job_name: str, chunk: int) -> str:
@@ -334,26 +347,20 @@ def hinted_queue(decision: Decision, hint: str | None) -> str:
     return queue
 
 
-def _data_locations(request: LaunchRequest, bucket: str) -> tuple[str | None, str, str]:
-    """The inputs object to write (None when the client uploaded them), the inputs URI, the outputs
-    prefix: under the launch's own prefix, ``launches/<project>/<domain>/<launchId>/`` (docs/security.md)."""
-    base = launch_prefix(request.project, request.domain, request.launch_id)
-    outputs_uri = s3_uri(bucket, outputs_prefix(base))
+def _data_locations(
+    request: LaunchRequest, team: str, bucket: str
+) -> tuple[str | None, str, str, str | None, str | None]:
+    """The inputs object to write (None when the client uploaded them), the inputs URI, the
+    children's outputs prefix (the launch's own keys: LaunchData, docs/security.md), the index
+    object to write (a map task whose inputs the launcher writes) and the index URI a child reads
+    (that one, or the client's ``inputsLocation.index``; None: no index)."""
+    data = LaunchData(team, request.project, request.domain, request.launch_id)
+    outputs_uri = s3_uri(bucket, data.children_prefix)
     if request.inputs_location:
-        return None, request.inputs_location.uri, outputs_uri
-    inputs_key = f"{base}inputs.jsonl"
-    return inputs_key, s3_uri(bucket, inputs_key), outputs_uri
-
-
-def _index_location(request: LaunchRequest, inputs_key: str | None, bucket: str) -> tuple[str | None, str | None]:
-    """The index object to write (a map task whose inputs the launcher writes) and the index URI a
-    child reads (that one, or the client's ``inputsLocation.index``; None: no index)."""
-    if request.inputs_location is not None:
-        return None, request.inputs_location.index
-    if inputs_key is None or not request.is_map:
-        return None, None
-    index_key = inputs_key.removesuffix(".jsonl") + ".idx"
-    return index_key, s3_uri(bucket, index_key)
+        return None, request.inputs_location.uri, outputs_uri, None, request.inputs_location.index
+    index_key = data.index_key if request.is_map else None
+    index_uri = s3_uri(bucket, index_key) if index_key else None
+    return data.inputs_key, s3_uri(bucket, data.inputs_key), outputs_uri, index_key, index_uri
 
 
 def _environment_list(environment: dict[str, str]) -> list[dict[str, str]]:
@@ -396,10 +403,12 @@ def _index_variables(is_array: bool) -> dict[str, str]:
     return {ENV_INDEX_VAR_NAME: FAKE_INDEX_VARIABLE, FAKE_INDEX_VARIABLE: "0"}
 
 
-def _job_tags(request: LaunchRequest) -> dict[str, str]:
+def _job_tags(request: LaunchRequest, team: str) -> dict[str, str]:
     return {
         **request.tags,
-        LAUNCH_TAG: request.launch_id,  # how the status path finds the launch of a job's events
+        # How the status path finds the launch of a job's events: together, its launch key.
+        LAUNCH_TAG: request.launch_id,
+        TEAM_TAG: team,
         "batchlane:project": _tag_value(request.project),
         "batchlane:domain": _tag_value(request.domain),
         "batchlane:workflow": _tag_value(request.workflow),

@@ -66,21 +66,21 @@ class Ledger(Protocol):
         """Replace a SUBMITTING claim still held with ``old_token``."""
 
     def complete(
-        self, launch_id: str, token: str, fields: dict[str, Any], sk: str = LAUNCH_SK
+        self, launch_key: str, token: str, fields: dict[str, Any], sk: str = LAUNCH_SK
     ) -> LaunchRecord | ChunkRecord:
         """Record the job (``fields``) if the claim is still ``token``'s."""
 
-    def release(self, launch_id: str, token: str | None, sk: str = LAUNCH_SK) -> None: ...
+    def release(self, launch_key: str, token: str | None, sk: str = LAUNCH_SK) -> None: ...
 
-    def get(self, launch_id: str) -> LaunchRecord | None: ...
+    def get(self, launch_key: str) -> LaunchRecord | None: ...
 
-    def get_chunk(self, launch_id: str, chunk: int) -> ChunkRecord | None: ...
+    def get_chunk(self, launch_key: str, chunk: int) -> ChunkRecord | None: ...
 
-    def phase(self, launch_id: str) -> str | None:
+    def phase(self, launch_key: str) -> str | None:
         """The launch's status summary phase (``sk = "status"``, the aggregator's; read-only here)."""
 
-    def chunk_ended(self, launch_id: str, chunks: Chunks, chunk: int) -> bool:
+    def chunk_ended(self, launch_key: str, chunks: Chunks, chunk: int) -> bool:
         """Whether the aggregator holds the chunk's Batch job as ended (SUCCEEDED or FAILED)."""
 
-    def record_rejection(self, launch_id: str, problems: list[dict[str, str]]) -> None:
-        """Keep the last rejection under ``launch_id`` (its own item: a later claim is not blocked)."""
+    def record_rejection(self, launch_key: str, problems: list[dict[str, str]]) -> None:
+        """Keep the last rejection under ``launch_key`` (its own item: a later claim is not blocked)."""

@@ -16,8 +16,6 @@ Exactly once without a client token on SubmitJob (docs/exactly-once.md):
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -28,10 +26,20 @@ from batchlane.common.chunks import Chunks
 from batchlane.common.console import batch_job_url, partition_of
 from batchlane.common.errors import Refused, UnprocessableEvent
 from batchlane.common.event_types import CHUNK_DUE_SOURCE, EVENT_SOURCE, LAUNCH_REJECTED, LAUNCHED
-from batchlane.common.executions import FINAL_PHASES, SUBMITTED, SUBMITTING, ChunkRecord, LaunchRecord, chunk_sk
+from batchlane.common.executions import (
+    FINAL_PHASES,
+    OPEN_TEAM,
+    SUBMITTED,
+    SUBMITTING,
+    ChunkRecord,
+    LaunchRecord,
+    chunk_sk,
+    launch_key,
+)
 from batchlane.common.open_launches import LAST_SEEN_ATTR, OPEN_SHARD_ATTR, open_shard
 from batchlane.common.ports import Announcer, Counter
 from batchlane.common.tenancy import Producer
+from batchlane.launch.claims import chunk_record, launch_record, lease, request_fingerprint, same_request, submitted_job
 from batchlane.launch.dependencies import with_dependencies
 from batchlane.launch.models import (
     LaunchRequest,
@@ -64,12 +72,6 @@ CONFLICT = "already used for a different request: a launchId names one request (
 CHUNK_DUE_SOURCES = frozenset({CHUNK_DUE_SOURCE, EVENT_SOURCE})
 
 
-def request_fingerprint(detail: Any) -> str:
-    """Of the detail as received, key order aside: two deliveries are the same request iff equal."""
-    canonical = json.dumps(detail, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 @dataclass
 class LaunchService:
     settings: SettingsSource
@@ -91,22 +93,26 @@ class LaunchService:
         fingerprint = request_fingerprint(detail)
         settings = self.settings.get()
         refused = producer_problems(detail, settings, producer)
-        request, role, problems = validate(detail, settings, self.bucket)
-        if refused:  # not allowed here: answered before any AWS call (no routing read, no record lookup)
+        producer = settings.producers.identify(producer)[0]  # with its team (None: nobody known)
+        team = producer.team if producer is not None else None
+        request, role, problems = validate(detail, settings, self.bucket, team=team)
+        if refused:  # not allowed here: answered before any AWS call (no routing read, no record, nothing written)
             self.metrics.count("LaunchUnauthorised")
-            return self._reject(readable_launch_id(detail), refused + problems)
-        producer = settings.producers.identify(producer)[0]  # with its team
+            return self._reject(readable_launch_id(detail), refused + problems, team=team, recorded=False)
+        team = team or OPEN_TEAM
         # Routing and planning see only a validated request: the raw detail may hold anything.
         decision = self._route(request, settings) if request is not None else None
         if decision is not None and not decision.matched:
             problems.append(Problem(field="routing", message=decision.reason))
         plan: LaunchPlan | None = None
         if not problems and request is not None and role is not None and decision is not None:
-            plan, problems = plan_launch(request, role, decision, settings, self.bucket)
-        if plan is not None and not problems:  # the launches it waits for, looked up
-            plan, problems = with_dependencies(plan, producer, settings, self.ledger.get)
+            plan, problems = plan_launch(request, role, decision, settings, self.bucket, team=team)
+        if plan is not None and not problems:  # the launches it waits for, in its own team
+            plan, problems = with_dependencies(
+                plan, producer, settings, lambda launch_id: self.ledger.get(launch_key(team, launch_id))
+            )
         if plan is None or problems:
-            return self._refuse(readable_launch_id(detail), fingerprint, producer, problems)
+            return self._refuse(readable_launch_id(detail), team, fingerprint, producer, problems)
         return self._submit(plan, fingerprint, producer)
 
     def _route(self, request: LaunchRequest, settings) -> Decision:
@@ -123,21 +129,25 @@ class LaunchService:
 
     # ------------------------------------------------------------------ answers
     def _refuse(
-        self, launch_id: str | None, fingerprint: str, producer: Producer | None, problems: list[Problem]
+        self, launch_id: str | None, team: str, fingerprint: str, producer: Producer | None, problems: list[Problem]
     ) -> dict[str, Any]:
         """Problems found before any claim: unless this very request was launched before (and the
         rules have changed since), it is rejected."""
         if launch_id:
-            record = self.ledger.get(launch_id)
-            if record is not None and _same_request(record, fingerprint, producer):
+            record = self.ledger.get(launch_key(team, launch_id))
+            if record is not None and same_request(record, fingerprint, producer):
                 return self._answer_existing(record)
-        return self._reject(launch_id, problems)
+        return self._reject(launch_id, problems, team)
 
-    def _reject(self, launch_id: str | None, problems: list[Problem]) -> dict[str, Any]:
-        rejected = TaskLaunchRejected(launch_id=launch_id, problems=problems)
+    def _reject(
+        self, launch_id: str | None, problems: list[Problem], team: str | None, recorded: bool = True
+    ) -> dict[str, Any]:
+        """``team``: the producer's team (None: nobody batchlane knows), whose client takes the answer;
+        ``recorded``: under the team's key, False for a producer refused here, which writes nothing."""
+        rejected = TaskLaunchRejected(launch_id=launch_id, team=team, problems=problems)
         detail = detail_json(rejected)
-        if rejected.launch_id:  # recorded before it is announced: whoever hears of it can read it
-            self.ledger.record_rejection(rejected.launch_id, detail["problems"])
+        if rejected.launch_id and team is not None and recorded:  # recorded first: whoever hears of it can read it
+            self.ledger.record_rejection(launch_key(team, rejected.launch_id), detail["problems"])
         self.announcer.publish(LAUNCH_REJECTED, detail)
         self.metrics.count("LaunchRejected")
         return {"outcome": "rejected", "launchId": launch_id, "problems": [p.model_dump() for p in rejected.problems]}
@@ -161,6 +171,7 @@ class LaunchService:
         launched = TaskLaunched.model_validate(
             {
                 "launchId": record.launch_id,
+                "team": record.team,
                 "jobId": record.job_id,
                 "jobName": record.job_name,
                 "queue": record.queue,
@@ -182,10 +193,10 @@ class LaunchService:
         held_by = self.ledger.claim(claim)
         if held_by is None:
             return self._submit_claimed(plan, claim)
-        existing = _launch_record(held_by)
-        if not _same_request(existing, fingerprint, producer):
+        existing = launch_record(held_by)
+        if not same_request(existing, fingerprint, producer):
             self._recover_abandoned(existing)  # keep the launch that owns the id in order
-            return self._reject(plan.launch_id, [Problem(field="launchId", message=CONFLICT)])
+            return self._reject(plan.launch_id, [Problem(field="launchId", message=CONFLICT)], plan.team)
         if self._held(existing):
             return self._answer_existing(existing)
         # The earlier holder's lease ran out: it died, maybe after SubmitJob. Take over, then look
@@ -221,13 +232,14 @@ class LaunchService:
         )
         if self.ledger.take_over(taken, old_token=existing.lease_token):
             self.metrics.count("LaunchRecovered")
-            self.ledger.complete(existing.launch_id, token, self._submitted_fields(existing, found))
+            self.ledger.complete(existing.key, token, self._submitted_fields(existing, found))
 
     def _claim_record(self, plan: LaunchPlan, token: str, fingerprint: str, producer: Producer | None) -> LaunchRecord:
         request = plan.request
         return LaunchRecord(
             producer=producer,
             launch_id=plan.launch_id,
+            team=plan.team,
             state=SUBMITTING,
             lease_token=token,
             lease_until=int(self.clock()) + self.lease_seconds,
@@ -276,12 +288,13 @@ class LaunchService:
                 self.ledger.take_over(claim.model_copy(update={"lease_until": int(self.clock())}), claim.lease_token)
             else:
                 # Nothing was submitted: free the claim so the retry need not wait for the lease.
-                self.ledger.release(plan.launch_id, claim.lease_token)
+                self.ledger.release(claim.key, claim.lease_token)
             raise
         except Refused as exc:
-            self.ledger.release(plan.launch_id, claim.lease_token)
+            self.ledger.release(claim.key, claim.lease_token)
             field = "container" if exc.operation == "RegisterJobDefinition" else "submission"
-            return self._reject(plan.launch_id, [Problem(field=field, message=f"AWS Batch refused it: {exc.message}")])
+            problem = Problem(field=field, message=f"AWS Batch refused it: {exc.message}")
+            return self._reject(plan.launch_id, [problem], plan.team)
         self.metrics.count("JobSubmitted", queue=plan.queue)
         return self._complete(claim, job, definition_arn, template)
 
@@ -292,7 +305,7 @@ class LaunchService:
         jobs = []
         for chunk in chunks.initial:
             try:
-                jobs.append(self._submit_chunk(claim.launch_id, claim.queue, template, chunks, chunk, _lease(claim)[1]))
+                jobs.append(self._submit_chunk(claim, claim.queue, template, chunks, chunk, lease(claim)[1]))
             except Refused as exc:
                 if jobs:  # the launch runs already: it cannot be rejected (retried, then dead-lettered)
                     raise PartlySubmitted(
@@ -302,13 +315,21 @@ class LaunchService:
         return jobs[0]
 
     def _submit_chunk(
-        self, launch_id: str, queue: str, template: dict[str, Any], chunks: Chunks, chunk: int, lease_until: int
+        self,
+        launch: LaunchRecord,
+        queue: str,
+        template: dict[str, Any],
+        chunks: Chunks,
+        chunk: int,
+        lease_until: int,
     ) -> SubmittedJob:
         """One chunk's job, exactly once: the launch record's claim protocol on its ``chunk#<c>`` record."""
         token = uuid.uuid4().hex
         name = chunk_job_name(template["jobName"], chunk)
+        launch_id = launch.launch_id
         claim = ChunkRecord(
             launch_id=launch_id,
+            team=launch.team,
             chunk=chunk,
             offset=chunks.offset(chunk),
             size=chunks.chunk_len(chunk),
@@ -320,9 +341,9 @@ class LaunchService:
         )
         held_by = self.ledger.claim(claim)
         if held_by is not None:
-            existing = _chunk_record(held_by)
+            existing = chunk_record(held_by)
             if existing.submitted:
-                return _submitted_job(existing)
+                return submitted_job(existing)
             if self._held(existing):
                 raise LaunchInProgress(f"launch {launch_id}: chunk {chunk} is being submitted by another delivery")
             self._take_over(claim, existing)
@@ -335,15 +356,15 @@ class LaunchService:
         except SubmitOutcomeUnknown:
             raise  # the job may exist: the claim stays for whoever takes it over
         except (TransientError, Refused):
-            self.ledger.release(launch_id, token, sk=chunk_sk(chunk))
+            self.ledger.release(claim.key, token, sk=chunk_sk(chunk))
             raise
         self.metrics.count("ChunkSubmitted", queue=queue)
         return self._complete_chunk(claim, job)
 
     def _complete_chunk(self, claim: ChunkRecord, job: SubmittedJob) -> SubmittedJob:
         self.ledger.complete(
-            claim.launch_id,
-            _lease(claim)[0],
+            claim.key,
+            lease(claim)[0],
             {
                 "state": SUBMITTED,
                 "jobId": job.job_id,
@@ -367,7 +388,7 @@ class LaunchService:
             due = TaskChunkDue.model_validate(detail)
         except ValueError as exc:
             raise UnprocessableEvent(f"Task Chunk Due: malformed detail: {str(exc)[:300]}") from exc
-        record = self.ledger.get(due.launch_id)
+        record = self.ledger.get(launch_key(due.team, due.launch_id))
         if record is None:
             raise UnprocessableEvent(f"Task Chunk Due: launch {due.launch_id} is unknown")
         chunks = record.chunks
@@ -383,7 +404,7 @@ class LaunchService:
             return {"outcome": "chunk-not-submitted", "launchId": due.launch_id, "chunk": due.chunk, "stale": True}
         if record.state != SUBMITTED or record.chunk_template is None:
             raise LaunchInProgress(f"launch {due.launch_id} is still being submitted: chunk {due.chunk} waits for it")
-        phase = self.ledger.phase(due.launch_id)
+        phase = self.ledger.phase(record.key)
         if phase in FINAL_PHASES:
             self.metrics.count("ChunkNotSubmitted")
             return {"outcome": "chunk-not-submitted", "launchId": due.launch_id, "chunk": due.chunk, "phase": phase}
@@ -391,14 +412,14 @@ class LaunchService:
         # wrote that end before it said c is due, so a notice that arrives first is not its (forged,
         # or replayed wrongly) and must not put more children in flight than maxConcurrency allows.
         freed_by = due.chunk - chunks.window
-        if not self.ledger.chunk_ended(due.launch_id, chunks, freed_by):
+        if not self.ledger.chunk_ended(record.key, chunks, freed_by):
             raise UnprocessableEvent(
                 f"Task Chunk Due: chunk {due.chunk} of launch {due.launch_id} is not due: "
                 f"chunk {freed_by} has not ended"
             )
         try:
             job = self._submit_chunk(
-                due.launch_id,
+                record,
                 record.queue,
                 record.chunk_template,
                 chunks,
@@ -419,7 +440,7 @@ class LaunchService:
         fields = self._submitted_fields(claim, job, definition)
         if template is not None:
             fields["chunkTemplate"] = template
-        record = _launch_record(self.ledger.complete(claim.launch_id, _lease(claim)[0], fields))
+        record = launch_record(self.ledger.complete(claim.key, lease(claim)[0], fields))
         self._announce_launched(record)
         return {"outcome": "launched", "launchId": record.launch_id, "jobId": job.job_id, "queue": record.queue}
 
@@ -442,7 +463,7 @@ class LaunchService:
             "jobDefinition": definition or claim.job_definition,
             "consoleUrl": batch_job_url(partition, region, job.job_id),
             # In the open-launches index until the status path sees it end (the reconciler's view).
-            OPEN_SHARD_ATTR: open_shard(claim.launch_id),
+            OPEN_SHARD_ATTR: open_shard(claim.key),
             LAST_SEEN_ATTR: now_ms,
         }
 
@@ -458,43 +479,6 @@ def _chunk_fields(plan: LaunchPlan) -> dict[str, Any]:
     }
 
 
-def _same_request(record: LaunchRecord, fingerprint: str, producer: Producer | None) -> bool:
-    # Records written before fingerprints (or producers) were kept are taken to be of the same request.
-    # The same detail from another producer is another request: it gets neither the job nor its answer.
-    same_producer = record.producer is None or (
-        producer is not None
-        and (record.producer.source, record.producer.account) == (producer.source, producer.account)
-    )
-    return (record.request_fingerprint is None or record.request_fingerprint == fingerprint) and same_producer
-
-
 def _explanation(decision: Decision) -> dict[str, Any]:
     data = decision.as_dict()
     return {"rule": data["rule"], "tag": data["tag"], "candidates": data["candidates"], "reason": data["reason"]}
-
-
-def _launch_record(record: LaunchRecord | ChunkRecord) -> LaunchRecord:
-    """The ledger's answer about a launch item (``sk = "launch"``): its launch record."""
-    if not isinstance(record, LaunchRecord):
-        raise TypeError(f"launch {record.launch_id}: a chunk record where the launch record belongs")
-    return record
-
-
-def _chunk_record(record: LaunchRecord | ChunkRecord) -> ChunkRecord:
-    """The ledger's answer about a chunk item (``sk = "chunk#<c>"``): its chunk record."""
-    if not isinstance(record, ChunkRecord):
-        raise TypeError(f"launch {record.launch_id}: a launch record where a chunk record belongs")
-    return record
-
-
-def _lease(claim: LaunchRecord | ChunkRecord) -> tuple[str, int]:
-    """A claim's token and lease end: every claim this service makes has both."""
-    if claim.lease_token is None or claim.lease_until is None:
-        raise ValueError(f"launch {claim.launch_id}: a claim without its lease")
-    return claim.lease_token, claim.lease_until
-
-
-def _submitted_job(record: ChunkRecord) -> SubmittedJob:
-    if record.job_id is None or record.job_arn is None:
-        raise ValueError(f"launch {record.launch_id}: chunk {record.chunk} is SUBMITTED without its job")
-    return SubmittedJob(record.job_id, record.job_arn)

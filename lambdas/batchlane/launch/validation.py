@@ -8,9 +8,10 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from batchlane.common.executions import OPEN_TEAM
 from batchlane.common.secrets import SECRET_REFERENCE, granting
 from batchlane.common.settings import Settings
-from batchlane.common.tenancy import Producer, launch_prefix, s3_uri
+from batchlane.common.tenancy import INPUTS, LaunchData, Producer, s3_uri
 from batchlane.launch.dependencies import after_problems
 from batchlane.launch.models import LaunchRequest
 from batchlane.launch.problems import LAUNCH_ID_CHARS, Problem, bounded_problems, quoted
@@ -137,12 +138,20 @@ def schema_problems(raw: Any) -> tuple[LaunchRequest | None, list[Problem]]:
         return None, [Problem(field=_field(err["loc"]), message=_message(err)) for err in exc.errors()]
 
 
-def resolve_role(raw: Any, settings: Settings) -> tuple[str | None, list[Problem]]:
+def resolve_role(raw: Any, settings: Settings, team: str | None = None) -> tuple[str | None, list[Problem]]:
     role = _at(raw, "role")
     if role is None:
         if settings.default_role_arn is None:
             return None, [Problem(field="role", message="is required: this deployment has no default role")]
-        return settings.default_role_arn, []
+        project = _at(raw, "project")
+        default = settings.default_role_for(team, project) if isinstance(project, str) else settings.default_role_arn
+        if default is None:
+            message = (
+                f"is required: the default role serves projects team {team} may not launch into, "
+                f"and no job role serves project {quoted(project)} alone"
+            )
+            return None, [Problem(field="role", message=message)]
+        return default, []
     if not isinstance(role, str):
         return None, []  # the schema already reports the type
     if role not in settings.usable_role_arns:
@@ -182,14 +191,14 @@ def producer_problems(raw: Any, settings: Settings, producer: Producer | None) -
     return [Problem(field="source", message=problem)] if problem else []
 
 
-def inputs_location_problems(raw: Any, settings: Settings, bucket: str | None) -> list[Problem]:
+def inputs_location_problems(raw: Any, settings: Settings, bucket: str | None, team: str = OPEN_TEAM) -> list[Problem]:
     """``inputsLocation.uri`` and ``.index`` inside the launch's own prefix, or under a location
     allow-listed for its project; each parsed as S3 reads it first (bucket, key segments), so that
     no dot segment or empty segment can lead a prefix check elsewhere."""
     launch_id, project, domain = _at(raw, "launchId"), _at(raw, "project"), _at(raw, "domain")
     if not all(isinstance(v, str) for v in (launch_id, project, domain)):
         return []  # the schema reports what is missing
-    own = s3_uri(bucket, launch_prefix(project, domain, launch_id)) if bucket else None
+    own = s3_uri(bucket, LaunchData(team, project, domain, launch_id).prefix(INPUTS)) if bucket else None
     problems = []
     for name in ("uri", "index"):
         uri = _at(raw, "inputsLocation", name)
@@ -328,20 +337,20 @@ def policy_problems(raw: Any, settings: Settings) -> list[Problem]:
 
 
 def validate(
-    raw: Any, settings: Settings, bucket: str | None = None
+    raw: Any, settings: Settings, bucket: str | None = None, *, team: str | None = None
 ) -> tuple[LaunchRequest | None, str | None, list[Problem]]:
     """Returns the parsed request, the role it runs as, and every problem found (bounded, see
     models.bounded_problems: thousands of bad keys must not make an answer too large to send).
 
-    ``bucket`` is the data bucket, whose prefix of this launch is where ``inputsLocation`` may point
-    besides the allow-listed locations. Who sent it is checked apart (``producer_problems``): an
-    unauthorised producer is answered before any AWS call."""
+    ``bucket`` is the data bucket, whose inputs prefix of this launch (of ``team``, its producer's)
+    is where ``inputsLocation`` may point besides the allow-listed locations. Who sent it is checked
+    apart (``producer_problems``): an unauthorised producer is answered before any AWS call."""
     request, problems = schema_problems(raw)
-    role, role_problems = resolve_role(raw, settings)
+    role, role_problems = resolve_role(raw, settings, team)
     role_problems = role_problems or role_project_problems(raw, role, settings)
     reported = {p.field for p in problems}
     checks = role_problems + policy_problems(raw, settings) + dot_name_problems(raw)
-    checks += inputs_location_problems(raw, settings, bucket) + secrets_problems(raw, settings)
+    checks += inputs_location_problems(raw, settings, bucket, team or OPEN_TEAM) + secrets_problems(raw, settings)
     checks += workload_problems(raw, settings) + after_problems(raw)
     # One answer per field: a value the schema already refused is not reported twice.
     problems = problems + [p for p in checks if p.field not in reported]

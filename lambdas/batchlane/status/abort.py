@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from batchlane.common.event_types import ABORT_REJECTED, ABORT_REQUESTED
-from batchlane.common.executions import FINAL_PHASES
+from batchlane.common.executions import FINAL_PHASES, OPEN_TEAM, launch_key
 from batchlane.common.ports import Announcer, Counter, Log, SettingsSource
 from batchlane.common.tenancy import Producer
 from batchlane.status.models import TaskAbortRejected, TaskAbortRequested
@@ -59,24 +59,30 @@ class Aborter:
         (bounded by the queue's maxReceiveCount)."""
         self.metrics.count("AbortRequested")
         tenancy = self.settings.get().producers
-        unknown = tenancy.identify(producer)[1]
+        known, unknown = tenancy.identify(producer)
         if unknown:  # nobody batchlane knows: answered before any AWS call
-            return self._reject(request.launchId, unknown)
+            return self._reject(request.launchId, None, unknown)
         if request.launchId is None:
-            return self._reject(None, "the event names no launchId")
-        launch = self.store.get_launch(request.launchId)
+            return self._reject(None, None, "the event names no launchId")
+        own = (known.team if known is not None else None) or OPEN_TEAM
+        team = request.team or own
+        if team != own and not tenancy.is_admin(known):  # another team's ids are not even looked up
+            return self._reject(request.launchId, team, f"team {own} may abort its own launches only")
+        launch = self.store.get_launch(launch_key(team, request.launchId))
         if launch is None:
-            return self._reject(request.launchId, "no such launch")
+            return self._reject(request.launchId, team, "no such launch")
         refused = tenancy.abort_problem(producer, launch.producer, launch.project, launch.domain)
         if refused:
-            return self._reject(request.launchId, refused)
+            return self._reject(request.launchId, team, refused)
         if not launch.job_id:
             raise LaunchNotFound(f"launch {request.launchId} is still being submitted")
         reason = "aborted on request" + (f": {request.reason}" if request.reason else "")
         for _ in range(ABORT_RETRIES):
-            summary = self.store.summary(launch.launch_id) or {}
+            summary = self.store.summary(launch.key) or {}
             if summary.get("phase") in FINAL_PHASES:
-                return self._reject(launch.launch_id, f"the launch has already {summary['phase']}", summary["phase"])
+                return self._reject(
+                    launch.launch_id, team, f"the launch has already {summary['phase']}", summary["phase"]
+                )
             if self.phases.move(
                 launch,
                 summary,
@@ -89,9 +95,9 @@ class Aborter:
                 return None
         raise Contention(f"launch {launch.launch_id}: the phase kept changing while aborting it")
 
-    def _reject(self, launch_id: str | None, reason: str, phase: str | None = None) -> None:
-        self.log.warning("abort rejected", extra={"launchId": launch_id, "reason": reason})
+    def _reject(self, launch_id: str | None, team: str | None, reason: str, phase: str | None = None) -> None:
+        self.log.warning("abort rejected", extra={"launchId": launch_id, "team": team, "reason": reason})
         self.metrics.count("AbortRejected")
         self.announcer.publish(
-            ABORT_REJECTED, TaskAbortRejected(launchId=launch_id, reason=reason, phase=phase).detail()
+            ABORT_REJECTED, TaskAbortRejected(launchId=launch_id, team=team, reason=reason, phase=phase).detail()
         )

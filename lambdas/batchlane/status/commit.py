@@ -50,7 +50,7 @@ class LaunchBatch:
     """The observations of one launch (one Batch job) in one Lambda batch."""
 
     message_ids: list[str] = field(default_factory=list)
-    launch_tag: str | None = None  # the batchlane:launchId tag of the job, when its events carry it
+    launch_key: str | None = None  # of the job's batchlane:team and batchlane:launchId tags, when its events carry them
     chunk_tag: str | None = None  # its batchlane:chunk tag (a chunk of a chunked map task)
     children: dict[int, ChildState] = field(default_factory=dict)
     parent: ParentState | None = None
@@ -103,7 +103,7 @@ class StatusWriter:
         # An array chunk's parent item marks that the chunk was seen: read with its first group always.
         read_parent = parent is not None or (array_chunk and batch is not None)
         for _ in range(CONTENTION_RETRIES):
-            stored, stored_parent = self.store.read_states(launch.launch_id, list(children), read_parent, parent_sk)
+            stored, stored_parent = self.store.read_states(launch.key, list(children), read_parent, parent_sk)
             writes, deltas = _child_writes(children, stored)
             parent_write = _parent_write(parent, stored_parent)
             if read_parent and array_chunk and stored_parent is None and parent_write is None:
@@ -123,13 +123,13 @@ class StatusWriter:
                     "queue": launch.queue,
                     "size": launch.size,
                     "updatedAt": now_ms,
-                    OPEN_SHARD_ATTR: open_shard(launch.launch_id),
+                    OPEN_SHARD_ATTR: open_shard(launch.key),
                     LAST_SEEN_ATTR: now_ms,
                 }
             )
             try:
                 self.store.commit(
-                    launch.launch_id,
+                    launch.key,
                     writes,
                     parent_write,
                     {"set": summary_set, "deltas": deltas, "remove": remove},

@@ -2,7 +2,7 @@
 
 A chunked map task's outputs are assembled a chunk at a time: when a chunk's array job SUCCEEDED
 (every child wrote its outputs), the aggregator invocation that saw it reads that chunk's outputs
-and keeps them as one *part* (``<launch>/outputs.parts/<chunk>``, :meth:`OutputsWriter.part`).
+and keeps them as one *part* (``launches/parts/<launch>/<chunk>``, :meth:`OutputsWriter.part`).
 The finish then merges the parts, reading children one by one only where a chunk has no part (it
 failed, or its part was not written): however big the map, no invocation reads more than a chunk's
 outputs plus one object per chunk. A part is only an acceleration: a missing or unreadable one is
@@ -17,25 +17,22 @@ from typing import Any
 from batchlane.common.chunks import Chunks
 from batchlane.common.executions import LaunchRecord
 from batchlane.common.ports import Log
-from batchlane.common.tenancy import is_own_outputs_uri
+from batchlane.common.tenancy import LaunchData, s3_uri
 from batchlane.status.outputs import ErrorSummary, OutputsWriter, assemble_outputs, child_error_message
 from batchlane.status.ports import OutputStore, StatusStore
 
 OUTPUT_READ_PAGE = 1000  # children's outputs read (in parallel) per page while assembling
 
 
-def assembled_outputs_uri(outputs_uri: str) -> str:
-    """``s3://b/<base>outputs/`` -> ``s3://b/<base>outputs.json`` (next to the inputs)."""
-    return outputs_uri.rstrip("/") + ".json"
+def launch_data(launch: LaunchRecord) -> LaunchData | None:
+    """Where the launch's data lives (None: a record without its project, which has no data here)."""
+    if launch.project is None or launch.domain is None:
+        return None
+    return LaunchData(launch.team, launch.project, launch.domain, launch.launch_id)
 
 
 def child_outputs_uri(outputs_uri: str, index: int) -> str:
     return f"{outputs_uri}{index}/outputs.json"
-
-
-def outputs_part_uri(outputs_uri: str, chunk: int) -> str:
-    """``s3://b/<base>outputs/`` -> ``s3://b/<base>outputs.parts/<chunk>`` (no job role writes there)."""
-    return f"{outputs_uri.rstrip('/')}.parts/{chunk:06d}"
 
 
 class Finisher:
@@ -54,7 +51,7 @@ class Finisher:
         # One pass over the children (in index order, a page at a time) for the error summary.
         summary, failed = ErrorSummary(), 0
         if counts is None or counts.get("FAILED", 0):
-            for child in self.store.iter_children(launch.launch_id):
+            for child in self.store.iter_children(launch.key):
                 if child.status == "FAILED":
                     summary.add(child.index, child_error_message(child))
                     failed += 1
@@ -72,12 +69,13 @@ class Finisher:
             refusal = f"outputs not assembled: {base} is not this launch's outputs prefix"
             out["error"] = "\n".join(filter(None, (out.get("error"), refusal)))
             return out
-        if base and (phase == "succeeded" or (phase == "failed" and launch.map_task)):
-            uri = assembled_outputs_uri(base)
+        data = launch_data(launch)
+        if base and data and (phase == "succeeded" or (phase == "failed" and launch.map_task)):
+            uri = s3_uri(self.data_bucket, data.assembled_key)  # the aggregator's alone: no job role writes there
             if phase == "succeeded" and not failed:
                 succeeded: Iterable[int] = range(launch.size)  # a SUCCEEDED parent proved the silent children succeeded
             else:
-                succeeded = (c.index for c in self.store.iter_children(launch.launch_id) if c.status == "SUCCEEDED")
+                succeeded = (c.index for c in self.store.iter_children(launch.key) if c.status == "SUCCEEDED")
             if not launch.map_task and launch.size == 1:
                 values = self.outputs.read_many({i: child_outputs_uri(base, i) for i in succeeded})
                 self.outputs.write(uri, assemble_outputs(1, values, unwrap=True))
@@ -94,24 +92,25 @@ class Finisher:
             return
         chunks = launch.chunks
         offset, size = chunks.offset(chunk), chunks.chunk_len(chunk)
-        record = self.store.get_chunk(launch.launch_id, chunk)
+        record = self.store.get_chunk(launch.key, chunk)
         owner = record.job_id if record is not None else (launch.job_id if chunk == 0 else None)
         if not owner:
             return  # no submission to own the part: the finish reads the children
         writer = OutputsWriter(size)
         for first in range(offset, offset + size, OUTPUT_READ_PAGE):
             self._feed(writer, base, list(range(first, min(first + OUTPUT_READ_PAGE, offset + size))), offset)
-        self.outputs.write_bytes(outputs_part_uri(base, chunk), writer.part(offset, owner=owner))
+        self.outputs.write_bytes(self._part_uri(launch, chunk), writer.part(offset, owner=owner))
 
     def _own(self, launch: LaunchRecord, base: str) -> bool:
-        return is_own_outputs_uri(
-            base,
-            self.data_bucket,
-            launch.launch_id,
-            launch.project,
-            launch.domain,
-            before_tenancy=launch.producer is None,
-        )
+        """Whether ``base`` is the launch's own children's outputs prefix: the aggregator reads
+        children's outputs only there, whatever the record says."""
+        data = launch_data(launch)
+        return data is not None and base == s3_uri(self.data_bucket, data.children_prefix)
+
+    def _part_uri(self, launch: LaunchRecord, chunk: int) -> str:
+        data = launch_data(launch)
+        assert data is not None  # only a launch whose outputs are its own (_own) has parts
+        return s3_uri(self.data_bucket, data.part_key(chunk))
 
     def _assembled(self, launch: LaunchRecord, base: str, succeeded: Iterable[int]) -> Iterator[bytes]:
         """The map task's outputs document: a chunked map task's chunks from their parts where
@@ -120,7 +119,7 @@ class Finisher:
         chunks: Chunks | None = launch.chunks if launch.chunks.chunked else None
         # A part is of one submission: the chunk's job in this launch's record (not a part left by
         # an earlier launch under the same id, nor one written by anyone else).
-        owners = {c.chunk: c.job_id for c in self.store.chunk_records(launch.launch_id)} if chunks else {}
+        owners = {c.chunk: c.job_id for c in self.store.chunk_records(launch.key)} if chunks else {}
         owners.setdefault(0, launch.job_id)  # chunk 0's job is the launch's
         page: list[int] = []
         chunk, from_part = None, False
@@ -129,7 +128,7 @@ class Finisher:
                 self._feed(writer, base, page)  # the children before this chunk, first
                 page = []
                 chunk = chunks.chunk_of(index)
-                from_part = self._add_part(writer, base, chunks, chunk, owners.get(chunk))
+                from_part = self._add_part(writer, launch, chunks, chunk, owners.get(chunk))
             if from_part:
                 continue
             page.append(index)
@@ -139,10 +138,12 @@ class Finisher:
         self._feed(writer, base, page)
         yield from writer.chunks()
 
-    def _add_part(self, writer: OutputsWriter, base: str, chunks: Chunks, chunk: int, owner: str | None) -> bool:
+    def _add_part(
+        self, writer: OutputsWriter, launch: LaunchRecord, chunks: Chunks, chunk: int, owner: str | None
+    ) -> bool:
         """Chunk ``chunk``'s outputs from its part; False: it has none, or none of ``owner`` (its
         children are read)."""
-        part = self.outputs.read_bytes(outputs_part_uri(base, chunk)) if owner else None
+        part = self.outputs.read_bytes(self._part_uri(launch, chunk)) if owner else None
         if part is None or owner is None:
             return False
         try:
@@ -150,7 +151,7 @@ class Finisher:
         except ValueError as exc:
             self.log.warning(
                 "outputs part not used: its children are read instead",
-                extra={"part": outputs_part_uri(base, chunk), "problem": str(exc)[:300]},
+                extra={"part": self._part_uri(launch, chunk), "problem": str(exc)[:300]},
             )
             return False
         return True

@@ -40,11 +40,12 @@ class LaunchDirectory:
         self._jobs: Lru[str, LaunchJob] = Lru(cache_size, clock=clock)
         self._foreign: Lru[str, bool] = Lru(cache_size, max_age=FOREIGN_MEMORY_SECONDS, clock=clock)
 
-    def launch_of(self, job_id: str, launch_tag: str | None = None) -> LaunchRecord:
-        return self.job_of(job_id, launch_tag).launch
+    def launch_of(self, job_id: str, launch_key: str | None = None) -> LaunchRecord:
+        return self.job_of(job_id, launch_key).launch
 
-    def job_of(self, job_id: str, launch_tag: str | None = None, chunk_tag: str | None = None) -> LaunchJob:
-        """The launch (and chunk) of a Batch job. With the job's ``batchlane:launchId`` tag the
+    def job_of(self, job_id: str, launch_key: str | None = None, chunk_tag: str | None = None) -> LaunchJob:
+        """The launch (and chunk) of a Batch job. With the launch key its tags name
+        (``batchlane:team`` and ``batchlane:launchId``: executions.launch_key_of_tags) the
         launch record is read by key (strongly consistent), and with its ``batchlane:chunk`` tag
         the chunk record too: absent, or not completed with this job id yet, means the launcher has
         not finished recording it: LaunchNotFound, retried (bounded by maxReceiveCount). Without
@@ -53,10 +54,10 @@ class LaunchDirectory:
         found = self._jobs.get(job_id)
         if found is not None:
             return found
-        if launch_tag:
-            launch = self.store.get_launch(launch_tag)
+        if launch_key:
+            launch = self.store.get_launch(launch_key)
             if launch is None or not launch.job_id:
-                raise LaunchNotFound(f"launch {launch_tag} of Batch job {job_id} is not recorded yet")
+                raise LaunchNotFound(f"launch {launch_key} of Batch job {job_id} is not recorded yet")
             found = self._tagged(job_id, launch, chunk_tag)
         else:
             found = self._untagged(job_id)
@@ -75,7 +76,7 @@ class LaunchDirectory:
             if launch.job_id == job_id:
                 return LaunchJob(launch, 0)  # the launch record's job is chunk 0's
             chunk = self.store.find_chunk(job_id)  # an event that lost its chunk tag
-            if chunk is None or chunk.launch_id != launch.launch_id:
+            if chunk is None or chunk.key != launch.key:
                 raise LaunchNotFound(f"Batch job {job_id} of launch {launch.launch_id} has no chunk record yet")
             return LaunchJob(launch, chunk.chunk)
         try:
@@ -84,7 +85,7 @@ class LaunchDirectory:
             raise ForeignJob(f"Batch job {job_id} has a chunk tag {chunk_tag[:20]!r} that is not a number") from None
         if not 0 <= number < chunks.count:
             raise ForeignJob(f"Batch job {job_id}: launch {launch.launch_id} has no chunk {number}")
-        record = self.store.get_chunk(launch.launch_id, number)
+        record = self.store.get_chunk(launch.key, number)
         if record is None or not record.submitted:
             raise LaunchNotFound(
                 f"chunk {number} of launch {launch.launch_id} (Batch job {job_id}) is not recorded yet"
@@ -105,7 +106,7 @@ class LaunchDirectory:
             return LaunchJob(launch, 0 if launch.chunks.chunked else None)
         chunk = self.store.find_chunk(job_id)
         if chunk is not None and chunk.job_id == job_id:
-            launch = self.store.get_launch(chunk.launch_id)
+            launch = self.store.get_launch(chunk.key)
             if launch is not None and launch.chunks.chunked:
                 return LaunchJob(launch, chunk.chunk)
         self._foreign.put(job_id, True)

@@ -18,7 +18,9 @@ from batchlane.common.event_types import (
     STATUS_CHANGED,
     event_id,
 )
-from batchlane.common.executions import Phase
+from batchlane.common.executions import OPEN_TEAM, Phase
+
+TEAM_DESCRIPTION = "the producer's team, within which the launchId is unique ('_': a deployment without teams)"
 
 MAX_ABORT_REASON = 500  # characters of a client's abort reason that are kept
 
@@ -51,6 +53,7 @@ class TaskStatusChanged(_Event):
 
     kind: Literal["phase", "progress"]
     launchId: str
+    team: str = Field(default=OPEN_TEAM, description=TEAM_DESCRIPTION)
     jobId: str | None
     queue: str | None
     phase: Phase
@@ -71,8 +74,8 @@ class TaskStatusChanged(_Event):
     def identity(self) -> tuple[object, ...]:
         # A phase is entered once per submission (its jobId); progress is told once per counts.
         if self.kind == "phase":
-            return ("phase", self.launchId, self.jobId, self.phase)
-        return ("progress", self.launchId, self.jobId, self.counts)
+            return ("phase", self.team, self.launchId, self.jobId, self.phase)
+        return ("progress", self.team, self.launchId, self.jobId, self.counts)
 
     def detail(self) -> dict[str, Any]:
         data = super().detail()
@@ -86,6 +89,7 @@ class TaskStatusChanged(_Event):
         cls,
         *,
         launch_id: str,
+        team: str = OPEN_TEAM,
         job_id: str | None,
         queue: str | None,
         phase: str,
@@ -100,6 +104,7 @@ class TaskStatusChanged(_Event):
         return cls(
             kind="phase",
             launchId=launch_id,
+            team=team,
             jobId=job_id,
             queue=queue,
             phase=phase,
@@ -117,6 +122,7 @@ class TaskStatusChanged(_Event):
         cls,
         *,
         launch_id: str,
+        team: str = OPEN_TEAM,
         job_id: str | None,
         queue: str | None,
         phase: str,
@@ -128,6 +134,7 @@ class TaskStatusChanged(_Event):
         return cls(
             kind="progress",
             launchId=launch_id,
+            team=team,
             jobId=job_id,
             queue=queue,
             phase=phase,
@@ -145,11 +152,12 @@ class TaskAbortRejected(_Event):
     OPTIONAL: ClassVar[frozenset[str]] = frozenset({"phase"})
 
     launchId: str | None
+    team: str | None = Field(default=None, description="whose launch it names (null: no launch was found)")
     reason: str
     phase: Phase | None = None
 
     def identity(self) -> tuple[object, ...]:
-        return (self.launchId, self.reason, self.phase)
+        return (self.team, self.launchId, self.reason, self.phase)
 
 
 class TaskChunkDue(_Event):
@@ -159,13 +167,14 @@ class TaskChunkDue(_Event):
     DETAIL_TYPE: ClassVar[str] = CHUNK_DUE
 
     launchId: str
+    team: str = Field(default=OPEN_TEAM, description=TEAM_DESCRIPTION)
     chunk: int = Field(ge=0, description="the chunk that is due (0-based)")
     jobId: str | None = Field(
         default=None, description="the launch's first job (chunk 0's): which submission of the launch id is meant"
     )
 
     def identity(self) -> tuple[object, ...]:
-        return (self.launchId, self.jobId, self.chunk)
+        return (self.team, self.launchId, self.jobId, self.chunk)
 
 
 class TaskAbortRequested(BaseModel):
@@ -175,14 +184,17 @@ class TaskAbortRequested(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     launchId: str | None = None
+    # Whose launch: the producer's own team's when absent; an admin team (abort: any) names another.
+    team: str | None = None
     reason: str | None = None
 
     @classmethod
     def from_detail(cls, detail: Any) -> TaskAbortRequested:
         detail = detail if isinstance(detail, dict) else {}
-        launch_id, reason = detail.get("launchId"), detail.get("reason")
+        launch_id, reason, team = detail.get("launchId"), detail.get("reason"), detail.get("team")
         return cls(
             launchId=launch_id if isinstance(launch_id, str) and launch_id.strip() and len(launch_id) <= 256 else None,
+            team=team if isinstance(team, str) and 0 < len(team) <= 64 else None,
             reason=reason[:MAX_ABORT_REASON] if isinstance(reason, str) and reason.strip() else None,
         )
 

@@ -36,23 +36,23 @@ class StatusStore(Protocol):
     def find_launch(self, job_id: str) -> LaunchRecord | None:
         """The launch whose job this is (by job id, eventually consistent index)."""
 
-    def get_launch(self, launch_id: str) -> LaunchRecord | None: ...
+    def get_launch(self, launch_key: str) -> LaunchRecord | None: ...
 
     def find_chunk(self, job_id: str) -> ChunkRecord | None:
         """The chunk record whose job this is (by job id, eventually consistent index)."""
 
-    def get_chunk(self, launch_id: str, chunk: int) -> ChunkRecord | None: ...
+    def get_chunk(self, launch_key: str, chunk: int) -> ChunkRecord | None: ...
 
-    def chunk_records(self, launch_id: str) -> Iterator[ChunkRecord]:
+    def chunk_records(self, launch_key: str) -> Iterator[ChunkRecord]:
         """Every chunk record of a launch, by chunk number (paged: never all in memory)."""
 
     def read_states(
-        self, launch_id: str, indexes: list[int], parent: bool, parent_sk: str = PARENT_SK
+        self, launch_key: str, indexes: list[int], parent: bool, parent_sk: str = PARENT_SK
     ) -> tuple[dict[int, tuple[ChildState, int]], tuple[ParentState, int] | None]: ...
 
     def commit(
         self,
-        launch_id: str,
+        launch_key: str,
         children: list[ChildWrite],
         parent: ParentWrite | None,
         summary: dict[str, Any],
@@ -61,31 +61,31 @@ class StatusStore(Protocol):
         """One transaction; raises WriteConflict when a revision changed since it was read.
         ``parent_sk``: the parent item's key (``parent#<c>`` for a chunk of a chunked map task)."""
 
-    def summary(self, launch_id: str) -> dict[str, Any] | None: ...
+    def summary(self, launch_key: str) -> dict[str, Any] | None: ...
 
     def claim_transition(
-        self, launch_id: str, old_phase: str | None, token: str, now_ms: int, stale_before_ms: int
+        self, launch_key: str, old_phase: str | None, token: str, now_ms: int, stale_before_ms: int
     ) -> bool:
         """Take the right to move the phase on from ``old_phase``: one writer wins. A claim left
         by a writer that died (taken before ``stale_before_ms``) may be taken over."""
 
     def finish_transition(
-        self, launch_id: str, token: str, fields: dict[str, Any], remove: tuple[str, ...] = ()
+        self, launch_key: str, token: str, fields: dict[str, Any], remove: tuple[str, ...] = ()
     ) -> bool:
         """Write the new phase and what goes with it, releasing the claim ``token``."""
 
-    def release_transition(self, launch_id: str, token: str) -> None:
+    def release_transition(self, launch_key: str, token: str) -> None:
         """Give the claim back (its holder failed before making the change); best effort."""
 
-    def claim_progress(self, launch_id: str, previous: int | None, now_ms: int) -> bool:
+    def claim_progress(self, launch_key: str, previous: int | None, now_ms: int) -> bool:
         """Take the right to announce progress now: ``progressAt`` moves from ``previous`` to now."""
 
-    def all_children(self, launch_id: str) -> list[ChildState]: ...
+    def all_children(self, launch_key: str) -> list[ChildState]: ...
 
-    def final_chunk_parents(self, launch_id: str) -> set[int]:
+    def final_chunk_parents(self, launch_key: str) -> set[int]:
         """The chunks whose parent item (``parent#<c>``) is final."""
 
-    def iter_children(self, launch_id: str) -> Iterator[ChildState]:
+    def iter_children(self, launch_key: str) -> Iterator[ChildState]:
         """The children with an item, by global index, page by page (a million never in memory)."""
 
 

@@ -28,7 +28,15 @@ from itertools import islice
 from typing import Any, Protocol
 
 from batchlane.common.event_types import CHUNK_DUE
-from batchlane.common.executions import CHUNK_TAG, FINAL_PHASES, LAUNCH_SK, LAUNCH_TAG, SUMMARY_SK, LaunchRecord
+from batchlane.common.executions import (
+    CHUNK_TAG,
+    FINAL_PHASES,
+    LAUNCH_SK,
+    LAUNCH_TAG,
+    SUMMARY_SK,
+    TEAM_TAG,
+    LaunchRecord,
+)
 from batchlane.common.ports import Counter, Log
 from batchlane.status.events import STATE_CHANGE
 from batchlane.status.models import TaskChunkDue
@@ -41,8 +49,8 @@ REPAIR_RUNS = 6  # a silent launch is fully asked about within this many runs, h
 
 class OpenIndex(Protocol):
     def silent(self, cutoff_ms: int, limit: int) -> list[tuple[str, str]]: ...
-    def close(self, launch_id: str, sk: str) -> None: ...
-    def touch(self, launch_id: str, now_ms: int) -> None: ...
+    def close(self, launch_key: str, sk: str) -> None: ...
+    def touch(self, launch_key: str, now_ms: int) -> None: ...
 
 
 class JobReader(Protocol):
@@ -50,12 +58,13 @@ class JobReader(Protocol):
 
 
 def synthetic_event(
-    job: dict[str, Any], *, region: str, launch_id: str, now: float | None = None, chunk: int | None = None
+    job: dict[str, Any], *, region: str, launch: LaunchRecord, now: float | None = None, chunk: int | None = None
 ) -> dict[str, Any]:
     """A DescribeJobs result as the "Batch Job State Change" event Batch would have sent."""
     detail = dict(job)
     tags = dict(detail.get("tags") or {})
-    tags.setdefault(LAUNCH_TAG, launch_id)  # children may lack the propagated tag: the launch is known
+    tags.setdefault(LAUNCH_TAG, launch.launch_id)  # children may lack the propagated tags: the launch is known
+    tags.setdefault(TEAM_TAG, launch.team)
     if chunk is not None:
         tags.setdefault(CHUNK_TAG, str(chunk))
     detail["tags"] = tags
@@ -117,18 +126,18 @@ class Reconciler:
         report = RunReport()
         now_ms = int(self.clock() * 1000)
         entries: dict[str, list[str]] = {}
-        for launch_id, sk in self.index.silent(now_ms - self.silent_seconds * 1000, self.max_candidates):
-            entries.setdefault(launch_id, []).append(sk)
+        for launch_key, sk in self.index.silent(now_ms - self.silent_seconds * 1000, self.max_candidates):
+            entries.setdefault(launch_key, []).append(sk)
         report.candidates = len(entries)
         budget = self.request_budget
-        for launch_id, sks in entries.items():
+        for launch_key, sks in entries.items():
             if budget <= 0:
                 report.deferred += 1
                 continue
             try:
-                budget -= self._one(launch_id, sks, now_ms, budget, report)
+                budget -= self._one(launch_key, sks, now_ms, budget, report)
             except Exception:
-                self.log.exception("reconciling a launch failed", extra={"launchId": launch_id})
+                self.log.exception("reconciling a launch failed", extra={"launchKey": launch_key})
                 report.failed += 1
         for name, value in (
             ("ReconcileRepaired", report.repaired),
@@ -140,18 +149,18 @@ class Reconciler:
                 self.metrics.count(name, value)
         return report
 
-    def _one(self, launch_id: str, sks: list[str], now_ms: int, budget: int, report: RunReport) -> int:
+    def _one(self, launch_key: str, sks: list[str], now_ms: int, budget: int, report: RunReport) -> int:
         """Repair one launch; returns the Batch requests it used."""
-        launch = self.store.get_launch(launch_id)
-        summary = self.store.summary(launch_id)
+        launch = self.store.get_launch(launch_key)
+        summary = self.store.summary(launch_key)
         phase = (summary or {}).get("phase")
         if launch is None or phase in FINAL_PHASES:
             for sk in sks:  # ended (or gone): out of the index
-                self.index.close(launch_id, sk)
+                self.index.close(launch_key, sk)
                 report.closed += 1
             return 0
         if summary is not None and LAUNCH_SK in sks:
-            self.index.close(launch_id, LAUNCH_SK)  # the summary item carries the launch in the index now
+            self.index.close(launch_key, LAUNCH_SK)  # the summary item carries the launch in the index now
             report.closed += 1
             if SUMMARY_SK not in sks:
                 return 0  # the summary was seen recently: the launch is not silent
@@ -177,13 +186,13 @@ class Reconciler:
                 records.append(
                     (
                         f"reconcile:{j.get('jobId')}",
-                        synthetic_event(j, region=region, launch_id=launch_id, now=now_ms / 1000, chunk=jobs_of[owner]),
+                        synthetic_event(j, region=region, launch=launch, now=now_ms / 1000, chunk=jobs_of[owner]),
                     )
                 )
         failures = self.service.process(records) if records else {}
         if failures:
             report.failed += 1
-            self.log.warning("repair not applied", extra={"launchId": launch_id, "failures": len(failures)})
+            self.log.warning("repair not applied", extra={"launchKey": launch_key, "failures": len(failures)})
         elif more:
             report.deferred += 1  # the rest next run (children folded now are final: not asked again)
             report.jobs += len(records)
@@ -192,10 +201,10 @@ class Reconciler:
             report.jobs += len(records)
             if not jobs:
                 self.log.warning(
-                    "AWS Batch does not know the launch's job", extra={"launchId": launch_id, "jobId": job_id}
+                    "AWS Batch does not know the launch's job", extra={"launchKey": launch_key, "jobId": job_id}
                 )
             self._settle(launch)
-            self.index.touch(launch_id, now_ms)
+            self.index.touch(launch_key, now_ms)
         return len(chunks)
 
     def _settle(self, launch: LaunchRecord) -> None:
@@ -207,31 +216,34 @@ class Reconciler:
         this, a launch whose jobs are all final in the record would never be looked at again."""
         if not self.service.phases.advance(launch) or not launch.chunks.chunked:
             return
-        announced_at = int((self.store.summary(launch.launch_id) or {}).get("chunkDueAt") or 0)
+        announced_at = int((self.store.summary(launch.key) or {}).get("chunkDueAt") or 0)
         if announced_at > (self.service.clock() - self.silent_seconds) * 1000:  # the clock chunkDueAt was written by
             return  # announced lately: the launcher may not have submitted it yet
         chunks = launch.chunks
-        submitted = {c.chunk for c in self.store.chunk_records(launch.launch_id) if c.submitted}
+        submitted = {c.chunk for c in self.store.chunk_records(launch.key) if c.submitted}
         ended = self._ended_chunks(launch)
         for chunk in range(chunks.window, chunks.count):
             if chunk not in submitted and chunk - chunks.window in ended:
                 self.metrics.count("ReconcileChunkDue")
                 self.service.phases.announcer.publish(
-                    CHUNK_DUE, TaskChunkDue(launchId=launch.launch_id, jobId=launch.job_id, chunk=chunk).detail()
+                    CHUNK_DUE,
+                    TaskChunkDue(
+                        launchId=launch.launch_id, team=launch.team, jobId=launch.job_id, chunk=chunk
+                    ).detail(),
                 )
 
     def _ended_chunks(self, launch: LaunchRecord) -> set[int]:
         """The chunks whose job is final in the record (an array's parent, a one-child chunk's child)."""
         chunks = launch.chunks
-        done = {c.index for c in self.store.iter_children(launch.launch_id) if c.final}
-        ended = set(self.store.final_chunk_parents(launch.launch_id))
+        done = {c.index for c in self.store.iter_children(launch.key) if c.final}
+        ended = set(self.store.final_chunk_parents(launch.key))
         ended |= {c for c in range(chunks.count) if chunks.chunk_len(c) == 1 and chunks.offset(c) in done}
         return ended
 
     def _chunk_jobs(self, launch: LaunchRecord) -> dict[str, int | None]:
         """``{job id: chunk}`` of a chunked map task's submitted chunks."""
         jobs: dict[str, int | None] = {}
-        for record in self.store.chunk_records(launch.launch_id):
+        for record in self.store.chunk_records(launch.key):
             if record.submitted and record.job_id:
                 jobs[record.job_id] = record.chunk
         if launch.job_id:  # chunk 0's job, recorded on the launch too
@@ -242,8 +254,8 @@ class Reconciler:
         """The job ids to ask about, lazily: per job, its children not final in the record, then
         the job itself (the parent last: its end, which settles the phase or makes the next chunk
         due, comes with the last request). A chunk whose children and parent are final is skipped."""
-        done = {c.index for c in self.store.iter_children(launch.launch_id) if c.final}
-        parents_final = self.store.final_chunk_parents(launch.launch_id) if launch.chunks.chunked else set()
+        done = {c.index for c in self.store.iter_children(launch.key) if c.final}
+        parents_final = self.store.final_chunk_parents(launch.key) if launch.chunks.chunked else set()
         for job_id, chunk in jobs_of.items():
             if chunk is None:
                 offset, size, array = 0, launch.size, launch.is_array

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import replace
 
-from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG
+from batchlane.common.executions import CHUNK_TAG, launch_key_of_tags
 from batchlane.common.ports import Announcer, Counter, Log, SettingsSource
 from batchlane.common.tenancy import Producer
 from batchlane.status.abort import Aborter, abort_request
@@ -139,7 +139,7 @@ class StatusService:
             batches[obs.job_id] = batch
             batch.message_ids.append(message_id)
             tags = event.detail.tags or {}
-            batch.launch_tag = batch.launch_tag or tags.get(LAUNCH_TAG)
+            batch.launch_key = batch.launch_key or launch_key_of_tags(tags)
             batch.chunk_tag = batch.chunk_tag or tags.get(CHUNK_TAG)
         return batches, aborts
 
@@ -172,7 +172,7 @@ class StatusService:
         self.metrics.count("StatusEventMalformed")
 
     def _apply(self, job_id: str, batch: LaunchBatch) -> None:
-        job = self.launches.job_of(job_id, batch.launch_tag, batch.chunk_tag)
+        job = self.launches.job_of(job_id, batch.launch_key, batch.chunk_tag)
         launch = job.launch
         children = {}
         for i, child in batch.children.items():

@@ -91,7 +91,7 @@ class PhaseKeeper:
         terminated when the launch has failed or was aborted already. False once the launch is
         known to have ended (by this call or before)."""
         for _ in range(MAX_ROUNDS):
-            summary = self.store.summary(launch.launch_id)
+            summary = self.store.summary(launch.key)
             if summary is None:
                 return True
             if summary.get("phase") in FINAL_PHASES:
@@ -138,9 +138,7 @@ class PhaseKeeper:
         old_phase = summary.get("phase")
         token = uuid.uuid4().hex
         now_ms = int(self.clock() * 1000)
-        if not self.store.claim_transition(
-            launch.launch_id, old_phase, token, now_ms, now_ms - self.claim_seconds * 1000
-        ):
+        if not self.store.claim_transition(launch.key, old_phase, token, now_ms, now_ms - self.claim_seconds * 1000):
             self.log.warning(
                 "phase change left to another writer", extra={"launchId": launch.launch_id, "phase": phase}
             )
@@ -150,11 +148,11 @@ class PhaseKeeper:
             self._side_effects(launch, summary, phase, reason, counts, terminate, fields)
         except BaseException:
             # Not done: give the claim back so that the retry of this message makes the change.
-            self.store.release_transition(launch.launch_id, token)
+            self.store.release_transition(launch.key, token)
             raise
         # An ended launch leaves the open-launches index, and no chunk is due any more.
         remove = (OPEN_SHARD_ATTR, *due_chunks(summary)) if phase in FINAL_PHASES else ()
-        if not self.store.finish_transition(launch.launch_id, token, fields, remove):
+        if not self.store.finish_transition(launch.key, token, fields, remove):
             self.log.warning("phase claim was taken over", extra={"launchId": launch.launch_id, "phase": phase})
         return True
 
@@ -182,6 +180,7 @@ class PhaseKeeper:
             STATUS_CHANGED,
             TaskStatusChanged.phase_change(
                 launch_id=launch.launch_id,
+                team=launch.team,
                 job_id=launch.job_id,
                 queue=launch.queue,
                 phase=phase,
@@ -200,7 +199,7 @@ class PhaseKeeper:
         submitted is stopped when its first event arrives: ``advance``)."""
         if not launch.chunks.chunked:
             return [launch.job_id] if launch.job_id else []
-        jobs = [c.job_id for c in self.store.chunk_records(launch.launch_id) if c.submitted and c.job_id]
+        jobs = [c.job_id for c in self.store.chunk_records(launch.key) if c.submitted and c.job_id]
         return jobs if launch.job_id in jobs or not launch.job_id else [launch.job_id, *jobs]
 
     def _announce_due(self, launch: LaunchRecord, summary: dict[str, Any]) -> bool:
@@ -212,18 +211,21 @@ class PhaseKeeper:
         token = uuid.uuid4().hex
         now_ms = int(self.clock() * 1000)
         if not self.store.claim_transition(
-            launch.launch_id, summary.get("phase"), token, now_ms, now_ms - self.claim_seconds * 1000
+            launch.key, summary.get("phase"), token, now_ms, now_ms - self.claim_seconds * 1000
         ):
             return False  # another writer holds the claim: it re-reads the summary after its change
         try:
             for chunk in sorted(due.values()):
                 self.announcer.publish(
-                    CHUNK_DUE, TaskChunkDue(launchId=launch.launch_id, jobId=launch.job_id, chunk=chunk).detail()
+                    CHUNK_DUE,
+                    TaskChunkDue(
+                        launchId=launch.launch_id, team=launch.team, jobId=launch.job_id, chunk=chunk
+                    ).detail(),
                 )
         except BaseException:
-            self.store.release_transition(launch.launch_id, token)
+            self.store.release_transition(launch.key, token)
             raise
-        self.store.finish_transition(launch.launch_id, token, {"chunkDueAt": now_ms}, tuple(due))
+        self.store.finish_transition(launch.key, token, {"chunkDueAt": now_ms}, tuple(due))
         return True
 
     def _progress(self, launch: LaunchRecord, summary: dict[str, Any], counts: dict[str, int], phase: str) -> None:
@@ -237,12 +239,13 @@ class PhaseKeeper:
         previous = int(previous) if previous is not None else None
         if previous is not None and now_ms - previous < self.progress_interval_seconds * 1000:
             return
-        if not self.store.claim_progress(launch.launch_id, previous, now_ms):
+        if not self.store.claim_progress(launch.key, previous, now_ms):
             return  # another invocation announced it
         self.announcer.publish(
             STATUS_CHANGED,
             TaskStatusChanged.progress(
                 launch_id=launch.launch_id,
+                team=launch.team,
                 job_id=launch.job_id,
                 queue=launch.queue,
                 phase=phase,

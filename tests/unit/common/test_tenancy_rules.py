@@ -6,14 +6,9 @@ import json
 
 import pytest
 
+from batchlane.common.executions import launch_key, split_launch_key, team_prefix
 from batchlane.common.settings import Settings
-from batchlane.common.tenancy import (
-    Producer,
-    Tenancy,
-    is_own_outputs_uri,
-    launch_prefix,
-    legacy_launch_prefix,
-)
+from batchlane.common.tenancy import CHILDREN, DATA_KINDS, INPUTS, LaunchData, Producer, Tenancy
 
 TEAMS = {
     "teams": [
@@ -133,23 +128,29 @@ def test_role_projects_and_inputs_locations_parameters():
         Settings.from_parameters({"inputs-locations": json.dumps([{"projects": ["g"], "uri": "s3://b/no-slash"}])})
 
 
-def test_launch_prefixes_cannot_reach_into_another_projects():
-    assert launch_prefix("genomics", "production", "L1") == "launches/genomics/production/L1/"
-    # A project named "a/b" lives in one segment: not under project "a", domain "b".
-    assert launch_prefix("a/b", "c", "L") == "launches/a%2Fb/c/L/"
-    assert not launch_prefix("a/b", "c", "L").startswith("launches/a/")
-    assert launch_prefix("a*", "d", "L") == "launches/a%2A/d/L/"  # never an IAM wildcard
-    assert legacy_launch_prefix("L") == "launches/L/"
+def test_launch_keys_are_scoped_by_team_and_an_id_cannot_reach_past_its_segment():
+    assert launch_key("genomics", "L1") == "genomics#L1"
+    assert launch_key("genomics", "L1") != launch_key("vision", "L1")
+    assert launch_key(None, "L1") == "_#L1"  # a deployment without teams
+    for hostile in ("a#b", "a/b", "x%23y", "outputs", "vision#L1"):
+        pk = launch_key("genomics", hostile)
+        assert pk.startswith(team_prefix("genomics")) and pk.count("#") == 1 and "/" not in pk
+        assert split_launch_key(pk) == ("genomics", hostile)
 
 
-def test_only_the_launchs_own_outputs_prefix_is_its_own():
-    own = "s3://data/launches/p/d/L/outputs/"
-    assert is_own_outputs_uri(own, "data", "L", "p", "d", before_tenancy=False)
-    assert not is_own_outputs_uri("s3://data/launches/q/d/L/outputs/", "data", "L", "p", "d", before_tenancy=False)
-    assert not is_own_outputs_uri("s3://data/launches/p/d/L2/outputs/", "data", "L", "p", "d", before_tenancy=False)
-    assert not is_own_outputs_uri("s3://other/launches/p/d/L/outputs/", "data", "L", "p", "d", before_tenancy=False)
-    assert not is_own_outputs_uri("s3://data/launches/L/outputs/", "data", "L", "p", "d", before_tenancy=False)
-    assert is_own_outputs_uri("s3://data/launches/L/outputs/", "data", "L", "p", "d", before_tenancy=True)
+def test_launch_data_keys_are_typed_so_no_value_can_imitate_a_fixed_segment():
+    data = LaunchData("genomics", "genomics", "production", "L1")
+    assert data.inputs_key == "launches/inputs/t=genomics/p=genomics/d=production/l=L1/inputs.jsonl"
+    assert data.children_prefix == "launches/children/t=genomics/p=genomics/d=production/l=L1/"
+    assert data.assembled_key == "launches/outputs/t=genomics/p=genomics/d=production/l=L1/outputs.json"
+    assert data.part_key(3) == "launches/parts/t=genomics/p=genomics/d=production/l=L1/000003"
+    # A project named "a/b" lives in one segment; "*" is never an IAM wildcard; "=" never a type.
+    assert LaunchData("t", "a/b", "c", "L").prefix(INPUTS) == "launches/inputs/t=t/p=a%2Fb/d=c/l=L/"
+    assert "p=a%2A/" in LaunchData("t", "a*", "d", "L").prefix(CHILDREN)
+    assert "/l=p%3Dx/" in LaunchData("t", "p", "d", "p=x").prefix(CHILDREN)
+    # Every value of every kind is below its kind's fixed prefix, whatever it is named.
+    for kind in DATA_KINDS:
+        assert LaunchData("t", "outputs", "inputs", "children").prefix(kind).startswith(f"launches/{kind}/t=t/")
 
 
 def _dev_with(**changes):

@@ -6,11 +6,12 @@ import pytest
 from test_launch_tenancy import GENOMICS, VISION, genomics, problems, svc  # noqa: F401 - svc is a fixture
 from test_launch_workloads import api_problems
 
+from batchlane.common.executions import launch_key
 from batchlane.sandbox import batch_rules
 
 
 def launched_job(svc, launch_id: str) -> str:
-    return svc.ledger.get(launch_id).job_id
+    return svc.ledger.get(launch_key("genomics", launch_id)).job_id
 
 
 def test_map_b_waits_child_by_child_for_map_a(svc):
@@ -44,7 +45,8 @@ def test_the_emulator_refuses_n_to_n_between_maps_of_two_sizes():
     [
         ([{"launchId": "B"}], None, "a launch cannot wait for itself (a cycle)"),
         ([{"launchId": "nope"}], None, "no such launch has been submitted"),
-        ([{"launchId": "V"}], None, "it was launched by another team (vision)"),
+        # Launch ids are per team: another team's launch under that id is not this team's to wait for.
+        ([{"launchId": "V"}], None, "no such launch has been submitted"),
         ([{"launchId": "A", "type": "N_TO_N"}], [{"i": 0}, {"i": 1}], "N_TO_N needs two map tasks of one size"),
         ([{"launchId": "A", "type": "N_TO_N"}], None, "N_TO_N needs a map task (inputs)"),
         ([{"launchId": "A"}, {"launchId": "A"}], None, '"A" is listed twice'),

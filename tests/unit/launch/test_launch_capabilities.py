@@ -10,6 +10,7 @@ from launch_examples import SETTINGS, detail
 
 from batchlane.common import aws
 from batchlane.common.event_types import LAUNCH_REJECTED
+from batchlane.common.executions import launch_key
 from batchlane.launch.adapters import BatchJobDefinitions, BatchJobs, S3InputStore
 from batchlane.launch.models import LaunchRequest
 from batchlane.launch.planner import INFRASTRUCTURE_RETRY, routing_needs
@@ -117,7 +118,7 @@ def test_submit_job_refusals_reject_the_launch_and_release_the_claim(code, monke
     result = svc.handle(detail())
     assert result["outcome"] == "rejected"
     assert result["problems"] == [{"field": "submission", "message": f"AWS Batch refused it: {code}: not for you"}]
-    assert svc.ledger.get("L") is None  # the claim is released: the launch id may be sent again
+    assert svc.ledger.get(launch_key(None, "L")) is None  # the claim is released: the launch id may be sent again
     assert svc.announcer.of(LAUNCH_REJECTED)
 
 
@@ -134,7 +135,7 @@ def test_register_job_definition_refusals_reject_the_launch(code, monkeypatch):
     svc = service(definitions=BatchJobDefinitions())
     result = svc.handle(detail())
     assert result["outcome"] == "rejected" and result["problems"][0]["field"] == "container"
-    assert "iam:PassRole" in result["problems"][0]["message"] and svc.ledger.get("L") is None
+    assert "iam:PassRole" in result["problems"][0]["message"] and svc.ledger.get(launch_key(None, "L")) is None
 
 
 def test_describe_job_definitions_access_denied_rejects_the_launch(monkeypatch):

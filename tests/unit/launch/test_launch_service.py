@@ -7,6 +7,8 @@ from launch_examples import SETTINGS, TABLE, detail
 
 from batchlane.common.errors import TransientError
 from batchlane.common.event_types import LAUNCH_REJECTED, LAUNCHED
+from batchlane.common.executions import launch_key
+from batchlane.common.tenancy import LaunchData
 from batchlane.launch.planner import job_name
 from batchlane.launch.ports import LaunchInProgress, SubmitOutcomeUnknown
 from batchlane.launch.service import LaunchService
@@ -48,10 +50,10 @@ def test_a_valid_launch_is_submitted_recorded_and_announced(svc):
     result = svc.handle(detail(input={"x": 1}))
     assert result["outcome"] == "launched"
     [request] = svc.jobs.requests
-    assert request["jobName"] == job_name("t", "L") and request["jobQueue"] == "q"
-    record = svc.ledger.get("L")
+    assert request["jobName"] == job_name("t", launch_key(None, "L")) and request["jobQueue"] == "q"
+    record = svc.ledger.get(launch_key(None, "L"))
     assert record.state == "SUBMITTED" and record.job_id == "job-0" and record.lease_until is None
-    assert svc.inputs.objects["launches/p/d/L/inputs.jsonl"] == b'{"x":1}\n'
+    assert svc.inputs.objects[LaunchData("_", "p", "d", "L").inputs_key] == b'{"x":1}\n'
     [answer] = launched(svc)
     assert answer["jobId"] == "job-0" and answer["queue"] == "q"
 
@@ -96,13 +98,13 @@ def test_a_lost_submit_answer_keeps_the_claim_and_the_next_holder_finds_the_job(
     svc.jobs.outcomes = ["lost"]
     with pytest.raises(SubmitOutcomeUnknown):
         svc.handle(detail())
-    assert svc.ledger.get("L").state == "SUBMITTING"
+    assert svc.ledger.get(launch_key(None, "L")).state == "SUBMITTING"
     with pytest.raises(LaunchInProgress):  # redelivered while the lease runs
         svc.handle(detail())
     later(svc, LEASE + 1)
     assert svc.handle(detail())["outcome"] == "launched"
-    assert len(svc.jobs.requests) == 1 and len(svc.jobs.named(job_name("t", "L"))) == 1
-    assert svc.ledger.get("L").job_id == "job-0" and svc.metrics.counts["LaunchRecovered"] == 1
+    assert len(svc.jobs.requests) == 1 and len(svc.jobs.named(job_name("t", launch_key(None, "L")))) == 1
+    assert svc.ledger.get(launch_key(None, "L")).job_id == "job-0" and svc.metrics.counts["LaunchRecovered"] == 1
 
 
 def test_an_unknown_outcome_without_a_job_is_submitted_once_more_after_the_lease(svc):
@@ -146,7 +148,7 @@ def test_a_crash_after_submit_then_a_different_request_records_the_first_job(svc
     svc.ledger.before_write = lambda operation: None
     later(svc, LEASE + 1)
     assert svc.handle(detail(input={"n": 2}))["outcome"] == "rejected"
-    assert svc.ledger.get("L").job_id == "job-0" and len(svc.jobs.jobs) == 1
+    assert svc.ledger.get(launch_key(None, "L")).job_id == "job-0" and len(svc.jobs.jobs) == 1
     assert svc.handle(detail(input={"n": 1}))["outcome"] == "duplicate"
 
 
@@ -158,7 +160,9 @@ def test_every_delivery_is_answered_once(svc):
 
 def test_a_rejection_is_recorded_under_its_id_and_leaves_the_id_free(svc):
     svc.handle(detail(retries=99))
-    assert [p["field"] for p in svc.ledger.rejections["L"]] == ["retries"]  # readable without the answers queue
+    assert [p["field"] for p in svc.ledger.rejections[launch_key(None, "L")]] == [
+        "retries"
+    ]  # readable without the answers queue
     assert svc.ledger.records == {}
     assert svc.handle(detail(retries=2))["outcome"] == "launched"
 

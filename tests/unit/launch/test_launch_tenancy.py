@@ -9,13 +9,14 @@ import pytest
 from launch_examples import ROLE, SETTINGS, TABLE, detail
 
 from batchlane.common.event_types import LAUNCH_REJECTED, LAUNCHED
-from batchlane.common.executions import LaunchRecord
-from batchlane.common.tenancy import InputsLocationGrant, Producer, Tenancy
+from batchlane.common.executions import LaunchRecord, launch_key
+from batchlane.common.tenancy import INPUTS, InputsLocationGrant, LaunchData, Producer, Tenancy
 from batchlane.launch.service import LaunchService
 from launch_fakes import FakeDefinitions, FakeInputs, FakeJobs, FakeLedger, FakeRouting, FakeSettings
 from port_fakes import FakeAnnouncer, FakeCounter
 
 OTHER_ROLE = "arn:aws:iam::123456789012:role/vision"
+GENOMICS_ROLE = "arn:aws:iam::123456789012:role/genomics"  # genomics' own: its launches' default
 TENANCY = Tenancy.model_validate(
     {
         "teams": [
@@ -31,12 +32,14 @@ TENANCY = Tenancy.model_validate(
 TENANT_SETTINGS = dataclasses.replace(
     SETTINGS,
     producers=TENANCY,
-    allowed_role_arns=frozenset({ROLE, OTHER_ROLE}),
-    role_projects={ROLE: ("*",), OTHER_ROLE: ("vision",)},
+    allowed_role_arns=frozenset({ROLE, OTHER_ROLE, GENOMICS_ROLE}),
+    role_projects={ROLE: ("*",), OTHER_ROLE: ("vision",), GENOMICS_ROLE: ("genomics",)},
     inputs_locations=(InputsLocationGrant(projects=["genomics"], uri="s3://reference/cohorts/"),),
 )
 GENOMICS = Producer(source="genomics.pipelines", account="123456789012")
 VISION = Producer(source="vision.pipelines", account="123456789012")
+OWN = LaunchData("genomics", "genomics", "production", "L")  # genomics' launch L
+OWN_INPUTS = f"s3://data/{OWN.prefix(INPUTS)}"
 
 
 @pytest.fixture
@@ -66,12 +69,45 @@ def problems(result) -> list[tuple[str, str]]:
 
 def test_a_producer_launches_into_its_project_and_is_recorded_with_its_team(svc):
     assert svc.handle(genomics(), GENOMICS)["outcome"] == "launched"
-    record = svc.ledger.get("L")
+    record = svc.ledger.get(launch_key("genomics", "L"))
     assert record.producer == Producer(source="genomics.pipelines", account="123456789012", team="genomics")
     assert LaunchRecord.from_item(record.to_item()).producer == record.producer  # round trip through the item
-    assert svc.inputs.objects.keys() == {"launches/genomics/production/L/inputs.jsonl"}
+    assert record.to_item()["pk"] == "genomics#L" and record.team == "genomics"
+    assert svc.inputs.objects.keys() == {OWN.inputs_key}
     [launched] = svc.announcer.of(LAUNCHED)
-    assert launched["outputsUri"] == "s3://data/launches/genomics/production/L/outputs/"
+    assert launched["outputsUri"] == f"s3://data/{OWN.children_prefix}" and launched["team"] == "genomics"
+    tags = svc.jobs.requests[0]["tags"]
+    assert (tags["batchlane:launchId"], tags["batchlane:team"]) == ("L", "genomics")
+
+
+def test_another_teams_launch_under_the_same_id_is_its_own_launch(svc):
+    vision = {**detail(project="vision"), "launchId": "L"}
+    assert svc.handle(genomics(), GENOMICS)["outcome"] == "launched"
+    assert svc.handle(vision, VISION)["outcome"] == "launched"  # not "already used for a different request"
+    ours, theirs = svc.ledger.get(launch_key("genomics", "L")), svc.ledger.get(launch_key("vision", "L"))
+    assert (ours.team, theirs.team) == ("genomics", "vision") and ours.job_id != theirs.job_id
+    assert ours.job_name != theirs.job_name and ours.outputs_uri != theirs.outputs_uri
+    assert len(svc.inputs.objects) == 2  # neither overwrote the other's inputs
+    assert svc.handle(genomics(), GENOMICS)["outcome"] == "duplicate"  # each keeps its own answer
+    assert [a["team"] for a in svc.announcer.of(LAUNCHED)] == ["genomics", "vision", "genomics"]
+
+
+@pytest.mark.parametrize(
+    "producer", [None, Producer(source="stranger"), VISION], ids=["no source", "unknown source", "other project"]
+)
+def test_a_refused_producer_writes_nothing_not_even_a_rejection(svc, producer):
+    assert svc.handle(genomics(), producer)["outcome"] == "rejected"
+    assert svc.ledger.rejections == {} and svc.ledger.records == {}
+    [rejected] = svc.announcer.of(LAUNCH_REJECTED)
+    # Only the refused producer's own client takes the answer: its team's, or none for a stranger.
+    assert rejected["team"] == (None if producer is not VISION else "vision")
+    # The victim's own launch under that id is then recorded and answered as if nothing had happened.
+    assert svc.handle(genomics(), GENOMICS)["outcome"] == "launched"
+
+
+def test_a_teams_own_rejection_is_recorded_under_its_key_only(svc):
+    assert svc.handle(genomics(retries=12), GENOMICS)["outcome"] == "rejected"
+    assert list(svc.ledger.rejections) == [launch_key("genomics", "L")]
 
 
 def test_a_producer_not_allowed_for_the_project_is_rejected_before_any_aws_call(svc):
@@ -114,16 +150,25 @@ def test_a_role_of_another_project_is_rejected(svc):
     assert svc.handle(detail(project="vision", launchId="V", role=OTHER_ROLE), VISION)["outcome"] == "launched"
 
 
+def test_a_team_never_falls_back_to_a_default_role_serving_other_projects(svc):
+    assert svc.handle(genomics(), GENOMICS)["outcome"] == "launched"
+    [spec] = svc.definitions.registered.values()
+    assert spec.job_role_arn == GENOMICS_ROLE  # genomics' own role, not the default serving every project
+    svc.settings.settings = dataclasses.replace(TENANT_SETTINGS, role_projects={ROLE: ("*",)})
+    [(field, message)] = problems(svc.handle(genomics(launchId="M"), GENOMICS))
+    assert field == "role" and "no job role serves project" in message
+
+
 def test_the_default_role_must_serve_the_project_too(svc):
     svc.settings.settings = dataclasses.replace(TENANT_SETTINGS, role_projects={ROLE: ("vision",)})
     [(field, message)] = problems(svc.handle(genomics(), GENOMICS))
-    assert field == "role" and message.startswith("the default role")
+    assert field == "role" and "the default role" in message
 
 
 @pytest.mark.parametrize(
     "uri",
     [
-        "s3://data/launches/genomics/production/L/inputs/in.jsonl",  # the launch's own prefix
+        f"{OWN_INPUTS}in.jsonl",  # the launch's own inputs prefix
         "s3://reference/cohorts/2026/c1.jsonl",  # allow-listed for genomics
     ],
 )
@@ -134,26 +179,28 @@ def test_inputs_location_inside_own_prefix_or_allow_listed_is_taken(svc, uri):
 @pytest.mark.parametrize(
     "uri",
     [
-        "s3://data/launches/genomics/production/OTHER/inputs.jsonl",  # another launch's data
-        "s3://data/launches/genomics/production/L2/inputs.jsonl",  # a launch id that starts the same
-        "s3://data/launches/vision/production/L/inputs.jsonl",  # another project's data
-        "s3://data/launches/L/inputs.jsonl",  # the layout before tenancy
+        f"s3://data/{LaunchData('genomics', 'genomics', 'production', 'OTHER').inputs_key}",  # another launch's
+        f"s3://data/{LaunchData('genomics', 'genomics', 'production', 'L2').inputs_key}",  # an id that starts the same
+        f"s3://data/{LaunchData('vision', 'genomics', 'production', 'L').inputs_key}",  # another team's, same id
+        f"s3://data/{LaunchData('genomics', 'vision', 'production', 'L').inputs_key}",  # another project's data
+        f"s3://data/{OWN.children_prefix}0/outputs.json",  # its own children's outputs: not inputs
+        "s3://data/launches/genomics/production/L/inputs.jsonl",  # the layout before launch keys
         "s3://reference/cohorts-other/c1.jsonl",
         "s3://elsewhere/x.jsonl",
     ],
 )
 def test_inputs_location_elsewhere_is_rejected(svc, uri):
     [(field, message)] = problems(svc.handle(genomics(inputsLocation={"uri": uri, "size": 3}), GENOMICS))
-    assert field == "inputsLocation.uri" and "s3://data/launches/genomics/production/L/" in message
+    assert field == "inputsLocation.uri" and OWN_INPUTS in message
     assert "s3://reference/cohorts/" in message
 
 
 @pytest.mark.parametrize(
     "uri",
     [
-        "s3://data/launches/genomics/production/L/../../vision/production/X/inputs.jsonl",  # out by dot segments
-        "s3://data/launches/genomics/production/L/./inputs.jsonl",
-        "s3://data/launches/genomics/production/L//inputs.jsonl",
+        f"{OWN_INPUTS}../../p=vision/d=production/l=X/inputs.jsonl",  # out by dot segments
+        f"{OWN_INPUTS}./inputs.jsonl",
+        f"{OWN_INPUTS}/inputs.jsonl",
         "s3://reference/cohorts/../secret/c.jsonl",  # under an allow-listed location, by its string
     ],
 )
@@ -163,8 +210,9 @@ def test_a_location_with_dot_or_empty_segments_is_rejected_whatever_its_prefix(s
 
 
 def test_the_inputs_index_is_checked_like_the_inputs(svc):
-    own = "s3://data/launches/genomics/production/L/"
-    outside = {"uri": f"{own}inputs.jsonl", "size": 3, "index": "s3://data/launches/vision/production/X/inputs.idx"}
+    own = OWN_INPUTS
+    other = LaunchData("vision", "vision", "production", "X").index_key
+    outside = {"uri": f"{own}inputs.jsonl", "size": 3, "index": f"s3://data/{other}"}
     dotted = {"uri": f"{own}inputs.jsonl", "size": 3, "index": f"{own}../M/inputs.idx"}
     assert [f for f, _ in problems(svc.handle(genomics(inputsLocation=outside), GENOMICS))] == ["inputsLocation.index"]
     assert [f for f, _ in problems(svc.handle(genomics(inputsLocation=dotted), GENOMICS))] == ["inputsLocation.index"]

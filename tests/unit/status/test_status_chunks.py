@@ -15,16 +15,26 @@ import random
 import pytest
 
 from batchlane.common.event_types import CHUNK_DUE, STATUS_CHANGED
-from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, chunk_parent_sk
+from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, chunk_parent_sk, launch_key
 from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 from batchlane.status.commit import due_chunks
 from batchlane.status.models import TaskAbortRequested
 from batchlane.status.transitions import counts_of
 from port_fakes import FakeAnnouncer
-from status_fakes import FakeOutputs, FakeStatusStore, chunk_job_id, chunk_record, chunked_launch, service
+from status_fakes import (
+    FakeOutputs,
+    FakeStatusStore,
+    assembled_uri,
+    child_uri,
+    chunk_job_id,
+    chunk_record,
+    chunked_launch,
+    part_uri,
+    service,
+)
 
 SIZE, CHUNK, WINDOW = 10, 3, 2
-OUTPUTS = {f"s3://data/launches/L/outputs/{i}/outputs.json": {"y": i * 10} for i in range(SIZE)}
+OUTPUTS = {child_uri("L", i): {"y": i * 10} for i in range(SIZE)}
 
 
 def records(events, start=0):
@@ -48,7 +58,7 @@ def chunk_events(launch, chunk, plans=None, *, seed=0, tags=True):
 
 
 def counts(store, launch):
-    return counts_of(store.summary(launch.launch_id), launch.size, launch.chunks)
+    return counts_of(store.summary(launch.key), launch.size, launch.chunks)
 
 
 def dues(svc):
@@ -70,7 +80,7 @@ def test_chunks_run_as_one_launch_waiting_shrinks_as_chunks_arrive_and_each_end_
         assert svc.process(records([e])) == {}
     assert dues(svc) == [2, 3]
     # Six of ten succeeded, four wait: the launch is not done.
-    assert store.summary("L")["phase"] == "running" and not outputs.written
+    assert store.summary(launch_key(None, "L"))["phase"] == "running" and not outputs.written
     store.add_chunk(chunk_record(launch, 2))
     store.add_chunk(chunk_record(launch, 3))
     for e in chunk_events(launch, 2) + chunk_events(launch, 3):
@@ -78,18 +88,22 @@ def test_chunks_run_as_one_launch_waiting_shrinks_as_chunks_arrive_and_each_end_
     assert counts(store, launch) == {**dict.fromkeys(counts(store, launch), 0), "SUCCEEDED": SIZE}
     assert phases(svc) == ["queued", "running", "succeeded"]
     assert dues(svc) == [2, 3]  # once each, nothing after the last chunks
-    assert outputs.written == [("s3://data/launches/L/outputs.json", {"y": [i * 10 for i in range(SIZE)]})]
-    assert sorted(store.all_children("L"), key=lambda c: c.index) == store.all_children("L")
-    assert [c.index for c in store.all_children("L")] == list(range(SIZE))
-    assert [store.parent("L", chunk_parent_sk(c)).status for c in range(3)] == ["SUCCEEDED"] * 3
-    assert store.parent("L", chunk_parent_sk(3)) is None  # a plain chunk job: its child is its state
-    assert not due_chunks(store.summary("L")) and "transitionToken" not in store.summary("L")
+    assert outputs.written == [(assembled_uri("L"), {"y": [i * 10 for i in range(SIZE)]})]
+    assert sorted(store.all_children(launch_key(None, "L")), key=lambda c: c.index) == store.all_children(
+        launch_key(None, "L")
+    )
+    assert [c.index for c in store.all_children(launch_key(None, "L"))] == list(range(SIZE))
+    assert [store.parent(launch_key(None, "L"), chunk_parent_sk(c)).status for c in range(3)] == ["SUCCEEDED"] * 3
+    assert store.parent(launch_key(None, "L"), chunk_parent_sk(3)) is None  # a plain chunk job: its child is its state
+    assert not due_chunks(store.summary(launch_key(None, "L"))) and "transitionToken" not in store.summary(
+        launch_key(None, "L")
+    )
 
 
 def test_the_phase_names_the_children_waiting_for_a_slot_while_nothing_runs():
     launch, store, _, svc = setup(0, 1)
     svc.process(records(chunk_events(launch, 0)[:1]))  # chunk 0's parent PENDING
-    summary = store.summary("L")
+    summary = store.summary(launch_key(None, "L"))
     assert summary["phase"] == "queued" and "4 waiting for a slot" in summary["reason"]
 
 
@@ -117,7 +131,7 @@ def test_counts_are_exact_whatever_the_order_duplicates_and_batching_of_every_ch
         now = counts(store, launch)
         assert sum(now.values()) == SIZE and min(now.values()) >= 0
     assert counts(store, launch)["SUCCEEDED"] == SIZE and counts(store, launch)["WAITING"] == 0
-    assert store.summary("L")["phase"] == "succeeded"
+    assert store.summary(launch_key(None, "L"))["phase"] == "succeeded"
     assert len(dues(svc)) == len(set(dues(svc))) and set(dues(svc)) <= {2, 3}
     assert outputs.written[-1][1] == {"y": [i * 10 for i in range(SIZE)]}
 
@@ -137,7 +151,7 @@ def test_a_failed_child_fails_the_whole_map_stops_every_chunk_job_and_no_chunk_i
     )
     for e in events[: fail_at + 1]:
         svc.process(records([e]))
-    summary = store.summary("L")
+    summary = store.summary(launch_key(None, "L"))
     assert summary["phase"] == "failed"
     reason = f"batchlane: launch failed ({summary['reason']})"
     assert svc.phases.jobs.terminated == [(chunk_job_id("L", 0), reason), (chunk_job_id("L", 1), reason)]
@@ -157,10 +171,10 @@ def test_min_success_ratio_holds_over_all_children_of_all_chunks():
     for c in range(4):
         plans = failing if c in (0, 2) else None  # two of ten fail: 8 succeed, 8 needed
         assert svc.process(records(chunk_events(launch, c, plans))) == {}
-    assert store.summary("L")["phase"] == "succeeded"
+    assert store.summary(launch_key(None, "L"))["phase"] == "succeeded"
     ys = [None if i in (0, 6) else i * 10 for i in range(SIZE)]
-    assert outputs.written == [("s3://data/launches/L/outputs.json", {"y": ys})]
-    assert store.summary("L")["error"].startswith("[0][6]: ")
+    assert outputs.written == [(assembled_uri("L"), {"y": ys})]
+    assert store.summary(launch_key(None, "L"))["error"].startswith("[0][6]: ")
 
 
 def test_abort_stops_every_submitted_chunk_job():
@@ -169,7 +183,7 @@ def test_abort_stops_every_submitted_chunk_job():
     svc.process(records(chunk_events(launch, 0)[:2]))
     svc.aborter.abort(TaskAbortRequested(launchId="L", reason="user"))
     assert [j for j, _ in svc.phases.jobs.terminated] == [chunk_job_id("L", 0), chunk_job_id("L", 1)]
-    assert store.summary("L")["phase"] == "aborted"
+    assert store.summary(launch_key(None, "L"))["phase"] == "aborted"
 
 
 def test_a_chunk_job_not_recorded_yet_is_retried_and_one_naming_another_job_is_foreign():
@@ -181,13 +195,13 @@ def test_a_chunk_job_not_recorded_yet_is_retried_and_one_naming_another_job_is_f
     wrong[0]["detail"]["tags"][CHUNK_TAG] = "0"  # chunk 1's job claiming to be chunk 0
     assert svc.process(records(wrong)) == {}
     assert svc.metrics.counts["StatusEventForeign"] == 1
-    assert store.summary("L") is None
+    assert store.summary(launch_key(None, "L")) is None
 
 
 def test_an_untagged_chunk_job_is_found_by_its_job_id():
     launch, store, _, svc = setup(0, 1)
     assert svc.process(records(chunk_events(launch, 1, tags=False))) == {}
-    assert [c.index for c in store.all_children("L")] == [3, 4, 5]
+    assert [c.index for c in store.all_children(launch_key(None, "L"))] == [3, 4, 5]
 
 
 def test_a_chunk_due_lost_to_a_failed_publish_is_announced_by_the_redelivery_once():
@@ -205,7 +219,7 @@ def test_a_chunk_due_lost_to_a_failed_publish_is_announced_by_the_redelivery_onc
     announcer.publish = flaky
     batch = records(chunk_events(launch, 0))
     assert list(svc.process(batch)) == [m for m, _ in batch]  # the batch is retried
-    assert due_chunks(store.summary("L")) == {"due_000002": 2}  # kept until announced
+    assert due_chunks(store.summary(launch_key(None, "L"))) == {"due_000002": 2}  # kept until announced
     assert svc.process(batch) == {}  # the redelivery: duplicates, nothing written, the due announced
     assert dues(svc) == [2]
     assert svc.process(batch) == {} and dues(svc) == [2]
@@ -217,15 +231,17 @@ def test_the_status_document_counts_the_children_waiting_for_a_slot():
 
     launch, store, _, svc = setup(0, 1)
     svc.process(records(chunk_events(launch, 0)[:4]))
-    items = [launch.to_item(), {**store.summary("L"), "launchId": "L", "sk": "status"}]
-    items += [{**c.to_item(), "launchId": "L", "sk": child_sk(c.index)} for c in store.all_children("L")]
+    items = [launch.to_item(), {**store.summary(launch_key(None, "L")), "launchId": "L", "sk": "status"}]
+    items += [
+        {**c.to_item(), "launchId": "L", "sk": child_sk(c.index)} for c in store.all_children(launch_key(None, "L"))
+    ]
     doc = record_document(items)
     assert doc["waiting"] == 4 and doc["counts"]["WAITING"] == 4
     assert sum(doc["counts"].values()) == SIZE
     assert doc["chunks"] == {"size": CHUNK, "count": 4, "window": WINDOW}
 
 
-PART = "s3://data/launches/L/outputs.parts/{:06d}"
+PART = part_uri("L", 0).removesuffix("000000") + "{:06d}"
 
 
 def test_each_succeeded_chunk_keeps_its_outputs_part_and_the_finish_reads_only_the_children_without_one():
@@ -236,8 +252,8 @@ def test_each_succeeded_chunk_keeps_its_outputs_part_and_the_finish_reads_only_t
         assert PART.format(c) in outputs.blobs and not outputs.written
     assert outputs.reads == 9 and PART.format(3) not in outputs.blobs
     svc.process(records(chunk_events(launch, 3)))
-    assert store.summary("L")["phase"] == "succeeded"
-    assert outputs.written == [("s3://data/launches/L/outputs.json", {"y": [i * 10 for i in range(SIZE)]})]
+    assert store.summary(launch_key(None, "L"))["phase"] == "succeeded"
+    assert outputs.written == [(assembled_uri("L"), {"y": [i * 10 for i in range(SIZE)]})]
     assert outputs.reads == 10  # the finish read only chunk 3's child; the rest came from the parts
 
 
@@ -251,7 +267,7 @@ def test_a_missing_or_damaged_part_is_rebuilt_from_the_children(damage):
     else:
         outputs.blobs[PART.format(1)] = b"{\n" if damage == "corrupt" else outputs.blobs[PART.format(0)]  # same size
     svc.process(records(chunk_events(launch, 3)))
-    assert outputs.written == [("s3://data/launches/L/outputs.json", {"y": [i * 10 for i in range(SIZE)]})]
+    assert outputs.written == [(assembled_uri("L"), {"y": [i * 10 for i in range(SIZE)]})]
     assert outputs.reads == 9 + 3 + 1  # chunk 1's children again, and chunk 3's
 
 
@@ -261,9 +277,9 @@ def test_a_failed_chunk_keeps_no_part_and_its_succeeded_children_are_read_at_the
     for c in range(4):
         svc.process(records(chunk_events(launch, c, failing if c == 2 else None)))
     assert sorted(outputs.blobs) == [PART.format(0), PART.format(1)]  # chunk 2's parent FAILED
-    assert store.summary("L")["phase"] == "succeeded"
+    assert store.summary(launch_key(None, "L"))["phase"] == "succeeded"
     ys = [None if i == 6 else i * 10 for i in range(SIZE)]
-    assert outputs.written == [("s3://data/launches/L/outputs.json", {"y": ys})]
+    assert outputs.written == [(assembled_uri("L"), {"y": ys})]
 
 
 def test_a_part_that_cannot_be_written_fails_nothing():
@@ -275,7 +291,7 @@ def test_a_part_that_cannot_be_written_fails_nothing():
     outputs.write_bytes = refused
     for c in range(4):
         assert svc.process(records(chunk_events(launch, c))) == {}
-    assert store.summary("L")["phase"] == "succeeded"
+    assert store.summary(launch_key(None, "L"))["phase"] == "succeeded"
     assert outputs.written[-1][1] == {"y": [i * 10 for i in range(SIZE)]}
     assert svc.metrics.counts.get("OutputsPartFailed") == 3
 

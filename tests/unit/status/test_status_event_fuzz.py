@@ -16,6 +16,7 @@ from conftest import FIXTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from batchlane.common.executions import launch_key
 from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 from batchlane.status.events import (
     MAX_ARRAY_SIZE,
@@ -413,16 +414,16 @@ def mixed_batches(draw):
 def _contained(store, launch_id: str, obs) -> bool:
     """Folding ``obs`` again into what the store holds adds nothing: it has been folded."""
     if obs.child is not None:
-        stored = store.child(launch_id, obs.child.index)
+        stored = store.child(launch_key(None, launch_id), obs.child.index)
         return stored is not None and not merge_child(stored, obs.child)[1]
-    stored = store.parent(launch_id)
+    stored = store.parent(launch_key(None, launch_id))
     return stored is not None and not merge_parent(stored, obs.parent)[1]
 
 
 @settings(FUZZ, max_examples=80)
 @given(mixed_batches(), st.booleans())
 def test_bad_records_never_fail_a_good_batchmate(batch, b_is_broken):
-    store = FakeStatusStore(*LAUNCHES, broken=("L-B",) if b_is_broken else ())
+    store = FakeStatusStore(*LAUNCHES, broken=(launch_key(None, "L-B"),) if b_is_broken else ())
     svc = service(store)
     read = {message_id: _read(body) for message_id, body in batch}
     unreadable = {m for m, r in read.items() if isinstance(r, Exception)}

@@ -8,13 +8,13 @@ import random
 import threading
 
 from batchlane.common.event_types import ABORT_REJECTED, STATUS_CHANGED
-from batchlane.common.executions import LAUNCH_TAG
+from batchlane.common.executions import LAUNCH_TAG, launch_key
 from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 from batchlane.status.models import TaskAbortRequested
 from batchlane.status.transitions import CLAIM_SECONDS
 from clock import Clock
 from port_fakes import FakeAnnouncer
-from status_fakes import FakeOutputs, FakeStatusStore, launch_record, service
+from status_fakes import FakeOutputs, FakeStatusStore, assembled_uri, child_uri, launch_record, service
 
 
 def records(events):
@@ -27,15 +27,15 @@ def phases(announcer) -> list[str]:
 
 def test_a_map_task_goes_queued_running_succeeded_with_its_outputs_in_index_order():
     store = FakeStatusStore(launch_record("L", "job", 3))
-    outputs = FakeOutputs({f"s3://data/launches/L/outputs/{i}/outputs.json": {"y": i * 10} for i in range(3)})
+    outputs = FakeOutputs({child_uri("L", i): {"y": i * 10} for i in range(3)})
     svc = service(store, outputs=outputs)
     events = launch_events("job", [ChildPlan(pending=True)] * 3, tags={LAUNCH_TAG: "L"})
     for e in events:  # one event per Lambda batch: every phase shows
         assert svc.process(records([e])) == {}
     assert phases(svc.phases.announcer) == ["queued", "running", "succeeded"]
-    assert outputs.written == [("s3://data/launches/L/outputs.json", {"y": [0, 10, 20]})]
-    assert store.summary("L")["outputsUri"] == "s3://data/launches/L/outputs.json"
-    assert "transitionToken" not in store.summary("L")
+    assert outputs.written == [(assembled_uri("L"), {"y": [0, 10, 20]})]
+    assert store.summary(launch_key(None, "L"))["outputsUri"] == assembled_uri("L")
+    assert "transitionToken" not in store.summary(launch_key(None, "L"))
 
 
 def test_a_map_task_that_can_no_longer_succeed_is_stopped_once():
@@ -50,7 +50,7 @@ def test_a_map_task_that_can_no_longer_succeed_is_stopped_once():
     )
     for e in events[: failed_at + 1] + events:  # child 0 fails while others still run; then everything, again
         svc.process(records([e]))
-    summary = store.summary("L")
+    summary = store.summary(launch_key(None, "L"))
     assert svc.phases.jobs.terminated == [("job", f"batchlane: launch failed ({summary['reason']})")]
     assert phases(svc.phases.announcer)[-1] == "failed" and phases(svc.phases.announcer).count("failed") == 1
     assert summary["phase"] == "failed" and summary["terminated"] is True and "[0]: " in summary["error"]
@@ -88,7 +88,7 @@ def test_concurrent_invocations_announce_each_phase_change_once_and_write_output
         final = [p for p in phases(announcer) if p == "succeeded"]
         assert final == ["succeeded"], (seed, phases(announcer))
         assert len(phases(announcer)) == len(set(phases(announcer)))
-        assert len(outputs.written) == 1 and store.summary("L")["phase"] == "succeeded"
+        assert len(outputs.written) == 1 and store.summary(launch_key(None, "L"))["phase"] == "succeeded"
 
 
 def test_a_phase_claim_left_by_a_dead_writer_is_taken_over_once_it_is_stale():
@@ -96,12 +96,14 @@ def test_a_phase_claim_left_by_a_dead_writer_is_taken_over_once_it_is_stale():
     clock = Clock()
     svc = service(store, clock=clock)
     events = launch_events("job", [ChildPlan()], tags={LAUNCH_TAG: "L"})
-    store.summaries["L"] = {"transitionToken": "dead", "transitionAt": int(clock() * 1000)}
+    store.summaries[launch_key(None, "L")] = {"transitionToken": "dead", "transitionAt": int(clock() * 1000)}
     svc.process(records(events))
-    assert phases(svc.phases.announcer) == [] and "phase" not in store.summary("L")
+    assert phases(svc.phases.announcer) == [] and "phase" not in store.summary(launch_key(None, "L"))
     clock.t += CLAIM_SECONDS + 1
     svc.process(records(events))  # the redelivery, after the claim went stale
-    assert phases(svc.phases.announcer) == ["succeeded"] and store.summary("L")["phase"] == "succeeded"
+    assert (
+        phases(svc.phases.announcer) == ["succeeded"] and store.summary(launch_key(None, "L"))["phase"] == "succeeded"
+    )
 
 
 def test_abort_stops_the_job_once_and_later_aborts_are_answered():
@@ -113,7 +115,10 @@ def test_abort_stops_the_job_once_and_later_aborts_are_answered():
     svc.aborter.abort(TaskAbortRequested(launchId="nope"))
     svc.aborter.abort(TaskAbortRequested.from_detail({"launchId": 5}))
     assert svc.phases.jobs.terminated == [("job", "batchlane: aborted on request: user")]
-    assert store.summary("L")["phase"] == "aborted" and store.summary("L")["terminated"] is True
+    assert (
+        store.summary(launch_key(None, "L"))["phase"] == "aborted"
+        and store.summary(launch_key(None, "L"))["terminated"] is True
+    )
     rejected = svc.phases.announcer.of(ABORT_REJECTED)
     assert [r["reason"] for r in rejected] == [
         "the launch has already aborted",
@@ -129,7 +134,9 @@ def test_an_event_of_a_job_batchlane_did_not_launch_fails_nothing():
     stranger = launch_events("other", [ChildPlan()])
     ours = launch_events("job", [ChildPlan()], tags={LAUNCH_TAG: "L"})
     assert svc.process(records(stranger + ours)) == {}
-    assert store.summary("L")["phase"] == "succeeded" and svc.metrics.counts["StatusEventForeign"] == len(stranger)
+    assert store.summary(launch_key(None, "L"))["phase"] == "succeeded" and svc.metrics.counts[
+        "StatusEventForeign"
+    ] == len(stranger)
 
 
 def test_a_failed_announcement_gives_the_claim_back_so_the_retry_makes_the_change():
@@ -144,7 +151,11 @@ def test_a_failed_announcement_gives_the_claim_back_so_the_retry_makes_the_chang
 
     announcer.publish = unavailable
     failures = svc.process(records(events))
-    assert failures and "transitionToken" not in store.summary("L") and "phase" not in store.summary("L")
+    assert (
+        failures
+        and "transitionToken" not in store.summary(launch_key(None, "L"))
+        and "phase" not in store.summary(launch_key(None, "L"))
+    )
     announcer.publish = real_publish
     assert svc.process(records(events)) == {}  # the SQS retry, long before a claim could go stale
     assert phases(announcer) == ["succeeded"]

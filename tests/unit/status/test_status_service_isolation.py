@@ -3,6 +3,7 @@ launch whose write fails fails only its own messages."""
 
 import json
 
+from batchlane.common.executions import launch_key
 from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 from batchlane.status import service as service_module
 from batchlane.status.events import MAX_TEXT
@@ -40,10 +41,10 @@ def test_absurd_values_are_dropped_alone_and_the_batch_succeeds():
     assert set(svc.log.skipped()) == {"bad-index", "bad-exit"}
     assert "jobId" in svc.log.skipped()["bad-index"] and "exitCode" in svc.log.skipped()["bad-exit"]
     assert svc.metrics.counts["StatusEventMalformed"] == 2
-    assert store.summaries["L-A"]["phase"] == "succeeded"
-    b = store.child("L-B", 0)
+    assert store.summaries[launch_key(None, "L-A")]["phase"] == "succeeded"
+    b = store.child(launch_key(None, "L-B"), 0)
     assert b.status == "SUCCEEDED" and len(b.status_reason) == MAX_TEXT  # folded, its reason cut
-    assert store.summaries["L-B"]["phase"] == "succeeded"
+    assert store.summaries[launch_key(None, "L-B")]["phase"] == "succeeded"
 
 
 def test_an_unexpected_error_reading_one_record_skips_that_record_only(monkeypatch):
@@ -71,17 +72,17 @@ def test_an_unexpected_error_reading_one_record_skips_that_record_only(monkeypat
     assert extra["messageId"] in poisoned_ids and extra["problem"] == "ZeroDivisionError: a bug"
     assert set(svc.log.skipped()) == poisoned_ids
     assert svc.metrics.counts["StatusEventMalformed"] == len(poisoned_ids)
-    assert store.summaries["L-B"]["phase"] == "succeeded"  # the batchmates are folded
-    assert store.child("L-A", 0).status == "SUCCEEDED"  # the child's later events still are
+    assert store.summaries[launch_key(None, "L-B")]["phase"] == "succeeded"  # the batchmates are folded
+    assert store.child(launch_key(None, "L-A"), 0).status == "SUCCEEDED"  # the child's later events still are
 
 
 def test_a_launch_whose_write_fails_fails_only_its_own_messages():
-    store = FakeStatusStore(*LAUNCHES, broken=("L-B",))
+    store = FakeStatusStore(*LAUNCHES, broken=(launch_key(None, "L-B"),))
     svc = service(store)
     batch = records("a", EVENTS_A) + records("b", EVENTS_B) + [("garbage", "not json")]
 
     failures = svc.process(batch)
     assert set(failures) == {m for m, _ in records("b", EVENTS_B)}
     assert all(isinstance(exc, ConnectionError) for exc in failures.values())
-    assert store.summaries["L-A"]["phase"] == "succeeded"
+    assert store.summaries[launch_key(None, "L-A")]["phase"] == "succeeded"
     assert set(svc.log.skipped()) == {"garbage"}

@@ -18,7 +18,16 @@ from __future__ import annotations
 
 import argparse
 
-from batchlane.cli.common import OK, USAGE, CliError, Context, add_command, positive_seconds
+from batchlane.cli.common import (
+    CLI_SOURCE,
+    OK,
+    USAGE,
+    CliError,
+    Context,
+    add_command,
+    add_team_argument,
+    positive_seconds,
+)
 from batchlane.client.render import sent_line, status_lines
 from batchlane.common.event_types import ABORT_REQUESTED
 
@@ -65,9 +74,9 @@ def cmd_abort(args: argparse.Namespace, ctx: Context) -> int:
     if not launch_id:
         raise CliError("LAUNCH_ID must not be empty", USAGE)
     say = ctx.progress(args.json)
-    client = ctx.batchlane()
+    client = ctx.batchlane(args.source, args.team)
     phase_before = client.executions.status(launch_id).phase if args.wait else None
-    client.put_abort(launch_id, args.reason, args.source)
+    client.put_abort(launch_id, args.reason, args.source, team=args.team)
     sent = sent_line(ABORT_REQUESTED, launch_id, client.bus_name, ctx.where)
     if not args.wait:
         if args.json:
@@ -97,7 +106,8 @@ def register(subparsers) -> None:
     )
     p.add_argument("launch_id", metavar="LAUNCH_ID", help="the launch to stop")
     p.add_argument("--reason", metavar="TEXT", help="why (kept in the launch's reason: 'aborted on request: TEXT')")
-    p.add_argument("--source", default="batchlane.cli", help="the event's source (default batchlane.cli)")
+    p.add_argument("--source", default=CLI_SOURCE, help="the event's source (default batchlane.cli)")
+    add_team_argument(p)  # another team's launch: only an admin team (abort: any) may abort it
     p.add_argument("--wait", action="store_true", help="wait until the launch is aborted or the abort rejected")
     p.add_argument(
         "--wait-timeout",

@@ -148,6 +148,18 @@ def read_text(path: str) -> str:
         raise CliError(f"{path}: cannot read it: {exc}", USAGE) from None
 
 
+CLI_SOURCE = "batchlane.cli"  # the source the CLI puts events with unless --source says otherwise
+
+
+def add_team_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--team",
+        metavar="TEAM",
+        help="whose launch LAUNCH_ID is (a launch id is unique within its team; default: the team of --source, "
+        "or of batchlane.cli)",
+    )
+
+
 @dataclass
 class Context:
     """Where a command runs: the deployment, the AWS endpoint, and how it prints."""
@@ -222,14 +234,26 @@ class Context:
     def resource(self, service: str):
         return self._boto_session().resource(service, endpoint_url=self.endpoint_url, config=self._boto_config())
 
-    def batchlane(self):
+    def batchlane(self, source: str = CLI_SOURCE, team: str | None = None):
         """The deployment as a client sees it (batchlane.client.api): its bus, executions table and
-        answers queue, reached through this context's clients."""
+        answers queue, reached through this context's clients; launch ids name ``team``'s launches
+        (default: the team owning ``source``)."""
         from batchlane.client.api import BatchlaneClient
 
         return BatchlaneClient.for_deployment(
-            self.config(), self.client, executions_table=self.table_name("executions")
+            self.config(), self.client, executions_table=self.table_name("executions"), source=source, team=team
         )
+
+    def team(self, team: str | None, source: str = CLI_SOURCE) -> str:
+        """``--team``, else the team owning ``source``: whose launch a launch id names."""
+        if team:
+            return team
+        try:
+            return self.config().team_of_source(source)
+        except CliError:  # no configuration here (a bare --table): a deployment without teams
+            from batchlane.common.executions import OPEN_TEAM
+
+            return OPEN_TEAM
 
     # --- output ----------------------------------------------------------------------------
     @staticmethod

@@ -274,7 +274,7 @@ def cmd_launch(args: argparse.Namespace, ctx: Context) -> int:
         return dry_run(ctx, detail, args.json)
     launch_id = str(detail["launchId"])
     say = ctx.progress(args.json)
-    client = ctx.batchlane()
+    client = ctx.batchlane(args.source)  # the launch id is unique within the source's team
     client.put_launch(detail, args.source)
     if not args.json:
         ctx.out(sent_line(LAUNCH_REQUESTED, launch_id, client.bus_name, ctx.where))

@@ -24,6 +24,7 @@ from batchlane.cli.common import (
     CliError,
     Context,
     add_command,
+    add_team_argument,
     non_negative_int,
     positive_seconds,
 )
@@ -42,6 +43,7 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("launch_id", metavar="LAUNCH_ID", help="the launch")
+    add_team_argument(p)
     p.add_argument("--child", type=non_negative_int, default=0, metavar="N", help="the child's array index (default 0)")
     p.add_argument(
         "--attempt",
@@ -70,7 +72,7 @@ def _run(args: argparse.Namespace, ctx: Context) -> int:
     launch_id = args.launch_id.strip()
     if not launch_id:
         raise CliError("LAUNCH_ID must not be empty", USAGE)
-    executions = Executions(ctx.client("dynamodb"), ctx.table_name("executions"))
+    executions = Executions(ctx.client("dynamodb"), ctx.table_name("executions"), ctx.team(args.team))
     logs = ctx.client("logs")
     record, item = child_item(executions, launch_id, args.child)
     if record is None:

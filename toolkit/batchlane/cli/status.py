@@ -28,6 +28,7 @@ from batchlane.cli.common import (
     CliError,
     Context,
     add_command,
+    add_team_argument,
     min_success_ratio,
     non_negative_int,
     positive_seconds,
@@ -134,6 +135,7 @@ def _status_options(parser: argparse.ArgumentParser) -> None:
         "(exit 0 only when it succeeded)",
     )
     parser.add_argument("--poll", type=positive_seconds, default=1.0, metavar="SECONDS", help=argparse.SUPPRESS)
+    add_team_argument(parser)
     parser.add_argument("--failed", action="store_true", help="only the failed children, with reasons and log links")
     parser.add_argument("--child", type=non_negative_int, default=None, metavar="N", help="one child, every attempt")
     parser.add_argument(
@@ -173,7 +175,7 @@ def _show(args: argparse.Namespace, ctx: Context) -> int:
     from batchlane.client.records import Executions
     from batchlane.client.status import launch_summary
 
-    executions = Executions(ctx.client("dynamodb"), ctx.table_name("executions"))
+    executions = Executions(ctx.client("dynamodb"), ctx.table_name("executions"), ctx.team(args.team))
     paged = _paged(args)
     summary = launch_summary(executions, args.target)
     if summary.record is None:

@@ -38,12 +38,17 @@ class AnswersQueue:
                 raise
 
     def find(
-        self, launch_id: str, detail_types: tuple[str, ...] = (LAUNCHED, LAUNCH_REJECTED)
+        self, launch_id: str, detail_types: tuple[str, ...] = (LAUNCHED, LAUNCH_REJECTED), team: str | None = None
     ) -> dict[str, Any] | None:
-        """The event of one of ``detail_types`` batchlane answered ``launch_id`` with, if it is in the
-        queue (the last type wins when several are there: the rejection)."""
+        """The event of one of ``detail_types`` batchlane answered ``team``'s ``launch_id`` with, if it
+        is in the queue (the last type wins when several are there: the rejection). Another team's
+        answer under the same id is not this one's; an answer without a team (a producer batchlane
+        does not let launch) is only for a client whose source no team owns (OPEN_TEAM)."""
         if self.url is None:
             return None
+        from batchlane.common.executions import OPEN_TEAM  # pydantic: not at the command line's start
+
+        team = team or OPEN_TEAM
         messages = self.sqs.receive_message(
             QueueUrl=self.url, MaxNumberOfMessages=10, VisibilityTimeout=0, AttributeNames=["SentTimestamp"]
         ).get("Messages", [])
@@ -54,7 +59,12 @@ class AnswersQueue:
                 event = json.loads(m["Body"])
             except ValueError:
                 event = {}
-            mine = (event.get("detail") or {}).get("launchId") == launch_id and event.get("detail-type") in detail_types
+            detail = event.get("detail") or {}
+            mine = (
+                detail.get("launchId") == launch_id
+                and (detail.get("team") or OPEN_TEAM) == team
+                and event.get("detail-type") in detail_types
+            )
             stale = now_ms - int(m.get("Attributes", {}).get("SentTimestamp", now_ms)) > STALE_ANSWER_SECONDS * 1000
             if mine or stale:
                 self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])

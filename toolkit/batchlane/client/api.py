@@ -27,13 +27,23 @@ from batchlane.client.status import (
     launch_summary,
 )
 from batchlane.common.event_types import ABORT_REQUESTED, LAUNCH_REQUESTED
+from batchlane.common.executions import OPEN_TEAM
 
 
 class BatchlaneClient:
     def __init__(
-        self, clients: Callable[[str], Any], *, bus_name: str, executions_table: str, answers_queue: str | None = None
+        self,
+        clients: Callable[[str], Any],
+        *,
+        bus_name: str,
+        executions_table: str,
+        answers_queue: str | None = None,
+        team: str | None = None,
     ) -> None:
+        """``team``: whose launches a launch id names (the team of the source it puts events with;
+        None: a deployment without teams)."""
         self._make_client = clients
+        self.team = team or OPEN_TEAM
         self._clients: dict[str, Any] = {}
         self.bus_name = bus_name
         self.executions_table = executions_table
@@ -43,14 +53,22 @@ class BatchlaneClient:
 
     @classmethod
     def for_deployment(
-        cls, config, clients: Callable[[str], Any], *, executions_table: str | None = None
+        cls,
+        config,
+        clients: Callable[[str], Any],
+        *,
+        executions_table: str | None = None,
+        source: str | None = None,
+        team: str | None = None,
     ) -> BatchlaneClient:
-        """The names of a deployment configuration (``bus_name``, ``table_name``, ``prefix``)."""
+        """The names of a deployment configuration (``bus_name``, ``table_name``, ``prefix``); the
+        team is ``team``, else the one owning ``source`` (``team_of_source``)."""
         return cls(
             clients,
             bus_name=config.bus_name,
             executions_table=executions_table or config.table_name("executions"),
             answers_queue=answers_queue_name(config.prefix),
+            team=team or (config.team_of_source(source) if source else None),
         )
 
     def client(self, service: str):
@@ -61,7 +79,7 @@ class BatchlaneClient:
     @property
     def executions(self) -> Executions:
         if self._executions is None:
-            self._executions = Executions(self.client("dynamodb"), self.executions_table)
+            self._executions = Executions(self.client("dynamodb"), self.executions_table, self.team)
         return self._executions
 
     @property
@@ -74,8 +92,10 @@ class BatchlaneClient:
     def put_launch(self, detail: Any, source: str) -> None:
         put_event(self.client("events"), self.bus_name, LAUNCH_REQUESTED, detail, source)
 
-    def put_abort(self, launch_id: Any, reason: str | None, source: str) -> None:
-        put_event(self.client("events"), self.bus_name, ABORT_REQUESTED, abort_detail(launch_id, reason), source)
+    def put_abort(self, launch_id: Any, reason: str | None, source: str, *, team: str | None = None) -> None:
+        """``team``: whose launch (an admin team aborting another team's); None: the source's own."""
+        detail = abort_detail(launch_id, reason, team)
+        put_event(self.client("events"), self.bus_name, ABORT_REQUESTED, detail, source)
 
     def with_outputs(self, document: dict[str, Any], warn: Callable[[str], None] | None = None) -> dict[str, Any]:
         """The status document with its assembled ``outputs`` once it names them (a final phase)."""

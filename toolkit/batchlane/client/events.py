@@ -31,6 +31,7 @@ def put_event(events, bus: str, detail_type: str, detail: Any, source: str) -> N
         )
 
 
-def abort_detail(launch_id: Any, reason: str | None = None) -> dict[str, Any]:
-    """The detail of a Task Abort Requested (docs/contracts.md): ``{launchId, reason?}``."""
-    return {"launchId": launch_id, **({"reason": reason} if reason else {})}
+def abort_detail(launch_id: Any, reason: str | None = None, team: str | None = None) -> dict[str, Any]:
+    """The detail of a Task Abort Requested (docs/contracts.md): ``{launchId, reason?, team?}``
+    (``team``: another team's launch, which only an admin team may abort)."""
+    return {"launchId": launch_id, **({"reason": reason} if reason else {}), **({"team": team} if team else {})}

@@ -14,11 +14,13 @@ from batchlane.common.executions import (
     BY_JOB_ID_INDEX,
     FINAL_PHASES,
     LAUNCH_SK,
+    OPEN_TEAM,
     PARTITION_KEY,
     SORT_KEY,
     LaunchPartition,
     LaunchRecord,
     key,
+    launch_key,
 )
 from batchlane.common.values import from_dynamo
 
@@ -37,12 +39,18 @@ class StoredStatus:
 
 
 class Executions:
-    """The executions table through a low-level DynamoDB client (quicker to make than a resource)."""
+    """The executions table through a low-level DynamoDB client (quicker to make than a resource),
+    as one team sees it: a launch id names that team's launch (``launch_key``), never another's."""
 
-    def __init__(self, dynamodb, table: str) -> None:
+    def __init__(self, dynamodb, table: str, team: str | None = None) -> None:
         self.dynamodb = dynamodb
         self.table = table
+        self.team = team or OPEN_TEAM
         self._deserialize: Callable[[dict[str, Any]], Any] | None = None
+
+    def key_of(self, launch_id: str) -> str:
+        """The partition of this team's launch ``launch_id``."""
+        return launch_key(self.team, launch_id)
 
     def plain(self, item: dict[str, Any]) -> dict[str, Any]:
         if self._deserialize is None:
@@ -52,9 +60,12 @@ class Executions:
         return from_dynamo({k: self._deserialize(v) for k, v in item.items()})
 
     def items(self, launch_id: str, prefix: str | None = None) -> list[dict[str, Any]]:
-        """Every item of the launch's partition (a paged, consistent Query); with ``prefix``, those
+        return self.items_at(self.key_of(launch_id), prefix)
+
+    def items_at(self, pk: str, prefix: str | None = None) -> list[dict[str, Any]]:
+        """Every item of the partition ``pk`` (a paged, consistent Query); with ``prefix``, those
         whose sort key starts with it (a chunked launch's chunk records, not its million children)."""
-        condition, values = f"{PARTITION_KEY} = :l", {":l": {"S": launch_id}}
+        condition, values = f"{PARTITION_KEY} = :l", {":l": {"S": pk}}
         if prefix is not None:
             condition, values = f"{condition} AND begins_with({SORT_KEY}, :p)", {**values, ":p": {"S": prefix}}
         pages = self.dynamodb.get_paginator("query").paginate(
@@ -66,14 +77,18 @@ class Executions:
         return [self.plain(item) for page in pages for item in page["Items"]]
 
     def record(self, launch_id: str) -> LaunchRecord | None:
-        """The launch record (a consistent GetItem); None when there is none (yet)."""
+        return self.record_at(self.key_of(launch_id))
+
+    def record_at(self, pk: str) -> LaunchRecord | None:
+        """The launch record of partition ``pk`` (a consistent GetItem); None when there is none (yet)."""
         item = self.dynamodb.get_item(
-            TableName=self.table, ConsistentRead=True, Key={k: {"S": v} for k, v in key(launch_id, LAUNCH_SK).items()}
+            TableName=self.table, ConsistentRead=True, Key={k: {"S": v} for k, v in key(pk, LAUNCH_SK).items()}
         ).get("Item")
         return LaunchRecord.from_item(self.plain(item)) if item else None
 
-    def launch_id_of_job(self, job_id: str) -> str | None:
-        """The launch a Batch job (not a child: no ``:<index>``) belongs to, from the ``byJobId`` index."""
+    def launch_key_of_job(self, job_id: str) -> str | None:
+        """The launch key of a Batch job (not a child: no ``:<index>``), from the ``byJobId`` index
+        (the sandbox's; a team's client is not allowed the index)."""
         keys = self.dynamodb.query(
             TableName=self.table,
             IndexName=BY_JOB_ID_INDEX,

@@ -158,7 +158,7 @@ def _child(record: LaunchRecord, item: dict[str, Any]) -> dict[str, Any]:
 def launch_summary(executions, launch_id: str) -> LaunchSummary:
     """One consistent BatchGetItem of the launch's four summary items (``executions``:
     :class:`batchlane.client.records.Executions`)."""
-    keys = [{PARTITION_KEY: {"S": launch_id}, SORT_KEY: {"S": sk}} for sk in READ_KEYS]
+    keys = [{PARTITION_KEY: {"S": executions.key_of(launch_id)}, SORT_KEY: {"S": sk}} for sk in READ_KEYS]
     request = {executions.table: {"Keys": keys, "ConsistentRead": True}}
     found: dict[str, dict[str, Any]] = {}
     for _ in range(MAX_UNPROCESSED_ROUNDS):
@@ -290,7 +290,7 @@ def child_item(
     item = executions.dynamodb.get_item(
         TableName=executions.table,
         ConsistentRead=True,
-        Key={PARTITION_KEY: {"S": launch_id}, SORT_KEY: {"S": child_sk(index)}},
+        Key={PARTITION_KEY: {"S": executions.key_of(launch_id)}, SORT_KEY: {"S": child_sk(index)}},
     ).get("Item")
     return record, executions.plain(item) if item is not None else None
 
@@ -308,7 +308,7 @@ def _children_query(executions, launch_id: str, after: int | None) -> dict[str, 
         ConsistentRead=True,
         KeyConditionExpression=f"{PARTITION_KEY} = :l AND {SORT_KEY} BETWEEN :from AND :to",
         ExpressionAttributeValues={
-            ":l": {"S": launch_id},
+            ":l": {"S": executions.key_of(launch_id)},
             ":from": {"S": start},
             ":to": {"S": CHILD_PREFIX + "\uffff"},
         },

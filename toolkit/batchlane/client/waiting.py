@@ -57,7 +57,7 @@ def wait_for_answer(
             return Answer("launched", summary.record)
         if summary.phase == "rejected" and (summary.rejected_at_ms or 0) >= since_ms:
             return Answer("rejected", problems=summary.problems)
-        event = client.answers.find(launch_id)
+        event = client.answers.find(launch_id, team=client.team)
         if event is not None:
             if event["detail-type"] == LAUNCH_REJECTED:
                 return Answer("rejected", problems=event["detail"].get("problems") or [])
@@ -144,7 +144,7 @@ def wait_for_abort(
     deadline = time.monotonic() + timeout
     ended_at: float | None = None
     while True:
-        rejection = answers.find(launch_id, (ABORT_REJECTED,))
+        rejection = answers.find(launch_id, (ABORT_REJECTED,), client.team)
         if rejection is not None:
             detail = rejection["detail"]
             return AbortOutcome("rejected", reason=detail.get("reason") or "rejected", phase=detail.get("phase"))

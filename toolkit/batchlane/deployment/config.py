@@ -19,11 +19,14 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from batchlane.common.environment import AggregatorEnvironment, LauncherEnvironment, ReconcilerEnvironment
+from batchlane.common.executions import OPEN_TEAM
 from batchlane.common.secrets import SecretGrant
 from batchlane.common.settings import Limits
 from batchlane.common.tenancy import InputsLocationGrant, Team, Tenancy
 from batchlane.common.volumes import VolumeGrant
 from batchlane.deployment.deploy_checks import concurrency_problems, fargate_network_problems, role_name_problems
+from batchlane.deployment.errors import ConfigError as ConfigError
+from batchlane.deployment.errors import format_errors
 from batchlane.deployment.parts import (
     ComputeEnvironmentConfig,
     FlyteDataGrant,
@@ -315,6 +318,13 @@ class DeploymentConfig(Strict):
     def job_log_group(self) -> str:
         return f"/aws/batch/{self.prefix}"
 
+    def team_of_source(self, source: str) -> str:
+        """The team whose launches a client putting events with ``source`` reads and aborts (the
+        launch key's team: batchlane.common.executions.launch_key); OPEN_TEAM without teams, or
+        for a source no team owns (its launches are refused anyway)."""
+        team = next((t for t in self.teams if source in t.sources), None)
+        return team.name if team is not None else OPEN_TEAM
+
     def table_name(self, kind: Literal["routing", "executions"]) -> str:
         return f"{self.prefix}-{kind}"
 
@@ -464,21 +474,6 @@ def _duplicates(names: list[str]) -> list[str]:
     return sorted({n for n in names if names.count(n) > 1})
 
 
-class ConfigError(Exception):
-    """A deployment configuration that cannot be used; the message names every wrong key."""
-
-
-def _format_errors(source: str, error: ValidationError) -> str:
-    lines = [f"invalid deployment configuration {source}:"]
-    for item in error.errors():
-        location = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "enum":
-            message = f"{message} (got {item['input']!r})"
-        lines.append(f"  - {location}: {message}")
-    return "\n".join(lines)
-
-
 def load_config(name_or_path: str | Path = "dev") -> DeploymentConfig:
     """Load ``config/<name>.yaml`` (or a path) and validate it."""
     import yaml  # here, not at the top: a function importing this module never loads PyYAML
@@ -497,4 +492,4 @@ def load_config(name_or_path: str | Path = "dev") -> DeploymentConfig:
     try:
         return DeploymentConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(str(path), exc)) from None
+        raise ConfigError(format_errors(str(path), exc)) from None

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from batchlane.common.environment import FunctionEnvironment
 from batchlane.common.event_types import ABORT_REQUESTED, CHUNK_DUE, CHUNK_DUE_SOURCE, EVENT_SOURCE, LAUNCH_REQUESTED
-from batchlane.common.executions import EXPIRES_AT
+from batchlane.common.executions import EXPIRES_AT, PARTITION_KEY
 from batchlane.deployment.config import DeploymentConfig, FunctionConfig, StateNames
 from batchlane.status.events import DETAIL_TYPES as BATCH_DETAIL_TYPES
 from batchlane.status.events import QUEUE_BLOCKED
@@ -55,9 +55,10 @@ class TableShape:
 TABLES: dict[Literal["routing", "executions"], TableShape] = {
     # Queues and rules, edited by operators (docs/routing.md).
     "routing": TableShape(Key("pk"), Key("sk")),
-    # One partition per launch: the launch record, then the status path's items.
+    # One partition per launch, keyed "<team>#<launchId>" (batchlane.common.executions.launch_key):
+    # the launch record, then the status path's items.
     "executions": TableShape(
-        Key("launchId"),
+        Key(PARTITION_KEY),
         Key("sk"),
         ttl=EXPIRES_AT,
         indexes=(

@@ -28,7 +28,9 @@ it fails, saying so.
 Configuration (environment of the connector's process): ``BATCHLANE_DEPLOYMENT`` (default
 ``dev``: bus ``batchlane-dev``, table ``batchlane-dev-executions``), ``BATCHLANE_FLYTE_ROLE_ANNOTATIONS``
 (comma-separated, default ``eks.amazonaws.com/role-arn,iam.amazonaws.com/role``, FlyteAdmin's
-``roleNameKey`` values); AWS as for any boto3 client.
+``roleNameKey`` values), ``BATCHLANE_TEAM`` (default ``flyte``: the team owning the source
+``flyte.connector``, within which launch ids are unique); AWS as for any boto3 client (its role: the
+producer policy of its team, ``batchlane-<name>-<region>-producer-flyte``).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from batchlane.flyte.launch import ARRAY_TASK_TYPE, inputs_uri, launch_detail
 TASK_TYPE = "aws-batch"
 TASK_TYPES = ((TASK_TYPE, 0), (TASK_TYPE, 1), (ARRAY_TASK_TYPE, 1))  # (type, version) served
 EVENT_SOURCE = "flyte.connector"
+DEFAULT_TEAM = "flyte"  # the team owning EVENT_SOURCE in config/dev.yaml
 ABORT_REASON = "aborted by Flyte (DeleteTask)"
 UNKNOWN_SECONDS = 300.0  # a launch still unknown this long after CreateTask never reached batchlane
 ERRORS_SHOWN = 5  # a map's failed children whose exception the message quotes
@@ -97,7 +100,14 @@ def role_annotation_keys() -> tuple[str, ...]:
 def _client(bus_name: str, executions_table: str) -> BatchlaneClient:
     import boto3
 
-    return BatchlaneClient(boto3.session.Session().client, bus_name=bus_name, executions_table=executions_table)
+    # A launch id is unique within the team of the connector's source: BATCHLANE_TEAM names that team
+    # (the deployment's teams are not known here).
+    return BatchlaneClient(
+        boto3.session.Session().client,
+        bus_name=bus_name,
+        executions_table=executions_table,
+        team=os.environ.get("BATCHLANE_TEAM", DEFAULT_TEAM),
+    )
 
 
 class BatchlaneConnector(AsyncConnectorBase):

@@ -166,6 +166,11 @@ class Sandbox:
             raise RuntimeError("the sandbox is not started")
         return self._client
 
+    def client_for(self, source: str) -> BatchlaneClient:
+        """The client of whoever puts events with ``source``: it reads (and hears answers of) that
+        source's team only, as the CLI's ``--source`` does."""
+        return BatchlaneClient.for_deployment(self.config, self.session.client, source=source)
+
     @property
     def deployment(self) -> Provisioned:
         """The deployment's resources in the emulator (once started)."""
@@ -209,7 +214,8 @@ class Sandbox:
             self._set_env(buffer.environment)
         self.answers_queue = self._observer()
         self.client_answers_queue = self._client_answers()
-        self._client = BatchlaneClient.for_deployment(self.config, self.session.client)
+        # Its clients' sources (sandbox.*) are one team's: a launch id names that team's launch.
+        self._client = BatchlaneClient.for_deployment(self.config, self.session.client, source="sandbox.scenario")
         _clear_handler_caches()
         sqs = self.session.client("sqs")
         for name, buffer in self.paths.items():
@@ -325,9 +331,12 @@ class Sandbox:
         may be a string: a malformed one)."""
         self.client.put_launch(detail, source)
 
-    def abort(self, launch_id: Any, reason: str | None = None, source: str = "sandbox.client") -> None:
-        """What a client does to stop a launch: PutEvents of a Task Abort Requested on the batchlane bus."""
-        self.client.put_abort(launch_id, reason, source)
+    def abort(
+        self, launch_id: Any, reason: str | None = None, source: str = "sandbox.client", team: str | None = None
+    ) -> None:
+        """What a client does to stop a launch: PutEvents of a Task Abort Requested on the batchlane bus
+        (``team``: another team's launch, which only an admin team may abort)."""
+        self.client.put_abort(launch_id, reason, source, team=team)
 
     def reconcile_now(self) -> dict | None:
         """Run the reconciler once, now (as its schedule would); its report, or None without one."""
@@ -364,21 +373,26 @@ class Sandbox:
             QueueUrl=self.paths[function].dlq_url, MaxNumberOfMessages=10, AttributeNames=["All"], VisibilityTimeout=0
         ).get("Messages", [])
 
-    def launch_record(self, launch_id: str) -> LaunchRecord | None:
-        return self.client.executions.record(launch_id)
+    def launch_record(self, launch_id: str, source: str | None = None) -> LaunchRecord | None:
+        """``source``: read as its team's client (default: the sandbox's own)."""
+        return self._reader(source).executions.record(launch_id)
 
-    def status(self, launch_id: str) -> dict | None:
+    def _reader(self, source: str | None) -> BatchlaneClient:
+        return self.client if source is None else self.client_for(source)
+
+    def status(self, launch_id: str, source: str | None = None) -> dict | None:
         """The launch's status document (the same JSON as ``batchlane status --json``, from
         ``batchlane.client.view.record_document``), with the assembled ``outputs`` once finished;
         ``storedPhase`` is the phase the aggregator wrote (final only when it is final). None when
-        the status path is absent or the launch is unknown."""
+        the status path is absent or the launch is unknown; ``source`` as for ``launch_record``."""
         if not self.has_status_path:
             return None
-        stored = self.client.executions.status(launch_id)
+        client = self._reader(source)
+        stored = client.executions.status(launch_id)
         if stored.document is None:
             return None
         document = {**stored.document, "storedPhase": stored.phase}
-        return self.client.with_outputs(document) if stored.final else document
+        return client.with_outputs(document) if stored.final else document
 
     # ------------------------------------------------------------------ waiting
     def outcome(self, name: str, launch_id: str | None) -> LaunchOutcome:

@@ -155,7 +155,8 @@ class Tour:
     def launch(self, detail: dict[str, Any], shown: str, *, wait: bool = False, source: str = SOURCE) -> Answer:
         """``batchlane launch``: put the event (from ``source``), wait for the answer and, with
         ``wait``, follow the launch to its end, showing what the command shows."""
-        client, launch_id = self.sandbox.client, detail["launchId"]
+        launch_id = detail["launchId"]
+        client = self.sandbox.client if source == SOURCE else self.sandbox.client_for(source)
         self.command(shown)
         client.put_launch(detail, source)
         self.show([sent_line(LAUNCH_REQUESTED, launch_id, client.bus_name, self.where)])

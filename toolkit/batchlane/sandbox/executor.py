@@ -192,11 +192,11 @@ class BatchExecutor(Termination, threading.Thread):
                     self._unadopted.append((job_id, queue_arn))  # its launch record is not written yet: next poll
 
     def _launch_record(self, job_id: str) -> LaunchRecord | None:
-        launch_id = self.executions.launch_id_of_job(job_id)
-        return self.executions.record(launch_id) if launch_id else None
+        pk = self.executions.launch_key_of_job(job_id)
+        return self.executions.record_at(pk) if pk else None
 
     def _chunk_record(self, record: LaunchRecord, job_id: str) -> ChunkRecord | None:
-        for item in self.executions.items(record.launch_id, prefix=CHUNK_PREFIX):
+        for item in self.executions.items_at(record.key, prefix=CHUNK_PREFIX):
             if item.get("jobId") == job_id:
                 chunk = ChunkRecord.from_item(item)
                 return chunk if chunk.submitted else None

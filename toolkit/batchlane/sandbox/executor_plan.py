@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, ChunkRecord, LaunchRecord
+from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, TEAM_TAG, ChunkRecord, LaunchRecord
 from batchlane.sandbox import simulate
 from batchlane.sandbox.capacity import Capacity
 from batchlane.sandbox.scenario import ChildBehaviour, Delivery, LaunchSpec, Scenario
@@ -234,6 +234,7 @@ class Planning(ExecutorState):
         detail["tags"] = {
             "resourceArn": parent_arn,
             LAUNCH_TAG: job.launch_id,
+            TEAM_TAG: rec.team,  # with the launch id, the launch's key (as the launcher tags the job)
             **({CHUNK_TAG: str(job.chunk.chunk)} if job.chunk else {}),
         }
         detail.pop("someFieldAwsAddsLater", None)

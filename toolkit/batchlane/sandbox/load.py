@@ -17,7 +17,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from batchlane.common.executions import SUBMITTED
+from batchlane.common.executions import SUBMITTED, launch_key
 from batchlane.launch.planner import job_name
 from batchlane.sandbox.throttle import BATCH_SUBMIT_RATE, SubmitThrottle, install_submit_throttle
 
@@ -210,12 +210,13 @@ def _check(sandbox, ids: list[str]) -> tuple[int, int, int]:
             for page in batch.get_paginator("list_jobs").paginate(jobQueue=queue, jobStatus=status):
                 for job in page.get("jobSummaryList", []):
                     jobs.setdefault(job["jobName"], []).append(job["jobId"])
-    names = {job_name(TASK, launch_id): launch_id for launch_id in ids}
+    team = sandbox.config.team_of_source(LOAD_SOURCE)  # job names carry the launch key: the team's id
+    names = {job_name(TASK, launch_key(team, launch_id)): launch_id for launch_id in ids}
     duplicates = sum(len(set(found)) - 1 for found in jobs.values() if len(set(found)) > 1)
     duplicates += sum(len(set(found)) for name, found in jobs.items() if name not in names)
     submitted = lost = 0
     for name, launch_id in names.items():
-        record = sandbox.launch_record(launch_id)
+        record = sandbox.launch_record(launch_id, source=LOAD_SOURCE)
         found = set(jobs.get(name, []))
         if record is not None and record.state == SUBMITTED:
             submitted += 1

@@ -60,8 +60,8 @@ TRANSITION_TOKEN = "transitionToken"  # the summary's claim on a phase change (s
 TRANSITION_AT = "transitionAt"
 
 
-def _key(launch_id: str, sk: str) -> dict[str, Any]:
-    return {"launchId": {"S": launch_id}, "sk": {"S": sk}}
+def _key(launch_key: str, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": launch_key}, "sk": {"S": sk}}
 
 
 def _low(item: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +87,7 @@ class ExecutionsStatusStore:
 
     # ------------------------------------------------------------------ the launch record
     def _by_job_id(self, job_id: str) -> list[tuple[str, str]]:
-        """``(launchId, sk)`` of the items naming this Batch job (launch and chunk records)."""
+        """``(pk, sk)`` of the items naming this Batch job (launch and chunk records)."""
         try:
             found = self._ddb.query(
                 TableName=self.table_name,
@@ -98,36 +98,36 @@ class ExecutionsStatusStore:
         except ClientError as exc:
             aws.raise_if_transient(f"Query {BY_JOB_ID_INDEX}", exc)
             raise
-        return [(k["launchId"]["S"], k.get("sk", {}).get("S", "")) for k in found.get("Items", [])]
+        return [(k["pk"]["S"], k.get("sk", {}).get("S", "")) for k in found.get("Items", [])]
 
     def find_launch(self, job_id: str) -> LaunchRecord | None:
-        for launch_id, sk in self._by_job_id(job_id):
+        for launch_key, sk in self._by_job_id(job_id):
             if sk == LAUNCH_SK:
-                return self.get_launch(launch_id)
+                return self.get_launch(launch_key)
         return None
 
     def find_chunk(self, job_id: str) -> ChunkRecord | None:
-        for launch_id, sk in self._by_job_id(job_id):
+        for launch_key, sk in self._by_job_id(job_id):
             if is_chunk_sk(sk):
-                item = self._get(launch_id, sk)
+                item = self._get(launch_key, sk)
                 return ChunkRecord.from_item(item) if item else None
         return None
 
-    def get_chunk(self, launch_id: str, chunk: int) -> ChunkRecord | None:
-        item = self._get(launch_id, chunk_sk(chunk))
+    def get_chunk(self, launch_key: str, chunk: int) -> ChunkRecord | None:
+        item = self._get(launch_key, chunk_sk(chunk))
         return ChunkRecord.from_item(item) if item else None
 
-    def chunk_records(self, launch_id: str):
-        for item in self._prefix(launch_id, CHUNK_PREFIX):
+    def chunk_records(self, launch_key: str):
+        for item in self._prefix(launch_key, CHUNK_PREFIX):
             yield ChunkRecord.from_item(item)
 
-    def _prefix(self, launch_id: str, prefix: str):
+    def _prefix(self, launch_key: str, prefix: str):
         """The partition's items whose sk starts with ``prefix``, in key order, a page at a time."""
         pages = self._ddb.get_paginator("query").paginate(
             TableName=self.table_name,
             ConsistentRead=True,
-            KeyConditionExpression="launchId = :l AND begins_with(sk, :c)",
-            ExpressionAttributeValues={":l": {"S": launch_id}, ":c": {"S": prefix}},
+            KeyConditionExpression="pk = :l AND begins_with(sk, :c)",
+            ExpressionAttributeValues={":l": {"S": launch_key}, ":c": {"S": prefix}},
         )
         try:
             for page in pages:
@@ -137,14 +137,14 @@ class ExecutionsStatusStore:
             aws.raise_if_transient("Query", exc)
             raise
 
-    def get_launch(self, launch_id: str) -> LaunchRecord | None:
+    def get_launch(self, launch_key: str) -> LaunchRecord | None:
         """The launch item by key (strongly consistent: no index lag)."""
-        item = self._get(launch_id, LAUNCH_SK)
+        item = self._get(launch_key, LAUNCH_SK)
         return LaunchRecord.from_item(item) if item else None
 
-    def _get(self, launch_id: str, sk: str) -> dict[str, Any] | None:
+    def _get(self, launch_key: str, sk: str) -> dict[str, Any] | None:
         try:
-            item = self._ddb.get_item(TableName=self.table_name, ConsistentRead=True, Key=_key(launch_id, sk)).get(
+            item = self._ddb.get_item(TableName=self.table_name, ConsistentRead=True, Key=_key(launch_key, sk)).get(
                 "Item"
             )
         except ClientError as exc:
@@ -154,7 +154,7 @@ class ExecutionsStatusStore:
 
     # ------------------------------------------------------------------ state items
     def read_states(
-        self, launch_id: str, indexes: list[int], parent: bool, parent_sk: str = PARENT_SK
+        self, launch_key: str, indexes: list[int], parent: bool, parent_sk: str = PARENT_SK
     ) -> tuple[dict[int, tuple[ChildState, int]], tuple[ParentState, int] | None]:
         """Children (and the parent) as stored: ``{index: (state, rev)}``; absent ones are left out."""
         keys = [child_sk(i) for i in indexes] + ([parent_sk] if parent else [])
@@ -164,7 +164,7 @@ class ExecutionsStatusStore:
             pending = {
                 self.table_name: {
                     "ConsistentRead": True,
-                    "Keys": [_key(launch_id, sk) for sk in keys[start : start + 100]],
+                    "Keys": [_key(launch_key, sk) for sk in keys[start : start + 100]],
                 }
             }
             while pending:
@@ -185,7 +185,7 @@ class ExecutionsStatusStore:
 
     def commit(
         self,
-        launch_id: str,
+        launch_key: str,
         children: list[tuple[ChildState, int | None]],
         parent: tuple[ParentState, int | None] | None,
         summary: dict[str, Any],
@@ -195,10 +195,10 @@ class ExecutionsStatusStore:
         ``summary``: ``deltas`` (counts), ``set`` (attributes), ``remove`` (attribute names)."""
         items = []
         for state, rev in children:
-            items.append(self._put(launch_id, child_sk(state.index), state.to_item(), rev))
+            items.append(self._put(launch_key, child_sk(state.index), state.to_item(), rev))
         if parent is not None:
-            items.append(self._put(launch_id, parent_sk, parent[0].to_item(), parent[1]))
-        items.append({"Update": self._summary_update(launch_id, summary)})
+            items.append(self._put(launch_key, parent_sk, parent[0].to_item(), parent[1]))
+        items.append({"Update": self._summary_update(launch_key, summary)})
         if len(items) > MAX_TRANSACTION_ITEMS:
             raise ValueError(f"{len(items)} items do not fit in one transaction")
         try:
@@ -218,10 +218,10 @@ class ExecutionsStatusStore:
     def _expiry(self) -> dict[str, int]:
         return {EXPIRES_AT: int(time.time()) + self.retention_seconds} if self.retention_seconds else {}
 
-    def _put(self, launch_id: str, sk: str, state: dict[str, Any], rev: int | None) -> dict[str, Any]:
+    def _put(self, launch_key: str, sk: str, state: dict[str, Any], rev: int | None) -> dict[str, Any]:
         put: dict[str, Any] = {
             "TableName": self.table_name,
-            "Item": _low({"launchId": launch_id, "sk": sk, **state, **self._expiry(), "rev": (rev or 0) + 1}),
+            "Item": _low({"pk": launch_key, "sk": sk, **state, **self._expiry(), "rev": (rev or 0) + 1}),
         }
         if rev is None:
             put["ConditionExpression"] = "attribute_not_exists(sk)"
@@ -230,7 +230,7 @@ class ExecutionsStatusStore:
             put["ExpressionAttributeValues"] = {":rev": {"N": str(rev)}}
         return {"Put": put}
 
-    def _summary_update(self, launch_id: str, summary: dict[str, Any]) -> dict[str, Any]:
+    def _summary_update(self, launch_key: str, summary: dict[str, Any]) -> dict[str, Any]:
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         sets, adds = [], []
@@ -257,7 +257,7 @@ class ExecutionsStatusStore:
         )
         update = {
             "TableName": self.table_name,
-            "Key": _key(launch_id, SUMMARY_SK),
+            "Key": _key(launch_key, SUMMARY_SK),
             "UpdateExpression": expression,
             "ExpressionAttributeNames": names,
         }
@@ -266,11 +266,11 @@ class ExecutionsStatusStore:
         return update
 
     # ------------------------------------------------------------------ the summary
-    def summary(self, launch_id: str) -> dict[str, Any] | None:
-        return self._get(launch_id, SUMMARY_SK)
+    def summary(self, launch_key: str) -> dict[str, Any] | None:
+        return self._get(launch_key, SUMMARY_SK)
 
     def claim_transition(
-        self, launch_id: str, old_phase: str | None, token: str, now_ms: int, stale_before_ms: int
+        self, launch_key: str, old_phase: str | None, token: str, now_ms: int, stale_before_ms: int
     ) -> bool:
         phase_holds = "attribute_not_exists(phase)" if old_phase is None else "phase = :old"
         values: dict[str, Any] = {
@@ -281,7 +281,7 @@ class ExecutionsStatusStore:
         if old_phase is not None:
             values[":old"] = {"S": old_phase}
         return self._conditional_update(
-            launch_id,
+            launch_key,
             "SET #tok = :token, #at = :now",
             f"{phase_holds} AND (attribute_not_exists(#tok) OR #at < :stale)",
             {"#tok": TRANSITION_TOKEN, "#at": TRANSITION_AT},
@@ -290,7 +290,7 @@ class ExecutionsStatusStore:
         )
 
     def finish_transition(
-        self, launch_id: str, token: str, fields: dict[str, Any], remove: tuple[str, ...] = ()
+        self, launch_key: str, token: str, fields: dict[str, Any], remove: tuple[str, ...] = ()
     ) -> bool:
         names = {f"#f{i}": k for i, k in enumerate(fields)}
         values = {f":f{i}": _SER.serialize(to_dynamo(v)) for i, v in enumerate(fields.values())}
@@ -303,13 +303,13 @@ class ExecutionsStatusStore:
             + " REMOVE "
             + ", ".join(f"#r{i}" for i in range(len(removed)))
         )
-        return self._conditional_update(launch_id, expression, "#r0 = :token", names, values)
+        return self._conditional_update(launch_key, expression, "#r0 = :token", names, values)
 
-    def release_transition(self, launch_id: str, token: str) -> None:
+    def release_transition(self, launch_key: str, token: str) -> None:
         # Best effort: a claim not given back goes stale and is taken over (claim_transition).
         with contextlib.suppress(Exception):
             self._conditional_update(
-                launch_id,
+                launch_key,
                 "REMOVE #tok, #at",
                 "#tok = :token",
                 {"#tok": TRANSITION_TOKEN, "#at": TRANSITION_AT},
@@ -318,7 +318,7 @@ class ExecutionsStatusStore:
 
     def _conditional_update(
         self,
-        launch_id: str,
+        launch_key: str,
         expression: str,
         condition: str,
         names: dict[str, str],
@@ -333,7 +333,7 @@ class ExecutionsStatusStore:
             self.items_written += 1
             self._ddb.update_item(
                 TableName=self.table_name,
-                Key=_key(launch_id, SUMMARY_SK),
+                Key=_key(launch_key, SUMMARY_SK),
                 UpdateExpression=expression,
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
@@ -347,7 +347,7 @@ class ExecutionsStatusStore:
             aws.raise_if_transient("UpdateItem", exc)
             raise
 
-    def claim_progress(self, launch_id: str, previous: int | None, now_ms: int) -> bool:
+    def claim_progress(self, launch_key: str, previous: int | None, now_ms: int) -> bool:
         """Take the right to announce progress now: ``progressAt`` moves from ``previous`` to now."""
         values: dict[str, Any] = {":now": {"N": str(now_ms)}}
         if previous is None:
@@ -356,12 +356,12 @@ class ExecutionsStatusStore:
             condition = "#p = :prev"
             values[":prev"] = {"N": str(previous)}
         return self._conditional_update(
-            launch_id, "SET #p = :now", condition, {"#p": "progressAt"}, values, own=("progressAt", values[":now"])
+            launch_key, "SET #p = :now", condition, {"#p": "progressAt"}, values, own=("progressAt", values[":now"])
         )
 
     # ------------------------------------------------------------------ the open-launches index
     def silent(self, cutoff_ms: int, limit: int) -> list[tuple[str, str]]:
-        """``(launchId, sk)`` of index entries not seen since ``cutoff_ms``, oldest first per shard."""
+        """``(pk, sk)`` of index entries not seen since ``cutoff_ms``, oldest first per shard."""
         found: list[tuple[str, str]] = []
         shards = all_shards()
         for n, shard in enumerate(shards):
@@ -379,23 +379,23 @@ class ExecutionsStatusStore:
                 except ClientError as exc:
                     aws.raise_if_transient("Query openLaunches", exc)
                     raise
-                found += [(i["launchId"]["S"], i["sk"]["S"]) for i in page.get("Items", [])]
+                found += [(i["pk"]["S"], i["sk"]["S"]) for i in page.get("Items", [])]
                 if "LastEvaluatedKey" not in page:
                     break
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return found[:limit]
 
-    def close(self, launch_id: str, sk: str) -> None:
+    def close(self, launch_key: str, sk: str) -> None:
         """Take one item out of the open-launches index."""
         self.write_requests += 1
         self._ddb.update_item(
             TableName=self.table_name,
-            Key=_key(launch_id, sk),
+            Key=_key(launch_key, sk),
             UpdateExpression="REMOVE #o",
             ExpressionAttributeNames={"#o": OPEN_SHARD_ATTR},
         )
 
-    def touch(self, launch_id: str, now_ms: int) -> None:
+    def touch(self, launch_key: str, now_ms: int) -> None:
         """The reconciler looked at the launch now: keep it in the index, quiet for another period
         (the summary is created if the launch never had an event). Never reopens a final launch."""
         self.write_requests += 1
@@ -403,14 +403,14 @@ class ExecutionsStatusStore:
         try:
             self._ddb.update_item(
                 TableName=self.table_name,
-                Key=_key(launch_id, SUMMARY_SK),
+                Key=_key(launch_key, SUMMARY_SK),
                 UpdateExpression="SET #o = :o, #t = :t",
                 ConditionExpression="attribute_not_exists(phase) OR NOT phase IN ("
                 + ", ".join(f":p{i}" for i in range(len(final)))
                 + ")",
                 ExpressionAttributeNames={"#o": OPEN_SHARD_ATTR, "#t": LAST_SEEN_ATTR},
                 ExpressionAttributeValues={
-                    ":o": {"S": open_shard(launch_id)},
+                    ":o": {"S": open_shard(launch_key)},
                     ":t": {"N": str(now_ms)},
                     **{f":p{i}": {"S": p} for i, p in enumerate(final)},
                 },
@@ -420,16 +420,16 @@ class ExecutionsStatusStore:
                 aws.raise_if_transient("UpdateItem", exc)
                 raise
 
-    def all_children(self, launch_id: str) -> list[ChildState]:
-        return list(self.iter_children(launch_id))
+    def all_children(self, launch_key: str) -> list[ChildState]:
+        return list(self.iter_children(launch_key))
 
-    def final_chunk_parents(self, launch_id: str) -> set[int]:
+    def final_chunk_parents(self, launch_key: str) -> set[int]:
         return {
             sk_number(item["sk"])
-            for item in self._prefix(launch_id, CHUNK_PARENT_PREFIX)
+            for item in self._prefix(launch_key, CHUNK_PARENT_PREFIX)
             if ParentState.from_item(item).final
         }
 
-    def iter_children(self, launch_id: str):
-        for item in self._prefix(launch_id, CHILD_PREFIX):
+    def iter_children(self, launch_key: str):
+        for item in self._prefix(launch_key, CHILD_PREFIX):
             yield ChildState.from_item(item)

@@ -1,0 +1,55 @@
+"""Claims on a launch id: which request holds it, and what the ledger answers about a claim (checked to
+be the kind of record the launcher asked for)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from batchlane.common.executions import ChunkRecord, LaunchRecord
+from batchlane.common.tenancy import Producer
+from batchlane.launch.ports import SubmittedJob
+
+
+def launch_record(record: LaunchRecord | ChunkRecord) -> LaunchRecord:
+    """The ledger's answer about a launch item (``sk = "launch"``): its launch record."""
+    if not isinstance(record, LaunchRecord):
+        raise TypeError(f"launch {record.launch_id}: a chunk record where the launch record belongs")
+    return record
+
+
+def chunk_record(record: LaunchRecord | ChunkRecord) -> ChunkRecord:
+    """The ledger's answer about a chunk item (``sk = "chunk#<c>"``): its chunk record."""
+    if not isinstance(record, ChunkRecord):
+        raise TypeError(f"launch {record.launch_id}: a launch record where a chunk record belongs")
+    return record
+
+
+def lease(claim: LaunchRecord | ChunkRecord) -> tuple[str, int]:
+    """A claim's token and lease end: every claim this service makes has both."""
+    if claim.lease_token is None or claim.lease_until is None:
+        raise ValueError(f"launch {claim.launch_id}: a claim without its lease")
+    return claim.lease_token, claim.lease_until
+
+
+def submitted_job(record: ChunkRecord) -> SubmittedJob:
+    if record.job_id is None or record.job_arn is None:
+        raise ValueError(f"launch {record.launch_id}: chunk {record.chunk} is SUBMITTED without its job")
+    return SubmittedJob(record.job_id, record.job_arn)
+
+
+def request_fingerprint(detail: Any) -> str:
+    """Of the detail as received, key order aside: two deliveries are the same request iff equal."""
+    canonical = json.dumps(detail, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def same_request(record: LaunchRecord, fingerprint: str, producer: Producer | None) -> bool:
+    # Records written before fingerprints (or producers) were kept are taken to be of the same request.
+    # The same detail from another producer is another request: it gets neither the job nor its answer.
+    same_producer = record.producer is None or (
+        producer is not None
+        and (record.producer.source, record.producer.account) == (producer.source, producer.account)
+    )
+    return (record.request_fingerprint is None or record.request_fingerprint == fingerprint) and same_producer
