@@ -12,6 +12,7 @@ import pytest
 
 from access_table import (
     COLUMNS,
+    CONNECTOR_POLICY,
     DOC,
     ITEMS,
     READ,
@@ -19,12 +20,14 @@ from access_table import (
     WRITE,
     Principal,
     Universe,
+    connector_policy,
     documented,
     markdown,
     reach,
 )
 from batchlane.common.event_types import ABORT_REQUESTED, LAUNCH_REQUESTED
 from batchlane.common.tenancy import CHILDREN, INPUTS, OUTPUTS, PARTS, LaunchData
+from batchlane.deployment.contract import FLYTE_CONNECTOR_SOURCE
 
 BUCKET = "arn:aws:s3:::BUCKET"
 
@@ -91,6 +94,11 @@ def test_the_security_docs_table_is_the_templates(reached):
     assert documented(table) == DOC.read_text(), f"run: {REGENERATE}\n{table}"
 
 
+def test_the_flyte_tests_check_the_connector_against_the_templates_policy(dev):
+    """tests/flyte checks every call of the connector against this file (its venv cannot synthesize)."""
+    assert CONNECTOR_POLICY.read_text() == connector_policy(dev), f"run: {REGENERATE}"
+
+
 def test_job_roles_read_only_their_projects_inputs_and_write_only_their_children_outputs(reached):
     """Every job role, for every team, project, domain, kind and hostile id."""
     own = (None, True)
@@ -98,14 +106,18 @@ def test_job_roles_read_only_their_projects_inputs_and_write_only_their_children
     assert roles and all(_only(cells, {(INPUTS, READ): (own,), (CHILDREN, WRITE): (own,)}) == [] for _, cells in roles)
 
 
-def test_a_teams_policy_reaches_only_its_own_launches_data_and_items(reached):
-    """Every team's policy, for every team's keys and items, the hostile ids included."""
+def test_a_teams_policy_reaches_only_its_own_launches_data_and_items(reached, dev):
+    """Every team's policy, for every team's keys and items, the hostile ids included; the Flyte
+    connector's team reads its launches' items only (its data is Flyte's)."""
     own = ((True, True), (True, False))
-    allowed = {(INPUTS, READ): own, (INPUTS, WRITE): own, (CHILDREN, READ): own, (OUTPUTS, READ): own}
+    client = {(INPUTS, READ): own, (INPUTS, WRITE): own, (CHILDREN, READ): own, (OUTPUTS, READ): own}
+    connectors = {t.name for t in dev.config.teams if set(t.sources) == {FLYTE_CONNECTOR_SOURCE}}
     teams = [(p, cells) for p, cells in reached if p.kind == "team"]
-    assert teams and {p.name: _only(cells, allowed | {(ITEMS, READ): ((True, None),)}) for p, cells in teams} == {
-        p.name: [] for p, _ in teams
+    crossing = {
+        p.name: _only(cells, ({} if p.team in connectors else client) | {(ITEMS, READ): ((True, None),)})
+        for p, cells in teams
     }
+    assert teams and connectors and crossing == {p.name: [] for p, _ in teams}
 
 
 def test_a_grant_that_crosses_shows_in_the_table(dev):
@@ -178,7 +190,10 @@ def test_each_team_has_a_producer_policy_conditioned_on_its_own_sources(synth):
         sources = put["Condition"]["StringEquals"]["events:source"]
         assert sorted(sources if isinstance(sources, list) else [sources]) == sorted(team.sources)
         assert put["Condition"]["StringEquals"]["events:detail-type"] == [LAUNCH_REQUESTED, ABORT_REQUESTED]
-        assert {"OwnInputs", "OwnOutputs", "OwnLaunchItems"} <= set(statements)
+        connector = set(team.sources) == {FLYTE_CONNECTOR_SOURCE}
+        assert {"OwnLaunchItems"} | (set() if connector else {"OwnInputs", "OwnOutputs"}) == set(statements) - {
+            "PutOwnRequestsOnly"
+        }
 
 
 def test_the_aggregator_reads_the_producers_setting(synth):

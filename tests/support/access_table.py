@@ -9,6 +9,7 @@ and rewrites the table in docs/security.md."""
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from batchlane.common.executions import launch_key
 from batchlane.common.tenancy import CHILDREN, INPUTS, OUTPUTS, PARTS, LaunchData
+from batchlane.deployment.contract import FLYTE_CONNECTOR_SOURCE
 from batchlane.schema_docs import with_block
 from iam_policy import allowed, listed, render, template_refs
 
@@ -35,7 +37,11 @@ ITEM_ACTIONS = {
     READ: ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"),
     WRITE: ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"),
 }
-DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "security.md"
+# The Flyte connector's team's policy as the dev template has it (rendered with moto's account), for
+# tests/flyte, whose venv cannot synthesize: they check the connector's calls against it.
+CONNECTOR_POLICY = ROOT / "tests" / "fixtures" / "connector-policy.json"
 BLOCK, GENERATOR = "access-table", "tests/support/access_table.py from the dev template"
 REGENERATE = "PYTHONPATH=lambdas:toolkit:. python tests/support/access_table.py"
 
@@ -291,11 +297,24 @@ def documented(table: str) -> str:
     return with_block(DOC.read_text(), BLOCK, table, GENERATOR)
 
 
+def connector_policy(synth) -> str:
+    """The statements of the Flyte connector's team's policy, rendered, as JSON."""
+    [team] = [t for t in synth.config.teams if set(t.sources) == {FLYTE_CONNECTOR_SOURCE}]
+    [document] = [
+        p["Properties"]["PolicyDocument"]
+        for p in synth.resources("AWS::IAM::ManagedPolicy").values()
+        if p["Properties"]["ManagedPolicyName"] == synth.config.producer_policy_name(team.name)
+    ]
+    return json.dumps(_statements(_refs(synth), [document]), indent=2, sort_keys=True) + "\n"
+
+
 def main() -> None:
     from tests.infrastructure.conftest import synthesize
 
-    DOC.write_text(documented(markdown(reach(synthesize("dev")))))
-    print(DOC)
+    dev = synthesize("dev")
+    DOC.write_text(documented(markdown(reach(dev))))
+    CONNECTOR_POLICY.write_text(connector_policy(dev))
+    print(DOC, CONNECTOR_POLICY)
 
 
 if __name__ == "__main__":
