@@ -4,7 +4,8 @@ policies) evaluated against every key of every kind of launch data and every lau
 ordinary and adversarial ids, projects and domains; rendered as the Markdown table the doc holds.
 
 ``PYTHONPATH=lambdas:toolkit:. python tests/support/access_table.py`` synthesizes the dev deployment
-and rewrites the table in docs/security.md."""
+and rewrites the table in docs/security.md and the Flyte connector's policy the Flyte tests check
+its calls against (tests/fixtures/connector-policy.json)."""
 
 from __future__ import annotations
 
