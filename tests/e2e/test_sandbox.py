@@ -256,6 +256,7 @@ def test_a_three_node_multi_node_job_reports_each_node_and_ends_as_its_main_node
             lambda: (s := sandbox.status("e2e-mnp")) and s.get("storedPhase") == "succeeded" and settled(s) and s
         )
         assert {k: v for k, v in status["counts"].items() if v} == {"SUCCEEDED": 2, "FAILED": 1}
+        assert status["nodes"] == {"count": 3, "mainNode": 0} and status["phase"] == "succeeded"
         by_node = {c["index"]: c for c in status["children"]}
         assert sorted(by_node) == [0, 1, 2] and by_node[2]["status"] == "FAILED"
         assert all(c["logs"] and c["logs"][0]["url"].startswith("https://") for c in by_node.values())

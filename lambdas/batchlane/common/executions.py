@@ -234,6 +234,7 @@ class LaunchRecord(BaseModel):
             "size": self.size,
             "isArray": self.is_array,
             "minSuccessRatio": self.min_success_ratio,
+            **({"nodes": self.nodes, "mainNode": self.main_node or 0} if self.nodes is not None else {}),
         }
 
 

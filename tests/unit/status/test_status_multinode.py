@@ -57,3 +57,14 @@ def test_a_worker_that_ends_before_the_main_node_leaves_the_job_running():
     status = fold_events(record(), before)
     assert status.phase == "running" and status.counts["FAILED"] == 1
     assert [c.index for c in status.children if c.status == "FAILED"] == [1]
+
+
+def test_the_status_table_marks_the_main_node():
+    from batchlane.client.render import children_table
+
+    rows = [
+        {"index": i, "status": "SUCCEEDED", "attempts": 1, "exitCode": 0, "statusReason": None, "logs": []}
+        for i in range(3)
+    ]
+    table = children_table(rows, links=False, main=1)
+    assert [line.split()[:2] for line in table[1:]] == [["0", "SUCCEEDED"], ["1", "main"], ["2", "SUCCEEDED"]]
