@@ -192,6 +192,9 @@ class LaunchRecord(BaseModel):
     # The SubmitJob request its chunks are made from (batchlane.launch.planner.chunk_request): the
     # launcher submits a chunk that becomes due later from it. Only on a chunked launch, once SUBMITTED.
     chunk_template: dict[str, Any] | None = None
+    # A multi-node job: its nodes are its children (size = nodes); the main node's end decides it.
+    nodes: int | None = None
+    main_node: int | None = None
 
     @property
     def chunks(self) -> Chunks:
@@ -231,6 +234,7 @@ class LaunchRecord(BaseModel):
             "size": self.size,
             "isArray": self.is_array,
             "minSuccessRatio": self.min_success_ratio,
+            **({"nodes": self.nodes, "mainNode": self.main_node or 0} if self.nodes is not None else {}),
         }
 
 

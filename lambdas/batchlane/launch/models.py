@@ -10,7 +10,7 @@ import math
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from batchlane.common.event_types import (
@@ -252,6 +252,32 @@ class After(_Contract):
     ] = "ALL"
 
 
+MAX_NODES = 1000  # batchlane's bound on a multi-node job's nodes (node indexes stay within the status path's)
+
+
+class Nodes(_Contract):
+    """A multi-node parallel job (Batch MNP): ``count`` nodes run the container together, EC2 only."""
+
+    count: Annotated[int, Field(ge=2, le=MAX_NODES, description="nodes (Batch numNodes)")]
+    main_node: Annotated[
+        int,
+        Field(
+            alias="mainNode",
+            ge=0,
+            lt=MAX_NODES,
+            description="the node whose exit decides the job (Batch mainNode, below count)",
+        ),
+    ] = 0
+
+    @field_validator("main_node")
+    @classmethod
+    def _main_node(cls, value: int, info: ValidationInfo) -> int:
+        count = info.data.get("count")
+        if isinstance(count, int) and value >= count:
+            raise ValueError(f"the main node's index must be below count ({count}), as Batch requires")
+        return value
+
+
 class LaunchRequest(_Contract):
     """The detail of a "Task Launch Requested" event (docs/launch-event.md). Types are strict: a
     value of the wrong JSON type is refused, never converted."""
@@ -333,6 +359,10 @@ class LaunchRequest(_Contract):
             description="launches of the caller's team, already launched, this one waits for (Batch dependsOn)",
         ),
     ] = []
+    nodes: Annotated[
+        Nodes | None,
+        Field(description="a single task run as one multi-node parallel job (EC2 on-demand queues only)"),
+    ] = None
     queue_hint: Annotated[
         str | None,
         Field(

@@ -246,7 +246,7 @@ class LaunchService:
             request_fingerprint=fingerprint,
             job_name=chunk_job_name(plan.job_name, 0) if plan.chunked else plan.job_name,
             queue=plan.queue,
-            size=plan.size,
+            size=plan.definition.nodes[0] if plan.definition.nodes else plan.size,
             is_array=plan.is_array,
             is_map_task=request.is_map,
             attempts=plan.attempts,
@@ -261,6 +261,7 @@ class LaunchService:
             job_definition=plan.definition.name,
             routing=RoutingExplanation(**_explanation(plan.decision)).model_dump(mode="json"),
             **(_chunk_fields(plan) if plan.chunked else {}),
+            **(dict(zip(("nodes", "main_node"), plan.definition.nodes)) if plan.definition.nodes else {}),
         )
 
     # ------------------------------------------------------------------ submission

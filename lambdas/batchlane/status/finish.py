@@ -76,7 +76,10 @@ class Finisher:
                 succeeded: Iterable[int] = range(launch.size)  # a SUCCEEDED parent proved the silent children succeeded
             else:
                 succeeded = (c.index for c in self.store.iter_children(launch.key) if c.status == "SUCCEEDED")
-            if not launch.map_task and launch.size == 1:
+            if launch.nodes is not None:  # its nodes share the task's one output (child 0's): the main node writes it
+                values = self.outputs.read_many({0: child_outputs_uri(base, 0)})
+                self.outputs.write(uri, assemble_outputs(1, values, unwrap=True))
+            elif not launch.map_task and launch.size == 1:
                 values = self.outputs.read_many({i: child_outputs_uri(base, i) for i in succeeded})
                 self.outputs.write(uri, assemble_outputs(1, values, unwrap=True))
             else:

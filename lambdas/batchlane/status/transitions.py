@@ -111,6 +111,7 @@ class PhaseKeeper:
                 min_successes(launch.size, launch.min_success_ratio),
                 counts,
                 parent_status=summary.get("parentStatus"),
+                multi_node=launch.nodes is not None,
             )
             if decision.phase == summary.get("phase"):
                 self._progress(launch, summary, counts, decision.phase)

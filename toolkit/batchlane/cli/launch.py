@@ -158,6 +158,13 @@ def _after(text: str) -> dict[str, str]:
     return {"launchId": launch_id, **({"type": kind} if kind else {})}
 
 
+def _nodes(text: str) -> dict[str, int]:
+    count, _, main = text.partition(":")
+    if not count.isdigit() or not (main == "" or main.isdigit()):
+        raise CliError(f"--nodes: expected COUNT[:MAIN_NODE], got {text!r}", USAGE)
+    return {"count": int(count), **({"mainNode": int(main)} if main else {})}
+
+
 def build_detail(args: argparse.Namespace) -> dict[str, Any]:
     """The detail from ``--file`` (if any) with the flags on top of it."""
     detail: dict[str, Any] = load_file(args.file) if args.file else {}
@@ -197,6 +204,8 @@ def build_detail(args: argparse.Namespace) -> dict[str, Any]:
         detail["inputs"] = _inputs_file(args.inputs_file)
     if args.after:
         detail["after"] = [_after(text) for text in args.after]
+    if args.nodes is not None:
+        detail["nodes"] = _nodes(args.nodes)
     if args.inputs_location is not None:
         detail.pop("input", None)
         detail.pop("inputs", None)
@@ -367,6 +376,7 @@ def _task_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--arch", choices=("X86_64", "ARM64"), help="the image's CPU architecture")
     p.add_argument("--ephemeral-storage", type=int, metavar="GIB", help="Fargate task storage (21-200)")
     p.add_argument("--after", action="append", metavar="LAUNCH_ID[:N_TO_N]", help="wait for that launch")
+    p.add_argument("--nodes", metavar="COUNT[:MAIN_NODE]", help="one multi-node parallel job of COUNT nodes (EC2)")
 
 
 def register(subparsers: Commands) -> None:

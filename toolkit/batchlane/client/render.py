@@ -52,6 +52,8 @@ def sent_line(detail_type: str, launch_id: str, bus: str, where: str) -> str:
 def launched_lines(record: LaunchRecord) -> list[str]:
     """The answer "launched": the job, its queue, why that queue, the console link."""
     what = f"array job of {record.size} children" if record.is_array else "job"
+    if record.nodes is not None:
+        what = f"multi-node job of {record.nodes} nodes (main node {record.main_node or 0})"
     lines = [f"Launched {record.launch_id}: {what} {record.job_id} on queue {record.queue}"]
     if record.routing:
         lines.append(f"  routing: {record.routing.get('reason') or ''}".rstrip())
@@ -150,29 +152,31 @@ def _outputs_lines(outputs: Any, full: bool) -> list[str]:
 
 def _children_lines(doc: dict[str, Any], view: StatusView) -> list[str]:
     children = doc["children"]
+    main = (doc.get("nodes") or {}).get("mainNode")  # a multi-node job: its children are its nodes
     unseen = doc["size"] - len(children)
     if view.children:
         lines = [f"  children ({len(children)} with events" + (f", {unseen} without any yet" if unseen else "") + "):"]
-        return lines + children_table(children, links=view.links)
+        return lines + children_table(children, links=view.links, main=main)
     failed = [c for c in children if c["status"] == "FAILED"]
     hint = "every child: --children" + ("" if view.links else "; log links: --links")
     if not failed:
         return [f"  no failed child   ({hint})"] if len(children) > 1 else []
-    lines = [f"  failed children ({len(failed)}):"] + children_table(failed[:FAILED_ROWS], links=view.links)
+    lines = [f"  failed children ({len(failed)}):"] + children_table(failed[:FAILED_ROWS], links=view.links, main=main)
     more = len(failed) - FAILED_ROWS
     if more > 0:
         lines.append(f"    ... and {more} more (batchlane status {doc.get('launchId')} --failed)")
     return lines + [f"  ({hint})"]
 
 
-def children_table(children: list[dict[str, Any]], links: bool = True) -> list[str]:
-    """A row per child (``child_document``), each followed by its log links (``links``)."""
+def children_table(children: list[dict[str, Any]], links: bool = True, main: int | None = None) -> list[str]:
+    """A row per child (``child_document``), each followed by its log links (``links``); the
+    ``main`` node of a multi-node job marked."""
     if not children:
         return []
     rows = [["INDEX", "STATUS", "ATTEMPTS", "EXIT", "FAILURE", "REASON"]]
     rows += [
         [
-            str(c["index"]),
+            str(c["index"]) + (" main" if c["index"] == main else ""),
             c["status"],
             _attempts_cell(c),
             "-" if c["exitCode"] is None else str(c["exitCode"]),
