@@ -18,13 +18,19 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from batchlane.common.event_types import ABORT_REQUESTED, LAUNCH_REQUESTED
-from batchlane.common.executions import team_prefix
+from batchlane.common.executions import BY_TEAM_INDEX, team_prefix
 from batchlane.common.tenancy import CHILDREN, DATA_PREFIX, INPUTS, OUTPUTS, Team, team_key_pattern
 from batchlane.deployment.config import DeploymentConfig
 
 # What the client API (BatchlaneClient, the CLI's status, the Flyte connector) reads: one launch's
-# items by key (GetItem, BatchGetItem of the summary and record, Query of its children).
+# items by key (GetItem, BatchGetItem of the summary and record, Query of its children); and
+# ``batchlane launches``: Query of the launchesByTeam index.
 CLIENT_TABLE_READS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
+
+
+def launch_list_arn(table: dynamodb.ITable) -> str:
+    """The listing index: a Query of an index is authorised on the index's ARN, not the table's."""
+    return f"{table.table_arn}/index/{BY_TEAM_INDEX}"
 
 
 class ProducerPolicies(Construct):
@@ -83,6 +89,16 @@ class ProducerPolicies(Construct):
                 conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{team_prefix(team.name)}*"]}},
             )
         )
+        # Its own launches listed: the index's partition key is the team's prefix (LeadingKeys of a
+        # Query of an index are its key condition's partition key: the index's).
+        statements.append(
+            iam.PolicyStatement(
+                sid="ListOwnLaunches",
+                actions=["dynamodb:Query"],
+                resources=[launch_list_arn(table)],
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{team_prefix(team.name)}*"]}},
+            )
+        )
         policy = iam.ManagedPolicy(
             self,
             f"Producer-{team.name}",
@@ -102,7 +118,7 @@ class ProducerPolicies(Construct):
 class OperatorPolicies(Construct):
     """Managed policies for the CLI's users, each exactly what its commands call (docs/security.md):
 
-    * ``batchlane-<name>-<region>-operator-read``: ``batchlane status`` of any team's launch (``--team``) and
+    * ``batchlane-<name>-<region>-operator-read``: ``batchlane status`` and ``launches`` of any team (``--team``) and
       ``routes list/show/explain``: reads of both tables and of launches' outputs;
     * ``batchlane-<name>-<region>-router-editor``: ``routes set/delete/enable/...``: the routing table's items.
     A team's client (its launches only) attaches the team's producer policy instead."""
@@ -123,6 +139,9 @@ class OperatorPolicies(Construct):
             actions=list(CLIENT_TABLE_READS),
             resources=[t.table_arn for t in (executions, routing)],
         )
+        listing = iam.PolicyStatement(
+            sid="ListLaunches", actions=["dynamodb:Query"], resources=[launch_list_arn(executions)]
+        )
         outputs = iam.PolicyStatement(
             sid="ReadOutputs",
             actions=["s3:GetObject"],
@@ -133,7 +152,7 @@ class OperatorPolicies(Construct):
             "OperatorRead",
             managed_policy_name=config.account_wide_name("operator-read"),
             description="batchlane: read every launch's status and outputs and the routing table",
-            statements=[reads, outputs],
+            statements=[reads, listing, outputs],
         )
         self.router_editor = iam.ManagedPolicy(
             self,

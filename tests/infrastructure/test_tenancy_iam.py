@@ -11,7 +11,7 @@ from fnmatch import fnmatchcase
 from functools import cache
 
 from batchlane.common.event_types import ABORT_REQUESTED, LAUNCH_REQUESTED
-from batchlane.common.executions import launch_key
+from batchlane.common.executions import BY_TEAM_INDEX, launch_key, team_prefix
 from batchlane.common.tenancy import CHILDREN, INPUTS, OUTPUTS, PARTS, LaunchData
 
 BUCKET = "arn:aws:s3:::BUCKET"
@@ -166,7 +166,23 @@ def test_a_teams_policy_reaches_only_its_own_launches_data_and_items(dev):
                     crossing.append((team, action, pk, owner == team))
             if _statements_allow(statements, "dynamodb:PutItem", table, leading_key=pk):
                 crossing.append((team, "dynamodb:PutItem", pk, False))
+        # `batchlane launches`: a Query of the listing index, whose partition key is the owner's prefix.
+        for owner in [*teams, "platformx", "genomic"]:
+            for action, index in (("dynamodb:Query", BY_TEAM_INDEX), ("dynamodb:Query", "byJobId")):
+                allowed = _statements_allow(statements, action, f"{table}/index/{index}", team_prefix(owner))
+                if allowed != (owner == team and index == BY_TEAM_INDEX):
+                    crossing.append((team, action, index, owner, allowed))
     assert crossing == []
+
+
+def test_operators_list_every_teams_launches_and_nothing_else_through_indexes(dev):
+    synth = dev
+    table = _flat(synth, synth.resolve(synth.stack.state.executions_table.table_arn))
+    statements = _flattened(synth, _managed(synth, synth.config.account_wide_name("operator-read")))
+    for team in synth.config.teams:
+        assert _statements_allow(statements, "dynamodb:Query", f"{table}/index/{BY_TEAM_INDEX}", team_prefix(team.name))
+    assert not _statements_allow(statements, "dynamodb:Query", f"{table}/index/byJobId")
+    assert not _statements_allow(statements, "dynamodb:Scan", f"{table}/index/{BY_TEAM_INDEX}")
 
 
 def test_only_the_aggregator_writes_assembled_outputs_and_parts_and_only_the_launcher_inputs(dev):

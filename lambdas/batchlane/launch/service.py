@@ -244,6 +244,7 @@ class LaunchService:
             lease_token=token,
             lease_until=int(self.clock()) + self.lease_seconds,
             request_fingerprint=fingerprint,
+            requested_at=int(self.clock() * 1000),
             job_name=chunk_job_name(plan.job_name, 0) if plan.chunked else plan.job_name,
             queue=plan.queue,
             size=plan.size,

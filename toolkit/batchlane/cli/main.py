@@ -20,6 +20,7 @@ from batchlane.client.events import EventRefused
 COMMAND_MODULES = (
     "batchlane.cli.routes",
     "batchlane.cli.status",
+    "batchlane.cli.launches",
     "batchlane.cli.logs",
     "batchlane.cli.launch",
     "batchlane.cli.validate",

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from batchlane.routing.items import QUEUE_PREFIX, SORT_ATTR
 from batchlane.routing.scope import Scope
 
 if TYPE_CHECKING:
+    from batchlane.client.launches import ListedLaunch
     from batchlane.common.executions import LaunchRecord
     from batchlane.routing import Decision
 
@@ -308,3 +310,24 @@ def decision_lines(decision: Decision, *, launch: Scope, launch_id: str, sample:
             "launch id, in proportion to the shares above (the same launch id always gets the same queue)."
         )
     return lines
+
+
+def launches_lines(launches: list[ListedLaunch], team: str) -> list[str]:
+    """``batchlane launches``: a row per launch, newest first."""
+    if not launches:
+        return [f"No launches of team {team} match."]
+    rows = [["REQUESTED (UTC)", "LAUNCH", "PHASE", "SIZE", "PROJECT/DOMAIN", "WORKFLOW", "TASK", "QUEUE"]]
+    for launch in launches:
+        rows.append(
+            [
+                datetime.fromtimestamp(launch.requested_at / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                launch.launch_id,
+                launch.phase,
+                str(launch.size),
+                f"{launch.project or '-'}/{launch.domain or '-'}",
+                launch.workflow or "-",
+                launch.task or "-",
+                launch.queue or "-",
+            ]
+        )
+    return [f"Launches of team {team}, newest first:", *table_text(rows)]
