@@ -80,25 +80,7 @@ class ProducerPolicies(Construct):
                 resources=[bucket.arn_for_objects(team_key_pattern(k, team.name)) for k in (OUTPUTS, CHILDREN)],
             )
         )
-        # Its own launches' items only: every partition key of the team begins with "<team>#".
-        statements.append(
-            iam.PolicyStatement(
-                sid="OwnLaunchItems",
-                actions=list(CLIENT_TABLE_READS),
-                resources=[table.table_arn],
-                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{team_prefix(team.name)}*"]}},
-            )
-        )
-        # Its own launches listed: the index's partition key is the team's prefix (LeadingKeys of a
-        # Query of an index are its key condition's partition key: the index's).
-        statements.append(
-            iam.PolicyStatement(
-                sid="ListOwnLaunches",
-                actions=["dynamodb:Query"],
-                resources=[launch_list_arn(table)],
-                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{team_prefix(team.name)}*"]}},
-            )
-        )
+        statements += _own_launch_items(team, table)
         policy = iam.ManagedPolicy(
             self,
             f"Producer-{team.name}",
@@ -113,6 +95,21 @@ class ProducerPolicies(Construct):
             description=f"attach to team {team.name}'s orchestrator role (docs/security.md)",
         )
         return policy
+
+
+def _own_launch_items(team: Team, table: dynamodb.ITable) -> list[iam.PolicyStatement]:
+    """Its own launches' items and listing only: every partition key of the team's items begins with
+    "<team>#", and so does the listing index's (a Query of an index: its key condition's partition
+    key is the index's, which is what LeadingKeys holds)."""
+    own = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{team_prefix(team.name)}*"]}}
+    return [
+        iam.PolicyStatement(
+            sid="OwnLaunchItems", actions=list(CLIENT_TABLE_READS), resources=[table.table_arn], conditions=own
+        ),
+        iam.PolicyStatement(
+            sid="ListOwnLaunches", actions=["dynamodb:Query"], resources=[launch_list_arn(table)], conditions=own
+        ),
+    ]
 
 
 class OperatorPolicies(Construct):
