@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from batchlane.common.chunks import Chunks
+from batchlane.common.phases import FINAL_PHASES, PHASES, Phase  # noqa: F401 - the table's phases, named here too
 from batchlane.common.tenancy import Producer
 from batchlane.common.values import from_dynamo
 
@@ -77,9 +78,6 @@ CHUNK_TAG = "batchlane:chunk"
 SUBMITTING = "SUBMITTING"
 SUBMITTED = "SUBMITTED"
 
-Phase = Literal["queued", "running", "succeeded", "failed", "aborted"]
-PHASES: tuple[Phase, ...] = ("queued", "running", "succeeded", "failed", "aborted")
-FINAL_PHASES: frozenset[str] = frozenset({"succeeded", "failed", "aborted"})
 # A Batch job's (or child's) statuses after which it changes no more.
 JOB_FINAL_STATUSES: frozenset[str] = frozenset({"SUCCEEDED", "FAILED"})
 
@@ -151,6 +149,17 @@ def sk_number(sk: str) -> int:
     return int(sk.rsplit("#", 1)[1])
 
 
+class Rerun(BaseModel):
+    """What a rerun (``batchlane relaunch --failed``) reruns: children of the launch ``launch_id`` of
+    its team. Its outputs are in the index space of the chain's first launch (``size`` children)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+
+    launch_id: str
+    indexes: list[int]  # child i reruns index indexes[i] of the outputs
+    size: int
+
+
 class LaunchRecord(BaseModel):
     """The ``launch`` item: what was asked, where it went, and (once submitted) its Batch job.
 
@@ -182,6 +191,9 @@ class LaunchRecord(BaseModel):
     # Of the launch detail as received (batchlane.launch.claims.request_fingerprint): one request per launchId.
     request_fingerprint: str | None = None
     requested_at: int | None = None  # epoch ms: when the launcher claimed it (None on older records)
+    # The detail as received, less its launch id and inputs: what a rerun launches again (None on older records).
+    request: dict[str, Any] | None = None
+    rerun_of: Rerun | None = None
     # The write-ahead claim (while SUBMITTING).
     lease_token: str | None = None
     lease_until: int | None = None  # epoch seconds

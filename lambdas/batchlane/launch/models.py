@@ -252,6 +252,23 @@ class After(_Contract):
     ] = "ALL"
 
 
+MAX_RERUN_CHILDREN = 10_000  # children of one rerun (their indexes are kept on its launch record)
+
+
+class RerunOf(_Contract):
+    launch_id: Annotated[
+        str, Field(alias="launchId", pattern=LAUNCH_ID_PATTERN, description="the launch (of the caller's team) rerun")
+    ]
+    indexes: Annotated[
+        list[Annotated[int, Field(ge=0)]],
+        Field(
+            min_length=1,
+            max_length=MAX_RERUN_CHILDREN,
+            description="child i of this launch reruns index indexes[i] of the original's outputs",
+        ),
+    ]
+
+
 class LaunchRequest(_Contract):
     """The detail of a "Task Launch Requested" event (docs/launch-event.md). Types are strict: a
     value of the wrong JSON type is refused, never converted."""
@@ -333,6 +350,14 @@ class LaunchRequest(_Contract):
             description="launches of the caller's team, already launched, this one waits for (Batch dependsOn)",
         ),
     ] = []
+    rerun_of: Annotated[
+        RerunOf | None,
+        Field(
+            alias="rerunOf",
+            description="a rerun of some children of a finished map task (batchlane relaunch --failed): its "
+            "outputs are the original's with these children's replaced",
+        ),
+    ] = None
     queue_hint: Annotated[
         str | None,
         Field(

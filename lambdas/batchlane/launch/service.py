@@ -64,6 +64,7 @@ from batchlane.launch.ports import (
     TransientError,
 )
 from batchlane.launch.problems import Problem
+from batchlane.launch.reruns import repeatable_request, with_rerun
 from batchlane.launch.validation import producer_problems, readable_launch_id, validate
 from batchlane.routing import Decision, decide
 
@@ -111,6 +112,8 @@ class LaunchService:
             plan, problems = with_dependencies(
                 plan, producer, settings, lambda launch_id: self.ledger.get(launch_key(team, launch_id))
             )
+        if plan is not None and not problems:  # the finished map task of its own team it reruns children of
+            plan, problems = with_rerun(plan, lambda i: self.ledger.get(launch_key(team, i)), self.ledger.phase)
         if plan is None or problems:
             return self._refuse(readable_launch_id(detail), team, fingerprint, producer, problems)
         return self._submit(plan, fingerprint, producer)
@@ -261,6 +264,8 @@ class LaunchService:
             log_group=plan.definition.log_group,
             job_definition=plan.definition.name,
             routing=RoutingExplanation(**_explanation(plan.decision)).model_dump(mode="json"),
+            request=repeatable_request(request.model_dump(mode="json", by_alias=True, exclude_unset=True)),
+            rerun_of=plan.rerun_of,
             **(_chunk_fields(plan) if plan.chunked else {}),
         )
 

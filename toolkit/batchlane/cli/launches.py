@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from batchlane.cli.common import CLI_SOURCE, OK, USAGE, CliError, Context, add_command
 from batchlane.cli.status import limit_arg
-from batchlane.common.executions import PHASES
+from batchlane.common.phases import PHASES
 
 DEFAULT_LIMIT = 50
 _AGO = re.compile(r"^(\d+)([smhd])$")

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "batchlane.cli.launches",
     "batchlane.cli.logs",
     "batchlane.cli.launch",
+    "batchlane.cli.relaunch",
     "batchlane.cli.validate",
     "batchlane.cli.abort",
     "batchlane.cli.sandbox",

@@ -108,6 +108,12 @@ def status_lines(doc: dict[str, Any], view: StatusView = StatusView()) -> list[s
     ]
     counts = ", ".join(f"{k} {v}" for k, v in doc["counts"].items() if v)
     lines.append(f"  counts {counts or '-'}   (success needs {doc['minSuccesses']})")
+    if doc.get("rerunOf"):
+        rerun = doc["rerunOf"]
+        lines.append(
+            f"  rerun of {rerun['launchId']}: child i reruns index {_index_list(rerun['indexes'])} "
+            f"of its {rerun['size']} outputs"
+        )
     if doc.get("console") and view.links:
         lines.append(f"  {doc['console']['name']}: {doc['console']['url']}")
     if doc.get("blocked"):
@@ -131,6 +137,11 @@ def status_lines(doc: dict[str, Any], view: StatusView = StatusView()) -> list[s
             f"{r['otherJobs']} of other jobs)"
         )
     return lines
+
+
+def _index_list(indexes: list[int], shown: int = 10) -> str:
+    listed = ", ".join(map(str, indexes[:shown]))
+    return f"[{listed}{', ...' if len(indexes) > shown else ''}]"
 
 
 def _attempts_cell(child: dict[str, Any]) -> str:

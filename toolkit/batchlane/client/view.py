@@ -118,6 +118,8 @@ def record_document(items: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None
     parent = ParentState.from_item(part.parent) if part.parent is not None else None
     status = summarize(record.as_status_launch(), children, parent, aborted=part.phase == "aborted")
     extra: dict[str, Any] = {"terminated": True} if summary.get("terminated") else {}
+    if record.rerun_of is not None:  # its original, whose outputs' index space it keeps
+        extra["rerunOf"] = record.rerun_of.model_dump(by_alias=True)
     chunks = record.chunks
     if chunks.chunked:
         # Children of chunks not submitted yet have no item: the summary knows how many wait for a slot.
