@@ -190,6 +190,7 @@ def test_only_the_aggregator_writes_assembled_outputs_and_parts_and_only_the_lau
     key = LaunchData("genomics", "genomics", "development", "outputs")
     aggregator, launcher = synth.stack.status.function.role, synth.stack.launch.function.role
     assert _allowed(synth, aggregator, "s3:PutObject", key.assembled_key)
+    assert _allowed(synth, aggregator, "s3:GetObject", key.assembled_key)  # a rerun merges its original's
     assert _allowed(synth, aggregator, "s3:PutObject", key.part_key(0))
     assert not _allowed(synth, aggregator, "s3:PutObject", key.inputs_key)
     assert not _allowed(synth, aggregator, "s3:PutObject", f"{key.children_prefix}0/outputs.json")
