@@ -207,7 +207,11 @@ def test_relaunch_failed_runs_the_failed_children_and_merges_the_outputs(sandbox
     assert rerun["rerunOf"] == {"launchId": "e2e-rerun", "indexes": [1, 3], "size": 5}
     assert rerun["outputs"]["echo"] == [{"i": i} for i in range(5)]  # one document, the original's index space
 
+    assert rerun["cost"]["vcpuSeconds"] > 0 and rerun["cost"]["estimate"]["prices"].startswith("us-east-1")
+
     assert main(["status", "e2e-rerun.rerun1"]) == 0
-    assert "rerun of e2e-rerun: child i reruns index [1, 3] of its 5 outputs" in capfd.readouterr().out
+    text = capfd.readouterr().out
+    assert "rerun of e2e-rerun: child i reruns index [1, 3] of its 5 outputs" in text
+    assert "  cost   " in text and " vCPU-s, " in text and " on-demand, $" in text
     assert main(["relaunch", "e2e-rerun.rerun1", "--failed"]) == 1  # nothing failed: nothing to rerun
     assert "no child failed" in capfd.readouterr().err

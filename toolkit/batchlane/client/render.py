@@ -108,6 +108,8 @@ def status_lines(doc: dict[str, Any], view: StatusView = StatusView()) -> list[s
     ]
     counts = ", ".join(f"{k} {v}" for k, v in doc["counts"].items() if v)
     lines.append(f"  counts {counts or '-'}   (success needs {doc['minSuccesses']})")
+    if doc.get("cost"):
+        lines.append(f"  cost   {cost_text(doc['cost'])}")
     if doc.get("rerunOf"):
         rerun = doc["rerunOf"]
         lines.append(
@@ -137,6 +139,19 @@ def status_lines(doc: dict[str, Any], view: StatusView = StatusView()) -> list[s
             f"{r['otherJobs']} of other jobs)"
         )
     return lines
+
+
+def usage_text(used: dict[str, Any]) -> str:
+    return f"{used['vcpuSeconds']:g} vCPU-s, {used['memoryGibSeconds']:g} GiB-s, {used['gpuSeconds']:g} GPU-s"
+
+
+def cost_text(cost: dict[str, Any]) -> str:
+    """Usage and the estimate: ``12 vCPU-s, 24 GiB-s, 0 GPU-s; est. $0.00016 on-demand, ...``."""
+    est = cost["estimate"]
+    return (
+        f"{usage_text(cost)}; est. ${est['onDemandUsd']:.6f} on-demand, ${est['spotUsd']:.6f} Spot "
+        f"({est['basis']}; {est['prices']})"
+    )
 
 
 def _index_list(indexes: list[int], shown: int = 10) -> str:
@@ -254,6 +269,8 @@ def child_lines(launch_id: str, child: dict[str, Any]) -> list[str]:
         exit_code = "-" if a["exitCode"] is None else a["exitCode"]
         reason = "; ".join(r for r in (a["statusReason"], a["reason"]) if r) or "-"
         lines.append(f"  attempt {a['attempt']}: exit {exit_code}   class {a['failureClass'] or '-'}   {reason}")
+        if a.get("usage"):
+            lines.append(f"    used {usage_text(a['usage'])}")
         if a["log"]:
             lines.append(f"    {a['log']['name']}: {a['log']['url']}")
     if child.get("logTail"):
