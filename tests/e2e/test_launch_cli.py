@@ -9,7 +9,9 @@ import time
 import pytest
 
 from batchlane.cli.main import main
+from batchlane.common.executions import launch_key
 from batchlane.deployment.config import load_config
+from batchlane.launch.adapters import ExecutionsLedger
 from batchlane.sandbox.core import Sandbox
 from batchlane.sandbox.scenario import parse_scenario
 
@@ -213,5 +215,11 @@ def test_relaunch_failed_runs_the_failed_children_and_merges_the_outputs(sandbox
     text = capfd.readouterr().out
     assert "rerun of e2e-rerun: child i reruns index [1, 3] of its 5 outputs" in text
     assert "  cost   " in text and " vCPU-s, " in text and " on-demand, $" in text
+    ledger = ExecutionsLedger(sandbox.config.table_name("executions"))
+    ledger.note_rerun(launch_key("platform", "e2e-rerun"), "e2e-rerun.rerun1")  # a redelivery notes it again
+    ledger.note_rerun(launch_key("platform", "e2e-nothing"), "e2e-rerun.rerun1")  # no such launch: nothing made
+    assert ledger.get(launch_key("platform", "e2e-nothing")) is None
+    assert main(["status", "e2e-rerun", "--json"]) == 0  # the original names its rerun, once
+    assert json.loads(capfd.readouterr().out)["reruns"] == ["e2e-rerun.rerun1"]
     assert main(["relaunch", "e2e-rerun.rerun1", "--failed"]) == 1  # nothing failed: nothing to rerun
     assert "no child failed" in capfd.readouterr().err

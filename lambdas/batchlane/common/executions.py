@@ -194,6 +194,7 @@ class LaunchRecord(BaseModel):
     # The detail as received, less its launch id and inputs: what a rerun launches again (None on older records).
     request: dict[str, Any] | None = None
     rerun_of: Rerun | None = None
+    reruns: list[str] | None = None  # the reruns of this launch's children (their launch ids)
     # The write-ahead claim (while SUBMITTING).
     lease_token: str | None = None
     lease_until: int | None = None  # epoch seconds

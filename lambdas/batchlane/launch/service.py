@@ -446,6 +446,8 @@ class LaunchService:
         fields = self._submitted_fields(claim, job, definition)
         if template is not None:
             fields["chunkTemplate"] = template
+        if claim.rerun_of is not None:  # before the record completes: a retry after a crash notes it again
+            self.ledger.note_rerun(launch_key(claim.team, claim.rerun_of.launch_id), claim.launch_id)
         record = launch_record(self.ledger.complete(claim.key, lease(claim)[0], fields))
         self._announce_launched(record)
         return {"outcome": "launched", "launchId": record.launch_id, "jobId": job.job_id, "queue": record.queue}

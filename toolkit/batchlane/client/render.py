@@ -116,6 +116,8 @@ def status_lines(doc: dict[str, Any], view: StatusView = StatusView()) -> list[s
             f"  rerun of {rerun['launchId']}: child i reruns index {_index_list(rerun['indexes'])} "
             f"of its {rerun['size']} outputs"
         )
+    if doc.get("reruns"):
+        lines.append(f"  rerun as {', '.join(doc['reruns'])} (their failed children: batchlane relaunch ID --failed)")
     if doc.get("console") and view.links:
         lines.append(f"  {doc['console']['name']}: {doc['console']['url']}")
     if doc.get("blocked"):

@@ -123,6 +123,8 @@ def record_document(items: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None
         extra["cost"] = launch_cost(summary_run_ms(summary), record.request, record.routing)
     if record.rerun_of is not None:  # its original, whose outputs' index space it keeps
         extra["rerunOf"] = record.rerun_of.model_dump(by_alias=True)
+    if record.reruns:
+        extra["reruns"] = sorted(record.reruns)
     chunks = record.chunks
     if chunks.chunked:
         # Children of chunks not submitted yet have no item: the summary knows how many wait for a slot.
