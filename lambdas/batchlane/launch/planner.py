@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchlane.common.chunks import Chunks
-from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, OPEN_TEAM, TEAM_TAG, launch_key
+from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, OPEN_TEAM, TEAM_TAG, Rerun, launch_key
 from batchlane.common.host_gone import HOST_GONE_REASONS
 from batchlane.common.inputs import (
     ENV_INDEX_OFFSET,
@@ -167,6 +167,7 @@ class LaunchPlan:
     index_key: str | None = None  # inputs.idx beside inputs_key (map tasks)
     index_body: bytes | None = None
     depends_on: tuple[dict[str, str], ...] = ()  # the launches it waits for (batchlane.launch.dependencies)
+    rerun_of: Rerun | None = None  # the launch whose children it reruns (batchlane.launch.reruns)
     team: str = OPEN_TEAM  # its producer's: the launch id is unique within it
 
     @property

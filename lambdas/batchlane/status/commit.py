@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from batchlane.common.cost import RUN_MS, run_ms
 from batchlane.common.executions import PARENT_SK, chunk_parent_sk
 from batchlane.common.open_launches import LAST_SEEN_ATTR, OPEN_SHARD_ATTR, open_shard
 from batchlane.status.failures import failure_delta
@@ -187,6 +188,7 @@ def _child_writes(
             writes.append((merged, rev))
             add_deltas(deltas, count_delta(old.status if old else None, merged.status))
             add_deltas(deltas, failure_delta(old, merged))
+            add_deltas(deltas, {RUN_MS: run_ms(merged.attempts) - (run_ms(old.attempts) if old else 0)})
     return writes, deltas
 
 

@@ -276,11 +276,17 @@ def dry_run(ctx: Context, detail: dict[str, Any], json_output: bool) -> int:
 
 
 def cmd_launch(args: argparse.Namespace, ctx: Context) -> int:
-    from batchlane.client.waiting import wait_for_answer
-
     detail = build_detail(args)
     if args.dry_run:
         return dry_run(ctx, detail, args.json)
+    return send(args, ctx, detail)
+
+
+def send(args: argparse.Namespace, ctx: Context, detail: dict[str, Any]) -> int:
+    """Put the launch, wait for its answer and, with ``--wait``, follow it (the options of
+    :func:`add_sending_options`): the exit code of ``batchlane launch``."""
+    from batchlane.client.waiting import wait_for_answer
+
     launch_id = str(detail["launchId"])
     say = ctx.progress(args.json)
     client = ctx.batchlane(args.source)  # the launch id is unique within the source's team
@@ -412,12 +418,17 @@ def register(subparsers: Commands) -> None:
         "--scheduling-priority", type=int, metavar="N", help="schedulingPriority (fair-share queues): 0-9999"
     )
     p.add_argument("--tag", action="append", metavar="KEY=VALUE", help="tags: a cost-allocation tag (repeatable)")
-    p.add_argument("--source", default="batchlane.cli", help="the event's source (default batchlane.cli)")
     p.add_argument(
         "--dry-run",
         action="store_true",
         help="validate the launch locally as the launcher would (every problem at once) and send nothing",
     )
+    add_sending_options(p)
+
+
+def add_sending_options(p: argparse.ArgumentParser) -> None:
+    """How a launch is sent and followed (:func:`send`)."""
+    p.add_argument("--source", default="batchlane.cli", help="the event's source (default batchlane.cli)")
     p.add_argument("--wait", action="store_true", help="follow the status live until the launch ends")
     p.add_argument(
         "--wait-timeout", type=float, default=0, metavar="SECONDS", help="stop following after (default: never)"

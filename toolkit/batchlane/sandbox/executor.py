@@ -150,6 +150,17 @@ class BatchExecutor(Termination, threading.Thread):
         with self._lock:
             return sorted((j for j in self.jobs.values() if j.launch_id == launch_id), key=lambda j: j.offset)
 
+    def log_stream(self, launch_id: str, index: int, attempt: int) -> str | None:
+        """The log stream the events of the launch's child ``index`` named for ``attempt``."""
+        job = self.job_of_launch(launch_id)
+        for _, child, event in job.history if job else ():
+            attempts = event["detail"].get("attempts") or []
+            if child == index and len(attempts) > attempt:
+                stream = (attempts[attempt].get("container") or {}).get("logStreamName")
+                if stream:
+                    return stream
+        return None
+
     def run(self) -> None:
         next_poll = 0.0
         while not self._halt.is_set():
