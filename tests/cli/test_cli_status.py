@@ -90,11 +90,16 @@ def test_status_of_a_running_array_shows_children_and_log_links(cli, launched, d
     )
     assert doc["console"]["url"].endswith(f"#jobs/detail/{job}")
     assert "outputs" not in doc
+    # what the finished attempts used so far, in the full document and in the summary a page comes with
+    assert doc["cost"]["vcpuSeconds"] > 0 and doc["cost"]["gpuSeconds"] == 0
+    paged = json.loads(cli("status", "c-1", "--limit", "1", "--json").out)
+    assert paged["cost"] == doc["cost"]
 
     text = cli("status", "c-1")  # compact: no failed child, no links
     assert text.code == 0
     assert "Launch c-1: running" in text.out and "https://" not in text.out
     assert "SUCCEEDED 2" in text.out and "no failed child   (every child: --children; log links: --links)" in text.out
+    assert "  cost   " in text.out and "Spot (EC2 " in text.out
     long = cli("status", "c-1", "--links", "--children").out
     assert "AWS Batch #1-1 (PhaseRunning): https://" in long
     assert [line.split()[:2] for line in long.splitlines() if line.startswith("    1 ")] == [["1", "RUNNING"]]

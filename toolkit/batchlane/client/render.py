@@ -232,6 +232,8 @@ def summary_lines(summary: dict[str, Any], links: bool = True) -> list[str]:
         f"size {summary['size']}" + (" (array)" if summary.get("isArray") else ""),
         f"  counts {counts_text(summary)}",
     ]
+    if summary.get("cost"):
+        lines.append(f"  cost   {cost_text(summary['cost'])}")
     lines += [f"  {link['name']}: {link['url']}" for link in (summary.get("links") or []) if links]
     if summary.get("error"):
         lines.append("  errors:")

@@ -25,7 +25,7 @@ from typing import Any
 from batchlane.client.links import DEFAULT_LOG_GROUP, attempt_phase, job_link, log_link_name, log_stream_url
 from batchlane.client.view import child_document
 from batchlane.common.console import partition_of
-from batchlane.common.cost import Resources, run_ms, usage
+from batchlane.common.cost import Resources, launch_cost, run_ms, summary_run_ms, usage
 from batchlane.common.executions import (
     CHILD_PREFIX,
     FINAL_PHASES,
@@ -66,6 +66,7 @@ class LaunchSummary:
     outputs_uri: str | None = None
     problems: list[dict[str, str]] = field(default_factory=list)
     rejected_at_ms: int | None = None  # when batchlane wrote the rejection (its clock), for ``rejected``
+    cost: dict[str, Any] | None = None  # batchlane.common.cost.launch_cost (None: the request was not kept)
     # The launch item as read (None: no launch record): lets a caller page children without reading it again.
     record: LaunchRecord | None = field(default=None, compare=False, repr=False)
 
@@ -87,6 +88,7 @@ class LaunchSummary:
             "links": self.links,
             "outputsUri": self.outputs_uri,
             "problems": self.problems,
+            **({"cost": self.cost} if self.cost else {}),
         }
 
 
@@ -130,6 +132,7 @@ def summary_from_items(launch_id: str, items: dict[str, dict[str, Any]]) -> Laun
         error=summary.get("error"),
         links=_links(record, items.get(child_sk(0))),
         outputs_uri=summary.get("outputsUri"),
+        cost=launch_cost(summary_run_ms(summary), record.request, record.routing) if record.request else None,
     )
 
 
