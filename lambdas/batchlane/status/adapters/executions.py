@@ -40,6 +40,7 @@ from batchlane.common.executions import (
     child_sk,
     chunk_sk,
     is_chunk_sk,
+    rerun_sk,
     sk_number,
 )
 from batchlane.common.open_launches import (
@@ -115,6 +116,10 @@ class ExecutionsStatusStore:
 
     def get_chunk(self, launch_key: str, chunk: int) -> ChunkRecord | None:
         item = self._get(launch_key, chunk_sk(chunk))
+        return ChunkRecord.from_item(item) if item else None
+
+    def get_rerun(self, launch_key: str, index: int) -> ChunkRecord | None:
+        item = self._get(launch_key, rerun_sk(index))
         return ChunkRecord.from_item(item) if item else None
 
     def chunk_records(self, launch_key: str):
