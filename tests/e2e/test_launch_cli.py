@@ -30,6 +30,11 @@ SCENARIO = parse_scenario(
                 },
                 "delivery": {"duplicate": 0.3, "reorder": 0.3, "reorderWindowSeconds": 0.3},
             },
+            {
+                "detail": {"launchId": "e2e-reclaimed"},
+                "children": {"1": {"failures": [{"attempt": 1, "reclaimed": True}]}},  # its only attempt: Spot took it
+                "delivery": {"duplicate": 0.3, "reorder": 0.3, "reorderWindowSeconds": 0.3},
+            },
         ],
     }
 )
@@ -182,3 +187,31 @@ def sandbox_tmp(text: str):
     path = Path(tempfile.mkdtemp()) / "inputs.json"
     path.write_text(text)
     return path
+
+
+def test_a_child_whose_last_attempt_a_spot_reclaim_ended_reruns_on_demand_and_the_launch_succeeds(
+    sandbox, capfd, tmp_path
+):
+    # One tag carried by the mixed Spot/on-demand queue and the on-demand one: the decision's on-demand peer.
+    for queue, tags in (
+        ("batchlane-dev-default", "default,reclaimable"),
+        ("batchlane-dev-critical", "critical,reclaimable"),
+    ):
+        assert main(["routes", "set", "queue", queue, "--attributes", tags]) == 0
+    assert main(["routes", "set", "rule", "e2e-reclaim", "--project", "e2e-reclaim", "--tags", "reclaimable"]) == 0
+    time.sleep(CACHE_SECONDS)  # the launcher's routing cache
+    capfd.readouterr()
+    (tmp_path / "inputs.json").write_text(json.dumps([{"i": i} for i in range(3)]))
+    code, out, err = launch(
+        capfd,
+        *("--project", "e2e-reclaim", "--launch-id", "e2e-reclaimed", "--inputs-file", str(tmp_path / "inputs.json")),
+        *("--on-reclaim", "on-demand", "--wait", "--wait-timeout", "60", "--json"),
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["phase"] == "succeeded" and doc["counts"]["SUCCEEDED"] == 3 and doc["reruns"] == 1
+    [child] = [c for c in doc["children"] if c["index"] == 1]
+    assert child["attempts"] == 2 and len(child["logs"]) == 2  # the reclaimed attempt's and the rerun's
+    assert doc["outputs"]["echo"] == [{"i": 0}, {"i": 1}, {"i": 2}]
+    [rerun] = [j for j in sandbox.executor.jobs_of_launch("e2e-reclaimed") if j.rerun]
+    assert rerun.queue_name == "batchlane-dev-critical" and rerun.children_final == {0: "SUCCEEDED"}

@@ -29,6 +29,7 @@ from batchlane.status.fold import LaunchStatus, fold_events, summarize
 from batchlane.status.observations import observe
 from batchlane.status.outputs import launch_error_summary
 from batchlane.status.phase import WAITING
+from batchlane.status.reclaim import reruns_of
 from batchlane.status.states import ChildState, ParentState
 from batchlane.status.transitions import counts_of
 
@@ -118,6 +119,8 @@ def record_document(items: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None
     parent = ParentState.from_item(part.parent) if part.parent is not None else None
     status = summarize(record.as_status_launch(), children, parent, aborted=part.phase == "aborted")
     extra: dict[str, Any] = {"terminated": True} if summary.get("terminated") else {}
+    if record.reclaim_queue is not None:  # onReclaim: children rerun on demand after a Spot reclaim
+        extra.update(reruns=reruns_of(summary), reclaimQueue=record.reclaim_queue)
     if record.nodes is not None:  # its children are its nodes; the main node's end is the launch's
         extra["nodes"] = {"count": record.nodes, "mainNode": record.main_node or 0}
     chunks = record.chunks
