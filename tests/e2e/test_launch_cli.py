@@ -44,6 +44,13 @@ SCENARIO = parse_scenario(
 def sandbox():
     config = load_config("dev").model_copy(update={"routing_cache_seconds": CACHE_SECONDS})
     with Sandbox.started(config, scenario=SCENARIO, visibility_timeout_seconds=1) as sandbox:
+        # One tag carried by the mixed Spot/on-demand queue and the on-demand one (onReclaim's peer): e2e-reclaim's.
+        for queue, tags in (
+            ("batchlane-dev-default", "default,reclaimable"),
+            ("batchlane-dev-critical", "critical,reclaimable"),
+        ):
+            assert main(["routes", "set", "queue", queue, "--attributes", tags]) == 0
+        assert main(["routes", "set", "rule", "e2e-reclaim", "--project", "e2e-reclaim", "--tags", "reclaimable"]) == 0
         yield sandbox
 
 
@@ -192,14 +199,6 @@ def sandbox_tmp(text: str):
 def test_a_child_whose_last_attempt_a_spot_reclaim_ended_reruns_on_demand_and_the_launch_succeeds(
     sandbox, capfd, tmp_path
 ):
-    # One tag carried by the mixed Spot/on-demand queue and the on-demand one: the decision's on-demand peer.
-    for queue, tags in (
-        ("batchlane-dev-default", "default,reclaimable"),
-        ("batchlane-dev-critical", "critical,reclaimable"),
-    ):
-        assert main(["routes", "set", "queue", queue, "--attributes", tags]) == 0
-    assert main(["routes", "set", "rule", "e2e-reclaim", "--project", "e2e-reclaim", "--tags", "reclaimable"]) == 0
-    time.sleep(CACHE_SECONDS)  # the launcher's routing cache
     capfd.readouterr()
     (tmp_path / "inputs.json").write_text(json.dumps([{"i": i} for i in range(3)]))
     code, out, err = launch(
