@@ -214,3 +214,5 @@ def test_a_child_whose_last_attempt_a_spot_reclaim_ended_reruns_on_demand_and_th
     assert doc["outputs"]["echo"] == [{"i": 0}, {"i": 1}, {"i": 2}]
     [rerun] = [j for j in sandbox.executor.jobs_of_launch("e2e-reclaimed") if j.rerun]
     assert rerun.queue_name == "batchlane-dev-critical" and rerun.children_final == {0: "SUCCEEDED"}
+    [linked] = doc["rerunJobs"]  # counted and linked in the status
+    assert (linked["index"], linked["jobId"]) == (1, rerun.job_id) and linked["consoleUrl"].startswith("https://")

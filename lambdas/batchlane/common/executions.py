@@ -121,6 +121,10 @@ def rerun_sk(index: int) -> str:
     return f"{RERUN_PREFIX}{index:06d}"
 
 
+def is_rerun_sk(sk: Any) -> TypeGuard[str]:
+    return isinstance(sk, str) and sk.startswith(RERUN_PREFIX)
+
+
 def chunk_parent_sk(chunk: int) -> str:
     return f"{PARENT_SK}#{chunk:06d}"
 
@@ -302,6 +306,7 @@ class LaunchPartition:
     # A chunked map task: its chunks' parent items and its chunk records, by chunk number.
     chunk_parents: dict[int, dict[str, Any]] = field(default_factory=dict)
     chunks: dict[int, dict[str, Any]] = field(default_factory=dict)
+    reruns: dict[int, dict[str, Any]] = field(default_factory=dict)  # onReclaim: rerun records by child
 
     @classmethod
     def of(cls, items: Iterable[Mapping[str, Any]]) -> LaunchPartition:
@@ -320,6 +325,8 @@ class LaunchPartition:
                 part.chunk_parents[sk_number(sk)] = dict(item)
             elif is_chunk_sk(sk):
                 part.chunks[sk_number(sk)] = dict(item)
+            elif is_rerun_sk(sk):
+                part.reruns[sk_number(sk)] = dict(item)
         return part
 
     @property
