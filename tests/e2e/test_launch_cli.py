@@ -196,7 +196,7 @@ def sandbox_tmp(text: str):
     return path
 
 
-def test_a_child_whose_last_attempt_a_spot_reclaim_ended_reruns_on_demand_and_the_launch_succeeds(
+def test_a_child_whose_last_attempt_a_spot_reclaim_ended_falls_back_on_demand_and_the_launch_succeeds(
     sandbox, capfd, tmp_path
 ):
     capfd.readouterr()
@@ -208,11 +208,11 @@ def test_a_child_whose_last_attempt_a_spot_reclaim_ended_reruns_on_demand_and_th
     )
     assert code == 0, err
     doc = json.loads(out)
-    assert doc["phase"] == "succeeded" and doc["counts"]["SUCCEEDED"] == 3 and doc["reruns"] == 1
+    assert doc["phase"] == "succeeded" and doc["counts"]["SUCCEEDED"] == 3 and doc["fallbacks"] == 1
     [child] = [c for c in doc["children"] if c["index"] == 1]
-    assert child["attempts"] == 2 and len(child["logs"]) == 2  # the reclaimed attempt's and the rerun's
+    assert child["attempts"] == 2 and len(child["logs"]) == 2  # the reclaimed attempt's and the fallback's
     assert doc["outputs"]["echo"] == [{"i": 0}, {"i": 1}, {"i": 2}]
-    [rerun] = [j for j in sandbox.executor.jobs_of_launch("e2e-reclaimed") if j.rerun]
-    assert rerun.queue_name == "batchlane-dev-critical" and rerun.children_final == {0: "SUCCEEDED"}
-    [linked] = doc["rerunJobs"]  # counted and linked in the status
-    assert (linked["index"], linked["jobId"]) == (1, rerun.job_id) and linked["consoleUrl"].startswith("https://")
+    [fallback] = [j for j in sandbox.executor.jobs_of_launch("e2e-reclaimed") if j.fallback]
+    assert fallback.queue_name == "batchlane-dev-critical" and fallback.children_final == {0: "SUCCEEDED"}
+    [linked] = doc["fallbackJobs"]  # counted and linked in the status
+    assert (linked["index"], linked["jobId"]) == (1, fallback.job_id) and linked["consoleUrl"].startswith("https://")

@@ -100,7 +100,7 @@ class FakeStatusStore:
     def __init__(self, *launches: LaunchRecord, broken: tuple[str, ...] = ()) -> None:
         self.launches = {r.key: r for r in launches}
         self.chunks: dict[tuple[str, int], ChunkRecord] = {}  # (launchId, chunk) -> its chunk record
-        self.reruns: dict[tuple[str, int], ChunkRecord] = {}  # (launchId, child) -> its rerun record (onReclaim)
+        self.fallbacks: dict[tuple[str, int], ChunkRecord] = {}  # (launchId, child) -> its fallback record (onReclaim)
         self.broken = set(broken)
         self.states: dict[tuple[str, int | str], tuple[Any, int]] = {}  # (launchId, index | "parent") -> (state, rev)
         self.summaries: dict[str, dict[str, Any]] = {}
@@ -116,11 +116,11 @@ class FakeStatusStore:
     def add_chunk(self, record: ChunkRecord) -> None:
         self.chunks[(record.key, record.chunk)] = record
 
-    def add_rerun(self, record: ChunkRecord) -> None:
-        self.reruns[(record.key, record.chunk)] = record
+    def add_fallback(self, record: ChunkRecord) -> None:
+        self.fallbacks[(record.key, record.chunk)] = record
 
-    def get_rerun(self, launch_key: str, index: int) -> ChunkRecord | None:
-        return self.reruns.get((launch_key, index))
+    def get_fallback(self, launch_key: str, index: int) -> ChunkRecord | None:
+        return self.fallbacks.get((launch_key, index))
 
     def find_chunk(self, job_id: str) -> ChunkRecord | None:
         return next((c for c in self.chunks.values() if c.job_id == job_id), None)

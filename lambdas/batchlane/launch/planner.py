@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchlane.common.chunks import Chunks
-from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, OPEN_TEAM, RERUN_TAG, TEAM_TAG, launch_key
+from batchlane.common.executions import CHUNK_TAG, FALLBACK_TAG, LAUNCH_TAG, OPEN_TEAM, TEAM_TAG, launch_key
 from batchlane.common.host_gone import HOST_GONE_REASONS
 from batchlane.common.inputs import (
     ENV_INDEX_OFFSET,
@@ -301,9 +301,9 @@ def _reclaim_problems(request: LaunchRequest, decision: Decision, chunks: Chunks
     if request.on_reclaim is None:
         return []
     if request.nodes is not None:
-        return [Problem(field="onReclaim", message="a multi-node job never runs on Spot: nothing to rerun")]
+        return [Problem(field="onReclaim", message="a multi-node job never runs on Spot: nothing to fallback")]
     if chunks.chunked:
-        why = "a chunked map task (maxConcurrency, or more children than one array job) has no on-demand rerun"
+        why = "a chunked map task (maxConcurrency, or more children than one array job) has no on-demand fallback"
         return [Problem(field="onReclaim", message=why)]
     if decision.on_demand is None:
         why = f"no on-demand queue of tag {decision.tag} can run the job: nowhere to run a reclaimed child again"
@@ -378,21 +378,21 @@ def _overrides_at(overrides: dict[str, Any], offset: int, is_array: bool) -> dic
     return {**overrides, "environment": _environment_list(environment)}
 
 
-def rerun_job_name(job_name: str, index: int) -> str:
+def fallback_job_name(job_name: str, index: int) -> str:
     return f"{job_name}-r{index}"
 
 
-def rerun_request(template: dict[str, Any], index: int, queue: str) -> dict[str, Any]:
-    """The SubmitJob request of child ``index``'s on-demand rerun (onReclaim), from the launch's
+def fallback_request(template: dict[str, Any], index: int, queue: str) -> dict[str, Any]:
+    """The SubmitJob request of child ``index``'s on-demand fallback (onReclaim), from the launch's
     template: a plain job on ``queue`` reading input ``index`` (its offset) and writing its outputs,
     tagged with the child; one attempt, waiting for nothing (what it waited for has run)."""
     request = {
         **template,
-        "jobName": rerun_job_name(template["jobName"], index),
+        "jobName": fallback_job_name(template["jobName"], index),
         "jobQueue": queue,
         "containerOverrides": _overrides_at(template["containerOverrides"], index, is_array=False),
         "retryStrategy": {"attempts": 1},
-        "tags": {**template["tags"], RERUN_TAG: str(index)},
+        "tags": {**template["tags"], FALLBACK_TAG: str(index)},
     }
     for key in ("arrayProperties", "dependsOn"):
         request.pop(key, None)

@@ -46,6 +46,7 @@ from batchlane.launch.claims import (
     submitted_job,
 )
 from batchlane.launch.dependencies import with_dependencies
+from batchlane.launch.fallbacks import fallback_claim
 from batchlane.launch.models import (
     LaunchRequest,
     RoutingExplanation,
@@ -58,8 +59,8 @@ from batchlane.launch.planner import (
     LaunchPlan,
     chunk_job_name,
     chunk_request,
+    fallback_request,
     plan_launch,
-    rerun_request,
     routing_needs,
 )
 from batchlane.launch.ports import (
@@ -76,7 +77,6 @@ from batchlane.launch.ports import (
     TransientError,
 )
 from batchlane.launch.problems import Problem
-from batchlane.launch.reruns import rerun_claim
 from batchlane.launch.validation import producer_problems, readable_launch_id, validate
 from batchlane.routing import Decision, decide
 
@@ -292,7 +292,7 @@ class LaunchService:
                 job = self._submit_initial_chunks(claim, template, plan.chunks)
             else:
                 request = plan.submit_request(definition_arn)
-                template = request if plan.reclaim_queue else None  # a reclaimed child's rerun is made from it
+                template = request if plan.reclaim_queue else None  # a reclaimed child's fallback is made from it
                 job = self.jobs.submit(request)
         except SubmitOutcomeUnknown:
             # The job may exist: keep the claim; its next holder looks the job up by name first.
@@ -356,8 +356,8 @@ class LaunchService:
         return self._submit_follow_up(claim, lambda: chunk_request(template, chunks, chunk))
 
     def _submit_follow_up(self, claim: ChunkRecord, request: Callable[[], dict[str, Any]]) -> SubmittedJob:
-        """A launch's follow-up job (a chunk, a rerun), exactly once: the claim protocol on its record."""
-        what = "Rerun" if claim.rerun else "Chunk"
+        """A launch's follow-up job (a chunk, a fallback), exactly once: the claim protocol on its record."""
+        what = "Fallback" if claim.fallback else "Chunk"
         held_by = self.ledger.claim(claim)
         if held_by is not None:
             existing = chunk_record(held_by)
@@ -390,18 +390,18 @@ class LaunchService:
         self.ledger.complete(claim.key, lease(claim)[0], fields, sk=claim.sk)
         return job
 
-    def _rerun(self, record: LaunchRecord, due: TaskChunkDue) -> dict[str, Any]:
-        """Child ``due.rerun``'s on-demand rerun after a Spot reclaim, exactly once (batchlane.launch.reruns)."""
-        out = {"launchId": due.launch_id, "rerun": due.rerun}
+    def _fallback(self, record: LaunchRecord, due: TaskChunkDue) -> dict[str, Any]:
+        """Child ``due.fallback``'s on-demand job after a Spot reclaim, exactly once (launch/fallbacks.py)."""
+        out = {"launchId": due.launch_id, "fallback": due.fallback}
         phase = self.ledger.phase(record.key)
         if phase in FINAL_PHASES:
-            self.metrics.count("RerunNotSubmitted")
-            return {"outcome": "rerun-not-submitted", **out, "phase": phase}
-        claim = rerun_claim(record, due, int(self.clock()) + self.lease_seconds)
+            self.metrics.count("FallbackNotSubmitted")
+            return {"outcome": "fallback-not-submitted", **out, "phase": phase}
+        claim = fallback_claim(record, due, int(self.clock()) + self.lease_seconds)
         job = self._submit_follow_up(
-            claim, lambda: rerun_request(record.chunk_template or {}, claim.chunk, claim.queue)
+            claim, lambda: fallback_request(record.chunk_template or {}, claim.chunk, claim.queue)
         )
-        return {"outcome": "rerun-submitted", **out, "jobId": job.job_id}
+        return {"outcome": "fallback-submitted", **out, "jobId": job.job_id}
 
     def handle_chunk_due(self, detail: Any, producer: Producer | None = None) -> dict[str, Any]:
         """A "Task Chunk Due" from the status path: submit that chunk exactly once, unless the launch
@@ -419,8 +419,8 @@ class LaunchService:
         record = self.ledger.get(launch_key(due.team, due.launch_id))
         if record is None:
             raise UnprocessableEvent(f"Task Chunk Due: launch {due.launch_id} is unknown")
-        if due.rerun is not None:
-            return self._rerun(record, due)
+        if due.fallback is not None:
+            return self._fallback(record, due)
         chunks = record.chunks
         if not chunks.chunked:
             raise UnprocessableEvent(f"Task Chunk Due: launch {due.launch_id} is not a chunked map task")

@@ -39,7 +39,7 @@ from batchlane.status.finish import Finisher
 from batchlane.status.models import TaskChunkDue, TaskStatusChanged
 from batchlane.status.phase import PhaseDecision, decide_phase, initial_counts, min_successes
 from batchlane.status.ports import StatusStore, Terminator
-from batchlane.status.reclaim import due_reruns
+from batchlane.status.reclaim import due_fallbacks
 
 CLAIM_SECONDS = 900  # Lambda's longest timeout: a claim older than this was left by a writer that died
 STOPPED_MEMORY = 4096  # job ids of stopped jobs remembered per container
@@ -208,8 +208,8 @@ class PhaseKeeper:
         """ "Task Chunk Due" for each chunk the summary holds as due, under a claim on the current
         phase; True when some were announced (and removed)."""
         due = due_chunks(summary)
-        reruns = due_reruns(summary)
-        if not due and not reruns:
+        fallbacks = due_fallbacks(summary)
+        if not due and not fallbacks:
             return False
         token = uuid.uuid4().hex
         now_ms = int(self.clock() * 1000)
@@ -219,7 +219,7 @@ class PhaseKeeper:
             return False  # another writer holds the claim: it re-reads the summary after its change
         try:
             notices = [{"chunk": chunk} for chunk in sorted(due.values())]
-            notices += [{"chunk": 0, "rerun": index} for index in sorted(reruns.values())]  # onReclaim: unchunked
+            notices += [{"chunk": 0, "fallback": index} for index in sorted(fallbacks.values())]  # onReclaim: unchunked
             for notice in notices:
                 self.announcer.publish(
                     CHUNK_DUE,
@@ -228,7 +228,7 @@ class PhaseKeeper:
         except BaseException:
             self.store.release_transition(launch.key, token)
             raise
-        self.store.finish_transition(launch.key, token, {"chunkDueAt": now_ms}, (*due, *reruns))
+        self.store.finish_transition(launch.key, token, {"chunkDueAt": now_ms}, (*due, *fallbacks))
         return True
 
     def _progress(self, launch: LaunchRecord, summary: dict[str, Any], counts: dict[str, int], phase: str) -> None:

@@ -1,5 +1,5 @@
-"""onReclaim "on-demand" on the launch side: the routing decision's on-demand peer, the rerun's
-SubmitJob request (Batch's shapes), and the launcher submitting a due rerun exactly once."""
+"""onReclaim "on-demand" on the launch side: the routing decision's on-demand peer, the fallback's
+SubmitJob request (Batch's shapes), and the launcher submitting a due fallback exactly once."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from test_launch_workloads import api_problems
 
 from batchlane.common.errors import UnprocessableEvent
 from batchlane.common.event_types import CHUNK_DUE_SOURCE
-from batchlane.common.executions import RERUN_TAG, launch_key
+from batchlane.common.executions import FALLBACK_TAG, launch_key
 from batchlane.common.inputs import ENV_INDEX_OFFSET
 from batchlane.common.tenancy import Producer
-from batchlane.launch.planner import plan_launch, rerun_request
+from batchlane.launch.planner import fallback_request, plan_launch
 from batchlane.launch.service import LaunchService
 from batchlane.launch.validation import validate
 from batchlane.routing import Capabilities, Queue, RoutingTable, Rule, decide
@@ -52,16 +52,16 @@ def test_the_on_demand_peer_is_an_on_demand_queue_of_the_chosen_tag_and_none_mea
     assert [p.field for p in validate(detail(onReclaim="spot"), SETTINGS)[2]] == ["onReclaim"]
 
 
-def test_a_rerun_is_a_plain_job_on_the_on_demand_queue_reading_its_childs_input_once():
+def test_a_fallback_is_a_plain_job_on_the_on_demand_queue_reading_its_childs_input_once():
     plan, _ = planned(RECLAIMING)
     template = plan.submit_request("arn:aws:batch:us-east-1:123456789012:job-definition/d:1")
-    rerun = rerun_request(template, 2, "ondemand")
-    assert rerun["jobQueue"] == "ondemand" and rerun["jobName"] == template["jobName"] + "-r2"
-    assert "arrayProperties" not in rerun and rerun["retryStrategy"] == {"attempts": 1}
-    assert rerun["tags"][RERUN_TAG] == "2"
-    environment = {e["name"]: e["value"] for e in rerun["containerOverrides"]["environment"]}
+    fallback = fallback_request(template, 2, "ondemand")
+    assert fallback["jobQueue"] == "ondemand" and fallback["jobName"] == template["jobName"] + "-r2"
+    assert "arrayProperties" not in fallback and fallback["retryStrategy"] == {"attempts": 1}
+    assert fallback["tags"][FALLBACK_TAG] == "2"
+    environment = {e["name"]: e["value"] for e in fallback["containerOverrides"]["environment"]}
     assert environment[ENV_INDEX_OFFSET] == "2" and environment["BATCHLANE_FAKE_ARRAY_INDEX"] == "0"
-    assert api_problems("SubmitJob", rerun) == ""
+    assert api_problems("SubmitJob", fallback) == ""
 
 
 @pytest.fixture
@@ -81,19 +81,19 @@ def svc():
     )
 
 
-def test_a_due_rerun_is_submitted_once_to_the_reclaim_queue_and_a_bad_notice_is_refused(svc):
+def test_a_due_fallback_is_submitted_once_to_the_reclaim_queue_and_a_bad_notice_is_refused(svc):
     assert svc.handle(RECLAIMING)["outcome"] == "launched"
     record = svc.ledger.get(launch_key(None, "L"))
     assert record.reclaim_queue == "ondemand" and record.chunk_template is not None
-    due = {"launchId": "L", "chunk": 0, "rerun": 1, "jobId": record.job_id}
+    due = {"launchId": "L", "chunk": 0, "fallback": 1, "jobId": record.job_id}
     first = svc.handle_chunk_due(due, STATUS)
     again = svc.handle_chunk_due(due, STATUS)  # a duplicate notice
-    assert first["outcome"] == again["outcome"] == "rerun-submitted" and first["jobId"] == again["jobId"]
-    [_, rerun] = svc.jobs.requests
-    assert rerun["jobQueue"] == "ondemand" and rerun["tags"][RERUN_TAG] == "1"
-    for bad in ({**due, "rerun": 3}, {**due, "jobId": "another-submission"}):
+    assert first["outcome"] == again["outcome"] == "fallback-submitted" and first["jobId"] == again["jobId"]
+    [_, fallback] = svc.jobs.requests
+    assert fallback["jobQueue"] == "ondemand" and fallback["tags"][FALLBACK_TAG] == "1"
+    for bad in ({**due, "fallback": 3}, {**due, "jobId": "another-submission"}):
         with pytest.raises(UnprocessableEvent):
             svc.handle_chunk_due(bad, STATUS)
     svc.ledger.phases[record.key] = "succeeded"
-    assert svc.handle_chunk_due({**due, "rerun": 0}, STATUS)["outcome"] == "rerun-not-submitted"
+    assert svc.handle_chunk_due({**due, "fallback": 0}, STATUS)["outcome"] == "fallback-not-submitted"
     assert len(svc.jobs.requests) == 2

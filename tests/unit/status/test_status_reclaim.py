@@ -1,6 +1,6 @@
 """onReclaim "on-demand" on the status path (StatusService over in-memory fakes): a child whose last
-attempt a Spot reclaim ended waits for its rerun (announced once, whatever the duplicates), the
-rerun's events continue that child, and the launch then succeeds with the rerun counted."""
+attempt a Spot reclaim ended waits for its fallback (announced once, whatever the duplicates), the
+fallback's events continue that child, and the launch then succeeds with the fallback counted."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ import json
 import random
 
 from batchlane.common.event_types import CHUNK_DUE, STATUS_CHANGED
-from batchlane.common.executions import LAUNCH_TAG, RERUN_TAG, SUBMITTED, ChunkRecord
+from batchlane.common.executions import FALLBACK_TAG, LAUNCH_TAG, SUBMITTED, ChunkRecord
 from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 from batchlane.status.failures import failures_of
-from batchlane.status.reclaim import AWAITING_RERUN, reruns_of
+from batchlane.status.reclaim import AWAITING_FALLBACK, fallbacks_of
 from batchlane.status.transitions import counts_of
 from port_fakes import FakeAnnouncer
 from status_fakes import FakeOutputs, FakeStatusStore, child_uri, launch_record, service
 
 RECLAIMED = "Host EC2 (instance i-0123456789abcdef0) terminated."
-JOB, RERUN_JOB = "job-0000-0000", "job-rerun-0001"
+JOB, FALLBACK_JOB = "job-0000-0000", "job-fallback-0001"
 
 
 def setup(size=3):
@@ -48,19 +48,19 @@ def process(svc, events, start=0):
         assert svc.process([(f"m{start + i}", json.dumps(e))]) == {}
 
 
-def test_a_reclaimed_child_waits_for_its_rerun_which_continues_it_and_the_launch_succeeds():
+def test_a_reclaimed_child_waits_for_its_fallback_which_continues_it_and_the_launch_succeeds():
     launch, store, svc = setup()
     plans = [ChildPlan(pending=True), reclaimed_plan(), ChildPlan(pending=True)]
     events = with_reason(launch_events(JOB, plans, rng=random.Random(1), tags={LAUNCH_TAG: "L"}), 1)
     process(svc, events + events[::3])  # duplicates of the reclaimed end announce it once
     summary = store.summary(launch.key)
-    assert summary["phase"] == "running" and reruns_of(summary) == 1
+    assert summary["phase"] == "running" and fallbacks_of(summary) == 1
     [waiting] = [store.child(launch.key, 1)]
-    assert waiting.status == "RUNNABLE" and waiting.status_reason == AWAITING_RERUN + "ondemand"
+    assert waiting.status == "RUNNABLE" and waiting.status_reason == AWAITING_FALLBACK + "ondemand"
     [notice] = svc.phases.announcer.of(CHUNK_DUE)
-    assert (notice["rerun"], notice["jobId"]) == (1, JOB)
-    # The launcher submits the rerun (its rerun#1 record); its events are child 1's next attempt.
-    store.add_rerun(
+    assert (notice["fallback"], notice["jobId"]) == (1, JOB)
+    # The launcher submits the fallback (its fallback#1 record); its events are child 1's next attempt.
+    store.add_fallback(
         ChunkRecord(
             launch_id="L",
             chunk=1,
@@ -69,16 +69,16 @@ def test_a_reclaimed_child_waits_for_its_rerun_which_continues_it_and_the_launch
             state=SUBMITTED,
             job_name="t-r1",
             queue="ondemand",
-            job_id=RERUN_JOB,
-            rerun=True,
+            job_id=FALLBACK_JOB,
+            fallback=True,
         )
     )
-    rerun = launch_events(RERUN_JOB, [ChildPlan()], tags={LAUNCH_TAG: "L", RERUN_TAG: "1"})
-    process(svc, rerun, start=100)
+    fallback = launch_events(FALLBACK_JOB, [ChildPlan()], tags={LAUNCH_TAG: "L", FALLBACK_TAG: "1"})
+    process(svc, fallback, start=100)
     summary = store.summary(launch.key)
     assert summary["phase"] == "succeeded" and counts_of(summary, 3)["SUCCEEDED"] == 3
     [child] = [store.child(launch.key, 1)]
-    assert child.status == "SUCCEEDED" and child.n == 2  # the reclaimed attempt, then the rerun's
+    assert child.status == "SUCCEEDED" and child.n == 2  # the reclaimed attempt, then the fallback's
     assert child.attempts[0].status_reason == RECLAIMED and child.attempts[1].exit_code == 0
     assert failures_of(summary) == {"spot-reclaimed": 1}
     assert [d["phase"] for d in svc.phases.announcer.of(STATUS_CHANGED) if d["kind"] == "phase"][-1] == "succeeded"
@@ -87,11 +87,11 @@ def test_a_reclaimed_child_waits_for_its_rerun_which_continues_it_and_the_launch
     assert len(svc.phases.announcer.of(CHUNK_DUE)) == 1 and store.summary(launch.key)["phase"] == "succeeded"
 
 
-def test_a_rerun_reclaimed_again_fails_its_child_and_a_launch_without_a_reclaim_queue_fails_at_once():
+def test_a_fallback_reclaimed_again_fails_its_child_and_a_launch_without_a_reclaim_queue_fails_at_once():
     launch, store, svc = setup(size=1)
     process(svc, with_reason(launch_events(JOB, [reclaimed_plan()], tags={LAUNCH_TAG: "L"}), 0))
     assert store.summary(launch.key)["phase"] == "queued"  # its one child waits to run again, as after a retry
-    store.add_rerun(
+    store.add_fallback(
         ChunkRecord(
             launch_id="L",
             chunk=0,
@@ -100,11 +100,11 @@ def test_a_rerun_reclaimed_again_fails_its_child_and_a_launch_without_a_reclaim_
             state=SUBMITTED,
             job_name="t-r0",
             queue="ondemand",
-            job_id=RERUN_JOB,
-            rerun=True,
+            job_id=FALLBACK_JOB,
+            fallback=True,
         )
     )
-    again = with_reason(launch_events(RERUN_JOB, [reclaimed_plan()], tags={LAUNCH_TAG: "L", RERUN_TAG: "0"}), 0)
+    again = with_reason(launch_events(FALLBACK_JOB, [reclaimed_plan()], tags={LAUNCH_TAG: "L", FALLBACK_TAG: "0"}), 0)
     process(svc, again, start=100)
     assert store.summary(launch.key)["phase"] == "failed"  # once more, not for ever
     plain = launch_record("P", "job-plain", 1)

@@ -29,7 +29,7 @@ from batchlane.status.fold import LaunchStatus, fold_events, summarize
 from batchlane.status.observations import observe
 from batchlane.status.outputs import launch_error_summary
 from batchlane.status.phase import WAITING
-from batchlane.status.reclaim import reruns_of
+from batchlane.status.reclaim import fallbacks_of
 from batchlane.status.states import ChildState, ParentState
 from batchlane.status.transitions import counts_of
 
@@ -119,8 +119,12 @@ def record_document(items: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None
     parent = ParentState.from_item(part.parent) if part.parent is not None else None
     status = summarize(record.as_status_launch(), children, parent, aborted=part.phase == "aborted")
     extra: dict[str, Any] = {"terminated": True} if summary.get("terminated") else {}
-    if record.reclaim_queue is not None:  # onReclaim: children rerun on demand after a Spot reclaim
-        extra.update(reruns=reruns_of(summary), reclaimQueue=record.reclaim_queue, rerunJobs=_rerun_jobs(part, record))
+    if record.reclaim_queue is not None:  # onReclaim: children fallback on demand after a Spot reclaim
+        extra.update(
+            fallbacks=fallbacks_of(summary),
+            reclaimQueue=record.reclaim_queue,
+            fallbackJobs=_fallback_jobs(part, record),
+        )
     if record.nodes is not None:  # its children are its nodes; the main node's end is the launch's
         extra["nodes"] = {"count": record.nodes, "mainNode": record.main_node or 0}
     chunks = record.chunks
@@ -147,8 +151,8 @@ def record_document(items: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None
     )
 
 
-def _rerun_jobs(part: LaunchPartition, record: LaunchRecord) -> list[dict[str, Any]]:
-    """The reruns submitted so far, with their console links (onReclaim)."""
+def _fallback_jobs(part: LaunchPartition, record: LaunchRecord) -> list[dict[str, Any]]:
+    """The fallbacks submitted so far, with their console links (onReclaim)."""
     region, partition = record.region or "us-east-1", partition_of(record.job_arn or "")
     return [
         {
@@ -157,7 +161,7 @@ def _rerun_jobs(part: LaunchPartition, record: LaunchRecord) -> list[dict[str, A
             "queue": item.get("queue"),
             "consoleUrl": batch_job_url(partition, region, item["jobId"]),
         }
-        for index, item in sorted(part.reruns.items())
+        for index, item in sorted(part.fallbacks.items())
         if item.get("jobId")
     ]
 

@@ -52,7 +52,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from batchlane.client.records import Executions
-from batchlane.common.executions import CHUNK_PREFIX, RERUN_PREFIX, ChunkRecord, LaunchRecord
+from batchlane.common.executions import CHUNK_PREFIX, FALLBACK_PREFIX, ChunkRecord, LaunchRecord
 from batchlane.common.inputs import index_uri
 from batchlane.job import read_inputs
 from batchlane.sandbox.backplane import Backplane
@@ -205,9 +205,9 @@ class BatchExecutor(Termination, threading.Thread):
                 return chunk if chunk.submitted else None
         return None
 
-    def _rerun_record(self, record: LaunchRecord, job_id: str) -> ChunkRecord | None:
-        """A child's on-demand rerun (onReclaim): its ``rerun#<i>`` record, once it holds this job."""
-        for item in self.executions.items_at(record.key, prefix=RERUN_PREFIX):
+    def _fallback_record(self, record: LaunchRecord, job_id: str) -> ChunkRecord | None:
+        """A child's on-demand fallback (onReclaim): its ``fallback#<i>`` record, once it holds this job."""
+        for item in self.executions.items_at(record.key, prefix=FALLBACK_PREFIX):
             if item.get("jobId") == job_id:
                 return ChunkRecord.from_item(item)
         return None
@@ -215,14 +215,14 @@ class BatchExecutor(Termination, threading.Thread):
     def _adopt(self, job_id: str, queue_arn: str) -> None:
         record = self._launch_record(job_id)
         # A chunk job runs once its chunk record holds it (the launch record completes after the initial chunks);
-        # a rerun once its rerun record does (it is its own plain job, the one child at its index).
-        rerun = record is not None and record.reclaim_queue is not None and record.job_id not in (None, job_id)
+        # a fallback once its fallback record does (it is its own plain job, the one child at its index).
+        fallback = record is not None and record.reclaim_queue is not None and record.job_id not in (None, job_id)
         chunk = None
         if record is not None and record.chunks.chunked:
             chunk = self._chunk_record(record, job_id)
-        elif record is not None and rerun:
-            chunk = self._rerun_record(record, job_id)
-        if record is None or (chunk is None if record.chunks.chunked or rerun else not record.submitted):
+        elif record is not None and fallback:
+            chunk = self._fallback_record(record, job_id)
+        if record is None or (chunk is None if record.chunks.chunked or fallback else not record.submitted):
             # The launcher records the job right after SubmitJob: look again at the next poll.
             first = self._first_seen.setdefault(job_id, time.monotonic())
             if time.monotonic() - first > 30:

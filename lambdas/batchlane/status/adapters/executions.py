@@ -39,8 +39,8 @@ from batchlane.common.executions import (
     LaunchRecord,
     child_sk,
     chunk_sk,
+    fallback_sk,
     is_chunk_sk,
-    rerun_sk,
     sk_number,
 )
 from batchlane.common.open_launches import (
@@ -118,8 +118,8 @@ class ExecutionsStatusStore:
         item = self._get(launch_key, chunk_sk(chunk))
         return ChunkRecord.from_item(item) if item else None
 
-    def get_rerun(self, launch_key: str, index: int) -> ChunkRecord | None:
-        item = self._get(launch_key, rerun_sk(index))
+    def get_fallback(self, launch_key: str, index: int) -> ChunkRecord | None:
+        item = self._get(launch_key, fallback_sk(index))
         return ChunkRecord.from_item(item) if item else None
 
     def chunk_records(self, launch_key: str):
