@@ -225,6 +225,8 @@ def test_every_contract_field_has_a_flag_named_after_it_and_old_names_still_work
         "2",
         "--min-success-ratio",
         "0.5",
+        "--on-reclaim",
+        "on-demand",
     )
     assert {k: v for k, v in detail.items() if k not in ("project", "domain", "workflow", "task", "container")} == {
         "launchId": "x-2",
@@ -238,6 +240,7 @@ def test_every_contract_field_has_a_flag_named_after_it_and_old_names_still_work
         "propagateTags": False,
         "maxConcurrency": 2,
         "minSuccessRatio": 0.5,
+        "onReclaim": "on-demand",
     }
     old = detail_of(*FLAGS, "--timeout", "120", "--share", "teamA")
     assert old["timeoutSeconds"] == 120 and old["shareIdentifier"] == "teamA"

@@ -36,6 +36,11 @@ SCENARIO = parse_scenario(
                 "detail": {"launchId": "e2e-rerun"},
                 "children": {str(i): {"failures": [{"attempt": 1, "exitCode": 4}]} for i in (1, 3)},
             },
+            {
+                "detail": {"launchId": "e2e-reclaimed"},
+                "children": {"1": {"failures": [{"attempt": 1, "reclaimed": True}]}},  # its only attempt: Spot took it
+                "delivery": {"duplicate": 0.3, "reorder": 0.3, "reorderWindowSeconds": 0.3},
+            },
         ],
     }
 )
@@ -45,6 +50,13 @@ SCENARIO = parse_scenario(
 def sandbox():
     config = load_config("dev").model_copy(update={"routing_cache_seconds": CACHE_SECONDS})
     with Sandbox.started(config, scenario=SCENARIO, visibility_timeout_seconds=1) as sandbox:
+        # One tag carried by the mixed Spot/on-demand queue and the on-demand one (onReclaim's peer): e2e-reclaim's.
+        for queue, tags in (
+            ("batchlane-dev-default", "default,reclaimable"),
+            ("batchlane-dev-critical", "critical,reclaimable"),
+        ):
+            assert main(["routes", "set", "queue", queue, "--attributes", tags]) == 0
+        assert main(["routes", "set", "rule", "e2e-reclaim", "--project", "e2e-reclaim", "--tags", "reclaimable"]) == 0
         yield sandbox
 
 
@@ -223,3 +235,25 @@ def test_relaunch_failed_runs_the_failed_children_and_merges_the_outputs(sandbox
     assert json.loads(capfd.readouterr().out)["reruns"] == ["e2e-rerun.rerun1"]
     assert main(["relaunch", "e2e-rerun.rerun1", "--failed"]) == 1  # nothing failed: nothing to rerun
     assert "no child failed" in capfd.readouterr().err
+
+
+def test_a_child_whose_last_attempt_a_spot_reclaim_ended_falls_back_on_demand_and_the_launch_succeeds(
+    sandbox, capfd, tmp_path
+):
+    capfd.readouterr()
+    (tmp_path / "inputs.json").write_text(json.dumps([{"i": i} for i in range(3)]))
+    code, out, err = launch(
+        capfd,
+        *("--project", "e2e-reclaim", "--launch-id", "e2e-reclaimed", "--inputs-file", str(tmp_path / "inputs.json")),
+        *("--on-reclaim", "on-demand", "--wait", "--wait-timeout", "60", "--json"),
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["phase"] == "succeeded" and doc["counts"]["SUCCEEDED"] == 3 and doc["fallbacks"] == 1
+    [child] = [c for c in doc["children"] if c["index"] == 1]
+    assert child["attempts"] == 2 and len(child["logs"]) == 2  # the reclaimed attempt's and the fallback's
+    assert doc["outputs"]["echo"] == [{"i": 0}, {"i": 1}, {"i": 2}]
+    [fallback] = [j for j in sandbox.executor.jobs_of_launch("e2e-reclaimed") if j.fallback]
+    assert fallback.queue_name == "batchlane-dev-critical" and fallback.children_final == {0: "SUCCEEDED"}
+    [linked] = doc["fallbackJobs"]  # counted and linked in the status
+    assert (linked["index"], linked["jobId"]) == (1, fallback.job_id) and linked["consoleUrl"].startswith("https://")

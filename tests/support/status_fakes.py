@@ -100,6 +100,7 @@ class FakeStatusStore:
     def __init__(self, *launches: LaunchRecord, broken: tuple[str, ...] = ()) -> None:
         self.launches = {r.key: r for r in launches}
         self.chunks: dict[tuple[str, int], ChunkRecord] = {}  # (launchId, chunk) -> its chunk record
+        self.fallbacks: dict[tuple[str, int], ChunkRecord] = {}  # (launchId, child) -> its fallback record (onReclaim)
         self.broken = set(broken)
         self.states: dict[tuple[str, int | str], tuple[Any, int]] = {}  # (launchId, index | "parent") -> (state, rev)
         self.summaries: dict[str, dict[str, Any]] = {}
@@ -114,6 +115,12 @@ class FakeStatusStore:
 
     def add_chunk(self, record: ChunkRecord) -> None:
         self.chunks[(record.key, record.chunk)] = record
+
+    def add_fallback(self, record: ChunkRecord) -> None:
+        self.fallbacks[(record.key, record.chunk)] = record
+
+    def get_fallback(self, launch_key: str, index: int) -> ChunkRecord | None:
+        return self.fallbacks.get((launch_key, index))
 
     def find_chunk(self, job_id: str) -> ChunkRecord | None:
         return next((c for c in self.chunks.values() if c.job_id == job_id), None)

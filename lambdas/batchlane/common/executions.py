@@ -73,6 +73,9 @@ TEAM_TAG = "batchlane:team"
 OPEN_TEAM = "_"
 # ... and each job of a chunked map task with its chunk number (batchlane.common.chunks).
 CHUNK_TAG = "batchlane:chunk"
+# ... and a child's on-demand fallback after a Spot reclaim (onReclaim) with that child's index.
+FALLBACK_TAG = "batchlane:fallback"
+FALLBACK_PREFIX = "fallback#"
 
 # The launch item's ``state``: claimed (a submission is under way) or submitted (it has a job).
 SUBMITTING = "SUBMITTING"
@@ -121,6 +124,14 @@ def is_child_sk(sk: Any) -> TypeGuard[str]:
 
 def chunk_sk(chunk: int) -> str:
     return f"{CHUNK_PREFIX}{chunk:06d}"
+
+
+def fallback_sk(index: int) -> str:
+    return f"{FALLBACK_PREFIX}{index:06d}"
+
+
+def is_fallback_sk(sk: Any) -> TypeGuard[str]:
+    return isinstance(sk, str) and sk.startswith(FALLBACK_PREFIX)
 
 
 def chunk_parent_sk(chunk: int) -> str:
@@ -214,9 +225,13 @@ class LaunchRecord(BaseModel):
     chunk_count: int | None = None
     chunk_window: int | None = None
     max_concurrency: int | None = None
-    # The SubmitJob request its chunks are made from (batchlane.launch.planner.chunk_request): the
-    # launcher submits a chunk that becomes due later from it. Only on a chunked launch, once SUBMITTED.
+    # The SubmitJob request its chunks and fallbacks are made from (batchlane.launch.planner.chunk_request,
+    # fallback_request): the launcher submits a chunk that becomes due later, or a child's on-demand fallback,
+    # from it. Only on a chunked launch or one with a reclaim queue, once SUBMITTED.
     chunk_template: dict[str, Any] | None = None
+    # onReclaim "on-demand": the on-demand queue of its routing decision where a child whose last attempt
+    # a Spot reclaim ended runs once more (batchlane.status.reclaim).
+    reclaim_queue: str | None = None
     # A multi-node job: its nodes are its children (size = nodes); the main node's end decides it.
     nodes: int | None = None
     main_node: int | None = None
@@ -271,7 +286,8 @@ class LaunchRecord(BaseModel):
 
 
 class ChunkRecord(BaseModel):
-    """A ``chunk#<c>`` item: one chunk of a chunked map task and (once submitted) its Batch job.
+    """A ``chunk#<c>`` item: one chunk of a chunked map task and (once submitted) its Batch job; or
+    (``fallback``) a ``fallback#<i>`` item: child i's on-demand fallback after a Spot reclaim, a plain job.
     Claimed, leased and taken over exactly as the launch record is (docs/exactly-once.md)."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
@@ -289,6 +305,7 @@ class ChunkRecord(BaseModel):
     job_id: str | None = None
     job_arn: str | None = None
     submitted_at: int | None = None  # epoch ms
+    fallback: bool | None = None  # a fallback: ``chunk`` and ``offset`` are the child's index (None: a chunk)
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Self:
@@ -298,12 +315,12 @@ class ChunkRecord(BaseModel):
     def key(self) -> str:
         return launch_key(self.team, self.launch_id)
 
+    @property
+    def sk(self) -> str:
+        return fallback_sk(self.chunk) if self.fallback else chunk_sk(self.chunk)
+
     def to_item(self) -> dict[str, Any]:
-        return {
-            **self.model_dump(by_alias=True, exclude_none=True),
-            PARTITION_KEY: self.key,
-            SORT_KEY: chunk_sk(self.chunk),
-        }
+        return {**self.model_dump(by_alias=True, exclude_none=True), PARTITION_KEY: self.key, SORT_KEY: self.sk}
 
     @property
     def submitted(self) -> bool:
@@ -321,6 +338,7 @@ class LaunchPartition:
     # A chunked map task: its chunks' parent items and its chunk records, by chunk number.
     chunk_parents: dict[int, dict[str, Any]] = field(default_factory=dict)
     chunks: dict[int, dict[str, Any]] = field(default_factory=dict)
+    fallbacks: dict[int, dict[str, Any]] = field(default_factory=dict)  # onReclaim: fallback records by child
 
     @classmethod
     def of(cls, items: Iterable[Mapping[str, Any]]) -> LaunchPartition:
@@ -339,6 +357,8 @@ class LaunchPartition:
                 part.chunk_parents[sk_number(sk)] = dict(item)
             elif is_chunk_sk(sk):
                 part.chunks[sk_number(sk)] = dict(item)
+            elif is_fallback_sk(sk):
+                part.fallbacks[sk_number(sk)] = dict(item)
         return part
 
     @property

@@ -71,6 +71,8 @@ class TaskChunkDue(ClosedModel):
     chunk: Annotated[int, Field(ge=0, strict=True)]
     # The launch's first job: a notice for an earlier submission of a reused launch id is not this one's.
     job_id: Annotated[str | None, Field(alias="jobId")] = None
+    # Not a chunk but child ``fallback``'s on-demand job after a Spot reclaim (onReclaim; ``chunk``: its chunk).
+    fallback: Annotated[int | None, Field(ge=0, strict=True)] = None
 
 
 def _bounded_launch_id(value: Any) -> Any:

@@ -7,7 +7,9 @@ import hashlib
 import json
 from typing import Any
 
-from batchlane.common.executions import ChunkRecord, LaunchRecord
+from batchlane.common.console import batch_job_url, partition_of
+from batchlane.common.executions import SUBMITTED, ChunkRecord, LaunchRecord
+from batchlane.common.open_launches import LAST_SEEN_ATTR, OPEN_SHARD_ATTR, open_shard
 from batchlane.common.tenancy import Producer
 from batchlane.launch.ports import SubmittedJob
 
@@ -53,3 +55,26 @@ def same_request(record: LaunchRecord, fingerprint: str, producer: Producer | No
         and (record.producer.source, record.producer.account) == (producer.source, producer.account)
     )
     return (record.request_fingerprint is None or record.request_fingerprint == fingerprint) and same_producer
+
+
+def submitted_fields(
+    claim: LaunchRecord, job: SubmittedJob, now_ms: int, definition: str | None = None
+) -> dict[str, Any]:
+    """What the record gains once its job exists (the job was submitted to the claim's queue)."""
+    partition = partition_of(job.job_arn)
+    _, _, _, region, account, _ = job.job_arn.split(":", 5)
+    queue = claim.queue
+    return {
+        "state": SUBMITTED,
+        "jobId": job.job_id,
+        "jobArn": job.job_arn,
+        "queue": queue,
+        "queueArn": f"arn:{partition}:batch:{region}:{account}:job-queue/{queue}",
+        "region": region,
+        "submittedAt": now_ms,
+        "jobDefinition": definition or claim.job_definition,
+        "consoleUrl": batch_job_url(partition, region, job.job_id),
+        # In the open-launches index until the status path sees it end (the reconciler's view).
+        OPEN_SHARD_ATTR: open_shard(claim.key),
+        LAST_SEEN_ATTR: now_ms,
+    }

@@ -251,12 +251,7 @@ class Nodes(_Contract):
     count: Annotated[int, Field(ge=2, le=MAX_NODES, description="nodes (Batch numNodes)")]
     main_node: Annotated[
         int,
-        Field(
-            alias="mainNode",
-            ge=0,
-            lt=MAX_NODES,
-            description="the node whose exit decides the job (Batch mainNode, below count)",
-        ),
+        Field(alias="mainNode", ge=0, lt=MAX_NODES, description="the node whose exit decides the job (below count)"),
     ] = 0
 
     @field_validator("main_node")
@@ -366,6 +361,14 @@ class LaunchRequest(_Contract):
             description="launches of the caller's team, already launched, this one waits for (Batch dependsOn)",
         ),
     ] = []
+    on_reclaim: Annotated[
+        Literal["on-demand"] | None,
+        Field(
+            alias="onReclaim",
+            description="on-demand: a child whose last attempt a Spot reclaim ended runs once more, "
+            "as a follow-up job on an on-demand queue of its routing decision",
+        ),
+    ] = None
     nodes: Annotated[
         Nodes | None,
         Field(description="a single task run as one multi-node parallel job (EC2 on-demand queues only)"),

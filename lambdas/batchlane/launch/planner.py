@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchlane.common.chunks import Chunks
-from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, OPEN_TEAM, TEAM_TAG, Rerun, launch_key
+from batchlane.common.executions import CHUNK_TAG, FALLBACK_TAG, LAUNCH_TAG, OPEN_TEAM, TEAM_TAG, Rerun, launch_key
 from batchlane.common.host_gone import HOST_GONE_REASONS
 from batchlane.common.inputs import (
     ENV_INDEX_OFFSET,
@@ -169,6 +169,7 @@ class LaunchPlan:
     depends_on: tuple[dict[str, str], ...] = ()  # the launches it waits for (batchlane.launch.dependencies)
     rerun_of: Rerun | None = None  # the launch whose children it reruns (batchlane.launch.reruns)
     team: str = OPEN_TEAM  # its producer's: the launch id is unique within it
+    reclaim_queue: str | None = None  # onReclaim "on-demand": where a reclaimed child runs once more
 
     @property
     def launch_id(self) -> str:
@@ -265,6 +266,9 @@ def plan_launch(
                 f"{settings.limits.max_overrides_chars}: pass large values as inputs instead",
             )
         ]
+    reclaim = _reclaim_problems(request, decision, chunks)
+    if reclaim:
+        return None, reclaim
     definition = _definition(request, role_arn, decision, settings)
     if definition is None:  # validation found a grant with the same settings: a defence only
         return None, [Problem(field="container.secrets", message="no secretsAllowed grant allows these secrets")]
@@ -289,7 +293,23 @@ def plan_launch(
         chunks=chunks,
         index_key=index_key,
         index_body=index_body if index_key else None,
+        reclaim_queue=decision.on_demand if request.on_reclaim else None,
     ), []
+
+
+def _reclaim_problems(request: LaunchRequest, decision: Decision, chunks: Chunks) -> list[Problem]:
+    """onReclaim needs an on-demand queue in the routing decision (and is not offered on a chunked map)."""
+    if request.on_reclaim is None:
+        return []
+    if request.nodes is not None:
+        return [Problem(field="onReclaim", message="a multi-node job never runs on Spot: nothing to fallback")]
+    if chunks.chunked:
+        why = "a chunked map task (maxConcurrency, or more children than one array job) has no on-demand fallback"
+        return [Problem(field="onReclaim", message=why)]
+    if decision.on_demand is None:
+        why = f"no on-demand queue of tag {decision.tag} can run the job: nowhere to run a reclaimed child again"
+        return [Problem(field="onReclaim", message=why)]
+    return []
 
 
 def _definition(
@@ -345,14 +365,39 @@ def chunk_request(template: dict[str, Any], chunks: Chunks, chunk: int) -> dict[
 
 def _chunk_overrides(overrides: dict[str, Any], chunks: Chunks, chunk: int) -> dict[str, Any]:
     """The launch's overrides for one chunk: its offset, and the index variables of an array or a plain job."""
+    return _overrides_at(overrides, chunks.offset(chunk), chunks.chunk_len(chunk) > 1)
+
+
+def _overrides_at(overrides: dict[str, Any], offset: int, is_array: bool) -> dict[str, Any]:
     environment = {
         item["name"]: item["value"]
         for item in overrides["environment"]
         if item["name"] not in (ENV_INDEX_VAR_NAME, FAKE_INDEX_VARIABLE)
     }
-    environment.update(_index_variables(chunks.chunk_len(chunk) > 1))
-    environment[ENV_INDEX_OFFSET] = str(chunks.offset(chunk))
+    environment.update(_index_variables(is_array))
+    environment[ENV_INDEX_OFFSET] = str(offset)
     return {**overrides, "environment": _environment_list(environment)}
+
+
+def fallback_job_name(job_name: str, index: int) -> str:
+    return f"{job_name}-r{index}"
+
+
+def fallback_request(template: dict[str, Any], index: int, queue: str) -> dict[str, Any]:
+    """The SubmitJob request of child ``index``'s on-demand fallback (onReclaim), from the launch's
+    template: a plain job on ``queue`` reading input ``index`` (its offset) and writing its outputs,
+    tagged with the child; one attempt, waiting for nothing (what it waited for has run)."""
+    request = {
+        **template,
+        "jobName": fallback_job_name(template["jobName"], index),
+        "jobQueue": queue,
+        "containerOverrides": _overrides_at(template["containerOverrides"], index, is_array=False),
+        "retryStrategy": {"attempts": 1},
+        "tags": {**template["tags"], FALLBACK_TAG: str(index)},
+    }
+    for key in ("arrayProperties", "dependsOn"):
+        request.pop(key, None)
+    return request
 
 
 def hinted_queue(decision: Decision, hint: str | None) -> str:

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from batchlane.common.chunks import Chunks
-from batchlane.common.console import batch_job_url, partition_of
 from batchlane.common.errors import Refused, UnprocessableEvent
 from batchlane.common.event_types import CHUNK_DUE_SOURCE, EVENT_SOURCE, LAUNCH_REJECTED, LAUNCHED
 from batchlane.common.executions import (
@@ -33,17 +32,31 @@ from batchlane.common.executions import (
     SUBMITTING,
     ChunkRecord,
     LaunchRecord,
-    chunk_sk,
     launch_key,
 )
-from batchlane.common.open_launches import LAST_SEEN_ATTR, OPEN_SHARD_ATTR, open_shard
 from batchlane.common.ports import Announcer, Counter
 from batchlane.common.tenancy import Producer
 from batchlane.launch.answers import RoutingExplanation, TaskChunkDue, TaskLaunched, TaskLaunchRejected, detail_json
-from batchlane.launch.claims import chunk_record, launch_record, lease, request_fingerprint, same_request, submitted_job
+from batchlane.launch.claims import (
+    chunk_record,
+    launch_record,
+    lease,
+    request_fingerprint,
+    same_request,
+    submitted_fields,
+    submitted_job,
+)
 from batchlane.launch.dependencies import with_dependencies
+from batchlane.launch.fallbacks import fallback_claim
 from batchlane.launch.models import LaunchRequest
-from batchlane.launch.planner import LaunchPlan, chunk_job_name, chunk_request, plan_launch, routing_needs
+from batchlane.launch.planner import (
+    LaunchPlan,
+    chunk_job_name,
+    chunk_request,
+    fallback_request,
+    plan_launch,
+    routing_needs,
+)
 from batchlane.launch.ports import (
     InputStore,
     JobDefinitions,
@@ -229,7 +242,7 @@ class LaunchService:
         )
         if self.ledger.take_over(taken, old_token=existing.lease_token):
             self.metrics.count("LaunchRecovered")
-            self.ledger.complete(existing.key, token, self._submitted_fields(existing, found))
+            self.ledger.complete(existing.key, token, submitted_fields(existing, found, int(self.clock() * 1000)))
 
     def _claim_record(self, plan: LaunchPlan, token: str, fingerprint: str, producer: Producer | None) -> LaunchRecord:
         request = plan.request
@@ -262,6 +275,7 @@ class LaunchService:
             rerun_of=plan.rerun_of,
             **(_chunk_fields(plan) if plan.chunked else {}),
             **(dict(zip(("nodes", "main_node"), plan.definition.nodes)) if plan.definition.nodes else {}),
+            reclaim_queue=plan.reclaim_queue,
         )
 
     # ------------------------------------------------------------------ submission
@@ -277,7 +291,9 @@ class LaunchService:
                 template = plan.submit_request(definition_arn)
                 job = self._submit_initial_chunks(claim, template, plan.chunks)
             else:
-                job = self.jobs.submit(plan.submit_request(definition_arn))
+                request = plan.submit_request(definition_arn)
+                template = request if plan.reclaim_queue else None  # a reclaimed child's fallback is made from it
+                job = self.jobs.submit(request)
         except SubmitOutcomeUnknown:
             # The job may exist: keep the claim; its next holder looks the job up by name first.
             self.metrics.count("SubmitOutcomeUnknown")
@@ -325,56 +341,67 @@ class LaunchService:
         lease_until: int,
     ) -> SubmittedJob:
         """One chunk's job, exactly once: the launch record's claim protocol on its ``chunk#<c>`` record."""
-        token = uuid.uuid4().hex
-        name = chunk_job_name(template["jobName"], chunk)
-        launch_id = launch.launch_id
         claim = ChunkRecord(
-            launch_id=launch_id,
+            launch_id=launch.launch_id,
             team=launch.team,
             chunk=chunk,
             offset=chunks.offset(chunk),
             size=chunks.chunk_len(chunk),
             state=SUBMITTING,
-            job_name=name,
+            job_name=chunk_job_name(template["jobName"], chunk),
             queue=queue,
-            lease_token=token,
+            lease_token=uuid.uuid4().hex,
             lease_until=lease_until,
         )
+        return self._submit_follow_up(claim, lambda: chunk_request(template, chunks, chunk))
+
+    def _submit_follow_up(self, claim: ChunkRecord, request: Callable[[], dict[str, Any]]) -> SubmittedJob:
+        """A launch's follow-up job (a chunk, a fallback), exactly once: the claim protocol on its record."""
+        what = "Fallback" if claim.fallback else "Chunk"
         held_by = self.ledger.claim(claim)
         if held_by is not None:
             existing = chunk_record(held_by)
             if existing.submitted:
                 return submitted_job(existing)
             if self._held(existing):
-                raise LaunchInProgress(f"launch {launch_id}: chunk {chunk} is being submitted by another delivery")
+                raise LaunchInProgress(f"launch {claim.launch_id}: {claim.sk} is being submitted by another delivery")
             self._take_over(claim, existing)
             found = self.jobs.find(existing.queue, existing.job_name)
             if found is not None:
-                self.metrics.count("ChunkRecovered")
+                self.metrics.count(f"{what}Recovered")
                 return self._complete_chunk(claim, found)
         try:
-            job = self.jobs.submit(chunk_request(template, chunks, chunk))
+            job = self.jobs.submit(request())
         except SubmitOutcomeUnknown:
             raise  # the job may exist: the claim stays for whoever takes it over
         except (TransientError, Refused):
-            self.ledger.release(claim.key, token, sk=chunk_sk(chunk))
+            self.ledger.release(claim.key, claim.lease_token, sk=claim.sk)
             raise
-        self.metrics.count("ChunkSubmitted", queue=queue)
+        self.metrics.count(f"{what}Submitted", queue=claim.queue)
         return self._complete_chunk(claim, job)
 
     def _complete_chunk(self, claim: ChunkRecord, job: SubmittedJob) -> SubmittedJob:
-        self.ledger.complete(
-            claim.key,
-            lease(claim)[0],
-            {
-                "state": SUBMITTED,
-                "jobId": job.job_id,
-                "jobArn": job.job_arn,
-                "submittedAt": int(self.clock() * 1000),
-            },
-            sk=chunk_sk(claim.chunk),
-        )
+        fields = {
+            "state": SUBMITTED,
+            "jobId": job.job_id,
+            "jobArn": job.job_arn,
+            "submittedAt": int(self.clock() * 1000),
+        }
+        self.ledger.complete(claim.key, lease(claim)[0], fields, sk=claim.sk)
         return job
+
+    def _fallback(self, record: LaunchRecord, due: TaskChunkDue) -> dict[str, Any]:
+        """Child ``due.fallback``'s on-demand job after a Spot reclaim, exactly once (launch/fallbacks.py)."""
+        out = {"launchId": due.launch_id, "fallback": due.fallback}
+        phase = self.ledger.phase(record.key)
+        if phase in FINAL_PHASES:
+            self.metrics.count("FallbackNotSubmitted")
+            return {"outcome": "fallback-not-submitted", **out, "phase": phase}
+        claim = fallback_claim(record, due, int(self.clock()) + self.lease_seconds)
+        job = self._submit_follow_up(
+            claim, lambda: fallback_request(record.chunk_template or {}, claim.chunk, claim.queue)
+        )
+        return {"outcome": "fallback-submitted", **out, "jobId": job.job_id}
 
     def handle_chunk_due(self, detail: Any, producer: Producer | None = None) -> dict[str, Any]:
         """A "Task Chunk Due" from the status path: submit that chunk exactly once, unless the launch
@@ -392,6 +419,8 @@ class LaunchService:
         record = self.ledger.get(launch_key(due.team, due.launch_id))
         if record is None:
             raise UnprocessableEvent(f"Task Chunk Due: launch {due.launch_id} is unknown")
+        if due.fallback is not None:
+            return self._fallback(record, due)
         chunks = record.chunks
         if not chunks.chunked:
             raise UnprocessableEvent(f"Task Chunk Due: launch {due.launch_id} is not a chunked map task")
@@ -438,7 +467,7 @@ class LaunchService:
         definition: str | None = None,
         template: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        fields = self._submitted_fields(claim, job, definition)
+        fields = submitted_fields(claim, job, int(self.clock() * 1000), definition)
         if template is not None:
             fields["chunkTemplate"] = template
         if claim.rerun_of is not None:  # before the record completes: a retry after a crash notes it again
@@ -446,29 +475,6 @@ class LaunchService:
         record = launch_record(self.ledger.complete(claim.key, lease(claim)[0], fields))
         self._announce_launched(record)
         return {"outcome": "launched", "launchId": record.launch_id, "jobId": job.job_id, "queue": record.queue}
-
-    def _submitted_fields(
-        self, claim: LaunchRecord, job: SubmittedJob, definition: str | None = None
-    ) -> dict[str, Any]:
-        """What the record gains once its job exists (the job was submitted to the claim's queue)."""
-        partition = partition_of(job.job_arn)
-        _, _, _, region, account, _ = job.job_arn.split(":", 5)
-        now_ms = int(self.clock() * 1000)
-        queue = claim.queue
-        return {
-            "state": SUBMITTED,
-            "jobId": job.job_id,
-            "jobArn": job.job_arn,
-            "queue": queue,
-            "queueArn": f"arn:{partition}:batch:{region}:{account}:job-queue/{queue}",
-            "region": region,
-            "submittedAt": now_ms,
-            "jobDefinition": definition or claim.job_definition,
-            "consoleUrl": batch_job_url(partition, region, job.job_id),
-            # In the open-launches index until the status path sees it end (the reconciler's view).
-            OPEN_SHARD_ATTR: open_shard(claim.key),
-            LAST_SEEN_ATTR: now_ms,
-        }
 
 
 def _chunk_fields(plan: LaunchPlan) -> dict[str, Any]:

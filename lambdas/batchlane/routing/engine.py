@@ -256,6 +256,9 @@ class Decision:
     reason: str = ""
     platform: str | None = None  # the chosen queue's platform (None: unknown)
     needs: Needs = ANY_JOB
+    # An on-demand queue of the chosen tag that can run the job (the chosen one when it is): where a
+    # child lost to a Spot reclaim runs once more (onReclaim). None: the tag has none.
+    on_demand: str | None = None
 
     @property
     def matched(self) -> bool:
@@ -370,7 +373,12 @@ def _choose(
         why += f"; {chosen.name} chosen by weight among {', '.join(q.name for q in pool)}"
     else:
         why += f"; {chosen.name} is the only {'healthy ' if healthy else ''}enabled queue with it that can run the job"
-    return Decision(chosen.name, tag, rule, candidates, tuple(skipped), why, chosen.capabilities.platform, needs)
+    on_demand = [q for q in capable if q.capabilities.capacity == "on-demand"]
+    peer = chosen if chosen in on_demand else max(on_demand, key=lambda q: (_score(key, q), q.name), default=None)
+    platform = chosen.capabilities.platform
+    return Decision(
+        chosen.name, tag, rule, candidates, tuple(skipped), why, platform, needs, peer.name if peer else None
+    )
 
 
 def decide(

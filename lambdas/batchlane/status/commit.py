@@ -30,6 +30,7 @@ from batchlane.status.launches import LaunchJob
 from batchlane.status.observations import Observation, merge_child, merge_parent
 from batchlane.status.phase import WAITING, add_deltas, count_delta
 from batchlane.status.ports import ChildWrite, Contention, ParentWrite, StatusStore, WriteConflict
+from batchlane.status.reclaim import FALLBACKS, newly_awaiting
 from batchlane.status.states import RANK, ChildState, ParentState
 
 CONTENTION_RETRIES = 5
@@ -53,6 +54,7 @@ class LaunchBatch:
     message_ids: list[str] = field(default_factory=list)
     launch_key: str | None = None  # of the job's batchlane:team and batchlane:launchId tags, when its events carry them
     chunk_tag: str | None = None  # its batchlane:chunk tag (a chunk of a chunked map task)
+    fallback_tag: str | None = None  # its batchlane:fallback tag (a child's on-demand fallback, onReclaim)
     children: dict[int, ChildState] = field(default_factory=dict)
     parent: ParentState | None = None
     blocked: str | None = None
@@ -110,6 +112,10 @@ class StatusWriter:
             if read_parent and array_chunk and stored_parent is None and parent_write is None:
                 parent_write = (ParentState(status="SUBMITTED", size=job.size), None)
             summary_set, remove = _blocked_change(batch, bool(writes))
+            if launch.reclaim_queue:  # a reclaimed child now waiting: its fallback is due (status.reclaim)
+                due = newly_awaiting([(m, stored.get(m.index, (None, None))[0]) for m, _ in writes])
+                summary_set.update(due)
+                add_deltas(deltas, {FALLBACKS: len(due)} if due else {})
             if job.chunk is not None:
                 _chunk_changes(job, job.chunk, stored, stored_parent, writes, parent_write, summary_set, deltas)
             elif parent_write is not None:

@@ -19,14 +19,19 @@ class LaunchJob:
 
     launch: LaunchRecord
     chunk: int | None = None  # None: an unchunked launch
+    fallback: int | None = None  # the child whose on-demand fallback (onReclaim) this job is
 
     @property
     def offset(self) -> int:
+        if self.fallback is not None:
+            return self.fallback
         return 0 if self.chunk is None else self.launch.chunks.offset(self.chunk)
 
     @property
     def size(self) -> int:
         """Children of this job (1: a plain Batch job)."""
+        if self.fallback is not None:
+            return 1
         return self.launch.size if self.chunk is None else self.launch.chunks.chunk_len(self.chunk)
 
     def global_index(self, index: int) -> int | None:
@@ -43,7 +48,9 @@ class LaunchDirectory:
     def launch_of(self, job_id: str, launch_key: str | None = None) -> LaunchRecord:
         return self.job_of(job_id, launch_key).launch
 
-    def job_of(self, job_id: str, launch_key: str | None = None, chunk_tag: str | None = None) -> LaunchJob:
+    def job_of(
+        self, job_id: str, launch_key: str | None = None, chunk_tag: str | None = None, fallback_tag: str | None = None
+    ) -> LaunchJob:
         """The launch (and chunk) of a Batch job. With the launch key its tags name
         (``batchlane:team`` and ``batchlane:launchId``: executions.launch_key_of_tags) the
         launch record is read by key (strongly consistent), and with its ``batchlane:chunk`` tag
@@ -58,7 +65,11 @@ class LaunchDirectory:
             launch = self.store.get_launch(launch_key)
             if launch is None or not launch.job_id:
                 raise LaunchNotFound(f"launch {launch_key} of Batch job {job_id} is not recorded yet")
-            found = self._tagged(job_id, launch, chunk_tag)
+            found = (
+                self._fallback(job_id, launch, fallback_tag)
+                if fallback_tag
+                else self._tagged(job_id, launch, chunk_tag)
+            )
         else:
             found = self._untagged(job_id)
         self._jobs.put(job_id, found)
@@ -96,6 +107,24 @@ class LaunchDirectory:
                 f"whose job is {record.job_id}"
             )
         return LaunchJob(launch, number)
+
+    def _fallback(self, job_id: str, launch: LaunchRecord, fallback_tag: str) -> LaunchJob:
+        """A child's on-demand fallback (onReclaim): its ``fallback#<i>`` record must hold this job."""
+        index = int(fallback_tag) if fallback_tag.isascii() and fallback_tag.isdigit() else -1
+        if not 0 <= index < launch.size:
+            raise ForeignJob(
+                f"Batch job {job_id}: launch {launch.launch_id} has no child {fallback_tag[:20]!r} to fallback"
+            )
+        record = self.store.get_fallback(launch.key, index)
+        if record is None or not record.submitted:
+            raise LaunchNotFound(
+                f"fallback {index} of launch {launch.launch_id} (Batch job {job_id}) is not recorded yet"
+            )
+        if record.job_id != job_id:
+            raise ForeignJob(
+                f"Batch job {job_id} is tagged as fallback {index} of launch {launch.launch_id}, not its job"
+            )
+        return LaunchJob(launch, fallback=index)
 
     def _untagged(self, job_id: str) -> LaunchJob:
         untagged = f"Batch job {job_id} has no {LAUNCH_TAG} tag and no launch record"

@@ -182,9 +182,12 @@ class TaskAbortRejected(_Event):
 
 class TaskChunkDue(_Event):
     """A chunk of a chunked map task may be submitted now: the chunk ``chunk - window`` ended
-    (batchlane.common.chunks). For the launcher's queue; duplicates are harmless (it claims the chunk)."""
+    (batchlane.common.chunks); or, with ``fallback``, a child lost to a Spot reclaim is to run once
+    more on the launch's reclaim queue (onReclaim). For the launcher's queue; duplicates are
+    harmless (it claims the chunk, or the fallback)."""
 
     DETAIL_TYPE: ClassVar[str] = CHUNK_DUE
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"fallback"})
 
     launchId: str
     team: str = Field(default=OPEN_TEAM, description=TEAM_DESCRIPTION)
@@ -192,9 +195,13 @@ class TaskChunkDue(_Event):
     jobId: str | None = Field(
         default=None, description="the launch's first job (chunk 0's): which submission of the launch id is meant"
     )
+    fallback: int | None = Field(
+        default=None, ge=0, description="a child to run once more on an on-demand queue (its chunk is ``chunk``)"
+    )
 
     def identity(self) -> tuple[object, ...]:
-        return (self.team, self.launchId, self.jobId, self.chunk)
+        fallback = () if self.fallback is None else (self.fallback,)  # a chunk's notice keeps its id
+        return (self.team, self.launchId, self.jobId, self.chunk, *fallback)
 
 
 class TaskAbortRequested(BaseModel):

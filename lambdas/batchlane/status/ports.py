@@ -43,6 +43,9 @@ class StatusStore(Protocol):
 
     def get_chunk(self, launch_key: str, chunk: int) -> ChunkRecord | None: ...
 
+    def get_fallback(self, launch_key: str, index: int) -> ChunkRecord | None:
+        """Child ``index``'s on-demand fallback record (``fallback#<i>``), strongly consistent."""
+
     def chunk_records(self, launch_key: str) -> Iterator[ChunkRecord]:
         """Every chunk record of a launch, by chunk number (paged: never all in memory)."""
 

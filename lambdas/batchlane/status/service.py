@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import replace
 
-from batchlane.common.executions import CHUNK_TAG, launch_key_of_tags
+from batchlane.common.executions import CHUNK_TAG, FALLBACK_TAG, launch_key_of_tags
 from batchlane.common.ports import Announcer, Counter, Log, SettingsSource
 from batchlane.common.tenancy import Producer
 from batchlane.status.abort import Aborter, abort_request
@@ -24,6 +24,7 @@ from batchlane.status.launches import LaunchDirectory
 from batchlane.status.models import TaskAbortRequested
 from batchlane.status.observations import observe
 from batchlane.status.ports import ForeignJob, OutputStore, QueueHealth, StatusStore, Terminator
+from batchlane.status.reclaim import reclaim_view
 from batchlane.status.transitions import CLAIM_SECONDS, PhaseKeeper
 
 
@@ -141,6 +142,7 @@ class StatusService:
             tags = event.detail.tags or {}
             batch.launch_key = batch.launch_key or launch_key_of_tags(tags)
             batch.chunk_tag = batch.chunk_tag or tags.get(CHUNK_TAG)
+            batch.fallback_tag = batch.fallback_tag or tags.get(FALLBACK_TAG)
         return batches, aborts
 
     def _assemble_chunk(self, launch, chunk: int) -> None:
@@ -172,7 +174,7 @@ class StatusService:
         self.metrics.count("StatusEventMalformed")
 
     def _apply(self, job_id: str, batch: LaunchBatch) -> None:
-        job = self.launches.job_of(job_id, batch.launch_key, batch.chunk_tag)
+        job = self.launches.job_of(job_id, batch.launch_key, batch.chunk_tag, batch.fallback_tag)
         launch = job.launch
         children = {}
         for i, child in batch.children.items():
@@ -185,8 +187,11 @@ class StatusService:
                 self.metrics.count("StatusEventMalformed")
                 continue
             children[index] = child if index == i else replace(child, index=index)
+        if launch.reclaim_queue:  # a reclaimed child waits for its fallback; the fallback's states are its
+            queue, attempts = launch.reclaim_queue, launch.attempts
+            children = {i: reclaim_view(c, queue, job.fallback, attempts) for i, c in children.items()}
         batch.children = children
-        if job.chunk is not None and job.size == 1:
+        if job.size == 1 and (job.chunk is not None or job.fallback is not None):
             batch.parent = None  # a plain chunk job has no array parent: its child is its state
         chunk_succeeded = self.writer.write(job, batch) and job.size > 1
         live = any(not c.final for c in children.values()) or (batch.parent is not None and not batch.parent.final)

@@ -40,6 +40,7 @@ from batchlane.status.finish import Finisher
 from batchlane.status.models import TaskChunkDue, TaskStatusChanged
 from batchlane.status.phase import PhaseDecision, decide_phase, initial_counts, min_successes
 from batchlane.status.ports import StatusStore, Terminator
+from batchlane.status.reclaim import due_fallbacks
 
 CLAIM_SECONDS = 900  # Lambda's longest timeout: a claim older than this was left by a writer that died
 STOPPED_MEMORY = 4096  # job ids of stopped jobs remembered per container
@@ -209,7 +210,8 @@ class PhaseKeeper:
         """ "Task Chunk Due" for each chunk the summary holds as due, under a claim on the current
         phase; True when some were announced (and removed)."""
         due = due_chunks(summary)
-        if not due:
+        fallbacks = due_fallbacks(summary)
+        if not due and not fallbacks:
             return False
         token = uuid.uuid4().hex
         now_ms = int(self.clock() * 1000)
@@ -218,17 +220,17 @@ class PhaseKeeper:
         ):
             return False  # another writer holds the claim: it re-reads the summary after its change
         try:
-            for chunk in sorted(due.values()):
+            notices = [{"chunk": chunk} for chunk in sorted(due.values())]
+            notices += [{"chunk": 0, "fallback": index} for index in sorted(fallbacks.values())]  # onReclaim: unchunked
+            for notice in notices:
                 self.announcer.publish(
                     CHUNK_DUE,
-                    TaskChunkDue(
-                        launchId=launch.launch_id, team=launch.team, jobId=launch.job_id, chunk=chunk
-                    ).detail(),
+                    TaskChunkDue(launchId=launch.launch_id, team=launch.team, jobId=launch.job_id, **notice).detail(),
                 )
         except BaseException:
             self.store.release_transition(launch.key, token)
             raise
-        self.store.finish_transition(launch.key, token, {"chunkDueAt": now_ms}, tuple(due))
+        self.store.finish_transition(launch.key, token, {"chunkDueAt": now_ms}, (*due, *fallbacks))
         return True
 
     def _progress(self, launch: LaunchRecord, summary: dict[str, Any], counts: dict[str, int], phase: str) -> None:

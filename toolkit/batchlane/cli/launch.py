@@ -95,6 +95,7 @@ CONTRACT_FLAGS = (
     "schedulingPriority",
     "queueHint",
     "propagateTags",
+    "onReclaim",
 )
 
 
@@ -356,6 +357,7 @@ def _task_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--retries", type=int, metavar="N", help="retries after the first attempt (0-9)")
     p.add_argument("--retry-on", choices=("any", "infrastructure"), help="retryOn: which failed attempts are retried")
+    p.add_argument("--on-reclaim", choices=("on-demand",), help="onReclaim: fallback a Spot-reclaimed child on-demand")
     p.add_argument(
         "--timeout-seconds", "--timeout", type=int, metavar="SECONDS", help="timeoutSeconds, per attempt (>= 60)"
     )

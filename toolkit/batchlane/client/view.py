@@ -21,15 +21,16 @@ from dataclasses import replace
 from typing import Any
 
 from batchlane.client.links import child_job_id, child_log_links, job_link
-from batchlane.common.console import partition_of
+from batchlane.common.console import batch_job_url, partition_of
 from batchlane.common.cost import launch_cost, summary_run_ms
-from batchlane.common.executions import FINAL_PHASES, LAUNCH_TAG, LaunchPartition
+from batchlane.common.executions import FINAL_PHASES, LAUNCH_TAG, LaunchPartition, LaunchRecord
 from batchlane.status.events import BatchJobEvent, ForeignEvent, MalformedEvent, parse_event
 from batchlane.status.failures import attempt_classes, child_class, failure_counts
 from batchlane.status.fold import LaunchStatus, fold_events, summarize
 from batchlane.status.observations import observe
 from batchlane.status.outputs import launch_error_summary
 from batchlane.status.phase import WAITING
+from batchlane.status.reclaim import fallbacks_of
 from batchlane.status.states import ChildState, ParentState
 from batchlane.status.transitions import counts_of
 
@@ -119,6 +120,12 @@ def record_document(items: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None
     parent = ParentState.from_item(part.parent) if part.parent is not None else None
     status = summarize(record.as_status_launch(), children, parent, aborted=part.phase == "aborted")
     extra: dict[str, Any] = {"terminated": True} if summary.get("terminated") else {}
+    if record.reclaim_queue is not None:  # onReclaim: children fallback on demand after a Spot reclaim
+        extra.update(
+            fallbacks=fallbacks_of(summary),
+            reclaimQueue=record.reclaim_queue,
+            fallbackJobs=_fallback_jobs(part, record),
+        )
     if record.nodes is not None:  # its children are its nodes; the main node's end is the launch's
         extra["nodes"] = {"count": record.nodes, "mainNode": record.main_node or 0}
     if record.request is not None:  # what each child asked for is known: usage and its estimated price
@@ -149,6 +156,21 @@ def record_document(items: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None
         outputs_uri=summary.get("outputsUri"),
         extra=extra or None,
     )
+
+
+def _fallback_jobs(part: LaunchPartition, record: LaunchRecord) -> list[dict[str, Any]]:
+    """The fallbacks submitted so far, with their console links (onReclaim)."""
+    region, partition = record.region or "us-east-1", partition_of(record.job_arn or "")
+    return [
+        {
+            "index": index,
+            "jobId": item["jobId"],
+            "queue": item.get("queue"),
+            "consoleUrl": batch_job_url(partition, region, item["jobId"]),
+        }
+        for index, item in sorted(part.fallbacks.items())
+        if item.get("jobId")
+    ]
 
 
 def replay_document(

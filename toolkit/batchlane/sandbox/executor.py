@@ -52,7 +52,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from batchlane.client.records import Executions
-from batchlane.common.executions import CHUNK_PREFIX, ChunkRecord, LaunchRecord
+from batchlane.common.executions import CHUNK_PREFIX, FALLBACK_PREFIX, ChunkRecord, LaunchRecord
 from batchlane.common.inputs import index_uri
 from batchlane.job import read_inputs
 from batchlane.sandbox.backplane import Backplane
@@ -193,7 +193,10 @@ class BatchExecutor(Termination, threading.Thread):
             seen = self._queue_cursor.get(queue_arn, 0)
             submitted = self.backplane.queued_job_ids(queue_arn, seen)
             self._queue_cursor[queue_arn] = seen + len(submitted)
-            self._unadopted.extend((job_id, queue_arn) for job_id in submitted if ":" not in job_id)  # not children
+            # Not children (an array's "<id>:<i>", a multi-node job's nodes "<id>#<i>"): their job runs them.
+            self._unadopted.extend(
+                (job_id, queue_arn) for job_id in submitted if ":" not in job_id and "#" not in job_id
+            )
         waiting, self._unadopted = self._unadopted, []
         waiting.sort(key=lambda entry: -self._priority.get(entry[1], 0))  # Batch serves queues by priority
         for job_id, queue_arn in waiting:
@@ -213,11 +216,24 @@ class BatchExecutor(Termination, threading.Thread):
                 return chunk if chunk.submitted else None
         return None
 
+    def _fallback_record(self, record: LaunchRecord, job_id: str) -> ChunkRecord | None:
+        """A child's on-demand fallback (onReclaim): its ``fallback#<i>`` record, once it holds this job."""
+        for item in self.executions.items_at(record.key, prefix=FALLBACK_PREFIX):
+            if item.get("jobId") == job_id:
+                return ChunkRecord.from_item(item)
+        return None
+
     def _adopt(self, job_id: str, queue_arn: str) -> None:
         record = self._launch_record(job_id)
-        # A chunk job runs once its chunk record holds it (the launch record completes after the initial chunks).
-        chunk = self._chunk_record(record, job_id) if record is not None and record.chunks.chunked else None
-        if record is None or (chunk is None if record.chunks.chunked else not record.submitted):
+        # A chunk job runs once its chunk record holds it (the launch record completes after the initial chunks);
+        # a fallback once its fallback record does (it is its own plain job, the one child at its index).
+        fallback = record is not None and record.reclaim_queue is not None and record.job_id not in (None, job_id)
+        chunk = None
+        if record is not None and record.chunks.chunked:
+            chunk = self._chunk_record(record, job_id)
+        elif record is not None and fallback:
+            chunk = self._fallback_record(record, job_id)
+        if record is None or (chunk is None if record.chunks.chunked or fallback else not record.submitted):
             # The launcher records the job right after SubmitJob: look again at the next poll.
             first = self._first_seen.setdefault(job_id, time.monotonic())
             if time.monotonic() - first > 30:

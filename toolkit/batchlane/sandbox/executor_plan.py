@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, TEAM_TAG, ChunkRecord, LaunchRecord
+from batchlane.common.executions import CHUNK_TAG, FALLBACK_TAG, LAUNCH_TAG, TEAM_TAG, ChunkRecord, LaunchRecord
 from batchlane.sandbox import simulate
 from batchlane.sandbox.capacity import Capacity
 from batchlane.sandbox.scenario import ChildBehaviour, Delivery, LaunchSpec, Scenario
@@ -69,6 +69,11 @@ class SimulatedJob:
     vcpus: float = 1.0  # what each child needs (the definition's, or SubmitJob's override)
 
     @property
+    def fallback(self) -> bool:
+        """A child's on-demand fallback (onReclaim): ``chunk`` is its fallback record."""
+        return self.chunk is not None and bool(self.chunk.fallback)
+
+    @property
     def nodes(self) -> tuple[int, int] | None:
         """A multi-node job's (numNodes, mainNode): its nodes are its children."""
         rec = self.record
@@ -117,7 +122,7 @@ class Planning(ExecutorState):
     # ------------------------------------------------------------------ planning
     def _plan(self, job: SimulatedJob, spec: LaunchSpec) -> list[ScheduledAction]:
         """What the job does at Batch, when (its true timeline), then as delivered."""
-        max_attempts = max(1, job.record.attempts)
+        max_attempts = 1 if job.fallback else max(1, job.record.attempts)
         step = self.step_seconds
         start = time.monotonic() + step
         timeline: Timeline = []
@@ -125,6 +130,8 @@ class Planning(ExecutorState):
         outcomes: dict[int, str] = {}
         for index in range(job.size):  # the job's own (array) index; its input and output at the global one
             behaviour: ChildBehaviour = spec.child(job.offset + index)
+            if job.fallback:  # on demand, the child runs as its scenario says, without its failures
+                behaviour = ChildBehaviour(run_seconds=behaviour.run_seconds)
             plan = behaviour.plan(max_attempts, pending=job.is_array)
             run = behaviour.run_seconds if behaviour.run_seconds is not None else spec.run_seconds
             events = simulate.child_events(
@@ -263,7 +270,7 @@ class Planning(ExecutorState):
             "resourceArn": parent_arn,
             LAUNCH_TAG: job.launch_id,
             TEAM_TAG: rec.team,  # with the launch id, the launch's key (as the launcher tags the job)
-            **({CHUNK_TAG: str(job.chunk.chunk)} if job.chunk else {}),
+            **({(FALLBACK_TAG if job.fallback else CHUNK_TAG): str(job.chunk.chunk)} if job.chunk else {}),
         }
         detail.pop("someFieldAwsAddsLater", None)
         container = detail.setdefault("container", {})

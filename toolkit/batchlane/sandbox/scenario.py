@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from batchlane.sandbox.simulate import CANNOT_PULL, AttemptPlan, ChildPlan
+from batchlane.sandbox.simulate import CANNOT_PULL, SPOT_RECLAIMED, AttemptPlan, ChildPlan
 
 
 class ScenarioError(ValueError):
@@ -113,7 +113,9 @@ def _keys(where: str, raw: dict, allowed: set[str]) -> None:
 
 
 def _failure(where: str, raw: dict) -> Failure:
-    _keys(where, raw, {"attempt", "exitCode", "error", "reason"})
+    _keys(where, raw, {"attempt", "exitCode", "error", "reason", "reclaimed"})
+    if raw.get("reclaimed") is True:  # a Spot reclaim: the host went, the container was killed
+        raw = {"exitCode": 143, **{k: v for k, v in raw.items() if k != "reclaimed"}, "reason": SPOT_RECLAIMED}
     if "attempt" not in raw or not isinstance(raw["attempt"], int) or raw["attempt"] < 1:
         raise ScenarioError(f"{where}.attempt: a whole number >= 1 is required")
     if "exitCode" in raw and "error" in raw:

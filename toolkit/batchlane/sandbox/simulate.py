@@ -38,6 +38,7 @@ BLOCKED_REASON = (
     "requested for instance type [p4d.24xlarge]"
 )
 TERMINATED = "Terminated by batchlane: the launch failed"
+SPOT_RECLAIMED = "Host EC2 (instance i-0a1b2c3d4e5f60718) terminated."  # Batch's wording of a Spot reclaim
 
 Outcome = Literal["ok", "exit", "nostart"]
 

@@ -39,6 +39,7 @@ from batchlane.common.executions import (
     LaunchRecord,
     child_sk,
     chunk_sk,
+    fallback_sk,
     is_chunk_sk,
     sk_number,
 )
@@ -115,6 +116,10 @@ class ExecutionsStatusStore:
 
     def get_chunk(self, launch_key: str, chunk: int) -> ChunkRecord | None:
         item = self._get(launch_key, chunk_sk(chunk))
+        return ChunkRecord.from_item(item) if item else None
+
+    def get_fallback(self, launch_key: str, index: int) -> ChunkRecord | None:
+        item = self._get(launch_key, fallback_sk(index))
         return ChunkRecord.from_item(item) if item else None
 
     def chunk_records(self, launch_key: str):
