@@ -19,6 +19,7 @@ from batchlane.common import aws, values
 from batchlane.common.rate import backoff_budget
 from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 from batchlane.status import handler as aggregator
+from batchlane.status.adapters.executions import ExecutionsStatusStore
 from batchlane.status.fold import fold_events
 from batchlane.status.states import ChildState
 from clock import Clock
@@ -84,12 +85,10 @@ def summary(world, launch_id):
     return world.execution_items(launch_id)["status"]
 
 
-def children(world, launch_id):
-    return {
-        int(sk.split("#")[1]): ChildState.from_item(i)
-        for sk, i in world.execution_items(launch_id).items()
-        if sk.startswith("child#")
-    }
+def children(world, launch_id) -> dict[int, ChildState]:
+    """The launch's stored children (its shards' range items), read by the aggregator's own adapter."""
+    store = ExecutionsStatusStore(world.config.table_name("executions"))
+    return {c.index: c for c in store.iter_children(world.key(launch_id))}
 
 
 def status_changes(world):
