@@ -138,7 +138,7 @@ class _GeneratedChildren:
     def __init__(self, size: int, failed_every: int) -> None:
         self.size, self.failed_every = size, failed_every
 
-    def iter_children(self, launch_id: str):
+    def iter_children(self, launch_key: str, size: int):
         from batchlane.status.states import Attempt, ChildState
 
         for i in range(self.size):
@@ -204,7 +204,8 @@ def assemble_at_scale(size: int, chunk_size: int) -> None:
         job_id=job_of(0),
         outputs_uri=f"s3://data/launches/{LAUNCH}/outputs/",
     )
-    finisher = Finisher(_GeneratedChildren(size, failed_every=1000), outputs, "data", log=None)
+    generated = _GeneratedChildren(size, failed_every=1000)
+    finisher = Finisher(generated, generated, outputs, "data", log=None)
     fields, elapsed, peak = _traced(lambda: finisher.finish(launch, "failed"))
     print(
         f"assembly at scale     : {size} children ({size // 1000} failed), {outputs.reads} outputs read, "
@@ -217,7 +218,8 @@ def assemble_at_scale(size: int, chunk_size: int) -> None:
         update={"chunk_size": layout.chunk_size, "chunk_count": layout.count, "chunk_window": layout.window}
     )
     outputs = _GeneratedOutputs()
-    finisher = Finisher(_GeneratedChildren(size, failed_every=0), outputs, "data", log=None)
+    generated = _GeneratedChildren(size, failed_every=0)
+    finisher = Finisher(generated, generated, outputs, "data", log=None)
     slowest, chunk_peak = 0.0, 0
     for c in range(layout.count):
         _, elapsed, peak = _traced(lambda c=c: finisher.assemble_chunk(chunked, c))

@@ -15,7 +15,7 @@ import pytest
 
 from batchlane.client.status import FAILED_SCAN_PAGE
 from batchlane.common.executions import launch_key
-from batchlane.status.adapters.executions import ExecutionsStatusStore
+from batchlane.status.adapters.shards import ExecutionsShards
 from batchlane.status.ranges import ChildRange, ranges_of
 from batchlane.status.states import Attempt, ChildState
 from tests.integration.conftest import world  # noqa: F401 - a fixture
@@ -87,9 +87,9 @@ def big_launch(world):
                 "n_FAILED": len(FAILED),
             }
         )
-    store = ExecutionsStatusStore(world.config.table_name("executions"))
+    shards = ExecutionsShards(world.config.table_name("executions"))
     for number, children in ranges_of(child_state(i) for i in range(SIZE)).items():
-        store.put_range(PK, ChildRange(number, {c.index: c for c in children}), None)
+        shards.put_range(PK, ChildRange(number, {c.index: c for c in children}), None)
     return LAUNCH
 
 

@@ -268,7 +268,7 @@ class FakeStatusStore:
             if lid == launch_key and key.startswith("parent#") and state.final
         }
 
-    def iter_children(self, launch_key: str):
+    def iter_children(self, launch_key: str, size: int | None = None):
         found = [r.states for (lid, _), (r, _) in self.ranges.items() if lid == launch_key]
         return iter(sorted((c for states in found for c in states.values()), key=lambda c: c.index))
 
@@ -325,6 +325,7 @@ def service(
     """The aggregator over these fakes; the data bucket is the one ``launch_record`` names."""
     return StatusService(
         store=store,
+        shards=store,  # one fake holds the launch's partition and its shards
         jobs=FakeTerminator(),
         outputs=outputs or FakeOutputs(),
         announcer=announcer or FakeAnnouncer(),

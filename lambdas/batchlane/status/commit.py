@@ -29,7 +29,7 @@ from batchlane.common.executions import PARENT_SK, chunk_parent_sk, shard_of_ran
 from batchlane.status.launches import LaunchJob
 from batchlane.status.observations import Observation, merge_parent
 from batchlane.status.phase import SEEN_PREFIX, WAITING
-from batchlane.status.ports import Contention, ParentWrite, StatusStore, WriteConflict
+from batchlane.status.ports import Contention, ParentWrite, ShardStore, StatusStore, WriteConflict
 from batchlane.status.ranges import ChildRange, range_attribute, ranges_of
 from batchlane.status.rollup import Rollup, Touched
 from batchlane.status.states import RANK, ChildState, ParentState
@@ -75,12 +75,11 @@ class LaunchBatch:
 
 
 class StatusWriter:
-    def __init__(
-        self, store: StatusStore, clock: Callable[[], float] = time.time, rollup: Rollup | None = None
-    ) -> None:
+    def __init__(self, store: StatusStore, shards: ShardStore, clock: Callable[[], float] = time.time) -> None:
         self.store = store
+        self.shards = shards
         self.clock = clock
-        self.rollup = rollup or Rollup(store, clock)
+        self.rollup = Rollup(store, shards, clock)
 
     def write(self, job: LaunchJob, batch: LaunchBatch) -> bool:
         """Every child of the batch (global indexes of the launch: the caller maps and drops the
@@ -107,7 +106,7 @@ class StatusWriter:
         for _ in range(CONTENTION_RETRIES):
             if not pending:
                 break
-            stored, shards = self.store.read_ranges(job.launch.key, sorted(pending))
+            stored, shards = self.shards.read_ranges(job.launch.key, sorted(pending))
             published.update(shards)
             lost: dict[int, list[ChildState]] = {}
             for number, observed in pending.items():
@@ -115,7 +114,7 @@ class StatusWriter:
                 new, changed = old.merge(observed)
                 if changed:
                     try:
-                        rev = self.store.put_range(job.launch.key, new, rev)
+                        rev = self.shards.put_range(job.launch.key, new, rev)
                     except WriteConflict:
                         lost[number] = observed
                         continue
@@ -126,7 +125,7 @@ class StatusWriter:
         for number, (rev, counts) in touched.ranges.items():
             # Also a range written before and not published (its writer died in between).
             if rev is not None and _published_rev(published.get(shard_of_range(number)), number) < rev:
-                touched.shards[number] = self.store.publish_range(job.launch.key, number, rev, counts)
+                touched.shards[number] = self.shards.publish_range(job.launch.key, number, rev, counts)
         return touched
 
     def _write_parent(self, job: LaunchJob, batch: LaunchBatch) -> tuple[ParentState | None, bool]:

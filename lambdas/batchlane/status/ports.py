@@ -53,23 +53,6 @@ class StatusStore(Protocol):
         """One transaction: the parent's conditional put and the summary's update (``summary``:
         ``set`` attributes, ``deltas`` added). Raises WriteConflict when the parent's revision changed."""
 
-    def read_ranges(
-        self, launch_key: str, numbers: list[int]
-    ) -> tuple[dict[int, tuple[ChildRange, int]], dict[int, dict[str, Any]]]:
-        """The stored ranges (absent ones left out) with their revisions, and their shards' summaries
-        (by shard; absent ones left out), in one read."""
-
-    def put_range(self, launch_key: str, child_range: ChildRange, rev: int | None) -> int:
-        """Put a range conditioned on the revision read (None: not there); its new revision.
-        Raises WriteConflict when another writer put it first."""
-
-    def publish_range(self, launch_key: str, number: int, rev: int, counts: dict[str, int]) -> dict[str, Any] | None:
-        """Record a range's counts at ``rev`` in its shard's summary unless a newer revision is there;
-        the shard's summary after the write (None: a newer one was there, nothing written)."""
-
-    def shard_summaries(self, launch_key: str, shards: list[int]) -> dict[int, dict[str, Any]]:
-        """The shards' summaries (absent ones left out)."""
-
     def refresh_summary(
         self,
         launch_key: str,
@@ -100,13 +83,33 @@ class StatusStore(Protocol):
     def claim_progress(self, launch_key: str, previous: int | None, now_ms: int) -> bool:
         """Take the right to announce progress now: ``progressAt`` moves from ``previous`` to now."""
 
-    def all_children(self, launch_key: str) -> list[ChildState]: ...
-
     def final_chunk_parents(self, launch_key: str) -> set[int]:
         """The chunks whose parent item (``parent#<c>``) is final."""
 
-    def iter_children(self, launch_key: str) -> Iterator[ChildState]:
-        """The children with an item, by global index, page by page (a million never in memory)."""
+
+class ShardStore(Protocol):
+    """The launch's shards of the executions table: its children's ranges and the shards' summaries."""
+
+    def read_ranges(
+        self, launch_key: str, numbers: list[int]
+    ) -> tuple[dict[int, tuple[ChildRange, int]], dict[int, dict[str, Any]]]:
+        """The stored ranges (absent ones left out) with their revisions, and their shards' summaries
+        (by shard; absent ones left out), in one read."""
+
+    def put_range(self, launch_key: str, child_range: ChildRange, rev: int | None) -> int:
+        """Put a range conditioned on the revision read (None: not there); its new revision.
+        Raises WriteConflict when another writer put it first."""
+
+    def publish_range(self, launch_key: str, number: int, rev: int, counts: dict[str, int]) -> dict[str, Any] | None:
+        """Record a range's counts at ``rev`` in its shard's summary unless a newer revision is there;
+        the shard's summary after the write (None: a newer one was there, nothing written)."""
+
+    def shard_summaries(self, launch_key: str, shards: list[int]) -> dict[int, dict[str, Any]]:
+        """The shards' summaries (absent ones left out)."""
+
+    def iter_children(self, launch_key: str, size: int) -> Iterator[ChildState]:
+        """The children with a state of a launch of ``size``, by global index, range by range (a
+        million never in memory)."""
 
 
 class QueueHealth(Protocol):

@@ -239,7 +239,7 @@ class Reconciler:
     def _ended_chunks(self, launch: LaunchRecord) -> set[int]:
         """The chunks whose job is final in the record (an array's parent, a one-child chunk's child)."""
         chunks = launch.chunks
-        done = {c.index for c in self.store.iter_children(launch.key) if c.final}
+        done = {c.index for c in self.service.shards.iter_children(launch.key, launch.size) if c.final}
         ended = set(self.store.final_chunk_parents(launch.key))
         ended |= {c for c in range(chunks.count) if chunks.chunk_len(c) == 1 and chunks.offset(c) in done}
         return ended
@@ -258,7 +258,7 @@ class Reconciler:
         """The job ids to ask about, lazily: per job, its children not final in the record, then
         the job itself (the parent last: its end, which settles the phase or makes the next chunk
         due, comes with the last request). A chunk whose children and parent are final is skipped."""
-        done = {c.index for c in self.store.iter_children(launch.key) if c.final}
+        done = {c.index for c in self.service.shards.iter_children(launch.key, launch.size) if c.final}
         parents_final = self.store.final_chunk_parents(launch.key) if launch.chunks.chunked else set()
         for job_id, chunk in jobs_of.items():
             if chunk is None:

@@ -21,7 +21,7 @@ from typing import Any
 from batchlane.common.executions import LaunchRecord, shard_count, shard_of_range
 from batchlane.common.open_launches import LAST_SEEN_ATTR, OPEN_SHARD_ATTR, open_shard
 from batchlane.status.failures import FAILURE_CLASSES, FAILURE_DELTA_PREFIX
-from batchlane.status.ports import StatusStore
+from batchlane.status.ports import ShardStore, StatusStore
 from batchlane.status.ranges import ChildRange, launch_totals, shard_final
 from batchlane.status.states import STATUSES
 
@@ -49,9 +49,14 @@ class Touched:
 
 class Rollup:
     def __init__(
-        self, store: StatusStore, clock: Callable[[], float] = time.time, interval_seconds: float = REFRESH_SECONDS
+        self,
+        store: StatusStore,
+        shards: ShardStore,
+        clock: Callable[[], float] = time.time,
+        interval_seconds: float = REFRESH_SECONDS,
     ) -> None:
         self.store = store
+        self.shards = shards
         self.clock = clock
         self.interval_seconds = interval_seconds
 
@@ -82,7 +87,7 @@ class Rollup:
         ):
             return False  # rolled up within the interval: the next event past it (or a deciding one) does it
         for _ in range(DECIDING_RETRIES):
-            totals, version = launch_totals(self.store.shard_summaries(launch.key, list(range(shards))).values())
+            totals, version = launch_totals(self.shards.shard_summaries(launch.key, list(range(shards))).values())
             fields = _fields(launch, totals, now_ms)
             if blocked:
                 fields["blocked"] = blocked

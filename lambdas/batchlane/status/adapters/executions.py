@@ -1,7 +1,7 @@
 """The executions table as the status path's StatusStore (DynamoDB): the launch's status items.
 
 Status items live in the launch's partition of the executions table (docs/contracts.md), the
-children's in its shards (batchlane.status.adapters.ranges):
+children's in its shards (batchlane.status.adapters.shards):
 
 * ``sk = "parent"``: the array parent's state (``ParentState.to_item()`` + ``rev``); ``parent#<c:06d>``
   per chunk of a chunked map task (created with the chunk's first write: its "seen" mark; for a
@@ -46,16 +46,22 @@ from batchlane.common.open_launches import (
     all_shards,
     open_shard,
 )
-from batchlane.status.adapters.ranges import ExecutionsRanges, _high, _key, _low
 from batchlane.status.ports import WriteConflict
+from batchlane.status.rollup import ROLLED_UP_AT, ROLLUP_VERSION
 from batchlane.status.states import ParentState
 
+_low = aws.low_item
+_high = aws.plain_item
 MAX_TRANSACTION_ITEMS = 100
 TRANSITION_TOKEN = "transitionToken"  # the summary's claim on a phase change (status.transitions)
 TRANSITION_AT = "transitionAt"
 
 
-class ExecutionsStatusStore(ExecutionsRanges):
+def _key(launch_key: str, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": launch_key}, "sk": {"S": sk}}
+
+
+class ExecutionsStatusStore:
     """The executions table as the status path's StatusStore (batchlane.status.ports): a launch's partition."""
 
     def __init__(self, table_name: str, *, retention_seconds: int = 0) -> None:
@@ -210,6 +216,45 @@ class ExecutionsStatusStore(ExecutionsRanges):
         return update
 
     # ------------------------------------------------------------------ the summary
+    def refresh_summary(
+        self,
+        launch_key: str,
+        fields: dict[str, Any],
+        remove: tuple[str, ...],
+        version: int,
+        stale_before_ms: int | None,
+    ) -> bool:
+        fields = {**fields, ROLLUP_VERSION: version, **self._expiry()}
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        values = {f":f{i}": _low({"x": v})["x"] for i, v in enumerate(fields.values())}
+        names.update({f"#x{i}": k for i, k in enumerate(remove)})
+        names.update({"#ver": ROLLUP_VERSION})
+        values[":ver"] = {"N": str(version)}
+        condition = "(attribute_not_exists(#ver) OR #ver <= :ver)"
+        if stale_before_ms is not None:
+            names["#at"] = ROLLED_UP_AT
+            values[":stale"] = {"N": str(stale_before_ms)}
+            condition += " AND (attribute_not_exists(#at) OR #at < :stale)"
+        expression = "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
+        if remove:
+            expression += " REMOVE " + ", ".join(f"#x{i}" for i in range(len(remove)))
+        try:
+            self.write_requests += 1
+            self._ddb.update_item(
+                TableName=self.table_name,
+                Key=_key(launch_key, SUMMARY_SK),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if aws.error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            aws.raise_if_transient("UpdateItem", exc)
+            raise
+        return True
+
     def summary(self, launch_key: str) -> dict[str, Any] | None:
         return self._get(launch_key, SUMMARY_SK)
 

@@ -10,14 +10,15 @@ In the launch's shards (``<launch key>#s<shard:04d>``, batchlane.common.executio
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from batchlane.common import aws
 from batchlane.common.executions import (
+    EXPIRES_AT,
     RANGE_PREFIX,
     SHARD_SUMMARY_SK,
     range_sk,
@@ -26,24 +27,27 @@ from batchlane.common.executions import (
     shard_of_range,
     sk_number,
 )
-from batchlane.common.values import from_dynamo, to_dynamo
 from batchlane.status.ports import WriteConflict
 from batchlane.status.ranges import ChildRange, range_attribute
-from batchlane.status.rollup import ROLLED_UP_AT, ROLLUP_VERSION
 from batchlane.status.states import ChildState
 
 BATCH_GET_KEYS = 100  # DynamoDB's BatchGetItem limit
 
 
-class ExecutionsRanges:
-    """Mixed into ExecutionsStatusStore: ``_ddb``, ``table_name``, ``_expiry``, ``_low``/``_high`` there."""
+class ExecutionsShards:
+    """The executions table's shard items as the status path's ShardStore (batchlane.status.ports)."""
 
-    table_name: str
-    write_requests: int
-    _ddb: Any  # the adapter's client (ExecutionsStatusStore)
+    def __init__(self, table_name: str, *, retention_seconds: int = 0) -> None:
+        self.table_name = table_name
+        self.retention_seconds = retention_seconds  # expiresAt (the table's TTL) on every item written; 0: never
+        self.write_requests = 0
+
+    @property
+    def _ddb(self):
+        return aws.client("dynamodb")
 
     def _expiry(self) -> dict[str, int]:
-        raise NotImplementedError  # ExecutionsStatusStore's
+        return {EXPIRES_AT: int(time.time()) + self.retention_seconds} if self.retention_seconds else {}
 
     def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
@@ -125,50 +129,10 @@ class ExecutionsRanges:
         keys = [_key(shard_key(launch_key, s), SHARD_SUMMARY_SK) for s in shards]
         return {_shard_number(item["pk"]): item for item in self._batch_get(keys)}
 
-    def refresh_summary(
-        self,
-        launch_key: str,
-        fields: dict[str, Any],
-        remove: tuple[str, ...],
-        version: int,
-        stale_before_ms: int | None,
-    ) -> bool:
-        fields = {**fields, ROLLUP_VERSION: version, **self._expiry()}
-        names = {f"#f{i}": k for i, k in enumerate(fields)}
-        values = {f":f{i}": _low({"x": v})["x"] for i, v in enumerate(fields.values())}
-        names.update({f"#x{i}": k for i, k in enumerate(remove)})
-        names.update({"#ver": ROLLUP_VERSION})
-        values[":ver"] = {"N": str(version)}
-        condition = "(attribute_not_exists(#ver) OR #ver <= :ver)"
-        if stale_before_ms is not None:
-            names["#at"] = ROLLED_UP_AT
-            values[":stale"] = {"N": str(stale_before_ms)}
-            condition += " AND (attribute_not_exists(#at) OR #at < :stale)"
-        expression = "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
-        if remove:
-            expression += " REMOVE " + ", ".join(f"#x{i}" for i in range(len(remove)))
-        try:
-            self.write_requests += 1
-            self._ddb.update_item(
-                TableName=self.table_name,
-                Key=_key(launch_key, "status"),
-                UpdateExpression=expression,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if aws.error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            aws.raise_if_transient("UpdateItem", exc)
-            raise
-        return True
-
     # ------------------------------------------------------------------ reading every child
-    def iter_children(self, launch_key: str) -> Iterator[ChildState]:
+    def iter_children(self, launch_key: str, size: int) -> Iterator[ChildState]:
         """Every child with a state, by index: each shard's ranges a page at a time."""
-        launch = self.get_launch(launch_key)  # type: ignore[attr-defined]
-        for shard in range(shard_count(launch.size if launch else 1)):
+        for shard in range(shard_count(size)):
             pages = self._ddb.get_paginator("query").paginate(
                 TableName=self.table_name,
                 ConsistentRead=True,
@@ -183,20 +147,9 @@ class ExecutionsRanges:
                 aws.raise_if_transient("Query", exc)
                 raise
 
-    def all_children(self, launch_key: str) -> list[ChildState]:
-        return list(self.iter_children(launch_key))
 
-
-_SER = TypeSerializer()
-_DES = TypeDeserializer()
-
-
-def _low(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _SER.serialize(v) for k, v in to_dynamo(item).items()}
-
-
-def _high(item: dict[str, Any]) -> dict[str, Any]:
-    return from_dynamo({k: _DES.deserialize(v) for k, v in item.items()})
+_low = aws.low_item
+_high = aws.plain_item
 
 
 def _key(pk: str, sk: str) -> dict[str, Any]:
