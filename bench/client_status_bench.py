@@ -37,38 +37,41 @@ def fill(dynamodb, size: int) -> None:
     """A launched array of ``size`` children, RUNNING with one log stream, 1% FAILED."""
     import boto3
 
-    from batchlane.common.executions import child_sk
+    from batchlane.common.executions import PARTITION_KEY, SORT_KEY, LaunchRecord, child_sk, key
+    from batchlane.common.values import to_dynamo
 
     dynamodb.create_table(
         TableName=TABLE,
         BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "launchId", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        KeySchema=[
+            {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
+        ],
         AttributeDefinitions=[
-            {"AttributeName": "launchId", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": SORT_KEY, "AttributeType": "S"},
         ],
     )
+    # Launch L of a deployment without teams (the client's team: None).
+    record = LaunchRecord(
+        launch_id="L",
+        state="SUBMITTED",
+        job_name="t",
+        queue="q",
+        size=size,
+        is_array=True,
+        job_id="j",
+        job_arn="arn:aws:batch:us-east-1:123456789012:job/j",
+        region="us-east-1",
+    )
+    pk = record.key
     table = boto3.resource("dynamodb", region_name="us-east-1").Table(TABLE)
     with table.batch_writer() as batch:
-        batch.put_item(
-            Item={
-                "launchId": "L",
-                "sk": "launch",
-                "state": "SUBMITTED",
-                "jobName": "t",
-                "queue": "q",
-                "size": size,
-                "isArray": True,
-                "jobId": "j",
-                "jobArn": "arn:aws:batch:us-east-1:123456789012:job/j",
-                "region": "us-east-1",
-            }
-        )
+        batch.put_item(Item=to_dynamo(record.to_item()))
         failed = len([i for i in range(size) if i % FAILED_EVERY == 7])
         batch.put_item(
             Item={
-                "launchId": "L",
-                "sk": "status",
+                **key(pk, "status"),
                 "phase": "running",
                 "reason": "children running",
                 "n_SUBMITTED": -size,
@@ -78,8 +81,7 @@ def fill(dynamodb, size: int) -> None:
         )
         for i in range(size):
             item = {
-                "launchId": "L",
-                "sk": child_sk(i),
+                **key(pk, child_sk(i)),
                 "index": i,
                 "status": "RUNNING",
                 "n": 0,

@@ -42,6 +42,7 @@ def main() -> int:
 
     from batchlane.client.outputs import read_outputs
     from batchlane.common.inputs import index_uri, write_jsonl
+    from batchlane.common.tenancy import INPUTS, LaunchData
     from batchlane.deployment.config import load_config
     from batchlane.sandbox.core import Sandbox
     from batchlane.sandbox.executor import peak_running
@@ -66,10 +67,9 @@ def main() -> int:
         # Uploaded once by the client (a million inputs do not fit in a 256 KB event): lines and index.
         lines, index = io.BytesIO(), io.BytesIO()
         write_jsonl(({"i": i} for i in range(args.size)), lines, index)
-        bucket, key = (
-            sandbox.deployment.bucket,
-            "launches/bench/development/bench-map/uploaded.jsonl",
-        )  # under the launch's own data
+        # Under the launch's own inputs prefix (its team: the sandbox client's).
+        data = LaunchData(sandbox.client.team, launch["project"], launch["domain"], launch["launchId"])
+        bucket, key = sandbox.deployment.bucket, f"{data.prefix(INPUTS)}uploaded.jsonl"
         s3 = sandbox.session.client("s3")
         s3.put_object(Bucket=bucket, Key=key, Body=lines.getvalue())
         s3.put_object(Bucket=bucket, Key=index_uri(key), Body=index.getvalue())

@@ -53,10 +53,25 @@ os.environ.update(
 
 from batchlane.common.chunks import Chunks  # noqa: E402 - after the sys.path and the environment Powertools reads at import
 from batchlane.common.event_types import CHUNK_DUE  # noqa: E402 - after the sys.path and the environment Powertools reads at import
-from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, SUBMITTED, ChunkRecord, LaunchRecord  # noqa: E402 - after the sys.path and the environment Powertools reads at import
+from batchlane.common.executions import (  # noqa: E402 - after the sys.path and the environment Powertools reads at import
+    CHUNK_TAG,
+    LAUNCH_TAG,
+    PARTITION_KEY,
+    SUBMITTED,
+    SUMMARY_SK,
+    TEAM_TAG,
+    ChunkRecord,
+    LaunchRecord,
+    key,
+    launch_key,
+)
+from batchlane.common.tenancy import LaunchData, s3_uri  # noqa: E402 - after the sys.path and the environment Powertools reads at import
 from batchlane.sandbox.simulate import ChildPlan, child_events, job_event  # noqa: E402 - after the sys.path and the environment Powertools reads at import
 
 LAUNCH = "L-scale"
+TEAM, PROJECT, DOMAIN = "platform", "bench", "development"  # the launch's team (config/dev.yaml), project, domain
+LAUNCH_KEY = launch_key(TEAM, LAUNCH)  # its partition of the executions table
+DATA = LaunchData(TEAM, PROJECT, DOMAIN, LAUNCH)  # its keys in the data bucket
 BLOCK = 100  # children whose events are generated (and shuffled) together
 TRACED_EVERY = 200  # every how many Lambda batches the handler's memory is traced
 
@@ -65,10 +80,33 @@ def job_of(chunk: int) -> str:
     return f"{chunk:08x}-5ca1-4e00-8000-000000000000"
 
 
+def launch_record(size: int, outputs_bucket: str | None, layout: Chunks | None = None, **fields) -> LaunchRecord:
+    """The launcher's record of the bench launch (a map task of ``size``, chunked as ``layout``), its
+    children's outputs in ``outputs_bucket`` (None: no outputs)."""
+    if layout is not None:
+        fields = {"chunk_size": layout.chunk_size, "chunk_count": layout.count, "chunk_window": layout.window} | fields
+    return LaunchRecord(
+        launch_id=LAUNCH,
+        team=TEAM,
+        project=PROJECT,
+        domain=DOMAIN,
+        state=SUBMITTED,
+        job_name="scale",
+        queue="q",
+        size=size,
+        is_array=True,
+        is_map_task=True,
+        job_id=job_of(0),
+        outputs_uri=s3_uri(outputs_bucket, DATA.children_prefix) if outputs_bucket else None,
+        **fields,
+    )
+
+
 def chunk_record(layout: Chunks, chunk: int) -> ChunkRecord:
     """The launcher's record of the bench launch's chunk ``chunk``, submitted as ``job_of(chunk)``."""
     return ChunkRecord(
         launch_id=LAUNCH,
+        team=TEAM,
         chunk=chunk,
         offset=layout.offset(chunk),
         size=layout.chunk_len(chunk),
@@ -82,7 +120,7 @@ def chunk_record(layout: Chunks, chunk: int) -> ChunkRecord:
 def chunk_events(chunk: int, layout: Chunks, rng: random.Random, dup: float):
     """One chunk's events, a block of children at a time (never all of them in memory)."""
     job, n = job_of(chunk), layout.chunk_len(chunk)
-    tags = {LAUNCH_TAG: LAUNCH, CHUNK_TAG: str(chunk)}
+    tags = {LAUNCH_TAG: LAUNCH, TEAM_TAG: TEAM, CHUNK_TAG: str(chunk)}
     if n > 1:
         yield [job_event(job_id=job, status="PENDING", size=n, tags=tags, status_summary={"SUBMITTED": n})]
     for start in range(0, n, BLOCK):
@@ -108,7 +146,7 @@ def chunk_events(chunk: int, layout: Chunks, rng: random.Random, dup: float):
 
 
 def summary_phase(table) -> str | None:
-    item = table.get_item(Key={"launchId": LAUNCH, "sk": "status"}, ConsistentRead=True).get("Item") or {}
+    item = table.get_item(Key=key(LAUNCH_KEY, SUMMARY_SK), ConsistentRead=True).get("Item") or {}
     return item.get("phase")
 
 
@@ -135,8 +173,15 @@ def item_bytes(item: dict) -> int:
 class _GeneratedChildren:
     """A store whose N child items are made as they are read (the finisher's paged reads, no moto)."""
 
-    def __init__(self, size: int, failed_every: int) -> None:
-        self.size, self.failed_every = size, failed_every
+    def __init__(self, size: int, failed_every: int, layout: Chunks | None = None) -> None:
+        self.size, self.failed_every, self.layout = size, failed_every, layout
+
+    def get_chunk(self, launch_key: str, chunk: int) -> ChunkRecord | None:
+        """The launcher's record of the chunk (its job owns the chunk's part)."""
+        return chunk_record(self.layout, chunk) if self.layout is not None else None
+
+    def chunk_records(self, launch_key: str):
+        return (chunk_record(self.layout, c) for c in range(self.layout.count if self.layout else 0))
 
     def iter_children(self, launch_key: str, size: int):
         from batchlane.status.states import Attempt, ChildState
@@ -193,17 +238,7 @@ def assemble_at_scale(size: int, chunk_size: int) -> None:
     from batchlane.status.finish import Finisher
 
     outputs = _GeneratedOutputs()
-    launch = LaunchRecord(
-        launch_id=LAUNCH,
-        state=SUBMITTED,
-        job_name="scale",
-        queue="q",
-        size=size,
-        is_array=True,
-        is_map_task=True,
-        job_id=job_of(0),
-        outputs_uri=f"s3://data/launches/{LAUNCH}/outputs/",
-    )
+    launch = launch_record(size, "data")
     generated = _GeneratedChildren(size, failed_every=1000)
     finisher = Finisher(generated, generated, outputs, "data", log=None)
     fields, elapsed, peak = _traced(lambda: finisher.finish(launch, "failed"))
@@ -218,7 +253,7 @@ def assemble_at_scale(size: int, chunk_size: int) -> None:
         update={"chunk_size": layout.chunk_size, "chunk_count": layout.count, "chunk_window": layout.window}
     )
     outputs = _GeneratedOutputs()
-    generated = _GeneratedChildren(size, failed_every=0)
+    generated = _GeneratedChildren(size, failed_every=0, layout=layout)
     finisher = Finisher(generated, generated, outputs, "data", log=None)
     slowest, chunk_peak = 0.0, 0
     for c in range(layout.count):
@@ -296,22 +331,9 @@ def main() -> None:
         table = boto3.resource("dynamodb").Table(config.table_name("executions"))
         from batchlane.common.values import to_dynamo
 
-        outputs_uri = None if args.no_outputs else f"s3://{deployment.bucket}/launches/{LAUNCH}/outputs/"
-        launch = LaunchRecord(
-            launch_id=LAUNCH,
-            state=SUBMITTED,
-            job_name="scale",
-            queue="q",
-            size=args.children,
-            is_array=True,
-            is_map_task=True,
-            job_id=job_of(0),
-            region="us-east-1",
-            outputs_uri=outputs_uri,
-            chunk_size=layout.chunk_size,
-            chunk_count=layout.count,
-            chunk_window=layout.window,
-            max_concurrency=args.max_concurrency,
+        outputs_uri = None if args.no_outputs else deployment.bucket
+        launch = launch_record(
+            args.children, outputs_uri, layout, region="us-east-1", max_concurrency=args.max_concurrency
         )
         table.put_item(Item=to_dynamo(launch.to_item()))
         service = aggregator.runtime()
@@ -344,7 +366,7 @@ def main() -> None:
                 for i in range(layout.offset(chunk), layout.offset(chunk) + layout.chunk_len(chunk)):
                     s3.put_object(
                         Bucket=deployment.bucket,
-                        Key=f"launches/{LAUNCH}/outputs/{i}/outputs.json",
+                        Key=f"{DATA.children_prefix}{i}/outputs.json",
                         Body=b'{"y":%d}' % i,
                     )
             for block in chunk_events(chunk, layout, rng, args.dup):
@@ -386,21 +408,19 @@ def main() -> None:
         if summary_phase(table) in ("succeeded", "failed"):
             tracemalloc.start()
             t = time.perf_counter()
-            fields = service.phases.finisher.finish(store.get_launch(LAUNCH), summary_phase(table))
+            fields = service.phases.finisher.finish(store.get_launch(LAUNCH_KEY), summary_phase(table))
             finish_seconds = time.perf_counter() - t
             finish_peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
             handler_peak = max(handler_peak, finish_peak)
             if outputs_uri:
-                got = json.loads(
-                    s3.get_object(Bucket=deployment.bucket, Key=f"launches/{LAUNCH}/outputs.json")["Body"].read()
-                )
+                got = json.loads(s3.get_object(Bucket=deployment.bucket, Key=DATA.assembled_key)["Body"].read())
                 assert got["y"] == list(range(args.children)), "outputs out of order"
                 print(
                     f"outputs assembled     : {args.children} values in index order, {finish_seconds:.1f}s, "
                     f"peak {finish_peak / 2**20:.1f} MiB ({fields.get('outputsUri')})"
                 )
-        summary = table.get_item(Key={"launchId": LAUNCH, "sk": "status"}, ConsistentRead=True)["Item"]
+        summary = table.get_item(Key=key(LAUNCH_KEY, SUMMARY_SK), ConsistentRead=True)["Item"]
         elapsed = time.perf_counter() - started
         done_children = sum(int(summary.get(f"n_{s}", 0)) for s in ("SUCCEEDED",))
         print(
@@ -413,7 +433,7 @@ def main() -> None:
         count = 0
         from boto3.dynamodb.conditions import Key
 
-        kwargs = {"KeyConditionExpression": Key("launchId").eq(LAUNCH), "Select": "COUNT"}
+        kwargs = {"KeyConditionExpression": Key(PARTITION_KEY).eq(LAUNCH_KEY), "Select": "COUNT"}
         while True:
             page = table.query(**kwargs)
             count += page["Count"]

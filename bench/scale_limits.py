@@ -15,10 +15,10 @@ import json
 import os
 import random
 
-from scale_bench import LAUNCH, _Context, chunk_events, chunk_record, job_of  # type: ignore[import-not-found]
+from scale_bench import LAUNCH_KEY, _Context, chunk_events, chunk_record, launch_record  # type: ignore[import-not-found]
 
 from batchlane.common.chunks import Chunks
-from batchlane.common.executions import SHARD_CHILDREN, SUBMITTED, LaunchRecord, launch_key
+from batchlane.common.executions import SHARD_CHILDREN, SUMMARY_SK, key
 
 TODAY = 10.3  # $ per million children before issue 24 (the issue's figure)
 
@@ -49,20 +49,8 @@ def _sample(args, config):
     aggregator.runtime.cache_clear()
     table = boto3.resource("dynamodb").Table(config.table_name("executions"))
     layout = Chunks.layout(args.sample, args.chunk_size)
-    launch = LaunchRecord(
-        launch_id=LAUNCH,
-        state=SUBMITTED,
-        job_name="scale",
-        queue="q",
-        size=args.sample,
-        is_array=True,
-        is_map_task=True,
-        job_id=job_of(0),
-        region="us-east-1",
-        chunk_size=layout.chunk_size,
-        chunk_count=layout.count,
-        chunk_window=layout.count,
-    )
+    # Every chunk in flight at once (its window: all of them).
+    launch = launch_record(args.sample, None, layout, region="us-east-1", chunk_window=layout.count)
     table.put_item(Item=to_dynamo(launch.to_item()))
     for c in range(layout.count):
         table.put_item(Item=to_dynamo(chunk_record(layout, c).to_item()))
@@ -84,7 +72,7 @@ def _sample(args, config):
     # At scale a child's RUNNING and its end are a child's run apart: never in one Lambda batch.
     delivered = _deliver(starts, layout, meter, config.aggregator.batch_size, 0)
     delivered += _deliver(ends, layout, meter, config.aggregator.batch_size, delivered)
-    phase = (table.get_item(Key=_summary_key(table), ConsistentRead=True).get("Item") or {}).get("phase")
+    phase = (table.get_item(Key=key(LAUNCH_KEY, SUMMARY_SK), ConsistentRead=True).get("Item") or {}).get("phase")
     return meter, delivered, sent, phase
 
 
@@ -113,12 +101,6 @@ def _deliver(events: list, layout: Chunks, meter, batch_size: int, first_id: int
     return len(events)
 
 
-def _summary_key(table) -> dict[str, str]:
-    from batchlane.common.executions import SUMMARY_SK
-
-    return {table.key_schema[0]["AttributeName"]: launch_key(None, LAUNCH), "sk": SUMMARY_SK}
-
-
 def run(args) -> None:
     import scale_model  # type: ignore[import-not-found]
     from moto import mock_aws
@@ -137,7 +119,7 @@ def run(args) -> None:
         meter, delivered, sent, phase = _sample(args, config)
     unique = delivered / (1 + args.dup)
     costs = scale_model.Costs.measured(
-        meter, args.sample, int(unique), launch_key=launch_key(None, LAUNCH), shard_children=SHARD_CHILDREN
+        meter, args.sample, int(unique), launch_key=LAUNCH_KEY, shard_children=SHARD_CHILDREN
     )
     print(
         f"sample (real handler, moto, metered): {args.sample} children in chunks of {args.chunk_size}; "

@@ -176,6 +176,9 @@ def moto_run(size: int, dup: float, seed: int) -> None:
     from moto import mock_aws
 
     from batchlane.common import aws
+    from batchlane.common.executions import SUBMITTED, SUMMARY_SK, LaunchRecord, key
+    from batchlane.common.tenancy import LaunchData, s3_uri
+    from batchlane.common.values import to_dynamo
     from batchlane.deployment.config import load_config
     from batchlane.sandbox.provision import provision
     from batchlane.status import handler as aggregator
@@ -188,20 +191,22 @@ def moto_run(size: int, dup: float, seed: int) -> None:
             os.environ[k] = v
         aggregator.runtime.cache_clear()
         table = boto3.resource("dynamodb").Table(config.table_name("executions"))
-        table.put_item(
-            Item={
-                "launchId": "L-moto",
-                "sk": "launch",
-                "state": "SUBMITTED",
-                "jobId": JOB,
-                "size": size,
-                "isArray": True,
-                "isMapTask": True,
-                "minSuccessRatio": 1,
-                "queue": "q",
-                "outputsUri": f"s3://{deployment.bucket}/launches/L-moto/outputs/",
-            }
+        data = LaunchData("platform", "bench", "development", "L-moto")  # a launch of team platform (dev.yaml)
+        launch = LaunchRecord(
+            launch_id=data.launch_id,
+            team=data.team,
+            project=data.project,
+            domain=data.domain,
+            state=SUBMITTED,
+            job_name="bench",
+            queue="q",
+            job_id=JOB,
+            size=size,
+            is_array=True,
+            is_map_task=True,
+            outputs_uri=s3_uri(deployment.bucket, data.children_prefix),
         )
+        table.put_item(Item=to_dynamo(launch.to_item()))
         rng = random.Random(seed)
         events = launch_events(JOB, simple_array(JOB, size), rng=rng)
         delivered = events + rng.sample(events, int(len(events) * dup))
@@ -219,7 +224,7 @@ def moto_run(size: int, dup: float, seed: int) -> None:
                 assert aggregator.handler(body, _Context())["batchItemFailures"] == []
         elapsed = time.perf_counter() - t
         store = aggregator.runtime().store
-        phase = table.get_item(Key={"launchId": "L-moto", "sk": "status"})["Item"]["phase"]
+        phase = table.get_item(Key=key(launch.key, SUMMARY_SK))["Item"]["phase"]
         print(
             f"moto handler    : {size} children, {len(delivered)} events in batches of {batch}: "
             f"{store.write_requests / len(delivered):.3f} write requests/event ({store.write_requests}), "

@@ -59,7 +59,10 @@ class StateStore(Construct):
         # Queues and rules, edited by operators (see docs/routing.md for the item shape).
         self.routing_table = _table(self, "Routing", config, "routing")
         # One partition per launch: the launch record, then the status path's items.
-        self.executions_table = _table(self, "Executions", config, "executions")
+        # Keyed by launch key since issue 23: DynamoDB cannot change a table's key and CloudFormation
+        # replaces no fixed-name resource in place, so the table is a new resource under the same
+        # name (docs/security.md#migrating-to-launch-keys-issue-23: the old one is deleted first).
+        self.executions_table = _table(self, "LaunchKeyExecutions", config, "executions")
         self.bus = self._bus(config)
         self.event_source = EVENT_SOURCE
 

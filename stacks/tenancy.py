@@ -5,7 +5,9 @@ team's own sources (``events:source``) and only launch and abort requests (``eve
 a team cannot speak as another, nor forge batchlane's answers. It is the team's client policy: it
 lets the team upload ``inputsLocation`` objects into its own launches' inputs, read its own
 launches' outputs, and read its own launches' items of the executions table
-(``dynamodb:LeadingKeys`` ``<team>#*``), nothing of another team's.
+(``dynamodb:LeadingKeys`` ``<team>#*``), nothing of another team's. The Flyte connector's team (its
+only source ``flyte.connector``) gets exactly what the connector calls: its requests and its
+launches' items (the connector's data is Flyte's own metadata, which its Flyte role reaches).
 """
 
 from __future__ import annotations
@@ -21,10 +23,14 @@ from batchlane.common.event_types import ABORT_REQUESTED, LAUNCH_REQUESTED
 from batchlane.common.executions import team_prefix
 from batchlane.common.tenancy import CHILDREN, DATA_PREFIX, INPUTS, OUTPUTS, Team, team_key_pattern
 from batchlane.deployment.config import DeploymentConfig
+from batchlane.deployment.contract import FLYTE_CONNECTOR_SOURCE
 
-# What the client API (BatchlaneClient, the CLI's status, the Flyte connector) reads: one launch's
-# items by key (GetItem, BatchGetItem of the summary and record, Query of its children).
+# What the client API (BatchlaneClient, the CLI's status) reads: one launch's items by key (GetItem,
+# BatchGetItem of the summary and record, Query of its children).
 CLIENT_TABLE_READS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
+# What the Flyte connector reads (tests/flyte/test_connector_sandbox.py records it): the summary
+# (BatchGetItem), a map's failed children and log links (Query). Its data is Flyte's, not batchlane's.
+CONNECTOR_TABLE_READS = ("dynamodb:BatchGetItem", "dynamodb:Query")
 
 
 class ProducerPolicies(Construct):
@@ -59,26 +65,28 @@ class ProducerPolicies(Construct):
                 },
             )
         ]
-        # Its own launches' data only: inputs it uploads (inputsLocation), outputs it reads.
-        statements.append(
-            iam.PolicyStatement(
-                sid="OwnInputs",
-                actions=["s3:PutObject", "s3:GetObject"],
-                resources=[bucket.arn_for_objects(team_key_pattern(INPUTS, team.name))],
+        connector = set(team.sources) == {FLYTE_CONNECTOR_SOURCE}  # the Flyte connector's team
+        if not connector:
+            # Its own launches' data only: inputs it uploads (inputsLocation), outputs it reads.
+            statements.append(
+                iam.PolicyStatement(
+                    sid="OwnInputs",
+                    actions=["s3:PutObject", "s3:GetObject"],
+                    resources=[bucket.arn_for_objects(team_key_pattern(INPUTS, team.name))],
+                )
             )
-        )
-        statements.append(
-            iam.PolicyStatement(
-                sid="OwnOutputs",
-                actions=["s3:GetObject"],
-                resources=[bucket.arn_for_objects(team_key_pattern(k, team.name)) for k in (OUTPUTS, CHILDREN)],
+            statements.append(
+                iam.PolicyStatement(
+                    sid="OwnOutputs",
+                    actions=["s3:GetObject"],
+                    resources=[bucket.arn_for_objects(team_key_pattern(k, team.name)) for k in (OUTPUTS, CHILDREN)],
+                )
             )
-        )
         # Its own launches' items only: every partition key of the team begins with "<team>#".
         statements.append(
             iam.PolicyStatement(
                 sid="OwnLaunchItems",
-                actions=list(CLIENT_TABLE_READS),
+                actions=list(CONNECTOR_TABLE_READS if connector else CLIENT_TABLE_READS),
                 resources=[table.table_arn],
                 conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{team_prefix(team.name)}*"]}},
             )

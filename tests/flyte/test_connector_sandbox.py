@@ -6,6 +6,7 @@ test asserts what propeller would read. Needs flytekit: ``make test`` runs it in
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
@@ -18,19 +19,36 @@ pytestmark = pytest.mark.flyte
 
 from flyteidl.core.execution_pb2 import TaskExecution  # noqa: E402 - after importorskip: the main run (no flytekit) skips this module
 
+from access_table import CONNECTOR_POLICY  # noqa: E402 - after importorskip: the main run (no flytekit) skips this module
+from aws_calls import Call, authorizations  # noqa: E402 - after importorskip: the main run (no flytekit) skips this module
 from batchlane.deployment.config import load_config  # noqa: E402 - after importorskip: the main run (no flytekit) skips this module
-from batchlane.flyte.connector import BatchlaneConnector, BatchlaneMetadata, deployment_names  # noqa: E402 - after importorskip: the main run (no flytekit) skips this module
+from batchlane.flyte.connector import EVENT_SOURCE, BatchlaneConnector, BatchlaneMetadata, deployment_names  # noqa: E402 - after importorskip: the main run (no flytekit) skips this module
 from batchlane.sandbox.core import Sandbox  # noqa: E402 - after importorskip: the main run (no flytekit) skips this module
 from batchlane.sandbox.local_execution import LocalExecution  # noqa: E402 - after importorskip: the main run (no flytekit) skips this module
+from iam_policy import allowed  # noqa: E402 - after importorskip: the main run (no flytekit) skips this module
 from tests.flyte.grpc_service import ConnectorServer  # noqa: E402 - after importorskip: the main run (no flytekit) skips this module
 from tests.flyte.propeller import Execution, Propeller, array_elements, gather, task_node  # noqa: E402 - after importorskip: the main run (no flytekit) skips this module
 from tests.flyte.workflows import ROLE, int_inputs, list_inputs, serialized_tasks  # noqa: E402 - after importorskip: the main run (no flytekit) skips this module
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/flyte-app:1"
 ENTRYPOINT = (sys.executable, str(Path(__file__).with_name("container.py")))
-PROJECT_ROLE = "arn:aws:iam::123456789012:role/batchlane-dev-job-flytesnacks"
+PROJECT_ROLE = "arn:aws:iam::123456789012:role/batchlane-dev-us-east-1-job-flytesnacks"
 MAP_SIZE = 10  # 2 failing children with min_success_ratio 0.8: exactly enough (each child is a flytekit process)
 SUBMITTED: dict[str, dict] = {}  # jobName -> the SubmitJob request the launcher made (moto does not keep overrides)
+# Every AWS call the connector made (create, get, delete), checked against its team's policy at the end.
+CONNECTOR_CALLS: list[Call] = []
+_IN_CONNECTOR = threading.local()  # set while a connector method runs in this thread (not the sandbox's)
+
+
+def _attributed(method):
+    def run(self, *args, **kwargs):
+        _IN_CONNECTOR.running = True
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            _IN_CONNECTOR.running = False
+
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -42,15 +60,21 @@ def sandbox():
     def recording(self, operation, params):
         if operation == "SubmitJob":
             SUBMITTED[params["jobName"]] = params
+        if getattr(_IN_CONNECTOR, "running", False):
+            CONNECTOR_CALLS.append(Call("connector", self.meta.service_model.signing_name, operation, dict(params)))
         return original(self, operation, params)
 
     botocore.client.BaseClient._make_api_call = recording
     execution = LocalExecution(image_map={IMAGE: ENTRYPOINT}, every_launch=True, max_processes=4)
+    patch = pytest.MonkeyPatch()
+    for name in ("create", "get", "delete"):
+        patch.setattr(BatchlaneConnector, name, _attributed(getattr(BatchlaneConnector, name)))
     try:
         with Sandbox.started(load_config("dev"), execution=execution, visibility_timeout_seconds=1) as sandbox:
             yield sandbox
     finally:
         botocore.client.BaseClient._make_api_call = original
+        patch.undo()
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +97,7 @@ def launch_id_of(resource_meta: bytes) -> str:
 
 
 def submitted_job(sandbox, launch_id: str) -> dict:
-    record = sandbox.launch_record(launch_id)
+    record = sandbox.launch_record(launch_id, source=EVENT_SOURCE)
     return SUBMITTED[record.job_name]
 
 
@@ -111,7 +135,7 @@ def test_a_task_runs_as_the_users_role_with_the_executions_context(sandbox, task
     assert job["containerOverrides"]["command"][1:3] == ["--inputs", f"{node.output_prefix}/inputs.pb"]
     assert job["schedulingPriorityOverride"] == 7 and job["retryStrategy"] == {"attempts": 3}
     definition = sandbox.session.client("batch").describe_job_definitions(
-        jobDefinitionName=sandbox.launch_record(launch_id).job_definition
+        jobDefinitionName=sandbox.launch_record(launch_id, source=EVENT_SOURCE).job_definition
     )["jobDefinitions"][0]
     assert definition["containerProperties"]["jobRoleArn"] == PROJECT_ROLE
     assert reads_of_one_get(result, monkeypatch) == ["BatchGetItem", "GetObject", "PutObject"]
@@ -135,7 +159,7 @@ def test_a_legacy_map_is_one_array_job_that_succeeds_with_enough_children(sandbo
     assert integers(result.outputs.literals["o0"]) == [None if x < 0 else x + 1 for x in xs]
     launch_id = launch_id_of(result.resource_meta)
     assert submitted_job(sandbox, launch_id)["arrayProperties"] == {"size": MAP_SIZE}
-    assert sandbox.launch_record(launch_id).min_success_ratio == 0.8
+    assert sandbox.launch_record(launch_id, source=EVENT_SOURCE).min_success_ratio == 0.8
     names = [link.name for link in result.resource.log_links]
     assert names[0] == "AWS Batch Job" and "AWS Batch #3-0 (PhaseRetryableFailure)" in names  # a link per child attempt
     assert len(names) == 1 + MAP_SIZE
@@ -213,3 +237,31 @@ def reads_of_one_get(result, monkeypatch) -> list[str]:
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
     BatchlaneConnector(0).get(BatchlaneMetadata.decode(result.resource_meta))
     return calls
+
+
+def test_the_connectors_calls_on_batchlane_are_exactly_its_teams_policy(sandbox):
+    """Every call the connector made in this module on batchlane's bus, table and launch data is
+    allowed by its team's synthesized policy (tests/fixtures/connector-policy.json, which
+    tests/infrastructure/test_tenancy_iam.py keeps equal to the template's), and every statement of
+    the policy is used. Its other calls are on Flyte's metadata (here in the sandbox's bucket,
+    outside launches/), which its Flyte role reaches."""
+    if not CONNECTOR_CALLS:
+        pytest.skip("runs after this module's connector tests, on the calls they made")
+    statements = json.loads(CONNECTOR_POLICY.read_text())
+    account = sandbox.deployment.account
+    needs = [
+        need
+        for call in CONNECTOR_CALLS
+        for need in authorizations(call, account, "us-east-1")
+        if not need[1].startswith("arn:aws:s3:::")
+        or need[1].startswith(f"arn:aws:s3:::{sandbox.deployment.bucket}/launches/")
+    ]
+    assert not [n for n in needs if not allowed(statements, service=None, action=n[0], resource=n[1], context=n[2])]
+    exercised = {(c.operation, c.params.get("Entries", [{}])[0].get("DetailType")) for c in CONNECTOR_CALLS}
+    if {("PutEvents", "Task Launch Requested"), ("PutEvents", "Task Abort Requested"), ("Query", None)} <= exercised:
+        unused = [
+            s["Sid"]
+            for s in statements
+            if not any(allowed([s], service=None, action=a, resource=r, context=c) for a, r, c in needs)
+        ]
+        assert not unused

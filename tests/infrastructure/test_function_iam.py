@@ -13,7 +13,7 @@ import pytest
 from batchlane.sandbox.simulate import ChildPlan, launch_events
 from tests.integration.conftest import LambdaContext, eventbridge_event, moto_world, sqs_event
 from tests.support.aws_calls import Call, as_function, authorizations, recording
-from tests.support.iam_policy import allowed, listed, render
+from tests.support.iam_policy import allowed, listed, render, template_refs
 
 pytestmark = pytest.mark.infra
 ACCOUNT, REGION = "123456789012", "us-east-1"  # moto's, where the calls were made
@@ -70,18 +70,8 @@ def calls() -> list[Call]:
 
 def _role_statements(synth, function, bucket: str) -> list[dict]:
     """The function's role's statements with the names moto gave the deployment's resources."""
-    refs = {f"{synth.logical_id(synth.stack.state.bucket)}.Arn": f"arn:aws:s3:::{bucket}"}
-    for logical_id, resource in synth.json["Resources"].items():
-        props = resource.get("Properties", {})
-        if resource["Type"] == "AWS::DynamoDB::Table":
-            refs[f"{logical_id}.Arn"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{props['TableName']}"
-        elif resource["Type"] == "AWS::Events::EventBus":
-            refs[f"{logical_id}.Arn"] = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{props['Name']}"
-        elif resource["Type"] == "AWS::Batch::JobQueue":
-            arn = f"arn:aws:batch:{REGION}:{ACCOUNT}:job-queue/{props['JobQueueName']}"
-            refs[logical_id] = refs[f"{logical_id}.JobQueueArn"] = arn
-        elif resource["Type"] == "AWS::IAM::Role" and "RoleName" in props:
-            refs[f"{logical_id}.Arn"] = f"arn:aws:iam::{ACCOUNT}:role/{props['RoleName']}"
+    refs = template_refs(synth.json["Resources"], account=ACCOUNT, region=REGION)
+    refs[f"{synth.logical_id(synth.stack.state.bucket)}.Arn"] = f"arn:aws:s3:::{bucket}"
     role = synth.json["Resources"][synth.logical_id(function)]["Properties"]["Role"]["Fn::GetAtt"][0]
     return [
         statement

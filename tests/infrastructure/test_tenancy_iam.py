@@ -5,14 +5,29 @@ teams or projects fails here."""
 
 from __future__ import annotations
 
-import itertools
 import re
-from fnmatch import fnmatchcase
 from functools import cache
 
+import pytest
+
+from access_table import (
+    COLUMNS,
+    CONNECTOR_POLICY,
+    DOC,
+    ITEMS,
+    READ,
+    REGENERATE,
+    WRITE,
+    Principal,
+    Universe,
+    connector_policy,
+    documented,
+    markdown,
+    reach,
+)
 from batchlane.common.event_types import ABORT_REQUESTED, LAUNCH_REQUESTED
-from batchlane.common.executions import launch_key
 from batchlane.common.tenancy import CHILDREN, INPUTS, OUTPUTS, PARTS, LaunchData
+from batchlane.deployment.contract import FLYTE_CONNECTOR_SOURCE
 
 BUCKET = "arn:aws:s3:::BUCKET"
 
@@ -63,110 +78,64 @@ def _allowed(synth, role, action: str, key: str, bucket: str = BUCKET + "/") -> 
     return role_allows(synth, role, action, f"{bucket}{key}", lambda r: _flat(synth, r))
 
 
-# Ids, projects and domains that imitate a fixed segment, a file, a typed segment or another tenant.
-HOSTILE_IDS = ("L1", "outputs", "children", "inputs.jsonl", "outputs.json", "dev", "genomics", "t=genomics", "p=x")
-DOMAINS = ("development", "dev", "prod")
-KINDS = (INPUTS, CHILDREN, OUTPUTS, PARTS)
+@pytest.fixture(scope="module")
+def reached(dev):
+    """Every principal of the dev template, and what it reads and writes (tests/support/access_table.py)."""
+    return reach(dev)
 
 
-def _keys(teams, projects):
-    """Every object key of every kind, for these teams and projects, the adversarial ids and domains."""
-    for team, project, domain, launch_id in itertools.product(teams, projects, DOMAINS, HOSTILE_IDS):
-        data = LaunchData(team, project, domain, launch_id)
-        for kind in KINDS:
-            suffix = {INPUTS: "inputs.jsonl", CHILDREN: "0/outputs.json", OUTPUTS: "outputs.json", PARTS: "000000"}
-            yield team, project, kind, f"{data.prefix(kind)}{suffix[kind]}"
+def _only(cells, allowed: dict[tuple[str, str], tuple]) -> list[tuple[str, str]]:
+    """The (column, mode) pairs whose reach is not exactly ``allowed``'s categories (nothing when absent)."""
+    return [(c, m) for c in COLUMNS for m in (READ, WRITE) if not cells[c, m].only(*allowed.get((c, m), ()))]
 
 
-def test_job_roles_read_only_their_projects_inputs_and_write_only_their_children_outputs(dev):
-    """Every job role, against the tenancy model, for every team, project, kind and hostile id."""
-    synth = dev
-    roles = {r.name: r.projects for r in synth.config.job_roles}
-    teams = [t.name for t in synth.config.teams]
-    projects = sorted({p for ps in roles.values() for p in ps if "*" not in p} | {"other", "dev", "outputs"})
-    crossing = []
-    for name, patterns in roles.items():
-        statements = _flattened(synth, _role_statements(synth, synth.stack.compute.job_roles[name]))
-        for _team, project, kind, key in _keys(teams, projects):
-            ours = any(fnmatchcase(project, p) for p in patterns)
-            for action, expected in (
-                ("s3:GetObject", ours and kind == INPUTS),
-                ("s3:PutObject", ours and kind == CHILDREN),
-            ):
-                if _statements_allow(statements, action, f"{BUCKET}/{key}") != expected:
-                    crossing.append((name, action, key, expected))
-    assert crossing == []
+def test_the_security_docs_table_is_the_templates(reached):
+    table = markdown(reached)
+    assert documented(table) == DOC.read_text(), f"run: {REGENERATE}\n{table}"
 
 
-def _role_statements(synth, role) -> list[dict]:
-    ref = {"Ref": synth.logical_id(role)}
-    return [
-        statement
-        for policy in synth.resources("AWS::IAM::Policy").values()
-        if ref in policy["Properties"]["Roles"]
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
+def test_the_flyte_tests_check_the_connector_against_the_templates_policy(dev):
+    """tests/flyte checks every call of the connector against this file (its venv cannot synthesize)."""
+    assert CONNECTOR_POLICY.read_text() == connector_policy(dev), f"run: {REGENERATE}"
 
 
-def _managed(synth, name: str) -> list[dict]:
-    [statements] = [
-        p["Properties"]["PolicyDocument"]["Statement"]
-        for p in synth.resources("AWS::IAM::ManagedPolicy").values()
-        if p["Properties"]["ManagedPolicyName"] == name
-    ]
-    return statements
+def test_job_roles_read_only_their_projects_inputs_and_write_only_their_children_outputs(reached):
+    """Every job role, for every team, project, domain, kind and hostile id."""
+    own = (None, True)
+    roles = [(p, cells) for p, cells in reached if p.kind == "job role"]
+    assert roles and all(_only(cells, {(INPUTS, READ): (own,), (CHILDREN, WRITE): (own,)}) == [] for _, cells in roles)
 
 
-def _flattened(synth, statements) -> list[tuple[list[str], list[str], list[str] | None]]:
-    """Each statement's actions, resources as text and LeadingKeys patterns (None: no condition)."""
-    out = []
-    for statement in statements:
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        like = statement.get("Condition", {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys")
-        leading = None if like is None else (like if isinstance(like, list) else [like])
-        out.append((actions, [_flat(synth, r) for r in resources], leading))
-    return out
+def test_a_teams_policy_reaches_only_its_own_launches_data_and_items(reached, dev):
+    """Every team's policy, for every team's keys and items, the hostile ids included; the Flyte
+    connector's team reads its launches' items only (its data is Flyte's)."""
+    own = ((True, True), (True, False))
+    client = {(INPUTS, READ): own, (INPUTS, WRITE): own, (CHILDREN, READ): own, (OUTPUTS, READ): own}
+    connectors = {t.name for t in dev.config.teams if set(t.sources) == {FLYTE_CONNECTOR_SOURCE}}
+    teams = [(p, cells) for p, cells in reached if p.kind == "team"]
+    crossing = {
+        p.name: _only(cells, ({} if p.team in connectors else client) | {(ITEMS, READ): ((True, None),)})
+        for p, cells in teams
+    }
+    assert teams and connectors and crossing == {p.name: [] for p, _ in teams}
 
 
-def _statements_allow(statements, action: str, resource: str, leading_key: str | None = None) -> bool:
-    """Whether these (flattened) Allow statements allow ``action`` on ``resource`` (with the
-    partition key ``leading_key``, for a statement conditioned on dynamodb:LeadingKeys)."""
-    for actions, resources, leading in statements:
-        if not any(_iam_matches(a, action) for a in actions):
-            continue
-        if not any(_iam_matches(r, resource) for r in resources):
-            continue
-        if leading is not None and (leading_key is None or not any(_iam_matches(p, leading_key) for p in leading)):
-            continue
-        return True
-    return False
-
-
-def test_a_teams_policy_reaches_only_its_own_launches_data_and_items(dev):
-    """Every team's policy, for every team's keys and items, the adversarial ids included."""
-    synth = dev
-    teams = [t.name for t in synth.config.teams]
-    table = _flat(synth, synth.resolve(synth.stack.state.executions_table.table_arn))
-    crossing = []
-    for team in teams:
-        statements = _flattened(synth, _managed(synth, synth.config.producer_policy_name(team)))
-        for owner, _, kind, key in _keys(teams, ["genomics", "flytesnacks", "dev"]):
-            ours = owner == team
-            for action, expected in (
-                ("s3:PutObject", ours and kind == INPUTS),
-                ("s3:GetObject", ours and kind in (INPUTS, OUTPUTS, CHILDREN)),
-            ):
-                if _statements_allow(statements, action, f"{BUCKET}/{key}") != expected:
-                    crossing.append((team, action, key, expected))
-        for owner, launch_id in itertools.product(teams, HOSTILE_IDS):
-            pk = launch_key(owner, launch_id)
-            for action in ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"):
-                if _statements_allow(statements, action, table, leading_key=pk) != (owner == team):
-                    crossing.append((team, action, pk, owner == team))
-            if _statements_allow(statements, "dynamodb:PutItem", table, leading_key=pk):
-                crossing.append((team, "dynamodb:PutItem", pk, False))
-    assert crossing == []
+def test_a_grant_that_crosses_shows_in_the_table(dev):
+    """A genomics job role granted a pattern of the layout before issue 23, ``launches/*outputs*``:
+    every project's assembled outputs and children's outputs, and the inputs and parts of any
+    launch whose id imitates ``outputs``."""
+    crossing = {
+        "Effect": "Allow",
+        "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::batchlane-data/launches/*outputs*",
+    }
+    genomics = Principal("job role", "x", [crossing], projects=lambda project, _domain: project == "genomics")
+    cells = Universe.of(dev).reach(genomics)
+    assert str(cells[OUTPUTS, WRITE]) == str(cells[CHILDREN, WRITE]) == "all"
+    for kind in (INPUTS, PARTS):
+        assert str(cells[kind, WRITE]) == "some keys of other projects, some keys of own projects"
+        assert not cells[kind, WRITE].only()
+    assert str(cells[INPUTS, READ]) == "—" and cells[INPUTS, READ].only()
 
 
 def test_only_the_aggregator_writes_assembled_outputs_and_parts_and_only_the_launcher_inputs(dev):
@@ -221,7 +190,10 @@ def test_each_team_has_a_producer_policy_conditioned_on_its_own_sources(synth):
         sources = put["Condition"]["StringEquals"]["events:source"]
         assert sorted(sources if isinstance(sources, list) else [sources]) == sorted(team.sources)
         assert put["Condition"]["StringEquals"]["events:detail-type"] == [LAUNCH_REQUESTED, ABORT_REQUESTED]
-        assert {"OwnInputs", "OwnOutputs", "OwnLaunchItems"} <= set(statements)
+        connector = set(team.sources) == {FLYTE_CONNECTOR_SOURCE}
+        assert {"OwnLaunchItems"} | (set() if connector else {"OwnInputs", "OwnOutputs"}) == set(statements) - {
+            "PutOwnRequestsOnly"
+        }
 
 
 def test_the_aggregator_reads_the_producers_setting(synth):

@@ -12,6 +12,7 @@ as a Lambda dying mid-invocation would, so every message of that batch is redeli
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections import Counter
 from contextlib import contextmanager
@@ -33,7 +34,24 @@ LAUNCH_PATH_CALLS = (
     ("dynamodb", "UpdateItem"),  # complete the record
     ("events", "PutEvents"),  # the answer
 )
-FAULT_KINDS = ("throttle", "5xx-before", "5xx-after", "timeout-after", "crash-after")
+BEFORE_KINDS = ("throttle", "5xx-before")  # the call had no effect
+AFTER_KINDS = ("5xx-after", "timeout-after", "crash-after")  # AWS acted, then the answer was lost
+FAULT_KINDS = BEFORE_KINDS + AFTER_KINDS
+FULL_MATRIX = "BATCHLANE_FULL_FAULT_MATRIX"  # =1: every call with every kind (by hand, a few minutes more)
+
+
+def fault_cells(calls):
+    """``(*call, kind)`` cells of a hook-level fault matrix over ``calls``: each call meets one fault
+    before it took effect and one after, the kinds rotating along the calls so that every kind meets
+    every service (the wire matrix, wire_faults.py, covers each kind on each call a launch makes);
+    with ``BATCHLANE_FULL_FAULT_MATRIX=1``, the whole product."""
+    if os.environ.get(FULL_MATRIX) == "1":
+        return [(*call, kind) for call in calls for kind in FAULT_KINDS]
+    return [
+        (*call, kind)
+        for i, call in enumerate(calls)
+        for kind in (BEFORE_KINDS[i % len(BEFORE_KINDS)], AFTER_KINDS[i % len(AFTER_KINDS)])
+    ]
 
 
 class Crash(BaseException):

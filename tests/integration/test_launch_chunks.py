@@ -8,7 +8,7 @@ import struct
 
 import boto3
 import pytest
-from fault_injection import FAULT_KINDS, Crash, Fault, Injector, deliver_until_acknowledged
+from fault_injection import Crash, Fault, Injector, deliver_until_acknowledged, fault_cells
 
 from batchlane.common.executions import LaunchRecord, chunk_state_sk, key, launch_key
 from batchlane.common.tenancy import INPUTS, LaunchData
@@ -274,6 +274,12 @@ CHUNKED_LAUNCH_CALLS = [
 ]
 
 
+def cells(calls):
+    """The fault cells over ``calls`` and their test ids."""
+    found = fault_cells(calls)
+    return {"argvalues": found, "ids": [f"{s}.{o}#{n}-{k}" for s, o, n, k in found]}
+
+
 def plan_nth(injector: Injector, service: str, operation: str, kind: str, nth: int) -> Fault:
     return injector.plan(Fault(service, operation, kind, skip=nth - 1))
 
@@ -287,10 +293,7 @@ def assert_every_chunk_once(world, expected: list[int]) -> None:
         assert items[f"chunk#{c:06d}"]["jobId"] == jobs[c][0]["jobId"]
 
 
-@pytest.mark.parametrize("kind", FAULT_KINDS)
-@pytest.mark.parametrize(
-    "service,operation,nth", CHUNKED_LAUNCH_CALLS, ids=[f"{s}.{o}#{n}" for s, o, n in CHUNKED_LAUNCH_CALLS]
-)
+@pytest.mark.parametrize("service,operation,nth,kind", **cells(CHUNKED_LAUNCH_CALLS))
 def test_every_initial_chunk_once_whatever_call_of_a_chunked_launch_fails(world, service, operation, nth, kind):
     set_limits(world, maxArraySize=10)
     injector, clock = Injector(), Clock(step=VISIBILITY_SECONDS)
@@ -328,8 +331,7 @@ CHUNK_DUE_CALLS = [
 ]
 
 
-@pytest.mark.parametrize("kind", FAULT_KINDS)
-@pytest.mark.parametrize("service,operation,nth", CHUNK_DUE_CALLS, ids=[f"{s}.{o}#{n}" for s, o, n in CHUNK_DUE_CALLS])
+@pytest.mark.parametrize("service,operation,nth,kind", **cells(CHUNK_DUE_CALLS))
 def test_a_due_chunk_once_whatever_call_of_a_chunk_due_fails(world, service, operation, nth, kind):
     set_limits(world, maxArraySize=10)
     clock = Clock(step=VISIBILITY_SECONDS)

@@ -13,7 +13,6 @@ import threading
 import boto3
 import pytest
 from fault_injection import (
-    FAULT_KINDS,
     LAUNCH_PATH_CALLS,
     Crash,
     Fault,
@@ -21,6 +20,7 @@ from fault_injection import (
     answers_by_launch,
     body_of,
     deliver_until_acknowledged,
+    fault_cells,
 )
 
 from batchlane.common.executions import launch_key
@@ -94,8 +94,11 @@ def assert_exactly_once(world, launch_id: str, deliveries: list) -> None:
     assert sum(d.dead_lettered for d in deliveries) == 0
 
 
-@pytest.mark.parametrize("kind", FAULT_KINDS)
-@pytest.mark.parametrize("service,operation", LAUNCH_PATH_CALLS, ids=[f"{s}.{o}" for s, o in LAUNCH_PATH_CALLS])
+@pytest.mark.parametrize(
+    "service,operation,kind",
+    fault_cells(LAUNCH_PATH_CALLS),
+    ids=[f"{s}.{o}-{k}" for s, o, k in fault_cells(LAUNCH_PATH_CALLS)],
+)
 def test_one_job_and_an_answer_per_delivery_whatever_call_fails(harness, service, operation, kind):
     world, injector, clock, invoke = harness
     fault = injector.plan(Fault(service, operation, kind))

@@ -3,10 +3,13 @@ attributed to the function whose handler is running (tests only)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from batchlane.common.executions import PARTITION_KEY
 
 # The function whose handler runs now: process-wide, not a context variable, so that the threads a
 # handler's pools start (which do not copy the context) are attributed to it too. One at a time.
@@ -73,7 +76,7 @@ _S3_OBJECT = {
     "HeadObject": "s3:GetObject",
 }
 _BATCH_STAR = {"DescribeJobDefinitions", "DescribeJobs", "ListJobs", "DescribeJobQueues"}
-Need = tuple[str, str, dict[str, str]]  # (action, resource ARN, condition context)
+Need = tuple[str, str, dict[str, Any]]  # (action, resource ARN, condition context)
 
 
 def authorizations(call: Call, account: str, region: str) -> list[Need]:
@@ -90,8 +93,14 @@ def authorizations(call: Call, account: str, region: str) -> list[Need]:
     if call.service == "batch":
         return _batch(call, f"arn:aws:batch:{arn}:")
     if call.service == "events" and call.operation == "PutEvents":
-        buses = {e.get("EventBusName", "default") for e in p["Entries"]}
-        return [("events:PutEvents", f"arn:aws:events:{arn}:event-bus/{b.rsplit('/', 1)[-1]}", {}) for b in buses]
+        return [
+            (
+                "events:PutEvents",
+                f"arn:aws:events:{arn}:event-bus/{e.get('EventBusName', 'default').rsplit('/', 1)[-1]}",
+                {"events:source": e["Source"], "events:detail-type": e["DetailType"]},
+            )
+            for e in p["Entries"]
+        ]
     if call.service == "ssm" and call.operation == "GetParametersByPath":
         return [("ssm:GetParametersByPath", f"arn:aws:ssm:{arn}:parameter{p['Path']}", {})]
     if call.service == "ssm" and call.operation in ("GetParameter", "GetParameters"):
@@ -111,10 +120,49 @@ def _dynamodb(call: Call, tables: str) -> list[Need]:
             for item in p["TransactItems"]
             for kind, body in item.items()
         ]
-    if call.operation in ("BatchGetItem", "BatchWriteItem"):
+    if call.operation == "BatchGetItem":
+        return [
+            (f"dynamodb:{call.operation}", tables + t, _leading_keys(r["Keys"])) for t, r in p["RequestItems"].items()
+        ]
+    if call.operation == "BatchWriteItem":
         return [(f"dynamodb:{call.operation}", tables + t, {}) for t in p["RequestItems"]]
     index = f"/index/{p['IndexName']}" if p.get("IndexName") else ""
-    return [(f"dynamodb:{call.operation}", tables + p["TableName"] + index, {})]
+    keys = [p[k] for k in ("Key", "Item") if k in p]
+    context = _leading_keys(keys) if keys else _query_leading_keys(p) if not index else {}
+    return [(f"dynamodb:{call.operation}", tables + p["TableName"] + index, context)]
+
+
+def _leading_keys(keys: list[dict]) -> dict[str, list[str]]:
+    """``dynamodb:LeadingKeys``: the partition keys of these items (the executions table's ``pk``),
+    in the client's form (``{"S": ...}``) or the resource API's (plain values)."""
+    return {"dynamodb:LeadingKeys": [_plain(k[PARTITION_KEY]) for k in keys if PARTITION_KEY in k]}
+
+
+def _plain(value: Any) -> Any:
+    return value["S"] if isinstance(value, dict) and "S" in value else value
+
+
+def _query_leading_keys(p: dict) -> dict[str, list[str]]:
+    """A Query's partition key: the value its key condition binds to ``pk`` (an expression, or the
+    resource API's condition object, built as boto3 builds it)."""
+    condition, names, values = (
+        p.get("KeyConditionExpression", ""),
+        p.get("ExpressionAttributeNames", {}),
+        p.get("ExpressionAttributeValues", {}),
+    )
+    if not isinstance(condition, str):
+        from boto3.dynamodb.conditions import ConditionExpressionBuilder
+
+        built = ConditionExpressionBuilder().build_expression(condition, is_key_condition=True)
+        condition, names, values = (
+            built.condition_expression,
+            built.attribute_name_placeholders,
+            built.attribute_value_placeholders,
+        )
+    for name, value in re.findall(r"([#\w]+) = (:\w+)", condition):
+        if names.get(name, name) == PARTITION_KEY:
+            return {"dynamodb:LeadingKeys": [_plain(values[value])]}
+    return {}
 
 
 def _batch(call: Call, prefix: str) -> list[Need]:

@@ -31,25 +31,36 @@ def listed(value: Any) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def _condition_holds(operator: str, key_values: dict[str, Any], context: dict[str, str]) -> bool:
+def _value_holds(operator: str, actual: str, wanted: list[str]) -> bool:
+    if operator in ("StringEquals", "Bool"):
+        return actual in wanted
+    if operator in ("ArnLike", "StringLike"):
+        return any(fnmatchcase(actual, pattern) for pattern in wanted)
+    raise AssertionError(f"the evaluator does not know {operator}")
+
+
+def _condition_holds(operator: str, key_values: dict[str, Any], context: dict[str, Any]) -> bool:
+    """One condition operator. A multivalued key (``ForAllValues:``, e.g. dynamodb:LeadingKeys) holds
+    when every value of the request matches, and, as in IAM, when the request has no such key."""
+    qualifier, _, base = operator.rpartition(":")
     for key, expected in key_values.items():
         actual = context.get(key)
-        if actual is None:
-            return False
-        wanted = [str(v).lower() if operator == "Bool" else str(v) for v in listed(expected)]
-        if operator in ("StringEquals", "Bool"):
-            ok = actual in wanted
-        elif operator in ("ArnLike", "StringLike"):
-            ok = any(fnmatchcase(actual, pattern) for pattern in wanted)
-        else:
+        wanted = [str(v).lower() if base == "Bool" else str(v) for v in listed(expected)]
+        if qualifier == "ForAllValues":
+            ok = actual is None or all(_value_holds(base, v, wanted) for v in listed(actual))
+        elif qualifier == "ForAnyValue":
+            ok = actual is not None and any(_value_holds(base, v, wanted) for v in listed(actual))
+        elif qualifier:
             raise AssertionError(f"the evaluator does not know {operator}")
+        else:
+            ok = actual is not None and _value_holds(base, actual, wanted)
         if not ok:
             return False
     return True
 
 
 def allowed(
-    statements: list[dict], *, service: str | None, action: str, resource: str, context: dict[str, str]
+    statements: list[dict], *, service: str | None, action: str, resource: str, context: dict[str, Any]
 ) -> bool:
     """A policy's answer: a resource policy's for a service principal, an identity policy's for its
     role (``service`` None)."""
@@ -68,3 +79,21 @@ def allowed(
 
     matching = [s for s in statements if matches(s)]
     return not any(s["Effect"] == "Deny" for s in matching) and any(s["Effect"] == "Allow" for s in matching)
+
+
+def template_refs(resources: dict[str, dict], *, account: str, region: str) -> dict[str, str]:
+    """The ARNs of a template's named tables, buses, job queues and roles, keyed as ``render`` looks
+    them up (``<logical id>.Arn``, or the logical id for a Ref that is an ARN)."""
+    refs = {}
+    for logical_id, resource in resources.items():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::DynamoDB::Table":
+            refs[f"{logical_id}.Arn"] = f"arn:aws:dynamodb:{region}:{account}:table/{props['TableName']}"
+        elif resource["Type"] == "AWS::Events::EventBus":
+            refs[f"{logical_id}.Arn"] = f"arn:aws:events:{region}:{account}:event-bus/{props['Name']}"
+        elif resource["Type"] == "AWS::Batch::JobQueue":
+            arn = f"arn:aws:batch:{region}:{account}:job-queue/{props['JobQueueName']}"
+            refs[logical_id] = refs[f"{logical_id}.JobQueueArn"] = arn
+        elif resource["Type"] == "AWS::IAM::Role" and "RoleName" in props:
+            refs[f"{logical_id}.Arn"] = f"arn:aws:iam::{account}:role/{props['RoleName']}"
+    return refs

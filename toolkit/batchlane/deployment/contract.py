@@ -71,6 +71,10 @@ TABLES: dict[Literal["routing", "executions"], TableShape] = {
 
 # --- buffers: rule -> SQS buffer (+ DLQ) -> function ---------------------------------------------
 
+# The source the Flyte connector (batchlane.flyte.connector) puts its requests with: a team whose only
+# source it is gets the connector's policy (stacks/tenancy.py), exactly what the connector calls.
+FLYTE_CONNECTOR_SOURCE = "flyte.connector"
+
 VISIBILITY_PER_FUNCTION_TIMEOUT = 6  # AWS's advice: a slow batch is not redelivered early
 BUFFER_RETENTION_DAYS = 4
 DEAD_LETTER_RETENTION_DAYS = 14

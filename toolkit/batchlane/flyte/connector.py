@@ -46,13 +46,14 @@ from flytekit.models.task import TaskExecutionMetadata, TaskTemplate
 
 from batchlane.client.api import BatchlaneClient
 from batchlane.client.status import LaunchSummary, read_children
+from batchlane.deployment.contract import FLYTE_CONNECTOR_SOURCE
 from batchlane.flyte import outputs
 from batchlane.flyte.execution import DEFAULT_ROLE_ANNOTATIONS
 from batchlane.flyte.launch import ARRAY_TASK_TYPE, inputs_uri, launch_detail
 
 TASK_TYPE = "aws-batch"
 TASK_TYPES = ((TASK_TYPE, 0), (TASK_TYPE, 1), (ARRAY_TASK_TYPE, 1))  # (type, version) served
-EVENT_SOURCE = "flyte.connector"
+EVENT_SOURCE = FLYTE_CONNECTOR_SOURCE
 DEFAULT_TEAM = "flyte"  # the team owning EVENT_SOURCE in config/dev.yaml
 ABORT_REASON = "aborted by Flyte (DeleteTask)"
 UNKNOWN_SECONDS = 300.0  # a launch still unknown this long after CreateTask never reached batchlane
