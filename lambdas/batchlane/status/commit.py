@@ -88,12 +88,9 @@ class StatusWriter:
         touched = self._write_children(job, batch.children)
         parent, parent_changed = self._write_parent(job, batch)
         blocked, unblocked = _blocked_change(batch, touched.advanced)
+        # A block's end rides with the next roll-up (any started child's write carries it again).
         self.rollup.refresh(
-            job.launch,
-            touched,
-            force=parent_changed or bool(blocked or unblocked),
-            blocked=blocked,
-            unblocked=unblocked,
+            job.launch, touched, force=parent_changed or blocked is not None, blocked=blocked, unblocked=unblocked
         )
         return job.chunk is not None and job.size > 1 and parent is not None and parent.status == "SUCCEEDED"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from batchlane.client.records import Executions
 from batchlane.client.status import READ_KEYS, launch_summary, summary_from_items
 from batchlane.common.executions import range_sk
@@ -89,7 +91,11 @@ class CountingDynamo:
         return {"Responses": {table: found}}
 
 
-def test_the_summary_is_one_batch_get_item():
-    dynamo = CountingDynamo([RECORD, {"launchId": "L", "sk": "status", "phase": "running", "reason": "r"}])
+@pytest.mark.parametrize("size", [1, 10_000, 1_000_000])
+def test_the_summary_is_one_batch_get_item_whatever_the_size(size):
+    record = {**RECORD, "size": size, "isArray": size > 1}
+    counts = {"n_SUBMITTED": -size, "n_SUCCEEDED": size}  # rolled up from the shards
+    dynamo = CountingDynamo([record, {"launchId": "L", "sk": "status", "phase": "succeeded", "reason": "r", **counts}])
     summary = launch_summary(Executions(dynamo, "executions"), "L")
-    assert summary.phase == "running" and dynamo.calls == ["BatchGetItem"]
+    assert summary.phase == "succeeded" and summary.counts == {"SUCCEEDED": size}
+    assert dynamo.calls == ["BatchGetItem"]
