@@ -81,7 +81,12 @@ class Costs:
         rated = {launch_key} if launch_key in loads else set()
         launch_wide = [(u, n) for pk, (u, n) in loads.items() if n >= children and pk not in shards | rated]
         ranges = [(u / n, n) for pk, (u, n) in loads.items() if 0 < n < children and pk not in shards | rated]
-        ranges += [(u / n, max(n, shard_children)) for pk, (u, n) in loads.items() if pk in shards and n]
+        # A shard's WRU per child: over the sample's children in it (a Lambda batch may mix shards).
+        ranges += [
+            (u / _in_shard(pk, children, shard_children), shard_children)
+            for pk, (u, _) in loads.items()
+            if pk in shards
+        ]
         rollups = meter.write_requests_on(launch_key) if rated else 0
         hot_items = [t for t, n in meter.transaction_items().values() if n >= children]
         range_units, range_children = max(ranges, default=(0.0, 0))
@@ -129,6 +134,12 @@ class Outcome:
     @property
     def lag(self) -> float:
         return max(0.0, self.drained_at - self.last_child_end)
+
+
+def _in_shard(pk: str, children: int, shard_children: int) -> int:
+    """The sample's children in the shard ``<launch key>#s<n>`` (children ``n * shard_children`` on)."""
+    first = int(pk.rsplit("#s", 1)[1]) * shard_children
+    return max(1, min(children, first + shard_children) - first)
 
 
 def capacities(costs: Costs, scenario: Scenario, limits: Limits) -> dict[str, float]:
