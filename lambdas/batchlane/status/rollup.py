@@ -2,7 +2,7 @@
 
 No item is written by every event of a launch: ranges are written per range, shard summaries per
 shard, and the launch's summary (what clients and the phase keeper read) is recomputed from all the
-shards' summaries (one BatchGetItem of at most 100 items for a million children) at most once per
+shards' summaries (two BatchGetItems of 100 items for a million children) at most once per
 ``interval_seconds`` per launch, except when a write may decide the phase: a shard's children all
 final, a new failure, a parent changed, a Queue Blocked reason, a launch of one shard, or the
 reconciler asking. Each roll-up records the sum of the shard versions it read (``rollupVersion``,
