@@ -47,7 +47,8 @@ def _table(
             index_name=index.name,
             partition_key=_attribute(index.partition),
             sort_key=_attribute(index.sort),
-            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+            projection_type=dynamodb.ProjectionType.INCLUDE if index.attributes else dynamodb.ProjectionType.KEYS_ONLY,
+            non_key_attributes=list(index.attributes) or None,
         )
     return table
 

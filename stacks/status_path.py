@@ -114,9 +114,10 @@ class StatusPath(Construct):
             *("dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
             on_indexes=("dynamodb:Query",),
         )
-        # Children's outputs and parts in; the assembled outputs and parts out (no job role writes those;
-        # a multipart upload past 8 MB, aborted if it fails); a missing child's outputs reads as absent.
-        for kind in (CHILDREN, PARTS):
+        # Children's outputs and parts in (and a rerun's original's assembled outputs); the assembled
+        # outputs and parts out (no job role writes those; a multipart upload past 8 MB, aborted if it
+        # fails); a missing child's outputs reads as absent.
+        for kind in (CHILDREN, PARTS, OUTPUTS):
             grant_objects(state.bucket, fn, "s3:GetObject", prefix=f"{DATA_PREFIX}{kind}/*")
         for kind in (OUTPUTS, PARTS):
             grant_objects(state.bucket, fn, "s3:PutObject", "s3:AbortMultipartUpload", prefix=f"{DATA_PREFIX}{kind}/*")

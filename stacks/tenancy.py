@@ -20,17 +20,23 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from batchlane.common.event_types import ABORT_REQUESTED, LAUNCH_REQUESTED
-from batchlane.common.executions import team_prefix
+from batchlane.common.executions import BY_TEAM_INDEX, team_prefix
 from batchlane.common.tenancy import CHILDREN, DATA_PREFIX, INPUTS, OUTPUTS, Team, team_key_pattern
 from batchlane.deployment.config import DeploymentConfig
 from batchlane.deployment.contract import FLYTE_CONNECTOR_SOURCE
 
 # What the client API (BatchlaneClient, the CLI's status) reads: one launch's items by key (GetItem,
-# BatchGetItem of the summary and record, Query of its children).
+# BatchGetItem of the summary and record, Query of its children); and ``batchlane launches``: Query of
+# the launchesByTeam index (launch_list_arn).
 CLIENT_TABLE_READS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
 # What the Flyte connector reads (tests/flyte/test_connector_sandbox.py records it): the summary
 # (BatchGetItem), a map's failed children and log links (Query). Its data is Flyte's, not batchlane's.
 CONNECTOR_TABLE_READS = ("dynamodb:BatchGetItem", "dynamodb:Query")
+
+
+def launch_list_arn(table: dynamodb.ITable) -> str:
+    """The listing index: a Query of an index is authorised on the index's ARN, not the table's."""
+    return f"{table.table_arn}/index/{BY_TEAM_INDEX}"
 
 
 class ProducerPolicies(Construct):
@@ -82,15 +88,7 @@ class ProducerPolicies(Construct):
                     resources=[bucket.arn_for_objects(team_key_pattern(k, team.name)) for k in (OUTPUTS, CHILDREN)],
                 )
             )
-        # Its own launches' items only: every partition key of the team begins with "<team>#".
-        statements.append(
-            iam.PolicyStatement(
-                sid="OwnLaunchItems",
-                actions=list(CONNECTOR_TABLE_READS if connector else CLIENT_TABLE_READS),
-                resources=[table.table_arn],
-                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{team_prefix(team.name)}*"]}},
-            )
-        )
+        statements += _own_launch_items(team, table, connector)
         policy = iam.ManagedPolicy(
             self,
             f"Producer-{team.name}",
@@ -107,10 +105,28 @@ class ProducerPolicies(Construct):
         return policy
 
 
+def _own_launch_items(team: Team, table: dynamodb.ITable, connector: bool) -> list[iam.PolicyStatement]:
+    """Its own launches' items (and, but for the Flyte connector's team, their listing) only: every
+    partition key of the team's items begins with "<team>#", and so does the listing index's (a Query
+    of an index: its key condition's partition key is the index's, which is what LeadingKeys holds)."""
+    own = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{team_prefix(team.name)}*"]}}
+    reads = CONNECTOR_TABLE_READS if connector else CLIENT_TABLE_READS
+    statements = [
+        iam.PolicyStatement(sid="OwnLaunchItems", actions=list(reads), resources=[table.table_arn], conditions=own)
+    ]
+    if not connector:
+        statements.append(
+            iam.PolicyStatement(
+                sid="ListOwnLaunches", actions=["dynamodb:Query"], resources=[launch_list_arn(table)], conditions=own
+            )
+        )
+    return statements
+
+
 class OperatorPolicies(Construct):
     """Managed policies for the CLI's users, each exactly what its commands call (docs/security.md):
 
-    * ``batchlane-<name>-<region>-operator-read``: ``batchlane status`` of any team's launch (``--team``) and
+    * ``batchlane-<name>-<region>-operator-read``: ``batchlane status`` and ``launches`` of any team (``--team``) and
       ``routes list/show/explain``: reads of both tables and of launches' outputs;
     * ``batchlane-<name>-<region>-router-editor``: ``routes set/delete/enable/...``: the routing table's items.
     A team's client (its launches only) attaches the team's producer policy instead."""
@@ -131,6 +147,9 @@ class OperatorPolicies(Construct):
             actions=list(CLIENT_TABLE_READS),
             resources=[t.table_arn for t in (executions, routing)],
         )
+        listing = iam.PolicyStatement(
+            sid="ListLaunches", actions=["dynamodb:Query"], resources=[launch_list_arn(executions)]
+        )
         outputs = iam.PolicyStatement(
             sid="ReadOutputs",
             actions=["s3:GetObject"],
@@ -141,7 +160,7 @@ class OperatorPolicies(Construct):
             "OperatorRead",
             managed_policy_name=config.account_wide_name("operator-read"),
             description="batchlane: read every launch's status and outputs and the routing table",
-            statements=[reads, outputs],
+            statements=[reads, listing, outputs],
         )
         self.router_editor = iam.ManagedPolicy(
             self,

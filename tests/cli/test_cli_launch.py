@@ -110,6 +110,7 @@ def test_a_launch_id_is_generated_from_the_task():
         (["--project", "p"], "nothing to launch"),
         (["--file", "/nonexistent/launch.json"], "no such file"),
         ([*FLAGS, "--env", "NOVALUE"], "--env: expected NAME=VALUE"),
+        ([*FLAGS, "--nodes", "3:main"], "--nodes: expected COUNT[:MAIN_NODE]"),
         ([*FLAGS, "--input", "{}", "--inputs-file", "x.jsonl"], "not allowed with argument"),
     ],
 )
@@ -180,8 +181,12 @@ def test_workload_flags_make_the_issue_28_fields():
         "a-1",
         "--after",
         "a-2:N_TO_N",
+        "--nodes",
+        "3:1",
     )
     assert detail["after"] == [{"launchId": "a-1"}, {"launchId": "a-2", "type": "N_TO_N"}]
+    assert detail["nodes"] == {"count": 3, "mainNode": 1}
+    assert detail_of(*FLAGS, "--nodes", "4")["nodes"] == {"count": 4}
     container = detail["container"]
     assert container["secrets"] == {"DB": "ssm:/g/db"}
     assert container["mounts"] == [

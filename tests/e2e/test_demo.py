@@ -25,6 +25,9 @@ def test_the_demo_runs_to_the_end(tmp_path):
         "Rejected demo-intruder",
         "may not launch into project",
         "word_stats: bad input at line 3",
-        "all 10 steps behaved",
+        "$ batchlane launches --source sandbox.demo",
+        "Launches of team sandbox, newest first:",
+        "5 launches, newest first, with their phases",
+        "all 11 steps behaved",
     ):
         assert needle in text, needle

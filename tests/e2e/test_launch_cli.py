@@ -9,7 +9,9 @@ import time
 import pytest
 
 from batchlane.cli.main import main
+from batchlane.common.executions import launch_key
 from batchlane.deployment.config import load_config
+from batchlane.launch.adapters import ExecutionsLedger
 from batchlane.sandbox.core import Sandbox
 from batchlane.sandbox.scenario import parse_scenario
 
@@ -29,6 +31,10 @@ SCENARIO = parse_scenario(
                     "5": {"runSeconds": LONG},
                 },
                 "delivery": {"duplicate": 0.3, "reorder": 0.3, "reorderWindowSeconds": 0.3},
+            },
+            {  # children 1 and 3 fail for good (no retry); its rerun (another launch id) runs as planned
+                "detail": {"launchId": "e2e-rerun"},
+                "children": {str(i): {"failures": [{"attempt": 1, "exitCode": 4}]} for i in (1, 3)},
             },
         ],
     }
@@ -182,3 +188,38 @@ def sandbox_tmp(text: str):
     path = Path(tempfile.mkdtemp()) / "inputs.json"
     path.write_text(text)
     return path
+
+
+def test_relaunch_failed_runs_the_failed_children_and_merges_the_outputs(sandbox, capfd, tmp_path):
+    inputs = tmp_path / "inputs.jsonl"
+    inputs.write_text("".join(json.dumps({"i": i}) + "\n" for i in range(5)))
+    wait = ("--wait", "--wait-timeout", "30", "--poll", "0.1", "--json")
+    code, out, err = launch(
+        capfd, "--launch-id", "e2e-rerun", "--inputs-file", str(inputs), "--min-success-ratio", "0.6", *wait
+    )
+    original = json.loads(out)
+    assert code == 0 and original["counts"]["FAILED"] == 2, err
+    assert original["outputs"]["echo"] == [{"i": 0}, None, {"i": 2}, None, {"i": 4}]
+
+    code = main(["relaunch", "e2e-rerun", "--failed", *wait])
+    out, err = capfd.readouterr()
+    rerun = json.loads(out)
+    assert code == 0, err
+    assert rerun["launchId"] == "e2e-rerun.rerun1" and rerun["size"] == 2 and rerun["counts"]["SUCCEEDED"] == 2
+    assert rerun["rerunOf"] == {"launchId": "e2e-rerun", "indexes": [1, 3], "size": 5}
+    assert rerun["outputs"]["echo"] == [{"i": i} for i in range(5)]  # one document, the original's index space
+
+    assert rerun["cost"]["vcpuSeconds"] > 0 and rerun["cost"]["estimate"]["prices"].startswith("us-east-1")
+
+    assert main(["status", "e2e-rerun.rerun1"]) == 0
+    text = capfd.readouterr().out
+    assert "rerun of e2e-rerun: child i reruns index [1, 3] of its 5 outputs" in text
+    assert "  cost   " in text and " vCPU-s, " in text and " on-demand, $" in text
+    ledger = ExecutionsLedger(sandbox.config.table_name("executions"))
+    ledger.note_rerun(launch_key("platform", "e2e-rerun"), "e2e-rerun.rerun1")  # a redelivery notes it again
+    ledger.note_rerun(launch_key("platform", "e2e-nothing"), "e2e-rerun.rerun1")  # no such launch: nothing made
+    assert ledger.get(launch_key("platform", "e2e-nothing")) is None
+    assert main(["status", "e2e-rerun", "--json"]) == 0  # the original names its rerun, once
+    assert json.loads(capfd.readouterr().out)["reruns"] == ["e2e-rerun.rerun1"]
+    assert main(["relaunch", "e2e-rerun.rerun1", "--failed"]) == 1  # nothing failed: nothing to rerun
+    assert "no child failed" in capfd.readouterr().err

@@ -28,6 +28,11 @@ SCENARIO = parse_scenario(
                 },
                 "delivery": {"duplicate": 0.3, "reorder": 0.3, "reorderWindowSeconds": 0.3},
             },
+            {
+                "detail": task("e2e-mnp", nodes={"count": 3, "mainNode": 0}),
+                "children": {"2": {"failures": [{"attempt": 1, "exitCode": 1}]}},  # a worker node fails
+                "delivery": {"duplicate": 0.3, "reorder": 0.3, "reorderWindowSeconds": 0.3},
+            },
         ],
     }
 )
@@ -230,3 +235,29 @@ def test_the_aggregator_reads_many_outputs_over_pooled_connections(sandbox, capl
     with caplog.at_level("WARNING", logger="urllib3.connectionpool"):
         assert outputs.read_many(uris) == {i: {"o": i} for i in range(120)}
     assert not [r for r in caplog.records if "Connection pool is full" in r.getMessage()]
+
+
+def test_a_three_node_multi_node_job_reports_each_node_and_ends_as_its_main_node(sandbox):
+    scope = {"project": "my_queue_1", "domain": "production", "workflow": "my_workflow_1"}  # on-demand EC2
+    sandbox.put_launch(task("e2e-mnp", input={"epochs": 2}, nodes={"count": 3, "mainNode": 0}, **scope))
+    launched = answer(sandbox, "e2e-mnp", "Task Launched")
+    assert launched["queue"].endswith("-critical") and launched["arraySize"] == 0
+    definition = sandbox.session.client("batch").describe_job_definitions(jobDefinitions=[launched["jobDefinition"]])
+    [registered] = definition["jobDefinitions"]
+    assert registered["type"] == "multinode"  # (moto's DescribeJobDefinitions leaves nodeProperties out)
+    job = wait_for(lambda: (j := sandbox.executor.job_of_launch("e2e-mnp")) and j.finished and j)
+    events = [e["detail"] for e in sandbox.executor.emitted if e["detail"]["jobId"].startswith(launched["jobId"])]
+    nodes = {d["jobId"] for d in events if "nodeDetails" in d}
+    assert nodes == {f"{launched['jobId']}#{i}" for i in range(3)}
+    assert [d["status"] for d in events if "nodeProperties" in d][-1] == "SUCCEEDED"  # the main node's end
+    assert job.children_final == {0: "SUCCEEDED", 1: "SUCCEEDED", 2: "FAILED"}
+    if sandbox.has_status_path:
+        status = wait_for(
+            lambda: (s := sandbox.status("e2e-mnp")) and s.get("storedPhase") == "succeeded" and settled(s) and s
+        )
+        assert {k: v for k, v in status["counts"].items() if v} == {"SUCCEEDED": 2, "FAILED": 1}
+        assert status["nodes"] == {"count": 3, "mainNode": 0} and status["phase"] == "succeeded"
+        by_node = {c["index"]: c for c in status["children"]}
+        assert sorted(by_node) == [0, 1, 2] and by_node[2]["status"] == "FAILED"
+        assert all(c["logs"] and c["logs"][0]["url"].startswith("https://") for c in by_node.values())
+        assert status["outputs"]["echo"] == {"epochs": 2}  # the main node's

@@ -136,7 +136,14 @@ def _table_facts(key_schema, attributes, indexes, ttl) -> dict:
     return {
         "keys": keys(key_schema),
         "ttl": ttl,
-        "indexes": {i["IndexName"]: (keys(i["KeySchema"]), i["Projection"]["ProjectionType"]) for i in indexes},
+        "indexes": {
+            i["IndexName"]: (
+                keys(i["KeySchema"]),
+                i["Projection"]["ProjectionType"],
+                *([sorted(i["Projection"]["NonKeyAttributes"])] if "NonKeyAttributes" in i["Projection"] else []),
+            )
+            for i in indexes
+        },
     }
 
 

@@ -143,6 +143,7 @@ def test_only_the_aggregator_writes_assembled_outputs_and_parts_and_only_the_lau
     key = LaunchData("genomics", "genomics", "development", "outputs")
     aggregator, launcher = synth.stack.status.function.role, synth.stack.launch.function.role
     assert _allowed(synth, aggregator, "s3:PutObject", key.assembled_key)
+    assert _allowed(synth, aggregator, "s3:GetObject", key.assembled_key)  # a rerun merges its original's
     assert _allowed(synth, aggregator, "s3:PutObject", key.part_key(0))
     assert not _allowed(synth, aggregator, "s3:PutObject", key.inputs_key)
     assert not _allowed(synth, aggregator, "s3:PutObject", f"{key.children_prefix}0/outputs.json")
@@ -191,9 +192,8 @@ def test_each_team_has_a_producer_policy_conditioned_on_its_own_sources(synth):
         assert sorted(sources if isinstance(sources, list) else [sources]) == sorted(team.sources)
         assert put["Condition"]["StringEquals"]["events:detail-type"] == [LAUNCH_REQUESTED, ABORT_REQUESTED]
         connector = set(team.sources) == {FLYTE_CONNECTOR_SOURCE}
-        assert {"OwnLaunchItems"} | (set() if connector else {"OwnInputs", "OwnOutputs"}) == set(statements) - {
-            "PutOwnRequestsOnly"
-        }
+        client = set() if connector else {"OwnInputs", "OwnOutputs", "ListOwnLaunches"}
+        assert {"OwnLaunchItems"} | client == set(statements) - {"PutOwnRequestsOnly"}
 
 
 def test_the_aggregator_reads_the_producers_setting(synth):
@@ -207,3 +207,14 @@ def test_the_aggregator_reads_the_producers_setting(synth):
         for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
     ]
     assert "ssm:GetParametersByPath" in actions
+
+
+def test_a_team_lists_only_its_own_launches_and_operators_every_teams(reached, dev):
+    """`batchlane launches`: a Query of the listing index, whose partition key is a team's prefix."""
+    universe = Universe.of(dev)
+    listers = {p.name: [t for t in universe.teams if universe.lists(p, t)] for p, _ in reached}
+    for team in dev.config.teams:
+        connector = set(team.sources) == {FLYTE_CONNECTOR_SOURCE}
+        assert listers[f"`{team.name}` (`producer-{team.name}`)"] == ([] if connector else [team.name])
+    operator = next(name for name in listers if "operator-read" in name)
+    assert listers[operator] == universe.teams

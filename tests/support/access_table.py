@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from batchlane.common.executions import launch_key
+from batchlane.common.executions import BY_TEAM_INDEX, launch_key, team_prefix
 from batchlane.common.tenancy import CHILDREN, INPUTS, OUTPUTS, PARTS, LaunchData
 from batchlane.deployment.contract import FLYTE_CONNECTOR_SOURCE
 from batchlane.schema_docs import with_block
@@ -266,10 +266,15 @@ class Universe:
             anyone = _can(p, actions + scan, f"{self.table_arn}/index/byJobId") or _can(p, scan, self.table_arn)
             for team, launch_id in itertools.product(self.teams, HOSTILE_IDS):
                 context = {"dynamodb:LeadingKeys": launch_key(team, launch_id)}
-                ok = anyone or _can(p, actions, self.table_arn, context)
+                ok = anyone or _can(p, actions, self.table_arn, context) or (mode == READ and self.lists(p, team))
                 cells[ITEMS, mode].add((None if p.team is None else team == p.team, None), ok)
             cells[ROUTING, mode].add((None, None), _can(p, actions, self.routing_arn))
         return cells
+
+    def lists(self, p: Principal, team: str) -> bool:
+        """Whether ``p`` lists ``team``'s launch items (`batchlane launches`: the index's key is the team's prefix)."""
+        listing = f"{self.table_arn}/index/{BY_TEAM_INDEX}"
+        return _can(p, ("dynamodb:Query",), listing, {"dynamodb:LeadingKeys": team_prefix(team)})
 
 
 def reach(synth) -> list[tuple[Principal, Cells]]:

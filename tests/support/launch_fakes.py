@@ -151,6 +151,11 @@ class FakeLedger:
     def chunk_ended(self, launch_key: str, chunks, chunk: int) -> bool:
         return (launch_key, chunk) in self.ended_chunks
 
+    def note_rerun(self, launch_key: str, rerun_id: str) -> None:
+        record = self.records.get(launch_key)
+        if record is not None:
+            self.records[launch_key] = record.model_copy(update={"reruns": sorted({*(record.reruns or []), rerun_id})})
+
     def record_rejection(self, launch_key: str, problems: list[dict[str, str]]) -> None:
         self.before_write("record_rejection")
         self.rejections[launch_key] = problems

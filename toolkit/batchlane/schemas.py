@@ -18,7 +18,8 @@ from batchlane.common.event_types import (
     LAUNCHED,
     STATUS_CHANGED,
 )
-from batchlane.launch.models import LaunchRequest, TaskLaunched, TaskLaunchRejected
+from batchlane.launch.answers import TaskLaunched, TaskLaunchRejected
+from batchlane.launch.models import LaunchRequest
 from batchlane.schema_docs import field_table, with_block
 from batchlane.status.models import TaskAbortRejected, TaskAbortRequested, TaskChunkDue, TaskStatusChanged
 

@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from batchlane.common.chunks import Chunks
+from batchlane.common.phases import FINAL_PHASES, PHASES, Phase  # noqa: F401 - the table's phases, named here too
 from batchlane.common.tenancy import Producer
 from batchlane.common.values import from_dynamo
 
@@ -58,6 +59,17 @@ SHARD_CHILDREN = 5_000  # children per shard: a million-child map has 200 (a rol
 REJECTION_SK = "rejection"
 CHUNK_PREFIX = "chunk#"
 BY_JOB_ID_INDEX = "byJobId"  # GSI: jobId -> the launch item's key (keys only)
+# GSI: a team's launch items, newest first (``batchlane launches``). Its partition key is the
+# team's key prefix, so ``dynamodb:LeadingKeys`` ``<team>#*`` holds on the index as on the table
+# (IAM takes the leading key of a Query from its key condition: the index's partition key). One
+# partition per team: launches are paced under Batch's 50 SubmitJob per second per account, a few
+# index writes each, far below a partition's 1,000 writes per second.
+BY_TEAM_INDEX = "launchesByTeam"
+TEAM_LAUNCHES = "teamLaunches"  # the index's partition key: team_prefix(team), launch items only
+REQUESTED_AT = "requestedAt"  # its sort key: epoch ms the launcher claimed the request
+# What a listing shows, copied into the index (one Query, no reads of the items themselves).
+# ``phase`` is the status summary's, copied onto the launch item with each phase change.
+LISTED_ATTRIBUTES = ("launchId", "project", "domain", "workflow", "task", "size", "queue", "state", "phase")
 
 # The launcher tags every Batch job with its launch id and its team (propagateTags: the children
 # too): together they are the launch key (a tag value cannot hold the key's "#" or "%").
@@ -73,9 +85,6 @@ CHUNK_TAG = "batchlane:chunk"
 SUBMITTING = "SUBMITTING"
 SUBMITTED = "SUBMITTED"
 
-Phase = Literal["queued", "running", "succeeded", "failed", "aborted"]
-PHASES: tuple[Phase, ...] = ("queued", "running", "succeeded", "failed", "aborted")
-FINAL_PHASES: frozenset[str] = frozenset({"succeeded", "failed", "aborted"})
 # A Batch job's (or child's) statuses after which it changes no more.
 JOB_FINAL_STATUSES: frozenset[str] = frozenset({"SUCCEEDED", "FAILED"})
 
@@ -174,6 +183,17 @@ def sk_number(sk: str) -> int:
     return int(sk.rsplit("#", 1)[1])
 
 
+class Rerun(BaseModel):
+    """What a rerun (``batchlane relaunch --failed``) reruns: children of the launch ``launch_id`` of
+    its team. Its outputs are in the index space of the chain's first launch (``size`` children)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+
+    launch_id: str
+    indexes: list[int]  # child i reruns index indexes[i] of the outputs
+    size: int
+
+
 class LaunchRecord(BaseModel):
     """The ``launch`` item: what was asked, where it went, and (once submitted) its Batch job.
 
@@ -204,6 +224,11 @@ class LaunchRecord(BaseModel):
     routing: dict[str, Any] | None = None  # the RoutingExplanation of "Task Launched"
     # Of the launch detail as received (batchlane.launch.claims.request_fingerprint): one request per launchId.
     request_fingerprint: str | None = None
+    requested_at: int | None = None  # epoch ms: when the launcher claimed it (None on older records)
+    # The detail as received, less its launch id and inputs: what a rerun launches again (None on older records).
+    request: dict[str, Any] | None = None
+    rerun_of: Rerun | None = None
+    reruns: list[str] | None = None  # the reruns of this launch's children (their launch ids)
     # The write-ahead claim (while SUBMITTING).
     lease_token: str | None = None
     lease_until: int | None = None  # epoch seconds
@@ -226,6 +251,9 @@ class LaunchRecord(BaseModel):
     # The SubmitJob request its chunks are made from (batchlane.launch.planner.chunk_request): the
     # launcher submits a chunk that becomes due later from it. Only on a chunked launch, once SUBMITTED.
     chunk_template: dict[str, Any] | None = None
+    # A multi-node job: its nodes are its children (size = nodes); the main node's end decides it.
+    nodes: int | None = None
+    main_node: int | None = None
 
     @property
     def chunks(self) -> Chunks:
@@ -244,8 +272,15 @@ class LaunchRecord(BaseModel):
         return launch_key(self.team, self.launch_id)
 
     def to_item(self) -> dict[str, Any]:
-        """The item in the document form, key included; absent values are left out."""
-        return {**self.model_dump(by_alias=True, exclude_none=True), PARTITION_KEY: self.key, SORT_KEY: LAUNCH_SK}
+        """The item in the document form, key included (and the team's listing index key once it
+        has a ``requestedAt``); absent values are left out."""
+        listed = {TEAM_LAUNCHES: team_prefix(self.team)} if self.requested_at is not None else {}
+        return {
+            **self.model_dump(by_alias=True, exclude_none=True),
+            **listed,
+            PARTITION_KEY: self.key,
+            SORT_KEY: LAUNCH_SK,
+        }
 
     @property
     def submitted(self) -> bool:
@@ -265,6 +300,7 @@ class LaunchRecord(BaseModel):
             "size": self.size,
             "isArray": self.is_array,
             "minSuccessRatio": self.min_success_ratio,
+            **({"nodes": self.nodes, "mainNode": self.main_node or 0} if self.nodes is not None else {}),
         }
 
 

@@ -337,6 +337,21 @@ class ExecutionsLedger:
         ).get("Item")
         return (item or {}).get("status") in JOB_FINAL_STATUSES
 
+    def note_rerun(self, launch_key: str, rerun_id: str) -> None:
+        # A string set: adding the same id again changes nothing. Never creates a launch item.
+        try:
+            _call(
+                "UpdateItem",
+                self._table.update_item,
+                Key=key(launch_key, LAUNCH_SK),
+                UpdateExpression="ADD reruns :r",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":r": {rerun_id}},
+            )
+        except ClientError as exc:
+            if aws.error_code(exc) != "ConditionalCheckFailedException":
+                raise
+
     def record_rejection(self, launch_key: str, problems: list[dict[str, str]]) -> None:
         item = {**key(launch_key, REJECTION_SK), "problems": problems, "rejectedAt": int(time.time() * 1000)}
         if self.retention_seconds:

@@ -1,4 +1,4 @@
-"""The launch contract: the detail of a "Task Launch Requested" event and the answers to it.
+"""The launch contract: the detail of a "Task Launch Requested" event (its answers: launch/answers.py).
 
 The JSON Schema in docs/schemas/ is generated from these models (``python -m batchlane.schemas``).
 """
@@ -8,28 +8,16 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from batchlane.common.event_types import (
-    EVENT_ID_CHARS,
-    EVENT_ID_DESCRIPTION,
-    LAUNCH_REJECTED,
-    LAUNCHED,
-    event_id,
-)
-from batchlane.common.executions import OPEN_TEAM
 from batchlane.common.secrets import SECRET_REFERENCE, SECRET_REFERENCE_CHARS
 from batchlane.common.volumes import VOLUME_NAME
 from batchlane.launch.images import IMAGE_REFERENCE, IMAGE_REFERENCE_CHARS, image_reference_problem
 from batchlane.launch.problems import (
-    LAUNCH_ID_CHARS,
-    MAX_PROBLEMS,
     QUOTED_VALUE_CHARS,
-    Problem,
-    bounded_problems,
     cut,
     quoted,
 )
@@ -102,12 +90,14 @@ SecretReference = Annotated[
 ]
 
 
-class _Model(BaseModel):
+class ClosedModel(BaseModel):
+    """A launch document or answer: unknown fields refused, frozen, fields by name or alias."""
+
     # Unknown fields are errors: a misspelt "retry" must not silently mean "no retries".
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
 
-class _Contract(_Model):
+class _Contract(ClosedModel):
     # The public request: no coercion ("2" is not 2, true is not 1, 4096.0 is not 4096; an int
     # still fills a float field). NaN and Infinity are not numbers a launch can ask for.
     model_config = ConfigDict(strict=True, allow_inf_nan=False)
@@ -252,6 +242,49 @@ class After(_Contract):
     ] = "ALL"
 
 
+MAX_NODES = 1000  # batchlane's bound on a multi-node job's nodes (node indexes stay within the status path's)
+
+
+class Nodes(_Contract):
+    """A multi-node parallel job (Batch MNP): ``count`` nodes run the container together, EC2 only."""
+
+    count: Annotated[int, Field(ge=2, le=MAX_NODES, description="nodes (Batch numNodes)")]
+    main_node: Annotated[
+        int,
+        Field(
+            alias="mainNode",
+            ge=0,
+            lt=MAX_NODES,
+            description="the node whose exit decides the job (Batch mainNode, below count)",
+        ),
+    ] = 0
+
+    @field_validator("main_node")
+    @classmethod
+    def _main_node(cls, value: int, info: ValidationInfo) -> int:
+        count = info.data.get("count")
+        if isinstance(count, int) and value >= count:
+            raise ValueError(f"the main node's index must be below count ({count}), as Batch requires")
+        return value
+
+
+MAX_RERUN_CHILDREN = 10_000  # children of one rerun (their indexes are kept on its launch record)
+
+
+class RerunOf(_Contract):
+    launch_id: Annotated[
+        str, Field(alias="launchId", pattern=LAUNCH_ID_PATTERN, description="the launch (of the caller's team) rerun")
+    ]
+    indexes: Annotated[
+        list[Annotated[int, Field(ge=0)]],
+        Field(
+            min_length=1,
+            max_length=MAX_RERUN_CHILDREN,
+            description="child i of this launch reruns index indexes[i] of the original's outputs",
+        ),
+    ]
+
+
 class LaunchRequest(_Contract):
     """The detail of a "Task Launch Requested" event (docs/launch-event.md). Types are strict: a
     value of the wrong JSON type is refused, never converted."""
@@ -333,6 +366,18 @@ class LaunchRequest(_Contract):
             description="launches of the caller's team, already launched, this one waits for (Batch dependsOn)",
         ),
     ] = []
+    nodes: Annotated[
+        Nodes | None,
+        Field(description="a single task run as one multi-node parallel job (EC2 on-demand queues only)"),
+    ] = None
+    rerun_of: Annotated[
+        RerunOf | None,
+        Field(
+            alias="rerunOf",
+            description="a rerun of some children of a finished map task (batchlane relaunch --failed): its "
+            "outputs are the original's with these children's replaced",
+        ),
+    ] = None
     queue_hint: Annotated[
         str | None,
         Field(
@@ -368,95 +413,3 @@ class LaunchRequest(_Contract):
         if self.inputs_location is not None:
             return self.inputs_location.size
         return 1
-
-
-class RoutingExplanation(_Model):
-    rule: dict | None
-    tag: str | None
-    candidates: list[dict]
-    reason: str
-
-
-EventId = Annotated[
-    str | None, Field(default=None, alias="eventId", max_length=EVENT_ID_CHARS, description=EVENT_ID_DESCRIPTION)
-]
-
-
-# The producer's team: a launch id is unique within it (batchlane.common.executions.launch_key).
-Team = Annotated[str, Field(description="the producer's team, within which the launchId is unique ('_': no teams)")]
-
-
-class TaskLaunched(_Model):
-    DETAIL_TYPE: ClassVar[str] = LAUNCHED
-
-    event_id: EventId = None
-    launch_id: str = Field(alias="launchId")
-    team: Team = OPEN_TEAM
-    job_id: str = Field(alias="jobId")
-    job_name: str = Field(alias="jobName")
-    queue: str
-    array_size: int = Field(alias="arraySize", description="0 for a plain job")
-    routing: RoutingExplanation
-    console_url: str = Field(alias="consoleUrl")
-    inputs_uri: str = Field(alias="inputsUri")
-    outputs_uri: str = Field(alias="outputsUri")
-    job_definition: str = Field(alias="jobDefinition")
-    # A chunked map task (docs/chunked-maps.md): absent on every other launch. jobId/jobName are chunk 0's.
-    chunk_count: int | None = Field(default=None, alias="chunkCount", description="array jobs the map task runs as")
-    chunk_size: int | None = Field(
-        default=None, alias="chunkSize", description="children per chunk (the last may be short)"
-    )
-    chunk_window: int | None = Field(default=None, alias="chunkWindow", description="chunks in flight at once")
-
-    def identity(self) -> tuple[object, ...]:
-        # Every delivery of one request is answered, with the same answer: one announcement.
-        return (self.team, self.launch_id, self.job_id)
-
-
-class TaskChunkDue(_Model):
-    """The aggregator's "Task Chunk Due" (source batchlane.status): chunk ``chunk`` may be submitted."""
-
-    event_id: EventId = None
-    launch_id: Annotated[str, Field(alias="launchId", min_length=1, max_length=LAUNCH_ID_CHARS)]
-    team: Team = OPEN_TEAM
-    chunk: Annotated[int, Field(ge=0, strict=True)]
-    # The launch's first job: a notice for an earlier submission of a reused launch id is not this one's.
-    job_id: Annotated[str | None, Field(alias="jobId")] = None
-
-
-def _bounded_launch_id(value: Any) -> Any:
-    return cut(value, LAUNCH_ID_CHARS) if isinstance(value, str) else value
-
-
-def _bounded_problem_list(value: Any) -> Any:
-    if not isinstance(value, (list, tuple)) or not all(isinstance(p, (Problem, dict)) for p in value):
-        return value  # the field's own validation says what is wrong
-    return bounded_problems([p if isinstance(p, Problem) else Problem.model_validate(p) for p in value])
-
-
-class TaskLaunchRejected(_Model):
-    """Every problem found, bounded (docs/launch-event.md) so that the event always fits EventBridge."""
-
-    DETAIL_TYPE: ClassVar[str] = LAUNCH_REJECTED
-
-    event_id: EventId = None
-    launch_id: Annotated[
-        Annotated[str, Field(max_length=LAUNCH_ID_CHARS)] | None,
-        BeforeValidator(_bounded_launch_id),
-        Field(alias="launchId"),
-    ]
-    team: Annotated[
-        str | None,
-        Field(description="the producer's team, whose launch id it names (null: a producer that may not launch)"),
-    ] = None
-    problems: Annotated[list[Problem], BeforeValidator(_bounded_problem_list), Field(max_length=MAX_PROBLEMS)]
-
-    def identity(self) -> tuple[object, ...]:
-        return (self.team, self.launch_id, [p.model_dump() for p in self.problems])
-
-
-def detail_json(model: TaskLaunched | TaskLaunchRejected) -> dict[str, Any]:
-    """The detail as published, with its ``eventId``; optional fields left unset (e.g. a plain
-    launch's chunk fields) are left out."""
-    detail = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    return {"eventId": event_id(model.DETAIL_TYPE, *model.identity()), **detail}

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchlane.common.chunks import Chunks
-from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, OPEN_TEAM, TEAM_TAG, launch_key
+from batchlane.common.executions import CHUNK_TAG, LAUNCH_TAG, OPEN_TEAM, TEAM_TAG, Rerun, launch_key
 from batchlane.common.host_gone import HOST_GONE_REASONS
 from batchlane.common.inputs import (
     ENV_INDEX_OFFSET,
@@ -58,7 +58,7 @@ def routing_needs(request: LaunchRequest) -> Needs:
     container = request.container
     resources = container.resources
     # Shared memory, tmpfs and ulimits exist on EC2 only, ephemeral storage on Fargate only: routed so.
-    platform = container.platform or ("EC2" if container.needs_ec2 else None)
+    platform = container.platform or ("EC2" if container.needs_ec2 or request.nodes else None)
     platform = platform or ("FARGATE" if container.ephemeral_storage_gib else None)
     return Needs(
         platform=platform,
@@ -67,6 +67,7 @@ def routing_needs(request: LaunchRequest) -> Needs:
         gpu=resources.gpu,
         architecture=container.architecture,
         share=request.share_identifier is not None,
+        nodes=request.nodes.count if request.nodes else 0,
     )
 
 
@@ -87,6 +88,11 @@ class JobDefinitionSpec:
     secrets: tuple[tuple[str, str], ...] = ()  # (variable, valueFrom): a job definition's, never a submission's
     # Mounts and Linux parameters (batchlane.launch.workload.definition_properties): SubmitJob takes none.
     container_properties: dict[str, Any] = field(default_factory=dict, hash=False)
+    nodes: tuple[int, int] | None = None  # a multi-node job's (numNodes, mainNode): every node runs the container
+
+    @property
+    def multi_node(self) -> bool:
+        return self.nodes is not None
 
     @classmethod
     def secrets_of(cls, request: LaunchRequest) -> tuple[tuple[str, str], ...]:
@@ -108,13 +114,16 @@ class JobDefinitionSpec:
         if self.platform == "FARGATE":
             container["fargatePlatformConfiguration"] = {"platformVersion": "LATEST"}
             container["networkConfiguration"] = {"assignPublicIp": "DISABLED"}
-        return {
-            "type": "container",
-            "platformCapabilities": [self.platform],
-            "containerProperties": container,
-            "propagateTags": True,
-            "tags": {"batchlane:managed": "true"},
-        }
+        common = {"platformCapabilities": [self.platform], "propagateTags": True, "tags": {"batchlane:managed": "true"}}
+        if self.nodes is not None:
+            count, main = self.nodes
+            nodes = {
+                "numNodes": count,
+                "mainNode": main,
+                "nodeRangeProperties": [{"targetNodes": "0:", "container": container}],
+            }
+            return {"type": "multinode", "nodeProperties": nodes, **common}
+        return {"type": "container", "containerProperties": container, **common}
 
     @property
     def name(self) -> str:
@@ -158,6 +167,7 @@ class LaunchPlan:
     index_key: str | None = None  # inputs.idx beside inputs_key (map tasks)
     index_body: bytes | None = None
     depends_on: tuple[dict[str, str], ...] = ()  # the launches it waits for (batchlane.launch.dependencies)
+    rerun_of: Rerun | None = None  # the launch whose children it reruns (batchlane.launch.reruns)
     team: str = OPEN_TEAM  # its producer's: the launch id is unique within it
 
     @property
@@ -192,10 +202,15 @@ class LaunchPlan:
             "jobDefinition": job_definition,
             "retryStrategy": self.retry_strategy,
             "timeout": {"attemptDurationSeconds": self.timeout_seconds},
-            "containerOverrides": self.overrides,
             "tags": self.tags,
             "propagateTags": self.request.propagate_tags,
         }
+        if self.definition.multi_node:  # every node gets the overrides (SubmitJob takes no containerOverrides)
+            request["nodeOverrides"] = {
+                "nodePropertyOverrides": [{"targetNodes": "0:", "containerOverrides": self.overrides}]
+            }
+        else:
+            request["containerOverrides"] = self.overrides
         if self.is_array:
             request["arrayProperties"] = {"size": self.size}
         if self.request.share_identifier:
@@ -297,6 +312,7 @@ def _definition(
         log_group=settings.job_log_group,
         secrets=JobDefinitionSpec.secrets_of(request),
         container_properties=definition_properties(request, settings, platform),
+        nodes=(request.nodes.count, request.nodes.main_node) if request.nodes else None,
     )
 
 

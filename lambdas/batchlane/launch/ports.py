@@ -82,5 +82,8 @@ class Ledger(Protocol):
     def chunk_ended(self, launch_key: str, chunks: Chunks, chunk: int) -> bool:
         """Whether the aggregator holds the chunk's Batch job as ended (SUCCEEDED or FAILED)."""
 
+    def note_rerun(self, launch_key: str, rerun_id: str) -> None:
+        """Add ``rerun_id`` to the launch's ``reruns`` (idempotent): its status shows the chain."""
+
     def record_rejection(self, launch_key: str, problems: list[dict[str, str]]) -> None:
         """Keep the last rejection under ``launch_key`` (its own item: a later claim is not blocked)."""

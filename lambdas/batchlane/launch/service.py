@@ -39,16 +39,10 @@ from batchlane.common.executions import (
 from batchlane.common.open_launches import LAST_SEEN_ATTR, OPEN_SHARD_ATTR, open_shard
 from batchlane.common.ports import Announcer, Counter
 from batchlane.common.tenancy import Producer
+from batchlane.launch.answers import RoutingExplanation, TaskChunkDue, TaskLaunched, TaskLaunchRejected, detail_json
 from batchlane.launch.claims import chunk_record, launch_record, lease, request_fingerprint, same_request, submitted_job
 from batchlane.launch.dependencies import with_dependencies
-from batchlane.launch.models import (
-    LaunchRequest,
-    RoutingExplanation,
-    TaskChunkDue,
-    TaskLaunched,
-    TaskLaunchRejected,
-    detail_json,
-)
+from batchlane.launch.models import LaunchRequest
 from batchlane.launch.planner import LaunchPlan, chunk_job_name, chunk_request, plan_launch, routing_needs
 from batchlane.launch.ports import (
     InputStore,
@@ -64,6 +58,7 @@ from batchlane.launch.ports import (
     TransientError,
 )
 from batchlane.launch.problems import Problem
+from batchlane.launch.reruns import repeatable_request, with_rerun
 from batchlane.launch.validation import producer_problems, readable_launch_id, validate
 from batchlane.routing import Decision, decide
 
@@ -111,6 +106,8 @@ class LaunchService:
             plan, problems = with_dependencies(
                 plan, producer, settings, lambda launch_id: self.ledger.get(launch_key(team, launch_id))
             )
+        if plan is not None and not problems:  # the finished map task of its own team it reruns children of
+            plan, problems = with_rerun(plan, lambda i: self.ledger.get(launch_key(team, i)), self.ledger.phase)
         if plan is None or problems:
             return self._refuse(readable_launch_id(detail), team, fingerprint, producer, problems)
         return self._submit(plan, fingerprint, producer)
@@ -244,9 +241,10 @@ class LaunchService:
             lease_token=token,
             lease_until=int(self.clock()) + self.lease_seconds,
             request_fingerprint=fingerprint,
+            requested_at=int(self.clock() * 1000),
             job_name=chunk_job_name(plan.job_name, 0) if plan.chunked else plan.job_name,
             queue=plan.queue,
-            size=plan.size,
+            size=plan.definition.nodes[0] if plan.definition.nodes else plan.size,
             is_array=plan.is_array,
             is_map_task=request.is_map,
             attempts=plan.attempts,
@@ -260,7 +258,10 @@ class LaunchService:
             log_group=plan.definition.log_group,
             job_definition=plan.definition.name,
             routing=RoutingExplanation(**_explanation(plan.decision)).model_dump(mode="json"),
+            request=repeatable_request(request.model_dump(mode="json", by_alias=True, exclude_unset=True)),
+            rerun_of=plan.rerun_of,
             **(_chunk_fields(plan) if plan.chunked else {}),
+            **(dict(zip(("nodes", "main_node"), plan.definition.nodes)) if plan.definition.nodes else {}),
         )
 
     # ------------------------------------------------------------------ submission
@@ -440,6 +441,8 @@ class LaunchService:
         fields = self._submitted_fields(claim, job, definition)
         if template is not None:
             fields["chunkTemplate"] = template
+        if claim.rerun_of is not None:  # before the record completes: a retry after a crash notes it again
+            self.ledger.note_rerun(launch_key(claim.team, claim.rerun_of.launch_id), claim.launch_id)
         record = launch_record(self.ledger.complete(claim.key, lease(claim)[0], fields))
         self._announce_launched(record)
         return {"outcome": "launched", "launchId": record.launch_id, "jobId": job.job_id, "queue": record.queue}

@@ -15,7 +15,7 @@ from batchlane.common.tenancy import INPUTS, LaunchData, Producer, s3_uri
 from batchlane.launch.dependencies import after_problems
 from batchlane.launch.models import LaunchRequest
 from batchlane.launch.problems import LAUNCH_ID_CHARS, Problem, bounded_problems, quoted
-from batchlane.launch.workload import REFUSED_FIELDS, workload_problems
+from batchlane.launch.workload import REFUSED_FIELDS, nodes_problems, workload_problems
 
 # Fargate accepts these memory sizes (MiB) per vCPU value.
 FARGATE_MEMORY = {
@@ -351,7 +351,7 @@ def validate(
     reported = {p.field for p in problems}
     checks = role_problems + policy_problems(raw, settings) + dot_name_problems(raw)
     checks += inputs_location_problems(raw, settings, bucket, team or OPEN_TEAM) + secrets_problems(raw, settings)
-    checks += workload_problems(raw, settings) + after_problems(raw)
+    checks += workload_problems(raw, settings) + nodes_problems(raw) + after_problems(raw)
     # One answer per field: a value the schema already refused is not reported twice.
     problems = problems + [p for p in checks if p.field not in reported]
     return (request if not problems else None), role, bounded_problems(problems)

@@ -61,6 +61,24 @@ def workload_problems(raw: Any, settings: Settings) -> list[Problem]:
     return problems
 
 
+def nodes_problems(raw: Any) -> list[Problem]:
+    """A multi-node job is one task on EC2: Batch runs no MNP job on Fargate, nor as an array."""
+    if not isinstance(_at(raw, "nodes"), dict):
+        return []
+    problems = [
+        Problem(field=name, message="a multi-node job is a single task: its nodes share one input")
+        for name in ("inputs", "inputsLocation")
+        if _at(raw, name) is not None
+    ]
+    if _at(raw, "container", "platform") == "FARGATE":
+        problems.append(Problem(field="container.platform", message="Fargate runs no multi-node jobs: use EC2"))
+    if _at(raw, "container", "ephemeralStorageGiB") is not None:
+        problems.append(
+            Problem(field="container.ephemeralStorageGiB", message="Fargate only, and a multi-node job runs on EC2")
+        )
+    return problems
+
+
 def _mount_problems(container: dict, project: str, settings: Settings) -> list[Problem]:
     mounts = container.get("mounts")
     if not isinstance(mounts, list):

@@ -138,9 +138,11 @@ class Needs:
     gpu: int = 0
     architecture: str | None = None  # X86_64 or ARM64; None: any
     share: bool = False  # the launch names a shareIdentifier
+    nodes: int = 0  # a multi-node parallel job's nodes (0: not one)
 
     def describe(self) -> str:
         text = f"{self.vcpu:g} vCPU, {self.memory} MiB" + (f", {self.gpu} GPU" if self.gpu else "")
+        text += f", {self.nodes} nodes" if self.nodes else ""
         text += f", {self.architecture}" if self.architecture else ""
         text += ", a shareIdentifier" if self.share else ""
         return f"{self.platform} {text}" if self.platform else text
@@ -161,6 +163,11 @@ class Needs:
             problems.append(
                 f"it runs {'/'.join(caps.architectures) or 'no'} instances, the job asks for {self.architecture}"
             )
+        if self.nodes and platform == FARGATE:
+            problems.append("Fargate runs no multi-node jobs")
+        if self.nodes and caps.capacity in ("spot", "mixed"):
+            # Batch: "Multi-node parallel jobs aren't supported on compute environments that use Spot Instances".
+            problems.append(f"its compute is {caps.capacity} and Batch runs no multi-node job on Spot")
         if platform == EC2 and self.vcpu != int(self.vcpu):
             problems.append(f"EC2 takes whole vCPUs, {self.vcpu:g} asked")
         if caps.fair_share is True and not self.share:
@@ -287,6 +294,7 @@ class Decision:
                 "memory": self.needs.memory,
                 "gpu": self.needs.gpu,
                 **({"shareIdentifier": True} if self.needs.share else {}),
+                **({"nodes": self.needs.nodes} if self.needs.nodes else {}),
             },
         }
 

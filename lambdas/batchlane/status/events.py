@@ -117,6 +117,20 @@ class ArrayProperties(_Lenient):
     status_summary_last_updated_at: EpochMs | None = Field(None, alias="statusSummaryLastUpdatedAt")
 
 
+class NodeDetails(_Lenient):
+    """A node of a multi-node job (its job id ``<id>#<node>``)."""
+
+    node_index: ArrayIndex | None = Field(None, alias="nodeIndex")
+    is_main_node: bool | None = Field(None, alias="isMainNode")
+
+
+class NodeProperties(_Lenient):
+    """A multi-node job itself: its nodes and main node (the main node's end is the job's)."""
+
+    num_nodes: ChildCount | None = Field(None, alias="numNodes")
+    main_node: ArrayIndex | None = Field(None, alias="mainNode")
+
+
 class RetryStrategy(_Lenient):
     attempts: RetryAttempts | None = None
 
@@ -135,24 +149,33 @@ class JobDetail(_Lenient):
     stopped_at: EpochMs | None = Field(None, alias="stoppedAt")
     container: ContainerDetail | None = None
     array_properties: ArrayProperties | None = Field(None, alias="arrayProperties")
+    node_details: NodeDetails | None = Field(None, alias="nodeDetails")
+    node_properties: NodeProperties | None = Field(None, alias="nodeProperties")
     retry_strategy: RetryStrategy | None = Field(None, alias="retryStrategy")
     job_definition: str | None = Field(None, alias="jobDefinition")
     tags: dict[TagKey, TagValue] | None = None
 
     @property
     def parent_job_id(self) -> str:
-        """The job id of the launch: a child's ``<parent>:<index>`` id without ``:<index>``."""
-        return self.job_id.split(":", 1)[0]
+        """The job id of the launch: a child's ``<parent>:<index>`` (a node's ``<parent>#<node>``) id
+        without its suffix."""
+        return self.job_id.split(":", 1)[0].split("#", 1)[0]
 
     @property
     def child_index(self) -> int | None:
         """The array index of a child: ``arrayProperties.index``, else the ``:<index>`` suffix of
-        its job id (moto's children, and some DescribeJobs results, lack the former)."""
-        ap = self.array_properties
+        its job id (moto's children, and some DescribeJobs results, lack the former); a node's index
+        (``nodeDetails.nodeIndex``, else its ``#<node>`` suffix) in a multi-node job: its nodes are its children."""
+        ap, node = self.array_properties, self.node_details
         if ap is not None and ap.index is not None:
             return ap.index
+        if node is not None and node.node_index is not None:
+            return node.node_index
         _, sep, index = self.job_id.partition(":")
-        return int(index) if sep else None  # JobId: ASCII digits 0..MAX_INDEX
+        if sep:
+            return int(index)  # JobId: ASCII digits 0..MAX_INDEX
+        _, sep, index = self.job_id.partition("#")
+        return int(index) if sep and index.isascii() and index.isdigit() and int(index) <= MAX_INDEX else None
 
     @property
     def is_array_child(self) -> bool:
@@ -160,7 +183,11 @@ class JobDetail(_Lenient):
 
     @property
     def is_array_parent(self) -> bool:
-        return not self.is_array_child and self.array_properties is not None and self.array_properties.size is not None
+        """An array's parent, or a multi-node job itself: the job whose children its events are not."""
+        if self.is_array_child:
+            return False
+        array, nodes = self.array_properties, self.node_properties
+        return (array is not None and array.size is not None) or (nodes is not None and nodes.num_nodes is not None)
 
     @property
     def log_group(self) -> str | None:

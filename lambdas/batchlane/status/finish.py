@@ -11,14 +11,21 @@ rebuilt from the children.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from batchlane.common.chunks import Chunks
-from batchlane.common.executions import LaunchRecord
+from batchlane.common.executions import LaunchRecord, launch_key
 from batchlane.common.ports import Log
 from batchlane.common.tenancy import LaunchData, s3_uri
-from batchlane.status.outputs import ErrorSummary, OutputsWriter, assemble_outputs, child_error_message
+from batchlane.status.outputs import (
+    ErrorSummary,
+    OutputsWriter,
+    assemble_outputs,
+    child_error_message,
+    merge_rerun,
+)
 from batchlane.status.ports import OutputStore, ShardStore, StatusStore
 
 OUTPUT_READ_PAGE = 1000  # children's outputs read (in parallel) per page while assembling
@@ -81,13 +88,30 @@ class Finisher:
                 succeeded = (
                     c.index for c in self.shards.iter_children(launch.key, launch.size) if c.status == "SUCCEEDED"
                 )
-            if not launch.map_task and launch.size == 1:
+            if launch.nodes is not None:  # its nodes share the task's one output (child 0's): the main node writes it
+                values = self.outputs.read_many({0: child_outputs_uri(base, 0)})
+                self.outputs.write(uri, assemble_outputs(1, values, unwrap=True))
+            elif launch.rerun_of is not None:
+                self.outputs.write(uri, self._rerun_outputs(launch, base, succeeded))
+            elif not launch.map_task and launch.size == 1:
                 values = self.outputs.read_many({i: child_outputs_uri(base, i) for i in succeeded})
                 self.outputs.write(uri, assemble_outputs(1, values, unwrap=True))
             else:
                 self.outputs.write_stream(uri, self._assembled(launch, base, succeeded))
             out["outputsUri"] = uri
         return out
+
+    def _rerun_outputs(self, launch: LaunchRecord, base: str, succeeded: Iterable[int]) -> dict[str, Any]:
+        """A rerun's outputs: its original's (the team's launch it names; none when it has none)
+        with the children it reran replaced by its own children's."""
+        rerun = launch.rerun_of
+        assert rerun is not None
+        original = self.store.get_launch(launch_key(launch.team, rerun.launch_id))
+        data = launch_data(original) if original is not None else None
+        document = self.outputs.read_bytes(s3_uri(self.data_bucket, data.assembled_key)) if data else None
+        ours = self.outputs.read_many({i: child_outputs_uri(base, i) for i in succeeded})
+        replaced = {rerun.indexes[i]: value for i, value in ours.items() if i < len(rerun.indexes)}
+        return merge_rerun(json.loads(document) if document else None, rerun.size, replaced)
 
     def assemble_chunk(self, launch: LaunchRecord, chunk: int) -> None:
         """Chunk ``chunk``'s array job SUCCEEDED (every one of its children wrote its outputs): keep

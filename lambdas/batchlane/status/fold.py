@@ -77,7 +77,9 @@ def summarize(
     for c in ordered:
         counts[c.status] += 1
     counts["SUBMITTED"] += size - len(ordered)
-    decision = decide_phase(size, need, counts, parent_status=parent.status if parent else None, aborted=aborted)
+    parent_status = parent.status if parent else None
+    multi_node = launch.get("nodes") is not None
+    decision = decide_phase(size, need, counts, parent_status=parent_status, aborted=aborted, multi_node=multi_node)
     non_final = (
         tuple(i for i in range(size) if i not in by_index or not by_index[i].final)
         if decision.non_final or decision.needs_reconcile

@@ -43,12 +43,29 @@ class _Event(BaseModel):
         return {k: v for k, v in data.items() if not (k in self.OPTIONAL and v is None)}
 
 
+class CostEstimate(BaseModel):
+    onDemandUsd: float
+    spotUsd: float
+    basis: str = Field(description="what was priced: Fargate, or the EC2 instance family, and Spot's factor")
+    prices: str = Field(description="the list prices' region and date (batchlane.common.cost)")
+
+
+class LaunchCost(BaseModel):
+    """What the launch's attempts used so far (run time times the resources each child asked for),
+    and an estimate of its price: a floor (no idle capacity, no start-up), not a bill."""
+
+    vcpuSeconds: float
+    memoryGibSeconds: float
+    gpuSeconds: float
+    estimate: CostEstimate
+
+
 class TaskStatusChanged(_Event):
     """A launch's phase changed (``kind: phase``), or a large launch made progress (``kind: progress``)."""
 
     DETAIL_TYPE: ClassVar[str] = STATUS_CHANGED
     OPTIONAL: ClassVar[frozenset[str]] = frozenset(
-        {"previousPhase", "reason", "outputsUri", "error", "final", "failures"}
+        {"previousPhase", "reason", "outputsUri", "error", "final", "failures", "cost"}
     )
 
     kind: Literal["phase", "progress"]
@@ -70,6 +87,7 @@ class TaskStatusChanged(_Event):
     failures: dict[str, int] | None = Field(
         default=None, description="failed attempts per failure class (docs/status.md), when any failed"
     )
+    cost: LaunchCost | None = Field(default=None, description="phase only: usage and estimated price so far")
 
     def identity(self) -> tuple[object, ...]:
         # A phase is entered once per submission (its jobId); progress is told once per counts.
@@ -100,6 +118,7 @@ class TaskStatusChanged(_Event):
         outputs_uri: str | None = None,
         error: str | None = None,
         failures: dict[str, int] | None = None,
+        cost: dict[str, Any] | None = None,
     ) -> TaskStatusChanged:
         return cls(
             kind="phase",
@@ -115,6 +134,7 @@ class TaskStatusChanged(_Event):
             outputsUri=outputs_uri,
             error=error,
             failures=_non_zero(failures or {}) or None,
+            cost=LaunchCost.model_validate(cost) if cost else None,
         )
 
     @classmethod

@@ -264,3 +264,17 @@ def launch_error_summary(children: Iterable[ChildState], *, char_limit: int = DE
     return error_summary(
         {c.index: child_error_message(c) for c in children if c.status == "FAILED"}, char_limit=char_limit
     )
+
+
+def merge_rerun(original: Mapping[str, Any] | None, size: int, rerun: Mapping[int, Mapping[str, Any] | None]) -> dict:
+    """A rerun's outputs: the original's map outputs (``{name: [v0, ...]}``, ``size`` each; None:
+    it has none) with the values of the rerun's children replaced where they wrote some. ``rerun``
+    maps indexes of the original's outputs to the outputs of the child that reran it."""
+    merged: dict[str, list[Any]] = {}
+    for name, values in (original or {}).items():
+        listed = list(values) if isinstance(values, list) else []
+        merged[name] = (listed + [None] * size)[:size]
+    for index in sorted(rerun):
+        for name, value in (rerun[index] or {}).items():
+            merged.setdefault(name, [None] * size)[index] = value
+    return merged

@@ -84,12 +84,22 @@ class PhaseDecision:
 
 
 def decide_phase(
-    size: int, min_succ: int, counts: Mapping[str, int], *, parent_status: str | None = None, aborted: bool = False
+    size: int,
+    min_succ: int,
+    counts: Mapping[str, int],
+    *,
+    parent_status: str | None = None,
+    aborted: bool = False,
+    multi_node: bool = False,
 ) -> PhaseDecision:
-    """Launch phase from the per-status counts (which sum to ``size``); Flyte's map-task rule."""
+    """Launch phase from the per-status counts (which sum to ``size``); Flyte's map-task rule, or
+    for a multi-node job (``multi_node``: its nodes are the children) Batch's: the job ends as its
+    main node does, which the job's own event says (``parent_status``)."""
     succeeded = int(counts.get("SUCCEEDED", 0))
     failed = int(counts.get("FAILED", 0))
     non_final = size - succeeded - failed
+    if multi_node:
+        return _multi_node_phase(size, counts, parent_status, aborted)
     reconcile = False
     if parent_status == "SUCCEEDED" and non_final > 0:
         # A SUCCEEDED array parent proves every child SUCCEEDED: their events were missed.
@@ -112,3 +122,24 @@ def decide_phase(
         return d("running", f"{int(counts.get('RUNNING', 0))} running, {succeeded + failed} of {size} final")
     waiting = int(counts.get(WAITING, 0))
     return d("queued", f"{size} waiting to run" + (f" ({waiting} waiting for a slot)" if waiting else ""))
+
+
+def _multi_node_phase(size: int, counts: Mapping[str, int], parent_status: str | None, aborted: bool) -> PhaseDecision:
+    """A worker node that ends decides nothing (Batch stops the others only when the main node ends)."""
+    succeeded, failed = int(counts.get("SUCCEEDED", 0)), int(counts.get("FAILED", 0))
+    non_final = size - succeeded - failed
+
+    def d(phase: Phase, reason: str) -> PhaseDecision:
+        return PhaseDecision(phase, reason, succeeded, failed, non_final)
+
+    nodes = f"{succeeded} of {size} nodes succeeded, {failed} failed"
+    if parent_status == "SUCCEEDED":
+        return d("succeeded", f"the main node succeeded ({nodes})")
+    if parent_status == "FAILED":
+        return d("failed", f"the main node failed ({nodes})")
+    if aborted:
+        return d("aborted", "aborted on request")
+    running = int(counts.get("RUNNING", 0))
+    if running or succeeded + failed:
+        return d("running", f"{running} of {size} nodes running, {succeeded + failed} ended")
+    return d("queued", f"{size} nodes waiting to run")

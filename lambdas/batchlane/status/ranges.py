@@ -3,7 +3,8 @@
 One item per :data:`RANGE_CHILDREN` consecutive children (batchlane.common.executions): a Lambda
 batch's events of neighbouring children become one write, and the states are stored compressed
 (zlib over compact JSON: a few hundred bytes per child become a few dozen). The item also carries
-its counts (``n_<STATUS>`` deltas relative to "every child SUBMITTED", ``n_failure:<class>``), so
+its counts (``n_<STATUS>`` deltas relative to "every child SUBMITTED", ``n_failure:<class>``, the
+attempts' run time ``n_runMs``), so
 counts and states never disagree without a transaction. A shard's summary keeps each range's
 counts as of its revision, the launch's summary the shards' totals (batchlane.status.commit):
 every level is "newest revision wins", so a retry, a duplicate or an out-of-order write changes
@@ -18,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from batchlane.common.cost import RUN_MS, run_ms
 from batchlane.common.executions import SHARD_CHILDREN, range_of
 from batchlane.status.failures import failure_delta
 from batchlane.status.observations import merge_child
@@ -51,6 +53,7 @@ class ChildRange:
         for child in self.states.values():
             add_deltas(total, count_delta(None, child.status))
             add_deltas(total, failure_delta(None, child))
+            add_deltas(total, {RUN_MS: run_ms(child.attempts)})
         return total
 
     def encode(self) -> bytes:

@@ -182,7 +182,7 @@ class Reconciler:
         region = launch.region or "us-east-1"
         records = []
         for j in jobs:
-            owner = str(j.get("jobId", "")).split(":", 1)[0]
+            owner = str(j.get("jobId", "")).split(":", 1)[0].split("#", 1)[0]  # a child's or a node's job
             if owner in jobs_of:
                 records.append(
                     (
@@ -266,7 +266,7 @@ class Reconciler:
             else:
                 offset, size = launch.chunks.offset(chunk), launch.chunks.chunk_len(chunk)
                 array = size > 1
-            open_children = [i for i in range(size) if offset + i not in done] if array else []
-            yield from (f"{job_id}:{i}" for i in open_children)
+            open_children = [i for i in range(size) if offset + i not in done] if array or launch.nodes else []
+            yield from (f"{job_id}{'#' if launch.nodes else ':'}{i}" for i in open_children)  # a node: "<id>#<i>"
             if chunk is None or (array and chunk not in parents_final) or (not array and offset not in done):
                 yield job_id

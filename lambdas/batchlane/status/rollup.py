@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from batchlane.common.cost import RUN_MS
 from batchlane.common.executions import LaunchRecord, shard_count, shard_of_range
 from batchlane.common.open_launches import LAST_SEEN_ATTR, OPEN_SHARD_ATTR, open_shard
 from batchlane.status.failures import FAILURE_CLASSES, FAILURE_DELTA_PREFIX
@@ -107,6 +108,7 @@ def _fields(launch: LaunchRecord, totals: dict[str, int], now_ms: int) -> dict[s
     counts.update(
         {f"n_{FAILURE_DELTA_PREFIX}{c}": totals.get(f"{FAILURE_DELTA_PREFIX}{c}", 0) for c in FAILURE_CLASSES}
     )
+    counts[f"n_{RUN_MS}"] = totals.get(RUN_MS, 0)
     return {
         **counts,
         "jobId": launch.job_id,

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from batchlane.common.chunks import Chunks
+from batchlane.common.cost import launch_cost, summary_run_ms
 from batchlane.common.event_types import CHUNK_DUE, STATUS_CHANGED
 from batchlane.common.executions import FINAL_PHASES, LaunchRecord
 from batchlane.common.lru import Lru
@@ -112,6 +113,7 @@ class PhaseKeeper:
                 min_successes(launch.size, launch.min_success_ratio),
                 counts,
                 parent_status=summary.get("parentStatus"),
+                multi_node=launch.nodes is not None,
             )
             if decision.phase == summary.get("phase"):
                 self._progress(launch, summary, counts, decision.phase)
@@ -192,6 +194,7 @@ class PhaseKeeper:
                 outputs_uri=fields.get("outputsUri"),
                 error=fields.get("error"),
                 failures=failures_of(summary),
+                cost=launch_cost(summary_run_ms(summary), launch.request, launch.routing),
             ).detail(),
         )
 

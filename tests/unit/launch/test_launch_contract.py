@@ -7,7 +7,8 @@ import pytest
 from launch_examples import SETTINGS, detail
 
 from batchlane.common.event_types import EVENT_SOURCE, LAUNCH_REJECTED
-from batchlane.launch.models import INPUT_DEPTH_LIMIT, TaskLaunchRejected, detail_json
+from batchlane.launch.answers import TaskLaunchRejected, detail_json
+from batchlane.launch.models import INPUT_DEPTH_LIMIT
 from batchlane.launch.problems import (
     MAX_PROBLEMS,
     PROBLEM_TEXT_CHARS,

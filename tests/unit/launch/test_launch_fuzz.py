@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from launch_examples import ROLE, SETTINGS, TABLE
 from pydantic import BaseModel
 
-from batchlane.launch.models import LaunchRequest, TaskLaunchRejected, detail_json
+from batchlane.launch.answers import TaskLaunchRejected, detail_json
+from batchlane.launch.models import LaunchRequest
 from batchlane.launch.planner import plan_launch
 from batchlane.launch.problems import MAX_PROBLEMS, PROBLEM_TEXT_CHARS, REJECTION_DETAIL_BYTES
 from batchlane.launch.reserved_env import reserved_env_problem

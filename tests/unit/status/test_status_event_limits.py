@@ -61,9 +61,11 @@ def test_job_ids_that_batch_never_sends_are_malformed(event, job_id):
 
 
 @pytest.mark.parametrize(
-    ("job_id", "index"), [("abc:0", 0), ("abc:9", 9), (f"abc:{MAX_INDEX}", MAX_INDEX), ("abc", None), ("abc#2", None)]
+    ("job_id", "index"),
+    [("abc:0", 0), ("abc:9", 9), (f"abc:{MAX_INDEX}", MAX_INDEX), ("abc", None), ("abc#2", 2), ("abc#x", None)],
 )
 def test_array_index_comes_from_ascii_digits_only(event, job_id, index):
+    # "<id>#<node>" names a node of a multi-node job: its nodes are its children.
     e = mutated(event, "array-child-succeeded.json", lambda d: (d.update(jobId=job_id), d.pop("arrayProperties")))
     assert parse_event(e).detail.child_index == index
     assert observe(e).child.index == (index or 0)

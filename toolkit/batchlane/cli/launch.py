@@ -158,6 +158,13 @@ def _after(text: str) -> dict[str, str]:
     return {"launchId": launch_id, **({"type": kind} if kind else {})}
 
 
+def _nodes(text: str) -> dict[str, int]:
+    count, _, main = text.partition(":")
+    if not count.isdigit() or not (main == "" or main.isdigit()):
+        raise CliError(f"--nodes: expected COUNT[:MAIN_NODE], got {text!r}", USAGE)
+    return {"count": int(count), **({"mainNode": int(main)} if main else {})}
+
+
 def build_detail(args: argparse.Namespace) -> dict[str, Any]:
     """The detail from ``--file`` (if any) with the flags on top of it."""
     detail: dict[str, Any] = load_file(args.file) if args.file else {}
@@ -197,6 +204,8 @@ def build_detail(args: argparse.Namespace) -> dict[str, Any]:
         detail["inputs"] = _inputs_file(args.inputs_file)
     if args.after:
         detail["after"] = [_after(text) for text in args.after]
+    if args.nodes is not None:
+        detail["nodes"] = _nodes(args.nodes)
     if args.inputs_location is not None:
         detail.pop("input", None)
         detail.pop("inputs", None)
@@ -267,11 +276,17 @@ def dry_run(ctx: Context, detail: dict[str, Any], json_output: bool) -> int:
 
 
 def cmd_launch(args: argparse.Namespace, ctx: Context) -> int:
-    from batchlane.client.waiting import wait_for_answer
-
     detail = build_detail(args)
     if args.dry_run:
         return dry_run(ctx, detail, args.json)
+    return send(args, ctx, detail)
+
+
+def send(args: argparse.Namespace, ctx: Context, detail: dict[str, Any]) -> int:
+    """Put the launch, wait for its answer and, with ``--wait``, follow it (the options of
+    :func:`add_sending_options`): the exit code of ``batchlane launch``."""
+    from batchlane.client.waiting import wait_for_answer
+
     launch_id = str(detail["launchId"])
     say = ctx.progress(args.json)
     client = ctx.batchlane(args.source)  # the launch id is unique within the source's team
@@ -367,6 +382,7 @@ def _task_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--arch", choices=("X86_64", "ARM64"), help="the image's CPU architecture")
     p.add_argument("--ephemeral-storage", type=int, metavar="GIB", help="Fargate task storage (21-200)")
     p.add_argument("--after", action="append", metavar="LAUNCH_ID[:N_TO_N]", help="wait for that launch")
+    p.add_argument("--nodes", metavar="COUNT[:MAIN_NODE]", help="one multi-node parallel job of COUNT nodes (EC2)")
 
 
 def register(subparsers: Commands) -> None:
@@ -402,12 +418,17 @@ def register(subparsers: Commands) -> None:
         "--scheduling-priority", type=int, metavar="N", help="schedulingPriority (fair-share queues): 0-9999"
     )
     p.add_argument("--tag", action="append", metavar="KEY=VALUE", help="tags: a cost-allocation tag (repeatable)")
-    p.add_argument("--source", default="batchlane.cli", help="the event's source (default batchlane.cli)")
     p.add_argument(
         "--dry-run",
         action="store_true",
         help="validate the launch locally as the launcher would (every problem at once) and send nothing",
     )
+    add_sending_options(p)
+
+
+def add_sending_options(p: argparse.ArgumentParser) -> None:
+    """How a launch is sent and followed (:func:`send`)."""
+    p.add_argument("--source", default="batchlane.cli", help="the event's source (default batchlane.cli)")
     p.add_argument("--wait", action="store_true", help="follow the status live until the launch ends")
     p.add_argument(
         "--wait-timeout", type=float, default=0, metavar="SECONDS", help="stop following after (default: never)"

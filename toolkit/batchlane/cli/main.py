@@ -20,8 +20,10 @@ from batchlane.client.events import EventRefused
 COMMAND_MODULES = (
     "batchlane.cli.routes",
     "batchlane.cli.status",
+    "batchlane.cli.launches",
     "batchlane.cli.logs",
     "batchlane.cli.launch",
+    "batchlane.cli.relaunch",
     "batchlane.cli.validate",
     "batchlane.cli.abort",
     "batchlane.cli.sandbox",

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from batchlane.routing.items import QUEUE_PREFIX, SORT_ATTR
 from batchlane.routing.scope import Scope
 
 if TYPE_CHECKING:
+    from batchlane.client.launches import ListedLaunch
     from batchlane.common.executions import LaunchRecord
     from batchlane.routing import Decision
 
@@ -52,6 +54,8 @@ def sent_line(detail_type: str, launch_id: str, bus: str, where: str) -> str:
 def launched_lines(record: LaunchRecord) -> list[str]:
     """The answer "launched": the job, its queue, why that queue, the console link."""
     what = f"array job of {record.size} children" if record.is_array else "job"
+    if record.nodes is not None:
+        what = f"multi-node job of {record.nodes} nodes (main node {record.main_node or 0})"
     lines = [f"Launched {record.launch_id}: {what} {record.job_id} on queue {record.queue}"]
     if record.routing:
         lines.append(f"  routing: {record.routing.get('reason') or ''}".rstrip())
@@ -106,6 +110,16 @@ def status_lines(doc: dict[str, Any], view: StatusView = StatusView()) -> list[s
     ]
     counts = ", ".join(f"{k} {v}" for k, v in doc["counts"].items() if v)
     lines.append(f"  counts {counts or '-'}   (success needs {doc['minSuccesses']})")
+    if doc.get("cost"):
+        lines.append(f"  cost   {cost_text(doc['cost'])}")
+    if doc.get("rerunOf"):
+        rerun = doc["rerunOf"]
+        lines.append(
+            f"  rerun of {rerun['launchId']}: child i reruns index {_index_list(rerun['indexes'])} "
+            f"of its {rerun['size']} outputs"
+        )
+    if doc.get("reruns"):
+        lines.append(f"  rerun as {', '.join(doc['reruns'])} (their failed children: batchlane relaunch ID --failed)")
     if doc.get("console") and view.links:
         lines.append(f"  {doc['console']['name']}: {doc['console']['url']}")
     if doc.get("blocked"):
@@ -131,6 +145,24 @@ def status_lines(doc: dict[str, Any], view: StatusView = StatusView()) -> list[s
     return lines
 
 
+def usage_text(used: dict[str, Any]) -> str:
+    return f"{used['vcpuSeconds']:g} vCPU-s, {used['memoryGibSeconds']:g} GiB-s, {used['gpuSeconds']:g} GPU-s"
+
+
+def cost_text(cost: dict[str, Any]) -> str:
+    """Usage and the estimate: ``12 vCPU-s, 24 GiB-s, 0 GPU-s; est. $0.00016 on-demand, ...``."""
+    est = cost["estimate"]
+    return (
+        f"{usage_text(cost)}; est. ${est['onDemandUsd']:.6f} on-demand, ${est['spotUsd']:.6f} Spot "
+        f"({est['basis']}; {est['prices']})"
+    )
+
+
+def _index_list(indexes: list[int], shown: int = 10) -> str:
+    listed = ", ".join(map(str, indexes[:shown]))
+    return f"[{listed}{', ...' if len(indexes) > shown else ''}]"
+
+
 def _attempts_cell(child: dict[str, Any]) -> str:
     """``3`` or, when earlier attempts failed, ``3 (spot-reclaimed, spot-reclaimed)``."""
     failed = [c for c in (child.get("attemptFailures") or [])[:-1] if c]
@@ -150,29 +182,31 @@ def _outputs_lines(outputs: Any, full: bool) -> list[str]:
 
 def _children_lines(doc: dict[str, Any], view: StatusView) -> list[str]:
     children = doc["children"]
+    main = (doc.get("nodes") or {}).get("mainNode")  # a multi-node job: its children are its nodes
     unseen = doc["size"] - len(children)
     if view.children:
         lines = [f"  children ({len(children)} with events" + (f", {unseen} without any yet" if unseen else "") + "):"]
-        return lines + children_table(children, links=view.links)
+        return lines + children_table(children, links=view.links, main=main)
     failed = [c for c in children if c["status"] == "FAILED"]
     hint = "every child: --children" + ("" if view.links else "; log links: --links")
     if not failed:
         return [f"  no failed child   ({hint})"] if len(children) > 1 else []
-    lines = [f"  failed children ({len(failed)}):"] + children_table(failed[:FAILED_ROWS], links=view.links)
+    lines = [f"  failed children ({len(failed)}):"] + children_table(failed[:FAILED_ROWS], links=view.links, main=main)
     more = len(failed) - FAILED_ROWS
     if more > 0:
         lines.append(f"    ... and {more} more (batchlane status {doc.get('launchId')} --failed)")
     return lines + [f"  ({hint})"]
 
 
-def children_table(children: list[dict[str, Any]], links: bool = True) -> list[str]:
-    """A row per child (``child_document``), each followed by its log links (``links``)."""
+def children_table(children: list[dict[str, Any]], links: bool = True, main: int | None = None) -> list[str]:
+    """A row per child (``child_document``), each followed by its log links (``links``); the
+    ``main`` node of a multi-node job marked."""
     if not children:
         return []
     rows = [["INDEX", "STATUS", "ATTEMPTS", "EXIT", "FAILURE", "REASON"]]
     rows += [
         [
-            str(c["index"]),
+            str(c["index"]) + (" main" if c["index"] == main else ""),
             c["status"],
             _attempts_cell(c),
             "-" if c["exitCode"] is None else str(c["exitCode"]),
@@ -241,6 +275,8 @@ def child_lines(launch_id: str, child: dict[str, Any]) -> list[str]:
         exit_code = "-" if a["exitCode"] is None else a["exitCode"]
         reason = "; ".join(r for r in (a["statusReason"], a["reason"]) if r) or "-"
         lines.append(f"  attempt {a['attempt']}: exit {exit_code}   class {a['failureClass'] or '-'}   {reason}")
+        if a.get("usage"):
+            lines.append(f"    used {usage_text(a['usage'])}")
         if a["log"]:
             lines.append(f"    {a['log']['name']}: {a['log']['url']}")
     if child.get("logTail"):
@@ -308,3 +344,24 @@ def decision_lines(decision: Decision, *, launch: Scope, launch_id: str, sample:
             "launch id, in proportion to the shares above (the same launch id always gets the same queue)."
         )
     return lines
+
+
+def launches_lines(launches: list[ListedLaunch], team: str) -> list[str]:
+    """``batchlane launches``: a row per launch, newest first."""
+    if not launches:
+        return [f"No launches of team {team} match."]
+    rows = [["REQUESTED (UTC)", "LAUNCH", "PHASE", "SIZE", "PROJECT/DOMAIN", "WORKFLOW", "TASK", "QUEUE"]]
+    for launch in launches:
+        rows.append(
+            [
+                datetime.fromtimestamp(launch.requested_at / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                launch.launch_id,
+                launch.phase,
+                str(launch.size),
+                f"{launch.project or '-'}/{launch.domain or '-'}",
+                launch.workflow or "-",
+                launch.task or "-",
+                launch.queue or "-",
+            ]
+        )
+    return [f"Launches of team {team}, newest first:", *table_text(rows)]

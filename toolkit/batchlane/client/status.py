@@ -29,6 +29,7 @@ from typing import Any
 from batchlane.client.links import DEFAULT_LOG_GROUP, attempt_phase, job_link, log_link_name, log_stream_url
 from batchlane.client.view import child_document
 from batchlane.common.console import partition_of
+from batchlane.common.cost import Resources, run_ms, usage
 from batchlane.common.executions import (
     FINAL_PHASES,
     LAUNCH_SK,
@@ -272,6 +273,7 @@ def child_detail(
     document = _child(record, plain)
     region, partition = record.region or "us-east-1", partition_of(record.job_arn or "")
     group = child.log_group or record.log_group
+    resources = Resources.of_request(record.request)
     document["attemptDetails"] = [
         {
             "attempt": k,
@@ -281,6 +283,7 @@ def child_detail(
             "failureClass": attempt_class(a),
             "startedAt": a.started_at,
             "stoppedAt": a.stopped_at,
+            "usage": usage(run_ms([a]), resources) if a.stopped_at is not None else None,
             "log": {
                 "name": log_link_name(child.index, k, attempt_phase(child, k)),
                 "url": log_stream_url(region, a.log_stream, group, partition),

@@ -22,6 +22,7 @@ from typing import Any
 
 from batchlane.client.links import child_job_id, child_log_links, job_link
 from batchlane.common.console import partition_of
+from batchlane.common.cost import launch_cost, summary_run_ms
 from batchlane.common.executions import FINAL_PHASES, LAUNCH_TAG, LaunchPartition
 from batchlane.status.events import BatchJobEvent, ForeignEvent, MalformedEvent, parse_event
 from batchlane.status.failures import attempt_classes, child_class, failure_counts
@@ -118,6 +119,14 @@ def record_document(items: Iterable[Mapping[str, Any]], children: Iterable[Child
     parent = ParentState.from_item(part.parent) if part.parent is not None else None
     status = summarize(record.as_status_launch(), children, parent, aborted=part.phase == "aborted")
     extra: dict[str, Any] = {"terminated": True} if summary.get("terminated") else {}
+    if record.nodes is not None:  # its children are its nodes; the main node's end is the launch's
+        extra["nodes"] = {"count": record.nodes, "mainNode": record.main_node or 0}
+    if record.request is not None:  # what each child asked for is known: usage and its estimated price
+        extra["cost"] = launch_cost(summary_run_ms(summary), record.request, record.routing)
+    if record.rerun_of is not None:  # its original, whose outputs' index space it keeps
+        extra["rerunOf"] = record.rerun_of.model_dump(by_alias=True)
+    if record.reruns:
+        extra["reruns"] = sorted(record.reruns)
     chunks = record.chunks
     if chunks.chunked:
         # Children of chunks not submitted yet have no item: the summary knows how many wait for a slot.

@@ -20,7 +20,14 @@ from typing import Any, Literal
 
 from batchlane.common.environment import FunctionEnvironment
 from batchlane.common.event_types import ABORT_REQUESTED, CHUNK_DUE, CHUNK_DUE_SOURCE, EVENT_SOURCE, LAUNCH_REQUESTED
-from batchlane.common.executions import EXPIRES_AT, PARTITION_KEY
+from batchlane.common.executions import (
+    BY_TEAM_INDEX,
+    EXPIRES_AT,
+    LISTED_ATTRIBUTES,
+    PARTITION_KEY,
+    REQUESTED_AT,
+    TEAM_LAUNCHES,
+)
 from batchlane.deployment.config import DeploymentConfig, FunctionConfig, StateNames
 from batchlane.status.events import DETAIL_TYPES as BATCH_DETAIL_TYPES
 from batchlane.status.events import QUEUE_BLOCKED
@@ -37,11 +44,20 @@ class Key:
 
 @dataclass(frozen=True)
 class Index:
-    """A global secondary index (keys only: readers fetch the item itself)."""
+    """A global secondary index: keys only (readers fetch the item itself), or keys and
+    ``attributes`` (readers need nothing more)."""
 
     name: str
     partition: Key
     sort: Key | None = None
+    attributes: tuple[str, ...] = ()
+
+    @property
+    def projection(self) -> dict[str, Any]:
+        """Its ``Projection`` as DynamoDB's API (and CloudFormation) write it."""
+        if not self.attributes:
+            return {"ProjectionType": "KEYS_ONLY"}
+        return {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(self.attributes)}
 
 
 @dataclass(frozen=True)
@@ -65,6 +81,8 @@ TABLES: dict[Literal["routing", "executions"], TableShape] = {
             Index("byJobId", Key("jobId")),
             # Sparse: only launches that are not final (batchlane.common.open_launches), for the reconciler.
             Index("openLaunches", Key("openShard"), Key("lastSeenAt", "N")),
+            # Sparse: launch items only, a team's newest first (``batchlane launches``).
+            Index(BY_TEAM_INDEX, Key(TEAM_LAUNCHES), Key(REQUESTED_AT, "N"), LISTED_ATTRIBUTES),
         ),
     ),
 }

@@ -15,9 +15,29 @@ EPHEMERAL_GIB = range(21, 201)
 
 
 def definition_problems(request: dict[str, Any]) -> list[str]:
-    """RegisterJobDefinition: Fargate's limits, EFS's rules, mounts of declared volumes."""
-    props = request.get("containerProperties") or {}
+    """RegisterJobDefinition: Fargate's limits, EFS's rules, mounts of declared volumes; a
+    multi-node definition's nodes (each range's container checked as a single node's)."""
     fargate = "FARGATE" in (request.get("platformCapabilities") or ["EC2"])
+    if request.get("type") != "multinode":
+        return _container_problems(request.get("containerProperties") or {}, fargate)
+    nodes = request.get("nodeProperties") or {}
+    count, main = nodes.get("numNodes", 0), nodes.get("mainNode", 0)
+    problems = ["multi-node parallel jobs are not supported on Fargate"] if fargate else []
+    if "containerProperties" in request or nodes == {}:
+        problems.append("a multinode job definition takes nodeProperties, not containerProperties")
+    if not 0 <= main < count:
+        problems.append(f"nodeProperties.mainNode {main} must be below numNodes {count}")
+    covered: set[int] = set()
+    for node_range in nodes.get("nodeRangeProperties") or []:
+        start, _, end = str(node_range.get("targetNodes", "")).partition(":")
+        covered.update(range(int(start or 0), int(end) + 1 if end else count))
+        problems += _container_problems(node_range.get("container") or {}, fargate)
+    if not covered.issuperset(range(count)):
+        problems.append(f"nodeRangeProperties must cover every node 0..{count - 1}")
+    return problems
+
+
+def _container_problems(props: dict[str, Any], fargate: bool) -> list[str]:
     linux = props.get("linuxParameters") or {}
     problems = []
     if fargate:

@@ -21,11 +21,13 @@ from typing import Any, TypeVar
 
 import yaml
 
+from batchlane.client.launches import list_launches
 from batchlane.client.render import (
     LONG_VIEW,
     decision_lines,
     describe_item,
     launched_lines,
+    launches_lines,
     rejected_lines,
     sent_line,
     status_lines,
@@ -304,7 +306,7 @@ def real_job(tour: Tour) -> str:
 def _show_first_attempt_log(tour: Tour, launch_id: str, index: int) -> None:
     """What the log link of the child's first attempt shows."""
     group = tour.sandbox.config.job_log_group
-    stream = _log_stream(tour.sandbox, launch_id, index, 0)
+    stream = tour.sandbox.executor.log_stream(launch_id, index, 0) if tour.sandbox.executor else None
     if stream:
         events = tour.sandbox.session.client("logs").get_log_events(logGroupName=group, logStreamName=stream)["events"]
         tour.say(f"Child {index}'s first attempt, CloudWatch Logs {group} / {stream}:")
@@ -396,6 +398,17 @@ def poison(tour: Tour) -> str:
     return "the batchmate was launched, the poison dead-lettered"
 
 
+def list_team_launches(tour: Tour) -> str:
+    tour.command(f"launches --source {SOURCE}")
+    page = list_launches(tour.sandbox.client.executions)
+    tour.show(launches_lines(page.launches, tour.sandbox.client.team))
+    listed = [launch.launch_id for launch in page.launches]
+    launched = ["demo-batchmate", "demo-rerouted", "demo-word-stats", "demo-map", "demo-hello"]
+    expect(listed == launched, f"listed {listed}, expected {launched} (newest first; rejected launches never)")
+    expect(page.launches[3].phase == "succeeded", f"demo-map listed as {page.launches[3].phase}")
+    return f"{len(listed)} launches, newest first, with their phases: one Query of the launchesByTeam index"
+
+
 STEPS: tuple[tuple[str, Callable[[Tour], str | None]], ...] = (
     ("Start the sandbox", start_sandbox),
     ("Import routing from a FlyteAdmin config", import_routing),
@@ -407,6 +420,7 @@ STEPS: tuple[tuple[str, Callable[[Tour], str | None]], ...] = (
     ("A malformed launch is rejected with its reasons", rejected),
     ("A team launching outside its projects is rejected", unauthorised),
     ("A poisoned message lands in the DLQ", poison),
+    ("List the team's launches", list_team_launches),
 )
 
 
@@ -484,16 +498,3 @@ def _finish(tour: Tour, log_path: Path) -> int:
         "Next: `batchlane sandbox up` keeps a sandbox running for your own commands (docs/sandbox.md).\n"
     )
     return 0
-
-
-def _log_stream(sandbox, launch_id: str, index: int, attempt: int) -> str | None:
-    job = sandbox.executor.job_of_launch(launch_id) if sandbox.executor else None
-    if job is None:
-        return None
-    for _, child, event in job.history:
-        attempts = event["detail"].get("attempts") or []
-        if child == index and len(attempts) > attempt:
-            stream = (attempts[attempt].get("container") or {}).get("logStreamName")
-            if stream:
-                return stream
-    return None

@@ -150,6 +150,17 @@ class BatchExecutor(Termination, threading.Thread):
         with self._lock:
             return sorted((j for j in self.jobs.values() if j.launch_id == launch_id), key=lambda j: j.offset)
 
+    def log_stream(self, launch_id: str, index: int, attempt: int) -> str | None:
+        """The log stream the events of the launch's child ``index`` named for ``attempt``."""
+        job = self.job_of_launch(launch_id)
+        for _, child, event in job.history if job else ():
+            attempts = event["detail"].get("attempts") or []
+            if child == index and len(attempts) > attempt:
+                stream = (attempts[attempt].get("container") or {}).get("logStreamName")
+                if stream:
+                    return stream
+        return None
+
     def run(self) -> None:
         next_poll = 0.0
         while not self._halt.is_set():
@@ -344,20 +355,20 @@ class BatchExecutor(Termination, threading.Thread):
         are read together, once (a chunk's lines lie side by side): one child's read costs as much."""
         if job.inputs is None:
             job.inputs = self._read_inputs(job)
+        index = 0 if job.nodes is not None else index  # every node of a multi-node job reads the task's one input
         return job.inputs[index] if index < len(job.inputs) else None
 
     def _read_inputs(self, job: SimulatedJob) -> list[Any]:
         uri = job.record.inputs_uri or ""
         if not uri.startswith("s3://"):
             return []
+        count = 1 if job.nodes is not None else job.size
         for index_at in (index_uri(uri), None):
             try:
-                return read_inputs(self.s3, uri, index_at, job.offset, job.size)
+                return read_inputs(self.s3, uri, index_at, job.offset, count)
             except Exception as exc:
                 if index_at is None:
-                    log.warning(
-                        "cannot read inputs %d to %d of %s: %s", job.offset, job.offset + job.size - 1, uri, exc
-                    )
+                    log.warning("cannot read inputs %d to %d of %s: %s", job.offset, job.offset + count - 1, uri, exc)
         return []
 
     def _write_output(self, action: ScheduledAction) -> None:
@@ -370,4 +381,4 @@ class BatchExecutor(Termination, threading.Thread):
                 self.backplane.put_json(bucket, key, output_for(self._input(job, index - job.offset), index))
         finally:  # written or failed, the container has exited: DescribeJobs shows what its events say
             with self._lock:
-                job.outputs_pending.discard(index - job.offset)
+                job.outputs_pending.discard(action.child if action.child is not None else index - job.offset)

@@ -69,6 +69,12 @@ class SimulatedJob:
     vcpus: float = 1.0  # what each child needs (the definition's, or SubmitJob's override)
 
     @property
+    def nodes(self) -> tuple[int, int] | None:
+        """A multi-node job's (numNodes, mainNode): its nodes are its children."""
+        rec = self.record
+        return None if rec.nodes is None else (rec.nodes, rec.main_node or 0)
+
+    @property
     def queue_name(self) -> str:
         return self.queue_arn.rsplit("/", 1)[-1]
 
@@ -121,7 +127,9 @@ class Planning(ExecutorState):
             behaviour: ChildBehaviour = spec.child(job.offset + index)
             plan = behaviour.plan(max_attempts, pending=job.is_array)
             run = behaviour.run_seconds if behaviour.run_seconds is not None else spec.run_seconds
-            events = simulate.child_events(job.job_id, index, plan, is_array=job.is_array, log_group=job.log_group)
+            events = simulate.child_events(
+                job.job_id, index, plan, is_array=job.is_array, log_group=job.log_group, nodes=job.nodes
+            )
             t = start + step * (index % 20)
             previous = None
             for event in events:
@@ -133,8 +141,8 @@ class Planning(ExecutorState):
                     t = self.capacity.start(job.job_id, job.queue_name, job.vcpus, t, step + run)
                 if previous == "RUNNING":  # the attempt that was running has ended
                     timeline.append((t, "logs", (index, len(event["detail"]["attempts"]) - 1, "end", event), index))
-                if status == "SUCCEEDED":
-                    timeline.append((t, "output", job.offset + index, index))
+                if status == "SUCCEEDED" and (job.nodes is None or index == job.nodes[1]):  # the main node writes
+                    timeline.append((t, "output", job.offset + index if job.nodes is None else 0, index))
                     job.outputs_pending.add(index)
                 timeline.append((t, "emit", event, index))
                 if status == "RUNNING" and event["detail"]["container"].get("logStreamName"):
@@ -146,6 +154,10 @@ class Planning(ExecutorState):
             timeline.append((start - step / 2, "emit", self._parent_pending_event(job), None))
             ok = sum(1 for v in outcomes.values() if v == "SUCCEEDED")
             timeline.append((max(child_ends) + step, "emit", self._parent_end_event(job, ok), None))
+        elif job.nodes is not None:  # the job itself: RUNNABLE, then it ends as its main node does
+            timeline.append((start - step / 2, "emit", self._multi_node_event(job, "RUNNABLE"), None))
+            end = outcomes[job.nodes[1]]
+            timeline.append((max(child_ends) + step, "emit", self._multi_node_event(job, end), None))
         job.children_final = outcomes
         return self._deliver(job, spec.delivery, timeline)
 
@@ -176,6 +188,20 @@ class Planning(ExecutorState):
             status_summary={"SUCCEEDED": succeeded, "FAILED": job.size - succeeded},
             region=self.config.region,
             status_reason=None if final == "SUCCEEDED" else reason or "Array Child Job failed",
+            retry_attempts=max_attempts,
+        )
+        return self._localize(event, job, max_attempts)
+
+    def _multi_node_event(self, job: SimulatedJob, status: str) -> dict[str, Any]:
+        max_attempts = max(1, job.record.attempts)
+        reason = simulate.EXITED if status in TERMINAL else None
+        event = simulate.job_event(
+            job_id=job.job_id,
+            status=status,
+            nodes=job.nodes,
+            log_group=job.log_group,
+            region=self.config.region,
+            status_reason=reason,
             retry_attempts=max_attempts,
         )
         return self._localize(event, job, max_attempts)
@@ -226,7 +252,9 @@ class Planning(ExecutorState):
         offset = (job.submitted_at or SIM_EPOCH_MS) - SIM_EPOCH_MS
         parent_arn = job.job_arn or detail["tags"]["resourceArn"]
         index = (detail.get("arrayProperties") or {}).get("index")
+        node = (detail.get("nodeDetails") or {}).get("nodeIndex")
         detail["jobArn"] = parent_arn if index is None else f"{parent_arn}:{index}"
+        detail["jobArn"] = detail["jobArn"] if node is None else f"{parent_arn}#{node}"
         detail["jobName"] = job.job_name or detail["jobName"]
         detail["jobQueue"] = job.queue_arn
         detail["jobDefinition"] = definition.get("jobDefinitionArn") or rec.job_definition or detail["jobDefinition"]

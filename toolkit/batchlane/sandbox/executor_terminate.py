@@ -36,18 +36,18 @@ class Termination(Planning):
         now: its latest state at its true time (the detail of that state's event), the array
         parent's ``statusSummary`` counted from its children. None when the job is not simulated
         (yet), or nothing has happened to it yet."""
-        parent_id, _, index = job_id.partition(":")
+        parent_id, _, index = job_id.partition("#" if "#" in job_id else ":")  # a node: "<job>#<node>"
         now = self.batch_now()
         with self._lock:
             job = self.jobs.get(parent_id)
-            if job is None or (index and not job.is_array):
+            if job is None or (index and not (job.is_array or job.nodes)):
                 return None
             history = [
                 (t, child, event)
                 for t, child, event in job.history
                 if t <= now and not (child in job.outputs_pending and event["detail"]["status"] == "SUCCEEDED")
             ]
-        target = (int(index) if index.isdigit() else -1) if index else (None if job.is_array else 0)
+        target = (int(index) if index.isdigit() else -1) if index else (None if job.is_array or job.nodes else 0)
         latest: dict[int | None, tuple[float, dict]] = {}
         for t, child, event in history:
             if child not in latest or t >= latest[child][0]:
@@ -141,9 +141,8 @@ class Termination(Planning):
                 new.append(ScheduledAction(at, next(self._seq), "emit", job.job_id, event, index, at))
                 job.history.append((at, index, event))
                 job.children_final[index] = "FAILED"
-            if job.is_array:
-                ok = sum(1 for v in job.children_final.values() if v == "SUCCEEDED")
-                parent = self._parent_end_event(job, ok, status_reason)  # FAILED: a child was stopped
+            parent = self._stopped_job_event(job, status_reason)
+            if parent is not None:
                 parent["detail"]["stoppedAt"] = now_ms
                 new.append(
                     ScheduledAction(at + self.step_seconds, next(self._seq), "emit", job.job_id, parent, None, at)
@@ -154,6 +153,17 @@ class Termination(Planning):
             job.pending_actions += len(new) - dropped
         log.info("job %s terminated (%s): %d children stopped", job.job_id, reason, len(stopped))
 
+    def _stopped_job_event(self, job: SimulatedJob, status_reason: str) -> dict[str, Any] | None:
+        """The last event of a stopped array's parent or multi-node job (FAILED); None: a plain job's is its child's."""
+        if job.is_array:
+            ok = sum(1 for v in job.children_final.values() if v == "SUCCEEDED")
+            return self._parent_end_event(job, ok, status_reason)  # FAILED: a child was stopped
+        if job.nodes is not None:
+            event = self._multi_node_event(job, "FAILED")
+            event["detail"]["statusReason"] = status_reason
+            return event
+        return None
+
     def _terminated_event(
         self, job: SimulatedJob, index: int, last: dict | None, status_reason: str, now_ms: int, max_attempts: int
     ) -> dict[str, Any]:
@@ -161,7 +171,8 @@ class Termination(Planning):
             event = simulate.job_event(
                 job_id=job.job_id,
                 status="FAILED",
-                index=index if job.is_array else None,
+                index=index if job.is_array or job.nodes else None,
+                nodes=job.nodes,
                 log_group=job.log_group,
                 region=self.config.region,
                 retry_attempts=max_attempts,

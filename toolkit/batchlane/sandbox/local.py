@@ -120,7 +120,7 @@ class LocalBatchExecutor(BatchExecutor):
 
     # ------------------------------------------------------------------ a new job
     def _plan(self, job: SimulatedJob, spec: LaunchSpec) -> list[ScheduledAction]:
-        if not self.runs_locally(spec):
+        if not self.runs_locally(spec) or job.nodes is not None:  # a multi-node job's nodes are simulated
             return super()._plan(job, spec)
         submission = submission_of(self.deployment.account, self.config.region, job.job_id)
         timeout = spec.attempt_duration_seconds or self.execution.attempt_timeout_seconds or submission.timeout_seconds

@@ -103,7 +103,7 @@ def _create_tables(ddb, config: DeploymentConfig) -> None:
                 {
                     "IndexName": index.name,
                     "KeySchema": _key_schema(index.partition, index.sort),
-                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                    "Projection": index.projection,
                 }
                 for index in shape.indexes
             ]

@@ -94,10 +94,12 @@ def job_event(
     time_ms: int = 0,
     retry_attempts: int = 3,
     tags: dict[str, str] | None = None,
+    nodes: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    """One EventBridge event of a Batch job (a child when ``index`` is set, a parent with ``size``).
+    """One EventBridge event of a Batch job (a child when ``index`` is set, a parent with ``size``;
+    of a multi-node job with ``nodes`` (numNodes, mainNode): node ``index``, else the job itself).
     ``tags`` are added to the job's tags (e.g. ``{"batchlane:launchId": ...}`` as the launcher sets)."""
-    full_id = f"{job_id}:{index}" if index is not None else job_id
+    full_id = job_id if index is None else f"{job_id}#{index}" if nodes else f"{job_id}:{index}"
     arn = f"arn:{partition}:batch:{region}:{ACCOUNT}"
     detail: dict[str, Any] = {
         "jobArn": f"{arn}:job/{full_id}",
@@ -121,15 +123,25 @@ def job_event(
     for key, value in (("statusReason", status_reason), ("startedAt", started_at), ("stoppedAt", stopped_at)):
         if value:
             detail[key] = value
-    if index is not None:
-        detail["arrayProperties"] = {"index": index, "statusSummary": {}}
-    elif size is not None:
-        detail["arrayProperties"] = {
-            "size": size,
-            "statusSummary": dict(status_summary or {}),
-            "statusSummaryLastUpdatedAt": time_ms or 1_700_000_000_000,
-        }
+    detail.update(_shape(index, size, status_summary, time_ms, nodes))
     return _envelope(detail, detail_type, region, time_ms or 1_700_000_000_000)
+
+
+def _shape(
+    index: int | None, size: int | None, summary: dict[str, int] | None, time_ms: int, nodes: tuple[int, int] | None
+) -> dict[str, Any]:
+    """An array child's or parent's arrayProperties; a node's nodeDetails, a multi-node job's nodeProperties."""
+    if nodes is not None:  # DescribeJobs' shapes
+        count, main = nodes
+        if index is not None:
+            return {"nodeDetails": {"nodeIndex": index, "isMainNode": index == main}}
+        return {"nodeProperties": {"numNodes": count, "mainNode": main}}
+    if index is not None:
+        return {"arrayProperties": {"index": index, "statusSummary": {}}}
+    if size is not None:
+        properties = {"size": size, "statusSummary": dict(summary or {})}
+        return {"arrayProperties": {**properties, "statusSummaryLastUpdatedAt": time_ms or 1_700_000_000_000}}
+    return {}
 
 
 def _container(log_group: str | None, container: dict | None) -> dict[str, Any]:
@@ -191,9 +203,17 @@ def child_events(
     log_group: str | None = None,
     t0: int = 1_700_000_000_000,
     tags: dict[str, str] | None = None,
+    nodes: tuple[int, int] | None = None,
 ) -> list[dict[str, Any]]:
-    """The events of one child (or plain job) in their true order."""
-    event = partial(job_event, job_id=job_id, index=index if is_array else None, log_group=log_group, tags=tags)
+    """The events of one child (or plain job, or node of a multi-node job) in their true order."""
+    event = partial(
+        job_event,
+        job_id=job_id,
+        index=index if is_array or nodes else None,
+        log_group=log_group,
+        tags=tags,
+        nodes=nodes,
+    )
     out: list[dict[str, Any]] = []
     done: list[dict[str, Any]] = []  # the attempts ended so far
     t = t0 + index * 1000
@@ -324,6 +344,32 @@ def launch_events(
             )
         )
     return out
+
+
+def multi_node_events(
+    job_id: str,
+    plans: Sequence[ChildPlan],
+    main_node: int = 0,
+    *,
+    rng: random.Random | None = None,
+    log_group: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """A multi-node job's events in one possible true order: the job RUNNABLE, the main node's events,
+    the other nodes' interleaved (they start once the main node runs), the job's end: the main node's."""
+    rng = rng or random.Random(0)
+    nodes = (len(plans), main_node)
+    seqs = [child_events(job_id, i, p, log_group=log_group, tags=tags, nodes=nodes) for i, p in enumerate(plans)]
+    job = partial(job_event, job_id=job_id, log_group=log_group, tags=tags, nodes=nodes)
+    out = [job(status="RUNNABLE", time_ms=1_699_999_999_000), *seqs[main_node]]
+    workers = [seq for i, seq in enumerate(seqs) if i != main_node]
+    while workers:
+        seq = rng.choice(workers)
+        out.append(seq.pop(0))
+        workers = [w for w in workers if w]
+    ok = plans[main_node].succeeded
+    end = job(status="SUCCEEDED" if ok else "FAILED", status_reason=EXITED, time_ms=1_800_000_000_000)
+    return [*out, end]
 
 
 def simple_array(job_id: str, size: int, *, pending: bool = True) -> list[ChildPlan]:

@@ -292,7 +292,44 @@ class ExecutionsStatusStore:
             + " REMOVE "
             + ", ".join(f"#r{i}" for i in range(len(removed)))
         )
-        return self._conditional_update(launch_key, expression, "#r0 = :token", names, values)
+        if "phase" not in fields:
+            return self._conditional_update(launch_key, expression, "#r0 = :token", names, values)
+        summary = {
+            "TableName": self.table_name,
+            "Key": _key(launch_key, SUMMARY_SK),
+            "UpdateExpression": expression,
+            "ConditionExpression": "#r0 = :token",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        listed = self._with_listed_phase(launch_key, summary, fields["phase"])
+        if listed is None:  # no launch item any more (expired): the summary alone
+            return self._conditional_update(launch_key, expression, "#r0 = :token", names, values)
+        return listed
+
+    def _with_listed_phase(self, launch_key: str, summary_update: dict[str, Any], phase: str) -> bool | None:
+        """The summary's phase change and its copy on the launch item (the listing index's), in one
+        transaction: a listing never shows a phase the summary does not have. False: the claim was
+        lost; None: there is no launch item."""
+        listed = {
+            "TableName": self.table_name,
+            "Key": _key(launch_key, LAUNCH_SK),
+            "UpdateExpression": "SET #p = :p",
+            "ConditionExpression": "attribute_exists(pk)",  # never a launch item of the phase alone
+            "ExpressionAttributeNames": {"#p": "phase"},
+            "ExpressionAttributeValues": {":p": {"S": phase}},
+        }
+        try:
+            self.write_requests += 1
+            self.items_written += 2
+            self._ddb.transact_write_items(TransactItems=[{"Update": summary_update}, {"Update": listed}])
+            return True
+        except ClientError as exc:
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if aws.error_code(exc) == "TransactionCanceledException" and "ConditionalCheckFailed" in reasons:
+                return False if reasons[0] == "ConditionalCheckFailed" else None
+            aws.raise_if_transient("TransactWriteItems", exc)
+            raise
 
     def release_transition(self, launch_key: str, token: str) -> None:
         # Best effort: a claim not given back goes stale and is taken over (claim_transition).
