@@ -15,7 +15,8 @@ Item sizes follow DynamoDB's rules: the attribute names' UTF-8 bytes plus each v
 
 from __future__ import annotations
 
-import json
+import base64
+import copy
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ def value_size(value: dict[str, Any]) -> int:
     if kind == "N":
         return _number_size(str(Decimal(v)))
     if kind == "B":
-        return len(v)
+        return len(base64.b64decode(v)) if isinstance(v, str) else len(v)  # base64 on the wire
     if kind in ("BOOL", "NULL"):
         return 1
     if kind in ("SS", "BS"):
@@ -159,6 +160,10 @@ class DynamoMeter:
             "read_requests": sum(b.read_requests for b in self.batches),
         }
 
+    def write_requests_on(self, pk: str) -> int:
+        """Write requests that wrote partition key ``pk``."""
+        return sum(1 for b in self.batches for w in b.writes if any(k == pk for k, _, _ in w.items))
+
     def key_loads(self) -> dict[str, tuple[int, int]]:
         """Per partition key: (WRU written, distinct children whose Lambda batches wrote it)."""
         units: Counter[str] = Counter()
@@ -230,4 +235,4 @@ class _RawReader:
         from moto.dynamodb.models.dynamo_type import DynamoType
 
         item = self.table.get_item(DynamoType(hash_key), DynamoType(range_key) if range_key else None)
-        return json.loads(json.dumps(item.to_json()["Attributes"])) if item else None
+        return copy.deepcopy(item.to_json()["Attributes"]) if item else None

@@ -183,7 +183,7 @@ class _GeneratedChildren:
     def chunk_records(self, launch_key: str):
         return (chunk_record(self.layout, c) for c in range(self.layout.count if self.layout else 0))
 
-    def iter_children(self, launch_key: str):
+    def iter_children(self, launch_key: str, size: int):
         from batchlane.status.states import Attempt, ChildState
 
         for i in range(self.size):
@@ -239,7 +239,8 @@ def assemble_at_scale(size: int, chunk_size: int) -> None:
 
     outputs = _GeneratedOutputs()
     launch = launch_record(size, "data")
-    finisher = Finisher(_GeneratedChildren(size, failed_every=1000), outputs, "data", log=None)
+    generated = _GeneratedChildren(size, failed_every=1000)
+    finisher = Finisher(generated, generated, outputs, "data", log=None)
     fields, elapsed, peak = _traced(lambda: finisher.finish(launch, "failed"))
     print(
         f"assembly at scale     : {size} children ({size // 1000} failed), {outputs.reads} outputs read, "
@@ -252,7 +253,8 @@ def assemble_at_scale(size: int, chunk_size: int) -> None:
         update={"chunk_size": layout.chunk_size, "chunk_count": layout.count, "chunk_window": layout.window}
     )
     outputs = _GeneratedOutputs()
-    finisher = Finisher(_GeneratedChildren(size, failed_every=0, layout=layout), outputs, "data", log=None)
+    generated = _GeneratedChildren(size, failed_every=0, layout=layout)
+    finisher = Finisher(generated, generated, outputs, "data", log=None)
     slowest, chunk_peak = 0.0, 0
     for c in range(layout.count):
         _, elapsed, peak = _traced(lambda c=c: finisher.assemble_chunk(chunked, c))

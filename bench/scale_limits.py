@@ -18,7 +18,7 @@ import random
 from scale_bench import LAUNCH_KEY, _Context, chunk_events, chunk_record, launch_record  # type: ignore[import-not-found]
 
 from batchlane.common.chunks import Chunks
-from batchlane.common.executions import SUMMARY_SK, key
+from batchlane.common.executions import SHARD_CHILDREN, SUMMARY_SK, key
 
 TODAY = 10.3  # $ per million children before issue 24 (the issue's figure)
 
@@ -118,7 +118,9 @@ def run(args) -> None:
         aws.reset_clients()
         meter, delivered, sent, phase = _sample(args, config)
     unique = delivered / (1 + args.dup)
-    costs = scale_model.Costs.measured(meter, args.sample, int(unique))
+    costs = scale_model.Costs.measured(
+        meter, args.sample, int(unique), launch_key=LAUNCH_KEY, shard_children=SHARD_CHILDREN
+    )
     print(
         f"sample (real handler, moto, metered): {args.sample} children in chunks of {args.chunk_size}; "
         f"{sent} events sent by Batch, {delivered} delivered by the rule (dup {args.dup:.0%}); phase {phase}"
@@ -126,7 +128,9 @@ def run(args) -> None:
     print(
         f"per child             : {costs.events:.2f} events, {costs.write_units:.2f} WRU "
         f"({costs.write_requests:.2f} write requests), {costs.read_units:.2f} RRU; hottest launch-wide key "
-        f"{costs.hot_key_units:.2f} WRU, hottest launch-wide item in {costs.hot_item_transactions:.3f} transactions"
+        f"{costs.hot_key_units:.2f} WRU, hottest launch-wide item in {costs.hot_item_transactions:.3f} transactions; "
+        f"hottest shard key {costs.range_key_units:.3f} WRU (its {costs.range_key_children:,} children at scale); "
+        f"a roll-up {costs.rollup_units:.1f} WRU"
     )
     limits, prices = scale_model.Limits(), scale_model.Prices()
     agg = config.aggregator
@@ -156,15 +160,18 @@ def _report(costs, scenario, limits, prices, minutes: int) -> None:
     print(f"--- {scenario.children:,} children, maxConcurrency {scenario.max_concurrency:,}, {minutes}-minute children")
     print(
         f"events/s per launch   : {demand:,.0f} arriving; admitted: partition key {caps['partition key']:,.0f}, "
+        f"shard key {caps['range key']:,.0f}, "
         f"transactions on one item {caps['item in transactions']:,.0f}, aggregator concurrency "
         f"{caps['aggregator concurrency']:,.0f} ({scenario.aggregator_concurrency or limits.account_concurrency} "
         f"invocations of {caps['invocation seconds'] * 1000:.0f} ms)"
     )
     if costs.range_key_children:
         print(
-            f"hottest range key     : {out.peak_range_key_units:,.0f} WRU/s at its {costs.range_key_children} "
-            f"children's peak (cap {limits.partition_write_units:,.0f})"
+            f"hottest shard key     : {out.peak_range_key_units:,.0f} WRU/s while its {costs.range_key_children:,} "
+            f"children start (cap {limits.partition_write_units:,.0f}); the launch's own key: a roll-up of "
+            f"{costs.rollup_units:.1f} WRU at most every {limits.rollup_seconds:.0f} s"
         )
+    print(f"children running      : at most {scenario.max_concurrency:,} at a time (maxConcurrency held)")
     lag = "never (horizon)" if out.lag == float("inf") else f"{out.lag:,.0f} s"
     total = sum(dollars.values())
     print(

@@ -50,6 +50,7 @@ class Limits:
     # waits of up to 1, 2, 4 s) before its records fail: a throttled invocation holds its slot longer.
     throttled_seconds: float = 3.5
     account_concurrency: int = 1000  # Lambda's default, when the mapping sets no maximum
+    rollup_seconds: float = 1.0  # the launch's summary is rolled up at most this often (status.rollup)
 
 
 @dataclass(frozen=True)
@@ -65,13 +66,28 @@ class Costs:
     hot_item_transactions: float  # transactions per child on the hottest item every child's transaction touches
     range_key_units: float = 0.0  # WRU per child on the hottest key only a range of children writes
     range_key_children: int = 0  # ... and how many children that range holds
+    rollup_units: float = 0.0  # WRU per write of the launch's own key, written at a bounded rate (status.rollup)
 
     @classmethod
-    def measured(cls, meter, children: int, events: int) -> Costs:
-        """From a DynamoMeter over a sample of ``children`` children (``events`` delivered)."""
+    def measured(
+        cls, meter, children: int, events: int, launch_key: str | None = None, shard_children: int = 0
+    ) -> Costs:
+        """From a DynamoMeter over a sample of ``children`` children (``events`` delivered). With
+        ``launch_key``: its writes are the roll-ups, at a bounded rate whatever the children, and
+        the keys of its shards (``<launch key>#s<n>``) each take ``shard_children`` children at scale."""
         totals = meter.totals()
-        launch_wide = [(u, n) for u, n in meter.key_loads().values() if n >= children]
-        ranges = [(u / n, n) for u, n in meter.key_loads().values() if 0 < n < children]
+        loads = meter.key_loads()
+        shards = {pk for pk in loads if launch_key and pk.startswith(f"{launch_key}#s")}
+        rated = {launch_key} if launch_key in loads else set()
+        launch_wide = [(u, n) for pk, (u, n) in loads.items() if n >= children and pk not in shards | rated]
+        ranges = [(u / n, n) for pk, (u, n) in loads.items() if 0 < n < children and pk not in shards | rated]
+        # A shard's WRU per child: over the sample's children in it (a Lambda batch may mix shards).
+        ranges += [
+            (u / _in_shard(pk, children, shard_children), shard_children)
+            for pk, (u, _) in loads.items()
+            if pk in shards
+        ]
+        rollups = meter.write_requests_on(launch_key) if rated else 0
         hot_items = [t for t, n in meter.transaction_items().values() if n >= children]
         range_units, range_children = max(ranges, default=(0.0, 0))
         return cls(
@@ -84,6 +100,7 @@ class Costs:
             hot_item_transactions=max(hot_items, default=0) / children,
             range_key_units=range_units,
             range_key_children=range_children,
+            rollup_units=loads[launch_key][0] / rollups if rollups else 0.0,
         )
 
 
@@ -119,6 +136,12 @@ class Outcome:
         return max(0.0, self.drained_at - self.last_child_end)
 
 
+def _in_shard(pk: str, children: int, shard_children: int) -> int:
+    """The sample's children in the shard ``<launch key>#s<n>`` (children ``n * shard_children`` on)."""
+    first = int(pk.rsplit("#s", 1)[1]) * shard_children
+    return max(1, min(children, first + shard_children) - first)
+
+
 def capacities(costs: Costs, scenario: Scenario, limits: Limits) -> dict[str, float]:
     """Events per second of one launch each limit admits."""
     per_event = 1 / costs.events
@@ -126,8 +149,12 @@ def capacities(costs: Costs, scenario: Scenario, limits: Limits) -> dict[str, fl
     invocation = limits.invocation_overhead_seconds + requests * limits.request_seconds
     concurrency = scenario.aggregator_concurrency or limits.account_concurrency
     key_units, item_transactions = costs.hot_key_units * per_event, costs.hot_item_transactions * per_event
+    # A range (shard) key takes its children's events while they start and end: at the launch's whole
+    # start rate when its children are contiguous (they start together), the conservative reading.
+    range_units = costs.range_key_units * per_event  # WRU per launch event, on the hottest range key
     return {
         "partition key": limits.partition_write_units / key_units if key_units else math.inf,
+        "range key": limits.partition_write_units / range_units if range_units else math.inf,
         "item in transactions": 1 / limits.transaction_seconds / item_transactions if item_transactions else math.inf,
         "aggregator concurrency": concurrency * scenario.batch_size / invocation,
         "invocation seconds": invocation,
@@ -149,14 +176,14 @@ def arrivals(costs: Costs, scenario: Scenario) -> tuple[list[float], float]:
 
 def run(costs: Costs, scenario: Scenario, limits: Limits = Limits(), horizon: float = 7 * 86_400) -> Outcome:
     caps = capacities(costs, scenario, limits)
-    taken = min(caps["partition key"], caps["item in transactions"])  # what DynamoDB admits per second
+    # What DynamoDB admits per second (the roll-ups are rated per second, not per event: a check).
+    taken = min(caps["partition key"], caps["item in transactions"], caps["range key"])
     concurrency = scenario.aggregator_concurrency or limits.account_concurrency
     ok_share = 1.0
     incoming, end = arrivals(costs, scenario)
     out = Outcome(events=sum(incoming), last_child_end=end, capacity=caps)
     rate = scenario.max_concurrency / scenario.duration
-    range_rate = min(rate, costs.range_key_children / scenario.duration)
-    out.peak_range_key_units = costs.range_key_units * range_rate * costs.events
+    out.peak_range_key_units = costs.range_key_units * rate  # its children start together at the launch's rate
     visible: dict[int, float] = defaultdict(float)  # receives so far -> events visible
     hidden: dict[int, dict[int, float]] = defaultdict(lambda: defaultdict(float))  # second -> receives -> events
     t = 0

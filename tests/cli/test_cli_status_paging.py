@@ -1,7 +1,8 @@
 """`batchlane status` pages the children of a large launch (issue 14): `--limit`, `--after`,
 `--failed`, `--child`, with `--json`, through paged Queries (never a Scan, never the whole
 partition). The launch's items are written directly (3,000 children, the failed ones among the
-first 1,500), and every DynamoDB request the command makes is counted."""
+first 1,500, in range items written by the aggregator's own adapter), and every DynamoDB request the
+command makes is counted."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ import pytest
 
 from batchlane.client.status import FAILED_SCAN_PAGE
 from batchlane.common.executions import launch_key
+from batchlane.status.adapters.shards import ExecutionsShards
+from batchlane.status.ranges import ChildRange, ranges_of
+from batchlane.status.states import Attempt, ChildState
 from tests.integration.conftest import world  # noqa: F401 - a fixture
 
 LAUNCH = "big-1"
@@ -24,40 +28,29 @@ JOB = "0f6c3a1e-5d7b-4c43-9f5e-2b8f7d3a9c10"
 OUTPUTS = f"s3://bench-data/launches/p/d/{LAUNCH}/outputs/"
 
 
-def child_item(i: int) -> dict:
+def child_state(i: int) -> ChildState:
     if i in FAILED:
-        return {
-            "pk": PK,
-            "launchId": LAUNCH,
-            "team": "platform",
-            "sk": f"child#{i:06d}",
-            "index": i,
-            "status": "FAILED",
-            "n": 2,
-            "statusReason": "Essential container in task exited",
-            "attempts": [
-                {
-                    "exitCode": 137,
-                    "statusReason": "Host EC2 (instance i-1) terminated.",
-                    "logStream": f"wf/default/s{i}a",
-                },
-                {
-                    "exitCode": 3,
-                    "reason": "OutOfMemoryError: Container killed due to memory usage",
-                    "logStream": f"wf/default/s{i}b",
-                },
-            ],
-        }
-    return {
-        "pk": PK,
-        "launchId": LAUNCH,
-        "team": "platform",
-        "sk": f"child#{i:06d}",
-        "index": i,
-        "status": "SUCCEEDED",
-        "n": 1,
-        "attempts": [{"exitCode": 0, "logStream": f"wf/default/s{i}"}],
-    }
+        return ChildState.from_item(
+            {
+                "index": i,
+                "status": "FAILED",
+                "n": 2,
+                "statusReason": "Essential container in task exited",
+                "attempts": [
+                    {
+                        "exitCode": 137,
+                        "statusReason": "Host EC2 (instance i-1) terminated.",
+                        "logStream": f"wf/default/s{i}a",
+                    },
+                    {
+                        "exitCode": 3,
+                        "reason": "OutOfMemoryError: Container killed due to memory usage",
+                        "logStream": f"wf/default/s{i}b",
+                    },
+                ],
+            }
+        )
+    return ChildState(i, "SUCCEEDED", 1, attempts=(Attempt(exit_code=0, log_stream=f"wf/default/s{i}"),))
 
 
 @pytest.fixture
@@ -94,8 +87,9 @@ def big_launch(world):
                 "n_FAILED": len(FAILED),
             }
         )
-        for i in range(SIZE):
-            batch.put_item(Item=child_item(i))
+    shards = ExecutionsShards(world.config.table_name("executions"))
+    for number, children in ranges_of(child_state(i) for i in range(SIZE)).items():
+        shards.put_range(PK, ChildRange(number, {c.index: c for c in children}), None)
     return LAUNCH
 
 

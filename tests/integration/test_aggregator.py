@@ -19,6 +19,7 @@ from batchlane.common import aws, values
 from batchlane.common.rate import backoff_budget
 from batchlane.sandbox.simulate import AttemptPlan, ChildPlan, launch_events
 from batchlane.status import handler as aggregator
+from batchlane.status.adapters.shards import ExecutionsShards
 from batchlane.status.fold import fold_events
 from batchlane.status.states import ChildState
 from clock import Clock
@@ -84,12 +85,11 @@ def summary(world, launch_id):
     return world.execution_items(launch_id)["status"]
 
 
-def children(world, launch_id):
-    return {
-        int(sk.split("#")[1]): ChildState.from_item(i)
-        for sk, i in world.execution_items(launch_id).items()
-        if sk.startswith("child#")
-    }
+def children(world, launch_id) -> dict[int, ChildState]:
+    """The launch's stored children (its shards' range items), read by the aggregator's own adapter."""
+    shards = ExecutionsShards(world.config.table_name("executions"))
+    size = int(world.execution_items(launch_id)["launch"]["size"])
+    return {c.index: c for c in shards.iter_children(world.key(launch_id), size)}
 
 
 def status_changes(world):
@@ -548,6 +548,7 @@ def test_concurrent_invocations_announce_each_phase_once_and_assemble_outputs_on
     from batchlane.status.adapters.batch import BatchTerminator
     from batchlane.status.adapters.executions import ExecutionsStatusStore
     from batchlane.status.adapters.outputs import S3Outputs
+    from batchlane.status.adapters.shards import ExecutionsShards
     from batchlane.status.service import StatusService
 
     size = 12
@@ -568,6 +569,7 @@ def test_concurrent_invocations_announce_each_phase_once_and_assemble_outputs_on
     def invocation():  # one Lambda container each: its own service, caches and clients
         return StatusService(
             store=ExecutionsStatusStore(world.config.table_name("executions")),
+            shards=ExecutionsShards(world.config.table_name("executions")),
             jobs=BatchTerminator(),
             outputs=outputs,
             announcer=EventBusAnnouncer(world.config.bus_name),

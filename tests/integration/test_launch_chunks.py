@@ -15,7 +15,7 @@ from batchlane.common.tenancy import INPUTS, LaunchData
 from batchlane.common.values import to_dynamo
 from batchlane.launch import handler
 from batchlane.launch.planner import job_name
-from batchlane.status.states import ChildState, ParentState
+from batchlane.status.states import ParentState
 from clock import Clock
 from tests.integration.conftest import LambdaContext, sqs_event
 
@@ -58,15 +58,11 @@ def chunk_due(chunk: int, launch_id="m-1", source="batchlane.status", **fields) 
 
 
 def end_chunk(world, chunk: int, launch_id="m-1", status="SUCCEEDED") -> None:
-    """Write the chunk's Batch job as ended, as the aggregator does (its parent item, or its one
-    child's): what frees its slot for the chunk ``window`` after it."""
+    """Write the chunk's Batch job as ended, as the aggregator does (its parent item, for a one-child
+    chunk its marker): what frees its slot for the chunk ``window`` after it."""
     record = LaunchRecord.from_item(world.execution_items(launch_id)["launch"])
     sk = chunk_state_sk(record.chunks, chunk)
-    state = (
-        ParentState(status)
-        if record.chunks.chunk_len(chunk) > 1
-        else ChildState(index=record.chunks.offset(chunk), status=status, n=1)
-    )
+    state = ParentState(status, size=record.chunks.chunk_len(chunk))
     boto3.resource("dynamodb").Table(world.config.table_name("executions")).put_item(
         Item=to_dynamo({**key(world.key(launch_id), sk), **state.to_item()})
     )

@@ -11,11 +11,22 @@ from typing import Any
 from boto3.dynamodb.types import TypeSerializer
 
 from batchlane.common.chunks import Chunks
-from batchlane.common.executions import OPEN_TEAM, PARENT_SK, SUBMITTED, SUBMITTING, ChunkRecord, LaunchRecord
+from batchlane.common.executions import (
+    OPEN_TEAM,
+    PARENT_SK,
+    SUBMITTED,
+    SUBMITTING,
+    ChunkRecord,
+    LaunchRecord,
+    range_of,
+    shard_of_range,
+)
 from batchlane.common.settings import Settings
 from batchlane.common.tenancy import LaunchData, s3_uri
 from batchlane.common.values import to_dynamo
 from batchlane.status.ports import WriteConflict
+from batchlane.status.ranges import ChildRange, range_attribute
+from batchlane.status.rollup import ROLLED_UP_AT, ROLLUP_VERSION
 from batchlane.status.service import StatusService
 from batchlane.status.states import ChildState, ParentState
 from port_fakes import FakeAnnouncer, FakeCounter, FakeLog, FakeSettings
@@ -29,7 +40,13 @@ def dynamodb_item_bytes(item: dict[str, Any]) -> int:
     """An upper bound of the item's size as DynamoDB counts it (UTF-8 names and values); raises as
     boto3 does for a number DynamoDB cannot hold (more than 38 digits)."""
     low = {k: _SERIALIZER.serialize(v) for k, v in to_dynamo(item).items()}
-    return len(json.dumps(low, ensure_ascii=False).encode())
+    return len(json.dumps(low, ensure_ascii=False, default=_binary_as_its_length).encode())
+
+
+def _binary_as_its_length(value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        return "." * len(value)  # DynamoDB counts a binary value's bytes
+    raise TypeError(f"{type(value).__name__} is not a DynamoDB value")
 
 
 def _check_item(item: dict[str, Any]) -> None:
@@ -102,7 +119,9 @@ class FakeStatusStore:
         self.chunks: dict[tuple[str, int], ChunkRecord] = {}  # (launchId, chunk) -> its chunk record
         self.fallbacks: dict[tuple[str, int], ChunkRecord] = {}  # (launchId, child) -> its fallback record (onReclaim)
         self.broken = set(broken)
-        self.states: dict[tuple[str, int | str], tuple[Any, int]] = {}  # (launchId, index | "parent") -> (state, rev)
+        self.states: dict[tuple[str, str], tuple[ParentState, int]] = {}  # (launch key, parent sk) -> (state, rev)
+        self.ranges: dict[tuple[str, int], tuple[ChildRange, int]] = {}  # (launch key, range) -> (range, rev)
+        self.shards: dict[tuple[str, int], dict[str, Any]] = {}  # (launch key, shard) -> its summary
         self.summaries: dict[str, dict[str, Any]] = {}
         self.writes = 0
         self.lock = threading.Lock()  # one DynamoDB: every conditional write is atomic
@@ -131,35 +150,82 @@ class FakeStatusStore:
     def chunk_records(self, launch_key: str):
         return iter(sorted((c for (lid, _), c in self.chunks.items() if lid == launch_key), key=lambda c: c.chunk))
 
-    def read_states(
-        self, launch_key: str, indexes: list[int], parent: bool, parent_sk: str = PARENT_SK
-    ) -> tuple[dict, Any]:
+    def read_parent(self, launch_key: str, parent_sk: str = PARENT_SK) -> tuple[ParentState, int] | None:
+        self._readable(launch_key)
+        return self.states.get((launch_key, parent_sk))
+
+    def _readable(self, launch_key: str) -> None:
         if launch_key in self.broken:
             raise ConnectionError(f"the partition of {launch_key} cannot be read")
-        children = {i: self.states[(launch_key, i)] for i in indexes if (launch_key, i) in self.states}
-        return children, self.states.get((launch_key, parent_sk)) if parent else None
 
-    def commit(
-        self, launch_key: str, children: list, parent: Any, summary: dict[str, Any], parent_sk: str = PARENT_SK
-    ) -> None:
-        writes = [((launch_key, state.index), state, rev) for state, rev in children]
-        if parent is not None:
-            writes.append(((launch_key, parent_sk), *parent))
-        with self.lock:
-            for key, state, rev in writes:  # a transaction: every check before any write
-                if self.states.get(key, (None, None))[1] != rev:
-                    raise WriteConflict(str(key))
-                _check_item(state.to_item())
+    def commit(self, launch_key: str, parent: Any, summary: dict[str, Any], parent_sk: str = PARENT_SK) -> None:
+        state, rev = parent
+        with self.lock:  # a transaction: every check before any write
+            if self.states.get((launch_key, parent_sk), (None, None))[1] != rev:
+                raise WriteConflict(parent_sk)
+            _check_item(state.to_item())
             current = self.summaries.setdefault(launch_key, {})
             _check_item({**current, **summary["set"]})
-            for key, state, rev in writes:
-                self.states[key] = (state, (rev or 0) + 1)
+            self.states[(launch_key, parent_sk)] = (state, (rev or 0) + 1)
             current.update(summary["set"])
-            for status, delta in summary["deltas"].items():
-                current[f"n_{status}"] = current.get(f"n_{status}", 0) + delta
-            for name in summary["remove"]:
+            for name, delta in summary["deltas"].items():
+                current[name] = current.get(name, 0) + delta
+            self.writes += 1
+
+    def read_ranges(self, launch_key: str, numbers: list[int]) -> tuple[dict, dict[int, dict[str, Any]]]:
+        self._readable(launch_key)
+        ranges = {n: self.ranges[(launch_key, n)] for n in numbers if (launch_key, n) in self.ranges}
+        return ranges, self.shard_summaries(launch_key, sorted({shard_of_range(n) for n in numbers}))
+
+    def put_range(self, launch_key: str, child_range: ChildRange, rev: int | None) -> int:
+        with self.lock:
+            if self.ranges.get((launch_key, child_range.number), (None, None))[1] != rev:
+                raise WriteConflict(f"range {child_range.number}")
+            _check_item({"states": child_range.encode(), "n": child_range.counts()})
+            self.ranges[(launch_key, child_range.number)] = (child_range, (rev or 0) + 1)
+            self.writes += 1
+            return (rev or 0) + 1
+
+    def publish_range(self, launch_key: str, number: int, rev: int, counts: dict[str, int]) -> dict[str, Any] | None:
+        with self.lock:
+            shard = self.shards.setdefault((launch_key, shard_of_range(number)), {})
+            if range_attribute(number) in shard and shard[range_attribute(number)]["v"] >= rev:
+                return None
+            shard[range_attribute(number)] = {"v": rev, "n": dict(counts)}
+            shard["v"] = shard.get("v", 0) + 1
+            self.writes += 1
+            return dict(shard)
+
+    def shard_summaries(self, launch_key: str, shards: list[int]) -> dict[int, dict[str, Any]]:
+        return {s: dict(self.shards[(launch_key, s)]) for s in shards if (launch_key, s) in self.shards}
+
+    def mark_summary(self, launch_key: str, fields: dict[str, Any]) -> None:
+        with self.lock:
+            current = self.summaries.setdefault(launch_key, {})
+            _check_item({**current, **fields})
+            current.update(fields)
+            self.writes += 1
+
+    def refresh_summary(
+        self,
+        launch_key: str,
+        fields: dict[str, Any],
+        remove: tuple[str, ...],
+        version: int,
+        stale_before_ms: int | None,
+    ) -> bool:
+        with self.lock:
+            current = self.summaries.setdefault(launch_key, {})
+            if current.get(ROLLUP_VERSION, 0) > version:
+                return False
+            if stale_before_ms is not None and current.get(ROLLED_UP_AT, 0) >= stale_before_ms:
+                return False
+            _check_item({**current, **fields})
+            current.update(fields, **{ROLLUP_VERSION: version})
+            for name in remove:
                 current.pop(name, None)
             self.writes += 1
+            return True
 
     def summary(self, launch_key: str) -> dict[str, Any] | None:
         found = self.summaries.get(launch_key)
@@ -213,17 +279,16 @@ class FakeStatusStore:
         return {
             int(key.rsplit("#", 1)[1])
             for (lid, key), (state, _) in self.states.items()
-            if lid == launch_key and isinstance(key, str) and key.startswith("parent#") and state.final
+            if lid == launch_key and key.startswith("parent#") and state.final
         }
 
-    def iter_children(self, launch_key: str):
-        found = [
-            (key, state) for (lid, key), (state, _) in self.states.items() if lid == launch_key and isinstance(key, int)
-        ]
-        return iter([state for _, state in sorted(found, key=lambda pair: pair[0])])
+    def iter_children(self, launch_key: str, size: int | None = None):
+        found = [r.states for (lid, _), (r, _) in self.ranges.items() if lid == launch_key]
+        return iter(sorted((c for states in found for c in states.values()), key=lambda c: c.index))
 
     def child(self, launch_key: str, index: int) -> ChildState | None:
-        return self.states.get((launch_key, index), (None, None))[0]
+        found = self.ranges.get((launch_key, range_of(index)))
+        return found[0].states.get(index) if found else None
 
     def parent(self, launch_key: str, sk: str = PARENT_SK) -> ParentState | None:
         return self.states.get((launch_key, sk), (None, None))[0]
@@ -274,6 +339,7 @@ def service(
     """The aggregator over these fakes; the data bucket is the one ``launch_record`` names."""
     return StatusService(
         store=store,
+        shards=store,  # one fake holds the launch's partition and its shards
         jobs=FakeTerminator(),
         outputs=outputs or FakeOutputs(),
         announcer=announcer or FakeAnnouncer(),

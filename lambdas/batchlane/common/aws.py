@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import cache
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -59,6 +60,26 @@ _TRANSIENT_CODES = _THROTTLE_CODES | {
     "ServerException",
     "TransactionConflictException",
 }
+
+
+def low_item(item: dict[str, Any]) -> dict[str, Any]:
+    """An item of plain values (ints, not floats) in DynamoDB's low-level form."""
+    from boto3.dynamodb.types import TypeSerializer
+
+    from batchlane.common.values import to_dynamo
+
+    serialize = TypeSerializer().serialize
+    return {k: serialize(v) for k, v in to_dynamo(item).items()}
+
+
+def plain_item(item: dict[str, Any]) -> dict[str, Any]:
+    """An item in DynamoDB's low-level form as plain values."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    from batchlane.common.values import from_dynamo
+
+    deserialize = TypeDeserializer().deserialize
+    return from_dynamo({k: deserialize(v) for k, v in item.items()})
 
 
 @cache

@@ -8,9 +8,12 @@ that ``dynamodb:LeadingKeys`` limits a client to its team's launches (docs/secur
 * ``sk = "launch"``: the launch record (:class:`LaunchRecord`), written by the launcher;
 * ``sk = "status"``: the status summary, written by the aggregator (phase, counts, outputs);
 * ``sk = "parent"``: an array job's parent state (``"parent#<chunk:06d>"``: one per chunk of a
-  chunked map task, batchlane.common.chunks);
-* ``sk = "child#<index:06d>"``: one item per child that had an event (global indexes: a map
-  task has at most 1,000,000 children, so six digits keep the keys sorted);
+  chunked map task, batchlane.common.chunks; a one-child chunk's holds its child's status);
+* the children's states are not in the launch's partition but in its *shards*
+  (:func:`shard_key`: ``<launch key>#s<shard:04d>``, :data:`SHARD_CHILDREN` children each, so one
+  launch's writes spread over many partition keys): ``sk = "range#<range:05d>"`` holds the states of
+  :data:`RANGE_CHILDREN` consecutive children in one item (batchlane.status.ranges), and
+  ``sk = "shard"`` the shard's summary: each range's counts as of its revision (``r<range>``);
 * ``sk = "chunk#<chunk:06d>"``: one per chunk of a chunked map task (:class:`ChunkRecord`), written
   by the launcher with the launch record's claim protocol: the chunk's Batch job;
 * ``sk = "rejection"``: the last rejection of a request under this id (``problems``, bounded as in
@@ -49,6 +52,10 @@ EXPIRES_AT = "expiresAt"  # the table's TTL attribute (epoch seconds), written b
 SUMMARY_SK = "status"
 PARENT_SK = "parent"
 CHILD_PREFIX = "child#"
+RANGE_PREFIX = "range#"
+SHARD_SUMMARY_SK = "shard"
+RANGE_CHILDREN = 100  # children per range item: one write carries a Lambda batch's neighbours
+SHARD_CHILDREN = 5_000  # children per shard: a million-child map has 200 (a roll-up reads them in two BatchGetItems)
 REJECTION_SK = "rejection"
 CHUNK_PREFIX = "chunk#"
 BY_JOB_ID_INDEX = "byJobId"  # GSI: jobId -> the launch item's key (keys only)
@@ -118,6 +125,33 @@ def child_sk(index: int) -> str:
     return f"{CHILD_PREFIX}{index:06d}"
 
 
+def shard_key(launch_key_: str, shard: int) -> str:
+    """The partition of one shard of a launch's children: it begins with the launch key
+    (dynamodb:LeadingKeys ``<team>#*`` covers it), which holds one "#" only, so no launch key is
+    another launch's shard key."""
+    return f"{launch_key_}#s{shard:04d}"
+
+
+def shard_of(index: int) -> int:
+    return index // SHARD_CHILDREN
+
+
+def range_of(index: int) -> int:
+    return index // RANGE_CHILDREN
+
+
+def range_sk(number: int) -> str:
+    return f"{RANGE_PREFIX}{number:05d}"
+
+
+def shard_of_range(number: int) -> int:
+    return number * RANGE_CHILDREN // SHARD_CHILDREN
+
+
+def shard_count(size: int) -> int:
+    return max(1, -(-size // SHARD_CHILDREN))
+
+
 def is_child_sk(sk: Any) -> TypeGuard[str]:
     return isinstance(sk, str) and sk.startswith(CHILD_PREFIX)
 
@@ -143,8 +177,8 @@ CHUNK_PARENT_PREFIX = f"{PARENT_SK}#"
 
 def chunk_state_sk(chunks: Chunks, chunk: int) -> str:
     """The item whose ``status`` is the state of a chunk's Batch job (the aggregator's): its array
-    parent's, or for a chunk of one child (a plain Batch job) that child's."""
-    return chunk_parent_sk(chunk) if chunks.chunk_len(chunk) > 1 else child_sk(chunks.offset(chunk))
+    parent's, or for a chunk of one child (a plain Batch job) the marker holding that child's status."""
+    return chunk_parent_sk(chunk)
 
 
 def is_chunk_sk(sk: Any) -> TypeGuard[str]:
@@ -334,7 +368,6 @@ class LaunchPartition:
     launch: dict[str, Any] | None = None
     summary: dict[str, Any] = field(default_factory=dict)
     parent: dict[str, Any] | None = None
-    children: list[dict[str, Any]] = field(default_factory=list)
     # A chunked map task: its chunks' parent items and its chunk records, by chunk number.
     chunk_parents: dict[int, dict[str, Any]] = field(default_factory=dict)
     chunks: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -351,8 +384,6 @@ class LaunchPartition:
                 part.summary = dict(item)
             elif sk == PARENT_SK:
                 part.parent = dict(item)
-            elif is_child_sk(sk):
-                part.children.append(dict(item))
             elif is_chunk_parent_sk(sk):
                 part.chunk_parents[sk_number(sk)] = dict(item)
             elif is_chunk_sk(sk):

@@ -1,18 +1,21 @@
-"""Writing one launch's observations of one Lambda batch: read, join, one transaction per group.
+"""Writing one launch's observations of one Lambda batch: ranges of children, then the parent.
 
-Per Lambda batch and launch: one read of the touched children (BatchGetItem), the events folded in
-memory (``merge_child``: a join, so order and duplicates do not matter), then **one** transaction
-that writes only the children whose state advanced (conditioned on the revision read) and adds
-their count deltas to the summary. A batch of duplicates or stale events writes nothing.
+Per Lambda batch and launch (docs/status.md, "Writes"):
 
-A chunk of a chunked map task (batchlane.common.chunks) writes its children at their global
-indexes and its parent state at ``parent#<c>``. The same transaction records what the chunk's
-events prove, exactly once because it is conditioned like every other write:
+* **children**: the touched range items (batchlane.status.ranges: one per 100 consecutive children,
+  in the launch's shards) are read with one BatchGetItem, the events joined in (``merge_child``: order
+  and duplicates do not matter), and each range that advanced is put back conditioned on the
+  revision read: a lost race re-reads and joins again. No transaction: a range carries its own
+  counts. Each touched range's counts then go to its shard's summary ("newest revision wins"), and
+  the launch's summary is rolled up from the shards' (status.rollup);
+* **the parent** (an array's, or a chunk's ``parent#<c>``, for a one-child chunk a marker holding its
+  child's status): one small transaction with the summary, rare (a few events per job), recording
+  exactly once what the chunk's events prove:
 
-* the chunk's first write (its parent item, or for a plain chunk job its one child item, is
-  created): a chunk submitted after the launch leaves the WAITING count (``n_WAITING``);
-* the chunk's end (the parent item, or the plain job's child, becomes final): the chunk it makes
-  due is recorded in the summary (``due_<c:06d>``) until status.transitions announces it.
+  - the chunk's first write (its parent item is created): a chunk submitted after the launch
+    leaves the WAITING count (``seen_WAITING``, ``seen_SUBMITTED``: status.transitions.counts_of);
+  - the chunk's end (the parent item becomes final): the chunk it makes due is recorded in the
+    summary (``due_<c:06d>``) until status.transitions announces it.
 """
 
 from __future__ import annotations
@@ -22,19 +25,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchlane.common.cost import RUN_MS, run_ms
-from batchlane.common.executions import PARENT_SK, chunk_parent_sk
-from batchlane.common.open_launches import LAST_SEEN_ATTR, OPEN_SHARD_ATTR, open_shard
-from batchlane.status.failures import failure_delta
+from batchlane.common.executions import PARENT_SK, chunk_parent_sk, shard_of_range
 from batchlane.status.launches import LaunchJob
-from batchlane.status.observations import Observation, merge_child, merge_parent
-from batchlane.status.phase import WAITING, add_deltas, count_delta
-from batchlane.status.ports import ChildWrite, Contention, ParentWrite, StatusStore, WriteConflict
-from batchlane.status.reclaim import FALLBACKS, newly_awaiting
+from batchlane.status.observations import Observation, merge_parent
+from batchlane.status.phase import SEEN_PREFIX, WAITING
+from batchlane.status.ports import Contention, ParentWrite, ShardStore, StatusStore, WriteConflict
+from batchlane.status.ranges import ChildRange, range_attribute, ranges_of
+from batchlane.status.reclaim import newly_awaiting
+from batchlane.status.rollup import Rollup, Touched
 from batchlane.status.states import RANK, ChildState, ParentState
 
 CONTENTION_RETRIES = 5
-CHILDREN_PER_TRANSACTION = 98  # + the parent + the summary = DynamoDB's 100 items
 DUE_PREFIX = "due_"  # summary attributes "due_<c:06d>": chunks due and not announced yet (value: the chunk that ended)
 
 
@@ -76,78 +77,105 @@ class LaunchBatch:
 
 
 class StatusWriter:
-    def __init__(self, store: StatusStore, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: StatusStore, shards: ShardStore, clock: Callable[[], float] = time.time) -> None:
         self.store = store
+        self.shards = shards
         self.clock = clock
+        self.rollup = Rollup(store, shards, clock)
 
     def write(self, job: LaunchJob, batch: LaunchBatch) -> bool:
         """Every child of the batch (global indexes of the launch: the caller maps and drops the
-        others), in transactions of at most CHILDREN_PER_TRANSACTION children; the parent and the
-        summary's queue-blocked reason go with the first. True when this write made an array
-        chunk's parent SUCCEEDED (every child of the chunk succeeded: its outputs can be read)."""
-        indexes = sorted(batch.children)
-        groups = [indexes[k : k + CHILDREN_PER_TRANSACTION] for k in range(0, len(indexes), CHILDREN_PER_TRANSACTION)]
-        chunk_succeeded = False
-        for n, group in enumerate(groups or [[]]):
-            first = n == 0
-            parent = self._commit(
-                job, {i: batch.children[i] for i in group}, batch.parent if first else None, batch if first else None
-            )
-            chunk_succeeded |= job.chunk is not None and parent is not None and parent.status == "SUCCEEDED"
-        return chunk_succeeded
+        others), the parent, then the summary. True when this write made an array chunk's parent
+        SUCCEEDED (every child of the chunk succeeded: its outputs can be read)."""
+        touched = self._write_children(job, batch.children)
+        parent, parent_changed = self._write_parent(job, batch)
+        blocked, unblocked = _blocked_change(batch, touched.advanced)
+        # A block's end rides with the next roll-up (any started child's write carries it again).
+        self.rollup.refresh(
+            job.launch, touched, force=parent_changed or blocked is not None, blocked=blocked, unblocked=unblocked
+        )
+        return job.chunk is not None and job.size > 1 and parent is not None and parent.status == "SUCCEEDED"
 
-    def _commit(
-        self, job: LaunchJob, children: dict[int, ChildState], parent: ParentState | None, batch: LaunchBatch | None
-    ) -> ParentState | None:
-        """One transaction; the parent state it moved to final, if it did."""
-        launch = job.launch
-        array_chunk = job.chunk is not None and job.size > 1
-        parent_sk = chunk_parent_sk(job.chunk) if job.chunk is not None and job.size > 1 else PARENT_SK
-        # An array chunk's parent item marks that the chunk was seen: read with its first group always.
-        read_parent = parent is not None or (array_chunk and batch is not None)
+    def _write_children(self, job: LaunchJob, children: dict[int, ChildState]) -> Touched:
+        """Each touched range joined and put back (conditioned on its revision), then its counts
+        published to its shard's summary."""
+        touched = Touched()
+        pending = ranges_of(children.values())
+        published: dict[int, dict[str, Any]] = {}
         for _ in range(CONTENTION_RETRIES):
-            stored, stored_parent = self.store.read_states(launch.key, list(children), read_parent, parent_sk)
-            writes, deltas = _child_writes(children, stored)
-            parent_write = _parent_write(parent, stored_parent)
-            if read_parent and array_chunk and stored_parent is None and parent_write is None:
-                parent_write = (ParentState(status="SUBMITTED", size=job.size), None)
-            summary_set, remove = _blocked_change(batch, bool(writes))
-            if launch.reclaim_queue:  # a reclaimed child now waiting: its fallback is due (status.reclaim)
-                due = newly_awaiting([(m, stored.get(m.index, (None, None))[0]) for m, _ in writes])
-                summary_set.update(due)
-                add_deltas(deltas, {FALLBACKS: len(due)} if due else {})
+            if not pending:
+                break
+            stored, shards = self.shards.read_ranges(job.launch.key, sorted(pending))
+            published.update(shards)
+            lost: dict[int, list[ChildState]] = {}
+            for number, observed in pending.items():
+                old, rev = stored.get(number, (ChildRange(number), None))
+                new, changed = old.merge(observed)
+                if changed and job.launch.reclaim_queue:
+                    self._mark_fallbacks_due(job, old, new)
+                if changed:
+                    try:
+                        rev = self.shards.put_range(job.launch.key, new, rev)
+                    except WriteConflict:
+                        lost[number] = observed
+                        continue
+                touched.add(number, rev, old, new, changed)
+            pending = lost
+        if pending:
+            raise Contention(f"launch {job.launch.launch_id}: {CONTENTION_RETRIES} write conflicts in a row")
+        for number, (rev, counts) in touched.ranges.items():
+            # Also a range written before and not published (its writer died in between).
+            if rev is not None and _published_rev(published.get(shard_of_range(number)), number) < rev:
+                touched.shards[number] = self.shards.publish_range(job.launch.key, number, rev, counts)
+        return touched
+
+    def _mark_fallbacks_due(self, job: LaunchJob, old: ChildRange, new: ChildRange) -> None:
+        """onReclaim: the children this write moves to awaiting their fallback, marked due on the
+        summary before the range is written (a SET: a retry after a lost race marks them again,
+        harmlessly), so that no crash in between loses a due fallback (status.reclaim)."""
+        moved = [(c, old.states.get(i)) for i, c in new.states.items() if c is not old.states.get(i)]
+        due = newly_awaiting(moved)
+        if due:
+            self.store.mark_summary(job.launch.key, due)
+
+    def _write_parent(self, job: LaunchJob, batch: LaunchBatch) -> tuple[ParentState | None, bool]:
+        """The parent (or a one-child chunk's marker) and what it proves, with the summary in one
+        transaction: the state it moved to final (if it did), and whether it changed."""
+        launch = job.launch
+        chunk_marker = job.chunk is not None and job.size == 1
+        observed = _marker(batch.children.get(job.offset)) if chunk_marker else batch.parent
+        if observed is None and job.chunk is None:
+            return None, False
+        parent_sk = chunk_parent_sk(job.chunk) if job.chunk is not None else PARENT_SK
+        for _ in range(CONTENTION_RETRIES):
+            stored = self.store.read_parent(launch.key, parent_sk)
+            parent_write = _parent_write(observed, stored)
+            if stored is None and parent_write is None and job.chunk is not None:
+                parent_write = (ParentState(status="SUBMITTED", size=job.size), None)  # the chunk was seen
+            if parent_write is None:
+                return None, False
+            summary_set: dict[str, Any] = {}
+            deltas: dict[str, int] = {}
             if job.chunk is not None:
-                _chunk_changes(job, job.chunk, stored, stored_parent, writes, parent_write, summary_set, deltas)
-            elif parent_write is not None:
+                _chunk_changes(job, job.chunk, stored, parent_write, summary_set, deltas)
+            else:
                 summary_set["parentStatus"] = parent_write[0].status
-            if not writes and parent_write is None and "blocked" not in summary_set:
-                return None  # duplicates and stale events only: no write at all
-            now_ms = int(self.clock() * 1000)
-            # openShard/lastSeenAt: the launch is in the open-launches index (the reconciler's view).
-            summary_set.update(
-                {
-                    "jobId": launch.job_id,
-                    "queue": launch.queue,
-                    "size": launch.size,
-                    "updatedAt": now_ms,
-                    OPEN_SHARD_ATTR: open_shard(launch.key),
-                    LAST_SEEN_ATTR: now_ms,
-                }
-            )
             try:
-                self.store.commit(
-                    launch.key,
-                    writes,
-                    parent_write,
-                    {"set": summary_set, "deltas": deltas, "remove": remove},
-                    parent_sk,
-                )
-                if parent_write is not None and _parent_ended(parent_write, stored_parent):
-                    return parent_write[0]
-                return None
+                self.store.commit(launch.key, parent_write, {"set": summary_set, "deltas": deltas}, parent_sk)
             except WriteConflict:
                 continue
+            return (parent_write[0] if _parent_ended(parent_write, stored) else None), True
         raise Contention(f"launch {launch.launch_id}: {CONTENTION_RETRIES} write conflicts in a row")
+
+
+def _published_rev(shard_summary: dict[str, Any] | None, number: int) -> int:
+    """The revision of a range whose counts its shard's summary holds (0: none)."""
+    return int(((shard_summary or {}).get(range_attribute(number)) or {}).get("v") or 0)
+
+
+def _marker(child: ChildState | None) -> ParentState | None:
+    """A one-child chunk's marker: its job's status is its child's."""
+    return ParentState(status=child.status, size=1) if child is not None else None
 
 
 def _parent_ended(parent_write: ParentWrite | None, stored_parent: tuple[ParentState, int] | None) -> bool:
@@ -158,44 +186,18 @@ def _parent_ended(parent_write: ParentWrite | None, stored_parent: tuple[ParentS
 def _chunk_changes(
     job: LaunchJob,
     chunk: int,
-    stored: dict[int, tuple[ChildState, int]],
     stored_parent: tuple[ParentState, int] | None,
-    writes: list[ChildWrite],
-    parent_write: ParentWrite | None,
+    parent_write: ParentWrite,
     summary_set: dict[str, Any],
     deltas: dict[str, int],
 ) -> None:
     """What this write proves about the chunk: first seen (out of WAITING), ended (the next one due)."""
     chunks = job.launch.chunks
-    if job.size > 1:
-        first_seen = stored_parent is None and parent_write is not None
-        ended = _parent_ended(parent_write, stored_parent)
-    else:  # a plain Batch job: its one child item is the chunk's state
-        write = next((w for w in writes if w[0].index == job.offset), None)
-        old = stored.get(job.offset, (None, None))[0]
-        first_seen = write is not None and write[1] is None
-        ended = write is not None and write[0].final and not (old is not None and old.final)
-    if first_seen and chunk not in chunks.initial:
-        add_deltas(deltas, {WAITING: -job.size, "SUBMITTED": job.size})
-    due = chunks.due_after(chunk) if ended else None
+    if stored_parent is None and chunk not in chunks.initial:
+        deltas.update({SEEN_PREFIX + WAITING: -job.size, SEEN_PREFIX + "SUBMITTED": job.size})
+    due = chunks.due_after(chunk) if _parent_ended(parent_write, stored_parent) else None
     if due is not None:
         summary_set[due_attribute(due)] = chunk
-
-
-def _child_writes(
-    children: dict[int, ChildState], stored: dict[int, tuple[ChildState, int]]
-) -> tuple[list[ChildWrite], dict[str, int]]:
-    writes: list[ChildWrite] = []
-    deltas: dict[str, int] = {}
-    for i, new in children.items():
-        old, rev = stored.get(i, (None, None))
-        merged, changed = merge_child(old, new)
-        if changed:
-            writes.append((merged, rev))
-            add_deltas(deltas, count_delta(old.status if old else None, merged.status))
-            add_deltas(deltas, failure_delta(old, merged))
-            add_deltas(deltas, {RUN_MS: run_ms(merged.attempts) - (run_ms(old.attempts) if old else 0)})
-    return writes, deltas
 
 
 def _parent_write(parent: ParentState | None, stored: tuple[ParentState, int] | None) -> ParentWrite | None:
@@ -206,10 +208,8 @@ def _parent_write(parent: ParentState | None, stored: tuple[ParentState, int] | 
     return (merged, rev) if changed else None
 
 
-def _blocked_change(batch: LaunchBatch | None, children_advanced: bool) -> tuple[dict[str, Any], list[str]]:
-    """A Queue Blocked reason applies until some child starts."""
-    if batch is not None and batch.blocked and not batch.started:
-        return {"blocked": batch.blocked}, []
-    if batch is not None and batch.started and children_advanced:
-        return {}, ["blocked"]
-    return {}, []
+def _blocked_change(batch: LaunchBatch, children_advanced: bool) -> tuple[str | None, bool]:
+    """A Queue Blocked reason applies until some child starts: (reason to set, whether to clear it)."""
+    if batch.blocked and not batch.started:
+        return batch.blocked, False
+    return None, batch.started and children_advanced

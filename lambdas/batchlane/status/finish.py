@@ -26,7 +26,7 @@ from batchlane.status.outputs import (
     child_error_message,
     merge_rerun,
 )
-from batchlane.status.ports import OutputStore, StatusStore
+from batchlane.status.ports import OutputStore, ShardStore, StatusStore
 
 OUTPUT_READ_PAGE = 1000  # children's outputs read (in parallel) per page while assembling
 
@@ -43,8 +43,11 @@ def child_outputs_uri(outputs_uri: str, index: int) -> str:
 
 
 class Finisher:
-    def __init__(self, store: StatusStore, outputs: OutputStore, data_bucket: str, log: Log) -> None:
+    def __init__(
+        self, store: StatusStore, shards: ShardStore, outputs: OutputStore, data_bucket: str, log: Log
+    ) -> None:
         self.store = store
+        self.shards = shards
         self.outputs = outputs
         self.data_bucket = data_bucket
         self.log = log
@@ -58,7 +61,7 @@ class Finisher:
         # One pass over the children (in index order, a page at a time) for the error summary.
         summary, failed = ErrorSummary(), 0
         if counts is None or counts.get("FAILED", 0):
-            for child in self.store.iter_children(launch.key):
+            for child in self.shards.iter_children(launch.key, launch.size):
                 if child.status == "FAILED":
                     summary.add(child.index, child_error_message(child))
                     failed += 1
@@ -82,7 +85,9 @@ class Finisher:
             if phase == "succeeded" and not failed:
                 succeeded: Iterable[int] = range(launch.size)  # a SUCCEEDED parent proved the silent children succeeded
             else:
-                succeeded = (c.index for c in self.store.iter_children(launch.key) if c.status == "SUCCEEDED")
+                succeeded = (
+                    c.index for c in self.shards.iter_children(launch.key, launch.size) if c.status == "SUCCEEDED"
+                )
             if launch.nodes is not None:  # its nodes share the task's one output (child 0's): the main node writes it
                 values = self.outputs.read_many({0: child_outputs_uri(base, 0)})
                 self.outputs.write(uri, assemble_outputs(1, values, unwrap=True))

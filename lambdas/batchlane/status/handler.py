@@ -50,11 +50,13 @@ def runtime() -> StatusService:
     from batchlane.status.adapters.batch import BatchTerminator
     from batchlane.status.adapters.executions import ExecutionsStatusStore
     from batchlane.status.adapters.outputs import S3Outputs
+    from batchlane.status.adapters.shards import ExecutionsShards
     from batchlane.status.service import StatusService
 
     env = AggregatorEnvironment.from_environ()
     return StatusService(
         store=ExecutionsStatusStore(env.executions_table, retention_seconds=env.retention_seconds),
+        shards=ExecutionsShards(env.executions_table, retention_seconds=env.retention_seconds),
         jobs=BatchTerminator(),
         outputs=S3Outputs(),
         announcer=EventBusAnnouncer(env.event_bus),

@@ -24,6 +24,9 @@ from batchlane.status.states import STATUSES
 # Not a Batch status: children of a chunked map task's chunks that are not submitted yet (waiting
 # for a slot under maxConcurrency). Counted in a chunked launch's counts only; never final.
 WAITING = "WAITING"
+# Summary count deltas a chunk's first write adds (``seen_WAITING``, ``seen_SUBMITTED``: status.commit),
+# beside the children's counts ``n_<STATUS>`` that status.rollup sets from the shards.
+SEEN_PREFIX = "seen_"
 
 
 def count_delta(old_status: str | None, new_status: str) -> dict[str, int]:

@@ -8,10 +8,10 @@ from typing import Any, Protocol
 
 from batchlane.common.errors import TransientError
 from batchlane.common.executions import PARENT_SK, ChunkRecord, LaunchRecord
+from batchlane.status.ranges import ChildRange
 from batchlane.status.states import ChildState, ParentState
 
-ChildWrite = tuple[ChildState, "int | None"]  # the new state and the revision it replaces (None: new item)
-ParentWrite = tuple[ParentState, "int | None"]
+ParentWrite = tuple[ParentState, "int | None"]  # the new state and the revision it replaces (None: new item)
 
 
 class LaunchNotFound(TransientError):
@@ -49,22 +49,28 @@ class StatusStore(Protocol):
     def chunk_records(self, launch_key: str) -> Iterator[ChunkRecord]:
         """Every chunk record of a launch, by chunk number (paged: never all in memory)."""
 
-    def read_states(
-        self, launch_key: str, indexes: list[int], parent: bool, parent_sk: str = PARENT_SK
-    ) -> tuple[dict[int, tuple[ChildState, int]], tuple[ParentState, int] | None]: ...
+    def read_parent(self, launch_key: str, parent_sk: str = PARENT_SK) -> tuple[ParentState, int] | None:
+        """The parent item (``parent#<c>`` for a chunk) and its revision; None when there is none."""
 
-    def commit(
+    def commit(self, launch_key: str, parent: ParentWrite, summary: dict[str, Any], parent_sk: str = PARENT_SK) -> None:
+        """One transaction: the parent's conditional put and the summary's update (``summary``:
+        ``set`` attributes, ``deltas`` added). Raises WriteConflict when the parent's revision changed."""
+
+    def refresh_summary(
         self,
         launch_key: str,
-        children: list[ChildWrite],
-        parent: ParentWrite | None,
-        summary: dict[str, Any],
-        parent_sk: str = PARENT_SK,
-    ) -> None:
-        """One transaction; raises WriteConflict when a revision changed since it was read.
-        ``parent_sk``: the parent item's key (``parent#<c>`` for a chunk of a chunked map task)."""
+        fields: dict[str, Any],
+        remove: tuple[str, ...],
+        version: int,
+        stale_before_ms: int | None,
+    ) -> bool:
+        """Set the rolled-up attributes unless a roll-up of newer shards (a larger ``version``) is
+        there or, with ``stale_before_ms``, one was made since then; True when written."""
 
     def summary(self, launch_key: str) -> dict[str, Any] | None: ...
+
+    def mark_summary(self, launch_key: str, fields: dict[str, Any]) -> None:
+        """SET ``fields`` on the summary (idempotent: markers, never counts)."""
 
     def claim_transition(
         self, launch_key: str, old_phase: str | None, token: str, now_ms: int, stale_before_ms: int
@@ -83,13 +89,33 @@ class StatusStore(Protocol):
     def claim_progress(self, launch_key: str, previous: int | None, now_ms: int) -> bool:
         """Take the right to announce progress now: ``progressAt`` moves from ``previous`` to now."""
 
-    def all_children(self, launch_key: str) -> list[ChildState]: ...
-
     def final_chunk_parents(self, launch_key: str) -> set[int]:
         """The chunks whose parent item (``parent#<c>``) is final."""
 
-    def iter_children(self, launch_key: str) -> Iterator[ChildState]:
-        """The children with an item, by global index, page by page (a million never in memory)."""
+
+class ShardStore(Protocol):
+    """The launch's shards of the executions table: its children's ranges and the shards' summaries."""
+
+    def read_ranges(
+        self, launch_key: str, numbers: list[int]
+    ) -> tuple[dict[int, tuple[ChildRange, int]], dict[int, dict[str, Any]]]:
+        """The stored ranges (absent ones left out) with their revisions, and their shards' summaries
+        (by shard; absent ones left out), in one read."""
+
+    def put_range(self, launch_key: str, child_range: ChildRange, rev: int | None) -> int:
+        """Put a range conditioned on the revision read (None: not there); its new revision.
+        Raises WriteConflict when another writer put it first."""
+
+    def publish_range(self, launch_key: str, number: int, rev: int, counts: dict[str, int]) -> dict[str, Any] | None:
+        """Record a range's counts at ``rev`` in its shard's summary unless a newer revision is there;
+        the shard's summary after the write (None: a newer one was there, nothing written)."""
+
+    def shard_summaries(self, launch_key: str, shards: list[int]) -> dict[int, dict[str, Any]]:
+        """The shards' summaries (absent ones left out)."""
+
+    def iter_children(self, launch_key: str, size: int) -> Iterator[ChildState]:
+        """The children with a state of a launch of ``size``, by global index, range by range (a
+        million never in memory)."""
 
 
 class QueueHealth(Protocol):

@@ -23,7 +23,7 @@ from batchlane.status.states import Attempt, ChildState
 
 AWAITING_FALLBACK = "Spot reclaim ended its last attempt: runs once more on on-demand queue "
 FALLBACK_DUE_PREFIX = "fallback_"  # summary attributes "fallback_<i:06d>": fallbacks due and not announced yet
-FALLBACKS = "fallbacks"  # summary count delta (attribute "n_fallbacks"): children fallback on demand
+FALLEN_BACK_PREFIX = "fallenBack_"  # summary attributes "fallenBack_<i:06d>", kept: the children that fell back
 
 
 def fallback_due_attribute(index: int) -> str:
@@ -36,8 +36,9 @@ def due_fallbacks(summary: Mapping[str, Any] | None) -> dict[str, int]:
 
 
 def fallbacks_of(summary: Mapping[str, Any] | None) -> int:
-    """Children of the launch fallback on demand after a Spot reclaim."""
-    return int((summary or {}).get(f"n_{FALLBACKS}", 0))
+    """Children of the launch that fell back on demand after a Spot reclaim (each marked once: a SET,
+    so a repeated mark after a lost race counts once)."""
+    return sum(1 for k in (summary or {}) if k.startswith(FALLEN_BACK_PREFIX))
 
 
 def awaiting_fallback(child: ChildState) -> bool:
@@ -58,8 +59,5 @@ def reclaim_view(child: ChildState, queue: str, fallback_of: int | None, attempt
 def newly_awaiting(written: list[tuple[ChildState, ChildState | None]]) -> dict[str, int]:
     """The summary's fallback-due attributes of the children this write moved to awaiting their fallback
     (``(new, old)`` pairs): each once, whatever the duplicates of its reclaimed end."""
-    return {
-        fallback_due_attribute(new.index): 1
-        for new, old in written
-        if awaiting_fallback(new) and not (old is not None and awaiting_fallback(old))
-    }
+    moved = [new.index for new, old in written if awaiting_fallback(new) and not (old and awaiting_fallback(old))]
+    return {name: 1 for i in moved for name in (fallback_due_attribute(i), f"{FALLEN_BACK_PREFIX}{i:06d}")}

@@ -41,6 +41,7 @@ from batchlane.common.ports import Counter, Log
 from batchlane.status.events import STATE_CHANGE
 from batchlane.status.models import TaskChunkDue
 from batchlane.status.ports import StatusStore
+from batchlane.status.rollup import Touched
 from batchlane.status.service import StatusService
 
 DESCRIBE_BATCH = 100  # DescribeJobs takes at most 100 job ids
@@ -213,7 +214,10 @@ class Reconciler:
         being stale), the chunks held as due announced, and a chunk due but never submitted
         announced again when no chunk was announced for a silent period (its "Task Chunk Due" was
         lost, or dead-lettered): the launcher's claim on the chunk makes a repeat harmless. Without
-        this, a launch whose jobs are all final in the record would never be looked at again."""
+        this, a launch whose jobs are all final in the record would never be looked at again. The
+        summary is rolled up from the shards first: counts a bounded-rate roll-up left out are in."""
+        if (self.store.summary(launch.key) or {}).get("phase") not in FINAL_PHASES:  # an ended one stays closed
+            self.service.writer.rollup.refresh(launch, Touched(), force=True)
         if not self.service.phases.advance(launch) or not launch.chunks.chunked:
             return
         announced_at = int((self.store.summary(launch.key) or {}).get("chunkDueAt") or 0)
@@ -235,7 +239,7 @@ class Reconciler:
     def _ended_chunks(self, launch: LaunchRecord) -> set[int]:
         """The chunks whose job is final in the record (an array's parent, a one-child chunk's child)."""
         chunks = launch.chunks
-        done = {c.index for c in self.store.iter_children(launch.key) if c.final}
+        done = {c.index for c in self.service.shards.iter_children(launch.key, launch.size) if c.final}
         ended = set(self.store.final_chunk_parents(launch.key))
         ended |= {c for c in range(chunks.count) if chunks.chunk_len(c) == 1 and chunks.offset(c) in done}
         return ended
@@ -254,7 +258,7 @@ class Reconciler:
         """The job ids to ask about, lazily: per job, its children not final in the record, then
         the job itself (the parent last: its end, which settles the phase or makes the next chunk
         due, comes with the last request). A chunk whose children and parent are final is skipped."""
-        done = {c.index for c in self.store.iter_children(launch.key) if c.final}
+        done = {c.index for c in self.service.shards.iter_children(launch.key, launch.size) if c.final}
         parents_final = self.store.final_chunk_parents(launch.key) if launch.chunks.chunked else set()
         for job_id, chunk in jobs_of.items():
             if chunk is None:

@@ -23,7 +23,7 @@ from batchlane.status.finish import Finisher
 from batchlane.status.launches import LaunchDirectory
 from batchlane.status.models import TaskAbortRequested
 from batchlane.status.observations import observe
-from batchlane.status.ports import ForeignJob, OutputStore, QueueHealth, StatusStore, Terminator
+from batchlane.status.ports import ForeignJob, OutputStore, QueueHealth, ShardStore, StatusStore, Terminator
 from batchlane.status.reclaim import reclaim_view
 from batchlane.status.transitions import CLAIM_SECONDS, PhaseKeeper
 
@@ -37,6 +37,7 @@ class StatusService:
         self,
         *,
         store: StatusStore,
+        shards: ShardStore,
         jobs: Terminator,
         outputs: OutputStore,
         announcer: Announcer,
@@ -53,6 +54,7 @@ class StatusService:
         claim_seconds: int = CLAIM_SECONDS,
     ) -> None:
         self.store = store
+        self.shards = shards
         self.health = health
         self.unhealthy_seconds = unhealthy_seconds
         self.metrics = metrics
@@ -60,8 +62,8 @@ class StatusService:
         self.clock = clock
         now = lambda: self.clock()
         self.launches = LaunchDirectory(store, cache_size=launch_cache_size, clock=now)
-        self.writer = StatusWriter(store, now)
-        self.finisher = finisher = Finisher(store, outputs, data_bucket, log)
+        self.writer = StatusWriter(store, shards, now)
+        self.finisher = finisher = Finisher(store, shards, outputs, data_bucket, log)
         self.phases = PhaseKeeper(
             store=store,
             jobs=jobs,

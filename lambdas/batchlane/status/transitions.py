@@ -38,7 +38,7 @@ from batchlane.status.commit import due_chunks
 from batchlane.status.failures import failures_of
 from batchlane.status.finish import Finisher
 from batchlane.status.models import TaskChunkDue, TaskStatusChanged
-from batchlane.status.phase import PhaseDecision, decide_phase, initial_counts, min_successes
+from batchlane.status.phase import SEEN_PREFIX, PhaseDecision, decide_phase, initial_counts, min_successes
 from batchlane.status.ports import StatusStore, Terminator
 from batchlane.status.reclaim import due_fallbacks
 
@@ -48,14 +48,15 @@ MAX_ROUNDS = 3  # re-decisions after a change (counts written concurrently), the
 
 
 def counts_of(summary: dict[str, Any] | None, size: int, chunks: Chunks | None = None) -> dict[str, int]:
-    """Children per Batch status from the summary's count deltas (``n_<STATUS>``). A chunked map
-    task (``chunks``) also counts WAITING: the children of the chunks not submitted at launch, less
-    those of the chunks seen since (``n_WAITING``)."""
+    """Children per Batch status from the summary's count deltas (``n_<STATUS>``, rolled up from the
+    shards). A chunked map task (``chunks``) also counts WAITING: the children of the chunks not
+    submitted at launch, less those of the chunks seen since (``seen_WAITING``)."""
     waiting = chunks.waiting(chunks.initial) if chunks is not None and chunks.chunked else None
     counts = initial_counts(size, waiting)
     for k, v in (summary or {}).items():
-        if k.startswith("n_") and k[2:] in counts:
-            counts[k[2:]] += int(v)
+        for prefix in ("n_", SEEN_PREFIX):
+            if k.startswith(prefix) and k[len(prefix) :] in counts:
+                counts[k[len(prefix) :]] += int(v)
     return counts
 
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from batchlane.client.records import Executions
 from batchlane.client.status import READ_KEYS, launch_summary, summary_from_items
+from batchlane.common.executions import range_sk
+from batchlane.status.ranges import ChildRange
+from batchlane.status.states import Attempt, ChildState
 
 RECORD = {
     "launchId": "L",
@@ -20,15 +25,9 @@ RECORD = {
 
 
 def child(status: str, streams: list[str], n: int) -> dict:
-    return {
-        "launchId": "L",
-        "sk": "child#000000",
-        "index": 0,
-        "status": status,
-        "n": n,
-        "rev": 1,
-        "attempts": [{"logStream": s, "exitCode": 1} for s in streams],
-    }
+    """Child 0's range item (as the aggregator stores it: status.ranges)."""
+    state = ChildState(0, status, n, attempts=tuple(Attempt(exit_code=1, log_stream=s) for s in streams))
+    return {"sk": range_sk(0), "states": ChildRange(0, {0: state}).encode(), "rev": 1}
 
 
 def test_an_unknown_id_and_a_rejected_id():
@@ -49,7 +48,7 @@ def test_a_failed_plain_job_has_its_error_counts_and_every_attempts_link():
         "L",
         {
             "launch": RECORD,
-            "child#000000": child("FAILED", ["s/0", "s/1"], 2),
+            range_sk(0): child("FAILED", ["s/0", "s/1"], 2),
             "status": {
                 "phase": "failed",
                 "reason": "1 of 1 failed",
@@ -70,7 +69,7 @@ def test_a_failed_plain_job_has_its_error_counts_and_every_attempts_link():
 
 def test_an_array_summary_names_the_job_not_child_zero():
     record = {**RECORD, "size": 3, "isArray": True}
-    summary = summary_from_items("L", {"launch": record, "child#000000": child("RUNNING", ["s/0"], 0)})
+    summary = summary_from_items("L", {"launch": record, range_sk(0): child("RUNNING", ["s/0"], 0)})
     assert [link["name"] for link in summary.links] == ["AWS Batch Job"]
 
 
@@ -87,12 +86,16 @@ class CountingDynamo:
     def batch_get_item(self, RequestItems):
         self.calls.append("BatchGetItem")
         [(table, request)] = RequestItems.items()
-        assert request["ConsistentRead"] is True and len(request["Keys"]) == len(READ_KEYS)
+        assert request["ConsistentRead"] is True and len(request["Keys"]) == len(READ_KEYS) + 1  # + child 0's range
         found = [self.items[k["sk"]["S"]] for k in request["Keys"] if k["sk"]["S"] in self.items]
         return {"Responses": {table: found}}
 
 
-def test_the_summary_is_one_batch_get_item():
-    dynamo = CountingDynamo([RECORD, {"launchId": "L", "sk": "status", "phase": "running", "reason": "r"}])
+@pytest.mark.parametrize("size", [1, 10_000, 1_000_000])
+def test_the_summary_is_one_batch_get_item_whatever_the_size(size):
+    record = {**RECORD, "size": size, "isArray": size > 1}
+    counts = {"n_SUBMITTED": -size, "n_SUCCEEDED": size}  # rolled up from the shards
+    dynamo = CountingDynamo([record, {"launchId": "L", "sk": "status", "phase": "succeeded", "reason": "r", **counts}])
     summary = launch_summary(Executions(dynamo, "executions"), "L")
-    assert summary.phase == "running" and dynamo.calls == ["BatchGetItem"]
+    assert summary.phase == "succeeded" and summary.counts == {"SUCCEEDED": size}
+    assert dynamo.calls == ["BatchGetItem"]

@@ -98,5 +98,8 @@ class Executions:
         return keys[0][PARTITION_KEY]["S"] if keys else None
 
     def status(self, launch_id: str) -> StoredStatus:
-        items = self.items(launch_id)
-        return StoredStatus(record_document(items), LaunchPartition.of(items).phase)
+        from batchlane.client.status import stored_children
+
+        part = LaunchPartition.of(items := self.items(launch_id))
+        children = list(stored_children(self, part.record)) if part.record is not None else []
+        return StoredStatus(record_document(items, children), part.phase)

@@ -1,11 +1,13 @@
 """A launch's status for programs (an orchestrator's connector, the CLI): one cheap read.
 
-``launch_summary`` reads at most four items of the launch's partition with **one** consistent
-``BatchGetItem`` (``sk`` = ``launch``, ``status``, ``rejection`` and ``child#000000``), whatever
-the number of children: never a query of the whole partition. Children are read on request, a
-page at a time, never with a scan: ``children_page`` (one Query of child items), ``failed_page``
-(Queries of child items filtered on ``status``, stopping at the page's size or once every failed
-child the summary counts is found) and ``child_detail`` (one GetItem: one child, every attempt).
+``launch_summary`` reads at most four items with **one** consistent ``BatchGetItem`` (``sk`` =
+``launch``, ``status``, ``rejection`` of the launch's partition, and the range item of child 0 in
+its first shard), whatever the number of children: never a query of the whole partition. The
+summary's counts are the launch's, rolled up from its shards (status.rollup). Children are read on
+request, a page at a time, never with a scan: ``children_page`` (a Query of range items, 100
+children each, per shard the page reaches), ``failed_page`` (Queries of range items, stopping at the
+page's size or once every failed child the summary counts is found) and ``child_detail`` (one
+GetItem: the child's range).
 
 Phases: the stored ones (``queued``, ``running``, ``succeeded``, ``failed``, ``aborted``), and
 ``submitted`` (launched, no Batch event folded yet), ``submitting`` (claimed, SubmitJob under way),
@@ -19,7 +21,9 @@ failed indexes as ranges).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from typing import Any
 
 from batchlane.client.links import DEFAULT_LOG_GROUP, attempt_phase, job_link, log_link_name, log_stream_url
@@ -27,27 +31,36 @@ from batchlane.client.view import child_document
 from batchlane.common.console import partition_of
 from batchlane.common.cost import Resources, launch_cost, run_ms, summary_run_ms, usage
 from batchlane.common.executions import (
-    CHILD_PREFIX,
     FINAL_PHASES,
     LAUNCH_SK,
     PARTITION_KEY,
+    RANGE_CHILDREN,
+    RANGE_PREFIX,
     REJECTION_SK,
+    SHARD_CHILDREN,
     SORT_KEY,
     SUBMITTED,
     SUMMARY_SK,
     LaunchRecord,
-    child_sk,
+    range_of,
+    range_sk,
+    shard_count,
+    shard_key,
+    shard_of,
+    shard_of_range,
+    sk_number,
 )
 from batchlane.status.failures import attempt_class
 from batchlane.status.finish import child_outputs_uri
+from batchlane.status.ranges import ChildRange
 from batchlane.status.states import ChildState
 from batchlane.status.transitions import counts_of
 
-READ_KEYS = (LAUNCH_SK, SUMMARY_SK, REJECTION_SK, child_sk(0))
+READ_KEYS = (LAUNCH_SK, SUMMARY_SK, REJECTION_SK)
 MAX_UNPROCESSED_ROUNDS = 5  # BatchGetItem may leave keys unprocessed under throttling: read them again
 FAILED = "FAILED"
-# Child items one Query evaluates while looking for failed children (DynamoDB also stops a Query at
-# 1 MB read; a child item is a few hundred bytes): the read unit of ``failed_page``.
+# Children one Query of range items evaluates while looking for failed children (a range item is
+# a few KB compressed, far below the 1 MB a Query reads at most): the read unit of ``failed_page``.
 FAILED_SCAN_PAGE = 1000
 
 
@@ -130,10 +143,21 @@ def summary_from_items(launch_id: str, items: dict[str, dict[str, Any]]) -> Laun
         message=message,
         counts=_nonzero(counts_of(summary, record.size, record.chunks)),
         error=summary.get("error"),
-        links=_links(record, items.get(child_sk(0))),
+        links=_links(record, _first_child(items.get(range_sk(0)))),
         outputs_uri=summary.get("outputsUri"),
         cost=launch_cost(summary_run_ms(summary), record.request, record.routing) if record.request else None,
     )
+
+
+def _first_child(range_item: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Child 0's item form, from the range item that holds it."""
+    child = _decode(range_item).states.get(0) if range_item is not None else None
+    return child.to_item() if child is not None else None
+
+
+def _decode(item: dict[str, Any]) -> ChildRange:
+    blob = item.get("states")
+    return ChildRange.decode(sk_number(item[SORT_KEY]), bytes(blob) if blob is not None else None)
 
 
 def _nonzero(counts: dict[str, int]) -> dict[str, int]:
@@ -162,7 +186,9 @@ def _child(record: LaunchRecord, item: dict[str, Any]) -> dict[str, Any]:
 def launch_summary(executions, launch_id: str) -> LaunchSummary:
     """One consistent BatchGetItem of the launch's four summary items (``executions``:
     :class:`batchlane.client.records.Executions`)."""
-    keys = [{PARTITION_KEY: {"S": executions.key_of(launch_id)}, SORT_KEY: {"S": sk}} for sk in READ_KEYS]
+    pk = executions.key_of(launch_id)
+    keys = [{PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": sk}} for sk in READ_KEYS]
+    keys.append({PARTITION_KEY: {"S": shard_key(pk, 0)}, SORT_KEY: {"S": range_sk(0)}})
     request = {executions.table: {"Keys": keys, "ConsistentRead": True}}
     found: dict[str, dict[str, Any]] = {}
     for _ in range(MAX_UNPROCESSED_ROUNDS):
@@ -192,7 +218,7 @@ def children_page(
     executions, launch_id: str, *, limit: int = 100, after: int | None = None
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Up to ``limit`` children (with their log links) from index ``after + 1`` on, and the index to
-    pass as ``after`` for the next page (None: no more). One consistent Query of child items."""
+    pass as ``after`` for the next page (None: no more). A consistent Query of range items."""
     page = read_children(executions, launch_id, limit=limit, after=after)
     return page.children, page.after
 
@@ -204,10 +230,11 @@ def read_children(
     record, reads = _record(executions, launch_id, record)
     if record is None:
         return ChildrenPage([], None, reads)
-    response = executions.dynamodb.query(**_children_query(executions, launch_id, after), Limit=limit)
-    children = [_child(record, executions.plain(item)) for item in response.get("Items", [])]
-    more = "LastEvaluatedKey" in response and children
-    return ChildrenPage(children, children[-1]["index"] if more else None, reads + 1)
+    queries = _Queries()
+    taken = list(islice(_children_after(executions, record, after, limit + 1, queries), limit + 1))
+    children = [_child(record, c.to_item()) for c in taken[:limit]]
+    more = len(taken) > limit
+    return ChildrenPage(children, children[-1]["index"] if more else None, reads + queries.made)
 
 
 def failed_page(
@@ -219,32 +246,22 @@ def failed_page(
     summary: LaunchSummary | None = None,
     scan_page: int = FAILED_SCAN_PAGE,
 ) -> ChildrenPage:
-    """Up to ``limit`` FAILED children from index ``after + 1`` on: Queries of ``scan_page`` child
-    items filtered on ``status``, until ``limit`` are found or the children end. With the launch's
+    """Up to ``limit`` FAILED children from index ``after + 1`` on: Queries of the range items of
+    ``scan_page`` children, until ``limit`` are found or the children end. With the launch's
     ``summary`` the launch record is not read again and the first page (``after`` None) stops once
-    it has the summary's FAILED count: the children after the last failure are not read. The filter
-    does not spare reading the children in between (docs/status.md, "Paging the children")."""
+    it has the summary's FAILED count: the children after the last failure are not read. The
+    children in between are read (docs/status.md, "Paging the children")."""
     remaining = summary.counts.get(FAILED, 0) if summary is not None and after is None else None
     record, reads = _record(executions, launch_id, summary.record if summary is not None else None)
     if record is None or remaining == 0:
         return ChildrenPage([], None, reads)
     wanted = limit if remaining is None else min(limit, remaining)
-    found: list[dict[str, Any]] = []
-    query = {**_children_query(executions, launch_id, after), "Limit": scan_page, "FilterExpression": "#s = :failed"}
-    query["ExpressionAttributeNames"] = {"#s": "status"}
-    query["ExpressionAttributeValues"][":failed"] = {"S": FAILED}
-    while True:
-        response = executions.dynamodb.query(**query)
-        reads += 1
-        found += [_child(record, executions.plain(item)) for item in response.get("Items", [])]
-        exhausted = "LastEvaluatedKey" not in response
-        if len(found) >= wanted or exhausted:
-            break
-        query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-    beyond, found = len(found) > wanted, found[:wanted]
+    queries = _Queries()
+    failed = (c for c in _children_after(executions, record, after, scan_page, queries) if c.status == FAILED)
+    found = [_child(record, c.to_item()) for c in islice(failed, wanted)]
     every_one = remaining is not None and len(found) >= remaining
-    more = bool(found) and not every_one and (beyond or not exhausted)
-    return ChildrenPage(found, found[-1]["index"] if more else None, reads)
+    more = len(found) == wanted and not every_one
+    return ChildrenPage(found, found[-1]["index"] if more else None, reads + queries.made)
 
 
 def child_detail(
@@ -293,12 +310,15 @@ def child_item(
     record, _ = _record(executions, launch_id, record)
     if record is None:
         return None, None
+    number = range_of(index)
+    pk = shard_key(executions.key_of(launch_id), shard_of_range(number))
     item = executions.dynamodb.get_item(
         TableName=executions.table,
         ConsistentRead=True,
-        Key={PARTITION_KEY: {"S": executions.key_of(launch_id)}, SORT_KEY: {"S": child_sk(index)}},
+        Key={PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": range_sk(number)}},
     ).get("Item")
-    return record, executions.plain(item) if item is not None else None
+    child = _decode(executions.plain(item)).states.get(index) if item is not None else None
+    return record, child.to_item() if child is not None else None
 
 
 def _record(executions, launch_id: str, record: LaunchRecord | None) -> tuple[LaunchRecord | None, int]:
@@ -306,16 +326,42 @@ def _record(executions, launch_id: str, record: LaunchRecord | None) -> tuple[La
     return (record, 0) if record is not None else (executions.record(launch_id), 1)
 
 
-def _children_query(executions, launch_id: str, after: int | None) -> dict[str, Any]:
-    """A consistent Query of the child items after index ``after`` (all of them: None)."""
-    start = child_sk(after) + "\0" if after is not None else CHILD_PREFIX
-    return dict(
-        TableName=executions.table,
-        ConsistentRead=True,
-        KeyConditionExpression=f"{PARTITION_KEY} = :l AND {SORT_KEY} BETWEEN :from AND :to",
-        ExpressionAttributeValues={
-            ":l": {"S": executions.key_of(launch_id)},
-            ":from": {"S": start},
-            ":to": {"S": CHILD_PREFIX + "\uffff"},
-        },
-    )
+def stored_children(executions, record: LaunchRecord) -> Iterator[ChildState]:
+    """Every child with a state, by index (the whole document's read: a launch's every range)."""
+    return _children_after(executions, record, None, SHARD_CHILDREN, _Queries())
+
+
+@dataclass
+class _Queries:
+    made: int = 0
+
+
+def _children_after(
+    executions, record: LaunchRecord, after: int | None, page_children: int, queries: _Queries
+) -> Iterator[ChildState]:
+    """The children with a state from index ``after + 1`` on, by index: consistent Queries of range
+    items (enough for ``page_children`` children each), shard after shard, read as they are consumed."""
+    start = 0 if after is None else after + 1
+    per_query = max(1, -(-page_children // RANGE_CHILDREN))
+    pk = executions.key_of(record.launch_id)
+    for shard in range(shard_of(start), shard_count(record.size)):
+        query: dict[str, Any] = dict(
+            TableName=executions.table,
+            ConsistentRead=True,
+            KeyConditionExpression=f"{PARTITION_KEY} = :s AND {SORT_KEY} BETWEEN :from AND :to",
+            ExpressionAttributeValues={
+                ":s": {"S": shard_key(pk, shard)},
+                ":from": {"S": range_sk(range_of(start))},
+                ":to": {"S": RANGE_PREFIX + "\uffff"},
+            },
+            Limit=per_query,
+        )
+        while True:
+            response = executions.dynamodb.query(**query)
+            queries.made += 1
+            for item in response.get("Items", []):
+                states = _decode(executions.plain(item)).states
+                yield from (states[i] for i in sorted(states) if i >= start)
+            if "LastEvaluatedKey" not in response:
+                break
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -108,15 +108,15 @@ def status_document(
     return doc
 
 
-def record_document(items: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
+def record_document(items: Iterable[Mapping[str, Any]], children: Iterable[ChildState] = ()) -> dict[str, Any] | None:
     """The document of a launch from the items of its partition in the executions table
-    (plain Python values: numbers as int/Decimal). None when there is no launch item."""
+    (plain Python values: numbers as int/Decimal) and its children's states (its shards' ranges).
+    None when there is no launch item."""
     part = LaunchPartition.of(items)
     record = part.record
     if record is None:
         return None
     summary = part.summary
-    children = [ChildState.from_item(c) for c in part.children]
     parent = ParentState.from_item(part.parent) if part.parent is not None else None
     status = summarize(record.as_status_launch(), children, parent, aborted=part.phase == "aborted")
     extra: dict[str, Any] = {"terminated": True} if summary.get("terminated") else {}

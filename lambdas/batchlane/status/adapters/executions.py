@@ -1,17 +1,17 @@
 """The executions table as the status path's StatusStore (DynamoDB): the launch's status items.
 
-Status items live in the launch's partition of the executions table (docs/contracts.md):
+Status items live in the launch's partition of the executions table (docs/contracts.md), the
+children's in its shards (batchlane.status.adapters.shards):
 
-* ``sk = "child#<index:06d>"``: one per child (``ChildState.to_item()`` + ``rev``), so no event
-  sits on one hot item and every item stays far below DynamoDB's 400 KB;
 * ``sk = "parent"``: the array parent's state (``ParentState.to_item()`` + ``rev``); ``parent#<c:06d>``
-  per chunk of a chunked map task (created with the chunk's first write: its "seen" mark);
-* ``sk = "status"``: the summary: ``phase``, ``reason``, count deltas ``n_<STATUS>`` relative to
-  "every child SUBMITTED", ``parentStatus``, ``blocked``, ``outputs``, ``error``.
+  per chunk of a chunked map task (created with the chunk's first write: its "seen" mark; for a
+  one-child chunk its child's status);
+* ``sk = "status"``: the summary: ``phase``, ``reason``, the children's counts ``n_<STATUS>``
+  relative to "every child SUBMITTED" (rolled up from the shards: status.rollup), the chunks'
+  ``seen_<STATUS>``, ``parentStatus``, ``blocked``, ``outputs``, ``error``.
 
-A batch's changes to one launch are written by one ``TransactWriteItems``: a ``Put`` per changed
-child (conditioned on the ``rev`` that was read) and one ``Update`` of the summary that adds the
-count deltas. Children and counts therefore never disagree, even when a Lambda dies half way.
+A parent's change is written by one small ``TransactWriteItems`` with the summary (a few per job);
+the children's never are.
 """
 
 from __future__ import annotations
@@ -20,14 +20,12 @@ import contextlib
 import time
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from batchlane.common import aws
 from batchlane.common.errors import TransientError
 from batchlane.common.executions import (
     BY_JOB_ID_INDEX,
-    CHILD_PREFIX,
     CHUNK_PARENT_PREFIX,
     CHUNK_PREFIX,
     EXPIRES_AT,
@@ -37,7 +35,6 @@ from batchlane.common.executions import (
     SUMMARY_SK,
     ChunkRecord,
     LaunchRecord,
-    child_sk,
     chunk_sk,
     fallback_sk,
     is_chunk_sk,
@@ -50,12 +47,12 @@ from batchlane.common.open_launches import (
     all_shards,
     open_shard,
 )
-from batchlane.common.values import from_dynamo, to_dynamo
 from batchlane.status.ports import WriteConflict
-from batchlane.status.states import ChildState, ParentState
+from batchlane.status.rollup import ROLLED_UP_AT, ROLLUP_VERSION
+from batchlane.status.states import ParentState
 
-_SER = TypeSerializer()
-_DES = TypeDeserializer()
+_low = aws.low_item
+_high = aws.plain_item
 MAX_TRANSACTION_ITEMS = 100
 TRANSITION_TOKEN = "transitionToken"  # the summary's claim on a phase change (status.transitions)
 TRANSITION_AT = "transitionAt"
@@ -63,14 +60,6 @@ TRANSITION_AT = "transitionAt"
 
 def _key(launch_key: str, sk: str) -> dict[str, Any]:
     return {"pk": {"S": launch_key}, "sk": {"S": sk}}
-
-
-def _low(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _SER.serialize(v) for k, v in to_dynamo(item).items()}
-
-
-def _high(item: dict[str, Any]) -> dict[str, Any]:
-    return from_dynamo({k: _DES.deserialize(v) for k, v in item.items()})
 
 
 class ExecutionsStatusStore:
@@ -158,54 +147,15 @@ class ExecutionsStatusStore:
         return _high(item) if item else None
 
     # ------------------------------------------------------------------ state items
-    def read_states(
-        self, launch_key: str, indexes: list[int], parent: bool, parent_sk: str = PARENT_SK
-    ) -> tuple[dict[int, tuple[ChildState, int]], tuple[ParentState, int] | None]:
-        """Children (and the parent) as stored: ``{index: (state, rev)}``; absent ones are left out."""
-        keys = [child_sk(i) for i in indexes] + ([parent_sk] if parent else [])
-        children: dict[int, tuple[ChildState, int]] = {}
-        parent_state = None
-        for start in range(0, len(keys), 100):
-            pending = {
-                self.table_name: {
-                    "ConsistentRead": True,
-                    "Keys": [_key(launch_key, sk) for sk in keys[start : start + 100]],
-                }
-            }
-            while pending:
-                try:
-                    response = self._ddb.batch_get_item(RequestItems=pending)
-                except ClientError as exc:
-                    aws.raise_if_transient("BatchGetItem", exc)
-                    raise
-                for raw in response.get("Responses", {}).get(self.table_name, []):
-                    item = _high(raw)
-                    if item["sk"] == parent_sk:
-                        parent_state = (ParentState.from_item(item), int(item["rev"]))
-                    else:
-                        state = ChildState.from_item(item)
-                        children[state.index] = (state, int(item["rev"]))
-                pending = response.get("UnprocessedKeys") or {}
-        return children, parent_state
+    def read_parent(self, launch_key: str, parent_sk: str = PARENT_SK) -> tuple[ParentState, int] | None:
+        item = self._get(launch_key, parent_sk)
+        return (ParentState.from_item(item), int(item["rev"])) if item else None
 
-    def commit(
-        self,
-        launch_key: str,
-        children: list[tuple[ChildState, int | None]],
-        parent: tuple[ParentState, int | None] | None,
-        summary: dict[str, Any],
-        parent_sk: str = PARENT_SK,
-    ) -> None:
-        """One transaction: conditional puts of the changed states and one summary update.
-        ``summary``: ``deltas`` (counts), ``set`` (attributes), ``remove`` (attribute names)."""
-        items = []
-        for state, rev in children:
-            items.append(self._put(launch_key, child_sk(state.index), state.to_item(), rev))
-        if parent is not None:
-            items.append(self._put(launch_key, parent_sk, parent[0].to_item(), parent[1]))
+    def commit(self, launch_key: str, parent, summary: dict[str, Any], parent_sk: str = PARENT_SK) -> None:
+        """One transaction: the parent's conditional put and the summary's update (``summary``:
+        ``set`` attributes, ``deltas`` added to the attributes they name)."""
+        items = [self._put(launch_key, parent_sk, parent[0].to_item(), parent[1])]
         items.append({"Update": self._summary_update(launch_key, summary)})
-        if len(items) > MAX_TRANSACTION_ITEMS:
-            raise ValueError(f"{len(items)} items do not fit in one transaction")
         try:
             self.write_requests += 1
             self.items_written += len(items)
@@ -241,10 +191,10 @@ class ExecutionsStatusStore:
         sets, adds = [], []
         for i, (k, v) in enumerate({**summary.get("set", {}), **self._expiry()}.items()):
             names[f"#s{i}"] = k
-            values[f":s{i}"] = _SER.serialize(to_dynamo(v))
+            values[f":s{i}"] = _low({"x": v})["x"]
             sets.append(f"#s{i} = :s{i}")
         for i, (k, v) in enumerate(summary.get("deltas", {}).items()):
-            names[f"#d{i}"] = f"n_{k}"
+            names[f"#d{i}"] = k
             values[f":d{i}"] = {"N": str(v)}
             adds.append(f"#d{i} :d{i}")
         removes = []
@@ -271,8 +221,56 @@ class ExecutionsStatusStore:
         return update
 
     # ------------------------------------------------------------------ the summary
+    def refresh_summary(
+        self,
+        launch_key: str,
+        fields: dict[str, Any],
+        remove: tuple[str, ...],
+        version: int,
+        stale_before_ms: int | None,
+    ) -> bool:
+        fields = {**fields, ROLLUP_VERSION: version, **self._expiry()}
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        values = {f":f{i}": _low({"x": v})["x"] for i, v in enumerate(fields.values())}
+        names.update({f"#x{i}": k for i, k in enumerate(remove)})
+        names.update({"#ver": ROLLUP_VERSION})
+        values[":ver"] = {"N": str(version)}
+        condition = "(attribute_not_exists(#ver) OR #ver <= :ver)"
+        if stale_before_ms is not None:
+            names["#at"] = ROLLED_UP_AT
+            values[":stale"] = {"N": str(stale_before_ms)}
+            condition += " AND (attribute_not_exists(#at) OR #at < :stale)"
+        expression = "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
+        if remove:
+            expression += " REMOVE " + ", ".join(f"#x{i}" for i in range(len(remove)))
+        try:
+            self.write_requests += 1
+            self._ddb.update_item(
+                TableName=self.table_name,
+                Key=_key(launch_key, SUMMARY_SK),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if aws.error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            aws.raise_if_transient("UpdateItem", exc)
+            raise
+        return True
+
     def summary(self, launch_key: str) -> dict[str, Any] | None:
         return self._get(launch_key, SUMMARY_SK)
+
+    def mark_summary(self, launch_key: str, fields: dict[str, Any]) -> None:
+        update = self._summary_update(launch_key, {"set": fields})
+        try:
+            self.write_requests += 1
+            self._ddb.update_item(**update)
+        except ClientError as exc:
+            aws.raise_if_transient("UpdateItem", exc)
+            raise
 
     def claim_transition(
         self, launch_key: str, old_phase: str | None, token: str, now_ms: int, stale_before_ms: int
@@ -298,7 +296,7 @@ class ExecutionsStatusStore:
         self, launch_key: str, token: str, fields: dict[str, Any], remove: tuple[str, ...] = ()
     ) -> bool:
         names = {f"#f{i}": k for i, k in enumerate(fields)}
-        values = {f":f{i}": _SER.serialize(to_dynamo(v)) for i, v in enumerate(fields.values())}
+        values = {f":f{i}": _low({"x": v})["x"] for i, v in enumerate(fields.values())}
         removed = (TRANSITION_TOKEN, TRANSITION_AT, *remove)
         names.update({f"#r{i}": k for i, k in enumerate(removed)})
         values[":token"] = {"S": token}
@@ -462,16 +460,9 @@ class ExecutionsStatusStore:
                 aws.raise_if_transient("UpdateItem", exc)
                 raise
 
-    def all_children(self, launch_key: str) -> list[ChildState]:
-        return list(self.iter_children(launch_key))
-
     def final_chunk_parents(self, launch_key: str) -> set[int]:
         return {
             sk_number(item["sk"])
             for item in self._prefix(launch_key, CHUNK_PARENT_PREFIX)
             if ParentState.from_item(item).final
         }
-
-    def iter_children(self, launch_key: str):
-        for item in self._prefix(launch_key, CHILD_PREFIX):
-            yield ChildState.from_item(item)
