@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 
 from batchlane.cli.main import main
 from batchlane.common.executions import launch_key
@@ -46,10 +48,28 @@ SCENARIO = parse_scenario(
 )
 
 
+def with_graviton_queue(tmp: Path) -> Path:
+    """The dev deployment plus a Graviton (m7g) queue tagged ``graviton``: a file the sandbox and the
+    CLI ($BATCHLANE_DEPLOYMENT) both read."""
+    raw = yaml.safe_load(Path("config/dev.yaml").read_text())
+    raw["computeEnvironments"].append({"name": "graviton", "kind": "ec2", "maxVcpus": 64, "instanceTypes": ["m7g"]})
+    raw["jobQueues"].append(
+        {"name": "graviton", "priority": 10, "computeEnvironments": ["graviton"], "attributes": ["graviton"]}
+    )
+    path = tmp / "dev.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
 @pytest.fixture(scope="module")
-def sandbox():
-    config = load_config("dev").model_copy(update={"routing_cache_seconds": CACHE_SECONDS})
-    with Sandbox.started(config, scenario=SCENARIO, visibility_timeout_seconds=1) as sandbox:
+def sandbox(tmp_path_factory):
+    path = with_graviton_queue(tmp_path_factory.mktemp("deployment"))
+    config = load_config(path).model_copy(update={"routing_cache_seconds": CACHE_SECONDS})
+    with (
+        pytest.MonkeyPatch.context() as env,
+        Sandbox.started(config, scenario=SCENARIO, visibility_timeout_seconds=1) as sandbox,
+    ):
+        env.setenv("BATCHLANE_DEPLOYMENT", str(path))
         # One tag carried by the mixed Spot/on-demand queue and the on-demand one (onReclaim's peer): e2e-reclaim's.
         for queue, tags in (
             ("batchlane-dev-default", "default,reclaimable"),
@@ -100,6 +120,28 @@ def test_a_routing_edit_is_followed_within_the_cache_lifetime(sandbox, capfd):
     assert taken <= CACHE_SECONDS + 3
     code, out, _ = launch(capfd, "--project", "e2e-reroute", "--input", "{}", "--json")
     assert json.loads(out)["queue"] == "batchlane-dev-critical"  # and it stays so
+
+
+def test_an_arm64_launch_routes_only_to_an_arm64_queue(sandbox, capfd):
+    # One rule offers the x86 default queue first, then the Graviton one: each launch takes the first
+    # queue whose instances run its architecture (queues' architectures come from their instance types).
+    assert main(["routes", "set", "rule", "e2e-arm", "--project", "e2e-arm", "--tags", "default,graviton"]) == 0
+    time.sleep(CACHE_SECONDS + 0.5)  # the launcher's routing cache
+    capfd.readouterr()
+    queues = {}
+    for arch in ("ARM64", "X86_64"):
+        code, out, err = launch(capfd, "--project", "e2e-arm", "--arch", arch, "--input", "{}", "--json")
+        assert code == 0, err
+        queues[arch] = json.loads(out)["queue"]
+    assert queues == {"ARM64": "batchlane-dev-graviton", "X86_64": "batchlane-dev-default"}
+    # The catch-all rule's EC2 queues run x86 only: an ARM64 job passes over them to Fargate, which
+    # runs either architecture and is told which (runtimePlatform).
+    code, out, _ = launch(capfd, "--project", "e2e-other", "--arch", "ARM64", "--input", "{}", "--json")
+    answer = json.loads(out)
+    assert code == 0 and answer["queue"] == "batchlane-dev-fargate", out
+    assert "batchlane-dev-default cannot run the job (it runs X86_64 instances" in answer["routing"]["reason"]
+    job = sandbox.executor.job_of_launch(answer["launchId"])
+    assert job.definition["containerProperties"]["runtimePlatform"]["cpuArchitecture"] == "ARM64"
 
 
 def test_launch_wait_json_prints_the_final_status(sandbox, capfd):
