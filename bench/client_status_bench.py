@@ -37,7 +37,7 @@ def fill(dynamodb, size: int) -> None:
     """A launched array of ``size`` children, RUNNING with one log stream, 1% FAILED."""
     import boto3
 
-    from batchlane.common.executions import PARTITION_KEY, SORT_KEY, LaunchRecord, child_sk, key
+    from batchlane.common.executions import PARTITION_KEY, SORT_KEY, LaunchRecord, key
     from batchlane.common.values import to_dynamo
 
     dynamodb.create_table(
@@ -79,23 +79,26 @@ def fill(dynamodb, size: int) -> None:
                 "n_FAILED": failed,
             }
         )
-        for i in range(size):
-            item = {
-                **key(pk, child_sk(i)),
-                "index": i,
-                "status": "RUNNING",
-                "n": 0,
-                "rev": 1,
-                "attempts": [{"logStream": f"t/default/{i}"}],
-            }
-            if i % FAILED_EVERY == 7:
-                item.update(
-                    status="FAILED",
-                    n=1,
-                    statusReason="Essential container in task exited",
-                    attempts=[{"logStream": f"t/default/{i}", "exitCode": 1}],
-                )
-            batch.put_item(Item=item)
+    _fill_children(pk, size)
+
+
+def _fill_children(pk: str, size: int) -> None:
+    """The children in their shards' range items, written as the aggregator writes them (the real
+    ShardStore adapter): each range put, then its counts published to its shard's summary."""
+    from batchlane.status.adapters.shards import ExecutionsShards
+    from batchlane.status.ranges import ChildRange, ranges_of
+    from batchlane.status.states import Attempt, ChildState
+
+    def child(i: int) -> ChildState:
+        if i % FAILED_EVERY == 7:
+            attempt = Attempt(log_stream=f"t/default/{i}", exit_code=1)
+            return ChildState(i, "FAILED", 1, status_reason="Essential container in task exited", attempts=(attempt,))
+        return ChildState(i, "RUNNING", 0, attempts=(Attempt(log_stream=f"t/default/{i}"),))
+
+    shards = ExecutionsShards(TABLE)
+    for number, states in ranges_of(child(i) for i in range(size)).items():
+        stored, _ = ChildRange(number).merge(states)
+        shards.publish_range(pk, number, shards.put_range(pk, stored, None), stored.counts())
 
 
 def _items(parsed: dict) -> int:

@@ -12,13 +12,13 @@ Figures:
 * write requests per event when the aggregator coalesces per Lambda batch (one conditional
   write per child whose state changed in the batch + one summary update per launch per batch),
   for a few batch sizes, shuffled and in true order (the worst case: every event advances);
-* write requests per event under the TRANSACTION model the aggregator really uses (computed by
-  driving the pure fold with a write-count model, not DynamoDB): per Lambda batch and launch one
-  TransactWriteItems (one request; <= 98 changed children + parent + summary per transaction),
-  plus one conditional UpdateItem per phase change (queued, running, succeeded), plus at most
-  one progress claim per launch per progress interval (bounded by the simulated duration);
-  ``--moto N`` also runs the real handler against moto (in-process) on an N-child array and
-  reports the write requests it counted;
+* write requests per event under the TRANSACTION model of the write path before shards (computed
+  by driving the pure fold with a write-count model, not DynamoDB): per Lambda batch and launch one
+  TransactWriteItems (<= 98 changed children + parent + summary per transaction), one conditional
+  UpdateItem per phase change, at most one progress claim per progress interval. Kept as the
+  baseline: the shard path (ranges of 100 children, no transaction) is measured by
+  ``bench/scale_bench.py --limits``, and ``--moto N`` here runs the real handler against moto
+  (in-process) on an N-child array and reports the write requests it counted;
 * Lambda invocations per event for the configured SQS batch size and batching window
   (config/dev.yaml ``aggregator``), at several arrival rates.
 """
