@@ -243,22 +243,8 @@ class ExecutionsStatusStore:
         expression = "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
         if remove:
             expression += " REMOVE " + ", ".join(f"#x{i}" for i in range(len(remove)))
-        try:
-            self.write_requests += 1
-            self._ddb.update_item(
-                TableName=self.table_name,
-                Key=_key(launch_key, SUMMARY_SK),
-                UpdateExpression=expression,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if aws.error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            aws.raise_if_transient("UpdateItem", exc)
-            raise
-        return True
+        # A retry of this very write after its answer was lost meets "version <= its own": it holds again.
+        return self._conditional_update(launch_key, expression, condition, names, values)
 
     def summary(self, launch_key: str) -> dict[str, Any] | None:
         return self._get(launch_key, SUMMARY_SK)
